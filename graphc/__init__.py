@@ -1,0 +1,61 @@
+"""graphc: TensorFlow-1 graphs compiled to native code through LLVM.
+
+`import graphc as tf` and a TF1 program runs: build a graph, then
+`tf.Session().run(fetches, feed_dict)` compiles each signature once and runs it
+as one native call. This module only re-exports the public names.
+"""
+
+from graphc import app, errors, gfile, nn, train
+from graphc.autodiff import gradients
+from graphc.frontend.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: A004
+from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,
+                                   get_default_graph, name_scope, reset_default_graph)
+from graphc.frontend.tensor_shape import Dimension, TensorShape
+from graphc.frontend.variable_scope import (AUTO_REUSE, VariableScope, get_variable, get_variable_scope,
+                                            variable_scope)
+from graphc.frontend.variables import (Variable, global_variables, global_variables_initializer,
+                                       initialize_all_variables, local_variables, local_variables_initializer,
+                                       trainable_variables, variables_initializer)
+from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, ones, ones_like, placeholder, rank,
+                                  reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
+                                  transpose, zeros, zeros_like)
+from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
+                                 ones_initializer, random_normal_initializer, random_uniform_initializer,
+                                 truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
+from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, divide, equal, exp, floordiv, greater,  # noqa: A004
+                                 greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
+                                 matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
+                                 reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
+                                 sqrt, square, subtract, tanh, truediv, where)
+from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
+from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
+from graphc.session import InteractiveSession, Session, get_default_session
+
+__version__ = "0.1.0"
+
+div = divide
+float = float32  # noqa: A001 - TF1 exposes tf.float as float32
+double = float64
+
+
+def get_collection(key, scope=None):
+    """`tf.get_collection` on the default graph."""
+    return get_default_graph().get_collection(key, scope)
+
+
+def get_collection_ref(key):
+    return get_default_graph().get_collection_ref(key)
+
+
+def add_to_collection(name, value):
+    """`tf.add_to_collection` on the default graph."""
+    get_default_graph().add_to_collection(name, value)
+
+
+def add_to_collections(names, value):
+    get_default_graph().add_to_collections(names, value)
+
+
+def device(device_name):
+    """Accepted for TF1 compatibility; graphc compiles for the host CPU."""
+    return get_default_graph().device(device_name)

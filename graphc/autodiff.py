@@ -1,0 +1,104 @@
+"""Reverse-mode differentiation over the Graph, as TF1's `tf.gradients` does it.
+
+Gradients are graph: each op's registered gradient rule builds the ops that
+compute its input gradients from its output gradients, under the name scope
+`gradients/<op name>_grad`. Contributions to one tensor are summed with AddN.
+Tensors of integer or bool dtype carry no gradient; unconnected `xs` get None.
+"""
+
+from __future__ import annotations
+
+from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope
+from graphc.ops import array_ops, math_ops
+from graphc.ops.registry import NOT_DIFFERENTIABLE
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _as_tensor(x) -> Tensor:
+    """Variables stand for their reference tensor (`v:0`), as in TF1."""
+    ref = getattr(x, "_ref", None)
+    return ref() if callable(ref) else convert_to_tensor(x)
+
+
+def _carries_gradient(t: Tensor) -> bool:
+    return t.dtype.is_floating
+
+
+def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False,
+              gate_gradients=False, aggregation_method=None, stop_gradients=None,
+              unconnected_gradients="none"):
+    """`tf.gradients`: d(sum of ys) / d(x) for each x in xs; None where not connected."""
+    ys = [_as_tensor(y) for y in _as_list(ys)]
+    xs = [_as_tensor(x) for x in _as_list(xs)]
+    stops = {id(_as_tensor(s)) for s in _as_list(stop_gradients)} if stop_gradients is not None else set()
+    if grad_ys is not None:
+        grad_ys = _as_list(grad_ys)
+        if len(grad_ys) != len(ys):
+            raise ValueError(f"Passed {len(grad_ys)} grad_ys for {len(ys)} ys")
+    graph = graph_of(ys + xs)
+    with graph.as_default(), name_scope(name, "gradients", ys + xs):
+        grads: dict[int, list] = {}
+        for i, y in enumerate(ys):
+            if grad_ys is not None and grad_ys[i] is not None:
+                g = convert_to_tensor(grad_ys[i], dtype=y.dtype)
+            else:
+                g = array_ops.ones_like(y, name=f"grad_ys_{i}")
+            grads.setdefault(id(y), []).append(g)
+        for op in _ops_between(xs, ys, stops):
+            out_grads = [_aggregate(grads.get(id(t))) for t in op.outputs]
+            if all(g is None for g in out_grads):
+                continue
+            rule = op.op_def.gradient
+            if rule is NOT_DIFFERENTIABLE:
+                continue
+            if rule is None:
+                raise LookupError(f"No gradient defined for operation '{op.name}' (op type: {op.type})")
+            with name_scope(op.name + "_grad"):
+                out_grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(out_grads, op.outputs)]
+                in_grads = rule(op, *out_grads)
+            if len(in_grads) != len(op.inputs):
+                raise ValueError(f"Gradient rule of {op.type} returned {len(in_grads)} gradients for "
+                                 f"{len(op.inputs)} inputs")
+            for t, g in zip(op.inputs, in_grads):
+                if g is not None and _carries_gradient(t) and id(t) not in stops:
+                    grads.setdefault(id(t), []).append(g)
+        result = []
+        for x in xs:
+            g = _aggregate(grads.get(id(x)))
+            if g is None and unconnected_gradients == "zero":
+                g = array_ops.zeros_like(x)
+            result.append(g)
+        return result
+
+
+def _aggregate(contributions):
+    if not contributions:
+        return None
+    if len(contributions) == 1:
+        return contributions[0]
+    return math_ops.add_n(contributions)
+
+
+def _ops_between(xs, ys, stops):
+    """Ops on a path from some x to some y, latest first (creation order is topological)."""
+    x_ids = {id(x) for x in xs}
+    ancestors = set()
+    stack = [y.op for y in ys]
+    while stack:
+        op = stack.pop()
+        if op in ancestors:
+            continue
+        ancestors.add(op)
+        for t in op.inputs:
+            if id(t) not in x_ids and id(t) not in stops:
+                stack.append(t.op)
+    depends_on_x: set[int] = set(x_ids)
+    between = []
+    for op in sorted(ancestors, key=lambda o: o._id):
+        if any(id(t) in depends_on_x and id(t) not in stops for t in op.inputs):
+            between.append(op)
+            depends_on_x.update(id(t) for t in op.outputs)
+    return reversed(between)

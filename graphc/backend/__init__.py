@@ -1,0 +1,1 @@
+"""The backend: Program -> LLVM IR -> object -> shared library, cached on disk."""

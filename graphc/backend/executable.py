@@ -1,0 +1,70 @@
+"""A loaded step library and the one native call that runs it."""
+
+from __future__ import annotations
+
+import cffi
+import numpy as np
+
+from graphc import errors
+
+_ffi = cffi.FFI()
+_ffi.cdef("""
+    typedef struct { int32_t code; char message[1024]; } graphc_status;
+    int32_t graphc_step(void **buffers, graphc_status *status);
+""")
+
+ARENA_ALIGNMENT = 64
+
+
+def aligned_empty(nbytes: int) -> np.ndarray:
+    """A byte buffer whose address is a multiple of ARENA_ALIGNMENT."""
+    raw = np.empty(nbytes + ARENA_ALIGNMENT, dtype=np.uint8)
+    start = (-raw.ctypes.data) % ARENA_ALIGNMENT
+    return raw[start:start + nbytes]
+
+
+def address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+class Executable:
+    """One compiled step loaded into the process, with its arena and constant buffers.
+
+    `run` sets the feed, variable and output pointers, makes one native call,
+    and raises the TF error the native code reported, if any.
+    """
+
+    def __init__(self, library_path, plan, constants: list):
+        self._library = _ffi.dlopen(str(library_path))
+        self._step = self._library.graphc_step
+        self._status = _ffi.new("graphc_status *")
+        self._plan = plan
+        self._addresses = np.zeros(plan.slot_count, dtype=np.uintp)
+        self._buffers = _ffi.cast("void **", address(self._addresses))
+        self._constants = [np.ascontiguousarray(c) for c in constants]
+        for value_id, array in zip(plan.const_values, self._constants):
+            self._addresses[plan.slot(plan.locations[value_id])] = address(array)
+        self._arena = aligned_empty(max(plan.arena_bytes, 1))
+        self._addresses[plan.arena_slot] = address(self._arena)
+        self._variable_base = plan.feed_count
+        self._output_base = plan.output_slot(0)
+
+    def bind_variables(self, arrays: list) -> None:
+        """Points the step at the session's variable buffers (in plan order)."""
+        self._variable_arrays = arrays  # keeps them alive as long as the step
+        for i, array in enumerate(arrays):
+            self._addresses[self._variable_base + i] = address(array)
+
+    def run(self, feeds: list, outputs: list) -> None:
+        addresses = self._addresses
+        for i, array in enumerate(feeds):
+            addresses[i] = address(array)
+        base = self._output_base
+        for i, array in enumerate(outputs):
+            addresses[base + i] = address(array)
+        status = self._status
+        code = self._step(self._buffers, status)
+        if code:
+            message = _ffi.string(status.message).decode(errors="replace")
+            status.code = 0
+            raise errors.error_class_for_code(code)(None, None, message)

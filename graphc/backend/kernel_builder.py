@@ -1,0 +1,197 @@
+"""A thin layer over llvmlite for writing kernels: typed memory access, loops, math.
+
+Kernels are LLVM functions `i32 kernel(ptr out, ptr in..., ptr status)` that
+return 0 or a TF error code. Values in registers use `register_type` (bool is
+i1); in memory bool is one byte (`memory_type`), as in NumPy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+import llvmlite.ir as ir
+
+from graphc.frontend import dtypes
+from graphc.frontend.dtypes import DType
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+F32 = ir.FloatType()
+F64 = ir.DoubleType()
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+_MEMORY = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8}
+_REGISTER = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1}
+
+
+def memory_type(dtype: DType):
+    return _MEMORY[dtype.name]
+
+
+def register_type(dtype: DType):
+    return _REGISTER[dtype.name]
+
+
+def i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+def constant(dtype: DType, value) -> ir.Constant:
+    """A scalar constant in register form."""
+    if dtype.is_floating:
+        return ir.Constant(register_type(dtype), float(value))
+    return ir.Constant(register_type(dtype), int(value))
+
+
+# Fast-math flags for float reductions whose order graphc fixes itself: the
+# result is the same on every run, but may differ in the last bits from a
+# strictly sequential sum.
+REASSOCIATE = ("reassoc", "contract")
+
+
+class KernelBuilder:
+    """Builds one kernel function; `self.b` is the llvmlite IRBuilder."""
+
+    def __init__(self, module: ir.Module, name: str, arg_names: list[str]):
+        fnty = ir.FunctionType(I32, [PTR] * len(arg_names))
+        self.module = module
+        self.function = ir.Function(module, fnty, name)
+        self.function.linkage = "internal"
+        for arg, arg_name in zip(self.function.args, arg_names):
+            arg.name = arg_name
+            if arg_name != "status":
+                arg.add_attribute("noalias")
+        self.entry = self.function.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry)
+        self.args = {a.name: a for a in self.function.args}
+
+    def arg(self, name: str):
+        return self.args[name]
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def address(self, base, dtype: DType, index):
+        return self.b.gep(base, [index], inbounds=True, source_etype=memory_type(dtype))
+
+    def load(self, base, dtype: DType, index):
+        value = self.b.load(self.address(base, dtype, index), typ=memory_type(dtype))
+        if dtype is dtypes.bool_:
+            return self.b.icmp_unsigned("!=", value, ir.Constant(I8, 0))
+        return value
+
+    def store(self, base, dtype: DType, index, value) -> None:
+        if dtype is dtypes.bool_:
+            value = self.b.zext(value, I8)
+        self.b.store(value, self.address(base, dtype, index))
+
+    def variable(self, llvm_type, initial=None):
+        """A mutable local (an alloca in the entry block; LLVM promotes it to a register)."""
+        with self.b.goto_block(self.entry):
+            self.b.position_at_start(self.entry)
+            slot = self.b.alloca(llvm_type)
+        if initial is not None:
+            self.b.store(initial, slot)
+        return slot
+
+    def get(self, slot, llvm_type):
+        return self.b.load(slot, typ=llvm_type)
+
+    def set(self, slot, value) -> None:
+        self.b.store(value, slot)
+
+    # -- control flow -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def loop(self, count, name: str = "i"):
+        """`for i in range(count)`: yields the i64 index inside the body."""
+        if isinstance(count, int):
+            count = i64(count)
+        b = self.b
+        before = b.block
+        header = self.function.append_basic_block(f"{name}.header")
+        body = self.function.append_basic_block(f"{name}.body")
+        done = self.function.append_basic_block(f"{name}.done")
+        b.branch(header)
+        b.position_at_end(header)
+        index = b.phi(I64, name=name)
+        index.add_incoming(i64(0), before)
+        b.cbranch(b.icmp_signed("<", index, count), body, done)
+        b.position_at_end(body)
+        yield index
+        following = b.add(index, i64(1), name=f"{name}.next")
+        index.add_incoming(following, b.block)
+        b.branch(header)
+        b.position_at_end(done)
+
+    @contextlib.contextmanager
+    def if_(self, condition):
+        with self.b.if_then(condition):
+            yield
+
+    def fail(self, code: int, message: str, *values) -> None:
+        """Records a failure in `status` and returns `code` from the kernel.
+
+        `message` may hold up to three `%lld` placeholders for i64 `values`.
+        """
+        fn = runtime_function(self.module, "graphc_fail", I32, [PTR, I32, PTR, I64, I64, I64])
+        text = global_string(self.module, message)
+        args = list(values) + [i64(0)] * (3 - len(values))
+        self.b.call(fn, [self.arg("status"), ir.Constant(I32, code), text] + args)
+        self.b.ret(ir.Constant(I32, code))
+
+    def finish(self) -> ir.Function:
+        self.b.ret(ir.Constant(I32, 0))
+        return self.function
+
+    # -- math ---------------------------------------------------------------------------------
+
+    def intrinsic(self, name: str, dtype: DType, args):
+        """`llvm.<name>.<type>` applied to `args` (e.g. llvm.exp.f32)."""
+        llvm_type = register_type(dtype)
+        fn = declare(self.module, f"llvm.{name}.{_suffix(llvm_type)}", llvm_type, [a.type for a in args])
+        return self.b.call(fn, args)
+
+    def intrinsic_overloaded(self, name: str, result_type, arg_type, value):
+        """A conversion intrinsic overloaded on both types (llvm.fptosi.sat.i32.f32)."""
+        fn = declare(self.module, f"llvm.{name}.{_suffix(result_type)}.{_suffix(arg_type)}", result_type, [arg_type])
+        return self.b.call(fn, [value])
+
+
+def _suffix(llvm_type) -> str:
+    if llvm_type == F32:
+        return "f32"
+    if llvm_type == F64:
+        return "f64"
+    return f"i{llvm_type.width}"
+
+
+def declare(module: ir.Module, name: str, return_type, arg_types) -> ir.Function:
+    """The function `name` in `module`, declared on first use."""
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    return ir.Function(module, ir.FunctionType(return_type, arg_types), name)
+
+
+def runtime_function(module, name, return_type, arg_types) -> ir.Function:
+    """A function of runtime_c (linked into every library)."""
+    return declare(module, name, return_type, arg_types)
+
+
+def global_string(module: ir.Module, text: str):
+    """A NUL-terminated constant string; identical strings share one global."""
+    data = bytearray(text.encode() + b"\0")
+    name = ".str." + hashlib.sha1(text.encode()).hexdigest()[:12]
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    array_type = ir.ArrayType(I8, len(data))
+    variable = ir.GlobalVariable(module, array_type, name)
+    variable.global_constant = True
+    variable.linkage = "private"
+    variable.initializer = ir.Constant(array_type, data)
+    return variable

@@ -1,0 +1,112 @@
+"""Row-wise softmax math over the last axis: softmax, log_softmax, and the sparse
+softmax cross-entropy with its gradient (which check labels and report a bad
+one through the status, never reading out of bounds)."""
+
+from __future__ import annotations
+
+from graphc.backend.kernel_builder import KernelBuilder, constant, i64, register_type
+from graphc.backend.scalar_ops import convert
+from graphc.frontend import dtypes
+from graphc.frontend.tensor_shape import num_elements
+
+_LABEL_MESSAGE = "Received a label value of %lld which is outside the valid range of [0, %lld). (op {op})"
+
+
+class _Rows:
+    """Helpers for a kernel over rows of `classes` elements of `dtype`."""
+
+    def __init__(self, kb: KernelBuilder, dtype, classes: int):
+        self.kb, self.dtype, self.classes = kb, dtype, classes
+        self.value_type = register_type(dtype)
+
+    def max(self, x, base):
+        kb = self.kb
+        best = kb.variable(self.value_type, constant(self.dtype, float("-inf")))
+        with kb.loop(self.classes, "cmax") as c:
+            value = kb.load(x, self.dtype, kb.b.add(base, c))
+            kb.set(best, kb.intrinsic("maximum", self.dtype, [kb.get(best, self.value_type), value]))
+        return kb.get(best, self.value_type)
+
+    def sum_exp(self, x, base, shift, store_to=None):
+        """sum(exp(x - shift)) over the row; optionally stores each exp to `store_to`."""
+        kb = self.kb
+        total = kb.variable(self.value_type, constant(self.dtype, 0))
+        with kb.loop(self.classes, "cexp") as c:
+            index = kb.b.add(base, c)
+            e = kb.intrinsic("exp", self.dtype, [kb.b.fsub(kb.load(x, self.dtype, index), shift)])
+            if store_to is not None:
+                kb.store(store_to, self.dtype, index, e)
+            kb.set(total, kb.b.fadd(kb.get(total, self.value_type), e))
+        return kb.get(total, self.value_type)
+
+    def label(self, labels, label_dtype, row, inst):
+        """The row's label as i64, after checking 0 <= label < classes."""
+        kb = self.kb
+        label = convert(kb, kb.load(labels, label_dtype, row), label_dtype, dtypes.int64)
+        bad = kb.b.or_(kb.b.icmp_signed("<", label, i64(0)), kb.b.icmp_signed(">=", label, i64(self.classes)))
+        with kb.if_(bad):
+            kb.fail(3, _LABEL_MESSAGE.format(op=inst.source or inst.op), label, i64(self.classes))
+        return label
+
+
+def _setup(module, name, inst, arg_names):
+    logits = inst.values[0]
+    kb = KernelBuilder(module, name, arg_names)
+    shape = logits.type.shape
+    rows = _Rows(kb, logits.type.dtype, shape[-1])
+    return kb, rows, num_elements(shape[:-1])
+
+
+def lower_softmax(module, name, inst):
+    kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
+    out, x, b = kb.arg("out"), kb.arg("in0"), kb.b
+    with kb.loop(count, "row") as r:
+        base = b.mul(r, i64(rows.classes))
+        total = rows.sum_exp(x, base, rows.max(x, base), store_to=out)
+        with kb.loop(rows.classes, "cnorm") as c:
+            index = b.add(base, c)
+            kb.store(out, rows.dtype, index, b.fdiv(kb.load(out, rows.dtype, index), total))
+    return kb.finish()
+
+
+def lower_log_softmax(module, name, inst):
+    kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
+    out, x, b = kb.arg("out"), kb.arg("in0"), kb.b
+    with kb.loop(count, "row") as r:
+        base = b.mul(r, i64(rows.classes))
+        shift = rows.max(x, base)
+        log_total = kb.intrinsic("log", rows.dtype, [rows.sum_exp(x, base, shift)])
+        with kb.loop(rows.classes, "cout") as c:
+            index = b.add(base, c)
+            kb.store(out, rows.dtype, index, b.fsub(b.fsub(kb.load(x, rows.dtype, index), shift), log_total))
+    return kb.finish()
+
+
+def lower_sparse_softmax_xent(module, name, inst):
+    kb, rows, count = _setup(module, name, inst, ["out", "in0", "in1", "status"])
+    out, x, labels, b = kb.arg("out"), kb.arg("in0"), kb.arg("in1"), kb.b
+    label_dtype = inst.values[1].type.dtype
+    with kb.loop(count, "row") as r:
+        label = rows.label(labels, label_dtype, r, inst)
+        base = b.mul(r, i64(rows.classes))
+        shift = rows.max(x, base)
+        log_total = kb.intrinsic("log", rows.dtype, [rows.sum_exp(x, base, shift)])
+        picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
+        kb.store(out, rows.dtype, r, b.fsub(log_total, picked))
+    return kb.finish()
+
+
+def lower_sparse_softmax_xent_grad(module, name, inst):
+    kb, rows, count = _setup(module, name, inst, ["out", "in0", "in1", "status"])
+    out, x, labels, b = kb.arg("out"), kb.arg("in0"), kb.arg("in1"), kb.b
+    label_dtype = inst.values[1].type.dtype
+    with kb.loop(count, "row") as r:
+        label = rows.label(labels, label_dtype, r, inst)
+        base = b.mul(r, i64(rows.classes))
+        total = rows.sum_exp(x, base, rows.max(x, base), store_to=out)
+        with kb.loop(rows.classes, "cnorm") as c:
+            index = b.add(base, c)
+            kb.store(out, rows.dtype, index, b.fdiv(kb.load(out, rows.dtype, index), total))
+        at_label = b.add(base, label)
+        kb.store(out, rows.dtype, at_label, b.fsub(kb.load(out, rows.dtype, at_label), constant(rows.dtype, 1)))
+    return kb.finish()

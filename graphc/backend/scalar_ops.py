@@ -1,0 +1,245 @@
+"""Elementwise ops as scalar LLVM code: one entry per op of the ELEMENTWISE class.
+
+`SCALAR_OPS[op](kb, args, in_dtypes, out_dtype, attrs)` returns the result of
+one element. The loop around it (broadcasting, strides) lives in
+`kernels/elementwise.py`, so a fused kernel can compose these entries.
+Semantics match the NumPy references, NaN cases included.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend.kernel_builder import I1, constant, register_type
+from graphc.frontend import dtypes
+
+
+def _is_float(dtype) -> bool:
+    return dtype.is_floating
+
+
+def _arith(float_op, int_op):
+    def emit(kb, args, in_dtypes, out_dtype, attrs):
+        op = float_op if _is_float(in_dtypes[0]) else int_op
+        return getattr(kb.b, op)(args[0], args[1])
+
+    return emit
+
+
+def _compare(float_predicate, int_predicate):
+    def emit(kb, args, in_dtypes, out_dtype, attrs):
+        dtype = in_dtypes[0]
+        if _is_float(dtype):
+            if float_predicate == "!=":
+                return kb.b.fcmp_unordered("!=", args[0], args[1])  # NaN != NaN is true
+            return kb.b.fcmp_ordered(float_predicate, args[0], args[1])
+        if dtype is dtypes.bool_:
+            return kb.b.icmp_unsigned(int_predicate, args[0], args[1])
+        return kb.b.icmp_signed(int_predicate, args[0], args[1])
+
+    return emit
+
+
+def _zero(dtype):
+    return constant(dtype, 0)
+
+
+def _one(dtype):
+    return constant(dtype, 1)
+
+
+def _neg(kb, args, in_dtypes, out_dtype, attrs):
+    if _is_float(out_dtype):
+        return kb.b.fneg(args[0])
+    return kb.b.sub(_zero(out_dtype), args[0])
+
+
+def _square(kb, args, in_dtypes, out_dtype, attrs):
+    return kb.b.fmul(args[0], args[0]) if _is_float(out_dtype) else kb.b.mul(args[0], args[0])
+
+
+def _abs(kb, args, in_dtypes, out_dtype, attrs):
+    if _is_float(out_dtype):
+        return kb.intrinsic("fabs", out_dtype, [args[0]])
+    x = args[0]
+    return kb.b.select(kb.b.icmp_signed("<", x, _zero(out_dtype)), kb.b.sub(_zero(out_dtype), x), x)
+
+
+def _sign(kb, args, in_dtypes, out_dtype, attrs):
+    x = args[0]
+    zero, one = _zero(out_dtype), _one(out_dtype)
+    minus_one = constant(out_dtype, -1)
+    if _is_float(out_dtype):
+        # Zeros and NaN map to themselves, as np.sign does.
+        positive = kb.b.fcmp_ordered(">", x, zero)
+        negative = kb.b.fcmp_ordered("<", x, zero)
+        return kb.b.select(positive, one, kb.b.select(negative, minus_one, x))
+    positive = kb.b.icmp_signed(">", x, zero)
+    negative = kb.b.icmp_signed("<", x, zero)
+    return kb.b.select(positive, one, kb.b.select(negative, minus_one, zero))
+
+
+def _reciprocal(kb, args, in_dtypes, out_dtype, attrs):
+    return kb.b.fdiv(_one(out_dtype), args[0])
+
+
+def _rsqrt(kb, args, in_dtypes, out_dtype, attrs):
+    return kb.b.fdiv(_one(out_dtype), kb.intrinsic("sqrt", out_dtype, [args[0]]))
+
+
+def _unary_intrinsic(name):
+    def emit(kb, args, in_dtypes, out_dtype, attrs):
+        return kb.intrinsic(name, out_dtype, [args[0]])
+
+    return emit
+
+
+def _sigmoid(kb, args, in_dtypes, out_dtype, attrs):
+    one = _one(out_dtype)
+    e = kb.intrinsic("exp", out_dtype, [kb.b.fneg(args[0])])
+    return kb.b.fdiv(one, kb.b.fadd(one, e))
+
+
+def _relu(kb, args, in_dtypes, out_dtype, attrs):
+    x = args[0]
+    zero = _zero(out_dtype)
+    # x <= 0 -> 0 leaves NaN as NaN.
+    not_positive = kb.b.fcmp_ordered("<=", x, zero) if _is_float(out_dtype) else kb.b.icmp_signed("<=", x, zero)
+    return kb.b.select(not_positive, zero, x)
+
+
+def _relu_grad(kb, args, in_dtypes, out_dtype, attrs):
+    dy, x = args
+    zero = _zero(out_dtype)
+    positive = kb.b.fcmp_ordered(">", x, zero) if _is_float(out_dtype) else kb.b.icmp_signed(">", x, zero)
+    return kb.b.select(positive, dy, zero)
+
+
+def _tanh_grad(kb, args, in_dtypes, out_dtype, attrs):
+    y, dy = args
+    return kb.b.fmul(dy, kb.b.fsub(_one(out_dtype), kb.b.fmul(y, y)))
+
+
+def _sigmoid_grad(kb, args, in_dtypes, out_dtype, attrs):
+    y, dy = args
+    return kb.b.fmul(kb.b.fmul(dy, y), kb.b.fsub(_one(out_dtype), y))
+
+
+def _sqrt_grad(kb, args, in_dtypes, out_dtype, attrs):
+    y, dy = args
+    return kb.b.fdiv(kb.b.fmul(dy, constant(out_dtype, 0.5)), y)
+
+
+def _floordiv(kb, args, in_dtypes, out_dtype, attrs):
+    x, y = args
+    if _is_float(out_dtype):
+        return kb.intrinsic("floor", out_dtype, [kb.b.fdiv(x, y)])
+    # Callers guarantee y != 0 (the kernel checks); y == -1 is negation, which
+    # also avoids the one overflowing case MIN / -1.
+    zero = _zero(out_dtype)
+    minus_one = constant(out_dtype, -1)
+    is_minus_one = kb.b.icmp_signed("==", y, minus_one)
+    safe_y = kb.b.select(is_minus_one, _one(out_dtype), y)
+    quotient = kb.b.sdiv(x, safe_y)
+    remainder = kb.b.srem(x, safe_y)
+    adjust = kb.b.and_(kb.b.icmp_signed("!=", remainder, zero),
+                       kb.b.icmp_signed("!=", kb.b.icmp_signed("<", remainder, zero), kb.b.icmp_signed("<", safe_y, zero)))
+    floored = kb.b.sub(quotient, kb.b.zext(adjust, quotient.type))
+    return kb.b.select(is_minus_one, kb.b.sub(zero, x), floored)
+
+
+def _min_max(float_intrinsic, int_predicate):
+    def emit(kb, args, in_dtypes, out_dtype, attrs):
+        x, y = args
+        if _is_float(out_dtype):
+            return kb.intrinsic(float_intrinsic, out_dtype, [x, y])  # NaN propagates, as np.maximum
+        return kb.b.select(kb.b.icmp_signed(int_predicate, x, y), x, y)
+
+    return emit
+
+
+def _logical(name):
+    def emit(kb, args, in_dtypes, out_dtype, attrs):
+        return getattr(kb.b, name)(args[0], args[1])
+
+    return emit
+
+
+def _logical_not(kb, args, in_dtypes, out_dtype, attrs):
+    return kb.b.xor(args[0], ir.Constant(I1, 1))
+
+
+def _select(kb, args, in_dtypes, out_dtype, attrs):
+    return kb.b.select(args[0], args[1], args[2])
+
+
+def _add_n(kb, args, in_dtypes, out_dtype, attrs):
+    total = args[0]
+    for x in args[1:]:
+        total = kb.b.fadd(total, x) if _is_float(out_dtype) else kb.b.add(total, x)
+    return total
+
+
+def convert(kb, value, source, target):
+    """Casts one element as NumPy's astype does (float -> int saturates; NaN -> 0)."""
+    b = kb.b
+    if source is target:
+        return value
+    to_type = register_type(target)
+    if target is dtypes.bool_:
+        if _is_float(source):
+            return b.fcmp_unordered("!=", value, _zero(source))
+        return b.icmp_unsigned("!=", value, _zero(source))
+    if source is dtypes.bool_:
+        return b.uitofp(value, to_type) if _is_float(target) else b.zext(value, to_type)
+    if _is_float(source) and _is_float(target):
+        return b.fpext(value, to_type) if target.size > source.size else b.fptrunc(value, to_type)
+    if _is_float(source):
+        return kb.intrinsic_overloaded("fptosi.sat", to_type, register_type(source), value)
+    if _is_float(target):
+        return b.sitofp(value, to_type)
+    return b.sext(value, to_type) if target.size > source.size else b.trunc(value, to_type)
+
+
+def _cast(kb, args, in_dtypes, out_dtype, attrs):
+    return convert(kb, args[0], in_dtypes[0], out_dtype)
+
+
+SCALAR_OPS = {
+    "neg": _neg,
+    "square": _square,
+    "sqrt": _unary_intrinsic("sqrt"),
+    "rsqrt": _rsqrt,
+    "exp": _unary_intrinsic("exp"),
+    "log": _unary_intrinsic("log"),
+    "abs": _abs,
+    "sign": _sign,
+    "tanh": _unary_intrinsic("tanh"),
+    "sigmoid": _sigmoid,
+    "reciprocal": _reciprocal,
+    "logical_not": _logical_not,
+    "relu": _relu,
+    "relu_grad": _relu_grad,
+    "tanh_grad": _tanh_grad,
+    "sigmoid_grad": _sigmoid_grad,
+    "sqrt_grad": _sqrt_grad,
+    "add": _arith("fadd", "add"),
+    "sub": _arith("fsub", "sub"),
+    "mul": _arith("fmul", "mul"),
+    "div": _arith("fdiv", "sdiv"),
+    "floordiv": _floordiv,
+    "maximum": _min_max("maximum", ">"),
+    "minimum": _min_max("minimum", "<"),
+    "pow": lambda kb, args, in_dtypes, out_dtype, attrs: kb.intrinsic("pow", out_dtype, list(args)),
+    "equal": _compare("==", "=="),
+    "not_equal": _compare("!=", "!="),
+    "less": _compare("<", "<"),
+    "less_equal": _compare("<=", "<="),
+    "greater": _compare(">", ">"),
+    "greater_equal": _compare(">=", ">="),
+    "logical_and": _logical("and_"),
+    "logical_or": _logical("or_"),
+    "select": _select,
+    "add_n": _add_n,
+    "cast": _cast,
+}

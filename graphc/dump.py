@@ -1,0 +1,88 @@
+"""Dumps of every compilation stage, written by one code path.
+
+With `GRAPHC_DUMP=DIR` (or `graphc dump`, which sets it), each compiled
+signature gets a directory `DIR/NNN_<fetches>/` with numbered files:
+
+| file                    | stage                                               |
+|-------------------------|-----------------------------------------------------|
+| 000_graph.txt           | the frontend graph ops this signature runs          |
+| 001_lowered.txt         | the IR right after lowering                         |
+| 00k_<pass>.txt          | the IR after each pass of passes/pipeline.py        |
+| 00k_llvm.ll             | the LLVM IR graphc generated                        |
+| 00k_llvm_opt.ll         | the LLVM IR after LLVM's O3 pipeline                |
+| 00k_asm.s               | the host assembly                                   |
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Optional
+
+from graphc.frontend.graph import Operation, Tensor
+from graphc.frontend.tensor_shape import format_dims
+
+_lock = threading.Lock()
+_counters: dict = {}
+
+
+class SignatureDump:
+    """The numbered files of one compiled signature."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._numbers = itertools.count()
+
+    def write(self, stage: str, text: str, suffix: str = ".txt") -> Path:
+        path = self.directory / f"{next(self._numbers):03d}_{stage}{suffix}"
+        path.write_text(text)
+        return path
+
+
+def dump_root() -> Optional[Path]:
+    value = os.environ.get("GRAPHC_DUMP")
+    return Path(value) if value else None
+
+
+def start_signature(fetches) -> Optional[SignatureDump]:
+    """A SignatureDump for a new signature when dumping is on, else None."""
+    root = dump_root()
+    if root is None:
+        return None
+    label = "_".join(_label(f) for f in fetches)[:60] or "step"
+    with _lock:
+        root.mkdir(parents=True, exist_ok=True)
+        number = _counters.get(root)
+        if number is None:
+            number = len([p for p in root.iterdir() if p.is_dir()])
+        _counters[root] = number + 1
+    directory = root / f"{number:03d}_{label}"
+    directory.mkdir(parents=True, exist_ok=True)
+    return SignatureDump(directory)
+
+
+def _label(element) -> str:
+    name = element.name if isinstance(element, (Tensor, Operation)) else str(element)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+
+
+def graph_text(fetches) -> str:
+    """The graph ops `fetches` depend on, one a line in creation order."""
+    seen, stack = set(), [f.op if isinstance(f, Tensor) else f for f in fetches]
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    lines = []
+    for op in sorted(seen, key=lambda o: o._id):
+        outputs = ", ".join(f"{t.dtype.name}{format_dims(t._dims)}" for t in op.outputs) or "-"
+        inputs = ", ".join(t.name for t in op.inputs)
+        controls = "".join(f" ^{c.name}" for c in op.control_inputs)
+        lines.append(f"{op.name} = {op.type}({inputs}){controls} -> {outputs}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The TF1 graph-building frontend: Graph, Operation, Tensor, Variable, scopes, dtypes."""

@@ -1,0 +1,78 @@
+"""The NumPy reference interpreter: runs any Program with the ops' reference implementations.
+
+It is the oracle the compiled code is tested against, and the evaluator the
+constant-folding pass uses. It never changes its arguments: it returns the
+fetched values and the new state of every variable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc import errors
+from graphc.ir.program import OpaqueConstant, Program, Value, VarRef
+from graphc.ops import registry
+
+
+def interpret(program: Program, feeds: dict, variables: dict) -> tuple[list, dict]:
+    """Runs `program`.
+
+    feeds: feed tensor name ("x:0") -> array; variables: declared name -> array
+    (rng counters default to 0). Returns (fetched arrays, new variable arrays).
+    """
+    state = {}
+    for decl in program.variables:
+        if decl.name in variables:
+            state[decl.name] = np.array(variables[decl.name], dtype=decl.type.dtype.np_dtype)
+        elif decl.kind == "rng":
+            state[decl.name] = np.zeros((), dtype=np.int64)
+    env: dict[int, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for inst in program.instructions:
+            result = _execute(inst, env, state, feeds, program)
+            if inst.result is not None:
+                env[inst.result.id] = result
+    return [env[v.id].copy() for v in program.fetches], state
+
+
+def _execute(inst, env, state, feeds, program):
+    if inst.op == "feed":
+        name = inst.attrs["tensor"]
+        value = np.asarray(feeds[name], dtype=inst.result.type.dtype.np_dtype)
+        if value.shape != inst.result.type.shape:
+            raise ValueError(f"feed {name} has shape {value.shape}, expected {inst.result.type.shape}")
+        return value
+    if inst.op == "write":
+        ref, value = inst.operands
+        state[ref.name] = env[value.id].copy()
+        return None
+    for operand in inst.operands:
+        if isinstance(operand, VarRef) and operand.name not in state:
+            raise errors.FailedPreconditionError(
+                None, None, f"Attempting to use uninitialized value {operand.name}")
+    if inst.op == "read":
+        return state[inst.operands[0].name].copy()
+    if inst.op == "constant":
+        value = inst.attrs["value"]
+        if isinstance(value, OpaqueConstant):
+            raise ValueError(f"cannot run a summarised constant ({value.digest}); print with full=True")
+        return np.array(value)
+    args = [env[o.id] if isinstance(o, Value) else state[o.name] for o in inst.operands]
+    result = evaluate(inst, args)
+    for operand in inst.operands:
+        if isinstance(operand, VarRef) and program.variable(operand.name).kind == "rng":
+            state[operand.name] = state[operand.name] + 1
+    return result
+
+
+def evaluate(inst, args: list) -> np.ndarray:
+    """One compute instruction's result from its operand arrays, by the op's reference."""
+    try:
+        result = registry.get(inst.op).reference(*args, **inst.attrs)
+    except errors.OpError as e:
+        raise type(e)(None, None, f"{e.message} (op {inst.source or inst.op})") from None
+    result = np.asarray(result)
+    expected = inst.result.type
+    if result.shape != expected.shape:
+        raise AssertionError(f"reference of {inst.op} gave shape {result.shape}, expected {expected}")
+    return result.astype(expected.dtype.np_dtype, copy=False)

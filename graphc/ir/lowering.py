@@ -1,0 +1,370 @@
+"""Lowering: one `Session.run` signature of a Graph -> a Program.
+
+1. Prune: keep the ops the fetches need (data and control inputs), stopping at
+   fed tensors. Inputs that are compile-time arguments (reshape's shape, a
+   reduction's axes) and the inputs of shape-only ops (tf.shape) are evaluated
+   statically instead (`frontend/static_value.py`).
+2. Bind shapes: rerun every op's shape rule with the concrete feed shapes.
+3. Order: a topological order of data and control edges, ties broken by
+   creation order, plus one rule for state — a read of a variable that does
+   not depend on a write of it happens before that write. So fetching
+   `[train_op, loss]` gives the loss before the update, and a read inside
+   `control_dependencies([assign])` sees the new value, as in TF1.
+4. Emit IR: state ops become `read`/`write`, fed tensors `feed`, random ops
+   gain a run counter (`@rng:<op>`), everything else maps one to one.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from graphc import errors
+from graphc.frontend import dtypes
+from graphc.frontend.graph import Operation, Tensor
+from graphc.frontend.static_value import static_value
+from graphc.frontend.tensor_shape import format_dims_as_list, is_fully_defined
+from graphc.ir.program import Instruction, IRType, Program, Value, VarDecl, VarRef
+from graphc.ops import registry
+from graphc.ops.registry import DTypeError, ShapeError, TensorType
+
+_WRITERS = {"Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent"}
+_FORWARDING = {"Identity", "StopGradient"}
+
+
+@dataclass(frozen=True)
+class LoweredStep:
+    """A Program and how it connects to the graph and the session."""
+
+    program: Program
+    feed_tensors: tuple          # graph tensors, in the order of the program's feed instructions
+    fetch_slots: tuple           # per fetch: index into program.fetches, or None for an Operation
+    variables: dict              # declared var name -> VariableV2 op (rng: the random op)
+    requires_initialized: tuple  # variables read before the program writes them
+    writes: tuple                # variables the program writes
+    init_dependencies: tuple     # variables whose initialised state chose an InitializedValue branch
+
+
+def rng_name(op: Operation) -> str:
+    return f"rng:{op.name}"
+
+
+def lower(fetches, feed_types: dict, initialized=frozenset(), name: str = "step") -> LoweredStep:
+    """Lowers `fetches` (Tensors and Operations of one graph) with `feed_types`.
+
+    feed_types: Tensor -> IRType, in calling order. `initialized` names the
+    variables the session has initialised (it decides `initialized_value()`).
+    """
+    return _Lowering(fetches, feed_types, initialized).run(name)
+
+
+class _Lowering:
+    def __init__(self, fetches, feed_types, initialized):
+        self.fetches = list(fetches)
+        self.feed_types = dict(feed_types)
+        self.fed = {id(t): t for t in feed_types}
+        self.initialized = initialized
+        self.init_dependencies: set[str] = set()
+        self.types: dict[int, TensorType] = {}
+        self.static_memo: dict = {}
+
+    # -- 1 and 2: prune and bind shapes ---------------------------------------------------------
+
+    def _dims_of(self, tensor):
+        return self.types[id(tensor)].dims if id(tensor) in self.types else tensor._dims
+
+    def _static(self, tensor, consumer: Operation, what: str):
+        value = static_value(tensor, self._dims_of, self.static_memo)
+        if value is None:
+            raise errors.InvalidArgumentError(
+                None, consumer, f"graphc needs the value of {tensor.name} ({what} of {consumer.name}) when "
+                                "it compiles the step, but it depends on values known only at run time")
+        return value
+
+    def _reachable(self):
+        """All ops whose outputs or shapes the fetches need, in creation order."""
+        seen, stack = set(), [t.op if isinstance(t, Tensor) else t for t in self.fetches]
+        stack = [op for op, t in zip(stack, self.fetches) if not (isinstance(t, Tensor) and id(t) in self.fed)]
+        while stack:
+            op = stack.pop()
+            if op in seen:
+                continue
+            seen.add(op)
+            for t in op.inputs:
+                if id(t) not in self.fed:
+                    stack.append(t.op)
+            stack.extend(op.control_inputs)
+        return sorted(seen, key=lambda o: o._id)
+
+    def _bind_shapes(self, ops):
+        for t, ir_type in self.feed_types.items():
+            self.types[id(t)] = TensorType(ir_type.dtype, ir_type.shape)
+        for op in ops:
+            op_def = op.op_def
+            n_data = len(op.inputs) - len(op_def.static_inputs)
+            attrs = dict(op.attrs)
+            in_types = [self.types.get(id(t), TensorType(t.dtype, t._dims)) for t in op.inputs[:n_data]]
+            for attr_name, t in zip(op_def.static_inputs, op.inputs[n_data:]):
+                attrs[attr_name] = static_value(t, self._dims_of, self.static_memo)
+            try:
+                outs = op_def.infer(in_types, attrs)
+            except (ShapeError, DTypeError) as e:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
+                              f"{registry.shapes_text(in_types)}.") from None
+            outs = outs if isinstance(outs, list) else [outs]
+            for t, out in zip(op.outputs, outs):
+                if id(t) not in self.fed:
+                    self.types[id(t)] = out
+
+    # -- 3: executed ops and their order ----------------------------------------------------------
+
+    def _data_inputs(self, op: Operation):
+        """Inputs whose values the op needs at run time (not static, not shape-only)."""
+        op_def = op.op_def
+        if op_def.shape_only_inputs:
+            return []
+        inputs = list(op.inputs[:len(op.inputs) - len(op_def.static_inputs)])
+        if op.type == "InitializedValue":
+            var_name = op.inputs[0].op.name
+            self.init_dependencies.add(var_name)
+            return inputs[:1] if var_name in self.initialized else inputs[1:]
+        if not op_def.in_ir and op_def.reference is not None and op.type not in _FORWARDING:
+            return []  # a static-only op (BroadcastGradientArgs ...): evaluated, not run
+        return inputs
+
+    def _executed(self):
+        seen, stack = set(), []
+        for t in self.fetches:
+            if isinstance(t, Tensor):
+                if id(t) not in self.fed:
+                    stack.append(t.op)
+            else:
+                stack.append(t)
+        while stack:
+            op = stack.pop()
+            if op in seen:
+                continue
+            seen.add(op)
+            for t in self._data_inputs(op):
+                if id(t) not in self.fed:
+                    stack.append(t.op)
+            stack.extend(op.control_inputs)
+        return seen
+
+    def _schedule(self, executed):
+        deps = {op: set() for op in executed}
+        for op in executed:
+            for t in self._data_inputs(op):
+                if id(t) not in self.fed and t.op in executed:
+                    deps[op].add(t.op)
+            deps[op].update(c for c in op.control_inputs if c in executed)
+        readers: dict[Operation, list] = {}
+        writers: dict[Operation, list] = {}
+        for op in executed:
+            for i, t in enumerate(self._data_inputs(op)):
+                if t.op.type == "VariableV2" and id(t) not in self.fed:
+                    (writers if op.type in _WRITERS and i == 0 else readers).setdefault(t.op, []).append(op)
+        for var, var_writers in writers.items():
+            for reader in readers.get(var, []):
+                for writer in var_writers:
+                    if reader is not writer and not _reaches(deps, reader, writer):
+                        deps[writer].add(reader)
+        users: dict[Operation, list] = {op: [] for op in executed}
+        pending = {op: len(d) for op, d in deps.items()}
+        for op, d in deps.items():
+            for producer in d:
+                users[producer].append(op)
+        ready = [(op._id, op) for op, n in pending.items() if n == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, op = heapq.heappop(ready)
+            order.append(op)
+            for user in users[op]:
+                pending[user] -= 1
+                if pending[user] == 0:
+                    heapq.heappush(ready, (user._id, user))
+        if len(order) != len(executed):
+            stuck = sorted((op for op in executed if op not in order), key=lambda o: o._id)
+            raise errors.InvalidArgumentError(
+                None, stuck[0], "graphc cannot order the reads and writes of variables in this step "
+                                f"(a cycle through {', '.join(o.name for o in stuck[:5])})")
+        return order
+
+    # -- 4: emit -------------------------------------------------------------------------------
+
+    def run(self, name: str) -> LoweredStep:
+        self._bind_shapes(self._reachable())
+        executed = self._executed()
+        for op in executed:
+            if op.type == "Placeholder":
+                t = op.outputs[0]
+                raise errors.InvalidArgumentError(
+                    None, op, f"You must feed a value for placeholder tensor '{op.name}' with dtype "
+                              f"{t.dtype.name} and shape {format_dims_as_list(t._dims)}")
+        order = self._schedule(executed)
+        self.instructions: list[Instruction] = []
+        self.declared: dict[str, VarDecl] = {}
+        self.var_ops: dict[str, Operation] = {}
+        self.env: dict[int, Value] = {}
+        self.next_id = 0
+        feed_tensors = tuple(self.feed_types)
+        for t in feed_tensors:
+            self.env[id(t)] = self._emit("feed", [], {"tensor": t.name}, self._ir_type(t), t.op.name)
+        for t in self.fetches:
+            if isinstance(t, Tensor) and id(t) not in self.fed and t.op.type == "VariableV2":
+                self._value(t, t.op)  # a fetched variable is read before any write
+        for op in order:
+            self._lower_op(op)
+        fetch_values, slots = [], []
+        for t in self.fetches:
+            if isinstance(t, Operation):
+                slots.append(None)
+                continue
+            value = self._value(t, t.op)
+            if value not in fetch_values:
+                fetch_values.append(value)
+            slots.append(fetch_values.index(value))
+        program = Program(name, tuple(self.declared.values()), tuple(self.instructions), tuple(fetch_values),
+                          self.next_id)
+        first_read, writes = {}, []
+        for inst in program.instructions:
+            if inst.op == "write":
+                first_read.setdefault(inst.operands[0].name, False)
+                if inst.operands[0].name not in writes:
+                    writes.append(inst.operands[0].name)
+            elif inst.op == "read":
+                first_read.setdefault(inst.operands[0].name, True)
+        requires = tuple(n for n, read_first in first_read.items() if read_first and self.declared[n].kind == "var")
+        return LoweredStep(program, feed_tensors, tuple(slots), dict(self.var_ops), requires, tuple(writes),
+                           tuple(sorted(self.init_dependencies)))
+
+    def _ir_type(self, tensor) -> IRType:
+        t = self.types[id(tensor)]
+        if not is_fully_defined(t.dims):
+            raise errors.InvalidArgumentError(
+                None, tensor.op, f"graphc could not infer the full shape of {tensor.name} "
+                                 f"(got {format_dims_as_list(t.dims)}); feed shapes must determine it")
+        return IRType(t.dtype, tuple(t.dims))
+
+    def _emit(self, op_name, operands, attrs, result_type: Optional[IRType], source) -> Optional[Value]:
+        result = None
+        if result_type is not None:
+            result = Value(self.next_id, result_type)
+            self.next_id += 1
+        self.instructions.append(Instruction(op_name, result, tuple(operands), attrs, source))
+        return result
+
+    def _declare(self, op: Operation, kind="var") -> VarRef:
+        name = op.name if kind == "var" else rng_name(op)
+        if name not in self.declared:
+            if kind == "var":
+                t = op.outputs[0]
+                decl_type = IRType(t.dtype, tuple(t._dims))
+            else:
+                decl_type = IRType(dtypes.int64, ())  # the op's run counter
+            self.declared[name] = VarDecl(name, decl_type, kind)
+            self.var_ops[name] = op
+        return VarRef(name)
+
+    def _value(self, tensor, consumer) -> Value:
+        """The IR value of `tensor` as `consumer` uses it; a variable is read here."""
+        if id(tensor) in self.env:
+            return self.env[id(tensor)]
+        if tensor.op.type == "VariableV2":
+            ref = self._declare(tensor.op)
+            return self._emit("read", [ref], {}, self.declared[ref.name].type, consumer.name)
+        raise AssertionError(f"{tensor.name} used by {consumer.name} before it was lowered")
+
+    def _constant(self, op, tensor, value):
+        value = np.asarray(value, dtype=tensor.dtype.np_dtype)
+        value.flags.writeable = False
+        self.env[id(tensor)] = self._emit("constant", [], {"value": value}, self._ir_type(tensor), op.name)
+
+    def _lower_op(self, op: Operation):
+        kind = op.type
+        op_def = op.op_def
+        if kind in ("VariableV2", "NoOp"):
+            return
+        if kind == "Const":
+            self._constant(op, op.outputs[0], op.attrs["value"])
+        elif kind in _FORWARDING:
+            self.env[id(op.outputs[0])] = self._value(op.inputs[0], op)
+        elif kind == "InitializedValue":
+            source = op.inputs[0] if op.inputs[0].op.name in self.initialized else op.inputs[1]
+            self.env[id(op.outputs[0])] = self._value(source, op)
+        elif kind in _WRITERS:
+            self._lower_write(op)
+        elif op_def.shape_only_inputs or (not op_def.in_ir and op_def.reference is not None):
+            for i, t in enumerate(op.outputs):
+                self._constant(op, t, self._static(t, op, f"output {i}"))
+        elif op_def.in_ir:
+            self._lower_compute(op)
+        else:
+            raise errors.UnimplementedError(None, op, f"graphc cannot compile op {op.name} of type {kind}")
+
+    def _lower_compute(self, op: Operation):
+        op_def = op.op_def
+        n_data = len(op.inputs) - len(op_def.static_inputs)
+        operands = [self._value(t, op) for t in op.inputs[:n_data]]
+        attrs = dict(op.attrs)
+        for attr_name, t in zip(op_def.static_inputs, op.inputs[n_data:]):
+            attrs[attr_name] = _canonical(self._static(t, op, f"input '{attr_name}'"))
+        if op_def.stateful:
+            operands = [self._declare(op, "rng")] + operands
+        self.env[id(op.outputs[0])] = self._emit(op_def.name, operands, attrs, self._ir_type(op.outputs[0]), op.name)
+
+    def _lower_write(self, op: Operation):
+        ref_tensor = op.inputs[0]
+        if ref_tensor.op.type != "VariableV2":
+            raise errors.InvalidArgumentError(None, op, f"{op.name}: the first input of {op.type} must be a variable")
+        ref = self._declare(ref_tensor.op)
+        var_type = self.declared[ref.name].type
+        operands = [self._value(t, op) for t in op.inputs[1:]]
+        if op.type == "Assign":
+            new_value = operands[0]
+            if new_value.type != var_type:
+                raise errors.InvalidArgumentError(
+                    None, op, f"Assign requires shapes of both tensors to match. lhs shape= "
+                              f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
+        else:
+            current = self._emit("read", [ref], {}, var_type, op.name)
+            if op.type == "ApplyGradientDescent":
+                alpha, delta = operands
+                step = self._emit("mul", [alpha, delta], {}, delta.type, op.name)
+                new_value = self._emit("sub", [current, step], {}, var_type, op.name)
+            else:
+                new_value = self._emit("add" if op.type == "AssignAdd" else "sub", [current, operands[0]], {},
+                                       var_type, op.name)
+        self._emit("write", [ref, new_value], {}, None, op.name)
+        self.env[id(op.outputs[0])] = new_value
+
+
+def _reaches(deps, start, target) -> bool:
+    """Whether `target` is among the (transitive) dependencies of `start`."""
+    seen, stack = set(), [start]
+    while stack:
+        op = stack.pop()
+        if op is target:
+            return True
+        if op in seen:
+            continue
+        seen.add(op)
+        stack.extend(deps[op])
+    return False
+
+
+def _canonical(value):
+    """A compile-time argument as a plain Python value for IR attributes."""
+    array = np.asarray(value)
+    if array.dtype.kind in "iu":
+        return int(array) if array.ndim == 0 else tuple(int(v) for v in array.reshape(-1))
+    if array.dtype.kind == "f":
+        return float(array) if array.ndim == 0 else tuple(float(v) for v in array.reshape(-1))
+    if array.dtype.kind == "b":
+        return bool(array) if array.ndim == 0 else tuple(bool(v) for v in array.reshape(-1))
+    raise TypeError(f"unsupported compile-time argument {value!r}")

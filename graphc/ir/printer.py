@@ -1,0 +1,116 @@
+"""Prints a Program as text (the grammar is in `parser.py`).
+
+Constants of at most SUMMARY_LIMIT elements print in full; a splat (all
+elements equal) prints as its one value; larger ones print as a digest unless
+`full=True`, which round-trips through `parse` exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from graphc.frontend.dtypes import DType
+from graphc.ir.program import Instruction, OpaqueConstant, Program
+
+SUMMARY_LIMIT = 16
+
+
+def print_program(program: Program, full: bool = False) -> str:
+    """The program's text; `full` prints every constant element."""
+    lines = [f"program {program.name}:"]
+    for decl in program.variables:
+        lines.append(f"  {decl.kind} @{decl.name}: {decl.type}")
+    for inst in program.instructions:
+        lines.append("  " + format_instruction(inst, full))
+    fetches = ", ".join(str(v) for v in program.fetches)
+    lines.append(f"  fetch {fetches}".rstrip())
+    annotation = program.annotations.get("memory_plan")
+    if annotation is not None:
+        lines.append(annotation.describe())
+    return "\n".join(lines) + "\n"
+
+
+def format_instruction(inst: Instruction, full: bool = False) -> str:
+    text = ""
+    if inst.result is not None:
+        text = f"{inst.result}:{inst.result.type} = "
+    text += inst.op
+    if inst.operands:
+        text += " " + ", ".join(str(o) for o in inst.operands)
+    if inst.attrs:
+        text += " {" + ", ".join(f"{k}={format_attr(k, v, inst, full)}" for k, v in sorted(inst.attrs.items())) + "}"
+    if inst.source:
+        text += f"  # {inst.source}"
+    return text
+
+
+def format_attr(key, value, inst: Instruction, full: bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return format_scalar(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, DType):
+        return value.ir_name
+    if isinstance(value, OpaqueConstant):
+        return f"<{value.digest}>"
+    if isinstance(value, np.ndarray):
+        return format_array(value, full)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(format_attr(key, v, inst, full) for v in value) + "]"
+    raise TypeError(f"cannot print attribute {key}={value!r} of {inst.op}")
+
+
+def format_scalar(x) -> str:
+    """Shortest text that reads back to the same value in its own precision."""
+    if isinstance(x, (bool, np.bool_)):
+        return "true" if x else "false"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if np.isnan(x):
+        return "nan"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = np.format_float_positional(x, unique=True, trim="0")
+    if len(text) > 16:
+        text = np.format_float_scientific(x, unique=True, trim="0")
+    return text
+
+
+def is_splat(array: np.ndarray) -> bool:
+    if array.size <= 1:
+        return True
+    if all(s == 0 for s in array.strides):
+        return True
+    first = array.flat[0]
+    if array.dtype.kind == "f" and np.isnan(first):
+        return bool(np.all(np.isnan(array)))
+    return bool(np.all(array == first))
+
+
+def array_digest(array: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(str(array.dtype).encode())
+    h.update(str(array.shape).encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def format_array(array: np.ndarray, full: bool) -> str:
+    if is_splat(array):
+        return format_scalar(array.reshape(-1)[0] if array.size else array.dtype.type(0))
+    if array.size > SUMMARY_LIMIT and not full:
+        return f"<{array_digest(array)}>"
+    return _nested(array)
+
+
+def _nested(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        return format_scalar(array[()])
+    return "[" + ", ".join(_nested(a) for a in array) + "]"

@@ -1,0 +1,168 @@
+"""The IR: a flat SSA list of instructions with static shapes.
+
+A Program is what one `Session.run` signature compiles to::
+
+    program step:
+      var @hidden1/weights: f32[784,128]
+      %0:f32[100,784] = feed {tensor="Placeholder:0"}
+      %1:f32[784,128] = read @hidden1/weights  # hidden1/weights/read
+      %2:f32[100,128] = matmul %0, %1 {transpose_a=false, transpose_b=false}  # hidden1/MatMul
+      write @hidden1/weights, %9  # GradientDescent/update_hidden1/weights/ApplyGradientDescent
+      fetch %2
+
+Invariants (checked by `verifier.verify`): every value is defined once, before
+use; every `@name` is declared; each instruction's result type is what its
+op's shape rule gives for its operand types; instruction order is execution
+order (reads and writes of a variable happen in list order).
+
+Programs are immutable: passes build new ones with `Program.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import numpy as np
+
+from graphc.frontend.dtypes import DType
+from graphc.frontend.tensor_shape import num_elements
+
+
+@dataclass(frozen=True)
+class IRType:
+    """A concrete tensor type: dtype and fully known shape."""
+
+    dtype: DType
+    shape: tuple
+
+    @property
+    def num_elements(self) -> int:
+        return num_elements(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.num_elements * self.dtype.size
+
+    def __str__(self) -> str:
+        return f"{self.dtype.ir_name}[{','.join(str(d) for d in self.shape)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Value:
+    """An SSA value; identity is its id within the program."""
+
+    id: int
+    type: IRType
+
+    def __str__(self) -> str:
+        return f"%{self.id}"
+
+    def __eq__(self, other):
+        return isinstance(other, Value) and other.id == self.id
+
+    def __hash__(self):
+        return hash(self.id)
+
+
+@dataclass(frozen=True)
+class VarRef:
+    """An operand naming a program variable: `@hidden1/weights`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"@{self.name}"
+
+
+Operand = Union[Value, VarRef]
+
+
+@dataclass(frozen=True)
+class VarDecl:
+    """A variable the program reads or writes: a model variable, or a random op's run counter."""
+
+    name: str
+    type: IRType
+    kind: str = "var"  # "var" or "rng"
+
+
+@dataclass(frozen=True)
+class OpaqueConstant:
+    """A large constant read back from summarised text: its digest, not its data."""
+
+    digest: str
+
+
+@dataclass(frozen=True, eq=False)
+class Instruction:
+    """`result = op operands {attrs}  # source`; result is None for `write`."""
+
+    op: str
+    result: Optional[Value]
+    operands: tuple
+    attrs: dict = field(default_factory=dict)
+    source: str = ""
+
+    def replace(self, **changes) -> "Instruction":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def values(self) -> tuple:
+        """Operands that are SSA values (not variable references)."""
+        return tuple(o for o in self.operands if isinstance(o, Value))
+
+
+@dataclass(frozen=True)
+class Program:
+    """Variables, instructions in execution order, and fetched values."""
+
+    name: str
+    variables: tuple          # of VarDecl
+    instructions: tuple       # of Instruction
+    fetches: tuple            # of Value
+    next_id: int = 0
+    # Set by passes that annotate rather than rewrite (the memory plan).
+    annotations: dict = field(default_factory=dict, compare=False)
+
+    def replace(self, **changes) -> "Program":
+        return dataclasses.replace(self, **changes)
+
+    def variable(self, name: str) -> VarDecl:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def new_value(self, type_: IRType) -> tuple["Program", Value]:
+        """A fresh value id, and the program with its counter advanced."""
+        value = Value(self.next_id, type_)
+        return self.replace(next_id=self.next_id + 1), value
+
+    def uses(self) -> dict:
+        """Value id -> number of uses (operands and fetches)."""
+        counts: dict[int, int] = {}
+        for inst in self.instructions:
+            for v in inst.values:
+                counts[v.id] = counts.get(v.id, 0) + 1
+        for v in self.fetches:
+            counts[v.id] = counts.get(v.id, 0) + 1
+        return counts
+
+    def definitions(self) -> dict:
+        """Value id -> the instruction defining it."""
+        return {inst.result.id: inst for inst in self.instructions if inst.result is not None}
+
+    def __str__(self) -> str:
+        from graphc.ir.printer import print_program
+
+        return print_program(self)
+
+
+def constant_value(inst: Instruction) -> Optional[np.ndarray]:
+    """The array of a `constant` instruction (None for other ops or opaque constants)."""
+    if inst.op != "constant":
+        return None
+    value = inst.attrs["value"]
+    return None if isinstance(value, OpaqueConstant) else value

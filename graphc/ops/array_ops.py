@@ -1,0 +1,447 @@
+"""Array ops: constants, placeholders, shapes, reshape, transpose, broadcast, cast.
+
+Each op sits with its shape rule, NumPy reference and gradient, then the public
+TF1 function that builds it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.frontend import dtypes
+from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
+from graphc.frontend.tensor_shape import as_dims, is_fully_defined, num_elements
+from graphc.ops import registry
+from graphc.ops.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
+from graphc.ops.rules import shape_value_to_dims
+
+# -- Const --------------------------------------------------------------------
+
+
+def _const_infer(types, attrs):
+    value = attrs["value"]
+    return TensorType(dtypes.as_dtype(value.dtype), tuple(value.shape))
+
+
+const_p = registry.register(OpDef(
+    name="constant", tf_type="Const", infer=_const_infer, fusion=FusionClass.OPAQUE,
+    reference=lambda value: value, gradient=NOT_DIFFERENTIABLE))
+
+
+def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
+    """The read-only array a Const holds; a splat keeps one element (a broadcast view)."""
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
+        raise TypeError(f"graphc tensors are numeric; cannot make a constant from {value!r}")
+    inferred = dtypes.dtype_of_value(value) if dtype is None else dtype
+    source = np.asarray(value)
+    if source.dtype == object:
+        raise ValueError(f"Cannot make a constant from a ragged or mixed value: {value!r}")
+    if dtype is not None and source.dtype.kind == "f" and dtype.is_integer:
+        if np.any(source != np.trunc(source)):
+            raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
+    if inferred.is_integer and source.dtype.kind in "iub" and source.size:
+        info = np.iinfo(inferred.np_dtype)
+        if source.min() < info.min or source.max() > info.max:
+            raise ValueError(f"Value {value!r} does not fit in {inferred.name}")
+    array = source.astype(inferred.np_dtype, copy=False)
+    if shape is not None:
+        dims = as_dims(shape)
+        count = num_elements(dims)
+        if array.size == 1:
+            array = np.broadcast_to(array.reshape(()), dims)
+        elif array.size == count:
+            array = array.reshape(dims)
+        elif 0 < array.size < count:
+            # TF1 pads a short list with its last element.
+            flat = array.reshape(-1)
+            array = np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(dims)
+        else:
+            raise TypeError(f"Expected Tensor's shape: {tuple(dims)}, got {array.shape}.")
+    if array.size > 1 and array.strides != (0,) * array.ndim and np.all(array == array.flat[0]):
+        array = np.broadcast_to(array.flat[0], array.shape)
+    else:
+        array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array
+    if array.flags.writeable:
+        array.flags.writeable = False
+    return array
+
+
+def constant(value, dtype=None, shape=None, name="Const", verify_shape=False, graph=None):
+    """`tf.constant`: a tensor with a fixed value."""
+    array = make_constant_array(value, dtype, shape)
+    if verify_shape and shape is not None and np.asarray(value).shape != tuple(as_dims(shape)):
+        raise TypeError(f"Expected Tensor's shape: {tuple(as_dims(shape))}, got {np.asarray(value).shape}.")
+    graph = graph or get_default_graph()
+    op = graph.create_op(const_p, [], {"value": array}, name=name)
+    return op.outputs[0]
+
+
+# -- Placeholder ---------------------------------------------------------------
+
+placeholder_p = registry.register(OpDef(
+    name="placeholder", tf_type="Placeholder", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    infer=lambda types, attrs: TensorType(attrs["dtype"], attrs["shape"])))
+
+
+def placeholder(dtype, shape=None, name=None):
+    """`tf.placeholder`: a tensor whose value must be fed to `Session.run`."""
+    dtype = dtypes.as_dtype(dtype)
+    op = get_default_graph().create_op(placeholder_p, [], {"dtype": dtype, "shape": as_dims(shape)}, name=name)
+    return op.outputs[0]
+
+
+# -- Identity and StopGradient (lowering forwards their input) -------------------------
+
+identity_p = registry.register(OpDef(
+    name="identity", tf_type="Identity", in_ir=False, fusion=FusionClass.ELEMENTWISE,
+    infer=lambda types, attrs: types[0]))
+
+
+@registry.set_gradient(identity_p)
+def _identity_grad(op, grad):
+    return [grad]
+
+
+def identity(input, name=None):
+    """`tf.identity`."""
+    return apply_op("identity", [input], name=name)
+
+
+stop_gradient_p = registry.register(OpDef(
+    name="stop_gradient", tf_type="StopGradient", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    fusion=FusionClass.ELEMENTWISE, infer=lambda types, attrs: types[0]))
+
+
+def stop_gradient(input, name=None):
+    """`tf.stop_gradient`: the value of `input`, with no gradient flowing through."""
+    return apply_op("stop_gradient", [input], name=name)
+
+
+# -- Cast -------------------------------------------------------------------------
+
+def _cast_reference(x, dtype):
+    """NumPy's astype, except float -> int saturates and maps NaN to 0 (defined behaviour)."""
+    if x.dtype.kind == "f" and dtype.is_integer:
+        info = np.iinfo(dtype.np_dtype)
+        whole = np.nan_to_num(np.trunc(x.astype(np.float64)), nan=0.0)
+        too_big, too_small = whole >= 2.0 ** (info.bits - 1), whole < -(2.0 ** (info.bits - 1))
+        out = np.where(too_big | too_small, 0.0, whole).astype(dtype.np_dtype)
+        out[too_big] = info.max
+        out[too_small] = info.min
+        return out
+    return x.astype(dtype.np_dtype)
+
+
+cast_p = registry.register(OpDef(
+    name="cast", tf_type="Cast", fusion=FusionClass.ELEMENTWISE, reference=_cast_reference,
+    infer=lambda types, attrs: TensorType(attrs["dtype"], types[0].dims)))
+
+
+@registry.set_gradient(cast_p)
+def _cast_grad(op, grad):
+    source, target = op.inputs[0].dtype, op.outputs[0].dtype
+    if source.is_floating and target.is_floating:
+        return [cast(grad, source)]
+    return [None]
+
+
+def cast(x, dtype, name=None):
+    """`tf.cast`; float-to-int truncates toward zero, as TF1 does."""
+    dtype = dtypes.as_dtype(dtype)
+    x = convert_to_tensor(x)
+    if x.dtype is dtype:
+        return x
+    return apply_op("cast", [x], {"dtype": dtype}, name=name or "Cast")
+
+
+def to_float(x, name="ToFloat"):
+    return cast(x, dtypes.float32, name=name)
+
+
+def to_double(x, name="ToDouble"):
+    return cast(x, dtypes.float64, name=name)
+
+
+def to_int32(x, name="ToInt32"):
+    return cast(x, dtypes.int32, name=name)
+
+
+def to_int64(x, name="ToInt64"):
+    return cast(x, dtypes.int64, name=name)
+
+
+# -- Shape, Size, Rank: known from shapes alone ----------------------------------------
+
+
+def _shape_function(dims, out_type):
+    return np.asarray(dims, dtype=out_type.np_dtype) if is_fully_defined(dims) else None
+
+
+def _size_function(dims, out_type):
+    return np.asarray(num_elements(dims), dtype=out_type.np_dtype) if is_fully_defined(dims) else None
+
+
+def _rank_function(dims):
+    return None if dims is None else np.asarray(len(dims), dtype=np.int32)
+
+
+shape_p = registry.register(OpDef(
+    name="shape", tf_type="Shape", in_ir=False, shape_only_inputs=True, shape_function=_shape_function,
+    gradient=NOT_DIFFERENTIABLE,
+    infer=lambda types, attrs: TensorType(attrs["out_type"], (None if types[0].dims is None
+                                                             else len(types[0].dims),))))
+size_p = registry.register(OpDef(
+    name="size", tf_type="Size", in_ir=False, shape_only_inputs=True, shape_function=_size_function,
+    gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(attrs["out_type"], ())))
+rank_p = registry.register(OpDef(
+    name="rank", tf_type="Rank", in_ir=False, shape_only_inputs=True, shape_function=_rank_function,
+    gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(dtypes.int32, ())))
+
+
+def shape(input, name=None, out_type=dtypes.int32):
+    """`tf.shape`: the shape of `input`, known when the step is compiled."""
+    return apply_op("shape", [input], {"out_type": dtypes.as_dtype(out_type)}, name=name)
+
+
+def size(input, name=None, out_type=dtypes.int32):
+    """`tf.size`: the number of elements of `input`."""
+    return apply_op("size", [input], {"out_type": dtypes.as_dtype(out_type)}, name=name)
+
+
+def rank(input, name=None):
+    """`tf.rank`."""
+    return apply_op("rank", [input], name=name)
+
+
+# -- Reshape -------------------------------------------------------------------------
+
+def resolve_reshape(in_dims, target) -> tuple:
+    """Target dims of a reshape with at most one -1 resolved (partial dims allowed)."""
+    target = np.asarray(target).reshape(-1).tolist()
+    if sum(1 for d in target if d == -1) > 1:
+        raise ShapeError("Cannot infer multiple unknown dimensions in reshape")
+    if any(d < -1 for d in target):
+        raise ShapeError(f"Size must be non-negative, not {min(target)}")
+    known = num_elements(d for d in target if d != -1)
+    if in_dims is None or not is_fully_defined(in_dims):
+        if -1 in target:
+            return tuple(None if d == -1 else d for d in target)
+        return tuple(target)
+    count = num_elements(in_dims)
+    if -1 in target:
+        if known == 0 or count % known:
+            raise ShapeError(f"Input to reshape is a tensor with {count} values, but the requested shape "
+                             f"requires a multiple of {known}")
+        return tuple(count // known if d == -1 else d for d in target)
+    if known != count:
+        raise ShapeError(f"Input to reshape is a tensor with {count} values, but the requested shape has {known}")
+    return tuple(target)
+
+
+def _reshape_infer(types, attrs):
+    target = attrs["shape"]
+    if target is None:
+        return TensorType(types[0].dtype, None)
+    if isinstance(target, tuple) and None in target:  # partly known while building
+        return TensorType(types[0].dtype, tuple(None if d is None or d < 0 else d for d in target))
+    return TensorType(types[0].dtype, resolve_reshape(types[0].dims, target))
+
+
+reshape_p = registry.register(OpDef(
+    name="reshape", tf_type="Reshape", infer=_reshape_infer, fusion=FusionClass.INJECTIVE,
+    static_inputs=("shape",), reference=lambda x, shape: x.reshape(resolve_reshape(x.shape, shape))))
+
+
+@registry.set_gradient(reshape_p)
+def _reshape_grad(op, grad):
+    return [reshape(grad, shape(op.inputs[0])), None]
+
+
+def reshape(tensor, shape, name=None):
+    """`tf.reshape`; one -1 in `shape` is inferred. `shape` must be known when compiling."""
+    tensor = convert_to_tensor(tensor)
+    shape = convert_to_tensor(shape, dtype=None if hasattr(shape, "dtype") else dtypes.int32,
+                              graph=tensor.graph)
+    return apply_op("reshape", [tensor, shape], name=name)
+
+
+# -- Transpose ---------------------------------------------------------------------------
+
+
+def _transpose_infer(types, attrs):
+    dims = types[0].dims
+    perm = attrs["perm"]
+    if perm is None:
+        return TensorType(types[0].dtype, None if dims is None else tuple(reversed(dims)))
+    perm = np.asarray(perm).reshape(-1).tolist()
+    if dims is None:
+        return TensorType(types[0].dtype, (None,) * len(perm))
+    if sorted(perm) != list(range(len(dims))):
+        raise ShapeError(f"transpose expects a permutation of 0..{len(dims) - 1}, got {perm}")
+    return TensorType(types[0].dtype, tuple(dims[p] for p in perm))
+
+
+transpose_p = registry.register(OpDef(
+    name="transpose", tf_type="Transpose", infer=_transpose_infer, fusion=FusionClass.INJECTIVE,
+    static_inputs=("perm",), reference=lambda x, perm: np.ascontiguousarray(np.transpose(x, perm))))
+
+
+@registry.set_gradient(transpose_p)
+def _transpose_grad(op, grad):
+    return [transpose(grad, invert_permutation(op.inputs[1])), None]
+
+
+invert_permutation_p = registry.register(OpDef(
+    name="invert_permutation", tf_type="InvertPermutation", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    reference=lambda p: np.argsort(p).astype(p.dtype),
+    infer=lambda types, attrs: types[0]))
+
+
+def invert_permutation(x, name=None):
+    return apply_op("invert_permutation", [x], name=name)
+
+
+def transpose(a, perm=None, name="transpose"):
+    """`tf.transpose`; reverses the axes when `perm` is None."""
+    a = convert_to_tensor(a)
+    if perm is None:
+        if a.shape.ndims is None:
+            raise ValueError("graphc: transpose without perm needs a tensor of known rank")
+        perm = list(reversed(range(a.shape.ndims)))
+    perm = convert_to_tensor(perm, dtype=None if hasattr(perm, "dtype") else dtypes.int32, graph=a.graph)
+    return apply_op("transpose", [a, perm], name=name)
+
+
+# -- BroadcastTo and Fill ------------------------------------------------------------------
+
+def _broadcast_to_infer(types, attrs):
+    target = shape_value_to_dims(attrs["shape"])
+    if target is None:
+        return TensorType(types[0].dtype, None)
+    dims = types[0].dims
+    if dims is not None:
+        if len(dims) > len(target):
+            raise ShapeError(f"Rank of input ({len(dims)}) must be no greater than rank of output shape "
+                             f"({len(target)})")
+        for i in range(1, len(dims) + 1):
+            if dims[-i] not in (1, None) and target[-i] is not None and dims[-i] != target[-i]:
+                raise ShapeError(f"Incompatible shapes: {list(dims)} vs. {list(target)}")
+    return TensorType(types[0].dtype, target)
+
+
+broadcast_to_p = registry.register(OpDef(
+    name="broadcast_to", tf_type="BroadcastTo", infer=_broadcast_to_infer, fusion=FusionClass.BROADCAST,
+    static_inputs=("shape",),
+    reference=lambda x, shape: np.ascontiguousarray(np.broadcast_to(x, tuple(np.asarray(shape).tolist())))))
+
+
+@registry.set_gradient(broadcast_to_p)
+def _broadcast_to_grad(op, grad):
+    return [sum_to_shape_of(grad, op.inputs[0]), None]
+
+
+def broadcast_to(input, shape, name=None):
+    """`tf.broadcast_to`."""
+    input = convert_to_tensor(input)
+    shape = convert_to_tensor(shape, dtype=None if hasattr(shape, "dtype") else dtypes.int32, graph=input.graph)
+    return apply_op("broadcast_to", [input, shape], name=name)
+
+
+def _fill_infer(types, attrs):
+    if types[0].dims not in (None, ()):
+        raise ShapeError(f"value must be a scalar, got shape {list(types[0].dims)}")
+    return TensorType(types[0].dtype, shape_value_to_dims(attrs["dims"]))
+
+
+# Graph inputs are (value, dims): static inputs come last in graphc (TF1 lists dims first).
+fill_p = registry.register(OpDef(
+    name="fill", tf_type="Fill", infer=_fill_infer, fusion=FusionClass.BROADCAST, static_inputs=("dims",),
+    reference=lambda value, dims: np.full(tuple(np.asarray(dims).tolist()), value)))
+
+
+@registry.set_gradient(fill_p)
+def _fill_grad(op, grad):
+    from graphc.ops.math_ops import reduce_sum
+
+    return [reduce_sum(grad), None]
+
+
+def fill(dims, value, name=None):
+    """`tf.fill`: a tensor of shape `dims` filled with the scalar `value`."""
+    value = convert_to_tensor(value)
+    dims = convert_to_tensor(dims, dtype=None if hasattr(dims, "dtype") else dtypes.int32, graph=value.graph)
+    return apply_op("fill", [value, dims], name=name)
+
+
+def zeros(shape, dtype=dtypes.float32, name=None):
+    """`tf.zeros`: a constant when `shape` is a list, a Fill when it is a tensor."""
+    return _filled(shape, dtype, 0, name or "zeros")
+
+
+def ones(shape, dtype=dtypes.float32, name=None):
+    """`tf.ones`."""
+    return _filled(shape, dtype, 1, name or "ones")
+
+
+def _filled(shape, dtype, scalar, name):
+    dtype = dtypes.as_dtype(dtype)
+    if hasattr(shape, "op") or hasattr(shape, "_as_graph_element"):
+        with name_scope(name) as scope:
+            return fill(shape, constant(scalar, dtype=dtype), name=scope)
+    return constant(scalar, dtype=dtype, shape=as_dims(shape), name=name)
+
+
+def zeros_like(tensor, dtype=None, name=None):
+    """`tf.zeros_like`."""
+    return _filled_like(tensor, dtype, 0, name or "zeros_like")
+
+
+def ones_like(tensor, dtype=None, name=None):
+    """`tf.ones_like`."""
+    return _filled_like(tensor, dtype, 1, name or "ones_like")
+
+
+def _filled_like(tensor, dtype, scalar, name):
+    tensor = convert_to_tensor(tensor)
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else tensor.dtype
+    if tensor.shape.is_fully_defined():
+        return constant(scalar, dtype=dtype, shape=tensor.shape.as_list(), name=name)
+    with name_scope(name, values=[tensor]) as scope:
+        return fill(shape(tensor), constant(scalar, dtype=dtype), name=scope)
+
+
+# -- Gradient helpers: BroadcastGradientArgs, sum back to an input's shape ----------------------
+
+
+def _broadcast_gradient_args(s0, s1):
+    """The axes to sum a gradient over for each of two broadcast operands."""
+    s0, s1 = [int(d) for d in np.asarray(s0).reshape(-1)], [int(d) for d in np.asarray(s1).reshape(-1)]
+    rank = max(len(s0), len(s1))
+    p0, p1 = [1] * (rank - len(s0)) + s0, [1] * (rank - len(s1)) + s1
+    r0 = [i for i in range(rank) if p0[i] == 1 and p1[i] != 1 or i < rank - len(s0)]
+    r1 = [i for i in range(rank) if p1[i] == 1 and p0[i] != 1 or i < rank - len(s1)]
+    return np.asarray(r0, dtype=np.int32), np.asarray(r1, dtype=np.int32)
+
+
+broadcast_gradient_args_p = registry.register(OpDef(
+    name="broadcast_gradient_args", tf_type="BroadcastGradientArgs", in_ir=False,
+    gradient=NOT_DIFFERENTIABLE, reference=_broadcast_gradient_args,
+    infer=lambda types, attrs: [TensorType(types[0].dtype, (None,)), TensorType(types[0].dtype, (None,))]))
+
+
+def sum_to_shape_of(grad, x):
+    """`grad` summed over the dimensions along which `x` was broadcast, shaped like `x`."""
+    from graphc.ops.math_ops import reduce_sum
+
+    x_dims, g_dims = x.shape.as_tuple(), grad.shape.as_tuple()
+    if x_dims is not None and x_dims == g_dims and is_fully_defined(x_dims):
+        return grad
+    if is_fully_defined(x_dims) and is_fully_defined(g_dims):
+        axes = _broadcast_gradient_args(x_dims, g_dims)[0]
+        summed = reduce_sum(grad, axis=axes.tolist()) if len(axes) else grad
+        return summed if summed.shape.as_tuple() == x_dims else reshape(summed, list(x_dims))
+    x_shape = shape(x)
+    axes, _ = apply_op("broadcast_gradient_args", [x_shape, shape(grad)])
+    return reshape(reduce_sum(grad, axis=axes), x_shape)

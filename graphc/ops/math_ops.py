@@ -1,0 +1,722 @@
+"""Math ops: elementwise arithmetic, comparisons, matmul and reductions.
+
+Each op is defined by one `registry.register(OpDef(...))` with its NumPy
+reference, followed by its gradient rule and the public TF1 function(s).
+Tensor's Python operators (`+ - * / @ < ...`) are installed at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc import errors
+from graphc.frontend import dtypes
+from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
+from graphc.ops import array_ops, registry, rules
+from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
+from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
+from graphc.ops.rules import FLOAT_TYPES, NUMERIC_TYPES
+
+ALL_TYPES = NUMERIC_TYPES + (dtypes.bool_,)
+ELEMENTWISE = FusionClass.ELEMENTWISE
+
+
+def _elementwise(name, tf_type, arity, reference, allowed=NUMERIC_TYPES, result_dtype=None, default_name=None):
+    infer = (rules.unary if arity == 1 else rules.binary)(allowed, result_dtype)
+    return registry.register(OpDef(name=name, tf_type=tf_type, infer=infer, fusion=ELEMENTWISE,
+                                   reference=reference, default_name=default_name))
+
+
+def _sigmoid_reference(x):
+    return (1 / (1 + np.exp(-x))).astype(x.dtype)
+
+
+def _floordiv_reference(x, y):
+    if x.dtype.kind in "iu" and np.any(y == 0):
+        raise errors.InvalidArgumentError(None, None, "Integer division by zero")
+    return np.floor_divide(x, y)
+
+
+# -- elementwise unary ----------------------------------------------------------------
+neg_p = _elementwise("neg", "Neg", 1, np.negative)
+square_p = _elementwise("square", "Square", 1, np.square)
+sqrt_p = _elementwise("sqrt", "Sqrt", 1, np.sqrt, FLOAT_TYPES)
+rsqrt_p = _elementwise("rsqrt", "Rsqrt", 1, lambda x: (1 / np.sqrt(x)).astype(x.dtype), FLOAT_TYPES)
+exp_p = _elementwise("exp", "Exp", 1, np.exp, FLOAT_TYPES)
+log_p = _elementwise("log", "Log", 1, np.log, FLOAT_TYPES)
+abs_p = _elementwise("abs", "Abs", 1, np.abs)
+sign_p = _elementwise("sign", "Sign", 1, np.sign)
+tanh_p = _elementwise("tanh", "Tanh", 1, np.tanh, FLOAT_TYPES)
+sigmoid_p = _elementwise("sigmoid", "Sigmoid", 1, _sigmoid_reference, FLOAT_TYPES)
+reciprocal_p = _elementwise("reciprocal", "Reciprocal", 1, lambda x: (1 / x).astype(x.dtype), FLOAT_TYPES)
+logical_not_p = _elementwise("logical_not", "LogicalNot", 1, np.logical_not, (dtypes.bool_,))
+
+# -- gradient helpers of unary ops, as TF1 has them: (y, dy) -> dx --------------------------
+tanh_grad_p = _elementwise("tanh_grad", "TanhGrad", 2, lambda y, dy: dy * (1 - y * y), FLOAT_TYPES)
+sigmoid_grad_p = _elementwise("sigmoid_grad", "SigmoidGrad", 2, lambda y, dy: dy * y * (1 - y), FLOAT_TYPES)
+sqrt_grad_p = _elementwise("sqrt_grad", "SqrtGrad", 2, lambda y, dy: (dy * 0.5 / y).astype(y.dtype),
+                           FLOAT_TYPES)
+
+# -- elementwise binary -----------------------------------------------------------------
+add_p = _elementwise("add", "AddV2", 2, np.add, default_name="Add")
+sub_p = _elementwise("sub", "Sub", 2, np.subtract)
+mul_p = _elementwise("mul", "Mul", 2, np.multiply)
+div_p = _elementwise("div", "RealDiv", 2, np.divide, FLOAT_TYPES)
+floordiv_p = _elementwise("floordiv", "FloorDiv", 2, _floordiv_reference)
+maximum_p = _elementwise("maximum", "Maximum", 2, np.maximum)
+minimum_p = _elementwise("minimum", "Minimum", 2, np.minimum)
+pow_p = _elementwise("pow", "Pow", 2, np.power, FLOAT_TYPES)
+equal_p = _elementwise("equal", "Equal", 2, np.equal, ALL_TYPES, dtypes.bool_)
+not_equal_p = _elementwise("not_equal", "NotEqual", 2, np.not_equal, ALL_TYPES, dtypes.bool_)
+less_p = _elementwise("less", "Less", 2, np.less, NUMERIC_TYPES, dtypes.bool_)
+less_equal_p = _elementwise("less_equal", "LessEqual", 2, np.less_equal, NUMERIC_TYPES, dtypes.bool_)
+greater_p = _elementwise("greater", "Greater", 2, np.greater, NUMERIC_TYPES, dtypes.bool_)
+greater_equal_p = _elementwise("greater_equal", "GreaterEqual", 2, np.greater_equal, NUMERIC_TYPES,
+                               dtypes.bool_)
+logical_and_p = _elementwise("logical_and", "LogicalAnd", 2, np.logical_and, (dtypes.bool_,))
+logical_or_p = _elementwise("logical_or", "LogicalOr", 2, np.logical_or, (dtypes.bool_,))
+
+
+def _relu_grad_reference(dy, x):
+    return np.where(x > 0, dy, np.zeros((), dy.dtype))
+
+
+relu_grad_p = _elementwise("relu_grad", "ReluGrad", 2, _relu_grad_reference)
+
+
+def _select_infer(types, attrs):
+    cond, x, y = types
+    if cond.dtype is not dtypes.bool_:
+        raise DTypeError(f"condition must be bool, got {cond.dtype.name}")
+    dtype = rules.same_dtype([x, y])
+    dims = rules.broadcast_dims(rules.broadcast_dims(cond.dims, x.dims), y.dims)
+    return TensorType(dtype, dims)
+
+
+select_p = registry.register(OpDef(
+    name="select", tf_type="SelectV2", infer=_select_infer, fusion=ELEMENTWISE,
+    reference=lambda c, x, y: np.where(c, x, y)))
+
+
+def _add_n_infer(types, attrs):
+    dtype = rules.same_dtype(types, NUMERIC_TYPES)
+    dims = types[0].dims
+    for t in types[1:]:
+        if dims is not None and t.dims is not None:
+            if len(dims) != len(t.dims):
+                raise ShapeError(f"Shapes must be equal rank, but are {len(dims)} and {len(t.dims)}")
+            dims = tuple(rules.merge_dim(a, b, "AddN") for a, b in zip(dims, t.dims))
+        elif dims is None:
+            dims = t.dims
+    return TensorType(dtype, dims)
+
+
+def _add_n_reference(*xs):
+    total = xs[0].copy()
+    for x in xs[1:]:
+        total = total + x
+    return total
+
+
+add_n_p = registry.register(OpDef(name="add_n", tf_type="AddN", infer=_add_n_infer, fusion=ELEMENTWISE,
+                                  reference=_add_n_reference))
+
+# -- gradients of elementwise ops (TF1's math_grad.py, as graph) --------------------------------
+
+
+@registry.set_gradient(neg_p)
+def _neg_grad(op, g):
+    return [negative(g)]
+
+
+@registry.set_gradient(square_p)
+def _square_grad(op, g):
+    x = op.inputs[0]
+    return [g * (2 * x)]
+
+
+@registry.set_gradient(sqrt_p)
+def _sqrt_grad(op, g):
+    return [apply_op("sqrt_grad", [op.outputs[0], g])]
+
+
+@registry.set_gradient(rsqrt_p)
+def _rsqrt_grad(op, g):
+    y = op.outputs[0]
+    return [g * (-0.5 * y * y * y)]
+
+
+@registry.set_gradient(exp_p)
+def _exp_grad(op, g):
+    return [g * op.outputs[0]]
+
+
+@registry.set_gradient(log_p)
+def _log_grad(op, g):
+    return [g * reciprocal(op.inputs[0])]
+
+
+@registry.set_gradient(abs_p)
+def _abs_grad(op, g):
+    return [g * sign(op.inputs[0])]
+
+
+@registry.set_gradient(sign_p)
+def _sign_grad(op, g):
+    return [array_ops.zeros_like(op.inputs[0])]
+
+
+@registry.set_gradient(tanh_p)
+def _tanh_grad(op, g):
+    return [apply_op("tanh_grad", [op.outputs[0], g])]
+
+
+@registry.set_gradient(sigmoid_p)
+def _sigmoid_grad(op, g):
+    return [apply_op("sigmoid_grad", [op.outputs[0], g])]
+
+
+@registry.set_gradient(reciprocal_p)
+def _reciprocal_grad(op, g):
+    y = op.outputs[0]
+    return [negative(g) * y * y]
+
+
+@registry.set_gradient(tanh_grad_p)
+def _tanh_grad_grad(op, g):
+    y, dy = op.inputs
+    return [g * -2.0 * dy * y, apply_op("tanh_grad", [y, g])]
+
+
+@registry.set_gradient(sigmoid_grad_p)
+def _sigmoid_grad_grad(op, g):
+    y, dy = op.inputs
+    g_dy = g * dy
+    return [g_dy - 2.0 * g_dy * y, apply_op("sigmoid_grad", [y, g])]
+
+
+@registry.set_gradient(sqrt_grad_p)
+def _sqrt_grad_grad(op, g):
+    y = op.inputs[0]
+    g_over_y = g / y
+    return [negative(g_over_y) * op.outputs[0], 0.5 * g_over_y]
+
+
+@registry.set_gradient(relu_grad_p)
+def _relu_grad_grad(op, g):
+    x = op.inputs[1]
+    return [apply_op("relu_grad", [g, x]), array_ops.zeros_like(x)]
+
+
+@registry.set_gradient(add_p)
+def _add_grad(op, g):
+    x, y = op.inputs
+    return [sum_to_shape_of(g, x), sum_to_shape_of(g, y)]
+
+
+@registry.set_gradient(sub_p)
+def _sub_grad(op, g):
+    x, y = op.inputs
+    return [sum_to_shape_of(g, x), sum_to_shape_of(negative(g), y)]
+
+
+@registry.set_gradient(mul_p)
+def _mul_grad(op, g):
+    x, y = op.inputs
+    return [sum_to_shape_of(g * y, x), sum_to_shape_of(x * g, y)]
+
+
+@registry.set_gradient(div_p)
+def _div_grad(op, g):
+    x, y = op.inputs
+    return [sum_to_shape_of(g / y, x), sum_to_shape_of(g * (negative(x) / y / y), y)]
+
+
+@registry.set_gradient(pow_p)
+def _pow_grad(op, g):
+    x, y = op.inputs
+    z = op.outputs[0]
+    gx = g * y * pow(x, y - 1)
+    safe_log = where(x > 0, log(where(x > 0, x, array_ops.ones_like(x))), array_ops.zeros_like(x))
+    gy = g * z * safe_log
+    return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
+
+
+def _min_max_grad(op, g, mask_op):
+    x, y = op.inputs
+    x_wins = apply_op(mask_op, [x, y])
+    zeros = array_ops.zeros_like(g)
+    return [sum_to_shape_of(where(x_wins, g, zeros), x), sum_to_shape_of(where(x_wins, zeros, g), y)]
+
+
+@registry.set_gradient(maximum_p)
+def _maximum_grad(op, g):
+    return _min_max_grad(op, g, "greater_equal")
+
+
+@registry.set_gradient(minimum_p)
+def _minimum_grad(op, g):
+    return _min_max_grad(op, g, "less_equal")
+
+
+@registry.set_gradient(select_p)
+def _select_grad(op, g):
+    c, x, y = op.inputs
+    zeros = array_ops.zeros_like(g)
+    return [None, sum_to_shape_of(where(c, g, zeros), x), sum_to_shape_of(where(c, zeros, g), y)]
+
+
+@registry.set_gradient(add_n_p)
+def _add_n_grad(op, g):
+    return [g] * len(op.inputs)
+
+
+for _op in (floordiv_p, equal_p, not_equal_p, less_p, less_equal_p, greater_p, greater_equal_p,
+            logical_and_p, logical_or_p, logical_not_p):
+    _op.gradient = NOT_DIFFERENTIABLE
+
+# -- public elementwise functions --------------------------------------------------------
+
+
+def add(x, y, name=None):
+    """`tf.add`: x + y with broadcasting."""
+    return apply_op("add", [x, y], name=name)
+
+
+def subtract(x, y, name=None):
+    return apply_op("sub", [x, y], name=name)
+
+
+def multiply(x, y, name=None):
+    return apply_op("mul", [x, y], name=name)
+
+
+def realdiv(x, y, name=None):
+    return apply_op("div", [x, y], name=name)
+
+
+def truediv(x, y, name=None):
+    """`x / y`; integers are divided as float64 (int32, int64), as in TF1."""
+    with name_scope(name, "truediv", [x, y]) as scope:
+        x, y = _convert_pair(x, y)
+        if x.dtype.is_integer:
+            x, y = cast(x, dtypes.float64), cast(y, dtypes.float64)
+        return apply_op("div", [x, y], name=scope)
+
+
+def divide(x, y, name=None):
+    """`tf.divide`: true division."""
+    return truediv(x, y, name=name)
+
+
+def floordiv(x, y, name=None):
+    """`tf.floordiv`: division rounded toward minus infinity."""
+    return apply_op("floordiv", [x, y], name=name)
+
+
+def negative(x, name=None):
+    return apply_op("neg", [x], name=name)
+
+
+def square(x, name=None):
+    return apply_op("square", [x], name=name)
+
+
+def sqrt(x, name=None):
+    return apply_op("sqrt", [x], name=name)
+
+
+def rsqrt(x, name=None):
+    return apply_op("rsqrt", [x], name=name)
+
+
+def exp(x, name=None):
+    return apply_op("exp", [x], name=name)
+
+
+def log(x, name=None):
+    return apply_op("log", [x], name=name)
+
+
+def abs(x, name=None):  # noqa: A001 - TF1's name
+    return apply_op("abs", [x], name=name)
+
+
+def sign(x, name=None):
+    return apply_op("sign", [x], name=name)
+
+
+def tanh(x, name=None):
+    return apply_op("tanh", [x], name=name)
+
+
+def sigmoid(x, name=None):
+    return apply_op("sigmoid", [x], name=name)
+
+
+def reciprocal(x, name=None):
+    return apply_op("reciprocal", [x], name=name)
+
+
+def pow(x, y, name=None):  # noqa: A001 - TF1's name
+    return apply_op("pow", [x, y], name=name)
+
+
+def maximum(x, y, name=None):
+    return apply_op("maximum", [x, y], name=name)
+
+
+def minimum(x, y, name=None):
+    return apply_op("minimum", [x, y], name=name)
+
+
+def equal(x, y, name=None):
+    return apply_op("equal", [x, y], name=name)
+
+
+def not_equal(x, y, name=None):
+    return apply_op("not_equal", [x, y], name=name)
+
+
+def less(x, y, name=None):
+    return apply_op("less", [x, y], name=name)
+
+
+def less_equal(x, y, name=None):
+    return apply_op("less_equal", [x, y], name=name)
+
+
+def greater(x, y, name=None):
+    return apply_op("greater", [x, y], name=name)
+
+
+def greater_equal(x, y, name=None):
+    return apply_op("greater_equal", [x, y], name=name)
+
+
+def logical_and(x, y, name=None):
+    return apply_op("logical_and", [x, y], name=name)
+
+
+def logical_or(x, y, name=None):
+    return apply_op("logical_or", [x, y], name=name)
+
+
+def logical_not(x, name=None):
+    return apply_op("logical_not", [x], name=name)
+
+
+def where(condition, x=None, y=None, name=None):
+    """`tf.where(condition, x, y)`: elementwise choice, with broadcasting."""
+    if x is None or y is None:
+        raise ValueError("graphc: tf.where needs both x and y (the index form is not supported)")
+    condition = convert_to_tensor(condition)
+    x, y = _convert_pair(x, y)
+    return apply_op("select", [condition, x, y], name=name or "Select")
+
+
+def add_n(inputs, name=None):
+    """`tf.add_n`: the sum of a list of tensors of one shape and dtype."""
+    if not inputs:
+        raise ValueError("inputs must be a non-empty list of tensors")
+    if len(inputs) == 1:
+        return convert_to_tensor(inputs[0])
+    return apply_op("add_n", list(inputs), name=name)
+
+
+def _convert_pair(x, y):
+    """Converts two operands; a Python value takes the other operand's dtype (TF1's `x + 1`)."""
+    if isinstance(x, Tensor) or not isinstance(y, Tensor):
+        x = convert_to_tensor(x, name="x")
+        y = convert_to_tensor(y, dtype=x.dtype if not isinstance(y, (Tensor, np.ndarray)) else None, name="y")
+    else:
+        x = convert_to_tensor(x, dtype=y.dtype if not isinstance(x, np.ndarray) else None, name="x")
+    return x, y
+
+
+# -- MatMul ------------------------------------------------------------------------------
+
+
+def _matmul_infer(types, attrs):
+    a, b = types
+    dtype = rules.same_dtype(types, NUMERIC_TYPES)
+    rules.require_rank(a, 2, "In[0] of MatMul")
+    rules.require_rank(b, 2, "In[1] of MatMul")
+    a_dims = a.dims or (None, None)
+    b_dims = b.dims or (None, None)
+    m, k = (a_dims[1], a_dims[0]) if attrs["transpose_a"] else a_dims
+    k2, n = (b_dims[1], b_dims[0]) if attrs["transpose_b"] else b_dims
+    if k is not None and k2 is not None and k != k2:
+        raise ShapeError(f"Dimensions must be equal, but are {k} and {k2}")
+    return TensorType(dtype, (m, n))
+
+
+def _matmul_reference(a, b, transpose_a, transpose_b):
+    a = a.T if transpose_a else a
+    b = b.T if transpose_b else b
+    if a.dtype.kind == "f":
+        # float64 accumulation keeps the oracle at least as accurate as the compiled GEMM.
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(a.dtype)
+    return a @ b
+
+
+matmul_p = registry.register(OpDef(name="matmul", tf_type="MatMul", infer=_matmul_infer,
+                                   fusion=FusionClass.OPAQUE, reference=_matmul_reference))
+
+
+@registry.set_gradient(matmul_p)
+def _matmul_grad(op, g):
+    a, b = op.inputs
+    ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
+    if not ta and not tb:
+        return [matmul(g, b, transpose_b=True), matmul(a, g, transpose_a=True)]
+    if not ta and tb:
+        return [matmul(g, b), matmul(g, a, transpose_a=True)]
+    if ta and not tb:
+        return [matmul(b, g, transpose_b=True), matmul(a, g)]
+    return [matmul(b, g, transpose_a=True, transpose_b=True), matmul(g, a, transpose_a=True, transpose_b=True)]
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
+           a_is_sparse=False, b_is_sparse=False, name=None):
+    """`tf.matmul` of two matrices (adjoint equals transpose for real types)."""
+    a, b = _convert_pair(a, b)
+    return apply_op("matmul", [a, b], {"transpose_a": bool(transpose_a or adjoint_a),
+                                       "transpose_b": bool(transpose_b or adjoint_b)}, name=name)
+
+
+# -- reductions ---------------------------------------------------------------------------
+
+
+def _reduce_infer(allowed):
+    def infer(types, attrs):
+        dtype = rules.same_dtype(types, allowed)
+        if attrs["axes"] is None:
+            return TensorType(dtype, None)
+        return TensorType(dtype, rules.reduced_dims(types[0].dims, attrs["axes"], attrs["keepdims"]))
+
+    return infer
+
+
+def _axes_tuple(x, axes):
+    return rules.normalize_axes(axes, x.ndim)
+
+
+def _sum_reference(x, axes, keepdims):
+    return np.sum(x, axis=_axes_tuple(x, axes), keepdims=keepdims, dtype=x.dtype)
+
+
+def _mean_reference(x, axes, keepdims):
+    axes = _axes_tuple(x, axes)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    total = np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+    if x.dtype.kind in "iu":
+        # TF divides integer sums by the count, truncating toward zero.
+        if count == 0:
+            raise errors.InvalidArgumentError(None, None, "Integer division by zero in reduce_mean")
+        return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total / x.dtype.type(count)).astype(x.dtype)
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype):
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+def _max_reference(x, axes, keepdims):
+    return np.max(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_lowest(x.dtype))
+
+
+def _min_reference(x, axes, keepdims):
+    return np.min(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_highest(x.dtype))
+
+
+def _reduction(name, tf_type, reference):
+    return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(NUMERIC_TYPES),
+                                   fusion=FusionClass.REDUCE, static_inputs=("axes",), reference=reference))
+
+
+reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference)
+reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference)
+reduce_max_p = _reduction("reduce_max", "Max", _max_reference)
+reduce_min_p = _reduction("reduce_min", "Min", _min_reference)
+
+
+def _reduced_shape_reference(input_shape, axes):
+    dims = [int(d) for d in np.asarray(input_shape).reshape(-1)]
+    for a in rules.normalize_axes(axes, len(dims)):
+        dims[a] = 1
+    return np.asarray(dims, dtype=np.asarray(input_shape).dtype)
+
+
+# The shape a reduction's result has with keepdims; needed by reduction gradients.
+reduced_shape_p = registry.register(OpDef(
+    name="reduced_shape", tf_type="ReducedShape", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    reference=_reduced_shape_reference, infer=lambda types, attrs: types[0]))
+
+range_p = registry.register(OpDef(
+    name="range", tf_type="Range", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    reference=lambda start, limit, delta: np.arange(start, limit, delta, dtype=np.int32),
+    infer=lambda types, attrs: TensorType(dtypes.int32, (None,))))
+
+
+def _kept_dims_grad(op, g):
+    """`g` reshaped to keepdims form and broadcast back to the reduced input's shape."""
+    x, axes = op.inputs
+    x_shape = shape(x)
+    kept = apply_op("reduced_shape", [x_shape, axes])
+    return array_ops.broadcast_to(reshape(g, kept), x_shape)
+
+
+@registry.set_gradient(reduce_sum_p)
+def _sum_grad(op, g):
+    return [_kept_dims_grad(op, g), None]
+
+
+@registry.set_gradient(reduce_mean_p)
+def _mean_grad(op, g):
+    x, y = op.inputs[0], op.outputs[0]
+    count = floordiv(size(x), maximum(size(y), 1))
+    return [_kept_dims_grad(op, g) / cast(count, g.dtype), None]
+
+
+def _min_max_reduce_grad(op, g):
+    x, axes = op.inputs
+    x_shape = shape(x)
+    kept = apply_op("reduced_shape", [x_shape, axes])
+    y = reshape(op.outputs[0], kept)
+    indicators = cast(equal(y, x), g.dtype)
+    count = reshape(reduce_sum(indicators, axes), kept)
+    return [array_ops.broadcast_to(reshape(g, kept), x_shape) / count * indicators, None]
+
+
+registry.set_gradient(reduce_max_p)(_min_max_reduce_grad)
+registry.set_gradient(reduce_min_p)(_min_max_reduce_grad)
+
+
+def _reduce(op_name, input_tensor, axis, keepdims, name, reduction_indices=None, keep_dims=None):
+    if reduction_indices is not None:
+        axis = reduction_indices
+    if keep_dims is not None:
+        keepdims = keep_dims
+    x = convert_to_tensor(input_tensor)
+    if axis is None:
+        rank = x.shape.ndims
+        if rank is not None:
+            axes = constant(list(range(rank)), dtype=dtypes.int32, graph=x.graph)
+        else:
+            axes = apply_op("range", [0, array_ops.rank(x), 1])
+    else:
+        axes = convert_to_tensor(axis, dtype=None if hasattr(axis, "dtype") else dtypes.int32, graph=x.graph)
+    return apply_op(op_name, [x, axes], {"keepdims": bool(keepdims)}, name=name)
+
+
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_sum`."""
+    return _reduce("reduce_sum", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_mean`; integer means truncate, as in TF1."""
+    return _reduce("reduce_mean", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_max(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_max`; the max over nothing is the dtype's lowest value."""
+    return _reduce("reduce_max", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_min(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_min`."""
+    return _reduce("reduce_min", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+# -- ArgMax / ArgMin --------------------------------------------------------------------
+
+
+def _arg_infer(types, attrs):
+    x = types[0]
+    rules.same_dtype(types, NUMERIC_TYPES)
+    if attrs["axis"] is None or x.dims is None:
+        return TensorType(attrs["output_type"], None)
+    axis = np.asarray(attrs["axis"]).reshape(-1)
+    if axis.size != 1:
+        raise ShapeError("axis must be a scalar")
+    axis = rules.normalize_axes(axis, len(x.dims))[0]
+    if x.dims[axis] == 0:
+        raise ShapeError(f"Reduction axis {axis} is empty in shape {list(x.dims)}")
+    return TensorType(attrs["output_type"], tuple(d for i, d in enumerate(x.dims) if i != axis))
+
+
+def _arg_reference(fn):
+    def reference(x, axis, output_type):
+        axis = rules.normalize_axes(np.asarray(axis).reshape(-1), x.ndim)[0]
+        return fn(x, axis=axis).astype(output_type.np_dtype)
+
+    return reference
+
+
+argmax_p = registry.register(OpDef(name="argmax", tf_type="ArgMax", infer=_arg_infer, fusion=FusionClass.REDUCE,
+                                   static_inputs=("axis",), reference=_arg_reference(np.argmax),
+                                   gradient=NOT_DIFFERENTIABLE))
+argmin_p = registry.register(OpDef(name="argmin", tf_type="ArgMin", infer=_arg_infer, fusion=FusionClass.REDUCE,
+                                   static_inputs=("axis",), reference=_arg_reference(np.argmin),
+                                   gradient=NOT_DIFFERENTIABLE))
+
+
+def _arg(op_name, input, axis, name, dimension, output_type):
+    if dimension is not None:
+        axis = dimension
+    if axis is None:
+        axis = 0
+    x = convert_to_tensor(input)
+    axis = convert_to_tensor(axis, dtype=None if hasattr(axis, "dtype") else dtypes.int32, graph=x.graph)
+    return apply_op(op_name, [x, axis], {"output_type": dtypes.as_dtype(output_type)}, name=name)
+
+
+def argmax(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):
+    """`tf.argmax`; ties go to the first index."""
+    return _arg("argmax", input, axis, name, dimension, output_type)
+
+
+def argmin(input, axis=None, name=None, dimension=None, output_type=dtypes.int64):
+    """`tf.argmin`."""
+    return _arg("argmin", input, axis, name, dimension, output_type)
+
+
+# -- Python operators on Tensor ------------------------------------------------------------
+
+
+def _binary_operator(fn, name, reverse=False):
+    def operator(self, other):
+        with name_scope(None, name, [self, other]) as scope:
+            x, y = (other, self) if reverse else (self, other)
+            x, y = _convert_pair(x, y)
+            return fn(x, y, name=scope)
+
+    return operator
+
+
+def _install_operators():
+    pairs = {
+        "add": (add, "add"), "sub": (subtract, "sub"), "mul": (multiply, "mul"),
+        "truediv": (truediv, "truediv"), "floordiv": (floordiv, "floordiv"), "pow": (pow, "pow"),
+        "matmul": (matmul, "matmul"), "and": (logical_and, "LogicalAnd"), "or": (logical_or, "LogicalOr"),
+    }
+    for key, (fn, name) in pairs.items():
+        setattr(Tensor, f"__{key}__", _binary_operator(fn, name))
+        setattr(Tensor, f"__r{key}__", _binary_operator(fn, name, reverse=True))
+    for key, fn, name in (("lt", less, "Less"), ("le", less_equal, "LessEqual"),
+                          ("gt", greater, "Greater"), ("ge", greater_equal, "GreaterEqual")):
+        setattr(Tensor, f"__{key}__", _binary_operator(fn, name))
+    Tensor.__neg__ = lambda self: negative(self, name="Neg")
+    Tensor.__abs__ = lambda self: abs(self, name="Abs")
+    Tensor.__invert__ = lambda self: logical_not(self, name="LogicalNot")
+
+
+_install_operators()
+

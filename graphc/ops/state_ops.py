@@ -1,0 +1,133 @@
+"""State: variables, assignments, grouping, and the IR's `feed`/`read`/`write`.
+
+In graphs, state looks as in TF1: a `VariableV2` op whose output refers to the
+variable, `Assign`/`AssignAdd`/`AssignSub`/`ApplyGradientDescent` ops that take
+that reference, `NoOp` for `tf.group`. Lowering rewrites them into three IR
+instructions with explicit order: `%v = read @var`, `write @var, %value`, and
+`%x = feed "name:0"` for fed tensors.
+"""
+
+from __future__ import annotations
+
+from graphc.frontend.graph import Tensor, apply_op, get_default_graph, graph_of, name_scope
+from graphc.frontend.tensor_shape import dims_compatible, format_dims
+from graphc.ops import registry
+from graphc.ops.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
+
+# -- graph ops ------------------------------------------------------------------------
+
+variable_p = registry.register(OpDef(
+    name="variable", tf_type="VariableV2", in_ir=False, gradient=NOT_DIFFERENTIABLE, stateful=True,
+    infer=lambda types, attrs: TensorType(attrs["dtype"], attrs["shape"])))
+
+
+def _assign_infer(types, attrs):
+    ref, value = types
+    if ref.dtype is not value.dtype:
+        raise registry.DTypeError(f"Input 'value' has type {value.dtype.name} that does not match type "
+                                  f"{ref.dtype.name} of argument 'ref'")
+    if attrs.get("validate_shape", True) and not dims_compatible(ref.dims, value.dims):
+        raise ShapeError(f"Shapes must be equal, but are {format_dims(ref.dims)} and {format_dims(value.dims)}")
+    return ref
+
+
+def _update_infer(types, attrs):
+    return _assign_infer(types[:1] + types[-1:], attrs)
+
+
+assign_p = registry.register(OpDef(name="assign", tf_type="Assign", in_ir=False, stateful=True,
+                                   gradient=NOT_DIFFERENTIABLE, infer=_assign_infer))
+assign_add_p = registry.register(OpDef(name="assign_add", tf_type="AssignAdd", in_ir=False, stateful=True,
+                                       gradient=NOT_DIFFERENTIABLE, infer=_assign_infer))
+assign_sub_p = registry.register(OpDef(name="assign_sub", tf_type="AssignSub", in_ir=False, stateful=True,
+                                       gradient=NOT_DIFFERENTIABLE, infer=_assign_infer))
+# var -= alpha * delta, TF1's training op for plain SGD.
+apply_gradient_descent_p = registry.register(OpDef(
+    name="apply_gradient_descent", tf_type="ApplyGradientDescent", in_ir=False, stateful=True,
+    gradient=NOT_DIFFERENTIABLE, infer=_update_infer))
+no_op_p = registry.register(OpDef(name="no_op", tf_type="NoOp", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+                                  infer=lambda types, attrs: []))
+# TF1 builds `initialized_value()` as cond(is_initialized(v), v, initial_value);
+# graphc decides the branch when it compiles a step, from the session's state.
+initialized_value_p = registry.register(OpDef(
+    name="initialized_value", tf_type="InitializedValue", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    infer=lambda types, attrs: TensorType(types[0].dtype, types[0].dims)))
+
+# -- IR-only ops ----------------------------------------------------------------------------
+
+
+def _read_infer(types, attrs):
+    return types[0]
+
+
+def _write_infer(types, attrs):
+    var, value = types
+    if var != value:
+        raise ShapeError(f"write of {value} to a variable of type {var}")
+    return []
+
+
+feed_p = registry.register(OpDef(name="feed", tf_type=None, infer=lambda types, attrs: None,
+                                 fusion=FusionClass.OPAQUE))
+read_p = registry.register(OpDef(name="read", tf_type=None, infer=_read_infer, fusion=FusionClass.OPAQUE,
+                                 stateful=True))
+write_p = registry.register(OpDef(name="write", tf_type=None, infer=_write_infer, fusion=FusionClass.OPAQUE,
+                                  stateful=True))
+
+# -- public functions -----------------------------------------------------------------------
+
+
+def _ref(ref):
+    """The VariableV2 output of a Variable (or a tensor that already is one)."""
+    ref = getattr(ref, "_variable", ref)
+    if not isinstance(ref, Tensor) or ref.op.type != "VariableV2":
+        raise TypeError(f"Expected a Variable (or its reference), got {ref!r}")
+    return ref
+
+
+def assign(ref, value, validate_shape=None, use_locking=None, name=None):
+    """`tf.assign`: stores `value` in the variable; its output is the new value."""
+    ref = _ref(ref)
+    attrs = {"validate_shape": True if validate_shape is None else bool(validate_shape)}
+    return apply_op("assign", [ref, value], attrs, name=name or "Assign", dtype_hint=ref.dtype)
+
+
+def assign_add(ref, value, use_locking=None, name=None):
+    """`tf.assign_add`: ref += value."""
+    ref = _ref(ref)
+    return apply_op("assign_add", [ref, value], name=name or "AssignAdd", dtype_hint=ref.dtype)
+
+
+def assign_sub(ref, value, use_locking=None, name=None):
+    """`tf.assign_sub`: ref -= value."""
+    ref = _ref(ref)
+    return apply_op("assign_sub", [ref, value], name=name or "AssignSub", dtype_hint=ref.dtype)
+
+
+def apply_gradient_descent(ref, alpha, delta, use_locking=False, name=None):
+    """TF1's `ApplyGradientDescent`: ref -= alpha * delta."""
+    ref = _ref(ref)
+    return apply_op("apply_gradient_descent", [ref, alpha, delta], name=name or "ApplyGradientDescent",
+                    dtype_hint=ref.dtype)
+
+
+def no_op(name=None):
+    """`tf.no_op`."""
+    return get_default_graph().create_op(no_op_p, [], name=name)
+
+
+def group(*inputs, name=None):
+    """`tf.group`: an op that runs after all of `inputs`."""
+    flat = []
+    for x in inputs:
+        flat.extend(x if isinstance(x, (list, tuple)) else [x])
+    graph = graph_of(flat) if flat else get_default_graph()
+    with graph.as_default(), name_scope(name, "group_deps", flat) as scope:
+        with graph.control_dependencies(flat):
+            return graph.create_op(no_op_p, [], name=scope)
+
+
+def initialized_value(ref, initial_value):
+    """The variable's value if initialised, else its initial value."""
+    return apply_op("initialized_value", [_ref(ref), initial_value])
+

@@ -1,0 +1,1 @@
+"""Program -> Program passes, one module each; `pipeline.py` lists them in order."""

@@ -1,0 +1,1 @@
+"""C sources of the runtime linked into every compiled step (shipped as package data)."""

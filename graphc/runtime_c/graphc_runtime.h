@@ -1,0 +1,32 @@
+/* The C runtime linked into every library graphc compiles.
+ *
+ * Generated code calls these functions; they never abort the process: failures
+ * are reported through a graphc_status that the Python session turns into the
+ * TF1 exception for the code (3 = InvalidArgumentError, ...).
+ */
+#ifndef GRAPHC_RUNTIME_H
+#define GRAPHC_RUNTIME_H
+
+#include <stdint.h>
+
+#define GRAPHC_STATUS_MESSAGE_BYTES 1024
+
+typedef struct graphc_status {
+    int32_t code; /* 0: OK; otherwise a TF canonical error code */
+    char message[GRAPHC_STATUS_MESSAGE_BYTES];
+} graphc_status;
+
+/* Records a failure: `format` takes up to three int64 arguments (%lld). Returns `code`. */
+int32_t graphc_fail(graphc_status *status, int32_t code, const char *format, int64_t a, int64_t b,
+                    int64_t c);
+
+/* Counter-based random numbers (Philox4x32-10); see graphc/ops/philox.py for the layout.
+ * `run` is the op's execution count; key is (seed, seed2). */
+void graphc_random_uniform_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_random_uniform_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_random_normal_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_random_normal_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_truncated_normal_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_truncated_normal_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+
+#endif

@@ -1,0 +1,97 @@
+/* Philox4x32-10 random numbers, element by element, bit-compatible with
+ * graphc/ops/philox.py (the reference). Each element depends only on
+ * (key, element index, run, attempt), never on the order of computation. */
+#include <math.h>
+
+#include "graphc_runtime.h"
+
+typedef struct { uint32_t w[4]; } block4;
+
+static block4 philox(uint64_t block, uint64_t run, uint32_t attempt, uint32_t key0, uint32_t key1) {
+    uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32), c2 = (uint32_t)run, c3 = attempt;
+    for (int round = 0; round < 10; ++round) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+        uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ key0;
+        uint32_t n1 = (uint32_t)p1;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ key1;
+        uint32_t n3 = (uint32_t)p0;
+        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+        key0 += 0x9E3779B9u;
+        key1 += 0xBB67AE85u;
+    }
+    block4 out = {{c0, c1, c2, c3}};
+    return out;
+}
+
+static float unit_f32(uint32_t word) {
+    union { uint32_t u; float f; } bits = {(word & 0x7FFFFFu) | 0x3F800000u};
+    return bits.f - 1.0f;
+}
+
+static double unit_f64(uint32_t high, uint32_t low) {
+    union { uint64_t u; double d; } bits = {(((uint64_t)(high & 0xFFFFFu)) << 32) | low | 0x3FF0000000000000ull};
+    return bits.d - 1.0;
+}
+
+/* One of the two Box-Muller normals of (u, v), in double precision. */
+static double box_muller(double u, double v, int second) {
+    const double epsilon = 1.0e-7, two_pi = 6.283185307179586;
+    if (u < epsilon) u = epsilon;
+    double radius = sqrt(-2.0 * log(u));
+    double angle = two_pi * v;
+    return second ? cos(angle) * radius : sin(angle) * radius;
+}
+
+static double normal_f32_at(uint64_t i, uint64_t run, uint32_t attempt, uint32_t k0, uint32_t k1) {
+    block4 b = philox(i >> 2, run, attempt, k0, k1);
+    unsigned lane = (unsigned)(i & 3);
+    unsigned first = lane < 2 ? 0 : 2;
+    return box_muller((double)unit_f32(b.w[first]), (double)unit_f32(b.w[first + 1]), lane & 1);
+}
+
+static double normal_f64_at(uint64_t i, uint64_t run, uint32_t attempt, uint32_t k0, uint32_t k1) {
+    block4 b = philox(i >> 1, run, attempt, k0, k1);
+    return box_muller(unit_f64(b.w[0], b.w[1]), unit_f64(b.w[2], b.w[3]), (int)(i & 1));
+}
+
+void graphc_random_uniform_f32(float *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
+    for (int64_t i = 0; i < count; ++i) {
+        block4 b = philox((uint64_t)i >> 2, run, 0, k0, k1);
+        out[i] = unit_f32(b.w[i & 3]);
+    }
+}
+
+void graphc_random_uniform_f64(double *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
+    for (int64_t i = 0; i < count; ++i) {
+        block4 b = philox((uint64_t)i >> 1, run, 0, k0, k1);
+        unsigned first = (i & 1) ? 2 : 0;
+        out[i] = unit_f64(b.w[first], b.w[first + 1]);
+    }
+}
+
+void graphc_random_normal_f32(float *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
+    for (int64_t i = 0; i < count; ++i) out[i] = (float)normal_f32_at((uint64_t)i, run, 0, k0, k1);
+}
+
+void graphc_random_normal_f64(double *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
+    for (int64_t i = 0; i < count; ++i) out[i] = normal_f64_at((uint64_t)i, run, 0, k0, k1);
+}
+
+void graphc_truncated_normal_f32(float *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
+    for (int64_t i = 0; i < count; ++i) {
+        float x;
+        uint32_t attempt = 0;
+        do x = (float)normal_f32_at((uint64_t)i, run, attempt++, k0, k1); while (!(fabsf(x) < 2.0f));
+        out[i] = x;
+    }
+}
+
+void graphc_truncated_normal_f64(double *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
+    for (int64_t i = 0; i < count; ++i) {
+        double x;
+        uint32_t attempt = 0;
+        do x = normal_f64_at((uint64_t)i, run, attempt++, k0, k1); while (!(fabs(x) < 2.0));
+        out[i] = x;
+    }
+}

@@ -1,0 +1,253 @@
+"""The thin Session: look up the compiled step, check feeds, one native call.
+
+A signature is (fetches, fed tensors, their shapes and dtypes); each one is
+compiled once (`compiler.compile_step`) and cached in memory here and on disk
+by content hash. Variables live in arrays the session owns; the native step
+updates them in place.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Optional
+
+import numpy as np
+
+from graphc import errors
+from graphc.compiler import compile_step
+from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
+from graphc.frontend.tensor_shape import format_dims
+from graphc.ir.program import IRType
+
+
+class _SessionState(threading.local):
+    def __init__(self):
+        self.stack: list = []
+
+
+_state = _SessionState()
+
+
+def get_default_session() -> Optional["Session"]:
+    """The innermost `with sess.as_default()` session of this thread, or None."""
+    return _state.stack[-1] if _state.stack else None
+
+
+class _FetchStructure:
+    """Flattens nested fetches (lists, tuples, namedtuples, dicts) and rebuilds results."""
+
+    def __init__(self, fetches, graph: Graph):
+        self.graph = graph
+        self.elements: list = []
+        self.template = self._flatten(fetches)
+
+    def _flatten(self, fetch):
+        if isinstance(fetch, dict):
+            return (type(fetch), [(k, self._flatten(v)) for k, v in fetch.items()])
+        if isinstance(fetch, (list, tuple)):
+            return (type(fetch), [self._flatten(v) for v in fetch])
+        self.elements.append(self._element(fetch))
+        return len(self.elements) - 1
+
+    def _element(self, fetch):
+        if fetch is None or not (isinstance(fetch, str) or hasattr(fetch, "_as_graph_element")):
+            raise TypeError(f"Fetch argument {fetch!r} has invalid type {type(fetch)}, must be a string or "
+                            "Tensor. (Can not convert a " f"{type(fetch).__name__} into a Tensor or Operation.)")
+        try:
+            return self.graph.as_graph_element(fetch, allow_tensor=True, allow_operation=True)
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"Fetch argument {fetch!r} cannot be interpreted as a Tensor. ({e})") from None
+
+    def rebuild(self, values: list):
+        return self._rebuild(self.template, values)
+
+    def _rebuild(self, template, values):
+        if isinstance(template, int):
+            return values[template]
+        kind, items = template
+        if kind is dict or issubclass(kind, dict):
+            return kind((k, self._rebuild(v, values)) for k, v in items)
+        rebuilt = [self._rebuild(v, values) for v in items]
+        if kind is list:
+            return rebuilt
+        if hasattr(kind, "_fields"):  # namedtuple
+            return kind(*rebuilt)
+        return kind(rebuilt)
+
+
+def _feed_array(tensor: Tensor, value) -> np.ndarray:
+    """`value` as a contiguous array of the tensor's dtype, or the ValueError TF1 users expect."""
+    dtype = tensor.dtype
+    if isinstance(value, (Tensor, Operation)):
+        raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
+                        "Python scalars, strings, lists, numpy ndarrays, or TensorHandles.")
+    if value is None:
+        raise ValueError(f"Cannot feed None for Tensor '{tensor.name}'")
+    try:
+        source = np.asarray(value)
+    except ValueError as e:
+        raise ValueError(f"Cannot feed a ragged value for Tensor '{tensor.name}': {e}") from None
+    if source.dtype == object or source.dtype.kind in "USVM":
+        raise ValueError(f"Cannot feed a non-numeric value ({source.dtype}) for Tensor '{tensor.name}' of "
+                         f"dtype {dtype.name}")
+    target = dtype.np_dtype
+    if dtype.is_integer and source.size:
+        if source.dtype.kind == "f":
+            if not np.all(np.isfinite(source)) or np.any(source != np.trunc(source)):
+                raise ValueError(f"Cannot feed non-integer values for Tensor '{tensor.name}' of dtype "
+                                 f"{dtype.name}")
+        if source.dtype.kind in "iuf":
+            info = np.iinfo(target)
+            if source.min() < info.min or source.max() > info.max:
+                raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor "
+                                 f"'{tensor.name}' of dtype {dtype.name}")
+    array = np.ascontiguousarray(source, dtype=target)
+    if not tensor.shape.is_compatible_with(array.shape):
+        raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor '{tensor.name}', "
+                         f"which has shape '{tensor.shape}'")
+    return array
+
+
+class BaseSession:
+    """`tf.Session`: runs fetches of one graph; compiled steps are cached per signature."""
+
+    def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None):
+        self._graph = graph if graph is not None else get_default_graph()
+        self._closed = False
+        self._steps: dict = {}
+        self._init_dependencies: dict = {}
+        self._variables: dict[str, np.ndarray] = {}
+        self._initialized: set[str] = set()
+        self._lock = threading.RLock()
+        self._default_context = None
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    def as_default(self):
+        """A context manager making this the default session (and its graph the default graph)."""
+        return _DefaultSession(self)
+
+    def __enter__(self):
+        self._default_context = self.as_default()
+        self._default_context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._default_context.__exit__(*exc)
+        self._default_context = None
+        self.close()
+
+    def close(self) -> None:
+        """Frees the session's variables and compiled steps."""
+        self._closed = True
+        self._steps.clear()
+        self._variables.clear()
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Computes `fetches` (nested lists/tuples/dicts of tensors, ops, variables, names).
+
+        Operations give None, tensors NumPy arrays (NumPy scalars for 0-d).
+        """
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        structure = _FetchStructure(fetches, self._graph)
+        feeds = self._feeds(feed_dict)
+        with self._lock:
+            step = self._step(structure.elements, feeds)
+            self._check_initialized(step)
+            program_fetches = step.program.fetches
+            outputs = [np.empty(v.type.shape, dtype=v.type.dtype.np_dtype) for v in program_fetches]
+            step.executable.run([array for _, array in feeds], outputs)
+            self._initialized.update(step.lowered.writes)
+        values = []
+        for slot in step.lowered.fetch_slots:
+            if slot is None:
+                values.append(None)
+            else:
+                value = outputs[slot]
+                values.append(value[()] if value.ndim == 0 else value)
+        return structure.rebuild(values)
+
+    def _feeds(self, feed_dict) -> list:
+        if not feed_dict:
+            return []
+        feeds = {}
+        for key, value in feed_dict.items():
+            try:
+                tensor = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+            except (TypeError, ValueError, KeyError) as e:
+                raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+            feeds[tensor] = _feed_array(tensor, value)
+        return sorted(feeds.items(), key=lambda item: item[0].name)
+
+    def _step(self, elements, feeds):
+        base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds))
+        dependencies = self._init_dependencies.get(base_key, ())
+        key = base_key + (tuple(name in self._initialized for name in dependencies),)
+        step = self._steps.get(key)
+        if step is None:
+            feed_types = collections.OrderedDict((t, IRType(t.dtype, a.shape)) for t, a in feeds)
+            step = compile_step(elements, feed_types, frozenset(self._initialized))
+            dependencies = step.lowered.init_dependencies
+            self._init_dependencies[base_key] = dependencies
+            key = base_key + (tuple(name in self._initialized for name in dependencies),)
+            self._bind_variables(step)
+            self._steps[key] = step
+        return step
+
+    def _bind_variables(self, step) -> None:
+        arrays = []
+        for decl in step.program.variables:
+            array = self._variables.get(decl.name)
+            if array is None:
+                array = np.zeros(decl.type.shape, dtype=decl.type.dtype.np_dtype)
+                self._variables[decl.name] = array
+                if decl.kind == "rng":
+                    self._initialized.add(decl.name)
+            arrays.append(array)
+        step.executable.bind_variables(arrays)
+
+    def _check_initialized(self, step) -> None:
+        for name in step.lowered.requires_initialized:
+            if name not in self._initialized:
+                op = step.lowered.variables.get(name)
+                raise errors.FailedPreconditionError(
+                    None, op, f"Attempting to use uninitialized value {name}")
+
+
+class Session(BaseSession):
+    """`tf.Session`."""
+
+
+class InteractiveSession(BaseSession):
+    """A session that makes itself the default as soon as it is created."""
+
+    def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None):
+        super().__init__(target, graph, config)
+        self._interactive_context = self.as_default()
+        self._interactive_context.__enter__()
+
+    def close(self) -> None:
+        if self._interactive_context is not None:
+            self._interactive_context.__exit__(None, None, None)
+            self._interactive_context = None
+        super().close()
+
+
+class _DefaultSession:
+    def __init__(self, session: BaseSession):
+        self._session = session
+        self._graph_context = session.graph.as_default()
+
+    def __enter__(self):
+        _state.stack.append(self._session)
+        self._graph_context.__enter__()
+        return self._session
+
+    def __exit__(self, *exc):
+        self._graph_context.__exit__(*exc)
+        if _state.stack and _state.stack[-1] is self._session:
+            _state.stack.pop()
