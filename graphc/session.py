@@ -102,7 +102,7 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
             if source.min() < info.min or source.max() > info.max:
                 raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor "
                                  f"'{tensor.name}' of dtype {dtype.name}")
-    array = np.ascontiguousarray(source, dtype=target)
+    array = np.asarray(source, dtype=target, order="C")  # copies only when it must
     if not tensor.shape.is_compatible_with(array.shape):
         raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor '{tensor.name}', "
                          f"which has shape '{tensor.shape}'")

@@ -41,7 +41,7 @@ class Executable:
         self._plan = plan
         self._addresses = np.zeros(plan.slot_count, dtype=np.uintp)
         self._buffers = _ffi.cast("void **", address(self._addresses))
-        self._constants = [np.ascontiguousarray(c) for c in constants]
+        self._constants = [np.asarray(c, order="C") for c in constants]
         for value_id, array in zip(plan.const_values, self._constants):
             self._addresses[plan.slot(plan.locations[value_id])] = address(array)
         self._arena = aligned_empty(max(plan.arena_bytes, 1))

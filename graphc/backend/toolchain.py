@@ -33,6 +33,9 @@ def optimize(module_ref) -> None:
     tuning = llvm.create_pipeline_tuning_options(speed_level=3)
     tuning.loop_vectorization = True
     tuning.slp_vectorization = True
+    # Unrolling every loop of every kernel tripled compile time (0.31 s -> 0.94 s
+    # for the MNIST training step) for loops that are vectorized already.
+    tuning.loop_unrolling = False
     builder = llvm.create_pass_builder(target.target_machine(), tuning)
     builder.getModulePassManager().run(module_ref, builder)
 

@@ -33,6 +33,8 @@ from graphc.ops.registry import DTypeError, ShapeError, TensorType
 
 _WRITERS = {"Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent"}
 _FORWARDING = {"Identity", "StopGradient"}
+# Graph-only op types that lowering rewrites itself (others are static-only or shape-only).
+STRUCTURAL_OPS = _WRITERS | _FORWARDING | {"Placeholder", "VariableV2", "NoOp", "InitializedValue"}
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ def _transpose_infer(types, attrs):
 
 transpose_p = registry.register(OpDef(
     name="transpose", tf_type="Transpose", infer=_transpose_infer, fusion=FusionClass.INJECTIVE,
-    static_inputs=("perm",), reference=lambda x, perm: np.ascontiguousarray(np.transpose(x, perm))))
+    static_inputs=("perm",), reference=lambda x, perm: np.array(np.transpose(x, perm))))
 
 
 @registry.set_gradient(transpose_p)
@@ -334,7 +334,7 @@ def _broadcast_to_infer(types, attrs):
 broadcast_to_p = registry.register(OpDef(
     name="broadcast_to", tf_type="BroadcastTo", infer=_broadcast_to_infer, fusion=FusionClass.BROADCAST,
     static_inputs=("shape",),
-    reference=lambda x, shape: np.ascontiguousarray(np.broadcast_to(x, tuple(np.asarray(shape).tolist())))))
+    reference=lambda x, shape: np.array(np.broadcast_to(x, tuple(np.asarray(shape, dtype=np.int64).tolist())))))
 
 
 @registry.set_gradient(broadcast_to_p)

@@ -32,7 +32,11 @@ def _sigmoid_reference(x):
 
 
 def _floordiv_reference(x, y):
-    if x.dtype.kind in "iu" and np.any(y == 0):
+    """TF's FloorDiv: floor(x / y) for floats (NumPy's // differs, e.g. -0.5 // inf),
+    rounding toward minus infinity for integers."""
+    if x.dtype.kind == "f":
+        return np.floor(x / y)
+    if np.any(y == 0):
         raise errors.InvalidArgumentError(None, None, "Integer division by zero")
     return np.floor_divide(x, y)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from graphc.backend.kernel_builder import I32, I64, KernelBuilder, constant, i64, register_type
 from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
 from graphc.frontend.tensor_shape import num_elements
+from graphc.ops.rules import normalize_axes
 
 
 def _identity(op, dtype):
@@ -35,7 +36,7 @@ def lower_reduce(module, name, inst):
     source = inst.values[0]
     in_shape = source.type.shape
     dtype = source.type.dtype
-    axes = set(inst.attrs["axes"])
+    axes = set(normalize_axes(inst.attrs["axes"], len(in_shape)))
     kb = KernelBuilder(module, name, ["out", "in0", "status"])
     out, x = kb.arg("out"), kb.arg("in0")
     out_count = inst.result.type.num_elements

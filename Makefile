@@ -1,0 +1,30 @@
+# Everything a fresh machine needs: Python 3.10+, a C compiler (cc), and this file.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Train the TF1 tutorial MLP on the bundled MNIST and print loss and test precision.
+demo: $(STAMP)
+	$(PY) examples/fully_connected_feed.py
+
+## The whole test suite (slow benchmarks excluded).
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## graphc against NumPy, PyTorch and JAX in one run (installs torch and jax into the venv).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,62 @@
+"""graphc: the TF1 program, placeholders fed at every `sess.run(train_op, feed_dict)`."""
+
+import graphc as tf
+
+NAME = "graphc"
+VERSION = tf.__version__
+
+
+class GraphcTrainer:
+    """A TF1 graph built by `build_loss(inputs, targets, variables)` and trained by GradientDescentOptimizer."""
+
+    def __init__(self, workload, build_loss, input_dtype, target_dtype):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            first_inputs, first_targets = workload.batches[0]
+            self.inputs = tf.placeholder(input_dtype, [None, first_inputs.shape[1]], name="inputs")
+            self.targets = tf.placeholder(target_dtype, [None] + list(first_targets.shape[1:]), name="targets")
+            variables = [(tf.Variable(weights), tf.Variable(biases)) for weights, biases in workload.params]
+            self.loss = build_loss(self.inputs, self.targets, variables)
+            self.train_op = tf.train.GradientDescentOptimizer(workload.learning_rate).minimize(self.loss)
+            self.session = tf.Session(graph=self.graph)
+            self.session.run(tf.global_variables_initializer())
+
+    def prepare(self, inputs, targets):
+        """The feed dict of one batch."""
+        return {self.inputs: inputs, self.targets: targets}
+
+    def step(self, feed_dict):
+        self.session.run(self.train_op, feed_dict)
+
+    def step_with_loss(self, feed_dict) -> float:
+        _, loss = self.session.run([self.train_op, self.loss], feed_dict)
+        return float(loss)
+
+    def wait(self):
+        """Nothing to wait for: `sess.run` returns when the step is done."""
+
+
+def mlp_trainer(workload) -> GraphcTrainer:
+    return GraphcTrainer(workload, _mlp_loss, tf.float32, tf.int32)
+
+
+def tiny_trainer(workload) -> GraphcTrainer:
+    return GraphcTrainer(workload, _tiny_loss, tf.float32, tf.float32)
+
+
+def _mlp_loss(images, labels, variables):
+    """ReLU hidden layers, linear logits, mean sparse softmax cross-entropy."""
+    activations = images
+    for weights, biases in variables[:-1]:
+        activations = tf.nn.relu(tf.matmul(activations, weights) + biases)
+    weights, biases = variables[-1]
+    logits = tf.matmul(activations, weights) + biases
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def _tiny_loss(x, y, variables):
+    """prediction = tanh(tanh(x @ W1 + b1) @ W2 + b2); mean squared error."""
+    (weights1, biases1), (weights2, biases2) = variables
+    hidden = tf.nn.tanh(tf.matmul(x, weights1) + biases1)
+    prediction = tf.nn.tanh(tf.matmul(hidden, weights2) + biases2)
+    return tf.reduce_mean(tf.square(y - prediction))

@@ -1,0 +1,67 @@
+"""JAX: the whole step (loss, gradients, SGD update) in one jitted function returning new parameters."""
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402 - JAX_PLATFORMS must be set before JAX starts
+import jax.numpy as jnp  # noqa: E402
+
+NAME = "JAX (jit)"
+VERSION = jax.__version__
+
+
+class JaxTrainer:
+    """Keeps the parameters as device arrays and replaces them with the jitted step's result."""
+
+    def __init__(self, workload, loss_of):
+        self.params = jax.tree_util.tree_map(jnp.array, workload.params)  # copies: the step donates them
+        learning_rate = workload.learning_rate
+
+        def train_step(params, inputs, targets):
+            loss, gradients = jax.value_and_grad(loss_of)(params, inputs, targets)
+            new_params = jax.tree_util.tree_map(lambda param, gradient: param - learning_rate * gradient,
+                                                params, gradients)
+            return new_params, loss
+
+        self.train_step = jax.jit(train_step, donate_argnums=0)
+
+    def prepare(self, inputs, targets):
+        return jax.device_put(inputs), jax.device_put(targets)
+
+    def step(self, batch):
+        self.params, _ = self.train_step(self.params, *batch)
+
+    def step_with_loss(self, batch) -> float:
+        self.params, loss = self.train_step(self.params, *batch)
+        return float(loss)
+
+    def wait(self):
+        """JAX dispatches asynchronously: block until the last step's parameters exist."""
+        jax.block_until_ready(self.params)
+
+
+def mlp_trainer(workload) -> JaxTrainer:
+    return JaxTrainer(workload, _mlp_loss)
+
+
+def tiny_trainer(workload) -> JaxTrainer:
+    return JaxTrainer(workload, _tiny_loss)
+
+
+def _mlp_loss(params, images, labels):
+    """ReLU hidden layers, linear logits, mean softmax cross-entropy against integer labels."""
+    activations = images
+    for weights, biases in params[:-1]:
+        activations = jax.nn.relu(activations @ weights + biases)
+    weights, biases = params[-1]
+    log_probabilities = jax.nn.log_softmax(activations @ weights + biases)
+    return -jnp.mean(jnp.take_along_axis(log_probabilities, labels[:, None], axis=1))
+
+
+def _tiny_loss(params, x, y):
+    """prediction = tanh(tanh(x @ W1 + b1) @ W2 + b2); mean squared error."""
+    (weights1, biases1), (weights2, biases2) = params
+    hidden = jnp.tanh(x @ weights1 + biases1)
+    prediction = jnp.tanh(hidden @ weights2 + biases2)
+    return jnp.mean(jnp.square(y - prediction))

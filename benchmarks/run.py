@@ -1,0 +1,166 @@
+"""graphc against NumPy, PyTorch and JAX on one CPU, in one process.
+
+Two workloads, each a full SGD training step (forward, backward, update), float32:
+
+- MLP step: 784-300-100-10 with ReLU hidden layers, mean softmax cross-entropy,
+  learning rate 0.01, on batches of 100 real MNIST images (pixels in [0, 1]);
+- tiny step: the TF1 tutorials' 1-10-1 tanh regression of y = x^2 + noise on
+  200 points, mean squared error, learning rate 0.1; it measures the cost of
+  one call more than arithmetic.
+
+Implementations (one module each): graphc runs the TF1 program, feeding the
+placeholders at every `sess.run(train_op, feed_dict)`; NumPy writes forward and
+backward out with `@` and updates in place; PyTorch runs eagerly with
+`loss.backward()` and an update under `torch.no_grad()`; JAX jits the whole step
+into one function returning the new parameters. Each module exposes
+`mlp_trainer(workload)` and `tiny_trainer(workload)`, giving an object with
+`prepare(inputs, targets)` (a batch in the framework's own form, made before
+timing), `step(batch)`, `step_with_loss(batch)` and `wait()` (block until queued
+work is done). PyTorch and JAX are skipped, with a note, when not installed.
+
+Every framework starts from the same NumPy-generated weights (fixed seed) and
+trains on the same batches. Before timing, each runs its first two steps and
+their losses must agree with graphc's to a relative 1e-4 (the second step's
+loss depends on the first step's update, so this checks the gradients too);
+otherwise the run stops with an error. After one untimed warm-up block each,
+the frameworks take turns (round-robin, rotating who goes first) timing a block
+of steps, for several rounds; the tables give the median time per step and its
+ratio to graphc's (above 1 means slower than graphc).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import llvmlite
+import llvmlite.binding
+
+import graphc_steps
+import numpy_steps
+import workloads
+
+OPTIONAL_FRAMEWORK_MODULES = {"torch_steps": "torch", "jax_steps": "jax"}
+ROUNDS = 15
+MLP_STEPS_PER_BLOCK = 30
+TINY_STEPS_PER_BLOCK = 1000
+CHECKED_STEPS = 2
+LOSS_RELATIVE_TOLERANCE = 1e-4
+SECONDS_PER_UNIT = {"ms": 1e-3, "µs": 1e-6}
+
+
+@dataclass
+class Contender:
+    """One framework's trainer for one workload, with the batches already in its own form."""
+
+    name: str
+    trainer: object
+    batches: list
+
+    def run_block(self, steps: int) -> float:
+        """Runs `steps` training steps, cycling through the batches; returns seconds per step."""
+        start = time.perf_counter()
+        for index in range(steps):
+            self.trainer.step(self.batches[index % len(self.batches)])
+        self.trainer.wait()
+        return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    frameworks = available_frameworks()
+    print(machine_description())
+    print(versions_description(frameworks))
+    for workload, trainer_factory in ((workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer"),
+                                      (workloads.tiny_workload(TINY_STEPS_PER_BLOCK), "tiny_trainer")):
+        contenders = [make_contender(framework, trainer_factory, workload) for framework in frameworks]
+        print(f"\n### {workload.title}\n")
+        check_losses_agree(contenders)
+        medians = median_seconds_per_step(contenders, workload.steps_per_block)
+        print()
+        print(results_table(medians, workload.time_unit))
+
+
+def available_frameworks() -> list:
+    """The framework modules to benchmark: graphc and NumPy always, PyTorch and JAX if they import."""
+    frameworks = [graphc_steps, numpy_steps]
+    for module_name, package in OPTIONAL_FRAMEWORK_MODULES.items():
+        try:
+            frameworks.append(importlib.import_module(module_name))
+        except ImportError as error:
+            print(f"Note: skipping {package}, which does not import ({error}).")
+    return frameworks
+
+
+def make_contender(framework, trainer_factory: str, workload) -> Contender:
+    trainer = getattr(framework, trainer_factory)(workload)
+    batches = [trainer.prepare(inputs, targets) for inputs, targets in workload.batches]
+    return Contender(framework.NAME, trainer, batches)
+
+
+def check_losses_agree(contenders: list) -> None:
+    """Runs the first CHECKED_STEPS steps everywhere; exits with an error unless the losses match graphc's."""
+    losses = {contender.name: [contender.trainer.step_with_loss(contender.batches[step % len(contender.batches)])
+                               for step in range(CHECKED_STEPS)]
+              for contender in contenders}
+    reference_name = contenders[0].name
+    reference = losses[reference_name]
+    listing = "; ".join(f"{name} {', '.join(f'{loss:.7g}' for loss in values)}" for name, values in losses.items())
+    for name, values in losses.items():
+        for step, (loss, expected) in enumerate(zip(values, reference), start=1):
+            if abs(loss - expected) > LOSS_RELATIVE_TOLERANCE * abs(expected):
+                sys.exit(f"LOSS MISMATCH at step {step}: {name} gives {loss!r}, {reference_name} {expected!r} "
+                         f"(relative tolerance {LOSS_RELATIVE_TOLERANCE:g}). All losses: {listing}")
+    print(f"Losses of the first {CHECKED_STEPS} steps agree within relative {LOSS_RELATIVE_TOLERANCE:g}: {listing}")
+
+
+def median_seconds_per_step(contenders: list, steps_per_block: int) -> dict:
+    """Median over ROUNDS round-robin rounds of each contender's seconds per step, after a warm-up block."""
+    for contender in contenders:
+        contender.run_block(steps_per_block)
+    samples = {contender.name: [] for contender in contenders}
+    for round_index in range(ROUNDS):
+        first = round_index % len(contenders)
+        for contender in contenders[first:] + contenders[:first]:
+            samples[contender.name].append(contender.run_block(steps_per_block))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def results_table(medians: dict, time_unit: str) -> str:
+    """A markdown table: framework, median time per step, ratio to graphc's."""
+    graphc_median = medians[graphc_steps.NAME]
+    rows = [f"| framework | median {time_unit} per step | ratio to graphc |", "|---|---:|---:|"]
+    for name, seconds in medians.items():
+        rows.append(f"| {name} | {seconds / SECONDS_PER_UNIT[time_unit]:.2f} | {seconds / graphc_median:.2f} |")
+    return "\n".join(rows)
+
+
+def machine_description() -> str:
+    return f"Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def cpu_model() -> str:
+    """The first 'model name' of /proc/cpuinfo, or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def versions_description(frameworks: list) -> str:
+    llvm_version = ".".join(map(str, llvmlite.binding.llvm_version_info))
+    libraries = [f"Python {platform.python_version()}", f"llvmlite {llvmlite.__version__} (LLVM {llvm_version})"]
+    libraries += [f"{framework.NAME} {framework.VERSION}" for framework in frameworks]
+    return "Versions: " + ", ".join(libraries)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The two benchmarked training problems, as plain NumPy data every framework starts from.
+
+A `Workload` holds the initial parameters (one `(weights, biases)` pair per
+dense layer), the batches, the learning rate and how many steps one timed
+block runs. Every framework gets the same arrays, so their losses can be
+compared before anything is timed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphc.datasets import mnist
+
+SEED = 0
+MLP_LAYER_SIZES = (784, 300, 100, 10)
+MLP_BATCH_SIZE = 100
+MLP_BATCH_COUNT = 20
+MLP_LEARNING_RATE = 0.01
+TINY_HIDDEN_UNITS = 10
+TINY_POINTS = 200
+TINY_NOISE_STDDEV = 0.02
+TINY_LEARNING_RATE = 0.1
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One training problem: what is trained, on what, and how it is timed."""
+
+    title: str
+    time_unit: str  # "ms" or "µs", the unit the table reports
+    params: list  # [(weights, biases), ...], float32, one pair per layer
+    batches: list  # [(inputs, targets), ...]
+    learning_rate: float
+    steps_per_block: int
+
+
+def mlp_workload(steps_per_block: int) -> Workload:
+    """MLP 784-300-100-10 on real MNIST batches of 100 (pixels in [0, 1], integer labels)."""
+    rng = np.random.default_rng(SEED)
+    return Workload(title="MLP step (784-300-100-10, batch 100)", time_unit="ms",
+                    params=_mlp_params(rng), batches=_mnist_batches(rng), learning_rate=MLP_LEARNING_RATE,
+                    steps_per_block=steps_per_block)
+
+
+def tiny_workload(steps_per_block: int) -> Workload:
+    """The TF1 tutorials' 1-10-1 tanh regression of y = x^2 + noise on 200 points."""
+    rng = np.random.default_rng(SEED)
+    inputs = np.linspace(-0.5, 0.5, TINY_POINTS, dtype=np.float32)[:, None]
+    targets = (np.square(inputs) + rng.normal(0.0, TINY_NOISE_STDDEV, inputs.shape)).astype(np.float32)
+    params = [(rng.normal(size=(1, TINY_HIDDEN_UNITS)).astype(np.float32),
+               np.zeros((1, TINY_HIDDEN_UNITS), np.float32)),
+              (rng.normal(size=(TINY_HIDDEN_UNITS, 1)).astype(np.float32), np.zeros((1, 1), np.float32))]
+    return Workload(title="tiny step (1-10-1 tanh regression, 200 points)", time_unit="µs", params=params,
+                    batches=[(inputs, targets)], learning_rate=TINY_LEARNING_RATE, steps_per_block=steps_per_block)
+
+
+def _mlp_params(rng: np.random.Generator) -> list:
+    """Normal weights with stddev 1/sqrt(fan_in) (as the TF1 tutorial's), zero biases."""
+    params = []
+    for fan_in, fan_out in zip(MLP_LAYER_SIZES[:-1], MLP_LAYER_SIZES[1:]):
+        weights = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_in, fan_out)).astype(np.float32)
+        params.append((weights, np.zeros(fan_out, np.float32)))
+    return params
+
+
+def _mnist_batches(rng: np.random.Generator) -> list:
+    """MLP_BATCH_COUNT batches of randomly chosen MNIST training images: float32 in [0, 1] and int32 labels."""
+    (images, labels), _ = mnist.load_data()
+    chosen = rng.permutation(len(images))[:MLP_BATCH_COUNT * MLP_BATCH_SIZE]
+    pixels = images[chosen].reshape(len(chosen), -1).astype(np.float32) / np.float32(255.0)
+    chosen_labels = labels[chosen].astype(np.int32)
+    return [(pixels[start:start + MLP_BATCH_SIZE].copy(), chosen_labels[start:start + MLP_BATCH_SIZE].copy())
+            for start in range(0, len(chosen), MLP_BATCH_SIZE)]

@@ -1,0 +1,88 @@
+"""The `graphc` command.
+
+    graphc dump PROGRAM.py [--stage STAGE] [-o DIR] [PROGRAM OPTIONS...]
+
+runs a TF1 program with dumping on (exactly as `GRAPHC_DUMP=DIR python
+PROGRAM.py` does) and shows every compiled signature's stages: the frontend
+graph, the IR after lowering and after each pass, the LLVM IR before and
+after optimization, and the assembly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+import tempfile
+from pathlib import Path
+
+# --stage name -> which numbered files it selects (by their stage suffix).
+STAGES = {
+    "graph": lambda stem: stem == "graph",
+    "ir": lambda stem: stem == "lowered",
+    "passes": lambda stem: stem not in ("graph", "lowered", "llvm", "llvm_opt", "asm"),
+    "llvm": lambda stem: stem == "llvm",
+    "llvm-opt": lambda stem: stem == "llvm_opt",
+    "asm": lambda stem: stem == "asm",
+    "all": lambda stem: True,
+}
+
+
+def _run_program(program: str, args: list, dump_dir: Path) -> int:
+    os.environ["GRAPHC_DUMP"] = str(dump_dir)
+    saved_argv = sys.argv
+    sys.argv = [program] + args
+    sys.path.insert(0, str(Path(program).resolve().parent))
+    try:
+        runpy.run_path(program, run_name="__main__")
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        sys.argv = saved_argv
+    return 0
+
+
+def _selected_files(dump_dir: Path, stage: str) -> list:
+    keep = STAGES[stage]
+    files = []
+    for signature in sorted(p for p in dump_dir.iterdir() if p.is_dir()):
+        for path in sorted(signature.iterdir()):
+            stem = path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
+            if keep(stem):
+                files.append(path)
+    return files
+
+
+def dump_command(options) -> int:
+    output = Path(options.output) if options.output else Path(tempfile.mkdtemp(prefix="graphc-dump-"))
+    output.mkdir(parents=True, exist_ok=True)
+    code = _run_program(options.program, options.args, output)
+    files = _selected_files(output, options.stage)
+    if options.output:
+        for path in files:
+            print(path)
+    else:
+        for path in files:
+            print(f"==== {path.parent.name}/{path.name} ====")
+            print(path.read_text())
+    if not files:
+        print(f"graphc dump: {options.program} compiled no step", file=sys.stderr)
+    return code
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="graphc", description="graphc: TF1 graphs compiled through LLVM")
+    commands = parser.add_subparsers(dest="command", required=True)
+    dump = commands.add_parser("dump", help="run a program and show every compilation stage")
+    dump.add_argument("program", help="a Python program using `import graphc as tf`")
+    dump.add_argument("--stage", choices=sorted(STAGES), default="all", help="which stage to show (default: all)")
+    dump.add_argument("-o", "--output", help="write the numbered files here (default: print them)")
+    # Options graphc does not know are the program's own (`--max_steps 3`).
+    options, options.args = parser.parse_known_args(argv)
+    return dump_command(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Bundled datasets (MNIST), readable without a network."""
+
+from graphc.datasets import mnist
+
+__all__ = ["mnist"]

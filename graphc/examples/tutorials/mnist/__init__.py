@@ -1,0 +1,1 @@
+"""`tensorflow.examples.tutorials.mnist`: `input_data` and the tutorial's `mnist` model."""

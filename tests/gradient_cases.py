@@ -1,0 +1,83 @@
+"""Differentiable ops with inputs in their domain: shared by the interpreter and compiled gradient tests.
+
+Each case: (name, function of the input tensors, list of input arrays).
+"""
+
+import numpy as np
+
+import graphc as tf
+
+rng = np.random.RandomState(0)
+
+
+def positive(*shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def signed(*shape):
+    """Values away from 0 so kinks (relu, abs, max) are not straddled by finite differences."""
+    values = rng.uniform(0.2, 1.5, shape)
+    return values * rng.choice([-1.0, 1.0], shape)
+
+
+def labels(n, classes):
+    return rng.randint(0, classes, n)
+
+
+CASES = [
+    ("neg", lambda x: -x, [signed(3, 4)]),
+    ("square", tf.square, [signed(3, 4)]),
+    ("sqrt", tf.sqrt, [positive(5)]),
+    ("rsqrt", tf.rsqrt, [positive(5)]),
+    ("exp", tf.exp, [signed(2, 3)]),
+    ("log", tf.log, [positive(2, 3)]),
+    ("abs", tf.abs, [signed(6)]),
+    ("tanh", tf.tanh, [signed(6)]),
+    ("sigmoid", tf.sigmoid, [signed(6)]),
+    ("reciprocal", tf.reciprocal, [positive(4)]),
+    ("relu", tf.nn.relu, [signed(3, 3)]),
+    ("add_broadcast", lambda x, y: x + y, [signed(3, 4), signed(4)]),
+    ("sub_broadcast", lambda x, y: x - y, [signed(3, 1), signed(1, 4)]),
+    ("mul_broadcast", lambda x, y: x * y, [signed(2, 3), signed(2, 1)]),
+    ("div_broadcast", lambda x, y: x / y, [signed(2, 3), positive(3)]),
+    ("maximum", tf.maximum, [signed(5), signed(5)]),
+    ("minimum", tf.minimum, [signed(5), signed(5)]),
+    ("pow", tf.pow, [positive(4), signed(4)]),
+    ("where", lambda x, y: tf.where(x > y, x, y * 2.0), [signed(5), signed(5)]),
+    ("add_n", lambda x, y: tf.add_n([x, y, x]), [signed(3), signed(3)]),
+    ("matmul", tf.matmul, [signed(3, 4), signed(4, 2)]),
+    ("matmul_ta", lambda a, b: tf.matmul(a, b, transpose_a=True), [signed(4, 3), signed(4, 2)]),
+    ("matmul_tb", lambda a, b: tf.matmul(a, b, transpose_b=True), [signed(3, 4), signed(2, 4)]),
+    ("matmul_tab", lambda a, b: tf.matmul(a, b, transpose_a=True, transpose_b=True), [signed(4, 3), signed(2, 4)]),
+    ("reduce_sum", lambda x: tf.reduce_sum(x, axis=1), [signed(3, 4)]),
+    ("reduce_sum_all", tf.reduce_sum, [signed(2, 3, 2)]),
+    ("reduce_mean", lambda x: tf.reduce_mean(x, axis=[0, 2], keepdims=True), [signed(2, 3, 2)]),
+    ("reduce_max", lambda x: tf.reduce_max(x, axis=0), [signed(4, 3)]),
+    ("reduce_min", lambda x: tf.reduce_min(x, axis=-1), [signed(4, 3)]),
+    ("reshape", lambda x: tf.reshape(x, [-1, 2]), [signed(3, 4)]),
+    ("transpose", lambda x: tf.transpose(x, [2, 0, 1]), [signed(2, 3, 4)]),
+    ("broadcast_to", lambda x: tf.broadcast_to(x, [3, 4]), [signed(1, 4)]),
+    ("cast", lambda x: tf.cast(x, tf.float32), [signed(3)]),
+    ("softmax", tf.nn.softmax, [signed(3, 5)]),
+    ("log_softmax", tf.nn.log_softmax, [signed(3, 5)]),
+    ("sparse_xent", lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant(labels(4, 5)), logits=x), [signed(4, 5)]),
+    ("dense_xent", lambda x, y: tf.nn.softmax_cross_entropy_with_logits_v2(labels=tf.nn.softmax(y), logits=x),
+     [signed(3, 4), signed(3, 4)]),
+    ("tanh_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.tanh(x) * x), x)[0], [signed(4)]),
+    ("sigmoid_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.sigmoid(x) * x), x)[0], [signed(4)]),
+    ("sqrt_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.sqrt(x) * x), x)[0], [positive(4)]),
+    ("relu_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.relu(x) * x), x)[0], [signed(4)]),
+    ("xent_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant([1, 0, 2]), logits=x)), x)[0], [signed(3, 3)]),
+]
+
+
+def build(case):
+    """Placeholders for a case's inputs, and a scalar loss: sum(f(inputs) * fixed weights)."""
+    name, fn, arrays = case
+    placeholders = [tf.placeholder(tf.float64, a.shape, name=f"x{i}") for i, a in enumerate(arrays)]
+    out = fn(*placeholders)
+    weights = np.random.RandomState(1).uniform(-1, 1, out.shape.as_list())
+    loss = tf.reduce_sum(tf.cast(out, tf.float64) * weights)
+    return placeholders, loss

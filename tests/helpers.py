@@ -1,0 +1,38 @@
+"""Test helpers: run graphs through the reference interpreter (no LLVM) or compiled."""
+
+import collections
+
+import numpy as np
+
+from graphc.ir.interpreter import interpret
+from graphc.ir.lowering import lower
+from graphc.ir.program import IRType
+
+
+def feed_types(feeds: dict) -> collections.OrderedDict:
+    return collections.OrderedDict((t, IRType(t.dtype, np.shape(v))) for t, v in sorted(
+        feeds.items(), key=lambda item: item[0].name))
+
+
+def interpret_graph(fetches, feeds=None, variables=None):
+    """Values of `fetches` (a list of tensors) computed by the reference interpreter."""
+    feeds = feeds or {}
+    step = lower(fetches, feed_types(feeds))
+    values, _ = interpret(step.program, {t.name: np.asarray(v, dtype=t.dtype.np_dtype) for t, v in feeds.items()},
+                          variables or {})
+    return [values[slot] if slot is not None else None for slot in step.fetch_slots]
+
+
+def numeric_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences of the scalar function f at x (float64)."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + eps
+        plus = f(x)
+        flat[i] = saved - eps
+        minus = f(x)
+        flat[i] = saved
+        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+    return grad
