@@ -8,7 +8,7 @@ Tensors of integer or bool dtype carry no gradient; unconnected `xs` get None.
 
 from __future__ import annotations
 
-from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope
+from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope, walk_ops
 from graphc.ops import array_ops, math_ops
 from graphc.ops.registry import NOT_DIFFERENTIABLE
 
@@ -85,16 +85,8 @@ def _aggregate(contributions):
 def _ops_between(xs, ys, stops):
     """Ops on a path from some x to some y, latest first (creation order is topological)."""
     x_ids = {id(x) for x in xs}
-    ancestors = set()
-    stack = [y.op for y in ys]
-    while stack:
-        op = stack.pop()
-        if op in ancestors:
-            continue
-        ancestors.add(op)
-        for t in op.inputs:
-            if id(t) not in x_ids and id(t) not in stops:
-                stack.append(t.op)
+    ancestors = walk_ops([y.op for y in ys],
+                         lambda op: [t.op for t in op.inputs if id(t) not in x_ids and id(t) not in stops])
     depends_on_x: set[int] = set(x_ids)
     between = []
     for op in sorted(ancestors, key=lambda o: o._id):

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from graphc.frontend.graph import Operation, Tensor
+from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.tensor_shape import format_dims
 
 _lock = threading.Lock()
@@ -71,14 +71,8 @@ def _label(element) -> str:
 
 def graph_text(fetches) -> str:
     """The graph ops `fetches` depend on, one a line in creation order."""
-    seen, stack = set(), [f.op if isinstance(f, Tensor) else f for f in fetches]
-    while stack:
-        op = stack.pop()
-        if op in seen:
-            continue
-        seen.add(op)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
+    seen = walk_ops([f.op if isinstance(f, Tensor) else f for f in fetches],
+                    lambda op: [t.op for t in op.inputs] + op.control_inputs)
     lines = []
     for op in sorted(seen, key=lambda o: o._id):
         outputs = ", ".join(f"{t.dtype.name}{format_dims(t._dims)}" for t in op.outputs) or "-"

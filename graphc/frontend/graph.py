@@ -528,6 +528,17 @@ def graph_of(values: Iterable) -> Graph:
     return graph if graph is not None else get_default_graph()
 
 
+def walk_ops(roots, neighbors) -> set:
+    """Every op reachable from `roots` by repeatedly following `neighbors(op)`."""
+    seen, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(neighbors(op))
+    return seen
+
+
 # -- conversion to tensors ----------------------------------------------------------------------
 
 _conversion_functions: list = []

@@ -24,7 +24,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.frontend import dtypes
-from graphc.frontend.graph import Operation, Tensor
+from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.static_value import static_value
 from graphc.frontend.tensor_shape import format_dims_as_list, is_fully_defined
 from graphc.ir.program import Instruction, IRType, Program, Value, VarDecl, VarRef
@@ -86,19 +86,15 @@ class _Lowering:
                                 "it compiles the step, but it depends on values known only at run time")
         return value
 
+    def _roots(self):
+        """The ops of the fetches (a fed tensor needs nothing)."""
+        return [t.op if isinstance(t, Tensor) else t for t in self.fetches
+                if not (isinstance(t, Tensor) and id(t) in self.fed)]
+
     def _reachable(self):
         """All ops whose outputs or shapes the fetches need, in creation order."""
-        seen, stack = set(), [t.op if isinstance(t, Tensor) else t for t in self.fetches]
-        stack = [op for op, t in zip(stack, self.fetches) if not (isinstance(t, Tensor) and id(t) in self.fed)]
-        while stack:
-            op = stack.pop()
-            if op in seen:
-                continue
-            seen.add(op)
-            for t in op.inputs:
-                if id(t) not in self.fed:
-                    stack.append(t.op)
-            stack.extend(op.control_inputs)
+        seen = walk_ops(self._roots(), lambda op: [t.op for t in op.inputs if id(t) not in self.fed]
+                        + op.control_inputs)
         return sorted(seen, key=lambda o: o._id)
 
     def _bind_shapes(self, ops):
@@ -139,23 +135,9 @@ class _Lowering:
         return inputs
 
     def _executed(self):
-        seen, stack = set(), []
-        for t in self.fetches:
-            if isinstance(t, Tensor):
-                if id(t) not in self.fed:
-                    stack.append(t.op)
-            else:
-                stack.append(t)
-        while stack:
-            op = stack.pop()
-            if op in seen:
-                continue
-            seen.add(op)
-            for t in self._data_inputs(op):
-                if id(t) not in self.fed:
-                    stack.append(t.op)
-            stack.extend(op.control_inputs)
-        return seen
+        """The ops that run: reached through run-time data inputs and control inputs."""
+        return walk_ops(self._roots(), lambda op: [t.op for t in self._data_inputs(op) if id(t) not in self.fed]
+                        + op.control_inputs)
 
     def _schedule(self, executed):
         deps = {op: set() for op in executed}

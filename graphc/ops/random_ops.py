@@ -89,19 +89,21 @@ def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None
         return apply_op("add", [rnd * (maxval - minval), minval], name=scope)
 
 
-def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
-    """`tf.random_normal`."""
-    with name_scope(name, "random_normal", [shape, mean, stddev]) as scope:
+def _scaled_normal(op_name, tf_type, default_name, shape, mean, stddev, dtype, seed, name):
+    with name_scope(name, default_name, [shape, mean, stddev]) as scope:
         mean = convert_to_tensor(mean, dtype=dtype, name="mean")
         stddev = convert_to_tensor(stddev, dtype=dtype, name="stddev")
-        rnd = _draw("random_normal", shape, dtype, seed, "RandomStandardNormal")
+        rnd = _draw(op_name, shape, dtype, seed, tf_type)
         return apply_op("add", [rnd * stddev, mean], name=scope)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    """`tf.random_normal`."""
+    return _scaled_normal("random_normal", "RandomStandardNormal", "random_normal", shape, mean, stddev, dtype,
+                          seed, name)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """`tf.truncated_normal`: normals redrawn until within two standard deviations."""
-    with name_scope(name, "truncated_normal", [shape, mean, stddev]) as scope:
-        mean = convert_to_tensor(mean, dtype=dtype, name="mean")
-        stddev = convert_to_tensor(stddev, dtype=dtype, name="stddev")
-        rnd = _draw("truncated_normal", shape, dtype, seed, "TruncatedNormal")
-        return apply_op("add", [rnd * stddev, mean], name=scope)
+    return _scaled_normal("truncated_normal", "TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype,
+                          seed, name)

@@ -39,6 +39,14 @@ class _Rows:
             kb.set(total, kb.b.fadd(kb.get(total, self.value_type), e))
         return kb.get(total, self.value_type)
 
+    def softmax(self, x, out, base):
+        """out = softmax of the row of x at `base`."""
+        kb = self.kb
+        total = self.sum_exp(x, base, self.max(x, base), store_to=out)
+        with kb.loop(self.classes, "cnorm") as c:
+            index = kb.b.add(base, c)
+            kb.store(out, self.dtype, index, kb.b.fdiv(kb.load(out, self.dtype, index), total))
+
     def label(self, labels, label_dtype, row, inst):
         """The row's label as i64, after checking 0 <= label < classes."""
         kb = self.kb
@@ -61,11 +69,7 @@ def lower_softmax(module, name, inst):
     kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
     out, x, b = kb.arg("out"), kb.arg("in0"), kb.b
     with kb.loop(count, "row") as r:
-        base = b.mul(r, i64(rows.classes))
-        total = rows.sum_exp(x, base, rows.max(x, base), store_to=out)
-        with kb.loop(rows.classes, "cnorm") as c:
-            index = b.add(base, c)
-            kb.store(out, rows.dtype, index, b.fdiv(kb.load(out, rows.dtype, index), total))
+        rows.softmax(x, out, b.mul(r, i64(rows.classes)))
     return kb.finish()
 
 
@@ -103,10 +107,7 @@ def lower_sparse_softmax_xent_grad(module, name, inst):
     with kb.loop(count, "row") as r:
         label = rows.label(labels, label_dtype, r, inst)
         base = b.mul(r, i64(rows.classes))
-        total = rows.sum_exp(x, base, rows.max(x, base), store_to=out)
-        with kb.loop(rows.classes, "cnorm") as c:
-            index = b.add(base, c)
-            kb.store(out, rows.dtype, index, b.fdiv(kb.load(out, rows.dtype, index), total))
+        rows.softmax(x, out, base)
         at_label = b.add(base, label)
         kb.store(out, rows.dtype, at_label, b.fsub(kb.load(out, rows.dtype, at_label), constant(rows.dtype, 1)))
     return kb.finish()
