@@ -6,9 +6,10 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402 - JAX_PLATFORMS must be set before JAX starts
 import jax.numpy as jnp  # noqa: E402
+import jaxlib  # noqa: E402
 
 NAME = "JAX (jit)"
-VERSION = jax.__version__
+VERSION = f"{jax.__version__} (jaxlib {jaxlib.__version__})"
 
 
 class JaxTrainer:

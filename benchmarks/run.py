@@ -24,8 +24,11 @@ their losses must agree with graphc's to a relative 1e-4 (the second step's
 loss depends on the first step's update, so this checks the gradients too);
 otherwise the run stops with an error. After one untimed warm-up block each,
 the frameworks take turns (round-robin, rotating who goes first) timing a block
-of steps, for several rounds; the tables give the median time per step and its
-ratio to graphc's (above 1 means slower than graphc).
+of steps, for several rounds. Each block starts after a short pause, so that
+the thread pool of the framework before it (OpenBLAS's workers spin for about
+0.1 s after NumPy's last call) has gone idle and does not compete with it.
+The tables give the median time per step and its ratio to graphc's (above 1
+means slower than graphc).
 """
 
 from __future__ import annotations
@@ -46,9 +49,10 @@ import numpy_steps
 import workloads
 
 OPTIONAL_FRAMEWORK_MODULES = {"torch_steps": "torch", "jax_steps": "jax"}
-ROUNDS = 15
+ROUNDS = 21
 MLP_STEPS_PER_BLOCK = 30
 TINY_STEPS_PER_BLOCK = 1000
+SETTLE_SECONDS = 0.2  # the pause before each timed block
 CHECKED_STEPS = 2
 LOSS_RELATIVE_TOLERANCE = 1e-4
 SECONDS_PER_UNIT = {"ms": 1e-3, "µs": 1e-6}
@@ -63,7 +67,11 @@ class Contender:
     batches: list
 
     def run_block(self, steps: int) -> float:
-        """Runs `steps` training steps, cycling through the batches; returns seconds per step."""
+        """Pauses SETTLE_SECONDS, then runs `steps` training steps, cycling through the batches.
+
+        Returns the seconds per step.
+        """
+        time.sleep(SETTLE_SECONDS)
         start = time.perf_counter()
         for index in range(steps):
             self.trainer.step(self.batches[index % len(self.batches)])
@@ -107,7 +115,7 @@ def check_losses_agree(contenders: list) -> None:
     losses = {contender.name: [contender.trainer.step_with_loss(contender.batches[step % len(contender.batches)])
                                for step in range(CHECKED_STEPS)]
               for contender in contenders}
-    reference_name = contenders[0].name
+    reference_name = graphc_steps.NAME
     reference = losses[reference_name]
     listing = "; ".join(f"{name} {', '.join(f'{loss:.7g}' for loss in values)}" for name, values in losses.items())
     for name, values in losses.items():
