@@ -183,6 +183,27 @@ class BaseSession:
             feeds[tensor] = _feed_array(tensor, value)
         return sorted(feeds.items(), key=lambda item: item[0].name)
 
+    def _variable_state(self, name: str):
+        """(array, initialised?) of a variable op's storage in this session; array None if never allocated."""
+        return self._variables.get(name), name in self._initialized
+
+    def _load_variables(self, values: dict) -> None:
+        """Sets variables (op name -> array of the variable's shape and dtype) and marks them initialised.
+
+        For Saver.restore: values are copied into the session's own buffers,
+        which compiled steps keep pointing at.
+        """
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        with self._lock:
+            for name, value in values.items():
+                storage = self._variables.get(name)
+                if storage is None:
+                    self._variables[name] = np.array(value, order="C")
+                else:
+                    storage[...] = value
+                self._initialized.add(name)
+
     def _step(self, elements, feeds):
         base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds))
         dependencies = self._init_dependencies.get(base_key, ())
