@@ -6,6 +6,11 @@ runs a TF1 program with dumping on (exactly as `GRAPHC_DUMP=DIR python
 PROGRAM.py` does) and shows every compiled signature's stages: the frontend
 graph, the IR after lowering and after each pass, the LLVM IR before and
 after optimization, and the assembly.
+
+    graphc inspect-checkpoint PATH
+
+verifies a checkpoint (PATH: its prefix or its data file) and prints each
+tensor's name, dtype, shape and a summary of its values.
 """
 
 from __future__ import annotations
@@ -16,6 +21,11 @@ import runpy
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
+
+from graphc import errors
+from graphc.train import checkpoint_io
 
 # --stage name -> which numbered files it selects (by their stage suffix).
 STAGES = {
@@ -72,6 +82,33 @@ def dump_command(options) -> int:
     return code
 
 
+def _value_summary(array: np.ndarray) -> str:
+    if array.size == 0:
+        return "empty"
+    if array.size <= 4:
+        return "values " + np.array2string(array.reshape(-1), separator=", ")
+    values = array.astype(np.float64)
+    return f"min {values.min():.6g}  mean {values.mean():.6g}  max {values.max():.6g}"
+
+
+def inspect_checkpoint_command(options) -> int:
+    path = options.path
+    if not os.path.isfile(path):
+        path = checkpoint_io.data_file(path)
+    try:
+        tensors = checkpoint_io.read_tensors(path)
+    except (errors.NotFoundError, errors.DataLossError) as e:
+        print(f"graphc inspect-checkpoint: {e}", file=sys.stderr)
+        return 1
+    rows = [(name, str(array.dtype), "[" + ",".join(map(str, array.shape)) + "]", _value_summary(array))
+            for name, array in sorted(tensors.items())]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+    print(f"{path}: {len(rows)} tensors, checksums verified")
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="graphc", description="graphc: TF1 graphs compiled through LLVM")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,8 +116,14 @@ def main(argv=None) -> int:
     dump.add_argument("program", help="a Python program using `import graphc as tf`")
     dump.add_argument("--stage", choices=sorted(STAGES), default="all", help="which stage to show (default: all)")
     dump.add_argument("-o", "--output", help="write the numbered files here (default: print them)")
+    inspect = commands.add_parser("inspect-checkpoint", help="verify a checkpoint and summarise its tensors")
+    inspect.add_argument("path", help="a checkpoint prefix (dir/model.ckpt-1000) or its data file")
     # Options graphc does not know are the program's own (`--max_steps 3`).
     options, options.args = parser.parse_known_args(argv)
+    if options.command == "inspect-checkpoint":
+        if options.args:
+            parser.error(f"unrecognized arguments: {' '.join(options.args)}")
+        return inspect_checkpoint_command(options)
     return dump_command(options)
 
 

@@ -162,6 +162,8 @@ def _get_or_create(full_name, scope, shape, dtype, initializer, trainable, colle
     dtype = dtypes.as_dtype(dtype) if dtype is not None else scope.dtype
     if initializer is None:
         initializer = scope.initializer
+    if isinstance(initializer, type):  # TF1 accepts the class: `initializer=tf.zeros_initializer`
+        initializer = initializer()
     if isinstance(initializer, Tensor) or (initializer is not None and not callable(initializer)):
         if dims is not None:
             raise ValueError("If initializer is a constant, do not specify shape.")

@@ -56,6 +56,11 @@ def test_get_variable_sharing_rules():
             tf.get_variable("v", [3])
 
 
+def test_initializer_classes_are_instantiated():
+    v = tf.get_variable("z", [3], initializer=tf.zeros_initializer)
+    assert v.initial_value.op.type == "Const"
+
+
 def test_variable_scope_names_ignore_name_scopes():
     with tf.name_scope("outer"):
         with tf.variable_scope("scope"):

@@ -1,0 +1,230 @@
+"""`tf.train.Saver` and the checkpoint helpers around it (`latest_checkpoint`, ...).
+
+A checkpoint is named by its prefix, as in TF1: `saver.save(sess,
+"dir/model.ckpt", global_step=1000)` returns "dir/model.ckpt-1000" and writes
+the data file "dir/model.ckpt-1000.safetensors" (see `checkpoint_io`) and
+the state file "dir/checkpoint" naming the latest and the kept checkpoints.
+
+Where graphc differs from TF1, and why:
+
+- One safetensors file per checkpoint instead of `.index` + `.data-*` files,
+  and no `.meta` graph (`write_meta_graph` is accepted and ignored): graphc
+  has no MetaGraphDef. TF1 checkpoints cannot be read, nor graphc's by TF.
+- Restore refuses files without graphc's checksums (a DataLossError), so a
+  damaged file can never pass for an unchecked one.
+- A checkpoint name missing from the file is an InvalidArgumentError (TF1:
+  NotFoundError), so NotFoundError always means "no such checkpoint" and a
+  graph/checkpoint mismatch is always InvalidArgumentError.
+- A failed restore changes no variable: everything is read and checked first.
+- The state file always holds paths relative to its directory for
+  checkpoints inside it (TF1's `save_relative_paths=True`), so a directory
+  of checkpoints can be moved; timestamps are not written.
+- With `max_to_keep` None or 0 the state file lists every checkpoint this
+  Saver wrote (TF1 lists only the latest).
+- Not supported: `keep_checkpoint_every_n_hours`, sharding, saving tensors
+  that are not Variables, meta graphs.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import os
+
+import numpy as np
+
+from graphc import errors
+from graphc.frontend.graph import GraphKeys, get_default_graph
+from graphc.frontend.tensor_shape import format_dims_as_list
+from graphc.frontend.variables import Variable
+from graphc.train import checkpoint_io
+
+_log = logging.getLogger(__name__)
+
+
+class Saver:
+    """Saves and restores variables (`tf.train.Saver`).
+
+    `var_list` is None (every global variable of the default graph when the
+    Saver is built), a list of Variables, or a dict from checkpoint names to
+    Variables. In the first two forms a variable's checkpoint name is its op
+    name ("hidden1/weights"). `max_to_keep` bounds the checkpoints this Saver
+    keeps on disk (None or 0: keep all).
+
+    Checkpoint prefix `P` is stored in the one file `P.safetensors`, a
+    safetensors file keyed by checkpoint name with SHA-256 checksums in its
+    metadata; `P`'s directory also holds the `checkpoint` state file.
+    """
+
+    def __init__(self, var_list=None, max_to_keep=5):
+        self._variables = _checkpoint_names(var_list)
+        self._max_to_keep = max_to_keep
+        self._last_checkpoints: list = []
+
+    @property
+    def last_checkpoints(self) -> list:
+        """The prefixes of the checkpoints this Saver keeps, oldest first."""
+        return list(self._last_checkpoints)
+
+    def recover_last_checkpoints(self, checkpoint_paths) -> None:
+        """Takes over `checkpoint_paths` (oldest first) as kept checkpoints, e.g. after a restart."""
+        self._last_checkpoints = [p for p in checkpoint_paths if checkpoint_exists(p)]
+
+    def save(self, sess, save_path, global_step=None, latest_filename=None, write_meta_graph=True,
+             write_state=True):
+        """Writes the variables' values in `sess`; returns the checkpoint prefix.
+
+        The prefix is `save_path`, or `save_path-N` with N = `global_step` (an
+        int, or a Variable or tensor evaluated in `sess`). With `write_state`
+        the directory's state file (named `latest_filename`, default
+        "checkpoint") is updated, and then checkpoints beyond `max_to_keep`
+        are deleted. A process killed during a save leaves the previous
+        checkpoint and state file intact. `write_meta_graph` is accepted for
+        TF1 programs; graphc writes no meta graph.
+        """
+        save_path = os.fspath(save_path)
+        save_dir = os.path.dirname(save_path)
+        if save_dir and not os.path.isdir(save_dir):
+            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
+        self._check_graph(sess)
+        names = list(self._variables)
+        fetches = [self._variables[name] for name in names]
+        if global_step is not None and not isinstance(global_step, numbers.Integral):
+            fetches.append(global_step)
+        values = sess.run(fetches)
+        if global_step is not None:
+            step = global_step if isinstance(global_step, numbers.Integral) else values[-1]
+            save_path = f"{save_path}-{int(step)}"
+        checkpoint_io.write_checkpoint(save_path, dict(zip(names, values)))
+        if write_state:
+            expired = self._record(save_path)
+            state = checkpoint_io.CheckpointState(
+                _state_entry(save_path, save_dir), [_state_entry(p, save_dir) for p in self._last_checkpoints])
+            checkpoint_io.write_state(_state_file(save_dir, latest_filename), state)
+            for prefix in expired:
+                checkpoint_io.delete_checkpoint(prefix)
+        return save_path
+
+    def restore(self, sess, save_path) -> None:
+        """Loads this Saver's variables from the checkpoint `save_path` (a prefix) into `sess`.
+
+        Runs no initializer; variables not in this Saver are left as they are.
+        NotFoundError if there is no such checkpoint, InvalidArgumentError
+        naming the variable if the file lacks it or holds another shape or
+        dtype, DataLossError if the file is damaged. On error no variable
+        changes.
+        """
+        if save_path is None:
+            raise ValueError("Can't load save_path when it is None.")
+        save_path = os.fspath(save_path)
+        self._check_graph(sess)
+        tensors = checkpoint_io.read_tensors(checkpoint_io.data_file(save_path))
+        values = {var.op.name: _value_for(var, name, tensors, save_path) for name, var in self._variables.items()}
+        sess._load_variables(values)
+
+    def _check_graph(self, sess) -> None:
+        for var in self._variables.values():
+            if var.graph is not sess.graph:
+                raise ValueError(f"Variable {var.op.name} is not in the graph of the session")
+
+    def _record(self, prefix: str) -> list:
+        """Records `prefix` as the newest checkpoint; returns the prefixes now beyond `max_to_keep`."""
+        if prefix in self._last_checkpoints:
+            self._last_checkpoints.remove(prefix)
+        self._last_checkpoints.append(prefix)
+        if not self._max_to_keep or len(self._last_checkpoints) <= self._max_to_keep:
+            return []
+        expired = self._last_checkpoints[:-self._max_to_keep]
+        del self._last_checkpoints[:-self._max_to_keep]
+        return expired
+
+
+def _checkpoint_names(var_list) -> dict:
+    """Checkpoint name -> Variable, checked as TF1 checks it."""
+    if var_list is None:
+        var_list = get_default_graph().get_collection(GraphKeys.GLOBAL_VARIABLES)
+    if isinstance(var_list, dict):
+        pairs = list(var_list.items())
+    else:
+        pairs = [(var.op.name if isinstance(var, Variable) else None, var) for var in var_list]
+    if not pairs:
+        raise ValueError("No variables to save")
+    names, seen = {}, set()
+    for name, var in pairs:
+        if not isinstance(var, Variable):
+            raise TypeError(f"Variable to save is not a Variable: {var!r}")
+        if not isinstance(name, str):
+            raise TypeError(f"Checkpoint name {name!r} of variable {var.op.name} is not a string")
+        if name in names:
+            raise ValueError(f"At least two variables have the same name: {name}")
+        if var in seen:
+            raise ValueError(f"The same variable will be restored with two names: {var.op.name}")
+        names[name] = var
+        seen.add(var)
+    return names
+
+
+def _value_for(var: Variable, name: str, tensors: dict, save_path: str) -> np.ndarray:
+    """The checkpoint's tensor `name` for `var`, or InvalidArgumentError naming both."""
+    what = var.op.name if name == var.op.name else f"{var.op.name} (checkpoint name '{name}')"
+    if name not in tensors:
+        raise errors.InvalidArgumentError(None, var.op, f"Variable {what} not found in checkpoint {save_path}")
+    value = tensors[name]
+    if value.dtype != var.dtype.np_dtype:
+        raise errors.InvalidArgumentError(
+            None, var.op, f"Variable {what} has dtype {var.dtype.name} but checkpoint {save_path} holds "
+                          f"{value.dtype.name}")
+    if value.shape != var.shape.as_tuple():
+        raise errors.InvalidArgumentError(
+            None, var.op, f"Variable {what} has shape {format_dims_as_list(var.shape.as_tuple())} but "
+                          f"checkpoint {save_path} holds shape {format_dims_as_list(value.shape)}")
+    return value
+
+
+def _state_file(directory: str, latest_filename=None) -> str:
+    return os.path.join(directory, latest_filename or checkpoint_io.STATE_FILENAME)
+
+
+def _state_entry(prefix: str, save_dir: str) -> str:
+    """How the state file in `save_dir` names `prefix`: relative when inside the directory."""
+    if os.path.dirname(os.path.abspath(prefix)) == os.path.abspath(save_dir):
+        return os.path.basename(prefix)
+    return os.path.abspath(prefix)
+
+
+def checkpoint_exists(checkpoint_prefix) -> bool:
+    """`tf.train.checkpoint_exists`: whether the checkpoint's data file exists."""
+    return os.path.isfile(checkpoint_io.data_file(os.fspath(checkpoint_prefix)))
+
+
+def get_checkpoint_state(checkpoint_dir, latest_filename=None):
+    """`tf.train.get_checkpoint_state`: the directory's CheckpointState, or None.
+
+    Relative paths are joined to `checkpoint_dir`. An unreadable state file
+    is logged and ignored (None), as in TF1.
+    """
+    checkpoint_dir = os.fspath(checkpoint_dir)
+    path = _state_file(checkpoint_dir, latest_filename)
+    try:
+        state = checkpoint_io.read_state(path)
+    except (OSError, ValueError) as e:
+        _log.warning("%s: checkpoint state ignored: %s", path, e)
+        return None
+    if state is None:
+        return None
+    if not state.model_checkpoint_path:
+        raise ValueError(f"Invalid checkpoint state loaded from {path}: no model_checkpoint_path")
+    state.model_checkpoint_path = os.path.join(checkpoint_dir, state.model_checkpoint_path)
+    state.all_model_checkpoint_paths = [os.path.join(checkpoint_dir, p) for p in state.all_model_checkpoint_paths]
+    return state
+
+
+def latest_checkpoint(checkpoint_dir, latest_filename=None):
+    """`tf.train.latest_checkpoint`: the prefix of the directory's latest checkpoint, or None."""
+    state = get_checkpoint_state(checkpoint_dir, latest_filename)
+    if state is None:
+        return None
+    if not checkpoint_exists(state.model_checkpoint_path):
+        _log.warning("Couldn't match files for checkpoint %s", state.model_checkpoint_path)
+        return None
+    return state.model_checkpoint_path
