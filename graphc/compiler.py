@@ -59,4 +59,4 @@ def build_library(program: Program, signature_dump=None):
     llvm_ir = str(codegen.emit_module(program))
     object_code = toolchain.compile_to_object(
         llvm_ir, dump=(lambda stage, text, suffix: signature_dump.write(stage, text, suffix)) if signature_dump else None)
-    return cache.store_library(key, lambda path: toolchain.link_shared_library(object_code, path, cache.cache_dir()))
+    return cache.store_library(key, lambda path: toolchain.link_shared_library(object_code, path, path.parent))

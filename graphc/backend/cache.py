@@ -57,27 +57,36 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def cached_library(key: str):
-    """The path of a verified library for `key`, or None."""
-    library = cache_dir() / f"{key}.so"
-    checksum = library.with_suffix(".sha256")
+def cached_file(name: str):
+    """The path of a verified cache entry (library) called `name`, or None."""
+    path = cache_dir() / name
+    checksum = path.with_suffix(".sha256")
     try:
-        if checksum.read_text().strip() == _file_digest(library):
-            return library
+        if checksum.read_text().strip() == _file_digest(path):
+            return path
     except OSError:
         pass
     return None
 
 
-def store_library(key: str, build: Callable[[Path], None]) -> Path:
-    """Builds a library with `build(path)` and moves it into the cache atomically."""
+def store_file(name: str, build: Callable[[Path], None]) -> Path:
+    """Builds an entry with `build(path)` and moves it, then its checksum, into the cache atomically."""
     root = cache_dir()
-    library = root / f"{key}.so"
+    path = root / name
     with tempfile.TemporaryDirectory(dir=root) as work:
-        built = Path(work) / "step.so"
+        built = Path(work) / "entry"
         build(built)
-        checksum = Path(work) / "step.sha256"
+        checksum = Path(work) / "entry.sha256"
         checksum.write_text(_file_digest(built))
-        os.replace(built, library)
-        os.replace(checksum, library.with_suffix(".sha256"))
-    return library
+        os.replace(built, path)
+        os.replace(checksum, path.with_suffix(".sha256"))
+    return path
+
+
+def cached_library(key: str):
+    """The verified step library for `key`, or None."""
+    return cached_file(f"{key}.so")
+
+
+def store_library(key: str, build: Callable[[Path], None]) -> Path:
+    return store_file(f"{key}.so", build)

@@ -6,6 +6,7 @@ import cffi
 import numpy as np
 
 from graphc import errors
+from graphc.backend import runtime
 
 _ffi = cffi.FFI()
 _ffi.cdef("""
@@ -35,6 +36,7 @@ class Executable:
     """
 
     def __init__(self, library_path, plan, constants: list):
+        runtime.ensure_loaded()
         self._library = _ffi.dlopen(str(library_path))
         self._step = self._library.graphc_step
         self._status = _ffi.new("graphc_status *")

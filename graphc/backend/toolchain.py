@@ -25,7 +25,6 @@ from graphc.backend import target
 
 # llvmlite's pass managers and target machine are not safe to share across threads.
 _LLVM_LOCK = threading.Lock()
-RUNTIME_SOURCES = ("status.c", "random.c")
 
 
 def optimize(module_ref) -> None:
@@ -87,29 +86,20 @@ def runtime_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def runtime_objects(cache_dir: Path) -> list:
-    """runtime_c compiled to position-independent objects, built once per cache directory."""
-    directory = cache_dir / f"runtime-{runtime_digest()}"
-    objects = [directory / (Path(source).stem + ".o") for source in RUNTIME_SOURCES]
-    if all(o.exists() for o in objects):
-        return objects
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for source, obj in zip(RUNTIME_SOURCES, objects):
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".o", delete=False) as tmp:
-            temporary = Path(tmp.name)
-        try:
-            _run([c_compiler(), "-O2", "-fPIC", "-std=c11", "-c", str(runtime_source_dir() / source),
-                  "-I", str(runtime_source_dir()), "-o", str(temporary)])
-            os.replace(temporary, obj)
-        finally:
-            temporary.unlink(missing_ok=True)
-    return objects
+def build_runtime_library(output: Path) -> None:
+    """Compiles runtime_c into the shared library every step resolves its runtime calls against."""
+    sources = sorted(str(p) for p in runtime_source_dir().glob("*.c"))
+    _run([c_compiler(), "-O2", "-fPIC", "-std=c11", "-shared", "-o", str(output), *sources, "-lm", "-lpthread"])
 
 
-def link_shared_library(object_code: bytes, output: Path, cache_dir: Path) -> None:
-    """Links a step's object with runtime_c into the shared library `output`."""
-    with tempfile.TemporaryDirectory(dir=cache_dir) as work:
+def link_shared_library(object_code: bytes, output: Path, work_dir: Path) -> None:
+    """Links a step's object into the shared library `output`.
+
+    Calls into runtime_c stay undefined here: they resolve, when the step is
+    loaded, against the one runtime library the process loaded (so there is
+    one thread pool per process, whatever the number of steps).
+    """
+    with tempfile.TemporaryDirectory(dir=work_dir) as work:
         step_object = Path(work) / "step.o"
         step_object.write_bytes(object_code)
-        _run([c_compiler(), "-shared", "-o", str(output), str(step_object),
-              *map(str, runtime_objects(cache_dir)), "-lm"])
+        _run([c_compiler(), "-shared", "-o", str(output), str(step_object)])

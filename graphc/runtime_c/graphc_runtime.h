@@ -29,4 +29,13 @@ void graphc_random_normal_f64(double *out, int64_t count, uint32_t key0, uint32_
 void graphc_truncated_normal_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
 void graphc_truncated_normal_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
 
+/* The thread pool (threads.c). */
+typedef void (*graphc_task)(void *context, int64_t index, int64_t thread);
+void graphc_parallel_for(graphc_task task, void *context, int64_t count);
+int32_t graphc_num_threads(void);
+int32_t graphc_set_num_threads(int32_t threads); /* < 1: GRAPHC_NUM_THREADS or the CPU count */
+/* A per-thread buffer of at least `bytes`, kept between calls (allocated when it must grow).
+ * May return NULL when memory is exhausted. */
+void *graphc_scratch(int64_t thread, int64_t bytes);
+
 #endif
