@@ -56,14 +56,16 @@ REASSOCIATE = ("reassoc", "contract")
 class KernelBuilder:
     """Builds one kernel function; `self.b` is the llvmlite IRBuilder."""
 
-    def __init__(self, module: ir.Module, name: str, arg_names: list[str]):
-        fnty = ir.FunctionType(I32, [PTR] * len(arg_names))
+    def __init__(self, module: ir.Module, name: str, arg_names: list[str], arg_types=None, return_type=I32):
+        """A new internal function; arguments are pointers unless `arg_types` says otherwise."""
+        arg_types = arg_types or [PTR] * len(arg_names)
+        fnty = ir.FunctionType(return_type, arg_types)
         self.module = module
         self.function = ir.Function(module, fnty, name)
         self.function.linkage = "internal"
-        for arg, arg_name in zip(self.function.args, arg_names):
+        for arg, arg_name, arg_type in zip(self.function.args, arg_names, arg_types):
             arg.name = arg_name
-            if arg_name != "status":
+            if arg_type == PTR and arg_name not in ("status", "context"):
                 arg.add_attribute("noalias")
         self.entry = self.function.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
@@ -93,9 +95,21 @@ class KernelBuilder:
         with self.b.goto_block(self.entry):
             self.b.position_at_start(self.entry)
             slot = self.b.alloca(llvm_type)
+        slot.type = PTR  # opaque, as every pointer graphc handles (see local_array)
         if initial is not None:
             self.b.store(initial, slot)
         return slot
+
+    def local_array(self, element_type, count: int):
+        """A stack array of `count` elements (in the entry block), as a pointer to its first element."""
+        with self.b.goto_block(self.entry):
+            self.b.position_at_start(self.entry)
+            array = self.b.alloca(element_type, size=i64(count))
+            array.align = 64
+        # An opaque pointer, so the array can be accessed at other types (vectors) too;
+        # llvmlite types allocas as typed pointers, and its bitcast to `ptr` is a no-op.
+        array.type = PTR
+        return array
 
     def get(self, slot, llvm_type):
         return self.b.load(slot, typ=llvm_type)
@@ -144,7 +158,10 @@ class KernelBuilder:
         self.b.ret(ir.Constant(I32, code))
 
     def finish(self) -> ir.Function:
-        self.b.ret(ir.Constant(I32, 0))
+        if self.function.function_type.return_type == VOID:
+            self.b.ret_void()
+        else:
+            self.b.ret(ir.Constant(I32, 0))
         return self.function
 
     # -- math ---------------------------------------------------------------------------------
