@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc.backend import vector_math
 from graphc.backend.kernel_builder import I1, constant, register_type
 from graphc.frontend import dtypes
 
@@ -94,10 +95,32 @@ def _unary_intrinsic(name):
     return emit
 
 
+def exp(kb, dtype, x):
+    """e**x: vectorizable polynomial for float32, libm for float64."""
+    return vector_math.exp_f32(kb, x) if dtype is dtypes.float32 else kb.intrinsic("exp", dtype, [x])
+
+
+def log(kb, dtype, x):
+    return vector_math.log_f32(kb, x) if dtype is dtypes.float32 else kb.intrinsic("log", dtype, [x])
+
+
+def _exp(kb, args, in_dtypes, out_dtype, attrs):
+    return exp(kb, out_dtype, args[0])
+
+
+def _log(kb, args, in_dtypes, out_dtype, attrs):
+    return log(kb, out_dtype, args[0])
+
+
+def _tanh(kb, args, in_dtypes, out_dtype, attrs):
+    if out_dtype is dtypes.float32:
+        return vector_math.tanh_f32(kb, args[0])
+    return kb.intrinsic("tanh", out_dtype, [args[0]])
+
+
 def _sigmoid(kb, args, in_dtypes, out_dtype, attrs):
     one = _one(out_dtype)
-    e = kb.intrinsic("exp", out_dtype, [kb.b.fneg(args[0])])
-    return kb.b.fdiv(one, kb.b.fadd(one, e))
+    return kb.b.fdiv(one, kb.b.fadd(one, exp(kb, out_dtype, kb.b.fneg(args[0]))))
 
 
 def _relu(kb, args, in_dtypes, out_dtype, attrs):
@@ -210,11 +233,11 @@ SCALAR_OPS = {
     "square": _square,
     "sqrt": _unary_intrinsic("sqrt"),
     "rsqrt": _rsqrt,
-    "exp": _unary_intrinsic("exp"),
-    "log": _unary_intrinsic("log"),
+    "exp": _exp,
+    "log": _log,
     "abs": _abs,
     "sign": _sign,
-    "tanh": _unary_intrinsic("tanh"),
+    "tanh": _tanh,
     "sigmoid": _sigmoid,
     "reciprocal": _reciprocal,
     "logical_not": _logical_not,

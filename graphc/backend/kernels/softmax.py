@@ -5,6 +5,7 @@ one through the status, never reading out of bounds)."""
 from __future__ import annotations
 
 from graphc.backend.kernel_builder import KernelBuilder, constant, i64, register_type
+from graphc.backend import scalar_ops
 from graphc.backend.scalar_ops import convert
 from graphc.frontend import dtypes
 from graphc.frontend.tensor_shape import num_elements
@@ -33,7 +34,7 @@ class _Rows:
         total = kb.variable(self.value_type, constant(self.dtype, 0))
         with kb.loop(self.classes, "cexp") as c:
             index = kb.b.add(base, c)
-            e = kb.intrinsic("exp", self.dtype, [kb.b.fsub(kb.load(x, self.dtype, index), shift)])
+            e = scalar_ops.exp(kb, self.dtype, kb.b.fsub(kb.load(x, self.dtype, index), shift))
             if store_to is not None:
                 kb.store(store_to, self.dtype, index, e)
             kb.set(total, kb.b.fadd(kb.get(total, self.value_type), e))
@@ -79,7 +80,7 @@ def lower_log_softmax(module, name, inst):
     with kb.loop(count, "row") as r:
         base = b.mul(r, i64(rows.classes))
         shift = rows.max(x, base)
-        log_total = kb.intrinsic("log", rows.dtype, [rows.sum_exp(x, base, shift)])
+        log_total = scalar_ops.log(kb, rows.dtype, rows.sum_exp(x, base, shift))
         with kb.loop(rows.classes, "cout") as c:
             index = b.add(base, c)
             kb.store(out, rows.dtype, index, b.fsub(b.fsub(kb.load(x, rows.dtype, index), shift), log_total))
@@ -94,7 +95,7 @@ def lower_sparse_softmax_xent(module, name, inst):
         label = rows.label(labels, label_dtype, r, inst)
         base = b.mul(r, i64(rows.classes))
         shift = rows.max(x, base)
-        log_total = kb.intrinsic("log", rows.dtype, [rows.sum_exp(x, base, shift)])
+        log_total = scalar_ops.log(kb, rows.dtype, rows.sum_exp(x, base, shift))
         picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
         kb.store(out, rows.dtype, r, b.fsub(log_total, picked))
     return kb.finish()
