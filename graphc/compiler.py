@@ -18,7 +18,7 @@ from graphc.ir.program import Program, constant_value
 from graphc.passes.pipeline import run_pipeline
 
 
-@dataclass
+@dataclass(eq=False)
 class CompiledStep:
     """What the session needs to run a signature: the lowered metadata, the final
     program and its loaded executable."""
@@ -37,7 +37,7 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> Compiled
     signature_dump = dump.start_signature(fetches)
     if signature_dump:
         signature_dump.write("graph", dump.graph_text(fetches))
-    lowered = lower(fetches, feed_types, initialized)
+    lowered = lower(fetches, feed_types, initialized, name=dump.signature_label(fetches))
     if signature_dump:
         signature_dump.write("lowered", print_program(lowered.program))
     program = run_pipeline(lowered.program, after_pass=(
@@ -51,7 +51,7 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> Compiled
 
 def build_library(program: Program, signature_dump=None):
     """The path of the shared library for `program`, from the cache or freshly built."""
-    key = cache.key_for(print_program(program))
+    key = cache.key_for(print_program(program) + ("\nprofiled" if codegen.profiling() else ""))
     if signature_dump is None:
         library = cache.cached_library(key)
         if library is not None:

@@ -52,7 +52,7 @@ def start_signature(fetches) -> Optional[SignatureDump]:
     root = dump_root()
     if root is None:
         return None
-    label = "_".join(_label(f) for f in fetches)[:60] or "step"
+    label = signature_label(fetches)
     with _lock:
         root.mkdir(parents=True, exist_ok=True)
         number = _counters.get(root)
@@ -62,6 +62,11 @@ def start_signature(fetches) -> Optional[SignatureDump]:
     directory = root / f"{number:03d}_{label}"
     directory.mkdir(parents=True, exist_ok=True)
     return SignatureDump(directory)
+
+
+def signature_label(fetches) -> str:
+    """A short name for a signature, from its fetches: `GradientDescent_xentropy_mean-0`."""
+    return "_".join(_label(f) for f in fetches)[:60] or "step"
 
 
 def _label(element) -> str:

@@ -109,6 +109,68 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
     return array
 
 
+def _call_key(fetches, feed_dict):
+    """What identifies a call for the fast path, or None for fetches it does not cover."""
+    keys = tuple(feed_dict) if feed_dict else ()
+    kind = type(fetches)
+    if kind is Tensor or kind is Operation:
+        return fetches, keys
+    if (kind is list or kind is tuple) and all(type(f) is Tensor or type(f) is Operation for f in fetches):
+        return kind, tuple(fetches), keys
+    return None
+
+
+class _Runner:
+    """A call seen before: its fetch structure, its feeds, and the compiled step per feed shapes."""
+
+    def __init__(self, session: "BaseSession", structure: _FetchStructure, feed_tensors: list):
+        self.session = session
+        self.structure = structure
+        self.feed_tensors = feed_tensors
+        self.feed_dtypes = [t.dtype.np_dtype for t in feed_tensors]
+        order = sorted(range(len(feed_tensors)), key=lambda i: feed_tensors[i].name)
+        self.step_order = order  # the step takes its feeds sorted by tensor name
+        self.by_shapes: dict = {}
+
+    def run(self, feed_dict):
+        arrays = []
+        if feed_dict:
+            for tensor, dtype, value in zip(self.feed_tensors, self.feed_dtypes, feed_dict.values()):
+                if not (type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous):
+                    value = _feed_array(tensor, value)
+                arrays.append(value)
+        shapes = tuple(a.shape for a in arrays)
+        entry = self.by_shapes.get(shapes)
+        if entry is None:
+            entry = self._prepare(arrays, shapes)
+        step, outputs_spec = entry
+        if step is None:  # its program depends on which variables are initialised: look up each time
+            step = self.session._step(self.structure.elements, self._sorted(arrays))
+            outputs_spec = [(v.type.shape, v.type.dtype.np_dtype) for v in step.program.fetches]
+        outputs = [np.empty(shape, dtype=dtype) for shape, dtype in outputs_spec]
+        self.session._run_step(step, [arrays[i] for i in self.step_order], outputs)
+        values = [None if slot is None else _fetched(outputs[slot]) for slot in step.lowered.fetch_slots]
+        return self.structure.rebuild(values)
+
+    def _sorted(self, arrays):
+        return [(self.feed_tensors[i], arrays[i]) for i in self.step_order]
+
+    def _prepare(self, arrays, shapes):
+        for tensor, array in zip(self.feed_tensors, arrays):
+            if not tensor.shape.is_compatible_with(array.shape):
+                raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor "
+                                 f"'{tensor.name}', which has shape '{tensor.shape}'")
+        step = self.session._step(self.structure.elements, self._sorted(arrays))
+        outputs_spec = [(v.type.shape, v.type.dtype.np_dtype) for v in step.program.fetches]
+        entry = (None if step.lowered.init_dependencies else step, outputs_spec)
+        self.by_shapes[shapes] = entry
+        return entry
+
+
+def _fetched(value: np.ndarray):
+    return value[()] if value.ndim == 0 else value
+
+
 class BaseSession:
     """`tf.Session`: runs fetches of one graph; compiled steps are cached per signature."""
 
@@ -121,6 +183,8 @@ class BaseSession:
         self._initialized: set[str] = set()
         self._lock = threading.RLock()
         self._default_context = None
+        self._runners: dict = {}
+        self._ready_steps: set = set()
 
     @property
     def graph(self) -> Graph:
@@ -144,44 +208,51 @@ class BaseSession:
         """Frees the session's variables and compiled steps."""
         self._closed = True
         self._steps.clear()
+        self._runners.clear()
         self._variables.clear()
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Computes `fetches` (nested lists/tuples/dicts of tensors, ops, variables, names).
 
         Operations give None, tensors NumPy arrays (NumPy scalars for 0-d).
+        A call like one seen before (the same fetches, the same feed keys) takes
+        a fast path: feeds of the right dtype are used as they are, and the work
+        left is one dictionary lookup and one native call.
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        structure = _FetchStructure(fetches, self._graph)
-        feeds = self._feeds(feed_dict)
-        with self._lock:
-            step = self._step(structure.elements, feeds)
-            self._check_initialized(step)
-            program_fetches = step.program.fetches
-            outputs = [np.empty(v.type.shape, dtype=v.type.dtype.np_dtype) for v in program_fetches]
-            step.executable.run([array for _, array in feeds], outputs)
-            self._initialized.update(step.lowered.writes)
-        values = []
-        for slot in step.lowered.fetch_slots:
-            if slot is None:
-                values.append(None)
-            else:
-                value = outputs[slot]
-                values.append(value[()] if value.ndim == 0 else value)
-        return structure.rebuild(values)
+        runner = self._runners.get(_call_key(fetches, feed_dict))
+        if runner is None:
+            runner = self._new_runner(fetches, feed_dict)
+        return runner.run(feed_dict)
 
-    def _feeds(self, feed_dict) -> list:
-        if not feed_dict:
-            return []
-        feeds = {}
-        for key, value in feed_dict.items():
-            try:
-                tensor = self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
-            except (TypeError, ValueError, KeyError) as e:
-                raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
-            feeds[tensor] = _feed_array(tensor, value)
-        return sorted(feeds.items(), key=lambda item: item[0].name)
+    def _new_runner(self, fetches, feed_dict) -> "_Runner":
+        structure = _FetchStructure(fetches, self._graph)
+        tensors = [self._feed_tensor(key) for key in feed_dict] if feed_dict else []
+        if len({id(t) for t in tensors}) != len(tensors):
+            raise ValueError("feed_dict feeds one tensor twice (by object and by name?)")
+        runner = _Runner(self, structure, tensors)
+        key = _call_key(fetches, feed_dict)
+        if key is not None:
+            self._runners[key] = runner
+        return runner
+
+    def _run_step(self, step, feeds: list, outputs: list) -> None:
+        """One native call, with the initialisation bookkeeping a first run of a step needs."""
+        with self._lock:
+            if step not in self._ready_steps:
+                self._check_initialized(step)
+            step.executable.run(feeds, outputs)
+            if step not in self._ready_steps:
+                self._initialized.update(step.lowered.writes)
+                if all(name in self._initialized for name in step.lowered.requires_initialized):
+                    self._ready_steps.add(step)  # variables never become uninitialised again
+
+    def _feed_tensor(self, key) -> Tensor:
+        try:
+            return self._graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+        except (TypeError, ValueError, KeyError) as e:
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
 
     def _variable_state(self, name: str):
         """(array, initialised?) of a variable op's storage in this session; array None if never allocated."""

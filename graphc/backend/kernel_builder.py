@@ -70,6 +70,19 @@ class KernelBuilder:
         self.entry = self.function.append_basic_block("entry")
         self.b = ir.IRBuilder(self.entry)
         self.args = {a.name: a for a in self.function.args}
+        # Which buffer each base pointer points into, and the memory accesses through them:
+        # at finish(), accesses to different buffers are declared not to alias.
+        self._buffer_of: dict[int, object] = {}
+        self._accesses: list = []
+
+    def tag(self, pointer, buffer_key) -> None:
+        """Declares that `pointer` points into the buffer `buffer_key` (distinct keys never overlap)."""
+        self._buffer_of[id(pointer)] = buffer_key
+
+    def _record(self, instruction, base) -> None:
+        key = self._buffer_of.get(id(base))
+        if key is not None:
+            self._accesses.append((instruction, key))
 
     def arg(self, name: str):
         return self.args[name]
@@ -81,6 +94,7 @@ class KernelBuilder:
 
     def load(self, base, dtype: DType, index):
         value = self.b.load(self.address(base, dtype, index), typ=memory_type(dtype))
+        self._record(value, base)
         if dtype is dtypes.bool_:
             return self.b.icmp_unsigned("!=", value, ir.Constant(I8, 0))
         return value
@@ -88,7 +102,7 @@ class KernelBuilder:
     def store(self, base, dtype: DType, index, value) -> None:
         if dtype is dtypes.bool_:
             value = self.b.zext(value, I8)
-        self.b.store(value, self.address(base, dtype, index))
+        self._record(self.b.store(value, self.address(base, dtype, index)), base)
 
     def variable(self, llvm_type, initial=None):
         """A mutable local (an alloca in the entry block; LLVM promotes it to a register)."""
@@ -162,7 +176,28 @@ class KernelBuilder:
             self.b.ret_void()
         else:
             self.b.ret(ir.Constant(I32, 0))
+        self._declare_no_aliasing()
         return self.function
+
+    def _declare_no_aliasing(self) -> None:
+        """Scoped-noalias metadata: each buffer is a scope; an access may alias only its own.
+
+        Pointers loaded from the step's buffer array look alike to LLVM; without
+        this, a fused loop that reads a gradient and updates a weight in place
+        stays scalar for fear the two overlap.
+        """
+        keys = sorted({key for _, key in self._accesses}, key=repr)
+        if len(keys) < 2:
+            return
+        module = self.module
+        domain = module.add_metadata([ir.MetaDataString(module, f"graphc.{self.function.name}")])
+        scopes = {key: module.add_metadata([ir.MetaDataString(module, f"graphc.{self.function.name}.{key!r}"),
+                                            domain]) for key in keys}
+        own = {key: module.add_metadata([scopes[key]]) for key in keys}
+        others = {key: module.add_metadata([scopes[k] for k in keys if k != key]) for key in keys}
+        for instruction, key in self._accesses:
+            instruction.set_metadata("alias.scope", own[key])
+            instruction.set_metadata("noalias", others[key])
 
     # -- math ---------------------------------------------------------------------------------
 

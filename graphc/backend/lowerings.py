@@ -1,35 +1,32 @@
-"""The backend's lowering table: IR op -> function emitting its kernel.
+"""The backend's lowering tables: how each IR op becomes code.
 
-Each entry is `lower(module, kernel_name, instruction) -> llvmlite Function`
-with signature `i32 (ptr out, ptr operand..., ptr status)`. The state ops
-(`feed`, `constant`, `read`, `write`) are not kernels: `codegen.py` places their
-buffers and copies, and lists them in STATE_OPS.
+Most ops run inside fused kernels (kernels/fused_kernels.py): elementwise ops
+through their scalar code in SCALAR_OPS, reductions, float matmuls and the
+softmax cross-entropy pair as the anchors of their kernels. The others are
+`opaque`: one instruction, one kernel, `lower(module, name, instruction)`
+returning `i32 (ptr out, ptr operand..., ptr status)`. The state ops (`feed`,
+`constant`, `read`, `write`) are buffers and copies, placed by codegen.
 """
 
 from __future__ import annotations
 
-from graphc.backend.kernels.elementwise import ELEMENTWISE_OPS, LAYOUT_LOWERINGS, lower_elementwise
+from graphc.backend.kernels.elementwise import LAYOUT_LOWERINGS, lower_elementwise
 from graphc.backend.kernels.in_top_k import lower_in_top_k
 from graphc.backend.kernels.matmul import lower_matmul
 from graphc.backend.kernels.random import lower_random
-from graphc.backend.kernels.reduce import lower_arg_extremum, lower_reduce
-from graphc.backend.kernels.softmax import (lower_log_softmax, lower_softmax, lower_sparse_softmax_xent,
-                                            lower_sparse_softmax_xent_grad)
+from graphc.backend.kernels.reduce import lower_arg_extremum
+from graphc.backend.kernels.softmax import lower_log_softmax, lower_softmax
+from graphc.backend.scalar_ops import SCALAR_OPS
+from graphc.passes.fuse import REDUCTIONS, SOFTMAX_OPS
 
-LOWERINGS = {op: lower_elementwise for op in ELEMENTWISE_OPS}
-LOWERINGS.update(LAYOUT_LOWERINGS)
+LOWERINGS = dict(LAYOUT_LOWERINGS)
 LOWERINGS.update({
-    "matmul": lower_matmul,
-    "reduce_sum": lower_reduce,
-    "reduce_mean": lower_reduce,
-    "reduce_max": lower_reduce,
-    "reduce_min": lower_reduce,
+    "matmul": lower_matmul,  # integers; float products are gemm kernels
+    "floordiv": lower_elementwise,  # integers; float floordiv is fused like any elementwise op
     "argmax": lower_arg_extremum,
     "argmin": lower_arg_extremum,
     "softmax": lower_softmax,
     "log_softmax": lower_log_softmax,
-    "sparse_softmax_xent": lower_sparse_softmax_xent,
-    "sparse_softmax_xent_grad": lower_sparse_softmax_xent_grad,
     "in_top_k": lower_in_top_k,
     "random_uniform": lower_random,
     "random_normal": lower_random,
@@ -37,3 +34,9 @@ LOWERINGS.update({
 })
 
 STATE_OPS = frozenset({"feed", "constant", "read", "write"})
+KERNEL_ANCHORS = REDUCTIONS | SOFTMAX_OPS | {"matmul"}
+
+
+def has_lowering(op: str) -> bool:
+    """Whether the backend can compile `op` (the registry test asks this of every op)."""
+    return op in LOWERINGS or op in SCALAR_OPS or op in KERNEL_ANCHORS or op in STATE_OPS

@@ -13,6 +13,7 @@ import threading
 
 import cffi
 
+from graphc import profile
 from graphc.backend import cache, toolchain
 
 _ffi = cffi.FFI()
@@ -29,6 +30,8 @@ def _library():
         name = f"libgraphc_runtime-{toolchain.runtime_digest()}.so"
         path = cache.cached_file(name) or cache.store_file(name, toolchain.build_runtime_library)
         ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+        if profile.enabled():
+            profile.report_at_exit(str(path))
         return _ffi.dlopen(str(path))
 
 

@@ -265,4 +265,7 @@ SCALAR_OPS = {
     "select": _select,
     "add_n": _add_n,
     "cast": _cast,
+    # The loop around the body reads the operand with broadcast strides: the element is the value.
+    "broadcast_to": lambda kb, args, in_dtypes, out_dtype, attrs: args[0],
+    "fill": lambda kb, args, in_dtypes, out_dtype, attrs: args[0],
 }

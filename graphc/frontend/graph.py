@@ -108,16 +108,8 @@ class Tensor:
     def __str__(self) -> str:
         return f'Tensor("{self.name}", shape={format_dims(self._dims)}, dtype={self._dtype.name})'
 
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        # TF1 compares tensors by identity (tf.equal compares elements), which
-        # keeps them usable as feed_dict keys.
-        return self is other
-
-    def __ne__(self, other):
-        return self is not other
+    # == and hash are Python's identity ones, as in TF1 (tf.equal compares elements):
+    # tensors are feed_dict keys, and identity hashing is the fastest there is.
 
     def __bool__(self):
         raise TypeError("Using a `tf.Tensor` as a Python `bool` is not allowed. Use `if t is not None:` "

@@ -139,12 +139,6 @@ class Variable:
         return (f"<tf.Variable '{self.name}' shape={format_dims(self.shape.as_tuple())} "
                 f"dtype={self.dtype.name}_ref>")
 
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
-
     def __bool__(self):
         raise TypeError("Using a `tf.Variable` as a Python `bool` is not allowed.")
 

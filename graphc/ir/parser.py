@@ -2,7 +2,8 @@
 
 Grammar (one item a line; `#` starts a comment holding the source op name)::
 
-    program    := "program" NAME ":" decl* instruction* fetch
+    program    := "program" NAME ":" decl* (instruction | kernel)* fetch
+    kernel     := "kernel" INT KIND ":" instruction+      (instructions indented by 4)
     decl       := ("var" | "rng") "@" NAME ":" type
     instruction:= [value ":" type "="] OP [operand ("," operand)*] [attrs] ["#" SOURCE]
     fetch      := "fetch" [value ("," value)*]
@@ -52,11 +53,20 @@ def parse(text: str) -> Program:
         raise ParseError(f"line 1: expected 'program NAME:', got {lines[0]!r}")
     variables, instructions, fetches = [], [], None
     values: dict[int, Value] = {}
+    kernels: dict[int, str] = {}
+    kernel = None
     for number, line in enumerate(lines[1:], start=2):
         body, source = _split_comment(line)
         tokens = _tokenize(body, number)
         if not tokens:
             continue
+        kernel_header = re.fullmatch(r"\s*kernel\s+(\d+)\s+(\w+):\s*", body)
+        if kernel_header:
+            kernel = int(kernel_header.group(1))
+            kernels[kernel] = kernel_header.group(2)
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        member_of = kernel if indent >= 4 else None
         try:
             if tokens[0] == ("word", "var") or tokens[0] == ("word", "rng"):
                 variables.append(_parse_decl(tokens))
@@ -66,6 +76,8 @@ def parse(text: str) -> Program:
                 continue  # the memory plan summary, an annotation
             else:
                 inst = _parse_instruction(tokens, values, source)
+                if member_of is not None:
+                    inst = inst.replace(kernel=member_of)
                 instructions.append(inst)
                 if inst.result is not None:
                     values[inst.result.id] = inst.result
@@ -74,7 +86,7 @@ def parse(text: str) -> Program:
     if fetches is None:
         raise ParseError("missing 'fetch' line")
     next_id = max(values, default=-1) + 1
-    return Program(header.group(1), tuple(variables), tuple(instructions), fetches, next_id)
+    return Program(header.group(1), tuple(variables), tuple(instructions), fetches, next_id, kernels)
 
 
 def _split_comment(line: str):

@@ -23,8 +23,13 @@ def print_program(program: Program, full: bool = False) -> str:
     lines = [f"program {program.name}:"]
     for decl in program.variables:
         lines.append(f"  {decl.kind} @{decl.name}: {decl.type}")
+    current = None
     for inst in program.instructions:
-        lines.append("  " + format_instruction(inst, full))
+        if inst.kernel != current and inst.kernel is not None:
+            lines.append(f"  kernel {inst.kernel} {program.kernels.get(inst.kernel, '?')}:")
+        current = inst.kernel
+        indent = "    " if inst.kernel is not None else "  "
+        lines.append(indent + format_instruction(inst, full))
     fetches = ", ".join(str(v) for v in program.fetches)
     lines.append(f"  fetch {fetches}".rstrip())
     annotation = program.annotations.get("memory_plan")

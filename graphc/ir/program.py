@@ -13,7 +13,9 @@ A Program is what one `Session.run` signature compiles to::
 Invariants (checked by `verifier.verify`): every value is defined once, before
 use; every `@name` is declared; each instruction's result type is what its
 op's shape rule gives for its operand types; instruction order is execution
-order (reads and writes of a variable happen in list order).
+order (reads and writes of a variable happen in list order); after fusion,
+the instructions of one kernel are contiguous and printed as an indented block
+under a `kernel N kind:` line.
 
 Programs are immutable: passes build new ones with `Program.replace`.
 """
@@ -97,13 +99,18 @@ class OpaqueConstant:
 
 @dataclass(frozen=True, eq=False)
 class Instruction:
-    """`result = op operands {attrs}  # source`; result is None for `write`."""
+    """`result = op operands {attrs}  # source`; result is None for `write`.
+
+    `kernel` numbers the fused kernel the instruction runs in (set by the
+    fusion pass; None before it, and for feeds, constants and reads).
+    """
 
     op: str
     result: Optional[Value]
     operands: tuple
     attrs: dict = field(default_factory=dict)
     source: str = ""
+    kernel: Optional[int] = None
 
     def replace(self, **changes) -> "Instruction":
         return dataclasses.replace(self, **changes)
@@ -123,6 +130,8 @@ class Program:
     instructions: tuple       # of Instruction
     fetches: tuple            # of Value
     next_id: int = 0
+    # Kernel number -> kind ("loop", "gemm", "softmax", "opaque"), set by fusion.
+    kernels: dict = field(default_factory=dict, compare=False)
     # Set by passes that annotate rather than rewrite (the memory plan).
     annotations: dict = field(default_factory=dict, compare=False)
 

@@ -59,7 +59,22 @@ def verify(program: Program) -> Program:
     for value in program.fetches:
         if value.id not in defined:
             raise VerificationError(f"fetched {value} is not defined")
+    _check_kernels(program)
     return program
+
+
+def _check_kernels(program: Program) -> None:
+    """Each kernel is declared and its instructions are contiguous."""
+    finished, current = set(), None
+    for inst in program.instructions:
+        if inst.kernel != current:
+            if current is not None:
+                finished.add(current)
+            if inst.kernel is not None and inst.kernel in finished:
+                raise VerificationError(f"kernel {inst.kernel} is not contiguous (at `{format_instruction(inst)}`)")
+            current = inst.kernel
+        if inst.kernel is not None and inst.kernel not in program.kernels:
+            raise VerificationError(f"kernel {inst.kernel} has no kind (at `{format_instruction(inst)}`)")
 
 
 def _check_result(op_def, inst, types, where):

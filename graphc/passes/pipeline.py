@@ -7,18 +7,27 @@ from typing import Callable, Optional
 
 from graphc.ir.program import Program
 from graphc.ir.verifier import verify
+from graphc.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
+from graphc.passes.fuse import fuse
 from graphc.passes.plan_memory import plan_memory
+from graphc.passes.simplify import simplify
 
 PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     # Catch lowering bugs before any pass builds on them.
     ("verify", verify),
     # Gradient graphs compute shapes and counts from constants; fold them to literals.
     ("fold_constants", fold_constants),
-    # After folding: the inputs of folded instructions are now unused.
+    # After folding: x*1, sums over no axes, reshapes to the same shape become visible.
+    ("simplify", simplify),
+    # After simplification: once-different expressions (reshape(x) vs x) now match.
+    ("eliminate_common_subexpressions", eliminate_common_subexpressions),
+    # After folding and CSE: their left-over inputs and duplicates are unused.
     ("eliminate_dead_code", eliminate_dead_code),
-    # Last: it assigns buffers to the final set of values.
+    # On the final instructions: every kernel it forms is one loop nest.
+    ("fuse", fuse),
+    # Last: buffers for the values that cross kernels, in kernel order.
     ("plan_memory", plan_memory),
 ]
 

@@ -38,4 +38,9 @@ int32_t graphc_set_num_threads(int32_t threads); /* < 1: GRAPHC_NUM_THREADS or t
  * May return NULL when memory is exhausted. */
 void *graphc_scratch(int64_t thread, int64_t bytes);
 
+/* Kernel timing for GRAPHC_PROFILE=1 (profile.c). */
+int64_t graphc_now_ns(void);
+void graphc_profile_record(const char *name, int64_t nanoseconds);
+int64_t graphc_profile_report(char *text, int64_t size); /* "name\tns\tcalls" lines */
+
 #endif

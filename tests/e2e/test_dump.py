@@ -7,8 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "examples" / "tanh_regression.py"
-STAGES = ["000_graph.txt", "001_lowered.txt", "002_fold_constants.txt", "003_eliminate_dead_code.txt",
-          "004_plan_memory.txt", "005_llvm.ll", "006_llvm_opt.ll", "007_asm.s"]
+STAGES = ["000_graph.txt", "001_lowered.txt", "002_fold_constants.txt", "003_simplify.txt",
+          "004_eliminate_common_subexpressions.txt", "005_eliminate_dead_code.txt", "006_fuse.txt",
+          "007_plan_memory.txt", "008_llvm.ll", "009_llvm_opt.ll", "010_asm.s"]
 
 
 def listing(directory: Path):
@@ -28,8 +29,8 @@ def test_cli_and_environment_variable_write_the_same_files(tmp_path):
     assert len(signatures) == 4  # initializer, train step, prediction, loss
     assert all(files == STAGES for files in signatures.values())
     train_dir = next(d for d in (tmp_path / "cli").iterdir() if "GradientDescent" in d.name)
-    assert "tanh_grad" in (train_dir / "004_plan_memory.txt").read_text()
-    assert "define i32 @\"graphc_step\"" in (train_dir / "005_llvm.ll").read_text()
+    assert "tanh_grad" in (train_dir / "007_plan_memory.txt").read_text()
+    assert "i32 @\"graphc_step\"(" in (train_dir / "008_llvm.ll").read_text()
 
 
 def test_cli_prints_one_stage(tmp_path):
@@ -37,4 +38,4 @@ def test_cli_prints_one_stage(tmp_path):
                             capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("_lowered.txt ====") == 4
-    assert "program step:" in result.stdout and "define" not in result.stdout
+    assert "program GradientDescent:" in result.stdout and "define" not in result.stdout

@@ -79,40 +79,57 @@ program step:
 
 
 def test_plan_memory_golden():
-    # %1 is fetched and v is written later: it is copied into its output at the read.
-    # %3 is used after the write: it is snapshotted into the arena.
+    # %2 and %6 stay in registers (used only inside their kernel); %1 is fetched and v is
+    # written later, so it is copied into its output at the read; %3 (kernel 1) and %7
+    # (kernel 3) never live at once, so they share arena offset 0; %4 is live across both.
     check_golden(plan_memory, """\
 program step:
   var @v: f32[4]
   %0:f32[4] = feed {tensor="x:0"}
   %1:f32[4] = read @v
-  %2:f32[4] = add %0, %1
-  %3:f32[4] = read @v
-  write @v, %2
-  %4:f32[4] = mul %3, %2
-  %5:f32[] = constant {value=2.0}
-  %6:f32[4] = mul %4, %5
-  fetch %6, %1
+  kernel 0 loop:
+    %2:f32[4] = add %0, %1
+    %3:f32[4] = neg %2
+  kernel 1 reduce:
+    %4:f32[] = reduce_sum %3 {axes=[0], keepdims=false}
+  kernel 2 loop:
+    %5:f32[4] = mul %0, %4
+    %6:f32[4] = exp %5
+    write @v, %6
+  kernel 3 reduce:
+    %7:f32[] = reduce_max %0 {axes=[0], keepdims=false}
+  kernel 4 loop:
+    %8:f32[] = add %7, %4
+  fetch %8, %1
 """, """\
 program step:
   var @v: f32[4]
   %0:f32[4] = feed {tensor="x:0"}
   %1:f32[4] = read @v
-  %2:f32[4] = add %0, %1
-  %3:f32[4] = read @v
-  write @v, %2
-  %4:f32[4] = mul %3, %2
-  %5:f32[] = constant {value=2.0}
-  %6:f32[4] = mul %4, %5
-  fetch %6, %1
-  # memory: arena 192 bytes; 0 passed-in constants
+  kernel 0 loop:
+    %2:f32[4] = add %0, %1
+    %3:f32[4] = neg %2
+  kernel 1 reduce:
+    %4:f32[] = reduce_sum %3 {axes=[0], keepdims=false}
+  kernel 2 loop:
+    %5:f32[4] = mul %0, %4
+    %6:f32[4] = exp %5
+    write @v, %6
+  kernel 3 reduce:
+    %7:f32[] = reduce_max %0 {axes=[0], keepdims=false}
+  kernel 4 loop:
+    %8:f32[] = add %7, %4
+  fetch %8, %1
+  # memory: arena peak 128 bytes (without reuse 192); 3 values in registers; 0 passed-in constants
   #   %0 -> feed[0]
   #   %1 -> output[1]
-  #   %2 -> arena+0
-  #   %3 -> arena+64
-  #   %4 -> arena+128
-  #   %5 -> inline
-  #   %6 -> output[0]
+  #   %2 -> register
+  #   %3 -> arena+0
+  #   %4 -> arena+64
+  #   %5 -> register
+  #   %6 -> register
+  #   %7 -> arena+0
+  #   %8 -> output[0]
 """)
 
 

@@ -71,7 +71,7 @@ def emit_strided_map(kb: KernelBuilder, out_ptr, out_dtype, out_shape, inputs, e
 
 
 def lower_elementwise(module, name, inst):
-    """A kernel for one ELEMENTWISE instruction, operands broadcast to the result."""
+    """A kernel for one elementwise instruction (integer floordiv, whose divisor is checked first)."""
     operands = inst.values
     kb = KernelBuilder(module, name, ["out"] + [f"in{i}" for i in range(len(operands))] + ["status"])
     out_type = inst.result.type
@@ -104,11 +104,6 @@ def _copy_through(module, name, inst, strides_of):
     return kb.finish()
 
 
-def lower_broadcast(module, name, inst):
-    """broadcast_to and fill: each output element reads its broadcast source."""
-    return _copy_through(module, name, inst, lambda in_shape, out_shape, attrs: broadcast_strides(in_shape, out_shape))
-
-
 def lower_transpose(module, name, inst):
     def strides(in_shape, out_shape, attrs):
         source = contiguous_strides(in_shape)
@@ -122,10 +117,7 @@ def lower_reshape(module, name, inst):
     return _copy_through(module, name, inst, lambda in_shape, out_shape, attrs: contiguous_strides(out_shape))
 
 
-ELEMENTWISE_OPS = tuple(SCALAR_OPS)
 LAYOUT_LOWERINGS = {
-    "broadcast_to": lower_broadcast,
-    "fill": lower_broadcast,
     "transpose": lower_transpose,
     "reshape": lower_reshape,
 }

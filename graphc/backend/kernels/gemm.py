@@ -384,12 +384,3 @@ def zero_fill(kb: KernelBuilder, pointer, spec: GemmSpec) -> None:
     """C = 0 for an empty sum (K = 0)."""
     memset = declare(kb.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
     kb.b.call(memset, [pointer, ir.Constant(I8, 0), i64(spec.m * spec.n * spec.dtype.size), ir.Constant(I1, 0)])
-
-
-def lower_gemm(module, name, inst):
-    """The lowering of a float `matmul` instruction."""
-    a, b = inst.values
-    m, n = inst.result.type.shape
-    k = a.type.shape[0] if inst.attrs["transpose_a"] else a.type.shape[1]
-    spec = GemmSpec(m, n, k, inst.attrs["transpose_a"], inst.attrs["transpose_b"], inst.result.type.dtype)
-    return GemmEmitter(module, name, spec).emit()

@@ -1,17 +1,14 @@
-"""Matrix multiplication C[M,N] = op(A) @ op(B): floats go to the blocked GEMM
-(gemm.py); integer products use a plain loop nest chosen per layout so the
-innermost loop walks contiguous memory.
+"""Plain matrix multiplication C[M,N] = op(A) @ op(B): a loop nest chosen per layout
+so the innermost loop walks contiguous memory. It serves integer products and
+float products too small for the blocked GEMM (gemm.py) to pay off.
 """
 
 from __future__ import annotations
 
 from graphc.backend.kernel_builder import REASSOCIATE, KernelBuilder, constant, i64, register_type
-from graphc.backend.kernels.gemm import lower_gemm
 
 
 def lower_matmul(module, name, inst):
-    if inst.result.type.dtype.is_floating:
-        return lower_gemm(module, name, inst)
     a, b_value = inst.values
     transpose_a, transpose_b = inst.attrs["transpose_a"], inst.attrs["transpose_b"]
     m, n = inst.result.type.shape

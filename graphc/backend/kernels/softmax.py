@@ -1,6 +1,6 @@
-"""Row-wise softmax math over the last axis: softmax, log_softmax, and the sparse
-softmax cross-entropy with its gradient (which check labels and report a bad
-one through the status, never reading out of bounds)."""
+"""Row-wise softmax math over the last axis: softmax and log_softmax kernels, and
+the row helpers the fused cross-entropy kernel uses (labels are checked and a
+bad one is reported through the status, never read out of bounds)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from graphc.frontend.tensor_shape import num_elements
 _LABEL_MESSAGE = "Received a label value of %lld which is outside the valid range of [0, %lld). (op {op})"
 
 
-class _Rows:
+class Rows:
     """Helpers for a kernel over rows of `classes` elements of `dtype`."""
 
     def __init__(self, kb: KernelBuilder, dtype, classes: int):
@@ -62,7 +62,7 @@ def _setup(module, name, inst, arg_names):
     logits = inst.values[0]
     kb = KernelBuilder(module, name, arg_names)
     shape = logits.type.shape
-    rows = _Rows(kb, logits.type.dtype, shape[-1])
+    rows = Rows(kb, logits.type.dtype, shape[-1])
     return kb, rows, num_elements(shape[:-1])
 
 
@@ -84,31 +84,4 @@ def lower_log_softmax(module, name, inst):
         with kb.loop(rows.classes, "cout") as c:
             index = b.add(base, c)
             kb.store(out, rows.dtype, index, b.fsub(b.fsub(kb.load(x, rows.dtype, index), shift), log_total))
-    return kb.finish()
-
-
-def lower_sparse_softmax_xent(module, name, inst):
-    kb, rows, count = _setup(module, name, inst, ["out", "in0", "in1", "status"])
-    out, x, labels, b = kb.arg("out"), kb.arg("in0"), kb.arg("in1"), kb.b
-    label_dtype = inst.values[1].type.dtype
-    with kb.loop(count, "row") as r:
-        label = rows.label(labels, label_dtype, r, inst)
-        base = b.mul(r, i64(rows.classes))
-        shift = rows.max(x, base)
-        log_total = scalar_ops.log(kb, rows.dtype, rows.sum_exp(x, base, shift))
-        picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
-        kb.store(out, rows.dtype, r, b.fsub(log_total, picked))
-    return kb.finish()
-
-
-def lower_sparse_softmax_xent_grad(module, name, inst):
-    kb, rows, count = _setup(module, name, inst, ["out", "in0", "in1", "status"])
-    out, x, labels, b = kb.arg("out"), kb.arg("in0"), kb.arg("in1"), kb.b
-    label_dtype = inst.values[1].type.dtype
-    with kb.loop(count, "row") as r:
-        label = rows.label(labels, label_dtype, r, inst)
-        base = b.mul(r, i64(rows.classes))
-        rows.softmax(x, out, base)
-        at_label = b.add(base, label)
-        kb.store(out, rows.dtype, at_label, b.fsub(kb.load(out, rows.dtype, at_label), constant(rows.dtype, 1)))
     return kb.finish()

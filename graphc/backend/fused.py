@@ -1,0 +1,188 @@
+"""What fused kernels share: finding values in memory, evaluating fused elementwise
+code one element at a time, and the loop nests that walk a region of a shape.
+
+A fused kernel is an LLVM function `i32 kernel(ptr buffers, ptr status)`:
+`buffers` is the step's pointer array (see passes/plan_memory.py), from which
+`Buffers` computes the address of any value with a memory location. Values the
+plan keeps in registers exist only inside `ElementwiseBody.evaluate`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import llvmlite.ir as ir
+import numpy as np
+
+from graphc.backend.kernel_builder import I8, PTR, KernelBuilder, i64, memory_type
+from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
+from graphc.backend.scalar_ops import SCALAR_OPS
+from graphc.ir.program import Program, Value
+
+
+class Buffers:
+    """Addresses of values and variables, from the step's pointer array and the memory plan."""
+
+    def __init__(self, module: ir.Module, program: Program):
+        self.module = module
+        self.plan = program.annotations["memory_plan"]
+        self.constants = {inst.result.id: inst.attrs["value"] for inst in program.instructions
+                          if inst.op == "constant"}
+        self._globals: dict[int, ir.GlobalVariable] = {}
+
+    def in_memory(self, value: Value) -> bool:
+        return self.plan.locations[value.id].kind != "register"
+
+    def _slot(self, kb: KernelBuilder, buffers, slot: int):
+        return kb.b.load(kb.b.gep(buffers, [i64(slot)], source_etype=PTR), typ=PTR)
+
+    def value(self, kb: KernelBuilder, buffers, value: Value):
+        """A pointer to `value`'s first element."""
+        location = self.plan.locations[value.id]
+        if location.kind == "inline":
+            return self._global_constant(value)
+        if location.kind == "register":
+            raise AssertionError(f"{value} lives in registers, not memory")
+        base = self._slot(kb, buffers, self.plan.slot(location))
+        if location.kind == "arena" and location.offset:
+            base = kb.b.gep(base, [i64(location.offset)], source_etype=I8)
+        # Values that share arena space are never live in one kernel: the offset is the buffer.
+        kb.tag(base, (self.plan.slot(location), location.offset))
+        return base
+
+    def variable(self, kb: KernelBuilder, buffers, name: str):
+        pointer = self._slot(kb, buffers, self.plan.variable_slot(name))
+        kb.tag(pointer, (self.plan.variable_slot(name), 0))
+        return pointer
+
+    def _global_constant(self, value: Value):
+        if value.id in self._globals:
+            return self._globals[value.id]
+        array = np.asarray(self.constants[value.id])
+        element_type = memory_type(value.type.dtype)
+        array_type = ir.ArrayType(element_type, max(value.type.num_elements, 1))
+        variable = ir.GlobalVariable(self.module, array_type, f"const{value.id}")
+        variable.global_constant = True
+        variable.linkage = "private"
+        variable.align = 64
+        flat = array.reshape(-1)
+        if flat.size == 0 or not np.any(flat):
+            variable.initializer = ir.Constant(array_type, None)
+        else:
+            convert = float if value.type.dtype.is_floating else int
+            variable.initializer = ir.Constant(array_type, [ir.Constant(element_type, convert(x)) for x in flat])
+        self._globals[value.id] = variable
+        return variable
+
+
+class ElementwiseBody:
+    """Elementwise instructions of one kernel, evaluated for one element at a time."""
+
+    def __init__(self, instructions):
+        self.instructions = [inst for inst in instructions if inst.op != "write"]
+        self.writes = [inst for inst in instructions if inst.op == "write"]
+        defined = {inst.result.id for inst in self.instructions}
+        self.inputs: list[Value] = []
+        for inst in self.instructions:
+            for operand in inst.values:
+                if operand.id not in defined and operand not in self.inputs:
+                    self.inputs.append(operand)
+
+    def evaluate(self, kb: KernelBuilder, load: Callable[[Value], object]) -> dict:
+        """Value id -> the element (register form); `load(v)` gives an input's element."""
+        values = {v.id: load(v) for v in self.inputs}
+        for inst in self.instructions:
+            args = [values[o.id] for o in inst.values]
+            values[inst.result.id] = SCALAR_OPS[inst.op](kb, args, [o.type.dtype for o in inst.values],
+                                                         inst.result.type.dtype, inst.attrs)
+        return values
+
+
+def emit_loops(kb: KernelBuilder, shape, strides: list, body: Callable[[list], None],
+               outer: Optional[tuple] = None) -> None:
+    """Visits `shape` row-major; body(offsets) gets each stream's element offset.
+
+    `strides` has one list of element strides per stream (inputs and outputs);
+    callers merge contiguous dimensions first (`coalesce`). `outer` = (begin,
+    end) restricts the outermost dimension to a thread's share.
+    """
+    if any(d == 0 for d in shape):
+        return
+    if not shape:
+        body([i64(0)] * len(strides))
+        return
+    if outer is None and len(shape) > 1 and shape[-1] < SHORT_INNER_LOOP:
+        _emit_flat_loop(kb, shape, strides, body)
+        return
+
+    def level(depth, offsets):
+        if depth == len(shape):
+            body(offsets)
+            return
+        if depth == 0 and outer is not None:
+            begin, end = outer
+            with kb.loop(kb.b.sub(end, begin), "d0") as local:
+                i = kb.b.add(begin, local)
+                level(1, [kb.b.add(o, kb.b.mul(i, i64(s[0]))) for o, s in zip(offsets, strides)])
+            return
+        with kb.loop(shape[depth], f"d{depth}") as i:
+            level(depth + 1, [kb.b.add(o, kb.b.mul(i, i64(s[depth]))) for o, s in zip(offsets, strides)])
+
+    level(0, [i64(0)] * len(strides))
+
+
+# An innermost dimension shorter than this (two AVX2 vectors of float32) is flattened
+# into the outer ones: a [200, 10] loop would run a fifth of its elements in the
+# vectorizer's scalar remainder.
+SHORT_INNER_LOOP = 16
+
+
+def _emit_flat_loop(kb: KernelBuilder, shape, strides: list, body) -> None:
+    """One loop over every element; each stream's offset is computed from the flat index."""
+    total = 1
+    for d in shape:
+        total *= d
+    with kb.loop(total, "flat") as flat:
+        coordinates, rest = [], flat
+        for extent in reversed(shape):
+            coordinates.append(kb.b.urem(rest, i64(extent)))
+            rest = kb.b.udiv(rest, i64(extent))
+        coordinates.reverse()
+        offsets = []
+        for stream in strides:
+            offset = i64(0)
+            for coordinate, stride in zip(coordinates, stream):
+                if stride:
+                    offset = kb.b.add(offset, kb.b.mul(coordinate, i64(stride)))
+            offsets.append(offset)
+        body(offsets)
+
+
+class ElementwiseRegion:
+    """`body` run over `shape`: its inputs loaded with broadcasting, `outputs` and its writes stored.
+
+    Dimensions every stream walks contiguously are merged, so `.shape` (the
+    loop nest actually emitted) may have fewer dimensions than `shape`.
+    """
+
+    def __init__(self, body: ElementwiseBody, shape, outputs: list):
+        self.body, self.outputs = body, outputs
+        strides = [broadcast_strides(v.type.shape, shape) for v in body.inputs]
+        strides += [contiguous_strides(shape) for _ in outputs + body.writes]
+        self.shape, self.strides = coalesce(list(shape), strides)
+
+    def emit(self, kb: KernelBuilder, buffers_arg, buffers: Buffers, outer: Optional[tuple] = None) -> None:
+        body = self.body
+        loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in body.inputs]
+        stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in self.outputs]
+        stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
+                    w.operands[1].id) for w in body.writes]
+
+        def element(offsets):
+            inputs = iter(zip(loads, offsets))
+            values = body.evaluate(kb, lambda value: (lambda load, offset: kb.load(load[0], load[1], offset))(
+                *next(inputs)))
+            for (pointer, dtype, value_id), offset in zip(stores, offsets[len(loads):]):
+                kb.store(pointer, dtype, offset, values[value_id])
+
+        emit_loops(kb, self.shape, self.strides, element, outer)

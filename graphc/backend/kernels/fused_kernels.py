@@ -1,0 +1,262 @@
+"""The kernels the fusion pass forms (see passes/fuse.py), each `i32 kernel(ptr buffers, ptr status)`.
+
+- loop: one elementwise body over one shape, split across threads when large;
+- reduce: an elementwise body producing a reduction's input, the reduction
+  accumulated in the same pass, then an epilogue body over the result;
+- softmax: one pass per row for cross-entropy and its gradient, then an
+  epilogue body over the gradient;
+- gemm: the blocked GEMM with an epilogue body run on each finished tile.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend import scalar_ops
+from graphc.backend.fused import Buffers, ElementwiseBody, ElementwiseRegion, emit_loops
+from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, constant, i64, runtime_function
+from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
+from graphc.backend.kernels.gemm import GemmEmitter, GemmSpec
+from graphc.backend.kernels.matmul import lower_matmul
+from graphc.backend.kernels.softmax import Rows
+from graphc.frontend.tensor_shape import num_elements
+from graphc.ops.rules import normalize_axes
+
+# A loop over fewer elements runs on one thread: waking the pool costs more.
+PARALLEL_MIN_ELEMENTS = 1 << 15
+# Below this many multiply-adds a product is a plain loop nest (see emit_gemm_kernel).
+SMALL_GEMM_MACS = 1 << 14
+_TASK_CONTEXT = ir.LiteralStructType([PTR, PTR, I64])  # buffers, status, task count
+
+
+def _field(b, context, index):
+    return b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)], source_etype=_TASK_CONTEXT),
+                  typ=_TASK_CONTEXT.elements[index])
+
+
+def _parallel_kernel(module, name, extent: int, emit_range) -> ir.Function:
+    """A kernel running emit_range(kb, buffers, (begin, end)) over [0, extent), split across threads."""
+    task = KernelBuilder(module, f"{name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
+    b = task.b
+    context = task.arg("context")
+    buffers, count = _field(b, context, 0), _field(b, context, 2)
+    index = task.arg("index")
+    begin = b.udiv(b.mul(i64(extent), index), count)
+    end = b.udiv(b.mul(i64(extent), b.add(index, i64(1))), count)
+    emit_range(task, buffers, (begin, end))
+    task_function = task.finish()
+
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    b = kb.b
+    threads = b.sext(b.call(runtime_function(module, "graphc_num_threads", I32, []), []), I64)
+    count = b.select(b.icmp_signed("<", threads, i64(extent)), threads, i64(extent))
+    context = kb.variable(_TASK_CONTEXT)
+    for i, value in enumerate((kb.arg("buffers"), kb.arg("status"), count)):
+        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=_TASK_CONTEXT))
+    parallel_for = runtime_function(module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
+    b.call(parallel_for, [task_function, context, count])
+    return kb.finish()
+
+
+def _materialized(buffers: Buffers, instructions) -> list:
+    return [inst.result for inst in instructions if inst.result is not None and buffers.in_memory(inst.result)]
+
+
+def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    body = ElementwiseBody(members)
+    shape = body.instructions[-1].result.type.shape
+    region = ElementwiseRegion(body, shape, _materialized(buffers, body.instructions))
+    if num_elements(shape) >= PARALLEL_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
+        return _parallel_kernel(module, name, region.shape[0],
+                                lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    region.emit(kb, kb.arg("buffers"), buffers)
+    return kb.finish()
+
+
+# -- reduce ------------------------------------------------------------------------------------------
+
+
+def _identity(op, dtype):
+    if op in ("reduce_sum", "reduce_mean"):
+        return constant(dtype, 0)
+    if dtype.is_floating:
+        return constant(dtype, float("-inf") if op == "reduce_max" else float("inf"))
+    return constant(dtype, int(dtype.min if op == "reduce_max" else dtype.max))
+
+
+def _combine(kb, op, dtype, accumulator, x):
+    b = kb.b
+    if op in ("reduce_sum", "reduce_mean"):
+        return b.fadd(accumulator, x) if dtype.is_floating else b.add(accumulator, x)
+    if dtype.is_floating:  # NaN propagates, as np.max does
+        return kb.intrinsic("maximum" if op == "reduce_max" else "minimum", dtype, [accumulator, x])
+    return b.select(b.icmp_signed(">" if op == "reduce_max" else "<", x, accumulator), x, accumulator)
+
+
+def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """Elementwise producers, the reduction accumulated in the same pass over its input, an epilogue."""
+    position = next(i for i, m in enumerate(members) if m.op.startswith("reduce_"))
+    reduction = members[position]
+    main, epilogue = ElementwiseBody(members[:position]), ElementwiseBody(members[position + 1:])
+    source, result = reduction.operands[0], reduction.result
+    op, dtype = reduction.op, source.type.dtype
+    in_shape = source.type.shape
+    axes = set(normalize_axes(reduction.attrs["axes"], len(in_shape)))
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    b, buffers_arg = kb.b, kb.arg("buffers")
+    count = num_elements(in_shape[a] for a in axes)
+    if op == "reduce_mean" and dtype.is_integer and count == 0 and result.type.num_elements:
+        kb.fail(3, f"Integer division by zero in reduce_mean (op {reduction.source or op})")
+        return kb.function
+    out = buffers.value(kb, buffers_arg, result)
+    with kb.loop(result.type.num_elements, "init") as j:
+        kb.store(out, dtype, j, _identity(op, dtype))
+
+    produced_inside = source.id in {inst.result.id for inst in main.instructions}
+    loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in main.inputs]
+    strides = [broadcast_strides(v.type.shape, in_shape) for v in main.inputs]
+    if not produced_inside:
+        loads.append((buffers.value(kb, buffers_arg, source), dtype))
+        strides.append(contiguous_strides(in_shape))
+    kept = iter(contiguous_strides([d for i, d in enumerate(in_shape) if i not in axes]))
+    strides.append([0 if i in axes else next(kept) for i in range(len(in_shape))])
+    stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in _materialized(buffers, main.instructions)]
+    stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype, w.operands[1].id)
+               for w in main.writes]
+    strides += [contiguous_strides(in_shape) for _ in stores]
+    shape, strides = coalesce(list(in_shape), strides)
+
+    def element(offsets):
+        inputs = iter(zip(loads, offsets))
+        values = main.evaluate(kb, lambda v: (lambda load, offset: kb.load(load[0], load[1], offset))(*next(inputs)))
+        x = values[source.id] if produced_inside else kb.load(loads[-1][0], dtype, offsets[len(loads) - 1])
+        out_offset = offsets[len(loads)]
+        kb.store(out, dtype, out_offset, _combine(kb, op, dtype, kb.load(out, dtype, out_offset), x))
+        for (pointer, store_dtype, value_id), offset in zip(stores, offsets[len(loads) + 1:]):
+            kb.store(pointer, store_dtype, offset, values[value_id])
+
+    emit_loops(kb, shape, strides, element)
+    if op == "reduce_mean":
+        with kb.loop(result.type.num_elements, "mean") as j:
+            total = kb.load(out, dtype, j)
+            divided = b.fdiv(total, constant(dtype, count)) if dtype.is_floating else \
+                b.sdiv(total, constant(dtype, count))  # truncates, as TF
+            kb.store(out, dtype, j, divided)
+    if epilogue.instructions or epilogue.writes:
+        ElementwiseRegion(epilogue, result.type.shape, _materialized(buffers, epilogue.instructions)).emit(
+            kb, buffers_arg, buffers)
+    return kb.finish()
+
+
+# -- softmax ------------------------------------------------------------------------------------------
+
+
+def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """Cross-entropy and/or its gradient in one pass per row, then the gradient's epilogue."""
+    loss = next((m for m in members if m.op == "sparse_softmax_xent"), None)
+    grad = next((m for m in members if m.op == "sparse_softmax_xent_grad"), None)
+    anchor = loss or grad
+    epilogue = ElementwiseBody([m for m in members if m is not loss and m is not grad])
+    logits_value, labels_value = anchor.operands
+    batch, classes = logits_value.type.shape
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    b, buffers_arg = kb.b, kb.arg("buffers")
+    rows = Rows(kb, logits_value.type.dtype, classes)
+    x = buffers.value(kb, buffers_arg, logits_value)
+    labels = buffers.value(kb, buffers_arg, labels_value)
+    loss_out = buffers.value(kb, buffers_arg, loss.result) if loss else None
+    grad_out = buffers.value(kb, buffers_arg, grad.result) if grad else None
+    with kb.loop(batch, "row") as r:
+        label = rows.label(labels, labels_value.type.dtype, r, anchor)
+        base = b.mul(r, i64(classes))
+        shift = rows.max(x, base)
+        total = rows.sum_exp(x, base, shift, store_to=grad_out)
+        if grad:
+            with kb.loop(classes, "cnorm") as c:
+                index = b.add(base, c)
+                kb.store(grad_out, rows.dtype, index, b.fdiv(kb.load(grad_out, rows.dtype, index), total))
+            at_label = b.add(base, label)
+            kb.store(grad_out, rows.dtype, at_label,
+                     b.fsub(kb.load(grad_out, rows.dtype, at_label), constant(rows.dtype, 1)))
+        if loss:
+            picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
+            kb.store(loss_out, rows.dtype, r, b.fsub(scalar_ops.log(kb, rows.dtype, total), picked))
+    if epilogue.instructions or epilogue.writes:
+        ElementwiseRegion(epilogue, (batch, classes), _materialized(buffers, epilogue.instructions)).emit(
+            kb, buffers_arg, buffers)
+    return kb.finish()
+
+
+# -- gemm -------------------------------------------------------------------------------------------------
+
+
+def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """The blocked GEMM; its epilogue body runs on each finished tile of C, while it is in L1.
+
+    Products below SMALL_GEMM_MACS (the tiny step's 200x1 @ 1x10) skip packing and
+    padded tiles: a plain loop nest computes C, then one vectorized pass the epilogue.
+    """
+    matmul = members[0]
+    a, b_value = matmul.operands
+    m, n = matmul.result.type.shape
+    k = a.type.shape[0] if matmul.attrs["transpose_a"] else a.type.shape[1]
+    spec = GemmSpec(m, n, k, matmul.attrs["transpose_a"], matmul.attrs["transpose_b"], matmul.result.type.dtype)
+    epilogue = ElementwiseBody(members[1:])
+    if m * n * k < SMALL_GEMM_MACS:
+        return _emit_small_gemm(module, name, matmul, epilogue, buffers)
+    tile_epilogue = None
+    if epilogue.instructions or epilogue.writes:
+        outputs = _materialized(buffers, epilogue.instructions)
+
+        def tile_epilogue(kb, c, row, col, rows, cols, extras):
+            _emit_tile(kb, extras[0], buffers, epilogue, outputs, (m, n), row, col, rows, cols)
+
+    gemm = GemmEmitter(module, f"{name}_gemm", spec, epilogue=tile_epilogue, extra_pointers=1).emit()
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    pointers = [buffers.value(kb, buffers_arg, v) for v in (matmul.result, a, b_value)]
+    kb.b.ret(kb.b.call(gemm, pointers + [buffers_arg, kb.arg("status")]))
+    return kb.function
+
+
+def _emit_small_gemm(module, name, matmul, epilogue: ElementwiseBody, buffers: Buffers) -> ir.Function:
+    product = lower_matmul(module, f"{name}_matmul", matmul)
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    pointers = [buffers.value(kb, buffers_arg, v) for v in (matmul.result,) + tuple(matmul.operands)]
+    kb.b.call(product, pointers + [kb.arg("status")])
+    if epilogue.instructions or epilogue.writes:
+        ElementwiseRegion(epilogue, matmul.result.type.shape, _materialized(buffers, epilogue.instructions)).emit(
+            kb, buffers_arg, buffers)
+    return kb.finish()
+
+
+def _emit_tile(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols):
+    """The epilogue body on C[row:row+rows, col:col+cols] of a C of `shape`."""
+    b = kb.b
+    streams = [(buffers.value(kb, buffers_arg, v), v.type.dtype, broadcast_strides(v.type.shape, shape))
+               for v in body.inputs]
+    stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, contiguous_strides(shape), v.id) for v in outputs]
+    stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
+                contiguous_strides(shape), w.operands[1].id) for w in body.writes]
+    with kb.loop(rows, "ei") as i:
+        r = b.add(row, i)
+        with kb.loop(cols, "ej") as j:
+            c = b.add(col, j)
+
+            def offset(strides):
+                return b.add(b.mul(r, i64(strides[0])), b.mul(c, i64(strides[1])))
+
+            inputs = iter(streams)
+            values = body.evaluate(kb, lambda v: (lambda p, dtype, s: kb.load(p, dtype, offset(s)))(*next(inputs)))
+            for pointer, dtype, strides, value_id in stores:
+                kb.store(pointer, dtype, offset(strides), values[value_id])
+
+
+KERNEL_EMITTERS = {
+    "loop": emit_loop_kernel,
+    "reduce": emit_reduce_kernel,
+    "softmax": emit_softmax_kernel,
+    "gemm": emit_gemm_kernel,
+}

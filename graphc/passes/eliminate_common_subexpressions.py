@@ -1,0 +1,46 @@
+"""Common-subexpression elimination: an instruction equal to an earlier one reuses its value.
+
+Equal means same op, same operands, same attributes. Constants are equal when
+their dtype, shape and elements are. Stateful instructions are never merged,
+except two reads of one variable with no write of it in between (the second
+read would see the same value).
+"""
+
+from __future__ import annotations
+
+from graphc.ir.printer import array_digest
+from graphc.ir.program import OpaqueConstant, Program, Value
+from graphc.ops import registry
+
+
+def _key(inst):
+    attrs = []
+    for name, value in sorted(inst.attrs.items()):
+        if name == "value" and inst.op == "constant":
+            value = value.digest if isinstance(value, OpaqueConstant) else array_digest(value)
+        attrs.append((name, repr(value)))
+    operands = tuple(o.id if isinstance(o, Value) else ("@", o.name) for o in inst.operands)
+    return inst.op, str(inst.result.type), operands, tuple(attrs)
+
+
+def eliminate_common_subexpressions(program: Program) -> Program:
+    seen: dict = {}
+    replacement: dict[int, Value] = {}
+    instructions = []
+    for inst in program.instructions:
+        inst = inst.replace(operands=tuple(replacement.get(o.id, o) if isinstance(o, Value) else o
+                                           for o in inst.operands))
+        if inst.op == "write":
+            name = inst.operands[0].name
+            seen = {k: v for k, v in seen.items() if not (k[0] == "read" and k[2] == (("@", name),))}
+        mergeable = inst.result is not None and inst.op != "feed" and (
+            inst.op == "read" or not registry.get(inst.op).stateful)
+        if mergeable:
+            key = _key(inst)
+            if key in seen:
+                replacement[inst.result.id] = seen[key]
+                continue
+            seen[key] = inst.result
+        instructions.append(inst)
+    fetches = tuple(replacement.get(v.id, v) for v in program.fetches)
+    return program.replace(instructions=tuple(instructions), fetches=fetches)

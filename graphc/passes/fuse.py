@@ -1,0 +1,236 @@
+"""Fusion: groups instructions into kernels, each one loop nest in the generated code.
+
+Kernel kinds, by what anchors them:
+
+- gemm: a float matmul, plus an epilogue of elementwise ops over its result's
+  shape (bias add, relu, an optimizer update) and writes of epilogue values;
+- softmax: sparse softmax cross-entropy and/or its gradient (one row pass for
+  both), plus an epilogue over the gradient's shape;
+- reduce: a reduction with the elementwise ops that produce its input, and an
+  epilogue over its result's shape;
+- loop: elementwise ops over one shape (broadcast operands welcome);
+- opaque: any other op, alone; copy: a write that could not join its producer.
+
+Fusion never changes what a program computes: it only assigns instructions to
+kernels and moves an instruction *earlier*, into the kernel of one of its
+producers (or of the other half of a cross-entropy pair), when that is legal:
+
+1. every operand is free (feed, constant, read), produced in that kernel, or
+   produced by a kernel that starts earlier;
+2. a read operand of variable v keeps its meaning: the writes of v before the
+   read stay before the kernel, the writes after it stay after;
+3. a write of v joins the kernel producing its value only if the kernel does
+   not read v as a GEMM operand or reduction input, earlier writes of v stay
+   earlier, and every earlier read of v is used before the kernel (or by a
+   same-index op in it, or snapshotted before it).
+
+Kernels then run in the order of their first instruction. Reads are placed just
+before their first use; plan_memory snapshots a read when a write of its
+variable comes while it is still needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphc.ir.program import Program, Value
+from graphc.ops import registry
+from graphc.ops.registry import FusionClass
+
+FREE_OPS = frozenset({"feed", "constant", "read"})
+REDUCTIONS = frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"})
+SOFTMAX_OPS = frozenset({"sparse_softmax_xent", "sparse_softmax_xent_grad"})
+FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax")
+
+
+def is_elementwise(inst) -> bool:
+    """Ops a fused loop computes element by element (with broadcast operands)."""
+    if registry.get(inst.op).fusion not in (FusionClass.ELEMENTWISE, FusionClass.BROADCAST):
+        return False
+    # Integer floordiv checks its divisor for zeros in a pass of its own.
+    return not (inst.op == "floordiv" and inst.result.type.dtype.is_integer)
+
+
+def anchor_kind(inst) -> str:
+    if inst.op == "matmul" and inst.result.type.dtype.is_floating:
+        return "gemm"
+    if inst.op in SOFTMAX_OPS:
+        return "softmax"
+    if inst.op in REDUCTIONS:
+        return "reduce"
+    if is_elementwise(inst):
+        return "loop"
+    return "copy" if inst.op == "write" else "opaque"
+
+
+@dataclass
+class _Kernel:
+    kind: str
+    start: int                      # original index of its first instruction
+    shape: tuple                    # the shape elementwise members (the epilogue) must produce
+    members: list = field(default_factory=list)
+    anchor_vars: set = field(default_factory=set)  # variables read by the GEMM/reduction/softmax part
+    anchor_operands: tuple = ()     # value ids of a softmax kernel's (logits, labels)
+
+
+class _Fusion:
+    def __init__(self, program: Program):
+        self.program = program
+        self.instructions = program.instructions
+        self.definition = {inst.result.id: i for i, inst in enumerate(self.instructions) if inst.result}
+        self.position = list(range(len(self.instructions)))
+        self.kernel_of: list = [None] * len(self.instructions)
+        self.kernels: list[_Kernel] = []
+        self.users: dict[int, list] = {}
+        self.reads_of: dict[str, list] = {}
+        self.writes_of: dict[str, list] = {}
+        for i, inst in enumerate(self.instructions):
+            for v in inst.values:
+                self.users.setdefault(v.id, []).append(i)
+            if inst.op == "read":
+                self.reads_of.setdefault(inst.operands[0].name, []).append(i)
+            elif inst.op == "write":
+                self.writes_of.setdefault(inst.operands[0].name, []).append(i)
+
+    # -- legality -----------------------------------------------------------------------------
+
+    def _producer(self, value: Value):
+        index = self.definition[value.id]
+        return None if self.instructions[index].op in FREE_OPS else index
+
+    def _reads_keep_meaning(self, j: int, kernel: _Kernel) -> bool:
+        """Rule 2: moving instruction j to the kernel's start sees the same variable states."""
+        for operand in self.instructions[j].values:
+            read = self.definition[operand.id]
+            if self.instructions[read].op != "read":
+                continue
+            name = self.instructions[read].operands[0].name
+            for write in self.writes_of.get(name, []):
+                if write < j and (write < read) != (self.position[write] < kernel.start):
+                    return False
+        return True
+
+    def _write_can_join(self, j: int, kernel: _Kernel) -> bool:
+        """Rule 3, for the write at index j joining `kernel`."""
+        ref, value = self.instructions[j].operands
+        name = ref.name
+        producer = self.definition[value.id]
+        if self.kernel_of[producer] is not kernel or not is_elementwise(self.instructions[producer]):
+            return False
+        if kernel.kind not in FUSIBLE_KINDS or name in kernel.anchor_vars:
+            return False
+        if self.program.variable(name).type.shape != kernel.shape:
+            return False
+        if any(self.position[w] >= kernel.start for w in self.writes_of.get(name, []) if w < j):
+            return False
+        for read in self.reads_of.get(name, []):
+            if read > j:
+                continue
+            for user in self.users.get(self.instructions[read].result.id, []):
+                if user < j and self.kernel_of[user] is kernel and not is_elementwise(self.instructions[user]):
+                    return False
+            if self._placement(read) > kernel.start:  # it would be read after the write
+                return False
+        return True
+
+    # -- grouping -------------------------------------------------------------------------------
+
+    def _new_kernel(self, j: int, kind: str, shape: tuple) -> _Kernel:
+        kernel = _Kernel(kind, j, shape)
+        self.kernels.append(kernel)
+        self._add(j, kernel)
+        return kernel
+
+    def _add(self, j: int, kernel: _Kernel) -> None:
+        kernel.members.append(j)
+        self.kernel_of[j] = kernel
+        self.position[j] = kernel.start
+
+    def _latest_producer_kernel(self, j: int):
+        kernels = [self.kernel_of[p] for p in (self._producer(v) for v in self.instructions[j].values) if p is not None]
+        return max(kernels, key=lambda k: k.start, default=None)
+
+    def _read_vars(self, j: int) -> set:
+        names = set()
+        for operand in self.instructions[j].values:
+            defining = self.instructions[self.definition[operand.id]]
+            if defining.op == "read":
+                names.add(defining.operands[0].name)
+        return names
+
+    def run(self) -> Program:
+        for j, inst in enumerate(self.instructions):
+            if inst.op in FREE_OPS:
+                continue
+            kind = anchor_kind(inst)
+            if kind == "loop":
+                kernel = self._latest_producer_kernel(j)
+                if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape
+                        and self._reads_keep_meaning(j, kernel)):
+                    self._add(j, kernel)
+                else:
+                    self._new_kernel(j, "loop", inst.result.type.shape)
+            elif kind == "reduce":
+                kernel = self._latest_producer_kernel(j)
+                if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.values[0].type.shape
+                        and self._reads_keep_meaning(j, kernel)):
+                    self._add(j, kernel)
+                    kernel.kind = "reduce"
+                    kernel.anchor_vars |= set().union(*(self._read_vars(m) for m in kernel.members))
+                    kernel.shape = inst.result.type.shape
+                else:
+                    self._new_kernel(j, "reduce", inst.result.type.shape).anchor_vars |= self._read_vars(j)
+            elif kind == "softmax":
+                operands = tuple(v.id for v in inst.values)
+                partner = next((k for k in self.kernels if k.kind == "softmax" and k.anchor_operands == operands), None)
+                if partner is not None and self._reads_keep_meaning(j, partner):
+                    self._add(j, partner)
+                else:
+                    kernel = self._new_kernel(j, "softmax", inst.values[0].type.shape)
+                    kernel.anchor_operands = operands
+                    kernel.anchor_vars |= self._read_vars(j)
+            elif kind == "gemm":
+                self._new_kernel(j, "gemm", inst.result.type.shape).anchor_vars |= self._read_vars(j)
+            elif kind == "copy":
+                kernel = self._latest_producer_kernel(j)
+                if kernel is not None and self._write_can_join(j, kernel):
+                    self._add(j, kernel)
+                else:
+                    self._new_kernel(j, "copy", ())
+            else:
+                self._new_kernel(j, "opaque", ())
+        return self._emit()
+
+    # -- the fused program ---------------------------------------------------------------------
+
+    def _emit(self) -> Program:
+        instructions = self.instructions
+        order = [i for i, inst in enumerate(instructions) if inst.op in ("feed", "constant")]
+        reads = sorted((i for i, inst in enumerate(instructions) if inst.op == "read"),
+                       key=lambda r: (self._placement(r), r))
+        kernels = sorted(self.kernels, key=lambda k: k.start)
+        numbered, kinds = [], {}
+        pending = 0
+        for number, kernel in enumerate(kernels):
+            while pending < len(reads) and self._placement(reads[pending]) <= kernel.start:
+                order.append(reads[pending])
+                pending += 1
+            kinds[number] = kernel.kind
+            for member in sorted(kernel.members):
+                order.append(member)
+                numbered.append((member, number))
+        order.extend(reads[pending:])
+        kernel_number = dict(numbered)
+        fused = tuple(instructions[i].replace(kernel=kernel_number.get(i)) for i in order)
+        return self.program.replace(instructions=fused, kernels=kinds)
+
+    def _placement(self, read: int) -> int:
+        """Reads happen just before their first use, and never after their original place."""
+        uses = [self.position[u] for u in self.users.get(self.instructions[read].result.id, [])]
+        return min(uses + [read])
+
+
+def fuse(program: Program) -> Program:
+    """Assigns every computing instruction to a kernel (see the module docstring)."""
+    return _Fusion(program).run()
+
