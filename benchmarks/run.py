@@ -26,7 +26,9 @@ otherwise the run stops with an error. After one untimed warm-up block each,
 the frameworks take turns (round-robin, rotating who goes first) timing a block
 of steps, for several rounds. Each block starts after a short pause, so that
 the thread pool of the framework before it (OpenBLAS's workers spin for about
-0.1 s after NumPy's last call) has gone idle and does not compete with it.
+0.1 s after NumPy's last call) has gone idle and does not compete with it,
+then 0.1 s of untimed steps, so that the cores, the framework's own threads
+and its caches are awake again when timing starts.
 The tables give the median time per step and its ratio to graphc's (above 1
 means slower than graphc).
 """
@@ -53,6 +55,10 @@ ROUNDS = 21
 MLP_STEPS_PER_BLOCK = 30
 TINY_STEPS_PER_BLOCK = 1000
 SETTLE_SECONDS = 0.2  # the pause before each timed block
+# Untimed steps after the pause: on this VM, cores left idle for 0.2 s need a few
+# milliseconds of work before they run at full speed again (measured: a 2-thread
+# step took 1.6-1.9 ms right after the pause, 0.9-1.1 ms once warm).
+WARMUP_SECONDS = 0.1
 CHECKED_STEPS = 2
 LOSS_RELATIVE_TOLERANCE = 1e-4
 SECONDS_PER_UNIT = {"ms": 1e-3, "µs": 1e-6}
@@ -72,6 +78,11 @@ class Contender:
         Returns the seconds per step.
         """
         time.sleep(SETTLE_SECONDS)
+        warm_until, index = time.perf_counter() + WARMUP_SECONDS, 0
+        while time.perf_counter() < warm_until or index < 3:
+            self.trainer.step(self.batches[index % len(self.batches)])
+            index += 1
+        self.trainer.wait()
         start = time.perf_counter()
         for index in range(steps):
             self.trainer.step(self.batches[index % len(self.batches)])

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import llvmlite.ir as ir
 import numpy as np
 
-from graphc.backend.kernel_builder import I8, PTR, KernelBuilder, i64, memory_type
+from graphc.backend.kernel_builder import I8, I32, I64, PTR, KernelBuilder, i64, memory_type
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.ir.program import Program, Value
@@ -111,8 +111,11 @@ def emit_loops(kb: KernelBuilder, shape, strides: list, body: Callable[[list], N
     if not shape:
         body([i64(0)] * len(strides))
         return
-    if outer is None and len(shape) > 1 and shape[-1] < SHORT_INNER_LOOP:
-        _emit_flat_loop(kb, shape, strides, body)
+    total = 1
+    for d in shape:
+        total *= d
+    if outer is None and len(shape) > 1 and shape[-1] < SHORT_INNER_LOOP and total < 2 ** 31:
+        _emit_flat_loop(kb, shape, strides, body, total)
         return
 
     def level(depth, offsets):
@@ -137,24 +140,27 @@ def emit_loops(kb: KernelBuilder, shape, strides: list, body: Callable[[list], N
 SHORT_INNER_LOOP = 16
 
 
-def _emit_flat_loop(kb: KernelBuilder, shape, strides: list, body) -> None:
-    """One loop over every element; each stream's offset is computed from the flat index."""
-    total = 1
-    for d in shape:
-        total *= d
+def _emit_flat_loop(kb: KernelBuilder, shape, strides: list, body, total: int) -> None:
+    """One loop over every element; each stream's offset comes from the flat index.
+
+    The index arithmetic is 32-bit: AVX2 vectorizes 32-bit division by a constant
+    and gathers with 32-bit indices, where 64-bit ones are split into scalars.
+    """
+    b = kb.b
     with kb.loop(total, "flat") as flat:
-        coordinates, rest = [], flat
+        rest = b.trunc(flat, I32)
+        coordinates = []
         for extent in reversed(shape):
-            coordinates.append(kb.b.urem(rest, i64(extent)))
-            rest = kb.b.udiv(rest, i64(extent))
+            coordinates.append(b.urem(rest, ir.Constant(I32, extent)))
+            rest = b.udiv(rest, ir.Constant(I32, extent))
         coordinates.reverse()
         offsets = []
         for stream in strides:
-            offset = i64(0)
+            offset = ir.Constant(I32, 0)
             for coordinate, stride in zip(coordinates, stream):
                 if stride:
-                    offset = kb.b.add(offset, kb.b.mul(coordinate, i64(stride)))
-            offsets.append(offset)
+                    offset = b.add(offset, b.mul(coordinate, ir.Constant(I32, stride)), flags=["nuw", "nsw"])
+            offsets.append(b.zext(offset, I64))
         body(offsets)
 
 

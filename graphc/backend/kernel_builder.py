@@ -221,6 +221,19 @@ def _suffix(llvm_type) -> str:
     return f"i{llvm_type.width}"
 
 
+class IndirectCallee:
+    """A function pointer as a call target: llvmlite needs the function type, which an
+    opaque pointer does not carry."""
+
+    def __init__(self, pointer, function_type: ir.FunctionType):
+        self.pointer = pointer
+        self.function_type = function_type
+        self.type = pointer.type
+
+    def get_reference(self) -> str:
+        return self.pointer.get_reference()
+
+
 def declare(module: ir.Module, name: str, return_type, arg_types) -> ir.Function:
     """The function `name` in `module`, declared on first use."""
     existing = module.globals.get(name)

@@ -1,8 +1,11 @@
-"""The C runtime, loaded once per process: built into the cache, then opened RTLD_GLOBAL.
+"""The libraries every step uses, loaded once per process and opened RTLD_GLOBAL:
 
-Step libraries leave their runtime calls (graphc_fail, graphc_parallel_for,
-the Philox generators ...) undefined; loading this library globally first
-resolves them, and gives the process a single thread pool.
+- the C runtime (runtime_c/: status, Philox, thread pool, profiling), built with cc;
+- the GEMM library (kernels/gemm.py), generated as LLVM IR for this host.
+
+Both are built into the cache the first time and then reused. Step libraries
+leave calls into them undefined; loading these globally first resolves those
+calls, and gives the process a single thread pool.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import functools
 import threading
 
 import cffi
+import llvmlite.ir as ir
 
 from graphc import profile
-from graphc.backend import cache, toolchain
+from graphc.backend import cache, target, toolchain
+from graphc.backend.kernels.gemm import emit_gemm_library
 
 _ffi = cffi.FFI()
 _ffi.cdef("""
@@ -24,27 +29,43 @@ _ffi.cdef("""
 _lock = threading.Lock()
 
 
+def _build_gemm_library(output) -> None:
+    module = ir.Module(name="graphc_gemm")
+    module.triple = target.host()[0]
+    module.data_layout = str(target.target_machine().target_data)
+    emit_gemm_library(module)
+    toolchain.link_shared_library(toolchain.compile_to_object(str(module)), output, output.parent)
+
+
 @functools.lru_cache(maxsize=None)
-def _library():
+def _runtime():
     with _lock:
         name = f"libgraphc_runtime-{toolchain.runtime_digest()}.so"
         path = cache.cached_file(name) or cache.store_file(name, toolchain.build_runtime_library)
         ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         if profile.enabled():
             profile.report_at_exit(str(path))
+        gemm = f"libgraphc_gemm-{cache.compiler_fingerprint()[:16]}.so"
+        gemm_path = cache.cached_file(gemm) or cache.store_file(gemm, _build_gemm_library)
+        ctypes.CDLL(str(gemm_path), mode=ctypes.RTLD_GLOBAL)
         return _ffi.dlopen(str(path))
 
 
 def ensure_loaded() -> None:
-    """Loads the runtime (building it into the cache the first time)."""
-    _library()
+    """Loads the runtime and the GEMM library (building them into the cache the first time)."""
+    _runtime()
 
 
 def num_threads() -> int:
     """The size of the thread pool (GRAPHC_NUM_THREADS, default the number of CPUs)."""
-    return _library().graphc_num_threads()
+    return _runtime().graphc_num_threads()
 
 
 def set_num_threads(threads: int) -> int:
     """Resizes the thread pool (threads < 1: back to the default); returns the new size."""
-    return _library().graphc_set_num_threads(int(threads))
+    return _runtime().graphc_set_num_threads(int(threads))
+
+
+if __name__ == "__main__":  # `python -m graphc.backend.runtime`: build the libraries now (make does)
+    ensure_loaded()
+    print(f"graphc runtime and GEMM library ready in {cache.cache_dir()} ({num_threads()} threads)")

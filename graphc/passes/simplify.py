@@ -1,8 +1,9 @@
 """Algebraic simplification: a table of local rewrite rules, applied to a fixed point.
 
 Each rule looks at one instruction (and the definitions of its operands) and
-returns either an existing value that equals its result (the instruction's
-uses then read that value instead) or None. Rules never change a result's
+returns a value equal to its result — an existing one, or one it builds with
+the Rewriter (new instructions take the rewritten one's place) — or None.
+Uses of the result then read that value instead. Rules never change a result's
 type and never drop an operation whose result would differ for NaN or
 infinite inputs (x * 0 is not 0 for x = inf, so there is no such rule). One
 liberty, as XLA takes it: x + 0 -> x turns -0.0 + 0.0 (= +0.0) into -0.0.
@@ -32,7 +33,7 @@ def _same_type(a: Value, b: Value) -> bool:
 def _identity_operand(identity_element, commutative: bool):
     """x op e -> x (and e op x -> x when commutative), when the result keeps x's type."""
 
-    def rule(inst: Instruction, definitions: dict) -> Optional[Value]:
+    def rule(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
         x, y = inst.operands
         if _splat_of(y, definitions) == identity_element and _same_type(x, inst.result):
             return x
@@ -43,7 +44,7 @@ def _identity_operand(identity_element, commutative: bool):
     return rule
 
 
-def _involution(inst: Instruction, definitions: dict) -> Optional[Value]:
+def _involution(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
     """neg(neg(x)) -> x; logical_not(logical_not(x)) -> x."""
     inner = definitions.get(inst.operands[0].id)
     if inner is not None and inner.op == inst.op:
@@ -51,13 +52,13 @@ def _involution(inst: Instruction, definitions: dict) -> Optional[Value]:
     return None
 
 
-def _to_own_type(inst: Instruction, definitions: dict) -> Optional[Value]:
+def _to_own_type(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
     """reshape/broadcast_to/cast/identity-like ops to the operand's own type -> the operand."""
     x = inst.operands[0]
     return x if _same_type(x, inst.result) else None
 
 
-def _reduce_nothing(inst: Instruction, definitions: dict) -> Optional[Value]:
+def _reduce_nothing(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
     """A reduction over no axes (or only size-1 axes kept) is the operand."""
     x = inst.operands[0]
     axes = inst.attrs["axes"]
@@ -67,7 +68,7 @@ def _reduce_nothing(inst: Instruction, definitions: dict) -> Optional[Value]:
     return None
 
 
-def _transpose_identity(inst: Instruction, definitions: dict) -> Optional[Value]:
+def _transpose_identity(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
     """transpose(x, identity permutation) -> x; transpose(transpose(x, p), q) with q∘p = id -> x."""
     perm = tuple(inst.attrs["perm"])
     if perm == tuple(range(len(perm))):
@@ -80,7 +81,7 @@ def _transpose_identity(inst: Instruction, definitions: dict) -> Optional[Value]
     return None
 
 
-def _reshape_chain(inst: Instruction, definitions: dict) -> Optional[Value]:
+def _reshape_chain(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
     """reshape(reshape(x)) to x's shape -> x (other chains keep the outer reshape)."""
     inner = definitions.get(inst.operands[0].id)
     if inner is not None and inner.op == "reshape" and _same_type(inner.operands[0], inst.result):
@@ -88,7 +89,32 @@ def _reshape_chain(inst: Instruction, definitions: dict) -> Optional[Value]:
     return None
 
 
+def _matmul_of_vectors(inst: Instruction, definitions: dict, rewriter: "Rewriter") -> Optional[Value]:
+    """A product with a dimension of 1 is elementwise work that fuses with its neighbours:
+    K = 1: a[M,1] @ b[1,N] -> a * b (broadcast); N = 1: a @ b[K,1] -> sum(a * b^T, axis 1);
+    M = 1: a[1,K] @ b -> sum(a^T * b, axis 0). Layouts that would need a transpose are left alone."""
+    a, b = inst.operands
+    transpose_a, transpose_b = inst.attrs["transpose_a"], inst.attrs["transpose_b"]
+    m, n = inst.result.type.shape
+    k = a.type.shape[0] if transpose_a else a.type.shape[1]
+    dtype = inst.result.type.dtype
+    if k == 1:
+        column = rewriter.reshape(a, (m, 1)) if transpose_a else a
+        row = rewriter.reshape(b, (1, n)) if transpose_b else b
+        return rewriter.emit("mul", (column, row), {}, inst.result.type)
+    if n == 1 and not transpose_a:
+        row = b if transpose_b else rewriter.reshape(b, (1, k))
+        products = rewriter.emit("mul", (a, row), {}, type(inst.result.type)(dtype, (m, k)))
+        return rewriter.emit("reduce_sum", (products,), {"axes": (1,), "keepdims": True}, inst.result.type)
+    if m == 1 and not transpose_b:
+        column = a if transpose_a else rewriter.reshape(a, (k, 1))
+        products = rewriter.emit("mul", (column, b), {}, type(inst.result.type)(dtype, (k, n)))
+        return rewriter.emit("reduce_sum", (products,), {"axes": (0,), "keepdims": True}, inst.result.type)
+    return None
+
+
 RULES: dict[str, list[Callable]] = {
+    "matmul": [_matmul_of_vectors],                       # products with a dimension of 1
     "mul": [_identity_operand(1, commutative=True)],      # x*1 -> x, 1*x -> x
     "add": [_identity_operand(0, commutative=True)],      # x+0 -> x, 0+x -> x
     "sub": [_identity_operand(0, commutative=False)],     # x-0 -> x
@@ -106,35 +132,57 @@ RULES: dict[str, list[Callable]] = {
 }
 
 
+class Rewriter:
+    """Lets a rule add instructions (placed where the instruction it rewrites was)."""
+
+    def __init__(self, next_id: int):
+        self.next_id = next_id
+        self.added: list[Instruction] = []
+        self.source = ""
+
+    def emit(self, op: str, operands: tuple, attrs: dict, type_) -> Value:
+        value = Value(self.next_id, type_)
+        self.next_id += 1
+        self.added.append(Instruction(op, value, operands, attrs, self.source))
+        return value
+
+    def reshape(self, value: Value, shape: tuple) -> Value:
+        return self.emit("reshape", (value,), {"shape": shape}, type(value.type)(value.type.dtype, shape))
+
+
 def simplify(program: Program) -> Program:
     """Applies RULES until nothing changes; replaced instructions are dropped (their uses
     now read the replacement), so the rules never leave dead code behind."""
     while True:
         definitions = program.definitions()
         replacement: dict[int, Value] = {}
+        rewriter = Rewriter(program.next_id)
+        instructions = []
         for inst in program.instructions:
-            rules = RULES.get(inst.op)
-            if not rules or inst.result is None:
-                continue
-            operands_now = tuple(replacement.get(o.id, o) if isinstance(o, Value) else o for o in inst.operands)
-            current = inst.replace(operands=operands_now)
-            for rule in rules:
-                value = rule(current, definitions)
+            inst = inst.replace(operands=tuple(replacement.get(o.id, o) if isinstance(o, Value) else o
+                                               for o in inst.operands))
+            value = None
+            for rule in (RULES.get(inst.op, []) if inst.result is not None else []):
+                rewriter.source, mark = inst.source, len(rewriter.added)
+                value = rule(inst, definitions, rewriter)
                 if value is not None:
-                    replacement[inst.result.id] = replacement.get(value.id, value)
                     break
+                del rewriter.added[mark:]
+            if value is None:
+                instructions.append(inst)
+                continue
+            instructions.extend(rewriter.added)
+            definitions.update((i.result.id, i) for i in rewriter.added)
+            rewriter.added = []
+            replacement[inst.result.id] = replacement.get(value.id, value)
         if not replacement:
             return program
-        program = _substitute(program, replacement)
+        fetches = tuple(_resolve(v, replacement) for v in program.fetches)
+        program = program.replace(instructions=tuple(instructions), fetches=fetches, next_id=rewriter.next_id)
 
 
-def _substitute(program: Program, replacement: dict) -> Program:
-    def resolve(value):
-        while isinstance(value, Value) and value.id in replacement:
-            value = replacement[value.id]
-        return value
-
-    instructions = tuple(inst.replace(operands=tuple(resolve(o) for o in inst.operands))
-                         for inst in program.instructions if inst.result is None or inst.result.id not in replacement)
-    return program.replace(instructions=instructions, fetches=tuple(resolve(v) for v in program.fetches))
+def _resolve(value, replacement: dict):
+    while isinstance(value, Value) and value.id in replacement:
+        value = replacement[value.id]
+    return value
 

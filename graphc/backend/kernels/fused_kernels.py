@@ -14,9 +14,9 @@ import llvmlite.ir as ir
 
 from graphc.backend import scalar_ops
 from graphc.backend.fused import Buffers, ElementwiseBody, ElementwiseRegion, emit_loops
-from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, constant, i64, runtime_function
+from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64, runtime_function
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
-from graphc.backend.kernels.gemm import GemmEmitter, GemmSpec
+from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.matmul import lower_matmul
 from graphc.backend.kernels.softmax import Rows
 from graphc.frontend.tensor_shape import num_elements
@@ -192,31 +192,33 @@ def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Func
 
 
 def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
-    """The blocked GEMM; its epilogue body runs on each finished tile of C, while it is in L1.
+    """A call to the GEMM library; the epilogue body runs on each finished tile of C, in L1.
 
-    Products below SMALL_GEMM_MACS (the tiny step's 200x1 @ 1x10) skip packing and
+    Products below SMALL_GEMM_MACS (the tiny step's 200x10 @ 10x1) skip packing and
     padded tiles: a plain loop nest computes C, then one vectorized pass the epilogue.
     """
     matmul = members[0]
     a, b_value = matmul.operands
     m, n = matmul.result.type.shape
-    k = a.type.shape[0] if matmul.attrs["transpose_a"] else a.type.shape[1]
-    spec = GemmSpec(m, n, k, matmul.attrs["transpose_a"], matmul.attrs["transpose_b"], matmul.result.type.dtype)
+    transpose_a, transpose_b = matmul.attrs["transpose_a"], matmul.attrs["transpose_b"]
+    k = a.type.shape[0] if transpose_a else a.type.shape[1]
     epilogue = ElementwiseBody(members[1:])
     if m * n * k < SMALL_GEMM_MACS:
         return _emit_small_gemm(module, name, matmul, epilogue, buffers)
-    tile_epilogue = None
+    gemm = declare(module, function_name(matmul.result.type.dtype, transpose_a, transpose_b), I32, GEMM_TYPES)
+    callback = ir.Constant(PTR, None)
     if epilogue.instructions or epilogue.writes:
         outputs = _materialized(buffers, epilogue.instructions)
-
-        def tile_epilogue(kb, c, row, col, rows, cols, extras):
-            _emit_tile(kb, extras[0], buffers, epilogue, outputs, (m, n), row, col, rows, cols)
-
-    gemm = GemmEmitter(module, f"{name}_gemm", spec, epilogue=tile_epilogue, extra_pointers=1).emit()
+        tile = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
+                             [PTR, I64, I64, I64, I64], VOID)
+        _emit_tile(tile, tile.arg("context"), buffers, epilogue, outputs, (m, n),
+                   *(tile.arg(x) for x in ("row", "col", "rows", "cols")))
+        callback = tile.finish()
     kb = KernelBuilder(module, name, ["buffers", "status"])
     buffers_arg = kb.arg("buffers")
-    pointers = [buffers.value(kb, buffers_arg, v) for v in (matmul.result, a, b_value)]
-    kb.b.ret(kb.b.call(gemm, pointers + [buffers_arg, kb.arg("status")]))
+    c, a_pointer, b_pointer = (buffers.value(kb, buffers_arg, v) for v in (matmul.result, a, b_value))
+    kb.b.ret(kb.b.call(gemm, [i64(m), i64(n), i64(k), a_pointer, b_pointer, c, callback, buffers_arg,
+                              kb.arg("status")]))
     return kb.function
 
 

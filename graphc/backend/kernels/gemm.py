@@ -4,39 +4,48 @@
       for pc in [0, K) step KC:
         pack B into panels of NR columns, k-major
         for ic in [m0, m1) step MC:          an MC x KC block of A (sized for L2)
-          pack A into panels of MR rows, k-major
+          pack A into panels of MR rows, k-major (a transposed A already is)
           for jr in block step NR:
             for ir in block step MR:
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
               (MR x NR = 6 x 16 with AVX2; 14 x 32 with AVX-512)
+              then, after the last pc, the caller's epilogue on the tile
+
+One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
+with M, N, K given at run time: specializing on shapes bought nothing
+measurable and made every step compile eight GEMMs (1.9 s of LLVM for the MLP
+training step). `library.py` builds these once per machine into a cached shared
+library; steps call them and pass their fused epilogue as a callback on each
+finished tile, while the tile is in L1.
 
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. A transposed A ([K, M]) is read in place: it is
-already k-major, MR contiguous elements per k (packing it cost more than it
-saved at the MLP's backward shapes). Threads split C into ranges of whole NR-column
-(or MR-row) panels; every element is summed over k in the same order whatever
-the thread count, so results are bit-identical with 1 or 2 threads.
-
-An optional epilogue (fusion) runs on each finished tile while it is in L1.
+already k-major, MR contiguous elements per k. Threads split C into ranges of
+whole NR-column (or MR-row) panels; every element is summed over k in the same
+order whatever the thread count, so results are bit-identical with 1 or 2 threads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, KernelBuilder, declare, i64, memory_type,
-                                           runtime_function)
+from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, IndirectCallee, KernelBuilder, declare,
+                                           global_string, i64, memory_type, runtime_function)
+from graphc.frontend import dtypes
 
 # Below this many multiply-adds a product runs on one thread: waking the pool costs more.
 PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
 # How many rows of B ahead the packing loop prefetches.
 _PREFETCH_ROWS = 8
+# epilogue(context, row, col, rows, cols): runs on C[row:row+rows, col:col+cols] once final.
+EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
+GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
+GEMM_TYPES = [I64, I64, I64, PTR, PTR, PTR, PTR, PTR, PTR]
 
 
 @dataclass(frozen=True)
@@ -63,78 +72,76 @@ def blocking(dtype) -> Blocking:
     return Blocking(width, mr, nr, mc, kc, nc)
 
 
-@dataclass(frozen=True)
-class GemmSpec:
-    m: int
-    n: int
-    k: int
-    transpose_a: bool
-    transpose_b: bool
-    dtype: object
-
-
-# epilogue(kb, c_pointer, row, col, rows, cols, context_values): code run on a finished tile
-Epilogue = Callable
+def function_name(dtype, transpose_a: bool, transpose_b: bool) -> str:
+    return f"graphc_gemm_{dtype.ir_name}_{'t' if transpose_a else 'n'}{'t' if transpose_b else 'n'}"
 
 
 class GemmEmitter:
-    """Emits the functions of one GEMM into `module`; `emit()` returns the kernel entry."""
+    """Emits one GEMM function (with its packing routines, micro-kernel and task) into `module`."""
 
-    def __init__(self, module: ir.Module, name: str, spec: GemmSpec, epilogue: Optional[Epilogue] = None,
-                 extra_pointers: int = 0):
-        self.module, self.name, self.spec = module, name, spec
-        self.block = blocking(spec.dtype)
-        self.element = memory_type(spec.dtype)
+    def __init__(self, module: ir.Module, dtype, transpose_a: bool, transpose_b: bool):
+        self.module, self.dtype = module, dtype
+        self.transpose_a, self.transpose_b = transpose_a, transpose_b
+        self.name = function_name(dtype, transpose_a, transpose_b)
+        self.block = blocking(dtype)
+        self.element = memory_type(dtype)
         self.vector = ir.VectorType(self.element, self.block.width)
-        self.epilogue = epilogue
-        self.extra_pointers = extra_pointers
-        bm = self.block
-        self.n_panels = -(-spec.n // bm.nr)
-        self.m_panels = -(-spec.m // bm.mr)
-        self.split_columns = self.n_panels >= self.m_panels
-        # Equal cache blocks (784 = 4 x 196, not 3 x 256 + 16): no block is left nearly empty.
-        self.kc = _balanced(spec.k, bm.kc, _UNROLL)
-        self.mc = _balanced(spec.m, bm.mc, bm.mr)
-        self.nc = _balanced(spec.n, bm.nc, bm.nr)
-        # The context the kernel hands to its tasks: C, A, B, status, task count, extra pointers.
-        self.context_type = ir.LiteralStructType([PTR, PTR, PTR, PTR, I64] + [PTR] * extra_pointers)
+        # What the entry hands its tasks: the GEMM's arguments, then block sizes and the task count.
+        self.context_type = ir.LiteralStructType(GEMM_TYPES + [I64, I64, I64, I64, I1])
 
-    # -- helpers --------------------------------------------------------------------------------
+    @property
+    def packs_a(self) -> bool:
+        """Row-major A is packed into k-major panels; a transposed A already is k-major."""
+        return not self.transpose_a
+
+    # -- helpers ---------------------------------------------------------------------------------
 
     def _size(self) -> int:
-        return self.spec.dtype.size
+        return self.dtype.size
 
     def _prefetch(self, b, pointer, write: bool) -> None:
         prefetch = declare(self.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
         b.call(prefetch, [pointer, ir.Constant(I32, int(write)), ir.Constant(I32, 3), ir.Constant(I32, 1)])
 
-    def _min(self, b, x, y):
+    @staticmethod
+    def _min(b, x, y):
         return b.select(b.icmp_signed("<", x, y), x, y)
+
+    @staticmethod
+    def _ceil_div(b, x, y):
+        return b.udiv(b.add(x, b.sub(y, i64(1))), y)
 
     def _gep(self, b, pointer, index):
         return b.gep(pointer, [index], inbounds=True, source_etype=self.element)
 
-    # -- packing ------------------------------------------------------------------------------------
+    def _balanced(self, b, extent, block: int, multiple: int):
+        """Equal blocks of at most ~`block` (784 = 4 x 196, not 3 x 256 + 16), rounded up to `multiple`."""
+        count = b.select(b.icmp_signed("<", extent, i64(1)), i64(1), self._ceil_div(b, extent, i64(block)))
+        size = self._ceil_div(b, extent, count)
+        size = b.mul(self._ceil_div(b, size, i64(multiple)), i64(multiple))
+        return b.select(b.icmp_signed("<", size, i64(multiple)), i64(multiple), size)
+
+    # -- packing -----------------------------------------------------------------------------------
 
     def _pack_b(self) -> ir.Function:
         """Bp[(p*kc + k)*NR + j] = op(B)[pc + k, jc + p*NR + j], zero past column N."""
-        spec, bm = self.spec, self.block
-        kb = KernelBuilder(self.module, f"{self.name}_pack_b", ["bp", "b", "pc", "jc", "kc", "nc"],
-                           [PTR, PTR, I64, I64, I64, I64], VOID)
+        bm = self.block
+        kb = KernelBuilder(self.module, f"{self.name}_pack_b", ["bp", "b", "n", "k", "pc", "jc", "kc", "nc"],
+                           [PTR, PTR, I64, I64, I64, I64, I64, I64], VOID)
         b = kb.b
-        bp, source, pc, jc, kc, nc = (kb.arg(n) for n in ("bp", "b", "pc", "jc", "kc", "nc"))
-        panels = b.udiv(b.add(nc, i64(bm.nr - 1)), i64(bm.nr))
-        full_panels = self._min(b, panels, b.sdiv(b.sub(i64(spec.n), jc), i64(bm.nr)))
+        bp, source, n, depth, pc, jc, kc, nc = (kb.arg(x) for x in ("bp", "b", "n", "k", "pc", "jc", "kc", "nc"))
+        panels = self._ceil_div(b, nc, i64(bm.nr))
+        full_panels = self._min(b, panels, b.sdiv(b.sub(n, jc), i64(bm.nr)))
 
         def element(k, col):  # the index of op(B)[pc + k, col] in B
-            if spec.transpose_b:
-                return b.add(b.mul(col, i64(spec.k)), b.add(pc, k))
-            return b.add(b.mul(b.add(pc, k), i64(spec.n)), col)
+            if self.transpose_b:
+                return b.add(b.mul(col, depth), b.add(pc, k))
+            return b.add(b.mul(b.add(pc, k), n), col)
 
         with kb.loop(full_panels, "p") as p:
             col0 = b.add(jc, b.mul(p, i64(bm.nr)))
             panel = self._gep(b, bp, b.mul(b.mul(p, kc), i64(bm.nr)))
-            if spec.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
+            if self.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
                 for j in range(bm.nr):
                     row = element(i64(0), b.add(col0, i64(j)))
                     self._prefetch(b, self._gep(b, source, row), write=False)
@@ -142,11 +149,12 @@ class GemmEmitter:
                         value = b.load(self._gep(b, source, b.add(row, k)), typ=self.element)
                         b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.nr)), i64(j))))
             else:  # B is [K, N]: each k gives NR contiguous elements
+                last = b.sub(b.mul(depth, n), i64(1))
                 with kb.loop(kc, "k") as k:
                     src = self._gep(b, source, element(k, col0))
                     # B usually comes from L3 or memory: ask for rows well ahead of their copy.
                     self._prefetch(b, self._gep(b, source, self._min(
-                        b, element(b.add(k, i64(_PREFETCH_ROWS)), col0), i64(spec.k * spec.n - 1))), write=False)
+                        b, element(b.add(k, i64(_PREFETCH_ROWS)), col0), last)), write=False)
                     dst = self._gep(b, panel, b.mul(k, i64(bm.nr)))
                     for h in range(2):
                         value = b.load(self._gep(b, src, i64(h * bm.width)), typ=self.vector, align=self._size())
@@ -158,7 +166,7 @@ class GemmEmitter:
             with kb.loop(kc, "ke") as k:
                 with kb.loop(bm.nr, "je") as j:
                     col = b.add(col0, j)
-                    valid = b.icmp_signed("<", col, i64(spec.n))
+                    valid = b.icmp_signed("<", col, n)
                     safe = b.select(valid, element(k, col), i64(0))
                     value = b.select(valid, b.load(self._gep(b, source, safe), typ=self.element), zero)
                     b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.nr)), j)))
@@ -166,16 +174,16 @@ class GemmEmitter:
 
     def _pack_a(self) -> ir.Function:
         """Ap[(p*kc + k)*MR + i] = A[ic + p*MR + i, pc + k] for a row-major A (zero past row M)."""
-        spec, bm = self.spec, self.block
-        kb = KernelBuilder(self.module, f"{self.name}_pack_a", ["ap", "a", "ic", "pc", "mc", "kc"],
-                           [PTR, PTR, I64, I64, I64, I64], VOID)
+        bm = self.block
+        kb = KernelBuilder(self.module, f"{self.name}_pack_a", ["ap", "a", "m", "k", "ic", "pc", "mc", "kc"],
+                           [PTR, PTR, I64, I64, I64, I64, I64, I64], VOID)
         b = kb.b
-        ap, source, ic, pc, mc, kc = (kb.arg(n) for n in ("ap", "a", "ic", "pc", "mc", "kc"))
-        panels = b.udiv(b.add(mc, i64(bm.mr - 1)), i64(bm.mr))
-        full_panels = self._min(b, panels, b.sdiv(b.sub(i64(spec.m), ic), i64(bm.mr)))
+        ap, source, m, depth, ic, pc, mc, kc = (kb.arg(x) for x in ("ap", "a", "m", "k", "ic", "pc", "mc", "kc"))
+        panels = self._ceil_div(b, mc, i64(bm.mr))
+        full_panels = self._min(b, panels, b.sdiv(b.sub(m, ic), i64(bm.mr)))
         with kb.loop(full_panels, "p") as p:
             row0 = b.add(ic, b.mul(p, i64(bm.mr)))
-            rows = [self._gep(b, source, b.add(b.mul(b.add(row0, i64(i)), i64(spec.k)), pc)) for i in range(bm.mr)]
+            rows = [self._gep(b, source, b.add(b.mul(b.add(row0, i64(i)), depth), pc)) for i in range(bm.mr)]
             panel = self._gep(b, ap, b.mul(b.mul(p, kc), i64(bm.mr)))
             # k outer, the MR rows unrolled: MR sequential streams in, one contiguous stream out.
             with kb.loop(kc, "k") as k:
@@ -189,40 +197,38 @@ class GemmEmitter:
             with kb.loop(kc, "ke") as k:
                 with kb.loop(bm.mr, "ie") as i:
                     row = b.add(row0, i)
-                    valid = b.icmp_signed("<", row, i64(spec.m))
-                    safe = b.select(valid, b.add(b.mul(row, i64(spec.k)), b.add(pc, k)), i64(0))
+                    valid = b.icmp_signed("<", row, m)
+                    safe = b.select(valid, b.add(b.mul(row, depth), b.add(pc, k)), i64(0))
                     value = b.select(valid, b.load(self._gep(b, source, safe), typ=self.element), zero)
                     b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.mr)), i)))
         return kb.finish()
 
-    @property
-    def packs_a(self) -> bool:
-        """Row-major A is packed into k-major panels; a transposed A is already k-major."""
-        return not self.spec.transpose_a
-
-    # -- the micro-kernel -----------------------------------------------------------------------------
+    # -- the micro-kernel ------------------------------------------------------------------------------
 
     def _micro_kernel(self) -> ir.Function:
-        """C tile (+)= Ap panel @ Bp panel over kc; `first` overwrites instead of adding."""
-        spec, bm = self.spec, self.block
-        kb = KernelBuilder(self.module, f"{self.name}_micro", ["a", "bp", "c", "kc", "first", "rows", "cols"],
-                           [PTR, PTR, PTR, I64, I1, I64, I64], VOID)
+        """C tile (+)= A panel @ Bp panel over kc; `first` overwrites instead of adding.
+
+        Row i of the A tile starts at a + i (packed, or transposed A read in place);
+        consecutive k are `a_stride` apart. Rows past the edge of C re-read the
+        last valid row; their results are never stored.
+        """
+        bm = self.block
+        kb = KernelBuilder(self.module, f"{self.name}_micro",
+                           ["a", "a_stride", "bp", "c", "ldc", "kc", "first", "rows", "cols"],
+                           [PTR, I64, PTR, PTR, I64, I64, I1, I64, I64], VOID)
         b = kb.b
-        a, bp, c, kc, first, rows, cols = (kb.arg(n) for n in ("a", "bp", "c", "kc", "first", "rows", "cols"))
-        # Row i of the A tile starts at a + i*row_stride (rows past the edge of C re-read
-        # the last valid row; their results are never stored).
-        row_stride, k_stride = (1, bm.mr) if self.packs_a else (1, spec.m)
-        a_rows = [self._gep(b, a, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), b.sub(rows, i64(1))),
-                                        i64(row_stride))) for i in range(bm.mr)]
+        a, a_stride, bp, c, ldc, kc, first, rows, cols = (
+            kb.arg(x) for x in ("a", "a_stride", "bp", "c", "ldc", "kc", "first", "rows", "cols"))
         fma = declare(self.module, f"llvm.fma.v{bm.width}{'f32' if self._size() == 4 else 'f64'}", self.vector,
                       [self.vector] * 3)
         zero_vector = ir.Constant(self.vector, None)
         accumulators = [[kb.variable(self.vector, zero_vector) for _ in range(2)] for _ in range(bm.mr)]
+        a_rows = [self._gep(b, a, b.select(b.icmp_signed("<", i64(i), rows), i64(i), b.sub(rows, i64(1))))
+                  for i in range(bm.mr)]
         # The C tile is touched only after the k loop; fetch its lines meanwhile.
         for i in range(bm.mr):
+            line = self._gep(b, c, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), i64(0)), ldc))
             for offset in (0, bm.nr - 1):
-                line = self._gep(b, c, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), i64(0)),
-                                             i64(spec.n)))
                 self._prefetch(b, self._gep(b, line, i64(offset)), write=True)
         undef = ir.Constant(self.vector, ir.Undefined)
         splat_mask = ir.Constant(ir.VectorType(I32, bm.width), [0] * bm.width)
@@ -231,7 +237,7 @@ class GemmEmitter:
             b_index = b.mul(k, i64(bm.nr))
             b_vectors = [b.load(self._gep(b, bp, b.add(b_index, i64(h * bm.width))), typ=self.vector, align=32)
                          for h in range(2)]
-            a_offset = b.mul(k, i64(k_stride))
+            a_offset = b.mul(k, a_stride)
             for i in range(bm.mr):
                 scalar = b.load(self._gep(b, a_rows[i], a_offset), typ=self.element)
                 broadcast = b.shuffle_vector(b.insert_element(undef, scalar, ir.Constant(I32, 0)), undef, splat_mask)
@@ -253,7 +259,7 @@ class GemmEmitter:
                     with b.if_then(b.icmp_unsigned("==", first, ir.Constant(I1, int(not accumulate)))):
                         for i in range(bm.mr):
                             for h in range(2):
-                                pointer = self._gep(b, c, i64(i * spec.n + h * bm.width))
+                                pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
                                 value = kb.get(accumulators[i][h], self.vector)
                                 if accumulate:
                                     value = b.fadd(b.load(pointer, typ=self.vector, align=self._size()), value)
@@ -267,120 +273,125 @@ class GemmEmitter:
                 with kb.loop(rows, "ti") as i:
                     with kb.loop(cols, "tj") as j:
                         value = b.load(self._gep(b, tile, b.add(b.mul(i, i64(bm.nr)), j)), typ=self.element)
-                        pointer = self._gep(b, c, b.add(b.mul(i, i64(spec.n)), j))
+                        pointer = self._gep(b, c, b.add(b.mul(i, ldc), j))
                         previous = b.load(pointer, typ=self.element)
                         b.store(b.select(first, value, b.fadd(previous, value)), pointer)
         return kb.finish()
 
-    # -- tasks and the entry -----------------------------------------------------------------------------
+    # -- tasks and the entry ---------------------------------------------------------------------------
+
+    def _field(self, b, context, index):
+        return b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)], source_etype=self.context_type),
+                      typ=self.context_type.elements[index])
 
     def _task(self, pack_a, pack_b, micro) -> ir.Function:
-        spec, bm = self.spec, self.block
+        bm = self.block
         kb = KernelBuilder(self.module, f"{self.name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
         b = kb.b
         context = kb.arg("context")
-        fields = [b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, f)], source_etype=self.context_type),
-                      typ=self.context_type.elements[f]) for f in range(len(self.context_type.elements))]
-        c, a, bmat, status, count = fields[:5]
-        extras = fields[5:]
+        (m, n, k, a, bmat, c, epilogue, epilogue_context, status,
+         mc_block, kc_block, nc_block, count, split_columns) = (self._field(b, context, f) for f in range(14))
         index = kb.arg("index")
-        panels, panel_size = (self.n_panels, bm.nr) if self.split_columns else (self.m_panels, bm.mr)
-        start = b.mul(b.udiv(b.mul(i64(panels), index), count), i64(panel_size))
-        stop = b.mul(b.udiv(b.mul(i64(panels), b.add(index, i64(1))), count), i64(panel_size))
-        limit = i64(spec.n if self.split_columns else spec.m)
-        stop = self._min(b, stop, limit)
-        n0, n1 = (start, stop) if self.split_columns else (i64(0), i64(spec.n))
-        m0, m1 = (i64(0), i64(spec.m)) if self.split_columns else (start, stop)
+        n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
+        panels = b.select(split_columns, n_panels, m_panels)
+        panel_size = b.select(split_columns, i64(bm.nr), i64(bm.mr))
+        start = b.mul(b.udiv(b.mul(panels, index), count), panel_size)
+        stop = b.mul(b.udiv(b.mul(panels, b.add(index, i64(1))), count), panel_size)
+        stop = self._min(b, stop, b.select(split_columns, n, m))
+        n0, n1 = b.select(split_columns, start, i64(0)), b.select(split_columns, stop, n)
+        m0, m1 = b.select(split_columns, i64(0), start), b.select(split_columns, m, stop)
 
-        nc_max = min(self.nc, self.n_panels * bm.nr)
-        a_elements = self.mc * self.kc if self.packs_a else 0
-        scratch_bytes = (a_elements + self.kc * nc_max) * self._size()
-        scratch_fn = runtime_function(self.module, "graphc_scratch", PTR, [I64, I64])
-        scratch = b.call(scratch_fn, [kb.arg("thread"), i64(scratch_bytes)])
+        nc_max = self._min(b, nc_block, b.mul(n_panels, i64(bm.nr)))
+        a_elements = b.mul(mc_block, kc_block) if self.packs_a else i64(0)
+        scratch_bytes = b.mul(b.add(a_elements, b.mul(kc_block, nc_max)), i64(self._size()))
+        scratch = b.call(runtime_function(self.module, "graphc_scratch", PTR, [I64, I64]),
+                         [kb.arg("thread"), scratch_bytes])
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(scratch, I64), i64(0)), likely=False):
             fail = runtime_function(self.module, "graphc_fail", I32, [PTR, I32, PTR, I64, I64, I64])
-            from graphc.backend.kernel_builder import global_string
-
-            text = global_string(self.module, f"Out of memory for {scratch_bytes} bytes of GEMM buffers (op {self.name})")
-            b.call(fail, [status, ir.Constant(I32, 8), text, i64(0), i64(0), i64(0)])
+            text = global_string(self.module, f"Out of memory for %lld bytes of GEMM buffers ({self.name})")
+            b.call(fail, [status, ir.Constant(I32, 8), text, scratch_bytes, i64(0), i64(0)])
             b.ret_void()
         packed_a = scratch
-        packed_b = self._gep(b, scratch, i64(a_elements))
+        packed_b = self._gep(b, scratch, a_elements)
+        has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
 
-        column_blocks = b.udiv(b.add(b.sub(n1, n0), i64(self.nc - 1)), i64(self.nc))
-        with kb.loop(column_blocks, "jc") as jb:
-            jc = b.add(n0, b.mul(jb, i64(self.nc)))
-            nc = self._min(b, i64(self.nc), b.sub(n1, jc))
-            depth_blocks = -(-spec.k // self.kc)
+        with kb.loop(self._ceil_div(b, b.sub(n1, n0), nc_block), "jc") as jb:
+            jc = b.add(n0, b.mul(jb, nc_block))
+            nc = self._min(b, nc_block, b.sub(n1, jc))
+            depth_blocks = self._ceil_div(b, k, kc_block)
             with kb.loop(depth_blocks, "pc") as pb:
-                pc = b.mul(pb, i64(self.kc))
-                kc = self._min(b, i64(self.kc), b.sub(i64(spec.k), pc))
+                pc = b.mul(pb, kc_block)
+                kc = self._min(b, kc_block, b.sub(k, pc))
                 first = b.icmp_signed("==", pb, i64(0))
-                last = b.icmp_signed("==", pb, i64(depth_blocks - 1))
-                b.call(pack_b, [packed_b, bmat, pc, jc, kc, nc])
-                row_blocks = b.udiv(b.add(b.sub(m1, m0), i64(self.mc - 1)), i64(self.mc))
-                with kb.loop(row_blocks, "ic") as ib:
-                    ic = b.add(m0, b.mul(ib, i64(self.mc)))
-                    mc = self._min(b, i64(self.mc), b.sub(m1, ic))
+                last = b.icmp_signed("==", pb, b.sub(depth_blocks, i64(1)))
+                b.call(pack_b, [packed_b, bmat, n, k, pc, jc, kc, nc])
+                with kb.loop(self._ceil_div(b, b.sub(m1, m0), mc_block), "ic") as ib:
+                    ic = b.add(m0, b.mul(ib, mc_block))
+                    mc = self._min(b, mc_block, b.sub(m1, ic))
                     if self.packs_a:
-                        b.call(pack_a, [packed_a, a, ic, pc, mc, kc])
-                    with kb.loop(b.udiv(b.add(nc, i64(bm.nr - 1)), i64(bm.nr)), "jr") as jr_index:
+                        b.call(pack_a, [packed_a, a, m, k, ic, pc, mc, kc])
+                    with kb.loop(self._ceil_div(b, nc, i64(bm.nr)), "jr") as jr_index:
                         jr = b.mul(jr_index, i64(bm.nr))
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
-                        with kb.loop(b.udiv(b.add(mc, i64(bm.mr - 1)), i64(bm.mr)), "ir") as ir_index:
+                        with kb.loop(self._ceil_div(b, mc, i64(bm.mr)), "ir") as ir_index:
                             row_in_block = b.mul(ir_index, i64(bm.mr))
                             rows = self._min(b, i64(bm.mr), b.sub(mc, row_in_block))
-                            row = b.add(ic, row_in_block)
-                            col = b.add(jc, jr)
-                            tile = self._gep(b, c, b.add(b.mul(row, i64(spec.n)), col))
+                            row, col = b.add(ic, row_in_block), b.add(jc, jr)
+                            tile = self._gep(b, c, b.add(b.mul(row, n), col))
                             if self.packs_a:
-                                a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
+                                a_tile, a_stride = self._gep(b, packed_a, b.mul(row_in_block, kc)), i64(bm.mr)
                             else:
-                                a_tile = self._gep(b, a, b.add(b.mul(pc, i64(spec.m)), row))
+                                a_tile, a_stride = self._gep(b, a, b.add(b.mul(pc, m), row)), m
                             b_panel = self._gep(b, packed_b, b.mul(jr, kc))
-                            b.call(micro, [a_tile, b_panel, tile, kc, first, rows, cols])
-                            if self.epilogue is not None:
-                                with b.if_then(last):
-                                    self.epilogue(kb, c, row, col, rows, cols, extras)
+                            b.call(micro, [a_tile, a_stride, b_panel, tile, n, kc, first, rows, cols])
+                            with b.if_then(b.and_(last, has_epilogue)):
+                                b.call(IndirectCallee(epilogue, EPILOGUE_TYPE),
+                                       [epilogue_context, row, col, rows, cols])
         return kb.finish()
 
     def emit(self) -> ir.Function:
-        """The kernel `i32 (ptr c, ptr a, ptr b, [ptr extra...,] ptr status)` running the GEMM on the pool."""
+        """The exported `i32 name(m, n, k, a, b, c, epilogue, context, status)`: C = op(A) @ op(B),
+        then epilogue(context, tile...) on every tile of C; runs on the thread pool."""
         task = self._task(self._pack_a() if self.packs_a else None, self._pack_b(), self._micro_kernel())
-        names = ["out", "in0", "in1"] + [f"extra{i}" for i in range(self.extra_pointers)] + ["status"]
-        kb = KernelBuilder(self.module, self.name, names)
+        kb = KernelBuilder(self.module, self.name, GEMM_ARGUMENTS, GEMM_TYPES)
+        kb.function.linkage = "external"
         b = kb.b
-        context = kb.variable(self.context_type)
+        m, n, k = kb.arg("m"), kb.arg("n"), kb.arg("k")
+        bm = self.block
+        with b.if_then(b.or_(b.icmp_signed("==", m, i64(0)), b.icmp_signed("==", n, i64(0)))):
+            b.ret(ir.Constant(I32, 0))
+        epilogue = kb.arg("epilogue")
+        with b.if_then(b.icmp_signed("==", k, i64(0))):  # an empty sum: C = 0, then the epilogue
+            memset = declare(self.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
+            b.call(memset, [kb.arg("c"), ir.Constant(I8, 0), b.mul(b.mul(m, n), i64(self._size())),
+                            ir.Constant(I1, 0)])
+            with b.if_then(b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))):
+                b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [kb.arg("context"), i64(0), i64(0), m, n])
+            b.ret(ir.Constant(I32, 0))
+        n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
+        split_columns = b.icmp_signed(">=", n_panels, m_panels)
+        panels = b.select(split_columns, n_panels, m_panels)
         threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads", I32, []), []), I64)
-        panels = self.n_panels if self.split_columns else self.m_panels
-        spec = self.spec
-        if spec.m * spec.n * spec.k < PARALLEL_MIN_FLOPS:
-            count = i64(1)
-        else:
-            count = self._min(b, threads, i64(panels))
-        values = [kb.arg("out"), kb.arg("in0"), kb.arg("in1"), kb.arg("status"), count]
-        values += [kb.arg(f"extra{i}") for i in range(self.extra_pointers)]
+        small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
+        count = b.select(small, i64(1), self._min(b, threads, panels))
+        blocks = [self._balanced(b, m, bm.mc, bm.mr), self._balanced(b, k, bm.kc, _UNROLL),
+                  self._balanced(b, n, bm.nc, bm.nr)]
+        context = kb.variable(self.context_type)
+        values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [count, split_columns]
         for f, value in enumerate(values):
             b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, f)], source_etype=self.context_type))
         parallel_for = runtime_function(self.module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
-        if spec.m and spec.n:
-            if spec.k == 0:
-                zero_fill(kb, kb.arg("out"), spec)
-            else:
-                b.call(parallel_for, [task, context, count])
-        status_code = b.load(kb.arg("status"), typ=I32)
-        b.ret(status_code)
+        b.call(parallel_for, [task, context, count])
+        b.ret(b.load(kb.arg("status"), typ=I32))
         return kb.function
 
 
-def _balanced(extent: int, block: int, multiple: int) -> int:
-    """The block size splitting `extent` into equal blocks of at most ~`block`, rounded up to `multiple`."""
-    count = max(1, -(-extent // block))
-    size = -(-extent // count)
-    return max(multiple, -(-size // multiple) * multiple)
+GEMM_DTYPES = (dtypes.float32, dtypes.float64)
 
 
-def zero_fill(kb: KernelBuilder, pointer, spec: GemmSpec) -> None:
-    """C = 0 for an empty sum (K = 0)."""
-    memset = declare(kb.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
-    kb.b.call(memset, [pointer, ir.Constant(I8, 0), i64(spec.m * spec.n * spec.dtype.size), ir.Constant(I1, 0)])
+def emit_gemm_library(module: ir.Module) -> None:
+    """Every GEMM variant (element type x transposes) into `module`."""
+    for dtype in GEMM_DTYPES:
+        for transpose_a in (False, True):
+            for transpose_b in (False, True):
+                GemmEmitter(module, dtype, transpose_a, transpose_b).emit()
