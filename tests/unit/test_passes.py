@@ -6,10 +6,13 @@ import pytest
 from graphc.ir.interpreter import interpret
 from graphc.ir.parser import parse
 from graphc.ir.printer import print_program
+from graphc.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
+from graphc.passes.fuse import fuse
 from graphc.passes.pipeline import PIPELINE, run_pipeline
 from graphc.passes.plan_memory import plan_memory
+from graphc.passes.simplify import simplify
 from tests.mlp_graph import mlp_training_program
 
 
@@ -164,3 +167,124 @@ def test_pipeline_folds_gradient_shape_arithmetic():
     ops = [inst.op for inst in optimized.instructions]
     assert "floordiv" not in ops and "broadcast_to" not in ops
     assert len(optimized.instructions) < len(program.instructions)
+
+
+def test_simplify_golden():
+    # x*1 and 0+x go; the reshape chain back to x's shape goes; the sum over no axes goes;
+    # a [4,1] @ [1,3] product becomes a broadcast multiply.
+    check_golden(simplify, """\
+program step:
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[] = constant {value=1.0}
+  %2:f32[] = constant {value=0.0}
+  %3:f32[4,3] = mul %0, %1
+  %4:f32[4,3] = add %2, %3
+  %5:f32[12] = reshape %4 {shape=[12]}
+  %6:f32[4,3] = reshape %5 {shape=[4, 3]}
+  %7:f32[4,3] = reduce_sum %6 {axes=[], keepdims=false}
+  %8:f32[4,1] = feed {tensor="a:0"}
+  %9:f32[1,3] = feed {tensor="b:0"}
+  %10:f32[4,3] = matmul %8, %9 {transpose_a=false, transpose_b=false}  # outer
+  %11:f32[4,3] = neg %10
+  %12:f32[4,3] = neg %11
+  fetch %7, %12
+""", """\
+program step:
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[] = constant {value=1.0}
+  %2:f32[] = constant {value=0.0}
+  %5:f32[12] = reshape %0 {shape=[12]}
+  %8:f32[4,1] = feed {tensor="a:0"}
+  %9:f32[1,3] = feed {tensor="b:0"}
+  %13:f32[4,3] = mul %8, %9  # outer
+  %11:f32[4,3] = neg %13
+  fetch %0, %13
+""")
+
+
+def test_cse_golden():
+    # Equal constants and equal expressions merge; two reads of @v merge while no write
+    # of @v comes between them, and not after one.
+    check_golden(eliminate_common_subexpressions, """\
+program step:
+  var @v: f32[2]
+  %0:f32[2] = feed {tensor="x:0"}
+  %1:f32[] = constant {value=2.0}
+  %2:f32[] = constant {value=2.0}
+  %3:f32[2] = mul %0, %1
+  %4:f32[2] = mul %0, %2
+  %5:f32[2] = read @v
+  %6:f32[2] = read @v
+  write @v, %3
+  %7:f32[2] = read @v
+  %8:f32[2] = add %4, %6
+  fetch %8, %7, %5
+""", """\
+program step:
+  var @v: f32[2]
+  %0:f32[2] = feed {tensor="x:0"}
+  %1:f32[] = constant {value=2.0}
+  %3:f32[2] = mul %0, %1
+  %5:f32[2] = read @v
+  write @v, %3
+  %7:f32[2] = read @v
+  %8:f32[2] = add %3, %5
+  fetch %8, %7, %5
+""")
+
+
+def test_fuse_golden():
+    # The bias add and relu join the GEMM; the update of @w joins its gradient's GEMM
+    # (the read %3 moves into it: no write of @w in between); the loss reduction takes
+    # its square; the increment of @step is a loop of its own.
+    check_golden(fuse, """\
+program step:
+  var @w: f32[3,2]
+  var @step: i32[]
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[2] = feed {tensor="b:0"}
+  %2:f32[3,2] = read @w
+  %4:f32[4,2] = matmul %0, %2 {transpose_a=false, transpose_b=false}
+  %5:f32[4,2] = add %4, %1
+  %6:f32[4,2] = relu %5
+  %7:f32[4,2] = square %6
+  %8:f32[] = reduce_sum %7 {axes=[0, 1], keepdims=false}
+  %9:f32[3,2] = matmul %0, %6 {transpose_a=true, transpose_b=false}
+  %10:f32[] = constant {value=0.1}
+  %3:f32[3,2] = read @w
+  %11:f32[3,2] = mul %10, %9
+  %12:f32[3,2] = sub %3, %11
+  write @w, %12
+  %13:i32[] = read @step
+  %14:i32[] = constant {value=1}
+  %15:i32[] = add %13, %14
+  write @step, %15
+  fetch %8
+""", """\
+program step:
+  var @w: f32[3,2]
+  var @step: i32[]
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[2] = feed {tensor="b:0"}
+  %10:f32[] = constant {value=0.1}
+  %14:i32[] = constant {value=1}
+  %2:f32[3,2] = read @w
+  kernel 0 gemm:
+    %4:f32[4,2] = matmul %0, %2 {transpose_a=false, transpose_b=false}
+    %5:f32[4,2] = add %4, %1
+    %6:f32[4,2] = relu %5
+    %7:f32[4,2] = square %6
+  kernel 1 reduce:
+    %8:f32[] = reduce_sum %7 {axes=[0, 1], keepdims=false}
+  %3:f32[3,2] = read @w
+  kernel 2 gemm:
+    %9:f32[3,2] = matmul %0, %6 {transpose_a=true, transpose_b=false}
+    %11:f32[3,2] = mul %10, %9
+    %12:f32[3,2] = sub %3, %11
+    write @w, %12
+  %13:i32[] = read @step
+  kernel 3 loop:
+    %15:i32[] = add %13, %14
+    write @step, %15
+  fetch %8
+""")
