@@ -93,6 +93,22 @@ def test_matmul_layouts(dtype, transpose_a, transpose_b):
                 {a: sample(a_shape), b: sample(b_shape)}, rtol=1e-5)
 
 
+# Shapes that take the GEMM library (above the small-product threshold) and reach its
+# edges: M past one MC block (252 here), K past one KC block (256), partial MR x NR tiles.
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m, k, n", [(300, 70, 17), (13, 300, 37), (100, 100, 10), (64, 48, 96)])
+def test_library_gemm_with_fused_epilogue(dtype, transpose_a, transpose_b, m, k, n):
+    rng = np.random.RandomState(m + k + n)
+    a = tf.placeholder(dtype, (k, m) if transpose_a else (m, k))
+    b = tf.placeholder(dtype, (n, k) if transpose_b else (k, n))
+    bias = tf.placeholder(dtype, (n,))
+    product = tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    feeds = {a: rng.uniform(-1, 1, a.shape.as_list()), b: rng.uniform(-1, 1, b.shape.as_list()),
+             bias: rng.uniform(-1, 1, n)}
+    assert_same([tf.nn.relu(product + bias)], feeds, rtol=1e-4, atol=1e-4)
+
+
 def test_matmul_with_empty_dimensions():
     a = tf.placeholder(tf.float32, [None, None])
     b = tf.placeholder(tf.float32, [None, 3])
