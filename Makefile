@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m graphc.backend.runtime
+	$(VENV)/bin/graphc info
 	touch $(STAMP)
 
 venv: $(STAMP)

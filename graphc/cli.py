@@ -11,6 +11,12 @@ after optimization, and the assembly.
 
 verifies a checkpoint (PATH: its prefix or its data file) and prints each
 tensor's name, dtype, shape and a summary of its values.
+
+    graphc info
+
+builds the per-machine libraries (C runtime, GEMM) into the cache if they are
+not there yet, and prints what graphc compiles for: the host CPU, its vector
+width, the GEMM blocking, the thread count and the cache directory.
 """
 
 from __future__ import annotations
@@ -109,6 +115,23 @@ def inspect_checkpoint_command(options) -> int:
     return 0
 
 
+def info_command(options) -> int:
+    from graphc.backend import cache, runtime, target
+    from graphc.backend.kernels import gemm
+    from graphc.frontend import dtypes
+
+    runtime.ensure_loaded()
+    triple, cpu, _ = target.host()
+    blocking = gemm.blocking(dtypes.float32)
+    print(f"host: {triple}, CPU {cpu}, {8 * target.vector_bytes()}-bit vectors, "
+          f"FMA {'yes' if target.has_fma() else 'no'}")
+    print(f"float32 GEMM: {blocking.mr}x{blocking.nr} micro-kernel, blocks MC={blocking.mc} KC={blocking.kc} "
+          f"NC={blocking.nc}")
+    print(f"threads: {runtime.num_threads()} (GRAPHC_NUM_THREADS)")
+    print(f"cache: {cache.cache_dir()} (GRAPHC_CACHE_DIR); runtime and GEMM libraries ready")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="graphc", description="graphc: TF1 graphs compiled through LLVM")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,13 +141,16 @@ def main(argv=None) -> int:
     dump.add_argument("-o", "--output", help="write the numbered files here (default: print them)")
     inspect = commands.add_parser("inspect-checkpoint", help="verify a checkpoint and summarise its tensors")
     inspect.add_argument("path", help="a checkpoint prefix (dir/model.ckpt-1000) or its data file")
+    commands.add_parser("info", help="build the per-machine libraries and describe the host")
     # Options graphc does not know are the program's own (`--max_steps 3`).
     options, options.args = parser.parse_known_args(argv)
+    if options.command == "dump":
+        return dump_command(options)
+    if options.args:
+        parser.error(f"unrecognized arguments: {' '.join(options.args)}")
     if options.command == "inspect-checkpoint":
-        if options.args:
-            parser.error(f"unrecognized arguments: {' '.join(options.args)}")
         return inspect_checkpoint_command(options)
-    return dump_command(options)
+    return info_command(options)
 
 
 if __name__ == "__main__":

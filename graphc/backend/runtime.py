@@ -45,10 +45,20 @@ def _runtime():
         ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         if profile.enabled():
             profile.report_at_exit(str(path))
-        gemm = f"libgraphc_gemm-{cache.compiler_fingerprint()[:16]}.so"
-        gemm_path = cache.cached_file(gemm) or cache.store_file(gemm, _build_gemm_library)
-        ctypes.CDLL(str(gemm_path), mode=ctypes.RTLD_GLOBAL)
+        ctypes.CDLL(str(gemm_library_path()), mode=ctypes.RTLD_GLOBAL)
         return _ffi.dlopen(str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def gemm_library_path():
+    """The GEMM library for this host and compiler, built into the cache the first time.
+
+    It exports `int32_t graphc_gemm_<f32|f64>_<n|t><n|t>(m, n, k, a, b, c, epilogue,
+    context, status)` (kernels/gemm.py); its calls into the runtime resolve once the
+    runtime is loaded (`ensure_loaded`).
+    """
+    name = f"libgraphc_gemm-{cache.compiler_fingerprint()[:16]}.so"
+    return cache.cached_file(name) or cache.store_file(name, _build_gemm_library)
 
 
 def ensure_loaded() -> None:
@@ -65,7 +75,3 @@ def set_num_threads(threads: int) -> int:
     """Resizes the thread pool (threads < 1: back to the default); returns the new size."""
     return _runtime().graphc_set_num_threads(int(threads))
 
-
-if __name__ == "__main__":  # `python -m graphc.backend.runtime`: build the libraries now (make does)
-    ensure_loaded()
-    print(f"graphc runtime and GEMM library ready in {cache.cache_dir()} ({num_threads()} threads)")
