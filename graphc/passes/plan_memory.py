@@ -8,7 +8,11 @@ gets a Location:
   fetched never touches memory;
 - feed: a fed value lives in its feed buffer;
 - var: a `read` aliases its variable's buffer, unless a write of the variable
-  comes while the read value is still needed; then it is copied (a snapshot);
+  comes while the read value is still needed; then it is copied (a snapshot).
+  Uses in the writing kernel itself, before the write, do not count: fusion
+  admits a write into a kernel only where such uses read the element the write
+  replaces, in the same iteration (an optimizer's `w - lr * g` reads w[i] and
+  writes w[i]), so the update happens in place with no copy of w;
 - output: a fetched value computed by the step is computed straight into its
   output buffer (fetched feeds, constants and aliased reads are copied there
   at the end);
@@ -147,7 +151,8 @@ def plan_memory(program: Program) -> Program:
             else:
                 locations[value.id] = Location("const", len(consts))
                 consts.append(value.id)
-        elif inst.op == "read" and not _written_while_live(inst, i, last_use.get(value.id, i), write_positions):
+        elif inst.op == "read" and not _written_while_live(i, users.get(value.id, []), fetched, instructions,
+                                                           span_end, write_positions):
             locations[value.id] = Location("var", var_index[inst.operands[0].name])
         else:
             if inst.op == "read":
@@ -175,9 +180,26 @@ def plan_memory(program: Program) -> Program:
     return program.replace(annotations=annotations)
 
 
-def _written_while_live(read, position: int, last_use: int, write_positions: dict) -> bool:
-    """Whether a write of the read's variable comes after the read but before its last use."""
-    return any(position < w <= last_use for w in write_positions.get(read.operands[0].name, []))
+def _written_while_live(position: int, uses: list, fetched: bool, instructions, span_end: list,
+                        write_positions: dict) -> bool:
+    """Whether a write of the read's variable comes after the read while its value is still needed.
+
+    A use is done before a later write if it is in an earlier kernel, or in the
+    write's own kernel, ahead of it, as an elementwise op (the same element, in
+    the same iteration). A fetched read is needed until the step's end.
+    """
+    for w in write_positions.get(instructions[position].operands[0].name, []):
+        if w <= position:
+            continue
+        if fetched:
+            return True
+        kernel = instructions[w].kernel
+        for u in uses:
+            same_kernel = kernel is not None and instructions[u].kernel == kernel
+            if u > w or (same_kernel and not is_elementwise(instructions[u])) or \
+                    (not same_kernel and span_end[u] >= w):
+                return True
+    return False
 
 
 def _aligned(nbytes: int) -> int:

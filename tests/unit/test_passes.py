@@ -11,7 +11,7 @@ from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
 from graphc.passes.fuse import fuse
 from graphc.passes.pipeline import PIPELINE, run_pipeline
-from graphc.passes.plan_memory import plan_memory
+from graphc.passes.plan_memory import Location, plan_memory
 from graphc.passes.simplify import simplify
 from tests.mlp_graph import mlp_training_program
 
@@ -148,6 +148,60 @@ program step:
 """))
     plan = program.annotations["memory_plan"]
     assert plan.locations[0].kind == "arena" and 0 in plan.materialized_reads
+
+
+def test_plan_memory_updates_variables_in_place():
+    # The SGD update w - lr * g reads w[i] and writes w[i] in one kernel: w is not copied.
+    # The GEMM kernel before it reads w whole, but it is done before the write.
+    program = plan_memory(parse("""\
+program step:
+  var @w: f32[8,4]
+  %0:f32[2,8] = feed {tensor="x:0"}
+  %1:f32[2,4] = feed {tensor="g:0"}
+  %2:f32[] = constant {value=0.1}
+  %3:f32[8,4] = read @w
+  kernel 0 gemm:
+    %4:f32[2,4] = matmul %0, %3 {transpose_a=false, transpose_b=false}
+  kernel 1 gemm:
+    %5:f32[8,4] = matmul %0, %1 {transpose_a=true, transpose_b=false}
+    %6:f32[8,4] = mul %2, %5
+    %7:f32[8,4] = sub %3, %6
+    write @w, %7
+  fetch %4
+"""))
+    plan = program.annotations["memory_plan"]
+    assert plan.locations[3] == Location("var", 0) and not plan.materialized_reads
+
+
+@pytest.mark.parametrize("program_text", [
+    # a later kernel reads the old value
+    """\
+program step:
+  var @v: f32[4]
+  %0:f32[4] = feed {tensor="x:0"}
+  %1:f32[4] = read @v
+  kernel 0 loop:
+    %2:f32[4] = add %0, %1
+    write @v, %2
+  kernel 1 loop:
+    %3:f32[4] = exp %1
+  fetch %3
+""",
+    # the writing kernel's GEMM reads the whole old value while its epilogue writes tiles
+    """\
+program step:
+  var @v: f32[4,4]
+  %0:f32[4,4] = feed {tensor="x:0"}
+  %1:f32[4,4] = read @v
+  kernel 0 gemm:
+    %2:f32[4,4] = matmul %0, %1 {transpose_a=false, transpose_b=false}
+    %3:f32[4,4] = sub %1, %2
+    write @v, %3
+  fetch
+""",
+])
+def test_plan_memory_snapshots_reads_still_needed_when_written(program_text):
+    assert 1 in plan_memory(parse(program_text)).annotations["memory_plan"].materialized_reads
 
 
 @pytest.mark.parametrize("name, run_pass", [p for p in PIPELINE if p[0] != "verify"])
