@@ -5,7 +5,7 @@
   accumulated in the same pass, then an epilogue body over the result;
 - softmax: one pass per row for cross-entropy and its gradient, then an
   epilogue body over the gradient;
-- gemm: the blocked GEMM with an epilogue body run on each finished tile.
+- gemm: the blocked GEMM with an epilogue body run on each finished block of C.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Func
 
 
 def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
-    """A call to the GEMM library; the epilogue body runs on each finished tile of C, in L1.
+    """A call to the GEMM library; the epilogue body runs on each finished block of C, in L2.
 
     Products below SMALL_GEMM_MACS (the tiny step's 200x10 @ 10x1) skip packing and
     padded tiles: a plain loop nest computes C, then one vectorized pass the epilogue.
@@ -209,11 +209,11 @@ def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     callback = ir.Constant(PTR, None)
     if epilogue.instructions or epilogue.writes:
         outputs = _materialized(buffers, epilogue.instructions)
-        tile = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
+        block = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
                              [PTR, I64, I64, I64, I64], VOID)
-        _emit_tile(tile, tile.arg("context"), buffers, epilogue, outputs, (m, n),
-                   *(tile.arg(x) for x in ("row", "col", "rows", "cols")))
-        callback = tile.finish()
+        _emit_block(block, block.arg("context"), buffers, epilogue, outputs, (m, n),
+                    *(block.arg(x) for x in ("row", "col", "rows", "cols")))
+        callback = block.finish()
     kb = KernelBuilder(module, name, ["buffers", "status"])
     buffers_arg = kb.arg("buffers")
     c, a_pointer, b_pointer = (buffers.value(kb, buffers_arg, v) for v in (matmul.result, a, b_value))
@@ -234,8 +234,8 @@ def _emit_small_gemm(module, name, matmul, epilogue: ElementwiseBody, buffers: B
     return kb.finish()
 
 
-def _emit_tile(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols):
-    """The epilogue body on C[row:row+rows, col:col+cols] of a C of `shape`."""
+def _emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols):
+    """The epilogue body on the block C[row:row+rows, col:col+cols] of a C of `shape`, row by row."""
     b = kb.b
     streams = [(buffers.value(kb, buffers_arg, v), v.type.dtype, broadcast_strides(v.type.shape, shape))
                for v in body.inputs]

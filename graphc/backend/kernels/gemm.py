@@ -10,14 +10,16 @@
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
               (MR x NR = 6 x 16 with AVX2; 14 x 32 with AVX-512)
-              then, after the last pc, the caller's epilogue on the tile
+          after the last pc: the caller's epilogue on the MC x NC block of C
 
 One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
 with M, N, K given at run time: specializing on shapes bought nothing
 measurable and made every step compile eight GEMMs (1.9 s of LLVM for the MLP
 training step). `runtime.py` builds these once per machine into a cached shared
 library; steps call them and pass their fused epilogue as a callback on each
-finished tile, while the tile is in L1.
+finished block of C, while the block is in L2. (Per MR x NR tile, in L1, was
+slower: an optimizer update in the epilogue then walked its weights in NR-wide
+column strips the hardware prefetchers do not follow.)
 
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
@@ -41,7 +43,7 @@ PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
 # How many rows of B ahead the packing loop prefetches.
 _PREFETCH_ROWS = 8
-# epilogue(context, row, col, rows, cols): runs on C[row:row+rows, col:col+cols] once final.
+# epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
 GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
 GEMM_TYPES = [I64, I64, I64, PTR, PTR, PTR, PTR, PTR, PTR]
@@ -360,9 +362,11 @@ class GemmEmitter:
                             a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
                             b_panel = self._gep(b, packed_b, b.mul(jr, kc))
                             b.call(micro, [a_tile, b_panel, tile, n, kc, first, rows, cols])
-                            with b.if_then(b.and_(last, has_epilogue)):
-                                b.call(IndirectCallee(epilogue, EPILOGUE_TYPE),
-                                       [epilogue_context, row, col, rows, cols])
+                    # The block of C is final and still in L2: the epilogue sweeps it row by
+                    # row, so that what it reads and writes elsewhere (an optimizer's weights)
+                    # streams in order instead of in NR-wide column strips.
+                    with b.if_then(b.and_(last, has_epilogue)):
+                        b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [epilogue_context, ic, jc, mc, nc])
         return kb.finish()
 
     def emit(self) -> ir.Function:
