@@ -1,4 +1,9 @@
-"""graphc against NumPy, PyTorch and JAX on one CPU, in one process.
+"""`make bench`: graphc against NumPy, PyTorch and JAX on one CPU, and against issue 3's targets.
+
+In order: the two training steps below (this process); float32 GEMM against
+OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
+threads (thread_determinism.py); then the targets table (report.py). Everything
+printed goes to benchmarks/results/results.md, with a chart in results.png.
 
 Two workloads, each a full SGD training step (forward, backward, update), float32:
 
@@ -42,12 +47,17 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import llvmlite
 import llvmlite.binding
 
+import compile_time
+import gemm
 import graphc_steps
 import numpy_steps
+import report
+import thread_determinism
 import workloads
 
 OPTIONAL_FRAMEWORK_MODULES = {"torch_steps": "torch", "jax_steps": "jax"}
@@ -62,6 +72,8 @@ WARMUP_SECONDS = 0.1
 CHECKED_STEPS = 2
 LOSS_RELATIVE_TOLERANCE = 1e-4
 SECONDS_PER_UNIT = {"ms": 1e-3, "µs": 1e-6}
+MLP_JAX_LIMIT = 0.65  # issue 3's targets: graphc's step time at most this times JAX jit's
+TINY_JAX_LIMIT = 0.35
 
 
 @dataclass
@@ -92,16 +104,48 @@ class Contender:
 
 def main() -> None:
     frameworks = available_frameworks()
-    print(machine_description())
-    print(versions_description(frameworks))
-    for workload, trainer_factory in ((workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer"),
-                                      (workloads.tiny_workload(TINY_STEPS_PER_BLOCK), "tiny_trainer")):
+    sections = [machine_description(), versions_description(frameworks)]
+    print("\n".join(sections))
+
+    def section(text: str) -> None:
+        sections.append(text)
+        print(text)
+
+    step_medians, targets = {}, []
+    for workload, trainer_factory, jax_limit in (
+            (workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer", MLP_JAX_LIMIT),
+            (workloads.tiny_workload(TINY_STEPS_PER_BLOCK), "tiny_trainer", TINY_JAX_LIMIT)):
         contenders = [make_contender(framework, trainer_factory, workload) for framework in frameworks]
-        print(f"\n### {workload.title}\n")
-        check_losses_agree(contenders)
+        section(f"\n### {workload.title}\n")
+        section(check_losses_agree(contenders))
         medians = median_seconds_per_step(contenders, workload.steps_per_block)
-        print()
-        print(results_table(medians, workload.time_unit))
+        section("\n" + results_table(medians, workload.time_unit))
+        key = workload.title.split(" (")[0]
+        step_medians[key] = medians
+        targets += report.step_targets(key, medians, jax_limit)
+
+    time.sleep(SETTLE_SECONDS)  # let this process's thread pools go idle before the workers start
+    thread_counts = sorted({1, os.cpu_count() or 1})
+    section("\n### float32 GEMM against OpenBLAS (NumPy) and the FMA peak\n")
+    peaks, gemm_rows = gemm.measure(thread_counts)
+    section(gemm.table(peaks, gemm_rows))
+    targets += report.gemm_targets(peaks, gemm_rows)
+
+    section("\n### Compiling and threads\n")
+    compile_seconds = compile_time.measure()
+    section(f"MLP training step, first `sess.run` to its end: cold {compile_seconds['cold']:.3f} s, "
+            f"from the disk cache in a new process {1000 * compile_seconds['cached']:.1f} ms.")
+    targets += report.compile_targets(compile_seconds)
+    identical = thread_determinism.identical(thread_counts)
+    section(f"Weights after {thread_determinism.STEPS} MLP steps with {' and '.join(map(str, thread_counts))} "
+            f"threads: {'bit-identical' if identical else 'DIFFERENT'}.")
+    targets.append(report.determinism_target(identical, thread_counts))
+
+    section("\n### Targets\n")
+    section(report.targets_table(targets))
+    written = report.write_results("\n".join(sections), step_medians, peaks, gemm_rows)
+    print("\nWrote " + ", ".join(str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+                                 for path in written))
 
 
 def available_frameworks() -> list:
@@ -121,8 +165,10 @@ def make_contender(framework, trainer_factory: str, workload) -> Contender:
     return Contender(framework.NAME, trainer, batches)
 
 
-def check_losses_agree(contenders: list) -> None:
-    """Runs the first CHECKED_STEPS steps everywhere; exits with an error unless the losses match graphc's."""
+def check_losses_agree(contenders: list) -> str:
+    """Runs the first CHECKED_STEPS steps everywhere; exits with an error unless the losses match graphc's.
+
+    Returns the line saying they agree."""
     losses = {contender.name: [contender.trainer.step_with_loss(contender.batches[step % len(contender.batches)])
                                for step in range(CHECKED_STEPS)]
               for contender in contenders}
@@ -134,7 +180,7 @@ def check_losses_agree(contenders: list) -> None:
             if abs(loss - expected) > LOSS_RELATIVE_TOLERANCE * abs(expected):
                 sys.exit(f"LOSS MISMATCH at step {step}: {name} gives {loss!r}, {reference_name} {expected!r} "
                          f"(relative tolerance {LOSS_RELATIVE_TOLERANCE:g}). All losses: {listing}")
-    print(f"Losses of the first {CHECKED_STEPS} steps agree within relative {LOSS_RELATIVE_TOLERANCE:g}: {listing}")
+    return f"Losses of the first {CHECKED_STEPS} steps agree within relative {LOSS_RELATIVE_TOLERANCE:g}: {listing}"
 
 
 def median_seconds_per_step(contenders: list, steps_per_block: int) -> dict:

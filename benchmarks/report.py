@@ -1,0 +1,125 @@
+"""The benchmark's verdict and its files: the targets table, results.md and results.png.
+
+The targets are issue 3's: the MLP step at most 0.65 x JAX jit's time and the
+tiny step at most 0.35 x, both faster than PyTorch; GEMM at least 90% of
+OpenBLAS at every product and thread count and 75% of the FMA peak at 1024^3;
+compiling the MLP step cold in 0.5 s and from the disk cache in 50 ms; weights
+bit-identical with 1 and N threads. Missing frameworks make their rows "not
+measured", never "met".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+JAX, TORCH, GRAPHC = "JAX (jit)", "PyTorch (eager)", "graphc"
+RESULTS_DIRECTORY = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    met: object  # True, False, or None when not measured
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
+
+
+def step_targets(workload_key: str, medians: dict, jax_limit: float) -> list:
+    """The step's ratio to JAX (at most jax_limit) and to PyTorch (below 1)."""
+    targets = []
+    for peer, limit in ((JAX, jax_limit), (TORCH, 1.0)):
+        if peer not in medians:
+            targets.append(Target(f"{workload_key}: graphc / {peer} < {limit:g}", "-", None))
+            continue
+        ratio = medians[GRAPHC] / medians[peer]
+        comparison = "≤" if peer == JAX else "<"
+        met = ratio <= limit if peer == JAX else ratio < limit
+        targets.append(Target(f"{workload_key}: graphc / {peer} {comparison} {limit:g}", f"{ratio:.2f}", met))
+    return targets
+
+
+def gemm_targets(peaks: dict, rows: list) -> list:
+    worst = min(rows, key=lambda row: row["graphc"] / row["openblas"])
+    worst_ratio = worst["graphc"] / worst["openblas"]
+    targets = [Target("GEMM: graphc / OpenBLAS ≥ 0.90 at every product and thread count",
+                      f"lowest {worst_ratio:.2f} ({worst['label']}, {worst['threads']} thread"
+                      f"{'s' if worst['threads'] > 1 else ''})", worst_ratio >= 0.90)]
+    for row in rows:
+        if row["label"] == "1024³":
+            share = row["graphc"] / peaks[row["threads"]]
+            targets.append(Target(f"GEMM 1024³, {row['threads']} thread{'s' if row['threads'] > 1 else ''}: "
+                                  f"≥ 75% of the FMA peak", f"{100 * share:.0f}%", share >= 0.75))
+    return targets
+
+
+def compile_targets(seconds: dict) -> list:
+    return [Target("compile the MLP step, cold: ≤ 0.5 s", f"{seconds['cold']:.3f} s", seconds["cold"] <= 0.5),
+            Target("compile the MLP step, from the disk cache in a new process: ≤ 50 ms",
+                   f"{1000 * seconds['cached']:.1f} ms", seconds["cached"] <= 0.050)]
+
+
+def determinism_target(identical: bool, thread_counts: list) -> Target:
+    counts = " and ".join(map(str, thread_counts))
+    return Target(f"MLP weights after training bit-identical with {counts} threads",
+                  "identical" if identical else "different", identical)
+
+
+def targets_table(targets: list) -> str:
+    lines = ["| target | measured | verdict |", "|---|---:|---|"]
+    lines += [f"| {t.name} | {t.measured} | {t.verdict} |" for t in targets]
+    return "\n".join(lines)
+
+
+def write_results(markdown: str, step_medians: dict, peaks: dict, gemm_rows: list) -> list:
+    """Writes results.md, and results.png when matplotlib is installed; returns the paths written."""
+    RESULTS_DIRECTORY.mkdir(exist_ok=True)
+    written = [RESULTS_DIRECTORY / "results.md"]
+    written[0].write_text(markdown + "\n")
+    try:
+        import matplotlib
+    except ImportError:
+        print("Note: matplotlib is not installed; no chart.")
+        return written
+    matplotlib.use("Agg")
+    written.append(_chart(step_medians, peaks, gemm_rows, RESULTS_DIRECTORY / "results.png"))
+    return written
+
+
+def _chart(step_medians: dict, peaks: dict, gemm_rows: list, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    figure, (steps_axes, gemm_axes) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 2]})
+    workload_names = list(step_medians)
+    frameworks = list(next(iter(step_medians.values())))
+    width = 0.8 / len(frameworks)
+    for index, framework in enumerate(frameworks):
+        ratios = [step_medians[w][framework] / step_medians[w][GRAPHC] for w in workload_names]
+        bars = steps_axes.bar([x + index * width for x in range(len(workload_names))], ratios, width,
+                              label=framework)
+        steps_axes.bar_label(bars, fmt="%.2f", fontsize=7)
+    steps_axes.set_xticks([x + width * (len(frameworks) - 1) / 2 for x in range(len(workload_names))],
+                          workload_names)
+    steps_axes.set_ylabel("time per training step / graphc's (lower is faster)")
+    steps_axes.set_title("Training step, median, one run")
+    steps_axes.legend(fontsize=8)
+
+    labels = [f"{row['label']}\n{row['threads']} thr" for row in gemm_rows]
+    positions = range(len(gemm_rows))
+    gemm_axes.bar([p - 0.2 for p in positions], [row["graphc"] for row in gemm_rows], 0.4, label="graphc")
+    gemm_axes.bar([p + 0.2 for p in positions], [row["openblas"] for row in gemm_rows], 0.4,
+                  label="OpenBLAS (NumPy)")
+    for threads, peak in peaks.items():
+        gemm_axes.axhline(peak, linestyle="--", linewidth=0.8, color="gray")
+        gemm_axes.text(len(gemm_rows) - 0.5, peak, f"FMA peak, {threads} thr", ha="right", va="bottom", fontsize=7)
+    gemm_axes.set_xticks(list(positions), labels, rotation=60, ha="right", fontsize=7)
+    gemm_axes.set_ylabel("GFLOP/s")
+    gemm_axes.set_title("float32 GEMM")
+    gemm_axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
