@@ -3,6 +3,11 @@
 Kernels are LLVM functions `i32 kernel(ptr out, ptr in..., ptr status)` that
 return 0 or a TF error code. Values in registers use `register_type` (bool is
 i1); in memory bool is one byte (`memory_type`), as in NumPy.
+
+Elementwise code (scalar_ops, vector_math) asks the builder for its constants
+and types (`kb.constant`, `kb.register_type`, `kb.lane_type`), so the same code
+computes one element or, inside `with kb.vector_lanes(n)`, n elements at once
+as LLVM vectors.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class KernelBuilder:
         # at finish(), accesses to different buffers are declared not to alias.
         self._buffer_of: dict[int, object] = {}
         self._accesses: list = []
+        self.lanes = 1  # elements per register value of elementwise code (see vector_lanes)
 
     def tag(self, pointer, buffer_key) -> None:
         """Declares that `pointer` points into the buffer `buffer_key` (distinct keys never overlap)."""
@@ -103,6 +109,21 @@ class KernelBuilder:
         if dtype is dtypes.bool_:
             value = self.b.zext(value, I8)
         self._record(self.b.store(value, self.address(base, dtype, index)), base)
+
+    def load_vector(self, base, dtype: DType, index, count: int):
+        """Elements base[index : index + count] as one <count x T> register value."""
+        vector_type = ir.VectorType(memory_type(dtype), count)
+        value = self.b.load(self.address(base, dtype, index), typ=vector_type, align=dtype.size)
+        self._record(value, base)
+        if dtype is dtypes.bool_:
+            return self.b.icmp_unsigned("!=", value, ir.Constant(vector_type, [ir.Constant(I8, 0)] * count))
+        return value
+
+    def store_vector(self, base, dtype: DType, index, value) -> None:
+        """Stores the vector `value` at base[index : index + its length]."""
+        if dtype is dtypes.bool_:
+            value = self.b.zext(value, ir.VectorType(I8, value.type.count))
+        self._record(self.b.store(value, self.address(base, dtype, index), align=dtype.size), base)
 
     def variable(self, llvm_type, initial=None):
         """A mutable local (an alloca in the entry block; LLVM promotes it to a register)."""
@@ -199,11 +220,38 @@ class KernelBuilder:
             instruction.set_metadata("alias.scope", own[key])
             instruction.set_metadata("noalias", others[key])
 
+    # -- lanes ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def vector_lanes(self, lanes: int):
+        """Within the block, elementwise values are vectors of `lanes` elements."""
+        saved, self.lanes = self.lanes, lanes
+        try:
+            yield
+        finally:
+            self.lanes = saved
+
+    def lane_type(self, scalar_type):
+        """`scalar_type`, or a vector of it when emitting `lanes` > 1 elements at once."""
+        return scalar_type if self.lanes == 1 else ir.VectorType(scalar_type, self.lanes)
+
+    def register_type(self, dtype: DType):
+        return self.lane_type(register_type(dtype))
+
+    def splat(self, scalar_type, value):
+        """The constant `value` of `scalar_type`, in every lane."""
+        scalar = ir.Constant(scalar_type, value)
+        return scalar if self.lanes == 1 else ir.Constant(ir.VectorType(scalar_type, self.lanes), [scalar] * self.lanes)
+
+    def constant(self, dtype: DType, value):
+        """A constant of `dtype` in register form, in every lane."""
+        return self.splat(register_type(dtype), float(value) if dtype.is_floating else int(value))
+
     # -- math ---------------------------------------------------------------------------------
 
     def intrinsic(self, name: str, dtype: DType, args):
-        """`llvm.<name>.<type>` applied to `args` (e.g. llvm.exp.f32)."""
-        llvm_type = register_type(dtype)
+        """`llvm.<name>.<type>` applied to `args` (e.g. llvm.exp.f32, llvm.exp.v8f32)."""
+        llvm_type = self.register_type(dtype)
         fn = declare(self.module, f"llvm.{name}.{_suffix(llvm_type)}", llvm_type, [a.type for a in args])
         return self.b.call(fn, args)
 
@@ -214,6 +262,8 @@ class KernelBuilder:
 
 
 def _suffix(llvm_type) -> str:
+    if isinstance(llvm_type, ir.VectorType):
+        return f"v{llvm_type.count}{_suffix(llvm_type.element)}"
     if llvm_type == F32:
         return "f32"
     if llvm_type == F64:

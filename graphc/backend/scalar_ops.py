@@ -1,17 +1,15 @@
-"""Elementwise ops as scalar LLVM code: one entry per op of the ELEMENTWISE class.
+"""Elementwise ops as LLVM code: one entry per op of the ELEMENTWISE class.
 
 `SCALAR_OPS[op](kb, args, in_dtypes, out_dtype, attrs)` returns the result of
-one element. The loop around it (broadcasting, strides) lives in
-`kernels/elementwise.py`, so a fused kernel can compose these entries.
-Semantics match the NumPy references, NaN cases included.
+one element, or of `kb.lanes` elements as vectors (constants and types come from
+`kb`). The loop around it (broadcasting, strides) lives in `fused.py`, so a
+fused kernel can compose these entries. Semantics match the NumPy references,
+NaN cases included.
 """
 
 from __future__ import annotations
 
-import llvmlite.ir as ir
-
 from graphc.backend import vector_math
-from graphc.backend.kernel_builder import I1, constant, register_type
 from graphc.frontend import dtypes
 
 
@@ -41,18 +39,18 @@ def _compare(float_predicate, int_predicate):
     return emit
 
 
-def _zero(dtype):
-    return constant(dtype, 0)
+def _zero(kb, dtype):
+    return kb.constant(dtype, 0)
 
 
-def _one(dtype):
-    return constant(dtype, 1)
+def _one(kb, dtype):
+    return kb.constant(dtype, 1)
 
 
 def _neg(kb, args, in_dtypes, out_dtype, attrs):
     if _is_float(out_dtype):
         return kb.b.fneg(args[0])
-    return kb.b.sub(_zero(out_dtype), args[0])
+    return kb.b.sub(_zero(kb, out_dtype), args[0])
 
 
 def _square(kb, args, in_dtypes, out_dtype, attrs):
@@ -63,13 +61,13 @@ def _abs(kb, args, in_dtypes, out_dtype, attrs):
     if _is_float(out_dtype):
         return kb.intrinsic("fabs", out_dtype, [args[0]])
     x = args[0]
-    return kb.b.select(kb.b.icmp_signed("<", x, _zero(out_dtype)), kb.b.sub(_zero(out_dtype), x), x)
+    return kb.b.select(kb.b.icmp_signed("<", x, _zero(kb, out_dtype)), kb.b.sub(_zero(kb, out_dtype), x), x)
 
 
 def _sign(kb, args, in_dtypes, out_dtype, attrs):
     x = args[0]
-    zero, one = _zero(out_dtype), _one(out_dtype)
-    minus_one = constant(out_dtype, -1)
+    zero, one = _zero(kb, out_dtype), _one(kb, out_dtype)
+    minus_one = kb.constant(out_dtype, -1)
     if _is_float(out_dtype):
         # Zeros and NaN map to themselves, as np.sign does.
         positive = kb.b.fcmp_ordered(">", x, zero)
@@ -81,11 +79,11 @@ def _sign(kb, args, in_dtypes, out_dtype, attrs):
 
 
 def _reciprocal(kb, args, in_dtypes, out_dtype, attrs):
-    return kb.b.fdiv(_one(out_dtype), args[0])
+    return kb.b.fdiv(_one(kb, out_dtype), args[0])
 
 
 def _rsqrt(kb, args, in_dtypes, out_dtype, attrs):
-    return kb.b.fdiv(_one(out_dtype), kb.intrinsic("sqrt", out_dtype, [args[0]]))
+    return kb.b.fdiv(_one(kb, out_dtype), kb.intrinsic("sqrt", out_dtype, [args[0]]))
 
 
 def _unary_intrinsic(name):
@@ -119,13 +117,13 @@ def _tanh(kb, args, in_dtypes, out_dtype, attrs):
 
 
 def _sigmoid(kb, args, in_dtypes, out_dtype, attrs):
-    one = _one(out_dtype)
+    one = _one(kb, out_dtype)
     return kb.b.fdiv(one, kb.b.fadd(one, exp(kb, out_dtype, kb.b.fneg(args[0]))))
 
 
 def _relu(kb, args, in_dtypes, out_dtype, attrs):
     x = args[0]
-    zero = _zero(out_dtype)
+    zero = _zero(kb, out_dtype)
     # x <= 0 -> 0 leaves NaN as NaN.
     not_positive = kb.b.fcmp_ordered("<=", x, zero) if _is_float(out_dtype) else kb.b.icmp_signed("<=", x, zero)
     return kb.b.select(not_positive, zero, x)
@@ -133,24 +131,24 @@ def _relu(kb, args, in_dtypes, out_dtype, attrs):
 
 def _relu_grad(kb, args, in_dtypes, out_dtype, attrs):
     dy, x = args
-    zero = _zero(out_dtype)
+    zero = _zero(kb, out_dtype)
     positive = kb.b.fcmp_ordered(">", x, zero) if _is_float(out_dtype) else kb.b.icmp_signed(">", x, zero)
     return kb.b.select(positive, dy, zero)
 
 
 def _tanh_grad(kb, args, in_dtypes, out_dtype, attrs):
     y, dy = args
-    return kb.b.fmul(dy, kb.b.fsub(_one(out_dtype), kb.b.fmul(y, y)))
+    return kb.b.fmul(dy, kb.b.fsub(_one(kb, out_dtype), kb.b.fmul(y, y)))
 
 
 def _sigmoid_grad(kb, args, in_dtypes, out_dtype, attrs):
     y, dy = args
-    return kb.b.fmul(kb.b.fmul(dy, y), kb.b.fsub(_one(out_dtype), y))
+    return kb.b.fmul(kb.b.fmul(dy, y), kb.b.fsub(_one(kb, out_dtype), y))
 
 
 def _sqrt_grad(kb, args, in_dtypes, out_dtype, attrs):
     y, dy = args
-    return kb.b.fdiv(kb.b.fmul(dy, constant(out_dtype, 0.5)), y)
+    return kb.b.fdiv(kb.b.fmul(dy, kb.constant(out_dtype, 0.5)), y)
 
 
 def _floordiv(kb, args, in_dtypes, out_dtype, attrs):
@@ -159,10 +157,10 @@ def _floordiv(kb, args, in_dtypes, out_dtype, attrs):
         return kb.intrinsic("floor", out_dtype, [kb.b.fdiv(x, y)])
     # Callers guarantee y != 0 (the kernel checks); y == -1 is negation, which
     # also avoids the one overflowing case MIN / -1.
-    zero = _zero(out_dtype)
-    minus_one = constant(out_dtype, -1)
+    zero = _zero(kb, out_dtype)
+    minus_one = kb.constant(out_dtype, -1)
     is_minus_one = kb.b.icmp_signed("==", y, minus_one)
-    safe_y = kb.b.select(is_minus_one, _one(out_dtype), y)
+    safe_y = kb.b.select(is_minus_one, _one(kb, out_dtype), y)
     quotient = kb.b.sdiv(x, safe_y)
     remainder = kb.b.srem(x, safe_y)
     adjust = kb.b.and_(kb.b.icmp_signed("!=", remainder, zero),
@@ -189,7 +187,7 @@ def _logical(name):
 
 
 def _logical_not(kb, args, in_dtypes, out_dtype, attrs):
-    return kb.b.xor(args[0], ir.Constant(I1, 1))
+    return kb.b.xor(args[0], kb.constant(dtypes.bool_, 1))
 
 
 def _select(kb, args, in_dtypes, out_dtype, attrs):
@@ -208,17 +206,17 @@ def convert(kb, value, source, target):
     b = kb.b
     if source is target:
         return value
-    to_type = register_type(target)
+    to_type = kb.register_type(target)
     if target is dtypes.bool_:
         if _is_float(source):
-            return b.fcmp_unordered("!=", value, _zero(source))
-        return b.icmp_unsigned("!=", value, _zero(source))
+            return b.fcmp_unordered("!=", value, _zero(kb, source))
+        return b.icmp_unsigned("!=", value, _zero(kb, source))
     if source is dtypes.bool_:
         return b.uitofp(value, to_type) if _is_float(target) else b.zext(value, to_type)
     if _is_float(source) and _is_float(target):
         return b.fpext(value, to_type) if target.size > source.size else b.fptrunc(value, to_type)
     if _is_float(source):
-        return kb.intrinsic_overloaded("fptosi.sat", to_type, register_type(source), value)
+        return kb.intrinsic_overloaded("fptosi.sat", to_type, kb.register_type(source), value)
     if _is_float(target):
         return b.sitofp(value, to_type)
     return b.sext(value, to_type) if target.size > source.size else b.trunc(value, to_type)
