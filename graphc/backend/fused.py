@@ -9,12 +9,14 @@ plan keeps in registers exist only inside `ElementwiseBody.evaluate`.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import llvmlite.ir as ir
 import numpy as np
 
-from graphc.backend.kernel_builder import I8, I32, I64, PTR, KernelBuilder, i64, memory_type
+from graphc.backend import target
+from graphc.backend.kernel_builder import I8, I32, I64, PTR, KernelBuilder, i64, memory_type, register_type
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.ir.program import Program, Value
@@ -164,11 +166,99 @@ def _emit_flat_loop(kb: KernelBuilder, shape, strides: list, body, total: int) -
         body(offsets)
 
 
+class Periodic:
+    """How a [rows, cols] region with short rows is walked in whole vectors.
+
+    Element f of the region (row f // cols, column f % cols) goes to lane
+    f % lanes. The lane pattern repeats every period of lcm(lanes, cols)
+    elements, which is `rows` rows and `vectors` vectors: a [200, 10] region
+    with 8 lanes is 50 periods of 4 rows, 5 vectors each. Every stream's
+    elements for one vector of a period sit at offsets known at compile time
+    from the period's first row, so a vector is one load of the window they
+    span, shuffled into lane order: a plain load for a contiguous stream, a
+    splat for a scalar, a few elements spread over the lanes for a [rows, 1]
+    column. Streams constant across rows ([1, cols]) are loaded once, before
+    the loop. Outputs are contiguous, so every store is a whole vector.
+    """
+
+    def __init__(self, cols: int, lanes: int):
+        self.cols, self.lanes = cols, lanes
+        self.period = math.lcm(cols, lanes)
+        self.rows, self.vectors = self.period // cols, self.period // lanes
+
+    def positions(self, vector: int) -> list:
+        """(row within the period, column) of each lane of vector `vector`."""
+        return [divmod(vector * self.lanes + lane, self.cols) for lane in range(self.lanes)]
+
+    def gather(self, kb: KernelBuilder, base, dtype, strides, row0, vector: int):
+        """The lanes of `vector` in the period starting at row `row0`, of a stream with these strides."""
+        b = kb.b
+        row_stride, col_stride = strides
+        offsets = [row * row_stride + col * col_stride for row, col in self.positions(vector)]
+        low, high = min(offsets), max(offsets)
+        start = b.add(b.mul(row0, i64(row_stride)), i64(low)) if row_stride else i64(low)
+        if low == high:
+            return splat(kb, kb.load(base, dtype, start), self.lanes)
+        window = high - low + 1
+        if window > _MAX_WINDOW_VECTORS * self.lanes:  # lanes far apart: one element at a time
+            lanes = ir.Constant(ir.VectorType(register_type(dtype), self.lanes), ir.Undefined)
+            for lane, offset in enumerate(offsets):
+                element = kb.load(base, dtype, b.add(start, i64(offset - low)))
+                lanes = b.insert_element(lanes, element, ir.Constant(I32, lane))
+            return lanes
+        loaded = kb.load_vector(base, dtype, start, window)
+        mask = [offset - low for offset in offsets]
+        if mask == list(range(window)):
+            return loaded
+        return b.shuffle_vector(loaded, ir.Constant(loaded.type, ir.Undefined),
+                                ir.Constant(ir.VectorType(I32, self.lanes), mask))
+
+
+    def emit_loop(self, kb: KernelBuilder, begin, end, loads, load_strides, period) -> object:
+        """Calls period(row0, inputs_by_vector) for each whole period in rows [begin, end).
+
+        inputs_by_vector[v] holds each load stream's vector v of the period. Returns
+        the first row after the last whole period (the caller does the rest).
+        """
+        b = kb.b
+        # Streams constant across rows give the same vectors in every period: load them once.
+        invariant = {index: [self.gather(kb, pointer, dtype, strides, i64(0), v) for v in range(self.vectors)]
+                     for index, ((pointer, dtype), strides) in enumerate(zip(loads, load_strides))
+                     if strides[0] == 0}
+        periods = b.udiv(b.sub(end, begin), i64(self.rows))
+        with kb.loop(periods, "period") as index:
+            row0 = b.add(begin, b.mul(index, i64(self.rows)))
+            period(row0, [[invariant[s][v] if s in invariant else self.gather(kb, pointer, dtype, strides, row0, v)
+                           for s, ((pointer, dtype), strides) in enumerate(zip(loads, load_strides))]
+                          for v in range(self.vectors)])
+        return b.add(begin, b.mul(periods, i64(self.rows)))
+
+
+# A stream whose lanes of one vector span more than this many vectors' worth of
+# elements is gathered element by element rather than loaded as one window.
+_MAX_WINDOW_VECTORS = 4
+
+
+def splat(kb: KernelBuilder, scalar, lanes: int):
+    """`scalar` in every one of `lanes` lanes."""
+    vector_type = ir.VectorType(scalar.type, lanes)
+    single = kb.b.insert_element(ir.Constant(vector_type, ir.Undefined), scalar, ir.Constant(I32, 0))
+    return kb.b.shuffle_vector(single, ir.Constant(vector_type, ir.Undefined),
+                               ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+
+
+def region_lanes() -> int:
+    """Lanes of the vectors periodic regions compute in: a vector register of float32."""
+    return target.vector_bytes() // 4
+
+
 class ElementwiseRegion:
     """`body` run over `shape`: its inputs loaded with broadcasting, `outputs` and its writes stored.
 
     Dimensions every stream walks contiguously are merged, so `.shape` (the
-    loop nest actually emitted) may have fewer dimensions than `shape`.
+    loop nest actually emitted) may have fewer dimensions than `shape`. A
+    two-dimensional region with rows shorter than SHORT_INNER_LOOP is computed
+    in whole vectors (`Periodic`); any other is a loop nest LLVM vectorizes.
     """
 
     def __init__(self, body: ElementwiseBody, shape, outputs: list):
@@ -191,4 +281,24 @@ class ElementwiseRegion:
             for (pointer, dtype, value_id), offset in zip(stores, offsets[len(loads):]):
                 kb.store(pointer, dtype, offset, values[value_id])
 
-        emit_loops(kb, self.shape, self.strides, element, outer)
+        if len(self.shape) == 2 and self.shape[1] < SHORT_INNER_LOOP:
+            self._emit_periodic(kb, loads, stores, element, outer)
+        else:
+            emit_loops(kb, self.shape, self.strides, element, outer)
+
+    def _emit_periodic(self, kb: KernelBuilder, loads, stores, element, outer) -> None:
+        b = kb.b
+        rows, cols = self.shape
+        layout = Periodic(cols, region_lanes())
+        begin, end = outer if outer is not None else (i64(0), i64(rows))
+
+        def period(row0, inputs_by_vector):
+            for v, inputs in enumerate(inputs_by_vector):
+                with kb.vector_lanes(layout.lanes):
+                    values = self.body.evaluate(kb, lambda value, inputs=iter(inputs): next(inputs))
+                first = b.add(b.mul(row0, i64(cols)), i64(v * layout.lanes))
+                for pointer, dtype, value_id in stores:
+                    kb.store_vector(pointer, dtype, first, values[value_id])
+
+        rest = layout.emit_loop(kb, begin, end, loads, self.strides[:len(loads)], period)
+        emit_loops(kb, self.shape, self.strides, element, (rest, end))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend import scalar_ops
-from graphc.backend.fused import Buffers, ElementwiseBody, ElementwiseRegion, emit_loops
-from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64, runtime_function
+from graphc.backend.fused import (SHORT_INNER_LOOP, Buffers, ElementwiseBody, ElementwiseRegion, Periodic, emit_loops,
+                                  region_lanes)
+from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64, runtime_function
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.matmul import lower_matmul
@@ -77,12 +78,12 @@ def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
 # -- reduce ------------------------------------------------------------------------------------------
 
 
-def _identity(op, dtype):
+def _identity(kb, op, dtype):
     if op in ("reduce_sum", "reduce_mean"):
-        return constant(dtype, 0)
+        return kb.constant(dtype, 0)
     if dtype.is_floating:
-        return constant(dtype, float("-inf") if op == "reduce_max" else float("inf"))
-    return constant(dtype, int(dtype.min if op == "reduce_max" else dtype.max))
+        return kb.constant(dtype, float("-inf") if op == "reduce_max" else float("inf"))
+    return kb.constant(dtype, int(dtype.min if op == "reduce_max" else dtype.max))
 
 
 def _combine(kb, op, dtype, accumulator, x):
@@ -111,7 +112,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
         return kb.function
     out = buffers.value(kb, buffers_arg, result)
     with kb.loop(result.type.num_elements, "init") as j:
-        kb.store(out, dtype, j, _identity(op, dtype))
+        kb.store(out, dtype, j, _identity(kb, op, dtype))
 
     produced_inside = source.id in {inst.result.id for inst in main.instructions}
     loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in main.inputs]
@@ -136,7 +137,13 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
         for (pointer, store_dtype, value_id), offset in zip(stores, offsets[len(loads) + 1:]):
             kb.store(pointer, store_dtype, offset, values[value_id])
 
-    emit_loops(kb, shape, strides, element)
+    out_strides = tuple(strides[len(loads)])
+    if len(shape) == 2 and shape[1] < SHORT_INNER_LOOP and out_strides in ((0, 1), (1, 0)):
+        vectors = _PeriodicReduction(kb, shape, op, dtype, column_sums=out_strides == (0, 1))
+        rest = vectors.emit(loads, strides[:len(loads)], stores, main, source.id if produced_inside else None, out)
+        emit_loops(kb, shape, strides, element, (rest, i64(shape[0])))
+    else:
+        emit_loops(kb, shape, strides, element)
     if op == "reduce_mean":
         with kb.loop(result.type.num_elements, "mean") as j:
             total = kb.load(out, dtype, j)
@@ -147,6 +154,91 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
         ElementwiseRegion(epilogue, result.type.shape, _materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)
     return kb.finish()
+
+
+class _PeriodicReduction:
+    """The main pass of a reduce kernel over a [rows, cols] region with short rows, in whole
+    vectors (see fused.Periodic), reducing either each column or each row.
+
+    Column sums keep one accumulator vector per vector of the period and fold their
+    lanes into the columns after the loop; row sums combine, per period, the lanes
+    of each row (masked) and reduce them across lanes with a fixed tree of shuffles.
+    Either way the order of the arithmetic is fixed at compile time.
+    """
+
+    def __init__(self, kb, shape, op, dtype, column_sums: bool):
+        self.kb, self.op, self.dtype, self.column_sums = kb, op, dtype, column_sums
+        self.rows, self.cols = shape
+        self.layout = Periodic(self.cols, region_lanes())
+        with kb.vector_lanes(self.layout.lanes):
+            self.identity = _identity(kb, op, dtype)
+
+    def emit(self, loads, load_strides, stores, main, source_id, out):
+        """The periods' loop; returns the first row it leaves to the caller's element loop."""
+        kb, b, layout = self.kb, self.kb.b, self.layout
+        accumulators = [kb.variable(self.identity.type, self.identity) for _ in range(layout.vectors)] \
+            if self.column_sums else []
+
+        def period(row0, inputs_by_vector):
+            reduced = []
+            for v, inputs in enumerate(inputs_by_vector):
+                with kb.vector_lanes(layout.lanes):
+                    values = main.evaluate(kb, lambda value, it=iter(inputs): next(it))
+                first = b.add(b.mul(row0, i64(self.cols)), i64(v * layout.lanes))
+                for pointer, store_dtype, value_id in stores:
+                    kb.store_vector(pointer, store_dtype, first, values[value_id])
+                reduced.append(values[source_id] if source_id is not None else inputs[-1])
+            if self.column_sums:
+                with kb.vector_lanes(layout.lanes):
+                    for slot, x in zip(accumulators, reduced):
+                        kb.set(slot, _combine(kb, self.op, self.dtype, kb.get(slot, x.type), x))
+            else:
+                for row in range(layout.rows):
+                    self._add(out, b.add(row0, i64(row)), self._row_total(reduced, row))
+
+        rest = layout.emit_loop(kb, i64(0), i64(self.rows), loads, load_strides, period)
+        if self.column_sums:
+            lanes = [(col, kb.get(slot, self.identity.type), lane)
+                     for v, slot in enumerate(accumulators)
+                     for lane, (_, col) in enumerate(layout.positions(v))]
+            for col in range(self.cols):
+                total = None
+                for lane_col, vector, lane in lanes:
+                    if lane_col == col:
+                        x = b.extract_element(vector, ir.Constant(I32, lane))
+                        total = x if total is None else _combine(kb, self.op, self.dtype, total, x)
+                self._add(out, i64(col), total)
+        return rest
+
+    def _row_total(self, reduced, row):
+        """The combination of every lane of the period that belongs to `row`, as a scalar."""
+        kb, b, layout = self.kb, self.kb.b, self.layout
+        total = None
+        with kb.vector_lanes(layout.lanes):
+            for v, x in enumerate(reduced):
+                mine = [r == row for r, _ in layout.positions(v)]
+                if not any(mine):
+                    continue
+                if not all(mine):
+                    mask = ir.Constant(ir.VectorType(I1, layout.lanes), [int(m) for m in mine])
+                    x = b.select(mask, x, self.identity)
+                total = x if total is None else _combine(kb, self.op, self.dtype, total, x)
+        width = layout.lanes
+        while width > 2:  # halve: lanes [0, w/2) combined with [w/2, w)
+            width //= 2
+            undefined = ir.Constant(total.type, ir.Undefined)
+            low = b.shuffle_vector(total, undefined, ir.Constant(ir.VectorType(I32, width), list(range(width))))
+            high = b.shuffle_vector(total, undefined,
+                                    ir.Constant(ir.VectorType(I32, width), list(range(width, 2 * width))))
+            with kb.vector_lanes(width):
+                total = _combine(kb, self.op, self.dtype, low, high)
+        return _combine(kb, self.op, self.dtype, b.extract_element(total, ir.Constant(I32, 0)),
+                        b.extract_element(total, ir.Constant(I32, 1)))
+
+    def _add(self, out, index, value) -> None:
+        """out[index] = out[index] (+) value."""
+        kb = self.kb
+        kb.store(out, self.dtype, index, _combine(kb, self.op, self.dtype, kb.load(out, self.dtype, index), value))
 
 
 # -- softmax ------------------------------------------------------------------------------------------
