@@ -7,8 +7,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 PROGRAM = textwrap.dedent("""
     import os, sys
     import numpy as np

@@ -9,7 +9,6 @@ import safetensors.numpy
 
 import graphc as tf
 from graphc import cli
-from graphc.train import checkpoint_io
 
 
 def build_mlp():
