@@ -247,6 +247,22 @@ def splat(kb: KernelBuilder, scalar, lanes: int):
                                ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
 
 
+def horizontal(kb: KernelBuilder, combine: Callable, vector):
+    """combine() over the lanes of `vector` (a power of two of them), as a fixed tree:
+    halves combined lane by lane until two scalars remain."""
+    b = kb.b
+    width = vector.type.count
+    while width > 2:
+        width //= 2
+        undefined = ir.Constant(vector.type, ir.Undefined)
+        low = b.shuffle_vector(vector, undefined, ir.Constant(ir.VectorType(I32, width), list(range(width))))
+        high = b.shuffle_vector(vector, undefined, ir.Constant(ir.VectorType(I32, width), list(range(width, 2 * width))))
+        with kb.vector_lanes(width):
+            vector = combine(low, high)
+    with kb.vector_lanes(1):
+        return combine(b.extract_element(vector, ir.Constant(I32, 0)), b.extract_element(vector, ir.Constant(I32, 1)))
+
+
 def region_lanes() -> int:
     """Lanes of the vectors periodic regions compute in: a vector register of float32."""
     return target.vector_bytes() // 4

@@ -125,6 +125,22 @@ class KernelBuilder:
             value = self.b.zext(value, ir.VectorType(I8, value.type.count))
         self._record(self.b.store(value, self.address(base, dtype, index), align=dtype.size), base)
 
+    def load_vector_masked(self, base, dtype: DType, index, mask, fill):
+        """base[index + lane] in the lanes where `mask` is set, `fill` in the others (never read)."""
+        vector_type = ir.VectorType(memory_type(dtype), mask.type.count)
+        function = declare(self.module, f"llvm.masked.load.{_suffix(vector_type)}.p0", vector_type,
+                           [PTR, I32, mask.type, vector_type])
+        value = self.b.call(function, [self.address(base, dtype, index), ir.Constant(I32, dtype.size), mask, fill])
+        self._record(value, base)
+        return value
+
+    def store_vector_masked(self, base, dtype: DType, index, value, mask) -> None:
+        """Stores the lanes of `value` where `mask` is set at base[index + lane]."""
+        function = declare(self.module, f"llvm.masked.store.{_suffix(value.type)}.p0", VOID,
+                           [value.type, PTR, I32, mask.type])
+        self._record(self.b.call(function, [value, self.address(base, dtype, index), ir.Constant(I32, dtype.size),
+                                            mask]), base)
+
     def variable(self, llvm_type, initial=None):
         """A mutable local (an alloca in the entry block; LLVM promotes it to a register)."""
         with self.b.goto_block(self.entry):

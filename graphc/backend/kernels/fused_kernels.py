@@ -14,7 +14,7 @@ import llvmlite.ir as ir
 
 from graphc.backend import scalar_ops
 from graphc.backend.fused import (SHORT_INNER_LOOP, Buffers, ElementwiseBody, ElementwiseRegion, Periodic, emit_loops,
-                                  region_lanes)
+                                  horizontal, region_lanes)
 from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64, runtime_function
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
@@ -223,17 +223,7 @@ class _PeriodicReduction:
                     mask = ir.Constant(ir.VectorType(I1, layout.lanes), [int(m) for m in mine])
                     x = b.select(mask, x, self.identity)
                 total = x if total is None else _combine(kb, self.op, self.dtype, total, x)
-        width = layout.lanes
-        while width > 2:  # halve: lanes [0, w/2) combined with [w/2, w)
-            width //= 2
-            undefined = ir.Constant(total.type, ir.Undefined)
-            low = b.shuffle_vector(total, undefined, ir.Constant(ir.VectorType(I32, width), list(range(width))))
-            high = b.shuffle_vector(total, undefined,
-                                    ir.Constant(ir.VectorType(I32, width), list(range(width, 2 * width))))
-            with kb.vector_lanes(width):
-                total = _combine(kb, self.op, self.dtype, low, high)
-        return _combine(kb, self.op, self.dtype, b.extract_element(total, ir.Constant(I32, 0)),
-                        b.extract_element(total, ir.Constant(I32, 1)))
+        return horizontal(kb, lambda x, y: _combine(kb, self.op, self.dtype, x, y), total)
 
     def _add(self, out, index, value) -> None:
         """out[index] = out[index] (+) value."""
@@ -259,21 +249,22 @@ def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Func
     labels = buffers.value(kb, buffers_arg, labels_value)
     loss_out = buffers.value(kb, buffers_arg, loss.result) if loss else None
     grad_out = buffers.value(kb, buffers_arg, grad.result) if grad else None
-    with kb.loop(batch, "row") as r:
-        label = rows.label(labels, labels_value.type.dtype, r, anchor)
-        base = b.mul(r, i64(classes))
-        shift = rows.max(x, base)
-        total = rows.sum_exp(x, base, shift, store_to=grad_out)
+    rows.check_labels(labels, labels_value.type.dtype, batch, anchor)
+
+    def group(indices):
+        bases = rows.bases(indices)
+        labels_of = [rows.label(labels, labels_value.type.dtype, r) for r in indices]
         if grad:
-            with kb.loop(classes, "cnorm") as c:
-                index = b.add(base, c)
-                kb.store(grad_out, rows.dtype, index, b.fdiv(kb.load(grad_out, rows.dtype, index), total))
-            at_label = b.add(base, label)
-            kb.store(grad_out, rows.dtype, at_label,
-                     b.fsub(kb.load(grad_out, rows.dtype, at_label), constant(rows.dtype, 1)))
+            shifts, totals = rows.softmax_into(x, grad_out, bases, labels=labels_of)
+        else:
+            shifts = [rows.max(x, base) for base in bases]
+            totals = [rows.sum_exp(x, base, shift) for base, shift in zip(bases, shifts)]
         if loss:
-            picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
-            kb.store(loss_out, rows.dtype, r, b.fsub(scalar_ops.log(kb, rows.dtype, total), picked))
+            for r, base, label, shift, total in zip(indices, bases, labels_of, shifts, totals):
+                picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
+                kb.store(loss_out, rows.dtype, r, b.fsub(scalar_ops.log(kb, rows.dtype, total), picked))
+
+    rows.for_each_group(batch, group)
     if epilogue.instructions or epilogue.writes:
         ElementwiseRegion(epilogue, (batch, classes), _materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)

@@ -4,8 +4,11 @@ bad one is reported through the status, never read out of bounds)."""
 
 from __future__ import annotations
 
-from graphc.backend.kernel_builder import KernelBuilder, constant, i64, register_type
+import llvmlite.ir as ir
+
 from graphc.backend import scalar_ops
+from graphc.backend.fused import horizontal, region_lanes, splat
+from graphc.backend.kernel_builder import I1, I64, KernelBuilder, constant, i64, register_type
 from graphc.backend.scalar_ops import convert
 from graphc.frontend import dtypes
 from graphc.frontend.tensor_shape import num_elements
@@ -14,48 +17,195 @@ _LABEL_MESSAGE = "Received a label value of %lld which is outside the valid rang
 
 
 class Rows:
-    """Helpers for a kernel over rows of `classes` elements of `dtype`."""
+    """Helpers for a kernel over rows of `classes` elements of `dtype`, a vector of lanes at a time.
+
+    A row is walked in chunks of `lanes` elements, the last one masked when
+    `classes` is not a multiple; masked lanes are never read or written. Sums
+    and maxima run lane-wise, then across lanes in a fixed order.
+    """
+
+    # Rows of at most this many chunks are unrolled; longer ones loop over chunks.
+    UNROLLED_CHUNKS = 4
+    ROWS_AT_ONCE = 4
 
     def __init__(self, kb: KernelBuilder, dtype, classes: int):
         self.kb, self.dtype, self.classes = kb, dtype, classes
-        self.value_type = register_type(dtype)
+        self.lanes = region_lanes()
+        self.full_chunks, self.tail = divmod(classes, self.lanes)
+        self.vector_type = ir.VectorType(register_type(dtype), self.lanes)
+        self.tail_mask = ir.Constant(ir.VectorType(I1, self.lanes), [int(lane < self.tail)
+                                                                      for lane in range(self.lanes)])
+
+    def _splat(self, value):
+        with self.kb.vector_lanes(self.lanes):
+            return self.kb.constant(self.dtype, value)
+
+    def _each_chunk(self, base, visit) -> None:
+        """visit(index, mask) for each chunk of the row starting at element `base`; mask None when full."""
+        b = self.kb.b
+        if self.full_chunks <= self.UNROLLED_CHUNKS:
+            for chunk in range(self.full_chunks):
+                visit(b.add(base, i64(chunk * self.lanes)), None)
+        else:
+            with self.kb.loop(self.full_chunks, "chunk") as chunk:
+                visit(b.add(base, b.mul(chunk, i64(self.lanes))), None)
+        if self.tail:
+            visit(b.add(base, i64(self.full_chunks * self.lanes)), self.tail_mask)
+
+    def _load(self, x, index, mask, fill):
+        if mask is None:
+            return self.kb.load_vector(x, self.dtype, index, self.lanes)
+        return self.kb.load_vector_masked(x, self.dtype, index, mask, fill)
+
+    def _store(self, out, index, value, mask) -> None:
+        if mask is None:
+            self.kb.store_vector(out, self.dtype, index, value)
+        else:
+            self.kb.store_vector_masked(out, self.dtype, index, value, mask)
+
+    def _reduce(self, base, initial, step, combine):
+        """Folds step(accumulator, index, mask) over the row's chunks, then combine() across lanes."""
+        kb = self.kb
+        accumulator = kb.variable(self.vector_type, self._splat(initial))
+
+        def visit(index, mask):
+            kb.set(accumulator, step(kb.get(accumulator, self.vector_type), index, mask))
+
+        self._each_chunk(base, visit)
+        return horizontal(kb, combine, kb.get(accumulator, self.vector_type))
 
     def max(self, x, base):
         kb = self.kb
-        best = kb.variable(self.value_type, constant(self.dtype, float("-inf")))
-        with kb.loop(self.classes, "cmax") as c:
-            value = kb.load(x, self.dtype, kb.b.add(base, c))
-            kb.set(best, kb.intrinsic("maximum", self.dtype, [kb.get(best, self.value_type), value]))
-        return kb.get(best, self.value_type)
+
+        def maximum(a, b):
+            return kb.intrinsic("maximum", self.dtype, [a, b])
+
+        def step(best, index, mask):
+            with kb.vector_lanes(self.lanes):
+                return maximum(best, self._load(x, index, mask, self._splat(float("-inf"))))
+
+        return self._reduce(base, float("-inf"), step, maximum)
 
     def sum_exp(self, x, base, shift, store_to=None):
         """sum(exp(x - shift)) over the row; optionally stores each exp to `store_to`."""
         kb = self.kb
-        total = kb.variable(self.value_type, constant(self.dtype, 0))
-        with kb.loop(self.classes, "cexp") as c:
-            index = kb.b.add(base, c)
-            e = scalar_ops.exp(kb, self.dtype, kb.b.fsub(kb.load(x, self.dtype, index), shift))
-            if store_to is not None:
-                kb.store(store_to, self.dtype, index, e)
-            kb.set(total, kb.b.fadd(kb.get(total, self.value_type), e))
-        return kb.get(total, self.value_type)
+        with kb.vector_lanes(self.lanes):
+            shifts = splat(kb, shift, self.lanes)
 
-    def softmax(self, x, out, base):
-        """out = softmax of the row of x at `base`."""
-        kb = self.kb
-        total = self.sum_exp(x, base, self.max(x, base), store_to=out)
-        with kb.loop(self.classes, "cnorm") as c:
-            index = kb.b.add(base, c)
-            kb.store(out, self.dtype, index, kb.b.fdiv(kb.load(out, self.dtype, index), total))
+        def step(total, index, mask):
+            with kb.vector_lanes(self.lanes):
+                # Masked-off lanes hold -inf: their exp is 0 and adds nothing.
+                e = scalar_ops.exp(kb, self.dtype, kb.b.fsub(self._load(x, index, mask, self._splat(float("-inf"))),
+                                                             shifts))
+                if store_to is not None:
+                    self._store(store_to, index, e, mask)
+                return kb.b.fadd(total, e)
 
-    def label(self, labels, label_dtype, row, inst):
-        """The row's label as i64, after checking 0 <= label < classes."""
+        return self._reduce(base, 0.0, step, kb.b.fadd)
+
+    def divide(self, out, base, total) -> None:
+        """out[row] /= total."""
         kb = self.kb
-        label = convert(kb, kb.load(labels, label_dtype, row), label_dtype, dtypes.int64)
-        bad = kb.b.or_(kb.b.icmp_signed("<", label, i64(0)), kb.b.icmp_signed(">=", label, i64(self.classes)))
-        with kb.if_(bad):
-            kb.fail(3, _LABEL_MESSAGE.format(op=inst.source or inst.op), label, i64(self.classes))
-        return label
+        totals = splat(kb, total, self.lanes)
+
+        def visit(index, mask):
+            self._store(out, index, kb.b.fdiv(self._load(out, index, mask, self._splat(1.0)), totals), mask)
+
+        self._each_chunk(base, visit)
+
+    def softmax_into(self, x, out, bases, labels=None):
+        """out = softmax of the rows of x starting at `bases`, minus 1 at each row's label
+        if `labels` (i64 values) are given: the cross-entropy gradient. Returns (shifts, totals).
+
+        A short row's exps stay in registers between the sum and the division; a long
+        row's are stored, then reloaded and divided.
+        """
+        kb, b = self.kb, self.kb.b
+        shifts = [self.max(x, base) for base in bases]
+        if self.full_chunks > self.UNROLLED_CHUNKS:
+            totals = [self.sum_exp(x, base, shift, store_to=out) for base, shift in zip(bases, shifts)]
+            for row, (base, total) in enumerate(zip(bases, totals)):
+                self.divide(out, base, total)
+                if labels is not None:
+                    at_label = b.add(base, labels[row])
+                    kb.store(out, self.dtype, at_label, b.fsub(kb.load(out, self.dtype, at_label),
+                                                               constant(self.dtype, 1)))
+            return shifts, totals
+        rows = [self._exps(x, base, shift) for base, shift in zip(bases, shifts)]
+        for row, (chunks, total) in enumerate(rows):
+            totals = splat(kb, total, self.lanes)
+            for number, (index, mask, e) in enumerate(chunks):
+                with kb.vector_lanes(self.lanes):
+                    quotient = b.fdiv(e, totals)
+                    if labels is not None:
+                        lanes = ir.Constant(ir.VectorType(I64, self.lanes),
+                                            list(range(number * self.lanes, (number + 1) * self.lanes)))
+                        at_label = b.icmp_signed("==", lanes, splat(kb, labels[row], self.lanes))
+                        quotient = b.select(at_label, b.fsub(quotient, kb.constant(self.dtype, 1)), quotient)
+                self._store(out, index, quotient, mask)
+        return shifts, [total for _, total in rows]
+
+    def _exps(self, x, base, shift):
+        """([(index, mask, exp(x - shift)) per chunk], their sum) for a row of unrolled chunks."""
+        kb = self.kb
+        shifts, chunks = splat(kb, shift, self.lanes), []
+
+        def visit(index, mask):
+            with kb.vector_lanes(self.lanes):
+                value = self._load(x, index, mask, self._splat(float("-inf")))  # exp(-inf) = 0 adds nothing
+                chunks.append((index, mask, scalar_ops.exp(kb, self.dtype, kb.b.fsub(value, shifts))))
+
+        self._each_chunk(base, visit)
+        total = chunks[0][2]
+        for _, _, e in chunks[1:]:
+            total = kb.b.fadd(total, e)
+        return chunks, horizontal(kb, kb.b.fadd, total)
+
+    def log_softmax(self, x, out, bases) -> None:
+        """out = x - max - log(sum(exp(x - max))) for the rows of x starting at `bases`."""
+        kb = self.kb
+        shifts = [self.max(x, base) for base in bases]
+        log_totals = [scalar_ops.log(kb, self.dtype, self.sum_exp(x, base, shift)) for base, shift in zip(bases, shifts)]
+        for base, shift, log_total in zip(bases, shifts, log_totals):
+            offsets = splat(kb, kb.b.fadd(shift, log_total), self.lanes)
+
+            def visit(index, mask, offsets=offsets):
+                self._store(out, index, kb.b.fsub(self._load(x, index, mask, self._splat(0.0)), offsets), mask)
+
+            self._each_chunk(base, visit)
+
+    def bases(self, rows) -> list:
+        """The index of each row's first element."""
+        return [self.kb.b.mul(row, i64(self.classes)) for row in rows]
+
+    def for_each_group(self, count: int, body) -> None:
+        """body(rows) for the rows [0, count) in groups of ROWS_AT_ONCE (i64 row indices), the rest one by one.
+
+        A row is one long chain of dependent steps (max, exp, sum, divide); the
+        steps of a group's rows are emitted side by side, so the CPU overlaps them.
+        """
+        kb, b = self.kb, self.kb.b
+        groups, rest = divmod(count, self.ROWS_AT_ONCE)
+        if groups:
+            with kb.loop(groups, "rows") as group:
+                first = b.mul(group, i64(self.ROWS_AT_ONCE))
+                body([b.add(first, i64(k)) for k in range(self.ROWS_AT_ONCE)])
+        if rest:
+            with kb.loop(rest, "row") as row:
+                body([b.add(row, i64(groups * self.ROWS_AT_ONCE))])
+
+    def check_labels(self, labels, label_dtype, count: int, inst) -> None:
+        """Fails the kernel (InvalidArgumentError) at the first label outside [0, classes)."""
+        kb = self.kb
+        with kb.loop(count, "check") as row:
+            label = self.label(labels, label_dtype, row)
+            bad = kb.b.or_(kb.b.icmp_signed("<", label, i64(0)), kb.b.icmp_signed(">=", label, i64(self.classes)))
+            with kb.if_(bad):
+                kb.fail(3, _LABEL_MESSAGE.format(op=inst.source or inst.op), label, i64(self.classes))
+
+    def label(self, labels, label_dtype, row):
+        """The row's label as i64 (check_labels has checked it)."""
+        return convert(self.kb, self.kb.load(labels, label_dtype, row), label_dtype, dtypes.int64)
 
 
 def _setup(module, name, inst, arg_names):
@@ -68,20 +218,11 @@ def _setup(module, name, inst, arg_names):
 
 def lower_softmax(module, name, inst):
     kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
-    out, x, b = kb.arg("out"), kb.arg("in0"), kb.b
-    with kb.loop(count, "row") as r:
-        rows.softmax(x, out, b.mul(r, i64(rows.classes)))
+    rows.for_each_group(count, lambda indices: rows.softmax_into(kb.arg("in0"), kb.arg("out"), rows.bases(indices)))
     return kb.finish()
 
 
 def lower_log_softmax(module, name, inst):
     kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
-    out, x, b = kb.arg("out"), kb.arg("in0"), kb.b
-    with kb.loop(count, "row") as r:
-        base = b.mul(r, i64(rows.classes))
-        shift = rows.max(x, base)
-        log_total = scalar_ops.log(kb, rows.dtype, rows.sum_exp(x, base, shift))
-        with kb.loop(rows.classes, "cout") as c:
-            index = b.add(base, c)
-            kb.store(out, rows.dtype, index, b.fsub(b.fsub(kb.load(x, rows.dtype, index), shift), log_total))
+    rows.for_each_group(count, lambda indices: rows.log_softmax(kb.arg("in0"), kb.arg("out"), rows.bases(indices)))
     return kb.finish()
