@@ -26,7 +26,7 @@ class Rows:
 
     # Rows of at most this many chunks are unrolled; longer ones loop over chunks.
     UNROLLED_CHUNKS = 4
-    ROWS_AT_ONCE = 4
+    ROWS_AT_ONCE = 2
 
     def __init__(self, kb: KernelBuilder, dtype, classes: int):
         self.kb, self.dtype, self.classes = kb, dtype, classes
