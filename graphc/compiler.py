@@ -56,7 +56,7 @@ def build_library(program: Program, signature_dump=None):
         library = cache.cached_library(key)
         if library is not None:
             return library
-    llvm_ir = str(codegen.emit_module(program))
-    object_code = toolchain.compile_to_object(
-        llvm_ir, dump=(lambda stage, text, suffix: signature_dump.write(stage, text, suffix)) if signature_dump else None)
-    return cache.store_library(key, lambda path: toolchain.link_shared_library(object_code, path, path.parent))
+    llvm_irs = [str(module) for module in codegen.emit_modules(program, codegen.partition_count(program))]
+    objects = toolchain.compile_to_objects(
+        llvm_irs, dump=(lambda stage, text, suffix: signature_dump.write(stage, text, suffix)) if signature_dump else None)
+    return cache.store_library(key, lambda path: toolchain.link_shared_library(objects, path, path.parent))

@@ -1,4 +1,4 @@
-"""Program (fused, with its memory plan) -> LLVM module exporting one function:
+"""Program (fused, with its memory plan) -> LLVM modules exporting one function:
 
     int32_t graphc_step(void **buffers, graphc_status *status);
 
@@ -7,6 +7,11 @@ passed-in constants, outputs, arena). The step runs the program's kernels in
 order — fused kernels from kernels/fused_kernels.py, single ops from the
 lowering table — and returns the first non-zero status code. Reads that the
 plan snapshots and writes that stayed out of kernels are copies.
+
+The kernels are spread over several modules (one per core, the step function in
+the first) so that LLVM compiles them in parallel; each kernel goes to the
+module with the least code so far. Kernels outside the first module are
+hidden symbols of the library the modules link into.
 """
 
 from __future__ import annotations
@@ -32,12 +37,52 @@ def profiling() -> bool:
     return os.environ.get("GRAPHC_PROFILE", "") not in ("", "0")
 
 
-def emit_module(program: Program) -> ir.Module:
-    """The LLVM module for `program`; it must carry a memory plan."""
-    module = ir.Module(name=program.name)
+def new_module(name: str) -> ir.Module:
+    """An empty module for the host."""
+    module = ir.Module(name=name)
     module.triple = target.host()[0]
-    module.data_layout = str(target.target_machine().target_data)
-    buffers = Buffers(module, program)
+    module.data_layout = target.data_layout()
+    return module
+
+
+class _Partitions:
+    """Modules to emit kernels into, each kernel into the one with the least code so far."""
+
+    def __init__(self, program: Program, count: int):
+        self.modules = [new_module(f"{program.name}.{index}") for index in range(count)]
+        self.buffers = [Buffers(module, program) for module in self.modules]
+        self.sizes = [0] * count
+
+    def emit(self, emitter, name: str) -> ir.Function:
+        """emitter(module, buffers, name) into the smallest module; returns the function as the
+        first module (the step's) sees it."""
+        index = self.sizes.index(min(self.sizes))
+        module = self.modules[index]
+        before = _instruction_count(module)
+        function = emitter(module, self.buffers[index], name)
+        self.sizes[index] += _instruction_count(module) - before
+        if index == 0:
+            return function
+        # External linkage with hidden visibility: llvmlite prints `linkage` where LLVM reads
+        # "[linkage] [visibility]", and linkage left out is external.
+        function.linkage = "hidden"
+        return declare(self.modules[0], function.name, function.function_type.return_type,
+                       list(function.function_type.args))
+
+
+def _instruction_count(module: ir.Module) -> int:
+    return sum(len(block.instructions) for function in module.functions for block in function.blocks)
+
+
+def partition_count(program: Program) -> int:
+    """Modules to compile in parallel: one per core, at most one per kernel."""
+    return max(1, min(os.cpu_count() or 1, len(program.kernels)))
+
+
+def emit_modules(program: Program, count: int = 1) -> list:
+    """The LLVM modules for `program` (which must carry a memory plan), `count` of them at most."""
+    partitions = _Partitions(program, count)
+    module, buffers = partitions.modules[0], partitions.buffers[0]
     plan = program.annotations["memory_plan"]
     step = KernelBuilder(module, STEP_FUNCTION, ["buffers", "status"])
     step.function.linkage = "external"
@@ -70,14 +115,15 @@ def emit_module(program: Program) -> ir.Module:
         name = f"k{kernel}_{kind}"
         label = f"kernel {kernel} {kind} ({members[0].source or members[0].op})"
         if kind in KERNEL_EMITTERS:
-            call(KERNEL_EMITTERS[kind](module, name, members, buffers), [buffers_arg, status], label)
+            function = partitions.emit(lambda m, b, n: KERNEL_EMITTERS[kind](m, n, members, b), name)
+            call(function, [buffers_arg, status], label)
         elif kind == "copy":
             ref, value = members[0].operands
             copy(buffers.variable(step, buffers_arg, ref.name), buffers.value(step, buffers_arg, value),
                  value.type.nbytes)
         else:  # opaque: one instruction, through the lowering table
             inst = members[0]
-            function = LOWERINGS[inst.op](module, f"{name}_{inst.op}", inst)
+            function = partitions.emit(lambda m, b, n: LOWERINGS[inst.op](m, n, inst), f"{name}_{inst.op}")
             pointers = [buffers.value(step, buffers_arg, inst.result)]
             pointers += [buffers.variable(step, buffers_arg, o.name) if isinstance(o, VarRef)
                          else buffers.value(step, buffers_arg, o) for o in inst.operands]
@@ -87,4 +133,4 @@ def emit_module(program: Program) -> ir.Module:
         destination = step.b.load(step.b.gep(buffers_arg, [i64(plan.output_slot(output))], source_etype=PTR), typ=PTR)
         copy(destination, buffers.value(step, buffers_arg, value), value.type.nbytes)
     step.finish()
-    return module
+    return [m for m, size in zip(partitions.modules, partitions.sizes) if m is module or size]

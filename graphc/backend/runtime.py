@@ -15,11 +15,10 @@ import functools
 import threading
 
 import cffi
-import llvmlite.ir as ir
 
 from graphc import profile
-from graphc.backend import cache, target, toolchain
-from graphc.backend.kernels.gemm import emit_gemm_library
+from graphc.backend import cache, codegen, toolchain
+from graphc.backend.kernels.gemm import GEMM_DTYPES, emit_gemm_functions
 
 _ffi = cffi.FFI()
 _ffi.cdef("""
@@ -30,11 +29,11 @@ _lock = threading.Lock()
 
 
 def _build_gemm_library(output) -> None:
-    module = ir.Module(name="graphc_gemm")
-    module.triple = target.host()[0]
-    module.data_layout = str(target.target_machine().target_data)
-    emit_gemm_library(module)
-    toolchain.link_shared_library(toolchain.compile_to_object(str(module)), output, output.parent)
+    modules = []
+    for dtype in GEMM_DTYPES:  # one module per element type, compiled in parallel
+        modules.append(codegen.new_module(f"graphc_gemm_{dtype.name}"))
+        emit_gemm_functions(modules[-1], dtype)
+    toolchain.link_shared_library(toolchain.compile_to_objects([str(m) for m in modules]), output, output.parent)
 
 
 @functools.lru_cache(maxsize=None)

@@ -21,12 +21,17 @@ def host() -> tuple[str, str, str]:
     return llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-@functools.lru_cache(maxsize=None)
-def target_machine():
-    """An O3, position-independent target machine for the host CPU."""
+def new_target_machine():
+    """A fresh O3, position-independent target machine for the host CPU (one per thread)."""
     triple, cpu, features = host()
     target = llvm.Target.from_triple(triple)
     return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic", codemodel="default")
+
+
+@functools.lru_cache(maxsize=None)
+def data_layout() -> str:
+    """The host's data layout string, for the modules graphc builds."""
+    return str(new_target_machine().target_data)
 
 
 def description() -> str:

@@ -15,7 +15,7 @@ PROGRAM = textwrap.dedent("""
     if os.environ.get("FORBID_COMPILE"):
         def refuse(*args, **kwargs):
             raise SystemExit("compiled although the cache should have been used")
-        toolchain.compile_to_object = refuse
+        toolchain.compile_to_objects = refuse
     x = tf.placeholder(tf.float32, [None, 3])
     w = tf.Variable(tf.ones([3, 2]))
     y = tf.reduce_sum(tf.matmul(x, w))

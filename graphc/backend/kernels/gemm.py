@@ -409,9 +409,8 @@ class GemmEmitter:
 GEMM_DTYPES = (dtypes.float32, dtypes.float64)
 
 
-def emit_gemm_library(module: ir.Module) -> None:
-    """Every GEMM variant (element type x transposes) into `module`."""
-    for dtype in GEMM_DTYPES:
-        for transpose_a in (False, True):
-            for transpose_b in (False, True):
-                GemmEmitter(module, dtype, transpose_a, transpose_b).emit()
+def emit_gemm_functions(module: ir.Module, dtype) -> None:
+    """The four GEMMs (transposes of A and B) of one element type into `module`."""
+    for transpose_a in (False, True):
+        for transpose_b in (False, True):
+            GemmEmitter(module, dtype, transpose_a, transpose_b).emit()
