@@ -74,12 +74,13 @@ def products() -> list:
     ]
 
 
-def measure(thread_counts: list) -> tuple:
-    """({threads: peak GFLOP/s}, [row, ...]) with one row per product and thread count."""
+def measure(thread_counts: list, only: str = "") -> tuple:
+    """({threads: peak GFLOP/s}, [row, ...]) with one row per product (those whose label
+    contains `only`) and thread count."""
     peaks = fma_peak(max(thread_counts))
     rows = []
     for threads in thread_counts:
-        rows += run_worker(threads)
+        rows += run_worker(threads, only)
     return peaks, rows
 
 
@@ -93,10 +94,10 @@ def fma_peak(max_threads: int) -> dict:
     return {int(threads): float(rate) for threads, rate in (line.split() for line in output.splitlines())}
 
 
-def run_worker(threads: int) -> list:
+def run_worker(threads: int, only: str) -> list:
     environment = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), GRAPHC_NUM_THREADS=str(threads),
                        OMP_NUM_THREADS=str(threads))
-    output = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(threads)],
+    output = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(threads), only],
                             env=environment, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
@@ -118,7 +119,7 @@ def table(peaks: dict, rows: list) -> str:
 # --- the worker process -------------------------------------------------------------------
 
 
-def worker(threads: int) -> None:
+def worker(threads: int, only: str) -> None:
     import cffi
     import numpy as np
 
@@ -134,7 +135,7 @@ def worker(threads: int) -> None:
     library = ffi.dlopen(str(runtime.gemm_library_path()))
     status = ffi.new("int32_t *")
     random = np.random.default_rng(0)
-    for product in products():
+    for product in (p for p in products() if only in p.label):
         a = random.standard_normal((product.k, product.m) if product.transpose_a else (product.m, product.k),
                                    dtype=np.float32)
         b = random.standard_normal((product.n, product.k) if product.transpose_b else (product.k, product.n),
@@ -188,9 +189,9 @@ def interleaved_medians(calls: dict) -> dict:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        worker(int(sys.argv[2]))
+if __name__ == "__main__":  # gemm.py [TEXT]: the products whose label contains TEXT (default all)
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), sys.argv[3])
     else:
         counts = sorted({1, os.cpu_count() or 1})
-        print(table(*measure(counts)))
+        print(table(*measure(counts, sys.argv[1] if len(sys.argv) > 1 else "")))

@@ -117,6 +117,26 @@ class GemmEmitter:
         size = b.mul(self._ceil_div(b, size, i64(multiple)), i64(multiple))
         return b.select(b.icmp_signed("<", size, i64(multiple)), i64(multiple), size)
 
+    def _lane_masks(self, b, count):
+        """For each of the two vectors of an NR-wide row, which lanes lie below `count`."""
+        bm = self.block
+        index_type = ir.VectorType(I64, bm.width)
+        undef = ir.Constant(index_type, ir.Undefined)
+        splat = b.shuffle_vector(b.insert_element(undef, count, ir.Constant(I32, 0)), undef,
+                                 ir.Constant(ir.VectorType(I32, bm.width), [0] * bm.width))
+        return [b.icmp_signed("<", ir.Constant(index_type, list(range(h * bm.width, (h + 1) * bm.width))), splat)
+                for h in range(2)]
+
+    def _masked_load(self):
+        suffix = f"v{self.block.width}{'f32' if self._size() == 4 else 'f64'}.p0"
+        mask_type = ir.VectorType(I1, self.block.width)
+        return declare(self.module, f"llvm.masked.load.{suffix}", self.vector, [PTR, I32, mask_type, self.vector])
+
+    def _masked_store(self):
+        suffix = f"v{self.block.width}{'f32' if self._size() == 4 else 'f64'}.p0"
+        mask_type = ir.VectorType(I1, self.block.width)
+        return declare(self.module, f"llvm.masked.store.{suffix}", VOID, [self.vector, PTR, I32, mask_type])
+
     # -- packing -----------------------------------------------------------------------------------
 
     def _pack_b(self) -> ir.Function:
@@ -158,14 +178,27 @@ class GemmEmitter:
         with b.if_then(b.icmp_signed("<", full_panels, panels)):  # the edge panel, zero-padded
             col0 = b.add(jc, b.mul(full_panels, i64(bm.nr)))
             panel = self._gep(b, bp, b.mul(b.mul(full_panels, kc), i64(bm.nr)))
-            zero = ir.Constant(self.element, 0.0)
-            with kb.loop(kc, "ke") as k:
+            valid = b.sub(n, col0)  # columns of the panel inside B: 1 .. NR-1
+            if self.transpose_b:  # each valid column is contiguous along k; the rest are zeros
                 with kb.loop(bm.nr, "je") as j:
-                    col = b.add(col0, j)
-                    valid = b.icmp_signed("<", col, n)
-                    safe = b.select(valid, element(k, col), i64(0))
-                    value = b.select(valid, b.load(self._gep(b, source, safe), typ=self.element), zero)
-                    b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.nr)), j)))
+                    inside = b.icmp_signed("<", j, valid)
+                    row = b.select(inside, element(i64(0), b.add(col0, j)), i64(0))
+                    with kb.loop(kc, "ke") as k:
+                        value = b.select(inside, b.load(self._gep(b, source, b.add(row, k)), typ=self.element),
+                                         ir.Constant(self.element, 0.0))
+                        b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.nr)), j)))
+            else:  # each k gives `valid` contiguous elements: masked loads, zeros in the other lanes
+                masks = self._lane_masks(b, valid)
+                masked_load = self._masked_load()
+                zero = ir.Constant(self.vector, None)
+                with kb.loop(kc, "ke") as k:
+                    src = self._gep(b, source, element(k, col0))
+                    dst = self._gep(b, panel, b.mul(k, i64(bm.nr)))
+                    for h in range(2):
+                        # Not `inbounds`: with few valid columns, the second vector starts past B's end.
+                        address = b.gep(src, [i64(h * bm.width)], source_etype=self.element)
+                        value = b.call(masked_load, [address, ir.Constant(I32, self._size()), masks[h], zero])
+                        b.store(value, self._gep(b, dst, i64(h * bm.width)), align=32)
         return kb.finish()
 
     def _pack_a(self) -> ir.Function:
@@ -190,17 +223,16 @@ class GemmEmitter:
 
         panels = self._ceil_div(b, mc, i64(bm.mr))
         full_panels = self._min(b, panels, b.sdiv(b.sub(m, ic), i64(bm.mr)))
+        panel_type = ir.VectorType(self.element, bm.mr)
         with kb.loop(full_panels, "p") as p:
             row0 = b.add(ic, b.mul(p, i64(bm.mr)))
             panel = self._gep(b, ap, b.mul(b.mul(p, kc), i64(bm.mr)))
-            # k outer, the MR rows unrolled: one contiguous stream out.
-            with kb.loop(kc, "k") as k:
-                destination = self._gep(b, panel, b.mul(k, i64(bm.mr)))
-                start = self._gep(b, source, element(row0, k))
-                for i in range(bm.mr):
-                    pointer = self._gep(b, start, i64(i)) if self.transpose_a else \
-                        self._gep(b, source, element(b.add(row0, i64(i)), k))
-                    b.store(b.load(pointer, typ=self.element), self._gep(b, destination, i64(i)))
+            if self.transpose_a:  # MR contiguous elements per k: one short vector copy each
+                with kb.loop(kc, "k") as k:
+                    value = b.load(self._gep(b, source, element(row0, k)), typ=panel_type, align=self._size())
+                    b.store(value, self._gep(b, panel, b.mul(k, i64(bm.mr))), align=self._size())
+            else:
+                self._pack_rows(kb, source, element, row0, panel, kc)
         with b.if_then(b.icmp_signed("<", full_panels, panels)):  # the edge panel, zero-padded
             row0 = b.add(ic, b.mul(full_panels, i64(bm.mr)))
             panel = self._gep(b, ap, b.mul(b.mul(full_panels, kc), i64(bm.mr)))
@@ -213,6 +245,27 @@ class GemmEmitter:
                     value = b.select(valid, b.load(self._gep(b, source, safe), typ=self.element), zero)
                     b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.mr)), i)))
         return kb.finish()
+
+    def _pack_rows(self, kb, source, element, row0, panel, kc) -> None:
+        """A full panel of a row-major A: MR rows, each read `width` elements of k at a time,
+        transposed in registers into width k-major groups of MR (then k one by one for the rest)."""
+        bm, b = self.block, kb.b
+        width = bm.width
+        chunk_type = ir.VectorType(self.element, width)
+        with kb.loop(b.udiv(kc, i64(width)), "kv") as chunk:
+            k0 = b.mul(chunk, i64(width))
+            rows = [b.load(self._gep(b, source, element(b.add(row0, i64(i)), k0)), typ=chunk_type,
+                           align=self._size()) for i in range(bm.mr)]
+            joined = _concatenate(b, rows)  # row i's element k at i * width + k
+            transposed = b.shuffle_vector(joined, ir.Constant(joined.type, ir.Undefined), ir.Constant(
+                ir.VectorType(I32, bm.mr * width), [i * width + k for k in range(width) for i in range(bm.mr)]))
+            b.store(transposed, self._gep(b, panel, b.mul(k0, i64(bm.mr))), align=self._size())
+        with kb.loop(b.urem(kc, i64(width)), "kr") as rest:
+            k = b.add(b.mul(b.udiv(kc, i64(width)), i64(width)), rest)
+            destination = self._gep(b, panel, b.mul(k, i64(bm.mr)))
+            for i in range(bm.mr):
+                value = b.load(self._gep(b, source, element(b.add(row0, i64(i)), k)), typ=self.element)
+                b.store(value, self._gep(b, destination, i64(i)))
 
     # -- the micro-kernel ------------------------------------------------------------------------------
 
@@ -276,29 +329,36 @@ class GemmEmitter:
         return kb.finish()
 
     def _store_edge(self, kb, c, ldc, first, rows, cols, accumulators) -> None:
-        """Rows i < rows of the tile, lanes j < cols of each row, through masked vector stores."""
+        """Rows i < rows of the tile, lanes j < cols of each row: whole vectors where all their lanes
+        are inside, masked ones (slow to store on some CPUs) only for the vector the edge cuts."""
         bm, b = self.block, kb.b
-        mask_type = ir.VectorType(I1, bm.width)
-        index_type = ir.VectorType(I64, bm.width)
-        undef = ir.Constant(index_type, ir.Undefined)
-        splat = b.shuffle_vector(b.insert_element(undef, cols, ir.Constant(I32, 0)), undef,
-                                 ir.Constant(ir.VectorType(I32, bm.width), [0] * bm.width))
-        masks = [b.icmp_signed("<", ir.Constant(index_type, list(range(h * bm.width, (h + 1) * bm.width))), splat)
-                 for h in range(2)]
-        suffix = f"v{bm.width}{'f32' if self._size() == 4 else 'f64'}.p0"
-        masked_load = declare(self.module, f"llvm.masked.load.{suffix}", self.vector,
-                              [PTR, I32, mask_type, self.vector])
-        masked_store = declare(self.module, f"llvm.masked.store.{suffix}", VOID, [self.vector, PTR, I32, mask_type])
+        masks = self._lane_masks(b, cols)
+        masked_load, masked_store = self._masked_load(), self._masked_store()
         alignment = ir.Constant(I32, self._size())
         zero = ir.Constant(self.vector, None)
-        for i in range(bm.mr):
-            with b.if_then(b.icmp_signed("<", i64(i), rows)):
-                for h in range(2):
-                    pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
-                    value = kb.get(accumulators[i][h], self.vector)
-                    previous = b.call(masked_load, [pointer, alignment, masks[h], zero])
-                    value = b.select(first, value, b.fadd(previous, value))
-                    b.call(masked_store, [value, pointer, alignment, masks[h]])
+        for h in range(2):
+            whole = b.icmp_signed(">=", cols, i64((h + 1) * bm.width))
+            cut = b.and_(b.icmp_signed(">", cols, i64(h * bm.width)), b.not_(whole))
+            mask = masks[h]
+            for masked, condition in ((False, whole), (True, cut)):
+                with b.if_then(condition):
+                    for i in range(bm.mr):
+                        with b.if_then(b.icmp_signed("<", i64(i), rows)):
+                            pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
+                            value = kb.get(accumulators[i][h], self.vector)
+                            with b.if_else(first) as (overwrite, accumulate):
+                                with overwrite:
+                                    self._store_vector(b, masked_store, value, pointer, mask, masked)
+                                with accumulate:
+                                    previous = (b.call(masked_load, [pointer, alignment, mask, zero]) if masked else
+                                                b.load(pointer, typ=self.vector, align=self._size()))
+                                    self._store_vector(b, masked_store, b.fadd(previous, value), pointer, mask, masked)
+
+    def _store_vector(self, b, masked_store, value, pointer, mask, masked: bool) -> None:
+        if masked:
+            b.call(masked_store, [value, pointer, ir.Constant(I32, self._size()), mask])
+        else:
+            b.store(value, pointer, align=self._size())
 
     # -- tasks and the entry ---------------------------------------------------------------------------
 
@@ -414,3 +474,20 @@ def emit_gemm_functions(module: ir.Module, dtype) -> None:
     for transpose_a in (False, True):
         for transpose_b in (False, True):
             GemmEmitter(module, dtype, transpose_a, transpose_b).emit()
+
+
+def _concatenate(b, vectors):
+    """One vector holding `vectors` (of one element type, none longer than the first) end to end."""
+    while len(vectors) > 1:
+        paired = [_join(b, first, second) for first, second in zip(vectors[::2], vectors[1::2])]
+        vectors = paired + vectors[len(paired) * 2:]
+    return vectors[0]
+
+
+def _join(b, first, second):
+    """first's lanes, then second's (second no longer than first)."""
+    n, m = first.type.count, second.type.count
+    if m < n:  # shufflevector takes operands of one type: widen the second with undefined lanes
+        second = b.shuffle_vector(second, ir.Constant(second.type, ir.Undefined),
+                                  ir.Constant(ir.VectorType(I32, n), list(range(m)) + [0] * (n - m)))
+    return b.shuffle_vector(first, second, ir.Constant(ir.VectorType(I32, n + m), list(range(n + m))))
