@@ -78,9 +78,12 @@ def _fork_compile(llvm_ir: str, keep_texts: bool):
     """Starts a child compiling `llvm_ir`; returns (pid, pipe to read its pickled result from)."""
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
-        # Python 3.12+ warns about forking a process with threads (graphc's pool, BLAS's):
-        # the child only takes llvmlite's lock, and backs out if another thread held it.
+        # Python 3.12+ (DeprecationWarning) and JAX (RuntimeWarning) warn about forking a
+        # process with threads, whose locks a child may need. This child needs none of
+        # theirs: it runs LLVM through llvmlite (backing out if another thread holds
+        # llvmlite's lock), pickles bytes into a pipe and leaves with os._exit.
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         pid = os.fork()
     if pid:
         os.close(write_end)
