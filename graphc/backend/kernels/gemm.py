@@ -41,6 +41,8 @@ from graphc.frontend import dtypes
 # Below this many multiply-adds a product runs on one thread: waking the pool costs more.
 PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
+# Blocks of C at most this many NR-wide panels wide read A in place instead of packing it.
+DIRECT_A_PANELS = 1
 # How many rows of B ahead the packing loop prefetches.
 _PREFETCH_ROWS = 8
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
@@ -269,18 +271,27 @@ class GemmEmitter:
 
     # -- the micro-kernel ------------------------------------------------------------------------------
 
-    def _micro_kernel(self) -> ir.Function:
-        """C tile (+)= Ap panel @ Bp panel over kc; `first` overwrites instead of adding.
+    def _micro_kernel(self, direct: bool) -> ir.Function:
+        """C tile (+)= A panel @ Bp panel over kc; `first` overwrites instead of adding.
 
-        Both panels are packed k-major (MR elements of A and NR of B per k) and
-        zero-padded, so edge tiles compute a full MR x NR and store only rows x cols.
+        Bp is packed k-major (NR elements per k) and zero-padded. A is packed the same
+        way (MR per k), or, `direct`, read where it lies: row i of the tile at
+        a + i * lda (A row-major) or a + i (A transposed), consecutive k 1 (or lda)
+        apart; rows past the edge re-read the last valid row. Edge tiles compute a
+        full MR x NR and store only rows x cols.
         """
         bm = self.block
-        kb = KernelBuilder(self.module, f"{self.name}_micro", ["a", "bp", "c", "ldc", "kc", "first", "rows", "cols"],
-                           [PTR, PTR, PTR, I64, I64, I1, I64, I64], VOID)
+        kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}",
+                           ["a", "lda", "bp", "c", "ldc", "kc", "first", "rows", "cols"],
+                           [PTR, I64, PTR, PTR, I64, I64, I1, I64, I64], VOID)
         b = kb.b
-        a, bp, c, ldc, kc, first, rows, cols = (
-            kb.arg(x) for x in ("a", "bp", "c", "ldc", "kc", "first", "rows", "cols"))
+        a, lda, bp, c, ldc, kc, first, rows, cols = (
+            kb.arg(x) for x in ("a", "lda", "bp", "c", "ldc", "kc", "first", "rows", "cols"))
+        if direct:
+            last_row = b.sub(rows, i64(1))
+            row_starts = [self._gep(b, a, b.mul(self._min(b, i64(i), last_row),
+                                                i64(1) if self.transpose_a else lda)) for i in range(bm.mr)]
+            k_stride = lda if self.transpose_a else i64(1)
         fma = declare(self.module, f"llvm.fma.v{bm.width}{'f32' if self._size() == 4 else 'f64'}", self.vector,
                       [self.vector] * 3)
         zero_vector = ir.Constant(self.vector, None)
@@ -297,9 +308,10 @@ class GemmEmitter:
             b_index = b.mul(k, i64(bm.nr))
             b_vectors = [b.load(self._gep(b, bp, b.add(b_index, i64(h * bm.width))), typ=self.vector, align=32)
                          for h in range(2)]
-            a_index = b.mul(k, i64(bm.mr))
+            a_index = b.mul(k, k_stride) if direct else b.mul(k, i64(bm.mr))
             for i in range(bm.mr):
-                scalar = b.load(self._gep(b, a, b.add(a_index, i64(i))), typ=self.element)
+                address = self._gep(b, row_starts[i], a_index) if direct else self._gep(b, a, b.add(a_index, i64(i)))
+                scalar = b.load(address, typ=self.element)
                 broadcast = b.shuffle_vector(b.insert_element(undef, scalar, ir.Constant(I32, 0)), undef, splat_mask)
                 for h in range(2):
                     slot = accumulators[i][h]
@@ -366,7 +378,7 @@ class GemmEmitter:
         return b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)], source_etype=self.context_type),
                       typ=self.context_type.elements[index])
 
-    def _task(self, pack_a, pack_b, micro) -> ir.Function:
+    def _task(self, pack_a, pack_b, micro, micro_direct) -> ir.Function:
         bm = self.block
         kb = KernelBuilder(self.module, f"{self.name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
         b = kb.b
@@ -407,10 +419,15 @@ class GemmEmitter:
                 first = b.icmp_signed("==", pb, i64(0))
                 last = b.icmp_signed("==", pb, b.sub(depth_blocks, i64(1)))
                 b.call(pack_b, [packed_b, bmat, n, k, pc, jc, kc, nc])
+                # With at most DIRECT_A_PANELS panels of B in the block, each element of A
+                # serves that many tiles: copying it into panels first costs more than it saves.
+                direct = b.icmp_signed("<=", nc, i64(DIRECT_A_PANELS * bm.nr))
+                lda = m if self.transpose_a else k
                 with kb.loop(self._ceil_div(b, b.sub(m1, m0), mc_block), "ic") as ib:
                     ic = b.add(m0, b.mul(ib, mc_block))
                     mc = self._min(b, mc_block, b.sub(m1, ic))
-                    b.call(pack_a, [packed_a, a, m, k, ic, pc, mc, kc])
+                    with b.if_then(b.not_(direct)):
+                        b.call(pack_a, [packed_a, a, m, k, ic, pc, mc, kc])
                     with kb.loop(self._ceil_div(b, nc, i64(bm.nr)), "jr") as jr_index:
                         jr = b.mul(jr_index, i64(bm.nr))
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
@@ -419,9 +436,16 @@ class GemmEmitter:
                             rows = self._min(b, i64(bm.mr), b.sub(mc, row_in_block))
                             row, col = b.add(ic, row_in_block), b.add(jc, jr)
                             tile = self._gep(b, c, b.add(b.mul(row, n), col))
-                            a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
                             b_panel = self._gep(b, packed_b, b.mul(jr, kc))
-                            b.call(micro, [a_tile, b_panel, tile, n, kc, first, rows, cols])
+                            with b.if_else(direct) as (in_place, packed):
+                                with in_place:
+                                    a_start = b.add(b.mul(pc, m), row) if self.transpose_a else \
+                                        b.add(b.mul(row, k), pc)
+                                    b.call(micro_direct, [self._gep(b, a, a_start), lda, b_panel, tile, n, kc,
+                                                          first, rows, cols])
+                                with packed:
+                                    a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
+                                    b.call(micro, [a_tile, i64(bm.mr), b_panel, tile, n, kc, first, rows, cols])
                     # The block of C is final and still in L2: the epilogue sweeps it row by
                     # row, so that what it reads and writes elsewhere (an optimizer's weights)
                     # streams in order instead of in NR-wide column strips.
@@ -432,7 +456,8 @@ class GemmEmitter:
     def emit(self) -> ir.Function:
         """The exported `i32 name(m, n, k, a, b, c, epilogue, context, status)`: C = op(A) @ op(B),
         then epilogue(context, tile...) on every tile of C; runs on the thread pool."""
-        task = self._task(self._pack_a(), self._pack_b(), self._micro_kernel())
+        task = self._task(self._pack_a(), self._pack_b(), self._micro_kernel(direct=False),
+                          self._micro_kernel(direct=True))
         kb = KernelBuilder(self.module, self.name, GEMM_ARGUMENTS, GEMM_TYPES)
         kb.function.linkage = "external"
         b = kb.b
