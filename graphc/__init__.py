@@ -5,7 +5,7 @@
 as one native call. This module only re-exports the public names.
 """
 
-from graphc import app, errors, gfile, nn, train
+from graphc import app, errors, gfile, keras, nn, train
 from graphc.autodiff import gradients
 from graphc.frontend.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: A004
 from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,

@@ -1,0 +1,5 @@
+"""`keras.datasets`: the datasets graphc bundles."""
+
+from graphc.keras.datasets import mnist
+
+__all__ = ["mnist"]

@@ -1,0 +1,95 @@
+"""Keras metrics: running statistics over batches.
+
+Inside `fit` and `evaluate` each metric adds its per-batch sum to the compiled
+step, and the host adds the sums up. Used on their own, `update_state` runs
+the same per-batch graph, compiled, in a small graph of the metric's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.frontend import dtypes
+from graphc.frontend.graph import Graph
+from graphc.ops import array_ops, math_ops
+
+
+class Metric:
+    """A mean of per-example values; subclasses define `batch_sum(y_true, y_pred)` as graph ops."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._standalone: dict = {}
+        self.reset_state()
+
+    def batch_sum(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def accumulate(self, total: float, count: int) -> None:
+        """Adds one batch's sum over `count` examples."""
+        self._total += float(total)
+        self._count += int(count)
+
+    def result(self) -> np.float32:
+        return np.float32(self._total / self._count if self._count else 0.0)
+
+    def reset_state(self) -> None:
+        self._total, self._count = 0.0, 0
+
+    reset_states = reset_state  # the TF 2.0-2.4 spelling
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Adds a batch given as arrays, computed by a compiled step."""
+        if sample_weight is not None:
+            raise NotImplementedError("sample_weight is not supported by graphc's metrics yet")
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred, dtype=np.float32)
+        key = (y_true.dtype.str, y_true.ndim, y_pred.ndim)
+        if key not in self._standalone:
+            self._standalone[key] = self._standalone_step(y_true, y_pred)
+        session, true_input, pred_input, total = self._standalone[key]
+        self.accumulate(session.run(total, {true_input: y_true, pred_input: y_pred}), y_pred.shape[0])
+
+    def _standalone_step(self, y_true, y_pred):
+        from graphc.session import Session  # the session module imports the whole frontend
+        graph = Graph()
+        with graph.as_default():
+            true_input = array_ops.placeholder(dtypes.as_dtype(y_true.dtype), [None] * y_true.ndim, name="y_true")
+            pred_input = array_ops.placeholder(dtypes.float32, [None] * y_pred.ndim, name="y_pred")
+            total = self.batch_sum(true_input, pred_input)
+        return Session(graph=graph), true_input, pred_input, total
+
+
+class SparseCategoricalAccuracy(Metric):
+    """How often argmax(y_pred) equals the integer label y_true."""
+
+    def __init__(self, name: str = "sparse_categorical_accuracy"):
+        super().__init__(name)
+
+    def batch_sum(self, y_true, y_pred):
+        labels = array_ops.reshape(array_ops.cast(y_true, dtypes.int64), [-1])
+        predicted = math_ops.argmax(y_pred, axis=-1)
+        return math_ops.reduce_sum(array_ops.cast(math_ops.equal(predicted, labels), dtypes.float32))
+
+
+class MeanSquaredError(Metric):
+    def __init__(self, name: str = "mean_squared_error"):
+        super().__init__(name)
+
+    def batch_sum(self, y_true, y_pred):
+        y_true = array_ops.cast(y_true, y_pred.dtype)
+        return math_ops.reduce_sum(math_ops.reduce_mean(math_ops.square(y_pred - y_true), axis=-1))
+
+
+def get(identifier, loss) -> Metric:
+    """A Metric for a name ('accuracy' picks the one matching `loss`) or a Metric object."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if identifier in ("accuracy", "acc"):
+        if loss.label_dtype.is_integer:
+            return SparseCategoricalAccuracy(name=identifier)
+        raise ValueError("'accuracy' needs integer labels (a sparse categorical loss) in graphc")
+    if identifier == "sparse_categorical_accuracy":
+        return SparseCategoricalAccuracy()
+    if identifier in ("mse", "mean_squared_error"):
+        return MeanSquaredError(name=identifier)
+    raise ValueError(f"Unknown metric: {identifier!r}")

@@ -1,0 +1,305 @@
+"""Keras models: `Sequential` and subclassed `Model`, trained and run as compiled steps.
+
+A model builds its graph the first time it sees data, in the default graph
+(so `tf.set_random_seed` seeds its initial weights), and runs it in a session of
+its own. The graph holds one forward pass for training (`training=True`) and one
+for inference sharing the same weights; `compile` adds the loss, the metrics'
+per-batch sums and the optimizer's update. Each batch of `fit`, `evaluate` or
+`predict` is then one `Session.run`: one native call.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from graphc.frontend import dtypes
+from graphc.frontend.graph import convert_to_tensor, get_default_graph
+from graphc.frontend.variables import variables_initializer
+from graphc.keras import losses as losses_module
+from graphc.keras import metrics as metrics_module
+from graphc.keras import optimizers as optimizers_module
+from graphc.keras.layers import Layer, _call_with_training
+from graphc.ops import array_ops
+
+DEFAULT_BATCH_SIZE = 32
+
+
+class History:
+    """What `fit` returns: `history[name]` lists the value of each logged quantity per epoch."""
+
+    def __init__(self):
+        self.history: dict = {}
+        self.epoch: list = []
+
+    def record(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+
+
+class _Compiled:
+    """What `compile` fixed: the loss, metrics and optimizer, and the graph ops they added."""
+
+    def __init__(self, optimizer, loss, metrics):
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        self.labels = None  # the labels placeholder, once built
+        self.train_fetches = None  # [train_op, loss, metric sums...] on the training pass
+        self.eval_fetches = None  # [loss, metric sums...] on the inference pass
+
+
+class Model(Layer):
+    """A layer with `compile`, `fit`, `evaluate` and `predict`.
+
+    Subclass it and define `call(inputs, training=None)` using layers assigned
+    as attributes in `__init__` (after `super().__init__()`), as in Keras.
+    """
+
+    def __init__(self, name: Optional[str] = None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._layers: list = []
+        self._compiled: Optional[_Compiled] = None
+        self._graph = None
+        self._session = None
+        self._inputs = None
+        self._outputs = {}
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Layer) and name != "_compiled":
+            self.__dict__.setdefault("_layers", []).append(value)
+        super().__setattr__(name, value)
+
+    def __call__(self, inputs, training=None):
+        # No name scope of the model's own: its layers' weights are `dense/kernel`, as in Keras.
+        self.built = True
+        return _call_with_training(self.call, convert_to_tensor(inputs), training)
+
+    @property
+    def layers(self) -> list:
+        return list(self.__dict__.get("_layers", []))
+
+    @property
+    def weights(self) -> list:
+        return self._weights + [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_variables(self) -> list:
+        return self.trainable_weights
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    # -- building the graph ----------------------------------------------------------------------------
+
+    def _build_for(self, x: np.ndarray) -> None:
+        """The graph for inputs like `x`: a placeholder and the inference pass, weights initialised."""
+        if self._graph is not None:
+            expected = self._inputs.shape.as_list()[1:]
+            if list(x.shape[1:]) != expected:
+                raise ValueError(f"Input 0 of {self.name} is incompatible: expected shape (None, "
+                                 f"{', '.join(map(str, expected))}), found {x.shape}")
+            return
+        from graphc.session import Session  # the session module imports the whole frontend
+        self._graph = get_default_graph()
+        with self._graph.as_default():
+            self._inputs = array_ops.placeholder(dtypes.float32, (None,) + tuple(x.shape[1:]), name=f"{self.name}_input")
+            self._outputs[False] = self(self._inputs, training=False)
+            self.built = True
+            self._session = Session(graph=self._graph)
+            self._session.run(variables_initializer(self.weights))
+
+    def _build_training(self, y: np.ndarray) -> _Compiled:
+        """Adds the training pass, loss, metrics and update for what `compile` chose (once)."""
+        compiled = self._require_compiled()
+        if compiled.train_fetches is not None:
+            expected = compiled.labels.shape.as_list()[1:]
+            if list(y.shape[1:]) != expected:
+                raise ValueError(f"Labels for {self.name} are incompatible: expected shape (None"
+                                 f"{''.join(f', {d}' for d in expected)}), found {y.shape}")
+            return compiled
+        graph_variables = set(self._graph.get_collection("variables"))
+        with self._graph.as_default():
+            compiled.labels = array_ops.placeholder(compiled.loss.label_dtype, (None,) + y.shape[1:],
+                                                    name=f"{self.name}_labels")
+            if True not in self._outputs:
+                self._outputs[True] = self(self._inputs, training=True)
+            train_loss = compiled.loss(compiled.labels, self._outputs[True])
+            train_op = compiled.optimizer.tf_optimizer().minimize(train_loss, var_list=self.trainable_weights)
+            compiled.train_fetches = [train_op, train_loss] + [
+                m.batch_sum(compiled.labels, self._outputs[True]) for m in compiled.metrics]
+            compiled.eval_fetches = [compiled.loss(compiled.labels, self._outputs[False])] + [
+                m.batch_sum(compiled.labels, self._outputs[False]) for m in compiled.metrics]
+            new_variables = [v for v in self._graph.get_collection("variables") if v not in graph_variables]
+            self._session.run(variables_initializer(new_variables))  # the optimizer's slots
+        return compiled
+
+    def _require_compiled(self) -> _Compiled:
+        if self._compiled is None:
+            raise RuntimeError("You must compile your model before training/testing. "
+                               "Use `model.compile(optimizer, loss)`.")
+        return self._compiled
+
+    # -- the Keras API ---------------------------------------------------------------------------------
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use."""
+        if loss is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        self._compiled = _Compiled(optimizer, loss, metrics)
+
+    def fit(self, x, y, batch_size: Optional[int] = None, epochs: int = 1, verbose: int = 1,
+            validation_data=None, shuffle: bool = True, initial_epoch: int = 0) -> History:
+        """Trains for `epochs` passes over (x, y) in batches; one native call per batch."""
+        compiled = self._require_compiled()
+        x, y = _inputs_array(x), _labels_array(y, x, compiled.loss.label_dtype)
+        self._build_for(x)
+        self._build_training(y)
+        batch_size = batch_size or DEFAULT_BATCH_SIZE
+        history = History()
+        for epoch in range(initial_epoch, epochs):
+            order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
+            loss = metrics_module.Metric("loss")
+            for metric in compiled.metrics:
+                metric.reset_state()
+            with _progress(len(x), batch_size, f"Epoch {epoch + 1}/{epochs}", verbose) as bar:
+                for start in range(0, len(x), batch_size):
+                    batch = order[start:start + batch_size]
+                    feed = {self._inputs: x[batch], compiled.labels: y[batch]}
+                    _, batch_loss, *sums = self._session.run(compiled.train_fetches, feed)
+                    loss.accumulate(batch_loss * len(batch), len(batch))
+                    for metric, total in zip(compiled.metrics, sums):
+                        metric.accumulate(total, len(batch))
+                    logs = _logs(loss, compiled.metrics)
+                    bar.update(1)
+                    bar.set_postfix(logs, refresh=False)
+                if validation_data is not None:
+                    values = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
+                    values = values if isinstance(values, list) else [values]
+                    logs.update({f"val_{name}": value for name, value in zip(self.metrics_names, values)})
+                    bar.set_postfix(logs)
+            history.record(epoch, logs)
+        return history
+
+    @property
+    def metrics_names(self) -> list:
+        compiled = self._require_compiled()
+        return ["loss"] + [m.name for m in compiled.metrics]
+
+    def evaluate(self, x, y, batch_size: Optional[int] = None, verbose: int = 1):
+        """The loss (and metrics, as a list) over (x, y) on the inference pass."""
+        compiled = self._require_compiled()
+        x, y = _inputs_array(x), _labels_array(y, x, compiled.loss.label_dtype)
+        self._build_for(x)
+        self._build_training(y)
+        batch_size = batch_size or DEFAULT_BATCH_SIZE
+        loss = metrics_module.Metric("loss")
+        metrics = [metrics_module.Metric(m.name) for m in compiled.metrics]
+        with _progress(len(x), batch_size, "Evaluate", verbose) as bar:
+            for start in range(0, len(x), batch_size):
+                feed = {self._inputs: x[start:start + batch_size], compiled.labels: y[start:start + batch_size]}
+                batch_loss, *sums = self._session.run(compiled.eval_fetches, feed)
+                count = len(feed[self._inputs])
+                loss.accumulate(batch_loss * count, count)
+                for metric, total in zip(metrics, sums):
+                    metric.accumulate(total, count)
+                bar.update(1)
+                bar.set_postfix(_logs(loss, metrics), refresh=False)
+        if not metrics:
+            return float(loss.result())
+        return [float(loss.result())] + [float(m.result()) for m in metrics]
+
+    def predict(self, x, batch_size: Optional[int] = None, verbose: int = 0) -> np.ndarray:
+        """The model's outputs for `x` on the inference pass, batch by batch."""
+        x = _inputs_array(x)
+        self._build_for(x)
+        batch_size = batch_size or DEFAULT_BATCH_SIZE
+        outputs = []
+        with _progress(len(x), batch_size, "Predict", verbose) as bar:
+            for start in range(0, len(x), batch_size):
+                outputs.append(self._session.run(self._outputs[False], {self._inputs: x[start:start + batch_size]}))
+                bar.update(1)
+        return np.concatenate(outputs)
+
+    def get_weights(self) -> list:
+        """The weights' values as NumPy arrays, in `weights` order."""
+        return self._session.run(self.weights) if self._session is not None else []
+
+    def set_weights(self, values) -> None:
+        """Sets the weights from arrays in `weights` order."""
+        if self._session is None:
+            raise ValueError(f"Weights for model {self.name} have not yet been created: call the model on data first.")
+        weights = self.weights
+        if len(values) != len(weights):
+            raise ValueError(f"You called `set_weights(weights)` on model {self.name} with {len(values)} arrays, "
+                             f"but the model has {len(weights)} weights.")
+        for weight, value in zip(weights, values):
+            weight.load(np.asarray(value), self._session)
+
+    def summary(self, print_fn=print) -> None:
+        """Prints each layer's name, type and parameter count."""
+        rows = [(layer.name, type(layer).__name__, layer.count_params()) for layer in self.layers]
+        width = max([len(f"{n} ({t})") for n, t, _ in rows] + [20])
+        print_fn(f'Model: "{self.name}"')
+        print_fn(f"{'Layer (type)':<{width}}  {'Param #':>10}")
+        for name, kind, count in rows:
+            print_fn(f"{f'{name} ({kind})':<{width}}  {count:>10,}")
+        print_fn(f"Total params: {sum(c for _, _, c in rows):,}")
+
+
+class Sequential(Model):
+    """A model that applies its layers one after another."""
+
+    def __init__(self, layers=None, name: Optional[str] = None):
+        super().__init__(name=name)
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer!r}")
+        if self._graph is not None:
+            raise ValueError("graphc cannot add layers to a Sequential model after it has been built")
+        self._layers.append(layer)
+
+    def call(self, inputs, training=None):
+        for layer in self._layers:
+            inputs = _call_with_training(layer, inputs, training)
+        return inputs
+
+
+def _inputs_array(x) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"Model inputs must be numeric arrays, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _labels_array(y, x: np.ndarray, dtype) -> np.ndarray:
+    """Labels as the loss takes them: integer class labels flattened to (batch,)."""
+    y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(f"Data cardinality is ambiguous: x sizes: {len(x)}, y sizes: {len(y)}. "
+                         f"Make sure all arrays contain the same number of samples.")
+    if dtype.is_integer:
+        if y.ndim > 1 and y.shape[1:] != (1,) * (y.ndim - 1):
+            raise ValueError(f"Sparse labels must have shape (batch,) or (batch, 1), got {y.shape}")
+        y = y.reshape(len(y))
+    return np.ascontiguousarray(y, dtype=dtype.np_dtype)
+
+
+def _logs(loss, metrics) -> dict:
+    return {"loss": float(loss.result()), **{m.name: float(m.result()) for m in metrics}}
+
+
+def _progress(count: int, batch_size: int, description: str, verbose: int):
+    """A tqdm bar over the batches (a silent one with verbose=0)."""
+    from tqdm import tqdm  # imported when a model trains, not with graphc
+    return tqdm(total=-(-count // batch_size), desc=description, unit="batch", disable=not verbose,
+                dynamic_ncols=True, leave=True)
