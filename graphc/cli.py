@@ -1,11 +1,12 @@
 """The `graphc` command.
 
-    graphc dump PROGRAM.py [--stage STAGE] [-o DIR] [PROGRAM OPTIONS...]
+    graphc dump PROGRAM.py [--stage STAGE] [--format FORMAT] [-o DIR] [PROGRAM OPTIONS...]
 
 runs a TF1 program with dumping on (exactly as `GRAPHC_DUMP=DIR python
 PROGRAM.py` does) and shows every compiled signature's stages: the frontend
 graph, the IR after lowering and after each pass, the LLVM IR before and
-after optimization, and the assembly.
+after optimization, and the assembly. `--format dot|svg|png` draws the
+graph, ir and passes stages instead (graph_picture.py), beside their text.
 
     graphc inspect-checkpoint PATH
 
@@ -30,7 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from graphc import errors
+from graphc import dot_render, errors
+from graphc.dump import parse_graph_text
+from graphc.graph_picture import graph_dot, program_dot
+from graphc.ir.parser import parse
 from graphc.train import checkpoint_io
 
 # --stage name -> which numbered files it selects (by their stage suffix).
@@ -43,6 +47,8 @@ STAGES = {
     "asm": lambda stem: stem == "asm",
     "all": lambda stem: True,
 }
+DRAWN_STAGES = ("graph", "ir", "passes")
+FORMATS = ("text", "dot") + dot_render.FORMATS
 
 
 def _run_program(program: str, args: list, dump_dir: Path) -> int:
@@ -60,23 +66,54 @@ def _run_program(program: str, args: list, dump_dir: Path) -> int:
     return 0
 
 
+def _stage_of(path: Path) -> str:
+    return path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
+
+
 def _selected_files(dump_dir: Path, stage: str) -> list:
     keep = STAGES[stage]
     files = []
     for signature in sorted(p for p in dump_dir.iterdir() if p.is_dir()):
         for path in sorted(signature.iterdir()):
-            stem = path.stem.split("_", 1)[1] if "_" in path.stem else path.stem
-            if keep(stem):
+            if path.suffix in (".txt", ".ll", ".s") and keep(_stage_of(path)):
                 files.append(path)
     return files
 
 
+def _draw(path: Path, format: str) -> Path:
+    """Writes the picture of the stage file `path` beside it (`000_graph.txt` -> `000_graph.svg`)."""
+    text = path.read_text()
+    if _stage_of(path) == "graph":
+        dot = graph_dot(parse_graph_text(text), title=path.parent.name)
+    else:
+        dot = program_dot(parse(text))
+    picture = path.with_suffix("." + format)
+    if format == "dot":
+        picture.write_text(dot)
+    else:
+        picture.write_bytes(dot_render.render(dot, format))
+    return picture
+
+
 def dump_command(options) -> int:
+    if options.format != "text":
+        if options.stage not in DRAWN_STAGES:
+            print(f"graphc dump: --format {options.format} draws the graph, ir and passes stages; "
+                  f"choose one with --stage", file=sys.stderr)
+            return 2
+        if options.format != "dot":
+            try:
+                dot_render.find_renderer()  # before the program runs, not after
+            except dot_render.RendererNotFoundError as e:
+                print(f"graphc dump: --format {options.format}: {e}", file=sys.stderr)
+                return 2
     output = Path(options.output) if options.output else Path(tempfile.mkdtemp(prefix="graphc-dump-"))
     output.mkdir(parents=True, exist_ok=True)
     code = _run_program(options.program, options.args, output)
     files = _selected_files(output, options.stage)
-    if options.output:
+    if options.format != "text":
+        files = [_draw(path, options.format) for path in files]
+    if options.output or options.format in dot_render.FORMATS:
         for path in files:
             print(path)
     else:
@@ -138,6 +175,9 @@ def main(argv=None) -> int:
     dump = commands.add_parser("dump", help="run a program and show every compilation stage")
     dump.add_argument("program", help="a Python program using `import graphc as tf`")
     dump.add_argument("--stage", choices=sorted(STAGES), default="all", help="which stage to show (default: all)")
+    dump.add_argument("--format", choices=FORMATS, default="text",
+                      help="text (default), or draw the graph, ir or passes stage: dot, svg, png "
+                           "(svg and png need Graphviz's dot or graphviz-pure)")
     dump.add_argument("-o", "--output", help="write the numbered files here (default: print them)")
     inspect = commands.add_parser("inspect-checkpoint", help="verify a checkpoint and summarise its tensors")
     inspect.add_argument("path", help="a checkpoint prefix (dir/model.ckpt-1000) or its data file")

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.tensor_shape import format_dims
@@ -85,3 +85,34 @@ def graph_text(fetches) -> str:
         controls = "".join(f" ^{c.name}" for c in op.control_inputs)
         lines.append(f"{op.name} = {op.type}({inputs}){controls} -> {outputs}")
     return "\n".join(lines) + "\n"
+
+
+class GraphOp(NamedTuple):
+    """One line of `graph_text`: an op, the tensors it reads, and its outputs' types."""
+
+    name: str
+    type: str
+    inputs: tuple           # tensor names, `hidden1/MatMul:0`
+    control_inputs: tuple   # op names
+    outputs: tuple          # one `float32(100, 128)` a tensor
+
+
+_GRAPH_LINE = re.compile(r"(?P<name>\S+) = (?P<type>\w+)\((?P<inputs>[^)]*)\)(?P<controls>(?: \^\S+)*)"
+                         r" -> (?P<outputs>.*)")
+_OUTPUT_TYPE = re.compile(r"\w+(?:\([^)]*\)|<unknown>)")
+
+
+def parse_graph_text(text: str) -> list:
+    """The GraphOps of a `graph_text` dump, in its order."""
+    ops = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _GRAPH_LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(f"line {number}: not a graph op: {line!r}")
+        inputs = match["inputs"]
+        ops.append(GraphOp(match["name"], match["type"], tuple(inputs.split(", ")) if inputs else (),
+                           tuple(c.strip()[1:] for c in match["controls"].split()),
+                           tuple(_OUTPUT_TYPE.findall(match["outputs"]))))
+    return ops
