@@ -1,6 +1,7 @@
 """`graphc dump` and GRAPHC_DUMP write the same numbered stage files through one code path."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,61 @@ def test_cli_prints_one_stage(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("_lowered.txt ====") == 4
     assert "program GradientDescent:" in result.stdout and "define" not in result.stdout
+
+
+SCOPED_PROGRAM = '''
+import numpy as np
+import graphc as tf
+
+x = tf.placeholder(tf.float32, (8, 3), name="x")
+with tf.variable_scope("layer"):
+    w = tf.get_variable("w", (3, 1), initializer=tf.zeros_initializer())
+    y = tf.nn.relu(tf.matmul(x, w))
+loss = tf.reduce_mean(tf.square(y - 1.0))
+train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    sess.run(train, {x: np.ones((8, 3), np.float32)})
+'''
+
+
+def run_cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "graphc.cli", "dump", *map(str, args)],
+                          capture_output=True, text=True, **kwargs)
+
+
+def test_cli_draws_the_graph_and_the_fused_kernels(tmp_path):
+    program = tmp_path / "scoped.py"
+    program.write_text(SCOPED_PROGRAM)
+    graph = run_cli(program, "--stage", "graph", "--format", "dot")
+    assert graph.returncode == 0, graph.stderr
+    assert graph.stdout.count("_graph.dot ====") == 2  # initializer, training step
+    assert 'subgraph "cluster_layer" {' in graph.stdout and '"layer/MatMul" [' in graph.stdout
+    passes = run_cli(program, "--stage", "passes", "--format", "svg", "-o", tmp_path / "out")
+    assert passes.returncode == 0, passes.stderr
+    pictures = [Path(line) for line in passes.stdout.split()]
+    assert [p.name for p in pictures if "GradientDescent" in p.parent.name] == [
+        name.replace(".txt", ".svg") for name in STAGES[2:8]]
+    fused = next(p for p in pictures if "GradientDescent" in p.parent.name and p.name == "006_fuse.svg")
+    kernels = re.findall(r"^  (kernel \d+ \w+):$", (fused.parent / "006_fuse.txt").read_text(), re.MULTILINE)
+    svg = fused.read_text()
+    assert len(kernels) >= 2 and all(f">{kernel}</text>" in svg for kernel in kernels)
+    assert svg.count('class="cluster"') == len(kernels)
+
+
+def test_svg_without_graphviz_names_what_to_install(tmp_path, monkeypatch, capsys):
+    from graphc import cli
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    # The program is never run: the missing renderer is found out first.
+    assert cli.main(["dump", str(tmp_path / "never_run.py"), "--stage", "graph", "--format", "png"]) == 2
+    message = capsys.readouterr().err
+    assert "Graphviz's `dot`" in message and "pip install graphviz-pure" in message
+
+
+def test_only_graph_ir_and_passes_stages_are_drawn(capsys):
+    from graphc import cli
+
+    assert cli.main(["dump", str(PROGRAM), "--stage", "llvm", "--format", "dot"]) == 2
+    assert "draws the graph, ir and passes stages" in capsys.readouterr().err
