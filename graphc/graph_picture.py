@@ -15,8 +15,6 @@ have a style of their own. `graphc dump --format dot|svg|png` writes these.
 
 from __future__ import annotations
 
-import json
-
 from graphc.ir.printer import format_attr
 from graphc.ir.program import Instruction, Program
 
@@ -142,7 +140,7 @@ def _kernel_clusters(nodes: dict, kinds: dict) -> list:
         kind = kinds.get(kernel, "?")
         lines.append(f"subgraph cluster_kernel_{kernel} {{")
         lines.append(f'  label={quote(f"kernel {kernel} {kind}")}; style="rounded,filled"; '
-                     f"fillcolor={json.dumps(KERNEL_COLORS.get(kind, OTHER_KERNEL_COLOR))};")
+                     f"fillcolor={quote(KERNEL_COLORS.get(kind, OTHER_KERNEL_COLOR))};")
         lines.extend("  " + line for line in nodes[kernel])
         lines.append("}")
     return lines
