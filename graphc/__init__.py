@@ -5,9 +5,10 @@
 as one native call. This module only re-exports the public names.
 """
 
-from graphc import app, errors, gfile, keras, nn, train
+from graphc import app, errors, gfile, keras, nn, summary, train
 from graphc.autodiff import gradients
-from graphc.frontend.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: A004
+from graphc.frontend.dtypes import (DType, as_dtype, bool_ as bool, float32, float64, int32, int64,  # noqa: A004
+                                   string)
 from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,
                                    get_default_graph, name_scope, reset_default_graph)
 from graphc.frontend.tensor_shape import Dimension, TensorShape
@@ -54,6 +55,13 @@ def add_to_collection(name, value):
 
 def add_to_collections(names, value):
     get_default_graph().add_to_collections(names, value)
+
+
+def __getattr__(name):
+    """`tf.Summary` and `tf.Event` (TensorBoard's protobuf classes), imported on first use."""
+    if name in ("Summary", "Event"):
+        return getattr(summary, name)
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
 def device(device_name):

@@ -18,6 +18,7 @@ from graphc import errors
 from graphc.compiler import compile_step
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.frontend.tensor_shape import format_dims
+from graphc.host_fetches import plan_fetches
 from graphc.ir.program import IRType
 
 
@@ -35,12 +36,17 @@ def get_default_session() -> Optional["Session"]:
 
 
 class _FetchStructure:
-    """Flattens nested fetches (lists, tuples, namedtuples, dicts) and rebuilds results."""
+    """Flattens nested fetches (lists, tuples, namedtuples, dicts) and rebuilds results.
+
+    `device_elements` are what the compiled step computes; `finish`, when some
+    fetches are host ops (summaries), turns their values into one per element.
+    """
 
     def __init__(self, fetches, graph: Graph):
         self.graph = graph
         self.elements: list = []
         self.template = self._flatten(fetches)
+        self.device_elements, self.finish = plan_fetches(self.elements)
 
     def _flatten(self, fetch):
         if isinstance(fetch, dict):
@@ -145,11 +151,13 @@ class _Runner:
             entry = self._prepare(arrays, shapes)
         step, outputs_spec = entry
         if step is None:  # its program depends on which variables are initialised: look up each time
-            step = self.session._step(self.structure.elements, self._sorted(arrays))
+            step = self.session._step(self.structure.device_elements, self._sorted(arrays))
             outputs_spec = [(v.type.shape, v.type.dtype.np_dtype) for v in step.program.fetches]
         outputs = [np.empty(shape, dtype=dtype) for shape, dtype in outputs_spec]
         self.session._run_step(step, [arrays[i] for i in self.step_order], outputs)
         values = [None if slot is None else _fetched(outputs[slot]) for slot in step.lowered.fetch_slots]
+        if self.structure.finish is not None:
+            values = self.structure.finish(values)
         return self.structure.rebuild(values)
 
     def _sorted(self, arrays):
@@ -160,7 +168,7 @@ class _Runner:
             if not tensor.shape.is_compatible_with(array.shape):
                 raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor "
                                  f"'{tensor.name}', which has shape '{tensor.shape}'")
-        step = self.session._step(self.structure.elements, self._sorted(arrays))
+        step = self.session._step(self.structure.device_elements, self._sorted(arrays))
         outputs_spec = [(v.type.shape, v.type.dtype.np_dtype) for v in step.program.fetches]
         entry = (None if step.lowered.init_dependencies else step, outputs_spec)
         self.by_shapes[shapes] = entry

@@ -38,7 +38,7 @@ class DType:
 
     @property
     def is_numeric(self) -> bool:
-        return not self.is_bool
+        return self._np.kind in "iuf"
 
     @property
     def size(self) -> int:
@@ -65,9 +65,14 @@ int32 = DType("int32", "i32", np.int32)
 int64 = DType("int64", "i64", np.int64)
 bool_ = DType("bool", "bool", np.bool_)
 
+# Strings exist only on the host: the dtype of summary tensors (serialized
+# protobufs), never of a compiled value, so it is not among ALL_DTYPES.
+string = DType("string", "string", np.object_)
+
 ALL_DTYPES = (float32, float64, int32, int64, bool_)
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update({d.ir_name: d for d in ALL_DTYPES})
+_BY_NAME["string"] = string
 _BY_NUMPY = {d.np_dtype: d for d in ALL_DTYPES}
 
 

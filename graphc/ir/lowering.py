@@ -123,8 +123,8 @@ class _Lowering:
     def _data_inputs(self, op: Operation):
         """Inputs whose values the op needs at run time (not static, not shape-only)."""
         op_def = op.op_def
-        if op_def.shape_only_inputs:
-            return []
+        if op_def.shape_only_inputs or op_def.host_function is not None:
+            return []  # a host op (summary) reached by a control edge runs on the host, if fetched
         inputs = list(op.inputs[:len(op.inputs) - len(op_def.static_inputs)])
         if op.type == "InitializedValue":
             var_name = op.inputs[0].op.name
@@ -262,6 +262,10 @@ class _Lowering:
         if tensor.op.type == "VariableV2":
             ref = self._declare(tensor.op)
             return self._emit("read", [ref], {}, self.declared[ref.name].type, consumer.name)
+        if tensor.op.op_def.host_function is not None:
+            raise errors.UnimplementedError(
+                None, consumer, f"{tensor.name} is computed on the host after the compiled step (a summary): "
+                                f"it can be fetched, but {consumer.name} cannot use it")
         raise AssertionError(f"{tensor.name} used by {consumer.name} before it was lowered")
 
     def _constant(self, op, tensor, value):
@@ -272,7 +276,7 @@ class _Lowering:
     def _lower_op(self, op: Operation):
         kind = op.type
         op_def = op.op_def
-        if kind in ("VariableV2", "NoOp"):
+        if kind in ("VariableV2", "NoOp") or op_def.host_function is not None:
             return
         if kind == "Const":
             self._constant(op, op.outputs[0], op.attrs["value"])

@@ -75,6 +75,10 @@ class OpDef:
     shape_function: Optional[Callable] = None
     stateful: bool = False
     in_ir: bool = True
+    # Graph-only ops the session finishes on the host after the native call
+    # (summaries): `host_function(op, input_values)` gives the op's one output
+    # from the values of its inputs, which the compiled step computes.
+    host_function: Optional[Callable] = None
     # Default op name for graphs (TF1 uses the op type unless the API says otherwise).
     default_name: Optional[str] = None
 

@@ -1,0 +1,25 @@
+"""`tf.summary`: summary ops, their merging, and FileWriter for TensorBoard.
+
+ops.py builds the graph ops, serialization.py turns their computed inputs
+into `Summary` protobufs, graph_def.py turns a Graph into a `GraphDef`, and
+writer.py writes event files. Protobufs and event files come from the
+optional `tensorboard` package (`pip install 'graphc[tensorboard]'`), needed
+only when summaries are run or written, not to build them.
+"""
+
+from graphc.summary.ops import histogram, image, merge, merge_all, scalar, tensor_summary, text
+from graphc.summary.writer import FileWriter
+
+__all__ = ["Event", "FileWriter", "Summary", "histogram", "image", "merge", "merge_all", "scalar",
+           "tensor_summary", "text"]
+
+
+def __getattr__(name):
+    """`Summary` and `Event`, TensorBoard's protobuf classes, imported on first use."""
+    from graphc.summary.serialization import protos
+
+    if name == "Summary":
+        return protos().summary_pb2.Summary
+    if name == "Event":
+        return protos().event_pb2.Event
+    raise AttributeError(f"module 'graphc.summary' has no attribute {name!r}")

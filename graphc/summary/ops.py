@@ -1,0 +1,215 @@
+"""Summary ops: `tf.summary.scalar`, `histogram`, `image`, `text`, `tensor_summary`, `merge`, `merge_all`.
+
+Each is a graph op with TF1's type (ScalarSummary, HistogramSummary,
+ImageSummary, TensorSummaryV2, MergeSummary) whose output is a string scalar:
+the serialized `Summary` protobuf. The compiled step computes the op's numeric
+input like any other fetch; the session then serializes it on the host
+(`OpDef.host_function`, see graphc/host_fetches.py), so `sess.run(summary)`
+returns bytes, as in TF1. Ops are named and tagged as TF1 names them (`loss`,
+`hidden1/loss`, `family/name`) and collected in `GraphKeys.SUMMARIES`.
+
+graphc has no string tensors: `text` takes its strings as Python values
+(str, bytes, or nested lists / arrays of them) rather than as a string Tensor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+
+import numpy as np
+
+from graphc import errors
+from graphc.frontend import dtypes
+from graphc.frontend.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of, name_scope
+from graphc.ops import registry
+from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, OpDef, ShapeError, TensorType
+from graphc.summary import serialization
+
+_log = logging.getLogger(__name__)
+
+_SUMMARY_TYPE = TensorType(dtypes.string, ())
+_INVALID_TAG_CHARACTERS = re.compile(r"[^-/\w.]")
+
+
+def _on_host(serialize):
+    """A host function calling `serialize(op, *input_values)`; bad values become InvalidArgumentError."""
+
+    def host_function(op, input_values):
+        try:
+            return serialize(op, *input_values)
+        except serialization.SummaryValueError as e:
+            raise errors.InvalidArgumentError(None, op, f"{e} (summary op {op.name})") from None
+
+    return host_function
+
+
+def _real_number_input(kind: str, rank=None):
+    """The shape rule of a summary over one real-valued tensor (of `rank`, if given)."""
+
+    def infer(types, attrs):
+        (value,) = types
+        if not value.dtype.is_numeric:
+            raise DTypeError(f"{kind} takes a real-valued tensor, not {value.dtype.name}")
+        if rank is not None and value.dims is not None and len(value.dims) != rank:
+            raise ShapeError(f"{kind} needs a tensor of rank {rank}, got rank {len(value.dims)}")
+        return _SUMMARY_TYPE
+
+    return infer
+
+
+scalar_summary_p = registry.register(OpDef(
+    name="scalar_summary", tf_type="ScalarSummary", infer=_real_number_input("ScalarSummary", rank=0),
+    in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    host_function=_on_host(lambda op, value: serialization.scalar_summary(op.attrs["tag"], value))))
+
+histogram_summary_p = registry.register(OpDef(
+    name="histogram_summary", tf_type="HistogramSummary", infer=_real_number_input("HistogramSummary"),
+    in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    host_function=_on_host(lambda op, values: serialization.histogram_summary(op.attrs["tag"], values))))
+
+
+def _image_infer(types, attrs):
+    (images,) = types
+    if not images.dtype.is_floating:
+        raise DTypeError(f"ImageSummary takes float32 or float64 images, not {images.dtype.name}")
+    dims = images.dims
+    if dims is not None and (len(dims) != 4 or dims[3] not in (None, 1, 3, 4)):
+        raise ShapeError(f"Tensor must be 4-D with last dim 1, 3, or 4, not {list(dims)}")
+    return _SUMMARY_TYPE
+
+
+image_summary_p = registry.register(OpDef(
+    name="image_summary", tf_type="ImageSummary", infer=_image_infer, in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    host_function=_on_host(lambda op, images: serialization.image_summary(
+        op.attrs["tag"], images, op.attrs["max_images"], op.attrs["bad_color"]))))
+
+
+def _tensor_summary_infer(types, attrs):
+    if len(types) + ("value" in attrs) != 1:
+        raise ShapeError("TensorSummaryV2 takes one tensor: an input, or a host value")
+    return _SUMMARY_TYPE
+
+
+tensor_summary_p = registry.register(OpDef(
+    name="tensor_summary", tf_type="TensorSummaryV2", infer=_tensor_summary_infer, in_ir=False,
+    gradient=NOT_DIFFERENTIABLE,
+    host_function=_on_host(lambda op, *value: serialization.tensor_summary(
+        op.attrs["tag"], value[0] if value else op.attrs["value"], op.attrs["plugin_name"]))))
+
+
+def _merge_infer(types, attrs):
+    if not types:
+        raise ShapeError("MergeSummary needs at least one input")
+    for t in types:
+        if t.dtype is not dtypes.string:
+            raise DTypeError(f"MergeSummary merges serialized summaries (string tensors), not {t.dtype.name}")
+    return _SUMMARY_TYPE
+
+
+merge_summary_p = registry.register(OpDef(
+    name="merge_summary", tf_type="MergeSummary", infer=_merge_infer, in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    host_function=_on_host(lambda op, *parts: serialization.merge_summaries(parts))))
+
+
+# -- the public functions ------------------------------------------------------------------------
+
+
+def clean_tag(name):
+    """`name` with characters TensorBoard does not allow replaced by `_`, leading `/` dropped (TF1)."""
+    if name is None:
+        return None
+    cleaned = _INVALID_TAG_CHARACTERS.sub("_", name).lstrip("/")
+    if cleaned != name:
+        _log.info("Summary name %s is illegal; using %s instead.", name, cleaned)
+    return cleaned
+
+
+@contextlib.contextmanager
+def _summary_scope(name, family, values):
+    """(tag, scope) as TF1's summary_scope: the op is named by the scope, tagged `family/scope`."""
+    name, family = clean_tag(name), clean_tag(family)
+    with name_scope(name if family is None else f"{family}/{name}", values=values) as scope:
+        yield (scope.rstrip("/") if family is None else f"{family}/{scope.rstrip('/')}"), scope
+
+
+def _summary(op_def, name, tensor, attrs, collections, family):
+    """Creates one summary op over `tensor` (or none) and adds its output to `collections`."""
+    values = [] if tensor is None else [tensor]
+    with _summary_scope(name, family, [v for v in values if isinstance(v, Tensor)]) as (tag, scope):
+        inputs = [convert_to_tensor(v) for v in values]
+        graph = graph_of(inputs)
+        output = graph.create_op(op_def, inputs, dict(attrs, tag=tag), name=scope).outputs[0]
+    _collect(output, collections, [GraphKeys.SUMMARIES])
+    return output
+
+
+def _collect(tensor, collections, default):
+    for key in default if collections is None else collections:
+        tensor.graph.add_to_collection(key, tensor)
+
+
+def scalar(name, tensor, collections=None, family=None):
+    """A summary of one real scalar (`tf.summary.scalar`); `sess.run` gives the serialized Summary."""
+    return _summary(scalar_summary_p, name, tensor, {}, collections, family)
+
+
+def histogram(name, values, collections=None, family=None):
+    """A histogram summary of a real tensor of any shape, bucketed as TF1 does (`tf.summary.histogram`)."""
+    return _summary(histogram_summary_p, name, values, {}, collections, family)
+
+
+def image(name, tensor, max_outputs=3, collections=None, family=None):
+    """Up to `max_outputs` PNG images of a float [batch, height, width, 1|3|4] tensor (`tf.summary.image`).
+
+    Values are scaled to 0..255 as TF1 does (see serialization.image_to_uint8).
+    """
+    if max_outputs < 1:
+        raise ValueError(f"max_outputs must be positive, got {max_outputs}")
+    attrs = {"max_images": int(max_outputs), "bad_color": serialization.DEFAULT_BAD_COLOR}
+    return _summary(image_summary_p, name, tensor, attrs, collections, family)
+
+
+def tensor_summary(name, tensor, summary_description=None, collections=None, summary_metadata=None, family=None,
+                   display_name=None):
+    """A summary holding a whole numeric tensor as a TensorProto (`tf.summary.tensor_summary`).
+
+    `summary_description`, `summary_metadata` and `display_name` are accepted and ignored.
+    """
+    return _summary(tensor_summary_p, name, tensor, {"plugin_name": ""}, collections, family)
+
+
+def text(name, tensor, collections=None):
+    """A text summary for TensorBoard's text plugin (`tf.summary.text`).
+
+    graphc has no string tensors, so `tensor` is the text itself: a str,
+    bytes, or a (nested) list or array of them. Markdown is rendered by
+    TensorBoard, as for TF1.
+    """
+    if isinstance(tensor, Tensor) or hasattr(tensor, "_as_graph_element"):
+        raise TypeError(f"graphc has no string tensors: pass the text of summary '{name}' as a Python str, "
+                        "bytes or list of them")
+    strings = np.asarray(tensor, dtype=object)
+    encoded = np.empty(strings.shape, dtype=object)
+    for index, item in np.ndenumerate(strings):
+        if not isinstance(item, (str, bytes)):
+            raise TypeError(f"text summary '{name}' takes strings, got {item!r}")
+        encoded[index] = item.encode("utf-8") if isinstance(item, str) else item
+    encoded.flags.writeable = False
+    return _summary(tensor_summary_p, name, None, {"plugin_name": "text", "value": encoded}, collections, None)
+
+
+def merge(inputs, collections=None, name=None):
+    """One summary with the values of all `inputs` (serialized-summary tensors) (`tf.summary.merge`)."""
+    inputs = list(inputs)
+    with name_scope(name, "Merge", inputs):
+        output = graph_of(inputs).create_op(merge_summary_p, inputs, {}, name=name).outputs[0]
+    _collect(output, collections, [])
+    return output
+
+
+def merge_all(key=GraphKeys.SUMMARIES, scope=None, name=None):
+    """`merge` of every summary in collection `key` of the default graph, or None if there is none."""
+    summaries = get_default_graph().get_collection(key, scope)
+    return merge(summaries, name=name) if summaries else None

@@ -1,0 +1,186 @@
+"""NumPy values -> serialized `Summary` protobufs, as TF1's summary kernels make them.
+
+Pure functions of arrays: scalars as `simple_value`, histograms with TF1's
+default bucket edges (tensorflow/core/lib/histogram/histogram.cc), images
+normalised as TF1's ImageSummary does and encoded as PNG (Pillow), tensors
+(text) as `TensorProto`s. The protobuf classes are TensorBoard's
+(`protos()`), an optional dependency: `pip install 'graphc[tensorboard]'`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import sys
+import types
+
+import numpy as np
+
+TENSORBOARD_HINT = ("graphc's summaries and FileWriter use the `tensorboard` package, an optional "
+                    "dependency: pip install 'graphc[tensorboard]'")
+
+
+class SummaryValueError(ValueError):
+    """A value a summary cannot hold (NaN in a histogram, an image of the wrong shape)."""
+
+
+@functools.cache
+def protos() -> types.SimpleNamespace:
+    """TensorBoard's protobuf modules (`protos().summary_pb2` ...), or an ImportError naming the extra."""
+    try:
+        from tensorboard.compat.proto import (attr_value_pb2, event_pb2, graph_pb2, node_def_pb2, summary_pb2,
+                                              tensor_shape_pb2, types_pb2)
+        from tensorboard.util import tensor_util
+    except ImportError as e:
+        raise ImportError(f"{TENSORBOARD_HINT} ({e})") from e
+    return types.SimpleNamespace(attr_value_pb2=attr_value_pb2, event_pb2=event_pb2, graph_pb2=graph_pb2,
+                                 node_def_pb2=node_def_pb2, summary_pb2=summary_pb2,
+                                 tensor_shape_pb2=tensor_shape_pb2, types_pb2=types_pb2, tensor_util=tensor_util)
+
+
+def scalar_summary(tag: str, value) -> bytes:
+    """A Summary with one `simple_value` (TF1's ScalarSummary)."""
+    array = np.asarray(value)
+    if array.shape != ():
+        raise SummaryValueError(f"tags and values not the same shape: [] != {list(array.shape)} (tag '{tag}')")
+    summary_pb2 = protos().summary_pb2
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(array))]) \
+        .SerializeToString()
+
+
+@functools.cache
+def default_bucket_limits() -> np.ndarray:
+    """TF1's histogram bucket right edges: ±1e-12 growing by 10% to ±1e20, ±DBL_MAX, and 0."""
+    positive = []
+    limit = 1.0e-12
+    while limit < 1.0e20:
+        positive.append(limit)
+        limit *= 1.1
+    positive.append(sys.float_info.max)
+    return np.array([-v for v in reversed(positive)] + [0.0] + positive)
+
+
+def histogram_proto(values):
+    """A HistogramProto of `values` with TF1's bucketing, runs of empty buckets merged as TF1 does."""
+    data = np.asarray(values, dtype=np.float64).reshape(-1)
+    if np.isnan(data).any():
+        raise SummaryValueError("Nan in summary histogram")
+    if np.isinf(data).any():
+        raise SummaryValueError("Infinity in summary histogram")
+    limits = default_bucket_limits()
+    # A value v goes to the first bucket whose limit is > v (std::upper_bound).
+    index = np.minimum(np.searchsorted(limits, data, side="right"), limits.size - 1)
+    counts = np.bincount(index, minlength=limits.size).astype(np.float64)
+    # Keep non-empty buckets and, of each run of empty ones, only the last (its limit closes the run).
+    next_nonempty = np.append(counts[1:] != 0, True)
+    keep = (counts != 0) | next_nonempty
+    empty = data.size == 0
+    return protos().summary_pb2.HistogramProto(
+        min=sys.float_info.max if empty else float(data.min()),
+        max=-sys.float_info.max if empty else float(data.max()),
+        num=float(data.size), sum=float(data.sum()), sum_squares=float(np.dot(data, data)),
+        bucket_limit=limits[keep].tolist(), bucket=counts[keep].tolist())
+
+
+def histogram_summary(tag: str, values) -> bytes:
+    """A Summary with one histogram (TF1's HistogramSummary)."""
+    try:
+        histogram = histogram_proto(values)
+    except SummaryValueError as e:
+        raise SummaryValueError(f"{e} for: {tag}") from None
+    summary_pb2 = protos().summary_pb2
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, histo=histogram)]).SerializeToString()
+
+
+DEFAULT_BAD_COLOR = (255, 0, 0, 255)  # opaque red, as TF1: non-finite pixels
+
+
+def image_to_uint8(image: np.ndarray, bad_color=DEFAULT_BAD_COLOR) -> np.ndarray:
+    """One [height, width, channels] float image -> uint8, by TF1's rule.
+
+    All values >= 0: scaled so the largest is 255. Some negative: scaled by
+    the largest magnitude to [-127, 127] and shifted by 128. Pixels with a
+    non-finite channel become `bad_color`. uint8 images pass unchanged.
+    """
+    if image.dtype == np.uint8:
+        return image
+    depth = image.shape[-1]
+    finite = np.isfinite(image).all(axis=-1)
+    if finite.any():
+        image_min, image_max = float(image[finite].min()), float(image[finite].max())
+    else:
+        image_min, image_max = np.inf, -np.inf
+    zero_threshold = 1e-6
+    if image_min < 0:
+        max_magnitude = max(abs(image_min), abs(image_max))
+        scale, offset = (0.0 if max_magnitude < zero_threshold else 127.0 / max_magnitude), 128.0
+    else:
+        scale, offset = (0.0 if image_max < zero_threshold else 255.0 / image_max), 0.0
+    kind = image.dtype.type
+    scaled = np.where(finite[..., None], image, 0) * kind(scale) + kind(offset)
+    result = scaled.astype(np.uint8)  # truncates toward zero, as Eigen's cast
+    result[~finite] = np.asarray(bad_color[:depth], dtype=np.uint8)
+    return result
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 [height, width, 1|3|4] image (Pillow, a TensorBoard dependency)."""
+    from PIL import Image
+
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[image.shape[-1]]
+    pixels = image[..., 0] if image.shape[-1] == 1 else image
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels), mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_summary(tag: str, images, max_images: int = 3, bad_color=DEFAULT_BAD_COLOR) -> bytes:
+    """A Summary with up to `max_images` PNG images of a [batch, h, w, 1|3|4] tensor (TF1's ImageSummary).
+
+    Tags are `tag/image` for max_images 1, else `tag/image/0`, `tag/image/1` ...
+    """
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
+        raise SummaryValueError(f"Tensor must be 4-D with last dim 1, 3, or 4, not {list(array.shape)} "
+                                f"(tag '{tag}')")
+    if array.shape[1] < 1 or array.shape[2] < 1:
+        raise SummaryValueError(f"image dimensions must be positive, got {list(array.shape)} (tag '{tag}')")
+    summary_pb2 = protos().summary_pb2
+    values = []
+    for i in range(min(array.shape[0], max_images)):
+        pixels = image_to_uint8(array[i], bad_color)
+        name = f"{tag}/image" if max_images == 1 else f"{tag}/image/{i}"
+        values.append(summary_pb2.Summary.Value(tag=name, image=summary_pb2.Summary.Image(
+            height=pixels.shape[0], width=pixels.shape[1], colorspace=pixels.shape[2],
+            encoded_image_string=encode_png(pixels))))
+    return summary_pb2.Summary(value=values).SerializeToString()
+
+
+def tensor_summary(tag: str, value, plugin_name: str = "") -> bytes:
+    """A Summary holding a whole tensor as a TensorProto (TF1's TensorSummaryV2; text with plugin "text")."""
+    modules = protos()
+    summary_pb2 = modules.summary_pb2
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name))
+    tensor = modules.tensor_util.make_tensor_proto(np.asarray(value))
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)]) \
+        .SerializeToString()
+
+
+def merge_summaries(serialized: list) -> bytes:
+    """One Summary with the values of all of `serialized`, in order (TF1's MergeSummary).
+
+    A tag found twice is a SummaryValueError, as in TF1.
+    """
+    summary_pb2 = protos().summary_pb2
+    merged = summary_pb2.Summary()
+    tags: set = set()
+    for item in serialized:
+        part = summary_pb2.Summary()
+        part.ParseFromString(bytes(item))
+        for value in part.value:
+            if value.tag in tags:
+                raise SummaryValueError(f"Duplicate tag {value.tag} found in summary inputs")
+            tags.add(value.tag)
+            merged.value.append(value)
+    return merged.SerializeToString()
