@@ -1,8 +1,9 @@
 """Trains and evaluates the MNIST network using a feed dictionary.
 
 TensorFlow Mechanics 101's fully_connected_feed.py, with `import graphc as tf`
-(and the tutorial modules from graphc.examples). Summaries and checkpoints
-come with graphc's summary and Saver support.
+(and the tutorial modules from graphc.examples). The loss summary goes to an
+event file in --log_dir for TensorBoard (`tensorboard --logdir <log_dir>`),
+with checkpoints every 1000 steps and at the end.
 """
 
 import argparse
@@ -51,8 +52,11 @@ def run_training():
         loss = mnist.loss(logits, labels_placeholder)
         train_op = mnist.training(loss, FLAGS.learning_rate)
         eval_correct = mnist.evaluation(logits, labels_placeholder)
+        summary = tf.summary.merge_all()
         init = tf.global_variables_initializer()
+        saver = tf.train.Saver()
         sess = tf.Session()
+        summary_writer = tf.summary.FileWriter(FLAGS.log_dir, sess.graph)
         sess.run(init)
         for step in range(FLAGS.max_steps):
             start_time = time.time()
@@ -61,7 +65,12 @@ def run_training():
             duration = time.time() - start_time
             if step % 100 == 0:
                 print('Step %d: loss = %.2f (%.3f sec)' % (step, loss_value, duration))
+                summary_str = sess.run(summary, feed_dict=feed_dict)
+                summary_writer.add_summary(summary_str, step)
+                summary_writer.flush()
             if (step + 1) % 1000 == 0 or (step + 1) == FLAGS.max_steps:
+                checkpoint_file = os.path.join(FLAGS.log_dir, 'model.ckpt')
+                saver.save(sess, checkpoint_file, global_step=step)
                 print('Training Data Eval:')
                 do_eval(sess, eval_correct, images_placeholder, labels_placeholder, data_sets.train)
                 print('Validation Data Eval:')

@@ -45,6 +45,7 @@ def loss(logits, labels):
 
 def training(loss, learning_rate):
     """The op that applies one step of gradient descent and counts the step."""
+    tf.summary.scalar('loss', loss)
     optimizer = tf.train.GradientDescentOptimizer(learning_rate)
     global_step = tf.Variable(0, name='global_step', trainable=False)
     train_op = optimizer.minimize(loss, global_step=global_step)
