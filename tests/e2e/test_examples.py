@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import graphc as tf
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,11 +22,22 @@ def run_example(name, *args, **env):
 
 
 def test_fully_connected_feed_trains(tmp_path):
-    output = run_example("fully_connected_feed.py", "--max_steps", "300", "--log_dir", str(tmp_path / "logs"))
+    log_dir = tmp_path / "logs"
+    output = run_example("fully_connected_feed.py", "--max_steps", "300", "--log_dir", str(log_dir))
     losses = [float(v) for v in re.findall(r"Step \d+: loss = ([\d.]+)", output)]
     assert len(losses) == 3 and losses[-1] < losses[0]
     precision = float(re.findall(r"Precision @ 1: ([\d.]+)", output)[-1])
     assert "Test Data Eval:" in output and precision > 0.5
+
+    # TensorBoard's reader finds the loss at every logged step, and the graph.
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    scalars = events.Scalars("loss")
+    assert [e.step for e in scalars] == [0, 100, 200]
+    # The tutorial logs the summary after the step's update, so the loss is a little lower than printed.
+    assert all(-0.005 <= printed - event.value < 0.1 for printed, event in zip(losses, scalars))
+    assert "softmax_linear/weights" in {node.name for node in events.Graph().node}
+    assert tf.train.latest_checkpoint(str(log_dir)) == str(log_dir / "model.ckpt-299")
 
 
 def test_fully_connected_feed_with_fake_data(tmp_path):
