@@ -15,8 +15,8 @@ from graphc.frontend.tensor_shape import Dimension, TensorShape
 from graphc.frontend.variable_scope import (AUTO_REUSE, VariableScope, get_variable, get_variable_scope,
                                             variable_scope)
 from graphc.frontend.variables import (Variable, global_variables, global_variables_initializer,
-                                       initialize_all_variables, local_variables, local_variables_initializer,
-                                       trainable_variables, variables_initializer)
+                                       initialize_all_variables, initialize_variables, local_variables,
+                                       local_variables_initializer, trainable_variables, variables_initializer)
 from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, ones, ones_like, placeholder, rank,
                                   reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)

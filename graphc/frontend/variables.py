@@ -201,4 +201,5 @@ def local_variables_initializer():
 
 
 initialize_all_variables = global_variables_initializer
+initialize_variables = variables_initializer  # TF1's deprecated name, used by the Variables guide
 
