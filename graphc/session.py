@@ -198,6 +198,11 @@ class BaseSession:
     def graph(self) -> Graph:
         return self._graph
 
+    @property
+    def graph_def(self):
+        """The session's graph as a GraphDef protobuf (`Graph.as_graph_def`)."""
+        return self._graph.as_graph_def()
+
     def as_default(self):
         """A context manager making this the default session (and its graph the default graph)."""
         return _DefaultSession(self)

@@ -433,6 +433,15 @@ class Graph:
     def version(self) -> int:
         return len(self._ops)
 
+    def as_graph_def(self, from_version=None, add_shapes=False):
+        """This graph as a TF1 GraphDef protobuf (needs the `tensorboard` extra; see graphc/summary/graph_def.py).
+
+        Output shapes are always included as `_output_shapes`; the arguments are accepted for TF1 compatibility.
+        """
+        from graphc.summary.graph_def import graph_def
+
+        return graph_def(self)
+
     @contextlib.contextmanager
     def device(self, device_name):
         """Accepted for TF1 compatibility; graphc compiles for the host CPU."""

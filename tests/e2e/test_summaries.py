@@ -81,6 +81,7 @@ def test_graph_is_in_the_event_file(tmp_path):
     assert nodes["model/w"].op == "VariableV2" and nodes["x"].op == "Placeholder"
     assert nodes["loss"].op == "ScalarSummary" and list(nodes["loss"].input) == ["Mean"]
     assert nodes["GradientDescent/update_model/w/ApplyGradientDescent"].input[0] == "model/w"
+    assert sess.graph_def == graph_def == tf.get_default_graph().as_graph_def()
 
 
 def test_image_and_text_summaries(tmp_path):
