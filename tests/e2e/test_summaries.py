@@ -70,12 +70,34 @@ def test_training_loop_logs_every_scalar_at_its_step(tmp_path):
     assert scalars[-1].value < scalars[0].value / 2
 
 
+def graph_view(logdir, run):
+    """The graph TensorBoard's graph plugin serves for `run` (its pbtxt text), as the web UI asks for it."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.graph import graphs_plugin
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+    plugin = graphs_plugin.GraphsPlugin(base_plugin.TBContext(data_provider=provider, logdir=str(logdir)))
+    request = context.RequestContext()
+    assert plugin.info_impl(request, experiment="")[run]["run_graph"]
+    text, mime_type = plugin.graph_impl(request, run, tag=None, is_conceptual=False, experiment="")
+    assert mime_type == "text/x-protobuf"
+    return text
+
+
+# TensorBoard's graph plugin imports a vendored html5lib that warns about itself.
+@pytest.mark.filterwarnings("ignore:html5lib's sanitizer is deprecated:DeprecationWarning")
 def test_graph_is_in_the_event_file(tmp_path):
     x, y, w, loss, train_op = regression()
     with tf.Session() as sess:
-        with tf.summary.FileWriter(str(tmp_path), graph=sess.graph):
+        with tf.summary.FileWriter(str(tmp_path / "run"), graph=sess.graph):
             pass
-    graph_def = read_events(tmp_path).Graph()
+    assert 'name: "model/w"' in graph_view(tmp_path, "run")
+    graph_def = read_events(tmp_path / "run").Graph()
     nodes = {node.name: node for node in graph_def.node}
     assert set(nodes) == {op.name for op in tf.get_default_graph().get_operations()}
     assert nodes["model/w"].op == "VariableV2" and nodes["x"].op == "Placeholder"
