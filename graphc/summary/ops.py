@@ -137,7 +137,7 @@ def _summary_scope(name, family, values):
 def _summary(op_def, name, tensor, attrs, collections, family):
     """Creates one summary op over `tensor` (or none) and adds its output to `collections`."""
     values = [] if tensor is None else [tensor]
-    with _summary_scope(name, family, [v for v in values if isinstance(v, Tensor)]) as (tag, scope):
+    with _summary_scope(name, family, values) as (tag, scope):
         inputs = [convert_to_tensor(v) for v in values]
         graph = graph_of(inputs)
         output = graph.create_op(op_def, inputs, dict(attrs, tag=tag), name=scope).outputs[0]
