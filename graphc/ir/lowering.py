@@ -229,6 +229,10 @@ class _Lowering:
 
     def _ir_type(self, tensor) -> IRType:
         t = self.types[id(tensor)]
+        if t.dtype is dtypes.string:
+            raise errors.UnimplementedError(
+                None, tensor.op, f"graphc compiles no string tensors ({tensor.name}); tf.string is only the "
+                                 "dtype of summaries, which the session serializes on the host")
         if not is_fully_defined(t.dims):
             raise errors.InvalidArgumentError(
                 None, tensor.op, f"graphc could not infer the full shape of {tensor.name} "

@@ -175,6 +175,9 @@ def test_bad_values_are_tf1_errors_naming_the_op():
         tf.summary.image("ints", tf.zeros([1, 2, 2, 1], dtype=tf.int32))
     with pytest.raises(TypeError, match="no string tensors"):
         tf.summary.text("t", data)
+    words = tf.placeholder(tf.string, [], name="words")
+    with tf.Session() as sess, pytest.raises(tf.errors.UnimplementedError, match="no string tensors"):
+        sess.run(tf.identity(words), {words: 1})
 
 
 def test_file_writer_accepts_protobufs_and_refuses_writes_when_closed(tmp_path):
