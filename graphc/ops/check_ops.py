@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.frontend.graph import apply_op
+from graphc.frontend.graph import apply_op, control_dependencies
 from graphc.ops import registry, rules
 from graphc.ops.registry import FusionClass, OpDef
 
@@ -36,8 +36,11 @@ check_numerics_p = registry.register(OpDef(
 
 @registry.set_gradient(check_numerics_p)
 def _check_numerics_grad(op, grad):
+    """TF1's rule: the gradient is checked too. The forward check runs whenever the gradient
+    does (TF1's gradient graph reads the checked tensor's shape; graphc's knows it statically)."""
     message = "Not a number (NaN) or infinity (Inf) values detected in gradient. " + op.attrs["message"]
-    return [check_numerics(grad, message)]
+    with control_dependencies([op]):
+        return [check_numerics(grad, message)]
 
 
 def check_numerics(tensor, message, name=None):
