@@ -7,7 +7,7 @@ import numpy as np
 from graphc import errors
 from graphc.frontend import dtypes
 from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops, math_ops, random_ops, registry, rules
+from graphc.ops import array_ops, layout_ops, math_ops, random_ops, registry, rules
 from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
 from graphc.ops.rules import FLOAT_TYPES, INDEX_TYPES
 
@@ -328,9 +328,14 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
 
 
 def _noise_shape(x, noise_shape):
-    """TF1's rule: the shape of x, or `noise_shape` with its None entries taken from x."""
+    """TF1's rule: the shape of x, or `noise_shape` with its None entries taken from x
+    (from `tf.shape(x)` where x's static shape does not know them either)."""
     if noise_shape is None:
         return array_ops.shape(x)
-    if isinstance(noise_shape, (list, tuple)) and x.shape.ndims == len(noise_shape):
-        return [x.shape.as_list()[i] if d is None else d for i, d in enumerate(noise_shape)]
-    return noise_shape
+    if not isinstance(noise_shape, (list, tuple)) or x.shape.ndims != len(noise_shape):
+        return noise_shape
+    dims = [x.shape.as_list()[i] if d is None else d for i, d in enumerate(noise_shape)]
+    if None not in dims:
+        return dims
+    x_shape = array_ops.shape(x)
+    return layout_ops.stack([x_shape[i] if d is None else d for i, d in enumerate(dims)])

@@ -88,9 +88,11 @@ def slice_map(dims, begin, size) -> tuple:
             raise ShapeError(f"Expected size[{d}] >= -1, but got {length}")
         else:
             out.append(length)
-        if extent is not None and start is not None and (start > extent or out[-1] is not None
-                                                         and start + out[-1] > extent):
-            raise ShapeError(f"Expected size[{d}] in [0, {extent - start}], but got {length}")
+        if extent is not None and start is not None:
+            if start > extent:
+                raise ShapeError(f"Expected begin[{d}] in [0, {extent}], but got {start}")
+            if out[-1] is not None and start + out[-1] > extent:
+                raise ShapeError(f"Expected size[{d}] in [0, {extent - start}], but got {length}")
     out = tuple(out)
     if begin is None or dims is None or None in out:
         return out, None
