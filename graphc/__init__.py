@@ -23,11 +23,11 @@ from graphc.ops.check_ops import check_numerics
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
-from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, divide, equal, exp, floordiv, greater,  # noqa: A004
-                                 greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
-                                 matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
+from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value, divide, equal, exp,  # noqa: A004
+                                 floordiv, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
+                                 logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
                                  reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
-                                 sqrt, square, subtract, tanh, truediv, where, clip_by_value)
+                                 sqrt, square, subtract, tanh, truediv, where)
 from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal

@@ -19,7 +19,7 @@ from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scop
 from graphc.ops import array_ops, registry, rules
 from graphc.ops.array_ops import reshape, shape
 from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
-from graphc.ops.slicing import slice_map, strided_slice_map
+from graphc.ops.slicing import STRIDED_SLICE_MASKS, slice_map, strided_slice_map, strided_slice_map_of
 
 
 def _int_list(value):
@@ -199,15 +199,12 @@ def slice(input_, begin, size, name=None):  # noqa: A001 - TF1's name
 
 # -- StridedSlice and its gradient -----------------------------------------------------------------
 
-_MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
-
-
 def _masks(attrs):
-    return {m: attrs[m] for m in _MASKS}
+    return {m: attrs[m] for m in STRIDED_SLICE_MASKS}
 
 
 def _strided_slice_infer(types, attrs):
-    out, _ = strided_slice_map(types[0].dims, attrs["begin"], attrs["end"], attrs["strides"], **_masks(attrs))
+    out, _ = strided_slice_map_of(types[0].dims, attrs)
     return TensorType(types[0].dtype, out)
 
 
@@ -224,7 +221,7 @@ strided_slice_p = registry.register(OpDef(
 def _strided_slice_grad_infer(types, attrs):
     dims = rules.shape_value_to_dims(attrs["shape"])
     if dims is not None and None not in dims:
-        out, _ = strided_slice_map(dims, attrs["begin"], attrs["end"], attrs["strides"], **_masks(attrs))
+        out, _ = strided_slice_map_of(dims, attrs)
         if out is not None and types[0].dims is not None and len(out) == len(types[0].dims):
             for a, b in zip(out, types[0].dims):
                 rules.merge_dim(a, b, "StridedSliceGrad dy")
@@ -262,7 +259,7 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
     if strides is None:
         strides = [1] * len(begin)
     graph = input_.graph
-    attrs = dict(zip(_MASKS, (int(begin_mask), int(end_mask), int(ellipsis_mask), int(new_axis_mask),
+    attrs = dict(zip(STRIDED_SLICE_MASKS, (int(begin_mask), int(end_mask), int(ellipsis_mask), int(new_axis_mask),
                               int(shrink_axis_mask))))
     return apply_op("strided_slice", [input_, _int_tensor(begin, graph), _int_tensor(end, graph),
                                       _int_tensor(strides, graph)], attrs, name=name)
@@ -272,7 +269,7 @@ def _getitem(tensor, key):
     """`tensor[key]` with ints, slices (any step), `...` and `tf.newaxis` (TF1's basic indexing)."""
     key = key if isinstance(key, tuple) else (key,)
     spec = []  # (begin, end, stride) per entry of the key
-    masks = dict.fromkeys(_MASKS, 0)
+    masks = dict.fromkeys(STRIDED_SLICE_MASKS, 0)
     for i, item in enumerate(key):
         bit = 1 << i
         if item is Ellipsis or item is None:
@@ -356,7 +353,8 @@ def _squeeze_infer(types, attrs):
 
 
 def _squeeze_reference(x, squeeze_dims):
-    return np.array(x.reshape([size for d, size in enumerate(x.shape) if d not in _squeeze_axes(x.shape, squeeze_dims)]))
+    axes = _squeeze_axes(x.shape, squeeze_dims)
+    return np.array(x.reshape([size for d, size in enumerate(x.shape) if d not in axes]))
 
 
 squeeze_p = registry.register(OpDef(

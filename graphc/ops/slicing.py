@@ -32,22 +32,23 @@ class IndexMap:
         offset = sum(start * stride for start, stride in zip(self.starts, in_strides))
         return offset, [0 if axis is None else step * in_strides[axis] for axis, step in self.axes]
 
-    def gather(self, x: np.ndarray) -> np.ndarray:
-        """The NumPy reference: every output element read by explicit coordinates."""
+    def _coordinates(self) -> list:
+        """Per input axis, the input coordinates the output reads along it, in order."""
         lengths = {axis: length for (axis, _), length in zip(self.axes, self.out_dims) if axis is not None}
         steps = {axis: step for axis, step in self.axes if axis is not None}
-        coordinates = [np.arange(lengths.get(d, 1), dtype=np.int64) * steps.get(d, 1) + start
-                       for d, start in enumerate(self.starts)]
+        return [np.arange(lengths.get(d, 1), dtype=np.int64) * steps.get(d, 1) + start
+                for d, start in enumerate(self.starts)]
+
+    def gather(self, x: np.ndarray) -> np.ndarray:
+        """The NumPy reference: every output element read by explicit coordinates."""
+        coordinates = self._coordinates()
         picked = x[np.ix_(*coordinates)] if coordinates else x
         return np.array(picked.reshape(self.out_dims))
 
     def scatter(self, dy: np.ndarray, in_shape) -> np.ndarray:
         """The adjoint of `gather`: dy placed into zeros of `in_shape`."""
         out = np.zeros(in_shape, dtype=dy.dtype)
-        lengths = {axis: length for (axis, _), length in zip(self.axes, self.out_dims) if axis is not None}
-        steps = {axis: step for axis, step in self.axes if axis is not None}
-        coordinates = [np.arange(lengths.get(d, 1), dtype=np.int64) * steps.get(d, 1) + start
-                       for d, start in enumerate(self.starts)]
+        coordinates = self._coordinates()
         if coordinates:
             out[np.ix_(*coordinates)] = dy.reshape([len(c) for c in coordinates])
         else:
@@ -97,6 +98,15 @@ def slice_map(dims, begin, size) -> tuple:
     if begin is None or dims is None or None in out:
         return out, None
     return out, IndexMap(tuple(begin), tuple((d, 1) for d in range(len(out))), out)
+
+
+STRIDED_SLICE_MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+
+
+def strided_slice_map_of(dims, attrs) -> tuple:
+    """`strided_slice_map` with begin, end, strides and the masks taken from an op's attrs."""
+    return strided_slice_map(dims, attrs["begin"], attrs["end"], attrs["strides"],
+                             **{m: attrs[m] for m in STRIDED_SLICE_MASKS})
 
 
 def _bits(mask: int) -> list:

@@ -66,7 +66,7 @@ def test_gradient_check_names_the_gradient():
     y = tf.check_numerics(x, "of sqrt's input")
     (g,) = tf.gradients(tf.reduce_sum(tf.sqrt(y)), x)
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match="Not a number \\(NaN\\) or infinity \\(Inf\\) values detected in gradient. of sqrt's input"):
+                       match=r"Not a number \(NaN\) or infinity \(Inf\) values detected in gradient\. of sqrt's"):
         tf.Session().run(g, {x: [0.0, 1.0]})
 
 

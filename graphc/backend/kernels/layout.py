@@ -14,9 +14,7 @@ from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
 from graphc.backend.scalar_ops import convert
 from graphc.frontend import dtypes
 from graphc.frontend.tensor_shape import num_elements
-from graphc.ops.slicing import slice_map, strided_slice_map
-
-_MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+from graphc.ops.slicing import slice_map, strided_slice_map_of
 
 
 def emit_copy(kb: KernelBuilder, dtype, shape, destination, destination_strides, source, source_strides) -> None:
@@ -47,11 +45,9 @@ def _at(kb: KernelBuilder, base, dtype, offset: int):
 
 
 def _index_map(inst, in_shape):
-    attrs = inst.attrs
     if inst.op == "slice":
-        return slice_map(in_shape, attrs["begin"], attrs["size"])[1]
-    return strided_slice_map(in_shape, attrs["begin"], attrs["end"], attrs["strides"],
-                             **{m: attrs[m] for m in _MASKS})[1]
+        return slice_map(in_shape, inst.attrs["begin"], inst.attrs["size"])[1]
+    return strided_slice_map_of(in_shape, inst.attrs)[1]
 
 
 def lower_slice(module, name, inst):
@@ -71,10 +67,8 @@ def lower_strided_slice_grad(module, name, inst):
     """Zeros of the sliced input's shape, with dy written back where the slice read."""
     dy = inst.values[0]
     out_type = inst.result.type
-    attrs = inst.attrs
-    shape = tuple(attrs["shape"])
-    index_map = strided_slice_map(shape, attrs["begin"], attrs["end"], attrs["strides"],
-                                  **{m: attrs[m] for m in _MASKS})[1]
+    shape = tuple(inst.attrs["shape"])
+    index_map = strided_slice_map_of(shape, inst.attrs)[1]
     offset, strides = index_map.element_strides(contiguous_strides(shape))
     kb = KernelBuilder(module, name, ["out", "in0", "status"])
     dtype = out_type.dtype
