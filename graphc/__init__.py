@@ -20,14 +20,17 @@ from graphc.frontend.variables import (Variable, global_variables, global_variab
 from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, ones, ones_like, placeholder, rank,
                                   reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)
+from graphc.ops.check_ops import check_numerics
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
-from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, divide, equal, exp, floordiv, greater,  # noqa: A004
-                                 greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
-                                 matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
+from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value, divide, equal, exp,  # noqa: A004
+                                 floordiv, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
+                                 logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
                                  reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
                                  sqrt, square, subtract, tanh, truediv, where)
+from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
+                                   strided_slice, unstack)
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
 from graphc.session import InteractiveSession, Session, get_default_session
@@ -37,6 +40,7 @@ __version__ = "0.1.0"
 div = divide
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
+newaxis = None
 
 
 def get_collection(key, scope=None):

@@ -1,8 +1,10 @@
 """`tf.nn`: neural-network functions."""
 
 from graphc.ops.math_ops import sigmoid, tanh
-from graphc.ops.nn_ops import (in_top_k, log_softmax, relu, softmax, softmax_cross_entropy_with_logits,
-                               softmax_cross_entropy_with_logits_v2, sparse_softmax_cross_entropy_with_logits)
+from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, softmax,
+                               softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
+                               sparse_softmax_cross_entropy_with_logits)
 
-__all__ = ["in_top_k", "log_softmax", "relu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
-           "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits", "tanh"]
+__all__ = ["bias_add", "dropout", "in_top_k", "log_softmax", "relu", "sigmoid", "softmax",
+           "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
+           "sparse_softmax_cross_entropy_with_logits", "tanh"]

@@ -10,8 +10,10 @@ returning `i32 (ptr out, ptr operand..., ptr status)`. The state ops (`feed`,
 
 from __future__ import annotations
 
-from graphc.backend.kernels.elementwise import LAYOUT_LOWERINGS, lower_elementwise
+from graphc.backend.kernels.check_numerics import lower_check_numerics
+from graphc.backend.kernels.elementwise import LAYOUT_LOWERINGS, lower_elementwise, lower_reshape
 from graphc.backend.kernels.in_top_k import lower_in_top_k
+from graphc.backend.kernels.layout import LAYOUT_KERNELS
 from graphc.backend.kernels.matmul import lower_matmul
 from graphc.backend.kernels.random import lower_random
 from graphc.backend.kernels.reduce import lower_arg_extremum
@@ -20,7 +22,11 @@ from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.passes.fuse import REDUCTIONS, SOFTMAX_OPS
 
 LOWERINGS = dict(LAYOUT_LOWERINGS)
+LOWERINGS.update(LAYOUT_KERNELS)
 LOWERINGS.update({
+    "expand_dims": lower_reshape,  # a size-1 axis more or less keeps the row-major order
+    "squeeze": lower_reshape,
+    "check_numerics": lower_check_numerics,
     "matmul": lower_matmul,  # integers; float products are gemm kernels
     "floordiv": lower_elementwise,  # integers; float floordiv is fused like any elementwise op
     "argmax": lower_arg_extremum,

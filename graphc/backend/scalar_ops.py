@@ -245,6 +245,7 @@ SCALAR_OPS = {
     "sigmoid_grad": _sigmoid_grad,
     "sqrt_grad": _sqrt_grad,
     "add": _arith("fadd", "add"),
+    "bias_add": _arith("fadd", "add"),  # the add of a bias row, broadcast by the loop
     "sub": _arith("fsub", "sub"),
     "mul": _arith("fmul", "mul"),
     "div": _arith("fdiv", "sdiv"),

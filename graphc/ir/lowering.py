@@ -6,10 +6,13 @@
    statically instead (`frontend/static_value.py`).
 2. Bind shapes: rerun every op's shape rule with the concrete feed shapes.
 3. Order: a topological order of data and control edges, ties broken by
-   creation order, plus one rule for state — a read of a variable that does
-   not depend on a write of it happens before that write. So fetching
+   creation order, plus two rules for state — a read of a variable that does
+   not depend on a write of it happens before that write (so fetching
    `[train_op, loss]` gives the loss before the update, and a read inside
-   `control_dependencies([assign])` sees the new value, as in TF1.
+   `control_dependencies([assign])` sees the new value, as in TF1); and a
+   check (`check_numerics`) that does not depend on a write happens before
+   it, so a failing check leaves the variables as they were. A check whose
+   output the step uses only for its shape still runs, as it would in TF1.
 4. Emit IR: state ops become `read`/`write`, fed tensors `feed`, random ops
    gain a run counter (`@rng:<op>`), everything else maps one to one.
 """
@@ -33,6 +36,8 @@ from graphc.ops.registry import DTypeError, ShapeError, TensorType
 
 _WRITERS = {"Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent"}
 _FORWARDING = {"Identity", "StopGradient"}
+# Ops that can fail a run on bad values: they run before any write they do not depend on.
+_CHECKS = {"CheckNumerics"}
 # Graph-only op types that lowering rewrites itself (others are static-only or shape-only).
 STRUCTURAL_OPS = _WRITERS | _FORWARDING | {"Placeholder", "VariableV2", "NoOp", "InitializedValue"}
 
@@ -123,8 +128,10 @@ class _Lowering:
     def _data_inputs(self, op: Operation):
         """Inputs whose values the op needs at run time (not static, not shape-only)."""
         op_def = op.op_def
-        if op_def.shape_only_inputs or op_def.host_function is not None:
+        if op_def.host_function is not None:
             return []  # a host op (summary) reached by a control edge runs on the host, if fetched
+        if op_def.shape_only_inputs:
+            return [t for t in op.inputs if t.op.type in _CHECKS]
         inputs = list(op.inputs[:len(op.inputs) - len(op_def.static_inputs)])
         if op.type == "InitializedValue":
             var_name = op.inputs[0].op.name
@@ -152,8 +159,9 @@ class _Lowering:
             for i, t in enumerate(self._data_inputs(op)):
                 if t.op.type == "VariableV2" and id(t) not in self.fed:
                     (writers if op.type in _WRITERS and i == 0 else readers).setdefault(t.op, []).append(op)
+        checks = [op for op in executed if op.type in _CHECKS]
         for var, var_writers in writers.items():
-            for reader in readers.get(var, []):
+            for reader in readers.get(var, []) + checks:
                 for writer in var_writers:
                     if reader is not writer and not _reaches(deps, reader, writer):
                         deps[writer].add(reader)

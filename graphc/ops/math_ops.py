@@ -419,6 +419,19 @@ def where(condition, x=None, y=None, name=None):
     return apply_op("select", [condition, x, y], name=name or "Select")
 
 
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """`tf.clip_by_value`: max(min(t, clip_value_max), clip_value_min), as TF1 builds it; the
+    bounds may broadcast against `t` but not enlarge it."""
+    with name_scope(name, "clip_by_value", [t, clip_value_min, clip_value_max]) as scope:
+        values = convert_to_tensor(t, name="t")
+        t_min = minimum(values, convert_to_tensor(clip_value_max, dtype=values.dtype, name="clip_value_max"))
+        values.shape.merge_with(t_min.shape)
+        t_max = maximum(t_min, convert_to_tensor(clip_value_min, dtype=values.dtype, name="clip_value_min"),
+                        name=scope)
+        values.shape.merge_with(t_max.shape)
+        return t_max
+
+
 def add_n(inputs, name=None):
     """`tf.add_n`: the sum of a list of tensors of one shape and dtype."""
     if not inputs:

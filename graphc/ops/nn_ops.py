@@ -1,4 +1,4 @@
-"""Neural-network ops (`tf.nn`): relu, softmax, cross-entropies, in_top_k."""
+"""Neural-network ops (`tf.nn`): relu, softmax, cross-entropies, in_top_k, bias_add, dropout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from graphc import errors
 from graphc.frontend import dtypes
 from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops, math_ops, registry, rules
+from graphc.ops import array_ops, layout_ops, math_ops, random_ops, registry, rules
 from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
 from graphc.ops.rules import FLOAT_TYPES, INDEX_TYPES
 
@@ -250,3 +250,92 @@ def in_top_k(predictions, targets, k, name=None):
     targets = convert_to_tensor(targets)
     k = convert_to_tensor(k, dtype=None if hasattr(k, "dtype") else targets.dtype, graph=predictions.graph)
     return apply_op("in_top_k", [predictions, targets, k], name=name)
+
+
+# -- BiasAdd ----------------------------------------------------------------------------------
+
+
+def _bias_add_infer(types, attrs):
+    value, bias = types
+    dtype = rules.same_dtype(types, rules.NUMERIC_TYPES)
+    if value.dims is not None and len(value.dims) < 2:
+        raise ShapeError(f"Shape must be at least rank 2 but is rank {len(value.dims)}")
+    rules.require_rank(bias, 1, "bias")
+    if value.dims is not None and bias.dims is not None:
+        rules.merge_dim(value.dims[-1], bias.dims[0], "BiasAdd")
+    return TensorType(dtype, value.dims)
+
+
+# value + bias over the last axis: an add whose rule insists the bias is one row (NHWC).
+bias_add_p = registry.register(OpDef(name="bias_add", tf_type="BiasAdd", infer=_bias_add_infer,
+                                     fusion=FusionClass.ELEMENTWISE, reference=np.add))
+
+
+@registry.set_gradient(bias_add_p)
+def _bias_add_grad(op, g):
+    rank = g.shape.ndims
+    if rank is None:
+        raise ValueError(f"graphc: the gradient of {op.name} needs a tensor of known rank")
+    return [g, math_ops.reduce_sum(g, list(range(rank - 1)))]
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """`tf.nn.bias_add`: `bias` (1-D) added along the last axis of `value`."""
+    if data_format not in (None, "NHWC", "N...C"):
+        raise ValueError(f"graphc: bias_add supports data_format='NHWC' only, not {data_format!r}")
+    with name_scope(name, "BiasAdd", [value, bias]) as scope:
+        value = convert_to_tensor(value, name="input")
+        bias = convert_to_tensor(bias, dtype=value.dtype, name="bias")
+        return apply_op("bias_add", [value, bias], name=scope)
+
+
+# -- Dropout ---------------------------------------------------------------------------------------
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
+    """`tf.nn.dropout` (TF 1.15): each element kept with probability 1 - rate and scaled by
+    1 / (1 - rate), else 0. Give exactly one of `keep_prob` (deprecated) and `rate`.
+
+    The mask comes from a `random_uniform` op (Philox keyed by the op's seeds and the run
+    count): a fresh mask every run, the same sequence of masks for the same seeds.
+    """
+    if keep_prob is not None and rate is not None:
+        raise ValueError("Cannot specify both 'keep_prob' and 'rate'")
+    if keep_prob is not None:
+        try:
+            rate = 1 - keep_prob
+        except TypeError:
+            raise ValueError(f"keep_prob must be a floating point number or Tensor (got {keep_prob!r})") from None
+    if rate is None:
+        raise ValueError("You must provide a rate to dropout.")
+    with name_scope(name, "dropout", [x]) as scope:
+        x = convert_to_tensor(x, name="x")
+        if not x.dtype.is_floating:
+            raise ValueError("x has to be a floating point tensor since it's going to be scaled. Got a "
+                             f"{x.dtype.name} tensor instead.")
+        if isinstance(rate, (int, float, np.floating, np.integer)):
+            if not 0 <= rate < 1:
+                raise ValueError(f"rate must be a scalar tensor or a float in the range [0, 1), got {rate:g}")
+            if rate == 0:
+                return x
+        rate = convert_to_tensor(rate, dtype=x.dtype, name="rate")
+        if rate.shape.ndims not in (None, 0):
+            raise ValueError(f"Shape {rate.shape} must have rank 0")
+        random_tensor = random_ops.random_uniform(_noise_shape(x, noise_shape), seed=seed, dtype=x.dtype)
+        keep_mask = math_ops.greater_equal(random_tensor, rate)
+        scale = 1 / (1 - rate)
+        return math_ops.multiply(x * scale, array_ops.cast(keep_mask, x.dtype), name=scope)
+
+
+def _noise_shape(x, noise_shape):
+    """TF1's rule: the shape of x, or `noise_shape` with its None entries taken from x
+    (from `tf.shape(x)` where x's static shape does not know them either)."""
+    if noise_shape is None:
+        return array_ops.shape(x)
+    if not isinstance(noise_shape, (list, tuple)) or x.shape.ndims != len(noise_shape):
+        return noise_shape
+    dims = [x.shape.as_list()[i] if d is None else d for i, d in enumerate(noise_shape)]
+    if None not in dims:
+        return dims
+    x_shape = array_ops.shape(x)
+    return layout_ops.stack([x_shape[i] if d is None else d for i, d in enumerate(dims)])

@@ -1,14 +1,15 @@
 """Dead-code elimination: drops instructions whose results nothing uses.
 
-Kept regardless: `write` (it changes a variable) and `feed` (feeds are the
-step's calling convention, so their buffers stay in the signature).
+Kept regardless: `write` (it changes a variable), `check_numerics` (it may
+fail the run) and `feed` (feeds are the step's calling convention, so their
+buffers stay in the signature).
 """
 
 from __future__ import annotations
 
 from graphc.ir.program import Program
 
-_ALWAYS_KEPT = {"write", "feed"}
+_ALWAYS_KEPT = {"write", "check_numerics", "feed"}
 
 
 def eliminate_dead_code(program: Program) -> Program:

@@ -22,7 +22,9 @@ producers (or of the other half of a cross-entropy pair), when that is legal:
 3. a write of v joins the kernel producing its value only if the kernel does
    not read v as a GEMM operand or reduction input, earlier writes of v stay
    earlier, and every earlier read of v is used before the kernel (or by a
-   same-index op in it, or snapshotted before it).
+   same-index op in it, or snapshotted before it), and no check
+   (`check_numerics`) between the kernel's start and the write would then
+   run after it: a failing check must leave the variables as they were.
 
 Kernels then run in the order of their first instruction. Reads are placed just
 before their first use; plan_memory snapshots a read when a write of its
@@ -41,6 +43,7 @@ FREE_OPS = frozenset({"feed", "constant", "read"})
 REDUCTIONS = frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"})
 SOFTMAX_OPS = frozenset({"sparse_softmax_xent", "sparse_softmax_xent_grad"})
 FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax")
+CHECK_OPS = frozenset({"check_numerics"})  # opaque ops that may fail the run on bad values
 
 
 def is_elementwise(inst) -> bool:
@@ -91,6 +94,7 @@ class _Fusion:
                 self.reads_of.setdefault(inst.operands[0].name, []).append(i)
             elif inst.op == "write":
                 self.writes_of.setdefault(inst.operands[0].name, []).append(i)
+        self.checks = [i for i, inst in enumerate(self.instructions) if inst.op in CHECK_OPS]
 
     # -- legality -----------------------------------------------------------------------------
 
@@ -122,6 +126,8 @@ class _Fusion:
         if self.program.variable(name).type.shape != kernel.shape:
             return False
         if any(self.position[w] >= kernel.start for w in self.writes_of.get(name, []) if w < j):
+            return False
+        if any(kernel.start < check < j for check in self.checks):
             return False
         for read in self.reads_of.get(name, []):
             if read > j:

@@ -342,3 +342,33 @@ program step:
     write @step, %15
   fetch %8
 """)
+
+
+def test_checks_survive_dead_code_elimination_and_stay_ahead_of_writes():
+    # The check's result is unused, yet it stays. The new @w joins the gemm kernel, which
+    # starts before the check; its write may not (it would change @w before the check ran):
+    # it becomes a copy after the check.
+    check_golden(lambda p: fuse(eliminate_dead_code(p)), """\
+program step:
+  var @w: f32[3,3]
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[3,3] = read @w
+  %2:f32[3,3] = matmul %0, %0 {transpose_a=true, transpose_b=false}
+  %3:f32[4,3] = check_numerics %0 {message="x"}
+  %4:f32[3,3] = sub %1, %2
+  write @w, %4
+  fetch %2
+""", """\
+program step:
+  var @w: f32[3,3]
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[3,3] = read @w
+  kernel 0 gemm:
+    %2:f32[3,3] = matmul %0, %0 {transpose_a=true, transpose_b=false}
+    %4:f32[3,3] = sub %1, %2
+  kernel 1 opaque:
+    %3:f32[4,3] = check_numerics %0 {message="x"}
+  kernel 2 copy:
+    write @w, %4
+  fetch %2
+""")

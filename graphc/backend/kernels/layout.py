@@ -1,0 +1,143 @@
+"""Kernels of the layout ops that move elements by index maps: slices (and their
+gradient), concat, pad and one_hot. Each is one kernel `i32 (ptr out, ptr in..., ptr status)`.
+
+They are built from one loop nest, `emit_copy`, which copies a region between
+two element-strided views (either side may be strided, and strides may be
+negative: `x[::-1]`). Index maps come from graphc/ops/slicing.py, the same ones
+the NumPy references use.
+"""
+
+from __future__ import annotations
+
+from graphc.backend.kernel_builder import KernelBuilder, i64
+from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
+from graphc.backend.scalar_ops import convert
+from graphc.frontend import dtypes
+from graphc.frontend.tensor_shape import num_elements
+from graphc.ops.slicing import slice_map, strided_slice_map_of
+
+
+def emit_copy(kb: KernelBuilder, dtype, shape, destination, destination_strides, source, source_strides) -> None:
+    """destination[offset(i)] = source[offset(i)] for each index i of `shape`, each side with its strides."""
+    if any(d == 0 for d in shape):
+        return
+    dims, strides = coalesce(list(shape), [list(destination_strides), list(source_strides)])
+
+    def level(depth, offsets):
+        if depth == len(dims):
+            kb.store(destination, dtype, offsets[0], kb.load(source, dtype, offsets[1]))
+            return
+        with kb.loop(dims[depth], f"d{depth}") as i:
+            level(depth + 1, [kb.b.add(o, kb.b.mul(i, i64(s[depth]))) for o, s in zip(offsets, strides)])
+
+    level(0, [i64(0), i64(0)])
+
+
+def emit_fill(kb: KernelBuilder, dtype, out, count: int, value) -> None:
+    """out[0:count] = value (a register-form scalar)."""
+    with kb.loop(count, "fill") as i:
+        kb.store(out, dtype, i, value)
+
+
+def _at(kb: KernelBuilder, base, dtype, offset: int):
+    """A pointer `offset` elements past `base`."""
+    return base if offset == 0 else kb.address(base, dtype, i64(offset))
+
+
+def _index_map(inst, in_shape):
+    if inst.op == "slice":
+        return slice_map(in_shape, inst.attrs["begin"], inst.attrs["size"])[1]
+    return strided_slice_map_of(in_shape, inst.attrs)[1]
+
+
+def lower_slice(module, name, inst):
+    """slice and strided_slice: the output read through the index map, in row-major order."""
+    source = inst.values[0]
+    out_type = inst.result.type
+    index_map = _index_map(inst, source.type.shape)
+    offset, strides = index_map.element_strides(contiguous_strides(source.type.shape))
+    kb = KernelBuilder(module, name, ["out", "in0", "status"])
+    dtype = out_type.dtype
+    emit_copy(kb, dtype, out_type.shape, kb.arg("out"), contiguous_strides(out_type.shape),
+              _at(kb, kb.arg("in0"), dtype, offset), strides)
+    return kb.finish()
+
+
+def lower_strided_slice_grad(module, name, inst):
+    """Zeros of the sliced input's shape, with dy written back where the slice read."""
+    dy = inst.values[0]
+    out_type = inst.result.type
+    shape = tuple(inst.attrs["shape"])
+    index_map = strided_slice_map_of(shape, inst.attrs)[1]
+    offset, strides = index_map.element_strides(contiguous_strides(shape))
+    kb = KernelBuilder(module, name, ["out", "in0", "status"])
+    dtype = out_type.dtype
+    emit_fill(kb, dtype, kb.arg("out"), out_type.num_elements, kb.constant(dtype, 0))
+    emit_copy(kb, dtype, dy.type.shape, _at(kb, kb.arg("out"), dtype, offset), strides, kb.arg("in0"),
+              contiguous_strides(dy.type.shape))
+    return kb.finish()
+
+
+def lower_concat(module, name, inst):
+    """Each input copied into its band of the output along the axis."""
+    out_type = inst.result.type
+    dtype = out_type.dtype
+    axis = inst.attrs["axis"]
+    axis = (axis if isinstance(axis, int) else axis[0]) % len(out_type.shape)
+    out_strides = contiguous_strides(out_type.shape)
+    kb = KernelBuilder(module, name, ["out"] + [f"in{i}" for i in range(len(inst.values))] + ["status"])
+    at = 0
+    for i, value in enumerate(inst.values):
+        emit_copy(kb, dtype, value.type.shape, _at(kb, kb.arg("out"), dtype, at * out_strides[axis]), out_strides,
+                  kb.arg(f"in{i}"), contiguous_strides(value.type.shape))
+        at += value.type.shape[axis]
+    return kb.finish()
+
+
+def lower_pad(module, name, inst):
+    """The output filled with the padding value, then the input copied into its interior."""
+    source = inst.values[0]
+    out_type = inst.result.type
+    dtype = out_type.dtype
+    paddings = inst.attrs["paddings"]
+    before = list(paddings)[0::2]  # flattened [[before, after] per axis]
+    out_strides = contiguous_strides(out_type.shape)
+    kb = KernelBuilder(module, name, ["out", "in0", "in1", "status"])
+    emit_fill(kb, dtype, kb.arg("out"), out_type.num_elements, kb.load(kb.arg("in1"), dtype, i64(0)))
+    offset = sum(b * s for b, s in zip(before, out_strides))
+    emit_copy(kb, dtype, source.type.shape, _at(kb, kb.arg("out"), dtype, offset), out_strides, kb.arg("in0"),
+              contiguous_strides(source.type.shape))
+    return kb.finish()
+
+
+def lower_one_hot(module, name, inst):
+    """out[outer, d, inner] = on if indices[outer, inner] == d else off (an index out of range
+    matches no d: a row of off values)."""
+    indices, on, off = inst.values
+    out_type = inst.result.type
+    dtype, index_dtype = out_type.dtype, indices.type.dtype
+    axis = inst.attrs["axis"]
+    at = len(indices.type.shape) if axis == -1 else axis
+    outer, inner = num_elements(indices.type.shape[:at]), num_elements(indices.type.shape[at:])
+    depth = out_type.shape[at]
+    kb = KernelBuilder(module, name, ["out", "in0", "in1", "in2", "status"])
+    b = kb.b
+    on_value, off_value = kb.load(kb.arg("in1"), dtype, i64(0)), kb.load(kb.arg("in2"), dtype, i64(0))
+    with kb.loop(outer, "o") as o:
+        with kb.loop(depth, "d") as d:
+            with kb.loop(inner, "j") as j:
+                index = kb.load(kb.arg("in0"), index_dtype, b.add(b.mul(o, i64(inner)), j))
+                hot = b.icmp_signed("==", convert(kb, index, index_dtype, dtypes.int64), d)
+                out_index = b.add(b.mul(b.add(b.mul(o, i64(depth)), d), i64(inner)), j)
+                kb.store(kb.arg("out"), dtype, out_index, b.select(hot, on_value, off_value))
+    return kb.finish()
+
+
+LAYOUT_KERNELS = {
+    "slice": lower_slice,
+    "strided_slice": lower_slice,
+    "strided_slice_grad": lower_strided_slice_grad,
+    "concat": lower_concat,
+    "pad": lower_pad,
+    "one_hot": lower_one_hot,
+}

@@ -1,0 +1,508 @@
+"""Layout ops: concat, stack, unstack, slice, strided slice (`tensor[...]`), squeeze,
+expand_dims, pad and one_hot.
+
+Fusion classes: squeeze, expand_dims, slice and strided_slice move elements by
+a one-to-one index map (INJECTIVE: like reshape and transpose, each is its own
+copy kernel). concat, pad and one_hot choose between several sources per
+element (inputs, a padding value, on/off values by an index), which fused
+loops cannot express yet: they are OPAQUE, each its own kernel.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from graphc.frontend import dtypes
+from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
+from graphc.ops import array_ops, registry, rules
+from graphc.ops.array_ops import reshape, shape
+from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
+from graphc.ops.slicing import STRIDED_SLICE_MASKS, slice_map, strided_slice_map, strided_slice_map_of
+
+
+def _int_list(value):
+    """A static input as a list of ints (or None while unknown)."""
+    if value is None or (isinstance(value, tuple) and None in value):
+        return None
+    return [int(v) for v in np.asarray(value).reshape(-1).tolist()]
+
+
+def _int_tensor(value, graph, name=None):
+    return convert_to_tensor(value, dtype=None if hasattr(value, "dtype") else dtypes.int32, graph=graph, name=name)
+
+
+def _axis(axis, rank, what="axis"):
+    """A scalar axis in [-rank, rank) as a non-negative int."""
+    axis = _int_list(axis)
+    if axis is None:
+        return None
+    if len(axis) != 1:
+        raise ShapeError(f"{what} must be a scalar")
+    if not -rank <= axis[0] < rank:
+        raise ShapeError(f"Expected {what} in the range [{-rank}, {rank}), but got {axis[0]}")
+    return axis[0] % rank
+
+
+# -- ConcatV2 ------------------------------------------------------------------------------------
+
+
+def _concat_infer(types, attrs):
+    dtype = rules.same_dtype(types)
+    ranks = {len(t.dims) for t in types if t.dims is not None}
+    if len(ranks) > 1:
+        raise ShapeError(f"Shape must be rank {min(ranks)} but is rank {max(ranks)}")
+    if not ranks:
+        return TensorType(dtype, None)
+    rank = ranks.pop()
+    if rank == 0:
+        raise ShapeError("Can't concatenate scalars (use tf.stack instead)")
+    axis = _axis(attrs["axis"], rank)
+    if axis is None:
+        return TensorType(dtype, (None,) * rank)
+    out = []
+    for d in range(rank):
+        sizes = [None if t.dims is None else t.dims[d] for t in types]
+        if d == axis:
+            out.append(None if None in sizes else sum(sizes))
+            continue
+        merged = None
+        for size in sizes:
+            if size is not None and merged is not None and size != merged:
+                raise ShapeError(f"Dimension {d} in both shapes must be equal, but are {merged} and {size}")
+            merged = size if size is not None else merged
+        out.append(merged)
+    return TensorType(dtype, tuple(out))
+
+
+def _concat_reference(*values, axis):
+    axis = _int_list(axis)[0] % values[0].ndim
+    return np.concatenate(values, axis=axis)
+
+
+concat_p = registry.register(OpDef(
+    name="concat", tf_type="ConcatV2", infer=_concat_infer, fusion=FusionClass.OPAQUE, static_inputs=("axis",),
+    reference=_concat_reference))
+
+
+def _concat_offset_reference(axis, *shapes):
+    axis = int(axis) % len(shapes[0])
+    offsets, at = [], 0
+    for s in shapes:
+        offset = np.zeros(len(s), dtype=np.asarray(s).dtype)
+        offset[axis] = at
+        at += int(s[axis])
+        offsets.append(offset)
+    return offsets if len(offsets) > 1 else offsets[0]  # one output is a tensor, not a list
+
+
+# Where each input of a concat starts in its result (for the gradient); TF1's ConcatOffset.
+concat_offset_p = registry.register(OpDef(
+    name="concat_offset", tf_type="ConcatOffset", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    reference=_concat_offset_reference, infer=lambda types, attrs: list(types[1:])))
+
+
+@registry.set_gradient(concat_p)
+def _concat_grad(op, grad):
+    values, axis = op.inputs[:-1], op.inputs[-1]
+    shapes = [shape(v) for v in values]
+    offsets = apply_op("concat_offset", [axis] + shapes)
+    offsets = offsets if isinstance(offsets, (list, tuple)) else [offsets]
+    return [slice(grad, offset, s) for offset, s in zip(offsets, shapes)] + [None]
+
+
+def concat(values, axis, name="concat"):
+    """`tf.concat`: `values` joined along `axis`."""
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    if not values:
+        raise ValueError("List argument 'values' to 'ConcatV2' Op with length 0 shorter than minimum length 1.")
+    if len(values) == 1:
+        with name_scope(name) as scope:
+            tensor = convert_to_tensor(values[0])
+            _concat_infer([TensorType(tensor.dtype, tensor._dims)], {"axis": axis})
+            return array_ops.identity(tensor, name=scope)
+    tensors = [convert_to_tensor(v) for v in values]
+    return apply_op("concat", tensors + [_int_tensor(axis, tensors[0].graph, "concat/axis")], name=name)
+
+
+def stack(values, axis=0, name="stack"):
+    """`tf.stack`: rank-R tensors of one shape into a rank-(R+1) tensor (ExpandDims + ConcatV2)."""
+    if not values:
+        raise ValueError("stack needs at least one value")
+    with name_scope(name, values=list(values)) as scope:
+        tensors = [convert_to_tensor(v) for v in values]
+        rank = tensors[0].shape.ndims
+        if rank is not None and not -rank - 1 <= axis <= rank:
+            raise ValueError(f"axis = {axis} not in [{-rank - 1}, {rank + 1})")
+        for t in tensors[1:]:
+            if not t.shape.is_compatible_with(tensors[0].shape):
+                raise ValueError(f"Shapes {tensors[0].shape} and {t.shape} are incompatible")
+        expanded = [expand_dims(t, axis) for t in tensors]
+        if len(expanded) == 1:
+            return array_ops.identity(expanded[0], name=scope)
+        return apply_op("concat", expanded + [_int_tensor(axis, tensors[0].graph)], name=scope)
+
+
+def unstack(value, num=None, axis=0, name="unstack"):
+    """`tf.unstack`: the slices of `value` along `axis` (strided slices that drop the axis)."""
+    with name_scope(name, values=[value]):
+        value = convert_to_tensor(value)
+        dims = value.shape.as_tuple()
+        if dims is None:
+            raise ValueError(f"Cannot infer num from shape {value.shape}")
+        if not -len(dims) <= axis < len(dims):
+            raise ValueError(f"axis = {axis} not in [{-len(dims)}, {len(dims)})")
+        axis %= len(dims)
+        if num is None:
+            num = dims[axis]
+            if num is None:
+                raise ValueError(f"Cannot infer num from shape {value.shape}")
+        before = [0] * axis
+        return [strided_slice(value, before + [i], before + [i + 1], [1] * (axis + 1),
+                              begin_mask=(1 << axis) - 1, end_mask=(1 << axis) - 1, shrink_axis_mask=1 << axis)
+                for i in range(num)]
+
+
+# -- Slice ---------------------------------------------------------------------------------------
+
+
+def _slice_infer(types, attrs):
+    out, _ = slice_map(types[0].dims, attrs["begin"], attrs["size"])
+    return TensorType(types[0].dtype, out)
+
+
+def _slice_reference(x, begin, size):
+    return slice_map(x.shape, begin, size)[1].gather(x)
+
+
+slice_p = registry.register(OpDef(
+    name="slice", tf_type="Slice", infer=_slice_infer, fusion=FusionClass.INJECTIVE,
+    static_inputs=("begin", "size"), reference=_slice_reference))
+
+
+@registry.set_gradient(slice_p)
+def _slice_grad(op, grad):
+    x, begin = op.inputs[0], op.inputs[1]
+    before = begin
+    after = shape(x) - begin - shape(op.outputs[0])
+    paddings = stack([before, after], axis=1)
+    return [pad(grad, paddings), None, None]
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001 - TF1's name
+    """`tf.slice`: `size[i]` elements from `begin[i]` on each axis; -1 takes the rest."""
+    input_ = convert_to_tensor(input_)
+    return apply_op("slice", [input_, _int_tensor(begin, input_.graph), _int_tensor(size, input_.graph)], name=name)
+
+
+# -- StridedSlice and its gradient -----------------------------------------------------------------
+
+def _masks(attrs):
+    return {m: attrs[m] for m in STRIDED_SLICE_MASKS}
+
+
+def _strided_slice_infer(types, attrs):
+    out, _ = strided_slice_map_of(types[0].dims, attrs)
+    return TensorType(types[0].dtype, out)
+
+
+def _strided_slice_reference(x, begin, end, strides, **masks):
+    return strided_slice_map(x.shape, begin, end, strides, **masks)[1].gather(x)
+
+
+strided_slice_p = registry.register(OpDef(
+    name="strided_slice", tf_type="StridedSlice", default_name="strided_slice", infer=_strided_slice_infer,
+    fusion=FusionClass.INJECTIVE,
+    static_inputs=("begin", "end", "strides"), reference=_strided_slice_reference))
+
+
+def _strided_slice_grad_infer(types, attrs):
+    dims = rules.shape_value_to_dims(attrs["shape"])
+    if dims is not None and None not in dims:
+        out, _ = strided_slice_map_of(dims, attrs)
+        if out is not None and types[0].dims is not None and len(out) == len(types[0].dims):
+            for a, b in zip(out, types[0].dims):
+                rules.merge_dim(a, b, "StridedSliceGrad dy")
+    return TensorType(types[0].dtype, dims)
+
+
+def _strided_slice_grad_reference(dy, shape, begin, end, strides, **masks):
+    dims = tuple(int(d) for d in np.asarray(shape).reshape(-1))
+    return strided_slice_map(dims, begin, end, strides, **masks)[1].scatter(dy, dims)
+
+
+# Graph inputs (dy, shape, begin, end, strides): static inputs last (TF1 puts dy last).
+strided_slice_grad_p = registry.register(OpDef(
+    name="strided_slice_grad", tf_type="StridedSliceGrad", infer=_strided_slice_grad_infer,
+    fusion=FusionClass.OPAQUE, static_inputs=("shape", "begin", "end", "strides"),
+    reference=_strided_slice_grad_reference))
+
+
+@registry.set_gradient(strided_slice_p)
+def _strided_slice_grad(op, grad):
+    x, begin, end, strides = op.inputs
+    return [apply_op("strided_slice_grad", [grad, shape(x), begin, end, strides], _masks(op.attrs)), None, None, None]
+
+
+@registry.set_gradient(strided_slice_grad_p)
+def _strided_slice_grad_grad(op, grad):
+    _, _, begin, end, strides = op.inputs
+    return [apply_op("strided_slice", [grad, begin, end, strides], _masks(op.attrs)), None, None, None, None]
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
+                  shrink_axis_mask=0, name=None):
+    """`tf.strided_slice`, with TF's mask semantics."""
+    input_ = convert_to_tensor(input_)
+    if strides is None:
+        strides = [1] * len(begin)
+    graph = input_.graph
+    attrs = dict(zip(STRIDED_SLICE_MASKS, (int(begin_mask), int(end_mask), int(ellipsis_mask), int(new_axis_mask),
+                              int(shrink_axis_mask))))
+    return apply_op("strided_slice", [input_, _int_tensor(begin, graph), _int_tensor(end, graph),
+                                      _int_tensor(strides, graph)], attrs, name=name)
+
+
+def _getitem(tensor, key):
+    """`tensor[key]` with ints, slices (any step), `...` and `tf.newaxis` (TF1's basic indexing)."""
+    key = key if isinstance(key, tuple) else (key,)
+    spec = []  # (begin, end, stride) per entry of the key
+    masks = dict.fromkeys(STRIDED_SLICE_MASKS, 0)
+    for i, item in enumerate(key):
+        bit = 1 << i
+        if item is Ellipsis or item is None:
+            masks["ellipsis_mask" if item is Ellipsis else "new_axis_mask"] |= bit
+            spec.append((0, 0, 1))
+        elif isinstance(item, builtins.slice):
+            step = 1 if item.step is None else _python_int(item.step)
+            if step == 0:
+                raise ValueError("slice step cannot be zero")
+            spec.append((0 if item.start is None else _python_int(item.start),
+                         0 if item.stop is None else _python_int(item.stop), step))
+            masks["begin_mask"] |= bit if item.start is None else 0
+            masks["end_mask"] |= bit if item.stop is None else 0
+        else:
+            index = _python_int(item)
+            spec.append((index, index + 1, 1))
+            masks["shrink_axis_mask"] |= bit
+    begin, end, strides = ([entry[k] for entry in spec] for k in range(3))
+    with name_scope(None, "strided_slice", [tensor]) as scope:
+        return strided_slice(tensor, begin, end, strides, name=scope, **masks)
+
+
+def _python_int(item) -> int:
+    if isinstance(item, (Tensor,)):
+        raise TypeError("graphc: tensor[...] takes Python ints and slices; tensor indices are not supported "
+                        "(use tf.strided_slice with constant begin/end)")
+    if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+        raise TypeError("Only integers, slices (`:`), ellipsis (`...`), tf.newaxis (`None`) and scalar "
+                        f"tf.int32/tf.int64 tensors are valid indices, got {item!r}")
+    return int(item)
+
+
+Tensor.__getitem__ = _getitem
+
+
+# -- ExpandDims and Squeeze: reshapes with their own shape rules ------------------------------------
+
+
+def _expand_dims_infer(types, attrs):
+    dims = types[0].dims
+    if dims is None:
+        return TensorType(types[0].dtype, None)
+    axis = _int_list(attrs["axis"])
+    if axis is None:
+        return TensorType(types[0].dtype, (None,) * (len(dims) + 1))
+    if len(axis) != 1:
+        raise ShapeError("'dim' input must be a tensor with a single value")
+    if not -len(dims) - 1 <= axis[0] <= len(dims):
+        raise ShapeError(f"Tried to expand dim index {axis[0]} for tensor with {len(dims)} dimensions.")
+    at = axis[0] % (len(dims) + 1)
+    return TensorType(types[0].dtype, dims[:at] + (1,) + dims[at:])
+
+
+expand_dims_p = registry.register(OpDef(
+    name="expand_dims", tf_type="ExpandDims", infer=_expand_dims_infer, fusion=FusionClass.INJECTIVE,
+    static_inputs=("axis",), reference=lambda x, axis: np.expand_dims(x, _int_list(axis)[0])))
+
+
+def _squeeze_axes(dims, axis):
+    if axis is None or not len(axis):
+        return [d for d, size in enumerate(dims) if size == 1]
+    out = []
+    for a in axis:
+        if not -len(dims) <= a < len(dims):
+            raise ShapeError(f"Tried to squeeze dim index {a} for tensor with {len(dims)} dimensions.")
+        a %= len(dims)
+        if dims[a] not in (1, None):
+            raise ShapeError(f"Can not squeeze dim[{a}], expected a dimension of 1, got {dims[a]}")
+        out.append(a)
+    return out
+
+
+def _squeeze_infer(types, attrs):
+    dims = types[0].dims
+    if dims is None:
+        return TensorType(types[0].dtype, None)
+    if not attrs["squeeze_dims"] and None in dims:
+        return TensorType(types[0].dtype, None)  # which axes are 1 is not known yet
+    axes = _squeeze_axes(dims, attrs["squeeze_dims"])
+    return TensorType(types[0].dtype, tuple(size for d, size in enumerate(dims) if d not in axes))
+
+
+def _squeeze_reference(x, squeeze_dims):
+    axes = _squeeze_axes(x.shape, squeeze_dims)
+    return np.array(x.reshape([size for d, size in enumerate(x.shape) if d not in axes]))
+
+
+squeeze_p = registry.register(OpDef(
+    name="squeeze", tf_type="Squeeze", infer=_squeeze_infer, fusion=FusionClass.INJECTIVE,
+    reference=_squeeze_reference))
+
+
+def _reshape_back_grad(op, grad):
+    return [reshape(grad, shape(op.inputs[0]))] + [None] * (len(op.inputs) - 1)
+
+
+registry.set_gradient(expand_dims_p)(_reshape_back_grad)
+registry.set_gradient(squeeze_p)(_reshape_back_grad)
+
+
+def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002 - TF1's name
+    """`tf.expand_dims`: a size-1 axis inserted at `axis`."""
+    if dim is not None:
+        if axis is not None:
+            raise ValueError("Cannot specify both 'axis' and 'dim'")
+        axis = dim
+    if axis is None:
+        raise ValueError("Must specify an axis argument to tf.expand_dims()")
+    input = convert_to_tensor(input)
+    return apply_op("expand_dims", [input, _int_tensor(axis, input.graph)], name=name)
+
+
+def squeeze(input, axis=None, name=None, squeeze_dims=None):  # noqa: A002 - TF1's name
+    """`tf.squeeze`: size-1 axes removed (all of them, or those in `axis`)."""
+    if squeeze_dims is not None:
+        if axis is not None:
+            raise ValueError("Cannot specify both 'axis' and 'squeeze_dims'")
+        axis = squeeze_dims
+    if isinstance(axis, int):
+        axis = [axis]
+    return apply_op("squeeze", [input], {"squeeze_dims": tuple(int(a) for a in axis or ())}, name=name)
+
+
+# -- Pad ---------------------------------------------------------------------------------------------
+
+
+def _paddings(value, rank):
+    if value is None or (isinstance(value, tuple) and None in value):
+        return None
+    array = np.asarray(value)
+    if array.ndim == 1 and array.size % 2 == 0:
+        array = array.reshape(-1, 2)  # compiled steps hold static inputs flattened
+    if rank is not None and array.shape != (rank, 2):
+        raise ShapeError(f"The first dimension of paddings must be the rank of inputs[{rank},2], "
+                         f"got {list(array.shape)}")
+    if array.ndim != 2 or array.shape[1:] != (2,):
+        raise ShapeError(f"paddings must be a matrix with 2 columns, got {list(array.shape)}")
+    if np.any(array < 0):
+        raise ShapeError(f"Paddings must be non-negative: {array.tolist()}")
+    return [(int(a), int(b)) for a, b in array.tolist()]
+
+
+def _pad_infer(types, attrs):
+    x, value = types
+    dtype = rules.same_dtype(types)
+    if value.dims not in (None, ()):
+        raise ShapeError(f"Shape must be rank 0 but is rank {len(value.dims)} (constant_values)")
+    dims = x.dims
+    paddings = _paddings(attrs["paddings"], None if dims is None else len(dims))
+    if paddings is None:
+        return TensorType(dtype, None if dims is None else (None,) * len(dims))
+    if dims is None:
+        return TensorType(dtype, (None,) * len(paddings))
+    return TensorType(dtype, tuple(None if d is None else d + a + b for d, (a, b) in zip(dims, paddings)))
+
+
+def _pad_reference(x, constant_values, paddings):
+    return np.pad(x, _paddings(paddings, x.ndim), mode="constant", constant_values=constant_values)
+
+
+# Graph inputs (input, constant_values, paddings): static inputs last (TF1's PadV2 has paddings second).
+pad_p = registry.register(OpDef(
+    name="pad", tf_type="PadV2", infer=_pad_infer, fusion=FusionClass.OPAQUE, static_inputs=("paddings",),
+    reference=_pad_reference))
+
+
+@registry.set_gradient(pad_p)
+def _pad_grad(op, grad):
+    x, _, paddings = op.inputs
+    before = reshape(slice(paddings, [0, 0], [-1, 1]), [-1])
+    return [slice(grad, before, shape(x)), None, None]
+
+
+def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0):
+    """`tf.pad` in CONSTANT mode: `paddings[d] = [before, after]` elements of `constant_values` on axis d."""
+    if mode.upper() != "CONSTANT":
+        raise NotImplementedError(f"graphc: tf.pad supports mode='CONSTANT' only, not {mode!r}")
+    tensor = convert_to_tensor(tensor)
+    value = convert_to_tensor(constant_values, dtype=tensor.dtype, graph=tensor.graph, name="constant_values")
+    return apply_op("pad", [tensor, value, _int_tensor(paddings, tensor.graph, "paddings")], name=name or "Pad")
+
+
+# -- OneHot ------------------------------------------------------------------------------------------
+
+
+def _one_hot_infer(types, attrs):
+    indices, on, off = types
+    if indices.dtype not in rules.INDEX_TYPES:
+        raise DTypeError(f"indices must be int32 or int64, got {indices.dtype.name}")
+    dtype = rules.same_dtype([on, off])
+    for t, what in ((on, "on_value"), (off, "off_value")):
+        if t.dims not in (None, ()):
+            raise ShapeError(f"Shape must be rank 0 but is rank {len(t.dims)} ({what})")
+    depth = _int_list(attrs["depth"])
+    if depth is not None and (len(depth) != 1 or depth[0] < 0):
+        raise ShapeError(f"depth must be a non-negative scalar, got {depth}")
+    depth = None if depth is None else depth[0]
+    if indices.dims is None:
+        return TensorType(dtype, None)
+    rank = len(indices.dims)
+    axis = attrs["axis"]
+    if not -1 <= axis <= rank:
+        raise ShapeError(f"Expected axis to be -1 or between [0, {rank + 1}).  But received: {axis}")
+    at = rank if axis == -1 else axis
+    return TensorType(dtype, indices.dims[:at] + (depth,) + indices.dims[at:])
+
+
+def _one_hot_reference(indices, on_value, off_value, depth, axis):
+    depth = _int_list(depth)[0]
+    at = indices.ndim if axis == -1 else axis
+    positions = np.arange(depth).reshape((depth,) + (1,) * (indices.ndim - at))
+    hot = np.expand_dims(indices, at) == positions
+    return np.where(hot, on_value, off_value)
+
+
+# Graph inputs (indices, on_value, off_value, depth): static inputs last (TF1 puts depth second).
+one_hot_p = registry.register(OpDef(
+    name="one_hot", tf_type="OneHot", infer=_one_hot_infer, fusion=FusionClass.OPAQUE, static_inputs=("depth",),
+    reference=_one_hot_reference, gradient=NOT_DIFFERENTIABLE))
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """`tf.one_hot`: `on_value` where the index along `axis` equals `indices`, `off_value` elsewhere
+    (an index outside [0, depth) gives a row of `off_value`)."""
+    with name_scope(name, "one_hot", [indices, depth, on_value, off_value]) as scope:
+        indices = convert_to_tensor(indices, name="indices")
+        given = [v for v in (on_value, off_value) if v is not None]
+        if dtype is None:
+            dtype = given[0].dtype if given and isinstance(given[0], Tensor) else dtypes.float32
+        dtype = dtypes.as_dtype(dtype)
+        on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype, name="on_value")
+        off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype, name="off_value")
+        if on.dtype is not dtype or off.dtype is not dtype:
+            raise TypeError(f"dtype {dtype.name} of on_value/off_value does not match the requested dtype")
+        return apply_op("one_hot", [indices, on, off, _int_tensor(depth, indices.graph, "depth")],
+                        {"axis": -1 if axis is None else int(axis)}, name=scope)
