@@ -112,6 +112,22 @@ class Flatten(Layer):
         return array_ops.reshape(inputs, [-1, int(np.prod(inner))])
 
 
+class Dropout(Layer):
+    """Zeroes a fraction `rate` of the inputs while training (scaling the rest by 1 / (1 - rate))."""
+
+    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between "
+                             f"0 and 1. Received: rate={rate}")
+        self.rate, self.noise_shape, self.seed = rate, noise_shape, seed
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        return nn.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+
+
 class Activation(Layer):
     """Applies an activation function by name or callable."""
 
@@ -128,4 +144,4 @@ class ReLU(Activation):
         super().__init__(nn.relu, **kwargs)
 
 
-__all__ = ["Layer", "Dense", "Flatten", "Activation", "ReLU"]
+__all__ = ["Layer", "Dense", "Flatten", "Dropout", "Activation", "ReLU"]

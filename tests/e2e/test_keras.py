@@ -139,3 +139,14 @@ def test_layer_names_are_keras_snake_case():
     assert keras.backend.snake_case("MaxPooling2D") == "max_pooling2d"
     assert keras.backend.snake_case("Dense") == "dense"
     assert [keras.layers.Dense(1).name for _ in range(3)] == ["dense", "dense_1", "dense_2"]
+
+
+def test_dropout_drops_while_training_only():
+    layer = keras.layers.Dropout(0.5, seed=3)
+    x = tf.constant(np.ones((4, 1000), np.float32))
+    training, inference = layer(x, training=True), layer(x)
+    with tf.Session() as sess:
+        dropped, kept = sess.run([training, inference])
+    np.testing.assert_array_equal(kept, np.ones((4, 1000)))
+    assert set(np.unique(dropped)) <= {0.0, 2.0}
+    assert 0.45 < np.mean(dropped == 0) < 0.55
