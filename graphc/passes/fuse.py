@@ -153,8 +153,23 @@ class _Fusion:
         self.position[j] = kernel.start
 
     def _latest_producer_kernel(self, j: int):
-        kernels = [self.kernel_of[p] for p in (self._producer(v) for v in self.instructions[j].values) if p is not None]
+        """The latest-starting kernel among those of j's operands grouped so far."""
+        kernels = [self.kernel_of[p] for p in (self._producer(v) for v in self.instructions[j].values)
+                   if p is not None and self.kernel_of[p] is not None]
         return max(kernels, key=lambda k: k.start, default=None)
+
+    def _kernel_for_free_op(self, j: int):
+        """Where an op on only free values may go: the kernel its first user will extend.
+
+        So `accum * momentum` joins the kernel computing the gradient it is
+        added to, and stays in registers; with no such kernel, the latest
+        kernel if it is a loop (scalar arithmetic such as 1 - beta1_power).
+        """
+        users = self.users.get(self.instructions[j].result.id, [])
+        kernel = self._latest_producer_kernel(min(users)) if users else None
+        if kernel is None and self.kernels and self.kernels[-1].kind == "loop":
+            kernel = self.kernels[-1]
+        return kernel
 
     def _read_vars(self, j: int) -> set:
         names = set()
@@ -170,7 +185,7 @@ class _Fusion:
                 continue
             kind = anchor_kind(inst)
             if kind == "loop":
-                kernel = self._latest_producer_kernel(j)
+                kernel = self._latest_producer_kernel(j) or self._kernel_for_free_op(j)
                 if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape
                         and self._reads_keep_meaning(j, kernel)):
                     self._add(j, kernel)

@@ -11,6 +11,7 @@ from graphc.passes.eliminate_common_subexpressions import eliminate_common_subex
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
 from graphc.passes.fuse import fuse
+from graphc.passes.place_free_computations import place_free_computations
 from graphc.passes.plan_memory import plan_memory
 from graphc.passes.simplify import simplify
 
@@ -25,6 +26,9 @@ PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     ("eliminate_common_subexpressions", eliminate_common_subexpressions),
     # After folding and CSE: their left-over inputs and duplicates are unused.
     ("eliminate_dead_code", eliminate_dead_code),
+    # Before fusion: work on only constants, feeds and reads, built where the graph happened
+    # to build it (Adam's learning rate after the GEMMs it scales), would split kernels.
+    ("place_free_computations", place_free_computations),
     # On the final instructions: every kernel it forms is one loop nest.
     ("fuse", fuse),
     # Last: buffers for the values that cross kernels, in kernel order.

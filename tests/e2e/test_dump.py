@@ -9,8 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "examples" / "tanh_regression.py"
 STAGES = ["000_graph.txt", "001_lowered.txt", "002_fold_constants.txt", "003_simplify.txt",
-          "004_eliminate_common_subexpressions.txt", "005_eliminate_dead_code.txt", "006_fuse.txt",
-          "007_plan_memory.txt", "008_llvm.ll", "009_llvm_opt.ll", "010_asm.s"]
+          "004_eliminate_common_subexpressions.txt", "005_eliminate_dead_code.txt",
+          "006_place_free_computations.txt", "007_fuse.txt", "008_plan_memory.txt", "009_llvm.ll",
+          "010_llvm_opt.ll", "011_asm.s"]
 
 
 def listing(directory: Path):
@@ -30,8 +31,8 @@ def test_cli_and_environment_variable_write_the_same_files(tmp_path):
     assert len(signatures) == 4  # initializer, train step, prediction, loss
     assert all(files == STAGES for files in signatures.values())
     train_dir = next(d for d in (tmp_path / "cli").iterdir() if "GradientDescent" in d.name)
-    assert "tanh_grad" in (train_dir / "007_plan_memory.txt").read_text()
-    assert "i32 @\"graphc_step\"(" in (train_dir / "008_llvm.ll").read_text()
+    assert "tanh_grad" in (train_dir / "008_plan_memory.txt").read_text()
+    assert "i32 @\"graphc_step\"(" in (train_dir / "009_llvm.ll").read_text()
 
 
 def test_cli_prints_one_stage(tmp_path):
@@ -74,9 +75,11 @@ def test_cli_draws_the_graph_and_the_fused_kernels(tmp_path):
     assert passes.returncode == 0, passes.stderr
     pictures = [Path(line) for line in passes.stdout.split()]
     assert [p.name for p in pictures if "GradientDescent" in p.parent.name] == [
-        name.replace(".txt", ".svg") for name in STAGES[2:8]]
-    fused = next(p for p in pictures if "GradientDescent" in p.parent.name and p.name == "006_fuse.svg")
-    kernels = re.findall(r"^  (kernel \d+ \w+):$", (fused.parent / "006_fuse.txt").read_text(), re.MULTILINE)
+        name.replace(".txt", ".svg") for name in STAGES[2:-3]]
+    fuse_stage = next(name for name in STAGES if name.endswith("_fuse.txt"))
+    fused = next(p for p in pictures
+                 if "GradientDescent" in p.parent.name and p.name == fuse_stage.replace(".txt", ".svg"))
+    kernels = re.findall(r"^  (kernel \d+ \w+):$", (fused.parent / fuse_stage).read_text(), re.MULTILINE)
     svg = fused.read_text()
     assert len(kernels) >= 2 and all(f">{kernel}</text>" in svg for kernel in kernels)
     assert svg.count('class="cluster"') == len(kernels)

@@ -11,6 +11,7 @@ from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
 from graphc.passes.fuse import fuse
 from graphc.passes.pipeline import PIPELINE, run_pipeline
+from graphc.passes.place_free_computations import place_free_computations
 from graphc.passes.plan_memory import Location, plan_memory
 from graphc.passes.simplify import simplify
 from tests.mlp_graph import mlp_training_program
@@ -371,4 +372,112 @@ program step:
   kernel 2 copy:
     write @w, %4
   fetch %2
+""")
+
+
+def test_place_free_computations_golden():
+    # Scalars on constants and reads move as early as they may: @p * 0.5 (%4) to the top
+    # with its read and constant, 1 - @p (%11) to just after the write of @p that its read
+    # %10 must see. The tensor @m * 0.9 (%6) moves to just before its first user %8.
+    # The writes and the GEMM stay in place.
+    check_golden(place_free_computations, """\
+program step:
+  var @w: f32[3,2]
+  var @m: f32[3,2]
+  var @p: f32[]
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[4,2] = feed {tensor="dy:0"}
+  %2:f32[] = read @p
+  %3:f32[] = constant {value=0.5}
+  %4:f32[] = mul %2, %3
+  write @p, %4
+  %5:f32[3,2] = read @m
+  %13:f32[] = constant {value=0.9}
+  %6:f32[3,2] = mul %5, %13
+  %7:f32[3,2] = matmul %0, %1 {transpose_a=true, transpose_b=false}
+  %8:f32[3,2] = add %6, %7
+  write @m, %8
+  %9:f32[] = constant {value=1.0}
+  %10:f32[] = read @p
+  %11:f32[] = sub %9, %10
+  %12:f32[3,2] = mul %8, %11
+  write @w, %12
+  fetch
+""", """\
+program step:
+  var @w: f32[3,2]
+  var @m: f32[3,2]
+  var @p: f32[]
+  %2:f32[] = read @p
+  %3:f32[] = constant {value=0.5}
+  %4:f32[] = mul %2, %3
+  %9:f32[] = constant {value=1.0}
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[4,2] = feed {tensor="dy:0"}
+  write @p, %4
+  %10:f32[] = read @p
+  %11:f32[] = sub %9, %10
+  %5:f32[3,2] = read @m
+  %13:f32[] = constant {value=0.9}
+  %7:f32[3,2] = matmul %0, %1 {transpose_a=true, transpose_b=false}
+  %6:f32[3,2] = mul %5, %13
+  %8:f32[3,2] = add %6, %7
+  write @m, %8
+  %12:f32[3,2] = mul %8, %11
+  write @w, %12
+  fetch
+""")
+
+
+def test_fuse_puts_free_operations_into_the_kernel_of_their_user():
+    # After place_free_computations, @m * 0.9 joins the GEMM its sum with the product
+    # extends; the scalar 1 - @p joins the scalar loop before it.
+    fused = fuse(place_free_computations(parse("""\
+program step:
+  var @m: f32[3,2]
+  var @p: f32[]
+  %0:f32[4,3] = feed {tensor="x:0"}
+  %1:f32[4,2] = feed {tensor="dy:0"}
+  %2:f32[] = read @p
+  %3:f32[] = constant {value=0.5}
+  %4:f32[] = mul %2, %3
+  %5:f32[3,2] = read @m
+  %6:f32[3,2] = mul %5, %3
+  %7:f32[3,2] = matmul %0, %1 {transpose_a=true, transpose_b=false}
+  %8:f32[3,2] = add %6, %7
+  %9:f32[] = constant {value=1.0}
+  %10:f32[] = sub %9, %2
+  %11:f32[3,2] = mul %8, %10
+  write @m, %11
+  fetch %4
+""")))
+    kernels = {}
+    for inst in fused.instructions:
+        if inst.kernel is not None:
+            kernels.setdefault(inst.kernel, []).append(inst.op)
+    assert list(kernels.values()) == [["mul", "sub"], ["matmul", "mul", "add", "mul", "write"]]
+
+
+def test_place_free_computations_keeps_a_sunk_value_before_all_its_users():
+    # %1's first user %3 sinks down to %6, past %1's other user %4: %1 must go before %4.
+    check_golden(place_free_computations, """\
+program step:
+  %0:f64[4] = feed {tensor="x:0"}
+  %1:f64[4] = tanh %0
+  %2:f64[4] = constant {value=3.0}
+  %3:f64[4] = mul %2, %1
+  %4:f64[4] = tanh_grad %1, %2
+  %5:f64[] = reduce_sum %0 {axes=[0], keepdims=false}
+  %6:f64[4] = add %3, %4
+  fetch %5, %6
+""", """\
+program step:
+  %0:f64[4] = feed {tensor="x:0"}
+  %2:f64[4] = constant {value=3.0}
+  %5:f64[] = reduce_sum %0 {axes=[0], keepdims=false}
+  %1:f64[4] = tanh %0
+  %3:f64[4] = mul %2, %1
+  %4:f64[4] = tanh_grad %1, %2
+  %6:f64[4] = add %3, %4
+  fetch %5, %6
 """)

@@ -1,0 +1,78 @@
+"""Placing free computations: elementwise work on constants, feeds and reads moves where fusion wants it.
+
+An instruction is *free-computed* if it is elementwise and its operands are,
+transitively, only constants, feeds and variable reads: it can run anywhere
+after its reads without changing what it computes. Lowering places such work
+where the graph happened to build it, which can keep it out of the kernel that
+uses it, because fusion only moves an instruction into a kernel that starts
+after all its operands are computed:
+
+- scalars (hyperparameter arithmetic: Adam's lr * sqrt(1 - beta2_power) /
+  (1 - beta1_power), a decayed learning rate of the global step) are built
+  after the gradients, so they land after the GEMMs whose epilogues — the
+  optimizer updates — consume them. They move as early as they may: just
+  after the last instruction they depend on; a read they use moves to just
+  after the last earlier write of its variable, so it sees the same value.
+- tensors (RMSProp's `mom * momentum`, built before the gradient term it is
+  added to) move to just before the first of their users, so they join that
+  user's kernel and stay in registers. Their reads stay where they are: a read is
+  a value, whatever happens to the variable afterwards.
+
+Nothing else moves, so the program computes exactly what it did.
+"""
+
+from __future__ import annotations
+
+from graphc.ir.program import Program
+from graphc.passes.fuse import is_elementwise
+
+_CONSTANTS_AND_FEEDS = frozenset({"constant", "feed"})
+
+
+def place_free_computations(program: Program) -> Program:
+    """Reorders the program as the module docstring says, by sorting keys.
+
+    An instruction that stays at index i has key (i, 0). A hoisted scalar
+    placed just after the instruction at index a has (a, 1, i, 0); so does a
+    constant, feed or read it moves (a = -1, or the variable's last earlier
+    write). A sunk tensor placed just before the first of its users (as
+    placed, users that sink themselves included) takes that user's key with
+    the last element replaced by (-1, i, 0). Keys only ever decrease for
+    hoisted instructions, a hoisted one's anchor is the latest among its
+    operands', and a sunk one precedes all its users: definitions stay
+    before uses.
+    """
+    instructions = program.instructions
+    keys = {i: (i, 0) for i in range(len(instructions))}
+    definition: dict = {}
+    users: dict = {}
+    last_write: dict = {}
+    earliest: dict = {}  # a constant, feed or read -> its key were it hoisted
+    free = set()         # constants, feeds, reads and free-computed instructions
+    sinkable = []
+    for i, inst in enumerate(instructions):
+        operands = [definition[v.id] for v in inst.values]
+        for j in operands:
+            users.setdefault(j, []).append(i)
+        if inst.result is not None:
+            definition[inst.result.id] = i
+        if inst.op == "write":
+            last_write[inst.operands[0].name] = i
+        elif inst.op in _CONSTANTS_AND_FEEDS or inst.op == "read":
+            free.add(i)
+            anchor = last_write.get(inst.operands[0].name, -1) if inst.op == "read" else -1
+            earliest[i] = (anchor, 1, i, 0)
+        elif is_elementwise(inst) and all(j in free for j in operands):
+            free.add(i)
+            if inst.result.type.shape != ():
+                sinkable.append(i)
+                continue
+            for j in operands:
+                if j in earliest:
+                    keys[j] = min(keys[j], earliest[j])
+            keys[i] = (max((keys[j][0] for j in operands), default=-1), 1, i, 0)
+    for i in reversed(sinkable):  # users first: a sunk user's key is final before its operands'
+        if i in users:
+            keys[i] = min(keys[u] for u in users[i])[:-1] + (-1, i, 0)
+    order = sorted(range(len(instructions)), key=keys.__getitem__)
+    return program.replace(instructions=tuple(instructions[i] for i in order))
