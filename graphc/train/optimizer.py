@@ -1,19 +1,29 @@
-"""Optimizers: `minimize` = `compute_gradients` + `apply_gradients`, as in TF1.
+"""The optimizer base class: `minimize` = `compute_gradients` + `apply_gradients`, as in TF1.
 
-The update ops join the graph, so the training step that reaches the compiler
-is one static graph: forward, backward and update.
+A subclass is only its state and its update rule: `_create_slots(var_list)`
+makes the per-variable slot variables (`w/Adam`) and any shared ones
+(`beta1_power`), `_prepare()` turns hyperparameters into tensors,
+`_apply_dense(grad, var)` adds the update of one variable, and `_finish`
+what runs after all of them. The update ops join the graph, so the training
+step that reaches the compiler is one static graph: forward, backward and
+update; each variable's update is elementwise and fuses into one loop.
 """
 
 from __future__ import annotations
 
 from graphc import autodiff
-from graphc.frontend.graph import GraphKeys, Tensor, control_dependencies, convert_to_tensor, get_default_graph, name_scope
+from graphc.frontend.graph import GraphKeys, Tensor, control_dependencies, convert_to_tensor, name_scope
+from graphc.frontend.variable_scope import get_variable_scope, variable_scope
 from graphc.frontend.variables import Variable, trainable_variables
-from graphc.ops import array_ops, state_ops
+from graphc.ops import array_ops, init_ops, state_ops
+
+
+def _var_key(var: Variable) -> tuple:
+    return (var.graph, var.op.name)
 
 
 class Optimizer:
-    """Base class; subclasses define `_prepare` and `_apply_dense(grad, var)`."""
+    """Base class of the optimizers; see the module docstring for what subclasses define."""
 
     GATE_NONE, GATE_OP, GATE_GRAPH = 0, 1, 2
 
@@ -22,6 +32,9 @@ class Optimizer:
             raise ValueError("Must specify the optimizer name")
         self._use_locking = use_locking
         self._name = name
+        self._slots: dict = {}              # slot name -> {variable key: slot Variable}
+        self._non_slot_variables: dict = {}  # (name, graph) -> Variable
+        self._hyper_casts: dict = {}         # (tensor, dtype) -> the tensor cast to dtype
 
     def get_name(self) -> str:
         return self._name
@@ -54,7 +67,11 @@ class Optimizer:
         return list(zip(grads, var_list))
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
-        """Adds the update ops; with `global_step`, increments it after the updates."""
+        """Adds the update ops; with `global_step`, increments it after the updates.
+
+        Slots are created first, outside the optimizer's name scope, so they
+        are named after their variable (`w/Momentum`) as in TF1.
+        """
         grads_and_vars = tuple(grads_and_vars)
         if not grads_and_vars:
             raise ValueError("No variables provided.")
@@ -62,22 +79,29 @@ class Optimizer:
         if not with_grads:
             raise ValueError(f"No gradients provided for any variable: {[str(v) for _, v in grads_and_vars]}.")
         graph = with_grads[0][1].graph
-        with graph.as_default(), name_scope(name, self._name) as scope:
-            self._prepare()
-            update_ops = []
-            for grad, var in with_grads:
-                grad = convert_to_tensor(grad)
-                with name_scope("update_" + var.op.name):
-                    update_ops.append(self._apply_dense(grad, var))
-            if global_step is None:
-                train_op = state_ops.group(*update_ops, name=scope)
-            else:
-                with control_dependencies([state_ops.group(*update_ops, name="update")]):
-                    train_op = state_ops.assign_add(global_step, 1, name=scope).op
+        with graph.as_default():
+            self._create_slots([v for _, v in with_grads])
+            with name_scope(name, self._name) as scope:
+                self._prepare()
+                update_ops = []
+                for grad, var in with_grads:
+                    grad = convert_to_tensor(grad)
+                    with name_scope("update_" + var.op.name):
+                        update_ops.append(self._apply_dense(grad, var))
+                if global_step is None:
+                    train_op = self._finish(update_ops, scope)
+                else:
+                    with control_dependencies([self._finish(update_ops, "update")]):
+                        train_op = state_ops.assign_add(global_step, 1, name=scope).op
             collection = graph.get_collection_ref(GraphKeys.TRAIN_OP)
             if train_op not in collection:
                 collection.append(train_op)
             return train_op
+
+    # -- what subclasses define ---------------------------------------------------------------
+
+    def _create_slots(self, var_list) -> None:
+        """Creates the slot variables of `var_list` (and any shared state)."""
 
     def _prepare(self) -> None:
         """Creates tensors (the learning rate, say) shared by all updates."""
@@ -85,45 +109,68 @@ class Optimizer:
     def _apply_dense(self, grad: Tensor, var: Variable):
         raise TypeError(f"{type(self).__name__} must define _apply_dense")
 
+    def _finish(self, update_ops, name_scope_name):
+        """The op that completes the step once every update has run."""
+        return state_ops.group(*update_ops, name=name_scope_name)
 
-class GradientDescentOptimizer(Optimizer):
-    """Plain SGD: var -= learning_rate * grad."""
+    # -- slots ------------------------------------------------------------------------------------
 
-    def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
-        super().__init__(use_locking, name)
-        self._learning_rate = learning_rate
+    def get_slot_names(self) -> list:
+        """The names of the slots this optimizer creates ("m", "v", ...), sorted."""
+        return sorted(self._slots)
 
-    def _prepare(self):
-        self._learning_rate_tensor = convert_to_tensor(self._learning_rate, name="learning_rate")
+    def get_slot(self, var, name):
+        """The slot variable `name` of `var`, or None."""
+        return self._slots.get(name, {}).get(_var_key(var))
 
-    def _apply_dense(self, grad, var):
-        learning_rate = array_ops.cast(self._learning_rate_tensor, var.dtype)
-        return state_ops.apply_gradient_descent(var, learning_rate, grad, use_locking=self._use_locking).op
+    def variables(self) -> list:
+        """Every variable this optimizer created: slots and shared state (beta powers)."""
+        found = [v for slots in self._slots.values() for v in slots.values()]
+        found += list(self._non_slot_variables.values())
+        return sorted(found, key=lambda v: v.op._id)
 
+    def _zeros_slot(self, var: Variable, slot_name: str, op_name: str) -> Variable:
+        return self._get_or_make_slot(var, init_ops.zeros_initializer(), slot_name, op_name)
 
-# -- the global step ------------------------------------------------------------------------
+    def _get_or_make_slot(self, var: Variable, initializer, slot_name: str, op_name: str) -> Variable:
+        """The slot `slot_name` of `var`, created as the non-trainable `<var>/<op_name>` if new.
 
+        Like TF1's slot_creator, the variable scope `<var>/<op_name>` is opened
+        by default name, so a second slot with the same op name becomes
+        `<var>/<op_name>_1` (Adam's `w/Adam_1`).
+        """
+        slots = self._slots.setdefault(slot_name, {})
+        key = _var_key(var)
+        if key not in slots:
+            dims = var.shape.as_tuple()
+            with var.graph.as_default(), variable_scope(None, var.op.name + "/" + op_name):
+                slots[key] = get_variable_scope().get_variable(
+                    "", shape=dims, dtype=var.dtype, initializer=initializer, trainable=False)
+        return slots[key]
 
-def get_global_step(graph=None):
-    """The GLOBAL_STEP variable of `graph` (default graph), or None."""
-    graph = graph or get_default_graph()
-    steps = graph.get_collection(GraphKeys.GLOBAL_STEP)
-    if len(steps) > 1:
-        raise TypeError("There must be only one global step variable.")
-    return steps[0] if steps else None
+    def _create_non_slot_variable(self, initial_value, name: str, colocate_with: Variable) -> Variable:
+        """A non-trainable variable shared by all updates (Adam's `beta1_power`), created once per graph."""
+        key = (name, colocate_with.graph)
+        if key not in self._non_slot_variables:
+            with colocate_with.graph.as_default():
+                self._non_slot_variables[key] = Variable(initial_value, name=name, trainable=False)
+        return self._non_slot_variables[key]
 
+    def _get_non_slot_variable(self, name: str, graph) -> Variable:
+        return self._non_slot_variables[(name, graph)]
 
-def create_global_step(graph=None):
-    """Creates the int64 `global_step` variable; ValueError if one exists."""
-    graph = graph or get_default_graph()
-    if get_global_step(graph) is not None:
-        raise ValueError('"global_step" already exists.')
-    from graphc.frontend import dtypes
+    # -- hyperparameters ---------------------------------------------------------------------------
 
-    with graph.as_default(), graph.name_scope(None):
-        return Variable(array_ops.zeros([], dtypes.int64), trainable=False, name="global_step",
-                        collections=[GraphKeys.GLOBAL_VARIABLES, GraphKeys.GLOBAL_STEP])
+    @staticmethod
+    def _hyper_tensor(value, name: str) -> Tensor:
+        """A hyperparameter (a number, a tensor or a callable giving one) as a tensor."""
+        return convert_to_tensor(value() if callable(value) else value, name=name)
 
-
-def get_or_create_global_step(graph=None):
-    return get_global_step(graph) or create_global_step(graph)
+    def _cast(self, tensor: Tensor, var: Variable) -> Tensor:
+        """`tensor` in `var`'s dtype; one cast per tensor and dtype, shared by all updates."""
+        if tensor.dtype is var.dtype:
+            return tensor
+        key = (tensor, var.dtype)
+        if key not in self._hyper_casts:
+            self._hyper_casts[key] = array_ops.cast(tensor, var.dtype)
+        return self._hyper_casts[key]
