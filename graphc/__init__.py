@@ -6,6 +6,7 @@ as one native call. This module only re-exports the public names.
 """
 
 from graphc import app, errors, gfile, keras, nn, summary, train
+from graphc import layers, losses  # noqa: I001 - after nn: the op modules must load before the frontend
 from graphc.autodiff import gradients
 from graphc.frontend.dtypes import (DType, as_dtype, bool_ as bool, float32, float64, int32, int64,  # noqa: A004
                                    string)

@@ -1,10 +1,11 @@
 """`tf.nn`: neural-network functions."""
 
 from graphc.ops.math_ops import sigmoid, tanh
+from graphc.ops.nn_impl import l2_loss
 from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, softmax,
                                softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                                sparse_softmax_cross_entropy_with_logits)
 
-__all__ = ["bias_add", "dropout", "in_top_k", "log_softmax", "relu", "sigmoid", "softmax",
+__all__ = ["bias_add", "dropout", "in_top_k", "l2_loss", "log_softmax", "relu", "sigmoid", "softmax",
            "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
            "sparse_softmax_cross_entropy_with_logits", "tanh"]

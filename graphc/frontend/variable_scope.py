@@ -63,6 +63,8 @@ class VariableScope:
 
     def get_variable(self, name, shape=None, dtype=None, initializer=None, trainable=True,
                      collections=None, validate_shape=True):
+        # As in TF1, the name "" gives "scope/": a variable named exactly after its
+        # (already opened) name scope, as the slot creator wants (`w/Momentum`).
         full_name = f"{self._name}/{name}" if self._name else name
         return _get_or_create(full_name, self, shape, dtype, initializer, trainable, collections,
                               validate_shape)
@@ -97,10 +99,7 @@ def variable_scope(name_or_scope, default_name=None, values=None, initializer=No
         if name_or_scope is None:
             if default_name is None:
                 raise TypeError("If default_name is None then name_or_scope is required")
-            base = f"{parent.name}/{default_name}" if parent.name else default_name
-            index = graph._variable_scope_counts.get(base, 0)
-            graph._variable_scope_counts[base] = index + 1
-            relative = default_name if index == 0 else f"{default_name}_{index}"
+            relative = _unique_scope_name(graph, parent, default_name)
         else:
             relative = name_or_scope
         scope_name = f"{parent.name}/{relative}" if parent.name else relative
@@ -125,11 +124,36 @@ def variable_scope(name_or_scope, default_name=None, values=None, initializer=No
         else:
             scope = VariableScope(reuse, scope_name, new_scope_initializer, new_dtype, current_names)
         previous = graph._variable_scope
+        counts = graph._variable_scope_counts
+        counts[scope_name] = counts.get(scope_name, 0) + 1
+        saved_counts = dict(counts)
         graph._variable_scope = scope
         try:
             yield scope
         finally:
             graph._variable_scope = previous
+            # As TF1: re-entering a scope object restores the counts it saw; leaving a
+            # named scope forgets its sub-scopes, so `with variable_scope("model", reuse=True)`
+            # opens "model/dense" again rather than "model/dense_1".
+            if isinstance(name_or_scope, VariableScope):
+                graph._variable_scope_counts = saved_counts
+            else:
+                counts = graph._variable_scope_counts
+                for key in counts:
+                    if key.startswith(scope_name + "/"):
+                        counts[key] = 0
+
+
+def _unique_scope_name(graph, parent: VariableScope, default_name: str) -> str:
+    """`default_name`, or `default_name_N` with the first N whose scope has not been opened."""
+    counts = graph._variable_scope_counts
+    base = f"{parent.name}/{default_name}" if parent.name else default_name
+    if not counts.get(base):
+        return default_name
+    index = 1
+    while counts.get(f"{base}_{index}"):
+        index += 1
+    return f"{default_name}_{index}"
 
 
 def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True,

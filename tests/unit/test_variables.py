@@ -90,3 +90,24 @@ def test_global_variables_initializer_groups_all_initializers():
     init = tf.global_variables_initializer()
     assert init.type == "NoOp" and init.name == "init"
     assert set(init.control_inputs) == {a.initializer, b.initializer}
+
+
+def test_default_scope_names_count_every_opened_scope_as_tf1():
+    with tf.variable_scope("dense"):
+        pass
+    with tf.variable_scope(None, default_name="dense") as scope:
+        assert scope.name == "dense_1"
+    with tf.variable_scope(None, default_name="dense") as scope:
+        assert scope.name == "dense_2"
+
+
+def test_leaving_a_named_scope_forgets_its_sub_scope_counts():
+    names = []
+    for _ in range(2):
+        with tf.variable_scope("model"):
+            for _ in range(2):
+                with tf.variable_scope(None, default_name="block") as scope:
+                    names.append(scope.name)
+    assert names == ["model/block", "model/block_1", "model/block", "model/block_1"]
+    with tf.variable_scope(None, default_name="block") as scope:
+        assert scope.name == "block"

@@ -1,0 +1,93 @@
+"""tf.layers.dense and tf.layers.flatten: TF1's variable names, reuse, and compiled values."""
+
+import numpy as np
+import pytest
+
+import graphc as tf
+
+
+def variable_names():
+    return [v.op.name for v in tf.global_variables()]
+
+
+def test_unnamed_dense_layers_are_uniqued_as_in_tf1():
+    x = tf.placeholder(tf.float32, [None, 5], name="x")
+    hidden = tf.layers.dense(x, 4, activation=tf.nn.relu)
+    logits = tf.layers.dense(hidden, 2)
+    assert variable_names() == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
+    assert [v.op.name for v in tf.trainable_variables()] == variable_names()
+    assert hidden.op.name == "dense/Relu" and logits.op.name == "dense_1/BiasAdd"
+    assert logits.shape.as_list() == [None, 2]
+
+
+def test_named_dense_layer_is_shared_with_reuse_and_refused_without():
+    x = tf.placeholder(tf.float32, [None, 5], name="x")
+    first = tf.layers.dense(x, 3, name="fc")
+    second = tf.layers.dense(x, 3, name="fc", reuse=True)
+    assert variable_names() == ["fc/kernel", "fc/bias"]
+    assert first.op.name == "fc/BiasAdd" and second.op.name == "fc_1/BiasAdd"
+    with pytest.raises(ValueError, match="Variable fc/kernel already exists"):
+        tf.layers.dense(x, 3, name="fc")
+
+
+def test_enclosing_reusing_scope_shares_unnamed_layers():
+    x = tf.placeholder(tf.float32, [None, 5], name="x")
+    for reuse in (None, True):
+        with tf.variable_scope("model", reuse=reuse):
+            tf.layers.dense(tf.layers.dense(x, 4), 2)
+    assert variable_names() == ["model/dense/kernel", "model/dense/bias", "model/dense_1/kernel",
+                                "model/dense_1/bias"]
+    with tf.variable_scope("model", reuse=tf.AUTO_REUSE):
+        tf.layers.dense(x, 4)
+    assert len(variable_names()) == 4
+
+
+def test_dense_layer_object_reuses_its_variables_when_called_again():
+    layer = tf.layers.Dense(3, use_bias=False, name="proj")
+    a = tf.placeholder(tf.float32, [None, 2])
+    layer(a)
+    layer(a * 2.0)
+    assert variable_names() == ["proj/kernel"] and layer.kernel.op.name == "proj/kernel" and layer.bias is None
+    assert layer.trainable_weights == [layer.kernel]
+
+
+def test_dense_and_flatten_compute_what_numpy_does():
+    images = tf.placeholder(tf.float32, [None, 2, 3], name="images")
+    flat = tf.layers.flatten(images)
+    kernel_init = tf.constant_initializer(np.arange(18, dtype=np.float32).reshape(6, 3) / 10)
+    out = tf.layers.dense(flat, 3, activation=tf.tanh, kernel_initializer=kernel_init,
+                          bias_initializer=tf.constant_initializer([0.5, -0.5, 0.0]))
+    per_position = tf.layers.dense(images, 4, name="positionwise")
+    assert flat.shape.as_list() == [None, 6] and per_position.shape.as_list() == [None, 2, 4]
+    data = np.random.RandomState(0).rand(4, 2, 3).astype(np.float32)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    got, got_positionwise, kernel = sess.run([out, per_position, "positionwise/kernel:0"], {images: data})
+    expected = np.tanh(data.reshape(4, 6) @ (np.arange(18).reshape(6, 3) / 10) + [0.5, -0.5, 0.0])
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(got_positionwise, data @ kernel, rtol=1e-5)
+
+
+def test_default_kernel_initializer_is_glorot_uniform():
+    x = tf.placeholder(tf.float32, [None, 30])
+    tf.layers.dense(x, 20)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    kernel, bias = sess.run(tf.global_variables())
+    limit = np.sqrt(6 / (30 + 20))
+    assert np.all(np.abs(kernel) <= limit) and np.abs(kernel).max() > 0.8 * limit
+    assert not bias.any()
+
+
+def test_dense_needs_a_known_last_dimension():
+    with pytest.raises(ValueError, match="last dimension of the inputs to `Dense` should be defined"):
+        tf.layers.dense(tf.placeholder(tf.float32, [None, None]), 3)
+    with pytest.raises(ValueError, match="expected min_ndim=2"):
+        tf.layers.dense(tf.placeholder(tf.float32, [3]), 3)
+
+
+def test_kernel_regularizer_loss_joins_the_collection():
+    x = tf.placeholder(tf.float32, [None, 2])
+    tf.layers.dense(x, 3, kernel_regularizer=lambda w: 0.1 * tf.nn.l2_loss(w))
+    (loss,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    assert loss.op.name.startswith("dense/kernel/Regularizer/")
