@@ -54,10 +54,12 @@ class Layer:
 
     @property
     def dtype(self):
+        """The weights' dtype: the one given, else that of the first inputs."""
         return self._dtype
 
     @property
     def scope_name(self) -> str:
+        """The name of the layer's variable scope, fixed by its first call."""
         if self._scope is None:
             raise ValueError(f'No name available for layer scope because the layer "{self.name}" has not been '
                              "used yet. The scope name is determined the first time the layer instance is called.")
@@ -65,16 +67,19 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
+        """The weights an optimizer updates (none when the layer is not trainable)."""
         return list(self._trainable_weights) if self.trainable else []
 
     @property
     def non_trainable_weights(self) -> list:
+        """The other weights (all of them when the layer is not trainable)."""
         if self.trainable:
             return list(self._non_trainable_weights)
         return self._trainable_weights + self._non_trainable_weights
 
     @property
     def weights(self) -> list:
+        """Trainable weights, then the others."""
         return self.trainable_weights + self.non_trainable_weights
 
     trainable_variables = trainable_weights
@@ -87,6 +92,7 @@ class Layer:
         """Creates the layer's weights for inputs of `input_shape` (a TensorShape)."""
 
     def call(self, inputs, **kwargs):
+        """The layer's computation on `inputs` (a Tensor), inside its scopes."""
         raise TypeError(f"{type(self).__name__} must define call")
 
     def _set_scope(self, scope=None) -> None:

@@ -28,11 +28,13 @@ class Reduction:
 
     @classmethod
     def all(cls):
+        """Every reduction key."""
         return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_OVER_NONZERO_WEIGHTS,
                 cls.SUM_BY_NONZERO_WEIGHTS)
 
     @classmethod
     def validate(cls, key):
+        """ValueError unless `key` is a reduction key."""
         if key not in cls.all():
             raise ValueError(f"Invalid Reduction Key {key}.")
 

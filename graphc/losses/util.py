@@ -18,6 +18,7 @@ def get_losses(scope=None, loss_collection=GraphKeys.LOSSES) -> list:
 
 
 def get_regularization_losses(scope=None) -> list:
+    """The REGULARIZATION_LOSSES collection, filtered by the `scope` regex."""
     return get_default_graph().get_collection(GraphKeys.REGULARIZATION_LOSSES, scope)
 
 

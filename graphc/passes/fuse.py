@@ -13,7 +13,9 @@ Kernel kinds, by what anchors them:
 
 Fusion never changes what a program computes: it only assigns instructions to
 kernels and moves an instruction *earlier*, into the kernel of one of its
-producers (or of the other half of a cross-entropy pair), when that is legal:
+producers (or of the other half of a cross-entropy pair; or, for an elementwise
+op on only free values such as `accum * momentum`, into the kernel its first
+user extends, else the latest loop kernel), when that is legal:
 
 1. every operand is free (feed, constant, read), produced in that kernel, or
    produced by a kernel that starts earlier;

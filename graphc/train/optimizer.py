@@ -37,6 +37,7 @@ class Optimizer:
         self._hyper_casts: dict = {}         # (tensor, dtype) -> the tensor cast to dtype
 
     def get_name(self) -> str:
+        """The optimizer's name: its ops' name scope and its slots' suffix."""
         return self._name
 
     def minimize(self, loss, global_step=None, var_list=None, gate_gradients=GATE_OP,
@@ -107,6 +108,7 @@ class Optimizer:
         """Creates tensors (the learning rate, say) shared by all updates."""
 
     def _apply_dense(self, grad: Tensor, var: Variable):
+        """Adds the update of `var` from `grad`; returns the op that does it."""
         raise TypeError(f"{type(self).__name__} must define _apply_dense")
 
     def _finish(self, update_ops, name_scope_name):
