@@ -91,3 +91,47 @@ def test_kernel_regularizer_loss_joins_the_collection():
     tf.layers.dense(x, 3, kernel_regularizer=lambda w: 0.1 * tf.nn.l2_loss(w))
     (loss,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
     assert loss.op.name.startswith("dense/kernel/Regularizer/")
+
+
+def test_seed_dnn_reuses_layers_from_a_checkpoint(tmp_path):
+    # The seed's transfer-learning DNN: dense layers named hidden1..3 under name_scope("dnn"),
+    # restored by a Saver over the collection filtered by the regex "hidden[123]".
+    def build(sizes):
+        x = tf.placeholder(tf.float32, shape=(None, 8), name="X")
+        y = tf.placeholder(tf.int32, shape=(None), name="y")
+        with tf.name_scope("dnn"):
+            hidden = x
+            for i, size in enumerate(sizes, 1):
+                hidden = tf.layers.dense(hidden, size, activation=tf.nn.relu, name=f"hidden{i}")
+            logits = tf.layers.dense(hidden, 3, name="outputs")
+        with tf.name_scope("loss"):
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        return x, y, logits, loss
+
+    rng = np.random.RandomState(0)
+    data = {"X": rng.rand(16, 8).astype(np.float32), "y": rng.randint(0, 3, 16)}
+    x, y, logits, loss = build([6, 5, 4])
+    assert logits.op.name == "dnn/outputs/BiasAdd"
+    with tf.name_scope("train"):
+        training_op = tf.train.AdamOptimizer(0.01).minimize(loss)
+    saver = tf.train.Saver()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(training_op, {x: data["X"], y: data["y"]})
+        trained = {v.op.name: sess.run(v) for v in tf.trainable_variables()}
+        saver.save(sess, str(tmp_path / "model.ckpt"))
+
+    tf.reset_default_graph()
+    x, y, logits, loss = build([6, 5, 4, 7])
+    with tf.name_scope("train"):
+        training_op = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    reuse_vars = tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES, scope="hidden[123]")
+    assert [v.op.name for v in reuse_vars] == [f"hidden{i}/{w}" for i in (1, 2, 3) for w in ("kernel", "bias")]
+    restore_saver = tf.train.Saver(reuse_vars)
+    with tf.Session() as sess:
+        tf.global_variables_initializer().run()
+        restore_saver.restore(sess, str(tmp_path / "model.ckpt"))
+        for v in reuse_vars:
+            np.testing.assert_array_equal(sess.run(v), trained[v.op.name])
+        sess.run(training_op, {x: data["X"], y: data["y"]})
