@@ -26,16 +26,13 @@ from __future__ import annotations
 from graphc.ir.program import Program
 from graphc.passes.fuse import is_elementwise
 
-_CONSTANTS_AND_FEEDS = frozenset({"constant", "feed"})
-
-
 def place_free_computations(program: Program) -> Program:
     """Reorders the program as the module docstring says, by sorting keys.
 
     An instruction that stays at index i has key (i, 0). A hoisted scalar
     placed just after the instruction at index a has (a, 1, i, 0); so does a
-    constant, feed or read it moves (a = -1, or the variable's last earlier
-    write). A sunk tensor placed just before the first of its users (as
+    constant or read it moves (a = -1, or the variable's last earlier write).
+    Feeds never move. A sunk tensor placed just before the first of its users (as
     placed, users that sink themselves included) takes that user's key with
     the last element replaced by (-1, i, 0). Keys only ever decrease for
     hoisted instructions, a hoisted one's anchor is the latest among its
@@ -47,7 +44,7 @@ def place_free_computations(program: Program) -> Program:
     definition: dict = {}
     users: dict = {}
     last_write: dict = {}
-    earliest: dict = {}  # a constant, feed or read -> its key were it hoisted
+    earliest: dict = {}  # a constant or read -> its key were it hoisted
     free = set()         # constants, feeds, reads and free-computed instructions
     sinkable = []
     for i, inst in enumerate(instructions):
@@ -58,7 +55,9 @@ def place_free_computations(program: Program) -> Program:
             definition[inst.result.id] = i
         if inst.op == "write":
             last_write[inst.operands[0].name] = i
-        elif inst.op in _CONSTANTS_AND_FEEDS or inst.op == "read":
+        elif inst.op == "feed":
+            free.add(i)  # feeds stay: their order is the step's calling convention (lowering puts them first)
+        elif inst.op in ("constant", "read"):
             free.add(i)
             anchor = last_write.get(inst.operands[0].name, -1) if inst.op == "read" else -1
             earliest[i] = (anchor, 1, i, 0)

@@ -481,3 +481,27 @@ program step:
   %6:f64[4] = add %3, %4
   fetch %5, %6
 """)
+
+
+def test_place_free_computations_never_reorders_feeds():
+    # Feeds are the step's calling convention: the scalar 1 - keep and its constant move up,
+    # the feeds keep their order.
+    check_golden(place_free_computations, """\
+program step:
+  %0:f32[2,3] = feed {tensor="x:0"}
+  %1:f32[] = feed {tensor="keep:0"}
+  %2:f32[2,3] = neg %0
+  %3:f32[] = constant {value=1.0}
+  %4:f32[] = sub %3, %1
+  %5:f32[2,3] = mul %2, %4
+  fetch %5
+""", """\
+program step:
+  %3:f32[] = constant {value=1.0}
+  %0:f32[2,3] = feed {tensor="x:0"}
+  %1:f32[] = feed {tensor="keep:0"}
+  %4:f32[] = sub %3, %1
+  %2:f32[2,3] = neg %0
+  %5:f32[2,3] = mul %2, %4
+  fetch %5
+""")
