@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphc.frontend.tensor_shape import is_fully_defined
 from graphc.layers.base import Layer
-from graphc.ops import array_ops, init_ops, math_ops
+from graphc.ops import array_ops, init_ops, math_ops, nn_ops
 
 
 class Dense(Layer):
@@ -59,7 +59,7 @@ class Dense(Layer):
         else:
             outputs = math_ops.matmul(inputs, self.kernel)
         if self.use_bias:
-            outputs = math_ops.add(outputs, self.bias, name="BiasAdd")
+            outputs = nn_ops.bias_add(outputs, self.bias)
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
