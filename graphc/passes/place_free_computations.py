@@ -15,8 +15,10 @@ after all its operands are computed:
   after the last earlier write of its variable, so it sees the same value.
 - tensors (RMSProp's `mom * momentum`, built before the gradient term it is
   added to) move to just before the first of their users, so they join that
-  user's kernel and stay in registers. Their reads stay where they are: a read is
-  a value, whatever happens to the variable afterwards.
+  user's kernel and stay in registers. Their reads stay where they are: a
+  read is a value, whatever happens to the variable afterwards.
+
+Feeds never move: their order is the step's calling convention.
 
 Nothing else moves, so the program computes exactly what it did.
 """
@@ -26,18 +28,19 @@ from __future__ import annotations
 from graphc.ir.program import Program
 from graphc.passes.fuse import is_elementwise
 
+
 def place_free_computations(program: Program) -> Program:
     """Reorders the program as the module docstring says, by sorting keys.
 
     An instruction that stays at index i has key (i, 0). A hoisted scalar
     placed just after the instruction at index a has (a, 1, i, 0); so does a
     constant or read it moves (a = -1, or the variable's last earlier write).
-    Feeds never move. A sunk tensor placed just before the first of its users (as
-    placed, users that sink themselves included) takes that user's key with
-    the last element replaced by (-1, i, 0). Keys only ever decrease for
+    Feeds never move. A sunk tensor placed just before the first of its users
+    (as placed, users that sink themselves included) takes that user's key
+    with the last element replaced by (-1, i, 0). Keys only ever decrease for
     hoisted instructions, a hoisted one's anchor is the latest among its
-    operands', and a sunk one precedes all its users: definitions stay
-    before uses.
+    operands', and a sunk one precedes all its users: definitions stay before
+    uses.
     """
     instructions = program.instructions
     keys = {i: (i, 0) for i in range(len(instructions))}
