@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import collections
-import re
+
+from graphc.layers.base import snake_case
 
 _uids: collections.Counter = collections.Counter()
 
@@ -14,13 +15,6 @@ def unique_layer_name(class_name: str) -> str:
     number = _uids[base]
     _uids[base] += 1
     return base if number == 0 else f"{base}_{number}"
-
-
-def snake_case(class_name: str) -> str:
-    """Keras's spelling: `MaxPooling2D` -> `max_pooling2d`; a leading `_` becomes `private_`."""
-    words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
-    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
-    return "private" + name if name.startswith("_") else name
 
 
 def clear_session() -> None:

@@ -20,7 +20,7 @@ from graphc.frontend.variables import variables_initializer
 from graphc.keras import losses as losses_module
 from graphc.keras import metrics as metrics_module
 from graphc.keras import optimizers as optimizers_module
-from graphc.keras.layers import Layer, _call_with_training
+from graphc.keras.layers import Layer, takes_training
 from graphc.ops import array_ops
 
 DEFAULT_BATCH_SIZE = 32
@@ -75,23 +75,29 @@ class Model(Layer):
     def __call__(self, inputs, training=None):
         # No name scope of the model's own: its layers' weights are `dense/kernel`, as in Keras.
         self.built = True
-        return _call_with_training(self.call, convert_to_tensor(inputs), training)
+        inputs = convert_to_tensor(inputs)
+        return self.call(inputs, training=training) if takes_training(self.call) else self.call(inputs)
 
     @property
     def layers(self) -> list:
         return list(self.__dict__.get("_layers", []))
 
     @property
+    def trainable_weights(self) -> list:
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    @property
     def weights(self) -> list:
-        return self._weights + [w for layer in self.layers for w in layer.weights]
+        """Trainable weights, then the others, layer by layer, as Keras orders them."""
+        return self.trainable_weights + self.non_trainable_weights
 
-    @property
-    def trainable_variables(self) -> list:
-        return self.trainable_weights
-
-    @property
-    def variables(self) -> list:
-        return self.weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
 
     # -- building the graph ----------------------------------------------------------------------------
 
@@ -270,7 +276,7 @@ class Sequential(Model):
 
     def call(self, inputs, training=None):
         for layer in self._layers:
-            inputs = _call_with_training(layer, inputs, training)
+            inputs = layer(inputs, training=training) if takes_training(layer.call) else layer(inputs)
         return inputs
 
 

@@ -19,10 +19,11 @@ from graphc.frontend.graph import GraphKeys, convert_to_tensor, get_default_grap
 from graphc.frontend.variable_scope import variable_scope
 
 
-def _snake_case(class_name: str) -> str:
-    """`Dense` -> `dense`, `MaxPooling2D` -> `max_pooling2d`, as Keras names layers."""
+def snake_case(class_name: str) -> str:
+    """`Dense` -> `dense`, `MaxPooling2D` -> `max_pooling2d`, as Keras names layers (`_X` -> `private_x`)."""
     words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+    return "private" + name if name.startswith("_") else name
 
 
 class Layer:
@@ -33,7 +34,7 @@ class Layer:
         self.built = False
         self._dtype = None if dtype is None else dtypes.as_dtype(dtype)
         self._name = name
-        self._base_name = name or _snake_case(type(self).__name__)
+        self._base_name = name or snake_case(type(self).__name__)
         self._reuse = _reuse
         self._trainable_weights: list = []
         self._non_trainable_weights: list = []

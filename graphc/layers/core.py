@@ -1,4 +1,4 @@
-"""Core layers: `Dense` and `Flatten`, and their functional forms `dense` and `flatten`."""
+"""Core layers: `Dense`, `Flatten` and `Dropout`, and their functional forms."""
 
 from __future__ import annotations
 
@@ -93,6 +93,25 @@ class Flatten(Layer):
                          f"known, got shape {inputs.shape}")
 
 
+class Dropout(Layer):
+    """While training, zeroes each element with probability `rate` and scales the rest by 1 / (1 - rate).
+
+    `training` is a Python bool, or a bool tensor choosing per run.
+    """
+
+    def __init__(self, rate=0.5, noise_shape=None, seed=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.rate, self.noise_shape, self.seed = rate, noise_shape, seed
+
+    def call(self, inputs, training=False):
+        if isinstance(training, bool) or training is None:
+            if not training or self.rate == 0:
+                return array_ops.identity(inputs)
+            return nn_ops.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+        dropped = nn_ops.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+        return math_ops.where(training, dropped, inputs)
+
+
 def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
           bias_initializer=init_ops.zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
           activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
@@ -109,3 +128,8 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
 def flatten(inputs, name=None, data_format="channels_last"):
     """`tf.layers.flatten`: [batch, ...] -> [batch, everything else]."""
     return Flatten(name=name, data_format=data_format).apply(inputs)
+
+
+def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
+    """`tf.layers.dropout`: dropout when `training` (a bool or a bool tensor), else the inputs."""
+    return Dropout(rate, noise_shape=noise_shape, seed=seed, name=name).apply(inputs, training=training)

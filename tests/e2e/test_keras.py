@@ -141,6 +141,18 @@ def test_layer_names_are_keras_snake_case():
     assert [keras.layers.Dense(1).name for _ in range(3)] == ["dense", "dense_1", "dense_2"]
 
 
+def test_sequential_applies_dropout_in_its_training_pass_only():
+    tf.set_random_seed(4)
+    x, y = _blobs(count=64)
+    model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,)),
+                              keras.layers.Dropout(0.5)])
+    model.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    inference_losses = [model.evaluate(x, y, verbose=0) for _ in range(2)]
+    training_losses = [model.fit(x, y, batch_size=64, verbose=0).history["loss"][0] for _ in range(2)]
+    assert inference_losses[0] == inference_losses[1]  # no dropout: the weights do not move (rate 0)
+    assert len({inference_losses[0], *training_losses}) == 3  # a fresh mask each training step
+
+
 def test_dropout_drops_while_training_only():
     layer = keras.layers.Dropout(0.5, seed=3)
     x = tf.constant(np.ones((4, 1000), np.float32))
