@@ -127,6 +127,8 @@ def emit_modules(program: Program, count: int = 1) -> list:
             pointers = [buffers.value(step, buffers_arg, inst.result)]
             pointers += [buffers.variable(step, buffers_arg, o.name) if isinstance(o, VarRef)
                          else buffers.value(step, buffers_arg, o) for o in inst.operands]
+            if inst.result.id in plan.workspaces:
+                pointers.append(buffers.workspace(step, buffers_arg, inst.result))
             call(function, pointers + [status], label)
     for value_id, output in plan.final_copies:
         value = program.fetches[output]

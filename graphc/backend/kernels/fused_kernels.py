@@ -15,10 +15,11 @@ import llvmlite.ir as ir
 from graphc.backend import scalar_ops
 from graphc.backend.fused import (SHORT_INNER_LOOP, Buffers, ElementwiseBody, ElementwiseRegion, Periodic, emit_loops,
                                   horizontal, region_lanes)
-from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64, runtime_function
+from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.matmul import lower_matmul
+from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.softmax import Rows
 from graphc.frontend.tensor_shape import num_elements
 from graphc.ops.rules import normalize_axes
@@ -27,35 +28,13 @@ from graphc.ops.rules import normalize_axes
 PARALLEL_MIN_ELEMENTS = 1 << 15
 # Below this many multiply-adds a product is a plain loop nest (see emit_gemm_kernel).
 SMALL_GEMM_MACS = 1 << 14
-_TASK_CONTEXT = ir.LiteralStructType([PTR, PTR, I64])  # buffers, status, task count
-
-
-def _field(b, context, index):
-    return b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)], source_etype=_TASK_CONTEXT),
-                  typ=_TASK_CONTEXT.elements[index])
 
 
 def _parallel_kernel(module, name, extent: int, emit_range) -> ir.Function:
     """A kernel running emit_range(kb, buffers, (begin, end)) over [0, extent), split across threads."""
-    task = KernelBuilder(module, f"{name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
-    b = task.b
-    context = task.arg("context")
-    buffers, count = _field(b, context, 0), _field(b, context, 2)
-    index = task.arg("index")
-    begin = b.udiv(b.mul(i64(extent), index), count)
-    end = b.udiv(b.mul(i64(extent), b.add(index, i64(1))), count)
-    emit_range(task, buffers, (begin, end))
-    task_function = task.finish()
-
     kb = KernelBuilder(module, name, ["buffers", "status"])
-    b = kb.b
-    threads = b.sext(b.call(runtime_function(module, "graphc_num_threads", I32, []), []), I64)
-    count = b.select(b.icmp_signed("<", threads, i64(extent)), threads, i64(extent))
-    context = kb.variable(_TASK_CONTEXT)
-    for i, value in enumerate((kb.arg("buffers"), kb.arg("status"), count)):
-        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=_TASK_CONTEXT))
-    parallel_for = runtime_function(module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
-    b.call(parallel_for, [task_function, context, count])
+    emit_parallel_for(kb, f"{name}_task", extent, [kb.arg("buffers")],
+                      lambda task, values, outer: emit_range(task, values[0], outer))
     return kb.finish()
 
 
