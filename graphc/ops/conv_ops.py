@@ -54,11 +54,9 @@ class Window:
                 out = -(-size // stride)
                 before = max((out - 1) * stride + extent - size, 0) // 2
             else:
-                out = (size - extent + stride) // stride
-                if out < 0:
-                    raise ShapeError(f"Computed output size would be negative: {out} [input_size: {size}, "
-                                     f"effective_filter_size: {extent}, stride: {stride}]")
-                before = 0
+                if size < extent:
+                    raise ShapeError(f"Negative dimension size caused by subtracting {extent} from {size}")
+                out, before = (size - extent + stride) // stride, 0
             sizes.append((out, before))
         (out_h, pad_top), (out_w, pad_left) = sizes
         return Window(in_h, in_w, k_h, k_w, strides[1], strides[2], dilations[1], dilations[2],
@@ -80,8 +78,10 @@ class Window:
 
     def padded(self, x, fill):
         """x [N, H, W, C] padded so every tap's rows and cols (see taps) are inside."""
-        rows = max(self.pad_top + self.in_h, (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
-        cols = max(self.pad_left + self.in_w, (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
+        rows = max(self.pad_top + self.in_h,
+                   (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
+        cols = max(self.pad_left + self.in_w,
+                   (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
         out = np.full((x.shape[0], rows, cols, x.shape[3]), fill, dtype=x.dtype)
         out[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :] = x
         return out
@@ -242,7 +242,8 @@ def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format=
 
 conv2d_backprop_input_p = registry.register(OpDef(
     name="conv2d_backprop_input", tf_type="Conv2DBackpropInput", infer=_backprop_input_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), reference=_backprop_input_reference, workspace=im2col_bytes))
+    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), reference=_backprop_input_reference,
+    workspace=im2col_bytes))
 
 
 @registry.set_gradient(conv2d_backprop_input_p)
@@ -279,7 +280,8 @@ def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_forma
 
 conv2d_backprop_filter_p = registry.register(OpDef(
     name="conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", infer=_backprop_filter_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), reference=_backprop_filter_reference, workspace=im2col_bytes))
+    fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), reference=_backprop_filter_reference,
+    workspace=im2col_bytes))
 
 
 @registry.set_gradient(conv2d_backprop_filter_p)

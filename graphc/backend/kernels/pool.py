@@ -126,7 +126,8 @@ def _lower_pool(module, name, inst, average: bool):
                             task.set(total, b.fadd(task.get(total, value.type), value))
 
                         visit(tap)
-                        result = b.fdiv(task.get(total, channels.value_type(dtype, lanes)), _count(b, pool, count, lanes))
+                        result = b.fdiv(task.get(total, channels.value_type(dtype, lanes)),
+                                        _count(b, pool, count, lanes))
                     else:
                         result = _first_max(task, pool, x, image_base, first, visit, c, lanes)[0]
                     channels.store(task, dtype, out, b.add(destination, c), result, lanes)
