@@ -164,13 +164,36 @@ def conv_geometry(inst):
     return x, w, conv_window(x, w, inst.attrs)
 
 
+# The contract of the kernels' workspace (graphc/backend/kernels/conv.py): a convolution
+# multiplies im2col chunks of about IM2COL_CHUNK_BYTES (half a 512 KB L2, so a chunk is
+# still cached when the GEMM packs it), an input gradient one image's columns at a time,
+# each in one of at most MAX_CONV_TASKS tasks at once; a filter gradient the whole matrix.
+IM2COL_CHUNK_BYTES = 256 * 1024
+MAX_CONV_TASKS = 16
+
+
+def im2col_chunk_rows(inst) -> int:
+    """How many im2col rows (output pixels) one task multiplies at a time."""
+    x, w, window = conv_geometry(inst)
+    if inst.op == "conv2d_backprop_input":
+        return window.out_h * window.out_w
+    depth = max(1, w[0] * w[1] * x[3])
+    rows = x[0] * window.out_h * window.out_w
+    return max(1, min(rows, IM2COL_CHUNK_BYTES // (depth * inst.result.type.dtype.size)))
+
+
 def im2col_bytes(inst) -> int:
-    """The workspace of a convolution's kernels: its im2col matrix, one row per output pixel
-    and one column per (kh, kw, input channel); none for a pointwise window (the input is it)."""
+    """The workspace of a convolution's kernel: im2col chunks, one per task, or for a filter
+    gradient the whole matrix (one row per output pixel, one column per (kh, kw, input
+    channel)); none for a pointwise window (the input is the matrix)."""
     x, w, window = conv_geometry(inst)
     if window.pointwise:
         return 0
-    return max(1, x[0] * window.out_h * window.out_w * w[0] * w[1] * x[3]) * inst.result.type.dtype.size
+    rows = x[0] * window.out_h * window.out_w
+    if inst.op != "conv2d_backprop_filter":
+        chunk = im2col_chunk_rows(inst)
+        rows = chunk * min(MAX_CONV_TASKS, max(1, -(-rows // max(chunk, 1))))
+    return max(1, rows * w[0] * w[1] * x[3]) * inst.result.type.dtype.size
 
 
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):

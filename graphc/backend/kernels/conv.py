@@ -11,22 +11,27 @@ and an NHWC output the [M, O] one, so:
     conv2d_backprop_input:  dX = dy @ w^T (GEMM nt), then dx = col2im(dX): each
                             input pixel gathers the entries of dX that read it
 
-X and dX live in the kernel's workspace (planned by passes/plan_memory.py). The
-im2col copy and the col2im gather run on the thread pool over rows (pixels);
-each output element is summed in a fixed order, so results do not depend on the
-thread count. A pointwise window (1x1, stride 1) needs neither: x is X.
+X never exists whole for conv2d: each task of the thread pool fills a chunk of
+its rows small enough to stay in L2 and multiplies it on its own thread
+(`graphc_gemm_*_on_thread`), straight into its rows of y. The input gradient
+works an image at a time the same way (an image's dx gathers only from its own
+rows of dX). The filter gradient sums over every row, so it builds X whole and
+leaves the splitting to the threaded GEMM. The chunks and X live in the
+kernel's workspace (sized by conv_ops.im2col_bytes, placed by plan_memory).
+Every output element is summed in one fixed order, whatever the thread count.
+A pointwise window (1x1, stride 1) needs no im2col: x is X.
 """
 
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from graphc.backend.kernel_builder import I32, PTR, KernelBuilder, declare, i64
+from graphc.backend.kernel_builder import I32, I64, I8, PTR, KernelBuilder, declare, i64
 from graphc.backend.kernels import channels
 from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.parallel import emit_parallel_for
-from graphc.ops.conv_ops import conv_geometry
+from graphc.ops.conv_ops import MAX_CONV_TASKS, conv_geometry, im2col_chunk_rows
 
 
 class _Geometry:
@@ -40,89 +45,76 @@ class _Geometry:
         self.window = window
         self.rows = self.batch * window.out_h * window.out_w       # M
         self.depth = window.k_h * window.k_w * self.channels      # K
+        self.chunk_rows = im2col_chunk_rows(inst)
 
 
-def _call_gemm(kb, geometry, transpose_a, transpose_b, m, n, k, a, b_matrix, c):
-    gemm = declare(kb.module, function_name(geometry.dtype, transpose_a, transpose_b), I32, GEMM_TYPES)
+def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None):
+    """C = op(A) @ op(B) on the pool, or with `thread` on the calling task's thread alone."""
+    name = function_name(g.dtype, transpose_a, transpose_b)
+    types = GEMM_TYPES + ([I64] if thread is not None else [])
+    gemm = declare(kb.module, name + ("_on_thread" if thread is not None else ""), I32, types)
     null = ir.Constant(PTR, None)
-    return kb.b.call(gemm, [i64(m), i64(n), i64(k), a, b_matrix, c, null, null, kb.arg("status")])
+    sizes = [x if isinstance(x, ir.Value) else i64(x) for x in (m, n, k)]
+    return kb.b.call(gemm, sizes + [a, b_matrix, c, null, null, status] + ([thread] if thread is not None else []))
 
 
-def _emit_im2col(kb: KernelBuilder, name: str, g: _Geometry, x, columns) -> None:
-    """columns[M, K] = the im2col matrix of x (zeros for taps in the padding)."""
-    win, dtype = g.window, g.dtype
-
-    def rows(task, values, outer):
-        b = task.b
-        source, target = values
-        begin, end = outer
-        with task.loop(b.sub(end, begin), "row") as i:
-            row = b.add(begin, i)
-            image = b.udiv(row, i64(win.out_h * win.out_w))
-            pixel = b.urem(row, i64(win.out_h * win.out_w))
-            top = b.sub(b.mul(b.udiv(pixel, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
-            left = b.sub(b.mul(b.urem(pixel, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
-            with task.loop(win.k_h, "kh") as kh:
-                ih = b.add(top, b.mul(kh, i64(win.dilation_h)))
-                inside_h = b.icmp_unsigned("<", ih, i64(g.height))  # negative rows wrap to huge
-                with task.loop(win.k_w, "kw") as kw:
-                    iw = b.add(left, b.mul(kw, i64(win.dilation_w)))
-                    inside = b.and_(inside_h, b.icmp_unsigned("<", iw, i64(g.width)))
-                    destination = b.add(b.mul(row, i64(g.depth)),
-                                        b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
-                    with b.if_else(inside) as (copy, zero):
-                        with copy:
-                            start = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), ih), i64(g.width)), iw),
-                                          i64(g.channels))
-                            channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
-                                task, dtype, target, b.add(destination, c),
-                                channels.load(task, dtype, source, b.add(start, c), lanes), lanes))
-                        with zero:
-                            channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
-                                task, dtype, target, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
-
-    emit_parallel_for(kb, f"{name}_im2col", g.rows, [x, columns], rows,
-                      parallel=g.rows * g.depth >= PARALLEL_MIN_ELEMENTS)
+def _element_offset(b, pointer, index, dtype):
+    return b.gep(pointer, [b.mul(index, i64(dtype.size))], source_etype=I8)
 
 
-def _emit_col2im(kb: KernelBuilder, name: str, g: _Geometry, columns, dx) -> None:
-    """dx[n, ih, iw, c] = the sum, over taps (kh, kw) in order, of columns[(n, oh, ow), (kh, kw, c)]
-    for the output pixel (oh, ow) whose tap reads (ih, iw), if there is one."""
-    win, dtype = g.window, g.dtype
-    pixels = g.batch * g.height * g.width
+def _emit_im2col_rows(task: KernelBuilder, g: _Geometry, x, target, begin, end) -> None:
+    """Rows [begin, end) of the im2col matrix of x, written from `target` on (row begin first)."""
+    win, dtype, b = g.window, g.dtype, task.b
+    with task.loop(b.sub(end, begin), "row") as i:
+        row = b.add(begin, i)
+        image = b.udiv(row, i64(win.out_h * win.out_w))
+        pixel = b.urem(row, i64(win.out_h * win.out_w))
+        top = b.sub(b.mul(b.udiv(pixel, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
+        left = b.sub(b.mul(b.urem(pixel, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
+        with task.loop(win.k_h, "kh") as kh:
+            ih = b.add(top, b.mul(kh, i64(win.dilation_h)))
+            inside_h = b.icmp_unsigned("<", ih, i64(g.height))  # negative rows wrap to huge
+            with task.loop(win.k_w, "kw") as kw:
+                iw = b.add(left, b.mul(kw, i64(win.dilation_w)))
+                inside = b.and_(inside_h, b.icmp_unsigned("<", iw, i64(g.width)))
+                destination = b.add(b.mul(i, i64(g.depth)), b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
+                with b.if_else(inside) as (copy, zero):
+                    with copy:
+                        start = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), ih), i64(g.width)), iw),
+                                      i64(g.channels))
+                        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
+                            task, dtype, target, b.add(destination, c),
+                            channels.load(task, dtype, x, b.add(start, c), lanes), lanes))
+                    with zero:
+                        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
+                            task, dtype, target, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
 
-    def gather(task, values, outer):
-        b = task.b
-        source, target = values
-        begin, end = outer
-        with task.loop(b.sub(end, begin), "pixel") as i:
-            pixel = b.add(begin, i)
-            image = b.udiv(pixel, i64(g.height * g.width))
-            place = b.urem(pixel, i64(g.height * g.width))
-            ih = b.add(b.udiv(place, i64(g.width)), i64(win.pad_top))
-            iw = b.add(b.urem(place, i64(g.width)), i64(win.pad_left))
-            destination = b.mul(pixel, i64(g.channels))
-            channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
-                task, dtype, target, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
-            with task.loop(win.k_h, "kh") as kh:
-                oh, inside_h = _output_index(b, ih, kh, win.dilation_h, win.stride_h, win.out_h)
-                with task.loop(win.k_w, "kw") as kw:
-                    ow, inside_w = _output_index(b, iw, kw, win.dilation_w, win.stride_w, win.out_w)
-                    with b.if_then(b.and_(inside_h, inside_w)):
-                        row = b.add(b.mul(b.add(b.mul(image, i64(win.out_h)), oh), i64(win.out_w)), ow)
-                        start = b.add(b.mul(row, i64(g.depth)),
-                                      b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
 
-                        def accumulate(c, lanes):
-                            index = b.add(destination, c)
-                            total = b.fadd(channels.load(task, dtype, target, index, lanes),
-                                           channels.load(task, dtype, source, b.add(start, c), lanes))
-                            channels.store(task, dtype, target, index, total, lanes)
+def _emit_col2im_image(task: KernelBuilder, g: _Geometry, columns, dx, image) -> None:
+    """dx[image, ih, iw, c] = the sum, over taps (kh, kw) in order, of columns[(oh, ow), (kh, kw, c)]
+    for the output pixel (oh, ow) of the image whose tap reads (ih, iw), if there is one."""
+    win, dtype, b = g.window, g.dtype, task.b
+    with task.loop(g.height * g.width, "pixel") as place:
+        ih = b.add(b.udiv(place, i64(g.width)), i64(win.pad_top))
+        iw = b.add(b.urem(place, i64(g.width)), i64(win.pad_left))
+        destination = b.mul(b.add(b.mul(image, i64(g.height * g.width)), place), i64(g.channels))
+        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
+            task, dtype, dx, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
+        with task.loop(win.k_h, "kh") as kh:
+            oh, inside_h = _output_index(b, ih, kh, win.dilation_h, win.stride_h, win.out_h)
+            with task.loop(win.k_w, "kw") as kw:
+                ow, inside_w = _output_index(b, iw, kw, win.dilation_w, win.stride_w, win.out_w)
+                with b.if_then(b.and_(inside_h, inside_w)):
+                    row = b.add(b.mul(oh, i64(win.out_w)), ow)
+                    start = b.add(b.mul(row, i64(g.depth)), b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
 
-                        channels.for_channels(task, g.channels, dtype, accumulate)
+                    def accumulate(c, lanes):
+                        index = b.add(destination, c)
+                        total = b.fadd(channels.load(task, dtype, dx, index, lanes),
+                                       channels.load(task, dtype, columns, b.add(start, c), lanes))
+                        channels.store(task, dtype, dx, index, total, lanes)
 
-    emit_parallel_for(kb, f"{name}_col2im", pixels, [columns, dx], gather,
-                      parallel=pixels * g.depth >= PARALLEL_MIN_ELEMENTS)
+                    channels.for_channels(task, g.channels, dtype, accumulate)
 
 
 def _output_index(b, padded, tap, dilation: int, stride: int, extent: int):
@@ -139,44 +131,85 @@ def _output_index(b, padded, tap, dilation: int, stride: int, extent: int):
 def _kernel(module, name, inst, operands):
     g = _Geometry(inst)
     names = ["out"] + operands + ([] if g.window.pointwise else ["workspace"]) + ["status"]
-    kb = KernelBuilder(module, name, names, [PTR] * len(names))
-    return kb, g
+    return KernelBuilder(module, name, names, [PTR] * len(names)), g
 
 
-def lower_conv2d(module, name, inst):
-    """y = im2col(x) @ w."""
-    kb, g = _kernel(module, name, inst, ["x", "w"])
-    columns = kb.arg("x")
-    if not g.window.pointwise:
-        columns = kb.arg("workspace")
-        _emit_im2col(kb, name, g, kb.arg("x"), columns)
-    kb.b.ret(_call_gemm(kb, g, False, False, g.rows, g.out_channels, g.depth, columns, kb.arg("w"), kb.arg("out")))
+def _finish_with_status(kb) -> ir.Function:
+    """Returns the code the tasks' GEMMs left in the status (0 unless one failed)."""
+    kb.b.ret(kb.b.load(kb.arg("status"), typ=I32))
     return kb.function
 
 
+def lower_conv2d(module, name, inst):
+    """y = im2col(x) @ w, a chunk of rows per task."""
+    kb, g = _kernel(module, name, inst, ["x", "w"])
+    if g.window.pointwise:
+        kb.b.ret(_gemm(kb, g, False, False, g.rows, g.out_channels, g.depth, kb.arg("x"), kb.arg("w"), kb.arg("out"),
+                       kb.arg("status")))
+        return kb.function
+    chunks = -(-g.rows // g.chunk_rows)
+
+    def chunk_range(task, values, outer):
+        b = task.b
+        x, w, y, workspace, status = values
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(g.chunk_rows * g.depth)), g.dtype)
+        with task.loop(b.sub(outer[1], outer[0]), "chunk") as i:
+            first = b.mul(b.add(outer[0], i), i64(g.chunk_rows))
+            last = b.add(first, i64(g.chunk_rows))
+            last = b.select(b.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+            _emit_im2col_rows(task, g, x, region, first, last)
+            _gemm(task, g, False, False, b.sub(last, first), g.out_channels, g.depth, region, w,
+                  _element_offset(b, y, b.mul(first, i64(g.out_channels)), g.dtype), status, thread=task.arg("thread"))
+
+    emit_parallel_for(kb, f"{name}_chunks", chunks,
+                      [kb.arg(a) for a in ("x", "w", "out", "workspace", "status")], chunk_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+    return _finish_with_status(kb)
+
+
 def lower_conv2d_backprop_filter(module, name, inst):
-    """dw = im2col(x)^T @ dy."""
+    """dw = im2col(x)^T @ dy: X whole (rows split across the pool), then the threaded GEMM."""
     kb, g = _kernel(module, name, inst, ["x", "dy"])
     columns = kb.arg("x")
     if not g.window.pointwise:
         columns = kb.arg("workspace")
-        _emit_im2col(kb, name, g, kb.arg("x"), columns)
-    kb.b.ret(_call_gemm(kb, g, True, False, g.depth, g.out_channels, g.rows, columns, kb.arg("dy"), kb.arg("out")))
+
+        def rows(task, values, outer):
+            x, target = values
+            _emit_im2col_rows(task, g, x, _element_offset(task.b, target, task.b.mul(outer[0], i64(g.depth)), g.dtype),
+                              outer[0], outer[1])
+
+        emit_parallel_for(kb, f"{name}_im2col", g.rows, [kb.arg("x"), columns], rows,
+                          parallel=g.rows * g.depth >= PARALLEL_MIN_ELEMENTS)
+    kb.b.ret(_gemm(kb, g, True, False, g.depth, g.out_channels, g.rows, columns, kb.arg("dy"), kb.arg("out"),
+                   kb.arg("status")))
     return kb.function
 
 
 def lower_conv2d_backprop_input(module, name, inst):
-    """dx = col2im(dy @ w^T)."""
+    """dx = col2im(dy @ w^T), an image per task iteration."""
     kb, g = _kernel(module, name, inst, ["w", "dy"])
-    b = kb.b
-    columns = kb.arg("out") if g.window.pointwise else kb.arg("workspace")
-    code = _call_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), columns)
-    if not g.window.pointwise:
-        with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
-            b.ret(code)
-        _emit_col2im(kb, name, g, columns, kb.arg("out"))
-    b.ret(ir.Constant(I32, 0) if not g.window.pointwise else code)
-    return kb.function
+    if g.window.pointwise:
+        kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
+                       kb.arg("status")))
+        return kb.function
+    image_rows = g.window.out_h * g.window.out_w
+
+    def images(task, values, outer):
+        b = task.b
+        w, dy, dx, workspace, status = values
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(image_rows * g.depth)), g.dtype)
+        with task.loop(b.sub(outer[1], outer[0]), "image") as i:
+            image = b.add(outer[0], i)
+            gradient = _element_offset(b, dy, b.mul(image, i64(image_rows * g.out_channels)), g.dtype)
+            _gemm(task, g, False, True, image_rows, g.depth, g.out_channels, gradient, w, region, status,
+                  thread=task.arg("thread"))
+            _emit_col2im_image(task, g, region, dx, image)
+
+    emit_parallel_for(kb, f"{name}_images", g.batch, [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")],
+                      images, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS,
+                      max_tasks=MAX_CONV_TASKS)
+    return _finish_with_status(kb)
 
 
 CONV_LOWERINGS = {

@@ -15,12 +15,13 @@ from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, i6
 
 
 def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, emit_range,
-                      parallel: bool = True) -> None:
+                      parallel: bool = True, max_tasks: int = 0) -> None:
     """Runs emit_range(task, task_values, (begin, end)) over [0, extent) on the thread pool.
 
     `values` (pointers or integers of the calling kernel) reach the task as
-    `task_values`, in order. With `parallel` false (too little work to wake the
-    pool) the whole range runs as one task on the caller.
+    `task_values`, in order; the task's `index` argument (below `max_tasks`, if
+    given) and `thread` argument are there too. With `parallel` false (too
+    little work to wake the pool) the whole range runs as one task on the caller.
     """
     module, b = kb.module, kb.b
     context_type = ir.LiteralStructType([v.type for v in values] + [I64])  # ..., task count
@@ -41,7 +42,8 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
 
     if parallel and extent > 1:
         threads = b.sext(b.call(runtime_function(module, "graphc_num_threads", I32, []), []), I64)
-        count = b.select(b.icmp_signed("<", threads, i64(extent)), threads, i64(extent))
+        limit = min(extent, max_tasks) if max_tasks else extent
+        count = b.select(b.icmp_signed("<", threads, i64(limit)), threads, i64(limit))
     else:
         count = i64(1)
     context = kb.variable(context_type)
