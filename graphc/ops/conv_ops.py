@@ -167,9 +167,12 @@ def conv_geometry(inst):
 # The contract of the kernels' workspace (graphc/backend/kernels/conv.py): a convolution
 # multiplies im2col chunks of about IM2COL_CHUNK_BYTES (half a 512 KB L2, so a chunk is
 # still cached when the GEMM packs it), an input gradient one image's columns at a time,
-# each in one of at most MAX_CONV_TASKS tasks at once; a filter gradient the whole matrix.
+# each in one of at most MAX_CONV_TASKS tasks at once. A filter gradient sums over all
+# rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the order of the sums does
+# not depend on the thread count) each sum into a partial filter, then those are added.
 IM2COL_CHUNK_BYTES = 256 * 1024
 MAX_CONV_TASKS = 16
+FILTER_PARTITIONS = 8
 
 
 def im2col_chunk_rows(inst) -> int:
@@ -182,18 +185,25 @@ def im2col_chunk_rows(inst) -> int:
     return max(1, min(rows, IM2COL_CHUNK_BYTES // (depth * inst.result.type.dtype.size)))
 
 
+def conv_tasks(inst) -> int:
+    """How many tasks (each with its own chunk of the workspace) a convolution's kernel runs."""
+    x, _, window = conv_geometry(inst)
+    chunks = max(1, -(-x[0] * window.out_h * window.out_w // im2col_chunk_rows(inst)))
+    return min(FILTER_PARTITIONS if inst.op == "conv2d_backprop_filter" else MAX_CONV_TASKS, chunks)
+
+
 def im2col_bytes(inst) -> int:
-    """The workspace of a convolution's kernel: im2col chunks, one per task, or for a filter
-    gradient the whole matrix (one row per output pixel, one column per (kh, kw, input
-    channel)); none for a pointwise window (the input is the matrix)."""
+    """The workspace of a convolution's kernel: an im2col chunk per task (one row per output
+    pixel, one column per (kh, kw, input channel)), and for a filter gradient a product and
+    a partial sum per task; none for a pointwise window (the input is the im2col matrix)."""
     x, w, window = conv_geometry(inst)
     if window.pointwise:
         return 0
-    rows = x[0] * window.out_h * window.out_w
-    if inst.op != "conv2d_backprop_filter":
-        chunk = im2col_chunk_rows(inst)
-        rows = chunk * min(MAX_CONV_TASKS, max(1, -(-rows // max(chunk, 1))))
-    return max(1, rows * w[0] * w[1] * x[3]) * inst.result.type.dtype.size
+    depth = w[0] * w[1] * x[3]
+    elements = conv_tasks(inst) * im2col_chunk_rows(inst) * depth
+    if inst.op == "conv2d_backprop_filter":
+        elements += 2 * conv_tasks(inst) * depth * w[3]
+    return max(1, elements) * inst.result.type.dtype.size
 
 
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):

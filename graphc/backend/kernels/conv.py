@@ -11,13 +11,14 @@ and an NHWC output the [M, O] one, so:
     conv2d_backprop_input:  dX = dy @ w^T (GEMM nt), then dx = col2im(dX): each
                             input pixel gathers the entries of dX that read it
 
-X never exists whole for conv2d: each task of the thread pool fills a chunk of
-its rows small enough to stay in L2 and multiplies it on its own thread
+X and dX never exist whole: each task of the thread pool fills a chunk of rows
+small enough to stay in L2 and multiplies it on its own thread
 (`graphc_gemm_*_on_thread`), straight into its rows of y. The input gradient
 works an image at a time the same way (an image's dx gathers only from its own
-rows of dX). The filter gradient sums over every row, so it builds X whole and
-leaves the splitting to the threaded GEMM. The chunks and X live in the
-kernel's workspace (sized by conv_ops.im2col_bytes, placed by plan_memory).
+rows of dX). The filter gradient sums over every row: a fixed set of partitions
+of the chunks each sum into a partial filter, added up in order at the end. The
+chunks and partial sums live in the kernel's workspace (sized by
+conv_ops.im2col_bytes, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
 A pointwise window (1x1, stride 1) needs no im2col: x is X.
 """
@@ -31,7 +32,7 @@ from graphc.backend.kernels import channels
 from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.parallel import emit_parallel_for
-from graphc.ops.conv_ops import MAX_CONV_TASKS, conv_geometry, im2col_chunk_rows
+from graphc.ops.conv_ops import MAX_CONV_TASKS, conv_geometry, conv_tasks, im2col_chunk_rows
 
 
 class _Geometry:
@@ -168,22 +169,60 @@ def lower_conv2d(module, name, inst):
 
 
 def lower_conv2d_backprop_filter(module, name, inst):
-    """dw = im2col(x)^T @ dy: X whole (rows split across the pool), then the threaded GEMM."""
+    """dw = im2col(x)^T @ dy, summed chunk by chunk: each of a fixed set of partitions of the
+    chunks sums into its own partial filter (the first partition's is dw), then the partials
+    are added to dw in partition order."""
     kb, g = _kernel(module, name, inst, ["x", "dy"])
-    columns = kb.arg("x")
-    if not g.window.pointwise:
-        columns = kb.arg("workspace")
+    if g.window.pointwise:
+        kb.b.ret(_gemm(kb, g, True, False, g.depth, g.out_channels, g.rows, kb.arg("x"), kb.arg("dy"),
+                       kb.arg("out"), kb.arg("status")))
+        return kb.function
+    filter_elements = g.depth * g.out_channels
+    partitions, chunks = conv_tasks(inst), -(-g.rows // g.chunk_rows)
+    chunk_elements = g.chunk_rows * g.depth
+    # Workspace: per partition an im2col chunk and a product, then partitions 1.. 's partial sums.
+    partials_at = partitions * (chunk_elements + filter_elements)
 
-        def rows(task, values, outer):
-            x, target = values
-            _emit_im2col_rows(task, g, x, _element_offset(task.b, target, task.b.mul(outer[0], i64(g.depth)), g.dtype),
-                              outer[0], outer[1])
+    def partition_range(task, values, outer):
+        b = task.b
+        x, dy, dw, workspace, status = values
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(chunk_elements + filter_elements)),
+                                 g.dtype)
+        product = _element_offset(b, region, i64(chunk_elements), g.dtype)
+        with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
+            partition = b.add(outer[0], i)
+            partial = b.select(b.icmp_signed("==", partition, i64(0)), dw, _element_offset(
+                b, workspace, b.add(i64(partials_at), b.mul(b.sub(partition, i64(1)), i64(filter_elements))), g.dtype))
+            chunk_begin = b.udiv(b.mul(partition, i64(chunks)), i64(partitions))
+            chunk_end = b.udiv(b.mul(b.add(partition, i64(1)), i64(chunks)), i64(partitions))
+            with task.loop(b.sub(chunk_end, chunk_begin), "chunk") as j:
+                first = b.mul(b.add(chunk_begin, j), i64(g.chunk_rows))
+                last = b.add(first, i64(g.chunk_rows))
+                last = b.select(b.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+                _emit_im2col_rows(task, g, x, region, first, last)
+                starting = b.icmp_signed("==", j, i64(0))
+                _gemm(task, g, True, False, g.depth, g.out_channels, b.sub(last, first), region,
+                      _element_offset(b, dy, b.mul(first, i64(g.out_channels)), g.dtype),
+                      b.select(starting, partial, product), status, thread=task.arg("thread"))
+                with b.if_then(b.not_(starting)):
+                    _emit_add(task, g.dtype, partial, product, filter_elements)
 
-        emit_parallel_for(kb, f"{name}_im2col", g.rows, [kb.arg("x"), columns], rows,
-                          parallel=g.rows * g.depth >= PARALLEL_MIN_ELEMENTS)
-    kb.b.ret(_gemm(kb, g, True, False, g.depth, g.out_channels, g.rows, columns, kb.arg("dy"), kb.arg("out"),
-                   kb.arg("status")))
-    return kb.function
+    emit_parallel_for(kb, f"{name}_partitions", partitions,
+                      [kb.arg(a) for a in ("x", "dy", "out", "workspace", "status")], partition_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    b = kb.b
+    with b.if_then(b.icmp_signed("==", b.load(kb.arg("status"), typ=I32), ir.Constant(I32, 0))):
+        for partition in range(1, partitions):
+            _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
+                b, kb.arg("workspace"), i64(partials_at + (partition - 1) * filter_elements), g.dtype), filter_elements)
+    return _finish_with_status(kb)
+
+
+def _emit_add(kb, dtype, target, addend, count: int) -> None:
+    """target[0:count] += addend[0:count]."""
+    b = kb.b
+    channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c, b.fadd(
+        channels.load(kb, dtype, target, c, lanes), channels.load(kb, dtype, addend, c, lanes)), lanes))
 
 
 def lower_conv2d_backprop_input(module, name, inst):
