@@ -188,7 +188,7 @@ def im2col_chunk_rows(inst) -> int:
 def conv_tasks(inst) -> int:
     """How many tasks (each with its own chunk of the workspace) a convolution's kernel runs."""
     x, _, window = conv_geometry(inst)
-    chunks = max(1, -(-x[0] * window.out_h * window.out_w // im2col_chunk_rows(inst)))
+    chunks = max(1, -(-x[0] * window.out_h * window.out_w // max(1, im2col_chunk_rows(inst))))
     return min(FILTER_PARTITIONS if inst.op == "conv2d_backprop_filter" else MAX_CONV_TASKS, chunks)
 
 

@@ -173,6 +173,9 @@ def lower_conv2d_backprop_filter(module, name, inst):
     chunks sums into its own partial filter (the first partition's is dw), then the partials
     are added to dw in partition order."""
     kb, g = _kernel(module, name, inst, ["x", "dy"])
+    if g.rows == 0:  # no output pixels (an empty batch): an empty sum
+        _emit_zeros(kb, g.dtype, kb.arg("out"), inst.result.type.num_elements)
+        return kb.finish()
     if g.window.pointwise:
         kb.b.ret(_gemm(kb, g, True, False, g.depth, g.out_channels, g.rows, kb.arg("x"), kb.arg("dy"),
                        kb.arg("out"), kb.arg("status")))
@@ -216,6 +219,11 @@ def lower_conv2d_backprop_filter(module, name, inst):
             _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
                 b, kb.arg("workspace"), i64(partials_at + (partition - 1) * filter_elements), g.dtype), filter_elements)
     return _finish_with_status(kb)
+
+
+def _emit_zeros(kb, dtype, target, count: int) -> None:
+    channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c,
+                                                                           channels.splat(dtype, 0, lanes), lanes))
 
 
 def _emit_add(kb, dtype, target, addend, count: int) -> None:
