@@ -25,11 +25,13 @@ from graphc.backend import target
 from graphc.backend.fused import Buffers
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
                                            runtime_function)
-from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS
+from graphc.backend.kernels.conv import emit_conv_kernel
+from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS as FUSED_KERNEL_EMITTERS
 from graphc.backend.lowerings import LOWERINGS
 from graphc.ir.program import Program, VarRef
 
 STEP_FUNCTION = "graphc_step"
+KERNEL_EMITTERS = {**FUSED_KERNEL_EMITTERS, "conv": emit_conv_kernel}
 
 
 def profiling() -> bool:

@@ -1,7 +1,7 @@
 """The backend's lowering tables: how each IR op becomes code.
 
 Most ops run inside fused kernels (kernels/fused_kernels.py): elementwise ops
-through their scalar code in SCALAR_OPS, reductions, float matmuls and the
+through their scalar code in SCALAR_OPS, reductions, float matmuls, conv2d and the
 softmax cross-entropy pair as the anchors of their kernels. The others are
 `opaque`: one instruction, one kernel, `lower(module, name, instruction)`
 returning `i32 (ptr out, ptr operand..., [ptr workspace,] ptr status)` (a
@@ -46,7 +46,7 @@ LOWERINGS.update(CONV_LOWERINGS)
 LOWERINGS.update(POOL_LOWERINGS)
 
 STATE_OPS = frozenset({"feed", "constant", "read", "write"})
-KERNEL_ANCHORS = REDUCTIONS | SOFTMAX_OPS | {"matmul"}
+KERNEL_ANCHORS = REDUCTIONS | SOFTMAX_OPS | {"matmul", "conv2d"}
 
 
 def has_lowering(op: str) -> bool:

@@ -125,3 +125,17 @@ def test_memory_plan_gives_convolutions_an_im2col_workspace():
     assert list(plan.workspaces) == [conv.result.id]  # the pointwise one reads x as it is
     assert plan.arena_bytes >= 2 * 3 * 3 * 27 * 4
     assert "workspace of" in plan.describe()
+
+
+def test_fusion_runs_bias_and_relu_as_the_convolutions_epilogue():
+    x = tf.placeholder(tf.float32, [2, 6, 6, 3])
+    conv = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), [1, 1, 1, 1], "SAME")
+    activation = tf.nn.relu(conv + tf.constant([1.0, 2.0, 3.0, 4.0]))
+    per_image = conv * tf.fill([2, 1, 1, 4], 3.0)  # not a per-channel operand: vetoed, a loop kernel of its own
+    program = run_pipeline(lower([activation, per_image], feed_types({x: np.zeros([2, 6, 6, 3])})).program)
+    kinds = {program.kernels[inst.kernel]: [] for inst in program.instructions if inst.kernel is not None}
+    for inst in program.instructions:
+        if inst.kernel is not None:
+            kinds[program.kernels[inst.kernel]].append(inst.op)
+    assert kinds["conv"] == ["conv2d", "add", "relu"]
+    assert kinds["loop"] == ["mul"]

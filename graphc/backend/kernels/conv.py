@@ -11,6 +11,9 @@ and an NHWC output the [M, O] one, so:
     conv2d_backprop_input:  dX = dy @ w^T (GEMM nt), then dx = col2im(dX): each
                             input pixel gathers the entries of dX that read it
 
+conv2d is the anchor of a fused kernel (passes/fuse.py): its epilogue (a bias
+add, relu) runs on each finished block of y, as a matmul's does.
+
 X and dX never exist whole: each task of the thread pool fills a chunk of rows
 small enough to stay in L2 and multiplies it on its own thread
 (`graphc_gemm_*_on_thread`), straight into its rows of y. The input gradient
@@ -27,9 +30,10 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from graphc.backend.kernel_builder import I32, I64, I8, PTR, KernelBuilder, declare, i64
+from graphc.backend.fused import Buffers, ElementwiseBody
+from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare, i64
 from graphc.backend.kernels import channels
-from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
+from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS, emit_block, materialized
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.ops.conv_ops import MAX_CONV_TASKS, conv_geometry, conv_tasks, im2col_chunk_rows
@@ -49,14 +53,17 @@ class _Geometry:
         self.chunk_rows = im2col_chunk_rows(inst)
 
 
-def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None):
-    """C = op(A) @ op(B) on the pool, or with `thread` on the calling task's thread alone."""
+def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None, epilogue=None,
+          context=None):
+    """C = op(A) @ op(B) on the pool, or with `thread` on the calling task's thread alone;
+    then epilogue(context, block...) on each finished block of C."""
     name = function_name(g.dtype, transpose_a, transpose_b)
     types = GEMM_TYPES + ([I64] if thread is not None else [])
     gemm = declare(kb.module, name + ("_on_thread" if thread is not None else ""), I32, types)
     null = ir.Constant(PTR, None)
     sizes = [x if isinstance(x, ir.Value) else i64(x) for x in (m, n, k)]
-    return kb.b.call(gemm, sizes + [a, b_matrix, c, null, null, status] + ([thread] if thread is not None else []))
+    return kb.b.call(gemm, sizes + [a, b_matrix, c, epilogue or null, context or null, status] +
+                     ([thread] if thread is not None else []))
 
 
 def _element_offset(b, pointer, index, dtype):
@@ -141,31 +148,74 @@ def _finish_with_status(kb) -> ir.Function:
     return kb.function
 
 
-def lower_conv2d(module, name, inst):
-    """y = im2col(x) @ w, a chunk of rows per task."""
-    kb, g = _kernel(module, name, inst, ["x", "w"])
+_EPILOGUE_CONTEXT = ir.LiteralStructType([PTR, I64])  # the step's buffers, the chunk's first row
+
+
+def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A conv kernel of fusion (passes/fuse.py): y = im2col(x) @ w, a chunk of rows per task,
+    then the epilogue body (a bias add, relu) on each finished block of y while it is in L2."""
+    conv = members[0]
+    g = _Geometry(conv)
+    body = ElementwiseBody(members[1:])
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    b, buffers_arg, status = kb.b, kb.arg("buffers"), kb.arg("status")
+    x, w, y = (buffers.value(kb, buffers_arg, v) for v in (conv.values[0], conv.values[1], conv.result))
+    epilogue = _epilogue(module, name, body, buffers, g) if body.instructions or body.writes else None
+
+    def context_for(builder, buffers_pointer, first_row):
+        if epilogue is None:
+            return ir.Constant(PTR, None)
+        context = builder.variable(_EPILOGUE_CONTEXT)
+        for index, value in enumerate((buffers_pointer, first_row)):
+            builder.b.store(value, builder.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
+                                                 source_etype=_EPILOGUE_CONTEXT))
+        return context
+
     if g.window.pointwise:
-        kb.b.ret(_gemm(kb, g, False, False, g.rows, g.out_channels, g.depth, kb.arg("x"), kb.arg("w"), kb.arg("out"),
-                       kb.arg("status")))
+        b.ret(_gemm(kb, g, False, False, g.rows, g.out_channels, g.depth, x, w, y, status,
+                    epilogue=epilogue, context=context_for(kb, buffers_arg, i64(0))))
         return kb.function
     chunks = -(-g.rows // g.chunk_rows)
 
     def chunk_range(task, values, outer):
-        b = task.b
-        x, w, y, workspace, status = values
-        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(g.chunk_rows * g.depth)), g.dtype)
-        with task.loop(b.sub(outer[1], outer[0]), "chunk") as i:
-            first = b.mul(b.add(outer[0], i), i64(g.chunk_rows))
-            last = b.add(first, i64(g.chunk_rows))
-            last = b.select(b.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+        tb = task.b
+        x, w, y, workspace, status, buffers_pointer = values
+        region = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(g.chunk_rows * g.depth)), g.dtype)
+        with task.loop(tb.sub(outer[1], outer[0]), "chunk") as i:
+            first = tb.mul(tb.add(outer[0], i), i64(g.chunk_rows))
+            last = tb.add(first, i64(g.chunk_rows))
+            last = tb.select(tb.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
             _emit_im2col_rows(task, g, x, region, first, last)
-            _gemm(task, g, False, False, b.sub(last, first), g.out_channels, g.depth, region, w,
-                  _element_offset(b, y, b.mul(first, i64(g.out_channels)), g.dtype), status, thread=task.arg("thread"))
+            _gemm(task, g, False, False, tb.sub(last, first), g.out_channels, g.depth, region, w,
+                  _element_offset(tb, y, tb.mul(first, i64(g.out_channels)), g.dtype), status,
+                  thread=task.arg("thread"), epilogue=epilogue, context=context_for(task, buffers_pointer, first))
 
-    emit_parallel_for(kb, f"{name}_chunks", chunks,
-                      [kb.arg(a) for a in ("x", "w", "out", "workspace", "status")], chunk_range,
+    workspace = buffers.workspace(kb, buffers_arg, conv.result)
+    emit_parallel_for(kb, f"{name}_chunks", chunks, [x, w, y, workspace, status, buffers_arg], chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
+
+
+def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:
+    """epilogue(context, row, col, rows, cols) on a block of the chunk of y that starts at the
+    context's first row; inputs are whole ([N, OH, OW, O]), per channel or scalars (fuse's veto)."""
+    block = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
+                          [PTR, I64, I64, I64, I64], VOID)
+    b, context = block.b, block.arg("context")
+    buffers_pointer, first_row = (b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
+                                               source_etype=_EPILOGUE_CONTEXT), typ=_EPILOGUE_CONTEXT.elements[index])
+                                  for index in range(2))
+
+    def matrix_strides(value):
+        dims = tuple(value.type.shape)
+        while dims and dims[0] == 1:
+            dims = dims[1:]
+        return {0: (0, 0), 1: (0, 1)}.get(len(dims), (g.out_channels, 1))
+
+    emit_block(block, buffers_pointer, buffers, body, materialized(buffers, body.instructions),
+               (g.rows, g.out_channels), b.add(block.arg("row"), first_row), block.arg("col"), block.arg("rows"),
+               block.arg("cols"), matrix_strides=matrix_strides)
+    return block.finish()
 
 
 def lower_conv2d_backprop_filter(module, name, inst):
@@ -260,7 +310,6 @@ def lower_conv2d_backprop_input(module, name, inst):
 
 
 CONV_LOWERINGS = {
-    "conv2d": lower_conv2d,
     "conv2d_backprop_filter": lower_conv2d_backprop_filter,
     "conv2d_backprop_input": lower_conv2d_backprop_input,
 }
