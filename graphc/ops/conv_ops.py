@@ -236,16 +236,18 @@ def _conv_grad(op, g):
 
 
 def _sizes(attrs, key):
+    """A size input (input_sizes ...) as partial dims: None while unknown; 4 of them."""
     value = attrs[key]
-    return None if value is None else rules.shape_value_to_dims(value)
+    sizes = None if value is None else rules.shape_value_to_dims(value)
+    if sizes is not None and len(sizes) != 4:
+        raise ShapeError(f"{key} must have 4 elements, got {len(sizes)}")
+    return sizes
 
 
 def _backprop_input_infer(types, attrs):
     dtype = rules.same_dtype(types, FLOAT_TYPES)
     _check_attrs(attrs, "Conv2DBackpropInput")
     sizes = _sizes(attrs, "input_sizes")
-    if sizes is not None and len(sizes) != 4:
-        raise ShapeError(f"input_sizes must have 4 elements, got {len(sizes)}")
     kernel, grad = _nhwc(types[0], "filter"), _nhwc(types[1], "out_backprop")
     _check_backprop_shapes(sizes, kernel, grad, attrs)
     return TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, kernel[2]))
@@ -294,8 +296,6 @@ def _backprop_filter_infer(types, attrs):
     dtype = rules.same_dtype(types, FLOAT_TYPES)
     _check_attrs(attrs, "Conv2DBackpropFilter")
     sizes = _sizes(attrs, "filter_sizes")
-    if sizes is not None and len(sizes) != 4:
-        raise ShapeError(f"filter_sizes must have 4 elements, got {len(sizes)}")
     image, grad = _nhwc(types[0], "input"), _nhwc(types[1], "out_backprop")
     _check_backprop_shapes(image, sizes, grad, attrs)
     return TensorType(dtype, sizes if sizes is not None else (None, None, image[3], grad[3]))
@@ -424,8 +424,6 @@ def _max_pool_grad_grad(op, g):
 def _avg_pool_grad_infer(types, attrs):
     dtype = rules.same_dtype(types, FLOAT_TYPES)
     sizes = _sizes(attrs, "orig_input_shape")
-    if sizes is not None and len(sizes) != 4:
-        raise ShapeError(f"orig_input_shape must have 4 elements, got {len(sizes)}")
     grad = _nhwc(types[0], "grad")
     if sizes is not None:
         expected = _pool_infer([TensorType(dtype, sizes)], attrs).dims
