@@ -1,6 +1,7 @@
 """graphc: the TF1 program, placeholders fed at every `sess.run(train_op, feed_dict)`."""
 
 import graphc as tf
+import workloads
 
 NAME = "graphc"
 VERSION = tf.__version__
@@ -13,7 +14,7 @@ class GraphcTrainer:
         self.graph = tf.Graph()
         with self.graph.as_default():
             first_inputs, first_targets = workload.batches[0]
-            self.inputs = tf.placeholder(input_dtype, [None, first_inputs.shape[1]], name="inputs")
+            self.inputs = tf.placeholder(input_dtype, [None] + list(first_inputs.shape[1:]), name="inputs")
             self.targets = tf.placeholder(target_dtype, [None] + list(first_targets.shape[1:]), name="targets")
             variables = [(tf.Variable(weights), tf.Variable(biases)) for weights, biases in workload.params]
             self.loss = build_loss(self.inputs, self.targets, variables)
@@ -40,6 +41,10 @@ def mlp_trainer(workload) -> GraphcTrainer:
     return GraphcTrainer(workload, _mlp_loss, tf.float32, tf.int32)
 
 
+def cnn_trainer(workload) -> GraphcTrainer:
+    return GraphcTrainer(workload, _cnn_loss, tf.float32, tf.int32)
+
+
 def tiny_trainer(workload) -> GraphcTrainer:
     return GraphcTrainer(workload, _tiny_loss, tf.float32, tf.float32)
 
@@ -52,6 +57,16 @@ def _mlp_loss(images, labels, variables):
     weights, biases = variables[-1]
     logits = tf.matmul(activations, weights) + biases
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def _cnn_loss(images, labels, variables):
+    """SAME ReLU convolutions, a 2x2/2 max-pool, then the dense layers of `_mlp_loss`."""
+    activations = images
+    for (kernel, _, stride), (filters, biases) in zip(workloads.CNN_CONVOLUTIONS, variables):
+        activations = tf.nn.relu(tf.nn.conv2d(activations, filters, [1, stride, stride, 1], "SAME") + biases)
+    pooled = tf.nn.max_pool(activations, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    features = tf.reshape(pooled, [-1, workloads.CNN_POOLED_FEATURES])
+    return _mlp_loss(features, labels, variables[len(workloads.CNN_CONVOLUTIONS):])
 
 
 def _tiny_loss(x, y, variables):

@@ -8,6 +8,8 @@ import jax  # noqa: E402 - JAX_PLATFORMS must be set before JAX starts
 import jax.numpy as jnp  # noqa: E402
 import jaxlib  # noqa: E402
 
+import workloads  # noqa: E402
+
 NAME = "JAX (jit)"
 VERSION = f"{jax.__version__} (jaxlib {jaxlib.__version__})"
 
@@ -46,6 +48,10 @@ def mlp_trainer(workload) -> JaxTrainer:
     return JaxTrainer(workload, _mlp_loss)
 
 
+def cnn_trainer(workload) -> JaxTrainer:
+    return JaxTrainer(workload, _cnn_loss)
+
+
 def tiny_trainer(workload) -> JaxTrainer:
     return JaxTrainer(workload, _tiny_loss)
 
@@ -58,6 +64,17 @@ def _mlp_loss(params, images, labels):
     weights, biases = params[-1]
     log_probabilities = jax.nn.log_softmax(activations @ weights + biases)
     return -jnp.mean(jnp.take_along_axis(log_probabilities, labels[:, None], axis=1))
+
+
+def _cnn_loss(params, images, labels):
+    """SAME ReLU convolutions (NHWC, HWIO: XLA pads SAME as TF), a 2x2/2 max-pool, the dense layers."""
+    activations = images
+    convolutions = len(workloads.CNN_CONVOLUTIONS)
+    for (kernel, _, stride), (filters, biases) in zip(workloads.CNN_CONVOLUTIONS, params):
+        activations = jax.nn.relu(jax.lax.conv_general_dilated(
+            activations, filters, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + biases)
+    pooled = jax.lax.reduce_window(activations, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    return _mlp_loss(params[convolutions:], pooled.reshape(pooled.shape[0], -1), labels)
 
 
 def _tiny_loss(params, x, y):

@@ -5,20 +5,26 @@ OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
 threads (thread_determinism.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
-Two workloads, each a full SGD training step (forward, backward, update), float32:
+Three workloads, each a full training step (forward, backward, update), float32:
 
 - MLP step: 784-300-100-10 with ReLU hidden layers, mean softmax cross-entropy,
-  learning rate 0.01, on batches of 100 real MNIST images (pixels in [0, 1]);
+  SGD with learning rate 0.01, on batches of 100 real MNIST images (pixels in [0, 1]);
 - tiny step: the TF1 tutorials' 1-10-1 tanh regression of y = x^2 + noise on
   200 points, mean squared error, learning rate 0.1; it measures the cost of
-  one call more than arithmetic.
+  one call more than arithmetic;
+- CNN step: the TF1 tutorial CNN (28x28x1 -> conv 3x3x32 SAME ReLU -> conv
+  3x3x64 stride 2 SAME ReLU -> 2x2/2 max-pool -> dense 64 ReLU -> dense 10) on
+  the same MNIST batches as NHWC images; SGD with learning rate 0.01 instead of
+  the tutorial's Adam (graphc has no AdamOptimizer yet); NumPy sits it out (no
+  hand-written convolutions). `python benchmarks/run.py cnn` times only this one.
 
 Implementations (one module each): graphc runs the TF1 program, feeding the
 placeholders at every `sess.run(train_op, feed_dict)`; NumPy writes forward and
 backward out with `@` and updates in place; PyTorch runs eagerly with
 `loss.backward()` and an update under `torch.no_grad()`; JAX jits the whole step
 into one function returning the new parameters. Each module exposes
-`mlp_trainer(workload)` and `tiny_trainer(workload)`, giving an object with
+`mlp_trainer(workload)`, `tiny_trainer(workload)` and (if it takes part)
+`cnn_trainer(workload)`, giving an object with
 `prepare(inputs, targets)` (a batch in the framework's own form, made before
 timing), `step(batch)`, `step_with_loss(batch)` and `wait()` (block until queued
 work is done). PyTorch and JAX are skipped, with a note, when not installed.
@@ -64,6 +70,7 @@ OPTIONAL_FRAMEWORK_MODULES = {"torch_steps": "torch", "jax_steps": "jax"}
 ROUNDS = 21
 MLP_STEPS_PER_BLOCK = 30
 TINY_STEPS_PER_BLOCK = 1000
+CNN_STEPS_PER_BLOCK = 5
 SETTLE_SECONDS = 0.2  # the pause before each timed block
 # Untimed steps after the pause: on this VM, cores left idle for 0.2 s need a few
 # milliseconds of work before they run at full speed again (measured: a 2-thread
@@ -74,6 +81,16 @@ LOSS_RELATIVE_TOLERANCE = 1e-4
 SECONDS_PER_UNIT = {"ms": 1e-3, "µs": 1e-6}
 MLP_JAX_LIMIT = 0.65  # issue 3's targets: graphc's step time at most this times JAX jit's
 TINY_JAX_LIMIT = 0.35
+CNN_TORCH_LIMIT = 0.65  # issue 4's: the CNN step at most this times PyTorch eager's
+# (workload, its trainer factory's name, its targets: peer -> (comparison, limit))
+STEP_WORKLOADS = {
+    "mlp": (lambda: workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer",
+            {report.JAX: ("≤", MLP_JAX_LIMIT), report.TORCH: ("<", 1.0)}),
+    "tiny": (lambda: workloads.tiny_workload(TINY_STEPS_PER_BLOCK), "tiny_trainer",
+             {report.JAX: ("≤", TINY_JAX_LIMIT), report.TORCH: ("<", 1.0)}),
+    "cnn": (lambda: workloads.cnn_workload(CNN_STEPS_PER_BLOCK), "cnn_trainer",
+            {report.TORCH: ("≤", CNN_TORCH_LIMIT)}),
+}
 
 
 @dataclass
@@ -102,7 +119,8 @@ class Contender:
         return (time.perf_counter() - start) / steps
 
 
-def main() -> None:
+def main(only: list) -> None:
+    """Everything, or (with workload names, e.g. `cnn`) only those training-step tables."""
     frameworks = available_frameworks()
     sections = [machine_description(), versions_description(frameworks)]
     print("\n".join(sections))
@@ -112,17 +130,22 @@ def main() -> None:
         print(text)
 
     step_medians, targets = {}, []
-    for workload, trainer_factory, jax_limit in (
-            (workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer", MLP_JAX_LIMIT),
-            (workloads.tiny_workload(TINY_STEPS_PER_BLOCK), "tiny_trainer", TINY_JAX_LIMIT)):
-        contenders = [make_contender(framework, trainer_factory, workload) for framework in frameworks]
+    for name in only or STEP_WORKLOADS:
+        make_workload, trainer_factory, limits = STEP_WORKLOADS[name]
+        workload = make_workload()
+        contenders = [make_contender(framework, trainer_factory, workload) for framework in frameworks
+                      if hasattr(framework, trainer_factory)]
         section(f"\n### {workload.title}\n")
         section(check_losses_agree(contenders))
         medians = median_seconds_per_step(contenders, workload.steps_per_block)
         section("\n" + results_table(medians, workload.time_unit))
         key = workload.title.split(" (")[0]
         step_medians[key] = medians
-        targets += report.step_targets(key, medians, jax_limit)
+        targets += report.step_targets(key, medians, limits)
+    if only:
+        section("\n### Targets\n")
+        section(report.targets_table(targets))
+        return
 
     time.sleep(SETTLE_SECONDS)  # let this process's thread pools go idle before the workers start
     thread_counts = sorted({1, os.cpu_count() or 1})
@@ -228,4 +251,4 @@ def versions_description(frameworks: list) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,9 +1,16 @@
-"""PyTorch eager: manual parameters, `loss.backward()`, SGD update under `torch.no_grad()`."""
+"""PyTorch eager: manual parameters, `loss.backward()`, SGD update under `torch.no_grad()`.
+
+Convolutions run in PyTorch's own layouts (NCHW images, OIHW filters: the
+workload's HWIO filters are transposed once, at the start), with TF's SAME
+padding spelled out; features are flattened in TF's NHWC order.
+"""
 
 import os
 
 import torch
 import torch.nn.functional as F
+
+import workloads
 
 NAME = "PyTorch (eager)"
 VERSION = torch.__version__
@@ -14,15 +21,18 @@ torch.set_num_threads(os.cpu_count())
 class TorchTrainer:
     """Trains leaf tensors copied from the workload's parameters; `loss_of(params, batch)` is the forward pass."""
 
-    def __init__(self, workload, loss_of, target_dtype):
-        self.params = [torch.tensor(array, requires_grad=True)
+    def __init__(self, workload, loss_of, target_dtype, layouts=None):
+        self.params = [torch.tensor(array if layouts is None else layouts(array), requires_grad=True)
                        for layer in workload.params for array in layer]
         self.learning_rate = workload.learning_rate
         self.loss_of = loss_of
         self.target_dtype = target_dtype
 
     def prepare(self, inputs, targets):
-        return torch.from_numpy(inputs), torch.from_numpy(targets).to(self.target_dtype)
+        inputs = torch.from_numpy(inputs)
+        if inputs.dim() == 4:  # NHWC images -> NCHW
+            inputs = inputs.permute(0, 3, 1, 2).contiguous()
+        return inputs, torch.from_numpy(targets).to(self.target_dtype)
 
     def step(self, batch):
         self._train(batch)
@@ -47,6 +57,11 @@ def mlp_trainer(workload) -> TorchTrainer:
     return TorchTrainer(workload, _mlp_loss, torch.int64)
 
 
+def cnn_trainer(workload) -> TorchTrainer:
+    return TorchTrainer(workload, _cnn_loss, torch.int64,
+                        layouts=lambda array: array.transpose(3, 2, 0, 1).copy() if array.ndim == 4 else array)
+
+
 def tiny_trainer(workload) -> TorchTrainer:
     return TorchTrainer(workload, _tiny_loss, torch.float32)
 
@@ -59,6 +74,27 @@ def _mlp_loss(params, images, labels):
         activations = F.relu(torch.addmm(layer_biases, activations, layer_weights))
     logits = torch.addmm(biases[-1], activations, weights[-1])
     return F.cross_entropy(logits, labels)
+
+
+def _cnn_loss(params, images, labels):
+    """SAME ReLU convolutions, a 2x2/2 max-pool, then the dense layers of `_mlp_loss`."""
+    activations = images
+    convolutions = len(workloads.CNN_CONVOLUTIONS)
+    for (kernel, _, stride), filters, biases in zip(workloads.CNN_CONVOLUTIONS, params[0:2 * convolutions:2],
+                                                    params[1:2 * convolutions:2]):
+        activations = F.relu(F.conv2d(_same_padding(activations, kernel, stride), filters, biases, stride=stride))
+    pooled = F.max_pool2d(activations, 2, 2)
+    features = pooled.permute(0, 2, 3, 1).reshape(pooled.shape[0], -1)  # TF's flattening order
+    return _mlp_loss(params[2 * convolutions:], features, labels)
+
+
+def _same_padding(images, kernel: int, stride: int):
+    """TF's SAME padding of NCHW images: the odd pixel of padding goes after."""
+    padding = []
+    for size in (images.shape[3], images.shape[2]):
+        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+        padding += [total // 2, total - total // 2]
+    return F.pad(images, padding)
 
 
 def _tiny_loss(params, x, y):

@@ -1,7 +1,7 @@
-"""The two benchmarked training problems, as plain NumPy data every framework starts from.
+"""The benchmarked training problems, as plain NumPy data every framework starts from.
 
 A `Workload` holds the initial parameters (one `(weights, biases)` pair per
-dense layer), the batches, the learning rate and how many steps one timed
+layer: dense weights [in, out], convolution filters HWIO), the batches, the learning rate and how many steps one timed
 block runs. Every framework gets the same arrays, so their losses can be
 compared before anything is timed.
 """
@@ -19,6 +19,14 @@ MLP_LAYER_SIZES = (784, 300, 100, 10)
 MLP_BATCH_SIZE = 100
 MLP_BATCH_COUNT = 20
 MLP_LEARNING_RATE = 0.01
+# The TF1 tutorial CNN: (kernel size, output channels, stride) per SAME convolution, then a 2x2/2
+# max-pool, a dense ReLU layer and the logits.
+CNN_CONVOLUTIONS = ((3, 32, 1), (3, 64, 2))
+CNN_IMAGE_SHAPE = (28, 28, 1)
+CNN_POOLED_FEATURES = 7 * 7 * 64
+CNN_DENSE_SIZES = (CNN_POOLED_FEATURES, 64, 10)
+# Gradient descent, not the tutorial's Adam(1e-3): graphc has no AdamOptimizer on this branch yet.
+CNN_LEARNING_RATE = 0.01
 TINY_HIDDEN_UNITS = 10
 TINY_POINTS = 200
 TINY_NOISE_STDDEV = 0.02
@@ -45,6 +53,22 @@ def mlp_workload(steps_per_block: int) -> Workload:
                     steps_per_block=steps_per_block)
 
 
+def cnn_workload(steps_per_block: int) -> Workload:
+    """The TF1 tutorial CNN on real MNIST batches of 100 as NHWC images [100, 28, 28, 1]."""
+    rng = np.random.default_rng(SEED)
+    params, channels = [], CNN_IMAGE_SHAPE[2]
+    for kernel, out_channels, _ in CNN_CONVOLUTIONS:
+        fan_in = kernel * kernel * channels
+        params.append((rng.normal(0.0, 1.0 / np.sqrt(fan_in), (kernel, kernel, channels, out_channels))
+                       .astype(np.float32), np.zeros(out_channels, np.float32)))
+        channels = out_channels
+    params += _dense_params(rng, CNN_DENSE_SIZES)
+    batches = [(images.reshape((-1,) + CNN_IMAGE_SHAPE), labels) for images, labels in _mnist_batches(rng)]
+    return Workload(title="CNN step (conv 3x3x32, conv 3x3x64 s2, max-pool, dense 64, batch 100)", time_unit="ms",
+                    params=params, batches=batches, learning_rate=CNN_LEARNING_RATE,
+                    steps_per_block=steps_per_block)
+
+
 def tiny_workload(steps_per_block: int) -> Workload:
     """The TF1 tutorials' 1-10-1 tanh regression of y = x^2 + noise on 200 points."""
     rng = np.random.default_rng(SEED)
@@ -58,9 +82,13 @@ def tiny_workload(steps_per_block: int) -> Workload:
 
 
 def _mlp_params(rng: np.random.Generator) -> list:
+    return _dense_params(rng, MLP_LAYER_SIZES)
+
+
+def _dense_params(rng: np.random.Generator, sizes) -> list:
     """Normal weights with stddev 1/sqrt(fan_in) (as the TF1 tutorial's), zero biases."""
     params = []
-    for fan_in, fan_out in zip(MLP_LAYER_SIZES[:-1], MLP_LAYER_SIZES[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         weights = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_in, fan_out)).astype(np.float32)
         params.append((weights, np.zeros(fan_out, np.float32)))
     return params

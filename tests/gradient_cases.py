@@ -24,6 +24,12 @@ def labels(n, classes):
     return rng.randint(0, classes, n)
 
 
+def _conv_square_grads(x, w):
+    """d/dx and d/dw of sum(conv2d(x, w)^2): their gradients exercise the gradients of
+    Conv2DBackpropInput and Conv2DBackpropFilter."""
+    return tf.gradients(tf.reduce_sum(tf.square(tf.nn.conv2d(x, w, [1, 2, 2, 1], "SAME"))), [x, w])
+
+
 CASES = [
     ("neg", lambda x: -x, [signed(3, 4)]),
     ("square", tf.square, [signed(3, 4)]),
@@ -78,6 +84,22 @@ CASES = [
     ("check_numerics", lambda x: tf.check_numerics(x * x, "x squared"), [signed(4)]),
     ("identity", lambda x: tf.identity(x) * 2.0, [signed(3)]),
     ("strided_slice_grad_grad", lambda x: tf.gradients(tf.reduce_sum(x[::2] * x[::2]), x)[0], [signed(5)]),
+    ("conv2d_same", lambda x, w: tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"), [signed(1, 4, 5, 2), signed(3, 3, 2, 2)]),
+    ("conv2d_same_stride2", lambda x, w: tf.nn.conv2d(x, w, [1, 2, 2, 1], "SAME"),
+     [signed(1, 5, 4, 2), signed(3, 3, 2, 3)]),
+    ("conv2d_valid_stride_over_kernel", lambda x, w: tf.nn.conv2d(x, w, [1, 3, 3, 1], "VALID"),
+     [signed(2, 5, 5, 1), signed(2, 2, 1, 2)]),
+    ("conv2d_dilated", lambda x, w: tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME", dilations=[1, 2, 2, 1]),
+     [signed(1, 5, 5, 1), signed(2, 2, 1, 2)]),
+    ("max_pool_same", lambda x: tf.nn.max_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], "SAME"), [signed(2, 5, 6, 2)]),
+    ("max_pool_valid", lambda x: tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID"), [signed(1, 4, 5, 3)]),
+    ("avg_pool_same", lambda x: tf.nn.avg_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], "SAME"), [signed(2, 5, 6, 2)]),
+    ("avg_pool_valid_stride_over_kernel", lambda x: tf.nn.avg_pool(x, [1, 2, 2, 1], [1, 3, 3, 1], "VALID"),
+     [signed(1, 5, 5, 2)]),
+    ("conv2d_input_grad_grad", lambda x, w: _conv_square_grads(x, w)[0], [signed(1, 4, 4, 2), signed(2, 2, 2, 2)]),
+    ("conv2d_filter_grad_grad", lambda x, w: _conv_square_grads(x, w)[1], [signed(1, 4, 4, 2), signed(2, 2, 2, 2)]),
+    ("avg_pool_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.square(tf.nn.avg_pool(
+        x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"))), x)[0], [signed(1, 3, 5, 2)]),
     ("tanh_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.tanh(x) * x), x)[0], [signed(4)]),
     ("sigmoid_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.sigmoid(x) * x), x)[0], [signed(4)]),
     ("sqrt_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.sqrt(x) * x), x)[0], [positive(4)]),

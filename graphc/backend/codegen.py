@@ -25,11 +25,13 @@ from graphc.backend import target
 from graphc.backend.fused import Buffers
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
                                            runtime_function)
-from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS
+from graphc.backend.kernels.conv import emit_conv_kernel
+from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS as FUSED_KERNEL_EMITTERS
 from graphc.backend.lowerings import LOWERINGS
 from graphc.ir.program import Program, VarRef
 
 STEP_FUNCTION = "graphc_step"
+KERNEL_EMITTERS = {**FUSED_KERNEL_EMITTERS, "conv": emit_conv_kernel}
 
 
 def profiling() -> bool:
@@ -127,6 +129,8 @@ def emit_modules(program: Program, count: int = 1) -> list:
             pointers = [buffers.value(step, buffers_arg, inst.result)]
             pointers += [buffers.variable(step, buffers_arg, o.name) if isinstance(o, VarRef)
                          else buffers.value(step, buffers_arg, o) for o in inst.operands]
+            if inst.result.id in plan.workspaces:
+                pointers.append(buffers.workspace(step, buffers_arg, inst.result))
             call(function, pointers + [status], label)
     for value_id, output in plan.final_copies:
         value = program.fetches[output]

@@ -52,6 +52,12 @@ class Buffers:
         kb.tag(base, (self.plan.slot(location), location.offset))
         return base
 
+    def workspace(self, kb: KernelBuilder, buffers, result: Value):
+        """A pointer to the workspace of the op computing `result` (see plan_memory)."""
+        offset = self.plan.workspaces[result.id]
+        base = self._slot(kb, buffers, self.plan.arena_slot)
+        return kb.b.gep(base, [i64(offset)], source_etype=I8) if offset else base
+
     def variable(self, kb: KernelBuilder, buffers, name: str):
         pointer = self._slot(kb, buffers, self.plan.variable_slot(name))
         kb.tag(pointer, (self.plan.variable_slot(name), 0))

@@ -74,6 +74,9 @@ class OpDef:
     shape_only_inputs: bool = False
     shape_function: Optional[Callable] = None
     stateful: bool = False
+    # Scratch memory its kernel uses while it runs (an im2col matrix): `workspace(instruction)`
+    # gives the bytes; plan_memory places them in the arena like a value live for that kernel.
+    workspace: Optional[Callable] = None
     in_ir: bool = True
     # Graph-only ops the session finishes on the host after the native call
     # (summaries): `host_function(op, input_values)` gives the op's one output

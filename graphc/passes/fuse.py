@@ -4,6 +4,9 @@ Kernel kinds, by what anchors them:
 
 - gemm: a float matmul, plus an epilogue of elementwise ops over its result's
   shape (bias add, relu, an optimizer update) and writes of epilogue values;
+- conv: a float conv2d (a GEMM over [N*OH*OW, O]), plus an epilogue over its
+  result's shape whose other operands are per channel, per pixel or scalars
+  (a bias add and relu), so that the epilogue can run on blocks of that matrix;
 - softmax: sparse softmax cross-entropy and/or its gradient (one row pass for
   both), plus an epilogue over the gradient's shape;
 - reduce: a reduction with the elementwise ops that produce its input, and an
@@ -44,7 +47,7 @@ from graphc.ops.registry import FusionClass
 FREE_OPS = frozenset({"feed", "constant", "read"})
 REDUCTIONS = frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"})
 SOFTMAX_OPS = frozenset({"sparse_softmax_xent", "sparse_softmax_xent_grad"})
-FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax")
+FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax", "conv")
 CHECK_OPS = frozenset({"check_numerics"})  # opaque ops that may fail the run on bad values
 
 
@@ -59,6 +62,8 @@ def is_elementwise(inst) -> bool:
 def anchor_kind(inst) -> str:
     if inst.op == "matmul" and inst.result.type.dtype.is_floating:
         return "gemm"
+    if inst.op == "conv2d":
+        return "conv"
     if inst.op in SOFTMAX_OPS:
         return "softmax"
     if inst.op in REDUCTIONS:
@@ -141,6 +146,23 @@ class _Fusion:
                 return False
         return True
 
+    def _fits_matrix_view(self, j: int, kernel: _Kernel) -> bool:
+        """Veto for conv kernels: the epilogue runs on blocks of the [N*OH*OW, O] matrix, so each
+        operand from outside the kernel must be whole, per channel ([O]) or a scalar."""
+        if kernel.kind != "conv":
+            return True
+        shape = kernel.shape
+        for operand in self.instructions[j].values:
+            producer = self._producer(operand)
+            if producer is not None and self.kernel_of[producer] is kernel:
+                continue
+            dims = tuple(d for d in operand.type.shape)
+            while dims and dims[0] == 1:
+                dims = dims[1:]
+            if dims not in ((), (shape[-1],), tuple(shape)):
+                return False
+        return True
+
     # -- grouping -------------------------------------------------------------------------------
 
     def _new_kernel(self, j: int, kind: str, shape: tuple) -> _Kernel:
@@ -189,7 +211,7 @@ class _Fusion:
             if kind == "loop":
                 kernel = self._latest_producer_kernel(j) or self._kernel_for_free_op(j)
                 if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape
-                        and self._reads_keep_meaning(j, kernel)):
+                        and self._reads_keep_meaning(j, kernel) and self._fits_matrix_view(j, kernel)):
                     self._add(j, kernel)
                 else:
                     self._new_kernel(j, "loop", inst.result.type.shape)
@@ -212,8 +234,8 @@ class _Fusion:
                     kernel = self._new_kernel(j, "softmax", inst.values[0].type.shape)
                     kernel.anchor_operands = operands
                     kernel.anchor_vars |= self._read_vars(j)
-            elif kind == "gemm":
-                self._new_kernel(j, "gemm", inst.result.type.shape).anchor_vars |= self._read_vars(j)
+            elif kind in ("gemm", "conv"):
+                self._new_kernel(j, kind, inst.result.type.shape).anchor_vars |= self._read_vars(j)
             elif kind == "copy":
                 kernel = self._latest_producer_kernel(j)
                 if kernel is not None and self._write_can_join(j, kernel):

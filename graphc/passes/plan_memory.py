@@ -23,6 +23,10 @@ gets a Location:
   kernel using it; values whose lifetimes do not overlap share space
   (first fit, 64-byte aligned), and the plan reports the arena's peak.
 
+An op whose registry entry asks for a workspace (convolutions' im2col matrices)
+gets one in the arena too, live only while its kernel runs; codegen passes it
+to the kernel after the operands.
+
 This pass annotates the program (`annotations["memory_plan"]`) and changes no
 instruction.
 """
@@ -32,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphc.ir.program import Program
+from graphc.ops import registry
 from graphc.passes.fuse import is_elementwise
 
 INLINE_CONSTANT_BYTES = 16 * 1024
@@ -67,6 +72,7 @@ class MemoryPlan:
     unshared_bytes: int = 0                             # what the arena would take without reuse
     materialized_reads: frozenset = frozenset()         # value ids of reads that copy
     final_copies: tuple = ()                            # (value id, output index) copied at the end
+    workspaces: dict = field(default_factory=dict)      # result value id -> arena offset of its op's workspace
 
     def slot(self, location: Location) -> int:
         """The index of a location's buffer in the step's pointer array."""
@@ -96,6 +102,8 @@ class MemoryPlan:
                  f"{registers} values in registers; {len(self.const_values)} passed-in constants"]
         for value_id, location in self.locations.items():
             lines.append(f"  #   %{value_id} -> {location}")
+        for value_id, offset in self.workspaces.items():
+            lines.append(f"  #   workspace of %{value_id} -> arena+{offset}")
         return "\n".join(lines)
 
 
@@ -141,6 +149,9 @@ def plan_memory(program: Program) -> Program:
         value = inst.result
         if value is None:
             continue
+        workspace = registry.get(inst.op).workspace
+        if workspace is not None and workspace(inst):
+            arena_values.append((span_start[i], span_end[i], workspace(inst), ("workspace", value.id)))
         fetched = value.id in output_index
         if inst.op == "feed":
             locations[value.id] = Location("feed", feed_number)
@@ -170,6 +181,7 @@ def plan_memory(program: Program) -> Program:
             final_copies.append((value.id, output_index[value.id]))
     final_copies.extend(repeated_fetches)
     peak, unshared = _assign_offsets(arena_values, locations)
+    plan.workspaces = {key[1]: locations.pop(key).offset for key in list(locations) if isinstance(key, tuple)}
     plan.locations = dict(sorted(locations.items()))
     plan.const_values = tuple(consts)
     plan.arena_bytes, plan.unshared_bytes = peak, unshared
@@ -210,7 +222,8 @@ def _assign_offsets(values, locations) -> tuple:
     """First fit over lifetimes: returns (peak bytes, bytes without any sharing)."""
     placed = []  # (offset, size, start, end)
     peak = 0
-    for start, end, nbytes, value_id in sorted(values):
+    # A workspace's key is ("workspace", id of its op's result); it sorts beside that value.
+    for start, end, nbytes, value_id in sorted(values, key=lambda v: v[:3] + (v[3] if isinstance(v[3], int) else v[3][1],)):
         size = _aligned(nbytes)
         busy = sorted((o, s) for o, s, b, e in placed if not (e < start or b > end))
         offset = 0

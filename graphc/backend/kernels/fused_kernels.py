@@ -15,10 +15,11 @@ import llvmlite.ir as ir
 from graphc.backend import scalar_ops
 from graphc.backend.fused import (SHORT_INNER_LOOP, Buffers, ElementwiseBody, ElementwiseRegion, Periodic, emit_loops,
                                   horizontal, region_lanes)
-from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64, runtime_function
+from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.matmul import lower_matmul
+from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.softmax import Rows
 from graphc.frontend.tensor_shape import num_elements
 from graphc.ops.rules import normalize_axes
@@ -27,46 +28,24 @@ from graphc.ops.rules import normalize_axes
 PARALLEL_MIN_ELEMENTS = 1 << 15
 # Below this many multiply-adds a product is a plain loop nest (see emit_gemm_kernel).
 SMALL_GEMM_MACS = 1 << 14
-_TASK_CONTEXT = ir.LiteralStructType([PTR, PTR, I64])  # buffers, status, task count
-
-
-def _field(b, context, index):
-    return b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)], source_etype=_TASK_CONTEXT),
-                  typ=_TASK_CONTEXT.elements[index])
 
 
 def _parallel_kernel(module, name, extent: int, emit_range) -> ir.Function:
     """A kernel running emit_range(kb, buffers, (begin, end)) over [0, extent), split across threads."""
-    task = KernelBuilder(module, f"{name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
-    b = task.b
-    context = task.arg("context")
-    buffers, count = _field(b, context, 0), _field(b, context, 2)
-    index = task.arg("index")
-    begin = b.udiv(b.mul(i64(extent), index), count)
-    end = b.udiv(b.mul(i64(extent), b.add(index, i64(1))), count)
-    emit_range(task, buffers, (begin, end))
-    task_function = task.finish()
-
     kb = KernelBuilder(module, name, ["buffers", "status"])
-    b = kb.b
-    threads = b.sext(b.call(runtime_function(module, "graphc_num_threads", I32, []), []), I64)
-    count = b.select(b.icmp_signed("<", threads, i64(extent)), threads, i64(extent))
-    context = kb.variable(_TASK_CONTEXT)
-    for i, value in enumerate((kb.arg("buffers"), kb.arg("status"), count)):
-        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=_TASK_CONTEXT))
-    parallel_for = runtime_function(module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
-    b.call(parallel_for, [task_function, context, count])
+    emit_parallel_for(kb, f"{name}_task", extent, [kb.arg("buffers")],
+                      lambda task, values, outer: emit_range(task, values[0], outer))
     return kb.finish()
 
 
-def _materialized(buffers: Buffers, instructions) -> list:
+def materialized(buffers: Buffers, instructions) -> list:
     return [inst.result for inst in instructions if inst.result is not None and buffers.in_memory(inst.result)]
 
 
 def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     body = ElementwiseBody(members)
     shape = body.instructions[-1].result.type.shape
-    region = ElementwiseRegion(body, shape, _materialized(buffers, body.instructions))
+    region = ElementwiseRegion(body, shape, materialized(buffers, body.instructions))
     if num_elements(shape) >= PARALLEL_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
         return _parallel_kernel(module, name, region.shape[0],
                                 lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))
@@ -122,7 +101,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
         strides.append(contiguous_strides(in_shape))
     kept = iter(contiguous_strides([d for i, d in enumerate(in_shape) if i not in axes]))
     strides.append([0 if i in axes else next(kept) for i in range(len(in_shape))])
-    stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in _materialized(buffers, main.instructions)]
+    stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in materialized(buffers, main.instructions)]
     stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype, w.operands[1].id)
                for w in main.writes]
     strides += [contiguous_strides(in_shape) for _ in stores]
@@ -151,7 +130,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
                 b.sdiv(total, constant(dtype, count))  # truncates, as TF
             kb.store(out, dtype, j, divided)
     if epilogue.instructions or epilogue.writes:
-        ElementwiseRegion(epilogue, result.type.shape, _materialized(buffers, epilogue.instructions)).emit(
+        ElementwiseRegion(epilogue, result.type.shape, materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)
     return kb.finish()
 
@@ -266,7 +245,7 @@ def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Func
 
     rows.for_each_group(batch, group)
     if epilogue.instructions or epilogue.writes:
-        ElementwiseRegion(epilogue, (batch, classes), _materialized(buffers, epilogue.instructions)).emit(
+        ElementwiseRegion(epilogue, (batch, classes), materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)
     return kb.finish()
 
@@ -291,10 +270,10 @@ def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     gemm = declare(module, function_name(matmul.result.type.dtype, transpose_a, transpose_b), I32, GEMM_TYPES)
     callback = ir.Constant(PTR, None)
     if epilogue.instructions or epilogue.writes:
-        outputs = _materialized(buffers, epilogue.instructions)
+        outputs = materialized(buffers, epilogue.instructions)
         block = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
                              [PTR, I64, I64, I64, I64], VOID)
-        _emit_block(block, block.arg("context"), buffers, epilogue, outputs, (m, n),
+        emit_block(block, block.arg("context"), buffers, epilogue, outputs, (m, n),
                     *(block.arg(x) for x in ("row", "col", "rows", "cols")))
         callback = block.finish()
     kb = KernelBuilder(module, name, ["buffers", "status"])
@@ -312,16 +291,20 @@ def _emit_small_gemm(module, name, matmul, epilogue: ElementwiseBody, buffers: B
     pointers = [buffers.value(kb, buffers_arg, v) for v in (matmul.result,) + tuple(matmul.operands)]
     kb.b.call(product, pointers + [kb.arg("status")])
     if epilogue.instructions or epilogue.writes:
-        ElementwiseRegion(epilogue, matmul.result.type.shape, _materialized(buffers, epilogue.instructions)).emit(
+        ElementwiseRegion(epilogue, matmul.result.type.shape, materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)
     return kb.finish()
 
 
-def _emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols):
-    """The epilogue body on the block C[row:row+rows, col:col+cols] of a C of `shape`, row by row."""
+def emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols,
+               matrix_strides=None):
+    """The epilogue body on the block C[row:row+rows, col:col+cols] of a C of `shape`, row by row.
+
+    `matrix_strides(value)` gives an input's (row, column) strides in C when its
+    shape is not one that broadcasts to C's (a convolution's per-channel bias)."""
     b = kb.b
-    streams = [(buffers.value(kb, buffers_arg, v), v.type.dtype, broadcast_strides(v.type.shape, shape))
-               for v in body.inputs]
+    strides_of = matrix_strides or (lambda v: broadcast_strides(v.type.shape, shape))
+    streams = [(buffers.value(kb, buffers_arg, v), v.type.dtype, strides_of(v)) for v in body.inputs]
     stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, contiguous_strides(shape), v.id) for v in outputs]
     stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
                 contiguous_strides(shape), w.operands[1].id) for w in body.writes]

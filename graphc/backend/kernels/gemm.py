@@ -455,10 +455,20 @@ class GemmEmitter:
 
     def emit(self) -> ir.Function:
         """The exported `i32 name(m, n, k, a, b, c, epilogue, context, status)`: C = op(A) @ op(B),
-        then epilogue(context, tile...) on every tile of C; runs on the thread pool."""
+        then epilogue(context, tile...) on every tile of C; runs on the thread pool.
+
+        Also exports `name_on_thread(..., status, thread)`: the same product computed by the
+        calling thread alone, with pool thread `thread`'s scratch buffers, for kernels that
+        already split their work across the pool (convolutions: one im2col chunk per task).
+        """
         task = self._task(self._pack_a(), self._pack_b(), self._micro_kernel(direct=False),
                           self._micro_kernel(direct=True))
-        kb = KernelBuilder(self.module, self.name, GEMM_ARGUMENTS, GEMM_TYPES)
+        self._entry(task, on_thread=True)
+        return self._entry(task, on_thread=False)
+
+    def _entry(self, task, on_thread: bool) -> ir.Function:
+        names, types = GEMM_ARGUMENTS + (["thread"] if on_thread else []), GEMM_TYPES + ([I64] if on_thread else [])
+        kb = KernelBuilder(self.module, self.name + ("_on_thread" if on_thread else ""), names, types)
         kb.function.linkage = "external"
         b = kb.b
         m, n, k = kb.arg("m"), kb.arg("n"), kb.arg("k")
@@ -476,17 +486,23 @@ class GemmEmitter:
         n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
         split_columns = b.icmp_signed(">=", n_panels, m_panels)
         panels = b.select(split_columns, n_panels, m_panels)
-        threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads", I32, []), []), I64)
-        small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
-        count = b.select(small, i64(1), self._min(b, threads, panels))
+        if on_thread:
+            count = i64(1)
+        else:
+            threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads", I32, []), []), I64)
+            small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
+            count = b.select(small, i64(1), self._min(b, threads, panels))
         blocks = [self._balanced(b, m, bm.mc, bm.mr), self._balanced(b, k, bm.kc, _UNROLL),
                   self._balanced(b, n, bm.nc, bm.nr)]
         context = kb.variable(self.context_type)
         values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [count, split_columns]
         for f, value in enumerate(values):
             b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, f)], source_etype=self.context_type))
-        parallel_for = runtime_function(self.module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
-        b.call(parallel_for, [task, context, count])
+        if on_thread:
+            b.call(task, [context, i64(0), kb.arg("thread")])
+        else:
+            parallel_for = runtime_function(self.module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
+            b.call(parallel_for, [task, context, count])
         b.ret(b.load(kb.arg("status"), typ=I32))
         return kb.function
 

@@ -1,0 +1,315 @@
+"""Convolutions as products with the blocked GEMM (kernels/gemm.py) over im2col matrices.
+
+For a convolution of x [N, H, W, C] with w [KH, KW, C, O] giving y [N, OH, OW, O],
+the im2col matrix X has one row per output pixel (M = N*OH*OW) and one column per
+(kh, kw, c) (K = KH*KW*C): X[(n,oh,ow), (kh,kw,c)] = x[n, oh*s - pad + kh*d, ..., c],
+zero where that falls in the padding. An HWIO filter is already the [K, O] matrix
+and an NHWC output the [M, O] one, so:
+
+    conv2d:                 y  = X @ w                      (GEMM nn)
+    conv2d_backprop_filter: dw = X^T @ dy                   (GEMM tn)
+    conv2d_backprop_input:  dX = dy @ w^T (GEMM nt), then dx = col2im(dX): each
+                            input pixel gathers the entries of dX that read it
+
+conv2d is the anchor of a fused kernel (passes/fuse.py): its epilogue (a bias
+add, relu) runs on each finished block of y, as a matmul's does.
+
+X and dX never exist whole: each task of the thread pool fills a chunk of rows
+small enough to stay in L2 and multiplies it on its own thread
+(`graphc_gemm_*_on_thread`), straight into its rows of y. The input gradient
+works an image at a time the same way (an image's dx gathers only from its own
+rows of dX). The filter gradient sums over every row: a fixed set of partitions
+of the chunks each sum into a partial filter, added up in order at the end. The
+chunks and partial sums live in the kernel's workspace (sized by
+conv_ops.im2col_bytes, placed by plan_memory).
+Every output element is summed in one fixed order, whatever the thread count.
+A pointwise window (1x1, stride 1) needs no im2col: x is X.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend.fused import Buffers, ElementwiseBody
+from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare, i64
+from graphc.backend.kernels import channels
+from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS, emit_block, materialized
+from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
+from graphc.backend.kernels.parallel import emit_parallel_for
+from graphc.ops.conv_ops import MAX_CONV_TASKS, conv_geometry, conv_tasks, im2col_chunk_rows
+
+
+class _Geometry:
+    """The sizes one convolution instruction works with."""
+
+    def __init__(self, inst):
+        x, w, window = conv_geometry(inst)
+        self.dtype = inst.result.type.dtype
+        self.batch, self.height, self.width, self.channels = x
+        self.out_channels = w[3]
+        self.window = window
+        self.rows = self.batch * window.out_h * window.out_w       # M
+        self.depth = window.k_h * window.k_w * self.channels      # K
+        self.chunk_rows = im2col_chunk_rows(inst)
+
+
+def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None, epilogue=None,
+          context=None):
+    """C = op(A) @ op(B) on the pool, or with `thread` on the calling task's thread alone;
+    then epilogue(context, block...) on each finished block of C."""
+    name = function_name(g.dtype, transpose_a, transpose_b)
+    types = GEMM_TYPES + ([I64] if thread is not None else [])
+    gemm = declare(kb.module, name + ("_on_thread" if thread is not None else ""), I32, types)
+    null = ir.Constant(PTR, None)
+    sizes = [x if isinstance(x, ir.Value) else i64(x) for x in (m, n, k)]
+    return kb.b.call(gemm, sizes + [a, b_matrix, c, epilogue or null, context or null, status] +
+                     ([thread] if thread is not None else []))
+
+
+def _element_offset(b, pointer, index, dtype):
+    return b.gep(pointer, [b.mul(index, i64(dtype.size))], source_etype=I8)
+
+
+def _emit_im2col_rows(task: KernelBuilder, g: _Geometry, x, target, begin, end) -> None:
+    """Rows [begin, end) of the im2col matrix of x, written from `target` on (row begin first)."""
+    win, dtype, b = g.window, g.dtype, task.b
+    with task.loop(b.sub(end, begin), "row") as i:
+        row = b.add(begin, i)
+        image = b.udiv(row, i64(win.out_h * win.out_w))
+        pixel = b.urem(row, i64(win.out_h * win.out_w))
+        top = b.sub(b.mul(b.udiv(pixel, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
+        left = b.sub(b.mul(b.urem(pixel, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
+        with task.loop(win.k_h, "kh") as kh:
+            ih = b.add(top, b.mul(kh, i64(win.dilation_h)))
+            inside_h = b.icmp_unsigned("<", ih, i64(g.height))  # negative rows wrap to huge
+            with task.loop(win.k_w, "kw") as kw:
+                iw = b.add(left, b.mul(kw, i64(win.dilation_w)))
+                inside = b.and_(inside_h, b.icmp_unsigned("<", iw, i64(g.width)))
+                destination = b.add(b.mul(i, i64(g.depth)), b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
+                with b.if_else(inside) as (copy, zero):
+                    with copy:
+                        start = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), ih), i64(g.width)), iw),
+                                      i64(g.channels))
+                        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
+                            task, dtype, target, b.add(destination, c),
+                            channels.load(task, dtype, x, b.add(start, c), lanes), lanes))
+                    with zero:
+                        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
+                            task, dtype, target, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
+
+
+def _emit_col2im_image(task: KernelBuilder, g: _Geometry, columns, dx, image) -> None:
+    """dx[image, ih, iw, c] = the sum, over taps (kh, kw) in order, of columns[(oh, ow), (kh, kw, c)]
+    for the output pixel (oh, ow) of the image whose tap reads (ih, iw), if there is one."""
+    win, dtype, b = g.window, g.dtype, task.b
+    with task.loop(g.height * g.width, "pixel") as place:
+        ih = b.add(b.udiv(place, i64(g.width)), i64(win.pad_top))
+        iw = b.add(b.urem(place, i64(g.width)), i64(win.pad_left))
+        destination = b.mul(b.add(b.mul(image, i64(g.height * g.width)), place), i64(g.channels))
+        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
+            task, dtype, dx, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
+        with task.loop(win.k_h, "kh") as kh:
+            oh, inside_h = _output_index(b, ih, kh, win.dilation_h, win.stride_h, win.out_h)
+            with task.loop(win.k_w, "kw") as kw:
+                ow, inside_w = _output_index(b, iw, kw, win.dilation_w, win.stride_w, win.out_w)
+                with b.if_then(b.and_(inside_h, inside_w)):
+                    row = b.add(b.mul(oh, i64(win.out_w)), ow)
+                    start = b.add(b.mul(row, i64(g.depth)), b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
+
+                    def accumulate(c, lanes):
+                        index = b.add(destination, c)
+                        total = b.fadd(channels.load(task, dtype, dx, index, lanes),
+                                       channels.load(task, dtype, columns, b.add(start, c), lanes))
+                        channels.store(task, dtype, dx, index, total, lanes)
+
+                    channels.for_channels(task, g.channels, dtype, accumulate)
+
+
+def _output_index(b, padded, tap, dilation: int, stride: int, extent: int):
+    """(o, whether it exists): the output row o whose tap `tap` reads padded input row `padded`,
+    i.e. o * stride + tap * dilation = padded with 0 <= o < extent."""
+    offset = b.sub(padded, b.mul(tap, i64(dilation)))
+    non_negative = b.icmp_signed(">=", offset, i64(0))
+    safe = b.select(non_negative, offset, i64(0))
+    index = b.udiv(safe, i64(stride))
+    exact = b.icmp_unsigned("==", b.urem(safe, i64(stride)), i64(0))
+    return index, b.and_(non_negative, b.and_(exact, b.icmp_unsigned("<", index, i64(extent))))
+
+
+def _kernel(module, name, inst, operands):
+    g = _Geometry(inst)
+    names = ["out"] + operands + ([] if g.window.pointwise else ["workspace"]) + ["status"]
+    return KernelBuilder(module, name, names, [PTR] * len(names)), g
+
+
+def _finish_with_status(kb) -> ir.Function:
+    """Returns the code the tasks' GEMMs left in the status (0 unless one failed)."""
+    kb.b.ret(kb.b.load(kb.arg("status"), typ=I32))
+    return kb.function
+
+
+_EPILOGUE_CONTEXT = ir.LiteralStructType([PTR, I64])  # the step's buffers, the chunk's first row
+
+
+def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A conv kernel of fusion (passes/fuse.py): y = im2col(x) @ w, a chunk of rows per task,
+    then the epilogue body (a bias add, relu) on each finished block of y while it is in L2."""
+    conv = members[0]
+    g = _Geometry(conv)
+    body = ElementwiseBody(members[1:])
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    b, buffers_arg, status = kb.b, kb.arg("buffers"), kb.arg("status")
+    x, w, y = (buffers.value(kb, buffers_arg, v) for v in (conv.values[0], conv.values[1], conv.result))
+    epilogue = _epilogue(module, name, body, buffers, g) if body.instructions or body.writes else None
+
+    def context_for(builder, buffers_pointer, first_row):
+        if epilogue is None:
+            return ir.Constant(PTR, None)
+        context = builder.variable(_EPILOGUE_CONTEXT)
+        for index, value in enumerate((buffers_pointer, first_row)):
+            builder.b.store(value, builder.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
+                                                 source_etype=_EPILOGUE_CONTEXT))
+        return context
+
+    if g.window.pointwise:
+        b.ret(_gemm(kb, g, False, False, g.rows, g.out_channels, g.depth, x, w, y, status,
+                    epilogue=epilogue, context=context_for(kb, buffers_arg, i64(0))))
+        return kb.function
+    chunks = -(-g.rows // g.chunk_rows)
+
+    def chunk_range(task, values, outer):
+        tb = task.b
+        x, w, y, workspace, status, buffers_pointer = values
+        region = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(g.chunk_rows * g.depth)), g.dtype)
+        with task.loop(tb.sub(outer[1], outer[0]), "chunk") as i:
+            first = tb.mul(tb.add(outer[0], i), i64(g.chunk_rows))
+            last = tb.add(first, i64(g.chunk_rows))
+            last = tb.select(tb.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+            _emit_im2col_rows(task, g, x, region, first, last)
+            _gemm(task, g, False, False, tb.sub(last, first), g.out_channels, g.depth, region, w,
+                  _element_offset(tb, y, tb.mul(first, i64(g.out_channels)), g.dtype), status,
+                  thread=task.arg("thread"), epilogue=epilogue, context=context_for(task, buffers_pointer, first))
+
+    workspace = buffers.workspace(kb, buffers_arg, conv.result)
+    emit_parallel_for(kb, f"{name}_chunks", chunks, [x, w, y, workspace, status, buffers_arg], chunk_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+    return _finish_with_status(kb)
+
+
+def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:
+    """epilogue(context, row, col, rows, cols) on a block of the chunk of y that starts at the
+    context's first row; inputs are whole ([N, OH, OW, O]), per channel or scalars (fuse's veto)."""
+    block = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
+                          [PTR, I64, I64, I64, I64], VOID)
+    b, context = block.b, block.arg("context")
+    buffers_pointer, first_row = (b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
+                                               source_etype=_EPILOGUE_CONTEXT), typ=_EPILOGUE_CONTEXT.elements[index])
+                                  for index in range(2))
+
+    def matrix_strides(value):
+        dims = tuple(value.type.shape)
+        while dims and dims[0] == 1:
+            dims = dims[1:]
+        return {0: (0, 0), 1: (0, 1)}.get(len(dims), (g.out_channels, 1))
+
+    emit_block(block, buffers_pointer, buffers, body, materialized(buffers, body.instructions),
+               (g.rows, g.out_channels), b.add(block.arg("row"), first_row), block.arg("col"), block.arg("rows"),
+               block.arg("cols"), matrix_strides=matrix_strides)
+    return block.finish()
+
+
+def lower_conv2d_backprop_filter(module, name, inst):
+    """dw = im2col(x)^T @ dy, summed chunk by chunk: each of a fixed set of partitions of the
+    chunks sums into its own partial filter (the first partition's is dw), then the partials
+    are added to dw in partition order."""
+    kb, g = _kernel(module, name, inst, ["x", "dy"])
+    if g.rows == 0:  # no output pixels (an empty batch): an empty sum
+        _emit_zeros(kb, g.dtype, kb.arg("out"), inst.result.type.num_elements)
+        return kb.finish()
+    if g.window.pointwise:
+        kb.b.ret(_gemm(kb, g, True, False, g.depth, g.out_channels, g.rows, kb.arg("x"), kb.arg("dy"),
+                       kb.arg("out"), kb.arg("status")))
+        return kb.function
+    filter_elements = g.depth * g.out_channels
+    partitions, chunks = conv_tasks(inst), -(-g.rows // g.chunk_rows)
+    chunk_elements = g.chunk_rows * g.depth
+    # Workspace: per partition an im2col chunk and a product, then partitions 1.. 's partial sums.
+    partials_at = partitions * (chunk_elements + filter_elements)
+
+    def partition_range(task, values, outer):
+        b = task.b
+        x, dy, dw, workspace, status = values
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(chunk_elements + filter_elements)),
+                                 g.dtype)
+        product = _element_offset(b, region, i64(chunk_elements), g.dtype)
+        with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
+            partition = b.add(outer[0], i)
+            partial = b.select(b.icmp_signed("==", partition, i64(0)), dw, _element_offset(
+                b, workspace, b.add(i64(partials_at), b.mul(b.sub(partition, i64(1)), i64(filter_elements))), g.dtype))
+            chunk_begin = b.udiv(b.mul(partition, i64(chunks)), i64(partitions))
+            chunk_end = b.udiv(b.mul(b.add(partition, i64(1)), i64(chunks)), i64(partitions))
+            with task.loop(b.sub(chunk_end, chunk_begin), "chunk") as j:
+                first = b.mul(b.add(chunk_begin, j), i64(g.chunk_rows))
+                last = b.add(first, i64(g.chunk_rows))
+                last = b.select(b.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+                _emit_im2col_rows(task, g, x, region, first, last)
+                starting = b.icmp_signed("==", j, i64(0))
+                _gemm(task, g, True, False, g.depth, g.out_channels, b.sub(last, first), region,
+                      _element_offset(b, dy, b.mul(first, i64(g.out_channels)), g.dtype),
+                      b.select(starting, partial, product), status, thread=task.arg("thread"))
+                with b.if_then(b.not_(starting)):
+                    _emit_add(task, g.dtype, partial, product, filter_elements)
+
+    emit_parallel_for(kb, f"{name}_partitions", partitions,
+                      [kb.arg(a) for a in ("x", "dy", "out", "workspace", "status")], partition_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    b = kb.b
+    with b.if_then(b.icmp_signed("==", b.load(kb.arg("status"), typ=I32), ir.Constant(I32, 0))):
+        for partition in range(1, partitions):
+            _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
+                b, kb.arg("workspace"), i64(partials_at + (partition - 1) * filter_elements), g.dtype), filter_elements)
+    return _finish_with_status(kb)
+
+
+def _emit_zeros(kb, dtype, target, count: int) -> None:
+    channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c,
+                                                                           channels.splat(dtype, 0, lanes), lanes))
+
+
+def _emit_add(kb, dtype, target, addend, count: int) -> None:
+    """target[0:count] += addend[0:count]."""
+    b = kb.b
+    channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c, b.fadd(
+        channels.load(kb, dtype, target, c, lanes), channels.load(kb, dtype, addend, c, lanes)), lanes))
+
+
+def lower_conv2d_backprop_input(module, name, inst):
+    """dx = col2im(dy @ w^T), an image per task iteration."""
+    kb, g = _kernel(module, name, inst, ["w", "dy"])
+    if g.window.pointwise:
+        kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
+                       kb.arg("status")))
+        return kb.function
+    image_rows = g.window.out_h * g.window.out_w
+
+    def images(task, values, outer):
+        b = task.b
+        w, dy, dx, workspace, status = values
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(image_rows * g.depth)), g.dtype)
+        with task.loop(b.sub(outer[1], outer[0]), "image") as i:
+            image = b.add(outer[0], i)
+            gradient = _element_offset(b, dy, b.mul(image, i64(image_rows * g.out_channels)), g.dtype)
+            _gemm(task, g, False, True, image_rows, g.depth, g.out_channels, gradient, w, region, status,
+                  thread=task.arg("thread"))
+            _emit_col2im_image(task, g, region, dx, image)
+
+    emit_parallel_for(kb, f"{name}_images", g.batch, [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")],
+                      images, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS,
+                      max_tasks=MAX_CONV_TASKS)
+    return _finish_with_status(kb)
+
+
+CONV_LOWERINGS = {
+    "conv2d_backprop_filter": lower_conv2d_backprop_filter,
+    "conv2d_backprop_input": lower_conv2d_backprop_input,
+}

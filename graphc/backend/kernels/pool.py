@@ -1,0 +1,221 @@
+"""Max and average pooling over NHWC images, and their gradients.
+
+Each window visits only the taps inside the image (TF's SAME padding never wins
+a max and is not counted by an average), channels innermost a vector at a time.
+The forward kernels split output rows (n, oh) across threads; the gradients
+scatter into their image's dx, so they split images. A max is the first
+largest element in tap order (row-major; a later tap wins only if strictly
+greater), as TF's CPU kernels choose, and MaxPoolGrad routes each gradient there.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend.kernel_builder import I32, KernelBuilder, i64
+from graphc.backend.kernels import channels
+from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
+from graphc.backend.kernels.parallel import emit_parallel_for
+from graphc.ops.conv_ops import pool_window
+
+
+class _Pool:
+    """One pooling instruction's sizes, and the code for visiting a window's taps."""
+
+    def __init__(self, inst, image_shape):
+        self.dtype = inst.result.type.dtype
+        self.batch, self.height, self.width, self.channels = image_shape
+        self.window = pool_window(image_shape, inst.attrs)
+
+    def taps(self, kb: KernelBuilder, oh, ow):
+        """For the window of output pixel (oh, ow): (first, count, visit) where visit(body) runs
+        body(pixel, tap) over its taps inside the image in order (pixel = ih * W + iw of the
+        input, tap = kh * KW + kw as i32), first is the first such (pixel, tap), count their number."""
+        b, win = kb.b, self.window
+        top = b.sub(b.mul(oh, i64(win.stride_h)), i64(win.pad_top))
+        left = b.sub(b.mul(ow, i64(win.stride_w)), i64(win.pad_left))
+        kh_lo, kh_hi = _clamp(b, top, win.k_h, self.height)
+        kw_lo, kw_hi = _clamp(b, left, win.k_w, self.width)
+
+        def place(kh, kw):
+            pixel = b.add(b.mul(b.add(top, kh), i64(self.width)), b.add(left, kw))
+            return pixel, b.trunc(b.add(b.mul(kh, i64(win.k_w)), kw), I32)
+
+        def visit(body):
+            with kb.loop(b.sub(kh_hi, kh_lo), "kh") as i:
+                with kb.loop(b.sub(kw_hi, kw_lo), "kw") as j:
+                    body(*place(b.add(kh_lo, i), b.add(kw_lo, j)))
+
+        count = b.mul(b.sub(kh_hi, kh_lo), b.sub(kw_hi, kw_lo))
+        return place(kh_lo, kw_lo), count, visit
+
+
+def _clamp(b, start, k: int, size: int):
+    """[lo, hi): the taps 0 <= t < k with 0 <= start + t < size."""
+    lo = b.select(b.icmp_signed("<", start, i64(0)), b.sub(i64(0), start), i64(0))
+    end = b.sub(i64(size), start)
+    hi = b.select(b.icmp_signed("<", end, i64(k)), end, i64(k))
+    return lo, b.select(b.icmp_signed("<", hi, lo), lo, hi)
+
+
+def _first_max(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
+    """(max, tap of the first max) over a window's taps for channels c..c+lanes."""
+    b, dtype = kb.b, pool.dtype
+    index_type = ir.VectorType(I32, lanes) if lanes > 1 else I32
+
+    def at(pixel):
+        return b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c))
+
+    best = kb.variable(channels.value_type(dtype, lanes), channels.load(kb, dtype, x, at(first[0]), lanes))
+    index = kb.variable(index_type, _splat_index(b, first[1], lanes))
+
+    def tap(pixel, number):
+        value = channels.load(kb, dtype, x, at(pixel), lanes)
+        larger = b.fcmp_ordered(">", value, kb.get(best, value.type))
+        kb.set(best, b.select(larger, value, kb.get(best, value.type)))
+        kb.set(index, b.select(larger, _splat_index(b, number, lanes), kb.get(index, index_type)))
+
+    visit(tap)
+    return kb.get(best, channels.value_type(dtype, lanes)), kb.get(index, index_type), at
+
+
+def _splat_index(b, number, lanes: int):
+    if lanes == 1:
+        return number
+    vector_type = ir.VectorType(I32, lanes)
+    one = b.insert_element(ir.Constant(vector_type, ir.Undefined), number, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined), ir.Constant(vector_type, [0] * lanes))
+
+
+def _count(b, pool: _Pool, count, lanes: int):
+    value = b.sitofp(count, channels.value_type(pool.dtype, 1))
+    if lanes == 1:
+        return value
+    vector_type = channels.value_type(pool.dtype, lanes)
+    one = b.insert_element(ir.Constant(vector_type, ir.Undefined), value, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined),
+                            ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+
+
+def _lower_pool(module, name, inst, average: bool):
+    (x_value,) = inst.values
+    pool = _Pool(inst, x_value.type.shape)
+    win, dtype = pool.window, pool.dtype
+    kb = KernelBuilder(module, name, ["out", "x", "status"])
+    output_rows = pool.batch * win.out_h
+
+    def rows(task, values, outer):
+        b = task.b
+        out, x = values
+        begin, end = outer
+        with task.loop(b.sub(end, begin), "row") as i:
+            row = b.add(begin, i)
+            image_base = b.mul(b.udiv(row, i64(win.out_h)), i64(pool.height * pool.width * pool.channels))
+            oh = b.urem(row, i64(win.out_h))
+            with task.loop(win.out_w, "ow") as ow:
+                first, count, visit = pool.taps(task, oh, ow)
+                destination = b.mul(b.add(b.mul(row, i64(win.out_w)), ow), i64(pool.channels))
+
+                def window(c, lanes):
+                    if average:
+                        total = task.variable(channels.value_type(dtype, lanes), channels.splat(dtype, 0, lanes))
+
+                        def tap(pixel, number):
+                            index = b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c))
+                            value = channels.load(task, dtype, x, index, lanes)
+                            task.set(total, b.fadd(task.get(total, value.type), value))
+
+                        visit(tap)
+                        result = b.fdiv(task.get(total, channels.value_type(dtype, lanes)),
+                                        _count(b, pool, count, lanes))
+                    else:
+                        result = _first_max(task, pool, x, image_base, first, visit, c, lanes)[0]
+                    channels.store(task, dtype, out, b.add(destination, c), result, lanes)
+
+                channels.for_channels(task, pool.channels, dtype, window)
+
+    emit_parallel_for(kb, f"{name}_rows", output_rows, [kb.arg("out"), kb.arg("x")], rows,
+                      parallel=inst.result.type.num_elements * win.k_h * win.k_w >= PARALLEL_MIN_ELEMENTS)
+    return kb.finish()
+
+
+def _lower_pool_grad(module, name, inst, image_shape, operand_names, route):
+    """dx for each image: zeros, then route(task, pool, values, image, oh, ow, c, lanes) adds each
+    output pixel's gradient into its window."""
+    pool = _Pool(inst, image_shape)
+    win, dtype = pool.window, pool.dtype
+    kb = KernelBuilder(module, name, ["out"] + operand_names + ["status"])
+    image_elements = pool.height * pool.width * pool.channels
+
+    def images(task, values, outer):
+        b = task.b
+        begin, end = outer
+        dx = values[0]
+        with task.loop(b.sub(end, begin), "image") as i:
+            image = b.add(begin, i)
+            base = b.mul(image, i64(image_elements))
+            with task.loop(pool.height * pool.width, "zero") as p:
+                start = b.add(base, b.mul(p, i64(pool.channels)))
+                channels.for_channels(task, pool.channels, dtype, lambda c, lanes: channels.store(
+                    task, dtype, dx, b.add(start, c), channels.splat(dtype, 0, lanes), lanes))
+            with task.loop(win.out_h, "oh") as oh:
+                with task.loop(win.out_w, "ow") as ow:
+                    grad_base = b.mul(b.add(b.mul(b.add(b.mul(image, i64(win.out_h)), oh), i64(win.out_w)), ow),
+                                      i64(pool.channels))
+                    channels.for_channels(task, pool.channels, dtype, lambda c, lanes: route(
+                        task, pool, values, base, grad_base, oh, ow, c, lanes))
+
+    emit_parallel_for(kb, f"{name}_images", pool.batch, [kb.arg(n) for n in ["out"] + operand_names], images,
+                      parallel=inst.result.type.num_elements * win.k_h * win.k_w >= PARALLEL_MIN_ELEMENTS)
+    return kb.finish()
+
+
+def _add_at(task, pool, dx, base, pixel, c, value, lanes):
+    b = task.b
+    index = b.add(base, b.add(b.mul(pixel, i64(pool.channels)), c))
+    channels.store(task, pool.dtype, dx, index, b.fadd(channels.load(task, pool.dtype, dx, index, lanes), value), lanes)
+
+
+def lower_max_pool(module, name, inst):
+    return _lower_pool(module, name, inst, average=False)
+
+
+def lower_avg_pool(module, name, inst):
+    return _lower_pool(module, name, inst, average=True)
+
+
+def lower_max_pool_grad(module, name, inst):
+    """dx: each output pixel's gradient added at its window's first maximum of x."""
+
+    def route(task, pool, values, base, grad_base, oh, ow, c, lanes):
+        b, dtype = task.b, pool.dtype
+        dx, x, _, grad = values
+        first, _, visit = pool.taps(task, oh, ow)
+        _, winner, _ = _first_max(task, pool, x, base, first, visit, c, lanes)
+        g = channels.load(task, dtype, grad, b.add(grad_base, c), lanes)
+        zero = channels.splat(dtype, 0, lanes)
+        visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, b.select(
+            b.icmp_signed("==", winner, _splat_index(b, number, lanes)), g, zero), lanes))
+
+    return _lower_pool_grad(module, name, inst, inst.values[0].type.shape, ["x", "y", "grad"], route)
+
+
+def lower_avg_pool_grad(module, name, inst):
+    """dx: each output pixel's gradient divided by its window's count, added over the window."""
+
+    def route(task, pool, values, base, grad_base, oh, ow, c, lanes):
+        b, dtype = task.b, pool.dtype
+        dx, grad = values
+        _, count, visit = pool.taps(task, oh, ow)
+        share = b.fdiv(channels.load(task, dtype, grad, b.add(grad_base, c), lanes), _count(b, pool, count, lanes))
+        visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, share, lanes))
+
+    return _lower_pool_grad(module, name, inst, inst.result.type.shape, ["grad"], route)
+
+
+POOL_LOWERINGS = {
+    "max_pool": lower_max_pool,
+    "avg_pool": lower_avg_pool,
+    "max_pool_grad": lower_max_pool_grad,
+    "avg_pool_grad": lower_avg_pool_grad,
+}

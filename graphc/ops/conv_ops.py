@@ -1,0 +1,524 @@
+"""Convolution and pooling (`tf.nn.conv2d`, `max_pool`, `avg_pool`) and their gradient ops.
+
+Layouts are TF1's defaults: NHWC images, HWIO filters. `Window` holds the
+spatial arithmetic every rule, reference and kernel shares (TF's SAME/VALID
+padding). The gradient ops are graph ops, as in TF1, so autodiff builds them;
+their size inputs (`input_sizes`, `filter_sizes`, `orig_input_shape`) come last
+in graphc's graphs (trailing inputs known at compile time become attributes),
+while the public functions take them in TF's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphc.frontend import dtypes
+from graphc.frontend.graph import apply_op, convert_to_tensor
+from graphc.ops import array_ops, registry, rules
+from graphc.ops.registry import FusionClass, OpDef, ShapeError, TensorType
+from graphc.ops.rules import FLOAT_TYPES
+
+PADDINGS = ("SAME", "VALID")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window over the H and W axes of an NHWC tensor, TF's padding rules applied.
+
+    SAME: out = ceil(in / stride), pad_total = max((out - 1) * stride + k - in, 0),
+    pad_top = pad_total // 2 (the extra row, if any, goes at the bottom). VALID: no
+    padding, out = ceil((in - k + 1) / stride). k counts the dilated extent.
+    """
+
+    in_h: int
+    in_w: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    out_h: int
+    out_w: int
+    pad_top: int
+    pad_left: int
+
+    @staticmethod
+    def of(in_h, in_w, k_h, k_w, strides, padding, dilations=(1, 1, 1, 1)) -> "Window":
+        sizes = []
+        for size, k, stride, dilation in ((in_h, k_h, strides[1], dilations[1]), (in_w, k_w, strides[2], dilations[2])):
+            extent = (k - 1) * dilation + 1
+            if padding == "SAME":
+                out = -(-size // stride)
+                before = max((out - 1) * stride + extent - size, 0) // 2
+            else:
+                if size < extent:
+                    raise ShapeError(f"Negative dimension size caused by subtracting {extent} from {size}")
+                out, before = (size - extent + stride) // stride, 0
+            sizes.append((out, before))
+        (out_h, pad_top), (out_w, pad_left) = sizes
+        return Window(in_h, in_w, k_h, k_w, strides[1], strides[2], dilations[1], dilations[2],
+                      out_h, out_w, pad_top, pad_left)
+
+    @property
+    def pointwise(self) -> bool:
+        """Each output element reads exactly its own input pixel (a 1x1, stride-1 window)."""
+        return (self.k_h, self.k_w, self.stride_h, self.stride_w) == (1, 1, 1, 1)
+
+    def taps(self):
+        """(kh, kw, rows, cols): for each tap, the input rows (cols) it reads for output rows
+        (cols) 0..out-1, as indices into the input padded by pad_top (pad_left) in front."""
+        for kh in range(self.k_h):
+            for kw in range(self.k_w):
+                rows = kh * self.dilation_h + self.stride_h * np.arange(self.out_h)
+                cols = kw * self.dilation_w + self.stride_w * np.arange(self.out_w)
+                yield kh, kw, rows, cols
+
+    def padded(self, x, fill):
+        """x [N, H, W, C] padded so every tap's rows and cols (see taps) are inside."""
+        rows = max(self.pad_top + self.in_h,
+                   (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
+        cols = max(self.pad_left + self.in_w,
+                   (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
+        out = np.full((x.shape[0], rows, cols, x.shape[3]), fill, dtype=x.dtype)
+        out[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :] = x
+        return out
+
+    def cropped(self, padded):
+        return padded[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :]
+
+    def valid(self, rows, cols):
+        """Which (row, col) of the padded input lie inside the original: [out_h, out_w] booleans."""
+        r = (rows >= self.pad_top) & (rows < self.pad_top + self.in_h)
+        c = (cols >= self.pad_left) & (cols < self.pad_left + self.in_w)
+        return r[:, None] & c[None, :]
+
+
+def _check_attrs(attrs, what: str) -> None:
+    if attrs.get("data_format", "NHWC") != "NHWC":
+        raise ShapeError(f"graphc's {what} supports data_format NHWC only, got {attrs['data_format']}")
+    if attrs["padding"] not in PADDINGS:
+        raise ShapeError(f"padding must be SAME or VALID, got {attrs['padding']}")
+    for key in ("strides", "dilations", "ksize"):
+        value = attrs.get(key)
+        if value is None:
+            continue
+        if len(value) != 4 or any(v < 1 for v in value):
+            raise ShapeError(f"{key} must be 4 positive integers, got {list(value)}")
+        if value[0] != 1 or value[3] != 1:
+            raise ShapeError(f"{what} does not support {key} in the batch and depth dimensions")
+    if attrs.get("dilations", (1, 1, 1, 1)) != (1, 1, 1, 1) and attrs["strides"] != (1, 1, 1, 1):
+        raise ShapeError("strides > 1 are not supported together with dilations > 1")
+
+
+def _window_of(image_dims, k_h, k_w, attrs):
+    """The Window for partial NHWC dims (None when H, W or the kernel is not known yet)."""
+    if image_dims is None or None in (image_dims[1], image_dims[2], k_h, k_w):
+        return None
+    return Window.of(image_dims[1], image_dims[2], k_h, k_w, attrs["strides"], attrs["padding"],
+                     attrs.get("dilations") or (1, 1, 1, 1))
+
+
+def _nhwc(types_or_dims, what: str):
+    dims = types_or_dims.dims
+    if dims is not None and len(dims) != 4:
+        raise ShapeError(f"{what} must be 4-dimensional (NHWC), got rank {len(dims)}")
+    return dims if dims is not None else (None,) * 4
+
+
+def _output_dims(image, window, channels):
+    if window is None:
+        return (image[0], None, None, channels)
+    return (image[0], window.out_h, window.out_w, channels)
+
+
+# -- Conv2D ---------------------------------------------------------------------------------------
+
+
+def _conv_infer(types, attrs):
+    dtype = rules.same_dtype(types, FLOAT_TYPES)
+    _check_attrs(attrs, "Conv2D")
+    image = _nhwc(types[0], "input")
+    kernel = _nhwc(types[1], "filter")
+    rules.merge_dim(image[3], kernel[2], "input depth and filter in_channels")
+    return TensorType(dtype, _output_dims(image, _window_of(image, kernel[0], kernel[1], attrs), kernel[3]))
+
+
+def conv_window(x_shape, w_shape, attrs) -> Window:
+    """The Window of a convolution of an input of `x_shape` with a filter of `w_shape`."""
+    return Window.of(x_shape[1], x_shape[2], w_shape[0], w_shape[1], attrs["strides"], attrs["padding"],
+                     attrs.get("dilations") or (1, 1, 1, 1))
+
+
+def conv_geometry(inst):
+    """(input shape, filter shape, Window) of a conv2d, conv2d_backprop_input or
+    conv2d_backprop_filter instruction."""
+    if inst.op == "conv2d":
+        x, w = inst.values[0].type.shape, inst.values[1].type.shape
+    elif inst.op == "conv2d_backprop_input":
+        x, w = inst.result.type.shape, inst.values[0].type.shape
+    else:
+        x, w = inst.values[0].type.shape, inst.result.type.shape
+    return x, w, conv_window(x, w, inst.attrs)
+
+
+# The contract of the kernels' workspace (graphc/backend/kernels/conv.py): a convolution
+# multiplies im2col chunks of about IM2COL_CHUNK_BYTES (half a 512 KB L2, so a chunk is
+# still cached when the GEMM packs it), an input gradient one image's columns at a time,
+# each in one of at most MAX_CONV_TASKS tasks at once. A filter gradient sums over all
+# rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the order of the sums does
+# not depend on the thread count) each sum into a partial filter, then those are added.
+IM2COL_CHUNK_BYTES = 256 * 1024
+MAX_CONV_TASKS = 16
+FILTER_PARTITIONS = 8
+
+
+def im2col_chunk_rows(inst) -> int:
+    """How many im2col rows (output pixels) one task multiplies at a time."""
+    x, w, window = conv_geometry(inst)
+    if inst.op == "conv2d_backprop_input":
+        return window.out_h * window.out_w
+    depth = max(1, w[0] * w[1] * x[3])
+    rows = x[0] * window.out_h * window.out_w
+    return max(1, min(rows, IM2COL_CHUNK_BYTES // (depth * inst.result.type.dtype.size)))
+
+
+def conv_tasks(inst) -> int:
+    """How many tasks (each with its own chunk of the workspace) a convolution's kernel runs."""
+    x, _, window = conv_geometry(inst)
+    chunks = max(1, -(-x[0] * window.out_h * window.out_w // max(1, im2col_chunk_rows(inst))))
+    return min(FILTER_PARTITIONS if inst.op == "conv2d_backprop_filter" else MAX_CONV_TASKS, chunks)
+
+
+def im2col_bytes(inst) -> int:
+    """The workspace of a convolution's kernel: an im2col chunk per task (one row per output
+    pixel, one column per (kh, kw, input channel)), and for a filter gradient a product and
+    a partial sum per task; none for a pointwise window (the input is the im2col matrix)."""
+    x, w, window = conv_geometry(inst)
+    if window.pointwise:
+        return 0
+    depth = w[0] * w[1] * x[3]
+    elements = conv_tasks(inst) * im2col_chunk_rows(inst) * depth
+    if inst.op == "conv2d_backprop_filter":
+        elements += 2 * conv_tasks(inst) * depth * w[3]
+    return max(1, elements) * inst.result.type.dtype.size
+
+
+def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
+    window = conv_window(x.shape, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
+    padded = window.padded(x, 0)
+    out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]), dtype=x.dtype)
+    for kh, kw, rows, cols in window.taps():
+        out += np.tensordot(padded[:, rows][:, :, cols], w[kh, kw], axes=([3], [0])).astype(x.dtype)
+    return out
+
+
+conv2d_p = registry.register(OpDef(name="conv2d", tf_type="Conv2D", infer=_conv_infer,
+                                   fusion=FusionClass.OPAQUE, reference=_conv_reference,
+                                   workspace=im2col_bytes))
+
+
+def _conv_attrs(op):
+    return {k: op.attrs[k] for k in ("strides", "padding", "data_format", "dilations")}
+
+
+@registry.set_gradient(conv2d_p)
+def _conv_grad(op, g):
+    x, w = op.inputs
+    attrs = _conv_attrs(op)
+    return [apply_op("conv2d_backprop_input", [w, g, array_ops.shape(x)], attrs),
+            apply_op("conv2d_backprop_filter", [x, g, array_ops.shape(w)], attrs)]
+
+
+# -- Conv2DBackpropInput: d conv / d input -------------------------------------------------------------
+
+
+def _sizes(attrs, key):
+    """A size input (input_sizes ...) as partial dims: None while unknown; 4 of them."""
+    value = attrs[key]
+    sizes = None if value is None else rules.shape_value_to_dims(value)
+    if sizes is not None and len(sizes) != 4:
+        raise ShapeError(f"{key} must have 4 elements, got {len(sizes)}")
+    return sizes
+
+
+def _backprop_input_infer(types, attrs):
+    dtype = rules.same_dtype(types, FLOAT_TYPES)
+    _check_attrs(attrs, "Conv2DBackpropInput")
+    sizes = _sizes(attrs, "input_sizes")
+    kernel, grad = _nhwc(types[0], "filter"), _nhwc(types[1], "out_backprop")
+    _check_backprop_shapes(sizes, kernel, grad, attrs)
+    return TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, kernel[2]))
+
+
+def _check_backprop_shapes(image, kernel, grad, attrs):
+    """The gradient's shape must be what the forward convolution of `image` with `kernel` gives."""
+    if image is None or kernel is None:
+        return
+    rules.merge_dim(image[3], kernel[2], "input depth and filter in_channels")
+    rules.merge_dim(grad[3], kernel[3], "out_backprop depth and filter out_channels")
+    window = _window_of(image, kernel[0], kernel[1], attrs)
+    if window is not None:
+        rules.merge_dim(grad[1], window.out_h, "out_backprop height")
+        rules.merge_dim(grad[2], window.out_w, "out_backprop width")
+
+
+def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
+    sizes = tuple(int(s) for s in np.asarray(input_sizes).reshape(-1))
+    window = conv_window(sizes, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
+    padded = window.padded(np.zeros(sizes, dtype=dy.dtype), 0)
+    for kh, kw, rows, cols in window.taps():
+        contribution = np.tensordot(dy, w[kh, kw], axes=([3], [1])).astype(dy.dtype)
+        padded[:, rows[:, None], cols[None, :]] += contribution
+    return np.ascontiguousarray(window.cropped(padded))
+
+
+conv2d_backprop_input_p = registry.register(OpDef(
+    name="conv2d_backprop_input", tf_type="Conv2DBackpropInput", infer=_backprop_input_infer,
+    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), reference=_backprop_input_reference,
+    workspace=im2col_bytes))
+
+
+@registry.set_gradient(conv2d_backprop_input_p)
+def _backprop_input_grad(op, g):
+    w, dy = op.inputs[:2]
+    attrs = _conv_attrs(op)
+    return [apply_op("conv2d_backprop_filter", [g, dy, array_ops.shape(w)], attrs),
+            apply_op("conv2d", [g, w], attrs), None]
+
+
+# -- Conv2DBackpropFilter: d conv / d filter ----------------------------------------------------------
+
+
+def _backprop_filter_infer(types, attrs):
+    dtype = rules.same_dtype(types, FLOAT_TYPES)
+    _check_attrs(attrs, "Conv2DBackpropFilter")
+    sizes = _sizes(attrs, "filter_sizes")
+    image, grad = _nhwc(types[0], "input"), _nhwc(types[1], "out_backprop")
+    _check_backprop_shapes(image, sizes, grad, attrs)
+    return TensorType(dtype, sizes if sizes is not None else (None, None, image[3], grad[3]))
+
+
+def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
+    sizes = tuple(int(s) for s in np.asarray(filter_sizes).reshape(-1))
+    window = conv_window(x.shape, sizes, dict(strides=strides, padding=padding, dilations=dilations))
+    padded = window.padded(x, 0)
+    dw = np.zeros(sizes, dtype=x.dtype)
+    for kh, kw, rows, cols in window.taps():
+        dw[kh, kw] = np.tensordot(padded[:, rows][:, :, cols], dy, axes=([0, 1, 2], [0, 1, 2]))
+    return dw
+
+
+conv2d_backprop_filter_p = registry.register(OpDef(
+    name="conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", infer=_backprop_filter_infer,
+    fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), reference=_backprop_filter_reference,
+    workspace=im2col_bytes))
+
+
+@registry.set_gradient(conv2d_backprop_filter_p)
+def _backprop_filter_grad(op, g):
+    x, dy = op.inputs[:2]
+    attrs = _conv_attrs(op)
+    return [apply_op("conv2d_backprop_input", [g, dy, array_ops.shape(x)], attrs),
+            apply_op("conv2d", [x, g], attrs), None]
+
+
+# -- pooling ----------------------------------------------------------------------------------------------
+
+
+def pool_window(x_shape, attrs) -> Window:
+    """The Window of a pooling op over an input of `x_shape`."""
+    return Window.of(x_shape[1], x_shape[2], attrs["ksize"][1], attrs["ksize"][2], attrs["strides"], attrs["padding"])
+
+
+def _pool_infer(types, attrs):
+    dtype = rules.same_dtype(types[:1], FLOAT_TYPES)
+    _check_attrs(attrs, "pooling")
+    image = _nhwc(types[0], "value")
+    return TensorType(dtype, _output_dims(image, _window_of(image, attrs["ksize"][1], attrs["ksize"][2], attrs),
+                                          image[3]))
+
+
+def _first_max(x, ksize, strides, padding):
+    """(max, tap index of the first maximum) per output element: taps are scanned row-major
+    and a later one wins only if strictly greater, as the kernel does (and TF's CPU kernel)."""
+    window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
+    padded = window.padded(x, 0)
+    shape = (x.shape[0], window.out_h, window.out_w, x.shape[3])
+    best, index = np.zeros(shape, x.dtype), np.full(shape, -1)
+    for tap, (kh, kw, rows, cols) in enumerate(window.taps()):
+        candidate = padded[:, rows][:, :, cols]
+        take = window.valid(rows, cols)[None, :, :, None] & ((index < 0) | (candidate > best))
+        best = np.where(take, candidate, best)
+        index = np.where(take, tap, index)
+    return window, best, index
+
+
+def _max_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
+    return _first_max(x, ksize, strides, padding)[1]
+
+
+def _avg_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
+    window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
+    padded = window.padded(x, 0)
+    total = np.zeros((x.shape[0], window.out_h, window.out_w, x.shape[3]), x.dtype)
+    count = np.zeros((window.out_h, window.out_w), np.int64)
+    for kh, kw, rows, cols in window.taps():
+        total += padded[:, rows][:, :, cols]
+        count += window.valid(rows, cols)
+    return (total / count[None, :, :, None].astype(x.dtype)).astype(x.dtype)
+
+
+max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer,
+                                     fusion=FusionClass.OPAQUE, reference=_max_pool_reference))
+avg_pool_p = registry.register(OpDef(name="avg_pool", tf_type="AvgPool", infer=_pool_infer,
+                                     fusion=FusionClass.OPAQUE, reference=_avg_pool_reference))
+
+
+def _pool_attrs(op):
+    return {k: op.attrs[k] for k in ("ksize", "strides", "padding", "data_format")}
+
+
+@registry.set_gradient(max_pool_p)
+def _max_pool_grad(op, g):
+    return [apply_op("max_pool_grad", [op.inputs[0], op.outputs[0], g], _pool_attrs(op))]
+
+
+@registry.set_gradient(avg_pool_p)
+def _avg_pool_grad(op, g):
+    return [apply_op("avg_pool_grad", [g, array_ops.shape(op.inputs[0])], _pool_attrs(op))]
+
+
+def _max_pool_grad_infer(types, attrs):
+    dtype = rules.same_dtype(types, FLOAT_TYPES)
+    image = _nhwc(types[0], "orig_input")
+    expected = _pool_infer(types[:1], attrs).dims
+    for t, what in ((types[1], "orig_output"), (types[2], "grad")):
+        dims = _nhwc(t, what)
+        for a, b in zip(dims, expected):
+            rules.merge_dim(a, b, what)
+    return TensorType(dtype, image)
+
+
+def _max_pool_grad_reference(x, y, g, ksize, strides, padding, data_format="NHWC"):
+    """g routed to the first maximum of each window (y is not needed: the maxima are recomputed)."""
+    window, _, index = _first_max(x, ksize, strides, padding)
+    padded = window.padded(np.zeros_like(x), 0)
+    for tap, (kh, kw, rows, cols) in enumerate(window.taps()):
+        padded[:, rows[:, None], cols[None, :]] += np.where(index == tap, g, 0).astype(x.dtype)
+    return np.ascontiguousarray(window.cropped(padded))
+
+
+max_pool_grad_p = registry.register(OpDef(name="max_pool_grad", tf_type="MaxPoolGrad", infer=_max_pool_grad_infer,
+                                          fusion=FusionClass.OPAQUE, reference=_max_pool_grad_reference))
+
+
+@registry.set_gradient(max_pool_grad_p)
+def _max_pool_grad_grad(op, g):
+    raise LookupError(f"No gradient defined for operation '{op.name}' (op type: MaxPoolGrad): "
+                      "graphc has no MaxPoolGradGrad yet")
+
+
+def _avg_pool_grad_infer(types, attrs):
+    dtype = rules.same_dtype(types, FLOAT_TYPES)
+    sizes = _sizes(attrs, "orig_input_shape")
+    grad = _nhwc(types[0], "grad")
+    if sizes is not None:
+        expected = _pool_infer([TensorType(dtype, sizes)], attrs).dims
+        for a, b in zip(grad, expected):
+            rules.merge_dim(a, b, "grad")
+    return TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, grad[3]))
+
+
+def _avg_pool_grad_reference(g, orig_input_shape, ksize, strides, padding, data_format="NHWC"):
+    sizes = tuple(int(s) for s in np.asarray(orig_input_shape).reshape(-1))
+    window = pool_window(sizes, dict(ksize=ksize, strides=strides, padding=padding))
+    count = np.zeros((window.out_h, window.out_w), np.int64)
+    for kh, kw, rows, cols in window.taps():
+        count += window.valid(rows, cols)
+    share = (g / count[None, :, :, None].astype(g.dtype)).astype(g.dtype)
+    padded = window.padded(np.zeros(sizes, g.dtype), 0)
+    for kh, kw, rows, cols in window.taps():
+        padded[:, rows[:, None], cols[None, :]] += share
+    return np.ascontiguousarray(window.cropped(padded))
+
+
+avg_pool_grad_p = registry.register(OpDef(
+    name="avg_pool_grad", tf_type="AvgPoolGrad", infer=_avg_pool_grad_infer, fusion=FusionClass.OPAQUE,
+    static_inputs=("orig_input_shape",), reference=_avg_pool_grad_reference))
+
+
+@registry.set_gradient(avg_pool_grad_p)
+def _avg_pool_grad_grad(op, g):
+    return [apply_op("avg_pool", [g], _pool_attrs(op)), None]
+
+
+# -- the public functions -------------------------------------------------------------------------------
+
+
+def _four(value, what: str) -> tuple:
+    """TF's 1, 2 or 4-element strides/ksize/dilations as 4 ints (1 in the N and C places)."""
+    if value is None:
+        return (1, 1, 1, 1)
+    values = [int(v) for v in np.asarray(value).reshape(-1)]
+    if len(values) == 1:
+        values = values * 2
+    if len(values) == 2:
+        values = [1] + values + [1]
+    if len(values) != 4:
+        raise ValueError(f"{what} should be of length 1, 2 or 4, got {len(values)}")
+    return tuple(values)
+
+
+def _conv_op_attrs(strides, padding, data_format, dilations):
+    return {"strides": _four(strides, "strides"), "padding": str(padding).upper(), "data_format": data_format,
+            "dilations": _four(dilations, "dilations")}
+
+
+def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True, data_format="NHWC",
+           dilations=None, name=None, filters=None):
+    """`tf.nn.conv2d`: NHWC input, HWIO filter, SAME or VALID padding as TF computes it."""
+    filter = filters if filter is None else filter
+    if filter is None or strides is None or padding is None:
+        raise ValueError("conv2d needs filter, strides and padding")
+    return apply_op("conv2d", [input, filter], _conv_op_attrs(strides, padding, data_format, dilations),
+                    name=name)
+
+
+def conv2d_backprop_input(input_sizes, filter, out_backprop, strides, padding, use_cudnn_on_gpu=True,
+                          data_format="NHWC", dilations=None, name=None):
+    """`tf.nn.conv2d_backprop_input`: the gradient of conv2d with respect to its input."""
+    filter = convert_to_tensor(filter)
+    sizes = convert_to_tensor(input_sizes, dtype=None if hasattr(input_sizes, "dtype") else dtypes.int32,
+                              graph=filter.graph)
+    return apply_op("conv2d_backprop_input", [filter, out_backprop, sizes],
+                    _conv_op_attrs(strides, padding, data_format, dilations), name=name)
+
+
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, use_cudnn_on_gpu=True,
+                           data_format="NHWC", dilations=None, name=None):
+    """`tf.nn.conv2d_backprop_filter`: the gradient of conv2d with respect to its filter."""
+    input = convert_to_tensor(input)
+    sizes = convert_to_tensor(filter_sizes, dtype=None if hasattr(filter_sizes, "dtype") else dtypes.int32,
+                              graph=input.graph)
+    return apply_op("conv2d_backprop_filter", [input, out_backprop, sizes],
+                    _conv_op_attrs(strides, padding, data_format, dilations), name=name)
+
+
+def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):
+    """`tf.nn.max_pool`: the maximum of each window (padding never wins)."""
+    return apply_op("max_pool", [input if value is None else value],
+                    _pool_op_attrs(ksize, strides, padding, data_format), name=name)
+
+
+def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):
+    """`tf.nn.avg_pool`: the mean of each window's elements inside the input (SAME counts no padding)."""
+    return apply_op("avg_pool", [input if value is None else value],
+                    _pool_op_attrs(ksize, strides, padding, data_format), name=name)
+
+
+def _pool_op_attrs(ksize, strides, padding, data_format):
+    return {"ksize": _four(ksize, "ksize"), "strides": _four(strides, "strides"), "padding": str(padding).upper(),
+            "data_format": data_format}

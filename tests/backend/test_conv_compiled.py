@@ -1,0 +1,91 @@
+"""Compiled convolutions and pooling agree with the NumPy references, forward and backward,
+and a CNN training step gives identical bits on one and two threads."""
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.backend import runtime
+from tests.backend.test_ops_compiled import assert_same
+
+# (input shape, kernel size, output channels, stride, padding, dilation)
+CONVOLUTIONS = [
+    ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),
+    ((1, 9, 8, 2), 3, 5, 2, "SAME", 1),       # batch 1, odd sizes
+    ((2, 10, 7, 3), 2, 2, 3, "VALID", 1),     # stride over kernel
+    ((1, 8, 8, 1), 5, 3, 2, "SAME", 1),       # one input channel, pad 2/1
+    ((2, 7, 7, 2), 3, 3, 1, "SAME", 2),       # dilated
+    ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),      # 1x1 with a stride: still im2col
+    ((3, 4, 4, 20), 1, 9, 1, "SAME", 1),      # pointwise: the input is the im2col matrix
+    ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),     # channels not a multiple of the vector width
+    ((4, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded
+    ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros
+]
+# (input shape, window, stride, padding)
+POOLS = [((2, 7, 6, 3), 3, 2, "SAME"), ((1, 8, 8, 2), 2, 2, "VALID"), ((2, 5, 7, 19), 2, 3, "SAME"),
+         ((1, 6, 6, 1), 3, 1, "SAME"), ((4, 14, 14, 64), 2, 2, "SAME"), ((0, 4, 4, 2), 2, 2, "SAME")]
+
+
+def test_convolutions_and_their_gradients(dtype=tf.float32):
+    """float32 here; the float64 kernels run in tests/gradient_cases.py."""
+    rng = np.random.RandomState(0)
+    fetches, feeds = [], {}
+    for shape, k, out, stride, padding, dilation in CONVOLUTIONS:
+        x, w = tf.placeholder(dtype, shape), tf.placeholder(dtype, [k, k, shape[3], out])
+        y = tf.nn.conv2d(x, w, [1, stride, stride, 1], padding, dilations=[1, dilation, dilation, 1])
+        dy = tf.constant(rng.randn(*y.shape.as_list()), dtype=dtype)
+        fetches += [y] + tf.gradients(y, [x, w], grad_ys=dy)
+        feeds[x], feeds[w] = rng.randn(*shape), rng.randn(k, k, shape[3], out)
+    assert_same(fetches, feeds, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_pooling_and_its_gradients(dtype):
+    rng = np.random.RandomState(1)
+    fetches, feeds = [], {}
+    for shape, k, stride, padding in POOLS:
+        x = tf.placeholder(dtype, shape)
+        pools = [tf.nn.max_pool(x, [1, k, k, 1], [1, stride, stride, 1], padding),
+                 tf.nn.avg_pool(x, [1, k, k, 1], [1, stride, stride, 1], padding)]
+        dy = tf.constant(rng.randn(*pools[0].shape.as_list()), dtype=dtype)
+        fetches += pools + [tf.gradients(pool, x, grad_ys=dy)[0] for pool in pools]
+        # Rounded values: windows with equal maxima test that the first one wins.
+        feeds[x] = np.round(rng.randn(*shape), 1)
+    assert_same(fetches, feeds, rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture
+def restore_threads():
+    yield
+    runtime.set_num_threads(0)
+
+
+def train_cnn(threads: int, steps: int = 3):
+    """The TF1 tutorial CNN (smaller batch), SGD on one batch: the losses and final weights."""
+    runtime.set_num_threads(threads)
+    rng = np.random.RandomState(0)
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [None, 28, 28, 1])
+        labels = tf.placeholder(tf.int32, [None])
+        tf.set_random_seed(1)
+        h = tf.nn.relu(tf.nn.conv2d(images, tf.Variable(tf.truncated_normal([3, 3, 1, 32], stddev=0.1)),
+                                    [1, 1, 1, 1], "SAME"))
+        h = tf.nn.relu(tf.nn.conv2d(h, tf.Variable(tf.truncated_normal([3, 3, 32, 64], stddev=0.1)),
+                                    [1, 2, 2, 1], "SAME"))
+        h = tf.reshape(tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID"), [-1, 7 * 7 * 64])
+        logits = tf.matmul(h, tf.Variable(tf.truncated_normal([7 * 7 * 64, 10], stddev=0.05)))
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        train_op = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            feeds = {images: rng.rand(16, 28, 28, 1).astype(np.float32), labels: rng.randint(0, 10, 16)}
+            losses = [sess.run([train_op, loss], feeds)[1] for _ in range(steps)]
+            return losses, sess.run(tf.trainable_variables())
+
+
+def test_cnn_training_is_bit_identical_on_one_and_two_threads(restore_threads):
+    losses_1, weights_1 = train_cnn(1)
+    losses_2, weights_2 = train_cnn(2)
+    assert losses_1 == losses_2 and losses_1[-1] < losses_1[0]
+    for a, b in zip(weights_1, weights_2):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,141 @@
+"""Convolution and pooling ops without LLVM: TF's padding arithmetic, the NumPy references
+against plain loops, shape rules and their errors, and the workspace the memory plan gives."""
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.ir.lowering import lower
+from graphc.ops.conv_ops import Window
+from graphc.passes.pipeline import run_pipeline
+from tests.helpers import feed_types, interpret_graph
+
+
+@pytest.mark.parametrize("size, k, stride, padding, out, pad_before", [
+    (28, 3, 1, "SAME", 28, 1),
+    (28, 3, 2, "SAME", 14, 0),   # pad_total 1 goes after
+    (28, 2, 2, "SAME", 14, 0),
+    (7, 3, 2, "SAME", 4, 1),
+    (5, 4, 1, "SAME", 5, 1),     # pad_total 3: one before, two after
+    (5, 2, 3, "SAME", 2, 0),     # stride over kernel
+    (28, 3, 1, "VALID", 26, 0),
+    (5, 2, 3, "VALID", 2, 0),
+    (4, 3, 2, "VALID", 1, 0),
+    (3, 3, 5, "VALID", 1, 0),
+])
+def test_window_follows_tf_padding_arithmetic(size, k, stride, padding, out, pad_before):
+    window = Window.of(size, size, k, k, (1, stride, stride, 1), padding)
+    assert (window.out_h, window.pad_top) == (out, pad_before)
+
+
+def naive_conv(x, w, stride, padding, dilation=1):
+    """Seven plain loops: the definition of a TF convolution, independent of the reference's slicing."""
+    n, h, wd, c = x.shape
+    kh, kw, _, o = w.shape
+    window = Window.of(h, wd, kh, kw, (1, stride, stride, 1), padding, (1, dilation, dilation, 1))
+    y = np.zeros((n, window.out_h, window.out_w, o))
+    for b in range(n):
+        for i in range(window.out_h):
+            for j in range(window.out_w):
+                for p in range(kh):
+                    for q in range(kw):
+                        r = i * stride - window.pad_top + p * dilation
+                        s = j * stride - window.pad_left + q * dilation
+                        if 0 <= r < h and 0 <= s < wd:
+                            y[b, i, j] += x[b, r, s] @ w[p, q]
+    return y
+
+
+def naive_pools(x, k, stride, padding):
+    n, h, wd, c = x.shape
+    window = Window.of(h, wd, k, k, (1, stride, stride, 1), padding)
+    shape = (n, window.out_h, window.out_w, c)
+    maxima, means = np.zeros(shape), np.zeros(shape)
+    for i in range(window.out_h):
+        for j in range(window.out_w):
+            r0, s0 = i * stride - window.pad_top, j * stride - window.pad_left
+            patch = x[:, max(r0, 0):r0 + k, max(s0, 0):s0 + k]
+            maxima[:, i, j] = patch.max(axis=(1, 2))
+            means[:, i, j] = patch.mean(axis=(1, 2))
+    return maxima, means
+
+
+@pytest.mark.parametrize("shape, k, out, stride, padding, dilation", [
+    ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),
+    ((1, 9, 8, 2), 3, 5, 2, "SAME", 1),
+    ((2, 10, 7, 3), 2, 2, 3, "VALID", 1),
+    ((1, 5, 5, 2), 4, 3, 1, "SAME", 1),
+    ((1, 7, 7, 2), 3, 2, 1, "SAME", 2),
+    ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),
+])
+def test_conv_reference_matches_plain_loops(shape, k, out, stride, padding, dilation):
+    rng = np.random.RandomState(0)
+    x, w = rng.randn(*shape), rng.randn(k, k, shape[3], out)
+    xp, wp = tf.placeholder(tf.float64, shape), tf.placeholder(tf.float64, w.shape)
+    y = tf.nn.conv2d(xp, wp, [1, stride, stride, 1], padding, dilations=[1, dilation, dilation, 1])
+    (value,) = interpret_graph([y], {xp: x, wp: w})
+    np.testing.assert_allclose(value, naive_conv(x, w, stride, padding, dilation), rtol=1e-12, atol=1e-12)
+    assert y.shape.as_list() == list(value.shape)
+
+
+@pytest.mark.parametrize("shape, k, stride, padding", [
+    ((2, 7, 6, 3), 3, 2, "SAME"), ((1, 8, 8, 2), 2, 2, "VALID"), ((2, 5, 7, 3), 2, 3, "SAME"),
+    ((1, 6, 6, 1), 3, 1, "SAME"),
+])
+def test_pool_references_match_plain_loops(shape, k, stride, padding):
+    x = np.random.RandomState(1).randn(*shape)
+    xp = tf.placeholder(tf.float64, shape)
+    ops = [tf.nn.max_pool(xp, [1, k, k, 1], [1, stride, stride, 1], padding),
+           tf.nn.avg_pool(xp, [1, k, k, 1], [1, stride, stride, 1], padding)]
+    for value, expected in zip(interpret_graph(ops, {xp: x}), naive_pools(x, k, stride, padding)):
+        np.testing.assert_allclose(value, expected, rtol=1e-12)
+
+
+def test_max_pool_grad_routes_to_the_first_maximum():
+    x = tf.placeholder(tf.float64, [1, 2, 2, 1])
+    (grad,) = tf.gradients(tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID"), x)
+    (value,) = interpret_graph([grad], {x: np.array([1.0, 3.0, 3.0, 2.0]).reshape(1, 2, 2, 1)})
+    np.testing.assert_array_equal(value.reshape(-1), [0, 1, 0, 0])
+
+
+def test_shape_rules_and_their_errors():
+    x = tf.placeholder(tf.float32, [None, 28, 28, 1])
+    w = tf.zeros([3, 3, 1, 32])
+    assert tf.nn.conv2d(x, w, [1, 2, 2, 1], "SAME").shape.as_list() == [None, 14, 14, 32]
+    assert tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID").shape.as_list() == [None, 14, 14, 1]
+    with pytest.raises(ValueError, match="input depth"):
+        tf.nn.conv2d(x, tf.zeros([3, 3, 2, 4]), [1, 1, 1, 1], "SAME")
+    with pytest.raises(ValueError, match="NHWC"):
+        tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME", data_format="NCHW")
+    with pytest.raises(ValueError, match="padding"):
+        tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "FULL")
+    with pytest.raises(ValueError, match="batch and depth"):
+        tf.nn.avg_pool(x, [2, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    with pytest.raises(ValueError, match="Negative dimension size caused by subtracting 3 from 2"):
+        tf.nn.conv2d(tf.zeros([1, 2, 2, 1]), tf.zeros([3, 3, 1, 1]), [1, 1, 1, 1], "VALID")
+
+
+def test_memory_plan_gives_convolutions_an_im2col_workspace():
+    x = tf.placeholder(tf.float32, [2, 6, 6, 3])
+    y = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), [1, 2, 2, 1], "SAME")
+    pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 3, 4]), [1, 1, 1, 1], "SAME")
+    program = run_pipeline(lower([y, pointwise], feed_types({x: np.zeros([2, 6, 6, 3])})).program)
+    plan = program.annotations["memory_plan"]
+    (conv,) = [inst for inst in program.instructions if inst.op == "conv2d" and inst.values[1].type.shape[0] == 3]
+    assert list(plan.workspaces) == [conv.result.id]  # the pointwise one reads x as it is
+    assert plan.arena_bytes >= 2 * 3 * 3 * 27 * 4
+    assert "workspace of" in plan.describe()
+
+
+def test_fusion_runs_bias_and_relu_as_the_convolutions_epilogue():
+    x = tf.placeholder(tf.float32, [2, 6, 6, 3])
+    conv = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), [1, 1, 1, 1], "SAME")
+    activation = tf.nn.relu(conv + tf.constant([1.0, 2.0, 3.0, 4.0]))
+    per_image = conv * tf.fill([2, 1, 1, 4], 3.0)  # not a per-channel operand: vetoed, a loop kernel of its own
+    program = run_pipeline(lower([activation, per_image], feed_types({x: np.zeros([2, 6, 6, 3])})).program)
+    kinds = {program.kernels[inst.kernel]: [] for inst in program.instructions if inst.kernel is not None}
+    for inst in program.instructions:
+        if inst.kernel is not None:
+            kinds[program.kernels[inst.kernel]].append(inst.op)
+    assert kinds["conv"] == ["conv2d", "add", "relu"]
+    assert kinds["loop"] == ["mul"]
