@@ -59,6 +59,35 @@ class Dropout(Layer, tf_layers.Dropout):
         super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
 
 
+class Conv2D(Layer, tf_layers.Conv2D):
+    """`activation(conv2d(inputs, kernel) + bias)` over NHWC inputs."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         activation=activations.get(activation), use_bias=use_bias,
+                         kernel_initializer=initializers.get(kernel_initializer),
+                         bias_initializer=initializers.get(bias_initializer), **kwargs)
+
+
+class MaxPooling2D(Layer, tf_layers.MaxPooling2D):
+    """The maximum of each `pool_size` window (strides default to the pool size)."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
+        super().__init__(pool_size, strides, padding=padding, **kwargs)
+
+
+class AveragePooling2D(Layer, tf_layers.AveragePooling2D):
+    """The mean of each `pool_size` window (strides default to the pool size)."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
+        super().__init__(pool_size, strides, padding=padding, **kwargs)
+
+
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+
+
 class Activation(Layer):
     """Applies an activation function by name or callable."""
 
@@ -75,4 +104,5 @@ class ReLU(Activation):
         super().__init__("relu", **kwargs)
 
 
-__all__ = ["Layer", "Dense", "Flatten", "Dropout", "Activation", "ReLU"]
+__all__ = ["Layer", "Dense", "Flatten", "Dropout", "Conv2D", "MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", "Activation",
+           "ReLU"]

@@ -1,6 +1,9 @@
-"""`tf.layers`: TF1's layers, one module per family (core: dense, flatten, dropout)."""
+"""`tf.layers`: TF1's layers, one module per family (core, convolutional, pooling)."""
 
 from graphc.layers.base import Layer
+from graphc.layers.convolutional import Conv2D, conv2d
 from graphc.layers.core import Dense, Dropout, Flatten, dense, dropout, flatten
+from graphc.layers.pooling import AveragePooling2D, MaxPooling2D, average_pooling2d, max_pooling2d
 
-__all__ = ["Dense", "Dropout", "Flatten", "Layer", "dense", "dropout", "flatten"]
+__all__ = ["AveragePooling2D", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPooling2D", "average_pooling2d",
+           "conv2d", "dense", "dropout", "flatten", "max_pooling2d"]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import graphc as tf
@@ -49,3 +50,20 @@ def test_fully_connected_feed_with_fake_data(tmp_path):
 def test_tanh_regression_fits():
     output = run_example("tanh_regression.py")
     assert float(re.search(r"final loss: ([\d.]+)", output).group(1)) < 0.01
+
+
+def test_keras_mlp_learns_in_one_epoch():
+    output = run_example("keras_mlp.py", "--num_epochs", "1")
+    assert float(re.search(r"test accuracy: ([\d.]+)", output).group(1)) > 0.93
+
+
+@pytest.mark.slow
+def test_keras_mlp_reaches_97_percent_in_five_epochs():
+    output = run_example("keras_mlp.py")  # the write-up's settings: Adam 1e-3, batch 50, 5 epochs
+    assert float(re.search(r"test accuracy: ([\d.]+)", output).group(1)) >= 0.97
+
+
+@pytest.mark.slow
+def test_tutorial_cnn_reaches_97_percent_in_one_epoch():
+    output = run_example("mnist_cnn.py", "--epochs", "1")
+    assert float(re.search(r"Test accuracy: ([\d.]+)", output).group(1)) >= 0.97

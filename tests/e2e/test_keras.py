@@ -162,3 +162,22 @@ def test_dropout_drops_while_training_only():
     np.testing.assert_array_equal(kept, np.ones((4, 1000)))
     assert set(np.unique(dropped)) <= {0.0, 2.0}
     assert 0.45 < np.mean(dropped == 0) < 0.55
+
+
+def test_small_cnn_trains_with_adam():
+    tf.set_random_seed(6)
+    np.random.seed(6)
+    rng = np.random.RandomState(6)
+    labels = rng.randint(0, 2, 200)
+    images = rng.rand(200, 8, 8, 1).astype(np.float32) * 0.2
+    images[labels == 1, 2:6, 3:5, 0] += 1.0  # class 1 has a bright vertical bar
+    model = keras.Sequential([keras.layers.Conv2D(4, 3, padding="same", activation="relu", input_shape=(8, 8, 1)),
+                              keras.layers.MaxPooling2D(),
+                              keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    history = model.fit(images, labels, batch_size=20, epochs=5, verbose=0)
+    assert [(w.name, w.shape.as_list()) for w in model.weights] == [
+        ("conv2d/kernel:0", [3, 3, 1, 4]), ("conv2d/bias:0", [4]), ("dense/kernel:0", [64, 2]), ("dense/bias:0", [2])]
+    assert history.history["accuracy"][-1] > 0.95

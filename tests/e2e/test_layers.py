@@ -135,3 +135,38 @@ def test_seed_dnn_reuses_layers_from_a_checkpoint(tmp_path):
         for v in reuse_vars:
             np.testing.assert_array_equal(sess.run(v), trained[v.op.name])
         sess.run(training_op, {x: data["X"], y: data["y"]})
+
+
+def test_conv2d_and_pooling_layers_are_the_nn_ops_with_tf1_names():
+    rng = np.random.RandomState(5)
+    images = rng.randn(2, 9, 9, 3).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 9, 9, 3], name="x")
+    conv = tf.layers.conv2d(x, filters=4, kernel_size=3, strides=2, padding="same", activation=tf.nn.relu,
+                            name="conv1")
+    pooled = tf.layers.max_pooling2d(conv, pool_size=2, strides=2)
+    averaged = tf.layers.average_pooling2d(conv, pool_size=2, strides=1, padding="same")
+    assert variable_names() == ["conv1/kernel", "conv1/bias"]
+    assert conv.shape.as_list() == [None, 5, 5, 4] and pooled.shape.as_list() == [None, 2, 2, 4]
+    kernel, bias = tf.global_variables()
+    expected_conv = tf.nn.relu(tf.nn.conv2d(x, kernel, [1, 2, 2, 1], "SAME") + bias)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(bias.assign([0.1, -0.1, 0.2, 0.0]))
+        got, want, got_pool, want_pool, got_avg, want_avg = sess.run(
+            [conv, expected_conv, pooled, tf.nn.max_pool(expected_conv, [1, 2, 2, 1], [1, 2, 2, 1], "VALID"),
+             averaged, tf.nn.avg_pool(expected_conv, [1, 2, 2, 1], [1, 1, 1, 1], "SAME")], {x: images})
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_pool, want_pool)
+    np.testing.assert_array_equal(got_avg, want_avg)
+
+
+def test_conv_layer_arguments_are_checked():
+    x = tf.placeholder(tf.float32, [None, 8, 8, 1])
+    with pytest.raises(ValueError, match="padding"):
+        tf.layers.conv2d(x, 2, 3, padding="full")
+    with pytest.raises(ValueError, match="kernel_size"):
+        tf.layers.conv2d(x, 2, (3, 3, 3))
+    with pytest.raises(ValueError, match="channels_last"):
+        tf.layers.max_pooling2d(x, 2, 2, data_format="channels_first")
+    with pytest.raises(ValueError, match="ndim=4"):
+        tf.layers.conv2d(tf.placeholder(tf.float32, [None, 8]), 2, 3)
