@@ -8,7 +8,7 @@ VERSION = tf.__version__
 
 
 class GraphcTrainer:
-    """A TF1 graph built by `build_loss(inputs, targets, variables)` and trained by GradientDescentOptimizer."""
+    """A TF1 graph built by `build_loss(inputs, targets, variables)`, trained by TF1's SGD or Adam."""
 
     def __init__(self, workload, build_loss, input_dtype, target_dtype):
         self.graph = tf.Graph()
@@ -18,7 +18,12 @@ class GraphcTrainer:
             self.targets = tf.placeholder(target_dtype, [None] + list(first_targets.shape[1:]), name="targets")
             variables = [(tf.Variable(weights), tf.Variable(biases)) for weights, biases in workload.params]
             self.loss = build_loss(self.inputs, self.targets, variables)
-            self.train_op = tf.train.GradientDescentOptimizer(workload.learning_rate).minimize(self.loss)
+            if workload.optimizer == "adam":
+                optimizer = tf.train.AdamOptimizer(workload.learning_rate, workloads.ADAM_BETA1, workloads.ADAM_BETA2,
+                                                   workloads.ADAM_EPSILON)
+            else:
+                optimizer = tf.train.GradientDescentOptimizer(workload.learning_rate)
+            self.train_op = optimizer.minimize(self.loss)
             self.session = tf.Session(graph=self.graph)
             self.session.run(tf.global_variables_initializer())
 

@@ -1,4 +1,4 @@
-"""JAX: the whole step (loss, gradients, SGD update) in one jitted function returning new parameters."""
+"""JAX: the whole step (loss, gradients, SGD or TF1's Adam update) in one jitted function returning new state."""
 
 import os
 
@@ -18,14 +18,21 @@ class JaxTrainer:
     """Keeps the parameters as device arrays and replaces them with the jitted step's result."""
 
     def __init__(self, workload, loss_of):
-        self.params = jax.tree_util.tree_map(jnp.array, workload.params)  # copies: the step donates them
+        params = jax.tree_util.tree_map(jnp.array, workload.params)  # copies: the step donates them
         learning_rate = workload.learning_rate
+        if workload.optimizer == "adam":
+            moments = [jax.tree_util.tree_map(jnp.zeros_like, params) for _ in range(2)]  # distinct: donated
+            self.params = (params, *moments, jnp.zeros((), jnp.float32))
+            update = _adam_update(learning_rate)
+        else:
+            self.params = params
+            update = lambda params, gradients: jax.tree_util.tree_map(  # noqa: E731
+                lambda param, gradient: param - learning_rate * gradient, params, gradients)
 
-        def train_step(params, inputs, targets):
+        def train_step(state, inputs, targets):
+            params = state[0] if workload.optimizer == "adam" else state
             loss, gradients = jax.value_and_grad(loss_of)(params, inputs, targets)
-            new_params = jax.tree_util.tree_map(lambda param, gradient: param - learning_rate * gradient,
-                                                params, gradients)
-            return new_params, loss
+            return update(state, gradients), loss
 
         self.train_step = jax.jit(train_step, donate_argnums=0)
 
@@ -42,6 +49,22 @@ class JaxTrainer:
     def wait(self):
         """JAX dispatches asynchronously: block until the last step's parameters exist."""
         jax.block_until_ready(self.params)
+
+
+def _adam_update(learning_rate):
+    """TF1's Adam on (params, m, v, t): lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)."""
+    beta1, beta2, epsilon = workloads.ADAM_BETA1, workloads.ADAM_BETA2, workloads.ADAM_EPSILON
+
+    def update(state, gradients):
+        params, m, v, t = state
+        t = t + 1
+        lr_t = learning_rate * jnp.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        m = jax.tree_util.tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, m, gradients)
+        v = jax.tree_util.tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, gradients)
+        params = jax.tree_util.tree_map(lambda p, m, v: p - lr_t * m / (jnp.sqrt(v) + epsilon), params, m, v)
+        return params, m, v, t
+
+    return update
 
 
 def mlp_trainer(workload) -> JaxTrainer:

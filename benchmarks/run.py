@@ -14,9 +14,9 @@ Three workloads, each a full training step (forward, backward, update), float32:
   one call more than arithmetic;
 - CNN step: the TF1 tutorial CNN (28x28x1 -> conv 3x3x32 SAME ReLU -> conv
   3x3x64 stride 2 SAME ReLU -> 2x2/2 max-pool -> dense 64 ReLU -> dense 10) on
-  the same MNIST batches as NHWC images; SGD with learning rate 0.01 instead of
-  the tutorial's Adam (graphc has no AdamOptimizer yet); NumPy sits it out (no
-  hand-written convolutions). `python benchmarks/run.py cnn` times only this one.
+  the same MNIST batches as NHWC images; the tutorial's Adam (1e-3, TF1's update
+  formula; PyTorch's torch.optim.Adam adds epsilon after the bias correction);
+  NumPy sits it out (no hand-written convolutions). `python benchmarks/run.py cnn` times only this one.
 
 Implementations (one module each): graphc runs the TF1 program, feeding the
 placeholders at every `sess.run(train_op, feed_dict)`; NumPy writes forward and

@@ -1,4 +1,4 @@
-"""PyTorch eager: manual parameters, `loss.backward()`, SGD update under `torch.no_grad()`.
+"""PyTorch eager: manual parameters, `loss.backward()`, SGD update under `torch.no_grad()` (or torch.optim.Adam).
 
 Convolutions run in PyTorch's own layouts (NCHW images, OIHW filters: the
 workload's HWIO filters are transposed once, at the start), with TF's SAME
@@ -25,6 +25,10 @@ class TorchTrainer:
         self.params = [torch.tensor(array if layouts is None else layouts(array), requires_grad=True)
                        for layer in workload.params for array in layer]
         self.learning_rate = workload.learning_rate
+        self.adam = None
+        if workload.optimizer == "adam":  # PyTorch adds epsilon after the bias correction: close to TF1's
+            self.adam = torch.optim.Adam(self.params, lr=workload.learning_rate,
+                                         betas=(workloads.ADAM_BETA1, workloads.ADAM_BETA2), eps=workloads.ADAM_EPSILON)
         self.loss_of = loss_of
         self.target_dtype = target_dtype
 
@@ -43,6 +47,10 @@ class TorchTrainer:
     def _train(self, batch):
         loss = self.loss_of(self.params, *batch)
         loss.backward()
+        if self.adam is not None:
+            self.adam.step()
+            self.adam.zero_grad(set_to_none=True)
+            return loss
         with torch.no_grad():
             for param in self.params:
                 param.add_(param.grad, alpha=-self.learning_rate)

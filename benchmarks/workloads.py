@@ -2,7 +2,7 @@
 
 A `Workload` holds the initial parameters (one `(weights, biases)` pair per
 layer: dense weights [in, out], convolution filters HWIO), the batches, the learning rate and how many steps one timed
-block runs. Every framework gets the same arrays, so their losses can be
+block runs, and the optimizer. Every framework gets the same arrays, so their losses can be
 compared before anything is timed.
 """
 
@@ -25,8 +25,10 @@ CNN_CONVOLUTIONS = ((3, 32, 1), (3, 64, 2))
 CNN_IMAGE_SHAPE = (28, 28, 1)
 CNN_POOLED_FEATURES = 7 * 7 * 64
 CNN_DENSE_SIZES = (CNN_POOLED_FEATURES, 64, 10)
-# Gradient descent, not the tutorial's Adam(1e-3): graphc has no AdamOptimizer on this branch yet.
-CNN_LEARNING_RATE = 0.01
+# The tutorial's Adam with TF1's defaults: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t),
+# var -= lr_t * m / (sqrt(v) + epsilon).
+CNN_LEARNING_RATE = 0.001
+ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 TINY_HIDDEN_UNITS = 10
 TINY_POINTS = 200
 TINY_NOISE_STDDEV = 0.02
@@ -43,6 +45,7 @@ class Workload:
     batches: list  # [(inputs, targets), ...]
     learning_rate: float
     steps_per_block: int
+    optimizer: str = "sgd"  # or "adam" (TF1's, see ADAM_*)
 
 
 def mlp_workload(steps_per_block: int) -> Workload:
@@ -66,7 +69,7 @@ def cnn_workload(steps_per_block: int) -> Workload:
     batches = [(images.reshape((-1,) + CNN_IMAGE_SHAPE), labels) for images, labels in _mnist_batches(rng)]
     return Workload(title="CNN step (conv 3x3x32, conv 3x3x64 s2, max-pool, dense 64, batch 100)", time_unit="ms",
                     params=params, batches=batches, learning_rate=CNN_LEARNING_RATE,
-                    steps_per_block=steps_per_block)
+                    steps_per_block=steps_per_block, optimizer="adam")
 
 
 def tiny_workload(steps_per_block: int) -> Workload:
