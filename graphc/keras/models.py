@@ -84,20 +84,12 @@ class Model(Layer):
 
     @property
     def trainable_weights(self) -> list:
+        """The layers' trainable weights, layer by layer (`weights` puts them before the others, as Keras)."""
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list:
         return [w for layer in self.layers for w in layer.non_trainable_weights]
-
-    @property
-    def weights(self) -> list:
-        """Trainable weights, then the others, layer by layer, as Keras orders them."""
-        return self.trainable_weights + self.non_trainable_weights
-
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-    variables = weights
 
     # -- building the graph ----------------------------------------------------------------------------
 

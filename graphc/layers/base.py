@@ -83,9 +83,10 @@ class Layer:
         """Trainable weights, then the others."""
         return self.trainable_weights + self.non_trainable_weights
 
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-    variables = weights
+    # TF's other spellings; looked up through self, so subclasses (Keras models) override only the above.
+    trainable_variables = property(lambda self: self.trainable_weights)
+    non_trainable_variables = property(lambda self: self.non_trainable_weights)
+    variables = property(lambda self: self.weights)
 
     # -- building and calling ------------------------------------------------------------------
 
