@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test fuzz bench venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 ## The whole test suite (slow benchmarks excluded).
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## Differential fuzzing for FUZZ_SECONDS (default 600): random graphs compiled vs the reference interpreter.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) tools/fuzz.py --seconds $(FUZZ_SECONDS)
 
 ## graphc against NumPy, PyTorch and JAX in one run (installs torch and jax into the venv).
 bench: $(STAMP)

@@ -303,7 +303,7 @@ class ElementwiseRegion:
             for (pointer, dtype, value_id), offset in zip(stores, offsets[len(loads):]):
                 kb.store(pointer, dtype, offset, values[value_id])
 
-        if len(self.shape) == 2 and self.shape[1] < SHORT_INNER_LOOP:
+        if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP:
             self._emit_periodic(kb, loads, stores, element, outer)
         else:
             emit_loops(kb, self.shape, self.strides, element, outer)

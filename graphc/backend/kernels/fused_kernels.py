@@ -117,7 +117,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
             kb.store(pointer, store_dtype, offset, values[value_id])
 
     out_strides = tuple(strides[len(loads)])
-    if len(shape) == 2 and shape[1] < SHORT_INNER_LOOP and out_strides in ((0, 1), (1, 0)):
+    if len(shape) == 2 and 0 < shape[1] < SHORT_INNER_LOOP and out_strides in ((0, 1), (1, 0)):
         vectors = _PeriodicReduction(kb, shape, op, dtype, column_sums=out_strides == (0, 1))
         rest = vectors.emit(loads, strides[:len(loads)], stores, main, source.id if produced_inside else None, out)
         emit_loops(kb, shape, strides, element, (rest, i64(shape[0])))

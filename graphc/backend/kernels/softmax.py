@@ -156,6 +156,8 @@ class Rows:
                 chunks.append((index, mask, scalar_ops.exp(kb, self.dtype, kb.b.fsub(value, shifts))))
 
         self._each_chunk(base, visit)
+        if not chunks:  # a row of no classes: nothing to divide, and no vector to start the sum from
+            return chunks, constant(self.dtype, 0)
         total = chunks[0][2]
         for _, _, e in chunks[1:]:
             total = kb.b.fadd(total, e)
@@ -167,10 +169,13 @@ class Rows:
         shifts = [self.max(x, base) for base in bases]
         log_totals = [scalar_ops.log(kb, self.dtype, self.sum_exp(x, base, shift)) for base, shift in zip(bases, shifts)]
         for base, shift, log_total in zip(bases, shifts, log_totals):
-            offsets = splat(kb, kb.b.fadd(shift, log_total), self.lanes)
+            # (x - max) - log(total), in this order: x - (max + log(total)) rounds log(total)
+            # away when max is large (a row [1e30, 1e30] gave 0 instead of -log 2).
+            shift_vector, log_total_vector = splat(kb, shift, self.lanes), splat(kb, log_total, self.lanes)
 
-            def visit(index, mask, offsets=offsets):
-                self._store(out, index, kb.b.fsub(self._load(x, index, mask, self._splat(0.0)), offsets), mask)
+            def visit(index, mask, shift_vector=shift_vector, log_total_vector=log_total_vector):
+                shifted = kb.b.fsub(self._load(x, index, mask, self._splat(0.0)), shift_vector)
+                self._store(out, index, kb.b.fsub(shifted, log_total_vector), mask)
 
             self._each_chunk(base, visit)
 

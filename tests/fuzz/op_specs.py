@@ -1,0 +1,362 @@
+"""How the fuzzer builds each registered op: one table entry per registry name.
+
+An entry is a `Spec`: a function `build(ctx) -> bool` that picks inputs from the
+pool (or makes new placeholders), draws attributes, adds the op through
+`apply_op` under its registry name and puts the result into the pool; plus the
+modes the op may appear in. `tests/fuzz/test_fuzz.py` fails for any registered
+op that is neither here nor in `NOT_FUZZED` with a reason, so a new op joins
+the fuzzer by adding one line (elementwise ops: one call of `unary`/`binary`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import graphc as tf
+from graphc.frontend.graph import apply_op
+from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, VALUES, BuildContext
+
+ALL_MODES = frozenset({VALUES, GRADIENTS, FINITE_DIFFERENCES})
+NOT_SMOOTH = frozenset({VALUES, GRADIENTS})  # kinks or jumps: finite differences are not an oracle
+VALUES_ONLY = frozenset({VALUES})
+
+
+@dataclass(frozen=True)
+class Spec:
+    build: Callable[[BuildContext], bool]
+    modes: frozenset = ALL_MODES
+
+
+def _numeric_kind(ctx: BuildContext, kinds) -> str:
+    return FLOAT if ctx.mode != VALUES else ctx.one_of(kinds)
+
+
+def unary(name, kinds=(FLOAT, INT), positive=False, exact=False, discontinuous=False, bounded=False,
+          keeps_positive=False, modes=ALL_MODES) -> Spec:
+    """An elementwise op of one input. positive: its input must be > 0 when differentiating."""
+
+    def build(ctx):
+        kind = _numeric_kind(ctx, kinds)
+        entry = ctx.pick_or_leaf(kind, (lambda e: e.exact) if discontinuous else (lambda e: True))
+        if kind == FLOAT and positive and (ctx.mode != VALUES or ctx.flip(0.7)):
+            entry = ctx.positive(entry)
+        if bounded:
+            entry = ctx.bounded(entry)
+        ctx.add(apply_op(name, [entry.tensor]), exact=exact and entry.exact,
+                positive=keeps_positive and entry.positive)
+        return True
+
+    return Spec(build, modes)
+
+
+def binary(name, kinds=(FLOAT, INT), exact=False, discontinuous=False, positive_inputs=(), modes=ALL_MODES,
+           result_kind=None) -> Spec:
+    """An elementwise op of two inputs with broadcasting (the second often of a smaller shape)."""
+
+    def build(ctx):
+        kind = _numeric_kind(ctx, kinds)
+        accept = (lambda e: e.exact) if discontinuous else (lambda e: True)
+        first = ctx.pick_or_leaf(kind, accept)
+        partner_shape = ctx.broadcast_partner(first.shape) if ctx.flip(0.6) else first.shape
+        second = ctx.pick_or_leaf(kind, accept, shape=partner_shape)
+        if ctx.flip(0.5):
+            first, second = second, first
+        inputs = [first, second]
+        if kind == FLOAT and (ctx.mode != VALUES or ctx.flip(0.7)):
+            inputs = [ctx.positive(e) if i in positive_inputs else e for i, e in enumerate(inputs)]
+        exact_result = exact and all(e.exact for e in inputs)
+        ctx.add(apply_op(name, [e.tensor for e in inputs]), result_kind, exact=exact_result)
+        return True
+
+    return Spec(build, modes)
+
+
+def _gradient_helper(name, positive_first=False) -> Spec:
+    """TanhGrad-style ops (y, dy) -> dx over two floats of one shape."""
+
+    def build(ctx):
+        y = ctx.float_entry()
+        if positive_first:
+            y = ctx.positive(y)
+        dy = ctx.pick_or_leaf(FLOAT, shape=y.shape)
+        ctx.add(apply_op(name, [y.tensor, dy.tensor]))
+        return True
+
+    return Spec(build)
+
+
+def _relu_grad(ctx):
+    kind = _numeric_kind(ctx, (FLOAT, INT))
+    g = ctx.pick_or_leaf(kind)
+    x = ctx.pick_or_leaf(kind, lambda e: e.exact, shape=g.shape)
+    ctx.add(apply_op("relu_grad", [g.tensor, x.tensor]), exact=g.exact)
+    return True
+
+
+def _select(ctx):
+    kind = _numeric_kind(ctx, (FLOAT, INT, BOOL))
+    x = ctx.pick_or_leaf(kind)
+    y = ctx.pick_or_leaf(kind, shape=ctx.broadcast_partner(x.shape) if ctx.flip(0.5) else x.shape)
+    condition = ctx.pick_or_leaf(BOOL, lambda e: e.exact,
+                                 shape=ctx.broadcast_partner(x.shape) if ctx.flip(0.5) else x.shape)
+    ctx.add(apply_op("select", [condition.tensor, x.tensor, y.tensor]), exact=x.exact and y.exact)
+    return True
+
+
+def _add_n(ctx):
+    kind = _numeric_kind(ctx, (FLOAT, INT))
+    first = ctx.pick_or_leaf(kind)
+    others = [ctx.pick_or_leaf(kind, shape=first.shape) for _ in range(ctx.choose_count(1, 3))]
+    ctx.add(apply_op("add_n", [first.tensor] + [e.tensor for e in others]))
+    return True
+
+
+def _cast(ctx):
+    source_kind = FLOAT if ctx.mode != VALUES else ctx.one_of((FLOAT, INT, BOOL))
+    entry = ctx.pick_or_leaf(source_kind)
+    targets = [ctx.float_dtype] if ctx.mode != VALUES else [ctx.float_dtype, tf.int32, tf.int64, tf.bool]
+    target = ctx.one_of(range(len(targets)))
+    dtype = targets[target]
+    if source_kind == FLOAT and not dtype.is_floating and not entry.exact:
+        return False  # float -> int/bool jumps: only on exact inputs
+    ctx.add(apply_op("cast", [entry.tensor], {"dtype": dtype}), exact=entry.exact)
+    return True
+
+
+def _matmul(ctx):
+    kind = _numeric_kind(ctx, (FLOAT, FLOAT, INT))
+    transpose_a, transpose_b = ctx.flip(), ctx.flip()
+    a = ctx.pick_or_leaf(kind, lambda e: len(e.shape) == 2)
+    if len(a.shape) != 2:
+        return False
+    k = a.shape[0] if transpose_a else a.shape[1]
+    n = ctx.dim()
+    b = ctx.pick_or_leaf(kind, shape=(n, k) if transpose_b else (k, n))
+    attrs = {"transpose_a": transpose_a, "transpose_b": transpose_b}
+    ctx.add(apply_op("matmul", [a.tensor, b.tensor], attrs), exact=kind == INT and a.exact and b.exact)
+    return True
+
+
+def _axes(ctx, rank):
+    """Random reduction axes of a rank: None (all), one axis, or a subset; sometimes negative."""
+    if rank == 0 or ctx.flip(0.2):
+        return None
+    axes = [a for a in range(rank) if ctx.flip(0.5)] or [ctx.choose_count(0, rank - 1)]
+    return [a - rank if ctx.flip(0.3) else a for a in axes]
+
+
+def reduction(name, exact=False, modes=ALL_MODES) -> Spec:
+    def build(ctx):
+        entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)))
+        axes = _axes(ctx, len(entry.shape))
+        axes_tensor = tf.constant(list(range(len(entry.shape))) if axes is None else axes, dtype=tf.int32)
+        result = apply_op(name, [entry.tensor, axes_tensor], {"keepdims": ctx.flip(0.3)})
+        ctx.add(result, exact=exact and entry.exact)
+        return True
+
+    return Spec(build, modes)
+
+
+def _arg_reduction(name):
+    def build(ctx):
+        entry = ctx.pick_or_leaf(ctx.one_of((FLOAT, INT)), lambda e: e.exact and len(e.shape) >= 1)
+        if not entry.shape or 0 in entry.shape:
+            return False  # TF: argmax over an empty axis is an error, tested in tests/backend
+        axis = ctx.choose_count(-len(entry.shape), len(entry.shape) - 1)
+        output_type = ctx.one_of((tf.int32, tf.int64))
+        ctx.add(apply_op(name, [entry.tensor, tf.constant(axis)], {"output_type": output_type}), exact=True)
+        return True
+
+    return Spec(build, VALUES_ONLY)
+
+
+def _reshape(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    size = int(np.prod(entry.shape))
+    if size == 0:
+        target = [0, ctx.dim()] if ctx.flip() else [ctx.dim(), 0, 2]
+    else:
+        factors = [d for d in range(1, size + 1) if size % d == 0]
+        first = ctx.one_of(factors)
+        target = [first, size // first] if ctx.flip() else [size]
+        if ctx.flip(0.3):
+            target[ctx.choose_count(0, len(target) - 1)] = -1
+        if ctx.flip(0.2):
+            target.insert(0, 1)
+    ctx.add(apply_op("reshape", [entry.tensor, tf.constant(target, dtype=tf.int32)]), exact=entry.exact,
+            positive=entry.positive)
+    return True
+
+
+def _transpose(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: len(e.shape) >= 2)
+    perm = list(range(len(entry.shape)))
+    for i in range(len(perm) - 1, 0, -1):
+        j = ctx.choose_count(0, i)
+        perm[i], perm[j] = perm[j], perm[i]
+    ctx.add(apply_op("transpose", [entry.tensor, tf.constant(perm, dtype=tf.int32)]), exact=entry.exact,
+            positive=entry.positive)
+    return True
+
+
+def _broadcast_to(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    target = [ctx.dim() if d == 1 and ctx.flip(0.7) else d for d in entry.shape]
+    target = [ctx.dim() for _ in range(ctx.choose_count(0, 2))] + target
+    ctx.add(apply_op("broadcast_to", [entry.tensor, tf.constant(target, dtype=tf.int32)]), exact=entry.exact,
+            positive=entry.positive)
+    return True
+
+
+def _fill(ctx):
+    value = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: e.shape == (), shape=())
+    dims = list(ctx.new_shape())
+    ctx.add(apply_op("fill", [value.tensor, tf.constant(dims, dtype=tf.int32)]), exact=value.exact,
+            positive=value.positive)
+    return True
+
+
+def _softmax(name):
+    def build(ctx):
+        entry = ctx.float_entry(lambda e: len(e.shape) >= 1)
+        if not entry.shape:
+            return False
+        ctx.add(apply_op(name, [entry.tensor]), positive=name == "softmax")
+        return True
+
+    return Spec(build)
+
+
+def _labels(ctx, batch, classes):
+    return ctx.leaf(INT, (batch,), values=("labels", classes))
+
+
+def _sparse_xent(name):
+    def build(ctx):
+        logits = ctx.float_entry(lambda e: len(e.shape) == 2 and e.shape[1] > 0)
+        if len(logits.shape) != 2 or logits.shape[1] == 0:
+            return False
+        labels = _labels(ctx, *logits.shape)
+        ctx.add(apply_op(name, [logits.tensor, labels.tensor]))
+        return True
+
+    return Spec(build)
+
+
+def _in_top_k(ctx):
+    predictions = ctx.pick_or_leaf(FLOAT, lambda e: e.exact and len(e.shape) == 2, shape=(ctx.dim(), ctx.dim()))
+    if len(predictions.shape) != 2:
+        return False
+    targets = _labels(ctx, predictions.shape[0], max(predictions.shape[1], 1) + 1)  # one beyond: false
+    k = ctx.choose_count(0, 4)
+    # InTopKV2 takes float32 predictions only (the float64 twin casts: exact for its own values).
+    scores = predictions.tensor if ctx.float_dtype == tf.float32 else tf.cast(predictions.tensor, tf.float32)
+    ctx.add(apply_op("in_top_k", [scores, targets.tensor, tf.constant(k, dtype=targets.tensor.dtype)]), exact=True)
+    return True
+
+
+def _random(name):
+    def build(ctx):
+        # The dtype is not the context's float type: the float64 twin must draw the same numbers.
+        dtype = ctx.one_of((tf.float32, tf.float64))
+        shape = list(ctx.new_shape())
+        seeds = {"seed": ctx.choose_count(0, 1000), "seed2": ctx.choose_count(1, 1000)}
+        value = apply_op(name, [tf.constant(shape, dtype=tf.int32)], {"dtype": dtype, **seeds})
+        ctx.add(tf.cast(value, ctx.float_dtype))
+        return True
+
+    return Spec(build, VALUES_ONLY)
+
+
+def _identity(name, modes=ALL_MODES):
+    def build(ctx):
+        entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+        ctx.add(apply_op(name, [entry.tensor]), exact=entry.exact, positive=entry.positive)
+        return True
+
+    return Spec(build, modes)
+
+
+SPECS: dict[str, Spec] = {
+    "identity": _identity("identity"),
+    "stop_gradient": _identity("stop_gradient", NOT_SMOOTH),
+    "cast": Spec(_cast),
+    "reshape": Spec(_reshape),
+    "transpose": Spec(_transpose),
+    "broadcast_to": Spec(_broadcast_to),
+    "fill": Spec(_fill),
+    "neg": unary("neg", exact=True),
+    "square": unary("square"),
+    "sqrt": unary("sqrt", (FLOAT,), positive=True, keeps_positive=True),
+    "rsqrt": unary("rsqrt", (FLOAT,), positive=True, keeps_positive=True),
+    "exp": unary("exp", (FLOAT,), bounded=True),
+    "log": unary("log", (FLOAT,), positive=True),
+    "abs": unary("abs", exact=True, modes=NOT_SMOOTH),
+    "sign": unary("sign", exact=True, discontinuous=True, modes=NOT_SMOOTH),
+    "tanh": unary("tanh", (FLOAT,)),
+    "sigmoid": unary("sigmoid", (FLOAT,), keeps_positive=True),
+    "reciprocal": unary("reciprocal", (FLOAT,), positive=True, keeps_positive=True),
+    "relu": unary("relu", exact=True, modes=NOT_SMOOTH),
+    "logical_not": unary("logical_not", (BOOL,), exact=True, modes=VALUES_ONLY),
+    "tanh_grad": _gradient_helper("tanh_grad"),
+    "sigmoid_grad": _gradient_helper("sigmoid_grad"),
+    "sqrt_grad": _gradient_helper("sqrt_grad", positive_first=True),
+    "relu_grad": Spec(_relu_grad, NOT_SMOOTH),
+    "add": binary("add"),
+    "sub": binary("sub"),
+    "mul": binary("mul"),
+    "div": binary("div", (FLOAT,), positive_inputs=(1,)),
+    "floordiv": binary("floordiv", exact=True, discontinuous=True, modes=VALUES_ONLY),
+    "maximum": binary("maximum", exact=True, modes=NOT_SMOOTH),
+    "minimum": binary("minimum", exact=True, modes=NOT_SMOOTH),
+    "pow": binary("pow", (FLOAT,), positive_inputs=(0,)),
+    **{name: binary(name, (FLOAT, INT), exact=True, discontinuous=True, modes=VALUES_ONLY)
+       for name in ("less", "less_equal", "greater", "greater_equal")},
+    **{name: binary(name, (FLOAT, INT, BOOL), exact=True, discontinuous=True, modes=VALUES_ONLY)
+       for name in ("equal", "not_equal")},
+    "logical_and": binary("logical_and", (BOOL,), exact=True, modes=VALUES_ONLY),
+    "logical_or": binary("logical_or", (BOOL,), exact=True, modes=VALUES_ONLY),
+    "select": Spec(_select),
+    "add_n": Spec(_add_n),
+    "matmul": Spec(_matmul),
+    "reduce_sum": reduction("reduce_sum"),
+    "reduce_mean": reduction("reduce_mean"),
+    "reduce_max": reduction("reduce_max", exact=True, modes=NOT_SMOOTH),
+    "reduce_min": reduction("reduce_min", exact=True, modes=NOT_SMOOTH),
+    "argmax": _arg_reduction("argmax"),
+    "argmin": _arg_reduction("argmin"),
+    "softmax": _softmax("softmax"),
+    "log_softmax": _softmax("log_softmax"),
+    "sparse_softmax_xent": _sparse_xent("sparse_softmax_xent"),
+    "sparse_softmax_xent_grad": _sparse_xent("sparse_softmax_xent_grad"),
+    "in_top_k": Spec(_in_top_k, VALUES_ONLY),
+    "random_uniform": _random("random_uniform"),
+    "random_normal": _random("random_normal"),
+    "truncated_normal": _random("truncated_normal"),
+}
+
+# Registered ops the fuzzer does not build, each with the reason.
+NOT_FUZZED: dict[str, str] = {
+    "constant": "every graph has constants (shapes, axes, Python scalars)",
+    "placeholder": "the leaves of every graph",
+    "feed": "IR only: what lowering makes of placeholders",
+    "read": "IR only: variable reads (tests/backend, tests/e2e)",
+    "write": "IR only: variable writes (tests/backend, tests/e2e)",
+    "shape": "graph only; folded to a constant when lowering",
+    "size": "graph only; folded to a constant when lowering",
+    "rank": "graph only; folded to a constant when lowering",
+    "invert_permutation": "graph only; used by transpose's gradient, which the fuzzer differentiates",
+    "broadcast_gradient_args": "graph only; used by broadcasting gradients, which the fuzzer differentiates",
+    "reduced_shape": "graph only; used by reduction gradients, which the fuzzer differentiates",
+    "range": "graph only; folded to a constant when lowering",
+    "variable": "state: the fuzzer builds pure functions (state in tests/e2e/test_session.py, test_bad_input.py)",
+    "assign": "state: see variable",
+    "assign_add": "state: see variable",
+    "assign_sub": "state: see variable",
+    "apply_gradient_descent": "state: see variable",
+    "no_op": "no value to compare",
+    "initialized_value": "state: see variable",
+}

@@ -1,0 +1,186 @@
+"""Runs one random graph compiled and through the reference interpreter, and judges the difference.
+
+The tolerance of each element is dtype-appropriate and scaled by how well
+conditioned that element is: the same graph built with the other float width
+(the twin) runs through the interpreter too, and the difference between the
+two reference results, rescaled to the compiled width's precision, is added
+to the tolerance. So cancellation, overflow and discontinuities upstream widen
+the tolerance exactly where they occur, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+import graphc as tf
+from tests.fuzz.context import FINITE_DIFFERENCES, VALUES, BuildContext, Replay, leaf_values
+from tests.fuzz.generate import BuiltGraph, build_graph
+from tests.helpers import interpret_graph
+
+# (rtol, atol) of the compiled result against the reference of the same dtype.
+TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-6), np.dtype(np.float64): (1e-9, 1e-12)}
+# How much of the reference-vs-twin difference is allowed: the twin's error scaled to this dtype.
+TWIN_SCALE = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 4.0 * 2.0 ** -29}
+RUNS_PER_GRAPH = 2  # feed draws per compiled graph: one compile, several runs
+
+
+class Mismatch(AssertionError):
+    """The compiled graph disagrees with its oracle (a compiler bug, or a wrong reference)."""
+
+
+@dataclass
+class Stats:
+    graphs: int = 0
+    ops: int = 0
+    runs: int = 0
+    skipped: int = 0
+    op_types: collections.Counter = field(default_factory=collections.Counter)
+
+
+STATS = Stats()
+
+
+def _build(draw, mode, dtype, unknown_dims=False, shapes=None, max_ops=12) -> BuiltGraph:
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(1)
+        ctx = BuildContext(draw, mode, dtype, unknown_dims=unknown_dims, shapes=shapes)
+        return build_graph(ctx, max_ops)
+
+
+def _feeds(built: BuiltGraph, values: list) -> dict:
+    return {leaf.tensor: v.astype(leaf.tensor.dtype.np_dtype) for leaf, v in zip(built.context.leaves, values)}
+
+
+def _reference(built: BuiltGraph, feeds: dict, run: int):
+    """The interpreter's values of the fetches in a session's run number `run`, or the OpError it raised."""
+    with built.graph.as_default():
+        try:
+            return interpret_graph(built.fetches, feeds, rng_counter=run)
+        except tf.errors.OpError as error:
+            return error
+
+
+def _describe(built: BuiltGraph, feeds: dict) -> str:
+    lines = [f"mode {built.context.mode}, float {built.context.float_dtype.name}; ops:"]
+    for op in built.graph.get_operations():
+        inputs = ", ".join(t.name for t in op.inputs)
+        shapes = ", ".join(str(t.shape) for t in op.outputs)
+        lines.append(f"  {op.name} = {op.type}({inputs}) {op.attrs if op.type != 'Const' else ''} -> {shapes}")
+    lines.append("feeds:")
+    for tensor, value in feeds.items():
+        lines.append(f"  {tensor.name} {value.dtype}{list(value.shape)} = {np.array2string(value, threshold=40)}")
+    return "\n".join(lines)
+
+
+def _as_float(value) -> np.ndarray:
+    return np.asarray(value).astype(np.float64)
+
+
+def compare(name: str, compiled, reference, twin) -> str | None:
+    """Why `compiled` is not `reference` within the conditioning-scaled tolerance, or None."""
+    compiled, reference = np.asarray(compiled), np.asarray(reference)
+    if compiled.shape != reference.shape or compiled.dtype != reference.dtype:
+        return f"{name}: compiled {compiled.dtype}{compiled.shape}, reference {reference.dtype}{reference.shape}"
+    if compiled.size == 0:
+        return None
+    c, r, t = _as_float(compiled), _as_float(reference), _as_float(twin)
+    rtol, atol = TOLERANCE.get(compiled.dtype, (0.0, 0.0))
+    scale = TWIN_SCALE.get(compiled.dtype, 1.0)  # integers and bools: a twin difference allows that much
+    with np.errstate(invalid="ignore", over="ignore"):
+        slack = np.abs(r - t) * scale
+        slack = np.where(np.isnan(slack) | (np.isnan(r) != np.isnan(t)), np.inf, slack)
+        same = (c == r) | (np.isnan(c) & np.isnan(r))
+        close = np.abs(c - r) <= atol + rtol * np.abs(r) + slack
+        ok = same | close | np.isinf(slack)
+    if ok.all():
+        return None
+    index = tuple(int(i) for i in np.argwhere(~ok)[0])
+    return (f"{name}: {np.count_nonzero(~ok)} of {c.size} elements differ; first at {index}: compiled "
+            f"{c[index]!r}, reference {r[index]!r}, twin {t[index]!r}")
+
+
+def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
+    """Builds a random graph from `draw`, runs it compiled and interpreted, raises Mismatch on disagreement."""
+    first = _build(draw, mode, dtype, max_ops=max_ops)
+    ctx = first.context
+    other = tf.float64 if dtype == tf.float32 else tf.float32
+    twin = _build(Replay(ctx.record), mode, other, shapes=ctx.shapes, max_ops=max_ops)
+    unknown_dims = draw_flip(draw, 0.3)
+    compiled_graph = _build(Replay(ctx.record), mode, dtype, unknown_dims=True, shapes=ctx.shapes,
+                            max_ops=max_ops) if unknown_dims else first
+    seed = draw_int(draw, 0, 2 ** 31 - 1)
+    specials = mode == VALUES and draw_flip(draw, 0.3)
+    session = tf.Session(graph=compiled_graph.graph)
+    STATS.graphs += 1
+    STATS.ops += ctx.op_count
+    STATS.op_types.update(op.type for op in first.graph.get_operations())
+    for run in range(RUNS_PER_GRAPH):
+        rng = np.random.RandomState((seed + run) % 2 ** 31)
+        values = [leaf_values(leaf, rng, specials) for leaf in ctx.leaves]
+        reference = _reference(first, _feeds(first, values), run)
+        feeds = _feeds(compiled_graph, values)
+        try:
+            compiled = session.run(compiled_graph.fetches, feeds)
+        except tf.errors.OpError as error:
+            if type(error) is not type(reference):
+                raise Mismatch(f"compiled run raised {error!r}; the reference "
+                               f"{'raised ' + repr(reference) if isinstance(reference, Exception) else 'did not'}"
+                               f"\n{_describe(compiled_graph, feeds)}") from error
+            continue
+        STATS.runs += 1
+        if isinstance(reference, Exception):
+            raise Mismatch(f"the reference raised {reference!r}, the compiled run did not\n"
+                           f"{_describe(compiled_graph, feeds)}")
+        twin_values = _reference(twin, _feeds(twin, values), run)
+        if isinstance(twin_values, Exception):
+            twin_values = [np.full(np.shape(r), np.nan) for r in reference]
+        for tensor, c, r, t in zip(compiled_graph.fetches, compiled, reference, twin_values):
+            problem = compare(tensor.name, c, r, t)
+            if problem:
+                raise Mismatch(f"{problem}\n{_describe(compiled_graph, feeds)}")
+        if mode == FINITE_DIFFERENCES:
+            _check_finite_differences(first, values, compiled, rng)
+
+
+def _check_finite_differences(built: BuiltGraph, values: list, compiled: list, rng, samples: int = 4) -> None:
+    """The compiled gradients against central differences of the reference loss (float64), at `samples`
+    random elements of each input (every element costs two interpreter runs)."""
+    loss_value = float(compiled[0])
+    if not np.isfinite(loss_value) or abs(loss_value) > 1e6:
+        STATS.skipped += 1
+        return
+    leaves = built.context.leaves
+    position = {id(leaf): i for i, leaf in enumerate(leaves)}
+    with built.graph.as_default():
+        for leaf, gradient in zip(built.wrt, compiled[1:]):
+            i = position[id(leaf)]
+            base = values[i].astype(np.float64)
+            for flat_index in rng.permutation(base.size)[:samples]:
+                index = np.unravel_index(flat_index, base.shape)
+                eps = 1e-6 * max(1.0, abs(base[index]))
+                shifted = []
+                for sign in (1, -1):
+                    moved = [v.copy() for v in values]
+                    moved[i] = base.copy()
+                    moved[i][index] += sign * eps
+                    feeds = {leaf.tensor: v.astype(leaf.tensor.dtype.np_dtype) for leaf, v in zip(leaves, moved)}
+                    shifted.append(float(interpret_graph([built.loss], feeds)[0]))
+                numeric = (shifted[0] - shifted[1]) / (2 * eps)
+                analytic = float(np.asarray(gradient)[index])
+                tolerance = 1e-4 * abs(numeric) + 1e-7 * max(1.0, abs(loss_value))
+                if not abs(analytic - numeric) <= tolerance:
+                    raise Mismatch(f"d loss / d {leaf.tensor.name}{list(index)}: compiled {analytic!r}, finite "
+                                   f"differences {numeric!r}\n{_describe(built, _feeds(built, values))}")
+
+
+def draw_flip(draw, probability: float) -> bool:
+    return draw(st.integers(0, 999)) < probability * 1000
+
+
+def draw_int(draw, low: int, high: int) -> int:
+    return draw(st.integers(low, high))

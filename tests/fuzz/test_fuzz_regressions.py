@@ -1,0 +1,37 @@
+"""Mismatches the fuzzer found, pinned as plain tests (each was a compiler bug, now fixed)."""
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from tests.helpers import interpret_graph
+
+
+def assert_matches_reference(fetches, feeds):
+    compiled = tf.Session().run(fetches, feeds)
+    for tensor, c, r in zip(fetches, compiled, interpret_graph(fetches, feeds)):
+        np.testing.assert_allclose(c, r, rtol=1e-6, equal_nan=True, err_msg=tensor.name)
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (2, 3, 0)])
+def test_reductions_over_an_empty_last_axis_compile(shape):
+    # A [rows, 0] region took the short-rows path, whose period lcm(0, lanes) = 0 divided by zero.
+    x = tf.placeholder(tf.float32, shape)
+    assert_matches_reference([tf.reduce_sum(x, -1), tf.reduce_max(x, -1), tf.reduce_mean(x * 2.0, -1)],
+                             {x: np.ones(shape)})
+
+
+def test_softmax_of_rows_without_classes_and_its_gradient_compile():
+    # Unrolled rows of zero chunks started their sum from chunks[0]: IndexError at compile time.
+    x = tf.placeholder(tf.float64, [2, 3, 0])
+    y = tf.nn.softmax(x)
+    assert_matches_reference([y, tf.nn.log_softmax(x), tf.gradients(tf.reduce_sum(y * 2.0), x)[0]],
+                             {x: np.ones((2, 3, 0))})
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_log_softmax_keeps_precision_for_huge_logits(dtype):
+    # x - (max + log(total)) rounded log(total) away: [1e30, 1e30] gave [0, 0], not [-log 2, -log 2].
+    x = tf.placeholder(dtype, [2, 3])
+    values = np.array([[1e30, 1.0, 1e30], [3e4, 3e4 + 1, -2.0]])
+    assert_matches_reference([tf.nn.log_softmax(x)], {x: values})
