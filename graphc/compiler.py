@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphc import dump
-from graphc.backend import cache, codegen, toolchain
+from graphc.backend import cache, codegen, memory_limits, toolchain
 from graphc.backend.executable import Executable
 from graphc.ir.lowering import LoweredStep, lower
 from graphc.ir.printer import print_program
@@ -40,8 +40,10 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> Compiled
     lowered = lower(fetches, feed_types, initialized, name=dump.signature_label(fetches))
     if signature_dump:
         signature_dump.write("lowered", print_program(lowered.program))
+    memory_limits.check_values_fit(lowered.program)  # before folding constants allocates them
     program = run_pipeline(lowered.program, after_pass=(
         (lambda name, p: signature_dump.write(name, print_program(p))) if signature_dump else None))
+    memory_limits.check_plan_fits(program, program.annotations["memory_plan"])
     library = build_library(program, signature_dump)
     plan = program.annotations["memory_plan"]
     definitions = program.definitions()

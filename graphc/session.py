@@ -94,10 +94,18 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
         source = np.asarray(value)
     except ValueError as e:
         raise ValueError(f"Cannot feed a ragged value for Tensor '{tensor.name}': {e}") from None
+    target = dtype.np_dtype
+    if source.dtype == object and source.size and all(type(v) is int for v in source.flat):
+        if dtype.is_integer:  # Python ints beyond 64 bits
+            info = np.iinfo(target)
+            raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor '{tensor.name}' "
+                             f"of dtype {dtype.name}")
+        source = source.astype(np.float64)
     if source.dtype == object or source.dtype.kind in "USVM":
         raise ValueError(f"Cannot feed a non-numeric value ({source.dtype}) for Tensor '{tensor.name}' of "
                          f"dtype {dtype.name}")
-    target = dtype.np_dtype
+    if source.dtype.kind == "c":  # NumPy would drop the imaginary parts with only a warning
+        raise ValueError(f"Cannot feed complex values for Tensor '{tensor.name}' of dtype {dtype.name}")
     if dtype.is_integer and source.size:
         if source.dtype.kind == "f":
             if not np.all(np.isfinite(source)) or np.any(source != np.trunc(source)):

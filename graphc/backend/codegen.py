@@ -8,6 +8,13 @@ order — fused kernels from kernels/fused_kernels.py, single ops from the
 lowering table — and returns the first non-zero status code. Reads that the
 plan snapshots and writes that stayed out of kernels are copies.
 
+A failed run must leave the variables as they were. Most steps check their
+data (labels, divisors) before the first variable write, and need nothing
+more; for the others the library exports `graphc_rollback_variables`
+({count, index...} in plan order): the variables written at or before a kernel
+that can fail, which the executable saves before each run and restores when
+the run fails.
+
 The kernels are spread over several modules (one per core, the step function in
 the first) so that LLVM compiles them in parallel; each kernel goes to the
 module with the least code so far. Kernels outside the first module are
@@ -32,6 +39,7 @@ from graphc.ir.program import Program, VarRef
 
 STEP_FUNCTION = "graphc_step"
 KERNEL_EMITTERS = {**FUSED_KERNEL_EMITTERS, "conv": emit_conv_kernel}
+ROLLBACK_SYMBOL = "graphc_rollback_variables"
 
 
 def profiling() -> bool:
@@ -55,21 +63,43 @@ class _Partitions:
         self.buffers = [Buffers(module, program) for module in self.modules]
         self.sizes = [0] * count
 
-    def emit(self, emitter, name: str) -> ir.Function:
+    def emit(self, emitter, name: str) -> tuple[ir.Function, bool]:
         """emitter(module, buffers, name) into the smallest module; returns the function as the
-        first module (the step's) sees it."""
+        first module (the step's) sees it, and whether it can fail."""
         index = self.sizes.index(min(self.sizes))
         module = self.modules[index]
         before = _instruction_count(module)
         function = emitter(module, self.buffers[index], name)
         self.sizes[index] += _instruction_count(module) - before
+        can_fail = _calls(function, "graphc_fail")
         if index == 0:
-            return function
+            return function, can_fail
         # External linkage with hidden visibility: llvmlite prints `linkage` where LLVM reads
         # "[linkage] [visibility]", and linkage left out is external.
         function.linkage = "hidden"
         return declare(self.modules[0], function.name, function.function_type.return_type,
-                       list(function.function_type.args))
+                       list(function.function_type.args)), can_fail
+
+
+def _calls(function: ir.Function, callee: str) -> bool:
+    return any(isinstance(inst, ir.CallInstr) and getattr(inst.callee, "name", None) == callee
+               for block in function.blocks for inst in block.instructions)
+
+
+def _written_variables(kind: str, members: list) -> set:
+    """Variables a kernel may change: its writes, and state an opaque op takes by reference (RNG counters)."""
+    written = {inst.operands[0].name for inst in members if inst.op == "write"}
+    if kind not in KERNEL_EMITTERS and kind != "copy":
+        written |= {o.name for inst in members for o in inst.operands if isinstance(o, VarRef)}
+    return written
+
+
+def _export_rollback(module: ir.Module, plan, names: set) -> None:
+    indices = sorted(plan.variable_names.index(name) for name in names)
+    array_type = ir.ArrayType(I32, len(indices) + 1)
+    table = ir.GlobalVariable(module, array_type, name=ROLLBACK_SYMBOL)
+    table.global_constant = True
+    table.initializer = ir.Constant(array_type, [len(indices)] + indices)
 
 
 def _instruction_count(module: ir.Module) -> int:
@@ -105,8 +135,10 @@ def emit_modules(program: Program, count: int = 1) -> list:
             memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
             step.b.call(memcpy, [destination, source, i64(nbytes), ir.Constant(I1, 0)])
 
+    written, rollback = set(), set()
     for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
         members = list(group)
+        can_fail = False
         if kernel is None:
             for inst in members:
                 if inst.op == "read" and inst.result.id in plan.materialized_reads:
@@ -117,7 +149,7 @@ def emit_modules(program: Program, count: int = 1) -> list:
         name = f"k{kernel}_{kind}"
         label = f"kernel {kernel} {kind} ({members[0].source or members[0].op})"
         if kind in KERNEL_EMITTERS:
-            function = partitions.emit(lambda m, b, n: KERNEL_EMITTERS[kind](m, n, members, b), name)
+            function, can_fail = partitions.emit(lambda m, b, n: KERNEL_EMITTERS[kind](m, n, members, b), name)
             call(function, [buffers_arg, status], label)
         elif kind == "copy":
             ref, value = members[0].operands
@@ -125,16 +157,21 @@ def emit_modules(program: Program, count: int = 1) -> list:
                  value.type.nbytes)
         else:  # opaque: one instruction, through the lowering table
             inst = members[0]
-            function = partitions.emit(lambda m, b, n: LOWERINGS[inst.op](m, n, inst), f"{name}_{inst.op}")
+            function, can_fail = partitions.emit(lambda m, b, n: LOWERINGS[inst.op](m, n, inst),
+                                                 f"{name}_{inst.op}")
             pointers = [buffers.value(step, buffers_arg, inst.result)]
             pointers += [buffers.variable(step, buffers_arg, o.name) if isinstance(o, VarRef)
                          else buffers.value(step, buffers_arg, o) for o in inst.operands]
             if inst.result.id in plan.workspaces:
                 pointers.append(buffers.workspace(step, buffers_arg, inst.result))
             call(function, pointers + [status], label)
+        written |= _written_variables(kind, members)
+        if can_fail:
+            rollback |= written
     for value_id, output in plan.final_copies:
         value = program.fetches[output]
         destination = step.b.load(step.b.gep(buffers_arg, [i64(plan.output_slot(output))], source_etype=PTR), typ=PTR)
         copy(destination, buffers.value(step, buffers_arg, value), value.type.nbytes)
     step.finish()
+    _export_rollback(module, plan, rollback)
     return [m for m, size in zip(partitions.modules, partitions.sizes) if m is module or size]

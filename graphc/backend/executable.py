@@ -12,6 +12,7 @@ _ffi = cffi.FFI()
 _ffi.cdef("""
     typedef struct { int32_t code; char message[1024]; } graphc_status;
     int32_t graphc_step(void **buffers, graphc_status *status);
+    extern const int32_t graphc_rollback_variables[];
 """)
 
 ARENA_ALIGNMENT = 64
@@ -30,6 +31,9 @@ class Executable:
     `run` sets the feed and output pointers, makes one native call, and raises
     the TF error the native code reported, if any. Pointers go into a C array
     through `ffi.from_buffer` (a fifth of what NumPy's array interface costs).
+    A failed run leaves the variables as they were: the variables the library
+    names in `graphc_rollback_variables` (written before a kernel that can
+    fail; usually none) are saved before each run and restored on failure.
     """
 
     def __init__(self, library_path, plan, constants: list):
@@ -46,10 +50,14 @@ class Executable:
         self._buffers[plan.arena_slot] = _ffi.from_buffer(self._arena)
         self._variable_base = plan.feed_count
         self._output_base = plan.output_slot(0)
+        table = self._library.graphc_rollback_variables
+        self._rollback_indices = [table[1 + i] for i in range(table[0])]
+        self._rollback_arrays: list = []
 
     def bind_variables(self, arrays: list) -> None:
         """Points the step at the session's variable buffers (in plan order)."""
         self._variable_arrays = arrays  # keeps them alive as long as the step
+        self._rollback_arrays = [arrays[i] for i in self._rollback_indices]
         for i, array in enumerate(arrays):
             self._buffers[self._variable_base + i] = _ffi.from_buffer(array)
 
@@ -60,9 +68,12 @@ class Executable:
         base = self._output_base
         for i, array in enumerate(outputs):
             buffers[base + i] = from_buffer(array)
+        saved = [(array, array.copy()) for array in self._rollback_arrays]
         status = self._status
         code = self._step(buffers, status)
         if code:
+            for array, copy in saved:
+                np.copyto(array, copy)
             message = _ffi.string(status.message).decode(errors="replace")
             status.code = 0
             raise errors.error_class_for_code(code)(None, None, message)

@@ -49,6 +49,9 @@ def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
     if shape is not None:
         dims = as_dims(shape)
         count = num_elements(dims)
+        if count * inferred.size > np.iinfo(np.int64).max:
+            raise ValueError(f"Cannot create a tensor of shape {list(dims)} and type {inferred.name}: "
+                             f"its {count} elements overflow a 64-bit byte count")
         if array.size == 1:
             array = np.broadcast_to(array.reshape(()), dims)
         elif array.size == count:
@@ -59,9 +62,10 @@ def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
             array = np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(dims)
         else:
             raise TypeError(f"Expected Tensor's shape: {tuple(dims)}, got {array.shape}.")
-    if array.size > 1 and array.strides != (0,) * array.ndim and np.all(array == array.flat[0]):
+    splat = array.size > 1 and array.strides == (0,) * array.ndim
+    if array.size > 1 and not splat and np.all(array == array.flat[0]):
         array = np.broadcast_to(array.flat[0], array.shape)
-    else:
+    elif not splat:  # a splat stays one element: tf.zeros([100000, 100000]) allocates nothing here
         array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array
     if array.flags.writeable:
         array.flags.writeable = False
