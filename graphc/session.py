@@ -297,6 +297,12 @@ class BaseSession:
                 self._initialized.add(name)
 
     def _step(self, elements, feeds):
+        # Under the lock: two threads meeting a new signature compile it once, and bind one
+        # array per variable (two compiles would each allocate one and diverge).
+        with self._lock:
+            return self._step_locked(elements, feeds)
+
+    def _step_locked(self, elements, feeds):
         base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds))
         dependencies = self._init_dependencies.get(base_key, ())
         key = base_key + (tuple(name in self._initialized for name in dependencies),)

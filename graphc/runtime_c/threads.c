@@ -44,7 +44,7 @@ static struct {
     _Atomic int remaining;
     _Atomic int sleeping;
     _Atomic int shutdown;
-    scratch_buffer scratch[MAX_THREADS];
+    scratch_buffer scratch[MAX_THREADS]; /* [0] unused: see graphc_scratch */
 } pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static void run_share(int thread, graphc_task task, void *context, int64_t count, int threads) {
@@ -152,8 +152,36 @@ void graphc_parallel_for(graphc_task task, void *context, int64_t count) {
     pthread_mutex_unlock(&pool.submit);
 }
 
+/* Thread 0 is whichever thread called the step: several Python threads (sessions) may run
+ * steps at once, the ones that found the pool busy alone, so each caller thread has its own
+ * buffer, freed when the thread exits. Workers 1.. serve one job at a time: theirs are shared. */
+static pthread_key_t caller_scratch_key;
+static pthread_once_t caller_scratch_once = PTHREAD_ONCE_INIT;
+
+static void free_caller_scratch(void *pointer) {
+    scratch_buffer *buffer = pointer;
+    free(buffer->data);
+    free(buffer);
+}
+
+static void make_caller_scratch_key(void) { pthread_key_create(&caller_scratch_key, free_caller_scratch); }
+
+static scratch_buffer *caller_scratch(void) {
+    pthread_once(&caller_scratch_once, make_caller_scratch_key);
+    scratch_buffer *buffer = pthread_getspecific(caller_scratch_key);
+    if (!buffer) {
+        buffer = calloc(1, sizeof *buffer);
+        if (buffer && pthread_setspecific(caller_scratch_key, buffer) != 0) {
+            free(buffer);
+            buffer = NULL;
+        }
+    }
+    return buffer;
+}
+
 void *graphc_scratch(int64_t thread, int64_t bytes) {
-    scratch_buffer *buffer = &pool.scratch[thread];
+    scratch_buffer *buffer = thread == 0 ? caller_scratch() : &pool.scratch[thread];
+    if (!buffer) return NULL;  /* the kernel reports ResourceExhausted */
     if (buffer->bytes < bytes) {
         free(buffer->data);
         /* 64-byte aligned, rounded up: vector loads and cache lines never straddle. */
