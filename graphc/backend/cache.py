@@ -23,13 +23,20 @@ from graphc.backend.toolchain import runtime_digest
 
 
 def cache_dir() -> Path:
-    """$GRAPHC_CACHE_DIR, else ~/.cache/graphc; created private (0700)."""
+    """$GRAPHC_CACHE_DIR, else ~/.cache/graphc; created private (0700).
+
+    Libraries are loaded from it into the process, so it must be ours and
+    writable by nobody else (PermissionError otherwise).
+    """
     root = Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc")
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = root.stat().st_mode
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+    status = root.stat()
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise PermissionError(f"graphc will not load libraries from {root}: other users can write to it "
                               "(make it private: chmod 700)")
+    if status.st_uid != os.getuid():
+        raise PermissionError(f"graphc will not load libraries from {root}: it belongs to user {status.st_uid}, "
+                              f"not to this user ({os.getuid()})")
     return root
 
 

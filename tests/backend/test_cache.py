@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 PROGRAM = textwrap.dedent("""
     import os, sys
     import numpy as np
@@ -76,3 +78,36 @@ def test_cache_writable_by_others_is_refused(tmp_path):
     env = dict(os.environ, GRAPHC_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "other users can write" in result.stderr
+
+
+def test_processes_compiling_one_signature_at_once_all_load_a_whole_library(tmp_path):
+    # Each writes its library under a temporary name and renames it into place, so no process
+    # ever opens a half-written file; all of them must print the right answer.
+    _seed_libraries(tmp_path)
+    go = tmp_path / "go"
+    waiting = f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.005)\n"
+    env = dict(os.environ, GRAPHC_CACHE_DIR=str(tmp_path))
+    processes = [subprocess.Popen([sys.executable, "-c", waiting + PROGRAM], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    go.touch()
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in processes]
+    for stdout, stderr, code in results:
+        assert code == 0 and stdout == "24.0\n", stderr
+    go.unlink()
+    libraries = [p for p in tmp_path.glob("*.so") if not p.name.startswith("libgraphc_")]
+    assert libraries and all(p.with_suffix(".sha256").exists() for p in libraries)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()], "temporary build directories left behind"
+    assert run_program(tmp_path, forbid_compile=True).stdout == "24.0\n"
+
+
+def test_cache_owned_by_another_user_is_refused(tmp_path, monkeypatch):
+    from graphc.backend import cache
+
+    if os.getuid() != 0:
+        pytest.skip("giving a directory to another user needs root")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, 65534, -1)
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(foreign))
+    with pytest.raises(PermissionError, match="belongs to user 65534"):
+        cache.cache_dir()
