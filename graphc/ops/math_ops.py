@@ -529,7 +529,7 @@ def _mean_reference(x, axes, keepdims):
     total = np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
     if x.dtype.kind in "iu":
         # TF divides integer sums by the count, truncating toward zero.
-        if count == 0:
+        if count == 0 and total.size:  # with no output element there is no division
             raise errors.InvalidArgumentError(None, None, "Integer division by zero in reduce_mean")
         return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -21,8 +21,10 @@ from tests.fuzz.context import FINITE_DIFFERENCES, VALUES, BuildContext, Replay,
 from tests.fuzz.generate import BuiltGraph, build_graph
 from tests.helpers import interpret_graph
 
-# (rtol, atol) of the compiled result against the reference of the same dtype.
-TOLERANCE = {np.dtype(np.float32): (2e-5, 1e-6), np.dtype(np.float64): (1e-9, 1e-12)}
+# (rtol, atol) of the compiled result against the reference of the same dtype. float32: compiled
+# sums run in vector lanes, NumPy's pairwise; over thousands of terms with cancellation the two
+# differ by up to ~2e-5 relative (a loss summing 1875 terms: 1120.0135 vs 1119.9886).
+TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-6), np.dtype(np.float64): (1e-9, 1e-12)}
 # How much of the reference-vs-twin difference is allowed: the twin's error scaled to this dtype.
 TWIN_SCALE = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 4.0 * 2.0 ** -29}
 RUNS_PER_GRAPH = 2  # feed draws per compiled graph: one compile, several runs

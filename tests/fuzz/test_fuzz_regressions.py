@@ -35,3 +35,13 @@ def test_log_softmax_keeps_precision_for_huge_logits(dtype):
     x = tf.placeholder(dtype, [2, 3])
     values = np.array([[1e30, 1.0, 1e30], [3e4, 3e4 + 1, -2.0]])
     assert_matches_reference([tf.nn.log_softmax(x)], {x: values})
+
+
+def test_integer_mean_over_an_empty_axis_with_no_output_is_not_a_division_by_zero():
+    # The reference raised "Integer division by zero" although no element is divided (TF returns
+    # an empty tensor); the compiled step was right.
+    x = tf.placeholder(tf.int32, [None, None, None])
+    assert_matches_reference([tf.reduce_mean(x, 1), tf.reduce_mean(x, [1, 2], keepdims=True)],
+                             {x: np.zeros((0, 0, 3), np.int32)})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
+        tf.Session().run(tf.reduce_mean(x, 1), {x: np.zeros((2, 0, 3), np.int32)})
