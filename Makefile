@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test fuzz bench venv clean
+.PHONY: demo test fuzz sanitize bench venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: $(STAMP)
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP)
 	$(PY) tools/fuzz.py --seconds $(FUZZ_SECONDS)
+
+## The end-to-end tests with runtime_c built under AddressSanitizer + UndefinedBehaviorSanitizer.
+CC ?= cc
+SANITIZER_RUNTIMES = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
+sanitize: $(STAMP)
+	GRAPHC_SANITIZE=1 GRAPHC_CACHE_DIR=$(CURDIR)/build/sanitize-cache LD_PRELOAD="$(SANITIZER_RUNTIMES)" \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(PY) -m pytest -q -p no:cacheprovider tests/e2e tests/backend/test_native_errors.py tests/backend/test_threads.py
 
 ## graphc against NumPy, PyTorch and JAX in one run (installs torch and jax into the venv).
 bench: $(STAMP)

@@ -39,7 +39,8 @@ def _build_gemm_library(output) -> None:
 @functools.lru_cache(maxsize=None)
 def _runtime():
     with _lock:
-        name = f"libgraphc_runtime-{toolchain.runtime_digest()}.so"
+        flavour = "-sanitize" if toolchain.sanitizing() else ""
+        name = f"libgraphc_runtime-{toolchain.runtime_digest()}{flavour}.so"
         path = cache.cached_file(name) or cache.store_file(name, toolchain.build_runtime_library)
         ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         if profile.enabled():

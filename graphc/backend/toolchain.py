@@ -158,10 +158,21 @@ def runtime_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def sanitizing() -> bool:
+    """GRAPHC_SANITIZE=1: runtime_c is built with AddressSanitizer and UndefinedBehaviorSanitizer
+    (`make sanitize`; the process must preload their runtimes)."""
+    return os.environ.get("GRAPHC_SANITIZE", "") not in ("", "0")
+
+
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"]
+
+
 def build_runtime_library(output: Path) -> None:
     """Compiles runtime_c into the shared library every step resolves its runtime calls against."""
     sources = sorted(str(p) for p in runtime_source_dir().glob("*.c"))
-    _run([c_compiler(), "-O2", "-fPIC", "-std=c11", "-shared", "-o", str(output), *sources, "-lm", "-lpthread"])
+    flags = SANITIZER_FLAGS if sanitizing() else []
+    _run([c_compiler(), "-O2", "-fPIC", "-std=c11", *flags, "-shared", "-o", str(output), *sources, "-lm",
+          "-lpthread"])
 
 
 def link_shared_library(objects: list, output: Path, work_dir: Path) -> None:
