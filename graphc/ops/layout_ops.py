@@ -427,7 +427,10 @@ def _pad_infer(types, attrs):
 
 
 def _pad_reference(x, constant_values, paddings):
-    return np.pad(x, _paddings(paddings, x.ndim), mode="constant", constant_values=constant_values)
+    widths = _paddings(paddings, x.ndim)
+    if x.ndim == 0:  # nothing to pad (and np.pad refuses a scalar's empty paddings)
+        return x.copy()
+    return np.pad(x, widths, mode="constant", constant_values=constant_values)
 
 
 # Graph inputs (input, constant_values, paddings): static inputs last (TF1's PadV2 has paddings second).
@@ -439,6 +442,8 @@ pad_p = registry.register(OpDef(
 @registry.set_gradient(pad_p)
 def _pad_grad(op, grad):
     x, _, paddings = op.inputs
+    if x.shape.ndims == 0:  # nothing was padded (and `paddings` is [], not a [0, 2] matrix)
+        return [grad, None, None]
     before = reshape(slice(paddings, [0, 0], [-1, 1]), [-1])
     return [slice(grad, before, shape(x)), None, None]
 

@@ -280,6 +280,103 @@ def _identity(name, modes=ALL_MODES):
     return Spec(build, modes)
 
 
+def _bias_add(ctx):
+    value = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)), lambda e: len(e.shape) >= 2)
+    if len(value.shape) < 2:
+        return False  # TF's BiasAdd wants rank >= 2
+    bias = ctx.pick_or_leaf(value.kind, shape=value.shape[-1:])
+    ctx.add(tf.nn.bias_add(value.tensor, bias.tensor))
+    return True
+
+
+def _concat(ctx):
+    first = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: len(e.shape) >= 1)
+    if not first.shape:
+        return False
+    axis = ctx.choose_count(0, len(first.shape) - 1)
+    parts = [first]
+    for _ in range(ctx.choose_count(1, 2)):
+        shape = first.shape[:axis] + (ctx.dim(),) + first.shape[axis + 1:]
+        parts.append(ctx.pick_or_leaf(first.kind, shape=shape))
+    negative = ctx.flip(0.3)
+    ctx.add(tf.concat([e.tensor for e in parts], axis - len(first.shape) if negative else axis),
+            exact=all(e.exact for e in parts))
+    return True
+
+
+def _expand_dims(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    axis = ctx.choose_count(-len(entry.shape) - 1, len(entry.shape))
+    ctx.add(tf.expand_dims(entry.tensor, axis), exact=entry.exact, positive=entry.positive)
+    return True
+
+
+def _squeeze(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: 1 in e.shape)
+    ones = [a for a, d in enumerate(entry.shape) if d == 1]
+    if not ones:
+        return False
+    axes = [a for a in ones if ctx.flip()]
+    # Without axes, squeeze drops every size-1 dimension (of the shape fed, when it is unknown).
+    if not axes and ctx.unknown_dims:
+        axes = ones
+    ctx.add(tf.squeeze(entry.tensor, axes or None), exact=entry.exact, positive=entry.positive)
+    return True
+
+
+def _slice(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: len(e.shape) >= 1)
+    begin = [ctx.choose_count(0, d) for d in entry.shape]
+    size = [-1 if ctx.flip(0.2) else ctx.choose_count(0, d - b) for d, b in zip(entry.shape, begin)]
+    ctx.add(tf.slice(entry.tensor, begin, size), exact=entry.exact, positive=entry.positive)
+    return True
+
+
+def _strided_slice(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: len(e.shape) >= 1)
+    begin, end, strides, masks = [], [], [], {"begin_mask": 0, "end_mask": 0, "shrink_axis_mask": 0}
+    for axis, d in enumerate(entry.shape):
+        if d > 0 and ctx.flip(0.15):  # one index: the axis goes away
+            index = ctx.choose_count(-d, d - 1)
+            begin, end, strides = begin + [index], end + [index + 1 if index != -1 else d], strides + [1]
+            masks["shrink_axis_mask"] |= 1 << axis
+            continue
+        begin.append(ctx.choose_count(-d - 1, d + 1))
+        end.append(ctx.choose_count(-d - 1, d + 1))
+        strides.append(ctx.one_of((1, 1, 2, 3, -1, -2)))
+        for mask in ("begin_mask", "end_mask"):
+            if ctx.flip(0.25):
+                masks[mask] |= 1 << axis
+    ctx.add(tf.strided_slice(entry.tensor, begin, end, strides, **masks), exact=entry.exact,
+            positive=entry.positive)
+    return True
+
+
+def _pad(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    paddings = [[ctx.choose_count(0, 2), ctx.choose_count(0, 2)] for _ in entry.shape]
+    value = {FLOAT: 0.5, INT: -3, BOOL: True}.get(entry.kind, 0) if ctx.flip() else 0
+    ctx.add(tf.pad(entry.tensor, paddings, constant_values=value), exact=entry.exact)
+    return True
+
+
+def _one_hot(ctx):
+    shape = ctx.new_shape(ctx.choose_count(0, 2))
+    depth = ctx.choose_count(0, 5)
+    indices = ctx.leaf(INT, shape, values=("labels", depth + 1))  # index `depth` is out of range: a row of off
+    axis = ctx.choose_count(-1, len(shape))
+    on, off = (1.5, -0.5) if ctx.flip() else (1.0, 0.0)
+    ctx.add(tf.one_hot(indices.tensor, depth, on_value=on, off_value=off, axis=axis, dtype=ctx.float_dtype),
+            exact=True)
+    return True
+
+
+def _check_numerics(ctx):
+    entry = ctx.float_entry()
+    ctx.add(tf.check_numerics(entry.tensor, "fuzz"), exact=entry.exact, positive=entry.positive)
+    return True
+
+
 SPECS: dict[str, Spec] = {
     "identity": _identity("identity"),
     "stop_gradient": _identity("stop_gradient", NOT_SMOOTH),
@@ -333,6 +430,15 @@ SPECS: dict[str, Spec] = {
     "sparse_softmax_xent": _sparse_xent("sparse_softmax_xent"),
     "sparse_softmax_xent_grad": _sparse_xent("sparse_softmax_xent_grad"),
     "in_top_k": Spec(_in_top_k, VALUES_ONLY),
+    "bias_add": Spec(_bias_add),
+    "concat": Spec(_concat),
+    "expand_dims": Spec(_expand_dims),
+    "squeeze": Spec(_squeeze),
+    "slice": Spec(_slice),
+    "strided_slice": Spec(_strided_slice),
+    "pad": Spec(_pad),
+    "one_hot": Spec(_one_hot, NOT_SMOOTH),
+    "check_numerics": Spec(_check_numerics),
     "random_uniform": _random("random_uniform"),
     "random_normal": _random("random_normal"),
     "truncated_normal": _random("truncated_normal"),
@@ -358,5 +464,9 @@ NOT_FUZZED: dict[str, str] = {
     "assign_sub": "state: see variable",
     "apply_gradient_descent": "state: see variable",
     "no_op": "no value to compare",
+    "concat_offset": "graph only; used by concat's gradient, which the fuzzer differentiates",
+    "strided_slice_grad": "made by strided_slice's gradient, which the gradient modes build and compile",
+    **{name: "summaries: strings finished on the host (tests/e2e/test_summaries*.py)"
+       for name in ("scalar_summary", "histogram_summary", "image_summary", "tensor_summary", "merge_summary")},
     "initialized_value": "state: see variable",
 }

@@ -45,3 +45,11 @@ def test_integer_mean_over_an_empty_axis_with_no_output_is_not_a_division_by_zer
                              {x: np.zeros((0, 0, 3), np.int32)})
     with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
         tf.Session().run(tf.reduce_mean(x, 1), {x: np.zeros((2, 0, 3), np.int32)})
+
+
+def test_padding_a_scalar_and_its_gradient():
+    # The reference handed NumPy an empty float paddings list (TypeError), and the gradient sliced
+    # a [0]-shaped paddings tensor as if it were [0, 2] (ValueError while building).
+    x = tf.placeholder(tf.float64, [])
+    y = tf.pad(x * 3.0, [])
+    assert_matches_reference([y, tf.gradients(y * 2.0, x)[0]], {x: 1.5})
