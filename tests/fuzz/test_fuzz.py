@@ -16,8 +16,8 @@ from tests.fuzz.op_specs import NOT_FUZZED, SPECS
 from tests.fuzz.oracle import check_graph
 
 # Graphs per case in `make test` (each: one compile, two runs). Deterministic: derandomized.
-BOUNDED = [(VALUES, tf.float32, 30), (VALUES, tf.float64, 10), (GRADIENTS, tf.float32, 12),
-           (GRADIENTS, tf.float64, 8), (FINITE_DIFFERENCES, tf.float64, 12)]
+BOUNDED = [(VALUES, tf.float32, 30), (VALUES, tf.float64, 15), (GRADIENTS, tf.float32, 20),
+           (GRADIENTS, tf.float64, 12), (FINITE_DIFFERENCES, tf.float64, 20)]
 
 
 def bounded_settings(examples: int):
