@@ -14,19 +14,12 @@ def feed_types(feeds: dict) -> collections.OrderedDict:
         feeds.items(), key=lambda item: item[0].name))
 
 
-def interpret_graph(fetches, feeds=None, variables=None, rng_counter=0):
-    """Values of `fetches` (a list of tensors) computed by the reference interpreter.
-
-    rng_counter: the state of every random op's counter (a session's n-th run of a step has n).
-    """
+def interpret_graph(fetches, feeds=None, variables=None):
+    """Values of `fetches` (a list of tensors) computed by the reference interpreter."""
     feeds = feeds or {}
     step = lower(fetches, feed_types(feeds))
-    variables = dict(variables or {})
-    for decl in step.program.variables:
-        if decl.kind == "rng":
-            variables.setdefault(decl.name, np.int64(rng_counter))
     values, _ = interpret(step.program, {t.name: np.asarray(v, dtype=t.dtype.np_dtype) for t, v in feeds.items()},
-                          variables)
+                          variables or {})
     return [values[slot] if slot is not None else None for slot in step.fetch_slots]
 
 

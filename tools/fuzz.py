@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import graphc as tf  # noqa: E402
-from tests.fuzz.context import FINITE_DIFFERENCES, GRADIENTS, VALUES  # noqa: E402
+from tests.fuzz.context import FINITE_DIFFERENCES, GRADIENTS, STATE, VALUES  # noqa: E402
 from tests.fuzz.oracle import STATS, Mismatch, check_graph  # noqa: E402
 
 MODES = [(VALUES, tf.float32), (VALUES, tf.float64), (GRADIENTS, tf.float32), (GRADIENTS, tf.float64),
-         (FINITE_DIFFERENCES, tf.float64), (VALUES, tf.float32)]
+         (FINITE_DIFFERENCES, tf.float64), (VALUES, tf.float32), (STATE, tf.float32), (STATE, tf.float64)]
 
 
 def run_batch(mode, dtype, examples: int, max_ops: int, failures: list) -> None:

@@ -30,8 +30,9 @@ FLOAT, INT, BOOL = "float", "int", "bool"
 INT_DTYPES = (tf.int32, tf.int64)
 
 # Modes of a graph: plain values; gradients compared with the interpreter's; gradients
-# compared with finite differences (float64, smooth ops only).
-VALUES, GRADIENTS, FINITE_DIFFERENCES = "values", "gradients", "finite_differences"
+# compared with finite differences (float64, smooth ops only); values with variables that
+# assignments update, run several times in one session (state compared after each run).
+VALUES, GRADIENTS, FINITE_DIFFERENCES, STATE = "values", "gradients", "finite_differences", "state"
 
 
 @dataclass
@@ -43,6 +44,15 @@ class Entry:
     kind: str
     exact: bool
     positive: bool = False
+
+
+@dataclass
+class StateVariable:
+    """A variable of a state-mode graph: its pool entry and its initial value."""
+
+    variable: object
+    entry: Entry
+    initial: np.ndarray
 
 
 @dataclass
@@ -87,9 +97,16 @@ class BuildContext:
         self.shapes: list = [] if shapes is None else shapes
         self._replaying_shapes = shapes is not None
         self.op_count = 0
+        self.variables: list[StateVariable] = []
+        self.updated: set[int] = set()  # variables already assigned: one update each, so order is defined
         # One integer dtype per graph, so integer operands match; casts make the other one,
         # which specs never pick as an input.
         self.int_dtype = self.one_of(INT_DTYPES)
+
+    @property
+    def values_like(self) -> bool:
+        """Modes that compare values (every dtype), not gradients (floats only)."""
+        return self.mode in (VALUES, STATE)
 
     # -- choices ----------------------------------------------------------------------------
 
@@ -159,7 +176,10 @@ class BuildContext:
         return entry
 
     def leaf(self, kind: str, shape: tuple, values: object = None) -> Entry:
-        """A new placeholder of `kind` and concrete `shape`; some dims are declared unknown in a replay."""
+        """A new placeholder of `kind` and concrete `shape`; some dims are declared unknown in a replay.
+        In state mode a float leaf is sometimes a variable instead."""
+        if self.mode == STATE and kind == FLOAT and values is None and self.flip(0.4):
+            return self.variable(shape)
         if kind == FLOAT:
             dtype = self.float_dtype
         elif kind == INT:
@@ -176,6 +196,14 @@ class BuildContext:
         # a float32 feed is exact (it is the rounded value both runs get).
         return self.add(tensor, kind, exact=True, positive=values == "positive")
 
+    def variable(self, shape: tuple) -> Entry:
+        """A new variable (state mode) with random initial values, in the pool like a leaf."""
+        initial = np.random.RandomState(len(self.variables)).normal(0.0, 1.5, shape)
+        variable = tf.Variable(initial.astype(self.float_dtype.np_dtype), name=f"var{len(self.variables)}")
+        entry = self.add(variable.value(), FLOAT, exact=True)
+        self.variables.append(StateVariable(variable, entry, initial))
+        return entry
+
     def float_entry(self, accept: Callable[[Entry], bool] = lambda e: True) -> Entry:
         return self.pick_or_leaf(FLOAT, accept)
 
@@ -189,7 +217,7 @@ class BuildContext:
 
     def bounded(self, entry: Entry) -> Entry:
         """tanh(x) * 3 where values must stay moderate (exp's input when differentiating)."""
-        if self.mode == VALUES:
+        if self.values_like:
             return entry
         self.op_count += 2
         return self.add(tf.tanh(entry.tensor) * 3.0, FLOAT, exact=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import graphc as tf
-from tests.fuzz.context import FLOAT, VALUES, BuildContext
+from tests.fuzz.context import FLOAT, STATE, VALUES, BuildContext
 from tests.fuzz.op_specs import SPECS
 
 
@@ -21,9 +21,13 @@ class BuiltGraph:
     fetches: list
     loss: object = None
     wrt: tuple = ()
+    initializer: object = None
 
 
 def specs_for(mode: str) -> list[str]:
+    """The ops of a mode; state-mode graphs use the value ops too (and each assignment four times as often)."""
+    if mode == STATE:
+        return specs_for(VALUES) + sorted(4 * [name for name, spec in SPECS.items() if STATE in spec.modes])
     return sorted(name for name, spec in SPECS.items() if mode in spec.modes)
 
 
@@ -38,8 +42,9 @@ def build_graph(ctx: BuildContext, max_ops: int) -> BuiltGraph:
     sinks = [e for e in computed if not e.tensor.consumers()]
     # Fetching an inner value too keeps it out of a fused loop: both shapes of fusion get tested.
     chosen = sinks + [e for e in computed if e.tensor.consumers() and ctx.flip(0.15)]
-    if ctx.mode == VALUES:
-        return BuiltGraph(graph, ctx, [e.tensor for e in chosen])
+    if ctx.values_like:
+        initializer = tf.global_variables_initializer() if ctx.mode == STATE else None
+        return BuiltGraph(graph, ctx, [e.tensor for e in chosen], initializer=initializer)
     outputs = [e for e in chosen if e.kind == FLOAT]
     if not outputs:
         outputs = [ctx.float_entry()]

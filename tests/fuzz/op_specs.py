@@ -17,11 +17,13 @@ import numpy as np
 
 import graphc as tf
 from graphc.frontend.graph import apply_op
-from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, VALUES, BuildContext
+from graphc.ops import state_ops
+from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, STATE, VALUES, BuildContext
 
 ALL_MODES = frozenset({VALUES, GRADIENTS, FINITE_DIFFERENCES})
 NOT_SMOOTH = frozenset({VALUES, GRADIENTS})  # kinks or jumps: finite differences are not an oracle
 VALUES_ONLY = frozenset({VALUES})
+STATE_ONLY = frozenset({STATE})
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Spec:
 
 
 def _numeric_kind(ctx: BuildContext, kinds) -> str:
-    return FLOAT if ctx.mode != VALUES else ctx.one_of(kinds)
+    return FLOAT if not ctx.values_like else ctx.one_of(kinds)
 
 
 def unary(name, kinds=(FLOAT, INT), positive=False, exact=False, discontinuous=False, bounded=False,
@@ -41,7 +43,7 @@ def unary(name, kinds=(FLOAT, INT), positive=False, exact=False, discontinuous=F
     def build(ctx):
         kind = _numeric_kind(ctx, kinds)
         entry = ctx.pick_or_leaf(kind, (lambda e: e.exact) if discontinuous else (lambda e: True))
-        if kind == FLOAT and positive and (ctx.mode != VALUES or ctx.flip(0.7)):
+        if kind == FLOAT and positive and (not ctx.values_like or ctx.flip(0.7)):
             entry = ctx.positive(entry)
         if bounded:
             entry = ctx.bounded(entry)
@@ -65,7 +67,7 @@ def binary(name, kinds=(FLOAT, INT), exact=False, discontinuous=False, positive_
         if ctx.flip(0.5):
             first, second = second, first
         inputs = [first, second]
-        if kind == FLOAT and (ctx.mode != VALUES or ctx.flip(0.7)):
+        if kind == FLOAT and (not ctx.values_like or ctx.flip(0.7)):
             inputs = [ctx.positive(e) if i in positive_inputs else e for i, e in enumerate(inputs)]
         exact_result = exact and all(e.exact for e in inputs)
         ctx.add(apply_op(name, [e.tensor for e in inputs]), result_kind, exact=exact_result)
@@ -115,9 +117,9 @@ def _add_n(ctx):
 
 
 def _cast(ctx):
-    source_kind = FLOAT if ctx.mode != VALUES else ctx.one_of((FLOAT, INT, BOOL))
+    source_kind = FLOAT if not ctx.values_like else ctx.one_of((FLOAT, INT, BOOL))
     entry = ctx.pick_or_leaf(source_kind)
-    targets = [ctx.float_dtype] if ctx.mode != VALUES else [ctx.float_dtype, tf.int32, tf.int64, tf.bool]
+    targets = [ctx.float_dtype] if not ctx.values_like else [ctx.float_dtype, tf.int32, tf.int64, tf.bool]
     target = ctx.one_of(range(len(targets)))
     dtype = targets[target]
     if source_kind == FLOAT and not dtype.is_floating and not entry.exact:
@@ -377,6 +379,28 @@ def _check_numerics(ctx):
     return True
 
 
+def _update(name):
+    """An assignment to a variable not yet updated in this graph (two would race, as in TF1)."""
+
+    def build(ctx):
+        free = [i for i in range(len(ctx.variables)) if i not in ctx.updated]
+        if not free or ctx.flip(0.2):
+            ctx.variable(ctx.new_shape())
+            free.append(len(ctx.variables) - 1)
+        index = ctx.one_of(free)
+        target = ctx.variables[index]
+        value = ctx.pick_or_leaf(FLOAT, lambda e: e is not target.entry, shape=target.entry.shape)
+        if name == "apply_gradient_descent":
+            result = state_ops.apply_gradient_descent(target.variable, ctx.one_of((0.5, 0.1)), value.tensor)
+        else:
+            result = getattr(state_ops, name)(target.variable, value.tensor)
+        ctx.updated.add(index)
+        ctx.add(result)
+        return True
+
+    return Spec(build, STATE_ONLY)
+
+
 SPECS: dict[str, Spec] = {
     "identity": _identity("identity"),
     "stop_gradient": _identity("stop_gradient", NOT_SMOOTH),
@@ -439,6 +463,7 @@ SPECS: dict[str, Spec] = {
     "pad": Spec(_pad),
     "one_hot": Spec(_one_hot, NOT_SMOOTH),
     "check_numerics": Spec(_check_numerics),
+    **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
     "random_uniform": _random("random_uniform"),
     "random_normal": _random("random_normal"),
     "truncated_normal": _random("truncated_normal"),
@@ -458,15 +483,11 @@ NOT_FUZZED: dict[str, str] = {
     "broadcast_gradient_args": "graph only; used by broadcasting gradients, which the fuzzer differentiates",
     "reduced_shape": "graph only; used by reduction gradients, which the fuzzer differentiates",
     "range": "graph only; folded to a constant when lowering",
-    "variable": "state: the fuzzer builds pure functions (state in tests/e2e/test_session.py, test_bad_input.py)",
-    "assign": "state: see variable",
-    "assign_add": "state: see variable",
-    "assign_sub": "state: see variable",
-    "apply_gradient_descent": "state: see variable",
+    "variable": "the leaves of state-mode graphs (BuildContext.leaf)",
     "no_op": "no value to compare",
     "concat_offset": "graph only; used by concat's gradient, which the fuzzer differentiates",
     "strided_slice_grad": "made by strided_slice's gradient, which the gradient modes build and compile",
     **{name: "summaries: strings finished on the host (tests/e2e/test_summaries*.py)"
        for name in ("scalar_summary", "histogram_summary", "image_summary", "tensor_summary", "merge_summary")},
-    "initialized_value": "state: see variable",
+    "initialized_value": "initialisers: tests/unit/test_variables.py",
 }

@@ -17,9 +17,11 @@ import numpy as np
 from hypothesis import strategies as st
 
 import graphc as tf
-from tests.fuzz.context import FINITE_DIFFERENCES, VALUES, BuildContext, Replay, leaf_values
+from graphc.ir.interpreter import interpret
+from graphc.ir.lowering import lower
+from tests.fuzz.context import FINITE_DIFFERENCES, STATE, VALUES, BuildContext, Replay, leaf_values
 from tests.fuzz.generate import BuiltGraph, build_graph
-from tests.helpers import interpret_graph
+from tests.helpers import feed_types, interpret_graph
 
 # (rtol, atol) of the compiled result against the reference of the same dtype. float32: compiled
 # sums run in vector lanes, NumPy's pairwise; over thousands of terms with cancellation the two
@@ -28,6 +30,7 @@ TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-6), np.dtype(np.float64): (1e-9, 1e
 # How much of the reference-vs-twin difference is allowed: the twin's error scaled to this dtype.
 TWIN_SCALE = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 4.0 * 2.0 ** -29}
 RUNS_PER_GRAPH = 2  # feed draws per compiled graph: one compile, several runs
+STATE_RUNS = 3  # state-mode graphs: variables carry over, so errors can build up over runs
 
 
 class Mismatch(AssertionError):
@@ -58,13 +61,25 @@ def _feeds(built: BuiltGraph, values: list) -> dict:
     return {leaf.tensor: v.astype(leaf.tensor.dtype.np_dtype) for leaf, v in zip(built.context.leaves, values)}
 
 
-def _reference(built: BuiltGraph, feeds: dict, run: int):
-    """The interpreter's values of the fetches in a session's run number `run`, or the OpError it raised."""
-    with built.graph.as_default():
-        try:
-            return interpret_graph(built.fetches, feeds, rng_counter=run)
-        except tf.errors.OpError as error:
-            return error
+class ReferenceSession:
+    """The interpreter as a session: variables (initial values, then each run's writes) and random
+    counters carry over from run to run, as in a compiled session."""
+
+    def __init__(self, built: BuiltGraph):
+        self.built = built
+        self.state = {v.variable.op.name: v.initial.astype(built.context.float_dtype.np_dtype)
+                      for v in built.context.variables}
+
+    def run(self, feeds: dict):
+        """The fetches' values, or the OpError the run raised (the state then stays as it was)."""
+        with self.built.graph.as_default():
+            step = lower(self.built.fetches, feed_types(feeds))
+            try:
+                values, state = interpret(step.program, {t.name: v for t, v in feeds.items()}, self.state)
+            except tf.errors.OpError as error:
+                return error
+        self.state.update(state)
+        return [values[slot] for slot in step.fetch_slots]
 
 
 def _describe(built: BuiltGraph, feeds: dict) -> str:
@@ -116,16 +131,22 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
     compiled_graph = _build(Replay(ctx.record), mode, dtype, unknown_dims=True, shapes=ctx.shapes,
                             max_ops=max_ops) if unknown_dims else first
     seed = draw_int(draw, 0, 2 ** 31 - 1)
-    specials = mode == VALUES and draw_flip(draw, 0.3)
+    specials = mode in (VALUES, STATE) and draw_flip(draw, 0.3)
     session = tf.Session(graph=compiled_graph.graph)
+    if compiled_graph.initializer is not None:
+        session.run(compiled_graph.initializer)
+    reference_session, twin_session = ReferenceSession(first), ReferenceSession(twin)
     STATS.graphs += 1
     STATS.ops += ctx.op_count
     STATS.op_types.update(op.type for op in first.graph.get_operations())
-    for run in range(RUNS_PER_GRAPH):
+    for run in range(RUNS_PER_GRAPH if mode != STATE else STATE_RUNS):
         rng = np.random.RandomState((seed + run) % 2 ** 31)
         values = [leaf_values(leaf, rng, specials) for leaf in ctx.leaves]
-        reference = _reference(first, _feeds(first, values), run)
+        reference = reference_session.run(_feeds(first, values))
+        twin_values = twin_session.run(_feeds(twin, values))
         feeds = _feeds(compiled_graph, values)
+        variables_before = {name: session._variables[name].copy() for name in reference_session.state
+                            if not name.startswith("rng:")}
         try:
             compiled = session.run(compiled_graph.fetches, feeds)
         except tf.errors.OpError as error:
@@ -133,18 +154,23 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
                 raise Mismatch(f"compiled run raised {error!r}; the reference "
                                f"{'raised ' + repr(reference) if isinstance(reference, Exception) else 'did not'}"
                                f"\n{_describe(compiled_graph, feeds)}") from error
+            for name, before in variables_before.items():
+                if not np.array_equal(session._variables[name], before, equal_nan=True):
+                    raise Mismatch(f"the failed run changed variable {name}\n{_describe(compiled_graph, feeds)}")
             continue
         STATS.runs += 1
         if isinstance(reference, Exception):
             raise Mismatch(f"the reference raised {reference!r}, the compiled run did not\n"
                            f"{_describe(compiled_graph, feeds)}")
-        twin_values = _reference(twin, _feeds(twin, values), run)
         if isinstance(twin_values, Exception):
             twin_values = [np.full(np.shape(r), np.nan) for r in reference]
-        for tensor, c, r, t in zip(compiled_graph.fetches, compiled, reference, twin_values):
-            problem = compare(tensor.name, c, r, t)
+        compared = list(zip([t.name for t in compiled_graph.fetches], compiled, reference, twin_values))
+        compared += [(f"variable {name}", session._variables[name], reference_session.state[name],
+                      twin_session.state[name]) for name in variables_before]
+        for name, c, r, t in compared:
+            problem = compare(name, c, r, t)
             if problem:
-                raise Mismatch(f"{problem}\n{_describe(compiled_graph, feeds)}")
+                raise Mismatch(f"{problem} (run {run})\n{_describe(compiled_graph, feeds)}")
         if mode == FINITE_DIFFERENCES:
             _check_finite_differences(first, values, compiled, rng)
 

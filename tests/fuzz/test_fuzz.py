@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 import graphc as tf
 from graphc.ops import registry
-from tests.fuzz.context import FINITE_DIFFERENCES, GRADIENTS, VALUES
+from tests.fuzz.context import FINITE_DIFFERENCES, GRADIENTS, STATE, VALUES
 from tests.fuzz.op_specs import NOT_FUZZED, SPECS
 from tests.fuzz.oracle import check_graph
 
 # Graphs per case in `make test` (each: one compile, two runs). Deterministic: derandomized.
 BOUNDED = [(VALUES, tf.float32, 30), (VALUES, tf.float64, 15), (GRADIENTS, tf.float32, 20),
-           (GRADIENTS, tf.float64, 12), (FINITE_DIFFERENCES, tf.float64, 20)]
+           (GRADIENTS, tf.float64, 12), (FINITE_DIFFERENCES, tf.float64, 20), (STATE, tf.float32, 15)]
 
 
 def bounded_settings(examples: int):
