@@ -379,6 +379,42 @@ def _check_numerics(ctx):
     return True
 
 
+def _image(ctx) -> Entry:
+    """An NHWC float tensor: from the pool if one has non-empty H and W, else a new one (batch may be 0)."""
+    shape = (ctx.one_of((1, 2, 0, 3)), ctx.choose_count(1, 7), ctx.choose_count(1, 7), ctx.choose_count(1, 3))
+    entry = None if ctx.flip(0.4) else ctx.pick(
+        lambda e: e.kind == FLOAT and len(e.shape) == 4 and e.shape[1] > 0 and e.shape[2] > 0)
+    return entry or ctx.leaf(FLOAT, shape)
+
+
+def _window(ctx, image: Entry):
+    """(window, strides, padding) fitting `image`: VALID windows are no larger than the image."""
+    padding = ctx.one_of(("SAME", "VALID"))
+    limit = (3, 3) if padding == "SAME" else (min(3, image.shape[1]), min(3, image.shape[2]))
+    window = (ctx.choose_count(1, limit[0]), ctx.choose_count(1, limit[1]))
+    strides = (ctx.choose_count(1, 2), ctx.choose_count(1, 2))
+    return window, strides, padding
+
+
+def _conv2d(ctx):
+    image = _image(ctx)
+    window, strides, padding = _window(ctx, image)
+    filters = ctx.pick_or_leaf(FLOAT, shape=window + (image.shape[3], ctx.choose_count(1, 3)))
+    ctx.add(tf.nn.conv2d(image.tensor, filters.tensor, strides=[1, *strides, 1], padding=padding))
+    return True
+
+
+def _pool(function, exact):
+    def build(ctx):
+        image = _image(ctx)
+        window, strides, padding = _window(ctx, image)
+        ctx.add(function(image.tensor, ksize=[1, *window, 1], strides=[1, *strides, 1], padding=padding),
+                exact=exact and image.exact, positive=image.positive)
+        return True
+
+    return build
+
+
 def _update(name):
     """An assignment to a variable not yet updated in this graph (two would race, as in TF1)."""
 
@@ -464,6 +500,9 @@ SPECS: dict[str, Spec] = {
     "one_hot": Spec(_one_hot, NOT_SMOOTH),
     "check_numerics": Spec(_check_numerics),
     **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
+    "conv2d": Spec(_conv2d),
+    "max_pool": Spec(_pool(tf.nn.max_pool, exact=True), NOT_SMOOTH),
+    "avg_pool": Spec(_pool(tf.nn.avg_pool, exact=False)),
     "random_uniform": _random("random_uniform"),
     "random_normal": _random("random_normal"),
     "truncated_normal": _random("truncated_normal"),
@@ -487,6 +526,9 @@ NOT_FUZZED: dict[str, str] = {
     "no_op": "no value to compare",
     "concat_offset": "graph only; used by concat's gradient, which the fuzzer differentiates",
     "strided_slice_grad": "made by strided_slice's gradient, which the gradient modes build and compile",
+    **{name: f"made by {name.split('_backprop')[0].replace('_grad', '')}'s gradient, which the gradient modes "
+             "build and compile" for name in ("conv2d_backprop_input", "conv2d_backprop_filter", "max_pool_grad",
+                                             "avg_pool_grad")},
     **{name: "summaries: strings finished on the host (tests/e2e/test_summaries*.py)"
        for name in ("scalar_summary", "histogram_summary", "image_summary", "tensor_summary", "merge_summary")},
     "initialized_value": "initialisers: tests/unit/test_variables.py",
