@@ -18,7 +18,7 @@ import numpy as np
 import graphc as tf
 from graphc.frontend.graph import apply_op
 from graphc.ops import state_ops
-from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, STATE, VALUES, BuildContext
+from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, STATE, VALUES, BuildContext, Entry
 
 ALL_MODES = frozenset({VALUES, GRADIENTS, FINITE_DIFFERENCES})
 NOT_SMOOTH = frozenset({VALUES, GRADIENTS})  # kinks or jumps: finite differences are not an oracle
