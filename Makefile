@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test fuzz sanitize bench venv clean
+.PHONY: demo test fuzz sanitize valgrind bench venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ sanitize: $(STAMP)
 	GRAPHC_SANITIZE=1 GRAPHC_CACHE_DIR=$(CURDIR)/build/sanitize-cache LD_PRELOAD="$(SANITIZER_RUNTIMES)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PY) -m pytest -q -p no:cacheprovider tests/e2e tests/backend/test_native_errors.py tests/backend/test_threads.py
+
+## An MLP training loop under valgrind's memcheck, for two step counts (needs valgrind).
+valgrind: $(STAMP)
+	$(PY) tools/valgrind_check.py
 
 ## graphc against NumPy, PyTorch and JAX in one run (installs torch and jax into the venv).
 bench: $(STAMP)
