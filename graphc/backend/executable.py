@@ -16,6 +16,10 @@ _ffi.cdef("""
 """)
 
 ARENA_ALIGNMENT = 64
+# `_ffi.from_buffer(array)` without cffi's Python wrapper around it (timeit: 584 -> 439 ns a
+# buffer), paid for every feed and output of every run.
+_CHAR_ARRAY = _ffi.typeof("char[]")
+_from_buffer = _ffi._backend.from_buffer
 
 
 def aligned_empty(nbytes: int) -> np.ndarray:
@@ -62,13 +66,13 @@ class Executable:
             self._buffers[self._variable_base + i] = _ffi.from_buffer(array)
 
     def run(self, feeds: list, outputs: list) -> None:
-        buffers, from_buffer = self._buffers, _ffi.from_buffer
+        buffers, char_array = self._buffers, _CHAR_ARRAY
         for i, array in enumerate(feeds):
-            buffers[i] = from_buffer(array)
+            buffers[i] = _from_buffer(char_array, array, False)
         base = self._output_base
         for i, array in enumerate(outputs):
-            buffers[base + i] = from_buffer(array)
-        saved = [(array, array.copy()) for array in self._rollback_arrays]
+            buffers[base + i] = _from_buffer(char_array, array, True)
+        saved = [(array, array.copy()) for array in self._rollback_arrays] if self._rollback_arrays else ()
         status = self._status
         code = self._step(buffers, status)
         if code:
