@@ -7,6 +7,8 @@ the same per-batch graph, compiled, in a small graph of the metric's own.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from graphc.frontend import dtypes
@@ -14,16 +16,12 @@ from graphc.frontend.graph import Graph
 from graphc.ops import array_ops, math_ops
 
 
-class Metric:
-    """A mean of per-example values; subclasses define `batch_sum(y_true, y_pred)` as graph ops."""
+class RunningMean:
+    """A mean over batches: each adds its sum over `count` examples (the host's bookkeeping)."""
 
     def __init__(self, name: str):
         self.name = name
-        self._standalone: dict = {}
         self.reset_state()
-
-    def batch_sum(self, y_true, y_pred):
-        raise NotImplementedError
 
     def accumulate(self, total: float, count: int) -> None:
         """Adds one batch's sum over `count` examples."""
@@ -37,6 +35,18 @@ class Metric:
         self._total, self._count = 0.0, 0
 
     reset_states = reset_state  # the TF 2.0-2.4 spelling
+
+
+class Metric(RunningMean, abc.ABC):
+    """A mean of per-example values; subclasses give `batch_sum(y_true, y_pred)` as graph ops."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self._standalone: dict = {}
+
+    @abc.abstractmethod
+    def batch_sum(self, y_true, y_pred):
+        """The batch's sum of the per-example values, as a scalar tensor."""
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         """Adds a batch given as arrays, computed by a compiled step."""

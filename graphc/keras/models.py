@@ -163,7 +163,7 @@ class Model(Layer):
         history = History()
         for epoch in range(initial_epoch, epochs):
             order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
-            loss = metrics_module.Metric("loss")
+            loss = metrics_module.RunningMean("loss")
             for metric in compiled.metrics:
                 metric.reset_state()
             with _progress(len(x), batch_size, f"Epoch {epoch + 1}/{epochs}", verbose) as bar:
@@ -197,8 +197,8 @@ class Model(Layer):
         self._build_for(x)
         self._build_training(y)
         batch_size = batch_size or DEFAULT_BATCH_SIZE
-        loss = metrics_module.Metric("loss")
-        metrics = [metrics_module.Metric(m.name) for m in compiled.metrics]
+        loss = metrics_module.RunningMean("loss")
+        metrics = [metrics_module.RunningMean(m.name) for m in compiled.metrics]
         with _progress(len(x), batch_size, "Evaluate", verbose) as bar:
             for start in range(0, len(x), batch_size):
                 feed = {self._inputs: x[start:start + batch_size], compiled.labels: y[start:start + batch_size]}

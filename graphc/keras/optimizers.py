@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import abc
+
 from graphc import train
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Keras hyperparameter names; `tf_optimizer()` makes the TF1 optimizer that does the work."""
 
+    @abc.abstractmethod
     def tf_optimizer(self):
-        raise NotImplementedError
+        """The TF1 optimizer with these hyperparameters."""
 
 
 class SGD(Optimizer):
