@@ -116,6 +116,9 @@ def test_metric_on_its_own_runs_compiled_and_accumulates():
     assert metric.result() == pytest.approx(3 / 4)
     metric.reset_state()
     assert metric.result() == 0.0
+    # Weighted: the mean of hits weighted by sample_weight, as Keras computes it.
+    metric.update_state([1, 2, 0], [[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.5, 0.3, 0.2]], sample_weight=[1.0, 3.0, 0.5])
+    assert metric.result() == pytest.approx(1.5 / 4.5)
 
 
 def test_mistakes_get_keras_errors():
