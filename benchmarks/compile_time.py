@@ -36,8 +36,8 @@ def measure() -> dict:
 
 
 def _seed_per_machine_libraries(cache: Path) -> None:
-    from graphc.backend import cache as graphc_cache
-    from graphc.backend import runtime
+    from graphc.runtime import cache as graphc_cache
+    from graphc.runtime import loader as runtime
 
     runtime.ensure_loaded()
     cache.mkdir(mode=0o700)

@@ -126,7 +126,7 @@ def worker(threads: int, only: str) -> None:
     import cffi
     import numpy as np
 
-    from graphc.backend import runtime
+    from graphc.runtime import loader as runtime
 
     runtime.ensure_loaded()
     assert runtime.num_threads() == threads, (runtime.num_threads(), threads)

@@ -8,16 +8,14 @@ as one native call. This module only re-exports the public names.
 from graphc import app, errors, gfile, keras, nn, summary, train
 from graphc import layers, losses  # noqa: I001 - after nn: the op modules must load before the frontend
 from graphc.autodiff import gradients
-from graphc.frontend.dtypes import (DType, as_dtype, bool_ as bool, float32, float64, int32, int64,  # noqa: A004
-                                   string)
+from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string
 from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,
                                    get_default_graph, name_scope, reset_default_graph)
-from graphc.frontend.tensor_shape import Dimension, TensorShape
-from graphc.frontend.variable_scope import (AUTO_REUSE, VariableScope, get_variable, get_variable_scope,
-                                            variable_scope)
-from graphc.frontend.variables import (Variable, global_variables, global_variables_initializer,
-                                       initialize_all_variables, initialize_variables, local_variables,
-                                       local_variables_initializer, trainable_variables, variables_initializer)
+from graphc.core.tensor_shape import Dimension, TensorShape
+from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
+from graphc.ops.variables import (Variable, global_variables, global_variables_initializer, initialize_all_variables,
+                                  initialize_variables, local_variables, local_variables_initializer,
+                                  trainable_variables, variables_initializer)
 from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, ones, ones_like, placeholder, rank,
                                   reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)

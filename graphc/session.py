@@ -15,9 +15,9 @@ from typing import Optional
 import numpy as np
 
 from graphc import errors
-from graphc.compiler import compile_step
+from graphc.compiler.driver import compile_step
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
-from graphc.frontend.tensor_shape import format_dims
+from graphc.core.tensor_shape import format_dims
 from graphc.host_fetches import plan_fetches
 from graphc.ir.program import IRType
 

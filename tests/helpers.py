@@ -5,7 +5,7 @@ import collections
 import numpy as np
 
 from graphc.ir.interpreter import interpret
-from graphc.ir.lowering import lower
+from graphc.compiler.lower import lower
 from graphc.ir.program import IRType
 
 

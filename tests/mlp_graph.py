@@ -4,7 +4,7 @@ import numpy as np
 
 import graphc as tf
 from graphc.examples.tutorials.mnist import mnist
-from graphc.ir.lowering import lower
+from graphc.compiler.lower import lower
 from tests.helpers import feed_types
 
 

@@ -34,7 +34,7 @@ from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilde
                                            runtime_function)
 from graphc.backend.kernels.conv import emit_conv_kernel
 from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS as FUSED_KERNEL_EMITTERS
-from graphc.backend.lowerings import LOWERINGS
+from graphc.backend.lowering import LOWERINGS
 from graphc.ir.program import Program, VarRef
 
 STEP_FUNCTION = "graphc_step"
@@ -43,7 +43,7 @@ ROLLBACK_SYMBOL = "graphc_rollback_variables"
 
 
 def profiling() -> bool:
-    """GRAPHC_PROFILE=1: steps time each kernel (see graphc/profile.py)."""
+    """GRAPHC_PROFILE=1: steps time each kernel (see graphc/runtime/profile.py)."""
     return os.environ.get("GRAPHC_PROFILE", "") not in ("", "0")
 
 

@@ -18,8 +18,8 @@ import hashlib
 import llvmlite.ir as ir
 import numpy as np
 
-from graphc.frontend import dtypes
-from graphc.frontend.dtypes import DType
+from graphc.core import dtypes
+from graphc.core.dtypes import DType
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)

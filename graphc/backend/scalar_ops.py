@@ -10,7 +10,7 @@ NaN cases included.
 from __future__ import annotations
 
 from graphc.backend import vector_math
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 
 
 def _is_float(dtype) -> bool:

@@ -11,7 +11,7 @@ NaN, infinities, zeros and denormals give what libm gives. float64 keeps libm.
 from __future__ import annotations
 
 from graphc.backend.kernel_builder import F32, I32
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 
 _DTYPE = dtypes.float32  # what kb.intrinsic types its calls by
 

@@ -16,11 +16,11 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from graphc.frontend import dtypes as dtypes_mod
+from graphc.core import dtypes as dtypes_mod
 from graphc.frontend.static_value import static_shape_value
-from graphc.frontend.tensor_shape import Dims, TensorShape, as_dims, format_dims, merge_dims
-from graphc.ops import registry
-from graphc.ops.registry import DTypeError, OpDef, ShapeError, TensorType
+from graphc.core.tensor_shape import Dims, TensorShape, as_dims, format_dims, merge_dims
+from graphc.core import registry
+from graphc.core.registry import DTypeError, OpDef, ShapeError, TensorType
 
 _VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
@@ -434,11 +434,11 @@ class Graph:
         return len(self._ops)
 
     def as_graph_def(self, from_version=None, add_shapes=False):
-        """This graph as a TF1 GraphDef protobuf (needs the `tensorboard` extra; see graphc/summary/graph_def.py).
+        """This graph as a TF1 GraphDef protobuf (needs the `tensorboard` extra; see graphc/frontend/graph_def.py).
 
         Output shapes are always included as `_output_shapes`; the arguments are accepted for TF1 compatibility.
         """
-        from graphc.summary.graph_def import graph_def
+        from graphc.frontend.graph_def import graph_def
 
         return graph_def(self)
 

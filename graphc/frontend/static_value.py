@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from graphc.frontend.tensor_shape import Dims
+from graphc.core.tensor_shape import Dims
 
 # Evaluating a big constant subgraph at build time would cost more than it gives.
 _MAX_ELEMENTS = 1 << 16

@@ -11,7 +11,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.ir.program import OpaqueConstant, Program, Value, VarRef
-from graphc.ops import registry
+from graphc.core import registry
 
 
 def interpret(program: Program, feeds: dict, variables: dict) -> tuple[list, dict]:

@@ -24,7 +24,7 @@ import re
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.ir.program import Instruction, IRType, OpaqueConstant, Program, Value, VarDecl, VarRef
 
 _TOKEN = re.compile(r"""

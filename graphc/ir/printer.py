@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from graphc.frontend.dtypes import DType
+from graphc.core.dtypes import DType
 from graphc.ir.program import Instruction, OpaqueConstant, Program
 
 SUMMARY_LIMIT = 16

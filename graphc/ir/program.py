@@ -28,8 +28,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from graphc.frontend.dtypes import DType
-from graphc.frontend.tensor_shape import num_elements
+from graphc.core.dtypes import DType
+from graphc.core.tensor_shape import num_elements
 
 
 @dataclass(frozen=True)

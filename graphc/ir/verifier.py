@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from graphc.ir.printer import format_instruction
 from graphc.ir.program import IRType, OpaqueConstant, Program, Value, VarRef
-from graphc.ops import registry
-from graphc.ops.registry import TensorType
+from graphc.core import registry
+from graphc.core.registry import TensorType
 
 
 class VerificationError(Exception):

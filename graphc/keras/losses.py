@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphc import nn
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.ops import array_ops, math_ops
 
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking their log.

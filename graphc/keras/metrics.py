@@ -11,7 +11,7 @@ import abc
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import Graph
 from graphc.ops import array_ops, math_ops
 

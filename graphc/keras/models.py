@@ -14,9 +14,9 @@ from typing import Optional
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import convert_to_tensor, get_default_graph
-from graphc.frontend.variables import variables_initializer
+from graphc.ops.variables import variables_initializer
 from graphc.keras import losses as losses_module
 from graphc.keras import metrics as metrics_module
 from graphc.keras import optimizers as optimizers_module

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import GraphKeys, convert_to_tensor, get_default_graph, name_scope
-from graphc.frontend.variable_scope import variable_scope
+from graphc.ops.variable_scope import variable_scope
 
 
 def snake_case(class_name: str) -> str:

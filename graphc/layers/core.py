@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphc.frontend.tensor_shape import is_fully_defined
+from graphc.core.tensor_shape import is_fully_defined
 from graphc.layers.base import Layer
 from graphc.ops import array_ops, init_ops, math_ops, nn_ops
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import GraphKeys, convert_to_tensor, name_scope
 from graphc.ops import array_ops, math_ops, nn_ops
 from graphc.losses.util import add_loss

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
-from graphc.frontend.tensor_shape import as_dims, is_fully_defined, num_elements
-from graphc.ops import registry
-from graphc.ops.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
-from graphc.ops.rules import shape_value_to_dims
+from graphc.core.tensor_shape import as_dims, is_fully_defined, num_elements
+from graphc.core import registry
+from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.rules import shape_value_to_dims
 
 # -- Const --------------------------------------------------------------------
 

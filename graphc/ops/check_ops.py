@@ -12,8 +12,8 @@ import numpy as np
 
 from graphc import errors
 from graphc.frontend.graph import apply_op, control_dependencies
-from graphc.ops import registry, rules
-from graphc.ops.registry import FusionClass, OpDef
+from graphc.core import registry, rules
+from graphc.core.registry import FusionClass, OpDef
 
 
 def failure_message(has_nan: bool, has_inf: bool, message: str) -> str:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import apply_op, convert_to_tensor
-from graphc.ops import array_ops, registry, rules
-from graphc.ops.registry import FusionClass, OpDef, ShapeError, TensorType
-from graphc.ops.rules import FLOAT_TYPES
+from graphc.ops import array_ops
+from graphc.core import registry, rules
+from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.rules import FLOAT_TYPES
 
 PADDINGS = ("SAME", "VALID")
 

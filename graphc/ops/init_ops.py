@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.ops import array_ops, random_ops
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops, registry, rules
+from graphc.ops import array_ops
+from graphc.core import registry, rules
 from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
-from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
-from graphc.ops.rules import FLOAT_TYPES, NUMERIC_TYPES
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.rules import FLOAT_TYPES, NUMERIC_TYPES
 
 ALL_TYPES = NUMERIC_TYPES + (dtypes.bool_,)
 ELEMENTWISE = FusionClass.ELEMENTWISE

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops, layout_ops, math_ops, random_ops, registry, rules
-from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
-from graphc.ops.rules import FLOAT_TYPES, INDEX_TYPES
+from graphc.ops import array_ops, layout_ops, math_ops, random_ops
+from graphc.core import registry, rules
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES
 
 # -- Relu -------------------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ import secrets
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
-from graphc.ops import philox, registry
-from graphc.ops.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, TensorType
-from graphc.ops.rules import FLOAT_TYPES, shape_value_to_dims
+from graphc.ops import philox
+from graphc.core import registry
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, TensorType
+from graphc.core.rules import FLOAT_TYPES, shape_value_to_dims
 
 # TF1's seed used when only an op seed is given.
 DEFAULT_GRAPH_SEED = 87654321

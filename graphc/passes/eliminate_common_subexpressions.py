@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from graphc.ir.printer import array_digest
 from graphc.ir.program import OpaqueConstant, Program, Value
-from graphc.ops import registry
+from graphc.core import registry
 
 
 def _key(inst):

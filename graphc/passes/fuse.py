@@ -41,8 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphc.ir.program import Program, Value
-from graphc.ops import registry
-from graphc.ops.registry import FusionClass
+from graphc.core import registry
+from graphc.core.registry import FusionClass
 
 FREE_OPS = frozenset({"feed", "constant", "read"})
 REDUCTIONS = frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"})

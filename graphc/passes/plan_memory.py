@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphc.ir.program import Program
-from graphc.ops import registry
+from graphc.core import registry
 from graphc.passes.fuse import is_elementwise
 
 INLINE_CONSTANT_BYTES = 16 * 1024

@@ -7,7 +7,7 @@ optional `tensorboard` package (`pip install 'graphc[tensorboard]'`), needed
 only when summaries are run or written, not to build them.
 """
 
-from graphc.summary.ops import histogram, image, merge, merge_all, scalar, tensor_summary, text
+from graphc.ops.summary_ops import histogram, image, merge, merge_all, scalar, tensor_summary, text
 from graphc.summary.writer import FileWriter
 
 __all__ = ["Event", "FileWriter", "Summary", "histogram", "image", "merge", "merge_all", "scalar",
@@ -16,7 +16,7 @@ __all__ = ["Event", "FileWriter", "Summary", "histogram", "image", "merge", "mer
 
 def __getattr__(name):
     """`Summary` and `Event`, TensorBoard's protobuf classes, imported on first use."""
-    from graphc.summary.serialization import protos
+    from graphc.ops.summary_serialization import protos
 
     if name == "Summary":
         return protos().summary_pb2.Summary

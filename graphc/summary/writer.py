@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 from graphc.frontend.graph import Graph
-from graphc.summary import graph_def as graph_def_module
-from graphc.summary.serialization import TENSORBOARD_HINT, protos
+from graphc.frontend import graph_def as graph_def_module
+from graphc.ops.summary_serialization import TENSORBOARD_HINT, protos
 
 
 def _event_file_writer_class():

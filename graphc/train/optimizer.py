@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from graphc import autodiff
 from graphc.frontend.graph import GraphKeys, Tensor, control_dependencies, convert_to_tensor, name_scope
-from graphc.frontend.variable_scope import get_variable_scope, variable_scope
-from graphc.frontend.variables import Variable, trainable_variables
+from graphc.ops.variable_scope import get_variable_scope, variable_scope
+from graphc.ops.variables import Variable, trainable_variables
 from graphc.ops import array_ops, init_ops, state_ops
 
 

@@ -35,8 +35,8 @@ import numpy as np
 
 from graphc import errors
 from graphc.frontend.graph import GraphKeys, get_default_graph
-from graphc.frontend.tensor_shape import format_dims_as_list
-from graphc.frontend.variables import Variable
+from graphc.core.tensor_shape import format_dims_as_list
+from graphc.ops.variables import Variable
 from graphc.train import checkpoint_io
 
 _log = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import GraphKeys, get_default_graph
-from graphc.frontend.variables import Variable
+from graphc.ops.variables import Variable
 from graphc.ops import array_ops
 
 

@@ -37,7 +37,7 @@ def run_program(cache_dir, forbid_compile=False):
 
 def _seed_libraries(cache_dir):
     """Copies the runtime and GEMM libraries (built once per machine) into a fresh cache."""
-    from graphc.backend import cache, runtime
+    from graphc.runtime import cache, loader as runtime
 
     runtime.ensure_loaded()
     if not cache_dir.exists():
@@ -101,7 +101,7 @@ def test_processes_compiling_one_signature_at_once_all_load_a_whole_library(tmp_
 
 
 def test_cache_owned_by_another_user_is_refused(tmp_path, monkeypatch):
-    from graphc.backend import cache
+    from graphc.runtime import cache
 
     if os.getuid() != 0:
         pytest.skip("giving a directory to another user needs root")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.backend import runtime
+from graphc.runtime import loader as runtime
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def listing(directory: Path):
 
 def test_cli_and_environment_variable_write_the_same_files(tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
-    cli = subprocess.run([sys.executable, "-m", "graphc.cli", "dump", str(PROGRAM), "-o", str(tmp_path / "cli")],
+    cli = subprocess.run([sys.executable, "-m", "graphc.tools.cli", "dump", str(PROGRAM), "-o", str(tmp_path / "cli")],
                          capture_output=True, text=True, env=env)
     assert cli.returncode == 0, cli.stderr
     by_env = subprocess.run([sys.executable, str(PROGRAM)], capture_output=True, text=True,
@@ -36,7 +36,7 @@ def test_cli_and_environment_variable_write_the_same_files(tmp_path):
 
 
 def test_cli_prints_one_stage(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "graphc.cli", "dump", str(PROGRAM), "--stage", "ir"],
+    result = subprocess.run([sys.executable, "-m", "graphc.tools.cli", "dump", str(PROGRAM), "--stage", "ir"],
                             capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("_lowered.txt ====") == 4
@@ -60,7 +60,7 @@ with tf.Session() as sess:
 
 
 def run_cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "graphc.cli", "dump", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "graphc.tools.cli", "dump", *map(str, args)],
                           capture_output=True, text=True, **kwargs)
 
 
@@ -86,7 +86,7 @@ def test_cli_draws_the_graph_and_the_fused_kernels(tmp_path):
 
 
 def test_svg_without_graphviz_names_what_to_install(tmp_path, monkeypatch, capsys):
-    from graphc import cli
+    from graphc.tools import cli
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
@@ -97,7 +97,7 @@ def test_svg_without_graphviz_names_what_to_install(tmp_path, monkeypatch, capsy
 
 
 def test_only_graph_ir_and_passes_stages_are_drawn(capsys):
-    from graphc import cli
+    from graphc.tools import cli
 
     assert cli.main(["dump", str(PROGRAM), "--stage", "llvm", "--format", "dot"]) == 2
     assert "draws the graph, ir and passes stages" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 import safetensors.numpy
 
 import graphc as tf
-from graphc import cli
+from graphc.tools import cli
 
 
 def build_mlp():

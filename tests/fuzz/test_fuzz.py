@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import graphc as tf
-from graphc.ops import registry
+from graphc.core import registry
 from tests.fuzz.context import FINITE_DIFFERENCES, GRADIENTS, STATE, VALUES
 from tests.fuzz.op_specs import NOT_FUZZED, SPECS
 from tests.fuzz.oracle import check_graph

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.ir.lowering import lower
+from graphc.compiler.lower import lower
 from graphc.ops.conv_ops import Window
 from graphc.passes.pipeline import run_pipeline
 from tests.helpers import feed_types, interpret_graph

@@ -3,10 +3,10 @@
 import pytest
 
 import graphc as tf
-from graphc import dot_render
-from graphc.dump import graph_text, parse_graph_text
+from graphc.tools import dot_render
+from graphc.compiler.dump import graph_text, parse_graph_text
 from graphc.examples.tutorials.mnist import mnist
-from graphc.graph_picture import graph_dot, program_dot, quote
+from graphc.tools.graph_picture import graph_dot, program_dot, quote
 from graphc.ir.parser import parse
 from graphc.ir.printer import print_program
 from graphc.passes.pipeline import run_pipeline

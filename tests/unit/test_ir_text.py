@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.ir.lowering import lower
+from graphc.compiler.lower import lower
 from graphc.ir.parser import ParseError, parse
 from graphc.ir.printer import print_program
 from tests.helpers import feed_types

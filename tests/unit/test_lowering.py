@@ -5,7 +5,7 @@ import pytest
 
 import graphc as tf
 from graphc.ir.interpreter import interpret
-from graphc.ir.lowering import lower
+from graphc.compiler.lower import lower
 from tests.helpers import feed_types, interpret_graph
 
 

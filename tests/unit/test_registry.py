@@ -2,10 +2,10 @@
 
 import pytest
 
-from graphc.backend.lowerings import LOWERINGS, STATE_OPS, has_lowering
-from graphc.ir.lowering import STRUCTURAL_OPS
-from graphc.ops import registry
-from graphc.ops.registry import NOT_DIFFERENTIABLE
+from graphc.backend.lowering import LOWERINGS, STATE_OPS, has_lowering
+from graphc.compiler.lower import STRUCTURAL_OPS
+from graphc.core import registry
+from graphc.core.registry import NOT_DIFFERENTIABLE
 
 OPS = registry.all_ops()
 

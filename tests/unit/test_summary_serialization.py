@@ -10,8 +10,9 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 import graphc as tf
-from graphc.summary import graph_def, serialization
-from graphc.summary.serialization import SummaryValueError
+from graphc.frontend import graph_def
+from graphc.ops import summary_serialization as serialization
+from graphc.ops.summary_serialization import SummaryValueError
 
 
 def parse(serialized):

@@ -21,8 +21,8 @@ from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.matmul import lower_matmul
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.softmax import Rows
-from graphc.frontend.tensor_shape import num_elements
-from graphc.ops.rules import normalize_axes
+from graphc.core.tensor_shape import num_elements
+from graphc.core.rules import normalize_axes
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
 PARALLEL_MIN_ELEMENTS = 1 << 15

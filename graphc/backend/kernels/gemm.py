@@ -36,7 +36,7 @@ import llvmlite.ir as ir
 from graphc.backend import target
 from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, IndirectCallee, KernelBuilder, declare,
                                            global_string, i64, memory_type, runtime_function)
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 
 # Below this many multiply-adds a product runs on one thread: waking the pool costs more.
 PARALLEL_MIN_FLOPS = 1 << 17

@@ -7,7 +7,7 @@ import llvmlite.ir as ir
 
 from graphc.backend.kernel_builder import I1, KernelBuilder, i64, register_type
 from graphc.backend.scalar_ops import convert
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 
 
 def lower_in_top_k(module, name, inst):

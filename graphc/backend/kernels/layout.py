@@ -3,7 +3,7 @@ gradient), concat, pad, mirror pad (and its gradient) and one_hot. Each is one k
 
 They are built from one loop nest, `emit_copy`, which copies a region between
 two element-strided views (either side may be strided, and strides may be
-negative: `x[::-1]`). Index maps come from graphc/ops/slicing.py, the same ones
+negative: `x[::-1]`). Index maps come from graphc/core/slicing.py, the same ones
 the NumPy references use.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from graphc.backend.kernel_builder import KernelBuilder, global_array, i64
 from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
 from graphc.backend.scalar_ops import convert
-from graphc.frontend import dtypes
-from graphc.frontend.tensor_shape import num_elements
-from graphc.ops.slicing import mirror_source, slice_map, strided_slice_map_of
+from graphc.core import dtypes
+from graphc.core.tensor_shape import num_elements
+from graphc.core.slicing import mirror_source, slice_map, strided_slice_map_of
 
 
 def emit_copy(kb: KernelBuilder, dtype, shape, destination, destination_strides, source, source_strides) -> None:

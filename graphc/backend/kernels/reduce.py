@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, register_type
-from graphc.frontend.tensor_shape import num_elements
+from graphc.core.tensor_shape import num_elements
 
 
 def lower_arg_extremum(module, name, inst):

@@ -10,8 +10,8 @@ from graphc.backend import scalar_ops
 from graphc.backend.fused import horizontal, region_lanes, splat
 from graphc.backend.kernel_builder import I1, I64, KernelBuilder, constant, i64, register_type
 from graphc.backend.scalar_ops import convert
-from graphc.frontend import dtypes
-from graphc.frontend.tensor_shape import num_elements
+from graphc.core import dtypes
+from graphc.core.tensor_shape import num_elements
 
 _LABEL_MESSAGE = "Received a label value of %lld which is outside the valid range of [0, %lld). (op {op})"
 

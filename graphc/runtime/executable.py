@@ -6,7 +6,7 @@ import cffi
 import numpy as np
 
 from graphc import errors
-from graphc.backend import runtime
+from graphc.runtime import loader as runtime
 
 _ffi = cffi.FFI()
 _ffi.cdef("""

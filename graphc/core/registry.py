@@ -17,8 +17,8 @@ import enum
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from graphc.frontend.dtypes import DType
-from graphc.frontend.tensor_shape import Dims, format_dims_as_list
+from graphc.core.dtypes import DType
+from graphc.core.tensor_shape import Dims, format_dims_as_list
 
 
 class FusionClass(enum.Enum):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import enum
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import Tensor, get_default_graph, name_scope
-from graphc.frontend.tensor_shape import TensorShape, as_dims, is_fully_defined
-from graphc.frontend.variables import Variable
+from graphc.core.tensor_shape import TensorShape, as_dims, is_fully_defined
+from graphc.ops.variables import Variable
 
 
 class _ReuseMode(enum.Enum):

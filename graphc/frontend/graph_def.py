@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import Graph, Tensor
-from graphc.summary.serialization import protos
+from graphc.ops.summary_serialization import protos
 
 MAX_CONSTANT_ELEMENTS = 1024
 

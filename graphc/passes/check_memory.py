@@ -14,7 +14,7 @@ import functools
 import os
 
 from graphc import errors
-from graphc.frontend.tensor_shape import format_dims_as_list
+from graphc.core.tensor_shape import format_dims_as_list
 from graphc.ir.program import Program
 
 

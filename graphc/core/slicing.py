@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from graphc.ops.registry import ShapeError
+from graphc.core.registry import ShapeError
 
 
 @dataclass(frozen=True)

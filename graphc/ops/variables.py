@@ -8,10 +8,10 @@ the Variable to the GLOBAL_VARIABLES (and TRAINABLE_VARIABLES) collections.
 
 from __future__ import annotations
 
-from graphc.frontend import dtypes
+from graphc.core import dtypes
 from graphc.frontend.graph import (GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of,
                                    name_scope, register_tensor_conversion_function)
-from graphc.frontend.tensor_shape import TensorShape, format_dims, is_fully_defined
+from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
 from graphc.ops import array_ops, state_ops
 
 

@@ -16,8 +16,9 @@ import threading
 
 import cffi
 
-from graphc import profile
-from graphc.backend import cache, codegen, toolchain
+from graphc.runtime import profile
+from graphc.runtime import cache
+from graphc.backend import codegen, toolchain
 from graphc.backend.kernels.gemm import GEMM_DTYPES, emit_gemm_functions
 
 _ffi = cffi.FFI()

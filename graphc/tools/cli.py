@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from graphc import dot_render, errors
-from graphc.dump import parse_graph_text
-from graphc.graph_picture import graph_dot, program_dot
+from graphc.tools import dot_render
+from graphc import errors
+from graphc.compiler.dump import parse_graph_text
+from graphc.tools.graph_picture import graph_dot, program_dot
 from graphc.ir.parser import parse
 from graphc.train import checkpoint_io
 
@@ -153,9 +154,10 @@ def inspect_checkpoint_command(options) -> int:
 
 
 def info_command(options) -> int:
-    from graphc.backend import cache, runtime, target
+    from graphc.runtime import cache, loader as runtime
+    from graphc.backend import target
     from graphc.backend.kernels import gemm
-    from graphc.frontend import dtypes
+    from graphc.core import dtypes
 
     runtime.ensure_loaded()
     triple, cpu, _ = target.host()

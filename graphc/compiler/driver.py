@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphc import dump
-from graphc.backend import cache, codegen, memory_limits, toolchain
-from graphc.backend.executable import Executable
-from graphc.ir.lowering import LoweredStep, lower
+from graphc.compiler import dump
+from graphc.runtime import cache
+from graphc.backend import codegen, toolchain
+from graphc.passes import check_memory as memory_limits
+from graphc.runtime.executable import Executable
+from graphc.compiler.lower import LoweredStep, lower
 from graphc.ir.printer import print_program
 from graphc.ir.program import Program, constant_value
 from graphc.passes.pipeline import run_pipeline

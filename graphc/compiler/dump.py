@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 from graphc.frontend.graph import Operation, Tensor, walk_ops
-from graphc.frontend.tensor_shape import format_dims
+from graphc.core.tensor_shape import format_dims
 
 _lock = threading.Lock()
 _counters: dict = {}
