@@ -36,10 +36,10 @@ def measure() -> dict:
 
 
 def _seed_per_machine_libraries(cache: Path) -> None:
+    from graphc.compiler import driver
     from graphc.runtime import cache as graphc_cache
-    from graphc.runtime import loader as runtime
 
-    runtime.ensure_loaded()
+    driver.load_runtime()
     cache.mkdir(mode=0o700)
     for library in graphc_cache.cache_dir().glob("libgraphc_*"):
         shutil.copy2(library, cache / library.name)

@@ -126,17 +126,17 @@ def worker(threads: int, only: str) -> None:
     import cffi
     import numpy as np
 
-    from graphc.runtime import loader as runtime
+    from graphc.backend import libraries
+    from graphc.compiler import driver
+    from graphc.core import dtypes
+    from graphc.runtime import abi, loader
 
-    runtime.ensure_loaded()
-    assert runtime.num_threads() == threads, (runtime.num_threads(), threads)
+    driver.load_runtime()
+    assert loader.num_threads() == threads, (loader.num_threads(), threads)
     ffi = cffi.FFI()
-    for a in "nt":
-        for b in "nt":
-            ffi.cdef(f"int32_t graphc_gemm_f32_{a}{b}(int64_t m, int64_t n, int64_t k, const float *a, "
-                     "const float *b, float *c, void *epilogue, void *context, int32_t *status);")
-    library = ffi.dlopen(str(runtime.gemm_library_path()))
-    status = ffi.new("int32_t *")
+    ffi.cdef(abi.cdef(abi.gemm_function(dtypes.float32, a, b) for a in (False, True) for b in (False, True)))
+    library = ffi.dlopen(str(libraries.gemm_library()))
+    status = ffi.new("graphc_status *")
     random = np.random.default_rng(0)
     for product in (p for p in products() if only in p.label):
         a = random.standard_normal((product.k, product.m) if product.transpose_a else (product.m, product.k),

@@ -8,9 +8,9 @@ Tensors of integer or bool dtype carry no gradient; unconnected `xs` get None.
 
 from __future__ import annotations
 
+from graphc.core.registry import NOT_DIFFERENTIABLE
 from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope, walk_ops
 from graphc.ops import array_ops, math_ops
-from graphc.core.registry import NOT_DIFFERENTIABLE
 
 
 def _as_list(x):

@@ -15,24 +15,11 @@ from typing import Optional
 import numpy as np
 
 from graphc import errors
-from graphc.compiler.driver import compile_step
-from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.core.tensor_shape import format_dims
+from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
+from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.host_fetches import plan_fetches
 from graphc.ir.program import IRType
-
-
-class _SessionState(threading.local):
-    def __init__(self):
-        self.stack: list = []
-
-
-_state = _SessionState()
-
-
-def get_default_session() -> Optional["Session"]:
-    """The innermost `with sess.as_default()` session of this thread, or None."""
-    return _state.stack[-1] if _state.stack else None
 
 
 class _FetchStructure:
@@ -320,10 +307,6 @@ class BaseSession:
         except (TypeError, ValueError, KeyError) as e:
             raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
 
-    def _variable_state(self, name: str):
-        """(array, initialised?) of a variable op's storage in this session; array None if never allocated."""
-        return self._variables.get(name), name in self._initialized
-
     def _load_variables(self, values: dict) -> None:
         """Sets variables (op name -> array of the variable's shape and dtype) and marks them initialised.
 
@@ -353,6 +336,9 @@ class BaseSession:
         key = base_key + (tuple(name in self._initialized for name in dependencies),)
         step = self._steps.get(key)
         if step is None:
+            # The compiler, and LLVM with it, load with the first step a program compiles.
+            from graphc.compiler.driver import compile_step
+
             feed_types = collections.OrderedDict((t, IRType(t.dtype, a.shape)) for t, a in feeds)
             step = compile_step(elements, feed_types, frozenset(self._initialized))
             dependencies = step.lowered.init_dependencies
@@ -402,16 +388,17 @@ class InteractiveSession(BaseSession):
 
 
 class _DefaultSession:
+    """`sess.as_default()`: the session is the default session, and its graph the default graph."""
+
     def __init__(self, session: BaseSession):
-        self._session = session
+        self._session_context = default_session(session)
         self._graph_context = session.graph.as_default()
 
     def __enter__(self):
-        _state.stack.append(self._session)
+        session = self._session_context.__enter__()
         self._graph_context.__enter__()
-        return self._session
+        return session
 
     def __exit__(self, *exc):
         self._graph_context.__exit__(*exc)
-        if _state.stack and _state.stack[-1] is self._session:
-            _state.stack.pop()
+        self._session_context.__exit__(*exc)

@@ -4,8 +4,8 @@ import collections
 
 import numpy as np
 
-from graphc.ir.interpreter import interpret
 from graphc.compiler.lower import lower
+from graphc.ir.interpreter import interpret
 from graphc.ir.program import IRType
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 import graphc as tf
-from graphc.examples.tutorials.mnist import mnist
 from graphc.compiler.lower import lower
+from graphc.examples.tutorials.mnist import mnist
 from tests.helpers import feed_types
 
 

@@ -28,6 +28,7 @@ import os
 
 import llvmlite.ir as ir
 
+from graphc import flags
 from graphc.backend import target
 from graphc.backend.fused import Buffers
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
@@ -36,30 +37,16 @@ from graphc.backend.kernels.conv import emit_conv_kernel
 from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS as FUSED_KERNEL_EMITTERS
 from graphc.backend.lowering import LOWERINGS
 from graphc.ir.program import Program, VarRef
+from graphc.runtime import abi
 
-STEP_FUNCTION = "graphc_step"
 KERNEL_EMITTERS = {**FUSED_KERNEL_EMITTERS, "conv": emit_conv_kernel}
-ROLLBACK_SYMBOL = "graphc_rollback_variables"
-
-
-def profiling() -> bool:
-    """GRAPHC_PROFILE=1: steps time each kernel (see graphc/runtime/profile.py)."""
-    return os.environ.get("GRAPHC_PROFILE", "") not in ("", "0")
-
-
-def new_module(name: str) -> ir.Module:
-    """An empty module for the host."""
-    module = ir.Module(name=name)
-    module.triple = target.host()[0]
-    module.data_layout = target.data_layout()
-    return module
 
 
 class _Partitions:
     """Modules to emit kernels into, each kernel into the one with the least code so far."""
 
     def __init__(self, program: Program, count: int):
-        self.modules = [new_module(f"{program.name}.{index}") for index in range(count)]
+        self.modules = [target.new_module(f"{program.name}.{index}") for index in range(count)]
         self.buffers = [Buffers(module, program) for module in self.modules]
         self.sizes = [0] * count
 
@@ -97,7 +84,7 @@ def _written_variables(kind: str, members: list) -> set:
 def _export_rollback(module: ir.Module, plan, names: set) -> None:
     indices = sorted(plan.variable_names.index(name) for name in names)
     array_type = ir.ArrayType(I32, len(indices) + 1)
-    table = ir.GlobalVariable(module, array_type, name=ROLLBACK_SYMBOL)
+    table = ir.GlobalVariable(module, array_type, name=abi.ROLLBACK_TABLE)
     table.global_constant = True
     table.initializer = ir.Constant(array_type, [len(indices)] + indices)
 
@@ -115,17 +102,17 @@ def emit_modules(program: Program, count: int = 1) -> list:
     """The LLVM modules for `program` (which must carry a memory plan), `count` of them at most."""
     partitions = _Partitions(program, count)
     module, buffers = partitions.modules[0], partitions.buffers[0]
-    plan = program.annotations["memory_plan"]
-    step = KernelBuilder(module, STEP_FUNCTION, ["buffers", "status"])
+    plan = program.memory_plan
+    step = KernelBuilder(module, abi.STEP_FUNCTION.name, ["buffers", "status"])
     step.function.linkage = "external"
     buffers_arg, status = step.arg("buffers"), step.arg("status")
 
     def call(function, args, label):
-        started = step.b.call(runtime_function(module, "graphc_now_ns", I64, []), []) if profiling() else None
+        started = step.b.call(runtime_function(module, "graphc_now_ns"), []) if flags.get().profile else None
         code = step.b.call(function, args)
         if started is not None:
-            elapsed = step.b.sub(step.b.call(runtime_function(module, "graphc_now_ns", I64, []), []), started)
-            record = runtime_function(module, "graphc_profile_record", VOID, [PTR, I64])
+            elapsed = step.b.sub(step.b.call(runtime_function(module, "graphc_now_ns"), []), started)
+            record = runtime_function(module, "graphc_profile_record")
             step.b.call(record, [global_string(module, f"{program.name}: {label}"), elapsed])
         with step.b.if_then(step.b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
             step.b.ret(code)

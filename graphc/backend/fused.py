@@ -19,6 +19,7 @@ from graphc.backend import target
 from graphc.backend.kernel_builder import I8, I32, I64, PTR, KernelBuilder, global_array, i64, register_type
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
 from graphc.backend.scalar_ops import SCALAR_OPS
+from graphc.ir.memory_plan import Place
 from graphc.ir.program import Program, Value
 
 
@@ -27,13 +28,13 @@ class Buffers:
 
     def __init__(self, module: ir.Module, program: Program):
         self.module = module
-        self.plan = program.annotations["memory_plan"]
+        self.plan = program.memory_plan
         self.constants = {inst.result.id: inst.attrs["value"] for inst in program.instructions
                           if inst.op == "constant"}
         self._globals: dict[int, ir.GlobalVariable] = {}
 
     def in_memory(self, value: Value) -> bool:
-        return self.plan.locations[value.id].kind != "register"
+        return self.plan.in_memory(value.id)
 
     def _slot(self, kb: KernelBuilder, buffers, slot: int):
         return kb.b.load(kb.b.gep(buffers, [i64(slot)], source_etype=PTR), typ=PTR)
@@ -41,12 +42,12 @@ class Buffers:
     def value(self, kb: KernelBuilder, buffers, value: Value):
         """A pointer to `value`'s first element."""
         location = self.plan.locations[value.id]
-        if location.kind == "inline":
+        if location.place is Place.INLINE:
             return self._global_constant(value)
-        if location.kind == "register":
+        if location.place is Place.REGISTER:
             raise AssertionError(f"{value} lives in registers, not memory")
         base = self._slot(kb, buffers, self.plan.slot(location))
-        if location.kind == "arena" and location.offset:
+        if location.place is Place.ARENA and location.offset:
             base = kb.b.gep(base, [i64(location.offset)], source_etype=I8)
         # Values that share arena space are never live in one kernel: the offset is the buffer.
         kb.tag(base, (self.plan.slot(location), location.offset))

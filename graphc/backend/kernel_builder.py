@@ -20,6 +20,7 @@ import numpy as np
 
 from graphc.core import dtypes
 from graphc.core.dtypes import DType
+from graphc.runtime import abi
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
@@ -199,11 +200,11 @@ class KernelBuilder:
             yield
 
     def fail(self, code: int, message: str, *values) -> None:
-        """Records a failure in `status` and returns `code` from the kernel.
+        """Records a failure in `status` and returns `code` (an `errors` code) from the kernel.
 
         `message` may hold up to three `%lld` placeholders for i64 `values`.
         """
-        fn = runtime_function(self.module, "graphc_fail", I32, [PTR, I32, PTR, I64, I64, I64])
+        fn = runtime_function(self.module, "graphc_fail")
         text = global_string(self.module, message)
         args = list(values) + [i64(0)] * (3 - len(values))
         self.b.call(fn, [self.arg("status"), ir.Constant(I32, code), text] + args)
@@ -309,9 +310,22 @@ def declare(module: ir.Module, name: str, return_type, arg_types) -> ir.Function
     return ir.Function(module, ir.FunctionType(return_type, arg_types), name)
 
 
-def runtime_function(module, name, return_type, arg_types) -> ir.Function:
-    """A function of runtime_c (linked into every library)."""
-    return declare(module, name, return_type, arg_types)
+_C_TYPES = {"void": VOID, "int32_t": I32, "uint32_t": I32, "int64_t": I64, "uint64_t": I64}
+
+
+def llvm_type(c_type: str):
+    """The LLVM type of a C type of the ABI table (every pointer is an opaque `ptr`)."""
+    return PTR if c_type.endswith("*") or c_type == "graphc_task" else _C_TYPES[c_type]
+
+
+def declare_c(module: ir.Module, function: abi.Function) -> ir.Function:
+    """`function` of the ABI table (runtime/abi.py) declared in `module`."""
+    return declare(module, function.name, llvm_type(function.result), [llvm_type(a) for a in function.arguments])
+
+
+def runtime_function(module: ir.Module, name: str) -> ir.Function:
+    """The function `name` of runtime_c (linked into every library), declared from the ABI table."""
+    return declare_c(module, abi.RUNTIME_FUNCTIONS[name])
 
 
 def global_string(module: ir.Module, text: str):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import llvmlite.binding as llvm
+import llvmlite.ir as ir
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,18 +56,9 @@ def has_fma() -> bool:
     return "+fma" in set(host()[2].split(","))
 
 
-@functools.lru_cache(maxsize=None)
-def data_cache_bytes() -> dict:
-    """Per-level data cache sizes {1: L1d, 2: L2, 3: L3} from sysfs, with common defaults."""
-    sizes = {1: 32 * 1024, 2: 512 * 1024, 3: 8 * 1024 * 1024}
-    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            if (index / "type").read_text().strip() == "Instruction":
-                continue
-            text = (index / "size").read_text().strip()
-            level = int((index / "level").read_text())
-        except (OSError, ValueError):
-            continue
-        multiplier = {"K": 1024, "M": 1024 * 1024}.get(text[-1], 1)
-        sizes[level] = int(text.rstrip("KM")) * multiplier
-    return sizes
+def new_module(name: str) -> ir.Module:
+    """An empty LLVM module for the host."""
+    module = ir.Module(name=name)
+    module.triple = host()[0]
+    module.data_layout = data_layout()
+    return module

@@ -19,13 +19,14 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Callable, Optional
+from typing import NamedTuple, Optional
 
 import llvmlite.binding as llvm
 import llvmlite.binding.ffi as llvm_ffi
 
-from graphc import errors
+from graphc import errors, flags
 from graphc.backend import target
+
 
 def optimize(module_ref, machine) -> None:
     """Runs LLVM's O3 pipeline with loop and SLP vectorization for the host."""
@@ -39,27 +40,30 @@ def optimize(module_ref, machine) -> None:
     builder.getModulePassManager().run(module_ref, builder)
 
 
-def compile_to_objects(llvm_irs: list, dump: Optional[Callable[[str, str, str], None]] = None) -> list:
-    """Verifies, optimizes and assembles each LLVM IR text; returns their objects, in order.
+class CompiledModule(NamedTuple):
+    """One LLVM module compiled: its object code, and (when asked for) its optimized IR and assembly."""
+
+    object: bytes
+    optimized_ir: Optional[str]
+    assembly: Optional[str]
+
+
+def compile_modules(llvm_irs: list, keep_texts: bool = False) -> list:
+    """Verifies, optimizes and assembles each LLVM IR text; returns a CompiledModule each, in order.
 
     llvmlite holds one global lock around every LLVM call, so threads cannot
     compile modules in parallel; forked processes can. On Linux, each module but
     the first compiles in a child forked for it (which runs nothing but LLVM and
-    exits), while this process compiles the first. `dump(stage, text, suffix)`
-    sees each stage, the modules' texts one after another.
+    exits), while this process compiles the first. `keep_texts` keeps the
+    optimized IR and the assembly (for dumps).
     """
-    keep_texts = dump is not None
     with _COMPILE_LOCK:  # none of our threads is inside LLVM while we fork
         children = [_fork_compile(text, keep_texts) for text in llvm_irs[1:]] if _can_fork(llvm_irs) else []
         results = [_compile_one(llvm_irs[0], keep_texts)]
         for index, child in enumerate(children, start=1):
             results.append(_child_result(child) or _compile_one(llvm_irs[index], keep_texts))
         results += [_compile_one(text, keep_texts) for text in llvm_irs[len(results):]]
-    if dump:
-        for stage, suffix, index in (("llvm", ".ll", None), ("llvm_opt", ".ll", 1), ("asm", ".s", 2)):
-            texts = llvm_irs if index is None else [result[index] for result in results]
-            dump(stage, "\n".join(texts), suffix)
-    return [result[0] for result in results]
+    return [CompiledModule(*result) for result in results]
 
 
 _COMPILE_LOCK = threading.Lock()
@@ -71,7 +75,7 @@ _PARALLEL_MIN_CHARACTERS = 20_000
 
 def _can_fork(llvm_irs: list) -> bool:
     return (len(llvm_irs) > 1 and min(map(len, llvm_irs)) >= _PARALLEL_MIN_CHARACTERS
-            and sys.platform.startswith("linux") and os.environ.get("GRAPHC_PARALLEL_COMPILE", "1") != "0")
+            and sys.platform.startswith("linux") and flags.get().parallel_compile)
 
 
 def _fork_compile(llvm_ir: str, keep_texts: bool):
@@ -131,7 +135,7 @@ def _compile_one(llvm_ir: str, keep_texts: bool) -> tuple:
 
 
 def c_compiler() -> str:
-    compiler = os.environ.get("CC", "cc")
+    compiler = flags.get().c_compiler
     if shutil.which(compiler) is None:
         raise errors.UnavailableError(None, None, f"graphc needs a C compiler to link compiled steps, and "
                                                   f"'{compiler}' was not found (install gcc or clang, or set CC)")
@@ -158,20 +162,14 @@ def runtime_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def sanitizing() -> bool:
-    """GRAPHC_SANITIZE=1: runtime_c is built with AddressSanitizer and UndefinedBehaviorSanitizer
-    (`make sanitize`; the process must preload their runtimes)."""
-    return os.environ.get("GRAPHC_SANITIZE", "") not in ("", "0")
-
-
 SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g"]
 
 
 def build_runtime_library(output: Path) -> None:
     """Compiles runtime_c into the shared library every step resolves its runtime calls against."""
     sources = sorted(str(p) for p in runtime_source_dir().glob("*.c"))
-    flags = SANITIZER_FLAGS if sanitizing() else []
-    _run([c_compiler(), "-O2", "-fPIC", "-std=c11", *flags, "-shared", "-o", str(output), *sources, "-lm",
+    sanitizer = SANITIZER_FLAGS if flags.get().sanitize else []
+    _run([c_compiler(), "-O2", "-fPIC", "-std=c11", *sanitizer, "-shared", "-o", str(output), *sources, "-lm",
           "-lpthread"])
 
 

@@ -119,10 +119,3 @@ def tanh_f32(kb, x):
     large = kb.intrinsic("copysign", _DTYPE, [large, x])
     result = b.select(b.fcmp_ordered("<", magnitude, _f(kb, _TANH_SMALL)), small, large)
     return b.select(b.fcmp_unordered("uno", x, x), x, result)
-
-
-def sigmoid_f32(kb, x):
-    """1 / (1 + e**-x)."""
-    b = kb.b
-    return b.fdiv(_f(kb, 1.0), b.fadd(_f(kb, 1.0), exp_f32(kb, b.fneg(x))))
-

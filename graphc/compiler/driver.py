@@ -1,23 +1,149 @@
-"""The compiler driver: one Session.run signature -> a runnable native step.
+"""The compiler driver: one `Session.run` signature -> a native step, through STAGES.
 
-lower (graph -> IR) -> pass pipeline -> LLVM IR -> object -> shared library,
-with the library cached on disk by content hash, and every stage dumped when
-GRAPHC_DUMP is set.
+    graph        the graph ops the signature runs (shown, not changed)
+    lowered      graph -> Program                                   compiler/lower.py
+    verify ...   Program -> Program, each pass of passes/pipeline.py in its order
+    cache        the program's library, if the cache has it         backend/libraries.py
+    llvm         Program -> LLVM modules                            backend/codegen.py
+    objects      LLVM modules -> optimized object code              backend/toolchain.py
+    library      objects -> a shared library, stored in the cache   backend/toolchain.py
+
+`compile_step` runs STAGES in one loop, and one `Instrument` watches every
+stage: it times it (GRAPHC_TIMING=1 prints the times), verifies a program the
+stage changed (GRAPHC_VERIFY=1), and writes what the stage made into the
+signature's dump directory (GRAPHC_DUMP or `graphc dump`; compiler/dump.py).
+The stages that build the library are skipped when the cache has it, except
+when dumping, which is there to show them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
 
+from graphc import flags
+from graphc.backend import codegen, libraries, toolchain
 from graphc.compiler import dump
-from graphc.runtime import cache
-from graphc.backend import codegen, toolchain
-from graphc.passes import check_memory as memory_limits
-from graphc.runtime.executable import Executable
 from graphc.compiler.lower import LoweredStep, lower
 from graphc.ir.printer import print_program
 from graphc.ir.program import Program, constant_value
-from graphc.passes.pipeline import run_pipeline
+from graphc.ir.verifier import verify
+from graphc.passes.pipeline import PIPELINE
+from graphc.runtime import cache, loader
+from graphc.runtime.executable import Executable
+
+
+@dataclass
+class Build:
+    """A signature, and what the stages have made of it so far."""
+
+    fetches: list
+    feed_types: dict                   # Tensor -> IRType, in calling order
+    initialized: frozenset             # names of the variables the session has initialised
+    lowered: Optional[LoweredStep] = None
+    program: Optional[Program] = None
+    library: Optional[Path] = None     # set once the library is in the cache
+    llvm_modules: list = field(default_factory=list)    # LLVM IR texts
+    compiled: list = field(default_factory=list)        # toolchain.CompiledModule per module
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named step of compilation. `show(build)` gives the dump files of what it made,
+    [(stage name, text, suffix)]; by default a stage that changed the program shows it."""
+
+    name: str
+    run: Callable[[Build], None]
+    show: Optional[Callable[[Build], list]] = None
+    builds_library: bool = False       # skipped when the library is already in the cache
+
+
+def _show_graph(build: Build) -> list:
+    return [("graph", dump.graph_text(build.fetches), ".txt")]
+
+
+def _lower(build: Build) -> None:
+    build.lowered = lower(build.fetches, build.feed_types, build.initialized,
+                          name=dump.signature_label(build.fetches))
+    build.program = build.lowered.program
+
+
+def _pass_stage(name: str, run_pass: Callable[[Program], Program]) -> Stage:
+    def run(build: Build) -> None:
+        build.program = run_pass(build.program)
+
+    return Stage(name, run)
+
+
+def _library_name(program: Program) -> str:
+    return libraries.step_key(print_program(program) + ("\nprofiled" if flags.get().profile else ""))
+
+
+def _look_up_cache(build: Build) -> None:
+    if flags.get().dump_dir is None:  # a dump shows every stage, so it builds the library again
+        build.library = cache.cached_file(_library_name(build.program))
+
+
+def _emit_llvm(build: Build) -> None:
+    program = build.program
+    build.llvm_modules = [str(module) for module in codegen.emit_modules(program, codegen.partition_count(program))]
+
+
+def _compile_objects(build: Build) -> None:
+    build.compiled = toolchain.compile_modules(build.llvm_modules, keep_texts=flags.get().dump_dir is not None)
+
+
+def _link(build: Build) -> None:
+    objects = [compiled.object for compiled in build.compiled]
+    build.library = cache.store_file(_library_name(build.program),
+                                     lambda path: toolchain.link_shared_library(objects, path, path.parent))
+
+
+STAGES: list[Stage] = [
+    Stage("graph", lambda build: None, show=_show_graph),
+    Stage("lowered", _lower),
+    *(_pass_stage(name, run_pass) for name, run_pass in PIPELINE),
+    Stage("cache", _look_up_cache, show=lambda build: []),
+    Stage("llvm", _emit_llvm, show=lambda build: [("llvm", "\n".join(build.llvm_modules), ".ll")],
+          builds_library=True),
+    Stage("objects", _compile_objects, builds_library=True, show=lambda build: [
+        ("llvm_opt", "\n".join(c.optimized_ir for c in build.compiled), ".ll"),
+        ("asm", "\n".join(c.assembly for c in build.compiled), ".s")]),
+    Stage("library", _link, show=lambda build: [], builds_library=True),
+]
+
+
+class Instrument:
+    """What watches every stage: timing, verification and dumps (see the module docstring)."""
+
+    def __init__(self, fetches):
+        self.flags = flags.get()
+        self.dump = dump.start_signature(fetches)
+        self.label = dump.signature_label(fetches)
+        self.seconds: list = []  # (stage name, seconds)
+
+    def run(self, stage: Stage, build: Build) -> None:
+        program = build.program
+        started = time.perf_counter()
+        stage.run(build)
+        self.seconds.append((stage.name, time.perf_counter() - started))
+        changed = build.program is not program
+        if changed and self.flags.verify:
+            verify(build.program)
+        if self.dump is not None:
+            shown = stage.show(build) if stage.show else (
+                [(stage.name, print_program(build.program), ".txt")] if changed else [])
+            for name, text, suffix in shown:
+                self.dump.write(name, text, suffix)
+
+    def finish(self) -> None:
+        if self.flags.timing:
+            total = sum(seconds for _, seconds in self.seconds)
+            times = ", ".join(f"{name} {seconds * 1e3:.1f}" for name, seconds in self.seconds if seconds >= 5e-5)
+            print(f"graphc: compiled {self.label} in {total * 1e3:.1f} ms ({times})", file=sys.stderr)
 
 
 @dataclass(eq=False)
@@ -28,39 +154,29 @@ class CompiledStep:
     lowered: LoweredStep
     program: Program
     executable: Executable
+    stage_seconds: tuple = ()  # (stage name, seconds) of its compilation
 
     @property
     def plan(self):
-        return self.program.annotations["memory_plan"]
+        return self.program.memory_plan
 
 
 def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> CompiledStep:
-    """Compiles `fetches` given feed types (Tensor -> IRType, in calling order)."""
-    signature_dump = dump.start_signature(fetches)
-    if signature_dump:
-        signature_dump.write("graph", dump.graph_text(fetches))
-    lowered = lower(fetches, feed_types, initialized, name=dump.signature_label(fetches))
-    if signature_dump:
-        signature_dump.write("lowered", print_program(lowered.program))
-    memory_limits.check_values_fit(lowered.program)  # before folding constants allocates them
-    program = run_pipeline(lowered.program, after_pass=(
-        (lambda name, p: signature_dump.write(name, print_program(p))) if signature_dump else None))
-    memory_limits.check_plan_fits(program, program.annotations["memory_plan"])
-    library = build_library(program, signature_dump)
-    plan = program.annotations["memory_plan"]
-    definitions = program.definitions()
+    """Compiles `fetches` given feed types (Tensor -> IRType, in calling order) and loads the library."""
+    build = Build(list(fetches), feed_types, frozenset(initialized))
+    instrument = Instrument(build.fetches)
+    for stage in STAGES:
+        if stage.builds_library and build.library is not None:
+            continue
+        instrument.run(stage, build)
+    instrument.finish()
+    load_runtime()
+    plan, definitions = build.program.memory_plan, build.program.definitions()
     constants = [constant_value(definitions[value_id]) for value_id in plan.const_values]
-    return CompiledStep(lowered, program, Executable(library, plan, constants))
+    executable = Executable(build.library, plan, constants)
+    return CompiledStep(build.lowered, build.program, executable, tuple(instrument.seconds))
 
 
-def build_library(program: Program, signature_dump=None):
-    """The path of the shared library for `program`, from the cache or freshly built."""
-    key = cache.key_for(print_program(program) + ("\nprofiled" if codegen.profiling() else ""))
-    if signature_dump is None:
-        library = cache.cached_library(key)
-        if library is not None:
-            return library
-    llvm_irs = [str(module) for module in codegen.emit_modules(program, codegen.partition_count(program))]
-    objects = toolchain.compile_to_objects(
-        llvm_irs, dump=(lambda stage, text, suffix: signature_dump.write(stage, text, suffix)) if signature_dump else None)
-    return cache.store_library(key, lambda path: toolchain.link_shared_library(objects, path, path.parent))
+def load_runtime() -> None:
+    """Loads the C runtime and the GEMM library into the process, building them into the cache the first time."""
+    loader.load_support_libraries(libraries.runtime_library(), libraries.gemm_library())

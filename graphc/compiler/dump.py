@@ -16,14 +16,14 @@ signature gets a directory `DIR/NNN_<fetches>/` with numbered files:
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import threading
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from graphc.frontend.graph import Operation, Tensor, walk_ops
+from graphc import flags
 from graphc.core.tensor_shape import format_dims
+from graphc.frontend.graph import Operation, Tensor, walk_ops
 
 _lock = threading.Lock()
 _counters: dict = {}
@@ -42,14 +42,9 @@ class SignatureDump:
         return path
 
 
-def dump_root() -> Optional[Path]:
-    value = os.environ.get("GRAPHC_DUMP")
-    return Path(value) if value else None
-
-
 def start_signature(fetches) -> Optional[SignatureDump]:
     """A SignatureDump for a new signature when dumping is on, else None."""
-    root = dump_root()
+    root = flags.get().dump_dir
     if root is None:
         return None
     label = signature_label(fetches)

@@ -26,13 +26,12 @@ from typing import Optional
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes
+from graphc.core import dtypes, registry
+from graphc.core.registry import DTypeError, ShapeError, TensorType
+from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
 from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.static_value import static_value
-from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
 from graphc.ir.program import Instruction, IRType, Program, Value, VarDecl, VarRef
-from graphc.core import registry
-from graphc.core.registry import DTypeError, ShapeError, TensorType
 
 _WRITERS = {"Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent"}
 _FORWARDING = {"Identity", "StopGradient"}

@@ -117,10 +117,6 @@ def get(name: str) -> OpDef:
         raise KeyError(f"no op named {name!r} is registered") from None
 
 
-def get_by_tf_type(tf_type: str) -> OpDef:
-    return _BY_TF_TYPE[tf_type]
-
-
 def all_ops() -> list[OpDef]:
     """Every registered op, in registration order."""
     return list(_REGISTRY.values())

@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from graphc.core import dtypes
-from graphc.core.tensor_shape import Dims
 from graphc.core.registry import DTypeError, ShapeError, TensorType
+from graphc.core.tensor_shape import Dims
 
 FLOAT_TYPES = (dtypes.float32, dtypes.float64)
 NUMERIC_TYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)

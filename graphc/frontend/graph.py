@@ -16,11 +16,13 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from graphc.core import dtypes as dtypes_mod
-from graphc.frontend.static_value import static_shape_value
-from graphc.core.tensor_shape import Dims, TensorShape, as_dims, format_dims, merge_dims
-from graphc.core import registry
+from graphc.core import dtypes as dtypes_mod, registry
 from graphc.core.registry import DTypeError, OpDef, ShapeError, TensorType
+from graphc.core.tensor_shape import Dims, TensorShape, as_dims, format_dims, merge_dims
+from graphc.frontend.constants import const_p, make_constant_array
+from graphc.frontend.default_session import session_for
+from graphc.frontend.graph_def import graph_def
+from graphc.frontend.static_value import static_shape_value
 
 _VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
@@ -97,7 +99,7 @@ class Tensor:
 
     def eval(self, feed_dict=None, session=None):
         """Runs the default (or given) session to compute this tensor."""
-        return _session_for(session, self).run(self, feed_dict)
+        return session_for(session, self).run(self, feed_dict)
 
     def _as_graph_element(self):
         return self
@@ -186,28 +188,13 @@ class Operation:
 
     def run(self, feed_dict=None, session=None) -> None:
         """Runs this operation in the default (or given) session."""
-        _session_for(session, self).run(self, feed_dict)
+        session_for(session, self).run(self, feed_dict)
 
     def _as_graph_element(self):
         return self
 
     def __repr__(self) -> str:
         return f"<tf.Operation '{self._name}' type={self.type}>"
-
-
-def _session_for(session, element):
-    if session is None:
-        from graphc.session import get_default_session
-
-        session = get_default_session()
-        if session is None:
-            raise ValueError("Cannot evaluate tensor using `eval()`: No default session is registered. "
-                             "Use `with sess.as_default()` or pass an explicit session to "
-                             "`eval(session=sess)`")
-    if session.graph is not element.graph:
-        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is "
-                         "different from the session's graph.")
-    return session
 
 
 class Graph:
@@ -438,8 +425,6 @@ class Graph:
 
         Output shapes are always included as `_output_shapes`; the arguments are accepted for TF1 compatibility.
         """
-        from graphc.frontend.graph_def import graph_def
-
         return graph_def(self)
 
     @contextlib.contextmanager
@@ -540,7 +525,18 @@ def walk_ops(roots, neighbors) -> set:
     return seen
 
 
-# -- conversion to tensors ----------------------------------------------------------------------
+# -- constants and conversion to tensors ------------------------------------------------------------
+
+
+def constant(value, dtype=None, shape=None, name="Const", verify_shape=False, graph=None):
+    """`tf.constant`: a tensor with a fixed value."""
+    array = make_constant_array(value, dtype, shape)
+    if verify_shape and shape is not None and np.asarray(value).shape != tuple(as_dims(shape)):
+        raise TypeError(f"Expected Tensor's shape: {tuple(as_dims(shape))}, got {np.asarray(value).shape}.")
+    graph = graph or get_default_graph()
+    op = graph.create_op(const_p, [], {"value": array}, name=name)
+    return op.outputs[0]
+
 
 _conversion_functions: list = []
 
@@ -572,8 +568,6 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, graph:
     if isinstance(value, Operation):
         raise TypeError(f"Can't convert Operation '{value.name}' to Tensor (target dtype="
                         f"{dtype.name if dtype else None}, name={name!r})")
-    from graphc.ops.array_ops import constant
-
     if dtype is None and preferred_dtype is not None:
         try:
             return constant(value, dtype=preferred_dtype, name=name or "Const", graph=graph)

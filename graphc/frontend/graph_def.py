@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.core import dtypes
-from graphc.frontend.graph import Graph, Tensor
-from graphc.ops.summary_serialization import protos
+from graphc.core.protos import protos
 
 MAX_CONSTANT_ELEMENTS = 1024
 
@@ -23,7 +22,7 @@ _DATA_TYPES = {dtypes.float32: 1, dtypes.float64: 2, dtypes.int32: 3, dtypes.str
 _GRAPH_DEF_PRODUCER = 27  # the GraphDef version TF 1.15 writes
 
 
-def graph_def(graph: Graph):
+def graph_def(graph):
     """The GraphDef protobuf of `graph` (its ops in creation order)."""
     modules = protos()
     result = modules.graph_pb2.GraphDef()
@@ -40,7 +39,7 @@ def graph_def(graph: Graph):
     return result
 
 
-def _input_name(tensor: Tensor) -> str:
+def _input_name(tensor) -> str:
     return tensor.op.name if tensor.value_index == 0 else tensor.name
 
 

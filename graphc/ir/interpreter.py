@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.ir.program import OpaqueConstant, Program, Value, VarRef
 from graphc.core import registry
+from graphc.ir.program import OpaqueConstant, Program, Value, VarRef
 
 
 def interpret(program: Program, feeds: dict, variables: dict) -> tuple[list, dict]:

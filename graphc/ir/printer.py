@@ -32,9 +32,8 @@ def print_program(program: Program, full: bool = False) -> str:
         lines.append(indent + format_instruction(inst, full))
     fetches = ", ".join(str(v) for v in program.fetches)
     lines.append(f"  fetch {fetches}".rstrip())
-    annotation = program.annotations.get("memory_plan")
-    if annotation is not None:
-        lines.append(annotation.describe())
+    if program.memory_plan is not None:
+        lines.append(program.memory_plan.describe())
     return "\n".join(lines) + "\n"
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from graphc.core.dtypes import DType
 from graphc.core.tensor_shape import num_elements
+from graphc.ir.memory_plan import MemoryPlan
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ class Program:
     next_id: int = 0
     # Kernel number -> kind ("loop", "gemm", "softmax", "opaque"), set by fusion.
     kernels: dict = field(default_factory=dict, compare=False)
-    # Set by passes that annotate rather than rewrite (the memory plan).
-    annotations: dict = field(default_factory=dict, compare=False)
+    # Where each value lives; set by the last pass (passes/plan_memory.py).
+    memory_plan: Optional[MemoryPlan] = field(default=None, compare=False)
 
     def replace(self, **changes) -> "Program":
         return dataclasses.replace(self, **changes)
@@ -162,11 +163,6 @@ class Program:
     def definitions(self) -> dict:
         """Value id -> the instruction defining it."""
         return {inst.result.id: inst for inst in self.instructions if inst.result is not None}
-
-    def __str__(self) -> str:
-        from graphc.ir.printer import print_program
-
-        return print_program(self)
 
 
 def constant_value(inst: Instruction) -> Optional[np.ndarray]:

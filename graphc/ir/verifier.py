@@ -6,10 +6,10 @@ caught at the pass that broke it, with the instruction at fault in the message.
 
 from __future__ import annotations
 
-from graphc.ir.printer import format_instruction
-from graphc.ir.program import IRType, OpaqueConstant, Program, Value, VarRef
 from graphc.core import registry
 from graphc.core.registry import TensorType
+from graphc.ir.printer import format_instruction
+from graphc.ir.program import IRType, OpaqueConstant, Program, Value, VarRef
 
 
 class VerificationError(Exception):

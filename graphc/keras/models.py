@@ -16,12 +16,12 @@ import numpy as np
 
 from graphc.core import dtypes
 from graphc.frontend.graph import convert_to_tensor, get_default_graph
-from graphc.ops.variables import variables_initializer
 from graphc.keras import losses as losses_module
 from graphc.keras import metrics as metrics_module
 from graphc.keras import optimizers as optimizers_module
 from graphc.keras.layers import Layer, takes_training
 from graphc.ops import array_ops
+from graphc.ops.variables import variables_initializer
 
 DEFAULT_BATCH_SIZE = 32
 

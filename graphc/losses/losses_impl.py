@@ -12,8 +12,8 @@ import numbers
 
 from graphc.core import dtypes
 from graphc.frontend.graph import GraphKeys, convert_to_tensor, name_scope
-from graphc.ops import array_ops, math_ops, nn_ops
 from graphc.losses.util import add_loss
+from graphc.ops import array_ops, math_ops, nn_ops
 
 
 class Reduction:

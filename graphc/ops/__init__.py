@@ -1,4 +1,3 @@
-"""The op registry and the op families; importing this package registers every op."""
-
-from graphc.ops import (array_ops, check_ops, conv_ops, layout_ops, math_ops, nn_ops, random_ops,  # noqa: F401
-                        state_ops)
+"""The op library: one module per op family (definition, gradient, public builder), plus
+variables and variable scopes. Importing this package loads nothing; `graphc.ops.all`
+loads (and so registers) every family."""

@@ -8,79 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.core import dtypes
-from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
-from graphc.core.tensor_shape import as_dims, is_fully_defined, num_elements
-from graphc.core import registry
+from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import shape_value_to_dims
-
-# -- Const --------------------------------------------------------------------
-
-
-def _const_infer(types, attrs):
-    value = attrs["value"]
-    return TensorType(dtypes.as_dtype(value.dtype), tuple(value.shape))
-
-
-const_p = registry.register(OpDef(
-    name="constant", tf_type="Const", infer=_const_infer, fusion=FusionClass.OPAQUE,
-    reference=lambda value: value, gradient=NOT_DIFFERENTIABLE))
-
-
-def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
-    """The read-only array a Const holds; a splat keeps one element (a broadcast view)."""
-    if dtype is not None:
-        dtype = dtypes.as_dtype(dtype)
-    if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
-        raise TypeError(f"graphc tensors are numeric; cannot make a constant from {value!r}")
-    inferred = dtypes.dtype_of_value(value) if dtype is None else dtype
-    source = np.asarray(value)
-    if source.dtype == object:
-        raise ValueError(f"Cannot make a constant from a ragged or mixed value: {value!r}")
-    if dtype is not None and source.dtype.kind == "f" and dtype.is_integer:
-        if np.any(source != np.trunc(source)):
-            raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
-    if inferred.is_integer and source.dtype.kind in "iub" and source.size:
-        info = np.iinfo(inferred.np_dtype)
-        if source.min() < info.min or source.max() > info.max:
-            raise ValueError(f"Value {value!r} does not fit in {inferred.name}")
-    array = source.astype(inferred.np_dtype, copy=False)
-    if shape is not None:
-        dims = as_dims(shape)
-        count = num_elements(dims)
-        if count * inferred.size > np.iinfo(np.int64).max:
-            raise ValueError(f"Cannot create a tensor of shape {list(dims)} and type {inferred.name}: "
-                             f"its {count} elements overflow a 64-bit byte count")
-        if array.size == 1:
-            array = np.broadcast_to(array.reshape(()), dims)
-        elif array.size == count:
-            array = array.reshape(dims)
-        elif 0 < array.size < count:
-            # TF1 pads a short list with its last element.
-            flat = array.reshape(-1)
-            array = np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(dims)
-        else:
-            raise TypeError(f"Expected Tensor's shape: {tuple(dims)}, got {array.shape}.")
-    splat = array.size > 1 and array.strides == (0,) * array.ndim
-    if array.size > 1 and not splat and np.all(array == array.flat[0]):
-        array = np.broadcast_to(array.flat[0], array.shape)
-    elif not splat:  # a splat stays one element: tf.zeros([100000, 100000]) allocates nothing here
-        array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array
-    if array.flags.writeable:
-        array.flags.writeable = False
-    return array
-
-
-def constant(value, dtype=None, shape=None, name="Const", verify_shape=False, graph=None):
-    """`tf.constant`: a tensor with a fixed value."""
-    array = make_constant_array(value, dtype, shape)
-    if verify_shape and shape is not None and np.asarray(value).shape != tuple(as_dims(shape)):
-        raise TypeError(f"Expected Tensor's shape: {tuple(as_dims(shape))}, got {np.asarray(value).shape}.")
-    graph = graph or get_default_graph()
-    op = graph.create_op(const_p, [], {"value": array}, name=name)
-    return op.outputs[0]
-
+from graphc.core.tensor_shape import as_dims, is_fully_defined, num_elements
+from graphc.frontend.graph import apply_op, constant, convert_to_tensor, get_default_graph, name_scope
 
 # -- Placeholder ---------------------------------------------------------------
 
@@ -367,9 +299,9 @@ fill_p = registry.register(OpDef(
 
 @registry.set_gradient(fill_p)
 def _fill_grad(op, grad):
-    from graphc.ops.math_ops import reduce_sum
-
-    return [reduce_sum(grad), None]
+    rank = grad.shape.ndims
+    axes = list(range(rank)) if rank is not None else apply_op("range", [0, apply_op("rank", [grad]), 1])
+    return [_reduce_sum(grad, axes), None]
 
 
 def fill(dims, value, name=None):
@@ -437,15 +369,24 @@ broadcast_gradient_args_p = registry.register(OpDef(
 
 def sum_to_shape_of(grad, x):
     """`grad` summed over the dimensions along which `x` was broadcast, shaped like `x`."""
-    from graphc.ops.math_ops import reduce_sum
-
     x_dims, g_dims = x.shape.as_tuple(), grad.shape.as_tuple()
     if x_dims is not None and x_dims == g_dims and is_fully_defined(x_dims):
         return grad
     if is_fully_defined(x_dims) and is_fully_defined(g_dims):
         axes = _broadcast_gradient_args(x_dims, g_dims)[0]
-        summed = reduce_sum(grad, axis=axes.tolist()) if len(axes) else grad
+        summed = _reduce_sum(grad, axes.tolist()) if len(axes) else grad
         return summed if summed.shape.as_tuple() == x_dims else reshape(summed, list(x_dims))
     x_shape = shape(x)
     axes, _ = apply_op("broadcast_gradient_args", [x_shape, shape(grad)])
-    return reshape(reduce_sum(grad, axis=axes), x_shape)
+    return reshape(_reduce_sum(grad, axes), x_shape)
+
+
+def _reduce_sum(x, axes):
+    """`x` summed over `axes` (a list, or an int tensor), keepdims off.
+
+    The Sum op belongs to the math family, whose gradients build on this one's;
+    the array family builds it through the registry by name rather than
+    importing the math family back.
+    """
+    axes = convert_to_tensor(axes, dtype=None if hasattr(axes, "dtype") else dtypes.int32, graph=x.graph)
+    return apply_op("reduce_sum", [x, axes], {"keepdims": False})

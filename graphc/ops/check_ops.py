@@ -11,21 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.frontend.graph import apply_op, control_dependencies
-from graphc.core import registry, rules
+from graphc.core import messages, registry, rules
 from graphc.core.registry import FusionClass, OpDef
-
-
-def failure_message(has_nan: bool, has_inf: bool, message: str) -> str:
-    """TF1's text for a failed check (the kernel and the reference share it)."""
-    found = "Inf and NaN" if has_nan and has_inf else "NaN" if has_nan else "Inf"
-    return f"{message} : Tensor had {found} values"
+from graphc.frontend.graph import apply_op, control_dependencies
 
 
 def _check_numerics_reference(x, message):
     has_nan, has_inf = bool(np.any(np.isnan(x))), bool(np.any(np.isinf(x)))
     if has_nan or has_inf:
-        raise errors.InvalidArgumentError(None, None, failure_message(has_nan, has_inf, message))
+        raise errors.InvalidArgumentError(None, None, messages.check_numerics_failure(has_nan, has_inf, message))
     return x
 
 

@@ -1,8 +1,8 @@
 """Convolution and pooling (`tf.nn.conv2d`, `max_pool`, `avg_pool`) and their gradient ops.
 
-Layouts are TF1's defaults: NHWC images, HWIO filters. `Window` holds the
-spatial arithmetic every rule, reference and kernel shares (TF's SAME/VALID
-padding). The gradient ops are graph ops, as in TF1, so autodiff builds them;
+Layouts are TF1's defaults: NHWC images, HWIO filters. `Window` (core/windows.py)
+holds the spatial arithmetic every rule, reference and kernel shares (TF's
+SAME/VALID padding). The gradient ops are graph ops, as in TF1, so autodiff builds them;
 their size inputs (`input_sizes`, `filter_sizes`, `orig_input_shape`) come last
 in graphc's graphs (trailing inputs known at compile time become attributes),
 while the public functions take them in TF's order.
@@ -10,91 +10,16 @@ while the public functions take them in TF's order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from graphc.core import dtypes
-from graphc.frontend.graph import apply_op, convert_to_tensor
-from graphc.ops import array_ops
-from graphc.core import registry, rules
+from graphc.core import dtypes, registry, rules
 from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES
+from graphc.core.windows import Convolution, Window, conv_window, pool_window
+from graphc.frontend.graph import apply_op, convert_to_tensor
+from graphc.ops import array_ops
 
 PADDINGS = ("SAME", "VALID")
-
-
-@dataclass(frozen=True)
-class Window:
-    """A sliding window over the H and W axes of an NHWC tensor, TF's padding rules applied.
-
-    SAME: out = ceil(in / stride), pad_total = max((out - 1) * stride + k - in, 0),
-    pad_top = pad_total // 2 (the extra row, if any, goes at the bottom). VALID: no
-    padding, out = ceil((in - k + 1) / stride). k counts the dilated extent.
-    """
-
-    in_h: int
-    in_w: int
-    k_h: int
-    k_w: int
-    stride_h: int
-    stride_w: int
-    dilation_h: int
-    dilation_w: int
-    out_h: int
-    out_w: int
-    pad_top: int
-    pad_left: int
-
-    @staticmethod
-    def of(in_h, in_w, k_h, k_w, strides, padding, dilations=(1, 1, 1, 1)) -> "Window":
-        sizes = []
-        for size, k, stride, dilation in ((in_h, k_h, strides[1], dilations[1]), (in_w, k_w, strides[2], dilations[2])):
-            extent = (k - 1) * dilation + 1
-            if padding == "SAME":
-                out = -(-size // stride)
-                before = max((out - 1) * stride + extent - size, 0) // 2
-            else:
-                if size < extent:
-                    raise ShapeError(f"Negative dimension size caused by subtracting {extent} from {size}")
-                out, before = (size - extent + stride) // stride, 0
-            sizes.append((out, before))
-        (out_h, pad_top), (out_w, pad_left) = sizes
-        return Window(in_h, in_w, k_h, k_w, strides[1], strides[2], dilations[1], dilations[2],
-                      out_h, out_w, pad_top, pad_left)
-
-    @property
-    def pointwise(self) -> bool:
-        """Each output element reads exactly its own input pixel (a 1x1, stride-1 window)."""
-        return (self.k_h, self.k_w, self.stride_h, self.stride_w) == (1, 1, 1, 1)
-
-    def taps(self):
-        """(kh, kw, rows, cols): for each tap, the input rows (cols) it reads for output rows
-        (cols) 0..out-1, as indices into the input padded by pad_top (pad_left) in front."""
-        for kh in range(self.k_h):
-            for kw in range(self.k_w):
-                rows = kh * self.dilation_h + self.stride_h * np.arange(self.out_h)
-                cols = kw * self.dilation_w + self.stride_w * np.arange(self.out_w)
-                yield kh, kw, rows, cols
-
-    def padded(self, x, fill):
-        """x [N, H, W, C] padded so every tap's rows and cols (see taps) are inside."""
-        rows = max(self.pad_top + self.in_h,
-                   (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
-        cols = max(self.pad_left + self.in_w,
-                   (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
-        out = np.full((x.shape[0], rows, cols, x.shape[3]), fill, dtype=x.dtype)
-        out[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :] = x
-        return out
-
-    def cropped(self, padded):
-        return padded[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :]
-
-    def valid(self, rows, cols):
-        """Which (row, col) of the padded input lie inside the original: [out_h, out_w] booleans."""
-        r = (rows >= self.pad_top) & (rows < self.pad_top + self.in_h)
-        c = (cols >= self.pad_left) & (cols < self.pad_left + self.in_w)
-        return r[:, None] & c[None, :]
 
 
 def _check_attrs(attrs, what: str) -> None:
@@ -147,66 +72,6 @@ def _conv_infer(types, attrs):
     return TensorType(dtype, _output_dims(image, _window_of(image, kernel[0], kernel[1], attrs), kernel[3]))
 
 
-def conv_window(x_shape, w_shape, attrs) -> Window:
-    """The Window of a convolution of an input of `x_shape` with a filter of `w_shape`."""
-    return Window.of(x_shape[1], x_shape[2], w_shape[0], w_shape[1], attrs["strides"], attrs["padding"],
-                     attrs.get("dilations") or (1, 1, 1, 1))
-
-
-def conv_geometry(inst):
-    """(input shape, filter shape, Window) of a conv2d, conv2d_backprop_input or
-    conv2d_backprop_filter instruction."""
-    if inst.op == "conv2d":
-        x, w = inst.values[0].type.shape, inst.values[1].type.shape
-    elif inst.op == "conv2d_backprop_input":
-        x, w = inst.result.type.shape, inst.values[0].type.shape
-    else:
-        x, w = inst.values[0].type.shape, inst.result.type.shape
-    return x, w, conv_window(x, w, inst.attrs)
-
-
-# The contract of the kernels' workspace (graphc/backend/kernels/conv.py): a convolution
-# multiplies im2col chunks of about IM2COL_CHUNK_BYTES (half a 512 KB L2, so a chunk is
-# still cached when the GEMM packs it), an input gradient one image's columns at a time,
-# each in one of at most MAX_CONV_TASKS tasks at once. A filter gradient sums over all
-# rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the order of the sums does
-# not depend on the thread count) each sum into a partial filter, then those are added.
-IM2COL_CHUNK_BYTES = 256 * 1024
-MAX_CONV_TASKS = 16
-FILTER_PARTITIONS = 8
-
-
-def im2col_chunk_rows(inst) -> int:
-    """How many im2col rows (output pixels) one task multiplies at a time."""
-    x, w, window = conv_geometry(inst)
-    if inst.op == "conv2d_backprop_input":
-        return window.out_h * window.out_w
-    depth = max(1, w[0] * w[1] * x[3])
-    rows = x[0] * window.out_h * window.out_w
-    return max(1, min(rows, IM2COL_CHUNK_BYTES // (depth * inst.result.type.dtype.size)))
-
-
-def conv_tasks(inst) -> int:
-    """How many tasks (each with its own chunk of the workspace) a convolution's kernel runs."""
-    x, _, window = conv_geometry(inst)
-    chunks = max(1, -(-x[0] * window.out_h * window.out_w // max(1, im2col_chunk_rows(inst))))
-    return min(FILTER_PARTITIONS if inst.op == "conv2d_backprop_filter" else MAX_CONV_TASKS, chunks)
-
-
-def im2col_bytes(inst) -> int:
-    """The workspace of a convolution's kernel: an im2col chunk per task (one row per output
-    pixel, one column per (kh, kw, input channel)), and for a filter gradient a product and
-    a partial sum per task; none for a pointwise window (the input is the im2col matrix)."""
-    x, w, window = conv_geometry(inst)
-    if window.pointwise:
-        return 0
-    depth = w[0] * w[1] * x[3]
-    elements = conv_tasks(inst) * im2col_chunk_rows(inst) * depth
-    if inst.op == "conv2d_backprop_filter":
-        elements += 2 * conv_tasks(inst) * depth * w[3]
-    return max(1, elements) * inst.result.type.dtype.size
-
-
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     window = conv_window(x.shape, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
     padded = window.padded(x, 0)
@@ -218,7 +83,7 @@ def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1,
 
 conv2d_p = registry.register(OpDef(name="conv2d", tf_type="Conv2D", infer=_conv_infer,
                                    fusion=FusionClass.OPAQUE, reference=_conv_reference,
-                                   workspace=im2col_bytes))
+                                   workspace=lambda inst: Convolution.forward(inst).workspace_bytes))
 
 
 def _conv_attrs(op):
@@ -279,7 +144,7 @@ def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format=
 conv2d_backprop_input_p = registry.register(OpDef(
     name="conv2d_backprop_input", tf_type="Conv2DBackpropInput", infer=_backprop_input_infer,
     fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), reference=_backprop_input_reference,
-    workspace=im2col_bytes))
+    workspace=lambda inst: Convolution.input_gradient(inst).workspace_bytes))
 
 
 @registry.set_gradient(conv2d_backprop_input_p)
@@ -315,7 +180,7 @@ def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_forma
 conv2d_backprop_filter_p = registry.register(OpDef(
     name="conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", infer=_backprop_filter_infer,
     fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), reference=_backprop_filter_reference,
-    workspace=im2col_bytes))
+    workspace=lambda inst: Convolution.filter_gradient(inst).workspace_bytes))
 
 
 @registry.set_gradient(conv2d_backprop_filter_p)
@@ -327,11 +192,6 @@ def _backprop_filter_grad(op, g):
 
 
 # -- pooling ----------------------------------------------------------------------------------------------
-
-
-def pool_window(x_shape, attrs) -> Window:
-    """The Window of a pooling op over an input of `x_shape`."""
-    return Window.of(x_shape[1], x_shape[2], attrs["ksize"][1], attrs["ksize"][2], attrs["strides"], attrs["padding"])
 
 
 def _pool_infer(types, attrs):

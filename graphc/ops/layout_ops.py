@@ -15,14 +15,13 @@ import builtins
 
 import numpy as np
 
-from graphc.core import dtypes
-from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops
-from graphc.core import registry, rules
-from graphc.ops.array_ops import reshape, shape
+from graphc.core import dtypes, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.slicing import (MIRROR_SKIP, STRIDED_SLICE_MASKS, mirror_source, slice_map, strided_slice_map,
                                  strided_slice_map_of)
+from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
+from graphc.ops import array_ops
+from graphc.ops.array_ops import reshape, shape
 
 
 def _int_list(value):

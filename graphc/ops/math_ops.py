@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes
-from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops
-from graphc.core import registry, rules
-from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
+from graphc.core import dtypes, messages, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES, NUMERIC_TYPES
+from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
+from graphc.ops import array_ops
+from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
 
 ALL_TYPES = NUMERIC_TYPES + (dtypes.bool_,)
 ELEMENTWISE = FusionClass.ELEMENTWISE
@@ -38,7 +37,7 @@ def _floordiv_reference(x, y):
     if x.dtype.kind == "f":
         return np.floor(x / y)
     if np.any(y == 0):
-        raise errors.InvalidArgumentError(None, None, "Integer division by zero")
+        raise errors.InvalidArgumentError(None, None, messages.INTEGER_DIVISION_BY_ZERO)
     return np.floor_divide(x, y)
 
 
@@ -531,7 +530,7 @@ def _mean_reference(x, axes, keepdims):
     if x.dtype.kind in "iu":
         # TF divides integer sums by the count, truncating toward zero.
         if count == 0 and total.size:  # with no output element there is no division
-            raise errors.InvalidArgumentError(None, None, "Integer division by zero in reduce_mean")
+            raise errors.InvalidArgumentError(None, None, messages.INTEGER_MEAN_OF_NOTHING)
         return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (total / x.dtype.type(count)).astype(x.dtype)

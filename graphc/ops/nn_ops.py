@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes
-from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops, layout_ops, math_ops, random_ops
-from graphc.core import registry, rules
+from graphc.core import dtypes, messages, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES
+from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
+from graphc.ops import array_ops, layout_ops, math_ops, random_ops
 
 # -- Relu -------------------------------------------------------------------------------
 
@@ -124,9 +123,7 @@ def check_labels(logits, labels):
     bad = (labels < 0) | (labels >= classes)
     if np.any(bad):
         value = int(labels[np.argmax(bad)])
-        raise errors.InvalidArgumentError(
-            None, None, f"Received a label value of {value} which is outside the valid range of "
-                        f"[0, {classes}).")
+        raise errors.InvalidArgumentError(None, None, messages.label_out_of_range(value, classes))
 
 
 def _xent_reference(logits, labels):

@@ -11,12 +11,11 @@ import secrets
 
 import numpy as np
 
-from graphc.core import dtypes
-from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
-from graphc.ops import philox
-from graphc.core import registry
+from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, TensorType
 from graphc.core.rules import FLOAT_TYPES, shape_value_to_dims
+from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
+from graphc.ops import philox
 
 # TF1's seed used when only an op seed is given.
 DEFAULT_GRAPH_SEED = 87654321

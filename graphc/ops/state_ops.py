@@ -9,10 +9,10 @@ instructions with explicit order: `%v = read @var`, `write @var, %value`, and
 
 from __future__ import annotations
 
-from graphc.frontend.graph import Tensor, apply_op, get_default_graph, graph_of, name_scope
-from graphc.core.tensor_shape import dims_compatible, format_dims
 from graphc.core import registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.tensor_shape import dims_compatible, format_dims
+from graphc.frontend.graph import Tensor, apply_op, get_default_graph, graph_of, name_scope
 
 # -- graph ops ------------------------------------------------------------------------
 

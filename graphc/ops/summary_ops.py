@@ -21,10 +21,9 @@ import re
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes
-from graphc.frontend.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of, name_scope
-from graphc.core import registry
+from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, OpDef, ShapeError, TensorType
+from graphc.frontend.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of, name_scope
 from graphc.ops import summary_serialization as serialization
 
 _log = logging.getLogger(__name__)

@@ -12,30 +12,14 @@ from __future__ import annotations
 import functools
 import io
 import sys
-import types
 
 import numpy as np
 
-TENSORBOARD_HINT = ("graphc's summaries and FileWriter use the `tensorboard` package, an optional "
-                    "dependency: pip install 'graphc[tensorboard]'")
+from graphc.core.protos import protos
 
 
 class SummaryValueError(ValueError):
     """A value a summary cannot hold (NaN in a histogram, an image of the wrong shape)."""
-
-
-@functools.cache
-def protos() -> types.SimpleNamespace:
-    """TensorBoard's protobuf modules (`protos().summary_pb2` ...), or an ImportError naming the extra."""
-    try:
-        from tensorboard.compat.proto import (attr_value_pb2, event_pb2, graph_pb2, node_def_pb2, summary_pb2,
-                                              tensor_shape_pb2, types_pb2)
-        from tensorboard.util import tensor_util
-    except ImportError as e:
-        raise ImportError(f"{TENSORBOARD_HINT} ({e})") from e
-    return types.SimpleNamespace(attr_value_pb2=attr_value_pb2, event_pb2=event_pb2, graph_pb2=graph_pb2,
-                                 node_def_pb2=node_def_pb2, summary_pb2=summary_pb2,
-                                 tensor_shape_pb2=tensor_shape_pb2, types_pb2=types_pb2, tensor_util=tensor_util)
 
 
 def scalar_summary(tag: str, value) -> bytes:

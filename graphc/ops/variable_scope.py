@@ -12,8 +12,9 @@ import contextlib
 import enum
 
 from graphc.core import dtypes
-from graphc.frontend.graph import Tensor, get_default_graph, name_scope
 from graphc.core.tensor_shape import TensorShape, as_dims, is_fully_defined
+from graphc.frontend.graph import Tensor, get_default_graph, name_scope
+from graphc.ops import init_ops
 from graphc.ops.variables import Variable
 
 
@@ -207,8 +208,6 @@ def _get_or_create(full_name, scope, shape, dtype, initializer, trainable, colle
 
 
 def _default_initializer(dtype):
-    from graphc.ops import init_ops
-
     if dtype.is_floating:
         return init_ops.glorot_uniform_initializer()
     return init_ops.zeros_initializer()

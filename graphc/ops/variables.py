@@ -9,9 +9,10 @@ the Variable to the GLOBAL_VARIABLES (and TRAINABLE_VARIABLES) collections.
 from __future__ import annotations
 
 from graphc.core import dtypes
+from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
+from graphc.frontend.default_session import session_for
 from graphc.frontend.graph import (GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of,
                                    name_scope, register_tensor_conversion_function)
-from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
 from graphc.ops import array_ops, state_ops
 
 
@@ -125,9 +126,7 @@ class Variable:
 
     def load(self, value, session=None):
         """Sets the value by running the initializer with its initial value fed."""
-        from graphc.frontend.graph import _session_for
-
-        _session_for(session, self._variable).run(self._initializer_op, {self._initial_value: value})
+        session_for(session, self._variable).run(self._initializer_op, {self._initial_value: value})
 
     def _as_graph_element(self):
         return self._variable

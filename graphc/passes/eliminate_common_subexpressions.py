@@ -8,9 +8,9 @@ read would see the same value).
 
 from __future__ import annotations
 
+from graphc.core import registry
 from graphc.ir.printer import array_digest
 from graphc.ir.program import OpaqueConstant, Program, Value
-from graphc.core import registry
 
 
 def _key(inst):

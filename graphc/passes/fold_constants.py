@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
+from graphc.core import registry
+from graphc.core.registry import FusionClass
 from graphc.ir.interpreter import evaluate
 from graphc.ir.printer import is_splat
 from graphc.ir.program import Program, constant_value
-from graphc.core import registry
-from graphc.core.registry import FusionClass
 
 MAX_FOLDED_ELEMENTS = 4096
 _SPLAT_PRESERVING = (FusionClass.ELEMENTWISE, FusionClass.BROADCAST, FusionClass.INJECTIVE)

@@ -40,9 +40,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphc.ir.program import Program, Value
 from graphc.core import registry
 from graphc.core.registry import FusionClass
+from graphc.ir.program import Program, Value
 
 FREE_OPS = frozenset({"feed", "constant", "read"})
 REDUCTIONS = frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from typing import Callable, Optional
+from typing import Callable
 
+from graphc import flags
 from graphc.ir.program import Program
 from graphc.ir.verifier import verify
+from graphc.passes.check_memory import check_plan_fits, check_values_fit
 from graphc.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
@@ -18,6 +19,8 @@ from graphc.passes.simplify import simplify
 PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     # Catch lowering bugs before any pass builds on them.
     ("verify", verify),
+    # Before folding allocates constants: refuse a tensor larger than the machine's memory.
+    ("check_values_fit", check_values_fit),
     # Gradient graphs compute shapes and counts from constants; fold them to literals.
     ("fold_constants", fold_constants),
     # After folding: x*1, sums over no axes, reshapes to the same shape become visible.
@@ -33,21 +36,21 @@ PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     ("fuse", fuse),
     # Last: buffers for the values that cross kernels, in kernel order.
     ("plan_memory", plan_memory),
+    # On the plan: the arena, variables and outputs must fit in memory together.
+    ("check_plan_fits", check_plan_fits),
 ]
 
 
-def verify_between_passes() -> bool:
-    """GRAPHC_VERIFY=1 runs the verifier after every pass (tests set it)."""
-    return os.environ.get("GRAPHC_VERIFY", "") not in ("", "0")
+def run_pipeline(program: Program) -> Program:
+    """Runs PIPELINE on `program` (verifying every pass's result with GRAPHC_VERIFY=1).
 
-
-def run_pipeline(program: Program, after_pass: Optional[Callable[[str, Program], None]] = None) -> Program:
-    """Runs PIPELINE; `after_pass(name, program)` sees each result (for dumps)."""
-    check = verify_between_passes()
-    for name, run_pass in PIPELINE:
-        program = run_pass(program)
-        if check and run_pass is not verify:
-            verify(program)
-        if after_pass is not None and run_pass is not verify:
-            after_pass(name, program)
+    The compiler driver runs these passes as stages of its own (compiler/driver.py);
+    this is for tools and tests that want the optimized IR alone.
+    """
+    check = flags.get().verify
+    for _, run_pass in PIPELINE:
+        result = run_pass(program)
+        if check and result is not program:
+            verify(result)
+        program = result
     return program

@@ -1,8 +1,6 @@
-"""Memory planning: where every value lives while a step runs.
+"""Memory planning: where every value lives while a step runs (ir/memory_plan.py).
 
-The compiled step receives one array of buffer pointers, laid out as
-`[feeds..., variables..., large constants..., outputs..., arena]`. Each value
-gets a Location:
+Each value gets a Location:
 
 - register: an elementwise value used only inside its fused kernel and not
   fetched never touches memory;
@@ -27,87 +25,21 @@ An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it
 to the kernel after the operands.
 
-This pass annotates the program (`annotations["memory_plan"]`) and changes no
-instruction.
+This pass sets the program's `memory_plan` and changes no instruction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from graphc.ir.program import Program
 from graphc.core import registry
+from graphc.ir.memory_plan import ALIGNMENT, Location, MemoryPlan, Place
+from graphc.ir.program import Program
 from graphc.passes.fuse import is_elementwise
 
 INLINE_CONSTANT_BYTES = 16 * 1024
-ALIGNMENT = 64
-
-
-@dataclass(frozen=True)
-class Location:
-    """`kind`: register, feed, var, const, output, arena or inline; `index` numbers within the kind."""
-
-    kind: str
-    index: int = 0
-    offset: int = 0
-
-    def __str__(self) -> str:
-        if self.kind == "arena":
-            return f"arena+{self.offset}"
-        if self.kind in ("inline", "register"):
-            return self.kind
-        return f"{self.kind}[{self.index}]"
-
-
-@dataclass
-class MemoryPlan:
-    """Where each value lives, and the copies the step makes."""
-
-    locations: dict = field(default_factory=dict)       # value id -> Location
-    feed_count: int = 0
-    variable_names: tuple = ()                          # in buffer order
-    const_values: tuple = ()                            # value ids of passed-in constants, in order
-    output_count: int = 0
-    arena_bytes: int = 0                                # the peak
-    unshared_bytes: int = 0                             # what the arena would take without reuse
-    materialized_reads: frozenset = frozenset()         # value ids of reads that copy
-    final_copies: tuple = ()                            # (value id, output index) copied at the end
-    workspaces: dict = field(default_factory=dict)      # result value id -> arena offset of its op's workspace
-
-    def slot(self, location: Location) -> int:
-        """The index of a location's buffer in the step's pointer array."""
-        if location.kind == "arena":
-            return self.arena_slot
-        base = {"feed": 0, "var": self.feed_count, "const": self.feed_count + len(self.variable_names),
-                "output": self.output_slot(0)}
-        return base[location.kind] + location.index
-
-    def variable_slot(self, name: str) -> int:
-        return self.feed_count + self.variable_names.index(name)
-
-    def output_slot(self, index: int) -> int:
-        return self.feed_count + len(self.variable_names) + len(self.const_values) + index
-
-    @property
-    def arena_slot(self) -> int:
-        return self.output_slot(self.output_count)
-
-    @property
-    def slot_count(self) -> int:
-        return self.arena_slot + 1
-
-    def describe(self) -> str:
-        registers = sum(1 for loc in self.locations.values() if loc.kind == "register")
-        lines = [f"  # memory: arena peak {self.arena_bytes} bytes (without reuse {self.unshared_bytes}); "
-                 f"{registers} values in registers; {len(self.const_values)} passed-in constants"]
-        for value_id, location in self.locations.items():
-            lines.append(f"  #   %{value_id} -> {location}")
-        for value_id, offset in self.workspaces.items():
-            lines.append(f"  #   workspace of %{value_id} -> arena+{offset}")
-        return "\n".join(lines)
 
 
 def plan_memory(program: Program) -> Program:
+    """The program with its memory plan (see the module docstring)."""
     instructions = program.instructions
     end = len(instructions)
     # Kernel spans: every instruction of a kernel counts as happening over the whole kernel.
@@ -140,8 +72,6 @@ def plan_memory(program: Program) -> Program:
             write_positions.setdefault(inst.operands[0].name, []).append(i)
     var_index = {decl.name: i for i, decl in enumerate(program.variables)}
 
-    plan = MemoryPlan(feed_count=sum(1 for inst in instructions if inst.op == "feed"),
-                      variable_names=tuple(d.name for d in program.variables), output_count=len(program.fetches))
     locations, consts, materialized, final_copies = {}, [], set(), []
     arena_values = []  # (start, end, bytes, value id)
     feed_number = 0
@@ -154,26 +84,26 @@ def plan_memory(program: Program) -> Program:
             arena_values.append((span_start[i], span_end[i], workspace(inst), ("workspace", value.id)))
         fetched = value.id in output_index
         if inst.op == "feed":
-            locations[value.id] = Location("feed", feed_number)
+            locations[value.id] = Location(Place.FEED, feed_number)
             feed_number += 1
         elif inst.op == "constant":
             if value.type.nbytes <= INLINE_CONSTANT_BYTES:
-                locations[value.id] = Location("inline")
+                locations[value.id] = Location(Place.INLINE)
             else:
-                locations[value.id] = Location("const", len(consts))
+                locations[value.id] = Location(Place.CONSTANT, len(consts))
                 consts.append(value.id)
         elif inst.op == "read" and not _written_while_live(i, users.get(value.id, []), fetched, instructions,
                                                            span_end, write_positions):
-            locations[value.id] = Location("var", var_index[inst.operands[0].name])
+            locations[value.id] = Location(Place.VARIABLE, var_index[inst.operands[0].name])
         else:
             if inst.op == "read":
                 materialized.add(value.id)
             elif (inst.kernel is not None and is_elementwise(inst) and not fetched and
                   all(instructions[u].kernel == inst.kernel for u in users.get(value.id, []))):
-                locations[value.id] = Location("register")
+                locations[value.id] = Location(Place.REGISTER)
                 continue
             if fetched:
-                locations[value.id] = Location("output", output_index[value.id])
+                locations[value.id] = Location(Place.OUTPUT, output_index[value.id])
             else:
                 arena_values.append((span_start[i], last_use.get(value.id, span_end[i]), value.type.nbytes, value.id))
             continue
@@ -181,15 +111,14 @@ def plan_memory(program: Program) -> Program:
             final_copies.append((value.id, output_index[value.id]))
     final_copies.extend(repeated_fetches)
     peak, unshared = _assign_offsets(arena_values, locations)
-    plan.workspaces = {key[1]: locations.pop(key).offset for key in list(locations) if isinstance(key, tuple)}
-    plan.locations = dict(sorted(locations.items()))
-    plan.const_values = tuple(consts)
-    plan.arena_bytes, plan.unshared_bytes = peak, unshared
-    plan.materialized_reads = frozenset(materialized)
-    plan.final_copies = tuple(final_copies)
-    annotations = dict(program.annotations)
-    annotations["memory_plan"] = plan
-    return program.replace(annotations=annotations)
+    workspaces = {key[1]: locations.pop(key).offset for key in list(locations) if isinstance(key, tuple)}
+    plan = MemoryPlan(locations=dict(sorted(locations.items())),
+                      feed_count=sum(1 for inst in instructions if inst.op == "feed"),
+                      variable_names=tuple(d.name for d in program.variables), const_values=tuple(consts),
+                      output_count=len(program.fetches), arena_bytes=peak, unshared_bytes=unshared,
+                      materialized_reads=frozenset(materialized), final_copies=tuple(final_copies),
+                      workspaces=workspaces)
+    return program.replace(memory_plan=plan)
 
 
 def _written_while_live(position: int, uses: list, fetched: bool, instructions, span_end: list,
@@ -232,6 +161,6 @@ def _assign_offsets(values, locations) -> tuple:
                 break
             offset = max(offset, busy_offset + busy_size)
         placed.append((offset, size, start, end))
-        locations[value_id] = Location("arena", offset=offset)
+        locations[value_id] = Location(Place.ARENA, offset=offset)
         peak = max(peak, offset + size)
     return peak, sum(_aligned(nbytes) for _, _, nbytes, _ in values)

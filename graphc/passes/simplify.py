@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from graphc.ir.program import Instruction, Program, Value, constant_value
 from graphc.ir.printer import is_splat
+from graphc.ir.program import Instruction, Program, Value, constant_value
 
 
 def _splat_of(value: Value, definitions: dict):

@@ -6,14 +6,10 @@ import cffi
 import numpy as np
 
 from graphc import errors
-from graphc.runtime import loader as runtime
+from graphc.runtime import abi, loader
 
 _ffi = cffi.FFI()
-_ffi.cdef("""
-    typedef struct { int32_t code; char message[1024]; } graphc_status;
-    int32_t graphc_step(void **buffers, graphc_status *status);
-    extern const int32_t graphc_rollback_variables[];
-""")
+_ffi.cdef(abi.TYPES + abi.STEP_EXPORTS)
 
 ARENA_ALIGNMENT = 64
 # `_ffi.from_buffer(array)` without cffi's Python wrapper around it (timeit: 584 -> 439 ns a
@@ -41,9 +37,9 @@ class Executable:
     """
 
     def __init__(self, library_path, plan, constants: list):
-        runtime.ensure_loaded()
+        loader.runtime()  # the step's calls into the runtime resolve against the loaded one
         self._library = _ffi.dlopen(str(library_path))
-        self._step = self._library.graphc_step
+        self._step = getattr(self._library, abi.STEP_FUNCTION.name)
         self._status = _ffi.new("graphc_status *")
         self._plan = plan
         self._buffers = _ffi.new("void *[]", plan.slot_count)
@@ -57,7 +53,7 @@ class Executable:
         # `from_buffer` holds its buffer (NumPy refuses to resize an exported array).
         self._fed: list = [None] * plan.feed_count
         self._output_base = plan.output_slot(0)
-        table = self._library.graphc_rollback_variables
+        table = getattr(self._library, abi.ROLLBACK_TABLE)
         self._rollback_indices = [table[1 + i] for i in range(table[0])]
         self._rollback_arrays: list = []
 

@@ -1,33 +1,28 @@
 """GRAPHC_PROFILE=1: time every kernel of every compiled step; print a table at exit.
 
 Steps compiled while the variable is set call the runtime's clock around each
-kernel (so they are cached apart from unprofiled ones). The table lists the
-kernels by total time, with calls and time per call.
+kernel (so they are cached apart from unprofiled ones); the runtime sums the
+times by kernel label. The table lists the kernels by total time, with calls
+and time per call.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 
 import cffi
 
-_ffi = cffi.FFI()
-_ffi.cdef("int64_t graphc_profile_report(char *text, int64_t size);")
+_REPORT_BYTES = 1 << 20
 
 
-def enabled() -> bool:
-    return os.environ.get("GRAPHC_PROFILE", "") not in ("", "0")
-
-
-def kernel_times(library) -> list:
-    """[(kernel label, total seconds, calls)] from the loaded runtime, longest first."""
-    buffer = _ffi.new("char[]", 1 << 20)
-    runtime = _ffi.dlopen(library)
-    used = runtime.graphc_profile_report(buffer, 1 << 20)
+def kernel_times(runtime) -> list:
+    """[(kernel label, total seconds, calls)] from the loaded runtime (a cffi library), longest first."""
+    ffi = cffi.FFI()
+    buffer = ffi.new("char[]", _REPORT_BYTES)
+    used = runtime.graphc_profile_report(buffer, _REPORT_BYTES)
     rows = []
-    for line in _ffi.buffer(buffer, used)[:].decode().splitlines():
+    for line in ffi.buffer(buffer, used)[:].decode().splitlines():
         label, nanoseconds, calls = line.rsplit("\t", 2)
         rows.append((label, int(nanoseconds) / 1e9, int(calls)))
     return sorted(rows, key=lambda row: -row[1])
@@ -42,6 +37,6 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-def report_at_exit(library) -> None:
+def report_at_exit(runtime) -> None:
     """Prints the table when the process ends (called once the runtime is loaded)."""
-    atexit.register(lambda: print(format_table(kernel_times(library)), file=sys.stderr))
+    atexit.register(lambda: print(format_table(kernel_times(runtime)), file=sys.stderr))

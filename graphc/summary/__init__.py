@@ -16,7 +16,7 @@ __all__ = ["Event", "FileWriter", "Summary", "histogram", "image", "merge", "mer
 
 def __getattr__(name):
     """`Summary` and `Event`, TensorBoard's protobuf classes, imported on first use."""
-    from graphc.ops.summary_serialization import protos
+    from graphc.core.protos import protos
 
     if name == "Summary":
         return protos().summary_pb2.Summary

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from graphc.frontend.graph import Graph
+from graphc.core.protos import TENSORBOARD_HINT, protos
 from graphc.frontend import graph_def as graph_def_module
-from graphc.ops.summary_serialization import TENSORBOARD_HINT, protos
+from graphc.frontend.graph import Graph
 
 
 def _event_file_writer_class():

@@ -31,11 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from graphc.tools import dot_render
-from graphc import errors
+from graphc import errors, flags
+from graphc.backend import target
+from graphc.backend.kernels import gemm
+from graphc.compiler import driver
 from graphc.compiler.dump import parse_graph_text
-from graphc.tools.graph_picture import graph_dot, program_dot
+from graphc.core import dtypes
 from graphc.ir.parser import parse
+from graphc.runtime import cache, loader
+from graphc.tools import dot_render
+from graphc.tools.graph_picture import graph_dot, program_dot
 from graphc.train import checkpoint_io
 
 # --stage name -> which numbered files it selects (by their stage suffix).
@@ -54,6 +59,7 @@ FORMATS = ("text", "dot") + dot_render.FORMATS
 
 def _run_program(program: str, args: list, dump_dir: Path) -> int:
     os.environ["GRAPHC_DUMP"] = str(dump_dir)
+    flags.reload()
     saved_argv = sys.argv
     sys.argv = [program] + args
     sys.path.insert(0, str(Path(program).resolve().parent))
@@ -154,19 +160,14 @@ def inspect_checkpoint_command(options) -> int:
 
 
 def info_command(options) -> int:
-    from graphc.runtime import cache, loader as runtime
-    from graphc.backend import target
-    from graphc.backend.kernels import gemm
-    from graphc.core import dtypes
-
-    runtime.ensure_loaded()
+    driver.load_runtime()
     triple, cpu, _ = target.host()
     blocking = gemm.blocking(dtypes.float32)
     print(f"host: {triple}, CPU {cpu}, {8 * target.vector_bytes()}-bit vectors, "
           f"FMA {'yes' if target.has_fma() else 'no'}")
     print(f"float32 GEMM: {blocking.mr}x{blocking.nr} micro-kernel, blocks MC={blocking.mc} KC={blocking.kc} "
           f"NC={blocking.nc}")
-    print(f"threads: {runtime.num_threads()} (GRAPHC_NUM_THREADS)")
+    print(f"threads: {loader.num_threads()} (GRAPHC_NUM_THREADS)")
     print(f"cache: {cache.cache_dir()} (GRAPHC_CACHE_DIR); runtime and GEMM libraries ready")
     return 0
 

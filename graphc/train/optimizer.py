@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from graphc import autodiff
 from graphc.frontend.graph import GraphKeys, Tensor, control_dependencies, convert_to_tensor, name_scope
+from graphc.ops import array_ops, init_ops, state_ops
 from graphc.ops.variable_scope import get_variable_scope, variable_scope
 from graphc.ops.variables import Variable, trainable_variables
-from graphc.ops import array_ops, init_ops, state_ops
 
 
 def _var_key(var: Variable) -> tuple:

@@ -34,8 +34,8 @@ import os
 import numpy as np
 
 from graphc import errors
-from graphc.frontend.graph import GraphKeys, get_default_graph
 from graphc.core.tensor_shape import format_dims_as_list
+from graphc.frontend.graph import GraphKeys, get_default_graph
 from graphc.ops.variables import Variable
 from graphc.train import checkpoint_io
 

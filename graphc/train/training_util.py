@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from graphc.core import dtypes
 from graphc.frontend.graph import GraphKeys, get_default_graph
-from graphc.ops.variables import Variable
 from graphc.ops import array_ops
+from graphc.ops.variables import Variable
 
 
 def get_global_step(graph=None):

@@ -17,7 +17,7 @@ PROGRAM = textwrap.dedent("""
     if os.environ.get("FORBID_COMPILE"):
         def refuse(*args, **kwargs):
             raise SystemExit("compiled although the cache should have been used")
-        toolchain.compile_to_objects = refuse
+        toolchain.compile_modules = refuse
     x = tf.placeholder(tf.float32, [None, 3])
     w = tf.Variable(tf.ones([3, 2]))
     y = tf.reduce_sum(tf.matmul(x, w))
@@ -37,9 +37,10 @@ def run_program(cache_dir, forbid_compile=False):
 
 def _seed_libraries(cache_dir):
     """Copies the runtime and GEMM libraries (built once per machine) into a fresh cache."""
-    from graphc.runtime import cache, loader as runtime
+    from graphc.compiler import driver
+    from graphc.runtime import cache
 
-    runtime.ensure_loaded()
+    driver.load_runtime()
     if not cache_dir.exists():
         cache_dir.mkdir(mode=0o700)
     for library in cache.cache_dir().glob("libgraphc_*"):
@@ -100,7 +101,7 @@ def test_processes_compiling_one_signature_at_once_all_load_a_whole_library(tmp_
     assert run_program(tmp_path, forbid_compile=True).stdout == "24.0\n"
 
 
-def test_cache_owned_by_another_user_is_refused(tmp_path, monkeypatch):
+def test_cache_owned_by_another_user_is_refused(tmp_path, setenv):
     from graphc.runtime import cache
 
     if os.getuid() != 0:
@@ -108,6 +109,6 @@ def test_cache_owned_by_another_user_is_refused(tmp_path, monkeypatch):
     foreign = tmp_path / "foreign"
     foreign.mkdir(mode=0o700)
     os.chown(foreign, 65534, -1)
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(foreign))
+    setenv("GRAPHC_CACHE_DIR", str(foreign))
     with pytest.raises(PermissionError, match="belongs to user 65534"):
         cache.cache_dir()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.runtime import loader as runtime
+from graphc.compiler import driver
+from graphc.runtime import loader
 from tests.backend.test_ops_compiled import assert_same
 
 # (input shape, kernel size, output channels, stride, padding, dilation)
@@ -57,12 +58,13 @@ def test_pooling_and_its_gradients(dtype):
 @pytest.fixture
 def restore_threads():
     yield
-    runtime.set_num_threads(0)
+    loader.set_num_threads(0)
 
 
 def train_cnn(threads: int, steps: int = 3):
     """The TF1 tutorial CNN (smaller batch), SGD on one batch: the losses and final weights."""
-    runtime.set_num_threads(threads)
+    driver.load_runtime()
+    loader.set_num_threads(threads)
     rng = np.random.RandomState(0)
     with tf.Graph().as_default():
         images = tf.placeholder(tf.float32, [None, 28, 28, 1])

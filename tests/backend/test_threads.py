@@ -5,17 +5,19 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.runtime import loader as runtime
+from graphc.compiler import driver
+from graphc.runtime import loader
 
 
 @pytest.fixture
 def restore_threads():
     yield
-    runtime.set_num_threads(0)
+    loader.set_num_threads(0)
 
 
 def train(threads: int, steps: int = 5):
-    runtime.set_num_threads(threads)
+    driver.load_runtime()
+    loader.set_num_threads(threads)
     rng = np.random.RandomState(0)
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, 784])

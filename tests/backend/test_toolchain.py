@@ -6,13 +6,13 @@ import time
 
 import llvmlite.binding.ffi as llvm_ffi
 
-from graphc.backend import codegen, toolchain
+from graphc.backend import target, toolchain
 from graphc.backend.kernel_builder import I64, KernelBuilder, i64
 
 
 def _module(name: str, kernels: int) -> str:
     """A module of `kernels` small loop functions, big enough to be compiled in a child."""
-    module = codegen.new_module(name)
+    module = target.new_module(name)
     for index in range(kernels):
         kb = KernelBuilder(module, f"{name}_{index}", ["data", "status"])
         with kb.loop(i64(1000 + index)) as i:
@@ -28,16 +28,20 @@ def _modules():
     return texts
 
 
-def test_children_compile_what_the_parent_would(monkeypatch):
+def _objects(texts):
+    return [compiled.object for compiled in toolchain.compile_modules(texts)]
+
+
+def test_children_compile_what_the_parent_would(setenv):
     texts = _modules()
-    parallel = toolchain.compile_to_objects(texts)
-    monkeypatch.setenv("GRAPHC_PARALLEL_COMPILE", "0")
-    assert toolchain.compile_to_objects(texts) == parallel
+    parallel = _objects(texts)
+    setenv("GRAPHC_PARALLEL_COMPILE", "0")
+    assert _objects(texts) == parallel
 
 
 def test_a_child_finding_llvmlite_busy_leaves_its_module_to_the_parent():
     texts = _modules()
-    expected = toolchain.compile_to_objects(texts)
+    expected = _objects(texts)
     held, release = threading.Event(), threading.Event()
 
     def hold_llvmlite():
@@ -50,6 +54,6 @@ def test_a_child_finding_llvmlite_busy_leaves_its_module_to_the_parent():
     held.wait()
     threading.Timer(0.3, release.set).start()  # the parent waits for the lock, then compiles both
     started = time.perf_counter()
-    assert toolchain.compile_to_objects(texts) == expected
+    assert _objects(texts) == expected
     assert time.perf_counter() - started >= 0.3
     holder.join()

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 import graphc as tf
-from graphc import session as session_module
+from graphc.compiler import driver
 
 THREADS = 4
 RUNS = 50
@@ -45,8 +45,8 @@ def _product_graph():
 
 def test_threads_sharing_one_session_get_their_own_answers(monkeypatch):
     compiles = []
-    original = session_module.compile_step
-    monkeypatch.setattr(session_module, "compile_step", lambda *a: compiles.append(1) or original(*a))
+    original = driver.compile_step
+    monkeypatch.setattr(driver, "compile_step", lambda *a: compiles.append(1) or original(*a))
     x, w, y = _product_graph()
     sess = tf.Session()
     sess.run(w.initializer)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc import session as session_module
+from graphc.compiler import driver
 
 
 @pytest.fixture
@@ -86,8 +86,8 @@ def test_training_updates_weights_and_global_step():
 def test_one_compilation_per_signature(model, monkeypatch):
     x, w, y = model
     compiled = []
-    original = session_module.compile_step
-    monkeypatch.setattr(session_module, "compile_step", lambda *a: compiled.append(1) or original(*a))
+    original = driver.compile_step
+    monkeypatch.setattr(driver, "compile_step", lambda *a: compiled.append(1) or original(*a))
     sess = tf.Session()
     sess.run(w.initializer)
     for _ in range(3):

@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 import graphc as tf
+from graphc.core.slicing import MIRROR_SKIP
 from graphc.frontend.graph import apply_op
 from graphc.ops import state_ops
-from graphc.core.slicing import MIRROR_SKIP
 from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, STATE, VALUES, BuildContext, Entry
 
 ALL_MODES = frozenset({VALUES, GRADIENTS, FINITE_DIFFERENCES})

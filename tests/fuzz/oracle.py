@@ -17,8 +17,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 import graphc as tf
-from graphc.ir.interpreter import interpret
 from graphc.compiler.lower import lower
+from graphc.ir.interpreter import interpret
 from tests.fuzz.context import FINITE_DIFFERENCES, STATE, VALUES, BuildContext, Replay, leaf_values
 from tests.fuzz.generate import BuiltGraph, build_graph
 from tests.helpers import feed_types, interpret_graph

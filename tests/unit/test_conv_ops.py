@@ -120,7 +120,7 @@ def test_memory_plan_gives_convolutions_an_im2col_workspace():
     y = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), [1, 2, 2, 1], "SAME")
     pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 3, 4]), [1, 1, 1, 1], "SAME")
     program = run_pipeline(lower([y, pointwise], feed_types({x: np.zeros([2, 6, 6, 3])})).program)
-    plan = program.annotations["memory_plan"]
+    plan = program.memory_plan
     (conv,) = [inst for inst in program.instructions if inst.op == "conv2d" and inst.values[1].type.shape[0] == 3]
     assert list(plan.workspaces) == [conv.result.id]  # the pointwise one reads x as it is
     assert plan.arena_bytes >= 2 * 3 * 3 * 27 * 4

@@ -3,13 +3,13 @@
 import pytest
 
 import graphc as tf
-from graphc.tools import dot_render
 from graphc.compiler.dump import graph_text, parse_graph_text
 from graphc.examples.tutorials.mnist import mnist
-from graphc.tools.graph_picture import graph_dot, program_dot, quote
 from graphc.ir.parser import parse
 from graphc.ir.printer import print_program
 from graphc.passes.pipeline import run_pipeline
+from graphc.tools import dot_render
+from graphc.tools.graph_picture import graph_dot, program_dot, quote
 from tests.dot_structure import braces_balance, read_dot
 from tests.mlp_graph import mlp_training_program
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.ir.interpreter import interpret
 from graphc.compiler.lower import lower
+from graphc.ir.interpreter import interpret
 from tests.helpers import feed_types, interpret_graph
 
 

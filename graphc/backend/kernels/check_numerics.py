@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc import errors
 from graphc.backend.kernel_builder import KernelBuilder, register_type
-from graphc.ops.check_ops import failure_message
+from graphc.core import messages
 
 
 def lower_check_numerics(module, name, inst):
     """A copy of the input that notes NaNs and infinities; a failed check returns
-    InvalidArgument (3) with TF1's message, naming the op."""
+    InvalidArgument with TF1's message, naming the op."""
     source = inst.values[0]
     dtype = source.type.dtype
     kb = KernelBuilder(module, name, ["out", "in0", "status"])
@@ -31,5 +32,5 @@ def lower_check_numerics(module, name, inst):
     where = f" (op {inst.source or inst.op})".replace("%", "%%")
     for condition, found in ((b.and_(nan, inf), (True, True)), (nan, (True, False)), (inf, (False, True))):
         with kb.if_(condition):
-            kb.fail(3, failure_message(*found, message) + where)
+            kb.fail(errors.INVALID_ARGUMENT, messages.check_numerics_failure(*found, message) + where)
     return kb.finish()

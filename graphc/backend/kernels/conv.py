@@ -21,7 +21,7 @@ works an image at a time the same way (an image's dx gathers only from its own
 rows of dX). The filter gradient sums over every row: a fixed set of partitions
 of the chunks each sum into a partial filter, added up in order at the end. The
 chunks and partial sums live in the kernel's workspace (sized by
-conv_ops.im2col_bytes, placed by plan_memory).
+Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
 A pointwise window (1x1, stride 1) needs no im2col: x is X.
 """
@@ -31,35 +31,32 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend.fused import Buffers, ElementwiseBody
-from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare, i64
+from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels
 from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS, emit_block, materialized
-from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.parallel import emit_parallel_for
-from graphc.ops.conv_ops import MAX_CONV_TASKS, conv_geometry, conv_tasks, im2col_chunk_rows
+from graphc.core.windows import MAX_CONV_TASKS, Convolution
+from graphc.runtime import abi
 
 
 class _Geometry:
-    """The sizes one convolution instruction works with."""
+    """A Convolution's sizes (core/windows.py), unpacked for the kernels, with its element type."""
 
-    def __init__(self, inst):
-        x, w, window = conv_geometry(inst)
+    def __init__(self, convolution: Convolution, inst):
+        self.convolution = convolution
         self.dtype = inst.result.type.dtype
-        self.batch, self.height, self.width, self.channels = x
-        self.out_channels = w[3]
-        self.window = window
-        self.rows = self.batch * window.out_h * window.out_w       # M
-        self.depth = window.k_h * window.k_w * self.channels      # K
-        self.chunk_rows = im2col_chunk_rows(inst)
+        self.batch, self.height, self.width, self.channels = convolution.image
+        self.out_channels = convolution.out_channels
+        self.window = convolution.window
+        self.rows, self.depth = convolution.rows, convolution.depth  # M and K of the im2col product
+        self.chunk_rows = convolution.chunk_rows
 
 
 def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None, epilogue=None,
           context=None):
     """C = op(A) @ op(B) on the pool, or with `thread` on the calling task's thread alone;
     then epilogue(context, block...) on each finished block of C."""
-    name = function_name(g.dtype, transpose_a, transpose_b)
-    types = GEMM_TYPES + ([I64] if thread is not None else [])
-    gemm = declare(kb.module, name + ("_on_thread" if thread is not None else ""), I32, types)
+    gemm = declare_c(kb.module, abi.gemm_function(g.dtype, transpose_a, transpose_b, on_thread=thread is not None))
     null = ir.Constant(PTR, None)
     sizes = [x if isinstance(x, ir.Value) else i64(x) for x in (m, n, k)]
     return kb.b.call(gemm, sizes + [a, b_matrix, c, epilogue or null, context or null, status] +
@@ -136,8 +133,8 @@ def _output_index(b, padded, tap, dilation: int, stride: int, extent: int):
     return index, b.and_(non_negative, b.and_(exact, b.icmp_unsigned("<", index, i64(extent))))
 
 
-def _kernel(module, name, inst, operands):
-    g = _Geometry(inst)
+def _kernel(module, name, inst, operands, convolution: Convolution):
+    g = _Geometry(convolution, inst)
     names = ["out"] + operands + ([] if g.window.pointwise else ["workspace"]) + ["status"]
     return KernelBuilder(module, name, names, [PTR] * len(names)), g
 
@@ -155,7 +152,7 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     """A conv kernel of fusion (passes/fuse.py): y = im2col(x) @ w, a chunk of rows per task,
     then the epilogue body (a bias add, relu) on each finished block of y while it is in L2."""
     conv = members[0]
-    g = _Geometry(conv)
+    g = _Geometry(Convolution.forward(conv), conv)
     body = ElementwiseBody(members[1:])
     kb = KernelBuilder(module, name, ["buffers", "status"])
     b, buffers_arg, status = kb.b, kb.arg("buffers"), kb.arg("status")
@@ -222,7 +219,7 @@ def lower_conv2d_backprop_filter(module, name, inst):
     """dw = im2col(x)^T @ dy, summed chunk by chunk: each of a fixed set of partitions of the
     chunks sums into its own partial filter (the first partition's is dw), then the partials
     are added to dw in partition order."""
-    kb, g = _kernel(module, name, inst, ["x", "dy"])
+    kb, g = _kernel(module, name, inst, ["x", "dy"], Convolution.filter_gradient(inst))
     if g.rows == 0:  # no output pixels (an empty batch): an empty sum
         _emit_zeros(kb, g.dtype, kb.arg("out"), inst.result.type.num_elements)
         return kb.finish()
@@ -231,7 +228,7 @@ def lower_conv2d_backprop_filter(module, name, inst):
                        kb.arg("out"), kb.arg("status")))
         return kb.function
     filter_elements = g.depth * g.out_channels
-    partitions, chunks = conv_tasks(inst), -(-g.rows // g.chunk_rows)
+    partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     chunk_elements = g.chunk_rows * g.depth
     # Workspace: per partition an im2col chunk and a product, then partitions 1.. 's partial sums.
     partials_at = partitions * (chunk_elements + filter_elements)
@@ -285,7 +282,7 @@ def _emit_add(kb, dtype, target, addend, count: int) -> None:
 
 def lower_conv2d_backprop_input(module, name, inst):
     """dx = col2im(dy @ w^T), an image per task iteration."""
-    kb, g = _kernel(module, name, inst, ["w", "dy"])
+    kb, g = _kernel(module, name, inst, ["w", "dy"], Convolution.input_gradient(inst))
     if g.window.pointwise:
         kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
                        kb.arg("status")))

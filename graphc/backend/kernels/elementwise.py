@@ -9,8 +9,10 @@ vectorizes.
 
 from __future__ import annotations
 
+from graphc import errors
 from graphc.backend.kernel_builder import KernelBuilder, i64
 from graphc.backend.scalar_ops import SCALAR_OPS
+from graphc.core import messages
 
 
 def contiguous_strides(shape) -> list:
@@ -90,7 +92,7 @@ def _check_no_zero_divisor(kb, divisor, inst):
     with kb.loop(divisor.type.num_elements, "z") as i:
         y = kb.load(kb.arg("in1"), divisor.type.dtype, i)
         with kb.if_(kb.b.icmp_signed("==", y, y.type(0))):
-            kb.fail(3, f"Integer division by zero (op {inst.source or inst.op})")
+            kb.fail(errors.INVALID_ARGUMENT, f"{messages.INTEGER_DIVISION_BY_ZERO} (op {inst.source or inst.op})")
 
 
 def _copy_through(module, name, inst, strides_of):

@@ -10,19 +10,21 @@
 
 from __future__ import annotations
 
+from graphc import errors
+from graphc.core import messages
 import llvmlite.ir as ir
 
 from graphc.backend import scalar_ops
 from graphc.backend.fused import (SHORT_INNER_LOOP, Buffers, ElementwiseBody, ElementwiseRegion, Periodic, emit_loops,
                                   horizontal, region_lanes)
-from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare, i64
+from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare_c, i64
 from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, contiguous_strides
-from graphc.backend.kernels.gemm import GEMM_TYPES, function_name
 from graphc.backend.kernels.matmul import lower_matmul
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.softmax import Rows
-from graphc.core.tensor_shape import num_elements
 from graphc.core.rules import normalize_axes
+from graphc.core.tensor_shape import num_elements
+from graphc.runtime import abi
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
 PARALLEL_MIN_ELEMENTS = 1 << 15
@@ -87,7 +89,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
     b, buffers_arg = kb.b, kb.arg("buffers")
     count = num_elements(in_shape[a] for a in axes)
     if op == "reduce_mean" and dtype.is_integer and count == 0 and result.type.num_elements:
-        kb.fail(3, f"Integer division by zero in reduce_mean (op {reduction.source or op})")
+        kb.fail(errors.INVALID_ARGUMENT, f"{messages.INTEGER_MEAN_OF_NOTHING} (op {reduction.source or op})")
         return kb.function
     out = buffers.value(kb, buffers_arg, result)
     with kb.loop(result.type.num_elements, "init") as j:
@@ -267,7 +269,7 @@ def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     epilogue = ElementwiseBody(members[1:])
     if m * n * k < SMALL_GEMM_MACS:
         return _emit_small_gemm(module, name, matmul, epilogue, buffers)
-    gemm = declare(module, function_name(matmul.result.type.dtype, transpose_a, transpose_b), I32, GEMM_TYPES)
+    gemm = declare_c(module, abi.gemm_function(matmul.result.type.dtype, transpose_a, transpose_b))
     callback = ir.Constant(PTR, None)
     if epilogue.instructions or epilogue.writes:
         outputs = materialized(buffers, epilogue.instructions)

@@ -15,7 +15,7 @@
 One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
 with M, N, K given at run time: specializing on shapes bought nothing
 measurable and made every step compile eight GEMMs (1.9 s of LLVM for the MLP
-training step). `runtime.py` builds these once per machine into a cached shared
+training step). `backend/libraries.py` builds these once per machine into a cached shared
 library; steps call them and pass their fused epilogue as a callback on each
 finished block of C, while the block is in L2. (Per MR x NR tile, in L1, was
 slower: an optimizer update in the epilogue then walked its weights in NR-wide
@@ -33,10 +33,12 @@ from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
+from graphc import errors
 from graphc.backend import target
 from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, IndirectCallee, KernelBuilder, declare,
-                                           global_string, i64, memory_type, runtime_function)
-from graphc.core import dtypes
+                                           global_string, i64, llvm_type, memory_type, runtime_function)
+from graphc.core import dtypes, machine
+from graphc.runtime import abi
 
 # Below this many multiply-adds a product runs on one thread: waking the pool costs more.
 PARALLEL_MIN_FLOPS = 1 << 17
@@ -48,7 +50,7 @@ _PREFETCH_ROWS = 8
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
 GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
-GEMM_TYPES = [I64, I64, I64, PTR, PTR, PTR, PTR, PTR, PTR]
+GEMM_TYPES = [llvm_type(c_type) for c_type in abi.gemm_function(dtypes.float32, False, False).arguments]
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,11 @@ def blocking(dtype) -> Blocking:
     registers = 32 if target.vector_bytes() == 64 else 16
     nr = 2 * width
     mr = (registers - 3) // 2  # 2*MR accumulators + 2 vectors of B + 1 broadcast of A
-    caches = target.data_cache_bytes()
+    caches = machine.data_cache_bytes()
     kc = max(64, caches[1] // 2 // (nr * dtype.size))  # a B micro-panel fills half of L1
     mc = max(mr, caches[2] // 2 // (kc * dtype.size) // mr * mr)  # the A block fills half of L2
     nc = max(nr, caches[3] // 4 // (kc * dtype.size) // nr * nr)  # the B block a quarter of L3
     return Blocking(width, mr, nr, mc, kc, nc)
-
-
-def function_name(dtype, transpose_a: bool, transpose_b: bool) -> str:
-    return f"graphc_gemm_{dtype.ir_name}_{'t' if transpose_a else 'n'}{'t' if transpose_b else 'n'}"
 
 
 class GemmEmitter:
@@ -85,7 +83,7 @@ class GemmEmitter:
     def __init__(self, module: ir.Module, dtype, transpose_a: bool, transpose_b: bool):
         self.module, self.dtype = module, dtype
         self.transpose_a, self.transpose_b = transpose_a, transpose_b
-        self.name = function_name(dtype, transpose_a, transpose_b)
+        self.name = abi.gemm_function(dtype, transpose_a, transpose_b).name
         self.block = blocking(dtype)
         self.element = memory_type(dtype)
         self.vector = ir.VectorType(self.element, self.block.width)
@@ -402,12 +400,12 @@ class GemmEmitter:
         nc_max = self._min(b, nc_block, b.mul(n_panels, i64(bm.nr)))
         a_elements = b.mul(mc_block, kc_block)
         scratch_bytes = b.mul(b.add(a_elements, b.mul(kc_block, nc_max)), i64(self._size()))
-        scratch = b.call(runtime_function(self.module, "graphc_scratch", PTR, [I64, I64]),
+        scratch = b.call(runtime_function(self.module, "graphc_scratch"),
                          [kb.arg("thread"), scratch_bytes])
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(scratch, I64), i64(0)), likely=False):
-            fail = runtime_function(self.module, "graphc_fail", I32, [PTR, I32, PTR, I64, I64, I64])
+            fail = runtime_function(self.module, "graphc_fail")
             text = global_string(self.module, f"Out of memory for %lld bytes of GEMM buffers ({self.name})")
-            b.call(fail, [status, ir.Constant(I32, 8), text, scratch_bytes, i64(0), i64(0)])
+            b.call(fail, [status, ir.Constant(I32, errors.RESOURCE_EXHAUSTED), text, scratch_bytes, i64(0), i64(0)])
             b.ret_void()
         packed_a = scratch
         packed_b = self._gep(b, scratch, a_elements)
@@ -482,8 +480,9 @@ class GemmEmitter:
         return self._entry(task, on_thread=False)
 
     def _entry(self, task, on_thread: bool) -> ir.Function:
-        names, types = GEMM_ARGUMENTS + (["thread"] if on_thread else []), GEMM_TYPES + ([I64] if on_thread else [])
-        kb = KernelBuilder(self.module, self.name + ("_on_thread" if on_thread else ""), names, types)
+        function = abi.gemm_function(self.dtype, self.transpose_a, self.transpose_b, on_thread)
+        kb = KernelBuilder(self.module, function.name, GEMM_ARGUMENTS + (["thread"] if on_thread else []),
+                           [llvm_type(c_type) for c_type in function.arguments])
         kb.function.linkage = "external"
         b = kb.b
         m, n, k = kb.arg("m"), kb.arg("n"), kb.arg("k")
@@ -504,7 +503,7 @@ class GemmEmitter:
         if on_thread:
             count = i64(1)
         else:
-            threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads", I32, []), []), I64)
+            threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads"), []), I64)
             small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
             count = b.select(small, i64(1), self._min(b, threads, panels))
         blocks = [self._balanced(b, m, bm.mc, bm.mr), self._balanced(b, k, bm.kc, _UNROLL),
@@ -516,13 +515,10 @@ class GemmEmitter:
         if on_thread:
             b.call(task, [context, i64(0), kb.arg("thread")])
         else:
-            parallel_for = runtime_function(self.module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
+            parallel_for = runtime_function(self.module, "graphc_parallel_for")
             b.call(parallel_for, [task, context, count])
         b.ret(b.load(kb.arg("status"), typ=I32))
         return kb.function
-
-
-GEMM_DTYPES = (dtypes.float32, dtypes.float64)
 
 
 def emit_gemm_functions(module: ir.Module, dtype) -> None:

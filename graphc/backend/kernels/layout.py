@@ -13,8 +13,8 @@ from graphc.backend.kernel_builder import KernelBuilder, global_array, i64
 from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes
-from graphc.core.tensor_shape import num_elements
 from graphc.core.slicing import mirror_source, slice_map, strided_slice_map_of
+from graphc.core.tensor_shape import num_elements
 
 
 def emit_copy(kb: KernelBuilder, dtype, shape, destination, destination_strides, source, source_strides) -> None:

@@ -41,7 +41,7 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
     task_function = task.finish()
 
     if parallel and extent > 1:
-        threads = b.sext(b.call(runtime_function(module, "graphc_num_threads", I32, []), []), I64)
+        threads = b.sext(b.call(runtime_function(module, "graphc_num_threads"), []), I64)
         limit = min(extent, max_tasks) if max_tasks else extent
         count = b.select(b.icmp_signed("<", threads, i64(limit)), threads, i64(limit))
     else:
@@ -49,5 +49,5 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
     context = kb.variable(context_type)
     for i, value in enumerate(values + [count]):
         b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=context_type))
-    parallel_for = runtime_function(module, "graphc_parallel_for", VOID, [PTR, PTR, I64])
+    parallel_for = runtime_function(module, "graphc_parallel_for")
     b.call(parallel_for, [task_function, context, count])

@@ -16,7 +16,7 @@ from graphc.backend.kernel_builder import I32, KernelBuilder, i64
 from graphc.backend.kernels import channels
 from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
 from graphc.backend.kernels.parallel import emit_parallel_for
-from graphc.ops.conv_ops import pool_window
+from graphc.core.windows import pool_window
 
 
 class _Pool:

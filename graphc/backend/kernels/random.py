@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, i64, runtime_function
 import llvmlite.ir as ir
+
+from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, runtime_function
 
 _RUNTIME_NAMES = {"random_uniform": "graphc_random_uniform", "random_normal": "graphc_random_normal",
                   "truncated_normal": "graphc_truncated_normal"}
@@ -13,7 +14,7 @@ def lower_random(module, name, inst):
     out_type = inst.result.type
     suffix = "f32" if out_type.dtype.size == 4 else "f64"
     kb = KernelBuilder(module, name, ["out", "counter", "status"])
-    generate = runtime_function(module, f"{_RUNTIME_NAMES[inst.op]}_{suffix}", VOID, [PTR, I64, I32, I32, I64])
+    generate = runtime_function(module, f"{_RUNTIME_NAMES[inst.op]}_{suffix}")
     counter = kb.arg("counter")
     run = kb.b.load(counter, typ=I64)
     seed, seed2 = inst.attrs["seed"], inst.attrs["seed2"]

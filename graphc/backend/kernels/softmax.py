@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc import errors
 from graphc.backend import scalar_ops
 from graphc.backend.fused import horizontal, region_lanes, splat
 from graphc.backend.kernel_builder import I1, I64, KernelBuilder, constant, i64, register_type
 from graphc.backend.scalar_ops import convert
-from graphc.core import dtypes
+from graphc.core import dtypes, messages
 from graphc.core.tensor_shape import num_elements
 
-_LABEL_MESSAGE = "Received a label value of %lld which is outside the valid range of [0, %lld). (op {op})"
 
 
 class Rows:
@@ -206,7 +206,8 @@ class Rows:
             label = self.label(labels, label_dtype, row)
             bad = kb.b.or_(kb.b.icmp_signed("<", label, i64(0)), kb.b.icmp_signed(">=", label, i64(self.classes)))
             with kb.if_(bad):
-                kb.fail(3, _LABEL_MESSAGE.format(op=inst.source or inst.op), label, i64(self.classes))
+                message = f"{messages.label_out_of_range('%lld', '%lld')} (op {inst.source or inst.op})"
+                kb.fail(errors.INVALID_ARGUMENT, message, label, i64(self.classes))
 
     def label(self, labels, label_dtype, row):
         """The row's label as i64 (check_labels has checked it)."""

@@ -1,0 +1,22 @@
+"""TensorFlow's texts for run-time failures, shared by the NumPy references and the kernels.
+
+A kernel reports through graphc_fail, whose format takes `%lld` placeholders
+for run-time numbers; a reference raises with the numbers filled in. Both
+build their text here, so the oracle and the compiled code say the same thing.
+"""
+
+from __future__ import annotations
+
+INTEGER_DIVISION_BY_ZERO = "Integer division by zero"
+INTEGER_MEAN_OF_NOTHING = "Integer division by zero in reduce_mean"
+
+
+def label_out_of_range(label, classes) -> str:
+    """A sparse cross-entropy label outside [0, classes): pass "%lld" twice for the kernel's format."""
+    return f"Received a label value of {label} which is outside the valid range of [0, {classes})."
+
+
+def check_numerics_failure(has_nan: bool, has_inf: bool, message: str) -> str:
+    """A failed `tf.check_numerics` with the user's `message`."""
+    found = "Inf and NaN" if has_nan and has_inf else "NaN" if has_nan else "Inf"
+    return f"{message} : Tensor had {found} values"

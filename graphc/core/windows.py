@@ -1,0 +1,191 @@
+"""Sliding windows over NHWC images: the geometry convolutions and pooling share.
+
+`Window` holds TF's SAME/VALID arithmetic; the shape rules and NumPy
+references (ops/conv_ops.py), the memory plan (a convolution's workspace) and
+the kernels (backend/kernels/conv.py, pool.py) all take their sizes from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphc.core import machine
+from graphc.core.registry import ShapeError
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window over the H and W axes of an NHWC tensor, TF's padding rules applied.
+
+    SAME: out = ceil(in / stride), pad_total = max((out - 1) * stride + k - in, 0),
+    pad_top = pad_total // 2 (the extra row, if any, goes at the bottom). VALID: no
+    padding, out = ceil((in - k + 1) / stride). k counts the dilated extent.
+    """
+
+    in_h: int
+    in_w: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    out_h: int
+    out_w: int
+    pad_top: int
+    pad_left: int
+
+    @staticmethod
+    def of(in_h, in_w, k_h, k_w, strides, padding, dilations=(1, 1, 1, 1)) -> "Window":
+        sizes = []
+        for size, k, stride, dilation in ((in_h, k_h, strides[1], dilations[1]), (in_w, k_w, strides[2], dilations[2])):
+            extent = (k - 1) * dilation + 1
+            if padding == "SAME":
+                out = -(-size // stride)
+                before = max((out - 1) * stride + extent - size, 0) // 2
+            else:
+                if size < extent:
+                    raise ShapeError(f"Negative dimension size caused by subtracting {extent} from {size}")
+                out, before = (size - extent + stride) // stride, 0
+            sizes.append((out, before))
+        (out_h, pad_top), (out_w, pad_left) = sizes
+        return Window(in_h, in_w, k_h, k_w, strides[1], strides[2], dilations[1], dilations[2],
+                      out_h, out_w, pad_top, pad_left)
+
+    @property
+    def pointwise(self) -> bool:
+        """Each output element reads exactly its own input pixel (a 1x1, stride-1 window)."""
+        return (self.k_h, self.k_w, self.stride_h, self.stride_w) == (1, 1, 1, 1)
+
+    def taps(self):
+        """(kh, kw, rows, cols): for each tap, the input rows (cols) it reads for output rows
+        (cols) 0..out-1, as indices into the input padded by pad_top (pad_left) in front."""
+        for kh in range(self.k_h):
+            for kw in range(self.k_w):
+                rows = kh * self.dilation_h + self.stride_h * np.arange(self.out_h)
+                cols = kw * self.dilation_w + self.stride_w * np.arange(self.out_w)
+                yield kh, kw, rows, cols
+
+    def padded(self, x, fill):
+        """x [N, H, W, C] padded so every tap's rows and cols (see taps) are inside."""
+        rows = max(self.pad_top + self.in_h,
+                   (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
+        cols = max(self.pad_left + self.in_w,
+                   (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
+        out = np.full((x.shape[0], rows, cols, x.shape[3]), fill, dtype=x.dtype)
+        out[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :] = x
+        return out
+
+    def cropped(self, padded):
+        return padded[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :]
+
+    def valid(self, rows, cols):
+        """Which (row, col) of the padded input lie inside the original: [out_h, out_w] booleans."""
+        r = (rows >= self.pad_top) & (rows < self.pad_top + self.in_h)
+        c = (cols >= self.pad_left) & (cols < self.pad_left + self.in_w)
+        return r[:, None] & c[None, :]
+
+
+def conv_window(x_shape, w_shape, attrs) -> Window:
+    """The Window of a convolution of an input of `x_shape` with a filter of `w_shape`."""
+    return Window.of(x_shape[1], x_shape[2], w_shape[0], w_shape[1], attrs["strides"], attrs["padding"],
+                     attrs.get("dilations") or (1, 1, 1, 1))
+
+
+# How convolution kernels (backend/kernels/conv.py) share out their work, and so how much
+# workspace the memory plan gives them. A convolution multiplies im2col chunks of about
+# half the L2 (so a chunk is still cached when the GEMM packs it), an input gradient one
+# image's columns at a time, each in one of at most MAX_CONV_TASKS tasks at once. A filter
+# gradient sums over all rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the
+# order of the sums does not depend on the thread count) each sum into a partial filter,
+# then those are added.
+MAX_CONV_TASKS = 16
+FILTER_PARTITIONS = 8
+
+
+def im2col_chunk_bytes() -> int:
+    """The size of one task's im2col chunk: half this machine's L2."""
+    return machine.data_cache_bytes()[2] // 2
+
+
+@dataclass(frozen=True)
+class Convolution:
+    """The sizes a convolution instruction works with: image x [N, H, W, C], filter
+    w [KH, KW, C, O], their Window, and which product the instruction computes."""
+
+    image: tuple
+    filter: tuple
+    window: Window
+    product: str          # "forward" (y = x * w), "input_gradient" (dx) or "filter_gradient" (dw)
+    element_bytes: int
+
+    @staticmethod
+    def of(product: str, x_shape, w_shape, attrs, element_bytes: int) -> "Convolution":
+        return Convolution(tuple(x_shape), tuple(w_shape), conv_window(x_shape, w_shape, attrs), product,
+                           element_bytes)
+
+    # The three instructions (y = conv2d(x, w), dx = conv2d_backprop_input(w, dy),
+    # dw = conv2d_backprop_filter(x, dy)), each with the operands the IR gives it.
+
+    @staticmethod
+    def forward(inst) -> "Convolution":
+        x, w = inst.values[0].type.shape, inst.values[1].type.shape
+        return Convolution.of("forward", x, w, inst.attrs, inst.result.type.dtype.size)
+
+    @staticmethod
+    def input_gradient(inst) -> "Convolution":
+        x, w = inst.result.type.shape, inst.values[0].type.shape
+        return Convolution.of("input_gradient", x, w, inst.attrs, inst.result.type.dtype.size)
+
+    @staticmethod
+    def filter_gradient(inst) -> "Convolution":
+        x, w = inst.values[0].type.shape, inst.result.type.shape
+        return Convolution.of("filter_gradient", x, w, inst.attrs, inst.result.type.dtype.size)
+
+    @property
+    def rows(self) -> int:
+        """M, the im2col matrix's rows: one per output pixel."""
+        return self.image[0] * self.window.out_h * self.window.out_w
+
+    @property
+    def depth(self) -> int:
+        """K, its columns: one per (kh, kw, input channel)."""
+        return self.filter[0] * self.filter[1] * self.image[3]
+
+    @property
+    def out_channels(self) -> int:
+        return self.filter[3]
+
+    @property
+    def chunk_rows(self) -> int:
+        """How many im2col rows (output pixels) one task multiplies at a time."""
+        if self.product == "input_gradient":
+            return self.window.out_h * self.window.out_w
+        return max(1, min(self.rows, im2col_chunk_bytes() // (max(1, self.depth) * self.element_bytes)))
+
+    @property
+    def tasks(self) -> int:
+        """How many tasks (each with its own chunk of the workspace) the kernel runs."""
+        chunks = max(1, -(-self.rows // self.chunk_rows))
+        return min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS, chunks)
+
+    @property
+    def workspace_bytes(self) -> int:
+        """An im2col chunk per task (one row per output pixel, one column per (kh, kw, input
+        channel)), and for a filter gradient a product and a partial sum per task; none for a
+        pointwise window (the input is the im2col matrix)."""
+        if self.window.pointwise:
+            return 0
+        elements = self.tasks * self.chunk_rows * self.depth
+        if self.product == "filter_gradient":
+            elements += 2 * self.tasks * self.depth * self.out_channels
+        return max(1, elements) * self.element_bytes
+
+
+def pool_window(x_shape, attrs) -> Window:
+    """The Window of a pooling op over an input of `x_shape`."""
+    return Window.of(x_shape[1], x_shape[2], attrs["ksize"][1], attrs["ksize"][2], attrs["strides"], attrs["padding"])
+
+

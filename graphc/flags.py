@@ -1,0 +1,71 @@
+"""Every environment variable graphc reads, parsed in one place.
+
+| variable                 | default          | what it does                                              |
+|--------------------------|------------------|-----------------------------------------------------------|
+| GRAPHC_CACHE_DIR         | ~/.cache/graphc  | where compiled libraries are cached (private to the user) |
+| GRAPHC_DUMP              | off              | a directory: every compiled signature's stages go there   |
+| GRAPHC_VERIFY            | 0                | 1: verify the IR after every stage (the tests set it)     |
+| GRAPHC_TIMING            | 0                | 1: print each compile's stage times to stderr             |
+| GRAPHC_PROFILE           | 0                | 1: time every kernel of every step; a table at exit       |
+| GRAPHC_NUM_THREADS       | the CPU count    | the thread pool's size (read by runtime_c itself)         |
+| GRAPHC_PARALLEL_COMPILE  | 1                | 0: compile LLVM modules one after another, in-process     |
+| GRAPHC_SANITIZE          | 0                | 1: build runtime_c with ASan and UBSan (`make sanitize`)  |
+| CC                       | cc               | the C compiler that builds runtime_c and links steps      |
+
+The environment is read once, on first use (`get()`); code that changes it
+while graphc runs (`graphc dump`, tests) calls `reload()`. GRAPHC_NUM_THREADS
+is the C runtime's own: it reads it when its thread pool starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The parsed environment (see the module docstring for each variable)."""
+
+    cache_dir: Path
+    dump_dir: Optional[Path]
+    verify: bool
+    timing: bool
+    profile: bool
+    parallel_compile: bool
+    sanitize: bool
+    c_compiler: str
+
+
+def _switch(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "")
+    return default if value == "" else value != "0"
+
+
+def _parse() -> Flags:
+    dump = os.environ.get("GRAPHC_DUMP", "")
+    return Flags(
+        cache_dir=Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc"),
+        dump_dir=Path(dump) if dump else None,
+        verify=_switch("GRAPHC_VERIFY", False),
+        timing=_switch("GRAPHC_TIMING", False),
+        profile=_switch("GRAPHC_PROFILE", False),
+        parallel_compile=_switch("GRAPHC_PARALLEL_COMPILE", True),
+        sanitize=_switch("GRAPHC_SANITIZE", False),
+        c_compiler=os.environ.get("CC") or "cc",
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get() -> Flags:
+    """The flags, parsed from the environment on the first call."""
+    return _parse()
+
+
+def reload() -> Flags:
+    """Parses the environment again (after a change to it) and returns the new flags."""
+    get.cache_clear()
+    return get()

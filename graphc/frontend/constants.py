@@ -1,0 +1,69 @@
+"""Constants: `tf.constant` and the `Const` op, the one op every graph can build by itself.
+
+`convert_to_tensor` turns Python values and arrays into Const ops, so the frontend
+defines and registers Const itself rather than asking an op family for it. A
+constant holds a read-only array; a splat (every element equal) keeps one
+element as a broadcast view, so `tf.zeros([100000, 100000])` allocates nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.core import dtypes, registry
+from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, TensorType
+from graphc.core.tensor_shape import as_dims, num_elements
+
+
+def _const_infer(types, attrs):
+    value = attrs["value"]
+    return TensorType(dtypes.as_dtype(value.dtype), tuple(value.shape))
+
+
+const_p = registry.register(OpDef(
+    name="constant", tf_type="Const", infer=_const_infer, fusion=FusionClass.OPAQUE,
+    reference=lambda value: value, gradient=NOT_DIFFERENTIABLE))
+
+
+def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
+    """The read-only array a Const holds; a splat keeps one element (a broadcast view)."""
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
+        raise TypeError(f"graphc tensors are numeric; cannot make a constant from {value!r}")
+    inferred = dtypes.dtype_of_value(value) if dtype is None else dtype
+    source = np.asarray(value)
+    if source.dtype == object:
+        raise ValueError(f"Cannot make a constant from a ragged or mixed value: {value!r}")
+    if dtype is not None and source.dtype.kind == "f" and dtype.is_integer:
+        if np.any(source != np.trunc(source)):
+            raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
+    if inferred.is_integer and source.dtype.kind in "iub" and source.size:
+        info = np.iinfo(inferred.np_dtype)
+        if source.min() < info.min or source.max() > info.max:
+            raise ValueError(f"Value {value!r} does not fit in {inferred.name}")
+    array = source.astype(inferred.np_dtype, copy=False)
+    if shape is not None:
+        dims = as_dims(shape)
+        count = num_elements(dims)
+        if count * inferred.size > np.iinfo(np.int64).max:
+            raise ValueError(f"Cannot create a tensor of shape {list(dims)} and type {inferred.name}: "
+                             f"its {count} elements overflow a 64-bit byte count")
+        if array.size == 1:
+            array = np.broadcast_to(array.reshape(()), dims)
+        elif array.size == count:
+            array = array.reshape(dims)
+        elif 0 < array.size < count:
+            # TF1 pads a short list with its last element.
+            flat = array.reshape(-1)
+            array = np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(dims)
+        else:
+            raise TypeError(f"Expected Tensor's shape: {tuple(dims)}, got {array.shape}.")
+    splat = array.size > 1 and array.strides == (0,) * array.ndim
+    if array.size > 1 and not splat and np.all(array == array.flat[0]):
+        array = np.broadcast_to(array.flat[0], array.shape)
+    elif not splat:  # a splat stays one element: tf.zeros([100000, 100000]) allocates nothing here
+        array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array
+    if array.flags.writeable:
+        array.flags.writeable = False
+    return array
