@@ -1,6 +1,6 @@
 """Fetches the session finishes on the host after the native call (summaries).
 
-A host op (`OpDef.host_function` set, e.g. ScalarSummary) is not compiled:
+A host op (role HOST, e.g. ScalarSummary) is not compiled:
 the compiled step computes the tensors it reads, and the session then calls
 the op's host function on their values. `plan_fetches` splits a run's fetch
 elements into what the compiled step must produce and a `finish` function
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from graphc.core.registry import Role
 from graphc.frontend.graph import Operation, Tensor
 
 
 def is_host_op(op: Operation) -> bool:
     """Whether `op` runs on the host after the compiled step."""
-    return op.op_def.host_function is not None
+    return op.op_def.role is Role.HOST
 
 
 def _host_op_of(element) -> Optional[Operation]:

@@ -4,16 +4,17 @@
 
 `buffers` holds the pointers the memory plan lays out (feeds, variables,
 passed-in constants, outputs, arena). The step runs the program's kernels in
-order — fused kernels from kernels/fused_kernels.py, single ops from the
-lowering table — and returns the first non-zero status code. Reads that the
+order — the kernels of backend/lowering.py's tables — and returns the first
+non-zero status code. Reads that the
 plan snapshots and writes that stayed out of kernels are copies.
 
 A failed run must leave the variables as they were. Most steps check their
 data (labels, divisors) before the first variable write, and need nothing
 more; for the others the library exports `graphc_rollback_variables`
 ({count, index...} in plan order): the variables written at or before a kernel
-that can fail, which the executable saves before each run and restores when
-the run fails.
+that can fail (one holding an instruction whose op may fail, an effect the op
+registry records), which the executable saves before each run and restores
+when the run fails.
 
 The kernels are spread over several modules (one per core, the step function in
 the first) so that LLVM compiles them in parallel; each kernel goes to the
@@ -28,18 +29,16 @@ import os
 
 import llvmlite.ir as ir
 
-from graphc import flags
+from graphc import errors, flags
 from graphc.backend import target
 from graphc.backend.fused import Buffers
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
                                            runtime_function)
-from graphc.backend.kernels.conv import emit_conv_kernel
-from graphc.backend.kernels.fused_kernels import KERNEL_EMITTERS as FUSED_KERNEL_EMITTERS
-from graphc.backend.lowering import LOWERINGS
+from graphc.backend.kernels import all as _all_kernels  # noqa: F401 - fills the lowering tables
+from graphc.backend.lowering import FUSED_KERNELS, KERNELS
+from graphc.ir.facts import effects_of, may_fail
 from graphc.ir.program import Program, VarRef
 from graphc.runtime import abi
-
-KERNEL_EMITTERS = {**FUSED_KERNEL_EMITTERS, "conv": emit_conv_kernel}
 
 
 class _Partitions:
@@ -50,22 +49,24 @@ class _Partitions:
         self.buffers = [Buffers(module, program) for module in self.modules]
         self.sizes = [0] * count
 
-    def emit(self, emitter, name: str) -> tuple[ir.Function, bool]:
+    def emit(self, emitter, name: str, members: list) -> ir.Function:
         """emitter(module, buffers, name) into the smallest module; returns the function as the
-        first module (the step's) sees it, and whether it can fail."""
+        first module (the step's) sees it."""
         index = self.sizes.index(min(self.sizes))
         module = self.modules[index]
         before = _instruction_count(module)
         function = emitter(module, self.buffers[index], name)
         self.sizes[index] += _instruction_count(module) - before
-        can_fail = _calls(function, "graphc_fail")
+        if flags.get().verify and _calls(function, "graphc_fail") and not any(may_fail(m) for m in members):
+            raise errors.InternalError(None, None, f"kernel {name} can fail, but none of its ops may fail "
+                                                   "(Effects.may_fail in the op registry)")
         if index == 0:
-            return function, can_fail
+            return function
         # External linkage with hidden visibility: llvmlite prints `linkage` where LLVM reads
         # "[linkage] [visibility]", and linkage left out is external.
         function.linkage = "hidden"
         return declare(self.modules[0], function.name, function.function_type.return_type,
-                       list(function.function_type.args)), can_fail
+                       list(function.function_type.args))
 
 
 def _calls(function: ir.Function, callee: str) -> bool:
@@ -73,11 +74,13 @@ def _calls(function: ir.Function, callee: str) -> bool:
                for block in function.blocks for inst in block.instructions)
 
 
-def _written_variables(kind: str, members: list) -> set:
-    """Variables a kernel may change: its writes, and state an opaque op takes by reference (RNG counters)."""
-    written = {inst.operands[0].name for inst in members if inst.op == "write"}
-    if kind not in KERNEL_EMITTERS and kind != "copy":
-        written |= {o.name for inst in members for o in inst.operands if isinstance(o, VarRef)}
+def _written_variables(members: list) -> set:
+    """Variables a kernel changes: those its writes write, and the run counters of its random draws."""
+    written = set()
+    for inst in members:
+        effects = effects_of(inst)
+        if effects.writes or effects.random:
+            written.add(next(o for o in inst.operands if isinstance(o, VarRef)).name)
     return written
 
 
@@ -125,7 +128,6 @@ def emit_modules(program: Program, count: int = 1) -> list:
     written, rollback = set(), set()
     for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
         members = list(group)
-        can_fail = False
         if kernel is None:
             for inst in members:
                 if inst.op == "read" and inst.result.id in plan.materialized_reads:
@@ -135,25 +137,24 @@ def emit_modules(program: Program, count: int = 1) -> list:
         kind = program.kernels[kernel]
         name = f"k{kernel}_{kind}"
         label = f"kernel {kernel} {kind} ({members[0].source or members[0].op})"
-        if kind in KERNEL_EMITTERS:
-            function, can_fail = partitions.emit(lambda m, b, n: KERNEL_EMITTERS[kind](m, n, members, b), name)
+        if kind in FUSED_KERNELS:
+            function = partitions.emit(lambda m, b, n: FUSED_KERNELS[kind](m, n, members, b), name, members)
             call(function, [buffers_arg, status], label)
         elif kind == "copy":
             ref, value = members[0].operands
             copy(buffers.variable(step, buffers_arg, ref.name), buffers.value(step, buffers_arg, value),
                  value.type.nbytes)
-        else:  # opaque: one instruction, through the lowering table
+        else:  # opaque: one instruction, a kernel of its own
             inst = members[0]
-            function, can_fail = partitions.emit(lambda m, b, n: LOWERINGS[inst.op](m, n, inst),
-                                                 f"{name}_{inst.op}")
+            function = partitions.emit(lambda m, b, n: KERNELS[inst.op](m, n, inst), f"{name}_{inst.op}", members)
             pointers = [buffers.value(step, buffers_arg, inst.result)]
             pointers += [buffers.variable(step, buffers_arg, o.name) if isinstance(o, VarRef)
                          else buffers.value(step, buffers_arg, o) for o in inst.operands]
             if inst.result.id in plan.workspaces:
                 pointers.append(buffers.workspace(step, buffers_arg, inst.result))
             call(function, pointers + [status], label)
-        written |= _written_variables(kind, members)
-        if can_fail:
+        written |= _written_variables(members)
+        if any(may_fail(inst) for inst in members):
             rollback |= written
     for value_id, output in plan.final_copies:
         value = program.fetches[output]

@@ -9,12 +9,15 @@
    creation order, plus two rules for state — a read of a variable that does
    not depend on a write of it happens before that write (so fetching
    `[train_op, loss]` gives the loss before the update, and a read inside
-   `control_dependencies([assign])` sees the new value, as in TF1); and a
-   check (`check_numerics`) that does not depend on a write happens before
-   it, so a failing check leaves the variables as they were. A check whose
-   output the step uses only for its shape still runs, as it would in TF1.
-4. Emit IR: state ops become `read`/`write`, fed tensors `feed`, random ops
-   gain a run counter (`@rng:<op>`), everything else maps one to one.
+   `control_dependencies([assign])` sees the new value, as in TF1); and an
+   op that may fail the run (a check_numerics, a label check: its registry
+   effects say so) happens before every write it does not depend on, so a
+   failed run leaves the variables as they were. Such an op whose output the
+   step uses only for its shape still runs, as it would in TF1.
+4. Emit IR by each op's registry role: variables are read where used, and
+   assignments become `write`s of the value their `write_value` builds; fed
+   tensors become `feed`s; compile-time values constants; random ops gain a
+   run counter (`@rng:<op>`); everything else maps one to one.
 """
 
 from __future__ import annotations
@@ -27,18 +30,12 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, registry
-from graphc.core.registry import DTypeError, ShapeError, TensorType
+from graphc.core.registry import DTypeError, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
 from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.static_value import static_value
 from graphc.ir.program import Instruction, IRType, Program, Value, VarDecl, VarRef
 
-_WRITERS = {"Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent"}
-_FORWARDING = {"Identity", "StopGradient"}
-# Ops that can fail a run on bad values: they run before any write they do not depend on.
-_CHECKS = {"CheckNumerics"}
-# Graph-only op types that lowering rewrites itself (others are static-only or shape-only).
-STRUCTURAL_OPS = _WRITERS | _FORWARDING | {"Placeholder", "VariableV2", "NoOp", "InitializedValue"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +53,15 @@ class LoweredStep:
 
 def rng_name(op: Operation) -> str:
     return f"rng:{op.name}"
+
+
+def _may_fail(op: Operation) -> bool:
+    """Whether running `op` can fail the run on bad values (see Effects.may_fail)."""
+    return bool(op.outputs) and op.op_def.may_fail(op.outputs[0].dtype)
+
+
+def _role(op: Operation) -> Role:
+    return op.op_def.role
 
 
 def lower(fetches, feed_types: dict, initialized=frozenset(), name: str = "step") -> LoweredStep:
@@ -127,17 +133,17 @@ class _Lowering:
     def _data_inputs(self, op: Operation):
         """Inputs whose values the op needs at run time (not static, not shape-only)."""
         op_def = op.op_def
-        if op_def.host_function is not None:
+        if op_def.role is Role.HOST:
             return []  # a host op (summary) reached by a control edge runs on the host, if fetched
         if op_def.shape_only_inputs:
-            return [t for t in op.inputs if t.op.type in _CHECKS]
+            return [t for t in op.inputs if _may_fail(t.op)]  # a check whose shape is used still runs
+        if op_def.role is Role.STATIC:
+            return []  # evaluated when compiling (BroadcastGradientArgs ...), not run
         inputs = list(op.inputs[:len(op.inputs) - len(op_def.static_inputs)])
-        if op.type == "InitializedValue":
+        if op_def.role is Role.CHOOSE_INITIALIZED:
             var_name = op.inputs[0].op.name
             self.init_dependencies.add(var_name)
             return inputs[:1] if var_name in self.initialized else inputs[1:]
-        if not op_def.in_ir and op_def.reference is not None and op.type not in _FORWARDING:
-            return []  # a static-only op (BroadcastGradientArgs ...): evaluated, not run
         return inputs
 
     def _executed(self):
@@ -156,9 +162,9 @@ class _Lowering:
         writers: dict[Operation, list] = {}
         for op in executed:
             for i, t in enumerate(self._data_inputs(op)):
-                if t.op.type == "VariableV2" and id(t) not in self.fed:
-                    (writers if op.type in _WRITERS and i == 0 else readers).setdefault(t.op, []).append(op)
-        checks = [op for op in executed if op.type in _CHECKS]
+                if _role(t.op) is Role.VARIABLE and id(t) not in self.fed:
+                    (writers if _role(op) is Role.ASSIGN and i == 0 else readers).setdefault(t.op, []).append(op)
+        checks = [op for op in executed if _may_fail(op)]
         for var, var_writers in writers.items():
             for reader in readers.get(var, []) + checks:
                 for writer in var_writers:
@@ -192,7 +198,7 @@ class _Lowering:
         self._bind_shapes(self._reachable())
         executed = self._executed()
         for op in executed:
-            if op.type == "Placeholder":
+            if _role(op) is Role.PLACEHOLDER:
                 t = op.outputs[0]
                 raise errors.InvalidArgumentError(
                     None, op, f"You must feed a value for placeholder tensor '{op.name}' with dtype "
@@ -207,7 +213,7 @@ class _Lowering:
         for t in feed_tensors:
             self.env[id(t)] = self._emit("feed", [], {"tensor": t.name}, self._ir_type(t), t.op.name)
         for t in self.fetches:
-            if isinstance(t, Tensor) and id(t) not in self.fed and t.op.type == "VariableV2":
+            if isinstance(t, Tensor) and id(t) not in self.fed and _role(t.op) is Role.VARIABLE:
                 self._value(t, t.op)  # a fetched variable is read before any write
         for op in order:
             self._lower_op(op)
@@ -270,10 +276,10 @@ class _Lowering:
         """The IR value of `tensor` as `consumer` uses it; a variable is read here."""
         if id(tensor) in self.env:
             return self.env[id(tensor)]
-        if tensor.op.type == "VariableV2":
+        if _role(tensor.op) is Role.VARIABLE:
             ref = self._declare(tensor.op)
             return self._emit("read", [ref], {}, self.declared[ref.name].type, consumer.name)
-        if tensor.op.op_def.host_function is not None:
+        if _role(tensor.op) is Role.HOST:
             raise errors.UnimplementedError(
                 None, consumer, f"{tensor.name} is computed on the host after the compiled step (a summary): "
                                 f"it can be fetched, but {consumer.name} cannot use it")
@@ -285,26 +291,25 @@ class _Lowering:
         self.env[id(tensor)] = self._emit("constant", [], {"value": value}, self._ir_type(tensor), op.name)
 
     def _lower_op(self, op: Operation):
-        kind = op.type
-        op_def = op.op_def
-        if kind in ("VariableV2", "NoOp") or op_def.host_function is not None:
-            return
-        if kind == "Const":
+        role = _role(op)
+        if role in (Role.VARIABLE, Role.CONTROL, Role.HOST):
+            return  # storage, ordering only, or finished on the host
+        if role is Role.CONSTANT:
             self._constant(op, op.outputs[0], op.attrs["value"])
-        elif kind in _FORWARDING:
+        elif role is Role.FORWARD:
             self.env[id(op.outputs[0])] = self._value(op.inputs[0], op)
-        elif kind == "InitializedValue":
+        elif role is Role.CHOOSE_INITIALIZED:
             source = op.inputs[0] if op.inputs[0].op.name in self.initialized else op.inputs[1]
             self.env[id(op.outputs[0])] = self._value(source, op)
-        elif kind in _WRITERS:
+        elif role is Role.ASSIGN:
             self._lower_write(op)
-        elif op_def.shape_only_inputs or (not op_def.in_ir and op_def.reference is not None):
+        elif role is Role.STATIC:
             for i, t in enumerate(op.outputs):
                 self._constant(op, t, self._static(t, op, f"output {i}"))
-        elif op_def.in_ir:
+        elif role is Role.COMPUTE:
             self._lower_compute(op)
         else:
-            raise errors.UnimplementedError(None, op, f"graphc cannot compile op {op.name} of type {kind}")
+            raise errors.UnimplementedError(None, op, f"graphc cannot compile op {op.name} of type {op.type}")
 
     def _lower_compute(self, op: Operation):
         op_def = op.op_def
@@ -313,34 +318,40 @@ class _Lowering:
         attrs = dict(op.attrs)
         for attr_name, t in zip(op_def.static_inputs, op.inputs[n_data:]):
             attrs[attr_name] = _canonical(self._static(t, op, f"input '{attr_name}'"))
-        if op_def.stateful:
+        if op_def.effects.random:
             operands = [self._declare(op, "rng")] + operands
         self.env[id(op.outputs[0])] = self._emit(op_def.name, operands, attrs, self._ir_type(op.outputs[0]), op.name)
 
     def _lower_write(self, op: Operation):
+        """A write of the variable of op's first input, with the value its `write_value` builds."""
         ref_tensor = op.inputs[0]
-        if ref_tensor.op.type != "VariableV2":
+        if _role(ref_tensor.op) is not Role.VARIABLE:
             raise errors.InvalidArgumentError(None, op, f"{op.name}: the first input of {op.type} must be a variable")
         ref = self._declare(ref_tensor.op)
         var_type = self.declared[ref.name].type
         operands = [self._value(t, op) for t in op.inputs[1:]]
-        if op.type == "Assign":
-            new_value = operands[0]
-            if new_value.type != var_type:
-                raise errors.InvalidArgumentError(
-                    None, op, f"Assign requires shapes of both tensors to match. lhs shape= "
-                              f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
-        else:
-            current = self._emit("read", [ref], {}, var_type, op.name)
-            if op.type == "ApplyGradientDescent":
-                alpha, delta = operands
-                step = self._emit("mul", [alpha, delta], {}, delta.type, op.name)
-                new_value = self._emit("sub", [current, step], {}, var_type, op.name)
-            else:
-                new_value = self._emit("add" if op.type == "AssignAdd" else "sub", [current, operands[0]], {},
-                                       var_type, op.name)
+
+        def emit(op_name, inputs):
+            return self._emit_inferred(op_name, inputs, op)
+
+        new_value = op.op_def.write_value(emit, lambda: self._emit("read", [ref], {}, var_type, op.name), *operands)
+        if new_value.type != var_type:
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.type} requires shapes of both tensors to match. lhs shape= "
+                          f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
         self._emit("write", [ref, new_value], {}, None, op.name)
         self.env[id(op.outputs[0])] = new_value
+
+    def _emit_inferred(self, op_name: str, operands: list, op: Operation) -> Value:
+        """An instruction of `op` whose result type is what `op_name`'s shape rule gives."""
+        in_types = [TensorType(v.type.dtype, v.type.shape) for v in operands]
+        try:
+            result = registry.get(op_name).infer(in_types, {})
+        except (ShapeError, DTypeError) as e:
+            raise errors.InvalidArgumentError(
+                None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
+                          f"{registry.shapes_text(in_types)}.") from None
+        return self._emit(op_name, operands, {}, IRType(result.dtype, tuple(result.dims)), op.name)
 
 
 def _reaches(deps, start, target) -> bool:

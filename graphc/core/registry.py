@@ -1,14 +1,18 @@
-"""The op registry: everything about an op in one entry.
+"""The op registry: every fact about an op in one entry.
 
 An `OpDef` holds, together, an op's shape-and-dtype rule, its gradient rule
 (built from other ops, so gradients are graph too), its NumPy reference
-implementation and its fusion class. The backend keeps a lowering table keyed by
-the same name; `tests/unit/test_registry.py` fails for any op missing a piece.
+implementation, how it fuses with its neighbours, what it does besides
+computing (its effects), and what lowering makes of it in a graph. Passes,
+lowering and the backend read these facts; none of them tests an op's name.
+The backend keeps the code of each op in its own table (backend/lowering.py);
+tests/unit/test_registry.py and tests/backend/test_lowering_table.py fail for
+any op missing a piece.
 
 Names: `name` is the IR spelling (`matmul`), `tf_type` the graph op type TF1
-shows (`MatMul`). Ops with `tf_type=None` exist only in the IR (`feed`, `read`);
-ops with `in_ir=False` exist only in graphs and are rewritten by lowering
-(`Placeholder`, `VariableV2`, `Shape` ...).
+shows (`MatMul`). Ops with `tf_type=None` exist only in the IR (`feed`,
+`read`); ops whose `role` is not COMPUTE or CONSTANT exist only in graphs and
+are rewritten by lowering (`Placeholder`, `VariableV2`, `Shape` ...).
 """
 
 from __future__ import annotations
@@ -22,13 +26,64 @@ from graphc.core.tensor_shape import Dims, format_dims_as_list
 
 
 class FusionClass(enum.Enum):
-    """How an op composes with its neighbours in a fused loop nest."""
+    """How an op composes with its neighbours in a fused kernel (passes/fuse.py)."""
 
     ELEMENTWISE = "elementwise"  # out[i] = f(in[i]) with NumPy broadcasting
     BROADCAST = "broadcast"      # out[i] = in[g(i)], g drops broadcast dimensions
-    REDUCE = "reduce"            # out[j] = combine over the reduced axes of in
-    INJECTIVE = "injective"      # out[i] = in[g(i)], a one-to-one index map (transpose)
-    OPAQUE = "opaque"            # its own kernel (GEMM, softmax, random, state)
+    REDUCE = "reduce"            # out[j] = combine over the reduced axes of in (OpDef.reduction)
+    INJECTIVE = "injective"      # out[i] = in[g(i)], a one-to-one index map (transpose): a copy of its own
+    ANCHOR = "anchor"            # the core of a kernel of kind OpDef.anchor (a GEMM), grown with an epilogue
+    OPAQUE = "opaque"            # a kernel of its own, alone
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How a REDUCE op combines its elements: `combine` ("add", "maximum", "minimum") starting
+    from `identity` ("zero", "lowest", "highest"); a `mean` divides by the count at the end."""
+
+    combine: str
+    identity: str
+    mean: bool = False
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What running an op does besides computing its result from its operands.
+
+    `may_fail`: bad values can fail the run (a label out of range, a NaN under
+    check_numerics): True, or the result dtypes for which it can (integer
+    division by zero). Such ops run before the writes they do not depend on,
+    are never removed as dead, and make codegen save the variables written
+    before them, so a failed run leaves the variables as they were.
+    """
+
+    reads: bool = False      # reads the variable its first operand names
+    writes: bool = False     # writes the variable its first operand names
+    random: bool = False     # draws random numbers, advancing a run counter of its own
+    may_fail: object = False
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the op touches state: it cannot be folded, merged with its twin or evaluated early."""
+        return self.reads or self.writes or self.random
+
+
+PURE = Effects()
+
+
+class Role(enum.Enum):
+    """What lowering (compiler/lower.py) makes of a graph op."""
+
+    COMPUTE = "compute"            # the IR instruction of the same name
+    CONSTANT = "constant"          # Const: a `constant` instruction holding its value
+    STATIC = "static"              # a value known when compiling (tf.shape, BroadcastGradientArgs): a constant
+    PLACEHOLDER = "placeholder"    # a value the run must feed
+    VARIABLE = "variable"          # a variable's storage: its consumers read it
+    ASSIGN = "assign"              # a write of the variable its first input refers to (OpDef.write_value)
+    FORWARD = "forward"            # its input's value (Identity, StopGradient)
+    CONTROL = "control"            # orders ops, computes nothing (NoOp)
+    CHOOSE_INITIALIZED = "choose"  # its first input if that variable is initialised, else its second
+    HOST = "host"                  # finished on the host after the step (summaries: OpDef.host_function)
 
 
 @dataclass(frozen=True)
@@ -63,6 +118,13 @@ class OpDef:
     tf_type: Optional[str]
     infer: Callable[[Sequence[TensorType], dict], "TensorType | list[TensorType]"]
     fusion: FusionClass = FusionClass.OPAQUE
+    # The result dtypes the fusion class holds for (None: all); for the others the op is a kernel
+    # of its own (integer matmul is a plain loop nest, not a GEMM).
+    fuses_for: Optional[tuple] = None
+    anchor: Optional[str] = None              # ANCHOR ops: the kind of kernel they anchor ("gemm", "conv" ...)
+    reduction: Optional[Reduction] = None     # REDUCE ops: how they combine
+    effects: Effects = PURE
+    role: Role = Role.COMPUTE
     reference: Optional[Callable] = None
     gradient: object = None  # a function (op, *grads) -> [grad per input], or NOT_DIFFERENTIABLE
     # Trailing graph inputs whose values must be known when a step is compiled
@@ -73,14 +135,14 @@ class OpDef:
     # while the shape is not known well enough.
     shape_only_inputs: bool = False
     shape_function: Optional[Callable] = None
-    stateful: bool = False
     # Scratch memory its kernel uses while it runs (an im2col matrix): `workspace(instruction)`
     # gives the bytes; plan_memory places them in the arena like a value live for that kernel.
     workspace: Optional[Callable] = None
-    in_ir: bool = True
-    # Graph-only ops the session finishes on the host after the native call
-    # (summaries): `host_function(op, input_values)` gives the op's one output
-    # from the values of its inputs, which the compiled step computes.
+    # ASSIGN ops: `write_value(emit, read, *operands)` builds the variable's new value in IR, where
+    # `emit(op, operands)` adds an instruction and `read()` reads the variable's current value.
+    write_value: Optional[Callable] = None
+    # HOST ops: `host_function(op, input_values)` gives the op's one output from the values of
+    # its inputs, which the compiled step computes.
     host_function: Optional[Callable] = None
     # Default op name for graphs (TF1 uses the op type unless the API says otherwise).
     default_name: Optional[str] = None
@@ -88,6 +150,22 @@ class OpDef:
     @property
     def graph_name(self) -> str:
         return self.default_name or self.tf_type
+
+    @property
+    def in_ir(self) -> bool:
+        """Whether the op is an IR instruction (the others exist in graphs only)."""
+        return self.role in (Role.COMPUTE, Role.CONSTANT)
+
+    def fusion_for(self, dtype: DType) -> FusionClass:
+        """The op's fusion class for a result of `dtype` (OPAQUE where `fuses_for` leaves it out)."""
+        if self.fuses_for is not None and dtype not in self.fuses_for:
+            return FusionClass.OPAQUE
+        return self.fusion
+
+    def may_fail(self, dtype: DType) -> bool:
+        """Whether the op, with a result of `dtype`, can fail a run on bad values."""
+        may_fail = self.effects.may_fail
+        return bool(may_fail) if isinstance(may_fail, bool) else dtype in may_fail
 
     def __repr__(self) -> str:
         return f"OpDef({self.name})"

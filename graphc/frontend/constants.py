@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.core import dtypes, registry
-from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, OpDef, Role, TensorType
 from graphc.core.tensor_shape import as_dims, num_elements
 
 
@@ -21,7 +21,7 @@ def _const_infer(types, attrs):
 
 
 const_p = registry.register(OpDef(
-    name="constant", tf_type="Const", infer=_const_infer, fusion=FusionClass.OPAQUE,
+    name="constant", tf_type="Const", infer=_const_infer, role=Role.CONSTANT,
     reference=lambda value: value, gradient=NOT_DIFFERENTIABLE))
 
 

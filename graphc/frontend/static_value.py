@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from graphc.core.registry import Role
 from graphc.core.tensor_shape import Dims
 
 # Evaluating a big constant subgraph at build time would cost more than it gives.
@@ -38,11 +39,11 @@ def static_value(tensor, dims_of: Callable[[object], Dims], memo: Optional[dict]
 def _evaluate(tensor, dims_of, memo):
     op = tensor.op
     op_def = op.op_def
-    if op.type == "Const":
+    if op_def.role is Role.CONSTANT:
         return op.attrs["value"]
     if op_def.shape_only_inputs:
         return op_def.shape_function(dims_of(op.inputs[0]), **op.attrs)
-    if op_def.stateful or op_def.reference is None:
+    if op_def.effects.stateful or op_def.reference is None:
         return None
     dims = dims_of(tensor)
     if dims is not None and None not in dims and int(np.prod(dims, dtype=np.int64)) > _MAX_ELEMENTS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.core import dtypes, registry
-from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.rules import shape_value_to_dims
 from graphc.core.tensor_shape import as_dims, is_fully_defined, num_elements
 from graphc.frontend.graph import apply_op, constant, convert_to_tensor, get_default_graph, name_scope
@@ -17,7 +17,7 @@ from graphc.frontend.graph import apply_op, constant, convert_to_tensor, get_def
 # -- Placeholder ---------------------------------------------------------------
 
 placeholder_p = registry.register(OpDef(
-    name="placeholder", tf_type="Placeholder", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="placeholder", tf_type="Placeholder", role=Role.PLACEHOLDER, gradient=NOT_DIFFERENTIABLE,
     infer=lambda types, attrs: TensorType(attrs["dtype"], attrs["shape"])))
 
 
@@ -31,7 +31,7 @@ def placeholder(dtype, shape=None, name=None):
 # -- Identity and StopGradient (lowering forwards their input) -------------------------
 
 identity_p = registry.register(OpDef(
-    name="identity", tf_type="Identity", in_ir=False, fusion=FusionClass.ELEMENTWISE,
+    name="identity", tf_type="Identity", role=Role.FORWARD,
     infer=lambda types, attrs: types[0]))
 
 
@@ -46,8 +46,8 @@ def identity(input, name=None):
 
 
 stop_gradient_p = registry.register(OpDef(
-    name="stop_gradient", tf_type="StopGradient", in_ir=False, gradient=NOT_DIFFERENTIABLE,
-    fusion=FusionClass.ELEMENTWISE, infer=lambda types, attrs: types[0]))
+    name="stop_gradient", tf_type="StopGradient", role=Role.FORWARD, gradient=NOT_DIFFERENTIABLE,
+    infer=lambda types, attrs: types[0]))
 
 
 def stop_gradient(input, name=None):
@@ -124,15 +124,15 @@ def _rank_function(dims):
 
 
 shape_p = registry.register(OpDef(
-    name="shape", tf_type="Shape", in_ir=False, shape_only_inputs=True, shape_function=_shape_function,
+    name="shape", tf_type="Shape", role=Role.STATIC, shape_only_inputs=True, shape_function=_shape_function,
     gradient=NOT_DIFFERENTIABLE,
     infer=lambda types, attrs: TensorType(attrs["out_type"], (None if types[0].dims is None
                                                              else len(types[0].dims),))))
 size_p = registry.register(OpDef(
-    name="size", tf_type="Size", in_ir=False, shape_only_inputs=True, shape_function=_size_function,
+    name="size", tf_type="Size", role=Role.STATIC, shape_only_inputs=True, shape_function=_size_function,
     gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(attrs["out_type"], ())))
 rank_p = registry.register(OpDef(
-    name="rank", tf_type="Rank", in_ir=False, shape_only_inputs=True, shape_function=_rank_function,
+    name="rank", tf_type="Rank", role=Role.STATIC, shape_only_inputs=True, shape_function=_rank_function,
     gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(dtypes.int32, ())))
 
 
@@ -230,7 +230,7 @@ def _transpose_grad(op, grad):
 
 
 invert_permutation_p = registry.register(OpDef(
-    name="invert_permutation", tf_type="InvertPermutation", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="invert_permutation", tf_type="InvertPermutation", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
     reference=lambda p: np.argsort(p).astype(p.dtype),
     infer=lambda types, attrs: types[0]))
 
@@ -362,7 +362,7 @@ def _broadcast_gradient_args(s0, s1):
 
 
 broadcast_gradient_args_p = registry.register(OpDef(
-    name="broadcast_gradient_args", tf_type="BroadcastGradientArgs", in_ir=False,
+    name="broadcast_gradient_args", tf_type="BroadcastGradientArgs", role=Role.STATIC,
     gradient=NOT_DIFFERENTIABLE, reference=_broadcast_gradient_args,
     infer=lambda types, attrs: [TensorType(types[0].dtype, (None,)), TensorType(types[0].dtype, (None,))]))
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import messages, registry, rules
-from graphc.core.registry import FusionClass, OpDef
+from graphc.core.registry import Effects, OpDef
 from graphc.frontend.graph import apply_op, control_dependencies
 
 
@@ -25,7 +25,7 @@ def _check_numerics_reference(x, message):
 
 check_numerics_p = registry.register(OpDef(
     name="check_numerics", tf_type="CheckNumerics", infer=rules.unary(rules.FLOAT_TYPES),
-    fusion=FusionClass.OPAQUE, reference=_check_numerics_reference))
+    effects=Effects(may_fail=True), reference=_check_numerics_reference))
 
 
 @registry.set_gradient(check_numerics_p)

@@ -16,7 +16,7 @@ import builtins
 import numpy as np
 
 from graphc.core import dtypes, registry, rules
-from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.slicing import (MIRROR_SKIP, STRIDED_SLICE_MASKS, mirror_source, slice_map, strided_slice_map,
                                  strided_slice_map_of)
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
@@ -101,7 +101,7 @@ def _concat_offset_reference(axis, *shapes):
 
 # Where each input of a concat starts in its result (for the gradient); TF1's ConcatOffset.
 concat_offset_p = registry.register(OpDef(
-    name="concat_offset", tf_type="ConcatOffset", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="concat_offset", tf_type="ConcatOffset", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
     reference=_concat_offset_reference, infer=lambda types, attrs: list(types[1:])))
 
 

@@ -11,8 +11,9 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, messages, registry, rules
-from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
-from graphc.core.rules import FLOAT_TYPES, NUMERIC_TYPES
+from graphc.core.registry import (NOT_DIFFERENTIABLE, PURE, DTypeError, Effects, FusionClass, OpDef, Reduction, Role,
+                                  ShapeError, TensorType)
+from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops
 from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
@@ -21,10 +22,11 @@ ALL_TYPES = NUMERIC_TYPES + (dtypes.bool_,)
 ELEMENTWISE = FusionClass.ELEMENTWISE
 
 
-def _elementwise(name, tf_type, arity, reference, allowed=NUMERIC_TYPES, result_dtype=None, default_name=None):
+def _elementwise(name, tf_type, arity, reference, allowed=NUMERIC_TYPES, result_dtype=None, default_name=None,
+                 **facts):
     infer = (rules.unary if arity == 1 else rules.binary)(allowed, result_dtype)
     return registry.register(OpDef(name=name, tf_type=tf_type, infer=infer, fusion=ELEMENTWISE,
-                                   reference=reference, default_name=default_name))
+                                   reference=reference, default_name=default_name, **facts))
 
 
 def _sigmoid_reference(x):
@@ -66,7 +68,9 @@ add_p = _elementwise("add", "AddV2", 2, np.add, default_name="Add")
 sub_p = _elementwise("sub", "Sub", 2, np.subtract)
 mul_p = _elementwise("mul", "Mul", 2, np.multiply)
 div_p = _elementwise("div", "RealDiv", 2, np.divide, FLOAT_TYPES)
-floordiv_p = _elementwise("floordiv", "FloorDiv", 2, _floordiv_reference)
+# Integer floordiv checks its divisor for zeros in a pass of its own, so only float floordiv fuses.
+floordiv_p = _elementwise("floordiv", "FloorDiv", 2, _floordiv_reference, fuses_for=FLOAT_TYPES,
+                          effects=Effects(may_fail=INDEX_TYPES))
 maximum_p = _elementwise("maximum", "Maximum", 2, np.maximum)
 minimum_p = _elementwise("minimum", "Minimum", 2, np.minimum)
 pow_p = _elementwise("pow", "Pow", 2, np.power, FLOAT_TYPES)
@@ -477,8 +481,9 @@ def _matmul_reference(a, b, transpose_a, transpose_b):
     return a @ b
 
 
-matmul_p = registry.register(OpDef(name="matmul", tf_type="MatMul", infer=_matmul_infer,
-                                   fusion=FusionClass.OPAQUE, reference=_matmul_reference))
+# Float products are GEMM kernels (an epilogue fused onto them); integer ones plain loop nests.
+matmul_p = registry.register(OpDef(name="matmul", tf_type="MatMul", infer=_matmul_infer, fusion=FusionClass.ANCHOR,
+                                   anchor="gemm", fuses_for=FLOAT_TYPES, reference=_matmul_reference))
 
 
 @registry.set_gradient(matmul_p)
@@ -552,15 +557,18 @@ def _min_reference(x, axes, keepdims):
     return np.min(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_highest(x.dtype))
 
 
-def _reduction(name, tf_type, reference):
+def _reduction(name, tf_type, reference, reduction, effects=PURE):
     return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(NUMERIC_TYPES),
-                                   fusion=FusionClass.REDUCE, static_inputs=("axes",), reference=reference))
+                                   fusion=FusionClass.REDUCE, reduction=reduction, effects=effects,
+                                   static_inputs=("axes",), reference=reference))
 
 
-reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference)
-reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference)
-reduce_max_p = _reduction("reduce_max", "Max", _max_reference)
-reduce_min_p = _reduction("reduce_min", "Min", _min_reference)
+reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference, Reduction("add", "zero"))
+# The integer mean of nothing divides by zero, which fails the run (TF's InvalidArgumentError).
+reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference, Reduction("add", "zero", mean=True),
+                           Effects(may_fail=INDEX_TYPES))
+reduce_max_p = _reduction("reduce_max", "Max", _max_reference, Reduction("maximum", "lowest"))
+reduce_min_p = _reduction("reduce_min", "Min", _min_reference, Reduction("minimum", "highest"))
 
 
 def _reduced_shape_reference(input_shape, axes):
@@ -572,11 +580,11 @@ def _reduced_shape_reference(input_shape, axes):
 
 # The shape a reduction's result has with keepdims; needed by reduction gradients.
 reduced_shape_p = registry.register(OpDef(
-    name="reduced_shape", tf_type="ReducedShape", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="reduced_shape", tf_type="ReducedShape", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
     reference=_reduced_shape_reference, infer=lambda types, attrs: types[0]))
 
 range_p = registry.register(OpDef(
-    name="range", tf_type="Range", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="range", tf_type="Range", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
     reference=lambda start, limit, delta: np.arange(start, limit, delta, dtype=np.int32),
     infer=lambda types, attrs: TensorType(dtypes.int32, (None,))))
 
@@ -677,10 +685,10 @@ def _arg_reference(fn):
     return reference
 
 
-argmax_p = registry.register(OpDef(name="argmax", tf_type="ArgMax", infer=_arg_infer, fusion=FusionClass.REDUCE,
+argmax_p = registry.register(OpDef(name="argmax", tf_type="ArgMax", infer=_arg_infer,
                                    static_inputs=("axis",), reference=_arg_reference(np.argmax),
                                    gradient=NOT_DIFFERENTIABLE))
-argmin_p = registry.register(OpDef(name="argmin", tf_type="ArgMin", infer=_arg_infer, fusion=FusionClass.REDUCE,
+argmin_p = registry.register(OpDef(name="argmin", tf_type="ArgMin", infer=_arg_infer,
                                    static_inputs=("axis",), reference=_arg_reference(np.argmin),
                                    gradient=NOT_DIFFERENTIABLE))
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, messages, registry, rules
-from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES
 from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops, layout_ops, math_ops, random_ops
@@ -140,17 +140,20 @@ def _xent_grad_reference(logits, labels):
     return grad
 
 
+# The cross-entropy and its gradient anchor one softmax kernel (a row pass for both, then an
+# epilogue); a label out of range fails the run.
+_LABELS_CHECKED = Effects(may_fail=True)
 sparse_xent_p = registry.register(OpDef(
     name="sparse_softmax_xent", tf_type="SparseSoftmaxCrossEntropyWithLogits",
     infer=lambda types, attrs: TensorType(_xent_types(types)[0], (_xent_types(types)[1],)),
-    fusion=FusionClass.OPAQUE, reference=_xent_reference))
+    fusion=FusionClass.ANCHOR, anchor="softmax", effects=_LABELS_CHECKED, reference=_xent_reference))
 
 # d loss / d logits = softmax(logits) - one_hot(labels). TF1 returns it as the loss op's
 # second output; graphc makes it its own op so the IR stays single-result.
 sparse_xent_grad_p = registry.register(OpDef(
     name="sparse_softmax_xent_grad", tf_type="SparseSoftmaxCrossEntropyWithLogitsGrad",
     infer=lambda types, attrs: TensorType(_xent_types(types)[0], (_xent_types(types)[1], _xent_types(types)[2])),
-    fusion=FusionClass.OPAQUE, reference=_xent_grad_reference))
+    fusion=FusionClass.ANCHOR, anchor="softmax", effects=_LABELS_CHECKED, reference=_xent_grad_reference))
 
 
 @registry.set_gradient(sparse_xent_p)

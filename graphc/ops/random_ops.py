@@ -12,7 +12,7 @@ import secrets
 import numpy as np
 
 from graphc.core import dtypes, registry
-from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, Effects, OpDef, TensorType
 from graphc.core.rules import FLOAT_TYPES, shape_value_to_dims
 from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
 from graphc.ops import philox
@@ -38,7 +38,7 @@ def _reference(draw):
 
 def _random_op(name, tf_type, draw):
     return registry.register(OpDef(
-        name=name, tf_type=tf_type, infer=_random_infer, fusion=FusionClass.OPAQUE, stateful=True,
+        name=name, tf_type=tf_type, infer=_random_infer, effects=Effects(random=True),
         static_inputs=("shape",), reference=_reference(draw), gradient=NOT_DIFFERENTIABLE))
 
 

@@ -10,14 +10,14 @@ instructions with explicit order: `%v = read @var`, `write @var, %value`, and
 from __future__ import annotations
 
 from graphc.core import registry
-from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, OpDef, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import dims_compatible, format_dims
 from graphc.frontend.graph import Tensor, apply_op, get_default_graph, graph_of, name_scope
 
 # -- graph ops ------------------------------------------------------------------------
 
 variable_p = registry.register(OpDef(
-    name="variable", tf_type="VariableV2", in_ir=False, gradient=NOT_DIFFERENTIABLE, stateful=True,
+    name="variable", tf_type="VariableV2", role=Role.VARIABLE, gradient=NOT_DIFFERENTIABLE,
     infer=lambda types, attrs: TensorType(attrs["dtype"], attrs["shape"])))
 
 
@@ -35,22 +35,28 @@ def _update_infer(types, attrs):
     return _assign_infer(types[:1] + types[-1:], attrs)
 
 
-assign_p = registry.register(OpDef(name="assign", tf_type="Assign", in_ir=False, stateful=True,
-                                   gradient=NOT_DIFFERENTIABLE, infer=_assign_infer))
-assign_add_p = registry.register(OpDef(name="assign_add", tf_type="AssignAdd", in_ir=False, stateful=True,
-                                       gradient=NOT_DIFFERENTIABLE, infer=_assign_infer))
-assign_sub_p = registry.register(OpDef(name="assign_sub", tf_type="AssignSub", in_ir=False, stateful=True,
-                                       gradient=NOT_DIFFERENTIABLE, infer=_assign_infer))
+def _assigner(name, tf_type, infer, write_value):
+    """A graph op writing the variable of its first input: `write_value(emit, read, *operands)` is the new
+    value, in IR (see OpDef.write_value)."""
+    return registry.register(OpDef(name=name, tf_type=tf_type, role=Role.ASSIGN, effects=Effects(writes=True),
+                                   gradient=NOT_DIFFERENTIABLE, infer=infer, write_value=write_value))
+
+
+assign_p = _assigner("assign", "Assign", _assign_infer, lambda emit, read, value: value)
+assign_add_p = _assigner("assign_add", "AssignAdd", _assign_infer,
+                         lambda emit, read, delta: emit("add", [read(), delta]))
+assign_sub_p = _assigner("assign_sub", "AssignSub", _assign_infer,
+                         lambda emit, read, delta: emit("sub", [read(), delta]))
 # var -= alpha * delta, TF1's training op for plain SGD.
-apply_gradient_descent_p = registry.register(OpDef(
-    name="apply_gradient_descent", tf_type="ApplyGradientDescent", in_ir=False, stateful=True,
-    gradient=NOT_DIFFERENTIABLE, infer=_update_infer))
-no_op_p = registry.register(OpDef(name="no_op", tf_type="NoOp", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+apply_gradient_descent_p = _assigner(
+    "apply_gradient_descent", "ApplyGradientDescent", _update_infer,
+    lambda emit, read, alpha, delta: emit("sub", [read(), emit("mul", [alpha, delta])]))
+no_op_p = registry.register(OpDef(name="no_op", tf_type="NoOp", role=Role.CONTROL, gradient=NOT_DIFFERENTIABLE,
                                   infer=lambda types, attrs: []))
 # TF1 builds `initialized_value()` as cond(is_initialized(v), v, initial_value);
 # graphc decides the branch when it compiles a step, from the session's state.
 initialized_value_p = registry.register(OpDef(
-    name="initialized_value", tf_type="InitializedValue", in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="initialized_value", tf_type="InitializedValue", role=Role.CHOOSE_INITIALIZED, gradient=NOT_DIFFERENTIABLE,
     infer=lambda types, attrs: TensorType(types[0].dtype, types[0].dims)))
 
 # -- IR-only ops ----------------------------------------------------------------------------
@@ -67,12 +73,9 @@ def _write_infer(types, attrs):
     return []
 
 
-feed_p = registry.register(OpDef(name="feed", tf_type=None, infer=lambda types, attrs: None,
-                                 fusion=FusionClass.OPAQUE))
-read_p = registry.register(OpDef(name="read", tf_type=None, infer=_read_infer, fusion=FusionClass.OPAQUE,
-                                 stateful=True))
-write_p = registry.register(OpDef(name="write", tf_type=None, infer=_write_infer, fusion=FusionClass.OPAQUE,
-                                  stateful=True))
+feed_p = registry.register(OpDef(name="feed", tf_type=None, infer=lambda types, attrs: None))
+read_p = registry.register(OpDef(name="read", tf_type=None, infer=_read_infer, effects=Effects(reads=True)))
+write_p = registry.register(OpDef(name="write", tf_type=None, infer=_write_infer, effects=Effects(writes=True)))
 
 # -- public functions -----------------------------------------------------------------------
 

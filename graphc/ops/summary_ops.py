@@ -22,7 +22,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, registry
-from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, OpDef, ShapeError, TensorType
+from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, OpDef, Role, ShapeError, TensorType
 from graphc.frontend.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of, name_scope
 from graphc.ops import summary_serialization as serialization
 
@@ -60,12 +60,12 @@ def _real_number_input(kind: str, rank=None):
 
 scalar_summary_p = registry.register(OpDef(
     name="scalar_summary", tf_type="ScalarSummary", infer=_real_number_input("ScalarSummary", rank=0),
-    in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
     host_function=_on_host(lambda op, value: serialization.scalar_summary(op.attrs["tag"], value))))
 
 histogram_summary_p = registry.register(OpDef(
     name="histogram_summary", tf_type="HistogramSummary", infer=_real_number_input("HistogramSummary"),
-    in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
     host_function=_on_host(lambda op, values: serialization.histogram_summary(op.attrs["tag"], values))))
 
 
@@ -80,7 +80,7 @@ def _image_infer(types, attrs):
 
 
 image_summary_p = registry.register(OpDef(
-    name="image_summary", tf_type="ImageSummary", infer=_image_infer, in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="image_summary", tf_type="ImageSummary", infer=_image_infer, role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
     host_function=_on_host(lambda op, images: serialization.image_summary(
         op.attrs["tag"], images, op.attrs["max_images"], op.attrs["bad_color"]))))
 
@@ -92,7 +92,7 @@ def _tensor_summary_infer(types, attrs):
 
 
 tensor_summary_p = registry.register(OpDef(
-    name="tensor_summary", tf_type="TensorSummaryV2", infer=_tensor_summary_infer, in_ir=False,
+    name="tensor_summary", tf_type="TensorSummaryV2", infer=_tensor_summary_infer, role=Role.HOST,
     gradient=NOT_DIFFERENTIABLE,
     host_function=_on_host(lambda op, *value: serialization.tensor_summary(
         op.attrs["tag"], value[0] if value else op.attrs["value"], op.attrs["plugin_name"]))))
@@ -108,7 +108,7 @@ def _merge_infer(types, attrs):
 
 
 merge_summary_p = registry.register(OpDef(
-    name="merge_summary", tf_type="MergeSummary", infer=_merge_infer, in_ir=False, gradient=NOT_DIFFERENTIABLE,
+    name="merge_summary", tf_type="MergeSummary", infer=_merge_infer, role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
     host_function=_on_host(lambda op, *parts: serialization.merge_summaries(parts))))
 
 

@@ -1,14 +1,14 @@
 """Common-subexpression elimination: an instruction equal to an earlier one reuses its value.
 
 Equal means same op, same operands, same attributes. Constants are equal when
-their dtype, shape and elements are. Stateful instructions are never merged,
-except two reads of one variable with no write of it in between (the second
-read would see the same value).
+their dtype, shape and elements are. Instructions that write state (writes,
+random draws) are never merged; reads are, when no write of their variable
+comes in between (the second read would see the same value).
 """
 
 from __future__ import annotations
 
-from graphc.core import registry
+from graphc.ir.facts import effects_of
 from graphc.ir.printer import array_digest
 from graphc.ir.program import OpaqueConstant, Program, Value
 
@@ -33,8 +33,8 @@ def eliminate_common_subexpressions(program: Program) -> Program:
         if inst.op == "write":
             name = inst.operands[0].name
             seen = {k: v for k, v in seen.items() if not (k[0] == "read" and k[2] == (("@", name),))}
-        mergeable = inst.result is not None and inst.op != "feed" and (
-            inst.op == "read" or not registry.get(inst.op).stateful)
+        effects = effects_of(inst)
+        mergeable = inst.result is not None and inst.op != "feed" and not effects.writes and not effects.random
         if mergeable:
             key = _key(inst)
             if key in seen:

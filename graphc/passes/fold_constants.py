@@ -44,7 +44,7 @@ def _foldable(inst, constants) -> bool:
     if inst.result is None or not inst.operands:
         return False
     op_def = registry.get(inst.op)
-    if op_def.stateful or op_def.reference is None or inst.op in ("feed", "read", "write"):
+    if op_def.effects.stateful or op_def.reference is None:
         return False
     return all(getattr(o, "id", None) in constants for o in inst.operands)
 

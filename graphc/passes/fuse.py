@@ -1,6 +1,7 @@
 """Fusion: groups instructions into kernels, each one loop nest in the generated code.
 
-Kernel kinds, by what anchors them:
+Kernel kinds, by what anchors them (an op's fusion class and, for ANCHOR ops,
+its `anchor` kind, from the op registry):
 
 - gemm: a float matmul, plus an epilogue of elementwise ops over its result's
   shape (bias add, relu, an optimizer update) and writes of epilogue values;
@@ -27,9 +28,10 @@ user extends, else the latest loop kernel), when that is legal:
 3. a write of v joins the kernel producing its value only if the kernel does
    not read v as a GEMM operand or reduction input, earlier writes of v stay
    earlier, and every earlier read of v is used before the kernel (or by a
-   same-index op in it, or snapshotted before it), and no check
-   (`check_numerics`) between the kernel's start and the write would then
-   run after it: a failing check must leave the variables as they were.
+   same-index op in it, or snapshotted before it), and no instruction that
+   may fail (a check_numerics, a label check: Effects.may_fail) between the
+   kernel's start and the write would then run after it: a failed run must
+   leave the variables as they were.
 
 Kernels then run in the order of their first instruction. Reads are placed just
 before their first use; plan_memory snapshots a read when a write of its
@@ -42,31 +44,19 @@ from dataclasses import dataclass, field
 
 from graphc.core import registry
 from graphc.core.registry import FusionClass
+from graphc.ir.facts import fusion_of, is_elementwise, may_fail
 from graphc.ir.program import Program, Value
 
 FREE_OPS = frozenset({"feed", "constant", "read"})
-REDUCTIONS = frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min"})
-SOFTMAX_OPS = frozenset({"sparse_softmax_xent", "sparse_softmax_xent_grad"})
 FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax", "conv")
-CHECK_OPS = frozenset({"check_numerics"})  # opaque ops that may fail the run on bad values
 
 
-def is_elementwise(inst) -> bool:
-    """Ops a fused loop computes element by element (with broadcast operands)."""
-    if registry.get(inst.op).fusion not in (FusionClass.ELEMENTWISE, FusionClass.BROADCAST):
-        return False
-    # Integer floordiv checks its divisor for zeros in a pass of its own.
-    return not (inst.op == "floordiv" and inst.result.type.dtype.is_integer)
-
-
-def anchor_kind(inst) -> str:
-    if inst.op == "matmul" and inst.result.type.dtype.is_floating:
-        return "gemm"
-    if inst.op == "conv2d":
-        return "conv"
-    if inst.op in SOFTMAX_OPS:
-        return "softmax"
-    if inst.op in REDUCTIONS:
+def kernel_kind(inst) -> str:
+    """The kind of kernel an instruction starts: its op's anchor kind, reduce, loop, copy or opaque."""
+    fusion = fusion_of(inst)
+    if fusion is FusionClass.ANCHOR:
+        return registry.get(inst.op).anchor
+    if fusion is FusionClass.REDUCE:
         return "reduce"
     if is_elementwise(inst):
         return "loop"
@@ -101,7 +91,7 @@ class _Fusion:
                 self.reads_of.setdefault(inst.operands[0].name, []).append(i)
             elif inst.op == "write":
                 self.writes_of.setdefault(inst.operands[0].name, []).append(i)
-        self.checks = [i for i, inst in enumerate(self.instructions) if inst.op in CHECK_OPS]
+        self.checks = [i for i, inst in enumerate(self.instructions) if may_fail(inst)]
 
     # -- legality -----------------------------------------------------------------------------
 
@@ -207,7 +197,7 @@ class _Fusion:
         for j, inst in enumerate(self.instructions):
             if inst.op in FREE_OPS:
                 continue
-            kind = anchor_kind(inst)
+            kind = kernel_kind(inst)
             if kind == "loop":
                 kernel = self._latest_producer_kernel(j) or self._kernel_for_free_op(j)
                 if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape

@@ -25,8 +25,8 @@ Nothing else moves, so the program computes exactly what it did.
 
 from __future__ import annotations
 
+from graphc.ir.facts import is_elementwise
 from graphc.ir.program import Program
-from graphc.passes.fuse import is_elementwise
 
 
 def place_free_computations(program: Program) -> Program:

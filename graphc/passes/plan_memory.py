@@ -31,9 +31,9 @@ This pass sets the program's `memory_plan` and changes no instruction.
 from __future__ import annotations
 
 from graphc.core import registry
+from graphc.ir.facts import is_elementwise
 from graphc.ir.memory_plan import ALIGNMENT, Location, MemoryPlan, Place
 from graphc.ir.program import Program
-from graphc.passes.fuse import is_elementwise
 
 INLINE_CONSTANT_BYTES = 16 * 1024
 

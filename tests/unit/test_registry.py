@@ -1,13 +1,13 @@
-"""Every registered op has all its pieces: shape rule, gradient, reference, lowering."""
+"""Every registered op has all its pieces, and its facts agree with each other (no LLVM here;
+tests/backend/test_lowering_table.py checks the backend's code for each op)."""
 
 import pytest
 
-from graphc.backend.lowering import LOWERINGS, STATE_OPS, has_lowering
-from graphc.compiler.lower import STRUCTURAL_OPS
 from graphc.core import registry
-from graphc.core.registry import NOT_DIFFERENTIABLE
+from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, Role
 
 OPS = registry.all_ops()
+IR_BUILTINS = {"feed", "constant", "read", "write"}  # the IR's own instructions: buffers and copies
 
 
 @pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
@@ -15,18 +15,25 @@ def test_op_is_complete(op):
     assert callable(op.infer), f"{op.name} has no shape rule"
     if op.tf_type is not None:
         assert op.gradient is NOT_DIFFERENTIABLE or callable(op.gradient), f"{op.name} has no gradient rule"
-    if op.in_ir:
-        if op.name in STATE_OPS:
-            return
+    if op.in_ir and op.name not in IR_BUILTINS:
         assert op.reference is not None, f"{op.name} has no NumPy reference"
-        assert has_lowering(op.name), f"{op.name} has no backend lowering"
-    else:
-        handled = (op.tf_type in STRUCTURAL_OPS or op.shape_only_inputs or op.reference is not None
-                   or op.host_function is not None)
-        assert handled, f"graph-only op {op.name} is neither structural, shape-only, statically evaluable nor a host op"
+    if op.role is Role.STATIC:
+        assert op.shape_function is not None or op.reference is not None, f"{op.name} cannot be evaluated"
+    if op.role is Role.HOST:
+        assert op.host_function is not None, f"host op {op.name} has no host function"
 
 
-def test_lowering_table_has_no_unregistered_ops():
-    names = {op.name for op in OPS}
-    assert set(LOWERINGS) <= names
-    assert STATE_OPS <= names
+@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
+def test_op_facts_agree(op):
+    assert (op.fusion is FusionClass.ANCHOR) == (op.anchor is not None), f"{op.name}: anchor and fusion class"
+    assert (op.fusion is FusionClass.REDUCE) == (op.reduction is not None), f"{op.name}: reduction and fusion class"
+    if op.reduction is not None:
+        assert op.reduction.combine in ("add", "maximum", "minimum")
+        assert op.reduction.identity in ("zero", "lowest", "highest")
+    assert (op.role is Role.ASSIGN) == (op.write_value is not None), f"{op.name}: write_value and role"
+    if op.role is Role.ASSIGN:
+        assert op.effects.writes, f"{op.name} assigns but does not declare that it writes"
+    if not op.in_ir:
+        assert op.fusion is FusionClass.OPAQUE and not op.effects.may_fail, f"{op.name}: graph-only op with IR facts"
+    if op.workspace is not None:
+        assert op.fusion in (FusionClass.OPAQUE, FusionClass.ANCHOR), f"{op.name}: a workspace needs its own kernel"

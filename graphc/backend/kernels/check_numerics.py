@@ -5,6 +5,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc import errors
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import KernelBuilder, register_type
 from graphc.core import messages
 
@@ -34,3 +35,6 @@ def lower_check_numerics(module, name, inst):
         with kb.if_(condition):
             kb.fail(errors.INVALID_ARGUMENT, messages.check_numerics_failure(*found, message) + where)
     return kb.finish()
+
+
+lowering.register_kernels({"check_numerics": lower_check_numerics})

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc.backend import lowering
 from graphc.backend.fused import Buffers, ElementwiseBody
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels
@@ -148,6 +149,7 @@ def _finish_with_status(kb) -> ir.Function:
 _EPILOGUE_CONTEXT = ir.LiteralStructType([PTR, I64])  # the step's buffers, the chunk's first row
 
 
+@lowering.fused_kernel("conv")
 def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     """A conv kernel of fusion (passes/fuse.py): y = im2col(x) @ w, a chunk of rows per task,
     then the epilogue body (a bias add, relu) on each finished block of y while it is in L2."""
@@ -306,7 +308,7 @@ def lower_conv2d_backprop_input(module, name, inst):
     return _finish_with_status(kb)
 
 
-CONV_LOWERINGS = {
+lowering.register_kernels({
     "conv2d_backprop_filter": lower_conv2d_backprop_filter,
     "conv2d_backprop_input": lower_conv2d_backprop_input,
-}
+})

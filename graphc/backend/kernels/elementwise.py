@@ -10,6 +10,7 @@ vectorizes.
 from __future__ import annotations
 
 from graphc import errors
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import KernelBuilder, i64
 from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.core import messages
@@ -72,8 +73,9 @@ def emit_strided_map(kb: KernelBuilder, out_ptr, out_dtype, out_shape, inputs, e
     level(0, i64(0), [i64(0)] * len(inputs))
 
 
-def lower_elementwise(module, name, inst):
-    """A kernel for one elementwise instruction (integer floordiv, whose divisor is checked first)."""
+def lower_integer_division(module, name, inst):
+    """Integer floordiv as a kernel of its own: the divisor is checked for zeros (which fail the run,
+    as TF's InvalidArgumentError) before any quotient is computed."""
     operands = inst.values
     kb = KernelBuilder(module, name, ["out"] + [f"in{i}" for i in range(len(operands))] + ["status"])
     out_type = inst.result.type
@@ -81,8 +83,7 @@ def lower_elementwise(module, name, inst):
     inputs = [(kb.arg(f"in{i}"), v.type.dtype, broadcast_strides(v.type.shape, out_type.shape))
               for i, v in enumerate(operands)]
     scalar = SCALAR_OPS[inst.op]
-    if inst.op == "floordiv" and out_type.dtype.is_integer:
-        _check_no_zero_divisor(kb, operands[1], inst)
+    _check_no_zero_divisor(kb, operands[1], inst)
     emit_strided_map(kb, kb.arg("out"), out_type.dtype, out_type.shape, inputs,
                      lambda values: scalar(kb, values, in_dtypes, out_type.dtype, inst.attrs))
     return kb.finish()
@@ -119,7 +120,10 @@ def lower_reshape(module, name, inst):
     return _copy_through(module, name, inst, lambda in_shape, out_shape, attrs: contiguous_strides(out_shape))
 
 
-LAYOUT_LOWERINGS = {
+lowering.register_kernels({
+    "floordiv": lower_integer_division,  # integers; float floordiv is fused like any elementwise op
     "transpose": lower_transpose,
     "reshape": lower_reshape,
-}
+    "expand_dims": lower_reshape,  # a size-1 axis more or less keeps the row-major order
+    "squeeze": lower_reshape,
+})

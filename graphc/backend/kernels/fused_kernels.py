@@ -14,7 +14,7 @@ from graphc import errors
 from graphc.core import messages
 import llvmlite.ir as ir
 
-from graphc.backend import scalar_ops
+from graphc.backend import lowering, scalar_ops
 from graphc.backend.fused import (SHORT_INNER_LOOP, Buffers, ElementwiseBody, ElementwiseRegion, Periodic, emit_loops,
                                   horizontal, region_lanes)
 from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, constant, declare_c, i64
@@ -22,7 +22,10 @@ from graphc.backend.kernels.elementwise import broadcast_strides, coalesce, cont
 from graphc.backend.kernels.matmul import lower_matmul
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.softmax import Rows
+from graphc.core import registry
+from graphc.core.registry import FusionClass, Reduction
 from graphc.core.rules import normalize_axes
+from graphc.ir.facts import fusion_of
 from graphc.core.tensor_shape import num_elements
 from graphc.runtime import abi
 
@@ -44,6 +47,7 @@ def materialized(buffers: Buffers, instructions) -> list:
     return [inst.result for inst in instructions if inst.result is not None and buffers.in_memory(inst.result)]
 
 
+@lowering.fused_kernel("loop")
 def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     body = ElementwiseBody(members)
     shape = body.instructions[-1].result.type.shape
@@ -59,41 +63,48 @@ def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
 # -- reduce ------------------------------------------------------------------------------------------
 
 
-def _identity(kb, op, dtype):
-    if op in ("reduce_sum", "reduce_mean"):
+def _identity(kb, reduction: Reduction, dtype):
+    """The reduction's starting value (registry facts: zero, the dtype's lowest or highest)."""
+    if reduction.identity == "zero":
         return kb.constant(dtype, 0)
+    lowest = reduction.identity == "lowest"
     if dtype.is_floating:
-        return kb.constant(dtype, float("-inf") if op == "reduce_max" else float("inf"))
-    return kb.constant(dtype, int(dtype.min if op == "reduce_max" else dtype.max))
+        return kb.constant(dtype, float("-inf") if lowest else float("inf"))
+    return kb.constant(dtype, int(dtype.min if lowest else dtype.max))
 
 
-def _combine(kb, op, dtype, accumulator, x):
+def _combine(kb, reduction: Reduction, dtype, accumulator, x):
+    """accumulator (+) x, for the reduction's combine: add, maximum or minimum."""
     b = kb.b
-    if op in ("reduce_sum", "reduce_mean"):
+    if reduction.combine == "add":
         return b.fadd(accumulator, x) if dtype.is_floating else b.add(accumulator, x)
     if dtype.is_floating:  # NaN propagates, as np.max does
-        return kb.intrinsic("maximum" if op == "reduce_max" else "minimum", dtype, [accumulator, x])
-    return b.select(b.icmp_signed(">" if op == "reduce_max" else "<", x, accumulator), x, accumulator)
+        return kb.intrinsic(reduction.combine, dtype, [accumulator, x])
+    predicate = ">" if reduction.combine == "maximum" else "<"
+    return b.select(b.icmp_signed(predicate, x, accumulator), x, accumulator)
 
 
+@lowering.fused_kernel("reduce")
 def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     """Elementwise producers, the reduction accumulated in the same pass over its input, an epilogue."""
-    position = next(i for i, m in enumerate(members) if m.op.startswith("reduce_"))
-    reduction = members[position]
+    position = next(i for i, m in enumerate(members) if fusion_of(m) is FusionClass.REDUCE)
+    instruction = members[position]
+    reduction = registry.get(instruction.op).reduction
     main, epilogue = ElementwiseBody(members[:position]), ElementwiseBody(members[position + 1:])
-    source, result = reduction.operands[0], reduction.result
-    op, dtype = reduction.op, source.type.dtype
+    source, result = instruction.operands[0], instruction.result
+    dtype = source.type.dtype
     in_shape = source.type.shape
-    axes = set(normalize_axes(reduction.attrs["axes"], len(in_shape)))
+    axes = set(normalize_axes(instruction.attrs["axes"], len(in_shape)))
     kb = KernelBuilder(module, name, ["buffers", "status"])
     b, buffers_arg = kb.b, kb.arg("buffers")
     count = num_elements(in_shape[a] for a in axes)
-    if op == "reduce_mean" and dtype.is_integer and count == 0 and result.type.num_elements:
-        kb.fail(errors.INVALID_ARGUMENT, f"{messages.INTEGER_MEAN_OF_NOTHING} (op {reduction.source or op})")
+    if reduction.mean and dtype.is_integer and count == 0 and result.type.num_elements:
+        kb.fail(errors.INVALID_ARGUMENT,
+                f"{messages.INTEGER_MEAN_OF_NOTHING} (op {instruction.source or instruction.op})")
         return kb.function
     out = buffers.value(kb, buffers_arg, result)
     with kb.loop(result.type.num_elements, "init") as j:
-        kb.store(out, dtype, j, _identity(kb, op, dtype))
+        kb.store(out, dtype, j, _identity(kb, reduction, dtype))
 
     produced_inside = source.id in {inst.result.id for inst in main.instructions}
     loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in main.inputs]
@@ -114,18 +125,18 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
         values = main.evaluate(kb, lambda v: (lambda load, offset: kb.load(load[0], load[1], offset))(*next(inputs)))
         x = values[source.id] if produced_inside else kb.load(loads[-1][0], dtype, offsets[len(loads) - 1])
         out_offset = offsets[len(loads)]
-        kb.store(out, dtype, out_offset, _combine(kb, op, dtype, kb.load(out, dtype, out_offset), x))
+        kb.store(out, dtype, out_offset, _combine(kb, reduction, dtype, kb.load(out, dtype, out_offset), x))
         for (pointer, store_dtype, value_id), offset in zip(stores, offsets[len(loads) + 1:]):
             kb.store(pointer, store_dtype, offset, values[value_id])
 
     out_strides = tuple(strides[len(loads)])
     if len(shape) == 2 and 0 < shape[1] < SHORT_INNER_LOOP and out_strides in ((0, 1), (1, 0)):
-        vectors = _PeriodicReduction(kb, shape, op, dtype, column_sums=out_strides == (0, 1))
+        vectors = _PeriodicReduction(kb, shape, reduction, dtype, column_sums=out_strides == (0, 1))
         rest = vectors.emit(loads, strides[:len(loads)], stores, main, source.id if produced_inside else None, out)
         emit_loops(kb, shape, strides, element, (rest, i64(shape[0])))
     else:
         emit_loops(kb, shape, strides, element)
-    if op == "reduce_mean":
+    if reduction.mean:
         with kb.loop(result.type.num_elements, "mean") as j:
             total = kb.load(out, dtype, j)
             divided = b.fdiv(total, constant(dtype, count)) if dtype.is_floating else \
@@ -147,12 +158,12 @@ class _PeriodicReduction:
     Either way the order of the arithmetic is fixed at compile time.
     """
 
-    def __init__(self, kb, shape, op, dtype, column_sums: bool):
-        self.kb, self.op, self.dtype, self.column_sums = kb, op, dtype, column_sums
+    def __init__(self, kb, shape, reduction: Reduction, dtype, column_sums: bool):
+        self.kb, self.reduction, self.dtype, self.column_sums = kb, reduction, dtype, column_sums
         self.rows, self.cols = shape
         self.layout = Periodic(self.cols, region_lanes())
         with kb.vector_lanes(self.layout.lanes):
-            self.identity = _identity(kb, op, dtype)
+            self.identity = _identity(kb, reduction, dtype)
 
     def emit(self, loads, load_strides, stores, main, source_id, out):
         """The periods' loop; returns the first row it leaves to the caller's element loop."""
@@ -172,7 +183,7 @@ class _PeriodicReduction:
             if self.column_sums:
                 with kb.vector_lanes(layout.lanes):
                     for slot, x in zip(accumulators, reduced):
-                        kb.set(slot, _combine(kb, self.op, self.dtype, kb.get(slot, x.type), x))
+                        kb.set(slot, _combine(kb, self.reduction, self.dtype, kb.get(slot, x.type), x))
             else:
                 for row in range(layout.rows):
                     self._add(out, b.add(row0, i64(row)), self._row_total(reduced, row))
@@ -187,7 +198,7 @@ class _PeriodicReduction:
                 for lane_col, vector, lane in lanes:
                     if lane_col == col:
                         x = b.extract_element(vector, ir.Constant(I32, lane))
-                        total = x if total is None else _combine(kb, self.op, self.dtype, total, x)
+                        total = x if total is None else _combine(kb, self.reduction, self.dtype, total, x)
                 self._add(out, i64(col), total)
         return rest
 
@@ -203,22 +214,25 @@ class _PeriodicReduction:
                 if not all(mine):
                     mask = ir.Constant(ir.VectorType(I1, layout.lanes), [int(m) for m in mine])
                     x = b.select(mask, x, self.identity)
-                total = x if total is None else _combine(kb, self.op, self.dtype, total, x)
-        return horizontal(kb, lambda x, y: _combine(kb, self.op, self.dtype, x, y), total)
+                total = x if total is None else _combine(kb, self.reduction, self.dtype, total, x)
+        return horizontal(kb, lambda x, y: _combine(kb, self.reduction, self.dtype, x, y), total)
 
     def _add(self, out, index, value) -> None:
         """out[index] = out[index] (+) value."""
         kb = self.kb
-        kb.store(out, self.dtype, index, _combine(kb, self.op, self.dtype, kb.load(out, self.dtype, index), value))
+        kb.store(out, self.dtype, index, _combine(kb, self.reduction, self.dtype, kb.load(out, self.dtype, index), value))
 
 
 # -- softmax ------------------------------------------------------------------------------------------
 
 
+@lowering.fused_kernel("softmax")
 def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     """Cross-entropy and/or its gradient in one pass per row, then the gradient's epilogue."""
-    loss = next((m for m in members if m.op == "sparse_softmax_xent"), None)
-    grad = next((m for m in members if m.op == "sparse_softmax_xent_grad"), None)
+    anchors = [m for m in members if fusion_of(m) is FusionClass.ANCHOR]
+    # The kernel's two anchors, told apart by their results: per-row losses, or a gradient per logit.
+    loss = next((m for m in anchors if len(m.result.type.shape) == 1), None)
+    grad = next((m for m in anchors if len(m.result.type.shape) == 2), None)
     anchor = loss or grad
     epilogue = ElementwiseBody([m for m in members if m is not loss and m is not grad])
     logits_value, labels_value = anchor.operands
@@ -255,6 +269,7 @@ def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Func
 # -- gemm -------------------------------------------------------------------------------------------------
 
 
+@lowering.fused_kernel("gemm")
 def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     """A call to the GEMM library; the epilogue body runs on each finished block of C, in L2.
 
@@ -322,11 +337,3 @@ def emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs
             values = body.evaluate(kb, lambda v: (lambda p, dtype, s: kb.load(p, dtype, offset(s)))(*next(inputs)))
             for pointer, dtype, strides, value_id in stores:
                 kb.store(pointer, dtype, offset(strides), values[value_id])
-
-
-KERNEL_EMITTERS = {
-    "loop": emit_loop_kernel,
-    "reduce": emit_reduce_kernel,
-    "softmax": emit_softmax_kernel,
-    "gemm": emit_gemm_kernel,
-}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import I1, KernelBuilder, i64, register_type
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes
@@ -38,3 +39,6 @@ def lower_in_top_k(module, name, inst):
         few_greater = b.icmp_signed("<", kb.get(greater, ir.IntType(64)), i64(k))
         kb.store(out, dtypes.bool_, r, b.and_(b.and_(in_range, kb.get(all_finite, I1)), few_greater))
     return kb.finish()
+
+
+lowering.register_kernels({"in_top_k": lower_in_top_k})

@@ -9,6 +9,7 @@ the NumPy references use.
 
 from __future__ import annotations
 
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import KernelBuilder, global_array, i64
 from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
 from graphc.backend.scalar_ops import convert
@@ -44,17 +45,20 @@ def _at(kb: KernelBuilder, base, dtype, offset: int):
     return base if offset == 0 else kb.address(base, dtype, i64(offset))
 
 
-def _index_map(inst, in_shape):
-    if inst.op == "slice":
-        return slice_map(in_shape, inst.attrs["begin"], inst.attrs["size"])[1]
-    return strided_slice_map_of(in_shape, inst.attrs)[1]
-
-
 def lower_slice(module, name, inst):
-    """slice and strided_slice: the output read through the index map, in row-major order."""
+    """tf.slice: the output read through its index map, in row-major order."""
+    return _lower_index_map(module, name, inst, slice_map(inst.values[0].type.shape, inst.attrs["begin"],
+                                                          inst.attrs["size"])[1])
+
+
+def lower_strided_slice(module, name, inst):
+    """tensor[...]: the output read through its index map, in row-major order."""
+    return _lower_index_map(module, name, inst, strided_slice_map_of(inst.values[0].type.shape, inst.attrs)[1])
+
+
+def _lower_index_map(module, name, inst, index_map):
     source = inst.values[0]
     out_type = inst.result.type
-    index_map = _index_map(inst, source.type.shape)
     offset, strides = index_map.element_strides(contiguous_strides(source.type.shape))
     kb = KernelBuilder(module, name, ["out", "in0", "status"])
     dtype = out_type.dtype
@@ -183,13 +187,13 @@ def lower_one_hot(module, name, inst):
     return kb.finish()
 
 
-LAYOUT_KERNELS = {
+lowering.register_kernels({
     "slice": lower_slice,
-    "strided_slice": lower_slice,
+    "strided_slice": lower_strided_slice,
     "strided_slice_grad": lower_strided_slice_grad,
     "concat": lower_concat,
     "pad": lower_pad,
     "mirror_pad": lower_mirror_pad,
     "mirror_pad_grad": lower_mirror_pad_grad,
     "one_hot": lower_one_hot,
-}
+})

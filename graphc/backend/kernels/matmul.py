@@ -5,6 +5,7 @@ float products too small for the blocked GEMM (gemm.py) to pay off.
 
 from __future__ import annotations
 
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import REASSOCIATE, KernelBuilder, constant, i64, register_type
 
 
@@ -54,3 +55,5 @@ def lower_matmul(module, name, inst):
                 kb.store(out, dtype, bld.add(bld.mul(row, i64(n)), col), kb.get(accumulator, value_type))
     return kb.finish()
 
+
+lowering.register_kernels({"matmul": lower_matmul})  # integers; float products are gemm kernels

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import I32, KernelBuilder, i64
 from graphc.backend.kernels import channels
 from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
@@ -213,9 +214,9 @@ def lower_avg_pool_grad(module, name, inst):
     return _lower_pool_grad(module, name, inst, inst.result.type.shape, ["grad"], route)
 
 
-POOL_LOWERINGS = {
+lowering.register_kernels({
     "max_pool": lower_max_pool,
     "avg_pool": lower_avg_pool,
     "max_pool_grad": lower_max_pool_grad,
     "avg_pool_grad": lower_avg_pool_grad,
-}
+})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, runtime_function
 
 _RUNTIME_NAMES = {"random_uniform": "graphc_random_uniform", "random_normal": "graphc_random_normal",
@@ -22,3 +23,6 @@ def lower_random(module, name, inst):
                          ir.Constant(I32, seed2 & 0xFFFFFFFF), run])
     kb.b.store(kb.b.add(run, i64(1)), counter)
     return kb.finish()
+
+
+lowering.register_kernels({op: lower_random for op in _RUNTIME_NAMES})

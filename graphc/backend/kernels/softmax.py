@@ -7,7 +7,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc import errors
-from graphc.backend import scalar_ops
+from graphc.backend import lowering, scalar_ops
 from graphc.backend.fused import horizontal, region_lanes, splat
 from graphc.backend.kernel_builder import I1, I64, KernelBuilder, constant, i64, register_type
 from graphc.backend.scalar_ops import convert
@@ -232,3 +232,6 @@ def lower_log_softmax(module, name, inst):
     kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
     rows.for_each_group(count, lambda indices: rows.log_softmax(kb.arg("in0"), kb.arg("out"), rows.bases(indices)))
     return kb.finish()
+
+
+lowering.register_kernels({"softmax": lower_softmax, "log_softmax": lower_log_softmax})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from graphc.backend import lowering
 from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, register_type
 from graphc.core.tensor_shape import num_elements
 
 
-def lower_arg_extremum(module, name, inst):
-    """argmax/argmin along one axis; ties and NaN go to the first index, as in NumPy."""
+def lower_arg_extremum(module, name, inst, is_max: bool):
+    """argmax (`is_max`) or argmin along one axis; ties and NaN go to the first index, as in NumPy."""
     source = inst.values[0]
     shape, dtype = source.type.shape, source.type.dtype
     axis = inst.attrs["axis"]
@@ -19,7 +20,6 @@ def lower_arg_extremum(module, name, inst):
     value_type = register_type(dtype)
     best_value = kb.variable(value_type)
     best_index = kb.variable(I64)
-    is_max = inst.op == "argmax"
     with kb.loop(outer, "o") as o:
         with kb.loop(inner, "j") as j:
             base = b.add(b.mul(o, i64(length * inner)), j)
@@ -42,3 +42,9 @@ def lower_arg_extremum(module, name, inst):
                 index = b.trunc(index, I32)
             kb.store(out, index_dtype, b.add(b.mul(o, i64(inner)), j), index)
     return kb.finish()
+
+
+lowering.register_kernels({
+    "argmax": lambda module, name, inst: lower_arg_extremum(module, name, inst, is_max=True),
+    "argmin": lambda module, name, inst: lower_arg_extremum(module, name, inst, is_max=False),
+})

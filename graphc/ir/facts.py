@@ -1,0 +1,32 @@
+"""The op registry's facts about an instruction: its fusion class, its effects, whether it may fail.
+
+Passes and the backend ask these questions of instructions, never of op names;
+the answers come from the instruction's OpDef (core/registry.py), some of them
+depending on the result's dtype (integer floordiv is not fused and may fail).
+"""
+
+from __future__ import annotations
+
+from graphc.core import registry
+from graphc.core.registry import Effects, FusionClass
+
+
+def fusion_of(inst) -> FusionClass:
+    """How the instruction fuses: its op's fusion class for its result's dtype."""
+    if inst.result is None:
+        return FusionClass.OPAQUE
+    return registry.get(inst.op).fusion_for(inst.result.type.dtype)
+
+
+def is_elementwise(inst) -> bool:
+    """Whether a fused loop can compute the instruction element by element (broadcast operands welcome)."""
+    return fusion_of(inst) in (FusionClass.ELEMENTWISE, FusionClass.BROADCAST)
+
+
+def effects_of(inst) -> Effects:
+    return registry.get(inst.op).effects
+
+
+def may_fail(inst) -> bool:
+    """Whether the instruction can fail the run on bad values (see Effects.may_fail)."""
+    return inst.result is not None and registry.get(inst.op).may_fail(inst.result.type.dtype)
