@@ -31,7 +31,7 @@ import llvmlite.ir as ir
 
 from graphc import errors, flags
 from graphc.backend import target
-from graphc.backend.fused import Buffers
+from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
                                            runtime_function)
 from graphc.backend.kernels import all as _all_kernels  # noqa: F401 - fills the lowering tables

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from typing import Optional
 
 import llvmlite.ir as ir
 import numpy as np
@@ -249,21 +250,31 @@ class KernelBuilder:
         finally:
             self.lanes = saved
 
-    def lane_type(self, scalar_type):
-        """`scalar_type`, or a vector of it when emitting `lanes` > 1 elements at once."""
-        return scalar_type if self.lanes == 1 else ir.VectorType(scalar_type, self.lanes)
+    def lane_type(self, scalar_type, lanes: Optional[int] = None):
+        """`scalar_type`, or a vector of it when emitting `lanes` (by default `self.lanes`) > 1 elements at once."""
+        lanes = self.lanes if lanes is None else lanes
+        return scalar_type if lanes == 1 else ir.VectorType(scalar_type, lanes)
 
-    def register_type(self, dtype: DType):
-        return self.lane_type(register_type(dtype))
+    def register_type(self, dtype: DType, lanes: Optional[int] = None):
+        """`dtype`'s register type in `lanes` lanes (by default `self.lanes`)."""
+        return self.lane_type(register_type(dtype), lanes)
 
-    def splat(self, scalar_type, value):
-        """The constant `value` of `scalar_type`, in every lane."""
-        scalar = ir.Constant(scalar_type, value)
-        return scalar if self.lanes == 1 else ir.Constant(ir.VectorType(scalar_type, self.lanes), [scalar] * self.lanes)
+    def constant(self, dtype: DType, value, lanes: Optional[int] = None):
+        """A constant of `dtype` in register form, in every one of `lanes` lanes (by default `self.lanes`)."""
+        scalar = constant(dtype, value)
+        lanes = self.lanes if lanes is None else lanes
+        return scalar if lanes == 1 else ir.Constant(ir.VectorType(scalar.type, lanes), [scalar] * lanes)
 
-    def constant(self, dtype: DType, value):
-        """A constant of `dtype` in register form, in every lane."""
-        return self.splat(register_type(dtype), float(value) if dtype.is_floating else int(value))
+    def broadcast(self, scalar, lanes: Optional[int] = None):
+        """The run-time value `scalar` in every one of `lanes` lanes (by default `self.lanes`):
+        inserted into lane 0, then shuffled to all."""
+        lanes = self.lanes if lanes is None else lanes
+        if lanes == 1:
+            return scalar
+        vector_type = ir.VectorType(scalar.type, lanes)
+        single = self.b.insert_element(ir.Constant(vector_type, ir.Undefined), scalar, ir.Constant(I32, 0))
+        return self.b.shuffle_vector(single, ir.Constant(vector_type, ir.Undefined),
+                                     ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
 
     # -- math ---------------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 `SCALAR_OPS[op](kb, args, in_dtypes, out_dtype, attrs)` returns the result of
 one element, or of `kb.lanes` elements as vectors (constants and types come from
-`kb`). The loop around it (broadcasting, strides) lives in `fused.py`, so a
-fused kernel can compose these entries. Semantics match the NumPy references,
+`kb`). The loops around them (broadcasting, strides) live in
+kernels/elementwise.py and loops.py, so a fused kernel can compose these entries. Semantics match the NumPy references,
 NaN cases included.
 """
 

@@ -51,6 +51,11 @@ def vector_bytes() -> int:
     return 16
 
 
+def lanes(dtype) -> int:
+    """Elements of `dtype` in the widest vector register the host has (8 float32 with AVX)."""
+    return vector_bytes() // dtype.size
+
+
 @functools.lru_cache(maxsize=None)
 def has_fma() -> bool:
     return "+fma" in set(host()[2].split(","))

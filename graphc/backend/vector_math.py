@@ -34,11 +34,11 @@ _TANH_TAIL_DENOMINATOR = (549.00390625, 417.15179443359375, 291.7226867675781, 1
 
 
 def _f(kb, value):
-    return kb.splat(F32, float(value))
+    return kb.constant(_DTYPE, value)
 
 
 def _i(kb, value):
-    return kb.splat(I32, int(value))
+    return kb.constant(dtypes.int32, value)
 
 
 def _horner(kb, coefficients, x):

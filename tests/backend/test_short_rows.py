@@ -1,5 +1,5 @@
 """Elementwise regions with short rows ([rows, cols], cols < 16) run in whole vectors
-whose lanes cross row boundaries (fused.Periodic); the interpreter is the oracle."""
+whose lanes cross row boundaries (loops.Periodic); the interpreter is the oracle."""
 
 import numpy as np
 import pytest

@@ -7,20 +7,14 @@ element at a time, and hands the body the lane count so one body serves both.
 
 from __future__ import annotations
 
-import llvmlite.ir as ir
-
 from graphc.backend import target
-from graphc.backend.kernel_builder import KernelBuilder, constant, i64
-
-
-def vector_width(dtype) -> int:
-    return max(1, target.vector_bytes() // dtype.size)
+from graphc.backend.kernel_builder import KernelBuilder, i64
 
 
 def for_channels(kb: KernelBuilder, channels: int, dtype, body) -> None:
     """body(c, lanes) for c = 0, W, 2W, ... (lanes = W, the host's vector width) while a whole
     vector fits in `channels`, then for each remaining c (lanes = 1)."""
-    width = vector_width(dtype)
+    width = target.lanes(dtype)
     vectors = channels // width
     if vectors == 1:
         body(i64(0), width)
@@ -45,14 +39,3 @@ def store(kb: KernelBuilder, dtype, base, index, value, lanes: int) -> None:
         kb.store(base, dtype, index, value)
     else:
         kb.store_vector(base, dtype, index, value)
-
-
-def splat(dtype, value, lanes: int):
-    """A float constant of `dtype` in every lane."""
-    scalar = constant(dtype, value)
-    return scalar if lanes == 1 else ir.Constant(ir.VectorType(scalar.type, lanes), [scalar] * lanes)
-
-
-def value_type(dtype, lanes: int):
-    scalar = constant(dtype, 0).type
-    return scalar if lanes == 1 else ir.VectorType(scalar, lanes)

@@ -31,10 +31,11 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend import lowering
-from graphc.backend.fused import Buffers, ElementwiseBody
+from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels
-from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS, emit_block, materialized
+from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
+from graphc.backend.kernels.matmul import emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.core.windows import MAX_CONV_TASKS, Convolution
 from graphc.runtime import abi
@@ -93,7 +94,7 @@ def _emit_im2col_rows(task: KernelBuilder, g: _Geometry, x, target, begin, end) 
                             channels.load(task, dtype, x, b.add(start, c), lanes), lanes))
                     with zero:
                         channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
-                            task, dtype, target, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
+                            task, dtype, target, b.add(destination, c), task.constant(dtype, 0, lanes), lanes))
 
 
 def _emit_col2im_image(task: KernelBuilder, g: _Geometry, columns, dx, image) -> None:
@@ -105,7 +106,7 @@ def _emit_col2im_image(task: KernelBuilder, g: _Geometry, columns, dx, image) ->
         iw = b.add(b.urem(place, i64(g.width)), i64(win.pad_left))
         destination = b.mul(b.add(b.mul(image, i64(g.height * g.width)), place), i64(g.channels))
         channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
-            task, dtype, dx, b.add(destination, c), channels.splat(dtype, 0, lanes), lanes))
+            task, dtype, dx, b.add(destination, c), task.constant(dtype, 0, lanes), lanes))
         with task.loop(win.k_h, "kh") as kh:
             oh, inside_h = _output_index(b, ih, kh, win.dilation_h, win.stride_h, win.out_h)
             with task.loop(win.k_w, "kw") as kw:
@@ -272,7 +273,7 @@ def lower_conv2d_backprop_filter(module, name, inst):
 
 def _emit_zeros(kb, dtype, target, count: int) -> None:
     channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c,
-                                                                           channels.splat(dtype, 0, lanes), lanes))
+                                                                           kb.constant(dtype, 0, lanes), lanes))
 
 
 def _emit_add(kb, dtype, target, addend, count: int) -> None:

@@ -1,52 +1,146 @@
-"""Strided maps: elementwise ops with broadcasting, and the layout ops built on them.
+"""Elementwise code: the fused "loop" kernel, the elementwise bodies every fused kernel
+runs, and strided maps for the kernels of their own.
 
-`emit_strided_map` writes a contiguous output by visiting it in row-major order
-and reading each input through its own element strides: 0 along broadcast
-dimensions, permuted for a transpose. Dimensions along which every operand is
-contiguous are merged first, so a plain `a + b` is one flat loop that LLVM
-vectorizes.
+- `ElementwiseBody`: a fused kernel's elementwise instructions (SCALAR_OPS
+  entries), evaluated one element, or `kb.lanes` of them, at a time;
+- `ElementwiseRegion`: a body run over a shape, its inputs read with
+  broadcasting and its results stored: the whole of a fused "loop" kernel
+  (split across threads when large), and the epilogue of the other fused
+  kernels (reduce.py, softmax.py, matmul.py);
+- `emit_strided_map`: a contiguous output written by visiting it in row-major
+  order and reading each input through its own element strides: 0 along
+  broadcast dimensions, permuted for a transpose. Dimensions along which every
+  operand is contiguous are merged first, so a plain `a + b` is one flat loop
+  that LLVM vectorizes. Integer floordiv, transpose and reshape are such maps.
+
+The loop nests come from backend/loops.py.
 """
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
+import llvmlite.ir as ir
+
 from graphc import errors
-from graphc.backend import lowering
+from graphc.backend import lowering, target
+from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import KernelBuilder, i64
+from graphc.backend.kernels.parallel import emit_parallel_for
+from graphc.backend.loops import (SHORT_INNER_LOOP, Periodic, broadcast_strides, coalesce, contiguous_strides,
+                                  emit_loops)
 from graphc.backend.scalar_ops import SCALAR_OPS
-from graphc.core import messages
+from graphc.core import dtypes, messages
+from graphc.core.tensor_shape import num_elements
+from graphc.ir.program import Value
+
+# A loop over fewer elements runs on one thread: waking the pool costs more.
+PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
-def contiguous_strides(shape) -> list:
-    strides, step = [], 1
-    for d in reversed(shape):
-        strides.append(step)
-        step *= d
-    return list(reversed(strides))
+class ElementwiseBody:
+    """Elementwise instructions of one kernel, evaluated for one element at a time."""
+
+    def __init__(self, instructions):
+        self.instructions = [inst for inst in instructions if inst.op != "write"]
+        self.writes = [inst for inst in instructions if inst.op == "write"]
+        defined = {inst.result.id for inst in self.instructions}
+        self.inputs: list[Value] = []
+        for inst in self.instructions:
+            for operand in inst.values:
+                if operand.id not in defined and operand not in self.inputs:
+                    self.inputs.append(operand)
+
+    def evaluate(self, kb: KernelBuilder, load: Callable[[Value], object]) -> dict:
+        """Value id -> the element (register form); `load(v)` gives an input's element."""
+        values = {v.id: load(v) for v in self.inputs}
+        for inst in self.instructions:
+            args = [values[o.id] for o in inst.values]
+            values[inst.result.id] = SCALAR_OPS[inst.op](kb, args, [o.type.dtype for o in inst.values],
+                                                         inst.result.type.dtype, inst.attrs)
+        return values
 
 
-def broadcast_strides(in_shape, out_shape) -> list:
-    """Element strides reading `in_shape` as if broadcast to `out_shape`."""
-    padded = [1] * (len(out_shape) - len(in_shape)) + list(in_shape)
-    strides = contiguous_strides(padded)
-    return [0 if d == 1 and o != 1 else s for d, o, s in zip(padded, out_shape, strides)]
+class ElementwiseRegion:
+    """`body` run over `shape`: its inputs loaded with broadcasting, `outputs` and its writes stored.
+
+    Dimensions every stream walks contiguously are merged, so `.shape` (the
+    loop nest actually emitted) may have fewer dimensions than `shape`. A
+    two-dimensional region with rows shorter than SHORT_INNER_LOOP is computed
+    in whole vectors (`Periodic`); any other is a loop nest LLVM vectorizes.
+    """
+
+    def __init__(self, body: ElementwiseBody, shape, outputs: list):
+        self.body, self.outputs = body, outputs
+        strides = [broadcast_strides(v.type.shape, shape) for v in body.inputs]
+        strides += [contiguous_strides(shape) for _ in outputs + body.writes]
+        self.shape, self.strides = coalesce(list(shape), strides)
+
+    def emit(self, kb: KernelBuilder, buffers_arg, buffers: Buffers, outer: Optional[tuple] = None) -> None:
+        """The region's code; `outer` = (begin, end) restricts it to those rows of `.shape` (a thread's share)."""
+        body = self.body
+        loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in body.inputs]
+        stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in self.outputs]
+        stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
+                    w.operands[1].id) for w in body.writes]
+
+        def element(offsets):
+            inputs = iter(zip(loads, offsets))
+            values = body.evaluate(kb, lambda value: (lambda load, offset: kb.load(load[0], load[1], offset))(
+                *next(inputs)))
+            for (pointer, dtype, value_id), offset in zip(stores, offsets[len(loads):]):
+                kb.store(pointer, dtype, offset, values[value_id])
+
+        if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP:
+            self._emit_periodic(kb, loads, stores, element, outer)
+        else:
+            emit_loops(kb, self.shape, self.strides, element, outer, flatten_short_rows=True)
+
+    def _emit_periodic(self, kb: KernelBuilder, loads, stores, element, outer) -> None:
+        b = kb.b
+        rows, cols = self.shape
+        # The body may mix dtypes (float32 values, bool masks, int32 labels), and one lane count
+        # serves them all: a vector register of float32, the dtype the work is mostly in.
+        layout = Periodic(cols, target.lanes(dtypes.float32))
+        begin, end = outer if outer is not None else (i64(0), i64(rows))
+
+        def period(row0, inputs_by_vector):
+            for v, inputs in enumerate(inputs_by_vector):
+                with kb.vector_lanes(layout.lanes):
+                    values = self.body.evaluate(kb, lambda value, inputs=iter(inputs): next(inputs))
+                first = b.add(b.mul(row0, i64(cols)), i64(v * layout.lanes))
+                for pointer, dtype, value_id in stores:
+                    kb.store_vector(pointer, dtype, first, values[value_id])
+
+        rest = layout.emit_loop(kb, begin, end, loads, self.strides[:len(loads)], period)
+        emit_loops(kb, self.shape, self.strides, element, (rest, end))
 
 
-def coalesce(shape, stride_lists):
-    """Merges adjacent dimensions along which every operand steps contiguously."""
-    dims = [d for d in shape]
-    strides = [list(s) for s in stride_lists]
-    axis = len(dims) - 1
-    while axis > 0:
-        outer, inner = axis - 1, axis
-        if all(s[outer] == s[inner] * dims[inner] for s in strides):
-            for s in strides:
-                s[outer] = s[inner]
-                del s[inner]
-            dims[outer] *= dims[inner]
-            del dims[inner]
-        axis -= 1
-    dims_and_strides = [(d, [s[i] for s in strides]) for i, d in enumerate(dims) if d != 1]
-    return [d for d, _ in dims_and_strides], [[st[k] for _, st in dims_and_strides] for k in range(len(strides))]
+def _parallel_kernel(module, name, extent: int, emit_range) -> ir.Function:
+    """A kernel running emit_range(kb, buffers, (begin, end)) over [0, extent), split across threads."""
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    emit_parallel_for(kb, f"{name}_task", extent, [kb.arg("buffers")],
+                      lambda task, values, outer: emit_range(task, values[0], outer))
+    return kb.finish()
+
+
+def materialized(buffers: Buffers, instructions) -> list:
+    """The results of `instructions` that the memory plan keeps in memory: the ones a kernel stores."""
+    return [inst.result for inst in instructions if inst.result is not None and buffers.in_memory(inst.result)]
+
+
+@lowering.fused_kernel("loop")
+def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """One elementwise body over one shape, its rows split across threads when large."""
+    body = ElementwiseBody(members)
+    shape = body.instructions[-1].result.type.shape
+    region = ElementwiseRegion(body, shape, materialized(buffers, body.instructions))
+    if num_elements(shape) >= PARALLEL_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
+        return _parallel_kernel(module, name, region.shape[0],
+                                lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    region.emit(kb, kb.arg("buffers"), buffers)
+    return kb.finish()
 
 
 def emit_strided_map(kb: KernelBuilder, out_ptr, out_dtype, out_shape, inputs, element):
@@ -56,21 +150,12 @@ def emit_strided_map(kb: KernelBuilder, out_ptr, out_dtype, out_shape, inputs, e
     element(values) returns the output element (register form).
     """
     shape, strides = coalesce(out_shape, [contiguous_strides(out_shape)] + [s for _, _, s in inputs])
-    out_strides, in_strides = strides[0], strides[1:]
 
-    def level(depth, out_offset, in_offsets):
-        if depth == len(shape):
-            values = [kb.load(ptr, dtype, off) for (ptr, dtype, _), off in zip(inputs, in_offsets)]
-            kb.store(out_ptr, out_dtype, out_offset, element(values))
-            return
-        with kb.loop(shape[depth], name=f"d{depth}") as i:
-            next_out = kb.b.add(out_offset, kb.b.mul(i, i64(out_strides[depth])))
-            next_in = [kb.b.add(off, kb.b.mul(i, i64(s[depth]))) for off, s in zip(in_offsets, in_strides)]
-            level(depth + 1, next_out, next_in)
+    def store(offsets):
+        values = [kb.load(ptr, dtype, offset) for (ptr, dtype, _), offset in zip(inputs, offsets[1:])]
+        kb.store(out_ptr, out_dtype, offsets[0], element(values))
 
-    if any(d == 0 for d in out_shape):
-        return
-    level(0, i64(0), [i64(0)] * len(inputs))
+    emit_loops(kb, shape, strides, store)
 
 
 def lower_integer_division(module, name, inst):

@@ -66,7 +66,7 @@ class Blocking:
 
 
 def blocking(dtype) -> Blocking:
-    width = target.vector_bytes() // dtype.size
+    width = target.lanes(dtype)
     registers = 32 if target.vector_bytes() == 64 else 16
     nr = 2 * width
     mr = (registers - 3) // 2  # 2*MR accumulators + 2 vectors of B + 1 broadcast of A
@@ -117,14 +117,12 @@ class GemmEmitter:
         size = b.mul(self._ceil_div(b, size, i64(multiple)), i64(multiple))
         return b.select(b.icmp_signed("<", size, i64(multiple)), i64(multiple), size)
 
-    def _lane_masks(self, b, count):
+    def _lane_masks(self, kb, count):
         """For each of the two vectors of an NR-wide row, which lanes lie below `count`."""
         bm = self.block
         index_type = ir.VectorType(I64, bm.width)
-        undef = ir.Constant(index_type, ir.Undefined)
-        splat = b.shuffle_vector(b.insert_element(undef, count, ir.Constant(I32, 0)), undef,
-                                 ir.Constant(ir.VectorType(I32, bm.width), [0] * bm.width))
-        return [b.icmp_signed("<", ir.Constant(index_type, list(range(h * bm.width, (h + 1) * bm.width))), splat)
+        counts = kb.broadcast(count, bm.width)
+        return [kb.b.icmp_signed("<", ir.Constant(index_type, list(range(h * bm.width, (h + 1) * bm.width))), counts)
                 for h in range(2)]
 
     def _masked_load(self):
@@ -188,7 +186,7 @@ class GemmEmitter:
                                          ir.Constant(self.element, 0.0))
                         b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.nr)), j)))
             else:  # each k gives `valid` contiguous elements: masked loads, zeros in the other lanes
-                masks = self._lane_masks(b, valid)
+                masks = self._lane_masks(kb, valid)
                 masked_load = self._masked_load()
                 zero = ir.Constant(self.vector, None)
                 with kb.loop(kc, "ke") as k:
@@ -301,8 +299,6 @@ class GemmEmitter:
             line = self._gep(b, c, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), i64(0)), ldc))
             for offset in (0, halves * bm.width - 1):
                 self._prefetch(b, self._gep(b, line, i64(offset)), write=True)
-        undef = ir.Constant(self.vector, ir.Undefined)
-        splat_mask = ir.Constant(ir.VectorType(I32, bm.width), [0] * bm.width)
 
         def step(k):
             b_index = b.mul(k, i64(bm.nr))
@@ -312,7 +308,7 @@ class GemmEmitter:
             for i in range(bm.mr):
                 address = self._gep(b, row_starts[i], a_index) if direct else self._gep(b, a, b.add(a_index, i64(i)))
                 scalar = b.load(address, typ=self.element)
-                broadcast = b.shuffle_vector(b.insert_element(undef, scalar, ir.Constant(I32, 0)), undef, splat_mask)
+                broadcast = kb.broadcast(scalar, bm.width)
                 for h in range(halves):
                     slot = accumulators[i][h]
                     kb.set(slot, b.call(fma, [broadcast, b_vectors[h], kb.get(slot, self.vector)]))
@@ -344,7 +340,7 @@ class GemmEmitter:
         """Rows i < rows of the tile, lanes j < cols of each row: whole vectors where all their lanes
         are inside, masked ones (slow to store on some CPUs) only for the vector the edge cuts."""
         bm, b = self.block, kb.b
-        masks = self._lane_masks(b, cols)
+        masks = self._lane_masks(kb, cols)
         masked_load, masked_store = self._masked_load(), self._masked_store()
         alignment = ir.Constant(I32, self._size())
         zero = ir.Constant(self.vector, None)

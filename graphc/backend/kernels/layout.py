@@ -1,17 +1,18 @@
 """Kernels of the layout ops that move elements by index maps: slices (and their
 gradient), concat, pad, mirror pad (and its gradient) and one_hot. Each is one kernel `i32 (ptr out, ptr in..., ptr status)`.
 
-They are built from one loop nest, `emit_copy`, which copies a region between
-two element-strided views (either side may be strided, and strides may be
-negative: `x[::-1]`). Index maps come from graphc/core/slicing.py, the same ones
-the NumPy references use.
+They are built from `emit_copy`, which copies a region between two
+element-strided views (either side may be strided, and strides may be negative:
+`x[::-1]`), and mirror padding's walk through lookup tables, both loop nests of
+backend/loops.py. Index maps come from graphc/core/slicing.py, the same ones the
+NumPy references use.
 """
 
 from __future__ import annotations
 
 from graphc.backend import lowering
 from graphc.backend.kernel_builder import KernelBuilder, global_array, i64
-from graphc.backend.kernels.elementwise import coalesce, contiguous_strides
+from graphc.backend.loops import coalesce, contiguous_strides, emit_loops
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes
 from graphc.core.slicing import mirror_source, slice_map, strided_slice_map_of
@@ -20,18 +21,9 @@ from graphc.core.tensor_shape import num_elements
 
 def emit_copy(kb: KernelBuilder, dtype, shape, destination, destination_strides, source, source_strides) -> None:
     """destination[offset(i)] = source[offset(i)] for each index i of `shape`, each side with its strides."""
-    if any(d == 0 for d in shape):
-        return
     dims, strides = coalesce(list(shape), [list(destination_strides), list(source_strides)])
-
-    def level(depth, offsets):
-        if depth == len(dims):
-            kb.store(destination, dtype, offsets[0], kb.load(source, dtype, offsets[1]))
-            return
-        with kb.loop(dims[depth], f"d{depth}") as i:
-            level(depth + 1, [kb.b.add(o, kb.b.mul(i, i64(s[depth]))) for o, s in zip(offsets, strides)])
-
-    level(0, [i64(0), i64(0)])
+    emit_loops(kb, dims, strides, lambda offsets: kb.store(destination, dtype, offsets[0],
+                                                           kb.load(source, dtype, offsets[1])))
 
 
 def emit_fill(kb: KernelBuilder, dtype, out, count: int, value) -> None:
@@ -118,21 +110,14 @@ def _emit_mirror_loops(kb: KernelBuilder, name, inst, unpadded_shape, padded_sha
     """body(padded index, unpadded index it mirrors) over the padded shape in row-major order.
 
     Each axis's mirrored source offsets (index times stride) are a constant table built
-    at compile time from mirror_source, the map the NumPy reference uses."""
-    paddings, mode, b = list(inst.attrs["paddings"]), inst.attrs["mode"], kb.b
+    at compile time from mirror_source, the map the NumPy reference uses: the source
+    stream steps through the tables where the padded one steps by its strides."""
+    paddings, mode = list(inst.attrs["paddings"]), inst.attrs["mode"]
     tables = [global_array(kb.module, f"{name}.mirror{axis}", dtypes.int64,
                            mirror_source(size, paddings[2 * axis], paddings[2 * axis + 1], mode) * stride)
               for axis, (size, stride) in enumerate(zip(unpadded_shape, contiguous_strides(unpadded_shape)))]
-
-    def level(depth, padded, source):
-        if depth == len(padded_shape):
-            body(padded, source)
-            return
-        with kb.loop(padded_shape[depth], f"d{depth}") as i:
-            level(depth + 1, b.add(b.mul(padded, i64(padded_shape[depth])), i),
-                  b.add(source, kb.load(tables[depth], dtypes.int64, i)))
-
-    level(0, i64(0), i64(0))
+    mirrored = [lambda index, table=table: kb.load(table, dtypes.int64, index) for table in tables]
+    emit_loops(kb, padded_shape, [contiguous_strides(padded_shape), mirrored], lambda offsets: body(*offsets))
 
 
 def lower_mirror_pad(module, name, inst):

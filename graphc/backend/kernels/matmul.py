@@ -1,15 +1,31 @@
-"""Plain matrix multiplication C[M,N] = op(A) @ op(B): a loop nest chosen per layout
-so the innermost loop walks contiguous memory. It serves integer products and
-float products too small for the blocked GEMM (gemm.py) to pay off.
+"""Matrix multiplication C[M,N] = op(A) @ op(B), and the fused "gemm" kernel (passes/fuse.py).
+
+The plain kernel is a loop nest chosen per layout so the innermost loop walks
+contiguous memory; it serves integer products and float products too small for
+the blocked GEMM (gemm.py) to pay off. The fused "gemm" kernel calls the GEMM
+library with its epilogue body (a bias add, relu, an optimizer's update) as a
+callback on each finished block of C (`emit_block`, which convolutions use too),
+or for a small product runs the plain loop nest, then the epilogue.
 """
 
 from __future__ import annotations
 
+import llvmlite.ir as ir
+
 from graphc.backend import lowering
-from graphc.backend.kernel_builder import REASSOCIATE, KernelBuilder, constant, i64, register_type
+from graphc.backend.buffers import Buffers
+from graphc.backend.kernel_builder import (I64, PTR, REASSOCIATE, VOID, KernelBuilder, constant, declare_c, i64,
+                                           register_type)
+from graphc.backend.kernels.elementwise import ElementwiseBody, ElementwiseRegion, materialized
+from graphc.backend.loops import broadcast_strides, contiguous_strides
+from graphc.runtime import abi
+
+# Below this many multiply-adds a product is a plain loop nest (see emit_gemm_kernel).
+SMALL_GEMM_MACS = 1 << 14
 
 
 def lower_matmul(module, name, inst):
+    """C = op(A) @ op(B) as a plain loop nest: `i32 (ptr out, ptr a, ptr b, ptr status)`."""
     a, b_value = inst.values
     transpose_a, transpose_b = inst.attrs["transpose_a"], inst.attrs["transpose_b"]
     m, n = inst.result.type.shape
@@ -54,6 +70,76 @@ def lower_matmul(module, name, inst):
                     kb.set(accumulator, add(kb.get(accumulator, value_type), product))
                 kb.store(out, dtype, bld.add(bld.mul(row, i64(n)), col), kb.get(accumulator, value_type))
     return kb.finish()
+
+
+@lowering.fused_kernel("gemm")
+def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A call to the GEMM library; the epilogue body runs on each finished block of C, in L2.
+
+    Products below SMALL_GEMM_MACS (the tiny step's 200x10 @ 10x1) skip packing and
+    padded tiles: a plain loop nest computes C, then one vectorized pass the epilogue.
+    """
+    matmul = members[0]
+    a, b_value = matmul.operands
+    m, n = matmul.result.type.shape
+    transpose_a, transpose_b = matmul.attrs["transpose_a"], matmul.attrs["transpose_b"]
+    k = a.type.shape[0] if transpose_a else a.type.shape[1]
+    epilogue = ElementwiseBody(members[1:])
+    if m * n * k < SMALL_GEMM_MACS:
+        return _emit_small_gemm(module, name, matmul, epilogue, buffers)
+    gemm = declare_c(module, abi.gemm_function(matmul.result.type.dtype, transpose_a, transpose_b))
+    callback = ir.Constant(PTR, None)
+    if epilogue.instructions or epilogue.writes:
+        outputs = materialized(buffers, epilogue.instructions)
+        block = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
+                             [PTR, I64, I64, I64, I64], VOID)
+        emit_block(block, block.arg("context"), buffers, epilogue, outputs, (m, n),
+                    *(block.arg(x) for x in ("row", "col", "rows", "cols")))
+        callback = block.finish()
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    c, a_pointer, b_pointer = (buffers.value(kb, buffers_arg, v) for v in (matmul.result, a, b_value))
+    kb.b.ret(kb.b.call(gemm, [i64(m), i64(n), i64(k), a_pointer, b_pointer, c, callback, buffers_arg,
+                              kb.arg("status")]))
+    return kb.function
+
+
+def _emit_small_gemm(module, name, matmul, epilogue: ElementwiseBody, buffers: Buffers) -> ir.Function:
+    product = lower_matmul(module, f"{name}_matmul", matmul)
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    pointers = [buffers.value(kb, buffers_arg, v) for v in (matmul.result,) + tuple(matmul.operands)]
+    kb.b.call(product, pointers + [kb.arg("status")])
+    if epilogue.instructions or epilogue.writes:
+        ElementwiseRegion(epilogue, matmul.result.type.shape, materialized(buffers, epilogue.instructions)).emit(
+            kb, buffers_arg, buffers)
+    return kb.finish()
+
+
+def emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols,
+               matrix_strides=None):
+    """The epilogue body on the block C[row:row+rows, col:col+cols] of a C of `shape`, row by row.
+
+    `matrix_strides(value)` gives an input's (row, column) strides in C when its
+    shape is not one that broadcasts to C's (a convolution's per-channel bias)."""
+    b = kb.b
+    strides_of = matrix_strides or (lambda v: broadcast_strides(v.type.shape, shape))
+    streams = [(buffers.value(kb, buffers_arg, v), v.type.dtype, strides_of(v)) for v in body.inputs]
+    stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, contiguous_strides(shape), v.id) for v in outputs]
+    stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
+                contiguous_strides(shape), w.operands[1].id) for w in body.writes]
+    with kb.loop(rows, "ei") as i:
+        r = b.add(row, i)
+        with kb.loop(cols, "ej") as j:
+            c = b.add(col, j)
+
+            def offset(strides):
+                return b.add(b.mul(r, i64(strides[0])), b.mul(c, i64(strides[1])))
+
+            inputs = iter(streams)
+            values = body.evaluate(kb, lambda v: (lambda p, dtype, s: kb.load(p, dtype, offset(s)))(*next(inputs)))
+            for pointer, dtype, strides, value_id in stores:
+                kb.store(pointer, dtype, offset(strides), values[value_id])
 
 
 lowering.register_kernels({"matmul": lower_matmul})  # integers; float products are gemm kernels

@@ -10,12 +10,10 @@ greater), as TF's CPU kernels choose, and MaxPoolGrad routes each gradient there
 
 from __future__ import annotations
 
-import llvmlite.ir as ir
-
 from graphc.backend import lowering
-from graphc.backend.kernel_builder import I32, KernelBuilder, i64
+from graphc.backend.kernel_builder import I32, KernelBuilder, i64, register_type
 from graphc.backend.kernels import channels
-from graphc.backend.kernels.fused_kernels import PARALLEL_MIN_ELEMENTS
+from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.core.windows import pool_window
 
@@ -62,40 +60,27 @@ def _clamp(b, start, k: int, size: int):
 def _first_max(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
     """(max, tap of the first max) over a window's taps for channels c..c+lanes."""
     b, dtype = kb.b, pool.dtype
-    index_type = ir.VectorType(I32, lanes) if lanes > 1 else I32
+    index_type = kb.lane_type(I32, lanes)
 
     def at(pixel):
         return b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c))
 
-    best = kb.variable(channels.value_type(dtype, lanes), channels.load(kb, dtype, x, at(first[0]), lanes))
-    index = kb.variable(index_type, _splat_index(b, first[1], lanes))
+    best = kb.variable(kb.register_type(dtype, lanes), channels.load(kb, dtype, x, at(first[0]), lanes))
+    index = kb.variable(index_type, kb.broadcast(first[1], lanes))
 
     def tap(pixel, number):
         value = channels.load(kb, dtype, x, at(pixel), lanes)
         larger = b.fcmp_ordered(">", value, kb.get(best, value.type))
         kb.set(best, b.select(larger, value, kb.get(best, value.type)))
-        kb.set(index, b.select(larger, _splat_index(b, number, lanes), kb.get(index, index_type)))
+        kb.set(index, b.select(larger, kb.broadcast(number, lanes), kb.get(index, index_type)))
 
     visit(tap)
-    return kb.get(best, channels.value_type(dtype, lanes)), kb.get(index, index_type), at
+    return kb.get(best, kb.register_type(dtype, lanes)), kb.get(index, index_type), at
 
 
-def _splat_index(b, number, lanes: int):
-    if lanes == 1:
-        return number
-    vector_type = ir.VectorType(I32, lanes)
-    one = b.insert_element(ir.Constant(vector_type, ir.Undefined), number, ir.Constant(I32, 0))
-    return b.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined), ir.Constant(vector_type, [0] * lanes))
-
-
-def _count(b, pool: _Pool, count, lanes: int):
-    value = b.sitofp(count, channels.value_type(pool.dtype, 1))
-    if lanes == 1:
-        return value
-    vector_type = channels.value_type(pool.dtype, lanes)
-    one = b.insert_element(ir.Constant(vector_type, ir.Undefined), value, ir.Constant(I32, 0))
-    return b.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined),
-                            ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+def _count(kb, pool: _Pool, count, lanes: int):
+    """A window's tap count (i64) as a float of the pool's dtype, in `lanes` lanes."""
+    return kb.broadcast(kb.b.sitofp(count, register_type(pool.dtype)), lanes)
 
 
 def _lower_pool(module, name, inst, average: bool):
@@ -119,7 +104,7 @@ def _lower_pool(module, name, inst, average: bool):
 
                 def window(c, lanes):
                     if average:
-                        total = task.variable(channels.value_type(dtype, lanes), channels.splat(dtype, 0, lanes))
+                        total = task.variable(task.register_type(dtype, lanes), task.constant(dtype, 0, lanes))
 
                         def tap(pixel, number):
                             index = b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c))
@@ -127,8 +112,8 @@ def _lower_pool(module, name, inst, average: bool):
                             task.set(total, b.fadd(task.get(total, value.type), value))
 
                         visit(tap)
-                        result = b.fdiv(task.get(total, channels.value_type(dtype, lanes)),
-                                        _count(b, pool, count, lanes))
+                        result = b.fdiv(task.get(total, task.register_type(dtype, lanes)),
+                                        _count(task, pool, count, lanes))
                     else:
                         result = _first_max(task, pool, x, image_base, first, visit, c, lanes)[0]
                     channels.store(task, dtype, out, b.add(destination, c), result, lanes)
@@ -158,7 +143,7 @@ def _lower_pool_grad(module, name, inst, image_shape, operand_names, route):
             with task.loop(pool.height * pool.width, "zero") as p:
                 start = b.add(base, b.mul(p, i64(pool.channels)))
                 channels.for_channels(task, pool.channels, dtype, lambda c, lanes: channels.store(
-                    task, dtype, dx, b.add(start, c), channels.splat(dtype, 0, lanes), lanes))
+                    task, dtype, dx, b.add(start, c), task.constant(dtype, 0, lanes), lanes))
             with task.loop(win.out_h, "oh") as oh:
                 with task.loop(win.out_w, "ow") as ow:
                     grad_base = b.mul(b.add(b.mul(b.add(b.mul(image, i64(win.out_h)), oh), i64(win.out_w)), ow),
@@ -194,9 +179,9 @@ def lower_max_pool_grad(module, name, inst):
         first, _, visit = pool.taps(task, oh, ow)
         _, winner, _ = _first_max(task, pool, x, base, first, visit, c, lanes)
         g = channels.load(task, dtype, grad, b.add(grad_base, c), lanes)
-        zero = channels.splat(dtype, 0, lanes)
+        zero = task.constant(dtype, 0, lanes)
         visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, b.select(
-            b.icmp_signed("==", winner, _splat_index(b, number, lanes)), g, zero), lanes))
+            b.icmp_signed("==", winner, task.broadcast(number, lanes)), g, zero), lanes))
 
     return _lower_pool_grad(module, name, inst, inst.values[0].type.shape, ["x", "y", "grad"], route)
 
@@ -208,7 +193,7 @@ def lower_avg_pool_grad(module, name, inst):
         b, dtype = task.b, pool.dtype
         dx, grad = values
         _, count, visit = pool.taps(task, oh, ow)
-        share = b.fdiv(channels.load(task, dtype, grad, b.add(grad_base, c), lanes), _count(b, pool, count, lanes))
+        share = b.fdiv(channels.load(task, dtype, grad, b.add(grad_base, c), lanes), _count(task, pool, count, lanes))
         visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, share, lanes))
 
     return _lower_pool_grad(module, name, inst, inst.result.type.shape, ["grad"], route)

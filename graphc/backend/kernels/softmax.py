@@ -1,19 +1,23 @@
-"""Row-wise softmax math over the last axis: softmax and log_softmax kernels, and
-the row helpers the fused cross-entropy kernel uses (labels are checked and a
-bad one is reported through the status, never read out of bounds)."""
+"""Row-wise softmax math over the last axis: the softmax and log_softmax kernels, the
+fused "softmax" kernel (cross-entropy and/or its gradient, see passes/fuse.py), and
+the row helpers they share (labels are checked and a bad one is reported through
+the status, never read out of bounds)."""
 
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
 from graphc import errors
-from graphc.backend import lowering, scalar_ops
-from graphc.backend.fused import horizontal, region_lanes, splat
+from graphc.backend import lowering, scalar_ops, target
+from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I1, I64, KernelBuilder, constant, i64, register_type
+from graphc.backend.kernels.elementwise import ElementwiseBody, ElementwiseRegion, materialized
+from graphc.backend.loops import horizontal
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, messages
+from graphc.core.registry import FusionClass
 from graphc.core.tensor_shape import num_elements
-
+from graphc.ir.facts import fusion_of
 
 
 class Rows:
@@ -30,15 +34,13 @@ class Rows:
 
     def __init__(self, kb: KernelBuilder, dtype, classes: int):
         self.kb, self.dtype, self.classes = kb, dtype, classes
-        self.lanes = region_lanes()
+        # A float32 vector register's lanes for float64 rows too (their chunks then span two
+        # registers): the chunks, and so the code's shape, are the same for both dtypes.
+        self.lanes = target.lanes(dtypes.float32)
         self.full_chunks, self.tail = divmod(classes, self.lanes)
         self.vector_type = ir.VectorType(register_type(dtype), self.lanes)
         self.tail_mask = ir.Constant(ir.VectorType(I1, self.lanes), [int(lane < self.tail)
                                                                       for lane in range(self.lanes)])
-
-    def _splat(self, value):
-        with self.kb.vector_lanes(self.lanes):
-            return self.kb.constant(self.dtype, value)
 
     def _each_chunk(self, base, visit) -> None:
         """visit(index, mask) for each chunk of the row starting at element `base`; mask None when full."""
@@ -53,9 +55,10 @@ class Rows:
             visit(b.add(base, i64(self.full_chunks * self.lanes)), self.tail_mask)
 
     def _load(self, x, index, mask, fill):
+        """The chunk at x[index]; with a mask, the lanes outside it hold the number `fill`."""
         if mask is None:
             return self.kb.load_vector(x, self.dtype, index, self.lanes)
-        return self.kb.load_vector_masked(x, self.dtype, index, mask, fill)
+        return self.kb.load_vector_masked(x, self.dtype, index, mask, self.kb.constant(self.dtype, fill, self.lanes))
 
     def _store(self, out, index, value, mask) -> None:
         if mask is None:
@@ -66,7 +69,7 @@ class Rows:
     def _reduce(self, base, initial, step, combine):
         """Folds step(accumulator, index, mask) over the row's chunks, then combine() across lanes."""
         kb = self.kb
-        accumulator = kb.variable(self.vector_type, self._splat(initial))
+        accumulator = kb.variable(self.vector_type, kb.constant(self.dtype, initial, self.lanes))
 
         def visit(index, mask):
             kb.set(accumulator, step(kb.get(accumulator, self.vector_type), index, mask))
@@ -82,21 +85,19 @@ class Rows:
 
         def step(best, index, mask):
             with kb.vector_lanes(self.lanes):
-                return maximum(best, self._load(x, index, mask, self._splat(float("-inf"))))
+                return maximum(best, self._load(x, index, mask, float("-inf")))
 
         return self._reduce(base, float("-inf"), step, maximum)
 
     def sum_exp(self, x, base, shift, store_to=None):
         """sum(exp(x - shift)) over the row; optionally stores each exp to `store_to`."""
         kb = self.kb
-        with kb.vector_lanes(self.lanes):
-            shifts = splat(kb, shift, self.lanes)
+        shifts = kb.broadcast(shift, self.lanes)
 
         def step(total, index, mask):
             with kb.vector_lanes(self.lanes):
                 # Masked-off lanes hold -inf: their exp is 0 and adds nothing.
-                e = scalar_ops.exp(kb, self.dtype, kb.b.fsub(self._load(x, index, mask, self._splat(float("-inf"))),
-                                                             shifts))
+                e = scalar_ops.exp(kb, self.dtype, kb.b.fsub(self._load(x, index, mask, float("-inf")), shifts))
                 if store_to is not None:
                     self._store(store_to, index, e, mask)
                 return kb.b.fadd(total, e)
@@ -106,10 +107,10 @@ class Rows:
     def divide(self, out, base, total) -> None:
         """out[row] /= total."""
         kb = self.kb
-        totals = splat(kb, total, self.lanes)
+        totals = kb.broadcast(total, self.lanes)
 
         def visit(index, mask):
-            self._store(out, index, kb.b.fdiv(self._load(out, index, mask, self._splat(1.0)), totals), mask)
+            self._store(out, index, kb.b.fdiv(self._load(out, index, mask, 1.0), totals), mask)
 
         self._each_chunk(base, visit)
 
@@ -133,14 +134,14 @@ class Rows:
             return shifts, totals
         rows = [self._exps(x, base, shift) for base, shift in zip(bases, shifts)]
         for row, (chunks, total) in enumerate(rows):
-            totals = splat(kb, total, self.lanes)
+            totals = kb.broadcast(total, self.lanes)
             for number, (index, mask, e) in enumerate(chunks):
                 with kb.vector_lanes(self.lanes):
                     quotient = b.fdiv(e, totals)
                     if labels is not None:
                         lanes = ir.Constant(ir.VectorType(I64, self.lanes),
                                             list(range(number * self.lanes, (number + 1) * self.lanes)))
-                        at_label = b.icmp_signed("==", lanes, splat(kb, labels[row], self.lanes))
+                        at_label = b.icmp_signed("==", lanes, kb.broadcast(labels[row], self.lanes))
                         quotient = b.select(at_label, b.fsub(quotient, kb.constant(self.dtype, 1)), quotient)
                 self._store(out, index, quotient, mask)
         return shifts, [total for _, total in rows]
@@ -148,11 +149,11 @@ class Rows:
     def _exps(self, x, base, shift):
         """([(index, mask, exp(x - shift)) per chunk], their sum) for a row of unrolled chunks."""
         kb = self.kb
-        shifts, chunks = splat(kb, shift, self.lanes), []
+        shifts, chunks = kb.broadcast(shift, self.lanes), []
 
         def visit(index, mask):
             with kb.vector_lanes(self.lanes):
-                value = self._load(x, index, mask, self._splat(float("-inf")))  # exp(-inf) = 0 adds nothing
+                value = self._load(x, index, mask, float("-inf"))  # exp(-inf) = 0 adds nothing
                 chunks.append((index, mask, scalar_ops.exp(kb, self.dtype, kb.b.fsub(value, shifts))))
 
         self._each_chunk(base, visit)
@@ -171,10 +172,10 @@ class Rows:
         for base, shift, log_total in zip(bases, shifts, log_totals):
             # (x - max) - log(total), in this order: x - (max + log(total)) rounds log(total)
             # away when max is large (a row [1e30, 1e30] gave 0 instead of -log 2).
-            shift_vector, log_total_vector = splat(kb, shift, self.lanes), splat(kb, log_total, self.lanes)
+            shift_vector, log_total_vector = kb.broadcast(shift, self.lanes), kb.broadcast(log_total, self.lanes)
 
             def visit(index, mask, shift_vector=shift_vector, log_total_vector=log_total_vector):
-                shifted = kb.b.fsub(self._load(x, index, mask, self._splat(0.0)), shift_vector)
+                shifted = kb.b.fsub(self._load(x, index, mask, 0.0), shift_vector)
                 self._store(out, index, kb.b.fsub(shifted, log_total_vector), mask)
 
             self._each_chunk(base, visit)
@@ -231,6 +232,46 @@ def lower_softmax(module, name, inst):
 def lower_log_softmax(module, name, inst):
     kb, rows, count = _setup(module, name, inst, ["out", "in0", "status"])
     rows.for_each_group(count, lambda indices: rows.log_softmax(kb.arg("in0"), kb.arg("out"), rows.bases(indices)))
+    return kb.finish()
+
+
+@lowering.fused_kernel("softmax")
+def emit_softmax_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """Cross-entropy and/or its gradient in one pass per row, then the gradient's epilogue."""
+    anchors = [m for m in members if fusion_of(m) is FusionClass.ANCHOR]
+    # The kernel's two anchors, told apart by their results: per-row losses, or a gradient per logit.
+    loss = next((m for m in anchors if len(m.result.type.shape) == 1), None)
+    grad = next((m for m in anchors if len(m.result.type.shape) == 2), None)
+    anchor = loss or grad
+    epilogue = ElementwiseBody([m for m in members if m is not loss and m is not grad])
+    logits_value, labels_value = anchor.operands
+    batch, classes = logits_value.type.shape
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    b, buffers_arg = kb.b, kb.arg("buffers")
+    rows = Rows(kb, logits_value.type.dtype, classes)
+    x = buffers.value(kb, buffers_arg, logits_value)
+    labels = buffers.value(kb, buffers_arg, labels_value)
+    loss_out = buffers.value(kb, buffers_arg, loss.result) if loss else None
+    grad_out = buffers.value(kb, buffers_arg, grad.result) if grad else None
+    rows.check_labels(labels, labels_value.type.dtype, batch, anchor)
+
+    def group(indices):
+        bases = rows.bases(indices)
+        labels_of = [rows.label(labels, labels_value.type.dtype, r) for r in indices]
+        if grad:
+            shifts, totals = rows.softmax_into(x, grad_out, bases, labels=labels_of)
+        else:
+            shifts = [rows.max(x, base) for base in bases]
+            totals = [rows.sum_exp(x, base, shift) for base, shift in zip(bases, shifts)]
+        if loss:
+            for r, base, label, shift, total in zip(indices, bases, labels_of, shifts, totals):
+                picked = b.fsub(kb.load(x, rows.dtype, b.add(base, label)), shift)
+                kb.store(loss_out, rows.dtype, r, b.fsub(scalar_ops.log(kb, rows.dtype, total), picked))
+
+    rows.for_each_group(batch, group)
+    if epilogue.instructions or epilogue.writes:
+        ElementwiseRegion(epilogue, (batch, classes), materialized(buffers, epilogue.instructions)).emit(
+            kb, buffers_arg, buffers)
     return kb.finish()
 
 
