@@ -9,6 +9,9 @@ use: `import graphc.ir.program` (a compiler tool, a test of the IR) loads the
 IR and nothing of the graph frontend, the op library or LLVM.
 """
 
+import importlib
+import importlib.util
+
 __version__ = "0.1.0"
 
 
@@ -19,8 +22,14 @@ def _api():
 
 
 def __getattr__(name):
-    """A name of the TF1 API (graphc.compat.v1); the whole API loads with the first one."""
-    value = getattr(_api(), name)  # AttributeError names graphc when the API has no such name
+    """A submodule of graphc (`graphc.errors`, `tf.nn`), or else a name of the TF1 API (graphc.compat.v1),
+    whose whole namespace loads with the first such name."""
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # `from graphc import errors` asks for the attribute before importing the submodule: it must
+        # not load the whole API, which may be what is importing graphc.errors right now.
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        value = getattr(_api(), name)  # AttributeError names graphc
     globals()[name] = value
     return value
 

@@ -7,7 +7,7 @@ import pytest
 os.environ.setdefault("GRAPHC_VERIFY", "1")
 
 import graphc as tf  # noqa: E402
-from graphc import flags  # noqa: E402
+from graphc import environment  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -18,13 +18,13 @@ def fresh_default_graph():
 
 @pytest.fixture
 def setenv(monkeypatch):
-    """`setenv(name, value)`: an environment variable set for one test, graphc's flags parsed again
+    """`setenv(name, value)`: an environment variable set for one test, graphc's environment parsed again
     (and once more when the test ends, with the variable restored)."""
 
     def set_variable(name, value):
         monkeypatch.setenv(name, value)
-        flags.reload()
+        environment.reload()
 
     yield set_variable
     monkeypatch.undo()
-    flags.reload()
+    environment.reload()

@@ -29,7 +29,7 @@ import os
 
 import llvmlite.ir as ir
 
-from graphc import errors, flags
+from graphc import environment, errors
 from graphc.backend import target
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
@@ -57,7 +57,7 @@ class _Partitions:
         before = _instruction_count(module)
         function = emitter(module, self.buffers[index], name)
         self.sizes[index] += _instruction_count(module) - before
-        if flags.get().verify and _calls(function, "graphc_fail") and not any(may_fail(m) for m in members):
+        if environment.get().verify and _calls(function, "graphc_fail") and not any(may_fail(m) for m in members):
             raise errors.InternalError(None, None, f"kernel {name} can fail, but none of its ops may fail "
                                                    "(Effects.may_fail in the op registry)")
         if index == 0:
@@ -111,7 +111,7 @@ def emit_modules(program: Program, count: int = 1) -> list:
     buffers_arg, status = step.arg("buffers"), step.arg("status")
 
     def call(function, args, label):
-        started = step.b.call(runtime_function(module, "graphc_now_ns"), []) if flags.get().profile else None
+        started = step.b.call(runtime_function(module, "graphc_now_ns"), []) if environment.get().profile else None
         code = step.b.call(function, args)
         if started is not None:
             elapsed = step.b.sub(step.b.call(runtime_function(module, "graphc_now_ns"), []), started)

@@ -15,7 +15,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-from graphc import flags
+from graphc import environment
 from graphc.backend import target, toolchain
 from graphc.backend.kernels.gemm import emit_gemm_functions
 from graphc.runtime import abi, cache
@@ -45,7 +45,7 @@ def step_key(program_text: str) -> str:
 
 def runtime_library() -> Path:
     """runtime_c as a shared library, built into the cache the first time."""
-    flavour = "-sanitize" if flags.get().sanitize else ""
+    flavour = "-sanitize" if environment.get().sanitize else ""
     name = f"libgraphc_runtime-{toolchain.runtime_digest()}{flavour}.so"
     return cache.cached_file(name) or cache.store_file(name, toolchain.build_runtime_library)
 

@@ -24,7 +24,7 @@ from typing import NamedTuple, Optional
 import llvmlite.binding as llvm
 import llvmlite.binding.ffi as llvm_ffi
 
-from graphc import errors, flags
+from graphc import environment, errors
 from graphc.backend import target
 
 
@@ -75,7 +75,7 @@ _PARALLEL_MIN_CHARACTERS = 20_000
 
 def _can_fork(llvm_irs: list) -> bool:
     return (len(llvm_irs) > 1 and min(map(len, llvm_irs)) >= _PARALLEL_MIN_CHARACTERS
-            and sys.platform.startswith("linux") and flags.get().parallel_compile)
+            and sys.platform.startswith("linux") and environment.get().parallel_compile)
 
 
 def _fork_compile(llvm_ir: str, keep_texts: bool):
@@ -135,7 +135,7 @@ def _compile_one(llvm_ir: str, keep_texts: bool) -> tuple:
 
 
 def c_compiler() -> str:
-    compiler = flags.get().c_compiler
+    compiler = environment.get().c_compiler
     if shutil.which(compiler) is None:
         raise errors.UnavailableError(None, None, f"graphc needs a C compiler to link compiled steps, and "
                                                   f"'{compiler}' was not found (install gcc or clang, or set CC)")
@@ -168,7 +168,7 @@ SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefi
 def build_runtime_library(output: Path) -> None:
     """Compiles runtime_c into the shared library every step resolves its runtime calls against."""
     sources = sorted(str(p) for p in runtime_source_dir().glob("*.c"))
-    sanitizer = SANITIZER_FLAGS if flags.get().sanitize else []
+    sanitizer = SANITIZER_FLAGS if environment.get().sanitize else []
     _run([c_compiler(), "-O2", "-fPIC", "-std=c11", *sanitizer, "-shared", "-o", str(output), *sources, "-lm",
           "-lpthread"])
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from graphc import flags
+from graphc import environment
 from graphc.backend import codegen, libraries, toolchain
 from graphc.compiler import dump
 from graphc.compiler.lower import LoweredStep, lower
@@ -79,11 +79,11 @@ def _pass_stage(name: str, run_pass: Callable[[Program], Program]) -> Stage:
 
 
 def _library_name(program: Program) -> str:
-    return libraries.step_key(print_program(program) + ("\nprofiled" if flags.get().profile else ""))
+    return libraries.step_key(print_program(program) + ("\nprofiled" if environment.get().profile else ""))
 
 
 def _look_up_cache(build: Build) -> None:
-    if flags.get().dump_dir is None:  # a dump shows every stage, so it builds the library again
+    if environment.get().dump_dir is None:  # a dump shows every stage, so it builds the library again
         build.library = cache.cached_file(_library_name(build.program))
 
 
@@ -93,7 +93,7 @@ def _emit_llvm(build: Build) -> None:
 
 
 def _compile_objects(build: Build) -> None:
-    build.compiled = toolchain.compile_modules(build.llvm_modules, keep_texts=flags.get().dump_dir is not None)
+    build.compiled = toolchain.compile_modules(build.llvm_modules, keep_texts=environment.get().dump_dir is not None)
 
 
 def _link(build: Build) -> None:
@@ -120,7 +120,7 @@ class Instrument:
     """What watches every stage: timing, verification and dumps (see the module docstring)."""
 
     def __init__(self, fetches):
-        self.flags = flags.get()
+        self.environment = environment.get()
         self.dump = dump.start_signature(fetches)
         self.label = dump.signature_label(fetches)
         self.seconds: list = []  # (stage name, seconds)
@@ -131,7 +131,7 @@ class Instrument:
         stage.run(build)
         self.seconds.append((stage.name, time.perf_counter() - started))
         changed = build.program is not program
-        if changed and self.flags.verify:
+        if changed and self.environment.verify:
             verify(build.program)
         if self.dump is not None:
             shown = stage.show(build) if stage.show else (
@@ -140,7 +140,7 @@ class Instrument:
                 self.dump.write(name, text, suffix)
 
     def finish(self) -> None:
-        if self.flags.timing:
+        if self.environment.timing:
             total = sum(seconds for _, seconds in self.seconds)
             times = ", ".join(f"{name} {seconds * 1e3:.1f}" for name, seconds in self.seconds if seconds >= 5e-5)
             print(f"graphc: compiled {self.label} in {total * 1e3:.1f} ms ({times})", file=sys.stderr)

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from graphc import flags
+from graphc import environment
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.graph import Operation, Tensor, walk_ops
 
@@ -44,7 +44,7 @@ class SignatureDump:
 
 def start_signature(fetches) -> Optional[SignatureDump]:
     """A SignatureDump for a new signature when dumping is on, else None."""
-    root = flags.get().dump_dir
+    root = environment.get().dump_dir
     if root is None:
         return None
     label = signature_label(fetches)

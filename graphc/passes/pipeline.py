@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from graphc import flags
+from graphc import environment
 from graphc.ir.program import Program
 from graphc.ir.verifier import verify
 from graphc.passes.check_memory import check_plan_fits, check_values_fit
@@ -47,7 +47,7 @@ def run_pipeline(program: Program) -> Program:
     The compiler driver runs these passes as stages of its own (compiler/driver.py);
     this is for tools and tests that want the optimized IR alone.
     """
-    check = flags.get().verify
+    check = environment.get().verify
     for _, run_pass in PIPELINE:
         result = run_pass(program)
         if check and result is not program:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from graphc import flags
+from graphc import environment
 
 
 def cache_dir() -> Path:
@@ -24,7 +24,7 @@ def cache_dir() -> Path:
     Libraries are loaded from it into the process, so it must be ours and
     writable by nobody else (PermissionError otherwise).
     """
-    root = flags.get().cache_dir
+    root = environment.get().cache_dir
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     status = root.stat()
     if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cffi
 
-from graphc import errors, flags
+from graphc import environment, errors
 from graphc.runtime import abi, profile
 
 _ffi = cffi.FFI()
@@ -34,7 +34,7 @@ def load_support_libraries(runtime_path: Path, gemm_path: Path) -> None:
         ctypes.CDLL(str(runtime_path), mode=ctypes.RTLD_GLOBAL)
         ctypes.CDLL(str(gemm_path), mode=ctypes.RTLD_GLOBAL)
         _runtime = _ffi.dlopen(str(runtime_path))
-        if flags.get().profile:
+        if environment.get().profile:
             profile.report_at_exit(_runtime)
 
 

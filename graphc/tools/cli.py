@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphc import errors, flags
+from graphc import environment, errors
 from graphc.backend import target
 from graphc.backend.kernels import gemm
 from graphc.compiler import driver
@@ -59,7 +59,7 @@ FORMATS = ("text", "dot") + dot_render.FORMATS
 
 def _run_program(program: str, args: list, dump_dir: Path) -> int:
     os.environ["GRAPHC_DUMP"] = str(dump_dir)
-    flags.reload()
+    environment.reload()
     saved_argv = sys.argv
     sys.argv = [program] + args
     sys.path.insert(0, str(Path(program).resolve().parent))

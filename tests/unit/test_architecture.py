@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +84,13 @@ def test_passes_and_the_graph_api_load_without_llvm():
     assert "llvmlite" not in _modules_loaded_by("import graphc.passes.pipeline")
     api = _modules_loaded_by("import graphc as tf\ntf.placeholder(tf.float32, [2]) + 1")
     assert "llvmlite" not in api and "graphc.compiler.driver" not in api
+
+
+@pytest.mark.parametrize("module", ["graphc.errors", "graphc.ops.math_ops", "graphc.ops.nn_ops", "graphc.train.saver",
+                                    "graphc.layers.core", "graphc.keras.models", "graphc.session",
+                                    "graphc.runtime.executable", "graphc.compiler.driver", "graphc.tools.cli"])
+def test_any_module_imports_first(module):
+    """`from graphc import errors` inside a module must import that submodule, not the whole TF1
+    namespace (which may be importing the module right now)."""
+    loaded = _modules_loaded_by(f"import {module}")
+    assert module in loaded

@@ -1,5 +1,7 @@
 """Every environment variable graphc reads, parsed in one place.
 
+(Not `flags`: that name is TF1's `tf.flags`, the command-line flags module.)
+
 | variable                 | default          | what it does                                              |
 |--------------------------|------------------|-----------------------------------------------------------|
 | GRAPHC_CACHE_DIR         | ~/.cache/graphc  | where compiled libraries are cached (private to the user) |
@@ -27,7 +29,7 @@ from typing import Optional
 
 
 @dataclass(frozen=True)
-class Flags:
+class Environment:
     """The parsed environment (see the module docstring for each variable)."""
 
     cache_dir: Path
@@ -45,9 +47,9 @@ def _switch(name: str, default: bool) -> bool:
     return default if value == "" else value != "0"
 
 
-def _parse() -> Flags:
+def _parse() -> Environment:
     dump = os.environ.get("GRAPHC_DUMP", "")
-    return Flags(
+    return Environment(
         cache_dir=Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc"),
         dump_dir=Path(dump) if dump else None,
         verify=_switch("GRAPHC_VERIFY", False),
@@ -60,12 +62,12 @@ def _parse() -> Flags:
 
 
 @functools.lru_cache(maxsize=1)
-def get() -> Flags:
-    """The flags, parsed from the environment on the first call."""
+def get() -> Environment:
+    """The environment's GRAPHC_* variables (and CC), parsed on the first call."""
     return _parse()
 
 
-def reload() -> Flags:
-    """Parses the environment again (after a change to it) and returns the new flags."""
+def reload() -> Environment:
+    """Parses the environment again (after a change to it) and returns what it says now."""
     get.cache_clear()
     return get()
