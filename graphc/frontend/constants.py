@@ -1,9 +1,10 @@
-"""Constants: `tf.constant` and the `Const` op, the one op every graph can build by itself.
+"""The `Const` op and the arrays it holds: the one op every graph can build by itself.
 
-`convert_to_tensor` turns Python values and arrays into Const ops, so the frontend
-defines and registers Const itself rather than asking an op family for it. A
-constant holds a read-only array; a splat (every element equal) keeps one
-element as a broadcast view, so `tf.zeros([100000, 100000])` allocates nothing.
+`convert_to_tensor` (frontend/graph.py, beside `tf.constant`) turns Python values and
+arrays into Const ops, so the frontend defines and registers Const itself rather than
+asking an op family for it. A constant holds a read-only array; a splat (every element
+equal) keeps one element as a broadcast view, so `tf.zeros([100000, 100000])`
+allocates nothing.
 """
 
 from __future__ import annotations
