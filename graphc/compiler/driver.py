@@ -179,4 +179,5 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> Compiled
 
 def load_runtime() -> None:
     """Loads the C runtime and the GEMM library into the process, building them into the cache the first time."""
-    loader.load_support_libraries(libraries.runtime_library(), libraries.gemm_library())
+    if not loader.is_loaded():  # finding the libraries verifies their checksums: once is enough
+        loader.load_support_libraries(libraries.runtime_library(), libraries.gemm_library())

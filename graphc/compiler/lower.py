@@ -57,7 +57,8 @@ def rng_name(op: Operation) -> str:
 
 def _may_fail(op: Operation) -> bool:
     """Whether running `op` can fail the run on bad values (see Effects.may_fail)."""
-    return bool(op.outputs) and op.op_def.may_fail(op.outputs[0].dtype)
+    op_def = op.op_def
+    return bool(op_def.effects.may_fail) and bool(op.outputs) and op_def.may_fail(op.outputs[0].dtype)
 
 
 def _role(op: Operation) -> Role:
@@ -82,6 +83,7 @@ class _Lowering:
         self.init_dependencies: set[str] = set()
         self.types: dict[int, TensorType] = {}
         self.static_memo: dict = {}
+        self.data_inputs: dict = {}  # op -> its run-time inputs (_data_inputs)
 
     # -- 1 and 2: prune and bind shapes ---------------------------------------------------------
 
@@ -132,6 +134,12 @@ class _Lowering:
 
     def _data_inputs(self, op: Operation):
         """Inputs whose values the op needs at run time (not static, not shape-only)."""
+        inputs = self.data_inputs.get(op)
+        if inputs is None:
+            inputs = self.data_inputs[op] = self._find_data_inputs(op)
+        return inputs
+
+    def _find_data_inputs(self, op: Operation):
         op_def = op.op_def
         if op_def.role is Role.HOST:
             return []  # a host op (summary) reached by a control edge runs on the host, if fetched
@@ -165,10 +173,18 @@ class _Lowering:
                 if _role(t.op) is Role.VARIABLE and id(t) not in self.fed:
                     (writers if _role(op) is Role.ASSIGN and i == 0 else readers).setdefault(t.op, []).append(op)
         checks = [op for op in executed if _may_fail(op)]
+        # An op that neither writes nor depends on a write reaches no writer, now or after the edges
+        # below are added (they only give writers more dependencies): it needs no search. Creation
+        # order is a topological order: an op's inputs and control inputs exist before it.
+        all_writers = {writer for var_writers in writers.values() for writer in var_writers}
+        touches_write = set()
+        for op in sorted(executed, key=lambda o: o._id):
+            if op in all_writers or not deps[op].isdisjoint(touches_write):
+                touches_write.add(op)
         for var, var_writers in writers.items():
             for reader in readers.get(var, []) + checks:
                 for writer in var_writers:
-                    if reader is not writer and not _reaches(deps, reader, writer):
+                    if reader is not writer and (reader not in touches_write or not _reaches(deps, reader, writer)):
                         deps[writer].add(reader)
         users: dict[Operation, list] = {op: [] for op in executed}
         pending = {op: len(d) for op, d in deps.items()}

@@ -38,6 +38,11 @@ def load_support_libraries(runtime_path: Path, gemm_path: Path) -> None:
             profile.report_at_exit(_runtime)
 
 
+def is_loaded() -> bool:
+    """Whether the support libraries are loaded (steps can be loaded and run)."""
+    return _runtime is not None
+
+
 def runtime():
     """The loaded C runtime's functions (`abi.RUNTIME_FUNCTIONS`), through cffi."""
     if _runtime is None:
