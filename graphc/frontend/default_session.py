@@ -8,33 +8,21 @@ feed_dict)` and a `graph` will do.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Optional
 
+from graphc.frontend.default_stack import DefaultStack
 
-class _DefaultSessionStack(threading.local):
-    def __init__(self):
-        self.stack: list = []
-
-
-_state = _DefaultSessionStack()
+_default_sessions = DefaultStack()
 
 
 def get_default_session():
     """The innermost `with sess.as_default()` session of this thread, or None."""
-    return _state.stack[-1] if _state.stack else None
+    return _default_sessions.get()
 
 
-@contextlib.contextmanager
 def default_session(session):
     """Makes `session` the default session of this thread inside the `with` block."""
-    _state.stack.append(session)
-    try:
-        yield session
-    finally:
-        if _state.stack and _state.stack[-1] is session:
-            _state.stack.pop()
+    return _default_sessions.get_controller(session)
 
 
 def session_for(session: Optional[object], element):

@@ -21,6 +21,7 @@ from graphc.core.registry import DTypeError, OpDef, ShapeError, TensorType
 from graphc.core.tensor_shape import Dims, TensorShape, as_dims, format_dims, merge_dims
 from graphc.frontend.constants import const_p, make_constant_array
 from graphc.frontend.default_session import session_for
+from graphc.frontend.default_stack import DefaultStack
 from graphc.frontend.graph_def import graph_def
 from graphc.frontend.static_value import static_shape_value
 
@@ -217,14 +218,9 @@ class Graph:
 
     # -- default graph ------------------------------------------------------------------
 
-    @contextlib.contextmanager
     def as_default(self):
         """Makes this the default graph inside the `with` block."""
-        _state.stack.append(self)
-        try:
-            yield self
-        finally:
-            _state.stack.pop()
+        return _default_graphs.get_controller(self)
 
     # -- names ----------------------------------------------------------------------------
 
@@ -456,20 +452,16 @@ def infer_output_types(op_def: OpDef, inputs, attrs: dict, name: str) -> list:
 
 # -- the default graph ------------------------------------------------------------------------
 
-class _DefaultGraphState(threading.local):
-    def __init__(self):
-        self.stack: list = []
-
-
-_state = _DefaultGraphState()
+_default_graphs = DefaultStack()
 _global_default_graph: Optional[Graph] = None
 
 
 def get_default_graph() -> Graph:
     """The innermost `as_default()` graph, else the global default graph."""
     global _global_default_graph
-    if _state.stack:
-        return _state.stack[-1]
+    graph = _default_graphs.get()
+    if graph is not None:
+        return graph
     if _global_default_graph is None:
         _global_default_graph = Graph()
     return _global_default_graph
@@ -478,7 +470,7 @@ def get_default_graph() -> Graph:
 def reset_default_graph() -> None:
     """Replaces the global default graph with a new, empty one."""
     global _global_default_graph
-    if _state.stack:
+    if _default_graphs.stack:
         raise AssertionError("Do not use tf.reset_default_graph() to clear nested graphs. If you need a "
                              "cleared graph, exit the nesting and create a new graph.")
     _global_default_graph = Graph()
