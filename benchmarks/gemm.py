@@ -135,7 +135,9 @@ def worker(threads: int, only: str) -> None:
     assert loader.num_threads() == threads, (loader.num_threads(), threads)
     ffi = cffi.FFI()
     ffi.cdef(abi.cdef(abi.gemm_function(dtypes.float32, a, b) for a in (False, True) for b in (False, True)))
-    library = ffi.dlopen(str(libraries.gemm_library()))
+    with libraries.gemm_library() as verified:
+        loaded = loader.load_library(ffi, verified)  # unloaded when collected: kept to the end
+    library = loaded.lib
     status = ffi.new("graphc_status *")
     random = np.random.default_rng(0)
     for product in (p for p in products() if only in p.label):

@@ -5,6 +5,10 @@
 | variable                 | default          | what it does                                              |
 |--------------------------|------------------|-----------------------------------------------------------|
 | GRAPHC_CACHE_DIR         | ~/.cache/graphc  | where compiled libraries are cached (private to the user) |
+| GRAPHC_CACHE_MAX_BYTES   | 1G               | the disk cache's size bound (bytes, or K/M/G); least      |
+|                          |                  | recently used libraries are deleted beyond it             |
+| GRAPHC_MAX_LOADED_STEPS  | 64               | compiled steps a session keeps loaded; the least recently |
+|                          |                  | used is unloaded beyond it (and reloaded when run again)  |
 | GRAPHC_DUMP              | off              | a directory: every compiled signature's stages go there   |
 | GRAPHC_VERIFY            | 0                | 1: verify the IR after every stage (the tests set it)     |
 | GRAPHC_TIMING            | 0                | 1: print each compile's stage times to stderr             |
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -33,6 +38,8 @@ class Environment:
     """The parsed environment (see the module docstring for each variable)."""
 
     cache_dir: Path
+    cache_max_bytes: int
+    max_loaded_steps: int
     dump_dir: Optional[Path]
     verify: bool
     timing: bool
@@ -47,10 +54,32 @@ def _switch(name: str, default: bool) -> bool:
     return default if value == "" else value != "0"
 
 
+_BYTE_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+
+
+def _byte_count(name: str, default: str) -> int:
+    value = os.environ.get(name) or default
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)\s*", value, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"{name}={value!r}: expected a number of bytes, optionally with K, M or G (e.g. 500M)")
+    return int(match[1]) * _BYTE_UNITS[match[2].upper()]
+
+
+def _count(name: str, default: int, minimum: int) -> int:
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    if not value.strip().isdigit() or int(value) < minimum:
+        raise ValueError(f"{name}={value!r}: expected a whole number of at least {minimum}")
+    return int(value)
+
+
 def _parse() -> Environment:
     dump = os.environ.get("GRAPHC_DUMP", "")
     return Environment(
         cache_dir=Path(os.environ.get("GRAPHC_CACHE_DIR") or Path.home() / ".cache" / "graphc"),
+        cache_max_bytes=_byte_count("GRAPHC_CACHE_MAX_BYTES", "1G"),
+        max_loaded_steps=_count("GRAPHC_MAX_LOADED_STEPS", 64, minimum=1),
         dump_dir=Path(dump) if dump else None,
         verify=_switch("GRAPHC_VERIFY", False),
         timing=_switch("GRAPHC_TIMING", False),

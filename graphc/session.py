@@ -1,9 +1,11 @@
 """The thin Session: look up the compiled step, check feeds, one native call.
 
 A signature is (fetches, fed tensors, their shapes and dtypes); each one is
-compiled once (`compiler.compile_step`) and cached in memory here and on disk
-by content hash. Variables live in arrays the session owns; the native step
-updates them in place.
+compiled once (`compiler.compile_step`) and cached on disk by content hash.
+A session keeps at most GRAPHC_MAX_LOADED_STEPS compiled steps loaded; the
+least recently used is unloaded beyond that, and loaded again from the disk
+cache if it runs again. Variables live in arrays the session owns; the native
+step updates them in place.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from graphc import errors
+from graphc import environment, errors
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
@@ -70,7 +72,8 @@ class _FetchStructure:
 
 
 def _feed_array(tensor: Tensor, value) -> np.ndarray:
-    """`value` as a contiguous array of the tensor's dtype, or the ValueError TF1 users expect."""
+    """`value` as a contiguous array of the tensor's dtype, or the error TF1 users expect (ValueError, or
+    OverflowError for a Python int beyond 64 bits)."""
     dtype = tensor.dtype
     if isinstance(value, (Tensor, Operation)):
         raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
@@ -83,10 +86,9 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
         raise ValueError(f"Cannot feed a ragged value for Tensor '{tensor.name}': {e}") from None
     target = dtype.np_dtype
     if source.dtype == object and source.size and all(type(v) is int for v in source.flat):
-        if dtype.is_integer:  # Python ints beyond 64 bits
-            info = np.iinfo(target)
-            raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor '{tensor.name}' "
-                             f"of dtype {dtype.name}")
+        if dtype.is_integer:  # Python ints beyond 64 bits: TF1's OverflowError
+            raise OverflowError(f"Python int too large to convert to C long (a value fed to Tensor '{tensor.name}' "
+                                f"of dtype {dtype.name})")
         source = source.astype(np.float64)
     if source.dtype == object or source.dtype.kind in "USVM":
         raise ValueError(f"Cannot feed a non-numeric value ({source.dtype}) for Tensor '{tensor.name}' of "
@@ -100,7 +102,9 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
                                  f"{dtype.name}")
         if source.dtype.kind in "iuf":
             info = np.iinfo(target)
-            if source.min() < info.min or source.max() > info.max:
+            # A float bound is the exact power of two: float(2**63 - 1) is 2**63, which does not fit.
+            too_big = source.max() >= 2.0 ** (info.bits - 1) if source.dtype.kind == "f" else source.max() > info.max
+            if source.min() < info.min or too_big:
                 raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor "
                                  f"'{tensor.name}' of dtype {dtype.name}")
     array = np.asarray(source, dtype=target, order="C")  # copies only when it must
@@ -175,14 +179,20 @@ class _Runner:
         step = self.session._step(self.structure.device_elements, self._sorted(arrays))
         return _CompiledCall(self, step)(arrays)
 
+    def run_reloaded(self, arrays):
+        """Runs a call whose step the session unloaded meanwhile: its step is found (or compiled) again."""
+        return self._prepare(arrays, tuple(array.shape for array in arrays))(arrays)
+
 
 class _CompiledCall:
     """One compiled step run for one runner: outputs allocated, feeds ordered, results rebuilt."""
 
     def __init__(self, runner: _Runner, step):
         self.session = runner.session
+        self.runner = runner
         self.step = step
         self.lock = runner.session._lock
+        self.executable = step.executable
         self.run_native = step.executable.run
         self.ready = False  # once the step's variables are initialised, runs skip that bookkeeping
         self.output_specs = [(v.type.shape, v.type.dtype.np_dtype) for v in step.program.fetches]
@@ -198,14 +208,23 @@ class _CompiledCall:
         outputs = []
         for shape, dtype in self.output_specs:
             outputs.append(np.empty(shape, dtype=dtype))
+        given = arrays
         if self.step_order is not None:
             arrays = [arrays[i] for i in self.step_order]
-        if self.ready:
-            with self.lock:
-                self.run_native(arrays, outputs)
-        else:
-            self.session._run_step(self.step, arrays, outputs)
-            self.ready = self.step in self.session._ready_steps
+        try:
+            if self.ready:
+                with self.lock:
+                    self.run_native(arrays, outputs)
+                    self.executable.used = True  # for the session's least-recently-used order
+            else:
+                self.session._run_step(self.step, arrays, outputs)
+                self.ready = self.step in self.session._ready_steps
+        except errors.FailedPreconditionError:
+            # Another thread unloaded the step (the session's least recently used) after this call was
+            # looked up: nothing ran. Checked here, not before every run, where it would cost each run.
+            if self.executable.loaded:
+                raise
+            return self.runner.run_reloaded(given)
         slot = self.single_slot
         if slot != -1:
             return None if slot is None else _fetched(outputs[slot])
@@ -225,7 +244,8 @@ class BaseSession:
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None):
         self._graph = graph if graph is not None else get_default_graph()
         self._closed = False
-        self._steps: dict = {}
+        self._steps: collections.OrderedDict = collections.OrderedDict()  # signature -> step, least recent first
+        self._max_loaded_steps = environment.get().max_loaded_steps
         self._init_dependencies: dict = {}
         self._variables: dict[str, np.ndarray] = {}
         self._initialized: set[str] = set()
@@ -258,11 +278,15 @@ class BaseSession:
         self.close()
 
     def close(self) -> None:
-        """Frees the session's variables and compiled steps."""
-        self._closed = True
-        self._steps.clear()
-        self._runners.clear()
-        self._variables.clear()
+        """Frees the session's variables and compiled steps (their libraries are unloaded)."""
+        with self._lock:
+            self._closed = True
+            for step in self._steps.values():
+                step.executable.unload()
+            self._steps.clear()
+            self._ready_steps.clear()
+            self._runners.clear()
+            self._variables.clear()
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Computes `fetches` (nested lists/tuples/dicts of tensors, ops, variables, names).
@@ -331,11 +355,16 @@ class BaseSession:
             return self._step_locked(elements, feeds)
 
     def _step_locked(self, elements, feeds):
+        if self._closed:  # a call looked up before `close` finds its step unloaded and comes here
+            raise RuntimeError("Attempted to use a closed Session.")
         base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds))
         dependencies = self._init_dependencies.get(base_key, ())
         key = base_key + (tuple(name in self._initialized for name in dependencies),)
+        self._order_by_last_use()
         step = self._steps.get(key)
-        if step is None:
+        if step is not None:
+            self._steps.move_to_end(key)
+        else:
             # The compiler, and LLVM with it, load with the first step a program compiles.
             from graphc.compiler.driver import compile_step
 
@@ -346,17 +375,41 @@ class BaseSession:
             key = base_key + (tuple(name in self._initialized for name in dependencies),)
             self._bind_variables(step)
             self._steps[key] = step
+            self._unload_least_recently_used()
         return step
+
+    def _order_by_last_use(self) -> None:
+        """Moves the steps run through a call's fast path since the last look-up to the end of `_steps`.
+
+        The fast path only marks the step `used` (reordering on every run would
+        cost every run): the steps it ran come after the others, in their order.
+        """
+        for key in [key for key, step in self._steps.items() if step.executable.used]:
+            self._steps[key].executable.used = False
+            self._steps.move_to_end(key)
+
+    def _unload_least_recently_used(self) -> None:
+        """Unloads steps, least recently used first, until at most GRAPHC_MAX_LOADED_STEPS are loaded."""
+        while len(self._steps) > self._max_loaded_steps:
+            _, step = self._steps.popitem(last=False)
+            self._ready_steps.discard(step)
+            for runner in self._runners.values():
+                for shapes, call in list(runner.by_shapes.items()):
+                    if isinstance(call, _CompiledCall) and call.step is step:
+                        del runner.by_shapes[shapes]
+            step.executable.unload()
 
     def _bind_variables(self, step) -> None:
         arrays = []
         for decl in step.program.variables:
             array = self._variables.get(decl.name)
             if array is None:
-                array = np.zeros(decl.type.shape, dtype=decl.type.dtype.np_dtype)
-                self._variables[decl.name] = array
-                if decl.kind == "rng":
+                if decl.kind == "rng":  # a random op's state starts as lowering says: with its seeds
+                    array = np.array(step.lowered.initial_states[decl.name], order="C")
                     self._initialized.add(decl.name)
+                else:
+                    array = np.zeros(decl.type.shape, dtype=decl.type.dtype.np_dtype)
+                self._variables[decl.name] = array
             arrays.append(array)
         step.executable.bind_variables(arrays)
 

@@ -4,9 +4,10 @@
 - the GEMM library (kernels/gemm.py), generated as LLVM IR for this host.
 
 Both are built into the cache the first time and reused after; runtime/loader.py
-loads them. A step's cache key hashes its program's text together with a
-fingerprint of the compiler itself (graphc's sources, runtime_c, LLVM version,
-host CPU), so a new graphc or another CPU never reuses a stale library.
+loads them from the descriptors the cache verified them through. A step's
+cache key hashes its program's text together with a fingerprint of the
+compiler itself (graphc's sources, runtime_c, LLVM version, host CPU), so a
+new graphc or another CPU never reuses a stale library.
 """
 
 from __future__ import annotations
@@ -43,17 +44,16 @@ def step_key(program_text: str) -> str:
     return f"{digest.hexdigest()[:32]}.so"
 
 
-def runtime_library() -> Path:
-    """runtime_c as a shared library, built into the cache the first time."""
+def runtime_library() -> cache.Library:
+    """runtime_c as a shared library (open, verified), built into the cache the first time."""
     flavour = "-sanitize" if environment.get().sanitize else ""
     name = f"libgraphc_runtime-{toolchain.runtime_digest()}{flavour}.so"
     return cache.cached_file(name) or cache.store_file(name, toolchain.build_runtime_library)
 
 
-@functools.lru_cache(maxsize=None)
-def gemm_library() -> Path:
-    """The GEMM library for this host and compiler (`abi.gemm_functions()`), built into the cache the
-    first time; its calls into the runtime resolve once the runtime is loaded."""
+def gemm_library() -> cache.Library:
+    """The GEMM library for this host and compiler (`abi.gemm_functions()`, open, verified), built into the
+    cache the first time; its calls into the runtime resolve once the runtime is loaded."""
     name = f"libgraphc_gemm-{compiler_fingerprint()[:16]}.so"
     return cache.cached_file(name) or cache.store_file(name, _build_gemm_library)
 

@@ -11,35 +11,50 @@ signature gets a directory `DIR/NNN_<fetches>/` with numbered files:
 | 00k_llvm.ll             | the LLVM IR graphc generated                        |
 | 00k_llvm_opt.ll         | the LLVM IR after LLVM's O3 pipeline                |
 | 00k_asm.s               | the host assembly                                   |
+
+Dumps go where only this user can write: the directory, and every one on the
+way to it, must be this user's or root's and writable by no one else (as for
+the compiled-library cache: `runtime/private_dirs.py`). Each signature's
+directory is new (mkdir, never one that exists), and its files are created
+relative to its descriptor with O_CREAT | O_EXCL | O_NOFOLLOW, so a link
+planted at a predictable name is never followed.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import threading
+import weakref
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 from graphc import environment
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.graph import Operation, Tensor, walk_ops
+from graphc.runtime import private_dirs
 
 _lock = threading.Lock()
-_counters: dict = {}
+_counters: dict = {}  # dump directory -> the number of its next signature
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class SignatureDump:
-    """The numbered files of one compiled signature."""
+    """The numbered files of one compiled signature, in the directory open as `fd` (closed with the dump)."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, fd: int):
         self.directory = directory
+        self._fd = fd
+        weakref.finalize(self, os.close, fd)
         self._numbers = itertools.count()
 
     def write(self, stage: str, text: str, suffix: str = ".txt") -> Path:
-        path = self.directory / f"{next(self._numbers):03d}_{stage}{suffix}"
-        path.write_text(text)
-        return path
+        name = f"{next(self._numbers):03d}_{stage}{suffix}"
+        with os.fdopen(os.open(name, _NEW_FILE, 0o644, dir_fd=self._fd), "w", encoding="utf-8") as file:
+            file.write(text)
+        return self.directory / name
 
 
 def start_signature(fetches) -> Optional[SignatureDump]:
@@ -48,15 +63,21 @@ def start_signature(fetches) -> Optional[SignatureDump]:
     if root is None:
         return None
     label = signature_label(fetches)
-    with _lock:
-        root.mkdir(parents=True, exist_ok=True)
-        number = _counters.get(root)
+    with private_dirs.open_private_directory(root, "write dumps to", "choose a GRAPHC_DUMP directory only you "
+                                                                     "can write") as dump_dir, _lock:
+        number = _counters.get(dump_dir.path)
         if number is None:
-            number = len([p for p in root.iterdir() if p.is_dir()])
-        _counters[root] = number + 1
-    directory = root / f"{number:03d}_{label}"
-    directory.mkdir(parents=True, exist_ok=True)
-    return SignatureDump(directory)
+            with os.scandir(dump_dir.fd) as entries:
+                number = sum(1 for entry in entries if entry.is_dir(follow_symlinks=False))
+        while True:  # a new directory: one that exists (another process's, or planted) is skipped
+            name = f"{number:03d}_{label}"
+            try:
+                os.mkdir(name, dir_fd=dump_dir.fd)
+                break
+            except FileExistsError:
+                number += 1
+        _counters[dump_dir.path] = number + 1
+        return SignatureDump(dump_dir.path / name, os.open(name, _DIRECTORY, dir_fd=dump_dir.fd))
 
 
 def signature_label(fetches) -> str:

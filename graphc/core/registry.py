@@ -70,6 +70,11 @@ class Effects:
 
 PURE = Effects()
 
+# A random op's state (Effects.random): an int64 variable [run count, seed, seed2] the session keeps
+# for it. Runs advance the count; the seeds are data, not code, so one compiled library serves any seeds.
+RNG_RUN, RNG_SEED, RNG_SEED2 = 0, 1, 2
+RNG_STATE_SIZE = 3
+
 
 class Role(enum.Enum):
     """What lowering (compiler/lower.py) makes of a graph op."""

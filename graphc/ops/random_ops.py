@@ -1,8 +1,10 @@
 """Random ops: uniform, normal and truncated normal, with TF1's seed rules.
 
-Each random op keeps a run counter in the session (an IR variable `@name:rng`)
-and draws from Philox keyed by its seeds (see `philox.py`): deterministic for
-given seeds and run count, whatever the thread count.
+Each random op keeps a state in the session (an IR variable `@rng:<op>`:
+its run count and its seeds, `registry.RNG_*`) and draws from Philox keyed by
+its seeds (see `philox.py`): deterministic for given seeds and run count,
+whatever the thread count. The seeds stay graph attributes, as in TF; lowering
+moves them into the state, so compiled code does not depend on them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, Effects, OpDef, TensorType
-from graphc.core.rules import FLOAT_TYPES, shape_value_to_dims
+from graphc.core.rules import FLOAT_TYPES, check_sizes_when_run, shape_value_to_dims
 from graphc.frontend.graph import apply_op, convert_to_tensor, get_default_graph, name_scope
 from graphc.ops import philox
 
@@ -24,14 +26,17 @@ DEFAULT_GRAPH_SEED = 87654321
 def _random_infer(types, attrs):
     if attrs["dtype"] not in FLOAT_TYPES:
         raise DTypeError(f"graphc draws random float32 or float64, not {attrs['dtype'].name}")
-    return TensorType(attrs["dtype"], shape_value_to_dims(attrs["shape"]))
+    result = TensorType(attrs["dtype"], shape_value_to_dims(attrs["shape"]))
+    check_sizes_when_run(attrs["shape"], result)
+    return result
 
 
 def _reference(draw):
-    def reference(run, shape, dtype, seed, seed2):
+    def reference(state, shape, dtype):
         dims = tuple(int(d) for d in np.asarray(shape).reshape(-1))
         count = int(np.prod(dims, dtype=np.int64))
-        return draw(count, dtype.np_dtype, (seed, seed2), int(run)).reshape(dims)
+        seeds = (int(state[registry.RNG_SEED]), int(state[registry.RNG_SEED2]))
+        return draw(count, dtype.np_dtype, seeds, int(state[registry.RNG_RUN])).reshape(dims)
 
     return reference
 

@@ -6,7 +6,7 @@ import cffi
 import numpy as np
 
 from graphc import errors
-from graphc.runtime import abi, loader
+from graphc.runtime import abi, cache, loader
 
 _ffi = cffi.FFI()
 _ffi.cdef(abi.TYPES + abi.STEP_EXPORTS)
@@ -31,15 +31,19 @@ class Executable:
     `run` sets the feed and output pointers, makes one native call, and raises
     the TF error the native code reported, if any. Pointers go into a C array
     through `ffi.from_buffer` (a fifth of what NumPy's array interface costs).
+    `used` is a flag for its owner (a session marks the steps it runs through
+    its fast path); after `unload()`, `loaded` is False and `run` raises.
     A failed run leaves the variables as they were: the variables the library
     names in `graphc_rollback_variables` (written before a kernel that can
     fail; usually none) are saved before each run and restored on failure.
     """
 
-    def __init__(self, library_path, plan, constants: list):
+    def __init__(self, library: cache.Library, plan, constants: list):
         loader.runtime()  # the step's calls into the runtime resolve against the loaded one
-        self._library = _ffi.dlopen(str(library_path))
-        self._step = getattr(self._library, abi.STEP_FUNCTION.name)
+        self._library = loader.load_library(_ffi, library)
+        self._step = getattr(self._library.lib, abi.STEP_FUNCTION.name)
+        self.loaded = True
+        self.used = False
         self._status = _ffi.new("graphc_status *")
         self._plan = plan
         self._buffers = _ffi.new("void *[]", plan.slot_count)
@@ -53,7 +57,7 @@ class Executable:
         # `from_buffer` holds its buffer (NumPy refuses to resize an exported array).
         self._fed: list = [None] * plan.feed_count
         self._output_base = plan.output_slot(0)
-        table = getattr(self._library, abi.ROLLBACK_TABLE)
+        table = getattr(self._library.lib, abi.ROLLBACK_TABLE)
         self._rollback_indices = [table[1 + i] for i in range(table[0])]
         self._rollback_arrays: list = []
 
@@ -63,6 +67,18 @@ class Executable:
         self._rollback_arrays = [arrays[i] for i in self._rollback_indices]
         for i, array in enumerate(arrays):
             self._buffers[self._variable_base + i] = _ffi.from_buffer(array)
+
+    def unload(self) -> None:
+        """Unloads the library and frees the arena; the executable cannot run afterwards."""
+        self.loaded = False
+        self._step = self._unloaded
+        self._arena = self._constants = self._variable_arrays = None
+        self._rollback_arrays = []
+        self._library.unload()
+
+    @staticmethod
+    def _unloaded(buffers, status):
+        raise errors.FailedPreconditionError(None, None, "graphc ran a compiled step after unloading its library")
 
     def run(self, feeds: list, outputs: list) -> None:
         buffers, char_array, fed = self._buffers, _CHAR_ARRAY, self._fed
