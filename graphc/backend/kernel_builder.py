@@ -362,7 +362,7 @@ def global_array(module: ir.Module, name: str, dtype: DType, values) -> ir.Globa
     variable.global_constant = True
     variable.linkage = "private"
     variable.align = 64
-    if not np.any(values):  # also when empty
+    if not np.ascontiguousarray(values, dtype=dtype.np_dtype).view(np.uint8).any():  # all bits 0 (-0.0 is not)
         variable.initializer = ir.Constant(array_type, None)
     else:
         convert = float if dtype.is_floating else int

@@ -69,10 +69,11 @@ def _sign(kb, args, in_dtypes, out_dtype, attrs):
     zero, one = _zero(kb, out_dtype), _one(kb, out_dtype)
     minus_one = kb.constant(out_dtype, -1)
     if _is_float(out_dtype):
-        # Zeros and NaN map to themselves, as np.sign does.
+        # Both zeros give +0.0 and NaN stays NaN, as np.sign and TF 2.21 answer.
         positive = kb.b.fcmp_ordered(">", x, zero)
         negative = kb.b.fcmp_ordered("<", x, zero)
-        return kb.b.select(positive, one, kb.b.select(negative, minus_one, x))
+        unordered = kb.b.fcmp_unordered("uno", x, x)
+        return kb.b.select(positive, one, kb.b.select(negative, minus_one, kb.b.select(unordered, x, zero)))
     positive = kb.b.icmp_signed(">", x, zero)
     negative = kb.b.icmp_signed("<", x, zero)
     return kb.b.select(positive, one, kb.b.select(negative, minus_one, zero))
@@ -169,6 +170,21 @@ def _floordiv(kb, args, in_dtypes, out_dtype, attrs):
     return kb.b.select(is_minus_one, kb.b.sub(zero, x), floored)
 
 
+def _pow(kb, args, in_dtypes, out_dtype, attrs):
+    x, y = args
+    if _is_float(out_dtype):
+        return kb.intrinsic("pow", out_dtype, [x, y])
+    # Integers by squaring, a step per bit of the exponent; callers guarantee y >= 0 (the kernel
+    # checks), products wrap as TF's do.
+    b, zero, one = kb.b, _zero(kb, out_dtype), _one(kb, out_dtype)
+    result = one
+    for _ in range(8 * out_dtype.size - 1):
+        odd = b.icmp_signed("!=", b.and_(y, one), zero)
+        result = b.select(odd, b.mul(result, x), result)
+        x, y = b.mul(x, x), b.lshr(y, one)
+    return result
+
+
 def _min_max(float_intrinsic, int_predicate):
     def emit(kb, args, in_dtypes, out_dtype, attrs):
         x, y = args
@@ -202,7 +218,9 @@ def _add_n(kb, args, in_dtypes, out_dtype, attrs):
 
 
 def convert(kb, value, source, target):
-    """Casts one element as NumPy's astype does (float -> int saturates; NaN -> 0)."""
+    """Casts one element as TF's Cast does on x86: float -> int truncates toward zero, and NaN,
+    infinities and values out of the target's range give its lowest value (what TF 2.21
+    answers, x86's "integer indefinite"; C leaves it undefined); int -> int wraps."""
     b = kb.b
     if source is target:
         return value
@@ -216,10 +234,20 @@ def convert(kb, value, source, target):
     if _is_float(source) and _is_float(target):
         return b.fpext(value, to_type) if target.size > source.size else b.fptrunc(value, to_type)
     if _is_float(source):
-        return kb.intrinsic_overloaded("fptosi.sat", to_type, kb.register_type(source), value)
+        return _float_to_int(kb, value, source, target)
     if _is_float(target):
         return b.sitofp(value, to_type)
     return b.sext(value, to_type) if target.size > source.size else b.trunc(value, to_type)
+
+
+def _float_to_int(kb, value, source, target):
+    b = kb.b
+    limit = 2.0 ** (8 * target.size - 1)
+    inside = b.and_(b.fcmp_ordered(">=", value, kb.constant(source, -limit)),
+                    b.fcmp_ordered("<", value, kb.constant(source, limit)))  # false for NaN
+    # fptosi.sat, not fptosi: the lanes outside the range must not be poison before the select.
+    truncated = kb.intrinsic_overloaded("fptosi.sat", kb.register_type(target), kb.register_type(source), value)
+    return b.select(inside, truncated, kb.constant(target, -limit))
 
 
 def _cast(kb, args, in_dtypes, out_dtype, attrs):
@@ -252,7 +280,7 @@ SCALAR_OPS = {
     "floordiv": _floordiv,
     "maximum": _min_max("maximum", ">"),
     "minimum": _min_max("minimum", "<"),
-    "pow": lambda kb, args, in_dtypes, out_dtype, attrs: kb.intrinsic("pow", out_dtype, list(args)),
+    "pow": _pow,
     "equal": _compare("==", "=="),
     "not_equal": _compare("!=", "!="),
     "less": _compare("<", "<"),

@@ -116,6 +116,7 @@ def tanh_f32(kb, x):
     u = b.fmul(b.fsub(clamped, _f(kb, _TANH_SMALL)), _f(kb, 1 / (_TANH_LARGE - _TANH_SMALL)))
     large = b.fsub(_f(kb, 1.0), b.fdiv(_horner(kb, _TANH_TAIL_NUMERATOR, u), _horner(kb, _TANH_TAIL_DENOMINATOR, u)))
     large = b.select(b.fcmp_ordered(">=", magnitude, _f(kb, _TANH_LARGE)), _f(kb, 1.0), large)
-    large = kb.intrinsic("copysign", _DTYPE, [large, x])
     result = b.select(b.fcmp_ordered("<", magnitude, _f(kb, _TANH_SMALL)), small, large)
+    # x's sign on both branches: the polynomial's -0.0 * -0.0 + -0.0 would make tanh(-0.0) +0.0 (TF: -0.0).
+    result = kb.intrinsic("copysign", _DTYPE, [result, x])
     return b.select(b.fcmp_unordered("uno", x, x), x, result)

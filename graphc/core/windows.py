@@ -174,13 +174,13 @@ class Convolution:
     @property
     def workspace_bytes(self) -> int:
         """An im2col chunk per task (one row per output pixel, one column per (kh, kw, input
-        channel)), and for a filter gradient a product and a partial sum per task; none for a
-        pointwise window (the input is the im2col matrix)."""
+        channel)), and for a filter gradient a product, a segment's sum and a partial sum per
+        task; none for a pointwise window (the input is the im2col matrix)."""
         if self.window.pointwise:
             return 0
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
-            elements += 2 * self.tasks * self.depth * self.out_channels
+            elements += 3 * self.tasks * self.depth * self.out_channels
         return max(1, elements) * self.element_bytes
 
 

@@ -11,27 +11,26 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import registry
+from graphc.core.registry import RNG_RUN
 from graphc.ir.program import OpaqueConstant, Program, Value, VarRef
 
 
 def interpret(program: Program, feeds: dict, variables: dict) -> tuple[list, dict]:
     """Runs `program`.
 
-    feeds: feed tensor name ("x:0") -> array; variables: declared name -> array
-    (rng counters default to 0). Returns (fetched arrays, new variable arrays).
+    feeds: feed tensor name ("x:0") -> array; variables: declared name -> array,
+    random ops' states included (their first: `LoweredStep.initial_states`).
+    Returns (fetched arrays, new variable arrays).
     """
     state = {}
     for decl in program.variables:
         if decl.name in variables:
             state[decl.name] = np.array(variables[decl.name], dtype=decl.type.dtype.np_dtype)
-        elif decl.kind == "rng":
-            state[decl.name] = np.zeros((), dtype=np.int64)
     env: dict[int, np.ndarray] = {}
-    with np.errstate(all="ignore"):
-        for inst in program.instructions:
-            result = _execute(inst, env, state, feeds, program)
-            if inst.result is not None:
-                env[inst.result.id] = result
+    for inst in program.instructions:
+        result = _execute(inst, env, state, feeds, program)
+        if inst.result is not None:
+            env[inst.result.id] = result
     return [env[v.id].copy() for v in program.fetches], state
 
 
@@ -61,18 +60,21 @@ def _execute(inst, env, state, feeds, program):
     result = evaluate(inst, args)
     for operand in inst.operands:
         if isinstance(operand, VarRef) and program.variable(operand.name).kind == "rng":
-            state[operand.name] = state[operand.name] + 1
+            state[operand.name][RNG_RUN] += 1  # the interpreter's own copy: never the caller's array
     return result
 
 
 def evaluate(inst, args: list) -> np.ndarray:
-    """One compute instruction's result from its operand arrays, by the op's reference."""
-    try:
-        result = registry.get(inst.op).reference(*args, **inst.attrs)
-    except errors.OpError as e:
-        raise type(e)(None, None, f"{e.message} (op {inst.source or inst.op})") from None
-    result = np.asarray(result)
-    expected = inst.result.type
-    if result.shape != expected.shape:
-        raise AssertionError(f"reference of {inst.op} gave shape {result.shape}, expected {expected}")
-    return result.astype(expected.dtype.np_dtype, copy=False)
+    """One compute instruction's result from its operand arrays, by the op's reference.
+
+    IEEE special values are results like any other (rsqrt(-0.0) is -inf, as in TF): NumPy's
+    warnings about them are silenced, for constant folding as for whole programs."""
+    with np.errstate(all="ignore"):
+        try:
+            result = np.asarray(registry.get(inst.op).reference(*args, **inst.attrs))
+        except errors.OpError as e:
+            raise type(e)(None, None, f"{e.message} (op {inst.source or inst.op})") from None
+        expected = inst.result.type
+        if result.shape != expected.shape:
+            raise AssertionError(f"reference of {inst.op} gave shape {result.shape}, expected {expected}")
+        return result.astype(expected.dtype.np_dtype, copy=False)

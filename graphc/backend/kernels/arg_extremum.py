@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from graphc.backend import lowering
-from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, register_type
+from graphc.backend.kernel_builder import I32, I64, KernelBuilder, constant, i64, register_type
 from graphc.core.tensor_shape import num_elements
 
 
 def lower_arg_extremum(module, name, inst, is_max: bool):
-    """argmax (`is_max`) or argmin along one axis; ties and NaN go to the first index, as in NumPy."""
+    """argmax (`is_max`) or argmin along one axis, as TF's CPU kernel (Eigen's reducer) chooses: from
+    index 0 with the dtype's lowest (highest) value, each element strictly beyond the best so
+    far is taken. Ties go to the first index and NaN never wins (argmax([1, nan, 3]) is 2)."""
     source = inst.values[0]
     shape, dtype = source.type.shape, source.type.dtype
     axis = inst.attrs["axis"]
@@ -20,18 +24,18 @@ def lower_arg_extremum(module, name, inst, is_max: bool):
     value_type = register_type(dtype)
     best_value = kb.variable(value_type)
     best_index = kb.variable(I64)
+    limits = (np.finfo if dtype.is_floating else np.iinfo)(dtype.np_dtype)
+    bound = constant(dtype, limits.min if is_max else limits.max)
     with kb.loop(outer, "o") as o:
         with kb.loop(inner, "j") as j:
             base = b.add(b.mul(o, i64(length * inner)), j)
-            kb.set(best_value, kb.load(x, dtype, base))
+            kb.set(best_value, bound)
             kb.set(best_index, i64(0))
             with kb.loop(length, "k") as k:
                 value = kb.load(x, dtype, b.add(base, b.mul(k, i64(inner))))
                 best = kb.get(best_value, value_type)
                 if dtype.is_floating:
-                    better = b.fcmp_ordered(">" if is_max else "<", value, best)
-                    first_nan = b.and_(b.fcmp_unordered("uno", value, value), b.fcmp_ordered("ord", best, best))
-                    better = b.or_(better, first_nan)
+                    better = b.fcmp_ordered(">" if is_max else "<", value, best)  # false for NaN
                 else:
                     better = b.icmp_signed(">" if is_max else "<", value, best)
                 with kb.if_(better):

@@ -19,14 +19,17 @@ small enough to stay in L2 and multiplies it on its own thread
 (`graphc_gemm_*_on_thread`), straight into its rows of y. The input gradient
 works an image at a time the same way (an image's dx gathers only from its own
 rows of dX). The filter gradient sums over every row: a fixed set of partitions
-of the chunks each sum into a partial filter, added up in order at the end. The
-chunks and partial sums live in the kernel's workspace (sized by
+of the chunks each sum into a partial filter (in segments of chunks, so that the
+sums stay short), added up in order at the end. The chunks and partial sums live
+in the kernel's workspace (sized by
 Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
 A pointwise window (1x1, stride 1) needs no im2col: x is X.
 """
 
 from __future__ import annotations
+
+import math
 
 import llvmlite.ir as ir
 
@@ -221,7 +224,10 @@ def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometr
 def lower_conv2d_backprop_filter(module, name, inst):
     """dw = im2col(x)^T @ dy, summed chunk by chunk: each of a fixed set of partitions of the
     chunks sums into its own partial filter (the first partition's is dw), then the partials
-    are added to dw in partition order."""
+    are added to dw in partition order. A partition's chunks are summed in segments of about
+    the square root of their number (each segment's sum then added to the partial), so a
+    filter element adds about 2 sqrt(chunks / partitions) products one after another, not
+    chunks / partitions."""
     kb, g = _kernel(module, name, inst, ["x", "dy"], Convolution.filter_gradient(inst))
     if g.rows == 0:  # no output pixels (an empty batch): an empty sum
         _emit_zeros(kb, g.dtype, kb.arg("out"), inst.result.type.num_elements)
@@ -232,33 +238,45 @@ def lower_conv2d_backprop_filter(module, name, inst):
         return kb.function
     filter_elements = g.depth * g.out_channels
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
+    segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
-    # Workspace: per partition an im2col chunk and a product, then partitions 1.. 's partial sums.
-    partials_at = partitions * (chunk_elements + filter_elements)
+    # Workspace: per task an im2col chunk, a product and a segment's sum, then partitions 1.. 's partial sums.
+    task_elements = chunk_elements + 2 * filter_elements
+    partials_at = partitions * task_elements
 
     def partition_range(task, values, outer):
         b = task.b
         x, dy, dw, workspace, status = values
-        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(chunk_elements + filter_elements)),
-                                 g.dtype)
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(task_elements)), g.dtype)
         product = _element_offset(b, region, i64(chunk_elements), g.dtype)
+        segment_sum = _element_offset(b, region, i64(chunk_elements + filter_elements), g.dtype)
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = b.select(b.icmp_signed("==", partition, i64(0)), dw, _element_offset(
                 b, workspace, b.add(i64(partials_at), b.mul(b.sub(partition, i64(1)), i64(filter_elements))), g.dtype))
             chunk_begin = b.udiv(b.mul(partition, i64(chunks)), i64(partitions))
             chunk_end = b.udiv(b.mul(b.add(partition, i64(1)), i64(chunks)), i64(partitions))
-            with task.loop(b.sub(chunk_end, chunk_begin), "chunk") as j:
+            count = b.sub(chunk_end, chunk_begin)
+            with task.loop(count, "chunk") as j:
                 first = b.mul(b.add(chunk_begin, j), i64(g.chunk_rows))
                 last = b.add(first, i64(g.chunk_rows))
                 last = b.select(b.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
                 _emit_im2col_rows(task, g, x, region, first, last)
-                starting = b.icmp_signed("==", j, i64(0))
+                # Chunk j is number `place` of segment j / segment: the first segment sums into the
+                # partial, each later one into segment_sum, which then joins the partial.
+                place = b.urem(j, i64(segment))
+                later = b.icmp_signed(">=", j, i64(segment))
+                starting = b.icmp_signed("==", place, i64(0))
+                target = b.select(starting, b.select(later, segment_sum, partial), product)
                 _gemm(task, g, True, False, g.depth, g.out_channels, b.sub(last, first), region,
-                      _element_offset(b, dy, b.mul(first, i64(g.out_channels)), g.dtype),
-                      b.select(starting, partial, product), status, thread=task.arg("thread"))
+                      _element_offset(b, dy, b.mul(first, i64(g.out_channels)), g.dtype), target, status,
+                      thread=task.arg("thread"))
                 with b.if_then(b.not_(starting)):
-                    _emit_add(task, g.dtype, partial, product, filter_elements)
+                    _emit_add(task, g.dtype, b.select(later, segment_sum, partial), product, filter_elements)
+                ending = b.or_(b.icmp_signed("==", place, i64(segment - 1)),
+                               b.icmp_signed("==", j, b.sub(count, i64(1))))
+                with b.if_then(b.and_(later, ending)):
+                    _emit_add(task, g.dtype, partial, segment_sum, filter_elements)
 
     emit_parallel_for(kb, f"{name}_partitions", partitions,
                       [kb.arg(a) for a in ("x", "dy", "out", "workspace", "status")], partition_range,

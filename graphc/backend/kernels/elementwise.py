@@ -11,7 +11,7 @@ runs, and strided maps for the kernels of their own.
   order and reading each input through its own element strides: 0 along
   broadcast dimensions, permuted for a transpose. Dimensions along which every
   operand is contiguous are merged first, so a plain `a + b` is one flat loop
-  that LLVM vectorizes. Integer floordiv, transpose and reshape are such maps.
+  that LLVM vectorizes. Integer floordiv and pow, transpose and reshape are such maps.
 
 The loop nests come from backend/loops.py.
 """
@@ -158,9 +158,17 @@ def emit_strided_map(kb: KernelBuilder, out_ptr, out_dtype, out_shape, inputs, e
     emit_loops(kb, shape, strides, store)
 
 
-def lower_integer_division(module, name, inst):
-    """Integer floordiv as a kernel of its own: the divisor is checked for zeros (which fail the run,
-    as TF's InvalidArgumentError) before any quotient is computed."""
+# Integer ops that fail the run (TF's InvalidArgumentError) for some values of their second operand:
+# the predicate (against 0) of those values, and TF's message.
+_SECOND_OPERAND_CHECKS = {
+    "floordiv": ("==", messages.INTEGER_DIVISION_BY_ZERO),
+    "pow": ("<", messages.NEGATIVE_INTEGER_POWER),
+}
+
+
+def lower_checked_integer_op(module, name, inst):
+    """Integer floordiv or pow as a kernel of its own: the second operand is checked (for a zero divisor,
+    a negative exponent) before any result is computed."""
     operands = inst.values
     kb = KernelBuilder(module, name, ["out"] + [f"in{i}" for i in range(len(operands))] + ["status"])
     out_type = inst.result.type
@@ -168,17 +176,19 @@ def lower_integer_division(module, name, inst):
     inputs = [(kb.arg(f"in{i}"), v.type.dtype, broadcast_strides(v.type.shape, out_type.shape))
               for i, v in enumerate(operands)]
     scalar = SCALAR_OPS[inst.op]
-    _check_no_zero_divisor(kb, operands[1], inst)
+    if out_type.num_elements:  # with no result to compute, nothing fails (as in TF)
+        _check_second_operand(kb, operands[1], inst)
     emit_strided_map(kb, kb.arg("out"), out_type.dtype, out_type.shape, inputs,
                      lambda values: scalar(kb, values, in_dtypes, out_type.dtype, inst.attrs))
     return kb.finish()
 
 
-def _check_no_zero_divisor(kb, divisor, inst):
-    with kb.loop(divisor.type.num_elements, "z") as i:
-        y = kb.load(kb.arg("in1"), divisor.type.dtype, i)
-        with kb.if_(kb.b.icmp_signed("==", y, y.type(0))):
-            kb.fail(errors.INVALID_ARGUMENT, f"{messages.INTEGER_DIVISION_BY_ZERO} (op {inst.source or inst.op})")
+def _check_second_operand(kb, operand, inst):
+    predicate, message = _SECOND_OPERAND_CHECKS[inst.op]
+    with kb.loop(operand.type.num_elements, "z") as i:
+        y = kb.load(kb.arg("in1"), operand.type.dtype, i)
+        with kb.if_(kb.b.icmp_signed(predicate, y, y.type(0))):
+            kb.fail(errors.INVALID_ARGUMENT, f"{message} (op {inst.source or inst.op})")
 
 
 def _copy_through(module, name, inst, strides_of):
@@ -206,7 +216,8 @@ def lower_reshape(module, name, inst):
 
 
 lowering.register_kernels({
-    "floordiv": lower_integer_division,  # integers; float floordiv is fused like any elementwise op
+    "floordiv": lower_checked_integer_op,  # integers; float floordiv and pow are fused like any elementwise op
+    "pow": lower_checked_integer_op,
     "transpose": lower_transpose,
     "reshape": lower_reshape,
     "expand_dims": lower_reshape,  # a size-1 axis more or less keeps the row-major order

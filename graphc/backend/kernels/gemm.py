@@ -21,6 +21,11 @@ finished block of C, while the block is in L2. (Per MR x NR tile, in L1, was
 slower: an optimizer update in the epilogue then walked its weights in NR-wide
 column strips the hardware prefetchers do not follow.)
 
+Each element of C sums its KC blocks one after another; a k loop of more than
+LONG_K_BLOCKS blocks is cut into segments of about sqrt(blocks) blocks, the first
+summed in C, each later one in a buffer T then added to C, so the error of a
+product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
+
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
 whole NR-column (or MR-row) panels; every element is summed over k in the same
@@ -35,7 +40,7 @@ import llvmlite.ir as ir
 
 from graphc import errors
 from graphc.backend import target
-from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, IndirectCallee, KernelBuilder, declare,
+from graphc.backend.kernel_builder import (F64, I1, I8, I32, I64, PTR, VOID, IndirectCallee, KernelBuilder, declare,
                                            global_string, i64, llvm_type, memory_type, runtime_function)
 from graphc.core import dtypes, machine
 from graphc.runtime import abi
@@ -45,6 +50,8 @@ PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
 # Blocks of C at most this many NR-wide panels wide read A in place instead of packing it.
 DIRECT_A_PANELS = 1
+# A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
+LONG_K_BLOCKS = 16
 # How many rows of B ahead the packing loop prefetches.
 _PREFETCH_ROWS = 8
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
@@ -395,7 +402,12 @@ class GemmEmitter:
 
         nc_max = self._min(b, nc_block, b.mul(n_panels, i64(bm.nr)))
         a_elements = b.mul(mc_block, kc_block)
-        scratch_bytes = b.mul(b.add(a_elements, b.mul(kc_block, nc_max)), i64(self._size()))
+        b_elements = b.mul(kc_block, nc_max)
+        depth_blocks = self._ceil_div(b, k, kc_block)
+        segment = self._segment_blocks(b, depth_blocks)
+        # The segments after the first sum into T, [m0, m1) x nc_max of C's shape, then into C.
+        t_elements = b.select(b.icmp_signed("<", segment, depth_blocks), b.mul(b.sub(m1, m0), nc_max), i64(0))
+        scratch_bytes = b.mul(b.add(b.add(a_elements, b_elements), t_elements), i64(self._size()))
         scratch = b.call(runtime_function(self.module, "graphc_scratch"),
                          [kb.arg("thread"), scratch_bytes])
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(scratch, I64), i64(0)), likely=False):
@@ -405,17 +417,21 @@ class GemmEmitter:
             b.ret_void()
         packed_a = scratch
         packed_b = self._gep(b, scratch, a_elements)
+        sums = self._gep(b, packed_b, b_elements)  # T
         has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
 
         with kb.loop(self._ceil_div(b, b.sub(n1, n0), nc_block), "jc") as jb:
             jc = b.add(n0, b.mul(jb, nc_block))
             nc = self._min(b, nc_block, b.sub(n1, jc))
-            depth_blocks = self._ceil_div(b, k, kc_block)
             with kb.loop(depth_blocks, "pc") as pb:
                 pc = b.mul(pb, kc_block)
                 kc = self._min(b, kc_block, b.sub(k, pc))
-                first = b.icmp_signed("==", pb, i64(0))
+                place = b.urem(pb, segment)
+                first = b.icmp_signed("==", place, i64(0))
                 last = b.icmp_signed("==", pb, b.sub(depth_blocks, i64(1)))
+                into_sums = b.icmp_signed(">=", pb, segment)
+                segment_done = b.and_(into_sums, b.or_(last, b.icmp_signed("==", place, b.sub(segment, i64(1)))))
+                ldc = b.select(into_sums, nc_max, n)
                 b.call(pack_b, [packed_b, bmat, n, k, pc, jc, kc, nc])
                 # With at most DIRECT_A_PANELS panels of B in the block, each element of A
                 # serves that many tiles: copying it into panels first costs more than it saves.
@@ -433,7 +449,8 @@ class GemmEmitter:
                             row_in_block = b.mul(ir_index, i64(bm.mr))
                             rows = self._min(b, i64(bm.mr), b.sub(mc, row_in_block))
                             row, col = b.add(ic, row_in_block), b.add(jc, jr)
-                            tile = self._gep(b, c, b.add(b.mul(row, n), col))
+                            tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
+                                            self._gep(b, c, b.add(b.mul(row, n), col)))
                             b_panel = self._gep(b, packed_b, b.mul(jr, kc))
                             narrow = b.icmp_signed("<=", cols, i64(bm.width))
                             with b.if_else(direct) as (in_place, packed):
@@ -441,17 +458,40 @@ class GemmEmitter:
                                     a_start = b.add(b.mul(pc, m), row) if self.transpose_a else \
                                         b.add(b.mul(row, k), pc)
                                     self._call_micro(b, micro_kernels, True, narrow, [
-                                        self._gep(b, a, a_start), lda, b_panel, tile, n, kc, first, rows, cols])
+                                        self._gep(b, a, a_start), lda, b_panel, tile, ldc, kc, first, rows, cols])
                                 with packed:
                                     a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
                                     self._call_micro(b, micro_kernels, False, narrow, [
-                                        a_tile, i64(bm.mr), b_panel, tile, n, kc, first, rows, cols])
+                                        a_tile, i64(bm.mr), b_panel, tile, ldc, kc, first, rows, cols])
+                    with b.if_then(segment_done):
+                        self._add_sums(kb, c, n, sums, nc_max, m0, ic, jc, mc, nc)
                     # The block of C is final and still in L2: the epilogue sweeps it row by
                     # row, so that what it reads and writes elsewhere (an optimizer's weights)
                     # streams in order instead of in NR-wide column strips.
                     with b.if_then(b.and_(last, has_epilogue)):
                         b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [epilogue_context, ic, jc, mc, nc])
         return kb.finish()
+
+    def _segment_blocks(self, b, depth_blocks):
+        """How many KC blocks of the k loop sum into one segment: all of them when there are at
+        most LONG_K_BLOCKS, else about their square root, so that no element's sum adds more than
+        about 2 sqrt(K / KC) block sums one after another (K = 1e6: 125, not 3906)."""
+        sqrt = declare(self.module, "llvm.sqrt.f64", F64, [F64])
+        ceil = declare(self.module, "llvm.ceil.f64", F64, [F64])
+        root = b.fptosi(b.call(ceil, [b.call(sqrt, [b.sitofp(depth_blocks, F64)])]), I64)
+        return b.select(b.icmp_signed(">", depth_blocks, i64(LONG_K_BLOCKS)), root, depth_blocks)
+
+    def _add_sums(self, kb, c, n, sums, ldt, m0, ic, jc, mc, nc) -> None:
+        """C[ic : ic + mc, jc : jc + nc] += T's rows for them: a segment's sum joins C's."""
+        b = kb.b
+        with kb.loop(mc, "sum_row") as i:
+            row = b.add(ic, i)
+            c_row = self._gep(b, c, b.add(b.mul(row, n), jc))
+            t_row = self._gep(b, sums, b.mul(b.sub(row, m0), ldt))
+            with kb.loop(nc, "sum_col") as j:
+                total = b.fadd(b.load(self._gep(b, c_row, j), typ=self.element),
+                               b.load(self._gep(b, t_row, j), typ=self.element))
+                b.store(total, self._gep(b, c_row, j))
 
     @staticmethod
     def _call_micro(b, micro_kernels, direct: bool, narrow, arguments) -> None:

@@ -15,13 +15,15 @@ import llvmlite.ir as ir
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import (I64, PTR, REASSOCIATE, VOID, KernelBuilder, constant, declare_c, i64,
-                                           register_type)
+                                           memory_type, register_type)
 from graphc.backend.kernels.elementwise import ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.loops import broadcast_strides, contiguous_strides
 from graphc.runtime import abi
 
 # Below this many multiply-adds a product is a plain loop nest (see emit_gemm_kernel).
 SMALL_GEMM_MACS = 1 << 14
+# The plain loop nest sums a float product's k range in blocks of this many terms.
+K_BLOCK = 64
 
 
 def lower_matmul(module, name, inst):
@@ -42,32 +44,72 @@ def lower_matmul(module, name, inst):
     def mul(x, y):
         return bld.fmul(x, y, flags=REASSOCIATE) if floating else bld.mul(x, y)
 
+    def combine(total, block_sum):  # without REASSOCIATE: LLVM must keep the blocks
+        return bld.fadd(total, block_sum) if floating else bld.add(total, block_sum)
+
     def a_index(row, depth):  # A'[row, depth]
         return bld.add(bld.mul(depth, i64(m)), row) if transpose_a else bld.add(bld.mul(row, i64(k)), depth)
 
     def b_index(depth, col):  # B'[depth, col]
         return bld.add(bld.mul(col, i64(k)), depth) if transpose_b else bld.add(bld.mul(depth, i64(n)), col)
 
+    # Float sums over k run in blocks of K_BLOCK, each summed apart and then added to the total,
+    # so no element adds more than about K_BLOCK + k / K_BLOCK terms one after another
+    # (integer sums are exact in any order: one block).
+    block = K_BLOCK if floating else max(k, 1)
+    blocks = -(-k // block)
+
+    def each_block(body):
+        """body(first k, count) for each block of the k range."""
+        with kb.loop(blocks, "kb") as index:
+            first = bld.mul(index, i64(block))
+            last = k - (blocks - 1) * block
+            body(first, bld.select(bld.icmp_signed("==", index, i64(blocks - 1)), i64(last), i64(block)))
+
     if not transpose_b:
+        # Blocks sum into a row of their own, then into C's; a single block (every integer
+        # product, of any size) sums straight into C's row. Several blocks only come with a
+        # float product below SMALL_GEMM_MACS, so n < SMALL_GEMM_MACS / K_BLOCK: a small row.
+        partial = kb.local_array(memory_type(dtype), n) if blocks > 1 else out
         with kb.loop(m, "m") as row:
             row_base = bld.mul(row, i64(n))
+            partial_base = row_base if blocks == 1 else i64(0)
             with kb.loop(n, "zero") as col:
                 kb.store(out, dtype, bld.add(row_base, col), constant(dtype, 0))
-            with kb.loop(k, "k") as depth:
-                a_element = kb.load(pa, dtype, a_index(row, depth))
-                with kb.loop(n, "n") as col:
-                    index = bld.add(row_base, col)
-                    product = mul(a_element, kb.load(pb, dtype, b_index(depth, col)))
-                    kb.store(out, dtype, index, add(kb.load(out, dtype, index), product))
+
+            def row_block(first, count):
+                if blocks > 1:
+                    with kb.loop(n, "start") as col:
+                        kb.store(partial, dtype, col, constant(dtype, 0))
+                with kb.loop(count, "k") as step:
+                    depth = bld.add(first, step)
+                    a_element = kb.load(pa, dtype, a_index(row, depth))
+                    with kb.loop(n, "n") as col:
+                        index = bld.add(partial_base, col)
+                        product = mul(a_element, kb.load(pb, dtype, b_index(depth, col)))
+                        kb.store(partial, dtype, index, add(kb.load(partial, dtype, index), product))
+                if blocks > 1:
+                    with kb.loop(n, "add") as col:
+                        index = bld.add(row_base, col)
+                        kb.store(out, dtype, index, combine(kb.load(out, dtype, index), kb.load(partial, dtype, col)))
+
+            each_block(row_block)
     else:
         value_type = register_type(dtype)
-        accumulator = kb.variable(value_type)
+        accumulator, partial = kb.variable(value_type), kb.variable(value_type)
         with kb.loop(m, "m") as row:
             with kb.loop(n, "n") as col:
                 kb.set(accumulator, constant(dtype, 0))
-                with kb.loop(k, "k") as depth:
-                    product = mul(kb.load(pa, dtype, a_index(row, depth)), kb.load(pb, dtype, b_index(depth, col)))
-                    kb.set(accumulator, add(kb.get(accumulator, value_type), product))
+
+                def dot_block(first, count):
+                    kb.set(partial, constant(dtype, 0))
+                    with kb.loop(count, "k") as step:
+                        depth = bld.add(first, step)
+                        product = mul(kb.load(pa, dtype, a_index(row, depth)), kb.load(pb, dtype, b_index(depth, col)))
+                        kb.set(partial, add(kb.get(partial, value_type), product))
+                    kb.set(accumulator, combine(kb.get(accumulator, value_type), kb.get(partial, value_type)))
+
+                each_block(dot_block)
                 kb.store(out, dtype, bld.add(bld.mul(row, i64(n)), col), kb.get(accumulator, value_type))
     return kb.finish()
 

@@ -3,12 +3,17 @@
 Each window visits only the taps inside the image (TF's SAME padding never wins
 a max and is not counted by an average), channels innermost a vector at a time.
 The forward kernels split output rows (n, oh) across threads; the gradients
-scatter into their image's dx, so they split images. A max is the first
-largest element in tap order (row-major; a later tap wins only if strictly
-greater), as TF's CPU kernels choose, and MaxPoolGrad routes each gradient there.
+scatter into their image's dx, so they split images. As TF's CPU kernels, a max
+starts from the dtype's lowest value and takes each tap strictly greater, so NaN
+never wins (max of [nan, 1, 2, 3] is 3; of a window of -inf or NaN, the lowest
+float); MaxPoolGrad's argmax starts from the first tap instead and takes each
+later tap strictly greater (row-major order), and routes the gradient there.
+An average sums each row of its window, then the rows.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from graphc.backend import lowering
 from graphc.backend.kernel_builder import I32, KernelBuilder, i64, register_type
@@ -29,7 +34,8 @@ class _Pool:
     def taps(self, kb: KernelBuilder, oh, ow):
         """For the window of output pixel (oh, ow): (first, count, visit) where visit(body) runs
         body(pixel, tap) over its taps inside the image in order (pixel = ih * W + iw of the
-        input, tap = kh * KW + kw as i32), first is the first such (pixel, tap), count their number."""
+        input, tap = kh * KW + kw as i32), and row_start() / row_end() around each window row
+        if given; first is the first such (pixel, tap), count their number."""
         b, win = kb.b, self.window
         top = b.sub(b.mul(oh, i64(win.stride_h)), i64(win.pad_top))
         left = b.sub(b.mul(ow, i64(win.stride_w)), i64(win.pad_left))
@@ -40,10 +46,14 @@ class _Pool:
             pixel = b.add(b.mul(b.add(top, kh), i64(self.width)), b.add(left, kw))
             return pixel, b.trunc(b.add(b.mul(kh, i64(win.k_w)), kw), I32)
 
-        def visit(body):
+        def visit(body, row_start=None, row_end=None):
             with kb.loop(b.sub(kh_hi, kh_lo), "kh") as i:
+                if row_start:
+                    row_start()
                 with kb.loop(b.sub(kw_hi, kw_lo), "kw") as j:
                     body(*place(b.add(kh_lo, i), b.add(kw_lo, j)))
+                if row_end:
+                    row_end()
 
         count = b.mul(b.sub(kh_hi, kh_lo), b.sub(kw_hi, kw_lo))
         return place(kh_lo, kw_lo), count, visit
@@ -57,8 +67,9 @@ def _clamp(b, start, k: int, size: int):
     return lo, b.select(b.icmp_signed("<", hi, lo), lo, hi)
 
 
-def _first_max(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
-    """(max, tap of the first max) over a window's taps for channels c..c+lanes."""
+def _first_max_tap(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
+    """The tap (i32 per lane) of a window's first maximum for channels c..c+lanes, as TF's MaxPoolGrad
+    finds it: the first tap, unless a later one is strictly greater (a NaN first tap keeps it)."""
     b, dtype = kb.b, pool.dtype
     index_type = kb.lane_type(I32, lanes)
 
@@ -75,7 +86,37 @@ def _first_max(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
         kb.set(index, b.select(larger, kb.broadcast(number, lanes), kb.get(index, index_type)))
 
     visit(tap)
-    return kb.get(best, kb.register_type(dtype, lanes)), kb.get(index, index_type), at
+    return kb.get(index, index_type)
+
+
+def _window_max(kb, pool: _Pool, x, image_base, visit, c, lanes):
+    """The largest tap strictly above the dtype's lowest value, or that value (TF's MaxPool)."""
+    b, dtype = kb.b, pool.dtype
+    best = kb.variable(kb.register_type(dtype, lanes), kb.constant(dtype, np.finfo(dtype.np_dtype).min, lanes))
+
+    def tap(pixel, number):
+        value = channels.load(kb, dtype, x, b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c)), lanes)
+        larger = b.fcmp_ordered(">", value, kb.get(best, value.type))  # false for NaN
+        kb.set(best, b.select(larger, value, kb.get(best, value.type)))
+
+    visit(tap)
+    return kb.get(best, kb.register_type(dtype, lanes))
+
+
+def _window_sum(kb, pool: _Pool, x, image_base, visit, c, lanes):
+    """The sum of a window's taps: each window row's, then the rows' (a global pooling of H x W
+    taps adds H + W times, not H * W, one after another)."""
+    b, value_type = kb.b, kb.register_type(pool.dtype, lanes)
+    zero = kb.constant(pool.dtype, 0, lanes)
+    total, row_total = kb.variable(value_type, zero), kb.variable(value_type, zero)
+
+    def tap(pixel, number):
+        value = channels.load(kb, pool.dtype, x, b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c)), lanes)
+        kb.set(row_total, b.fadd(kb.get(row_total, value_type), value))
+
+    visit(tap, row_start=lambda: kb.set(row_total, zero),
+          row_end=lambda: kb.set(total, b.fadd(kb.get(total, value_type), kb.get(row_total, value_type))))
+    return kb.get(total, value_type)
 
 
 def _count(kb, pool: _Pool, count, lanes: int):
@@ -99,23 +140,15 @@ def _lower_pool(module, name, inst, average: bool):
             image_base = b.mul(b.udiv(row, i64(win.out_h)), i64(pool.height * pool.width * pool.channels))
             oh = b.urem(row, i64(win.out_h))
             with task.loop(win.out_w, "ow") as ow:
-                first, count, visit = pool.taps(task, oh, ow)
+                _, count, visit = pool.taps(task, oh, ow)
                 destination = b.mul(b.add(b.mul(row, i64(win.out_w)), ow), i64(pool.channels))
 
                 def window(c, lanes):
                     if average:
-                        total = task.variable(task.register_type(dtype, lanes), task.constant(dtype, 0, lanes))
-
-                        def tap(pixel, number):
-                            index = b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c))
-                            value = channels.load(task, dtype, x, index, lanes)
-                            task.set(total, b.fadd(task.get(total, value.type), value))
-
-                        visit(tap)
-                        result = b.fdiv(task.get(total, task.register_type(dtype, lanes)),
+                        result = b.fdiv(_window_sum(task, pool, x, image_base, visit, c, lanes),
                                         _count(task, pool, count, lanes))
                     else:
-                        result = _first_max(task, pool, x, image_base, first, visit, c, lanes)[0]
+                        result = _window_max(task, pool, x, image_base, visit, c, lanes)
                     channels.store(task, dtype, out, b.add(destination, c), result, lanes)
 
                 channels.for_channels(task, pool.channels, dtype, window)
@@ -177,7 +210,7 @@ def lower_max_pool_grad(module, name, inst):
         b, dtype = task.b, pool.dtype
         dx, x, _, grad = values
         first, _, visit = pool.taps(task, oh, ow)
-        _, winner, _ = _first_max(task, pool, x, base, first, visit, c, lanes)
+        winner = _first_max_tap(task, pool, x, base, first, visit, c, lanes)
         g = channels.load(task, dtype, grad, b.add(grad_base, c), lanes)
         zero = task.constant(dtype, 0, lanes)
         visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, b.select(

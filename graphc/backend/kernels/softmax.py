@@ -12,6 +12,7 @@ from graphc.backend import lowering, scalar_ops, target
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I1, I64, KernelBuilder, constant, i64, register_type
 from graphc.backend.kernels.elementwise import ElementwiseBody, ElementwiseRegion, materialized
+from graphc.backend.kernels.summation import Cascade
 from graphc.backend.loops import horizontal
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, messages
@@ -25,11 +26,14 @@ class Rows:
 
     A row is walked in chunks of `lanes` elements, the last one masked when
     `classes` is not a multiple; masked lanes are never read or written. Sums
-    and maxima run lane-wise, then across lanes in a fixed order.
+    and maxima run lane-wise, then across lanes in a fixed order; a long row's
+    sum is taken in leaves of CHUNKS_PER_LEAF chunks added pairwise
+    (summation.Cascade), so its error does not grow with the row's length.
     """
 
     # Rows of at most this many chunks are unrolled; longer ones loop over chunks.
     UNROLLED_CHUNKS = 4
+    CHUNKS_PER_LEAF = 16
     ROWS_AT_ONCE = 2
 
     def __init__(self, kb: KernelBuilder, dtype, classes: int):
@@ -77,6 +81,31 @@ class Rows:
         self._each_chunk(base, visit)
         return horizontal(kb, combine, kb.get(accumulator, self.vector_type))
 
+    def _sum(self, base, step):
+        """Folds step(accumulator, index, mask) over the row's chunks with fadd, as _reduce does,
+        the full chunks in leaves of CHUNKS_PER_LEAF added pairwise, then the masked tail."""
+        kb, b = self.kb, self.kb.b
+        leaves = -(-self.full_chunks // self.CHUNKS_PER_LEAF)
+        if leaves <= 1:
+            return self._reduce(base, 0.0, step, b.fadd)
+        cascade = Cascade(kb, self.dtype, self.lanes, leaves, b.fadd)
+        accumulator = kb.variable(self.vector_type)
+        last = self.full_chunks - (leaves - 1) * self.CHUNKS_PER_LEAF
+        with kb.loop(leaves, "leaf") as leaf:
+            kb.set(accumulator, kb.constant(self.dtype, 0.0, self.lanes))
+            chunks = b.select(b.icmp_signed("==", leaf, i64(leaves - 1)), i64(last), i64(self.CHUNKS_PER_LEAF))
+            with kb.loop(chunks, "chunk") as chunk:
+                number = b.add(b.mul(leaf, i64(self.CHUNKS_PER_LEAF)), chunk)
+                kb.set(accumulator, step(kb.get(accumulator, self.vector_type),
+                                         b.add(base, b.mul(number, i64(self.lanes))), None))
+            kb.store_vector(cascade.leaf, self.dtype, i64(0), kb.get(accumulator, self.vector_type))
+            cascade.push(leaf)
+        cascade.finish()
+        row_sum = kb.load_vector(cascade.leaf, self.dtype, i64(0), self.lanes)
+        if self.tail:
+            row_sum = step(row_sum, b.add(base, i64(self.full_chunks * self.lanes)), self.tail_mask)
+        return horizontal(kb, b.fadd, row_sum)
+
     def max(self, x, base):
         kb = self.kb
 
@@ -102,7 +131,7 @@ class Rows:
                     self._store(store_to, index, e, mask)
                 return kb.b.fadd(total, e)
 
-        return self._reduce(base, 0.0, step, kb.b.fadd)
+        return self._sum(base, step)
 
     def divide(self, out, base, total) -> None:
         """out[row] /= total."""

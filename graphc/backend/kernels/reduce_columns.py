@@ -1,0 +1,137 @@
+"""The main pass of a reduce kernel whose innermost (coalesced) dimension is kept: each
+output row (a bias gradient's columns) sums input rows, a row at a time, across it.
+
+The rows summed into an output row are cut into leaves of ROWS_PER_LEAF rows; a leaf is
+accumulated into a partial row one row after another (a vector of columns at a time), and
+the leaves are added pairwise (summation.Cascade). Rows wider than
+TILE columns are done TILE columns at a time, so the cascade's rows stay small enough for
+the stack (and for L1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import llvmlite.ir as ir
+
+from graphc.backend import target
+from graphc.backend.kernel_builder import I1, KernelBuilder, i64, memory_type
+from graphc.backend.kernels import channels
+from graphc.backend.kernels.reduction import Accumulator, Streams, advance, flat_coordinates, step
+from graphc.backend.kernels.summation import Cascade, each_vector
+from graphc.backend.loops import emit_loops
+from graphc.core import dtypes
+
+ROWS_PER_LEAF = 16
+TILE = 1024  # columns
+
+
+class ColumnReduction:
+    """Reduces [..., columns] (coalesced shape and stream strides, the last dimension kept) into
+    its outputs, stored as `Accumulator.result`s."""
+
+    def __init__(self, kb: KernelBuilder, accumulator: Accumulator, streams: Streams, shape, strides):
+        self.kb, self.accumulator, self.streams = kb, accumulator, streams
+        self.shape, self.strides = list(shape), strides
+        last = len(shape) - 1
+        self.columns = shape[last]
+        self.across_columns = [s[last] for s in strides]
+        self.kept = [d for d in range(last) if strides[streams.out][d] != 0]
+        self.reduced = [d for d in range(last) if strides[streams.out][d] == 0]
+        self.rows = math.prod(shape[d] for d in self.reduced)
+        self.leaves = -(-self.rows // ROWS_PER_LEAF)
+
+    def emit(self, out) -> None:
+        kept_shape = [self.shape[d] for d in self.kept]
+        kept_strides = [[s[d] for d in self.kept] for s in self.strides]
+        emit_loops(self.kb, kept_shape, kept_strides, lambda offsets: self._output_row(out, offsets))
+
+    def _output_row(self, out, offsets) -> None:
+        kb, b = self.kb, self.kb.b
+        tiles, rest = divmod(self.columns, TILE)
+        if tiles == 1:
+            self._tile(out, offsets, TILE)
+        elif tiles > 1:
+            with kb.loop(tiles, "tile") as t:
+                self._tile(out, advance(b, offsets, self.across_columns, b.mul(t, i64(TILE))), TILE)
+        if rest:
+            self._tile(out, step(b, offsets, self.across_columns, tiles * TILE), rest)
+
+    def _tile(self, out, offsets, width: int) -> None:
+        """The outputs out[offsets[out] : + width]."""
+        kb, b, accumulator = self.kb, self.kb.b, self.accumulator
+        dtype, sums = accumulator.dtype, accumulator.dtype_of_sums
+        out_offset = offsets[self.streams.out]
+        cascade = None
+        if self.leaves > 1:
+            cascade = Cascade(kb, sums, width, self.leaves, lambda x, y: accumulator.combine(kb, x, y))
+            partial, partial_offset, partial_width = cascade.leaf, i64(0), cascade.padded
+        elif sums is dtype:  # one leaf, summed where it ends up
+            partial, partial_offset, partial_width = out, out_offset, width
+        else:
+            partial, partial_offset, partial_width = kb.local_array(memory_type(sums), width), i64(0), width
+
+        def start_leaf(c, lanes):
+            with kb.vector_lanes(lanes):
+                channels.store(kb, sums, partial, b.add(partial_offset, c), accumulator.identity(kb), lanes)
+
+        def leaf(index):
+            if cascade is not None:  # constant offsets (see each_vector): the leaf may stay in registers
+                each_vector(kb, cascade.padded // cascade.lanes, cascade.lanes,
+                            lambda c: start_leaf(c, cascade.lanes))
+            else:
+                channels.for_channels(kb, partial_width, sums, start_leaf)
+            last_rows = self.rows - (self.leaves - 1) * ROWS_PER_LEAF
+            rows = b.select(b.icmp_signed("==", index, i64(self.leaves - 1)), i64(last_rows), i64(ROWS_PER_LEAF))
+            with kb.loop(rows, "row") as r:
+                row = b.add(b.mul(index, i64(ROWS_PER_LEAF)), r)
+                start = offsets
+                for d, coordinate in zip(self.reduced, flat_coordinates(b, row, [self.shape[d] for d in self.reduced])):
+                    start = advance(b, start, [s[d] for s in self.strides], coordinate)
+
+                def columns(c, lanes):
+                    at, offsets_c = b.add(partial_offset, c), advance(b, start, self.across_columns, c)
+                    if lanes == 1:
+                        x = self.streams.scalar(offsets_c)
+                    else:
+                        x = self.streams.vector(offsets_c, self.across_columns, lanes)
+                    with kb.vector_lanes(lanes):
+                        total = accumulator.combine(kb, channels.load(kb, sums, partial, at, lanes),
+                                                    accumulator.widen(kb, x))
+                        channels.store(kb, sums, partial, at, total, lanes)
+
+                # A float32 register's lanes whatever the dtypes (as the other paths): the body may mix them.
+                lanes = target.lanes(dtypes.float32)
+                vectors, rest = divmod(width, lanes)
+                each_vector(kb, vectors, lanes, lambda c: columns(c, lanes))
+                if rest:
+                    with kb.loop(rest, "column") as c:
+                        columns(b.add(c, i64(vectors * lanes)), 1)
+            if cascade is not None:
+                cascade.push(index)
+
+        if self.leaves == 1:
+            leaf(i64(0))
+        else:
+            with kb.loop(self.leaves, "leaf") as index:
+                leaf(index)
+
+        def store(c, lanes):
+            value = channels.load(kb, sums, partial, b.add(partial_offset, c), lanes)
+            with kb.vector_lanes(lanes):
+                channels.store(kb, dtype, out, b.add(out_offset, c), accumulator.result(kb, value), lanes)
+
+        def store_total(c, count, value):
+            with kb.vector_lanes(cascade.lanes):
+                value = accumulator.result(kb, value)
+            if count == cascade.lanes:
+                kb.store_vector(out, dtype, b.add(out_offset, c), value)
+            else:  # the row's last, partial vector
+                mask = [int(lane < count) for lane in range(cascade.lanes)]
+                kb.store_vector_masked(out, dtype, b.add(out_offset, c), value,
+                                       ir.Constant(ir.VectorType(I1, cascade.lanes), mask))
+
+        if cascade is not None:
+            cascade.finish(store_total)
+        elif partial is not out or accumulator.reduction.mean:
+            channels.for_channels(kb, width, sums, store)

@@ -1,0 +1,140 @@
+"""What every path of the fused reduce kernel (reduce.py) shares: the reduction's arithmetic
+(`Accumulator`) and the streams its main pass reads and writes (`Streams`)."""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend.kernel_builder import I32, KernelBuilder, i64
+from graphc.backend.scalar_ops import convert
+from graphc.core import dtypes
+from graphc.core.registry import Reduction
+
+
+class Accumulator:
+    """A reduction (a sum, mean, maximum or minimum; registry facts) of `count` elements of
+    `dtype` each: its starting value, how it combines, and the result it stores.
+
+    An int32 mean accumulates in int64, as TF's does: the mean of [2**31 - 1] * 2 + [2] is
+    1431655765, not the wrapped sum's 0. Every other reduction accumulates in its own dtype
+    (int32 and int64 sums wrap, as TF's do). Values take the builder's lane count (kb.lanes).
+    """
+
+    def __init__(self, reduction: Reduction, dtype, count: int):
+        self.reduction, self.dtype, self.count = reduction, dtype, count
+        self.dtype_of_sums = dtypes.int64 if reduction.mean and dtype is dtypes.int32 else dtype
+
+    def identity(self, kb: KernelBuilder):
+        """The starting value (registry facts: zero, the dtype's lowest or highest)."""
+        dtype = self.dtype_of_sums
+        if self.reduction.identity == "zero":
+            return kb.constant(dtype, 0)
+        lowest = self.reduction.identity == "lowest"
+        if dtype.is_floating:
+            return kb.constant(dtype, float("-inf") if lowest else float("inf"))
+        return kb.constant(dtype, int(dtype.min if lowest else dtype.max))
+
+    def combine(self, kb: KernelBuilder, accumulated, x):
+        """accumulated (+) x: add, maximum or minimum."""
+        b, dtype = kb.b, self.dtype_of_sums
+        if self.reduction.combine == "add":
+            return b.fadd(accumulated, x) if dtype.is_floating else b.add(accumulated, x)
+        if dtype.is_floating:  # NaN propagates, as np.max and TF's reduce_max do
+            return kb.intrinsic(self.reduction.combine, dtype, [accumulated, x])
+        predicate = ">" if self.reduction.combine == "maximum" else "<"
+        return b.select(b.icmp_signed(predicate, x, accumulated), x, accumulated)
+
+    def widen(self, kb: KernelBuilder, x):
+        """An element of the input as an accumulator value."""
+        return convert(kb, x, self.dtype, self.dtype_of_sums)
+
+    def result(self, kb: KernelBuilder, accumulated):
+        """The value stored for an output: a mean's sum divided by the count (truncating for
+        integers, as TF), in the result's dtype."""
+        b = kb.b
+        if self.reduction.mean and (self.count or self.dtype.is_floating):  # TF's mean of nothing: NaN, integer 0
+            count = kb.constant(self.dtype_of_sums, self.count)
+            accumulated = b.fdiv(accumulated, count) if self.dtype.is_floating else b.sdiv(accumulated, count)
+        return convert(kb, accumulated, self.dtype_of_sums, self.dtype)
+
+
+class Streams:
+    """The streams of a reduce kernel's main pass and its elementwise body on them.
+
+    Offsets and strides come in one list per element: the loads (`main`'s inputs, then
+    the reduced value when `main` does not produce it), the output, then the stores
+    (materialized values and variable writes of `main`). `scalar` and `vector` evaluate
+    the body at one element or at `lanes` consecutive ones of the innermost dimension,
+    store what it materializes, and return the reduced value.
+    """
+
+    def __init__(self, kb: KernelBuilder, main, loads: list, stores: list, source_id):
+        self.kb, self.main, self.loads, self.stores, self.source_id = kb, main, loads, stores, source_id
+        self.out = len(loads)  # the output's position in offset and stride lists
+
+    def evaluate(self, inputs: list, lanes: int = 1) -> tuple:
+        """(the body's values by id, the reduced value) given each load's element or vector."""
+        with self.kb.vector_lanes(lanes):
+            values = self.main.evaluate(self.kb, lambda value, it=iter(inputs): next(it))
+        return values, values[self.source_id] if self.source_id is not None else inputs[-1]
+
+    def scalar(self, offsets):
+        kb = self.kb
+        values, reduced = self.evaluate([kb.load(pointer, dtype, offset)
+                                         for (pointer, dtype), offset in zip(self.loads, offsets)])
+        for (pointer, dtype, value_id), offset in zip(self.stores, offsets[self.out + 1:]):
+            kb.store(pointer, dtype, offset, values[value_id])
+        return reduced
+
+    def vector(self, offsets, inner_strides, lanes: int):
+        """The body at elements offset + i * inner stride, i < lanes, of every stream."""
+        inputs = [self._read(pointer, dtype, offset, stride, lanes)
+                  for (pointer, dtype), offset, stride in zip(self.loads, offsets, inner_strides)]
+        values, reduced = self.evaluate(inputs, lanes)
+        for (pointer, dtype, value_id), offset, stride in zip(self.stores, offsets[self.out + 1:],
+                                                              inner_strides[self.out + 1:]):
+            self._write(pointer, dtype, offset, stride, values[value_id])
+        return reduced
+
+    def _read(self, pointer, dtype, offset, stride: int, lanes: int):
+        kb, b = self.kb, self.kb.b
+        if stride == 1:
+            return kb.load_vector(pointer, dtype, offset, lanes)
+        if stride == 0:
+            return kb.broadcast(kb.load(pointer, dtype, offset), lanes)
+        vector = ir.Constant(kb.register_type(dtype, lanes), ir.Undefined)
+        for lane in range(lanes):
+            element = kb.load(pointer, dtype, b.add(offset, i64(lane * stride)))
+            vector = b.insert_element(vector, element, ir.Constant(I32, lane))
+        return vector
+
+    def _write(self, pointer, dtype, offset, stride: int, vector) -> None:
+        kb, b = self.kb, self.kb.b
+        if stride == 1:
+            kb.store_vector(pointer, dtype, offset, vector)
+            return
+        for lane in range(vector.type.count):
+            element = b.extract_element(vector, ir.Constant(I32, lane))
+            kb.store(pointer, dtype, b.add(offset, i64(lane * stride)), element)
+
+
+def advance(b, offsets, strides, index):
+    """Each stream's offset moved `index` (i64) steps along a dimension with these strides."""
+    return [offset if stride == 0 else b.add(offset, b.mul(index, i64(stride)))
+            for offset, stride in zip(offsets, strides)]
+
+
+def step(b, offsets, strides, count: int):
+    """Each stream's offset moved a constant `count` steps."""
+    return [offset if stride * count == 0 else b.add(offset, i64(stride * count)) for offset, stride in
+            zip(offsets, strides)]
+
+
+def flat_coordinates(b, index, extents):
+    """The row-major coordinates of flat `index` (i64, inside the box) in a box of `extents`."""
+    coordinates = []
+    for extent in reversed(extents[1:]):  # the outermost coordinate is what is left: no division
+        coordinates.append(b.urem(index, i64(extent)))
+        index = b.udiv(index, i64(extent))
+    return ([index] if extents else []) + coordinates[::-1]
+
