@@ -19,7 +19,7 @@ def interpret_graph(fetches, feeds=None, variables=None):
     feeds = feeds or {}
     step = lower(fetches, feed_types(feeds))
     values, _ = interpret(step.program, {t.name: np.asarray(v, dtype=t.dtype.np_dtype) for t, v in feeds.items()},
-                          variables or {})
+                          {**step.initial_states, **(variables or {})})
     return [values[slot] if slot is not None else None for slot in step.fetch_slots]
 
 

@@ -22,7 +22,7 @@ from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
 from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
-from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value, divide, equal, exp,  # noqa: A004
+from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value, div, divide, equal, exp,  # noqa: A004
                                  floordiv, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
                                  logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
                                  reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
@@ -35,7 +35,6 @@ from graphc.ops.variables import (Variable, global_variables, global_variables_i
                                   trainable_variables, variables_initializer)
 from graphc.session import InteractiveSession, Session, get_default_session
 
-div = divide
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
 newaxis = None

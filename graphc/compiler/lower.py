@@ -6,24 +6,31 @@
    statically instead (`frontend/static_value.py`).
 2. Bind shapes: rerun every op's shape rule with the concrete feed shapes.
 3. Order: a topological order of data and control edges, ties broken by
-   creation order, plus two rules for state — a read of a variable that does
-   not depend on a write of it happens before that write (so fetching
-   `[train_op, loss]` gives the loss before the update, and a read inside
-   `control_dependencies([assign])` sees the new value, as in TF1); and an
-   op that may fail the run (a check_numerics, a label check: its registry
-   effects say so) happens before every write it does not depend on, so a
-   failed run leaves the variables as they were. Such an op whose output the
-   step uses only for its shape still runs, as it would in TF1.
-4. Emit IR by each op's registry role: variables are read where used, and
+   creation order, plus two rules for state. As in TF1, whose reference
+   variables share one buffer with the tensors that refer to them (the
+   variable, `v.value()` and other Identities of it, an assignment's output),
+   such a reference is read by the op that consumes it, when that op runs: an
+   op reading a variable sees exactly the writes of it that the op depends on
+   (through data or control edges: `with control_dependencies([assign]):
+   tf.identity(v) * 1` sees the new value), and happens before every other
+   write of it (so fetching `[train_op, loss]` gives the loss before the
+   update). And an op that may fail the run (a check_numerics, a label check:
+   its registry effects say so) happens before every write it does not depend
+   on, so a failed run leaves the variables as they were. Such an op whose
+   output the step uses only for its shape still runs, as it would in TF1.
+4. Emit IR by each op's registry role: a variable is read where a reference
+   to it is used (one read serves the uses until the next write), a fetched
+   reference at the end of the step, as TF1 copies it out after the run;
    assignments become `write`s of the value their `write_value` builds; fed
    tensors become `feed`s; compile-time values constants; random ops gain a
-   run counter (`@rng:<op>`); everything else maps one to one.
+   state (`@rng:<op>`: run count and seeds, data rather than code); everything
+   else maps one to one.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -31,6 +38,7 @@ import numpy as np
 from graphc import errors
 from graphc.core import dtypes, registry
 from graphc.core.registry import DTypeError, Role, ShapeError, TensorType
+from graphc.core.rules import RejectedWhenRun
 from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
 from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.static_value import static_value
@@ -49,6 +57,8 @@ class LoweredStep:
     requires_initialized: tuple  # variables read before the program writes them
     writes: tuple                # variables the program writes
     init_dependencies: tuple     # variables whose initialised state chose an InitializedValue branch
+    # rng name -> the random op's first state, [0, seed, seed2] (registry.RNG_*), which the session creates
+    initial_states: dict = field(default_factory=dict)
 
 
 def rng_name(op: Operation) -> str:
@@ -63,6 +73,10 @@ def _may_fail(op: Operation) -> bool:
 
 def _role(op: Operation) -> Role:
     return op.op_def.role
+
+
+# Roles whose output is their (chosen) input itself: a reference to a variable stays one through them.
+_PASSES_REFERENCE = (Role.FORWARD, Role.CHOOSE_INITIALIZED)
 
 
 def lower(fetches, feed_types: dict, initialized=frozenset(), name: str = "step") -> LoweredStep:
@@ -84,6 +98,7 @@ class _Lowering:
         self.types: dict[int, TensorType] = {}
         self.static_memo: dict = {}
         self.data_inputs: dict = {}  # op -> its run-time inputs (_data_inputs)
+        self.referenced: dict = {}   # id(tensor) -> the variable it refers to, or None (_referenced_variable)
 
     # -- 1 and 2: prune and bind shapes ---------------------------------------------------------
 
@@ -122,9 +137,9 @@ class _Lowering:
             try:
                 outs = op_def.infer(in_types, attrs)
             except (ShapeError, DTypeError) as e:
-                raise errors.InvalidArgumentError(
-                    None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
-                              f"{registry.shapes_text(in_types)}.") from None
+                error_class = e.error_class if isinstance(e, RejectedWhenRun) else errors.InvalidArgumentError
+                raise error_class(None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
+                                            f"{registry.shapes_text(in_types)}.") from None
             outs = outs if isinstance(outs, list) else [outs]
             for t, out in zip(op.outputs, outs):
                 if id(t) not in self.fed:
@@ -154,6 +169,27 @@ class _Lowering:
             return inputs[:1] if var_name in self.initialized else inputs[1:]
         return inputs
 
+    def _referenced_variable(self, tensor) -> Optional[Operation]:
+        """The variable `tensor` refers to (TF1's reference: the variable's output, an Identity of a reference,
+        an assignment's output, the chosen branch of `initialized_value()`), or None for any other value."""
+        key = id(tensor)
+        if key not in self.referenced:
+            self.referenced[key] = self._find_referenced_variable(tensor)
+        return self.referenced[key]
+
+    def _find_referenced_variable(self, tensor) -> Optional[Operation]:
+        while id(tensor) not in self.fed:
+            role = _role(tensor.op)
+            if role is Role.VARIABLE:
+                return tensor.op
+            if role is Role.ASSIGN:
+                tensor = tensor.op.inputs[0]
+            elif role in _PASSES_REFERENCE:
+                tensor = self._data_inputs(tensor.op)[0]
+            else:
+                return None
+        return None
+
     def _executed(self):
         """The ops that run: reached through run-time data inputs and control inputs."""
         return walk_ops(self._roots(), lambda op: [t.op for t in self._data_inputs(op) if id(t) not in self.fed]
@@ -169,9 +205,12 @@ class _Lowering:
         readers: dict[Operation, list] = {}
         writers: dict[Operation, list] = {}
         for op in executed:
+            if _role(op) in _PASSES_REFERENCE:
+                continue  # its consumers read the variable, when they run
             for i, t in enumerate(self._data_inputs(op)):
-                if _role(t.op) is Role.VARIABLE and id(t) not in self.fed:
-                    (writers if _role(op) is Role.ASSIGN and i == 0 else readers).setdefault(t.op, []).append(op)
+                var = self._referenced_variable(t)
+                if var is not None:
+                    (writers if _role(op) is Role.ASSIGN and i == 0 else readers).setdefault(var, []).append(op)
         checks = [op for op in executed if _may_fail(op)]
         # An op that neither writes nor depends on a write reaches no writer, now or after the edges
         # below are added (they only give writers more dependencies): it needs no search. Creation
@@ -228,9 +267,7 @@ class _Lowering:
         feed_tensors = tuple(self.feed_types)
         for t in feed_tensors:
             self.env[id(t)] = self._emit("feed", [], {"tensor": t.name}, self._ir_type(t), t.op.name)
-        for t in self.fetches:
-            if isinstance(t, Tensor) and id(t) not in self.fed and _role(t.op) is Role.VARIABLE:
-                self._value(t, t.op)  # a fetched variable is read before any write
+        self.current: dict[str, Value] = {}  # variable name -> its value since the last write, once read
         for op in order:
             self._lower_op(op)
         fetch_values, slots = [], []
@@ -253,8 +290,10 @@ class _Lowering:
             elif inst.op == "read":
                 first_read.setdefault(inst.operands[0].name, True)
         requires = tuple(n for n, read_first in first_read.items() if read_first and self.declared[n].kind == "var")
+        initial_states = {name: _initial_rng_state(self.var_ops[name]) for name, decl in self.declared.items()
+                          if decl.kind == "rng"}
         return LoweredStep(program, feed_tensors, tuple(slots), dict(self.var_ops), requires, tuple(writes),
-                           tuple(sorted(self.init_dependencies)))
+                           tuple(sorted(self.init_dependencies)), initial_states)
 
     def _ir_type(self, tensor) -> IRType:
         t = self.types[id(tensor)]
@@ -283,23 +322,31 @@ class _Lowering:
                 t = op.outputs[0]
                 decl_type = IRType(t.dtype, tuple(t._dims))
             else:
-                decl_type = IRType(dtypes.int64, ())  # the op's run counter
+                decl_type = IRType(dtypes.int64, (registry.RNG_STATE_SIZE,))  # the op's run count and seeds
             self.declared[name] = VarDecl(name, decl_type, kind)
             self.var_ops[name] = op
         return VarRef(name)
 
     def _value(self, tensor, consumer) -> Value:
-        """The IR value of `tensor` as `consumer` uses it; a variable is read here."""
+        """The IR value of `tensor` as `consumer` uses it; a reference to a variable reads it here."""
         if id(tensor) in self.env:
             return self.env[id(tensor)]
-        if _role(tensor.op) is Role.VARIABLE:
-            ref = self._declare(tensor.op)
-            return self._emit("read", [ref], {}, self.declared[ref.name].type, consumer.name)
+        var = self._referenced_variable(tensor)
+        if var is not None:
+            return self._read(var, tensor.op)
         if _role(tensor.op) is Role.HOST:
             raise errors.UnimplementedError(
                 None, consumer, f"{tensor.name} is computed on the host after the compiled step (a summary): "
                                 f"it can be fetched, but {consumer.name} cannot use it")
         raise AssertionError(f"{tensor.name} used by {consumer.name} before it was lowered")
+
+    def _read(self, var: Operation, reference: Operation) -> Value:
+        """The variable's current value: the read (or the value written) since its last write, else a new
+        read, named after the op whose output refers to the variable (`w/read`)."""
+        ref = self._declare(var)
+        if ref.name not in self.current:
+            self.current[ref.name] = self._emit("read", [ref], {}, self.declared[ref.name].type, reference.name)
+        return self.current[ref.name]
 
     def _constant(self, op, tensor, value):
         value = np.asarray(value, dtype=tensor.dtype.np_dtype)
@@ -312,11 +359,9 @@ class _Lowering:
             return  # storage, ordering only, or finished on the host
         if role is Role.CONSTANT:
             self._constant(op, op.outputs[0], op.attrs["value"])
-        elif role is Role.FORWARD:
-            self.env[id(op.outputs[0])] = self._value(op.inputs[0], op)
-        elif role is Role.CHOOSE_INITIALIZED:
-            source = op.inputs[0] if op.inputs[0].op.name in self.initialized else op.inputs[1]
-            self.env[id(op.outputs[0])] = self._value(source, op)
+        elif role in _PASSES_REFERENCE:
+            if self._referenced_variable(op.outputs[0]) is None:  # a reference is read by its consumers
+                self.env[id(op.outputs[0])] = self._value(self._data_inputs(op)[0], op)
         elif role is Role.ASSIGN:
             self._lower_write(op)
         elif role is Role.STATIC:
@@ -335,6 +380,9 @@ class _Lowering:
         for attr_name, t in zip(op_def.static_inputs, op.inputs[n_data:]):
             attrs[attr_name] = _canonical(self._static(t, op, f"input '{attr_name}'"))
         if op_def.effects.random:
+            # Its seeds are in its state (`_initial_rng_state`), not in the code: otherwise every process
+            # would compile a new library for ops without a seed, which draw new seeds in each.
+            del attrs["seed"], attrs["seed2"]
             operands = [self._declare(op, "rng")] + operands
         self.env[id(op.outputs[0])] = self._emit(op_def.name, operands, attrs, self._ir_type(op.outputs[0]), op.name)
 
@@ -356,7 +404,7 @@ class _Lowering:
                 None, op, f"{op.type} requires shapes of both tensors to match. lhs shape= "
                           f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
         self._emit("write", [ref, new_value], {}, None, op.name)
-        self.env[id(op.outputs[0])] = new_value
+        self.current[ref.name] = new_value  # the op's output refers to the variable, which now holds it
 
     def _emit_inferred(self, op_name: str, operands: list, op: Operation) -> Value:
         """An instruction of `op` whose result type is what `op_name`'s shape rule gives."""
@@ -368,6 +416,13 @@ class _Lowering:
                 None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
                           f"{registry.shapes_text(in_types)}.") from None
         return self._emit(op_name, operands, {}, IRType(result.dtype, tuple(result.dims)), op.name)
+
+
+def _initial_rng_state(op: Operation) -> np.ndarray:
+    """A random op's state before its first run: run count 0, and its seeds."""
+    state = np.zeros(registry.RNG_STATE_SIZE, dtype=np.int64)
+    state[registry.RNG_SEED], state[registry.RNG_SEED2] = op.attrs["seed"], op.attrs["seed2"]
+    return state
 
 
 def _reaches(deps, start, target) -> bool:

@@ -114,3 +114,12 @@ def dtype_of_value(value) -> DType:
     if array.dtype.kind == "f":
         return float32
     raise TypeError(f"Cannot convert {value!r} to a tensor: unsupported element type {array.dtype}")
+
+
+def all_elements_identical(array: np.ndarray) -> bool:
+    """Whether every element of `array` has one bit pattern: +0.0 and -0.0 differ (1 / x tells them
+    apart), a NaN is identical to itself. An empty array has no two elements that differ."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    if flat.dtype.kind == "f":
+        flat = flat.view(f"u{flat.itemsize}")
+    return bool(np.all(flat == flat[0])) if flat.size else True

@@ -8,7 +8,7 @@ build their text here, so the oracle and the compiled code say the same thing.
 from __future__ import annotations
 
 INTEGER_DIVISION_BY_ZERO = "Integer division by zero"
-INTEGER_MEAN_OF_NOTHING = "Integer division by zero in reduce_mean"
+NEGATIVE_INTEGER_POWER = "Integers to negative integer powers are not allowed"
 
 
 def label_out_of_range(label, classes) -> str:

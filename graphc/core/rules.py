@@ -3,7 +3,9 @@
 Rules take input `TensorType`s whose dims may be partial (None entries, or None
 for an unknown rank) and return output types, raising ShapeError/DTypeError with
 TF1's wording. The same rules run while building graphs and, with concrete
-shapes, when lowering and verifying IR.
+shapes, when lowering and verifying IR. A rule follows TF1 in what it rejects
+while a graph is built (TF1's shape functions: ValueError, TypeError) and what
+only when the op runs (TF1's kernels): for the latter it raises RejectedWhenRun.
 """
 
 from __future__ import annotations
@@ -12,9 +14,26 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from graphc import errors
 from graphc.core import dtypes
 from graphc.core.registry import DTypeError, ShapeError, TensorType
 from graphc.core.tensor_shape import Dims
+
+
+class RejectedWhenRun(ShapeError):
+    """An argument TF1's shape function lets through and its kernel rejects when the op runs.
+
+    The rule raises it with `result`, the output type TF1 infers while building: the
+    graph is built with that type, and lowering a step that runs the op raises
+    `error_class` (TF1's run-time class; graphc knows these arguments when it compiles
+    the step, on `Session.run`).
+    """
+
+    def __init__(self, message: str, result, error_class=errors.InvalidArgumentError):
+        super().__init__(message)
+        self.result = result
+        self.error_class = error_class
+
 
 FLOAT_TYPES = (dtypes.float32, dtypes.float64)
 NUMERIC_TYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
@@ -77,10 +96,13 @@ def binary(allowed=NUMERIC_TYPES, result_dtype=None):
 
 
 def normalize_axes(axes, rank: Optional[int], what: str = "axis") -> Optional[tuple]:
-    """Axes as a sorted tuple of non-negative ints; None means all axes."""
+    """Axes (a scalar or a vector) as a sorted tuple of distinct non-negative ints; None means all axes."""
     if axes is None:
         return None if rank is None else tuple(range(rank))
-    flat = np.asarray(axes).reshape(-1)
+    array = np.asarray(axes)
+    if array.ndim > 1:
+        raise ShapeError(f"Shape must be at most rank 1 but is rank {array.ndim} ({what})")
+    flat = array.reshape(-1)
     if flat.size and flat.dtype.kind not in "iu":
         raise DTypeError(f"{what} must be integers, got {flat.dtype}")
     if rank is None:
@@ -103,6 +125,18 @@ def reduced_dims(dims: Dims, axes, keepdims: bool) -> Dims:
     return tuple(d for i, d in enumerate(dims) if i not in norm)
 
 
+def check_distinct_axes(axes, rank: Optional[int], result: TensorType) -> None:
+    """TF1's reductions reject an axis named twice (1 and -1 of a matrix are one axis) when they run."""
+    if axes is None or rank is None:
+        return
+    seen = set()
+    for a in np.asarray(axes).reshape(-1).astype(np.int64).tolist():
+        if a % rank in seen:
+            raise RejectedWhenRun(f"Invalid reduction arguments: Axes contains duplicate dimension: {a % rank}",
+                                  result)
+        seen.add(a % rank)
+
+
 def require_rank(t: TensorType, rank: int, what: str) -> None:
     if t.dims is not None and len(t.dims) != rank:
         raise ShapeError(f"Shape must be rank {rank} but is rank {len(t.dims)} ({what})")
@@ -118,12 +152,28 @@ def merge_dim(a, b, what: str):
 
 
 def shape_value_to_dims(value) -> Dims:
-    """A shape given as a value (list/array; -1 or None for unknown) as partial dims."""
+    """A shape given as a vector (-1 or None for an unknown size) as partial dims (TF1's
+    MakeShapeFromShapeTensor: another rank or a size below -1 is an error while building)."""
     if value is None:
         return None
     if isinstance(value, tuple) and None in value:
         return tuple(None if d is None or d < 0 else int(d) for d in value)
-    flat = np.asarray(value).reshape(-1)
-    if flat.size and flat.dtype.kind not in "iu":
-        raise DTypeError(f"shape must be integers, got {flat.dtype}")
-    return tuple(None if d < 0 else int(d) for d in flat.tolist())
+    array = np.asarray(value)
+    if array.ndim != 1:
+        raise ShapeError(f"Shape must be rank 1 but is rank {array.ndim}")
+    if array.size and array.dtype.kind not in "iu":
+        raise DTypeError(f"shape must be integers, got {array.dtype}")
+    for d in array.tolist():
+        if d < -1:
+            raise ShapeError(f"Invalid value in tensor used for shape: {d}")
+    return tuple(None if d < 0 else int(d) for d in array.tolist())
+
+
+def check_sizes_when_run(value, result: TensorType) -> None:
+    """A shape argument of an op that makes a tensor of that shape (a random draw, broadcast_to): TF1
+    builds a -1 in it as an unknown size and rejects it when the op runs."""
+    if value is None or (isinstance(value, tuple) and None in value):
+        return
+    for d in np.asarray(value).reshape(-1).tolist():
+        if d < 0:
+            raise RejectedWhenRun(f"Dimension {d} must be >= 0", result)

@@ -6,21 +6,30 @@ None for an unknown rank; `TensorShape` wraps it for users with TF1's interface.
 
 from __future__ import annotations
 
+import operator
 from typing import Iterable, Optional, Tuple
 
 Dims = Optional[Tuple[Optional[int], ...]]
 
 
 class Dimension:
-    """One dimension of a TensorShape; `.value` is an int or None (unknown)."""
+    """One dimension of a TensorShape; `.value` is an int or None (unknown).
+
+    Arithmetic (+ - * // %) and comparisons work as in TF1: with an unknown operand the
+    result is unknown (a comparison gives None), and a negative result is a ValueError.
+    """
 
     __slots__ = ("value",)
 
     def __init__(self, value):
         if isinstance(value, Dimension):
             value = value.value
-        if value is not None:
-            value = int(value)
+        elif value is not None:
+            try:
+                value = operator.index(value)
+            except TypeError:
+                raise TypeError(f"Dimension value must be integer or None or have an __index__ method, got value "
+                                f"'{value!r}' with type '{type(value)!r}'") from None
             if value < 0:
                 raise ValueError(f"Dimension {value} must be >= 0")
         self.value = value
@@ -32,15 +41,21 @@ class Dimension:
 
     __index__ = __int__
 
+    def __bool__(self):
+        return bool(self.value)
+
     def __eq__(self, other):
-        other = other.value if isinstance(other, Dimension) else other
-        if self.value is None or other is None:
+        try:
+            other = as_dimension(other)
+        except (TypeError, ValueError):
+            return NotImplemented
+        if self.value is None or other.value is None:
             return None
-        return self.value == other
+        return self.value == other.value
 
     def __ne__(self, other):
         equal = self.__eq__(other)
-        return None if equal is None else not equal
+        return equal if equal is None or equal is NotImplemented else not equal
 
     def __hash__(self):
         return hash(self.value)
@@ -50,6 +65,91 @@ class Dimension:
 
     def __str__(self):
         return "?" if self.value is None else str(self.value)
+
+    def is_compatible_with(self, other) -> bool:
+        """Whether the two may be the same size (an unknown one may be any)."""
+        other = as_dimension(other)
+        return self.value is None or other.value is None or self.value == other.value
+
+    def assert_is_compatible_with(self, other) -> None:
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Dimensions {self} and {as_dimension(other)} are not compatible")
+
+    def merge_with(self, other) -> "Dimension":
+        """The dimension both describe: the known one of the two; ValueError if they differ."""
+        other = as_dimension(other)
+        self.assert_is_compatible_with(other)
+        return Dimension(other.value if self.value is None else self.value)
+
+    def _arithmetic(self, other, combine, reverse=False):
+        try:
+            other = as_dimension(other)
+        except (TypeError, ValueError):
+            return NotImplemented
+        if self.value is None or other.value is None:
+            return Dimension(None)
+        return Dimension(combine(other.value, self.value) if reverse else combine(self.value, other.value))
+
+    def __add__(self, other):
+        return self._arithmetic(other, operator.add)
+
+    def __radd__(self, other):
+        return self._arithmetic(other, operator.add, reverse=True)
+
+    def __sub__(self, other):
+        return self._arithmetic(other, operator.sub)
+
+    def __rsub__(self, other):
+        return self._arithmetic(other, operator.sub, reverse=True)
+
+    def __mul__(self, other):
+        return self._arithmetic(other, operator.mul)
+
+    def __rmul__(self, other):
+        return self._arithmetic(other, operator.mul, reverse=True)
+
+    def __floordiv__(self, other):
+        return self._arithmetic(other, operator.floordiv)
+
+    def __rfloordiv__(self, other):
+        return self._arithmetic(other, operator.floordiv, reverse=True)
+
+    def __mod__(self, other):
+        return self._arithmetic(other, operator.mod)
+
+    def __rmod__(self, other):
+        return self._arithmetic(other, operator.mod, reverse=True)
+
+    def __truediv__(self, other):
+        raise TypeError(f"unsupported operand type(s) for /: 'Dimension' and '{type(other).__name__}', "
+                        "please use // instead")
+
+    def __rtruediv__(self, other):
+        raise TypeError(f"unsupported operand type(s) for /: '{type(other).__name__}' and 'Dimension', "
+                        "please use // instead")
+
+    def _compare(self, other, compare):
+        other = as_dimension(other)
+        if self.value is None or other.value is None:
+            return None
+        return compare(self.value, other.value)
+
+    def __lt__(self, other):
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other):
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other):
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other):
+        return self._compare(other, operator.ge)
+
+
+def as_dimension(value) -> Dimension:
+    """`value` as a Dimension (TF1's `tf.compat.v1.dimension_value`'s inverse)."""
+    return value if isinstance(value, Dimension) else Dimension(value)
 
 
 class TensorShape:

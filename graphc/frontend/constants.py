@@ -3,8 +3,8 @@
 `convert_to_tensor` (frontend/graph.py, beside `tf.constant`) turns Python values and
 arrays into Const ops, so the frontend defines and registers Const itself rather than
 asking an op family for it. A constant holds a read-only array; a splat (every element
-equal) keeps one element as a broadcast view, so `tf.zeros([100000, 100000])`
-allocates nothing.
+of one bit pattern: [0.0, -0.0] is none) keeps one element as a broadcast view, so
+`tf.zeros([100000, 100000])` allocates nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, OpDef, Role, TensorType
-from graphc.core.tensor_shape import as_dims, num_elements
+from graphc.core.tensor_shape import TensorShape, as_dims, num_elements
 
 
 def _const_infer(types, attrs):
@@ -26,19 +26,29 @@ const_p = registry.register(OpDef(
     reference=lambda value: value, gradient=NOT_DIFFERENTIABLE))
 
 
+_NUMPY_VALUES = (np.ndarray, np.generic)
+
+
 def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
     """The read-only array a Const holds; a splat keeps one element (a broadcast view)."""
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
     if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
         raise TypeError(f"graphc tensors are numeric; cannot make a constant from {value!r}")
+    if isinstance(value, TensorShape):
+        if not value.is_fully_defined():
+            raise ValueError(f"Cannot convert a partially known TensorShape {value} to a Tensor.")
+        value = value.as_list()
     inferred = dtypes.dtype_of_value(value) if dtype is None else dtype
     source = np.asarray(value)
+    if source.dtype == object and dtype is not None and dtype.is_numeric:
+        # Python ints beyond 64 bits (OverflowError, as TF1 raises; or floats) and sizes (Dimension) by value.
+        source = np.asarray(value, dtype=np.int64 if dtype.is_integer else np.float64)
     if source.dtype == object:
         raise ValueError(f"Cannot make a constant from a ragged or mixed value: {value!r}")
-    if dtype is not None and source.dtype.kind == "f" and dtype.is_integer:
-        if np.any(source != np.trunc(source)):
-            raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
+    if (dtype is not None and dtype.is_integer and source.dtype.kind == "f" and source.size
+            and not isinstance(value, _NUMPY_VALUES)):  # TF1 casts NumPy floats to integers, never Python floats
+        raise TypeError(f"Expected {dtype.name}, but got {value!r} of type '{type(value).__name__}'.")
     if inferred.is_integer and source.dtype.kind in "iub" and source.size:
         info = np.iinfo(inferred.np_dtype)
         if source.min() < info.min or source.max() > info.max:
@@ -61,7 +71,7 @@ def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
         else:
             raise TypeError(f"Expected Tensor's shape: {tuple(dims)}, got {array.shape}.")
     splat = array.size > 1 and array.strides == (0,) * array.ndim
-    if array.size > 1 and not splat and np.all(array == array.flat[0]):
+    if array.size > 1 and not splat and dtypes.all_elements_identical(array):
         array = np.broadcast_to(array.flat[0], array.shape)
     elif not splat:  # a splat stays one element: tf.zeros([100000, 100000]) allocates nothing here
         array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array

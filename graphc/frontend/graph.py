@@ -16,8 +16,10 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from graphc import errors
 from graphc.core import dtypes as dtypes_mod, registry
 from graphc.core.registry import DTypeError, OpDef, ShapeError, TensorType
+from graphc.core.rules import RejectedWhenRun
 from graphc.core.tensor_shape import Dims, TensorShape, as_dims, format_dims, merge_dims
 from graphc.frontend.constants import const_p, make_constant_array
 from graphc.frontend.default_session import session_for
@@ -438,10 +440,15 @@ def infer_output_types(op_def: OpDef, inputs, attrs: dict, name: str) -> list:
     rule_attrs = dict(attrs)
     memo: dict = {}
     for attr_name, t in zip(op_def.static_inputs, inputs[n_data:]):
-        rule_attrs[attr_name] = static_shape_value(t, lambda x: x._dims, memo)
+        try:
+            rule_attrs[attr_name] = static_shape_value(t, lambda x: x._dims, memo)
+        except errors.OpError:  # a computation that fails (a division by zero) fails when the step runs
+            rule_attrs[attr_name] = None
     in_types = [TensorType(t.dtype, t._dims) for t in inputs[:n_data]]
     try:
         result = op_def.infer(in_types, rule_attrs)
+    except RejectedWhenRun as e:
+        result = e.result  # TF1 fails only when the op runs; lowering the step raises it
     except ShapeError as e:
         raise ValueError(f"{e} for '{name}' (op: '{op_def.tf_type}') with input shapes: "
                          f"{registry.shapes_text(in_types)}.") from None

@@ -1,7 +1,7 @@
 """Prints a Program as text (the grammar is in `parser.py`).
 
 Constants of at most SUMMARY_LIMIT elements print in full; a splat (all
-elements equal) prints as its one value; larger ones print as a digest unless
+elements of one bit pattern) prints as its one value; larger ones print as a digest unless
 `full=True`, which round-trips through `parse` exactly.
 """
 
@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from graphc.core.dtypes import DType
+from graphc.core.dtypes import DType, all_elements_identical
 from graphc.ir.program import Instruction, OpaqueConstant, Program
 
 SUMMARY_LIMIT = 16
@@ -88,14 +88,10 @@ def format_scalar(x) -> str:
 
 
 def is_splat(array: np.ndarray) -> bool:
-    if array.size <= 1:
+    """Whether every element has one bit pattern (so [0.0, -0.0] is no splat: 1 / x tells them apart)."""
+    if array.size <= 1 or all(s == 0 for s in array.strides):
         return True
-    if all(s == 0 for s in array.strides):
-        return True
-    first = array.flat[0]
-    if array.dtype.kind == "f" and np.isnan(first):
-        return bool(np.all(np.isnan(array)))
-    return bool(np.all(array == first))
+    return all_elements_identical(array)
 
 
 def array_digest(array: np.ndarray) -> str:

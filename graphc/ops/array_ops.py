@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.core import dtypes, registry
+from graphc.core import dtypes, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.rules import shape_value_to_dims
-from graphc.core.tensor_shape import as_dims, is_fully_defined, num_elements
+from graphc.core.tensor_shape import as_dims, format_dims_as_list, is_fully_defined, num_elements
 from graphc.frontend.graph import apply_op, constant, convert_to_tensor, get_default_graph, name_scope
 
 # -- Placeholder ---------------------------------------------------------------
@@ -58,15 +58,15 @@ def stop_gradient(input, name=None):
 # -- Cast -------------------------------------------------------------------------
 
 def _cast_reference(x, dtype):
-    """NumPy's astype, except float -> int saturates and maps NaN to 0 (defined behaviour)."""
+    """NumPy's astype, except float -> int, which follows TF's Cast on x86 (defined here, undefined
+    in C): truncation toward zero, and the target's lowest value for NaN, infinities and values
+    outside its range (TF 2.21: cast(nan, int32) and cast(3e9, int32) are -2147483648)."""
     if x.dtype.kind == "f" and dtype.is_integer:
-        info = np.iinfo(dtype.np_dtype)
-        whole = np.nan_to_num(np.trunc(x.astype(np.float64)), nan=0.0)
-        too_big, too_small = whole >= 2.0 ** (info.bits - 1), whole < -(2.0 ** (info.bits - 1))
-        out = np.where(too_big | too_small, 0.0, whole).astype(dtype.np_dtype)
-        out[too_big] = info.max
-        out[too_small] = info.min
-        return out
+        limit = 2.0 ** (8 * dtype.size - 1)
+        wide = x.astype(np.float64)
+        inside = (wide >= -limit) & (wide < limit)  # False for NaN
+        whole = np.trunc(np.where(inside, wide, 0.0)).astype(dtype.np_dtype)
+        return np.where(inside, whole, np.iinfo(dtype.np_dtype).min).astype(dtype.np_dtype)
     return x.astype(dtype.np_dtype)
 
 
@@ -154,35 +154,77 @@ def rank(input, name=None):
 # -- Reshape -------------------------------------------------------------------------
 
 def resolve_reshape(in_dims, target) -> tuple:
-    """Target dims of a reshape with at most one -1 resolved (partial dims allowed)."""
-    target = np.asarray(target).reshape(-1).tolist()
-    if sum(1 for d in target if d == -1) > 1:
-        raise ShapeError("Cannot infer multiple unknown dimensions in reshape")
-    if any(d < -1 for d in target):
-        raise ShapeError(f"Size must be non-negative, not {min(target)}")
-    known = num_elements(d for d in target if d != -1)
-    if in_dims is None or not is_fully_defined(in_dims):
-        if -1 in target:
-            return tuple(None if d == -1 else d for d in target)
-        return tuple(target)
+    """The dims a reshape of a tensor of `in_dims` (known) to `target` makes, as TF1's Reshape kernel finds
+    them: one -1 takes what the other sizes leave, counting only nonzero input sizes when the target has a 0
+    too (a [0, 6] tensor reshaped to [0, -1] is [0, 6], to [-1, 0] is [6, 0])."""
+    target = [int(d) for d in np.asarray(target).reshape(-1).tolist()]
+    unknown, product = None, 1
+    for i, d in enumerate(target):
+        if d == -1:
+            if unknown is not None:
+                raise ShapeError(f"Only one input size may be -1, not both {unknown} and {i}")
+            unknown = i
+        elif d < 0:
+            raise ShapeError(f"Size {i} must be non-negative, not {d}")
+        elif d > 0:
+            product *= d
     count = num_elements(in_dims)
-    if -1 in target:
-        if known == 0 or count % known:
-            raise ShapeError(f"Input to reshape is a tensor with {count} values, but the requested shape "
-                             f"requires a multiple of {known}")
-        return tuple(count // known if d == -1 else d for d in target)
-    if known != count:
-        raise ShapeError(f"Input to reshape is a tensor with {count} values, but the requested shape has {known}")
+    if unknown is not None:
+        has_zero = 0 in target
+        known = num_elements(d for d in in_dims if d > 0 or not has_zero)
+        missing = known // product
+        if not (has_zero and 0 in in_dims) and missing * product != known:
+            raise ShapeError(f"Input to reshape is a tensor with {known} values, but the requested shape requires "
+                             f"a multiple of {product}")
+        target[unknown] = missing
+    if num_elements(target) != count:
+        raise ShapeError(f"Input to reshape is a tensor with {count} values, but the requested shape has "
+                         f"{num_elements(target)}")
     return tuple(target)
 
 
+def reshape_shape_function(in_dims, target) -> tuple:
+    """The static dims of a reshape as TF1 infers them while building (its shape function), from partial
+    input dims and a target whose sizes may be unknown (-1, None); ShapeError for what it rejects."""
+    out = list(shape_value_to_dims(target))
+    if in_dims is None:
+        return tuple(out)
+    unknown_out = [i for i, d in enumerate(out) if d is None]
+    known_out = num_elements(d for d in out if d is not None)
+    count = 0 if 0 in in_dims else num_elements(in_dims) if is_fully_defined(in_dims) else None
+    if len(unknown_out) > 1 or (count is None and in_dims.count(None) > 1):
+        return tuple(out)
+    if count is None:  # one input size unknown: it is what the known output sizes leave
+        known_in = num_elements(d for d in in_dims if d is not None)
+        if not unknown_out and known_out % known_in:
+            raise ShapeError(f"Dimension size must be evenly divisible by {known_in} but is {known_out}")
+    elif (not unknown_out and count != known_out) or (known_out == 0 and count):
+        raise ShapeError(f"Cannot reshape a tensor with {count} elements to shape {format_dims_as_list(out)} "
+                         f"({known_out} elements)")
+    elif unknown_out and known_out > 0:
+        if count % known_out:
+            raise ShapeError(f"Dimension size must be evenly divisible by {known_out} but is {count}")
+        out[unknown_out[0]] = count // known_out
+    return tuple(out)
+
+
 def _reshape_infer(types, attrs):
-    target = attrs["shape"]
+    dtype, in_dims, target = types[0].dtype, types[0].dims, attrs["shape"]
     if target is None:
-        return TensorType(types[0].dtype, None)
-    if isinstance(target, tuple) and None in target:  # partly known while building
-        return TensorType(types[0].dtype, tuple(None if d is None or d < 0 else d for d in target))
-    return TensorType(types[0].dtype, resolve_reshape(types[0].dims, target))
+        return TensorType(dtype, None)
+    shape_value_to_dims(target)  # a vector of sizes, none below -1
+    if not is_fully_defined(in_dims) or (isinstance(target, tuple) and None in target):
+        return TensorType(dtype, reshape_shape_function(in_dims, target))
+    try:
+        return TensorType(dtype, resolve_reshape(in_dims, target))
+    except ShapeError as e:
+        # In the kernel's words; TF1's shape function rejects most of these while building, the rest (two
+        # -1, a -1 beside sizes that leave it no whole number) only when the op runs.
+        try:
+            built = reshape_shape_function(in_dims, target)
+        except ShapeError:
+            raise e from None
+        raise rules.RejectedWhenRun(str(e), TensorType(dtype, built)) from None
 
 
 reshape_p = registry.register(OpDef(
@@ -207,16 +249,29 @@ def reshape(tensor, shape, name=None):
 
 
 def _transpose_infer(types, attrs):
+    """TF1's rule: perm holds one axis per dimension, negative ones counting from the end; an axis missing
+    from it (another named twice) fails only when the op runs."""
     dims = types[0].dims
     perm = attrs["perm"]
     if perm is None:
         return TensorType(types[0].dtype, None if dims is None else tuple(reversed(dims)))
-    perm = np.asarray(perm).reshape(-1).tolist()
+    perm = np.asarray(perm)
+    if perm.ndim != 1:
+        raise ShapeError(f"Shape must be rank 1 but is rank {perm.ndim} (perm)")
+    perm = perm.tolist()
     if dims is None:
         return TensorType(types[0].dtype, (None,) * len(perm))
-    if sorted(perm) != list(range(len(dims))):
-        raise ShapeError(f"transpose expects a permutation of 0..{len(dims) - 1}, got {perm}")
-    return TensorType(types[0].dtype, tuple(dims[p] for p in perm))
+    rank = len(dims)
+    if len(perm) != rank:
+        raise ShapeError(f"Dimension must be {rank} but is {len(perm)}")
+    for p in perm:
+        if not -rank <= p < rank:
+            raise ShapeError(f"perm dim {p} is out of range of input rank {rank}")
+    result = TensorType(types[0].dtype, tuple(dims[p] for p in perm))
+    missing = sorted(set(range(rank)) - {p % rank for p in perm})
+    if missing:
+        raise rules.RejectedWhenRun(f"{missing[0]} is missing from {{{','.join(map(str, perm))}}}.", result)
+    return result
 
 
 transpose_p = registry.register(OpDef(
@@ -231,7 +286,7 @@ def _transpose_grad(op, grad):
 
 invert_permutation_p = registry.register(OpDef(
     name="invert_permutation", tf_type="InvertPermutation", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
-    reference=lambda p: np.argsort(p).astype(p.dtype),
+    reference=lambda p: np.argsort(p % max(len(p), 1)).astype(p.dtype),  # Transpose's -1 is its last axis
     infer=lambda types, attrs: types[0]))
 
 
@@ -264,7 +319,9 @@ def _broadcast_to_infer(types, attrs):
         for i in range(1, len(dims) + 1):
             if dims[-i] not in (1, None) and target[-i] is not None and dims[-i] != target[-i]:
                 raise ShapeError(f"Incompatible shapes: {list(dims)} vs. {list(target)}")
-    return TensorType(types[0].dtype, target)
+    result = TensorType(types[0].dtype, target)
+    rules.check_sizes_when_run(attrs["shape"], result)
+    return result
 
 
 broadcast_to_p = registry.register(OpDef(
@@ -288,7 +345,11 @@ def broadcast_to(input, shape, name=None):
 def _fill_infer(types, attrs):
     if types[0].dims not in (None, ()):
         raise ShapeError(f"value must be a scalar, got shape {list(types[0].dims)}")
-    return TensorType(types[0].dtype, shape_value_to_dims(attrs["dims"]))
+    value = attrs["dims"]
+    dims = shape_value_to_dims(value)
+    if value is not None and not isinstance(value, tuple) and None in dims:  # a -1 in known dims
+        raise ShapeError("Fill dimensions must be >= 0")
+    return TensorType(types[0].dtype, dims)
 
 
 # Graph inputs are (value, dims): static inputs come last in graphc (TF1 lists dims first).
@@ -325,6 +386,9 @@ def _filled(shape, dtype, scalar, name):
     dtype = dtypes.as_dtype(dtype)
     if hasattr(shape, "op") or hasattr(shape, "_as_graph_element"):
         with name_scope(name) as scope:
+            shape = convert_to_tensor(shape)
+            if shape.shape.ndims == 0:  # a scalar shape tensor is a vector of one size to TF1's zeros and ones
+                shape = reshape(shape, [-1])
             return fill(shape, constant(scalar, dtype=dtype), name=scope)
     return constant(scalar, dtype=dtype, shape=as_dims(shape), name=name)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc import errors
 from graphc.core import dtypes, registry, rules
 from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES
+from graphc.core.tensor_shape import is_fully_defined
 from graphc.core.windows import Convolution, Window, conv_window, pool_window
 from graphc.frontend.graph import apply_op, convert_to_tensor
 from graphc.ops import array_ops
@@ -29,14 +31,36 @@ def _check_attrs(attrs, what: str) -> None:
         raise ShapeError(f"padding must be SAME or VALID, got {attrs['padding']}")
     for key in ("strides", "dilations", "ksize"):
         value = attrs.get(key)
-        if value is None:
-            continue
-        if len(value) != 4 or any(v < 1 for v in value):
+        if value is not None and (len(value) != 4 or any(v < 1 for v in value)):
             raise ShapeError(f"{key} must be 4 positive integers, got {list(value)}")
-        if value[0] != 1 or value[3] != 1:
-            raise ShapeError(f"{what} does not support {key} in the batch and depth dimensions")
     if attrs.get("dilations", (1, 1, 1, 1)) != (1, 1, 1, 1) and attrs["strides"] != (1, 1, 1, 1):
         raise ShapeError("strides > 1 are not supported together with dilations > 1")
+
+
+def _check_conv_batch_and_depth(attrs, result) -> None:
+    """TF1's convolution kernels stride and dilate along neither batch nor depth: they fail when they run."""
+    for key in ("strides", "dilations"):
+        value = attrs.get(key) or (1, 1, 1, 1)
+        if value[0] != 1 or value[3] != 1:
+            raise rules.RejectedWhenRun(f"Current implementation does not yet support {key} in the batch and "
+                                        "depth dimensions.", result, errors.UnimplementedError)
+
+
+def _check_pool_batch_and_depth(attrs, result, is_max: bool) -> None:
+    """TF1's pooling kernels pool along no batch, and along depth only alone (max pooling only, which
+    graphc does not implement): they fail when they run."""
+    ksize, strides = attrs["ksize"], attrs["strides"]
+    if ksize[0] != 1 or strides[0] != 1:
+        message = "Pooling is not yet supported on the batch dimension."
+    elif ksize[3] == 1 and strides[3] == 1:
+        return
+    elif ksize[1:3] != (1, 1):
+        message = "MaxPooling supports exactly one of pooling across depth or pooling across width/height."
+    elif is_max:
+        message = "graphc does not implement max pooling across the depth dimension"
+    else:
+        message = "Non-spatial pooling is not yet supported. Volunteers? :)"
+    raise rules.RejectedWhenRun(message, result, errors.UnimplementedError)
 
 
 def _window_of(image_dims, k_h, k_w, attrs):
@@ -68,17 +92,32 @@ def _conv_infer(types, attrs):
     _check_attrs(attrs, "Conv2D")
     image = _nhwc(types[0], "input")
     kernel = _nhwc(types[1], "filter")
-    rules.merge_dim(image[3], kernel[2], "input depth and filter in_channels")
-    return TensorType(dtype, _output_dims(image, _window_of(image, kernel[0], kernel[1], attrs), kernel[3]))
+    depth, filter_depth = image[3], kernel[2]
+    if depth is not None and filter_depth is not None:
+        if filter_depth == 0:
+            raise ShapeError("Depth of filter must not be 0")
+        if depth % filter_depth:
+            raise ShapeError(f"Depth of input ({depth}) is not a multiple of input depth of filter ({filter_depth})")
+    result = TensorType(dtype, _output_dims(image, _window_of(image, kernel[0], kernel[1], attrs), kernel[3]))
+    _check_conv_batch_and_depth(attrs, result)
+    if depth is not None and filter_depth is not None and depth != filter_depth:
+        raise rules.RejectedWhenRun(f"graphc does not implement grouped convolutions (input depth {depth}, "
+                                    f"filter input depth {filter_depth})", result, errors.UnimplementedError)
+    if is_fully_defined(kernel) and 0 in kernel and is_fully_defined(result.dims) and 0 not in result.dims:
+        raise rules.RejectedWhenRun("filter must not have zero elements (i.e. all dimensions must be non-zero)",
+                                    result)
+    return result
 
 
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
+    # Summed in float64 and rounded once (here and in the gradients' references), so that the
+    # oracle is at least as accurate as the kernels' blocked sums.
     window = conv_window(x.shape, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
-    padded = window.padded(x, 0)
-    out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]), dtype=x.dtype)
+    padded = window.padded(x.astype(np.float64), 0)
+    out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]))
     for kh, kw, rows, cols in window.taps():
-        out += np.tensordot(padded[:, rows][:, :, cols], w[kh, kw], axes=([3], [0])).astype(x.dtype)
-    return out
+        out += np.tensordot(padded[:, rows][:, :, cols], w[kh, kw].astype(np.float64), axes=([3], [0]))
+    return out.astype(x.dtype)
 
 
 conv2d_p = registry.register(OpDef(name="conv2d", tf_type="Conv2D", infer=_conv_infer,
@@ -116,7 +155,9 @@ def _backprop_input_infer(types, attrs):
     sizes = _sizes(attrs, "input_sizes")
     kernel, grad = _nhwc(types[0], "filter"), _nhwc(types[1], "out_backprop")
     _check_backprop_shapes(sizes, kernel, grad, attrs)
-    return TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, kernel[2]))
+    result = TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, kernel[2]))
+    _check_conv_batch_and_depth(attrs, result)
+    return result
 
 
 def _check_backprop_shapes(image, kernel, grad, attrs):
@@ -134,11 +175,11 @@ def _check_backprop_shapes(image, kernel, grad, attrs):
 def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     sizes = tuple(int(s) for s in np.asarray(input_sizes).reshape(-1))
     window = conv_window(sizes, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
-    padded = window.padded(np.zeros(sizes, dtype=dy.dtype), 0)
+    padded = window.padded(np.zeros(sizes), 0)
     for kh, kw, rows, cols in window.taps():
-        contribution = np.tensordot(dy, w[kh, kw], axes=([3], [1])).astype(dy.dtype)
-        padded[:, rows[:, None], cols[None, :]] += contribution
-    return np.ascontiguousarray(window.cropped(padded))
+        padded[:, rows[:, None], cols[None, :]] += np.tensordot(dy.astype(np.float64), w[kh, kw].astype(np.float64),
+                                                                axes=([3], [1]))
+    return np.ascontiguousarray(window.cropped(padded)).astype(dy.dtype)
 
 
 conv2d_backprop_input_p = registry.register(OpDef(
@@ -164,17 +205,19 @@ def _backprop_filter_infer(types, attrs):
     sizes = _sizes(attrs, "filter_sizes")
     image, grad = _nhwc(types[0], "input"), _nhwc(types[1], "out_backprop")
     _check_backprop_shapes(image, sizes, grad, attrs)
-    return TensorType(dtype, sizes if sizes is not None else (None, None, image[3], grad[3]))
+    result = TensorType(dtype, sizes if sizes is not None else (None, None, image[3], grad[3]))
+    _check_conv_batch_and_depth(attrs, result)
+    return result
 
 
 def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     sizes = tuple(int(s) for s in np.asarray(filter_sizes).reshape(-1))
     window = conv_window(x.shape, sizes, dict(strides=strides, padding=padding, dilations=dilations))
-    padded = window.padded(x, 0)
-    dw = np.zeros(sizes, dtype=x.dtype)
+    padded = window.padded(x.astype(np.float64), 0)
+    dw = np.zeros(sizes)
     for kh, kw, rows, cols in window.taps():
-        dw[kh, kw] = np.tensordot(padded[:, rows][:, :, cols], dy, axes=([0, 1, 2], [0, 1, 2]))
-    return dw
+        dw[kh, kw] = np.tensordot(padded[:, rows][:, :, cols], dy.astype(np.float64), axes=([0, 1, 2], [0, 1, 2]))
+    return dw.astype(x.dtype)
 
 
 conv2d_backprop_filter_p = registry.register(OpDef(
@@ -194,17 +237,34 @@ def _backprop_filter_grad(op, g):
 # -- pooling ----------------------------------------------------------------------------------------------
 
 
-def _pool_infer(types, attrs):
-    dtype = rules.same_dtype(types[:1], FLOAT_TYPES)
-    _check_attrs(attrs, "pooling")
-    image = _nhwc(types[0], "value")
-    return TensorType(dtype, _output_dims(image, _window_of(image, attrs["ksize"][1], attrs["ksize"][2], attrs),
-                                          image[3]))
+def _pooled_dims(image, attrs, is_max: bool):
+    """The dims of a pooling's output, as TF1 infers them: max pooling windows the depth too."""
+    depth, k, stride = image[3], attrs["ksize"][3], attrs["strides"][3]
+    if is_max and depth is not None and (k, stride) != (1, 1):
+        if attrs["padding"] == "SAME":
+            depth = -(-depth // stride)
+        elif depth < k:
+            raise ShapeError(f"Negative dimension size caused by subtracting {k} from {depth}")
+        else:
+            depth = (depth - k) // stride + 1
+    return _output_dims(image, _window_of(image, attrs["ksize"][1], attrs["ksize"][2], attrs), depth)
+
+
+def _pool_infer(is_max: bool):
+    def infer(types, attrs):
+        dtype = rules.same_dtype(types[:1], FLOAT_TYPES)
+        _check_attrs(attrs, "pooling")
+        result = TensorType(dtype, _pooled_dims(_nhwc(types[0], "value"), attrs, is_max))
+        _check_pool_batch_and_depth(attrs, result, is_max)
+        return result
+
+    return infer
 
 
 def _first_max(x, ksize, strides, padding):
-    """(max, tap index of the first maximum) per output element: taps are scanned row-major
-    and a later one wins only if strictly greater, as the kernel does (and TF's CPU kernel)."""
+    """(max, tap index of the first maximum) per output element as TF's MaxPoolGrad finds it:
+    taps are scanned row-major from the first, and a later one wins only if strictly greater
+    (so a NaN first tap keeps the gradient, as TF 2.21 routes it)."""
     window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
     padded = window.padded(x, 0)
     shape = (x.shape[0], window.out_h, window.out_w, x.shape[3])
@@ -218,23 +278,32 @@ def _first_max(x, ksize, strides, padding):
 
 
 def _max_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
-    return _first_max(x, ksize, strides, padding)[1]
+    """TF's MaxPool: from the dtype's lowest value, each tap strictly greater is taken, so NaN never
+    wins (TF 2.21: [nan, 1, 2, 3] gives 3; a window of -inf or NaN the lowest float)."""
+    window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
+    lowest = np.finfo(x.dtype).min
+    padded = window.padded(x, lowest)
+    best = np.full((x.shape[0], window.out_h, window.out_w, x.shape[3]), lowest, x.dtype)
+    for kh, kw, rows, cols in window.taps():
+        candidate = padded[:, rows][:, :, cols]
+        best = np.where(candidate > best, candidate, best)
+    return best
 
 
 def _avg_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
     window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
-    padded = window.padded(x, 0)
-    total = np.zeros((x.shape[0], window.out_h, window.out_w, x.shape[3]), x.dtype)
+    padded = window.padded(x.astype(np.float64), 0)  # summed in float64, rounded once
+    total = np.zeros((x.shape[0], window.out_h, window.out_w, x.shape[3]))
     count = np.zeros((window.out_h, window.out_w), np.int64)
     for kh, kw, rows, cols in window.taps():
         total += padded[:, rows][:, :, cols]
         count += window.valid(rows, cols)
-    return (total / count[None, :, :, None].astype(x.dtype)).astype(x.dtype)
+    return (total / count[None, :, :, None]).astype(x.dtype)
 
 
-max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer,
+max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer(is_max=True),
                                      fusion=FusionClass.OPAQUE, reference=_max_pool_reference))
-avg_pool_p = registry.register(OpDef(name="avg_pool", tf_type="AvgPool", infer=_pool_infer,
+avg_pool_p = registry.register(OpDef(name="avg_pool", tf_type="AvgPool", infer=_pool_infer(is_max=False),
                                      fusion=FusionClass.OPAQUE, reference=_avg_pool_reference))
 
 
@@ -254,13 +323,16 @@ def _avg_pool_grad(op, g):
 
 def _max_pool_grad_infer(types, attrs):
     dtype = rules.same_dtype(types, FLOAT_TYPES)
+    _check_attrs(attrs, "pooling")
     image = _nhwc(types[0], "orig_input")
-    expected = _pool_infer(types[:1], attrs).dims
+    expected = _pooled_dims(image, attrs, is_max=True)
     for t, what in ((types[1], "orig_output"), (types[2], "grad")):
         dims = _nhwc(t, what)
         for a, b in zip(dims, expected):
             rules.merge_dim(a, b, what)
-    return TensorType(dtype, image)
+    result = TensorType(dtype, image)
+    _check_pool_batch_and_depth(attrs, result, is_max=True)
+    return result
 
 
 def _max_pool_grad_reference(x, y, g, ksize, strides, padding, data_format="NHWC"):
@@ -284,13 +356,16 @@ def _max_pool_grad_grad(op, g):
 
 def _avg_pool_grad_infer(types, attrs):
     dtype = rules.same_dtype(types, FLOAT_TYPES)
+    _check_attrs(attrs, "pooling")
     sizes = _sizes(attrs, "orig_input_shape")
     grad = _nhwc(types[0], "grad")
     if sizes is not None:
-        expected = _pool_infer([TensorType(dtype, sizes)], attrs).dims
+        expected = _pooled_dims(sizes, attrs, is_max=False)
         for a, b in zip(grad, expected):
             rules.merge_dim(a, b, "grad")
-    return TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, grad[3]))
+    result = TensorType(dtype, sizes if sizes is not None else (grad[0], None, None, grad[3]))
+    _check_pool_batch_and_depth(attrs, result, is_max=False)
+    return result
 
 
 def _avg_pool_grad_reference(g, orig_input_shape, ksize, strides, padding, data_format="NHWC"):

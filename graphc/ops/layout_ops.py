@@ -37,11 +37,11 @@ def _int_tensor(value, graph, name=None):
 
 def _axis(axis, rank, what="axis"):
     """A scalar axis in [-rank, rank) as a non-negative int."""
+    if axis is not None and np.ndim(axis) != 0:
+        raise ShapeError(f"Shape must be rank 0 but is rank {np.ndim(axis)} ({what})")
     axis = _int_list(axis)
     if axis is None:
         return None
-    if len(axis) != 1:
-        raise ShapeError(f"{what} must be a scalar")
     if not -rank <= axis[0] < rank:
         raise ShapeError(f"Expected {what} in the range [{-rank}, {rank}), but got {axis[0]}")
     return axis[0] % rank
@@ -170,9 +170,49 @@ def unstack(value, num=None, axis=0, name="unstack"):
 # -- Slice ---------------------------------------------------------------------------------------
 
 
+def _slice_shape_function(dims, begin, size):
+    """The static dims of a slice as TF1 infers them while building: begin and size hold one entry per
+    dimension, a size of -1 takes the rest of its dimension (begin past its end is an error then); the
+    other bounds TF1's kernel checks when it runs."""
+    for value, what in ((begin, "begin"), (size, "size")):
+        if value is not None and np.ndim(value) != 1:
+            raise ShapeError(f"Shape must be rank 1 but is rank {np.ndim(value)} ({what})")
+    begin, size = _int_list(begin), _int_list(size)
+    rank = len(dims) if dims is not None else len(size) if size is not None else None
+    for value in (begin, size):
+        if value is not None and rank is not None and len(value) != rank:
+            raise ShapeError(f"Shape must be rank {len(value)} but is rank {rank}")
+    if size is None:
+        return None if rank is None else (None,) * rank
+    out = []
+    for d, length in enumerate(size):
+        if length < -1:
+            raise ShapeError(f"Invalid value in tensor used for shape: {length}")
+        extent, start = None if dims is None else dims[d], None if begin is None else begin[d]
+        if length != -1:
+            out.append(length)
+        elif extent is None or start is None or start < 0:
+            out.append(None)
+        elif start > extent:
+            raise ShapeError(f"Negative dimension size caused by subtracting {start} from {extent}")
+        else:
+            out.append(extent - start)
+    return tuple(out)
+
+
 def _slice_infer(types, attrs):
-    out, _ = slice_map(types[0].dims, attrs["begin"], attrs["size"])
-    return TensorType(types[0].dtype, out)
+    dtype, dims = types[0].dtype, types[0].dims
+    try:
+        out, _ = slice_map(dims, attrs["begin"], attrs["size"])
+    except ShapeError as e:
+        # In the kernel's words; TF1's shape function rejects some of these while building, the rest
+        # (bounds, a negative begin) only when the op runs.
+        try:
+            built = _slice_shape_function(dims, attrs["begin"], attrs["size"])
+        except ShapeError:
+            raise e from None
+        raise rules.RejectedWhenRun(str(e), TensorType(dtype, built)) from None
+    return TensorType(dtype, out)
 
 
 def _slice_reference(x, begin, size):
@@ -457,20 +497,27 @@ def _pad_grad(op, grad):
 # -- MirrorPad and MirrorPadGrad -----------------------------------------------------------------------
 
 
-def _mirror_paddings(dims, attrs, grow):
-    """The paddings, checked against the unpadded dims as TF checks them, and the op's output dims."""
-    paddings = _paddings(attrs["paddings"], None if dims is None else len(dims))
-    out_dims = _padded_dims(dims, paddings, grow)
-    mode = attrs["mode"]
-    if mode not in MIRROR_SKIP:
-        raise ValueError(f"mode must be REFLECT or SYMMETRIC, got {mode!r}")
-    unpadded = dims if grow == 1 else out_dims
-    for d, (before, after) in zip(unpadded or (), paddings or ()):
-        if d is not None and max(before, after) > d - MIRROR_SKIP[mode]:
-            relation = ("less than", "not less than") if mode == "REFLECT" else ("no greater than", "greater than")
-            raise ShapeError(f"paddings must be {relation[0]} the dimension size: {before}, {after} "
-                             f"{relation[1]} {d}")
-    return out_dims
+def _mirror_pad_infer(grow):
+    """The rule of MirrorPad (grow=1) and of its gradient (grow=-1): paddings larger than the unpadded
+    dims allow fail when the op runs, as TF1's kernels check them."""
+
+    def infer(types, attrs):
+        dtype = types[0].dtype if grow == 1 else rules.same_dtype(types[:1], rules.NUMERIC_TYPES)
+        dims = types[0].dims
+        paddings = _paddings(attrs["paddings"], None if dims is None else len(dims))
+        result = TensorType(dtype, _padded_dims(dims, paddings, grow))
+        mode = attrs["mode"]
+        if mode not in MIRROR_SKIP:
+            raise ValueError(f"mode must be REFLECT or SYMMETRIC, got {mode!r}")
+        unpadded = dims if grow == 1 else result.dims
+        for d, (before, after) in zip(unpadded or (), paddings or ()):
+            if d is not None and max(before, after) > d - MIRROR_SKIP[mode]:
+                relation = ("less than", "not less than") if mode == "REFLECT" else ("no greater than", "greater than")
+                raise rules.RejectedWhenRun(f"paddings must be {relation[0]} the dimension size: {before}, {after} "
+                                            f"{relation[1]} {d}", result)
+        return result
+
+    return infer
 
 
 def _mirror_pad_reference(x, paddings, mode):
@@ -491,13 +538,10 @@ def _mirror_pad_grad_reference(dy, paddings, mode):
 # Graph inputs (input, paddings) and attr mode, as TF1's MirrorPad and MirrorPadGrad.
 mirror_pad_p = registry.register(OpDef(
     name="mirror_pad", tf_type="MirrorPad", fusion=FusionClass.OPAQUE, static_inputs=("paddings",),
-    infer=lambda types, attrs: TensorType(types[0].dtype, _mirror_paddings(types[0].dims, attrs, 1)),
-    reference=_mirror_pad_reference))
+    infer=_mirror_pad_infer(1), reference=_mirror_pad_reference))
 mirror_pad_grad_p = registry.register(OpDef(
     name="mirror_pad_grad", tf_type="MirrorPadGrad", fusion=FusionClass.OPAQUE, static_inputs=("paddings",),
-    infer=lambda types, attrs: TensorType(rules.same_dtype(types[:1], rules.NUMERIC_TYPES),
-                                          _mirror_paddings(types[0].dims, attrs, -1)),
-    reference=_mirror_pad_grad_reference))
+    infer=_mirror_pad_infer(-1), reference=_mirror_pad_grad_reference))
 
 
 @registry.set_gradient(mirror_pad_p)
@@ -547,10 +591,14 @@ def _one_hot_infer(types, attrs):
         return TensorType(dtype, None)
     rank = len(indices.dims)
     axis = attrs["axis"]
-    if not -1 <= axis <= rank:
-        raise ShapeError(f"Expected axis to be -1 or between [0, {rank + 1}).  But received: {axis}")
-    at = rank if axis == -1 else axis
-    return TensorType(dtype, indices.dims[:at] + (depth,) + indices.dims[at:])
+    if axis < -1:
+        raise ShapeError("axis must be >= -1")
+    at = rank if axis == -1 or axis > rank else axis
+    result = TensorType(dtype, indices.dims[:at] + (depth,) + indices.dims[at:])
+    if axis > rank:  # TF1's shape function puts the depth last; its kernel rejects the axis
+        raise rules.RejectedWhenRun(f"Expected axis to be -1 or between [0, {rank + 1}).  But received: {axis}",
+                                    result)
+    return result
 
 
 def _one_hot_reference(indices, on_value, off_value, depth, axis):

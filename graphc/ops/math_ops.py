@@ -11,9 +11,10 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, messages, registry, rules
-from graphc.core.registry import (NOT_DIFFERENTIABLE, PURE, DTypeError, Effects, FusionClass, OpDef, Reduction, Role,
+from graphc.core.registry import (NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef, Reduction, Role,
                                   ShapeError, TensorType)
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
+from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops
 from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
@@ -38,9 +39,16 @@ def _floordiv_reference(x, y):
     rounding toward minus infinity for integers."""
     if x.dtype.kind == "f":
         return np.floor(x / y)
-    if np.any(y == 0):
+    if np.any(y == 0) and np.broadcast(x, y).size:  # with no quotient to compute, nothing fails
         raise errors.InvalidArgumentError(None, None, messages.INTEGER_DIVISION_BY_ZERO)
     return np.floor_divide(x, y)
+
+
+def _pow_reference(x, y):
+    """x ** y; TF's integer pow refuses negative exponents (and wraps on overflow, as NumPy's does)."""
+    if x.dtype.kind in "iu" and np.any(y < 0) and np.broadcast(x, y).size:
+        raise errors.InvalidArgumentError(None, None, messages.NEGATIVE_INTEGER_POWER)
+    return np.power(x, y)
 
 
 # -- elementwise unary ----------------------------------------------------------------
@@ -73,7 +81,8 @@ floordiv_p = _elementwise("floordiv", "FloorDiv", 2, _floordiv_reference, fuses_
                           effects=Effects(may_fail=INDEX_TYPES))
 maximum_p = _elementwise("maximum", "Maximum", 2, np.maximum)
 minimum_p = _elementwise("minimum", "Minimum", 2, np.minimum)
-pow_p = _elementwise("pow", "Pow", 2, np.power, FLOAT_TYPES)
+# Integer pow checks its exponents for negatives in a pass of its own, so only float pow fuses.
+pow_p = _elementwise("pow", "Pow", 2, _pow_reference, fuses_for=FLOAT_TYPES, effects=Effects(may_fail=INDEX_TYPES))
 equal_p = _elementwise("equal", "Equal", 2, np.equal, ALL_TYPES, dtypes.bool_)
 not_equal_p = _elementwise("not_equal", "NotEqual", 2, np.not_equal, ALL_TYPES, dtypes.bool_)
 less_p = _elementwise("less", "Less", 2, np.less, NUMERIC_TYPES, dtypes.bool_)
@@ -243,6 +252,8 @@ def _div_grad(op, g):
 @registry.set_gradient(pow_p)
 def _pow_grad(op, g):
     x, y = op.inputs
+    if not x.dtype.is_floating:
+        return [None, None]  # integers carry no gradient (and have no log)
     z = op.outputs[0]
     gx = g * y * pow(x, y - 1)
     safe_log = where(x > 0, log(where(x > 0, x, array_ops.ones_like(x))), array_ops.zeros_like(x))
@@ -315,6 +326,13 @@ def truediv(x, y, name=None):
 def divide(x, y, name=None):
     """`tf.divide`: true division."""
     return truediv(x, y, name=name)
+
+
+def div(x, y, name=None):
+    """`tf.div`: division as Python 2 divides, as in TF1: integers floor-divided (FloorDiv), floats RealDiv."""
+    with name_scope(name, "div", [x, y]) as scope:
+        x, y = _convert_pair(x, y)
+        return apply_op("floordiv" if x.dtype.is_integer else "div", [x, y], name=scope)
 
 
 def floordiv(x, y, name=None):
@@ -513,9 +531,14 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 def _reduce_infer(allowed):
     def infer(types, attrs):
         dtype = rules.same_dtype(types, allowed)
-        if attrs["axes"] is None:
+        axes, dims = attrs["axes"], types[0].dims
+        if axes is None:
             return TensorType(dtype, None)
-        return TensorType(dtype, rules.reduced_dims(types[0].dims, attrs["axes"], attrs["keepdims"]))
+        rank = None if dims is None else len(dims)
+        rules.normalize_axes(axes, rank)
+        result = TensorType(dtype, rules.reduced_dims(dims, axes, attrs["keepdims"]))
+        rules.check_distinct_axes(axes, rank, result)
+        return result
 
     return infer
 
@@ -524,21 +547,29 @@ def _axes_tuple(x, axes):
     return rules.normalize_axes(axes, x.ndim)
 
 
+def _sum_of(x, axes, keepdims, mean=False):
+    """np.sum over `axes`, accumulated wider than the kernels' pairwise sums so that the oracle
+    is at least as accurate: float32 in float64, float64 in long double (x86's 64-bit
+    mantissa, which keeps float64 sum([1e16, 1, -1e16, 1]) at TF's 2), an int32 mean's
+    sum in int64 (as TF's). Integer sums wrap, as TF's do."""
+    wider = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble,
+             np.dtype(np.int32): np.int64 if mean else np.int32}.get(x.dtype, x.dtype)
+    return np.sum(x, axis=axes, keepdims=keepdims, dtype=wider)
+
+
 def _sum_reference(x, axes, keepdims):
-    return np.sum(x, axis=_axes_tuple(x, axes), keepdims=keepdims, dtype=x.dtype)
+    return _sum_of(x, _axes_tuple(x, axes), keepdims).astype(x.dtype)
 
 
 def _mean_reference(x, axes, keepdims):
     axes = _axes_tuple(x, axes)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    total = np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+    total = _sum_of(x, axes, keepdims, mean=True)
     if x.dtype.kind in "iu":
-        # TF divides integer sums by the count, truncating toward zero.
-        if count == 0 and total.size:  # with no output element there is no division
-            raise errors.InvalidArgumentError(None, None, messages.INTEGER_MEAN_OF_NOTHING)
-        return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
+        # TF divides integer sums by the count, truncating toward zero; the mean of nothing is 0.
+        return (np.sign(total) * (np.abs(total) // max(count, 1))).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (total / x.dtype.type(count)).astype(x.dtype)
+        return (total / total.dtype.type(count)).astype(x.dtype)
 
 
 def _lowest(dtype):
@@ -557,16 +588,14 @@ def _min_reference(x, axes, keepdims):
     return np.min(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_highest(x.dtype))
 
 
-def _reduction(name, tf_type, reference, reduction, effects=PURE):
+def _reduction(name, tf_type, reference, reduction):
     return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(NUMERIC_TYPES),
-                                   fusion=FusionClass.REDUCE, reduction=reduction, effects=effects,
+                                   fusion=FusionClass.REDUCE, reduction=reduction,
                                    static_inputs=("axes",), reference=reference))
 
 
 reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference, Reduction("add", "zero"))
-# The integer mean of nothing divides by zero, which fails the run (TF's InvalidArgumentError).
-reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference, Reduction("add", "zero", mean=True),
-                           Effects(may_fail=INDEX_TYPES))
+reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference, Reduction("add", "zero", mean=True))
 reduce_max_p = _reduction("reduce_max", "Max", _max_reference, Reduction("maximum", "lowest"))
 reduce_min_p = _reduction("reduce_min", "Min", _min_reference, Reduction("minimum", "highest"))
 
@@ -666,30 +695,42 @@ def reduce_min(input_tensor, axis=None, keepdims=False, name=None, reduction_ind
 def _arg_infer(types, attrs):
     x = types[0]
     rules.same_dtype(types, NUMERIC_TYPES)
-    if attrs["axis"] is None or x.dims is None:
+    axis = attrs["axis"]
+    if axis is not None and np.ndim(axis) != 0:
+        raise ShapeError(f"Shape must be rank 0 but is rank {np.ndim(axis)} (dimension)")
+    if axis is None or x.dims is None:
         return TensorType(attrs["output_type"], None)
-    axis = np.asarray(attrs["axis"]).reshape(-1)
-    if axis.size != 1:
-        raise ShapeError("axis must be a scalar")
-    axis = rules.normalize_axes(axis, len(x.dims))[0]
+    rank, axis = len(x.dims), int(axis)
+    if not -rank <= axis < rank:
+        raise ShapeError(f"Dimension ({axis}) must be in the range [{-rank}, {rank}), where {rank} is the number "
+                         "of dimensions in the input.")
+    axis %= rank
+    result = TensorType(attrs["output_type"], tuple(d for i, d in enumerate(x.dims) if i != axis))
     if x.dims[axis] == 0:
-        raise ShapeError(f"Reduction axis {axis} is empty in shape {list(x.dims)}")
-    return TensorType(attrs["output_type"], tuple(d for i, d in enumerate(x.dims) if i != axis))
+        raise rules.RejectedWhenRun(f"Reduction axis {axis} is empty in shape {format_dims_as_list(x.dims)}", result)
+    return result
 
 
-def _arg_reference(fn):
+def _arg_reference(largest: bool):
+    """TF's CPU ArgMax (ArgMin): start at index 0 with the dtype's lowest (highest) value and take
+    each element strictly beyond the best so far. Ties go to the first index and NaN never
+    wins: argmax([1, nan, 3]) is 2 and argmax([nan, -inf]) 0, as TF 2.21 answers."""
     def reference(x, axis, output_type):
         axis = rules.normalize_axes(np.asarray(axis).reshape(-1), x.ndim)[0]
-        return fn(x, axis=axis).astype(output_type.np_dtype)
+        if x.dtype.kind == "f":
+            bound = np.finfo(x.dtype).min if largest else np.finfo(x.dtype).max
+            taken = x > bound if largest else x < bound  # False for NaN
+            x = np.where(taken, x, -np.inf if largest else np.inf)
+        return (np.argmax if largest else np.argmin)(x, axis=axis).astype(output_type.np_dtype)
 
     return reference
 
 
 argmax_p = registry.register(OpDef(name="argmax", tf_type="ArgMax", infer=_arg_infer,
-                                   static_inputs=("axis",), reference=_arg_reference(np.argmax),
+                                   static_inputs=("axis",), reference=_arg_reference(largest=True),
                                    gradient=NOT_DIFFERENTIABLE))
 argmin_p = registry.register(OpDef(name="argmin", tf_type="ArgMin", infer=_arg_infer,
-                                   static_inputs=("axis",), reference=_arg_reference(np.argmin),
+                                   static_inputs=("axis",), reference=_arg_reference(largest=False),
                                    gradient=NOT_DIFFERENTIABLE))
 
 
@@ -698,6 +739,8 @@ def _arg(op_name, input, axis, name, dimension, output_type):
         axis = dimension
     if axis is None:
         axis = 0
+    if isinstance(axis, (list, tuple)):
+        raise TypeError("axis must be int or Tensor with integer datatype")
     x = convert_to_tensor(input)
     axis = convert_to_tensor(axis, dtype=None if hasattr(axis, "dtype") else dtypes.int32, graph=x.graph)
     return apply_op(op_name, [x, axis], {"output_type": dtypes.as_dtype(output_type)}, name=name)

@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from graphc.core.protos import protos
+from graphc.core.tensor_shape import format_dims_as_list
 
 
 class SummaryValueError(ValueError):
@@ -26,7 +27,8 @@ def scalar_summary(tag: str, value) -> bytes:
     """A Summary with one `simple_value` (TF1's ScalarSummary)."""
     array = np.asarray(value)
     if array.shape != ():
-        raise SummaryValueError(f"tags and values not the same shape: [] != {list(array.shape)} (tag '{tag}')")
+        raise SummaryValueError(f"tags and values are not the same shape: [] != {format_dims_as_list(array.shape)} "
+                                f"(tag '{tag}')")
     summary_pb2 = protos().summary_pb2
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(array))]) \
         .SerializeToString()
@@ -125,7 +127,7 @@ def image_summary(tag: str, images, max_images: int = 3, bad_color=DEFAULT_BAD_C
     """
     array = np.asarray(images)
     if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
-        raise SummaryValueError(f"Tensor must be 4-D with last dim 1, 3, or 4, not {list(array.shape)} "
+        raise SummaryValueError(f"Tensor must be 4-D with last dim 1, 3, or 4, not {format_dims_as_list(array.shape)} "
                                 f"(tag '{tag}')")
     if array.shape[1] < 1 or array.shape[2] < 1:
         raise SummaryValueError(f"image dimensions must be positive, got {list(array.shape)} (tag '{tag}')")

@@ -70,13 +70,14 @@ def _reduce_nothing(inst: Instruction, definitions: dict, rewriter=None) -> Opti
 
 def _transpose_identity(inst: Instruction, definitions: dict, rewriter=None) -> Optional[Value]:
     """transpose(x, identity permutation) -> x; transpose(transpose(x, p), q) with q∘p = id -> x."""
-    perm = tuple(inst.attrs["perm"])
-    if perm == tuple(range(len(perm))):
+    rank = len(inst.attrs["perm"])
+    perm = tuple(p % rank for p in inst.attrs["perm"])  # a negative axis counts from the end
+    if perm == tuple(range(rank)):
         return inst.operands[0]
     inner = definitions.get(inst.operands[0].id)
     if inner is not None and inner.op == "transpose":
-        composed = tuple(inner.attrs["perm"][p] for p in perm)
-        if composed == tuple(range(len(composed))):
+        composed = tuple(inner.attrs["perm"][p] % rank for p in perm)
+        if composed == tuple(range(rank)):
             return inner.operands[0]
     return None
 

@@ -91,7 +91,6 @@ def test_build_time_shape_errors():
         (lambda: tf.concat([x, tf.zeros([3, 4])], 1), "Dimension 0 in both shapes must be equal, but are 2 and 3"),
         (lambda: tf.concat([x, x], 2), r"Expected axis in the range \[-2, 2\), but got 2"),
         (lambda: tf.stack([x, tf.zeros([3, 2])]), "incompatible"),
-        (lambda: tf.slice(x, [0, 0], [3, 1]), r"Expected size\[0\] in \[0, 2\], but got 3"),
         (lambda: tf.slice(x, [0], [1]), "Expected begin and size arguments to be 1-D tensors of size 2"),
         (lambda: x[2], "slice index 2 of dimension 0 out of bounds"),
         (lambda: x[0, 0, 0], "Index out of range using input dim 2"),
@@ -99,7 +98,6 @@ def test_build_time_shape_errors():
         (lambda: tf.expand_dims(x, 4), "Tried to expand dim index 4 for tensor with 2 dimensions"),
         (lambda: tf.pad(x, [[1, 1]]), "The first dimension of paddings must be the rank of inputs"),
         (lambda: tf.pad(x, [[1, 1], [-1, 0]]), "Paddings must be non-negative"),
-        (lambda: tf.one_hot([1, 2], 3, axis=3), "Expected axis to be -1 or between"),
         (lambda: tf.nn.bias_add(x, tf.zeros([2])), "Dimensions must be equal, but are 3 and 2"),
         (lambda: tf.nn.bias_add(tf.zeros([3]), tf.zeros([3])), "Shape must be at least rank 2 but is rank 1"),
         (lambda: tf.clip_by_value(x, tf.zeros([4, 2, 3]), 1.0), "are not compatible"),
@@ -108,15 +106,22 @@ def test_build_time_shape_errors():
     for build, message in cases:
         with pytest.raises(ValueError, match=message):
             build()
-    mirror_cases = [
-        ("REFLECT", [[2, 0], [1, 1]], "paddings must be less than the dimension size: 2, 0 not less than 2"),
-        ("reflect", [[0, 0], [1, 3]], "paddings must be less than the dimension size: 1, 3 not less than 3"),
-        ("SYMMETRIC", [[0, 3], [0, 0]], "paddings must be no greater than the dimension size: 0, 3 greater than 2"),
-        ("SYMMETRIC", [[1, 1], [-1, 0]], "Paddings must be non-negative"),
+    with pytest.raises(ValueError, match="Paddings must be non-negative"):
+        tf.pad(x, [[1, 1], [-1, 0]], mode="SYMMETRIC")
+    # TF 2.21 builds these and refuses them when they run.
+    run_time_cases = [
+        (lambda: tf.slice(x, [0, 0], [3, 1]), r"Expected size\[0\] in \[0, 2\], but got 3"),
+        (lambda: tf.one_hot([1, 2], 3, axis=3), "Expected axis to be -1 or between"),
+        (lambda: tf.pad(x, [[2, 0], [1, 1]], mode="REFLECT"),
+         "paddings must be less than the dimension size: 2, 0 not less than 2"),
+        (lambda: tf.pad(x, [[0, 0], [1, 3]], mode="reflect"),
+         "paddings must be less than the dimension size: 1, 3 not less than 3"),
+        (lambda: tf.pad(x, [[0, 3], [0, 0]], mode="SYMMETRIC"),
+         "paddings must be no greater than the dimension size: 0, 3 greater than 2"),
     ]
-    for mode, paddings, message in mirror_cases:
-        with pytest.raises(ValueError, match=message):
-            tf.pad(x, paddings, mode=mode)
+    for build, message in run_time_cases:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            tf.Session().run(build(), {x: np.zeros((2, 3))})
     with pytest.raises(ValueError, match="Unknown padding mode: WRAP"):
         tf.pad(x, [[1, 1], [1, 1]], mode="wrap")
 

@@ -66,7 +66,7 @@ def test_logical_select_and_add_n():
                  tf.add_n([x, x * 2, x * 3])], feeds)
 
 
-def test_casts_between_all_dtypes_saturate_and_map_nan_to_zero():
+def test_casts_between_all_dtypes():  # float -> int edge values: tests/backend/test_edge_values.py
     values = np.array([0.0, 1.9, -1.9, 3e9, -3e9, 1e20, np.nan, np.inf, -np.inf, 255.5])
     x = tf.placeholder(tf.float64, [None])
     ops = []
@@ -139,7 +139,7 @@ def test_reductions_over_empty_axes_give_tf_answers():
                 {x: np.zeros((0, 3))})
 
 
-def test_argmax_ties_and_nan_go_to_the_first_index():
+def test_argmax_ties_go_to_the_first_index_and_nan_never_wins():
     x = tf.placeholder(tf.float32, [3, 4])
     values = np.array([[1, 3, 3, 0], [np.nan, 2, np.nan, 5], [-1, -1, -1, -1]])
     assert_same([tf.argmax(x, 1), tf.argmin(x, 1)], {x: values})

@@ -109,8 +109,9 @@ def test_shape_rules_and_their_errors():
         tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME", data_format="NCHW")
     with pytest.raises(ValueError, match="padding"):
         tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "FULL")
-    with pytest.raises(ValueError, match="batch and depth"):
-        tf.nn.avg_pool(x, [2, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    pooled = tf.nn.avg_pool(x, [2, 2, 2, 1], [1, 2, 2, 1], "SAME")  # TF 2.21 builds it and refuses to run it
+    with pytest.raises(tf.errors.UnimplementedError, match="batch dimension"):
+        tf.Session().run(pooled, {x: np.zeros((2, 28, 28, 1))})
     with pytest.raises(ValueError, match="Negative dimension size caused by subtracting 3 from 2"):
         tf.nn.conv2d(tf.zeros([1, 2, 2, 1]), tf.zeros([3, 3, 1, 1]), [1, 1, 1, 1], "VALID")
 

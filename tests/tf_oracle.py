@@ -1,0 +1,52 @@
+"""TensorFlow as an oracle for tests: what TF 2.21 (tensorflow.compat.v1, v2 behaviour off) does with a case.
+
+The tests pin TF's answers as literals; these helpers let them also ask TF itself
+when it is installed, and skip, saying `pip install tensorflow-cpu`, when it is
+not. TF runs in a child process: its LLVM and llvmlite's do not share one.
+graphc itself never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+_CHILD = """
+import importlib.util, json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+spec = importlib.util.spec_from_file_location("cases", sys.argv[1])
+module = sys.modules["cases"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+cases = getattr(module, sys.argv[2])
+answers = {}
+for name, entry in cases.items():
+    build = entry[0] if isinstance(entry, tuple) else entry
+    tf.reset_default_graph()
+    try:
+        answers[name] = ["OK", repr(build(tf))]
+    except Exception as e:
+        answers[name] = [type(e).__name__, str(getattr(e, "message", None) or e)]
+print(json.dumps(answers))
+"""
+
+
+def tensorflow_answers(path: str, table: str) -> dict:
+    """{name: [exception class name, or "OK"; message, or the repr of what it returned]} for each
+    `build(tf)` in the dict `table` (name -> build, or a tuple that starts with it) of the test module at
+    `path`, run with TensorFlow as `tf`."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed (pip install tensorflow-cpu) to compare graphc with")
+    result = subprocess.run([sys.executable, "-c", _CHILD, path, table], capture_output=True, text=True,
+                            cwd=_ROOT, timeout=900, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"TensorFlow's run of {table} in {path} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
