@@ -1,8 +1,9 @@
 """`make bench`: graphc against NumPy, PyTorch and JAX on one CPU, and against issue 3's targets.
 
-In order: the two training steps below (this process); float32 GEMM against
+In order: the three training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
-threads (thread_determinism.py); then the targets table (report.py). Everything
+threads (thread_determinism.py); compile time against graph size, graphc's and
+JAX's (compile_scaling.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
 Three workloads, each a full training step (forward, backward, update), float32:
@@ -58,6 +59,7 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding
 
+import compile_scaling
 import compile_time
 import gemm
 import graphc_steps
@@ -163,6 +165,11 @@ def main(only: list) -> None:
     section(f"Weights after {thread_determinism.STEPS} MLP steps with {' and '.join(map(str, thread_counts))} "
             f"threads: {'bit-identical' if identical else 'DIFFERENT'}.")
     targets.append(report.determinism_target(identical, thread_counts))
+
+    section("\n### Compile time against graph size\n")
+    scaling_rows = compile_scaling.measure()
+    section(compile_scaling.table(scaling_rows))
+    targets += compile_scaling.targets(scaling_rows)
 
     section("\n### Targets\n")
     section(report.targets_table(targets))

@@ -5,8 +5,8 @@
 `buffers` holds the pointers the memory plan lays out (feeds, variables,
 passed-in constants, outputs, arena). The step runs the program's kernels in
 order — the kernels of backend/lowering.py's tables — and returns the first
-non-zero status code. Reads that the
-plan snapshots and writes that stayed out of kernels are copies.
+non-zero status code. Reads that the plan snapshots and writes that stayed out
+of kernels are copies.
 
 A failed run must leave the variables as they were. Most steps check their
 data (labels, divisors) before the first variable write, and need nothing
@@ -16,57 +16,144 @@ that can fail (one holding an instruction whose op may fail, an effect the op
 registry records), which the executable saves before each run and restores
 when the run fails.
 
-The kernels are spread over several modules (one per core, the step function in
-the first) so that LLVM compiles them in parallel; each kernel goes to the
-module with the least code so far. Kernels outside the first module are
-hidden symbols of the library the modules link into.
+Compile time grows with the size of the largest function LLVM optimizes, and
+faster than linearly, so no function grows with the program:
+
+- kernels that compute alike are one function (kernel_signatures.py): a fused
+  kernel reads its addresses from a pointer table the step fills before the
+  call, so the layers of a deep network share their kernels;
+- the step's calls are split into parts of at most PART_COST table stores and
+  calls each, functions `graphc_step_partN` that graphc_step calls in turn
+  (a small step is one part: graphc_step itself);
+- fusion bounds the size of a fused kernel (passes/fuse.py).
+
+The functions are spread over several modules so that LLVM compiles them in
+parallel: kernels over one module per core (graphc_step in the first), at
+KERNEL_SPEED_LEVEL (O3); the parts of a step that has several over as many
+more, at PARTS_SPEED_LEVEL. Each new function goes to the module of its group
+with the least code so far. Functions called from another module are hidden
+symbols of the library the modules link into; no function is inlined into
+another.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import llvmlite.ir as ir
 
 from graphc import environment, errors
 from graphc.backend import target
 from graphc.backend.buffers import Buffers
-from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
+from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, KernelBuilder, declare, global_string, i64,
                                            runtime_function)
+from graphc.backend.kernel_signatures import Signatures, TableBuffers, entry_address
 from graphc.backend.kernels import all as _all_kernels  # noqa: F401 - fills the lowering tables
 from graphc.backend.lowering import FUSED_KERNELS, KERNELS
 from graphc.ir.facts import effects_of, may_fail
+from graphc.ir.memory_plan import Place
 from graphc.ir.program import Program, VarRef
 from graphc.runtime import abi
 
+# Table stores and calls in one part of the step. LLVM's time on a function grows faster
+# than its size: the 3,333 calls of a 10,000-op chain took 2.4 s to optimize (O1) as one
+# function, 1.0 s in parts of this cost, 1.5 s in parts of 4096.
+PART_COST = 1024
+KERNEL_SPEED_LEVEL = 3
+# The parts of a large step are stores, calls and copies, with nothing to vectorize, in long
+# basic blocks, on which LLVM's optimizing code generator is superlinear: the 2,000 copies
+# of a 1,000-layer network's initializer took 18 s to assemble at level 2, 8 s at 1, and
+# 0.05 s at 0 (fast instruction selection). The calls they make dominate the time they take.
+PARTS_SPEED_LEVEL = 0
 
-class _Partitions:
-    """Modules to emit kernels into, each kernel into the one with the least code so far."""
+
+@dataclass(frozen=True)
+class _Call:
+    """A kernel call: pointers passed as `arguments` (kernels of their own) or in a `table` (fused kernels)."""
+
+    function: ir.Function
+    arguments: tuple   # entries, as in kernel_signatures.Signature.entries
+    table: tuple
+    label: str
+    fused: bool
+
+    @property
+    def cost(self) -> int:
+        return 1 + len(self.arguments) + len(self.table)
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A copy of `nbytes` between two entries (or ("output", index), a fetch's buffer)."""
+
+    destination: tuple
+    source: tuple
+    nbytes: int
+    cost = 1
+
+
+class EmittedModule(NamedTuple):
+    """An LLVM module, and the optimization level (0-3) to compile it at."""
+
+    module: ir.Module
+    speed_level: int
+
+
+class _Modules:
+    """Modules to emit functions into: `count` for kernels, and `count` for the step's parts when it has
+    several; each new function goes to the module of its group with the least code so far."""
 
     def __init__(self, program: Program, count: int):
-        self.modules = [target.new_module(f"{program.name}.{index}") for index in range(count)]
-        self.buffers = [Buffers(module, program) for module in self.modules]
-        self.sizes = [0] * count
+        self.program, self.count = program, count
+        self.modules, self.buffers, self.sizes, self.levels = [], [], [], []
+        self.home: dict = {}  # function name -> index of the module defining it
+        self._group(KERNEL_SPEED_LEVEL)
 
-    def emit(self, emitter, name: str, members: list) -> ir.Function:
-        """emitter(module, buffers, name) into the smallest module; returns the function as the
-        first module (the step's) sees it."""
-        index = self.sizes.index(min(self.sizes))
+    def _group(self, speed_level: int) -> list:
+        """The indices of the modules compiled at `speed_level`, made on first use."""
+        indices = [index for index, level in enumerate(self.levels) if level == speed_level]
+        for _ in range(0 if indices else self.count):
+            indices.append(len(self.modules))
+            self.modules.append(target.new_module(f"{self.program.name}.{len(self.modules)}"))
+            self.buffers.append(Buffers(self.modules[-1], self.program))
+            self.sizes.append(0)
+            self.levels.append(speed_level)
+        return indices
+
+    def emit(self, emitter, index=None, speed_level: int = KERNEL_SPEED_LEVEL) -> ir.Function:
+        """emitter(module, buffers) into module `index`, by default the smallest of those compiled at
+        `speed_level`; returns the function."""
+        if index is None:
+            index = min(self._group(speed_level), key=self.sizes.__getitem__)
         module = self.modules[index]
-        before = _instruction_count(module)
-        function = emitter(module, self.buffers[index], name)
-        self.sizes[index] += _instruction_count(module) - before
-        if environment.get().verify and _calls(function, "graphc_fail") and not any(may_fail(m) for m in members):
-            raise errors.InternalError(None, None, f"kernel {name} can fail, but none of its ops may fail "
-                                                   "(Effects.may_fail in the op registry)")
-        if index == 0:
+        before = len(module.globals)
+        function = emitter(module, self.buffers[index])
+        new_globals = itertools.islice(reversed(module.globals.values()), len(module.globals) - before)
+        self.sizes[index] += sum(len(block.instructions) for f in new_globals if isinstance(f, ir.Function)
+                                 for block in f.blocks)
+        self.home[function.name] = index
+        # Inlined into their callers, kernels and parts would make the step's functions as
+        # large as the program again.
+        function.attributes.add("noinline")
+        return function
+
+    def reference(self, function: ir.Function, index: int) -> ir.Function:
+        """`function` as module `index` calls it: itself, or a declaration of it."""
+        if self.home[function.name] == index:
             return function
         # External linkage with hidden visibility: llvmlite prints `linkage` where LLVM reads
         # "[linkage] [visibility]", and linkage left out is external.
         function.linkage = "hidden"
-        return declare(self.modules[0], function.name, function.function_type.return_type,
+        return declare(self.modules[index], function.name, function.function_type.return_type,
                        list(function.function_type.args))
+
+    def used(self) -> list:
+        """The modules with code in them (the first always: it exports the step), as EmittedModules."""
+        return [EmittedModule(module, level) for index, (module, level) in enumerate(zip(self.modules, self.levels))
+                if index == 0 or self.sizes[index]]
 
 
 def _calls(function: ir.Function, callee: str) -> bool:
@@ -85,15 +172,11 @@ def _written_variables(members: list) -> set:
 
 
 def _export_rollback(module: ir.Module, plan, names: set) -> None:
-    indices = sorted(plan.variable_names.index(name) for name in names)
+    indices = sorted(map(plan.variable_index, names))
     array_type = ir.ArrayType(I32, len(indices) + 1)
     table = ir.GlobalVariable(module, array_type, name=abi.ROLLBACK_TABLE)
     table.global_constant = True
     table.initializer = ir.Constant(array_type, [len(indices)] + indices)
-
-
-def _instruction_count(module: ir.Module) -> int:
-    return sum(len(block.instructions) for function in module.functions for block in function.blocks)
 
 
 def partition_count(program: Program) -> int:
@@ -102,64 +185,156 @@ def partition_count(program: Program) -> int:
 
 
 def emit_modules(program: Program, count: int = 1) -> list:
-    """The LLVM modules for `program` (which must carry a memory plan), `count` of them at most."""
-    partitions = _Partitions(program, count)
-    module, buffers = partitions.modules[0], partitions.buffers[0]
+    """The EmittedModules for `program` (which must carry a memory plan): `count` for kernels at most,
+    and as many for the step's parts when it has several."""
+    modules = _Modules(program, count)
+    actions, rollback = _actions(program, modules)
+    parts = _split(actions)
+    if len(parts) == 1:
+        modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, 0, abi.STEP_FUNCTION.name,
+                                                        parts[0], program.name), index=0)
+    else:
+        functions = []
+        for number, part in enumerate(parts):
+            name = f"{abi.STEP_FUNCTION.name}_part{number}"
+            functions.append(modules.emit(lambda module, buffers: _emit_part(
+                module, buffers, modules, modules.modules.index(module), name, part, program.name),
+                speed_level=PARTS_SPEED_LEVEL))
+        modules.emit(lambda module, buffers: _emit_step_of_parts(module, modules, functions), index=0)
+    _export_rollback(modules.modules[0], program.memory_plan, rollback)
+    return modules.used()
+
+
+def _actions(program: Program, modules: _Modules) -> tuple:
+    """The step's calls and copies in order, emitting each kernel the first time its signature comes;
+    and the variables to roll back when a run fails."""
     plan = program.memory_plan
-    step = KernelBuilder(module, abi.STEP_FUNCTION.name, ["buffers", "status"])
-    step.function.linkage = "external"
-    buffers_arg, status = step.arg("buffers"), step.arg("status")
-
-    def call(function, args, label):
-        started = step.b.call(runtime_function(module, "graphc_now_ns"), []) if environment.get().profile else None
-        code = step.b.call(function, args)
-        if started is not None:
-            elapsed = step.b.sub(step.b.call(runtime_function(module, "graphc_now_ns"), []), started)
-            record = runtime_function(module, "graphc_profile_record")
-            step.b.call(record, [global_string(module, f"{program.name}: {label}"), elapsed])
-        with step.b.if_then(step.b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
-            step.b.ret(code)
-
-    def copy(destination, source, nbytes):
-        if nbytes:
-            memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
-            step.b.call(memcpy, [destination, source, i64(nbytes), ir.Constant(I1, 0)])
-
-    written, rollback = set(), set()
+    signatures = Signatures(modules.buffers[0])
+    shared: dict = {}  # signature key -> function
+    actions, written, rollback = [], set(), set()
     for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
         members = list(group)
         if kernel is None:
-            for inst in members:
-                if inst.op == "read" and inst.result.id in plan.materialized_reads:
-                    copy(buffers.value(step, buffers_arg, inst.result),
-                         buffers.variable(step, buffers_arg, inst.operands[0].name), inst.result.type.nbytes)
+            actions += [_Copy(("value", inst.result), ("variable", inst.operands[0].name), inst.result.type.nbytes)
+                        for inst in members if inst.op == "read" and inst.result.id in plan.materialized_reads]
             continue
         kind = program.kernels[kernel]
         name = f"k{kernel}_{kind}"
         label = f"kernel {kernel} {kind} ({members[0].source or members[0].op})"
         if kind in FUSED_KERNELS:
-            function = partitions.emit(lambda m, b, n: FUSED_KERNELS[kind](m, n, members, b), name, members)
-            call(function, [buffers_arg, status], label)
+            signature = signatures.fused(kind, members)
+            if signature.key not in shared:
+                shared[signature.key] = _emit_kernel(modules, lambda m, b: FUSED_KERNELS[kind](
+                    m, name, members, TableBuffers(b, signature)), name, members)
+            actions.append(_Call(shared[signature.key], (), signature.entries, label, fused=True))
         elif kind == "copy":
             ref, value = members[0].operands
-            copy(buffers.variable(step, buffers_arg, ref.name), buffers.value(step, buffers_arg, value),
-                 value.type.nbytes)
+            actions.append(_Copy(("variable", ref.name), ("value", value), value.type.nbytes))
         else:  # opaque: one instruction, a kernel of its own
             inst = members[0]
-            function = partitions.emit(lambda m, b, n: KERNELS[inst.op](m, n, inst), f"{name}_{inst.op}", members)
-            pointers = [buffers.value(step, buffers_arg, inst.result)]
-            pointers += [buffers.variable(step, buffers_arg, o.name) if isinstance(o, VarRef)
-                         else buffers.value(step, buffers_arg, o) for o in inst.operands]
+            key = signatures.opaque(inst)
+            if key not in shared:
+                shared[key] = _emit_kernel(modules, lambda m, b: KERNELS[inst.op](m, f"{name}_{inst.op}", inst),
+                                           name, members)
+            arguments = [("value", inst.result)]
+            arguments += [("variable", o.name) if isinstance(o, VarRef) else ("value", o) for o in inst.operands]
             if inst.result.id in plan.workspaces:
-                pointers.append(buffers.workspace(step, buffers_arg, inst.result))
-            call(function, pointers + [status], label)
+                arguments.append(("workspace", inst.result))
+            actions.append(_Call(shared[key], tuple(arguments), (), label, fused=False))
         written |= _written_variables(members)
         if any(may_fail(inst) for inst in members):
             rollback |= written
     for value_id, output in plan.final_copies:
         value = program.fetches[output]
-        destination = step.b.load(step.b.gep(buffers_arg, [i64(plan.output_slot(output))], source_etype=PTR), typ=PTR)
-        copy(destination, buffers.value(step, buffers_arg, value), value.type.nbytes)
-    step.finish()
-    _export_rollback(module, plan, rollback)
-    return [m for m, size in zip(partitions.modules, partitions.sizes) if m is module or size]
+        actions.append(_Copy(("output", output), ("value", value), value.type.nbytes))
+    return actions, rollback
+
+
+def _emit_kernel(modules: _Modules, emitter, name: str, members: list) -> ir.Function:
+    function = modules.emit(emitter)
+    if environment.get().verify and _calls(function, "graphc_fail") and not any(may_fail(m) for m in members):
+        raise errors.InternalError(None, None, f"kernel {name} can fail, but none of its ops may fail "
+                                               "(Effects.may_fail in the op registry)")
+    return function
+
+
+def _split(actions: list) -> list:
+    """The actions in consecutive parts of at most PART_COST each (an action costlier than that alone)."""
+    parts, cost = [[]], 0
+    for action in actions:
+        if parts[-1] and cost + action.cost > PART_COST:
+            parts.append([])
+            cost = 0
+        parts[-1].append(action)
+        cost += action.cost
+    return parts
+
+
+def _emit_part(module: ir.Module, buffers: Buffers, modules: _Modules, index: int, name: str, actions: list,
+               program_name: str) -> ir.Function:
+    """`i32 name(ptr buffers, ptr status)`: runs `actions`, returning the first non-zero status."""
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    if name == abi.STEP_FUNCTION.name:
+        kb.function.linkage = "external"
+    status = kb.arg("status")
+    table_size = max((len(action.table) for action in actions if isinstance(action, _Call)), default=0)
+    table = kb.local_array(PTR, table_size) if table_size else None
+    table_slots: dict = {}  # index -> its address in the table
+    address = _Addresses(kb, buffers)
+    profile = environment.get().profile
+    for action in actions:
+        if isinstance(action, _Copy):
+            if action.nbytes:
+                memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
+                kb.b.call(memcpy, [address(action.destination), address(action.source), i64(action.nbytes),
+                                   ir.Constant(I1, 0)])
+            continue
+        for position, entry in enumerate(action.table):
+            if position not in table_slots:
+                table_slots[position] = kb.b.gep(table, [i64(position)], source_etype=PTR)
+            kb.b.store(address(entry), table_slots[position])
+        arguments = [address(entry) for entry in action.arguments]
+        if action.fused:
+            arguments.append(table if action.table else ir.Constant(PTR, None))
+        function = modules.reference(action.function, index)
+        started = kb.b.call(runtime_function(module, "graphc_now_ns"), []) if profile else None
+        code = kb.b.call(function, arguments + [status])
+        if started is not None:
+            elapsed = kb.b.sub(kb.b.call(runtime_function(module, "graphc_now_ns"), []), started)
+            kb.b.call(runtime_function(module, "graphc_profile_record"),
+                      [global_string(module, f"{program_name}: {action.label}"), elapsed])
+        _return_if_failed(kb, code)
+    return kb.finish()
+
+
+class _Addresses:
+    """The address of an entry in a part of the step: each buffer's pointer is loaded from the step's
+    array once (the part's code runs straight through, so the first load dominates the others)."""
+
+    def __init__(self, kb: KernelBuilder, buffers: Buffers):
+        self.kb, self.buffers, self.plan = kb, buffers, buffers.plan
+        self.slots: dict = {}  # slot -> its pointer
+
+    def __call__(self, entry: tuple):
+        what, subject = entry
+        if what == "value" and self.plan.locations[subject.id].place is Place.INLINE:
+            return self.buffers.value(self.kb, self.kb.arg("buffers"), subject)  # a global of the module
+        slot, offset = entry_address(self.plan, entry)
+        b = self.kb.b
+        if slot not in self.slots:
+            self.slots[slot] = b.load(b.gep(self.kb.arg("buffers"), [i64(slot)], source_etype=PTR), typ=PTR)
+        return b.gep(self.slots[slot], [i64(offset)], source_etype=I8) if offset else self.slots[slot]
+
+
+def _emit_step_of_parts(module: ir.Module, modules: _Modules, parts: list) -> ir.Function:
+    """graphc_step calling each part in turn, returning the first non-zero status."""
+    step = KernelBuilder(module, abi.STEP_FUNCTION.name, ["buffers", "status"])
+    step.function.linkage = "external"
+    for part in parts:
+        _return_if_failed(step, step.b.call(modules.reference(part, 0), [step.arg("buffers"), step.arg("status")]))
+    return step.finish()
+
+
+def _return_if_failed(kb: KernelBuilder, code) -> None:
+    with kb.b.if_then(kb.b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+        kb.b.ret(code)

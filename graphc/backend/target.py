@@ -21,11 +21,13 @@ def host() -> tuple[str, str, str]:
     return llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def new_target_machine():
-    """A fresh O3, position-independent target machine for the host CPU (one per thread)."""
+def new_target_machine(speed_level: int = 3):
+    """A fresh position-independent target machine for the host CPU (one per thread), generating code at
+    `speed_level` (0-3; 0 is LLVM's fast instruction selection)."""
     triple, cpu, features = host()
     target = llvm.Target.from_triple(triple)
-    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic", codemodel="default")
+    return target.create_target_machine(cpu=cpu, features=features, opt=speed_level, reloc="pic",
+                                        codemodel="default")
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,43 +1,32 @@
 """LLVM modules -> optimized objects -> shared library linked with runtime_c.
 
-The objects come from llvmlite (O3 for the host CPU), one module per core in
-parallel (see compile_to_objects); the system C compiler (`$CC`, default `cc`) compiles runtime_c once
-per cache directory and links each step's objects into a shared library.
+The objects come from llvmlite, each module at its own optimization level for
+the host CPU (O3 for kernels), in worker processes, one per core (see
+compile_modules); the system C compiler (`$CC`, default `cc`) compiles
+runtime_c once per cache directory and links each step's objects into a
+shared library.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.resources
 import os
-import pickle
+import resource
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import warnings
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-import llvmlite.binding as llvm
-import llvmlite.binding.ffi as llvm_ffi
-
 from graphc import environment, errors
-from graphc.backend import target
-
-
-def optimize(module_ref, machine) -> None:
-    """Runs LLVM's O3 pipeline with loop and SLP vectorization for the host."""
-    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
-    tuning.loop_vectorization = True
-    tuning.slp_vectorization = True
-    # Unrolling every loop of every kernel tripled compile time (0.31 s -> 0.94 s
-    # for the MNIST training step) for loops that are vectorized already.
-    tuning.loop_unrolling = False
-    builder = llvm.create_pass_builder(machine, tuning)
-    builder.getModulePassManager().run(module_ref, builder)
+from graphc.backend import llvm_worker
 
 
 class CompiledModule(NamedTuple):
@@ -48,90 +37,236 @@ class CompiledModule(NamedTuple):
     assembly: Optional[str]
 
 
-def compile_modules(llvm_irs: list, keep_texts: bool = False) -> list:
+def compile_modules(llvm_irs: list, keep_texts: bool = False, speed_levels: Optional[list] = None) -> list:
     """Verifies, optimizes and assembles each LLVM IR text; returns a CompiledModule each, in order.
 
-    llvmlite holds one global lock around every LLVM call, so threads cannot
-    compile modules in parallel; forked processes can. On Linux, each module but
-    the first compiles in a child forked for it (which runs nothing but LLVM and
-    exits), while this process compiles the first. `keep_texts` keeps the
-    optimized IR and the assembly (for dumps).
+    `speed_levels` gives each module's optimization level (default 3 for all);
+    `keep_texts` keeps the optimized IR and the assembly (for dumps).
+
+    LLVM ends the process it runs in on some failures (`LLVM ERROR: out of
+    memory` under an address-space limit is an abort), and llvmlite holds one
+    global lock around every LLVM call, so threads could not compile in
+    parallel anyway. So the modules compile in worker processes, one per core
+    (llvm_worker.py), started with the first compilation and kept while there
+    is work. A worker that dies raises ResourceExhaustedError here (or
+    InternalError when it did not run out of memory), and this process goes
+    on. (Workers are started, not forked: a fork runs other libraries' fork
+    handlers, and OpenBLAS's stop the threads of a matrix product another
+    thread is in the middle of.) A child forked from this process starts
+    workers of its own. With GRAPHC_PARALLEL_COMPILE=0 the modules
+    compile here, one after another, each after a check that the address-space
+    limit leaves LLVM room for it (ResourceExhaustedError otherwise).
     """
-    with _COMPILE_LOCK:  # none of our threads is inside LLVM while we fork
-        children = [_fork_compile(text, keep_texts) for text in llvm_irs[1:]] if _can_fork(llvm_irs) else []
-        results = [_compile_one(llvm_irs[0], keep_texts)]
-        for index, child in enumerate(children, start=1):
-            results.append(_child_result(child) or _compile_one(llvm_irs[index], keep_texts))
-        results += [_compile_one(text, keep_texts) for text in llvm_irs[len(results):]]
+    speed_levels = speed_levels or [3] * len(llvm_irs)
+    with _COMPILE_LOCK:  # the workers serve one compilation at a time
+        if environment.get().parallel_compile:
+            results = _compile_in_workers(llvm_irs, speed_levels, keep_texts)
+        else:
+            results = []
+            for text, level in zip(llvm_irs, speed_levels):
+                _check_address_space(text)
+                results.append(llvm_worker.compile_module(text, level, keep_texts))
     return [CompiledModule(*result) for result in results]
+
+
+def start_workers(count: int) -> None:
+    """Starts up to `count` workers (at most one per core) now, so they are ready by the time modules come."""
+    if environment.get().parallel_compile:
+        with _COMPILE_LOCK:
+            _Worker.pool(count)
 
 
 _COMPILE_LOCK = threading.Lock()
 
-
-# A fork costs a few milliseconds: modules smaller than this compile faster in turn.
-_PARALLEL_MIN_CHARACTERS = 20_000
-
-
-def _can_fork(llvm_irs: list) -> bool:
-    return (len(llvm_irs) > 1 and min(map(len, llvm_irs)) >= _PARALLEL_MIN_CHARACTERS
-            and sys.platform.startswith("linux") and environment.get().parallel_compile)
-
-
-def _fork_compile(llvm_ir: str, keep_texts: bool):
-    """Starts a child compiling `llvm_ir`; returns (pid, pipe to read its pickled result from)."""
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ (DeprecationWarning) and JAX (RuntimeWarning) warn about forking a
-        # process with threads, whose locks a child may need. This child needs none of
-        # theirs: it runs LLVM through llvmlite (backing out if another thread holds
-        # llvmlite's lock), pickles bytes into a pipe and leaves with os._exit.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        pid = os.fork()
-    if pid:
-        os.close(write_end)
-        return pid, read_end
-    try:  # the child: compile, send, exit without running any of the parent's cleanup
-        os.close(read_end)
-        lock = llvm_ffi.lib._lock._lock
-        if lock.acquire(blocking=False):
-            lock.release()
-            result = ("ok", _compile_one(llvm_ir, keep_texts))
-        else:
-            result = ("busy", None)
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(pickle.dumps(result))
-    finally:
-        os._exit(0)
+# The address space LLVM takes beyond what the process has mapped, to compile a module
+# at O3: measured (a child under RLIMIT_AS, halving the headroom until it aborts), a
+# 9 MB text of a 3,000-op step needed up to 128 MB, i.e. 14 bytes per character;
+# modules of 1-2 MB fitted in the heap's free space. The estimate is a guess on the
+# safe side, which the in-process path (GRAPHC_PARALLEL_COMPILE=0) must make.
+_LLVM_BASE_BYTES = 8 << 20
+_LLVM_BYTES_PER_CHARACTER = 16
 
 
-def _child_result(child):
-    """The child's (object, texts...), or None when it could not compile (the caller then does)."""
-    pid, read_end = child
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    os.waitpid(pid, 0)
-    if not payload:
-        return None
-    status, result = pickle.loads(payload)
-    return result if status == "ok" else None
+def _check_address_space(llvm_ir: str) -> None:
+    """Raises ResourceExhaustedError when the address-space limit leaves LLVM too little room for `llvm_ir`."""
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY or not os.path.exists("/proc/self/statm"):
+        return
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    needed = _LLVM_BASE_BYTES + _LLVM_BYTES_PER_CHARACTER * len(llvm_ir)
+    if used + needed > limit:
+        raise errors.ResourceExhaustedError(
+            None, None, f"out of memory: LLVM needs about {needed >> 20} MB to compile a module of "
+                        f"{len(llvm_ir) >> 10} KB of IR, and the address-space limit (RLIMIT_AS, {limit >> 20} MB) "
+                        f"leaves {max(limit - used, 0) >> 20} MB")
 
 
-def _compile_one(llvm_ir: str, keep_texts: bool) -> tuple:
-    """(object, optimized IR text, assembly) of one module; the texts only if `keep_texts`."""
-    context = llvm.create_context()
-    module_ref = llvm.parse_assembly(llvm_ir, context=context)
+def _compile_in_workers(llvm_irs: list, speed_levels: list, keep_texts: bool) -> list:
+    """Each module compiled by a worker, the workers taking the next module as they finish one; results in order."""
+    results: list = [None] * len(llvm_irs)
+    waiting = list(reversed(range(len(llvm_irs))))
+    retried: set = set()  # modules whose worker left without a word
+    busy: dict = {}  # worker -> index of its module
+    idle = _Worker.pool(len(llvm_irs))
+    selector = selectors.DefaultSelector()
+
+    def left(worker: _Worker, index: int) -> None:
+        """A worker ended without answering: a worker that left idle as the module came (status 0) gets
+        one successor; anything else is the error to raise."""
+        if worker.process.wait() != 0 or index in retried:
+            error = worker.failure()
+            _Worker.discard(worker)
+            raise error
+        _Worker.discard(worker)
+        retried.add(index)
+        idle.append(_Worker.start())
+        waiting.append(index)
+
     try:
-        module_ref.verify()
-    except RuntimeError as e:
-        raise errors.InternalError(None, None, f"graphc generated invalid LLVM IR ({e}); run with "
-                                               "GRAPHC_DUMP=DIR to see it (stage llvm)") from None
-    machine = target.new_target_machine()
-    optimize(module_ref, machine)
-    optimized = str(module_ref) if keep_texts else None
-    assembly = machine.emit_assembly(module_ref) if keep_texts else None
-    return machine.emit_object(module_ref), optimized, assembly
+        while waiting or busy:
+            while waiting and idle:
+                worker, index = idle.pop(), waiting.pop()
+                if not worker.send((llvm_irs[index], speed_levels[index], keep_texts)):
+                    left(worker, index)
+                    continue
+                busy[worker] = index
+                selector.register(worker.answers, selectors.EVENT_READ, worker)
+            for key, _ in selector.select():
+                worker = key.data
+                answer = worker.receive()
+                if answer is None:  # not all there yet
+                    continue
+                selector.unregister(worker.answers)
+                index = busy.pop(worker)
+                if answer is _Worker.LEFT:
+                    left(worker, index)
+                else:
+                    idle.append(worker)
+                    results[index] = answer
+    except BaseException:
+        # Every worker goes: one still compiling would answer the next compilation, and one that
+        # compiled a module beside a worker that ran out of memory may be near the limit itself.
+        for worker in list(_Worker._pool):
+            _Worker.discard(worker)
+        raise
+    finally:
+        selector.close()
+    return results
+
+
+class _Worker:
+    """A worker process (llvm_worker.serve), and the answer it is sending."""
+
+    _pool: list = []
+    LEFT = object()  # what `receive` returns when the worker ended instead of answering
+
+    def __init__(self):
+        root = str(Path(llvm_worker.__file__).resolve().parents[2])
+        self.messages = tempfile.TemporaryFile()  # the worker's stderr: LLVM's last words, if it aborts
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r}); "
+                                       "from graphc.backend import llvm_worker; llvm_worker.serve()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.messages)
+        except OSError as e:
+            self.messages.close()
+            raise errors.ResourceExhaustedError(None, None, f"cannot start a process to compile LLVM modules "
+                                                            f"({e})") from None
+        self.answers = self.process.stdout.fileno()
+        self.received = bytearray()
+
+    @classmethod
+    def start(cls) -> "_Worker":
+        """A new worker, in the pool."""
+        cls._pool.append(cls())
+        return cls._pool[-1]
+
+    @classmethod
+    def pool(cls, wanted: int) -> list:
+        """Up to `wanted` workers, at most one per core, started if need be."""
+        for worker in [worker for worker in cls._pool if worker.process.poll() is not None]:
+            cls.discard(worker)  # it left, idle too long
+        count = min(wanted, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        while len(cls._pool) < count:
+            cls.start()
+        return cls._pool[:count]
+
+    @classmethod
+    def discard(cls, worker: "_Worker") -> None:
+        """Stops `worker` (if it still runs) and forgets it."""
+        if worker.process.poll() is None:
+            worker.process.kill()
+        worker.process.wait()
+        worker.process.stdin.close()
+        worker.process.stdout.close()
+        worker.messages.close()
+        if worker in cls._pool:
+            cls._pool.remove(worker)
+
+    def send(self, request: tuple) -> bool:
+        """Sends a request; False if the worker has left."""
+        self.messages.seek(0)
+        self.messages.truncate()
+        self.received.clear()
+        try:
+            llvm_worker.write_message(self.process.stdin.fileno(), request)
+            return True
+        except BrokenPipeError:
+            return False
+
+    def receive(self):
+        """The result once all of it has come (None until then; LEFT if the worker ended); raises the error the
+        worker answered with."""
+        data = os.read(self.answers, 1 << 20)
+        if not data:
+            return self.LEFT
+        self.received += data
+        parsed = llvm_worker.parse_message(self.received)
+        if parsed is None:
+            return None
+        (outcome, payload), _ = parsed
+        if outcome == "ok":
+            return payload
+        error_code, message = payload
+        raise errors.error_class_for_code(error_code)(None, None, message)
+
+    def failure(self) -> errors.OpError:
+        """The error to raise for a worker that ended while compiling."""
+        status = self.process.wait()
+        self.messages.seek(0)
+        messages = self.messages.read().decode(errors="replace").strip()
+        how = (f"was killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}")
+        ran_out = "out of memory" in messages.lower() or "MemoryError" in messages or status == -signal.SIGKILL
+        error = errors.ResourceExhaustedError if ran_out else errors.InternalError
+        return error(None, None, f"{'out of memory: ' if ran_out else ''}the process compiling an LLVM module {how}"
+                                 + (f" ({messages[-2000:]})" if messages else ""))
+
+
+def _forget_workers_in_child() -> None:
+    """After a fork, in the child: the pool's workers serve the parent (two processes writing to one
+    worker would read each other's answers), and a thread of the parent may have held the lock."""
+    global _COMPILE_LOCK
+    _COMPILE_LOCK = threading.Lock()
+    for worker in _Worker._pool:  # the child's copies of the pipes; the parent keeps its own
+        worker.process.stdin.close()
+        worker.process.stdout.close()
+        worker.messages.close()
+    _Worker._pool = []
+
+
+os.register_at_fork(after_in_child=_forget_workers_in_child)
+
+
+@atexit.register
+def _stop_workers() -> None:
+    for worker in list(_Worker._pool):  # closing stdin ends a worker's loop
+        worker.process.stdin.close()
+    for worker in list(_Worker._pool):
+        try:
+            worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
 
 
 def c_compiler() -> str:

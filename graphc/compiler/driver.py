@@ -21,10 +21,9 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional
 
-from graphc import environment
+from graphc import environment, errors
 from graphc.backend import codegen, libraries, toolchain
 from graphc.compiler import dump
 from graphc.compiler.lower import LoweredStep, lower
@@ -45,8 +44,9 @@ class Build:
     initialized: frozenset             # names of the variables the session has initialised
     lowered: Optional[LoweredStep] = None
     program: Optional[Program] = None
-    library: Optional[Path] = None     # set once the library is in the cache
+    library: Optional[cache.Library] = None  # the library, open and verified, once it is in the cache
     llvm_modules: list = field(default_factory=list)    # LLVM IR texts
+    speed_levels: list = field(default_factory=list)    # the optimization level of each
     compiled: list = field(default_factory=list)        # toolchain.CompiledModule per module
 
 
@@ -89,11 +89,15 @@ def _look_up_cache(build: Build) -> None:
 
 def _emit_llvm(build: Build) -> None:
     program = build.program
-    build.llvm_modules = [str(module) for module in codegen.emit_modules(program, codegen.partition_count(program))]
+    toolchain.start_workers(codegen.partition_count(program))  # they start up while the modules are emitted
+    emitted = codegen.emit_modules(program, codegen.partition_count(program))
+    build.llvm_modules = [str(module) for module, _ in emitted]
+    build.speed_levels = [speed_level for _, speed_level in emitted]
 
 
 def _compile_objects(build: Build) -> None:
-    build.compiled = toolchain.compile_modules(build.llvm_modules, keep_texts=environment.get().dump_dir is not None)
+    build.compiled = toolchain.compile_modules(build.llvm_modules, keep_texts=environment.get().dump_dir is not None,
+                                               speed_levels=build.speed_levels)
 
 
 def _link(build: Build) -> None:
@@ -126,9 +130,15 @@ class Instrument:
         self.seconds: list = []  # (stage name, seconds)
 
     def run(self, stage: Stage, build: Build) -> None:
+        """Runs `stage`; a stage that runs out of memory raises ResourceExhaustedError, and the process goes on
+        (LLVM, which would abort it instead, runs in child processes: backend/toolchain.py)."""
         program = build.program
         started = time.perf_counter()
-        stage.run(build)
+        try:
+            stage.run(build)
+        except MemoryError:
+            raise errors.ResourceExhaustedError(None, None, f"out of memory compiling {self.label} "
+                                                            f"(stage {stage.name})") from None
         self.seconds.append((stage.name, time.perf_counter() - started))
         changed = build.program is not program
         if changed and self.environment.verify:
@@ -170,14 +180,16 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> Compiled
             continue
         instrument.run(stage, build)
     instrument.finish()
-    load_runtime()
-    plan, definitions = build.program.memory_plan, build.program.definitions()
-    constants = [constant_value(definitions[value_id]) for value_id in plan.const_values]
-    executable = Executable(build.library, plan, constants)
+    with build.library:  # loaded from its descriptor, then closed
+        load_runtime()
+        plan, definitions = build.program.memory_plan, build.program.definitions()
+        constants = [constant_value(definitions[value_id]) for value_id in plan.const_values]
+        executable = Executable(build.library, plan, constants)
     return CompiledStep(build.lowered, build.program, executable, tuple(instrument.seconds))
 
 
 def load_runtime() -> None:
     """Loads the C runtime and the GEMM library into the process, building them into the cache the first time."""
     if not loader.is_loaded():  # finding the libraries verifies their checksums: once is enough
-        loader.load_support_libraries(libraries.runtime_library(), libraries.gemm_library())
+        with libraries.runtime_library() as runtime, libraries.gemm_library() as gemm:
+            loader.load_support_libraries(runtime, gemm)

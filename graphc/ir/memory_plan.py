@@ -13,6 +13,7 @@ memory through it; the runtime lays out the pointer array from it.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 # Every buffer the plan places in the arena starts at a multiple of this (a cache line,
@@ -72,7 +73,16 @@ class MemoryPlan:
         return base[location.place] + location.index
 
     def variable_slot(self, name: str) -> int:
-        return self.feed_count + self.variable_names.index(name)
+        return self.feed_count + self.variable_index(name)
+
+    def variable_index(self, name: str) -> int:
+        """The variable's position in `variable_names`."""
+        return self._variable_indices[name]
+
+    @functools.cached_property
+    def _variable_indices(self) -> dict:
+        # A search of the tuple at every call made codegen quadratic in a step's variables.
+        return {name: index for index, name in enumerate(self.variable_names)}
 
     def output_slot(self, index: int) -> int:
         return self.feed_count + len(self.variable_names) + len(self.const_values) + index

@@ -23,6 +23,7 @@ Programs are immutable: passes build new ones with `Program.replace`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -140,10 +141,13 @@ class Program:
         return dataclasses.replace(self, **changes)
 
     def variable(self, name: str) -> VarDecl:
-        for v in self.variables:
-            if v.name == name:
-                return v
-        raise KeyError(name)
+        """The declaration of the variable `name` (KeyError if there is none)."""
+        return self._variables_by_name[name]
+
+    @functools.cached_property
+    def _variables_by_name(self) -> dict:
+        # Searching the tuple at every call made fusion quadratic in a training step's variables.
+        return {v.name: v for v in self.variables}
 
     def new_value(self, type_: IRType) -> tuple["Program", Value]:
         """A fresh value id, and the program with its counter advanced."""

@@ -25,14 +25,17 @@ def _key(inst):
 
 def eliminate_common_subexpressions(program: Program) -> Program:
     seen: dict = {}
+    # variable name -> the keys in `seen` of reads of it, forgotten at its next write (each key
+    # once: rebuilding `seen` at every write made a training step's CSE quadratic).
+    read_keys: dict = {}
     replacement: dict[int, Value] = {}
     instructions = []
     for inst in program.instructions:
         inst = inst.replace(operands=tuple(replacement.get(o.id, o) if isinstance(o, Value) else o
                                            for o in inst.operands))
         if inst.op == "write":
-            name = inst.operands[0].name
-            seen = {k: v for k, v in seen.items() if not (k[0] == "read" and k[2] == (("@", name),))}
+            for key in read_keys.pop(inst.operands[0].name, ()):
+                del seen[key]
         effects = effects_of(inst)
         mergeable = inst.result is not None and inst.op != "feed" and not effects.writes and not effects.random
         if mergeable:
@@ -41,6 +44,8 @@ def eliminate_common_subexpressions(program: Program) -> Program:
                 replacement[inst.result.id] = seen[key]
                 continue
             seen[key] = inst.result
+            if inst.op == "read":
+                read_keys.setdefault(inst.operands[0].name, []).append(key)
         instructions.append(inst)
     fetches = tuple(replacement.get(v.id, v) for v in program.fetches)
     return program.replace(instructions=tuple(instructions), fetches=fetches)

@@ -15,8 +15,10 @@ after all its operands are computed:
   after the last earlier write of its variable, so it sees the same value.
 - tensors (RMSProp's `mom * momentum`, built before the gradient term it is
   added to) move to just before the first of their users, so they join that
-  user's kernel and stay in registers. Their reads stay where they are: a
-  read is a value, whatever happens to the variable afterwards.
+  user's kernel and stay in registers; when users sink too, just before the
+  first instruction that stays where it is among those they sink to. Their
+  reads stay where they are: a read is a value, whatever happens to the
+  variable afterwards.
 
 Feeds never move: their order is the step's calling convention.
 
@@ -30,17 +32,28 @@ from graphc.ir.program import Program
 
 
 def place_free_computations(program: Program) -> Program:
-    """Reorders the program as the module docstring says, by sorting keys.
+    """Reorders the program as the module docstring says, by sorting keys (see `placement_keys`)."""
+    instructions = program.instructions
+    keys = placement_keys(program)
+    order = sorted(range(len(instructions)), key=keys.__getitem__)
+    return program.replace(instructions=tuple(instructions[i] for i in order))
+
+
+def placement_keys(program: Program) -> dict:
+    """Instruction index -> its sorting key; every key has at most six elements.
 
     An instruction that stays at index i has key (i, 0). A hoisted scalar
     placed just after the instruction at index a has (a, 1, i, 0); so does a
     constant or read it moves (a = -1, or the variable's last earlier write).
-    Feeds never move. A sunk tensor placed just before the first of its users
-    (as placed, users that sink themselves included) takes that user's key
-    with the last element replaced by (-1, i, 0). Keys only ever decrease for
-    hoisted instructions, a hoisted one's anchor is the latest among its
-    operands', and a sunk one precedes all its users: definitions stay before
-    uses.
+    Feeds never move. A sunk tensor goes just before its *anchor*: the earliest
+    placed among its users' anchors, a user that does not sink being its own.
+    It takes the anchor's key with the last element replaced by (-1, i, 0),
+    so the tensors sunk to one anchor keep their order. Keys only ever
+    decrease for hoisted instructions, a hoisted one's anchor is the latest
+    among its operands', and a sunk one precedes all its users (each is its
+    anchor or sunk to a later one, or to the same one with a larger index):
+    definitions stay before uses. (Extending the first user's own key instead
+    made keys as long as a chain of sunk tensors, and sorting quadratic.)
     """
     instructions = program.instructions
     keys = {i: (i, 0) for i in range(len(instructions))}
@@ -73,8 +86,9 @@ def place_free_computations(program: Program) -> Program:
                 if j in earliest:
                     keys[j] = min(keys[j], earliest[j])
             keys[i] = (max((keys[j][0] for j in operands), default=-1), 1, i, 0)
-    for i in reversed(sinkable):  # users first: a sunk user's key is final before its operands'
+    anchor_key: dict = {}  # a sunk tensor -> the key of its anchor
+    for i in reversed(sinkable):  # users first: a sunk user's anchor is final before its operands'
         if i in users:
-            keys[i] = min(keys[u] for u in users[i])[:-1] + (-1, i, 0)
-    order = sorted(range(len(instructions)), key=keys.__getitem__)
-    return program.replace(instructions=tuple(instructions[i] for i in order))
+            anchor_key[i] = min(anchor_key.get(u, keys[u]) for u in users[i])
+            keys[i] = anchor_key[i][:-1] + (-1, i, 0)
+    return keys

@@ -30,6 +30,11 @@ This pass sets the program's `memory_plan` and changes no instruction.
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
+import math
+
 from graphc.core import registry
 from graphc.ir.facts import is_elementwise
 from graphc.ir.memory_plan import ALIGNMENT, Location, MemoryPlan, Place
@@ -129,9 +134,8 @@ def _written_while_live(position: int, uses: list, fetched: bool, instructions, 
     write's own kernel, ahead of it, as an elementwise op (the same element, in
     the same iteration). A fetched read is needed until the step's end.
     """
-    for w in write_positions.get(instructions[position].operands[0].name, []):
-        if w <= position:
-            continue
+    writes = write_positions.get(instructions[position].operands[0].name, [])
+    for w in itertools.islice(writes, bisect.bisect(writes, position), None):  # the writes after the read
         if fetched:
             return True
         kernel = instructions[w].kernel
@@ -148,19 +152,67 @@ def _aligned(nbytes: int) -> int:
 
 
 def _assign_offsets(values, locations) -> tuple:
-    """First fit over lifetimes: returns (peak bytes, bytes without any sharing)."""
-    placed = []  # (offset, size, start, end)
+    """First fit over lifetimes: returns (peak bytes, bytes without any sharing).
+
+    Values are placed in order of their first kernel, each at the lowest offset
+    where it overlaps no value still live (one whose last kernel is not before
+    its first); a value of no bytes goes to offset 0.
+    """
+    free = _FreeSpace()
+    live: list = []  # heap of (last kernel, offset, size) of the values placed so far and not yet freed
     peak = 0
     # A workspace's key is ("workspace", id of its op's result); it sorts beside that value.
     for start, end, nbytes, value_id in sorted(values, key=lambda v: v[:3] + (v[3] if isinstance(v[3], int) else v[3][1],)):
+        while live and live[0][0] < start:
+            _, offset, size = heapq.heappop(live)
+            free.release(offset, size)
         size = _aligned(nbytes)
-        busy = sorted((o, s) for o, s, b, e in placed if not (e < start or b > end))
-        offset = 0
-        for busy_offset, busy_size in busy:
-            if offset + size <= busy_offset:
-                break
-            offset = max(offset, busy_offset + busy_size)
-        placed.append((offset, size, start, end))
+        offset = free.take(size)
+        heapq.heappush(live, (end, offset, size))
         locations[value_id] = Location(Place.ARENA, offset=offset)
         peak = max(peak, offset + size)
     return peak, sum(_aligned(nbytes) for _, _, nbytes, _ in values)
+
+
+class _FreeSpace:
+    """The arena's free byte ranges, as sorted maximal gaps; the last one never ends.
+
+    Taking and releasing look at gaps, not at the values around them: a step
+    whose values all stay live (a network's activations, kept for its
+    gradient) is placed in linear time.
+    """
+
+    def __init__(self):
+        self.starts = [0]
+        self.ends = [math.inf]
+
+    def take(self, size: int) -> int:
+        """The lowest offset with `size` free bytes, now taken."""
+        if size == 0:
+            return 0
+        index = next(i for i, (start, end) in enumerate(zip(self.starts, self.ends)) if end - start >= size)
+        offset = self.starts[index]
+        if self.ends[index] - offset == size:
+            del self.starts[index], self.ends[index]
+        else:
+            self.starts[index] += size
+        return offset
+
+    def release(self, offset: int, size: int) -> None:
+        """Frees [offset, offset + size), joining the gaps it touches."""
+        if size == 0:
+            return
+        end = offset + size
+        index = bisect.bisect(self.starts, offset)  # the gaps before `index` start before it
+        joins_previous = index > 0 and self.ends[index - 1] == offset
+        joins_next = index < len(self.starts) and self.starts[index] == end
+        if joins_previous and joins_next:
+            self.ends[index - 1] = self.ends[index]
+            del self.starts[index], self.ends[index]
+        elif joins_previous:
+            self.ends[index - 1] = end
+        elif joins_next:
+            self.starts[index] = offset
+        else:
+            self.starts.insert(index, offset)
+            self.ends.insert(index, end)
