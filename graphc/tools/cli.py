@@ -8,10 +8,12 @@ graph, the IR after lowering and after each pass, the LLVM IR before and
 after optimization, and the assembly. `--format dot|svg|png` draws the
 graph, ir and passes stages instead (graph_picture.py), beside their text.
 
-    graphc inspect-checkpoint PATH
+    graphc inspect-checkpoint PATH [--values]
 
-verifies a checkpoint (PATH: its prefix or its data file) and prints each
-tensor's name, dtype, shape and a summary of its values.
+checks a checkpoint's header (PATH: its prefix or its data file) and prints
+each tensor's name, dtype, shape and size, reading no tensor; with --values it
+reads the tensors one at a time, verifies their checksums and summarises their
+values instead of the size.
 
     graphc info
 
@@ -141,19 +143,28 @@ def _value_summary(array: np.ndarray) -> str:
     return f"min {values.min():.6g}  mean {values.mean():.6g}  max {values.max():.6g}"
 
 
+def _checkpoint_row(reader: checkpoint_io.CheckpointReader, name: str, read_values: bool) -> tuple:
+    """Name, dtype, shape and either the values' summary (the tensor read and verified) or the size."""
+    entry = reader.entries[name]
+    last = _value_summary(reader.read(name)) if read_values else f"{entry.nbytes} bytes"
+    return name, entry.dtype.name, "[" + ",".join(map(str, entry.shape)) + "]", last
+
+
 def inspect_checkpoint_command(options) -> int:
     path = options.path
     if not os.path.isfile(path):
         path = checkpoint_io.data_file(path)
     try:
-        tensors = checkpoint_io.read_tensors(path)
-    except (errors.NotFoundError, errors.DataLossError) as e:
+        with checkpoint_io.CheckpointReader(path) as reader:
+            rows = [_checkpoint_row(reader, name, options.values) for name in sorted(reader.entries)]
+    except (errors.NotFoundError, errors.PermissionDeniedError, errors.DataLossError) as e:
         print(f"graphc inspect-checkpoint: {e}", file=sys.stderr)
         return 1
-    rows = [(name, str(array.dtype), "[" + ",".join(map(str, array.shape)) + "]", _value_summary(array))
-            for name, array in sorted(tensors.items())]
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
-    print(f"{path}: {len(rows)} tensors, checksums verified")
+    if options.values:
+        print(f"{path}: {len(rows)} tensors, checksums verified")
+    else:
+        print(f"{path}: {len(rows)} tensors (header checked; --values to read and verify them)")
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
     return 0
@@ -182,8 +193,10 @@ def main(argv=None) -> int:
                       help="text (default), or draw the graph, ir or passes stage: dot, svg, png "
                            "(svg and png need Graphviz's dot or graphviz-pure)")
     dump.add_argument("-o", "--output", help="write the numbered files here (default: print them)")
-    inspect = commands.add_parser("inspect-checkpoint", help="verify a checkpoint and summarise its tensors")
+    inspect = commands.add_parser("inspect-checkpoint", help="list a checkpoint's tensors from its header")
     inspect.add_argument("path", help="a checkpoint prefix (dir/model.ckpt-1000) or its data file")
+    inspect.add_argument("--values", action="store_true",
+                         help="also read each tensor, verify its checksum and summarise its values")
     commands.add_parser("info", help="build the per-machine libraries and describe the host")
     # Options graphc does not know are the program's own (`--max_steps 3`).
     options, options.args = parser.parse_known_args(argv)

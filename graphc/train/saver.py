@@ -12,10 +12,13 @@ Where graphc differs from TF1, and why:
   has no MetaGraphDef. TF1 checkpoints cannot be read, nor graphc's by TF.
 - Restore refuses files without graphc's checksums (a DataLossError), so a
   damaged file can never pass for an unchecked one.
-- A checkpoint name missing from the file is an InvalidArgumentError (TF1:
-  NotFoundError), so NotFoundError always means "no such checkpoint" and a
-  graph/checkpoint mismatch is always InvalidArgumentError.
-- A failed restore changes no variable: everything is read and checked first.
+- A missing checkpoint is a NotFoundError (TF1: ValueError "The passed
+  save_path is not a valid checkpoint").
+- A failed restore changes no variable: every restored tensor is read and
+  verified before any is loaded. The file's header alone is checked against
+  the variables before any tensor is read, and only the restored tensors are
+  read, so a damaged header that declares a huge tensor, or a huge tensor
+  nobody restores, costs no memory.
 - The state file always holds paths relative to its directory for
   checkpoints inside it (TF1's `save_relative_paths=True`), so a directory
   of checkpoints can be moved; timestamps are not written.
@@ -30,8 +33,6 @@ from __future__ import annotations
 import logging
 import numbers
 import os
-
-import numpy as np
 
 from graphc import errors
 from graphc.core.tensor_shape import format_dims_as_list
@@ -109,18 +110,26 @@ class Saver:
         """Loads this Saver's variables from the checkpoint `save_path` (a prefix) into `sess`.
 
         Runs no initializer; variables not in this Saver are left as they are.
-        NotFoundError if there is no such checkpoint, InvalidArgumentError
-        naming the variable if the file lacks it or holds another shape or
-        dtype, DataLossError if the file is damaged. On error no variable
-        changes.
+        NotFoundError if there is no such checkpoint or it lacks a variable's
+        key, InvalidArgumentError naming the variable if the file holds another
+        shape or dtype (TF1's texts), DataLossError naming the file if it is
+        damaged. On error no variable changes. The file's header is checked
+        against the variables before any tensor is read; then only the
+        restored tensors are read, one at a time, and each is verified.
         """
         if save_path is None:
             raise ValueError("Can't load save_path when it is None.")
         save_path = os.fspath(save_path)
         self._check_graph(sess)
-        tensors = checkpoint_io.read_tensors(checkpoint_io.data_file(save_path))
-        values = {var.op.name: _value_for(var, name, tensors, save_path) for name, var in self._variables.items()}
-        sess._load_variables(values)
+        with checkpoint_io.CheckpointReader(checkpoint_io.data_file(save_path)) as reader:
+            for name, var in self._variables.items():
+                _check_entry(var, name, reader.entries.get(name), save_path)
+            values = {var.op.name: reader.read(name) for name, var in self._variables.items()}
+        # Handed over one at a time, so that each array read is freed as soon as the session has copied it:
+        # at the peak, one variable is held twice.
+        while values:
+            name, value = values.popitem()
+            sess._load_variables({name: value})
 
     def _check_graph(self, sess) -> None:
         for var in self._variables.values():
@@ -164,21 +173,24 @@ def _checkpoint_names(var_list) -> dict:
     return names
 
 
-def _value_for(var: Variable, name: str, tensors: dict, save_path: str) -> np.ndarray:
-    """The checkpoint's tensor `name` for `var`, or InvalidArgumentError naming both."""
-    what = var.op.name if name == var.op.name else f"{var.op.name} (checkpoint name '{name}')"
-    if name not in tensors:
-        raise errors.InvalidArgumentError(None, var.op, f"Variable {what} not found in checkpoint {save_path}")
-    value = tensors[name]
-    if value.dtype != var.dtype.np_dtype:
+# TF's names of the dtypes a checkpoint may hold, as its restore errors write them.
+_TF_DTYPE_NAMES = {"float16": "half", "float32": "float", "float64": "double"}
+
+
+def _check_entry(var: Variable, name: str, entry, save_path: str) -> None:
+    """Raises TF1's error if the checkpoint's tensor `name` (header `entry`, None if absent) cannot restore `var`."""
+    if entry is None:
+        raise errors.NotFoundError(None, var.op, f"Key {name} not found in checkpoint {save_path}")
+    if entry.dtype != var.dtype.np_dtype:
+        expected, original = (_TF_DTYPE_NAMES.get(d.name, d.name) for d in (var.dtype.np_dtype, entry.dtype))
         raise errors.InvalidArgumentError(
-            None, var.op, f"Variable {what} has dtype {var.dtype.name} but checkpoint {save_path} holds "
-                          f"{value.dtype.name}")
-    if value.shape != var.shape.as_tuple():
+            None, var.op, f"tensor_name = {name}; expected dtype {expected} does not equal original dtype {original} "
+                          f"in checkpoint {save_path}")
+    if entry.shape != var.shape.as_tuple():
         raise errors.InvalidArgumentError(
-            None, var.op, f"Variable {what} has shape {format_dims_as_list(var.shape.as_tuple())} but "
-                          f"checkpoint {save_path} holds shape {format_dims_as_list(value.shape)}")
-    return value
+            None, var.op, f"Assign requires shapes of both tensors to match. lhs shape= "
+                          f"{format_dims_as_list(var.shape.as_tuple())} rhs shape= {format_dims_as_list(entry.shape)} "
+                          f"(variable {var.op.name}, checkpoint {save_path})")
 
 
 def _state_file(directory: str, latest_filename=None) -> str:
