@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test fuzz sanitize valgrind bench venv clean
+.PHONY: demo test fuzz fuzz-tf sanitize valgrind bench venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP)
 	$(PY) tools/fuzz.py --seconds $(FUZZ_SECONDS)
+
+## The same with TensorFlow as a second oracle, in a worker process (installs tensorflow-cpu into the venv).
+fuzz-tf: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[tf-oracle]'
+	$(PY) tools/fuzz.py --oracle tf --seconds $(FUZZ_SECONDS)
 
 ## The end-to-end tests with runtime_c built under AddressSanitizer + UndefinedBehaviorSanitizer.
 CC ?= cc

@@ -14,6 +14,12 @@ concrete shape, its kind (float, int, bool) and two properties:
   casts) take only exact inputs, so a last-bit difference upstream cannot
   flip their result.
 * positive — every element is > 0 (inputs of log, sqrt, pow's base).
+
+A graph built `tensorflow=True` is also run by TensorFlow
+(tests/fuzz/tensorflow_oracle.py): it uses only ops whose results TF defines
+as graphc does, its feeds draw wider values (signed zeros, huge and tiny
+numbers besides inf and NaN: `leaf_values(wide=True)`), and its reductions
+sometimes get a long input of their own (`BuildContext.long_leaf`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Entry:
     kind: str
     exact: bool
     positive: bool = False
+    long_reduction: bool = False  # a reduction over a long leaf: compared with TF at its accuracy, no slack
 
 
 @dataclass
@@ -57,7 +64,8 @@ class StateVariable:
 
 @dataclass
 class Leaf:
-    """A placeholder and how its values are drawn: 'normal', 'positive', 'int', 'bool', ('labels', n)."""
+    """A placeholder and how its values are drawn: 'normal', 'positive', 'int', 'bool', ('labels', n),
+    ('offset', low) (uniform in [low, low + 1]: long sums whose rounding error adds up)."""
 
     tensor: tf.Tensor
     shape: tuple
@@ -82,12 +90,14 @@ class BuildContext:
 
     draw: hypothesis's `draw` (or a Replay). float_dtype: what FLOAT tensors are.
     shapes: the concrete shapes recorded by the first build (a replay with
-    unknown placeholder dims cannot read them from the graph).
+    unknown placeholder dims cannot read them from the graph). tensorflow: the
+    graph is for the TensorFlow oracle too (see the module docstring).
     """
 
     def __init__(self, draw: Callable, mode: str, float_dtype, int_dtype_map: Optional[dict] = None,
-                 unknown_dims: bool = False, shapes: Optional[list] = None):
+                 unknown_dims: bool = False, shapes: Optional[list] = None, tensorflow: bool = False):
         self._draw = draw
+        self.tensorflow = tensorflow
         self.record: list = []
         self.mode = mode
         self.float_dtype = float_dtype
@@ -196,6 +206,16 @@ class BuildContext:
         # a float32 feed is exact (it is the rounded value both runs get).
         return self.add(tensor, kind, exact=True, positive=values == "positive")
 
+    def long_leaf(self) -> Leaf:
+        """A placeholder of 10^5 - 10^6 floats in [1000, 1001] for one reduction (kept out of the pool, so
+        no other op makes a huge tensor of it); its shape may have a short axis to reduce or keep."""
+        size = self.one_of((100_000, 300_007, 1_000_000))
+        shape = self.one_of(((size,), (size // 1000, 1000), (3, size // 3), (size // 7, 7)))
+        tensor = tf.placeholder(self.float_dtype, shape, name=f"leaf{len(self.leaves)}")
+        leaf = Leaf(tensor, shape, ("offset", 1000.0))
+        self.leaves.append(leaf)
+        return leaf
+
     def variable(self, shape: tuple) -> Entry:
         """A new variable (state mode) with random initial values, in the pool like a leaf."""
         initial = np.random.RandomState(len(self.variables)).normal(0.0, 1.5, shape)
@@ -223,17 +243,28 @@ class BuildContext:
         return self.add(tf.tanh(entry.tensor) * 3.0, FLOAT, exact=False)
 
 
-def leaf_values(leaf: Leaf, rng: np.random.RandomState, specials: bool) -> np.ndarray:
-    """Values for one placeholder, drawn from the leaf's value kind."""
+# Special feed values. No huge finite values against the reference: a sum of 1e30, -1e30 and small
+# ones has no right answer (any order is correct to float rounding), and one fuzz run chased exactly
+# that. The TensorFlow oracle measures that conditioning by perturbing the inputs, so it gets them.
+# Huge and tiny values whose reciprocals and halves are normal numbers in float32: TF's CPU kernels flush
+# subnormals to zero (tensorflow_differences.SUBNORMALS). 1e300 and -1e-300 are inf and -0.0 in float32.
+SPECIALS = (0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-30, 88.0, -100.0)
+WIDE_SPECIALS = SPECIALS + (-0.0, -0.0, 1e30, -1e30, 5e37, -5e37, 3e-37, -3e-37, 1e300, -1e-300)
+
+
+def leaf_values(leaf: Leaf, rng: np.random.RandomState, specials: bool, wide: bool = False) -> np.ndarray:
+    """Values for one placeholder, drawn from the leaf's value kind. specials: some elements are special
+    values; wide: more of them (signed zeros, huge and tiny, float64-only ones rounding to inf or 0 in
+    float32), and in every draw some zeros of either sign."""
     shape, kind, dtype = leaf.shape, leaf.values, leaf.tensor.dtype.np_dtype
     if kind == "normal":
         values = rng.normal(0.0, 1.5, shape)
         if specials and values.size:
             mask = rng.uniform(size=shape) < 0.2
-            # No huge finite values: a sum of 1e30, -1e30 and small ones has no right answer (any
-            # order is correct to float rounding), and one fuzz run chased exactly that.
-            pool = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-30, 88.0, -100.0])
-            values = np.where(mask, rng.choice(pool, shape), values)
+            values = np.where(mask, rng.choice(np.array(WIDE_SPECIALS if wide else SPECIALS), shape), values)
+        elif wide and values.size:
+            mask = rng.uniform(size=shape) < 0.1
+            values = np.where(mask, rng.choice(np.array([0.0, -0.0]), shape), values)
     elif kind == "positive":
         values = rng.uniform(0.3, 2.0, shape)
     elif kind == "int":
@@ -247,6 +278,9 @@ def leaf_values(leaf: Leaf, rng: np.random.RandomState, specials: bool) -> np.nd
         values = rng.uniform(size=shape) < 0.5
     elif kind[0] == "labels":
         values = rng.randint(0, kind[1], shape)
+    elif kind[0] == "offset":
+        values = rng.uniform(kind[1], kind[1] + 1.0, shape)
     else:
         raise ValueError(f"unknown leaf value kind {kind!r}")
-    return np.asarray(values).astype(dtype)
+    with np.errstate(over="ignore"):  # float64-only magnitudes become inf in float32, as intended
+        return np.asarray(values).astype(dtype)

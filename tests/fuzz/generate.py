@@ -9,6 +9,7 @@ import numpy as np
 import graphc as tf
 from tests.fuzz.context import FLOAT, STATE, VALUES, BuildContext
 from tests.fuzz.op_specs import SPECS
+from tests.fuzz.tensorflow_differences import NOT_IN_TENSORFLOW_GRAPHS
 
 
 @dataclass
@@ -24,17 +25,20 @@ class BuiltGraph:
     initializer: object = None
 
 
-def specs_for(mode: str) -> list[str]:
-    """The ops of a mode; state-mode graphs use the value ops too (and each assignment four times as often)."""
+def specs_for(mode: str, tensorflow: bool = False) -> list[str]:
+    """The ops of a mode; state-mode graphs use the value ops too (and each assignment four times as often).
+    tensorflow: only ops whose results TensorFlow defines as graphc does."""
     if mode == STATE:
-        return specs_for(VALUES) + sorted(4 * [name for name, spec in SPECS.items() if STATE in spec.modes])
-    return sorted(name for name, spec in SPECS.items() if mode in spec.modes)
+        return specs_for(VALUES, tensorflow) + sorted(4 * [name for name, spec in SPECS.items()
+                                                           if STATE in spec.modes])
+    return sorted(name for name, spec in SPECS.items()
+                  if mode in spec.modes and not (tensorflow and name in NOT_IN_TENSORFLOW_GRAPHS))
 
 
 def build_graph(ctx: BuildContext, max_ops: int) -> BuiltGraph:
     """Applies random specs (as often as they accept), then chooses fetches or a scalar loss."""
     graph = tf.get_default_graph()
-    names = specs_for(ctx.mode)
+    names = specs_for(ctx.mode, ctx.tensorflow)
     for _ in range(ctx.choose_count(2, max_ops)):
         if SPECS[ctx.one_of(names)].build(ctx):
             ctx.op_count += 1

@@ -152,12 +152,18 @@ def _axes(ctx, rank):
 
 
 def reduction(name, exact=False, modes=ALL_MODES) -> Spec:
+    """A reduction over random axes; with wide inputs, sometimes over a long leaf of its own."""
+
     def build(ctx):
-        entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)))
-        axes = _axes(ctx, len(entry.shape))
-        axes_tensor = tf.constant(list(range(len(entry.shape))) if axes is None else axes, dtype=tf.int32)
-        result = apply_op(name, [entry.tensor, axes_tensor], {"keepdims": ctx.flip(0.3)})
-        ctx.add(result, exact=exact and entry.exact)
+        if ctx.tensorflow and ctx.mode != FINITE_DIFFERENCES and ctx.flip(0.15):
+            source, long_reduction = ctx.long_leaf(), True
+        else:
+            source, long_reduction = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT))), False
+        axes = _axes(ctx, len(source.shape))
+        axes_tensor = tf.constant(list(range(len(source.shape))) if axes is None else axes, dtype=tf.int32)
+        result = apply_op(name, [source.tensor, axes_tensor], {"keepdims": ctx.flip(0.3)})
+        entry = ctx.add(result, exact=exact and (long_reduction or source.exact))
+        entry.long_reduction = long_reduction
         return True
 
     return Spec(build, modes)
@@ -357,10 +363,16 @@ def _strided_slice(ctx):
 
 def _pad(ctx):
     entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
-    paddings = [[ctx.choose_count(0, 2), ctx.choose_count(0, 2)] for _ in entry.shape]
+    paddings = _paddings(ctx, [[ctx.choose_count(0, 2), ctx.choose_count(0, 2)] for _ in entry.shape])
     value = {FLOAT: 0.5, INT: -3, BOOL: True}.get(entry.kind, 0) if ctx.flip() else 0
     ctx.add(tf.pad(entry.tensor, paddings, constant_values=value), exact=entry.exact)
     return True
+
+
+def _paddings(ctx, pairs: list):
+    """A scalar's paddings `[]` are a [0] tensor, which TF 2.21 rejects (rank 1, not 2) and graphc accepts;
+    graphs for TensorFlow give them as a [0, 2] array."""
+    return np.array(pairs, np.int32).reshape(len(pairs), 2) if ctx.tensorflow else pairs
 
 
 def _mirror_mode(ctx, shape) -> str:
@@ -369,9 +381,11 @@ def _mirror_mode(ctx, shape) -> str:
 
 def _mirror_pad(ctx):
     entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    if ctx.tensorflow and not ctx.values_like and 0 in entry.shape:
+        return False  # tensorflow_differences.MIRROR_PAD_GRAD_OF_AN_EMPTY_AXIS
     mode = _mirror_mode(ctx, entry.shape)
     limits = [max(min(d - MIRROR_SKIP[mode], 2), 0) for d in entry.shape]
-    paddings = [[ctx.choose_count(0, limit), ctx.choose_count(0, limit)] for limit in limits]
+    paddings = _paddings(ctx, [[ctx.choose_count(0, limit), ctx.choose_count(0, limit)] for limit in limits])
     ctx.add(tf.pad(entry.tensor, paddings, mode=mode.lower() if ctx.flip() else mode), exact=entry.exact)
     return True
 
@@ -379,6 +393,8 @@ def _mirror_pad(ctx):
 def _mirror_pad_grad(ctx):
     """Folds the entry: each axis of size d back to d - before - after, paddings legal for that size."""
     entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)))
+    if ctx.tensorflow and 0 in entry.shape:
+        return False  # tensorflow_differences.MIRROR_PAD_GRAD_OF_AN_EMPTY_AXIS
     mode = _mirror_mode(ctx, entry.shape)
     paddings = []
     for d in entry.shape:
@@ -425,6 +441,8 @@ def _window(ctx, image: Entry):
 
 def _conv2d(ctx):
     image = _image(ctx)
+    if image.shape[3] == 0:
+        return False  # "Depth of filter must not be 0": graphc raises TF's ValueError while building
     window, strides, padding = _window(ctx, image)
     filters = ctx.pick_or_leaf(FLOAT, shape=window + (image.shape[3], ctx.choose_count(1, 3)))
     ctx.add(tf.nn.conv2d(image.tensor, filters.tensor, strides=[1, *strides, 1], padding=padding))

@@ -6,12 +6,18 @@ conditioned that element is: the same graph built with the other float width
 two reference results, rescaled to the compiled width's precision, is added
 to the tolerance. So cancellation, overflow and discontinuities upstream widen
 the tolerance exactly where they occur, and nowhere else.
+
+Given a TensorFlow worker, the graph is built for TensorFlow too (wider
+inputs, long reductions: tests/fuzz/context.py) and every run's values,
+gradients, variables and exceptions are also compared with TF's
+(tests/fuzz/tensorflow_oracle.py).
 """
 
 from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 from hypothesis import strategies as st
@@ -19,8 +25,10 @@ from hypothesis import strategies as st
 import graphc as tf
 from graphc.compiler.lower import lower
 from graphc.ir.interpreter import interpret
+from tests.fuzz import tensorflow_differences, tensorflow_oracle
 from tests.fuzz.context import FINITE_DIFFERENCES, STATE, VALUES, BuildContext, Replay, leaf_values
 from tests.fuzz.generate import BuiltGraph, build_graph
+from tests.fuzz.graph_description import describe
 from tests.helpers import feed_types, interpret_graph
 
 # (rtol, atol) of the compiled result against the reference of the same dtype. float32: compiled
@@ -43,22 +51,24 @@ class Stats:
     ops: int = 0
     runs: int = 0
     skipped: int = 0
+    tensorflow_runs: int = 0  # runs whose every value was also compared with TensorFlow's
     op_types: collections.Counter = field(default_factory=collections.Counter)
 
 
 STATS = Stats()
 
 
-def _build(draw, mode, dtype, unknown_dims=False, shapes=None, max_ops=12) -> BuiltGraph:
+def _build(draw, mode, dtype, unknown_dims=False, shapes=None, max_ops=12, tensorflow=False) -> BuiltGraph:
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(1)
-        ctx = BuildContext(draw, mode, dtype, unknown_dims=unknown_dims, shapes=shapes)
+        ctx = BuildContext(draw, mode, dtype, unknown_dims=unknown_dims, shapes=shapes, tensorflow=tensorflow)
         return build_graph(ctx, max_ops)
 
 
 def _feeds(built: BuiltGraph, values: list) -> dict:
-    return {leaf.tensor: v.astype(leaf.tensor.dtype.np_dtype) for leaf, v in zip(built.context.leaves, values)}
+    with np.errstate(over="ignore"):  # float64 feeds beyond float32's range are inf in the float32 graph
+        return {leaf.tensor: v.astype(leaf.tensor.dtype.np_dtype) for leaf, v in zip(built.context.leaves, values)}
 
 
 class ReferenceSession:
@@ -75,7 +85,8 @@ class ReferenceSession:
         with self.built.graph.as_default():
             step = lower(self.built.fetches, feed_types(feeds))
             try:
-                values, state = interpret(step.program, {t.name: v for t, v in feeds.items()}, self.state)
+                values, state = interpret(step.program, {t.name: v for t, v in feeds.items()},
+                                          {**step.initial_states, **self.state})
             except tf.errors.OpError as error:
                 return error
         self.state.update(state)
@@ -98,8 +109,20 @@ def _as_float(value) -> np.ndarray:
     return np.asarray(value).astype(np.float64)
 
 
-def compare(name: str, compiled, reference, twin) -> str | None:
-    """Why `compiled` is not `reference` within the conditioning-scaled tolerance, or None."""
+def twin_slack(dtype: np.dtype, reference, twin) -> np.ndarray:
+    """Per element, the reference's difference from its twin scaled to `dtype`'s precision; inf where one
+    of them is NaN and the other not."""
+    r, t = _as_float(reference), _as_float(twin)
+    scale = TWIN_SCALE.get(dtype, 1.0)  # integers and bools: a twin difference allows that much
+    with np.errstate(invalid="ignore", over="ignore"):
+        # Equal values (infinities and NaNs included) need no room; one NaN, or inf - inf, is unstable.
+        slack = np.where((r == t) | (np.isnan(r) & np.isnan(t)), 0.0, np.abs(r - t) * scale)
+        return np.where(np.isnan(slack), np.inf, slack)
+
+
+def compare(name: str, compiled, reference, twin, movement=0.0) -> str | None:
+    """Why `compiled` is not `reference` within the conditioning-scaled tolerance, or None. movement: more
+    allowed difference per element (the TF oracle's perturbed run, which wide inputs need)."""
     compiled, reference = np.asarray(compiled), np.asarray(reference)
     if compiled.shape != reference.shape or compiled.dtype != reference.dtype:
         return f"{name}: compiled {compiled.dtype}{compiled.shape}, reference {reference.dtype}{reference.shape}"
@@ -107,12 +130,10 @@ def compare(name: str, compiled, reference, twin) -> str | None:
         return None
     c, r, t = _as_float(compiled), _as_float(reference), _as_float(twin)
     rtol, atol = TOLERANCE.get(compiled.dtype, (0.0, 0.0))
-    scale = TWIN_SCALE.get(compiled.dtype, 1.0)  # integers and bools: a twin difference allows that much
+    slack = twin_slack(compiled.dtype, reference, twin) + movement
     with np.errstate(invalid="ignore", over="ignore"):
-        slack = np.abs(r - t) * scale
-        slack = np.where(np.isnan(slack) | (np.isnan(r) != np.isnan(t)), np.inf, slack)
         same = (c == r) | (np.isnan(c) & np.isnan(r))
-        close = np.abs(c - r) <= atol + rtol * np.abs(r) + slack
+        close = (np.abs(c - r) <= atol + rtol * np.abs(r) + slack) & np.isfinite(c - r)  # inf only equals inf
         ok = same | close | np.isinf(slack)
     if ok.all():
         return None
@@ -121,17 +142,25 @@ def compare(name: str, compiled, reference, twin) -> str | None:
             f"{c[index]!r}, reference {r[index]!r}, twin {t[index]!r}")
 
 
-def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
-    """Builds a random graph from `draw`, runs it compiled and interpreted, raises Mismatch on disagreement."""
-    first = _build(draw, mode, dtype, max_ops=max_ops)
+def check_graph(draw, mode: str, dtype, max_ops: int = 12,
+                tensorflow: Optional[tensorflow_oracle.TensorFlowWorker] = None) -> None:
+    """Builds a random graph from `draw`, runs it compiled and interpreted (and by `tensorflow`, a worker,
+    when given), raises Mismatch on disagreement."""
+    for_tensorflow = tensorflow is not None
+    first = _build(draw, mode, dtype, max_ops=max_ops, tensorflow=for_tensorflow)
     ctx = first.context
     other = tf.float64 if dtype == tf.float32 else tf.float32
-    twin = _build(Replay(ctx.record), mode, other, shapes=ctx.shapes, max_ops=max_ops)
+    twin = _build(Replay(ctx.record), mode, other, shapes=ctx.shapes, max_ops=max_ops, tensorflow=for_tensorflow)
     unknown_dims = draw_flip(draw, 0.3)
     compiled_graph = _build(Replay(ctx.record), mode, dtype, unknown_dims=True, shapes=ctx.shapes,
-                            max_ops=max_ops) if unknown_dims else first
+                            max_ops=max_ops, tensorflow=for_tensorflow) if unknown_dims else first
     seed = draw_int(draw, 0, 2 ** 31 - 1)
-    specials = mode in (VALUES, STATE) and draw_flip(draw, 0.3)
+    specials = mode in (VALUES, STATE) and draw_flip(draw, 0.5 if for_tensorflow else 0.3)
+    rngs = [np.random.RandomState((seed + run) % 2 ** 31) for run in range(RUNS_PER_GRAPH if mode != STATE
+                                                                         else STATE_RUNS)]
+    feed_values = [[leaf_values(leaf, rng, specials, for_tensorflow) for leaf in ctx.leaves] for rng in rngs]
+    tensorflow_check = (_TensorFlowCheck(tensorflow, first, twin, compiled_graph, feed_values, seed)
+                        if for_tensorflow else None)
     session = tf.Session(graph=compiled_graph.graph)
     if compiled_graph.initializer is not None:
         session.run(compiled_graph.initializer)
@@ -139,11 +168,10 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
     STATS.graphs += 1
     STATS.ops += ctx.op_count
     STATS.op_types.update(op.type for op in first.graph.get_operations())
-    for run in range(RUNS_PER_GRAPH if mode != STATE else STATE_RUNS):
-        rng = np.random.RandomState((seed + run) % 2 ** 31)
-        values = [leaf_values(leaf, rng, specials) for leaf in ctx.leaves]
+    for run, (values, rng) in enumerate(zip(feed_values, rngs)):
         reference = reference_session.run(_feeds(first, values))
         twin_values = twin_session.run(_feeds(twin, values))
+        perturbed = tensorflow_check.run_perturbed(run) if tensorflow_check is not None else None
         feeds = _feeds(compiled_graph, values)
         variables_before = {name: session._variables[name].copy() for name in reference_session.state
                             if not name.startswith("rng:")}
@@ -157,6 +185,8 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
             for name, before in variables_before.items():
                 if not np.array_equal(session._variables[name], before, equal_nan=True):
                     raise Mismatch(f"the failed run changed variable {name}\n{_describe(compiled_graph, feeds)}")
+            if tensorflow_check is not None:
+                tensorflow_check.failed(run, error, feeds)
             continue
         STATS.runs += 1
         if isinstance(reference, Exception):
@@ -164,15 +194,104 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12) -> None:
                            f"{_describe(compiled_graph, feeds)}")
         if isinstance(twin_values, Exception):
             twin_values = [np.full(np.shape(r), np.nan) for r in reference]
-        compared = list(zip([t.name for t in compiled_graph.fetches], compiled, reference, twin_values))
-        compared += [(f"variable {name}", session._variables[name], reference_session.state[name],
-                      twin_session.state[name]) for name in variables_before]
-        for name, c, r, t in compared:
-            problem = compare(name, c, r, t)
+        fetched = list(zip([t.name for t in compiled_graph.fetches], compiled, reference, twin_values))
+        variables = [(name, session._variables[name], reference_session.state[name], twin_session.state[name])
+                     for name in variables_before]
+        checks = fetched + [(f"variable {name}", c, r, t) for name, c, r, t in variables]
+        movements = (tensorflow_check.movements(fetched, variables, perturbed) if tensorflow_check is not None
+                     else [0.0] * len(checks))
+        for (name, c, r, t), movement in zip(checks, movements):
+            problem = compare(name, c, r, t, movement)
             if problem:
                 raise Mismatch(f"{problem} (run {run})\n{_describe(compiled_graph, feeds)}")
+        if tensorflow_check is not None:
+            tensorflow_check.succeeded(run, checks, movements, len(fetched), feeds)
         if mode == FINITE_DIFFERENCES:
             _check_finite_differences(first, values, compiled, rng)
+
+
+class _TensorFlowCheck:
+    """One graph against TensorFlow: TF's answers for every run (asked once, before the compiled runs), and
+    the perturbed float64 reference runs that measure each element's conditioning."""
+
+    def __init__(self, worker, first: BuiltGraph, twin: BuiltGraph, compiled_graph: BuiltGraph,
+                 feed_values: list, seed: int):
+        self.dtype = np.dtype(first.context.float_dtype.np_dtype)
+        self.compiled_graph = compiled_graph
+        self.feed_values = feed_values
+        self.float64_graph = twin if self.dtype == np.float32 else first
+        self.perturbed = ReferenceSession(self.float64_graph)
+        self.rng = np.random.RandomState(seed)
+        self.long_reductions = {id(e.tensor) for e in compiled_graph.context.pool if e.long_reduction}
+        runs = [{leaf.tensor.op.name: v for leaf, v in zip(first.context.leaves, values)} for values in feed_values]
+        self.answer = worker.run(describe(first), runs)
+        if "refused" in self.answer:
+            raise Mismatch(f"TensorFlow would not build the graph: {self.answer['refused']}\n"
+                           f"{_describe(first, _feeds(first, feed_values[0]))}")
+
+    def run_perturbed(self, run: int):
+        """The float64 reference with every float feed moved by a few units in the last place of the
+        compiled dtype, in random directions: (its fetches or None when it raised, its variables)."""
+        perturbation = tensorflow_oracle.PERTURBATION[self.dtype]
+        values = [v.astype(np.float64) * (1.0 + perturbation * self.rng.choice([-1.0, 1.0], np.shape(v)))
+                  if leaf.tensor.dtype.is_floating else v
+                  for leaf, v in zip(self.float64_graph.context.leaves, self.feed_values[run])]
+        fetched = self.perturbed.run(_feeds(self.float64_graph, values))
+        return (None if isinstance(fetched, Exception) else fetched), dict(self.perturbed.state)
+
+    def movements(self, fetched: list, variables: list, perturbed) -> list:
+        """How far each checked value ((name, compiled, reference, twin): the fetches, then the variables)
+        may move: `tensorflow_oracle.movement` of its float64 reference under the perturbation."""
+        perturbed_fetches, perturbed_state = perturbed
+        result = []
+        for index, (name, _, r, t) in enumerate(fetched + variables):
+            reference64 = t if self.dtype == np.float32 else r
+            if index < len(fetched):
+                moved = np.nan if perturbed_fetches is None else perturbed_fetches[index]
+            else:
+                moved = perturbed_state[name]
+            result.append(tensorflow_oracle.movement(reference64, moved))
+        return result
+
+    def _answer(self, run: int) -> Optional[dict]:
+        runs = self.answer["runs"]
+        return runs[run] if run < len(runs) else None  # TF stops a state graph after a failed run
+
+    def failed(self, run: int, error: Exception, feeds: dict) -> None:
+        """graphc's run raised `error` (as the reference did): TF must raise the same class."""
+        answer = self._answer(run)
+        if answer is not None and answer.get("error", ("",))[0] != type(error).__name__:
+            what = f"raised {answer['error'][0]}: {answer['error'][1]}" if "error" in answer else "did not raise"
+            raise Mismatch(f"graphc raised {error!r}; TensorFlow {what} (run {run})\n"
+                           f"{_describe(self.compiled_graph, feeds)}")
+
+    def succeeded(self, run: int, checks: list, movements: list, fetch_count: int, feeds: dict) -> None:
+        """graphc's run gave `checks` ((name, compiled, reference, twin): the fetches, then the variables):
+        TF's values, gradients and variables must agree."""
+        answer = self._answer(run)
+        if answer is None:
+            return
+        if "error" in answer:
+            raise Mismatch(f"TensorFlow raised {answer['error'][0]}: {answer['error'][1]}; graphc did not "
+                           f"(run {run})\n{_describe(self.compiled_graph, feeds)}")
+        answers = list(answer["values"]) + [answer["variables"][name.split(" ", 1)[1]]
+                                            for name, *_ in checks[fetch_count:]]
+        long = [id(t) in self.long_reductions for t in self.compiled_graph.fetches] + [False] * len(checks)
+        gradients = self.compiled_graph.loss is not None  # fetches: the loss, then gradients
+        for index, ((name, c, r, t), movement, value, long_reduction) in enumerate(zip(checks, movements, answers,
+                                                                                       long)):
+            slack = twin_slack(np.asarray(c).dtype, r, t) + movement
+            # tensorflow_differences.GRADIENT_ZERO_SIGNS and ZERO_SIGN_OF_SUMS: the loss is a sum too.
+            fetch = self.compiled_graph.fetches[index] if index < fetch_count else None
+            zero_signs = not (gradients and index < fetch_count) and not (
+                fetch is not None and fetch.op.type in tensorflow_differences.SUMS)
+            # The float64 reference: more precise than float32 TF and graphc (and float64 graphc's own sum).
+            truth = t if self.dtype == np.float32 or long_reduction else None
+            truth = r if long_reduction and self.dtype == np.float64 else truth
+            problem = tensorflow_oracle.compare(name, c, value, slack, long_reduction, zero_signs, truth)
+            if problem:
+                raise Mismatch(f"{problem} (run {run})\n{_describe(self.compiled_graph, feeds)}")
+        STATS.tensorflow_runs += 1
 
 
 def _check_finite_differences(built: BuiltGraph, values: list, compiled: list, rng, samples: int = 4) -> None:

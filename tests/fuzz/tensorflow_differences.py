@@ -1,0 +1,72 @@
+"""Where graphc and TensorFlow 2.21 legitimately differ, in one place, each with the reason.
+
+The TensorFlow oracle (tests/fuzz/tensorflow_oracle.py) holds graphc to TF's
+answers everywhere else: values within float tolerance scaled by how well
+conditioned each element is, NaN where TF has NaN, infinities and the signs of
+zeros as TF gives them, and the same exception class.
+"""
+
+from __future__ import annotations
+
+# Ops the fuzzer does not put into graphs that TensorFlow runs too.
+NOT_IN_TENSORFLOW_GRAPHS: dict[str, str] = {
+    **{name: "random numbers: graphc's counter-based Philox stream is deterministic and keyed by op seed and "
+             "step, but it is not TF's bit stream (TF 2.21's RandomUniform(seed=3, seed2=0)[0] is 0.1274, "
+             "graphc's 0.4620); both are checked against the reference interpreter"
+       for name in ("random_uniform", "random_normal", "truncated_normal")},
+}
+
+# After a run that failed (a CheckNumerics or label check raised), TF1 has already run whichever
+# assignments its executor scheduled before the failing op: the variables' state is a race. graphc
+# runs the ops that may fail before the writes (a failed run leaves the variables as they were, which
+# the reference oracle checks). So after a failed state-mode run only the exception class is compared
+# with TF, and TF's later runs of that graph are not (their variables started elsewhere).
+STATE_AFTER_A_FAILED_RUN = "TF1 leaves it to the executor's schedule; graphc keeps the variables as they were"
+
+# TF 2.21's MirrorPadGrad kernel requires before + after < the size of every axis of its input, so it
+# fails ("Total paddings must be less than the input dimension size: 0 was not less than 0") on an axis
+# of size 0 even with no padding, including in the gradient tf.gradients builds for MirrorPad itself;
+# graphc gives the empty result. TF-oracle graphs have no mirror_pad_grad of a tensor with an empty
+# axis and, in gradient modes, no mirror_pad of one.
+MIRROR_PAD_GRAD_OF_AN_EMPTY_AXIS = "TF's kernel rejects an empty axis; graphc returns the empty gradient"
+
+# TF's CPU kernels run with the x86 flush-to-zero and denormals-are-zero modes on (its executor sets
+# them for every op): a subnormal input counts as zero (sign(1e-45) is 0.0, 1e-45 > 0 is False) and a
+# subnormal result becomes zero (1 / 3e38 is 0.0 in float32, floordiv(-1, 3e38) is -0.0, not -1).
+# graphc computes with IEEE subnormals. So TF-oracle feeds have no subnormals and no values whose
+# reciprocals or halves are (context.WIDE_SPECIALS), and graphc's subnormal results count as zeros of
+# their sign when compared with TF's. A subnormal intermediate that a discontinuous op (floor, sign, a
+# comparison) turns into a large difference can still show up; it is this difference, not a bug.
+SUBNORMALS = "TF flushes them to zero; graphc keeps them"
+
+# graphc's gradient rules build other (equally exact) graphs than TF's: a zero gradient may be -0.0 in
+# one and +0.0 in the other (TF's SigmoidGrad of a +0 upstream gradient, graphc's product of a -0 one).
+# The gradients' values, NaNs and infinities are compared; the signs of their zeros are not.
+GRADIENT_ZERO_SIGNS = "different gradient graphs; the sign of a zero gradient carries no meaning"
+
+# TF1 leaves a read of a variable and a write of it in one run unordered unless an edge orders them (a
+# race); graphc orders the reads before the writes they do not depend on, and copies a fetched reference
+# out after the run (compiler/lower.py). The TF worker adds those edges (each read is a Snapshot that the
+# variable's assignments wait for) and answers a fetched read with the variable after the run, so TF
+# computes what graphc promises rather than whatever its scheduler picks.
+READS_BESIDE_WRITES = "TF1 races; the worker orders them as graphc does (tests/fuzz/tensorflow_worker.py)"
+
+# TF 2.21's float32 reductions over an outer axis accumulate sequentially: reduce_mean over axis 0 of
+# [42858, 7] values in [1000, 1001] is off by 3.1e-4 of the exact mean ([142857, 7]: 4.4e-5; [1000, 1000]
+# over axis 0: 4e-7; a whole [10^6] vector: 1e-8). Its float32 intermediates also overflow where graphc's
+# do not (SigmoidGrad of y = -1e30). So where graphc's finite float32 value is no further than TF's from
+# the float64 reference, TF is the one that is off; a long reduction must be within 1e-6 of the exact
+# value or no further from it than TF's (tensorflow_oracle.compare's truth).
+TENSORFLOW_LESS_ACCURATE = "TF's float32 column sums and intermediates; the float64 reference decides"
+
+# The sign of a sum whose every term is -0.0: TF 2.21's reduce_sum starts from +0.0 and gives +0.0
+# (reduce_sum of four -0.0 is 0.0) except where the reduction is a copy (reduce_sum of [-0.0] over its
+# one element is -0.0). The signs of zero sums and means that are fetched (and of a gradient mode's loss,
+# a sum of sums) are not compared; their values, NaNs and infinities are.
+SUMS = ("Sum", "Mean")
+ZERO_SIGN_OF_SUMS = "TF's sign of an all -0.0 sum depends on whether it reduces or copies"
+
+# TF's graph optimizer (grappler) rewrites what it runs: Log(Softmax(x)) becomes LogSoftmax(x) (-5e37 where
+# the log of an underflowed softmax is -inf), x * 1 and x + 0 may go. graphc runs the ops as written, and so
+# does the TF worker: it turns grappler off.
+GRAPPLER = "TF rewrites graphs; the worker runs TF's ops as written"

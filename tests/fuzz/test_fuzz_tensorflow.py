@@ -1,0 +1,124 @@
+"""The fuzzer's TensorFlow oracle, quickly: a handful of random graphs, a long sum and a state graph run by
+TensorFlow 2.21 in a worker process and compared with graphc (`make fuzz-tf` runs it for 10 minutes).
+
+Skips, saying `pip install tensorflow-cpu`, when TensorFlow is not installed; the comparison's own rules
+are tested without it.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import graphc as tf
+from tests.fuzz import tensorflow_oracle
+from tests.fuzz.context import GRADIENTS, STATE, VALUES
+from tests.fuzz.oracle import check_graph, compare
+
+requires_tensorflow = pytest.mark.skipif(not tensorflow_oracle.tensorflow_installed(),
+                                         reason=f"TensorFlow is not installed ({tensorflow_oracle.INSTALL_HINT})")
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with tensorflow_oracle.TensorFlowWorker() as tensorflow:
+        yield tensorflow
+
+
+CASES = [(VALUES, tf.float64, 6), (GRADIENTS, tf.float32, 4), (STATE, tf.float32, 4)]
+
+
+@requires_tensorflow
+@pytest.mark.parametrize("mode, dtype, examples", CASES, ids=[f"{m}-{d.name}" for m, d, _ in CASES])
+def test_random_graphs_agree_with_tensorflow(worker, mode, dtype, examples):
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        check_graph(data.draw, mode, dtype, tensorflow=worker)
+
+    check()
+
+
+def _long_sum_description(n: int) -> dict:
+    nodes = [{"name": "x", "type": "Placeholder", "inputs": [], "control_inputs": [],
+              "dtype_attrs": {"dtype": "float32"}, "attrs": {"shape": (n,)}, "shapes": [[n]]},
+             {"name": "axes", "type": "Const", "inputs": [], "control_inputs": [], "dtype_attrs": {},
+              "attrs": {"value": np.array([0], np.int32)}, "shapes": [[1]]},
+             {"name": "sum", "type": "Sum", "inputs": [("x", 0), ("axes", 0)], "control_inputs": [],
+              "dtype_attrs": {}, "attrs": {"keepdims": False}, "shapes": [[]]}]
+    return {"nodes": nodes, "fetches": [("sum", 0)], "loss": None, "wrt": [], "variables": {}, "state": False}
+
+
+@requires_tensorflow
+def test_a_long_float32_sum_is_as_accurate_as_tensorflows(worker):
+    values = np.random.RandomState(0).uniform(1000.0, 1001.0, 1_000_000).astype(np.float32)
+    exact = values.astype(np.float64).sum()
+    answer = worker.run(_long_sum_description(values.size), [{"x": values}])["runs"][0]["values"][0]
+    x = tf.placeholder(tf.float32, [values.size])
+    compiled = tf.Session().run(tf.reduce_sum(x), {x: values})
+    assert abs(answer - exact) <= 1e-6 * exact  # TF 2.21 sums to about 1e-7 of the exact value
+    problem = tensorflow_oracle.compare("sum", compiled, answer, 0.0, long_reduction=True, truth=exact)
+    assert problem is None, problem
+
+
+def test_zeros_must_have_tensorflows_sign_except_in_gradients():
+    assert tensorflow_oracle.compare("x", np.float32([0.0, 1.0]), np.float32([-0.0, 1.0]), 0.0) is not None
+    assert tensorflow_oracle.compare("x", np.float32([0.0]), np.float32([-0.0]), 0.0, zero_signs=False) is None
+    assert tensorflow_oracle.compare("x", np.float32([np.nan, np.inf]), np.float32([np.nan, np.inf]), 0.0) is None
+    assert tensorflow_oracle.compare("x", np.float32([np.nan]), np.float32([1.0]), 0.0) is not None
+    assert tensorflow_oracle.compare("x", np.float32([np.inf]), np.float32([-np.inf]), 0.0) is not None
+
+
+def test_a_long_reduction_allows_no_conditioning_slack():
+    answer = np.float32(1000500.0)
+    assert tensorflow_oracle.compare("sum", np.float32(answer * (1 + 2e-7)), answer, 1e3) is None
+    assert tensorflow_oracle.compare("sum", np.float32(answer * (1 + 2e-7)), answer, 1e3, long_reduction=True,
+                                     truth=answer) is None
+    assert tensorflow_oracle.compare("sum", np.float32(answer * (1 + 5e-6)), answer, 1e3, long_reduction=True,
+                                     truth=answer)
+
+
+def test_where_tensorflow_is_further_from_the_float64_value_graphc_is_not_wrong():
+    # TF 2.21's float32 mean over axis 0 of [42858, 7] values in [1000, 1001] is off by 3e-4.
+    compiled, answer, exact = np.float32([5555.39]), np.float32([5553.74]), np.float64([5555.40])
+    assert tensorflow_oracle.compare("mean", compiled, answer, 0.0) is not None
+    assert tensorflow_oracle.compare("mean", compiled, answer, 0.0, truth=exact) is None
+    assert tensorflow_oracle.compare("mean", answer, compiled, 0.0, truth=exact) is not None
+    # An intermediate of TF's overflowed; graphc's finite value is right. The other way round it is not.
+    assert tensorflow_oracle.compare("g", np.float32([3e27]), np.float32([np.inf]), 0.0, truth=[3e27]) is None
+    assert tensorflow_oracle.compare("g", np.float32([np.inf]), np.float32([3e27]), 0.0, truth=[3e27])
+
+
+def test_ill_conditioned_elements_get_their_perturbations_movement():
+    # 1e30 + 1 - 1e30 is 0 or 1 depending on the order; moving 1e30 by an ulp moves the result by 1e23.
+    moved = tensorflow_oracle.movement(np.array([0.0, 2.0]), np.array([1e23, 2.0]))
+    assert moved[0] >= 1e23 and moved[1] == 0.0
+    assert np.isinf(tensorflow_oracle.movement(np.array([np.nan]), np.array([1.0]))).all()
+
+
+def test_an_infinity_is_close_only_to_itself():
+    # An infinite reference (and twin) made the tolerance infinite: -inf passed for inf.
+    assert compare("x", np.float32([-np.inf]), np.float32([np.inf]), np.float64([np.inf])) is not None
+    assert compare("x", np.float32([3e38]), np.float32([np.inf]), np.float64([np.inf])) is not None
+    assert compare("x", np.float32([np.inf, 1.0]), np.float32([np.inf, 1.0]), np.float64([np.inf, 1.0])) is None
+
+
+def _node(name, kind, inputs=(), dtype_attrs=None, **attrs):
+    return {"name": name, "type": kind, "inputs": [(i, 0) for i in inputs], "control_inputs": [],
+            "dtype_attrs": dtype_attrs or {}, "attrs": attrs, "shapes": [[]]}
+
+
+@requires_tensorflow
+def test_tensorflow_reads_variables_in_graphcs_order(worker):
+    # v = 1; fetch [assign(v, x) + v, v * 1, v]: the sum depends on the write and sees it (graphc's rule,
+    # TF 2.21's answer in tests/e2e/test_read_write_order.py), the product reads before it, the reference
+    # is copied out after the run.
+    nodes = [_node("v", "VariableV2"), _node("v/read", "Identity", ["v"]),
+             _node("x", "Placeholder", dtype_attrs={"dtype": "float32"}, shape=()),
+             _node("assign", "Assign", ["v", "x"]), _node("sum", "AddV2", ["assign", "v/read"]),
+             _node("one", "Const", value=np.float32(1.0)), _node("product", "Mul", ["v/read", "one"])]
+    description = {"nodes": nodes, "fetches": [("sum", 0), ("product", 0), ("v/read", 0)], "loss": None, "wrt": [],
+                   "variables": {"v": np.float32(1.0)}, "state": True}
+    runs = worker.run(description, [{"x": np.float32(5.0)}, {"x": np.float32(7.0)}])["runs"]
+    assert [[float(v) for v in run["values"]] for run in runs] == [[10.0, 1.0, 5.0], [14.0, 5.0, 7.0]]
