@@ -44,7 +44,7 @@ def tensorflow_answers(path: str, table: str) -> dict:
     `build(tf)` in the dict `table` (name -> build, or a tuple that starts with it) of the test module at
     `path`, run with TensorFlow as `tf`."""
     if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed (pip install tensorflow-cpu) to compare graphc with")
+        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
     result = subprocess.run([sys.executable, "-c", _CHILD, path, table], capture_output=True, text=True,
                             cwd=_ROOT, timeout=900, check=False)
     if result.returncode != 0:

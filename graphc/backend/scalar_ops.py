@@ -133,8 +133,10 @@ def _relu(kb, args, in_dtypes, out_dtype, attrs):
 def _relu_grad(kb, args, in_dtypes, out_dtype, attrs):
     dy, x = args
     zero = _zero(kb, out_dtype)
-    positive = kb.b.fcmp_ordered(">", x, zero) if _is_float(out_dtype) else kb.b.icmp_signed(">", x, zero)
-    return kb.b.select(positive, dy, zero)
+    if not _is_float(out_dtype):
+        return kb.b.select(kb.b.icmp_signed(">", x, zero), dy, zero)
+    # TF's dy * (x > 0): a product, not a select, so -1 * 0 is -0.0 and inf or NaN times 0 is NaN.
+    return kb.b.fmul(dy, kb.b.uitofp(kb.b.fcmp_ordered(">", x, zero), dy.type))
 
 
 def _tanh_grad(kb, args, in_dtypes, out_dtype, attrs):
@@ -149,7 +151,9 @@ def _sigmoid_grad(kb, args, in_dtypes, out_dtype, attrs):
 
 def _sqrt_grad(kb, args, in_dtypes, out_dtype, attrs):
     y, dy = args
-    return kb.b.fdiv(kb.b.fmul(dy, kb.constant(out_dtype, 0.5)), y)
+    # TF's SqrtGrad gives +0 wherever dy == 0 (even for y = 0 or NaN), else dy * 0.5 / y.
+    quotient = kb.b.fdiv(kb.b.fmul(dy, kb.constant(out_dtype, 0.5)), y)
+    return kb.b.select(kb.b.fcmp_ordered("==", dy, _zero(kb, out_dtype)), _zero(kb, out_dtype), quotient)
 
 
 def _floordiv(kb, args, in_dtypes, out_dtype, attrs):

@@ -530,7 +530,8 @@ def _mirror_pad_grad_reference(dy, paddings, mode):
     """Each input element gets the sum of dy over the padded positions that copied it."""
     widths = _paddings(paddings, dy.ndim)
     dims = [n - a - b for n, (a, b) in zip(dy.shape, widths)]
-    dx = np.zeros(dims, dy.dtype)
+    # Sums start from -0.0, the identity of float addition, so an element nothing is folded into keeps dy's -0.0.
+    dx = np.full(dims, -0.0 if dy.dtype.kind == "f" else 0, dy.dtype)
     np.add.at(dx, np.ix_(*[mirror_source(d, a, b, mode) for d, (a, b) in zip(dims, widths)]), dy)
     return dx
 

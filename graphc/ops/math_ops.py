@@ -68,8 +68,15 @@ logical_not_p = _elementwise("logical_not", "LogicalNot", 1, np.logical_not, (dt
 # -- gradient helpers of unary ops, as TF1 has them: (y, dy) -> dx --------------------------
 tanh_grad_p = _elementwise("tanh_grad", "TanhGrad", 2, lambda y, dy: dy * (1 - y * y), FLOAT_TYPES)
 sigmoid_grad_p = _elementwise("sigmoid_grad", "SigmoidGrad", 2, lambda y, dy: dy * y * (1 - y), FLOAT_TYPES)
-sqrt_grad_p = _elementwise("sqrt_grad", "SqrtGrad", 2, lambda y, dy: (dy * 0.5 / y).astype(y.dtype),
-                           FLOAT_TYPES)
+
+
+def _sqrt_grad_reference(y, dy):
+    """TF's SqrtGrad: +0 wherever dy == 0 (even for y = 0 or NaN), else dy * 0.5 / y."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(dy == 0, np.zeros((), y.dtype), dy * 0.5 / y).astype(y.dtype)
+
+
+sqrt_grad_p = _elementwise("sqrt_grad", "SqrtGrad", 2, _sqrt_grad_reference, FLOAT_TYPES)
 
 # -- elementwise binary -----------------------------------------------------------------
 add_p = _elementwise("add", "AddV2", 2, np.add, default_name="Add")
@@ -95,7 +102,9 @@ logical_or_p = _elementwise("logical_or", "LogicalOr", 2, np.logical_or, (dtypes
 
 
 def _relu_grad_reference(dy, x):
-    return np.where(x > 0, dy, np.zeros((), dy.dtype))
+    """TF's ReluGrad, dy * (x > 0): a product, so -1 * 0 is -0.0 and inf or NaN times 0 is NaN."""
+    with np.errstate(invalid="ignore"):
+        return (dy * (x > 0).astype(dy.dtype)).astype(dy.dtype)
 
 
 relu_grad_p = _elementwise("relu_grad", "ReluGrad", 2, _relu_grad_reference)
@@ -567,7 +576,10 @@ def _mean_reference(x, axes, keepdims):
     total = _sum_of(x, axes, keepdims, mean=True)
     if x.dtype.kind in "iu":
         # TF divides integer sums by the count, truncating toward zero; the mean of nothing is 0.
-        return (np.sign(total) * (np.abs(total) // max(count, 1))).astype(x.dtype)
+        # Floor division corrected toward zero, not |total| // count: |INT64_MIN| wraps to itself
+        # (TF 2.21: int64 mean of [INT64_MIN, -11, 11] is -3074457345618258602).
+        divisor = total.dtype.type(max(count, 1))
+        return (total // divisor + ((total % divisor != 0) & (total < 0))).astype(x.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (total / total.dtype.type(count)).astype(x.dtype)
 

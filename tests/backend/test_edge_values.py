@@ -95,6 +95,62 @@ def float64_sums_that_cancel(tf):
     return [tf.reduce_sum(x), tf.reduce_sum(y)], {x: [1e16, 1, -1e16, 1], y: [1e16, 1, -1e16, 1] * 3}
 
 
+RELU_X = [0.0, -1.0, 0.0, -1.0, -2.0, -0.0, 3.0, NAN, NAN, -0.0, 5.0]  # 11: a whole float32 vector and a tail
+RELU_DY = [-1.0, -1.0, INF, -INF, NAN, INF, NAN, 1.0, -1.0, 2.0, -2.0]
+
+
+def relu_grad_of_signs_and_non_finites(tf):
+    """ReluGrad(dy, relu(x)) through tf.gradients with dy as grad_ys."""
+    x32, x64 = tf.placeholder(tf.float32, [11]), tf.placeholder(tf.float64, [11])
+    dy32, dy64 = tf.placeholder(tf.float32, [11]), tf.placeholder(tf.float64, [11])
+    fetches = [tf.gradients(tf.nn.relu(x), [x], grad_ys=dy)[0] for x, dy in ((x32, dy32), (x64, dy64))]
+    return fetches, {x32: RELU_X, x64: RELU_X, dy32: RELU_DY, dy64: RELU_DY}
+
+
+SQRT_X = [0.0, NAN, 0.0, -0.0, 0.0, 16.0, INF, 0.0, -0.0, 16.0, -16.0]
+SQRT_DY = [0.0, 0.0, -0.0, 0.0, 1.0, 0.0, 1.0, NAN, -1.0, -0.0, 0.0]
+
+
+def sqrt_grad_of_zeros(tf):
+    """SqrtGrad(sqrt(x), dy) through tf.gradients with dy as grad_ys."""
+    x32, x64 = tf.placeholder(tf.float32, [11]), tf.placeholder(tf.float64, [11])
+    dy32, dy64 = tf.placeholder(tf.float32, [11]), tf.placeholder(tf.float64, [11])
+    fetches = [tf.gradients(tf.sqrt(x), [x], grad_ys=dy)[0] for x, dy in ((x32, dy32), (x64, dy64))]
+    return fetches, {x32: SQRT_X, x64: SQRT_X, dy32: SQRT_DY, dy64: SQRT_DY}
+
+
+def mirror_pad_grad_keeps_negative_zeros(tf):
+    """MirrorPadGrad through tf.gradients: the middle element of REFLECT's gradient sums three -0.0s."""
+    x, y = tf.placeholder(tf.float32, [1, 3]), tf.placeholder(tf.float32, [1, 4])
+    dy = [[-0.0, 1.0, -0.0, 2.0, -0.0]]
+    reflect = tf.gradients(tf.pad(x, [[0, 0], [1, 1]], "REFLECT"), [x], grad_ys=tf.constant(dy))[0]
+    symmetric = tf.gradients(tf.pad(y, [[0, 0], [1, 0]], "SYMMETRIC"), [y], grad_ys=tf.constant(dy))[0]
+    return [reflect, symmetric], {x: [[1.0, 2.0, 3.0]], y: [[1.0, 2.0, 3.0, 4.0]]}
+
+
+TOP_K_ROWS = [[1, NAN, 3], [1, 2, 3], [INF, 1, 2], [1, 2, -INF], [3, 2, 1]]
+
+
+def in_top_k_with_non_finite_scores(tf):
+    x = tf.placeholder(tf.float32, [5, 3])  # InTopKV2 takes float32 predictions only
+    return [tf.nn.in_top_k(x, [2, 2, 0, 0, 0], 1), tf.nn.in_top_k(x, [0, 0, 1, 1, 2], 3)], {x: TOP_K_ROWS}
+
+
+SPECIALS = [NAN, 0.0, -0.0, INF, -INF] + [NAN] * 4 + [-0.0] * 4 + [0.0] * 4  # 17: vectors and a tail
+
+
+def sigmoid_of_nan(tf):
+    x32, x64 = tf.placeholder(tf.float32, [17]), tf.placeholder(tf.float64, [17])
+    return [f(x) for x in (x32, x64) for f in (tf.sigmoid, lambda x: tf.rsqrt(tf.sigmoid(x) + 0.5))], \
+        {x32: SPECIALS, x64: SPECIALS}
+
+
+def neg_sqrt_and_casts_of_signed_zeros(tf):
+    x32, x64 = tf.placeholder(tf.float32, [17]), tf.placeholder(tf.float64, [17])
+    return [tf.negative(x32), tf.sqrt(x32), tf.cast(x32, tf.float64), tf.cast(x64, tf.float32)], \
+        {x32: SPECIALS, x64: SPECIALS}
+
+
 SOFTMAX = [[NAN, NAN, NAN], [0.0, 0.26894143, 0.7310586], [NAN, NAN, NAN], [NAN, NAN, NAN], [NAN, NAN, NAN]]
 LOG_SOFTMAX = [[NAN, NAN, NAN], [-INF, -1.3132616, -0.31326166], [NAN, NAN, NAN], [NAN, NAN, NAN], [NAN, NAN, NAN]]
 
@@ -133,6 +189,24 @@ CASES = {
     # tanh keeps a zero's sign; sign() of either zero is +0.0.
     "odd_functions_of_signed_zeros": (odd_functions_of_signed_zeros, [
         [-0.0] * 8 + [0.0, NAN, -0.7615942, 0.9640276] + [-0.0] * 5, [0.0] * 8 + [0.0, NAN, -1.0, 1.0] + [0.0] * 5] * 2),
+    # TF's ReluGrad is dy * (x > 0): -1 * 0 is -0.0, inf or NaN times 0 is NaN, a NaN x counts as not positive.
+    "relu_grad_of_signs_and_non_finites": (relu_grad_of_signs_and_non_finites, [
+        [-0.0, -0.0, NAN, NAN, NAN, NAN, NAN, 0.0, -0.0, 0.0, -2.0]] * 2),
+    # TF's SqrtGrad is +0 wherever dy == 0 (even where y is 0, -0.0, negative or NaN), else dy * 0.5 / y.
+    "sqrt_grad_of_zeros": (sqrt_grad_of_zeros, [[0.0, 0.0, 0.0, 0.0, INF, 0.0, 0.0, NAN, INF, 0.0, 0.0]] * 2),
+    # MirrorPadGrad copies an element nothing is folded into, -0.0 included.
+    "mirror_pad_grad_keeps_negative_zeros": (mirror_pad_grad_keeps_negative_zeros, [
+        [[1.0, -0.0, 2.0]], [[1.0, -0.0, 2.0, -0.0]]]),
+    # A row with a non-finite score is never in the top k.
+    "in_top_k_with_non_finite_scores": (in_top_k_with_non_finite_scores, [[False, True, False, False, True]] * 2),
+    "sigmoid_of_nan": (sigmoid_of_nan, [
+        [NAN, 0.5, 0.5, 1.0, 0.0] + [NAN] * 4 + [0.5] * 8,
+        [NAN, 1.0, 1.0, 0.81649655, 1.4142135] + [NAN] * 4 + [1.0] * 8] * 2),
+    # neg, sqrt and casts keep a zero's sign.
+    "neg_sqrt_and_casts_of_signed_zeros": (neg_sqrt_and_casts_of_signed_zeros, [
+        [NAN, -0.0, 0.0, -INF, INF] + [NAN] * 4 + [0.0] * 4 + [-0.0] * 4,
+        [NAN, 0.0, -0.0, INF, NAN] + [NAN] * 4 + [-0.0] * 4 + [0.0] * 4,
+        SPECIALS, SPECIALS]),
     # Eigen sums float64 in vector lanes and folds the lanes by halves: (1e16 + -1e16) + (1 + 1).
     "float64_sums_that_cancel": (float64_sums_that_cancel, [2.0, 6.0]),
 }
@@ -184,8 +258,10 @@ def test_reference_interpreter_gives_tensorflows_answer(name):
 
 
 def _parse(text: str):
-    """A repr of nested lists of numbers (with nan and inf) as Python values."""
-    return json.loads(re.sub(r"\binf\b", "Infinity", re.sub(r"\bnan\b", "NaN", text)))
+    """A repr of nested lists of numbers (with nan and inf) and booleans as Python values."""
+    for python, javascript in (("nan", "NaN"), ("inf", "Infinity"), ("True", "true"), ("False", "false")):
+        text = re.sub(rf"\b{python}\b", javascript, text)
+    return json.loads(text)
 
 
 def test_tensorflow_gives_the_pinned_answers():

@@ -281,10 +281,11 @@ class _TensorFlowCheck:
         for index, ((name, c, r, t), movement, value, long_reduction) in enumerate(zip(checks, movements, answers,
                                                                                        long)):
             slack = twin_slack(np.asarray(c).dtype, r, t) + movement
-            # tensorflow_differences.GRADIENT_ZERO_SIGNS and ZERO_SIGN_OF_SUMS: the loss is a sum too.
+            # tensorflow_differences.GRADIENT_ZERO_SIGNS, ZERO_SIGN_OF_SUMS (the loss is a sum too) and
+            # PLACE_DEPENDENT_ZERO_SIGNS.
             fetch = self.compiled_graph.fetches[index] if index < fetch_count else None
-            zero_signs = not (gradients and index < fetch_count) and not (
-                fetch is not None and fetch.op.type in tensorflow_differences.SUMS)
+            zero_signs = not (gradients and index < fetch_count) and not (fetch is not None and fetch.op.type in (
+                tensorflow_differences.SUMS + tensorflow_differences.PLACE_DEPENDENT_ZERO_SIGNS))
             # The float64 reference: more precise than float32 TF and graphc (and float64 graphc's own sum).
             truth = t if self.dtype == np.float32 or long_reduction else None
             truth = r if long_reduction and self.dtype == np.float64 else truth

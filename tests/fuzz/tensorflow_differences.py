@@ -70,3 +70,12 @@ ZERO_SIGN_OF_SUMS = "TF's sign of an all -0.0 sum depends on whether it reduces 
 # the log of an underflowed softmax is -inf), x * 1 and x + 0 may go. graphc runs the ops as written, and so
 # does the TF worker: it turns grappler off.
 GRAPPLER = "TF rewrites graphs; the worker runs TF's ops as written"
+
+# TF 2.21's Relu, Maximum and Minimum give a zero's sign by the element's place in Eigen's vectors: in a
+# whole vector they order -0.0 below +0.0 (relu(-0.0) and maximum(-0.0, 0.0) are 0.0, minimum(0.0, -0.0)
+# is -0.0); in the tail past the last whole vector a tie gives the first operand (relu(-0.0) is -0.0,
+# maximum(-0.0, 0.0) is -0.0): float32 relu of [-0.0] * 9 is eight 0.0 and one -0.0, of [-0.0] * 7 seven
+# -0.0. graphc gives the whole vectors' answer everywhere. reduce_max and reduce_min break a tie of zeros by
+# the order they combine vector lanes in: of [-0.0] * 16 + [0.0] the maximum is 0.0, of [-0.0] * 8 + [0.0] +
+# [-0.0] * 8 it is -0.0. The signs of these ops' fetched zeros are not compared.
+PLACE_DEPENDENT_ZERO_SIGNS = ("Relu", "Maximum", "Minimum", "Max", "Min")

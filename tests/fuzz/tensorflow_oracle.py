@@ -35,7 +35,7 @@ from typing import Optional
 import numpy as np
 
 _ROOT = Path(__file__).resolve().parent.parent.parent
-INSTALL_HINT = "pip install tensorflow-cpu (or `make fuzz-tf`)"
+INSTALL_HINT = "the [tf-oracle] extra: pip install -e '.[tf-oracle]' (`make fuzz-tf` installs it)"
 
 # (rtol, atol) against TF. float32: TF's Eigen kernels (tanh, sigmoid, exp: their own polynomials) and its
 # reduction orders differ from graphc's by a few ulp, and a few ulp become 1e-5 after cancellation.

@@ -139,7 +139,8 @@ def lower_mirror_pad_grad(module, name, inst):
     dtype = out_type.dtype
     kb = KernelBuilder(module, name, ["out", "in0", "status"])
     out = kb.arg("out")
-    emit_fill(kb, dtype, out, out_type.num_elements, kb.constant(dtype, 0))
+    # Sums start from -0.0, the identity of float addition: an element nothing is folded into keeps dy's -0.0, as TF's.
+    emit_fill(kb, dtype, out, out_type.num_elements, kb.constant(dtype, -0.0 if dtype.is_floating else 0))
     add = kb.b.fadd if dtype.is_floating else kb.b.add
 
     def accumulate(padded, unpadded):
