@@ -14,7 +14,10 @@
    (through data or control edges: `with control_dependencies([assign]):
    tf.identity(v) * 1` sees the new value), and happens before every other
    write of it (so fetching `[train_op, loss]` gives the loss before the
-   update). And an op that may fail the run (a check_numerics, a label check:
+   update). Where two ops each read what the other writes (`v := w` beside
+   `w := v`), whichever runs second reads its variable before the first one's
+   write, so the result does not depend on which is created first. And an op
+   that may fail the run (a check_numerics, a label check:
    its registry effects say so) happens before every write it does not depend
    on, so a failed run leaves the variables as they were. Such an op whose
    output the step uses only for its shape still runs, as it would in TF1.
@@ -99,6 +102,8 @@ class _Lowering:
         self.static_memo: dict = {}
         self.data_inputs: dict = {}  # op -> its run-time inputs (_data_inputs)
         self.referenced: dict = {}   # id(tensor) -> the variable it refers to, or None (_referenced_variable)
+        self.early_reads: dict = {}  # writer -> [(variable, reader)]: reads to emit before the writer (_schedule)
+        self.early_values: dict = {}  # (reader, variable name) -> the value it reads, read before a write
 
     # -- 1 and 2: prune and bind shapes ---------------------------------------------------------
 
@@ -220,11 +225,19 @@ class _Lowering:
         for op in sorted(executed, key=lambda o: o._id):
             if op in all_writers or not deps[op].isdisjoint(touches_write):
                 touches_write.add(op)
+        depends = {op: set(d) for op, d in deps.items()}  # data and control edges only
         for var, var_writers in writers.items():
-            for reader in readers.get(var, []) + checks:
+            var_readers = readers.get(var, [])
+            for reader in var_readers + checks:
                 for writer in var_writers:
-                    if reader is not writer and (reader not in touches_write or not _reaches(deps, reader, writer)):
+                    if reader is writer or (reader in touches_write and _reaches(depends, reader, writer)):
+                        continue  # the reader sees the write it depends on
+                    if not _reaches(deps, reader, writer):
                         deps[writer].add(reader)
+                    elif reader in var_readers:
+                        # Ops that read what the other writes (v := w beside w := v): whichever runs first,
+                        # the other reads its variable before that op's write, not after.
+                        self.early_reads.setdefault(writer, []).append((var, reader))
         users: dict[Operation, list] = {op: [] for op in executed}
         pending = {op: len(d) for op, d in deps.items()}
         for op, d in deps.items():
@@ -333,7 +346,8 @@ class _Lowering:
             return self.env[id(tensor)]
         var = self._referenced_variable(tensor)
         if var is not None:
-            return self._read(var, tensor.op)
+            early = self.early_values.get((consumer, var.name))
+            return early if early is not None else self._read(var, tensor.op)
         if _role(tensor.op) is Role.HOST:
             raise errors.UnimplementedError(
                 None, consumer, f"{tensor.name} is computed on the host after the compiled step (a summary): "
@@ -354,6 +368,8 @@ class _Lowering:
         self.env[id(tensor)] = self._emit("constant", [], {"value": value}, self._ir_type(tensor), op.name)
 
     def _lower_op(self, op: Operation):
+        for var, reader in self.early_reads.get(op, []):
+            self.early_values[(reader, var.name)] = self._read(var, reader)
         role = _role(op)
         if role in (Role.VARIABLE, Role.CONTROL, Role.HOST):
             return  # storage, ordering only, or finished on the host

@@ -109,14 +109,29 @@ def _conv_infer(types, attrs):
     return result
 
 
+def _products_may_overflow(x, w):
+    """Whether some product of an element of x and one of w may leave x's dtype's range."""
+    largest = np.finfo(x.dtype).max
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(x.size and w.size and np.float64(np.max(np.abs(x))) * np.float64(np.max(np.abs(w))) > largest)
+
+
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     # Summed in float64 and rounded once (here and in the gradients' references), so that the
-    # oracle is at least as accurate as the kernels' blocked sums.
+    # oracle is at least as accurate as the kernels' blocked sums. Each product is rounded to
+    # x's dtype first where one may overflow: TF 2.21's float32 conv of [5e37, -inf] with
+    # [10, 1] is NaN (inf - inf), where float64 products would give -inf.
     window = conv_window(x.shape, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
-    padded = window.padded(x.astype(np.float64), 0)
+    padded = window.padded(x, 0)
     out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]))
+    exact_products = _products_may_overflow(x, w)
     for kh, kw, rows, cols in window.taps():
-        out += np.tensordot(padded[:, rows][:, :, cols], w[kh, kw].astype(np.float64), axes=([3], [0]))
+        taps = padded[:, rows][:, :, cols]
+        if exact_products:
+            with np.errstate(invalid="ignore", over="ignore"):
+                out += np.sum(taps[..., :, None] * w[kh, kw], axis=-2, dtype=np.float64)
+        else:
+            out += np.tensordot(taps.astype(np.float64), w[kh, kw].astype(np.float64), axes=([3], [0]))
     return out.astype(x.dtype)
 
 
@@ -291,14 +306,23 @@ def _max_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
 
 
 def _avg_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
+    """TF's AvgPool: summed in x's dtype, each window row and then the rows, in order (as the kernel),
+    so that a float32 window sum overflows and cancels as TF's does (TF 2.21: the average of
+    [-2e38, -2e38] is -inf, of [0.14, 1e9, -1e9] is 0)."""
     window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
-    padded = window.padded(x.astype(np.float64), 0)  # summed in float64, rounded once
-    total = np.zeros((x.shape[0], window.out_h, window.out_w, x.shape[3]))
+    padded = window.padded(x, 0)
+    shape = (x.shape[0], window.out_h, window.out_w, x.shape[3])
+    total, row_total = np.zeros(shape, x.dtype), np.zeros(shape, x.dtype)
     count = np.zeros((window.out_h, window.out_w), np.int64)
-    for kh, kw, rows, cols in window.taps():
-        total += padded[:, rows][:, :, cols]
-        count += window.valid(rows, cols)
-    return (total / count[None, :, :, None]).astype(x.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for kh, kw, rows, cols in window.taps():
+            if kw == 0:
+                row_total[...] = 0
+            row_total += padded[:, rows][:, :, cols]
+            count += window.valid(rows, cols)
+            if kw == window.k_w - 1:
+                total += row_total
+        return total / count[None, :, :, None].astype(x.dtype)
 
 
 max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer(is_max=True),

@@ -250,3 +250,22 @@ def test_a_read_between_two_updates_sees_the_first_only():
         return [middle * 1, second]
 
     assert _twice(tf, between) == ([[2.0, 12.0], [13.0, 23.0]], 23.0)
+
+
+@pytest.mark.parametrize("assign_first", [True, False])
+def test_ops_reading_what_the_other_writes_see_the_old_values(assign_first):
+    # v := w beside w += v (a fuzz mismatch): each reads its variable before the other's write, whichever op
+    # was created first. TF 2.21 races here: in both creation orders it ran the AssignAdd first and gave 11.0
+    # for the assignment's output (v := the new w).
+    with tf.Graph().as_default():
+        v, w = tf.Variable([1.0], name="v"), tf.Variable([10.0], name="w")
+        if assign_first:
+            copied = tf.assign(v, w.value())
+            increased = tf.assign_add(w, v.value())
+        else:
+            increased = tf.assign_add(w, v.value())
+            copied = tf.assign(v, w.value())
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            fetched = [_plain(r) for r in sess.run([tf.cast(copied, tf.float64), increased])]
+            assert (fetched, _plain(sess.run([v, w]))) == ([[10.0], [11.0]], [[10.0], [11.0]])
