@@ -1,6 +1,6 @@
-"""Edge values (issue 12, item 7): each gives TensorFlow 2.21's answer, compiled and in the
-reference interpreter. TF's answers are pinned as literals below; when TensorFlow is
-installed, `test_tensorflow_gives_the_pinned_answers` also asks it (tests/tf_oracle.py).
+"""Edge values (issue 12, item 7, and what `make fuzz-tf` found): each gives TensorFlow 2.21's
+answer, compiled and in the reference interpreter. TF's answers are pinned as literals below; when
+TensorFlow is installed, `test_tensorflow_gives_the_pinned_answers` also asks it (tests/tf_oracle.py).
 
 Every case is `case(tf) -> (fetches, feeds)`, written once against the TF1 API, so the
 same function builds the graph in graphc and, in a child process, in TensorFlow.
@@ -155,6 +155,44 @@ SOFTMAX = [[NAN, NAN, NAN], [0.0, 0.26894143, 0.7310586], [NAN, NAN, NAN], [NAN,
 LOG_SOFTMAX = [[NAN, NAN, NAN], [-INF, -1.3132616, -0.31326166], [NAN, NAN, NAN], [NAN, NAN, NAN], [NAN, NAN, NAN]]
 
 # What TF 2.21 (tensorflow-cpu, x86-64) answers for each case.
+
+# Window ops and integer means at the range limits: TF multiplies and sums in the tensor's dtype, so a
+# float32 product or window sum overflows to inf (and inf - inf is NaN) and a huge tap absorbs a small
+# one; an int64 sum wraps and its mean truncates toward zero.
+def conv_product_overflows(tf):
+    # 5e37 * 10 overflows float32 to inf; with the other channel's -inf the sum is NaN.
+    x = tf.placeholder(tf.float32, [1, 1, 2, 2])
+    w = tf.placeholder(tf.float32, [1, 1, 2, 1])
+    same = tf.nn.conv2d(x, w, (1, 1, 1, 1), "SAME")
+    return [same], {x: [[[[5e37, -INF], [5e37, 1.0]]]], w: [[[[10.0], [1.0]]]]}
+
+
+def avg_pool_sum_overflows(tf):
+    # -2e38 + -2e38 is -inf in float32, so the average is -inf (not -2e38). (Not a 2x2 window of these:
+    # graphc sums rows first, -inf + inf = NaN, where TF's sum in row-major order stays -inf.)
+    x = tf.placeholder(tf.float32, [1, 2, 2, 1])
+    fetches = [tf.nn.avg_pool(x, (1, 1, 2, 1), (1, 1, 1, 1), "VALID"),
+               tf.nn.avg_pool(x, (1, 2, 1, 1), (1, 1, 1, 1), "VALID")]
+    return fetches, {x: [[[[-2e38], [-2e38]], [[2e38], [2e38]]]]}
+
+
+def avg_pool_huge_taps_cancel(tf):
+    # 0.14 + 1e9 rounds to 1e9 in float32 (not in float64), so the window's sum (and average) is 0.
+    x = tf.placeholder(tf.float32, [1, 1, 3, 1])
+    y = tf.placeholder(tf.float32, [1, 3, 1, 1])
+    fetches = [tf.nn.avg_pool(x, (1, 1, 3, 1), (1, 1, 1, 1), "VALID"),
+               tf.nn.avg_pool(y, (1, 3, 1, 1), (1, 1, 1, 1), "VALID")]
+    taps = [0.14, 1e9, -1e9]
+    return fetches, {x: [[[[t] for t in taps]]], y: [[[[t]] for t in taps]]}
+
+
+def int64_mean_of_lowest(tf):
+    # The sum INT64_MIN over 3 truncates toward zero; [INT64_MIN, -1] wraps to INT64_MAX first.
+    x = tf.placeholder(tf.int64, [3])
+    y = tf.placeholder(tf.int64, [2])
+    return [tf.reduce_mean(x), tf.reduce_mean(y)], {x: [I64_MIN, -11, 11], y: [I64_MIN, -1]}
+
+
 CASES = {
     "rsqrt_of_signed_zeros": (rsqrt_of_signed_zeros, [[-INF, INF, NAN, 0.0, NAN, NAN]] * 2),
     # Eigen's ArgMax reducer: from index 0 and the lowest value, strictly greater wins, so NaN never does.
@@ -209,6 +247,11 @@ CASES = {
         SPECIALS, SPECIALS]),
     # Eigen sums float64 in vector lanes and folds the lanes by halves: (1e16 + -1e16) + (1 + 1).
     "float64_sums_that_cancel": (float64_sums_that_cancel, [2.0, 6.0]),
+    # Window ops and integer means at the range limits (above).
+    "conv_product_overflows": (conv_product_overflows, [[[[[NAN], [INF]]]]]),
+    "avg_pool_sum_overflows": (avg_pool_sum_overflows, [[[[[-INF]], [[INF]]]], [[[[0.0], [0.0]]]]]),
+    "avg_pool_huge_taps_cancel": (avg_pool_huge_taps_cancel, [[[[[0.0]]]], [[[[0.0]]]]]),
+    "int64_mean_of_lowest": (int64_mean_of_lowest, [-3074457345618258602, 4611686018427387903]),
 }
 
 
