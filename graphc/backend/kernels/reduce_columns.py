@@ -36,8 +36,7 @@ class ColumnReduction:
         last = len(shape) - 1
         self.columns = shape[last]
         self.across_columns = [s[last] for s in strides]
-        self.kept = [d for d in range(last) if strides[streams.out][d] != 0]
-        self.reduced = [d for d in range(last) if strides[streams.out][d] == 0]
+        self.kept, self.reduced = streams.split_outer(strides)
         self.rows = math.prod(shape[d] for d in self.reduced)
         self.leaves = -(-self.rows // ROWS_PER_LEAF)
 

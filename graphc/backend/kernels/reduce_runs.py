@@ -37,8 +37,7 @@ class RunReduction:
         last = len(shape) - 1
         self.run = shape[last]
         self.inner = [s[last] for s in strides]
-        self.kept = [d for d in range(last) if strides[streams.out][d] != 0]
-        self.across = [d for d in range(last) if strides[streams.out][d] == 0]  # reduced dimensions outside runs
+        self.kept, self.across = streams.split_outer(strides)  # across: reduced dimensions outside runs
         self.runs = math.prod(shape[d] for d in self.across)
         # Lanes of a float32 vector register for every dtype, as the periodic paths: the body may mix dtypes.
         self.lanes = target.lanes(dtypes.float32)

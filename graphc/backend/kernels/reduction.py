@@ -72,6 +72,11 @@ class Streams:
         self.kb, self.main, self.loads, self.stores, self.source_id = kb, main, loads, stores, source_id
         self.out = len(loads)  # the output's position in offset and stride lists
 
+    def split_outer(self, strides) -> tuple:
+        """The dimensions before the innermost: (kept ones, reduced ones), by the output's stride (0 if reduced)."""
+        outer = range(len(strides[self.out]) - 1)
+        return ([d for d in outer if strides[self.out][d] != 0], [d for d in outer if strides[self.out][d] == 0])
+
     def evaluate(self, inputs: list, lanes: int = 1) -> tuple:
         """(the body's values by id, the reduced value) given each load's element or vector."""
         with self.kb.vector_lanes(lanes):
