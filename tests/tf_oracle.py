@@ -3,7 +3,10 @@
 The tests pin TF's answers as literals; these helpers let them also ask TF itself
 when it is installed, and skip, saying `pip install tensorflow-cpu`, when it is
 not. TF runs in a child process: its LLVM and llvmlite's do not share one.
-graphc itself never imports TensorFlow.
+graphc itself never imports TensorFlow. TF's oneDNN rewrites are off
+(TF_ENABLE_ONEDNN_OPTS=0): on CPUs where TF turns them on by default (AVX-512
+ones) they answer some cases differently from TF's own kernels — an AvgPool
+across depth returns an empty tensor instead of TF's UnimplementedError.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ _ROOT = pathlib.Path(__file__).resolve().parent.parent
 _CHILD = """
 import importlib.util, json, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
 spec = importlib.util.spec_from_file_location("cases", sys.argv[1])

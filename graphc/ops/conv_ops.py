@@ -253,9 +253,11 @@ def _backprop_filter_grad(op, g):
 
 
 def _pooled_dims(image, attrs, is_max: bool):
-    """The dims of a pooling's output, as TF1 infers them: max pooling windows the depth too."""
+    """The dims of a pooling's output, as TF1 infers them: max pooling windows the depth too, so a
+    VALID max pool over 0 channels is refused even with a depth window of 1, as TF's shape function
+    refuses it ("subtracting 1 from 0")."""
     depth, k, stride = image[3], attrs["ksize"][3], attrs["strides"][3]
-    if is_max and depth is not None and (k, stride) != (1, 1):
+    if is_max and depth is not None:
         if attrs["padding"] == "SAME":
             depth = -(-depth // stride)
         elif depth < k:

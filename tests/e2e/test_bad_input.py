@@ -363,6 +363,9 @@ CASES = [
         tf.ones([2, 4, 4, 2]), [1, 2, 2, 2], [1, 1, 1, 1], "VALID", name="p")),
            Errors.UnimplementedError, "exactly one of pooling across depth or pooling across width/height",
            "MaxPooling supports exactly one of pooling across depth or pooling across width/height."),
+    _as_tf("VALID max_pool over no channels", lambda tf: tf.nn.max_pool(
+        tf.placeholder(tf.float32, [1, 4, 4, 0]), [1, 2, 2, 1], [1, 1, 1, 1], "VALID", name="p"),
+           ValueError, "subtracting 1 from 0 for 'p'", "subtracting 1 from 0"),
     _as_tf("avg_pool over depth", lambda tf: _session_run(tf, tf.nn.avg_pool(
         tf.ones([2, 4, 4, 2]), [1, 1, 1, 2], [1, 1, 1, 2], "VALID", name="p")),
            Errors.UnimplementedError, "Non-spatial pooling is not yet supported",

@@ -30,6 +30,9 @@ import traceback
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TF's own kernels, not its oneDNN rewrites (on by default on AVX-512 CPUs), which answer some graphs
+# differently (tests/tf_oracle.py).
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 _ASSIGNMENTS = ("Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent")
 # graphc attribute names that TF's OpDefs spell otherwise.
