@@ -146,7 +146,8 @@ def _tanh_grad(kb, args, in_dtypes, out_dtype, attrs):
 
 def _sigmoid_grad(kb, args, in_dtypes, out_dtype, attrs):
     y, dy = args
-    return kb.b.fmul(kb.b.fmul(dy, y), kb.b.fsub(_one(kb, out_dtype), y))
+    # dy * (y * (1 - y)), grouped as TF's kernel groups it: y = 1e30 with dy = 0 is NaN (0 * -inf), not 0.
+    return kb.b.fmul(dy, kb.b.fmul(y, kb.b.fsub(_one(kb, out_dtype), y)))
 
 
 def _sqrt_grad(kb, args, in_dtypes, out_dtype, attrs):

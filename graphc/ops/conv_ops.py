@@ -110,10 +110,14 @@ def _conv_infer(types, attrs):
 
 
 def _products_may_overflow(x, w):
-    """Whether some product of an element of x and one of w may leave x's dtype's range."""
+    """Whether some product of an element of x and one of w may leave x's dtype's range. NaNs are
+    skipped (fmax): a NaN elsewhere in x must not hide an overflowing product beside it."""
+    if not (x.size and w.size):
+        return False
     largest = np.finfo(x.dtype).max
     with np.errstate(invalid="ignore", over="ignore"):
-        return bool(x.size and w.size and np.float64(np.max(np.abs(x))) * np.float64(np.max(np.abs(w))) > largest)
+        return bool(np.float64(np.fmax.reduce(np.abs(x), axis=None))
+                    * np.float64(np.fmax.reduce(np.abs(w), axis=None)) > largest)
 
 
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):

@@ -67,7 +67,7 @@ logical_not_p = _elementwise("logical_not", "LogicalNot", 1, np.logical_not, (dt
 
 # -- gradient helpers of unary ops, as TF1 has them: (y, dy) -> dx --------------------------
 tanh_grad_p = _elementwise("tanh_grad", "TanhGrad", 2, lambda y, dy: dy * (1 - y * y), FLOAT_TYPES)
-sigmoid_grad_p = _elementwise("sigmoid_grad", "SigmoidGrad", 2, lambda y, dy: dy * y * (1 - y), FLOAT_TYPES)
+sigmoid_grad_p = _elementwise("sigmoid_grad", "SigmoidGrad", 2, lambda y, dy: dy * (y * (1 - y)), FLOAT_TYPES)
 
 
 def _sqrt_grad_reference(y, dy):

@@ -119,6 +119,23 @@ def sqrt_grad_of_zeros(tf):
     return fetches, {x32: SQRT_X, x64: SQRT_X, dy32: SQRT_DY, dy64: SQRT_DY}
 
 
+SIGMOID_Y = [1e30, 1e30, -5e37, 1e30, 88.0, -100.0, 0.5, -1e30]  # 8: one whole float32 vector in TF
+SIGMOID_DY = [0.0, -0.0, 0.0, 3e-37, 3e-37, 1e30, 2.0, 1e-30]
+
+
+def sigmoid_grad_grouping(tf):
+    """SigmoidGrad(y, dy) of huge outputs: TF computes dy * (y * (1 - y)) in whole vectors, so a zero dy times
+    an overflowed y * (1 - y) is NaN and 3e-37 times it is -inf (grouped as (dy * y) * (1 - y), as TF's tail
+    code does, they were 0 and -3e23: tests/fuzz/tensorflow_differences.PLACE_DEPENDENT_GROUPING)."""
+    y, dy = tf.placeholder(tf.float32, [8]), tf.placeholder(tf.float32, [8])
+    if tf.__name__.startswith("graphc"):  # graphc has no tf.raw_ops: its builder by op name
+        from graphc.ops.math_ops import apply_op
+        fetch = apply_op("sigmoid_grad", [y, dy])
+    else:
+        fetch = tf.raw_ops.SigmoidGrad(y=y, dy=dy)
+    return [fetch], {y: SIGMOID_Y, dy: SIGMOID_DY}
+
+
 def mirror_pad_grad_keeps_negative_zeros(tf):
     """MirrorPadGrad through tf.gradients: the middle element of REFLECT's gradient sums three -0.0s."""
     x, y = tf.placeholder(tf.float32, [1, 3]), tf.placeholder(tf.float32, [1, 4])
@@ -232,6 +249,7 @@ CASES = {
         [-0.0, -0.0, NAN, NAN, NAN, NAN, NAN, 0.0, -0.0, 0.0, -2.0]] * 2),
     # TF's SqrtGrad is +0 wherever dy == 0 (even where y is 0, -0.0, negative or NaN), else dy * 0.5 / y.
     "sqrt_grad_of_zeros": (sqrt_grad_of_zeros, [[0.0, 0.0, 0.0, 0.0, INF, 0.0, 0.0, NAN, INF, 0.0, 0.0]] * 2),
+    "sigmoid_grad_grouping": (sigmoid_grad_grouping, [[NAN, NAN, NAN, -INF, -2.2968e-33, -1.01e34, 0.5, -INF]]),
     # MirrorPadGrad copies an element nothing is folded into, -0.0 included.
     "mirror_pad_grad_keeps_negative_zeros": (mirror_pad_grad_keeps_negative_zeros, [
         [[1.0, -0.0, 2.0]], [[1.0, -0.0, 2.0, -0.0]]]),

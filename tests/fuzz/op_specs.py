@@ -77,13 +77,16 @@ def binary(name, kinds=(FLOAT, INT), exact=False, discontinuous=False, positive_
     return Spec(build, modes)
 
 
-def _gradient_helper(name, positive_first=False) -> Spec:
-    """TanhGrad-style ops (y, dy) -> dx over two floats of one shape."""
+def _gradient_helper(name, positive_first=False, grouping_differs_in_tensorflow=False) -> Spec:
+    """TanhGrad-style ops (y, dy) -> dx over two floats of one shape. grouping_differs_in_tensorflow: in a
+    graph TF runs too, y is bounded (tensorflow_differences.PLACE_DEPENDENT_GROUPING)."""
 
     def build(ctx):
         y = ctx.float_entry()
         if positive_first:
             y = ctx.positive(y)
+        elif grouping_differs_in_tensorflow and ctx.tensorflow:
+            y = ctx.bounded(y)
         dy = ctx.pick_or_leaf(FLOAT, shape=y.shape)
         ctx.add(apply_op(name, [y.tensor, dy.tensor]))
         return True
@@ -504,7 +507,7 @@ SPECS: dict[str, Spec] = {
     "relu": unary("relu", exact=True, modes=NOT_SMOOTH),
     "logical_not": unary("logical_not", (BOOL,), exact=True, modes=VALUES_ONLY),
     "tanh_grad": _gradient_helper("tanh_grad"),
-    "sigmoid_grad": _gradient_helper("sigmoid_grad"),
+    "sigmoid_grad": _gradient_helper("sigmoid_grad", grouping_differs_in_tensorflow=True),
     "sqrt_grad": _gradient_helper("sqrt_grad", positive_first=True),
     "relu_grad": Spec(_relu_grad, NOT_SMOOTH),
     "add": binary("add"),

@@ -230,12 +230,21 @@ class _TensorFlowCheck:
                            f"{_describe(first, _feeds(first, feed_values[0]))}")
 
     def run_perturbed(self, run: int):
-        """The float64 reference with every float feed moved by a few units in the last place of the
-        compiled dtype, in random directions: (its fetches or None when it raised, its variables)."""
+        """The float64 reference with every float feed, and every variable carried over from an earlier
+        run, moved by a few units in the last place of the compiled dtype, in random directions: (its
+        fetches or None when it raised, its variables). The variables are moved too because after a run
+        they hold values rounded to the compiled dtype, and a later run can cancel them (a variable of
+        6e8 minus a sum of 6e8 is known to one float32 ulp, 64, whatever its float64 twin says)."""
         perturbation = tensorflow_oracle.PERTURBATION[self.dtype]
-        values = [v.astype(np.float64) * (1.0 + perturbation * self.rng.choice([-1.0, 1.0], np.shape(v)))
-                  if leaf.tensor.dtype.is_floating else v
+
+        def moved(value):
+            return value.astype(np.float64) * (1.0 + perturbation * self.rng.choice([-1.0, 1.0], np.shape(value)))
+
+        values = [moved(v) if leaf.tensor.dtype.is_floating else v
                   for leaf, v in zip(self.float64_graph.context.leaves, self.feed_values[run])]
+        if run > 0:
+            self.perturbed.state = {name: moved(v) if v.dtype.kind == "f" else v
+                                    for name, v in self.perturbed.state.items()}
         fetched = self.perturbed.run(_feeds(self.float64_graph, values))
         return (None if isinstance(fetched, Exception) else fetched), dict(self.perturbed.state)
 

@@ -79,3 +79,9 @@ GRAPPLER = "TF rewrites graphs; the worker runs TF's ops as written"
 # the order they combine vector lanes in: of [-0.0] * 16 + [0.0] the maximum is 0.0, of [-0.0] * 8 + [0.0] +
 # [-0.0] * 8 it is -0.0. The signs of these ops' fetched zeros are not compared.
 PLACE_DEPENDENT_ZERO_SIGNS = ("Relu", "Maximum", "Minimum", "Max", "Min")
+
+# TF 2.21's SigmoidGrad groups its product by the element's place in Eigen's vectors: dy * (y * (1 - y)) in
+# a whole vector, (dy * y) * (1 - y) in the tail past the last one. Where y * (1 - y) overflows they differ:
+# y = 1e30, dy = 0 is NaN in a whole vector and -0.0 in the tail. graphc gives the whole vectors' answer
+# everywhere. In TF-oracle graphs a SigmoidGrad's y is bounded (|y| <= 3, where the groupings agree).
+PLACE_DEPENDENT_GROUPING = "TF's SigmoidGrad vector and tail code group dy * y * (1 - y) differently"

@@ -54,3 +54,17 @@ def test_padding_a_scalar_and_its_gradient():
     x = tf.placeholder(tf.float64, [])
     y = tf.pad(x * 3.0, [])
     assert_matches_reference([y, tf.gradients(y * 2.0, x)[0]], {x: 1.5})
+
+
+def test_conv_reference_rounds_overflowing_products_beside_a_nan():
+    # A NaN elsewhere in the input made the reference's overflow check (a max) NaN, so it summed exact
+    # float64 products: 1e30 * -1e30 + (-1.65) * -inf was inf, where float32 products (graphc, TF) give
+    # -inf + inf = NaN.
+    x = np.zeros((1, 4, 1, 2), np.float32)
+    x[0, 0, 0, 1], x[0, 2, 0, 0], x[0, 3, 0, 0] = 1e30, -1.65, np.nan
+    w = np.zeros((3, 1, 2, 1), np.float32)
+    w[0, 0, 1, 0], w[2, 0, 0, 0] = -1e30, -np.inf
+    images = tf.placeholder(tf.float32, x.shape)
+    out = tf.nn.conv2d(images, tf.constant(w), [1, 1, 1, 1], "VALID")
+    assert_matches_reference([out], {images: x})
+    assert np.isnan(interpret_graph([out], {images: x})[0]).all()
