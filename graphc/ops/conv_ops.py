@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes, registry, rules
+from graphc.core import dtypes, products, registry, rules
 from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES
 from graphc.core.tensor_shape import is_fully_defined
@@ -109,33 +109,15 @@ def _conv_infer(types, attrs):
     return result
 
 
-def _products_may_overflow(x, w):
-    """Whether some product of an element of x and one of w may leave x's dtype's range. NaNs are
-    skipped (fmax): a NaN elsewhere in x must not hide an overflowing product beside it."""
-    if not (x.size and w.size):
-        return False
-    largest = np.finfo(x.dtype).max
-    with np.errstate(invalid="ignore", over="ignore"):
-        return bool(np.float64(np.fmax.reduce(np.abs(x), axis=None))
-                    * np.float64(np.fmax.reduce(np.abs(w), axis=None)) > largest)
-
-
 def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
-    # Summed in float64 and rounded once (here and in the gradients' references), so that the
-    # oracle is at least as accurate as the kernels' blocked sums. Each product is rounded to
-    # x's dtype first where one may overflow: TF 2.21's float32 conv of [5e37, -inf] with
-    # [10, 1] is NaN (inf - inf), where float64 products would give -inf.
+    # Summed in float64 and rounded once, each product rounded to x's dtype first where one may overflow
+    # (core/products.py): TF 2.21's float32 conv of [5e37, -inf] with [10, 1] is NaN (inf - inf).
     window = conv_window(x.shape, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
     padded = window.padded(x, 0)
     out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]))
-    exact_products = _products_may_overflow(x, w)
     for kh, kw, rows, cols in window.taps():
         taps = padded[:, rows][:, :, cols]
-        if exact_products:
-            with np.errstate(invalid="ignore", over="ignore"):
-                out += np.sum(taps[..., :, None] * w[kh, kw], axis=-2, dtype=np.float64)
-        else:
-            out += np.tensordot(taps.astype(np.float64), w[kh, kw].astype(np.float64), axes=([3], [0]))
+        out += products.contract(taps.reshape(-1, taps.shape[-1]), w[kh, kw]).reshape(out.shape)
     return out.astype(x.dtype)
 
 

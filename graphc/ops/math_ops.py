@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes, messages, registry, rules
+from graphc.core import dtypes, messages, products, registry, rules
 from graphc.core.registry import (NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef, Reduction, Role,
                                   ShapeError, TensorType)
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
@@ -503,8 +503,9 @@ def _matmul_reference(a, b, transpose_a, transpose_b):
     a = a.T if transpose_a else a
     b = b.T if transpose_b else b
     if a.dtype.kind == "f":
-        # float64 accumulation keeps the oracle at least as accurate as the compiled GEMM.
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(a.dtype)
+        # float64 accumulation keeps the oracle at least as accurate as the compiled GEMM; products that
+        # overflow are rounded first, as the GEMM and TF round them (core/products.py).
+        return products.contract(a, b).astype(a.dtype)
     return a @ b
 
 

@@ -103,6 +103,11 @@ class _Builder:
             self.read_of[name] = source
             self.fetched_reads[read.op.name] = source  # TF may have renamed it: tf.Variable makes its own read
             return [read]
+        if kind == "Identity" and source in self.read_of:  # an identity of a read shares the variable's buffer
+            variable = self.read_of[name] = self.read_of[source]  # in TF too (Identity forwards it)
+            outputs = self._raw_op(kind, inputs, node, dtype_attrs)
+            self.fetched_reads[outputs[0].op.name] = variable
+            return outputs
         if kind in _ASSIGNMENTS:
             waits = [r.op for r in self.reads[source]]
             with tf.control_dependencies(waits):

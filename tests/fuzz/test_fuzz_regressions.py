@@ -68,3 +68,14 @@ def test_conv_reference_rounds_overflowing_products_beside_a_nan():
     out = tf.nn.conv2d(images, tf.constant(w), [1, 1, 1, 1], "VALID")
     assert_matches_reference([out], {images: x})
     assert np.isnan(interpret_graph([out], {images: x})[0]).all()
+
+
+def test_matmul_reference_rounds_overflowing_products():
+    # The reference summed exact float64 products: 5e37 * 1e30 + -inf * 1e30 was -inf, where float32
+    # products (the GEMM, TF) are inf + -inf = NaN.
+    a = np.array([[5e37, -np.inf, 1.0]], np.float32)
+    b = np.array([[1e30], [1e30], [2.0]], np.float32)
+    x, y = tf.placeholder(tf.float32, [1, 3]), tf.placeholder(tf.float32, [3, 1])
+    out = tf.matmul(x, y)
+    assert_matches_reference([out], {x: a, y: b})
+    assert np.isnan(interpret_graph([out], {x: a, y: b})[0]).all()

@@ -117,8 +117,10 @@ def test_tensorflow_reads_variables_in_graphcs_order(worker):
     nodes = [_node("v", "VariableV2"), _node("v/read", "Identity", ["v"]),
              _node("x", "Placeholder", dtype_attrs={"dtype": "float32"}, shape=()),
              _node("assign", "Assign", ["v", "x"]), _node("sum", "AddV2", ["assign", "v/read"]),
-             _node("one", "Const", value=np.float32(1.0)), _node("product", "Mul", ["v/read", "one"])]
-    description = {"nodes": nodes, "fetches": [("sum", 0), ("product", 0), ("v/read", 0)], "loss": None, "wrt": [],
-                   "variables": {"v": np.float32(1.0)}, "state": True}
+             _node("one", "Const", value=np.float32(1.0)), _node("product", "Mul", ["v/read", "one"]),
+             _node("again", "Identity", ["v/read"])]
+    description = {"nodes": nodes, "fetches": [("sum", 0), ("product", 0), ("v/read", 0), ("again", 0)],
+                   "loss": None, "wrt": [], "variables": {"v": np.float32(1.0)}, "state": True}
     runs = worker.run(description, [{"x": np.float32(5.0)}, {"x": np.float32(7.0)}])["runs"]
-    assert [[float(v) for v in run["values"]] for run in runs] == [[10.0, 1.0, 5.0], [14.0, 5.0, 7.0]]
+    # An identity of the read shares the variable's buffer too (it was answered with the value before).
+    assert [[float(v) for v in run["values"]] for run in runs] == [[10.0, 1.0, 5.0, 5.0], [14.0, 5.0, 7.0, 7.0]]
