@@ -1,10 +1,15 @@
 """Shared test setup: verify IR after every pass, and a fresh default graph per test."""
 
 import os
+import sys
+import types
 
 import pytest
 
 os.environ.setdefault("GRAPHC_VERIFY", "1")
+# TensorBoard's event reader (the tests read graphc's event files with it) imports all of TensorFlow when it
+# is installed, tens of seconds per test process, unless the marker module of its TF-free build exists.
+sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 import graphc as tf  # noqa: E402
 from graphc import environment  # noqa: E402

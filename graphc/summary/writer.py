@@ -1,26 +1,19 @@
-"""`tf.summary.FileWriter`: TensorBoard event files, written by TensorBoard's own EventFileWriter.
+"""`tf.summary.FileWriter`: TensorBoard event files (summary/event_file.py writes the records).
 
-The file is `logdir/events.out.tfevents.<time>.<host>.<pid>.<n>`: tfrecord
+The file is `logdir/events.out.tfevents.<time>.<host>.<pid>.<n>`: TFRecord
 framing with masked CRC32C checksums around `Event` protobufs, the first one
-the file version. Events are queued and written by a background thread;
-`flush` waits until they are on disk.
+the file version. Events are queued and written at least every `flush_secs`
+by a background thread; `flush` writes them at once.
 """
 
 from __future__ import annotations
 
 import time
 
-from graphc.core.protos import TENSORBOARD_HINT, protos
+from graphc.core.protos import protos
 from graphc.frontend import graph_def as graph_def_module
 from graphc.frontend.graph import Graph
-
-
-def _event_file_writer_class():
-    try:
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
-    except ImportError as e:
-        raise ImportError(f"{TENSORBOARD_HINT} ({e})") from e
-    return EventFileWriter
+from graphc.summary.event_file import EventFileWriter
 
 
 class FileWriter:
@@ -35,8 +28,9 @@ class FileWriter:
     def __init__(self, logdir, graph=None, max_queue=10, flush_secs=120, graph_def=None, filename_suffix=None,
                  session=None):
         self._event_protos = protos().event_pb2
-        self._writer = _event_file_writer_class()(str(logdir), max_queue_size=max_queue, flush_secs=flush_secs,
-                                                  filename_suffix=filename_suffix or "")
+        version = self._event_protos.Event(wall_time=time.time(), file_version="brain.Event:2")
+        self._writer = EventFileWriter(str(logdir), max_queue, flush_secs, filename_suffix or "",
+                                       version.SerializeToString())
         self._closed = False
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
@@ -72,7 +66,7 @@ class FileWriter:
         event.wall_time = time.time()
         if global_step is not None:
             event.step = int(global_step)
-        self._writer.add_event(event)
+        self._writer.add_event(event.SerializeToString())
 
     def flush(self) -> None:
         """Writes every pending event to disk."""

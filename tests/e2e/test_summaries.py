@@ -192,3 +192,17 @@ def test_file_writer_accepts_protobufs_and_refuses_writes_when_closed(tmp_path):
     writer.close()
     with pytest.raises(RuntimeError, match="closed"):
         writer.add_summary(b"", 4)
+
+
+def test_writing_event_files_does_not_import_tensorflow(tmp_path):
+    # TensorBoard's own writer goes through tf.io.gfile, which imported all of TensorFlow when installed.
+    import subprocess
+    import sys
+    program = ("import sys, graphc as tf\n"
+               f"w = tf.summary.FileWriter({str(tmp_path)!r}, tf.get_default_graph())\n"
+               "w.add_summary(tf.Session().run(tf.summary.scalar('a', tf.constant(1.0))), 1)\n"
+               "w.close()\n"
+               "print('tensorflow' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.strip() == "False"
+    assert read_events(tmp_path).Scalars("a")[0].value == 1.0
