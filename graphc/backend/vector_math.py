@@ -120,3 +120,25 @@ def tanh_f32(kb, x):
     # x's sign on both branches: the polynomial's -0.0 * -0.0 + -0.0 would make tanh(-0.0) +0.0 (TF: -0.0).
     result = kb.intrinsic("copysign", _DTYPE, [result, x])
     return b.select(b.fcmp_unordered("uno", x, x), x, result)
+
+
+def log1p_f32(kb, x):
+    """log(1 + x) from log_f32: with u = 1 + x rounded, log(u) * x / (u - 1) cancels the rounding
+    of u (Goldberg's trick, the one Eigen uses); x itself where u rounds to 1, and inf at inf."""
+    b = kb.b
+    u = b.fadd(x, _f(kb, 1.0))
+    result = b.fmul(log_f32(kb, u), b.fdiv(x, b.fsub(u, _f(kb, 1.0))))
+    result = b.select(b.fcmp_ordered("==", u, _f(kb, float("inf"))), u, result)
+    return b.select(b.fcmp_ordered("==", u, _f(kb, 1.0)), x, result)
+
+
+def expm1_f32(kb, x):
+    """exp(x) - 1 from exp_f32 and log_f32: with u = exp(x) rounded, (u - 1) * x / log(u) (Kahan's
+    trick, the one Eigen uses); x itself where u rounds to 1, -1 where u - 1 does, inf at inf."""
+    b = kb.b
+    u = exp_f32(kb, x)
+    u_minus_one = b.fsub(u, _f(kb, 1.0))
+    result = b.fmul(u_minus_one, b.fdiv(x, log_f32(kb, u)))
+    result = b.select(b.fcmp_ordered("==", u, _f(kb, float("inf"))), u, result)
+    result = b.select(b.fcmp_ordered("==", u_minus_one, _f(kb, -1.0)), u_minus_one, result)
+    return b.select(b.fcmp_ordered("==", u, _f(kb, 1.0)), x, result)
