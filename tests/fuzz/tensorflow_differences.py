@@ -79,3 +79,12 @@ GRAPPLER = "TF rewrites graphs; the worker runs TF's ops as written"
 # the order they combine vector lanes in: of [-0.0] * 16 + [0.0] the maximum is 0.0, of [-0.0] * 8 + [0.0] +
 # [-0.0] * 8 it is -0.0. The signs of these ops' fetched zeros are not compared.
 PLACE_DEPENDENT_ZERO_SIGNS = ("Relu", "Maximum", "Minimum", "Max", "Min")
+
+# TF 2.21's float64 Erf is NaN at +-inf (its float32 Erf, TF 1.15's and C's erf give +-1); graphc gives +-1.
+# tests/backend/test_ops_compiled.py pins graphc's answer; the edge-value table feeds TF no infinite float64 erf.
+ERF_OF_INFINITIES = "TF 2.21's float64 Erf gives NaN at +-inf; graphc +-1, as C and TF 1.15"
+
+# TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
+# binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for
+# FloorDiv and FloorMod. graphc raises TF 1.15's (tests/e2e/test_bad_input.py pins both).
+TRUNCATED_DIVISION_BY_ZERO = "TF 2.21 raises InternalError; graphc InvalidArgumentError, as TF 1.15"
