@@ -137,7 +137,8 @@ def leaky_relu(features, alpha=0.2, name=None):
         features = convert_to_tensor(features, name="features")
         if features.dtype.is_integer:
             features = array_ops.cast(features, dtypes.float32)
-        return apply_op("leaky_relu", [features], {"alpha": float(alpha)}, name=scope)
+        # TF's alpha attr is a float32: float64 leaky_relu(-1.0) is -0.20000000298023224.
+        return apply_op("leaky_relu", [features], {"alpha": float(np.float32(alpha))}, name=scope)
 
 
 def log_sigmoid(x, name=None):

@@ -11,8 +11,8 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, messages, registry, rules
-from graphc.core.registry import (NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef, Reduction, Role,
-                                  ShapeError, TensorType)
+from graphc.core.registry import (NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef,
+                                  Reduction, Role, ShapeError, TensorType)
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
@@ -351,11 +351,10 @@ def _add_n_grad(op, g):
     return [g] * len(op.inputs)
 
 
-# TF defines no gradient of TruncateMod; graphc treats it as not differentiable, as it does FloorDiv
-# and TruncateDiv (TF's gradients of those are None).
-for _op in (floordiv_p, truncatediv_p, truncatemod_p, equal_p, not_equal_p, less_p, less_equal_p, greater_p,
+for _op in (floordiv_p, truncatediv_p, equal_p, not_equal_p, less_p, less_equal_p, greater_p,
             greater_equal_p, logical_and_p, logical_or_p, logical_not_p):
     _op.gradient = NOT_DIFFERENTIABLE
+truncatemod_p.gradient = NO_GRADIENT_DEFINED
 
 # -- public elementwise functions --------------------------------------------------------
 

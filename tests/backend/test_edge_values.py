@@ -467,9 +467,15 @@ def _parse(text: str):
     return json.loads(text)
 
 
-def test_tensorflow_gives_the_pinned_answers():
-    answers = tensorflow_answers(__file__, "TENSORFLOW_RUNS")
-    for name, (_, expected) in CASES.items():
+def assert_tensorflow_gives(path: str, cases: dict):
+    """TensorFlow's runs of the `cases` (name -> (case, expected)) of the test module at `path`, whose
+    TENSORFLOW_RUNS runs them, give the expected answers."""
+    answers = tensorflow_answers(path, "TENSORFLOW_RUNS")
+    for name, (_, expected) in cases.items():
         status, text = answers[name]
         assert status == "OK", f"{name}: TensorFlow raised {status}: {text}"
         assert_answers(_parse(text), expected, f"{name} (TensorFlow)")
+
+
+def test_tensorflow_gives_the_pinned_answers():
+    assert_tensorflow_gives(__file__, CASES)

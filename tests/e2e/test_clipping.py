@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import graphc
-from tests.backend.test_edge_values import assert_answers, run
-from tests.tf_oracle import tensorflow_answers
+from tests.backend.test_edge_values import assert_answers, assert_tensorflow_gives, run
 
 NAN, INF = float("nan"), float("inf")
 ROWS = [[3.0, 4.0], [0.0, 0.0], [-6.0, 8.0]]
@@ -62,13 +61,7 @@ def test_clipping_gives_tensorflows_answers(name):
 
 
 def test_tensorflow_gives_the_pinned_answers():
-    from tests.backend.test_edge_values import _parse
-
-    answers = tensorflow_answers(__file__, "TENSORFLOW_RUNS")
-    for name, (_, expected) in CASES.items():
-        status, text = answers[name]
-        assert status == "OK", f"{name}: TensorFlow raised {status}: {text}"
-        assert_answers(_parse(text), expected, f"{name} (TensorFlow)")
+    assert_tensorflow_gives(__file__, CASES)
 
 
 def test_clipped_names_and_none_entries_are_tfs():
