@@ -131,6 +131,8 @@ def _expm1(kb, args, in_dtypes, out_dtype, attrs):
 
 
 def _erf(kb, args, in_dtypes, out_dtype, attrs):
+    if out_dtype is dtypes.float32:
+        return vector_math.erf_f32(kb, args[0])
     return kb.libm("erf", out_dtype, [args[0]])
 
 

@@ -36,8 +36,8 @@ def ulp_error(actual, exact):
     ("sigmoid", tf.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
     ("log1p", tf.log1p, np.log1p),
     ("expm1", tf.expm1, np.expm1),
-    # libm's, through LLVM intrinsics or calls: the accuracy TF's users get from these.
     ("erf", tf.erf, np.vectorize(math.erf, otypes=[np.float64])),
+    # libm's, through LLVM intrinsics.
     ("sin", tf.sin, np.sin),
     ("cos", tf.cos, np.cos),
     ("tan", tf.tan, np.tan),
