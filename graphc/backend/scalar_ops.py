@@ -140,11 +140,6 @@ def _atan2(kb, args, in_dtypes, out_dtype, attrs):
     return kb.intrinsic("atan2", out_dtype, args)
 
 
-def _round(kb, args, in_dtypes, out_dtype, attrs):
-    """Half to even, as TF's Round (llvm.roundeven: SSE4.1's roundps); integers as they are."""
-    return kb.intrinsic("roundeven", out_dtype, [args[0]]) if _is_float(out_dtype) else args[0]
-
-
 def _sigmoid(kb, args, in_dtypes, out_dtype, attrs):
     one = _one(kb, out_dtype)
     return kb.b.fdiv(one, kb.b.fadd(one, exp(kb, out_dtype, kb.b.fneg(args[0]))))
@@ -395,7 +390,7 @@ SCALAR_OPS = {
     "expm1": _expm1,
     "floor": _unary_intrinsic("floor"),
     "ceil": _unary_intrinsic("ceil"),
-    "round": _round,
+    "round": _unary_intrinsic("roundeven"),  # half to even, as TF's Round (SSE4.1's roundps)
     "reciprocal": _reciprocal,
     "logical_not": _logical_not,
     "relu": _relu,

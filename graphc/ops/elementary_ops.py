@@ -1,8 +1,8 @@
 """Elementary functions: trigonometry, atan2, erf, log1p and expm1, and rounding to integers.
 
 Each op is one `OpDef` with its NumPy reference, then its gradient rule (TF's math_grad.py, as
-graph), then the public TF1 function. Floats only, as in TF, except Round, which also takes
-integers (and returns them as they are).
+graph), then the public TF1 function. Floats only, as in TF (whose `tf.round` of integers returns
+them without an op: TF 2.21's Round kernel for integers gives 0s).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 
 from graphc.core import registry, rules
 from graphc.core.registry import FusionClass, OpDef
-from graphc.core.rules import FLOAT_TYPES, NUMERIC_TYPES
-from graphc.frontend.graph import apply_op
+from graphc.core.rules import FLOAT_TYPES
+from graphc.frontend.graph import apply_op, convert_to_tensor
 from graphc.ops import math_ops
 from graphc.ops.array_ops import sum_to_shape_of
 
@@ -30,9 +30,6 @@ def _erf_reference(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
 
 
-def _round_reference(x):
-    """TF's Round: half to even (banker's rounding), as np.round; integers are returned as they are."""
-    return np.round(x) if x.dtype.kind == "f" else x.copy()
 
 
 sin_p = _elementwise("sin", "Sin", 1, np.sin)
@@ -44,7 +41,7 @@ log1p_p = _elementwise("log1p", "Log1p", 1, np.log1p)
 expm1_p = _elementwise("expm1", "Expm1", 1, np.expm1)
 floor_p = _elementwise("floor", "Floor", 1, np.floor)
 ceil_p = _elementwise("ceil", "Ceil", 1, np.ceil)
-round_p = _elementwise("round", "Round", 1, _round_reference, NUMERIC_TYPES)
+round_p = _elementwise("round", "Round", 1, np.round)  # half to even (banker's rounding), as TF's
 
 
 @registry.set_gradient(sin_p)
@@ -143,5 +140,7 @@ def ceil(x, name=None):
 
 
 def round(x, name=None):  # noqa: A001 - TF1's name
-    """`tf.round`: to the nearest integer, ties to even (banker's rounding), as TF's Round."""
-    return apply_op("round", [x], name=name)
+    """`tf.round`: to the nearest integer, ties to even (banker's rounding); integers are returned as they
+    are, the same tensor, as TF's `tf.round` does."""
+    x = convert_to_tensor(x, name="x")
+    return x if x.dtype.is_integer else apply_op("round", [x], name=name)

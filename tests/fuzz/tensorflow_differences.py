@@ -87,4 +87,7 @@ ERF_OF_INFINITIES = "TF 2.21's float64 Erf gives NaN at +-inf; graphc +-1, as C 
 # TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
 # binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for
 # FloorDiv and FloorMod. graphc raises TF 1.15's (tests/e2e/test_bad_input.py pins both).
-TRUNCATED_DIVISION_BY_ZERO = "TF 2.21 raises InternalError; graphc InvalidArgumentError, as TF 1.15"
+def truncated_division_by_zero(error: Exception, tensorflow_error) -> bool:
+    """Whether graphc's `error` and TF's (class name, message) are this difference."""
+    return ("Integer division by zero" in str(error) and tuple(tensorflow_error[:1]) == ("InternalError",)
+            and "Unexpected error in binary operator" in tensorflow_error[1])
