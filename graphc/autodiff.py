@@ -8,7 +8,7 @@ Tensors of integer or bool dtype carry no gradient; unconnected `xs` get None.
 
 from __future__ import annotations
 
-from graphc.core.registry import NOT_DIFFERENTIABLE
+from graphc.core.registry import NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE
 from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope, walk_ops
 from graphc.ops import array_ops, math_ops
 
@@ -54,7 +54,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
             rule = op.op_def.gradient
             if rule is NOT_DIFFERENTIABLE:
                 continue
-            if rule is None:
+            if rule is None or rule is NO_GRADIENT_DEFINED:
                 raise LookupError(f"No gradient defined for operation '{op.name}' (op type: {op.type})")
             with name_scope(op.name + "_grad"):
                 out_grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(out_grads, op.outputs)]

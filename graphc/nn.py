@@ -1,5 +1,6 @@
 """`tf.nn`: neural-network functions."""
 
+from graphc.ops.activation_ops import elu, leaky_relu, selu, softplus
 from graphc.ops.conv_ops import avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, max_pool
 from graphc.ops.math_ops import sigmoid, tanh
 from graphc.ops.nn_impl import l2_loss
@@ -7,7 +8,7 @@ from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, s
                                softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                                sparse_softmax_cross_entropy_with_logits)
 
-__all__ = ["avg_pool", "bias_add", "conv2d", "conv2d_backprop_filter", "conv2d_backprop_input", "dropout",
-           "in_top_k", "l2_loss", "log_softmax", "max_pool", "relu", "sigmoid", "softmax",
-           "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
+__all__ = ["avg_pool", "bias_add", "conv2d", "conv2d_backprop_filter", "conv2d_backprop_input", "dropout", "elu",
+           "in_top_k", "l2_loss", "leaky_relu", "log_softmax", "max_pool", "relu", "selu", "sigmoid", "softmax",
+           "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
            "sparse_softmax_cross_entropy_with_logits", "tanh"]

@@ -284,6 +284,21 @@ class KernelBuilder:
         fn = declare(self.module, f"llvm.{name}.{_suffix(llvm_type)}", llvm_type, [a.type for a in args])
         return self.b.call(fn, args)
 
+    def libm(self, name: str, dtype: DType, args):
+        """C's `name` (libm's float64 function, or its float32 one, `name`f) applied to `args`, lane by
+        lane when they are vectors: these functions take one element, and have no LLVM intrinsic."""
+        scalar_type = register_type(dtype)
+        c_name = name + "f" if dtype.size == 4 else name
+        fn = declare(self.module, c_name, scalar_type, [scalar_type] * len(args))
+        if self.lanes == 1:
+            return self.b.call(fn, args)
+        result = ir.Constant(self.register_type(dtype), ir.Undefined)
+        for lane in range(self.lanes):
+            index = ir.Constant(I32, lane)
+            result = self.b.insert_element(result, self.b.call(fn, [self.b.extract_element(a, index) for a in args]),
+                                           index)
+        return result
+
     def intrinsic_overloaded(self, name: str, result_type, arg_type, value):
         """A conversion intrinsic overloaded on both types (llvm.fptosi.sat.i32.f32)."""
         fn = declare(self.module, f"llvm.{name}.{_suffix(result_type)}.{_suffix(arg_type)}", result_type, [arg_type])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from graphc.backend import vector_math
 from graphc.core import dtypes
+from graphc.core.activations import SELU_SCALE, SELU_SCALE_ALPHA, softplus_threshold
 
 
 def _is_float(dtype) -> bool:
@@ -117,6 +118,28 @@ def _tanh(kb, args, in_dtypes, out_dtype, attrs):
     return kb.intrinsic("tanh", out_dtype, [args[0]])
 
 
+def _log1p(kb, args, in_dtypes, out_dtype, attrs):
+    if out_dtype is dtypes.float32:
+        return vector_math.log1p_f32(kb, args[0])
+    return kb.libm("log1p", out_dtype, [args[0]])
+
+
+def _expm1(kb, args, in_dtypes, out_dtype, attrs):
+    if out_dtype is dtypes.float32:
+        return vector_math.expm1_f32(kb, args[0])
+    return kb.libm("expm1", out_dtype, [args[0]])
+
+
+def _erf(kb, args, in_dtypes, out_dtype, attrs):
+    if out_dtype is dtypes.float32:
+        return vector_math.erf_f32(kb, args[0])
+    return kb.libm("erf", out_dtype, [args[0]])
+
+
+def _atan2(kb, args, in_dtypes, out_dtype, attrs):
+    return kb.intrinsic("atan2", out_dtype, args)
+
+
 def _sigmoid(kb, args, in_dtypes, out_dtype, attrs):
     one = _one(kb, out_dtype)
     return kb.b.fdiv(one, kb.b.fadd(one, exp(kb, out_dtype, kb.b.fneg(args[0]))))
@@ -157,22 +180,111 @@ def _sqrt_grad(kb, args, in_dtypes, out_dtype, attrs):
     return kb.b.select(kb.b.fcmp_ordered("==", dy, _zero(kb, out_dtype)), _zero(kb, out_dtype), quotient)
 
 
+def _safe_divisor(kb, dtype, y):
+    """(y == -1, y with -1 replaced by 1): callers guarantee y != 0 (the kernel checks), and dividing
+    by 1 instead avoids the one overflowing case, MIN / -1, which traps on x86."""
+    is_minus_one = kb.b.icmp_signed("==", y, kb.constant(dtype, -1))
+    return is_minus_one, kb.b.select(is_minus_one, _one(kb, dtype), y)
+
+
+def _signs_differ(kb, dtype, a, b):
+    zero = _zero(kb, dtype)
+    if _is_float(dtype):
+        return kb.b.xor(kb.b.fcmp_ordered("<", a, zero), kb.b.fcmp_ordered("<", b, zero))
+    return kb.b.xor(kb.b.icmp_signed("<", a, zero), kb.b.icmp_signed("<", b, zero))
+
+
+def _is_negative(kb, dtype, x):
+    return kb.b.fcmp_ordered("<", x, _zero(kb, dtype))  # false for NaN
+
+
+def _softplus(kb, args, in_dtypes, out_dtype, attrs):
+    """TF's: x above -t, exp(x) below t, log1p(exp(x)) between (t: core/activations.py)."""
+    x = args[0]
+    threshold = kb.constant(out_dtype, softplus_threshold(out_dtype.np_dtype))
+    e = exp(kb, out_dtype, x)
+    middle = _log1p(kb, [e], [out_dtype], out_dtype, attrs)
+    below = kb.b.select(kb.b.fcmp_ordered("<", x, threshold), e, middle)
+    return kb.b.select(kb.b.fcmp_ordered(">", x, kb.b.fneg(threshold)), x, below)
+
+
+def _exp_minus_one(kb, dtype, x):
+    """exp(x) - 1 as TF's ELU and SELU compute it (not expm1)."""
+    return kb.b.fsub(exp(kb, dtype, x), _one(kb, dtype))
+
+
+def _elu(kb, args, in_dtypes, out_dtype, attrs):
+    x = args[0]
+    return kb.b.select(_is_negative(kb, out_dtype, x), _exp_minus_one(kb, out_dtype, x), x)
+
+
+def _selu(kb, args, in_dtypes, out_dtype, attrs):
+    x = args[0]
+    negative = kb.b.fmul(kb.constant(out_dtype, SELU_SCALE_ALPHA), _exp_minus_one(kb, out_dtype, x))
+    return kb.b.select(_is_negative(kb, out_dtype, x), negative, kb.b.fmul(kb.constant(out_dtype, SELU_SCALE), x))
+
+
+def _leaky_relu(kb, args, in_dtypes, out_dtype, attrs):
+    x = args[0]
+    positive = kb.b.fcmp_ordered(">", x, _zero(kb, out_dtype))
+    return kb.b.select(positive, x, kb.b.fmul(x, kb.constant(out_dtype, attrs["alpha"])))
+
+
+def _elu_grad(kb, args, in_dtypes, out_dtype, attrs):
+    dy, y = args
+    return kb.b.select(_is_negative(kb, out_dtype, y), kb.b.fmul(dy, kb.b.fadd(y, _one(kb, out_dtype))), dy)
+
+
+def _selu_grad(kb, args, in_dtypes, out_dtype, attrs):
+    dy, y = args
+    negative = kb.b.fmul(dy, kb.b.fadd(y, kb.constant(out_dtype, SELU_SCALE_ALPHA)))
+    return kb.b.select(_is_negative(kb, out_dtype, y), negative, kb.b.fmul(dy, kb.constant(out_dtype, SELU_SCALE)))
+
+
+def _leaky_relu_grad(kb, args, in_dtypes, out_dtype, attrs):
+    dy, x = args
+    positive = kb.b.fcmp_ordered(">", x, _zero(kb, out_dtype))
+    return kb.b.select(positive, dy, kb.b.fmul(dy, kb.constant(out_dtype, attrs["alpha"])))
+
+
 def _floordiv(kb, args, in_dtypes, out_dtype, attrs):
     x, y = args
     if _is_float(out_dtype):
         return kb.intrinsic("floor", out_dtype, [kb.b.fdiv(x, y)])
-    # Callers guarantee y != 0 (the kernel checks); y == -1 is negation, which
-    # also avoids the one overflowing case MIN / -1.
     zero = _zero(kb, out_dtype)
-    minus_one = kb.constant(out_dtype, -1)
-    is_minus_one = kb.b.icmp_signed("==", y, minus_one)
-    safe_y = kb.b.select(is_minus_one, _one(kb, out_dtype), y)
+    is_minus_one, safe_y = _safe_divisor(kb, out_dtype, y)
     quotient = kb.b.sdiv(x, safe_y)
     remainder = kb.b.srem(x, safe_y)
-    adjust = kb.b.and_(kb.b.icmp_signed("!=", remainder, zero),
-                       kb.b.icmp_signed("!=", kb.b.icmp_signed("<", remainder, zero), kb.b.icmp_signed("<", safe_y, zero)))
+    adjust = kb.b.and_(kb.b.icmp_signed("!=", remainder, zero), _signs_differ(kb, out_dtype, remainder, safe_y))
     floored = kb.b.sub(quotient, kb.b.zext(adjust, quotient.type))
     return kb.b.select(is_minus_one, kb.b.sub(zero, x), floored)
+
+
+def _truncatemod(kb, args, in_dtypes, out_dtype, attrs):
+    x, y = args
+    if _is_float(out_dtype):
+        return kb.b.frem(x, y)  # C's fmod: NaN for y = 0 or x = inf, x for y = inf
+    return kb.b.srem(x, _safe_divisor(kb, out_dtype, y)[1])  # MIN % -1 is MIN % 1, 0
+
+
+def _floormod(kb, args, in_dtypes, out_dtype, attrs):
+    """The truncated remainder moved by y where its sign differs from y's (a zero keeps its sign)."""
+    x, y = args
+    remainder = _truncatemod(kb, args, in_dtypes, out_dtype, attrs)
+    zero = _zero(kb, out_dtype)
+    if _is_float(out_dtype):
+        nonzero, moved = kb.b.fcmp_ordered("!=", remainder, zero), kb.b.fadd(remainder, y)
+    else:
+        nonzero, moved = kb.b.icmp_signed("!=", remainder, zero), kb.b.add(remainder, y)
+    return kb.b.select(kb.b.and_(nonzero, _signs_differ(kb, out_dtype, remainder, y)), moved, remainder)
+
+
+def _truncatediv(kb, args, in_dtypes, out_dtype, attrs):
+    x, y = args
+    if _is_float(out_dtype):
+        return kb.intrinsic("trunc", out_dtype, [kb.b.fdiv(x, y)])
+    is_minus_one, safe_y = _safe_divisor(kb, out_dtype, y)
+    return kb.b.select(is_minus_one, kb.b.sub(_zero(kb, out_dtype), x), kb.b.sdiv(x, safe_y))  # MIN / -1 wraps
 
 
 def _pow(kb, args, in_dtypes, out_dtype, attrs):
@@ -270,6 +382,16 @@ SCALAR_OPS = {
     "sign": _sign,
     "tanh": _tanh,
     "sigmoid": _sigmoid,
+    "sin": _unary_intrinsic("sin"),
+    "cos": _unary_intrinsic("cos"),
+    "tan": _unary_intrinsic("tan"),
+    "atan2": _atan2,
+    "erf": _erf,
+    "log1p": _log1p,
+    "expm1": _expm1,
+    "floor": _unary_intrinsic("floor"),
+    "ceil": _unary_intrinsic("ceil"),
+    "round": _unary_intrinsic("roundeven"),  # half to even, as TF's Round (SSE4.1's roundps)
     "reciprocal": _reciprocal,
     "logical_not": _logical_not,
     "relu": _relu,
@@ -277,12 +399,22 @@ SCALAR_OPS = {
     "tanh_grad": _tanh_grad,
     "sigmoid_grad": _sigmoid_grad,
     "sqrt_grad": _sqrt_grad,
+    "softplus": _softplus,
+    "elu": _elu,
+    "selu": _selu,
+    "leaky_relu": _leaky_relu,
+    "elu_grad": _elu_grad,
+    "selu_grad": _selu_grad,
+    "leaky_relu_grad": _leaky_relu_grad,
     "add": _arith("fadd", "add"),
     "bias_add": _arith("fadd", "add"),  # the add of a bias row, broadcast by the loop
     "sub": _arith("fsub", "sub"),
     "mul": _arith("fmul", "mul"),
     "div": _arith("fdiv", "sdiv"),
     "floordiv": _floordiv,
+    "floormod": _floormod,
+    "truncatediv": _truncatediv,
+    "truncatemod": _truncatemod,
     "maximum": _min_max("maximum", ">"),
     "minimum": _min_max("minimum", "<"),
     "pow": _pow,

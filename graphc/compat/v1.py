@@ -6,7 +6,7 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
-from graphc import app, errors, gfile, keras, layers, losses, nn, summary, train
+from graphc import app, errors, gfile, keras, layers, losses, math, nn, summary, train
 from graphc.autodiff import gradients
 from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string
 from graphc.core.tensor_shape import Dimension, TensorShape
@@ -16,17 +16,21 @@ from graphc.ops import all as _all_ops  # noqa: F401 - every op family registere
 from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, ones, ones_like, placeholder, rank,
                                   reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)
+from graphc.ops.activation_ops import log_sigmoid
 from graphc.ops.check_ops import check_numerics
+from graphc.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
+from graphc.ops.elementary_ops import atan2, ceil, cos, erf, expm1, floor, log1p, round, sin, tan  # noqa: A004
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
 from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
-from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value, div, divide, equal, exp,  # noqa: A004
-                                 floordiv, greater, greater_equal, less, less_equal, log, logical_and, logical_not,
-                                 logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
-                                 reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
-                                 sqrt, square, subtract, tanh, truediv, where)
+from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, divide,  # noqa: A004
+                                 equal, exp, floordiv, floormod, greater, greater_equal, less, less_equal, log,
+                                 logical_and, logical_not, logical_or, matmul, maximum, minimum, multiply, negative,
+                                 not_equal, pow, realdiv, reciprocal, reduce_max, reduce_mean, reduce_min,
+                                 reduce_sum, rsqrt, sigmoid, sign, sqrt, square, subtract, tanh, truediv,
+                                 truncatediv, truncatemod, where)
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
@@ -37,6 +41,7 @@ from graphc.session import InteractiveSession, Session, get_default_session
 
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
+mod = floormod
 newaxis = None
 
 

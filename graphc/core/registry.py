@@ -113,6 +113,8 @@ class DTypeError(TypeError):
 
 
 NOT_DIFFERENTIABLE = "not differentiable"
+# TF registers no gradient for the op (TruncateMod): tf.gradients through it raises LookupError, as TF's does.
+NO_GRADIENT_DEFINED = "no gradient defined"
 
 
 @dataclass
@@ -131,7 +133,8 @@ class OpDef:
     effects: Effects = PURE
     role: Role = Role.COMPUTE
     reference: Optional[Callable] = None
-    gradient: object = None  # a function (op, *grads) -> [grad per input], or NOT_DIFFERENTIABLE
+    # A function (op, *grads) -> [grad per input], NOT_DIFFERENTIABLE or NO_GRADIENT_DEFINED.
+    gradient: object = None
     # Trailing graph inputs whose values must be known when a step is compiled
     # (reshape's shape, a reduction's axes); lowering turns them into attrs.
     static_inputs: tuple = ()

@@ -11,8 +11,8 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, messages, products, registry, rules
-from graphc.core.registry import (NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef, Reduction, Role,
-                                  ShapeError, TensorType)
+from graphc.core.registry import (NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef,
+                                  Reduction, Role, ShapeError, TensorType)
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
@@ -34,14 +34,50 @@ def _sigmoid_reference(x):
     return (1 / (1 + np.exp(-x))).astype(x.dtype)
 
 
+def _check_integer_divisor(x, y):
+    """TF's integer division and remainder ops fail on a zero divisor (InvalidArgumentError)."""
+    if np.any(y == 0) and np.broadcast(x, y).size:  # with no quotient to compute, nothing fails
+        raise errors.InvalidArgumentError(None, None, messages.INTEGER_DIVISION_BY_ZERO)
+
+
 def _floordiv_reference(x, y):
     """TF's FloorDiv: floor(x / y) for floats (NumPy's // differs, e.g. -0.5 // inf),
     rounding toward minus infinity for integers."""
     if x.dtype.kind == "f":
         return np.floor(x / y)
-    if np.any(y == 0) and np.broadcast(x, y).size:  # with no quotient to compute, nothing fails
-        raise errors.InvalidArgumentError(None, None, messages.INTEGER_DIVISION_BY_ZERO)
+    _check_integer_divisor(x, y)
     return np.floor_divide(x, y)
+
+
+def _floormod_reference(x, y):
+    """TF's FloorMod, Python's %: the remainder takes the divisor's sign. Floats: fmod, plus y where
+    the signs differ, so a zero keeps fmod's sign (floormod(-1.0, 1.0) is -0.0 in TF 2.21, +0.0 in
+    NumPy) and floormod(-5.5, inf) is inf."""
+    if x.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            remainder = np.fmod(x, y)
+            return np.where((remainder != 0) & ((y < 0) != (remainder < 0)), remainder + y, remainder)
+    _check_integer_divisor(x, y)
+    return np.mod(x, y)  # NumPy's integer % is Python's, and MIN % -1 is 0 as in TF
+
+
+def _truncatediv_reference(x, y):
+    """TF's TruncateDiv: the quotient rounded toward zero (C's /); MIN / -1 wraps to MIN."""
+    if x.dtype.kind == "f":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.trunc(x / y)
+    _check_integer_divisor(x, y)
+    with np.errstate(over="ignore"):
+        floored = np.floor_divide(x, y)
+        return floored + ((x - floored * y != 0) & ((x < 0) != (y < 0))).astype(floored.dtype)
+
+
+def _truncatemod_reference(x, y):
+    """TF's TruncateMod: the remainder takes the dividend's sign (C's fmod and %)."""
+    if x.dtype.kind != "f":
+        _check_integer_divisor(x, y)
+    with np.errstate(invalid="ignore"):
+        return np.fmod(x, y)
 
 
 def _pow_reference(x, y):
@@ -86,6 +122,13 @@ div_p = _elementwise("div", "RealDiv", 2, np.divide, FLOAT_TYPES)
 # Integer floordiv checks its divisor for zeros in a pass of its own, so only float floordiv fuses.
 floordiv_p = _elementwise("floordiv", "FloorDiv", 2, _floordiv_reference, fuses_for=FLOAT_TYPES,
                           effects=Effects(may_fail=INDEX_TYPES))
+# So do the other integer divisions and remainders.
+floormod_p = _elementwise("floormod", "FloorMod", 2, _floormod_reference, fuses_for=FLOAT_TYPES,
+                          effects=Effects(may_fail=INDEX_TYPES))
+truncatediv_p = _elementwise("truncatediv", "TruncateDiv", 2, _truncatediv_reference, fuses_for=FLOAT_TYPES,
+                             effects=Effects(may_fail=INDEX_TYPES))
+truncatemod_p = _elementwise("truncatemod", "TruncateMod", 2, _truncatemod_reference, fuses_for=FLOAT_TYPES,
+                             effects=Effects(may_fail=INDEX_TYPES))
 maximum_p = _elementwise("maximum", "Maximum", 2, np.maximum)
 minimum_p = _elementwise("minimum", "Minimum", 2, np.minimum)
 # Integer pow checks its exponents for negatives in a pass of its own, so only float pow fuses.
@@ -258,6 +301,15 @@ def _div_grad(op, g):
     return [sum_to_shape_of(g / y, x), sum_to_shape_of(g * (negative(x) / y / y), y)]
 
 
+@registry.set_gradient(floormod_p)
+def _floormod_grad(op, g):
+    """TF's: (g, -g * floordiv(x, y)); integers carry no gradient."""
+    x, y = op.inputs
+    if not x.dtype.is_floating:
+        return [None, None]
+    return [sum_to_shape_of(g, x), sum_to_shape_of(g * negative(floordiv(x, y)), y)]
+
+
 @registry.set_gradient(pow_p)
 def _pow_grad(op, g):
     x, y = op.inputs
@@ -299,9 +351,10 @@ def _add_n_grad(op, g):
     return [g] * len(op.inputs)
 
 
-for _op in (floordiv_p, equal_p, not_equal_p, less_p, less_equal_p, greater_p, greater_equal_p,
-            logical_and_p, logical_or_p, logical_not_p):
+for _op in (floordiv_p, truncatediv_p, equal_p, not_equal_p, less_p, less_equal_p, greater_p,
+            greater_equal_p, logical_and_p, logical_or_p, logical_not_p):
     _op.gradient = NOT_DIFFERENTIABLE
+truncatemod_p.gradient = NO_GRADIENT_DEFINED
 
 # -- public elementwise functions --------------------------------------------------------
 
@@ -347,6 +400,21 @@ def div(x, y, name=None):
 def floordiv(x, y, name=None):
     """`tf.floordiv`: division rounded toward minus infinity."""
     return apply_op("floordiv", [x, y], name=name)
+
+
+def floormod(x, y, name=None):
+    """`tf.floormod` (`tf.mod`, `%`): the remainder of floor division, with the divisor's sign."""
+    return apply_op("floormod", [x, y], name=name)
+
+
+def truncatediv(x, y, name=None):
+    """`tf.truncatediv`: division rounded toward zero."""
+    return apply_op("truncatediv", [x, y], name=name)
+
+
+def truncatemod(x, y, name=None):
+    """`tf.truncatemod`: the remainder of truncated division, with the dividend's sign."""
+    return apply_op("truncatemod", [x, y], name=name)
 
 
 def negative(x, name=None):
@@ -448,19 +516,6 @@ def where(condition, x=None, y=None, name=None):
     condition = convert_to_tensor(condition)
     x, y = _convert_pair(x, y)
     return apply_op("select", [condition, x, y], name=name or "Select")
-
-
-def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    """`tf.clip_by_value`: max(min(t, clip_value_max), clip_value_min), as TF1 builds it; the
-    bounds may broadcast against `t` but not enlarge it."""
-    with name_scope(name, "clip_by_value", [t, clip_value_min, clip_value_max]) as scope:
-        values = convert_to_tensor(t, name="t")
-        t_min = minimum(values, convert_to_tensor(clip_value_max, dtype=values.dtype, name="clip_value_max"))
-        values.shape.merge_with(t_min.shape)
-        t_max = maximum(t_min, convert_to_tensor(clip_value_min, dtype=values.dtype, name="clip_value_min"),
-                        name=scope)
-        values.shape.merge_with(t_max.shape)
-        return t_max
 
 
 def add_n(inputs, name=None):
@@ -769,6 +824,16 @@ def argmin(input, axis=None, name=None, dimension=None, output_type=dtypes.int64
     return _arg("argmin", input, axis, name, dimension, output_type)
 
 
+def arg_max(input, dimension, output_type=dtypes.int64, name=None):
+    """`tf.arg_max`, TF1's older name of `tf.argmax` (with its argument order)."""
+    return argmax(input, dimension, name=name, output_type=output_type)
+
+
+def arg_min(input, dimension, output_type=dtypes.int64, name=None):
+    """`tf.arg_min`, TF1's older name of `tf.argmin`."""
+    return argmin(input, dimension, name=name, output_type=output_type)
+
+
 # -- Python operators on Tensor ------------------------------------------------------------
 
 
@@ -785,7 +850,8 @@ def _binary_operator(fn, name, reverse=False):
 def _install_operators():
     pairs = {
         "add": (add, "add"), "sub": (subtract, "sub"), "mul": (multiply, "mul"),
-        "truediv": (truediv, "truediv"), "floordiv": (floordiv, "floordiv"), "pow": (pow, "pow"),
+        "truediv": (truediv, "truediv"), "floordiv": (floordiv, "floordiv"), "mod": (floormod, "mod"),
+        "pow": (pow, "pow"),
         "matmul": (matmul, "matmul"), "and": (logical_and, "LogicalAnd"), "or": (logical_or, "LogicalOr"),
     }
     for key, (fn, name) in pairs.items():

@@ -144,7 +144,7 @@ class Variable:
 
 def _overload_operators():
     """Variables take part in arithmetic through their value, as in TF1."""
-    names = ["add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "and", "or"]
+    names = ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or"]
     operators = [f"__{n}__" for n in names] + [f"__r{n}__" for n in names]
     operators += ["__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__invert__"]
     for operator in operators:

@@ -1,5 +1,5 @@
-"""Edge values (issue 12, item 7, and what `make fuzz-tf` found): each gives TensorFlow 2.21's
-answer, compiled and in the reference interpreter. TF's answers are pinned as literals below; when
+"""Edge values (issue 12, item 7, what `make fuzz-tf` found, issue 13's elementwise math): each gives
+TensorFlow 2.21's answer, compiled and in the reference interpreter. TF's answers are pinned as literals below; when
 TensorFlow is installed, `test_tensorflow_gives_the_pinned_answers` also asks it (tests/tf_oracle.py).
 
 Every case is `case(tf) -> (fetches, feeds)`, written once against the TF1 API, so the
@@ -203,6 +203,66 @@ def avg_pool_huge_taps_cancel(tf):
     return fetches, {x: [[[[t] for t in taps]]], y: [[[[t]] for t in taps]]}
 
 
+REMAINDER_X = [-3.0, 3.0, -0.0, 0.0, -1.0, 1.0, INF, -INF, NAN, 5.5, -5.5, 1.0, -0.0]
+REMAINDER_Y = [2.0, -2.0, 1.0, -1.0, 1.0, -1.0, 2.0, 3.0, 1.0, INF, INF, 0.0, 0.0]
+
+
+def float_remainders_of_zeros_and_infinities(tf):
+    x32, y32 = tf.placeholder(tf.float32, [13]), tf.placeholder(tf.float32, [13])
+    x64, y64 = tf.placeholder(tf.float64, [13]), tf.placeholder(tf.float64, [13])
+    fetches = [f(x, y) for x, y in ((x32, y32), (x64, y64)) for f in (tf.floormod, tf.truncatemod, tf.truncatediv)]
+    return fetches, {x32: REMAINDER_X, y32: REMAINDER_Y, x64: REMAINDER_X, y64: REMAINDER_Y}
+
+
+def integer_remainders_of_the_lowest(tf):
+    x32, y32 = tf.placeholder(tf.int32, [6]), tf.placeholder(tf.int32, [6])
+    x64, y64 = tf.placeholder(tf.int64, [6]), tf.placeholder(tf.int64, [6])
+    fetches = [f(x, y) for x, y in ((x32, y32), (x64, y64)) for f in (tf.floormod, tf.truncatemod, tf.truncatediv)]
+    divisors = [3, 3, -3, -3, -1, 1]
+    return fetches, {x32: [7, -7, 7, -7, I32_MIN, I32_MIN], y32: divisors,
+                     x64: [7, -7, 7, -7, I64_MIN, I64_MIN], y64: divisors}
+
+
+ROUNDING = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -0.0, 0.49999997, NAN, INF, -INF, 0.0, -0.2, 8388609.0, -7.5, 1e30, 2.7]
+
+
+def rounding_ties_and_specials(tf):
+    x32, x64 = tf.placeholder(tf.float32, [17]), tf.placeholder(tf.float64, [17])
+    return [f(x) for x in (x32, x64) for f in (tf.round, tf.floor, tf.ceil)], {x32: ROUNDING, x64: ROUNDING}
+
+
+FUNCTION_X = [-0.0, 0.0, INF, -INF, NAN, -1.0, 1e-30, -1e-30, 1e-8, -2.0, 0.5, 100.0, -100.0, 3.0, -0.99, 1e-4, 30.0]
+# TF 2.21's float64 erf is NaN at +-inf (TF 1.15's and C's: +-1, graphc's: test_ops_compiled.py), so the
+# float64 erf here sees +-40 instead.
+FINITE_FUNCTION_X = [{INF: 40.0, -INF: -40.0}.get(x, x) for x in FUNCTION_X]
+
+
+def elementary_functions_of_specials(tf):
+    x32, x64 = tf.placeholder(tf.float32, [17]), tf.placeholder(tf.float64, [17])
+    finite64 = tf.placeholder(tf.float64, [17])
+    fetches = [f(x) for x in (x32, x64) for f in (tf.sin, tf.cos, tf.tan, tf.log1p, tf.expm1)]
+    return fetches + [tf.erf(x32), tf.erf(finite64)], {x32: FUNCTION_X, x64: FUNCTION_X, finite64: FINITE_FUNCTION_X}
+
+
+ATAN2_Y = [0.0, -0.0, 0.0, -0.0, 1.0, INF, -INF, INF, NAN, 1.0, -1.0, 0.0, -0.0, 1.0, -1.0, 3.0, -2.0]
+ATAN2_X = [0.0, 0.0, -0.0, -0.0, INF, INF, INF, -INF, 1.0, -INF, -INF, -1.0, -1.0, 0.0, 0.0, -4.0, 1e-30]
+
+
+def atan2_of_signed_zeros_and_infinities(tf):
+    y32, x32 = tf.placeholder(tf.float32, [17]), tf.placeholder(tf.float32, [17])
+    y64, x64 = tf.placeholder(tf.float64, [17]), tf.placeholder(tf.float64, [17])
+    return [tf.atan2(y32, x32), tf.atan2(y64, x64)], {y32: ATAN2_Y, x32: ATAN2_X, y64: ATAN2_Y, x64: ATAN2_X}
+
+
+ACTIVATION_X = [-1e-8, -0.0, 0.0, -1.0, NAN, -INF, INF, 20.0, -20.0, 14.0, -14.0, 13.0, 1.0, -80.0, 80.0, -0.5, 2.0]
+
+
+def activations_at_their_edges(tf):
+    x32, x64 = tf.placeholder(tf.float32, [17]), tf.placeholder(tf.float64, [17])
+    return [f(x) for x in (x32, x64) for f in (tf.nn.softplus, tf.nn.elu, tf.nn.selu, tf.nn.leaky_relu,
+                                               tf.log_sigmoid)], {x32: ACTIVATION_X, x64: ACTIVATION_X}
+
+
 def int64_mean_of_lowest(tf):
     # The sum INT64_MIN over 3 truncates toward zero; [INT64_MIN, -1] wraps to INT64_MAX first.
     x = tf.placeholder(tf.int64, [3])
@@ -270,6 +330,106 @@ CASES = {
     "avg_pool_sum_overflows": (avg_pool_sum_overflows, [[[[[-INF]], [[INF]]]], [[[[0.0], [0.0]]]]]),
     "avg_pool_huge_taps_cancel": (avg_pool_huge_taps_cancel, [[[[[0.0]]]], [[[[0.0]]]]]),
     "int64_mean_of_lowest": (int64_mean_of_lowest, [-3074457345618258602, 4611686018427387903]),
+    # FloorMod is fmod moved by y where the signs differ (a zero keeps fmod's sign); x % 0 is NaN.
+    "float_remainders_of_zeros_and_infinities": (float_remainders_of_zeros_and_infinities, [
+        [1.0, -1.0, -0.0, 0.0, -0.0, 0.0, NAN, NAN, NAN, 5.5, INF, NAN, NAN],
+        [-1.0, 1.0, -0.0, 0.0, -0.0, 0.0, NAN, NAN, NAN, 5.5, -5.5, NAN, NAN],
+        [-1.0, -1.0, -0.0, -0.0, -1.0, -1.0, INF, -INF, NAN, 0.0, -0.0, INF, NAN],
+        [1.0, -1.0, -0.0, 0.0, -0.0, 0.0, NAN, NAN, NAN, 5.5, INF, NAN, NAN],
+        [-1.0, 1.0, -0.0, 0.0, -0.0, 0.0, NAN, NAN, NAN, 5.5, -5.5, NAN, NAN],
+        [-1.0, -1.0, -0.0, -0.0, -1.0, -1.0, INF, -INF, NAN, 0.0, -0.0, INF, NAN]]),
+    # MIN % -1 is 0 and MIN / -1 wraps to MIN.
+    "integer_remainders_of_the_lowest": (integer_remainders_of_the_lowest, [
+        [1, 2, -2, -1, 0, 0],
+        [1, -1, 1, -1, 0, 0],
+        [2, -2, -2, 2, I32_MIN, I32_MIN],
+        [1, 2, -2, -1, 0, 0],
+        [1, -1, 1, -1, 0, 0],
+        [2, -2, -2, 2, I64_MIN, I64_MIN]]),
+    # Round is half to even (banker's rounding); zeros keep their sign.
+    "rounding_ties_and_specials": (rounding_ties_and_specials, [
+        [0.0, 2.0, 2.0, -0.0, -2.0, -2.0, -0.0, 0.0, NAN, INF, -INF, 0.0, -0.0, 8388609.0, -8.0,
+        1.0000000150474662e+30, 3.0],
+        [0.0, 1.0, 2.0, -1.0, -2.0, -3.0, -0.0, 0.0, NAN, INF, -INF, 0.0, -1.0, 8388609.0, -8.0,
+        1.0000000150474662e+30, 2.0],
+        [1.0, 2.0, 3.0, -0.0, -1.0, -2.0, -0.0, 1.0, NAN, INF, -INF, 0.0, -0.0, 8388609.0, -7.0,
+        1.0000000150474662e+30, 3.0],
+        [0.0, 2.0, 2.0, -0.0, -2.0, -2.0, -0.0, 0.0, NAN, INF, -INF, 0.0, -0.0, 8388609.0, -8.0, 1e+30, 3.0],
+        [0.0, 1.0, 2.0, -1.0, -2.0, -3.0, -0.0, 0.0, NAN, INF, -INF, 0.0, -1.0, 8388609.0, -8.0, 1e+30, 2.0],
+        [1.0, 2.0, 3.0, -0.0, -1.0, -2.0, -0.0, 1.0, NAN, INF, -INF, 0.0, -0.0, 8388609.0, -7.0, 1e+30, 3.0]]),
+    # sin, cos, tan, log1p, expm1 (float32, float64), then erf.
+    "elementary_functions_of_specials": (elementary_functions_of_specials, [
+        [-0.0, 0.0, NAN, NAN, NAN, -0.8414709568023682, 1.0000000031710769e-30, -1.0000000031710769e-30,
+        9.99999993922529e-09, -0.9092974066734314, 0.4794255495071411, -0.5063656568527222, 0.5063656568527222,
+        0.14112000167369843, -0.8360259532928467, 9.999999747378752e-05, -0.9880316257476807],
+        [1.0, 1.0, NAN, NAN, NAN, 0.5403022766113281, 1.0, 1.0, 1.0, -0.41614681482315063, 0.8775825500488281,
+        0.8623188734054565, 0.8623188734054565, -0.9899924993515015, 0.5486898422241211, 1.0, 0.15425145626068115],
+        [-0.0, 0.0, NAN, NAN, NAN, -1.5574077367782593, 1.0000000031710769e-30, -1.0000000031710769e-30,
+        9.99999993922529e-09, 2.185039758682251, 0.5463024973869324, -0.587213933467865, 0.587213933467865,
+        -0.14254654943943024, -1.5236767530441284, 9.999999747378752e-05, -6.405331134796143],
+        [-0.0, 0.0, INF, NAN, NAN, -INF, 1.0000000031710769e-30, -1.0000000031710769e-30, 9.99999993922529e-09, NAN,
+        0.40546509623527527, 4.6151204109191895, NAN, 1.3862943649291992, -4.605171203613281, 9.999499161494896e-05,
+        3.4339871406555176],
+        [-0.0, 0.0, INF, -1.0, NAN, -0.6321205496788025, 1.0000000031710769e-30, -1.0000000031710769e-30,
+        9.99999993922529e-09, -0.8646647334098816, 0.6487212777137756, INF, -1.0, 19.08553695678711,
+        -0.6284233331680298, 0.00010000500333262607, 10686474223616.0],
+        [-0.0, 0.0, NAN, NAN, NAN, -0.8414709848078965, 1e-30, -1e-30, 1e-08, -0.9092974268256817,
+        0.479425538604203, -0.5063656411097588, 0.5063656411097588, 0.1411200080598672, -0.8360259786005205,
+        9.999999983333334e-05, -0.9880316240928618],
+        [1.0, 1.0, NAN, NAN, NAN, 0.5403023058681398, 1.0, 1.0, 1.0, -0.4161468365471424, 0.8775825618903728,
+        0.8623188722876839, 0.8623188722876839, -0.9899924966004454, 0.5486898605815875, 0.999999995,
+        0.15425144988758405],
+        [-0.0, 0.0, NAN, NAN, NAN, -1.5574077246549023, 1e-30, -1e-30, 1e-08, 2.185039863261519, 0.5463024898437905,
+        -0.5872139151569291, 0.5872139151569291, -0.1425465430742778, -1.5236767410179022, 0.00010000000033333334,
+        -6.405331196646276],
+        [-0.0, 0.0, INF, NAN, NAN, -INF, 1e-30, -1e-30, 9.999999950000001e-09, NAN, 0.4054651081081644,
+        4.615120516841259, NAN, 1.3862943611198906, -4.60517018598809, 9.999500033330834e-05, 3.4339872044851463],
+        [-0.0, 0.0, INF, -1.0, NAN, -0.6321205588285577, 1e-30, -1e-30, 1.000000005e-08, -0.8646647167633875,
+        0.6487212707001282, 2.6881171418161356e+43, -1.0, 19.085536923187668, -0.6284233089779544,
+        0.00010000500016667084, 10686474581523.463],
+        [-0.0, 0.0, 1.0, -1.0, NAN, -0.8427008390426636, 1.1283791266481092e-30, -1.1283791266481092e-30,
+        1.1283790790628245e-08, -0.9953223466873169, 0.5204998850822449, 1.0, -1.0, 0.9999780058860779,
+        -0.8385080695152283, 0.00011283790809102356, 1.0],
+        [-0.0, 0.0, 1.0, -1.0, NAN, -0.8427007929497148, 1.1283791670955127e-30, -1.1283791670955127e-30,
+        1.1283791670955126e-08, -0.9953222650189528, 0.5204998778130466, 1.0, -1.0, 0.9999779095030014,
+        -0.8385080695553699, 0.00011283791633342486, 1.0]]),
+    # atan2 as C's: the signs of zeros pick the quadrant.
+    "atan2_of_signed_zeros_and_infinities": (atan2_of_signed_zeros_and_infinities, [
+        [0.0, -0.0, 3.1415927410125732, -3.1415927410125732, 0.0, 0.7853981256484985, -0.7853981256484985,
+        2.356194496154785, NAN, 3.1415927410125732, -3.1415927410125732, 3.1415927410125732, -3.1415927410125732,
+        1.5707963705062866, -1.5707963705062866, 2.498091697692871, -1.5707963705062866],
+        [0.0, -0.0, 3.141592653589793, -3.141592653589793, 0.0, 0.7853981633974484, -0.7853981633974484,
+        2.356194490192345, NAN, 3.141592653589793, -3.141592653589793, 3.141592653589793, -3.141592653589793,
+        1.5707963267948966, -1.5707963267948966, 2.498091544796509, -1.5707963267948966]]),
+    # softplus, elu, selu, leaky_relu, log_sigmoid (float32, then float64); elu(-1e-8) is exp(x) - 1, 0.0.
+    "activations_at_their_edges": (activations_at_their_edges, [
+        [0.6931471824645996, 0.6931471824645996, 0.6931471824645996, 0.3132616877555847, NAN, 0.0, INF, 20.0,
+        2.06115369216775e-09, 14.0, 8.315287232107949e-07, 13.000001907348633, 1.31326162815094,
+        1.8048513285848406e-35, 80.0, 0.4740769863128662, 2.1269280910491943],
+        [0.0, -0.0, 0.0, -0.6321205496788025, NAN, -1.0, INF, 20.0, -1.0, 14.0, -0.9999991655349731, 13.0, 1.0,
+        -1.0, 80.0, -0.39346933364868164, 2.0],
+        [0.0, -0.0, 0.0, -1.1113307476043701, NAN, -1.7580993175506592, INF, 21.014020919799805,
+        -1.7580993175506592, 14.709814071655273, -1.7580978870391846, 13.659112930297852, 1.0507010221481323,
+        -1.7580993175506592, 84.05608367919922, -0.6917581558227539, 2.1014020442962646],
+        [-1.999999943436137e-09, -0.0, 0.0, -0.20000000298023224, NAN, -INF, INF, 20.0, -4.0, 14.0,
+        -2.799999952316284, 13.0, 1.0, -16.0, 80.0, -0.10000000149011612, 2.0],
+        [-0.6931471824645996, -0.6931471824645996, -0.6931471824645996, -1.31326162815094, NAN, -INF, -0.0,
+        -2.06115369216775e-09, -20.0, -8.315287232107949e-07, -14.0, -2.260326937175705e-06, -0.3132616877555847,
+        -80.0, -1.8048513285848406e-35, -0.9740769267082214, -0.12692800164222717],
+        [0.6931471755599453, 0.6931471805599453, 0.6931471805599453, 0.3132616875182228, NAN, 0.0, INF,
+        20.000000002061153, 2.061153620314381e-09, 14.000000831528373, 8.315283733837541e-07, 13.000002260326852,
+        1.3132616875182228, 1.804851387845415e-35, 80.0, 0.4740769841801067, 2.1269280110429727],
+        [-9.99999993922529e-09, -0.0, 0.0, -0.6321205588285577, NAN, -1.0, INF, 20.0, -0.9999999979388464, 14.0,
+        -0.9999991684712809, 13.0, 1.0, -1.0, 80.0, -0.3934693402873666, 2.0],
+        [-1.758099330162579e-08, -0.0, 0.0, -1.1113307378125628, NAN, -1.7580993408473768, INF, 21.014019747109607,
+        -1.7580993372236642, 14.709813822976727, -1.7580978789372839, 13.659112835621245, 1.0507009873554805,
+        -1.7580993408473768, 84.05607898843843, -0.6917581878028713, 2.101401974710961],
+        [-2.0000000298023225e-09, -0.0, 0.0, -0.20000000298023224, NAN, -INF, INF, 20.0, -4.000000059604645, 14.0,
+        -2.8000000417232513, 13.0, 1.0, -16.00000023841858, 80.0, -0.10000000149011612, 2.0],
+        [-0.6931471855599453, -0.6931471805599453, -0.6931471805599453, -1.3132616875182228, NAN, -INF, -0.0,
+        -2.061153620314381e-09, -20.000000002061153, -8.315283733837541e-07, -14.000000831528373,
+        -2.2603268524403896e-06, -0.3132616875182228, -80.0, -1.804851387845415e-35, -0.9740769841801067,
+        -0.1269280110429725]]),
 }
 
 
@@ -325,9 +485,15 @@ def _parse(text: str):
     return json.loads(text)
 
 
-def test_tensorflow_gives_the_pinned_answers():
-    answers = tensorflow_answers(__file__, "TENSORFLOW_RUNS")
-    for name, (_, expected) in CASES.items():
+def assert_tensorflow_gives(path: str, cases: dict):
+    """TensorFlow's runs of the `cases` (name -> (case, expected)) of the test module at `path`, whose
+    TENSORFLOW_RUNS runs them, give the expected answers."""
+    answers = tensorflow_answers(path, "TENSORFLOW_RUNS")
+    for name, (_, expected) in cases.items():
         status, text = answers[name]
         assert status == "OK", f"{name}: TensorFlow raised {status}: {text}"
         assert_answers(_parse(text), expected, f"{name} (TensorFlow)")
+
+
+def test_tensorflow_gives_the_pinned_answers():
+    assert_tensorflow_gives(__file__, CASES)

@@ -36,3 +36,11 @@ def test_integer_division_by_zero():
     x = tf.placeholder(tf.int32, [3])
     with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
         tf.Session().run(tf.floordiv(tf.constant([1, 2, 3]), x), {x: [1, 0, 2]})
+
+
+@pytest.mark.parametrize("divide", [tf.floordiv, tf.floormod, tf.truncatediv, tf.truncatemod, lambda x, y: x % y])
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_integer_remainders_by_zero(divide, dtype):
+    x = tf.placeholder(dtype, [3])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
+        tf.Session().run(divide(tf.constant([1, 2, 3], dtype), x), {x: [1, 0, 2]})

@@ -33,6 +33,43 @@ def test_float_unary_ops_on_special_values(dtype):
     assert_same(ops, {x: SPECIAL})
 
 
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_elementary_functions_and_activations_on_special_values(dtype):
+    x = tf.placeholder(dtype, [None])
+    ops = [tf.sin(x), tf.cos(x), tf.tan(x), tf.erf(x), tf.log1p(x), tf.expm1(x), tf.floor(x), tf.ceil(x),
+           tf.round(x), tf.nn.softplus(x), tf.nn.elu(x), tf.nn.selu(x), tf.nn.leaky_relu(x),
+           tf.nn.leaky_relu(x, alpha=1.5), tf.log_sigmoid(x)]
+    values = np.concatenate([SPECIAL, [0.5, 1.5, 2.5, -0.5, -1.5, 1e-8, -1e-8, -0.99, -1.0, -1.5, 14.0, -14.0, 20.0]])
+    assert_same(ops, {x: values}, rtol=4e-6)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_erf_of_infinities_is_one(dtype):
+    # As C's erf and TF 1.15 give; TF 2.21's float64 Erf gives NaN there.
+    x = tf.placeholder(dtype, [2])
+    np.testing.assert_array_equal(tf.Session().run(tf.erf(x), {x: [np.inf, -np.inf]}), [1.0, -1.0])
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_integer_remainders(dtype):
+    x = tf.placeholder(dtype, [None])
+    y = tf.placeholder(dtype, [None])
+    lowest = np.iinfo(dtype.as_numpy_dtype).min
+    feeds = {x: [7, -7, 7, -7, 0, lowest, lowest, 5], y: [3, 3, -3, -3, -4, -1, 1, 7]}
+    assert_same([tf.floormod(x, y), x % y, 7 % y, tf.truncatediv(x, y), tf.truncatemod(x, y)], feeds)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_float_remainders_and_atan2(dtype):
+    x = tf.placeholder(dtype, [3, 1, 4])
+    y = tf.placeholder(dtype, [5, 1])
+    rng = np.random.RandomState(3)
+    xs, ys = rng.uniform(-9, 9, (3, 1, 4)), rng.uniform(-4, 4, (5, 1))
+    xs[0, 0, :] = [np.nan, np.inf, -0.0, 0.0]
+    ys[:4, 0] = [0.0, -0.0, np.inf, -np.inf]
+    assert_same([tf.floormod(x, y), x % y, tf.truncatediv(x, y), tf.truncatemod(x, y), tf.atan2(x, y)], {x: xs, y: ys})
+
+
 @pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
 def test_integer_unary_ops(dtype):
     x = tf.placeholder(dtype, [None])

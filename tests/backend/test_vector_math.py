@@ -1,4 +1,7 @@
-"""The vectorized float32 exp/log/tanh/sigmoid against correctly rounded results, over the whole range."""
+"""The float32 elementary functions (vectorized exp/log/tanh/sigmoid/log1p/expm1, libm's others) against
+correctly rounded results, over the whole range."""
+
+import math
 
 import numpy as np
 import pytest
@@ -31,6 +34,14 @@ def ulp_error(actual, exact):
     ("log", tf.log, np.log),
     ("tanh", tf.tanh, np.tanh),
     ("sigmoid", tf.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    ("log1p", tf.log1p, np.log1p),
+    ("expm1", tf.expm1, np.expm1),
+    ("erf", tf.erf, np.vectorize(math.erf, otypes=[np.float64])),
+    # libm's, through LLVM intrinsics.
+    ("sin", tf.sin, np.sin),
+    ("cos", tf.cos, np.cos),
+    ("tan", tf.tan, np.tan),
+    ("atan2 with 1.5", lambda x: tf.atan2(x, 1.5), lambda x: np.arctan2(x, 1.5)),
 ])
 def test_within_two_ulp(name, op, exact):
     x = float32_sweep()

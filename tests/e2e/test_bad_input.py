@@ -258,6 +258,23 @@ CASES = [
     _as_tf("integer division by zero fetched as an operation", lambda tf: _session_run(
         tf, tf.floordiv(tf.constant([4, 5]), tf.constant([1, 0]), name="fd").op),
            Errors.InvalidArgumentError, "Integer division by zero.*fd", "Integer division by zero"),
+    _as_tf("integer floormod by zero", lambda tf: _session_run(tf, tf.floormod(tf.constant([4, 5]), tf.constant([1, 0]),
+                                                                             name="fm")),
+           Errors.InvalidArgumentError, "Integer division by zero.*fm", "Integer division by zero"),
+    _as_tf("integer % by zero", lambda tf: _session_run(tf, tf.constant([4, 5]) % tf.constant([1, 0])),
+           Errors.InvalidArgumentError, "Integer division by zero.*mod", "Integer division by zero"),
+    _as_tf("sin of integers", lambda tf: tf.sin(tf.constant([1, 2]), name="s"), TypeError,
+           "DataType int32 not in list of allowed values.*'s'", "DataType int32 not in list of allowed values"),
+    _as_tf("selu of integers", lambda tf: tf.nn.selu(tf.constant([1, 2])), TypeError,
+           "DataType int32 not in list of allowed values", "DataType int32 not in list of allowed values"),
+    _as_tf("floormod of booleans", lambda tf: tf.floormod(tf.constant([True]), tf.constant([True])), TypeError,
+           "DataType bool not in list of allowed values", "DataType bool not in list of allowed values"),
+    _as_tf("clip_by_norm of integers", lambda tf: tf.clip_by_norm(tf.constant([3, 4]), 2), TypeError,
+           "DataType int32 not in list of allowed values", "DataType int32 not in list of allowed values"),
+    _as_tf("clip_by_global_norm of one tensor", lambda tf: tf.clip_by_global_norm(tf.constant([3.0]), 1.0), TypeError,
+           "`t_list` should be a sequence of tensors", "`t_list` should be a sequence of tensors"),
+    _as_tf("global_norm of a string", lambda tf: tf.global_norm("t"), TypeError,
+           "`t_list` should be a sequence of tensors", "`t_list` should be a sequence of tensors"),
     _as_tf("softmax over a missing axis", lambda tf: tf.nn.softmax(tf.ones([2, 3]), axis=2),
            Errors.InvalidArgumentError, r"`dim` must be in the range \[-2, 2\).*Received: dim=2",
            r"`dim` must be in the range \[-2, 2\) where 2 is the number of dimensions in the input. Received: dim=2"),
@@ -304,6 +321,12 @@ CASES = [
                                                         np.ones((2, 3))),
            Errors.InvalidArgumentError, "Only one input size may be -1, not both 0 and 1 for 'r'",
            "Only one input size may be -1, not both 0 and 1"),
+    # TF 1.15 raised InvalidArgumentError "Integer division by zero" for these, as for FloorDiv and FloorMod;
+    # TF 2.21 reports an InternalError. graphc keeps TF 1.15's class.
+    *[_as_tf(f"integer {name} by zero", lambda tf, name=name: _session_run(tf, getattr(tf, name)(
+        tf.constant([4, 5]), tf.constant([1, 0]), name="td")), Errors.InvalidArgumentError,
+        "Integer division by zero.*td", "Unexpected error in binary operator", tf_error=Errors.InternalError)
+      for name in ("truncatediv", "truncatemod")],
     _as_tf("reshape to sizes divided by zero", lambda tf: _session_run(tf, tf.reshape(
         tf.ones([6]), tf.floordiv(tf.constant([6]), 0), name="r")),
            Errors.InvalidArgumentError, "Integer division by zero", "Integer division by zero"),

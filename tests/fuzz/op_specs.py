@@ -102,6 +102,39 @@ def _relu_grad(ctx):
     return True
 
 
+def _float32_alpha(ctx) -> float:
+    """A LeakyRelu alpha as TF's attr holds it, a float32 (as tf.nn.leaky_relu makes it)."""
+    return float(np.float32(ctx.one_of((0.2, 0.01, 1.5))))
+
+
+def _erf(ctx):
+    entry = ctx.float_entry()
+    tensor = entry.tensor
+    if ctx.tensorflow and ctx.float_dtype == tf.float64:
+        tensor = tf.clip_by_value(tensor, -40.0, 40.0)  # tensorflow_differences.ERF_OF_INFINITIES
+    ctx.add(apply_op("erf", [tensor]))
+    return True
+
+
+def _activation_gradient_helper(name, alpha=False) -> Spec:
+    """EluGrad-style ops (dy, y or x) -> dx over two floats of one shape; kinks where y crosses 0."""
+
+    def build(ctx):
+        dy = ctx.float_entry()
+        y = ctx.pick_or_leaf(FLOAT, lambda e: e.exact, shape=dy.shape)
+        attrs = {"alpha": _float32_alpha(ctx)} if alpha else {}
+        ctx.add(apply_op(name, [dy.tensor, y.tensor], attrs))
+        return True
+
+    return Spec(build, NOT_SMOOTH)
+
+
+def _leaky_relu(ctx):
+    entry = ctx.pick_or_leaf(FLOAT, lambda e: e.exact)
+    ctx.add(apply_op("leaky_relu", [entry.tensor], {"alpha": _float32_alpha(ctx)}), exact=entry.exact)
+    return True
+
+
 def _select(ctx):
     kind = _numeric_kind(ctx, (FLOAT, INT, BOOL))
     x = ctx.pick_or_leaf(kind)
@@ -506,6 +539,21 @@ SPECS: dict[str, Spec] = {
     "reciprocal": unary("reciprocal", (FLOAT,), positive=True, keeps_positive=True),
     "relu": unary("relu", exact=True, modes=NOT_SMOOTH),
     "logical_not": unary("logical_not", (BOOL,), exact=True, modes=VALUES_ONLY),
+    "sin": unary("sin", (FLOAT,)),
+    "cos": unary("cos", (FLOAT,)),
+    "tan": unary("tan", (FLOAT,), positive=True),  # in [0.5, 1.5]: clear of the poles at +-pi/2
+    "erf": Spec(_erf),
+    "log1p": unary("log1p", (FLOAT,), positive=True),
+    "expm1": unary("expm1", (FLOAT,), bounded=True),
+    **{name: unary(name, (FLOAT,), exact=True, discontinuous=True, modes=NOT_SMOOTH)
+       for name in ("floor", "ceil", "round")},
+    "softplus": unary("softplus", (FLOAT,), keeps_positive=True),
+    "elu": unary("elu", (FLOAT,), modes=NOT_SMOOTH),  # smooth once; its gradient has a kink at 0
+    "selu": unary("selu", (FLOAT,), modes=NOT_SMOOTH),
+    "leaky_relu": Spec(_leaky_relu, NOT_SMOOTH),
+    "elu_grad": _activation_gradient_helper("elu_grad"),
+    "selu_grad": _activation_gradient_helper("selu_grad"),
+    "leaky_relu_grad": _activation_gradient_helper("leaky_relu_grad", alpha=True),
     "tanh_grad": _gradient_helper("tanh_grad"),
     "sigmoid_grad": _gradient_helper("sigmoid_grad", grouping_differs_in_tensorflow=True),
     "sqrt_grad": _gradient_helper("sqrt_grad", positive_first=True),
@@ -514,7 +562,9 @@ SPECS: dict[str, Spec] = {
     "sub": binary("sub"),
     "mul": binary("mul"),
     "div": binary("div", (FLOAT,), positive_inputs=(1,)),
-    "floordiv": binary("floordiv", exact=True, discontinuous=True, modes=VALUES_ONLY),
+    **{name: binary(name, exact=True, discontinuous=True, modes=VALUES_ONLY)
+       for name in ("floordiv", "floormod", "truncatediv", "truncatemod")},
+    "atan2": binary("atan2", (FLOAT,), positive_inputs=(1,)),  # x > 0: clear of the origin and the cut at x < 0
     "maximum": binary("maximum", exact=True, modes=NOT_SMOOTH),
     "minimum": binary("minimum", exact=True, modes=NOT_SMOOTH),
     "pow": binary("pow", (FLOAT,), positive_inputs=(0,)),

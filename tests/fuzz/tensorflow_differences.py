@@ -85,3 +85,15 @@ PLACE_DEPENDENT_ZERO_SIGNS = ("Relu", "Maximum", "Minimum", "Max", "Min")
 # y = 1e30, dy = 0 is NaN in a whole vector and -0.0 in the tail. graphc gives the whole vectors' answer
 # everywhere. In TF-oracle graphs a SigmoidGrad's y is bounded (|y| <= 3, where the groupings agree).
 PLACE_DEPENDENT_GROUPING = "TF's SigmoidGrad vector and tail code group dy * y * (1 - y) differently"
+
+# TF 2.21's float64 Erf is NaN at +-inf (its float32 Erf, TF 1.15's and C's erf give +-1); graphc gives +-1.
+# tests/backend/test_ops_compiled.py pins graphc's answer; the edge-value table feeds TF no infinite float64 erf.
+ERF_OF_INFINITIES = "TF 2.21's float64 Erf gives NaN at +-inf; graphc +-1, as C and TF 1.15"
+
+# TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
+# binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for
+# FloorDiv and FloorMod. graphc raises TF 1.15's (tests/e2e/test_bad_input.py pins both).
+def truncated_division_by_zero(error: Exception, tensorflow_error) -> bool:
+    """Whether graphc's `error` and TF's (class name, message) are this difference."""
+    return ("Integer division by zero" in str(error) and tuple(tensorflow_error[:1]) == ("InternalError",)
+            and "Unexpected error in binary operator" in tensorflow_error[1])

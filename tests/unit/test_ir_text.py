@@ -69,3 +69,14 @@ def test_parse_errors_name_the_line():
         parse("program step:\n  %0:f32[2] = feed {tensor=\"x:0\"}\n  %1:f32[2] = neg %7\n  fetch %1\n")
     with pytest.raises(ParseError, match="fetch"):
         parse("program step:\n  %0:f32[2] = feed {tensor=\"x:0\"}\n")
+
+
+def test_float_attributes_round_trip():
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    y = tf.gradients(tf.reduce_sum(tf.nn.leaky_relu(x, alpha=0.01) * tf.nn.leaky_relu(x, alpha=1 / 3)), x)[0]
+    step = lower([y], feed_types({x: np.zeros((4, 3))}), frozenset())
+    text = print_program(step.program)
+    assert "alpha=9.999999776482582e-03" in text  # TF's alpha attr is a float32
+    assert print_program(parse(text)) == text
+    alphas = [[i.attrs["alpha"] for i in p.instructions if "alpha" in i.attrs] for p in (step.program, parse(text))]
+    assert alphas[0] == alphas[1] and len(alphas[0]) == 4 and float(np.float32(1 / 3)) in alphas[0]

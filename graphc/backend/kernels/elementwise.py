@@ -11,7 +11,7 @@ runs, and strided maps for the kernels of their own.
   order and reading each input through its own element strides: 0 along
   broadcast dimensions, permuted for a transpose. Dimensions along which every
   operand is contiguous are merged first, so a plain `a + b` is one flat loop
-  that LLVM vectorizes. Integer floordiv and pow, transpose and reshape are such maps.
+  that LLVM vectorizes. Integer divisions, remainders and pow, transpose and reshape are such maps.
 
 The loop nests come from backend/loops.py.
 """
@@ -161,14 +161,15 @@ def emit_strided_map(kb: KernelBuilder, out_ptr, out_dtype, out_shape, inputs, e
 # Integer ops that fail the run (TF's InvalidArgumentError) for some values of their second operand:
 # the predicate (against 0) of those values, and TF's message.
 _SECOND_OPERAND_CHECKS = {
-    "floordiv": ("==", messages.INTEGER_DIVISION_BY_ZERO),
+    **{name: ("==", messages.INTEGER_DIVISION_BY_ZERO) for name in ("floordiv", "floormod", "truncatediv",
+                                                                     "truncatemod")},
     "pow": ("<", messages.NEGATIVE_INTEGER_POWER),
 }
 
 
 def lower_checked_integer_op(module, name, inst):
-    """Integer floordiv or pow as a kernel of its own: the second operand is checked (for a zero divisor,
-    a negative exponent) before any result is computed."""
+    """An integer division, remainder or pow as a kernel of its own: the second operand is checked (for a
+    zero divisor, a negative exponent) before any result is computed."""
     operands = inst.values
     kb = KernelBuilder(module, name, ["out"] + [f"in{i}" for i in range(len(operands))] + ["status"])
     out_type = inst.result.type
@@ -216,7 +217,8 @@ def lower_reshape(module, name, inst):
 
 
 lowering.register_kernels({
-    "floordiv": lower_checked_integer_op,  # integers; float floordiv and pow are fused like any elementwise op
+    # Integers; float divisions, remainders and pow are fused like any elementwise op.
+    **{name: lower_checked_integer_op for name in ("floordiv", "floormod", "truncatediv", "truncatemod")},
     "pow": lower_checked_integer_op,
     "transpose": lower_transpose,
     "reshape": lower_reshape,
