@@ -18,8 +18,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/fully_connected_feed.py
 
-## The whole test suite (slow benchmarks excluded).
+## The whole test suite (slow benchmarks excluded), with the [mpi] extra for the data-parallel tests.
 test: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[mpi]'
 	$(PY) -m pytest -q
 
 ## Differential fuzzing for FUZZ_SECONDS (default 600): random graphs compiled vs the reference interpreter.

@@ -1,0 +1,93 @@
+"""Data parallelism over MPI (graphc.horovod): N ranks on batch b each make the updates of one process on
+batch N*b, the collective ops agree with the reference interpreter, and MPI stays optional.
+
+The MPI tests start `graphc run -np 2` (mpirun) themselves on loopback, bounded in time, and skip only
+when mpi4py (the [mpi] extra) is not installed.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.e2e.mpi_programs import data_parallel
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAMS = Path(__file__).resolve().parent / "mpi_programs"
+MPI_TIMEOUT = 300  # seconds; a cold compile cache on a loaded 2-core machine takes most of it
+
+
+def _require_mpi():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        pytest.skip("needs mpi4py and Open MPI: the [mpi] extra (pip install -e '.[mpi]'; make test installs it)")
+
+
+def run_ranks(processes: int, program: str, *args) -> subprocess.CompletedProcess:
+    """`graphc run -np N program args` with the repository importable; the whole process group is killed
+    if it outlives MPI_TIMEOUT, so a hung rank fails the test instead of hanging it."""
+    _require_mpi()
+    environment = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHC_NUM_THREADS="1")
+    command = [sys.executable, "-m", "graphc.tools.cli", "run", "-np", str(processes), "--oversubscribe",
+               str(PROGRAMS / program), *map(str, args)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               env=environment, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=MPI_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"{program} on {processes} ranks did not finish in {MPI_TIMEOUT} s")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """What data_parallel.py saved on each of 2 ranks."""
+    out = tmp_path_factory.mktemp("ranks")
+    result = run_ranks(2, "data_parallel.py", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [dict(np.load(out / f"rank{rank}.npz")) for rank in range(2)]
+
+
+def test_import_graphc_never_imports_mpi():
+    code = ("import sys, graphc as tf, graphc.horovod as hvd; tf.Session; tf.train.GradientDescentOptimizer; "
+            "assert 'mpi4py' not in sys.modules, 'mpi4py imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr
+
+
+def test_ranks_know_the_world(two_ranks):
+    for rank, saved in enumerate(two_ranks):
+        assert saved["size"] == 2 and saved["rank"] == rank
+        assert saved["local"].tolist() == [2, rank]  # both on this machine
+
+
+@pytest.mark.parametrize("optimizer", sorted(data_parallel.OPTIMIZERS))
+def test_two_ranks_on_half_batches_update_as_one_process_on_the_whole(two_ranks, optimizer):
+    single = data_parallel.train(slice(None), optimizer)
+    for name, expected in single.items():
+        first, second = (saved[f"{optimizer}:{name}"] for saved in two_ranks)
+        np.testing.assert_array_equal(first, second, err_msg=f"ranks disagree on {name}")
+        np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+# hvd.allreduce (Average, Sum), allgather, broadcast(root 1), integer Sum and allgather, and the gradient
+# of sum(allgather(x)^2) (4x: each rank's rows reach both ranks), with rank r feeding x + 10r, [r, 1, 2^40].
+X = np.arange(6.0).reshape(2, 3)
+EXPECTED = [X + 5, 2 * X + 10, np.concatenate([X, X + 10]), X + 10, [1, 2, 2 ** 41],
+            [0, 1, 2 ** 40, 1, 1, 2 ** 40]]
+
+
+def test_collective_ops_compiled_agree_with_the_interpreter_and_the_arithmetic(two_ranks):
+    for rank, saved in enumerate(two_ranks):
+        expected = EXPECTED + [4 * (X + 10 * rank)]
+        for index, value in enumerate(expected):
+            np.testing.assert_array_equal(saved[f"compiled:{index}"], value, err_msg=f"rank {rank} fetch {index}")
+            np.testing.assert_array_equal(saved[f"interpreted:{index}"], value, err_msg=f"rank {rank} fetch {index}")
