@@ -6,6 +6,7 @@ when mpi4py (the [mpi] extra) is not installed.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,21 +29,21 @@ def _require_mpi():
         pytest.skip("needs mpi4py and Open MPI: the [mpi] extra (pip install -e '.[mpi]'; make test installs it)")
 
 
-def run_ranks(processes: int, program: str, *args) -> subprocess.CompletedProcess:
+def run_ranks(processes: int, program: Path, *args, timeout=MPI_TIMEOUT) -> subprocess.CompletedProcess:
     """`graphc run -np N program args` with the repository importable; the whole process group is killed
-    if it outlives MPI_TIMEOUT, so a hung rank fails the test instead of hanging it."""
+    if it outlives `timeout` seconds, so a hung rank fails the test instead of hanging it."""
     _require_mpi()
     environment = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHC_NUM_THREADS="1")
     command = [sys.executable, "-m", "graphc.tools.cli", "run", "-np", str(processes), "--oversubscribe",
-               str(PROGRAMS / program), *map(str, args)]
+               str(program), *map(str, args)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                env=environment, start_new_session=True)
     try:
-        stdout, stderr = process.communicate(timeout=MPI_TIMEOUT)
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        pytest.fail(f"{program} on {processes} ranks did not finish in {MPI_TIMEOUT} s")
+        pytest.fail(f"{program.name} on {processes} ranks did not finish in {timeout} s")
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
@@ -50,7 +51,7 @@ def run_ranks(processes: int, program: str, *args) -> subprocess.CompletedProces
 def two_ranks(tmp_path_factory):
     """What data_parallel.py saved on each of 2 ranks."""
     out = tmp_path_factory.mktemp("ranks")
-    result = run_ranks(2, "data_parallel.py", out)
+    result = run_ranks(2, PROGRAMS / "data_parallel.py", out)
     assert result.returncode == 0, result.stdout + result.stderr
     return [dict(np.load(out / f"rank{rank}.npz")) for rank in range(2)]
 
@@ -91,3 +92,26 @@ def test_collective_ops_compiled_agree_with_the_interpreter_and_the_arithmetic(t
         for index, value in enumerate(expected):
             np.testing.assert_array_equal(saved[f"compiled:{index}"], value, err_msg=f"rank {rank} fetch {index}")
             np.testing.assert_array_equal(saved[f"interpreted:{index}"], value, err_msg=f"rank {rank} fetch {index}")
+
+
+def test_mnist_horovod_example_runs_on_two_ranks_that_agree():
+    result = run_ranks(2, ROOT / "examples" / "mnist_horovod.py", "--steps", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    checksums = dict(re.findall(r"rank (\d) of 2: weight checksum (\S+)", result.stdout))
+    assert sorted(checksums) == ["0", "1"] and checksums["0"] == checksums["1"], result.stdout
+    assert "Test accuracy:" in result.stdout
+
+
+@pytest.mark.slow
+def test_mnist_horovod_example_reaches_the_single_process_accuracy_in_one_epoch():
+    result = run_ranks(2, ROOT / "examples" / "mnist_horovod.py", timeout=3600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # examples/mnist_cnn.py, one process, reaches 0.97 in one epoch (test_examples.py)
+    assert float(re.search(r"Test accuracy: ([\d.]+)", result.stdout).group(1)) >= 0.97
+
+
+def test_a_killed_rank_stops_the_job_instead_of_hanging_it():
+    result = run_ranks(2, PROGRAMS / "rank_dies.py", timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "finished 1000 steps" not in output, output
+    assert re.search(r"rank 1 .* exited on\s+signal 9", output), output
