@@ -87,7 +87,8 @@ def targets(results: list) -> str:
     for model in STEPS:
         ours, theirs = rate("graphc", model, "sync", 2), rate("torch", model, "sync", 2)
         if theirs is None:
-            lines.append(f"| {model.upper()}, graphc sync step ≤ 0.5 × PyTorch DDP's | — | PyTorch not installed |")
+            lines.append(f"| {model.upper()}, graphc sync step ≤ 0.5 × PyTorch DDP's | — | "
+                         "PyTorch not installed |")
         else:
             ratio = theirs / ours  # step time ratio = inverse throughput ratio
             lines.append(f"| {model.upper()}, graphc sync step ≤ 0.5 × PyTorch DDP's (2 ranks) | {ratio:.2f} | "

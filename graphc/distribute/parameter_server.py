@@ -33,12 +33,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.horovod import world
-from graphc.train.optimizer import Optimizer
+from graphc.horovod.optimizer import OptimizerWrapper
 
 _SERVER = 0  # the rank whose window holds the parameters
 
 
-class AsyncOptimizer(Optimizer):
+class AsyncOptimizer(OptimizerWrapper):
     """Wraps a `tf.train` optimizer for asynchronous training on a parameter server (module docstring).
 
     The graph is the wrapped optimizer's: `minimize` builds the usual training
@@ -47,28 +47,14 @@ class AsyncOptimizer(Optimizer):
 
     def __init__(self, optimizer, name=None, use_locking=False):
         world.init()
-        super().__init__(use_locking, name or f"Async{type(optimizer).__name__}")
-        self._optimizer = optimizer
+        super().__init__(optimizer, name or f"Async{type(optimizer).__name__}", use_locking)
         self._var_list: list = []
-
-    def compute_gradients(self, *args, **kwargs):
-        """The wrapped optimizer's gradients (of this worker's batch)."""
-        return self._optimizer.compute_gradients(*args, **kwargs)
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """The wrapped optimizer's update of the local copy; its variables become the shared parameters."""
         grads_and_vars = list(grads_and_vars)
         self._var_list = [v for g, v in grads_and_vars if g is not None]
         return self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
-
-    def get_slot(self, *args, **kwargs):
-        return self._optimizer.get_slot(*args, **kwargs)
-
-    def get_slot_names(self, *args, **kwargs):
-        return self._optimizer.get_slot_names(*args, **kwargs)
-
-    def variables(self, *args, **kwargs):
-        return self._optimizer.variables(*args, **kwargs)
 
     def join(self, session) -> "AsyncWorker":
         """Makes this rank a worker of the parameter server (collective: every rank calls it, after

@@ -17,7 +17,33 @@ from graphc.ops.variables import global_variables
 from graphc.train.optimizer import Optimizer
 
 
-class DistributedOptimizer(Optimizer):
+class OptimizerWrapper(Optimizer):
+    """An optimizer that is another's, with some of its steps changed: what a subclass does not override is
+    the wrapped optimizer's (the Horovod and parameter-server wrappers)."""
+
+    def __init__(self, optimizer, name: str, use_locking: bool = False):
+        super().__init__(use_locking, name)
+        self._optimizer = optimizer
+
+    def compute_gradients(self, *args, **kwargs):
+        """The wrapped optimizer's (gradient, variable) pairs."""
+        return self._optimizer.compute_gradients(*args, **kwargs)
+
+    def apply_gradients(self, *args, **kwargs):
+        """The wrapped optimizer's update."""
+        return self._optimizer.apply_gradients(*args, **kwargs)
+
+    def get_slot(self, *args, **kwargs):
+        return self._optimizer.get_slot(*args, **kwargs)
+
+    def get_slot_names(self, *args, **kwargs):
+        return self._optimizer.get_slot_names(*args, **kwargs)
+
+    def variables(self, *args, **kwargs):
+        return self._optimizer.variables(*args, **kwargs)
+
+
+class DistributedOptimizer(OptimizerWrapper):
     """An optimizer whose gradients are averaged over all ranks (op=Average) or summed (op=Sum) first.
 
     As Horovod's: with a world of one process the gradients are the wrapped
@@ -33,8 +59,7 @@ class DistributedOptimizer(Optimizer):
         if backward_passes_per_step != 1:
             raise ValueError("graphc's DistributedOptimizer reduces the gradients of every step "
                              "(backward_passes_per_step=1)")
-        super().__init__(use_locking, name or f"Distributed{type(optimizer).__name__}")
-        self._optimizer = optimizer
+        super().__init__(optimizer, name or f"Distributed{type(optimizer).__name__}", use_locking)
         self._op = ops.reduce_op(op=op)
         self._compression = compression
 
@@ -47,19 +72,6 @@ class DistributedOptimizer(Optimizer):
         with name_scope(self._name + "_Allreduce"):
             reduced = ops.fused_allreduce(list(grads), self._op, self._compression)
         return list(zip(reduced, variables))
-
-    def apply_gradients(self, *args, **kwargs):
-        """The wrapped optimizer's update."""
-        return self._optimizer.apply_gradients(*args, **kwargs)
-
-    def get_slot(self, *args, **kwargs):
-        return self._optimizer.get_slot(*args, **kwargs)
-
-    def get_slot_names(self, *args, **kwargs):
-        return self._optimizer.get_slot_names(*args, **kwargs)
-
-    def variables(self, *args, **kwargs):
-        return self._optimizer.variables(*args, **kwargs)
 
 
 def broadcast_variables(variables, root_rank: int):
