@@ -15,7 +15,7 @@ each tensor's name, dtype, shape and size, reading no tensor; with --values it
 reads the tensors one at a time, verifies their checksums and summarises their
 values instead of the size.
 
-    graphc run -np N PROGRAM.py [--oversubscribe] [--hostfile FILE] [PROGRAM OPTIONS...]
+    graphc run -np N PROGRAM.py [--oversubscribe] [--hostfile FILE] [--timeout S] [PROGRAM OPTIONS...]
 
 runs the program on N MPI ranks through mpirun (launch.py; the [mpi] extra).
 
@@ -206,6 +206,7 @@ def main(argv=None) -> int:
     run.add_argument("-np", type=int, required=True, help="the number of ranks (processes)")
     run.add_argument("--oversubscribe", action="store_true", help="allow more ranks than cores")
     run.add_argument("--hostfile", help="an Open MPI hostfile: the machines to run on")
+    run.add_argument("--timeout", type=int, help="abort the whole job after this many seconds")
     run.add_argument("program", help="a Python program, e.g. one using `import graphc.horovod as hvd`")
     # Options graphc does not know are the program's own (`--max_steps 3`).
     options, options.args = parser.parse_known_args(argv)

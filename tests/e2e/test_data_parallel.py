@@ -31,13 +31,13 @@ def _require_mpi():
         pytest.skip("needs mpi4py and Open MPI: the [mpi] extra (pip install -e '.[mpi]'; make test installs it)")
 
 
-def run_ranks(processes: int, program: Path, *args, timeout=MPI_TIMEOUT) -> subprocess.CompletedProcess:
+def run_ranks(processes: int, program: Path, *args, timeout=MPI_TIMEOUT, launcher=()) -> subprocess.CompletedProcess:
     """`graphc run -np N program args` with the repository importable; the whole process group is killed
     if it outlives `timeout` seconds, so a hung rank fails the test instead of hanging it."""
     _require_mpi()
     environment = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHC_NUM_THREADS="1")
     command = [sys.executable, "-m", "graphc.tools.cli", "run", "-np", str(processes), "--oversubscribe",
-               str(program), *map(str, args)]
+               *launcher, str(program), *map(str, args)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                env=environment, start_new_session=True)
     try:
@@ -111,6 +111,13 @@ def test_a_killed_rank_stops_the_job_instead_of_hanging_it():
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "finished 1000 steps" not in output, output
     assert re.search(r"rank 1 .* exited on\s+signal 9", output), output
+
+
+@pytest.mark.slow  # waits out the job's time limit
+def test_a_stalled_rank_ends_the_job_at_the_launchers_time_limit():
+    result = run_ranks(2, PROGRAMS / "rank_dies.py", "stall", timeout=300, launcher=("--timeout", "60"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "execution time limit" in output, output
 
 
 # -- asynchronous: the parameter server of graphc.distribute ------------------------------------------

@@ -23,12 +23,12 @@ def data():
     return rng.normal(size=(BATCH, FEATURES)).astype(np.float32), rng.randint(0, CLASSES, BATCH).astype(np.int32)
 
 
-def train(rows, optimizer_name, wrap=None, start=None):
+def train(rows, optimizer_name, wrap=None, start=None, seed=1):
     """Weights after STEPS steps on `rows` of the data: {name: array}. `wrap` wraps the optimizer;
     `start`, a function of the session, runs after initialisation (a broadcast)."""
     graph = tf.Graph()
     with graph.as_default():
-        tf.set_random_seed(1)
+        tf.set_random_seed(seed)
         images = tf.placeholder(tf.float32, [None, FEATURES])
         labels = tf.placeholder(tf.int32, [None])
         hidden = tf.layers.dense(images, HIDDEN, activation=tf.nn.relu)
@@ -65,6 +65,14 @@ def collective_values(hvd):
     return compiled, interpreted
 
 
+def _broadcast_hook(session):
+    import graphc.horovod as hvd
+
+    hook = hvd.BroadcastGlobalVariablesHook(0)
+    hook.begin()
+    hook.after_create_session(session, None)
+
+
 def main(out: Path):
     import graphc.horovod as hvd
 
@@ -73,8 +81,10 @@ def main(out: Path):
     rows = slice(hvd.rank() * half, (hvd.rank() + 1) * half)
     results = {}
     for name in OPTIMIZERS:
-        weights = train(rows, name, wrap=hvd.DistributedOptimizer,
-                        start=lambda session: session.run(hvd.broadcast_global_variables(0)))
+        # Each rank initialises its own way (seed 1 + rank): only the broadcast of rank 0's values (the op, or
+        # the hook for momentum) makes them start where the single process (seed 1) starts.
+        weights = train(rows, name, wrap=hvd.DistributedOptimizer, start=_broadcast_hook if name == "momentum"
+                        else lambda session: session.run(hvd.broadcast_global_variables(0)), seed=1 + hvd.rank())
         results.update({f"{name}:{key}": value for key, value in weights.items()})
     compiled, interpreted = collective_values(hvd)
     results.update({f"compiled:{i}": v for i, v in enumerate(compiled)})

@@ -1,8 +1,11 @@
 """Run under mpirun by tests/e2e/test_data_parallel.py: rank 1 is killed (SIGKILL) in the middle of
-synchronous training; the others must stop with an error, not hang in their next allreduce."""
+synchronous training, or with `stall` stops answering (sleeps); the others must stop with an error, not
+hang in their next allreduce."""
 
 import os
 import signal
+import sys
+import time
 
 import numpy as np
 
@@ -18,6 +21,8 @@ with tf.Session() as session:
     session.run(tf.global_variables_initializer())
     for step in range(1000):
         if step == 3 and hvd.rank() == 1:
+            if sys.argv[1:] == ["stall"]:
+                time.sleep(3600)
             os.kill(os.getpid(), signal.SIGKILL)
         session.run(train_op, {x: np.ones((4, 3), np.float32)})
 print(f"rank {hvd.rank()} finished 1000 steps without its peer", flush=True)
