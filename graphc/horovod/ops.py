@@ -73,20 +73,20 @@ def allreduce(tensor, average=None, device_dense="", device_sparse="", compressi
               name=None):
     """The sum (op=Sum) or the mean (op=Average, the default) of `tensor` over all ranks."""
     op = reduce_op(average, op)
-    world.world()
+    world.world()  # Horovod's ValueError before hvd.init()
     with name_scope(name, "HorovodAllreduce"):
         return _reduced(convert_to_tensor(tensor), op, compression)
 
 
 def allgather(tensor, name=None):
     """The ranks' `tensor`s (one shape on every rank) concatenated along dimension 0 in rank order."""
-    world.world()
+    world.world()  # Horovod's ValueError before hvd.init()
     return collective_ops.allgather(convert_to_tensor(tensor), name=name)
 
 
 def broadcast(tensor, root_rank, name=None):
     """Rank `root_rank`'s `tensor`, on every rank."""
-    world.world()
+    world.world()  # Horovod's ValueError before hvd.init()
     return collective_ops.broadcast(convert_to_tensor(tensor), root_rank, name=name)
 
 

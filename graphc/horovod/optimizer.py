@@ -55,7 +55,7 @@ class DistributedOptimizer(OptimizerWrapper):
     def __init__(self, optimizer, name=None, use_locking=False, device_dense="", device_sparse="",
                  compression=ops.Compression.none, sparse_as_dense=False, backward_passes_per_step=1,
                  op=ops.Average):
-        world.world()
+        world.world()  # Horovod's ValueError before hvd.init()
         if backward_passes_per_step != 1:
             raise ValueError("graphc's DistributedOptimizer reduces the gradients of every step "
                              "(backward_passes_per_step=1)")
@@ -76,7 +76,7 @@ class DistributedOptimizer(OptimizerWrapper):
 
 def broadcast_variables(variables, root_rank: int):
     """An op that sets `variables` on every rank to rank `root_rank`'s values (one MPI_Bcast per dtype)."""
-    world.world()
+    world.world()  # Horovod's ValueError before hvd.init()
     variables = list(variables)
     with name_scope("BroadcastVariables"):
         values = ops.fused([v.value() for v in variables],
