@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test fuzz fuzz-tf sanitize valgrind bench venv clean
+.PHONY: demo test fuzz fuzz-tf sanitize valgrind bench bench-distributed venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/fully_connected_feed.py
 
-## The whole test suite (slow benchmarks excluded).
+## The whole test suite (slow benchmarks excluded), with the [mpi] extra for the data-parallel tests.
 test: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[mpi]'
 	$(PY) -m pytest -q
 
 ## Differential fuzzing for FUZZ_SECONDS (default 600): random graphs compiled vs the reference interpreter.
@@ -46,8 +47,13 @@ valgrind: $(STAMP)
 
 ## graphc against NumPy, PyTorch and JAX in one run (installs torch and jax into the venv).
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m pip install --quiet -e '.[bench,mpi]'
 	$(PY) benchmarks/run.py
+
+## Data parallel training at 1 and 2 MPI ranks, sync and async, and PyTorch DDP (installs [mpi] and [bench]).
+bench-distributed: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[mpi,bench]'
+	$(PY) benchmarks/distributed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

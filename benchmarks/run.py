@@ -3,7 +3,8 @@
 In order: the three training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
 threads (thread_determinism.py); compile time against graph size, graphc's and
-JAX's (compile_scaling.py); then the targets table (report.py). Everything
+JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
+(distributed.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
 Three workloads, each a full training step (forward, backward, update), float32:
@@ -48,6 +49,7 @@ means slower than graphc).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import platform
 import statistics
@@ -61,6 +63,7 @@ import llvmlite.binding
 
 import compile_scaling
 import compile_time
+import distributed
 import gemm
 import graphc_steps
 import numpy_steps
@@ -170,6 +173,13 @@ def main(only: list) -> None:
     scaling_rows = compile_scaling.measure()
     section(compile_scaling.table(scaling_rows))
     targets += compile_scaling.targets(scaling_rows)
+
+    section("\n### Data parallel training over MPI (benchmarks/distributed.py)\n")
+    if importlib.util.find_spec("mpi4py") is None:
+        section("Skipped: mpi4py is not installed (the [mpi] extra; `make bench` installs it).")
+    else:
+        distributed_results = distributed.measure()
+        section(distributed.table(distributed_results) + "\n\n" + distributed.targets(distributed_results))
 
     section("\n### Targets\n")
     section(report.targets_table(targets))

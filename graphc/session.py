@@ -348,6 +348,14 @@ class BaseSession:
                     storage[...] = value
                 self._initialized.add(name)
 
+    def _variable_array(self, name: str) -> np.ndarray:
+        """The array variable `name` (op name) lives in, which compiled steps update in place: for code
+        that exchanges variables with other processes (graphc.distribute)."""
+        with self._lock:
+            if name not in self._initialized or name not in self._variables:
+                raise errors.FailedPreconditionError(None, None, f"Attempting to use uninitialized value {name}")
+            return self._variables[name]
+
     def _step(self, elements, feeds):
         # Under the lock: two threads meeting a new signature compile it once, and bind one
         # array per variable (two compiles would each allocate one and diverge).

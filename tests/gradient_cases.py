@@ -6,6 +6,7 @@ Each case: (name, function of the input tensors, list of input arrays).
 import numpy as np
 
 import graphc as tf
+from graphc.ops import collective_ops
 
 rng = np.random.RandomState(0)
 
@@ -102,6 +103,10 @@ CASES = [
      [signed(4)]),
     ("clip_by_value", lambda x: tf.clip_by_value(x, -0.9, 1.1), [signed(3, 4)]),
     ("check_numerics", lambda x: tf.check_numerics(x * x, "x squared"), [signed(4)]),
+    # Collectives in a world of one process (2 MPI ranks: tests/e2e/test_data_parallel.py).
+    ("mpi_allreduce", lambda x: collective_ops.allreduce_sum(x * x), [signed(2, 3)]),
+    ("mpi_allgather", lambda x: collective_ops.allgather(x * x), [signed(2, 3)]),
+    ("mpi_broadcast", lambda x: collective_ops.broadcast(x * x, 0), [signed(3)]),
     ("identity", lambda x: tf.identity(x) * 2.0, [signed(3)]),
     ("strided_slice_grad_grad", lambda x: tf.gradients(tf.reduce_sum(x[::2] * x[::2]), x)[0], [signed(5)]),
     ("conv2d_same", lambda x, w: tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"), [signed(1, 4, 5, 2), signed(3, 3, 2, 2)]),

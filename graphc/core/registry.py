@@ -61,11 +61,14 @@ class Effects:
     writes: bool = False     # writes the variable its first operand names
     random: bool = False     # draws random numbers, advancing a run counter of its own
     may_fail: object = False
+    # Exchanges data with the other processes of the world (an MPI collective, core/collectives.py):
+    # every process must run it, so it is never folded into a constant on one of them.
+    communicates: bool = False
 
     @property
     def stateful(self) -> bool:
         """Whether the op touches state: it cannot be folded, merged with its twin or evaluated early."""
-        return self.reads or self.writes or self.random
+        return self.reads or self.writes or self.random or self.communicates
 
 
 PURE = Effects()

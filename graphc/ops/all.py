@@ -1,6 +1,20 @@
 """Every op family, imported so that each registers its ops (the registry walk in the tests
 and `graphc.compat.v1` rely on a complete registry)."""
 
-from graphc.ops import (activation_ops, array_ops, check_ops, conv_ops, elementary_ops,  # noqa: F401
-                        init_ops, layout_ops, math_ops, nn_impl, nn_ops, random_ops, state_ops, summary_ops,
-                        variable_scope, variables)
+# One family a line, so that adding one is a one-line change.
+from graphc.ops import activation_ops  # noqa: F401
+from graphc.ops import array_ops  # noqa: F401
+from graphc.ops import check_ops  # noqa: F401
+from graphc.ops import collective_ops  # noqa: F401
+from graphc.ops import conv_ops  # noqa: F401
+from graphc.ops import elementary_ops  # noqa: F401
+from graphc.ops import init_ops  # noqa: F401
+from graphc.ops import layout_ops  # noqa: F401
+from graphc.ops import math_ops  # noqa: F401
+from graphc.ops import nn_impl  # noqa: F401
+from graphc.ops import nn_ops  # noqa: F401
+from graphc.ops import random_ops  # noqa: F401
+from graphc.ops import state_ops  # noqa: F401
+from graphc.ops import summary_ops  # noqa: F401
+from graphc.ops import variable_scope  # noqa: F401
+from graphc.ops import variables  # noqa: F401

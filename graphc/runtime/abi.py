@@ -58,7 +58,18 @@ RUNTIME_FUNCTIONS = {f.name: f for f in (
     Function("graphc_now_ns", "int64_t"),
     Function("graphc_profile_record", "void", ("const char *", "int64_t")),
     Function("graphc_profile_report", "int64_t", ("char *", "int64_t")),
+    # collectives.c: MPI collectives through the addresses graphc.horovod connects (0, an MPI error, or -1).
+    Function("graphc_mpi_connect", "int32_t", ("void *", "void *", "void *", "intptr_t", "intptr_t", "intptr_t",
+                                               "const intptr_t *", "int32_t")),
+    Function("graphc_mpi_size", "int32_t"),
+    Function("graphc_mpi_allreduce", "int32_t", ("const void *", "void *", "int64_t", "int32_t")),
+    Function("graphc_mpi_allgather", "int32_t", ("const void *", "void *", "int64_t", "int32_t", "int32_t")),
+    Function("graphc_mpi_broadcast", "int32_t", ("const void *", "void *", "int64_t", "int32_t", "int32_t",
+                                                 "int32_t")),
 )}
+
+# The element types collectives exchange; a kernel passes the index of its type (GRAPHC_COLLECTIVE_DTYPES).
+COLLECTIVE_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
 # What every step library exports: the step, and the variables to save before a run
 # ({count, index...} in memory-plan order: see backend/codegen.py).

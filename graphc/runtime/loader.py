@@ -200,3 +200,14 @@ def num_threads() -> int:
 def set_num_threads(threads: int) -> int:
     """Resizes the thread pool (threads < 1: back to the default); returns the new size."""
     return runtime().graphc_set_num_threads(int(threads))
+
+
+def connect_mpi(functions: tuple, communicator: int, sum_op: int, in_place: int, types: tuple, size: int) -> None:
+    """Connects runtime_c's collectives to an MPI library (collectives.c): `functions` are the addresses of
+    MPI_Allreduce, MPI_Allgather and MPI_Bcast; the handles are integers; `types` has one handle per
+    `abi.COLLECTIVE_DTYPES`. Connecting null functions and size 1 makes the world this process again."""
+    if len(types) != len(abi.COLLECTIVE_DTYPES):
+        raise ValueError(f"connect_mpi needs {len(abi.COLLECTIVE_DTYPES)} datatype handles, not {len(types)}")
+    pointers = [_ffi.cast("void *", address) for address in functions]
+    runtime().graphc_mpi_connect(*pointers, communicator, sum_op, in_place, _ffi.new("intptr_t[]", list(types)),
+                                 size)

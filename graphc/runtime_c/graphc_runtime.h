@@ -43,4 +43,16 @@ int64_t graphc_now_ns(void);
 void graphc_profile_record(const char *name, int64_t nanoseconds);
 int64_t graphc_profile_report(char *text, int64_t size); /* "name\tns\tcalls" lines */
 
+/* Collectives on MPI (collectives.c): graphc.horovod connects them to the MPI library with the addresses of
+ * MPI_Allreduce, MPI_Allgather, MPI_Bcast and handles as intptr_t (`types`: GRAPHC_COLLECTIVE_DTYPES of them:
+ * float32, float64, int32, int64); until then the world is this process. Each returns 0, an MPI error code,
+ * or -1 for a step compiled for a world of another size. `dtype` indexes `types`. */
+#define GRAPHC_COLLECTIVE_DTYPES 4
+int32_t graphc_mpi_connect(void *allreduce, void *allgather, void *bcast, intptr_t comm, intptr_t sum,
+                           intptr_t in_place, const intptr_t *types, int32_t size);
+int32_t graphc_mpi_size(void);
+int32_t graphc_mpi_allreduce(const void *in, void *out, int64_t count, int32_t dtype);
+int32_t graphc_mpi_allgather(const void *in, void *out, int64_t count, int32_t dtype, int32_t size);
+int32_t graphc_mpi_broadcast(const void *in, void *out, int64_t count, int32_t dtype, int32_t root, int32_t size);
+
 #endif

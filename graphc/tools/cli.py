@@ -15,6 +15,10 @@ each tensor's name, dtype, shape and size, reading no tensor; with --values it
 reads the tensors one at a time, verifies their checksums and summarises their
 values instead of the size.
 
+    graphc run -np N PROGRAM.py [--oversubscribe] [--hostfile FILE] [--timeout S] [PROGRAM OPTIONS...]
+
+runs the program on N MPI ranks through mpirun (launch.py; the [mpi] extra).
+
     graphc info
 
 builds the per-machine libraries (C runtime, GEMM) into the cache if they are
@@ -41,7 +45,7 @@ from graphc.compiler.dump import parse_graph_text
 from graphc.core import dtypes
 from graphc.ir.parser import parse
 from graphc.runtime import cache, loader
-from graphc.tools import dot_render
+from graphc.tools import dot_render, launch
 from graphc.tools.graph_picture import graph_dot, program_dot
 from graphc.train import checkpoint_io
 
@@ -198,10 +202,18 @@ def main(argv=None) -> int:
     inspect.add_argument("--values", action="store_true",
                          help="also read each tensor, verify its checksum and summarise its values")
     commands.add_parser("info", help="build the per-machine libraries and describe the host")
+    run = commands.add_parser("run", help="run a program on N MPI ranks through mpirun (the [mpi] extra)")
+    run.add_argument("-np", type=int, required=True, help="the number of ranks (processes)")
+    run.add_argument("--oversubscribe", action="store_true", help="allow more ranks than cores")
+    run.add_argument("--hostfile", help="an Open MPI hostfile: the machines to run on")
+    run.add_argument("--timeout", type=int, help="abort the whole job after this many seconds")
+    run.add_argument("program", help="a Python program, e.g. one using `import graphc.horovod as hvd`")
     # Options graphc does not know are the program's own (`--max_steps 3`).
     options, options.args = parser.parse_known_args(argv)
     if options.command == "dump":
         return dump_command(options)
+    if options.command == "run":
+        return launch.run_command(options)
     if options.args:
         parser.error(f"unrecognized arguments: {' '.join(options.args)}")
     if options.command == "inspect-checkpoint":

@@ -18,7 +18,7 @@ import numpy as np
 import graphc as tf
 from graphc.core.slicing import MIRROR_SKIP
 from graphc.frontend.graph import apply_op
-from graphc.ops import state_ops
+from graphc.ops import collective_ops, state_ops
 from tests.fuzz.context import BOOL, FINITE_DIFFERENCES, FLOAT, GRADIENTS, INT, STATE, VALUES, BuildContext, Entry
 
 ALL_MODES = frozenset({VALUES, GRADIENTS, FINITE_DIFFERENCES})
@@ -458,6 +458,20 @@ def _check_numerics(ctx):
     return True
 
 
+def _collective(build_op) -> Spec:
+    """A collective in the fuzzer's world of one process, where it is the identity (on 2 MPI ranks:
+    tests/e2e/test_data_parallel.py)."""
+
+    def build(ctx):
+        entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)), lambda e: len(e.shape) >= 1)
+        if not entry.shape:
+            return False
+        ctx.add(build_op(entry.tensor), exact=entry.exact, positive=entry.positive)
+        return True
+
+    return Spec(build)
+
+
 def _image(ctx) -> Entry:
     """An NHWC float tensor: from the pool if one has non-empty H and W, else a new one (batch may be 0)."""
     shape = (ctx.one_of((1, 2, 0, 3)), ctx.choose_count(1, 7), ctx.choose_count(1, 7), ctx.choose_count(1, 3))
@@ -606,6 +620,9 @@ SPECS: dict[str, Spec] = {
     "random_uniform": _random("random_uniform"),
     "random_normal": _random("random_normal"),
     "truncated_normal": _random("truncated_normal"),
+    "mpi_allreduce": _collective(collective_ops.allreduce_sum),
+    "mpi_allgather": _collective(collective_ops.allgather),
+    "mpi_broadcast": _collective(lambda tensor: collective_ops.broadcast(tensor, 0)),
 }
 
 # Registered ops the fuzzer does not build, each with the reason.
