@@ -33,6 +33,7 @@ import numpy as np
 import safetensors.numpy
 
 from graphc import errors
+from graphc.train import tf_datatypes
 
 DATA_SUFFIX = ".safetensors"
 STATE_FILENAME = "checkpoint"
@@ -80,6 +81,11 @@ class TensorEntry:
     offset: int  # of its first byte in the file
     nbytes: int
     checksum: str
+
+    @property
+    def type_name(self) -> str:
+        """TensorFlow's name of the dtype, as restore errors write it."""
+        return tf_datatypes.type_name(self.dtype)
 
 
 class CheckpointReader:
@@ -308,14 +314,16 @@ def read_state(path: str):
 # -- atomic writes ---------------------------------------------------------------------------
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Replaces `path` by a file holding `data`, so that a crash leaves the old file or the new one."""
+def atomic_write(path: str, *chunks) -> None:
+    """Replaces `path` by a file holding the bytes-like `chunks` one after another, so that a crash leaves
+    the old file or the new one."""
     directory = os.path.dirname(path) or "."
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
+            for chunk in chunks:
+                file.write(chunk)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
