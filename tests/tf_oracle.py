@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -50,3 +51,16 @@ def tensorflow_answers(path: str, table: str) -> dict:
     if result.returncode != 0:
         raise AssertionError(f"TensorFlow's run of {table} in {path} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_tensorflow(script: str, *args: str) -> str:
+    """The standard output of `script` (Python source using TensorFlow) run in a child process with
+    `args` as sys.argv[1:]; skips, naming the extra, when TensorFlow is not installed."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=_ROOT,
+                            timeout=900, check=False, env=environment)
+    if result.returncode != 0:
+        raise AssertionError(f"TensorFlow's run failed:\n{result.stderr[-3000:]}")
+    return result.stdout
