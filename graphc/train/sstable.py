@@ -179,8 +179,9 @@ def read_table(table: bytes) -> list:
     footer = table[-FOOTER_BYTES:]
     if int.from_bytes(footer[_HANDLES_BYTES:], "little") != MAGIC:
         raise ValueError("its footer lacks the table magic number (not a table, or truncated)")
-    _, position = _read_handle(footer, 0)
+    metaindex_handle, position = _read_handle(footer, 0)
     index_handle, _ = _read_handle(footer, position)
+    _block_contents(table, metaindex_handle, "metaindex block")  # holds nothing graphc needs; checked all the same
     entries = []
     for _, value in _block_entries(_block_contents(table, index_handle, "index block"), "index block"):
         handle, _ = _read_handle(value, 0)
