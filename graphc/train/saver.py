@@ -1,4 +1,4 @@
-"""`tf.train.Saver` and the checkpoint helpers around it (`latest_checkpoint`, `list_variables` ...).
+"""`tf.train.Saver` and the state-file helpers around it (`latest_checkpoint`, `get_checkpoint_state` ...).
 
 A checkpoint is named by its prefix, as in TF1: `saver.save(sess,
 "dir/model.ckpt", global_step=1000)` returns "dir/model.ckpt-1000" and writes,
@@ -272,38 +272,3 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
         return None
     return state.model_checkpoint_path
 
-
-def _checkpoint_prefix(ckpt_dir_or_file) -> str:
-    """The checkpoint a `list_variables`-style argument names: the prefix itself, or a directory's latest."""
-    ckpt_dir_or_file = os.fspath(ckpt_dir_or_file)
-    prefix = latest_checkpoint(ckpt_dir_or_file) if os.path.isdir(ckpt_dir_or_file) else ckpt_dir_or_file
-    if prefix is None:
-        raise ValueError(f"Couldn't find 'checkpoint' file or checkpoints in given directory {ckpt_dir_or_file}")
-    if not checkpoint_formats.exists(prefix):
-        raise errors.NotFoundError(None, None, f"Unsuccessful TensorSliceReader constructor: Failed to find any "
-                                               f"matching files for {prefix}")
-    return prefix
-
-
-def list_variables(ckpt_dir_or_file) -> list:
-    """`tf.train.list_variables`: (name, shape as a list) of every tensor of the checkpoint, sorted by name.
-
-    `ckpt_dir_or_file` is a checkpoint prefix, or a directory (its latest
-    checkpoint); either format. Reads the header alone.
-    """
-    with checkpoint_formats.open_checkpoint(_checkpoint_prefix(ckpt_dir_or_file)) as reader:
-        return [(name, list(reader.entries[name].shape)) for name in sorted(reader.entries)]
-
-
-def load_variable(ckpt_dir_or_file, name: str):
-    """`tf.train.load_variable`: the value (a NumPy array) of tensor `name` ("w" or "w:0") of the checkpoint.
-
-    NotFoundError if the checkpoint has no such tensor; DataLossError if it is damaged.
-    """
-    prefix = _checkpoint_prefix(ckpt_dir_or_file)
-    if name.endswith(":0"):
-        name = name[:-2]
-    with checkpoint_formats.open_checkpoint(prefix) as reader:
-        if name not in reader.entries:
-            raise errors.NotFoundError(None, None, f"Key {name} not found in checkpoint")
-        return reader.read(name)

@@ -18,6 +18,7 @@ import pytest
 
 import graphc as tf
 from graphc.datasets import mnist
+from graphc.tools import cli
 from tests.tf_oracle import run_tensorflow
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "tf_checkpoint"
@@ -70,6 +71,32 @@ def test_state_file_list_variables_and_load_variable_of_a_tf_checkpoint():
     np.testing.assert_array_equal(tf.train.load_variable(str(DATA), "hidden1/bias:0"), expected["hidden1/bias"])
 
 
+def test_new_checkpoint_reader_of_a_tf_checkpoint():
+    expected = expected_values()
+    reader = tf.train.NewCheckpointReader(str(DATA / PREFIX))
+    assert reader.get_variable_to_shape_map() == {name: list(value.shape) for name, value in expected.items()}
+    assert reader.has_tensor("global_step") and not reader.has_tensor("nope")
+    assert reader.get_tensor("global_step") == 30
+    np.testing.assert_array_equal(tf.train.load_checkpoint(str(DATA)).get_tensor("extras/flags"), [True, False, True])
+
+
+def test_inspect_checkpoint_reads_a_tf_checkpoint(capsys):
+    assert cli.main(["inspect-checkpoint", str(DATA / (PREFIX + ".index")), "--values"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{DATA / PREFIX}.index: 12 tensors, checksums verified"
+    rows = {line.split()[0]: line.split(None, 3)[1:] for line in lines[1:]}
+    assert rows["extras/counts"] == ["int32", "[3]", "values [-1,  2,  7]"]
+    assert rows["global_step"] == ["int64", "[]", "values [30]"]
+
+
+def test_meta_graphs_are_a_clear_unimplemented_error():
+    with pytest.raises(tf.errors.UnimplementedError, match="cannot import the MetaGraphDef 'model.ckpt.meta'"):
+        tf.train.import_meta_graph("model.ckpt.meta")
+    with pytest.raises(tf.errors.UnimplementedError, match="export_meta_graph is not implemented"):
+        tf.train.export_meta_graph("model.ckpt.meta")
+
+
+# TF 2.21 gives these classes and texts (tensorflow.compat.v1.train.load_variable, list_variables).
 def test_list_and_load_errors_as_tf(tmp_path):
     with pytest.raises(tf.errors.NotFoundError, match="Key nope not found in checkpoint"):
         tf.train.load_variable(str(DATA), "nope")
