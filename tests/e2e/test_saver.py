@@ -8,6 +8,7 @@ against TensorFlow itself.
 import dataclasses
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -249,6 +250,22 @@ def test_max_to_keep_deletes_the_oldest_and_the_state_file_lists_the_rest(tmp_pa
     state = tf.train.get_checkpoint_state(str(tmp_path))
     assert state.model_checkpoint_path == base + "-200"
     assert state.all_model_checkpoint_paths == [base + "-300", base + "-200"]
+
+
+def test_keep_checkpoint_every_n_hours_spares_one_of_the_expired_per_period(tmp_path, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    w = tf.Variable(0, name="w")
+    saver = tf.train.Saver(max_to_keep=1, keep_checkpoint_every_n_hours=1.0)  # next kept: after 1000 + 3600
+    base = str(tmp_path / "m")
+    with tf.Session() as sess:
+        sess.run(w.initializer)
+        for step, now in enumerate([1000, 2000, 4700, 5000, 8000, 8400, 9000]):
+            clock[0] = float(now)
+            saver.save(sess, base, global_step=step)
+    # As TF1: of the expired, step 2 (saved at 4700 > 4600) is kept, then step 5 (8400 > 8200); the rest go.
+    assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == ["m-2.index", "m-5.index", "m-6.index"]
+    assert saver.last_checkpoints == [base + "-6"]
 
 
 def test_max_to_keep_zero_keeps_every_checkpoint(tmp_path):
