@@ -32,7 +32,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.train import sstable, tf_datatypes, wire
-from graphc.train.checkpoint_io import atomic_write
+from graphc.train.checkpoint_io import allocate, atomic_write, read_exactly
 from graphc.train.crc32c import crc32c, mask
 
 INDEX_SUFFIX = ".index"
@@ -228,19 +228,13 @@ class BundleReader:
             raise errors.UnimplementedError(None, None, f"Tensor '{name}' of checkpoint {self.prefix} has dtype "
                                                         f"{entry.type_name}, which graphc cannot hold")
         path = data_file(self.prefix, entry.shard, self.num_shards)
-        try:
-            array = np.empty(entry.shape, entry.dtype)
-        except MemoryError:
-            raise errors.ResourceExhaustedError(
-                None, None, f"OOM when allocating tensor '{name}' of checkpoint {self.prefix}: {entry.nbytes} bytes "
-                            f"({entry.type_name} {list(entry.shape)})") from None
-        view, offset = memoryview(array.reshape(-1).view(np.uint8)), entry.offset
-        while view.nbytes:
-            count = os.preadv(self._files[entry.shard].fileno(), [view], offset)
-            if count == 0:
-                raise errors.DataLossError(None, None, f"Checkpoint data file {path} ends at byte {offset}, inside "
-                                                       f"tensor '{name}' (truncated while open?)")
-            view, offset = view[count:], offset + count
+
+        def damaged(reason: str) -> errors.DataLossError:
+            return errors.DataLossError(None, None, f"Checkpoint data file {path} is damaged: tensor '{name}': {reason}")
+
+        array = allocate(name, entry.shape, entry.dtype, entry.type_name, self.prefix)
+        read_exactly(self._files[entry.shard].fileno(), memoryview(array.reshape(-1).view(np.uint8)), entry.offset,
+                     damaged)
         if mask(crc32c(array)) != entry.masked_crc:
             raise errors.DataLossError(None, None, f"Checkpoint data file {path} is damaged: tensor '{name}' fails "
                                                    f"its CRC-32C checksum")
