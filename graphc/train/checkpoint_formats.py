@@ -33,12 +33,17 @@ def check_format(checkpoint_format: str) -> str:
 
 
 def format_of(prefix: str):
-    """The format of the checkpoint `prefix` ("tf" or "safetensors"), or None if it has neither's files."""
-    if os.path.isfile(tensor_bundle.index_file(prefix)):
-        return TF
-    if os.path.isfile(checkpoint_io.data_file(prefix)):
-        return SAFETENSORS
-    return None
+    """The format of the checkpoint `prefix` ("tf" or "safetensors"), or None if it has neither's files.
+
+    Should both exist (a save in the other format was killed before it removed
+    the old files), the newer is the checkpoint.
+    """
+    times = {}
+    for checkpoint_format, path in ((TF, tensor_bundle.index_file(prefix)),
+                                    (SAFETENSORS, checkpoint_io.data_file(prefix))):
+        with contextlib.suppress(FileNotFoundError):
+            times[checkpoint_format] = os.stat(path).st_mtime_ns
+    return max(times, key=times.get) if times else None
 
 
 def exists(prefix: str) -> bool:
@@ -58,18 +63,22 @@ def open_checkpoint(prefix: str):
 
 
 def write(prefix: str, tensors: dict, checkpoint_format: str = DEFAULT) -> None:
-    """Writes `tensors` (name -> array) as the checkpoint `prefix` in `checkpoint_format`."""
+    """Writes `tensors` (name -> array) as the checkpoint `prefix` in `checkpoint_format`, then removes the
+    prefix's files of the other format, which would otherwise be read as the same checkpoint."""
     if check_format(checkpoint_format) == TF:
         tensor_bundle.write_bundle(prefix, tensors)
+        checkpoint_io.delete_checkpoint(prefix)
     else:
         checkpoint_io.write_checkpoint(prefix, tensors)
+        tensor_bundle.delete_bundle(prefix)
 
 
 def modification_time(prefix: str) -> float:
     """When the checkpoint `prefix` was written (its index's or data file's mtime); NotFoundError if absent."""
-    if not exists(prefix):
+    checkpoint_format = format_of(prefix)
+    if checkpoint_format is None:
         raise errors.NotFoundError(None, None, f"Checkpoint {prefix} not found")
-    main_file = tensor_bundle.index_file(prefix) if format_of(prefix) == TF else checkpoint_io.data_file(prefix)
+    main_file = tensor_bundle.index_file(prefix) if checkpoint_format == TF else checkpoint_io.data_file(prefix)
     return os.path.getmtime(main_file)
 
 

@@ -120,6 +120,20 @@ def test_default_format_is_tensorflows(tmp_path):
         tf.train.Saver(checkpoint_format="h5")
 
 
+def test_saving_a_prefix_in_the_other_format_replaces_it(tmp_path):
+    v = tf.Variable(1.0, name="v")
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        for value, checkpoint_format in [(2.0, "tf"), (3.0, "safetensors"), (4.0, "tf")]:
+            sess.run(v.assign(value))
+            tf.train.Saver(checkpoint_format=checkpoint_format).save(sess, prefix)
+            sess.run(v.assign(0.0))
+            tf.train.Saver().restore(sess, prefix)
+            assert sess.run(v) == value
+            assert len(os.listdir(tmp_path)) == (3 if checkpoint_format == "tf" else 2)
+
+
 def test_variables_guide_save_and_restore(tmp_path):
     v1 = tf.get_variable("v1", shape=[3], initializer=tf.zeros_initializer())
     v2 = tf.get_variable("v2", shape=[5], initializer=tf.zeros_initializer())

@@ -153,6 +153,30 @@ def test_types_tf_has_and_numpy_lacks_are_listed_but_not_read(tmp_path):
             reader.read("text")
 
 
+def bundle_entry(dtype_enum, shape, shard, offset, data: bytes) -> bytes:
+    """A BundleEntryProto, encoded as TensorFlow's BundleWriter encodes it."""
+    shape_proto = b"".join(wire.bytes_field(2, wire.varint_field(1, size)) for size in shape)
+    return (wire.varint_field(1, dtype_enum) + wire.bytes_field(2, shape_proto) + wire.varint_field(3, shard)
+            + wire.varint_field(4, offset) + wire.varint_field(5, len(data))
+            + wire.fixed32_field(6, crc32c.masked_crc32c(data)))
+
+
+def test_a_checkpoint_of_two_shards_reads_each_tensor_from_its_shard(tmp_path):
+    a, b = np.arange(3, dtype=np.float32), np.array([7, 8], np.int64)
+    header = wire.varint_field(1, 2) + wire.bytes_field(3, wire.varint_field(1, 1))
+    entries = [(b"", header), (b"a", bundle_entry(1, [3], 0, 4, a.tobytes())),
+               (b"b", bundle_entry(9, [2], 1, 0, b.tobytes()))]
+    (tmp_path / "s.index").write_bytes(sstable.build_table(entries))
+    (tmp_path / "s.data-00000-of-00002").write_bytes(b"pad!" + a.tobytes())
+    (tmp_path / "s.data-00001-of-00002").write_bytes(b.tobytes())
+    with tensor_bundle.BundleReader(str(tmp_path / "s")) as reader:
+        np.testing.assert_array_equal(reader.read("a"), a)
+        np.testing.assert_array_equal(reader.read("b"), b)
+    (tmp_path / "s.data-00001-of-00002").unlink()
+    with pytest.raises(tf.errors.DataLossError, match="s.data-00001-of-00002 is missing \\(it holds tensor 'b'\\)"):
+        tensor_bundle.BundleReader(str(tmp_path / "s"))
+
+
 def test_unsupported_dtype_cannot_be_saved(tmp_path):
     with pytest.raises(tf.errors.UnimplementedError, match="tensor 'words' of dtype <U1"):
         tensor_bundle.write_bundle(str(tmp_path / "x"), {"words": np.array(["a"])})
