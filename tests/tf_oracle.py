@@ -40,12 +40,17 @@ print(json.dumps(answers))
 """
 
 
+def skip_without_tensorflow() -> None:
+    """Skips the test, naming the extra that installs TensorFlow, when it is not installed."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+
+
 def tensorflow_answers(path: str, table: str) -> dict:
     """{name: [exception class name, or "OK"; message, or the repr of what it returned]} for each
     `build(tf)` in the dict `table` (name -> build, or a tuple that starts with it) of the test module at
     `path`, run with TensorFlow as `tf`."""
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+    skip_without_tensorflow()
     result = subprocess.run([sys.executable, "-c", _CHILD, path, table], capture_output=True, text=True,
                             cwd=_ROOT, timeout=900, check=False)
     if result.returncode != 0:
@@ -56,9 +61,8 @@ def tensorflow_answers(path: str, table: str) -> dict:
 def run_tensorflow(script: str, *args: str) -> str:
     """The standard output of `script` (Python source using TensorFlow) run in a child process with
     `args` as sys.argv[1:]; skips, naming the extra, when TensorFlow is not installed."""
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    skip_without_tensorflow()
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")  # TF's own kernels
     result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=_ROOT,
                             timeout=900, check=False, env=environment)
     if result.returncode != 0:
