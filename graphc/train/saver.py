@@ -23,8 +23,9 @@ Where graphc differs from TF1, and why:
   of checkpoints can be moved; timestamps are not written.
 - With `max_to_keep` None or 0 the state file lists every checkpoint this
   Saver wrote (TF1 lists only the latest).
-- Not supported: sharding, saving tensors that are not Variables, restoring
-  slices of partitioned variables (an UnimplementedError).
+- Not supported: writing sharded checkpoints (sharded ones TensorFlow wrote
+  are read), saving tensors that are not Variables, restoring slices of
+  partitioned variables (an UnimplementedError).
 """
 
 from __future__ import annotations
