@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -43,14 +44,31 @@ print(json.dumps(answers))
 """
 
 
+def skip_without_tensorflow() -> None:
+    """Skips the test, naming the extra that installs TensorFlow, when it is not installed."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+
+
 def tensorflow_answers(path: str, table: str) -> dict:
     """{name: [exception class name, or "OK"; message, or the repr of what it returned]} for each
     `build(tf)` in the dict `table` (name -> build, or a tuple that starts with it) of the test module at
     `path`, run with TensorFlow as `tf`."""
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+    skip_without_tensorflow()
     result = subprocess.run([sys.executable, "-c", _CHILD, path, table], capture_output=True, text=True,
                             cwd=_ROOT, timeout=900, check=False)
     if result.returncode != 0:
         raise AssertionError(f"TensorFlow's run of {table} in {path} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_tensorflow(script: str, *args: str) -> str:
+    """The standard output of `script` (Python source using TensorFlow) run in a child process with
+    `args` as sys.argv[1:]; skips, naming the extra, when TensorFlow is not installed."""
+    skip_without_tensorflow()
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")  # TF's own kernels
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=_ROOT,
+                            timeout=900, check=False, env=environment)
+    if result.returncode != 0:
+        raise AssertionError(f"TensorFlow's run failed:\n{result.stderr[-3000:]}")
+    return result.stdout

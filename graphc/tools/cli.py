@@ -10,8 +10,9 @@ graph, ir and passes stages instead (graph_picture.py), beside their text.
 
     graphc inspect-checkpoint PATH [--values]
 
-checks a checkpoint's header (PATH: its prefix or its data file) and prints
-each tensor's name, dtype, shape and size, reading no tensor; with --values it
+checks a checkpoint's header (PATH: its prefix, or its `.index` or
+`.safetensors` file; TensorFlow's format or safetensors) and prints each
+tensor's name, dtype, shape and size, reading no tensor; with --values it
 reads the tensors one at a time, verifies their checksums and summarises their
 values instead of the size.
 
@@ -47,7 +48,7 @@ from graphc.ir.parser import parse
 from graphc.runtime import cache, loader
 from graphc.tools import dot_render, launch
 from graphc.tools.graph_picture import graph_dot, program_dot
-from graphc.train import checkpoint_io
+from graphc.train import checkpoint_formats, checkpoint_io, tensor_bundle
 
 # --stage name -> which numbered files it selects (by their stage suffix).
 STAGES = {
@@ -147,21 +148,24 @@ def _value_summary(array: np.ndarray) -> str:
     return f"min {values.min():.6g}  mean {values.mean():.6g}  max {values.max():.6g}"
 
 
-def _checkpoint_row(reader: checkpoint_io.CheckpointReader, name: str, read_values: bool) -> tuple:
+def _checkpoint_row(reader, name: str, read_values: bool) -> tuple:
     """Name, dtype, shape and either the values' summary (the tensor read and verified) or the size."""
     entry = reader.entries[name]
     last = _value_summary(reader.read(name)) if read_values else f"{entry.nbytes} bytes"
-    return name, entry.dtype.name, "[" + ",".join(map(str, entry.shape)) + "]", last
+    dtype = entry.dtype.name if entry.dtype is not None else entry.type_name
+    return name, dtype, "[" + ",".join(map(str, entry.shape)) + "]", last
 
 
 def inspect_checkpoint_command(options) -> int:
-    path = options.path
-    if not os.path.isfile(path):
-        path = checkpoint_io.data_file(path)
+    prefix = options.path
+    for suffix in (tensor_bundle.INDEX_SUFFIX, checkpoint_io.DATA_SUFFIX):
+        if prefix.endswith(suffix) and os.path.isfile(prefix):
+            prefix = prefix[:-len(suffix)]
     try:
-        with checkpoint_io.CheckpointReader(path) as reader:
+        with checkpoint_formats.open_checkpoint(prefix) as reader:
+            path = reader.path
             rows = [_checkpoint_row(reader, name, options.values) for name in sorted(reader.entries)]
-    except (errors.NotFoundError, errors.PermissionDeniedError, errors.DataLossError) as e:
+    except (errors.NotFoundError, errors.PermissionDeniedError, errors.DataLossError, errors.UnimplementedError) as e:
         print(f"graphc inspect-checkpoint: {e}", file=sys.stderr)
         return 1
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
@@ -198,7 +202,7 @@ def main(argv=None) -> int:
                            "(svg and png need Graphviz's dot or graphviz-pure)")
     dump.add_argument("-o", "--output", help="write the numbered files here (default: print them)")
     inspect = commands.add_parser("inspect-checkpoint", help="list a checkpoint's tensors from its header")
-    inspect.add_argument("path", help="a checkpoint prefix (dir/model.ckpt-1000) or its data file")
+    inspect.add_argument("path", help="a checkpoint prefix (dir/model.ckpt-1000), or its .index or .safetensors file")
     inspect.add_argument("--values", action="store_true",
                          help="also read each tensor, verify its checksum and summarise its values")
     commands.add_parser("info", help="build the per-machine libraries and describe the host")

@@ -3,8 +3,10 @@
 from graphc.train.adagrad import AdagradOptimizer
 from graphc.train.adam import AdamOptimizer
 from graphc.train.checkpoint_io import CheckpointState
+from graphc.train.checkpoint_utils import NewCheckpointReader, list_variables, load_checkpoint, load_variable
 from graphc.train.gradient_descent import GradientDescentOptimizer
 from graphc.train.learning_rate_decay import exponential_decay
+from graphc.train.meta_graph import export_meta_graph, import_meta_graph
 from graphc.train.momentum import MomentumOptimizer
 from graphc.train.optimizer import Optimizer
 from graphc.train.rmsprop import RMSPropOptimizer
@@ -12,6 +14,7 @@ from graphc.train.saver import Saver, checkpoint_exists, get_checkpoint_state, l
 from graphc.train.training_util import create_global_step, get_global_step, get_or_create_global_step
 
 __all__ = ["AdagradOptimizer", "AdamOptimizer", "CheckpointState", "GradientDescentOptimizer", "MomentumOptimizer",
-           "Optimizer", "RMSPropOptimizer", "Saver", "checkpoint_exists", "create_global_step",
-           "exponential_decay", "get_checkpoint_state", "get_global_step", "get_or_create_global_step",
-           "latest_checkpoint"]
+           "NewCheckpointReader", "Optimizer", "RMSPropOptimizer", "Saver", "checkpoint_exists", "create_global_step",
+           "exponential_decay", "export_meta_graph", "get_checkpoint_state", "get_global_step",
+           "get_or_create_global_step", "import_meta_graph", "latest_checkpoint", "list_variables", "load_checkpoint",
+           "load_variable"]

@@ -33,6 +33,7 @@ import numpy as np
 import safetensors.numpy
 
 from graphc import errors
+from graphc.train import tf_datatypes
 
 DATA_SUFFIX = ".safetensors"
 STATE_FILENAME = "checkpoint"
@@ -81,6 +82,33 @@ class TensorEntry:
     nbytes: int
     checksum: str
 
+    @property
+    def type_name(self) -> str:
+        """TensorFlow's name of the dtype, as restore errors write it."""
+        return tf_datatypes.type_name(self.dtype)
+
+
+def allocate(name: str, shape: tuple, dtype: np.dtype, type_name: str, source: str) -> np.ndarray:
+    """An uninitialised array for tensor `name` of checkpoint `source`; ResourceExhaustedError if no memory."""
+    try:
+        return np.empty(shape, dtype)
+    except MemoryError:
+        raise errors.ResourceExhaustedError(
+            None, None, f"OOM when allocating tensor '{name}' of checkpoint {source}: "
+                        f"{math.prod(shape) * dtype.itemsize} bytes ({type_name} {list(shape)})") from None
+
+
+def read_exactly(descriptor: int, view: memoryview, offset: int, damaged) -> None:
+    """Fills `view` with the file's bytes from `offset` on; a failed or short read raises `damaged(reason)`."""
+    while view.nbytes:
+        try:
+            count = os.preadv(descriptor, [view], offset)
+        except OSError as e:
+            raise damaged(f"reading {view.nbytes} bytes at offset {offset} failed: {e}") from None
+        if count == 0:
+            raise damaged(f"it ends at offset {offset}, inside a tensor (truncated while open?)")
+        view, offset = view[count:], offset + count
+
 
 class CheckpointReader:
     """An open data file whose header has been checked; tensors are read one at a time, on demand.
@@ -123,13 +151,8 @@ class CheckpointReader:
         ResourceExhaustedError if there is no memory for it.
         """
         entry = self.entries[name]
-        try:
-            array = np.empty(entry.shape, entry.dtype)
-        except MemoryError:
-            raise errors.ResourceExhaustedError(
-                None, None, f"OOM when allocating tensor '{name}' of checkpoint {self.path}: {entry.nbytes} bytes "
-                            f"({entry.dtype.name} {list(entry.shape)})") from None
-        self._read_into(memoryview(array.reshape(-1).view(np.uint8)), entry.offset)
+        array = allocate(name, entry.shape, entry.dtype, entry.dtype.name, self.path)
+        read_exactly(self._file.fileno(), memoryview(array.reshape(-1).view(np.uint8)), entry.offset, self._damaged)
         if _checksum(array) != entry.checksum:
             raise self._damaged(f"tensor '{name}' fails its SHA-256 checksum")
         return array
@@ -137,29 +160,18 @@ class CheckpointReader:
     def _damaged(self, reason: str) -> errors.DataLossError:
         return errors.DataLossError(None, None, f"Checkpoint {self.path} is damaged: {reason}")
 
-    def _read_into(self, view: memoryview, offset: int) -> None:
-        """Fills `view` with the file's bytes from `offset` on."""
-        while view.nbytes:
-            try:
-                count = os.preadv(self._file.fileno(), [view], offset)
-            except OSError as e:
-                raise self._damaged(f"reading {view.nbytes} bytes at offset {offset} failed: {e}") from None
-            if count == 0:
-                raise self._damaged(f"it ends at offset {offset}, inside a tensor (truncated while open?)")
-            view, offset = view[count:], offset + count
-
     def _read_header(self) -> dict:
         """Name -> TensorEntry of every tensor, from the header, checked against itself and the file size."""
         size = os.fstat(self._file.fileno()).st_size
         if size < _HEADER_LENGTH_BYTES:
             raise self._damaged(f"its {size} bytes are too few for a safetensors header")
         length_field = bytearray(_HEADER_LENGTH_BYTES)
-        self._read_into(memoryview(length_field), 0)
+        read_exactly(self._file.fileno(), memoryview(length_field), 0, self._damaged)
         header_length = int.from_bytes(length_field, "little")
         if header_length > min(size - _HEADER_LENGTH_BYTES, _MAX_HEADER_BYTES):
             raise self._damaged(f"it declares a header of {header_length} bytes in a file of {size} bytes")
         header_bytes = bytearray(header_length)
-        self._read_into(memoryview(header_bytes), _HEADER_LENGTH_BYTES)
+        read_exactly(self._file.fileno(), memoryview(header_bytes), _HEADER_LENGTH_BYTES, self._damaged)
         try:
             header = json.loads(header_bytes.decode("utf-8"))
         except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -308,14 +320,16 @@ def read_state(path: str):
 # -- atomic writes ---------------------------------------------------------------------------
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Replaces `path` by a file holding `data`, so that a crash leaves the old file or the new one."""
+def atomic_write(path: str, *chunks) -> None:
+    """Replaces `path` by a file holding the bytes-like `chunks` one after another, so that a crash leaves
+    the old file or the new one."""
     directory = os.path.dirname(path) or "."
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
+            for chunk in chunks:
+                file.write(chunk)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

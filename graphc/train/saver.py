@@ -1,31 +1,31 @@
-"""`tf.train.Saver` and the checkpoint helpers around it (`latest_checkpoint`, ...).
+"""`tf.train.Saver` and the state-file helpers around it (`latest_checkpoint`, `get_checkpoint_state` ...).
 
 A checkpoint is named by its prefix, as in TF1: `saver.save(sess,
-"dir/model.ckpt", global_step=1000)` returns "dir/model.ckpt-1000" and writes
-the data file "dir/model.ckpt-1000.safetensors" (see `checkpoint_io`) and
-the state file "dir/checkpoint" naming the latest and the kept checkpoints.
+"dir/model.ckpt", global_step=1000)` returns "dir/model.ckpt-1000" and writes,
+in TensorFlow's own format (the default), "dir/model.ckpt-1000.index" and
+"dir/model.ckpt-1000.data-00000-of-00001", or with
+`Saver(checkpoint_format="safetensors")` the one file
+"dir/model.ckpt-1000.safetensors" (see `checkpoint_formats`), and the state
+file "dir/checkpoint" naming the latest and the kept checkpoints. A restore
+reads either format, whichever the prefix has.
 
 Where graphc differs from TF1, and why:
 
-- One safetensors file per checkpoint instead of `.index` + `.data-*` files,
-  and no `.meta` graph (`write_meta_graph` is accepted and ignored): graphc
-  has no MetaGraphDef. TF1 checkpoints cannot be read, nor graphc's by TF.
-- Restore refuses files without graphc's checksums (a DataLossError), so a
-  damaged file can never pass for an unchecked one.
-- A missing checkpoint is a NotFoundError (TF1: ValueError "The passed
-  save_path is not a valid checkpoint").
+- No `.meta` graph is written (`write_meta_graph` is accepted and ignored):
+  graphc has no MetaGraphDef export yet.
 - A failed restore changes no variable: every restored tensor is read and
-  verified before any is loaded. The file's header alone is checked against
-  the variables before any tensor is read, and only the restored tensors are
-  read, so a damaged header that declares a huge tensor, or a huge tensor
-  nobody restores, costs no memory.
+  verified before any is loaded. The checkpoint's header (index) alone is
+  checked against the variables before any tensor is read, and only the
+  restored tensors are read, so a damaged header that declares a huge tensor,
+  or a huge tensor nobody restores, costs no memory.
 - The state file always holds paths relative to its directory for
   checkpoints inside it (TF1's `save_relative_paths=True`), so a directory
   of checkpoints can be moved; timestamps are not written.
 - With `max_to_keep` None or 0 the state file lists every checkpoint this
   Saver wrote (TF1 lists only the latest).
-- Not supported: `keep_checkpoint_every_n_hours`, sharding, saving tensors
-  that are not Variables, meta graphs.
+- Not supported: writing sharded checkpoints (sharded ones TensorFlow wrote
+  are read), saving tensors that are not Variables, restoring slices of
+  partitioned variables (an UnimplementedError).
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ from __future__ import annotations
 import logging
 import numbers
 import os
+import time
 
 from graphc import errors
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import GraphKeys, get_default_graph
 from graphc.ops.variables import Variable
-from graphc.train import checkpoint_io
+from graphc.train import checkpoint_formats, checkpoint_io, tf_datatypes
 
 _log = logging.getLogger(__name__)
 
@@ -50,43 +51,50 @@ class Saver:
     Saver is built), a list of Variables, or a dict from checkpoint names to
     Variables. In the first two forms a variable's checkpoint name is its op
     name ("hidden1/weights"). `max_to_keep` bounds the checkpoints this Saver
-    keeps on disk (None or 0: keep all).
+    keeps on disk (None or 0: keep all); of those it would delete, it keeps one
+    every `keep_checkpoint_every_n_hours`, as TF1 does.
 
-    Checkpoint prefix `P` is stored in the one file `P.safetensors`, a
-    safetensors file keyed by checkpoint name with SHA-256 checksums in its
-    metadata; `P`'s directory also holds the `checkpoint` state file.
+    `checkpoint_format` (graphc's own argument) is "tf", TensorFlow's
+    `.index` + `.data-00000-of-00001` files (the default, so that checkpoints
+    go both ways between graphc and TensorFlow), or "safetensors", one
+    `P.safetensors` file with SHA-256 checksums.
     """
 
-    def __init__(self, var_list=None, max_to_keep=5):
+    def __init__(self, var_list=None, max_to_keep=5, keep_checkpoint_every_n_hours=10000.0,
+                 checkpoint_format=checkpoint_formats.DEFAULT):
         self._variables = _checkpoint_names(var_list)
         self._max_to_keep = max_to_keep
-        self._last_checkpoints: list = []
+        self._keep_every_seconds = keep_checkpoint_every_n_hours * 3600
+        self._next_kept_time = time.time() + self._keep_every_seconds
+        self._format = checkpoint_formats.check_format(checkpoint_format)
+        self._last_checkpoints: list = []  # (prefix, time saved), oldest first
 
     @property
     def last_checkpoints(self) -> list:
         """The prefixes of the checkpoints this Saver keeps, oldest first."""
-        return list(self._last_checkpoints)
+        return [prefix for prefix, _ in self._last_checkpoints]
 
     def recover_last_checkpoints(self, checkpoint_paths) -> None:
         """Takes over `checkpoint_paths` (oldest first) as kept checkpoints, e.g. after a restart."""
-        self._last_checkpoints = [p for p in checkpoint_paths if checkpoint_exists(p)]
+        self._last_checkpoints = [(p, checkpoint_formats.modification_time(p)) for p in checkpoint_paths
+                                  if checkpoint_formats.exists(p)]
 
     def save(self, sess, save_path, global_step=None, latest_filename=None, write_meta_graph=True,
              write_state=True):
         """Writes the variables' values in `sess`; returns the checkpoint prefix.
 
         The prefix is `save_path`, or `save_path-N` with N = `global_step` (an
-        int, or a Variable or tensor evaluated in `sess`). With `write_state`
-        the directory's state file (named `latest_filename`, default
-        "checkpoint") is updated, and then checkpoints beyond `max_to_keep`
-        are deleted. A process killed during a save leaves the previous
-        checkpoint and state file intact. `write_meta_graph` is accepted for
-        TF1 programs; graphc writes no meta graph.
+        int, or a Variable or tensor evaluated in `sess`). A missing parent
+        directory is created if its own parent exists (as TensorFlow does),
+        else ValueError. With `write_state` the directory's state file (named
+        `latest_filename`, default "checkpoint") is updated, and then
+        checkpoints beyond `max_to_keep` are deleted. A process killed during a
+        save leaves the previous checkpoint and state file intact.
+        `write_meta_graph` is accepted for TF1 programs; graphc writes no meta
+        graph.
         """
         save_path = os.fspath(save_path)
         save_dir = os.path.dirname(save_path)
-        if save_dir and not os.path.isdir(save_dir):
-            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         self._check_graph(sess)
         names = list(self._variables)
         fetches = [self._variables[name] for name in names]
@@ -96,32 +104,42 @@ class Saver:
         if global_step is not None:
             step = global_step if isinstance(global_step, numbers.Integral) else values[-1]
             save_path = f"{save_path}-{int(step)}"
-        checkpoint_io.write_checkpoint(save_path, dict(zip(names, values)))
+        _make_parent_directory(save_dir, save_path)
+        checkpoint_formats.write(save_path, dict(zip(names, values)), self._format)
         if write_state:
             expired = self._record(save_path)
             state = checkpoint_io.CheckpointState(
-                _state_entry(save_path, save_dir), [_state_entry(p, save_dir) for p in self._last_checkpoints])
+                _state_entry(save_path, save_dir), [_state_entry(p, save_dir) for p in self.last_checkpoints])
             checkpoint_io.write_state(_state_file(save_dir, latest_filename), state)
             for prefix in expired:
-                checkpoint_io.delete_checkpoint(prefix)
+                checkpoint_formats.delete(prefix)
         return save_path
 
     def restore(self, sess, save_path) -> None:
         """Loads this Saver's variables from the checkpoint `save_path` (a prefix) into `sess`.
 
-        Runs no initializer; variables not in this Saver are left as they are.
-        NotFoundError if there is no such checkpoint or it lacks a variable's
-        key, InvalidArgumentError naming the variable if the file holds another
-        shape or dtype (TF1's texts), DataLossError naming the file if it is
-        damaged. On error no variable changes. The file's header is checked
-        against the variables before any tensor is read; then only the
-        restored tensors are read, one at a time, and each is verified.
+        Reads TensorFlow's format or safetensors, whichever files the prefix
+        has. Runs no initializer; variables not in this Saver are left as they
+        are. As TF1: ValueError if there is no such checkpoint, NotFoundError
+        naming the key if it lacks a variable, InvalidArgumentError naming the
+        variable if it holds another shape or dtype, DataLossError naming the
+        file (and tensor) if it is damaged or `save_path` is a directory. On
+        error no variable changes. The checkpoint's header is checked against
+        the variables before any tensor is read; then only the restored tensors
+        are read, one at a time, and each is verified.
         """
         if save_path is None:
             raise ValueError("Can't load save_path when it is None.")
         save_path = os.fspath(save_path)
         self._check_graph(sess)
-        with checkpoint_io.CheckpointReader(checkpoint_io.data_file(save_path)) as reader:
+        if os.path.isdir(save_path):
+            raise errors.DataLossError(None, None, f"Unable to open table file {save_path}: FAILED_PRECONDITION: "
+                                                   f"{save_path}; Is a directory: perhaps your file is in a "
+                                                   f"different file format and you need to use a different restore "
+                                                   f"operator?")
+        if not checkpoint_formats.exists(save_path):
+            raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
+        with checkpoint_formats.open_checkpoint(save_path) as reader:
             for name, var in self._variables.items():
                 _check_entry(var, name, reader.entries.get(name), save_path)
             values = {var.op.name: reader.read(name) for name, var in self._variables.items()}
@@ -137,14 +155,21 @@ class Saver:
                 raise ValueError(f"Variable {var.op.name} is not in the graph of the session")
 
     def _record(self, prefix: str) -> list:
-        """Records `prefix` as the newest checkpoint; returns the prefixes now beyond `max_to_keep`."""
-        if prefix in self._last_checkpoints:
-            self._last_checkpoints.remove(prefix)
-        self._last_checkpoints.append(prefix)
-        if not self._max_to_keep or len(self._last_checkpoints) <= self._max_to_keep:
-            return []
-        expired = self._last_checkpoints[:-self._max_to_keep]
-        del self._last_checkpoints[:-self._max_to_keep]
+        """Records `prefix` as the newest checkpoint; returns the prefixes now to delete.
+
+        Beyond `max_to_keep`, the oldest are dropped; as in TF1, one saved after
+        the next keep-time (every `keep_checkpoint_every_n_hours`) is dropped
+        from the list but not deleted.
+        """
+        self._last_checkpoints = [entry for entry in self._last_checkpoints if entry[0] != prefix]
+        self._last_checkpoints.append((prefix, time.time()))
+        expired = []
+        while self._max_to_keep and len(self._last_checkpoints) > self._max_to_keep:
+            oldest, saved_at = self._last_checkpoints.pop(0)
+            if saved_at > self._next_kept_time:
+                self._next_kept_time += self._keep_every_seconds
+            else:
+                expired.append(oldest)
         return expired
 
 
@@ -173,24 +198,31 @@ def _checkpoint_names(var_list) -> dict:
     return names
 
 
-# TF's names of the dtypes a checkpoint may hold, as its restore errors write them.
-_TF_DTYPE_NAMES = {"float16": "half", "float32": "float", "float64": "double"}
-
-
 def _check_entry(var: Variable, name: str, entry, save_path: str) -> None:
     """Raises TF1's error if the checkpoint's tensor `name` (header `entry`, None if absent) cannot restore `var`."""
     if entry is None:
         raise errors.NotFoundError(None, var.op, f"Key {name} not found in checkpoint {save_path}")
     if entry.dtype != var.dtype.np_dtype:
-        expected, original = (_TF_DTYPE_NAMES.get(d.name, d.name) for d in (var.dtype.np_dtype, entry.dtype))
         raise errors.InvalidArgumentError(
-            None, var.op, f"tensor_name = {name}; expected dtype {expected} does not equal original dtype {original} "
-                          f"in checkpoint {save_path}")
+            None, var.op, f"tensor_name = {name}; expected dtype {tf_datatypes.type_name(var.dtype.np_dtype)} does "
+                          f"not equal original dtype {entry.type_name} in checkpoint {save_path}")
     if entry.shape != var.shape.as_tuple():
         raise errors.InvalidArgumentError(
             None, var.op, f"Assign requires shapes of both tensors to match. lhs shape= "
                           f"{format_dims_as_list(var.shape.as_tuple())} rhs shape= {format_dims_as_list(entry.shape)} "
                           f"(variable {var.op.name}, checkpoint {save_path})")
+
+
+def _make_parent_directory(save_dir: str, save_path: str) -> None:
+    """Creates the checkpoint's directory if missing, one level deep as TensorFlow's BundleWriter does."""
+    if not save_dir or os.path.isdir(save_dir):
+        return
+    try:
+        os.mkdir(save_dir)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.") from None
 
 
 def _state_file(directory: str, latest_filename=None) -> str:
@@ -205,8 +237,8 @@ def _state_entry(prefix: str, save_dir: str) -> str:
 
 
 def checkpoint_exists(checkpoint_prefix) -> bool:
-    """`tf.train.checkpoint_exists`: whether the checkpoint's data file exists."""
-    return os.path.isfile(checkpoint_io.data_file(os.fspath(checkpoint_prefix)))
+    """`tf.train.checkpoint_exists`: whether the checkpoint exists, in either format."""
+    return checkpoint_formats.exists(os.fspath(checkpoint_prefix))
 
 
 def get_checkpoint_state(checkpoint_dir, latest_filename=None):
@@ -240,3 +272,4 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
         _log.warning("Couldn't match files for checkpoint %s", state.model_checkpoint_path)
         return None
     return state.model_checkpoint_path
+

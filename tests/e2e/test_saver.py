@@ -1,7 +1,14 @@
-"""tf.train.Saver as TF1 programs use it: the Variables guide's flows, step suffixes, the state file, errors."""
+"""tf.train.Saver as TF1 programs use it: the Variables guide's flows, step suffixes, the state file, errors.
 
+Restores run on checkpoints of both formats (TensorFlow's, the default, and
+safetensors); tests/e2e/test_tf_checkpoints.py checks TensorFlow's format
+against TensorFlow itself.
+"""
+
+import dataclasses
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -31,17 +38,46 @@ def assert_values_equal(actual, expected):
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
 
 
-@pytest.fixture
-def saved(tmp_path):
-    """A checkpoint of `build_mlp()` with trained-looking values: (prefix, values)."""
+TF_FILES = (".data-00000-of-00001", ".index")
+
+
+@dataclasses.dataclass
+class Saved:
+    """A checkpoint of `build_mlp()`: its prefix, the values saved, its format and files."""
+
+    prefix: str
+    expected: dict
+    checkpoint_format: str
+
+    @property
+    def header_file(self) -> str:
+        """The file holding the names, dtypes and shapes: TF's index, or the safetensors file itself."""
+        return self.prefix + (".index" if self.checkpoint_format == "tf" else ".safetensors")
+
+    @property
+    def data_file(self) -> str:
+        return self.prefix + (".data-00000-of-00001" if self.checkpoint_format == "tf" else ".safetensors")
+
+    def __iter__(self):
+        return iter((self.prefix, self.expected))
+
+
+def save_mlp(directory, checkpoint_format) -> Saved:
+    """Saves `build_mlp()` with trained-looking values in `directory`, then resets the default graph."""
     variables = build_mlp()
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         sess.run([variables[1].assign([1.0, 2.0, 3.0]), variables[4].assign(42)])
         expected = values_of(sess, variables)
-        prefix = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+        prefix = tf.train.Saver(checkpoint_format=checkpoint_format).save(sess, str(directory / "model.ckpt"))
     tf.reset_default_graph()
-    return prefix, expected
+    return Saved(prefix, expected, checkpoint_format)
+
+
+@pytest.fixture(params=["tf", "safetensors"])
+def saved(tmp_path, request):
+    """A checkpoint of `build_mlp()`, in each format; unpacks to (prefix, values)."""
+    return save_mlp(tmp_path, request.param)
 
 
 def test_save_then_restore_in_a_fresh_graph_without_initializers(saved, tmp_path):
@@ -67,9 +103,35 @@ def test_restore_overwrites_values_that_compiled_steps_already_use(saved):
         assert_values_equal(values_of(sess, variables), expected)
 
 
-def test_safetensors_reads_the_checkpoint(saved):
-    prefix, expected = saved
+def test_safetensors_reads_a_checkpoint_in_that_format(tmp_path):
+    prefix, expected = save_mlp(tmp_path, "safetensors")
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "model.ckpt.safetensors"]
     assert_values_equal(safetensors.numpy.load_file(prefix + ".safetensors"), expected)
+
+
+def test_default_format_is_tensorflows(tmp_path):
+    v = tf.Variable([1.0, 2.0], name="v")
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        prefix = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint"] + ["model.ckpt" + suffix for suffix in TF_FILES]
+    assert tf.train.list_variables(prefix) == [("v", [2])]
+    with pytest.raises(ValueError, match="Unknown checkpoint format 'h5': graphc writes tf, safetensors"):
+        tf.train.Saver(checkpoint_format="h5")
+
+
+def test_saving_a_prefix_in_the_other_format_replaces_it(tmp_path):
+    v = tf.Variable(1.0, name="v")
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        for value, checkpoint_format in [(2.0, "tf"), (3.0, "safetensors"), (4.0, "tf")]:
+            sess.run(v.assign(value))
+            tf.train.Saver(checkpoint_format=checkpoint_format).save(sess, prefix)
+            sess.run(v.assign(0.0))
+            tf.train.Saver().restore(sess, prefix)
+            assert sess.run(v) == value
+            assert len(os.listdir(tmp_path)) == (3 if checkpoint_format == "tf" else 2)
 
 
 def test_variables_guide_save_and_restore(tmp_path):
@@ -135,7 +197,7 @@ def test_dict_form_restores_under_another_name(tmp_path):
     with tf.Session() as sess:
         sess.run(v2.initializer)
         prefix = saver.save(sess, str(tmp_path / "model.ckpt"))
-    assert list(safetensors.numpy.load_file(prefix + ".safetensors")) == ["my_v2"]
+    assert tf.train.list_variables(prefix) == [("my_v2", [2])]
 
     tf.reset_default_graph()
     with tf.variable_scope("elsewhere"):
@@ -176,7 +238,8 @@ def test_global_step_as_int_variable_or_tensor(tmp_path):
         assert saver.save(sess, base, global_step=np.int64(4)) == base + "-4"
         assert saver.save(sess, base, global_step=step) == base + "-7"
         assert saver.save(sess, base, global_step=step * 10) == base + "-70"
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint"] + [f"model.ckpt-{n}.safetensors" for n in (3, 4, 7, 70)]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint"] + [f"model.ckpt-{n}{suffix}" for n in (3, 4, 7, 70)
+                                                             for suffix in TF_FILES]
 
 
 def test_max_to_keep_deletes_the_oldest_and_the_state_file_lists_the_rest(tmp_path):
@@ -189,8 +252,8 @@ def test_max_to_keep_deletes_the_oldest_and_the_state_file_lists_the_rest(tmp_pa
             sess.run(w.assign(step))
             saver.save(sess, base, global_step=step)
             assert tf.train.latest_checkpoint(str(tmp_path)) == base + f"-{step}"
-        assert sorted(os.listdir(tmp_path)) == ["checkpoint", "model.ckpt-200.safetensors",
-                                                "model.ckpt-300.safetensors"]
+        assert sorted(os.listdir(tmp_path)) == ["checkpoint"] + [f"model.ckpt-{n}{suffix}" for n in (200, 300)
+                                                                 for suffix in TF_FILES]
         assert (tmp_path / "checkpoint").read_text() == ('model_checkpoint_path: "model.ckpt-300"\n'
                                                          'all_model_checkpoint_paths: "model.ckpt-200"\n'
                                                          'all_model_checkpoint_paths: "model.ckpt-300"\n')
@@ -203,6 +266,22 @@ def test_max_to_keep_deletes_the_oldest_and_the_state_file_lists_the_rest(tmp_pa
     assert state.all_model_checkpoint_paths == [base + "-300", base + "-200"]
 
 
+def test_keep_checkpoint_every_n_hours_spares_one_of_the_expired_per_period(tmp_path, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    w = tf.Variable(0, name="w")
+    saver = tf.train.Saver(max_to_keep=1, keep_checkpoint_every_n_hours=1.0)  # next kept: after 1000 + 3600
+    base = str(tmp_path / "m")
+    with tf.Session() as sess:
+        sess.run(w.initializer)
+        for step, now in enumerate([1000, 2000, 4700, 5000, 8000, 8400, 9000]):
+            clock[0] = float(now)
+            saver.save(sess, base, global_step=step)
+    # As TF1: of the expired, step 2 (saved at 4700 > 4600) is kept, then step 5 (8400 > 8200); the rest go.
+    assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == ["m-2.index", "m-5.index", "m-6.index"]
+    assert saver.last_checkpoints == [base + "-6"]
+
+
 def test_max_to_keep_zero_keeps_every_checkpoint(tmp_path):
     w = tf.Variable(0, name="w")
     saver = tf.train.Saver(max_to_keep=0)
@@ -210,7 +289,7 @@ def test_max_to_keep_zero_keeps_every_checkpoint(tmp_path):
         sess.run(w.initializer)
         for step in range(7):
             saver.save(sess, str(tmp_path / "m"), global_step=step)
-    assert len([f for f in os.listdir(tmp_path) if f.endswith(".safetensors")]) == 7
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".index")]) == 7
     assert len(tf.train.get_checkpoint_state(str(tmp_path)).all_model_checkpoint_paths) == 7
 
 
@@ -226,14 +305,14 @@ def test_a_new_saver_takes_over_the_kept_checkpoints(tmp_path):
         assert saver.last_checkpoints == [base + "-2"]  # each earlier Saver only knew its own
         saver.save(sess, base, global_step=3)
         saver.save(sess, base, global_step=4)
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "m-1.safetensors", "m-3.safetensors", "m-4.safetensors"]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint"] + [f"m-{n}{suffix}" for n in (1, 3, 4) for suffix in TF_FILES]
 
 
 def test_state_file_paths_are_relative_so_the_directory_can_move(saved, tmp_path):
     prefix, expected = saved
     moved = tmp_path / "moved"
     moved.mkdir()
-    for name in ("checkpoint", "model.ckpt.safetensors"):
+    for name in set(os.listdir(tmp_path)) - {"moved"}:
         shutil.move(str(tmp_path / name), str(moved / name))
     latest = tf.train.latest_checkpoint(str(moved))
     assert latest == str(moved / "model.ckpt")
@@ -261,7 +340,7 @@ def test_latest_checkpoint_without_state_or_data_is_none(tmp_path):
         sess.run(w.initializer)
         prefix = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
     assert tf.train.checkpoint_exists(prefix)
-    os.remove(prefix + ".safetensors")
+    os.remove(prefix + ".index")
     assert not tf.train.checkpoint_exists(prefix)
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
@@ -278,7 +357,7 @@ def test_write_state_false_and_latest_filename(tmp_path):
     with tf.Session() as sess:
         sess.run(w.initializer)
         saver.save(sess, str(tmp_path / "a"), write_state=False)
-        assert os.listdir(tmp_path) == ["a.safetensors"]
+        assert sorted(os.listdir(tmp_path)) == ["a" + suffix for suffix in TF_FILES]
         saver.save(sess, str(tmp_path / "b"), latest_filename="latest")
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
     assert tf.train.latest_checkpoint(str(tmp_path), latest_filename="latest") == str(tmp_path / "b")
@@ -310,20 +389,36 @@ def test_save_errors(tmp_path):
     v = tf.Variable(1.0, name="v")
     saver = tf.train.Saver()
     with tf.Session() as sess:
-        with pytest.raises(ValueError, match="Parent directory of .*no_dir/model doesn't exist"):
-            saver.save(sess, str(tmp_path / "no_dir" / "model"))
         with pytest.raises(tf.errors.FailedPreconditionError, match="uninitialized value v"):
             saver.save(sess, str(tmp_path / "model"))
-    assert os.listdir(tmp_path) == []
+        assert os.listdir(tmp_path) == []
+        sess.run(v.initializer)
+        # TF 2.21 (and TF 1.15's BundleWriter) create the missing directory, one level deep.
+        with pytest.raises(ValueError, match="Parent directory of .*no_dir/deeper/model doesn't exist, can't save."):
+            saver.save(sess, str(tmp_path / "no_dir" / "deeper" / "model"))
+        assert os.listdir(tmp_path) == []
 
 
-def test_missing_checkpoint_is_not_found(tmp_path):
+def test_save_creates_a_missing_parent_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tmp").mkdir()
     v = tf.Variable(1.0, name="v")
     with tf.Session() as sess:
-        with pytest.raises(tf.errors.NotFoundError, match="nothing_here"):
+        sess.run(v.initializer)
+        assert tf.train.Saver().save(sess, "./tmp/model/my_linear.ckpt") == "./tmp/model/my_linear.ckpt"
+    assert tf.train.latest_checkpoint("./tmp/model") == os.path.join("./tmp/model", "my_linear.ckpt")
+
+
+# TF 2.21's classes and texts, from running tensorflow.compat.v1's Saver.restore.
+def test_missing_checkpoint_or_a_directory_is_tfs_error(tmp_path):
+    v = tf.Variable(1.0, name="v")
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match="The passed save_path is not a valid checkpoint: .*nothing_here"):
             tf.train.Saver().restore(sess, str(tmp_path / "nothing_here"))
         with pytest.raises(ValueError, match="save_path when it is None"):
             tf.train.Saver().restore(sess, None)
+        with pytest.raises(tf.errors.DataLossError, match=f"Unable to open table file {tmp_path}: .*Is a directory"):
+            tf.train.Saver().restore(sess, str(tmp_path))
 
 
 # TF 2.21's classes and texts (tests/e2e/test_restore_lazily.py asks TF itself).
@@ -361,7 +456,7 @@ def test_missing_checkpoint_name_names_the_key_and_the_variable(saved):
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_damaged_checkpoint_is_data_loss_and_restores_nothing(saved, damage):
     prefix, _ = saved
-    path = prefix + ".safetensors"
+    path = saved.data_file
     data = bytearray(open(path, "rb").read())
     if damage == "truncate":
         data = data[:-7]
@@ -373,7 +468,7 @@ def test_damaged_checkpoint_is_data_loss_and_restores_nothing(saved, damage):
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         before = values_of(sess, variables)
-        with pytest.raises(tf.errors.DataLossError, match="model.ckpt.safetensors"):
+        with pytest.raises(tf.errors.DataLossError, match=os.path.basename(path)):
             tf.train.Saver().restore(sess, prefix)
         assert_values_equal(values_of(sess, variables), before)
 
@@ -385,7 +480,7 @@ def test_inspect_checkpoint_prints_names_dtypes_shapes_and_sizes_from_the_header
     prefix, expected = saved
     assert cli.main(["inspect-checkpoint", prefix]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{prefix}.safetensors: 5 tensors (header checked; --values to read and verify them)"
+    assert lines[0] == f"{saved.header_file}: 5 tensors (header checked; --values to read and verify them)"
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert list(rows) == sorted(expected)
     assert rows["hidden1/weights"] == ["float32", "[4,3]", "48", "bytes"]
@@ -395,10 +490,10 @@ def test_inspect_checkpoint_prints_names_dtypes_shapes_and_sizes_from_the_header
 
 def test_inspect_checkpoint_values_prints_names_dtypes_shapes_and_values(saved, capsys):
     prefix, expected = saved
-    for path in (prefix, prefix + ".safetensors"):
+    for path in (prefix, saved.header_file):
         assert cli.main(["inspect-checkpoint", path, "--values"]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert lines[0] == f"{prefix}.safetensors: 5 tensors, checksums verified"
+        assert lines[0] == f"{saved.header_file}: 5 tensors, checksums verified"
         rows = {line.split()[0]: line.split(None, 3)[1:] for line in lines[1:]}
         assert list(rows) == sorted(expected)
         assert rows["global_step"] == ["int64", "[]", "values [42]"]
@@ -413,8 +508,8 @@ def test_inspect_checkpoint_values_prints_names_dtypes_shapes_and_values(saved, 
 def test_inspect_checkpoint_reports_missing_and_damaged_files(saved, capsys, tmp_path):
     prefix, _ = saved
     assert cli.main(["inspect-checkpoint", str(tmp_path / "absent")]) == 1
-    assert "absent.safetensors not found" in capsys.readouterr().err
-    with open(prefix + ".safetensors", "r+b") as file:
+    assert "No checkpoint" in capsys.readouterr().err
+    with open(saved.header_file, "r+b") as file:
         file.truncate(100)
     assert cli.main(["inspect-checkpoint", prefix]) == 1
     assert "is damaged" in capsys.readouterr().err
@@ -422,11 +517,12 @@ def test_inspect_checkpoint_reports_missing_and_damaged_files(saved, capsys, tmp
 
 def test_inspect_checkpoint_values_reports_a_damaged_tensor(saved, capsys):
     prefix, expected = saved
-    data = bytearray(open(prefix + ".safetensors", "rb").read())
+    data = bytearray(open(saved.data_file, "rb").read())
     data[data.find(expected["hidden1/weights"].tobytes()) + 5] ^= 0x10
-    with open(prefix + ".safetensors", "wb") as file:
+    with open(saved.data_file, "wb") as file:
         file.write(data)
     assert cli.main(["inspect-checkpoint", prefix]) == 0  # the header is intact
     capsys.readouterr()
     assert cli.main(["inspect-checkpoint", prefix, "--values"]) == 1
-    assert "tensor 'hidden1/weights' fails its SHA-256 checksum" in capsys.readouterr().err
+    checksum = "CRC-32C" if saved.checkpoint_format == "tf" else "SHA-256"
+    assert f"tensor 'hidden1/weights' fails its {checksum} checksum" in capsys.readouterr().err

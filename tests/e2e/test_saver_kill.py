@@ -2,8 +2,10 @@
 
 A child process (this file run as a script) resumes from the latest
 checkpoint and then saves over and over, every variable holding the step
-number of its save, either under new prefixes (`model.ckpt-N`) or always
-the same one (`model.ckpt`, overwritten in place). The parent SIGKILLs it, either after a random delay or
+number of its save, either under new prefixes (`model.ckpt-N`, in TensorFlow's
+format, the default) or always the same one (`model.ckpt`, overwritten in
+place, in safetensors: its one file is replaced atomically, while TensorFlow's
+two files, written as TensorFlow writes them, cannot both be). The parent SIGKILLs it, either after a random delay or
 exactly at one of the save's steps (before/after the data file's rename,
 before/after the state file's rename, while deleting old checkpoints), and
 checks after every kill that the latest checkpoint is at least as new as the
@@ -64,7 +66,7 @@ def stop_at(phase: str, occurrence: int) -> None:
         reached(f"{kind(target)}-replaced")
 
     def remove(path):
-        if path.endswith(".safetensors"):
+        if path.endswith((".safetensors", ".index")):
             reached("delete")
         real_remove(path)
 
@@ -73,7 +75,8 @@ def stop_at(phase: str, occurrence: int) -> None:
 
 def child(directory: str, prefixes: str, phase: str, occurrence: int) -> None:
     _, step, value, write_all = build_model()
-    saver = tf.train.Saver(max_to_keep=MAX_TO_KEEP)
+    checkpoint_format = "tf" if prefixes == "numbered" else "safetensors"
+    saver = tf.train.Saver(max_to_keep=MAX_TO_KEEP, checkpoint_format=checkpoint_format)
     sess = tf.Session()
     latest = tf.train.latest_checkpoint(directory)
     if latest is None:
@@ -157,8 +160,8 @@ def test_killed_saves_never_lose_the_latest_checkpoint(tmp_path):
         for prefix in tf.train.get_checkpoint_state(directory).all_model_checkpoint_paths:
             restored_number(prefix)
     assert completed >= 10
-    leftovers = {name for name in os.listdir(directory)
-                 if name != "checkpoint" and not name.endswith(".safetensors") and not name.endswith(".tmp")}
+    leftovers = {name for name in os.listdir(directory) if name != "checkpoint"
+                 and not name.endswith((".safetensors", ".index", ".data-00000-of-00001", ".tmp"))}
     assert not leftovers
 
 
