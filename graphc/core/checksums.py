@@ -9,13 +9,19 @@ from google-crc32c (Google's C library, with a pure-Python fallback).
 from __future__ import annotations
 
 import google_crc32c
+import numpy as np
 
 _MASK_DELTA = 0xA282EAD8  # LevelDB's and TensorFlow's masking constant
 
 
 def crc32c(data, initial: int = 0) -> int:
-    """The CRC-32C of `data` (bytes-like), continuing from the CRC `initial` of the bytes before it."""
-    return google_crc32c.extend(initial, bytes(data) if not isinstance(data, bytes) else data)
+    """The CRC-32C of `data` (bytes, a NumPy array's bytes, or another bytes-like object), continuing from
+    the CRC `initial` of the bytes before it. Arrays are read in place, not copied."""
+    if isinstance(data, np.ndarray):
+        data = np.ascontiguousarray(data)
+    elif not isinstance(data, bytes):
+        data = bytes(data)  # google-crc32c takes read-only buffers only
+    return google_crc32c.extend(initial, data)
 
 
 def mask(crc: int) -> int:

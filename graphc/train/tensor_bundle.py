@@ -33,7 +33,7 @@ import numpy as np
 from graphc import errors
 from graphc.train import sstable, tf_datatypes, wire
 from graphc.train.checkpoint_io import allocate, atomic_write, read_exactly
-from graphc.train.crc32c import crc32c, mask
+from graphc.core.checksums import crc32c, mask
 
 INDEX_SUFFIX = ".index"
 _FORMAT_VERSION = 1  # TensorFlow's kTensorBundleVersion

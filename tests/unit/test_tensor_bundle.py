@@ -12,43 +12,11 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.train import crc32c, sstable, tensor_bundle, wire
+from graphc.core import checksums
+from graphc.train import sstable, tensor_bundle, wire
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "tf_checkpoint"
 TF_INDEX = (DATA / "dnn.ckpt-30.index").read_bytes()
-
-
-# -- CRC-32C -------------------------------------------------------------------------------------
-
-
-def byte_at_a_time(data: bytes) -> int:
-    register = 0xFFFFFFFF
-    for byte in data:
-        register ^= byte
-        for _ in range(8):
-            register = (register >> 1) ^ (0x82F63B78 if register & 1 else 0)
-    return register ^ 0xFFFFFFFF
-
-
-def test_crc32c_check_values():
-    assert crc32c.crc32c(b"123456789") == 0xE3069283  # the CRC catalogue's check value
-    assert crc32c.crc32c(b"") == 0
-    assert crc32c.crc32c(bytes(32)) == 0x8A9136AA  # RFC 3720, B.4
-    assert crc32c.crc32c(bytes(range(32))) == 0x46DD794E
-
-
-@pytest.mark.parametrize("length", [4095, 4096, 4097, 64 * 1000 + 3, 70_001])
-def test_side_by_side_lanes_give_the_byte_at_a_time_crc(length, monkeypatch):
-    data = np.random.default_rng(length).integers(0, 256, length, dtype=np.uint8).tobytes()
-    assert crc32c.crc32c(data) == byte_at_a_time(data)
-    monkeypatch.setattr(crc32c, "_SLAB", 5000)  # several slabs, the last one short
-    assert crc32c.crc32c(data) == byte_at_a_time(data)
-    assert crc32c.crc32c(np.frombuffer(data, np.uint8)) == byte_at_a_time(data)
-
-
-def test_mask_is_leveldbs():
-    assert crc32c.mask(0) == 0xA282EAD8
-    assert crc32c.mask(0xE3069283) == ((0xE3069283 >> 15 | 0xE3069283 << 17) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 # -- wire format -----------------------------------------------------------------------------------
@@ -158,7 +126,7 @@ def bundle_entry(dtype_enum, shape, shard, offset, data: bytes) -> bytes:
     shape_proto = b"".join(wire.bytes_field(2, wire.varint_field(1, size)) for size in shape)
     return (wire.varint_field(1, dtype_enum) + wire.bytes_field(2, shape_proto) + wire.varint_field(3, shard)
             + wire.varint_field(4, offset) + wire.varint_field(5, len(data))
-            + wire.fixed32_field(6, crc32c.masked_crc32c(data)))
+            + wire.fixed32_field(6, checksums.masked_crc32c(data)))
 
 
 def test_a_checkpoint_of_two_shards_reads_each_tensor_from_its_shard(tmp_path):
