@@ -22,6 +22,7 @@ from graphc.frontend.default_session import default_session, get_default_session
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.host_fetches import plan_fetches
 from graphc.ir.program import IRType
+from graphc.session_config import session_options
 
 
 class _FetchStructure:
@@ -243,6 +244,9 @@ class BaseSession:
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None):
         self._graph = graph if graph is not None else get_default_graph()
+        self._options = session_options(config)
+        self._placed: set = set()  # (fetch elements, fed tensors) of the runs placed so far
+        self._sized_thread_pool = False
         self._closed = False
         self._steps: collections.OrderedDict = collections.OrderedDict()  # signature -> step, least recent first
         self._max_loaded_steps = environment.get().max_loaded_steps
@@ -308,6 +312,7 @@ class BaseSession:
         tensors = [self._feed_tensor(key) for key in feed_dict] if feed_dict else []
         if len({id(t) for t in tensors}) != len(tensors):
             raise ValueError("feed_dict feeds one tensor twice (by object and by name?)")
+        self._place(structure.elements, tensors)
         runner = _Runner(self, structure, tensors)
         key = _call_key(fetches, feed_dict)
         if key is not None:
@@ -324,6 +329,24 @@ class BaseSession:
                 self._initialized.update(step.lowered.writes)
                 if all(name in self._initialized for name in step.lowered.requires_initialized):
                     self._ready_steps.add(step)  # variables never become uninitialised again
+
+    def _place(self, elements: list, fed: list) -> None:
+        """Places the ops a run of `elements` needs (once per fetches and feeds, as TF places a new
+        callable): InvalidArgumentError for a device the host lacks, a log line per op if asked."""
+        key = (tuple(elements), tuple(fed))
+        if key in self._placed:
+            return
+        fed_ids = {id(t) for t in fed}
+        # Breadth first from the fetches, the order in which TF's placer meets (and logs) a pruned graph's ops.
+        ops = list(dict.fromkeys(e.op if isinstance(e, Tensor) else e for e in elements if id(e) not in fed_ids))
+        seen = set(ops)
+        for op in ops:  # grows as it goes
+            for needed in [t.op for t in op.inputs if id(t) not in fed_ids] + op.control_inputs:
+                if needed not in seen:
+                    seen.add(needed)
+                    ops.append(needed)
+        self._options.placer.place(ops)
+        self._placed.add(key)
 
     def _feed_tensor(self, key) -> Tensor:
         try:
@@ -370,6 +393,7 @@ class BaseSession:
 
             feed_types = collections.OrderedDict((t, IRType(t.dtype, a.shape)) for t, a in feeds)
             step = compile_step(elements, feed_types, frozenset(self._initialized))
+            self._size_thread_pool()
             dependencies = step.lowered.init_dependencies
             self._init_dependencies[base_key] = dependencies
             key = base_key + (tuple(name in self._initialized for name in dependencies),)
@@ -377,6 +401,17 @@ class BaseSession:
             self._steps[key] = step
             self._unload_least_recently_used()
         return step
+
+    def _size_thread_pool(self) -> None:
+        """Sizes the thread pool as the ConfigProto's intra_op_parallelism_threads asks, once the runtime is
+        loaded (with the session's first step). The pool is the process's, as TF's default pools are: the
+        session that last started running with the field set decides its size."""
+        threads = self._options.intra_op_threads
+        if threads and not self._sized_thread_pool:
+            from graphc.runtime import loader
+
+            loader.set_num_threads(threads)
+            self._sized_thread_pool = True
 
     def _order_by_last_use(self) -> None:
         """Moves the steps run through a call's fast path since the last look-up to the end of `_steps`.
