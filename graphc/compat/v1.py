@@ -6,7 +6,7 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
-from graphc import app, errors, gfile, keras, layers, losses, nn, session_config, summary, train
+from graphc import app, errors, flags, gfile, keras, layers, losses, nn, session_config, summary, train
 from graphc.autodiff import gradients
 from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string
 from graphc.core.tensor_shape import Dimension, TensorShape
