@@ -29,10 +29,11 @@ from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value,
                                  reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
                                  sqrt, square, subtract, tanh, truediv, where)
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
-from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
+from graphc.ops.state_ops import assign, assign_add, assign_sub, group, is_variable_initialized, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
-from graphc.ops.variables import (Variable, global_variables, global_variables_initializer, initialize_all_variables,
-                                  initialize_variables, local_variables, local_variables_initializer,
+from graphc.ops.variables import (Variable, assert_variables_initialized, global_variables,
+                                  global_variables_initializer, initialize_all_variables, initialize_variables,
+                                  local_variables, local_variables_initializer, report_uninitialized_variables,
                                   trainable_variables, variables_initializer)
 from graphc.session import InteractiveSession, Session, get_default_session
 
