@@ -16,13 +16,13 @@ from typing import Optional
 
 import numpy as np
 
-from graphc import environment, errors
+from graphc import environment, errors, run_trace
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.host_fetches import plan_fetches
 from graphc.ir.program import IRType
-from graphc.session_config import session_options
+from graphc.session_config import session_options, wants_trace
 
 
 class _FetchStructure:
@@ -135,8 +135,9 @@ class _Runner:
     rebuilding the fetch structure for a single fetch.
     """
 
-    def __init__(self, session: "BaseSession", structure: _FetchStructure, feed_tensors: list):
+    def __init__(self, session: "BaseSession", structure: _FetchStructure, feed_tensors: list, traced: bool = False):
         self.session = session
+        self.traced = traced  # its steps time their kernels (a traced run's runner)
         self.structure = structure
         self.feed_tensors = feed_tensors
         self.feed_dtypes = [t.dtype.np_dtype for t in feed_tensors]
@@ -168,7 +169,7 @@ class _Runner:
             if not tensor.shape.is_compatible_with(array.shape):
                 raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor "
                                  f"'{tensor.name}', which has shape '{tensor.shape}'")
-        step = self.session._step(self.structure.device_elements, self._sorted(arrays))
+        step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
         if step.lowered.init_dependencies:  # its program depends on which variables are initialised
             call = self._run_uncached
         else:
@@ -177,7 +178,7 @@ class _Runner:
         return call
 
     def _run_uncached(self, arrays):
-        step = self.session._step(self.structure.device_elements, self._sorted(arrays))
+        step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
         return _CompiledCall(self, step)(arrays)
 
     def run_reloaded(self, arrays):
@@ -302,20 +303,33 @@ class BaseSession:
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if options is not None and wants_trace(options):
+            return self._run_traced(fetches, feed_dict, run_metadata)
         runner = self._runners.get(_call_key(fetches, feed_dict))
         if runner is None:
             runner = self._new_runner(fetches, feed_dict)
         return runner.run(feed_dict)
 
-    def _new_runner(self, fetches, feed_dict) -> "_Runner":
+    def _run_traced(self, fetches, feed_dict, run_metadata):
+        """A run of a step compiled with kernel timing, which fills `run_metadata.step_stats` (run_trace.py)."""
+        runner = self._new_runner(fetches, feed_dict, traced=True)
+        arrays = [_feed_array(t, v) for t, v in zip(runner.feed_tensors, feed_dict.values())] if feed_dict else []
+        step = self._step(runner.structure.device_elements, runner._sorted(arrays), True)
+        with run_trace.tracing() as events:
+            result = _CompiledCall(runner, step)(arrays)
+        if run_metadata is not None:
+            run_trace.fill_step_stats(run_metadata, events, step.kernel_labels())
+        return result
+
+    def _new_runner(self, fetches, feed_dict, traced: bool = False) -> "_Runner":
         structure = _FetchStructure(fetches, self._graph)
         tensors = [self._feed_tensor(key) for key in feed_dict] if feed_dict else []
         if len({id(t) for t in tensors}) != len(tensors):
             raise ValueError("feed_dict feeds one tensor twice (by object and by name?)")
         self._place(structure.elements, tensors)
-        runner = _Runner(self, structure, tensors)
+        runner = _Runner(self, structure, tensors, traced)
         key = _call_key(fetches, feed_dict)
-        if key is not None:
+        if key is not None and not traced:
             self._runners[key] = runner
         return runner
 
@@ -371,16 +385,17 @@ class BaseSession:
                     storage[...] = value
                 self._initialized.add(name)
 
-    def _step(self, elements, feeds):
+    def _step(self, elements, feeds, traced: bool = False):
+        """The compiled step of `elements` given `feeds` [(tensor, array)]; a `traced` one times its kernels."""
         # Under the lock: two threads meeting a new signature compile it once, and bind one
         # array per variable (two compiles would each allocate one and diverge).
         with self._lock:
-            return self._step_locked(elements, feeds)
+            return self._step_locked(elements, feeds, traced)
 
-    def _step_locked(self, elements, feeds):
+    def _step_locked(self, elements, feeds, traced):
         if self._closed:  # a call looked up before `close` finds its step unloaded and comes here
             raise RuntimeError("Attempted to use a closed Session.")
-        base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds))
+        base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds), traced)
         dependencies = self._init_dependencies.get(base_key, ())
         key = base_key + (tuple(name in self._initialized for name in dependencies),)
         self._order_by_last_use()
@@ -392,7 +407,7 @@ class BaseSession:
             from graphc.compiler.driver import compile_step
 
             feed_types = collections.OrderedDict((t, IRType(t.dtype, a.shape)) for t, a in feeds)
-            step = compile_step(elements, feed_types, frozenset(self._initialized))
+            step = compile_step(elements, feed_types, frozenset(self._initialized), traced or None)
             self._size_thread_pool()
             dependencies = step.lowered.init_dependencies
             self._init_dependencies[base_key] = dependencies

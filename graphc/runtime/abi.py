@@ -54,10 +54,12 @@ RUNTIME_FUNCTIONS = {f.name: f for f in (
     Function("graphc_num_threads", "int32_t"),
     Function("graphc_set_num_threads", "int32_t", ("int32_t",)),
     Function("graphc_scratch", "void *", ("int64_t", "int64_t")),
-    # profile.c: kernel timing for GRAPHC_PROFILE=1.
+    # profile.c: kernel timing for GRAPHC_PROFILE=1 and for traced runs (RunOptions FULL_TRACE).
     Function("graphc_now_ns", "int64_t"),
-    Function("graphc_profile_record", "void", ("const char *", "int64_t")),
+    Function("graphc_profile_record", "void", ("const char *", "int64_t", "int64_t")),
     Function("graphc_profile_report", "int64_t", ("char *", "int64_t")),
+    Function("graphc_trace_start", "void"),
+    Function("graphc_trace_stop", "int64_t", ("char *", "int64_t")),
 )}
 
 # What every step library exports: the step, and the variables to save before a run
