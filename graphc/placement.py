@@ -7,19 +7,18 @@ names another device is refused with TF's InvalidArgumentError, unless
 `allow_soft_placement` is on and only the device type or index is unavailable
 (a GPU, a CPU beyond the count): soft placement then runs it on CPU:0. A job,
 replica or task other than the local one is refused either way, as TF does.
-With `log_device_placement` the placement of each op is printed as TF's placer
-prints it (`name: (Type): device`, to stdout: TF's printf; its LOG(INFO) copy
-goes to stderr only with TF's logger on).
-
-Ops without a device go to CPU:0. (TF's placer may colocate such an op with its
-consumer on another CPU device; graphc's devices are one host, so it does not.)
+As in TF's DirectSession, a session places its whole graph when it first runs,
+and again when the graph has grown since: an op that cannot be placed fails
+every run, whatever it fetches. With `log_device_placement` the placement of
+each op is printed as TF's placer prints it (`name: (Type): device`, on
+stdout: TF's printf; its LOG(INFO) copy goes to stderr only with TF's logger
+on). Every device is the one host: the device only decides what is refused.
 """
 
 from __future__ import annotations
 
-import sys
-
 from graphc import errors
+from graphc.core.registry import Role
 from graphc.frontend.device_spec import DeviceSpec
 
 LOCAL_JOB = "/job:localhost/replica:0/task:0"
@@ -28,6 +27,9 @@ LOCAL_JOB = "/job:localhost/replica:0/task:0"
 def cpu_device(index: int) -> str:
     """The full name of the host's CPU device `index`."""
     return f"{LOCAL_JOB}/device:CPU:{index}"
+
+
+_HOST_CPU = cpu_device(0)
 
 
 class Placer:
@@ -40,13 +42,35 @@ class Placer:
         self.allow_soft_placement = allow_soft_placement
         self.log_device_placement = log_device_placement
 
-    def place(self, ops) -> None:
-        """Checks that each of `ops` (the ops one run needs) can run where it asks; logs where each runs."""
-        lines = [f"{op.name}: ({op.type}): {self._device_of(op)}" for op in ops]
-        if self.log_device_placement and lines:
-            print("\n".join(lines), file=sys.stdout, flush=True)
+    def place(self, ops, placed_before: int = 0) -> None:
+        """Places `ops` (a graph's, in creation order) as TF's placer does: the ops that are not generators
+        first, then the generators (no inputs, one output that is not a variable), each on the device its
+        consumers all share if it asks for none (TF's "heuristic A"). Raises TF's InvalidArgumentError for
+        the first op asking for a device the host lacks; logs each placement if asked.
+
+        The first `placed_before` ops were placed already: unless the log shows them all again, as TF's
+        does, only the new ones are checked (a graph growing between runs costs only its new ops).
+        """
+        if not self.log_device_placement:
+            for op in ops[placed_before:]:
+                self._device_of(op)
+            return
+        consumers: dict = {}
+        for op in ops:
+            for producer in [t.op for t in op.inputs] + op.control_inputs:
+                consumers.setdefault(producer, []).append(op)
+        generators = [op for op in ops if _is_generator(op)]
+        placed = {op: self._device_of(op) for op in ops if not _is_generator(op)}
+        for op in generators:
+            devices = {placed.get(consumer) for consumer in consumers.get(op, [])}
+            shared = devices.pop() if len(devices) == 1 else None
+            placed[op] = shared if not op.device and shared is not None else self._device_of(op)
+        if placed:
+            print("\n".join(f"{op.name}: ({op.type}): {device}" for op, device in placed.items()), flush=True)
 
     def _device_of(self, op) -> str:
+        if not op.device:
+            return _HOST_CPU
         try:
             spec = DeviceSpec.from_string(op.device)
         except ValueError as e:
@@ -54,11 +78,11 @@ class Placer:
                                                         f"{op.name}: {e}") from None
         local = spec.job in (None, "localhost") and spec.replica in (None, 0) and spec.task in (None, 0)
         if spec.device_type is None and local:
-            return cpu_device(0)
+            return _HOST_CPU
         if spec.device_type == "CPU" and local and (spec.device_index or 0) < self.cpu_count:
             return cpu_device(spec.device_index or 0)
         if local and self.allow_soft_placement:
-            return cpu_device(0)
+            return _HOST_CPU
         raise errors.InvalidArgumentError(None, op, self._refusal(op, spec))
 
     def _refusal(self, op, spec: DeviceSpec) -> str:
@@ -68,3 +92,8 @@ class Placer:
         return (f"Cannot assign a device for operation {op.name}: {{{{node {op.name}}}}} was explicitly assigned "
                 f"to {spec.to_string()} but available devices are [ {available} ]. Make sure the device "
                 f"specification refers to a valid device.{hint}")
+
+
+def _is_generator(op) -> bool:
+    """TF's generator node: no inputs and one output, not a reference to a variable."""
+    return not op.inputs and len(op.outputs) == 1 and op.op_def.role is not Role.VARIABLE

@@ -246,7 +246,7 @@ class BaseSession:
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None):
         self._graph = graph if graph is not None else get_default_graph()
         self._options = session_options(config)
-        self._placed: set = set()  # (fetch elements, fed tensors) of the runs placed so far
+        self._placed_ops = 0  # how many of the graph's ops were placed (TF places a grown graph again)
         self._sized_thread_pool = False
         self._closed = False
         self._steps: collections.OrderedDict = collections.OrderedDict()  # signature -> step, least recent first
@@ -303,6 +303,8 @@ class BaseSession:
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if self._graph.version != self._placed_ops:
+            self._place_graph()
         if options is not None and wants_trace(options):
             return self._run_traced(fetches, feed_dict, run_metadata)
         runner = self._runners.get(_call_key(fetches, feed_dict))
@@ -326,7 +328,6 @@ class BaseSession:
         tensors = [self._feed_tensor(key) for key in feed_dict] if feed_dict else []
         if len({id(t) for t in tensors}) != len(tensors):
             raise ValueError("feed_dict feeds one tensor twice (by object and by name?)")
-        self._place(structure.elements, tensors)
         runner = _Runner(self, structure, tensors, traced)
         key = _call_key(fetches, feed_dict)
         if key is not None and not traced:
@@ -344,23 +345,12 @@ class BaseSession:
                 if all(name in self._initialized for name in step.lowered.requires_initialized):
                     self._ready_steps.add(step)  # variables never become uninitialised again
 
-    def _place(self, elements: list, fed: list) -> None:
-        """Places the ops a run of `elements` needs (once per fetches and feeds, as TF places a new
-        callable): InvalidArgumentError for a device the host lacks, a log line per op if asked."""
-        key = (tuple(elements), tuple(fed))
-        if key in self._placed:
-            return
-        fed_ids = {id(t) for t in fed}
-        # Breadth first from the fetches, the order in which TF's placer meets (and logs) a pruned graph's ops.
-        ops = list(dict.fromkeys(e.op if isinstance(e, Tensor) else e for e in elements if id(e) not in fed_ids))
-        seen = set(ops)
-        for op in ops:  # grows as it goes
-            for needed in [t.op for t in op.inputs if id(t) not in fed_ids] + op.control_inputs:
-                if needed not in seen:
-                    seen.add(needed)
-                    ops.append(needed)
-        self._options.placer.place(ops)
-        self._placed.add(key)
+    def _place_graph(self) -> None:
+        """Places the graph's ops on the host's devices (placement.py), as TF's session does when it first
+        runs and when the graph has grown: InvalidArgumentError for a device the host lacks."""
+        ops = self._graph.get_operations()
+        self._options.placer.place(ops, self._placed_ops)
+        self._placed_ops = len(ops)
 
     def _feed_tensor(self, key) -> Tensor:
         try:
