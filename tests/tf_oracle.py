@@ -8,6 +8,7 @@ graphc itself never imports TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import pathlib
@@ -39,14 +40,42 @@ print(json.dumps(answers))
 """
 
 
+def skip_without_tensorflow() -> None:
+    """Skips the calling test, naming the extra to install, when TensorFlow is not installed."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+
+
 def tensorflow_answers(path: str, table: str) -> dict:
     """{name: [exception class name, or "OK"; message, or the repr of what it returned]} for each
     `build(tf)` in the dict `table` (name -> build, or a tuple that starts with it) of the test module at
     `path`, run with TensorFlow as `tf`."""
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, pip install -e .[tf-oracle]")
+    skip_without_tensorflow()
     result = subprocess.run([sys.executable, "-c", _CHILD, path, table], capture_output=True, text=True,
                             cwd=_ROOT, timeout=900, check=False)
     if result.returncode != 0:
         raise AssertionError(f"TensorFlow's run of {table} in {path} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def table_tests(path: str, table_name: str, table: dict):
+    """The two tests of a table {name: (build(tf), TF 2.21's answer)} in the test module at `path`, to assign
+    to two module names: graphc answers as the table says (each build in a new default graph), and so does
+    TensorFlow (when it is installed; one child process runs the whole table)."""
+    names = sorted(table)
+
+    @pytest.mark.parametrize("name", names)
+    def test_graphc_answers_as_tensorflow_2_21(name):
+        import graphc
+
+        build, expected = table[name]
+        with graphc.Graph().as_default():
+            assert repr(build(graphc)) == repr(expected)
+
+    answers = functools.cache(lambda: tensorflow_answers(path, table_name))
+
+    @pytest.mark.parametrize("name", names)
+    def test_tensorflow_2_21_answers_as_the_table_says(name):
+        assert tuple(answers()[name]) == ("OK", repr(table[name][1]))
+
+    return test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says

@@ -20,7 +20,7 @@ import pytest
 
 import graphc as tf
 from graphc import errors
-from tests.tf_oracle import tensorflow_answers
+from tests.tf_oracle import table_tests
 
 
 def _stdout_of(run):
@@ -196,22 +196,8 @@ DEVICES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DEVICES))
-def test_graphc_answers_as_tensorflow_2_21(name):
-    build, expected = DEVICES[name]
-    with tf.Graph().as_default():
-        assert repr(build(tf)) == repr(expected)
-
-
-@pytest.fixture(scope="module")
-def tf_answers():
-    return tensorflow_answers(__file__, "DEVICES")
-
-
-@pytest.mark.parametrize("name", sorted(DEVICES))
-def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
-    answer, value = tf_answers[name]
-    assert (answer, value) == ("OK", repr(DEVICES[name][1]))
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "DEVICES", DEVICES)
 
 
 def test_config_must_be_a_config_proto():

@@ -7,12 +7,13 @@ installed: the same stdout, the same exit status, the same exception.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+
+from tests.tf_oracle import skip_without_tensorflow
 
 SCRIPT = '''
 import os, sys
@@ -109,9 +110,7 @@ def test_graphc_runs_the_program_as_tensorflow_does(name, tmp_path):
 
 
 def test_tensorflow_2_21_runs_it_as_the_table_says(tmp_path):
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, "
-                    "pip install -e .[tf-oracle]")
+    skip_without_tensorflow()
     started = {name: _start(tmp_path / str(i), "import tensorflow.compat.v1 as tf", arguments)
                for i, (name, arguments) in enumerate(sorted(RUNS.items()))}
     assert {name: _outcome(process) for name, process in started.items()} == EXPECTED

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from tests.tf_oracle import tensorflow_answers
+from tests.tf_oracle import table_tests
 
 
 def _fetched(value):
@@ -102,23 +102,8 @@ CHECKS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_graphc_answers_as_tensorflow_2_21(name):
-    build, expected = CHECKS[name]
-    with tf.Graph().as_default():
-        answer = build(tf)
-    assert repr(answer) == repr(expected)
-
-
-@pytest.fixture(scope="module")
-def tf_answers():
-    return tensorflow_answers(__file__, "CHECKS")
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
-    answer, value = tf_answers[name]
-    assert (answer, value) == ("OK", repr(CHECKS[name][1]))
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "CHECKS", CHECKS)
 
 
 def test_a_fast_path_call_sees_the_new_state():

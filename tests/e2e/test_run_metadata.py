@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from tests.tf_oracle import tensorflow_answers
+from tests.tf_oracle import table_tests
 
 _CPU0 = "/job:localhost/replica:0/task:0/device:CPU:0"
 
@@ -46,22 +46,8 @@ def _traced(tf):
 TRACES = {"a traced run": (_traced, (75.0, [_CPU0], ["MatMul", "add", "h", "loss"], 0))}
 
 
-@pytest.mark.parametrize("name", sorted(TRACES))
-def test_graphc_answers_as_tensorflow_2_21(name):
-    build, expected = TRACES[name]
-    with tf.Graph().as_default():
-        assert repr(build(tf)) == repr(expected)
-
-
-@pytest.fixture(scope="module")
-def tf_answers():
-    return tensorflow_answers(__file__, "TRACES")
-
-
-@pytest.mark.parametrize("name", sorted(TRACES))
-def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
-    answer, value = tf_answers[name]
-    assert (answer, value) == ("OK", repr(TRACES[name][1]))
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "TRACES", TRACES)
 
 
 def _trained(traced: bool):

@@ -7,7 +7,6 @@ The oracle test runs the same file with `import tensorflow.compat.v1 as tf`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.tf_oracle import skip_without_tensorflow
 
 PROGRAM = Path(__file__).parent / "seed_programs" / "graphs_and_sessions.py"
 _CPU0 = "/job:localhost/replica:0/task:0/device:CPU:0"
@@ -66,9 +67,7 @@ def test_the_program_prints_what_tensorflow_prints(tmp_path):
 
 
 def test_tensorflow_2_21_prints_what_the_table_says(tmp_path):
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed to compare graphc with: the [tf-oracle] extra, "
-                    "pip install -e .[tf-oracle]")
+    skip_without_tensorflow()
     program = tmp_path / PROGRAM.name
     text = PROGRAM.read_text()
     assert text.count("import graphc as tf") == 1
