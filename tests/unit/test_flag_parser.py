@@ -1,6 +1,6 @@
 """graphc.flags' parser, on its own FlagValues: the command-line forms absl (TF1's flags) accepts and refuses.
 
-The messages are absl 2's, as TF 2.21 raises them (tests/e2e/test_flags.py runs a
+The messages are absl 2's, as TF 2.21 raises them (tests/e2e/test_app_flags.py runs a
 whole program against TF itself).
 """
 
