@@ -17,6 +17,8 @@ on). Every device is the one host: the device only decides what is refused.
 
 from __future__ import annotations
 
+import secrets
+
 from graphc import errors
 from graphc.core.registry import Role
 from graphc.frontend.device_spec import DeviceSpec
@@ -32,6 +34,22 @@ def cpu_device(index: int) -> str:
 _HOST_CPU = cpu_device(0)
 
 
+# What TF reports as a CPU device's memory limit (its default allocator's, 256 MiB).
+_CPU_MEMORY_LIMIT_BYTES = 1 << 28
+
+
+class DeviceAttributes:
+    """One device as `Session.list_devices()` describes it (TF's `_DeviceAttributes`)."""
+
+    def __init__(self, name: str, device_type: str, memory_limit_bytes: int, incarnation: int):
+        self.name, self.device_type = name, device_type
+        self.memory_limit_bytes, self.incarnation = memory_limit_bytes, incarnation
+
+    def __repr__(self) -> str:
+        return (f"_DeviceAttributes({self.name}, {self.device_type}, {self.memory_limit_bytes}, "
+                f"{self.incarnation})")
+
+
 class Placer:
     """The devices of one session (from its ConfigProto) and its placement decisions."""
 
@@ -41,6 +59,11 @@ class Placer:
         self.cpu_count = cpu_count
         self.allow_soft_placement = allow_soft_placement
         self.log_device_placement = log_device_placement
+
+    def devices(self) -> list:
+        """The session's devices: its CPU devices, each with a random incarnation as TF gives them."""
+        return [DeviceAttributes(cpu_device(i), "CPU", _CPU_MEMORY_LIMIT_BYTES, secrets.randbits(63))
+                for i in range(self.cpu_count)]
 
     def place(self, ops, placed_before: int = 0) -> None:
         """Places `ops` (a graph's, in creation order) as TF's placer does: the ops that are not generators

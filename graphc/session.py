@@ -268,6 +268,11 @@ class BaseSession:
         """The session's graph as a GraphDef protobuf (`Graph.as_graph_def`)."""
         return self._graph.as_graph_def()
 
+    def list_devices(self) -> list:
+        """The devices the session runs on (the host's CPU devices): objects with `name`, `device_type`,
+        `memory_limit_bytes` and `incarnation`, as TF's."""
+        return self._options.placer.devices()
+
     def as_default(self):
         """A context manager making this the default session (and its graph the default graph)."""
         return _DefaultSession(self)

@@ -132,8 +132,18 @@ def _placement_as_the_graph_grows(tf):
     return first, grown
 
 
+def _listed_devices(tf):
+    with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+        return [(d.name, d.device_type, d.memory_limit_bytes, type(d.incarnation).__name__, repr(d).split(",")[0])
+                for d in sess.list_devices()]
+
+
 # name -> (build(tf), TF 2.21's answer).
 DEVICES = {
+    "list_devices": (_listed_devices, [
+        (_CPU0, "CPU", 268435456, "int", f"_DeviceAttributes({_CPU0}"),
+        ("/job:localhost/replica:0/task:0/device:CPU:1", "CPU", 268435456, "int",
+         "_DeviceAttributes(/job:localhost/replica:0/task:0/device:CPU:1")]),
     "an unplaceable op fails every run": (_unplaceable_op_elsewhere, (
         "InvalidArgumentError", "Cannot assign a device for operation on_gpu")),
     "placement logged as the graph grows": (_placement_as_the_graph_grows, (
