@@ -13,7 +13,8 @@
 | GRAPHC_VERIFY            | 0                | 1: verify the IR after every stage (the tests set it)     |
 | GRAPHC_TIMING            | 0                | 1: print each compile's stage times to stderr             |
 | GRAPHC_PROFILE           | 0                | 1: time every kernel of every step; a table at exit       |
-| GRAPHC_NUM_THREADS       | the CPU count    | the thread pool's size (read by runtime_c itself)         |
+| GRAPHC_NUM_THREADS       | the CPU count    | the thread pool's size (read by runtime_c itself; a       |
+|                          |                  | ConfigProto's intra_op_parallelism_threads overrides it)  |
 | GRAPHC_PARALLEL_COMPILE  | 1                | 0: compile LLVM modules one after another, in-process     |
 | GRAPHC_SANITIZE          | 0                | 1: build runtime_c with ASan and UBSan (`make sanitize`)  |
 | CC                       | cc               | the C compiler that builds runtime_c and links steps      |

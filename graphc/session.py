@@ -16,12 +16,13 @@ from typing import Optional
 
 import numpy as np
 
-from graphc import environment, errors
+from graphc import environment, errors, run_trace
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.host_fetches import plan_fetches
 from graphc.ir.program import IRType
+from graphc.session_config import session_options, wants_trace
 
 
 class _FetchStructure:
@@ -134,8 +135,9 @@ class _Runner:
     rebuilding the fetch structure for a single fetch.
     """
 
-    def __init__(self, session: "BaseSession", structure: _FetchStructure, feed_tensors: list):
+    def __init__(self, session: "BaseSession", structure: _FetchStructure, feed_tensors: list, traced: bool = False):
         self.session = session
+        self.traced = traced  # its steps time their kernels (a traced run's runner)
         self.structure = structure
         self.feed_tensors = feed_tensors
         self.feed_dtypes = [t.dtype.np_dtype for t in feed_tensors]
@@ -167,7 +169,7 @@ class _Runner:
             if not tensor.shape.is_compatible_with(array.shape):
                 raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor "
                                  f"'{tensor.name}', which has shape '{tensor.shape}'")
-        step = self.session._step(self.structure.device_elements, self._sorted(arrays))
+        step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
         if step.lowered.init_dependencies:  # its program depends on which variables are initialised
             call = self._run_uncached
         else:
@@ -176,7 +178,7 @@ class _Runner:
         return call
 
     def _run_uncached(self, arrays):
-        step = self.session._step(self.structure.device_elements, self._sorted(arrays))
+        step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
         return _CompiledCall(self, step)(arrays)
 
     def run_reloaded(self, arrays):
@@ -243,6 +245,9 @@ class BaseSession:
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None):
         self._graph = graph if graph is not None else get_default_graph()
+        self._options = session_options(config)
+        self._placed_ops = 0  # how many of the graph's ops were placed (TF places a grown graph again)
+        self._sized_thread_pool = False
         self._closed = False
         self._steps: collections.OrderedDict = collections.OrderedDict()  # signature -> step, least recent first
         self._max_loaded_steps = environment.get().max_loaded_steps
@@ -262,6 +267,11 @@ class BaseSession:
     def graph_def(self):
         """The session's graph as a GraphDef protobuf (`Graph.as_graph_def`)."""
         return self._graph.as_graph_def()
+
+    def list_devices(self) -> list:
+        """The devices the session runs on (the host's CPU devices): objects with `name`, `device_type`,
+        `memory_limit_bytes` and `incarnation`, as TF's."""
+        return self._options.placer.devices()
 
     def as_default(self):
         """A context manager making this the default session (and its graph the default graph)."""
@@ -298,19 +308,34 @@ class BaseSession:
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if self._graph.version != self._placed_ops:
+            self._place_graph()
+        if options is not None and wants_trace(options):
+            return self._run_traced(fetches, feed_dict, run_metadata)
         runner = self._runners.get(_call_key(fetches, feed_dict))
         if runner is None:
             runner = self._new_runner(fetches, feed_dict)
         return runner.run(feed_dict)
 
-    def _new_runner(self, fetches, feed_dict) -> "_Runner":
+    def _run_traced(self, fetches, feed_dict, run_metadata):
+        """A run of a step compiled with kernel timing, which fills `run_metadata.step_stats` (run_trace.py)."""
+        runner = self._new_runner(fetches, feed_dict, traced=True)
+        arrays = [_feed_array(t, v) for t, v in zip(runner.feed_tensors, feed_dict.values())] if feed_dict else []
+        step = self._step(runner.structure.device_elements, runner._sorted(arrays), True)
+        with run_trace.tracing() as events:
+            result = _CompiledCall(runner, step)(arrays)
+        if run_metadata is not None:
+            run_trace.fill_step_stats(run_metadata, events, step.kernel_labels())
+        return result
+
+    def _new_runner(self, fetches, feed_dict, traced: bool = False) -> "_Runner":
         structure = _FetchStructure(fetches, self._graph)
         tensors = [self._feed_tensor(key) for key in feed_dict] if feed_dict else []
         if len({id(t) for t in tensors}) != len(tensors):
             raise ValueError("feed_dict feeds one tensor twice (by object and by name?)")
-        runner = _Runner(self, structure, tensors)
+        runner = _Runner(self, structure, tensors, traced)
         key = _call_key(fetches, feed_dict)
-        if key is not None:
+        if key is not None and not traced:
             self._runners[key] = runner
         return runner
 
@@ -324,6 +349,13 @@ class BaseSession:
                 self._initialized.update(step.lowered.writes)
                 if all(name in self._initialized for name in step.lowered.requires_initialized):
                     self._ready_steps.add(step)  # variables never become uninitialised again
+
+    def _place_graph(self) -> None:
+        """Places the graph's ops on the host's devices (placement.py), as TF's session does when it first
+        runs and when the graph has grown: InvalidArgumentError for a device the host lacks."""
+        ops = self._graph.get_operations()
+        self._options.placer.place(ops, self._placed_ops)
+        self._placed_ops = len(ops)
 
     def _feed_tensor(self, key) -> Tensor:
         try:
@@ -356,16 +388,17 @@ class BaseSession:
                 raise errors.FailedPreconditionError(None, None, f"Attempting to use uninitialized value {name}")
             return self._variables[name]
 
-    def _step(self, elements, feeds):
+    def _step(self, elements, feeds, traced: bool = False):
+        """The compiled step of `elements` given `feeds` [(tensor, array)]; a `traced` one times its kernels."""
         # Under the lock: two threads meeting a new signature compile it once, and bind one
         # array per variable (two compiles would each allocate one and diverge).
         with self._lock:
-            return self._step_locked(elements, feeds)
+            return self._step_locked(elements, feeds, traced)
 
-    def _step_locked(self, elements, feeds):
+    def _step_locked(self, elements, feeds, traced):
         if self._closed:  # a call looked up before `close` finds its step unloaded and comes here
             raise RuntimeError("Attempted to use a closed Session.")
-        base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds))
+        base_key = (tuple(elements), tuple((t, a.shape, a.dtype) for t, a in feeds), traced)
         dependencies = self._init_dependencies.get(base_key, ())
         key = base_key + (tuple(name in self._initialized for name in dependencies),)
         self._order_by_last_use()
@@ -377,7 +410,8 @@ class BaseSession:
             from graphc.compiler.driver import compile_step
 
             feed_types = collections.OrderedDict((t, IRType(t.dtype, a.shape)) for t, a in feeds)
-            step = compile_step(elements, feed_types, frozenset(self._initialized))
+            step = compile_step(elements, feed_types, frozenset(self._initialized), traced or None)
+            self._size_thread_pool()
             dependencies = step.lowered.init_dependencies
             self._init_dependencies[base_key] = dependencies
             key = base_key + (tuple(name in self._initialized for name in dependencies),)
@@ -385,6 +419,17 @@ class BaseSession:
             self._steps[key] = step
             self._unload_least_recently_used()
         return step
+
+    def _size_thread_pool(self) -> None:
+        """Sizes the thread pool as the ConfigProto's intra_op_parallelism_threads asks, once the runtime is
+        loaded (with the session's first step). The pool is the process's, as TF's default pools are: the
+        session that last started running with the field set decides its size."""
+        threads = self._options.intra_op_threads
+        if threads and not self._sized_thread_pool:
+            from graphc.runtime import loader
+
+            loader.set_num_threads(threads)
+            self._sized_thread_pool = True
 
     def _order_by_last_use(self) -> None:
         """Moves the steps run through a call's fast path since the last look-up to the end of `_steps`.

@@ -11,6 +11,7 @@ across depth returns an empty tensor instead of TF's UnimplementedError.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -72,3 +73,26 @@ def run_tensorflow(script: str, *args: str) -> str:
     if result.returncode != 0:
         raise AssertionError(f"TensorFlow's run failed:\n{result.stderr[-3000:]}")
     return result.stdout
+
+
+def table_tests(path: str, table_name: str, table: dict):
+    """The two tests of a table {name: (build(tf), TF 2.21's answer)} in the test module at `path`, to assign
+    to two module names: graphc answers as the table says (each build in a new default graph), and so does
+    TensorFlow (when it is installed; one child process runs the whole table)."""
+    names = sorted(table)
+
+    @pytest.mark.parametrize("name", names)
+    def test_graphc_answers_as_tensorflow_2_21(name):
+        import graphc
+
+        build, expected = table[name]
+        with graphc.Graph().as_default():
+            assert repr(build(graphc)) == repr(expected)
+
+    answers = functools.cache(lambda: tensorflow_answers(path, table_name))
+
+    @pytest.mark.parametrize("name", names)
+    def test_tensorflow_2_21_answers_as_the_table_says(name):
+        assert tuple(answers()[name]) == ("OK", repr(table[name][1]))
+
+    return test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says

@@ -184,25 +184,42 @@ def partition_count(program: Program) -> int:
     return max(1, min(os.cpu_count() or 1, len(program.kernels)))
 
 
-def emit_modules(program: Program, count: int = 1) -> list:
+def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> list:
     """The EmittedModules for `program` (which must carry a memory plan): `count` for kernels at most,
-    and as many for the step's parts when it has several."""
+    and as many for the step's parts when it has several. A `profiled` step times each kernel call
+    (graphc_profile_record, with the kernel's `kernel_labels` label)."""
     modules = _Modules(program, count)
     actions, rollback = _actions(program, modules)
     parts = _split(actions)
     if len(parts) == 1:
         modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, 0, abi.STEP_FUNCTION.name,
-                                                        parts[0], program.name), index=0)
+                                                        parts[0], program.name, profiled), index=0)
     else:
         functions = []
         for number, part in enumerate(parts):
             name = f"{abi.STEP_FUNCTION.name}_part{number}"
             functions.append(modules.emit(lambda module, buffers: _emit_part(
-                module, buffers, modules, modules.modules.index(module), name, part, program.name),
+                module, buffers, modules, modules.modules.index(module), name, part, program.name, profiled),
                 speed_level=PARTS_SPEED_LEVEL))
         modules.emit(lambda module, buffers: _emit_step_of_parts(module, modules, functions), index=0)
     _export_rollback(modules.modules[0], program.memory_plan, rollback)
     return modules.used()
+
+
+def _kernel_label(kernel: int, kind: str, members: list) -> str:
+    return f"kernel {kernel} {kind} ({members[0].source or members[0].op})"
+
+
+def kernel_labels(program: Program) -> dict:
+    """{label a profiled step records for a kernel: (kind, the graph ops its instructions come from)}."""
+    labels = {}
+    for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
+        members = list(group)
+        if kernel is not None and program.kernels[kernel] != "copy":
+            sources = tuple(dict.fromkeys(inst.source for inst in members if inst.source))
+            labels[f"{program.name}: {_kernel_label(kernel, program.kernels[kernel], members)}"] = (
+                program.kernels[kernel], sources)
+    return labels
 
 
 def _actions(program: Program, modules: _Modules) -> tuple:
@@ -220,7 +237,7 @@ def _actions(program: Program, modules: _Modules) -> tuple:
             continue
         kind = program.kernels[kernel]
         name = f"k{kernel}_{kind}"
-        label = f"kernel {kernel} {kind} ({members[0].source or members[0].op})"
+        label = _kernel_label(kernel, kind, members)
         if kind in FUSED_KERNELS:
             signature = signatures.fused(kind, members)
             if signature.key not in shared:
@@ -271,7 +288,7 @@ def _split(actions: list) -> list:
 
 
 def _emit_part(module: ir.Module, buffers: Buffers, modules: _Modules, index: int, name: str, actions: list,
-               program_name: str) -> ir.Function:
+               program_name: str, profiled: bool) -> ir.Function:
     """`i32 name(ptr buffers, ptr status)`: runs `actions`, returning the first non-zero status."""
     kb = KernelBuilder(module, name, ["buffers", "status"])
     if name == abi.STEP_FUNCTION.name:
@@ -281,7 +298,6 @@ def _emit_part(module: ir.Module, buffers: Buffers, modules: _Modules, index: in
     table = kb.local_array(PTR, table_size) if table_size else None
     table_slots: dict = {}  # index -> its address in the table
     address = _Addresses(kb, buffers)
-    profile = environment.get().profile
     for action in actions:
         if isinstance(action, _Copy):
             if action.nbytes:
@@ -297,12 +313,12 @@ def _emit_part(module: ir.Module, buffers: Buffers, modules: _Modules, index: in
         if action.fused:
             arguments.append(table if action.table else ir.Constant(PTR, None))
         function = modules.reference(action.function, index)
-        started = kb.b.call(runtime_function(module, "graphc_now_ns"), []) if profile else None
+        started = kb.b.call(runtime_function(module, "graphc_now_ns"), []) if profiled else None
         code = kb.b.call(function, arguments + [status])
         if started is not None:
             elapsed = kb.b.sub(kb.b.call(runtime_function(module, "graphc_now_ns"), []), started)
             kb.b.call(runtime_function(module, "graphc_profile_record"),
-                      [global_string(module, f"{program_name}: {action.label}"), elapsed])
+                      [global_string(module, f"{program_name}: {action.label}"), started, elapsed])
         _return_if_failed(kb, code)
     return kb.finish()
 

@@ -6,10 +6,11 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
-from graphc import app, errors, gfile, keras, layers, losses, math, nn, summary, train
+from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, summary, train
 from graphc.autodiff import gradients
 from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string
 from graphc.core.tensor_shape import Dimension, TensorShape
+from graphc.frontend.device_spec import DeviceSpec
 from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,
                                    get_default_graph, name_scope, reset_default_graph)
 from graphc.ops import all as _all_ops  # noqa: F401 - every op family registered
@@ -32,10 +33,11 @@ from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argm
                                  reduce_sum, rsqrt, sigmoid, sign, sqrt, square, subtract, tanh, truediv,
                                  truncatediv, truncatemod, where)
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
-from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
+from graphc.ops.state_ops import assign, assign_add, assign_sub, group, is_variable_initialized, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
-from graphc.ops.variables import (Variable, global_variables, global_variables_initializer, initialize_all_variables,
-                                  initialize_variables, local_variables, local_variables_initializer,
+from graphc.ops.variables import (Variable, assert_variables_initialized, global_variables,
+                                  global_variables_initializer, initialize_all_variables, initialize_variables,
+                                  local_variables, local_variables_initializer, report_uninitialized_variables,
                                   trainable_variables, variables_initializer)
 from graphc.session import InteractiveSession, Session, get_default_session
 
@@ -64,12 +66,15 @@ def add_to_collections(names, value):
 
 
 def __getattr__(name):
-    """`tf.Summary` and `tf.Event` (TensorBoard's protobuf classes), imported on first use."""
+    """TensorBoard's protobuf classes, imported on first use: `tf.Summary`, `tf.Event`, and TF's session and
+    run options (`tf.ConfigProto`, `tf.GPUOptions`, `tf.RunOptions`, `tf.RunMetadata` ...)."""
     if name in ("Summary", "Event"):
         return getattr(summary, name)
+    if name in session_config.PROTO_NAMES:
+        return session_config.proto_class(name)
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
-def device(device_name):
-    """Accepted for TF1 compatibility; graphc compiles for the host CPU."""
-    return get_default_graph().device(device_name)
+def device(device_name_or_function):
+    """`tf.device`: ops created inside request that device (see `Graph.device`)."""
+    return get_default_graph().device(device_name_or_function)

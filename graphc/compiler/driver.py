@@ -42,6 +42,7 @@ class Build:
     fetches: list
     feed_types: dict                   # Tensor -> IRType, in calling order
     initialized: frozenset             # names of the variables the session has initialised
+    profiled: bool = False             # whether the step times its kernels (GRAPHC_PROFILE, traced runs)
     lowered: Optional[LoweredStep] = None
     program: Optional[Program] = None
     library: Optional[cache.Library] = None  # the library, open and verified, once it is in the cache
@@ -78,19 +79,19 @@ def _pass_stage(name: str, run_pass: Callable[[Program], Program]) -> Stage:
     return Stage(name, run)
 
 
-def _library_name(program: Program) -> str:
-    return libraries.step_key(print_program(program) + ("\nprofiled" if environment.get().profile else ""))
+def _library_name(build: Build) -> str:
+    return libraries.step_key(print_program(build.program) + ("\nprofiled" if build.profiled else ""))
 
 
 def _look_up_cache(build: Build) -> None:
     if environment.get().dump_dir is None:  # a dump shows every stage, so it builds the library again
-        build.library = cache.cached_file(_library_name(build.program))
+        build.library = cache.cached_file(_library_name(build))
 
 
 def _emit_llvm(build: Build) -> None:
     program = build.program
     toolchain.start_workers(codegen.partition_count(program))  # they start up while the modules are emitted
-    emitted = codegen.emit_modules(program, codegen.partition_count(program))
+    emitted = codegen.emit_modules(program, codegen.partition_count(program), profiled=build.profiled)
     build.llvm_modules = [str(module) for module, _ in emitted]
     build.speed_levels = [speed_level for _, speed_level in emitted]
 
@@ -102,7 +103,7 @@ def _compile_objects(build: Build) -> None:
 
 def _link(build: Build) -> None:
     objects = [compiled.object for compiled in build.compiled]
-    build.library = cache.store_file(_library_name(build.program),
+    build.library = cache.store_file(_library_name(build),
                                      lambda path: toolchain.link_shared_library(objects, path, path.parent))
 
 
@@ -170,10 +171,17 @@ class CompiledStep:
     def plan(self):
         return self.program.memory_plan
 
+    def kernel_labels(self) -> dict:
+        """{the label a profiled step records for a kernel: (its kind, the graph ops it computes)}."""
+        return codegen.kernel_labels(self.program)
 
-def compile_step(fetches, feed_types: dict, initialized=frozenset()) -> CompiledStep:
-    """Compiles `fetches` given feed types (Tensor -> IRType, in calling order) and loads the library."""
-    build = Build(list(fetches), feed_types, frozenset(initialized))
+
+def compile_step(fetches, feed_types: dict, initialized=frozenset(), profiled: Optional[bool] = None) -> CompiledStep:
+    """Compiles `fetches` given feed types (Tensor -> IRType, in calling order) and loads the library.
+
+    A `profiled` step times each kernel (default: GRAPHC_PROFILE); the library is cached apart."""
+    profiled = environment.get().profile if profiled is None else profiled
+    build = Build(list(fetches), feed_types, frozenset(initialized), profiled)
     instrument = Instrument(build.fetches)
     for stage in STAGES:
         if stage.builds_library and build.library is not None:

@@ -59,7 +59,7 @@ class LoweredStep:
     variables: dict              # declared var name -> VariableV2 op (rng: the random op)
     requires_initialized: tuple  # variables read before the program writes them
     writes: tuple                # variables the program writes
-    init_dependencies: tuple     # variables whose initialised state chose an InitializedValue branch
+    init_dependencies: tuple     # variables whose initialised state the step's program depends on
     # rng name -> the random op's first state, [0, seed, seed2] (registry.RNG_*), which the session creates
     initial_states: dict = field(default_factory=dict)
 
@@ -86,7 +86,8 @@ def lower(fetches, feed_types: dict, initialized=frozenset(), name: str = "step"
     """Lowers `fetches` (Tensors and Operations of one graph) with `feed_types`.
 
     feed_types: Tensor -> IRType, in calling order. `initialized` names the
-    variables the session has initialised (it decides `initialized_value()`).
+    variables the session has initialised (it decides `initialized_value()` and
+    `is_variable_initialized`).
     """
     return _Lowering(fetches, feed_types, initialized).run(name)
 
@@ -172,6 +173,9 @@ class _Lowering:
             var_name = op.inputs[0].op.name
             self.init_dependencies.add(var_name)
             return inputs[:1] if var_name in self.initialized else inputs[1:]
+        if op_def.role is Role.INITIALIZED:
+            self.init_dependencies.add(op.inputs[0].op.name)
+            return []  # it asks the session's state, not the variable's value
         return inputs
 
     def _referenced_variable(self, tensor) -> Optional[Operation]:
@@ -383,6 +387,8 @@ class _Lowering:
         elif role is Role.STATIC:
             for i, t in enumerate(op.outputs):
                 self._constant(op, t, self._static(t, op, f"output {i}"))
+        elif role is Role.INITIALIZED:
+            self._constant(op, op.outputs[0], op.inputs[0].op.name in self.initialized)
         elif role is Role.COMPUTE:
             self._lower_compute(op)
         else:

@@ -91,6 +91,7 @@ class Role(enum.Enum):
     FORWARD = "forward"            # its input's value (Identity, StopGradient)
     CONTROL = "control"            # orders ops, computes nothing (NoOp)
     CHOOSE_INITIALIZED = "choose"  # its first input if that variable is initialised, else its second
+    INITIALIZED = "initialized"    # whether the variable of its input is initialised: a bool constant
     HOST = "host"                  # finished on the host after the step (summaries: OpDef.host_function)
 
 

@@ -24,6 +24,7 @@ from graphc.core.tensor_shape import Dims, TensorShape, as_dims, format_dims, me
 from graphc.frontend.constants import const_p, make_constant_array
 from graphc.frontend.default_session import session_for
 from graphc.frontend.default_stack import DefaultStack
+from graphc.frontend.device_spec import DeviceSpec, merge_device
 from graphc.frontend.graph_def import graph_def
 from graphc.frontend.static_value import static_shape_value
 
@@ -83,6 +84,11 @@ class Tensor:
         return self._dtype
 
     @property
+    def device(self) -> str:
+        """The device of the op that produces this tensor."""
+        return self._op.device
+
+    @property
     def shape(self) -> TensorShape:
         return TensorShape(self._dims)
 
@@ -139,6 +145,7 @@ class Operation:
         self._inputs = tuple(inputs)
         self._attrs = attrs
         self._control_inputs = list(control_inputs)
+        self._device = ""
         self._id = len(graph._ops)
         self._outputs = tuple(Tensor(self, i, t.dtype, t.dims) for i, t in enumerate(output_types))
 
@@ -171,6 +178,15 @@ class Operation:
         return list(self._control_inputs)
 
     @property
+    def device(self) -> str:
+        """The device `tf.device` scopes asked for ("" for none), as TF1 records it in the NodeDef."""
+        return self._device
+
+    def _set_device(self, device) -> None:
+        """Sets the requested device (a name, a DeviceSpec, or None for none): TF1's private API."""
+        self._device = device.to_string() if isinstance(device, DeviceSpec) else (device or "")
+
+    @property
     def attrs(self) -> dict:
         return self._attrs
 
@@ -178,7 +194,7 @@ class Operation:
     def node_def(self) -> dict:
         return {"name": self._name, "op": self.type,
                 "input": [t.name for t in self._inputs] + ["^" + c.name for c in self._control_inputs],
-                "attr": dict(self._attrs)}
+                "device": self._device, "attr": dict(self._attrs)}
 
     def get_attr(self, name: str):
         try:
@@ -210,6 +226,7 @@ class Graph:
         self._name_stack = ""
         self._collections: dict[str, list] = {}
         self._control_dependencies_stack: list = []
+        self._device_stack: list = []  # tf.device scopes, outermost first: DeviceSpec, function or None
         self._finalized = False
         self._lock = threading.RLock()
         self.seed: Optional[int] = None
@@ -295,6 +312,7 @@ class Graph:
                 raise ValueError(f"'{name}' is not a valid node name")
             output_types = infer_output_types(op_def, inputs, attrs, name)
             op = Operation(self, name, op_def, inputs, attrs, output_types, self._current_control_inputs())
+            self._apply_device_scopes(op)
             self._ops.append(op)
             self._ops_by_name[name] = op
         return op
@@ -426,9 +444,36 @@ class Graph:
         return graph_def(self)
 
     @contextlib.contextmanager
-    def device(self, device_name):
-        """Accepted for TF1 compatibility; graphc compiles for the host CPU."""
-        yield
+    def device(self, device_name_or_function):
+        """Ops created inside request a device, recorded as `op.device` (TF1's `Graph.device`).
+
+        A name or DeviceSpec merges with the enclosing scopes' (its fields win);
+        a function of the op gives the op's device itself; None clears the
+        enclosing scopes. The session places every op on the host CPU, or
+        refuses a device the host does not have (`graphc/placement.py`).
+        """
+        entry = device_name_or_function
+        if isinstance(entry, str):
+            entry = DeviceSpec.from_string(entry)
+        elif not (entry is None or isinstance(entry, DeviceSpec) or callable(entry)):
+            raise TypeError(f"tf.device takes a device name, a DeviceSpec, a function or None, not "
+                            f"{type(entry).__name__}")
+        self._device_stack.append(entry)
+        try:
+            yield
+        finally:
+            self._device_stack.pop()
+
+    def _apply_device_scopes(self, op: Operation) -> None:
+        """Applies the `tf.device` scopes to a new op, innermost first, as TF1 does: a function's result
+        is completed by the name scopes around it; a None scope stops the outer ones."""
+        for entry in reversed(self._device_stack):
+            if entry is None:
+                break
+            if isinstance(entry, DeviceSpec):
+                op._set_device(merge_device(entry, op.device))
+            else:
+                op._set_device(entry(op))
 
     def __repr__(self) -> str:
         return f"<graphc.Graph at {id(self):#x} with {len(self._ops)} ops>"

@@ -1,7 +1,7 @@
 """A graphc Graph as a TF1 `GraphDef` protobuf, for TensorBoard's graph view.
 
 One NodeDef per op: its name, TF1 op type, inputs (`op`, `op:1`, `^op` for
-control inputs), device "", the attributes that have a plain protobuf form
+control inputs), its requested device (`tf.device`), the attributes that have a plain protobuf form
 (dtypes, shapes, numbers, strings, small constants) and `_output_shapes`,
 which TensorBoard shows on the edges. Constants with more than
 `MAX_CONSTANT_ELEMENTS` elements keep their dtype but not their value.
@@ -28,7 +28,7 @@ def graph_def(graph):
     result = modules.graph_pb2.GraphDef()
     result.versions.producer = _GRAPH_DEF_PRODUCER
     for op in graph.get_operations():
-        node = result.node.add(name=op.name, op=op.type, device="")
+        node = result.node.add(name=op.name, op=op.type, device=op.device)
         node.input.extend([_input_name(t) for t in op.inputs] + ["^" + c.name for c in op.control_inputs])
         for name, value in sorted(op.attrs.items()):
             attr = _attr_value(modules, name, value)

@@ -9,7 +9,9 @@ instructions with explicit order: `%v = read @var`, `write @var, %value`, and
 
 from __future__ import annotations
 
-from graphc.core import registry
+import numpy as np
+
+from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, OpDef, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import dims_compatible, format_dims
 from graphc.frontend.graph import Tensor, apply_op, get_default_graph, graph_of, name_scope
@@ -58,6 +60,25 @@ no_op_p = registry.register(OpDef(name="no_op", tf_type="NoOp", role=Role.CONTRO
 initialized_value_p = registry.register(OpDef(
     name="initialized_value", tf_type="InitializedValue", role=Role.CHOOSE_INITIALIZED, gradient=NOT_DIFFERENTIABLE,
     infer=lambda types, attrs: TensorType(types[0].dtype, types[0].dims)))
+
+# Whether the variable is initialised is the session's state, which the step is compiled for (as for
+# initialized_value): lowering makes it a constant.
+is_variable_initialized_p = registry.register(OpDef(
+    name="is_variable_initialized", tf_type="IsVariableInitialized", role=Role.INITIALIZED,
+    gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(dtypes.bool_, ())))
+
+
+def _report_uninitialized(op, initialized_flags):
+    return np.array([name.encode() for name, initialized in zip(op.attrs["names"], initialized_flags)
+                     if not initialized], dtype=object)
+
+
+# TF1 masks a string tensor of the names with the flags; graphc has no string tensors, so the session
+# gathers the names on the host from the flags the step computes.
+report_uninitialized_variables_p = registry.register(OpDef(
+    name="report_uninitialized_variables", tf_type="ReportUninitializedVariables", role=Role.HOST,
+    gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(dtypes.string, (0 if not types else None,)),
+    host_function=_report_uninitialized))
 
 # -- IR-only ops ----------------------------------------------------------------------------
 
@@ -133,4 +154,15 @@ def group(*inputs, name=None):
 def initialized_value(ref, initial_value):
     """The variable's value if initialised, else its initial value."""
     return apply_op("initialized_value", [_ref(ref), initial_value])
+
+
+def is_variable_initialized(ref, name=None):
+    """`tf.is_variable_initialized`: a bool scalar, whether the variable is initialised when the step runs."""
+    return apply_op("is_variable_initialized", [_ref(ref)], name=name or "IsVariableInitialized")
+
+
+def report_uninitialized(flags: list, names: list, name: str):
+    """A string vector of the `names` whose `flags` (is_variable_initialized tensors) are false."""
+    return graph_of(flags).create_op(report_uninitialized_variables_p, list(flags), {"names": tuple(names)},
+                           name=name).outputs[0]
 

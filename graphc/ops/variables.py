@@ -9,11 +9,12 @@ the Variable to the GLOBAL_VARIABLES (and TRAINABLE_VARIABLES) collections.
 from __future__ import annotations
 
 from graphc.core import dtypes
+from graphc.core.registry import Role
 from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
 from graphc.frontend.default_session import session_for
 from graphc.frontend.graph import (GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of,
                                    name_scope, register_tensor_conversion_function)
-from graphc.ops import array_ops, state_ops
+from graphc.ops import array_ops, layout_ops, state_ops
 
 
 class Variable:
@@ -94,7 +95,8 @@ class Variable:
 
     @property
     def device(self) -> str:
-        return ""
+        """The device its `tf.device` scope requested ("" for none)."""
+        return self._variable.device
 
     # -- values ------------------------------------------------------------------------
 
@@ -110,6 +112,10 @@ class Variable:
         """The value if initialised, else the initial value: for initialising other variables."""
         with self.graph.control_dependencies(None):
             return state_ops.initialized_value(self._variable, self._initial_value)
+
+    def is_initialized(self, name=None) -> Tensor:
+        """A bool scalar: whether the variable is initialised when the step runs."""
+        return state_ops.is_variable_initialized(self._variable, name=name)
 
     def assign(self, value, use_locking=False, name=None, read_value=True):
         return state_ops.assign(self._variable, value, use_locking=use_locking, name=name)
@@ -202,3 +208,48 @@ def local_variables_initializer():
 initialize_all_variables = global_variables_initializer
 initialize_variables = variables_initializer  # TF1's deprecated name, used by the Variables guide
 
+
+# -- initialisation checks ----------------------------------------------------------------
+
+
+def _variables_in_graph() -> list:
+    """The variable references of the default graph's variable ops: TF1's fallback for old-style variables."""
+    return [op.outputs[0] for op in get_default_graph().get_operations() if op.op_def.role is Role.VARIABLE]
+
+
+def report_uninitialized_variables(var_list=None, name="report_uninitialized_variables"):
+    """`tf.report_uninitialized_variables`: when run, the names (bytes) of the uninitialised variables.
+
+    `var_list` (Variables or their references) defaults to the global and
+    local variables, else every variable op of the graph. Its value is what
+    TF1 fetches: a 1-D object array of bytes, empty when all are initialised.
+    """
+    if var_list is None:
+        var_list = global_variables() + local_variables() or _variables_in_graph()
+    var_list = list(var_list)
+    graph = graph_of(var_list)
+    with graph.as_default(), name_scope(name) as scope:
+        flags = [state_ops.is_variable_initialized(v) for v in var_list]
+        with graph.device("/cpu:0"):  # as TF1 places it
+            return state_ops.report_uninitialized(flags, [v.op.name for v in var_list], scope)
+
+
+def assert_variables_initialized(var_list=None):
+    """`tf.assert_variables_initialized`: an int32 tensor (each variable's rank, stacked when several) whose
+    run fails with FailedPreconditionError naming the first uninitialised variable, as TF1's does.
+
+    `var_list` defaults to the global and local variables; an empty one means
+    every variable op of the graph; None when there are none.
+    """
+    if var_list is None:
+        var_list = global_variables() + local_variables()
+    var_list = list(var_list) or _variables_in_graph()
+    if not var_list:
+        return None
+    ranks = []
+    for v in var_list:
+        # TF1 evaluates Rank(v) without folding it, so it reads the variable; a rank folds to a constant
+        # in graphc, so the read comes from a reshape the rank depends on.
+        with v.graph.control_dependencies([array_ops.reshape(v, [-1])]):
+            ranks.append(array_ops.rank(v))
+    return ranks[0] if len(ranks) == 1 else layout_ops.stack(ranks)

@@ -54,10 +54,12 @@ RUNTIME_FUNCTIONS = {f.name: f for f in (
     Function("graphc_num_threads", "int32_t"),
     Function("graphc_set_num_threads", "int32_t", ("int32_t",)),
     Function("graphc_scratch", "void *", ("int64_t", "int64_t")),
-    # profile.c: kernel timing for GRAPHC_PROFILE=1.
+    # profile.c: kernel timing for GRAPHC_PROFILE=1 and for traced runs (RunOptions FULL_TRACE).
     Function("graphc_now_ns", "int64_t"),
-    Function("graphc_profile_record", "void", ("const char *", "int64_t")),
+    Function("graphc_profile_record", "void", ("const char *", "int64_t", "int64_t")),
     Function("graphc_profile_report", "int64_t", ("char *", "int64_t")),
+    Function("graphc_trace_start", "void"),
+    Function("graphc_trace_stop", "int64_t", ("char *", "int64_t")),
     # collectives.c: MPI collectives through the addresses graphc.horovod connects (0, an MPI error, or -1).
     Function("graphc_mpi_connect", "int32_t", ("void *", "void *", "void *", "intptr_t", "intptr_t", "intptr_t",
                                                "const intptr_t *", "int32_t")),

@@ -38,10 +38,12 @@ int32_t graphc_set_num_threads(int32_t threads); /* < 1: GRAPHC_NUM_THREADS or t
  * May return NULL when memory is exhausted. */
 void *graphc_scratch(int64_t thread, int64_t bytes);
 
-/* Kernel timing for GRAPHC_PROFILE=1 (profile.c). */
+/* Kernel timing for GRAPHC_PROFILE=1 and traced runs (profile.c); times are CLOCK_MONOTONIC ns. */
 int64_t graphc_now_ns(void);
-void graphc_profile_record(const char *name, int64_t nanoseconds);
+void graphc_profile_record(const char *name, int64_t started, int64_t nanoseconds);
 int64_t graphc_profile_report(char *text, int64_t size); /* "name\tns\tcalls" lines */
+void graphc_trace_start(void); /* from now on, each record is also kept as an event */
+int64_t graphc_trace_stop(char *text, int64_t size); /* "name\tstarted\tns" lines of the events */
 
 /* Collectives on MPI (collectives.c): graphc.horovod connects them to the MPI library with the addresses of
  * MPI_Allreduce, MPI_Allgather, MPI_Bcast and handles as intptr_t (`types`: GRAPHC_COLLECTIVE_DTYPES of them:

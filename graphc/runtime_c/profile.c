@@ -1,5 +1,7 @@
-/* Per-kernel timing for GRAPHC_PROFILE=1: steps compiled with profiling call
- * graphc_profile_record after each kernel; graphc prints the totals at exit. */
+/* Per-kernel timing: steps compiled with profiling (GRAPHC_PROFILE=1, or for a traced
+ * run) call graphc_profile_record after each kernel. The totals by kernel are printed at
+ * exit under GRAPHC_PROFILE=1; between graphc_trace_start and graphc_trace_stop each
+ * record is also kept as an event (a run's RunMetadata step stats). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "graphc_runtime.h"
 
 #define MAX_KERNELS 4096
+#define MAX_EVENTS 65536
 
 static struct {
     const char *name; /* a string constant of the step library that recorded it */
@@ -15,6 +18,13 @@ static struct {
     int64_t calls;
 } kernels[MAX_KERNELS];
 static int kernel_count;
+
+static struct {
+    const char *name;
+    int64_t started, nanoseconds;
+} events[MAX_EVENTS];
+static int64_t event_count;
+static int tracing;
 
 int64_t graphc_now_ns(void) {
     struct timespec now;
@@ -24,13 +34,19 @@ int64_t graphc_now_ns(void) {
 
 static int table_lock;
 
-void graphc_profile_record(const char *name, int64_t nanoseconds) {
+void graphc_profile_record(const char *name, int64_t started, int64_t nanoseconds) {
     int i;
     while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE)) {
     }
     for (i = 0; i < kernel_count && kernels[i].name != name; ++i) {
     }
     if (i == kernel_count && kernel_count < MAX_KERNELS) kernels[kernel_count++].name = name;
+    if (tracing && event_count < MAX_EVENTS) { /* beyond that, a run's trace keeps its first events */
+        events[event_count].name = name;
+        events[event_count].started = started;
+        events[event_count].nanoseconds = nanoseconds;
+        ++event_count;
+    }
     __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
     if (i == MAX_KERNELS) return;
     __atomic_add_fetch(&kernels[i].nanoseconds, nanoseconds, __ATOMIC_RELAXED);
@@ -43,4 +59,24 @@ int64_t graphc_profile_report(char *text, int64_t size) {
         used += snprintf(text + used, (size_t)(size - used), "%s\t%lld\t%lld\n", kernels[i].name,
                          (long long)kernels[i].nanoseconds, (long long)kernels[i].calls);
     return used;
+}
+
+void graphc_trace_start(void) {
+    while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE)) {
+    }
+    event_count = 0;
+    tracing = 1;
+    __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
+}
+
+int64_t graphc_trace_stop(char *text, int64_t size) {
+    int64_t used = 0;
+    while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE)) {
+    }
+    tracing = 0;
+    for (int64_t i = 0; i < event_count && used < size; ++i)
+        used += snprintf(text + used, (size_t)(size - used), "%s\t%lld\t%lld\n", events[i].name,
+                         (long long)events[i].started, (long long)events[i].nanoseconds);
+    __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
+    return used < size ? used : size - 1; /* snprintf counts what did not fit: the last line is cut */
 }

@@ -17,7 +17,7 @@ from graphc.summary.event_file import EventFileWriter
 
 
 class FileWriter:
-    """Writes summaries, the graph and other events to an event file in `logdir` (TF1's FileWriter).
+    """Writes summaries, the graph, run metadata and other events to an event file in `logdir` (TF1's FileWriter).
 
     `graph` (a Graph, e.g. `sess.graph`) or `graph_def` is written at once,
     for TensorBoard's graph view. `max_queue` events are buffered; they are
@@ -32,6 +32,7 @@ class FileWriter:
         self._writer = EventFileWriter(str(logdir), max_queue, flush_secs, filename_suffix or "",
                                        version.SerializeToString())
         self._closed = False
+        self._run_metadata_tags: set = set()  # TF1 refuses a tag used twice
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
 
@@ -58,6 +59,15 @@ class FileWriter:
         if graph_def is None:
             raise TypeError("add_graph needs a graphc Graph or a GraphDef")
         self.add_event(self._event_protos.Event(graph_def=graph_def.SerializeToString()), global_step)
+
+    def add_run_metadata(self, run_metadata, tag, global_step=None) -> None:
+        """Adds a run's RunMetadata (its step stats: `sess.run(..., options=RunOptions(trace_level=FULL_TRACE),
+        run_metadata=...)`) under `tag`, which TensorBoard's graph view offers as a session run."""
+        if tag in self._run_metadata_tags:
+            raise ValueError("The provided tag was already used for this event type")
+        self._run_metadata_tags.add(tag)
+        tagged = self._event_protos.TaggedRunMetadata(tag=tag, run_metadata=run_metadata.SerializeToString())
+        self.add_event(self._event_protos.Event(tagged_run_metadata=tagged), global_step)
 
     def add_event(self, event, global_step=None) -> None:
         """Adds an Event protobuf, stamped with the wall time and, if given, `global_step`."""

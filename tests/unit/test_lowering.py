@@ -62,6 +62,16 @@ def test_initialized_value_depends_on_the_session_state():
     np.testing.assert_allclose(state["w2"], [10, 12])
 
 
+def test_is_variable_initialized_is_a_constant_of_the_session_state():
+    w = tf.Variable(tf.constant([1.0, 2.0]), name="w")
+    flag = tf.is_variable_initialized(w)
+    for initialized in (frozenset(), frozenset({"w"})):
+        (value,), _, step = run([flag], initialized=initialized)
+        assert value == ("w" in initialized) and step.init_dependencies == ("w",)
+        assert [inst.op for inst in step.program.instructions] == ["constant"]  # no read of the variable
+        assert step.requires_initialized == ()
+
+
 def test_missing_feed_names_the_placeholder():
     x = tf.placeholder(tf.float32, [None, 784], name="images")
     with pytest.raises(tf.errors.InvalidArgumentError, match="You must feed a value for placeholder tensor 'images' "
