@@ -8,7 +8,8 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 from graphc import app, errors, gfile, keras, layers, losses, nn, summary, train
 from graphc.autodiff import gradients
-from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string
+from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
+                                int64, string, uint8, uint16)
 from graphc.core.tensor_shape import Dimension, TensorShape
 from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,
                                    get_default_graph, name_scope, reset_default_graph)
