@@ -178,7 +178,7 @@ def as_string_array(value) -> np.ndarray:
         elif isinstance(item, (bytes, np.bytes_)):
             result[index] = bytes(item)
         else:
-            raise TypeError(f"Expected string, got {item!r} of type '{type(item).__name__}' instead.")
+            raise TypeError(f"Expected binary or unicode string, got {item!r}")
     return result
 
 
