@@ -404,6 +404,11 @@ class _Lowering:
 
     def _lower_compute(self, op: Operation):
         op_def = op.op_def
+        for t in list(op.inputs) + list(op.outputs):
+            if not op_def.compiles_for(t.dtype):
+                raise errors.UnimplementedError(
+                    None, op, f"graphc has no code for {op.type} on {t.dtype.name} ('{op.name}'); TensorFlow has "
+                              f"a kernel for it")
         n_data = len(op.inputs) - len(op_def.static_inputs)
         operands = [self._value(t, op) for t in op.inputs[:n_data]]
         attrs = dict(op.attrs)
