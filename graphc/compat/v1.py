@@ -6,7 +6,7 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
-from graphc import app, errors, gfile, keras, layers, losses, nn, summary, train
+from graphc import app, errors, gfile, keras, layers, losses, nn, strings, summary, train
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
                                 int64, string, uint8, uint16)
@@ -38,6 +38,7 @@ from graphc.session import InteractiveSession, Session, get_default_session
 
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
+string_join = strings.join
 newaxis = None
 
 

@@ -142,3 +142,18 @@ def test_text_summaries_of_string_tensors_reach_tensorboard(tmp_path):
         (1, [b"step 1", b"ok"]), (2, [b"step 2", b"ok"])]
     assert [tensor_util.make_ndarray(e.tensor_proto).item() for e in events.Tensors("hello")] == [
         b"**Hello**, TensorBoard"] * 2
+
+
+def test_strings_join_on_the_host():
+    words = tf.placeholder(tf.string, [None], name="words")
+    joined = tf.strings.join([words, tf.constant("x"), words], separator="-")
+    assert joined.op.type == "StringJoin" and joined.shape.as_list() == [None]
+    with tf.Session() as sess:
+        assert sess.run(joined, {words: ["a", "b"]}).tolist() == [b"a-x-a", b"b-x-b"]
+        assert sess.run(tf.string_join(["p", "q"])) == b"pq"  # TF 2.21's answers
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"Input shapes do not match: \[2\] vs. \[3\]"):
+            sess.run(tf.strings.join([tf.constant(["a", "b"]), words]), {words: ["1", "2", "3"]})
+    with pytest.raises(ValueError, match="must be equal"):
+        tf.strings.join([tf.constant(["a", "b"]), tf.constant(["a", "b", "c"])])
+    with pytest.raises(TypeError, match=r"have types \[string, int32\] that do not match expected type string"):
+        tf.strings.join([tf.constant("a"), tf.constant(1)])

@@ -591,4 +591,5 @@ NOT_FUZZED: dict[str, str] = {
     **{name: "summaries: strings finished on the host (tests/e2e/test_summaries*.py)"
        for name in ("scalar_summary", "histogram_summary", "image_summary", "tensor_summary", "merge_summary")},
     "initialized_value": "initialisers: tests/unit/test_variables.py",
+    "string_join": "strings, joined on the host (tests/e2e/test_strings.py)",
 }
