@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
+
 from graphc import errors
 from graphc.core import dtypes, messages
 from graphc.core.registry import Role
@@ -114,12 +116,13 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
             if op.outputs:
                 outputs[id(op.outputs[0])] = value
         return [device_values[where] if kind == "device"
-                else None if isinstance(where, Operation) else _fetched(outputs[id(where)])
+                else None if isinstance(where, Operation) else fetched(outputs[id(where)])
                 for kind, where in sources]
 
     return device, finish
 
 
-def _fetched(value):
-    """A 0-d array as its element (a string tensor's bytes), as `Session.run` gives scalars."""
-    return value[()] if getattr(value, "ndim", None) == 0 else value
+def fetched(value):
+    """What `Session.run` gives for a value: a 0-d array as its element (a NumPy scalar, a string's
+    bytes), anything else as it is."""
+    return value[()] if type(value) is np.ndarray and value.ndim == 0 else value

@@ -21,7 +21,7 @@ from graphc.core import dtypes
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
-from graphc.host_fetches import plan_fetches
+from graphc.host_fetches import fetched, plan_fetches
 from graphc.ir.program import IRType
 
 
@@ -241,15 +241,11 @@ class _CompiledCall:
             return self.runner.run_reloaded(given, host_feeds)
         slot = self.single_slot
         if slot != -1:
-            return None if slot is None else _fetched(outputs[slot])
-        values = [None if slot is None else _fetched(outputs[slot]) for slot in self.fetch_slots]
+            return None if slot is None else fetched(outputs[slot])
+        values = [None if slot is None else fetched(outputs[slot]) for slot in self.fetch_slots]
         if self.structure.finish is not None:
             values = self.structure.finish(values, host_feeds or {})
         return self.structure.rebuild(values)
-
-
-def _fetched(value: np.ndarray):
-    return value[()] if value.ndim == 0 else value
 
 
 class BaseSession:
