@@ -158,3 +158,13 @@ def test_dtypes_tf_has_and_graphc_does_not_are_named():
 def test_the_ir_spells_types_its_own_way():
     assert [dtypes.from_ir_name(d.ir_name) for d in dtypes.ALL_DTYPES] == list(dtypes.ALL_DTYPES)
     assert tf.half is tf.float16 and tf.as_dtype(tf.uint8.as_datatype_enum) is tf.uint8
+
+
+def test_kernels_of_their_own_handle_the_core_dtypes_unless_their_entry_says_more():
+    from graphc.core import registry
+
+    assert registry.get("add").compiles_for(tf.float16) and registry.get("reduce_sum").compiles_for(tf.uint8)
+    assert registry.get("matmul").compiles_for(tf.float32) and not registry.get("matmul").compiles_for(tf.float16)
+    assert registry.get("concat").compiles_for(tf.uint16)  # a copy: its entry lists every dtype
+    for op in registry.all_ops():
+        assert op.compiled_dtypes is None or set(op.compiled_dtypes) <= set(dtypes.ALL_DTYPES), op.name
