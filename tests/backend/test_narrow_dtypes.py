@@ -210,3 +210,14 @@ def test_integer_division_by_zero_fails_for_narrow_integers():
     x = tf.placeholder(tf.uint8, [3])
     with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="Integer division by zero"):
         sess.run(tf.floordiv(x, x), {x: [1, 0, 2]})
+
+
+def test_check_numerics_of_float16_sees_what_overflows_half():
+    x = tf.placeholder(tf.float16, [None])
+    checked = tf.check_numerics(x * 2, "doubled")
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(checked, {x: np.arange(40.0)}), np.arange(40.0) * 2)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="doubled : Tensor had Inf values"):
+            sess.run(checked, {x: [40000.0] + [1.0] * 33})  # 80000 is beyond half's 65504
+        with pytest.raises(tf.errors.InvalidArgumentError, match="doubled : Tensor had NaN values"):
+            sess.run(checked, {x: [1.0, np.nan]})
