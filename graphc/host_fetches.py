@@ -1,23 +1,37 @@
-"""Fetches the session finishes on the host after the native call (summaries).
+"""Fetches the session finishes on the host after the native call: summaries and strings.
 
-A host op (role HOST, e.g. ScalarSummary) is not compiled:
-the compiled step computes the tensors it reads, and the session then calls
-the op's host function on their values. `plan_fetches` splits a run's fetch
-elements into what the compiled step must produce and a `finish` function
-that turns its results into the values the user asked for.
+Two kinds of op run on the host, never in native code:
+
+- host ops (role HOST, e.g. ScalarSummary): the compiled step computes the
+  tensors they read, and the session then calls the op's host function on
+  their values;
+- ops whose outputs are strings (`tf.string` tensors are host data: a Python
+  bytes object per element). Only ops with no arithmetic run there, each by its
+  role: a Const gives its value, a Placeholder the value fed to it, a
+  forwarding op (Identity) its input's value. Any other string op raises
+  UnimplementedError naming it.
+
+`plan_fetches` splits a run's fetch elements into what the compiled step must
+produce and a `finish` function that turns its results (and the strings fed)
+into the values the user asked for.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
+
+from graphc import errors
+from graphc.core import dtypes, messages
 from graphc.core.registry import Role
+from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Operation, Tensor
 
 
 def is_host_op(op: Operation) -> bool:
-    """Whether `op` runs on the host after the compiled step."""
-    return op.op_def.role is Role.HOST
+    """Whether `op` runs on the host after the compiled step (a summary, or an op making strings)."""
+    return op.op_def.role is Role.HOST or any(t.dtype is dtypes.string for t in op.outputs)
 
 
 def _host_op_of(element) -> Optional[Operation]:
@@ -25,13 +39,31 @@ def _host_op_of(element) -> Optional[Operation]:
     return op if is_host_op(op) else None
 
 
+def _run_on_host(op: Operation, inputs: list):
+    """The value of `op`'s one output from its inputs' values, by what its role says it computes."""
+    role = op.op_def.role
+    if role is Role.HOST:
+        return op.op_def.host_function(op, inputs)
+    if role is Role.CONSTANT:
+        return op.attrs["value"]
+    if role is Role.FORWARD:
+        return inputs[0]
+    if role is Role.PLACEHOLDER:  # a placeholder fed never runs: finish takes its value from the feeds
+        t = op.outputs[0]
+        raise errors.InvalidArgumentError(None, op, messages.unfed_placeholder(
+            op.name, t.dtype.name, format_dims_as_list(t._dims)))
+    raise errors.UnimplementedError(
+        None, op, messages.unsupported_string_op(op.type, op.name))
+
+
 def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
     """(device elements, finish) for fetch `elements` (Tensors and Operations).
 
-    `finish(device_values)` maps the compiled step's values of the device
-    elements (None for Operations) to one value per element. When no element
-    is a host op the elements are returned as they are and finish is None, so
-    ordinary runs pay nothing. (Host ops output strings, which cannot be fed.)
+    `finish(device_values, host_feeds)` maps the compiled step's values of the
+    device elements (None for Operations) and the string values fed
+    (`{id(tensor): array}`) to one value per element. When no element is a host
+    op the elements are returned as they are and finish is None, so ordinary
+    runs pay nothing.
     """
     if not any(_host_op_of(e) is not None for e in elements):
         return elements, None
@@ -69,8 +101,8 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
             visit(host_op, seen)
             sources.append(("host", element))
 
-    def finish(device_values: list) -> list:
-        outputs: dict[int, object] = {}
+    def finish(device_values: list, host_feeds: dict) -> list:
+        outputs: dict[int, object] = dict(host_feeds)
 
         def value_of(tensor: Tensor):
             if id(tensor) in outputs:
@@ -78,10 +110,19 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
             return device_values[slot_of[id(tensor)]]
 
         for op in host_ops:
-            inputs = [value_of(t) for t in op.inputs]
-            outputs[id(op.outputs[0])] = op.op_def.host_function(op, inputs)
+            if op.outputs and id(op.outputs[0]) in outputs:
+                continue  # fed
+            value = _run_on_host(op, [value_of(t) for t in op.inputs])
+            if op.outputs:
+                outputs[id(op.outputs[0])] = value
         return [device_values[where] if kind == "device"
-                else None if isinstance(where, Operation) else outputs[id(where)]
+                else None if isinstance(where, Operation) else fetched(outputs[id(where)])
                 for kind, where in sources]
 
     return device, finish
+
+
+def fetched(value):
+    """What `Session.run` gives for a value: a 0-d array as its element (a NumPy scalar, a string's
+    bytes), anything else as it is."""
+    return value[()] if type(value) is np.ndarray and value.ndim == 0 else value

@@ -17,10 +17,11 @@ from typing import Optional
 import numpy as np
 
 from graphc import environment, errors, run_trace
+from graphc.core import dtypes
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
-from graphc.host_fetches import plan_fetches
+from graphc.host_fetches import fetched, plan_fetches
 from graphc.ir.program import IRType
 from graphc.session_config import session_options, wants_trace
 
@@ -29,7 +30,7 @@ class _FetchStructure:
     """Flattens nested fetches (lists, tuples, namedtuples, dicts) and rebuilds results.
 
     `device_elements` are what the compiled step computes; `finish`, when some
-    fetches are host ops (summaries), turns their values into one per element.
+    fetches are host ops (summaries, strings), turns their values into one per element.
     """
 
     def __init__(self, fetches, graph: Graph):
@@ -81,6 +82,10 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
                         "Python scalars, strings, lists, numpy ndarrays, or TensorHandles.")
     if value is None:
         raise ValueError(f"Cannot feed None for Tensor '{tensor.name}'")
+    if dtype is dtypes.string:
+        array = dtypes.as_string_array(value)
+        _check_feed_shape(tensor, array)
+        return array
     try:
         source = np.asarray(value)
     except ValueError as e:
@@ -109,10 +114,14 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
                 raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor "
                                  f"'{tensor.name}' of dtype {dtype.name}")
     array = np.asarray(source, dtype=target, order="C")  # copies only when it must
+    _check_feed_shape(tensor, array)
+    return array
+
+
+def _check_feed_shape(tensor: Tensor, array: np.ndarray) -> None:
     if not tensor.shape.is_compatible_with(array.shape):
         raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor '{tensor.name}', "
                          f"which has shape '{tensor.shape}'")
-    return array
 
 
 def _call_key(fetches, feed_dict):
@@ -135,11 +144,15 @@ class _Runner:
     rebuilding the fetch structure for a single fetch.
     """
 
-    def __init__(self, session: "BaseSession", structure: _FetchStructure, feed_tensors: list, traced: bool = False):
+    def __init__(self, session: "BaseSession", structure: _FetchStructure, fed: list, traced: bool = False):
         self.session = session
         self.traced = traced  # its steps time their kernels (a traced run's runner)
         self.structure = structure
-        self.feed_tensors = feed_tensors
+        # Strings fed stay on the host, for the fetches finished there (host_fetches.py); the compiled
+        # step takes the other feeds, its `feed_tensors`.
+        self.host_feeds = [(i, t) for i, t in enumerate(fed) if t.dtype is dtypes.string]
+        self.device_positions = [i for i, t in enumerate(fed) if t.dtype is not dtypes.string]
+        feed_tensors = self.feed_tensors = [fed[i] for i in self.device_positions]
         self.feed_dtypes = [t.dtype.np_dtype for t in feed_tensors]
         order = sorted(range(len(feed_tensors)), key=lambda i: feed_tensors[i].name)
         self.step_order = order  # the step takes its feeds sorted by tensor name
@@ -147,9 +160,12 @@ class _Runner:
         self.by_shapes: dict = {}
 
     def run(self, feed_dict):
-        arrays, shapes = [], []
+        arrays, shapes, host_feeds = [], [], None
         if feed_dict:
             arrays = list(feed_dict.values())
+            if self.host_feeds:
+                host_feeds = {id(t): _feed_array(t, arrays[i]) for i, t in self.host_feeds}
+                arrays = [arrays[i] for i in self.device_positions]
             for i, dtype in enumerate(self.feed_dtypes):
                 value = arrays[i]
                 if not (type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous):
@@ -159,16 +175,14 @@ class _Runner:
         call = self.by_shapes.get(shapes)
         if call is None:
             call = self._prepare(arrays, shapes)
-        return call(arrays)
+        return call(arrays, host_feeds)
 
     def _sorted(self, arrays):
         return [(self.feed_tensors[i], arrays[i]) for i in self.step_order]
 
     def _prepare(self, arrays, shapes):
         for tensor, array in zip(self.feed_tensors, arrays):
-            if not tensor.shape.is_compatible_with(array.shape):
-                raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor "
-                                 f"'{tensor.name}', which has shape '{tensor.shape}'")
+            _check_feed_shape(tensor, array)
         step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
         if step.lowered.init_dependencies:  # its program depends on which variables are initialised
             call = self._run_uncached
@@ -177,13 +191,13 @@ class _Runner:
         self.by_shapes[shapes] = call
         return call
 
-    def _run_uncached(self, arrays):
+    def _run_uncached(self, arrays, host_feeds):
         step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
-        return _CompiledCall(self, step)(arrays)
+        return _CompiledCall(self, step)(arrays, host_feeds)
 
-    def run_reloaded(self, arrays):
+    def run_reloaded(self, arrays, host_feeds):
         """Runs a call whose step the session unloaded meanwhile: its step is found (or compiled) again."""
-        return self._prepare(arrays, tuple(array.shape for array in arrays))(arrays)
+        return self._prepare(arrays, tuple(array.shape for array in arrays))(arrays, host_feeds)
 
 
 class _CompiledCall:
@@ -206,7 +220,7 @@ class _CompiledCall:
             self.single_slot = self.fetch_slots[0]
         self.structure = structure
 
-    def __call__(self, arrays):
+    def __call__(self, arrays, host_feeds=None):
         outputs = []
         for shape, dtype in self.output_specs:
             outputs.append(np.empty(shape, dtype=dtype))
@@ -226,18 +240,14 @@ class _CompiledCall:
             # looked up: nothing ran. Checked here, not before every run, where it would cost each run.
             if self.executable.loaded:
                 raise
-            return self.runner.run_reloaded(given)
+            return self.runner.run_reloaded(given, host_feeds)
         slot = self.single_slot
         if slot != -1:
-            return None if slot is None else _fetched(outputs[slot])
-        values = [None if slot is None else _fetched(outputs[slot]) for slot in self.fetch_slots]
+            return None if slot is None else fetched(outputs[slot])
+        values = [None if slot is None else fetched(outputs[slot]) for slot in self.fetch_slots]
         if self.structure.finish is not None:
-            values = self.structure.finish(values)
+            values = self.structure.finish(values, host_feeds or {})
         return self.structure.rebuild(values)
-
-
-def _fetched(value: np.ndarray):
-    return value[()] if value.ndim == 0 else value
 
 
 class BaseSession:

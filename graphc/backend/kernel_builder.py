@@ -25,15 +25,20 @@ from graphc.runtime import abi
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
+I16 = ir.IntType(16)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
+F16 = ir.HalfType()
 F32 = ir.FloatType()
 F64 = ir.DoubleType()
 PTR = ir.PointerType()
 VOID = ir.VoidType()
 
-_MEMORY = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I8}
-_REGISTER = {"float32": F32, "float64": F64, "int32": I32, "int64": I64, "bool": I1}
+# LLVM integers have no sign: unsigned dtypes share the signed types, and the code that
+# compares, divides or widens them picks the unsigned instruction (scalar_ops.py).
+_MEMORY = {"float16": F16, "float32": F32, "float64": F64, "int8": I8, "int16": I16, "int32": I32, "int64": I64,
+           "uint8": I8, "uint16": I16, "bool": I8}
+_REGISTER = dict(_MEMORY, bool=I1)
 
 
 def memory_type(dtype: DType):
@@ -49,9 +54,11 @@ def i64(value: int) -> ir.Constant:
 
 
 def constant(dtype: DType, value) -> ir.Constant:
-    """A scalar constant in register form."""
+    """A scalar constant in register form (an unsigned one as the signed integer of its bits)."""
     if dtype.is_floating:
         return ir.Constant(register_type(dtype), float(value))
+    if dtype.is_unsigned:
+        value = int(np.array(int(value)).astype(dtype.np_dtype).view(f"i{dtype.size}"))
     return ir.Constant(register_type(dtype), int(value))
 
 
@@ -308,6 +315,8 @@ class KernelBuilder:
 def _suffix(llvm_type) -> str:
     if isinstance(llvm_type, ir.VectorType):
         return f"v{llvm_type.count}{_suffix(llvm_type.element)}"
+    if llvm_type == F16:
+        return "f16"
     if llvm_type == F32:
         return "f32"
     if llvm_type == F64:
@@ -380,6 +389,6 @@ def global_array(module: ir.Module, name: str, dtype: DType, values) -> ir.Globa
     if not np.ascontiguousarray(values, dtype=dtype.np_dtype).view(np.uint8).any():  # all bits 0 (-0.0 is not)
         variable.initializer = ir.Constant(array_type, None)
     else:
-        convert = float if dtype.is_floating else int
-        variable.initializer = ir.Constant(array_type, [ir.Constant(element_type, convert(x)) for x in values])
+        variable.initializer = ir.Constant(array_type, [ir.Constant(element_type, constant(dtype, x).constant)
+                                                        for x in values])
     return variable

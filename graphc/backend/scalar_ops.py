@@ -18,9 +18,17 @@ def _is_float(dtype) -> bool:
     return dtype.is_floating
 
 
-def _arith(float_op, int_op):
+def compare_integers(kb, dtype, predicate, x, y):
+    """An integer comparison: unsigned for bool and the unsigned dtypes (LLVM's integers have no sign)."""
+    if dtype.is_unsigned or dtype is dtypes.bool_:
+        return kb.b.icmp_unsigned(predicate, x, y)
+    return kb.b.icmp_signed(predicate, x, y)
+
+
+def _arith(float_op, int_op, unsigned_op=None):
     def emit(kb, args, in_dtypes, out_dtype, attrs):
-        op = float_op if _is_float(in_dtypes[0]) else int_op
+        dtype = in_dtypes[0]
+        op = float_op if _is_float(dtype) else unsigned_op if dtype.is_unsigned and unsigned_op else int_op
         return getattr(kb.b, op)(args[0], args[1])
 
     return emit
@@ -33,9 +41,7 @@ def _compare(float_predicate, int_predicate):
             if float_predicate == "!=":
                 return kb.b.fcmp_unordered("!=", args[0], args[1])  # NaN != NaN is true
             return kb.b.fcmp_ordered(float_predicate, args[0], args[1])
-        if dtype is dtypes.bool_:
-            return kb.b.icmp_unsigned(int_predicate, args[0], args[1])
-        return kb.b.icmp_signed(int_predicate, args[0], args[1])
+        return compare_integers(kb, dtype, int_predicate, args[0], args[1])
 
     return emit
 
@@ -149,7 +155,10 @@ def _relu(kb, args, in_dtypes, out_dtype, attrs):
     x = args[0]
     zero = _zero(kb, out_dtype)
     # x <= 0 -> 0 leaves NaN as NaN.
-    not_positive = kb.b.fcmp_ordered("<=", x, zero) if _is_float(out_dtype) else kb.b.icmp_signed("<=", x, zero)
+    if _is_float(out_dtype):
+        not_positive = kb.b.fcmp_ordered("<=", x, zero)
+    else:
+        not_positive = compare_integers(kb, out_dtype, "<=", x, zero)
     return kb.b.select(not_positive, zero, x)
 
 
@@ -157,7 +166,7 @@ def _relu_grad(kb, args, in_dtypes, out_dtype, attrs):
     dy, x = args
     zero = _zero(kb, out_dtype)
     if not _is_float(out_dtype):
-        return kb.b.select(kb.b.icmp_signed(">", x, zero), dy, zero)
+        return kb.b.select(compare_integers(kb, out_dtype, ">", x, zero), dy, zero)
     # TF's dy * (x > 0): a product, not a select, so -1 * 0 is -0.0 and inf or NaN times 0 is NaN.
     return kb.b.fmul(dy, kb.b.uitofp(kb.b.fcmp_ordered(">", x, zero), dy.type))
 
@@ -251,6 +260,8 @@ def _floordiv(kb, args, in_dtypes, out_dtype, attrs):
     x, y = args
     if _is_float(out_dtype):
         return kb.intrinsic("floor", out_dtype, [kb.b.fdiv(x, y)])
+    if out_dtype.is_unsigned:  # callers guarantee y != 0; no negative quotient to round
+        return kb.b.udiv(x, y)
     zero = _zero(kb, out_dtype)
     is_minus_one, safe_y = _safe_divisor(kb, out_dtype, y)
     quotient = kb.b.sdiv(x, safe_y)
@@ -264,6 +275,8 @@ def _truncatemod(kb, args, in_dtypes, out_dtype, attrs):
     x, y = args
     if _is_float(out_dtype):
         return kb.b.frem(x, y)  # C's fmod: NaN for y = 0 or x = inf, x for y = inf
+    if out_dtype.is_unsigned:  # callers guarantee y != 0; floored and truncated remainders agree
+        return kb.b.urem(x, y)
     return kb.b.srem(x, _safe_divisor(kb, out_dtype, y)[1])  # MIN % -1 is MIN % 1, 0
 
 
@@ -271,6 +284,8 @@ def _floormod(kb, args, in_dtypes, out_dtype, attrs):
     """The truncated remainder moved by y where its sign differs from y's (a zero keeps its sign)."""
     x, y = args
     remainder = _truncatemod(kb, args, in_dtypes, out_dtype, attrs)
+    if out_dtype.is_unsigned:
+        return remainder
     zero = _zero(kb, out_dtype)
     if _is_float(out_dtype):
         nonzero, moved = kb.b.fcmp_ordered("!=", remainder, zero), kb.b.fadd(remainder, y)
@@ -283,6 +298,8 @@ def _truncatediv(kb, args, in_dtypes, out_dtype, attrs):
     x, y = args
     if _is_float(out_dtype):
         return kb.intrinsic("trunc", out_dtype, [kb.b.fdiv(x, y)])
+    if out_dtype.is_unsigned:  # callers guarantee y != 0
+        return kb.b.udiv(x, y)
     is_minus_one, safe_y = _safe_divisor(kb, out_dtype, y)
     return kb.b.select(is_minus_one, kb.b.sub(_zero(kb, out_dtype), x), kb.b.sdiv(x, safe_y))  # MIN / -1 wraps
 
@@ -307,7 +324,7 @@ def _min_max(float_intrinsic, int_predicate):
         x, y = args
         if _is_float(out_dtype):
             return kb.intrinsic(float_intrinsic, out_dtype, [x, y])  # NaN propagates, as np.maximum
-        return kb.b.select(kb.b.icmp_signed(int_predicate, x, y), x, y)
+        return kb.b.select(compare_integers(kb, out_dtype, int_predicate, x, y), x, y)
 
     return emit
 
@@ -335,9 +352,11 @@ def _add_n(kb, args, in_dtypes, out_dtype, attrs):
 
 
 def convert(kb, value, source, target):
-    """Casts one element as TF's Cast does on x86: float -> int truncates toward zero, and NaN,
-    infinities and values out of the target's range give its lowest value (what TF 2.21
-    answers, x86's "integer indefinite"; C leaves it undefined); int -> int wraps."""
+    """Casts one element as TF's Cast does on x86 (Eigen's casts; the NumPy reference is
+    array_ops._cast_reference): float -> int truncates toward zero, and NaN, infinities and
+    values out of the int32 or int64 range give its lowest value (x86's "integer indefinite";
+    C leaves it undefined), a narrower integer keeping the low bits of that int32; int -> int
+    wraps; anything -> float16 rounds through float32, as Eigen's half does."""
     b = kb.b
     if source is target:
         return value
@@ -346,15 +365,23 @@ def convert(kb, value, source, target):
         if _is_float(source):
             return b.fcmp_unordered("!=", value, _zero(kb, source))
         return b.icmp_unsigned("!=", value, _zero(kb, source))
+    if target is dtypes.float16 and source is not dtypes.float32:
+        return b.fptrunc(convert(kb, value, source, dtypes.float32), to_type)
+    if source is dtypes.float16 and not _is_float(target):  # float16 -> float32 is exact
+        return convert(kb, b.fpext(value, kb.register_type(dtypes.float32)), dtypes.float32, target)
     if source is dtypes.bool_:
         return b.uitofp(value, to_type) if _is_float(target) else b.zext(value, to_type)
     if _is_float(source) and _is_float(target):
         return b.fpext(value, to_type) if target.size > source.size else b.fptrunc(value, to_type)
     if _is_float(source):
+        if target.size < dtypes.int32.size:
+            return b.trunc(_float_to_int(kb, value, source, dtypes.int32), to_type)
         return _float_to_int(kb, value, source, target)
     if _is_float(target):
-        return b.sitofp(value, to_type)
-    return b.sext(value, to_type) if target.size > source.size else b.trunc(value, to_type)
+        return b.uitofp(value, to_type) if source.is_unsigned else b.sitofp(value, to_type)
+    if target.size > source.size:
+        return b.zext(value, to_type) if source.is_unsigned else b.sext(value, to_type)
+    return b.trunc(value, to_type) if target.size < source.size else value  # same size: the same bits
 
 
 def _float_to_int(kb, value, source, target):
@@ -410,7 +437,7 @@ SCALAR_OPS = {
     "bias_add": _arith("fadd", "add"),  # the add of a bias row, broadcast by the loop
     "sub": _arith("fsub", "sub"),
     "mul": _arith("fmul", "mul"),
-    "div": _arith("fdiv", "sdiv"),
+    "div": _arith("fdiv", "sdiv", "udiv"),
     "floordiv": _floordiv,
     "floormod": _floormod,
     "truncatediv": _truncatediv,

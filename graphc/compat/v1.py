@@ -6,9 +6,10 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
-from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, summary, train
+from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings, summary, train
 from graphc.autodiff import gradients
-from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string
+from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
+                                int64, string, uint8, uint16)
 from graphc.core.tensor_shape import Dimension, TensorShape
 from graphc.frontend.device_spec import DeviceSpec
 from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_dependencies, convert_to_tensor,
@@ -44,6 +45,7 @@ from graphc.session import InteractiveSession, Session, get_default_session
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
 mod = floormod
+string_join = strings.join
 newaxis = None
 
 

@@ -39,7 +39,7 @@ from typing import Optional
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes, registry
+from graphc.core import dtypes, messages, registry
 from graphc.core.registry import DTypeError, Role, ShapeError, TensorType
 from graphc.core.rules import RejectedWhenRun
 from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
@@ -72,6 +72,20 @@ def _may_fail(op: Operation) -> bool:
     """Whether running `op` can fail the run on bad values (see Effects.may_fail)."""
     op_def = op.op_def
     return bool(op_def.effects.may_fail) and bool(op.outputs) and op_def.may_fail(op.outputs[0].dtype)
+
+
+def _refuse_string_ops(executed) -> None:
+    """UnimplementedError naming the first op of a step that would compute with strings in native code.
+
+    Strings live on the host (graphc/host_fetches.py); an op reading one here (`tf.strings.to_number`,
+    a string variable's assign) has no native code. An op turning strings into numbers is named first.
+    """
+    readers = [op for op in executed if not op.op_def.shape_only_inputs
+               and any(t.dtype is dtypes.string for t in op.inputs)]
+    if readers:
+        op = min(readers, key=lambda o: (any(t.dtype is dtypes.string for t in o.outputs), o._id))
+        raise errors.UnimplementedError(
+            None, op, messages.unsupported_string_op(op.type, op.name))
 
 
 def _role(op: Operation) -> Role:
@@ -269,12 +283,12 @@ class _Lowering:
     def run(self, name: str) -> LoweredStep:
         self._bind_shapes(self._reachable())
         executed = self._executed()
+        _refuse_string_ops(executed)  # before the placeholders: strings fed never reach the compiled step
         for op in executed:
             if _role(op) is Role.PLACEHOLDER:
                 t = op.outputs[0]
                 raise errors.InvalidArgumentError(
-                    None, op, f"You must feed a value for placeholder tensor '{op.name}' with dtype "
-                              f"{t.dtype.name} and shape {format_dims_as_list(t._dims)}")
+                    None, op, messages.unfed_placeholder(op.name, t.dtype.name, format_dims_as_list(t._dims)))
         order = self._schedule(executed)
         self.instructions: list[Instruction] = []
         self.declared: dict[str, VarDecl] = {}
@@ -316,8 +330,8 @@ class _Lowering:
         t = self.types[id(tensor)]
         if t.dtype is dtypes.string:
             raise errors.UnimplementedError(
-                None, tensor.op, f"graphc compiles no string tensors ({tensor.name}); tf.string is only the "
-                                 "dtype of summaries, which the session serializes on the host")
+                None, tensor.op, f"graphc compiles no string tensors ({tensor.name}): strings live on the host "
+                                 "(graphc/host_fetches.py)")
         if not is_fully_defined(t.dims):
             raise errors.InvalidArgumentError(
                 None, tensor.op, f"graphc could not infer the full shape of {tensor.name} "
@@ -396,6 +410,11 @@ class _Lowering:
 
     def _lower_compute(self, op: Operation):
         op_def = op.op_def
+        for t in list(op.inputs) + list(op.outputs):
+            if not op_def.compiles_for(t.dtype):
+                raise errors.UnimplementedError(
+                    None, op, f"graphc has no code for {op.type} on {t.dtype.name} ('{op.name}'); TensorFlow has "
+                              f"a kernel for it")
         n_data = len(op.inputs) - len(op_def.static_inputs)
         operands = [self._value(t, op) for t in op.inputs[:n_data]]
         attrs = dict(op.attrs)

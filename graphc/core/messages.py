@@ -20,3 +20,14 @@ def check_numerics_failure(has_nan: bool, has_inf: bool, message: str) -> str:
     """A failed `tf.check_numerics` with the user's `message`."""
     found = "Inf and NaN" if has_nan and has_inf else "NaN" if has_nan else "Inf"
     return f"{message} : Tensor had {found} values"
+
+
+def unfed_placeholder(name: str, dtype_name: str, shape_text: str) -> str:
+    """A run that needs placeholder `name` and was not fed it."""
+    return f"You must feed a value for placeholder tensor '{name}' with dtype {dtype_name} and shape {shape_text}"
+
+
+def unsupported_string_op(op_type: str, name: str) -> str:
+    """An op graphc cannot run on strings (see graphc/host_fetches.py)."""
+    return (f"graphc does not support the string op {op_type} ('{name}'): string tensors live on the host, where "
+            "graphc runs only constants, placeholders, identities and summaries of them")

@@ -21,6 +21,7 @@ import enum
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from graphc.core import dtypes
 from graphc.core.dtypes import DType
 from graphc.core.tensor_shape import Dims, format_dims_as_list
 
@@ -120,6 +121,12 @@ NOT_DIFFERENTIABLE = "not differentiable"
 # TF registers no gradient for the op (TruncateMod): tf.gradients through it raises LookupError, as TF's does.
 NO_GRADIENT_DEFINED = "no gradient defined"
 
+# The dtypes every kernel of graphc handles. Ops fused from scalar code and index maps (ELEMENTWISE,
+# BROADCAST, INJECTIVE, REDUCE) handle every dtype; an op with a kernel of its own (OPAQUE, ANCHOR)
+# handles these, unless its OpDef's `compiled_dtypes` says more.
+CORE_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64, dtypes.bool_)
+_GENERIC_CODE = (FusionClass.ELEMENTWISE, FusionClass.BROADCAST, FusionClass.INJECTIVE, FusionClass.REDUCE)
+
 
 @dataclass
 class OpDef:
@@ -158,6 +165,9 @@ class OpDef:
     host_function: Optional[Callable] = None
     # Default op name for graphs (TF1 uses the op type unless the API says otherwise).
     default_name: Optional[str] = None
+    # The operand and result dtypes graphc's code for the op handles (None: see CORE_DTYPES); a step
+    # computing it on another dtype its shape rule allows is refused, naming the op (TF has a kernel).
+    compiled_dtypes: Optional[tuple] = None
 
     @property
     def graph_name(self) -> str:
@@ -173,6 +183,12 @@ class OpDef:
         if self.fuses_for is not None and dtype not in self.fuses_for:
             return FusionClass.OPAQUE
         return self.fusion
+
+    def compiles_for(self, dtype: DType) -> bool:
+        """Whether graphc's code for the op handles operands or results of `dtype`."""
+        if self.compiled_dtypes is not None:
+            return dtype in self.compiled_dtypes
+        return self.fusion in _GENERIC_CODE or dtype in CORE_DTYPES
 
     def may_fail(self, dtype: DType) -> bool:
         """Whether the op, with a result of `dtype`, can fail a run on bad values."""

@@ -35,8 +35,12 @@ class RejectedWhenRun(ShapeError):
         self.error_class = error_class
 
 
-FLOAT_TYPES = (dtypes.float32, dtypes.float64)
-NUMERIC_TYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
+# TF's type lists (its OpDefs' `T` constraints), without the types graphc lacks (complex, bfloat16).
+FLOAT_TYPES = (dtypes.float16, dtypes.float32, dtypes.float64)
+SIGNED_INTEGER_TYPES = (dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64)
+INTEGER_TYPES = SIGNED_INTEGER_TYPES + (dtypes.uint8, dtypes.uint16)
+NUMERIC_TYPES = FLOAT_TYPES + INTEGER_TYPES
+SIGNED_TYPES = FLOAT_TYPES + SIGNED_INTEGER_TYPES  # Neg, Abs, Sign, Pow: no unsigned kernels
 INDEX_TYPES = (dtypes.int32, dtypes.int64)
 
 

@@ -33,14 +33,18 @@ def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
     """The read-only array a Const holds; a splat keeps one element (a broadcast view)."""
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
-    if isinstance(value, (str, bytes)) or (isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
-        raise TypeError(f"graphc tensors are numeric; cannot make a constant from {value!r}")
     if isinstance(value, TensorShape):
         if not value.is_fully_defined():
             raise ValueError(f"Cannot convert a partially known TensorShape {value} to a Tensor.")
         value = value.as_list()
     inferred = dtypes.dtype_of_value(value) if dtype is None else dtype
+    if inferred is dtypes.string:  # an object array of bytes, as TF1 fetches strings
+        array = _shaped(dtypes.as_string_array(value), shape, inferred)
+        array.flags.writeable = False
+        return array
     source = np.asarray(value)
+    if source.dtype.kind in "USO" and source.size and all(isinstance(v, (str, bytes)) for v in source.flat):
+        raise TypeError(f"Expected {inferred.name}, but got {value} of type '{type(value).__name__}'.")
     if source.dtype == object and dtype is not None and dtype.is_numeric:
         # Python ints beyond 64 bits (OverflowError, as TF1 raises; or floats) and sizes (Dimension) by value.
         source = np.asarray(value, dtype=np.int64 if dtype.is_integer else np.float64)
@@ -53,12 +57,24 @@ def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
         info = np.iinfo(inferred.np_dtype)
         if source.min() < info.min or source.max() > info.max:
             raise ValueError(f"Value {value!r} does not fit in {inferred.name}")
-    array = source.astype(inferred.np_dtype, copy=False)
+    array = _shaped(source.astype(inferred.np_dtype, copy=False), shape, inferred)
+    splat = array.size > 1 and array.strides == (0,) * array.ndim
+    if array.size > 1 and not splat and dtypes.all_elements_identical(array):
+        array = np.broadcast_to(array.flat[0], array.shape)
+    elif not splat:  # a splat stays one element: tf.zeros([100000, 100000]) allocates nothing here
+        array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array
+    if array.flags.writeable:
+        array.flags.writeable = False
+    return array
+
+
+def _shaped(array: np.ndarray, shape, dtype) -> np.ndarray:
+    """`array` given `shape` as TF1 does: a scalar broadcast, a short list padded with its last element."""
     if shape is not None:
         dims = as_dims(shape)
         count = num_elements(dims)
-        if count * inferred.size > np.iinfo(np.int64).max:
-            raise ValueError(f"Cannot create a tensor of shape {list(dims)} and type {inferred.name}: "
+        if count * dtype.size > np.iinfo(np.int64).max:
+            raise ValueError(f"Cannot create a tensor of shape {list(dims)} and type {dtype.name}: "
                              f"its {count} elements overflow a 64-bit byte count")
         if array.size == 1:
             array = np.broadcast_to(array.reshape(()), dims)
@@ -70,11 +86,4 @@ def make_constant_array(value, dtype=None, shape=None) -> np.ndarray:
             array = np.concatenate([flat, np.repeat(flat[-1:], count - flat.size)]).reshape(dims)
         else:
             raise TypeError(f"Expected Tensor's shape: {tuple(dims)}, got {array.shape}.")
-    splat = array.size > 1 and array.strides == (0,) * array.ndim
-    if array.size > 1 and not splat and dtypes.all_elements_identical(array):
-        array = np.broadcast_to(array.flat[0], array.shape)
-    elif not splat:  # a splat stays one element: tf.zeros([100000, 100000]) allocates nothing here
-        array = np.array(array, copy=True) if array.flags.writeable or not array.flags.c_contiguous else array
-    if array.flags.writeable:
-        array.flags.writeable = False
     return array

@@ -16,9 +16,6 @@ from graphc.core.protos import protos
 
 MAX_CONSTANT_ELEMENTS = 1024
 
-# TF1's DataType enum values (tensorflow/core/framework/types.proto).
-_DATA_TYPES = {dtypes.float32: 1, dtypes.float64: 2, dtypes.int32: 3, dtypes.string: 7, dtypes.int64: 9,
-               dtypes.bool_: 10}
 _GRAPH_DEF_PRODUCER = 27  # the GraphDef version TF 1.15 writes
 
 
@@ -58,7 +55,7 @@ def _attr_value(modules, name: str, value):
     if name == "shape":  # placeholders' and variables' static shapes (None: unknown rank)
         attr.shape.CopyFrom(_shape_proto(modules, value))
     elif isinstance(value, dtypes.DType):
-        attr.type = _DATA_TYPES[value]
+        attr.type = value.as_datatype_enum
     elif isinstance(value, (bool, np.bool_)):
         attr.b = bool(value)
     elif isinstance(value, (int, np.integer)):

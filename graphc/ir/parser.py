@@ -113,7 +113,7 @@ def _tokenize(text: str, number: int) -> list:
 
 def _parse_type(tokens, i):
     kind, name = tokens[i]
-    dtype = dtypes.as_dtype(name)
+    dtype = dtypes.from_ir_name(name)
     if tokens[i + 1] != ("punct", "["):
         raise ParseError(f"expected '[' after {name}")
     dims, i = [], i + 2
@@ -183,7 +183,7 @@ def _parse_literal(tokens, i):
     if kind == "word":
         if text in ("true", "false"):
             return text == "true", i + 1
-        return dtypes.as_dtype(text), i + 1
+        return dtypes.from_ir_name(text), i + 1
     if text == "[":
         items, i = [], i + 1
         while tokens[i] != ("punct", "]"):

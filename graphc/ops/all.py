@@ -15,6 +15,7 @@ from graphc.ops import nn_impl  # noqa: F401
 from graphc.ops import nn_ops  # noqa: F401
 from graphc.ops import random_ops  # noqa: F401
 from graphc.ops import state_ops  # noqa: F401
+from graphc.ops import string_ops  # noqa: F401
 from graphc.ops import summary_ops  # noqa: F401
 from graphc.ops import variable_scope  # noqa: F401
 from graphc.ops import variables  # noqa: F401

@@ -58,15 +58,22 @@ def stop_gradient(input, name=None):
 # -- Cast -------------------------------------------------------------------------
 
 def _cast_reference(x, dtype):
-    """NumPy's astype, except float -> int, which follows TF's Cast on x86 (defined here, undefined
-    in C): truncation toward zero, and the target's lowest value for NaN, infinities and values
-    outside its range (TF 2.21: cast(nan, int32) and cast(3e9, int32) are -2147483648)."""
+    """NumPy's astype, except where TF's Cast on x86 differs (Eigen's casts, defined here, undefined in C):
+
+    - float -> int truncates toward zero, and gives the lowest int32 or int64 for NaN, infinities
+      and values outside its range (TF 2.21: cast(nan, int32) and cast(3e9, int32) are
+      -2147483648); a narrower integer takes the low bits of that int32 (cast(300.7, int8) is 44);
+    - anything -> float16 rounds through float32 (cast of the double 1 + 2**-11 + 2**-40 is 1.0).
+    """
     if x.dtype.kind == "f" and dtype.is_integer:
-        limit = 2.0 ** (8 * dtype.size - 1)
+        through = dtype.np_dtype if dtype.size >= 4 else np.dtype(np.int32)
+        limit = 2.0 ** (8 * through.itemsize - 1)
         wide = x.astype(np.float64)
         inside = (wide >= -limit) & (wide < limit)  # False for NaN
-        whole = np.trunc(np.where(inside, wide, 0.0)).astype(dtype.np_dtype)
-        return np.where(inside, whole, np.iinfo(dtype.np_dtype).min).astype(dtype.np_dtype)
+        whole = np.trunc(np.where(inside, wide, 0.0)).astype(through)
+        return np.where(inside, whole, np.iinfo(through).min).astype(through).astype(dtype.np_dtype)
+    if dtype is dtypes.float16 and x.dtype.kind != "b":
+        return x.astype(np.float32).astype(np.float16)
     return x.astype(dtype.np_dtype)
 
 

@@ -25,7 +25,7 @@ def _check_numerics_reference(x, message):
 
 check_numerics_p = registry.register(OpDef(
     name="check_numerics", tf_type="CheckNumerics", infer=rules.unary(rules.FLOAT_TYPES),
-    effects=Effects(may_fail=True), reference=_check_numerics_reference))
+    effects=Effects(may_fail=True), reference=_check_numerics_reference, compiled_dtypes=rules.FLOAT_TYPES))
 
 
 @registry.set_gradient(check_numerics_p)

@@ -13,7 +13,7 @@ need its result (`may_fail`).
 
 from __future__ import annotations
 
-from graphc.core import collectives, registry, rules
+from graphc.core import collectives, dtypes, registry, rules
 from graphc.core.registry import Effects, OpDef, ShapeError, TensorType
 from graphc.frontend.graph import apply_op
 from graphc.ops import array_ops, layout_ops
@@ -56,10 +56,15 @@ def _allreduce_grad(op, grad):
 @registry.set_gradient(mpi_allgather_p)
 def _allgather_grad(op, grad):
     """This process's rows of the summed gradient (Horovod's rule)."""
-    rows = op.inputs[0].shape.as_list()[0]
+    rows, trailing = op.inputs[0].shape.as_list()[0], len(grad.shape) - 1
     summed = allreduce_sum(grad)
-    begin = [collectives.world().rank * rows] + [0] * (len(grad.shape) - 1)
-    return [layout_ops.slice(summed, begin, [rows] + [-1] * (len(grad.shape) - 1))]
+    rank = collectives.world().rank
+    if rows is None:  # known when the step runs: begin and size from the input's shape
+        rows = layout_ops.slice(array_ops.shape(op.inputs[0]), [0], [1])
+        begin = layout_ops.concat([rows * rank, array_ops.zeros([trailing], dtypes.int32)], 0)
+        size = layout_ops.concat([rows, array_ops.fill([trailing], -1)], 0)
+        return [layout_ops.slice(summed, begin, size)]
+    return [layout_ops.slice(summed, [rank * rows] + [0] * trailing, [rows] + [-1] * trailing)]
 
 
 @registry.set_gradient(mpi_broadcast_p)

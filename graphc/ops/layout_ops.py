@@ -85,7 +85,7 @@ def _concat_reference(*values, axis):
 
 concat_p = registry.register(OpDef(
     name="concat", tf_type="ConcatV2", infer=_concat_infer, fusion=FusionClass.OPAQUE, static_inputs=("axis",),
-    reference=_concat_reference))
+    reference=_concat_reference, compiled_dtypes=dtypes.ALL_DTYPES))
 
 
 def _concat_offset_reference(axis, *shapes):
@@ -482,7 +482,7 @@ def _pad_reference(x, constant_values, paddings):
 # Graph inputs (input, constant_values, paddings): static inputs last (TF1's PadV2 has paddings second).
 pad_p = registry.register(OpDef(
     name="pad", tf_type="PadV2", infer=_pad_infer, fusion=FusionClass.OPAQUE, static_inputs=("paddings",),
-    reference=_pad_reference))
+    reference=_pad_reference, compiled_dtypes=dtypes.ALL_DTYPES))
 
 
 @registry.set_gradient(pad_p)

@@ -13,7 +13,7 @@ from graphc import errors
 from graphc.core import dtypes, messages, products, registry, rules
 from graphc.core.registry import (NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE, DTypeError, Effects, FusionClass, OpDef,
                                   Reduction, Role, ShapeError, TensorType)
-from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
+from graphc.core.rules import FLOAT_TYPES, INTEGER_TYPES, NUMERIC_TYPES, SIGNED_TYPES
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops
@@ -88,14 +88,14 @@ def _pow_reference(x, y):
 
 
 # -- elementwise unary ----------------------------------------------------------------
-neg_p = _elementwise("neg", "Neg", 1, np.negative)
+neg_p = _elementwise("neg", "Neg", 1, np.negative, SIGNED_TYPES)
 square_p = _elementwise("square", "Square", 1, np.square)
 sqrt_p = _elementwise("sqrt", "Sqrt", 1, np.sqrt, FLOAT_TYPES)
 rsqrt_p = _elementwise("rsqrt", "Rsqrt", 1, lambda x: (1 / np.sqrt(x)).astype(x.dtype), FLOAT_TYPES)
 exp_p = _elementwise("exp", "Exp", 1, np.exp, FLOAT_TYPES)
 log_p = _elementwise("log", "Log", 1, np.log, FLOAT_TYPES)
-abs_p = _elementwise("abs", "Abs", 1, np.abs)
-sign_p = _elementwise("sign", "Sign", 1, np.sign)
+abs_p = _elementwise("abs", "Abs", 1, np.abs, SIGNED_TYPES)
+sign_p = _elementwise("sign", "Sign", 1, np.sign, SIGNED_TYPES)
 tanh_p = _elementwise("tanh", "Tanh", 1, np.tanh, FLOAT_TYPES)
 sigmoid_p = _elementwise("sigmoid", "Sigmoid", 1, _sigmoid_reference, FLOAT_TYPES)
 reciprocal_p = _elementwise("reciprocal", "Reciprocal", 1, lambda x: (1 / x).astype(x.dtype), FLOAT_TYPES)
@@ -121,18 +121,19 @@ mul_p = _elementwise("mul", "Mul", 2, np.multiply)
 div_p = _elementwise("div", "RealDiv", 2, np.divide, FLOAT_TYPES)
 # Integer floordiv checks its divisor for zeros in a pass of its own, so only float floordiv fuses.
 floordiv_p = _elementwise("floordiv", "FloorDiv", 2, _floordiv_reference, fuses_for=FLOAT_TYPES,
-                          effects=Effects(may_fail=INDEX_TYPES))
+                          effects=Effects(may_fail=INTEGER_TYPES))
 # So do the other integer divisions and remainders.
 floormod_p = _elementwise("floormod", "FloorMod", 2, _floormod_reference, fuses_for=FLOAT_TYPES,
-                          effects=Effects(may_fail=INDEX_TYPES))
+                          effects=Effects(may_fail=INTEGER_TYPES))
 truncatediv_p = _elementwise("truncatediv", "TruncateDiv", 2, _truncatediv_reference, fuses_for=FLOAT_TYPES,
-                             effects=Effects(may_fail=INDEX_TYPES))
+                             effects=Effects(may_fail=INTEGER_TYPES))
 truncatemod_p = _elementwise("truncatemod", "TruncateMod", 2, _truncatemod_reference, fuses_for=FLOAT_TYPES,
-                             effects=Effects(may_fail=INDEX_TYPES))
+                             effects=Effects(may_fail=INTEGER_TYPES))
 maximum_p = _elementwise("maximum", "Maximum", 2, np.maximum)
 minimum_p = _elementwise("minimum", "Minimum", 2, np.minimum)
 # Integer pow checks its exponents for negatives in a pass of its own, so only float pow fuses.
-pow_p = _elementwise("pow", "Pow", 2, _pow_reference, fuses_for=FLOAT_TYPES, effects=Effects(may_fail=INDEX_TYPES))
+pow_p = _elementwise("pow", "Pow", 2, _pow_reference, SIGNED_TYPES, fuses_for=FLOAT_TYPES,
+                     effects=Effects(may_fail=INTEGER_TYPES))
 equal_p = _elementwise("equal", "Equal", 2, np.equal, ALL_TYPES, dtypes.bool_)
 not_equal_p = _elementwise("not_equal", "NotEqual", 2, np.not_equal, ALL_TYPES, dtypes.bool_)
 less_p = _elementwise("less", "Less", 2, np.less, NUMERIC_TYPES, dtypes.bool_)
@@ -540,9 +541,13 @@ def _convert_pair(x, y):
 # -- MatMul ------------------------------------------------------------------------------
 
 
+_MATMUL_TYPES = (dtypes.float16, dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64, dtypes.uint8,
+                 dtypes.uint16)  # TF's MatMul: no int8 or int16
+
+
 def _matmul_infer(types, attrs):
     a, b = types
-    dtype = rules.same_dtype(types, NUMERIC_TYPES)
+    dtype = rules.same_dtype(types, _MATMUL_TYPES)
     rules.require_rank(a, 2, "In[0] of MatMul")
     rules.require_rank(b, 2, "In[1] of MatMul")
     a_dims = a.dims or (None, None)
@@ -617,8 +622,10 @@ def _sum_of(x, axes, keepdims, mean=False):
     is at least as accurate: float32 in float64, float64 in long double (x86's 64-bit
     mantissa, which keeps float64 sum([1e16, 1, -1e16, 1]) at TF's 2), an int32 mean's
     sum in int64 (as TF's). Integer sums wrap, as TF's do."""
-    wider = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble,
-             np.dtype(np.int32): np.int64 if mean else np.int32}.get(x.dtype, x.dtype)
+    if x.dtype.kind in "iu":  # an integer mean's sum in int64, as TF's
+        wider = np.int64 if mean else x.dtype
+    else:  # float16 is summed in float32 by TF, here in float64
+        wider = {np.dtype(np.float64): np.longdouble}.get(x.dtype, np.float64)
     return np.sum(x, axis=axes, keepdims=keepdims, dtype=wider)
 
 
@@ -796,10 +803,10 @@ def _arg_reference(largest: bool):
 
 argmax_p = registry.register(OpDef(name="argmax", tf_type="ArgMax", infer=_arg_infer,
                                    static_inputs=("axis",), reference=_arg_reference(largest=True),
-                                   gradient=NOT_DIFFERENTIABLE))
+                                   gradient=NOT_DIFFERENTIABLE, compiled_dtypes=dtypes.ALL_DTYPES))
 argmin_p = registry.register(OpDef(name="argmin", tf_type="ArgMin", infer=_arg_infer,
                                    static_inputs=("axis",), reference=_arg_reference(largest=False),
-                                   gradient=NOT_DIFFERENTIABLE))
+                                   gradient=NOT_DIFFERENTIABLE, compiled_dtypes=dtypes.ALL_DTYPES))
 
 
 def _arg(op_name, input, axis, name, dimension, output_type):

@@ -8,8 +8,8 @@ input like any other fetch; the session then serializes it on the host
 returns bytes, as in TF1. Ops are named and tagged as TF1 names them (`loss`,
 `hidden1/loss`, `family/name`) and collected in `GraphKeys.SUMMARIES`.
 
-graphc has no string tensors: `text` takes its strings as Python values
-(str, bytes, or nested lists / arrays of them) rather than as a string Tensor.
+`text` summarises a string tensor, which the session evaluates on the host
+with the summary (a constant, a fed placeholder, an identity of them).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import contextlib
 import logging
 import re
 
-import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, registry
@@ -82,16 +81,16 @@ image_summary_p = registry.register(OpDef(
 
 
 def _tensor_summary_infer(types, attrs):
-    if len(types) + ("value" in attrs) != 1:
-        raise ShapeError("TensorSummaryV2 takes one tensor: an input, or a host value")
+    if len(types) != 1:
+        raise ShapeError("TensorSummaryV2 takes one tensor")
     return _SUMMARY_TYPE
 
 
 tensor_summary_p = registry.register(OpDef(
     name="tensor_summary", tf_type="TensorSummaryV2", infer=_tensor_summary_infer, role=Role.HOST,
     gradient=NOT_DIFFERENTIABLE,
-    host_function=_on_host(lambda op, *value: serialization.tensor_summary(
-        op.attrs["tag"], value[0] if value else op.attrs["value"], op.attrs["plugin_name"]))))
+    host_function=_on_host(lambda op, value: serialization.tensor_summary(
+        op.attrs["tag"], value, op.attrs["plugin_name"]))))
 
 
 def _merge_infer(types, attrs):
@@ -176,24 +175,16 @@ def tensor_summary(name, tensor, summary_description=None, collections=None, sum
 
 
 def text(name, tensor, collections=None):
-    """A text summary for TensorBoard's text plugin (`tf.summary.text`).
+    """A text summary of a string tensor for TensorBoard's text plugin (`tf.summary.text`).
 
-    graphc has no string tensors, so `tensor` is the text itself: a str,
-    bytes, or a (nested) list or array of them. Markdown is rendered by
-    TensorBoard, as for TF1.
+    Markdown is rendered by TensorBoard, as for TF1. Python strings (str, bytes,
+    nested lists of them) are taken as a string constant.
     """
-    if isinstance(tensor, Tensor) or hasattr(tensor, "_as_graph_element"):
-        raise ValueError(f"Expected tensor {tensor.name} to have dtype string, got "
-                         f"{tensor.dtype.name} (graphc has no string tensors: pass the text of summary '{name}' as "
-                         "a Python str, bytes or list of them)")
-    strings = np.asarray(tensor, dtype=object)
-    encoded = np.empty(strings.shape, dtype=object)
-    for index, item in np.ndenumerate(strings):
-        if not isinstance(item, (str, bytes)):
-            raise TypeError(f"text summary '{name}' takes strings, got {item!r}")
-        encoded[index] = item.encode("utf-8") if isinstance(item, str) else item
-    encoded.flags.writeable = False
-    return _summary(tensor_summary_p, name, None, {"plugin_name": "text", "value": encoded}, collections, None)
+    if not isinstance(tensor, Tensor):
+        tensor = convert_to_tensor(tensor, dtype=dtypes.string)
+    if tensor.dtype is not dtypes.string:
+        raise ValueError(f"Expected tensor {tensor.name} to have dtype string, got {tensor.dtype.name}")
+    return _summary(tensor_summary_p, name, tensor, {"plugin_name": "text"}, collections, None)
 
 
 def merge(inputs, collections=None, name=None):

@@ -164,8 +164,8 @@ _overload_operators()
 
 
 def _variable_to_tensor(variable, dtype=None, name=None):
-    if dtype is not None and dtype is not variable.dtype:
-        raise ValueError(f"Incompatible type conversion requested to type '{dtype.name}' for variable of "
+    if dtype is not None and dtypes.as_dtype(dtype) is not variable.dtype:
+        raise ValueError(f"Incompatible type conversion requested to type '{dtypes.as_dtype(dtype).name}' for variable of "
                          f"type '{variable.dtype.name}'")
     return variable.value()
 

@@ -27,6 +27,19 @@ def test_collectives_of_one_process_are_the_identity(dtype):
         np.testing.assert_array_equal(reference, expected)
 
 
+@pytest.mark.parametrize("dims", [[2, 3], [None, 3], [None, None]])
+def test_allgather_gradient_with_unknown_rows(dims):
+    # Rows known only at run time: the gradient slices this process's rows by the input's dynamic shape
+    # (a static slice of None rows failed while building; the fuzzer found it).
+    x = tf.placeholder(tf.float64, dims)
+    gathered = collective_ops.allgather(x * 3.0)
+    gradient = tf.gradients(tf.reduce_sum(gathered * gathered), x)[0]
+    value = np.arange(6.0).reshape(2, 3)
+    compiled, reference = tf.Session().run(gradient, {x: value}), interpret_graph([gradient], {x: value})[0]
+    np.testing.assert_allclose(compiled, 18.0 * value)
+    np.testing.assert_allclose(reference, 18.0 * value)
+
+
 def test_a_step_built_for_another_world_size_fails_naming_the_op():
     x = tf.placeholder(tf.float32, [2])
     gathered = apply_op("mpi_allgather", [x], {"size": 2}, name="gather_from_two")

@@ -174,11 +174,8 @@ def test_bad_values_are_tf1_errors_naming_the_op():
         sess.run(vector, {data: [1.0, 2.0]})
     with pytest.raises(TypeError, match="ImageSummary"):
         tf.summary.image("ints", tf.zeros([1, 2, 2, 1], dtype=tf.int32))
-    with pytest.raises(ValueError, match="no string tensors"):
+    with pytest.raises(ValueError, match="Expected tensor data:0 to have dtype string, got float32"):
         tf.summary.text("t", data)
-    words = tf.placeholder(tf.string, [], name="words")
-    with tf.Session() as sess, pytest.raises(tf.errors.UnimplementedError, match="no string tensors"):
-        sess.run(tf.identity(words), {words: 1})
 
 
 def test_file_writer_accepts_protobufs_and_refuses_writes_when_closed(tmp_path):

@@ -128,8 +128,9 @@ def test_finalized_graph_refuses_new_ops():
 
 
 def test_constants_check_their_values():
-    with pytest.raises(TypeError):
-        tf.constant("text")
+    assert tf.constant("text").dtype is tf.string
+    with pytest.raises(TypeError, match="Expected float32, but got text of type 'str'"):
+        tf.constant("text", tf.float32)
     with pytest.raises(ValueError):
         tf.constant(2 ** 40, dtype=tf.int32)
     with pytest.raises(TypeError):

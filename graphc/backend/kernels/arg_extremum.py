@@ -6,6 +6,7 @@ import numpy as np
 
 from graphc.backend import lowering
 from graphc.backend.kernel_builder import I32, I64, KernelBuilder, constant, i64, register_type
+from graphc.backend.scalar_ops import compare_integers
 from graphc.core.tensor_shape import num_elements
 
 
@@ -37,7 +38,7 @@ def lower_arg_extremum(module, name, inst, is_max: bool):
                 if dtype.is_floating:
                     better = b.fcmp_ordered(">" if is_max else "<", value, best)  # false for NaN
                 else:
-                    better = b.icmp_signed(">" if is_max else "<", value, best)
+                    better = compare_integers(kb, dtype, ">" if is_max else "<", value, best)
                 with kb.if_(better):
                     kb.set(best_value, value)
                     kb.set(best_index, k)

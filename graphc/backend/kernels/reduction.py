@@ -6,7 +6,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend.kernel_builder import I32, KernelBuilder, i64
-from graphc.backend.scalar_ops import convert
+from graphc.backend.scalar_ops import compare_integers, convert
 from graphc.core import dtypes
 from graphc.core.registry import Reduction
 
@@ -15,14 +15,16 @@ class Accumulator:
     """A reduction (a sum, mean, maximum or minimum; registry facts) of `count` elements of
     `dtype` each: its starting value, how it combines, and the result it stores.
 
-    An int32 mean accumulates in int64, as TF's does: the mean of [2**31 - 1] * 2 + [2] is
-    1431655765, not the wrapped sum's 0. Every other reduction accumulates in its own dtype
-    (int32 and int64 sums wrap, as TF's do). Values take the builder's lane count (kb.lanes).
+    A mean of int32 or a narrower integer accumulates in int64, as TF's does: the mean of
+    [2**31 - 1] * 2 + [2] is 1431655765, not the wrapped sum's 0. float16 accumulates in
+    float32, as TF's does (the sum of 5000 float16 ones is 5000, not 2048). Every other
+    reduction accumulates in its own dtype (integer sums wrap, as TF's do). Values take the
+    builder's lane count (kb.lanes).
     """
 
     def __init__(self, reduction: Reduction, dtype, count: int):
         self.reduction, self.dtype, self.count = reduction, dtype, count
-        self.dtype_of_sums = dtypes.int64 if reduction.mean and dtype is dtypes.int32 else dtype
+        self.dtype_of_sums = _dtype_of_sums(reduction, dtype)
 
     def identity(self, kb: KernelBuilder):
         """The starting value (registry facts: zero, the dtype's lowest or highest)."""
@@ -42,7 +44,7 @@ class Accumulator:
         if dtype.is_floating:  # NaN propagates, as np.max and TF's reduce_max do
             return kb.intrinsic(self.reduction.combine, dtype, [accumulated, x])
         predicate = ">" if self.reduction.combine == "maximum" else "<"
-        return b.select(b.icmp_signed(predicate, x, accumulated), x, accumulated)
+        return b.select(compare_integers(kb, dtype, predicate, x, accumulated), x, accumulated)
 
     def widen(self, kb: KernelBuilder, x):
         """An element of the input as an accumulator value."""
@@ -56,6 +58,14 @@ class Accumulator:
             count = kb.constant(self.dtype_of_sums, self.count)
             accumulated = b.fdiv(accumulated, count) if self.dtype.is_floating else b.sdiv(accumulated, count)
         return convert(kb, accumulated, self.dtype_of_sums, self.dtype)
+
+
+def _dtype_of_sums(reduction: Reduction, dtype):
+    if dtype is dtypes.float16:
+        return dtypes.float32
+    if reduction.mean and dtype.is_integer and dtype.size <= dtypes.int32.size:
+        return dtypes.int64
+    return dtype
 
 
 class Streams:
