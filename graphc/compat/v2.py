@@ -14,7 +14,7 @@ from graphc import errors
 from graphc.compat import v1 as _v1
 from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string  # noqa: F401,A004
 from graphc.core.tensor_shape import TensorShape  # noqa: F401
-from graphc.eager.context import eager_function
+from graphc.eager.context import constant, convert_to_tensor, eager_function  # noqa: F401
 from graphc.eager.tape import GradientTape  # noqa: F401
 from graphc.eager.tensor import EagerTensor as Tensor  # noqa: F401
 from graphc.eager.variables import EagerVariable as Variable  # noqa: F401
@@ -23,7 +23,7 @@ from graphc.keras import eager as _keras
 from graphc.keras import losses as _losses
 from graphc.keras import metrics as _metrics
 
-_OPS = ["abs", "add", "add_n", "argmax", "argmin", "broadcast_to", "cast", "clip_by_value", "concat", "constant",
+_OPS = ["abs", "add", "add_n", "argmax", "argmin", "broadcast_to", "cast", "clip_by_value", "concat",
         "divide", "equal", "exp", "expand_dims", "fill", "greater", "greater_equal", "identity", "less",
         "less_equal", "log", "logical_and", "logical_not", "logical_or", "matmul", "maximum", "minimum", "multiply",
         "negative", "not_equal", "one_hot", "ones", "ones_like", "pad", "pow", "rank", "reciprocal", "reduce_max",

@@ -20,6 +20,7 @@ import numpy as np
 from graphc import errors
 from graphc.core import dtypes
 from graphc.eager.runtime import EagerSession
+from graphc.frontend.constants import make_constant_array
 from graphc.eager.tensor import EagerTensor
 from graphc.frontend.graph import Graph, Operation, Tensor, register_tensor_conversion_function
 from graphc.ops import all as _all_ops  # noqa: F401 - every op registered, Tensor operators installed
@@ -217,6 +218,25 @@ def eager_function(fn, name=None):
     eager_op.__doc__ = getattr(fn, "__doc__", None)
     eager_op.__wrapped__ = fn
     return eager_op
+
+
+def constant(value, dtype=None, shape=None, name="Const"):
+    """`tf.constant` in TF2: a tensor of known value, which enters its step as a feed (not code)."""
+    if isinstance(value, EagerTensor):
+        value = value.numpy()
+    array = np.array(make_constant_array(value, dtype, shape), order="C")
+    step = _context.step()
+    return step.wrap(step.feed(array))
+
+
+def convert_to_tensor(value, dtype=None, name=None):
+    """An eager tensor for `value`: itself (of `dtype` if given), or a constant."""
+    if isinstance(value, EagerTensor):
+        if dtype is not None and value.dtype is not dtypes.as_dtype(dtype):
+            raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} for Tensor with "
+                             f"dtype {value.dtype.name}")
+        return value
+    return constant(value, dtype)
 
 
 def _capture(step: Step, value):

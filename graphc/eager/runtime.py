@@ -76,5 +76,5 @@ class EagerSession(BaseSession):
                 self._by_structure[key] = step
                 self.compilations += 1
             outputs = [np.empty(v.type.shape, dtype=v.type.dtype.np_dtype) for v in step.program.fetches]
-            self._run_step(step, [np.ascontiguousarray(a) for _, a in feeds], outputs)
+            self._run_step(step, [np.asarray(a, order="C") for _, a in feeds], outputs)
         return [None if slot is None else outputs[slot] for slot in step.lowered.fetch_slots]

@@ -1,0 +1,163 @@
+"""The TF2 API (graphc.v2): eager ops recorded lazily and run compiled, GradientTape, eager Keras.
+
+Oracles: NumPy for op values, the reference interpreter on the same graph for
+gradients (it agrees with finite differences, tests/unit/test_autodiff.py),
+finite differences directly for a tape's gradient, TF2's Adam formula in NumPy.
+"""
+
+import numpy as np
+import pytest
+
+import graphc
+import graphc.v2 as tf
+from graphc import errors
+from graphc.eager.context import context, eager_function
+from tests.gradient_cases import CASES, build
+from tests.helpers import interpret_graph, numeric_gradient
+
+
+def compilations():
+    return context().session.compilations
+
+
+def test_namespaces_follow_tensorflow():
+    import graphc.compat.v2 as compat_v2
+
+    assert not hasattr(tf, "placeholder") and not hasattr(tf, "Session")
+    assert compat_v2.GradientTape is tf.GradientTape and tf.executing_eagerly()
+    assert hasattr(graphc, "placeholder") and hasattr(graphc, "Session")  # `import graphc` stays TF1
+    assert isinstance(graphc.constant(1.0), graphc.Tensor)  # a symbolic graph tensor, as in TF1
+    graphc.compat.v1.disable_v2_behavior()
+    graphc.compat.v1.disable_eager_execution()
+
+
+def test_eager_ops_agree_with_numpy():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = tf.constant(a)
+    y = tf.matmul(x, a.T) + 1.0  # a NumPy array and a Python number wherever a tensor is
+    np.testing.assert_allclose(y.numpy(), a @ a.T + 1.0)
+    np.testing.assert_allclose(np.asarray(tf.reduce_sum(x * x, axis=1)), (a * a).sum(axis=1))
+    assert float(tf.reduce_max(x)) == 5.0 and int(tf.shape(x)[-1]) == 3
+    assert bool(tf.reduce_sum(x) > 10.0) and not bool(tf.reduce_sum(x) > 100.0)
+    np.testing.assert_allclose((2.0 * x - x[1]).numpy(), 2 * a - a[1])
+    assert y.shape.as_list() == [2, 2] and y.dtype == tf.float32
+    assert [r.numpy().tolist() for r in x] == a.tolist()
+
+
+def test_repr_and_print_like_tf2():
+    x = tf.constant([1.0, 2.0])
+    assert repr(x) == "<tf.Tensor: shape=(2,), dtype=float32, numpy=array([1., 2.], dtype=float32)>"
+    assert str(x) == "tf.Tensor([1. 2.], shape=(2,), dtype=float32)"
+    assert str(tf.constant(3)) == "tf.Tensor(3, shape=(), dtype=int32)"
+
+
+def test_a_repeated_step_compiles_once():
+    w = tf.Variable(np.ones((4, 3), np.float32))
+    rng = np.random.RandomState(0)
+    losses = []
+    for i in range(6):
+        x = rng.rand(5, 4).astype(np.float32)  # new NumPy inputs each step: feeds, not constants
+        if i == 1:
+            before = compilations()
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.matmul(x, w)))
+            losses.append(loss.numpy())
+        grad = tape.gradient(loss, w)
+        w.assign_sub(0.1 * grad)
+        expected = np.mean((x @ (w.numpy() + 0.1 * grad.numpy())) ** 2)
+        np.testing.assert_allclose(losses[-1], expected, rtol=1e-5)
+    assert compilations() == before  # steps 2..6 ran the libraries step 1 compiled
+
+
+def test_variables_assign_and_read():
+    v = tf.Variable([1.0, 2.0], name="v")
+    assert v.trainable and v.dtype == tf.float32 and v.shape.as_list() == [2] and v.name.startswith("v")
+    v.assign([3.0, 4.0])
+    v.assign_add([1.0, 1.0])
+    np.testing.assert_allclose(v.numpy(), [4.0, 5.0])
+    v.assign_sub(tf.constant([0.5, 0.5]))
+    np.testing.assert_allclose(v.read_value().numpy(), [3.5, 4.5])
+    np.testing.assert_allclose((v * 2).numpy(), [7.0, 9.0])
+    assert not tf.Variable(0, trainable=False).trainable
+
+
+def test_tape_gradient_matches_finite_differences():
+    x0 = np.array([0.3, -1.2, 2.0])
+    w = tf.Variable(x0)
+
+    def f(x):
+        return np.sum(np.tanh(x) * x ** 2)
+
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.tanh(w) * w ** 2)
+    np.testing.assert_allclose(tape.gradient(y, w).numpy(), numeric_gradient(f, x0.copy()), rtol=1e-6)
+
+
+def test_tape_sources_nested_watch_unconnected_and_persistent():
+    c = tf.constant(3.0)
+    u = tf.Variable(2.0)
+    unused = tf.Variable(1.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(c)
+        y = c * c * u
+    grads = tape.gradient(y, {"c": c, "rest": [u, (unused,)]})
+    assert float(grads["c"]) == 12.0 and float(grads["rest"][0]) == 9.0 and grads["rest"][1][0] is None
+    assert float(tape.gradient(y, u)) == 9.0  # persistent: a second gradient
+    with tf.GradientTape() as tape:
+        y = c * c  # c not watched: no gradient, as in TF2
+    assert tape.gradient(y, c) is None
+
+
+def test_non_persistent_tape_refuses_a_second_gradient():
+    v = tf.Variable(1.0)
+    with tf.GradientTape() as tape:
+        y = v * v
+    tape.gradient(y, v)
+    with pytest.raises(RuntimeError, match="non-persistent GradientTape"):
+        tape.gradient(y, v)
+
+
+def test_shape_mismatch_is_invalid_argument_naming_the_op():
+    with pytest.raises(errors.InvalidArgumentError, match="matmul"):
+        tf.matmul(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_eager_gradients_match_reference(case):
+    """The registry's gradient cases, through a tape: the same rules as tf.gradients, run eagerly."""
+    placeholders, loss = build(case)
+    reference = interpret_graph(graphc.gradients(loss, placeholders), dict(zip(placeholders, case[2])))
+    weights = np.random.RandomState(1).uniform(-1, 1, loss.op.inputs[0].shape.as_list())
+    xs = [tf.constant(a) for a in case[2]]
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        out = eager_function(case[1])(*xs)
+        y = tf.reduce_sum(tf.cast(out, tf.float64) * weights)
+    for got, expected in zip(tape.gradient(y, xs), reference):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12, err_msg=case[0])
+
+
+def test_adam_follows_tf2s_update():
+    opt = tf.keras.optimizers.Adam(learning_rate=0.1)
+    v = tf.Variable([1.0, -2.0])
+    m = s = np.zeros(2)
+    value = np.array([1.0, -2.0])
+    for t in range(1, 4):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(v * v * v)
+        opt.apply_gradients(zip([tape.gradient(loss, v)], [v]))
+        g = 3 * value ** 2
+        m, s = m + (g - m) * 0.1, s + (g * g - s) * 0.001
+        value = value - 0.1 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m / (np.sqrt(s) + 1e-7)
+        np.testing.assert_allclose(v.numpy(), value, rtol=1e-5)
+    assert int(opt.iterations.numpy()) == 3
+
+
+def test_categorical_crossentropy_of_one_hot_equals_the_sparse_form():
+    rng = np.random.RandomState(0)
+    y_pred = tf.nn.softmax(rng.rand(6, 4).astype(np.float32))
+    y = rng.randint(0, 4, 6).astype(np.int32)
+    sparse = tf.keras.losses.sparse_categorical_crossentropy(y_true=y, y_pred=y_pred)
+    dense = tf.keras.losses.categorical_crossentropy(y_true=tf.one_hot(y, depth=tf.shape(y_pred)[-1]), y_pred=y_pred)
+    np.testing.assert_allclose(dense.numpy(), sparse.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(sparse.numpy(), -np.log(y_pred.numpy()[np.arange(6), y]), rtol=1e-5)
