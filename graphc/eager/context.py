@@ -240,13 +240,11 @@ def convert_to_tensor(value, dtype=None, name=None):
 
 
 def _capture(step: Step, value):
-    from graphc.eager.variables import EagerVariable  # variables build on this module
-
     if isinstance(value, EagerTensor):
         return step.tensor_of(value)
     if isinstance(value, np.ndarray):
         return step.feed(value)
-    if isinstance(value, EagerVariable):
+    if hasattr(value, "store_name"):  # an EagerVariable (whose module builds on this one)
         return step.variable_tensor(value)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(_capture(step, v) for v in value)

@@ -5,6 +5,8 @@ gradients (it agrees with finite differences, tests/unit/test_autodiff.py),
 finite differences directly for a tape's gradient, TF2's Adam formula in NumPy.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ import graphc
 import graphc.v2 as tf
 from graphc import errors
 from graphc.eager.context import context, eager_function
+from tests import gradient_cases
 from tests.gradient_cases import CASES, build
 from tests.helpers import interpret_graph, numeric_gradient
 
@@ -125,7 +128,9 @@ def test_shape_mismatch_is_invalid_argument_naming_the_op():
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_eager_gradients_match_reference(case):
     """The registry's gradient cases, through a tape: the same rules as tf.gradients, run eagerly."""
+    draws = gradient_cases.rng.get_state()  # a case may draw inputs (labels) when called: the same ones eagerly
     placeholders, loss = build(case)
+    gradient_cases.rng.set_state(draws)
     reference = interpret_graph(graphc.gradients(loss, placeholders), dict(zip(placeholders, case[2])))
     weights = np.random.RandomState(1).uniform(-1, 1, loss.op.inputs[0].shape.as_list())
     xs = [tf.constant(a) for a in case[2]]
@@ -161,3 +166,13 @@ def test_categorical_crossentropy_of_one_hot_equals_the_sparse_form():
     dense = tf.keras.losses.categorical_crossentropy(y_true=tf.one_hot(y, depth=tf.shape(y_pred)[-1]), y_pred=y_pred)
     np.testing.assert_allclose(dense.numpy(), sparse.numpy(), rtol=1e-6)
     np.testing.assert_allclose(sparse.numpy(), -np.log(y_pred.numpy()[np.arange(6), y]), rtol=1e-5)
+
+
+def test_the_seed_program_trains_eagerly():
+    """examples/keras_mlp_eager.py: the seed's TF2 program, `import graphc.v2 as tf` its only change."""
+    from tests.e2e.test_examples import run_example
+
+    output = run_example("keras_mlp_eager.py", GRAPHC_EXAMPLE_EPOCHS="0.05")  # 60 batches of the seed's 6000
+    losses = [float(v) for v in re.findall(r"batch \d+: loss ([\d.]+)", output)]
+    assert len(losses) == 60 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    assert float(re.findall(r"test accuracy: ([\d.]+)", output)[-1]) > 0.75  # chance is 0.1
