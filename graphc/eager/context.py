@@ -124,6 +124,26 @@ class Step:
             self.feeds.update(zip(effect_fetches, values[len(wanted):]))
 
 
+class TraceStep(Step):
+    """The graph a tf.function traces: never run here, values asked for inside it are an error.
+
+    Assignments stay pending: they are the function's effects, run with its outputs at each call.
+    """
+
+    def __init__(self, context: "Context", creates_variables: bool):
+        super().__init__(context)
+        self.holds = 1
+        self.creates_variables = creates_variables
+
+    def value_of(self, tensor: Tensor) -> np.ndarray:
+        raise AttributeError(f"'Tensor' object has no attribute 'numpy': tensor '{tensor.name}' is symbolic "
+                             "inside a tf.function (its value exists only when the function runs)")
+
+    def run(self, tensors: list) -> None:
+        if tensors:
+            self.value_of(tensors[0])
+
+
 class Context:
     """The eager state of the process: the variable store (an EagerSession) and the current step."""
 
@@ -151,11 +171,29 @@ class Context:
         A tape starts here, so that what was computed before it is a constant to it, as in TF2.
         """
         step = self._step
+        if isinstance(step, TraceStep):  # a tape inside tf.function records into the function's graph
+            return step
         if step is not None and step.open and step.holds == 0:
             if step.pending_effects:
                 step.run([])
             step.open = False
         return self.step()
+
+    @contextlib.contextmanager
+    def tracing(self, step: TraceStep):
+        """Eager ops inside the block are recorded into `step`, a tf.function's graph."""
+        saved, saved_tapes = self._step, self.recording_tapes
+        self._step, self.recording_tapes = step, []
+        try:
+            yield step
+        finally:
+            self._step, self.recording_tapes = saved, saved_tapes
+
+    def check_variable_creation(self) -> None:
+        """TF2's rule: a tf.function creates variables on its first trace only."""
+        if isinstance(self._step, TraceStep) and not self._step.creates_variables:
+            raise ValueError("tf.function only supports singleton tf.Variables created on the first call. Make "
+                             "sure the tf.Variable is only created once or created outside tf.function.")
 
     def unique_variable_name(self, name: str) -> str:
         count = self._variable_names.get(name, 0)

@@ -59,12 +59,13 @@ class EagerSession(BaseSession):
     def variable_array(self, name: str) -> np.ndarray:
         return self._variables[name]
 
-    def run_step(self, graph: Graph, fetches: list, feeds: list) -> list:
+    def run_step(self, graph: Graph, fetches: list, feeds: list, key=None) -> list:
         """Runs `fetches` (Tensors and Operations of `graph`) with `feeds` [(tensor, array)]: one native call.
 
         Values come back as arrays (None for operations), in the order of `fetches`.
+        `key`, when the caller knows it (a traced tf.function), saves computing the structural key.
         """
-        key = structural_key(graph, fetches, feeds)
+        key = structural_key(graph, fetches, feeds) if key is None else key
         with self._lock:
             step = self._by_structure.get(key)
             if step is None:

@@ -78,7 +78,7 @@ class EagerTensor:
         return format(self.numpy(), spec)
 
     def __str__(self):
-        return f"tf.Tensor({self.numpy()}, shape={_shape_text(self.shape)}, dtype={self.dtype.name})"
+        return f"tf.Tensor({str(self.numpy())}, shape={_shape_text(self.shape)}, dtype={self.dtype.name})"
 
     def __repr__(self):
         value = np.array_repr(np.asarray(self.numpy())) if self.shape.ndims else str(self.numpy())

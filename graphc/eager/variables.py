@@ -18,6 +18,7 @@ class EagerVariable:
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None):
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
+        context().check_variable_creation()
         if callable(initial_value):
             initial_value = initial_value()
         value = np.asarray(initial_value.numpy() if isinstance(initial_value, EagerTensor) else initial_value)

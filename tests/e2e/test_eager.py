@@ -176,3 +176,46 @@ def test_the_seed_program_trains_eagerly():
     losses = [float(v) for v in re.findall(r"batch \d+: loss ([\d.]+)", output)]
     assert len(losses) == 60 and np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     assert float(re.findall(r"test accuracy: ([\d.]+)", output)[-1]) > 0.75  # chance is 0.1
+
+
+def test_tf_function_traces_once_per_signature_and_runs_compiled():
+    w = tf.Variable(np.ones((3, 2), np.float32))
+    opt = tf.keras.optimizers.SGD(learning_rate=0.5)
+
+    @tf.function
+    def train_step(x, scale):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.matmul(x, w)) * scale
+        opt.apply_gradients(zip([tape.gradient(loss, w)], [w]))
+        return loss
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    expected_w = np.ones((3, 2))
+    for i in range(4):
+        loss = train_step(x + i, 2.0)
+        assert float(loss) == pytest.approx(2.0 * ((x + i) @ expected_w).sum())
+        expected_w -= 0.5 * 2.0 * np.repeat((x + i).sum(axis=0)[:, None], 2, axis=1)
+        np.testing.assert_allclose(w.numpy(), expected_w)
+        if i == 0:
+            after_first = compilations()
+    assert train_step.trace_count == 1 and compilations() == after_first
+    train_step(x[:1], 2.0)  # a new shape: a new trace
+    train_step(x, 3.0)  # a new Python value: a new trace
+    assert train_step.trace_count == 3
+
+
+def test_tf_function_errors_as_tf2():
+    @tf.function
+    def makes_a_variable(x):
+        return x * tf.Variable(2.0)
+
+    assert makes_a_variable(np.float32(1.5) * np.ones(2, np.float32)).numpy().tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match="singleton tf.Variables created on the first call"):
+        makes_a_variable(np.ones(3, np.float32))
+
+    @tf.function
+    def peeks(x):
+        return x.numpy()
+
+    with pytest.raises(AttributeError, match="'input:0' is symbolic inside a tf.function"):
+        peeks(np.ones(2, np.float32))
