@@ -234,12 +234,13 @@ def context() -> Context:
     return _context
 
 
-def eager_function(fn, name=None):
+def eager_function(fn, name=None, op_errors=True):
     """`fn` (a graph op builder) as an eager op: recorded in the current step, results EagerTensors.
 
     Eager tensors, variables and NumPy arrays among the arguments (nested in
-    lists, tuples and dicts) enter the step's graph; the shape errors TF2 raises
-    when an eager op runs are InvalidArgumentError naming the op.
+    lists, tuples and dicts) enter the step's graph. With `op_errors`, the
+    ValueErrors of building (shape mismatches) are what TF2 raises when an eager
+    op runs: InvalidArgumentError, naming the op (Keras layers keep ValueError).
     """
 
     def eager_op(*args, **kwargs):
@@ -249,6 +250,8 @@ def eager_function(fn, name=None):
             try:
                 result = fn(*args, **kwargs)
             except ValueError as e:
+                if not op_errors:
+                    raise
                 raise errors.InvalidArgumentError(None, None, f"{name or fn.__name__}: {e}") from None
         return step.wrap(result)
 

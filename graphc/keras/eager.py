@@ -40,7 +40,7 @@ class EagerLayer:
         return variable
 
     def __call__(self, inputs, *args, **kwargs):
-        return eager_function(super().__call__, self.name)(inputs, *args, **kwargs)
+        return eager_function(super().__call__, self.name, op_errors=False)(inputs, *args, **kwargs)
 
 
 class Dense(EagerLayer, graph_layers.Dense):
