@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from graphc.eager.context import TraceStep, constant, context
+from graphc.eager.context import Step, TraceStep, context
 from graphc.eager.runtime import structural_key
 from graphc.eager.tensor import EagerTensor
 
@@ -76,8 +76,15 @@ class ConcreteFunction:
         if self.key is None:
             self.key = (id(self),) + structural_key(self.step.graph, self.fetches, feeds)
         results = session.run_step(self.step.graph, self.fetches, feeds, key=self.key)
-        outputs = iter(constant(value) for value in results[:len(self.outputs)])
-        return _replace(self.structure, outputs)
+        return _replace(self.structure, iter(_known_values(results[:len(self.outputs)])))
+
+
+def _known_values(arrays) -> list:
+    """Eager tensors of known values, in a closed step of their own (not added to the current one,
+    which a loop of calls would grow without end)."""
+    step = Step(context())
+    step.open = False
+    return [step.wrap(step.feed(array)) for array in arrays]
 
 
 def _replace(structure, tensors):

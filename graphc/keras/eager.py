@@ -58,6 +58,12 @@ class Dropout(EagerLayer, graph_layers.Dropout):
 class Model(EagerLayer, graph_models.Model):
     """`tf.keras.Model` in TF2: subclass it, define `call`, call it on NumPy or eager tensors."""
 
+    def compile(self, *args, **kwargs):
+        raise NotImplementedError("graphc's TF2 Keras models train with GradientTape loops: compile/fit/evaluate "
+                                  "are not supported on them yet (graphc.keras, the TF1 namespace's, has them)")
+
+    fit = evaluate = compile
+
     def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
         """The model's outputs for `x`, computed in batches of `batch_size` (32), as one array."""
         x = np.asarray(x, dtype=np.float32)

@@ -158,6 +158,13 @@ def test_adam_follows_tf2s_update():
     assert int(opt.iterations.numpy()) == 3
 
 
+def test_eager_models_train_with_tapes_not_fit():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    assert model.predict(np.ones((3, 4), np.float32)).shape == (3, 2)
+    with pytest.raises(NotImplementedError, match="GradientTape"):
+        model.fit(np.ones((3, 4), np.float32), np.ones(3))
+
+
 def test_categorical_crossentropy_of_one_hot_equals_the_sparse_form():
     rng = np.random.RandomState(0)
     y_pred = tf.nn.softmax(rng.rand(6, 4).astype(np.float32))
@@ -198,7 +205,10 @@ def test_tf_function_traces_once_per_signature_and_runs_compiled():
         np.testing.assert_allclose(w.numpy(), expected_w)
         if i == 0:
             after_first = compilations()
+            current = context().step()
+            size = len(current.graph.get_operations())
     assert train_step.trace_count == 1 and compilations() == after_first
+    assert context().step() is current and len(current.graph.get_operations()) == size  # calls add no ops to it
     train_step(x[:1], 2.0)  # a new shape: a new trace
     train_step(x, 3.0)  # a new Python value: a new trace
     assert train_step.trace_count == 3
