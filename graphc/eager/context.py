@@ -19,7 +19,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes
-from graphc.eager.runtime import EagerSession
+from graphc.eager.runtime import EagerSession, op_key, structural_key
 from graphc.frontend.constants import make_constant_array
 from graphc.eager.tensor import EagerTensor
 from graphc.frontend.graph import Graph, Operation, Tensor, register_tensor_conversion_function
@@ -41,6 +41,7 @@ class Step:
         self.current: dict = {}           # EagerVariable -> the tensor holding its latest value here
         self.live: list = []              # weak references to this step's EagerTensors
         self.imported: dict = {}          # EagerTensor of another step -> its placeholder here
+        self.op_keys: list = []           # the structural key's part of each op, as far as computed
         self.open = True
         self.holds = 0                    # tapes keeping the step open for their gradients
 
@@ -118,7 +119,11 @@ class Step:
                             and eager.graph_tensor not in self.feeds and eager.graph_tensor not in wanted:
                         wanted.append(eager.graph_tensor)
         effect_fetches = [op.outputs[0] for op in effects] if staying_open else list(effects)
-        values = self.context.session.run_step(self.graph, wanted + effect_fetches, list(self.feeds.items()))
+        fetches, feeds = wanted + effect_fetches, list(self.feeds.items())
+        ops = self.graph.get_operations()
+        self.op_keys.extend(op_key(op) for op in ops[len(self.op_keys):])  # a second run keys only the new ops
+        key = structural_key(self.graph, fetches, feeds, tuple(self.op_keys))
+        values = self.context.session.run_step(self.graph, fetches, feeds, key)
         self.values.update(zip(wanted, values))
         if staying_open:
             self.feeds.update(zip(effect_fetches, values[len(wanted):]))

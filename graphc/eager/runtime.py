@@ -33,12 +33,20 @@ def _attr_key(value):
     return value
 
 
-def structural_key(graph: Graph, fetches: list, feeds: list) -> tuple:
-    """What makes two steps compile to the same library: the graph's structure, fetches, feed types."""
-    ops = tuple((op.type, op.name, _attr_key(op.attrs), tuple(t.name for t in op.inputs),
-                 tuple(c.name for c in op.control_inputs)) for op in graph.get_operations())
-    return (ops, tuple(f.name for f in fetches),
-            tuple((t.name, a.shape, a.dtype.str) for t, a in feeds))
+def op_key(op) -> tuple:
+    """An op's part of a structural key: type, name, attributes, inputs and control inputs."""
+    return (op.type, op.name, _attr_key(op.attrs), tuple(t.name for t in op.inputs),
+            tuple(c.name for c in op.control_inputs))
+
+
+def structural_key(graph: Graph, fetches: list, feeds: list, op_keys: tuple = None) -> tuple:
+    """What makes two steps compile to the same library: the graph's structure, fetches, feed types.
+
+    `op_keys`, the `op_key` of every op of the graph when the caller keeps them, saves computing them.
+    """
+    if op_keys is None:
+        op_keys = tuple(op_key(op) for op in graph.get_operations())
+    return (op_keys, tuple(f.name for f in fetches), tuple((t.name, a.shape, a.dtype.str) for t, a in feeds))
 
 
 class EagerSession(BaseSession):
@@ -59,7 +67,7 @@ class EagerSession(BaseSession):
     def variable_array(self, name: str) -> np.ndarray:
         return self._variables[name]
 
-    def run_step(self, graph: Graph, fetches: list, feeds: list, key=None) -> list:
+    def run_step(self, graph: Graph, fetches: list, feeds: list, key: tuple = None) -> list:
         """Runs `fetches` (Tensors and Operations of `graph`) with `feeds` [(tensor, array)]: one native call.
 
         Values come back as arrays (None for operations), in the order of `fetches`.
