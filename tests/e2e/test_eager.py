@@ -111,6 +111,21 @@ def test_tape_sources_nested_watch_unconnected_and_persistent():
     assert tape.gradient(y, c) is None
 
 
+def test_nested_tapes_give_second_derivatives_and_stop_recording_cuts():
+    x = tf.Variable(1.5)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x * x * x
+        dy = inner.gradient(y, x)
+    assert float(dy) == pytest.approx(6.75) and float(outer.gradient(dy, x)) == pytest.approx(9.0)
+    with tf.GradientTape() as tape:
+        a = x * 3.0
+        with tape.stop_recording():
+            b = x * 5.0  # a constant to the tape
+        z = a * b
+    assert float(tape.gradient(z, x)) == pytest.approx(3.0 * 7.5)
+
+
 def test_non_persistent_tape_refuses_a_second_gradient():
     v = tf.Variable(1.0)
     with tf.GradientTape() as tape:
