@@ -15,7 +15,7 @@ from graphc.compat import v1 as _v1
 from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string  # noqa: F401,A004
 from graphc.core.tensor_shape import TensorShape  # noqa: F401
 from graphc.eager.context import constant, convert_to_tensor, eager_function  # noqa: F401
-from graphc.eager.function import function  # noqa: F401
+from graphc.eager.function import TensorSpec, function  # noqa: F401
 from graphc.eager.tape import GradientTape  # noqa: F401
 from graphc.eager.tensor import EagerTensor as Tensor  # noqa: F401
 from graphc.eager.variables import EagerVariable as Variable  # noqa: F401

@@ -12,9 +12,28 @@ import functools
 
 import numpy as np
 
+from graphc.core import dtypes
+from graphc.core.tensor_shape import TensorShape
 from graphc.eager.context import Step, TraceStep, context
-from graphc.eager.runtime import structural_key
+from graphc.eager.runtime import op_key, structural_key
 from graphc.eager.tensor import EagerTensor
+from graphc.ops import array_ops
+
+
+class TensorSpec:
+    """`tf.TensorSpec`: the shape (None for any size) and dtype a tf.function's argument must have."""
+
+    def __init__(self, shape, dtype=dtypes.float32, name=None):
+        self.shape, self.dtype, self.name = TensorShape(shape), dtypes.as_dtype(dtype), name
+
+    def is_compatible_with(self, value) -> bool:
+        """Whether `value` fits: its shape, and its dtype unless a Python number (converted, as in TF2)."""
+        array = np.asarray(value)
+        typed = isinstance(value, (np.ndarray, np.generic, EagerTensor))
+        return self.shape.is_compatible_with(array.shape) and (not typed or dtypes.as_dtype(array.dtype) is self.dtype)
+
+    def __repr__(self):
+        return f"TensorSpec(shape={self.shape}, dtype=tf.{self.dtype.name}, name={self.name!r})"
 
 
 def _is_tensor_argument(value) -> bool:
@@ -51,31 +70,40 @@ def _signature(args, kwargs) -> tuple:
 class ConcreteFunction:
     """One trace: its graph, the placeholders of the tensor arguments, its outputs and effects."""
 
-    def __init__(self, fn, args, kwargs, creates_variables: bool):
+    def __init__(self, fn, args, kwargs, creates_variables: bool, input_signature=None):
         ctx = context()
         self.step = TraceStep(ctx, creates_variables)
         with ctx.tracing(self.step):
             leaves = _flatten([list(args), kwargs])
-            self.arguments = [self.step.feed(np.asarray(leaf)) if _is_tensor_argument(leaf) else None
-                              for leaf in leaves]
-            traced = iter([EagerTensor(self.step, p) for p in self.arguments if p is not None])
-            args, kwargs = _replace(([*args], kwargs), traced)
+            if input_signature is not None:  # placeholders of the signature's shapes, fed at each call
+                with self.step.graph.as_default():
+                    self.arguments = [array_ops.placeholder(spec.dtype, spec.shape, name="input")
+                                      for spec in input_signature]
+            else:
+                self.arguments = [self.step.feed(np.asarray(leaf)) if _is_tensor_argument(leaf) else None
+                                  for leaf in leaves]
+            traced = [EagerTensor(self.step, p) for p in self.arguments if p is not None]
+            if input_signature is not None:
+                args, kwargs = traced, {}
+            else:
+                args, kwargs = _replace(([*args], kwargs), iter(traced))
             self.structure = fn(*args, **kwargs)
         self.outputs = [leaf.graph_tensor for leaf in _flatten(self.structure) if isinstance(leaf, EagerTensor)]
         self.fetches = self.outputs + list(self.step.pending_effects)
-        self.key = None
+        self.op_keys = tuple(op_key(op) for op in self.step.graph.get_operations())
+        self.positional = input_signature is not None
 
     def __call__(self, args, kwargs):
         fed = dict(self.step.feeds)
-        values = iter(np.asarray(leaf) for leaf in _flatten([list(args), kwargs]) if _is_tensor_argument(leaf))
+        leaves = args if self.positional else [leaf for leaf in _flatten([list(args), kwargs])
+                                                if _is_tensor_argument(leaf)]
+        values = iter(leaves)
         for placeholder in self.arguments:
             if placeholder is not None:
-                fed[placeholder] = next(values)
+                fed[placeholder] = np.asarray(next(values), dtype=placeholder.dtype.np_dtype)
         feeds = list(fed.items())
-        session = context().session
-        if self.key is None:
-            self.key = (id(self),) + structural_key(self.step.graph, self.fetches, feeds)
-        results = session.run_step(self.step.graph, self.fetches, feeds, key=self.key)
+        key = structural_key(self.step.graph, self.fetches, feeds, self.op_keys)  # feed shapes may vary
+        results = context().session.run_step(self.step.graph, self.fetches, feeds, key=key)
         return _replace(self.structure, iter(_known_values(results[:len(self.outputs)])))
 
 
@@ -100,19 +128,30 @@ class Function:
     """`tf.function(fn)`: traces `fn` per input signature and calls the compiled trace."""
 
     def __init__(self, fn, input_signature=None):
-        if input_signature is not None:
-            raise NotImplementedError("graphc's tf.function does not take input_signature= yet: it traces per "
-                                      "signature of the arguments given")
         self._fn = fn
+        self._input_signature = None if input_signature is None else list(input_signature)
         self._traces: dict = {}
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
-        key = _signature(args, kwargs)
+        if self._input_signature is not None:
+            self._check_signature(args, kwargs)
+            key = "input_signature"
+        else:
+            key = _signature(args, kwargs)
         trace = self._traces.get(key)
         if trace is None:
-            trace = self._traces[key] = ConcreteFunction(self._fn, args, kwargs, creates_variables=not self._traces)
+            trace = self._traces[key] = ConcreteFunction(self._fn, args, kwargs, creates_variables=not self._traces,
+                                                         input_signature=self._input_signature)
         return trace(args, kwargs)
+
+    def _check_signature(self, args, kwargs) -> None:
+        """With input_signature=, the arguments are exactly tensors matching it (TF2's ValueError otherwise)."""
+        specs = self._input_signature
+        if kwargs or len(args) != len(specs) or not all(spec.is_compatible_with(a) for spec, a in zip(specs, args)):
+            given = [(np.shape(a), getattr(a, "dtype", type(a).__name__)) for a in args]
+            raise ValueError(f"Python inputs incompatible with input_signature:\n  inputs: {given}\n  "
+                             f"input_signature: {specs}")
 
     def __get__(self, instance, owner):
         return self if instance is None else functools.partial(self.__call__, instance)

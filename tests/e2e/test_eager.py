@@ -229,6 +229,19 @@ def test_tf_function_traces_once_per_signature_and_runs_compiled():
     assert train_step.trace_count == 3
 
 
+def test_tf_function_with_an_input_signature_traces_once_for_every_batch_size():
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32), tf.TensorSpec([], tf.float32)])
+    def scaled_sums(x, scale):
+        return tf.reduce_sum(x, axis=1) * scale
+
+    for rows in (1, 3, 5):
+        x = np.arange(rows * 2, dtype=np.float32).reshape(rows, 2)
+        np.testing.assert_allclose(scaled_sums(x, 2.0).numpy(), x.sum(axis=1) * 2.0)
+    assert scaled_sums.trace_count == 1
+    with pytest.raises(ValueError, match="incompatible with input_signature"):
+        scaled_sums(np.ones((2, 3), np.float32), 2.0)
+
+
 def test_tf_function_errors_as_tf2():
     @tf.function
     def makes_a_variable(x):
