@@ -48,8 +48,11 @@ keras = types.SimpleNamespace(
     Sequential=_keras.Sequential,
     layers=types.SimpleNamespace(Dense=_keras.Dense, Flatten=_keras.Flatten, Dropout=_keras.Dropout,
                                  Layer=_keras.EagerLayer),
-    optimizers=types.SimpleNamespace(SGD=_keras.SGD, Adam=_keras.Adam),
+    optimizers=types.SimpleNamespace(SGD=_keras.SGD, Adam=_keras.Adam, RMSprop=_keras.RMSprop,
+                                     Adagrad=_keras.Adagrad),
     losses=types.SimpleNamespace(
+        SparseCategoricalCrossentropy=_keras.SparseCategoricalCrossentropy,
+        CategoricalCrossentropy=_keras.CategoricalCrossentropy,
         sparse_categorical_crossentropy=eager_function(_losses.sparse_categorical_crossentropy),
         categorical_crossentropy=eager_function(_losses.categorical_crossentropy)),
     metrics=types.SimpleNamespace(SparseCategoricalAccuracy=_metrics.SparseCategoricalAccuracy),

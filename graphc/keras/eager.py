@@ -16,6 +16,7 @@ from graphc.core import dtypes
 from graphc.eager.context import Step, context, eager_function
 from graphc.eager.variables import EagerVariable
 from graphc.keras import layers as graph_layers
+from graphc.keras import losses as graph_losses
 from graphc.keras import models as graph_models
 from graphc.ops import array_ops, math_ops
 
@@ -102,11 +103,11 @@ class Optimizer:
             self._iterations = EagerVariable(np.int64(0), trainable=False, name=f"{self.name}/iter")
         return self._iterations
 
-    def slot(self, variable: EagerVariable, name: str) -> EagerVariable:
-        """The optimizer's `name` slot of `variable` (zeros at first)."""
+    def slot(self, variable: EagerVariable, name: str, initial: float = 0.0) -> EagerVariable:
+        """The optimizer's `name` slot of `variable` (`initial` everywhere at first)."""
         key = (id(variable), name)
         if key not in self._slots:
-            self._slots[key] = EagerVariable(np.zeros(variable.shape.as_list(), variable.dtype.np_dtype),
+            self._slots[key] = EagerVariable(np.full(variable.shape.as_list(), initial, variable.dtype.np_dtype),
                                              trainable=False, name=f"{variable.store_name}/{self.name}/{name}")
         return self._slots[key]
 
@@ -156,6 +157,55 @@ class Adam(Optimizer):
             v.assign_add((math_ops.square(g) - step.variable_tensor(v)) * (1.0 - self.beta_2))
             m_t, v_t = step.variable_tensor(m), step.variable_tensor(v)
             variable.assign_sub(lr * m_t / (math_ops.sqrt(v_t) + self.epsilon))
+
+
+class RMSprop(Optimizer):
+    """TF2's RMSprop (no momentum, not centered): ms = ρ·ms + (1 - ρ)·g², var -= lr · g / (√ms + ε)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="RMSprop"):
+        if momentum or centered:
+            raise NotImplementedError("graphc's eager RMSprop has no momentum or centered variant yet")
+        super().__init__(name)
+        self.learning_rate, self.rho, self.epsilon = learning_rate, rho, epsilon
+
+    def _update(self, step, pairs, local_step):
+        for gradient, variable in pairs:
+            g = step_tensor(step, gradient)
+            ms = self.slot(variable, "rms")
+            ms.assign(self.rho * step.variable_tensor(ms) + (1.0 - self.rho) * math_ops.square(g))
+            variable.assign_sub(self.learning_rate * g / (math_ops.sqrt(step.variable_tensor(ms)) + self.epsilon))
+
+
+class Adagrad(Optimizer):
+    """TF2's Adagrad: acc += g² (from `initial_accumulator_value`), var -= lr · g / (√acc + ε)."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name="Adagrad"):
+        super().__init__(name)
+        self.learning_rate, self.initial, self.epsilon = learning_rate, initial_accumulator_value, epsilon
+
+    def _update(self, step, pairs, local_step):
+        for gradient, variable in pairs:
+            g = step_tensor(step, gradient)
+            accumulator = self.slot(variable, "accumulator", self.initial)
+            accumulator.assign_add(math_ops.square(g))
+            variable.assign_sub(self.learning_rate * g /
+                                (math_ops.sqrt(step.variable_tensor(accumulator)) + self.epsilon))
+
+
+class SparseCategoricalCrossentropy(graph_losses.SparseCategoricalCrossentropy):
+    """The loss averaged over the batch, eager."""
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            raise NotImplementedError("graphc's eager Keras losses take no sample_weight yet")
+        return eager_function(super().__call__, self.name)(y_true, y_pred)
+
+
+class CategoricalCrossentropy(SparseCategoricalCrossentropy):
+    """Cross-entropy against one-hot (or soft) labels, averaged over the batch, eager."""
+
+    def __init__(self, from_logits: bool = False, name: str = "categorical_crossentropy"):
+        graph_losses.Loss.__init__(self, graph_losses.categorical_crossentropy, name, from_logits=from_logits)
 
 
 def step_tensor(step: Step, value):

@@ -173,6 +173,33 @@ def test_adam_follows_tf2s_update():
     assert int(opt.iterations.numpy()) == 3
 
 
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad"])
+def test_other_optimizers_follow_tf2s_updates(name):
+    opt = getattr(tf.keras.optimizers, name)(learning_rate=0.1)
+    v = tf.Variable([1.0, -2.0])
+    value, slot = np.array([1.0, -2.0]), np.full(2, 0.1 if name == "Adagrad" else 0.0)
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(v * v * v)
+        opt.apply_gradients(zip([tape.gradient(loss, v)], [v]))
+        g = 3 * value ** 2
+        if name == "SGD":
+            value = value - 0.1 * g
+        else:
+            slot = 0.9 * slot + 0.1 * g * g if name == "RMSprop" else slot + g * g
+            value = value - 0.1 * g / (np.sqrt(slot) + 1e-7)
+        np.testing.assert_allclose(v.numpy(), value, rtol=1e-5)
+
+
+def test_loss_classes_average_over_the_batch():
+    y_pred = tf.nn.softmax(np.random.RandomState(0).rand(4, 3).astype(np.float32))
+    y = np.array([0, 2, 1, 2], np.int32)
+    sparse = tf.keras.losses.SparseCategoricalCrossentropy()(y, y_pred)
+    dense = tf.keras.losses.CategoricalCrossentropy()(np.eye(3, dtype=np.float32)[y], y_pred)
+    expected = -np.log(y_pred.numpy()[np.arange(4), y]).mean()
+    assert float(sparse) == pytest.approx(expected, rel=1e-5) and float(dense) == pytest.approx(expected, rel=1e-5)
+
+
 def test_eager_models_train_with_tapes_not_fit():
     model = tf.keras.Sequential([tf.keras.layers.Dense(2)])
     assert model.predict(np.ones((3, 4), np.float32)).shape == (3, 2)
