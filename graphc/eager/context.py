@@ -64,6 +64,14 @@ class Step:
             placeholder = self.imported[value] = self.feed(value.step.value_of(value.graph_tensor))
         return placeholder
 
+    def eager_input(self, value) -> Tensor:
+        """An eager tensor, a NumPy array (fed) or an eager variable as a tensor of this graph."""
+        if isinstance(value, EagerTensor):
+            return self.tensor_of(value)
+        if isinstance(value, np.ndarray):
+            return self.feed(value)
+        return self.variable_tensor(value)  # an EagerVariable (whose module builds on this one)
+
     def variable_tensor(self, variable) -> Tensor:
         """The tensor holding `variable`'s latest value in this graph (its variable op, or an assignment)."""
         tensor = self.current.get(variable)
@@ -223,12 +231,7 @@ class Context:
 
     def convert(self, value) -> Tensor:
         """An eager value (tensor, variable, NumPy array) as a tensor of the current step's graph."""
-        step = self.step()
-        if isinstance(value, EagerTensor):
-            return step.tensor_of(value)
-        if isinstance(value, np.ndarray):
-            return step.feed(value)
-        return step.variable_tensor(value)
+        return self.step().eager_input(value)
 
 
 _context = Context()
@@ -286,12 +289,8 @@ def convert_to_tensor(value, dtype=None, name=None):
 
 
 def _capture(step: Step, value):
-    if isinstance(value, EagerTensor):
-        return step.tensor_of(value)
-    if isinstance(value, np.ndarray):
-        return step.feed(value)
-    if hasattr(value, "store_name"):  # an EagerVariable (whose module builds on this one)
-        return step.variable_tensor(value)
+    if isinstance(value, (EagerTensor, np.ndarray)) or hasattr(value, "store_name"):
+        return step.eager_input(value)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(_capture(step, v) for v in value)
     if isinstance(value, dict):

@@ -16,6 +16,7 @@ from graphc.core import dtypes
 from graphc.core.tensor_shape import TensorShape
 from graphc.eager.context import Step, TraceStep, context
 from graphc.eager.runtime import op_key, structural_key
+from graphc.eager.nest import flatten
 from graphc.eager.tensor import EagerTensor
 from graphc.ops import array_ops
 
@@ -40,18 +41,10 @@ def _is_tensor_argument(value) -> bool:
     return isinstance(value, (EagerTensor, np.ndarray))
 
 
-def _flatten(structure) -> list:
-    if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in _flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in _flatten(item)]
-    return [structure]
-
-
 def _signature(args, kwargs) -> tuple:
     """Tensors by shape and dtype, Python values by value (and variables, by identity)."""
     key = []
-    for leaf in _flatten([list(args), kwargs]) + sorted(kwargs):
+    for leaf in flatten([list(args), kwargs]) + sorted(kwargs):
         if isinstance(leaf, EagerTensor):
             key.append(("tensor", tuple(leaf.shape.as_list()), leaf.dtype.name))
         elif isinstance(leaf, np.ndarray):
@@ -74,7 +67,7 @@ class ConcreteFunction:
         ctx = context()
         self.step = TraceStep(ctx, creates_variables)
         with ctx.tracing(self.step):
-            leaves = _flatten([list(args), kwargs])
+            leaves = flatten([list(args), kwargs])
             if input_signature is not None:  # placeholders of the signature's shapes, fed at each call
                 with self.step.graph.as_default():
                     self.arguments = [array_ops.placeholder(spec.dtype, spec.shape, name="input")
@@ -88,14 +81,14 @@ class ConcreteFunction:
             else:
                 args, kwargs = _replace(([*args], kwargs), iter(traced))
             self.structure = fn(*args, **kwargs)
-        self.outputs = [leaf.graph_tensor for leaf in _flatten(self.structure) if isinstance(leaf, EagerTensor)]
+        self.outputs = [leaf.graph_tensor for leaf in flatten(self.structure) if isinstance(leaf, EagerTensor)]
         self.fetches = self.outputs + list(self.step.pending_effects)
         self.op_keys = tuple(op_key(op) for op in self.step.graph.get_operations())
         self.positional = input_signature is not None
 
     def __call__(self, args, kwargs):
         fed = dict(self.step.feeds)
-        leaves = args if self.positional else [leaf for leaf in _flatten([list(args), kwargs])
+        leaves = args if self.positional else [leaf for leaf in flatten([list(args), kwargs])
                                                 if _is_tensor_argument(leaf)]
         values = iter(leaves)
         for placeholder in self.arguments:

@@ -6,16 +6,9 @@ import contextlib
 
 from graphc import autodiff
 from graphc.eager.context import context
+from graphc.eager.nest import flatten
 from graphc.eager.tensor import EagerTensor
 from graphc.eager.variables import EagerVariable
-
-
-def _flatten(structure) -> list:
-    if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in _flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in _flatten(item)]
-    return [structure]
 
 
 def _pack(structure, leaves):
@@ -77,7 +70,7 @@ class GradientTape:
 
     def watch(self, tensor) -> None:
         """Differentiate with respect to `tensor` (eager tensors or variables, nested)."""
-        for leaf in _flatten(tensor):
+        for leaf in flatten(tensor):
             self._watched[id(leaf)] = leaf
 
     def watched_variables(self) -> tuple:
@@ -97,15 +90,15 @@ class GradientTape:
         step = self._step
         if step is None:
             raise RuntimeError("GradientTape.gradient can only be called once on non-persistent tapes.")
-        targets = [t for t in _flatten(target) if isinstance(t, EagerTensor) and t.step is step]
-        leaves = _flatten(sources)
+        targets = [t for t in flatten(target) if isinstance(t, EagerTensor) and t.step is step]
+        leaves = flatten(sources)
         tensors = [self._source_tensor(leaf) for leaf in leaves]
         connected = [t for t in tensors if t is not None]
         grads = {}
         if targets and connected:
             grad_ys = None
             if output_gradients is not None:
-                grad_ys = [step.tensor_of(g) if isinstance(g, EagerTensor) else g for g in _flatten(output_gradients)]
+                grad_ys = [step.tensor_of(g) if isinstance(g, EagerTensor) else g for g in flatten(output_gradients)]
             with step.graph.as_default():
                 results = autodiff.gradients([t.graph_tensor for t in targets], connected, grad_ys=grad_ys,
                                              unconnected_gradients=unconnected_gradients)
