@@ -3,7 +3,8 @@
 In order: the three training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
 threads (thread_determinism.py); compile time against graph size, graphc's and
-JAX's (compile_scaling.py); then the targets table (report.py). Everything
+JAX's (compile_scaling.py); the TF2 seed step, eager and tf.function, against
+TensorFlow 2 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
 Three workloads, each a full training step (forward, backward, update), float32:
@@ -61,6 +62,7 @@ import llvmlite.binding
 
 import compile_scaling
 import compile_time
+import eager_steps
 import gemm
 import graphc_steps
 import numpy_steps
@@ -170,6 +172,9 @@ def main(only: list) -> None:
     scaling_rows = compile_scaling.measure()
     section(compile_scaling.table(scaling_rows))
     targets += compile_scaling.targets(scaling_rows)
+
+    section("\n### TF2: the seed-001 step, eager and tf.function\n")
+    section(eager_steps.table(eager_steps.measure()))  # last: it loads TensorFlow's thread pools into the process
 
     section("\n### Targets\n")
     section(report.targets_table(targets))
