@@ -4,7 +4,8 @@ In order: the three training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
 threads (thread_determinism.py); compile time against graph size, graphc's and
 JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
-(distributed.py); then the targets table (report.py). Everything
+(distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
+and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
 Three workloads, each a full training step (forward, backward, update), float32:
@@ -64,6 +65,7 @@ import llvmlite.binding
 import compile_scaling
 import compile_time
 import distributed
+import eager_steps
 import gemm
 import graphc_steps
 import numpy_steps
@@ -180,6 +182,8 @@ def main(only: list) -> None:
     else:
         distributed_results = distributed.measure()
         section(distributed.table(distributed_results) + "\n\n" + distributed.targets(distributed_results))
+    section("\n### TF2: the seed-001 step, eager and tf.function\n")
+    section(eager_steps.table(eager_steps.measure()))  # last: it loads TensorFlow's thread pools into the process
 
     section("\n### Targets\n")
     section(report.targets_table(targets))

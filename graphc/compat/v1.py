@@ -80,3 +80,20 @@ def __getattr__(name):
 def device(device_name_or_function):
     """`tf.device`: ops created inside request that device (see `Graph.device`)."""
     return get_default_graph().device(device_name_or_function)
+def disable_v2_behavior():
+    """Accepted: the TF1 namespace has TF1's behaviour already (graphs, Sessions)."""
+
+
+def disable_eager_execution():
+    """Accepted: the TF1 namespace builds graphs already."""
+
+
+def executing_eagerly() -> bool:
+    """False: the TF1 namespace builds graphs (`import graphc.v2 as tf` executes eagerly)."""
+    return False
+
+
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
+    """Not supported: graphc's TF1 namespace stays graph mode; TF2's eager API is `graphc.v2`."""
+    raise NotImplementedError("graphc does not switch the TF1 namespace to eager execution "
+                              "(tf.enable_eager_execution): use `import graphc.v2 as tf` for eager execution")

@@ -21,6 +21,15 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     return nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1):
+    """-sum(y_true * log p) per example; `y_true` one-hot (or soft) labels, `y_pred` probabilities or logits."""
+    if axis not in (-1, y_pred.shape.ndims - 1):
+        raise ValueError(f"Only axis=-1 is supported for categorical_crossentropy, got axis={axis}")
+    labels = array_ops.cast(y_true, y_pred.dtype) if y_true.dtype != y_pred.dtype else y_true
+    logits = y_pred if from_logits else _logits_of_probabilities(y_pred)
+    return nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits)
+
+
 def _logits_of_probabilities(probabilities):
     """Logits whose softmax is `probabilities`.
 

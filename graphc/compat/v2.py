@@ -1,0 +1,69 @@
+"""The TF2 namespace: what `import graphc.v2 as tf` (or `graphc.compat.v2`) gives.
+
+Eager by default: every op is graphc's graph builder made an eager op
+(`graphc.eager.context.eager_function`), recorded lazily and run compiled when
+a value is needed. TF1 names that TF2 removed (`placeholder`, `Session`, ...)
+are absent, as in TF2.
+"""
+
+from __future__ import annotations
+
+import types
+
+from graphc import errors
+from graphc.compat import v1 as _v1
+from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string  # noqa: F401,A004
+from graphc.core.tensor_shape import TensorShape  # noqa: F401
+from graphc.eager.context import constant, convert_to_tensor, eager_function  # noqa: F401
+from graphc.eager.function import TensorSpec, function  # noqa: F401
+from graphc.eager.tape import GradientTape  # noqa: F401
+from graphc.eager.tensor import EagerTensor as Tensor  # noqa: F401
+from graphc.eager.variables import EagerVariable as Variable  # noqa: F401
+from graphc.keras import datasets as _datasets
+from graphc.keras import eager as _keras
+from graphc.keras import losses as _losses
+from graphc.keras import metrics as _metrics
+
+_OPS = ["abs", "add", "add_n", "argmax", "argmin", "broadcast_to", "cast", "clip_by_value", "concat",
+        "divide", "equal", "exp", "expand_dims", "fill", "greater", "greater_equal", "identity", "less",
+        "less_equal", "log", "logical_and", "logical_not", "logical_or", "matmul", "maximum", "minimum", "multiply",
+        "negative", "not_equal", "one_hot", "ones", "ones_like", "pad", "pow", "rank", "reciprocal", "reduce_max",
+        "reduce_mean", "reduce_min", "reduce_sum", "reshape", "rsqrt", "shape", "sigmoid", "sign", "size", "slice",
+        "sqrt", "square", "squeeze", "stack", "stop_gradient", "strided_slice", "subtract", "tanh", "transpose",
+        "truediv", "unstack", "where", "zeros", "zeros_like", "random_normal", "random_uniform", "truncated_normal"]
+globals().update({name: eager_function(getattr(_v1, name), name) for name in _OPS})
+float = float32  # noqa: A001
+double = float64
+newaxis = None
+
+_NN = ["relu", "softmax", "log_softmax", "sigmoid", "tanh", "bias_add", "l2_loss", "dropout",
+       "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits"]
+nn = types.SimpleNamespace(**{name: eager_function(getattr(_v1.nn, name), name) for name in _NN})
+nn.softmax_cross_entropy_with_logits = nn.softmax_cross_entropy_with_logits_v2
+random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform,  # noqa: F821 - made above
+                               truncated_normal=truncated_normal)  # noqa: F821
+
+keras = types.SimpleNamespace(
+    Model=_keras.Model,
+    Sequential=_keras.Sequential,
+    layers=types.SimpleNamespace(Dense=_keras.Dense, Flatten=_keras.Flatten, Dropout=_keras.Dropout,
+                                 Layer=_keras.EagerLayer),
+    optimizers=types.SimpleNamespace(SGD=_keras.SGD, Adam=_keras.Adam, RMSprop=_keras.RMSprop,
+                                     Adagrad=_keras.Adagrad),
+    losses=types.SimpleNamespace(
+        SparseCategoricalCrossentropy=_keras.SparseCategoricalCrossentropy,
+        CategoricalCrossentropy=_keras.CategoricalCrossentropy,
+        sparse_categorical_crossentropy=eager_function(_losses.sparse_categorical_crossentropy),
+        categorical_crossentropy=eager_function(_losses.categorical_crossentropy)),
+    metrics=types.SimpleNamespace(SparseCategoricalAccuracy=_metrics.SparseCategoricalAccuracy),
+    datasets=_datasets,
+)
+
+
+def executing_eagerly() -> bool:
+    """True: graphc.v2 runs eagerly (lazily recorded, compiled when a value is needed)."""
+    return True
+
+
+__all__ = sorted(name for name in globals() if not name.startswith("_") and name not in ("annotations", "types"))
+__all__ += ["errors"]

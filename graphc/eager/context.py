@@ -1,0 +1,319 @@
+"""Eager steps: the graph eager ops are recorded into, and when it runs.
+
+A `Step` owns a fresh Graph. Eager ops add to the current step; NumPy inputs
+become its placeholders, fed when it runs; an eager tensor of an earlier step
+enters as a feed of its value. Asking for a value runs the step (fetching what
+is asked for and the assignments not yet run) and closes it: later ops start a
+new step. A step stays open while a GradientTape holds it, so that the tape's
+gradient ops, and the optimizer update using them, join the forward ops in it:
+the seed's training loop is one step per iteration, run twice (the printed loss,
+then the update).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+
+import numpy as np
+
+from graphc import errors
+from graphc.core import dtypes
+from graphc.eager.runtime import EagerSession, op_key, structural_key
+from graphc.frontend.constants import make_constant_array
+from graphc.eager.tensor import EagerTensor
+from graphc.frontend.graph import Graph, Operation, Tensor, register_tensor_conversion_function
+from graphc.ops import all as _all_ops  # noqa: F401 - every op registered, Tensor operators installed
+from graphc.ops import array_ops, state_ops
+
+
+class Step:
+    """One graph of recorded eager ops, with its feeds and the values already computed."""
+
+    def __init__(self, context: "Context"):
+        self.context = context
+        self.graph = Graph()
+        self.feeds: dict = {}             # graph tensor -> array, in creation order
+        self.values: dict = {}            # graph tensor -> array computed by a run
+        self.pending_effects: list = []   # assignments not run yet
+        self.ran_effects = False
+        self.variable_refs: dict = {}     # EagerVariable -> its variable op's output in this graph
+        self.current: dict = {}           # EagerVariable -> the tensor holding its latest value here
+        self.live: list = []              # weak references to this step's EagerTensors
+        self.imported: dict = {}          # EagerTensor of another step -> its placeholder here
+        self.op_keys: list = []           # the structural key's part of each op, as far as computed
+        self.open = True
+        self.holds = 0                    # tapes keeping the step open for their gradients
+
+    # -- building ----------------------------------------------------------------------------------
+
+    def feed(self, value) -> Tensor:
+        """A placeholder of this graph fed with `value` (a NumPy array) when the step runs."""
+        array = np.asarray(value)
+        with self.graph.as_default():
+            placeholder = array_ops.placeholder(dtypes.as_dtype(array.dtype), array.shape, name="input")
+        self.feeds[placeholder] = array
+        return placeholder
+
+    def tensor_of(self, value: EagerTensor) -> Tensor:
+        """`value` as a tensor of this graph: itself if recorded here, else its value, fed."""
+        if value.step is self:
+            return value.graph_tensor
+        placeholder = self.imported.get(value)
+        if placeholder is None:
+            placeholder = self.imported[value] = self.feed(value.step.value_of(value.graph_tensor))
+        return placeholder
+
+    def eager_input(self, value) -> Tensor:
+        """An eager tensor, a NumPy array (fed) or an eager variable as a tensor of this graph."""
+        if isinstance(value, EagerTensor):
+            return self.tensor_of(value)
+        if isinstance(value, np.ndarray):
+            return self.feed(value)
+        return self.variable_tensor(value)  # an EagerVariable (whose module builds on this one)
+
+    def variable_tensor(self, variable) -> Tensor:
+        """The tensor holding `variable`'s latest value in this graph (its variable op, or an assignment)."""
+        tensor = self.current.get(variable)
+        if tensor is None:
+            ref = self.graph.create_op(state_ops.variable_p, [], {"shape": variable.shape.as_tuple(),
+                                                                  "dtype": variable.dtype},
+                                       name=variable.store_name + "/").outputs[0]
+            self.variable_refs[variable] = self.current[variable] = tensor = ref
+        return tensor
+
+    def wrap(self, result):
+        """Graph tensors in `result` (nested) as EagerTensors of this step; operations as None."""
+        if isinstance(result, Tensor):
+            eager = EagerTensor(self, result)
+            self.live.append(weakref.ref(eager))
+            return eager
+        if isinstance(result, Operation):
+            return None
+        if isinstance(result, (list, tuple)) and not hasattr(result, "_fields"):
+            return type(result)(self.wrap(r) for r in result)
+        if isinstance(result, dict):
+            return {k: self.wrap(v) for k, v in result.items()}
+        return result
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def value_of(self, tensor: Tensor) -> np.ndarray:
+        value = self.values.get(tensor)
+        if value is None:
+            value = self.feeds.get(tensor)
+        if value is None:
+            self.run([tensor])
+            value = self.values[tensor]
+        return value
+
+    def run(self, tensors: list) -> None:
+        """Computes `tensors` and runs the pending assignments: one compiled step.
+
+        A step that no tape holds closes. Closing after assignments ran, it also
+        computes its tensors still referenced (a later run would assign again).
+        A step staying open keeps the assignments' results as feeds, for the same reason.
+        """
+        effects, self.pending_effects = self.pending_effects, []
+        staying_open = self.holds > 0
+        self.ran_effects = self.ran_effects or bool(effects)
+        wanted = [t for t in tensors if t not in self.values and t not in self.feeds]
+        if not staying_open:
+            self.open = False
+            if self.ran_effects:
+                for ref in self.live:
+                    eager = ref()
+                    if eager is not None and eager.graph_tensor not in self.values \
+                            and eager.graph_tensor not in self.feeds and eager.graph_tensor not in wanted:
+                        wanted.append(eager.graph_tensor)
+        effect_fetches = [op.outputs[0] for op in effects] if staying_open else list(effects)
+        fetches, feeds = wanted + effect_fetches, list(self.feeds.items())
+        ops = self.graph.get_operations()
+        self.op_keys.extend(op_key(op) for op in ops[len(self.op_keys):])  # a second run keys only the new ops
+        key = structural_key(self.graph, fetches, feeds, tuple(self.op_keys))
+        values = self.context.session.run_step(self.graph, fetches, feeds, key)
+        self.values.update(zip(wanted, values))
+        if staying_open:
+            self.feeds.update(zip(effect_fetches, values[len(wanted):]))
+
+
+class TraceStep(Step):
+    """The graph a tf.function traces: never run here, values asked for inside it are an error.
+
+    Assignments stay pending: they are the function's effects, run with its outputs at each call.
+    """
+
+    def __init__(self, context: "Context", creates_variables: bool):
+        super().__init__(context)
+        self.holds = 1
+        self.creates_variables = creates_variables
+
+    def value_of(self, tensor: Tensor) -> np.ndarray:
+        raise AttributeError(f"'Tensor' object has no attribute 'numpy': tensor '{tensor.name}' is symbolic "
+                             "inside a tf.function (its value exists only when the function runs)")
+
+    def run(self, tensors: list) -> None:
+        if tensors:
+            self.value_of(tensors[0])
+
+
+class Context:
+    """The eager state of the process: the variable store (an EagerSession) and the current step."""
+
+    def __init__(self):
+        self._session = None
+        self._step = None
+        self._variable_names: dict = {}
+        self.recording_tapes: list = []
+
+    @property
+    def session(self) -> EagerSession:
+        if self._session is None:
+            self._session = EagerSession()
+        return self._session
+
+    def step(self) -> Step:
+        """The open step eager ops are recorded into (a new one if the last one closed)."""
+        if self._step is None or not self._step.open:
+            self._step = Step(self)
+        return self._step
+
+    def fresh_step(self) -> Step:
+        """Closes the current step (running its pending assignments) and opens a new one.
+
+        A tape starts here, so that what was computed before it is a constant to it, as in TF2.
+        """
+        step = self._step
+        if isinstance(step, TraceStep):  # a tape inside tf.function records into the function's graph
+            return step
+        if step is not None and step.open and step.holds == 0:
+            if step.pending_effects:
+                step.run([])
+            step.open = False
+        return self.step()
+
+    @contextlib.contextmanager
+    def tracing(self, step: TraceStep):
+        """Eager ops inside the block are recorded into `step`, a tf.function's graph."""
+        saved, saved_tapes = self._step, self.recording_tapes
+        self._step, self.recording_tapes = step, []
+        try:
+            yield step
+        finally:
+            self._step, self.recording_tapes = saved, saved_tapes
+
+    def check_variable_creation(self) -> None:
+        """TF2's rule: a tf.function creates variables on its first trace only."""
+        if isinstance(self._step, TraceStep) and not self._step.creates_variables:
+            raise ValueError("tf.function only supports singleton tf.Variables created on the first call. Make "
+                             "sure the tf.Variable is only created once or created outside tf.function.")
+
+    def unique_variable_name(self, name: str) -> str:
+        count = self._variable_names.get(name, 0)
+        self._variable_names[name] = count + 1
+        return name if count == 0 else f"{name}_{count}"
+
+    @contextlib.contextmanager
+    def updating(self):
+        """Records assignments into the current step and runs them together when the block ends."""
+        step = self.step()
+        step.holds += 1
+        try:
+            yield step
+        finally:
+            step.holds -= 1
+        step.run([])
+
+    def after_effect(self, step: Step) -> None:
+        """An assignment was recorded: it runs now unless a tape or an update block holds its step."""
+        if step.holds == 0:
+            step.run([])
+
+    def convert(self, value) -> Tensor:
+        """An eager value (tensor, variable, NumPy array) as a tensor of the current step's graph."""
+        return self.step().eager_input(value)
+
+
+_context = Context()
+
+
+def context() -> Context:
+    """The process's eager context."""
+    return _context
+
+
+def eager_function(fn, name=None, op_errors=True):
+    """`fn` (a graph op builder) as an eager op: recorded in the current step, results EagerTensors.
+
+    Eager tensors, variables and NumPy arrays among the arguments (nested in
+    lists, tuples and dicts) enter the step's graph. With `op_errors`, the
+    ValueErrors of building (shape mismatches) are what TF2 raises when an eager
+    op runs: InvalidArgumentError, naming the op (Keras layers keep ValueError).
+    """
+
+    def eager_op(*args, **kwargs):
+        step = _context.step()
+        with step.graph.as_default():
+            args, kwargs = _capture(step, args), _capture(step, kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except ValueError as e:
+                if not op_errors:
+                    raise
+                raise errors.InvalidArgumentError(None, None, f"{name or fn.__name__}: {e}") from None
+        return step.wrap(result)
+
+    eager_op.__name__ = getattr(fn, "__name__", name or "eager_op")
+    eager_op.__doc__ = getattr(fn, "__doc__", None)
+    eager_op.__wrapped__ = fn
+    return eager_op
+
+
+def constant(value, dtype=None, shape=None, name="Const"):
+    """`tf.constant` in TF2: a tensor of known value, which enters its step as a feed (not code)."""
+    if isinstance(value, EagerTensor):
+        value = value.numpy()
+    array = np.array(make_constant_array(value, dtype, shape), order="C")
+    step = _context.step()
+    return step.wrap(step.feed(array))
+
+
+def convert_to_tensor(value, dtype=None, name=None):
+    """An eager tensor for `value`: itself (of `dtype` if given), or a constant."""
+    if isinstance(value, EagerTensor):
+        if dtype is not None and value.dtype is not dtypes.as_dtype(dtype):
+            raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} for Tensor with "
+                             f"dtype {value.dtype.name}")
+        return value
+    return constant(value, dtype)
+
+
+def _capture(step: Step, value):
+    if isinstance(value, (EagerTensor, np.ndarray)) or hasattr(value, "store_name"):
+        return step.eager_input(value)
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_capture(step, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _capture(step, v) for k, v in value.items()}
+    return value
+
+
+def _install_operators():
+    """EagerTensor's operators are Tensor's, recorded eagerly."""
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "and", "or"):
+        for spelling in (f"__{name}__", f"__r{name}__"):
+            setattr(EagerTensor, spelling, eager_function(getattr(Tensor, spelling), spelling))
+    for spelling in ("__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__invert__", "__getitem__"):
+        setattr(EagerTensor, spelling, eager_function(getattr(Tensor, spelling), spelling))
+
+
+_install_operators()
+register_tensor_conversion_function(EagerTensor, lambda value, dtype=None, name=None: _converted(value, dtype))
+
+
+def _converted(value, dtype):
+    tensor = _context.convert(value)
+    if dtype is not None and tensor.dtype is not dtype:
+        raise ValueError(f"Tensor conversion requested dtype {dtype.name} for Tensor with dtype "
+                         f"{tensor.dtype.name}")
+    return tensor
