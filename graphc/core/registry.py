@@ -38,8 +38,9 @@ class FusionClass(enum.Enum):
 
 @dataclass(frozen=True)
 class Reduction:
-    """How a REDUCE op combines its elements: `combine` ("add", "maximum", "minimum") starting
-    from `identity` ("zero", "lowest", "highest"); a `mean` divides by the count at the end."""
+    """How a REDUCE op combines its elements: `combine` ("add", "multiply", "maximum", "minimum",
+    and for bools "or", "and") starting from `identity` ("zero", "one", "lowest", "highest"); a
+    `mean` divides by the count at the end."""
 
     combine: str
     identity: str

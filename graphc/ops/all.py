@@ -2,4 +2,4 @@
 and `graphc.compat.v1` rely on a complete registry)."""
 
 from graphc.ops import (array_ops, check_ops, conv_ops, init_ops, layout_ops, math_ops, nn_impl,  # noqa: F401
-                        nn_ops, random_ops, state_ops, summary_ops, variable_scope, variables)
+                        nn_ops, random_ops, scan_ops, state_ops, summary_ops, variable_scope, variables)

@@ -16,7 +16,8 @@ from graphc.core.registry import (NOT_DIFFERENTIABLE, DTypeError, Effects, Fusio
 from graphc.core.rules import FLOAT_TYPES, INDEX_TYPES, NUMERIC_TYPES
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops
+from graphc.frontend.static_value import static_value
+from graphc.ops import array_ops, layout_ops, scan_ops
 from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
 
 ALL_TYPES = NUMERIC_TYPES + (dtypes.bool_,)
@@ -556,14 +557,14 @@ def _axes_tuple(x, axes):
     return rules.normalize_axes(axes, x.ndim)
 
 
-def _sum_of(x, axes, keepdims, mean=False):
-    """np.sum over `axes`, accumulated wider than the kernels' pairwise sums so that the oracle
-    is at least as accurate: float32 in float64, float64 in long double (x86's 64-bit
-    mantissa, which keeps float64 sum([1e16, 1, -1e16, 1]) at TF's 2), an int32 mean's
-    sum in int64 (as TF's). Integer sums wrap, as TF's do."""
+def _sum_of(x, axes, keepdims, mean=False, combine=np.sum):
+    """np.sum (or `combine`, np.prod) over `axes`, accumulated wider than the kernels' pairwise
+    sums so that the oracle is at least as accurate: float32 in float64, float64 in long double
+    (x86's 64-bit mantissa, which keeps float64 sum([1e16, 1, -1e16, 1]) at TF's 2), an int32
+    mean's sum in int64 (as TF's). Integer sums and products wrap, as TF's do."""
     wider = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble,
              np.dtype(np.int32): np.int64 if mean else np.int32}.get(x.dtype, x.dtype)
-    return np.sum(x, axis=axes, keepdims=keepdims, dtype=wider)
+    return combine(x, axis=axes, keepdims=keepdims, dtype=wider)
 
 
 def _sum_reference(x, axes, keepdims):
@@ -592,6 +593,19 @@ def _highest(dtype):
     return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
 
 
+def _prod_reference(x, axes, keepdims):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sum_of(x, _axes_tuple(x, axes), keepdims, combine=np.prod).astype(x.dtype)
+
+
+def _any_reference(x, axes, keepdims):
+    return np.any(x, axis=_axes_tuple(x, axes), keepdims=keepdims)
+
+
+def _all_reference(x, axes, keepdims):
+    return np.all(x, axis=_axes_tuple(x, axes), keepdims=keepdims)
+
+
 def _max_reference(x, axes, keepdims):
     return np.max(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_lowest(x.dtype))
 
@@ -600,8 +614,8 @@ def _min_reference(x, axes, keepdims):
     return np.min(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_highest(x.dtype))
 
 
-def _reduction(name, tf_type, reference, reduction):
-    return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(NUMERIC_TYPES),
+def _reduction(name, tf_type, reference, reduction, allowed=NUMERIC_TYPES):
+    return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(allowed),
                                    fusion=FusionClass.REDUCE, reduction=reduction,
                                    static_inputs=("axes",), reference=reference))
 
@@ -610,6 +624,9 @@ reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference, Reduction("add", 
 reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference, Reduction("add", "zero", mean=True))
 reduce_max_p = _reduction("reduce_max", "Max", _max_reference, Reduction("maximum", "lowest"))
 reduce_min_p = _reduction("reduce_min", "Min", _min_reference, Reduction("minimum", "highest"))
+reduce_prod_p = _reduction("reduce_prod", "Prod", _prod_reference, Reduction("multiply", "one"))
+reduce_any_p = _reduction("reduce_any", "Any", _any_reference, Reduction("or", "zero"), (dtypes.bool_,))
+reduce_all_p = _reduction("reduce_all", "All", _all_reference, Reduction("and", "one"), (dtypes.bool_,))
 
 
 def _reduced_shape_reference(input_shape, axes):
@@ -662,6 +679,33 @@ def _min_max_reduce_grad(op, g):
 
 registry.set_gradient(reduce_max_p)(_min_max_reduce_grad)
 registry.set_gradient(reduce_min_p)(_min_max_reduce_grad)
+reduce_any_p.gradient = reduce_all_p.gradient = NOT_DIFFERENTIABLE
+
+
+@registry.set_gradient(reduce_prod_p)
+def _prod_grad(op, g):
+    """TF's rule, right where x holds zeros: an element's gradient is the product of the others,
+    made of exclusive running products from both ends over the reduced axes, which a
+    transpose moves first and a reshape packs into one."""
+    x, axes = op.inputs
+    rank = x.shape.ndims
+    axes_value = static_value(axes, lambda t: t.shape.as_tuple())
+    if rank is None or axes_value is None:
+        raise errors.UnimplementedError(None, op, f"graphc: the gradient of {op.name} (Prod) needs the rank of its "
+                                        "input and its axes when the graph is built")
+    reduced = list(rules.normalize_axes(axes_value, rank))
+    perm = reduced + [a for a in range(rank) if a not in reduced]
+    x_shape = shape(x)
+    grad = array_ops.broadcast_to(reshape(g, apply_op("reduced_shape", [x_shape, axes])), x_shape)
+    permuted = array_ops.transpose(x, perm)
+    permuted_shape = shape(permuted)
+    reduced_count = reduce_prod(permuted_shape[:len(reduced)], keepdims=True)
+    other_count = reduce_prod(permuted_shape[len(reduced):], keepdims=True)
+    packed = reshape(permuted, layout_ops.concat([reduced_count, other_count], 0))
+    left = scan_ops.cumprod(packed, 0, exclusive=True)
+    right = scan_ops.cumprod(packed, 0, exclusive=True, reverse=True)
+    others = reshape(left * right, permuted_shape)
+    return [grad * array_ops.transpose(others, np.argsort(perm).tolist()), None]
 
 
 def _reduce(op_name, input_tensor, axis, keepdims, name, reduction_indices=None, keep_dims=None):
@@ -699,6 +743,40 @@ def reduce_max(input_tensor, axis=None, keepdims=False, name=None, reduction_ind
 def reduce_min(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
     """`tf.reduce_min`."""
     return _reduce("reduce_min", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_prod(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_prod`; the product of nothing is 1, integer products wrap."""
+    return _reduce("reduce_prod", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_any`: the logical or of bools (False over nothing)."""
+    return _reduce("reduce_any", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_all`: the logical and of bools (True over nothing)."""
+    return _reduce("reduce_all", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_logsumexp`, built as TF1 builds it: log(sum(exp(x - m))) + m with m the
+    maximum (0 where that is not finite, so -inf rows give -inf and inf ones NaN as in TF),
+    m held out of the gradient."""
+    if reduction_indices is not None:
+        axis = reduction_indices
+    if keep_dims is not None:
+        keepdims = keep_dims
+    with name_scope(name, "ReduceLogSumExp", [input_tensor]) as scope:
+        x = convert_to_tensor(input_tensor)
+        raw_max = reduce_max(x, axis, keepdims=True)
+        finite = less(abs(raw_max), np.inf)  # TF's is_finite: false for infinities and NaN
+        largest = array_ops.stop_gradient(where(finite, raw_max, array_ops.zeros_like(raw_max)))
+        result = log(reduce_sum(exp(x - largest), axis, keepdims=keepdims))
+        if not keepdims:
+            largest = reshape(largest, shape(result))
+        return add(result, largest, name=scope)
 
 
 # -- ArgMax / ArgMin --------------------------------------------------------------------

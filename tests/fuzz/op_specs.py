@@ -151,14 +151,16 @@ def _axes(ctx, rank):
     return [a - rank if ctx.flip(0.3) else a for a in axes]
 
 
-def reduction(name, exact=False, modes=ALL_MODES) -> Spec:
+def reduction(name, exact=False, modes=ALL_MODES, kinds=(FLOAT, INT)) -> Spec:
     """A reduction over random axes; with wide inputs, sometimes over a long leaf of its own."""
 
     def build(ctx):
-        if ctx.tensorflow and ctx.mode != FINITE_DIFFERENCES and ctx.flip(0.15):
+        if FLOAT in kinds and ctx.tensorflow and ctx.mode != FINITE_DIFFERENCES and ctx.flip(0.15):
             source, long_reduction = ctx.long_leaf(), True
+        elif FLOAT not in kinds:  # bools: values only
+            source, long_reduction = ctx.pick_or_leaf(ctx.one_of(kinds)), False
         else:
-            source, long_reduction = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT))), False
+            source, long_reduction = ctx.pick_or_leaf(_numeric_kind(ctx, kinds)), False
         axes = _axes(ctx, len(source.shape))
         axes_tensor = tf.constant(list(range(len(source.shape))) if axes is None else axes, dtype=tf.int32)
         result = apply_op(name, [source.tensor, axes_tensor], {"keepdims": ctx.flip(0.3)})
@@ -167,6 +169,22 @@ def reduction(name, exact=False, modes=ALL_MODES) -> Spec:
         return True
 
     return Spec(build, modes)
+
+
+def _scan(name):
+    """cumsum or cumprod along a random axis, exclusive and reversed at random."""
+
+    def build(ctx):
+        kind = _numeric_kind(ctx, (FLOAT, INT))
+        entry = ctx.pick_or_leaf(kind, lambda e: len(e.shape) >= 1)
+        if not entry.shape:
+            return False
+        axis = ctx.choose_count(-len(entry.shape), len(entry.shape) - 1)
+        attrs = {"exclusive": ctx.flip(), "reverse": ctx.flip()}
+        ctx.add(apply_op(name, [entry.tensor, tf.constant(axis)], attrs), exact=kind == INT and entry.exact)
+        return True
+
+    return Spec(build)
 
 
 def _arg_reduction(name):
@@ -528,6 +546,11 @@ SPECS: dict[str, Spec] = {
     "reduce_mean": reduction("reduce_mean"),
     "reduce_max": reduction("reduce_max", exact=True, modes=NOT_SMOOTH),
     "reduce_min": reduction("reduce_min", exact=True, modes=NOT_SMOOTH),
+    "reduce_prod": reduction("reduce_prod"),
+    "reduce_any": reduction("reduce_any", exact=True, modes=VALUES_ONLY, kinds=(BOOL,)),
+    "reduce_all": reduction("reduce_all", exact=True, modes=VALUES_ONLY, kinds=(BOOL,)),
+    "cumsum": _scan("cumsum"),
+    "cumprod": _scan("cumprod"),
     "argmax": _arg_reduction("argmax"),
     "argmin": _arg_reduction("argmin"),
     "softmax": _softmax("softmax"),

@@ -1,0 +1,128 @@
+"""Structural math (reductions, scans, batched products, selection, tensordot and einsum, moments and
+batch normalization, top_k, LRN) answers as TensorFlow 2.21 does: values, gradients and errors.
+
+Each `build(tf)` runs here with graphc and, in the oracle test, with TensorFlow itself (when it is
+installed); the table pins TF 2.21's answer as a literal (`repr` of plain Python values), so the
+graphc test checks something without TF.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from tests.tf_oracle import tensorflow_answers
+
+
+def _run(tf, fetch, feeds=None):
+    with tf.Session() as sess:
+        return sess.run(fetch, feeds)
+
+
+def _values(array, decimals=5):
+    """An array (or a list of them) as (dtype name, nested list rounded to `decimals`), comparable across
+    frameworks."""
+    if isinstance(array, list):
+        return [_values(a, decimals) for a in array]
+    array = np.asarray(array)
+    rounded = np.round(array.astype(np.float64), decimals) if array.dtype.kind == "f" else array
+    return str(array.dtype), rounded.tolist()
+
+
+def _fails(tf, build, fragment):
+    """(exception class name, whether `fragment` is in its message) of building and running `build(tf)`."""
+    try:
+        _run(tf, build())
+    except Exception as e:  # noqa: BLE001 - the class is the answer
+        return type(e).__name__, fragment in str(e)
+    return "no error", False
+
+
+def _gradient(tf, build, value):
+    """d sum(build(x) * weights) / dx at `value` (float32), weights 1, 2, 3 ... in the output's shape."""
+    x = tf.constant(np.asarray(value, np.float32))
+    y = build(x)
+    shape = y.shape.as_list()
+    weights = tf.constant(np.arange(1, np.prod(shape, dtype=int) + 1, dtype=np.float32).reshape(shape))
+    return _values(_run(tf, tf.gradients(tf.reduce_sum(y * weights), x)[0]))
+
+
+_WITH_ZEROS = [[1.0, 0.0, 3.0], [0.0, 4.0, 0.0], [2.0, 4.0, -1.0]]
+
+# name -> (build(tf), TF 2.21's answer).
+ANSWERS = {
+    # -- reductions ------------------------------------------------------------------------------------
+    "reduce_prod rows": (lambda tf: _values(_run(tf, tf.reduce_prod(tf.constant(_WITH_ZEROS), 1))),
+                         ("float32", [0.0, 0.0, -8.0])),
+    "reduce_prod of nothing": (lambda tf: _values(_run(tf, tf.reduce_prod(tf.zeros([0, 3], tf.int32), 0))),
+                               ("int32", [1, 1, 1])),
+    "reduce_prod int32 wraps": (lambda tf: _values(_run(tf, tf.reduce_prod(tf.constant([65536, 65536, 3])))),
+                                ("int32", 0)),
+    "reduce_prod gradient with zeros": (lambda tf: _gradient(tf, lambda x: tf.reduce_prod(x, 1), _WITH_ZEROS),
+                                        ("float32", [[0.0, 3.0, 0.0], [0.0, 0.0, 0.0], [-12.0, -6.0, 24.0]])),
+    "reduce_prod gradient over axis 0 keepdims": (
+        lambda tf: _gradient(tf, lambda x: tf.reduce_prod(x, 0, keep_dims=True), _WITH_ZEROS),
+        ("float32", [[0.0, 32.0, -0.0], [2.0, 0.0, -9.0], [0.0, 0.0, 0.0]])),
+    "reduce_prod with a repeated axis": (
+        lambda tf: _fails(tf, lambda: tf.reduce_prod(tf.constant([[1, 2], [3, 4]]), [1, 1]),
+                          "Axes contains duplicate dimension: 1"), ("InvalidArgumentError", True)),
+    "reduce_any": (lambda tf: _values(_run(tf, [tf.reduce_any(tf.constant([[True, False], [False, False]]), 1),
+                                                tf.reduce_any(tf.zeros([0], tf.bool))])),
+                   [("bool", [True, False]), ("bool", False)]),
+    "reduce_all": (lambda tf: _values(_run(tf, [tf.reduce_all(tf.constant([[True, False], [True, True]]), axis=1,
+                                                               keepdims=True),
+                                                tf.reduce_all(tf.zeros([0, 3], tf.bool), 0)])),
+                   [("bool", [[False], [True]]), ("bool", [True, True, True])]),
+    "reduce_any of floats": (lambda tf: _fails(tf, lambda: tf.reduce_any(tf.constant([1.0])), "float32"),
+                             ("TypeError", True)),
+    "reduce_logsumexp with infinities": (
+        lambda tf: _values(_run(tf, tf.reduce_logsumexp(
+            tf.constant([[-np.inf, -np.inf], [np.inf, 1.0], [1.0, 2.0], [np.nan, 1.0], [1000.0, 1000.0]]), 1))),
+        ("float32", [-np.inf, np.inf, 2.31326, np.nan, 1000.69318])),
+    "reduce_logsumexp keepdims": (
+        lambda tf: _values(_run(tf, tf.reduce_logsumexp(tf.constant([[1.0, 2.0], [3.0, 4.0]]), reduction_indices=0,
+                                                        keep_dims=True))), ("float32", [[3.12693, 4.12693]])),
+    "reduce_logsumexp gradient": (lambda tf: _gradient(tf, lambda x: tf.reduce_logsumexp(x, 1), [[1.0, 2.0, 3.0]]),
+                                  ("float32", [[0.09003, 0.24473, 0.66524]])),
+    # -- scans -----------------------------------------------------------------------------------------
+    "cumsum exclusive reverse int32": (
+        lambda tf: _values(_run(tf, tf.cumsum(tf.constant([1, 2, 3]), 0, exclusive=True, reverse=True))),
+        ("int32", [5, 3, 0])),
+    "cumsum along axis 1": (lambda tf: _values(_run(tf, tf.cumsum(tf.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+                                                                  axis=1))),
+                            ("float32", [[1.0, 3.0, 6.0], [4.0, 9.0, 15.0]])),
+    "cumprod exclusive": (lambda tf: _values(_run(tf, tf.cumprod(tf.constant([1.0, 2.0, 3.0]), exclusive=True))),
+                          ("float32", [1.0, 1.0, 2.0])),
+    "cumsum gradient": (lambda tf: _gradient(tf, lambda x: tf.cumsum(x, 1, exclusive=True), [[1.0, 2.0, 3.0]]),
+                        ("float32", [[5.0, 3.0, 0.0]])),
+    "cumprod gradient": (lambda tf: _gradient(tf, lambda x: tf.cumprod(x, 0, reverse=True), [2.0, 3.0, 4.0]),
+                         ("float32", [12.0, 16.0, 15.0])),
+    "cumprod gradient at a zero": (lambda tf: _gradient(tf, tf.cumprod, [1.0, 0.0, 3.0]),
+                                   ("float32", [1.0, 0.0, 0.0])),
+    "cumsum axis out of range": (
+        lambda tf: _fails(tf, lambda: tf.cumsum(tf.ones([2, 3]), 2), "Expected scan axis in the range [-2, 2), but got 2"),
+        ("InvalidArgumentError", True)),
+    "cumsum axis not a scalar": (
+        lambda tf: _fails(tf, lambda: tf.cumsum(tf.ones([2, 3]), [0]), "axis must be a scalar, not [1]"),
+        ("InvalidArgumentError", True)),
+    "cumsum of bools": (lambda tf: _fails(tf, lambda: tf.cumsum(tf.constant([True]), 0), "bool"),
+                        ("TypeError", True)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_graphc_answers_as_tensorflow_2_21(name):
+    build, expected = ANSWERS[name]
+    assert repr(build(tf)) == repr(expected)
+
+
+@pytest.fixture(scope="module")
+def tf_answers():
+    return tensorflow_answers(__file__, "ANSWERS")
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
+    answer, value = tf_answers[name]
+    assert (answer, value) == ("OK", repr(ANSWERS[name][1]))
