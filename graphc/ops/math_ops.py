@@ -529,10 +529,64 @@ def _matmul_grad(op, g):
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, name=None):
-    """`tf.matmul` of two matrices (adjoint equals transpose for real types)."""
+    """`tf.matmul`: of two matrices (MatMul), or, when either operand has another rank, of the
+    matrices in their last two dimensions with the batch dimensions before them broadcast
+    (BatchMatMulV2, as TF 1.15 builds it). Adjoint equals transpose for real types."""
+    for transpose, adjoint, side in ((transpose_a, adjoint_a, "a"), (transpose_b, adjoint_b, "b")):
+        if transpose and adjoint:
+            raise ValueError(f"Only one of `transpose_{side}` and `adjoint_{side}` can be True. Received "
+                             f"`transpose_{side}`={transpose}, `adjoint_{side}`={adjoint}.")
     a, b = _convert_pair(a, b)
+    if a.shape.ndims != 2 or b.shape.ndims != 2:
+        return apply_op("batch_matmul", [a, b], {"adj_x": bool(transpose_a or adjoint_a),
+                                                 "adj_y": bool(transpose_b or adjoint_b)}, name=name or "MatMul")
     return apply_op("matmul", [a, b], {"transpose_a": bool(transpose_a or adjoint_a),
                                        "transpose_b": bool(transpose_b or adjoint_b)}, name=name)
+
+
+def _batch_matmul_infer(types, attrs):
+    """TF's BatchMatMulV2 rule: ranks of at least 2, the inner dimensions equal, the batch
+    dimensions broadcast."""
+    a, b = types
+    dtype = rules.same_dtype(types, NUMERIC_TYPES)
+    for t in types:
+        if t.dims is not None and len(t.dims) < 2:
+            raise ShapeError(f"Shape must be at least rank 2 but is rank {len(t.dims)}")
+    if a.dims is None or b.dims is None:
+        return TensorType(dtype, None)
+    m, k = a.dims[-1:-3:-1] if attrs["adj_x"] else a.dims[-2:]
+    k2, n = b.dims[-1:-3:-1] if attrs["adj_y"] else b.dims[-2:]
+    rules.merge_dim(k, k2, "BatchMatMulV2")
+    return TensorType(dtype, rules.broadcast_dims(a.dims[:-2], b.dims[:-2]) + (m, n))
+
+
+def _batch_matmul_reference(a, b, adj_x, adj_y):
+    a = np.swapaxes(a, -1, -2) if adj_x else a
+    b = np.swapaxes(b, -1, -2) if adj_y else b
+    if a.dtype.kind == "f":  # as _matmul_reference: accumulated in float64
+        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+    return np.matmul(a, b)
+
+
+batch_matmul_p = registry.register(OpDef(name="batch_matmul", tf_type="BatchMatMulV2", infer=_batch_matmul_infer,
+                                         reference=_batch_matmul_reference))
+
+
+@registry.set_gradient(batch_matmul_p)
+def _batch_matmul_grad(op, g):
+    """TF's rule: the products of MatMul's gradient, each summed over the batch dimensions its
+    operand was broadcast along."""
+    x, y = op.inputs
+    adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
+    if not adj_x and not adj_y:
+        gx, gy = matmul(g, y, adjoint_b=True), matmul(x, g, adjoint_a=True)
+    elif not adj_x:
+        gx, gy = matmul(g, y), matmul(g, x, adjoint_a=True)
+    elif not adj_y:
+        gx, gy = matmul(y, g, adjoint_b=True), matmul(x, g)
+    else:
+        gx, gy = matmul(y, g, adjoint_a=True, adjoint_b=True), matmul(g, x, adjoint_a=True, adjoint_b=True)
+    return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
 
 
 # -- reductions ---------------------------------------------------------------------------

@@ -72,3 +72,30 @@ def test_float32_cumsum_is_accurate_over_long_runs():
     exact = np.cumsum(values.astype(np.float64)).astype(np.float32)
     assert np.max(np.abs(compiled - exact) / exact) <= np.finfo(np.float32).eps
     assert abs(np.cumsum(values)[-1] - exact[-1]) / exact[-1] > 1e-3  # what a float32 accumulation gives
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.int32, tf.int64])
+@pytest.mark.parametrize("adj_x, adj_y", [(False, False), (True, False), (False, True), (True, True)])
+def test_batch_matmul_with_broadcast_batch_dimensions(dtype, adj_x, adj_y):
+    rng = np.random.RandomState(9)
+    ops, feeds = [], {}
+    # Small products (the plain loop nest), products for the GEMM library (40 x 50 x 30 each), rank 2
+    # against rank 4, and an empty batch.
+    for a_batch, b_batch, m, k, n in [((2,), (2,), 3, 4, 5), ((3, 1), (4,), 2, 3, 2), ((), (2, 1), 3, 2, 4),
+                                      ((2,), (), 40, 50, 30), ((0,), (1,), 2, 3, 4)]:
+        a = tf.placeholder(dtype, a_batch + ((k, m) if adj_x else (m, k)))
+        b = tf.placeholder(dtype, b_batch + ((n, k) if adj_y else (k, n)))
+        for p in (a, b):
+            shape = p.shape.as_list()
+            feeds[p] = rng.uniform(-1, 1, shape) if dtype.is_floating else rng.randint(-9, 9, shape)
+        ops.append(tf.matmul(a, b, adjoint_a=adj_x, transpose_b=adj_y))
+    assert all(op.op.type == "BatchMatMulV2" for op in ops)
+    assert_same(ops, feeds, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_matmul_of_unknown_batch_sizes():
+    a = tf.placeholder(tf.float32, [None, None, 3])
+    b = tf.placeholder(tf.float32, [3, 2])
+    y = tf.matmul(a, b)
+    assert y.shape.as_list() == [None, None, 2]
+    assert_same([y], {a: np.ones((4, 5, 3)), b: np.arange(6.0).reshape(3, 2)})

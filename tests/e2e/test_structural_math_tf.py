@@ -30,6 +30,11 @@ def _values(array, decimals=5):
     return str(array.dtype), rounded.tolist()
 
 
+def _arange(tf, count, shape):
+    """0, 1, ... count - 1 as a float32 constant of `shape`."""
+    return tf.constant(np.arange(count, dtype=np.float32).reshape(shape))
+
+
 def _fails(tf, build, fragment):
     """(exception class name, whether `fragment` is in its message) of building and running `build(tf)`."""
     try:
@@ -101,13 +106,45 @@ ANSWERS = {
     "cumprod gradient at a zero": (lambda tf: _gradient(tf, tf.cumprod, [1.0, 0.0, 3.0]),
                                    ("float32", [1.0, 0.0, 0.0])),
     "cumsum axis out of range": (
-        lambda tf: _fails(tf, lambda: tf.cumsum(tf.ones([2, 3]), 2), "Expected scan axis in the range [-2, 2), but got 2"),
+        lambda tf: _fails(tf, lambda: tf.cumsum(tf.ones([2, 3]), 2),
+                          "Expected scan axis in the range [-2, 2), but got 2"),
         ("InvalidArgumentError", True)),
     "cumsum axis not a scalar": (
         lambda tf: _fails(tf, lambda: tf.cumsum(tf.ones([2, 3]), [0]), "axis must be a scalar, not [1]"),
         ("InvalidArgumentError", True)),
     "cumsum of bools": (lambda tf: _fails(tf, lambda: tf.cumsum(tf.constant([True]), 0), "bool"),
                         ("TypeError", True)),
+    # -- batched matmul ---------------------------------------------------------------------------------
+    "matmul of batches broadcast": (
+        lambda tf: _values(_run(tf, tf.matmul(_arange(tf, 12, [2, 1, 2, 3]),
+                                              _arange(tf, 18, [3, 3, 2]), adjoint_b=False))[:, 1]),
+        ("float32", [[[28.0, 31.0], [100.0, 112.0]], [[172.0, 193.0], [244.0, 274.0]]])),
+    "matmul op type and static shape": (
+        lambda tf: (lambda y: (y.op.type, y.shape.as_list()))(
+            tf.matmul(tf.placeholder(tf.float32, [None, 4, 3]), tf.ones([5, 1, 4, 2]), transpose_a=True)),
+        ("BatchMatMulV2", [5, None, 3, 2])),
+    "matmul gradient reduces broadcast batch dimensions": (
+        lambda tf: _gradient(tf, lambda x: tf.matmul(x, _arange(tf, 12, [2, 3, 2])), [[1.0, 2.0, 3.0]]),
+        ("float32", [[48.0, 68.0, 88.0]])),
+    "batch matmul adjoint gradient": (
+        lambda tf: _gradient(tf, lambda x: tf.matmul(_arange(tf, 12, [2, 3, 2]), x, adjoint_a=True,
+                                                     adjoint_b=True), [[[1.0, 2.0, 0.5], [0.0, -1.0, 2.0]]]),
+        ("float32", [[[82.0, 114.0, 146.0], [96.0, 136.0, 176.0]]])),
+    "batch matmul of int32": (
+        lambda tf: _values(_run(tf, tf.matmul(tf.ones([2, 3, 4], tf.int32), tf.ones([4, 2], tf.int32)))[1]),
+        ("int32", [[4, 4], [4, 4], [4, 4]])),
+    "batch matmul inner dimensions differ": (
+        lambda tf: _fails(tf, lambda: tf.matmul(tf.ones([2, 3, 4]), tf.ones([2, 5, 6])),
+                          "Dimensions must be equal, but are 4 and 5"), ("ValueError", True)),
+    "batch matmul batch dimensions differ": (
+        lambda tf: _fails(tf, lambda: tf.matmul(tf.ones([2, 3, 4]), tf.ones([3, 4, 6])),
+                          "Dimensions must be equal, but are 2 and 3"), ("ValueError", True)),
+    "batch matmul of a vector": (
+        lambda tf: _fails(tf, lambda: tf.matmul(tf.ones([2, 3, 4]), tf.ones([4])),
+                          "Shape must be at least rank 2 but is rank 1"), ("ValueError", True)),
+    "matmul transpose and adjoint": (
+        lambda tf: _fails(tf, lambda: tf.matmul(tf.ones([2, 3, 4]), tf.ones([4, 2]), transpose_a=True, adjoint_a=True),
+                          "Only one of `transpose_a` and `adjoint_a` can be True."), ("ValueError", True)),
 }
 
 

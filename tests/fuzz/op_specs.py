@@ -143,6 +143,24 @@ def _matmul(ctx):
     return True
 
 
+def _batch_matmul(ctx):
+    """Products of the last two dimensions; the second operand's batch dimensions a suffix of the
+    first's, some of them 1 (broadcast)."""
+    kind = _numeric_kind(ctx, (FLOAT, FLOAT, INT))
+    adj_x, adj_y = ctx.flip(), ctx.flip()
+    a = ctx.pick_or_leaf(kind, lambda e: len(e.shape) >= 3)
+    if len(a.shape) < 2:
+        return False
+    k = a.shape[-2] if adj_x else a.shape[-1]
+    batch = a.shape[:-2][ctx.choose_count(0, len(a.shape) - 2):]
+    batch = tuple(1 if ctx.flip(0.2) else d for d in batch)
+    n = ctx.dim()
+    b = ctx.pick_or_leaf(kind, shape=batch + ((n, k) if adj_y else (k, n)))
+    ctx.add(apply_op("batch_matmul", [a.tensor, b.tensor], {"adj_x": adj_x, "adj_y": adj_y}),
+            exact=kind == INT and a.exact and b.exact)
+    return True
+
+
 def _axes(ctx, rank):
     """Random reduction axes of a rank: None (all), one axis, or a subset; sometimes negative."""
     if rank == 0 or ctx.flip(0.2):
@@ -542,6 +560,7 @@ SPECS: dict[str, Spec] = {
     "select": Spec(_select),
     "add_n": Spec(_add_n),
     "matmul": Spec(_matmul),
+    "batch_matmul": Spec(_batch_matmul),
     "reduce_sum": reduction("reduce_sum"),
     "reduce_mean": reduction("reduce_mean"),
     "reduce_max": reduction("reduce_max", exact=True, modes=NOT_SMOOTH),
