@@ -442,12 +442,49 @@ def logical_not(x, name=None):
     return apply_op("logical_not", [x], name=name)
 
 
+def _where_infer(types, attrs):
+    """TF's Where: int64 coordinates, one row per true (nonzero) element, as many columns as the
+    input has dimensions; how many rows depends on the values."""
+    x = types[0]
+    rules.same_dtype(types, ALL_TYPES)
+    return TensorType(dtypes.int64, (None, None if x.dims is None else len(x.dims)))
+
+
+def _where_on_host(op, input_values):
+    condition = np.asarray(input_values[0])
+    if condition.ndim == 0:
+        raise errors.InvalidArgumentError(None, op, "WhereOp : Unhandled input dimensions: 0")
+    return np.argwhere(condition).astype(np.int64)
+
+
+# A step's values have static shapes, fixed when it compiles; Where's row count depends on the
+# condition's values. So Where is finished on the host from the condition the compiled step
+# computes (as summaries are): it can be fetched, and an op of the step using it is refused
+# when the step compiles (compiler/lower.py).
+where_p = registry.register(OpDef(name="where", tf_type="Where", infer=_where_infer, role=Role.HOST,
+                                  gradient=NOT_DIFFERENTIABLE, host_function=_where_on_host))
+
+
 def where(condition, x=None, y=None, name=None):
-    """`tf.where(condition, x, y)`: elementwise choice, with broadcasting."""
-    if x is None or y is None:
-        raise ValueError("graphc: tf.where needs both x and y (the index form is not supported)")
+    """`tf.where` as TF1's: with x and y, the elementwise choice (with broadcasting), or, for a
+    vector condition and x of a higher rank, the choice of whole rows of x or y; with neither,
+    the coordinates of the condition's true (nonzero) elements, an int64 [n, rank] that can
+    be fetched but not used inside the step (its shape depends on values: see where_p)."""
+    if (x is None) != (y is None):
+        raise ValueError("x and y must both be non-None or both be None.")
     condition = convert_to_tensor(condition)
+    if x is None:
+        return apply_op("where", [condition], name=name or "Where")
     x, y = _convert_pair(x, y)
+    rank = x.shape.ndims
+    if condition.shape.ndims == 1 and rank is not None and rank > 1:
+        rows, x_rows = condition.shape.as_tuple()[0], x.shape.as_tuple()[0]
+        if rows is not None and x_rows is not None and rows != x_rows:
+            shapes = registry.shapes_text([TensorType(t.dtype, t.shape.as_tuple()) for t in (condition, x, y)])
+            raise ValueError(f"Dimension 0 in both shapes must be equal, but are {rows} and {x_rows}. Shapes are "
+                             f"[{rows}] and [{x_rows}]. for '{name or 'Select'}' (op: 'Select') with input shapes: "
+                             f"{shapes}.")
+        condition = reshape(condition, [-1] + [1] * (rank - 1))  # one choice per row
     return apply_op("select", [condition, x, y], name=name or "Select")
 
 

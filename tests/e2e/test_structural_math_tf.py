@@ -145,6 +145,36 @@ ANSWERS = {
     "matmul transpose and adjoint": (
         lambda tf: _fails(tf, lambda: tf.matmul(tf.ones([2, 3, 4]), tf.ones([4, 2]), transpose_a=True, adjoint_a=True),
                           "Only one of `transpose_a` and `adjoint_a` can be True."), ("ValueError", True)),
+    # -- where -----------------------------------------------------------------------------------------
+    "where of a matrix": (lambda tf: _values(_run(tf, tf.where(tf.constant([[True, False], [False, True]])))),
+                          ("int64", [[0, 0], [1, 1]])),
+    "where of floats": (lambda tf: _values(_run(tf, tf.where(tf.constant([[0.0, 1.5, 0.0], [-2.0, 0.0, np.nan]])))),
+                        ("int64", [[0, 1], [1, 0], [1, 2]])),
+    "where of nothing true": (lambda tf: _values(_run(tf, tf.where(tf.zeros([2, 0, 3], tf.bool)))),
+                              ("int64", [])),
+    "where of a fed condition": (
+        lambda tf: (lambda c: (c.shape.as_list(), tf.where(c).shape.as_list(),
+                               _values(_run(tf, tf.where(c > 0.5), {c: [[0.2, 0.9, 0.7]]}))))(
+            tf.placeholder(tf.float32, [None, 3])),
+        ([None, 3], [None, 2], ("int64", [[0, 1], [0, 2]]))),
+    "where of a scalar": (lambda tf: _fails(tf, lambda: tf.where(tf.constant(True)),
+                                            "WhereOp : Unhandled input dimensions: 0"), ("InvalidArgumentError", True)),
+    "where with x alone": (lambda tf: _fails(tf, lambda: tf.where(tf.constant([True]), x=tf.ones([1])),
+                                             "x and y must both be non-None or both be None."), ("ValueError", True)),
+    "where selecting rows": (
+        lambda tf: _values(_run(tf, tf.where(tf.constant([True, False]), tf.ones([2, 3, 2]), tf.zeros([2, 3, 2])))),
+        ("float32", [[[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])),
+    "where selecting rows of a square matrix": (
+        lambda tf: _values(_run(tf, tf.where(tf.constant([False, True]), _arange(tf, 4, [2, 2]),
+                                             -_arange(tf, 4, [2, 2])))),
+        ("float32", [[-0.0, -1.0], [2.0, 3.0]])),
+    "where selecting rows, gradient": (
+        lambda tf: _gradient(tf, lambda x: tf.where(tf.constant([False, True]), x, x * x), [[1.0, 2.0], [3.0, 4.0]]),
+        ("float32", [[2.0, 8.0], [3.0, 4.0]])),
+    "where selecting rows of another count": (
+        lambda tf: _fails(tf, lambda: tf.where(tf.constant([True, False, True]), tf.ones([2, 3]), tf.zeros([2, 3])),
+                          "Dimension 0 in both shapes must be equal, but are 3 and 2. Shapes are [3] and [2]."),
+        ("ValueError", True)),
 }
 
 
@@ -163,3 +193,14 @@ def tf_answers():
 def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
     answer, value = tf_answers[name]
     assert (answer, value) == ("OK", repr(ANSWERS[name][1]))
+
+
+def test_where_coordinates_can_be_fetched_but_not_used_inside_the_step():
+    """Where's row count depends on values and a compiled step has static shapes: graphc finishes it
+    on the host (see math_ops.where_p) and refuses an op of the step that would use it."""
+    condition = tf.placeholder(tf.bool, [3])
+    coordinates = tf.where(condition)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(coordinates, {condition: [True, False, True]}), [[0], [2]])
+        with pytest.raises(tf.errors.UnimplementedError, match="Where:0 is computed on the host .* shape depends on"):
+            sess.run(tf.cast(coordinates, tf.float32) * 2.0, {condition: [True, False, True]})
