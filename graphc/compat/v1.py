@@ -29,6 +29,7 @@ from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value,
                                  sqrt, square, subtract, tanh, truediv, where)
 from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod
 from graphc.ops.scan_ops import cumprod, cumsum
+from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope

@@ -175,6 +175,67 @@ ANSWERS = {
         lambda tf: _fails(tf, lambda: tf.where(tf.constant([True, False, True]), tf.ones([2, 3]), tf.zeros([2, 3])),
                           "Dimension 0 in both shapes must be equal, but are 3 and 2. Shapes are [3] and [2]."),
         ("ValueError", True)),
+    # -- tensordot and einsum ----------------------------------------------------------------------------
+    "tensordot of an int": (lambda tf: _values(_run(tf, tf.tensordot(_arange(tf, 6, [2, 3]), _arange(tf, 12, [3, 4]),
+                                                                     1))), ("float32", [[20.0, 23.0, 26.0, 29.0],
+                                                                                        [56.0, 68.0, 80.0, 92.0]])),
+    "tensordot of axis lists": (
+        lambda tf: (lambda y: (y.shape.as_list(), _values(_run(tf, y))))(
+            tf.tensordot(_arange(tf, 24, [2, 3, 4]), _arange(tf, 24, [4, 3, 2]), [[1, 2], [1, 0]])),
+        ([2, 2], ("float32", [[880.0, 946.0], [2464.0, 2674.0]]))),
+    "tensordot of 0 axes (outer product)": (
+        lambda tf: _values(_run(tf, tf.tensordot(tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0, 5.0]), 0))),
+        ("float32", [[3.0, 4.0, 5.0], [6.0, 8.0, 10.0]])),
+    "tensordot of unknown batch size": (
+        lambda tf: (lambda x: (tf.tensordot(x, tf.ones([3, 2]), [[2], [0]]).shape.as_list(),
+                               _values(_run(tf, tf.tensordot(x, tf.ones([3, 2]), [[2], [0]]),
+                                            {x: np.ones((2, 1, 3))}))))(tf.placeholder(tf.float32, [None, 1, 3])),
+        ([None, 1, 2], ("float32", [[[3.0, 3.0]], [[3.0, 3.0]]]))),
+    "tensordot gradient": (
+        lambda tf: _gradient(tf, lambda x: tf.tensordot(x, _arange(tf, 6, [3, 2]), [[1], [0]]), [[1.0, 2.0, 3.0]]),
+        ("float32", [[2.0, 8.0, 14.0]])),
+    "tensordot axes too many": (
+        lambda tf: _fails(tf, lambda: tf.tensordot(tf.ones([2, 3]), tf.ones([3, 2]), 3),
+                          "must not be larger than the number of dimensions of tensor"), ("ValueError", True)),
+    "tensordot axes of other counts": (
+        lambda tf: _fails(tf, lambda: tf.tensordot(tf.ones([2, 3]), tf.ones([3, 2]), [[0, 1], [0]]),
+                          "Different number of contraction axes `a` and `b`, 2 != 1."), ("ValueError", True)),
+    "tensordot negative axes": (
+        lambda tf: _fails(tf, lambda: tf.tensordot(tf.ones([2, 3]), tf.ones([3, 2]), -1),
+                          "`axes` must be at least 0. Received: -1."), ("ValueError", True)),
+    "tensordot sizes differ": (
+        lambda tf: _fails(tf, lambda: tf.tensordot(tf.ones([2, 3]), tf.ones([4, 2]), 1),
+                          "Dimensions must be equal, but are 3 and 4"), ("ValueError", True)),
+    **{f"einsum {equation}": (
+        lambda tf, equation=equation, shapes=shapes: (lambda y: (y.shape.as_list(), _values(_run(tf, y), 3)))(
+            tf.einsum(equation, *[_arange(tf, int(np.prod(s)), s) - 2.5 for s in shapes])), answer)
+       for equation, shapes, answer in [
+           ("ij,jk->ik", [[2, 3], [3, 2]], ([2, 2], ("float32", [[6.25, 1.75], [1.75, 6.25]]))),
+           ("bij,bjk->bik", [[2, 1, 2], [2, 2, 2]], ([2, 1, 2], ("float32", [[[7.0, 3.0]], [[1.0, 1.0]]]))),
+           ("ij->ji", [[2, 3]], ([3, 2], ("float32", [[-2.5, 0.5], [-1.5, 1.5], [-0.5, 2.5]]))),
+           ("ii->i", [[3, 3]], ([3], ("float32", [-2.5, 1.5, 5.5]))),
+           ("ii", [[3, 3]], ([], ("float32", 4.5))),
+           ("i,i->", [[4], [4]], ([], ("float32", 9.0))),
+           ("ij,j->i", [[2, 3], [3]], ([2], ("float32", [8.75, -4.75]))),
+           ("bi,bi->b", [[2, 3], [2, 3]], ([2], ("float32", [8.75, 8.75]))),
+           ("bij,jk->bik", [[2, 1, 3], [3, 2]], ([2, 1, 2], ("float32", [[[6.25, 1.75]], [[1.75, 6.25]]]))),
+           ("ij,jk,kl->il", [[1, 2], [2, 2], [2, 1]], ([1, 1], ("float32", [[-22.0]]))),
+           ("abc,cd->dba", [[1, 2, 2], [2, 1]], ([1, 2, 1], ("float32", [[[8.5], [0.5]]]))),
+           ("ij,ik", [[2, 2], [2, 3]], ([2, 3], ("float32", [[6.0, 3.0, 0.0], [4.0, 3.0, 2.0]]))),
+       ]},
+    "einsum gradient": (
+        lambda tf: _gradient(tf, lambda x: tf.einsum("bij,jk->bik", x, _arange(tf, 6, [3, 2])),
+                             [[[1.0, 2.0, 3.0]], [[0.5, 0.0, -1.0]]]),
+        ("float32", [[[2.0, 8.0, 14.0]], [[4.0, 18.0, 32.0]]])),
+    "einsum inputs of another count": (
+        lambda tf: _fails(tf, lambda: tf.einsum("ij,jk->ik", tf.ones([2, 3])),
+                          'Got 1 inputs for equation "ij,jk->ik", expecting 2'), ("ValueError", True)),
+    "einsum input of another rank": (
+        lambda tf: _fails(tf, lambda: tf.einsum("ij,jk->ik", tf.ones([2, 3]), tf.ones([3])),
+                          "Shape must be rank 2 but is rank 1"), ("ValueError", True)),
+    "einsum sizes differ": (
+        lambda tf: _fails(tf, lambda: tf.einsum("ij,jk->ik", tf.ones([2, 3]), tf.ones([4, 2])),
+                          "Dimensions must be equal, but are 3 and 4"), ("ValueError", True)),
 }
 
 
@@ -204,3 +265,11 @@ def test_where_coordinates_can_be_fetched_but_not_used_inside_the_step():
         np.testing.assert_array_equal(sess.run(coordinates, {condition: [True, False, True]}), [[0], [2]])
         with pytest.raises(tf.errors.UnimplementedError, match="Where:0 is computed on the host .* shape depends on"):
             sess.run(tf.cast(coordinates, tf.float32) * 2.0, {condition: [True, False, True]})
+
+
+def test_einsum_refuses_what_graphc_does_not_build_naming_the_equation():
+    """Deliberate limits: ellipses, and the diagonal of an index whose size is unknown while building."""
+    with pytest.raises(ValueError, match=r"ellipses .* 'bi...,bi...->b'"):
+        tf.einsum("bi...,bi...->b", tf.ones([2, 3]), tf.ones([2, 3]))
+    with pytest.raises(ValueError, match=r"diagonal of index 'i' \(equation 'ii->i'\)"):
+        tf.einsum("ii->i", tf.placeholder(tf.float32, [None, None]))
