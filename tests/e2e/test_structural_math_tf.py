@@ -236,6 +236,22 @@ ANSWERS = {
     "einsum sizes differ": (
         lambda tf: _fails(tf, lambda: tf.einsum("ij,jk->ik", tf.ones([2, 3]), tf.ones([4, 2])),
                           "Dimensions must be equal, but are 3 and 4"), ("ValueError", True)),
+    # -- moments and batch normalization ---------------------------------------------------------------
+    "moments": (lambda tf: _values(_run(tf, list(tf.nn.moments(_arange(tf, 12, [2, 3, 2]) ** 1.5, [0, 2]))), 3),
+                [("float32", [8.554, 14.413, 21.821]), ("float32", [66.824, 111.265, 153.822])]),
+    "moments keep_dims": (lambda tf: [m.shape.as_list() for m in tf.nn.moments(tf.ones([2, 3, 4]), [1],
+                                                                                keep_dims=True)],
+                          [[2, 1, 4], [2, 1, 4]]),
+    "moments gradient": (lambda tf: _gradient(tf, lambda x: tf.stack(tf.nn.moments(x, [1])), [[1.0, 2.0, 4.0]]),
+                         ("float32", [[-1.44444, -0.11111, 2.55556]])),
+    "batch_normalization": (
+        lambda tf: _values(_run(tf, tf.nn.batch_normalization(_arange(tf, 6, [2, 3]), tf.constant([1.0, 2.0, 3.0]),
+                                                              tf.constant([4.0, 1.0, 0.25]), tf.constant(0.5),
+                                                              tf.constant([1.0, -1.0, 2.0]), 1e-3))),
+        ("float32", [[6e-05, 1.4995, -3.49202], [1.49988, -1.499, 8.48405]])),
+    "batch_normalization without offset and scale": (
+        lambda tf: _values(_run(tf, tf.nn.batch_normalization(_arange(tf, 3, [3]), 1.0, 4.0, None, None, 0.0))),
+        ("float32", [-0.5, 0.0, 0.5])),
 }
 
 
