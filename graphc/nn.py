@@ -2,12 +2,13 @@
 
 from graphc.ops.conv_ops import avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, max_pool
 from graphc.ops.math_ops import sigmoid, tanh
-from graphc.ops.nn_impl import batch_normalization, l2_loss, moments
+from graphc.ops.nn_impl import batch_normalization, l2_loss, local_response_normalization, lrn, moments
 from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, softmax,
                                softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                                sparse_softmax_cross_entropy_with_logits)
+from graphc.ops.selection_ops import top_k
 
 __all__ = ["avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_backprop_filter",
-           "conv2d_backprop_input", "dropout", "in_top_k", "l2_loss", "log_softmax", "max_pool", "moments", "relu",
-           "sigmoid", "softmax", "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
-           "sparse_softmax_cross_entropy_with_logits", "tanh"]
+           "conv2d_backprop_input", "dropout", "in_top_k", "l2_loss", "local_response_normalization", "log_softmax",
+           "lrn", "max_pool", "moments", "relu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
+           "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits", "tanh", "top_k"]

@@ -81,6 +81,7 @@ CASES = [
     ("batch_normalization", lambda x, offset, scale: tf.nn.batch_normalization(x, *tf.nn.moments(x, [0]), offset,
                                                                                scale, 1e-3),
      [signed(5, 3), signed(3), signed(3)]),
+    ("top_k", lambda x: tf.nn.top_k(x, 3).values, [signed(2, 3, 5)]),
     ("reshape", lambda x: tf.reshape(x, [-1, 2]), [signed(3, 4)]),
     ("transpose", lambda x: tf.transpose(x, [2, 0, 1]), [signed(2, 3, 4)]),
     ("broadcast_to", lambda x: tf.broadcast_to(x, [3, 4]), [signed(1, 4)]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from graphc.core import dtypes
+from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import convert_to_tensor, name_scope
 from graphc.ops import array_ops, layout_ops, math_ops
 
@@ -43,3 +45,31 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
             inv = inv * scale
         shift = offset - mean * inv if offset is not None else -mean * inv
         return x * array_ops.cast(inv, x.dtype) + array_ops.cast(shift, x.dtype)
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None):  # noqa: A002
+    """`tf.nn.local_response_normalization` (`tf.nn.lrn`) of a float32 NHWC tensor: each element
+    divided by (bias + alpha * the sum of squares of the channels within `depth_radius` of its
+    own) ** beta. Built from ops rather than as TF's LRN op: the squares padded along the
+    channels and 2 * depth_radius + 1 slices of them added; the gradient (TF's LRNGrad
+    formula) is that of these ops."""
+    with name_scope(name, "LRN", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        if x.dtype is not dtypes.float32:
+            raise TypeError(f"Value passed to parameter 'input' has DataType {x.dtype.name} not in list of allowed "
+                            "values: float16, bfloat16, float32")
+        if x.shape.ndims is not None and x.shape.ndims != 4:
+            shapes = format_dims_as_list(x.shape.as_tuple())
+            raise ValueError(f"Shape must be rank 4 but is rank {x.shape.ndims} for '{scope.rstrip('/')}' "
+                             f"(op: 'LRN') with input shapes: {shapes}.")
+        radius = int(depth_radius)
+        padded = layout_ops.pad(math_ops.square(x), [[0, 0], [0, 0], [0, 0], [radius, radius]])
+        channels = array_ops.shape(x)[3]
+        size = layout_ops.stack([-1, -1, -1, channels])
+        window = [layout_ops.slice(padded, [0, 0, 0, offset], size) for offset in range(2 * radius + 1)]
+        squares = math_ops.add_n(window)
+        squares.set_shape(x.shape)
+        return math_ops.multiply(x, math_ops.pow(bias + alpha * squares, -float(beta)), name=scope)
+
+
+lrn = local_response_normalization

@@ -99,3 +99,47 @@ def test_batch_matmul_of_unknown_batch_sizes():
     y = tf.matmul(a, b)
     assert y.shape.as_list() == [None, None, 2]
     assert_same([y], {a: np.ones((4, 5, 3)), b: np.arange(6.0).reshape(3, 2)})
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.int32, tf.int64])
+def test_top_k_values_and_indices(dtype):
+    x = tf.placeholder(dtype, [3, 7])
+    rng = np.random.RandomState(10)
+    values = rng.randint(-3, 4, (3, 7)).astype(dtype.np_dtype)  # many ties: lower index first
+    if dtype.is_floating:
+        values[0, 2], values[1, 4], values[1, 5], values[2, 0] = np.nan, np.inf, -0.0, -np.inf
+    ops = []
+    for k in (0, 1, 3, 7):
+        ops += list(tf.nn.top_k(x, k))
+    ops += list(tf.nn.top_k(tf.reshape(x, [3, 1, 7]), 2, sorted=False))
+    assert_same(ops, {x: values})
+
+
+def test_top_k_of_a_long_row_and_of_no_rows():
+    x = tf.placeholder(tf.float32, [None, 1000])
+    values = np.random.RandomState(11).normal(size=(2, 1000))
+    assert_same(list(tf.nn.top_k(x, 50)), {x: values})
+    assert_same(list(tf.nn.top_k(x, 5)), {x: np.zeros((0, 1000))})
+
+
+def test_lrn_and_its_gradient_follow_tf_formulas():
+    """LRN's output and TF's LRNGrad formula: dx = dy * scale ** -beta - 2 * alpha * beta * x *
+    sum over the window of dy * y / scale, scale = bias + alpha * sum over the window of x ** 2."""
+    x = tf.placeholder(tf.float32, [2, 2, 3, 6])
+    values = np.random.RandomState(12).normal(size=(2, 2, 3, 6)).astype(np.float32)
+    radius, bias, alpha, beta = 2, 1.5, 0.3, 0.75
+    y = tf.nn.lrn(x, radius, bias, alpha, beta)
+    dy = np.random.RandomState(13).normal(size=(2, 2, 3, 6)).astype(np.float32)
+    (dx,) = tf.gradients(y, x, grad_ys=tf.constant(dy))
+    compiled_y, compiled_dx = tf.Session().run([y, dx], {x: values})
+
+    def window_sum(a):
+        padded = np.pad(a.astype(np.float64), [(0, 0)] * 3 + [(radius, radius)])
+        return sum(padded[..., i:i + a.shape[-1]] for i in range(2 * radius + 1))
+
+    scale = bias + alpha * window_sum(values ** 2)
+    expected_y = values * scale ** -beta
+    expected_dx = dy * scale ** -beta - 2 * alpha * beta * values * window_sum(dy * expected_y / scale)
+    np.testing.assert_allclose(compiled_y, expected_y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(compiled_dx, expected_dx, rtol=1e-4, atol=1e-5)
+    assert_same([y, dx], {x: values}, rtol=1e-5, atol=1e-6)

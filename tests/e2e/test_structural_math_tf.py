@@ -252,6 +252,39 @@ ANSWERS = {
     "batch_normalization without offset and scale": (
         lambda tf: _values(_run(tf, tf.nn.batch_normalization(_arange(tf, 3, [3]), 1.0, 4.0, None, None, 0.0))),
         ("float32", [-0.5, 0.0, 0.5])),
+    # -- top_k and LRN -----------------------------------------------------------------------------------
+    "top_k with ties and signed zeros": (
+        lambda tf: _values(_run(tf, list(tf.nn.top_k(tf.constant([[1.0, 3.0, 3.0, 2.0, 3.0],
+                                                               [1.0, 0.0, -0.0, 0.0, -1.0]]), 4)))),
+        [("float32", [[3.0, 3.0, 3.0, 2.0], [1.0, 0.0, -0.0, 0.0]]), ("int32", [[1, 2, 4, 3], [0, 1, 2, 3]])]),
+    "top_k of int32 rows": (lambda tf: _values(_run(tf, list(tf.nn.top_k(tf.constant([5, 1, 5, 7]), 2)))),
+                            [("int32", [7, 5]), ("int32", [3, 0])]),
+    "top_k of 0": (lambda tf: (lambda r: ([t.shape.as_list() for t in r], _values(_run(tf, list(r)))))(
+        tf.nn.top_k(tf.ones([2, 3]), 0)), ([[2, 0], [2, 0]], [("float32", [[], []]), ("int32", [[], []])])),
+    "top_k gradient": (lambda tf: _gradient(tf, lambda x: tf.nn.top_k(x, 2).values, [[1.0, 4.0, 2.0, 3.0]]),
+                       ("float32", [[0.0, 1.0, 0.0, 2.0]])),
+    "top_k k beyond the row": (
+        lambda tf: _fails(tf, lambda: tf.nn.top_k(tf.constant([5, 1, 5, 7]), 5)[0],
+                          "input must have last dimension >= k = 5 but is 4"), ("ValueError", True)),
+    "top_k negative k": (
+        lambda tf: _fails(tf, lambda: tf.nn.top_k(tf.constant([5, 1, 5, 7]), -1)[0],
+                          "must be non-negative but is -1"), ("ValueError", True)),
+    "top_k of a scalar": (lambda tf: _fails(tf, lambda: tf.nn.top_k(tf.constant(5.0), 1)[0],
+                                            "Shape must be at least rank 1 but is rank 0"), ("ValueError", True)),
+    "top_k of bools": (lambda tf: _fails(tf, lambda: tf.nn.top_k(tf.constant([True]), 1)[0], "bool"),
+                       ("TypeError", True)),
+    "lrn": (lambda tf: _values(_run(tf, tf.nn.lrn(_arange(tf, 6, [1, 1, 2, 3]) - 2.0, 1, 1.5, 0.5, 0.75)), 4),
+            ("float32", [[[[-0.7071, -0.3536, 0.0], [0.3536, 0.4018, 0.6307]]]])),
+    "local_response_normalization defaults": (
+        lambda tf: _values(_run(tf, tf.nn.local_response_normalization(tf.ones([1, 1, 1, 3])))),
+        ("float32", [[[[0.5, 0.5, 0.5]]]])),
+    "lrn gradient": (lambda tf: _gradient(tf, lambda x: tf.nn.lrn(x, 1, 1.0, 0.2, 0.5),
+                                          [[[[1.0, -2.0, 0.5, 3.0]]]]),
+                     ("float32", [[[[0.90895, 1.07921, 1.43563, 0.74387]]]])),
+    "lrn of rank 3": (lambda tf: _fails(tf, lambda: tf.nn.lrn(tf.ones([1, 1, 3])),
+                                        "Shape must be rank 4 but is rank 3"), ("ValueError", True)),
+    "lrn of float64": (lambda tf: _fails(tf, lambda: tf.nn.lrn(tf.ones([1, 1, 1, 3], tf.float64)),
+                                         "DataType float64 not in list of allowed values"), ("TypeError", True)),
 }
 
 

@@ -205,6 +205,20 @@ def _scan(name):
     return Spec(build)
 
 
+def _top_k(name):
+    """top_k (values) or top_k_indices of an exact input (so that ties and order match), k up to the row."""
+
+    def build(ctx):
+        entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)), lambda e: e.exact and len(e.shape) >= 1)
+        if not entry.shape or not entry.exact:
+            return False
+        k = ctx.choose_count(0, entry.shape[-1])
+        ctx.add(apply_op(name, [entry.tensor, tf.constant(k)], {"sorted": True}), exact=True)
+        return True
+
+    return Spec(build, NOT_SMOOTH if name == "top_k" else VALUES_ONLY)
+
+
 def _arg_reduction(name):
     def build(ctx):
         entry = ctx.pick_or_leaf(ctx.one_of((FLOAT, INT)), lambda e: e.exact and len(e.shape) >= 1)
@@ -570,6 +584,8 @@ SPECS: dict[str, Spec] = {
     "reduce_all": reduction("reduce_all", exact=True, modes=VALUES_ONLY, kinds=(BOOL,)),
     "cumsum": _scan("cumsum"),
     "cumprod": _scan("cumprod"),
+    "top_k": _top_k("top_k"),
+    "top_k_indices": _top_k("top_k_indices"),
     "argmax": _arg_reduction("argmax"),
     "argmin": _arg_reduction("argmin"),
     "softmax": _softmax("softmax"),
