@@ -143,3 +143,12 @@ def test_lrn_and_its_gradient_follow_tf_formulas():
     np.testing.assert_allclose(compiled_y, expected_y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(compiled_dx, expected_dx, rtol=1e-4, atol=1e-5)
     assert_same([y, dx], {x: values}, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_integer_max_pool(dtype):
+    x = tf.placeholder(dtype, [2, 5, 6, 9])
+    values = np.random.RandomState(14).randint(-2 ** 30, 2 ** 30, (2, 5, 6, 9))
+    values[0, :2, :2, 0] = np.iinfo(dtype.np_dtype).min  # a window of the lowest value
+    assert_same([tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"), tf.nn.max_pool(x, [1, 3, 3, 1], [1, 1, 1, 1],
+                                                                                       "VALID")], {x: values})

@@ -285,6 +285,26 @@ ANSWERS = {
                                         "Shape must be rank 4 but is rank 3"), ("ValueError", True)),
     "lrn of float64": (lambda tf: _fails(tf, lambda: tf.nn.lrn(tf.ones([1, 1, 1, 3], tf.float64)),
                                          "DataType float64 not in list of allowed values"), ("TypeError", True)),
+    # -- integer pooling and convolution; Dimension arithmetic ----------------------------------------
+    "max_pool of int32": (
+        lambda tf: _values(_run(tf, tf.nn.max_pool(tf.constant(np.arange(9, dtype=np.int32).reshape(1, 3, 3, 1)),
+                                                   [1, 2, 2, 1], [1, 1, 1, 1], "VALID"))),
+        ("int32", [[[[4], [5]], [[7], [8]]]])),
+    "max_pool of int64 with SAME padding": (
+        lambda tf: _values(_run(tf, tf.nn.max_pool(tf.constant(-np.arange(9, dtype=np.int64).reshape(1, 3, 3, 1)),
+                                                   [1, 2, 2, 1], [1, 2, 2, 1], "SAME"))),
+        ("int64", [[[[0], [-2]], [[-6], [-8]]]])),
+    "avg_pool of int32": (lambda tf: _fails(tf, lambda: tf.nn.avg_pool(tf.ones([1, 3, 3, 1], tf.int32), [1, 2, 2, 1],
+                                                                       [1, 1, 1, 1], "SAME"), "DataType int32"),
+                          ("TypeError", True)),
+    "conv2d of int64": (lambda tf: _fails(tf, lambda: tf.nn.conv2d(tf.ones([1, 3, 3, 1], tf.int64),
+                                                                   tf.ones([1, 1, 1, 1], tf.int64), [1, 1, 1, 1],
+                                                                   "SAME"), "DataType int64"), ("TypeError", True)),
+    "Dimension arithmetic": (
+        lambda tf: (lambda d, unknown: [repr(v) for v in (d - 1, int(d), d.value, unknown + 1, (unknown + 1).value,
+                                                          d * 2 // 4, d == 6, d > 3, d <= 5)])(
+            tf.ones([6, 3]).shape[0], tf.placeholder(tf.float32, [None]).shape[0]),
+        ["Dimension(5)", "6", "6", "Dimension(None)", "None", "Dimension(3)", "True", "True", "False"]),
 }
 
 
@@ -322,3 +342,10 @@ def test_einsum_refuses_what_graphc_does_not_build_naming_the_equation():
         tf.einsum("bi...,bi...->b", tf.ones([2, 3]), tf.ones([2, 3]))
     with pytest.raises(ValueError, match=r"diagonal of index 'i' \(equation 'ii->i'\)"):
         tf.einsum("ii->i", tf.placeholder(tf.float32, [None, None]))
+
+
+def test_integer_conv2d_is_refused():
+    """A deliberate difference: TF 2.21 has an int32 Conv2D CPU kernel (TF 1.15 refused int32, with
+    this TypeError); graphc's convolutions are float GEMMs, and refuse integers as TF 1.15 did."""
+    with pytest.raises(TypeError, match=r"DataType int32 not in list of allowed values: float32, float64 .*Conv2D"):
+        tf.nn.conv2d(tf.ones([1, 3, 3, 1], tf.int32), tf.ones([1, 1, 1, 1], tf.int32), [1, 1, 1, 1], "SAME")
