@@ -89,7 +89,7 @@ class Role(enum.Enum):
     FORWARD = "forward"            # its input's value (Identity, StopGradient)
     CONTROL = "control"            # orders ops, computes nothing (NoOp)
     CHOOSE_INITIALIZED = "choose"  # its first input if that variable is initialised, else its second
-    HOST = "host"                  # finished on the host after the step (summaries: OpDef.host_function)
+    HOST = "host"                  # finished on the host after the step (summaries, Where: OpDef.host_function)
 
 
 @dataclass(frozen=True)
