@@ -17,6 +17,7 @@ from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, 
                                   reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)
 from graphc.ops.check_ops import check_numerics
+from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
@@ -27,10 +28,9 @@ from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, clip_by_value,
                                  logical_or, matmul, maximum, minimum, multiply, negative, not_equal, pow, realdiv,
                                  reciprocal, reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign,
                                  sqrt, square, subtract, tanh, truediv, where)
-from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod
-from graphc.ops.scan_ops import cumprod, cumsum
-from graphc.ops.contraction_ops import einsum, tensordot
+from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod  # structural math
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
+from graphc.ops.scan_ops import cumprod, cumsum
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
 from graphc.ops.variables import (Variable, global_variables, global_variables_initializer, initialize_all_variables,

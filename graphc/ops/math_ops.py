@@ -466,10 +466,11 @@ where_p = registry.register(OpDef(name="where", tf_type="Where", infer=_where_in
 
 
 def where(condition, x=None, y=None, name=None):
-    """`tf.where` as TF1's: with x and y, the elementwise choice (with broadcasting), or, for a
-    vector condition and x of a higher rank, the choice of whole rows of x or y; with neither,
-    the coordinates of the condition's true (nonzero) elements, an int64 [n, rank] that can
-    be fetched but not used inside the step (its shape depends on values: see where_p)."""
+    """`tf.where` as TF1's: with x and y, the elementwise choice, or, for a vector condition as long
+    as x's first dimension (x of a higher rank), the choice of whole rows of x or y (TF1's
+    Select); other shapes broadcast (SelectV2, where TF1 refuses them). With neither x nor y,
+    the coordinates of the condition's true (nonzero) elements, an int64 [n, rank] that can be
+    fetched but not used inside the step (its shape depends on values: see where_p)."""
     if (x is None) != (y is None):
         raise ValueError("x and y must both be non-None or both be None.")
     condition = convert_to_tensor(condition)
@@ -479,12 +480,8 @@ def where(condition, x=None, y=None, name=None):
     rank = x.shape.ndims
     if condition.shape.ndims == 1 and rank is not None and rank > 1:
         rows, x_rows = condition.shape.as_tuple()[0], x.shape.as_tuple()[0]
-        if rows is not None and x_rows is not None and rows != x_rows:
-            shapes = registry.shapes_text([TensorType(t.dtype, t.shape.as_tuple()) for t in (condition, x, y)])
-            raise ValueError(f"Dimension 0 in both shapes must be equal, but are {rows} and {x_rows}. Shapes are "
-                             f"[{rows}] and [{x_rows}]. for '{name or 'Select'}' (op: 'Select') with input shapes: "
-                             f"{shapes}.")
-        condition = reshape(condition, [-1] + [1] * (rank - 1))  # one choice per row
+        if rows is None or x_rows is None or rows == x_rows:
+            condition = reshape(condition, [-1] + [1] * (rank - 1))  # one choice per row
     return apply_op("select", [condition, x, y], name=name or "Select")
 
 
