@@ -80,9 +80,11 @@ def test_batch_matmul_with_broadcast_batch_dimensions(dtype, adj_x, adj_y):
     rng = np.random.RandomState(9)
     ops, feeds = [], {}
     # Small products (the plain loop nest), products for the GEMM library (40 x 50 x 30 each), rank 2
-    # against rank 4, and an empty batch.
+    # against rank 4, an empty batch, and batches of at least MIN_BATCH_TASKS split across the pool
+    # (small products, and large ones on each thread's GEMM).
     for a_batch, b_batch, m, k, n in [((2,), (2,), 3, 4, 5), ((3, 1), (4,), 2, 3, 2), ((), (2, 1), 3, 2, 4),
-                                      ((2,), (), 40, 50, 30), ((0,), (1,), 2, 3, 4)]:
+                                      ((2,), (), 40, 50, 30), ((0,), (1,), 2, 3, 4), ((3, 1), (1, 3), 40, 50, 30),
+                                      ((9,), (), 5, 6, 7)]:
         a = tf.placeholder(dtype, a_batch + ((k, m) if adj_x else (m, k)))
         b = tf.placeholder(dtype, b_batch + ((n, k) if adj_y else (k, n)))
         for p in (a, b):
