@@ -22,6 +22,7 @@ from graphc.ops.activation_ops import log_sigmoid
 from graphc.ops.check_ops import check_numerics
 from graphc.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from graphc.ops.elementary_ops import atan2, ceil, cos, erf, expm1, floor, log1p, round, sin, tan  # noqa: A004
+from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
@@ -33,7 +34,9 @@ from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argm
                                  not_equal, pow, realdiv, reciprocal, reduce_max, reduce_mean, reduce_min,
                                  reduce_sum, rsqrt, sigmoid, sign, sqrt, square, subtract, tanh, truediv,
                                  truncatediv, truncatemod, where)
+from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod  # structural math
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
+from graphc.ops.scan_ops import cumprod, cumsum
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, is_variable_initialized, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
 from graphc.ops.variables import (Variable, assert_variables_initialized, global_variables,

@@ -368,8 +368,9 @@ class _Lowering:
             return early if early is not None else self._read(var, tensor.op)
         if _role(tensor.op) is Role.HOST:
             raise errors.UnimplementedError(
-                None, consumer, f"{tensor.name} is computed on the host after the compiled step (a summary): "
-                                f"it can be fetched, but {consumer.name} cannot use it")
+                None, consumer, f"{tensor.name} is computed on the host after the compiled step (a summary, or "
+                                f"a one-argument tf.where, whose shape depends on values): it can be fetched, but "
+                                f"{consumer.name} cannot use it")
         raise AssertionError(f"{tensor.name} used by {consumer.name} before it was lowered")
 
     def _read(self, var: Operation, reference: Operation) -> Value:

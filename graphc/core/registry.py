@@ -39,8 +39,9 @@ class FusionClass(enum.Enum):
 
 @dataclass(frozen=True)
 class Reduction:
-    """How a REDUCE op combines its elements: `combine` ("add", "maximum", "minimum") starting
-    from `identity` ("zero", "lowest", "highest"); a `mean` divides by the count at the end."""
+    """How a REDUCE op combines its elements: `combine` ("add", "multiply", "maximum", "minimum",
+    and for bools "or", "and") starting from `identity` ("zero", "one", "lowest", "highest"); a
+    `mean` divides by the count at the end."""
 
     combine: str
     identity: str
@@ -93,7 +94,7 @@ class Role(enum.Enum):
     CONTROL = "control"            # orders ops, computes nothing (NoOp)
     CHOOSE_INITIALIZED = "choose"  # its first input if that variable is initialised, else its second
     INITIALIZED = "initialized"    # whether the variable of its input is initialised: a bool constant
-    HOST = "host"                  # finished on the host after the step (summaries: OpDef.host_function)
+    HOST = "host"                  # finished on the host after the step (summaries, Where: OpDef.host_function)
 
 
 @dataclass(frozen=True)

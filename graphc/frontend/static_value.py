@@ -25,7 +25,8 @@ def static_value(tensor, dims_of: Callable[[object], Dims], memo: Optional[dict]
     """The value of `tensor` if it can be computed without running the graph, else None.
 
     `dims_of(tensor)` gives the best known shape of any tensor. Const is a leaf;
-    shape-only ops (Shape, Size, Rank) ask their `shape_function`; other
+    shape-only ops (Shape, Size, Rank) ask their `shape_function`; Identity and
+    StopGradient give their input's value; other
     stateless ops run their reference implementation once all inputs are known.
     """
     if memo is None:
@@ -43,6 +44,8 @@ def _evaluate(tensor, dims_of, memo):
         return op.attrs["value"]
     if op_def.shape_only_inputs:
         return op_def.shape_function(dims_of(op.inputs[0]), **op.attrs)
+    if op_def.role is Role.FORWARD:  # Identity, StopGradient: their input's value
+        return static_value(op.inputs[0], dims_of, memo)
     if op_def.effects.stateful or op_def.reference is None:
         return None
     dims = dims_of(tensor)

@@ -6,6 +6,7 @@ from graphc.ops import activation_ops  # noqa: F401
 from graphc.ops import array_ops  # noqa: F401
 from graphc.ops import check_ops  # noqa: F401
 from graphc.ops import collective_ops  # noqa: F401
+from graphc.ops import contraction_ops  # noqa: F401
 from graphc.ops import conv_ops  # noqa: F401
 from graphc.ops import elementary_ops  # noqa: F401
 from graphc.ops import init_ops  # noqa: F401
@@ -14,6 +15,8 @@ from graphc.ops import math_ops  # noqa: F401
 from graphc.ops import nn_impl  # noqa: F401
 from graphc.ops import nn_ops  # noqa: F401
 from graphc.ops import random_ops  # noqa: F401
+from graphc.ops import scan_ops  # noqa: F401
+from graphc.ops import selection_ops  # noqa: F401
 from graphc.ops import state_ops  # noqa: F401
 from graphc.ops import string_ops  # noqa: F401
 from graphc.ops import summary_ops  # noqa: F401

@@ -15,7 +15,7 @@ import numpy as np
 from graphc import errors
 from graphc.core import dtypes, products, registry, rules
 from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
-from graphc.core.rules import FLOAT_TYPES
+from graphc.core.rules import FLOAT_TYPES, NUMERIC_TYPES
 from graphc.core.tensor_shape import is_fully_defined
 from graphc.core.windows import Convolution, Window, conv_window, pool_window
 from graphc.frontend.graph import apply_op, convert_to_tensor
@@ -255,7 +255,8 @@ def _pooled_dims(image, attrs, is_max: bool):
 
 def _pool_infer(is_max: bool):
     def infer(types, attrs):
-        dtype = rules.same_dtype(types[:1], FLOAT_TYPES)
+        # TF's MaxPool takes integers too (TF 2.21 pools int32 and int64); AvgPool floats only.
+        dtype = rules.same_dtype(types[:1], NUMERIC_TYPES if is_max else FLOAT_TYPES)
         _check_attrs(attrs, "pooling")
         result = TensorType(dtype, _pooled_dims(_nhwc(types[0], "value"), attrs, is_max))
         _check_pool_batch_and_depth(attrs, result, is_max)
@@ -284,7 +285,7 @@ def _max_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
     """TF's MaxPool: from the dtype's lowest value, each tap strictly greater is taken, so NaN never
     wins (TF 2.21: [nan, 1, 2, 3] gives 3; a window of -inf or NaN the lowest float)."""
     window = pool_window(x.shape, dict(ksize=ksize, strides=strides, padding=padding))
-    lowest = np.finfo(x.dtype).min
+    lowest = (np.finfo if x.dtype.kind == "f" else np.iinfo)(x.dtype).min
     padded = window.padded(x, lowest)
     best = np.full((x.shape[0], window.out_h, window.out_w, x.shape[3]), lowest, x.dtype)
     for kh, kw, rows, cols in window.taps():

@@ -16,7 +16,8 @@ from graphc.core.registry import (NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE, DType
 from graphc.core.rules import FLOAT_TYPES, INTEGER_TYPES, NUMERIC_TYPES, SIGNED_TYPES
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
-from graphc.ops import array_ops
+from graphc.frontend.static_value import static_value
+from graphc.ops import array_ops, layout_ops, scan_ops
 from graphc.ops.array_ops import cast, constant, reshape, shape, size, sum_to_shape_of
 
 ALL_TYPES = NUMERIC_TYPES + (dtypes.bool_,)
@@ -344,7 +345,9 @@ def _minimum_grad(op, g):
 def _select_grad(op, g):
     c, x, y = op.inputs
     zeros = array_ops.zeros_like(g)
-    return [None, sum_to_shape_of(where(c, g, zeros), x), sum_to_shape_of(where(c, zeros, g), y)]
+    # The op itself, not tf.where: where's row select would reread a condition of unknown length.
+    return [None, sum_to_shape_of(apply_op("select", [c, g, zeros]), x),
+            sum_to_shape_of(apply_op("select", [c, zeros, g]), y)]
 
 
 @registry.set_gradient(add_n_p)
@@ -510,12 +513,46 @@ def logical_not(x, name=None):
     return apply_op("logical_not", [x], name=name)
 
 
+def _where_infer(types, attrs):
+    """TF's Where: int64 coordinates, one row per true (nonzero) element, as many columns as the
+    input has dimensions; how many rows depends on the values."""
+    x = types[0]
+    rules.same_dtype(types, ALL_TYPES)
+    return TensorType(dtypes.int64, (None, None if x.dims is None else len(x.dims)))
+
+
+def _where_on_host(op, input_values):
+    condition = np.asarray(input_values[0])
+    if condition.ndim == 0:
+        raise errors.InvalidArgumentError(None, op, "WhereOp : Unhandled input dimensions: 0")
+    return np.argwhere(condition).astype(np.int64)
+
+
+# A step's values have static shapes, fixed when it compiles; Where's row count depends on the
+# condition's values. So Where is finished on the host from the condition the compiled step
+# computes (as summaries are): it can be fetched, and an op of the step using it is refused
+# when the step compiles (compiler/lower.py).
+where_p = registry.register(OpDef(name="where", tf_type="Where", infer=_where_infer, role=Role.HOST,
+                                  gradient=NOT_DIFFERENTIABLE, host_function=_where_on_host))
+
+
 def where(condition, x=None, y=None, name=None):
-    """`tf.where(condition, x, y)`: elementwise choice, with broadcasting."""
-    if x is None or y is None:
-        raise ValueError("graphc: tf.where needs both x and y (the index form is not supported)")
+    """`tf.where` as TF1's: with x and y, the elementwise choice, or, for a vector condition as long
+    as x's first dimension (x of a higher rank), the choice of whole rows of x or y (TF1's
+    Select); other shapes broadcast (SelectV2, where TF1 refuses them). With neither x nor y,
+    the coordinates of the condition's true (nonzero) elements, an int64 [n, rank] that can be
+    fetched but not used inside the step (its shape depends on values: see where_p)."""
+    if (x is None) != (y is None):
+        raise ValueError("x and y must both be non-None or both be None.")
     condition = convert_to_tensor(condition)
+    if x is None:
+        return apply_op("where", [condition], name=name or "Where")
     x, y = _convert_pair(x, y)
+    rank = x.shape.ndims
+    if condition.shape.ndims == 1 and rank is not None and rank > 1:
+        rows, x_rows = condition.shape.as_tuple()[0], x.shape.as_tuple()[0]
+        if rows is None or x_rows is None or rows == x_rows:
+            condition = reshape(condition, [-1] + [1] * (rank - 1))  # one choice per row
     return apply_op("select", [condition, x, y], name=name or "Select")
 
 
@@ -589,10 +626,64 @@ def _matmul_grad(op, g):
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, name=None):
-    """`tf.matmul` of two matrices (adjoint equals transpose for real types)."""
+    """`tf.matmul`: of two matrices (MatMul), or, when either operand has another rank, of the
+    matrices in their last two dimensions with the batch dimensions before them broadcast
+    (BatchMatMulV2, as TF 1.15 builds it). Adjoint equals transpose for real types."""
+    for transpose, adjoint, side in ((transpose_a, adjoint_a, "a"), (transpose_b, adjoint_b, "b")):
+        if transpose and adjoint:
+            raise ValueError(f"Only one of `transpose_{side}` and `adjoint_{side}` can be True. Received "
+                             f"`transpose_{side}`={transpose}, `adjoint_{side}`={adjoint}.")
     a, b = _convert_pair(a, b)
+    if a.shape.ndims != 2 or b.shape.ndims != 2:
+        return apply_op("batch_matmul", [a, b], {"adj_x": bool(transpose_a or adjoint_a),
+                                                 "adj_y": bool(transpose_b or adjoint_b)}, name=name or "MatMul")
     return apply_op("matmul", [a, b], {"transpose_a": bool(transpose_a or adjoint_a),
                                        "transpose_b": bool(transpose_b or adjoint_b)}, name=name)
+
+
+def _batch_matmul_infer(types, attrs):
+    """TF's BatchMatMulV2 rule: ranks of at least 2, the inner dimensions equal, the batch
+    dimensions broadcast."""
+    a, b = types
+    dtype = rules.same_dtype(types, NUMERIC_TYPES)
+    for t in types:
+        if t.dims is not None and len(t.dims) < 2:
+            raise ShapeError(f"Shape must be at least rank 2 but is rank {len(t.dims)}")
+    if a.dims is None or b.dims is None:
+        return TensorType(dtype, None)
+    m, k = a.dims[-1:-3:-1] if attrs["adj_x"] else a.dims[-2:]
+    k2, n = b.dims[-1:-3:-1] if attrs["adj_y"] else b.dims[-2:]
+    rules.merge_dim(k, k2, "BatchMatMulV2")
+    return TensorType(dtype, rules.broadcast_dims(a.dims[:-2], b.dims[:-2]) + (m, n))
+
+
+def _batch_matmul_reference(a, b, adj_x, adj_y):
+    a = np.swapaxes(a, -1, -2) if adj_x else a
+    b = np.swapaxes(b, -1, -2) if adj_y else b
+    if a.dtype.kind == "f":  # as _matmul_reference: accumulated in float64
+        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+    return np.matmul(a, b)
+
+
+batch_matmul_p = registry.register(OpDef(name="batch_matmul", tf_type="BatchMatMulV2", infer=_batch_matmul_infer,
+                                         reference=_batch_matmul_reference))
+
+
+@registry.set_gradient(batch_matmul_p)
+def _batch_matmul_grad(op, g):
+    """TF's rule: the products of MatMul's gradient, each summed over the batch dimensions its
+    operand was broadcast along."""
+    x, y = op.inputs
+    adj_x, adj_y = op.attrs["adj_x"], op.attrs["adj_y"]
+    if not adj_x and not adj_y:
+        gx, gy = matmul(g, y, adjoint_b=True), matmul(x, g, adjoint_a=True)
+    elif not adj_x:
+        gx, gy = matmul(g, y), matmul(g, x, adjoint_a=True)
+    elif not adj_y:
+        gx, gy = matmul(y, g, adjoint_b=True), matmul(x, g)
+    else:
+        gx, gy = matmul(y, g, adjoint_a=True, adjoint_b=True), matmul(g, x, adjoint_a=True, adjoint_b=True)
+    return [sum_to_shape_of(gx, x), sum_to_shape_of(gy, y)]
 
 
 # -- reductions ---------------------------------------------------------------------------
@@ -617,16 +708,18 @@ def _axes_tuple(x, axes):
     return rules.normalize_axes(axes, x.ndim)
 
 
-def _sum_of(x, axes, keepdims, mean=False):
-    """np.sum over `axes`, accumulated wider than the kernels' pairwise sums so that the oracle
-    is at least as accurate: float32 in float64, float64 in long double (x86's 64-bit
-    mantissa, which keeps float64 sum([1e16, 1, -1e16, 1]) at TF's 2), an int32 mean's
-    sum in int64 (as TF's). Integer sums wrap, as TF's do."""
-    if x.dtype.kind in "iu":  # an integer mean's sum in int64, as TF's
+def _sum_of(x, axes, keepdims, mean=False, combine=np.sum):
+    """np.sum (or `combine`, np.prod) over `axes`, accumulated wider than the kernels' pairwise
+    sums so that the oracle is at least as accurate: float32 in float64, float64 in long double
+    (x86's 64-bit mantissa, which keeps float64 sum([1e16, 1, -1e16, 1]) at TF's 2), an integer
+    mean's sum in int64 (as TF's). Integer sums and products wrap, as TF's do."""
+    if x.dtype.kind in "iu":
         wider = np.int64 if mean else x.dtype
+    elif x.dtype.kind == "b":
+        wider = x.dtype
     else:  # float16 is summed in float32 by TF, here in float64
         wider = {np.dtype(np.float64): np.longdouble}.get(x.dtype, np.float64)
-    return np.sum(x, axis=axes, keepdims=keepdims, dtype=wider)
+    return combine(x, axis=axes, keepdims=keepdims, dtype=wider)
 
 
 def _sum_reference(x, axes, keepdims):
@@ -655,6 +748,19 @@ def _highest(dtype):
     return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
 
 
+def _prod_reference(x, axes, keepdims):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sum_of(x, _axes_tuple(x, axes), keepdims, combine=np.prod).astype(x.dtype)
+
+
+def _any_reference(x, axes, keepdims):
+    return np.any(x, axis=_axes_tuple(x, axes), keepdims=keepdims)
+
+
+def _all_reference(x, axes, keepdims):
+    return np.all(x, axis=_axes_tuple(x, axes), keepdims=keepdims)
+
+
 def _max_reference(x, axes, keepdims):
     return np.max(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_lowest(x.dtype))
 
@@ -663,8 +769,8 @@ def _min_reference(x, axes, keepdims):
     return np.min(x, axis=_axes_tuple(x, axes), keepdims=keepdims, initial=_highest(x.dtype))
 
 
-def _reduction(name, tf_type, reference, reduction):
-    return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(NUMERIC_TYPES),
+def _reduction(name, tf_type, reference, reduction, allowed=NUMERIC_TYPES):
+    return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(allowed),
                                    fusion=FusionClass.REDUCE, reduction=reduction,
                                    static_inputs=("axes",), reference=reference))
 
@@ -673,6 +779,9 @@ reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference, Reduction("add", 
 reduce_mean_p = _reduction("reduce_mean", "Mean", _mean_reference, Reduction("add", "zero", mean=True))
 reduce_max_p = _reduction("reduce_max", "Max", _max_reference, Reduction("maximum", "lowest"))
 reduce_min_p = _reduction("reduce_min", "Min", _min_reference, Reduction("minimum", "highest"))
+reduce_prod_p = _reduction("reduce_prod", "Prod", _prod_reference, Reduction("multiply", "one"))
+reduce_any_p = _reduction("reduce_any", "Any", _any_reference, Reduction("or", "zero"), (dtypes.bool_,))
+reduce_all_p = _reduction("reduce_all", "All", _all_reference, Reduction("and", "one"), (dtypes.bool_,))
 
 
 def _reduced_shape_reference(input_shape, axes):
@@ -725,6 +834,33 @@ def _min_max_reduce_grad(op, g):
 
 registry.set_gradient(reduce_max_p)(_min_max_reduce_grad)
 registry.set_gradient(reduce_min_p)(_min_max_reduce_grad)
+reduce_any_p.gradient = reduce_all_p.gradient = NOT_DIFFERENTIABLE
+
+
+@registry.set_gradient(reduce_prod_p)
+def _prod_grad(op, g):
+    """TF's rule, right where x holds zeros: an element's gradient is the product of the others,
+    made of exclusive running products from both ends over the reduced axes, which a
+    transpose moves first and a reshape packs into one."""
+    x, axes = op.inputs
+    rank = x.shape.ndims
+    axes_value = static_value(axes, lambda t: t.shape.as_tuple())
+    if rank is None or axes_value is None:
+        raise errors.UnimplementedError(None, op, f"graphc: the gradient of {op.name} (Prod) needs the rank of its "
+                                        "input and its axes when the graph is built")
+    reduced = list(rules.normalize_axes(axes_value, rank))
+    perm = reduced + [a for a in range(rank) if a not in reduced]
+    x_shape = shape(x)
+    grad = array_ops.broadcast_to(reshape(g, apply_op("reduced_shape", [x_shape, axes])), x_shape)
+    permuted = array_ops.transpose(x, perm)
+    permuted_shape = shape(permuted)
+    reduced_count = reduce_prod(permuted_shape[:len(reduced)], keepdims=True)
+    other_count = reduce_prod(permuted_shape[len(reduced):], keepdims=True)
+    packed = reshape(permuted, layout_ops.concat([reduced_count, other_count], 0))
+    left = scan_ops.cumprod(packed, 0, exclusive=True)
+    right = scan_ops.cumprod(packed, 0, exclusive=True, reverse=True)
+    others = reshape(left * right, permuted_shape)
+    return [grad * array_ops.transpose(others, np.argsort(perm).tolist()), None]
 
 
 def _reduce(op_name, input_tensor, axis, keepdims, name, reduction_indices=None, keep_dims=None):
@@ -762,6 +898,40 @@ def reduce_max(input_tensor, axis=None, keepdims=False, name=None, reduction_ind
 def reduce_min(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
     """`tf.reduce_min`."""
     return _reduce("reduce_min", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_prod(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_prod`; the product of nothing is 1, integer products wrap."""
+    return _reduce("reduce_prod", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_any`: the logical or of bools (False over nothing)."""
+    return _reduce("reduce_any", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_all`: the logical and of bools (True over nothing)."""
+    return _reduce("reduce_all", input_tensor, axis, keepdims, name, reduction_indices, keep_dims)
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """`tf.reduce_logsumexp`, built as TF1 builds it: log(sum(exp(x - m))) + m with m the
+    maximum (0 where that is not finite, so -inf rows give -inf and inf ones NaN as in TF),
+    m held out of the gradient."""
+    if reduction_indices is not None:
+        axis = reduction_indices
+    if keep_dims is not None:
+        keepdims = keep_dims
+    with name_scope(name, "ReduceLogSumExp", [input_tensor]) as scope:
+        x = convert_to_tensor(input_tensor)
+        raw_max = reduce_max(x, axis, keepdims=True)
+        finite = less(abs(raw_max), np.inf)  # TF's is_finite: false for infinities and NaN
+        largest = array_ops.stop_gradient(where(finite, raw_max, array_ops.zeros_like(raw_max)))
+        result = log(reduce_sum(exp(x - largest), axis, keepdims=keepdims))
+        if not keepdims:
+            largest = reshape(largest, shape(result))
+        return add(result, largest, name=scope)
 
 
 # -- ArgMax / ArgMin --------------------------------------------------------------------

@@ -24,11 +24,12 @@ def run_example(name, *args, **env):
 
 def test_fully_connected_feed_trains(tmp_path):
     log_dir = tmp_path / "logs"
-    output = run_example("fully_connected_feed.py", "--max_steps", "300", "--log_dir", str(log_dir))
+    output = run_example("fully_connected_feed.py", "--max_steps", "300", "--learning_rate", "0.1", "--log_dir", str(log_dir))
     losses = [float(v) for v in re.findall(r"Step \d+: loss = ([\d.]+)", output)]
     assert len(losses) == 3 and losses[-1] < losses[0]
     precision = float(re.findall(r"Precision @ 1: ([\d.]+)", output)[-1])
-    assert "Test Data Eval:" in output and precision > 0.5
+    # At the tutorial's rate (0.01) 300 unseeded steps reach 0.47-0.70; at 0.1, 0.89-0.90.
+    assert "Test Data Eval:" in output and precision > 0.8
 
     # TensorBoard's reader finds the loss at every logged step, and the graph.
     events = EventAccumulator(str(log_dir))

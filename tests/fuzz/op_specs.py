@@ -191,6 +191,24 @@ def _matmul(ctx):
     return True
 
 
+def _batch_matmul(ctx):
+    """Products of the last two dimensions; the second operand's batch dimensions a suffix of the
+    first's, some of them 1 (broadcast)."""
+    kind = _numeric_kind(ctx, (FLOAT, FLOAT, INT))
+    adj_x, adj_y = ctx.flip(), ctx.flip()
+    a = ctx.pick_or_leaf(kind, lambda e: len(e.shape) >= 3)
+    if len(a.shape) < 2:
+        return False
+    k = a.shape[-2] if adj_x else a.shape[-1]
+    batch = a.shape[:-2][ctx.choose_count(0, len(a.shape) - 2):]
+    batch = tuple(1 if ctx.flip(0.2) else d for d in batch)
+    n = ctx.dim()
+    b = ctx.pick_or_leaf(kind, shape=batch + ((n, k) if adj_y else (k, n)))
+    ctx.add(apply_op("batch_matmul", [a.tensor, b.tensor], {"adj_x": adj_x, "adj_y": adj_y}),
+            exact=kind == INT and a.exact and b.exact)
+    return True
+
+
 def _axes(ctx, rank):
     """Random reduction axes of a rank: None (all), one axis, or a subset; sometimes negative."""
     if rank == 0 or ctx.flip(0.2):
@@ -199,14 +217,16 @@ def _axes(ctx, rank):
     return [a - rank if ctx.flip(0.3) else a for a in axes]
 
 
-def reduction(name, exact=False, modes=ALL_MODES) -> Spec:
+def reduction(name, exact=False, modes=ALL_MODES, kinds=(FLOAT, INT)) -> Spec:
     """A reduction over random axes; with wide inputs, sometimes over a long leaf of its own."""
 
     def build(ctx):
-        if ctx.tensorflow and ctx.mode != FINITE_DIFFERENCES and ctx.flip(0.15):
+        if FLOAT in kinds and ctx.tensorflow and ctx.mode != FINITE_DIFFERENCES and ctx.flip(0.15):
             source, long_reduction = ctx.long_leaf(), True
+        elif FLOAT not in kinds:  # bools: values only
+            source, long_reduction = ctx.pick_or_leaf(ctx.one_of(kinds)), False
         else:
-            source, long_reduction = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT))), False
+            source, long_reduction = ctx.pick_or_leaf(_numeric_kind(ctx, kinds)), False
         axes = _axes(ctx, len(source.shape))
         axes_tensor = tf.constant(list(range(len(source.shape))) if axes is None else axes, dtype=tf.int32)
         result = apply_op(name, [source.tensor, axes_tensor], {"keepdims": ctx.flip(0.3)})
@@ -215,6 +235,36 @@ def reduction(name, exact=False, modes=ALL_MODES) -> Spec:
         return True
 
     return Spec(build, modes)
+
+
+def _scan(name):
+    """cumsum or cumprod along a random axis, exclusive and reversed at random."""
+
+    def build(ctx):
+        kind = _numeric_kind(ctx, (FLOAT, INT))
+        entry = ctx.pick_or_leaf(kind, lambda e: len(e.shape) >= 1)
+        if not entry.shape:
+            return False
+        axis = ctx.choose_count(-len(entry.shape), len(entry.shape) - 1)
+        attrs = {"exclusive": ctx.flip(), "reverse": ctx.flip()}
+        ctx.add(apply_op(name, [entry.tensor, tf.constant(axis)], attrs), exact=kind == INT and entry.exact)
+        return True
+
+    return Spec(build)
+
+
+def _top_k(name):
+    """top_k (values) or top_k_indices of an exact input (so that ties and order match), k up to the row."""
+
+    def build(ctx):
+        entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)), lambda e: e.exact and len(e.shape) >= 1)
+        if not entry.shape or not entry.exact:
+            return False
+        k = ctx.choose_count(0, entry.shape[-1])
+        ctx.add(apply_op(name, [entry.tensor, tf.constant(k)], {"sorted": True}), exact=True)
+        return True
+
+    return Spec(build, NOT_SMOOTH if name == "top_k" else VALUES_ONLY)
 
 
 def _arg_reduction(name):
@@ -603,10 +653,18 @@ SPECS: dict[str, Spec] = {
     "select": Spec(_select),
     "add_n": Spec(_add_n),
     "matmul": Spec(_matmul),
+    "batch_matmul": Spec(_batch_matmul),
     "reduce_sum": reduction("reduce_sum"),
     "reduce_mean": reduction("reduce_mean"),
     "reduce_max": reduction("reduce_max", exact=True, modes=NOT_SMOOTH),
     "reduce_min": reduction("reduce_min", exact=True, modes=NOT_SMOOTH),
+    "reduce_prod": reduction("reduce_prod"),
+    "reduce_any": reduction("reduce_any", exact=True, modes=VALUES_ONLY, kinds=(BOOL,)),
+    "reduce_all": reduction("reduce_all", exact=True, modes=VALUES_ONLY, kinds=(BOOL,)),
+    "cumsum": _scan("cumsum"),
+    "cumprod": _scan("cumprod"),
+    "top_k": _top_k("top_k"),
+    "top_k_indices": _top_k("top_k_indices"),
     "argmax": _arg_reduction("argmax"),
     "argmin": _arg_reduction("argmin"),
     "softmax": _softmax("softmax"),
@@ -664,4 +722,5 @@ NOT_FUZZED: dict[str, str] = {
     "is_variable_initialized": "the session's state, not a function of values: tests/e2e/test_initialization_checks.py",
     "report_uninitialized_variables": "strings finished on the host: tests/e2e/test_initialization_checks.py",
     "string_join": "strings, joined on the host (tests/e2e/test_strings.py)",
+    "where": "finished on the host (its shape depends on values): tests/e2e/test_structural_math_tf.py",
 }

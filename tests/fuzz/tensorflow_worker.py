@@ -36,8 +36,8 @@ os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 _ASSIGNMENTS = ("Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent")
 # graphc attribute names that TF's OpDefs spell otherwise.
-_TF_ATTR_NAMES = {("Cast", "dtype"): "DstT", ("Sum", "keepdims"): "keep_dims", ("Mean", "keepdims"): "keep_dims",
-                  ("Max", "keepdims"): "keep_dims", ("Min", "keepdims"): "keep_dims"}
+_TF_ATTR_NAMES = {("Cast", "dtype"): "DstT", **{(reduction, "keepdims"): "keep_dims"
+                                                 for reduction in ("Sum", "Mean", "Max", "Min", "Prod", "Any", "All")}}
 # graphc puts the inputs whose values must be known at compile time last (core/registry.py's static_inputs);
 # TF's order, as positions in graphc's.
 _TF_INPUT_ORDER = {"Fill": (1, 0), "PadV2": (0, 2, 1), "OneHot": (0, 3, 1, 2)}
@@ -118,6 +118,8 @@ class _Builder:
             return [tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=inputs[0], labels=inputs[1])[0]]
         if kind == "SparseSoftmaxCrossEntropyWithLogitsGrad":  # graphc's own op: TF's second output
             return [tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=inputs[0], labels=inputs[1])[1]]
+        if kind == "TopKV2Indices":  # graphc's own op: TopKV2's second output
+            return [tf.raw_ops.TopKV2(input=inputs[0], k=inputs[1], sorted=node["attrs"]["sorted"])[1]]
         return self._raw_op(kind, inputs, node, dtype_attrs)
 
     def _raw_op(self, kind: str, inputs: list, node: dict, dtype_attrs: dict) -> list:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
+from graphc.frontend.graph import apply_op
 from tests.helpers import interpret_graph
 
 
@@ -79,3 +80,13 @@ def test_matmul_reference_rounds_overflowing_products():
     out = tf.matmul(x, y)
     assert_matches_reference([out], {x: a, y: b})
     assert np.isnan(interpret_graph([out], {x: a, y: b})[0]).all()
+
+
+def test_select_gradient_broadcasts_as_its_op_did():
+    # The gradient went through tf.where, whose row select took a condition of unknown length for one
+    # choice per row: Select of [0, 1, 1] against [2, 0, 0] failed where the forward op had broadcast.
+    c, x = tf.placeholder(tf.bool, [None]), tf.placeholder(tf.float64, [2, None, None])
+    y = apply_op("select", [c, x, x * 2.0])
+    grads = tf.gradients(tf.reduce_sum(y * y), x)
+    assert_matches_reference([y, grads[0]], {c: np.zeros(0, bool), x: np.zeros((2, 0, 0))})
+    assert_matches_reference([y, grads[0]], {c: [True, False, True], x: np.ones((2, 2, 3))})

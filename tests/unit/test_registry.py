@@ -29,8 +29,8 @@ def test_op_facts_agree(op):
     assert (op.fusion is FusionClass.ANCHOR) == (op.anchor is not None), f"{op.name}: anchor and fusion class"
     assert (op.fusion is FusionClass.REDUCE) == (op.reduction is not None), f"{op.name}: reduction and fusion class"
     if op.reduction is not None:
-        assert op.reduction.combine in ("add", "maximum", "minimum")
-        assert op.reduction.identity in ("zero", "lowest", "highest")
+        assert op.reduction.combine in ("add", "multiply", "maximum", "minimum", "or", "and")
+        assert op.reduction.identity in ("zero", "one", "lowest", "highest")
     assert (op.role is Role.ASSIGN) == (op.write_value is not None), f"{op.name}: write_value and role"
     if op.role is Role.ASSIGN:
         assert op.effects.writes, f"{op.name} assigns but does not declare that it writes"

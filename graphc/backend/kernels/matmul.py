@@ -28,11 +28,15 @@ K_BLOCK = 64
 
 def lower_matmul(module, name, inst):
     """C = op(A) @ op(B) as a plain loop nest: `i32 (ptr out, ptr a, ptr b, ptr status)`."""
-    a, b_value = inst.values
+    a = inst.values[0]
     transpose_a, transpose_b = inst.attrs["transpose_a"], inst.attrs["transpose_b"]
     m, n = inst.result.type.shape
     k = a.type.shape[0] if transpose_a else a.type.shape[1]
-    dtype = inst.result.type.dtype
+    return emit_plain_product(module, name, inst.result.type.dtype, m, n, k, transpose_a, transpose_b)
+
+
+def emit_plain_product(module, name, dtype, m: int, n: int, k: int, transpose_a: bool, transpose_b: bool):
+    """C[m,n] = op(A) @ op(B) of `dtype` as a plain loop nest: `i32 (ptr out, ptr a, ptr b, ptr status)`."""
     floating = dtype.is_floating
     kb = KernelBuilder(module, name, ["out", "in0", "in1", "status"])
     out, pa, pb = kb.arg("out"), kb.arg("in0"), kb.arg("in1")

@@ -92,12 +92,15 @@ def _first_max_tap(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
 def _window_max(kb, pool: _Pool, x, image_base, visit, c, lanes):
     """The largest tap strictly above the dtype's lowest value, or that value (TF's MaxPool)."""
     b, dtype = kb.b, pool.dtype
-    best = kb.variable(kb.register_type(dtype, lanes), kb.constant(dtype, np.finfo(dtype.np_dtype).min, lanes))
+    lowest = (np.finfo if dtype.is_floating else np.iinfo)(dtype.np_dtype).min
+    best = kb.variable(kb.register_type(dtype, lanes), kb.constant(dtype, lowest, lanes))
 
     def tap(pixel, number):
         value = channels.load(kb, dtype, x, b.add(image_base, b.add(b.mul(pixel, i64(pool.channels)), c)), lanes)
-        larger = b.fcmp_ordered(">", value, kb.get(best, value.type))  # false for NaN
-        kb.set(best, b.select(larger, value, kb.get(best, value.type)))
+        best_so_far = kb.get(best, value.type)  # NaN is never larger
+        larger = (b.fcmp_ordered(">", value, best_so_far) if dtype.is_floating
+                  else b.icmp_signed(">", value, best_so_far))
+        kb.set(best, b.select(larger, value, best_so_far))
 
     visit(tap)
     return kb.get(best, kb.register_type(dtype, lanes))

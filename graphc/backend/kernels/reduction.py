@@ -12,8 +12,8 @@ from graphc.core.registry import Reduction
 
 
 class Accumulator:
-    """A reduction (a sum, mean, maximum or minimum; registry facts) of `count` elements of
-    `dtype` each: its starting value, how it combines, and the result it stores.
+    """A reduction (a sum, product, mean, maximum or minimum; any or all of bools: registry facts)
+    of `count` elements of `dtype` each: its starting value, how it combines, and the result it stores.
 
     A mean of int32 or a narrower integer accumulates in int64, as TF's does: the mean of
     [2**31 - 1] * 2 + [2] is 1431655765, not the wrapped sum's 0. float16 accumulates in
@@ -27,20 +27,24 @@ class Accumulator:
         self.dtype_of_sums = _dtype_of_sums(reduction, dtype)
 
     def identity(self, kb: KernelBuilder):
-        """The starting value (registry facts: zero, the dtype's lowest or highest)."""
+        """The starting value (registry facts: zero, one, the dtype's lowest or highest)."""
         dtype = self.dtype_of_sums
-        if self.reduction.identity == "zero":
-            return kb.constant(dtype, 0)
+        if self.reduction.identity in ("zero", "one"):  # for bools: false, true
+            return kb.constant(dtype, 0 if self.reduction.identity == "zero" else 1)
         lowest = self.reduction.identity == "lowest"
         if dtype.is_floating:
             return kb.constant(dtype, float("-inf") if lowest else float("inf"))
         return kb.constant(dtype, int(dtype.min if lowest else dtype.max))
 
     def combine(self, kb: KernelBuilder, accumulated, x):
-        """accumulated (+) x: add, maximum or minimum."""
-        b, dtype = kb.b, self.dtype_of_sums
-        if self.reduction.combine == "add":
+        """accumulated (+) x: add, multiply, maximum, minimum, or, and."""
+        b, dtype, combine = kb.b, self.dtype_of_sums, self.reduction.combine
+        if combine == "add":
             return b.fadd(accumulated, x) if dtype.is_floating else b.add(accumulated, x)
+        if combine == "multiply":
+            return b.fmul(accumulated, x) if dtype.is_floating else b.mul(accumulated, x)
+        if combine in ("or", "and"):  # bools, i1 in registers
+            return b.or_(accumulated, x) if combine == "or" else b.and_(accumulated, x)
         if dtype.is_floating:  # NaN propagates, as np.max and TF's reduce_max do
             return kb.intrinsic(self.reduction.combine, dtype, [accumulated, x])
         predicate = ">" if self.reduction.combine == "maximum" else "<"

@@ -23,7 +23,7 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I64, KernelBuilder, declare, i64, memory_type
+from graphc.backend.kernel_builder import I1, I64, KernelBuilder, declare, i64, memory_type, register_type
 from graphc.backend.loops import horizontal
 
 
@@ -72,7 +72,7 @@ class Cascade:
     def __init__(self, kb: KernelBuilder, dtype, width: int, leaves: int, combine: Callable):
         self.kb, self.dtype, self.width, self.leaves, self.combine = kb, dtype, width, leaves, combine
         self.lanes = target.lanes(dtype)
-        self.leaf_type = ir.VectorType(memory_type(dtype), self.lanes)
+        self.leaf_type = ir.VectorType(register_type(dtype), self.lanes)  # a bool leaf is i1 in registers
         self.padded = -(-width // self.lanes) * self.lanes
         self.slot_count = 1 if leaves <= self.FEW_LEAVES else leaves.bit_length()
         element = memory_type(dtype)
