@@ -118,28 +118,22 @@ def _log(kb, args, in_dtypes, out_dtype, attrs):
     return log(kb, out_dtype, args[0])
 
 
-def _tanh(kb, args, in_dtypes, out_dtype, attrs):
-    if out_dtype is dtypes.float32:
-        return vector_math.tanh_f32(kb, args[0])
-    return kb.intrinsic("tanh", out_dtype, [args[0]])
+def _vectorised_float32(vector_f32, name: str, fallback: str = "libm"):
+    """A unary function: float32 through graphc's vectorisable polynomial (vector_math.py), the other
+    floats through LLVM's intrinsic or libm (`fallback`: "intrinsic" or "libm")."""
+
+    def emit(kb, args, in_dtypes, out_dtype, attrs):
+        if out_dtype is dtypes.float32:
+            return vector_f32(kb, args[0])
+        return getattr(kb, fallback)(name, out_dtype, [args[0]])
+
+    return emit
 
 
-def _log1p(kb, args, in_dtypes, out_dtype, attrs):
-    if out_dtype is dtypes.float32:
-        return vector_math.log1p_f32(kb, args[0])
-    return kb.libm("log1p", out_dtype, [args[0]])
-
-
-def _expm1(kb, args, in_dtypes, out_dtype, attrs):
-    if out_dtype is dtypes.float32:
-        return vector_math.expm1_f32(kb, args[0])
-    return kb.libm("expm1", out_dtype, [args[0]])
-
-
-def _erf(kb, args, in_dtypes, out_dtype, attrs):
-    if out_dtype is dtypes.float32:
-        return vector_math.erf_f32(kb, args[0])
-    return kb.libm("erf", out_dtype, [args[0]])
+_tanh = _vectorised_float32(vector_math.tanh_f32, "tanh", "intrinsic")
+_log1p = _vectorised_float32(vector_math.log1p_f32, "log1p")
+_expm1 = _vectorised_float32(vector_math.expm1_f32, "expm1")
+_erf = _vectorised_float32(vector_math.erf_f32, "erf")
 
 
 def _atan2(kb, args, in_dtypes, out_dtype, attrs):
