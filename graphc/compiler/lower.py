@@ -27,7 +27,12 @@
    assignments become `write`s of the value their `write_value` builds; fed
    tensors become `feed`s; compile-time values constants; random ops gain a
    state (`@rng:<op>`: run count and seeds, data rather than code); everything
-   else maps one to one.
+   else maps one to one, but for float16 through an op whose code handles only
+   the wider dtypes (MatMul, Conv2D, pooling, Softmax, random ops ...): its
+   float16 operands are cast to float32, it runs in float32 and its result is
+   cast back to half, as TF's CPU kernels for half compute (XLA's
+   FloatNormalization). Here rather than in a pass: the reference interpreter
+   runs the lowered program, so it computes exactly what the kernels do.
 """
 
 from __future__ import annotations
@@ -294,6 +299,7 @@ class _Lowering:
         self.declared: dict[str, VarDecl] = {}
         self.var_ops: dict[str, Operation] = {}
         self.env: dict[int, Value] = {}
+        self.widened: dict[int, Value] = {}  # a float16 value's id -> its cast to float32
         self.next_id = 0
         feed_tensors = tuple(self.feed_types)
         for t in feed_tensors:
@@ -411,8 +417,9 @@ class _Lowering:
 
     def _lower_compute(self, op: Operation):
         op_def = op.op_def
+        in_float32 = op_def.computes_half_in_float32()
         for t in list(op.inputs) + list(op.outputs):
-            if not op_def.compiles_for(t.dtype):
+            if not op_def.compiles_for(t.dtype) and not (in_float32 and t.dtype is dtypes.float16):
                 raise errors.UnimplementedError(
                     None, op, f"graphc has no code for {op.type} on {t.dtype.name} ('{op.name}'); TensorFlow has "
                               f"a kernel for it")
@@ -421,12 +428,32 @@ class _Lowering:
         attrs = dict(op.attrs)
         for attr_name, t in zip(op_def.static_inputs, op.inputs[n_data:]):
             attrs[attr_name] = _canonical(self._static(t, op, f"input '{attr_name}'"))
+        result_type = self._ir_type(op.outputs[0])
+        if in_float32:
+            # The kernels never see half: the reference interpreter runs this same program, so the oracle
+            # computes in float32 and rounds to half exactly as the compiled step does.
+            operands = [self._widened(v, op) for v in operands]
+            attrs = {k: dtypes.float32 if v is dtypes.float16 else v for k, v in attrs.items()}
         if op_def.effects.random:
             # Its seeds are in its state (`_initial_rng_state`), not in the code: otherwise every process
             # would compile a new library for ops without a seed, which draw new seeds in each.
             del attrs["seed"], attrs["seed2"]
             operands = [self._declare(op, "rng")] + operands
-        self.env[id(op.outputs[0])] = self._emit(op_def.name, operands, attrs, self._ir_type(op.outputs[0]), op.name)
+        if result_type.dtype is dtypes.float16 and in_float32:
+            wide = self._emit(op_def.name, operands, attrs, IRType(dtypes.float32, result_type.shape), op.name)
+            result = self._emit("cast", [wide], {"dtype": dtypes.float16}, result_type, op.name)
+        else:
+            result = self._emit(op_def.name, operands, attrs, result_type, op.name)
+        self.env[id(op.outputs[0])] = result
+
+    def _widened(self, value: Value, consumer: Operation) -> Value:
+        """`value` cast to float32 if it is float16 (one cast per value, whatever its consumers)."""
+        if value.type.dtype is not dtypes.float16:
+            return value
+        if value.id not in self.widened:
+            self.widened[value.id] = self._emit("cast", [value], {"dtype": dtypes.float32},
+                                                IRType(dtypes.float32, value.type.shape), consumer.name)
+        return self.widened[value.id]
 
     def _lower_write(self, op: Operation):
         """A write of the variable of op's first input, with the value its `write_value` builds."""

@@ -191,6 +191,12 @@ class OpDef:
             return dtype in self.compiled_dtypes
         return self.fusion in _GENERIC_CODE or dtype in CORE_DTYPES
 
+    def computes_half_in_float32(self) -> bool:
+        """Whether the op has no float16 code but float32 code: lowering casts its float16 operands to
+        float32, computes it in float32 and rounds its float16 results to half, as TensorFlow's CPU kernels
+        for half do (XLA's FloatNormalization does the same)."""
+        return not self.compiles_for(dtypes.float16) and self.compiles_for(dtypes.float32)
+
     def may_fail(self, dtype: DType) -> bool:
         """Whether the op, with a result of `dtype`, can fail a run on bad values."""
         may_fail = self.effects.may_fail

@@ -202,10 +202,11 @@ def test_what_tensorflow_refuses_for_narrow_types():
 
 
 def test_kernels_graphc_lacks_for_narrow_types_are_named():
-    x = tf.placeholder(tf.float16, [2, 2])
+    # float16 runs through float32 code (tests/backend/test_half_in_float32.py); narrow integers have none.
+    x = tf.placeholder(tf.int8, [1, 4, 4, 1])
     with tf.Session() as sess, pytest.raises(tf.errors.UnimplementedError,
-                                             match=r"graphc has no code for MatMul on float16 \('product'\)"):
-        sess.run(tf.matmul(x, x, name="product"), {x: np.ones((2, 2))})
+                                             match=r"graphc has no code for MaxPool on int8 \('pool'\)"):
+        sess.run(tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID", name="pool"), {x: np.ones((1, 4, 4, 1))})
 
 
 def test_integer_division_by_zero_fails_for_narrow_integers():
