@@ -30,12 +30,13 @@ class NoneCompressor:
 
 
 class FP16Compressor:
-    """Horovod's float16 compression; graphc has no float16 dtype, so it is refused with a clear error."""
+    """Horovod's float16 compression, refused with a clear error: MPI has no float16 sum (Horovod brings its
+    own reduction operator for it), and graphc's collectives exchange float32/64 and int32/64 only."""
 
     @staticmethod
     def compress(tensor):
-        raise errors.UnimplementedError(None, None, "hvd.Compression.fp16 needs float16 tensors, which graphc does "
-                                                    "not have; use hvd.Compression.none")
+        raise errors.UnimplementedError(None, None, "hvd.Compression.fp16 needs a float16 allreduce, which graphc's "
+                                                    "collectives do not have; use hvd.Compression.none")
 
     @staticmethod
     def decompress(tensor, context):
