@@ -9,10 +9,9 @@ installed). The table pins TF 2.21's answer as a literal, in plain Python values
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import graphc as tf
-from tests.tf_oracle import tensorflow_answers
+from tests.tf_oracle import table_tests
 
 
 def _run(tf, fetch, feeds=None):
@@ -150,21 +149,8 @@ ACCEPTED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ACCEPTED))
-def test_graphc_answers_as_tensorflow_2_21(name):
-    build, expected = ACCEPTED[name]
-    assert repr(build(tf)) == repr(expected)
-
-
-@pytest.fixture(scope="module")
-def tf_answers():
-    return tensorflow_answers(__file__, "ACCEPTED")
-
-
-@pytest.mark.parametrize("name", sorted(ACCEPTED))
-def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
-    answer, value = tf_answers[name]
-    assert (answer, value) == ("OK", repr(ACCEPTED[name][1]))
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "ACCEPTED", ACCEPTED)
 
 
 def test_the_gradient_of_a_transpose_by_negative_axes():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from tests.tf_oracle import tensorflow_answers
+from tests.tf_oracle import table_tests
 
 
 def _run(tf, fetch, feeds=None):
@@ -304,21 +304,8 @@ ANSWERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ANSWERS))
-def test_graphc_answers_as_tensorflow_2_21(name):
-    build, expected = ANSWERS[name]
-    assert repr(build(tf)) == repr(expected)
-
-
-@pytest.fixture(scope="module")
-def tf_answers():
-    return tensorflow_answers(__file__, "ANSWERS")
-
-
-@pytest.mark.parametrize("name", sorted(ANSWERS))
-def test_tensorflow_2_21_answers_as_the_table_says(name, tf_answers):
-    answer, value = tf_answers[name]
-    assert (answer, value) == ("OK", repr(ANSWERS[name][1]))
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "ANSWERS", ANSWERS)
 
 
 def test_where_coordinates_can_be_fetched_but_not_used_inside_the_step():
