@@ -7,6 +7,9 @@ input, as a reduction's axes are.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from graphc.core import dtypes, registry, rules
@@ -33,10 +36,38 @@ def _scan_infer(types, attrs):
     return result
 
 
+def _exact_prefix_sums(row: np.ndarray) -> np.ndarray:
+    """The running sums of one float row, each the exact sum rounded once to float64.
+
+    The kernel's compensated float64 sum is closer to the exact sum than a long-double running sum
+    (1e300 + 1 - 1e300 is 1 there, 0 in long double), so the reference must be exact to judge it.
+    Finite terms add as fractions; infinities and NaNs as IEEE floats (inf - inf is NaN); a sum of
+    only -0.0 is -0.0, as IEEE addition gives; a sum past float64's range is infinite from there on."""
+    exact, special, all_negative_zeros = Fraction(0), 0.0, True
+    sums = np.empty(row.shape, np.float64)
+    for index, term in enumerate(row.tolist()):
+        all_negative_zeros = all_negative_zeros and term == 0 and math.copysign(1.0, term) < 0
+        if math.isfinite(term):
+            exact += Fraction(term)
+        else:
+            special += term
+        if special != 0 or math.isnan(special):
+            sums[index] = special
+        elif all_negative_zeros:
+            sums[index] = -0.0
+        else:
+            try:
+                sums[index] = float(exact)
+            except OverflowError:  # a float64 running sum overflows here, and stays infinite as IEEE's does
+                special = sums[index] = math.inf if exact > 0 else -math.inf
+    return sums
+
+
 def _scan_reference(combine):
-    """np.cumsum (np.cumprod) along `axis`, accumulated as the kernel does: float32 in float64,
-    float64 in long double; integers wrap, as TF's do. `exclusive` shifts the results by one
-    (the first is the identity), `reverse` scans from the end."""
+    """np.cumsum (np.cumprod) along `axis`. Float sums are exact (_exact_prefix_sums); products
+    accumulate as the kernel does, float32 in float64, float64 in long double; integers wrap, as
+    TF's do. `exclusive` shifts the results by one (the first is the identity), `reverse` scans
+    from the end."""
 
     def reference(x, axis, exclusive, reverse):
         wider = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble}.get(x.dtype, x.dtype)
@@ -47,7 +78,11 @@ def _scan_reference(combine):
                             x.dtype)
             values = np.concatenate([first, values[..., :-1]], axis=-1)
         with np.errstate(over="ignore", invalid="ignore"):
-            result = combine(values, axis=-1, dtype=wider).astype(x.dtype)
+            if combine is np.cumsum and x.dtype.kind == "f" and x.size:
+                rows = values.reshape(-1, values.shape[-1]).astype(np.float64)
+                result = np.array([_exact_prefix_sums(row) for row in rows]).reshape(values.shape).astype(x.dtype)
+            else:
+                result = combine(values, axis=-1, dtype=wider).astype(x.dtype)
         return np.ascontiguousarray(np.moveaxis(result[..., ::-1] if reverse else result, -1, int(axis) % x.ndim))
 
     return reference

@@ -245,6 +245,9 @@ def _scan(name):
         entry = ctx.pick_or_leaf(kind, lambda e: len(e.shape) >= 1)
         if not entry.shape:
             return False
+        if kind == FLOAT and name == "cumprod" and not ctx.values_like:
+            # TF's gradient of cumprod (graphc's too) is 0 where x is 0, not the derivative: see _cumprod_grad
+            entry = ctx.positive(entry)
         axis = ctx.choose_count(-len(entry.shape), len(entry.shape) - 1)
         attrs = {"exclusive": ctx.flip(), "reverse": ctx.flip()}
         ctx.add(apply_op(name, [entry.tensor, tf.constant(axis)], attrs), exact=kind == INT and entry.exact)
@@ -260,8 +263,16 @@ def _top_k(name):
         entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)), lambda e: e.exact and len(e.shape) >= 1)
         if not entry.shape or not entry.exact:
             return False
-        k = ctx.choose_count(0, entry.shape[-1])
-        ctx.add(apply_op(name, [entry.tensor, tf.constant(k)], {"sorted": True}), exact=True)
+        values, smallest_k = entry.tensor, 0
+        if ctx.tensorflow:
+            if entry.tensor.dtype.is_floating:  # tensorflow_differences.TOP_K_OF_NAN: NaN becomes 0 (exactly)
+                values = apply_op("select", [apply_op("equal", [values, values]), values, tf.zeros_like(values)])
+            if not ctx.values_like:  # tensorflow_differences.TOP_K_GRADIENT_OF_EMPTY_ROWS
+                smallest_k = 1
+        if entry.shape[-1] < smallest_k:
+            return False
+        k = ctx.choose_count(smallest_k, entry.shape[-1])
+        ctx.add(apply_op(name, [values, tf.constant(k)], {"sorted": True}), exact=True)
         return True
 
     return Spec(build, NOT_SMOOTH if name == "top_k" else VALUES_ONLY)

@@ -93,6 +93,16 @@ class ReferenceSession:
         return [values[slot] for slot in step.fetch_slots]
 
 
+def _zero_sign_from(tensor) -> str:
+    """The op type that decides the sign of `tensor`'s zeros: its own, or, through ops of one input
+    (selu(relu(x)) keeps relu's -0.0 or 0.0), the first op up the chain with more inputs or none."""
+    op = tensor.op
+    while op.type not in tensorflow_differences.SUMS + tensorflow_differences.PLACE_DEPENDENT_ZERO_SIGNS \
+            and len(op.inputs) == 1:
+        op = op.inputs[0].op
+    return op.type
+
+
 def _describe(built: BuiltGraph, feeds: dict) -> str:
     lines = [f"mode {built.context.mode}, float {built.context.float_dtype.name}; ops:"]
     for op in built.graph.get_operations():
@@ -294,8 +304,9 @@ class _TensorFlowCheck:
             # tensorflow_differences.GRADIENT_ZERO_SIGNS, ZERO_SIGN_OF_SUMS (the loss is a sum too) and
             # PLACE_DEPENDENT_ZERO_SIGNS.
             fetch = self.compiled_graph.fetches[index] if index < fetch_count else None
-            zero_signs = not (gradients and index < fetch_count) and not (fetch is not None and fetch.op.type in (
-                tensorflow_differences.SUMS + tensorflow_differences.PLACE_DEPENDENT_ZERO_SIGNS))
+            zero_signs = not (gradients and index < fetch_count) and not (
+                fetch is not None and _zero_sign_from(fetch) in (tensorflow_differences.SUMS +
+                                                                 tensorflow_differences.PLACE_DEPENDENT_ZERO_SIGNS))
             # The float64 reference: more precise than float32 TF and graphc (and float64 graphc's own sum).
             truth = t if self.dtype == np.float32 or long_reduction else None
             truth = r if long_reduction and self.dtype == np.float64 else truth

@@ -57,8 +57,9 @@ READS_BESIDE_WRITES = "TF1 races; the worker orders them as graphc does (tests/f
 # TF 2.21's float32 reductions over an outer axis accumulate sequentially: reduce_mean over axis 0 of
 # [42858, 7] values in [1000, 1001] is off by 3.1e-4 of the exact mean ([142857, 7]: 4.4e-5; [1000, 1000]
 # over axis 0: 4e-7; a whole [10^6] vector: 1e-8). Its float32 intermediates also overflow where graphc's
-# do not (SigmoidGrad of y = -1e30). So where graphc's finite float32 value is no further than TF's from
-# the float64 reference, TF is the one that is off; a long reduction must be within 1e-6 of the exact
+# do not (SigmoidGrad of y = -1e30; a cumprod of 5e37, -1e30 and 0 is NaN in TF, -0.0 in graphc, which multiplies
+# in float64). So where graphc's finite float32 value is no further than TF's from the float64 reference (or
+# near it where TF's is NaN), TF is the one that is off; a long reduction must be within 1e-6 of the exact
 # value or no further from it than TF's (tensorflow_oracle.compare's truth).
 TENSORFLOW_LESS_ACCURATE = "TF's float32 column sums and intermediates; the float64 reference decides"
 
@@ -80,7 +81,8 @@ GRAPPLER = "TF rewrites graphs; the worker runs TF's ops as written"
 # maximum(-0.0, 0.0) is -0.0): float32 relu of [-0.0] * 9 is eight 0.0 and one -0.0, of [-0.0] * 7 seven
 # -0.0. graphc gives the whole vectors' answer everywhere. reduce_max and reduce_min break a tie of zeros by
 # the order they combine vector lanes in: of [-0.0] * 16 + [0.0] the maximum is 0.0, of [-0.0] * 8 + [0.0] +
-# [-0.0] * 8 it is -0.0. The signs of these ops' fetched zeros are not compared.
+# [-0.0] * 8 it is -0.0. The signs of these ops' fetched zeros are not compared, nor of the ops of one input
+# that pass them on (selu(relu(x)): tests/fuzz/oracle._zero_sign_from).
 PLACE_DEPENDENT_ZERO_SIGNS = ("Relu", "Maximum", "Minimum", "Max", "Min")
 
 # TF 2.21's SigmoidGrad groups its product by the element's place in Eigen's vectors: dy * (y * (1 - y)) in
@@ -92,6 +94,15 @@ PLACE_DEPENDENT_GROUPING = "TF's SigmoidGrad vector and tail code group dy * y *
 # TF 2.21's float64 Erf is NaN at +-inf (its float32 Erf, TF 1.15's and C's erf give +-1); graphc gives +-1.
 # tests/backend/test_ops_compiled.py pins graphc's answer; the edge-value table feeds TF no infinite float64 erf.
 ERF_OF_INFINITIES = "TF 2.21's float64 Erf gives NaN at +-inf; graphc +-1, as C and TF 1.15"
+
+# TF's top_k orders NaN by where its sort happens to put it (a NaN compares false both ways); graphc puts NaN
+# last. TF-oracle graphs give top_k inputs without NaN (NaN replaced by 0, exactly).
+TOP_K_OF_NAN = "TF's place for NaN in top_k's order is its sort's; graphc sorts NaN last"
+
+# TF's gradient of top_k reshapes the indices to [-1, k] and steps a range by the row length: with k = 0 or
+# rows of length 0 it raises InvalidArgumentError ("Requires delta != 0"); graphc returns the (empty or zero)
+# gradient, which is the derivative. TF-oracle gradient graphs take k >= 1 of non-empty rows.
+TOP_K_GRADIENT_OF_EMPTY_ROWS = "TF's top_k gradient fails for k = 0 or empty rows; graphc gives the gradient"
 
 # TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
 # binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for

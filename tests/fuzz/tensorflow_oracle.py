@@ -118,7 +118,8 @@ def compare(name: str, compiled, answer, slack, long_reduction: bool = False, ze
     """Why graphc's `compiled` value is not TensorFlow's `answer`, or None (see the module docstring).
     zero_signs: whether a zero must have TF's sign (not for gradients: tensorflow_differences.py). truth: a
     more precise value (the float64 reference of a float32 graph): where graphc's finite value is no further
-    from it than TF's, TF is the one that is off (tensorflow_differences.TENSORFLOW_LESS_ACCURATE)."""
+    from it than TF's, or TF's is NaN and graphc's is near it, TF is the one that is off
+    (tensorflow_differences.TENSORFLOW_LESS_ACCURATE)."""
     compiled, answer = np.asarray(compiled), np.asarray(answer)
     if compiled.shape != answer.shape or compiled.dtype != answer.dtype:
         return f"{name}: graphc {compiled.dtype}{compiled.shape}, TensorFlow {answer.dtype}{answer.shape}"
@@ -137,7 +138,8 @@ def compare(name: str, compiled, answer, slack, long_reduction: bool = False, ze
         close = (np.abs(c - a) <= atol + rtol * np.abs(a) + slack) & np.isfinite(c - a)  # inf only equals inf
         if long_reduction:  # as accurate as TF, or to rtol of the exact value
             close = np.abs(c - truth) <= np.abs(a - truth) + rtol * np.abs(truth)
-        closer = np.isfinite(c) & (np.abs(c - truth) <= np.abs(a - truth))
+        near_truth = np.abs(c - truth) <= atol + rtol * np.abs(truth) + slack
+        closer = np.isfinite(c) & ((np.abs(c - truth) <= np.abs(a - truth)) | (np.isnan(a) & near_truth))
         zero_signs_differ = (c == 0) & (a == 0) & (np.signbit(c) != np.signbit(a)) & zero_signs
         ok = ((same | close | closer) & ~zero_signs_differ) | np.isinf(slack)
     if ok.all():
