@@ -4,8 +4,12 @@ The tolerance of each element is dtype-appropriate and scaled by how well
 conditioned that element is: the same graph built with the other float width
 (the twin) runs through the interpreter too, and the difference between the
 two reference results, rescaled to the compiled width's precision, is added
-to the tolerance. So cancellation, overflow and discontinuities upstream widen
-the tolerance exactly where they occur, and nowhere else.
+to the tolerance; and the float64 reference runs again with every float input
+moved by a unit or so in the last place (_Conditioning), and how far each
+element moves is added too (the twin alone misses a cancellation both widths
+make alike: 1e30 - 1e30 in one sum). So cancellation, overflow and
+discontinuities upstream widen the tolerance exactly where they occur, and
+nowhere else.
 
 Given a TensorFlow worker, the graph is built for TensorFlow too (wider
 inputs, long reductions: tests/fuzz/context.py) and every run's values,
@@ -169,8 +173,8 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12,
     rngs = [np.random.RandomState((seed + run) % 2 ** 31) for run in range(RUNS_PER_GRAPH if mode != STATE
                                                                          else STATE_RUNS)]
     feed_values = [[leaf_values(leaf, rng, specials, for_tensorflow) for leaf in ctx.leaves] for rng in rngs]
-    tensorflow_check = (_TensorFlowCheck(tensorflow, first, twin, compiled_graph, feed_values, seed)
-                        if for_tensorflow else None)
+    conditioning = _Conditioning(first, twin, feed_values, seed)
+    tensorflow_check = _TensorFlowCheck(tensorflow, first, compiled_graph, feed_values) if for_tensorflow else None
     session = tf.Session(graph=compiled_graph.graph)
     if compiled_graph.initializer is not None:
         session.run(compiled_graph.initializer)
@@ -181,7 +185,7 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12,
     for run, (values, rng) in enumerate(zip(feed_values, rngs)):
         reference = reference_session.run(_feeds(first, values))
         twin_values = twin_session.run(_feeds(twin, values))
-        perturbed = tensorflow_check.run_perturbed(run) if tensorflow_check is not None else None
+        perturbed = conditioning.run_perturbed(run)
         feeds = _feeds(compiled_graph, values)
         variables_before = {name: session._variables[name].copy() for name in reference_session.state
                             if not name.startswith("rng:")}
@@ -208,8 +212,7 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12,
         variables = [(name, session._variables[name], reference_session.state[name], twin_session.state[name])
                      for name in variables_before]
         checks = fetched + [(f"variable {name}", c, r, t) for name, c, r, t in variables]
-        movements = (tensorflow_check.movements(fetched, variables, perturbed) if tensorflow_check is not None
-                     else [0.0] * len(checks))
+        movements = conditioning.movements(fetched, variables, perturbed)
         for (name, c, r, t), movement in zip(checks, movements):
             problem = compare(name, c, r, t, movement)
             if problem:
@@ -220,35 +223,31 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12,
             _check_finite_differences(first, values, compiled, rng)
 
 
-class _TensorFlowCheck:
-    """One graph against TensorFlow: TF's answers for every run (asked once, before the compiled runs), and
-    the perturbed float64 reference runs that measure each element's conditioning."""
+class _Conditioning:
+    """How well conditioned each checked value is: the float64 reference run again with its float inputs
+    perturbed; how far a value moves is the difference from the reference allowed on top of the twin's."""
 
-    def __init__(self, worker, first: BuiltGraph, twin: BuiltGraph, compiled_graph: BuiltGraph,
-                 feed_values: list, seed: int):
+    def __init__(self, first: BuiltGraph, twin: BuiltGraph, feed_values: list, seed: int):
         self.dtype = np.dtype(first.context.float_dtype.np_dtype)
-        self.compiled_graph = compiled_graph
         self.feed_values = feed_values
         self.float64_graph = twin if self.dtype == np.float32 else first
         self.perturbed = ReferenceSession(self.float64_graph)
         self.rng = np.random.RandomState(seed)
-        self.long_reductions = {id(e.tensor) for e in compiled_graph.context.pool if e.long_reduction}
-        runs = [{leaf.tensor.op.name: v for leaf, v in zip(first.context.leaves, values)} for values in feed_values]
-        self.answer = worker.run(describe(first), runs)
-        if "refused" in self.answer:
-            raise Mismatch(f"TensorFlow would not build the graph: {self.answer['refused']}\n"
-                           f"{_describe(first, _feeds(first, feed_values[0]))}")
 
     def run_perturbed(self, run: int):
         """The float64 reference with every float feed, and every variable carried over from an earlier
-        run, moved by a few units in the last place of the compiled dtype, in random directions: (its
+        run, moved by a few units in the last place of the compiled dtype, in random directions and sizes: (its
         fetches or None when it raised, its variables). The variables are moved too because after a run
         they hold values rounded to the compiled dtype, and a later run can cancel them (a variable of
         6e8 minus a sum of 6e8 is known to one float32 ulp, 64, whatever its float64 twin says)."""
         perturbation = tensorflow_oracle.PERTURBATION[self.dtype]
 
         def moved(value):
-            return value.astype(np.float64) * (1.0 + perturbation * self.rng.choice([-1.0, 1.0], np.shape(value)))
+            # Random directions and sizes in [1, 1.25) units: with sizes all alike, x - x' for x' = -x (1e30 and
+            # -1e30 in one sum) would stay exactly 0 whenever both moved the same way, hiding that cancellation.
+            shape = np.shape(value)
+            units = self.rng.choice([-1.0, 1.0], shape) * (1.0 + 0.25 * self.rng.random_sample(shape))
+            return value.astype(np.float64) * (1.0 + perturbation * units)
 
         values = [moved(v) if leaf.tensor.dtype.is_floating else v
                   for leaf, v in zip(self.float64_graph.context.leaves, self.feed_values[run])]
@@ -271,6 +270,20 @@ class _TensorFlowCheck:
                 moved = perturbed_state[name]
             result.append(tensorflow_oracle.movement(reference64, moved))
         return result
+
+
+class _TensorFlowCheck:
+    """One graph against TensorFlow: TF's answers for every run (asked once, before the compiled runs)."""
+
+    def __init__(self, worker, first: BuiltGraph, compiled_graph: BuiltGraph, feed_values: list):
+        self.dtype = np.dtype(first.context.float_dtype.np_dtype)
+        self.compiled_graph = compiled_graph
+        self.long_reductions = {id(e.tensor) for e in compiled_graph.context.pool if e.long_reduction}
+        runs = [{leaf.tensor.op.name: v for leaf, v in zip(first.context.leaves, values)} for values in feed_values]
+        self.answer = worker.run(describe(first), runs)
+        if "refused" in self.answer:
+            raise Mismatch(f"TensorFlow would not build the graph: {self.answer['refused']}\n"
+                           f"{_describe(first, _feeds(first, feed_values[0]))}")
 
     def _answer(self, run: int) -> Optional[dict]:
         runs = self.answer["runs"]

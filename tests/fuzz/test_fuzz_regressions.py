@@ -90,3 +90,24 @@ def test_select_gradient_broadcasts_as_its_op_did():
     grads = tf.gradients(tf.reduce_sum(y * y), x)
     assert_matches_reference([y, grads[0]], {c: np.zeros(0, bool), x: np.zeros((2, 0, 0))})
     assert_matches_reference([y, grads[0]], {c: [True, False, True], x: np.ones((2, 2, 3))})
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_small_batched_products_keep_the_sign_of_a_zero_sum(dtype):
+    # The plain product loop summed from +0.0: 2 * -0.0 gave 0.0 where TF and the 2-D GEMM give -0.0.
+    # An empty sum (k = 0) stays +0.0.
+    a, b = tf.placeholder(dtype, [2, 1, 3]), tf.placeholder(dtype, [2, 2, 3])
+    product = tf.Session().run(tf.matmul(a, b, adjoint_b=True), {a: np.ones((2, 1, 3)), b: -np.zeros((2, 2, 3))})
+    assert np.all(product == 0) and np.all(np.signbit(product))
+    a, b = tf.placeholder(dtype, [2, 1, 0]), tf.placeholder(dtype, [2, 0, 3])
+    empty = tf.Session().run(tf.matmul(a, b), {a: np.ones((2, 1, 0)), b: np.ones((2, 0, 3))})
+    assert np.all(empty == 0) and not np.any(np.signbit(empty))
+
+
+def test_cumsum_reference_is_exact_where_long_double_is_not():
+    # The long-double running sum of [1e300, 1, -1e300] lost the 1; the compensated kernel keeps it.
+    x = tf.placeholder(tf.float64, [3])
+    compiled, reference = tf.Session().run(tf.cumsum(x), {x: [1e300, 1.0, -1e300]}), \
+        interpret_graph([tf.cumsum(x)], {x: np.array([1e300, 1.0, -1e300])})[0]
+    np.testing.assert_array_equal(reference, [1e300, 1e300, 1.0])
+    np.testing.assert_array_equal(compiled, reference)

@@ -70,6 +70,14 @@ def test_zeros_must_have_tensorflows_sign_except_in_gradients():
     assert tensorflow_oracle.compare("x", np.float32([np.inf]), np.float32([-np.inf]), 0.0) is not None
 
 
+def test_a_nan_from_tensorflow_is_off_only_where_graphc_is_near_the_float64_truth():
+    # TF's float32 cumprod of [5e37, -1e30, 0] overflows to NaN; graphc's float64 product is -0.0, the truth.
+    truth = np.float64([-0.0])
+    assert tensorflow_oracle.compare("x", np.float32([-0.0]), np.float32([np.nan]), 0.0, truth=truth) is None
+    assert tensorflow_oracle.compare("x", np.float32([1.0]), np.float32([np.nan]), 0.0, truth=truth) is not None
+    assert tensorflow_oracle.compare("x", np.float32([-0.0]), np.float32([np.nan]), 0.0) is not None
+
+
 def test_a_long_reduction_allows_no_conditioning_slack():
     answer = np.float32(1000500.0)
     assert tensorflow_oracle.compare("sum", np.float32(answer * (1 + 2e-7)), answer, 1e3) is None

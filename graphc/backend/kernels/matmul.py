@@ -62,6 +62,9 @@ def emit_plain_product(module, name, dtype, m: int, n: int, k: int, transpose_a:
     # (integer sums are exact in any order: one block).
     block = K_BLOCK if floating else max(k, 1)
     blocks = -(-k // block)
+    # Float sums start from -0.0, the identity of IEEE addition: a sum of -0.0 products stays -0.0
+    # (2 * -0.0 is -0.0, as TF's and the 2-D GEMM give); an empty sum (k = 0) is +0.0.
+    sum_start = constant(dtype, -0.0 if floating and k else 0)
 
     def each_block(body):
         """body(first k, count) for each block of the k range."""
@@ -79,12 +82,12 @@ def emit_plain_product(module, name, dtype, m: int, n: int, k: int, transpose_a:
             row_base = bld.mul(row, i64(n))
             partial_base = row_base if blocks == 1 else i64(0)
             with kb.loop(n, "zero") as col:
-                kb.store(out, dtype, bld.add(row_base, col), constant(dtype, 0))
+                kb.store(out, dtype, bld.add(row_base, col), sum_start)
 
             def row_block(first, count):
                 if blocks > 1:
                     with kb.loop(n, "start") as col:
-                        kb.store(partial, dtype, col, constant(dtype, 0))
+                        kb.store(partial, dtype, col, sum_start)
                 with kb.loop(count, "k") as step:
                     depth = bld.add(first, step)
                     a_element = kb.load(pa, dtype, a_index(row, depth))
@@ -103,10 +106,10 @@ def emit_plain_product(module, name, dtype, m: int, n: int, k: int, transpose_a:
         accumulator, partial = kb.variable(value_type), kb.variable(value_type)
         with kb.loop(m, "m") as row:
             with kb.loop(n, "n") as col:
-                kb.set(accumulator, constant(dtype, 0))
+                kb.set(accumulator, sum_start)
 
                 def dot_block(first, count):
-                    kb.set(partial, constant(dtype, 0))
+                    kb.set(partial, sum_start)
                     with kb.loop(count, "k") as step:
                         depth = bld.add(first, step)
                         product = mul(kb.load(pa, dtype, a_index(row, depth)), kb.load(pb, dtype, b_index(depth, col)))
