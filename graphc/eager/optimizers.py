@@ -131,12 +131,18 @@ class RMSprop(Optimizer):
         self.learning_rate, self.rho, self.momentum, self.epsilon, self.centered = (
             learning_rate, rho, momentum, epsilon, centered)
 
+    initial_ms = 0.0
+
+    def _plain(self) -> bool:
+        """Whether the update is the plain one (ε outside the root, no momentum slot)."""
+        return not (self.momentum or self.centered)
+
     def _update(self, step, pairs, local_step):
         for g, variable in pairs:
-            ms = self.slot(variable, "rms")
+            ms = self.slot(variable, "rms", self.initial_ms)
             ms.assign(self.rho * step.variable_tensor(ms) + (1.0 - self.rho) * math_ops.square(g))
             denominator = step.variable_tensor(ms)
-            if not (self.momentum or self.centered):
+            if self._plain():
                 variable.assign_sub(self.learning_rate * g / (math_ops.sqrt(denominator) + self.epsilon))
                 continue
             if self.centered:
@@ -233,23 +239,14 @@ class AdagradOptimizer(TrainOptimizer):
             variable.assign_sub(self.learning_rate * g * math_ops.rsqrt(step.variable_tensor(accumulator)))
 
 
-class RMSPropOptimizer(TrainOptimizer):
+class RMSPropOptimizer(TrainOptimizer, RMSprop):
     """TF1's RMSPropOptimizer: ms from ones, ε (1e-10) inside the root, always through the momentum slot."""
+
+    initial_ms = 1.0
 
     def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False, centered=False,
                  name="RMSProp"):
-        super().__init__(name)
-        self.learning_rate, self.rho, self.momentum, self.epsilon, self.centered = (
-            learning_rate, decay, momentum, epsilon, centered)
+        RMSprop.__init__(self, learning_rate, decay, momentum, epsilon, centered, name)
 
-    def _update(self, step, pairs, local_step):
-        for g, variable in pairs:
-            ms = self.slot(variable, "rms", 1.0)
-            ms.assign(self.rho * step.variable_tensor(ms) + (1.0 - self.rho) * math_ops.square(g))
-            denominator = step.variable_tensor(ms)
-            if self.centered:
-                mg = self.slot(variable, "mg")
-                mg.assign(self.rho * step.variable_tensor(mg) + (1.0 - self.rho) * g)
-                denominator = denominator - math_ops.square(step.variable_tensor(mg))
-            increment = self.learning_rate * g / math_ops.sqrt(denominator + self.epsilon)
-            _momentum_update(step, self, variable, increment, self.momentum)
+    def _plain(self) -> bool:
+        return False
