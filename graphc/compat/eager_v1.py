@@ -18,6 +18,7 @@ import types
 from graphc.eager import optimizers
 from graphc.eager.context import constant, convert_to_tensor, eager_function
 from graphc.eager.function import TensorSpec, function
+from graphc.eager.printing import print_
 from graphc.eager.tape import GradientTape
 from graphc.eager.tensor import EagerTensor
 from graphc.eager.variables import EagerVariable
@@ -52,7 +53,7 @@ def enable(v1: types.ModuleType) -> None:
              if not name.startswith("_") and not inspect.ismodule(value)}
     names.update(constant=constant, convert_to_tensor=convert_to_tensor, function=function, TensorSpec=TensorSpec,
                  GradientTape=GradientTape, Tensor=EagerTensor, Variable=EagerVariable, keras=keras_eager.namespace,
-                 executing_eagerly=_executing_eagerly)
+                 executing_eagerly=_executing_eagerly, print=print_)
     names.update({name: _graph_only(name) for name in _GRAPH_ONLY})
     names.update(assign=_variable_method("assign"), assign_add=_variable_method("assign_add"),
                  assign_sub=_variable_method("assign_sub"))

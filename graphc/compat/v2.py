@@ -16,6 +16,7 @@ from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64,
 from graphc.core.tensor_shape import TensorShape  # noqa: F401
 from graphc.eager.context import constant, convert_to_tensor, eager_function  # noqa: F401
 from graphc.eager.function import TensorSpec, function  # noqa: F401
+from graphc.eager.printing import print_ as print  # noqa: F401,A004 - tf.print
 from graphc.eager.tape import GradientTape  # noqa: F401
 from graphc.eager.tensor import EagerTensor as Tensor  # noqa: F401
 from graphc.eager.variables import EagerVariable as Variable  # noqa: F401
