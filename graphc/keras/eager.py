@@ -14,9 +14,12 @@ import numpy as np
 
 from graphc.core import dtypes
 from graphc.eager.context import Step, context, eager_function
-from graphc.eager.optimizers import SGD, Adagrad, Adam, RMSprop  # noqa: F401 - Keras's optimizers, eager
+from graphc.eager.function import function
+from graphc.eager.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from graphc.eager.tape import GradientTape
 from graphc.eager.variables import EagerVariable
-from graphc.keras import datasets, metrics
+from graphc.keras import datasets
+from graphc.keras import metrics as keras_metrics
 from graphc.keras import layers as graph_layers
 from graphc.keras import losses as graph_losses
 from graphc.keras import models as graph_models
@@ -58,36 +61,88 @@ class Dropout(EagerLayer, graph_layers.Dropout):
 
 
 class Model(EagerLayer, graph_models.Model):
-    """`tf.keras.Model` in TF2: subclass it, define `call`, call it on NumPy or eager tensors."""
+    """`tf.keras.Model` in TF2: subclass it, define `call`, call it on NumPy or eager tensors.
 
-    def compile(self, *args, **kwargs):
-        raise NotImplementedError("graphc's TF2 Keras models train with GradientTape loops: compile/fit/evaluate "
-                                  "are not supported on them yet (graphc.keras, the TF1 namespace's, has them)")
+    `compile` / `fit` / `evaluate` / `predict` are graphc.keras's (the same loops, History, progress bar and
+    metrics), each batch running as a compiled `tf.function`: the training step (forward, loss, tape
+    gradient, optimizer update, metric sums) is traced once per batch shape and then one native call.
+    """
 
-    fit = evaluate = compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Chooses the optimizer (a name or an eager optimizer), the loss and the metrics of fit and evaluate."""
+        if loss is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        self._compiled = _Compiled(self, optimizer, loss, metrics)
 
-    def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
-        """The model's outputs for `x`, computed in batches of `batch_size` (32), as one array."""
-        x = np.asarray(x, dtype=np.float32)
-        size = batch_size or 32
-        return np.concatenate([self(x[i:i + size]).numpy() for i in range(0, len(x), size)])
+    def _prepare(self, x, y=None) -> None:
+        """Nothing to build: the weights come with the first call, the steps with the first batch."""
+
+    def _train_batch(self, x, y) -> list:
+        return [t.numpy() for t in self._compiled.train_step(x, y)]
+
+    def _test_batch(self, x, y) -> list:
+        return [t.numpy() for t in self._compiled.test_step(x, y)]
+
+    def _predict_batch(self, x):
+        return self(x, training=False).numpy()
+
+    def get_weights(self) -> list:
+        """The weights' values as NumPy arrays, in `weights` order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, values) -> None:
+        """Sets the weights from arrays in `weights` order."""
+        weights = self.weights
+        if len(values) != len(weights):
+            raise ValueError(f"You called `set_weights(weights)` on model {self.name} with {len(values)} arrays, "
+                             f"but the model has {len(weights)} weights.")
+        for weight, value in zip(weights, values):
+            weight.assign(np.asarray(value, weight.dtype.np_dtype))
+
+
+class _Compiled:
+    """What `compile` chose, and the two compiled steps it makes of them (tf.functions of a batch)."""
+
+    def __init__(self, model: Model, optimizer, loss, metrics):
+        self.optimizer = _OPTIMIZERS[optimizer.lower()]() if isinstance(optimizer, str) else optimizer
+        if not isinstance(self.optimizer, Optimizer):
+            raise ValueError(f"Could not interpret optimizer: {optimizer!r}; graphc.v2 takes a name "
+                             f"({sorted(_OPTIMIZERS)}) or a tf.keras.optimizers object")
+        self.loss = graph_losses.get(loss)
+        self.metrics = [keras_metrics.get(m, self.loss) for m in (metrics or [])]
+        self.model = model
+        self.train_step = function(self._train)
+        self.test_step = function(self._test)
+
+    def _losses_and_sums(self, y, outputs) -> list:
+        loss = eager_function(self.loss.__call__, self.loss.name)(y, outputs)
+        return [loss] + [eager_function(m.batch_sum, m.name)(y, outputs) for m in self.metrics]
+
+    def _train(self, x, y) -> list:
+        with GradientTape() as tape:
+            outputs = self.model(x, training=True)  # builds the model (its weights) on a first call
+            results = self._losses_and_sums(y, outputs)
+        weights = self.model.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(results[0], weights), weights))
+        return results
+
+    def _test(self, x, y) -> list:
+        return self._losses_and_sums(y, self.model(x, training=False))
+
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
 class Sequential(Model):
-    """A stack of layers, each applied to the previous one's output."""
+    """A stack of layers, each applied to the previous one's output (graphc.keras's Sequential, eager)."""
 
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
         for layer in layers or []:
             self.add(layer)
 
-    def add(self, layer) -> None:
-        self._layers.append(layer)
-
-    def call(self, inputs, training=None):
-        for layer in self._layers:
-            inputs = layer(inputs)
-        return inputs
+    add = graph_models.Sequential.add
+    call = graph_models.Sequential.call
 
 
 class SparseCategoricalCrossentropy(graph_losses.SparseCategoricalCrossentropy):
@@ -118,6 +173,6 @@ namespace = types.SimpleNamespace(
         CategoricalCrossentropy=CategoricalCrossentropy,
         sparse_categorical_crossentropy=eager_function(graph_losses.sparse_categorical_crossentropy),
         categorical_crossentropy=eager_function(graph_losses.categorical_crossentropy)),
-    metrics=types.SimpleNamespace(SparseCategoricalAccuracy=metrics.SparseCategoricalAccuracy),
+    metrics=types.SimpleNamespace(SparseCategoricalAccuracy=keras_metrics.SparseCategoricalAccuracy),
     datasets=datasets,
 )
