@@ -36,36 +36,24 @@ RuntimeError tf.placeholder() is not compatible with eager execution.
 """
 
 
-def _run(source_or_path, *args) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(source_or_path), *args] if isinstance(source_or_path, Path) else \
-        [sys.executable, "-c", source_or_path, *args]
-    environment = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600, env=environment,
-                          check=False)
+test_graphc_prints_what_tensorflow_2_21_prints, test_tensorflow_2_21_prints_the_pinned_output = \
+    tf_oracle.program_tests(PROGRAM, TF_OUTPUT)
 
 
-def test_program_prints_what_tensorflow_prints():
-    result = _run(PROGRAM)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == TF_OUTPUT
-
-
-def test_tensorflow_prints_the_pinned_output():
-    tf_oracle.skip_without_tensorflow()
-    result = _run(PROGRAM, "tensorflow")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == TF_OUTPUT
+def _run_source(source: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
 
 
 def test_switching_after_graph_ops_is_a_value_error():
-    result = _run("import graphc as tf\ntf.constant(1.0)\ntry:\n    tf.enable_eager_execution()\n"
+    result = _run_source("import graphc as tf\ntf.constant(1.0)\ntry:\n    tf.enable_eager_execution()\n"
                   "except ValueError as e:\n    print('ValueError', e)\nprint(tf.executing_eagerly())")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == "ValueError tf.enable_eager_execution must be called at program startup.\nFalse\n"
 
 
 def test_graph_mode_is_untouched_without_the_switch():
-    result = _run("import graphc as tf\nx = tf.constant(2.0)\nprint(tf.executing_eagerly(), type(x).__name__, "
+    result = _run_source("import graphc as tf\nx = tf.constant(2.0)\nprint(tf.executing_eagerly(), type(x).__name__, "
                   "tf.Session().run(x * 3.0))")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == "False Tensor 6.0\n"

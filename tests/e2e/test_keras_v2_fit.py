@@ -7,9 +7,6 @@ both must print the same numbers (TF 2.21's output pinned).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +17,6 @@ from graphc.eager.context import context
 from tests import tf_oracle
 
 PROGRAM = Path(__file__).parent / "eager_programs" / "keras_fit.py"
-ROOT = Path(__file__).resolve().parents[2]
 
 TF_OUTPUT = """\
 sequential {'accuracy': [0.1867, 0.2933, 0.5667], 'loss': [1.4156, 1.3147, 1.2284], 'val_accuracy': [0.36, 0.5, 0.58], 'val_loss': [1.3461, 1.2734, 1.2079]}
@@ -32,23 +28,8 @@ subclassed predict [[0.3536, 0.2489, 0.1727, 0.2248], [0.8458, 0.0858, 0.0541, 0
 """
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
-    return subprocess.run([sys.executable, str(PROGRAM), *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600, env=environment, check=False)
-
-
-def test_fit_evaluate_predict_give_tensorflows_numbers():
-    result = _run()
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == TF_OUTPUT
-
-
-def test_tensorflow_gives_the_pinned_numbers():
-    tf_oracle.skip_without_tensorflow()
-    result = _run("tensorflow")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == TF_OUTPUT
+test_graphc_prints_what_tensorflow_2_21_prints, test_tensorflow_2_21_prints_the_pinned_output = \
+    tf_oracle.program_tests(PROGRAM, TF_OUTPUT)
 
 
 def test_fit_compiles_a_step_per_batch_shape_and_reuses_it():

@@ -8,7 +8,6 @@ PrintV2 op prints when it runs (fetched, or through a control dependency); stder
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from graphc.ops.logging_ops import format_tensor
 from tests import tf_oracle
 
 PROGRAM = Path(__file__).parent / "eager_programs" / "printing.py"
-ROOT = Path(__file__).resolve().parents[2]
 
 TF_OUTPUT = """\
 [1 2 3]
@@ -51,24 +49,14 @@ grad 6
 """
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
-    return subprocess.run([sys.executable, str(PROGRAM), *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600, env=environment, check=False)
+test_graphc_prints_what_tensorflow_2_21_prints, test_tensorflow_2_21_prints_the_pinned_output = \
+    tf_oracle.program_tests(PROGRAM, TF_OUTPUT)
 
 
-def test_eager_and_tf_function_prints_are_tensorflows():
-    result = _run()
+def test_print_writes_to_stderr_by_default():
+    result = tf_oracle.run_program(PROGRAM)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == TF_OUTPUT
     assert result.stderr.splitlines()[-1] == "to stderr"
-
-
-def test_tensorflow_prints_the_pinned_text():
-    tf_oracle.skip_without_tensorflow()
-    result = _run("tensorflow")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == TF_OUTPUT and result.stderr.splitlines()[-1] == "to stderr"
 
 
 def test_graph_print_op_prints_when_run_or_depended_on(capsys):
