@@ -5,7 +5,8 @@ change, as TF's): the op builders become eager ops (`graphc.eager`), `tf.Variabl
 the eager variable, `tf.GradientTape` and `tf.function` appear, `tf.train`'s
 optimizers are the eager ones with TF1's formulas (`minimize` takes the loss as a
 callable), and the names that only make sense in a graph (`placeholder`,
-`Session`) raise RuntimeError as in TF 1.x eager mode. A program must switch
+`Session`) raise RuntimeError as in TF 1.x eager mode; `get_variable` raises
+UnimplementedError (not there yet: `tf.Variable` is). A program must switch
 before it builds any graph op: TF's ValueError otherwise.
 """
 
@@ -15,6 +16,7 @@ import inspect
 import sys
 import types
 
+from graphc import errors
 from graphc.eager import optimizers
 from graphc.eager.context import constant, convert_to_tensor, eager_function
 from graphc.eager.function import TensorSpec, function
@@ -30,6 +32,7 @@ _OP_MODULES = "graphc.ops."
 _NOT_OPS = ("graphc.ops.variables", "graphc.ops.variable_scope", "graphc.ops.state_ops")
 _GRAPH_ONLY = ("placeholder", "Session", "InteractiveSession", "global_variables_initializer",
                "initialize_all_variables", "local_variables_initializer", "get_default_session")
+_NOT_YET = ("get_variable",)  # TF 1.x eager has them; graphc's eager mode not yet
 _TRAIN = {name: getattr(optimizers, name) for name in ("GradientDescentOptimizer", "MomentumOptimizer",
                                                        "AdamOptimizer", "AdagradOptimizer", "RMSPropOptimizer")}
 
@@ -55,6 +58,7 @@ def enable(v1: types.ModuleType) -> None:
                  GradientTape=GradientTape, Tensor=EagerTensor, Variable=EagerVariable, keras=keras_eager.namespace,
                  executing_eagerly=_executing_eagerly, print=print_)
     names.update({name: _graph_only(name) for name in _GRAPH_ONLY})
+    names.update({name: _not_yet(name) for name in _NOT_YET})
     names.update(assign=_variable_method("assign"), assign_add=_variable_method("assign_add"),
                  assign_sub=_variable_method("assign_sub"))
     names.update(nn=EagerModule(v1.nn, {}), train=EagerModule(v1.train, _TRAIN),
@@ -82,6 +86,14 @@ def _eager(name: str, value):
 def _graph_only(name: str):
     def refuse(*args, **kwargs):
         raise RuntimeError(f"tf.{name}() is not compatible with eager execution.")
+    refuse.__name__ = name
+    return refuse
+
+
+def _not_yet(name: str):
+    def refuse(*args, **kwargs):
+        raise errors.UnimplementedError(None, None, f"tf.{name} is not supported in graphc's eager mode "
+                                        "(tf.enable_eager_execution): create variables with tf.Variable")
     refuse.__name__ = name
     return refuse
 

@@ -57,3 +57,10 @@ def test_graph_mode_is_untouched_without_the_switch():
                   "tf.Session().run(x * 3.0))")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == "False Tensor 6.0\n"
+
+
+def test_what_eager_mode_lacks_is_named():
+    result = _run_source("import graphc as tf\ntf.enable_eager_execution()\ntry:\n    tf.get_variable('w', [2])\n"
+                         "except tf.errors.UnimplementedError as e:\n    print(e.message)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tf.get_variable is not supported in graphc's eager mode" in result.stdout
