@@ -16,7 +16,7 @@ from graphc.core import dtypes
 from graphc.eager.context import Step, context
 from graphc.eager.tape import GradientTape
 from graphc.eager.variables import EagerVariable
-from graphc.ops import math_ops
+from graphc.ops import array_ops, math_ops
 
 
 class Optimizer:
@@ -54,6 +54,7 @@ class Optimizer:
         if not pairs:
             raise ValueError("No gradients provided for any variable.")
         iterations = self.iterations
+        self._constants = {}
         with context().updating() as step, step.graph.as_default():
             self._update(step, [(step_tensor(step, g), v) for g, v in pairs],
                          math_ops.cast(iterations + 1, dtypes.float32))
@@ -61,6 +62,14 @@ class Optimizer:
             if global_step is not None:
                 global_step.assign_add(np.ones((), global_step.dtype.np_dtype))
         return iterations
+
+    def constant(self, value: float, like):
+        """`value` as a scalar of `like`'s dtype in the update's graph, made once per update: the variables'
+        updates share it (a Python number in each would be a constant op of its own, every step)."""
+        key = (value, like.dtype)
+        if key not in self._constants:
+            self._constants[key] = array_ops.constant(value, like.dtype)
+        return self._constants[key]
 
     def _update(self, step: Step, pairs: list, local_step):
         raise NotImplementedError(f"{type(self).__name__} must define _update")
@@ -113,10 +122,10 @@ class Adam(Optimizer):
         lr = self.learning_rate * math_ops.sqrt(1.0 - beta_2_power) / (1.0 - beta_1_power)
         for g, variable in pairs:
             m, v = self.slot(variable, "m"), self.slot(variable, "v")
-            m.assign_add((g - step.variable_tensor(m)) * (1.0 - self.beta_1))
-            v.assign_add((math_ops.square(g) - step.variable_tensor(v)) * (1.0 - self.beta_2))
+            m.assign_add((g - step.variable_tensor(m)) * self.constant(1.0 - self.beta_1, g))
+            v.assign_add((math_ops.square(g) - step.variable_tensor(v)) * self.constant(1.0 - self.beta_2, g))
             m_t, v_t = step.variable_tensor(m), step.variable_tensor(v)
-            variable.assign_sub(lr * m_t / (math_ops.sqrt(v_t) + self.epsilon))
+            variable.assign_sub(lr * m_t / (math_ops.sqrt(v_t) + self.constant(self.epsilon, g)))
 
 
 class RMSprop(Optimizer):

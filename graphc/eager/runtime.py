@@ -38,8 +38,12 @@ def _attr_key(value):
 
 def op_key(op) -> tuple:
     """An op's part of a structural key: type, name, attributes, inputs and control inputs."""
-    return (op.type, op.name, _attr_key(op.attrs), tuple(t.name for t in op.inputs),
-            tuple(c.name for c in op.control_inputs))
+    attrs = tuple(sorted(op.attrs.items()))
+    try:  # most ops' attributes are hashable as they are: the same key as _attr_key's, without its walk
+        hash(attrs)
+    except TypeError:
+        attrs = _attr_key(op.attrs)
+    return (op.type, op.name, attrs, tuple(t.name for t in op.inputs), tuple(c.name for c in op.control_inputs))
 
 
 def structural_key(graph: Graph, fetches: list, feeds: list, op_keys: tuple = None) -> tuple:
