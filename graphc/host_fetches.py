@@ -19,6 +19,7 @@ output (tf.print) the fetches depend on through control dependencies.
 
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Optional
 
 import numpy as np
@@ -57,16 +58,35 @@ def _run_on_host(op: Operation, inputs: list):
         None, op, messages.unsupported_string_op(op.type, op.name))
 
 
+_graphs_scanned = weakref.WeakKeyDictionary()  # graph -> (ops scanned, whether one is a host effect)
+
+
+def _is_host_effect(op: Operation) -> bool:
+    return not op.outputs and op.op_def.role is Role.HOST
+
+
+def _has_host_effects(graph) -> bool:
+    """Whether `graph` has a host op with no outputs, scanning only the ops added since last asked."""
+    scanned, found = _graphs_scanned.get(graph, (0, False))
+    ops = graph.get_operations()
+    found = found or any(_is_host_effect(op) for op in ops[scanned:])
+    _graphs_scanned[graph] = (len(ops), found)
+    return found
+
+
 def _host_effects_required(elements: list) -> list:
     """The host ops with no outputs (tf.print's PrintV2) that `elements` depend on, in graph order: TF runs
-    an op a fetch depends on through a control dependency, so these print when the step runs."""
+    an op a fetch depends on through a control dependency, so these print when the step runs. (A graph
+    without any is not walked: most are not.)"""
+    if not elements or not _has_host_effects(elements[0].graph):
+        return []
     seen, stack, effects = set(), [e if isinstance(e, Operation) else e.op for e in elements], []
     while stack:
         op = stack.pop()
         if op in seen:
             continue
         seen.add(op)
-        if not op.outputs and op.op_def.role is Role.HOST:
+        if _is_host_effect(op):
             effects.append(op)
         stack.extend(t.op for t in op.inputs)
         stack.extend(op.control_inputs)
