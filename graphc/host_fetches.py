@@ -13,11 +13,13 @@ Two kinds of op run on the host, never in native code:
 
 `plan_fetches` splits a run's fetch elements into what the compiled step must
 produce and a `finish` function that turns its results (and the strings fed)
-into the values the user asked for.
+into the values the user asked for, running on the way the host ops with no
+output (tf.print) the fetches depend on through control dependencies.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Optional
 
 import numpy as np
@@ -56,6 +58,41 @@ def _run_on_host(op: Operation, inputs: list):
         None, op, messages.unsupported_string_op(op.type, op.name))
 
 
+_graphs_scanned = weakref.WeakKeyDictionary()  # graph -> (ops scanned, whether one is a host effect)
+
+
+def _is_host_effect(op: Operation) -> bool:
+    return not op.outputs and op.op_def.role is Role.HOST
+
+
+def _has_host_effects(graph) -> bool:
+    """Whether `graph` has a host op with no outputs, scanning only the ops added since last asked."""
+    scanned, found = _graphs_scanned.get(graph, (0, False))
+    ops = graph.get_operations()
+    found = found or any(_is_host_effect(op) for op in ops[scanned:])
+    _graphs_scanned[graph] = (len(ops), found)
+    return found
+
+
+def _host_effects_required(elements: list) -> list:
+    """The host ops with no outputs (tf.print's PrintV2) that `elements` depend on, in graph order: TF runs
+    an op a fetch depends on through a control dependency, so these print when the step runs. (A graph
+    without any is not walked: most are not.)"""
+    if not elements or not _has_host_effects(elements[0].graph):
+        return []
+    seen, stack, effects = set(), [e if isinstance(e, Operation) else e.op for e in elements], []
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        if _is_host_effect(op):
+            effects.append(op)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return sorted((e for e in effects if e not in elements), key=lambda op: op._id)
+
+
 def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
     """(device elements, finish) for fetch `elements` (Tensors and Operations).
 
@@ -65,7 +102,8 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
     op the elements are returned as they are and finish is None, so ordinary
     runs pay nothing.
     """
-    if not any(_host_op_of(e) is not None for e in elements):
+    effects = _host_effects_required(elements)
+    if not effects and not any(_host_op_of(e) is not None for e in elements):
         return elements, None
     device: list = []
     slot_of: dict[int, int] = {}
@@ -92,6 +130,8 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
         host_ops.append(op)
 
     seen: set = set()
+    for effect in effects:  # run for their effect (a print) only: their value is no fetch's
+        visit(effect, seen)
     sources = []  # per element: ("device", slot) or ("host", tensor or op)
     for element in elements:
         host_op = _host_op_of(element)

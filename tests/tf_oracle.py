@@ -96,3 +96,29 @@ def table_tests(path: str, table_name: str, table: dict):
         assert tuple(answers()[name]) == ("OK", repr(table[name][1]))
 
     return test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says
+
+
+def run_program(path, *args: str) -> subprocess.CompletedProcess:
+    """`path` (a Python program) run in a child process with `args`, with graphc from this tree."""
+    environment = dict(os.environ, PYTHONPATH=str(_ROOT), TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
+    return subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=_ROOT,
+                          timeout=900, env=environment, check=False)
+
+
+def program_tests(path, expected_stdout: str):
+    """The two tests of a program that imports graphc, or TensorFlow when its first argument is `tensorflow`:
+    graphc's run prints `expected_stdout` (TF 2.21's output, pinned), and so does TensorFlow's (when
+    installed). Assign them to two module names."""
+
+    def test_graphc_prints_what_tensorflow_2_21_prints():
+        result = run_program(path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout == expected_stdout
+
+    def test_tensorflow_2_21_prints_the_pinned_output():
+        skip_without_tensorflow()
+        result = run_program(path, "tensorflow")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout == expected_stdout
+
+    return test_graphc_prints_what_tensorflow_2_21_prints, test_tensorflow_2_21_prints_the_pinned_output

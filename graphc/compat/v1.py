@@ -6,6 +6,8 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
+import sys as _sys
+
 from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings, summary, train
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
@@ -26,6 +28,7 @@ from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
+from graphc.ops.logging_ops import print_v2 as print  # noqa: A004 - tf.print
 from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
 from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, divide,  # noqa: A004
@@ -92,11 +95,17 @@ def disable_eager_execution():
 
 
 def executing_eagerly() -> bool:
-    """False: the TF1 namespace builds graphs (`import graphc.v2 as tf` executes eagerly)."""
+    """False: the TF1 namespace builds graphs until `enable_eager_execution()` (`import graphc.v2 as tf` executes
+    eagerly)."""
     return False
 
 
 def enable_eager_execution(config=None, device_policy=None, execution_mode=None):
-    """Not supported: graphc's TF1 namespace stays graph mode; TF2's eager API is `graphc.v2`."""
-    raise NotImplementedError("graphc does not switch the TF1 namespace to eager execution "
-                              "(tf.enable_eager_execution): use `import graphc.v2 as tf` for eager execution")
+    """Switches this namespace to eager execution, as TF 1.x did (see graphc.compat.eager_v1); before any graph
+    op is built, else ValueError."""
+    from graphc.compat import eager_v1  # the eager runtime loads only with the switch
+
+    eager_v1.enable(_sys.modules[__name__])
+
+
+enable_v2_behavior = enable_eager_execution

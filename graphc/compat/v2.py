@@ -16,13 +16,11 @@ from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64,
 from graphc.core.tensor_shape import TensorShape  # noqa: F401
 from graphc.eager.context import constant, convert_to_tensor, eager_function  # noqa: F401
 from graphc.eager.function import TensorSpec, function  # noqa: F401
+from graphc.eager.printing import print_ as print  # noqa: F401,A004 - tf.print
 from graphc.eager.tape import GradientTape  # noqa: F401
 from graphc.eager.tensor import EagerTensor as Tensor  # noqa: F401
 from graphc.eager.variables import EagerVariable as Variable  # noqa: F401
-from graphc.keras import datasets as _datasets
 from graphc.keras import eager as _keras
-from graphc.keras import losses as _losses
-from graphc.keras import metrics as _metrics
 
 _OPS = ["abs", "add", "add_n", "argmax", "argmin", "broadcast_to", "cast", "clip_by_value", "concat",
         "divide", "equal", "exp", "expand_dims", "fill", "greater", "greater_equal", "identity", "less",
@@ -43,21 +41,7 @@ nn.softmax_cross_entropy_with_logits = nn.softmax_cross_entropy_with_logits_v2
 random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform,  # noqa: F821 - made above
                                truncated_normal=truncated_normal)  # noqa: F821
 
-keras = types.SimpleNamespace(
-    Model=_keras.Model,
-    Sequential=_keras.Sequential,
-    layers=types.SimpleNamespace(Dense=_keras.Dense, Flatten=_keras.Flatten, Dropout=_keras.Dropout,
-                                 Layer=_keras.EagerLayer),
-    optimizers=types.SimpleNamespace(SGD=_keras.SGD, Adam=_keras.Adam, RMSprop=_keras.RMSprop,
-                                     Adagrad=_keras.Adagrad),
-    losses=types.SimpleNamespace(
-        SparseCategoricalCrossentropy=_keras.SparseCategoricalCrossentropy,
-        CategoricalCrossentropy=_keras.CategoricalCrossentropy,
-        sparse_categorical_crossentropy=eager_function(_losses.sparse_categorical_crossentropy),
-        categorical_crossentropy=eager_function(_losses.categorical_crossentropy)),
-    metrics=types.SimpleNamespace(SparseCategoricalAccuracy=_metrics.SparseCategoricalAccuracy),
-    datasets=_datasets,
-)
+keras = _keras.namespace
 
 
 def executing_eagerly() -> bool:

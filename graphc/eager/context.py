@@ -20,11 +20,12 @@ import numpy as np
 from graphc import errors
 from graphc.core import dtypes
 from graphc.eager.runtime import EagerSession, op_key, structural_key
+from graphc.frontend import operators
 from graphc.frontend.constants import make_constant_array
 from graphc.eager.tensor import EagerTensor
 from graphc.frontend.graph import Graph, Operation, Tensor, register_tensor_conversion_function
 from graphc.ops import all as _all_ops  # noqa: F401 - every op registered, Tensor operators installed
-from graphc.ops import array_ops, state_ops
+from graphc.ops import array_ops, math_ops, state_ops
 
 
 class Step:
@@ -298,16 +299,22 @@ def _capture(step: Step, value):
     return value
 
 
-def _install_operators():
-    """EagerTensor's operators are Tensor's, recorded eagerly."""
-    for name in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "and", "or"):
-        for spelling in (f"__{name}__", f"__r{name}__"):
-            setattr(EagerTensor, spelling, eager_function(getattr(Tensor, spelling), spelling))
-    for spelling in ("__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__invert__", "__getitem__"):
-        setattr(EagerTensor, spelling, eager_function(getattr(Tensor, spelling), spelling))
+def _equality(equal, unequal_shapes: bool):
+    """TF2's `==` / `!=` on eager tensors: elementwise; None compares as a Python bool, shapes that do not
+    broadcast as a scalar tensor (`unequal_shapes`: what `!=` says)."""
+    def operator(self, other):
+        if other is None:
+            return unequal_shapes
+        try:
+            return eager_function(equal, "equal" if not unequal_shapes else "not_equal")(self, other)
+        except (errors.InvalidArgumentError, TypeError):
+            return constant(unequal_shapes)
+    return operator
 
 
-_install_operators()
+operators.install(EagerTensor, lambda spelling: eager_function(getattr(Tensor, spelling), spelling))
+EagerTensor.__eq__ = _equality(math_ops.equal, unequal_shapes=False)
+EagerTensor.__ne__ = _equality(math_ops.not_equal, unequal_shapes=True)
 register_tensor_conversion_function(EagerTensor, lambda value, dtype=None, name=None: _converted(value, dtype))
 
 

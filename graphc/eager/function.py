@@ -3,7 +3,7 @@
 A trace records the function's eager ops into a `TraceStep` whose placeholders
 are its tensor arguments; each later call with that signature feeds the new
 arguments to the same compiled step (no Python op by op), running its outputs
-and its assignments as one native call.
+and its assignments as one native call; its `tf.print`s then print on the host.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from graphc.eager.context import Step, TraceStep, context
 from graphc.eager.runtime import op_key, structural_key
 from graphc.eager.nest import flatten
 from graphc.eager.tensor import EagerTensor
+from graphc.host_fetches import is_host_op, plan_fetches
 from graphc.ops import array_ops
 
 
@@ -82,7 +83,8 @@ class ConcreteFunction:
                 args, kwargs = _replace(([*args], kwargs), iter(traced))
             self.structure = fn(*args, **kwargs)
         self.outputs = [leaf.graph_tensor for leaf in flatten(self.structure) if isinstance(leaf, EagerTensor)]
-        self.fetches = self.outputs + list(self.step.pending_effects)
+        host_ops = [op for op in self.step.graph.get_operations() if is_host_op(op)]  # tf.print, in trace order
+        self.fetches, self._finish = plan_fetches(self.outputs + host_ops + list(self.step.pending_effects))
         self.op_keys = tuple(op_key(op) for op in self.step.graph.get_operations())
         self.positional = input_signature is not None
 
@@ -97,6 +99,8 @@ class ConcreteFunction:
         feeds = list(fed.items())
         key = structural_key(self.step.graph, self.fetches, feeds, self.op_keys)  # feed shapes may vary
         results = context().session.run_step(self.step.graph, self.fetches, feeds, key=key)
+        if self._finish is not None:  # the host ops (prints) run now, after the native step
+            results = self._finish(results, {})
         return _replace(self.structure, iter(_known_values(results[:len(self.outputs)])))
 
 

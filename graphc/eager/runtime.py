@@ -5,6 +5,9 @@ time; the Session's cache (keyed by tensors) would compile each step anew. The
 eager session keys a step by its *structure* instead: each op's type, name,
 attributes and inputs in creation order, the fetched and fed tensors' names and
 the feeds' shapes and dtypes. A loop repeating one step compiles it once.
+A program whose steps keep changing (a new shape every call) would keep every
+library loaded: the session keeps the GRAPHC_MAX_LOADED_STEPS most recently run
+and unloads the others (one coming back compiles again, from the disk cache).
 """
 
 from __future__ import annotations
@@ -35,8 +38,12 @@ def _attr_key(value):
 
 def op_key(op) -> tuple:
     """An op's part of a structural key: type, name, attributes, inputs and control inputs."""
-    return (op.type, op.name, _attr_key(op.attrs), tuple(t.name for t in op.inputs),
-            tuple(c.name for c in op.control_inputs))
+    attrs = tuple(sorted(op.attrs.items()))
+    try:  # most ops' attributes are hashable as they are: the same key as _attr_key's, without its walk
+        hash(attrs)
+    except TypeError:
+        attrs = _attr_key(op.attrs)
+    return (op.type, op.name, attrs, tuple(t.name for t in op.inputs), tuple(c.name for c in op.control_inputs))
 
 
 def structural_key(graph: Graph, fetches: list, feeds: list, op_keys: tuple = None) -> tuple:
@@ -52,13 +59,17 @@ def structural_key(graph: Graph, fetches: list, feeds: list, op_keys: tuple = No
 class EagerSession(BaseSession):
     """A Session whose variables are the eager variables' store and whose steps are keyed by structure.
 
-    `compilations` counts the steps compiled (a repeated step adds none).
+    `compilations` counts the steps compiled (a repeated step adds none); `loaded_steps` those loaded.
     """
 
     def __init__(self):
         super().__init__(graph=Graph())
-        self._by_structure: dict = {}
+        self._by_structure: collections.OrderedDict = collections.OrderedDict()  # least recently run first
         self.compilations = 0
+
+    @property
+    def loaded_steps(self) -> int:
+        return len(self._by_structure)
 
     def add_variable(self, name: str, value: np.ndarray) -> None:
         """A new variable in the store, initialised (its array is the one the compiled steps point at)."""
@@ -84,6 +95,10 @@ class EagerSession(BaseSession):
                 self._bind_variables(step)
                 self._by_structure[key] = step
                 self.compilations += 1
+                while len(self._by_structure) > self._max_loaded_steps:  # GRAPHC_MAX_LOADED_STEPS
+                    self._by_structure.popitem(last=False)[1].executable.unload()
+            else:
+                self._by_structure.move_to_end(key)
             outputs = [np.empty(v.type.shape, dtype=v.type.dtype.np_dtype) for v in step.program.fetches]
             self._run_step(step, [np.asarray(a, order="C") for _, a in feeds], outputs)
         return [None if slot is None else outputs[slot] for slot in step.lowered.fetch_slots]

@@ -8,6 +8,7 @@ from graphc.core import dtypes
 from graphc.core.tensor_shape import TensorShape
 from graphc.eager.context import context, eager_function
 from graphc.eager.tensor import EagerTensor
+from graphc.frontend import operators
 from graphc.frontend.graph import register_tensor_conversion_function
 from graphc.ops import array_ops, state_ops
 
@@ -103,15 +104,9 @@ class EagerVariable:
     __hash__ = object.__hash__
 
 
-def _install_operators():
-    """A variable takes part in arithmetic through its value, as an eager tensor does."""
-    names = [f"__{n}__" for n in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul")]
-    names += [f"__r{n}__" for n in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul")]
-    names += ["__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__getitem__"]
-    for name in names:
-        setattr(EagerVariable, name, getattr(EagerTensor, name))
+operators.install(EagerVariable, lambda spelling: getattr(EagerTensor, spelling))  # through its value
+EagerVariable.__eq__, EagerVariable.__ne__ = EagerTensor.__eq__, EagerTensor.__ne__
 
 
-_install_operators()
 register_tensor_conversion_function(
     EagerVariable, lambda value, dtype=None, name=None: context().convert(value))

@@ -597,6 +597,11 @@ def _converter(value):
     return None
 
 
+def is_tensor_like(value) -> bool:
+    """Whether `value` is a Tensor or converts to one as a tensor (a Variable, say) rather than as a constant."""
+    return isinstance(value, Tensor) or _converter(value) is not None
+
+
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, graph: Optional[Graph] = None):
     """A Tensor for `value`: itself, a Variable's value, or a new constant."""
     if dtype is not None:
@@ -630,12 +635,12 @@ def apply_op(op_name: str, inputs, attrs: Optional[dict] = None, name: Optional[
     graph = graph_of(inputs)
     if dtype_hint is None:
         for v in inputs:
-            if isinstance(v, Tensor) or _converter(v) is not None:
+            if is_tensor_like(v):
                 dtype_hint = v.dtype
                 break
     tensors = []
     for v in inputs:
-        if isinstance(v, Tensor) or _converter(v) is not None:
+        if is_tensor_like(v):
             tensors.append(convert_to_tensor(v))
         else:
             keeps_dtype = isinstance(v, np.ndarray) and dtype_hint is not None and v.dtype != dtype_hint.np_dtype

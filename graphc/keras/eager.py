@@ -2,23 +2,27 @@
 
 The layers are graphc.keras's (so `tf.layers`' code) with two changes: weights
 are eager variables, initialised when the layer is built, and a call is an
-eager op (recorded in the current step; see graphc.eager). Optimizers update
-variables in the current step: `apply_gradients` records every update and runs
-them as one compiled call, with the tape's forward and gradient ops when a tape
-holds that step.
+eager op (recorded in the current step; see graphc.eager). The optimizers are
+graphc.eager.optimizers'.
 """
 
 from __future__ import annotations
+
+import types
 
 import numpy as np
 
 from graphc.core import dtypes
 from graphc.eager.context import Step, context, eager_function
+from graphc.eager.function import function
+from graphc.eager.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from graphc.eager.tape import GradientTape
 from graphc.eager.variables import EagerVariable
+from graphc.keras import datasets
+from graphc.keras import metrics as keras_metrics
 from graphc.keras import layers as graph_layers
 from graphc.keras import losses as graph_losses
 from graphc.keras import models as graph_models
-from graphc.ops import array_ops, math_ops
 
 
 class EagerLayer:
@@ -57,139 +61,88 @@ class Dropout(EagerLayer, graph_layers.Dropout):
 
 
 class Model(EagerLayer, graph_models.Model):
-    """`tf.keras.Model` in TF2: subclass it, define `call`, call it on NumPy or eager tensors."""
+    """`tf.keras.Model` in TF2: subclass it, define `call`, call it on NumPy or eager tensors.
 
-    def compile(self, *args, **kwargs):
-        raise NotImplementedError("graphc's TF2 Keras models train with GradientTape loops: compile/fit/evaluate "
-                                  "are not supported on them yet (graphc.keras, the TF1 namespace's, has them)")
+    `compile` / `fit` / `evaluate` / `predict` are graphc.keras's (the same loops, History, progress bar and
+    metrics), each batch running as a compiled `tf.function`: the training step (forward, loss, tape
+    gradient, optimizer update, metric sums) is traced once per batch shape and then one native call.
+    """
 
-    fit = evaluate = compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Chooses the optimizer (a name or an eager optimizer), the loss and the metrics of fit and evaluate."""
+        if loss is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        self._compiled = _Compiled(self, optimizer, loss, metrics)
 
-    def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
-        """The model's outputs for `x`, computed in batches of `batch_size` (32), as one array."""
-        x = np.asarray(x, dtype=np.float32)
-        size = batch_size or 32
-        return np.concatenate([self(x[i:i + size]).numpy() for i in range(0, len(x), size)])
+    def _prepare(self, x, y=None) -> None:
+        """Nothing to build: the weights come with the first call, the steps with the first batch."""
+
+    def _train_batch(self, x, y) -> list:
+        return [t.numpy() for t in self._compiled.train_step(x, y)]
+
+    def _test_batch(self, x, y) -> list:
+        return [t.numpy() for t in self._compiled.test_step(x, y)]
+
+    def _predict_batch(self, x):
+        return self(x, training=False).numpy()
+
+    def get_weights(self) -> list:
+        """The weights' values as NumPy arrays, in `weights` order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, values) -> None:
+        """Sets the weights from arrays in `weights` order."""
+        weights = self.weights
+        if len(values) != len(weights):
+            raise ValueError(f"You called `set_weights(weights)` on model {self.name} with {len(values)} arrays, "
+                             f"but the model has {len(weights)} weights.")
+        for weight, value in zip(weights, values):
+            weight.assign(np.asarray(value, weight.dtype.np_dtype))
+
+
+class _Compiled:
+    """What `compile` chose, and the two compiled steps it makes of them (tf.functions of a batch)."""
+
+    def __init__(self, model: Model, optimizer, loss, metrics):
+        self.optimizer = _OPTIMIZERS[optimizer.lower()]() if isinstance(optimizer, str) else optimizer
+        if not isinstance(self.optimizer, Optimizer):
+            raise ValueError(f"Could not interpret optimizer: {optimizer!r}; graphc.v2 takes a name "
+                             f"({sorted(_OPTIMIZERS)}) or a tf.keras.optimizers object")
+        self.loss = graph_losses.get(loss)
+        self.metrics = [keras_metrics.get(m, self.loss) for m in (metrics or [])]
+        self.model = model
+        self.train_step = function(self._train)
+        self.test_step = function(self._test)
+
+    def _losses_and_sums(self, y, outputs) -> list:
+        loss = eager_function(self.loss.__call__, self.loss.name)(y, outputs)
+        return [loss] + [eager_function(m.batch_sum, m.name)(y, outputs) for m in self.metrics]
+
+    def _train(self, x, y) -> list:
+        with GradientTape() as tape:
+            outputs = self.model(x, training=True)  # builds the model (its weights) on a first call
+            results = self._losses_and_sums(y, outputs)
+        weights = self.model.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(results[0], weights), weights))
+        return results
+
+    def _test(self, x, y) -> list:
+        return self._losses_and_sums(y, self.model(x, training=False))
+
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
 class Sequential(Model):
-    """A stack of layers, each applied to the previous one's output."""
+    """A stack of layers, each applied to the previous one's output (graphc.keras's Sequential, eager)."""
 
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
         for layer in layers or []:
             self.add(layer)
 
-    def add(self, layer) -> None:
-        self._layers.append(layer)
-
-    def call(self, inputs, training=None):
-        for layer in self._layers:
-            inputs = layer(inputs)
-        return inputs
-
-
-class Optimizer:
-    """Base of the eager optimizers: `apply_gradients(zip(grads, vars))` and the `iterations` count."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self._iterations = None
-        self._slots: dict = {}
-
-    @property
-    def iterations(self) -> EagerVariable:
-        if self._iterations is None:
-            self._iterations = EagerVariable(np.int64(0), trainable=False, name=f"{self.name}/iter")
-        return self._iterations
-
-    def slot(self, variable: EagerVariable, name: str, initial: float = 0.0) -> EagerVariable:
-        """The optimizer's `name` slot of `variable` (`initial` everywhere at first)."""
-        key = (id(variable), name)
-        if key not in self._slots:
-            self._slots[key] = EagerVariable(np.full(variable.shape.as_list(), initial, variable.dtype.np_dtype),
-                                             trainable=False, name=f"{variable.store_name}/{self.name}/{name}")
-        return self._slots[key]
-
-    def apply_gradients(self, grads_and_vars, name=None, **kwargs):
-        """Updates each variable from its gradient (pairs with a None gradient are skipped), as one step."""
-        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
-        if not pairs:
-            raise ValueError("No gradients provided for any variable.")
-        iterations = self.iterations
-        with context().updating() as step, step.graph.as_default():
-            self._update(step, pairs, math_ops.cast(iterations + 1, dtypes.float32))
-            iterations.assign_add(np.int64(1))
-        return iterations
-
-    def _update(self, step, pairs, local_step):
-        """Records the updates of `pairs` [(gradient, variable)] at iteration `local_step` (1-based)."""
-        raise NotImplementedError
-
-
-class SGD(Optimizer):
-    """var -= learning_rate * gradient."""
-
-    def __init__(self, learning_rate=0.01, name="SGD"):
-        super().__init__(name)
-        self.learning_rate = learning_rate
-
-    def _update(self, step, pairs, local_step):
-        for gradient, variable in pairs:
-            variable.assign_sub(self.learning_rate * step_tensor(step, gradient))
-
-
-class Adam(Optimizer):
-    """TF2's Adam: m += (g - m)(1 - β1), v += (g² - v)(1 - β2), var -= lr·√(1-β2ᵗ)/(1-β1ᵗ) · m / (√v + ε)."""
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="Adam"):
-        super().__init__(name)
-        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
-
-    def _update(self, step, pairs, local_step):
-        beta_1_power = math_ops.pow(self.beta_1, local_step)
-        beta_2_power = math_ops.pow(self.beta_2, local_step)
-        lr = self.learning_rate * math_ops.sqrt(1.0 - beta_2_power) / (1.0 - beta_1_power)
-        for gradient, variable in pairs:
-            g = step_tensor(step, gradient)
-            m, v = self.slot(variable, "m"), self.slot(variable, "v")
-            m.assign_add((g - step.variable_tensor(m)) * (1.0 - self.beta_1))
-            v.assign_add((math_ops.square(g) - step.variable_tensor(v)) * (1.0 - self.beta_2))
-            m_t, v_t = step.variable_tensor(m), step.variable_tensor(v)
-            variable.assign_sub(lr * m_t / (math_ops.sqrt(v_t) + self.epsilon))
-
-
-class RMSprop(Optimizer):
-    """TF2's RMSprop (no momentum, not centered): ms = ρ·ms + (1 - ρ)·g², var -= lr · g / (√ms + ε)."""
-
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="RMSprop"):
-        if momentum or centered:
-            raise NotImplementedError("graphc's eager RMSprop has no momentum or centered variant yet")
-        super().__init__(name)
-        self.learning_rate, self.rho, self.epsilon = learning_rate, rho, epsilon
-
-    def _update(self, step, pairs, local_step):
-        for gradient, variable in pairs:
-            g = step_tensor(step, gradient)
-            ms = self.slot(variable, "rms")
-            ms.assign(self.rho * step.variable_tensor(ms) + (1.0 - self.rho) * math_ops.square(g))
-            variable.assign_sub(self.learning_rate * g / (math_ops.sqrt(step.variable_tensor(ms)) + self.epsilon))
-
-
-class Adagrad(Optimizer):
-    """TF2's Adagrad: acc += g² (from `initial_accumulator_value`), var -= lr · g / (√acc + ε)."""
-
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name="Adagrad"):
-        super().__init__(name)
-        self.learning_rate, self.initial, self.epsilon = learning_rate, initial_accumulator_value, epsilon
-
-    def _update(self, step, pairs, local_step):
-        for gradient, variable in pairs:
-            g = step_tensor(step, gradient)
-            accumulator = self.slot(variable, "accumulator", self.initial)
-            accumulator.assign_add(math_ops.square(g))
-            variable.assign_sub(self.learning_rate * g /
-                                (math_ops.sqrt(step.variable_tensor(accumulator)) + self.epsilon))
+    add = graph_models.Sequential.add
+    call = graph_models.Sequential.call
 
 
 class SparseCategoricalCrossentropy(graph_losses.SparseCategoricalCrossentropy):
@@ -208,8 +161,18 @@ class CategoricalCrossentropy(SparseCategoricalCrossentropy):
         graph_losses.Loss.__init__(self, graph_losses.categorical_crossentropy, name, from_logits=from_logits)
 
 
-def step_tensor(step: Step, value):
-    """A gradient (eager tensor or array) as a tensor of `step`."""
-    return context().convert(value) if not hasattr(value, "op") else value
 
-
+# `tf.keras` of the TF2 namespace (graphc.v2, and the TF1 namespace after enable_eager_execution).
+namespace = types.SimpleNamespace(
+    Model=Model,
+    Sequential=Sequential,
+    layers=types.SimpleNamespace(Dense=Dense, Flatten=Flatten, Dropout=Dropout, Layer=EagerLayer),
+    optimizers=types.SimpleNamespace(SGD=SGD, Adam=Adam, RMSprop=RMSprop, Adagrad=Adagrad),
+    losses=types.SimpleNamespace(
+        SparseCategoricalCrossentropy=SparseCategoricalCrossentropy,
+        CategoricalCrossentropy=CategoricalCrossentropy,
+        sparse_categorical_crossentropy=eager_function(graph_losses.sparse_categorical_crossentropy),
+        categorical_crossentropy=eager_function(graph_losses.categorical_crossentropy)),
+    metrics=types.SimpleNamespace(SparseCategoricalAccuracy=keras_metrics.SparseCategoricalAccuracy),
+    datasets=datasets,
+)

@@ -135,6 +135,27 @@ class Model(Layer):
             self._session.run(variables_initializer(new_variables))  # the optimizer's slots
         return compiled
 
+    # What a batch of fit, evaluate and predict runs: a Session.run of the graph's fetches (graphc.keras.eager's
+    # models run compiled tf.functions instead).
+
+    def _prepare(self, x: np.ndarray, y: Optional[np.ndarray] = None) -> None:
+        """Builds what running on inputs like `x` (and training on labels like `y`) needs."""
+        self._build_for(x)
+        if y is not None:
+            self._build_training(y)
+
+    def _train_batch(self, x: np.ndarray, y: np.ndarray) -> list:
+        """One training step on a batch: [loss, metric sums...]."""
+        _, loss, *sums = self._session.run(self._compiled.train_fetches, {self._inputs: x, self._compiled.labels: y})
+        return [loss, *sums]
+
+    def _test_batch(self, x: np.ndarray, y: np.ndarray) -> list:
+        """[loss, metric sums...] of a batch on the inference pass."""
+        return self._session.run(self._compiled.eval_fetches, {self._inputs: x, self._compiled.labels: y})
+
+    def _predict_batch(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(self._outputs[False], {self._inputs: x})
+
     def _require_compiled(self) -> _Compiled:
         if self._compiled is None:
             raise RuntimeError("You must compile your model before training/testing. "
@@ -157,8 +178,7 @@ class Model(Layer):
         """Trains for `epochs` passes over (x, y) in batches; one native call per batch."""
         compiled = self._require_compiled()
         x, y = _inputs_array(x), _labels_array(y, x, compiled.loss.label_dtype)
-        self._build_for(x)
-        self._build_training(y)
+        self._prepare(x, y)
         batch_size = batch_size or DEFAULT_BATCH_SIZE
         history = History()
         for epoch in range(initial_epoch, epochs):
@@ -169,8 +189,7 @@ class Model(Layer):
             with _progress(len(x), batch_size, f"Epoch {epoch + 1}/{epochs}", verbose) as bar:
                 for start in range(0, len(x), batch_size):
                     batch = order[start:start + batch_size]
-                    feed = {self._inputs: x[batch], compiled.labels: y[batch]}
-                    _, batch_loss, *sums = self._session.run(compiled.train_fetches, feed)
+                    batch_loss, *sums = self._train_batch(x[batch], y[batch])
                     loss.accumulate(batch_loss * len(batch), len(batch))
                     for metric, total in zip(compiled.metrics, sums):
                         metric.accumulate(total, len(batch))
@@ -194,16 +213,14 @@ class Model(Layer):
         """The loss (and metrics, as a list) over (x, y) on the inference pass."""
         compiled = self._require_compiled()
         x, y = _inputs_array(x), _labels_array(y, x, compiled.loss.label_dtype)
-        self._build_for(x)
-        self._build_training(y)
+        self._prepare(x, y)
         batch_size = batch_size or DEFAULT_BATCH_SIZE
         loss = metrics_module.RunningMean("loss")
         metrics = [metrics_module.RunningMean(m.name) for m in compiled.metrics]
         with _progress(len(x), batch_size, "Evaluate", verbose) as bar:
             for start in range(0, len(x), batch_size):
-                feed = {self._inputs: x[start:start + batch_size], compiled.labels: y[start:start + batch_size]}
-                batch_loss, *sums = self._session.run(compiled.eval_fetches, feed)
-                count = len(feed[self._inputs])
+                batch_loss, *sums = self._test_batch(x[start:start + batch_size], y[start:start + batch_size])
+                count = len(x[start:start + batch_size])
                 loss.accumulate(batch_loss * count, count)
                 for metric, total in zip(metrics, sums):
                     metric.accumulate(total, count)
@@ -216,12 +233,12 @@ class Model(Layer):
     def predict(self, x, batch_size: Optional[int] = None, verbose: int = 0) -> np.ndarray:
         """The model's outputs for `x` on the inference pass, batch by batch."""
         x = _inputs_array(x)
-        self._build_for(x)
+        self._prepare(x)
         batch_size = batch_size or DEFAULT_BATCH_SIZE
         outputs = []
         with _progress(len(x), batch_size, "Predict", verbose) as bar:
             for start in range(0, len(x), batch_size):
-                outputs.append(self._session.run(self._outputs[False], {self._inputs: x[start:start + batch_size]}))
+                outputs.append(self._predict_batch(x[start:start + batch_size]))
                 bar.update(1)
         return np.concatenate(outputs)
 

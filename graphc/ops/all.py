@@ -12,6 +12,7 @@ from graphc.ops import elementary_ops  # noqa: F401
 from graphc.ops import init_ops  # noqa: F401
 from graphc.ops import layout_ops  # noqa: F401
 from graphc.ops import math_ops  # noqa: F401
+from graphc.ops import logging_ops  # noqa: F401
 from graphc.ops import nn_impl  # noqa: F401
 from graphc.ops import nn_ops  # noqa: F401
 from graphc.ops import random_ops  # noqa: F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 from graphc.core import dtypes
 from graphc.core.registry import Role
 from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
+from graphc.frontend import operators
 from graphc.frontend.default_session import session_for
 from graphc.frontend.graph import (GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of,
                                    name_scope, register_tensor_conversion_function)
@@ -148,19 +149,14 @@ class Variable:
         raise TypeError("Using a `tf.Variable` as a Python `bool` is not allowed.")
 
 
-def _overload_operators():
-    """Variables take part in arithmetic through their value, as in TF1."""
-    names = ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or"]
-    operators = [f"__{n}__" for n in names] + [f"__r{n}__" for n in names]
-    operators += ["__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__invert__"]
-    for operator in operators:
-        def method(self, *args, _operator=operator):
-            return getattr(Tensor, _operator)(self.value(), *args)
-
-        setattr(Variable, operator, method)
+def _operator_of_value(spelling: str):
+    """Variables take part in arithmetic (and slicing) through their value, as in TF1."""
+    def method(self, *args):
+        return getattr(Tensor, spelling)(self.value(), *args)
+    return method
 
 
-_overload_operators()
+operators.install(Variable, _operator_of_value)
 
 
 def _variable_to_tensor(variable, dtype=None, name=None):

@@ -200,11 +200,12 @@ def test_loss_classes_average_over_the_batch():
     assert float(sparse) == pytest.approx(expected, rel=1e-5) and float(dense) == pytest.approx(expected, rel=1e-5)
 
 
-def test_eager_models_train_with_tapes_not_fit():
+def test_eager_models_predict_in_batches():  # fit and evaluate: tests/e2e/test_keras_v2_fit.py
     model = tf.keras.Sequential([tf.keras.layers.Dense(2)])
-    assert model.predict(np.ones((3, 4), np.float32)).shape == (3, 2)
-    with pytest.raises(NotImplementedError, match="GradientTape"):
-        model.fit(np.ones((3, 4), np.float32), np.ones(3))
+    x = np.random.RandomState(0).rand(70, 4).astype(np.float32)
+    predicted = model.predict(x, batch_size=32)
+    assert predicted.shape == (70, 2)
+    np.testing.assert_allclose(predicted, x @ model.weights[0].numpy() + model.weights[1].numpy(), rtol=1e-5)
 
 
 def test_categorical_crossentropy_of_one_hot_equals_the_sparse_form():
