@@ -2,6 +2,7 @@
 
 from graphc.ops.activation_ops import elu, leaky_relu, selu, softplus
 from graphc.ops.conv_ops import avg_pool, conv2d, conv2d_backprop_filter, conv2d_backprop_input, max_pool
+from graphc.ops.embedding_ops import embedding_lookup
 from graphc.ops.math_ops import sigmoid, tanh
 from graphc.ops.nn_impl import batch_normalization, l2_loss, local_response_normalization, lrn, moments
 from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, softmax,
@@ -10,7 +11,7 @@ from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, s
 from graphc.ops.selection_ops import top_k
 
 __all__ = ["avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_backprop_filter", "conv2d_backprop_input",
-           "dropout", "elu", "in_top_k", "l2_loss", "leaky_relu", "local_response_normalization", "log_softmax", "lrn",
+           "dropout", "elu", "embedding_lookup", "in_top_k", "l2_loss", "leaky_relu", "local_response_normalization", "log_softmax", "lrn",
            "max_pool", "moments", "relu", "selu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
            "softmax_cross_entropy_with_logits_v2", "softplus", "sparse_softmax_cross_entropy_with_logits", "tanh",
            "top_k"]

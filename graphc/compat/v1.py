@@ -21,6 +21,7 @@ from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, 
 from graphc.ops.activation_ops import log_sigmoid
 from graphc.ops.check_ops import check_numerics
 from graphc.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
+from graphc.ops.gather_ops import gather, gather_nd, unsorted_segment_sum
 from graphc.ops.elementary_ops import atan2, ceil, cos, erf, expm1, floor, log1p, round, sin, tan  # noqa: A004
 from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
@@ -37,6 +38,7 @@ from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argm
 from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod  # structural math
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.scan_ops import cumprod, cumsum
+from graphc.ops.sequence_ops import range, reverse, reverse_sequence, sequence_mask, tile  # noqa: A004
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, is_variable_initialized, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
 from graphc.ops.variables import (Variable, assert_variables_initialized, global_variables,
@@ -48,6 +50,7 @@ from graphc.session import InteractiveSession, Session, get_default_session
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
 mod = floormod
+reverse_v2 = reverse
 string_join = strings.join
 newaxis = None
 

@@ -1,0 +1,147 @@
+"""The index and sequence ops (gather, gather_nd, unsorted_segment_sum, embedding_lookup, range, tile,
+reverse, reverse_sequence, sequence_mask) answer as TensorFlow 2.21 does: values, gradients, dtypes and
+errors. Each `build(tf)` runs with graphc here and with TensorFlow in the oracle test (when installed);
+the table pins TF's answer as a literal.
+
+gather's gradient is TF1's IndexedSlices made dense (see graphc/ops/gather_ops.py): the pinned
+gradients are TF's after its own conversion to a dense tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from tests.backend.test_ops_compiled import assert_same
+from tests.tf_oracle import table_tests
+
+
+def _run(tf, fetch, feeds=None):
+    with tf.Session() as sess:
+        return sess.run(fetch, feeds)
+
+
+def _values(array, decimals=5):
+    if isinstance(array, list):
+        return [_values(a, decimals) for a in array]
+    array = np.asarray(array)
+    rounded = np.round(array.astype(np.float64), decimals) if array.dtype.kind == "f" else array
+    return str(array.dtype), rounded.tolist()
+
+
+def _fails(tf, build, fragment):
+    try:
+        _run(tf, build())
+    except Exception as e:  # noqa: BLE001 - the class is the answer
+        return type(e).__name__, fragment in str(e)
+    return "no error", False
+
+
+def _table(tf, rows=4, columns=3):
+    return tf.constant(np.arange(rows * columns, dtype=np.float32).reshape(rows, columns))
+
+
+def _gradient(tf, build, value):
+    """d sum(build(x) * weights) / dx, weights 1, 2, 3 ... in the output's shape, as a dense array."""
+    x = tf.constant(np.asarray(value, np.float32))
+    y = build(x)
+    shape = y.shape.as_list()
+    weights = tf.constant(np.arange(1, np.prod(shape, dtype=int) + 1, dtype=np.float32).reshape(shape))
+    return _values(_run(tf, tf.convert_to_tensor(tf.gradients(tf.reduce_sum(y * weights), x)[0])))
+
+
+ANSWERS = {
+    "gather rows": (lambda tf: _values(_run(tf, tf.gather(_table(tf), [[3, 0], [0, 1]]))), ('float32', [[[9.0, 10.0, 11.0], [0.0, 1.0, 2.0]], [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]])),
+    "gather along axis 1 of int64": (
+        lambda tf: _values(_run(tf, tf.gather(tf.constant(np.arange(6).reshape(2, 3)), tf.constant([2, 2], tf.int64),
+                                              axis=-1))), ('int64', [[2, 2], [5, 5]])),
+    "gather out of range": (lambda tf: _fails(tf, lambda: tf.gather(_table(tf), [1, 4]),
+        "indices[1] = 4 is not in [0, 4)"), ('InvalidArgumentError', True)),
+    "gather gradient with repeats": (lambda tf: _gradient(tf, lambda x: tf.gather(x, [2, 0, 2]),
+                                                          np.ones((3, 2))), ('float32', [[3.0, 4.0], [0.0, 0.0], [6.0, 8.0]])),
+    "gather gradient along axis 1": (lambda tf: _gradient(tf, lambda x: tf.gather(x, [1, 1], axis=1),
+                                                          np.ones((2, 3))), ('float32', [[0.0, 3.0, 0.0], [0.0, 7.0, 0.0]])),
+    "gather_nd": (lambda tf: _values(_run(tf, [tf.gather_nd(_table(tf), [[3, 1], [0, 2]]),
+                                               tf.gather_nd(_table(tf), [[[2]], [[1]]])])), [('float32', [10.0, 2.0]), ('float32', [[[6.0, 7.0, 8.0]], [[3.0, 4.0, 5.0]]])]),
+    "gather_nd gradient": (lambda tf: _gradient(tf, lambda x: tf.gather_nd(x, [[0, 1], [0, 1], [1, 0]]),
+                                                np.ones((2, 2))), ('float32', [[0.0, 3.0], [3.0, 0.0]])),
+    "unsorted_segment_sum": (lambda tf: _values(_run(tf, tf.unsorted_segment_sum(
+        _table(tf), [1, 1, -1, 0], 3))), ('float32', [[9.0, 10.0, 11.0], [3.0, 5.0, 7.0], [0.0, 0.0, 0.0]])),
+    "unsorted_segment_sum id past the count": (lambda tf: _fails(tf, lambda: tf.unsorted_segment_sum(
+        _table(tf), [1, 3, 0, 0], 3), "segment_ids[1] = 3 is out of range [0, 3)"), ('InvalidArgumentError', True)),
+    "embedding_lookup": (lambda tf: _values(_run(tf, tf.nn.embedding_lookup(_table(tf), [[1], [3]]))), ('float32', [[[3.0, 4.0, 5.0]], [[9.0, 10.0, 11.0]]])),
+    "embedding_lookup mod shards": (lambda tf: _values(_run(tf, tf.nn.embedding_lookup(
+        [_table(tf, 3, 2), _table(tf, 2, 2) + 100.0], [0, 1, 2, 3, 4]))), ('float32', [[0.0, 1.0], [100.0, 101.0], [2.0, 3.0], [102.0, 103.0], [4.0, 5.0]])),
+    "embedding_lookup div shards": (lambda tf: _values(_run(tf, tf.nn.embedding_lookup(
+        [_table(tf, 3, 2), _table(tf, 2, 2) + 100.0], [0, 1, 2, 3, 4], partition_strategy="div"))), ('float32', [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [100.0, 101.0], [102.0, 103.0]])),
+    "range dtypes": (lambda tf: [t.dtype.name for t in (tf.range(3), tf.range(1, 3.0), tf.range(tf.constant(
+        2, tf.int64)), tf.range(0, 2, dtype=tf.float64), tf.range(1.0, 2, 0.5, dtype=tf.float32))], ['int32', 'float32', 'int64', 'float64', 'float32']),
+    "range values": (lambda tf: _values(_run(tf, [tf.range(5), tf.range(1, 7, 2), tf.range(5, 0, -2),
+                                                  tf.range(1.0, 2.0, 0.3), tf.range(3, 3)])), [('int32', [0, 1, 2, 3, 4]), ('int32', [1, 3, 5]), ('int32', [5, 3, 1]), ('float32', [1.0, 1.3, 1.6, 1.9]), ('int32', [])]),
+    "range of a shape": (lambda tf: _values(_run(tf, tf.range(tf.shape(tf.ones([4, 2]))[0]))), ('int32', [0, 1, 2, 3])),
+    "range static shape": (lambda tf: [tf.range(1, 7, 2).shape.as_list(), tf.range(1.0, 2.0, 0.3).shape.as_list()],
+                           [[3], [4]]),
+    "range with start past limit": (lambda tf: _fails(tf, lambda: tf.range(5, 3), "Requires start <= limit"), ('ValueError', True)),
+    "range with zero delta": (lambda tf: _fails(tf, lambda: tf.range(0, 3, 0), "Requires delta != 0"), ('ValueError', True)),
+    "tile": (lambda tf: _values(_run(tf, [tf.tile(_table(tf, 2, 2), [2, 3]), tf.tile([[True, False]], [2, 1])])),
+             [('float32', [[0.0, 1.0, 0.0, 1.0, 0.0, 1.0], [2.0, 3.0, 2.0, 3.0, 2.0, 3.0], [0.0, 1.0, 0.0, 1.0, 0.0, 1.0], [2.0, 3.0, 2.0, 3.0, 2.0, 3.0]]), ('bool', [[True, False], [True, False]])]),
+    "tile gradient": (lambda tf: _gradient(tf, lambda x: tf.tile(x, [2, 2]), np.ones((1, 2))), ('float32', [[16.0, 20.0]])),
+    "reverse": (lambda tf: _values(_run(tf, [tf.reverse(_table(tf, 2, 3), [1]), tf.reverse(_table(tf, 2, 3), [0, 1]),
+                                             tf.reverse_v2(_table(tf, 2, 3), [-2])])), [('float32', [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]), ('float32', [[5.0, 4.0, 3.0], [2.0, 1.0, 0.0]]), ('float32', [[3.0, 4.0, 5.0], [0.0, 1.0, 2.0]])]),
+    "reverse_sequence": (lambda tf: _values(_run(tf, tf.reverse_sequence(
+        tf.constant(np.arange(12).reshape(3, 4)), [4, 0, 2], seq_axis=1, batch_axis=0))), ('int64', [[3, 2, 1, 0], [4, 5, 6, 7], [9, 8, 10, 11]])),
+    "reverse_sequence time major": (lambda tf: _values(_run(tf, tf.reverse_sequence(
+        tf.constant(np.arange(24, dtype=np.float32).reshape(4, 2, 3)), tf.constant([3, 1], tf.int64), seq_axis=0,
+        batch_axis=1))), ('float32', [[[12.0, 13.0, 14.0], [3.0, 4.0, 5.0]], [[6.0, 7.0, 8.0], [9.0, 10.0, 11.0]], [[0.0, 1.0, 2.0], [15.0, 16.0, 17.0]], [[18.0, 19.0, 20.0], [21.0, 22.0, 23.0]]])),
+    "sequence_mask": (lambda tf: _values(_run(tf, [tf.sequence_mask([1, 3, 0], 4), tf.sequence_mask([[2], [1]]),
+                                                   tf.sequence_mask([2, 1], 3, dtype=tf.float32)])), [('bool', [[True, False, False, False], [True, True, True, False], [False, False, False, False]]), ('bool', [[[True, True]], [[True, False]]]), ('float32', [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])]),
+}
+
+
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "ANSWERS", ANSWERS)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.int32, tf.int64, tf.bool])
+def test_index_ops_compiled_agree_with_the_reference_on_every_dtype(dtype):
+    """Placeholders of unknown sizes, fed size-0 and size-1 axes among others: one compile per shape."""
+    params = tf.placeholder(dtype, [None, None, 3])
+    rows = tf.placeholder(tf.int64, [None])
+    pairs = tf.placeholder(tf.int32, [None, 2])
+    segments = tf.placeholder(tf.int32, [None])
+    ops = [tf.gather(params, rows), tf.gather(params, [[2, 0], [0, 1]], axis=2), tf.gather_nd(params, pairs),
+           tf.tile(params, [1, 2, 1]), tf.reverse(params, [1, 2])]
+    if dtype is not tf.bool:
+        ops.append(tf.unsorted_segment_sum(params, segments, 3))  # id -1 is dropped
+    rng = np.random.RandomState(0)
+    for shape, index_count in (((3, 2, 3), 4), ((1, 1, 3), 1), ((2, 0, 3), 0)):
+        values = rng.uniform(-9, 9, shape).astype(dtype.np_dtype) if dtype is not tf.bool else rng.rand(*shape) > .5
+        feeds = {params: values, rows: rng.randint(0, shape[0], index_count), segments: rng.randint(-1, 3, shape[0]),
+                 pairs: np.stack([rng.randint(0, shape[0], index_count), rng.randint(0, max(shape[1], 1),
+                                                                                    index_count)], 1)}
+        if shape[1] == 0:
+            feeds[pairs] = np.zeros((0, 2), np.int32)
+        assert_same(ops, feeds)
+
+
+def test_index_errors_name_the_op_and_leave_variables_unchanged():
+    table = tf.Variable(np.ones((3, 2), np.float32))
+    ids = tf.placeholder(tf.int32, [None])
+    update = tf.assign_add(table, tf.ones([3, 2]))
+    looked_up = tf.nn.embedding_lookup(table, ids, name="lookup")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[2\] = -1 is not in \[0, 3\).*lookup"):
+            sess.run([looked_up, update], {ids: [0, 2, -1]})
+        np.testing.assert_array_equal(sess.run(table), np.ones((3, 2)))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"does not index into param shape \[3,2\]"):
+            sess.run(tf.gather_nd(table, [[0, 1], [0, 2]]))
+
+
+def test_range_and_sequence_mask_need_values_known_when_the_step_compiles():
+    limit = tf.placeholder(tf.int32, [])
+    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="when it compiles the step"):
+        sess.run(tf.range(limit), {limit: 3})
+    with pytest.raises(ValueError, match="needs maxlen"):
+        tf.sequence_mask(tf.placeholder(tf.int32, [2]))
