@@ -9,9 +9,12 @@ from graphc.ops.nn_ops import (bias_add, dropout, in_top_k, log_softmax, relu, s
                                softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits_v2,
                                sparse_softmax_cross_entropy_with_logits)
 from graphc.ops.selection_ops import top_k
+from graphc.rnn import cells as rnn_cell
+from graphc.rnn.recurrent import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
 
-__all__ = ["avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_backprop_filter", "conv2d_backprop_input",
-           "dropout", "elu", "embedding_lookup", "in_top_k", "l2_loss", "leaky_relu", "local_response_normalization", "log_softmax", "lrn",
-           "max_pool", "moments", "relu", "selu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
-           "softmax_cross_entropy_with_logits_v2", "softplus", "sparse_softmax_cross_entropy_with_logits", "tanh",
-           "top_k"]
+__all__ = ["avg_pool", "batch_normalization", "bias_add", "bidirectional_dynamic_rnn", "conv2d",
+           "conv2d_backprop_filter", "conv2d_backprop_input", "dropout", "dynamic_rnn", "elu", "embedding_lookup",
+           "in_top_k", "l2_loss", "leaky_relu", "local_response_normalization", "log_softmax", "lrn", "max_pool",
+           "moments", "relu", "rnn_cell", "selu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
+           "softmax_cross_entropy_with_logits_v2", "softplus", "sparse_softmax_cross_entropy_with_logits",
+           "static_bidirectional_rnn", "static_rnn", "tanh", "top_k"]

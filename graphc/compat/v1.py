@@ -27,7 +27,7 @@ from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
-from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
+from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, split, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
 from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, divide,  # noqa: A004
                                  equal, exp, floordiv, floormod, greater, greater_equal, less, less_equal, log,
