@@ -150,10 +150,10 @@ gather_nd_p = registry.register(OpDef(
 # -- gradients ---------------------------------------------------------------------------------------
 
 
-def _rows(tensor, count_dims):
-    """`tensor` as a matrix: its first `count_dims` axes as rows, the rest as columns."""
-    dims = array_ops.shape(tensor)
-    return array_ops.reshape(tensor, layout_ops.concat([[-1], dims[count_dims:]], 0))
+def _leading_count(dims, count):
+    """The product of the first `count` entries of the shape vector `dims`, as a one-element vector
+    (not -1 in a reshape: a tensor of no elements leaves -1 undetermined)."""
+    return math_ops.reduce_prod(dims[:count], keepdims=True)
 
 
 @registry.set_gradient(gather_p)
@@ -167,18 +167,17 @@ def _gather_grad(op, grad):
     axis %= rank
     params_shape = array_ops.shape(params)
     flat_indices = array_ops.reshape(indices, [-1])
-    limit = params_shape[axis]
+    count = array_ops.shape(flat_indices)
+    outer, limit, inner = params_shape[:axis], params_shape[axis:axis + 1], params_shape[axis + 1:]
     if axis == 0:
-        rows = _rows(grad, indices.shape.ndims) if indices.shape.ndims != 1 else grad
-        summed = unsorted_segment_sum(rows, flat_indices, limit)
+        rows = array_ops.reshape(grad, layout_ops.concat([count, inner], 0))
+        summed = unsorted_segment_sum(rows, flat_indices, limit[0])
         return [array_ops.reshape(summed, params_shape), None, None]
     # Move the gathered axis first, add, and move it back (TF1's gather gradient transposes likewise).
-    outer, inner = params_shape[:axis], params_shape[axis + 1:]
-    grouped = array_ops.reshape(grad, layout_ops.concat([[-1], array_ops.shape(flat_indices), inner], 0))
-    moved = array_ops.transpose(grouped, [1, 0] + list(range(2, 2 + rank - axis - 1)))
-    summed = unsorted_segment_sum(moved, flat_indices, limit)
-    back = array_ops.transpose(summed, [1, 0] + list(range(2, 2 + rank - axis - 1)))
-    return [array_ops.reshape(back, layout_ops.concat([outer, layout_ops.expand_dims(limit, 0), inner], 0)), None, None]
+    grouped = array_ops.reshape(grad, layout_ops.concat([_leading_count(params_shape, axis), count, inner], 0))
+    swap = [1, 0] + list(range(2, 2 + rank - axis - 1))
+    summed = unsorted_segment_sum(array_ops.transpose(grouped, swap), flat_indices, limit[0])
+    return [array_ops.reshape(array_ops.transpose(summed, swap), params_shape), None, None]
 
 
 @registry.set_gradient(unsorted_segment_sum_p)
@@ -204,7 +203,8 @@ def _gather_nd_grad(op, grad):
     indexed = params_shape[:depth]
     strides = scan_ops.cumprod(indexed, exclusive=True, reverse=True)
     flat = math_ops.reduce_sum(indices * strides, -1)
-    rows = array_ops.reshape(grad, layout_ops.concat([[-1], array_ops.shape(params)[depth:]], 0))
+    rows = array_ops.reshape(grad, layout_ops.concat([_leading_count(array_ops.shape(grad), indices.shape.ndims - 1),
+                                                      array_ops.shape(params)[depth:]], 0))
     count = math_ops.reduce_prod(indexed)
     summed = unsorted_segment_sum(rows, array_ops.reshape(flat, [-1]), count)
     return [array_ops.reshape(summed, array_ops.shape(params)), None]
