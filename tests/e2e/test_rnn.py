@@ -271,3 +271,27 @@ def test_dropout_wrapper_drops_inputs_and_outputs_and_keeps_the_lstm_cell_state(
         first, second = (sess.run(outputs, {x: _inputs()}) for _ in range(2))
         assert 0.2 < np.mean(first == 0) < 0.8 and not np.array_equal(first, second)  # a fresh mask per run
         assert np.all(sess.run(plain_outputs, {x: _inputs()}) != 0)  # keep probabilities of 1 drop nothing
+
+
+def test_contrib_rnn_program_runs_unmodified_but_for_the_import():
+    """The classic TF1 contrib program: unstack, contrib.rnn.BasicLSTMCell, static_rnn, last output, softmax."""
+    x = tf.placeholder("float", [None, STEPS, DEPTH])
+    labels = tf.placeholder("float", [None, 2])
+    weights = tf.Variable(tf.random_normal([UNITS, 2], seed=1))
+    cell = tf.contrib.rnn.BasicLSTMCell(UNITS, forget_bias=1.0)
+    outputs, states = tf.contrib.rnn.static_rnn(cell, tf.unstack(x, STEPS, 1), dtype=tf.float32)
+    assert isinstance(states, tf.contrib.rnn.LSTMStateTuple)
+    logits = tf.matmul(outputs[-1], weights)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=labels))
+    train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    flat = tf.contrib.layers.flatten(x)
+    assert flat.shape.as_list() == [None, STEPS * DEPTH]
+    inputs = _inputs()
+    targets = np.eye(2, dtype=np.float32)[(inputs.sum(axis=(1, 2)) > 0).astype(int)]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(loss, {x: inputs, labels: targets})
+        for _ in range(30):
+            sess.run(train, {x: inputs, labels: targets})
+        assert sess.run(loss, {x: inputs, labels: targets}) < first / 4
+        np.testing.assert_array_equal(sess.run(flat, {x: inputs}), inputs.reshape(BATCH, -1))
