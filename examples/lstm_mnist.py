@@ -1,7 +1,7 @@
 """The classic LSTM over MNIST rows, unmodified TF1 but for `import graphc as tf`.
 
 Each image is a sequence of 28 rows of 28 pixels: a BasicLSTMCell of 128 units runs over them with
-tf.nn.dynamic_rnn, the last state's h goes through a dense layer to 10 logits; Adam (1e-3), shuffled
+tf.nn.dynamic_rnn, the last state's h goes through a dense layer to 10 logits; Adam (3e-3), shuffled
 batches of 100; accuracy on the last batch and on the test set after each epoch. `--epochs` (default
 2) and `--steps` (stop each epoch after that many batches; 0: the whole epoch) say how long.
 """
@@ -15,7 +15,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--steps", type=int, default=0)
 parser.add_argument("--seed", type=int, default=42)
-parser.add_argument("--learning_rate", type=float, default=0.001)
+parser.add_argument("--learning_rate", type=float, default=0.003)
 parser.add_argument("--batch_size", type=int, default=100)
 args = parser.parse_args()
 

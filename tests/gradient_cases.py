@@ -163,6 +163,8 @@ CASES = [
      [signed(3, 2), signed(2, 2)]),
     ("tile", lambda x: tf.tile(x, [2, 1, 3]), [signed(2, 3, 1)]),
     ("reverse", lambda x: tf.reverse(x, [0, -1]), [signed(3, 4)]),
+    ("conv2d_transpose_valid", lambda x, w: tf.nn.conv2d_transpose(x, w, [2, 5, 7, 2], [1, 2, 3, 1], "VALID"),
+     [signed(2, 2, 2, 3), signed(3, 2, 2, 3)]),
     ("reverse_sequence", lambda x: tf.reverse_sequence(x, [2, 3], seq_axis=1, batch_axis=0), [signed(2, 4, 3)]),
     ("xent_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.constant([1, 0, 2]), logits=x)), x)[0], [signed(3, 3)]),
