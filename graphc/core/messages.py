@@ -48,3 +48,9 @@ def gather_nd_out_of_range(shape) -> str:
     component and its value)."""
     return ("indices[%lld] does not index into param shape " + str(list(shape)).replace(" ", "")
             + ": component %lld is %lld")
+
+
+def sampler_exhausted(num_sampled, found, draws) -> str:
+    """The message of a unique sample that ran out of draws (the kernel passes "%lld" for `found`)."""
+    return (f"the log-uniform sampler found {found} distinct candidates of the {num_sampled} asked in {draws} "
+            "draws; ask for fewer, or a larger range_max")

@@ -4,6 +4,7 @@ and `graphc.compat.v1` rely on a complete registry)."""
 # One family a line, so that adding one is a one-line change.
 from graphc.ops import activation_ops  # noqa: F401
 from graphc.ops import array_ops  # noqa: F401
+from graphc.ops import candidate_sampling_ops  # noqa: F401
 from graphc.ops import check_ops  # noqa: F401
 from graphc.ops import collective_ops  # noqa: F401
 from graphc.ops import contraction_ops  # noqa: F401

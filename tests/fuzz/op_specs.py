@@ -378,6 +378,15 @@ def _random(name):
     return Spec(build, VALUES_ONLY)
 
 
+def _log_uniform_sampled(ctx):
+    """Ids drawn from the op's Philox stream (and, last, the number of draws), unique or not."""
+    num_sampled = ctx.choose_count(1, 6)
+    attrs = {"num_sampled": num_sampled, "range_max": num_sampled + ctx.choose_count(0, 40), "unique": ctx.flip(),
+             "seed": ctx.choose_count(0, 1000), "seed2": ctx.choose_count(1, 1000)}
+    ctx.add(tf.cast(apply_op("log_uniform_sampled", [], attrs), ctx.int_dtype), exact=True)
+    return True
+
+
 def _identity(name, modes=ALL_MODES):
     def build(ctx):
         entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
@@ -733,6 +742,7 @@ SPECS: dict[str, Spec] = {
     "random_uniform": _random("random_uniform"),
     "random_normal": _random("random_normal"),
     "truncated_normal": _random("truncated_normal"),
+    "log_uniform_sampled": Spec(_log_uniform_sampled, VALUES_ONLY),
     "mpi_allreduce": _collective(collective_ops.allreduce_sum),
     "mpi_allgather": _collective(collective_ops.allgather),
     "mpi_broadcast": _collective(lambda tensor: collective_ops.broadcast(tensor, 0)),
