@@ -59,12 +59,16 @@ class Conv2D(Layer):
                              f"found shape {input_shape}")
         if dims[-1] is None:
             raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
-        self.kernel = self.add_weight("kernel", shape=list(self.kernel_size) + [dims[-1], self.filters],
+        self.kernel = self.add_weight("kernel", shape=list(self.kernel_size) + self._kernel_channels(dims[-1]),
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", shape=[self.filters], initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+
+    def _kernel_channels(self, input_channels: int) -> list:
+        """The kernel's last two dimensions: (in, out) for a convolution."""
+        return [input_channels, self.filters]
 
     def call(self, inputs):
         outputs = conv_ops.conv2d(inputs, self.kernel, strides=[1, *self.strides, 1], padding=self.padding,
@@ -107,18 +111,9 @@ class Conv2DTranspose(Conv2D):
                  **kwargs):
         super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format, **kwargs)
 
-    def build(self, input_shape):
-        dims = input_shape.as_tuple()
-        if dims is None or len(dims) != 4:
-            raise ValueError(f"Inputs should have rank 4. Received input shape: {input_shape}")
-        if dims[-1] is None:
-            raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
-        self.kernel = self.add_weight("kernel", shape=list(self.kernel_size) + [self.filters, dims[-1]],
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", shape=[self.filters], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+    def _kernel_channels(self, input_channels: int) -> list:
+        """The kernel's last two dimensions: (out, in) for a transposed convolution, TF's order."""
+        return [self.filters, input_channels]
 
     def call(self, inputs):
         dims = inputs.shape.as_list()

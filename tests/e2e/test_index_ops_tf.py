@@ -14,29 +14,9 @@ import pytest
 
 import graphc as tf
 from tests.backend.test_ops_compiled import assert_same
+from tests.e2e.test_structural_math_tf import _fails, _run, _values
 from tests.helpers import interpret_graph
 from tests.tf_oracle import table_tests
-
-
-def _run(tf, fetch, feeds=None):
-    with tf.Session() as sess:
-        return sess.run(fetch, feeds)
-
-
-def _values(array, decimals=5):
-    if isinstance(array, list):
-        return [_values(a, decimals) for a in array]
-    array = np.asarray(array)
-    rounded = np.round(array.astype(np.float64), decimals) if array.dtype.kind == "f" else array
-    return str(array.dtype), rounded.tolist()
-
-
-def _fails(tf, build, fragment):
-    try:
-        _run(tf, build())
-    except Exception as e:  # noqa: BLE001 - the class is the answer
-        return type(e).__name__, fragment in str(e)
-    return "no error", False
 
 
 def _table(tf, rows=4, columns=3):
