@@ -295,3 +295,27 @@ def test_contrib_rnn_program_runs_unmodified_but_for_the_import():
             sess.run(train, {x: inputs, labels: targets})
         assert sess.run(loss, {x: inputs, labels: targets}) < first / 4
         np.testing.assert_array_equal(sess.run(flat, {x: inputs}), inputs.reshape(BATCH, -1))
+
+
+def test_bidirectional_dynamic_rnn_trains():
+    """Which half of a sequence (within its length) holds more weight: a task that needs both directions."""
+    rng = np.random.RandomState(0)
+    values = rng.uniform(-1, 1, (16, 6, 2)).astype(np.float32)
+    lengths = rng.randint(2, 7, 16)
+    x = tf.placeholder(tf.float32, [None, 6, 2])
+    n = tf.placeholder(tf.int32, [None])
+    labels = tf.placeholder(tf.int32, [None])
+    (fw, bw), (state_fw, state_bw) = tf.nn.bidirectional_dynamic_rnn(
+        tf.nn.rnn_cell.BasicLSTMCell(8), tf.nn.rnn_cell.GRUCell(8), x, n, dtype=tf.float32)
+    logits = tf.layers.dense(tf.concat([state_fw.h, state_bw], 1), 2)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    targets = [int(row[:k // 2].sum() > row[k // 2:k].sum()) for row, k in zip(values, lengths)]
+    feeds = {x: values, n: lengths, labels: targets}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(loss, feeds)
+        for _ in range(60):
+            sess.run(train, feeds)
+        assert sess.run(loss, feeds) < first / 3
+        assert np.all(sess.run(fw, feeds)[np.arange(6)[None, :] >= lengths[:, None]] == 0)  # zeros past lengths

@@ -1,5 +1,6 @@
 """The sequence-model examples run as they are (subprocesses, as a user would run them): the LSTM over
-MNIST rows, the bidirectional LSTM through tf.contrib.rnn, and the character-level language model."""
+MNIST rows, the bidirectional LSTM through tf.contrib.rnn, and the character-level language model.
+(Bidirectional networks are also trained and checked in tests/e2e/test_rnn.py, at sizes that compile fast.)"""
 
 import re
 
@@ -23,6 +24,7 @@ def test_lstm_mnist_reaches_97_percent_in_two_epochs():
     assert len(accuracies) == 2 and accuracies[-1] >= 0.97
 
 
+@pytest.mark.slow  # compiling the 56 unrolled cells and their gradients: minutes on a loaded 2-core VM
 def test_bidirectional_rnn_trains():
     output = run_example("bidirectional_rnn.py", "--training_steps", "30", "--display_step", "15")
     losses = [float(v) for v in re.findall(r"Minibatch Loss= ([\d.]+)", output)]
@@ -37,8 +39,8 @@ def test_bidirectional_rnn_reaches_90_percent():
 
 
 def test_char_rnn_learns_the_grammar():
-    output = run_example("char_rnn.py", "--steps", "100")
+    output = run_example("char_rnn.py", "--steps", "100", "--seq_length", "20")
     losses = [float(v) for v in re.findall(r"loss ([\d.]+)", output)]
-    assert losses[0] > 3.0 and losses[-1] < 0.8  # ln(vocabulary) at first; 0.40 after 100 steps
+    assert losses[0] > 3.0 and losses[-1] < 0.8  # ln(vocabulary) at first; 0.47 after 100 steps
     sample = re.search(r"sample: (.*)", output).group(1)
     assert re.search(r"(the|a) (\w+ )?(fox|dog|cat|bird|horse) (sees|chases|likes|follows) ", sample), sample
