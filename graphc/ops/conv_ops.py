@@ -460,7 +460,7 @@ def conv2d_transpose(value, filter, output_shape, strides, padding="SAME", data_
         filter_in = filter.shape.as_list()[3] if filter.shape.ndims == 4 else None
         if channels is not None and filter_in is not None and channels != filter_in:
             raise ValueError(f"Dimensions must be equal, but are {channels} and {filter_in}: input channels does not "
-                             f"match filter's input channels ('{scope}' with value {value.shape}, filter {filter.shape})")
+                             f"match filter's input channels ('{scope}': value {value.shape}, filter {filter.shape})")
         return conv2d_backprop_input(output_shape, filter, value, strides, padding, data_format=data_format,
                                      dilations=dilations, name=scope)
 

@@ -300,7 +300,8 @@ class DropoutWrapper(RNNCell):
     TF1's variational recurrent dropout (one mask for every step) is not built."""
 
     def __init__(self, cell, input_keep_prob=1.0, output_keep_prob=1.0, state_keep_prob=1.0,
-                 variational_recurrent=False, input_size=None, dtype=None, seed=None, dropout_state_filter_visitor=None):
+                 variational_recurrent=False, input_size=None, dtype=None, seed=None,
+                 dropout_state_filter_visitor=None):
         if variational_recurrent:
             raise NotImplementedError("graphc's DropoutWrapper has no variational_recurrent dropout (one mask for "
                                       "every time step)")

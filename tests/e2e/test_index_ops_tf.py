@@ -1,7 +1,7 @@
 """The index and sequence ops (gather, gather_nd, unsorted_segment_sum, embedding_lookup, range, tile,
-reverse, reverse_sequence, sequence_mask) and transposed convolutions answer as TensorFlow 2.21 does: values, gradients, dtypes and
-errors. Each `build(tf)` runs with graphc here and with TensorFlow in the oracle test (when installed);
-the table pins TF's answer as a literal.
+reverse, reverse_sequence, sequence_mask) and transposed convolutions answer as TensorFlow 2.21 does:
+values, gradients, dtypes and errors. Each `build(tf)` runs with graphc here and with TensorFlow in the
+oracle test (when installed); the table pins TF's answer as a literal.
 
 gather's gradient is TF1's IndexedSlices made dense (see graphc/ops/gather_ops.py): the pinned
 gradients are TF's after its own conversion to a dense tensor.
@@ -89,14 +89,17 @@ ANSWERS = {
     "range of a shape": (lambda tf: _values(_run(tf, tf.range(tf.shape(tf.ones([4, 2]))[0]))), ('int32', [0, 1, 2, 3])),
     "range static shape": (lambda tf: [tf.range(1, 7, 2).shape.as_list(), tf.range(1.0, 2.0, 0.3).shape.as_list()],
                            [[3], [4]]),
-    "range with start past limit": (lambda tf: _fails(tf, lambda: tf.range(5, 3), "Requires start <= limit"), ('ValueError', True)),
-    "range with zero delta": (lambda tf: _fails(tf, lambda: tf.range(0, 3, 0), "Requires delta != 0"), ('ValueError', True)),
+    "range with start past limit": (lambda tf: _fails(tf, lambda: tf.range(5, 3), "Requires start <= limit"),
+                                    ("ValueError", True)),
+    "range with zero delta": (lambda tf: _fails(tf, lambda: tf.range(0, 3, 0), "Requires delta != 0"),
+                              ("ValueError", True)),
     "tile": (lambda tf: _values(_run(tf, [tf.tile(_table(tf, 2, 2), [2, 3]), tf.tile([[True, False]], [2, 1])])),
 [('float32',
           [[0.0, 1.0, 0.0, 1.0, 0.0, 1.0], [2.0, 3.0, 2.0, 3.0, 2.0, 3.0], [0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
            [2.0, 3.0, 2.0, 3.0, 2.0, 3.0]]),
          ('bool', [[True, False], [True, False]])]),
-    "tile gradient": (lambda tf: _gradient(tf, lambda x: tf.tile(x, [2, 2]), np.ones((1, 2))), ('float32', [[16.0, 20.0]])),
+    "tile gradient": (lambda tf: _gradient(tf, lambda x: tf.tile(x, [2, 2]), np.ones((1, 2))),
+                      ("float32", [[16.0, 20.0]])),
     "reverse": (lambda tf: _values(_run(tf, [tf.reverse(_table(tf, 2, 3), [1]), tf.reverse(_table(tf, 2, 3), [0, 1]),
                                              tf.reverse_v2(_table(tf, 2, 3), [-2])])),
         [('float32', [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]), ('float32', [[5.0, 4.0, 3.0], [2.0, 1.0, 0.0]]),
@@ -155,7 +158,8 @@ ANSWERS = {
            [[-123.33, 84.58, -315.01], [-47.34, 144.52, -187.36]],
            [[-176.85, -66.25, -71.42], [-91.71, -144.04, -54.61]]]])),
     "conv2d_transpose channel mismatch": (lambda tf: _fails(tf, lambda: tf.nn.conv2d_transpose(
-        tf.ones([1, 2, 2, 4]), tf.ones([3, 3, 2, 3]), [1, 4, 4, 2], [1, 2, 2, 1]), "Dimensions must be equal, but are 4 and 3"),
+        tf.ones([1, 2, 2, 4]), tf.ones([3, 3, 2, 3]), [1, 4, 4, 2], [1, 2, 2, 1]),
+        "Dimensions must be equal, but are 4 and 3"),
         ('ValueError', True)),
 }
 

@@ -52,8 +52,8 @@ def lower_gather(module, name, inst):
     with kb.loop(count, "check") as n:
         index = _index(kb, index_array, index_dtype, n)
         with kb.if_(_outside(kb, index, limit)):
-            kb.fail(errors.INVALID_ARGUMENT, f"{gather_out_of_range('%lld', '%lld', limit)} (op {inst.source or inst.op})",
-                    n, index)
+            message = f"{gather_out_of_range('%lld', '%lld', limit)} (op {inst.source or inst.op})"
+            kb.fail(errors.INVALID_ARGUMENT, message, n, index)
     with kb.loop(outer, "o") as o:
         with kb.loop(count, "n") as n:
             index = _index(kb, index_array, index_dtype, n)
