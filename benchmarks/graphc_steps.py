@@ -50,6 +50,10 @@ def cnn_trainer(workload) -> GraphcTrainer:
     return GraphcTrainer(workload, _cnn_loss, tf.float32, tf.int32)
 
 
+def lstm_trainer(workload) -> GraphcTrainer:
+    return GraphcTrainer(workload, _lstm_loss, tf.float32, tf.int32)
+
+
 def tiny_trainer(workload) -> GraphcTrainer:
     return GraphcTrainer(workload, _tiny_loss, tf.float32, tf.float32)
 
@@ -80,3 +84,22 @@ def _tiny_loss(x, y, variables):
     hidden = tf.nn.tanh(tf.matmul(x, weights1) + biases1)
     prediction = tf.nn.tanh(tf.matmul(hidden, weights2) + biases2)
     return tf.reduce_mean(tf.square(y - prediction))
+
+
+class _GivenLSTMCell(tf.nn.rnn_cell.BasicLSTMCell):
+    """TF1's BasicLSTMCell whose kernel and bias are the workload's variables (build uses them)."""
+
+    def __init__(self, kernel, bias):
+        super().__init__(workloads.LSTM_UNITS, forget_bias=workloads.LSTM_FORGET_BIAS)
+        self._given = (kernel, bias)
+
+    def build(self, inputs_shape):
+        self.kernel, self.bias = self._given
+
+
+def _lstm_loss(sequences, labels, variables):
+    """tf.nn.dynamic_rnn over the rows, dense logits from the last h, mean sparse softmax cross-entropy."""
+    (kernel, bias), (weights, biases) = variables
+    _, state = tf.nn.dynamic_rnn(_GivenLSTMCell(kernel, bias), sequences, dtype=tf.float32)
+    logits = tf.matmul(state.h, weights) + biases
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))

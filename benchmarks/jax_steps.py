@@ -75,6 +75,10 @@ def cnn_trainer(workload) -> JaxTrainer:
     return JaxTrainer(workload, _cnn_loss)
 
 
+def lstm_trainer(workload) -> JaxTrainer:
+    return JaxTrainer(workload, _lstm_loss)
+
+
 def tiny_trainer(workload) -> JaxTrainer:
     return JaxTrainer(workload, _tiny_loss)
 
@@ -106,3 +110,19 @@ def _tiny_loss(params, x, y):
     hidden = jnp.tanh(x @ weights1 + biases1)
     prediction = jnp.tanh(hidden @ weights2 + biases2)
     return jnp.mean(jnp.square(y - prediction))
+
+
+def _lstm_loss(params, sequences, labels):
+    """TF1's BasicLSTMCell (gates i, j, f, o; forget bias) by lax.scan over time, dense logits from the last h."""
+    (kernel, bias), dense = params
+    units = workloads.LSTM_UNITS
+
+    def step(state, inputs):
+        c, h = state
+        i, j, f, o = jnp.split(jnp.concatenate([inputs, h], axis=1) @ kernel + bias, 4, axis=1)
+        c = c * jax.nn.sigmoid(f + workloads.LSTM_FORGET_BIAS) + jax.nn.sigmoid(i) * jnp.tanh(j)
+        return (c, jnp.tanh(c) * jax.nn.sigmoid(o)), None
+
+    zeros = jnp.zeros((sequences.shape[0], units), sequences.dtype)
+    (_, h), _ = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(sequences, 0, 1))
+    return _mlp_loss([dense], h, labels)

@@ -1,6 +1,6 @@
 """`make bench`: graphc against NumPy, PyTorch and JAX on one CPU, and against issue 3's targets.
 
-In order: the three training steps below (this process); float32 GEMM against
+In order: the four training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
 threads (thread_determinism.py); compile time against graph size, graphc's and
 JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
@@ -8,7 +8,7 @@ JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
-Three workloads, each a full training step (forward, backward, update), float32:
+Four workloads, each a full training step (forward, backward, update), float32:
 
 - MLP step: 784-300-100-10 with ReLU hidden layers, mean softmax cross-entropy,
   SGD with learning rate 0.01, on batches of 100 real MNIST images (pixels in [0, 1]);
@@ -19,7 +19,10 @@ Three workloads, each a full training step (forward, backward, update), float32:
   3x3x64 stride 2 SAME ReLU -> 2x2/2 max-pool -> dense 64 ReLU -> dense 10) on
   the same MNIST batches as NHWC images; the tutorial's Adam (1e-3, TF1's update
   formula; PyTorch's torch.optim.Adam adds epsilon after the bias correction);
-  NumPy sits it out (no hand-written convolutions). `python benchmarks/run.py cnn` times only this one.
+  NumPy sits it out (no hand-written convolutions). `python benchmarks/run.py cnn` times only this one;
+- LSTM step: the classic LSTM over MNIST rows (28 steps of 28 pixels, TF1's BasicLSTMCell of 128
+  units through tf.nn.dynamic_rnn, dense logits from the last h, Adam 1e-3) on the same MNIST batches;
+  PyTorch runs torch.nn.LSTM, JAX the cell under lax.scan; NumPy sits it out.
 
 Implementations (one module each): graphc runs the TF1 program, feeding the
 placeholders at every `sess.run(train_op, feed_dict)`; NumPy writes forward and
@@ -78,6 +81,7 @@ ROUNDS = 21
 MLP_STEPS_PER_BLOCK = 30
 TINY_STEPS_PER_BLOCK = 1000
 CNN_STEPS_PER_BLOCK = 5
+LSTM_STEPS_PER_BLOCK = 5
 SETTLE_SECONDS = 0.2  # the pause before each timed block
 # Untimed steps after the pause: on this VM, cores left idle for 0.2 s need a few
 # milliseconds of work before they run at full speed again (measured: a 2-thread
@@ -89,6 +93,7 @@ SECONDS_PER_UNIT = {"ms": 1e-3, "µs": 1e-6}
 MLP_JAX_LIMIT = 0.65  # issue 3's targets: graphc's step time at most this times JAX jit's
 TINY_JAX_LIMIT = 0.35
 CNN_TORCH_LIMIT = 0.65  # issue 4's: the CNN step at most this times PyTorch eager's
+LSTM_TORCH_LIMIT = 0.5  # issue 15's: the LSTM step at most this times PyTorch eager's nn.LSTM
 # (workload, its trainer factory's name, its targets: peer -> (comparison, limit))
 STEP_WORKLOADS = {
     "mlp": (lambda: workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer",
@@ -97,6 +102,8 @@ STEP_WORKLOADS = {
              {report.JAX: ("≤", TINY_JAX_LIMIT), report.TORCH: ("<", 1.0)}),
     "cnn": (lambda: workloads.cnn_workload(CNN_STEPS_PER_BLOCK), "cnn_trainer",
             {report.TORCH: ("≤", CNN_TORCH_LIMIT)}),
+    "lstm": (lambda: workloads.lstm_workload(LSTM_STEPS_PER_BLOCK), "lstm_trainer",
+             {report.TORCH: ("≤", LSTM_TORCH_LIMIT)}),
 }
 
 

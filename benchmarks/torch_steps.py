@@ -7,6 +7,7 @@ padding spelled out; features are flattened in TF's NHWC order.
 
 import os
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -70,6 +71,10 @@ def cnn_trainer(workload) -> TorchTrainer:
                         layouts=lambda array: array.transpose(3, 2, 0, 1).copy() if array.ndim == 4 else array)
 
 
+def lstm_trainer(workload) -> TorchTrainer:
+    return TorchLstmTrainer(workload)
+
+
 def tiny_trainer(workload) -> TorchTrainer:
     return TorchTrainer(workload, _tiny_loss, torch.float32)
 
@@ -111,3 +116,36 @@ def _tiny_loss(params, x, y):
     hidden = torch.tanh(torch.addmm(biases1, x, weights1))
     prediction = torch.tanh(torch.addmm(biases2, hidden, weights2))
     return F.mse_loss(prediction, y)
+
+
+class TorchLstmTrainer(TorchTrainer):
+    """torch.nn.LSTM over the rows (batch first), dense logits from the last h, torch.optim.Adam.
+
+    The workload's TF kernel [input + hidden, 4 * hidden] (gates i, j, f, o) becomes nn.LSTM's
+    weight_ih and weight_hh (gates i, f, g, o); TF's forget bias is added to bias_ih's f block, and
+    bias_hh is zero and frozen (nn.LSTM adds both biases: training both would move the sum twice)."""
+
+    def __init__(self, workload):
+        (kernel, bias), (weights, biases) = workload.params
+        units, inputs = workloads.LSTM_UNITS, workloads.LSTM_INPUTS
+        self.lstm = torch.nn.LSTM(inputs, units, batch_first=True)
+        i, j, f, o = (slice(k * units, (k + 1) * units) for k in range(4))
+        order = [i, f, j, o]
+        forget = torch.zeros(4 * units)
+        forget[units:2 * units] = workloads.LSTM_FORGET_BIAS
+        with torch.no_grad():
+            self.lstm.weight_ih_l0.copy_(torch.from_numpy(np.concatenate([kernel[:inputs, s] for s in order], 1).T))
+            self.lstm.weight_hh_l0.copy_(torch.from_numpy(np.concatenate([kernel[inputs:, s] for s in order], 1).T))
+            self.lstm.bias_ih_l0.copy_(torch.from_numpy(np.concatenate([bias[s] for s in order])) + forget)
+            self.lstm.bias_hh_l0.zero_()
+        self.lstm.bias_hh_l0.requires_grad_(False)
+        self.dense = [torch.tensor(weights, requires_grad=True), torch.tensor(biases, requires_grad=True)]
+        self.params = [self.lstm.weight_ih_l0, self.lstm.weight_hh_l0, self.lstm.bias_ih_l0] + self.dense
+        self.adam = torch.optim.Adam(self.params, lr=workload.learning_rate,
+                                     betas=(workloads.ADAM_BETA1, workloads.ADAM_BETA2), eps=workloads.ADAM_EPSILON)
+        self.loss_of = self._loss
+        self.target_dtype = torch.int64
+
+    def _loss(self, params, sequences, labels):
+        _, (h, _) = self.lstm(sequences)
+        return F.cross_entropy(torch.addmm(self.dense[1], h[0], self.dense[0]), labels)

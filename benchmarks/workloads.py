@@ -29,6 +29,11 @@ CNN_DENSE_SIZES = (CNN_POOLED_FEATURES, 64, 10)
 # var -= lr_t * m / (sqrt(v) + epsilon).
 CNN_LEARNING_RATE = 0.001
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+# The classic LSTM over MNIST rows: 28 steps of 28 pixels, a BasicLSTMCell (gates i, j, f, o from one
+# [input + hidden, 4 * hidden] kernel, forget bias 1.0), dense logits from the last h; Adam (1e-3).
+LSTM_STEPS, LSTM_INPUTS, LSTM_UNITS = 28, 28, 128
+LSTM_FORGET_BIAS = 1.0
+LSTM_LEARNING_RATE = 0.001
 TINY_HIDDEN_UNITS = 10
 TINY_POINTS = 200
 TINY_NOISE_STDDEV = 0.02
@@ -70,6 +75,20 @@ def cnn_workload(steps_per_block: int) -> Workload:
     return Workload(title="CNN step (conv 3x3x32, conv 3x3x64 s2, max-pool, dense 64, batch 100)", time_unit="ms",
                     params=params, batches=batches, learning_rate=CNN_LEARNING_RATE,
                     steps_per_block=steps_per_block, optimizer="adam")
+
+
+def lstm_workload(steps_per_block: int) -> Workload:
+    """The LSTM over MNIST rows on real batches of 100 as sequences [100, 28, 28]: params are the cell's
+    (kernel [28 + 128, 4 * 128] in TF's gate order i, j, f, o; bias) and the dense layer's."""
+    rng = np.random.default_rng(SEED)
+    kernel = rng.uniform(-1.0, 1.0, (LSTM_INPUTS + LSTM_UNITS, 4 * LSTM_UNITS)) * np.sqrt(
+        6.0 / (LSTM_INPUTS + LSTM_UNITS + 4 * LSTM_UNITS))  # Glorot uniform, TF1's default
+    params = [(kernel.astype(np.float32), np.zeros(4 * LSTM_UNITS, np.float32))]
+    params += _dense_params(rng, (LSTM_UNITS, 10))
+    batches = [(images.reshape(-1, LSTM_STEPS, LSTM_INPUTS), labels) for images, labels in _mnist_batches(rng)]
+    return Workload(title="LSTM step (28 steps x 28 inputs, 128 units, batch 100)", time_unit="ms", params=params,
+                    batches=batches, learning_rate=LSTM_LEARNING_RATE, steps_per_block=steps_per_block,
+                    optimizer="adam")
 
 
 def tiny_workload(steps_per_block: int) -> Workload:

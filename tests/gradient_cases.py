@@ -154,6 +154,18 @@ CASES = [
     ("elu_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.elu(x) * x), x)[0], [signed(6)]),
     ("selu_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.selu(x) * x), x)[0], [signed(6)]),
     ("leaky_relu_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.leaky_relu(x) * x), x)[0], [signed(6)]),
+    ("gather_repeated_rows", lambda x: tf.gather(x, [[2, 0], [2, 2]]), [signed(3, 4)]),
+    ("gather_axis_1", lambda x: tf.gather(x, [3, 0, 3], axis=1), [signed(2, 4, 3)]),
+    ("gather_nd", lambda x: tf.gather_nd(x, [[1, 0], [1, 0], [0, 2]]), [signed(2, 3, 2)]),
+    ("unsorted_segment_sum", lambda x: tf.unsorted_segment_sum(x, [2, -1, 0, 2], 3), [signed(4, 2)]),
+    ("gather_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.gather(x, [1, 1, 0]) ** 3), x)[0], [signed(2, 3)]),
+    ("embedding_lookup_mod_shards", lambda x, y: tf.nn.embedding_lookup([x, y], [[4, 1], [0, 3]]),
+     [signed(3, 2), signed(2, 2)]),
+    ("tile", lambda x: tf.tile(x, [2, 1, 3]), [signed(2, 3, 1)]),
+    ("reverse", lambda x: tf.reverse(x, [0, -1]), [signed(3, 4)]),
+    ("conv2d_transpose_valid", lambda x, w: tf.nn.conv2d_transpose(x, w, [2, 5, 7, 2], [1, 2, 3, 1], "VALID"),
+     [signed(2, 2, 2, 3), signed(3, 2, 2, 3)]),
+    ("reverse_sequence", lambda x: tf.reverse_sequence(x, [2, 3], seq_axis=1, batch_axis=0), [signed(2, 4, 3)]),
     ("xent_grad_grad", lambda x: tf.gradients(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.constant([1, 0, 2]), logits=x)), x)[0], [signed(3, 3)]),
 ]

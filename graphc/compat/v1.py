@@ -8,7 +8,8 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 import sys as _sys
 
-from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings, summary, train
+from graphc import (app, contrib, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings,
+                    summary, train)
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
                                 int64, string, uint8, uint16)
@@ -23,13 +24,14 @@ from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, 
 from graphc.ops.activation_ops import log_sigmoid
 from graphc.ops.check_ops import check_numerics
 from graphc.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
+from graphc.ops.gather_ops import gather, gather_nd, unsorted_segment_sum
 from graphc.ops.elementary_ops import atan2, ceil, cos, erf, expm1, floor, log1p, round, sin, tan  # noqa: A004
 from graphc.ops.contraction_ops import einsum, tensordot
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
 from graphc.ops.logging_ops import print_v2 as print  # noqa: A004 - tf.print
-from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
+from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, split, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
 from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, divide,  # noqa: A004
                                  equal, exp, floordiv, floormod, greater, greater_equal, less, less_equal, log,
@@ -40,6 +42,7 @@ from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argm
 from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod  # structural math
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.scan_ops import cumprod, cumsum
+from graphc.ops.sequence_ops import range, reverse, reverse_sequence, sequence_mask, tile  # noqa: A004
 from graphc.ops.state_ops import assign, assign_add, assign_sub, group, is_variable_initialized, no_op
 from graphc.ops.variable_scope import AUTO_REUSE, VariableScope, get_variable, get_variable_scope, variable_scope
 from graphc.ops.variables import (Variable, assert_variables_initialized, global_variables,
@@ -51,6 +54,7 @@ from graphc.session import InteractiveSession, Session, get_default_session
 float = float32  # noqa: A001 - TF1 exposes tf.float as float32
 double = float64
 mod = floormod
+reverse_v2 = reverse
 string_join = strings.join
 newaxis = None
 

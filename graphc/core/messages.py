@@ -31,3 +31,26 @@ def unsupported_string_op(op_type: str, name: str) -> str:
     """An op graphc cannot run on strings (see graphc/host_fetches.py)."""
     return (f"graphc does not support the string op {op_type} ('{name}'): string tensors live on the host, where "
             "graphc runs only constants, placeholders, identities and summaries of them")
+
+
+def gather_out_of_range(position, index, limit) -> str:
+    """TF's message for an index outside [0, limit) (the kernel passes "%lld" for each)."""
+    return f"indices[{position}] = {index} is not in [0, {limit})"
+
+
+def segment_out_of_range(position, segment, count) -> str:
+    """TF's message for a segment id at or past num_segments (the kernel passes "%lld" for each)."""
+    return f"segment_ids[{position}] = {segment} is out of range [0, {count})"
+
+
+def gather_nd_out_of_range(shape) -> str:
+    """The message for an index tuple outside `shape` (the kernel passes "%lld" for the position, the
+    component and its value)."""
+    return ("indices[%lld] does not index into param shape " + str(list(shape)).replace(" ", "")
+            + ": component %lld is %lld")
+
+
+def sampler_exhausted(num_sampled, found, draws) -> str:
+    """The message of a unique sample that ran out of draws (the kernel passes "%lld" for `found`)."""
+    return (f"the log-uniform sampler found {found} distinct candidates of the {num_sampled} asked in {draws} "
+            "draws; ask for fewer, or a larger range_max")

@@ -18,7 +18,7 @@ from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
 from graphc.core.rules import FLOAT_TYPES, NUMERIC_TYPES
 from graphc.core.tensor_shape import is_fully_defined
 from graphc.core.windows import Convolution, Window, conv_window, pool_window
-from graphc.frontend.graph import apply_op, convert_to_tensor
+from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops
 
 PADDINGS = ("SAME", "VALID")
@@ -444,6 +444,25 @@ def conv2d_backprop_input(input_sizes, filter, out_backprop, strides, padding, u
                               graph=filter.graph)
     return apply_op("conv2d_backprop_input", [filter, out_backprop, sizes],
                     _conv_op_attrs(strides, padding, data_format, dilations), name=name)
+
+
+def conv2d_transpose(value, filter, output_shape, strides, padding="SAME", data_format="NHWC", name=None,
+                     input=None, filters=None, dilations=None):  # noqa: A002 - TF1's names
+    """`tf.nn.conv2d_transpose`: the gradient of a conv2d with respect to its input, taken as a layer
+    (a "deconvolution"): `value` [batch, h, w, in] spread through `filter` [kh, kw, out, in] into a
+    tensor of `output_shape`. Its graph op is TF's own, Conv2DBackpropInput."""
+    value = input if value is None else value
+    filter = filters if filter is None else filter
+    with name_scope(name, "conv2d_transpose", [value, filter, output_shape]) as scope:
+        value = convert_to_tensor(value, name="value")
+        filter = convert_to_tensor(filter, name="filter")
+        channels = value.shape.as_list()[3] if value.shape.ndims == 4 else None
+        filter_in = filter.shape.as_list()[3] if filter.shape.ndims == 4 else None
+        if channels is not None and filter_in is not None and channels != filter_in:
+            raise ValueError(f"Dimensions must be equal, but are {channels} and {filter_in}: input channels does not "
+                             f"match filter's input channels ('{scope}': value {value.shape}, filter {filter.shape})")
+        return conv2d_backprop_input(output_shape, filter, value, strides, padding, data_format=data_format,
+                                     dilations=dilations, name=scope)
 
 
 def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, use_cudnn_on_gpu=True,

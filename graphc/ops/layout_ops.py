@@ -167,6 +167,39 @@ def unstack(value, num=None, axis=0, name="unstack"):
                 for i in range(num)]
 
 
+def split(value, num_or_size_splits, axis=0, num=None, name="split"):
+    """`tf.split`: `value` cut along `axis` into equal parts (an int) or parts of the sizes given (one
+    may be -1: the rest), each a slice."""
+    with name_scope(name, values=[value]):
+        value = convert_to_tensor(value)
+        dims = value.shape.as_tuple()
+        if dims is None:
+            raise ValueError(f"graphc's tf.split needs the rank of {value.name}")
+        axis = _axis(axis, len(dims))
+        total = dims[axis]
+        if isinstance(num_or_size_splits, int):
+            if total is None:
+                raise ValueError(f"graphc's tf.split needs the size of axis {axis} of {value.name}")
+            if total % num_or_size_splits:
+                raise ValueError(f"Dimension size must be evenly divisible by {num_or_size_splits} but is {total} "
+                                 f"for 'split' with input shapes: {value.shape}")
+            sizes = [total // num_or_size_splits] * num_or_size_splits
+        else:
+            sizes = _int_list(num_or_size_splits)
+            if -1 in sizes:
+                if total is None:
+                    raise ValueError(f"graphc's tf.split needs the size of axis {axis} of {value.name}")
+                sizes[sizes.index(-1)] = total - (sum(sizes) + 1)
+        parts, at = [], 0
+        for size in sizes:
+            begin = [0] * len(dims)
+            extent = [-1] * len(dims)
+            begin[axis], extent[axis] = at, size
+            parts.append(slice(value, begin, extent))
+            at += size
+        return parts
+
+
 # -- Slice ---------------------------------------------------------------------------------------
 
 

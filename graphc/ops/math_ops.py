@@ -796,10 +796,43 @@ reduced_shape_p = registry.register(OpDef(
     name="reduced_shape", tf_type="ReducedShape", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
     reference=_reduced_shape_reference, infer=lambda types, attrs: types[0]))
 
+def _range_length(start, limit, delta, dtype) -> int:
+    """The number of elements of Range, with TF's checks of its bounds (errors while building)."""
+    start, limit, delta = (np.asarray(v, dtype.np_dtype).reshape(-1)[0] for v in (start, limit, delta))
+    if delta == 0:
+        raise ShapeError(f"Requires delta != 0: {delta}")
+    if delta > 0 and start > limit:
+        raise ShapeError(f"Requires start <= limit when delta > 0: {start}/{limit}")
+    if delta < 0 and start < limit:
+        raise ShapeError(f"Requires start >= limit when delta < 0: {start}/{limit}")
+    if dtype.is_integer:
+        span, step = np.abs(int(limit) - int(start)), np.abs(int(delta))
+        return int((span + step - 1) // step)
+    return int(np.ceil(np.abs((float(limit) - float(start)) / float(delta))))
+
+
+def _range_infer(types, attrs):
+    dtype = attrs.get("Tidx", dtypes.int32)
+    bounds = [attrs[k] for k in ("start", "limit", "delta")]
+    for value, what in zip(bounds, ("start", "limit", "delta")):
+        if value is not None and not isinstance(value, tuple) and np.ndim(value) != 0:
+            raise ShapeError(f"Shape must be rank 0 but is rank {np.ndim(value)} ({what})")
+    if any(v is None or (isinstance(v, tuple) and None in v) for v in bounds):
+        return TensorType(dtype, (None,))
+    return TensorType(dtype, (_range_length(*bounds, dtype),))
+
+
+def _range_reference(start, limit, delta, Tidx=dtypes.int32):  # noqa: N803 - TF's attr name
+    values = np.arange(_range_length(start, limit, delta, Tidx), dtype=np.float64 if Tidx.is_floating else np.int64)
+    return (np.asarray(start, Tidx.np_dtype) + values * np.asarray(delta, Tidx.np_dtype)).astype(Tidx.np_dtype)
+
+
+# Range's values are known when a step compiles (its bounds are constants, or shapes): a
+# constant of the step. Bounds known only when it runs (a placeholder) would make its
+# shape depend on values, which a compiled step's buffers cannot: lowering says so.
 range_p = registry.register(OpDef(
     name="range", tf_type="Range", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
-    reference=lambda start, limit, delta: np.arange(start, limit, delta, dtype=np.int32),
-    infer=lambda types, attrs: TensorType(dtypes.int32, (None,))))
+    static_inputs=("start", "limit", "delta"), reference=_range_reference, infer=_range_infer))
 
 
 def _kept_dims_grad(op, g):

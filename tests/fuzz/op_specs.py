@@ -389,6 +389,15 @@ def _random(name):
     return Spec(build, VALUES_ONLY)
 
 
+def _log_uniform_sampled(ctx):
+    """Ids drawn from the op's Philox stream (and, last, the number of draws), unique or not."""
+    num_sampled = ctx.choose_count(1, 6)
+    attrs = {"num_sampled": num_sampled, "range_max": num_sampled + ctx.choose_count(0, 40), "unique": ctx.flip(),
+             "seed": ctx.choose_count(0, 1000), "seed2": ctx.choose_count(1, 1000)}
+    ctx.add(tf.cast(apply_op("log_uniform_sampled", [], attrs), ctx.int_dtype), exact=True)
+    return True
+
+
 def _identity(name, modes=ALL_MODES):
     def build(ctx):
         entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
@@ -522,6 +531,46 @@ def _one_hot(ctx):
     on, off = (1.5, -0.5) if ctx.flip() else (1.0, 0.0)
     ctx.add(tf.one_hot(indices.tensor, depth, on_value=on, off_value=off, axis=axis, dtype=ctx.float_dtype),
             exact=True)
+    return True
+
+
+def _gather(ctx):
+    """Rows of any entry along an axis with a non-empty size, at indices (repeats among them) in range."""
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: any(d > 0 for d in e.shape))
+    axes = [a for a, d in enumerate(entry.shape) if d > 0]
+    if not axes:
+        return False
+    axis = ctx.one_of(axes)
+    indices = ctx.leaf(INT, ctx.new_shape(ctx.choose_count(0, 2)), values=("labels", entry.shape[axis]))
+    ctx.add(tf.gather(entry.tensor, indices.tensor, axis=axis if ctx.flip() else axis - len(entry.shape)),
+            exact=entry.exact, positive=entry.positive)
+    return True
+
+
+def _gather_nd(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: len(e.shape) >= 1 and e.shape[0] > 0)
+    if not entry.shape or entry.shape[0] == 0:
+        return False
+    depth = ctx.choose_count(1, len(entry.shape))
+    if 0 in entry.shape[:depth]:
+        depth = 1
+    tuples = ctx.new_shape(ctx.choose_count(0, 1))
+    columns = [ctx.leaf(INT, tuples, values=("labels", size)).tensor for size in entry.shape[:depth]]
+    ctx.add(tf.gather_nd(entry.tensor, tf.stack(columns, axis=-1)), exact=entry.exact, positive=entry.positive)
+    return True
+
+
+def _unsorted_segment_sum(ctx):
+    """Rows added by ids in [-1, count]: -1 is dropped; ids reach every row or none."""
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)), lambda e: len(e.shape) >= 1)
+    if not entry.shape:
+        return False
+    count = ctx.choose_count(0, 4)
+    id_dims = ctx.choose_count(1, len(entry.shape))
+    ids = ctx.leaf(INT, entry.shape[:id_dims], values=("labels", count + 1))
+    ids = ids.tensor - 1 if ctx.flip() else ids.tensor  # -1 is dropped, as TF drops negative ids
+    ctx.add(tf.unsorted_segment_sum(entry.tensor, tf.minimum(ids, count - 1) if count else ids - count - 1, count),
+            exact=entry.exact and entry.kind == INT)
     return True
 
 
@@ -693,6 +742,9 @@ SPECS: dict[str, Spec] = {
     "mirror_pad": Spec(_mirror_pad),
     "mirror_pad_grad": Spec(_mirror_pad_grad),
     "one_hot": Spec(_one_hot, NOT_SMOOTH),
+    "gather": Spec(_gather),
+    "gather_nd": Spec(_gather_nd),
+    "unsorted_segment_sum": Spec(_unsorted_segment_sum),
     "check_numerics": Spec(_check_numerics),
     **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
     "conv2d": Spec(_conv2d),
@@ -701,6 +753,7 @@ SPECS: dict[str, Spec] = {
     "random_uniform": _random("random_uniform"),
     "random_normal": _random("random_normal"),
     "truncated_normal": _random("truncated_normal"),
+    "log_uniform_sampled": Spec(_log_uniform_sampled, VALUES_ONLY),
     "mpi_allreduce": _collective(collective_ops.allreduce_sum),
     "mpi_allgather": _collective(collective_ops.allgather),
     "mpi_broadcast": _collective(lambda tensor: collective_ops.broadcast(tensor, 0)),

@@ -6,10 +6,16 @@ passes at run time, so the seeds are not in the code: one library serves any.
 
 from __future__ import annotations
 
+import llvmlite.ir as ir
+import numpy as np
+
+from graphc import errors
 from graphc.backend import lowering
-from graphc.backend.kernel_builder import I32, KernelBuilder, i64, runtime_function
+from graphc.backend.kernel_builder import F64, I1, I32, I64, KernelBuilder, i64, runtime_function
 from graphc.core import dtypes
+from graphc.core.messages import sampler_exhausted
 from graphc.core.registry import RNG_RUN, RNG_SEED, RNG_SEED2
+from graphc.core.sampling import sampler_pool_size
 
 _RUNTIME_NAMES = {"random_uniform": "graphc_random_uniform", "random_normal": "graphc_random_normal",
                   "truncated_normal": "graphc_truncated_normal"}
@@ -29,3 +35,41 @@ def lower_random(module, name, inst):
 
 
 lowering.register_kernels({op: lower_random for op in _RUNTIME_NAMES})
+
+
+def lower_log_uniform_sampled(module, name, inst):
+    """The log-uniform sampler (ops/candidate_sampling_ops.py): a pool of float64 uniforms from the op's
+    Philox stream in the workspace, mapped to ids and taken in order (skipping repeats when `unique`)
+    until num_sampled; the number of draws used goes last."""
+    num_sampled, range_max = int(inst.attrs["num_sampled"]), int(inst.attrs["range_max"])
+    pool = sampler_pool_size(num_sampled)
+    kb = KernelBuilder(module, name, ["out", "state", "workspace", "status"])
+    b, out, uniforms, state = kb.b, kb.arg("out"), kb.arg("workspace"), kb.arg("state")
+    run = kb.load(state, dtypes.int64, i64(RNG_RUN))
+    keys = [b.trunc(kb.load(state, dtypes.int64, i64(field)), I32) for field in (RNG_SEED, RNG_SEED2)]
+    b.call(runtime_function(module, "graphc_random_uniform_f64"), [uniforms, i64(pool), *keys, run])
+    kb.store(state, dtypes.int64, i64(RNG_RUN), b.add(run, i64(1)))
+    found, tries = kb.variable(I64, i64(0)), kb.variable(I64, i64(0))
+    log_range = ir.Constant(F64, float(np.log1p(float(range_max))))
+    with kb.loop(pool, "draw") as draw:
+        with kb.if_(b.icmp_signed("<", kb.get(found, I64), i64(num_sampled))):
+            scaled = kb.intrinsic("exp", dtypes.float64, [b.fmul(kb.load(uniforms, dtypes.float64, draw), log_range)])
+            candidate = b.sub(b.fptosi(kb.intrinsic("floor", dtypes.float64, [scaled]), I64), i64(1))
+            candidate = b.select(b.icmp_signed("<", candidate, i64(range_max)), candidate, i64(range_max - 1))
+            fresh = kb.variable(I1, ir.Constant(I1, 1))
+            if inst.attrs["unique"]:
+                with kb.loop(kb.get(found, I64), "seen") as earlier:
+                    repeated = b.icmp_signed("==", kb.load(out, dtypes.int64, earlier), candidate)
+                    kb.set(fresh, b.and_(kb.get(fresh, I1), b.not_(repeated)))
+            with kb.if_(kb.get(fresh, I1)):
+                kb.store(out, dtypes.int64, kb.get(found, I64), candidate)
+                kb.set(found, b.add(kb.get(found, I64), i64(1)))
+                kb.set(tries, b.add(draw, i64(1)))
+    with kb.if_(b.icmp_signed("<", kb.get(found, I64), i64(num_sampled))):
+        message = sampler_exhausted(num_sampled, "%lld", pool) + f" (op {inst.source or inst.op})"
+        kb.fail(errors.INVALID_ARGUMENT, message, kb.get(found, I64))
+    kb.store(out, dtypes.int64, i64(num_sampled), kb.get(tries, I64))
+    return kb.finish()
+
+
+lowering.register_kernels({"log_uniform_sampled": lower_log_uniform_sampled})
