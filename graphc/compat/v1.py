@@ -28,7 +28,7 @@ from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
 from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
-from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, divide,  # noqa: A004
+from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, div_no_nan, divide,  # noqa: A004
                                  equal, exp, floordiv, floormod, greater, greater_equal, less, less_equal, log,
                                  logical_and, logical_not, logical_or, matmul, maximum, minimum, multiply, negative,
                                  not_equal, pow, realdiv, reciprocal, reduce_max, reduce_mean, reduce_min,
