@@ -7,6 +7,7 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 # ruff: noqa: F401 - re-exports
 
 from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings, summary, train
+from graphc import tf_logging as logging
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
                                 int64, string, uint8, uint16)
@@ -73,7 +74,7 @@ def add_to_collections(names, value):
 def __getattr__(name):
     """TensorBoard's protobuf classes, imported on first use: `tf.Summary`, `tf.Event`, and TF's session and
     run options (`tf.ConfigProto`, `tf.GPUOptions`, `tf.RunOptions`, `tf.RunMetadata` ...)."""
-    if name in ("Summary", "Event"):
+    if name in ("Summary", "Event", "SessionLog"):
         return getattr(summary, name)
     if name in session_config.PROTO_NAMES:
         return session_config.proto_class(name)
