@@ -160,10 +160,7 @@ class Estimator:
         if steps is not None and steps <= 0:
             raise ValueError(f"Must specify steps > 0, given: {steps}")
         hooks = _checked_hooks(hooks)
-        checkpoint_path = checkpoint_path or self.latest_checkpoint()
-        if checkpoint_path is None:
-            _log.info("Could not find trained model in model_dir: %s, running initialization to evaluate.",
-                      self._model_dir)
+        checkpoint_path = self._checkpoint_to_restore(checkpoint_path, "evaluate")
         with Graph().as_default():
             global_step = self._new_graph()
             features, labels = _input(input_fn, ModeKeys.EVAL, self._params, self._config)
@@ -180,9 +177,7 @@ class Estimator:
             all_hooks = hooks + list(spec.evaluation_hooks) + [final_hook]
             if steps is not None:
                 all_hooks.insert(0, _StopAfterNEvalsHook(steps))
-            creator = monitored_session.ChiefSessionCreator(scaffold=spec.scaffold,
-                                                            checkpoint_filename_with_path=checkpoint_path,
-                                                            config=self._config.session_config)
+            creator = self._session_creator(spec, checkpoint_path)
             with monitored_session.MonitoredSession(session_creator=creator, hooks=all_hooks) as session:
                 while not session.should_stop():
                     session.run(update_op)
@@ -206,18 +201,13 @@ class Estimator:
         """Yields the model's predictions on the input, one example at a time (a dict when the model_fn's
         predictions are a dict, restricted to `predict_keys`), or one batch at a time."""
         hooks = _checked_hooks(hooks)
-        checkpoint_path = checkpoint_path or self.latest_checkpoint()
-        if checkpoint_path is None:
-            _log.info("Could not find trained model in model_dir: %s, running initialization to predict.",
-                      self._model_dir)
+        checkpoint_path = self._checkpoint_to_restore(checkpoint_path, "predict")
         with Graph().as_default():
             self._new_graph()
             features, _ = _input(input_fn, ModeKeys.PREDICT, self._params, self._config)
             spec = self._call_model_fn(features, None, ModeKeys.PREDICT)
             predictions = _selected(spec.predictions, predict_keys)
-            creator = monitored_session.ChiefSessionCreator(scaffold=spec.scaffold,
-                                                            checkpoint_filename_with_path=checkpoint_path,
-                                                            config=self._config.session_config)
+            creator = self._session_creator(spec, checkpoint_path)
             with monitored_session.MonitoredSession(session_creator=creator,
                                                     hooks=hooks + list(spec.prediction_hooks)) as session:
                 while not session.should_stop():
@@ -237,6 +227,20 @@ class Estimator:
         if self._config.tf_random_seed is not None:
             random_ops.set_random_seed(self._config.tf_random_seed)
         return training_util.create_global_step()
+
+    def _checkpoint_to_restore(self, checkpoint_path, verb):
+        """`checkpoint_path`, else the latest checkpoint of model_dir, else None (and the variables start
+        from their initializers, as TF1 says)."""
+        checkpoint_path = checkpoint_path or self.latest_checkpoint()
+        if checkpoint_path is None:
+            _log.info("Could not find trained model in model_dir: %s, running initialization to %s.",
+                      self._model_dir, verb)
+        return checkpoint_path
+
+    def _session_creator(self, spec, checkpoint_path):
+        return monitored_session.ChiefSessionCreator(scaffold=spec.scaffold,
+                                                     checkpoint_filename_with_path=checkpoint_path,
+                                                     config=self._config.session_config)
 
     def _saved_global_step(self) -> int:
         path = self.latest_checkpoint()

@@ -68,6 +68,15 @@ def _require_global_step(hook_name):
     return step
 
 
+def _step_to_act_at(timer, run_context, stale_step, global_step_tensor):
+    """The global step after a run if `timer` triggers for it, else None. `stale_step`, fetched with the
+    run, is the step before its increment: only when stale_step + 1 would trigger is the step read again."""
+    if not timer.should_trigger_for_step(stale_step + 1):
+        return None
+    global_step = run_context.session.run(global_step_tensor)
+    return global_step if timer.should_trigger_for_step(global_step) else None
+
+
 def _graph_element(item):
     """The tensor of the default graph named by `item` ("name:0", or an op name meaning its one output), or
     `item` itself (as TF1's hooks accept names)."""
@@ -201,12 +210,11 @@ class CheckpointSaverHook(SessionRunHook):
         return SessionRunArgs(self._global_step_tensor)
 
     def after_run(self, run_context, run_values):
-        if self._timer.should_trigger_for_step(run_values.results + 1):
-            global_step = run_context.session.run(self._global_step_tensor)
-            if self._timer.should_trigger_for_step(global_step):
-                self._timer.update_last_triggered_step(global_step)
-                if self._save(run_context.session, global_step):
-                    run_context.request_stop()
+        global_step = _step_to_act_at(self._timer, run_context, run_values.results, self._global_step_tensor)
+        if global_step is not None:
+            self._timer.update_last_triggered_step(global_step)
+            if self._save(run_context.session, global_step):
+                run_context.request_stop()
 
     def end(self, session):
         last_step = session.run(self._global_step_tensor)
@@ -277,12 +285,11 @@ class StepCounterHook(SessionRunHook):
         return SessionRunArgs(self._global_step_tensor)
 
     def after_run(self, run_context, run_values):
-        if self._timer.should_trigger_for_step(run_values.results + 1):
-            global_step = run_context.session.run(self._global_step_tensor)
-            if self._timer.should_trigger_for_step(global_step):
-                elapsed_time, elapsed_steps = self._timer.update_last_triggered_step(global_step)
-                if elapsed_time is not None:
-                    self._log_and_record(elapsed_steps, elapsed_time, global_step)
+        global_step = _step_to_act_at(self._timer, run_context, run_values.results, self._global_step_tensor)
+        if global_step is not None:
+            elapsed_time, elapsed_steps = self._timer.update_last_triggered_step(global_step)
+            if elapsed_time is not None:
+                self._log_and_record(elapsed_steps, elapsed_time, global_step)
 
     def _log_and_record(self, elapsed_steps, elapsed_time, global_step):
         steps_per_sec = elapsed_steps / elapsed_time

@@ -4,6 +4,7 @@ stops, resuming from checkpoint_dir, and hooks' fetches joining the caller's in 
 The pinned numbers (checkpoint steps, logged steps and losses) are TensorFlow 2.21's (tf.compat.v1) for the same
 program."""
 
+import json
 import logging
 import os
 
@@ -12,6 +13,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import graphc as tf
+from tests.tf_oracle import run_tensorflow
 
 X = np.random.RandomState(0).rand(8, 2).astype(np.float32)
 Y = X @ np.array([[1.0], [2.0]], np.float32)
@@ -191,3 +193,71 @@ def test_stop_at_step_hook_arguments_are_checked_as_tf1():
         tf.train.StopAtStepHook()
     with pytest.raises(ValueError, match="Only one of num_steps or last_step can be specified."):
         tf.train.StopAtStepHook(num_steps=1, last_step=2)
+
+
+# One program for graphc and TensorFlow (tf.compat.v1): two training sessions on one checkpoint_dir.
+ORACLE_PROGRAM = '''
+import json, os, tempfile
+import numpy as np
+
+def answers(tf):
+    X = np.random.RandomState(0).rand(8, 2).astype(np.float32)
+    Y = X @ np.array([[1.0], [2.0]], np.float32)
+    directory = tempfile.mkdtemp()
+    logged, runs = [], []
+    for last_step in (7, 14):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [None, 2])
+        y = tf.placeholder(tf.float32, [None, 1])
+        w = tf.Variable(tf.zeros([2, 1]), name="w")
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - y), name="mse")
+        global_step = tf.train.get_or_create_global_step()
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=global_step)
+        hooks = [tf.train.StopAtStepHook(last_step=last_step),
+                 tf.train.LoggingTensorHook({"loss": loss, "step": global_step}, every_n_iter=3,
+                                            formatter=lambda v: logged.append([int(v["step"]), float(v["loss"])]))]
+        count = 0
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=directory, hooks=hooks, save_checkpoint_steps=5,
+                                               save_summaries_steps=None) as session:
+            while not session.should_stop():
+                session.run(train, {x: X, y: Y})
+                count += 1
+        runs.append(count)
+    state = tf.train.get_checkpoint_state(directory)
+    return {"runs": runs, "logged": logged,
+            "checkpoints": [os.path.basename(p) for p in state.all_model_checkpoint_paths]}
+'''
+
+TENSORFLOW_2_21_ANSWERS = {
+    "runs": [7, 7],
+    "logged": [[1, 3.3733015060424805], [4, 1.322507381439209], [7, 0.5245487689971924],
+               [8, 0.3872681260108948], [11, 0.16013801097869873], [14, 0.07126969099044800]],
+    "checkpoints": ["model.ckpt-0", "model.ckpt-5", "model.ckpt-7", "model.ckpt-12", "model.ckpt-14"],
+}
+
+
+def _assert_same_answers(ours, theirs):
+    assert ours["runs"] == theirs["runs"] and ours["checkpoints"] == theirs["checkpoints"]
+    assert [step for step, _ in ours["logged"]] == [step for step, _ in theirs["logged"]]
+    np.testing.assert_allclose([v for _, v in ours["logged"]], [v for _, v in theirs["logged"]], rtol=1e-5)
+
+
+def graphc_oracle_answers():
+    namespace = {}
+    exec(ORACLE_PROGRAM, namespace)
+    return namespace["answers"](tf)
+
+
+def test_the_training_schedule_is_tensorflow_2_21s_pinned():
+    _assert_same_answers(graphc_oracle_answers(), TENSORFLOW_2_21_ANSWERS)
+
+
+def test_the_training_schedule_is_tensorflows():
+    script = ORACLE_PROGRAM + '''
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+print(json.dumps(answers(tf)))
+'''
+    theirs = json.loads(run_tensorflow(script).strip().splitlines()[-1])
+    _assert_same_answers(graphc_oracle_answers(), theirs)
+    _assert_same_answers(TENSORFLOW_2_21_ANSWERS, theirs)
