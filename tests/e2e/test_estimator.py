@@ -181,3 +181,13 @@ def test_input_fn_may_return_a_dataset_read_by_a_one_shot_iterator(tmp_path):
     classifier = estimator(tmp_path)
     classifier.train(Dataset, steps=2)
     assert classifier.get_variable_value("global_step") == 2
+
+
+def test_a_training_step_is_one_session_run(tmp_path, monkeypatch):
+    runs = []
+    original_run = tf.Session.run
+    monkeypatch.setattr(tf.Session, "run", lambda self, *a, **k: runs.append(1) or original_run(self, *a, **k))
+    train(estimator(tmp_path, save_checkpoints_steps=None, log_step_count_steps=100), steps=60)
+    # 60 steps, and a few runs of their own where the session starts and ends (initialise, check, read the
+    # global step, save) and where a hook acts at a step (the first summary and step count, the last step).
+    assert 60 <= len(runs) <= 60 + 12, len(runs)
