@@ -203,3 +203,14 @@ def test_accuracy_squeezes_a_trailing_unit_dimension_of_predictions():
 def test_auc_refuses_what_tf1_refuses(arguments, message):
     with pytest.raises(ValueError, match=message):
         tf.metrics.auc(tf.constant([1]), tf.constant([0.5]), **arguments)
+
+
+def test_div_no_nan_and_its_gradients_are_tfs():
+    x = tf.constant([1.0, 2.0, -3.0])
+    y = tf.constant([0.0, 4.0, -0.0])
+    quotient = tf.div_no_nan(x, y)
+    assert tf.math.divide_no_nan is tf.div_no_nan
+    values = tf.Session().run([quotient] + tf.gradients(quotient, [x, y]))
+    # TensorFlow 2.21's DivNoNan and its gradients for these inputs.
+    for value, expected in zip(values, [[0.0, 0.5, 0.0], [0.0, 0.25, 0.0], [0.0, -0.125, 0.0]]):
+        np.testing.assert_array_equal(value, np.float32(expected))
