@@ -29,12 +29,13 @@ from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)
 from graphc.ops.layout_ops import (concat, expand_dims, one_hot, pad, slice, squeeze, stack,  # noqa: A004
                                    strided_slice, unstack)
-from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, div_no_nan, divide,  # noqa: A004
+from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argmin, div, divide,  # noqa: A004
                                  equal, exp, floordiv, floormod, greater, greater_equal, less, less_equal, log,
                                  logical_and, logical_not, logical_or, matmul, maximum, minimum, multiply, negative,
                                  not_equal, pow, realdiv, reciprocal, reduce_max, reduce_mean, reduce_min,
                                  reduce_sum, rsqrt, sigmoid, sign, sqrt, square, subtract, tanh, truediv,
                                  truncatediv, truncatemod, where)
+from graphc.ops.math_ops import div_no_nan
 from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod  # structural math
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.scan_ops import cumprod, cumsum
