@@ -76,6 +76,10 @@ class Estimator:
         """The value of variable `name` in the latest checkpoint."""
         return load_variable(self._latest_checkpoint_or_fail(), name)
 
+    def eval_dir(self, name=None) -> str:
+        """Where `evaluate(name=name)` writes its summaries: `model_dir/eval` or `model_dir/eval_NAME`."""
+        return os.path.join(self._model_dir, "eval" if not name else f"eval_{name}")
+
     def latest_checkpoint(self):
         """The prefix of the latest checkpoint in `model_dir`, or None."""
         return latest_checkpoint(self._model_dir)
@@ -188,7 +192,7 @@ class Estimator:
         return results
 
     def _write_eval_summary(self, results, name):
-        writer = FileWriterCache.get(os.path.join(self._model_dir, "eval" if not name else f"eval_{name}"))
+        writer = FileWriterCache.get(self.eval_dir(name))
         summary = protos().summary_pb2.Summary
         values = [summary.Value(tag=key, simple_value=float(value)) for key, value in results.items()
                   if key != "global_step" and np.ndim(value) == 0]

@@ -131,7 +131,7 @@ def test_evaluate_returns_tf1s_dict_computed_over_the_whole_input(tmp_path):
     feeder = Feeder()  # an endless input: `steps` batches
     assert classifier.evaluate(feeder.input_fn, steps=2, hooks=feeder.hooks(), name="two")["accuracy"] == \
         pytest.approx(np.mean(logits[:32].argmax(1) == Y[:32]), rel=1e-6)
-    assert os.path.isdir(tmp_path / "eval_two")
+    assert os.path.isdir(tmp_path / "eval_two") and classifier.eval_dir("two") == str(tmp_path / "eval_two")
 
 
 def test_predict_yields_examples_or_batches_from_the_latest_checkpoint(tmp_path):
