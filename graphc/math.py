@@ -9,6 +9,7 @@ from graphc.ops.math_ops import (abs, add, add_n, argmax, argmin, divide, equal,
                                  logical_or, maximum, minimum, multiply, negative, not_equal, pow, reciprocal,
                                  reduce_max, reduce_mean, reduce_min, reduce_sum, rsqrt, sigmoid, sign, sqrt,
                                  square, subtract, tanh, truediv)
+from graphc.ops.math_ops import div_no_nan as divide_no_nan  # TF 1.15: tf.div_no_nan is tf.math.divide_no_nan
 from graphc.ops.nn_ops import log_softmax, softmax
 
 mod = floormod

@@ -19,7 +19,8 @@ import numpy as np
 from graphc import environment, errors, run_trace
 from graphc.core import dtypes
 from graphc.core.tensor_shape import format_dims
-from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
+from graphc.frontend.default_session import get_default_session  # noqa: F401 - tf.get_default_session
+from graphc.frontend.default_session import default_session, register_session_class
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 from graphc.host_fetches import fetched, plan_fetches
 from graphc.ir.program import IRType
@@ -486,6 +487,9 @@ class BaseSession:
 
 class Session(BaseSession):
     """`tf.Session`."""
+
+
+register_session_class(Session)  # MonitoredSession's session creators, in the graph stack, make Sessions
 
 
 class InteractiveSession(BaseSession):

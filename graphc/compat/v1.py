@@ -10,6 +10,7 @@ import sys as _sys
 
 from graphc import (app, contrib, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings,
                     summary, train)
+from graphc import tf_logging as logging
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
                                 int64, string, uint8, uint16)
@@ -39,6 +40,7 @@ from graphc.ops.math_ops import (abs, add, add_n, arg_max, arg_min, argmax, argm
                                  not_equal, pow, realdiv, reciprocal, reduce_max, reduce_mean, reduce_min,
                                  reduce_sum, rsqrt, sigmoid, sign, sqrt, square, subtract, tanh, truediv,
                                  truncatediv, truncatemod, where)
+from graphc.ops.math_ops import div_no_nan
 from graphc.ops.math_ops import reduce_all, reduce_any, reduce_logsumexp, reduce_prod  # structural math
 from graphc.ops.random_ops import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.scan_ops import cumprod, cumsum
@@ -80,7 +82,7 @@ def add_to_collections(names, value):
 def __getattr__(name):
     """TensorBoard's protobuf classes, imported on first use: `tf.Summary`, `tf.Event`, and TF's session and
     run options (`tf.ConfigProto`, `tf.GPUOptions`, `tf.RunOptions`, `tf.RunMetadata` ...)."""
-    if name in ("Summary", "Event"):
+    if name in ("Summary", "Event", "SessionLog"):
         return getattr(summary, name)
     if name in session_config.PROTO_NAMES:
         return session_config.proto_class(name)

@@ -146,7 +146,7 @@ class _Lowering:
     def _reachable(self):
         """All ops whose outputs or shapes the fetches need, in creation order."""
         seen = walk_ops(self._roots(), lambda op: [t.op for t in op.inputs if id(t) not in self.fed]
-                        + op.control_inputs)
+                        + self._control_inputs(op))
         return sorted(seen, key=lambda o: o._id)
 
     def _bind_shapes(self, ops):
@@ -171,6 +171,11 @@ class _Lowering:
                     self.types[id(t)] = out
 
     # -- 3: executed ops and their order ----------------------------------------------------------
+
+    def _control_inputs(self, op: Operation) -> list:
+        """The control inputs that must run: not an op whose outputs are all fed (a placeholder), whose
+        value the feed already stands for (`tf.metrics.mean` of a placeholder depends on it so)."""
+        return [c for c in op.control_inputs if not c.outputs or not all(id(t) in self.fed for t in c.outputs)]
 
     def _data_inputs(self, op: Operation):
         """Inputs whose values the op needs at run time (not static, not shape-only)."""
@@ -221,7 +226,7 @@ class _Lowering:
     def _executed(self):
         """The ops that run: reached through run-time data inputs and control inputs."""
         return walk_ops(self._roots(), lambda op: [t.op for t in self._data_inputs(op) if id(t) not in self.fed]
-                        + op.control_inputs)
+                        + self._control_inputs(op))
 
     def _schedule(self, executed):
         deps = {op: set() for op in executed}
@@ -229,7 +234,7 @@ class _Lowering:
             for t in self._data_inputs(op):
                 if id(t) not in self.fed and t.op in executed:
                     deps[op].add(t.op)
-            deps[op].update(c for c in op.control_inputs if c in executed)
+            deps[op].update(c for c in self._control_inputs(op) if c in executed)
         readers: dict[Operation, list] = {}
         writers: dict[Operation, list] = {}
         for op in executed:

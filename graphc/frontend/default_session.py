@@ -3,7 +3,8 @@
 It lives in the frontend, beside the default graph, so that `Tensor.eval()` and
 `Operation.run()` can find a session without the graph knowing what a session
 is: the session pushes itself here, and anything with a `run(fetches,
-feed_dict)` and a `graph` will do.
+feed_dict)` and a `graph` will do. Likewise the session registers its class
+here, so that the training libraries below it can open sessions (`new_session`).
 """
 
 from __future__ import annotations
@@ -37,3 +38,23 @@ def session_for(session: Optional[object], element):
         raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is "
                          "different from the session's graph.")
     return session
+
+
+# -- making sessions from the graph stack ---------------------------------------------------------
+
+_session_class = None
+
+
+def register_session_class(session_class) -> None:
+    """Called by graphc.session when it loads: the class `new_session` makes."""
+    global _session_class
+    _session_class = session_class
+
+
+def new_session(graph=None, config=None, target=""):
+    """A new `tf.Session` on `graph`: how the training libraries (MonitoredSession's session creators) open
+    one without importing the session, which sits above them; `import graphc` has registered its class."""
+    if _session_class is None:
+        raise RuntimeError("No Session class is registered: import graphc (or graphc.session) before "
+                           "creating a training session")
+    return _session_class(target, graph=graph, config=config)

@@ -15,6 +15,7 @@ from graphc.horovod import ops, world
 from graphc.ops import collective_ops, state_ops
 from graphc.ops.variables import global_variables
 from graphc.train.optimizer import Optimizer
+from graphc.train.session_run_hook import SessionRunHook
 
 
 class OptimizerWrapper(Optimizer):
@@ -90,13 +91,12 @@ def broadcast_global_variables(root_rank: int):
     return broadcast_variables(global_variables(), root_rank)
 
 
-class BroadcastGlobalVariablesHook:
+class BroadcastGlobalVariablesHook(SessionRunHook):
     """Horovod's SessionRunHook that broadcasts the global variables once the session is created.
 
-    It follows tf.train.SessionRunHook's protocol (`begin`, `after_create_session`,
-    `before_run`, `after_run`, `end`) for the training loops that call hooks;
-    a plain loop calls `begin()` before finalising the graph and
-    `after_create_session(session, None)` after initialising the variables.
+    `tf.train.MonitoredTrainingSession(hooks=[hook])` calls it; a plain loop calls
+    `begin()` before finalising the graph and `after_create_session(session, None)`
+    after initialising the variables.
     """
 
     def __init__(self, root_rank: int, device=""):
@@ -109,12 +109,3 @@ class BroadcastGlobalVariablesHook:
 
     def after_create_session(self, session, coord):
         session.run(self.bcast_op)
-
-    def before_run(self, run_context):
-        return None
-
-    def after_run(self, run_context, run_values):
-        pass
-
-    def end(self, session):
-        pass

@@ -39,18 +39,6 @@ class Reduction:
             raise ValueError(f"Invalid Reduction Key {key}.")
 
 
-def _safe_divide(numerator, denominator, name):
-    """numerator / denominator, or 0 where the denominator is 0 (TF1's div_no_nan).
-
-    The division uses 1 in place of a zero denominator, so neither the value
-    nor its gradient is ever NaN.
-    """
-    positive = math_ops.greater(denominator, 0.0)
-    safe_denominator = math_ops.where(positive, denominator, array_ops.ones_like(denominator))
-    return math_ops.where(positive, math_ops.truediv(numerator, safe_denominator),
-                          array_ops.zeros_like(numerator), name=name)
-
-
 def _num_present(losses, weights):
     """The number of losses whose (broadcast) weight is not 0, as float32."""
     if isinstance(weights, numbers.Number) and weights != 0.0:
@@ -78,12 +66,13 @@ def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=Graph
         else:
             loss = math_ops.reduce_sum(weighted_losses)
             if reduction == Reduction.MEAN:
-                loss = _safe_divide(loss, math_ops.reduce_sum(array_ops.ones_like(losses) * weights_tensor),
-                                    name="value")
+                loss = math_ops.div_no_nan(loss, math_ops.reduce_sum(array_ops.ones_like(losses) * weights_tensor),
+                                           name="value")
             elif reduction == Reduction.SUM_BY_NONZERO_WEIGHTS:
-                loss = _safe_divide(loss, _num_present(losses, weights), name="value")
+                loss = math_ops.div_no_nan(loss, _num_present(losses, weights), name="value")
             elif reduction == Reduction.SUM_OVER_BATCH_SIZE:
-                loss = _safe_divide(loss, array_ops.cast(array_ops.size(losses), dtypes.float32), name="value")
+                loss = math_ops.div_no_nan(loss, array_ops.cast(array_ops.size(losses), dtypes.float32),
+                                           name="value")
         loss = array_ops.cast(loss, input_dtype)
         add_loss(loss, loss_collection)
         return loss

@@ -556,6 +556,19 @@ def where(condition, x=None, y=None, name=None):
     return apply_op("select", [condition, x, y], name=name or "Select")
 
 
+def div_no_nan(x, y, name=None):
+    """`tf.div_no_nan`: x / y, or 0 where y is 0.
+
+    The division uses 1 in place of a zero divisor, so neither the value nor
+    its gradient is ever NaN.
+    """
+    with name_scope(name, "div_no_nan", [x, y]) as scope:
+        x, y = _convert_pair(x, y)
+        nonzero = not_equal(y, 0)
+        safe_y = where(nonzero, y, array_ops.ones_like(y))
+        return where(nonzero, truediv(x, safe_y), array_ops.zeros_like(x), name=scope)
+
+
 def add_n(inputs, name=None):
     """`tf.add_n`: the sum of a list of tensors of one shape and dtype."""
     if not inputs:

@@ -9,17 +9,18 @@ only when summaries are run or written, not to build them.
 
 from graphc.ops.summary_ops import histogram, image, merge, merge_all, scalar, tensor_summary, text
 from graphc.summary.writer import FileWriter
+from graphc.summary.writer_cache import FileWriterCache
 
-__all__ = ["Event", "FileWriter", "Summary", "histogram", "image", "merge", "merge_all", "scalar",
-           "tensor_summary", "text"]
+__all__ = ["Event", "FileWriter", "FileWriterCache", "SessionLog", "Summary", "histogram", "image", "merge",
+           "merge_all", "scalar", "tensor_summary", "text"]
 
 
 def __getattr__(name):
-    """`Summary` and `Event`, TensorBoard's protobuf classes, imported on first use."""
+    """`Summary`, `Event` and `SessionLog`, TensorBoard's protobuf classes, imported on first use."""
     from graphc.core.protos import protos
 
     if name == "Summary":
         return protos().summary_pb2.Summary
-    if name == "Event":
-        return protos().event_pb2.Event
+    if name in ("Event", "SessionLog"):
+        return getattr(protos().event_pb2, name)
     raise AttributeError(f"module 'graphc.summary' has no attribute {name!r}")

@@ -69,6 +69,10 @@ class FileWriter:
         tagged = self._event_protos.TaggedRunMetadata(tag=tag, run_metadata=run_metadata.SerializeToString())
         self.add_event(self._event_protos.Event(tagged_run_metadata=tagged), global_step)
 
+    def add_session_log(self, session_log, global_step=None) -> None:
+        """Adds a SessionLog protobuf (START, CHECKPOINT, STOP: a training session's milestones)."""
+        self.add_event(self._event_protos.Event(session_log=session_log), global_step)
+
     def add_event(self, event, global_step=None) -> None:
         """Adds an Event protobuf, stamped with the wall time and, if given, `global_step`."""
         if self._closed:
