@@ -1,0 +1,399 @@
+"""`tf.data.Dataset` as TF1 programs use it: sources, transformations, iterators.
+
+A dataset is a Python object describing its elements (a structure of
+components, each a dtype and a static shape) and how to produce them on the
+host: `_elements(context)` is a generator of flat component lists, each
+transformation a generator over its input's (pipeline.py runs them). Datasets
+whose elements are rows of arrays (`from_tensor_slices`, then any of shuffle,
+repeat, take, skip) can also produce row indices (`_rows`): `batch` then
+gathers a batch with one NumPy `take` per component, or, when the rows are
+consecutive, gives slices of the source arrays, which the session feeds to the
+compiled step without copying them.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from graphc import errors
+from graphc.core import dtypes
+from graphc.core.registry import Role
+from graphc.core.tensor_shape import TensorShape, as_dims, format_dims_as_list
+from graphc.data import pipeline, structure
+from graphc.data.functions import GraphFunction
+from graphc.data.iterator import Iterator
+from graphc.frontend.constants import make_constant_array
+from graphc.frontend.graph import Tensor
+from graphc.ops import random_ops
+
+AUTOTUNE = -1
+_AUTOTUNE_PREFETCH = 2  # elements prefetched when the program asks for AUTOTUNE
+
+
+class Dataset:
+    """A sequence of elements, each a structure (tuple, dict, namedtuple) of components."""
+
+    def __init__(self, template, types: list, dims: list):
+        self._template = template  # the element structure, components None
+        self._types = list(types)
+        self._dims = list(dims)
+
+    # -- what the elements are ------------------------------------------------------------------
+
+    @property
+    def output_types(self):
+        """The element structure with each component's DType."""
+        return structure.pack(self._template, self._types)
+
+    @property
+    def output_shapes(self):
+        """The element structure with each component's static TensorShape."""
+        return structure.pack(self._template, [TensorShape(d) for d in self._dims])
+
+    @property
+    def output_classes(self):
+        """The element structure with each component's class (Tensor)."""
+        return structure.pack(self._template, [Tensor] * len(self._types))
+
+    # -- how they are made (pipeline.py runs these) -----------------------------------------------
+
+    def _elements(self, context):
+        """A generator of the elements' flat component lists."""
+        raise NotImplementedError
+
+    def _row_sources(self):
+        """The source dataset (from_tensor_slices) whose rows the elements are (then `_rows` works), or None."""
+        return None
+
+    def _rows(self, context):
+        """A generator of the row indices of the elements, for a dataset of rows (`_row_sources`)."""
+        raise NotImplementedError
+
+    # -- sources --------------------------------------------------------------------------------
+
+    @staticmethod
+    def from_tensor_slices(tensors):
+        """The slices of `tensors` (a structure of arrays) along their first dimension, one element each."""
+        return _TensorSlices(tensors)
+
+    @staticmethod
+    def from_tensors(tensors):
+        """One element: `tensors`."""
+        return _Tensors(tensors)
+
+    @staticmethod
+    def range(*args):
+        """`range(stop)`, `range(start, stop[, step])` as int64 scalars, as Python's range."""
+        return _Range(range(*[int(a) for a in args]))
+
+    @staticmethod
+    def zip(datasets):
+        """Elements of `datasets` (a structure of datasets) side by side, until the shortest ends."""
+        return _Zip(datasets)
+
+    # -- transformations ------------------------------------------------------------------------
+
+    def batch(self, batch_size, drop_remainder=False):
+        """Consecutive elements stacked along a new first dimension; the last batch may be smaller unless
+        `drop_remainder`."""
+        return _Batch(self, int(batch_size), bool(drop_remainder))
+
+    def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=None):
+        """Elements in a random order, drawn from a buffer of `buffer_size` (TF's algorithm, graphc's Philox
+        keyed by TF1's seed rule: deterministic when the graph or the op has a seed)."""
+        return _Shuffle(self, int(buffer_size), seed, reshuffle_each_iteration is not False)
+
+    def repeat(self, count=None):
+        """The elements `count` times (forever when None or -1)."""
+        return _Repeat(self, None if count is None or int(count) == -1 else int(count))
+
+    def take(self, count):
+        """The first `count` elements (all when -1)."""
+        return _Slice(self, 0, None if int(count) == -1 else int(count))
+
+    def skip(self, count):
+        """The elements after the first `count` (all skipped when -1)."""
+        return _Slice(self, None if int(count) == -1 else int(count), None)
+
+    def map(self, map_func, num_parallel_calls=None):
+        """Elements transformed by `map_func`, traced as a graph function and run as its own compiled
+        step, one element after another (`num_parallel_calls` is accepted; the order is TF's)."""
+        return _Map(self, map_func)
+
+    def filter(self, predicate):
+        """The elements for which `predicate` (a graph function giving a scalar bool) is true."""
+        return _Filter(self, predicate)
+
+    def prefetch(self, buffer_size):
+        """The same elements, prepared up to `buffer_size` ahead on a worker thread while steps run."""
+        size = int(buffer_size)
+        return _Prefetch(self, _AUTOTUNE_PREFETCH if size == AUTOTUNE else max(size, 1))
+
+    # -- iterators ------------------------------------------------------------------------------
+
+    def make_one_shot_iterator(self):
+        """An iterator over this dataset that needs no initialiser (it starts with its first get_next)."""
+        return Iterator._for_dataset(self, one_shot=True)
+
+    def make_initializable_iterator(self, shared_name=None):
+        """An iterator over this dataset, started (and restarted) by running its `initializer`."""
+        return Iterator._for_dataset(self, one_shot=False)
+
+
+def _source_array(value, what: str) -> np.ndarray:
+    """A dataset's source `value` as a C-contiguous array of the dtype TF1 gives it (made once)."""
+    if isinstance(value, Tensor):
+        raise errors.UnimplementedError(
+            None, value.op, f"graphc's {what} takes NumPy arrays and Python values, or placeholders fed "
+                            f"with the iterator's initializer; {value.name} ({value.op.type}) is computed by the graph")
+    array = make_constant_array(value)
+    if array.dtype == object:
+        raise errors.UnimplementedError(None, None, f"graphc's {what} has no string components (tf.string)")
+    return np.ascontiguousarray(array)
+
+
+class _Source(Dataset):
+    """A dataset of given values: arrays, or placeholders whose values are fed with the initializer."""
+
+    def __init__(self, tensors, what: str, sliced: bool):
+        template = structure.map_structure(lambda _: None, tensors)
+        self._components = [c if _is_placeholder(c) else _source_array(c, what)
+                            for c in structure.flatten(tensors)]
+        types = [dtypes.as_dtype(c.dtype) for c in self._components]
+        dims = [as_dims(c.shape) for c in self._components]
+        if sliced:
+            if any(d is None or len(d) == 0 for d in dims):
+                raise ValueError("Slicing a scalar is not supported: from_tensor_slices needs components of "
+                                 "rank 1 or more")
+            rows = {d[0] for d in dims} - {None}
+            if len(rows) > 1:
+                raise ValueError(f"Dimensions {' and '.join(str(r) for r in sorted(rows))} are not compatible: "
+                                 "from_tensor_slices needs the same first dimension in every component")
+            dims = [d[1:] for d in dims]
+        super().__init__(template, types, dims)
+
+    def _arrays(self, context) -> list:
+        return [_fed_value(c, context) if isinstance(c, Tensor) else c for c in self._components]
+
+
+def _is_placeholder(value) -> bool:
+    return isinstance(value, Tensor) and value.op.op_def.role is Role.PLACEHOLDER
+
+
+def _fed_value(tensor: Tensor, context) -> np.ndarray:
+    value = context.fed.get(id(tensor))
+    if value is None:
+        raise errors.InvalidArgumentError(
+            None, tensor.op, f"You must feed a value for placeholder tensor '{tensor.op.name}' with dtype "
+                             f"{tensor.dtype.name} and shape {format_dims_as_list(as_dims(tensor.shape))}")
+    return np.ascontiguousarray(value, dtype=tensor.dtype.np_dtype)
+
+
+class _TensorSlices(_Source):
+    def __init__(self, tensors):
+        super().__init__(tensors, "Dataset.from_tensor_slices", sliced=True)
+
+    def _row_sources(self):
+        return self
+
+    def _rows(self, context):
+        arrays = self._arrays(context)
+        counts = {len(a) for a in arrays}
+        if len(counts) > 1:
+            raise errors.InvalidArgumentError(
+                None, None, "All components must have the same size in the 0th dimension")
+        return iter(range(counts.pop()))
+
+    def _elements(self, context):
+        arrays = self._arrays(context)
+        for row in self._rows(context):
+            yield [a[row] for a in arrays]
+
+
+class _Tensors(_Source):
+    def __init__(self, tensors):
+        super().__init__(tensors, "Dataset.from_tensors", sliced=False)
+
+    def _elements(self, context):
+        yield self._arrays(context)
+
+
+class _Range(Dataset):
+    def __init__(self, values: range):
+        super().__init__(None, [dtypes.int64], [()])
+        self._values = values
+
+    def _elements(self, context):
+        for value in self._values:
+            yield [np.array(value, dtype=np.int64)]
+
+
+class _Zip(Dataset):
+    def __init__(self, datasets):
+        self._datasets = structure.flatten(datasets)
+        if not all(isinstance(d, Dataset) for d in self._datasets):
+            raise TypeError("The argument to `Dataset.zip()` must be a (nested) structure of `Dataset` objects.")
+        template = structure.pack(datasets, [d._template for d in self._datasets])
+        super().__init__(template, [t for d in self._datasets for t in d._types],
+                         [s for d in self._datasets for s in d._dims])
+
+    def _elements(self, context):
+        for parts in zip(*[d._elements(context) for d in self._datasets]):
+            yield [component for part in parts for component in part]
+
+
+class _Transformation(Dataset):
+    """A dataset made from another, `self._input`."""
+
+    def __init__(self, input_dataset: Dataset, template=None, types=None, dims=None):
+        self._input = input_dataset
+        super().__init__(input_dataset._template if template is None else template,
+                         input_dataset._types if types is None else types,
+                         input_dataset._dims if dims is None else dims)
+
+
+class _Reordering(_Transformation):
+    """A transformation that chooses and orders its input's elements without reading them: it works on row
+    indices as well as on elements (`_reorder`)."""
+
+    def _row_sources(self):
+        return self._input._row_sources()
+
+    def _rows(self, context):
+        return self._reorder(context, lambda: self._input._rows(context))
+
+    def _elements(self, context):
+        return self._reorder(context, lambda: self._input._elements(context))
+
+    def _reorder(self, context, items):
+        """The generator of this dataset's items given `items()`, a fresh generator of its input's."""
+        raise NotImplementedError
+
+
+class _Shuffle(_Reordering):
+    def __init__(self, input_dataset, buffer_size: int, seed, reshuffle: bool):
+        if buffer_size <= 0:
+            raise errors.InvalidArgumentError(None, None, f"buffer_size must be greater than zero, got {buffer_size}")
+        super().__init__(input_dataset)
+        self._buffer_size = buffer_size
+        self._seeds = random_ops.get_seed(seed)
+        self._reshuffle = reshuffle
+
+    def _reorder(self, context, items):
+        epoch = context.next_epoch(self)
+        run = epoch if self._reshuffle else 0  # the Philox run: another order each epoch, unless asked not to
+        return pipeline.shuffled(items(), self._buffer_size, pipeline.random_words(self._seeds, run))
+
+
+class _Repeat(_Reordering):
+    def __init__(self, input_dataset, count):
+        super().__init__(input_dataset)
+        self._count = count
+
+    def _reorder(self, context, items):
+        epochs = itertools.count() if self._count is None else range(self._count)
+        for _ in epochs:
+            produced = False
+            for item in items():
+                produced = True
+                yield item
+            if not produced:  # an empty input repeated forever is empty, as TF's
+                return
+
+
+class _Slice(_Reordering):
+    def __init__(self, input_dataset, start, stop):
+        super().__init__(input_dataset)
+        self._start, self._stop = start, stop
+
+    def _reorder(self, context, items):
+        if self._start is None:  # skip(-1): skips everything
+            return iter(())
+        return itertools.islice(items(), self._start, self._stop)
+
+
+class _Batch(_Transformation):
+    def __init__(self, input_dataset, batch_size: int, drop_remainder: bool):
+        if batch_size <= 0:
+            raise errors.InvalidArgumentError(None, None, f"Batch size must be greater than zero, got {batch_size}")
+        batch_dim = (batch_size if drop_remainder else None,)  # TF1: [None, ...] when the last may be short
+        super().__init__(input_dataset, dims=[None if d is None else batch_dim + d for d in input_dataset._dims])
+        self._batch_size = batch_size
+        self._drop_remainder = drop_remainder
+
+    def _elements(self, context):
+        source = self._input._row_sources()
+        if source is not None:
+            return self._gathered(source._arrays(context), self._input._rows(context))
+        return self._stacked(self._input._elements(context))
+
+    def _groups(self, items):
+        items = iter(items)
+        while True:
+            group = list(itertools.islice(items, self._batch_size))
+            if not group or (self._drop_remainder and len(group) < self._batch_size):
+                return
+            yield group
+
+    def _gathered(self, arrays, rows):
+        for group in self._groups(rows):
+            first = group[0]
+            if group[-1] - first == len(group) - 1 and group == list(range(first, first + len(group))):
+                yield [a[first:first + len(group)] for a in arrays]  # consecutive rows: a view, no copy
+            else:
+                indices = np.array(group, dtype=np.intp)
+                yield [np.take(a, indices, axis=0) for a in arrays]
+
+    def _stacked(self, elements):
+        for group in self._groups(elements):
+            batch = []
+            for i, components in enumerate(zip(*group)):
+                shapes = {np.shape(c) for c in components}
+                if len(shapes) > 1:
+                    first = np.shape(components[0])
+                    other = next(j for j, c in enumerate(components) if np.shape(c) != first)
+                    raise errors.InvalidArgumentError(
+                        None, None, f"Cannot batch tensors with different shapes in component {i}. First element "
+                                    f"had shape {format_dims_as_list(first)} and element {other} had shape "
+                                    f"{format_dims_as_list(np.shape(components[other]))}.")
+                batch.append(np.stack(components))
+            yield batch
+
+
+class _Map(_Transformation):
+    def __init__(self, input_dataset, map_func):
+        function = GraphFunction(map_func, input_dataset._template, input_dataset._types, input_dataset._dims,
+                                 "Dataset.map()")
+        template = structure.map_structure(lambda _: None, function.outputs)
+        super().__init__(input_dataset, template, function.output_types, function.output_dims)
+        self._function = function
+
+    def _elements(self, context):
+        for element in self._input._elements(context):
+            yield self._function(element)
+
+
+class _Filter(_Transformation):
+    def __init__(self, input_dataset, predicate):
+        super().__init__(input_dataset)
+        self._predicate = GraphFunction(predicate, input_dataset._template, input_dataset._types,
+                                        input_dataset._dims, "Dataset.filter()")
+        outputs = self._predicate.flat_outputs
+        if len(outputs) != 1 or outputs[0].dtype is not dtypes.bool_ or as_dims(outputs[0].shape) != ():
+            raise ValueError("`predicate` must return a scalar boolean tensor.")
+
+    def _elements(self, context):
+        for element in self._input._elements(context):
+            if self._predicate(element)[0]:
+                yield element
+
+
+class _Prefetch(_Transformation):
+    def __init__(self, input_dataset, buffer_size: int):
+        super().__init__(input_dataset)
+        self._buffer_size = buffer_size
+
+    def _elements(self, context):
+        return pipeline.prefetched(self._input._elements(context), self._buffer_size, context)
