@@ -151,7 +151,7 @@ def _source_array(value, what: str) -> np.ndarray:
     array = make_constant_array(value)
     if array.dtype == object:
         raise errors.UnimplementedError(None, None, f"graphc's {what} has no string components (tf.string)")
-    return np.ascontiguousarray(array)
+    return np.asarray(array, order="C")
 
 
 class _Source(Dataset):
@@ -188,7 +188,7 @@ def _fed_value(tensor: Tensor, context) -> np.ndarray:
         raise errors.InvalidArgumentError(
             None, tensor.op, f"You must feed a value for placeholder tensor '{tensor.op.name}' with dtype "
                              f"{tensor.dtype.name} and shape {format_dims_as_list(as_dims(tensor.shape))}")
-    return np.ascontiguousarray(value, dtype=tensor.dtype.np_dtype)
+    return np.asarray(value, dtype=tensor.dtype.np_dtype, order="C")
 
 
 class _TensorSlices(_Source):

@@ -65,7 +65,9 @@ class Iterator:
     def initializer(self):
         """The op that (re)starts this iterator on its dataset, in the session that runs it."""
         if self._initializer is None:
-            raise ValueError("Iterator does not have an initializer.")
+            raise ValueError("The iterator does not have an initializer. This means it was likely created using "
+                             "`tf.data.Dataset.make_one_shot_iterator()`. For an initializable iterator, use "
+                             "`tf.data.Dataset.make_initializable_iterator()` instead.")
         return self._initializer
 
     def make_initializer(self, dataset, name=None):

@@ -54,7 +54,7 @@ class Pipeline:
         element = next(self.elements, None)
         if element is None:
             return None
-        return [np.ascontiguousarray(component) for component in element]
+        return [np.asarray(component, order="C") for component in element]
 
     def close(self) -> None:
         """Stops the pipeline's threads; its generator ends."""
