@@ -2,7 +2,7 @@
 
 In order: the three training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
-threads (thread_determinism.py); compile time against graph size, graphc's and
+threads (thread_determinism.py); tf.data against feed_dict (data_input.py); compile time against graph size, graphc's and
 JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
 (distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
@@ -64,6 +64,7 @@ import llvmlite.binding
 
 import compile_scaling
 import compile_time
+import data_input
 import distributed
 import eager_steps
 import gemm
@@ -170,6 +171,10 @@ def main(only: list) -> None:
     section(f"Weights after {thread_determinism.STEPS} MLP steps with {' and '.join(map(str, thread_counts))} "
             f"threads: {'bit-identical' if identical else 'DIFFERENT'}.")
     targets.append(report.determinism_target(identical, thread_counts))
+
+    section("\n### tf.data against feed_dict (benchmarks/data_input.py)\n")
+    for name in data_input.WORKLOADS:
+        section(data_input.table(name, data_input.measure(name)) + "\n")
 
     section("\n### Compile time against graph size\n")
     scaling_rows = compile_scaling.measure()

@@ -5,10 +5,11 @@ components, each a dtype and a static shape) and how to produce them on the
 host: `_elements(context)` is a generator of flat component lists, each
 transformation a generator over its input's (pipeline.py runs them). Datasets
 whose elements are rows of arrays (`from_tensor_slices`, then any of shuffle,
-repeat, take, skip) can also produce row indices (`_rows`): `batch` then
-gathers a batch with one NumPy `take` per component, or, when the rows are
-consecutive, gives slices of the source arrays, which the session feeds to the
-compiled step without copying them.
+repeat, take, skip) can also produce their row indices, in chunks (`_rows`):
+`batch` then gathers a batch with one NumPy `take` per component, or, when the
+rows are consecutive, gives slices of the source arrays, which the session
+feeds to the compiled step without copying them. Chunks keep the per-element
+Python work of a batch of rows small (a shuffle's choice of each row).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from graphc.ops import random_ops
 
 AUTOTUNE = -1
 _AUTOTUNE_PREFETCH = 2  # elements prefetched when the program asks for AUTOTUNE
+_ROWS_PER_CHUNK = 1024  # rows a shuffle hands on at a time
 
 
 class Dataset:
@@ -68,7 +70,8 @@ class Dataset:
         return None
 
     def _rows(self, context):
-        """A generator of the row indices of the elements, for a dataset of rows (`_row_sources`)."""
+        """A generator of the elements' row indices (non-empty intp arrays, in order), for a dataset of rows
+        (`_row_sources`)."""
         raise NotImplementedError
 
     # -- sources --------------------------------------------------------------------------------
@@ -204,12 +207,14 @@ class _TensorSlices(_Source):
         if len(counts) > 1:
             raise errors.InvalidArgumentError(
                 None, None, "All components must have the same size in the 0th dimension")
-        return iter(range(counts.pop()))
+        count = counts.pop()
+        return iter([np.arange(count, dtype=np.intp)] if count else [])
 
     def _elements(self, context):
         arrays = self._arrays(context)
-        for row in self._rows(context):
-            yield [a[row] for a in arrays]
+        for chunk in self._rows(context):
+            for row in chunk.tolist():
+                yield [a[row] for a in arrays]
 
 
 class _Tensors(_Source):
@@ -256,19 +261,23 @@ class _Transformation(Dataset):
 
 class _Reordering(_Transformation):
     """A transformation that chooses and orders its input's elements without reading them: it works on row
-    indices as well as on elements (`_reorder`)."""
+    indices (`_reorder_rows`, chunks) as well as on elements (`_reorder`)."""
 
     def _row_sources(self):
         return self._input._row_sources()
 
     def _rows(self, context):
-        return self._reorder(context, lambda: self._input._rows(context))
+        return self._reorder_rows(context, lambda: self._input._rows(context))
 
     def _elements(self, context):
         return self._reorder(context, lambda: self._input._elements(context))
 
     def _reorder(self, context, items):
-        """The generator of this dataset's items given `items()`, a fresh generator of its input's."""
+        """The generator of this dataset's elements given `items()`, a fresh generator of its input's."""
+        raise NotImplementedError
+
+    def _reorder_rows(self, context, chunks):
+        """The generator of this dataset's row chunks given `chunks()`, a fresh generator of its input's."""
         raise NotImplementedError
 
 
@@ -286,6 +295,15 @@ class _Shuffle(_Reordering):
         run = epoch if self._reshuffle else 0  # the Philox run: another order each epoch, unless asked not to
         return pipeline.shuffled(items(), self._buffer_size, pipeline.random_words(self._seeds, run))
 
+    def _reorder_rows(self, context, chunks):
+        rows = itertools.chain.from_iterable(chunk.tolist() for chunk in chunks())
+        order = self._reorder(context, lambda: rows)
+        while True:
+            chunk = np.fromiter(itertools.islice(order, _ROWS_PER_CHUNK), dtype=np.intp)
+            if not len(chunk):
+                return
+            yield chunk
+
 
 class _Repeat(_Reordering):
     def __init__(self, input_dataset, count):
@@ -302,6 +320,8 @@ class _Repeat(_Reordering):
             if not produced:  # an empty input repeated forever is empty, as TF's
                 return
 
+    _reorder_rows = _reorder  # chunks repeat as elements do
+
 
 class _Slice(_Reordering):
     def __init__(self, input_dataset, start, stop):
@@ -312,6 +332,19 @@ class _Slice(_Reordering):
         if self._start is None:  # skip(-1): skips everything
             return iter(())
         return itertools.islice(items(), self._start, self._stop)
+
+    def _reorder_rows(self, context, chunks):
+        if self._start is None:
+            return
+        position = 0
+        for chunk in chunks():
+            low = max(self._start - position, 0)
+            high = len(chunk) if self._stop is None else min(self._stop - position, len(chunk))
+            position += len(chunk)
+            if low < high:
+                yield chunk[low:high]
+            if self._stop is not None and position >= self._stop:
+                return
 
 
 class _Batch(_Transformation):
@@ -337,14 +370,24 @@ class _Batch(_Transformation):
                 return
             yield group
 
-    def _gathered(self, arrays, rows):
-        for group in self._groups(rows):
-            first = group[0]
-            if group[-1] - first == len(group) - 1 and group == list(range(first, first + len(group))):
-                yield [a[first:first + len(group)] for a in arrays]  # consecutive rows: a view, no copy
-            else:
-                indices = np.array(group, dtype=np.intp)
-                yield [np.take(a, indices, axis=0) for a in arrays]
+    def _gathered(self, arrays, chunks):
+        pending, count, size = [], 0, self._batch_size
+        for chunk in chunks:
+            pending.append(chunk)
+            count += len(chunk)
+            while count >= size:
+                rows = pending[0] if len(pending) == 1 else np.concatenate(pending)
+                yield self._gather(arrays, rows[:size])
+                pending, count = ([rows[size:]] if count > size else []), count - size
+        if count and not self._drop_remainder:
+            yield self._gather(arrays, pending[0] if len(pending) == 1 else np.concatenate(pending))
+
+    @staticmethod
+    def _gather(arrays, rows) -> list:
+        first, count = int(rows[0]), len(rows)
+        if int(rows[-1]) - first == count - 1 and (count < 3 or bool(np.all(np.diff(rows) == 1))):
+            return [a[first:first + count] for a in arrays]  # consecutive rows: a view, no copy
+        return [np.take(a, rows, axis=0) for a in arrays]
 
     def _stacked(self, elements):
         for group in self._groups(elements):

@@ -19,7 +19,7 @@ import numpy as np
 from graphc.ops import philox
 
 # Words of Philox drawn at a time for a shuffle: one NumPy call serves this many elements.
-_BLOCKS_PER_DRAW = 256
+_BLOCKS_PER_DRAW = 2048
 
 
 class Context:
