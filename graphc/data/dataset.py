@@ -21,7 +21,7 @@ import numpy as np
 from graphc import errors
 from graphc.core import dtypes
 from graphc.core.registry import Role
-from graphc.core.tensor_shape import TensorShape, as_dims, format_dims_as_list
+from graphc.core.tensor_shape import as_dims, format_dims_as_list
 from graphc.data import pipeline, structure
 from graphc.data.functions import GraphFunction
 from graphc.data.iterator import Iterator
@@ -34,30 +34,8 @@ _AUTOTUNE_PREFETCH = 2  # elements prefetched when the program asks for AUTOTUNE
 _ROWS_PER_CHUNK = 1024  # rows a shuffle hands on at a time
 
 
-class Dataset:
+class Dataset(structure.Structured):
     """A sequence of elements, each a structure (tuple, dict, namedtuple) of components."""
-
-    def __init__(self, template, types: list, dims: list):
-        self._template = template  # the element structure, components None
-        self._types = list(types)
-        self._dims = list(dims)
-
-    # -- what the elements are ------------------------------------------------------------------
-
-    @property
-    def output_types(self):
-        """The element structure with each component's DType."""
-        return structure.pack(self._template, self._types)
-
-    @property
-    def output_shapes(self):
-        """The element structure with each component's static TensorShape."""
-        return structure.pack(self._template, [TensorShape(d) for d in self._dims])
-
-    @property
-    def output_classes(self):
-        """The element structure with each component's class (Tensor)."""
-        return structure.pack(self._template, [Tensor] * len(self._types))
 
     # -- how they are made (pipeline.py runs these) -----------------------------------------------
 

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 from graphc import errors
 from graphc.core import dtypes
-from graphc.core.tensor_shape import TensorShape, as_dims, dims_compatible
+from graphc.core.tensor_shape import as_dims, dims_compatible
 from graphc.data import structure
 from graphc.data.pipeline import Pipeline
-from graphc.frontend.graph import Tensor
 from graphc.ops import dataset_ops
 
 _NOT_INITIALIZED = ("GetNext() failed because the iterator has not been initialized. Ensure that you have run the "
                     "initializer operation for this iterator before getting the next element.")
 
 
-class Iterator:
+class Iterator(structure.Structured):
     """An iterator over datasets of one element structure (TF1's `tf.data.Iterator`)."""
 
     def __init__(self, template, types: list, dims: list, dataset=None, one_shot: bool = False):
-        self._template = template
-        self._types = list(types)
-        self._dims = list(dims)
+        super().__init__(template, types, dims)
         self._one_shot_dataset = dataset if one_shot else None
         self._initializer = None
         if dataset is not None and not one_shot:
@@ -48,18 +45,6 @@ class Iterator:
             if len(dims) != len(types):
                 raise ValueError("output_shapes must have the structure of output_types")
         return Iterator(structure.map_structure(lambda _: None, output_types), types, dims)
-
-    @property
-    def output_types(self):
-        return structure.pack(self._template, self._types)
-
-    @property
-    def output_shapes(self):
-        return structure.pack(self._template, [TensorShape(d) for d in self._dims])
-
-    @property
-    def output_classes(self):
-        return structure.pack(self._template, [Tensor] * len(self._types))
 
     @property
     def initializer(self):

@@ -3,6 +3,33 @@ component. Lists are components (TF converts a list to one tensor), dicts flatte
 
 from __future__ import annotations
 
+from graphc.core.tensor_shape import TensorShape
+from graphc.frontend.graph import Tensor
+
+
+class Structured:
+    """Something whose elements have a structure (datasets, iterators): TF1's `output_*` properties."""
+
+    def __init__(self, template, types: list, dims: list):
+        self._template = template  # the element structure, components None
+        self._types = list(types)  # per flat component: its DType
+        self._dims = list(dims)  # and its static dims
+
+    @property
+    def output_types(self):
+        """The element structure with each component's DType."""
+        return pack(self._template, self._types)
+
+    @property
+    def output_shapes(self):
+        """The element structure with each component's static TensorShape."""
+        return pack(self._template, [TensorShape(d) for d in self._dims])
+
+    @property
+    def output_classes(self):
+        """The element structure with each component's class (Tensor)."""
+        return pack(self._template, [Tensor] * len(self._types))
+
 
 def is_nested(value) -> bool:
     """Whether `value` is a structure (tuple, namedtuple, dict) rather than one component."""
