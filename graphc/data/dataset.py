@@ -125,7 +125,9 @@ class Dataset(structure.Structured):
 
 def _source_array(value, what: str) -> np.ndarray:
     """A dataset's source `value` as a C-contiguous array of the dtype TF1 gives it (made once)."""
-    if isinstance(value, Tensor):
+    if isinstance(value, Tensor) and value.op.op_def.role is Role.CONSTANT:
+        value = value.op.attrs["value"]  # tf.constant: its value
+    elif isinstance(value, Tensor):
         raise errors.UnimplementedError(
             None, value.op, f"graphc's {what} takes NumPy arrays and Python values, or placeholders fed "
                             f"with the iterator's initializer; {value.name} ({value.op.type}) is computed by the graph")

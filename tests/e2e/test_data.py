@@ -12,6 +12,7 @@ import re
 import threading
 
 import numpy as np
+import pytest
 
 import graphc as tf
 from tests.tf_oracle import table_tests
@@ -282,6 +283,32 @@ def test_prefetch_prepares_elements_on_a_worker_thread_and_stops_with_the_sessio
     for worker in workers:  # the first session closed
         worker.join(timeout=5)
         assert not worker.is_alive()
+
+
+def test_threads_sharing_an_iterator_each_take_their_own_elements():
+    with tf.Graph().as_default():
+        value = tf.reduce_sum(tf.data.Dataset.range(80).batch(1).make_one_shot_iterator().get_next())
+        taken = []
+        with tf.Session() as sess:
+            def take():
+                for _ in range(20):
+                    taken.append(int(sess.run(value)))
+
+            threads = [threading.Thread(target=take) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    assert sorted(taken) == list(range(80))
+
+
+def test_constants_are_sources_and_computed_tensors_are_refused():
+    with tf.Graph().as_default():
+        value = tf.data.Dataset.from_tensor_slices(tf.constant([1.5, 2.5])).make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            assert [sess.run(value) for _ in range(2)] == [1.5, 2.5]
+        with pytest.raises(tf.errors.UnimplementedError, match="computed by the graph"):
+            tf.data.Dataset.from_tensor_slices(tf.constant([1.0, 2.0]) * 2.0)
 
 
 def test_a_feed_of_get_next_takes_no_element():
