@@ -31,7 +31,7 @@ from graphc.ops import random_ops
 
 AUTOTUNE = -1
 _AUTOTUNE_PREFETCH = 2  # elements prefetched when the program asks for AUTOTUNE
-_ROWS_PER_CHUNK = 1024  # rows a shuffle hands on at a time
+_ROWS_PER_CHUNK = 1024  # rows a shuffle hands on at a time once its input has ended
 
 
 class Dataset(structure.Structured):
@@ -270,19 +270,16 @@ class _Shuffle(_Reordering):
         self._seeds = random_ops.get_seed(seed)
         self._reshuffle = reshuffle
 
-    def _reorder(self, context, items):
+    def _words(self, context):
         epoch = context.next_epoch(self)
         run = epoch if self._reshuffle else 0  # the Philox run: another order each epoch, unless asked not to
-        return pipeline.shuffled(items(), self._buffer_size, pipeline.random_words(self._seeds, run))
+        return pipeline.random_words(self._seeds, run)
+
+    def _reorder(self, context, items):
+        return pipeline.shuffled(items(), self._buffer_size, self._words(context))
 
     def _reorder_rows(self, context, chunks):
-        rows = itertools.chain.from_iterable(chunk.tolist() for chunk in chunks())
-        order = self._reorder(context, lambda: rows)
-        while True:
-            chunk = np.fromiter(itertools.islice(order, _ROWS_PER_CHUNK), dtype=np.intp)
-            if not len(chunk):
-                return
-            yield chunk
+        return pipeline.shuffled_rows(chunks(), self._buffer_size, self._words(context), _ROWS_PER_CHUNK)
 
 
 class _Repeat(_Reordering):

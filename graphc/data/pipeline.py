@@ -93,6 +93,32 @@ def shuffled(items, buffer_size: int, words):
         yield chosen
 
 
+def shuffled_rows(chunks, buffer_size: int, words, chunk_size: int):
+    """`shuffled` on chunks of row indices, giving chunks of at most `chunk_size` rows once the buffer is
+    full: the same order, with a plain loop (no generator step) per row."""
+    buffer: list = []
+    for chunk in chunks:
+        rows = chunk.tolist()
+        filled = min(buffer_size - len(buffer), len(rows))
+        buffer.extend(rows[:filled])
+        chosen = []
+        for row in rows[filled:]:  # the buffer is full: emit one of it, put the row in its place
+            index = next(words) % buffer_size
+            chosen.append(buffer[index])
+            buffer[index] = row
+        if chosen:
+            yield np.array(chosen, dtype=np.intp)
+    size = len(buffer)
+    while size:  # the input ended: what is left, in random order
+        chosen = []
+        for _ in range(min(size, chunk_size)):
+            index = next(words) % size
+            chosen.append(buffer[index])
+            size -= 1
+            buffer[index] = buffer[size]
+        yield np.array(chosen, dtype=np.intp)
+
+
 class _Failure:
     def __init__(self, error: BaseException):
         self.error = error

@@ -254,6 +254,21 @@ def test_shuffle_is_deterministic_given_seeds_and_reshuffles_each_epoch():
     assert same == again != list(range(20))
 
 
+def test_shuffled_rows_come_in_the_order_of_shuffled_elements():
+    """Batches of rows shuffle row indices in chunks (pipeline.shuffled_rows), elements one by one
+    (pipeline.shuffled): the same seeds give the same order, buffer larger or smaller than the data."""
+    rows = tf.data.Dataset.from_tensor_slices(np.arange(50, dtype=np.int64))
+    for buffer_size in (7, 50, 80):
+        with tf.Graph().as_default():
+            as_rows = rows.repeat(3).shuffle(buffer_size, seed=4).batch(40)
+            as_elements = tf.data.Dataset.range(50).repeat(3).shuffle(buffer_size, seed=4).batch(40)
+            fetches = [d.make_one_shot_iterator().get_next() for d in (as_rows, as_elements)]
+            with tf.Session() as sess:
+                batches = [sess.run(fetches) for _ in range(4)]
+        assert all(a.tolist() == b.tolist() for a, b in batches) and len(batches[-1][0]) == 30
+        assert sorted(np.concatenate([a for a, _ in batches]).tolist()) == sorted(list(range(50)) * 3)
+
+
 def test_consecutive_rows_are_fed_without_a_copy():
     """A batch of consecutive rows is a view of the source array, and the compiled step reads it there."""
     source = np.arange(12, dtype=np.float32).reshape(6, 2)
