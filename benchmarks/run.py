@@ -2,9 +2,9 @@
 
 In order: the three training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
-threads (thread_determinism.py); tf.data against feed_dict (data_input.py); compile time against graph size, graphc's and
-JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
-(distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
+threads (thread_determinism.py); tf.data against feed_dict (data_input.py);
+compile time against graph size, graphc's and JAX's (compile_scaling.py); data
+parallel training at 1 and 2 MPI ranks (distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 

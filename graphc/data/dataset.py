@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes
+from graphc.core import dtypes, messages
 from graphc.core.registry import Role
 from graphc.core.tensor_shape import as_dims, format_dims_as_list
 from graphc.data import pipeline, structure
@@ -129,8 +129,9 @@ def _source_array(value, what: str) -> np.ndarray:
         value = value.op.attrs["value"]  # tf.constant: its value
     elif isinstance(value, Tensor):
         raise errors.UnimplementedError(
-            None, value.op, f"graphc's {what} takes NumPy arrays and Python values, or placeholders fed "
-                            f"with the iterator's initializer; {value.name} ({value.op.type}) is computed by the graph")
+            None, value.op, f"graphc's {what} takes NumPy arrays, Python values and constants, or placeholders "
+                            f"fed with the iterator's initializer; {value.name} ({value.op.type}) is computed by "
+                            "the graph")
     array = make_constant_array(value)
     if array.dtype == object:
         raise errors.UnimplementedError(None, None, f"graphc's {what} has no string components (tf.string)")
@@ -168,9 +169,8 @@ def _is_placeholder(value) -> bool:
 def _fed_value(tensor: Tensor, context) -> np.ndarray:
     value = context.fed.get(id(tensor))
     if value is None:
-        raise errors.InvalidArgumentError(
-            None, tensor.op, f"You must feed a value for placeholder tensor '{tensor.op.name}' with dtype "
-                             f"{tensor.dtype.name} and shape {format_dims_as_list(as_dims(tensor.shape))}")
+        raise errors.InvalidArgumentError(None, tensor.op, messages.unfed_placeholder(
+            tensor.op.name, tensor.dtype.name, format_dims_as_list(as_dims(tensor.shape))))
     return np.asarray(value, dtype=tensor.dtype.np_dtype, order="C")
 
 
