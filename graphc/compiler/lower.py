@@ -294,7 +294,7 @@ class _Lowering:
                 t = op.outputs[0]
                 raise errors.InvalidArgumentError(
                     None, op, messages.unfed_placeholder(op.name, t.dtype.name, format_dims_as_list(t._dims)))
-            if _role(op) is Role.INPUT and op.outputs:  # the session feeds what its input pipeline gives
+            if _role(op) is Role.INPUT and any(id(t) not in self.fed for t in op.outputs):  # the session feeds them
                 raise errors.InternalError(None, op, f"{op.name} ({op.type}) reached the compiled step unfed: "
                                                      "its values come from the session's input pipeline")
         order = self._schedule(executed)
