@@ -21,7 +21,7 @@ import numpy as np
 from graphc import errors
 from graphc.core import dtypes, messages
 from graphc.core.registry import Role
-from graphc.core.tensor_shape import as_dims, format_dims_as_list
+from graphc.core.tensor_shape import as_dims, dims_compatible, format_dims_as_list
 from graphc.data import pipeline, structure
 from graphc.data.functions import GraphFunction
 from graphc.data.iterator import Iterator
@@ -63,6 +63,12 @@ class Dataset(structure.Structured):
     def from_tensors(tensors):
         """One element: `tensors`."""
         return _Tensors(tensors)
+
+    @staticmethod
+    def from_generator(generator, output_types, output_shapes=None, args=None):
+        """The elements a Python generator gives (`generator(*args)`, called anew by each iterator), each
+        converted to `output_types` and checked against `output_shapes` on the host."""
+        return _Generated(generator, output_types, output_shapes, tuple(args or ()))
 
     @staticmethod
     def range(*args):
@@ -203,6 +209,37 @@ class _Tensors(_Source):
 
     def _elements(self, context):
         yield self._arrays(context)
+
+
+class _Generated(Dataset):
+    def __init__(self, generator, output_types, output_shapes, args: tuple):
+        types = [dtypes.as_dtype(t) for t in structure.flatten(output_types)]
+        dims = ([None] * len(types) if output_shapes is None
+                else [as_dims(s) for s in structure.flatten(output_shapes)])
+        super().__init__(structure.map_structure(lambda _: None, output_types), types, dims)
+        self._generator, self._args = generator, args
+
+    def _elements(self, context):
+        for value in self._generator(*self._args):
+            components = structure.flatten(value)
+            if len(components) != len(self._types):
+                raise errors.InvalidArgumentError(
+                    None, None, f"`generator` yielded an element that did not match the expected structure. The "
+                                f"expected structure was {self.output_types}, but the yielded element was {value}.")
+            element = []
+            for component, dtype, dims in zip(components, self._types, self._dims):
+                array = np.asarray(component)
+                if array.dtype.kind not in "biuf" or not np.can_cast(array, dtype.np_dtype, "same_kind"):
+                    raise errors.InvalidArgumentError(
+                        None, None, "`generator` yielded an element that could not be converted to the expected "
+                                    f"type. The expected type was {dtype.name}, but the yielded element was "
+                                    f"{component}.")
+                if not dims_compatible(dims, array.shape):
+                    raise errors.InvalidArgumentError(
+                        None, None, f"`generator` yielded an element of shape {array.shape} where an element of "
+                                    f"shape {tuple(dims)} was expected.")
+                element.append(array.astype(dtype.np_dtype, copy=False))
+            yield element
 
 
 class _Range(Dataset):

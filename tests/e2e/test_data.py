@@ -31,7 +31,8 @@ def _plain(value):
 
 def _message(error) -> str:
     """The part of an iterator error's message that TF 1.15 and 2.21 share (2.21 starts with its own words)."""
-    found = re.search(r"End of sequence|GetNext\(\) failed[^\n]*element\.", str(error))
+    found = re.search(r"End of sequence|GetNext\(\) failed[^\n]*element\.|`generator` yielded[^\n]*expected\.",
+                      str(error))
     return found[0] if found else str(error)
 
 
@@ -158,6 +159,18 @@ def _training_until_the_end(tf):
         return [values, end, _plain(sess.run(total))]
 
 
+def _from_generator(tf):
+    def rows(count):
+        for i in range(count):
+            yield [float(i)] * 2, i
+
+    dataset = tf.data.Dataset.from_generator(rows, (tf.float32, tf.int64), ([2], []), args=(3,)).batch(2)
+    wrong_shape = tf.data.Dataset.from_generator(lambda: iter([[1.0, 2.0, 3.0]]), tf.float32, [2])
+    fetches = [d.make_one_shot_iterator().get_next() for d in (dataset, wrong_shape)]
+    with tf.Session() as sess:
+        return [_drain(sess, f) for f in fetches]
+
+
 def _errors(tf):
     iterator = tf.data.Dataset.range(3).make_initializable_iterator()
     value = iterator.get_next()
@@ -218,6 +231,10 @@ CASES = {  # name: (build, TF 2.21's answer)
     "shuffle_epochs": (_shuffle_epochs,
         [[[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]],
          ['OutOfRangeError', 'End of sequence']]),
+    "from_generator": (_from_generator,
+        [([[[[0.0, 0.0], [1.0, 1.0]], [0, 1]], [[[2.0, 2.0]], [2]]], 'OutOfRangeError', 'End of sequence'),
+         ([], 'InvalidArgumentError', '`generator` yielded an element of shape (3,) where an element of shape (2,) '
+          'was expected.')]),
     "training_until_the_end": (_training_until_the_end,
         [[3.0, 15.0, 21.0], ['OutOfRangeError', 'End of sequence'], 21.0]),
     "errors": (_errors,
