@@ -286,6 +286,19 @@ def test_shuffled_rows_come_in_the_order_of_shuffled_elements():
         assert sorted(np.concatenate([a for a, _ in batches]).tolist()) == sorted(list(range(50)) * 3)
 
 
+def test_a_reinitialised_iterator_repeats_its_shuffled_order():
+    """As TF's: with a seed, each initialisation gives the same sequence; its epochs differ from each other."""
+    with tf.Graph().as_default():
+        iterator = tf.data.Dataset.range(10).shuffle(10, seed=1).repeat(2).batch(10).make_initializable_iterator()
+        batch = iterator.get_next()
+        with tf.Session() as sess:
+            runs = []
+            for _ in range(2):
+                sess.run(iterator.initializer)
+                runs.append([sess.run(batch).tolist() for _ in range(2)])
+    assert runs[0] == runs[1] and runs[0][0] != runs[0][1]
+
+
 def test_consecutive_rows_are_fed_without_a_copy():
     """A batch of consecutive rows is a view of the source array, and the compiled step reads it there."""
     source = np.arange(12, dtype=np.float32).reshape(6, 2)
