@@ -10,9 +10,20 @@ from graphc.data.iterator import (Iterator, get_output_classes, get_output_shape
 
 
 class experimental:  # noqa: N801 - TF's namespace `tf.data.experimental`
-    """`tf.data.experimental`: the names TF1 programs use from it."""
+    """`tf.data.experimental`: the names TF1 programs use from it (transformations for `Dataset.apply`)."""
 
     AUTOTUNE = AUTOTUNE
+
+    @staticmethod
+    def shuffle_and_repeat(buffer_size, count=None, seed=None):
+        """`shuffle(buffer_size, seed)` then `repeat(count)`."""
+        return lambda dataset: dataset.shuffle(buffer_size, seed).repeat(count)
+
+    @staticmethod
+    def map_and_batch(map_func, batch_size, num_parallel_batches=None, drop_remainder=False,
+                      num_parallel_calls=None):
+        """`map(map_func)` then `batch(batch_size, drop_remainder)`."""
+        return lambda dataset: dataset.map(map_func).batch(batch_size, drop_remainder)
 
 
 __all__ = ["AUTOTUNE", "Dataset", "Iterator", "experimental", "get_output_classes", "get_output_shapes",

@@ -113,6 +113,18 @@ class Dataset(structure.Structured):
         """The elements for which `predicate` (a graph function giving a scalar bool) is true."""
         return _Filter(self, predicate)
 
+    def cache(self, filename=""):
+        """The same elements, kept in memory by the first pass over them that reaches the end; later passes
+        of the iterator (epochs of a `repeat` after it) read them from there."""
+        if filename:
+            raise errors.UnimplementedError(None, None, f"graphc caches datasets in memory only, not in files "
+                                                        f"(Dataset.cache({filename!r}))")
+        return _Cache(self)
+
+    def apply(self, transformation_func):
+        """`transformation_func(self)`: a transformation written as a function of a dataset."""
+        return transformation_func(self)
+
     def prefetch(self, buffer_size):
         """The same elements, prepared up to `buffer_size` ahead on a worker thread while steps run."""
         size = int(buffer_size)
@@ -445,6 +457,19 @@ class _Filter(_Transformation):
         for element in self._input._elements(context):
             if self._predicate(element)[0]:
                 yield element
+
+
+class _Cache(_Transformation):
+    def _elements(self, context):
+        cached = context.cached.get(id(self))
+        if cached is not None:
+            yield from cached
+            return
+        elements = []
+        for element in self._input._elements(context):
+            elements.append(element)
+            yield element
+        context.cached[id(self)] = elements  # complete: an abandoned pass caches nothing
 
 
 class _Prefetch(_Transformation):

@@ -28,6 +28,7 @@ class Context:
     def __init__(self, fed: dict):
         self.fed = fed  # {id(tensor): value} fed with the initialiser
         self.epochs: dict[int, int] = {}
+        self.cached: dict[int, list] = {}  # a cache's elements, once a pass over them ended
         self.closers: list = []
 
     def next_epoch(self, dataset) -> int:

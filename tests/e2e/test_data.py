@@ -171,6 +171,16 @@ def _from_generator(tf):
         return [_drain(sess, f) for f in fetches]
 
 
+def _cache_and_apply(tf):
+    cached = tf.data.Dataset.range(4).map(lambda v: v * 3).cache().repeat(2).batch(8)
+    applied = tf.data.Dataset.range(5).apply(tf.data.experimental.map_and_batch(lambda v: v + 1, 2))
+    shuffled = tf.data.Dataset.range(6).apply(tf.data.experimental.shuffle_and_repeat(6, 2, seed=3)).batch(6)
+    fetches = [d.make_one_shot_iterator().get_next() for d in (cached, applied, shuffled)]
+    with tf.Session() as sess:
+        values, *end = _drain(sess, fetches[2])
+        return [_drain(sess, fetches[0]), _drain(sess, fetches[1]), [sorted(v) for v in values], end]
+
+
 def _errors(tf):
     iterator = tf.data.Dataset.range(3).make_initializable_iterator()
     value = iterator.get_next()
@@ -235,6 +245,10 @@ CASES = {  # name: (build, TF 2.21's answer)
         [([[[[0.0, 0.0], [1.0, 1.0]], [0, 1]], [[[2.0, 2.0]], [2]]], 'OutOfRangeError', 'End of sequence'),
          ([], 'InvalidArgumentError', '`generator` yielded an element of shape (3,) where an element of shape (2,) '
           'was expected.')]),
+    "cache_and_apply": (_cache_and_apply,
+        [([[0, 3, 6, 9, 0, 3, 6, 9]], 'OutOfRangeError', 'End of sequence'),
+         ([[1, 2], [3, 4], [5]], 'OutOfRangeError', 'End of sequence'),
+         [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]], ['OutOfRangeError', 'End of sequence']]),
     "training_until_the_end": (_training_until_the_end,
         [[3.0, 15.0, 21.0], ['OutOfRangeError', 'End of sequence'], 21.0]),
     "errors": (_errors,
@@ -297,6 +311,20 @@ def test_a_reinitialised_iterator_repeats_its_shuffled_order():
                 sess.run(iterator.initializer)
                 runs.append([sess.run(batch).tolist() for _ in range(2)])
     assert runs[0] == runs[1] and runs[0][0] != runs[0][1]
+
+
+def test_a_cache_reads_its_input_once():
+    calls = []
+
+    def rows():
+        calls.append(1)
+        yield from range(3)
+
+    with tf.Graph().as_default():
+        dataset = tf.data.Dataset.from_generator(rows, tf.int64, []).cache().repeat(3).batch(9)
+        with tf.Session() as sess:
+            assert sess.run(dataset.make_one_shot_iterator().get_next()).tolist() == [0, 1, 2] * 3
+    assert len(calls) == 1
 
 
 def test_consecutive_rows_are_fed_without_a_copy():
