@@ -87,6 +87,15 @@ class Dataset(structure.Structured):
         `drop_remainder`."""
         return _Batch(self, int(batch_size), bool(drop_remainder))
 
+    def padded_batch(self, batch_size, padded_shapes, padding_values=None, drop_remainder=False):
+        """`batch`, each component first padded to its `padded_shapes` entry (None or -1: the longest in the
+        batch) with its `padding_values` entry (default 0)."""
+        shapes = [as_dims(s) for s in structure.flatten(padded_shapes)]
+        values = [0] * len(shapes) if padding_values is None else structure.flatten(padding_values)
+        if len(shapes) != len(self._types) or len(values) != len(self._types):
+            raise ValueError("padded_shapes and padding_values must have the structure of the dataset's elements")
+        return _PaddedBatch(self, int(batch_size), bool(drop_remainder), shapes, values)
+
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=None):
         """Elements in a random order, drawn from a buffer of `buffer_size` (TF's algorithm, graphc's Philox
         keyed by TF1's seed rule: deterministic when the graph or the op has a seed)."""
@@ -428,6 +437,35 @@ class _Batch(_Transformation):
                                     f"had shape {format_dims_as_list(first)} and element {other} had shape "
                                     f"{format_dims_as_list(np.shape(components[other]))}.")
                 batch.append(np.stack(components))
+            yield batch
+
+
+class _PaddedBatch(_Batch):
+    def __init__(self, input_dataset, batch_size: int, drop_remainder: bool, shapes: list, values: list):
+        super().__init__(input_dataset, batch_size, drop_remainder)
+        self._padded_dims = [tuple(None if d is None or d == -1 else d for d in (s or ())) for s in shapes]
+        self._padding = [np.asarray(v, dtype=t.np_dtype) for v, t in zip(values, self._types)]
+        for dims, own in zip(self._padded_dims, input_dataset._dims):
+            if own is not None and len(own) != len(dims):
+                raise ValueError(f"The padded shape {list(dims)} is not compatible with the corresponding input "
+                                 f"component shape {list(own)}.")
+        batch_dim = self._dims[0][:1] if self._dims and self._dims[0] else (None,)
+        self._dims = [batch_dim + dims for dims in self._padded_dims]
+
+    def _elements(self, context):
+        for group in self._groups(self._input._elements(context)):
+            batch = []
+            for components, dims, padding in zip(zip(*group), self._padded_dims, self._padding):
+                shapes = [np.shape(c) for c in components]
+                longest = np.max(shapes, axis=0) if shapes[0] else ()
+                target = tuple(int(m) if d is None else d for d, m in zip(dims, longest))
+                if any(s > t for shape in shapes for s, t in zip(shape, target)):
+                    raise errors.InvalidArgumentError(
+                        None, None, "Attempted to pad to a smaller size than the input element.")
+                out = np.full((len(components),) + target, padding)
+                for i, component in enumerate(components):
+                    out[(i,) + tuple(slice(0, n) for n in np.shape(component))] = component
+                batch.append(out)
             yield batch
 
 

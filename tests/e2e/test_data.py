@@ -181,6 +181,16 @@ def _cache_and_apply(tf):
         return [_drain(sess, fetches[0]), _drain(sess, fetches[1]), [sorted(v) for v in values], end]
 
 
+def _padded_batch(tf):
+    ragged = tf.data.Dataset.from_generator(lambda: (([n] * n, n) for n in (1, 3, 2)), (tf.int64, tf.int64),
+                                            ([None], []))
+    padded = ragged.padded_batch(2, padded_shapes=([None], []), padding_values=(np.int64(-1), np.int64(0)))
+    fixed = ragged.padded_batch(3, padded_shapes=([4], []))
+    fetches = [d.make_one_shot_iterator().get_next() for d in (padded, fixed)]
+    with tf.Session() as sess:
+        return [[t.shape.as_list() for t in fetches[0]], _drain(sess, fetches[0]), _drain(sess, fetches[1])]
+
+
 def _errors(tf):
     iterator = tf.data.Dataset.range(3).make_initializable_iterator()
     value = iterator.get_next()
@@ -249,6 +259,10 @@ CASES = {  # name: (build, TF 2.21's answer)
         [([[0, 3, 6, 9, 0, 3, 6, 9]], 'OutOfRangeError', 'End of sequence'),
          ([[1, 2], [3, 4], [5]], 'OutOfRangeError', 'End of sequence'),
          [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]], ['OutOfRangeError', 'End of sequence']]),
+    "padded_batch": (_padded_batch,
+        [[[None, None], [None]],
+         ([[[[1, -1, -1], [3, 3, 3]], [1, 3]], [[[2, 2]], [2]]], 'OutOfRangeError', 'End of sequence'),
+         ([[[[1, 0, 0, 0], [3, 3, 3, 0], [2, 2, 0, 0]], [1, 3, 2]]], 'OutOfRangeError', 'End of sequence')]),
     "training_until_the_end": (_training_until_the_end,
         [[3.0, 15.0, 21.0], ['OutOfRangeError', 'End of sequence'], 21.0]),
     "errors": (_errors,
