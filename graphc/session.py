@@ -18,9 +18,9 @@ import numpy as np
 
 from graphc import environment, errors, run_trace
 from graphc.core import dtypes
+from graphc.core.registry import Role
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import default_session, get_default_session  # noqa: F401 - tf.get_default_session
-from graphc.core.registry import Role
 from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph, walk_ops
 from graphc.host_fetches import fetched, plan_fetches
 from graphc.ir.program import IRType
