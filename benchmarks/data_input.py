@@ -12,7 +12,8 @@ The MLP and CNN steps of workloads.py, on a pool of their MNIST images (batches 
   thread while the step runs.
 
 The forms take turns timing blocks of steps (round-robin); the table gives the median time per step and its
-ratio to the feed_dict form of the same order (the target: within 5%).
+ratio to the feed_dict form of the same order (the target: within 5%). A second table gives the host time
+to make one batch of the MLP's pool, without a step: what each form adds to a step when nothing overlaps it.
 
     python benchmarks/data_input.py [mlp|cnn ...]
 """
@@ -27,6 +28,7 @@ import numpy as np
 
 import graphc as tf
 import graphc_steps
+from graphc.data.pipeline import Pipeline
 import workloads
 
 ROUNDS = 9
@@ -140,6 +142,43 @@ def table(name: str, medians: dict) -> str:
     return "\n".join(rows)
 
 
+def host_costs(batches: int = 500) -> dict:
+    """{how: median µs to make one batch of the MLP's pool} for feed_dict's slicing and gathering and for
+    the tf.data pipelines of the forms above (their elements, as the session takes them before a step)."""
+    workload = workloads.mlp_workload(STEPS_PER_BLOCK["mlp"])
+    images, labels = tuple(np.concatenate(parts) for parts in zip(*workload.batches))
+    size, batch = len(images), workloads.MLP_BATCH_SIZE
+    permutation = np.random.default_rng(0).permutation(size)
+    slices = [(start % size, start % size + batch) for start in range(0, batches * batch, batch)]
+    makers = {
+        "feed_dict: X[i:i+100]": lambda i: (images[slices[i][0]:slices[i][1]], labels[slices[i][0]:slices[i][1]]),
+        "feed_dict: X[permutation[i:i+100]]": lambda i: (images[permutation[slices[i][0]:slices[i][1]]],
+                                                         labels[permutation[slices[i][0]:slices[i][1]]]),
+    }
+    source = tf.data.Dataset.from_tensor_slices((images, labels))
+    for name, dataset in (("tf.data: batch().repeat()", source.batch(batch).repeat()),
+                          ("tf.data: shuffle(n).batch().repeat()", source.shuffle(size, seed=1).batch(batch).repeat())):
+        pipeline = Pipeline(dataset, {})
+        pipeline.next_element()  # the shuffle buffer fills with the first batch
+        makers[name] = lambda i, pipeline=pipeline: pipeline.next_element()
+    medians = {}
+    for name, make in makers.items():
+        times = []
+        for i in range(batches):
+            start = time.perf_counter()
+            make(i)
+            times.append(time.perf_counter() - start)
+        medians[name] = statistics.median(times) * 1e6
+    return medians
+
+
+def host_table(medians: dict) -> str:
+    """A markdown table of `host_costs`."""
+    return "host work per batch | µs (median)\n--- | ---\n" + "\n".join(
+        f"{name} | {micros:.1f}" for name, micros in medians.items())
+
+
 if __name__ == "__main__":
     for workload_name in sys.argv[1:] or list(WORKLOADS):
         print(table(workload_name, measure(workload_name)) + "\n")
+    print(host_table(host_costs()))

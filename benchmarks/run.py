@@ -175,6 +175,7 @@ def main(only: list) -> None:
     section("\n### tf.data against feed_dict (benchmarks/data_input.py)\n")
     for name in data_input.WORKLOADS:
         section(data_input.table(name, data_input.measure(name)) + "\n")
+    section(data_input.host_table(data_input.host_costs()))
 
     section("\n### Compile time against graph size\n")
     scaling_rows = compile_scaling.measure()
