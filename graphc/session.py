@@ -162,7 +162,8 @@ class _Runner:
         self.structure = structure
         # Iterators' next elements are fed too, after the feed dict's values (`feed_values`).
         self.fed = fed
-        self.input_ops, input_tensors = _input_ops(structure.device_elements, fed)
+        self.input_ops, input_tensors = _input_ops(structure.device_elements, fed) if session._graph_has_inputs \
+            else ([], [])
         fed = fed + input_tensors
         # Strings fed stay on the host, for the fetches finished there (host_fetches.py); the compiled
         # step takes the other feeds, its `feed_tensors`.
@@ -282,6 +283,7 @@ class BaseSession:
         self._graph = graph if graph is not None else get_default_graph()
         self._options = session_options(config)
         self._placed_ops = 0  # how many of the graph's ops were placed (TF places a grown graph again)
+        self._graph_has_inputs = False  # whether it has tf.data iterator ops: only then runs look for them
         self._sized_thread_pool = False
         self._closed = False
         self._steps: collections.OrderedDict = collections.OrderedDict()  # signature -> step, least recent first
@@ -407,6 +409,8 @@ class BaseSession:
         runs and when the graph has grown: InvalidArgumentError for a device the host lacks."""
         ops = self._graph.get_operations()
         self._options.placer.place(ops, self._placed_ops)
+        self._graph_has_inputs = self._graph_has_inputs or any(
+            op.op_def.role is Role.INPUT for op in ops[self._placed_ops:])
         self._placed_ops = len(ops)
 
     def _feed_tensor(self, key) -> Tensor:
