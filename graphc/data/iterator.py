@@ -20,6 +20,10 @@ _NOT_INITIALIZED = ("GetNext() failed because the iterator has not been initiali
                     "initializer operation for this iterator before getting the next element.")
 
 
+_NO_STRING_HANDLES = ("graphc has no string handles for iterators ({}): switch datasets with "
+                      "Iterator.from_structure and make_initializer")
+
+
 class Iterator(structure.Structured):
     """An iterator over datasets of one element structure (TF1's `tf.data.Iterator`)."""
 
@@ -75,8 +79,13 @@ class Iterator(structure.Structured):
         return structure.pack(self._template, list(outputs))
 
     def string_handle(self, name=None):
-        raise errors.UnimplementedError(None, None, "graphc has no string handles for iterators "
-                                                    "(Iterator.string_handle): use make_initializer to switch datasets")
+        """Not supported: iterators have no string handles (strings live on the host); raises."""
+        raise errors.UnimplementedError(None, None, _NO_STRING_HANDLES.format("Iterator.string_handle"))
+
+    @staticmethod
+    def from_string_handle(string_handle, output_types, output_shapes=None, output_classes=None):
+        """Not supported: iterators have no string handles (strings live on the host); raises."""
+        raise errors.UnimplementedError(None, None, _NO_STRING_HANDLES.format("Iterator.from_string_handle"))
 
     # -- run by the session through the ops' input functions (ops/dataset_ops.py) ---------------
 

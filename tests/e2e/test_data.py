@@ -408,3 +408,13 @@ def test_a_feed_of_get_next_takes_no_element():
             assert sess.run(doubled, {value: np.int64(10)}) == 20
             assert sess.run(value.op) is None  # running the op itself takes an element, as in TF
             assert [sess.run(doubled) for _ in range(2)] == [2, 4]
+
+
+def test_what_graphc_lacks_raises_naming_it():
+    for make in (lambda: tf.data.TFRecordDataset(["a.tfrecord"]), lambda: tf.data.TextLineDataset("a.txt"),
+                 lambda: tf.data.Dataset.range(2).make_one_shot_iterator().string_handle(),
+                 lambda: tf.data.Iterator.from_string_handle(None, tf.int64),
+                 lambda: tf.data.Dataset.range(2).cache("cache_file"),
+                 lambda: tf.data.Dataset.from_tensor_slices(np.array([b"a", b"b"], dtype=object))):
+        with tf.Graph().as_default(), pytest.raises(tf.errors.UnimplementedError, match="graphc"):
+            make()
