@@ -331,7 +331,7 @@ class _Shuffle(_Reordering):
     def _words(self, context):
         epoch = context.next_epoch(self)
         run = epoch if self._reshuffle else 0  # the Philox run: another order each epoch, unless asked not to
-        return pipeline.random_words(self._seeds, run)
+        return pipeline.RandomWords(self._seeds, run)
 
     def _reorder(self, context, items):
         return pipeline.shuffled(items(), self._buffer_size, self._words(context))

@@ -63,16 +63,32 @@ class Pipeline:
         self.elements.close()
 
 
-def random_words(seeds: tuple[int, int], run: int):
-    """An endless stream of uint32 Philox words (Python ints) keyed by `seeds`, counter run `run`."""
-    start = 0
-    while True:
-        blocks = np.arange(start, start + _BLOCKS_PER_DRAW, dtype=np.uint64)
-        yield from np.stack(philox.philox4x32(blocks, run, 0, seeds), axis=1).ravel().tolist()
-        start += _BLOCKS_PER_DRAW
+class RandomWords:
+    """An endless stream of uint32 Philox words keyed by `seeds`, counter run `run`: taken as arrays
+    (`take`) or one by one (`one_by_one`), the same words in the same order."""
+
+    def __init__(self, seeds: tuple[int, int], run: int):
+        self._seeds, self._run = seeds, run
+        self._next_block = 0
+        self._pending = np.empty(0, dtype=np.uint64)
+
+    def take(self, count: int) -> np.ndarray:
+        """The next `count` words (uint64)."""
+        while len(self._pending) < count:
+            blocks = np.arange(self._next_block, self._next_block + _BLOCKS_PER_DRAW, dtype=np.uint64)
+            words = np.stack(philox.philox4x32(blocks, self._run, 0, self._seeds), axis=1).ravel()
+            self._pending = np.concatenate([self._pending, words])
+            self._next_block += _BLOCKS_PER_DRAW
+        taken, self._pending = self._pending[:count], self._pending[count:]
+        return taken
+
+    def one_by_one(self):
+        """A generator of the next words as Python ints."""
+        while True:
+            yield from self.take(4 * _BLOCKS_PER_DRAW).tolist()
 
 
-def shuffled(items, buffer_size: int, words):
+def shuffled(items, buffer_size: int, words: RandomWords):
     """TF's shuffle buffer: fill `buffer_size` items, then emit a random one and put the next item in its
     place; when the input ends, emit what is left in random order. `words` gives the random numbers."""
     source = iter(items)
@@ -82,8 +98,9 @@ def shuffled(items, buffer_size: int, words):
         if len(buffer) == buffer_size:
             break
     end = object()
+    stream = words.one_by_one()
     while buffer:
-        index = next(words) % len(buffer)
+        index = next(stream) % len(buffer)
         chosen = buffer[index]
         item = next(source, end)
         if item is end:
@@ -94,28 +111,30 @@ def shuffled(items, buffer_size: int, words):
         yield chosen
 
 
-def shuffled_rows(chunks, buffer_size: int, words, chunk_size: int):
+def shuffled_rows(chunks, buffer_size: int, words: RandomWords, chunk_size: int):
     """`shuffled` on chunks of row indices, giving chunks of at most `chunk_size` rows once the buffer is
-    full: the same order, with a plain loop (no generator step) per row."""
+    full: the same order, the random indices of a chunk computed at once and a plain loop per row."""
     buffer: list = []
     for chunk in chunks:
         rows = chunk.tolist()
         filled = min(buffer_size - len(buffer), len(rows))
         buffer.extend(rows[:filled])
+        if filled == len(rows):
+            continue
         chosen = []
-        for row in rows[filled:]:  # the buffer is full: emit one of it, put the row in its place
-            index = next(words) % buffer_size
+        # The buffer is full: emit one of it, put the row in its place.
+        for index, row in zip((words.take(len(rows) - filled) % np.uint64(buffer_size)).tolist(), rows[filled:]):
             chosen.append(buffer[index])
             buffer[index] = row
-        if chosen:
-            yield np.array(chosen, dtype=np.intp)
+        yield np.array(chosen, dtype=np.intp)
     size = len(buffer)
     while size:  # the input ended: what is left, in random order
+        count = min(size, chunk_size)
+        sizes = np.arange(size, size - count, -1, dtype=np.uint64)
         chosen = []
-        for _ in range(min(size, chunk_size)):
-            index = next(words) % size
-            chosen.append(buffer[index])
+        for index in (words.take(count) % sizes).tolist():
             size -= 1
+            chosen.append(buffer[index])
             buffer[index] = buffer[size]
         yield np.array(chosen, dtype=np.intp)
 
