@@ -449,8 +449,7 @@ class _PaddedBatch(_Batch):
             if own is not None and len(own) != len(dims):
                 raise ValueError(f"The padded shape {list(dims)} is not compatible with the corresponding input "
                                  f"component shape {list(own)}.")
-        batch_dim = self._dims[0][:1] if self._dims and self._dims[0] else (None,)
-        self._dims = [batch_dim + dims for dims in self._padded_dims]
+        self._dims = [(batch_size if drop_remainder else None,) + dims for dims in self._padded_dims]
 
     def _elements(self, context):
         for group in self._groups(self._input._elements(context)):
