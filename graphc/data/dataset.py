@@ -31,7 +31,9 @@ from graphc.ops import random_ops
 
 AUTOTUNE = -1
 _AUTOTUNE_PREFETCH = 2  # elements prefetched when the program asks for AUTOTUNE
-_ROWS_PER_CHUNK = 1024  # rows a shuffle hands on at a time once its input has ended
+# Rows a chunk holds at most. Small enough that making one takes a prefetching thread well under
+# a step (it holds the GIL meanwhile, which the session needs when the step returns).
+_ROWS_PER_CHUNK = 256
 
 
 class Dataset(structure.Structured):
@@ -215,7 +217,8 @@ class _TensorSlices(_Source):
             raise errors.InvalidArgumentError(
                 None, None, "All components must have the same size in the 0th dimension")
         count = counts.pop()
-        return iter([np.arange(count, dtype=np.intp)] if count else [])
+        return (np.arange(start, min(start + _ROWS_PER_CHUNK, count), dtype=np.intp)
+                for start in range(0, count, _ROWS_PER_CHUNK))
 
     def _elements(self, context):
         arrays = self._arrays(context)
