@@ -6,9 +6,10 @@ input function gives the same batches through a dataset and a one-shot
 iterator: the rows in order, or shuffled through a buffer of `queue_capacity`
 (each epoch in another order), `num_epochs` times, batched — the last batch
 smaller when the epochs are counted (TF's dequeue_up_to), every batch full when
-they are not (dequeue_many) — and prefetched on a worker thread as TF's queue
-runners do. `num_threads` is accepted: one thread keeps the order TF's one
-thread gives.
+they are not (dequeue_many). Batches are made by the session before each step,
+not on threads as TF's queue runners do: the compiled step's threads take every
+core, and a prefetching thread measured slower (DESIGN.md, tf.data).
+`num_threads` is accepted: one thread keeps the order TF's one thread gives.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None, queue_
         dataset = Dataset.from_tensor_slices(features if y is None else (features, y))
         if shuffle:
             dataset = dataset.shuffle(queue_capacity)
-        dataset = dataset.repeat(num_epochs).batch(batch_size, drop_remainder=num_epochs is None).prefetch(1)
+        dataset = dataset.repeat(num_epochs).batch(batch_size, drop_remainder=num_epochs is None)
         batch = dataset.make_one_shot_iterator().get_next()
         batch_features, targets = (batch, None) if y is None else batch
         if isinstance(x, np.ndarray):
