@@ -115,6 +115,10 @@ class Dataset(structure.Structured):
         """The elements after the first `count` (all skipped when -1)."""
         return _Slice(self, None if int(count) == -1 else int(count), None)
 
+    def shard(self, num_shards, index):
+        """Every `num_shards`-th element from the `index`-th on: one worker's part (Horovod's data split)."""
+        return _Shard(self, int(num_shards), int(index))
+
     def map(self, map_func, num_parallel_calls=None):
         """Elements transformed by `map_func`, traced as a graph function and run as its own compiled
         step, one element after another (`num_parallel_calls` is accepted; the order is TF's)."""
@@ -383,6 +387,34 @@ class _Slice(_Reordering):
                 yield chunk[low:high]
             if self._stop is not None and position >= self._stop:
                 return
+
+
+class _Shard(_Reordering):
+    def __init__(self, input_dataset, num_shards: int, index: int):
+        super().__init__(input_dataset)
+        self._num_shards, self._index = num_shards, index
+
+    def _check(self) -> None:
+        """TF's checks, made when the dataset runs (InvalidArgumentError from the run), as TF's."""
+        if self._num_shards <= 0:
+            raise errors.InvalidArgumentError(None, None, "Number of shards must be greater than zero (currently "
+                                                          f"num_shards = {self._num_shards}).")
+        if not 0 <= self._index < self._num_shards:
+            raise errors.InvalidArgumentError(None, None, f"Index must be between 0 and {self._num_shards - 1} "
+                                                          f"(currently index = {self._index}).")
+
+    def _reorder(self, context, items):
+        self._check()
+        return itertools.islice(items(), self._index, None, self._num_shards)
+
+    def _reorder_rows(self, context, chunks):
+        self._check()
+        position = 0
+        for chunk in chunks():
+            picked = chunk[(self._index - position) % self._num_shards::self._num_shards]
+            position += len(chunk)
+            if len(picked):
+                yield picked
 
 
 class _Batch(_Transformation):

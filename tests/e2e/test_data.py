@@ -31,8 +31,8 @@ def _plain(value):
 
 def _message(error) -> str:
     """The part of an iterator error's message that TF 1.15 and 2.21 share (2.21 starts with its own words)."""
-    found = re.search(r"End of sequence|GetNext\(\) failed[^\n]*element\.|`generator` yielded[^\n]*expected\.",
-                      str(error))
+    found = re.search(r"End of sequence|GetNext\(\) failed[^\n]*element\.|`generator` yielded[^\n]*expected\."
+                      r"|(Index|Number of shards) must be[^\n]*\)\.", str(error))
     return found[0] if found else str(error)
 
 
@@ -191,6 +191,15 @@ def _padded_batch(tf):
         return [[t.shape.as_list() for t in fetches[0]], _drain(sess, fetches[0]), _drain(sess, fetches[1])]
 
 
+def _shard(tf):
+    rows = tf.data.Dataset.from_tensor_slices(np.arange(11, dtype=np.int64))
+    datasets = [rows.shard(3, 1).batch(10), tf.data.Dataset.range(11).shard(4, 3).batch(10),
+                rows.repeat(2).shard(5, 0).batch(10), rows.shard(2, 2), rows.shard(0, 0)]
+    fetches = [d.make_one_shot_iterator().get_next() for d in datasets]
+    with tf.Session() as sess:
+        return [_drain(sess, f) for f in fetches]
+
+
 def _errors(tf):
     iterator = tf.data.Dataset.range(3).make_initializable_iterator()
     value = iterator.get_next()
@@ -263,6 +272,11 @@ CASES = {  # name: (build, TF 2.21's answer)
         [[[None, None], [None]],
          ([[[[1, -1, -1], [3, 3, 3]], [1, 3]], [[[2, 2]], [2]]], 'OutOfRangeError', 'End of sequence'),
          ([[[[1, 0, 0, 0], [3, 3, 3, 0], [2, 2, 0, 0]], [1, 3, 2]]], 'OutOfRangeError', 'End of sequence')]),
+    "shard": (_shard,
+        [([[1, 4, 7, 10]], 'OutOfRangeError', 'End of sequence'), ([[3, 7]], 'OutOfRangeError', 'End of sequence'),
+         ([[0, 5, 10, 4, 9]], 'OutOfRangeError', 'End of sequence'),
+         ([], 'InvalidArgumentError', 'Index must be between 0 and 1 (currently index = 2).'),
+         ([], 'InvalidArgumentError', 'Number of shards must be greater than zero (currently num_shards = 0).')]),
     "training_until_the_end": (_training_until_the_end,
         [[3.0, 15.0, 21.0], ['OutOfRangeError', 'End of sequence'], 21.0]),
     "errors": (_errors,

@@ -62,7 +62,8 @@ def _elements(dataset):
     lambda d: d.take(-1).skip(-1).batch(2),
     lambda d: d.shuffle(13, seed=2).repeat(2).batch(9, drop_remainder=True),
     lambda d: d.repeat(2).shuffle(64, seed=5).take(70).batch(16),
-], ids=["skip-take", "repeat-skip-take", "take-all-skip-all", "shuffle-repeat", "repeat-shuffle-take"])
+    lambda d: d.repeat(20).shard(7, 3).batch(11),
+], ids=["skip-take", "repeat-skip-take", "take-all-skip-all", "shuffle-repeat", "repeat-shuffle-take", "shard"])
 def test_row_chunks_and_elements_give_the_same_batches(transform):
     """Batches of rows (chunks of indices, then slices or takes) equal batches stacked element by element."""
     with Graph().as_default():
