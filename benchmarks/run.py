@@ -2,9 +2,9 @@
 
 In order: the four training steps below (this process); float32 GEMM against
 OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
-threads (thread_determinism.py); compile time against graph size, graphc's and
-JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
-(distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
+threads (thread_determinism.py); tf.data against feed_dict (data_input.py);
+compile time against graph size, graphc's and JAX's (compile_scaling.py); data
+parallel training at 1 and 2 MPI ranks (distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
@@ -67,6 +67,7 @@ import llvmlite.binding
 
 import compile_scaling
 import compile_time
+import data_input
 import distributed
 import eager_steps
 import gemm
@@ -177,6 +178,11 @@ def main(only: list) -> None:
     section(f"Weights after {thread_determinism.STEPS} MLP steps with {' and '.join(map(str, thread_counts))} "
             f"threads: {'bit-identical' if identical else 'DIFFERENT'}.")
     targets.append(report.determinism_target(identical, thread_counts))
+
+    section("\n### tf.data against feed_dict (benchmarks/data_input.py)\n")
+    for name in data_input.WORKLOADS:
+        section(data_input.table(name, data_input.measure(name)) + "\n")
+    section(data_input.host_table(data_input.host_costs()))
 
     section("\n### Compile time against graph size\n")
     scaling_rows = compile_scaling.measure()

@@ -18,10 +18,11 @@ import numpy as np
 
 from graphc import environment, errors, run_trace
 from graphc.core import dtypes
+from graphc.core.registry import Role
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.default_session import get_default_session  # noqa: F401 - tf.get_default_session
 from graphc.frontend.default_session import default_session, register_session_class
-from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
+from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph, walk_ops
 from graphc.host_fetches import fetched, plan_fetches
 from graphc.ir.program import IRType
 from graphc.session_config import session_options, wants_trace
@@ -125,6 +126,17 @@ def _check_feed_shape(tensor: Tensor, array: np.ndarray) -> None:
                          f"which has shape '{tensor.shape}'")
 
 
+def _input_ops(elements: list, fed: list) -> tuple[list, list]:
+    """The INPUT ops (tf.data's iterator ops) a run of `elements` reaches, iterator initialisers first, and
+    the tensors of theirs the run feeds from them: the outputs of the ones reached that are not fed already."""
+    fed_ids = {id(t) for t in fed}
+    roots = [e if isinstance(e, Operation) else e.op for e in elements if id(e) not in fed_ids]
+    reached = walk_ops(roots, lambda op: [t.op for t in op.inputs if id(t) not in fed_ids] + op.control_inputs)
+    ops = sorted((op for op in reached if op.op_def.role is Role.INPUT), key=lambda op: (bool(op.outputs), op._id))
+    inputs = [(op, [i for i, t in enumerate(op.outputs) if id(t) not in fed_ids]) for op in ops]
+    return inputs, [op.outputs[i] for op, indices in inputs for i in indices]
+
+
 def _call_key(fetches, feed_dict):
     """What identifies a call for the fast path, or None for fetches it does not cover."""
     keys = tuple(feed_dict) if feed_dict else ()
@@ -149,6 +161,11 @@ class _Runner:
         self.session = session
         self.traced = traced  # its steps time their kernels (a traced run's runner)
         self.structure = structure
+        # Iterators' next elements are fed too, after the feed dict's values (`feed_values`).
+        self.fed = fed
+        self.input_ops, input_tensors = _input_ops(structure.device_elements, fed) if session._graph_has_inputs \
+            else ([], [])
+        fed = fed + input_tensors
         # Strings fed stay on the host, for the fetches finished there (host_fetches.py); the compiled
         # step takes the other feeds, its `feed_tensors`.
         self.host_feeds = [(i, t) for i, t in enumerate(fed) if t.dtype is dtypes.string]
@@ -160,10 +177,19 @@ class _Runner:
         self.in_step_order = order == list(range(len(order)))
         self.by_shapes: dict = {}
 
+    def feed_values(self, feed_dict) -> list:
+        """The values fed to the run, in the order of its fed tensors: the feed dict's, then the values its
+        input pipelines give (which advances the iterators: a run that reaches `get_next` takes an element)."""
+        arrays = list(feed_dict.values()) if feed_dict else []
+        if self.input_ops:
+            fed = {id(t): value for t, value in zip(self.fed, arrays)}
+            arrays += self.session._run_input_ops(self.input_ops, fed)
+        return arrays
+
     def run(self, feed_dict):
-        arrays, shapes, host_feeds = [], [], None
-        if feed_dict:
-            arrays = list(feed_dict.values())
+        shapes, host_feeds = [], None
+        arrays = self.feed_values(feed_dict)
+        if arrays:
             if self.host_feeds:
                 host_feeds = {id(t): _feed_array(t, arrays[i]) for i, t in self.host_feeds}
                 arrays = [arrays[i] for i in self.device_positions]
@@ -258,6 +284,7 @@ class BaseSession:
         self._graph = graph if graph is not None else get_default_graph()
         self._options = session_options(config)
         self._placed_ops = 0  # how many of the graph's ops were placed (TF places a grown graph again)
+        self._graph_has_inputs = False  # whether it has tf.data iterator ops: only then runs look for them
         self._sized_thread_pool = False
         self._closed = False
         self._steps: collections.OrderedDict = collections.OrderedDict()  # signature -> step, least recent first
@@ -269,6 +296,8 @@ class BaseSession:
         self._default_context = None
         self._runners: dict = {}
         self._ready_steps: set = set()
+        self._input_states: dict = {}  # tf.data iterators' positions in this session (ops/dataset_ops.py)
+        self._input_lock = threading.Lock()
 
     @property
     def graph(self) -> Graph:
@@ -308,6 +337,10 @@ class BaseSession:
             self._ready_steps.clear()
             self._runners.clear()
             self._variables.clear()
+        with self._input_lock:
+            for state in self._input_states.values():
+                state.close()  # stops its prefetching thread
+            self._input_states.clear()
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Computes `fetches` (nested lists/tuples/dicts of tensors, ops, variables, names).
@@ -331,7 +364,7 @@ class BaseSession:
     def _run_traced(self, fetches, feed_dict, run_metadata):
         """A run of a step compiled with kernel timing, which fills `run_metadata.step_stats` (run_trace.py)."""
         runner = self._new_runner(fetches, feed_dict, traced=True)
-        arrays = [_feed_array(t, v) for t, v in zip(runner.feed_tensors, feed_dict.values())] if feed_dict else []
+        arrays = [_feed_array(t, v) for t, v in zip(runner.feed_tensors, runner.feed_values(feed_dict))]
         step = self._step(runner.structure.device_elements, runner._sorted(arrays), True)
         with run_trace.tracing() as events:
             result = _CompiledCall(runner, step)(arrays)
@@ -350,6 +383,17 @@ class BaseSession:
             self._runners[key] = runner
         return runner
 
+    def _run_input_ops(self, inputs: list, fed: dict) -> list:
+        """Runs INPUT ops [(op, indices of the outputs fed)] on the host, in order; the values of those
+        outputs; `fed` are the run's feeds, by tensor id. One thread at a time: two runs taking from one iterator
+        each get their own element."""
+        values = []
+        with self._input_lock:
+            for op, indices in inputs:
+                outputs = op.op_def.input_function(op, self._input_states, fed)
+                values += [outputs[i] for i in indices]
+        return values
+
     def _run_step(self, step, feeds: list, outputs: list) -> None:
         """One native call, with the initialisation bookkeeping a first run of a step needs."""
         with self._lock:
@@ -366,6 +410,8 @@ class BaseSession:
         runs and when the graph has grown: InvalidArgumentError for a device the host lacks."""
         ops = self._graph.get_operations()
         self._options.placer.place(ops, self._placed_ops)
+        self._graph_has_inputs = self._graph_has_inputs or any(
+            op.op_def.role is Role.INPUT for op in ops[self._placed_ops:])
         self._placed_ops = len(ops)
 
     def _feed_tensor(self, key) -> Tensor:

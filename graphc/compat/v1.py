@@ -8,8 +8,8 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 import sys as _sys
 
-from graphc import (app, contrib, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings,
-                    summary, train)
+from graphc import (app, contrib, data, errors, flags, gfile, keras, layers, losses, math, nn, session_config,
+                    strings, summary, train)
 from graphc import tf_logging as logging
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,

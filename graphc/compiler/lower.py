@@ -299,6 +299,9 @@ class _Lowering:
                 t = op.outputs[0]
                 raise errors.InvalidArgumentError(
                     None, op, messages.unfed_placeholder(op.name, t.dtype.name, format_dims_as_list(t._dims)))
+            if _role(op) is Role.INPUT and any(id(t) not in self.fed for t in op.outputs):  # the session feeds them
+                raise errors.InternalError(None, op, f"{op.name} ({op.type}) reached the compiled step unfed: "
+                                                     "its values come from the session's input pipeline")
         order = self._schedule(executed)
         self.instructions: list[Instruction] = []
         self.declared: dict[str, VarDecl] = {}
@@ -401,8 +404,8 @@ class _Lowering:
         for var, reader in self.early_reads.get(op, []):
             self.early_values[(reader, var.name)] = self._read(var, reader)
         role = _role(op)
-        if role in (Role.VARIABLE, Role.CONTROL, Role.HOST):
-            return  # storage, ordering only, or finished on the host
+        if role in (Role.VARIABLE, Role.CONTROL, Role.HOST, Role.INPUT):
+            return  # storage, ordering only, finished on the host, or run on the host before the step
         if role is Role.CONSTANT:
             self._constant(op, op.outputs[0], op.attrs["value"])
         elif role in _PASSES_REFERENCE:

@@ -95,6 +95,7 @@ class Role(enum.Enum):
     CHOOSE_INITIALIZED = "choose"  # its first input if that variable is initialised, else its second
     INITIALIZED = "initialized"    # whether the variable of its input is initialised: a bool constant
     HOST = "host"                  # finished on the host after the step (summaries, Where: OpDef.host_function)
+    INPUT = "input"                # values an input pipeline gives the session before the step (OpDef.input_function)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,10 @@ class OpDef:
     # HOST ops: `host_function(op, input_values)` gives the op's one output from the values of
     # its inputs, which the compiled step computes.
     host_function: Optional[Callable] = None
+    # INPUT ops (tf.data's iterators): `input_function(op, states, fed)` gives the op's output values (a list
+    # of arrays) before the step runs, as feeds; `states` is the session's dict of pipeline states (each with
+    # a `close()`), `fed` the run's feeds ({id(tensor): value}).
+    input_function: Optional[Callable] = None
     # Default op name for graphs (TF1 uses the op type unless the API says otherwise).
     default_name: Optional[str] = None
     # The operand and result dtypes graphc's code for the op handles (None: see CORE_DTYPES); a step

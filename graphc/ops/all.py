@@ -8,6 +8,7 @@ from graphc.ops import candidate_sampling_ops  # noqa: F401
 from graphc.ops import check_ops  # noqa: F401
 from graphc.ops import collective_ops  # noqa: F401
 from graphc.ops import contraction_ops  # noqa: F401
+from graphc.ops import dataset_ops  # noqa: F401
 from graphc.ops import conv_ops  # noqa: F401
 from graphc.ops import elementary_ops  # noqa: F401
 from graphc.ops import embedding_ops  # noqa: F401

@@ -69,3 +69,14 @@ def test_keras_mlp_reaches_97_percent_in_five_epochs():
 def test_tutorial_cnn_reaches_97_percent_in_one_epoch():
     output = run_example("mnist_cnn.py", "--epochs", "1")
     assert float(re.search(r"Test accuracy: ([\d.]+)", output).group(1)) >= 0.97
+
+
+def test_tutorial_cnn_fed_by_tf_data_learns_in_200_steps():
+    output = run_example("mnist_dataset.py", "--steps", "200")
+    assert float(re.search(r"Test accuracy: ([\d.]+)", output).group(1)) >= 0.9
+
+
+@pytest.mark.slow
+def test_tutorial_cnn_fed_by_tf_data_reaches_97_percent_in_one_epoch():
+    output = run_example("mnist_dataset.py", "--epochs", "1")
+    assert float(re.search(r"Test accuracy: ([\d.]+)", output).group(1)) >= 0.97

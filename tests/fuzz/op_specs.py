@@ -788,4 +788,6 @@ NOT_FUZZED: dict[str, str] = {
     "string_join": "strings, joined on the host (tests/e2e/test_strings.py)",
     "print_v2": "tf.print: writes on the host, no value to compare (tests/e2e/test_print.py)",
     "where": "finished on the host (its shape depends on values): tests/e2e/test_structural_math_tf.py",
+    "iterator_get_next": "tf.data: values the session's input pipeline feeds (tests/e2e/test_data.py)",
+    "make_iterator": "tf.data: starts an iterator on the host, computes nothing (tests/e2e/test_data.py)",
 }

@@ -22,6 +22,8 @@ def test_op_is_complete(op):
         assert op.shape_function is not None or op.reference is not None, f"{op.name} cannot be evaluated"
     if op.role is Role.HOST:
         assert op.host_function is not None, f"host op {op.name} has no host function"
+    if op.role is Role.INPUT:
+        assert op.input_function is not None, f"input op {op.name} has no input function"
 
 
 @pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
