@@ -17,6 +17,7 @@ are rewritten by lowering (`Placeholder`, `VariableV2`, `Shape` ...).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -169,6 +170,18 @@ class OpDef:
     # The operand and result dtypes graphc's code for the op handles (None: see CORE_DTYPES); a step
     # computing it on another dtype its shape rule allows is refused, naming the op (TF has a kernel).
     compiled_dtypes: Optional[tuple] = None
+    # How the op is written in TensorFlow's GraphDefs (frontend/graph_def.py) and read back
+    # (train/meta_graph_import.py), where TF's form differs from graphc's:
+    # graphc attr name -> TF's (Mean's `keepdims` is TF's `keep_dims`);
+    tf_attr_names: dict = dataclasses.field(default_factory=dict)
+    # the graphc ops giving TF's outputs 1, 2 ... of the op, from the same inputs (TF's
+    # SparseSoftmaxCrossEntropyWithLogits:1 is graphc's sparse_softmax_xent_grad);
+    tf_extra_outputs: tuple = ()
+    # graphc attrs TF takes as the op's first inputs, constants (a summary's `tag`);
+    tf_attr_inputs: tuple = ()
+    # for an op TF does not have: `tf_expansion(emit, *inputs)` writes it as TF ops through
+    # `emit.node(tf_type, inputs, **attrs)` and `emit.constant(array)` and returns its output.
+    tf_expansion: Optional[Callable] = None
 
     @property
     def graph_name(self) -> str:

@@ -437,7 +437,8 @@ class Graph:
         return len(self._ops)
 
     def as_graph_def(self, from_version=None, add_shapes=False):
-        """This graph as a TF1 GraphDef protobuf (needs the `tensorboard` extra; see graphc/frontend/graph_def.py).
+        """This graph as a TF1 GraphDef protobuf TensorFlow imports (needs the `tensorboard` extra; see
+        graphc/frontend/graph_def.py).
 
         Output shapes are always included as `_output_shapes`; the arguments are accepted for TF1 compatibility.
         """

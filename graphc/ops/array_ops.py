@@ -79,7 +79,7 @@ def _cast_reference(x, dtype):
 
 cast_p = registry.register(OpDef(
     name="cast", tf_type="Cast", fusion=FusionClass.ELEMENTWISE, reference=_cast_reference,
-    infer=lambda types, attrs: TensorType(attrs["dtype"], types[0].dims)))
+    infer=lambda types, attrs: TensorType(attrs["dtype"], types[0].dims), tf_attr_names={"dtype": "DstT"}))
 
 
 @registry.set_gradient(cast_p)

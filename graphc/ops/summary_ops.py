@@ -58,12 +58,12 @@ def _real_number_input(kind: str):
 
 scalar_summary_p = registry.register(OpDef(
     name="scalar_summary", tf_type="ScalarSummary", infer=_real_number_input("ScalarSummary"),
-    role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
+    role=Role.HOST, gradient=NOT_DIFFERENTIABLE, tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, value: serialization.scalar_summary(op.attrs["tag"], value))))
 
 histogram_summary_p = registry.register(OpDef(
     name="histogram_summary", tf_type="HistogramSummary", infer=_real_number_input("HistogramSummary"),
-    role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
+    role=Role.HOST, gradient=NOT_DIFFERENTIABLE, tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, values: serialization.histogram_summary(op.attrs["tag"], values))))
 
 
@@ -76,6 +76,7 @@ def _image_infer(types, attrs):
 
 image_summary_p = registry.register(OpDef(
     name="image_summary", tf_type="ImageSummary", infer=_image_infer, role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
+    tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, images: serialization.image_summary(
         op.attrs["tag"], images, op.attrs["max_images"], op.attrs["bad_color"]))))
 
