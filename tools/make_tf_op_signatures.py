@@ -17,6 +17,7 @@ import pprint
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from tensorflow.python.framework import dtypes as tf_dtypes  # noqa: E402
 from tensorflow.python.framework import op_def_registry  # noqa: E402
+from tensorflow.python.framework import tensor_util as tf_tensor_util  # noqa: E402
 
 import graphc.ops.all  # noqa: E402,F401  registers every op
 from graphc.core import registry  # noqa: E402
@@ -29,8 +30,8 @@ HEADER = '''"""TensorFlow's OpDef signatures of the op types graphc has (generat
 TF type -> (inputs, outputs, attrs). An input or output is how TF types it:
 "T" (the type attr T), "N*T" (number attr N of type attr T), "[T]" (the type
 list attr T) or a fixed dtype name ("int32"). `attrs` maps every attr that is
-not a type or number attr bound by an argument to whether it is required (has
-no default). Generated from TensorFlow {version}; a TensorFlow fact graphc needs
+not a type or number attr bound by an input to its default (a dtype by its
+name), None when it has none (it is required). Generated from TensorFlow {version}; a TensorFlow fact graphc needs
 to write NodeDefs TensorFlow's importer accepts.
 """
 
@@ -47,6 +48,25 @@ def argument(arg) -> str:
     return tf_dtypes.as_dtype(arg.type).name
 
 
+def default(attr):
+    """The attr's default as a Python value (a dtype by its name, a shape as a dims list), None if required."""
+    if not attr.HasField("default_value"):
+        return None
+    value = attr.default_value
+    kind = value.WhichOneof("value")
+    if kind == "type":
+        return tf_dtypes.as_dtype(value.type).name
+    if kind == "s":
+        return value.s.decode()
+    if kind == "list":
+        return list(value.list.i) or list(value.list.f) or [s.decode() for s in value.list.s]
+    if kind == "tensor":
+        return tf_tensor_util.MakeNdarray(value.tensor).tolist()
+    if kind == "shape":
+        return None if value.shape.unknown_rank else [d.size for d in value.shape.dim]
+    return getattr(value, kind)
+
+
 def main():
     import tensorflow as tf
     types = sorted({op.tf_type for op in registry.all_ops() if op.tf_type} | set(SAVE_SUBGRAPH_TYPES))
@@ -57,7 +77,7 @@ def main():
             continue
         bound = {a.type_attr for a in op_def.input_arg} | {a.number_attr for a in op_def.input_arg}
         bound |= {a.type_list_attr for a in op_def.input_arg}
-        attrs = {a.name: not a.HasField("default_value") for a in op_def.attr if a.name not in bound - {""}}
+        attrs = {a.name: default(a) for a in op_def.attr if a.name not in bound - {""}}
         table[name] = (tuple(argument(a) for a in op_def.input_arg), tuple(argument(a) for a in op_def.output_arg),
                        attrs)
     with open(OUT, "w") as file:

@@ -243,6 +243,11 @@ def get(name: str) -> OpDef:
         raise KeyError(f"no op named {name!r} is registered") from None
 
 
+def by_tf_type(tf_type: str) -> Optional[OpDef]:
+    """The op whose graph op type is `tf_type` (`MatMul`), or None if graphc has none."""
+    return _BY_TF_TYPE.get(tf_type)
+
+
 def all_ops() -> list[OpDef]:
     """Every registered op, in registration order."""
     return list(_REGISTRY.values())

@@ -6,7 +6,7 @@ from graphc.train.checkpoint_io import CheckpointState
 from graphc.train.checkpoint_utils import NewCheckpointReader, list_variables, load_checkpoint, load_variable
 from graphc.train.gradient_descent import GradientDescentOptimizer
 from graphc.train.learning_rate_decay import exponential_decay
-from graphc.train.meta_graph import export_meta_graph, import_meta_graph
+from graphc.train.meta_graph import export_meta_graph, import_meta_graph, write_graph
 from graphc.train.momentum import MomentumOptimizer
 from graphc.train.optimizer import Optimizer
 from graphc.train.rmsprop import RMSPropOptimizer
@@ -17,4 +17,4 @@ __all__ = ["AdagradOptimizer", "AdamOptimizer", "CheckpointState", "GradientDesc
            "NewCheckpointReader", "Optimizer", "RMSPropOptimizer", "Saver", "checkpoint_exists", "create_global_step",
            "exponential_decay", "export_meta_graph", "get_checkpoint_state", "get_global_step",
            "get_or_create_global_step", "import_meta_graph", "latest_checkpoint", "list_variables", "load_checkpoint",
-           "load_variable"]
+           "load_variable", "write_graph"]

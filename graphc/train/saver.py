@@ -11,8 +11,12 @@ reads either format, whichever the prefix has.
 
 Where graphc differs from TF1, and why:
 
-- No `.meta` graph is written (`write_meta_graph` is accepted and ignored):
-  graphc has no MetaGraphDef export yet.
+- The `.meta` graph TensorFlow's `import_meta_graph` reads is written beside
+  the checkpoint (`write_meta_graph`, default True), unless the graph has an
+  op TensorFlow has no op for (graphc's `initialized_value`, Horovod's
+  collectives): then a warning names them and no `.meta` is written. Its
+  save subgraph is TF's, written for the file: graphc's Saver adds no ops
+  to the graph.
 - A failed restore changes no variable: every restored tensor is read and
   verified before any is loaded. The checkpoint's header (index) alone is
   checked against the variables before any tensor is read, and only the
@@ -39,7 +43,7 @@ from graphc import errors
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import GraphKeys, get_default_graph
 from graphc.ops.variables import Variable
-from graphc.train import checkpoint_formats, checkpoint_io, tf_datatypes
+from graphc.train import checkpoint_formats, checkpoint_io, meta_graph_export, tf_datatypes
 
 _log = logging.getLogger(__name__)
 
@@ -89,9 +93,9 @@ class Saver:
         else ValueError. With `write_state` the directory's state file (named
         `latest_filename`, default "checkpoint") is updated, and then
         checkpoints beyond `max_to_keep` are deleted. A process killed during a
-        save leaves the previous checkpoint and state file intact.
-        `write_meta_graph` is accepted for TF1 programs; graphc writes no meta
-        graph.
+        save leaves the previous checkpoint and state file intact. With
+        `write_meta_graph` the graph goes to `PREFIX.meta` (see the module
+        docstring), before the state file names the checkpoint.
         """
         save_path = os.fspath(save_path)
         save_dir = os.path.dirname(save_path)
@@ -106,6 +110,8 @@ class Saver:
             save_path = f"{save_path}-{int(step)}"
         _make_parent_directory(save_dir, save_path)
         checkpoint_formats.write(save_path, dict(zip(names, values)), self._format)
+        if write_meta_graph:
+            self._write_meta_graph(sess.graph, save_path + checkpoint_formats.META_SUFFIX)
         if write_state:
             expired = self._record(save_path)
             state = checkpoint_io.CheckpointState(
@@ -148,6 +154,29 @@ class Saver:
         while values:
             name, value = values.popitem()
             sess._load_variables({name: value})
+
+    def export_meta_graph(self, filename=None, collection_list=None, as_text=False, export_scope=None,
+                          clear_devices=False, clear_extraneous_savers=False, strip_default_attrs=False,
+                          save_debug_info=False):
+        """`Saver.export_meta_graph`: the graph's MetaGraphDef with this Saver's SaverDef, written to
+        `filename` when given (`tf.train.export_meta_graph`)."""
+        if export_scope is not None:
+            raise errors.UnimplementedError(None, None, "Saver.export_meta_graph(export_scope=...) is not supported "
+                                                        "by graphc")
+        graph = next(iter(self._variables.values())).graph
+        meta = meta_graph_export.meta_graph_def(graph, self, collection_list, clear_devices)
+        if filename is not None:
+            meta_graph_export.write(os.fspath(filename), meta, as_text)
+        return meta
+
+    def _write_meta_graph(self, graph, path: str) -> None:
+        """Writes the `.meta` of a save; a graph TF cannot import, or no `tensorboard`, is a warning only."""
+        try:
+            meta = meta_graph_export.meta_graph_def(graph, self)
+        except (ValueError, ImportError) as e:
+            _log.warning("No meta graph written to %s: %s", path, e)
+            return
+        meta_graph_export.write(path, meta, as_text=False)
 
     def _check_graph(self, sess) -> None:
         for var in self._variables.values():
