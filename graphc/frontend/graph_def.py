@@ -11,6 +11,12 @@ SparseSoftmaxCrossEntropyWithLogitsGrad is TF's
 SparseSoftmaxCrossEntropyWithLogits:1) or a few TF ops (`tf_expansion`:
 ReducedShape).
 
+graphc reads a variable before a write it does not depend on, in the same
+run; TensorFlow's Identity of a variable aliases its buffer, so such a read
+could see the write. Each write therefore gets control inputs on the reads it
+must follow (`reads_before_writes`) — what TF1's own gradients get from their
+`tuple` groups.
+
 `graph_def(graph)` is the whole graph, which TensorFlow's `import_graph_def` and
 `import_meta_graph` accept; an op TensorFlow has no form for (graphc's
 InitializedValue, the Horovod ops) keeps graphc's type, or with `strict` is a
@@ -26,6 +32,7 @@ import dataclasses
 import numpy as np
 
 from graphc.core import dtypes, registry
+from graphc.core.registry import Role
 from graphc.core.protos import protos
 from graphc.core.tf_op_signatures import SIGNATURES
 
@@ -37,8 +44,7 @@ GRAPH_DEF_PRODUCER = 27  # the GraphDef version TF 1.15 writes
 def graph_def(graph, strict: bool = False, summarize_constants: bool = False):
     """The GraphDef protobuf of `graph` (its ops in creation order); see the module docstring."""
     writer = NodeWriter(protos(), summarize_constants)
-    for op in graph.get_operations():
-        writer.write_op(op)
+    writer.write_graph(graph)
     if writer.unsupported and strict:
         raise ValueError("TensorFlow has no op for these graphc op types, so the graph cannot be written as a "
                          "GraphDef TensorFlow imports: " + ", ".join(sorted(writer.unsupported)))
@@ -68,6 +74,14 @@ class NodeWriter:
         self.summarize_constants = summarize_constants
         self.unsupported: set = set()  # graphc op types TF has no form for
         self._tensors: dict = {}  # graphc Tensor -> TfTensor
+        self._later_controls: dict = {}  # graphc write op -> the read ops it must follow in TF
+
+    def write_graph(self, graph) -> None:
+        """Writes every op of `graph`, in creation order, each write after the reads it must follow."""
+        operations = graph.get_operations()
+        self._later_controls = reads_before_writes(operations)
+        for op in operations:
+            self.write_op(op)
 
     def tensor(self, tensor) -> TfTensor:
         """The GraphDef's tensor of graphc's `tensor`, an output of an op written before."""
@@ -79,7 +93,7 @@ class NodeWriter:
         """Writes `op` as TF writes it, remembering the TF tensors its outputs are."""
         op_def = op.op_def
         inputs = [self._tensors[t] for t in op.inputs]
-        controls = ["^" + c.name for c in op.control_inputs]
+        controls = ["^" + c.name for c in op.control_inputs + self._later_controls.get(op, [])]
         producer = _producer_of(op_def)
         if op_def.tf_expansion is not None:
             output = op_def.tf_expansion(_Expansion(self, op.name + "/"), *inputs)
@@ -183,6 +197,48 @@ class NodeWriter:
         else:
             return None
         return attr
+
+
+def reads_before_writes(operations) -> dict:
+    """Write op -> the ops reading its variable's snapshot that TF must run first, as graphc does.
+
+    A read comes first when it does not depend on the write and a run can
+    need both (they share a descendant: the train op needs the gradient that
+    reads the weights and the update that writes them). Reads an initializer
+    never runs with (the forward pass) are left alone, so that running the
+    initializer alone still needs no feeds.
+    """
+    consumers: dict = {}
+    for op in operations:
+        for source in [t.op for t in op.inputs] + list(op.control_inputs):
+            consumers.setdefault(source, []).append(op)
+    descendants_memo: dict = {}
+
+    def descendants(start) -> set:
+        if start not in descendants_memo:
+            seen, stack = set(), [start]
+            while stack:
+                for consumer in consumers.get(stack.pop(), ()):
+                    if consumer not in seen:
+                        seen.add(consumer)
+                        stack.append(consumer)
+            descendants_memo[start] = seen
+        return descendants_memo[start]
+
+    readers: dict = {}  # variable op -> ops consuming one of its snapshots
+    for op in operations:
+        if op.op_def.role is Role.FORWARD and op.inputs and op.inputs[0].op.op_def.role is Role.VARIABLE:
+            readers.setdefault(op.inputs[0].op, []).extend(consumers.get(op, ()))
+    result = {}
+    for op in operations:
+        if op.op_def.role is not Role.ASSIGN or not op.inputs:
+            continue
+        after = descendants(op)
+        first = [reader for reader in readers.get(op.inputs[0].op, ()) if reader is not op and reader not in after
+                 and descendants(reader) & after]
+        if first:
+            result[op] = first
+    return result
 
 
 class _Expansion:

@@ -36,8 +36,7 @@ def meta_graph_def(graph, saver=None, collection_list=None, clear_devices: bool 
     TensorFlow has no form for is a ValueError listing every such op type.
     """
     writer = NodeWriter(protos())
-    for op in graph.get_operations():
-        writer.write_op(op)
+    writer.write_graph(graph)
     if writer.unsupported:
         raise ValueError("TensorFlow has no op for these graphc op types, so the graph cannot be written as a "
                          "MetaGraphDef TensorFlow imports: " + ", ".join(sorted(writer.unsupported)))

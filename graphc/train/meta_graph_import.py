@@ -178,6 +178,8 @@ def _graphc_attrs(op_def, node) -> dict:
     if op_def.role is Role.CONSTANT:
         return {"value": attrs["value"]}
     accepted = _reference_attrs(op_def)
+    if accepted is not None and op_def.effects.random:
+        accepted |= {"seed", "seed2"}  # kept for lowering, which keys the op's random numbers by them
     if accepted is not None:
         attrs = {name: value for name, value in attrs.items() if name in accepted}
     return attrs

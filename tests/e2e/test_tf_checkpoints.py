@@ -90,13 +90,6 @@ def test_inspect_checkpoint_reads_a_tf_checkpoint(capsys):
     assert rows["global_step"] == ["int64", "[]", "values [30]"]
 
 
-def test_meta_graphs_are_a_clear_unimplemented_error():
-    with pytest.raises(tf.errors.UnimplementedError, match="cannot import the MetaGraphDef 'model.ckpt.meta'"):
-        tf.train.import_meta_graph("model.ckpt.meta")
-    with pytest.raises(tf.errors.UnimplementedError, match="export_meta_graph is not implemented"):
-        tf.train.export_meta_graph("model.ckpt.meta")
-
-
 # TF 2.21 gives these classes and texts (tensorflow.compat.v1.train.load_variable, list_variables).
 def test_list_and_load_errors_as_tf(tmp_path):
     with pytest.raises(tf.errors.NotFoundError, match="Key nope not found in checkpoint"):
