@@ -291,5 +291,5 @@ def _saver_arguments(meta, saver_scopes: tuple, importer: _NodeImporter, variabl
                                                             f"which is not a variable: graphc saves variables only")
             var_list[name.decode()] = by_tensor[tensor]
     saver_def = meta.saver_def
-    return {"var_list": var_list, "max_to_keep": saver_def.max_to_keep,
+    return {"var_list": var_list, "max_to_keep": saver_def.max_to_keep, "sharded": saver_def.sharded,
             "keep_checkpoint_every_n_hours": saver_def.keep_checkpoint_every_n_hours or 10000.0}

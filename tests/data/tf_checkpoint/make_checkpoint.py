@@ -15,6 +15,10 @@ serving), with a Saver of the same variables and a user collection `logits`.
 `expected.npz` holds every saved value, a test batch, the logits TensorFlow
 computes for it, and the logits after one more training step from the
 checkpoint, so that the readers are tested without TensorFlow.
+
+`sharded.ckpt` is a checkpoint of TF's sharded Saver over two CPU devices
+(`SHARDED`, its variables and their devices): `.index`,
+`.data-00000-of-00002` (the variables of CPU:0) and `.data-00001-of-00002`.
 """
 
 import os
@@ -64,6 +68,23 @@ def export_eval_graph():
         tf.train.Saver().export_meta_graph(os.path.join(HERE, "dnn_eval.meta"))
 
 
+# The sharded checkpoint's variables: name -> (device, value).
+SHARDED = {"a": ("/cpu:0", np.arange(6, dtype=np.float32).reshape(2, 3)), "c": ("/cpu:0", np.int64(7)),
+           "b": ("/cpu:1", np.array([1.5, -2.0])), "layer/d": ("/cpu:1", np.array([True, False]))}
+
+
+def write_sharded():
+    """sharded.ckpt: TF's sharded Saver, one data file per device."""
+    with tf.Graph().as_default():
+        for name, (device, value) in SHARDED.items():
+            with tf.device(device):
+                tf.Variable(value, name=name)
+        with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver(sharded=True).save(sess, os.path.join(HERE, "sharded.ckpt"), write_meta_graph=False,
+                                              write_state=False)
+
+
 def main():
     tf.disable_v2_behavior()
     tf.set_random_seed(3)
@@ -89,6 +110,7 @@ def main():
                  y_train=y_train, logits_test_after_step=sess.run(logits, {X: x_test}),
                  **{"variable:" + name: value for name, value in values.items()})
     export_eval_graph()
+    write_sharded()
 
 
 if __name__ == "__main__":
