@@ -179,7 +179,7 @@ class OpDef:
     tf_extra_outputs: tuple = ()
     # graphc attrs TF takes as the op's first inputs, constants (a summary's `tag`);
     tf_attr_inputs: tuple = ()
-    # for an op TF does not have: `tf_expansion(emit, *inputs)` writes it as TF ops through
+    # for an op TF does not have (or has in another form): `tf_expansion(emit, attrs, *inputs)` writes it as TF ops through
     # `emit.node(tf_type, inputs, **attrs)` and `emit.constant(array)` and returns its output.
     tf_expansion: Optional[Callable] = None
 

@@ -96,7 +96,7 @@ class NodeWriter:
         controls = ["^" + c.name for c in op.control_inputs + self._later_controls.get(op, [])]
         producer = _producer_of(op_def)
         if op_def.tf_expansion is not None:
-            output = op_def.tf_expansion(_Expansion(self, op.name + "/"), *inputs)
+            output = op_def.tf_expansion(_Expansion(self, op.name + "/"), op.attrs, *inputs)
             self._tensors[op.outputs[0]] = self.node("Identity", [output], name=op.name, controls=controls)[0]
             return
         if producer is not None:

@@ -792,7 +792,7 @@ def _reduced_shape_reference(input_shape, axes):
     return np.asarray(dims, dtype=np.asarray(input_shape).dtype)
 
 
-def _reduced_shape_in_tensorflow(emit, input_shape, axes):
+def _reduced_shape_in_tensorflow(emit, attrs, input_shape, axes):
     """TF has no ReducedShape op: `input_shape` with 1 where `range(rank)` equals an axis (mod rank)."""
     rank = emit.node("Size", [input_shape], out_type=axes.dtype)[0]
     positions = emit.node("Range", [emit.constant(np.zeros((), axes.dtype.np_dtype)), rank,

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import re
 
+import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, registry
@@ -81,6 +82,13 @@ image_summary_p = registry.register(OpDef(
         op.attrs["tag"], images, op.attrs["max_images"], op.attrs["bad_color"]))))
 
 
+def _tensor_summary_in_tensorflow(emit, attrs, value):
+    """TF's TensorSummaryV2 takes its tag and its serialized SummaryMetadata (the plugin) as inputs."""
+    metadata = serialization.summary_metadata(attrs["plugin_name"])
+    return emit.node("TensorSummaryV2", [emit.constant(np.asarray(attrs["tag"].encode(), dtype=object)), value,
+                                         emit.constant(np.asarray(metadata, dtype=object))])[0]
+
+
 def _tensor_summary_infer(types, attrs):
     if len(types) != 1:
         raise ShapeError("TensorSummaryV2 takes one tensor")
@@ -89,7 +97,7 @@ def _tensor_summary_infer(types, attrs):
 
 tensor_summary_p = registry.register(OpDef(
     name="tensor_summary", tf_type="TensorSummaryV2", infer=_tensor_summary_infer, role=Role.HOST,
-    gradient=NOT_DIFFERENTIABLE,
+    gradient=NOT_DIFFERENTIABLE, tf_expansion=_tensor_summary_in_tensorflow,
     host_function=_on_host(lambda op, value: serialization.tensor_summary(
         op.attrs["tag"], value, op.attrs["plugin_name"]))))
 

@@ -243,7 +243,8 @@ if mode == "import":
         for _ in range(10):
             sess.run(tf.get_collection("train_op")[0], {"images:0": data["images"], "labels:0": data["labels"]})
         np.save(work + "/tf_logits_trained.npy", sess.run(logits, {"images:0": data["images"]}))
-        print(json.dumps(int(sess.run("global_step:0"))))
+        summary = tf.Summary.FromString(sess.run(tf.get_collection("merged")[0], {"images:0": data["images"]}))
+        print(json.dumps([int(sess.run("global_step:0")), [value.tag for value in summary.value]]))
 else:
     exec(open(work + "/model.py").read())
     tf.set_random_seed(2)
@@ -296,6 +297,9 @@ def test_tensorflow_imports_graphcs_meta_and_gets_graphcs_numbers(tmp_path):
     images, labels, logits, train_op, global_step = namespace["model"](tf)
     tf.add_to_collection("logits", logits)
     tf.add_to_collection(tf.GraphKeys.TRAIN_OP, train_op)
+    tf.summary.histogram("logits", logits)
+    tf.summary.text("note", tf.constant("graphc"))
+    tf.add_to_collection("merged", tf.summary.merge_all())
     feed = {images: data["images"], labels: data["labels"]}
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
@@ -306,7 +310,8 @@ def test_tensorflow_imports_graphcs_meta_and_gets_graphcs_numbers(tmp_path):
         for _ in range(10):
             sess.run(train_op, feed)
         graphc_trained = sess.run(logits, feed)
-    assert json.loads(run_tensorflow(TENSORFLOW_SIDE, str(tmp_path), "import").splitlines()[-1]) == 60
+    step, tags = json.loads(run_tensorflow(TENSORFLOW_SIDE, str(tmp_path), "import").splitlines()[-1])
+    assert step == 60 and tags == ["logits", "note"]  # TF runs graphc's summary ops too
     np.testing.assert_allclose(np.load(tmp_path / "tf_logits.npy"), graphc_logits, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.load(tmp_path / "tf_logits_trained.npy"), graphc_trained, rtol=1e-4, atol=1e-4)
 
