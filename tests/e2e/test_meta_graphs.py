@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -325,3 +326,39 @@ def test_graphc_imports_tensorflows_meta_and_gets_tensorflows_numbers(tmp_path):
         assert sess.run("global_step:0") == 20
         np.testing.assert_allclose(sess.run(tf.get_collection("logits")[0], {"images:0": data["images"]}),
                                    np.load(tmp_path / "tf_logits.npy"), rtol=1e-5, atol=1e-5)
+
+
+def test_seed_003s_chapter_reuses_a_tf_model_through_import_meta_graph(tmp_path, monkeypatch):
+    """The import_meta_graph variant of seed 003's DNN reuse (the same chapter of its book): the pretrained
+    model's graph and variables come from TensorFlow's files, new layers go on top of its hidden3."""
+    for name in ("dnn_eval.meta", "dnn.ckpt-30.index", "dnn.ckpt-30.data-00000-of-00001"):
+        shutil.copy(DATA / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    values = expected()
+    saver = tf.train.import_meta_graph("./dnn_eval.meta")
+    X = tf.get_default_graph().get_tensor_by_name("X:0")
+    y = tf.get_default_graph().get_tensor_by_name("y:0")
+    hidden3 = tf.get_default_graph().get_tensor_by_name("dnn/Relu_2:0")
+    new_hidden4 = tf.layers.dense(hidden3, 20, activation=tf.nn.relu, name="new_hidden4")
+    new_logits = tf.layers.dense(new_hidden4, 3, name="new_outputs")
+    with tf.name_scope("new_loss"):
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=new_logits))
+    with tf.name_scope("new_train"):
+        training_op = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    init = tf.global_variables_initializer()
+    new_saver = tf.train.Saver()
+    feed = {X: values["x_train"], y: values["y_train"]}
+    with tf.Session() as sess:
+        init.run()
+        saver.restore(sess, "./dnn.ckpt-30")
+        np.testing.assert_array_equal(sess.run("hidden1/kernel:0"), values["variable:hidden1/kernel"])
+        np.testing.assert_allclose(sess.run("dnn/add_3:0", {X: values["x_test"]}), values["logits_test"],
+                                   rtol=1e-5, atol=1e-6)
+        losses = []
+        for _ in range(20):
+            losses.append(sess.run(loss, feed))
+            sess.run(training_op, feed)
+        assert losses[-1] < losses[0]
+        save_path = new_saver.save(sess, "./my_new_model_final.ckpt")
+    assert ("new_hidden4/kernel", [10, 20]) in tf.train.list_variables(save_path)
+    assert os.path.isfile(save_path + ".meta")
