@@ -177,6 +177,9 @@ class OpDef:
     # the graphc ops giving TF's outputs 1, 2 ... of the op, from the same inputs (TF's
     # SparseSoftmaxCrossEntropyWithLogits:1 is graphc's sparse_softmax_xent_grad);
     tf_extra_outputs: tuple = ()
+    # TF's inputs as positions among graphc's, where the order differs (graphc's static inputs come
+    # last: Conv2DBackpropInput is TF's (input_sizes, filter, out_backprop), graphc's (2, 0, 1));
+    tf_input_order: Optional[tuple] = None
     # graphc attrs TF takes as the op's first inputs, constants (a summary's `tag`);
     tf_attr_inputs: tuple = ()
     # for an op TF does not have (or has in another form): `tf_expansion(emit, attrs, *inputs)` writes it as TF ops through

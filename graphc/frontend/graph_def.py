@@ -93,6 +93,8 @@ class NodeWriter:
         """Writes `op` as TF writes it, remembering the TF tensors its outputs are."""
         op_def = op.op_def
         inputs = [self._tensors[t] for t in op.inputs]
+        if op_def.tf_input_order is not None:
+            inputs = [inputs[i] for i in op_def.tf_input_order]
         controls = ["^" + c.name for c in op.control_inputs + self._later_controls.get(op, [])]
         producer = _producer_of(op_def)
         if op_def.tf_expansion is not None:

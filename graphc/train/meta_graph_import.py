@@ -131,6 +131,8 @@ class _NodeImporter:
             value = _constant_value(self._nodes[_source_node(input_name)])
             attrs[attr_name] = value.item().decode() if isinstance(value.item(), bytes) else value.item()
         inputs = [self.tensor(name) for name in data[n_attr_inputs:]]
+        if op_def.tf_input_order is not None:  # TF's order back to graphc's
+            inputs = [inputs[op_def.tf_input_order.index(i)] for i in range(len(inputs))]
         with self.graph.control_dependencies(controls):
             op = self.graph.create_op(op_def, inputs, attrs, name=self._scope + node.name + "/")
         self.graph.mark_name_used(op.name)

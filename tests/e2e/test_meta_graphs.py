@@ -362,3 +362,79 @@ def test_seed_003s_chapter_reuses_a_tf_model_through_import_meta_graph(tmp_path,
         save_path = new_saver.save(sess, "./my_new_model_final.ckpt")
     assert ("new_hidden4/kernel", [10, 20]) in tf.train.list_variables(save_path)
     assert os.path.isfile(save_path + ".meta")
+
+
+# Seed 003's CNN at a small size (convolutions, max pool, dense layers, Adam): the ops of its gradients
+# (Conv2DBackpropInput/Filter, MaxPoolGrad ...) take their inputs in another order in TF than in graphc.
+CNN = """
+def cnn(tf):
+    X = tf.placeholder(tf.float32, (None, 12, 12, 1), name="X")
+    y = tf.placeholder(tf.int32, (None,), name="y")
+    conv1 = tf.layers.conv2d(X, 4, 3, strides=1, padding="SAME", activation=tf.nn.relu, name="conv1")
+    conv2 = tf.layers.conv2d(conv1, 8, 3, strides=2, padding="SAME", activation=tf.nn.relu, name="conv2")
+    pool3 = tf.nn.max_pool(conv2, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID")
+    fc1 = tf.layers.dense(tf.reshape(pool3, [-1, 8 * 3 * 3]), 16, activation=tf.nn.tanh, name="fc1")
+    logits = tf.layers.dense(fc1, 10, name="output")
+    probabilities = tf.nn.softmax(logits, name="Y_proba")
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=y))
+    train_op = tf.train.AdamOptimizer(0.01).minimize(loss)
+    tf.add_to_collection("train_op", train_op)
+    tf.add_to_collection("probabilities", probabilities)
+    return X, y, probabilities, train_op
+"""
+
+CNN_TENSORFLOW_SIDE = """
+import sys
+import numpy as np
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+work = sys.argv[1]
+data = np.load(work + "/cnn.npz")
+saver = tf.train.import_meta_graph(work + "/cnn/model.ckpt.meta")
+with tf.Session() as sess:
+    saver.restore(sess, work + "/cnn/model.ckpt")
+    probabilities = tf.get_collection("probabilities")[0]
+    before = sess.run(probabilities, {"X:0": data["x"]})
+    for _ in range(3):
+        sess.run(tf.get_collection("train_op")[0], {"X:0": data["x"], "y:0": data["y"]})
+    np.savez(work + "/tf_cnn.npz", before=before, after=sess.run(probabilities, {"X:0": data["x"]}))
+"""
+
+
+def train_and_save_cnn(tmp_path):
+    """graphc trains the CNN a step, saves (with its .meta), trains 3 more: the data and the probabilities."""
+    namespace = {}
+    exec(CNN, namespace)
+    X, y, probabilities, train_op = namespace["cnn"](tf)
+    rng = np.random.RandomState(3)
+    data = {"x": rng.rand(8, 12, 12, 1).astype(np.float32), "y": rng.randint(0, 10, 8).astype(np.int32)}
+    np.savez(tmp_path / "cnn.npz", **data)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train_op, {X: data["x"], y: data["y"]})
+        tf.train.Saver().save(sess, str(tmp_path / "cnn" / "model.ckpt"))
+        before = sess.run(probabilities, {X: data["x"]})
+        for _ in range(3):
+            sess.run(train_op, {X: data["x"], y: data["y"]})
+        return data, before, sess.run(probabilities, {X: data["x"]})
+
+
+def test_graphc_cnn_meta_round_trip_trains_on_identically(tmp_path):
+    data, before, after = train_and_save_cnn(tmp_path)
+    tf.reset_default_graph()
+    saver = tf.train.import_meta_graph(str(tmp_path / "cnn" / "model.ckpt.meta"))
+    probabilities = tf.get_collection("probabilities")[0]
+    with tf.Session() as sess:
+        saver.restore(sess, str(tmp_path / "cnn" / "model.ckpt"))
+        np.testing.assert_array_equal(sess.run(probabilities, {"X:0": data["x"]}), before)
+        for _ in range(3):
+            sess.run(tf.get_collection("train_op")[0], {"X:0": data["x"], "y:0": data["y"]})
+        np.testing.assert_array_equal(sess.run(probabilities, {"X:0": data["x"]}), after)
+
+
+def test_tensorflow_imports_graphcs_cnn_and_trains_it_as_graphc_does(tmp_path):
+    data, before, after = train_and_save_cnn(tmp_path)
+    run_tensorflow(CNN_TENSORFLOW_SIDE, str(tmp_path))
+    answers = np.load(tmp_path / "tf_cnn.npz")
+    np.testing.assert_allclose(answers["before"], before, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(answers["after"], after, rtol=1e-4, atol=1e-5)
