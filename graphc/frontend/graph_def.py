@@ -144,6 +144,10 @@ class NodeWriter:
             for argument, (dtype, _) in zip(signature[1], output_types or ()):  # Const's dtype: its output's
                 if _dtype_named(argument) is None and "*" not in argument:
                     attrs.setdefault(argument.strip("[]"), dtype)
+            for argument in signature[1]:  # an output type attr with a default (TopKV2's index_type: int32)
+                default = signature[2].get(argument)
+                if argument not in attrs and isinstance(default, str) and _dtype_named(default) is not None:
+                    attrs[argument] = _dtype_named(default)
         for attr_name, value in sorted(attrs.items()):
             attr = self._attr_value(attr_name, value)
             if attr is not None:
