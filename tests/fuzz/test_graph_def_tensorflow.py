@@ -18,7 +18,7 @@ from tests.fuzz.context import GRADIENTS, VALUES, leaf_values
 from tests.fuzz.oracle import _build
 from tests.tf_oracle import run_tensorflow
 
-GRAPHS = 6
+GRAPHS = 10  # 40 pass too (60 s here)
 
 TENSORFLOW_SIDE = """
 import json, sys
@@ -46,7 +46,7 @@ def test_random_graphs_written_as_graph_defs_run_in_tensorflow_as_in_graphc(tmp_
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def build(data):
-        mode = GRADIENTS if len(cases) % 3 else VALUES
+        mode = data.draw(st.sampled_from([GRADIENTS, GRADIENTS, VALUES]))  # gradients: graphc's own ops too
         built = _build(data.draw, mode, tf.float64, tensorflow=True)
         rng = np.random.RandomState(len(cases))
         feeds = {leaf.tensor: leaf_values(leaf, rng, False, True).astype(leaf.tensor.dtype.np_dtype)
