@@ -53,16 +53,16 @@ def read_meta_graph_file(filename):
         raise OSError(f"File {filename} does not exist.")
     with open(filename, "rb") as file:
         data = file.read()
+    from google.protobuf import message, text_format  # noqa: PLC0415  protobuf comes with tensorboard
     meta = protos().meta_graph_pb2.MetaGraphDef()
     try:
         meta.ParseFromString(data)
         return meta
-    except Exception as binary_error:  # protobuf's DecodeError, or a RuntimeWarning turned error
-        try:
-            from google.protobuf import text_format  # noqa: PLC0415  protobuf comes with tensorboard
+    except message.DecodeError as binary_error:
+        try:  # TF reads the text format too
             text_format.Merge(data.decode("utf-8"), meta)
             return meta
-        except Exception:  # the text parser's ParseError, UnicodeDecodeError
+        except (text_format.ParseError, UnicodeDecodeError):
             raise errors.DataLossError(None, None, f"Cannot parse the MetaGraphDef file {filename}: it is damaged or "
                                                    f"not a MetaGraphDef ({binary_error})") from None
 

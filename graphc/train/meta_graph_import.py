@@ -68,11 +68,9 @@ def import_into(graph, meta, source: str, clear_devices=False, import_scope=None
 def _saver_scopes(meta) -> tuple:
     """The name scopes ("save/") of the MetaGraphDef's savers, whose subgraphs graphc does not import."""
     saver_defs = [meta.saver_def] if meta.HasField("saver_def") else []
-    for value in meta.collection_def[GraphKeys.SAVERS].bytes_list.value if GraphKeys.SAVERS in meta.collection_def \
-            else ():
-        saver_def = protos().saver_pb2.SaverDef()
-        saver_def.ParseFromString(value)
-        saver_defs.append(saver_def)
+    if GraphKeys.SAVERS in meta.collection_def:
+        saver_defs += [protos().saver_pb2.SaverDef.FromString(value)
+                       for value in meta.collection_def[GraphKeys.SAVERS].bytes_list.value]
     return tuple(d.restore_op_name.rpartition("/")[0] + "/" for d in saver_defs if "/" in d.restore_op_name)
 
 
