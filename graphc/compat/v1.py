@@ -6,7 +6,8 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 # ruff: noqa: F401 - re-exports
 
-from graphc import app, errors, flags, gfile, keras, layers, losses, math, nn, session_config, strings, summary, train
+from graphc import (app, errors, flags, gfile, io, keras, layers, losses, math, nn, session_config, strings, summary,
+                    train)
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
                                 int64, string, uint8, uint16)

@@ -192,7 +192,7 @@ def test_export_meta_graph_as_text_and_write_graph(tmp_path):
     assert len(tf.trainable_variables()) == 4
     path = tf.train.write_graph(tf.get_default_graph(), str(tmp_path / "new"), "graph.pbtxt")
     assert path == str(tmp_path / "new" / "graph.pbtxt") and 'op: "MatMul"' in open(path).read()
-    binary = tf.train.write_graph(tf.get_default_graph().as_graph_def(), str(tmp_path), "graph.pb", as_text=False)
+    binary = tf.io.write_graph(tf.get_default_graph().as_graph_def(), str(tmp_path), "graph.pb", as_text=False)
     graph_def = protos().graph_pb2.GraphDef()
     graph_def.ParseFromString(open(binary, "rb").read())
     assert graph_def == tf.get_default_graph().as_graph_def()
