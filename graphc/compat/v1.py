@@ -8,7 +8,7 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 import sys as _sys
 
-from graphc import (app, contrib, data, errors, flags, gfile, keras, layers, losses, math, nn, session_config,
+from graphc import (app, contrib, data, errors, flags, gfile, io, keras, layers, losses, math, nn, session_config,
                     strings, summary, train)
 from graphc import tf_logging as logging
 from graphc.autodiff import gradients

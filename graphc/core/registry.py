@@ -17,6 +17,7 @@ are rewritten by lowering (`Placeholder`, `VariableV2`, `Shape` ...).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -174,6 +175,21 @@ class OpDef:
     # The operand and result dtypes graphc's code for the op handles (None: see CORE_DTYPES); a step
     # computing it on another dtype its shape rule allows is refused, naming the op (TF has a kernel).
     compiled_dtypes: Optional[tuple] = None
+    # How the op is written in TensorFlow's GraphDefs (frontend/graph_def.py) and read back
+    # (train/meta_graph_import.py), where TF's form differs from graphc's:
+    # graphc attr name -> TF's (Mean's `keepdims` is TF's `keep_dims`);
+    tf_attr_names: dict = dataclasses.field(default_factory=dict)
+    # the graphc ops giving TF's outputs 1, 2 ... of the op, from the same inputs (TF's
+    # SparseSoftmaxCrossEntropyWithLogits:1 is graphc's sparse_softmax_xent_grad);
+    tf_extra_outputs: tuple = ()
+    # TF's inputs as positions among graphc's, where the order differs (graphc's static inputs come
+    # last: Conv2DBackpropInput is TF's (input_sizes, filter, out_backprop), graphc's (2, 0, 1));
+    tf_input_order: Optional[tuple] = None
+    # graphc attrs TF takes as the op's first inputs, constants (a summary's `tag`);
+    tf_attr_inputs: tuple = ()
+    # for an op TF does not have (or has in another form): `tf_expansion(emit, attrs, *inputs)` writes it as TF ops through
+    # `emit.node(tf_type, inputs, **attrs)` and `emit.constant(array)` and returns its output.
+    tf_expansion: Optional[Callable] = None
 
     @property
     def graph_name(self) -> str:
@@ -233,6 +249,11 @@ def get(name: str) -> OpDef:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"no op named {name!r} is registered") from None
+
+
+def by_tf_type(tf_type: str) -> Optional[OpDef]:
+    """The op whose graph op type is `tf_type` (`MatMul`), or None if graphc has none."""
+    return _BY_TF_TYPE.get(tf_type)
 
 
 def all_ops() -> list[OpDef]:

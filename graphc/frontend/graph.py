@@ -318,6 +318,30 @@ class Graph:
             self._ops_by_name[name] = op
         return op
 
+    def mark_name_used(self, name: str) -> None:
+        """Records `name` (an op named from outside, e.g. imported) and its scopes as used, so that ops named
+        later are made unique against it."""
+        parts = name.split("/")
+        for end in range(1, len(parts) + 1):
+            key = "/".join(parts[:end]).lower()
+            self._names_in_use[key] = max(self._names_in_use.get(key, 0), 1)
+
+    @contextlib.contextmanager
+    def undone_on_error(self):
+        """Ops, names and collections added inside are removed again if the block raises (an import that
+        fails leaves the graph as it was)."""
+        with self._lock:
+            n_ops, names = len(self._ops), dict(self._names_in_use)
+            collections = {key: list(items) for key, items in self._collections.items()}
+            try:
+                yield
+            except BaseException:
+                for op in self._ops[n_ops:]:
+                    del self._ops_by_name[op.name]
+                del self._ops[n_ops:]
+                self._names_in_use, self._collections = names, collections
+                raise
+
     def _current_control_inputs(self) -> list:
         result = []
         for controllers in self._control_dependencies_stack:
@@ -438,7 +462,8 @@ class Graph:
         return len(self._ops)
 
     def as_graph_def(self, from_version=None, add_shapes=False):
-        """This graph as a TF1 GraphDef protobuf (needs the `tensorboard` extra; see graphc/frontend/graph_def.py).
+        """This graph as a TF1 GraphDef protobuf TensorFlow imports (needs the `tensorboard` extra; see
+        graphc/frontend/graph_def.py).
 
         Output shapes are always included as `_output_shapes`; the arguments are accepted for TF1 compatibility.
         """

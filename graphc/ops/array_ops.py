@@ -79,7 +79,7 @@ def _cast_reference(x, dtype):
 
 cast_p = registry.register(OpDef(
     name="cast", tf_type="Cast", fusion=FusionClass.ELEMENTWISE, reference=_cast_reference,
-    infer=lambda types, attrs: TensorType(attrs["dtype"], types[0].dims)))
+    infer=lambda types, attrs: TensorType(attrs["dtype"], types[0].dims), tf_attr_names={"dtype": "DstT"}))
 
 
 @registry.set_gradient(cast_p)
@@ -362,6 +362,7 @@ def _fill_infer(types, attrs):
 # Graph inputs are (value, dims): static inputs come last in graphc (TF1 lists dims first).
 fill_p = registry.register(OpDef(
     name="fill", tf_type="Fill", infer=_fill_infer, fusion=FusionClass.BROADCAST, static_inputs=("dims",),
+    tf_input_order=(1, 0),
     reference=lambda value, dims: np.full(tuple(np.asarray(dims).tolist()), value)))
 
 

@@ -185,7 +185,7 @@ def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format=
 
 conv2d_backprop_input_p = registry.register(OpDef(
     name="conv2d_backprop_input", tf_type="Conv2DBackpropInput", infer=_backprop_input_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), reference=_backprop_input_reference,
+    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), tf_input_order=(2, 0, 1), reference=_backprop_input_reference,
     workspace=lambda inst: Convolution.input_gradient(inst).workspace_bytes))
 
 
@@ -223,7 +223,7 @@ def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_forma
 
 conv2d_backprop_filter_p = registry.register(OpDef(
     name="conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", infer=_backprop_filter_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), reference=_backprop_filter_reference,
+    fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), tf_input_order=(0, 2, 1), reference=_backprop_filter_reference,
     workspace=lambda inst: Convolution.filter_gradient(inst).workspace_bytes))
 
 
@@ -396,7 +396,7 @@ def _avg_pool_grad_reference(g, orig_input_shape, ksize, strides, padding, data_
 
 avg_pool_grad_p = registry.register(OpDef(
     name="avg_pool_grad", tf_type="AvgPoolGrad", infer=_avg_pool_grad_infer, fusion=FusionClass.OPAQUE,
-    static_inputs=("orig_input_shape",), reference=_avg_pool_grad_reference))
+    static_inputs=("orig_input_shape",), reference=_avg_pool_grad_reference, tf_input_order=(1, 0)))
 
 
 @registry.set_gradient(avg_pool_grad_p)

@@ -311,7 +311,7 @@ def _strided_slice_grad_reference(dy, shape, begin, end, strides, **masks):
 # Graph inputs (dy, shape, begin, end, strides): static inputs last (TF1 puts dy last).
 strided_slice_grad_p = registry.register(OpDef(
     name="strided_slice_grad", tf_type="StridedSliceGrad", infer=_strided_slice_grad_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("shape", "begin", "end", "strides"),
+    fusion=FusionClass.OPAQUE, static_inputs=("shape", "begin", "end", "strides"), tf_input_order=(1, 2, 3, 4, 0),
     reference=_strided_slice_grad_reference))
 
 
@@ -515,6 +515,7 @@ def _pad_reference(x, constant_values, paddings):
 # Graph inputs (input, constant_values, paddings): static inputs last (TF1's PadV2 has paddings second).
 pad_p = registry.register(OpDef(
     name="pad", tf_type="PadV2", infer=_pad_infer, fusion=FusionClass.OPAQUE, static_inputs=("paddings",),
+    tf_input_order=(0, 2, 1),
     reference=_pad_reference, compiled_dtypes=dtypes.ALL_DTYPES))
 
 
@@ -646,6 +647,7 @@ def _one_hot_reference(indices, on_value, off_value, depth, axis):
 # Graph inputs (indices, on_value, off_value, depth): static inputs last (TF1 puts depth second).
 one_hot_p = registry.register(OpDef(
     name="one_hot", tf_type="OneHot", infer=_one_hot_infer, fusion=FusionClass.OPAQUE, static_inputs=("depth",),
+    tf_input_order=(0, 3, 1, 2),
     reference=_one_hot_reference, gradient=NOT_DIFFERENTIABLE))
 
 

@@ -785,7 +785,8 @@ def _min_reference(x, axes, keepdims):
 def _reduction(name, tf_type, reference, reduction, allowed=NUMERIC_TYPES):
     return registry.register(OpDef(name=name, tf_type=tf_type, infer=_reduce_infer(allowed),
                                    fusion=FusionClass.REDUCE, reduction=reduction,
-                                   static_inputs=("axes",), reference=reference))
+                                   static_inputs=("axes",), reference=reference,
+                                   tf_attr_names={"keepdims": "keep_dims"}))
 
 
 reduce_sum_p = _reduction("reduce_sum", "Sum", _sum_reference, Reduction("add", "zero"))
@@ -804,10 +805,22 @@ def _reduced_shape_reference(input_shape, axes):
     return np.asarray(dims, dtype=np.asarray(input_shape).dtype)
 
 
+def _reduced_shape_in_tensorflow(emit, attrs, input_shape, axes):
+    """TF has no ReducedShape op: `input_shape` with 1 where `range(rank)` equals an axis (mod rank)."""
+    rank = emit.node("Size", [input_shape], out_type=axes.dtype)[0]
+    positions = emit.node("Range", [emit.constant(np.zeros((), axes.dtype.np_dtype)), rank,
+                                    emit.constant(np.ones((), axes.dtype.np_dtype))])[0]
+    column = emit.node("ExpandDims", [positions, emit.constant(np.int32(1))])[0]
+    row = emit.node("Reshape", [emit.node("FloorMod", [axes, rank])[0], emit.constant(np.array([1, -1], np.int32))])[0]
+    reduced = emit.node("Any", [emit.node("Equal", [column, row])[0], emit.constant(np.int32(1))])[0]
+    return emit.node("SelectV2", [reduced, emit.constant(np.ones((), input_shape.dtype.np_dtype)), input_shape])[0]
+
+
 # The shape a reduction's result has with keepdims; needed by reduction gradients.
 reduced_shape_p = registry.register(OpDef(
     name="reduced_shape", tf_type="ReducedShape", role=Role.STATIC, gradient=NOT_DIFFERENTIABLE,
-    reference=_reduced_shape_reference, infer=lambda types, attrs: types[0]))
+    reference=_reduced_shape_reference, infer=lambda types, attrs: types[0],
+    tf_expansion=_reduced_shape_in_tensorflow))
 
 def _range_length(start, limit, delta, dtype) -> int:
     """The number of elements of Range, with TF's checks of its bounds (errors while building)."""

@@ -156,7 +156,8 @@ _LABELS_CHECKED = Effects(may_fail=True)
 sparse_xent_p = registry.register(OpDef(
     name="sparse_softmax_xent", tf_type="SparseSoftmaxCrossEntropyWithLogits",
     infer=lambda types, attrs: TensorType(_xent_types(types)[0], (_xent_types(types)[1],)),
-    fusion=FusionClass.ANCHOR, anchor="softmax", effects=_LABELS_CHECKED, reference=_xent_reference))
+    fusion=FusionClass.ANCHOR, anchor="softmax", effects=_LABELS_CHECKED, reference=_xent_reference,
+    tf_extra_outputs=("sparse_softmax_xent_grad",)))
 
 # d loss / d logits = softmax(logits) - one_hot(labels). TF1 returns it as the loss op's
 # second output; graphc makes it its own op so the IR stays single-result.

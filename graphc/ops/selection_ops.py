@@ -65,7 +65,7 @@ def _top_k_indices_reference(x, k, sorted):
 
 
 top_k_p = registry.register(OpDef(name="top_k", tf_type="TopKV2", infer=_top_k_infer(None), static_inputs=("k",),
-                                  reference=_top_k_reference))
+                                  reference=_top_k_reference, tf_extra_outputs=("top_k_indices",)))
 top_k_indices_p = registry.register(OpDef(
     name="top_k_indices", tf_type="TopKV2Indices", infer=_top_k_infer(dtypes.int32), static_inputs=("k",),
     reference=_top_k_indices_reference, gradient=NOT_DIFFERENTIABLE))

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import re
 
+import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, registry
@@ -58,12 +59,12 @@ def _real_number_input(kind: str):
 
 scalar_summary_p = registry.register(OpDef(
     name="scalar_summary", tf_type="ScalarSummary", infer=_real_number_input("ScalarSummary"),
-    role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
+    role=Role.HOST, gradient=NOT_DIFFERENTIABLE, tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, value: serialization.scalar_summary(op.attrs["tag"], value))))
 
 histogram_summary_p = registry.register(OpDef(
     name="histogram_summary", tf_type="HistogramSummary", infer=_real_number_input("HistogramSummary"),
-    role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
+    role=Role.HOST, gradient=NOT_DIFFERENTIABLE, tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, values: serialization.histogram_summary(op.attrs["tag"], values))))
 
 
@@ -76,8 +77,16 @@ def _image_infer(types, attrs):
 
 image_summary_p = registry.register(OpDef(
     name="image_summary", tf_type="ImageSummary", infer=_image_infer, role=Role.HOST, gradient=NOT_DIFFERENTIABLE,
+    tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, images: serialization.image_summary(
         op.attrs["tag"], images, op.attrs["max_images"], op.attrs["bad_color"]))))
+
+
+def _tensor_summary_in_tensorflow(emit, attrs, value):
+    """TF's TensorSummaryV2 takes its tag and its serialized SummaryMetadata (the plugin) as inputs."""
+    metadata = serialization.summary_metadata(attrs["plugin_name"])
+    return emit.node("TensorSummaryV2", [emit.constant(np.asarray(attrs["tag"].encode(), dtype=object)), value,
+                                         emit.constant(np.asarray(metadata, dtype=object))])[0]
 
 
 def _tensor_summary_infer(types, attrs):
@@ -88,7 +97,7 @@ def _tensor_summary_infer(types, attrs):
 
 tensor_summary_p = registry.register(OpDef(
     name="tensor_summary", tf_type="TensorSummaryV2", infer=_tensor_summary_infer, role=Role.HOST,
-    gradient=NOT_DIFFERENTIABLE,
+    gradient=NOT_DIFFERENTIABLE, tf_expansion=_tensor_summary_in_tensorflow,
     host_function=_on_host(lambda op, value: serialization.tensor_summary(
         op.attrs["tag"], value, op.attrs["plugin_name"]))))
 

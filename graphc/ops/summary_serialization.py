@@ -142,12 +142,18 @@ def image_summary(tag: str, images, max_images: int = 3, bad_color=DEFAULT_BAD_C
     return summary_pb2.Summary(value=values).SerializeToString()
 
 
+def summary_metadata(plugin_name: str) -> bytes:
+    """A serialized SummaryMetadata naming the TensorBoard plugin that shows the summary."""
+    summary_pb2 = protos().summary_pb2
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name)).SerializeToString()
+
+
 def tensor_summary(tag: str, value, plugin_name: str = "") -> bytes:
     """A Summary holding a whole tensor as a TensorProto (TF1's TensorSummaryV2; text with plugin "text")."""
     modules = protos()
     summary_pb2 = modules.summary_pb2
-    metadata = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name))
+    metadata = summary_pb2.SummaryMetadata.FromString(summary_metadata(plugin_name))
     tensor = modules.tensor_util.make_tensor_proto(np.asarray(value))
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)]) \
         .SerializeToString()

@@ -52,6 +52,17 @@ class Variable:
             collections.append(GraphKeys.TRAINABLE_VARIABLES)
         graph.add_to_collections(collections, self)
 
+    @classmethod
+    def from_graph(cls, variable: Tensor, initializer, snapshot: Tensor, initial_value: Tensor,
+                   trainable: bool) -> "Variable":
+        """The Variable made of ops already in a graph (an imported MetaGraphDef's VariableDef): the variable
+        op's output, its Assign initializer, its `read` snapshot and its initial value. It joins no
+        collection; the importer restores those."""
+        self = cls.__new__(cls)
+        self._variable, self._initializer_op, self._snapshot = variable, initializer, snapshot
+        self._initial_value, self._trainable, self._constraint = initial_value, trainable, None
+        return self
+
     # -- identity ----------------------------------------------------------------------
 
     @property

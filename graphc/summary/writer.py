@@ -53,7 +53,7 @@ class FileWriter:
         if graph is not None and graph_def is not None:
             raise ValueError("Please pass only graph, or graph_def (deprecated), but not both.")
         if isinstance(graph, Graph):
-            graph_def = graph_def_module.graph_def(graph)
+            graph_def = graph_def_module.graph_def(graph, summarize_constants=True)
         elif graph is not None:
             graph_def = graph  # TF1 accepts a GraphDef in place of the graph
         if graph_def is None:

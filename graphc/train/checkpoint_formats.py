@@ -62,11 +62,12 @@ def open_checkpoint(prefix: str):
                                            f"{tensor_bundle.index_file(prefix)} nor {checkpoint_io.data_file(prefix)}")
 
 
-def write(prefix: str, tensors: dict, checkpoint_format: str = DEFAULT) -> None:
-    """Writes `tensors` (name -> array) as the checkpoint `prefix` in `checkpoint_format`, then removes the
-    prefix's files of the other format, which would otherwise be read as the same checkpoint."""
+def write(prefix: str, tensors: dict, checkpoint_format: str = DEFAULT, shard_of=None) -> None:
+    """Writes `tensors` (name -> array) as the checkpoint `prefix` in `checkpoint_format` (in TF's, split
+    between data files by `shard_of`: name -> shard), then removes the prefix's files of the other format,
+    which would otherwise be read as the same checkpoint."""
     if check_format(checkpoint_format) == TF:
-        tensor_bundle.write_bundle(prefix, tensors)
+        tensor_bundle.write_bundle(prefix, tensors, shard_of)
         checkpoint_io.delete_checkpoint(prefix)
     else:
         checkpoint_io.write_checkpoint(prefix, tensors)

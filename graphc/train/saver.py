@@ -11,8 +11,12 @@ reads either format, whichever the prefix has.
 
 Where graphc differs from TF1, and why:
 
-- No `.meta` graph is written (`write_meta_graph` is accepted and ignored):
-  graphc has no MetaGraphDef export yet.
+- The `.meta` graph TensorFlow's `import_meta_graph` reads is written beside
+  the checkpoint (`write_meta_graph`, default True), unless the graph has an
+  op TensorFlow has no op for (graphc's `initialized_value`, Horovod's
+  collectives): then a warning names them and no `.meta` is written. Its
+  save subgraph is TF's, written for the file: graphc's Saver adds no ops
+  to the graph.
 - A failed restore changes no variable: every restored tensor is read and
   verified before any is loaded. The checkpoint's header (index) alone is
   checked against the variables before any tensor is read, and only the
@@ -23,8 +27,7 @@ Where graphc differs from TF1, and why:
   of checkpoints can be moved; timestamps are not written.
 - With `max_to_keep` None or 0 the state file lists every checkpoint this
   Saver wrote (TF1 lists only the latest).
-- Not supported: writing sharded checkpoints (sharded ones TensorFlow wrote
-  are read), saving tensors that are not Variables, restoring slices of
+- Not supported: saving tensors that are not Variables, restoring slices of
   partitioned variables (an UnimplementedError).
 """
 
@@ -37,9 +40,10 @@ import time
 
 from graphc import errors
 from graphc.core.tensor_shape import format_dims_as_list
+from graphc.frontend.device_spec import DeviceSpec
 from graphc.frontend.graph import GraphKeys, get_default_graph
 from graphc.ops.variables import Variable
-from graphc.train import checkpoint_formats, checkpoint_io, tf_datatypes
+from graphc.train import checkpoint_formats, checkpoint_io, meta_graph_export, tf_datatypes
 
 _log = logging.getLogger(__name__)
 
@@ -54,19 +58,36 @@ class Saver:
     keeps on disk (None or 0: keep all); of those it would delete, it keeps one
     every `keep_checkpoint_every_n_hours`, as TF1 does.
 
+    With `sharded`, the variables of each device (`tf.device`) go to a data
+    file of their own, `PREFIX.data-0000i-of-0000N`, the devices in sorted
+    order, as TF1's sharded Saver writes them (TensorFlow's format only).
+
+    `name`, `restore_sequentially`, `defer_build`, `write_version` (graphc
+    writes TF's V2) and `save_relative_paths` (graphc's paths are relative)
+    are accepted for TF1 programs; `reshape`, `saver_def`, `builder`,
+    `pad_step_number` and `filename` are not supported.
+
     `checkpoint_format` (graphc's own argument) is "tf", TensorFlow's
     `.index` + `.data-00000-of-00001` files (the default, so that checkpoints
     go both ways between graphc and TensorFlow), or "safetensors", one
     `P.safetensors` file with SHA-256 checksums.
     """
 
-    def __init__(self, var_list=None, max_to_keep=5, keep_checkpoint_every_n_hours=10000.0,
-                 checkpoint_format=checkpoint_formats.DEFAULT):
+    def __init__(self, var_list=None, reshape=False, sharded=False, max_to_keep=5,
+                 keep_checkpoint_every_n_hours=10000.0, name=None, restore_sequentially=False, saver_def=None,
+                 builder=None, defer_build=False, write_version=None, pad_step_number=False,
+                 save_relative_paths=False, filename=None, checkpoint_format=checkpoint_formats.DEFAULT):
+        if reshape or saver_def is not None or builder is not None or pad_step_number or filename is not None:
+            raise errors.UnimplementedError(None, None, "graphc's Saver does not support reshape, saver_def, builder, "
+                                                        "pad_step_number or filename")
         self._variables = _checkpoint_names(var_list)
         self._max_to_keep = max_to_keep
         self._keep_every_seconds = keep_checkpoint_every_n_hours * 3600
         self._next_kept_time = time.time() + self._keep_every_seconds
         self._format = checkpoint_formats.check_format(checkpoint_format)
+        if sharded and self._format != checkpoint_formats.TF:
+            raise ValueError(f"Sharded checkpoints are written in TensorFlow's format only, not {self._format}")
+        self._shard_of = _shards_by_device(self._variables) if sharded else None
         self._last_checkpoints: list = []  # (prefix, time saved), oldest first
 
     @property
@@ -89,9 +110,9 @@ class Saver:
         else ValueError. With `write_state` the directory's state file (named
         `latest_filename`, default "checkpoint") is updated, and then
         checkpoints beyond `max_to_keep` are deleted. A process killed during a
-        save leaves the previous checkpoint and state file intact.
-        `write_meta_graph` is accepted for TF1 programs; graphc writes no meta
-        graph.
+        save leaves the previous checkpoint and state file intact. With
+        `write_meta_graph` the graph goes to `PREFIX.meta` (see the module
+        docstring), before the state file names the checkpoint.
         """
         save_path = os.fspath(save_path)
         save_dir = os.path.dirname(save_path)
@@ -105,7 +126,9 @@ class Saver:
             step = global_step if isinstance(global_step, numbers.Integral) else values[-1]
             save_path = f"{save_path}-{int(step)}"
         _make_parent_directory(save_dir, save_path)
-        checkpoint_formats.write(save_path, dict(zip(names, values)), self._format)
+        checkpoint_formats.write(save_path, dict(zip(names, values)), self._format, self._shard_of)
+        if write_meta_graph:
+            self._write_meta_graph(sess.graph, save_path + checkpoint_formats.META_SUFFIX)
         if write_state:
             expired = self._record(save_path)
             state = checkpoint_io.CheckpointState(
@@ -148,6 +171,29 @@ class Saver:
         while values:
             name, value = values.popitem()
             sess._load_variables({name: value})
+
+    def export_meta_graph(self, filename=None, collection_list=None, as_text=False, export_scope=None,
+                          clear_devices=False, clear_extraneous_savers=False, strip_default_attrs=False,
+                          save_debug_info=False):
+        """`Saver.export_meta_graph`: the graph's MetaGraphDef with this Saver's SaverDef, written to
+        `filename` when given (`tf.train.export_meta_graph`)."""
+        if export_scope is not None:
+            raise errors.UnimplementedError(None, None, "Saver.export_meta_graph(export_scope=...) is not supported "
+                                                        "by graphc")
+        graph = next(iter(self._variables.values())).graph
+        meta = meta_graph_export.meta_graph_def(graph, self, collection_list, clear_devices)
+        if filename is not None:
+            meta_graph_export.write(os.fspath(filename), meta, as_text)
+        return meta
+
+    def _write_meta_graph(self, graph, path: str) -> None:
+        """Writes the `.meta` of a save; a graph TF cannot import, or no `tensorboard`, is a warning only."""
+        try:
+            meta = meta_graph_export.meta_graph_def(graph, self)
+        except (ValueError, ImportError) as e:
+            _log.warning("No meta graph written to %s: %s", path, e)
+            return
+        meta_graph_export.write(path, meta, as_text=False)
 
     def _check_graph(self, sess) -> None:
         for var in self._variables.values():
@@ -196,6 +242,13 @@ def _checkpoint_names(var_list) -> dict:
         names[name] = var
         seen.add(var)
     return names
+
+
+def _shards_by_device(variables: dict) -> dict:
+    """Checkpoint name -> shard: one shard per device of the variables, devices in sorted order (TF1's
+    `_GroupByDevices`)."""
+    devices = sorted({DeviceSpec.from_string(var.device).to_string() for var in variables.values()})
+    return {name: devices.index(DeviceSpec.from_string(var.device).to_string()) for name, var in variables.items()}
 
 
 def _check_entry(var: Variable, name: str, entry, save_path: str) -> None:

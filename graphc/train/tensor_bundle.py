@@ -62,13 +62,21 @@ def _shape_proto(shape: tuple) -> bytes:
     return b"".join(wire.bytes_field(2, wire.varint_field(1, size)) for size in shape)
 
 
-def write_bundle(prefix: str, tensors: dict) -> None:
+def write_bundle(prefix: str, tensors: dict, shard_of=None) -> None:
     """Writes `tensors` (name -> array) as the checkpoint `prefix` in TensorFlow's format.
 
-    The data file is written first and the index last, each atomically, so the
-    index never names bytes that are not on disk.
+    `shard_of` (name -> shard number, from 0; default: all in shard 0) splits
+    the tensors between data files `PREFIX.data-0000i-of-0000N`, as TF's
+    sharded Saver does, one shard per device. The data files are written
+    first and the index last, each atomically, so the index never names bytes
+    that are not on disk; then data files of another shard count the prefix
+    had are removed.
     """
-    chunks, entries, offset = [], [], 0
+    shard_of = shard_of or {}
+    num_shards = max(shard_of.values(), default=0) + 1
+    chunks = [[] for _ in range(num_shards)]
+    offsets = [0] * num_shards
+    entries = []
     for name in sorted(tensors, key=lambda name: name.encode()):
         array = np.asarray(tensors[name], order="C")
         dtype = array.dtype.newbyteorder("<")
@@ -76,15 +84,22 @@ def write_bundle(prefix: str, tensors: dict) -> None:
             raise errors.UnimplementedError(None, None, f"Cannot save tensor '{name}' of dtype {array.dtype} in "
                                                         f"TensorFlow's checkpoint format")
         array = array.astype(dtype, copy=False)
+        shard = shard_of.get(name, 0)
         entry = (wire.varint_field(1, tf_datatypes.enum_of(dtype)) + wire.bytes_field(2, _shape_proto(array.shape))
-                 + wire.varint_field(4, offset) + wire.varint_field(5, array.nbytes)
-                 + wire.fixed32_field(6, mask(crc32c(array))))
+                 + wire.varint_field(3, shard) + wire.varint_field(4, offsets[shard])
+                 + wire.varint_field(5, array.nbytes) + wire.fixed32_field(6, mask(crc32c(array))))
         entries.append((name.encode(), entry))
-        chunks.append(memoryview(array.reshape(-1).view(np.uint8)))
-        offset += array.nbytes
-    header = wire.varint_field(1, 1) + wire.bytes_field(3, wire.varint_field(1, _FORMAT_VERSION))
-    atomic_write(data_file(prefix), *chunks)
+        chunks[shard].append(memoryview(array.reshape(-1).view(np.uint8)))
+        offsets[shard] += array.nbytes
+    header = wire.varint_field(1, num_shards) + wire.bytes_field(3, wire.varint_field(1, _FORMAT_VERSION))
+    written = [data_file(prefix, shard, num_shards) for shard in range(num_shards)]
+    for path, shard_chunks in zip(written, chunks):
+        atomic_write(path, *shard_chunks)
     atomic_write(index_file(prefix), sstable.build_table([(b"", header)] + entries))
+    for path in files_of(prefix):
+        if path not in written and path != index_file(prefix):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
 
 def delete_bundle(prefix: str) -> None:

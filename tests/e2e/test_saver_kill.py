@@ -85,6 +85,7 @@ def child(directory: str, prefixes: str, phase: str, occurrence: int) -> None:
         saver.restore(sess, latest)
         saver.recover_last_checkpoints(tf.train.get_checkpoint_state(directory).all_model_checkpoint_paths)
     number = int(sess.run(step))
+    saver.export_meta_graph()  # loads the protobuf classes the saves' .meta files need before the kills start
     if phase != "random":
         stop_at(phase, occurrence)
     print("ready", flush=True)
@@ -161,7 +162,7 @@ def test_killed_saves_never_lose_the_latest_checkpoint(tmp_path):
             restored_number(prefix)
     assert completed >= 10
     leftovers = {name for name in os.listdir(directory) if name != "checkpoint"
-                 and not name.endswith((".safetensors", ".index", ".data-00000-of-00001", ".tmp"))}
+                 and not name.endswith((".safetensors", ".index", ".data-00000-of-00001", ".meta", ".tmp"))}
     assert not leftovers
 
 

@@ -90,13 +90,6 @@ def test_inspect_checkpoint_reads_a_tf_checkpoint(capsys):
     assert rows["global_step"] == ["int64", "[]", "values [30]"]
 
 
-def test_meta_graphs_are_a_clear_unimplemented_error():
-    with pytest.raises(tf.errors.UnimplementedError, match="cannot import the MetaGraphDef 'model.ckpt.meta'"):
-        tf.train.import_meta_graph("model.ckpt.meta")
-    with pytest.raises(tf.errors.UnimplementedError, match="export_meta_graph is not implemented"):
-        tf.train.export_meta_graph("model.ckpt.meta")
-
-
 # TF 2.21 gives these classes and texts (tensorflow.compat.v1.train.load_variable, list_variables).
 def test_list_and_load_errors_as_tf(tmp_path):
     with pytest.raises(tf.errors.NotFoundError, match="Key nope not found in checkpoint"):
@@ -152,6 +145,76 @@ def test_seed_003_reuses_layers_of_a_tf_checkpoint_through_restore_saver(tmp_pat
         save_path = saver.save(sess, "./my_new_model_final.ckpt")
     assert save_path == "./my_new_model_final.ckpt"
     assert ("hidden4/kernel", [10, 20]) in tf.train.list_variables(save_path)
+
+
+# -- sharded checkpoints: one data file per device ---------------------------------------------
+
+# make_checkpoint.py's SHARDED: name -> (device, value).
+SHARDED = {"a": ("/cpu:0", np.arange(6, dtype=np.float32).reshape(2, 3)), "c": ("/cpu:0", np.int64(7)),
+           "b": ("/cpu:1", np.array([1.5, -2.0])), "layer/d": ("/cpu:1", np.array([True, False]))}
+SHARDED_FILES = ("sharded.ckpt.index", "sharded.ckpt.data-00000-of-00002", "sharded.ckpt.data-00001-of-00002")
+
+
+def sharded_variables(values=True):
+    """SHARDED's variables on their devices, initialised to its values (or to zeros)."""
+    variables = []
+    for name, (device, value) in SHARDED.items():
+        with tf.device(device):
+            variables.append(tf.Variable(value if values else np.zeros_like(value), name=name))
+    return variables
+
+
+def two_cpus():
+    return tf.Session(config=tf.ConfigProto(device_count={"CPU": 2}))
+
+
+def test_a_sharded_tf_checkpoint_restores():
+    variables = sharded_variables(values=False)
+    assert tf.train.list_variables(str(DATA / "sharded.ckpt")) == [("a", [2, 3]), ("b", [2]), ("c", []),
+                                                                    ("layer/d", [2])]
+    with two_cpus() as sess:
+        sess.run(tf.global_variables_initializer())
+        tf.train.Saver().restore(sess, str(DATA / "sharded.ckpt"))
+        for variable, (_, value) in zip(variables, SHARDED.values()):
+            np.testing.assert_array_equal(sess.run(variable), value)
+
+
+def test_sharded_saver_writes_byte_for_byte_what_tensorflow_wrote(tmp_path):
+    sharded_variables()
+    saver = tf.train.Saver(sharded=True, max_to_keep=1)
+    with two_cpus() as sess:
+        sess.run(tf.global_variables_initializer())
+        prefix = saver.save(sess, str(tmp_path / "sharded.ckpt"), write_meta_graph=False)
+        for name in SHARDED_FILES:
+            assert filecmp.cmp(tmp_path / name, DATA / name, shallow=False), name
+        saver.save(sess, prefix, global_step=1, write_meta_graph=False)
+    # max_to_keep deletes every shard of the older checkpoint.
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "sharded.ckpt-1.data-00000-of-00002",
+                                            "sharded.ckpt-1.data-00001-of-00002", "sharded.ckpt-1.index"]
+
+
+def test_resaving_a_prefix_with_another_shard_count_removes_the_old_shards(tmp_path):
+    variables = sharded_variables()
+    with two_cpus() as sess:
+        sess.run(tf.global_variables_initializer())
+        prefix = tf.train.Saver(sharded=True).save(sess, str(tmp_path / "m"), write_meta_graph=False)
+        tf.train.Saver().save(sess, prefix, write_meta_graph=False)
+        assert sorted(os.listdir(tmp_path)) == ["checkpoint", "m.data-00000-of-00001", "m.index"]
+        sess.run(variables[0].assign(np.zeros((2, 3), np.float32)))
+        tf.train.Saver().restore(sess, prefix)
+        np.testing.assert_array_equal(sess.run(variables[0]), SHARDED["a"][1])
+    with pytest.raises(ValueError, match="Sharded checkpoints are written in TensorFlow's format only"):
+        tf.train.Saver(sharded=True, checkpoint_format="safetensors")
+
+
+def test_a_missing_shard_is_data_loss_naming_it(tmp_path):
+    for name in SHARDED_FILES[:2]:
+        shutil.copy(DATA / name, tmp_path / name)
+    sharded_variables()
+    with two_cpus() as sess:
+        sess.run(tf.global_variables_initializer())
+        with pytest.raises(tf.errors.DataLossError, match="sharded.ckpt.data-00001-of-00002 is missing"):
+            tf.train.Saver().restore(sess, str(tmp_path / "sharded.ckpt"))
 
 
 # -- damaged checkpoints -----------------------------------------------------------------------

@@ -3,9 +3,10 @@
 TensorFlow and llvmlite each carry their own LLVM and must not share a process:
 the TensorFlow oracle sends this description to its worker
 (tests/fuzz/tensorflow_worker.py), which builds the same graph with TF's ops.
-graphc's ops carry TF1's op types and TF1's order of inputs, so a node is its
-type, its inputs as (op name, output index), and its attributes; dtypes travel
-by name. Only the ops the fetches (in gradient modes: the loss) need are
+graphc's ops carry TF1's op types, so a node is its type, its inputs as (op
+name, output index) in TF's order and its attributes under TF's names (where
+graphc's differ, its OpDef says how: `tf_input_order`, `tf_attr_names`); dtypes
+travel by name. Only the ops the fetches (in gradient modes: the loss) need are
 described: TF differentiates the loss itself with tf.gradients.
 """
 
@@ -54,12 +55,16 @@ def _reference(tensor) -> tuple:
 def _node(op) -> dict:
     attrs, dtype_attrs = {}, {}
     for name, value in op.attrs.items():
+        name = op.op_def.tf_attr_names.get(name, name)
         if isinstance(value, dtypes.DType):
             dtype_attrs[name] = value.name
         elif isinstance(value, np.ndarray):
             attrs[name] = np.array(value)  # a plain copy (constants may be read-only broadcast views)
         else:
             attrs[name] = value
-    return {"name": op.name, "type": op.type, "inputs": [_reference(t) for t in op.inputs],
+    inputs = [_reference(t) for t in op.inputs]
+    if op.op_def.tf_input_order is not None:
+        inputs = [inputs[i] for i in op.op_def.tf_input_order]
+    return {"name": op.name, "type": op.type, "inputs": inputs,
             "control_inputs": [c.name for c in op.control_inputs], "attrs": attrs, "dtype_attrs": dtype_attrs,
             "shapes": [None if t._dims is None else list(t._dims) for t in op.outputs]}

@@ -35,12 +35,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 _ASSIGNMENTS = ("Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent")
-# graphc attribute names that TF's OpDefs spell otherwise.
-_TF_ATTR_NAMES = {("Cast", "dtype"): "DstT", **{(reduction, "keepdims"): "keep_dims"
-                                                 for reduction in ("Sum", "Mean", "Max", "Min", "Prod", "Any", "All")}}
-# graphc puts the inputs whose values must be known at compile time last (core/registry.py's static_inputs);
-# TF's order, as positions in graphc's.
-_TF_INPUT_ORDER = {"Fill": (1, 0), "PadV2": (0, 2, 1), "OneHot": (0, 3, 1, 2)}
 
 
 class _Builder:
@@ -128,8 +122,6 @@ class _Builder:
         from tensorflow.python.framework import op_def_library, op_def_registry
 
         op_def = op_def_registry.get(kind)
-        if kind in _TF_INPUT_ORDER:
-            inputs = [inputs[i] for i in _TF_INPUT_ORDER[kind]]
         arguments, position = {}, 0
         for i, arg in enumerate(op_def.input_arg):
             if arg.number_attr or arg.type_list_attr:  # a list input takes what the later inputs leave
@@ -141,8 +133,7 @@ class _Builder:
                 position += 1
         known = {a.name for a in op_def.attr}
         arguments.update(_defaults(op_def))
-        for name, value in {**node["attrs"], **dtype_attrs}.items():
-            name = _TF_ATTR_NAMES.get((kind, name), name)
+        for name, value in {**node["attrs"], **dtype_attrs}.items():  # TF's names (graph_description.py)
             if name in known:
                 arguments[name] = list(value) if isinstance(value, tuple) else value
         # What every tf.raw_ops wrapper calls, with the OpDef's own argument names (the wrappers rename some).

@@ -46,7 +46,7 @@ def _long_sum_description(n: int) -> dict:
              {"name": "axes", "type": "Const", "inputs": [], "control_inputs": [], "dtype_attrs": {},
               "attrs": {"value": np.array([0], np.int32)}, "shapes": [[1]]},
              {"name": "sum", "type": "Sum", "inputs": [("x", 0), ("axes", 0)], "control_inputs": [],
-              "dtype_attrs": {}, "attrs": {"keepdims": False}, "shapes": [[]]}]
+              "dtype_attrs": {}, "attrs": {"keep_dims": False}, "shapes": [[]]}]
     return {"nodes": nodes, "fetches": [("sum", 0)], "loss": None, "wrt": [], "variables": {}, "state": False}
 
 

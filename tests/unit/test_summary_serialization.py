@@ -156,13 +156,14 @@ def test_graph_def_has_names_types_inputs_and_simple_attrs():
             y = tf.matmul(x, w, name="y")
         tf.summary.scalar("average", tf.reduce_mean(y))
     nodes = {n.name: n for n in graph_def.graph_def(graph).node}
-    assert list(nodes) == [op.name for op in graph.get_operations()]
+    assert [name for name in nodes if name != "average/tag"] == [op.name for op in graph.get_operations()]
     assert nodes["y"].op == "MatMul" and list(nodes["y"].input) == ["x", "w/read", "^w/Assign"]
     assert nodes["y"].device == ""
     assert nodes["x"].attr["dtype"].type == 1  # DT_FLOAT
     assert [d.size for d in nodes["x"].attr["shape"].shape.dim] == [-1, 3]
     assert [d.size for d in nodes["w"].attr["shape"].shape.dim] == [3, 2]
     assert [d.size for d in nodes["y"].attr["_output_shapes"].list.shape[0].dim] == [-1, 2]
-    assert nodes["average"].op == "ScalarSummary" and nodes["average"].attr["tag"].s == b"average"
+    assert nodes["average"].op == "ScalarSummary" and list(nodes["average"].input) == ["average/tag", "Mean"]
+    assert tensor_util.make_ndarray(nodes["average/tag"].attr["value"].tensor) == b"average"  # TF: an input
     zeros = tensor_util.make_ndarray(nodes["zeros"].attr["value"].tensor)
     assert zeros.shape == (3, 2) and not zeros.any()
