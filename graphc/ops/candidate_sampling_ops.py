@@ -48,8 +48,10 @@ def _sampler_reference(state, num_sampled, range_max, unique):
     raise errors.InvalidArgumentError(None, None, sampler_exhausted(num_sampled, len(chosen), len(pool)))
 
 
+# Not TF's LogUniformCandidateSampler (true classes in, expected counts out): the draws alone, so its own type
+# (a GraphDef names it as graphc's; TF has no form for it: tests/unit/test_tf_graph_form.NO_TF_FORM).
 log_uniform_sampled_p = registry.register(OpDef(
-    name="log_uniform_sampled", tf_type="LogUniformCandidateSampler", infer=_sampler_infer,
+    name="log_uniform_sampled", tf_type="LogUniformSampledIds", infer=_sampler_infer,
     effects=Effects(random=True, may_fail=True), reference=_sampler_reference, gradient=NOT_DIFFERENTIABLE,
     workspace=lambda inst: 8 * sampler_pool_size(int(inst.attrs["num_sampled"]))))
 

@@ -14,6 +14,9 @@ NOT_IN_TENSORFLOW_GRAPHS: dict[str, str] = {
              "step, but it is not TF's bit stream (TF 2.21's RandomUniform(seed=3, seed2=0)[0] is 0.1274, "
              "graphc's 0.4620); both are checked against the reference interpreter"
        for name in ("random_uniform", "random_normal", "truncated_normal")},
+    "log_uniform_sampled": "candidate sampling draws from graphc's Philox stream, not TF's, and is one op of "
+                           "graphc's form (ids and the number of draws) where TF's LogUniformCandidateSampler "
+                           "also computes expected counts",
     **{name: "Horovod's collectives: not TensorFlow's ops (checked on 2 MPI ranks against the reference "
              "interpreter by tests/e2e/test_data_parallel.py)"
        for name in ("mpi_allreduce", "mpi_allgather", "mpi_broadcast")},

@@ -13,7 +13,7 @@ OPS = [op for op in registry.all_ops() if op.tf_type is not None]
 # graphc's ops TensorFlow has no op or composition for: a graph with one is not exported (`.meta`), and
 # import cannot meet them. Horovod's are Horovod's own TF ops (a custom op library TF lacks by default).
 NO_TF_FORM = {"InitializedValue", "ReportUninitializedVariables", "HorovodAllreduce", "HorovodAllgather",
-              "HorovodBroadcast"}
+              "HorovodBroadcast", "LogUniformSampledIds"}
 EXTRA_OUTPUTS = {name for op in OPS for name in op.tf_extra_outputs}
 
 
