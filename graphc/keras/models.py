@@ -5,7 +5,12 @@ A model builds its graph the first time it sees data, in the default graph
 its own. The graph holds one forward pass for training (`training=True`) and one
 for inference sharing the same weights; `compile` adds the loss, the metrics'
 per-batch sums and the optimizer's update. Each batch of `fit`, `evaluate` or
-`predict` is then one `Session.run`: one native call.
+`predict` is then one `Session.run`: one native call; with
+`compile(steps_per_execution=N)`, `fit` runs N batches per native call
+(`Session.run(..., steps=N)` on the batches stacked). So that the epoch's logs
+cover every batch whatever N, the training step itself adds each batch's loss,
+metric sums and size into float64 totals (variables of the graph), as the
+host did before, in the same order and precision.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from typing import Optional
 import numpy as np
 
 from graphc.core import dtypes
-from graphc.frontend.graph import convert_to_tensor, get_default_graph
+from graphc.frontend.graph import GraphKeys, convert_to_tensor, get_default_graph
 from graphc.keras import losses as losses_module
 from graphc.keras import metrics as metrics_module
 from graphc.keras import optimizers as optimizers_module
 from graphc.keras.layers import Layer, takes_training
-from graphc.ops import array_ops
-from graphc.ops.variables import variables_initializer
+from graphc.ops import array_ops, state_ops
+from graphc.ops.variables import Variable, variables_initializer
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -42,12 +47,15 @@ class History:
 class _Compiled:
     """What `compile` fixed: the loss, metrics and optimizer, and the graph ops they added."""
 
-    def __init__(self, optimizer, loss, metrics):
+    def __init__(self, optimizer, loss, metrics, steps_per_execution):
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        self.steps_per_execution = steps_per_execution
         self.labels = None  # the labels placeholder, once built
-        self.train_fetches = None  # [train_op, loss, metric sums...] on the training pass
+        # [train_op, then the epoch's totals after the batch: loss * size, metric sums..., examples]
+        self.train_fetches = None
+        self.reset_totals = None  # sets the totals to zero, at the start of an epoch
         self.eval_fetches = None  # [loss, metric sums...] on the inference pass
 
 
@@ -127,8 +135,17 @@ class Model(Layer):
                 self._outputs[True] = self(self._inputs, training=True)
             train_loss = compiled.loss(compiled.labels, self._outputs[True])
             train_op = compiled.optimizer.tf_optimizer().minimize(train_loss, var_list=self.trainable_weights)
-            compiled.train_fetches = [train_op, train_loss] + [
-                m.batch_sum(compiled.labels, self._outputs[True]) for m in compiled.metrics]
+            # The loss times the batch size in float32, then summed in float64: the host's arithmetic
+            # before the totals moved into the step.
+            examples = array_ops.cast(array_ops.shape(compiled.labels)[0], dtypes.float32)
+            batch_sums = [train_loss * examples] + [
+                m.batch_sum(compiled.labels, self._outputs[True]) for m in compiled.metrics] + [examples]
+            totals = [Variable(0.0, trainable=False, collections=[GraphKeys.LOCAL_VARIABLES], dtype=dtypes.float64,
+                               name=f"{self.name}_total_{name}")
+                      for name in ["loss"] + [m.name for m in compiled.metrics] + ["examples"]]
+            compiled.train_fetches = [train_op] + [state_ops.assign_add(total, array_ops.cast(value, dtypes.float64))
+                                                   for total, value in zip(totals, batch_sums)]
+            compiled.reset_totals = variables_initializer(totals)
             compiled.eval_fetches = [compiled.loss(compiled.labels, self._outputs[False])] + [
                 m.batch_sum(compiled.labels, self._outputs[False]) for m in compiled.metrics]
             new_variables = [v for v in self._graph.get_collection("variables") if v not in graph_variables]
@@ -146,15 +163,21 @@ class Model(Layer):
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, steps_per_execution: int = 1) -> None:
+        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use; `fit` runs
+        `steps_per_execution` batches per native call (`evaluate` and `predict` one)."""
         if loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
-        self._compiled = _Compiled(optimizer, loss, metrics)
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)):
+            raise TypeError(f"steps_per_execution must be an int, got {steps_per_execution!r}")
+        if steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be at least 1, got {steps_per_execution}")
+        self._compiled = _Compiled(optimizer, loss, metrics, int(steps_per_execution))
 
     def fit(self, x, y, batch_size: Optional[int] = None, epochs: int = 1, verbose: int = 1,
             validation_data=None, shuffle: bool = True, initial_epoch: int = 0) -> History:
-        """Trains for `epochs` passes over (x, y) in batches; one native call per batch."""
+        """Trains for `epochs` passes over (x, y) in batches; one native call per `steps_per_execution`
+        batches (the last, partial batch in a call of its own)."""
         compiled = self._require_compiled()
         x, y = _inputs_array(x), _labels_array(y, x, compiled.loss.label_dtype)
         self._build_for(x)
@@ -164,18 +187,21 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
             loss = metrics_module.RunningMean("loss")
-            for metric in compiled.metrics:
-                metric.reset_state()
+            self._session.run(compiled.reset_totals)
             with _progress(len(x), batch_size, f"Epoch {epoch + 1}/{epochs}", verbose) as bar:
-                for start in range(0, len(x), batch_size):
-                    batch = order[start:start + batch_size]
-                    feed = {self._inputs: x[batch], compiled.labels: y[batch]}
-                    _, batch_loss, *sums = self._session.run(compiled.train_fetches, feed)
-                    loss.accumulate(batch_loss * len(batch), len(batch))
-                    for metric, total in zip(compiled.metrics, sums):
-                        metric.accumulate(total, len(batch))
+                for start, batches in _executions(len(x), batch_size, compiled.steps_per_execution):
+                    examples = order[start:start + batches * batch_size]
+                    inputs, labels = x[examples], y[examples]
+                    if batches > 1:  # stacked: the k-th batch for the k-th step of the call
+                        inputs = inputs.reshape((batches, batch_size) + inputs.shape[1:])
+                        labels = labels.reshape((batches, batch_size) + labels.shape[1:])
+                    feed = {self._inputs: inputs, compiled.labels: labels}
+                    _, loss_total, *totals, count = self._session.run(compiled.train_fetches, feed, steps=batches)
+                    loss.assign(loss_total, count)
+                    for metric, total in zip(compiled.metrics, totals):
+                        metric.assign(total, count)
                     logs = _logs(loss, compiled.metrics)
-                    bar.update(1)
+                    bar.update(batches)
                     bar.set_postfix(logs, refresh=False)
                 if validation_data is not None:
                     values = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
@@ -270,6 +296,16 @@ class Sequential(Model):
         for layer in self._layers:
             inputs = layer(inputs, training=training) if takes_training(layer.call) else layer(inputs)
         return inputs
+
+
+def _executions(examples: int, batch_size: int, per_execution: int):
+    """(first example, batches) of each native call of an epoch: `per_execution` full batches a call while
+    there are that many, the full batches left in one call, then the partial batch in one of its own."""
+    start = 0
+    while start < examples:
+        batches = min(per_execution, (examples - start) // batch_size) or 1
+        yield start, batches
+        start += batches * batch_size
 
 
 def _inputs_array(x) -> np.ndarray:
