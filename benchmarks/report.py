@@ -44,6 +44,14 @@ def step_targets(workload_key: str, medians: dict, limits: dict) -> list:
     return targets
 
 
+def time_target(name: str, seconds, limit: float) -> Target:
+    """A time per step against its limit in seconds (None: not measured)."""
+    label = f"{name}: ≤ {limit * 1e6:g} µs a step"
+    if seconds is None:
+        return Target(label, "-", None)
+    return Target(label, f"{seconds * 1e6:.2f} µs", seconds <= limit)
+
+
 def gemm_targets(peaks: dict, rows: list) -> list:
     worst = min(rows, key=lambda row: row["graphc"] / row["openblas"])
     worst_ratio = worst["graphc"] / worst["openblas"]

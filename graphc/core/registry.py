@@ -164,6 +164,9 @@ class OpDef:
     # HOST ops: `host_function(op, input_values)` gives the op's one output from the values of
     # its inputs, which the compiled step computes.
     host_function: Optional[Callable] = None
+    # HOST ops that need only a statistic of their input: the IR op the compiled step applies to it
+    # (registered by name), whose result `host_function` receives instead of the input's values.
+    device_reduction: Optional[str] = None
     # Default op name for graphs (TF1 uses the op type unless the API says otherwise).
     default_name: Optional[str] = None
     # The operand and result dtypes graphc's code for the op handles (None: see CORE_DTYPES); a step
