@@ -1,10 +1,11 @@
 """`make bench`: graphc against NumPy, PyTorch and JAX on one CPU, and against issue 3's targets.
 
 In order: the three training steps below (this process); float32 GEMM against
-OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
-threads (thread_determinism.py); compile time against graph size, graphc's and
-JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI ranks
-(distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
+OpenBLAS and the FMA peak (gemm.py); compile times of the MLP and CNN steps,
+stage by stage (compile_time.py); 1 vs N threads (thread_determinism.py);
+compile time against graph size, graphc's and JAX's (compile_scaling.py); data
+parallel training at 1 and 2 MPI ranks (distributed.py); what 4 histogram
+summaries add to the MLP step (summaries.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
@@ -72,6 +73,7 @@ import graphc_repeated_steps
 import graphc_steps
 import numpy_steps
 import report
+import summaries
 import thread_determinism
 import workloads
 
@@ -172,10 +174,10 @@ def main(only: list) -> None:
     targets += report.gemm_targets(peaks, gemm_rows)
 
     section("\n### Compiling and threads\n")
-    compile_seconds = compile_time.measure()
-    section(f"MLP training step, first `sess.run` to its end: cold {compile_seconds['cold']:.3f} s, "
-            f"from the disk cache in a new process {1000 * compile_seconds['cached']:.1f} ms.")
-    targets += report.compile_targets(compile_seconds)
+    compile_results = compile_time.measure()
+    section("First `sess.run` of the training step to its end, in a new process:\n\n"
+            + compile_time.table(compile_results) + "\n")
+    targets += report.compile_targets(compile_results, compile_time.COLD_LIMITS, compile_time.CACHED_LIMIT)
     identical = thread_determinism.identical(thread_counts)
     section(f"Weights after {thread_determinism.STEPS} MLP steps with {' and '.join(map(str, thread_counts))} "
             f"threads: {'bit-identical' if identical else 'DIFFERENT'}.")
@@ -192,6 +194,10 @@ def main(only: list) -> None:
     else:
         distributed_results = distributed.measure()
         section(distributed.table(distributed_results) + "\n\n" + distributed.targets(distributed_results))
+    section("\n### Summaries in the step: 4 histograms fetched with the MLP step (benchmarks/summaries.py)\n")
+    summary_medians = summaries.measure()
+    section(summaries.table(summary_medians))
+    targets.append(summaries.target(summary_medians))
     section("\n### TF2: the seed-001 step, eager and tf.function\n")
     section(eager_steps.table(eager_steps.measure()))  # last: it loads TensorFlow's thread pools into the process
 
