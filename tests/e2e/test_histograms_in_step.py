@@ -121,3 +121,19 @@ def test_non_finite_values_fail_as_tf1s_summary_does(bad, word):
     with tf.Session() as session:
         with pytest.raises(tf.errors.InvalidArgumentError, match=f"{word} in summary histogram for: spread"):
             session.run(summary, {x: [1.0, bad, 2.0]})
+
+
+def test_every_bucket_limit_and_its_neighbours():
+    """Each value exactly on a limit, and the doubles next to it on both sides (float32 ones too): the
+    kernel's estimate from the exponent and its corrections give std::upper_bound's bucket for each."""
+    limits = histograms.default_bucket_limits()
+    values = np.concatenate([limits, np.nextafter(limits, np.inf), np.nextafter(limits, -np.inf),
+                             limits.astype(np.float32).astype(np.float64), [0.0, -0.0, 5e-324, -5e-324, 1e-310]])
+    values = values[np.isfinite(values)]
+    x = tf.placeholder(tf.float64, [None])
+    statistics_op = tf.summary.histogram("limits", x)
+    with tf.Session() as session:
+        got = tf.Summary.FromString(session.run(statistics_op, {x: values})).value[0].histo
+    expected = serialization.histogram_proto(histograms.statistics(values))
+    assert list(got.bucket) == list(expected.bucket) and list(got.bucket_limit) == list(expected.bucket_limit)
+    assert got == expected
