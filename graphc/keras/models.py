@@ -6,11 +6,11 @@ its own. The graph holds one forward pass for training (`training=True`) and one
 for inference sharing the same weights; `compile` adds the loss, the metrics'
 per-batch sums and the optimizer's update. Each batch of `fit`, `evaluate` or
 `predict` is then one `Session.run`: one native call; with
-`compile(steps_per_execution=N)`, `fit` runs N batches per native call
-(`Session.run(..., steps=N)` on the batches stacked). So that the epoch's logs
-cover every batch whatever N, the training step itself adds each batch's loss,
-metric sums and size into float64 totals (variables of the graph), as the
-host did before, in the same order and precision.
+`compile(steps_per_execution=N)`, `fit` and `evaluate` run N batches per native
+call (`Session.run(..., steps=N)` on the batches stacked). So that their logs
+cover every batch whatever N, the step itself adds each batch's loss, metric
+sums and size into float64 totals (variables of the graph), as the host did
+before, in the same order and precision.
 """
 
 from __future__ import annotations
@@ -53,10 +53,25 @@ class _Compiled:
         self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
         self.steps_per_execution = steps_per_execution
         self.labels = None  # the labels placeholder, once built
-        # [train_op, then the epoch's totals after the batch: loss * size, metric sums..., examples]
-        self.train_fetches = None
-        self.reset_totals = None  # sets the totals to zero, at the start of an epoch
-        self.eval_fetches = None  # [loss, metric sums...] on the inference pass
+        self.train_op = None
+        self.train_totals = None  # _Totals of the training pass (an epoch's)
+        self.eval_totals = None  # _Totals of the inference pass (an evaluation's)
+
+
+class _Totals:
+    """Float64 variables the step adds each batch's loss * size, metric sums and size to: `fetches` gives
+    the totals after the batch, `reset` sets them to zero. The loss times the size is computed in
+    float32, then added in float64: the host's arithmetic before the totals moved into the step."""
+
+    def __init__(self, name: str, loss, labels, outputs, metrics: list):
+        examples = array_ops.cast(array_ops.shape(labels)[0], dtypes.float32)
+        batch_sums = [loss(labels, outputs) * examples] + [m.batch_sum(labels, outputs) for m in metrics] + [
+            examples]
+        totals = [Variable(0.0, trainable=False, collections=[GraphKeys.LOCAL_VARIABLES], dtype=dtypes.float64,
+                           name=f"{name}_{part}") for part in ["loss"] + [m.name for m in metrics] + ["examples"]]
+        self.fetches = [state_ops.assign_add(total, array_ops.cast(value, dtypes.float64))
+                        for total, value in zip(totals, batch_sums)]
+        self.reset = variables_initializer(totals)
 
 
 class Model(Layer):
@@ -121,7 +136,7 @@ class Model(Layer):
     def _build_training(self, y: np.ndarray) -> _Compiled:
         """Adds the training pass, loss, metrics and update for what `compile` chose (once)."""
         compiled = self._require_compiled()
-        if compiled.train_fetches is not None:
+        if compiled.train_op is not None:
             expected = compiled.labels.shape.as_list()[1:]
             if list(y.shape[1:]) != expected:
                 raise ValueError(f"Labels for {self.name} are incompatible: expected shape (None"
@@ -134,20 +149,12 @@ class Model(Layer):
             if True not in self._outputs:
                 self._outputs[True] = self(self._inputs, training=True)
             train_loss = compiled.loss(compiled.labels, self._outputs[True])
-            train_op = compiled.optimizer.tf_optimizer().minimize(train_loss, var_list=self.trainable_weights)
-            # The loss times the batch size in float32, then summed in float64: the host's arithmetic
-            # before the totals moved into the step.
-            examples = array_ops.cast(array_ops.shape(compiled.labels)[0], dtypes.float32)
-            batch_sums = [train_loss * examples] + [
-                m.batch_sum(compiled.labels, self._outputs[True]) for m in compiled.metrics] + [examples]
-            totals = [Variable(0.0, trainable=False, collections=[GraphKeys.LOCAL_VARIABLES], dtype=dtypes.float64,
-                               name=f"{self.name}_total_{name}")
-                      for name in ["loss"] + [m.name for m in compiled.metrics] + ["examples"]]
-            compiled.train_fetches = [train_op] + [state_ops.assign_add(total, array_ops.cast(value, dtypes.float64))
-                                                   for total, value in zip(totals, batch_sums)]
-            compiled.reset_totals = variables_initializer(totals)
-            compiled.eval_fetches = [compiled.loss(compiled.labels, self._outputs[False])] + [
-                m.batch_sum(compiled.labels, self._outputs[False]) for m in compiled.metrics]
+            compiled.train_op = compiled.optimizer.tf_optimizer().minimize(train_loss,
+                                                                           var_list=self.trainable_weights)
+            compiled.train_totals = _Totals(f"{self.name}_train_total", compiled.loss, compiled.labels,
+                                            self._outputs[True], compiled.metrics)
+            compiled.eval_totals = _Totals(f"{self.name}_eval_total", compiled.loss, compiled.labels,
+                                           self._outputs[False], compiled.metrics)
             new_variables = [v for v in self._graph.get_collection("variables") if v not in graph_variables]
             self._session.run(variables_initializer(new_variables))  # the optimizer's slots
         return compiled
@@ -164,8 +171,8 @@ class Model(Layer):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, steps_per_execution: int = 1) -> None:
-        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use; `fit` runs
-        `steps_per_execution` batches per native call (`evaluate` and `predict` one)."""
+        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use; `fit` and `evaluate` run
+        `steps_per_execution` batches per native call (`predict` one)."""
         if loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)):
@@ -187,19 +194,9 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
             loss = metrics_module.RunningMean("loss")
-            self._session.run(compiled.reset_totals)
             with _progress(len(x), batch_size, f"Epoch {epoch + 1}/{epochs}", verbose) as bar:
-                for start, batches in _executions(len(x), batch_size, compiled.steps_per_execution):
-                    examples = order[start:start + batches * batch_size]
-                    inputs, labels = x[examples], y[examples]
-                    if batches > 1:  # stacked: the k-th batch for the k-th step of the call
-                        inputs = inputs.reshape((batches, batch_size) + inputs.shape[1:])
-                        labels = labels.reshape((batches, batch_size) + labels.shape[1:])
-                    feed = {self._inputs: inputs, compiled.labels: labels}
-                    _, loss_total, *totals, count = self._session.run(compiled.train_fetches, feed, steps=batches)
-                    loss.assign(loss_total, count)
-                    for metric, total in zip(compiled.metrics, totals):
-                        metric.assign(total, count)
+                for batches in self._run_executions([compiled.train_op], compiled.train_totals, x, y, order,
+                                                    batch_size, loss, compiled.metrics):
                     logs = _logs(loss, compiled.metrics)
                     bar.update(batches)
                     bar.set_postfix(logs, refresh=False)
@@ -210,6 +207,25 @@ class Model(Layer):
                     bar.set_postfix(logs)
             history.record(epoch, logs)
         return history
+
+    def _run_executions(self, ops: list, totals: _Totals, x, y, order, batch_size: int, loss, metrics: list):
+        """Runs `ops` and the totals' updates over the examples of `order`, `steps_per_execution` batches a
+        native call (see `_executions`), setting `loss` and `metrics` from the totals after each call;
+        yields the batches each call ran."""
+        self._session.run(totals.reset)
+        for start, batches in _executions(len(x), batch_size, self._compiled.steps_per_execution):
+            examples = order[start:start + batches * batch_size]
+            inputs, labels = x[examples], y[examples]
+            if batches > 1:  # stacked: the k-th batch for the k-th step of the call
+                inputs = inputs.reshape((batches, batch_size) + inputs.shape[1:])
+                labels = labels.reshape((batches, batch_size) + labels.shape[1:])
+            values = self._session.run(ops + totals.fetches, {self._inputs: inputs, self._compiled.labels: labels},
+                                       steps=batches)
+            loss_total, *metric_totals, count = values[len(ops):]
+            loss.assign(loss_total, count)
+            for metric, total in zip(metrics, metric_totals):
+                metric.assign(total, count)
+            yield batches
 
     @property
     def metrics_names(self) -> list:
@@ -226,14 +242,9 @@ class Model(Layer):
         loss = metrics_module.RunningMean("loss")
         metrics = [metrics_module.RunningMean(m.name) for m in compiled.metrics]
         with _progress(len(x), batch_size, "Evaluate", verbose) as bar:
-            for start in range(0, len(x), batch_size):
-                feed = {self._inputs: x[start:start + batch_size], compiled.labels: y[start:start + batch_size]}
-                batch_loss, *sums = self._session.run(compiled.eval_fetches, feed)
-                count = len(feed[self._inputs])
-                loss.accumulate(batch_loss * count, count)
-                for metric, total in zip(metrics, sums):
-                    metric.accumulate(total, count)
-                bar.update(1)
+            for batches in self._run_executions([], compiled.eval_totals, x, y, np.arange(len(x)), batch_size, loss,
+                                                metrics):
+                bar.update(batches)
                 bar.set_postfix(_logs(loss, metrics), refresh=False)
         if not metrics:
             return float(loss.result())

@@ -62,7 +62,7 @@ class Executable:
         table = getattr(self._library.lib, abi.ROLLBACK_TABLE)
         self._rollback_indices = [table[1 + i] for i in range(table[0])]
         self._rollback_arrays: list = []
-        self._saved = None  # where graphc_steps saves the rollback variables before each run
+        self._saved = aligned_empty(1)  # where graphc_steps saves the rollback variables before each run
 
     def bind_variables(self, arrays: list) -> None:
         """Points the step at the session's variable buffers (in plan order)."""

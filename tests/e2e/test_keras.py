@@ -188,8 +188,8 @@ def test_small_cnn_trains_with_adam():
 
 @pytest.mark.parametrize("steps_per_execution", [3, 4])
 def test_steps_per_execution_trains_and_logs_as_one_batch_a_call(steps_per_execution):
-    """N batches per native call: the same weights and the same logged loss and accuracy, bit for bit, as
-    one batch a call (10 batches of 8 and a last one of 3: executions of N, the rest, the partial one)."""
+    """N batches per native call: the same weights, logged loss and accuracy and evaluation, bit for bit,
+    as one batch a call (10 batches of 8 and a last one of 3: executions of N, the rest, the partial one)."""
     x, y = _blobs(count=83)
     results = []
     for per_execution in (1, steps_per_execution):
@@ -202,11 +202,11 @@ def test_steps_per_execution_trains_and_logs_as_one_batch_a_call(steps_per_execu
                       steps_per_execution=per_execution)
         np.random.seed(0)  # the same shuffles
         history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-        results.append((model.get_weights(), history.history))
-    (weights, history), (weights_n, history_n) = results
+        results.append((model.get_weights(), history.history, model.evaluate(x, y, batch_size=8, verbose=0)))
+    (weights, history, evaluation), (weights_n, history_n, evaluation_n) = results
     for a, b in zip(weights, weights_n):
         np.testing.assert_array_equal(a, b)
-    assert history == history_n
+    assert history == history_n and evaluation == evaluation_n
     assert history["loss"][1] < history["loss"][0]
 
 
