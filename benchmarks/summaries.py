@@ -6,22 +6,17 @@ layer merged into one summary: the step alone, `[train_op, merged]` (the
 buckets counted by the compiled step, core/histograms.py), and for reference
 the same statistics computed on the host in NumPy from the four tensors (what
 graphc did before the buckets moved into the step; TF1's kernel runs the same
-per-value bucket search in C++). Medians over interleaved rounds, in one run.
+per-value bucket search in C++). Medians over run.py's interleaved rounds, in one run.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-
-import numpy as np
-
 import graphc as tf
 import graphc_steps
+import report
 import workloads
 from graphc.core import histograms
 
-ROUNDS = 15
 STEPS_PER_BLOCK = 20
 
 
@@ -37,28 +32,33 @@ def measure() -> dict:
     feed = trainer.prepare(*workload.batches[0])
     session = trainer.session
 
-    def plain():
-        session.run(trainer.train_op, feed)
+    def plain(feed_dict):
+        session.run(trainer.train_op, feed_dict)
 
-    def with_summaries():
-        session.run([trainer.train_op, merged], feed)
+    def with_summaries(feed_dict):
+        session.run([trainer.train_op, merged], feed_dict)
 
-    def in_numpy():
-        session.run(trainer.train_op, feed)
-        for value in session.run(tensors, feed):
+    def in_numpy(feed_dict):
+        session.run(trainer.train_op, feed_dict)
+        for value in session.run(tensors, feed_dict):
             histograms.statistics(value)
 
-    kinds = {"step": plain, "step with 4 histograms": with_summaries, "step, then 4 histograms in NumPy": in_numpy}
-    samples = {name: [] for name in kinds}
-    for function in kinds.values():
-        function()
-    for _ in range(ROUNDS):
-        for name, function in kinds.items():
-            start = time.perf_counter()
-            for _ in range(STEPS_PER_BLOCK):
-                function()
-            samples[name].append((time.perf_counter() - start) / STEPS_PER_BLOCK)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    import run  # the benchmark's driver, which imports this module: its round-robin timing
+
+    contenders = [run.Contender(name, _Steps(function), [feed]) for name, function in
+                  (("step", plain), ("step with 4 histograms", with_summaries),
+                   ("step, then 4 histograms in NumPy", in_numpy))]
+    return run.median_seconds_per_step(contenders, STEPS_PER_BLOCK)
+
+
+class _Steps:
+    """One way of running the step, as the benchmark's driver times a trainer."""
+
+    def __init__(self, function):
+        self.step = function
+
+    def wait(self):
+        """Nothing to wait for: `sess.run` returns when the step is done."""
 
 
 def table(medians: dict) -> str:
@@ -71,8 +71,6 @@ def table(medians: dict) -> str:
 
 def target(medians: dict):
     """Issue 19's: the 4 histograms add at most 5% to the step."""
-    import report
-
     ratio = medians["step with 4 histograms"] / medians["step"]
     return report.Target("4 histogram summaries add ≤ 5% to the MLP step", f"+{100 * (ratio - 1):.0f}%",
                          ratio <= 1.05)
