@@ -1,17 +1,22 @@
-"""How long the MLP training step takes to compile: cold, and from the on-disk cache.
+"""How long the MLP and CNN training steps take to compile: cold, and from the on-disk cache.
 
-Each measurement is a fresh process (`compile_time.py --worker`) that builds the
+Each measurement is a fresh process (`compile_time.py --worker NAME`) that builds the
 TF1 graph, runs the initializer, then times its first `sess.run(train_op,
 feed_dict)` from call to return: lowering, passes, LLVM, linking and loading,
-and the step itself. "Cold" starts from an empty cache holding only the
+and the step itself; then three more steps. The compile time is the first run's
+time less the median of the others (the CNN's step alone is tens of
+milliseconds, and its first run also touches its arena's pages). "Cold" starts from an empty cache holding only the
 per-machine libraries (the C runtime and the GEMM library, which `make` builds
-once per machine); "cached" reuses the cache the cold run filled.
+once per machine); "cached" reuses the cache the cold run filled. The worker
+runs with GRAPHC_TIMING=1, so the cold run also says where the time went, stage
+by stage (compiler/driver.py's instrument).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -21,18 +26,45 @@ import time
 from pathlib import Path
 
 REPEATS = 3
+WORKLOADS = ("mlp", "cnn")
+# Issue 19's targets, seconds: each step cold, and any step from the disk cache in a new process.
+COLD_LIMITS = {"mlp": 0.25, "cnn": 0.5}
+CACHED_LIMIT = 0.010
+_TIMING_LINE = re.compile(r"graphc: compiled (\S+) in [\d.]+ ms \((.*)\)")
 
 
 def measure() -> dict:
-    """{"cold": seconds, "cached": seconds}, medians of REPEATS pairs of processes."""
-    cold, cached = [], []
-    for _ in range(REPEATS):
-        with tempfile.TemporaryDirectory() as directory:
-            cache = Path(directory) / "cache"
-            _seed_per_machine_libraries(cache)
-            cold.append(_run_worker(cache))
-            cached.append(_run_worker(cache))
-    return {"cold": statistics.median(cold), "cached": statistics.median(cached)}
+    """{workload: {"cold": s, "cached": s, "stages": {stage: ms}}}: medians of REPEATS pairs of processes
+    (the stages of the median cold run)."""
+    results = {}
+    for name in WORKLOADS:
+        cold, cached = [], []
+        for _ in range(REPEATS):
+            with tempfile.TemporaryDirectory() as directory:
+                cache = Path(directory) / "cache"
+                _seed_per_machine_libraries(cache)
+                cold.append(_run_worker(cache, name))
+                cached.append(_run_worker(cache, name))
+        cold.sort(key=lambda run: run["seconds"])
+        results[name] = {"cold": cold[len(cold) // 2]["seconds"], "stages": cold[len(cold) // 2]["stages"],
+                         "cached": statistics.median(run["seconds"] for run in cached),
+                         "step": statistics.median(run["step"] for run in cold + cached)}
+    return results
+
+
+def table(results: dict) -> str:
+    """A markdown table of the compile times, and one of the cold compiles' stages."""
+    rows = ["| training step | compile cold (s) | target | from the disk cache (ms) | target | the step (ms) |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, result in results.items():
+        rows.append(f"| {name.upper()} | {result['cold']:.3f} | ≤ {COLD_LIMITS[name]:g} | "
+                    f"{1000 * result['cached']:.1f} | ≤ {1000 * CACHED_LIMIT:g} | {1000 * result['step']:.2f} |")
+    stages = list(dict.fromkeys(stage for result in results.values() for stage in result["stages"]))
+    rows += ["", "| cold compile, ms | " + " | ".join(stages) + " |", "|---|" + "---:|" * len(stages)]
+    for name, result in results.items():
+        rows.append(f"| {name.upper()} | " + " | ".join(f"{result['stages'].get(stage, 0.0):.0f}"
+                                                       for stage in stages) + " |")
+    return "\n".join(rows)
 
 
 def _seed_per_machine_libraries(cache: Path) -> None:
@@ -45,28 +77,40 @@ def _seed_per_machine_libraries(cache: Path) -> None:
         shutil.copy2(library, cache / library.name)
 
 
-def _run_worker(cache: Path) -> float:
-    environment = dict(os.environ, GRAPHC_CACHE_DIR=str(cache))
-    output = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker"], env=environment,
-                            check=True, capture_output=True, text=True).stdout
-    return json.loads(output.splitlines()[-1])["seconds"]
+def _run_worker(cache: Path, name: str) -> dict:
+    environment = dict(os.environ, GRAPHC_CACHE_DIR=str(cache), GRAPHC_TIMING="1")
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", name], env=environment,
+                            check=True, capture_output=True, text=True)
+    measured = json.loads(result.stdout.splitlines()[-1])
+    # The training step's line (the initializer compiles before the timed run, and prints first).
+    timing = [match for match in map(_TIMING_LINE.search, result.stderr.splitlines()) if match]
+    measured["stages"] = {}
+    if timing:
+        for part in timing[-1].group(2).split(", "):
+            stage, milliseconds = part.rsplit(" ", 1)
+            measured["stages"][stage] = float(milliseconds)
+    return measured
 
 
-def worker() -> None:
+def worker(name: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import graphc_steps
     import workloads
 
-    workload = workloads.mlp_workload(1)
-    trainer = graphc_steps.mlp_trainer(workload)
+    workload = {"mlp": workloads.mlp_workload, "cnn": workloads.cnn_workload}[name](1)
+    trainer = getattr(graphc_steps, f"{name}_trainer")(workload)
     feed_dict = trainer.prepare(*workload.batches[0])
-    start = time.perf_counter()
-    trainer.step(feed_dict)
-    print(json.dumps({"seconds": time.perf_counter() - start}))
+    times = []
+    for _ in range(4):
+        start = time.perf_counter()
+        trainer.step(feed_dict)
+        times.append(time.perf_counter() - start)
+    step = statistics.median(times[1:])
+    print(json.dumps({"seconds": times[0] - step, "step": step}))
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--worker"]:
-        worker()
+    if sys.argv[1:2] == ["--worker"]:
+        worker(sys.argv[2])
     else:
-        print(measure())
+        print(table(measure()))

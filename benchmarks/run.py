@@ -1,10 +1,12 @@
 """`make bench`: graphc against NumPy, PyTorch and JAX on one CPU, and against issue 3's targets.
 
 In order: the four training steps below (this process); float32 GEMM against
-OpenBLAS and the FMA peak (gemm.py); compile times (compile_time.py); 1 vs N
-threads (thread_determinism.py); tf.data against feed_dict (data_input.py);
-compile time against graph size, graphc's and JAX's (compile_scaling.py); data
-parallel training at 1 and 2 MPI ranks (distributed.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
+OpenBLAS and the FMA peak (gemm.py); compile times of the MLP and CNN steps,
+stage by stage (compile_time.py); 1 vs N threads (thread_determinism.py);
+tf.data against feed_dict (data_input.py); compile time against graph size,
+graphc's and JAX's (compile_scaling.py); data parallel training at 1 and 2 MPI
+ranks (distributed.py); what 4 histogram summaries add to the MLP step
+(summaries.py); the TF2 seed step, eager and tf.function, against TensorFlow 2
 and PyTorch (eager_steps.py); then the targets table (report.py). Everything
 printed goes to benchmarks/results/results.md, with a chart in results.png.
 
@@ -25,7 +27,8 @@ Four workloads, each a full training step (forward, backward, update), float32:
   PyTorch runs torch.nn.LSTM, JAX the cell under lax.scan; NumPy sits it out.
 
 Implementations (one module each): graphc runs the TF1 program, feeding the
-placeholders at every `sess.run(train_op, feed_dict)`; NumPy writes forward and
+placeholders at every `sess.run(train_op, feed_dict)`, and again with 100 steps
+a call, `sess.run(train_op, feed_dict, steps=100)` (graphc_repeated_steps.py); NumPy writes forward and
 backward out with `@` and updates in place; PyTorch runs eagerly with
 `loss.backward()` and an update under `torch.no_grad()`; JAX jits the whole step
 into one function returning the new parameters. Each module exposes
@@ -71,9 +74,11 @@ import data_input
 import distributed
 import eager_steps
 import gemm
+import graphc_repeated_steps
 import graphc_steps
 import numpy_steps
 import report
+import summaries
 import thread_determinism
 import workloads
 
@@ -95,6 +100,8 @@ MLP_JAX_LIMIT = 0.65  # issue 3's targets: graphc's step time at most this times
 TINY_JAX_LIMIT = 0.35
 CNN_TORCH_LIMIT = 0.65  # issue 4's: the CNN step at most this times PyTorch eager's
 LSTM_TORCH_LIMIT = 0.5  # issue 15's: the LSTM step at most this times PyTorch eager's nn.LSTM
+# Issue 19's: the tiny step, run 100 steps a native call, at most 1 µs a step.
+REPEATED_STEP_LIMITS = {"tiny": 1e-6}
 # (workload, its trainer factory's name, its targets: peer -> (comparison, limit))
 STEP_WORKLOADS = {
     "mlp": (lambda: workloads.mlp_workload(MLP_STEPS_PER_BLOCK), "mlp_trainer",
@@ -117,10 +124,13 @@ class Contender:
     batches: list
 
     def run_block(self, steps: int) -> float:
-        """Pauses SETTLE_SECONDS, then runs `steps` training steps, cycling through the batches.
+        """Pauses SETTLE_SECONDS, then runs `steps` training steps, cycling through the batches (a trainer
+        with `steps_per_call` runs that many per `step` call, a whole number of calls).
 
         Returns the seconds per step.
         """
+        per_call = getattr(self.trainer, "steps_per_call", 1)
+        calls = max(1, steps // per_call)
         time.sleep(SETTLE_SECONDS)
         warm_until, index = time.perf_counter() + WARMUP_SECONDS, 0
         while time.perf_counter() < warm_until or index < 3:
@@ -128,10 +138,10 @@ class Contender:
             index += 1
         self.trainer.wait()
         start = time.perf_counter()
-        for index in range(steps):
+        for index in range(calls):
             self.trainer.step(self.batches[index % len(self.batches)])
         self.trainer.wait()
-        return (time.perf_counter() - start) / steps
+        return (time.perf_counter() - start) / (calls * per_call)
 
 
 def main(only: list) -> None:
@@ -157,6 +167,9 @@ def main(only: list) -> None:
         key = workload.title.split(" (")[0]
         step_medians[key] = medians
         targets += report.step_targets(key, medians, limits)
+        if name in REPEATED_STEP_LIMITS:
+            targets.append(report.time_target(f"{key}, {graphc_repeated_steps.NAME}",
+                                              medians.get(graphc_repeated_steps.NAME), REPEATED_STEP_LIMITS[name]))
     if only:
         section("\n### Targets\n")
         section(report.targets_table(targets))
@@ -170,10 +183,10 @@ def main(only: list) -> None:
     targets += report.gemm_targets(peaks, gemm_rows)
 
     section("\n### Compiling and threads\n")
-    compile_seconds = compile_time.measure()
-    section(f"MLP training step, first `sess.run` to its end: cold {compile_seconds['cold']:.3f} s, "
-            f"from the disk cache in a new process {1000 * compile_seconds['cached']:.1f} ms.")
-    targets += report.compile_targets(compile_seconds)
+    compile_results = compile_time.measure()
+    section("First `sess.run` of the training step to its end, in a new process:\n\n"
+            + compile_time.table(compile_results) + "\n")
+    targets += report.compile_targets(compile_results, compile_time.COLD_LIMITS, compile_time.CACHED_LIMIT)
     identical = thread_determinism.identical(thread_counts)
     section(f"Weights after {thread_determinism.STEPS} MLP steps with {' and '.join(map(str, thread_counts))} "
             f"threads: {'bit-identical' if identical else 'DIFFERENT'}.")
@@ -195,6 +208,10 @@ def main(only: list) -> None:
     else:
         distributed_results = distributed.measure()
         section(distributed.table(distributed_results) + "\n\n" + distributed.targets(distributed_results))
+    section("\n### Summaries in the step: 4 histograms fetched with the MLP step (benchmarks/summaries.py)\n")
+    summary_medians = summaries.measure()
+    section(summaries.table(summary_medians))
+    targets.append(summaries.target(summary_medians))
     section("\n### TF2: the seed-001 step, eager and tf.function\n")
     section(eager_steps.table(eager_steps.measure()))  # last: it loads TensorFlow's thread pools into the process
 
@@ -207,7 +224,7 @@ def main(only: list) -> None:
 
 def available_frameworks() -> list:
     """The framework modules to benchmark: graphc and NumPy always, PyTorch and JAX if they import."""
-    frameworks = [graphc_steps, numpy_steps]
+    frameworks = [graphc_steps, graphc_repeated_steps, numpy_steps]
     for module_name, package in OPTIONAL_FRAMEWORK_MODULES.items():
         try:
             frameworks.append(importlib.import_module(module_name))

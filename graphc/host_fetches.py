@@ -4,7 +4,9 @@ Two kinds of op run on the host, never in native code:
 
 - host ops (role HOST, e.g. ScalarSummary): the compiled step computes the
   tensors they read, and the session then calls the op's host function on
-  their values;
+  their values; for an op with a `device_reduction` (HistogramSummary) the
+  step computes that statistic of the tensor (a ReducedFetch), which the host
+  function receives instead;
 - ops whose outputs are strings (`tf.string` tensors are host data: a Python
   bytes object per element). Only ops with no arithmetic run there, each by its
   role: a Const gives its value, a Placeholder the value fed to it, a
@@ -29,6 +31,7 @@ from graphc.core import dtypes, messages
 from graphc.core.registry import Role
 from graphc.core.tensor_shape import format_dims_as_list
 from graphc.frontend.graph import Operation, Tensor
+from graphc.frontend.reduced_fetch import ReducedFetch
 
 
 def is_host_op(op: Operation) -> bool:
@@ -106,13 +109,14 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
     if not effects and not any(_host_op_of(e) is not None for e in elements):
         return elements, None
     device: list = []
-    slot_of: dict[int, int] = {}
+    slot_of: dict = {}  # id(element), or (id(tensor), reduction) of a ReducedFetch -> its device slot
 
-    def device_slot(element) -> int:
-        if id(element) not in slot_of:
-            slot_of[id(element)] = len(device)
+    def device_slot(element, key=None) -> int:
+        key = id(element) if key is None else key
+        if key not in slot_of:
+            slot_of[key] = len(device)
             device.append(element)
-        return slot_of[id(element)]
+        return slot_of[key]
 
     host_ops: list[Operation] = []  # in an order where inputs come first
 
@@ -122,9 +126,12 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
         seen.add(op)
         for control in op.control_inputs:
             device_slot(control)
+        reduction = op.op_def.device_reduction
         for tensor in op.inputs:
             if is_host_op(tensor.op):
                 visit(tensor.op, seen)
+            elif reduction is not None:
+                device_slot(ReducedFetch(tensor, reduction), (id(tensor), reduction))
             else:
                 device_slot(tensor)
         host_ops.append(op)
@@ -144,15 +151,16 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
     def finish(device_values: list, host_feeds: dict) -> list:
         outputs: dict[int, object] = dict(host_feeds)
 
-        def value_of(tensor: Tensor):
+        def value_of(tensor: Tensor, reduction=None):
             if id(tensor) in outputs:
                 return outputs[id(tensor)]
-            return device_values[slot_of[id(tensor)]]
+            return device_values[slot_of[id(tensor) if reduction is None else (id(tensor), reduction)]]
 
         for op in host_ops:
             if op.outputs and id(op.outputs[0]) in outputs:
                 continue  # fed
-            value = _run_on_host(op, [value_of(t) for t in op.inputs])
+            reduction = op.op_def.device_reduction
+            value = _run_on_host(op, [value_of(t, None if is_host_op(t.op) else reduction) for t in op.inputs])
             if op.outputs:
                 outputs[id(op.outputs[0])] = value
         return [device_values[where] if kind == "device"

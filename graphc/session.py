@@ -76,8 +76,15 @@ class _FetchStructure:
 
 
 def _feed_array(tensor: Tensor, value) -> np.ndarray:
-    """`value` as a contiguous array of the tensor's dtype, or the error TF1 users expect (ValueError, or
-    OverflowError for a Python int beyond 64 bits)."""
+    """`value` as a contiguous array of the tensor's dtype and a shape it accepts, or the error TF1 users
+    expect (ValueError, or OverflowError for a Python int beyond 64 bits)."""
+    array = _converted_feed(tensor, value)
+    _check_feed_shape(tensor, array)
+    return array
+
+
+def _converted_feed(tensor: Tensor, value) -> np.ndarray:
+    """`value` as a contiguous array of the tensor's dtype (its shape unchecked), or TF1's error."""
     dtype = tensor.dtype
     if isinstance(value, (Tensor, Operation)):
         raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
@@ -85,9 +92,7 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
     if value is None:
         raise ValueError(f"Cannot feed None for Tensor '{tensor.name}'")
     if dtype is dtypes.string:
-        array = dtypes.as_string_array(value)
-        _check_feed_shape(tensor, array)
-        return array
+        return dtypes.as_string_array(value)
     try:
         source = np.asarray(value)
     except ValueError as e:
@@ -115,9 +120,7 @@ def _feed_array(tensor: Tensor, value) -> np.ndarray:
             if source.min() < info.min or too_big:
                 raise ValueError(f"Cannot feed values outside [{info.min}, {info.max}] for Tensor "
                                  f"'{tensor.name}' of dtype {dtype.name}")
-    array = np.asarray(source, dtype=target, order="C")  # copies only when it must
-    _check_feed_shape(tensor, array)
-    return array
+    return np.asarray(source, dtype=target, order="C")  # copies only when it must
 
 
 def _check_feed_shape(tensor: Tensor, array: np.ndarray) -> None:
@@ -146,6 +149,16 @@ def _call_key(fetches, feed_dict):
     if (kind is list or kind is tuple) and all(type(f) is Tensor or type(f) is Operation for f in fetches):
         return kind, tuple(fetches), keys
     return None
+
+
+def _step_count(steps) -> int:
+    """`steps=` of Session.run: a positive int (TypeError or ValueError otherwise, as Keras's
+    steps_per_execution)."""
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int, got {steps!r} of type {type(steps).__name__}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    return int(steps)
 
 
 class _Runner:
@@ -204,6 +217,40 @@ class _Runner:
             call = self._prepare(arrays, shapes)
         return call(arrays, host_feeds)
 
+    def run_steps(self, feed_dict, count: int):
+        """`count` runs of the step in one native call (`Session.run(..., steps=count)`): a feed with one
+        more dimension than its tensor, that dimension first and of length `count`, gives run k its k-th
+        batch; any other feed is the batch of every run. The fetches are those of the last run."""
+        if self.input_ops:
+            names = ", ".join(op.name for op, _ in self.input_ops)
+            raise errors.UnimplementedError(None, None, f"graphc does not take several elements of a tf.data iterator "
+                                                        f"in one call ({names} with Session.run(steps=)): feed "
+                                                        f"the batches stacked instead, or run one step a call")
+        arrays, firsts, strides, host_feeds = [], [], [], None
+        if feed_dict:
+            values = list(feed_dict.values())
+            if self.host_feeds:
+                host_feeds = {id(t): _feed_array(t, _last_batch(t, values[i], count)) for i, t in self.host_feeds}
+            for position, tensor in zip(self.device_positions, self.feed_tensors):
+                array = values[position]
+                if not (type(array) is np.ndarray and array.dtype is tensor.dtype.np_dtype
+                        and array.flags.c_contiguous):
+                    array = _converted_feed(tensor, array)
+                if _per_step(tensor, array):
+                    _check_steps_axis(tensor, array, count)
+                    first, stride = array[0], array.strides[0]
+                else:
+                    first, stride = array, 0
+                _check_feed_shape(tensor, first)
+                arrays.append(array)
+                firsts.append(first)
+                strides.append(stride)
+        shapes = tuple(first.shape for first in firsts)
+        call = self.by_shapes.get(shapes)
+        if call is None:
+            call = self._prepare(firsts, shapes)
+        return call(arrays, host_feeds, (count, strides))
+
     def _sorted(self, arrays):
         return [(self.feed_tensors[i], arrays[i]) for i in self.step_order]
 
@@ -218,13 +265,42 @@ class _Runner:
         self.by_shapes[shapes] = call
         return call
 
-    def _run_uncached(self, arrays, host_feeds):
-        step = self.session._step(self.structure.device_elements, self._sorted(arrays), self.traced)
-        return _CompiledCall(self, step)(arrays, host_feeds)
+    def _run_uncached(self, arrays, host_feeds, repeat=None):
+        firsts = arrays if repeat is None else _first_batches(arrays, repeat)
+        step = self.session._step(self.structure.device_elements, self._sorted(firsts), self.traced)
+        return _CompiledCall(self, step)(arrays, host_feeds, repeat)
 
-    def run_reloaded(self, arrays, host_feeds):
+    def run_reloaded(self, arrays, host_feeds, repeat=None):
         """Runs a call whose step the session unloaded meanwhile: its step is found (or compiled) again."""
-        return self._prepare(arrays, tuple(array.shape for array in arrays))(arrays, host_feeds)
+        firsts = arrays if repeat is None else _first_batches(arrays, repeat)
+        return self._prepare(firsts, tuple(array.shape for array in firsts))(arrays, host_feeds, repeat)
+
+
+def _per_step(tensor: Tensor, value) -> bool:
+    """Whether a feed of a several-steps run holds one batch per run: one dimension more than its tensor."""
+    rank = tensor.shape.ndims
+    return rank is not None and np.ndim(value) == rank + 1
+
+
+def _check_steps_axis(tensor: Tensor, array: np.ndarray, count: int) -> None:
+    if array.shape[0] != count:
+        raise ValueError(f"Cannot feed value of shape {format_dims(array.shape)} for Tensor '{tensor.name}', "
+                         f"which has shape '{tensor.shape}': a run of {count} steps takes one batch of that "
+                         f"shape, or {count} of them stacked on a first axis of length {count}")
+
+
+def _last_batch(tensor: Tensor, value, count: int):
+    """What the last of `count` runs reads of a feed kept on the host (a string)."""
+    array = _converted_feed(tensor, value)
+    if _per_step(tensor, array):
+        _check_steps_axis(tensor, array, count)
+        return array[-1]
+    return array
+
+
+def _first_batches(arrays: list, repeat) -> list:
+    """The batch the first run reads of each feed of a several-steps run."""
+    return [array[0] if stride else array for array, stride in zip(arrays, repeat[1])]
 
 
 class _CompiledCall:
@@ -247,27 +323,31 @@ class _CompiledCall:
             self.single_slot = self.fetch_slots[0]
         self.structure = structure
 
-    def __call__(self, arrays, host_feeds=None):
+    def __call__(self, arrays, host_feeds=None, repeat=None):
+        """Runs the step on `arrays` (the feeds, in the runner's order), or with `repeat` = (count,
+        strides) runs it `count` times in one native call (see `Executable.run`)."""
         outputs = []
         for shape, dtype in self.output_specs:
             outputs.append(np.empty(shape, dtype=dtype))
-        given = arrays
+        given, given_repeat = arrays, repeat
         if self.step_order is not None:
             arrays = [arrays[i] for i in self.step_order]
+            if repeat is not None:
+                repeat = (repeat[0], [repeat[1][i] for i in self.step_order])
         try:
             if self.ready:
                 with self.lock:
-                    self.run_native(arrays, outputs)
+                    self.run_native(arrays, outputs, repeat)
                     self.executable.used = True  # for the session's least-recently-used order
             else:
-                self.session._run_step(self.step, arrays, outputs)
+                self.session._run_step(self.step, arrays, outputs, repeat)
                 self.ready = self.step in self.session._ready_steps
         except errors.FailedPreconditionError:
             # Another thread unloaded the step (the session's least recently used) after this call was
             # looked up: nothing ran. Checked here, not before every run, where it would cost each run.
             if self.executable.loaded:
                 raise
-            return self.runner.run_reloaded(given, host_feeds)
+            return self.runner.run_reloaded(given, host_feeds, given_repeat)
         slot = self.single_slot
         if slot != -1:
             return None if slot is None else fetched(outputs[slot])
@@ -342,23 +422,37 @@ class BaseSession:
                 state.close()  # stops its prefetching thread
             self._input_states.clear()
 
-    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None, steps=None):
         """Computes `fetches` (nested lists/tuples/dicts of tensors, ops, variables, names).
 
         Operations give None, tensors NumPy arrays (NumPy scalars for 0-d).
         A call like one seen before (the same fetches, the same feed keys) takes
         a fast path: feeds of the right dtype are used as they are, and the work
         left is one dictionary lookup and one native call.
+
+        `steps=N` (a graphc extension) runs the fetches N times in one native
+        call, as N calls would one after the other: a feed with one dimension
+        more than its tensor, of length N first, gives the k-th run its k-th
+        batch (`x_batches[k]`); any other feed is every run's batch. The result
+        is the fetches of the last run (its summaries, its loss). A run that
+        fails raises its error; the runs before it have happened.
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
         if self._graph.version != self._placed_ops:
             self._place_graph()
+        if steps is not None:
+            steps = _step_count(steps)
         if options is not None and wants_trace(options):
+            if steps is not None:
+                raise errors.UnimplementedError(None, None, "graphc does not trace a run of several steps "
+                                                            "(RunOptions.trace_level with steps=)")
             return self._run_traced(fetches, feed_dict, run_metadata)
         runner = self._runners.get(_call_key(fetches, feed_dict))
         if runner is None:
             runner = self._new_runner(fetches, feed_dict)
+        if steps is not None:
+            return runner.run_steps(feed_dict, steps)
         return runner.run(feed_dict)
 
     def _run_traced(self, fetches, feed_dict, run_metadata):
@@ -394,12 +488,12 @@ class BaseSession:
                 values += [outputs[i] for i in indices]
         return values
 
-    def _run_step(self, step, feeds: list, outputs: list) -> None:
+    def _run_step(self, step, feeds: list, outputs: list, repeat=None) -> None:
         """One native call, with the initialisation bookkeeping a first run of a step needs."""
         with self._lock:
             if step not in self._ready_steps:
                 self._check_initialized(step)
-            step.executable.run(feeds, outputs)
+            step.executable.run(feeds, outputs, repeat)
             if step not in self._ready_steps:
                 self._initialized.update(step.lowered.writes)
                 if all(name in self._initialized for name in step.lowered.requires_initialized):

@@ -6,7 +6,8 @@
 passed-in constants, outputs, arena). The step runs the program's kernels in
 order — the kernels of backend/lowering.py's tables — and returns the first
 non-zero status code. Reads that the plan snapshots and writes that stayed out
-of kernels are copies.
+of kernels are copies. It also exports `graphc_steps`, the step run N times
+over N batches in one call (a loop around graphc_step: `sess.run(..., steps=N)`).
 
 A failed run must leave the variables as they were. Most steps check their
 data (labels, divisors) before the first variable write, and need nothing
@@ -192,8 +193,8 @@ def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> li
     actions, rollback = _actions(program, modules)
     parts = _split(actions)
     if len(parts) == 1:
-        modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, 0, abi.STEP_FUNCTION.name,
-                                                        parts[0], program.name, profiled), index=0)
+        step = modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, 0, abi.STEP_FUNCTION.name,
+                                                               parts[0], program.name, profiled), index=0)
     else:
         functions = []
         for number, part in enumerate(parts):
@@ -201,7 +202,8 @@ def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> li
             functions.append(modules.emit(lambda module, buffers: _emit_part(
                 module, buffers, modules, modules.modules.index(module), name, part, program.name, profiled),
                 speed_level=PARTS_SPEED_LEVEL))
-        modules.emit(lambda module, buffers: _emit_step_of_parts(module, modules, functions), index=0)
+        step = modules.emit(lambda module, buffers: _emit_step_of_parts(module, modules, functions), index=0)
+    modules.emit(lambda module, buffers: _emit_repeated_step(module, program, step, rollback), index=0)
     _export_rollback(modules.modules[0], program.memory_plan, rollback)
     return modules.used()
 
@@ -349,6 +351,53 @@ def _emit_step_of_parts(module: ir.Module, modules: _Modules, parts: list) -> ir
     for part in parts:
         _return_if_failed(step, step.b.call(modules.reference(part, 0), [step.arg("buffers"), step.arg("status")]))
     return step.finish()
+
+
+def _emit_repeated_step(module: ir.Module, program: Program, step: ir.Function, rollback: set) -> ir.Function:
+    """graphc_steps (see abi.STEPS_FUNCTION): the step run `count` times, each run on the next batch of the
+    feeds with a stride, in one native call. Run k fails as the k-th of `count` calls of graphc_step would:
+    the variables of the rollback table are saved before each run and restored when it fails, so the
+    variables are those after the runs that succeeded; the feed pointers are put back either way."""
+    plan = program.memory_plan
+    kb = KernelBuilder(module, abi.STEPS_FUNCTION.name, ["buffers", "status", "count", "strides", "saved", "done"],
+                       [PTR, PTR, I64, PTR, PTR, PTR])
+    kb.function.linkage = "external"
+    # Its loop costs nothing beside the step it calls; optimized, it took 5-15 ms of LLVM's time.
+    kb.function.attributes.add("optnone")
+    b, buffers = kb.b, kb.arg("buffers")
+    memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
+    feed_slots = [b.gep(buffers, [i64(slot)], source_etype=PTR) for slot in range(plan.feed_count)]
+    bases = [b.load(slot, typ=PTR) for slot in feed_slots]
+    strides = [b.load(b.gep(kb.arg("strides"), [i64(i)], source_etype=I64), typ=I64) for i in range(plan.feed_count)]
+    saves, offset = [], 0  # (variable's pointer slot, its bytes, offset in `saved`)
+    for index in sorted(map(plan.variable_index, rollback)):
+        nbytes = program.variables[index].type.nbytes
+        saves.append((b.gep(buffers, [i64(plan.feed_count + index)], source_etype=PTR), nbytes, offset))
+        offset += nbytes
+
+    def copy_saved(restore: bool) -> None:
+        for slot, nbytes, at in saves:
+            variable, copy = b.load(slot, typ=PTR), b.gep(kb.arg("saved"), [i64(at)], source_etype=I8)
+            b.call(memcpy, [variable, copy, i64(nbytes), ir.Constant(I1, 0)] if restore else
+                   [copy, variable, i64(nbytes), ir.Constant(I1, 0)])
+
+    def restore_feeds() -> None:
+        for slot, base in zip(feed_slots, bases):
+            b.store(base, slot)
+
+    with kb.loop(kb.arg("count"), "run") as run:
+        b.store(run, kb.arg("done"))
+        for slot, base, stride in zip(feed_slots, bases, strides):
+            b.store(b.gep(base, [b.mul(run, stride)], source_etype=I8), slot)
+        copy_saved(restore=False)
+        code = b.call(step, [buffers, kb.arg("status")])
+        with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+            copy_saved(restore=True)
+            restore_feeds()
+            b.ret(code)
+    b.store(kb.arg("count"), kb.arg("done"))
+    restore_feeds()
+    return kb.finish()
 
 
 def _return_if_failed(kb: KernelBuilder, code) -> None:

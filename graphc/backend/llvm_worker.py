@@ -11,6 +11,7 @@ under an address-space limit), only the worker dies.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import select
@@ -25,8 +26,19 @@ IDLE_SECONDS = 60
 _LENGTH = struct.Struct("<Q")
 
 
+@functools.cache
+def _configure_llvm() -> None:
+    """LLVM's process-wide options, set once per process. Its loop vectorizer also vectorizes the
+    remainder of each loop it vectorizes (a second, narrower vector loop); without that, LLVM took
+    20-24% less CPU time on the MLP and CNN training steps (341 -> 274 ms, 678 -> 518 ms), and the
+    steps ran no slower (one thread, two runs each: MLP 1.38-1.46 ms a step, against 1.39-1.47 with
+    it; CNN 36.8-38.6 ms, against 40.5-41.7)."""
+    llvm.set_option("graphc", "-enable-epilogue-vectorization=false")
+
+
 def optimize(module_ref, machine, speed_level: int = 3) -> None:
     """Runs LLVM's pipeline of `speed_level` (loop and SLP vectorization from O2 up) for the host."""
+    _configure_llvm()
     tuning = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     tuning.loop_vectorization = speed_level >= 2
     tuning.slp_vectorization = speed_level >= 2

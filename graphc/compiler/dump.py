@@ -33,6 +33,7 @@ from typing import NamedTuple, Optional
 from graphc import environment
 from graphc.core.tensor_shape import format_dims
 from graphc.frontend.graph import Operation, Tensor, walk_ops
+from graphc.frontend.reduced_fetch import ReducedFetch
 from graphc.runtime import private_dirs
 
 _lock = threading.Lock()
@@ -86,13 +87,14 @@ def signature_label(fetches) -> str:
 
 
 def _label(element) -> str:
-    name = element.name if isinstance(element, (Tensor, Operation)) else str(element)
+    name = element.name if isinstance(element, (Tensor, Operation, ReducedFetch)) else str(element)
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 
 def graph_text(fetches) -> str:
     """The graph ops `fetches` depend on, one a line in creation order."""
-    seen = walk_ops([f.op if isinstance(f, Tensor) else f for f in fetches],
+    tensors_or_ops = [f.tensor if isinstance(f, ReducedFetch) else f for f in fetches]
+    seen = walk_ops([f.op if isinstance(f, Tensor) else f for f in tensors_or_ops],
                     lambda op: [t.op for t in op.inputs] + op.control_inputs)
     lines = []
     for op in sorted(seen, key=lambda o: o._id):

@@ -49,6 +49,7 @@ from graphc.core.registry import DTypeError, Role, ShapeError, TensorType
 from graphc.core.rules import RejectedWhenRun
 from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
 from graphc.frontend.graph import Operation, Tensor, walk_ops
+from graphc.frontend.reduced_fetch import ReducedFetch
 from graphc.frontend.static_value import static_value
 from graphc.ir.program import Instruction, IRType, Program, Value, VarDecl, VarRef
 
@@ -102,7 +103,7 @@ _PASSES_REFERENCE = (Role.FORWARD, Role.CHOOSE_INITIALIZED)
 
 
 def lower(fetches, feed_types: dict, initialized=frozenset(), name: str = "step") -> LoweredStep:
-    """Lowers `fetches` (Tensors and Operations of one graph) with `feed_types`.
+    """Lowers `fetches` (Tensors, Operations and ReducedFetches of one graph) with `feed_types`.
 
     feed_types: Tensor -> IRType, in calling order. `initialized` names the
     variables the session has initialised (it decides `initialized_value()` and
@@ -140,7 +141,8 @@ class _Lowering:
 
     def _roots(self):
         """The ops of the fetches (a fed tensor needs nothing)."""
-        return [t.op if isinstance(t, Tensor) else t for t in self.fetches
+        tensors_or_ops = [t.tensor if isinstance(t, ReducedFetch) else t for t in self.fetches]
+        return [t.op if isinstance(t, Tensor) else t for t in tensors_or_ops
                 if not (isinstance(t, Tensor) and id(t) in self.fed)]
 
     def _reachable(self):
@@ -320,7 +322,10 @@ class _Lowering:
             if isinstance(t, Operation):
                 slots.append(None)
                 continue
-            value = self._value(t, t.op)
+            if isinstance(t, ReducedFetch):  # a statistic the step computes of the tensor, for the host
+                value = self._emit_inferred(t.reduction, [self._value(t.tensor, t.tensor.op)], t.tensor.op)
+            else:
+                value = self._value(t, t.op)
             if value not in fetch_values:
                 fetch_values.append(value)
             slots.append(fetch_values.index(value))

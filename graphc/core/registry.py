@@ -170,6 +170,9 @@ class OpDef:
     # of arrays) before the step runs, as feeds; `states` is the session's dict of pipeline states (each with
     # a `close()`), `fed` the run's feeds ({id(tensor): value}).
     input_function: Optional[Callable] = None
+    # HOST ops that need only a statistic of their input: the IR op the compiled step applies to it
+    # (registered by name), whose result `host_function` receives instead of the input's values.
+    device_reduction: Optional[str] = None
     # Default op name for graphs (TF1 uses the op type unless the API says otherwise).
     default_name: Optional[str] = None
     # The operand and result dtypes graphc's code for the op handles (None: see CORE_DTYPES); a step

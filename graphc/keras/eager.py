@@ -68,8 +68,9 @@ class Model(EagerLayer, graph_models.Model):
     gradient, optimizer update, metric sums) is traced once per batch shape and then one native call.
     """
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Chooses the optimizer (a name or an eager optimizer), the loss and the metrics of fit and evaluate."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, steps_per_execution: int = 1) -> None:
+        """Chooses the optimizer (a name or an eager optimizer), the loss and the metrics of fit and evaluate.
+        `steps_per_execution` is accepted; an eager model runs one batch a call (its tf.function's step)."""
         if loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         self._compiled = _Compiled(self, optimizer, loss, metrics)
@@ -77,11 +78,11 @@ class Model(EagerLayer, graph_models.Model):
     def _prepare(self, x, y=None) -> None:
         """Nothing to build: the weights come with the first call, the steps with the first batch."""
 
-    def _train_batch(self, x, y) -> list:
-        return [t.numpy() for t in self._compiled.train_step(x, y)]
+    def _train_calls(self, x, y, order, batch_size: int, loss, metrics: list):
+        return _batch_calls(self._compiled.train_step, x, y, order, batch_size, loss, metrics)
 
-    def _test_batch(self, x, y) -> list:
-        return [t.numpy() for t in self._compiled.test_step(x, y)]
+    def _test_calls(self, x, y, batch_size: int, loss, metrics: list):
+        return _batch_calls(self._compiled.test_step, x, y, np.arange(len(x)), batch_size, loss, metrics)
 
     def _predict_batch(self, x):
         return self(x, training=False).numpy()
@@ -176,3 +177,17 @@ namespace = types.SimpleNamespace(
     metrics=types.SimpleNamespace(SparseCategoricalAccuracy=keras_metrics.SparseCategoricalAccuracy),
     datasets=datasets,
 )
+
+
+def _batch_calls(step, x, y, order, batch_size: int, loss, metrics: list):
+    """Runs `step` (a compiled tf.function: [loss, metric sums...] of a batch) on each batch of the examples
+    of `order`, accumulating `loss` and `metrics` from zero; yields 1 per batch (one call each)."""
+    for metric in metrics:
+        metric.reset_state()
+    for start in range(0, len(x), batch_size):
+        batch = order[start:start + batch_size]
+        batch_loss, *sums = [t.numpy() for t in step(x[batch], y[batch])]
+        loss.accumulate(batch_loss * len(batch), len(batch))
+        for metric, total in zip(metrics, sums):
+            metric.accumulate(total, len(batch))
+        yield 1

@@ -28,6 +28,10 @@ class RunningMean:
         self._total += float(total)
         self._count += float(count)
 
+    def assign(self, total: float, count: float) -> None:
+        """Sets the sum and the count (or weight) so far: totals a compiled step kept."""
+        self._total, self._count = float(total), float(count)
+
     def result(self) -> np.float32:
         return np.float32(self._total / self._count if self._count else 0.0)
 

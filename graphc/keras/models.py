@@ -5,7 +5,12 @@ A model builds its graph the first time it sees data, in the default graph
 its own. The graph holds one forward pass for training (`training=True`) and one
 for inference sharing the same weights; `compile` adds the loss, the metrics'
 per-batch sums and the optimizer's update. Each batch of `fit`, `evaluate` or
-`predict` is then one `Session.run`: one native call.
+`predict` is then one `Session.run`: one native call; with
+`compile(steps_per_execution=N)`, `fit` and `evaluate` run N batches per native
+call (`Session.run(..., steps=N)` on the batches stacked). So that their logs
+cover every batch whatever N, the step itself adds each batch's loss, metric
+sums and size into float64 totals (variables of the graph), as the host did
+before, in the same order and precision.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from typing import Optional
 import numpy as np
 
 from graphc.core import dtypes
-from graphc.frontend.graph import convert_to_tensor, get_default_graph
+from graphc.frontend.graph import GraphKeys, convert_to_tensor, get_default_graph
 from graphc.keras import losses as losses_module
 from graphc.keras import metrics as metrics_module
 from graphc.keras import optimizers as optimizers_module
 from graphc.keras.layers import Layer, takes_training
-from graphc.ops import array_ops
-from graphc.ops.variables import variables_initializer
+from graphc.ops import array_ops, state_ops
+from graphc.ops.variables import Variable, variables_initializer
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -42,13 +47,31 @@ class History:
 class _Compiled:
     """What `compile` fixed: the loss, metrics and optimizer, and the graph ops they added."""
 
-    def __init__(self, optimizer, loss, metrics):
+    def __init__(self, optimizer, loss, metrics, steps_per_execution):
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        self.steps_per_execution = steps_per_execution
         self.labels = None  # the labels placeholder, once built
-        self.train_fetches = None  # [train_op, loss, metric sums...] on the training pass
-        self.eval_fetches = None  # [loss, metric sums...] on the inference pass
+        self.train_op = None
+        self.train_totals = None  # _Totals of the training pass (an epoch's)
+        self.eval_totals = None  # _Totals of the inference pass (an evaluation's)
+
+
+class _Totals:
+    """Float64 variables the step adds each batch's loss * size, metric sums and size to: `fetches` gives
+    the totals after the batch, `reset` sets them to zero. The loss times the size is computed in
+    float32, then added in float64: the host's arithmetic before the totals moved into the step."""
+
+    def __init__(self, name: str, loss, labels, outputs, metrics: list):
+        examples = array_ops.cast(array_ops.shape(labels)[0], dtypes.float32)
+        batch_sums = [loss(labels, outputs) * examples] + [m.batch_sum(labels, outputs) for m in metrics] + [
+            examples]
+        totals = [Variable(0.0, trainable=False, collections=[GraphKeys.LOCAL_VARIABLES], dtype=dtypes.float64,
+                           name=f"{name}_{part}") for part in ["loss"] + [m.name for m in metrics] + ["examples"]]
+        self.fetches = [state_ops.assign_add(total, array_ops.cast(value, dtypes.float64))
+                        for total, value in zip(totals, batch_sums)]
+        self.reset = variables_initializer(totals)
 
 
 class Model(Layer):
@@ -113,7 +136,7 @@ class Model(Layer):
     def _build_training(self, y: np.ndarray) -> _Compiled:
         """Adds the training pass, loss, metrics and update for what `compile` chose (once)."""
         compiled = self._require_compiled()
-        if compiled.train_fetches is not None:
+        if compiled.train_op is not None:
             expected = compiled.labels.shape.as_list()[1:]
             if list(y.shape[1:]) != expected:
                 raise ValueError(f"Labels for {self.name} are incompatible: expected shape (None"
@@ -126,17 +149,18 @@ class Model(Layer):
             if True not in self._outputs:
                 self._outputs[True] = self(self._inputs, training=True)
             train_loss = compiled.loss(compiled.labels, self._outputs[True])
-            train_op = compiled.optimizer.tf_optimizer().minimize(train_loss, var_list=self.trainable_weights)
-            compiled.train_fetches = [train_op, train_loss] + [
-                m.batch_sum(compiled.labels, self._outputs[True]) for m in compiled.metrics]
-            compiled.eval_fetches = [compiled.loss(compiled.labels, self._outputs[False])] + [
-                m.batch_sum(compiled.labels, self._outputs[False]) for m in compiled.metrics]
+            compiled.train_op = compiled.optimizer.tf_optimizer().minimize(train_loss,
+                                                                           var_list=self.trainable_weights)
+            compiled.train_totals = _Totals(f"{self.name}_train_total", compiled.loss, compiled.labels,
+                                            self._outputs[True], compiled.metrics)
+            compiled.eval_totals = _Totals(f"{self.name}_eval_total", compiled.loss, compiled.labels,
+                                           self._outputs[False], compiled.metrics)
             new_variables = [v for v in self._graph.get_collection("variables") if v not in graph_variables]
             self._session.run(variables_initializer(new_variables))  # the optimizer's slots
         return compiled
 
-    # What a batch of fit, evaluate and predict runs: a Session.run of the graph's fetches (graphc.keras.eager's
-    # models run compiled tf.functions instead).
+    # What fit, evaluate and predict run: Session.runs of the graph's fetches, `steps_per_execution` batches a
+    # call (graphc.keras.eager's models run a compiled tf.function a batch instead).
 
     def _prepare(self, x: np.ndarray, y: Optional[np.ndarray] = None) -> None:
         """Builds what running on inputs like `x` (and training on labels like `y`) needs."""
@@ -144,14 +168,16 @@ class Model(Layer):
         if y is not None:
             self._build_training(y)
 
-    def _train_batch(self, x: np.ndarray, y: np.ndarray) -> list:
-        """One training step on a batch: [loss, metric sums...]."""
-        _, loss, *sums = self._session.run(self._compiled.train_fetches, {self._inputs: x, self._compiled.labels: y})
-        return [loss, *sums]
+    def _train_calls(self, x, y, order, batch_size: int, loss, metrics: list):
+        """Trains on the examples of `order` in batches, setting `loss` and `metrics` to the epoch's so far
+        after each native call; yields the batches each call ran."""
+        compiled = self._compiled
+        return self._run_executions([compiled.train_op], compiled.train_totals, x, y, order, batch_size, loss, metrics)
 
-    def _test_batch(self, x: np.ndarray, y: np.ndarray) -> list:
-        """[loss, metric sums...] of a batch on the inference pass."""
-        return self._session.run(self._compiled.eval_fetches, {self._inputs: x, self._compiled.labels: y})
+    def _test_calls(self, x, y, batch_size: int, loss, metrics: list):
+        """As `_train_calls`, on the inference pass over (x, y) in order."""
+        return self._run_executions([], self._compiled.eval_totals, x, y, np.arange(len(x)), batch_size, loss,
+                                    metrics)
 
     def _predict_batch(self, x: np.ndarray) -> np.ndarray:
         return self._session.run(self._outputs[False], {self._inputs: x})
@@ -167,15 +193,21 @@ class Model(Layer):
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, steps_per_execution: int = 1) -> None:
+        """Chooses the optimizer, the loss and the metrics `fit` and `evaluate` use; `fit` and `evaluate` run
+        `steps_per_execution` batches per native call (`predict` one)."""
         if loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
-        self._compiled = _Compiled(optimizer, loss, metrics)
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, (int, np.integer)):
+            raise TypeError(f"steps_per_execution must be an int, got {steps_per_execution!r}")
+        if steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be at least 1, got {steps_per_execution}")
+        self._compiled = _Compiled(optimizer, loss, metrics, int(steps_per_execution))
 
     def fit(self, x, y, batch_size: Optional[int] = None, epochs: int = 1, verbose: int = 1,
             validation_data=None, shuffle: bool = True, initial_epoch: int = 0) -> History:
-        """Trains for `epochs` passes over (x, y) in batches; one native call per batch."""
+        """Trains for `epochs` passes over (x, y) in batches; one native call per `steps_per_execution`
+        batches (the last, partial batch in a call of its own)."""
         compiled = self._require_compiled()
         x, y = _inputs_array(x), _labels_array(y, x, compiled.loss.label_dtype)
         self._prepare(x, y)
@@ -184,17 +216,10 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
             loss = metrics_module.RunningMean("loss")
-            for metric in compiled.metrics:
-                metric.reset_state()
             with _progress(len(x), batch_size, f"Epoch {epoch + 1}/{epochs}", verbose) as bar:
-                for start in range(0, len(x), batch_size):
-                    batch = order[start:start + batch_size]
-                    batch_loss, *sums = self._train_batch(x[batch], y[batch])
-                    loss.accumulate(batch_loss * len(batch), len(batch))
-                    for metric, total in zip(compiled.metrics, sums):
-                        metric.accumulate(total, len(batch))
+                for batches in self._train_calls(x, y, order, batch_size, loss, compiled.metrics):
                     logs = _logs(loss, compiled.metrics)
-                    bar.update(1)
+                    bar.update(batches)
                     bar.set_postfix(logs, refresh=False)
                 if validation_data is not None:
                     values = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
@@ -203,6 +228,25 @@ class Model(Layer):
                     bar.set_postfix(logs)
             history.record(epoch, logs)
         return history
+
+    def _run_executions(self, ops: list, totals: _Totals, x, y, order, batch_size: int, loss, metrics: list):
+        """Runs `ops` and the totals' updates over the examples of `order`, `steps_per_execution` batches a
+        native call (see `_executions`), setting `loss` and `metrics` from the totals after each call;
+        yields the batches each call ran."""
+        self._session.run(totals.reset)
+        for start, batches in _executions(len(x), batch_size, self._compiled.steps_per_execution):
+            examples = order[start:start + batches * batch_size]
+            inputs, labels = x[examples], y[examples]
+            if batches > 1:  # stacked: the k-th batch for the k-th step of the call
+                inputs = inputs.reshape((batches, batch_size) + inputs.shape[1:])
+                labels = labels.reshape((batches, batch_size) + labels.shape[1:])
+            values = self._session.run(ops + totals.fetches, {self._inputs: inputs, self._compiled.labels: labels},
+                                       steps=batches)
+            loss_total, *metric_totals, count = values[len(ops):]
+            loss.assign(loss_total, count)
+            for metric, total in zip(metrics, metric_totals):
+                metric.assign(total, count)
+            yield batches
 
     @property
     def metrics_names(self) -> list:
@@ -218,13 +262,8 @@ class Model(Layer):
         loss = metrics_module.RunningMean("loss")
         metrics = [metrics_module.RunningMean(m.name) for m in compiled.metrics]
         with _progress(len(x), batch_size, "Evaluate", verbose) as bar:
-            for start in range(0, len(x), batch_size):
-                batch_loss, *sums = self._test_batch(x[start:start + batch_size], y[start:start + batch_size])
-                count = len(x[start:start + batch_size])
-                loss.accumulate(batch_loss * count, count)
-                for metric, total in zip(metrics, sums):
-                    metric.accumulate(total, count)
-                bar.update(1)
+            for batches in self._test_calls(x, y, batch_size, loss, metrics):
+                bar.update(batches)
                 bar.set_postfix(_logs(loss, metrics), refresh=False)
         if not metrics:
             return float(loss.result())
@@ -287,6 +326,16 @@ class Sequential(Model):
         for layer in self._layers:
             inputs = layer(inputs, training=training) if takes_training(layer.call) else layer(inputs)
         return inputs
+
+
+def _executions(examples: int, batch_size: int, per_execution: int):
+    """(first example, batches) of each native call of an epoch: `per_execution` full batches a call while
+    there are that many, the full batches left in one call, then the partial batch in one of its own."""
+    start = 0
+    while start < examples:
+        batches = min(per_execution, (examples - start) // batch_size) or 1
+        yield start, batches
+        start += batches * batch_size
 
 
 def _inputs_array(x) -> np.ndarray:

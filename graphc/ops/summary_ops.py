@@ -5,7 +5,9 @@ ImageSummary, TensorSummaryV2, MergeSummary) whose output is a string scalar:
 the serialized `Summary` protobuf. The compiled step computes the op's numeric
 input like any other fetch; the session then serializes it on the host
 (`OpDef.host_function`, see graphc/host_fetches.py), so `sess.run(summary)`
-returns bytes, as in TF1. Ops are named and tagged as TF1 names them (`loss`,
+returns bytes, as in TF1. A histogram's buckets are counted by the compiled
+step (`histogram_statistics`, its `device_reduction`): only the counts and
+sums leave the native code, not the tensor. Ops are named and tagged as TF1 names them (`loss`,
 `hidden1/loss`, `family/name`) and collected in `GraphKeys.SUMMARIES`.
 
 `text` summarises a string tensor, which the session evaluates on the host
@@ -21,7 +23,7 @@ import re
 import numpy as np
 
 from graphc import errors
-from graphc.core import dtypes, registry
+from graphc.core import dtypes, histograms, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, OpDef, Role, ShapeError, TensorType
 from graphc.frontend.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of, name_scope
 from graphc.ops import summary_serialization as serialization
@@ -62,10 +64,26 @@ scalar_summary_p = registry.register(OpDef(
     role=Role.HOST, gradient=NOT_DIFFERENTIABLE, tf_attr_inputs=("tag",),
     host_function=_on_host(lambda op, value: serialization.scalar_summary(op.attrs["tag"], value))))
 
+def _histogram_statistics_infer(types, attrs):
+    (values,) = types
+    if not values.dtype.is_numeric or values.dtype is dtypes.bool_:
+        raise DTypeError(f"histogram statistics take a real-valued tensor, not {values.dtype.name}")
+    return TensorType(dtypes.float64, (histograms.STATISTICS_SIZE,))
+
+
+# The buckets, min, max, count, sum and sum of squares of a tensor (core/histograms.py): an IR op the
+# graph never holds, which lowering applies to a histogram summary's input (`device_reduction`).
+histogram_statistics_p = registry.register(OpDef(
+    name="histogram_statistics", tf_type=None, infer=_histogram_statistics_infer,
+    reference=histograms.statistics, gradient=NOT_DIFFERENTIABLE,
+    compiled_dtypes=(dtypes.float16, dtypes.float32, dtypes.float64, dtypes.int8, dtypes.int16, dtypes.int32,
+                     dtypes.int64, dtypes.uint8, dtypes.uint16)))
+
 histogram_summary_p = registry.register(OpDef(
     name="histogram_summary", tf_type="HistogramSummary", infer=_real_number_input("HistogramSummary"),
     role=Role.HOST, gradient=NOT_DIFFERENTIABLE, tf_attr_inputs=("tag",),
-    host_function=_on_host(lambda op, values: serialization.histogram_summary(op.attrs["tag"], values))))
+    device_reduction=histogram_statistics_p.name,
+    host_function=_on_host(lambda op, statistics: serialization.histogram_summary(op.attrs["tag"], statistics))))
 
 
 def _image_infer(types, attrs):

@@ -1,7 +1,8 @@
 """NumPy values -> serialized `Summary` protobufs, as TF1's summary kernels make them.
 
-Pure functions of arrays: scalars as `simple_value`, histograms with TF1's
-default bucket edges (tensorflow/core/lib/histogram/histogram.cc), images
+Pure functions of arrays: scalars as `simple_value`, histograms from the
+statistics the compiled step computes with TF1's default bucket edges
+(core/histograms.py), images
 normalised as TF1's ImageSummary does and encoded as PNG (Pillow), tensors
 (text) as `TensorProto`s. The protobuf classes are TensorBoard's
 (`protos()`), an optional dependency: `pip install 'graphc[tensorboard]'`.
@@ -9,12 +10,11 @@ normalised as TF1's ImageSummary does and encoded as PNG (Pillow), tensors
 
 from __future__ import annotations
 
-import functools
 import io
-import sys
 
 import numpy as np
 
+from graphc.core import histograms
 from graphc.core.protos import protos
 from graphc.core.tensor_shape import format_dims_as_list
 
@@ -34,44 +34,28 @@ def scalar_summary(tag: str, value) -> bytes:
         .SerializeToString()
 
 
-@functools.cache
-def default_bucket_limits() -> np.ndarray:
-    """TF1's histogram bucket right edges: ±1e-12 growing by 10% to ±1e20, ±DBL_MAX, and 0."""
-    positive = []
-    limit = 1.0e-12
-    while limit < 1.0e20:
-        positive.append(limit)
-        limit *= 1.1
-    positive.append(sys.float_info.max)
-    return np.array([-v for v in reversed(positive)] + [0.0] + positive)
-
-
-def histogram_proto(values):
-    """A HistogramProto of `values` with TF1's bucketing, runs of empty buckets merged as TF1 does."""
-    data = np.asarray(values, dtype=np.float64).reshape(-1)
-    if np.isnan(data).any():
+def histogram_proto(statistics):
+    """A HistogramProto from a histogram's statistics vector (core/histograms.py), runs of empty buckets
+    merged as TF1 does."""
+    if statistics[histograms.NANS]:
         raise SummaryValueError("Nan in summary histogram")
-    if np.isinf(data).any():
+    if statistics[histograms.INFINITIES]:
         raise SummaryValueError("Infinity in summary histogram")
-    limits = default_bucket_limits()
-    # A value v goes to the first bucket whose limit is > v (std::upper_bound).
-    index = np.minimum(np.searchsorted(limits, data, side="right"), limits.size - 1)
-    counts = np.bincount(index, minlength=limits.size).astype(np.float64)
+    limits, counts = histograms.default_bucket_limits(), statistics[:histograms.BUCKETS]
     # Keep non-empty buckets and, of each run of empty ones, only the last (its limit closes the run).
     next_nonempty = np.append(counts[1:] != 0, True)
     keep = (counts != 0) | next_nonempty
-    empty = data.size == 0
     return protos().summary_pb2.HistogramProto(
-        min=sys.float_info.max if empty else float(data.min()),
-        max=-sys.float_info.max if empty else float(data.max()),
-        num=float(data.size), sum=float(data.sum()), sum_squares=float(np.dot(data, data)),
+        min=float(statistics[histograms.MIN]), max=float(statistics[histograms.MAX]),
+        num=float(statistics[histograms.NUM]), sum=float(statistics[histograms.SUM]),
+        sum_squares=float(statistics[histograms.SUM_SQUARES]),
         bucket_limit=limits[keep].tolist(), bucket=counts[keep].tolist())
 
 
-def histogram_summary(tag: str, values) -> bytes:
-    """A Summary with one histogram (TF1's HistogramSummary)."""
+def histogram_summary(tag: str, statistics) -> bytes:
+    """A Summary with one histogram (TF1's HistogramSummary), from its statistics vector."""
     try:
-        histogram = histogram_proto(values)
+        histogram = histogram_proto(statistics)
     except SummaryValueError as e:
         raise SummaryValueError(f"{e} for: {tag}") from None
     summary_pb2 = protos().summary_pb2

@@ -93,7 +93,10 @@ def _reshape_chain(inst: Instruction, definitions: dict, rewriter=None) -> Optio
 def _matmul_of_vectors(inst: Instruction, definitions: dict, rewriter: "Rewriter") -> Optional[Value]:
     """A product with a dimension of 1 is elementwise work that fuses with its neighbours:
     K = 1: a[M,1] @ b[1,N] -> a * b (broadcast); N = 1: a @ b[K,1] -> sum(a * b^T, axis 1);
-    M = 1: a[1,K] @ b -> sum(a^T * b, axis 0). Layouts that would need a transpose are left alone."""
+    M = 1: a[1,K] @ b -> sum(a^T * b, axis 0). With the other operand transposed the sum runs over the
+    other axis and a reshape gives the result its shape (aᵀ[K,M] @ b[K,1]: a gradient's weight
+    update, a GEMM call of a few hundred flops otherwise). Layouts that would need a transpose are
+    left alone."""
     a, b = inst.operands
     transpose_a, transpose_b = inst.attrs["transpose_a"], inst.attrs["transpose_b"]
     m, n = inst.result.type.shape
@@ -107,10 +110,22 @@ def _matmul_of_vectors(inst: Instruction, definitions: dict, rewriter: "Rewriter
         row = b if transpose_b else rewriter.reshape(b, (1, k))
         products = rewriter.emit("mul", (a, row), {}, type(inst.result.type)(dtype, (m, k)))
         return rewriter.emit("reduce_sum", (products,), {"axes": (1,), "keepdims": True}, inst.result.type)
+    if n == 1:  # aᵀ[K,M] @ b: sum(a * b[K,1], axis 0) as [M,1]
+        column = rewriter.reshape(b, (k, 1)) if transpose_b else b
+        products = rewriter.emit("mul", (a, column), {}, type(inst.result.type)(dtype, (k, m)))
+        sums = rewriter.emit("reduce_sum", (products,), {"axes": (0,), "keepdims": True},
+                             type(inst.result.type)(dtype, (1, m)))
+        return rewriter.reshape(sums, (m, 1))
     if m == 1 and not transpose_b:
         column = a if transpose_a else rewriter.reshape(a, (k, 1))
         products = rewriter.emit("mul", (column, b), {}, type(inst.result.type)(dtype, (k, n)))
         return rewriter.emit("reduce_sum", (products,), {"axes": (0,), "keepdims": True}, inst.result.type)
+    if m == 1:  # a @ bᵀ[N,K]: sum(a[1,K] * b, axis 1) as [1,N]
+        row = rewriter.reshape(a, (1, k)) if transpose_a else a
+        products = rewriter.emit("mul", (row, b), {}, type(inst.result.type)(dtype, (n, k)))
+        sums = rewriter.emit("reduce_sum", (products,), {"axes": (1,), "keepdims": True},
+                             type(inst.result.type)(dtype, (n, 1)))
+        return rewriter.reshape(sums, (1, n))
     return None
 
 

@@ -73,11 +73,18 @@ RUNTIME_FUNCTIONS = {f.name: f for f in (
 # The element types collectives exchange; a kernel passes the index of its type (GRAPHC_COLLECTIVE_DTYPES).
 COLLECTIVE_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
-# What every step library exports: the step, and the variables to save before a run
-# ({count, index...} in memory-plan order: see backend/codegen.py).
+# What every step library exports: the step; the step run `count` times in one call
+# (graphc_steps(buffers, status, count, feed_strides, saved, done): feed i of run k at
+# buffers[i] + k * feed_strides[i] bytes, the variables of the rollback table saved into
+# `saved` before each run and restored if it fails, `*done` the runs that succeeded); and
+# the variables to save before a run ({count, index...} in memory-plan order: see
+# backend/codegen.py).
 STEP_FUNCTION = Function("graphc_step", "int32_t", ("void **", "graphc_status *"))
+STEPS_FUNCTION = Function("graphc_steps", "int32_t", ("void **", "graphc_status *", "int64_t", "const int64_t *",
+                                                      "void *", "int64_t *"))
 ROLLBACK_TABLE = "graphc_rollback_variables"
-STEP_EXPORTS = f"{STEP_FUNCTION.prototype()}\nextern const int32_t {ROLLBACK_TABLE}[];"
+STEP_EXPORTS = (f"{STEP_FUNCTION.prototype()}\n{STEPS_FUNCTION.prototype()}\n"
+                f"extern const int32_t {ROLLBACK_TABLE}[];")
 
 # The GEMM library (backend/kernels/gemm.py) exports, per element type and transpose pair,
 # C = op(A) @ op(B) with an epilogue(context, row, col, rows, cols) run on each finished

@@ -42,6 +42,8 @@ class Executable:
         loader.runtime()  # the step's calls into the runtime resolve against the loaded one
         self._library = loader.load_library(_ffi, library)
         self._step = getattr(self._library.lib, abi.STEP_FUNCTION.name)
+        self._steps = getattr(self._library.lib, abi.STEPS_FUNCTION.name)
+        self._done = _ffi.new("int64_t *")
         self.loaded = True
         self.used = False
         self._status = _ffi.new("graphc_status *")
@@ -60,27 +62,33 @@ class Executable:
         table = getattr(self._library.lib, abi.ROLLBACK_TABLE)
         self._rollback_indices = [table[1 + i] for i in range(table[0])]
         self._rollback_arrays: list = []
+        self._saved = aligned_empty(1)  # where graphc_steps saves the rollback variables before each run
 
     def bind_variables(self, arrays: list) -> None:
         """Points the step at the session's variable buffers (in plan order)."""
         self._variable_arrays = arrays  # keeps them alive as long as the step
         self._rollback_arrays = [arrays[i] for i in self._rollback_indices]
+        self._saved = aligned_empty(max(sum(array.nbytes for array in self._rollback_arrays), 1))
         for i, array in enumerate(arrays):
             self._buffers[self._variable_base + i] = _ffi.from_buffer(array)
 
     def unload(self) -> None:
         """Unloads the library and frees the arena; the executable cannot run afterwards."""
         self.loaded = False
-        self._step = self._unloaded
+        self._step = self._steps = self._unloaded
         self._arena = self._constants = self._variable_arrays = None
         self._rollback_arrays = []
         self._library.unload()
 
     @staticmethod
-    def _unloaded(buffers, status):
+    def _unloaded(buffers, status, *repeat):
         raise errors.FailedPreconditionError(None, None, "graphc ran a compiled step after unloading its library")
 
-    def run(self, feeds: list, outputs: list) -> None:
+    def run(self, feeds: list, outputs: list, repeat=None) -> None:
+        """One native call running the step, or with `repeat` = (count, strides) the step `count` times:
+        run k reads feed i at its address + k * strides[i] bytes (0: the same batch every run); the
+        outputs hold the last run's fetches. A failed run k raises its error, the variables as the runs
+        before it left them."""
         buffers, char_array, fed = self._buffers, _CHAR_ARRAY, self._fed
         i = 0
         for array in feeds:
@@ -92,12 +100,23 @@ class Executable:
         for array in outputs:
             buffers[i] = _from_buffer(char_array, array, True)
             i += 1
-        saved = [(array, array.copy()) for array in self._rollback_arrays] if self._rollback_arrays else ()
         status = self._status
+        if repeat is not None:
+            count, strides = repeat
+            code = self._steps(buffers, status, count, strides, _from_buffer(char_array, self._saved, True),
+                               self._done)
+            if code:
+                self._raise(code, f" (run {self._done[0] + 1} of the {count} steps of this call)")
+            return
+        saved = [(array, array.copy()) for array in self._rollback_arrays] if self._rollback_arrays else ()
         code = self._step(buffers, status)
         if code:
             for array, copy in saved:
                 np.copyto(array, copy)
-            message = _ffi.string(status.message).decode(errors="replace")
-            status.code = 0
-            raise errors.error_class_for_code(code)(None, None, message)
+            self._raise(code, "")
+
+    def _raise(self, code: int, where: str) -> None:
+        status = self._status
+        message = _ffi.string(status.message).decode(errors="replace")
+        status.code = 0
+        raise errors.error_class_for_code(code)(None, None, message + where)

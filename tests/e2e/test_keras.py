@@ -184,3 +184,35 @@ def test_small_cnn_trains_with_adam():
     assert [(w.name, w.shape.as_list()) for w in model.weights] == [
         ("conv2d/kernel:0", [3, 3, 1, 4]), ("conv2d/bias:0", [4]), ("dense/kernel:0", [64, 2]), ("dense/bias:0", [2])]
     assert history.history["accuracy"][-1] > 0.95
+
+
+@pytest.mark.parametrize("steps_per_execution", [3, 4])
+def test_steps_per_execution_trains_and_logs_as_one_batch_a_call(steps_per_execution):
+    """N batches per native call: the same weights, logged loss and accuracy and evaluation, bit for bit,
+    as one batch a call (10 batches of 8 and a last one of 3: executions of N, the rest, the partial one)."""
+    x, y = _blobs(count=83)
+    results = []
+    for per_execution in (1, steps_per_execution):
+        tf.reset_default_graph()
+        tf.set_random_seed(5)
+        model = keras.Sequential([keras.layers.Dense(6, activation="relu", input_shape=(4,)),
+                                  keras.layers.Dense(3)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+                      steps_per_execution=per_execution)
+        np.random.seed(0)  # the same shuffles
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        results.append((model.get_weights(), history.history, model.evaluate(x, y, batch_size=8, verbose=0)))
+    (weights, history, evaluation), (weights_n, history_n, evaluation_n) = results
+    for a, b in zip(weights, weights_n):
+        np.testing.assert_array_equal(a, b)
+    assert history == history_n and evaluation == evaluation_n
+    assert history["loss"][1] < history["loss"][0]
+
+
+def test_steps_per_execution_must_be_a_positive_int():
+    model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,))])
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        model.compile(optimizer="sgd", loss="mse", steps_per_execution=0)
+    with pytest.raises(TypeError, match="steps_per_execution"):
+        model.compile(optimizer="sgd", loss="mse", steps_per_execution=2.5)

@@ -764,6 +764,8 @@ NOT_FUZZED: dict[str, str] = {
     "constant": "every graph has constants (shapes, axes, Python scalars)",
     "placeholder": "the leaves of every graph",
     "feed": "IR only: what lowering makes of placeholders",
+    "histogram_statistics": "IR only: what the step computes for a histogram summary (compiled against the "
+                            "reference and TF in tests/e2e/test_histograms_in_step.py)",
     "read": "IR only: variable reads (tests/backend, tests/e2e)",
     "write": "IR only: variable writes (tests/backend, tests/e2e)",
     "shape": "graph only; folded to a constant when lowering",

@@ -507,3 +507,25 @@ program step:
   %5:f32[2,3] = mul %2, %4
   fetch %5
 """)
+
+
+@pytest.mark.parametrize("m, k, n", [(5, 7, 1), (1, 7, 5), (5, 1, 4), (1, 6, 1)])
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_simplify_turns_products_with_a_dimension_of_1_into_elementwise_work(m, k, n, transpose_a, transpose_b):
+    a_shape = (k, m) if transpose_a else (m, k)
+    b_shape = (n, k) if transpose_b else (k, n)
+    program = parse(f"""\
+program step:
+  %0:f32[{a_shape[0]},{a_shape[1]}] = feed {{tensor="a:0"}}
+  %1:f32[{b_shape[0]},{b_shape[1]}] = feed {{tensor="b:0"}}
+  %2:f32[{m},{n}] = matmul %0, %1 {{transpose_a={str(transpose_a).lower()}, transpose_b={str(transpose_b).lower()}}}
+  fetch %2
+""")
+    rng = np.random.RandomState(0)
+    feeds = {"a:0": rng.rand(*a_shape).astype(np.float32), "b:0": rng.rand(*b_shape).astype(np.float32)}
+    simplified = simplify(program)
+    assert "matmul" not in [inst.op for inst in simplified.instructions]
+    (expected,), _ = interpret(program, feeds, {})
+    (got,), _ = interpret(simplified, feeds, {})
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -10,6 +10,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 import graphc as tf
+from graphc.core import histograms
 from graphc.frontend import graph_def
 from graphc.ops import summary_serialization as serialization
 from graphc.ops.summary_serialization import SummaryValueError
@@ -31,7 +32,7 @@ def test_scalar_is_a_simple_value():
 
 def tf1_histogram(values):
     """TF1's Histogram::Add and EncodeToProto, written out loop by loop as the C++ does."""
-    limits = list(serialization.default_bucket_limits())
+    limits = list(histograms.default_bucket_limits())
     buckets = [0.0] * len(limits)
     for v in values:
         b = next(i for i, limit in enumerate(limits) if limit > v)  # std::upper_bound
@@ -48,7 +49,7 @@ def tf1_histogram(values):
 
 
 def test_default_bucket_limits_are_tf1s():
-    limits = serialization.default_bucket_limits()
+    limits = histograms.default_bucket_limits()
     positive = limits[limits > 0]
     assert limits.size == 2 * positive.size + 1 and limits[positive.size] == 0.0
     np.testing.assert_array_equal(limits[:positive.size], -positive[::-1])
@@ -61,7 +62,7 @@ def test_default_bucket_limits_are_tf1s():
     [0.0], [1.0, 1.0, 2.5, -3.0, 1e-13, -1e-13], np.linspace(-5, 5, 101), [1e25, -1e25], [],
 ])
 def test_histogram_buckets_match_tf1s_algorithm(values):
-    proto = serialization.histogram_proto(np.asarray(values, dtype=np.float32))
+    proto = serialization.histogram_proto(histograms.statistics(np.asarray(values, dtype=np.float32)))
     expected_limits, expected_counts = tf1_histogram(np.asarray(values, dtype=np.float32).astype(np.float64))
     assert list(proto.bucket_limit) == expected_limits
     assert list(proto.bucket) == expected_counts
@@ -70,6 +71,7 @@ def test_histogram_buckets_match_tf1s_algorithm(values):
         data = np.asarray(values, dtype=np.float32).astype(np.float64)
         assert (proto.min, proto.max) == (data.min(), data.max())
         assert proto.sum == pytest.approx(data.sum()) and proto.sum_squares == pytest.approx((data ** 2).sum())
+        assert proto.sum == sum(data.tolist()) and proto.sum_squares == sum((data * data).tolist())  # in order
     else:
         assert (proto.min, proto.max) == (sys.float_info.max, -sys.float_info.max)
 
@@ -77,7 +79,7 @@ def test_histogram_buckets_match_tf1s_algorithm(values):
 @pytest.mark.parametrize("bad, word", [(np.nan, "Nan"), (np.inf, "Infinity")])
 def test_histogram_refuses_non_finite_values(bad, word):
     with pytest.raises(SummaryValueError, match=f"{word} in summary histogram for: weights"):
-        serialization.histogram_summary("weights", [1.0, bad])
+        serialization.histogram_summary("weights", histograms.statistics([1.0, bad]))
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def test_tensor_summary_round_trips_numbers_and_text():
 
 def test_merge_concatenates_values_and_refuses_duplicate_tags():
     a = serialization.scalar_summary("a", 1.0)
-    b = serialization.histogram_summary("b", [1.0, 2.0])
+    b = serialization.histogram_summary("b", histograms.statistics([1.0, 2.0]))
     assert [v.tag for v in parse(serialization.merge_summaries([a, b])).value] == ["a", "b"]
     with pytest.raises(SummaryValueError, match="Duplicate tag a"):
         serialization.merge_summaries([a, a])

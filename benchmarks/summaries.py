@@ -1,0 +1,80 @@
+"""What 4 histogram summaries add to the training step they are fetched with.
+
+The MLP step (784-300-100-10, batch 100, SGD) of graphc_steps.py, with
+`tf.summary.histogram` of its three weight matrices and its first hidden
+layer merged into one summary: the step alone, `[train_op, merged]` (the
+buckets counted by the compiled step, core/histograms.py), and for reference
+the same statistics computed on the host in NumPy from the four tensors (what
+graphc did before the buckets moved into the step; TF1's kernel runs the same
+per-value bucket search in C++). Medians over run.py's interleaved rounds, in one run.
+"""
+
+from __future__ import annotations
+
+import graphc as tf
+import graphc_steps
+import report
+import workloads
+from graphc.core import histograms
+
+STEPS_PER_BLOCK = 20
+
+
+def measure() -> dict:
+    """{"step": s, "step with 4 histograms": s, "4 histograms in NumPy": s}, medians per step."""
+    workload = workloads.mlp_workload(STEPS_PER_BLOCK)
+    trainer = graphc_steps.mlp_trainer(workload)
+    with trainer.graph.as_default():
+        weights = [v for v in tf.trainable_variables() if len(v.shape) == 2]
+        hidden = trainer.graph.get_tensor_by_name("Relu:0")
+        tensors = weights + [hidden]
+        merged = tf.summary.merge([tf.summary.histogram(f"h{i}", t) for i, t in enumerate(tensors)])
+    feed = trainer.prepare(*workload.batches[0])
+    session = trainer.session
+
+    def plain(feed_dict):
+        session.run(trainer.train_op, feed_dict)
+
+    def with_summaries(feed_dict):
+        session.run([trainer.train_op, merged], feed_dict)
+
+    def in_numpy(feed_dict):
+        session.run(trainer.train_op, feed_dict)
+        for value in session.run(tensors, feed_dict):
+            histograms.statistics(value)
+
+    import run  # the benchmark's driver, which imports this module: its round-robin timing
+
+    contenders = [run.Contender(name, _Steps(function), [feed]) for name, function in
+                  (("step", plain), ("step with 4 histograms", with_summaries),
+                   ("step, then 4 histograms in NumPy", in_numpy))]
+    return run.median_seconds_per_step(contenders, STEPS_PER_BLOCK)
+
+
+class _Steps:
+    """One way of running the step, as the benchmark's driver times a trainer."""
+
+    def __init__(self, function):
+        self.step = function
+
+    def wait(self):
+        """Nothing to wait for: `sess.run` returns when the step is done."""
+
+
+def table(medians: dict) -> str:
+    """A markdown table: each kind of step, its median time and its ratio to the step alone."""
+    alone = medians["step"]
+    rows = ["| MLP step | median ms | ratio to the step alone |", "|---|---:|---:|"]
+    rows += [f"| {name} | {1000 * seconds:.3f} | {seconds / alone:.3f} |" for name, seconds in medians.items()]
+    return "\n".join(rows)
+
+
+def target(medians: dict):
+    """Issue 19's: the 4 histograms add at most 5% to the step."""
+    ratio = medians["step with 4 histograms"] / medians["step"]
+    return report.Target("4 histogram summaries add ≤ 5% to the MLP step", f"+{100 * (ratio - 1):.0f}%",
+                         ratio <= 1.05)
+
+
+if __name__ == "__main__":
+    print(table(measure()))

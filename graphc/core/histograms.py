@@ -1,0 +1,55 @@
+"""TF1's histograms (tensorflow/core/lib/histogram/histogram.cc): the default bucket edges, and the
+statistics a compiled step computes for a histogram summary.
+
+Shared by both stacks: the op library's NumPy reference and serialization
+(ops/summary_ops.py, ops/summary_serialization.py) and the backend's kernel
+(backend/kernels/histogram.py) compute the same vector, laid out as below, so
+that only it (12 KB) leaves the native code, never the values summarised.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import numpy as np
+
+
+@functools.cache
+def default_bucket_limits() -> np.ndarray:
+    """TF1's histogram bucket right edges: ±1e-12 growing by 10% to ±1e20, ±DBL_MAX, and 0."""
+    positive = []
+    limit = 1.0e-12
+    while limit < 1.0e20:
+        positive.append(limit)
+        limit *= 1.1
+    positive.append(sys.float_info.max)
+    return np.array([-v for v in reversed(positive)] + [0.0] + positive)
+
+
+BUCKETS = default_bucket_limits().size
+# The statistics vector (float64): the count of each bucket, then these, at BUCKETS + their index.
+MIN, MAX, NUM, SUM, SUM_SQUARES, NANS, INFINITIES = range(BUCKETS, BUCKETS + 7)
+STATISTICS_SIZE = BUCKETS + 7
+
+
+def statistics(values) -> np.ndarray:
+    """The statistics vector of `values` (any real array): a finite value v counts in the first bucket
+    whose limit is > v (std::upper_bound, the last bucket at most); min, max, num, sum and sum of squares
+    are of the finite values, summed one after another in float64 as TF1's Histogram::Add does; NaNs and
+    infinities are counted apart (a summary of them is an error)."""
+    data = np.asarray(values).astype(np.float64).reshape(-1)
+    finite = data[np.isfinite(data)]
+    limits = default_bucket_limits()
+    index = np.minimum(np.searchsorted(limits, finite, side="right"), limits.size - 1)
+    result = np.zeros(STATISTICS_SIZE)
+    result[:BUCKETS] = np.bincount(index, minlength=BUCKETS)
+    result[MIN] = finite.min() if finite.size else sys.float_info.max
+    result[MAX] = finite.max() if finite.size else -sys.float_info.max
+    result[NUM] = finite.size
+    # cumsum adds in order: a sequential sum, bit for bit the compiled loop's and TF's.
+    result[SUM] = np.cumsum(finite)[-1] if finite.size else 0.0
+    result[SUM_SQUARES] = np.cumsum(finite * finite)[-1] if finite.size else 0.0
+    result[NANS] = np.isnan(data).sum()
+    result[INFINITIES] = np.isinf(data).sum()
+    return result

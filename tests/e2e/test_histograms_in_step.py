@@ -1,0 +1,139 @@
+"""Histogram summaries counted in the compiled step (histogram_statistics): the same HistogramProto as
+TensorFlow's (pinned, and asked when it is installed) and as the NumPy reference, with only the
+statistics vector leaving the native code."""
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.core import histograms
+from graphc.ops import summary_serialization as serialization
+from tests.tf_oracle import table_tests
+
+# TF 2.21 overruns its bucket array for a value of DBL_MAX (std::upper_bound past the last limit:
+# "malloc(): invalid size"); graphc counts it in the last bucket. So no case here holds one.
+MIXED = [0.0, 1e-13, -1e-13, 1e-12, -1e-12, 2.5, -3.5, 2.5, 1e25, -1e25, 7.0, 0.0]
+
+
+def histogram_of(values, dtype, shape=None):
+    """`build(tf)`: the fields of the HistogramProto `tf.summary.histogram` gives for `values` fed."""
+
+    def build(tf):
+        data = np.asarray(values, dtype=dtype)
+        x = tf.placeholder(getattr(tf, dtype), shape if shape is not None else data.shape)
+        summary = tf.summary.histogram("h", x)
+        with tf.Session() as session:
+            (value,) = tf.Summary.FromString(session.run(summary, {x: data})).value
+        h = value.histo
+        return (h.min, h.max, h.num, h.sum, h.sum_squares, list(h.bucket_limit), list(h.bucket))
+
+    return build
+
+
+AS_TF = {
+    "float32 mixed": (histogram_of(MIXED, "float32"),
+        (-9.999999562023526e+24, 9.999999562023526e+24, 12.0, 7.0, 1.9999998248094143e+50,
+         [-1.7976931348623157e+308, -9.920775621859783e+19, -3.8315657995195243, -3.48324163592684, -1e-12, 0.0,
+          1e-12, 2.379100905625872, 2.6170109961884593, 6.7878525393626115, 7.466637793298873, 9.920775621859783e+19,
+          1.7976931348623157e+308],
+         [0.0, 1.0, 0.0, 1.0, 0.0, 2.0, 4.0, 0.0, 2.0, 0.0, 1.0, 0.0, 1.0])),
+    "float64 extremes": (histogram_of([1e300, -1e300, 5e-324, 0.1], "float64"),
+        (-1e+300, 1e+300, 4.0, 0.1, float("inf"),
+         [-1.7976931348623157e+308, -9.920775621859783e+19, 0.0, 1e-12, 0.09312398815580714, 0.10243638697138786,
+          9.920775621859783e+19, 1.7976931348623157e+308],
+         [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0])),
+    "int32": (histogram_of([[3, -2, 0], [1000000, 3, 7]], "int32"),
+        (-2.0, 1000000.0, 6.0, 1000011.0, 1000000000071.0,
+         [-2.1628190051144287, -1.9661990955585713, 0.0, 1e-12, 2.8787120958073054, 3.1665833053880363,
+          6.7878525393626115, 7.466637793298873, 921351.5242693111, 1013486.6766962423, 1.7976931348623157e+308],
+         [0.0, 1.0, 0.0, 1.0, 0.0, 2.0, 0.0, 1.0, 0.0, 1.0, 0.0])),
+    "float16": (histogram_of([0.5, -0.25, 60000.0, 1e-4], "float16"),
+        (-0.25, 60000.0, 4.0, 60000.250100016594, 3600000000.3125,
+         [-0.2656936063469233, -0.24153964213356663, 9.745143431053419e-05, 0.00010719657774158762,
+          0.47069243095356195, 0.5177616740489182, 58081.45523147019, 63889.60075461721, 1.7976931348623157e+308],
+         [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0])),
+    "empty": (histogram_of(np.zeros((0, 3)), "float32", [None, 3]),
+        (1.7976931348623157e+308, -1.7976931348623157e+308, 0.0, 0.0, 0.0, [1.7976931348623157e+308], [0.0])),
+}
+test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
+    __file__, "AS_TF", AS_TF)
+
+
+def the_step_fetches(session) -> list:
+    """The shapes of what the session's last compiled step fetches."""
+    return [value.type.shape for value in list(session._steps.values())[-1].program.fetches]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8", "float16"])
+def test_in_step_statistics_equal_the_numpy_reference(dtype):
+    """Random values of every kind of real tensor, bit for bit the HistogramProto of the NumPy reference
+    (core/histograms.py: TF1's bucketing, sums in order); the step fetches the statistics, not the tensor."""
+    rng = np.random.RandomState(7)
+    exponents = (-6, 4) if dtype == "float16" else (-15, 15)
+    values = (rng.standard_normal((60, 70)) * 10.0 ** rng.randint(*exponents, (60, 70))).astype(dtype) \
+        if dtype.startswith("float") else rng.randint(0, 200, (60, 70)).astype(dtype)
+    x = tf.placeholder(getattr(tf, dtype), [None, 70])
+    summary = tf.summary.histogram("values", x)
+    with tf.Session() as session:
+        got = tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
+        assert the_step_fetches(session) == [(histograms.STATISTICS_SIZE,)]
+    assert got == serialization.histogram_proto(histograms.statistics(values))
+
+
+def test_four_histograms_and_a_scalar_in_a_training_step():
+    """The summaries of the weights fetched with the training op: of the weights as the run leaves them
+    (a fetched variable is copied out at the end of the run: compiler/lower.py), as when the host
+    computed them; and those of a several-steps call, its last step's."""
+    rng = np.random.RandomState(0)
+    x = tf.placeholder(tf.float32, [None, 8])
+    y = tf.placeholder(tf.float32, [None, 1])
+    w1, w2 = tf.Variable(rng.randn(8, 16).astype(np.float32)), tf.Variable(rng.randn(16, 1).astype(np.float32))
+    hidden = tf.nn.relu(tf.matmul(x, w1))
+    loss = tf.reduce_mean(tf.square(tf.matmul(hidden, w2) - y))
+    for name, tensor in [("w1", w1), ("w2", w2), ("hidden", hidden), ("loss_values", tf.square(y))]:
+        tf.summary.histogram(name, tensor)
+    tf.summary.scalar("loss", loss)
+    merged = tf.summary.merge_all()
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+    xs, ys = rng.rand(3, 32, 8).astype(np.float32), rng.rand(3, 32, 1).astype(np.float32)
+    with tf.Session() as session:
+        session.run(tf.global_variables_initializer())
+        session.run(train, {x: xs[0], y: ys[0]}, steps=1)
+        session.run(train, {x: xs[1], y: ys[1]})
+        serialized, _ = session.run([merged, train], {x: xs[2], y: ys[2]})
+        fetched_shapes = the_step_fetches(session)
+        assert fetched_shapes.count((histograms.STATISTICS_SIZE,)) == 4 and (8, 16) not in fetched_shapes
+        after = session.run([w1, w2])
+        values = {v.tag: v for v in tf.Summary.FromString(serialized).value}
+        assert values["w1"].histo == serialization.histogram_proto(histograms.statistics(after[0]))
+        assert values["w2"].histo == serialization.histogram_proto(histograms.statistics(after[1]))
+        assert values["loss_values"].histo == serialization.histogram_proto(histograms.statistics(ys[2] ** 2))
+    with tf.Session() as session:
+        session.run(tf.global_variables_initializer())
+        serialized_n, _ = session.run([merged, train], {x: xs, y: ys}, steps=3)
+    assert serialized_n == serialized
+
+
+@pytest.mark.parametrize("bad, word", [(np.nan, "Nan"), (np.inf, "Infinity"), (-np.inf, "Infinity")])
+def test_non_finite_values_fail_as_tf1s_summary_does(bad, word):
+    x = tf.placeholder(tf.float32, [3])
+    summary = tf.summary.histogram("spread", x)
+    with tf.Session() as session:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{word} in summary histogram for: spread"):
+            session.run(summary, {x: [1.0, bad, 2.0]})
+
+
+def test_every_bucket_limit_and_its_neighbours():
+    """Each value exactly on a limit, and the doubles next to it on both sides (float32 ones too): the
+    kernel's estimate from the exponent and its corrections give std::upper_bound's bucket for each."""
+    limits = histograms.default_bucket_limits()
+    values = np.concatenate([limits, np.nextafter(limits, np.inf), np.nextafter(limits, -np.inf),
+                             limits.astype(np.float32).astype(np.float64), [0.0, -0.0, 5e-324, -5e-324, 1e-310]])
+    values = values[np.isfinite(values)]
+    x = tf.placeholder(tf.float64, [None])
+    statistics_op = tf.summary.histogram("limits", x)
+    with tf.Session() as session:
+        got = tf.Summary.FromString(session.run(statistics_op, {x: values})).value[0].histo
+    expected = serialization.histogram_proto(histograms.statistics(values))
+    assert list(got.bucket) == list(expected.bucket) and list(got.bucket_limit) == list(expected.bucket_limit)
+    assert got == expected
