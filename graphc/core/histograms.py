@@ -48,8 +48,9 @@ def statistics(values) -> np.ndarray:
     result[MAX] = finite.max() if finite.size else -sys.float_info.max
     result[NUM] = finite.size
     # cumsum adds in order: a sequential sum, bit for bit the compiled loop's and TF's.
-    result[SUM] = np.cumsum(finite)[-1] if finite.size else 0.0
-    result[SUM_SQUARES] = np.cumsum(finite * finite)[-1] if finite.size else 0.0
+    with np.errstate(over="ignore"):  # squares (and sums) of huge values are inf, as TF's are
+        result[SUM] = np.cumsum(finite)[-1] if finite.size else 0.0
+        result[SUM_SQUARES] = np.cumsum(finite * finite)[-1] if finite.size else 0.0
     result[NANS] = np.isnan(data).sum()
     result[INFINITIES] = np.isinf(data).sum()
     return result
