@@ -24,7 +24,8 @@ sums stay short), added up in order at the end. The chunks and partial sums live
 in the kernel's workspace (sized by
 Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
-A pointwise window (1x1, stride 1) needs no im2col: x is X.
+A pointwise window (1x1, stride 1) needs no im2col: x is X. A small K (a first
+layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import llvmlite.ir as ir
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
-from graphc.backend.kernels import channels
+from graphc.backend.kernels import channels, conv_direct
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
 from graphc.backend.kernels.matmul import emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
@@ -140,7 +141,7 @@ def _output_index(b, padded, tap, dilation: int, stride: int, extent: int):
 
 def _kernel(module, name, inst, operands, convolution: Convolution):
     g = _Geometry(convolution, inst)
-    names = ["out"] + operands + ([] if g.window.pointwise else ["workspace"]) + ["status"]
+    names = ["out"] + operands + (["workspace"] if convolution.workspace_bytes else []) + ["status"]
     return KernelBuilder(module, name, names, [PTR] * len(names)), g
 
 
@@ -179,6 +180,10 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
                     epilogue=epilogue, context=context_for(kb, buffers_arg, i64(0))))
         return kb.function
     chunks = -(-g.rows // g.chunk_rows)
+    if g.convolution.direct:
+        _emit_direct_forward(kb, name, g, chunks, [x, w, y, buffers_arg], epilogue, context_for)
+        b.ret(ir.Constant(I32, 0))
+        return kb.function
 
     def chunk_range(task, values, outer):
         tb = task.b
@@ -197,6 +202,26 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     emit_parallel_for(kb, f"{name}_chunks", chunks, [x, w, y, workspace, status, buffers_arg], chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
+
+
+def _emit_direct_forward(kb, name, g: _Geometry, chunks: int, values, epilogue, context_for) -> None:
+    """y = x * w computed directly (kernels/conv_direct.py), a chunk of rows at a time, each
+    followed by the epilogue while its rows are in L1."""
+
+    def chunk_range(task, task_values, outer):
+        tb = task.b
+        x, w, y, buffers_pointer = task_values
+        with task.loop(tb.sub(outer[1], outer[0]), "chunk") as i:
+            first = tb.mul(tb.add(outer[0], i), i64(g.chunk_rows))
+            last = tb.add(first, i64(g.chunk_rows))
+            last = tb.select(tb.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+            conv_direct.emit_forward_rows(task, g, x, w, y, first, last)
+            if epilogue is not None:
+                tb.call(epilogue, [context_for(task, buffers_pointer, first), i64(0), i64(0), tb.sub(last, first),
+                                   i64(g.out_channels)])
+
+    emit_parallel_for(kb, f"{name}_direct", chunks, values, chunk_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
 
 
 def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:
@@ -237,6 +262,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
                        kb.arg("out"), kb.arg("status")))
         return kb.function
     filter_elements = g.depth * g.out_channels
+    if g.convolution.direct:
+        return _direct_filter_gradient(kb, name, g)
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
@@ -287,6 +314,30 @@ def lower_conv2d_backprop_filter(module, name, inst):
             _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
                 b, kb.arg("workspace"), i64(partials_at + (partition - 1) * filter_elements), g.dtype), filter_elements)
     return _finish_with_status(kb)
+
+
+def _direct_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+    """dw computed directly (kernels/conv_direct.py): each of a fixed set of partitions of the rows
+    sums into its partial filter (the first partition's is dw), added to dw in order at the end."""
+    partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
+
+    def partition_range(task, values, outer):
+        b = task.b
+        x, dy, dw, workspace = values
+        with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
+            partition = b.add(outer[0], i)
+            partial = b.select(b.icmp_signed("==", partition, i64(0)), dw, _element_offset(
+                b, workspace, b.mul(b.sub(partition, i64(1)), i64(filter_elements)), g.dtype))
+            begin = b.udiv(b.mul(partition, i64(g.rows)), i64(partitions))
+            end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.rows)), i64(partitions))
+            conv_direct.emit_filter_gradient_partition(task, g, x, dy, partial, begin, end)
+
+    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "out", "workspace")],
+                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    for partition in range(1, partitions):
+        _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
+            kb.b, kb.arg("workspace"), i64((partition - 1) * filter_elements), g.dtype), filter_elements)
+    return kb.finish()
 
 
 def _emit_zeros(kb, dtype, target, count: int) -> None:
