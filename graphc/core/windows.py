@@ -97,7 +97,7 @@ def conv_window(x_shape, w_shape, attrs) -> Window:
 # How convolution kernels (backend/kernels/conv.py) share out their work, and so how much
 # workspace the memory plan gives them. A convolution multiplies im2col chunks of about
 # half the L2 (so a chunk is still cached when the GEMM packs it), an input gradient one
-# image's columns at a time, each in one of at most MAX_CONV_TASKS tasks at once. A filter
+# the columns of as many whole images as fit in such a chunk, each in one of at most MAX_CONV_TASKS tasks at once. A filter
 # gradient sums over all rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the
 # order of the sums does not depend on the thread count) each sum into a partial filter,
 # then those are added.
@@ -174,8 +174,10 @@ class Convolution:
     @property
     def chunk_rows(self) -> int:
         """How many im2col rows (output pixels) one task multiplies at a time."""
-        if self.product == "input_gradient":
-            return self.window.out_h * self.window.out_w
+        if self.product == "input_gradient":  # whole images (an image's dx gathers only from its own rows)
+            image_rows = self.window.out_h * self.window.out_w
+            return image_rows * max(1, min(self.image[0], im2col_chunk_bytes() // max(
+                1, image_rows * self.depth * self.element_bytes)))
         if self.direct:
             return max(1, min(self.rows, machine.data_cache_bytes()[1] // 2 // (self.out_channels * self.element_bytes)))
         return max(1, min(self.rows, im2col_chunk_bytes() // (max(1, self.depth) * self.element_bytes)))

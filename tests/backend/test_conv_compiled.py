@@ -23,7 +23,8 @@ CONVOLUTIONS = [
     ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),      # 1x1 with a stride: still im2col
     ((3, 4, 4, 20), 1, 9, 1, "SAME", 1),      # pointwise: the input is the im2col matrix
     ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),     # channels not a multiple of the vector width
-    ((4, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded
+    ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient
+                                              # chunks of whole images (with a 1 MB L2: 2 and 1)
     ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros
 ]
 # (input shape, window, stride, padding)
