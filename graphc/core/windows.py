@@ -96,11 +96,11 @@ def conv_window(x_shape, w_shape, attrs) -> Window:
 
 # How convolution kernels (backend/kernels/conv.py) share out their work, and so how much
 # workspace the memory plan gives them. A convolution multiplies im2col chunks of about
-# half the L2 (so a chunk is still cached when the GEMM packs it), an input gradient one
-# the columns of as many whole images as fit in such a chunk, each in one of at most MAX_CONV_TASKS tasks at once. A filter
-# gradient sums over all rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the
-# order of the sums does not depend on the thread count) each sum into a partial filter,
-# then those are added.
+# half the L2 (so a chunk is still cached when the GEMM packs it), an input gradient the
+# columns of as many whole images as fit in such a chunk, each in one of at most
+# MAX_CONV_TASKS tasks at once. A filter gradient sums over all rows: FILTER_PARTITIONS
+# fixed runs of chunks (fixed, so that the order of the sums does not depend on the thread
+# count) each sum into a partial filter, then those are added.
 MAX_CONV_TASKS = 16
 FILTER_PARTITIONS = 8
 # A forward or filter-gradient convolution whose im2col rows have at most this many entries
@@ -179,7 +179,8 @@ class Convolution:
             return image_rows * max(1, min(self.image[0], im2col_chunk_bytes() // max(
                 1, image_rows * self.depth * self.element_bytes)))
         if self.direct:
-            return max(1, min(self.rows, machine.data_cache_bytes()[1] // 2 // (self.out_channels * self.element_bytes)))
+            row_bytes = max(1, self.out_channels) * self.element_bytes
+            return max(1, min(self.rows, machine.data_cache_bytes()[1] // 2 // row_bytes))
         return max(1, min(self.rows, im2col_chunk_bytes() // (max(1, self.depth) * self.element_bytes)))
 
     @property

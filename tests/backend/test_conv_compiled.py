@@ -26,6 +26,7 @@ CONVOLUTIONS = [
     ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient
                                               # chunks of whole images (with a 1 MB L2: 2 and 1)
     ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros
+    ((2, 5, 5, 1), 3, 0, 1, "SAME", 1),       # no output channels (direct): empty y and dw
 ]
 # (input shape, window, stride, padding)
 POOLS = [((2, 7, 6, 3), 3, 2, "SAME"), ((1, 8, 8, 2), 2, 2, "VALID"), ((2, 5, 7, 19), 2, 3, "SAME"),

@@ -120,7 +120,8 @@ def test_profile_table_at_exit_names_kernels_of_closed_sessions(tmp_path):
     from pathlib import Path
 
     program = ("import numpy as np\nimport graphc as tf\nx = tf.placeholder(tf.float32, [None, 4])\n"
-               "with tf.Session() as sess:\n    sess.run(tf.nn.relu(tf.matmul(x, tf.ones([4, 3]))), {x: np.ones((2, 4))})\n")
+               "with tf.Session() as sess:\n"
+               "    sess.run(tf.nn.relu(tf.matmul(x, tf.ones([4, 3]))), {x: np.ones((2, 4))})\n")
     root = str(Path(__file__).resolve().parents[2])
     environment = {**os.environ, "GRAPHC_PROFILE": "1",
                    "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
