@@ -96,13 +96,20 @@ def conv_window(x_shape, w_shape, attrs) -> Window:
 
 # How convolution kernels (backend/kernels/conv.py) share out their work, and so how much
 # workspace the memory plan gives them. A convolution multiplies im2col chunks of about
-# half the L2 (so a chunk is still cached when the GEMM packs it), an input gradient one
-# image's columns at a time, each in one of at most MAX_CONV_TASKS tasks at once. A filter
-# gradient sums over all rows: FILTER_PARTITIONS fixed runs of chunks (fixed, so that the
-# order of the sums does not depend on the thread count) each sum into a partial filter,
-# then those are added.
+# half the L2 (so a chunk is still cached when the GEMM packs it), an input gradient the
+# columns of as many whole images as fit in such a chunk, each in one of at most
+# MAX_CONV_TASKS tasks at once. A filter gradient sums over all rows: FILTER_PARTITIONS
+# fixed runs of chunks (fixed, so that the order of the sums does not depend on the thread
+# count) each sum into a partial filter, then those are added.
 MAX_CONV_TASKS = 16
 FILTER_PARTITIONS = 8
+# A forward or filter-gradient convolution whose im2col rows have at most this many entries
+# (K = KH*KW*C: a first layer's 3x3x1 or 5x5x1), into at most DIRECT_MAX_OUT_CHANNELS channels,
+# is computed directly (backend/kernels/conv_direct.py): at such a K the im2col GEMM is bound by
+# memory. Its forward works on chunks of rows whose output fits in half the L1 (the epilogue
+# then finds them there) and needs no workspace; its filter gradient needs the partials alone.
+DIRECT_MAX_DEPTH = 32
+DIRECT_MAX_OUT_CHANNELS = 256
 
 
 def im2col_chunk_bytes() -> int:
@@ -159,10 +166,21 @@ class Convolution:
         return self.filter[3]
 
     @property
+    def direct(self) -> bool:
+        """Whether the kernel computes this convolution directly, without im2col or GEMM."""
+        return (self.product != "input_gradient" and not self.window.pointwise and self.depth <= DIRECT_MAX_DEPTH
+                and self.out_channels <= DIRECT_MAX_OUT_CHANNELS)
+
+    @property
     def chunk_rows(self) -> int:
         """How many im2col rows (output pixels) one task multiplies at a time."""
-        if self.product == "input_gradient":
-            return self.window.out_h * self.window.out_w
+        if self.product == "input_gradient":  # whole images (an image's dx gathers only from its own rows)
+            image_rows = self.window.out_h * self.window.out_w
+            return image_rows * max(1, min(self.image[0], im2col_chunk_bytes() // max(
+                1, image_rows * self.depth * self.element_bytes)))
+        if self.direct:
+            row_bytes = max(1, self.out_channels) * self.element_bytes
+            return max(1, min(self.rows, machine.data_cache_bytes()[1] // 2 // row_bytes))
         return max(1, min(self.rows, im2col_chunk_bytes() // (max(1, self.depth) * self.element_bytes)))
 
     @property
@@ -175,9 +193,12 @@ class Convolution:
     def workspace_bytes(self) -> int:
         """An im2col chunk per task (one row per output pixel, one column per (kh, kw, input
         channel)), and for a filter gradient a product, a segment's sum and a partial sum per
-        task; none for a pointwise window (the input is the im2col matrix)."""
-        if self.window.pointwise:
+        task; none for a pointwise window (the input is the im2col matrix). A direct convolution
+        has no im2col chunks: its forward needs nothing, its filter gradient the partial sums."""
+        if self.window.pointwise or (self.direct and self.product == "forward"):
             return 0
+        if self.direct:
+            return max(1, (self.tasks - 1) * self.depth * self.out_channels) * self.element_bytes
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

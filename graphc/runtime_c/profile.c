@@ -4,6 +4,7 @@
  * record is also kept as an event (a run's RunMetadata step stats). */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,7 +14,8 @@
 #define MAX_EVENTS 65536
 
 static struct {
-    const char *name; /* a string constant of the step library that recorded it */
+    const char *key;  /* a string constant of the step library that recorded it */
+    char *name;       /* a copy: the table outlives the library (a closed Session unloads it) */
     int64_t nanoseconds;
     int64_t calls;
 } kernels[MAX_KERNELS];
@@ -38,9 +40,17 @@ void graphc_profile_record(const char *name, int64_t started, int64_t nanosecond
     int i;
     while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE)) {
     }
-    for (i = 0; i < kernel_count && kernels[i].name != name; ++i) {
+    for (i = 0; i < kernel_count && kernels[i].key != name; ++i) {
     }
-    if (i == kernel_count && kernel_count < MAX_KERNELS) kernels[kernel_count++].name = name;
+    if (i == kernel_count && kernel_count < MAX_KERNELS) {
+        char *copy = strdup(name);
+        if (copy) {
+            kernels[kernel_count].key = name;
+            kernels[kernel_count++].name = copy;
+        } else {
+            i = MAX_KERNELS; /* out of memory: this kernel goes untimed */
+        }
+    }
     if (tracing && event_count < MAX_EVENTS) { /* beyond that, a run's trace keeps its first events */
         events[event_count].name = name;
         events[event_count].started = started;

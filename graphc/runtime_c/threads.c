@@ -1,10 +1,13 @@
 /* The thread pool: one per process, used by generated kernels for parallel loops.
  *
  * graphc_parallel_for(task, context, count) runs task(context, i, thread) for
- * every i in [0, count), splitting [0, count) into contiguous, equal ranges, one
- * per thread (the caller is thread 0). Kernels make every task's arithmetic
- * independent of which thread runs it, so results do not depend on the thread
- * count. Workers spin briefly after a job (kernels of one step come in quick
+ * every i in [0, count) (the caller is thread 0). Each thread takes the next
+ * index not yet taken until none is left, so a thread that starts late (a worker
+ * still asleep, or its core busy with another process) leaves its share to the
+ * others instead of holding the job up, and the caller waits for the tasks, not
+ * for every worker. Kernels make every task's arithmetic independent of which
+ * thread runs it, so results do not depend on the thread count or on who ran
+ * what. Workers spin briefly after a job (kernels of one step come in quick
  * succession), then sleep on a condition variable.
  *
  * GRAPHC_NUM_THREADS sets the size (default: the number of online CPUs). Only
@@ -38,18 +41,37 @@ static struct {
     pthread_t workers[MAX_THREADS];
     graphc_task task;
     void *context;
-    int64_t count;
+    _Atomic int64_t count;   /* read by threads holding a stale ticket too: atomic */
     _Atomic uint64_t generation;
     uint64_t start_generation; /* the generation when the workers were created */
-    _Atomic int remaining;
+    /* The job's generation (high 32 bits) and its next untaken index (low 32), taken by compare-and-swap:
+     * a thread holding a stale ticket cannot take an index of a newer job. CLOSED marks a finished job. */
+    _Atomic uint64_t ticket;
+    _Atomic int64_t done;    /* tasks of the job finished */
     _Atomic int sleeping;
     _Atomic int shutdown;
     scratch_buffer scratch[MAX_THREADS]; /* [0] unused: see graphc_scratch */
 } pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
-static void run_share(int thread, graphc_task task, void *context, int64_t count, int threads) {
-    int64_t begin = count * thread / threads, end = count * (thread + 1) / threads;
-    for (int64_t i = begin; i < end; ++i) task(context, i, thread);
+#define CLOSED 0xFFFFFFFFu
+
+/* Runs the job of generation `generation`'s untaken tasks one at a time, until none is left. A job's
+ * fields (task, context, count) stay put while one of its indices is untaken: the caller replaces
+ * them only after all its tasks are done and its ticket is CLOSED. */
+static void run_tasks(int thread, uint64_t generation) {
+    uint64_t ticket = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+    for (;;) {
+        uint64_t index = ticket & CLOSED;
+        if ((ticket >> 32) != (generation & CLOSED) || index == CLOSED ||
+            (int64_t)index >= atomic_load_explicit(&pool.count, memory_order_relaxed))
+            return;
+        if (atomic_compare_exchange_weak_explicit(&pool.ticket, &ticket, ticket + 1, memory_order_acquire,
+                                                  memory_order_acquire)) {
+            pool.task(pool.context, (int64_t)index, thread);
+            atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+            ticket = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+        }
+    }
 }
 
 static void cpu_relax(void) {
@@ -80,8 +102,7 @@ static void *worker_main(void *argument) {
         }
         if (atomic_load(&pool.shutdown)) return NULL;
         seen = now;
-        run_share(thread, pool.task, pool.context, pool.count, pool.threads);
-        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
+        run_tasks(thread, now);
     }
 }
 
@@ -136,19 +157,21 @@ void graphc_parallel_for(graphc_task task, void *context, int64_t count) {
         for (int64_t i = 0; i < count; ++i) task(context, i, 0);
         return;
     }
-    threads = pool.threads;
     pool.task = task;
     pool.context = context;
-    pool.count = count;
-    atomic_store(&pool.remaining, threads - 1);
-    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+    atomic_store_explicit(&pool.count, count, memory_order_relaxed);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    uint64_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool.ticket, (generation & CLOSED) << 32, memory_order_release);
+    atomic_store_explicit(&pool.generation, generation, memory_order_release);
     if (atomic_load(&pool.sleeping) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
-    run_share(0, task, context, count, threads);
-    while (atomic_load_explicit(&pool.remaining, memory_order_acquire) > 0) cpu_relax();
+    run_tasks(0, generation);
+    while (atomic_load_explicit(&pool.done, memory_order_acquire) < count) cpu_relax();
+    atomic_store_explicit(&pool.ticket, ((generation & CLOSED) << 32) | CLOSED, memory_order_release);
     pthread_mutex_unlock(&pool.submit);
 }
 

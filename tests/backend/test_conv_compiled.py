@@ -10,8 +10,12 @@ from graphc.runtime import loader
 from tests.backend.test_ops_compiled import assert_same
 
 # (input shape, kernel size, output channels, stride, padding, dilation)
+# K = KH*KW*C at most windows.DIRECT_MAX_DEPTH: the forward and filter gradient are direct (no im2col).
 CONVOLUTIONS = [
-    ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),
+    ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),       # direct (K = 27)
+    ((2, 7, 6, 5), 3, 4, 1, "SAME", 1),       # the same through im2col (K = 45)
+    ((2, 9, 9, 1), 5, 20, 1, "SAME", 1),      # direct, Deep MNIST's 5x5x1; 20 channels: a masked vector
+    ((2, 7, 7, 4), 3, 3, 1, "SAME", 2),       # dilated, im2col
     ((1, 9, 8, 2), 3, 5, 2, "SAME", 1),       # batch 1, odd sizes
     ((2, 10, 7, 3), 2, 2, 3, "VALID", 1),     # stride over kernel
     ((1, 8, 8, 1), 5, 3, 2, "SAME", 1),       # one input channel, pad 2/1
@@ -19,8 +23,10 @@ CONVOLUTIONS = [
     ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),      # 1x1 with a stride: still im2col
     ((3, 4, 4, 20), 1, 9, 1, "SAME", 1),      # pointwise: the input is the im2col matrix
     ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),     # channels not a multiple of the vector width
-    ((4, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded
+    ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient
+                                              # chunks of whole images (with a 1 MB L2: 2 and 1)
     ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros
+    ((2, 5, 5, 1), 3, 0, 1, "SAME", 1),       # no output channels (direct): empty y and dw
 ]
 # (input shape, window, stride, padding)
 POOLS = [((2, 7, 6, 3), 3, 2, "SAME"), ((1, 8, 8, 2), 2, 2, "VALID"), ((2, 5, 7, 19), 2, 3, "SAME"),
@@ -62,7 +68,8 @@ def restore_threads():
 
 
 def train_cnn(threads: int, steps: int = 3):
-    """The TF1 tutorial CNN (smaller batch), SGD on one batch: the losses and final weights."""
+    """The TF1 tutorial CNN (smaller batch), SGD on one batch: the losses and final weights. Its first
+    convolution (3x3x1) is a direct one, the second an im2col GEMM."""
     driver.load_runtime()
     loader.set_num_threads(threads)
     rng = np.random.RandomState(0)

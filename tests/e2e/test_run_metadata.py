@@ -109,3 +109,24 @@ def test_file_writer_writes_run_metadata_that_tensorboard_reads(tmp_path):
     accumulator.Reload()
     assert accumulator.Tags()["run_metadata"] == ["step0"]
     assert accumulator.RunMetadata("step0") == metadata
+
+
+def test_profile_table_at_exit_names_kernels_of_closed_sessions(tmp_path):
+    """GRAPHC_PROFILE=1 prints its table at exit, also for steps whose Session was closed (its library
+    unloaded: the runtime keeps copies of the kernels' labels; it used to crash reading them)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    program = ("import numpy as np\nimport graphc as tf\nx = tf.placeholder(tf.float32, [None, 4])\n"
+               "with tf.Session() as sess:\n"
+               "    sess.run(tf.nn.relu(tf.matmul(x, tf.ones([4, 3]))), {x: np.ones((2, 4))})\n")
+    root = str(Path(__file__).resolve().parents[2])
+    environment = {**os.environ, "GRAPHC_PROFILE": "1",
+                   "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    finished = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=environment, capture_output=True,
+                              text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert "graphc profile: kernels by total time" in finished.stdout + finished.stderr
+    assert re.search(r"kernel \d+ gemm \(MatMul\)", finished.stdout + finished.stderr)

@@ -6,6 +6,7 @@ import pytest
 
 import graphc as tf
 from graphc.compiler.lower import lower
+from graphc.core import windows
 from graphc.ops.conv_ops import Window
 from graphc.passes.pipeline import run_pipeline
 from tests.helpers import feed_types, interpret_graph
@@ -117,15 +118,33 @@ def test_shape_rules_and_their_errors():
 
 
 def test_memory_plan_gives_convolutions_an_im2col_workspace():
-    x = tf.placeholder(tf.float32, [2, 6, 6, 3])
-    y = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), [1, 2, 2, 1], "SAME")
-    pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 3, 4]), [1, 1, 1, 1], "SAME")
-    program = run_pipeline(lower([y, pointwise], feed_types({x: np.zeros([2, 6, 6, 3])})).program)
+    x = tf.placeholder(tf.float32, [2, 6, 6, 5])
+    y = tf.nn.conv2d(x, tf.ones([3, 3, 5, 4]), [1, 2, 2, 1], "SAME")  # K = 45: im2col
+    pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 5, 4]), [1, 1, 1, 1], "SAME")
+    gray = tf.placeholder(tf.float32, [2, 6, 6, 1])
+    direct = tf.nn.conv2d(gray, tf.ones([3, 3, 1, 4]), [1, 1, 1, 1], "SAME")  # K = 9: direct, no im2col
+    program = run_pipeline(lower([y, pointwise, direct], feed_types({x: np.zeros([2, 6, 6, 5]),
+                                                                     gray: np.zeros([2, 6, 6, 1])})).program)
     plan = program.memory_plan
-    (conv,) = [inst for inst in program.instructions if inst.op == "conv2d" and inst.values[1].type.shape[0] == 3]
+    (conv,) = [inst for inst in program.instructions if inst.op == "conv2d" and inst.values[1].type.shape[2] == 5
+               and inst.values[1].type.shape[0] == 3]
     assert list(plan.workspaces) == [conv.result.id]  # the pointwise one reads x as it is
-    assert plan.arena_bytes >= 2 * 3 * 3 * 27 * 4
+    assert plan.arena_bytes >= 2 * 3 * 3 * 45 * 4
     assert "workspace of" in plan.describe()
+
+
+def test_small_depths_are_direct_convolutions():
+    """K = KH*KW*C up to DIRECT_MAX_DEPTH: forward and filter gradient computed directly; the
+    input gradient, deeper windows and pointwise ones go through im2col and the GEMM."""
+    window = windows.conv_window((8, 28, 28, 1), (5, 5, 1, 32), {"strides": [1, 1, 1, 1], "padding": "SAME"})
+
+    def convolution(product, channels, k=5):
+        return windows.Convolution((8, 28, 28, channels), (k, k, channels, 32), window, product, 4)
+
+    assert convolution("forward", 1).direct and convolution("filter_gradient", 1).direct
+    assert not convolution("input_gradient", 1).direct and not convolution("forward", 2).direct
+    assert convolution("forward", 1).workspace_bytes == 0
+    assert convolution("filter_gradient", 1).workspace_bytes == (windows.FILTER_PARTITIONS - 1) * 25 * 32 * 4
 
 
 def test_fusion_runs_bias_and_relu_as_the_convolutions_epilogue():

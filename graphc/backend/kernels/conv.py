@@ -9,7 +9,7 @@ and an NHWC output the [M, O] one, so:
     conv2d:                 y  = X @ w                      (GEMM nn)
     conv2d_backprop_filter: dw = X^T @ dy                   (GEMM tn)
     conv2d_backprop_input:  dX = dy @ w^T (GEMM nt), then dx = col2im(dX): each
-                            input pixel gathers the entries of dX that read it
+                            entry of dX is added to the input pixel it read
 
 conv2d is the anchor of a fused kernel (passes/fuse.py): its epilogue (a bias
 add, relu) runs on each finished block of y, as a matmul's does.
@@ -17,14 +17,15 @@ add, relu) runs on each finished block of y, as a matmul's does.
 X and dX never exist whole: each task of the thread pool fills a chunk of rows
 small enough to stay in L2 and multiplies it on its own thread
 (`graphc_gemm_*_on_thread`), straight into its rows of y. The input gradient
-works an image at a time the same way (an image's dx gathers only from its own
-rows of dX). The filter gradient sums over every row: a fixed set of partitions
+works on chunks of whole images the same way (an image's dx adds up only its
+own rows of dX). The filter gradient sums over every row: a fixed set of partitions
 of the chunks each sum into a partial filter (in segments of chunks, so that the
 sums stay short), added up in order at the end. The chunks and partial sums live
 in the kernel's workspace (sized by
 Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
-A pointwise window (1x1, stride 1) needs no im2col: x is X.
+A pointwise window (1x1, stride 1) needs no im2col: x is X. A small K (a first
+layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import llvmlite.ir as ir
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
-from graphc.backend.kernels import channels
+from graphc.backend.kernels import channels, conv_direct
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
 from graphc.backend.kernels.matmul import emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
@@ -101,22 +102,25 @@ def _emit_im2col_rows(task: KernelBuilder, g: _Geometry, x, target, begin, end) 
 
 
 def _emit_col2im_image(task: KernelBuilder, g: _Geometry, columns, dx, image) -> None:
-    """dx[image, ih, iw, c] = the sum, over taps (kh, kw) in order, of columns[(oh, ow), (kh, kw, c)]
-    for the output pixel (oh, ow) of the image whose tap reads (ih, iw), if there is one."""
+    """dx[image] = the sum of the entries of its im2col matrix's gradient `columns` at the input
+    pixels they read: dx is zeroed, then each row (output pixel, in order) adds each of its taps
+    (kh, kw in order) that falls inside the image. (Gathering per input pixel instead tested every
+    tap of every pixel against the stride: 4 in 9 of them read nothing at stride 2.)"""
     win, dtype, b = g.window, g.dtype, task.b
-    with task.loop(g.height * g.width, "pixel") as place:
-        ih = b.add(b.udiv(place, i64(g.width)), i64(win.pad_top))
-        iw = b.add(b.urem(place, i64(g.width)), i64(win.pad_left))
-        destination = b.mul(b.add(b.mul(image, i64(g.height * g.width)), place), i64(g.channels))
-        channels.for_channels(task, g.channels, dtype, lambda c, lanes: channels.store(
-            task, dtype, dx, b.add(destination, c), task.constant(dtype, 0, lanes), lanes))
+    image_start = b.mul(image, i64(g.height * g.width * g.channels))
+    _emit_zeros(task, dtype, _element_offset(b, dx, image_start, dtype), g.height * g.width * g.channels)
+    with task.loop(win.out_h * win.out_w, "row") as row:
+        top = b.sub(b.mul(b.udiv(row, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
+        left = b.sub(b.mul(b.urem(row, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
         with task.loop(win.k_h, "kh") as kh:
-            oh, inside_h = _output_index(b, ih, kh, win.dilation_h, win.stride_h, win.out_h)
+            ih = b.add(top, b.mul(kh, i64(win.dilation_h)))
+            inside_h = b.icmp_unsigned("<", ih, i64(g.height))  # negative rows wrap to huge
             with task.loop(win.k_w, "kw") as kw:
-                ow, inside_w = _output_index(b, iw, kw, win.dilation_w, win.stride_w, win.out_w)
-                with b.if_then(b.and_(inside_h, inside_w)):
-                    row = b.add(b.mul(oh, i64(win.out_w)), ow)
-                    start = b.add(b.mul(row, i64(g.depth)), b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
+                iw = b.add(left, b.mul(kw, i64(win.dilation_w)))
+                with b.if_then(b.and_(inside_h, b.icmp_unsigned("<", iw, i64(g.width)))):
+                    destination = b.add(image_start, b.mul(b.add(b.mul(ih, i64(g.width)), iw), i64(g.channels)))
+                    start = b.add(b.mul(row, i64(g.depth)),
+                                  b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)))
 
                     def accumulate(c, lanes):
                         index = b.add(destination, c)
@@ -127,20 +131,9 @@ def _emit_col2im_image(task: KernelBuilder, g: _Geometry, columns, dx, image) ->
                     channels.for_channels(task, g.channels, dtype, accumulate)
 
 
-def _output_index(b, padded, tap, dilation: int, stride: int, extent: int):
-    """(o, whether it exists): the output row o whose tap `tap` reads padded input row `padded`,
-    i.e. o * stride + tap * dilation = padded with 0 <= o < extent."""
-    offset = b.sub(padded, b.mul(tap, i64(dilation)))
-    non_negative = b.icmp_signed(">=", offset, i64(0))
-    safe = b.select(non_negative, offset, i64(0))
-    index = b.udiv(safe, i64(stride))
-    exact = b.icmp_unsigned("==", b.urem(safe, i64(stride)), i64(0))
-    return index, b.and_(non_negative, b.and_(exact, b.icmp_unsigned("<", index, i64(extent))))
-
-
 def _kernel(module, name, inst, operands, convolution: Convolution):
     g = _Geometry(convolution, inst)
-    names = ["out"] + operands + ([] if g.window.pointwise else ["workspace"]) + ["status"]
+    names = ["out"] + operands + (["workspace"] if convolution.workspace_bytes else []) + ["status"]
     return KernelBuilder(module, name, names, [PTR] * len(names)), g
 
 
@@ -179,6 +172,10 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
                     epilogue=epilogue, context=context_for(kb, buffers_arg, i64(0))))
         return kb.function
     chunks = -(-g.rows // g.chunk_rows)
+    if g.convolution.direct:
+        _emit_direct_forward(kb, name, g, chunks, [x, w, y, buffers_arg], epilogue, context_for)
+        b.ret(ir.Constant(I32, 0))
+        return kb.function
 
     def chunk_range(task, values, outer):
         tb = task.b
@@ -197,6 +194,26 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     emit_parallel_for(kb, f"{name}_chunks", chunks, [x, w, y, workspace, status, buffers_arg], chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
+
+
+def _emit_direct_forward(kb, name, g: _Geometry, chunks: int, values, epilogue, context_for) -> None:
+    """y = x * w computed directly (kernels/conv_direct.py), a chunk of rows at a time, each
+    followed by the epilogue while its rows are in L1."""
+
+    def chunk_range(task, task_values, outer):
+        tb = task.b
+        x, w, y, buffers_pointer = task_values
+        with task.loop(tb.sub(outer[1], outer[0]), "chunk") as i:
+            first = tb.mul(tb.add(outer[0], i), i64(g.chunk_rows))
+            last = tb.add(first, i64(g.chunk_rows))
+            last = tb.select(tb.icmp_signed("<", last, i64(g.rows)), last, i64(g.rows))
+            conv_direct.emit_forward_rows(task, g, x, w, y, first, last)
+            if epilogue is not None:
+                tb.call(epilogue, [context_for(task, buffers_pointer, first), i64(0), i64(0), tb.sub(last, first),
+                                   i64(g.out_channels)])
+
+    emit_parallel_for(kb, f"{name}_direct", chunks, values, chunk_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
 
 
 def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:
@@ -237,6 +254,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
                        kb.arg("out"), kb.arg("status")))
         return kb.function
     filter_elements = g.depth * g.out_channels
+    if g.convolution.direct:
+        return _direct_filter_gradient(kb, name, g)
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
@@ -289,6 +308,30 @@ def lower_conv2d_backprop_filter(module, name, inst):
     return _finish_with_status(kb)
 
 
+def _direct_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+    """dw computed directly (kernels/conv_direct.py): each of a fixed set of partitions of the rows
+    sums into its partial filter (the first partition's is dw), added to dw in order at the end."""
+    partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
+
+    def partition_range(task, values, outer):
+        b = task.b
+        x, dy, dw, workspace = values
+        with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
+            partition = b.add(outer[0], i)
+            partial = b.select(b.icmp_signed("==", partition, i64(0)), dw, _element_offset(
+                b, workspace, b.mul(b.sub(partition, i64(1)), i64(filter_elements)), g.dtype))
+            begin = b.udiv(b.mul(partition, i64(g.rows)), i64(partitions))
+            end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.rows)), i64(partitions))
+            conv_direct.emit_filter_gradient_partition(task, g, x, dy, partial, begin, end)
+
+    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "out", "workspace")],
+                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    for partition in range(1, partitions):
+        _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
+            kb.b, kb.arg("workspace"), i64((partition - 1) * filter_elements), g.dtype), filter_elements)
+    return kb.finish()
+
+
 def _emit_zeros(kb, dtype, target, count: int) -> None:
     channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c,
                                                                            kb.constant(dtype, 0, lanes), lanes))
@@ -302,28 +345,34 @@ def _emit_add(kb, dtype, target, addend, count: int) -> None:
 
 
 def lower_conv2d_backprop_input(module, name, inst):
-    """dx = col2im(dy @ w^T), an image per task iteration."""
+    """dx = col2im(dy @ w^T), a chunk of whole images per task iteration: one product for the chunk
+    (M = its images' output pixels: a larger M amortizes packing w), then col2im image by image."""
     kb, g = _kernel(module, name, inst, ["w", "dy"], Convolution.input_gradient(inst))
     if g.window.pointwise:
         kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
                        kb.arg("status")))
         return kb.function
     image_rows = g.window.out_h * g.window.out_w
+    per_chunk = g.chunk_rows // image_rows
 
-    def images(task, values, outer):
+    def chunk_range(task, values, outer):
         b = task.b
         w, dy, dx, workspace, status = values
-        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(image_rows * g.depth)), g.dtype)
-        with task.loop(b.sub(outer[1], outer[0]), "image") as i:
-            image = b.add(outer[0], i)
-            gradient = _element_offset(b, dy, b.mul(image, i64(image_rows * g.out_channels)), g.dtype)
-            _gemm(task, g, False, True, image_rows, g.depth, g.out_channels, gradient, w, region, status,
-                  thread=task.arg("thread"))
-            _emit_col2im_image(task, g, region, dx, image)
+        region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(g.chunk_rows * g.depth)), g.dtype)
+        with task.loop(b.sub(outer[1], outer[0]), "chunk") as i:
+            first = b.mul(b.add(outer[0], i), i64(per_chunk))
+            count = b.sub(i64(g.batch), first)
+            count = b.select(b.icmp_signed("<", count, i64(per_chunk)), count, i64(per_chunk))
+            gradient = _element_offset(b, dy, b.mul(first, i64(image_rows * g.out_channels)), g.dtype)
+            _gemm(task, g, False, True, b.mul(count, i64(image_rows)), g.depth, g.out_channels, gradient, w, region,
+                  status, thread=task.arg("thread"))
+            with task.loop(count, "image") as j:
+                columns = _element_offset(b, region, b.mul(j, i64(image_rows * g.depth)), g.dtype)
+                _emit_col2im_image(task, g, columns, dx, b.add(first, j))
 
-    emit_parallel_for(kb, f"{name}_images", g.batch, [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")],
-                      images, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS,
-                      max_tasks=MAX_CONV_TASKS)
+    emit_parallel_for(kb, f"{name}_chunks", -(-g.batch // per_chunk),
+                      [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")], chunk_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
 
 

@@ -163,12 +163,7 @@ class GemmEmitter:
             col0 = b.add(jc, b.mul(p, i64(bm.nr)))
             panel = self._gep(b, bp, b.mul(b.mul(p, kc), i64(bm.nr)))
             if self.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
-                for j in range(bm.nr):
-                    row = element(i64(0), b.add(col0, i64(j)))
-                    self._prefetch(b, self._gep(b, source, row), write=False)
-                    with kb.loop(kc, "k") as k:
-                        value = b.load(self._gep(b, source, b.add(row, k)), typ=self.element)
-                        b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.nr)), i64(j))))
+                self._pack_rows(kb, source, lambda col, k: element(k, col), col0, panel, kc, bm.nr)
             else:  # B is [K, N]: each k gives NR contiguous elements
                 last = b.sub(b.mul(depth, n), i64(1))
                 with kb.loop(kc, "k") as k:
@@ -237,7 +232,7 @@ class GemmEmitter:
                     value = b.load(self._gep(b, source, element(row0, k)), typ=panel_type, align=self._size())
                     b.store(value, self._gep(b, panel, b.mul(k, i64(bm.mr))), align=self._size())
             else:
-                self._pack_rows(kb, source, element, row0, panel, kc)
+                self._pack_rows(kb, source, element, row0, panel, kc, bm.mr)
         with b.if_then(b.icmp_signed("<", full_panels, panels)):  # the edge panel, zero-padded
             row0 = b.add(ic, b.mul(full_panels, i64(bm.mr)))
             panel = self._gep(b, ap, b.mul(b.mul(full_panels, kc), i64(bm.mr)))
@@ -251,24 +246,26 @@ class GemmEmitter:
                     b.store(value, self._gep(b, panel, b.add(b.mul(k, i64(bm.mr)), i)))
         return kb.finish()
 
-    def _pack_rows(self, kb, source, element, row0, panel, kc) -> None:
-        """A full panel of a row-major A: MR rows, each read `width` elements of k at a time,
-        transposed in registers into width k-major groups of MR (then k one by one for the rest)."""
+    def _pack_rows(self, kb, source, element, row0, panel, kc, count: int) -> None:
+        """A full panel of `count` (MR, or NR of a transposed B) rows, each contiguous along k:
+        each row read `width` elements of k at a time, transposed in registers into width
+        k-major groups of `count` (then k one by one for the rest). `element(row, k)` indexes
+        the source. (A transposed B packed element by element took 13% of a 196x288x64 product.)"""
         bm, b = self.block, kb.b
         width = bm.width
         chunk_type = ir.VectorType(self.element, width)
         with kb.loop(b.udiv(kc, i64(width)), "kv") as chunk:
             k0 = b.mul(chunk, i64(width))
             rows = [b.load(self._gep(b, source, element(b.add(row0, i64(i)), k0)), typ=chunk_type,
-                           align=self._size()) for i in range(bm.mr)]
+                           align=self._size()) for i in range(count)]
             joined = _concatenate(b, rows)  # row i's element k at i * width + k
             transposed = b.shuffle_vector(joined, ir.Constant(joined.type, ir.Undefined), ir.Constant(
-                ir.VectorType(I32, bm.mr * width), [i * width + k for k in range(width) for i in range(bm.mr)]))
-            b.store(transposed, self._gep(b, panel, b.mul(k0, i64(bm.mr))), align=self._size())
+                ir.VectorType(I32, count * width), [i * width + k for k in range(width) for i in range(count)]))
+            b.store(transposed, self._gep(b, panel, b.mul(k0, i64(count))), align=self._size())
         with kb.loop(b.urem(kc, i64(width)), "kr") as rest:
             k = b.add(b.mul(b.udiv(kc, i64(width)), i64(width)), rest)
-            destination = self._gep(b, panel, b.mul(k, i64(bm.mr)))
-            for i in range(bm.mr):
+            destination = self._gep(b, panel, b.mul(k, i64(count)))
+            for i in range(count):
                 value = b.load(self._gep(b, source, element(b.add(row0, i64(i)), k)), typ=self.element)
                 b.store(value, self._gep(b, destination, i64(i)))
 

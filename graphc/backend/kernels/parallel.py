@@ -13,6 +13,10 @@ import llvmlite.ir as ir
 
 from graphc.backend.kernel_builder import I32, I64, PTR, VOID, KernelBuilder, i64, runtime_function
 
+# Tasks per thread of the pool: the threads take tasks one at a time (runtime_c/threads.c), so a thread
+# that starts late, or loses its core to another process for a while, leaves the rest to the others.
+TASKS_PER_THREAD = 4
+
 
 def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, emit_range,
                       parallel: bool = True, max_tasks: int = 0) -> None:
@@ -20,8 +24,9 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
 
     `values` (pointers or integers of the calling kernel) reach the task as
     `task_values`, in order; the task's `index` argument (below `max_tasks`, if
-    given) and `thread` argument are there too. With `parallel` false (too
-    little work to wake the pool) the whole range runs as one task on the caller.
+    given) and `thread` argument are there too. The range is cut into up to
+    TASKS_PER_THREAD tasks per thread. With `parallel` false (too little work
+    to wake the pool) the whole range runs as one task on the caller.
     """
     module, b = kb.module, kb.b
     context_type = ir.LiteralStructType([v.type for v in values] + [I64])  # ..., task count
@@ -42,8 +47,9 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
 
     if parallel and extent > 1:
         threads = b.sext(b.call(runtime_function(module, "graphc_num_threads"), []), I64)
+        tasks = b.mul(threads, i64(TASKS_PER_THREAD))
         limit = min(extent, max_tasks) if max_tasks else extent
-        count = b.select(b.icmp_signed("<", threads, i64(limit)), threads, i64(limit))
+        count = b.select(b.icmp_signed("<", tasks, i64(limit)), tasks, i64(limit))
     else:
         count = i64(1)
     context = kb.variable(context_type)
