@@ -95,6 +95,9 @@ class Role(enum.Enum):
     CHOOSE_INITIALIZED = "choose"  # its first input if that variable is initialised, else its second
     INITIALIZED = "initialized"    # whether the variable of its input is initialised: a bool constant
     HOST = "host"                  # finished on the host after the step (summaries, Where: OpDef.host_function)
+    # Structured control flow (While, If): its function graphs (attrs) become the regions of one IR
+    # instruction of the same name (ir/program.py, "Control flow" in DESIGN.md).
+    CONTROL_FLOW = "control_flow"
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ class OpDef:
     @property
     def in_ir(self) -> bool:
         """Whether the op is an IR instruction (the others exist in graphs only)."""
-        return self.role in (Role.COMPUTE, Role.CONSTANT)
+        return self.role in (Role.COMPUTE, Role.CONSTANT, Role.CONTROL_FLOW)
 
     def fusion_for(self, dtype: DType) -> FusionClass:
         """The op's fusion class for a result of `dtype` (OPAQUE where `fuses_for` leaves it out)."""

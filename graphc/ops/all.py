@@ -7,6 +7,7 @@ from graphc.ops import array_ops  # noqa: F401
 from graphc.ops import check_ops  # noqa: F401
 from graphc.ops import collective_ops  # noqa: F401
 from graphc.ops import contraction_ops  # noqa: F401
+from graphc.ops import control_flow_ops  # noqa: F401
 from graphc.ops import conv_ops  # noqa: F401
 from graphc.ops import elementary_ops  # noqa: F401
 from graphc.ops import init_ops  # noqa: F401
