@@ -39,6 +39,7 @@ class FunctionGraph(Graph):
         self.captures: list = []
         self.outputs: list = []
         self._captured: dict = {}
+        self._sources: dict = {}  # id(argument) -> the outer tensor it captures
         root = outermost_graph(outer)
         # The variable scopes, variables and collections are the outermost graph's (module docstring).
         self._collections = root._collections
@@ -67,10 +68,20 @@ class FunctionGraph(Graph):
         else:
             raise ValueError(f"Tensor {tensor} must be from the same graph as the function {self.name} "
                              "or from a graph enclosing it.")
+        if tensor.op.op_def.role is Role.CONSTANT:
+            # A constant is copied, not captured: its value stays known inside (a slice's bounds).
+            copy = Graph.create_op(self, tensor.op.op_def, [], dict(tensor.op.attrs), name=tensor.op.name.rpartition("/")[2])
+            self._captured[id(tensor)] = copy.outputs[0]
+            return copy.outputs[0]
         argument = self.argument(tensor.dtype, tensor._dims, name="capture")
         self.captures.append((source, argument))
         self._captured[id(tensor)] = argument
+        self._sources[id(argument)] = source
         return argument
+
+    def captured_tensor(self, argument: Tensor):
+        """The outer tensor an argument captures (None for a loop variable): static values see through it."""
+        return self._sources.get(id(argument))
 
     def create_op(self, op_def: OpDef, inputs, attrs=None, name=None):
         return super().create_op(op_def, [self.capture(t) if isinstance(t, Tensor) else t for t in inputs],

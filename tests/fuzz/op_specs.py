@@ -723,4 +723,12 @@ NOT_FUZZED: dict[str, str] = {
     "report_uninitialized_variables": "strings finished on the host: tests/e2e/test_initialization_checks.py",
     "string_join": "strings, joined on the host (tests/e2e/test_strings.py)",
     "where": "finished on the host (its shape depends on values): tests/e2e/test_structural_math_tf.py",
+    "param": "IR only: a region's view of its loop's or cond's operands (tests/unit/test_control_flow_ir.py)",
+    "function_argument": "graph only: the inputs of a while_loop's or cond's functions",
+    "while": "control flow: tests/backend/test_control_flow_compiled.py (compiled vs reference, finite "
+             "differences, TF)",
+    "cond": "control flow: tests/backend/test_control_flow_compiled.py (compiled vs reference, finite "
+            "differences, TF)",
+    "row_read": "x[i] at a loop counter: tests/backend/test_control_flow_compiled.py",
+    "row_read_grad": "made by row_read's gradient: tests/backend/test_control_flow_compiled.py",
 }
