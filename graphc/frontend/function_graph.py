@@ -68,11 +68,6 @@ class FunctionGraph(Graph):
         else:
             raise ValueError(f"Tensor {tensor} must be from the same graph as the function {self.name} "
                              "or from a graph enclosing it.")
-        if tensor.op.op_def.role is Role.CONSTANT:
-            # A constant is copied, not captured: its value stays known inside (a slice's bounds).
-            copy = Graph.create_op(self, tensor.op.op_def, [], dict(tensor.op.attrs), name=tensor.op.name.rpartition("/")[2])
-            self._captured[id(tensor)] = copy.outputs[0]
-            return copy.outputs[0]
         argument = self.argument(tensor.dtype, tensor._dims, name="capture")
         self.captures.append((source, argument))
         self._captured[id(tensor)] = argument

@@ -145,7 +145,7 @@ def _control_flow_op(op_def: OpDef, leading: list, functions: dict, attrs: dict,
     """The op running `functions` (attr name -> FunctionGraph), with inputs `leading` then every tensor
     the functions capture; attrs `<function>_args` give the op input of each function argument."""
     inputs = list(leading)
-    index_of = {id(t): i for i, t in enumerate(inputs)}
+    index_of = {}  # a captured tensor -> its input (a loop variable's first value is not its capture)
     attrs = dict(attrs)
     for key, graph in functions.items():
         indices = list(range(len(graph.inputs) - len(graph.captures)))
@@ -356,8 +356,8 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
 
         def body_fn(i, *args):
             result = body(*nest.pack_sequence_as(structure, list(args)))
-            if not isinstance(result, (list, tuple)) or (single and nest.is_namedtuple(result)):
-                result = [result]  # TF1 takes a lone result for a one-variable loop
+            if not isinstance(result, (list, tuple, dict)) or (single and nest.is_namedtuple(result)):
+                result = [result]  # TF1 takes a lone result (not a structure) for a one-variable loop
             try:
                 nest.assert_same_structure(list(structure), list(result))
             except (ValueError, TypeError) as e:
