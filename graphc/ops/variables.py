@@ -31,8 +31,11 @@ class Variable:
             dtype = dtypes.as_dtype(dtype)
         # A variable made inside a while_loop or cond function (an RNN cell's first call) lives in the
         # outermost graph, created once, as TF1 lifts it out of the control-flow context.
-        graph = outermost_graph(get_default_graph()) if init_from_fn else graph_of([initial_value])
-        with graph.as_default(), name_scope(name, "Variable", [] if init_from_fn else [initial_value]) as scope:
+        default = get_default_graph()
+        graph = outermost_graph(default) if init_from_fn else graph_of([initial_value])
+        current = default.get_name_scope() + "/" if default.get_name_scope() else ""  # the function's, if lifted
+        with graph.as_default(), graph.name_scope(current), \
+                name_scope(name, "Variable", [] if init_from_fn else [initial_value]) as scope:
             if init_from_fn:
                 with name_scope("Initializer"):
                     initial_value = initial_value()
