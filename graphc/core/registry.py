@@ -161,6 +161,9 @@ class OpDef:
     # Scratch memory its kernel uses while it runs (an im2col matrix): `workspace(instruction)`
     # gives the bytes; plan_memory places them in the arena like a value live for that kernel.
     workspace: Optional[Callable] = None
+    # An OPAQUE op whose kernel may compute its result in the buffer of this operand (a row write into
+    # a TensorArray's rows): plan_memory gives the result that buffer when nothing reads it afterwards.
+    in_place: Optional[int] = None
     # ASSIGN ops: `write_value(emit, read, *operands)` builds the variable's new value in IR, where
     # `emit(op, operands)` adds an instruction and `read()` reads the variable's current value.
     write_value: Optional[Callable] = None

@@ -1,6 +1,8 @@
 """Nested structures of values (TF's `nest`): lists, tuples, namedtuples and dicts, flattened in order.
 
-Dicts flatten in sorted key order, as TF's nest does; anything else is a leaf.
+Dicts flatten in sorted key order, as TF's nest does. An object with `_graphc_components()`
+(a TensorArray) flattens to those tensors and is rebuilt by `_graphc_rebuild(components)`,
+as TF's composite tensors are; anything else is a leaf.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ def _is_sequence(x, is_leaf) -> bool:
 
 def flatten(structure, is_leaf=None) -> list:
     """The leaves of `structure`, in order (`is_leaf(x)` stops at x)."""
+    if hasattr(structure, "_graphc_components"):
+        return list(structure._graphc_components())
     if not _is_sequence(structure, is_leaf):
         return [structure]
     items = [structure[k] for k in sorted(structure)] if isinstance(structure, dict) else structure
@@ -35,6 +39,9 @@ def pack_sequence_as(structure, flat: list):
 
 
 def _pack(structure, flat, position):
+    if hasattr(structure, "_graphc_components"):
+        count = len(structure._graphc_components())
+        return structure._graphc_rebuild(flat[position:position + count]), position + count
     if not _is_sequence(structure, None):
         return flat[position], position + 1
     if isinstance(structure, dict):

@@ -19,6 +19,7 @@ from graphc.ops import random_ops  # noqa: F401
 from graphc.ops import scan_ops  # noqa: F401
 from graphc.ops import selection_ops  # noqa: F401
 from graphc.ops import state_ops  # noqa: F401
+from graphc.ops import tensor_array_ops  # noqa: F401
 from graphc.ops import string_ops  # noqa: F401
 from graphc.ops import summary_ops  # noqa: F401
 from graphc.ops import variable_scope  # noqa: F401

@@ -123,6 +123,40 @@ def _row_read_grad_grad(op, g):
     return [apply_op("row_read", [g, op.inputs[1]]), None]
 
 
+def _row_write_infer(types, attrs):
+    buffer, index, value = types
+    if buffer.dtype is not value.dtype:
+        raise registry.DTypeError(f"writing {value.dtype.name} into rows of {buffer.dtype.name}")
+    if index.dtype not in (dtypes.int32, dtypes.int64):
+        raise registry.DTypeError(f"row index must be int32 or int64, got {index.dtype.name}")
+    if buffer.dims is not None and value.dims is not None and merge_dims(tuple(buffer.dims[1:]), value.dims) is None:
+        raise ShapeError(f"a row of {format_dims(buffer.dims)} cannot hold a value of shape {format_dims(value.dims)}")
+    return buffer
+
+
+def _row_write_reference(buffer, index, value):
+    _check_row(index, buffer.shape[0])
+    out = np.array(buffer)
+    out[int(index)] = value
+    return out
+
+
+row_write_p = registry.register(OpDef(
+    name="row_write", tf_type="GraphcRowWrite", infer=_row_write_infer, reference=_row_write_reference,
+    effects=Effects(may_fail=True), in_place=0))
+
+
+@registry.set_gradient(row_write_p)
+def _row_write_grad(op, g):
+    _, index, value = op.inputs
+    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, apply_op("row_read", [g, index])]
+
+
+def write_row(buffer, index, value, name=None):
+    """`buffer` with row `index` (a scalar integer tensor known only when the step runs) set to `value`."""
+    return apply_op("row_write", [buffer, index, value], name=name)
+
+
 def read_row(x, index, name=None):
     """`x[index]` for a scalar integer tensor `index` known only when the step runs."""
     return apply_op("row_read", [x, index], name=name)

@@ -186,6 +186,52 @@ def test_a_row_index_out_of_range_fails_the_compiled_step():
             sess.run(y, {x: np.ones((3, 2))})
 
 
+def test_tensor_array_reads_time_major_input_and_writes_each_step_in_place():
+    steps, batch, units = 6, 2, 3
+    x = tf.placeholder(tf.float64, [steps, batch, units])
+    w = tf.constant(rng.uniform(-1, 1, (units, units)))
+    inputs = tf.TensorArray(tf.float64, size=steps).unstack(x)
+    outputs = tf.TensorArray(tf.float64, size=steps, element_shape=[batch, units])
+
+    def body(t, h, outputs):
+        h = tf.tanh(tf.matmul(inputs.read(t), w) + h)
+        return t + 1, h, outputs.write(t, h)
+
+    _, h, outputs = tf.while_loop(lambda t, h, o: t < steps, body, [0, tf.zeros([batch, units], tf.float64),
+                                                                   outputs], maximum_iterations=steps)
+    stacked = outputs.stack()
+    assert outputs.size().op.type == "Const" and stacked.shape.as_list() == [steps, batch, units]
+    loss = tf.reduce_sum(stacked * stacked)
+    grad = tf.gradients(loss, x)[0]
+    x_value = rng.uniform(-1, 1, (steps, batch, units))
+    got = _compiled_matches_reference([stacked, h, grad], {x: x_value}, rtol=1e-10)
+    np.testing.assert_array_equal(got[0][-1], got[1])
+    with tf.Session() as sess:
+        f = lambda v: sess.run(loss, {x: v})  # noqa: E731
+        np.testing.assert_allclose(got[2], numeric_gradient(f, x_value.copy()), rtol=1e-6, atol=1e-9)
+    # The row writes happen in the loop variable's buffer: no copy of all the rows per step.
+    from graphc.compiler.lower import lower
+    from graphc.ir.program import walk
+    from graphc.passes.pipeline import run_pipeline
+    from tests.helpers import feed_types
+
+    program = run_pipeline(lower([stacked], feed_types({x: x_value})).program)
+    loop = next(inst for inst in program.instructions if inst.op == "while")
+    (write,) = [inst for inst in walk(program.instructions) if inst.op == "row_write"]
+    assert program.memory_plan.locations[write.result.id] == program.memory_plan.locations[loop.outputs[-1].id]
+
+
+def test_tensor_array_outside_loops():
+    ta = tf.TensorArray(tf.float32, size=3)
+    ta = ta.write(0, [1.0, 2.0]).write(2, [5.0, 6.0])
+    with tf.Session() as sess:
+        stacked, second = sess.run([ta.stack(), ta.read(2)])
+    np.testing.assert_array_equal(stacked, [[1.0, 2.0], [0.0, 0.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(second, [5.0, 6.0])
+    with pytest.raises(tf.errors.UnimplementedError, match="size"):
+        tf.TensorArray(tf.float32, size=tf.placeholder(tf.int32, []))
+
+
 # -- TensorFlow's answers ------------------------------------------------------------------------------------
 
 

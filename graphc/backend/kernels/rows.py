@@ -1,5 +1,6 @@
-"""row_read (x[i] at an index known only when the step runs) and its gradient row_read_grad (zeros but
-row i): copies of whole rows, after a bounds check that fails the step as TF's strided slice does."""
+"""row_read (x[i] at an index known only when the step runs), its gradient row_read_grad (zeros but
+row i), and row_write (a TensorArray's write: the rows with row i replaced, in place when the memory plan
+allows): copies of whole rows, after a bounds check that fails the step as TF's strided slice does."""
 
 from __future__ import annotations
 
@@ -49,4 +50,20 @@ def lower_row_read_grad(module, name, inst):
     return kb.finish()
 
 
-lowering.register_kernels({"row_read": lower_row_read, "row_read_grad": lower_row_read_grad})
+def lower_row_write(module, name, inst):
+    """The rows with one replaced; in place when the plan gives the result its first operand's buffer."""
+    buffer, index, value = inst.values
+    kb = KernelBuilder(module, name, ["out", "in0", "in1", "in2", "status"])
+    for argument in kb.function.args[:2]:
+        argument.attributes.discard("noalias")  # out and in0 are one buffer when the write is in place
+    row = _checked_row(kb, inst, index, buffer.type.shape[0])
+    b = kb.b
+    with kb.if_(b.icmp_unsigned("!=", b.ptrtoint(kb.arg("out"), I64), b.ptrtoint(kb.arg("in0"), I64))):
+        _memcpy(kb, kb.arg("out"), kb.arg("in0"), i64(buffer.type.nbytes))
+    nbytes = value.type.nbytes
+    _memcpy(kb, b.gep(kb.arg("out"), [b.mul(row, i64(nbytes))], source_etype=I8), kb.arg("in2"), i64(nbytes))
+    return kb.finish()
+
+
+lowering.register_kernels({"row_read": lower_row_read, "row_read_grad": lower_row_read_grad,
+                           "row_write": lower_row_write})
