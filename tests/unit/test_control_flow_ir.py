@@ -247,3 +247,16 @@ def test_program_types_are_static():
     program = _loop_program()
     loop = next(inst for inst in program.instructions if inst.op == "while")
     assert loop.outputs[2].type == IRType(dtypes.float32, (4,))  # after the counter and i
+
+
+def test_a_cond_on_a_constant_predicate_folds_to_the_branch_taken():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3], name="x")
+        training = tf.constant(False)
+        y = tf.cond(training, lambda: tf.nn.relu(x), lambda: x * 0.5)
+        program = _lowered([y], {x: np.zeros(3, np.float32)})
+    folded = run_pipeline(program)
+    assert not any(inst.regions for inst in folded.instructions)
+    assert [inst.op for inst in folded.instructions if inst.kernel is not None] == ["mul"]
+    got, _ = interpret(folded, {"x:0": np.array([1.0, -2.0, 4.0], np.float32)}, {})
+    np.testing.assert_array_equal(got[0], [0.5, -1.0, 2.0])
