@@ -616,7 +616,12 @@ def _while_loop(ctx):
         body = lambda i, v: (i + 1, tf.tanh(v) + other.tensor * 0.5)  # noqa: E731 - bounded whatever the count
     else:
         body = lambda i, v: (i + 1, v + other.tensor)  # noqa: E731
-    result = tf.while_loop(lambda i, v: i < count, body, [0, entry.tensor], maximum_iterations=count)[1]
+    # Declared-unknown dims of a replay's placeholders can make the body's static shape less specific
+    # than the entry's (TF1 then asks for shape_invariants too): the invariant leaves every dim open.
+    invariants = [tf.TensorShape([]), tf.TensorShape([None] * len(entry.shape))]
+    result = tf.while_loop(lambda i, v: i < count, body, [0, entry.tensor], maximum_iterations=count,
+                           shape_invariants=invariants)[1]
+    result.set_shape(entry.shape)  # what it is: the pool holds static shapes
     ctx.add(result, exact=entry.exact and other.exact and kind != FLOAT)
     return True
 
