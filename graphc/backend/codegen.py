@@ -213,7 +213,7 @@ def _kernel_label(kernel: int, kind: str, members: list) -> str:
 def kernel_labels(program: Program) -> dict:
     """{label a profiled step records for a kernel: (kind, the graph ops its instructions come from)}."""
     labels = {}
-    for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
+    for kernel, group in itertools.groupby(walk(program.instructions), key=lambda inst: inst.kernel):
         members = list(group)
         if kernel is not None and program.kernels[kernel] != "copy":
             sources = tuple(dict.fromkeys(inst.source for inst in members if inst.source))

@@ -54,17 +54,20 @@ def fold_constants(program: Program) -> Program:
         if value is not None:
             constants[inst.result.id] = value
         instructions.append(inst)
-    fetches = tuple(replacement.get(v.id, v) for v in program.fetches)
+    fetches = tuple(_resolved(v, replacement) for v in program.fetches)
     return program.replace(instructions=tuple(instructions), fetches=fetches)
 
 
+def _resolved(operand, replacement: dict):
+    """`operand`, or what replaces it (a cond inlined in a cond inlined: chains resolved)."""
+    while isinstance(operand, Value) and operand.id in replacement:
+        operand = replacement[operand.id]
+    return operand
+
+
 def _renamed(inst, replacement: dict):
-    """`inst` using `replacement[v]` for each operand v that has one (chains resolved)."""
-    def value(o):
-        while isinstance(o, Value) and o.id in replacement:
-            o = replacement[o.id]
-        return o
-    return inst.replace(operands=tuple(value(o) for o in inst.operands))
+    """`inst` using what replaces each of its operands."""
+    return inst.replace(operands=tuple(_resolved(o, replacement) for o in inst.operands))
 
 
 def _foldable(inst, constants) -> bool:

@@ -260,3 +260,26 @@ def test_a_cond_on_a_constant_predicate_folds_to_the_branch_taken():
     assert [inst.op for inst in folded.instructions if inst.kernel is not None] == ["mul"]
     got, _ = interpret(folded, {"x:0": np.array([1.0, -2.0, 4.0], np.float32)}, {})
     np.testing.assert_array_equal(got[0], [0.5, -1.0, 2.0])
+
+
+def test_nested_conds_on_constants_fold_through_each_other():
+    with tf.Graph().as_default():
+        r = tf.case([(tf.constant(False), lambda: tf.constant(1)), (tf.constant(True), lambda: tf.constant(2))],
+                    default=lambda: tf.constant(3))
+        folded = run_pipeline(_lowered([r], {}))
+    verify(folded)
+    assert not any(inst.regions for inst in folded.instructions)
+    assert int(interpret(folded, {}, {})[0][0]) == 2
+
+
+def test_a_loop_without_a_gradient_drops_its_unused_counter():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2], name="x")
+        y = tf.while_loop(lambda v: tf.reduce_sum(v) < 100.0, lambda v: v * 2.0, [x])
+        program = _lowered([y], {x: np.ones(2, np.float32)})
+    assert next(i for i in program.instructions if i.op == "while").attrs["carried"] == 2
+    optimized = verify(run_pipeline(program))
+    loop = next(i for i in optimized.instructions if i.op == "while")
+    assert loop.attrs["carried"] == 1 and len(loop.outputs) == 1
+    got, _ = interpret(optimized, {"x:0": np.array([1.0, 2.0], np.float32)}, {})
+    np.testing.assert_array_equal(got[0], [64.0, 128.0])
