@@ -9,6 +9,11 @@ while_loop variable it is carried as its rows (frontend/nest.py's components), s
 a loop writing one row per step (dynamic_rnn's outputs) compiles to a native loop
 that writes each row once. Gradients flow through the row ops.
 
+An element shape whose sizes are known only when the step runs (a batch of None)
+can be given as scalar tensors in `element_shape` (graphc's extension: TF infers it
+from the writes): graphc compiles a step per concrete feed shape, so the rows have
+one shape in each step.
+
 Not done (UnimplementedError, naming the missing piece): a size not known when the
 graph is built, `dynamic_size=True` (the rows are one buffer of a fixed shape), an
 element shape first known from a write inside a loop, `concat`, `split`, `scatter`.
@@ -48,8 +53,16 @@ class TensorArray:
             raise errors.UnimplementedError(None, None, "graphc's TensorArray needs a size known when the graph is "
                                                         "built (its rows are one buffer)")
         self._size = int(known)
-        self._element_shape = None if element_shape is None else as_dims(element_shape)
         self._rows = None
+        if element_shape is not None and any(isinstance(d, Tensor) for d in element_shape):
+            # graphc's extension: sizes as scalar tensors (a batch known when the step runs, tf.shape(x)[1]),
+            # so that rows of an unknown batch can enter a loop (dynamic_rnn's outputs).
+            sizes = [convert_to_tensor(d, dtype=dtypes.int32) for d in element_shape]
+            self._element_shape = tuple(None if isinstance(d, Tensor) else int(d) for d in element_shape)
+            self._rows = array_ops.zeros(layout_ops.stack([self._size, *sizes]), self._dtype, name=self._name)
+            self._rows.set_shape((self._size,) + self._element_shape)
+            return
+        self._element_shape = None if element_shape is None else as_dims(element_shape)
         if self._element_shape is not None and is_fully_defined(self._element_shape):
             self._rows = array_ops.zeros([self._size, *self._element_shape], self._dtype, name=self._name)
 

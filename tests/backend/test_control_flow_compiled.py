@@ -289,3 +289,17 @@ def _loop_gradient(tf):
 
 test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
     __file__, "CONTROL_FLOW", CONTROL_FLOW)
+
+
+def test_tensor_array_rows_of_a_batch_known_when_the_step_runs():
+    x = tf.placeholder(tf.float32, [4, None, 3])  # time-major, batch unknown until fed
+    batch = tf.shape(x)[1]
+    outputs = tf.TensorArray(tf.float32, size=4, element_shape=[batch, 3])
+    assert outputs.stack().shape.as_list() == [4, None, 3]
+    _, outputs = tf.while_loop(lambda t, o: t < 4, lambda t, o: (t + 1, o.write(t, tf.tanh(x[t]) * 2.0)),
+                               [0, outputs], maximum_iterations=4)
+    stacked = outputs.stack()
+    for n in (2, 5):
+        value = rng.uniform(-1, 1, (4, n, 3)).astype(np.float32)
+        got = _compiled_matches_reference([stacked], {x: value})[0]
+        np.testing.assert_allclose(got, np.tanh(value) * 2.0, rtol=1e-6)
