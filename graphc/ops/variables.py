@@ -8,6 +8,8 @@ the Variable to the GLOBAL_VARIABLES (and TRAINABLE_VARIABLES) collections.
 
 from __future__ import annotations
 
+import contextlib
+
 from graphc.core import dtypes
 from graphc.core.registry import Role
 from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
@@ -33,8 +35,10 @@ class Variable:
         # outermost graph, created once, as TF1 lifts it out of the control-flow context.
         default = get_default_graph()
         graph = outermost_graph(default) if init_from_fn else graph_of([initial_value])
-        current = default.get_name_scope() + "/" if default.get_name_scope() else ""  # the function's, if lifted
-        with graph.as_default(), graph.name_scope(current), \
+        # Lifted out of a function, it takes the function's name scope (variable_scope reset it there).
+        lifted = graph is not default and init_from_fn
+        scope_of_function = default.get_name_scope() + "/" if default.get_name_scope() else ""
+        with graph.as_default(), graph.name_scope(scope_of_function) if lifted else contextlib.nullcontext(), \
                 name_scope(name, "Variable", [] if init_from_fn else [initial_value]) as scope:
             if init_from_fn:
                 with name_scope("Initializer"):

@@ -283,3 +283,18 @@ def test_a_loop_without_a_gradient_drops_its_unused_counter():
     assert loop.attrs["carried"] == 1 and len(loop.outputs) == 1
     got, _ = interpret(optimized, {"x:0": np.array([1.0, 2.0], np.float32)}, {})
     np.testing.assert_array_equal(got[0], [64.0, 128.0])
+
+
+def test_a_variable_made_in_a_loop_body_lives_outside_once_with_tf1s_name():
+    with tf.Graph().as_default() as graph:
+        x = tf.placeholder(tf.float32, [5, 2, 3], name="x")
+
+        def body(t, h):
+            with tf.variable_scope("cell", reuse=tf.AUTO_REUSE):
+                w = tf.get_variable("kernel", [6, 3], initializer=tf.ones_initializer())
+            return t + 1, tf.tanh(tf.matmul(tf.concat([x[t], h], 1), w))
+
+        with tf.variable_scope("rnn"):
+            tf.while_loop(lambda t, h: t < 5, body, [0, tf.zeros([2, 3])])
+        (variable,) = tf.global_variables()
+        assert variable.name == "rnn/cell/kernel:0" and variable.graph is graph
