@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from graphc.core.registry import NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE
 from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope, walk_ops
-from graphc.ops import array_ops, math_ops
+from graphc.ops import array_ops, control_flow_ops, math_ops
 
 
 def _as_list(x):
@@ -94,3 +94,7 @@ def _ops_between(xs, ys, stops):
             between.append(op)
             depends_on_x.update(id(t) for t in op.outputs)
     return reversed(between)
+
+
+# The gradients of While and If differentiate their functions with tf.gradients itself.
+control_flow_ops.set_differentiator(gradients)

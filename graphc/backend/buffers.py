@@ -14,7 +14,7 @@ import numpy as np
 
 from graphc.backend.kernel_builder import I8, PTR, KernelBuilder, global_array, i64
 from graphc.ir.memory_plan import Place
-from graphc.ir.program import Program, Value
+from graphc.ir.program import Program, Value, walk
 
 
 class Buffers:
@@ -23,8 +23,11 @@ class Buffers:
     def __init__(self, module: ir.Module, program: Program):
         self.module = module
         self.plan = program.memory_plan
-        self.constants = {inst.result.id: inst.attrs["value"] for inst in program.instructions
+        self.constants = {inst.result.id: inst.attrs["value"] for inst in walk(program.instructions)
                           if inst.op == "constant"}
+        # A region's param standing for a constant is that constant (plan_memory's aliases).
+        self.constants.update((param, self.constants[value]) for param, value in self.plan.aliases.items()
+                              if value in self.constants)
         self._globals: dict[int, ir.GlobalVariable] = {}
 
     def in_memory(self, value: Value) -> bool:

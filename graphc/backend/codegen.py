@@ -56,7 +56,7 @@ from graphc.backend.kernels import all as _all_kernels  # noqa: F401 - fills the
 from graphc.backend.lowering import FUSED_KERNELS, KERNELS
 from graphc.ir.facts import effects_of, may_fail
 from graphc.ir.memory_plan import Place
-from graphc.ir.program import Program, VarRef
+from graphc.ir.program import Program, Value, VarRef, walk
 from graphc.runtime import abi
 
 # Table stores and calls in one part of the step. LLVM's time on a function grows faster
@@ -215,7 +215,7 @@ def _kernel_label(kernel: int, kind: str, members: list) -> str:
 def kernel_labels(program: Program) -> dict:
     """{label a profiled step records for a kernel: (kind, the graph ops its instructions come from)}."""
     labels = {}
-    for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
+    for kernel, group in itertools.groupby(walk(program.instructions), key=lambda inst: inst.kernel):
         members = list(group)
         if kernel is not None and program.kernels[kernel] != "copy":
             sources = tuple(dict.fromkeys(inst.source for inst in members if inst.source))
@@ -227,46 +227,126 @@ def kernel_labels(program: Program) -> dict:
 def _actions(program: Program, modules: _Modules) -> tuple:
     """The step's calls and copies in order, emitting each kernel the first time its signature comes;
     and the variables to roll back when a run fails."""
-    plan = program.memory_plan
-    signatures = Signatures(modules.buffers[0])
-    shared: dict = {}  # signature key -> function
-    actions, written, rollback = [], set(), set()
-    for kernel, group in itertools.groupby(program.instructions, key=lambda inst: inst.kernel):
-        members = list(group)
-        if kernel is None:
-            actions += [_Copy(("value", inst.result), ("variable", inst.operands[0].name), inst.result.type.nbytes)
-                        for inst in members if inst.op == "read" and inst.result.id in plan.materialized_reads]
-            continue
-        kind = program.kernels[kernel]
-        name = f"k{kernel}_{kind}"
-        label = _kernel_label(kernel, kind, members)
-        if kind in FUSED_KERNELS:
-            signature = signatures.fused(kind, members)
-            if signature.key not in shared:
-                shared[signature.key] = _emit_kernel(modules, lambda m, b: FUSED_KERNELS[kind](
-                    m, name, members, TableBuffers(b, signature)), name, members)
-            actions.append(_Call(shared[signature.key], (), signature.entries, label, fused=True))
-        elif kind == "copy":
-            ref, value = members[0].operands
-            actions.append(_Copy(("variable", ref.name), ("value", value), value.type.nbytes))
-        else:  # opaque: one instruction, a kernel of its own
-            inst = members[0]
-            key = signatures.opaque(inst)
-            if key not in shared:
-                shared[key] = _emit_kernel(modules, lambda m, b: KERNELS[inst.op](m, f"{name}_{inst.op}", inst),
-                                           name, members)
-            arguments = [("value", inst.result)]
-            arguments += [("variable", o.name) if isinstance(o, VarRef) else ("value", o) for o in inst.operands]
-            if inst.result.id in plan.workspaces:
-                arguments.append(("workspace", inst.result))
-            actions.append(_Call(shared[key], tuple(arguments), (), label, fused=False))
-        written |= _written_variables(members)
-        if any(may_fail(inst) for inst in members):
-            rollback |= written
-    for value_id, output in plan.final_copies:
+    maker = _ActionMaker(program, modules)
+    actions = maker.block(program.instructions)
+    for value_id, output in program.memory_plan.final_copies:
         value = program.fetches[output]
         actions.append(_Copy(("output", output), ("value", value), value.type.nbytes))
-    return actions, rollback
+    return actions, maker.rollback
+
+
+class _ActionMaker:
+    """Turns instructions into actions; a structured instruction's regions into nested ones."""
+
+    def __init__(self, program: Program, modules: _Modules):
+        self.program, self.modules, self.plan = program, modules, program.memory_plan
+        self.signatures = Signatures(modules.buffers[0])
+        self.shared: dict = {}  # signature key -> function
+        self.written, self.rollback = set(), set()
+
+    def block(self, instructions) -> list:
+        program, plan, modules, shared = self.program, self.plan, self.modules, self.shared
+        actions = []
+        for kernel, group in itertools.groupby(instructions, key=lambda inst: inst.kernel):
+            members = list(group)
+            if kernel is None:
+                actions += [_Copy(("value", inst.result), ("variable", inst.operands[0].name),
+                                  inst.result.type.nbytes)
+                            for inst in members if inst.op == "read" and inst.result.id in plan.materialized_reads]
+                continue
+            kind = program.kernels[kernel]
+            name = f"k{kernel}_{kind}"
+            label = _kernel_label(kernel, kind, members)
+            if kind in FUSED_KERNELS:
+                signature = self.signatures.fused(kind, members)
+                if signature.key not in shared:
+                    shared[signature.key] = _emit_kernel(modules, lambda m, b: FUSED_KERNELS[kind](
+                        m, name, members, TableBuffers(b, signature)), name, members)
+                actions.append(_Call(shared[signature.key], (), signature.entries, label, fused=True))
+            elif kind == "copy":
+                ref, value = members[0].operands
+                actions.append(_Copy(("variable", ref.name), ("value", value), value.type.nbytes))
+            elif kind == "while":
+                actions.append(self._loop(members[0]))
+            elif kind == "cond":
+                actions.append(self._branch(members[0]))
+            else:  # opaque: one instruction, a kernel of its own
+                inst = members[0]
+                key = self.signatures.opaque(inst)
+                if key not in shared:
+                    shared[key] = _emit_kernel(modules, lambda m, b: KERNELS[inst.op](m, f"{name}_{inst.op}", inst),
+                                               name, members)
+                arguments = [("value", inst.result)]
+                arguments += [("variable", o.name) if isinstance(o, VarRef) else ("value", o) for o in inst.operands]
+                if inst.result.id in plan.workspaces:
+                    arguments.append(("workspace", inst.result))
+                actions.append(_Call(shared[key], tuple(arguments), (), label, fused=False))
+            self.written |= _written_variables(members)
+            if any(may_fail(inst) for inst in walk(members)):
+                self.rollback |= self.written
+        return actions
+
+    def _copy(self, destination: Value, source: Value) -> list:
+        """A copy between two values' buffers, none if they are one buffer."""
+        if self.plan.locations[source.id].place is not Place.INLINE and \
+                entry_address(self.plan, ("value", destination)) == entry_address(self.plan, ("value", source)):
+            return []
+        return [_Copy(("value", destination), ("value", source), source.type.nbytes)]
+
+    def _loop(self, inst) -> "_Loop":
+        cond, body = inst.regions
+        carried = inst.attrs["carried"]
+        state = inst.outputs[:carried]
+        enter = [c for out, init in zip(state, inst.operands) for c in self._copy(out, init)]
+        rows = [(state[index], history) for index, history in zip(inst.attrs.get("saved", ()), inst.outputs[carried:])]
+        staged, update = [], []
+        for out, result in zip(state, body.results):
+            if out.id in self.plan.staging:
+                staged.append(_Copy(("staging", out), ("value", result), result.type.nbytes))
+                update.append(_Copy(("value", out), ("staging", out), result.type.nbytes))
+            else:
+                update += self._copy(out, result)
+        return _Loop(tuple(enter), tuple(self.block(cond.instructions)), cond.results[0], tuple(rows),
+                     tuple(self.block(body.instructions)), tuple(staged + update))
+
+    def _branch(self, inst) -> "_Branch":
+        arms = []
+        for region in inst.regions:
+            copies = [c for out, result in zip(inst.outputs, region.results) for c in self._copy(out, result)]
+            arms.append(tuple(self.block(region.instructions)) + tuple(copies))
+        return _Branch(inst.operands[0], arms[0], arms[1])
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """A native loop: `enter` copies the first values into the loop variables; then, while the cond
+    actions compute a true `condition`, each loop variable saved for a gradient is copied to its row,
+    the body actions run and `update` copies their results to the loop variables."""
+
+    enter: tuple
+    cond: tuple
+    condition: Value
+    rows: tuple      # (loop variable, its rows buffer)
+    body: tuple
+    update: tuple
+
+    @property
+    def cost(self) -> int:
+        return len(self.enter) + len(self.update) + sum(a.cost for a in self.cond + self.body) + 4
+
+
+@dataclass(frozen=True)
+class _Branch:
+    """A native branch on `predicate`: the actions of `then` (its results copied to the outputs) or
+    of `otherwise`."""
+
+    predicate: Value
+    then: tuple
+    otherwise: tuple
+
+    @property
+    def cost(self) -> int:
+        return sum(a.cost for a in self.then + self.otherwise) + 2
 
 
 def _emit_kernel(modules: _Modules, emitter, name: str, members: list) -> ir.Function:
@@ -289,40 +369,117 @@ def _split(actions: list) -> list:
     return parts
 
 
+def _calls_in(actions) -> list:
+    """The calls among `actions`, inside loops and branches too."""
+    calls = []
+    for action in actions:
+        if isinstance(action, _Call):
+            calls.append(action)
+        elif isinstance(action, _Loop):
+            calls += _calls_in(action.cond + action.body)
+        elif isinstance(action, _Branch):
+            calls += _calls_in(action.then + action.otherwise)
+    return calls
+
+
 def _emit_part(module: ir.Module, buffers: Buffers, modules: _Modules, index: int, name: str, actions: list,
                program_name: str, profiled: bool) -> ir.Function:
     """`i32 name(ptr buffers, ptr status)`: runs `actions`, returning the first non-zero status."""
     kb = KernelBuilder(module, name, ["buffers", "status"])
     if name == abi.STEP_FUNCTION.name:
         kb.function.linkage = "external"
-    status = kb.arg("status")
-    table_size = max((len(action.table) for action in actions if isinstance(action, _Call)), default=0)
+    table_size = max((len(action.table) for action in _calls_in(actions)), default=0)
     table = kb.local_array(PTR, table_size) if table_size else None
-    table_slots: dict = {}  # index -> its address in the table
-    address = _Addresses(kb, buffers)
-    for action in actions:
-        if isinstance(action, _Copy):
-            if action.nbytes:
-                memcpy = declare(module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
-                kb.b.call(memcpy, [address(action.destination), address(action.source), i64(action.nbytes),
-                                   ir.Constant(I1, 0)])
-            continue
+    _PartEmitter(kb, module, modules, index, buffers, table, program_name, profiled).emit(actions)
+    return kb.finish()
+
+
+class _PartEmitter:
+    """Emits actions into a part of the step; loops and branches as blocks of the part's function."""
+
+    def __init__(self, kb, module, modules, index, buffers, table, program_name, profiled):
+        self.kb, self.module, self.modules, self.index = kb, module, modules, index
+        self.table, self.program_name, self.profiled = table, program_name, profiled
+        self.table_slots: dict = {}  # index -> its address in the table
+        self.address = _Addresses(kb, buffers)
+
+    def emit(self, actions) -> None:
+        for action in actions:
+            if isinstance(action, _Copy):
+                self._copy(action)
+            elif isinstance(action, _Loop):
+                self._loop(action)
+            elif isinstance(action, _Branch):
+                self._branch(action)
+            else:
+                self._call(action)
+
+    def _nested(self, actions) -> None:
+        """Emits `actions` in a block of their own: addresses loaded there do not reach the blocks after it."""
+        slots, table_slots = dict(self.address.slots), dict(self.table_slots)
+        self.emit(actions)
+        self.address.slots, self.table_slots = slots, table_slots
+
+    def _copy(self, action: _Copy) -> None:
+        if action.nbytes:
+            self._memcpy(self.address(action.destination), self.address(action.source), i64(action.nbytes))
+
+    def _memcpy(self, destination, source, nbytes) -> None:
+        memcpy = declare(self.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
+        self.kb.b.call(memcpy, [destination, source, nbytes, ir.Constant(I1, 0)])
+
+    def _flag(self, value: Value):
+        return self.kb.b.icmp_unsigned("!=", self.kb.b.load(self.address(("value", value)), typ=I8), ir.Constant(I8, 0))
+
+    def _loop(self, loop: _Loop) -> None:
+        kb, b = self.kb, self.kb.b
+        self.emit(loop.enter)
+        iteration = kb.variable(I64, i64(0)) if loop.rows else None
+        header = kb.function.append_basic_block("while.cond")
+        body = kb.function.append_basic_block("while.body")
+        done = kb.function.append_basic_block("while.done")
+        b.branch(header)
+        b.position_at_end(header)
+        slots, table_slots = dict(self.address.slots), dict(self.table_slots)
+        self.emit(loop.cond)  # the cond block dominates the body and what follows the loop
+        b.cbranch(self._flag(loop.condition), body, done)
+        b.position_at_end(body)
+        if loop.rows:
+            count = kb.get(iteration, I64)
+            for variable, history in loop.rows:
+                nbytes = variable.type.nbytes
+                row = b.gep(self.address(("value", history)), [b.mul(count, i64(nbytes))], source_etype=I8)
+                self._memcpy(row, self.address(("value", variable)), i64(nbytes))
+            kb.set(iteration, b.add(count, i64(1)))
+        self._nested(loop.body + loop.update)
+        b.branch(header)
+        b.position_at_end(done)
+        self.address.slots, self.table_slots = slots, table_slots
+
+    def _branch(self, branch: _Branch) -> None:
+        with self.kb.b.if_else(self._flag(branch.predicate)) as (then, otherwise):
+            with then:
+                self._nested(branch.then)
+            with otherwise:
+                self._nested(branch.otherwise)
+
+    def _call(self, action: _Call) -> None:
+        kb, module = self.kb, self.module
         for position, entry in enumerate(action.table):
-            if position not in table_slots:
-                table_slots[position] = kb.b.gep(table, [i64(position)], source_etype=PTR)
-            kb.b.store(address(entry), table_slots[position])
-        arguments = [address(entry) for entry in action.arguments]
+            if position not in self.table_slots:
+                self.table_slots[position] = kb.b.gep(self.table, [i64(position)], source_etype=PTR)
+            kb.b.store(self.address(entry), self.table_slots[position])
+        arguments = [self.address(entry) for entry in action.arguments]
         if action.fused:
-            arguments.append(table if action.table else ir.Constant(PTR, None))
-        function = modules.reference(action.function, index)
-        started = kb.b.call(runtime_function(module, "graphc_now_ns"), []) if profiled else None
-        code = kb.b.call(function, arguments + [status])
+            arguments.append(self.table if action.table else ir.Constant(PTR, None))
+        function = self.modules.reference(action.function, self.index)
+        started = kb.b.call(runtime_function(module, "graphc_now_ns"), []) if self.profiled else None
+        code = kb.b.call(function, arguments + [kb.arg("status")])
         if started is not None:
             elapsed = kb.b.sub(kb.b.call(runtime_function(module, "graphc_now_ns"), []), started)
             kb.b.call(runtime_function(module, "graphc_profile_record"),
-                      [global_string(module, f"{program_name}: {action.label}"), started, elapsed])
+                      [global_string(module, f"{self.program_name}: {action.label}"), started, elapsed])
         _return_if_failed(kb, code)
-    return kb.finish()
 
 
 class _Addresses:

@@ -182,6 +182,8 @@ def entry_address(plan, entry: tuple) -> tuple:
         return plan.variable_slot(subject), 0
     if what == "workspace":
         return plan.arena_slot, plan.workspaces[subject.id]
+    if what == "staging":  # a loop variable's next value, when it is another loop variable (plan_memory)
+        return plan.arena_slot, plan.staging[subject.id]
     if what == "output":
         return plan.output_slot(subject), 0
     return address_of(plan, subject)

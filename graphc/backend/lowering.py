@@ -24,10 +24,13 @@ from __future__ import annotations
 from typing import Callable
 
 from graphc.backend.scalar_ops import SCALAR_OPS
+from graphc.ir.program import STRUCTURED_OPS
 
 KERNELS: dict[str, Callable] = {}
 FUSED_KERNELS: dict[str, Callable] = {}
-STATE_OPS = frozenset({"feed", "constant", "read", "write"})
+# The IR's own instructions, which codegen handles itself: buffers and copies, a region's params
+# (buffers of their structured instruction), and the structured instructions (loops and branches).
+STATE_OPS = frozenset({"feed", "constant", "read", "write", "param"}) | STRUCTURED_OPS
 
 
 def register_kernels(table: dict) -> None:

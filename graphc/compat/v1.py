@@ -28,6 +28,8 @@ from graphc.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value
 from graphc.ops.gather_ops import gather, gather_nd, unsorted_segment_sum
 from graphc.ops.elementary_ops import atan2, ceil, cos, erf, expm1, floor, log1p, round, sin, tan  # noqa: A004
 from graphc.ops.contraction_ops import einsum, tensordot
+from graphc.ops.control_flow_ops import case, cond, while_loop
+from graphc.ops.tensor_array_ops import TensorArray
 from graphc.ops.init_ops import (constant_initializer, glorot_normal_initializer, glorot_uniform_initializer,
                                  ones_initializer, random_normal_initializer, random_uniform_initializer,
                                  truncated_normal_initializer, variance_scaling_initializer, zeros_initializer)

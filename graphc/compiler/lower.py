@@ -48,10 +48,11 @@ from graphc.core import dtypes, messages, registry
 from graphc.core.registry import DTypeError, Role, ShapeError, TensorType
 from graphc.core.rules import RejectedWhenRun
 from graphc.core.tensor_shape import format_dims_as_list, is_fully_defined
+from graphc.frontend.function_graph import FunctionGraph
 from graphc.frontend.graph import Operation, Tensor, walk_ops
 from graphc.frontend.reduced_fetch import ReducedFetch
 from graphc.frontend.static_value import static_value
-from graphc.ir.program import Instruction, IRType, Program, Value, VarDecl, VarRef
+from graphc.ir.program import Instruction, IRType, Program, Region, Value, VarDecl, VarRef, walk
 
 
 
@@ -162,7 +163,8 @@ class _Lowering:
             for attr_name, t in zip(op_def.static_inputs, op.inputs[n_data:]):
                 attrs[attr_name] = static_value(t, self._dims_of, self.static_memo)
             try:
-                outs = op_def.infer(in_types, attrs)
+                outs = (self._bind_control_flow(op, in_types) if op_def.role is Role.CONTROL_FLOW
+                        else op_def.infer(in_types, attrs))
             except (ShapeError, DTypeError) as e:
                 error_class = e.error_class if isinstance(e, RejectedWhenRun) else errors.InvalidArgumentError
                 raise error_class(None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
@@ -171,6 +173,42 @@ class _Lowering:
             for t, out in zip(op.outputs, outs):
                 if id(t) not in self.fed:
                     self.types[id(t)] = out
+
+    def _bind_control_flow(self, op: Operation, in_types: list) -> list:
+        """Binds the shapes in each function of a While or If to its op's input types; returns the op's
+        output types. A loop variable must keep its shape (graphc's loop buffers have one), and both
+        branches of a cond must give one shape."""
+        yielded = {}
+        for key in _functions(op):
+            graph = op.attrs[key]
+            arguments = {id(a) for a in graph.inputs}
+            for argument, index in zip(graph.inputs, op.attrs[key + "_args"]):
+                self.types[id(argument)] = in_types[index]
+            ops = walk_ops([t.op for t in graph.outputs if id(t) not in arguments],
+                           lambda o: [t.op for t in o.inputs if id(t) not in arguments] + o.control_inputs)
+            self._bind_shapes(sorted(ops, key=lambda o: o._id))
+            yielded[key] = [self.types.get(id(t), TensorType(t.dtype, t._dims)) for t in graph.outputs]
+        if "body" in yielded:  # a While: its loop variables, and the rows of those it saves
+            carried = op.attrs["carried"]
+            for t, before, after in zip(op.inputs[1:carried], in_types[1:carried], yielded["body"][1:]):
+                if tuple(after.dims or ()) != tuple(before.dims or ()) or after.dims is None:
+                    raise errors.UnimplementedError(
+                        None, op, f"loop variable {t.name} of {op.name} enters the loop with shape "
+                                  f"{format_dims_as_list(before.dims)} and has shape "
+                                  f"{format_dims_as_list(after.dims)} after an iteration: graphc keeps each "
+                                  "loop variable in one buffer of one shape, and has no loop variables whose "
+                                  "shape changes across iterations")
+            outputs = list(in_types[:carried])
+            rows = op.attrs["rows"]
+            outputs += [TensorType(outputs[j].dtype, (rows,) + tuple(outputs[j].dims)) for j in op.attrs["saved"]]
+            return outputs
+        then_types, else_types = yielded["then"], yielded["else"]
+        for t, a, b in zip(op.outputs, then_types, else_types):
+            if a.dims != b.dims:
+                raise errors.UnimplementedError(
+                    None, op, f"the branches of {op.name} give {t.name} shapes {format_dims_as_list(a.dims)} and "
+                              f"{format_dims_as_list(b.dims)}: graphc gives a cond's result one shape")
+        return list(then_types)
 
     # -- 3: executed ops and their order ----------------------------------------------------------
 
@@ -332,7 +370,7 @@ class _Lowering:
         program = Program(name, tuple(self.declared.values()), tuple(self.instructions), tuple(fetch_values),
                           self.next_id)
         first_read, writes = {}, []
-        for inst in program.instructions:
+        for inst in walk(program.instructions):
             if inst.op == "write":
                 first_read.setdefault(inst.operands[0].name, False)
                 if inst.operands[0].name not in writes:
@@ -425,6 +463,8 @@ class _Lowering:
             self._constant(op, op.outputs[0], op.inputs[0].op.name in self.initialized)
         elif role is Role.COMPUTE:
             self._lower_compute(op)
+        elif role is Role.CONTROL_FLOW:
+            self._lower_control_flow(op)
         else:
             raise errors.UnimplementedError(None, op, f"graphc cannot compile op {op.name} of type {op.type}")
 
@@ -459,6 +499,43 @@ class _Lowering:
             result = self._emit(op_def.name, operands, attrs, result_type, op.name)
         self.env[id(op.outputs[0])] = result
 
+    def _lower_control_flow(self, op: Operation):
+        """A While or If: one structured instruction whose regions are its functions, lowered each as a
+        step of its own whose feeds are the instruction's `param`s (ir/program.py)."""
+        operands = [self._value(t, op) for t in op.inputs]
+        regions = [self._lower_function(key, op, operands) for key in _functions(op)]
+        outputs = []
+        for t in op.outputs:
+            outputs.append(Value(self.next_id, self._ir_type(t)))
+            self.next_id += 1
+            self.env[id(t)] = outputs[-1]
+        attrs = {}
+        if "carried" in op.attrs:
+            attrs["carried"] = op.attrs["carried"]
+            if op.attrs["saved"]:
+                attrs["saved"], attrs["rows"] = op.attrs["saved"], op.attrs["rows"]
+        self.instructions.append(Instruction(op.op_def.name, None, tuple(operands), attrs, op.name,
+                                             regions=tuple(regions), outputs=tuple(outputs)))
+
+    def _lower_function(self, key: str, op: Operation, operands: list) -> Region:
+        graph = op.attrs[key]
+        child = _Lowering(graph.outputs, {}, self.initialized)
+        child.fed = {id(a): a for a in graph.inputs}
+        child.types, child.static_memo, child.init_dependencies = self.types, self.static_memo, self.init_dependencies
+        child.instructions, child.declared, child.var_ops = [], self.declared, self.var_ops
+        child.env, child.widened, child.current = {}, {}, {}
+        child.next_id = self.next_id
+        for argument, index in zip(graph.inputs, op.attrs[key + "_args"]):
+            child.env[id(argument)] = child._emit("param", [], {"index": index}, operands[index].type,
+                                                  argument.op.name)
+        executed = child._executed()
+        _refuse_string_ops(executed)
+        for inner in child._schedule(executed):
+            child._lower_op(inner)
+        results = [child._value(t, op) for t in graph.outputs]
+        self.next_id = child.next_id
+        return Region(key, tuple(child.instructions), tuple(results))
+
     def _widened(self, value: Value, consumer: Operation) -> Value:
         """`value` cast to float32 if it is float16 (one cast per value, whatever its consumers)."""
         if value.type.dtype is not dtypes.float16:
@@ -471,6 +548,10 @@ class _Lowering:
     def _lower_write(self, op: Operation):
         """A write of the variable of op's first input, with the value its `write_value` builds."""
         ref_tensor = op.inputs[0]
+        if id(ref_tensor) in self.fed and _role(ref_tensor.op) is Role.PLACEHOLDER:
+            raise errors.UnimplementedError(
+                None, op, f"{op.name} assigns a variable inside a tf.while_loop or tf.cond function: graphc does "
+                          "not compile assignments inside control flow yet")
         if _role(ref_tensor.op) is not Role.VARIABLE:
             raise errors.InvalidArgumentError(None, op, f"{op.name}: the first input of {op.type} must be a variable")
         ref = self._declare(ref_tensor.op)
@@ -498,6 +579,11 @@ class _Lowering:
                 None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
                           f"{registry.shapes_text(in_types)}.") from None
         return self._emit(op_name, operands, {}, IRType(result.dtype, tuple(result.dims)), op.name)
+
+
+def _functions(op: Operation) -> list:
+    """The attrs of a control-flow op holding its functions, in region order (cond, body; then, else)."""
+    return [key for key, value in op.attrs.items() if isinstance(value, FunctionGraph)]
 
 
 def _initial_rng_state(op: Operation) -> np.ndarray:

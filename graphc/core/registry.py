@@ -97,6 +97,9 @@ class Role(enum.Enum):
     INITIALIZED = "initialized"    # whether the variable of its input is initialised: a bool constant
     HOST = "host"                  # finished on the host after the step (summaries, Where: OpDef.host_function)
     INPUT = "input"                # values an input pipeline gives the session before the step (OpDef.input_function)
+    # Structured control flow (While, If): its function graphs (attrs) become the regions of one IR
+    # instruction of the same name (ir/program.py, "Control flow" in DESIGN.md).
+    CONTROL_FLOW = "control_flow"
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ class OpDef:
     # Scratch memory its kernel uses while it runs (an im2col matrix): `workspace(instruction)`
     # gives the bytes; plan_memory places them in the arena like a value live for that kernel.
     workspace: Optional[Callable] = None
+    # An OPAQUE op whose kernel may compute its result in the buffer of this operand (a row write into
+    # a TensorArray's rows): plan_memory gives the result that buffer when nothing reads it afterwards.
+    in_place: Optional[int] = None
     # ASSIGN ops: `write_value(emit, read, *operands)` builds the variable's new value in IR, where
     # `emit(op, operands)` adds an instruction and `read()` reads the variable's current value.
     write_value: Optional[Callable] = None
@@ -201,7 +207,7 @@ class OpDef:
     @property
     def in_ir(self) -> bool:
         """Whether the op is an IR instruction (the others exist in graphs only)."""
-        return self.role in (Role.COMPUTE, Role.CONSTANT)
+        return self.role in (Role.COMPUTE, Role.CONSTANT, Role.CONTROL_FLOW)
 
     def fusion_for(self, dtype: DType) -> FusionClass:
         """The op's fusion class for a result of `dtype` (OPAQUE where `fuses_for` leaves it out)."""

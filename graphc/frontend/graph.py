@@ -573,15 +573,30 @@ def control_dependencies(control_inputs):
 
 def graph_of(values: Iterable) -> Graph:
     """The graph of the tensors among `values` (all must agree), else the default graph."""
-    graph = None
+    graph, default = None, get_default_graph()
     for v in values:
         element = v._as_graph_element() if hasattr(v, "_as_graph_element") else None
         if isinstance(element, (Tensor, Operation)):
+            if encloses(element.graph, default):
+                # Inside a control-flow function (frontend/function_graph.py) tensors of the graphs
+                # enclosing it are captured by the function: its ops go in the function.
+                element_graph = default
+            else:
+                element_graph = element.graph
             if graph is None:
-                graph = element.graph
-            elif element.graph is not graph:
+                graph = element_graph
+            elif element_graph is not graph:
                 raise ValueError(f"{v!r} must be from the same graph as the other inputs.")
-    return graph if graph is not None else get_default_graph()
+    return graph if graph is not None else default
+
+
+def encloses(outer: Graph, graph: Graph) -> bool:
+    """Whether `graph` is `outer` or a function graph inside it (frontend/function_graph.py)."""
+    while graph is not None:
+        if graph is outer:
+            return True
+        graph = getattr(graph, "outer_graph", None)
+    return False
 
 
 def walk_ops(roots, neighbors) -> set:

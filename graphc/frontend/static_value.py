@@ -42,6 +42,9 @@ def _evaluate(tensor, dims_of, memo):
     op_def = op.op_def
     if op_def.role is Role.CONSTANT:
         return op.attrs["value"]
+    captured = getattr(tensor.graph, "captured_tensor", None)
+    if captured is not None and captured(tensor) is not None:  # a function's capture: the outer tensor's value
+        return static_value(captured(tensor), dims_of, memo)
     if op_def.shape_only_inputs:
         return op_def.shape_function(dims_of(op.inputs[0]), **op.attrs)
     if op_def.role is Role.FORWARD:  # Identity, StopGradient: their input's value

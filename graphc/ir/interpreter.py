@@ -27,11 +27,50 @@ def interpret(program: Program, feeds: dict, variables: dict) -> tuple[list, dic
         if decl.name in variables:
             state[decl.name] = np.array(variables[decl.name], dtype=decl.type.dtype.np_dtype)
     env: dict[int, np.ndarray] = {}
-    for inst in program.instructions:
-        result = _execute(inst, env, state, feeds, program)
-        if inst.result is not None:
-            env[inst.result.id] = result
+    _run_block(program.instructions, env, state, feeds, program, ())
     return [env[v.id].copy() for v in program.fetches], state
+
+
+def _run_block(instructions, env, state, feeds, program, params: tuple) -> None:
+    """Runs `instructions` into `env`; a region's `param`s take their values from `params`."""
+    for inst in instructions:
+        if inst.op == "param":
+            env[inst.result.id] = params[inst.attrs["index"]]
+        elif inst.regions:
+            for value, array in zip(inst.outputs, _run_structured(inst, env, state, feeds, program)):
+                env[value.id] = array
+        else:
+            result = _execute(inst, env, state, feeds, program)
+            if inst.result is not None:
+                env[inst.result.id] = result
+
+
+def _run_region(region, state, feeds, program, params: tuple) -> list:
+    """A region's yielded values, given the values of its instruction's operands."""
+    env: dict[int, np.ndarray] = {}
+    _run_block(region.instructions, env, state, feeds, program, params)
+    return [env[v.id] for v in region.results]
+
+
+def _run_structured(inst, env, state, feeds, program) -> list:
+    """The outputs of a `while` (its loop variables once its cond yields false, then the rows it saves:
+    each saved loop variable at the start of every iteration, zeros past the last) or a `cond` (the
+    values of the region its predicate picks)."""
+    operands = [env[v.id] for v in inst.operands]
+    if inst.op == "cond":
+        region = inst.regions[0] if bool(operands[0]) else inst.regions[1]
+        return [np.array(a) for a in _run_region(region, state, feeds, program, tuple(operands))]
+    cond, body = inst.regions
+    carried, saved = inst.attrs["carried"], inst.attrs.get("saved", ())
+    rows = [np.zeros((inst.attrs["rows"],) + operands[index].shape, operands[index].dtype) for index in saved]
+    iteration = 0
+    while True:
+        if not bool(_run_region(cond, state, feeds, program, tuple(operands))[0]):
+            return [np.array(a) for a in operands[:carried]] + rows
+        for history, index in zip(rows, saved):
+            history[iteration] = operands[index]
+        iteration += 1
+        operands[:carried] = _run_region(body, state, feeds, program, tuple(operands))
 
 
 def _execute(inst, env, state, feeds, program):

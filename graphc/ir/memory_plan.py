@@ -63,6 +63,8 @@ class MemoryPlan:
     materialized_reads: frozenset = frozenset()         # value ids of reads that copy
     final_copies: tuple = ()                            # (value id, output index) copied at the end
     workspaces: dict = field(default_factory=dict)      # result value id -> arena offset of its op's workspace
+    aliases: dict = field(default_factory=dict)         # a region's param id -> the value id whose buffer it is
+    staging: dict = field(default_factory=dict)         # a while output id -> arena offset its next value stages in
 
     def slot(self, location: Location) -> int:
         """The index of a location's buffer in the step's pointer array."""

@@ -2,10 +2,14 @@
 
 Grammar (one item a line; `#` starts a comment holding the source op name)::
 
-    program    := "program" NAME ":" decl* (instruction | kernel)* fetch
-    kernel     := "kernel" INT KIND ":" instruction+      (instructions indented by 4)
+    program    := "program" NAME ":" decl* block fetch
+    block      := (instruction | kernel)*                 (at one indentation, 2 at the top)
+    kernel     := "kernel" INT KIND ":" instruction+      (its instructions 2 further in)
     decl       := ("var" | "rng") "@" NAME ":" type
-    instruction:= [value ":" type "="] OP [operand ("," operand)*] [attrs] ["#" SOURCE]
+    instruction:= [value ":" type ("," value ":" type)* "="] OP [operand ("," operand)*] [attrs]
+                  ["#" SOURCE] region*
+    region     := NAME ":" block "yield" [value ("," value)*]
+                  (NAME 2 further in than its instruction, its block and yield 4 further in)
     fetch      := "fetch" [value ("," value)*]
     operand    := value | "@" NAME          value := "%" INT
     type       := DTYPE "[" [INT ("," INT)*] "]"
@@ -25,7 +29,7 @@ import re
 import numpy as np
 
 from graphc.core import dtypes
-from graphc.ir.program import Instruction, IRType, OpaqueConstant, Program, Value, VarDecl, VarRef
+from graphc.ir.program import STRUCTURED_OPS, Instruction, IRType, OpaqueConstant, Program, Region, Value, VarDecl, VarRef
 
 _TOKEN = re.compile(r"""
     (?P<string>"(?:[^"\\]|\\.)*")
@@ -51,42 +55,108 @@ def parse(text: str) -> Program:
     header = re.fullmatch(r"program\s+(\S+):", lines[0].strip())
     if not header:
         raise ParseError(f"line 1: expected 'program NAME:', got {lines[0]!r}")
-    variables, instructions, fetches = [], [], None
-    values: dict[int, Value] = {}
-    kernels: dict[int, str] = {}
-    kernel = None
+    records = []
     for number, line in enumerate(lines[1:], start=2):
         body, source = _split_comment(line)
         tokens = _tokenize(body, number)
-        if not tokens:
-            continue
-        kernel_header = re.fullmatch(r"\s*kernel\s+(\d+)\s+(\w+):\s*", body)
-        if kernel_header:
-            kernel = int(kernel_header.group(1))
-            kernels[kernel] = kernel_header.group(2)
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        member_of = kernel if indent >= 4 else None
-        try:
-            if tokens[0] == ("word", "var") or tokens[0] == ("word", "rng"):
-                variables.append(_parse_decl(tokens))
-            elif tokens[0] == ("word", "fetch"):
-                fetches = tuple(_lookup(values, t) for kind, t in tokens[1:] if kind == "value")
-            elif tokens[0][0] == "word" and tokens[0][1] in ("memory", "arena"):
-                continue  # the memory plan summary, an annotation
-            else:
-                inst = _parse_instruction(tokens, values, source)
-                if member_of is not None:
-                    inst = inst.replace(kernel=member_of)
-                instructions.append(inst)
-                if inst.result is not None:
-                    values[inst.result.id] = inst.result
-        except (ParseError, KeyError, ValueError, IndexError) as e:
-            raise ParseError(f"line {number}: {e}: {line.strip()!r}") from None
-    if fetches is None:
-        raise ParseError("missing 'fetch' line")
-    next_id = max(values, default=-1) + 1
-    return Program(header.group(1), tuple(variables), tuple(instructions), fetches, next_id, kernels)
+        if tokens:
+            records.append(_Line(number, len(line) - len(line.lstrip(" ")), body, tokens, source, line.strip()))
+    reader = _Reader(records)
+    variables = []
+    while reader.more() and reader.peek().tokens[0] in (("word", "var"), ("word", "rng")):
+        record = reader.take()
+        with reader.at(record):
+            variables.append(_parse_decl(record.tokens))
+    instructions = reader.block(2)
+    if not reader.more() or reader.peek().tokens[0] != ("word", "fetch"):
+        raise ParseError("missing 'fetch' line" if not reader.more() else
+                         f"line {reader.peek().number}: unexpected {reader.peek().text!r}")
+    record = reader.take()
+    with reader.at(record):
+        fetches = tuple(_lookup(reader.values, t) for kind, t in record.tokens[1:] if kind == "value")
+    next_id = max(reader.values, default=-1) + 1
+    return Program(header.group(1), tuple(variables), tuple(instructions), fetches, next_id, reader.kernels)
+
+
+class _Line:
+    def __init__(self, number, indent, body, tokens, source, text):
+        self.number, self.indent, self.body, self.tokens, self.source, self.text = (
+            number, indent, body, tokens, source, text)
+
+
+class _Reader:
+    """The program's non-empty lines, read in order into nested blocks by their indentation."""
+
+    def __init__(self, records: list):
+        self.records, self.position = records, 0
+        self.values: dict[int, Value] = {}
+        self.kernels: dict[int, str] = {}
+
+    def more(self) -> bool:
+        return self.position < len(self.records)
+
+    def peek(self) -> _Line:
+        return self.records[self.position]
+
+    def take(self) -> _Line:
+        self.position += 1
+        return self.records[self.position - 1]
+
+    def at(self, record: _Line):
+        return _LineErrors(record)
+
+    def block(self, indent: int) -> list:
+        """The instructions (and kernels) at `indent`, up to a line further out, a `yield` or `fetch`."""
+        instructions, kernel = [], None
+        while self.more():
+            record = self.peek()
+            if record.indent < indent or record.tokens[0] in (("word", "yield"), ("word", "fetch")):
+                break
+            kernel_header = re.fullmatch(r"\s*kernel\s+(\d+)\s+(\w+):\s*", record.body)
+            if kernel_header and record.indent == indent:
+                kernel = int(kernel_header.group(1))
+                self.kernels[kernel] = kernel_header.group(2)
+                self.take()
+                continue
+            if record.indent == indent:
+                kernel = None
+            elif kernel is None or record.indent != indent + 2:
+                raise ParseError(f"line {record.number}: unexpected indentation: {record.text!r}")
+            self.take()
+            with self.at(record):
+                inst = _parse_instruction(record.tokens, self.values, record.source)
+            for value in inst.defined:
+                self.values[value.id] = value
+            regions = []
+            while self.more() and self.peek().indent == record.indent + 2:
+                region_header = re.fullmatch(r"\s*(\w+):\s*", self.peek().body)
+                if not region_header:
+                    break
+                self.take()
+                body = self.block(record.indent + 4)
+                if not self.more() or self.peek().tokens[0] != ("word", "yield"):
+                    raise ParseError(f"line {record.number}: region {region_header.group(1)} has no 'yield'")
+                end = self.take()
+                with self.at(end):
+                    results = tuple(_lookup(self.values, t) for kind, t in end.tokens[1:] if kind == "value")
+                regions.append(Region(region_header.group(1), tuple(body), results))
+            instructions.append(inst.replace(kernel=kernel, regions=tuple(regions)))
+        return instructions
+
+
+class _LineErrors:
+    """Turns an error in one line into a ParseError naming it."""
+
+    def __init__(self, record: _Line):
+        self.record = record
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None and issubclass(kind, (KeyError, ValueError, IndexError)) and kind is not ParseError:
+            raise ParseError(f"line {self.record.number}: {error}: {self.record.text!r}") from None
+        return False
 
 
 def _split_comment(line: str):
@@ -136,14 +206,19 @@ def _lookup(values, token):
 
 
 def _parse_instruction(tokens, values, source):
-    i, result = 0, None
-    if tokens[0][0] == "value":
-        value_id = int(tokens[0][1][1:])
-        type_, i = _parse_type(tokens, 2)
-        if tokens[i] != ("punct", "="):
+    i, defined = 0, []
+    while tokens[i][0] == "value" and tokens[i + 1] == ("punct", ":"):
+        value_id = int(tokens[i][1][1:])
+        type_, i = _parse_type(tokens, i + 2)
+        defined.append(Value(value_id, type_))
+        if tokens[i] == ("punct", "="):
+            i += 1
+            break
+        if tokens[i] != ("punct", ","):
             raise ParseError("expected '='")
-        result = Value(value_id, type_)
         i += 1
+    result = defined[0] if len(defined) == 1 else None
+    outputs = tuple(defined) if len(defined) > 1 else ()
     op = tokens[i][1]
     i += 1
     operands = []
@@ -167,7 +242,9 @@ def _parse_instruction(tokens, values, source):
                 i += 1
     if op == "constant":
         attrs["value"] = _constant_array(attrs["value"], result.type)
-    return Instruction(op, result, tuple(operands), attrs, source)
+    if op in STRUCTURED_OPS and result is not None:  # a structured instruction with one output
+        result, outputs = None, (result,)
+    return Instruction(op, result, tuple(operands), attrs, source, outputs=outputs)
 
 
 def _parse_literal(tokens, i):

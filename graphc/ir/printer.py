@@ -23,13 +23,7 @@ def print_program(program: Program, full: bool = False) -> str:
     lines = [f"program {program.name}:"]
     for decl in program.variables:
         lines.append(f"  {decl.kind} @{decl.name}: {decl.type}")
-    current = None
-    for inst in program.instructions:
-        if inst.kernel != current and inst.kernel is not None:
-            lines.append(f"  kernel {inst.kernel} {program.kernels.get(inst.kernel, '?')}:")
-        current = inst.kernel
-        indent = "    " if inst.kernel is not None else "  "
-        lines.append(indent + format_instruction(inst, full))
+    _print_block(lines, program.instructions, program.kernels, "  ", full)
     fetches = ", ".join(str(v) for v in program.fetches)
     lines.append(f"  fetch {fetches}".rstrip())
     if program.memory_plan is not None:
@@ -37,10 +31,27 @@ def print_program(program: Program, full: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _print_block(lines: list, instructions, kernels: dict, indent: str, full: bool) -> None:
+    """Instructions at `indent`; a kernel's under its header, two spaces in; a region's name two spaces
+    in from its instruction, its instructions and `yield` two more."""
+    current = None
+    for inst in instructions:
+        if inst.kernel != current and inst.kernel is not None:
+            lines.append(f"{indent}kernel {inst.kernel} {kernels.get(inst.kernel, '?')}:")
+        current = inst.kernel
+        inner = indent + "  " if inst.kernel is not None else indent
+        lines.append(inner + format_instruction(inst, full))
+        for region in inst.regions:
+            lines.append(f"{inner}  {region.name}:")
+            _print_block(lines, region.instructions, kernels, inner + "    ", full)
+            lines.append(f"{inner}    yield {', '.join(str(v) for v in region.results)}".rstrip())
+
+
 def format_instruction(inst: Instruction, full: bool = False) -> str:
+    """One instruction's line (a structured one's regions follow it on lines of their own)."""
     text = ""
-    if inst.result is not None:
-        text = f"{inst.result}:{inst.result.type} = "
+    if inst.defined:
+        text = ", ".join(f"{v}:{v.type}" for v in inst.defined) + " = "
     text += inst.op
     if inst.operands:
         text += " " + ", ".join(str(o) for o in inst.operands)

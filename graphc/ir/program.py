@@ -17,6 +17,31 @@ order (reads and writes of a variable happen in list order); after fusion,
 the instructions of one kernel are contiguous and printed as an indented block
 under a `kernel N kind:` line.
 
+Control flow is structured: a `while` or `cond` instruction holds *regions*,
+each a list of instructions of its own that yields values (`Region`). Regions
+are closed: an instruction in a region uses only values defined in that region;
+the values it needs from outside enter as the region's `param` instructions,
+each naming an operand of the structured instruction (a loop variable, a
+captured value). A structured instruction defines several values (`outputs`;
+its `result` is None)::
+
+      %7:i32[], %8:f32[4] = while %1, %2, %5 {carried=2}  # while
+        cond:
+          %9:i32[] = param {index=0}
+          %10:i32[] = constant 10
+          %11:bool[] = less %9, %10
+          yield %11
+        body:
+          %12:i32[] = param {index=0}
+          ...
+          yield %15, %16
+
+`while`: operands are the loop variables' first values, then the captured
+values; the cond region yields one bool scalar, the body the loop variables'
+next values; the outputs are their last values. `cond`: operands are the
+predicate, then the captured values; regions `then` and `else` yield the
+outputs. See DESIGN.md, "Control flow".
+
 Programs are immutable: passes build new ones with `Program.replace`.
 """
 
@@ -82,6 +107,9 @@ class VarRef:
 
 Operand = Union[Value, VarRef]
 
+# Instructions with regions (structured control flow): what they define are `outputs`, however many.
+STRUCTURED_OPS = frozenset({"while", "cond"})
+
 
 @dataclass(frozen=True)
 class VarDecl:
@@ -99,6 +127,18 @@ class OpaqueConstant:
     digest: str
 
 
+@dataclass(frozen=True)
+class Region:
+    """A block of a structured instruction: its instructions (the `param`s first) and the values it yields."""
+
+    name: str            # "cond", "body" (while); "then", "else" (cond)
+    instructions: tuple  # of Instruction
+    results: tuple       # of Value, defined in `instructions`
+
+    def replace(self, **changes) -> "Region":
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True, eq=False)
 class Instruction:
     """`result = op operands {attrs}  # source`; result is None for `write`.
@@ -113,9 +153,17 @@ class Instruction:
     attrs: dict = field(default_factory=dict)
     source: str = ""
     kernel: Optional[int] = None
+    # Structured control flow (`while`, `cond`): its regions, and the values it defines (result is None).
+    regions: tuple = ()
+    outputs: tuple = ()
 
     def replace(self, **changes) -> "Instruction":
         return dataclasses.replace(self, **changes)
+
+    @property
+    def defined(self) -> tuple:
+        """The values the instruction defines: its result, or a structured instruction's outputs."""
+        return (self.result,) if self.result is not None else self.outputs
 
     @property
     def values(self) -> tuple:
@@ -166,7 +214,15 @@ class Program:
 
     def definitions(self) -> dict:
         """Value id -> the instruction defining it."""
-        return {inst.result.id: inst for inst in self.instructions if inst.result is not None}
+        return {v.id: inst for inst in self.instructions for v in inst.defined}
+
+
+def walk(instructions):
+    """Every instruction of `instructions`, and of their regions at any depth, each before its regions'."""
+    for inst in instructions:
+        yield inst
+        for region in inst.regions:
+            yield from walk(region.instructions)
 
 
 def constant_value(inst: Instruction) -> Optional[np.ndarray]:

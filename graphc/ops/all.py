@@ -8,6 +8,7 @@ from graphc.ops import candidate_sampling_ops  # noqa: F401
 from graphc.ops import check_ops  # noqa: F401
 from graphc.ops import collective_ops  # noqa: F401
 from graphc.ops import contraction_ops  # noqa: F401
+from graphc.ops import control_flow_ops  # noqa: F401
 from graphc.ops import dataset_ops  # noqa: F401
 from graphc.ops import conv_ops  # noqa: F401
 from graphc.ops import elementary_ops  # noqa: F401
@@ -24,6 +25,7 @@ from graphc.ops import scan_ops  # noqa: F401
 from graphc.ops import selection_ops  # noqa: F401
 from graphc.ops import sequence_ops  # noqa: F401
 from graphc.ops import state_ops  # noqa: F401
+from graphc.ops import tensor_array_ops  # noqa: F401
 from graphc.ops import string_ops  # noqa: F401
 from graphc.ops import summary_ops  # noqa: F401
 from graphc.ops import variable_scope  # noqa: F401

@@ -341,7 +341,10 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
 
 
 def _getitem(tensor, key):
-    """`tensor[key]` with ints, slices (any step), `...` and `tf.newaxis` (TF1's basic indexing)."""
+    """`tensor[key]` with ints, slices (any step), `...` and `tf.newaxis` (TF1's basic indexing), or one
+    scalar integer tensor (a loop's counter: a row read at an index known when the step runs)."""
+    if isinstance(key, Tensor):
+        return apply_op("row_read", [tensor, key], name="strided_slice")
     key = key if isinstance(key, tuple) else (key,)
     spec = []  # (begin, end, stride) per entry of the key
     masks = dict.fromkeys(STRIDED_SLICE_MASKS, 0)
@@ -369,8 +372,8 @@ def _getitem(tensor, key):
 
 def _python_int(item) -> int:
     if isinstance(item, (Tensor,)):
-        raise TypeError("graphc: tensor[...] takes Python ints and slices; tensor indices are not supported "
-                        "(use tf.strided_slice with constant begin/end)")
+        raise TypeError("graphc: tensor[...] takes Python ints and slices, or one scalar integer tensor "
+                        "alone (x[i]); a tensor among other indices is not supported")
     if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
         raise TypeError("Only integers, slices (`:`), ellipsis (`...`), tf.newaxis (`None`) and scalar "
                         f"tf.int32/tf.int64 tensors are valid indices, got {item!r}")

@@ -8,11 +8,14 @@ the Variable to the GLOBAL_VARIABLES (and TRAINABLE_VARIABLES) collections.
 
 from __future__ import annotations
 
+import contextlib
+
 from graphc.core import dtypes
 from graphc.core.registry import Role
 from graphc.core.tensor_shape import TensorShape, format_dims, is_fully_defined
 from graphc.frontend import operators
 from graphc.frontend.default_session import session_for
+from graphc.frontend.function_graph import outermost_graph
 from graphc.frontend.graph import (GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of,
                                    name_scope, register_tensor_conversion_function)
 from graphc.ops import array_ops, layout_ops, state_ops
@@ -29,8 +32,15 @@ class Variable:
         init_from_fn = callable(initial_value)
         if dtype is not None:
             dtype = dtypes.as_dtype(dtype)
-        graph = get_default_graph() if init_from_fn else graph_of([initial_value])
-        with graph.as_default(), name_scope(name, "Variable", [] if init_from_fn else [initial_value]) as scope:
+        # A variable made inside a while_loop or cond function (an RNN cell's first call) lives in the
+        # outermost graph, created once, as TF1 lifts it out of the control-flow context.
+        default = get_default_graph()
+        graph = outermost_graph(default) if init_from_fn else graph_of([initial_value])
+        # Lifted out of a function, it takes the function's name scope (variable_scope reset it there).
+        lifted = graph is not default and init_from_fn
+        scope_of_function = default.get_name_scope() + "/" if default.get_name_scope() else ""
+        with graph.as_default(), graph.name_scope(scope_of_function) if lifted else contextlib.nullcontext(), \
+                name_scope(name, "Variable", [] if init_from_fn else [initial_value]) as scope:
             if init_from_fn:
                 with name_scope("Initializer"):
                     initial_value = initial_value()

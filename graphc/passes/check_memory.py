@@ -13,7 +13,7 @@ from __future__ import annotations
 from graphc import errors
 from graphc.core import machine
 from graphc.core.tensor_shape import format_dims_as_list
-from graphc.ir.program import Program
+from graphc.ir.program import Program, walk
 
 
 def _exhausted(what: str, nbytes: int) -> errors.ResourceExhaustedError:
@@ -28,9 +28,10 @@ def check_values_fit(program: Program) -> Program:
         if decl.type.nbytes > machine.memory_bytes():
             raise _exhausted(f"variable {decl.name} with shape{format_dims_as_list(decl.type.shape)} and type "
                              f"{decl.type.dtype.name}", decl.type.nbytes)
-    for inst in program.instructions:
-        result = inst.result
-        if result is not None and result.type.nbytes > machine.memory_bytes():
+    for inst in walk(program.instructions):
+        for result in inst.defined:
+            if result.type.nbytes <= machine.memory_bytes():
+                continue
             raise _exhausted(f"tensor with shape{format_dims_as_list(result.type.shape)} and type "
                              f"{result.type.dtype.name} for '{inst.source or inst.op}'", result.type.nbytes)
     return program

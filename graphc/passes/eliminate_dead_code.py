@@ -5,17 +5,25 @@ write of a variable, a random draw advancing its counter), instructions that
 may fail the run (a check_numerics, a label check: TF runs them, so their
 failure stays), and feeds (the step's calling convention, so their buffers
 stay in the signature).
+
+A structured instruction (`while`, `cond`) is kept if any output is used or its
+regions hold such an instruction; a `while` drops the per-iteration rows it
+saves for a gradient that this step does not compute, and the loop variables
+nothing needs (the trip counter of a loop without a gradient). Inside regions the
+pipeline runs this pass again (passes/regions.py).
 """
 
 from __future__ import annotations
 
 from graphc.ir.facts import effects_of, may_fail
-from graphc.ir.program import Program
+from graphc.ir.program import Program, walk
 
 
 def _has_effect(inst) -> bool:
     effects = effects_of(inst)
-    return effects.writes or effects.random or may_fail(inst) or inst.op == "feed"
+    if effects.writes or effects.random or may_fail(inst) or inst.op == "feed":
+        return True
+    return any(_has_effect(inner) for region in inst.regions for inner in walk(region.instructions))
 
 
 def eliminate_dead_code(program: Program) -> Program:
@@ -23,7 +31,71 @@ def eliminate_dead_code(program: Program) -> Program:
     live = {v.id for v in program.fetches}
     kept = []
     for inst in reversed(program.instructions):
-        if _has_effect(inst) or (inst.result is not None and inst.result.id in live):
+        if _has_effect(inst) or any(v.id in live for v in inst.defined):
+            if inst.attrs.get("saved"):
+                inst = _without_unused_rows(inst, live)
+            if "carried" in inst.attrs:
+                inst = _without_unused_loop_variables(inst, live)
             kept.append(inst)
             live.update(v.id for v in inst.values)
     return program.replace(instructions=tuple(reversed(kept)))
+
+
+def _params_needed(region, roots: list) -> set:
+    """The param indices that the values `roots` of `region` (and its instructions with effects) depend on."""
+    definition = {v.id: inst for inst in region.instructions for v in inst.defined}
+    stack = [v.id for v in roots] + [v.id for inst in region.instructions if _has_effect(inst) for v in inst.values]
+    seen, params = set(), set()
+    while stack:
+        value_id = stack.pop()
+        if value_id in seen or value_id not in definition:
+            continue
+        seen.add(value_id)
+        inst = definition[value_id]
+        if inst.op == "param":
+            params.add(inst.attrs["index"])
+        stack.extend(v.id for v in inst.values)
+    return params
+
+
+def _without_unused_loop_variables(inst, live: set):
+    """A `while` without the loop variables that nothing needs: not used after the loop, not saved, not
+    read by its cond, and not feeding the next value of a variable that is needed (the counter of a loop
+    without a gradient)."""
+    cond, body = inst.regions
+    carried = inst.attrs["carried"]
+    needed = {j for j in range(carried) if inst.outputs[j].id in live} | set(inst.attrs.get("saved", ()))
+    needed |= _params_needed(cond, list(cond.results))
+    while True:
+        grown = needed | _params_needed(body, [body.results[j] for j in needed if j < carried])
+        if grown == needed:
+            break
+        needed = grown
+    kept = sorted(j for j in needed if j < carried)
+    if len(kept) == carried:
+        return inst
+    index = {old: new for new, old in enumerate(kept)}
+    index.update((old, old - carried + len(kept)) for old in range(carried, len(inst.operands)))
+
+    def region(r, results):
+        instructions = tuple(i.replace(attrs={**i.attrs, "index": index[i.attrs["index"]]}) if i.op == "param" else i
+                             for i in r.instructions if not (i.op == "param" and i.attrs["index"] not in index))
+        return r.replace(instructions=instructions, results=results)
+
+    attrs = dict(inst.attrs, carried=len(kept))
+    if "saved" in attrs:
+        attrs["saved"] = tuple(index[j] for j in attrs["saved"])
+    return inst.replace(operands=tuple(inst.operands[j] for j in kept) + inst.operands[carried:], attrs=attrs,
+                        outputs=tuple(inst.outputs[j] for j in kept) + inst.outputs[carried:],
+                        regions=(region(cond, cond.results), region(body, tuple(body.results[j] for j in kept))))
+
+
+def _without_unused_rows(inst, live: set):
+    """A `while` keeping only the per-iteration rows something uses (a step without the loop's gradient
+    uses none: ops/control_flow_ops.py)."""
+    carried = inst.attrs["carried"]
+    rows = [(index, value) for index, value in zip(inst.attrs["saved"], inst.outputs[carried:]) if value.id in live]
+    attrs = {k: v for k, v in inst.attrs.items() if k not in ("saved", "rows")}
+    if rows:
+        attrs["saved"], attrs["rows"] = tuple(index for index, _ in rows), inst.attrs["rows"]
+    return inst.replace(attrs=attrs, outputs=inst.outputs[:carried] + tuple(value for _, value in rows))

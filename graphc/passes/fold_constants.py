@@ -8,9 +8,14 @@ Vetoes: stateful ops (reads, writes, random draws) never fold; a result that
 is neither small nor a splat stays an instruction (folding would trade a fast
 kernel for a large constant); an op that fails on its constant inputs (an
 integer division by zero) stays, to fail at run time as TF1 does.
+
+A `cond` whose predicate is a constant becomes the instructions of the region
+it takes (their params replaced by the cond's operands), folded in turn.
 """
 
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 
@@ -19,7 +24,7 @@ from graphc.core import registry
 from graphc.core.registry import FusionClass
 from graphc.ir.interpreter import evaluate
 from graphc.ir.printer import is_splat
-from graphc.ir.program import Program, constant_value
+from graphc.ir.program import Program, Value, constant_value
 
 MAX_FOLDED_ELEMENTS = 4096
 _SPLAT_PRESERVING = (FusionClass.ELEMENTWISE, FusionClass.BROADCAST, FusionClass.INJECTIVE)
@@ -28,7 +33,19 @@ _SPLAT_PRESERVING = (FusionClass.ELEMENTWISE, FusionClass.BROADCAST, FusionClass
 def fold_constants(program: Program) -> Program:
     constants: dict[int, np.ndarray] = {}
     instructions = []
-    for inst in program.instructions:
+    replacement: dict[int, Value] = {}  # a taken cond's outputs -> the values its region yields
+    pending = collections.deque(program.instructions)
+    while pending:
+        inst = pending.popleft()
+        if replacement:
+            inst = _renamed(inst, replacement)
+        if inst.op == "cond" and inst.operands[0].id in constants:
+            # A predicate known when compiling (tf.cond on a constant flag): the region taken, inline.
+            region = inst.regions[0] if bool(constants[inst.operands[0].id]) else inst.regions[1]
+            params = {p.result.id: inst.operands[p.attrs["index"]] for p in region.instructions if p.op == "param"}
+            pending.extendleft(reversed([_renamed(i, params) for i in region.instructions if i.op != "param"]))
+            replacement.update((out.id, params.get(v.id, v)) for out, v in zip(inst.outputs, region.results))
+            continue
         value = constant_value(inst)
         if value is None and _foldable(inst, constants):
             value = _fold(inst, constants)
@@ -37,7 +54,20 @@ def fold_constants(program: Program) -> Program:
         if value is not None:
             constants[inst.result.id] = value
         instructions.append(inst)
-    return program.replace(instructions=tuple(instructions))
+    fetches = tuple(_resolved(v, replacement) for v in program.fetches)
+    return program.replace(instructions=tuple(instructions), fetches=fetches)
+
+
+def _resolved(operand, replacement: dict):
+    """`operand`, or what replaces it (a cond inlined in a cond inlined: chains resolved)."""
+    while isinstance(operand, Value) and operand.id in replacement:
+        operand = replacement[operand.id]
+    return operand
+
+
+def _renamed(inst, replacement: dict):
+    """`inst` using what replaces each of its operands."""
+    return inst.replace(operands=tuple(_resolved(o, replacement) for o in inst.operands))
 
 
 def _foldable(inst, constants) -> bool:

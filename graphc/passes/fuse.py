@@ -13,7 +13,9 @@ its `anchor` kind, from the op registry):
 - reduce: a reduction with the elementwise ops that produce its input, and an
   epilogue over its result's shape;
 - loop: elementwise ops over one shape (broadcast operands welcome);
-- opaque: any other op, alone; copy: a write that could not join its producer.
+- opaque: any other op, alone; copy: a write that could not join its producer;
+- while, cond: a structured instruction, alone; the pipeline fuses its regions'
+  instructions into kernels of their own (passes/regions.py).
 
 Fusion never changes what a program computes: it only assigns instructions to
 kernels and moves an instruction *earlier*, into the kernel of one of its
@@ -48,7 +50,8 @@ from graphc.core.registry import FusionClass
 from graphc.ir.facts import fusion_of, is_elementwise, may_fail
 from graphc.ir.program import Program, Value
 
-FREE_OPS = frozenset({"feed", "constant", "read"})
+# Values no kernel computes: the step's feeds, constants, variable reads, and a region's params.
+FREE_OPS = frozenset({"feed", "constant", "read", "param"})
 FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax", "conv")
 # The most instructions one kernel takes in. LLVM's time on a kernel grows faster than its
 # size (a fused chain of 1,000 elementwise ops took 9 s, of 250 ops 1.3 s); past this, a
@@ -58,6 +61,8 @@ MAX_KERNEL_INSTRUCTIONS = 64
 
 def kernel_kind(inst) -> str:
     """The kind of kernel an instruction starts: its op's anchor kind, reduce, loop, copy or opaque."""
+    if inst.regions:
+        return inst.op  # a structured instruction: a kernel "while" or "cond" of its own (codegen runs it)
     fusion = fusion_of(inst)
     if fusion is FusionClass.ANCHOR:
         return registry.get(inst.op).anchor
@@ -81,7 +86,7 @@ class _Fusion:
     def __init__(self, program: Program):
         self.program = program
         self.instructions = program.instructions
-        self.definition = {inst.result.id: i for i, inst in enumerate(self.instructions) if inst.result}
+        self.definition = {v.id: i for i, inst in enumerate(self.instructions) for v in inst.defined}
         self.position = list(range(len(self.instructions)))
         self.kernel_of: list = [None] * len(self.instructions)
         self.kernels: list[_Kernel] = []
@@ -243,14 +248,14 @@ class _Fusion:
                 else:
                     self._new_kernel(j, "copy", ())
             else:
-                self._new_kernel(j, "opaque", ())
+                self._new_kernel(j, kind, ())
         return self._emit()
 
     # -- the fused program ---------------------------------------------------------------------
 
     def _emit(self) -> Program:
         instructions = self.instructions
-        order = [i for i, inst in enumerate(instructions) if inst.op in ("feed", "constant")]
+        order = [i for i, inst in enumerate(instructions) if inst.op in ("feed", "constant", "param")]
         reads = sorted((i for i, inst in enumerate(instructions) if inst.op == "read"),
                        key=lambda r: (self._placement(r), r))
         kernels = sorted(self.kernels, key=lambda k: k.start)

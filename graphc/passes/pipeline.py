@@ -14,26 +14,29 @@ from graphc.passes.fold_constants import fold_constants
 from graphc.passes.fuse import fuse
 from graphc.passes.place_free_computations import place_free_computations
 from graphc.passes.plan_memory import plan_memory
+from graphc.passes.regions import in_regions
 from graphc.passes.simplify import simplify
 
+# Passes marked in_regions run on the program, then on each region of its loops and conds as a
+# program of its own (passes/regions.py); the others see the regions themselves.
 PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     # Catch lowering bugs before any pass builds on them.
     ("verify", verify),
     # Before folding allocates constants: refuse a tensor larger than the machine's memory.
     ("check_values_fit", check_values_fit),
     # Gradient graphs compute shapes and counts from constants; fold them to literals.
-    ("fold_constants", fold_constants),
+    ("fold_constants", in_regions(fold_constants)),
     # After folding: x*1, sums over no axes, reshapes to the same shape become visible.
-    ("simplify", simplify),
+    ("simplify", in_regions(simplify)),
     # After simplification: once-different expressions (reshape(x) vs x) now match.
-    ("eliminate_common_subexpressions", eliminate_common_subexpressions),
+    ("eliminate_common_subexpressions", in_regions(eliminate_common_subexpressions)),
     # After folding and CSE: their left-over inputs and duplicates are unused.
-    ("eliminate_dead_code", eliminate_dead_code),
+    ("eliminate_dead_code", in_regions(eliminate_dead_code)),
     # Before fusion: work on only constants, feeds and reads, built where the graph happened
     # to build it (Adam's learning rate after the GEMMs it scales), would split kernels.
-    ("place_free_computations", place_free_computations),
+    ("place_free_computations", in_regions(place_free_computations)),
     # On the final instructions: every kernel it forms is one loop nest.
-    ("fuse", fuse),
+    ("fuse", in_regions(fuse)),
     # Last: buffers for the values that cross kernels, in kernel order.
     ("plan_memory", plan_memory),
     # On the plan: the arena, variables and outputs must fit in memory together.

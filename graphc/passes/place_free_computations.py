@@ -67,8 +67,8 @@ def placement_keys(program: Program) -> dict:
         operands = [definition[v.id] for v in inst.values]
         for j in operands:
             users.setdefault(j, []).append(i)
-        if inst.result is not None:
-            definition[inst.result.id] = i
+        for value in inst.defined:
+            definition[value.id] = i
         if inst.op == "write":
             last_write[inst.operands[0].name] = i
         elif inst.op == "feed":

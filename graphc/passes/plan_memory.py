@@ -21,6 +21,18 @@ Each value gets a Location:
   kernel using it; values whose lifetimes do not overlap share space
   (first fit, 64-byte aligned), and the plan reports the arena's peak.
 
+Control flow (ir/program.py): the plan is made over the instructions in
+execution order, a structured instruction's regions before it. A region's
+`param` has no buffer of its own: it is the buffer of a loop variable (a
+`while`'s output, which holds the variable from the loop's start) or of the
+captured operand (`MemoryPlan.aliases`). A region's values live within it: each
+iteration computes them again before using them. A loop body yielding another
+loop variable (`i, j = j, i`) has it copied through a staging buffer.
+
+An op whose registry entry says it can compute in place (`OpDef.in_place`: a
+TensorArray's row write) gets its operand's buffer when nothing uses the operand
+afterwards, so a loop writing a row per iteration writes into its loop variable.
+
 An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it
 to the kernel after the operands.
@@ -43,9 +55,22 @@ from graphc.ir.program import Program
 INLINE_CONSTANT_BYTES = 16 * 1024
 
 
+def _flatten(instructions, flat: list, spans: dict) -> None:
+    """Appends `instructions` to `flat` in execution order, each structured instruction after its regions'
+    instructions; `spans` gets (first, last) position of each structured instruction's whole run."""
+    for inst in instructions:
+        start = len(flat)
+        for region in inst.regions:
+            _flatten(region.instructions, flat, spans)
+        if inst.regions:
+            spans[id(inst)] = (start, len(flat))
+        flat.append(inst)
+
+
 def plan_memory(program: Program) -> Program:
     """The program with its memory plan (see the module docstring)."""
-    instructions = program.instructions
+    instructions, spans = [], {}
+    _flatten(program.instructions, instructions, spans)
     end = len(instructions)
     # Kernel spans: every instruction of a kernel counts as happening over the whole kernel.
     span_start, span_end = list(range(end)), list(range(end))
@@ -58,9 +83,18 @@ def plan_memory(program: Program) -> Program:
         if inst.kernel is not None:
             span_start[i], span_end[i] = first_of[inst.kernel], last_of[inst.kernel]
     users: dict[int, list] = {}
+    aliases: dict[int, int] = {}  # a region's param -> the value whose buffer it is
     for i, inst in enumerate(instructions):
         for v in inst.values:
             users.setdefault(v.id, []).append(i)
+        for region in inst.regions:
+            for v in region.results:  # yielded: copied to the instruction's outputs at its end
+                users.setdefault(v.id, []).append(i)
+            for param in region.instructions:
+                if param.op == "param":
+                    index = param.attrs["index"]
+                    carried = inst.attrs.get("carried", 0)
+                    aliases[param.result.id] = (inst.outputs[index] if index < carried else inst.operands[index]).id
     output_index: dict[int, int] = {}
     repeated_fetches = []  # CSE and simplification can make two fetches one value
     for i, v in enumerate(program.fetches):
@@ -80,9 +114,21 @@ def plan_memory(program: Program) -> Program:
     locations, consts, materialized, final_copies = {}, [], set(), []
     arena_values = []  # (start, end, bytes, value id)
     feed_number = 0
+    staging = []
     for i, inst in enumerate(instructions):
+        if inst.regions:
+            start = spans[id(inst)][0]
+            for value in inst.outputs:  # a loop's variables live in its outputs from the loop's start
+                if value.id in output_index:
+                    locations[value.id] = Location(Place.OUTPUT, output_index[value.id])
+                else:
+                    arena_values.append((start, last_use.get(value.id, i), value.type.nbytes, value.id))
+            for j, value in _staged_results(inst, aliases):
+                arena_values.append((start, i, value.type.nbytes, ("staging", inst.outputs[j].id)))
+                staging.append(inst.outputs[j].id)
+            continue
         value = inst.result
-        if value is None:
+        if value is None or value.id in aliases:
             continue
         workspace = registry.get(inst.op).workspace
         if workspace is not None and workspace(inst):
@@ -115,15 +161,69 @@ def plan_memory(program: Program) -> Program:
         if fetched:
             final_copies.append((value.id, output_index[value.id]))
     final_copies.extend(repeated_fetches)
+    shared = _share_in_place(instructions, arena_values, aliases, last_use, locations)
     peak, unshared = _assign_offsets(arena_values, locations)
-    workspaces = {key[1]: locations.pop(key).offset for key in list(locations) if isinstance(key, tuple)}
+    for result, operand in shared.items():
+        locations[result] = locations[operand]
+    workspaces = {key[1]: locations.pop(key).offset for key in list(locations)
+                  if isinstance(key, tuple) and key[0] == "workspace"}
+    staged = {key[1]: locations.pop(key).offset for key in list(locations) if isinstance(key, tuple)}
+    for param in aliases:
+        target = param
+        while target in aliases:
+            target = aliases[target]
+        locations[param] = locations[target]
+        aliases[param] = target
     plan = MemoryPlan(locations=dict(sorted(locations.items())),
                       feed_count=sum(1 for inst in instructions if inst.op == "feed"),
                       variable_names=tuple(d.name for d in program.variables), const_values=tuple(consts),
                       output_count=len(program.fetches), arena_bytes=peak, unshared_bytes=unshared,
                       materialized_reads=frozenset(materialized), final_copies=tuple(final_copies),
-                      workspaces=workspaces)
+                      workspaces=workspaces, aliases=aliases, staging=staged)
     return program.replace(memory_plan=plan)
+
+
+def _share_in_place(instructions, arena_values: list, aliases: dict, last_use: dict, locations: dict) -> dict:
+    """Results computed in their operand's buffer (OpDef.in_place: a row write into a TensorArray's rows,
+    in place in a loop's variable): where the operand is in the arena or a fetch's output buffer (or is a
+    param of a loop variable there) and nothing uses it afterwards. An arena entry of the operand is
+    extended to the result's last use. Returns {result id: the value id whose buffer it takes}."""
+    entries = {entry[3]: n for n, entry in enumerate(arena_values) if isinstance(entry[3], int)}
+    shared = {}
+    for i, inst in enumerate(instructions):
+        k = registry.get(inst.op).in_place if inst.result is not None else None
+        if k is None or inst.result.id not in entries:
+            continue
+        operand = inst.operands[k].id
+        if last_use.get(operand) != i:
+            continue
+        target = operand
+        while target in aliases or target in shared:
+            target = aliases.get(target, shared.get(target))
+        in_output = target in locations and locations[target].place is Place.OUTPUT
+        if target not in entries and not in_output:
+            continue
+        if not in_output:
+            start, end, nbytes, _ = arena_values[entries[target]]
+            arena_values[entries[target]] = (start, max(end, arena_values[entries[inst.result.id]][1]), nbytes, target)
+        arena_values[entries[inst.result.id]] = None
+        shared[inst.result.id] = target
+    arena_values[:] = [entry for entry in arena_values if entry is not None]
+    return shared
+
+
+def _staged_results(inst, aliases: dict) -> list:
+    """(index, value) of a loop body's results that are other loop variables (`i, j = j, i`): copied
+    first to a staging buffer, since the loop variable they come from is overwritten by then."""
+    if len(inst.regions) != 2 or "carried" not in inst.attrs:
+        return []
+    body = inst.regions[1]
+    staged = []
+    for j, value in enumerate(body.results):
+        source = aliases.get(value.id)
+        if source is not None and source in {v.id for v in inst.outputs} and source != inst.outputs[j].id:
+            staged.append((j, value))
+    return staged
 
 
 def _written_while_live(position: int, uses: list, fetched: bool, instructions, span_end: list,

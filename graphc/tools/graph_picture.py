@@ -67,8 +67,8 @@ def program_dot(program: Program) -> str:
     scoped_nodes, kernel_nodes, edges = {}, {}, []
     for number, inst in enumerate(program.instructions):
         node_id = f"i{number}"
-        if inst.result is not None:
-            producer[inst.result.id] = node_id
+        for value in inst.defined:  # a loop or cond is one node: its regions are in the text dumps
+            producer[value.id] = node_id
         node = f"{node_id} [label={quote(_instruction_label(inst))}, tooltip={quote(inst.source or inst.op)}"
         style = IR_OP_STYLES.get(inst.op)
         node += f", {style}];" if style else "];"
@@ -100,6 +100,8 @@ def _instruction_label(inst: Instruction) -> str:
         return f"write\n{inst.operands[0]}"
     if inst.op == "constant":
         return f"{inst.result} = {format_attr('value', inst.attrs['value'], inst, full=False)}"
+    if inst.regions:
+        return f"{', '.join(str(v) for v in inst.outputs)} = {inst.op}\n({', '.join(r.name for r in inst.regions)})"
     return f"{inst.result} = {inst.op}" if inst.result is not None else inst.op
 
 

@@ -654,8 +654,42 @@ def _update(name):
     return Spec(build, STATE_ONLY)
 
 
+def _cond(ctx):
+    """tf.cond on a run-time predicate, each branch computing from captured entries."""
+    kind = _numeric_kind(ctx, (FLOAT, INT))
+    entry = ctx.pick_or_leaf(kind)
+    other = ctx.pick_or_leaf(kind, shape=entry.shape)
+    predicate = tf.reduce_sum(tf.cast(other.tensor, tf.float64)) > 0.0
+    ctx.add(tf.cond(predicate, lambda: entry.tensor + entry.tensor, lambda: entry.tensor - other.tensor),
+            exact=entry.exact and other.exact)
+    return True
+
+
+def _while_loop(ctx):
+    """tf.while_loop running 0 to 3 times, its body using a captured entry (a loop's gradient needs
+    maximum_iterations: the rows it saves)."""
+    kind = _numeric_kind(ctx, (FLOAT, INT))
+    entry = ctx.pick_or_leaf(kind)
+    other = ctx.pick_or_leaf(kind, shape=entry.shape)
+    count = ctx.choose_count(0, 3)
+    if kind == FLOAT:
+        body = lambda i, v: (i + 1, tf.tanh(v) + other.tensor * 0.5)  # noqa: E731 - bounded whatever the count
+    else:
+        body = lambda i, v: (i + 1, v + other.tensor)  # noqa: E731
+    # Declared-unknown dims of a replay's placeholders can make the body's static shape less specific
+    # than the entry's (TF1 then asks for shape_invariants too): the invariant leaves every dim open.
+    invariants = [tf.TensorShape([]), tf.TensorShape([None] * len(entry.shape))]
+    result = tf.while_loop(lambda i, v: i < count, body, [0, entry.tensor], maximum_iterations=count,
+                           shape_invariants=invariants)[1]
+    result.set_shape(entry.shape)  # what it is: the pool holds static shapes
+    ctx.add(result, exact=entry.exact and other.exact and kind != FLOAT)
+    return True
+
+
 SPECS: dict[str, Spec] = {
     "identity": _identity("identity"),
+    "cond": Spec(_cond, NOT_SMOOTH),  # the predicate's jump: finite differences are no oracle across it
+    "while": Spec(_while_loop),
     "stop_gradient": _identity("stop_gradient", NOT_SMOOTH),
     "cast": Spec(_cast),
     "reshape": Spec(_reshape),
@@ -792,4 +826,9 @@ NOT_FUZZED: dict[str, str] = {
     "where": "finished on the host (its shape depends on values): tests/e2e/test_structural_math_tf.py",
     "iterator_get_next": "tf.data: values the session's input pipeline feeds (tests/e2e/test_data.py)",
     "make_iterator": "tf.data: starts an iterator on the host, computes nothing (tests/e2e/test_data.py)",
+    "param": "IR only: a region's view of its loop's or cond's operands (tests/unit/test_control_flow_ir.py)",
+    "function_argument": "graph only: the inputs of a while_loop's or cond's functions",
+    "row_read": "x[i] at a loop counter: tests/backend/test_control_flow_compiled.py",
+    "row_read_grad": "made by row_read's gradient: tests/backend/test_control_flow_compiled.py",
+    "row_write": "TensorArray.write: tests/backend/test_control_flow_compiled.py",
 }

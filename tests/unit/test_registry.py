@@ -5,9 +5,11 @@ import pytest
 
 from graphc.core import registry
 from graphc.core.registry import NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE, FusionClass, Role
+from graphc.ir.program import STRUCTURED_OPS
 
 OPS = registry.all_ops()
-IR_BUILTINS = {"feed", "constant", "read", "write"}  # the IR's own instructions: buffers and copies
+# The IR's own instructions: buffers and copies, a region's params, structured control flow.
+IR_BUILTINS = {"feed", "constant", "read", "write", "param"} | STRUCTURED_OPS
 
 
 @pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])

@@ -2,4 +2,4 @@
 
 from graphc.backend.kernels import (arg_extremum, batch_matmul, check_numerics, collective, conv,  # noqa: F401
                                     elementwise, gather, histogram, in_top_k, layout, matmul, pool, random, reduce,
-                                    scan, softmax, top_k)
+                                    rows, scan, softmax, top_k)

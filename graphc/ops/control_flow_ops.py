@@ -1,0 +1,509 @@
+"""Control flow: `tf.while_loop`, `tf.cond`, `tf.case`, and the ops they build.
+
+Functional control flow, as TF2 builds it (TF1's Enter/Switch/Merge/Exit frames
+give the same values): a `While` op holds its cond and body, an `If` op its two
+branches, each a FunctionGraph (frontend/function_graph.py) whose arguments are
+the loop variables and the tensors it captures. Lowering turns each into one
+structured IR instruction (`while`, `cond`) whose regions are the functions'
+instructions (ir/program.py); the backend makes a native loop and a branch of them.
+
+`While` carries a counter as its first loop variable: `maximum_iterations` bounds
+it, and its final value is the trip count the gradient's loop runs. With
+`back_prop` and a `maximum_iterations` known when the graph is built, the op also
+outputs each loop variable's value at the start of every iteration, as rows of a
+[maximum_iterations, ...] buffer (TF1 pushes them on stacks; here the compiled
+loop copies them into the buffer's next row). The gradient loop runs the trip
+count down, reads the loop variables of that iteration back and differentiates
+the body there (the body's intermediate values are computed again rather than
+saved). Lowering drops the buffers of a step that has no gradient (DCE).
+
+`If`'s gradient is an `If` on the same predicate whose branches differentiate the
+forward branches: the gradient flows through the branch taken only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc import errors
+from graphc.core import dtypes, registry
+from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, FusionClass, OpDef, Role, ShapeError, TensorType
+from graphc.core.tensor_shape import TensorShape, as_dims, format_dims, merge_dims
+from graphc.frontend import nest
+from graphc.frontend.function_graph import FunctionGraph, function_argument_p
+from graphc.frontend.graph import Operation, Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
+from graphc.frontend.static_value import static_value
+from graphc.ops import array_ops, math_ops
+
+# -- the IR's structured instructions and their parameters ------------------------------------------
+
+
+def _structured_infer(types, attrs):
+    return attrs["output_types"]
+
+
+# A region's parameter: the value of an operand of its structured instruction (ir/program.py).
+param_p = registry.register(OpDef(name="param", tf_type=None, infer=lambda types, attrs: None))
+
+
+def _while_infer(types, attrs):
+    carried = attrs["carried"]
+    invariants = attrs.get("shape_invariants") or (None,) * carried
+    outputs = []
+    for t, invariant in zip(types[:carried], invariants):
+        outputs.append(TensorType(t.dtype, t.dims if invariant is None else invariant))
+    rows = attrs.get("rows")
+    for index in attrs.get("saved", ()):
+        t = outputs[index]
+        outputs.append(TensorType(t.dtype, None if t.dims is None else (rows,) + tuple(t.dims)))
+    return outputs
+
+
+while_p = registry.register(OpDef(
+    name="while", tf_type="While", role=Role.CONTROL_FLOW, infer=_while_infer, default_name="while"))
+if_p = registry.register(OpDef(
+    name="cond", tf_type="If", role=Role.CONTROL_FLOW, infer=_structured_infer, default_name="cond"))
+
+# -- reading and writing a row by a run-time index -----------------------------------------------------
+
+
+def _row_read_infer(types, attrs):
+    x, index = types
+    if index.dtype not in (dtypes.int32, dtypes.int64):
+        raise registry.DTypeError(f"row index must be int32 or int64, got {index.dtype.name}")
+    if x.dims is not None and len(x.dims) == 0:
+        raise ShapeError("Index out of range using input dim 0; input has only 0 dims")
+    return TensorType(x.dtype, None if x.dims is None else tuple(x.dims[1:]))
+
+
+def _check_row(index, rows):
+    if not 0 <= int(index) < rows:
+        raise errors.InvalidArgumentError(None, None, f"index {int(index)} is not in [0, {rows})")
+
+
+def _row_read_reference(x, index):
+    _check_row(index, x.shape[0])
+    return x[int(index)]
+
+
+row_read_p = registry.register(OpDef(
+    name="row_read", tf_type="GraphcRowRead", infer=_row_read_infer, reference=_row_read_reference,
+    effects=Effects(may_fail=True), default_name="strided_slice"))
+
+
+def _row_read_grad_infer(types, attrs):
+    g, index = types
+    return TensorType(g.dtype, None if g.dims is None else (attrs["rows"],) + tuple(g.dims))
+
+
+def _row_read_grad_reference(g, index, rows):
+    _check_row(index, rows)
+    out = np.zeros((rows,) + g.shape, dtype=g.dtype)
+    out[int(index)] = g
+    return out
+
+
+row_read_grad_p = registry.register(OpDef(
+    name="row_read_grad", tf_type="GraphcRowReadGrad", infer=_row_read_grad_infer,
+    reference=_row_read_grad_reference, effects=Effects(may_fail=True)))
+
+
+@registry.set_gradient(row_read_p)
+def _row_read_grad(op, g):
+    x, index = op.inputs
+    rows = x.shape.as_list()[0] if x._dims is not None else None
+    if rows is None:
+        raise errors.UnimplementedError(None, op, f"graphc differentiates {op.name} (x[i] at a run-time index) "
+                                                  "only where x's first dimension is known when the graph is built")
+    return [apply_op("row_read_grad", [g, index], {"rows": rows}), None]
+
+
+@registry.set_gradient(row_read_grad_p)
+def _row_read_grad_grad(op, g):
+    return [apply_op("row_read", [g, op.inputs[1]]), None]
+
+
+def _row_write_infer(types, attrs):
+    buffer, index, value = types
+    if buffer.dtype is not value.dtype:
+        raise registry.DTypeError(f"writing {value.dtype.name} into rows of {buffer.dtype.name}")
+    if index.dtype not in (dtypes.int32, dtypes.int64):
+        raise registry.DTypeError(f"row index must be int32 or int64, got {index.dtype.name}")
+    if buffer.dims is not None and value.dims is not None and merge_dims(tuple(buffer.dims[1:]), value.dims) is None:
+        raise ShapeError(f"a row of {format_dims(buffer.dims)} cannot hold a value of shape {format_dims(value.dims)}")
+    return buffer
+
+
+def _row_write_reference(buffer, index, value):
+    _check_row(index, buffer.shape[0])
+    out = np.array(buffer)
+    out[int(index)] = value
+    return out
+
+
+row_write_p = registry.register(OpDef(
+    name="row_write", tf_type="GraphcRowWrite", infer=_row_write_infer, reference=_row_write_reference,
+    effects=Effects(may_fail=True), in_place=0))
+
+
+@registry.set_gradient(row_write_p)
+def _row_write_grad(op, g):
+    _, index, value = op.inputs
+    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, apply_op("row_read", [g, index])]
+
+
+def write_row(buffer, index, value, name=None):
+    """`buffer` with row `index` (a scalar integer tensor known only when the step runs) set to `value`."""
+    return apply_op("row_write", [buffer, index, value], name=name)
+
+
+def read_row(x, index, name=None):
+    """`x[index]` for a scalar integer tensor `index` known only when the step runs."""
+    return apply_op("row_read", [x, index], name=name)
+
+
+# -- building functions ------------------------------------------------------------------------------
+
+
+def _build_function(name: str, outer, argument_types: list, fn) -> FunctionGraph:
+    """A FunctionGraph with arguments of `argument_types` ((dtype, dims, name) each) whose outputs are
+    what fn(*arguments) returns (flat, tensors)."""
+    graph = FunctionGraph(name, outer)
+    with graph.as_default():
+        arguments = [graph.argument(dtype, dims, arg_name) for dtype, dims, arg_name in argument_types]
+        graph.outputs = [graph.capture(convert_to_tensor(t)) for t in fn(*arguments)]
+    return graph
+
+
+def _control_flow_op(op_def: OpDef, leading: list, functions: dict, attrs: dict, name: str) -> Operation:
+    """The op running `functions` (attr name -> FunctionGraph), with inputs `leading` then every tensor
+    the functions capture; attrs `<function>_args` give the op input of each function argument."""
+    inputs = list(leading)
+    index_of = {}  # a captured tensor -> its input (a loop variable's first value is not its capture)
+    attrs = dict(attrs)
+    for key, graph in functions.items():
+        indices = list(range(len(graph.inputs) - len(graph.captures)))
+        for source, _ in graph.captures:
+            if id(source) not in index_of:
+                index_of[id(source)] = len(inputs)
+                inputs.append(source)
+            indices.append(index_of[id(source)])
+        attrs[key] = graph
+        attrs[key + "_args"] = tuple(indices)
+    return get_default_graph().create_op(op_def, inputs, attrs, name=name)
+
+
+def _replay(graph: FunctionGraph, arguments: list) -> list:
+    """The outputs of `graph` computed again in the default graph (a function being built), from
+    `arguments` in place of its inputs: the forward pass a gradient function differentiates."""
+    mapped = {id(a): t for a, t in zip(graph.inputs, arguments)}
+    target = get_default_graph()
+    for op in graph.get_operations():
+        if op.op_def is function_argument_p:
+            continue
+        copy = target.create_op(op.op_def, [mapped[id(t)] for t in op.inputs], dict(op.attrs),
+                                name=op.name.rpartition("/")[2])
+        mapped.update((id(t), c) for t, c in zip(op.outputs, copy.outputs))
+    return [mapped[id(t)] for t in graph.outputs]
+
+
+# Set by graphc.autodiff when it loads (autodiff is built on the op families, so they cannot import it):
+# tf.gradients, which the gradients of While and If apply to their functions.
+_differentiate = None
+
+
+def set_differentiator(gradients) -> None:
+    """Registers `tf.gradients` for the control-flow gradients (called by graphc.autodiff)."""
+    global _differentiate
+    _differentiate = gradients
+
+
+def _grads_or_zeros(grads: list, like: list) -> list:
+    return [g if g is not None else array_ops.zeros_like(x) for g, x in zip(grads, like)]
+
+
+def _is_float(t) -> bool:
+    return t.dtype.is_floating
+
+
+# -- tf.cond and tf.case -----------------------------------------------------------------------------
+
+
+def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
+    """`tf.cond`: the values `true_fn()` returns if `pred` is true, else `false_fn()`'s; only the branch
+    taken runs (an `If` op, compiled to a native branch)."""
+    true_fn = true_fn if true_fn is not None else fn1
+    false_fn = false_fn if false_fn is not None else fn2
+    if not callable(true_fn):
+        raise TypeError("true_fn must be callable.")
+    if not callable(false_fn):
+        raise TypeError("false_fn must be callable.")
+    if isinstance(pred, (bool, np.bool_)):
+        raise TypeError("pred must not be a Python bool")
+    with name_scope(name, "cond", [pred]) as scope:
+        pred = convert_to_tensor(pred)
+        if pred.dtype is not dtypes.bool_:
+            raise TypeError(f"pred must be a bool tensor, got {pred.dtype.name}")
+        if pred._dims is not None and len(pred._dims) != 0:
+            raise ValueError(f"Shape must be rank 0 but is rank {len(pred._dims)} for '{scope}Switch' (op: "
+                             f"'Switch') with input shapes: {format_dims(pred._dims)}.")
+        outer = get_default_graph()
+        structures = {}
+
+        def branch(key, fn):
+            def body():
+                result = fn()
+                structures[key] = result
+                return [convert_to_tensor(t) for t in nest.flatten(result)]
+            return _build_function(f"{scope}{key}", outer, [], body)
+
+        then_graph, else_graph = branch("then", true_fn), branch("else", false_fn)
+        _check_branches(structures["then"], structures["else"], then_graph, else_graph)
+        output_types = [TensorType(a.dtype, _most_specific(a._dims, b._dims))
+                        for a, b in zip(then_graph.outputs, else_graph.outputs)]
+        op = _control_flow_op(if_p, [pred], {"then": then_graph, "else": else_graph},
+                              {"output_types": output_types}, name=scope + "If/" if scope else "If")
+    outputs = list(op.outputs)
+    if not strict and isinstance(structures["then"], (list, tuple)) and len(outputs) == 1:
+        return outputs[0]
+    return nest.pack_sequence_as(structures["then"], outputs)
+
+
+def _most_specific(a, b):
+    """The shape both branches' results have in common (TF1's cond output shape)."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else None for x, y in zip(a, b))
+
+
+def _check_branches(then_result, else_result, then_graph, else_graph) -> None:
+    try:
+        nest.assert_same_structure(then_result, else_result)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"true_fn and false_fn must have the same type of output: {e}") from None
+    for a, b in zip(then_graph.outputs, else_graph.outputs):
+        if a.dtype is not b.dtype:
+            raise ValueError(f"Outputs of true_fn and false_fn must have the same type: {a.dtype.name}, "
+                             f"{b.dtype.name}")
+
+
+@registry.set_gradient(if_p)
+def _if_grad(op, *grads):
+    pred, captured = op.inputs[0], list(op.inputs[1:])
+    outer = op.graph
+    functions = {}
+    for key in ("then", "else"):
+        graph, indices = op.attrs[key], op.attrs[key + "_args"]
+
+        def gradient_branch(graph=graph, indices=indices):
+            function = get_default_graph()
+            arguments = [function.capture(op.inputs[i]) for i in indices]
+            outputs = _replay(graph, arguments)
+            ys = [y for y in outputs if _is_float(y)]
+            ys_grads = [g for y, g in zip(outputs, grads) if _is_float(y)]
+            xs = [function.capture(x) for x in captured]
+            found = _differentiate(ys, xs, grad_ys=ys_grads) if ys else [None] * len(xs)
+            return _grads_or_zeros(found, xs)
+
+        functions[key] = _build_function(f"{op.name}_grad/{key}", outer, [], gradient_branch)
+    output_types = [TensorType(t.dtype, t._dims) for t in captured]
+    grad_op = _control_flow_op(if_p, [pred], functions, {"output_types": output_types}, name="If")
+    return [None] + [g if _is_float(t) else None for g, t in zip(grad_op.outputs, captured)]
+
+
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
+    """`tf.case`: the value of the first fn whose predicate is true (with `exclusive`, the run fails if
+    more than one is), else `default()`; nested `If`s, as TF1 builds them."""
+    if isinstance(pred_fn_pairs, dict):
+        pred_fn_pairs = list(pred_fn_pairs.items())
+    pairs = list(pred_fn_pairs)
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(f"Each entry in pred_fn_pairs must be a 2-tuple, got {pair!r}")
+        if not callable(pair[1]):
+            raise TypeError("fn for pred {} must be callable.".format(getattr(pair[0], "name", pair[0])))
+    if default is None:
+        if not pairs:
+            raise ValueError("pred_fn_pairs must not be empty when default is None")
+        # TF1: without a default, the last fn is the default, taken whatever its predicate.
+        *pairs, (_, default) = pairs
+    with name_scope(name, "case", [p for p, _ in pairs]):
+        preds = [convert_to_tensor(p) for p, _ in pairs]
+        if exclusive and len(preds) > 1:
+            raise errors.UnimplementedError(None, None, "graphc's tf.case has no exclusive=True check yet "
+                                                        "(it needs a run-time assertion op)")
+        result = default
+        for pred, (_, fn) in reversed(list(zip(preds, pairs))):
+            result = _deferred_cond(pred, fn, result, strict)
+        return result()
+
+
+def _deferred_cond(pred, fn, otherwise, strict):
+    return lambda: cond(pred, fn, otherwise, strict=strict)
+
+
+# -- tf.while_loop -----------------------------------------------------------------------------------
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
+               swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
+    """`tf.while_loop`: runs `body` while `cond` is true, on nested structures of loop variables; a
+    `While` op, compiled to a native loop (see the module docstring)."""
+    if not callable(cond):
+        raise TypeError("cond must be callable.")
+    if not callable(body):
+        raise TypeError("body must be callable.")
+    if parallel_iterations < 1:
+        raise TypeError("parallel_iterations must be a positive integer.")
+    single = not isinstance(loop_vars, (list, tuple))
+    structure = [loop_vars] if single else loop_vars
+    if not nest.flatten(structure):
+        raise ValueError("No loop variables provided")
+    with name_scope(name, "while", nest.flatten(structure)) as scope:
+        flat = [convert_to_tensor(v) for v in nest.flatten(structure)]
+        invariants = _invariants(flat, shape_invariants, single)
+        rows = None
+        if maximum_iterations is not None:
+            maximum_iterations = convert_to_tensor(maximum_iterations, name="maximum_iterations")
+            if maximum_iterations.dtype not in (dtypes.int32, dtypes.int64):
+                raise TypeError("maximum_iterations must be an integer, got "
+                                f"{maximum_iterations.dtype.name}")
+            if maximum_iterations._dims not in (None, ()):
+                raise ValueError(f"maximum_iterations must be a scalar, saw shape: "
+                                 f"{format_dims(maximum_iterations._dims)}")
+            known = static_value(maximum_iterations, lambda t: t._dims)
+            rows = None if known is None else max(int(known), 0)
+            maximum_iterations = array_ops.cast(maximum_iterations, dtypes.int32)
+        counter = array_ops.constant(0, dtypes.int32, name="loop_counter")
+        outer = get_default_graph()
+        types = [(dtypes.int32, (), "loop_counter")] + [
+            (t.dtype, invariant, "loop_var") for t, invariant in zip(flat, invariants)]
+
+        def cond_fn(i, *args):
+            result = cond(*nest.pack_sequence_as(structure, list(args)))
+            result = convert_to_tensor(result)
+            if result.dtype is not dtypes.bool_ or (result._dims is not None and len(result._dims) != 0):
+                raise ValueError(f"cond of while_loop must return a bool scalar, got {result}")
+            if maximum_iterations is not None:
+                result = math_ops.logical_and(math_ops.less(i, maximum_iterations), result)
+            return [result]
+
+        def body_fn(i, *args):
+            result = body(*nest.pack_sequence_as(structure, list(args)))
+            if not isinstance(result, (list, tuple, dict)) or (single and nest.is_namedtuple(result)):
+                result = [result]  # TF1 takes a lone result (not a structure) for a one-variable loop
+            try:
+                nest.assert_same_structure(list(structure), list(result))
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"The two structures don't have the same nested structure: {e}") from None
+            out = [convert_to_tensor(t) for t in nest.flatten(result)]
+            for t, arg in zip(out, args):
+                _check_invariant(t, arg)
+            return [math_ops.add(i, 1)] + out
+
+        cond_graph = _build_function(f"{scope}cond", outer, types, cond_fn)
+        body_graph = _build_function(f"{scope}body", outer, types, body_fn)
+        carried = 1 + len(flat)
+        saved = tuple(range(1, carried)) if back_prop and rows is not None else ()
+        attrs = {"carried": carried, "shape_invariants": (None,) + tuple(invariants), "saved": saved,
+                 "rows": rows, "parallel_iterations": parallel_iterations, "back_prop": bool(back_prop)}
+        op = _control_flow_op(while_p, [counter] + flat, {"cond": cond_graph, "body": body_graph}, attrs,
+                              name=scope + "While/" if scope else "While")
+    results = list(op.outputs[1:carried])
+    if len(results) == 1 and not return_same_structure:
+        return results[0]
+    return nest.pack_sequence_as(structure, results)
+
+
+def _invariants(flat: list, shape_invariants, single: bool) -> list:
+    if shape_invariants is None:
+        return [t._dims for t in flat]
+    given = nest.flatten([shape_invariants] if single else shape_invariants, is_leaf=_is_shape)
+    if len(given) != len(flat):
+        raise ValueError(f"shape_invariants has {len(given)} shapes for {len(flat)} loop variables")
+    result = []
+    for t, shape in zip(flat, given):
+        dims = as_dims(shape)
+        if merge_dims(t._dims, dims) is None and t._dims is not None and dims is not None:
+            raise ValueError(f"The shape invariant specified for {t.name} is not compatible with the initial "
+                             f"shape of the loop variable. It enters the loop with shape {format_dims(t._dims)}, "
+                             f"but the specified shape invariant is {format_dims(dims)}.")
+        result.append(dims)
+    return result
+
+
+def _is_shape(x) -> bool:
+    return x is None or isinstance(x, TensorShape) or (
+        isinstance(x, list) and all(d is None or isinstance(d, (int, np.integer)) for d in x))
+
+
+def _check_invariant(out: Tensor, arg: Tensor) -> None:
+    """TF1's check: a loop variable's shape after an iteration must fit its shape invariant."""
+    if out.dtype is not arg.dtype:
+        raise TypeError(f"Input '{arg.name}' of the loop has type {arg.dtype.name} but its body returns "
+                        f"{out.dtype.name}")
+    invariant, dims = arg._dims, out._dims
+    if invariant is None:
+        return
+    fits = dims is not None and len(dims) == len(invariant) and all(
+        i is None or i == d for i, d in zip(invariant, dims))
+    if not fits:
+        raise ValueError(f"Input tensor '{arg.name}' enters the loop with shape {format_dims(invariant)}, but "
+                         f"has shape {format_dims(dims)} after one iteration. To allow the shape to vary across "
+                         "iterations, use the `shape_invariants` argument of tf.while_loop to specify a less-"
+                         "specific shape.")
+
+
+@registry.set_gradient(while_p)
+def _while_grad(op, *grads):
+    carried, saved, rows = op.attrs["carried"], op.attrs["saved"], op.attrs["rows"]
+    if not op.attrs["back_prop"]:
+        return [None] * len(op.inputs)
+    if not saved:
+        raise errors.UnimplementedError(
+            None, op, f"graphc differentiates a tf.while_loop ({op.name}) only when maximum_iterations is known "
+                      "when the graph is built: the loop saves each iteration's variables in a buffer of that "
+                      "many rows (a buffer growing at run time is not implemented)")
+    body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
+    histories = dict(zip(saved, op.outputs[carried:]))
+    trip_count = op.outputs[0]
+    loop_inputs = list(op.inputs[:carried])
+    captured_indices = [i for i in range(carried, len(op.inputs)) if _is_float(op.inputs[i])]
+    captured = [op.inputs[i] for i in captured_indices]
+    float_vars = [j for j in range(1, carried) if _is_float(loop_inputs[j])]
+    final_grads = _grads_or_zeros([grads[j] for j in float_vars], [op.outputs[j] for j in float_vars])
+    outer = op.graph
+    types = [(dtypes.int32, (), "step")]
+    types += [(op.outputs[j].dtype, op.outputs[j]._dims, "grad") for j in float_vars]
+    types += [(t.dtype, t._dims, "captured_grad") for t in captured]
+
+    def grad_cond(step, *accumulated):
+        return [math_ops.less(step, trip_count)]
+
+    def grad_body(step, *accumulated):
+        var_grads, captured_grads = accumulated[:len(float_vars)], accumulated[len(float_vars):]
+        index = math_ops.subtract(math_ops.subtract(trip_count, 1), step)
+        function = get_default_graph()
+        values = [index] + [read_row(histories[j], index) for j in range(1, carried)]
+        arguments = [values[i] if i < carried else function.capture(op.inputs[i]) for i in body_args]
+        outputs = _replay(body_graph, arguments)
+        ys = [outputs[j] for j in float_vars]
+        xs = [values[j] for j in float_vars] + [arguments[body_args.index(i)] for i in captured_indices]
+        found = _grads_or_zeros(_differentiate(ys, xs, grad_ys=list(var_grads)), xs)
+        new_captured = [math_ops.add(a, g) for a, g in zip(captured_grads, found[len(float_vars):])]
+        return [math_ops.add(step, 1)] + found[:len(float_vars)] + new_captured
+
+    cond_graph = _build_function(f"{op.name}_grad/cond", outer, types, grad_cond)
+    body_graph_grad = _build_function(f"{op.name}_grad/body", outer, types, grad_body)
+    start = [array_ops.constant(0, dtypes.int32)] + final_grads + [array_ops.zeros_like(t) for t in captured]
+    grad_carried = len(start)
+    grad_op = _control_flow_op(
+        while_p, start, {"cond": cond_graph, "body": body_graph_grad},
+        {"carried": grad_carried, "shape_invariants": (None,) * grad_carried, "saved": (), "rows": rows,
+         "parallel_iterations": op.attrs["parallel_iterations"], "back_prop": False}, name="While")
+    result = [None] * len(op.inputs)
+    for position, j in enumerate(float_vars):
+        result[j] = grad_op.outputs[1 + position]
+    for position, i in enumerate(captured_indices):
+        result[i] = grad_op.outputs[1 + len(float_vars) + position]
+    return result

@@ -1,0 +1,60 @@
+"""Passes over structured control flow: a pass runs on the program, then on each region as a program of its own.
+
+A region is closed (ir/program.py): its `param`s bring in every outside value it
+uses, so it is a program whose instructions are the region's and whose fetches are
+the values it yields; a pass that knows nothing of control flow optimizes it as it
+would a step (folds, simplifies, merges and drops dead code inside a loop body,
+fuses the body's kernels). What a pass renames in a region's yields becomes the
+region's new results. Kernel numbers stay unique across the whole program: a
+region's kernels are numbered after those of the program so far.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from graphc.ir.program import Program
+
+
+def in_regions(run_pass: Callable[[Program], Program]) -> Callable[[Program], Program]:
+    """`run_pass` made to run on the program and then on every region, at any depth."""
+
+    def apply(program: Program) -> Program:
+        return _map_regions(run_pass(program), apply)
+
+    apply.__name__ = run_pass.__name__
+    apply.__doc__ = run_pass.__doc__
+    return apply
+
+
+def _map_regions(program: Program, run: Callable[[Program], Program]) -> Program:
+    if not any(inst.regions for inst in program.instructions):
+        return program
+    next_id, kernels = program.next_id, dict(program.kernels)
+    instructions = []
+    for inst in program.instructions:
+        if inst.regions:
+            regions = []
+            for region in inst.regions:
+                sub = run(Program(program.name, program.variables, region.instructions, region.results, next_id))
+                next_id = max(next_id, sub.next_id)
+                body = sub.instructions
+                if sub.kernels:
+                    offset = max(kernels, default=-1) + 1
+                    body = _renumbered(body, offset)
+                    kernels.update((number + offset, kind) for number, kind in sub.kernels.items())
+                regions.append(region.replace(instructions=body, results=sub.fetches))
+            inst = inst.replace(regions=tuple(regions))
+        instructions.append(inst)
+    return program.replace(instructions=tuple(instructions), next_id=next_id, kernels=kernels)
+
+
+def _renumbered(instructions: tuple, offset: int) -> tuple:
+    """`instructions` with every kernel number, in their regions too, moved up by `offset`."""
+    result = []
+    for inst in instructions:
+        regions = tuple(r.replace(instructions=_renumbered(r.instructions, offset)) for r in inst.regions)
+        kernel = None if inst.kernel is None else inst.kernel + offset
+        result.append(inst.replace(kernel=kernel, regions=regions))
+    return tuple(result)
+
