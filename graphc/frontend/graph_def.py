@@ -107,7 +107,8 @@ class NodeWriter:
                                 attrs=self._tf_attrs(producer, op), device=op.device)
             self._tensors[op.outputs[0]] = outputs[index]
             return
-        if op_def.tf_type not in SIGNATURES:
+        # A While or If needs its functions in the GraphDef's function library, which is not written yet.
+        if op_def.tf_type not in SIGNATURES or op_def.role is Role.CONTROL_FLOW:
             self.unsupported.add(op_def.tf_type)
         inputs = [self.constant(np.asarray(op.attrs[name], dtype=object), f"{op.name}/{name}")
                   for name in op_def.tf_attr_inputs] + inputs

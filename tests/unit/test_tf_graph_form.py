@@ -12,8 +12,10 @@ from graphc.frontend.graph_def import graph_def
 OPS = [op for op in registry.all_ops() if op.tf_type is not None]
 # graphc's ops TensorFlow has no op or composition for: a graph with one is not exported (`.meta`), and
 # import cannot meet them. Horovod's are Horovod's own TF ops (a custom op library TF lacks by default).
+# The row ops live in graphc's while_loop functions, which GraphDefs do not carry yet (their functions
+# would go in the GraphDef's function library, not written: a .meta of a graph with loops is refused).
 NO_TF_FORM = {"InitializedValue", "ReportUninitializedVariables", "HorovodAllreduce", "HorovodAllgather",
-              "HorovodBroadcast", "LogUniformSampledIds"}
+              "HorovodBroadcast", "LogUniformSampledIds", "GraphcRowRead", "GraphcRowReadGrad", "GraphcRowWrite"}
 EXTRA_OUTPUTS = {name for op in OPS for name in op.tf_extra_outputs}
 
 
