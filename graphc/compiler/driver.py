@@ -28,7 +28,7 @@ from graphc.backend import codegen, libraries, toolchain
 from graphc.compiler import dump
 from graphc.compiler.lower import LoweredStep, lower
 from graphc.ir.printer import print_program
-from graphc.ir.program import Program, constant_value
+from graphc.ir.program import Program, constant_value, walk
 from graphc.ir.verifier import verify
 from graphc.passes.pipeline import PIPELINE
 from graphc.runtime import cache, loader
@@ -190,7 +190,9 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset(), profiled: O
     instrument.finish()
     with build.library:  # loaded from its descriptor, then closed
         load_runtime()
-        plan, definitions = build.program.memory_plan, build.program.definitions()
+        plan = build.program.memory_plan
+        # constants defined inside loops' and conds' regions too (the plan places those of every region)
+        definitions = {value.id: inst for inst in walk(build.program.instructions) for value in inst.defined}
         constants = [constant_value(definitions[value_id]) for value_id in plan.const_values]
         executable = Executable(build.library, plan, constants)
     return CompiledStep(build.lowered, build.program, executable, tuple(instrument.seconds))

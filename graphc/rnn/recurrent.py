@@ -2,12 +2,14 @@
 `bidirectional_dynamic_rnn`, with TF1's scopes (`rnn/...`, `bidirectional_rnn/fw/...`) so that
 variable names, and so checkpoints, match TF1's.
 
-Every driver runs its cell step by step through `_time_loop`, the one place that iterates over
-time: it unrolls the static number of steps into the graph (each step a copy of the cell's ops,
-sharing its variables), and with `sequence_length` masks finished sequences as TF1's `_rnn_step`
+The static drivers run their cell step by step through `_time_loop`, which unrolls the
+static number of steps into the graph (each step a copy of the cell's ops, sharing its
+variables), as TF1's static_rnn does. The dynamic drivers run `_native_time_loop`: one
+tf.while_loop over time (a native loop in the compiled step; its gradient a reverse loop)
+that reads step t's input as row t and writes its output into a TensorArray, as TF1's
+dynamic_rnn does. Both, with `sequence_length`, mask finished sequences as TF1's `_rnn_step`
 does — their outputs are zeros and their state is copied through, so the final state is each
-sequence's state at its last step. A time dimension unknown while building needs a loop in the
-graph (tf.while_loop), which is what `_time_loop` would become.
+sequence's state at its last step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from graphc import errors
 from graphc.core import dtypes
 from graphc.frontend.graph import convert_to_tensor
-from graphc.ops import array_ops, layout_ops, math_ops, sequence_ops
+from graphc.ops import array_ops, control_flow_ops, layout_ops, math_ops, sequence_ops, tensor_array_ops
 from graphc.ops.variable_scope import variable_scope
 from graphc.rnn.cells import flatten, pack_like
 
@@ -49,6 +51,36 @@ def _time_loop(step, inputs_time_major, initial_state, sequence_length=None):
         outputs.append(output)
         state = new_state
     return layout_ops.stack(outputs, axis=0), state
+
+
+def _native_time_loop(step, inputs_time_major, initial_state, output_size, sequence_length=None):
+    """dynamic_rnn's time loop: as `_time_loop`, but one tf.while_loop (a native loop in the compiled
+    step, its gradient a reverse loop) reading step t's input as row t and writing its output into a
+    TensorArray, as TF1's dynamic_rnn does. The number of steps must be known when the graph is built
+    (the TensorArray's rows and the gradient's saved rows are allocated for them)."""
+    steps = inputs_time_major.shape.as_list()[0] if inputs_time_major.shape.ndims else None
+    if steps is None:
+        raise errors.UnimplementedError(
+            None, None, f"graphc's dynamic_rnn needs the number of time steps when the graph is built (its "
+                        f"TensorArray and the loop's saved rows are allocated for them); {inputs_time_major.name} "
+                        f"has shape {inputs_time_major.shape}")
+    if sequence_length is not None:
+        sequence_length = array_ops.cast(sequence_length, dtypes.int32)
+    batch = _batch_size(inputs_time_major, 1)
+    outputs = tensor_array_ops.TensorArray(inputs_time_major.dtype, size=steps, element_shape=[batch, output_size])
+
+    def body(t, state, outputs):
+        output, new_state = step(inputs_time_major[t], state)
+        if sequence_length is not None:
+            finished = math_ops.greater_equal(t, sequence_length)
+            output = _copy_through(finished, array_ops.zeros_like(output), output)
+            new_state = pack_like(state, [_copy_through(finished, old, new)
+                                          for old, new in zip(flatten(state), flatten(new_state))])
+        return t + 1, new_state, outputs.write(t, output)
+
+    _, state, outputs = control_flow_ops.while_loop(lambda t, state, outputs: t < steps, body,
+                                                    [0, initial_state, outputs], maximum_iterations=steps)
+    return outputs.stack(), state
 
 
 def _initial_state(cell, initial_state, dtype, batch_size):
@@ -128,7 +160,8 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
         state = _initial_state(cell, initial_state, dtype, _batch_size(time_major_inputs, 1))
         if sequence_length is not None:
             sequence_length = array_ops.identity(convert_to_tensor(sequence_length), name="sequence_length")
-        outputs, state = _time_loop(_step_in(cell, outer), time_major_inputs, state, sequence_length)
+        outputs, state = _native_time_loop(_step_in(cell, outer), time_major_inputs, state, cell.output_size,
+                                           sequence_length)
         if not time_major:
             outputs = array_ops.transpose(outputs, [1, 0] + list(range(2, outputs.shape.ndims)))
         return outputs, state

@@ -252,9 +252,9 @@ def test_lstm_gradients_compiled_match_the_reference_and_finite_differences():
     assert np.all(compiled[0][1, 2] == 0)  # the step past the second sequence's length feeds nothing back
 
 
-def test_unknown_number_of_steps_names_while_loop():
+def test_unknown_number_of_steps_says_what_is_missing():
     x = tf.placeholder(tf.float32, [2, None, 3])
-    with pytest.raises(tf.errors.UnimplementedError, match="tf.while_loop"):
+    with pytest.raises(tf.errors.UnimplementedError, match="number of time steps when the graph is built"):
         tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, dtype=tf.float32)
 
 
@@ -319,3 +319,33 @@ def test_bidirectional_dynamic_rnn_trains():
             sess.run(train, feeds)
         assert sess.run(loss, feeds) < first / 3
         assert np.all(sess.run(fw, feeds)[np.arange(6)[None, :] >= lengths[:, None]] == 0)  # zeros past lengths
+
+
+def test_dynamic_rnn_is_one_native_loop_whose_gradient_is_a_loop():
+    # dynamic_rnn is a While op (its body the cell once), not the cell unrolled per step; its outputs and
+    # gradients equal static_rnn's (the unrolled steps) to rounding.
+    values = np.random.RandomState(3).standard_normal((2, 6, 3)).astype(np.float32)
+    results = []
+    for driver in ("dynamic", "static"):
+        with tf.Graph().as_default() as graph:
+            tf.set_random_seed(1)
+            x = tf.placeholder(tf.float32, [2, 6, 3])
+            cell = tf.nn.rnn_cell.BasicLSTMCell(4)
+            if driver == "dynamic":
+                outputs, state = tf.nn.dynamic_rnn(cell, x, sequence_length=[6, 4], dtype=tf.float32)
+                assert [op.type for op in graph.get_operations()].count("While") == 1
+            else:
+                steps, state = tf.nn.static_rnn(cell, tf.unstack(x, axis=1), sequence_length=[6, 4], dtype=tf.float32)
+                outputs = tf.stack(steps, axis=1)
+            loss = tf.reduce_sum(outputs * outputs) + tf.reduce_sum(state.c)
+            gradients = tf.gradients(loss, [x] + tf.trainable_variables())
+            if driver == "dynamic":  # and its gradient, a reverse loop
+                assert [op.type for op in graph.get_operations()].count("While") == 2
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                weights = np.random.RandomState(4)
+                for variable in tf.trainable_variables():  # the same weights in both graphs
+                    variable.load(weights.uniform(-0.5, 0.5, variable.shape.as_list()).astype(np.float32), sess)
+                results.append(sess.run([outputs, state.h] + gradients, {x: values}))
+    for dynamic, static in zip(*results):
+        np.testing.assert_allclose(dynamic, static, rtol=1e-5, atol=1e-6)
