@@ -63,6 +63,9 @@ def _gather_reference(params, indices, axis):
     limit = params.shape[axis]
     flat = indices.reshape(-1)
     bad = (flat < 0) | (flat >= limit)
+    others = params.shape[:axis] + params.shape[axis + 1:]
+    if 0 in others:  # an empty result: TF checks no index
+        return np.zeros(params.shape[:axis] + indices.shape + params.shape[axis + 1:], params.dtype)
     if np.any(bad):
         position = int(np.argmax(bad))
         raise errors.InvalidArgumentError(None, None, gather_out_of_range(position, int(flat[position]), limit))

@@ -111,3 +111,12 @@ def test_cumsum_reference_is_exact_where_long_double_is_not():
         interpret_graph([tf.cumsum(x)], {x: np.array([1e300, 1.0, -1e300])})[0]
     np.testing.assert_array_equal(reference, [1e300, 1e300, 1.0])
     np.testing.assert_array_equal(compiled, reference)
+
+
+@pytest.mark.parametrize("shape, indices, axis", [((0, 0, 0), [[1, 2]], 0), ((3, 0), [5], 0), ((0, 3), [5], 1)])
+def test_gather_into_an_empty_result_checks_no_index(shape, indices, axis):
+    # TF copies nothing and checks nothing (tf.gather(zeros([3, 0]), [5]) is a [1, 0] tensor); graphc raised
+    # InvalidArgumentError, also in unsorted_segment_sum's gradient of empty data.
+    params = tf.placeholder(tf.float32, shape)
+    gathered = tf.gather(params, tf.constant(indices), axis=axis)
+    assert_matches_reference([gathered], {params: np.zeros(shape, np.float32)})
