@@ -554,7 +554,9 @@ def _gather_nd(ctx):
     depth = ctx.choose_count(1, len(entry.shape))
     if 0 in entry.shape[:depth]:
         depth = 1
-    tuples = ctx.new_shape(ctx.choose_count(0, 1))
+    # tensorflow_differences.GATHER_ND_GRADIENT_OF_ONE_TUPLE: TF's gradient graphs take a batch of index tuples
+    one_tuple_allowed = not (ctx.tensorflow and not ctx.values_like)
+    tuples = ctx.new_shape(ctx.choose_count(0, 1) if one_tuple_allowed else 1)
     columns = [ctx.leaf(INT, tuples, values=("labels", size)).tensor for size in entry.shape[:depth]]
     ctx.add(tf.gather_nd(entry.tensor, tf.stack(columns, axis=-1)), exact=entry.exact, positive=entry.positive)
     return True

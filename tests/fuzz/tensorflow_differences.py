@@ -110,6 +110,12 @@ TOP_K_OF_NAN = "TF's place for NaN in top_k's order is its sort's; graphc sorts 
 # gradient, which is the derivative. TF-oracle gradient graphs take k >= 1 of non-empty rows.
 TOP_K_GRADIENT_OF_EMPTY_ROWS = "TF's top_k gradient fails for k = 0 or empty rows; graphc gives the gradient"
 
+# TF's gradient of gather_nd with one index tuple (1-D indices: tf.gather_nd(p, [1])) scatters the gradient with
+# indices of shape [k] into ScatterNd, which refuses them ("Shape must be at least rank 1 but is rank 0", or
+# "Dimensions [0,1) of indices[shape=[1]] must match ..."); graphc gives the derivative. TF-oracle gradient
+# graphs take a batch of tuples (indices of rank 2).
+GATHER_ND_GRADIENT_OF_ONE_TUPLE = "TF's gather_nd gradient fails for 1-D indices; graphc gives the gradient"
+
 # TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
 # binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for
 # FloorDiv and FloorMod. graphc raises TF 1.15's (tests/e2e/test_bad_input.py pins both).
