@@ -71,9 +71,11 @@ TENSORFLOW_LESS_ACCURATE = "TF's float32 column sums and intermediates; the floa
 
 # The sign of a sum whose every term is -0.0: TF 2.21's reduce_sum starts from +0.0 and gives +0.0
 # (reduce_sum of four -0.0 is 0.0) except where the reduction is a copy (reduce_sum of [-0.0] over its
-# one element is -0.0). The signs of zero sums and means that are fetched (and of a gradient mode's loss,
-# a sum of sums) are not compared; their values, NaNs and infinities are.
-SUMS = ("Sum", "Mean")
+# one element is -0.0). Its products do the same: a MatMul whose K products are all -0.0 gives +0.0 (3x3x3),
+# a BatchMatMulV2 with K = 1 gives -0.0 (the product copied). graphc sums from -0.0 and gives IEEE
+# addition's -0.0 everywhere. The signs of zero sums, means and products that are fetched (and of a gradient
+# mode's loss, a sum of sums) are not compared; their values, NaNs and infinities are.
+SUMS = ("Sum", "Mean", "MatMul", "BatchMatMulV2")
 ZERO_SIGN_OF_SUMS = "TF's sign of an all -0.0 sum depends on whether it reduces or copies"
 
 # TF's graph optimizer (grappler) rewrites what it runs: Log(Softmax(x)) becomes LogSoftmax(x) (-5e37 where
