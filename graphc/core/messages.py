@@ -43,6 +43,11 @@ def segment_out_of_range(position, segment, count) -> str:
     return f"segment_ids[{position}] = {segment} is out of range [0, {count})"
 
 
+def gather_nd_of_empty_params(shape) -> str:
+    """TF's message for index tuples into params with no element (even when each tuple's slice is empty)."""
+    return "Requested more than 0 entries, but params is empty.  Params shape: " + str(list(shape)).replace(" ", "")
+
+
 def gather_nd_out_of_range(shape) -> str:
     """The message for an index tuple outside `shape` (the kernel passes "%lld" for the position, the
     component and its value)."""

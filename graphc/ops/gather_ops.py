@@ -19,7 +19,8 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes, registry, rules
-from graphc.core.messages import gather_nd_out_of_range, gather_out_of_range, segment_out_of_range
+from graphc.core.messages import (gather_nd_of_empty_params, gather_nd_out_of_range, gather_out_of_range,
+                                  segment_out_of_range)
 from graphc.core.registry import DTypeError, Effects, FusionClass, OpDef, ShapeError, TensorType
 from graphc.frontend.graph import apply_op, convert_to_tensor, name_scope
 from graphc.frontend.static_value import static_value
@@ -136,6 +137,8 @@ def _gather_nd_infer(types, attrs):
 def _gather_nd_reference(params, indices):
     depth = indices.shape[-1]
     tuples = indices.reshape(-1, depth)
+    if len(tuples) and not params.size:
+        raise errors.InvalidArgumentError(None, None, gather_nd_of_empty_params(params.shape))
     for position, index in enumerate(tuples):
         for component, (i, size) in enumerate(zip(index, params.shape)):
             if not 0 <= i < size:

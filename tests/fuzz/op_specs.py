@@ -538,7 +538,7 @@ def _gather(ctx):
     """Rows of any entry along an axis with a non-empty size, at indices (repeats among them) in range."""
     entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: any(d > 0 for d in e.shape))
     axes = [a for a, d in enumerate(entry.shape) if d > 0]
-    if not axes:
+    if not axes or (ctx.tensorflow and not ctx.values_like and 0 in entry.shape):  # GATHER_GRADIENT_OF_EMPTY_PARAMS
         return False
     axis = ctx.one_of(axes)
     indices = ctx.leaf(INT, ctx.new_shape(ctx.choose_count(0, 2)), values=("labels", entry.shape[axis]))

@@ -118,6 +118,12 @@ TOP_K_GRADIENT_OF_EMPTY_ROWS = "TF's top_k gradient fails for k = 0 or empty row
 # graphs take a batch of tuples (indices of rank 2).
 GATHER_ND_GRADIENT_OF_ONE_TUPLE = "TF's gather_nd gradient fails for 1-D indices; graphc gives the gradient"
 
+# TF's gather gradient is IndexedSlices; densified (the worker's tf.convert_to_tensor, or any op after it) for
+# params with an empty dimension, its UnsortedSegmentSum fails ("data.shape = [1,4,7,0] does not start with
+# segment_ids.shape = [0]"); graphc's dense scatter-add gives the (empty) gradient. TF-oracle gradient graphs
+# gather from params without an empty dimension.
+GATHER_GRADIENT_OF_EMPTY_PARAMS = "TF's densified gather gradient fails for empty params; graphc's is empty"
+
 # TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
 # binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for
 # FloorDiv and FloorMod. graphc raises TF 1.15's (tests/e2e/test_bad_input.py pins both).

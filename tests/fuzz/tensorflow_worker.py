@@ -167,7 +167,9 @@ def _answer(tf, request: dict) -> dict:
             fetches = [builder.tensors[tuple(r)] for r in description["fetches"]]
         else:
             loss = builder.tensors[tuple(description["loss"])]
-            fetches = [loss] + tf.gradients(loss, [builder.tensors[(name, 0)] for name in description["wrt"]])
+            # gather's gradients are IndexedSlices in TF: dense, as graphc's are
+            fetches = [loss] + [g if g is None else tf.convert_to_tensor(g) for g in
+                                tf.gradients(loss, [builder.tensors[(name, 0)] for name in description["wrt"]])]
         initializer = tf.variables_initializer(list(builder.variables.values()))
     config = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
     # Grappler rewrites graphs (log(softmax(x)) into log_softmax(x), which is -5e37 where graphc's log of the

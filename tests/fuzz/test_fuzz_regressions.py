@@ -120,3 +120,15 @@ def test_gather_into_an_empty_result_checks_no_index(shape, indices, axis):
     params = tf.placeholder(tf.float32, shape)
     gathered = tf.gather(params, tf.constant(indices), axis=axis)
     assert_matches_reference([gathered], {params: np.zeros(shape, np.float32)})
+
+
+def test_gather_nd_into_params_with_no_element_raises_tensorflows_error():
+    # TF refuses index tuples into params of no element even when each tuple's slice is empty; graphc returned
+    # the empty result (found by make fuzz-tf).
+    params, indices = tf.placeholder(tf.float32, [5, 0, 3]), tf.placeholder(tf.int32, [2, 1])
+    message = r"Requested more than 0 entries, but params is empty.  Params shape: \[5,0,3\]"
+    feeds = {params: np.zeros((5, 0, 3), np.float32), indices: [[1], [2]]}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        tf.Session().run(tf.gather_nd(params, indices), feeds)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        interpret_graph([tf.gather_nd(params, indices)], feeds)

@@ -16,7 +16,8 @@ from graphc.backend.kernel_builder import KernelBuilder, i64
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes
 from graphc.core.tensor_shape import num_elements
-from graphc.core.messages import gather_nd_out_of_range, gather_out_of_range, segment_out_of_range
+from graphc.core.messages import (gather_nd_of_empty_params, gather_nd_out_of_range, gather_out_of_range,
+                                  segment_out_of_range)
 
 
 def _static_int(value) -> int:
@@ -103,6 +104,9 @@ def lower_gather_nd(module, name, inst):
     dtype, index_dtype = params.type.dtype, indices.type.dtype
     kb = KernelBuilder(module, name, ["out", "in0", "in1", "status"])
     out, source, index_array, b = kb.arg("out"), kb.arg("in0"), kb.arg("in1"), kb.b
+    if tuples and not num_elements(shape):  # TF refuses any tuple into params with no element
+        with kb.if_(b.icmp_signed("!=", i64(tuples), i64(0))):
+            kb.fail(errors.INVALID_ARGUMENT, f"{gather_nd_of_empty_params(shape)} (op {inst.source or inst.op})")
     message = f"{gather_nd_out_of_range(shape[:depth])} (op {inst.source or inst.op})"
     with kb.loop(tuples, "check") as m:
         for component in range(depth):
