@@ -97,8 +97,9 @@ class _Builder:
             self.read_of[name] = source
             self.fetched_reads[read.op.name] = source  # TF may have renamed it: tf.Variable makes its own read
             return [read]
-        if kind == "Identity" and source in self.read_of:  # an identity of a read shares the variable's buffer
-            variable = self.read_of[name] = self.read_of[source]  # in TF too (Identity forwards it)
+        # an identity (or stop_gradient) of a read shares the variable's buffer, in TF too (both forward it)
+        if kind in ("Identity", "StopGradient") and source in self.read_of:
+            variable = self.read_of[name] = self.read_of[source]
             outputs = self._raw_op(kind, inputs, node, dtype_attrs)
             self.fetched_reads[outputs[0].op.name] = variable
             return outputs
