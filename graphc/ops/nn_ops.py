@@ -286,8 +286,9 @@ bias_add_p = registry.register(OpDef(name="bias_add", tf_type="BiasAdd", infer=_
 @registry.set_gradient(bias_add_p)
 def _bias_add_grad(op, g):
     rank = g.shape.ndims
-    if rank is None:
-        raise ValueError(f"graphc: the gradient of {op.name} needs a tensor of known rank")
+    if rank is None:  # rows of the last axis: the bias's gradient sums them whatever the rank
+        rows = array_ops.reshape(g, layout_ops.stack([-1, array_ops.shape(g)[-1]]))
+        return [g, math_ops.reduce_sum(rows, [0])]
     return [g, math_ops.reduce_sum(g, list(range(rank - 1)))]
 
 

@@ -132,3 +132,12 @@ def test_gather_nd_into_params_with_no_element_raises_tensorflows_error():
         tf.Session().run(tf.gather_nd(params, indices), feeds)
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         interpret_graph([tf.gather_nd(params, indices)], feeds)
+
+
+def test_bias_add_gradient_of_a_tensor_of_unknown_rank():
+    # The bias's gradient summed over range(rank - 1): a ValueError when building the gradient of a tensor of
+    # unknown rank (TF's BiasAddGrad takes it); now it sums the rows of the last axis.
+    x, bias = tf.placeholder(tf.float32, None), tf.constant([1.0, 2.0, 3.0])
+    y = tf.nn.bias_add(x, bias)
+    values = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    assert_matches_reference(tf.gradients(tf.reduce_sum(y * y), [x, bias]), {x: values})
