@@ -555,7 +555,10 @@ def _gather_nd(ctx):
     if 0 in entry.shape[:depth]:
         depth = 1
     # tensorflow_differences.GATHER_ND_GRADIENT_OF_ONE_TUPLE: TF's gradient graphs take a batch of index tuples
+    # (and params with elements: TF's gradient refuses tuples into empty params while building)
     one_tuple_allowed = not (ctx.tensorflow and not ctx.values_like)
+    if not one_tuple_allowed and 0 in entry.shape:
+        return False
     tuples = ctx.new_shape(ctx.choose_count(0, 1) if one_tuple_allowed else 1)
     columns = [ctx.leaf(INT, tuples, values=("labels", size)).tensor for size in entry.shape[:depth]]
     ctx.add(tf.gather_nd(entry.tensor, tf.stack(columns, axis=-1)), exact=entry.exact, positive=entry.positive)
@@ -627,6 +630,8 @@ def _pool(function, exact):
     def build(ctx):
         image = _image(ctx)
         window, strides, padding = _window(ctx, image)
+        if padding == "VALID" and image.shape[3] == 0:
+            return False  # a VALID window over 0 channels: TF's shape function and graphc refuse it while building
         ctx.add(function(image.tensor, ksize=[1, *window, 1], strides=[1, *strides, 1], padding=padding),
                 exact=exact and image.exact, positive=image.positive)
         return True

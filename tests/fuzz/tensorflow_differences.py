@@ -115,7 +115,9 @@ TOP_K_GRADIENT_OF_EMPTY_ROWS = "TF's top_k gradient fails for k = 0 or empty row
 # TF's gradient of gather_nd with one index tuple (1-D indices: tf.gather_nd(p, [1])) scatters the gradient with
 # indices of shape [k] into ScatterNd, which refuses them ("Shape must be at least rank 1 but is rank 0", or
 # "Dimensions [0,1) of indices[shape=[1]] must match ..."); graphc gives the derivative. TF-oracle gradient
-# graphs take a batch of tuples (indices of rank 2).
+# graphs take a batch of tuples (indices of rank 2), into params with elements (into empty params TF's
+# gradient refuses to build: "Indices and updates specified for empty input"; graphc's forward raises TF's
+# run-time error there).
 GATHER_ND_GRADIENT_OF_ONE_TUPLE = "TF's gather_nd gradient fails for 1-D indices; graphc gives the gradient"
 
 # TF's gather gradient is IndexedSlices; densified (the worker's tf.convert_to_tensor, or any op after it) for
