@@ -15,65 +15,68 @@ from graphc.core.registry import RNG_RUN
 from graphc.ir.program import OpaqueConstant, Program, Value, VarRef
 
 
-def interpret(program: Program, feeds: dict, variables: dict) -> tuple[list, dict]:
+def interpret(program: Program, feeds: dict, variables: dict, evaluator=None) -> tuple[list, dict]:
     """Runs `program`.
 
     feeds: feed tensor name ("x:0") -> array; variables: declared name -> array,
     random ops' states included (their first: `LoweredStep.initial_states`).
+    evaluator: computes each compute instruction (`evaluate` unless given; a test can
+    wrap it, e.g. to model another machine's arithmetic).
     Returns (fetched arrays, new variable arrays).
     """
+    evaluator = evaluator or evaluate
     state = {}
     for decl in program.variables:
         if decl.name in variables:
             state[decl.name] = np.array(variables[decl.name], dtype=decl.type.dtype.np_dtype)
     env: dict[int, np.ndarray] = {}
-    _run_block(program.instructions, env, state, feeds, program, ())
+    _run_block(program.instructions, env, state, feeds, program, (), evaluator)
     return [env[v.id].copy() for v in program.fetches], state
 
 
-def _run_block(instructions, env, state, feeds, program, params: tuple) -> None:
+def _run_block(instructions, env, state, feeds, program, params: tuple, evaluator) -> None:
     """Runs `instructions` into `env`; a region's `param`s take their values from `params`."""
     for inst in instructions:
         if inst.op == "param":
             env[inst.result.id] = params[inst.attrs["index"]]
         elif inst.regions:
-            for value, array in zip(inst.outputs, _run_structured(inst, env, state, feeds, program)):
+            for value, array in zip(inst.outputs, _run_structured(inst, env, state, feeds, program, evaluator)):
                 env[value.id] = array
         else:
-            result = _execute(inst, env, state, feeds, program)
+            result = _execute(inst, env, state, feeds, program, evaluator)
             if inst.result is not None:
                 env[inst.result.id] = result
 
 
-def _run_region(region, state, feeds, program, params: tuple) -> list:
+def _run_region(region, state, feeds, program, params: tuple, evaluator) -> list:
     """A region's yielded values, given the values of its instruction's operands."""
     env: dict[int, np.ndarray] = {}
-    _run_block(region.instructions, env, state, feeds, program, params)
+    _run_block(region.instructions, env, state, feeds, program, params, evaluator)
     return [env[v.id] for v in region.results]
 
 
-def _run_structured(inst, env, state, feeds, program) -> list:
+def _run_structured(inst, env, state, feeds, program, evaluator) -> list:
     """The outputs of a `while` (its loop variables once its cond yields false, then the rows it saves:
     each saved loop variable at the start of every iteration, zeros past the last) or a `cond` (the
     values of the region its predicate picks)."""
     operands = [env[v.id] for v in inst.operands]
     if inst.op == "cond":
         region = inst.regions[0] if bool(operands[0]) else inst.regions[1]
-        return [np.array(a) for a in _run_region(region, state, feeds, program, tuple(operands))]
+        return [np.array(a) for a in _run_region(region, state, feeds, program, tuple(operands), evaluator)]
     cond, body = inst.regions
     carried, saved = inst.attrs["carried"], inst.attrs.get("saved", ())
     rows = [np.zeros((inst.attrs["rows"],) + operands[index].shape, operands[index].dtype) for index in saved]
     iteration = 0
     while True:
-        if not bool(_run_region(cond, state, feeds, program, tuple(operands))[0]):
+        if not bool(_run_region(cond, state, feeds, program, tuple(operands), evaluator)[0]):
             return [np.array(a) for a in operands[:carried]] + rows
         for history, index in zip(rows, saved):
             history[iteration] = operands[index]
         iteration += 1
-        operands[:carried] = _run_region(body, state, feeds, program, tuple(operands))
+        operands[:carried] = _run_region(body, state, feeds, program, tuple(operands), evaluator)
 
 
-def _execute(inst, env, state, feeds, program):
+def _execute(inst, env, state, feeds, program, evaluator):
     if inst.op == "feed":
         name = inst.attrs["tensor"]
         value = np.asarray(feeds[name], dtype=inst.result.type.dtype.np_dtype)
@@ -96,7 +99,7 @@ def _execute(inst, env, state, feeds, program):
             raise ValueError(f"cannot run a summarised constant ({value.digest}); print with full=True")
         return np.array(value)
     args = [env[o.id] if isinstance(o, Value) else state[o.name] for o in inst.operands]
-    result = evaluate(inst, args)
+    result = evaluator(inst, args)
     for operand in inst.operands:
         if isinstance(operand, VarRef) and program.variable(operand.name).kind == "rng":
             state[operand.name][RNG_RUN] += 1  # the interpreter's own copy: never the caller's array

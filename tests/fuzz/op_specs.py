@@ -164,7 +164,13 @@ def _cast(ctx):
         narrow = ctx.one_of(NARROW_DTYPES)
         if source_kind == FLOAT and not narrow.is_floating and not entry.exact:
             return False
-        through = apply_op("cast", [entry.tensor], {"dtype": narrow})
+        source = entry.tensor
+        if ctx.tensorflow and source_kind == FLOAT and not narrow.is_floating:
+            # tensorflow_differences.FLOAT_TO_INTEGER_OUT_OF_RANGE: TF's answer is its code path's accident.
+            low, high = (tf.constant(bound, source.dtype) for bound in (narrow.min, narrow.max))
+            source = apply_op("maximum", [apply_op("minimum", [source, high]), low])
+            source = apply_op("select", [apply_op("equal", [source, source]), source, tf.zeros_like(source)])
+        through = apply_op("cast", [source], {"dtype": narrow})
         ctx.add(apply_op("cast", [apply_op("maximum", [through, through])], {"dtype": entry.tensor.dtype}),
                 exact=entry.exact)
         return True

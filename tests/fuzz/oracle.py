@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import graphc as tf
 from graphc.compiler.lower import lower
-from graphc.ir.interpreter import interpret
+from graphc.ir.interpreter import evaluate, interpret
 from tests.fuzz import tensorflow_differences, tensorflow_oracle
 from tests.fuzz.context import FINITE_DIFFERENCES, STATE, VALUES, BuildContext, Replay, leaf_values
 from tests.fuzz.generate import BuiltGraph, build_graph
@@ -86,15 +86,43 @@ class ReferenceSession:
 
     def run(self, feeds: dict):
         """The fetches' values, or the OpError the run raised (the state then stays as it was)."""
+        self.state_before = dict(self.state)
+        outcome = self._interpret(feeds, self.state, evaluate)
+        if isinstance(outcome, Exception):
+            return outcome
+        values, state = outcome
+        self.state.update(state)
+        return values
+
+    def run_flushing_subnormals(self, feeds: dict):
+        """The last run again, as on a CPU that flushes subnormals to zero (TF's): (fetches, variables), or the
+        OpError it raised. The session's state is left as the last run left it."""
+        outcome = self._interpret(feeds, self.state_before, _evaluate_flushing_subnormals)
+        return outcome if isinstance(outcome, Exception) else (outcome[0], {**self.state_before, **outcome[1]})
+
+    def _interpret(self, feeds: dict, state: dict, evaluator):
         with self.built.graph.as_default():
             step = lower(self.built.fetches, feed_types(feeds))
             try:
-                values, state = interpret(step.program, {t.name: v for t, v in feeds.items()},
-                                          {**step.initial_states, **self.state})
+                values, new_state = interpret(step.program, {t.name: v for t, v in feeds.items()},
+                                              {**step.initial_states, **state}, evaluator)
             except tf.errors.OpError as error:
                 return error
-        self.state.update(state)
-        return [values[slot] for slot in step.fetch_slots]
+        return [values[slot] for slot in step.fetch_slots], new_state
+
+
+def _flush_subnormals(array):
+    """`array` with its float32/float64 subnormals replaced by zeros of their sign (x86's FTZ and DAZ)."""
+    if not isinstance(array, np.ndarray) or array.dtype not in (np.float32, np.float64):
+        return array
+    tiny = np.finfo(array.dtype).tiny
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(array) < tiny, np.copysign(array.dtype.type(0), array), array)
+
+
+def _evaluate_flushing_subnormals(inst, args: list):
+    """`evaluate` with TF's CPU modes (tensorflow_differences.SUBNORMALS): subnormal inputs and results are 0."""
+    return _flush_subnormals(evaluate(inst, [_flush_subnormals(a) for a in args]))
 
 
 def _zero_sign_from(tensor) -> str:
@@ -218,7 +246,8 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12,
             if problem:
                 raise Mismatch(f"{problem} (run {run})\n{_describe(compiled_graph, feeds)}")
         if tensorflow_check is not None:
-            tensorflow_check.succeeded(run, checks, movements, len(fetched), feeds)
+            tensorflow_check.succeeded(run, checks, movements, len(fetched), feeds,
+                                       lambda: reference_session.run_flushing_subnormals(_feeds(first, values)))
         if mode == FINITE_DIFFERENCES:
             _check_finite_differences(first, values, compiled, rng)
 
@@ -298,9 +327,11 @@ class _TensorFlowCheck:
             raise Mismatch(f"graphc raised {error!r}; TensorFlow {what} (run {run})\n"
                            f"{_describe(self.compiled_graph, feeds)}")
 
-    def succeeded(self, run: int, checks: list, movements: list, fetch_count: int, feeds: dict) -> None:
+    def succeeded(self, run: int, checks: list, movements: list, fetch_count: int, feeds: dict,
+                  flushing_subnormals) -> None:
         """graphc's run gave `checks` ((name, compiled, reference, twin): the fetches, then the variables):
-        TF's values, gradients and variables must agree."""
+        TF's values, gradients and variables must agree. flushing_subnormals(): the reference run as TF's
+        CPU modes compute, asked only where TF differs (tensorflow_differences.SUBNORMALS)."""
         answer = self._answer(run)
         if answer is None:
             return
@@ -324,6 +355,13 @@ class _TensorFlowCheck:
             truth = t if self.dtype == np.float32 or long_reduction else None
             truth = r if long_reduction and self.dtype == np.float64 else truth
             problem = tensorflow_oracle.compare(name, c, value, slack, long_reduction, zero_signs, truth)
+            if problem:
+                flushed = flushing_subnormals()
+                if not isinstance(flushed, Exception):
+                    flushed_value = flushed[0][index] if index < fetch_count else flushed[1][name.split(" ", 1)[1]]
+                    excused = tensorflow_oracle.explained_by_subnormals(r, flushed_value, value, slack)
+                    problem = tensorflow_oracle.compare(name, c, value, slack, long_reduction, zero_signs, truth,
+                                                        excused)
             if problem:
                 raise Mismatch(f"{problem} (run {run})\n{_describe(self.compiled_graph, feeds)}")
         STATS.tensorflow_runs += 1

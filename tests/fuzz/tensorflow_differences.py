@@ -133,3 +133,11 @@ def truncated_division_by_zero(error: Exception, tensorflow_error) -> bool:
     """Whether graphc's `error` and TF's (class name, message) are this difference."""
     return ("Integer division by zero" in str(error) and tuple(tensorflow_error[:1]) == ("InternalError",)
             and "Unexpected error in binary operator" in tensorflow_error[1])
+
+# A float cast to an integer type that cannot hold it (-1.09 or 1e30 to uint16, 1e30 or NaN to int8) is
+# undefined behaviour in C++, and TF 2.21's Cast kernel answers by its code path: its vector loop saturates
+# (-1.09 -> 0 in uint16, 1e30 and NaN -> -128 in int8) and its scalar tail truncates an int32 (-2.3 -> 65534
+# in uint16, NaN -> 0 in int8) - both in one tensor of 40 elements. graphc converts through int32 or int64
+# and keeps the low bits, as TF's scalar path. TF-oracle graphs clip floats into a narrow integer type's
+# range, NaN to 0, before casting to it.
+FLOAT_TO_INTEGER_OUT_OF_RANGE = "undefined in TF's C++; its vector and scalar paths disagree"

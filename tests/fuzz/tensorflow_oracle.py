@@ -114,12 +114,13 @@ def movement(reference64, perturbed64) -> np.ndarray:
 
 
 def compare(name: str, compiled, answer, slack, long_reduction: bool = False, zero_signs: bool = True,
-            truth=None) -> Optional[str]:
+            truth=None, excused=None) -> Optional[str]:
     """Why graphc's `compiled` value is not TensorFlow's `answer`, or None (see the module docstring).
     zero_signs: whether a zero must have TF's sign (not for gradients: tensorflow_differences.py). truth: a
     more precise value (the float64 reference of a float32 graph): where graphc's finite value is no further
     from it than TF's, or TF's is NaN and graphc's is near it, TF is the one that is off
-    (tensorflow_differences.TENSORFLOW_LESS_ACCURATE)."""
+    (tensorflow_differences.TENSORFLOW_LESS_ACCURATE). excused: a mask of elements whose difference is
+    explained otherwise (`explained_by_subnormals`)."""
     compiled, answer = np.asarray(compiled), np.asarray(answer)
     if compiled.shape != answer.shape or compiled.dtype != answer.dtype:
         return f"{name}: graphc {compiled.dtype}{compiled.shape}, TensorFlow {answer.dtype}{answer.shape}"
@@ -142,9 +143,26 @@ def compare(name: str, compiled, answer, slack, long_reduction: bool = False, ze
         closer = np.isfinite(c) & ((np.abs(c - truth) <= np.abs(a - truth)) | (np.isnan(a) & near_truth))
         zero_signs_differ = (c == 0) & (a == 0) & (np.signbit(c) != np.signbit(a)) & zero_signs
         ok = ((same | close | closer) & ~zero_signs_differ) | np.isinf(slack)
+        if excused is not None:
+            ok |= np.broadcast_to(excused, ok.shape)
     if ok.all():
         return None
     index = tuple(int(i) for i in np.argwhere(~ok)[0])
     return (f"{name}: {np.count_nonzero(~ok)} of {c.size} elements differ from TensorFlow; first at {index}: "
             f"graphc {compiled[index]!r}, TensorFlow {answer[index]!r} (allowed difference {slack[index]:.3g} + "
             f"rtol {rtol:g})")
+
+
+def explained_by_subnormals(reference, flushed, answer, slack) -> np.ndarray:
+    """Per element, whether flushing subnormals to zero (TF's CPU modes, tensorflow_differences.SUBNORMALS)
+    explains TF's `answer`: the reference run that flushes them (`flushed`) differs from the one that does
+    not (`reference`), value or zero sign, and TF's answer is the flushed one's."""
+    r, f, a = (np.asarray(v).astype(np.float64) for v in (reference, flushed, answer))
+    rtol, atol = TOLERANCE.get(np.asarray(reference).dtype, (0.0, 0.0))
+    with np.errstate(invalid="ignore", over="ignore"):
+        def agree(x, y):
+            both_nan = np.isnan(x) & np.isnan(y)
+            equal = (x == y) & (np.signbit(x) == np.signbit(y))
+            near = (np.abs(x - y) <= atol + rtol * np.abs(y) + slack) & np.isfinite(x - y) & (x != 0)
+            return both_nan | equal | near
+        return ~agree(f, r) & agree(f, a)

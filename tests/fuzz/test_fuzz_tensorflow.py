@@ -5,6 +5,8 @@ Skips, saying `pip install tensorflow-cpu`, when TensorFlow is not installed; th
 are tested without it.
 """
 
+import types
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -13,7 +15,8 @@ from hypothesis import strategies as st
 import graphc as tf
 from tests.fuzz import tensorflow_oracle
 from tests.fuzz.context import GRADIENTS, STATE, VALUES
-from tests.fuzz.oracle import check_graph, compare
+from tests.fuzz.generate import BuiltGraph
+from tests.fuzz.oracle import ReferenceSession, check_graph, compare
 
 requires_tensorflow = pytest.mark.skipif(not tensorflow_oracle.tensorflow_installed(),
                                          reason=f"TensorFlow is not installed ({tensorflow_oracle.INSTALL_HINT})")
@@ -103,6 +106,30 @@ def test_ill_conditioned_elements_get_their_perturbations_movement():
     moved = tensorflow_oracle.movement(np.array([0.0, 2.0]), np.array([1e23, 2.0]))
     assert moved[0] >= 1e23 and moved[1] == 0.0
     assert np.isinf(tensorflow_oracle.movement(np.array([np.nan]), np.array([1.0]))).all()
+
+
+def test_a_zero_sign_set_by_a_flushed_subnormal_is_explained_only_where_flushing_gives_tensorflows_answer():
+    # The fuzz-tf finding: leaky_relu(-3e-37) is the subnormal -3e-39, so elu(sin(.)) is exp(x) - 1 = +0.0
+    # in graphc and the reference; TF flushes the subnormal to -0.0 first and answers elu(-0.0) = -0.0.
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [3])
+        y = tf.nn.elu(tf.sin(tf.nn.leaky_relu(x, alpha=0.01)))
+    context = types.SimpleNamespace(variables=[], float_dtype=tf.float32)  # a graph with no variables
+    session = ReferenceSession(BuiltGraph(graph=graph, context=context, fetches=[y]))
+    feeds = {x: np.float32([-3e-37, 1.0, -0.0])}
+    (reference,) = session.run(feeds)
+    (flushed,), _ = session.run_flushing_subnormals(feeds)
+    assert not np.signbit(reference[0]) and np.signbit(flushed[0]), (reference, flushed)
+    answer = np.float32([-0.0, reference[1], -0.0])  # TF 2.21's answer
+    compiled = reference
+    assert tensorflow_oracle.compare("y", compiled, answer, 0.0) is not None
+    excused = tensorflow_oracle.explained_by_subnormals(reference, flushed, answer, 0.0)
+    assert excused.tolist() == [True, False, False]
+    assert tensorflow_oracle.compare("y", compiled, answer, 0.0, excused=excused) is None
+    # Flushing explains nothing where TF's answer is another value.
+    wrong = np.float32([1.0, reference[1], -0.0])
+    assert not tensorflow_oracle.explained_by_subnormals(reference, flushed, wrong, 0.0).any()
 
 
 def test_an_infinity_is_close_only_to_itself():
