@@ -19,6 +19,7 @@ from graphc.core import dtypes, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.slicing import (MIRROR_SKIP, STRIDED_SLICE_MASKS, mirror_source, slice_map, strided_slice_map,
                                  strided_slice_map_of)
+from graphc.core.tensor_shape import num_elements
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops
 from graphc.ops.array_ops import reshape, shape
@@ -83,19 +84,12 @@ def _concat_reference(*values, axis):
     return np.concatenate(values, axis=axis)
 
 
-def _leading_elements(shape, axis: int) -> int:
-    count = 1
-    for size in shape[:axis]:
-        count *= size
-    return count
-
-
 def _concat_pieces(instruction):
     """The operands' byte offsets in the result when each is one contiguous run of it: when the axes
     before the concat axis have one element (a concat of flat gradients, Horovod's fusion buffer)."""
-    shape = instruction.result.type.shape
-    axis = instruction.attrs["axis"] % len(shape)
-    if _leading_elements(shape, axis) != 1:
+    dims = instruction.result.type.shape
+    axis = instruction.attrs["axis"] % len(dims)
+    if num_elements(dims[:axis]) != 1:
         return None
     offsets, offset = [], 0
     for operand in instruction.values:
@@ -276,16 +270,16 @@ def _slice_reference(x, begin, size):
 def _slice_view(instruction):
     """The slice's byte offset in its operand when it is one contiguous run of it: single elements on the
     axes before some axis, whole extents after it (rows of a matrix, a part of a flat buffer)."""
-    shape, out, begin = instruction.values[0].type.shape, instruction.result.type.shape, instruction.attrs["begin"]
-    if any(b < 0 or b + o > size for b, o, size in zip(begin, out, shape)):
+    dims, out, begin = instruction.values[0].type.shape, instruction.result.type.shape, instruction.attrs["begin"]
+    if any(b < 0 or b + o > size for b, o, size in zip(begin, out, dims)):
         return None  # out of bounds: the kernel fails the run, as TF's does
-    cut = next((axis for axis in range(len(shape)) if out[axis] != 1), len(shape))
-    if any(out[axis] != shape[axis] for axis in range(cut + 1, len(shape))):
+    cut = next((axis for axis in range(len(dims)) if out[axis] != 1), len(dims))
+    if any(out[axis] != dims[axis] for axis in range(cut + 1, len(dims))):
         return None
     offset, stride = 0, instruction.result.type.dtype.size
-    for axis in reversed(range(len(shape))):
+    for axis in reversed(range(len(dims))):
         offset += begin[axis] * stride
-        stride *= shape[axis]
+        stride *= dims[axis]
     return offset
 
 

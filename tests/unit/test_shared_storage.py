@@ -125,3 +125,25 @@ program step:
 """)).memory_plan
     assert plan.elided == {3}
     assert _offsets(plan, 3)[0] == _offsets(plan, 1)[0] + 32
+
+
+def test_a_slice_of_single_elements_then_whole_rows_is_a_view_at_its_byte_offset():
+    plan = plan_memory(parse("""\
+program step:
+  %0:f32[3,4,5] = feed {tensor="x:0"}
+  kernel 0 loop:
+    %1:f32[3,4,5] = neg %0
+  kernel 1 opaque:
+    %2:f32[1,2,5] = slice %1 {begin=[1, 2, 0], size=[1, 2, 5]}
+  kernel 2 opaque:
+    %3:f32[1,1,3] = slice %1 {begin=[2, 3, 1], size=[1, 1, 3]}
+  kernel 3 opaque:
+    %4:f32[2,1,5] = slice %1 {begin=[0, 1, 0], size=[2, 1, 5]}
+  kernel 4 loop:
+    %5:f32[1,2,5] = mul %2, %3
+    %6:f32[2,2,5] = add %5, %4
+  fetch %6
+""")).memory_plan
+    assert plan.elided == {2, 3}  # %4 takes rows 1 of two matrices: not one run
+    base = _offsets(plan, 1)[0]
+    assert _offsets(plan, 2, 3) == [base + 4 * (1 * 20 + 2 * 5), base + 4 * (2 * 20 + 3 * 5 + 1)]
