@@ -270,6 +270,8 @@ class _ActionMaker:
                 actions.append(self._loop(members[0]))
             elif kind == "cond":
                 actions.append(self._branch(members[0]))
+            elif members[0].result is not None and members[0].result.id in plan.elided:
+                continue  # a view, or a concat whose operands were computed in place: nothing to run
             else:  # opaque: one instruction, a kernel of its own
                 inst = members[0]
                 key = self.signatures.opaque(inst)

@@ -134,6 +134,11 @@ CORE_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64, dtype
 _GENERIC_CODE = (FusionClass.ELEMENTWISE, FusionClass.BROADCAST, FusionClass.INJECTIVE, FusionClass.REDUCE)
 
 
+def whole_operand(instruction) -> int:
+    """`OpDef.view` of an op whose result is all of its operand's bytes, reinterpreted (a reshape)."""
+    return 0
+
+
 @dataclass
 class OpDef:
     """One registry entry. See the module docstring."""
@@ -166,6 +171,16 @@ class OpDef:
     # An OPAQUE op whose kernel may compute its result in the buffer of this operand (a row write into
     # a TensorArray's rows): plan_memory gives the result that buffer when nothing reads it afterwards.
     in_place: Optional[int] = None
+    # An op whose result is a contiguous run of its first operand's bytes, in order (a reshape; a slice of
+    # whole trailing rows): `view(instruction)` gives the run's byte offset, or None when it is not one.
+    # When the op is a kernel of its own, plan_memory gives the result that storage and the step runs no
+    # kernel for it.
+    view: Optional[Callable] = None
+    # An op whose result is its operands' bytes one after another (a concat along its first axis of more
+    # than one element): `pieces(instruction)` gives each operand's byte offset in the result, or None.
+    # When the op is a kernel of its own, plan_memory may have each operand computed straight into its
+    # place in the result (Horovod's fused gradient buffer, with no copy) and the step runs no kernel for it.
+    pieces: Optional[Callable] = None
     # ASSIGN ops: `write_value(emit, read, *operands)` builds the variable's new value in IR, where
     # `emit(op, operands)` adds an instruction and `read()` reads the variable's current value.
     write_value: Optional[Callable] = None

@@ -4,7 +4,8 @@ and the fusion of many tensors into one collective.
 `fused` is Horovod's tensor fusion done in the graph: the tensors of one
 dtype are flattened into one contiguous buffer (a concat), which one
 collective exchanges, and the results are sliced back. The whole step stays
-one compiled program with one MPI call per dtype in it.
+one compiled program with one MPI call per dtype in it, and the memory
+planner makes the buffer without copies (`fused`'s docstring).
 """
 
 from __future__ import annotations
@@ -62,9 +63,13 @@ def reduce_op(average=None, op=None) -> str:
     return op
 
 
-def _reduced(tensor, op: str, compression):
+def _summed(tensor, compression):
     compressed, context = compression.compress(tensor)
-    summed = compression.decompress(collective_ops.allreduce_sum(compressed), context)
+    return compression.decompress(collective_ops.allreduce_sum(compressed), context)
+
+
+def _finished(summed, op: str):
+    """The mean of the ranks' values from their sum (op=Average), or the sum."""
     if op == Sum:
         return summed
     return math_ops.div(summed, array_ops.cast(world.world().size, summed.dtype))
@@ -76,7 +81,7 @@ def allreduce(tensor, average=None, device_dense="", device_sparse="", compressi
     op = reduce_op(average, op)
     world.world()  # Horovod's ValueError before hvd.init()
     with name_scope(name, "HorovodAllreduce"):
-        return _reduced(convert_to_tensor(tensor), op, compression)
+        return _finished(_summed(convert_to_tensor(tensor), compression), op)
 
 
 def allgather(tensor, name=None):
@@ -91,9 +96,17 @@ def broadcast(tensor, root_rank, name=None):
     return collective_ops.broadcast(convert_to_tensor(tensor), root_rank, name=name)
 
 
-def fused(tensors: list, collective) -> list:
-    """`collective(buffer)` applied to `tensors` (None entries stay None) through one contiguous buffer per
-    dtype: flattened and concatenated, exchanged once, sliced back into their shapes."""
+def fused(tensors: list, collective, finish=None) -> list:
+    """`finish(collective(buffer))` applied to `tensors` (None entries stay None) through one contiguous
+    buffer per dtype: flattened and concatenated, exchanged once, sliced back into their shapes, and each
+    slice finished (`finish`, default none).
+
+    The memory planner computes each tensor straight into its place in the buffer (OpDef.pieces of the
+    concat), the collective runs in place, and the slices and reshapes are views of its result
+    (OpDef.view): no tensor is copied. `finish` comes after the slicing so that its elementwise work (the
+    division of an average) fuses into each tensor's consumer, the optimizer's update.
+    """
+    finish = finish or (lambda tensor: tensor)
     results = list(tensors)
     by_dtype: dict = {}
     for index, tensor in enumerate(tensors):
@@ -102,7 +115,7 @@ def fused(tensors: list, collective) -> list:
     for indices in by_dtype.values():
         group = [convert_to_tensor(tensors[i]) for i in indices]
         if len(group) == 1:
-            results[indices[0]] = collective(group[0])
+            results[indices[0]] = finish(collective(group[0]))
             continue
         sizes = [t.shape.num_elements() for t in group]
         if any(size is None for size in sizes):
@@ -112,11 +125,11 @@ def fused(tensors: list, collective) -> list:
         offset = 0
         for index, tensor, size in zip(indices, group, sizes):
             part = layout_ops.slice(buffer, [offset], [size])
-            results[index] = array_ops.reshape(part, tensor.shape.as_list())
+            results[index] = finish(array_ops.reshape(part, tensor.shape.as_list()))
             offset += size
     return results
 
 
 def fused_allreduce(tensors: list, op: str = Average, compression=Compression.none) -> list:
-    """`allreduce` of each tensor, as one MPI_Allreduce per dtype (Horovod's tensor fusion)."""
-    return fused(tensors, lambda buffer: _reduced(buffer, op, compression))
+    """`allreduce` of each tensor, as one in-place MPI_Allreduce per dtype (Horovod's tensor fusion)."""
+    return fused(tensors, lambda buffer: _summed(buffer, compression), lambda summed: _finished(summed, op))

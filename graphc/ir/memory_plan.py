@@ -65,6 +65,7 @@ class MemoryPlan:
     workspaces: dict = field(default_factory=dict)      # result value id -> arena offset of its op's workspace
     aliases: dict = field(default_factory=dict)         # a region's param id -> the value id whose buffer it is
     staging: dict = field(default_factory=dict)         # a while output id -> arena offset its next value stages in
+    elided: frozenset = frozenset()                     # value ids already in place: no kernel computes them
 
     def slot(self, location: Location) -> int:
         """The index of a location's buffer in the step's pointer array."""
@@ -108,6 +109,8 @@ class MemoryPlan:
                  f"{registers} values in registers; {len(self.const_values)} passed-in constants"]
         for value_id, location in self.locations.items():
             lines.append(f"  #   %{value_id} -> {location}")
+        if self.elided:
+            lines.append("  #   in place, no kernel: " + ", ".join(f"%{value_id}" for value_id in sorted(self.elided)))
         for value_id, offset in self.workspaces.items():
             lines.append(f"  #   workspace of %{value_id} -> arena+{offset}")
         return "\n".join(lines)

@@ -236,7 +236,8 @@ def _reshape_infer(types, attrs):
 
 reshape_p = registry.register(OpDef(
     name="reshape", tf_type="Reshape", infer=_reshape_infer, fusion=FusionClass.INJECTIVE,
-    static_inputs=("shape",), reference=lambda x, shape: x.reshape(resolve_reshape(x.shape, shape))))
+    static_inputs=("shape",), view=registry.whole_operand,
+    reference=lambda x, shape: x.reshape(resolve_reshape(x.shape, shape))))
 
 
 @registry.set_gradient(reshape_p)

@@ -38,12 +38,12 @@ def _broadcast_infer(types, attrs):
 
 mpi_allreduce_p = registry.register(OpDef(
     name="mpi_allreduce", tf_type="HorovodAllreduce", infer=rules.unary(rules.NUMERIC_TYPES), effects=_COLLECTIVE,
-    reference=lambda x: collectives.world().allreduce_sum(x)))
+    in_place=0, reference=lambda x: collectives.world().allreduce_sum(x)))
 mpi_allgather_p = registry.register(OpDef(
     name="mpi_allgather", tf_type="HorovodAllgather", infer=_allgather_infer, effects=_COLLECTIVE,
     reference=lambda x, size: collectives.world().allgather(x)))
 mpi_broadcast_p = registry.register(OpDef(
-    name="mpi_broadcast", tf_type="HorovodBroadcast", infer=_broadcast_infer, effects=_COLLECTIVE,
+    name="mpi_broadcast", tf_type="HorovodBroadcast", infer=_broadcast_infer, effects=_COLLECTIVE, in_place=0,
     reference=lambda x, root_rank, size: collectives.world().broadcast(x, root_rank)))
 
 

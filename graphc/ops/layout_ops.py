@@ -19,6 +19,7 @@ from graphc.core import dtypes, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.slicing import (MIRROR_SKIP, STRIDED_SLICE_MASKS, mirror_source, slice_map, strided_slice_map,
                                  strided_slice_map_of)
+from graphc.core.tensor_shape import num_elements
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
 from graphc.ops import array_ops
 from graphc.ops.array_ops import reshape, shape
@@ -83,9 +84,23 @@ def _concat_reference(*values, axis):
     return np.concatenate(values, axis=axis)
 
 
+def _concat_pieces(instruction):
+    """The operands' byte offsets in the result when each is one contiguous run of it: when the axes
+    before the concat axis have one element (a concat of flat gradients, Horovod's fusion buffer)."""
+    dims = instruction.result.type.shape
+    axis = instruction.attrs["axis"] % len(dims)
+    if num_elements(dims[:axis]) != 1:
+        return None
+    offsets, offset = [], 0
+    for operand in instruction.values:
+        offsets.append(offset)
+        offset += operand.type.nbytes
+    return offsets
+
+
 concat_p = registry.register(OpDef(
     name="concat", tf_type="ConcatV2", infer=_concat_infer, fusion=FusionClass.OPAQUE, static_inputs=("axis",),
-    reference=_concat_reference, compiled_dtypes=dtypes.ALL_DTYPES))
+    pieces=_concat_pieces, reference=_concat_reference, compiled_dtypes=dtypes.ALL_DTYPES))
 
 
 def _concat_offset_reference(axis, *shapes):
@@ -252,9 +267,25 @@ def _slice_reference(x, begin, size):
     return slice_map(x.shape, begin, size)[1].gather(x)
 
 
+def _slice_view(instruction):
+    """The slice's byte offset in its operand when it is one contiguous run of it: single elements on the
+    axes before some axis, whole extents after it (rows of a matrix, a part of a flat buffer)."""
+    dims, out, begin = instruction.values[0].type.shape, instruction.result.type.shape, instruction.attrs["begin"]
+    if any(b < 0 or b + o > size for b, o, size in zip(begin, out, dims)):
+        return None  # out of bounds: the kernel fails the run, as TF's does
+    cut = next((axis for axis in range(len(dims)) if out[axis] != 1), len(dims))
+    if any(out[axis] != dims[axis] for axis in range(cut + 1, len(dims))):
+        return None
+    offset, stride = 0, instruction.result.type.dtype.size
+    for axis in reversed(range(len(dims))):
+        offset += begin[axis] * stride
+        stride *= dims[axis]
+    return offset
+
+
 slice_p = registry.register(OpDef(
     name="slice", tf_type="Slice", infer=_slice_infer, fusion=FusionClass.INJECTIVE,
-    static_inputs=("begin", "size"), reference=_slice_reference))
+    static_inputs=("begin", "size"), view=_slice_view, reference=_slice_reference))
 
 
 @registry.set_gradient(slice_p)
@@ -403,7 +434,8 @@ def _expand_dims_infer(types, attrs):
 
 expand_dims_p = registry.register(OpDef(
     name="expand_dims", tf_type="ExpandDims", infer=_expand_dims_infer, fusion=FusionClass.INJECTIVE,
-    static_inputs=("axis",), reference=lambda x, axis: np.expand_dims(x, _int_list(axis)[0])))
+    static_inputs=("axis",), view=registry.whole_operand,
+    reference=lambda x, axis: np.expand_dims(x, _int_list(axis)[0])))
 
 
 def _squeeze_axes(dims, axis):
@@ -437,7 +469,7 @@ def _squeeze_reference(x, squeeze_dims):
 
 squeeze_p = registry.register(OpDef(
     name="squeeze", tf_type="Squeeze", infer=_squeeze_infer, fusion=FusionClass.INJECTIVE,
-    reference=_squeeze_reference))
+    view=registry.whole_operand, reference=_squeeze_reference))
 
 
 def _reshape_back_grad(op, grad):

@@ -29,9 +29,13 @@ captured operand (`MemoryPlan.aliases`). A region's values live within it: each
 iteration computes them again before using them. A loop body yielding another
 loop variable (`i, j = j, i`) has it copied through a staging buffer.
 
-An op whose registry entry says it can compute in place (`OpDef.in_place`: a
-TensorArray's row write) gets its operand's buffer when nothing uses the operand
-afterwards, so a loop writing a row per iteration writes into its loop variable.
+Some values live inside another's buffer (passes/shared_storage.py): an op that
+can compute in place (`OpDef.in_place`: a TensorArray's row write, an allreduce)
+gets its operand's buffer when nothing uses it afterwards, so a loop writing a row
+per iteration writes into its loop variable; a view (`OpDef.view`: a reshape, a
+slice of whole rows) is its operand's bytes; a concat of flat tensors
+(`OpDef.pieces`) has its operands computed in their places in its buffer. The step
+runs no kernel for views and such concats (`MemoryPlan.elided`).
 
 An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it
@@ -51,6 +55,7 @@ from graphc.core import registry
 from graphc.ir.facts import is_elementwise
 from graphc.ir.memory_plan import ALIGNMENT, Location, MemoryPlan, Place
 from graphc.ir.program import Program
+from graphc.passes.shared_storage import share_storage
 
 INLINE_CONSTANT_BYTES = 16 * 1024
 
@@ -161,10 +166,13 @@ def plan_memory(program: Program) -> Program:
         if fetched:
             final_copies.append((value.id, output_index[value.id]))
     final_copies.extend(repeated_fetches)
-    shared = _share_in_place(instructions, arena_values, aliases, last_use, locations)
+    outputs = {value_id for value_id, location in locations.items() if location.place is Place.OUTPUT}
+    storage = share_storage(instructions, program.kernels, arena_values, aliases, last_use, outputs)
     peak, unshared = _assign_offsets(arena_values, locations)
-    for result, operand in shared.items():
-        locations[result] = locations[operand]
+    for value_id in storage.inside:
+        root, offset = storage.root(value_id)
+        location = locations[root]
+        locations[value_id] = Location(Place.ARENA, offset=location.offset + offset) if offset else location
     workspaces = {key[1]: locations.pop(key).offset for key in list(locations)
                   if isinstance(key, tuple) and key[0] == "workspace"}
     staged = {key[1]: locations.pop(key).offset for key in list(locations) if isinstance(key, tuple)}
@@ -179,37 +187,8 @@ def plan_memory(program: Program) -> Program:
                       variable_names=tuple(d.name for d in program.variables), const_values=tuple(consts),
                       output_count=len(program.fetches), arena_bytes=peak, unshared_bytes=unshared,
                       materialized_reads=frozenset(materialized), final_copies=tuple(final_copies),
-                      workspaces=workspaces, aliases=aliases, staging=staged)
+                      workspaces=workspaces, aliases=aliases, staging=staged, elided=frozenset(storage.elided))
     return program.replace(memory_plan=plan)
-
-
-def _share_in_place(instructions, arena_values: list, aliases: dict, last_use: dict, locations: dict) -> dict:
-    """Results computed in their operand's buffer (OpDef.in_place: a row write into a TensorArray's rows,
-    in place in a loop's variable): where the operand is in the arena or a fetch's output buffer (or is a
-    param of a loop variable there) and nothing uses it afterwards. An arena entry of the operand is
-    extended to the result's last use. Returns {result id: the value id whose buffer it takes}."""
-    entries = {entry[3]: n for n, entry in enumerate(arena_values) if isinstance(entry[3], int)}
-    shared = {}
-    for i, inst in enumerate(instructions):
-        k = registry.get(inst.op).in_place if inst.result is not None else None
-        if k is None or inst.result.id not in entries:
-            continue
-        operand = inst.operands[k].id
-        if last_use.get(operand) != i:
-            continue
-        target = operand
-        while target in aliases or target in shared:
-            target = aliases.get(target, shared.get(target))
-        in_output = target in locations and locations[target].place is Place.OUTPUT
-        if target not in entries and not in_output:
-            continue
-        if not in_output:
-            start, end, nbytes, _ = arena_values[entries[target]]
-            arena_values[entries[target]] = (start, max(end, arena_values[entries[inst.result.id]][1]), nbytes, target)
-        arena_values[entries[inst.result.id]] = None
-        shared[inst.result.id] = target
-    arena_values[:] = [entry for entry in arena_values if entry is not None]
-    return shared
 
 
 def _staged_results(inst, aliases: dict) -> list:

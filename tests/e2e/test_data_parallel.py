@@ -81,6 +81,11 @@ def test_two_ranks_on_half_batches_update_as_one_process_on_the_whole(two_ranks,
         np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def test_the_fused_gradient_buffer_is_built_and_read_without_copies(two_ranks):
+    for saved in two_ranks:
+        assert saved["allreduces"] == 1 and saved["copies"].tolist() == []
+
+
 # hvd.allreduce (Average, Sum), allgather, broadcast(root 1), integer Sum and allgather, and the gradient
 # of sum(allgather(x)^2) (4x: each rank's rows reach both ranks), with rank r feeding x + 10r, [r, 1, 2^40].
 X = np.arange(6.0).reshape(2, 3)

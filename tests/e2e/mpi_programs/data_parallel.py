@@ -29,13 +29,7 @@ def train(rows, optimizer_name, wrap=None, start=None, seed=1):
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(seed)
-        images = tf.placeholder(tf.float32, [None, FEATURES])
-        labels = tf.placeholder(tf.int32, [None])
-        hidden = tf.layers.dense(images, HIDDEN, activation=tf.nn.relu)
-        logits = tf.layers.dense(hidden, CLASSES)
-        loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
-        optimizer = OPTIMIZERS[optimizer_name]()
-        train_op = (wrap(optimizer) if wrap else optimizer).minimize(loss)
+        images, labels, train_op = _model(optimizer_name, wrap)
         x, y = data()
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -45,6 +39,36 @@ def train(rows, optimizer_name, wrap=None, start=None, seed=1):
                 session.run(train_op, {images: x[rows], labels: y[rows]})
             variables = tf.trainable_variables()
             return dict(zip([v.op.name for v in variables], session.run(variables)))
+
+
+def _model(optimizer_name, wrap=None, batch=None):
+    """(images, labels, train_op) of the MLP in the default graph."""
+    images = tf.placeholder(tf.float32, [batch, FEATURES])
+    labels = tf.placeholder(tf.int32, [batch])
+    hidden = tf.layers.dense(images, HIDDEN, activation=tf.nn.relu)
+    logits = tf.layers.dense(hidden, CLASSES)
+    loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+    optimizer = OPTIMIZERS[optimizer_name]()
+    return images, labels, (wrap(optimizer) if wrap else optimizer).minimize(loss)
+
+
+def fused_step_kernels(hvd):
+    """Of the Adam step with hvd.DistributedOptimizer, as compiled: its allreduces, and the concat, slice and
+    reshape instructions that still run a kernel (none: the fused buffer is built and read in place)."""
+    from graphc.compiler.lower import lower
+    from graphc.ir.program import walk
+    from graphc.passes.pipeline import run_pipeline
+    from tests.helpers import feed_types
+
+    half = BATCH // hvd.size()
+    with tf.Graph().as_default():
+        images, labels, train_op = _model("adam", hvd.DistributedOptimizer, half)
+        feeds = feed_types({images: np.zeros((half, FEATURES)), labels: np.zeros(half)})
+        program = run_pipeline(lower([train_op], feeds).program)
+    instructions = list(walk(program.instructions))
+    copies = [inst.op for inst in instructions if inst.op in ("concat", "slice", "reshape")
+              and inst.result.id not in program.memory_plan.elided]
+    return sum(inst.op == "mpi_allreduce" for inst in instructions), copies
 
 
 def collective_values(hvd):
@@ -86,6 +110,7 @@ def main(out: Path):
         weights = train(rows, name, wrap=hvd.DistributedOptimizer, start=_broadcast_hook if name == "momentum"
                         else lambda session: session.run(hvd.broadcast_global_variables(0)), seed=1 + hvd.rank())
         results.update({f"{name}:{key}": value for key, value in weights.items()})
+    results["allreduces"], results["copies"] = fused_step_kernels(hvd)
     compiled, interpreted = collective_values(hvd)
     results.update({f"compiled:{i}": v for i, v in enumerate(compiled)})
     results.update({f"interpreted:{i}": v for i, v in enumerate(interpreted)})

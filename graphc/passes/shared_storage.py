@@ -1,0 +1,135 @@
+"""Values that live inside another value's buffer, for plan_memory: views, pieces and in-place results.
+
+Three registry facts let a value take (part of) another's buffer instead of an
+arena entry of its own, so that no kernel copies it:
+
+- `OpDef.view`: a reshape, or a slice of whole trailing rows, is a contiguous
+  run of its operand's bytes; its result is that run, and the step runs no
+  kernel for it;
+- `OpDef.pieces`: a concat of flat tensors is its operands' bytes one after
+  another; each operand is then computed straight into its place in the
+  result (whose arena entry spans them all), and the step runs no kernel for
+  the concat. This is Horovod's fused gradient buffer without the copy: the
+  gradient kernels write into it, the allreduce reduces it in place, and the
+  update reads its slices (views) of it;
+- `OpDef.in_place`: a result computed in its operand's buffer (a TensorArray's
+  row write, an allreduce) when nothing reads that buffer afterwards.
+
+Only an instruction that is a kernel of its own (opaque) is made a view or a
+concat of pieces: a fused kernel would compute its result anyway. A value is
+placed inside another at most once, and only where it has an arena entry of
+its own; `Storage.inside` records (container, byte offset), which plan_memory
+resolves to an arena offset once the containers are placed. The arena entry of
+a container grows to span the lifetimes of everything inside it, so the first
+fit never gives those bytes to another value while any of them is live; an
+in-place result may overwrite a buffer only when every value inside it is dead.
+"""
+
+from __future__ import annotations
+
+from graphc.core import registry
+
+
+class Storage:
+    """The arena entries (start, end, bytes, key) of plan_memory, and which values live inside which."""
+
+    def __init__(self, arena_values: list, last_use: dict):
+        self.entries = arena_values
+        self.last_use = last_use
+        self.index = {entry[3]: n for n, entry in enumerate(arena_values) if isinstance(entry[3], int)}
+        self.inside: dict = {}     # value id -> (id of the value whose buffer holds it, byte offset in that buffer)
+        self.elided: set = set()   # results already in place: the step runs no kernel for them
+        # The last use of anything in a buffer that views or pieces share (None: only in-place results do,
+        # and the operand's own last use decides, as a loop's TensorArray writes need).
+        self.shared_until: dict = {}
+
+    def root(self, value_id: int) -> tuple:
+        """(the value whose buffer holds `value_id`, the byte offset in it)."""
+        offset = 0
+        while value_id in self.inside:
+            value_id, extra = self.inside[value_id]
+            offset += extra
+        return value_id, offset
+
+    def put_inside(self, value_id: int, container: int, offset: int, shares: bool) -> None:
+        """`value_id` (and whatever is inside it) now lives at `offset` in `container`'s buffer; the
+        container's arena entry spans its lifetime. `shares`: the two are read side by side afterwards
+        (a view, a piece), so neither may be overwritten in place while the other is live."""
+        own = self.index.pop(value_id, None)
+        root, _ = self.root(container)
+        if own is not None:
+            start, end, _, _ = self.entries[own]
+            self.entries[own] = None
+            if root in self.index:
+                n = self.index[root]
+                root_start, root_end, nbytes, key = self.entries[n]
+                self.entries[n] = (min(start, root_start), max(end, root_end), nbytes, key)
+        self.inside[value_id] = (container, offset)
+        if shares or root in self.shared_until or value_id in self.shared_until:
+            self.shared_until[root] = max(self.shared_until.get(root, -1), self.shared_until.pop(value_id, -1),
+                                          self.last_use.get(value_id, -1), self.last_use.get(root, -1))
+
+    def finish(self) -> None:
+        """Drops the entries of the values placed inside others."""
+        self.entries[:] = [entry for entry in self.entries if entry is not None]
+
+
+def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, last_use: dict,
+                  outputs: set) -> Storage:
+    """Places views, pieces and in-place results inside their operands' buffers (the module docstring).
+    `kinds`: each kernel's kind; `outputs`: ids of values in a fetch's output buffer."""
+    storage = Storage(arena_values, last_use)
+    defined_plainly = {inst.result.id for inst in instructions if inst.result is not None and not inst.regions}
+    for i, inst in enumerate(instructions):
+        if inst.result is None or inst.result.id not in storage.index:
+            continue
+        op = registry.get(inst.op)
+        alone = inst.kernel is not None and kinds[inst.kernel] == "opaque"
+        if alone and op.view is not None:
+            _view(storage, inst, op.view(inst))
+        elif alone and op.pieces is not None:
+            _pieces(storage, inst, op.pieces(inst), defined_plainly)
+        elif op.in_place is not None:
+            _in_place(storage, i, inst, inst.operands[op.in_place].id, aliases, outputs)
+    storage.finish()
+    return storage
+
+
+def _view(storage: Storage, inst, offset) -> None:
+    operand = inst.values[0].id
+    if offset is not None and storage.root(operand)[0] in storage.index:
+        storage.put_inside(inst.result.id, operand, offset, shares=True)
+        storage.elided.add(inst.result.id)
+
+
+def _pieces(storage: Storage, inst, offsets, defined_plainly: set) -> None:
+    """Every operand computed in its place in the result, or none (then the concat copies them)."""
+    if offsets is None:
+        return
+    placed = []
+    for operand in inst.values:
+        root, offset = storage.root(operand.id)
+        # The whole of a buffer of its own (a gradient, or its flattening reshape), computed by a kernel.
+        if offset or root not in storage.index or root not in defined_plainly or root in placed or \
+                storage.entries[storage.index[root]][2] != operand.type.nbytes:
+            return
+        placed.append(root)
+    for root, offset in zip(placed, offsets):
+        storage.put_inside(root, inst.result.id, offset, shares=True)
+    storage.elided.add(inst.result.id)
+
+
+def _in_place(storage: Storage, position: int, inst, operand: int, aliases: dict, outputs: set) -> None:
+    """The result in its operand's buffer, where that buffer is in the arena or a fetch's output buffer
+    (or is a loop variable's, through a region's param) and nothing reads the buffer afterwards."""
+    if storage.last_use.get(operand) != position:
+        return
+    container = operand
+    while container in aliases:
+        container = aliases[container]
+    root, _ = storage.root(container)
+    if root not in storage.index and root not in outputs:
+        return
+    if storage.shared_until.get(root, position) > position:
+        return  # a view or another piece of the buffer is read later
+    storage.put_inside(inst.result.id, container, 0, shares=False)

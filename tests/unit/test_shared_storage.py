@@ -1,0 +1,149 @@
+"""plan_memory's shared storage (passes/shared_storage.py): Horovod's fused gradient buffer without copies
+(each gradient computed in its place in the buffer, the allreduce in place, the update reading views of
+it), and the cases where sharing would be wrong and the copies stay."""
+
+import pytest
+
+from graphc.ir.memory_plan import Place
+from graphc.ir.parser import parse
+from graphc.passes.plan_memory import plan_memory
+
+# Two gradients (a [3,4] GEMM result, a [4] reduction), flattened and concatenated, allreduced, sliced
+# back and applied: the shape of hvd.DistributedOptimizer's step.
+FUSED_STEP = """\
+program step:
+  var @w: f32[3,4]
+  var @b: f32[4]
+  %0:f32[2,3] = feed {tensor="x:0"}
+  %1:f32[2,4] = feed {tensor="dy:0"}
+  %2:f32[] = constant {value=0.5}
+  kernel 0 gemm:
+    %3:f32[3,4] = matmul %0, %1 {transpose_a=true, transpose_b=false}
+  kernel 1 reduce:
+    %4:f32[4] = reduce_sum %1 {axes=[0], keepdims=false}
+  kernel 2 opaque:
+    %5:f32[12] = reshape %3 {shape=[-1]}
+  kernel 3 opaque:
+    %6:f32[16] = concat %5, %4 {axis=0}
+  kernel 4 opaque:
+    %7:f32[16] = mpi_allreduce %6
+  kernel 5 opaque:
+    %8:f32[12] = slice %7 {begin=[0], size=[12]}
+  kernel 6 opaque:
+    %9:f32[3,4] = reshape %8 {shape=[3, 4]}
+  %10:f32[3,4] = read @w
+  kernel 7 loop:
+    %11:f32[3,4] = mul %2, %9
+    %12:f32[3,4] = sub %10, %11
+    write @w, %12
+  kernel 8 opaque:
+    %13:f32[4] = slice %7 {begin=[12], size=[4]}
+  %14:f32[4] = read @b
+  kernel 9 loop:
+    %15:f32[4] = mul %2, %13
+    %16:f32[4] = sub %14, %15
+    write @b, %16
+  fetch
+"""
+
+
+def _offsets(plan, *value_ids):
+    locations = [plan.locations[value_id] for value_id in value_ids]
+    assert all(location.place is Place.ARENA for location in locations), locations
+    return [location.offset for location in locations]
+
+
+def test_gradients_are_computed_in_their_places_in_the_fused_buffer_which_is_reduced_in_place():
+    plan = plan_memory(parse(FUSED_STEP)).memory_plan
+    buffer, = _offsets(plan, 6)
+    # The GEMM writes the first 48 bytes of the buffer, the reduction the 16 after them.
+    assert _offsets(plan, 3, 5, 4) == [buffer, buffer, buffer + 48]
+    assert _offsets(plan, 7, 8, 9, 13) == [buffer, buffer, buffer, buffer + 48]
+    # No kernel for the reshapes, the concat and the slices: no byte of a gradient is copied.
+    assert plan.elided == {5, 6, 8, 9, 13}
+    assert "in place, no kernel: %5, %6, %8, %9, %13" in plan.describe()
+
+
+def test_the_fused_buffer_holds_its_bytes_until_the_last_view_is_read():
+    plan = plan_memory(parse(FUSED_STEP)).memory_plan
+    buffer, = _offsets(plan, 6)
+    # Everything else the step keeps in the arena lies outside the buffer's 64 bytes (its lifetime spans
+    # them all, from the GEMM to the bias update).
+    others = [location.offset for value_id, location in plan.locations.items()
+              if location.place is Place.ARENA and value_id not in (3, 4, 5, 6, 7, 8, 9, 13)]
+    assert all(offset >= buffer + 64 or offset + 64 <= buffer for offset in others)
+    assert plan.arena_bytes >= buffer + 64
+
+
+def test_no_in_place_allreduce_while_a_view_of_its_operand_is_read_afterwards():
+    text = FUSED_STEP.replace("  fetch\n", """\
+  kernel 10 loop:
+    %17:f32[12] = neg %5
+  fetch %17
+""")
+    plan = plan_memory(parse(text)).memory_plan
+    assert plan.locations[7] != plan.locations[6]   # the allreduce writes a buffer of its own
+    assert 6 in plan.elided                          # the gradients still go straight into the concat's
+    assert _offsets(plan, 5)[0] == _offsets(plan, 6)[0]
+
+
+@pytest.mark.parametrize("operands, fetches", [
+    ("%1, %0", "%3"),   # a feed lives in the caller's buffer
+    ("%1, %1", "%3"),   # one value cannot be in two places
+    ("%1, %4", "%3, %1"),  # a fetched value is computed into its output buffer
+])
+def test_a_concat_copies_when_an_operand_cannot_be_computed_in_its_place(operands, fetches):
+    plan = plan_memory(parse(f"""\
+program step:
+  %0:f32[4] = feed {{tensor="x:0"}}
+  kernel 0 loop:
+    %1:f32[4] = neg %0
+    %4:f32[4] = exp %0
+  kernel 1 opaque:
+    %2:f32[8] = concat {operands} {{axis=0}}
+  kernel 2 reduce:
+    %3:f32[] = reduce_sum %2 {{axes=[0], keepdims=false}}
+  fetch {fetches}
+""")).memory_plan
+    assert not plan.elided
+
+
+def test_a_slice_is_a_view_only_when_contiguous():
+    # A slice of a matrix's column is not one contiguous run: it stays a copy; a row is a view.
+    plan = plan_memory(parse("""\
+program step:
+  %0:f32[3,4] = feed {tensor="x:0"}
+  kernel 0 loop:
+    %1:f32[3,4] = neg %0
+  kernel 1 opaque:
+    %2:f32[3,1] = slice %1 {begin=[0, 2], size=[3, 1]}
+  kernel 2 opaque:
+    %3:f32[1,4] = slice %1 {begin=[2, 0], size=[1, 4]}
+  kernel 3 loop:
+    %4:f32[3,4] = mul %2, %3
+  fetch %4
+""")).memory_plan
+    assert plan.elided == {3}
+    assert _offsets(plan, 3)[0] == _offsets(plan, 1)[0] + 32
+
+
+def test_a_slice_of_single_elements_then_whole_rows_is_a_view_at_its_byte_offset():
+    plan = plan_memory(parse("""\
+program step:
+  %0:f32[3,4,5] = feed {tensor="x:0"}
+  kernel 0 loop:
+    %1:f32[3,4,5] = neg %0
+  kernel 1 opaque:
+    %2:f32[1,2,5] = slice %1 {begin=[1, 2, 0], size=[1, 2, 5]}
+  kernel 2 opaque:
+    %3:f32[1,1,3] = slice %1 {begin=[2, 3, 1], size=[1, 1, 3]}
+  kernel 3 opaque:
+    %4:f32[2,1,5] = slice %1 {begin=[0, 1, 0], size=[2, 1, 5]}
+  kernel 4 loop:
+    %5:f32[1,2,5] = mul %2, %3
+    %6:f32[2,2,5] = add %5, %4
+  fetch %6
+""")).memory_plan
+    assert plan.elided == {2, 3}  # %4 takes rows 1 of two matrices: not one run
+    base = _offsets(plan, 1)[0]
+    assert _offsets(plan, 2, 3) == [base + 4 * (1 * 20 + 2 * 5), base + 4 * (2 * 20 + 3 * 5 + 1)]
