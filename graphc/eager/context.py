@@ -103,7 +103,7 @@ class Step:
 
     def _start_replay(self, sig, dynamic: list) -> None:
         key = trace.template_key(sig, dynamic)
-        template = self.context.templates.get(key) if key is not None else None
+        template = self.context.templates.get(key) if key is not None and self.context.replay_steps else None
         if template is not None:
             self.replay = trace.Replay(template)
             self._graph = template.graph
@@ -199,12 +199,13 @@ class Step:
         if value is None:
             value = self.feeds.get(tensor)
         if value is None:
-            self.run([tensor])
+            tensor, = self.run([tensor])  # moved if the step diverged from its trace there
             value = self.values[tensor]
         return value
 
-    def run(self, tensors: list) -> None:
-        """Computes `tensors` and runs the pending assignments: one compiled step.
+    def run(self, tensors: list) -> list:
+        """Computes `tensors` and runs the pending assignments: one compiled step. Returns `tensors`, moved
+        to the step's new graph if it diverged from its replayed trace here.
 
         A step that no tape holds closes. Closing after assignments ran, it also
         computes its tensors still referenced (a later run would assign again).
@@ -227,8 +228,7 @@ class Step:
             key = self.replay.run_key(fetches)
             if key is None:  # the trace ran something else here: build on from the prefix
                 moved = self.diverge()
-                self.run([moved.get(t, t) for t in tensors])
-                return
+                return self.run([moved.get(t, t) for t in tensors])
         else:
             ops = self._graph._ops
             self.op_keys.extend(op_key(op) for op in ops[len(self.op_keys):])  # a second run keys only new ops
@@ -243,6 +243,7 @@ class Step:
         self.values.update(zip(wanted, values))
         if staying_open:
             self.feeds.update(zip(effect_fetches, values[len(wanted):]))
+        return tensors
 
     def _publish(self) -> None:
         """A recorded step closing becomes the template of the steps starting with the same call."""
@@ -273,9 +274,10 @@ class TraceStep(Step):
         raise AttributeError(f"'Tensor' object has no attribute 'numpy': tensor '{tensor.name}' is symbolic "
                              "inside a tf.function (its value exists only when the function runs)")
 
-    def run(self, tensors: list) -> None:
+    def run(self, tensors: list) -> list:
         if tensors:
             self.value_of(tensors[0])
+        return tensors
 
 
 class Context:
@@ -288,6 +290,7 @@ class Context:
         self.recording_tapes: list = []
         self.created_variables = 0        # eager variables created so far (a call creating one is not replayed)
         self.templates: dict = {}         # traces of closed steps to replay, by first call (trace.template_key)
+        self.replay_steps = True          # False: every step builds its graph (the path a replay must equal)
 
     @property
     def session(self) -> EagerSession:

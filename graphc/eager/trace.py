@@ -185,9 +185,10 @@ def template_key(sig, dynamic: list):
 
 def replayable(trace: Trace) -> bool:
     """Whether a closed step's trace can be a template: every call described, every op built by one,
-    no control flow (whose function graphs capture tensors of the graph they belong to)."""
+    no graph collections (a divergence copies ops only), no control flow (whose function graphs
+    capture tensors of the graph they belong to)."""
     entries = [e for e in trace.events if isinstance(e, Entry)]
-    if not trace.valid or not entries or entries[-1].ops_end != len(trace.graph._ops):
+    if not trace.valid or not entries or entries[-1].ops_end != len(trace.graph._ops) or trace.graph._collections:
         return False
     return not any(isinstance(v, Graph) for op in trace.graph._ops for v in op.attrs.values())
 
