@@ -103,8 +103,10 @@ class Step:
 
     def _start_replay(self, sig, dynamic: list) -> None:
         key = trace.template_key(sig, dynamic)
-        template = self.context.templates.get(key) if key is not None and self.context.replay_steps else None
+        templates = self.context.templates
+        template = templates.pop(key, None) if key is not None and self.context.replay_steps else None
         if template is not None:
+            templates[key] = template  # the most recently used last: the least recently used go first
             self.replay = trace.Replay(template)
             self._graph = template.graph
 

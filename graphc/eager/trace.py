@@ -30,7 +30,8 @@ import numpy as np
 from graphc.eager.tensor import EagerTensor
 from graphc.frontend.graph import Graph, Tensor
 
-MAX_TEMPLATES = 16  # traces kept to replay, by their first call; the least recently published go first
+MAX_TEMPLATES = 64  # traces kept to replay, by their first call; the least recently used go first (a loop
+                   # of many small steps, one assignment each, must not push its training step out)
 
 _LEAF = object()  # a tensor-like argument's place in a signature (the value itself is compared apart)
 

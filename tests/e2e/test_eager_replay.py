@@ -120,15 +120,15 @@ def test_a_branch_taken_once_diverges_and_the_loop_replays_again(monkeypatch):
     assert counts[2:5] == [0, 0, 0] and counts[5] > 0 and counts[6] > 0 and counts[7:] == [0, 0]
 
 
-def test_values_asked_for_at_other_points_and_variables_created_mid_loop():
+def test_values_asked_for_at_other_points_variables_created_and_hyperparameters_changed_mid_loop():
     def program():
         model, optimizer = seed_model()
         values, scale = [], None
-        for i in range(8):
+        for i in range(10):
             X, y = BATCHES[i % 4]
             with tf.GradientTape() as tape:
                 hidden = model.dense1(model.flatten(X))
-                if i % 3 == 0:
+                if i in (0, 3):
                     values.append(hidden.numpy())  # a run inside the tape, on some iterations only
                 loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
                     y_true=y, y_pred=tf.nn.softmax(model.dense2(hidden))))
@@ -137,6 +137,8 @@ def test_values_asked_for_at_other_points_and_variables_created_mid_loop():
                 values.append(loss.numpy())
             if i == 4:
                 scale = tf.Variable(np.float32(0.5), name="scale")  # a variable created mid-loop, used after
+            if i == 7:  # (step 6 was recorded, 7 replayed it, 8 would)
+                optimizer.learning_rate = 5e-3  # a hyperparameter changed: the update is built again
             grads = tape.gradient(loss, model.variables)
             optimizer.apply_gradients(zip(grads, model.variables))
         return values + [v.numpy() for v in model.variables]
