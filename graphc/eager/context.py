@@ -7,7 +7,8 @@ is asked for and the assignments not yet run) and closes it: later ops start a
 new step. A step stays open while a GradientTape holds it, so that the tape's
 gradient ops, and the optimizer update using them, join the forward ops in it:
 the seed's training loop is one step per iteration, run twice (the printed loss,
-then the update).
+then the update). Every eager call goes through `Step.call`, which records it in
+the step's trace or, when the step repeats a recorded one, replays it (trace.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Step:
     A step records its trace as it is built (`trace`); a step whose first call
     matches a closed step's trace replays it instead of building (see `trace.py`).
     """
+
+    records = True  # whether its calls are recorded and replayed (a tf.function's graph is traced once)
 
     def __init__(self, context: "Context"):
         self.context = context
@@ -74,7 +77,7 @@ class Step:
 
         `what` identifies the call (with `arguments`, nested, its signature); `build` is called at most once.
         """
-        if self.depth or isinstance(self, TraceStep):
+        if self.depth or not self.records:
             return self.wrap(build())
         dynamic: list = []
         sig = (what, trace.signature(arguments, dynamic))
@@ -266,6 +269,8 @@ class TraceStep(Step):
 
     Assignments stay pending: they are the function's effects, run with its outputs at each call.
     """
+
+    records = False
 
     def __init__(self, context: "Context", creates_variables: bool):
         super().__init__(context)
