@@ -34,12 +34,18 @@ MAX_TEMPLATES = 64  # traces kept to replay, by their first call; the least rece
                    # of many small steps, one assignment each, must not push its training step out)
 
 _LEAF = object()  # a tensor-like argument's place in a signature (the value itself is compared apart)
+_PLAIN = frozenset([int, float, bool, str, type(None)])
 
 
 def signature(value, dynamic: list):
     """`value` (an eager call's arguments, nested) as a comparable structure: Python values with their
     types (1 and 1.0 build different constants), tensor-like leaves — eager and graph tensors, NumPy
     arrays, eager variables — as markers, the leaves themselves appended to `dynamic`."""
+    cls = value.__class__
+    if cls in _PLAIN:  # the common Python arguments first: this runs for every argument of every call
+        return (cls, value)
+    if cls is tuple or cls is list:
+        return (cls, tuple([signature(v, dynamic) for v in value]))
     if isinstance(value, (EagerTensor, np.ndarray, Tensor)) or hasattr(value, "store_name"):
         dynamic.append(value)
         return _LEAF
