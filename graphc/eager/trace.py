@@ -217,10 +217,13 @@ class Replay:
         entry = events[self.position]
         if not isinstance(entry, Entry) or len(entry.inputs) != len(dynamic) or not same(entry.signature, sig):
             return None
-        imports = {}
+        imports, imported = {}, {}  # the values of the new imports; their placeholders (a tensor used twice)
         for leaf, (kind, recorded, array_type) in zip(dynamic, entry.inputs):
             if kind == "tensor":
-                if not isinstance(leaf, EagerTensor) or step.resolve(leaf) is not recorded:
+                if not isinstance(leaf, EagerTensor):
+                    return None
+                resolved = step.resolve(leaf)
+                if (resolved if resolved is not None else imported.get(leaf)) is not recorded:
                     return None
             elif kind == "array":
                 if not isinstance(leaf, np.ndarray) or _array_type(leaf) != array_type:
@@ -228,13 +231,13 @@ class Replay:
             elif kind == "object":
                 if leaf is not recorded:
                     return None
-            elif not isinstance(leaf, EagerTensor) or leaf.step is step or leaf in step.imported:
+            elif not isinstance(leaf, EagerTensor) or leaf.step is step or leaf in step.imported or leaf in imported:
                 return None  # "import" or "unused": a tensor of another step not imported yet
             elif kind == "import":
                 value = leaf.step.value_of(leaf.graph_tensor)
                 if value.shape != tuple(recorded.shape.as_list()) or value.dtype != recorded.dtype.np_dtype:
                     return None
-                imports[id(leaf)] = value
+                imports[id(leaf)], imported[leaf] = value, recorded
         for placeholder, index, is_import in entry.feeds:
             leaf = dynamic[index]
             if is_import:

@@ -148,7 +148,7 @@ def test_values_asked_for_at_other_points_variables_created_and_hyperparameters_
 def test_nested_and_persistent_tapes_and_a_last_smaller_batch():
     def program():
         x = tf.Variable(np.array([0.5, -1.0, 2.0], np.float32), name="x")
-        values = []
+        values, previous = [], tf.constant(np.zeros(3, np.float32))
         for i in range(6):
             with tf.GradientTape() as outer:
                 with tf.GradientTape() as inner:
@@ -156,9 +156,10 @@ def test_nested_and_persistent_tapes_and_a_last_smaller_batch():
                 dy = inner.gradient(y, x)
             d2y = outer.gradient(dy, x)
             with tf.GradientTape(persistent=True) as tape:
-                z = tf.reduce_sum(tf.tanh(x) * 2.0)
+                z = tf.reduce_sum(tf.tanh(x) * 2.0) + tf.reduce_sum(previous * previous)  # an earlier value, twice
                 w = tf.reduce_sum(tf.exp(x))
             gz, gw = tape.gradient(z, x), tape.gradient(w, x)
+            previous = gz
             del tape
             x.assign_sub(0.01 * (gz + gw))
             values += [dy.numpy(), d2y.numpy(), gz.numpy(), gw.numpy()]
