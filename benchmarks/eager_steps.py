@@ -3,7 +3,8 @@
 The step: Flatten -> Dense 100 ReLU -> Dense 10 -> softmax, mean sparse
 categorical cross-entropy, Adam 1e-3 (TF2's formula), batches of 50 MNIST-sized
 images. Forms: graphc's eager loop (`import graphc.v2 as tf`, the seed's loop
-with the loss read every step), graphc's `tf.function`, TensorFlow 2 eager and
+with the loss read every step; also with the replay of recorded steps off, each
+step's graph built again), graphc's `tf.function`, TensorFlow 2 eager and
 `tf.function` (when tensorflow is installed), PyTorch eager (when torch is). All
 start from the same weights and batches; the first two losses must agree.
 Prints the median milliseconds per step over blocks and the ratio to graphc's eager loop.
@@ -60,9 +61,22 @@ def graphc_steps(weights):
             return loss
         return step
 
-    eager = make()
+    from graphc.eager.context import context
+
+    def building(step):
+        """`step` with the replay of recorded steps off: every step builds its graph (graphc before it)."""
+        def run(X, y):
+            context().replay_steps = False
+            try:
+                return float(step(X, y).numpy())
+            finally:
+                context().replay_steps = True
+        return run
+
+    eager, unreplayed = make(), make()
     function = tf.function(make())
     return {"graphc eager": lambda X, y: float(eager(X, y).numpy()),
+            "graphc eager, steps built (no replay)": building(unreplayed),
             "graphc tf.function": lambda X, y: float(function(X, y).numpy())}
 
 

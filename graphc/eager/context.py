@@ -7,7 +7,8 @@ is asked for and the assignments not yet run) and closes it: later ops start a
 new step. A step stays open while a GradientTape holds it, so that the tape's
 gradient ops, and the optimizer update using them, join the forward ops in it:
 the seed's training loop is one step per iteration, run twice (the printed loss,
-then the update).
+then the update). Every eager call goes through `Step.call`, which records it in
+the step's trace or, when the step repeats a recorded one, replays it (trace.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from graphc import errors
 from graphc.core import dtypes
+from graphc.eager import trace
 from graphc.eager.runtime import EagerSession, op_key, structural_key
 from graphc.frontend import operators
 from graphc.frontend.constants import make_constant_array
@@ -29,11 +31,17 @@ from graphc.ops import array_ops, math_ops, state_ops
 
 
 class Step:
-    """One graph of recorded eager ops, with its feeds and the values already computed."""
+    """One graph of recorded eager ops, with its feeds and the values already computed.
+
+    A step records its trace as it is built (`trace`); a step whose first call
+    matches a closed step's trace replays it instead of building (see `trace.py`).
+    """
+
+    records = True  # whether its calls are recorded and replayed (a tf.function's graph is traced once)
 
     def __init__(self, context: "Context"):
         self.context = context
-        self.graph = Graph()
+        self._graph = Graph()
         self.feeds: dict = {}             # graph tensor -> array, in creation order
         self.values: dict = {}            # graph tensor -> array computed by a run
         self.pending_effects: list = []   # assignments not run yet
@@ -45,6 +53,92 @@ class Step:
         self.op_keys: list = []           # the structural key's part of each op, as far as computed
         self.open = True
         self.holds = 0                    # tapes keeping the step open for their gradients
+        self.trace = trace.Trace()        # the calls and runs so far (replayed, then recorded)
+        self.replay = None                # the template being replayed, until the step diverges from it
+        self.depth = 0                    # calls being recorded, nested (only the outermost is an entry)
+
+    @property
+    def graph(self) -> Graph:
+        """The step's graph, to build into: a step replaying a trace diverges first (copies its prefix)."""
+        if self.replay is not None:
+            self.diverge()
+        return self._graph
+
+    @property
+    def raw_graph(self) -> Graph:
+        """The step's graph as it is (a replayed trace's graph, ops past the replayed prefix included)."""
+        return self._graph
+
+    # -- recording and replaying calls -------------------------------------------------------------
+
+    def call(self, what, arguments, build):
+        """The result (wrapped as eager values) of an eager call: `build()` builds it into this step's graph
+        and returns its graph tensors, unless the call matches the replayed trace's entry at this position.
+
+        `what` identifies the call (with `arguments`, nested, its signature); `build` is called at most once.
+        """
+        if self.depth or not self.records:
+            return self.wrap(build())
+        dynamic: list = []
+        sig = (what, trace.signature(arguments, dynamic))
+        if self.replay is None and not self.trace.events and self.trace.valid and not self._graph._ops \
+                and not self.feeds:
+            self._start_replay(sig, dynamic)
+        if self.replay is not None:
+            entry = self.replay.call(self, sig, dynamic)
+            if entry is not None:
+                return self.wrap(entry.result)
+            self.diverge()
+        before = trace.snapshot(self)
+        self.depth += 1
+        try:
+            raw = build()
+        except BaseException:
+            self.trace.valid = False
+            raise
+        finally:
+            self.depth -= 1
+        if self.trace.valid:
+            if not self.trace.events:
+                self.trace.template_key = trace.template_key(sig, dynamic)
+            trace.record(self, sig, dynamic, before, raw)
+        return self.wrap(raw)
+
+    def _start_replay(self, sig, dynamic: list) -> None:
+        key = trace.template_key(sig, dynamic)
+        templates = self.context.templates
+        template = templates.pop(key, None) if key is not None and self.context.replay_steps else None
+        if template is not None:
+            templates[key] = template  # the most recently used last: the least recently used go first
+            self.replay = trace.Replay(template)
+            self._graph = template.graph
+
+    def diverge(self) -> dict:
+        """Stops replaying: the graph becomes a copy of the replayed prefix, the step's tensors move to it
+        (returned: the map of the moved tensors and ops). The template is dropped (a step that keeps
+        changing is recorded again, and published anew)."""
+        replay, self.replay = self.replay, None
+        self.context.templates.pop(replay.trace.template_key, None)
+        self._graph, mapping = trace.copy_prefix(replay.trace.graph, replay.ops_end)
+        self.feeds = {mapping[t]: a for t, a in self.feeds.items()}
+        self.values = {mapping[t]: a for t, a in self.values.items()}
+        self.pending_effects = [mapping[op] for op in self.pending_effects]
+        self.variable_refs = {v: mapping[t] for v, t in self.variable_refs.items()}
+        self.current = {v: mapping[t] for v, t in self.current.items()}
+        self.imported = {x: mapping[t] for x, t in self.imported.items()}
+        for ref in self.live:
+            eager = ref()
+            if eager is not None:
+                eager._tensor = mapping[eager.graph_tensor]
+        self.trace = trace.Trace()
+        self.trace.valid = False  # its first calls were not recorded: it is no template
+        return mapping
+
+    def resolve(self, value: EagerTensor):
+        """The tensor of this graph an eager tensor already stands for (itself, or its import), or None."""
+        if value.step is self:
+            return value.graph_tensor
+        return self.imported.get(value)
 
     # -- building ----------------------------------------------------------------------------------
 
@@ -58,6 +152,8 @@ class Step:
 
     def tensor_of(self, value: EagerTensor) -> Tensor:
         """`value` as a tensor of this graph: itself if recorded here, else its value, fed."""
+        if self.replay is not None:  # a tensor to build with: not the replayed graph's
+            self.diverge()
         if value.step is self:
             return value.graph_tensor
         placeholder = self.imported.get(value)
@@ -67,6 +163,8 @@ class Step:
 
     def eager_input(self, value) -> Tensor:
         """An eager tensor, a NumPy array (fed) or an eager variable as a tensor of this graph."""
+        if self.replay is not None:  # a tensor to build with: not the replayed graph's
+            self.diverge()
         if isinstance(value, EagerTensor):
             return self.tensor_of(value)
         if isinstance(value, np.ndarray):
@@ -75,6 +173,8 @@ class Step:
 
     def variable_tensor(self, variable) -> Tensor:
         """The tensor holding `variable`'s latest value in this graph (its variable op, or an assignment)."""
+        if self.replay is not None:  # a tensor to build with: not the replayed graph's
+            self.diverge()
         tensor = self.current.get(variable)
         if tensor is None:
             ref = self.graph.create_op(state_ops.variable_p, [], {"shape": variable.shape.as_tuple(),
@@ -104,38 +204,64 @@ class Step:
         if value is None:
             value = self.feeds.get(tensor)
         if value is None:
-            self.run([tensor])
+            tensor, = self.run([tensor])  # moved if the step diverged from its trace there
             value = self.values[tensor]
         return value
 
-    def run(self, tensors: list) -> None:
-        """Computes `tensors` and runs the pending assignments: one compiled step.
+    def run(self, tensors: list) -> list:
+        """Computes `tensors` and runs the pending assignments: one compiled step. Returns `tensors`, moved
+        to the step's new graph if it diverged from its replayed trace here.
 
         A step that no tape holds closes. Closing after assignments ran, it also
         computes its tensors still referenced (a later run would assign again).
         A step staying open keeps the assignments' results as feeds, for the same reason.
+        A step replaying a trace runs the trace's compiled step if the trace ran the same here.
         """
-        effects, self.pending_effects = self.pending_effects, []
+        effects = self.pending_effects
         staying_open = self.holds > 0
-        self.ran_effects = self.ran_effects or bool(effects)
+        ran_effects = self.ran_effects or bool(effects)
         wanted = [t for t in tensors if t not in self.values and t not in self.feeds]
-        if not staying_open:
-            self.open = False
-            if self.ran_effects:
-                for ref in self.live:
-                    eager = ref()
-                    if eager is not None and eager.graph_tensor not in self.values \
-                            and eager.graph_tensor not in self.feeds and eager.graph_tensor not in wanted:
-                        wanted.append(eager.graph_tensor)
+        if not staying_open and ran_effects:
+            for ref in self.live:
+                eager = ref()
+                if eager is not None and eager.graph_tensor not in self.values \
+                        and eager.graph_tensor not in self.feeds and eager.graph_tensor not in wanted:
+                    wanted.append(eager.graph_tensor)
         effect_fetches = [op.outputs[0] for op in effects] if staying_open else list(effects)
         fetches, feeds = wanted + effect_fetches, list(self.feeds.items())
-        ops = self.graph.get_operations()
-        self.op_keys.extend(op_key(op) for op in ops[len(self.op_keys):])  # a second run keys only the new ops
-        key = structural_key(self.graph, fetches, feeds, tuple(self.op_keys))
-        values = self.context.session.run_step(self.graph, fetches, feeds, key)
+        if self.replay is not None:
+            key = self.replay.run_key(fetches)
+            if key is None:  # the trace ran something else here: build on from the prefix
+                moved = self.diverge()
+                return self.run([moved.get(t, t) for t in tensors])
+        else:
+            ops = self._graph._ops
+            self.op_keys.extend(op_key(op) for op in ops[len(self.op_keys):])  # a second run keys only new ops
+            key = structural_key(self._graph, fetches, feeds, tuple(self.op_keys))
+            self.trace.runs += 1
+            self.trace.events.append(trace.Run(tuple(fetches), key))
+        self.pending_effects, self.ran_effects = [], ran_effects
+        if not staying_open:
+            self.open = False
+            self._publish()
+        values = self.context.session.run_step(self._graph, fetches, feeds, key)
         self.values.update(zip(wanted, values))
         if staying_open:
             self.feeds.update(zip(effect_fetches, values[len(wanted):]))
+        return tensors
+
+    def _publish(self) -> None:
+        """A recorded step closing becomes the template of the steps starting with the same call."""
+        recorded = self.trace
+        if self.replay is not None or recorded.template_key is None or recorded.graph is not None:
+            return
+        recorded.graph = self._graph
+        if trace.replayable(recorded):
+            templates = self.context.templates
+            templates.pop(recorded.template_key, None)
+            templates[recorded.template_key] = recorded
+            while len(templates) > trace.MAX_TEMPLATES:
+                templates.pop(next(iter(templates)))
 
 
 class TraceStep(Step):
@@ -143,6 +269,8 @@ class TraceStep(Step):
 
     Assignments stay pending: they are the function's effects, run with its outputs at each call.
     """
+
+    records = False
 
     def __init__(self, context: "Context", creates_variables: bool):
         super().__init__(context)
@@ -153,9 +281,10 @@ class TraceStep(Step):
         raise AttributeError(f"'Tensor' object has no attribute 'numpy': tensor '{tensor.name}' is symbolic "
                              "inside a tf.function (its value exists only when the function runs)")
 
-    def run(self, tensors: list) -> None:
+    def run(self, tensors: list) -> list:
         if tensors:
             self.value_of(tensors[0])
+        return tensors
 
 
 class Context:
@@ -166,6 +295,9 @@ class Context:
         self._step = None
         self._variable_names: dict = {}
         self.recording_tapes: list = []
+        self.created_variables = 0        # eager variables created so far (a call creating one is not replayed)
+        self.templates: dict = {}         # traces of closed steps to replay, by first call (trace.template_key)
+        self.replay_steps = True          # False: every step builds its graph (the path a replay must equal)
 
     @property
     def session(self) -> EagerSession:
@@ -210,6 +342,7 @@ class Context:
                              "sure the tf.Variable is only created once or created outside tf.function.")
 
     def unique_variable_name(self, name: str) -> str:
+        self.created_variables += 1
         count = self._variable_names.get(name, 0)
         self._variable_names[name] = count + 1
         return name if count == 0 else f"{name}_{count}"
@@ -254,15 +387,17 @@ def eager_function(fn, name=None, op_errors=True):
 
     def eager_op(*args, **kwargs):
         step = _context.step()
-        with step.graph.as_default():
-            args, kwargs = _capture(step, args), _capture(step, kwargs)
-            try:
-                result = fn(*args, **kwargs)
-            except ValueError as e:
-                if not op_errors:
-                    raise
-                raise errors.InvalidArgumentError(None, None, f"{name or fn.__name__}: {e}") from None
-        return step.wrap(result)
+
+        def build():
+            with step.graph.as_default():
+                captured_args, captured_kwargs = _capture(step, args), _capture(step, kwargs)
+                try:
+                    return fn(*captured_args, **captured_kwargs)
+                except ValueError as e:
+                    if not op_errors:
+                        raise
+                    raise errors.InvalidArgumentError(None, None, f"{name or fn.__name__}: {e}") from None
+        return step.call(fn, (args, kwargs), build)
 
     eager_op.__name__ = getattr(fn, "__name__", name or "eager_op")
     eager_op.__doc__ = getattr(fn, "__doc__", None)
@@ -276,7 +411,7 @@ def constant(value, dtype=None, shape=None, name="Const"):
         value = value.numpy()
     array = np.array(make_constant_array(value, dtype, shape), order="C")
     step = _context.step()
-    return step.wrap(step.feed(array))
+    return step.call(constant, array, lambda: step.feed(array))
 
 
 def convert_to_tensor(value, dtype=None, name=None):

@@ -54,14 +54,24 @@ class Optimizer:
         if not pairs:
             raise ValueError("No gradients provided for any variable.")
         iterations = self.iterations
+        with context().updating() as step:
+            step.call((Optimizer.apply_gradients, self._settings()), (pairs, global_step),
+                      lambda: self._build_update(step, pairs, iterations, global_step))
+        return iterations
+
+    def _settings(self) -> tuple:
+        """The optimizer's public attributes (name, hyperparameters): an update replayed must have the same."""
+        return tuple((k, v) for k, v in sorted(vars(self).items()) if not k.startswith("_"))
+
+    def _build_update(self, step: Step, pairs: list, iterations, global_step) -> None:
+        """Records the updates of `pairs` and the iteration counts into `step`."""
         self._constants = {}
-        with context().updating() as step, step.graph.as_default():
+        with step.graph.as_default():
             self._update(step, [(step_tensor(step, g), v) for g, v in pairs],
                          math_ops.cast(iterations + 1, dtypes.float32))
             iterations.assign_add(np.int64(1))
             if global_step is not None:
                 global_step.assign_add(np.ones((), global_step.dtype.np_dtype))
-        return iterations
 
     def constant(self, value: float, like):
         """`value` as a scalar of `like`'s dtype in the update's graph, made once per update: the variables'

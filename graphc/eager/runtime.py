@@ -46,14 +46,32 @@ def op_key(op) -> tuple:
     return (op.type, op.name, attrs, tuple(t.name for t in op.inputs), tuple(c.name for c in op.control_inputs))
 
 
-def structural_key(graph: Graph, fetches: list, feeds: list, op_keys: tuple = None) -> tuple:
+class StructuralKey:
+    """A structural key with its hash computed once: a step run again by the same key object (a replayed
+    trace's, a tf.function's) finds its library without hashing or comparing the ops' keys again."""
+
+    __slots__ = ("parts", "_hash")
+
+    def __init__(self, parts: tuple):
+        self.parts, self._hash = parts, hash(parts)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return self is other or (isinstance(other, StructuralKey) and self._hash == other._hash
+                                 and self.parts == other.parts)
+
+
+def structural_key(graph: Graph, fetches: list, feeds: list, op_keys: tuple = None) -> StructuralKey:
     """What makes two steps compile to the same library: the graph's structure, fetches, feed types.
 
     `op_keys`, the `op_key` of every op of the graph when the caller keeps them, saves computing them.
     """
     if op_keys is None:
         op_keys = tuple(op_key(op) for op in graph.get_operations())
-    return (op_keys, tuple(f.name for f in fetches), tuple((t.name, a.shape, a.dtype.str) for t, a in feeds))
+    return StructuralKey((op_keys, tuple(f.name for f in fetches),
+                          tuple((t.name, a.shape, a.dtype.str) for t, a in feeds)))
 
 
 class EagerSession(BaseSession):

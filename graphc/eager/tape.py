@@ -93,18 +93,24 @@ class GradientTape:
         targets = [t for t in flatten(target) if isinstance(t, EagerTensor) and t.step is step]
         leaves = flatten(sources)
         tensors = [self._source_tensor(leaf) for leaf in leaves]
-        connected = [t for t in tensors if t is not None]
-        grads = {}
+        connected = [i for i, t in enumerate(tensors) if t is not None]
+        values = [None] * len(leaves)
         if targets and connected:
-            grad_ys = None
-            if output_gradients is not None:
-                grad_ys = [step.tensor_of(g) if isinstance(g, EagerTensor) else g for g in flatten(output_gradients)]
-            with step.graph.as_default():
-                results = autodiff.gradients([t.graph_tensor for t in targets], connected, grad_ys=grad_ys,
-                                             unconnected_gradients=unconnected_gradients)
-            grads = {id(t): g for t, g in zip(connected, results)}
+            output_leaves = None if output_gradients is None else flatten(output_gradients)
+
+            def build():  # the tensors again: a step diverging from its replayed trace has moved them
+                grad_ys = None
+                if output_leaves is not None:
+                    grad_ys = [step.tensor_of(g) if isinstance(g, EagerTensor) else g for g in output_leaves]
+                with step.graph.as_default():
+                    return autodiff.gradients([t.graph_tensor for t in targets],
+                                              [self._source_tensor(leaves[i]) for i in connected],
+                                              grad_ys=grad_ys, unconnected_gradients=unconnected_gradients)
+            results = step.call(autodiff.gradients, ([t.graph_tensor for t in targets], [tensors[i] for i in connected],
+                                                     output_leaves, unconnected_gradients), build)
+            for i, gradient in zip(connected, results):
+                values[i] = gradient
         self._used = True
-        values = [step.wrap(grads.get(id(t))) if t is not None else None for t in tensors]
         if not self._persistent:
             self._release()
         return _pack(sources, iter(values))

@@ -84,6 +84,12 @@ class EagerVariable:
 
     def _update(self, builder, value):
         step = self._context.step()
+        step.call(builder, (self, value), lambda: self._build_update(step, builder, value))
+        self._context.after_effect(step)
+        return self
+
+    def _build_update(self, step, builder, value):
+        """Records the assignment into `step`'s graph, pending until the step runs."""
         ref = step.variable_refs.get(self)
         if ref is None:
             step.variable_tensor(self)
@@ -94,8 +100,6 @@ class EagerVariable:
             output = builder(ref, value)
         step.current[self] = output
         step.pending_effects.append(output.op)
-        self._context.after_effect(step)
-        return self
 
     def __repr__(self):
         return (f"<tf.Variable '{self.name}' shape={tuple(self._shape.as_list())} dtype={self._dtype.name}, "
