@@ -37,7 +37,7 @@ import llvmlite.ir as ir
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
-from graphc.backend.kernels import channels, conv_direct
+from graphc.backend.kernels import channels, conv_direct, conv_tiled
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
 from graphc.backend.kernels.matmul import emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
@@ -56,6 +56,7 @@ class _Geometry:
         self.window = convolution.window
         self.rows, self.depth = convolution.rows, convolution.depth  # M and K of the im2col product
         self.chunk_rows = convolution.chunk_rows
+        self.padded_h, self.padded_w = convolution.window.padded_h, convolution.window.padded_w
 
 
 def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None, epilogue=None,
@@ -176,6 +177,12 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
         _emit_direct_forward(kb, name, g, chunks, [x, w, y, buffers_arg], epilogue, context_for)
         b.ret(ir.Constant(I32, 0))
         return kb.function
+    if g.convolution.tiled:
+        workspace = (buffers.workspace(kb, buffers_arg, conv.result) if g.convolution.workspace_bytes
+                     else ir.Constant(PTR, None))
+        _emit_tiled_forward(kb, name, g, [x, w, y, workspace, buffers_arg], epilogue, context_for)
+        b.ret(ir.Constant(I32, 0))
+        return kb.function
 
     def chunk_range(task, values, outer):
         tb = task.b
@@ -214,6 +221,38 @@ def _emit_direct_forward(kb, name, g: _Geometry, chunks: int, values, epilogue, 
 
     emit_parallel_for(kb, f"{name}_direct", chunks, values, chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+
+
+def _emit_tiled_forward(kb, name, g: _Geometry, values, epilogue, context_for) -> None:
+    """y = x * w with register tiles reading the (padded) image in place (kernels/conv_tiled.py),
+    an image at a time, each followed by the epilogue while its rows are in L2."""
+    tiles = conv_tiled.ForwardTiles(kb.module, name, g)
+    image_rows = g.window.out_h * g.window.out_w
+    image_elements = g.height * g.width * g.channels
+
+    def image_range(task, task_values, outer):
+        tb = task.b
+        x, w, y, workspace, buffers_pointer = task_values
+        padded = None
+        if not g.window.unpadded:
+            padded = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(g.convolution.padded_image_elements)),
+                                     g.dtype)
+            conv_tiled.emit_zero_border(task, g, padded)
+        with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
+            image = tb.add(outer[0], i)
+            if padded is None:
+                source = _element_offset(tb, x, tb.mul(image, i64(image_elements)), g.dtype)
+            else:
+                conv_tiled.emit_pad_image(task, g, x, image, padded)
+                source = padded
+            first = tb.mul(image, i64(image_rows))
+            tiles.emit_image(task, source, w, _element_offset(tb, y, tb.mul(first, i64(g.out_channels)), g.dtype))
+            if epilogue is not None:
+                tb.call(epilogue, [context_for(task, buffers_pointer, first), i64(0), i64(0), i64(image_rows),
+                                   i64(g.out_channels)])
+
+    emit_parallel_for(kb, f"{name}_images", g.batch, values, image_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
 
 
 def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:

@@ -1,0 +1,152 @@
+"""Convolutions as register-tiled loops over the taps, reading the image in place (no im2col).
+
+The im2col GEMM (kernels/conv.py) writes each output pixel's K = KH*KW*C taps
+into a chunk, the GEMM then copies the chunk again into its MR-row panels, and
+only then multiplies: with the tutorial CNN's second layer (K = 288, O = 64) an
+element of the chunk serves 2 x 64 multiply-adds, so those two copies cost a
+third of the kernel. Here the micro-kernel reads the image itself. The taps of
+MR neighbouring output pixels of one output row, for one (kh, kw), are MR rows
+of C contiguous channels a stride apart: a GEMM's A read in place.
+
+    forward:  a tile of MR pixels of one output row x NR output channels is held in
+              2*MR vector registers; per (kh, kw, c): one broadcast of x per pixel
+              and two vector loads of w's row (kh, kw, c) feed 2*MR FMAs
+
+Taps in the padding must read zeros: an image that needs padding is first
+copied into a zero-bordered one (Window.padded_h x padded_w, in the task's
+workspace; the border is zeroed once per task, the interior overwritten per
+image), so that no tap is ever tested. The tiles of an output row are full
+(MR pixels) but for the last, and the panels of output channels full (NR) but
+for the last: both are known when compiling, so each shape of tile is its own
+micro-kernel with constant offsets. Each output element sums its taps in the
+order (kh, kw, c), whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend import target
+from graphc.backend.kernel_builder import I1, I8, PTR, VOID, KernelBuilder, declare, i64, memory_type
+from graphc.backend.kernels import channels
+from graphc.backend.kernels.gemm import blocking
+
+
+class _Panel:
+    """NR (or fewer, the last panel's) output channels as one or two host vectors, the last masked."""
+
+    def __init__(self, dtype, columns: int):
+        self.dtype, self.width = dtype, target.lanes(dtype)
+        self.vector = ir.VectorType(memory_type(dtype), self.width)
+        self.halves = []
+        for start in range(0, columns, self.width):
+            valid = min(self.width, columns - start)
+            mask = None if valid == self.width else ir.Constant(ir.VectorType(I1, self.width),
+                                                                 [ir.Constant(I1, int(lane < valid))
+                                                                  for lane in range(self.width)])
+            self.halves.append((start, mask))
+
+    def load(self, kb, base, index, start, mask):
+        index = kb.b.add(index, i64(start))
+        if mask is None:
+            return kb.load_vector(base, self.dtype, index, self.width)
+        return kb.load_vector_masked(base, self.dtype, index, mask, ir.Constant(self.vector, None))
+
+    def store(self, kb, base, index, start, value, mask) -> None:
+        index = kb.b.add(index, i64(start))
+        if mask is None:
+            kb.store_vector(base, self.dtype, index, value)
+        else:
+            kb.store_vector_masked(base, self.dtype, index, value, mask)
+
+    def fma(self, kb, scalar, vector, accumulator):
+        """accumulator + scalar * vector, one fused multiply-add per lane."""
+        suffix = f"v{self.width}f{8 * self.dtype.size}"
+        fmuladd = declare(kb.module, f"llvm.fmuladd.{suffix}", self.vector, [self.vector] * 3)
+        return kb.b.call(fmuladd, [kb.broadcast(scalar, self.width), vector, accumulator])
+
+
+def _tiles(extent: int, size: int):
+    """(first, count) of the tiles of `size` covering range(extent): full ones, then the rest."""
+    return [(start, min(size, extent - start)) for start in range(0, extent, size)]
+
+
+class ForwardTiles:
+    """The forward micro-kernels of one convolution: tile(x_at, w_at, y_at) computes y at the
+    tile's pixels and panel, x_at pointing at pixel 0's first tap in the (padded) image, w_at at
+    the panel's first column of w's row 0, y_at at the tile's first element of y."""
+
+    def __init__(self, module, name: str, g):
+        self.g = g
+        self.block = blocking(g.dtype)
+        self.row_tiles = _tiles(g.window.out_w, self.block.mr)
+        self.panels = _tiles(g.out_channels, self.block.nr)
+        self.functions = {}
+        for _, pixels in self.row_tiles:
+            for _, columns in self.panels:
+                if (pixels, columns) not in self.functions:
+                    self.functions[pixels, columns] = self._emit(module, f"{name}_tile{pixels}x{columns}",
+                                                                 pixels, columns)
+
+    def _emit(self, module, name: str, pixels: int, columns: int) -> ir.Function:
+        g, win = self.g, self.g.window
+        kb = KernelBuilder(module, name, ["x", "w", "y"], [PTR] * 3, VOID)
+        b, panel = kb.b, _Panel(g.dtype, columns)
+        x, w, y = kb.arg("x"), kb.arg("w"), kb.arg("y")
+        sums = [[kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.halves]
+                for _ in range(pixels)]
+        pixel_step = win.stride_w * g.channels
+        with kb.loop(win.k_h, "kh") as kh:
+            with kb.loop(win.k_w, "kw") as kw:
+                tap = b.mul(b.add(b.mul(kh, i64(win.dilation_h * g.padded_w)), b.mul(kw, i64(win.dilation_w))),
+                            i64(g.channels))
+                weights = b.mul(b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)), i64(g.out_channels))
+                with kb.loop(g.channels, "c") as c:
+                    row = b.add(weights, b.mul(c, i64(g.out_channels)))
+                    vectors = [panel.load(kb, w, row, start, mask) for start, mask in panel.halves]
+                    at = b.add(tap, c)
+                    for i in range(pixels):
+                        value = kb.load(x, g.dtype, b.add(at, i64(i * pixel_step)))
+                        for slot, vector in zip(sums[i], vectors):
+                            kb.set(slot, panel.fma(kb, value, vector, kb.get(slot, panel.vector)))
+        for i in range(pixels):
+            for slot, (start, mask) in zip(sums[i], panel.halves):
+                panel.store(kb, y, i64(i * g.out_channels), start, kb.get(slot, panel.vector), mask)
+        return kb.finish()
+
+    def emit_image(self, kb, image, w, y) -> None:
+        """y's rows of one image [OH*OW, O] (y pointing at its first) from the (padded) `image`."""
+        g, win, b = self.g, self.g.window, kb.b
+        with kb.loop(win.out_h, "oh") as oh:
+            top = b.mul(b.mul(oh, i64(win.stride_h * g.padded_w)), i64(g.channels))
+            out_row = b.mul(oh, i64(win.out_w))
+            for first, pixels in self.row_tiles:
+                x_at = _element(b, image, b.add(top, i64(first * win.stride_w * g.channels)), g.dtype)
+                for column, columns in self.panels:
+                    y_at = _element(b, y, b.add(b.mul(b.add(out_row, i64(first)), i64(g.out_channels)),
+                                                i64(column)), g.dtype)
+                    b.call(self.functions[pixels, columns], [x_at, _element(b, w, i64(column), g.dtype), y_at])
+
+
+def _element(b, pointer, index, dtype):
+    return b.gep(pointer, [b.mul(index, i64(dtype.size))], source_etype=I8)
+
+
+def emit_zero_border(kb, g, padded) -> None:
+    """Zeroes the whole padded image (its interior is overwritten by each emit_pad_image)."""
+    size = g.padded_h * g.padded_w * g.channels
+    channels.for_channels(kb, size, g.dtype, lambda c, lanes: channels.store(
+        kb, g.dtype, padded, c, kb.constant(g.dtype, 0, lanes), lanes))
+
+
+def emit_pad_image(kb, g, x, image, padded) -> None:
+    """Copies image `image` of x into the interior of the zero-bordered `padded`."""
+    win, b = g.window, kb.b
+    row_elements = g.width * g.channels
+    source = _element(b, x, b.mul(image, i64(g.height * row_elements)), g.dtype)
+    with kb.loop(g.height, "pad_row") as h:
+        into = _element(b, padded, b.mul(b.add(b.mul(b.add(h, i64(win.pad_top)), i64(g.padded_w)),
+                                               i64(win.pad_left)), i64(g.channels)), g.dtype)
+        start = _element(b, source, b.mul(h, i64(row_elements)), g.dtype)
+        memcpy = declare(kb.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, ir.IntType(64), I1])
+        b.call(memcpy, [into, start, i64(row_elements * g.dtype.size), ir.Constant(I1, 0)])
