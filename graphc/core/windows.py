@@ -187,9 +187,9 @@ class Convolution:
     @property
     def tiled(self) -> bool:
         """Whether the kernel reads the image in place with register tiles (kernels/conv_tiled.py)
-        instead of through im2col chunks: a forward convolution, not direct nor pointwise, whose
+        instead of through im2col chunks: a forward or filter gradient, not direct nor pointwise, whose
         padded image fits in a quarter of the L2 (it is read once per output row and panel)."""
-        return (self.product == "forward" and not self.window.pointwise and not self.direct
+        return (self.product != "input_gradient" and not self.window.pointwise and not self.direct
                 and self.padded_image_elements * self.element_bytes <= machine.data_cache_bytes()[2] // 4)
 
     @property
@@ -213,7 +213,8 @@ class Convolution:
     def tasks(self) -> int:
         """How many tasks (each with its own chunk of the workspace) the kernel runs."""
         if self.tiled:  # whole images
-            return max(1, min(MAX_CONV_TASKS, self.image[0]))
+            return max(1, min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS,
+                              self.image[0]))
         chunks = max(1, -(-self.rows // self.chunk_rows))
         return min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS, chunks)
 
@@ -227,8 +228,11 @@ class Convolution:
             return 0
         if self.direct:
             return max(1, (self.tasks - 1) * self.depth * self.out_channels) * self.element_bytes
-        if self.tiled:  # a padded image per task, unless the image needs no padding
-            return 0 if self.window.unpadded else self.tasks * self.padded_image_elements * self.element_bytes
+        if self.tiled:  # a padded image per task (unless no tap needs padding), a filter gradient's partials
+            elements = 0 if self.window.unpadded else self.tasks * self.padded_image_elements
+            if self.product == "filter_gradient":
+                elements += self.tasks * self.depth * self.out_channels
+            return elements * self.element_bytes
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

@@ -27,6 +27,7 @@ CONVOLUTIONS = [
     ((2, 9, 31, 6), 3, 40, 1, "VALID", 1),    # register tiles read x in place (no padding): an output row
                                               # of 29 = 14 + 14 + 1 pixels, 40 channels = 32 + 8 (masked)
     ((3, 16, 17, 12), 3, 33, 1, "SAME", 1),   # register tiles over a zero-bordered copy, 33 = 32 + 1
+    ((1, 12, 11, 7), 3, 16, 2, "SAME", 1),    # batch 1: one partition of the filter gradient has an image
     ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient
                                               # chunks of whole images (with a 1 MB L2: 2 and 1)
     ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros

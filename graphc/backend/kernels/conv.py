@@ -295,6 +295,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
     filter_elements = g.depth * g.out_channels
     if g.convolution.direct:
         return _direct_filter_gradient(kb, name, g)
+    if g.convolution.tiled:
+        return _tiled_filter_gradient(kb, name, g)
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
@@ -368,6 +370,52 @@ def _direct_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
     for partition in range(1, partitions):
         _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
             kb.b, kb.arg("workspace"), i64((partition - 1) * filter_elements), g.dtype), filter_elements)
+    return kb.finish()
+
+
+def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+    """dw with register tiles reading the (padded) images in place (kernels/conv_tiled.py): each of
+    a fixed set of partitions of the images sums into its partial dw^T [O, K]; then dw [K, O] is
+    the partials' sum, added in partition order (so the same whatever the thread count)."""
+    tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
+    partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
+    images_at = partitions * filter_elements  # the tasks' padded images follow the partials
+    image_elements, gradient_elements = g.height * g.width * g.channels, g.window.out_h * g.window.out_w * g.out_channels
+
+    def partition_range(task, values, outer):
+        b = task.b
+        x, dy, workspace = values
+        padded = None
+        if not g.window.unpadded:
+            padded = _element_offset(b, workspace, b.add(i64(images_at), b.mul(
+                task.arg("index"), i64(g.convolution.padded_image_elements))), g.dtype)
+            conv_tiled.emit_zero_border(task, g, padded)
+        with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
+            partition = b.add(outer[0], i)
+            partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
+            _emit_zeros(task, g.dtype, partial, filter_elements)
+            begin = b.udiv(b.mul(partition, i64(g.batch)), i64(partitions))
+            end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
+            with task.loop(b.sub(end, begin), "image") as j:
+                image = b.add(begin, j)
+                if padded is None:
+                    source = _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype)
+                else:
+                    conv_tiled.emit_pad_image(task, g, x, image, padded)
+                    source = padded
+                tiles.emit_image(task, source, _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype),
+                                 partial)
+
+    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
+                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    b, workspace = kb.b, kb.arg("workspace")
+    with kb.loop(g.depth, "k") as k:  # dw[k, o] = the partials' dw^T[o, k], in partition order
+        with kb.loop(g.out_channels, "o") as o:
+            at = b.add(b.mul(o, i64(g.depth)), k)
+            total = kb.load(workspace, g.dtype, at)
+            for partition in range(1, partitions):
+                total = b.fadd(total, kb.load(workspace, g.dtype, b.add(at, i64(partition * filter_elements))))
+            kb.store(kb.arg("out"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o), total)
     return kb.finish()
 
 

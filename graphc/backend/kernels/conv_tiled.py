@@ -27,7 +27,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I8, PTR, VOID, KernelBuilder, declare, i64, memory_type
+from graphc.backend.kernel_builder import I1, I8, I64, PTR, VOID, KernelBuilder, declare, i64, memory_type
 from graphc.backend.kernels import channels
 from graphc.backend.kernels.gemm import blocking
 
@@ -66,9 +66,20 @@ class _Panel:
         return kb.b.call(fmuladd, [kb.broadcast(scalar, self.width), vector, accumulator])
 
 
-def _tiles(extent: int, size: int):
-    """(first, count) of the tiles of `size` covering range(extent): full ones, then the rest."""
-    return [(start, min(size, extent - start)) for start in range(0, extent, size)]
+def _tile_sizes(extent: int, size: int) -> set:
+    """The sizes of the tiles of at most `size` that cover range(extent): `size`, and the rest's."""
+    return {min(size, extent - start) for start in range(0, extent, size)} if extent else set()
+
+
+def _each_tile(kb, extent: int, size: int, name: str, body) -> None:
+    """body(first, count) for the tiles covering range(extent): a loop over the full ones
+    (count = size; first an i64 value), then the rest (count < size)."""
+    full, rest = divmod(extent, size)
+    if full:
+        with kb.loop(full, name) as t:
+            body(kb.b.mul(t, i64(size)), size)
+    if rest:
+        body(i64(full * size), rest)
 
 
 class ForwardTiles:
@@ -79,14 +90,9 @@ class ForwardTiles:
     def __init__(self, module, name: str, g):
         self.g = g
         self.block = blocking(g.dtype)
-        self.row_tiles = _tiles(g.window.out_w, self.block.mr)
-        self.panels = _tiles(g.out_channels, self.block.nr)
-        self.functions = {}
-        for _, pixels in self.row_tiles:
-            for _, columns in self.panels:
-                if (pixels, columns) not in self.functions:
-                    self.functions[pixels, columns] = self._emit(module, f"{name}_tile{pixels}x{columns}",
-                                                                 pixels, columns)
+        self.functions = {(pixels, columns): self._emit(module, f"{name}_tile{pixels}x{columns}", pixels, columns)
+                          for pixels in _tile_sizes(g.window.out_w, self.block.mr)
+                          for columns in _tile_sizes(g.out_channels, self.block.nr)}
 
     def _emit(self, module, name: str, pixels: int, columns: int) -> ir.Function:
         g, win = self.g, self.g.window
@@ -120,12 +126,17 @@ class ForwardTiles:
         with kb.loop(win.out_h, "oh") as oh:
             top = b.mul(b.mul(oh, i64(win.stride_h * g.padded_w)), i64(g.channels))
             out_row = b.mul(oh, i64(win.out_w))
-            for first, pixels in self.row_tiles:
-                x_at = _element(b, image, b.add(top, i64(first * win.stride_w * g.channels)), g.dtype)
-                for column, columns in self.panels:
-                    y_at = _element(b, y, b.add(b.mul(b.add(out_row, i64(first)), i64(g.out_channels)),
-                                                i64(column)), g.dtype)
-                    b.call(self.functions[pixels, columns], [x_at, _element(b, w, i64(column), g.dtype), y_at])
+
+            def row_tile(first, pixels):
+                x_at = _element(b, image, b.add(top, b.mul(first, i64(win.stride_w * g.channels))), g.dtype)
+
+                def panel(column, columns):
+                    y_at = _element(b, y, b.add(b.mul(b.add(out_row, first), i64(g.out_channels)), column), g.dtype)
+                    b.call(self.functions[pixels, columns], [x_at, _element(b, w, column, g.dtype), y_at])
+
+                _each_tile(kb, g.out_channels, self.block.nr, "panel", panel)
+
+            _each_tile(kb, win.out_w, self.block.mr, "pixels", row_tile)
 
 
 def _element(b, pointer, index, dtype):
@@ -150,3 +161,81 @@ def emit_pad_image(kb, g, x, image, padded) -> None:
         start = _element(b, source, b.mul(h, i64(row_elements)), g.dtype)
         memcpy = declare(kb.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, ir.IntType(64), I1])
         b.call(memcpy, [into, start, i64(row_elements * g.dtype.size), ir.Constant(I1, 0)])
+
+
+# Output pixels whose products a filter-gradient tile sums in registers before adding them to its
+# partial filter (whole output rows; about this many): the sum of each element then adds a chain
+# of about this many products, then a chain of the image's segments, then of the images.
+SEGMENT_PIXELS = 64
+
+
+class FilterGradientTiles:
+    """The filter gradient's micro-kernels, over dw^T [O, K]: a tile of MR output channels x NR
+    channels of one tap holds 2*MR vectors; per output pixel, one broadcast of dy per output channel
+    and two vector loads of the tap's input channels feed 2*MR FMAs. (dw itself, [K, O], would need
+    tiles of MR input channels, which do not divide a tap's C as well as MR divides O.)
+    tile(x_at, dy_at, partial_at, first_row, rows) adds the tile's sums over output rows
+    [first_row, first_row + rows) of one image to the partial, x_at pointing at the tap's first
+    channel of the tile in the (padded) image, dy_at at the image's first row, first channel of
+    the tile, partial_at at the tile's first element of the partial dw^T."""
+
+    def __init__(self, module, name: str, g):
+        self.g = g
+        self.block = blocking(g.dtype)
+        self.functions = {(outputs, columns): self._emit(module, f"{name}_tile{outputs}x{columns}", outputs, columns)
+                          for outputs in _tile_sizes(g.out_channels, self.block.mr)
+                          for columns in _tile_sizes(g.channels, self.block.nr)}
+
+    def _emit(self, module, name: str, outputs: int, columns: int) -> ir.Function:
+        g, win = self.g, self.g.window
+        kb = KernelBuilder(module, name, ["x", "dy", "partial", "first_row", "rows"], [PTR] * 3 + [I64, I64], VOID)
+        b, panel = kb.b, _Panel(g.dtype, columns)
+        x, dy, partial = kb.arg("x"), kb.arg("dy"), kb.arg("partial")
+        sums = [[kb.variable(panel.vector) for _ in panel.halves] for _ in range(outputs)]
+        for row_sums in sums:
+            for slot in row_sums:
+                kb.set(slot, ir.Constant(panel.vector, None))
+        with kb.loop(kb.arg("rows"), "row") as r:
+            oh = b.add(kb.arg("first_row"), r)
+            top = b.mul(b.mul(oh, i64(win.stride_h * g.padded_w)), i64(g.channels))
+            gradients = b.mul(b.mul(oh, i64(win.out_w)), i64(g.out_channels))
+            with kb.loop(win.out_w, "ow") as ow:
+                at = b.add(top, b.mul(ow, i64(win.stride_w * g.channels)))
+                vectors = [panel.load(kb, x, at, start, mask) for start, mask in panel.halves]
+                gradient = b.add(gradients, b.mul(ow, i64(g.out_channels)))
+                for i in range(outputs):
+                    value = kb.load(dy, g.dtype, b.add(gradient, i64(i)))
+                    for slot, vector in zip(sums[i], vectors):
+                        kb.set(slot, panel.fma(kb, value, vector, kb.get(slot, panel.vector)))
+        for i in range(outputs):
+            for slot, (start, mask) in zip(sums[i], panel.halves):
+                row = i64(i * g.depth)
+                total = b.fadd(panel.load(kb, partial, row, start, mask), kb.get(slot, panel.vector))
+                panel.store(kb, partial, row, start, total, mask)
+        return kb.finish()
+
+    def emit_image(self, kb, image, dy, partial) -> None:
+        """partial (dw^T) += one image's products: `image` its (padded) pixels, dy its rows."""
+        g, win, b = self.g, self.g.window, kb.b
+        segment = max(1, min(win.out_h, -(-SEGMENT_PIXELS // max(1, win.out_w))))
+
+        def rows(first_row, count):
+            with kb.loop(win.k_h, "kh") as kh:
+                with kb.loop(win.k_w, "kw") as kw:
+                    tap = b.mul(b.add(b.mul(kh, i64(win.dilation_h * g.padded_w)), b.mul(kw, i64(win.dilation_w))),
+                                i64(g.channels))
+                    column = b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels))
+
+                    def channel_tile(output, outputs):
+                        def panel(channel, columns):
+                            b.call(self.functions[outputs, columns], [
+                                _element(b, image, b.add(tap, channel), g.dtype), _element(b, dy, output, g.dtype),
+                                _element(b, partial, b.add(b.add(b.mul(output, i64(g.depth)), column), channel),
+                                         g.dtype),
+                                first_row, i64(count)])
+
+                        _each_tile(kb, g.channels, self.block.nr, "panel", panel)
+
+                    _each_tile(kb, g.out_channels, self.block.mr, "outputs", channel_tile)
+
+        _each_tile(kb, win.out_h, segment, "segment", rows)
