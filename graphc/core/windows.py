@@ -130,6 +130,11 @@ def im2col_chunk_bytes() -> int:
     return machine.data_cache_bytes()[2] // 2
 
 
+def tiled_image_bytes() -> int:
+    """The largest padded image register tiles read in place (Convolution.tiled): a quarter of the L2."""
+    return machine.data_cache_bytes()[2] // 4
+
+
 @dataclass(frozen=True)
 class Convolution:
     """The sizes a convolution instruction works with: image x [N, H, W, C], filter
@@ -187,10 +192,10 @@ class Convolution:
     @property
     def tiled(self) -> bool:
         """Whether the kernel reads the image in place with register tiles (kernels/conv_tiled.py)
-        instead of through im2col chunks: a forward or filter gradient, not direct nor pointwise, whose
-        padded image fits in a quarter of the L2 (it is read once per output row and panel)."""
-        return (self.product != "input_gradient" and not self.window.pointwise and not self.direct
-                and self.padded_image_elements * self.element_bytes <= machine.data_cache_bytes()[2] // 4)
+        instead of through im2col chunks: a convolution or gradient, not direct nor pointwise, whose
+        padded image fits in a quarter of the L2 (each tile reads it again)."""
+        return (not self.window.pointwise and not self.direct
+                and self.padded_image_elements * self.element_bytes <= tiled_image_bytes())
 
     @property
     def padded_image_elements(self) -> int:
@@ -228,11 +233,14 @@ class Convolution:
             return 0
         if self.direct:
             return max(1, (self.tasks - 1) * self.depth * self.out_channels) * self.element_bytes
-        if self.tiled:  # a padded image per task (unless no tap needs padding), a filter gradient's partials
+        if self.tiled:  # a padded image per task (unless no tap needs padding); a filter gradient's
+            # partials, an input gradient's w^T
             elements = 0 if self.window.unpadded else self.tasks * self.padded_image_elements
             if self.product == "filter_gradient":
                 elements += self.tasks * self.depth * self.out_channels
-            return elements * self.element_bytes
+            if self.product == "input_gradient":
+                elements += self.depth * self.out_channels
+            return max(1, elements) * self.element_bytes if elements else 0
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

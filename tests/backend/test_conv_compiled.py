@@ -6,6 +6,7 @@ import pytest
 
 import graphc as tf
 from graphc.compiler import driver
+from graphc.core import windows
 from graphc.runtime import loader
 from tests.backend.test_ops_compiled import assert_same
 
@@ -38,11 +39,30 @@ POOLS = [((2, 7, 6, 3), 3, 2, "SAME"), ((1, 8, 8, 2), 2, 2, "VALID"), ((2, 5, 7,
          ((1, 6, 6, 1), 3, 1, "SAME"), ((4, 14, 14, 64), 2, 2, "SAME"), ((0, 4, 4, 2), 2, 2, "SAME")]
 
 
-def test_convolutions_and_their_gradients(dtype=tf.float32):
+# Through im2col chunks and the GEMM (images too large for register tiles; made so here by a limit of 0).
+IM2COL_CONVOLUTIONS = [
+    ((2, 7, 6, 5), 3, 4, 1, "SAME", 1),
+    ((2, 7, 7, 4), 3, 3, 1, "SAME", 2),
+    ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),
+    ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),
+    ((2, 9, 31, 6), 3, 40, 1, "VALID", 1),
+]
+
+
+def test_convolutions_and_their_gradients():
     """float32 here; the float64 kernels run in tests/gradient_cases.py."""
+    assert_convolutions_match_reference(CONVOLUTIONS)
+
+
+def test_convolutions_through_im2col(monkeypatch):
+    monkeypatch.setattr(windows, "tiled_image_bytes", lambda: 0)
+    assert_convolutions_match_reference(IM2COL_CONVOLUTIONS)
+
+
+def assert_convolutions_match_reference(convolutions, dtype=tf.float32):
     rng = np.random.RandomState(0)
     fetches, feeds = [], {}
-    for shape, k, out, stride, padding, dilation in CONVOLUTIONS:
+    for shape, k, out, stride, padding, dilation in convolutions:
         x, w = tf.placeholder(dtype, shape), tf.placeholder(dtype, [k, k, shape[3], out])
         y = tf.nn.conv2d(x, w, [1, stride, stride, 1], padding, dilations=[1, dilation, dilation, 1])
         dy = tf.constant(rng.randn(*y.shape.as_list()), dtype=dtype)

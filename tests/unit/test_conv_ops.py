@@ -136,7 +136,7 @@ def test_memory_plan_gives_convolutions_a_workspace():
     assert "workspace of" in plan.describe()
 
 
-def test_forward_and_filter_gradient_run_register_tiles_over_images_that_fit_the_l2():
+def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     def convolution(product, image, padding="SAME"):
         window = windows.conv_window(image, (3, 3, image[3], 64), {"strides": [1, 2, 2, 1], "padding": padding})
         return windows.Convolution(image, (3, 3, image[3], 64), window, product, 4)
@@ -149,7 +149,8 @@ def test_forward_and_filter_gradient_run_register_tiles_over_images_that_fit_the
     gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T, then a padded image per task
     assert gradient.tiled and gradient.tasks == windows.FILTER_PARTITIONS
     assert gradient.workspace_bytes == windows.FILTER_PARTITIONS * (288 * 64 + 29 * 29 * 32) * 4
-    assert not convolution("input_gradient", (100, 28, 28, 32)).tiled
+    backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T, then a padded dx per task
+    assert backward.tiled and backward.workspace_bytes == (288 * 64 + windows.MAX_CONV_TASKS * 29 * 29 * 32) * 4
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
     assert not convolution("forward", huge).tiled
 

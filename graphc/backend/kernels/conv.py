@@ -439,6 +439,8 @@ def lower_conv2d_backprop_input(module, name, inst):
         kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
                        kb.arg("status")))
         return kb.function
+    if g.convolution.tiled:
+        return _tiled_input_gradient(kb, name, g)
     image_rows = g.window.out_h * g.window.out_w
     per_chunk = g.chunk_rows // image_rows
 
@@ -461,6 +463,40 @@ def lower_conv2d_backprop_input(module, name, inst):
                       [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")], chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
+
+
+def _tiled_input_gradient(kb, name, g: _Geometry) -> ir.Function:
+    """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: its padded dx
+    zeroed, each output row's tiles added at the pixels their taps read, then the interior copied
+    out (or, with no padding, dx accumulated in place). w^T [O, K] is packed once, first."""
+    tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
+    b, workspace = kb.b, kb.arg("workspace")
+    transposed = workspace  # w^T, then the tasks' padded images
+    with kb.loop(g.depth, "k") as k:
+        with kb.loop(g.out_channels, "o") as o:
+            kb.store(transposed, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
+                     kb.load(kb.arg("w"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
+    image_elements, gradient_elements = g.height * g.width * g.channels, g.window.out_h * g.window.out_w * g.out_channels
+    padded_elements = g.window.padded_h * g.window.padded_w * g.channels
+
+    def image_range(task, values, outer):
+        tb = task.b
+        dy, dx, workspace = values
+        region = _element_offset(tb, workspace, tb.add(i64(g.depth * g.out_channels),
+                                                       tb.mul(task.arg("index"), i64(padded_elements))), g.dtype)
+        with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
+            image = tb.add(outer[0], i)
+            padded = (_element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype) if g.window.unpadded
+                      else region)
+            _emit_zeros(task, g.dtype, padded, padded_elements)
+            tiles.emit_image(task, _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype),
+                             workspace, padded)
+            if not g.window.unpadded:
+                conv_tiled.emit_unpad_image(task, g, padded, dx, image)
+
+    emit_parallel_for(kb, f"{name}_images", g.batch, [kb.arg("dy"), kb.arg("out"), workspace], image_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+    return kb.finish()
 
 
 lowering.register_kernels({

@@ -152,15 +152,26 @@ def emit_zero_border(kb, g, padded) -> None:
 
 def emit_pad_image(kb, g, x, image, padded) -> None:
     """Copies image `image` of x into the interior of the zero-bordered `padded`."""
+    _copy_interior(kb, g, x, image, padded, into_padded=True)
+
+
+def emit_unpad_image(kb, g, padded, dx, image) -> None:
+    """dx's image `image` = the interior of `padded` (what the padding's taps gathered is dropped)."""
+    _copy_interior(kb, g, dx, image, padded, into_padded=False)
+
+
+def _copy_interior(kb, g, images, image, padded, into_padded: bool) -> None:
+    """Copies image `image` of `images` [N, H, W, C] into the interior of `padded`, or back."""
     win, b = g.window, kb.b
     row_elements = g.width * g.channels
-    source = _element(b, x, b.mul(image, i64(g.height * row_elements)), g.dtype)
-    with kb.loop(g.height, "pad_row") as h:
-        into = _element(b, padded, b.mul(b.add(b.mul(b.add(h, i64(win.pad_top)), i64(g.padded_w)),
-                                               i64(win.pad_left)), i64(g.channels)), g.dtype)
-        start = _element(b, source, b.mul(h, i64(row_elements)), g.dtype)
-        memcpy = declare(kb.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, ir.IntType(64), I1])
-        b.call(memcpy, [into, start, i64(row_elements * g.dtype.size), ir.Constant(I1, 0)])
+    first = _element(b, images, b.mul(image, i64(g.height * row_elements)), g.dtype)
+    memcpy = declare(kb.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, ir.IntType(64), I1])
+    with kb.loop(g.height, "copy_row") as h:
+        inside = _element(b, padded, b.mul(b.add(b.mul(b.add(h, i64(win.pad_top)), i64(g.padded_w)),
+                                                 i64(win.pad_left)), i64(g.channels)), g.dtype)
+        row = _element(b, first, b.mul(h, i64(row_elements)), g.dtype)
+        target, source = (inside, row) if into_padded else (row, inside)
+        b.call(memcpy, [target, source, i64(row_elements * g.dtype.size), ir.Constant(I1, 0)])
 
 
 # Output pixels whose products a filter-gradient tile sums in registers before adding them to its
@@ -239,3 +250,65 @@ class FilterGradientTiles:
                     _each_tile(kb, g.out_channels, self.block.mr, "outputs", channel_tile)
 
         _each_tile(kb, win.out_h, segment, "segment", rows)
+
+
+class InputGradientTiles:
+    """The input gradient's micro-kernels: dx = col2im(dy @ w^T) without the columns. A tile of MR
+    pixels of one output row x NR channels of one tap holds 2*MR vectors; per output channel, one
+    broadcast of dy per pixel and two vector loads of w^T's row (packed once per call) feed 2*MR
+    FMAs; then the tile is added to the input pixels its taps read (in the padded dx).
+    tile(dy_at, w_at, dx_at) with dy_at at pixel 0's gradient, w_at at w^T [O, K]'s row 0, column
+    (tap, first channel), dx_at at pixel 0's tap's first channel in the padded dx."""
+
+    def __init__(self, module, name: str, g):
+        self.g = g
+        self.block = blocking(g.dtype)
+        self.functions = {(pixels, columns): self._emit(module, f"{name}_tile{pixels}x{columns}", pixels, columns)
+                          for pixels in _tile_sizes(g.window.out_w, self.block.mr)
+                          for columns in _tile_sizes(g.channels, self.block.nr)}
+
+    def _emit(self, module, name: str, pixels: int, columns: int) -> ir.Function:
+        g, win = self.g, self.g.window
+        kb = KernelBuilder(module, name, ["dy", "w", "dx"], [PTR] * 3, VOID)
+        b, panel = kb.b, _Panel(g.dtype, columns)
+        dy, w, dx = kb.arg("dy"), kb.arg("w"), kb.arg("dx")
+        sums = [[kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.halves]
+                for _ in range(pixels)]
+        with kb.loop(g.out_channels, "o") as o:
+            vectors = [panel.load(kb, w, b.mul(o, i64(g.depth)), start, mask) for start, mask in panel.halves]
+            for i in range(pixels):
+                value = kb.load(dy, g.dtype, b.add(o, i64(i * g.out_channels)))
+                for slot, vector in zip(sums[i], vectors):
+                    kb.set(slot, panel.fma(kb, value, vector, kb.get(slot, panel.vector)))
+        for i in range(pixels):
+            at = i64(i * win.stride_w * g.channels)
+            for slot, (start, mask) in zip(sums[i], panel.halves):
+                panel.store(kb, dx, at, start, b.fadd(panel.load(kb, dx, at, start, mask), kb.get(slot, panel.vector)),
+                            mask)
+        return kb.finish()
+
+    def emit_image(self, kb, dy, w_transposed, padded) -> None:
+        """padded (zeroed) += one image's input gradient, dy pointing at the image's first row."""
+        g, win, b = self.g, self.g.window, kb.b
+        with kb.loop(win.out_h, "oh") as oh:
+            top = b.mul(oh, i64(win.stride_h * g.padded_w))
+            out_row = b.mul(oh, i64(win.out_w))
+
+            def row_tile(first, pixels):
+                dy_at = _element(b, dy, b.mul(b.add(out_row, first), i64(g.out_channels)), g.dtype)
+                corner = b.mul(b.add(top, b.mul(first, i64(win.stride_w))), i64(g.channels))
+                with kb.loop(win.k_h, "kh") as kh:
+                    with kb.loop(win.k_w, "kw") as kw:
+                        tap = b.mul(b.add(b.mul(kh, i64(win.dilation_h * g.padded_w)),
+                                          b.mul(kw, i64(win.dilation_w))), i64(g.channels))
+                        column = b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels))
+
+                        def panel(channel, columns):
+                            b.call(self.functions[pixels, columns], [
+                                dy_at, _element(b, w_transposed, b.add(column, channel), g.dtype),
+                                _element(b, padded, b.add(b.add(corner, tap), channel), g.dtype)])
+
+                        _each_tile(kb, g.channels, self.block.nr, "panel", panel)
+
+            _each_tile(kb, win.out_w, self.block.mr, "pixels", row_tile)
+
