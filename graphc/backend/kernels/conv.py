@@ -380,7 +380,7 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
     images_at = partitions * filter_elements  # the tasks' padded images follow the partials
-    image_elements, gradient_elements = g.height * g.width * g.channels, g.window.out_h * g.window.out_w * g.out_channels
+    image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
 
     def partition_range(task, values, outer):
         b = task.b
@@ -476,7 +476,7 @@ def _tiled_input_gradient(kb, name, g: _Geometry) -> ir.Function:
         with kb.loop(g.out_channels, "o") as o:
             kb.store(transposed, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
                      kb.load(kb.arg("w"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
-    image_elements, gradient_elements = g.height * g.width * g.channels, g.window.out_h * g.window.out_w * g.out_channels
+    image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
     padded_elements = g.window.padded_h * g.window.padded_w * g.channels
 
     def image_range(task, values, outer):

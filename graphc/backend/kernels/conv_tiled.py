@@ -26,44 +26,10 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I8, I64, PTR, VOID, KernelBuilder, declare, i64, memory_type
+from graphc.backend.kernel_builder import I1, I8, I64, PTR, VOID, KernelBuilder, declare, i64
 from graphc.backend.kernels import channels
+from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.gemm import blocking
-
-
-class _Panel:
-    """NR (or fewer, the last panel's) output channels as one or two host vectors, the last masked."""
-
-    def __init__(self, dtype, columns: int):
-        self.dtype, self.width = dtype, target.lanes(dtype)
-        self.vector = ir.VectorType(memory_type(dtype), self.width)
-        self.halves = []
-        for start in range(0, columns, self.width):
-            valid = min(self.width, columns - start)
-            mask = None if valid == self.width else ir.Constant(ir.VectorType(I1, self.width),
-                                                                 [ir.Constant(I1, int(lane < valid))
-                                                                  for lane in range(self.width)])
-            self.halves.append((start, mask))
-
-    def load(self, kb, base, index, start, mask):
-        index = kb.b.add(index, i64(start))
-        if mask is None:
-            return kb.load_vector(base, self.dtype, index, self.width)
-        return kb.load_vector_masked(base, self.dtype, index, mask, ir.Constant(self.vector, None))
-
-    def store(self, kb, base, index, start, value, mask) -> None:
-        index = kb.b.add(index, i64(start))
-        if mask is None:
-            kb.store_vector(base, self.dtype, index, value)
-        else:
-            kb.store_vector_masked(base, self.dtype, index, value, mask)
-
-    def fma(self, kb, scalar, vector, accumulator):
-        """accumulator + scalar * vector, one fused multiply-add per lane."""
-        suffix = f"v{self.width}f{8 * self.dtype.size}"
-        fmuladd = declare(kb.module, f"llvm.fmuladd.{suffix}", self.vector, [self.vector] * 3)
-        return kb.b.call(fmuladd, [kb.broadcast(scalar, self.width), vector, accumulator])
 
 
 def _tile_sizes(extent: int, size: int) -> set:
@@ -82,25 +48,58 @@ def _each_tile(kb, extent: int, size: int, name: str, body) -> None:
         body(i64(full * size), rest)
 
 
-class ForwardTiles:
+class _Tiles:
+    """The micro-kernels of one convolution product, one per shape of tile: `rows` (of MR) x
+    `columns` (of NR, as host vectors, the last masked), their sums in 2*MR vector registers."""
+
+    arguments: tuple = ()  # the micro-kernel's pointer arguments
+
+    def __init__(self, module, name: str, g, rows: int, columns: int):
+        self.g = g
+        self.block = blocking(g.dtype)
+        self.functions = {(r, c): self._emit(module, f"{name}_tile{r}x{c}", r, c)
+                          for r in _tile_sizes(rows, self.block.mr) for c in _tile_sizes(columns, self.block.nr)}
+
+    def _begin(self, module, name: str, rows: int, columns: int, extra=()):
+        """The micro-kernel's builder, its vector groups and its rows x groups of zeroed sums."""
+        kb = KernelBuilder(module, name, list(self.arguments) + [a for a, _ in extra],
+                           [PTR] * len(self.arguments) + [t for _, t in extra], VOID)
+        panel = VectorGroups(self.g.dtype, columns)
+        sums = [[kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.groups] for _ in range(rows)]
+        return kb, panel, sums
+
+    @staticmethod
+    def _accumulate(kb, panel, sums, scalar, vectors) -> None:
+        """sums[j] += scalar * vectors[j], each a fused multiply-add."""
+        for slot, vector in zip(sums, vectors):
+            kb.set(slot, panel.fma(kb, scalar, vector, kb.get(slot, panel.vector)))
+
+    @staticmethod
+    def _load(kb, panel, base, index):
+        return [panel.load(kb, base, kb.b.add(index, i64(start)), mask) for start, mask in panel.groups]
+
+    @staticmethod
+    def _add_to(kb, panel, sums, base, index) -> None:
+        """base[index + group] += the sums, group by group."""
+        for slot, (start, mask) in zip(sums, panel.groups):
+            at = kb.b.add(index, i64(start))
+            panel.store(kb, base, at, kb.b.fadd(panel.load(kb, base, at, mask), kb.get(slot, panel.vector)), mask)
+
+
+class ForwardTiles(_Tiles):
     """The forward micro-kernels of one convolution: tile(x_at, w_at, y_at) computes y at the
     tile's pixels and panel, x_at pointing at pixel 0's first tap in the (padded) image, w_at at
     the panel's first column of w's row 0, y_at at the tile's first element of y."""
 
+    arguments = ("x", "w", "y")
+
     def __init__(self, module, name: str, g):
-        self.g = g
-        self.block = blocking(g.dtype)
-        self.functions = {(pixels, columns): self._emit(module, f"{name}_tile{pixels}x{columns}", pixels, columns)
-                          for pixels in _tile_sizes(g.window.out_w, self.block.mr)
-                          for columns in _tile_sizes(g.out_channels, self.block.nr)}
+        super().__init__(module, name, g, g.window.out_w, g.out_channels)
 
     def _emit(self, module, name: str, pixels: int, columns: int) -> ir.Function:
         g, win = self.g, self.g.window
-        kb = KernelBuilder(module, name, ["x", "w", "y"], [PTR] * 3, VOID)
-        b, panel = kb.b, _Panel(g.dtype, columns)
-        x, w, y = kb.arg("x"), kb.arg("w"), kb.arg("y")
-        sums = [[kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.halves]
-                for _ in range(pixels)]
+        kb, panel, sums = self._begin(module, name, pixels, columns)
+        b, x, w, y = kb.b, kb.arg("x"), kb.arg("w"), kb.arg("y")
         pixel_step = win.stride_w * g.channels
         with kb.loop(win.k_h, "kh") as kh:
             with kb.loop(win.k_w, "kw") as kw:
@@ -108,16 +107,14 @@ class ForwardTiles:
                             i64(g.channels))
                 weights = b.mul(b.mul(b.add(b.mul(kh, i64(win.k_w)), kw), i64(g.channels)), i64(g.out_channels))
                 with kb.loop(g.channels, "c") as c:
-                    row = b.add(weights, b.mul(c, i64(g.out_channels)))
-                    vectors = [panel.load(kb, w, row, start, mask) for start, mask in panel.halves]
+                    vectors = self._load(kb, panel, w, b.add(weights, b.mul(c, i64(g.out_channels))))
                     at = b.add(tap, c)
                     for i in range(pixels):
-                        value = kb.load(x, g.dtype, b.add(at, i64(i * pixel_step)))
-                        for slot, vector in zip(sums[i], vectors):
-                            kb.set(slot, panel.fma(kb, value, vector, kb.get(slot, panel.vector)))
+                        self._accumulate(kb, panel, sums[i], kb.load(x, g.dtype, b.add(at, i64(i * pixel_step))),
+                                         vectors)
         for i in range(pixels):
-            for slot, (start, mask) in zip(sums[i], panel.halves):
-                panel.store(kb, y, i64(i * g.out_channels), start, kb.get(slot, panel.vector), mask)
+            for slot, (start, mask) in zip(sums[i], panel.groups):
+                panel.store(kb, y, i64(i * g.out_channels + start), kb.get(slot, panel.vector), mask)
         return kb.finish()
 
     def emit_image(self, kb, image, w, y) -> None:
@@ -180,7 +177,7 @@ def _copy_interior(kb, g, images, image, padded, into_padded: bool) -> None:
 SEGMENT_PIXELS = 64
 
 
-class FilterGradientTiles:
+class FilterGradientTiles(_Tiles):
     """The filter gradient's micro-kernels, over dw^T [O, K]: a tile of MR output channels x NR
     channels of one tap holds 2*MR vectors; per output pixel, one broadcast of dy per output channel
     and two vector loads of the tap's input channels feed 2*MR FMAs. (dw itself, [K, O], would need
@@ -190,39 +187,26 @@ class FilterGradientTiles:
     channel of the tile in the (padded) image, dy_at at the image's first row, first channel of
     the tile, partial_at at the tile's first element of the partial dw^T."""
 
+    arguments = ("x", "dy", "partial")
+
     def __init__(self, module, name: str, g):
-        self.g = g
-        self.block = blocking(g.dtype)
-        self.functions = {(outputs, columns): self._emit(module, f"{name}_tile{outputs}x{columns}", outputs, columns)
-                          for outputs in _tile_sizes(g.out_channels, self.block.mr)
-                          for columns in _tile_sizes(g.channels, self.block.nr)}
+        super().__init__(module, name, g, g.out_channels, g.channels)
 
     def _emit(self, module, name: str, outputs: int, columns: int) -> ir.Function:
         g, win = self.g, self.g.window
-        kb = KernelBuilder(module, name, ["x", "dy", "partial", "first_row", "rows"], [PTR] * 3 + [I64, I64], VOID)
-        b, panel = kb.b, _Panel(g.dtype, columns)
-        x, dy, partial = kb.arg("x"), kb.arg("dy"), kb.arg("partial")
-        sums = [[kb.variable(panel.vector) for _ in panel.halves] for _ in range(outputs)]
-        for row_sums in sums:
-            for slot in row_sums:
-                kb.set(slot, ir.Constant(panel.vector, None))
+        kb, panel, sums = self._begin(module, name, outputs, columns, [("first_row", I64), ("rows", I64)])
+        b, x, dy, partial = kb.b, kb.arg("x"), kb.arg("dy"), kb.arg("partial")
         with kb.loop(kb.arg("rows"), "row") as r:
             oh = b.add(kb.arg("first_row"), r)
             top = b.mul(b.mul(oh, i64(win.stride_h * g.padded_w)), i64(g.channels))
             gradients = b.mul(b.mul(oh, i64(win.out_w)), i64(g.out_channels))
             with kb.loop(win.out_w, "ow") as ow:
-                at = b.add(top, b.mul(ow, i64(win.stride_w * g.channels)))
-                vectors = [panel.load(kb, x, at, start, mask) for start, mask in panel.halves]
+                vectors = self._load(kb, panel, x, b.add(top, b.mul(ow, i64(win.stride_w * g.channels))))
                 gradient = b.add(gradients, b.mul(ow, i64(g.out_channels)))
                 for i in range(outputs):
-                    value = kb.load(dy, g.dtype, b.add(gradient, i64(i)))
-                    for slot, vector in zip(sums[i], vectors):
-                        kb.set(slot, panel.fma(kb, value, vector, kb.get(slot, panel.vector)))
+                    self._accumulate(kb, panel, sums[i], kb.load(dy, g.dtype, b.add(gradient, i64(i))), vectors)
         for i in range(outputs):
-            for slot, (start, mask) in zip(sums[i], panel.halves):
-                row = i64(i * g.depth)
-                total = b.fadd(panel.load(kb, partial, row, start, mask), kb.get(slot, panel.vector))
-                panel.store(kb, partial, row, start, total, mask)
+            self._add_to(kb, panel, sums[i], partial, i64(i * g.depth))
         return kb.finish()
 
     def emit_image(self, kb, image, dy, partial) -> None:
@@ -252,7 +236,7 @@ class FilterGradientTiles:
         _each_tile(kb, win.out_h, segment, "segment", rows)
 
 
-class InputGradientTiles:
+class InputGradientTiles(_Tiles):
     """The input gradient's micro-kernels: dx = col2im(dy @ w^T) without the columns. A tile of MR
     pixels of one output row x NR channels of one tap holds 2*MR vectors; per output channel, one
     broadcast of dy per pixel and two vector loads of w^T's row (packed once per call) feed 2*MR
@@ -260,31 +244,21 @@ class InputGradientTiles:
     tile(dy_at, w_at, dx_at) with dy_at at pixel 0's gradient, w_at at w^T [O, K]'s row 0, column
     (tap, first channel), dx_at at pixel 0's tap's first channel in the padded dx."""
 
+    arguments = ("dy", "w", "dx")
+
     def __init__(self, module, name: str, g):
-        self.g = g
-        self.block = blocking(g.dtype)
-        self.functions = {(pixels, columns): self._emit(module, f"{name}_tile{pixels}x{columns}", pixels, columns)
-                          for pixels in _tile_sizes(g.window.out_w, self.block.mr)
-                          for columns in _tile_sizes(g.channels, self.block.nr)}
+        super().__init__(module, name, g, g.window.out_w, g.channels)
 
     def _emit(self, module, name: str, pixels: int, columns: int) -> ir.Function:
         g, win = self.g, self.g.window
-        kb = KernelBuilder(module, name, ["dy", "w", "dx"], [PTR] * 3, VOID)
-        b, panel = kb.b, _Panel(g.dtype, columns)
-        dy, w, dx = kb.arg("dy"), kb.arg("w"), kb.arg("dx")
-        sums = [[kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.halves]
-                for _ in range(pixels)]
+        kb, panel, sums = self._begin(module, name, pixels, columns)
+        b, dy, w, dx = kb.b, kb.arg("dy"), kb.arg("w"), kb.arg("dx")
         with kb.loop(g.out_channels, "o") as o:
-            vectors = [panel.load(kb, w, b.mul(o, i64(g.depth)), start, mask) for start, mask in panel.halves]
+            vectors = self._load(kb, panel, w, b.mul(o, i64(g.depth)))
             for i in range(pixels):
-                value = kb.load(dy, g.dtype, b.add(o, i64(i * g.out_channels)))
-                for slot, vector in zip(sums[i], vectors):
-                    kb.set(slot, panel.fma(kb, value, vector, kb.get(slot, panel.vector)))
+                self._accumulate(kb, panel, sums[i], kb.load(dy, g.dtype, b.add(o, i64(i * g.out_channels))), vectors)
         for i in range(pixels):
-            at = i64(i * win.stride_w * g.channels)
-            for slot, (start, mask) in zip(sums[i], panel.halves):
-                panel.store(kb, dx, at, start, b.fadd(panel.load(kb, dx, at, start, mask), kb.get(slot, panel.vector)),
-                            mask)
+            self._add_to(kb, panel, sums[i], dx, i64(i * win.stride_w * g.channels))
         return kb.finish()
 
     def emit_image(self, kb, dy, w_transposed, padded) -> None:
