@@ -12,7 +12,8 @@ from tests.backend.test_ops_compiled import assert_same
 
 # (input shape, kernel size, output channels, stride, padding, dilation)
 # K = KH*KW*C at most windows.DIRECT_MAX_DEPTH: the forward and filter gradient are direct (no im2col);
-# other forwards (not pointwise) run register tiles over the image (kernels/conv_tiled.py).
+# others (not pointwise) with at least 16 channels along the vectors (O forward, C backward) run register
+# tiles over the image (kernels/conv_tiled.py).
 CONVOLUTIONS = [
     ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),       # direct (K = 27)
     ((2, 7, 6, 5), 3, 4, 1, "SAME", 1),       # the same through im2col (K = 45)
@@ -25,10 +26,11 @@ CONVOLUTIONS = [
     ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),      # 1x1 with a stride: still im2col
     ((3, 4, 4, 20), 1, 9, 1, "SAME", 1),      # pointwise: the input is the im2col matrix
     ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),     # channels not a multiple of the vector width
-    ((2, 9, 31, 6), 3, 40, 1, "VALID", 1),    # register tiles read x in place (no padding): an output row
+    ((2, 9, 31, 16), 3, 40, 1, "VALID", 1),   # register tiles read x in place (no padding): an output row
                                               # of 29 = 14 + 14 + 1 pixels, 40 channels = 32 + 8 (masked)
-    ((3, 16, 17, 12), 3, 33, 1, "SAME", 1),   # register tiles over a zero-bordered copy, 33 = 32 + 1
-    ((1, 12, 11, 7), 3, 16, 2, "SAME", 1),    # batch 1: one partition of the filter gradient has an image
+    ((3, 16, 17, 20), 3, 33, 1, "SAME", 1),   # register tiles over a zero-bordered copy, 33 = 32 + 1, C = 16 + 4
+    ((2, 9, 9, 16), 3, 5, 1, "SAME", 2),      # dilated; O = 5: the forward through im2col, the gradients tiled
+    ((1, 12, 11, 18), 3, 16, 2, "SAME", 1),   # batch 1: one partition of the filter gradient has an image
     ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient
                                               # chunks of whole images (with a 1 MB L2: 2 and 1)
     ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros

@@ -166,13 +166,13 @@ def test_filter_gradient_of_many_chunks(monkeypatch):
 
 
 def test_filter_gradient_of_register_tiles():
-    # K = 3*3*4: register tiles over the images (kernels/conv_tiled.py), 25 images a partition, each
+    # K = 3*3*16: register tiles over the images (kernels/conv_tiled.py), 25 images a partition, each
     # summed in segments of 3 output rows (84 pixels) before joining the partition's partial filter.
     rng = np.random.RandomState(6)
-    images = rng.uniform(0, 1, (200, 28, 28, 4)).astype(np.float32)
+    images = rng.uniform(0, 1, (200, 28, 28, 16)).astype(np.float32)
     grads = rng.uniform(0, 1, (200, 28, 28, 4)).astype(np.float32)
     x, dy = tf.placeholder(tf.float32, images.shape), tf.placeholder(tf.float32, grads.shape)
-    filter_gradient = run(tf.nn.conv2d_backprop_filter(x, [3, 3, 4, 4], dy, [1, 1, 1, 1], "SAME"),
+    filter_gradient = run(tf.nn.conv2d_backprop_filter(x, [3, 3, 16, 4], dy, [1, 1, 1, 1], "SAME"),
                           {x: images, dy: grads})
     assert relative_error(filter_gradient, exact_filter_gradient(images, grads)) <= TARGET
 
@@ -209,7 +209,7 @@ def test_long_sums_are_bit_identical_with_one_and_two_threads(restore_threads):
             x, dy = tf.placeholder(tf.float32, [200, 28, 28, 1]), tf.placeholder(tf.float32, [200, 28, 28, 4])
             fetches = [tf.matmul(a, b), tf.matmul(b, a, transpose_a=True, transpose_b=True), tf.reduce_sum(a, 0),
                        tf.nn.conv2d_backprop_filter(x, [3, 3, 1, 4], dy, [1, 1, 1, 1], "SAME"),
-                       tf.nn.conv2d_backprop_filter(tf.tile(x, [1, 1, 1, 4]), [3, 3, 4, 4], dy, [1, 1, 1, 1],
+                       tf.nn.conv2d_backprop_filter(tf.tile(x, [1, 1, 1, 16]), [3, 3, 16, 4], dy, [1, 1, 1, 1],
                                                     "SAME")]  # register tiles
             results.append(run(fetches, {a: feeds_values["a"], b: feeds_values["b"], x: feeds_values["images"],
                                          dy: feeds_values["grads"]}))

@@ -121,8 +121,8 @@ def test_memory_plan_gives_convolutions_a_workspace():
     """A register-tiled forward convolution gets a zero-bordered image per task, unless its
     image needs no padding; a pointwise one reads x as it is, a direct one needs nothing."""
     x = tf.placeholder(tf.float32, [2, 6, 6, 5])
-    y = tf.nn.conv2d(x, tf.ones([3, 3, 5, 4]), [1, 2, 2, 1], "SAME")  # K = 45: register tiles, padded
-    valid = tf.nn.conv2d(x, tf.ones([3, 3, 5, 4]), [1, 1, 1, 1], "VALID")  # every tap inside x
+    y = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 2, 2, 1], "SAME")  # K = 45, O = 16: register tiles, padded
+    valid = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 1, 1, 1], "VALID")  # every tap inside x
     pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 5, 4]), [1, 1, 1, 1], "SAME")
     gray = tf.placeholder(tf.float32, [2, 6, 6, 1])
     direct = tf.nn.conv2d(gray, tf.ones([3, 3, 1, 4]), [1, 1, 1, 1], "SAME")  # K = 9: direct, no im2col
@@ -151,6 +151,7 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     assert gradient.workspace_bytes == windows.FILTER_PARTITIONS * (288 * 64 + 29 * 29 * 32) * 4
     backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T, then a padded dx per task
     assert backward.tiled and backward.workspace_bytes == (288 * 64 + windows.MAX_CONV_TASKS * 29 * 29 * 32) * 4
+    assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
     assert not convolution("forward", huge).tiled
 
