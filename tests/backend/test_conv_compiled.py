@@ -56,6 +56,12 @@ def test_convolutions_and_their_gradients():
     assert_convolutions_match_reference(CONVOLUTIONS)
 
 
+def test_register_tiles_in_float64():
+    """Half as many lanes a vector: other tile widths (NR) and masks."""
+    assert_convolutions_match_reference([((2, 9, 31, 16), 3, 40, 1, "VALID", 1), ((2, 8, 9, 21), 3, 19, 2, "SAME", 1)],
+                                        tf.float64)
+
+
 def test_convolutions_through_im2col(monkeypatch):
     monkeypatch.setattr(windows, "tiled_image_bytes", lambda: 0)
     assert_convolutions_match_reference(IM2COL_CONVOLUTIONS)
