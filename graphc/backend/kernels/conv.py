@@ -1,4 +1,4 @@
-"""Convolutions as products with the blocked GEMM (kernels/gemm.py) over im2col matrices.
+"""Convolutions: products with the blocked GEMM (kernels/gemm.py) over im2col matrices, or register tiles.
 
 For a convolution of x [N, H, W, C] with w [KH, KW, C, O] giving y [N, OH, OW, O],
 the im2col matrix X has one row per output pixel (M = N*OH*OW) and one column per
@@ -25,7 +25,10 @@ in the kernel's workspace (sized by
 Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
 A pointwise window (1x1, stride 1) needs no im2col: x is X. A small K (a first
-layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py.
+layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py; an image
+whose padded copy fits in a quarter of the L2, with 16 or more channels along
+the vectors, by register tiles that read it in place (kernels/conv_tiled.py,
+Convolution.tiled): im2col and the GEMM serve the larger images.
 """
 
 from __future__ import annotations

@@ -4,23 +4,34 @@ The im2col GEMM (kernels/conv.py) writes each output pixel's K = KH*KW*C taps
 into a chunk, the GEMM then copies the chunk again into its MR-row panels, and
 only then multiplies: with the tutorial CNN's second layer (K = 288, O = 64) an
 element of the chunk serves 2 x 64 multiply-adds, so those two copies cost a
-third of the kernel. Here the micro-kernel reads the image itself. The taps of
+third of the kernel. Here the micro-kernels read the image itself. The taps of
 MR neighbouring output pixels of one output row, for one (kh, kw), are MR rows
-of C contiguous channels a stride apart: a GEMM's A read in place.
+of C contiguous channels a stride apart: a GEMM's A read in place. Each tile
+holds its sums in 2*MR vector registers (the GEMM micro-kernel's shape):
 
-    forward:  a tile of MR pixels of one output row x NR output channels is held in
-              2*MR vector registers; per (kh, kw, c): one broadcast of x per pixel
-              and two vector loads of w's row (kh, kw, c) feed 2*MR FMAs
+    forward:          MR pixels of an output row x NR output channels; per (kh, kw, c)
+                      one broadcast of x per pixel and two vector loads of w's row
+                      (kh, kw, c) feed 2*MR FMAs; each output element sums its taps in
+                      the order (kh, kw, c)
+    filter gradient:  MR output channels x NR input channels of one tap, over dw^T;
+                      per output pixel one broadcast of dy per output channel and two
+                      vector loads of the tap's channels; summed over an image in
+                      segments of output rows, then images in order
+    input gradient:   MR pixels of an output row x NR channels of one tap; per output
+                      channel one broadcast of dy per pixel and two vector loads of
+                      w^T; the tile is then added where its taps read, in the padded
+                      dx, tap after tap in order
 
 Taps in the padding must read zeros: an image that needs padding is first
 copied into a zero-bordered one (Window.padded_h x padded_w, in the task's
-workspace; the border is zeroed once per task, the interior overwritten per
-image), so that no tap is ever tested. The tiles of an output row are full
-(MR pixels) but for the last, and the panels of output channels full (NR) but
-for the last: both are known when compiling, so each shape of tile is its own
-micro-kernel with constant offsets. Each output element sums its taps in the
-order (kh, kw, c), whatever the thread count.
+workspace), so that no tap is ever tested. The tiles of an output row (or of
+the channels) are full (MR) but for the last, and the panels of channels full
+(NR) but for the last: both are known when compiling, so each shape of tile is
+its own micro-kernel with constant offsets. Which image a task computes, or
+which partition a filter gradient's image sums into, does not depend on the
+thread count: results are bit-identical with any number of threads.
 """
+
 
 from __future__ import annotations
 
