@@ -68,13 +68,26 @@ class Window:
                 cols = kw * self.dilation_w + self.stride_w * np.arange(self.out_w)
                 yield kh, kw, rows, cols
 
+    @property
+    def padded_h(self) -> int:
+        """Rows of the input padded so that every tap's rows (see taps) are inside."""
+        return max(self.pad_top + self.in_h,
+                   (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
+
+    @property
+    def padded_w(self) -> int:
+        """Columns of the input padded so that every tap's columns (see taps) are inside."""
+        return max(self.pad_left + self.in_w,
+                   (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
+
+    @property
+    def unpadded(self) -> bool:
+        """Whether every tap falls inside the input as it is (the padded input is the input)."""
+        return (self.pad_top, self.pad_left, self.padded_h, self.padded_w) == (0, 0, self.in_h, self.in_w)
+
     def padded(self, x, fill):
         """x [N, H, W, C] padded so every tap's rows and cols (see taps) are inside."""
-        rows = max(self.pad_top + self.in_h,
-                   (self.k_h - 1) * self.dilation_h + self.stride_h * max(self.out_h - 1, 0) + 1)
-        cols = max(self.pad_left + self.in_w,
-                   (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
-        out = np.full((x.shape[0], rows, cols, x.shape[3]), fill, dtype=x.dtype)
+        out = np.full((x.shape[0], self.padded_h, self.padded_w, x.shape[3]), fill, dtype=x.dtype)
         out[:, self.pad_top:self.pad_top + self.in_h, self.pad_left:self.pad_left + self.in_w, :] = x
         return out
 
@@ -110,11 +123,20 @@ FILTER_PARTITIONS = 8
 # then finds them there) and needs no workspace; its filter gradient needs the partials alone.
 DIRECT_MAX_DEPTH = 32
 DIRECT_MAX_OUT_CHANNELS = 256
+# Register tiles (Convolution.tiled) run their vectors along the output channels (forward) or the
+# input channels (gradients): with fewer than this many, most lanes of an AVX-512 vector would be
+# empty (a first layer's input gradient, C = 1, took 2.8 times as long as through im2col).
+TILED_MIN_CHANNELS = 16
 
 
 def im2col_chunk_bytes() -> int:
     """The size of one task's im2col chunk: half this machine's L2."""
     return machine.data_cache_bytes()[2] // 2
+
+
+def tiled_image_bytes() -> int:
+    """The largest padded image register tiles read in place (Convolution.tiled): a quarter of the L2."""
+    return machine.data_cache_bytes()[2] // 4
 
 
 @dataclass(frozen=True)
@@ -172,6 +194,21 @@ class Convolution:
                 and self.out_channels <= DIRECT_MAX_OUT_CHANNELS)
 
     @property
+    def tiled(self) -> bool:
+        """Whether the kernel reads the image in place with register tiles (kernels/conv_tiled.py)
+        instead of through im2col chunks: a convolution or gradient, not direct nor pointwise, with
+        at least TILED_MIN_CHANNELS channels along its vectors (O forward, C for the gradients), whose
+        padded image fits in a quarter of the L2 (each tile reads it again)."""
+        lanes = self.out_channels if self.product == "forward" else self.image[3]
+        return (not self.window.pointwise and not self.direct and lanes >= TILED_MIN_CHANNELS
+                and self.padded_image_elements * self.element_bytes <= tiled_image_bytes())
+
+    @property
+    def padded_image_elements(self) -> int:
+        """Elements of one image padded so that every tap is inside it (Window.padded)."""
+        return self.window.padded_h * self.window.padded_w * self.image[3]
+
+    @property
     def chunk_rows(self) -> int:
         """How many im2col rows (output pixels) one task multiplies at a time."""
         if self.product == "input_gradient":  # whole images (an image's dx gathers only from its own rows)
@@ -186,6 +223,9 @@ class Convolution:
     @property
     def tasks(self) -> int:
         """How many tasks (each with its own chunk of the workspace) the kernel runs."""
+        if self.tiled:  # whole images
+            return max(1, min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS,
+                              self.image[0]))
         chunks = max(1, -(-self.rows // self.chunk_rows))
         return min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS, chunks)
 
@@ -199,6 +239,14 @@ class Convolution:
             return 0
         if self.direct:
             return max(1, (self.tasks - 1) * self.depth * self.out_channels) * self.element_bytes
+        if self.tiled:  # a padded image per task (unless no tap needs padding); a filter gradient's
+            # partials, an input gradient's w^T
+            elements = 0 if self.window.unpadded else self.tasks * self.padded_image_elements
+            if self.product == "filter_gradient":
+                elements += self.tasks * self.depth * self.out_channels
+            if self.product == "input_gradient":
+                elements += self.depth * self.out_channels
+            return max(1, elements) * self.element_bytes if elements else 0
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

@@ -6,11 +6,14 @@ import pytest
 
 import graphc as tf
 from graphc.compiler import driver
+from graphc.core import windows
 from graphc.runtime import loader
 from tests.backend.test_ops_compiled import assert_same
 
 # (input shape, kernel size, output channels, stride, padding, dilation)
-# K = KH*KW*C at most windows.DIRECT_MAX_DEPTH: the forward and filter gradient are direct (no im2col).
+# K = KH*KW*C at most windows.DIRECT_MAX_DEPTH: the forward and filter gradient are direct (no im2col);
+# others (not pointwise) with at least 16 channels along the vectors (O forward, C backward) run register
+# tiles over the image (kernels/conv_tiled.py).
 CONVOLUTIONS = [
     ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),       # direct (K = 27)
     ((2, 7, 6, 5), 3, 4, 1, "SAME", 1),       # the same through im2col (K = 45)
@@ -23,6 +26,11 @@ CONVOLUTIONS = [
     ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),      # 1x1 with a stride: still im2col
     ((3, 4, 4, 20), 1, 9, 1, "SAME", 1),      # pointwise: the input is the im2col matrix
     ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),     # channels not a multiple of the vector width
+    ((2, 9, 31, 16), 3, 40, 1, "VALID", 1),   # register tiles read x in place (no padding): an output row
+                                              # of 29 = 14 + 14 + 1 pixels, 40 channels = 32 + 8 (masked)
+    ((3, 16, 17, 20), 3, 33, 1, "SAME", 1),   # register tiles over a zero-bordered copy, 33 = 32 + 1, C = 16 + 4
+    ((2, 9, 9, 16), 3, 5, 1, "SAME", 2),      # dilated; O = 5: the forward through im2col, the gradients tiled
+    ((1, 12, 11, 18), 3, 16, 2, "SAME", 1),   # batch 1: one partition of the filter gradient has an image
     ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient
                                               # chunks of whole images (with a 1 MB L2: 2 and 1)
     ((0, 5, 5, 2), 3, 3, 1, "SAME", 1),       # an empty batch: the filter gradient is zeros
@@ -33,11 +41,36 @@ POOLS = [((2, 7, 6, 3), 3, 2, "SAME"), ((1, 8, 8, 2), 2, 2, "VALID"), ((2, 5, 7,
          ((1, 6, 6, 1), 3, 1, "SAME"), ((4, 14, 14, 64), 2, 2, "SAME"), ((0, 4, 4, 2), 2, 2, "SAME")]
 
 
-def test_convolutions_and_their_gradients(dtype=tf.float32):
+# Through im2col chunks and the GEMM (images too large for register tiles; made so here by a limit of 0).
+IM2COL_CONVOLUTIONS = [
+    ((2, 7, 6, 5), 3, 4, 1, "SAME", 1),
+    ((2, 7, 7, 4), 3, 3, 1, "SAME", 2),
+    ((1, 5, 5, 2), 1, 3, 4, "VALID", 1),
+    ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),
+    ((2, 9, 31, 6), 3, 40, 1, "VALID", 1),
+]
+
+
+def test_convolutions_and_their_gradients():
     """float32 here; the float64 kernels run in tests/gradient_cases.py."""
+    assert_convolutions_match_reference(CONVOLUTIONS)
+
+
+def test_register_tiles_in_float64():
+    """Half as many lanes a vector: other tile widths (NR) and masks."""
+    assert_convolutions_match_reference([((2, 9, 31, 16), 3, 40, 1, "VALID", 1), ((2, 8, 9, 21), 3, 19, 2, "SAME", 1)],
+                                        tf.float64)
+
+
+def test_convolutions_through_im2col(monkeypatch):
+    monkeypatch.setattr(windows, "tiled_image_bytes", lambda: 0)
+    assert_convolutions_match_reference(IM2COL_CONVOLUTIONS)
+
+
+def assert_convolutions_match_reference(convolutions, dtype=tf.float32):
     rng = np.random.RandomState(0)
     fetches, feeds = [], {}
-    for shape, k, out, stride, padding, dilation in CONVOLUTIONS:
+    for shape, k, out, stride, padding, dilation in convolutions:
         x, w = tf.placeholder(dtype, shape), tf.placeholder(dtype, [k, k, shape[3], out])
         y = tf.nn.conv2d(x, w, [1, stride, stride, 1], padding, dilations=[1, dilation, dilation, 1])
         dy = tf.constant(rng.randn(*y.shape.as_list()), dtype=dtype)

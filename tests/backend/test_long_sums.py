@@ -144,6 +144,14 @@ def test_small_products_sum_their_k_range_in_blocks():
         assert relative_error(product, a.astype(np.float64) @ b.astype(np.float64)) <= TARGET
 
 
+def exact_filter_gradient(images, grads):
+    """The 3x3 SAME filter gradient of 28x28 images, summed in float64."""
+    padded = np.pad(images.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    wide = grads.astype(np.float64)
+    return np.array([[np.tensordot(padded[:, i:i + 28, j:j + 28], wide, axes=([0, 1, 2], [0, 1, 2]))
+                      for j in range(3)] for i in range(3)])
+
+
 def test_filter_gradient_of_many_chunks(monkeypatch):
     # One output pixel per im2col chunk: 156,800 chunks, 19,600 per partition, each chunk's product
     # added to the partition's partial filter (one after another: 1.6e-6; in segments: 2.4e-7).
@@ -154,11 +162,19 @@ def test_filter_gradient_of_many_chunks(monkeypatch):
     x, dy = tf.placeholder(tf.float32, images.shape), tf.placeholder(tf.float32, grads.shape)
     filter_gradient = run(tf.nn.conv2d_backprop_filter(x, [3, 3, 1, 4], dy, [1, 1, 1, 1], "SAME"),
                           {x: images, dy: grads})
-    padded = np.pad(images.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
-    wide = grads.astype(np.float64)
-    exact = np.array([[np.tensordot(padded[:, i:i + 28, j:j + 28], wide, axes=([0, 1, 2], [0, 1, 2])) for j in range(3)]
-                      for i in range(3)])
-    assert relative_error(filter_gradient, exact) <= TARGET
+    assert relative_error(filter_gradient, exact_filter_gradient(images, grads)) <= TARGET
+
+
+def test_filter_gradient_of_register_tiles():
+    # K = 3*3*16: register tiles over the images (kernels/conv_tiled.py), 25 images a partition, each
+    # summed in segments of 3 output rows (84 pixels) before joining the partition's partial filter.
+    rng = np.random.RandomState(6)
+    images = rng.uniform(0, 1, (200, 28, 28, 16)).astype(np.float32)
+    grads = rng.uniform(0, 1, (200, 28, 28, 4)).astype(np.float32)
+    x, dy = tf.placeholder(tf.float32, images.shape), tf.placeholder(tf.float32, grads.shape)
+    filter_gradient = run(tf.nn.conv2d_backprop_filter(x, [3, 3, 16, 4], dy, [1, 1, 1, 1], "SAME"),
+                          {x: images, dy: grads})
+    assert relative_error(filter_gradient, exact_filter_gradient(images, grads)) <= TARGET
 
 
 def test_global_average_pool_over_many_pixels():
@@ -192,7 +208,9 @@ def test_long_sums_are_bit_identical_with_one_and_two_threads(restore_threads):
             a, b = tf.placeholder(tf.float32, [600, 5000]), tf.placeholder(tf.float32, [5000, 40])
             x, dy = tf.placeholder(tf.float32, [200, 28, 28, 1]), tf.placeholder(tf.float32, [200, 28, 28, 4])
             fetches = [tf.matmul(a, b), tf.matmul(b, a, transpose_a=True, transpose_b=True), tf.reduce_sum(a, 0),
-                       tf.nn.conv2d_backprop_filter(x, [3, 3, 1, 4], dy, [1, 1, 1, 1], "SAME")]
+                       tf.nn.conv2d_backprop_filter(x, [3, 3, 1, 4], dy, [1, 1, 1, 1], "SAME"),
+                       tf.nn.conv2d_backprop_filter(tf.tile(x, [1, 1, 1, 16]), [3, 3, 16, 4], dy, [1, 1, 1, 1],
+                                                    "SAME")]  # register tiles
             results.append(run(fetches, {a: feeds_values["a"], b: feeds_values["b"], x: feeds_values["images"],
                                          dy: feeds_values["grads"]}))
     for one, two in zip(*results):

@@ -117,20 +117,43 @@ def test_shape_rules_and_their_errors():
         tf.nn.conv2d(tf.zeros([1, 2, 2, 1]), tf.zeros([3, 3, 1, 1]), [1, 1, 1, 1], "VALID")
 
 
-def test_memory_plan_gives_convolutions_an_im2col_workspace():
+def test_memory_plan_gives_convolutions_a_workspace():
+    """A register-tiled forward convolution gets a zero-bordered image per task, unless its
+    image needs no padding; a pointwise one reads x as it is, a direct one needs nothing."""
     x = tf.placeholder(tf.float32, [2, 6, 6, 5])
-    y = tf.nn.conv2d(x, tf.ones([3, 3, 5, 4]), [1, 2, 2, 1], "SAME")  # K = 45: im2col
+    y = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 2, 2, 1], "SAME")  # K = 45, O = 16: register tiles, padded
+    valid = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 1, 1, 1], "VALID")  # every tap inside x
     pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 5, 4]), [1, 1, 1, 1], "SAME")
     gray = tf.placeholder(tf.float32, [2, 6, 6, 1])
     direct = tf.nn.conv2d(gray, tf.ones([3, 3, 1, 4]), [1, 1, 1, 1], "SAME")  # K = 9: direct, no im2col
-    program = run_pipeline(lower([y, pointwise, direct], feed_types({x: np.zeros([2, 6, 6, 5]),
-                                                                     gray: np.zeros([2, 6, 6, 1])})).program)
+    program = run_pipeline(lower([y, valid, pointwise, direct], feed_types({x: np.zeros([2, 6, 6, 5]),
+                                                                            gray: np.zeros([2, 6, 6, 1])})).program)
     plan = program.memory_plan
     (conv,) = [inst for inst in program.instructions if inst.op == "conv2d" and inst.values[1].type.shape[2] == 5
-               and inst.values[1].type.shape[0] == 3]
-    assert list(plan.workspaces) == [conv.result.id]  # the pointwise one reads x as it is
-    assert plan.arena_bytes >= 2 * 3 * 3 * 45 * 4
+               and inst.values[1].type.shape[0] == 3 and inst.attrs["padding"] == "SAME"]
+    assert list(plan.workspaces) == [conv.result.id]
+    assert plan.arena_bytes >= 2 * 7 * 7 * 5 * 4  # two images of 6x6 padded to 7x7 (one row, one column)
     assert "workspace of" in plan.describe()
+
+
+def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
+    def convolution(product, image, padding="SAME"):
+        window = windows.conv_window(image, (3, 3, image[3], 64), {"strides": [1, 2, 2, 1], "padding": padding})
+        return windows.Convolution(image, (3, 3, image[3], 64), window, product, 4)
+
+    tutorial = convolution("forward", (100, 28, 28, 32))
+    assert tutorial.tiled and tutorial.tasks == windows.MAX_CONV_TASKS
+    assert (tutorial.window.padded_h, tutorial.window.padded_w) == (29, 29)  # SAME pads one row at the bottom
+    assert tutorial.workspace_bytes == windows.MAX_CONV_TASKS * 29 * 29 * 32 * 4
+    assert convolution("forward", (100, 29, 29, 32), "VALID").workspace_bytes == 0  # no padding: read x in place
+    gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T, then a padded image per task
+    assert gradient.tiled and gradient.tasks == windows.FILTER_PARTITIONS
+    assert gradient.workspace_bytes == windows.FILTER_PARTITIONS * (288 * 64 + 29 * 29 * 32) * 4
+    backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T, then a padded dx per task
+    assert backward.tiled and backward.workspace_bytes == (288 * 64 + windows.MAX_CONV_TASKS * 29 * 29 * 32) * 4
+    assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
+    huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
+    assert not convolution("forward", huge).tiled
 
 
 def test_small_depths_are_direct_convolutions():

@@ -1,4 +1,4 @@
-"""Convolutions as products with the blocked GEMM (kernels/gemm.py) over im2col matrices.
+"""Convolutions: products with the blocked GEMM (kernels/gemm.py) over im2col matrices, or register tiles.
 
 For a convolution of x [N, H, W, C] with w [KH, KW, C, O] giving y [N, OH, OW, O],
 the im2col matrix X has one row per output pixel (M = N*OH*OW) and one column per
@@ -25,7 +25,10 @@ in the kernel's workspace (sized by
 Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
 A pointwise window (1x1, stride 1) needs no im2col: x is X. A small K (a first
-layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py.
+layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py; an image
+whose padded copy fits in a quarter of the L2, with 16 or more channels along
+the vectors, by register tiles that read it in place (kernels/conv_tiled.py,
+Convolution.tiled): im2col and the GEMM serve the larger images.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import llvmlite.ir as ir
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
-from graphc.backend.kernels import channels, conv_direct
+from graphc.backend.kernels import channels, conv_direct, conv_tiled
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
 from graphc.backend.kernels.matmul import emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
@@ -56,6 +59,7 @@ class _Geometry:
         self.window = convolution.window
         self.rows, self.depth = convolution.rows, convolution.depth  # M and K of the im2col product
         self.chunk_rows = convolution.chunk_rows
+        self.padded_h, self.padded_w = convolution.window.padded_h, convolution.window.padded_w
 
 
 def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None, epilogue=None,
@@ -176,6 +180,12 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
         _emit_direct_forward(kb, name, g, chunks, [x, w, y, buffers_arg], epilogue, context_for)
         b.ret(ir.Constant(I32, 0))
         return kb.function
+    if g.convolution.tiled:
+        workspace = (buffers.workspace(kb, buffers_arg, conv.result) if g.convolution.workspace_bytes
+                     else ir.Constant(PTR, None))
+        _emit_tiled_forward(kb, name, g, [x, w, y, workspace, buffers_arg], epilogue, context_for)
+        b.ret(ir.Constant(I32, 0))
+        return kb.function
 
     def chunk_range(task, values, outer):
         tb = task.b
@@ -214,6 +224,38 @@ def _emit_direct_forward(kb, name, g: _Geometry, chunks: int, values, epilogue, 
 
     emit_parallel_for(kb, f"{name}_direct", chunks, values, chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+
+
+def _emit_tiled_forward(kb, name, g: _Geometry, values, epilogue, context_for) -> None:
+    """y = x * w with register tiles reading the (padded) image in place (kernels/conv_tiled.py),
+    an image at a time, each followed by the epilogue while its rows are in L2."""
+    tiles = conv_tiled.ForwardTiles(kb.module, name, g)
+    image_rows = g.window.out_h * g.window.out_w
+    image_elements = g.height * g.width * g.channels
+
+    def image_range(task, task_values, outer):
+        tb = task.b
+        x, w, y, workspace, buffers_pointer = task_values
+        padded = None
+        if not g.window.unpadded:
+            padded = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(g.convolution.padded_image_elements)),
+                                     g.dtype)
+            conv_tiled.emit_zero_border(task, g, padded)
+        with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
+            image = tb.add(outer[0], i)
+            if padded is None:
+                source = _element_offset(tb, x, tb.mul(image, i64(image_elements)), g.dtype)
+            else:
+                conv_tiled.emit_pad_image(task, g, x, image, padded)
+                source = padded
+            first = tb.mul(image, i64(image_rows))
+            tiles.emit_image(task, source, w, _element_offset(tb, y, tb.mul(first, i64(g.out_channels)), g.dtype))
+            if epilogue is not None:
+                tb.call(epilogue, [context_for(task, buffers_pointer, first), i64(0), i64(0), i64(image_rows),
+                                   i64(g.out_channels)])
+
+    emit_parallel_for(kb, f"{name}_images", g.batch, values, image_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
 
 
 def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:
@@ -256,6 +298,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
     filter_elements = g.depth * g.out_channels
     if g.convolution.direct:
         return _direct_filter_gradient(kb, name, g)
+    if g.convolution.tiled:
+        return _tiled_filter_gradient(kb, name, g)
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
@@ -332,6 +376,52 @@ def _direct_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
     return kb.finish()
 
 
+def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+    """dw with register tiles reading the (padded) images in place (kernels/conv_tiled.py): each of
+    a fixed set of partitions of the images sums into its partial dw^T [O, K]; then dw [K, O] is
+    the partials' sum, added in partition order (so the same whatever the thread count)."""
+    tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
+    partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
+    images_at = partitions * filter_elements  # the tasks' padded images follow the partials
+    image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
+
+    def partition_range(task, values, outer):
+        b = task.b
+        x, dy, workspace = values
+        padded = None
+        if not g.window.unpadded:
+            padded = _element_offset(b, workspace, b.add(i64(images_at), b.mul(
+                task.arg("index"), i64(g.convolution.padded_image_elements))), g.dtype)
+            conv_tiled.emit_zero_border(task, g, padded)
+        with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
+            partition = b.add(outer[0], i)
+            partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
+            _emit_zeros(task, g.dtype, partial, filter_elements)
+            begin = b.udiv(b.mul(partition, i64(g.batch)), i64(partitions))
+            end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
+            with task.loop(b.sub(end, begin), "image") as j:
+                image = b.add(begin, j)
+                if padded is None:
+                    source = _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype)
+                else:
+                    conv_tiled.emit_pad_image(task, g, x, image, padded)
+                    source = padded
+                tiles.emit_image(task, source, _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype),
+                                 partial)
+
+    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
+                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    b, workspace = kb.b, kb.arg("workspace")
+    with kb.loop(g.depth, "k") as k:  # dw[k, o] = the partials' dw^T[o, k], in partition order
+        with kb.loop(g.out_channels, "o") as o:
+            at = b.add(b.mul(o, i64(g.depth)), k)
+            total = kb.load(workspace, g.dtype, at)
+            for partition in range(1, partitions):
+                total = b.fadd(total, kb.load(workspace, g.dtype, b.add(at, i64(partition * filter_elements))))
+            kb.store(kb.arg("out"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o), total)
+    return kb.finish()
+
+
 def _emit_zeros(kb, dtype, target, count: int) -> None:
     channels.for_channels(kb, count, dtype, lambda c, lanes: channels.store(kb, dtype, target, c,
                                                                            kb.constant(dtype, 0, lanes), lanes))
@@ -352,6 +442,8 @@ def lower_conv2d_backprop_input(module, name, inst):
         kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
                        kb.arg("status")))
         return kb.function
+    if g.convolution.tiled:
+        return _tiled_input_gradient(kb, name, g)
     image_rows = g.window.out_h * g.window.out_w
     per_chunk = g.chunk_rows // image_rows
 
@@ -374,6 +466,40 @@ def lower_conv2d_backprop_input(module, name, inst):
                       [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")], chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
+
+
+def _tiled_input_gradient(kb, name, g: _Geometry) -> ir.Function:
+    """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: its padded dx
+    zeroed, each output row's tiles added at the pixels their taps read, then the interior copied
+    out (or, with no padding, dx accumulated in place). w^T [O, K] is packed once, first."""
+    tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
+    b, workspace = kb.b, kb.arg("workspace")
+    transposed = workspace  # w^T, then the tasks' padded images
+    with kb.loop(g.depth, "k") as k:
+        with kb.loop(g.out_channels, "o") as o:
+            kb.store(transposed, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
+                     kb.load(kb.arg("w"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
+    image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
+    padded_elements = g.window.padded_h * g.window.padded_w * g.channels
+
+    def image_range(task, values, outer):
+        tb = task.b
+        dy, dx, workspace = values
+        region = _element_offset(tb, workspace, tb.add(i64(g.depth * g.out_channels),
+                                                       tb.mul(task.arg("index"), i64(padded_elements))), g.dtype)
+        with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
+            image = tb.add(outer[0], i)
+            padded = (_element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype) if g.window.unpadded
+                      else region)
+            _emit_zeros(task, g.dtype, padded, padded_elements)
+            tiles.emit_image(task, _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype),
+                             workspace, padded)
+            if not g.window.unpadded:
+                conv_tiled.emit_unpad_image(task, g, padded, dx, image)
+
+    emit_parallel_for(kb, f"{name}_images", g.batch, [kb.arg("dy"), kb.arg("out"), workspace], image_range,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+    return kb.finish()
 
 
 lowering.register_kernels({

@@ -35,8 +35,9 @@ from graphc.backend.kernel_builder import I1, declare, i64, memory_type
 _ACCUMULATORS = 24
 
 
-class _Groups:
-    """The output channels in vectors of the host's width; the last one masked if O is not a multiple."""
+class VectorGroups:
+    """A run of contiguous channels (here the output channels; conv_tiled.py's panels too) in vectors
+    of the host's width, the last one masked if the run is not a multiple of the width."""
 
     def __init__(self, dtype, channels: int):
         self.width = target.lanes(dtype)
@@ -91,7 +92,7 @@ def _taps(kb, g, x, row) -> list:
 
 def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
     """y's rows [first, last) (output pixels, O channels each) = their taps @ w."""
-    groups, b = _Groups(g.dtype, g.out_channels), kb.b
+    groups, b = VectorGroups(g.dtype, g.out_channels), kb.b
     with kb.loop(b.sub(last, first), "row") as i:
         row = b.add(first, i)
         taps = _taps(kb, g, x, row)
@@ -104,7 +105,7 @@ def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
 
 def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
     """partial [K, O] = the sum over rows [begin, end) of tap[r, :]^T dy[r, :], in segments."""
-    groups, b = _Groups(g.dtype, g.out_channels), kb.b
+    groups, b = VectorGroups(g.dtype, g.out_channels), kb.b
     depth, out = g.depth, g.out_channels
     for c0, mask in groups.groups:  # zero the partial
         for t in range(depth):
