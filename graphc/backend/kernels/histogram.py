@@ -2,13 +2,18 @@
 in the step so that only the statistics vector (core/histograms.py) leaves it.
 
 One pass over the values, in order (the sums are sequential in float64, as
-TF1's Histogram::Add makes them; they are the loop's only long dependency
-chains). A value's bucket is the number of limits at or below it
-(std::upper_bound) without a search: the limits are ±1e-12·1.1^k, so for
-|v| = m·2^e the bucket of |v| is about (log2|v| - log2 1e-12) / log2 1.1, with
-log2|v| read off the float's bits (e + m - 1, at most 0.09 below it: less than
-one bucket, log2 1.1 = 0.14). One compare with the exact limit below and three
-with those above turn the estimate into the exact count, for any value.
+TF1's Histogram::Add makes them; they and min/max are the loop's only
+dependency chains: the loop has no branch, a value that is not finite adds 0
+and counts in a slot that is overwritten after it). A value's bucket is the
+number of limits at or below it (std::upper_bound) without a search: the
+limits are ±1e-12·1.1^k, so for |v| = m·2^e the bucket of |v| is about
+(log2|v| - log2 1e-12) / log2 1.1, with log2|v| read off the float's bits
+(e + m - 1, at most 0.09 below it: less than one bucket, log2 1.1 = 0.14).
+Four compares with the exact limits around the estimate, independent of each
+other (one compare each for either sign), turn it into the exact count, for any
+value. Buckets count in int64, in the output's own slots, converted to float64
+at the end. On a 784x300 float32 tensor (one thread, process time, a loaded
+2-core VM) that took the kernel from 13.2 to 8.1 ns a value.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from graphc.backend.kernel_builder import F64, I64, KernelBuilder, global_array,
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
-_CORRECTIONS = 3  # compares with the limits above the estimate (it is at most 2 below the count)
+_COMPARES = 4  # limits compared with a value: from the one below its estimate (at most 2 below the count)
 
 
 def lower_histogram_statistics(module, name, inst):
@@ -37,36 +42,38 @@ def lower_histogram_statistics(module, name, inst):
     zero_index = int(np.flatnonzero(limits == 0.0)[0])
     # The positive limits, then +inf for the compares past the last one.
     table = global_array(module, f"{name}_limits", dtypes.float64,
-                         np.concatenate([positive, np.full(_CORRECTIONS + 1, np.inf)]))
+                         np.concatenate([positive, np.full(_COMPARES, np.inf)]))
     with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
-        kb.store(out, dtypes.float64, i, ir.Constant(F64, 0.0))
-    zero, one = ir.Constant(F64, 0.0), ir.Constant(F64, 1.0)
+        kb.store(out, dtypes.int64, i, i64(0))  # counts, as int64 until the end
+    zero, infinity = ir.Constant(F64, 0.0), ir.Constant(F64, float("inf"))
     smallest = kb.variable(F64, ir.Constant(F64, sys.float_info.max))
     largest = kb.variable(F64, ir.Constant(F64, -sys.float_info.max))
     total, squares = kb.variable(F64, zero), kb.variable(F64, zero)
-    nans, infinities = kb.variable(I64, i64(0)), kb.variable(I64, i64(0))
+    nans = kb.variable(I64, i64(0))
     with kb.loop(source.type.num_elements, "i") as i:
         value = convert(kb, kb.load(kb.arg("in0"), dtype, i), dtype, dtypes.float64)
         magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
-        is_nan = b.fcmp_unordered("uno", value, value)
-        is_infinite = b.fcmp_ordered("==", magnitude, ir.Constant(F64, float("inf")))
-        kb.set(nans, b.add(kb.get(nans, I64), b.zext(is_nan, I64)))
-        kb.set(infinities, b.add(kb.get(infinities, I64), b.zext(is_infinite, I64)))
-        with kb.if_(b.not_(b.or_(is_nan, is_infinite))):
-            kb.set(smallest, b.select(b.fcmp_ordered("<", value, kb.get(smallest, F64)), value,
-                                      kb.get(smallest, F64)))
-            kb.set(largest, b.select(b.fcmp_ordered(">", value, kb.get(largest, F64)), value, kb.get(largest, F64)))
-            kb.set(total, b.fadd(kb.get(total, F64), value))
-            kb.set(squares, b.fadd(kb.get(squares, F64), b.fmul(value, value)))
-            bucket = _bucket(kb, table, value, magnitude, positive.size, zero_index)
-            kb.store(out, dtypes.float64, bucket, b.fadd(kb.load(out, dtypes.float64, bucket), one))
-    non_finite = b.add(kb.get(nans, I64), kb.get(infinities, I64))
+        finite = b.fcmp_ordered("<", magnitude, infinity)  # false for NaN too
+        kb.set(nans, b.add(kb.get(nans, I64), b.zext(b.fcmp_unordered("uno", value, value), I64)))
+        below_smallest = b.and_(finite, b.fcmp_ordered("<", value, kb.get(smallest, F64)))
+        kb.set(smallest, b.select(below_smallest, value, kb.get(smallest, F64)))
+        above_largest = b.and_(finite, b.fcmp_ordered(">", value, kb.get(largest, F64)))
+        kb.set(largest, b.select(above_largest, value, kb.get(largest, F64)))
+        # Adding +0.0 changes no partial sum: one that starts at +0.0 is never -0.0.
+        kb.set(total, b.fadd(kb.get(total, F64), b.select(finite, value, zero)))
+        kb.set(squares, b.fadd(kb.get(squares, F64), b.select(finite, b.fmul(value, value), zero)))
+        bucket = b.select(finite, _bucket(kb, table, value, magnitude, positive.size, zero_index),
+                          i64(histograms.INFINITIES))  # the values not finite count there: overwritten below
+        kb.store(out, dtypes.int64, bucket, b.add(kb.load(out, dtypes.int64, bucket), i64(1)))
+    non_finite = kb.load(out, dtypes.int64, i64(histograms.INFINITIES))
+    with kb.loop(histograms.BUCKETS, "convert") as i:
+        kb.store(out, dtypes.float64, i, b.sitofp(kb.load(out, dtypes.int64, i), F64))
     count = b.sitofp(b.sub(i64(source.type.num_elements), non_finite), F64)
     for index, result in ((histograms.MIN, kb.get(smallest, F64)), (histograms.MAX, kb.get(largest, F64)),
                           (histograms.NUM, count), (histograms.SUM, kb.get(total, F64)),
                           (histograms.SUM_SQUARES, kb.get(squares, F64)),
                           (histograms.NANS, b.sitofp(kb.get(nans, I64), F64)),
-                          (histograms.INFINITIES, b.sitofp(kb.get(infinities, I64), F64))):
+                          (histograms.INFINITIES, b.sitofp(b.sub(non_finite, kb.get(nans, I64)), F64))):
         kb.store(out, dtypes.float64, i64(index), result)
     return kb.finish()
 
@@ -79,25 +86,27 @@ def _bucket(kb: KernelBuilder, table, value, magnitude, positive_count: int, zer
     both: of the p_k at or below |v| (v > 0) or below it (v < 0)."""
     b = kb.b
     is_positive = b.fcmp_ordered(">", value, ir.Constant(F64, 0.0))
+    # p < |v| is p <= the double just below |v| (one less in its bits): one compare serves both signs.
+    bits = b.bitcast(magnitude, I64)
+    reach = b.bitcast(b.sub(bits, b.zext(b.not_(is_positive), I64)), F64)
 
     def below(limit):  # whether a positive limit counts
-        return b.select(is_positive, b.fcmp_ordered("<=", limit, magnitude), b.fcmp_ordered("<", limit, magnitude))
+        return b.fcmp_ordered("<=", limit, reach)
 
     # log2|v| from the bits: (biased exponent + mantissa fraction) - 1023, below it by at most 0.09.
-    log2 = b.fsub(b.fmul(b.sitofp(b.bitcast(magnitude, I64), F64), ir.Constant(F64, 2.0 ** -52)),
+    log2 = b.fsub(b.fmul(b.sitofp(bits, F64), ir.Constant(F64, 2.0 ** -52)),
                   ir.Constant(F64, 1023.0))
     estimate = b.fmul(b.fsub(log2, ir.Constant(F64, math.log2(1e-12))), ir.Constant(F64, 1.0 / math.log2(1.1)))
     estimate = b.select(b.fcmp_ordered(">", estimate, ir.Constant(F64, 0.0)), estimate, ir.Constant(F64, 0.0))
     estimate = b.select(b.fcmp_ordered("<", estimate, ir.Constant(F64, positive_count - 1)), estimate,
                         ir.Constant(F64, positive_count - 1))
     counted = b.fptosi(estimate, I64)
-    # One step down (the estimate is never more than one above the count), then up to three up.
-    previous = kb.load(table, dtypes.float64, b.select(b.icmp_signed(">", counted, i64(0)),
-                                                       b.sub(counted, i64(1)), i64(0)))
-    step_down = b.and_(b.icmp_signed(">", counted, i64(0)), b.not_(below(previous)))
-    counted = b.sub(counted, b.zext(step_down, I64))
-    for _ in range(_CORRECTIONS):
-        counted = b.add(counted, b.zext(below(kb.load(table, dtypes.float64, counted)), I64))
+    # The count is within [estimate - 1, estimate + 2]. The limits are sorted, so from the one below the
+    # estimate on, those below |v| come first: the count is that index plus how many of the next four are.
+    first = b.select(b.icmp_signed(">", counted, i64(0)), b.sub(counted, i64(1)), i64(0))
+    counted = first
+    for offset in range(_COMPARES):  # independent loads: no chain through the table
+        counted = b.add(counted, b.zext(below(kb.load(table, dtypes.float64, b.add(first, i64(offset)))), I64))
     positive_bucket = b.add(i64(zero_index + 1), counted)
     last = i64(2 * positive_count)
     positive_bucket = b.select(b.icmp_signed("<", positive_bucket, last), positive_bucket, last)
