@@ -9,11 +9,11 @@ number of limits at or below it (std::upper_bound) without a search: the
 limits are ±1e-12·1.1^k, so for |v| = m·2^e the bucket of |v| is about
 (log2|v| - log2 1e-12) / log2 1.1, with log2|v| read off the float's bits
 (e + m - 1, at most 0.09 below it: less than one bucket, log2 1.1 = 0.14).
-Four compares with the exact limits around the estimate, independent of each
+Two compares with the exact limits above the estimate, independent of each
 other (one compare each for either sign), turn it into the exact count, for any
 value. Buckets count in int64, in the output's own slots, converted to float64
 at the end. On a 784x300 float32 tensor (one thread, process time, a loaded
-2-core VM) that took the kernel from 13.2 to 8.1 ns a value.
+2-core VM) that took the kernel from 13.2 to 5.3 ns a value.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from graphc.backend.kernel_builder import F64, I64, KernelBuilder, global_array,
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
-_COMPARES = 4  # limits compared with a value: from the one below its estimate (at most 2 below the count)
+_COMPARES = 2  # limits compared with a value, from its estimate on (at most 2 below the count)
 
 
 def lower_histogram_statistics(module, name, inst):
@@ -100,10 +100,10 @@ def _bucket(kb: KernelBuilder, table, value, magnitude, positive_count: int, zer
     estimate = b.select(b.fcmp_ordered(">", estimate, ir.Constant(F64, 0.0)), estimate, ir.Constant(F64, 0.0))
     estimate = b.select(b.fcmp_ordered("<", estimate, ir.Constant(F64, positive_count - 1)), estimate,
                         ir.Constant(F64, positive_count - 1))
-    counted = b.fptosi(estimate, I64)
-    # The count is within [estimate - 1, estimate + 2]. The limits are sorted, so from the one below the
-    # estimate on, those below |v| come first: the count is that index plus how many of the next four are.
-    first = b.select(b.icmp_signed(">", counted, i64(0)), b.sub(counted, i64(1)), i64(0))
+    first = b.fptosi(estimate, I64)
+    # The count is within [estimate, estimate + 2]: the estimate is below log2|v|'s bucket position by less
+    # than 0.63 and above it by rounding only. The limits are sorted, so from limit `first` on, those below
+    # |v| come first: the count is `first` plus how many of the next two are.
     counted = first
     for offset in range(_COMPARES):  # independent loads: no chain through the table
         counted = b.add(counted, b.zext(below(kb.load(table, dtypes.float64, b.add(first, i64(offset)))), I64))
