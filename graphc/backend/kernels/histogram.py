@@ -1,10 +1,12 @@
 """histogram_statistics: a histogram summary's buckets, min, max, count, sum and sum of squares, computed
 in the step so that only the statistics vector (core/histograms.py) leaves it.
 
-One pass over the values, in order (the sums are sequential in float64, as
-TF1's Histogram::Add makes them; they and min/max are the loop's only
-dependency chains: the loop has no branch, a value that is not finite adds 0
-and counts in a slot that is overwritten after it). A value's bucket is the
+Chunks of the values, each in two loops: the first finds every value's bucket
+(no dependency between values: LLVM vectorizes it, the table loads become
+gathers), the second adds them in order (the sums are sequential in float64, as
+TF1's Histogram::Add makes them; they and min/max are its only dependency
+chains; no branch: a value that is not finite adds 0 and counts in a slot that
+is overwritten after the loop) and counts their buckets. A value's bucket is the
 number of limits at or below it (std::upper_bound) without a search: the
 limits are ±1e-12·1.1^k, so for |v| = m·2^e the bucket of |v| is about
 (log2|v| - log2 1e-12) / log2 1.1, with log2|v| read off the float's bits
@@ -13,7 +15,9 @@ Two compares with the exact limits above the estimate, independent of each
 other (one compare each for either sign), turn it into the exact count, for any
 value. Buckets count in int64, in the output's own slots, converted to float64
 at the end. On a 784x300 float32 tensor (one thread, process time, a loaded
-2-core VM) that took the kernel from 13.2 to 5.3 ns a value.
+2-core VM): 13.2 ns a value with one branchy loop and four dependent compares,
+5.3 with two independent compares and no branch, 4.1 with the buckets found
+vectorized.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from graphc.backend.kernel_builder import F64, I64, KernelBuilder, global_array,
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
+_CHUNK = 256  # values whose buckets are found (vectorized) before they are added in order
 _COMPARES = 2  # limits compared with a value, from its estimate on (at most 2 below the count)
 
 
@@ -50,32 +55,52 @@ def lower_histogram_statistics(module, name, inst):
     largest = kb.variable(F64, ir.Constant(F64, -sys.float_info.max))
     total, squares = kb.variable(F64, zero), kb.variable(F64, zero)
     nans = kb.variable(I64, i64(0))
-    with kb.loop(source.type.num_elements, "i") as i:
-        value = convert(kb, kb.load(kb.arg("in0"), dtype, i), dtype, dtypes.float64)
-        magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
-        finite = b.fcmp_ordered("<", magnitude, infinity)  # false for NaN too
-        kb.set(nans, b.add(kb.get(nans, I64), b.zext(b.fcmp_unordered("uno", value, value), I64)))
-        below_smallest = b.and_(finite, b.fcmp_ordered("<", value, kb.get(smallest, F64)))
-        kb.set(smallest, b.select(below_smallest, value, kb.get(smallest, F64)))
-        above_largest = b.and_(finite, b.fcmp_ordered(">", value, kb.get(largest, F64)))
-        kb.set(largest, b.select(above_largest, value, kb.get(largest, F64)))
-        # Adding +0.0 changes no partial sum: one that starts at +0.0 is never -0.0.
-        kb.set(total, b.fadd(kb.get(total, F64), b.select(finite, value, zero)))
-        kb.set(squares, b.fadd(kb.get(squares, F64), b.select(finite, b.fmul(value, value), zero)))
-        bucket = b.select(finite, _bucket(kb, table, value, magnitude, positive.size, zero_index),
-                          i64(histograms.INFINITIES))  # the values not finite count there: overwritten below
-        kb.store(out, dtypes.int64, bucket, b.add(kb.load(out, dtypes.int64, bucket), i64(1)))
+    count = source.type.num_elements
+    buckets = kb.local_array(I64, _CHUNK)
+    with kb.loop((count + _CHUNK - 1) // _CHUNK, "chunk") as chunk:
+        start = b.mul(chunk, i64(_CHUNK))
+        length = b.sub(i64(count), start)
+        length = b.select(b.icmp_signed("<", length, i64(_CHUNK)), length, i64(_CHUNK))
+        with kb.loop(length, "bucket") as j:  # no chain: LLVM vectorizes it
+            value = convert(kb, kb.load(kb.arg("in0"), dtype, b.add(start, j)), dtype, dtypes.float64)
+            magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
+            finite = b.fcmp_ordered("<", magnitude, infinity)
+            kb.store(buckets, dtypes.int64, j, b.select(
+                finite, _bucket(kb, table, value, magnitude, positive.size, zero_index),
+                i64(histograms.INFINITIES)))  # the values not finite count there: overwritten below
+        with kb.loop(length, "i") as j:
+            _add_in_order(kb, out, kb.load(kb.arg("in0"), dtype, b.add(start, j)), dtype,
+                          kb.load(buckets, dtypes.int64, j), (smallest, largest, total, squares, nans))
     non_finite = kb.load(out, dtypes.int64, i64(histograms.INFINITIES))
     with kb.loop(histograms.BUCKETS, "convert") as i:
         kb.store(out, dtypes.float64, i, b.sitofp(kb.load(out, dtypes.int64, i), F64))
-    count = b.sitofp(b.sub(i64(source.type.num_elements), non_finite), F64)
+    finite_count = b.sitofp(b.sub(i64(count), non_finite), F64)
     for index, result in ((histograms.MIN, kb.get(smallest, F64)), (histograms.MAX, kb.get(largest, F64)),
-                          (histograms.NUM, count), (histograms.SUM, kb.get(total, F64)),
+                          (histograms.NUM, finite_count), (histograms.SUM, kb.get(total, F64)),
                           (histograms.SUM_SQUARES, kb.get(squares, F64)),
                           (histograms.NANS, b.sitofp(kb.get(nans, I64), F64)),
                           (histograms.INFINITIES, b.sitofp(b.sub(non_finite, kb.get(nans, I64)), F64))):
         kb.store(out, dtypes.float64, i64(index), result)
     return kb.finish()
+
+
+def _add_in_order(kb: KernelBuilder, out, element, dtype, bucket, accumulators) -> None:
+    """One value's part of the sequential statistics: NaNs, min, max, sum, sum of squares (of the finite
+    values, in order, as TF1's Histogram::Add), and its bucket's count."""
+    b = kb.b
+    smallest, largest, total, squares, nans = accumulators
+    zero, infinity = ir.Constant(F64, 0.0), ir.Constant(F64, float("inf"))
+    value = convert(kb, element, dtype, dtypes.float64)
+    finite = b.fcmp_ordered("<", kb.intrinsic("fabs", dtypes.float64, [value]), infinity)  # false for NaN too
+    kb.set(nans, b.add(kb.get(nans, I64), b.zext(b.fcmp_unordered("uno", value, value), I64)))
+    below_smallest = b.and_(finite, b.fcmp_ordered("<", value, kb.get(smallest, F64)))
+    kb.set(smallest, b.select(below_smallest, value, kb.get(smallest, F64)))
+    above_largest = b.and_(finite, b.fcmp_ordered(">", value, kb.get(largest, F64)))
+    kb.set(largest, b.select(above_largest, value, kb.get(largest, F64)))
+    # Adding +0.0 changes no partial sum: one that starts at +0.0 is never -0.0.
+    kb.set(total, b.fadd(kb.get(total, F64), b.select(finite, value, zero)))
+    kb.set(squares, b.fadd(kb.get(squares, F64), b.select(finite, b.fmul(value, value), zero)))
+    kb.store(out, dtypes.int64, bucket, b.add(kb.load(out, dtypes.int64, bucket), i64(1)))
 
 
 def _bucket(kb: KernelBuilder, table, value, magnitude, positive_count: int, zero_index: int):
