@@ -1,19 +1,23 @@
 """The compiler driver: one `Session.run` signature -> a native step, through STAGES.
 
     graph        the graph ops the signature runs (shown, not changed)
+    graph cache  the step compiled before from this graph, if the cache has it  compiler/step_records.py
     lowered      graph -> Program                                   compiler/lower.py
     verify ...   Program -> Program, each pass of passes/pipeline.py in its order
     cache        the program's library, if the cache has it         backend/libraries.py
     llvm         Program -> LLVM modules                            backend/codegen.py
     objects      LLVM modules -> optimized object code              backend/toolchain.py
     library      objects -> a shared library, stored in the cache   backend/toolchain.py
+    record       the step, stored in the cache by its graph's key   compiler/step_records.py
 
 `compile_step` runs STAGES in one loop, and one `Instrument` watches every
 stage: it times it (GRAPHC_TIMING=1 prints the times), verifies a program the
 stage changed (GRAPHC_VERIFY=1), and writes what the stage made into the
 signature's dump directory (GRAPHC_DUMP or `graphc dump`; compiler/dump.py).
-The stages that build the library are skipped when the cache has it, except
-when dumping, which is there to show them.
+The stages that build the program are skipped when the cache has the step by
+its graph's key (compiler/graph_key.py); those that build the library, when it
+has the program's library. Dumping skips both look-ups: it is there to show the
+stages.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Callable, Optional
 
 from graphc import environment, errors
 from graphc.backend import codegen, libraries, toolchain
-from graphc.compiler import dump
+from graphc.compiler import dump, graph_key, step_records
 from graphc.compiler.lower import LoweredStep, lower
 from graphc.ir.printer import print_program
 from graphc.ir.program import Program, constant_value, walk
@@ -43,6 +47,9 @@ class Build:
     feed_types: dict                   # Tensor -> IRType, in calling order
     initialized: frozenset             # names of the variables the session has initialised
     profiled: bool = False             # whether the step times its kernels (GRAPHC_PROFILE, traced runs)
+    key: Optional[graph_key.GraphKey] = None  # the graph's key, when it has one and the cache is looked in
+    restored: bool = False             # whether the program came from the cache by the graph's key
+    library_name: Optional[str] = None  # the final program's library's cache name, once asked for
     lowered: Optional[LoweredStep] = None
     program: Optional[Program] = None
     library: Optional[cache.Library] = None  # the library, open and verified, once it is in the cache
@@ -59,11 +66,28 @@ class Stage:
     name: str
     run: Callable[[Build], None]
     show: Optional[Callable[[Build], list]] = None
+    # skipped when the step came from the cache by its graph's key: the stages that make the program,
+    # look its library up and record it
+    builds_program: bool = False
     builds_library: bool = False       # skipped when the library is already in the cache
 
 
 def _show_graph(build: Build) -> list:
     return [("graph", dump.graph_text(build.fetches), ".txt")]
+
+
+def _look_up_graph_cache(build: Build) -> None:
+    if environment.get().dump_dir is None:  # a dump shows every stage
+        build.key = graph_key.graph_key(build.fetches, build.feed_types, build.initialized, build.profiled)
+    cached = step_records.load(build.key, build.feed_types) if build.key is not None else None
+    if cached is not None:
+        build.lowered, build.program, build.library = cached.lowered, cached.program, cached.library
+        build.restored = True
+
+
+def _store_record(build: Build) -> None:
+    if build.key is not None:
+        step_records.store(build.key, build.lowered, build.program, _library_name(build), build.feed_types)
 
 
 def _lower(build: Build) -> None:
@@ -76,11 +100,14 @@ def _pass_stage(name: str, run_pass: Callable[[Program], Program]) -> Stage:
     def run(build: Build) -> None:
         build.program = run_pass(build.program)
 
-    return Stage(name, run)
+    return Stage(name, run, builds_program=True)
 
 
 def _library_name(build: Build) -> str:
-    return libraries.step_key(print_program(build.program) + ("\nprofiled" if build.profiled else ""))
+    """The cache name of the final program's library (printed once: a large step's text takes milliseconds)."""
+    if build.library_name is None:
+        build.library_name = libraries.step_key(print_program(build.program) + ("\nprofiled" if build.profiled else ""))
+    return build.library_name
 
 
 def _look_up_cache(build: Build) -> None:
@@ -109,15 +136,17 @@ def _link(build: Build) -> None:
 
 STAGES: list[Stage] = [
     Stage("graph", lambda build: None, show=_show_graph),
-    Stage("lowered", _lower),
+    Stage("graph cache", _look_up_graph_cache, show=lambda build: []),
+    Stage("lowered", _lower, builds_program=True),
     *(_pass_stage(name, run_pass) for name, run_pass in PIPELINE),
-    Stage("cache", _look_up_cache, show=lambda build: []),
+    Stage("cache", _look_up_cache, show=lambda build: [], builds_program=True),
     Stage("llvm", _emit_llvm, show=lambda build: [("llvm", "\n".join(build.llvm_modules), ".ll")],
           builds_library=True),
     Stage("objects", _compile_objects, builds_library=True, show=lambda build: [
         ("llvm_opt", "\n".join(c.optimized_ir for c in build.compiled), ".ll"),
         ("asm", "\n".join(c.assembly for c in build.compiled), ".s")]),
     Stage("library", _link, show=lambda build: [], builds_library=True),
+    Stage("record", _store_record, show=lambda build: [], builds_program=True),
 ]
 
 
@@ -184,7 +213,7 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset(), profiled: O
     build = Build(list(fetches), feed_types, frozenset(initialized), profiled)
     instrument = Instrument(build.fetches)
     for stage in STAGES:
-        if stage.builds_library and build.library is not None:
+        if (stage.builds_program and build.restored) or (stage.builds_library and build.library is not None):
             continue
         instrument.run(stage, build)
     instrument.finish()

@@ -1,9 +1,10 @@
 """The on-disk cache of compiled libraries, by name.
 
 Names are content hashes chosen by the caller (backend/libraries.py: the
-program's text and a fingerprint of the compiler). An entry is a library and
-its SHA-256 beside it (`<name>.so`, `<name>.sha256`), written under a
-temporary name and renamed into place.
+program's text and a fingerprint of the compiler). An entry is a library, or
+a compiled step's record (`<name>.step`, compiler/step_records.py), and its
+SHA-256 beside it (`<name>.sha256`), written under a temporary name and
+renamed into place.
 
 Nothing another user can change is ever loaded: the cache directory is opened
 through `private_dirs` (every directory on the way checked, no one else's
@@ -98,10 +99,11 @@ def cached_file(name: str) -> Optional[Library]:
         return Library(fd, directory.path / name)
 
 
-def store_file(name: str, build: Callable[[Path], None]) -> Library:
+def store_file(name: str, build: Callable[[Path], None], keep: tuple = ()) -> Library:
     """Builds an entry with `build(path)`, moves it and its checksum into the cache, and returns it open.
 
-    Then, when due, deletes least recently used entries (see the module docstring).
+    Then, when due, deletes least recently used entries other than it and the entries named in `keep`
+    (those it refers to: see the module docstring).
     """
     with _open_cache() as directory:
         try:
@@ -111,7 +113,7 @@ def store_file(name: str, build: Callable[[Path], None]) -> Library:
         except errors.InternalError as e:  # the compiler or linker failed: maybe for want of space
             raise _failed_build_error(e, directory) from None
         if _eviction_due(directory.path, os.fstat(library.fd).st_size):
-            _evict_least_recently_used(directory, keep=name)
+            _evict_least_recently_used(directory, keep=(name, *keep))
         return library
 
 
@@ -214,8 +216,9 @@ def _eviction_due(path: Path, stored: int) -> bool:
     return due
 
 
-def _evict_least_recently_used(directory: private_dirs.PrivateDirectory, keep: str) -> None:
-    """Deletes entries other than `keep`, least recently used first, until the cache holds at most 15/16 of
+def _evict_least_recently_used(directory: private_dirs.PrivateDirectory, keep: tuple) -> None:
+    """Deletes entries other than those named in `keep`, least recently used first, until the cache holds at
+    most 15/16 of
     GRAPHC_CACHE_MAX_BYTES (room for the stores until the next look, see `_eviction_due`).
 
     Deleting a library another process has mapped, or opened to load, is safe
@@ -235,11 +238,11 @@ def _evict_least_recently_used(directory: private_dirs.PrivateDirectory, keep: s
             entries.setdefault(os.path.splitext(item.name)[0], _Entry()).add(item.name, status)
     total = sum(entry.size for entry in entries.values())
     bound = environment.get().cache_max_bytes
-    kept = os.path.splitext(keep)[0]
+    kept = {os.path.splitext(name)[0] for name in keep}
     for stem, entry in sorted(entries.items(), key=lambda item: item[1].last_use):
         if total <= bound - bound // _EVICTION_SLACK:
             break
-        if stem == kept:
+        if stem in kept:
             continue
         for file_name in entry.file_names:
             try:

@@ -137,3 +137,16 @@ def test_every_bucket_limit_and_its_neighbours():
     expected = serialization.histogram_proto(histograms.statistics(values))
     assert list(got.bucket) == list(expected.bucket) and list(got.bucket_limit) == list(expected.bucket_limit)
     assert got == expected
+
+
+def test_doubles_of_every_exponent_land_in_upper_bounds_bucket():
+    """Random doubles of both signs over the whole exponent range, denormals included: the bucket the
+    kernel finds from two compares above its estimate is std::upper_bound's for each (NumPy's searchsorted)."""
+    rng = np.random.RandomState(19)
+    values = rng.choice([-1.0, 1.0], 20000) * np.ldexp(rng.uniform(1.0, 2.0, 20000), rng.randint(-1074, 1024, 20000))
+    values = values[np.isfinite(values)]
+    x = tf.placeholder(tf.float64, [None])
+    summary = tf.summary.histogram("exponents", x)
+    with tf.Session() as session:
+        got = tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
+    assert got == serialization.histogram_proto(histograms.statistics(values))

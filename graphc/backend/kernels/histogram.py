@@ -1,14 +1,23 @@
 """histogram_statistics: a histogram summary's buckets, min, max, count, sum and sum of squares, computed
 in the step so that only the statistics vector (core/histograms.py) leaves it.
 
-One pass over the values, in order (the sums are sequential in float64, as
-TF1's Histogram::Add makes them; they are the loop's only long dependency
-chains). A value's bucket is the number of limits at or below it
-(std::upper_bound) without a search: the limits are ±1e-12·1.1^k, so for
-|v| = m·2^e the bucket of |v| is about (log2|v| - log2 1e-12) / log2 1.1, with
-log2|v| read off the float's bits (e + m - 1, at most 0.09 below it: less than
-one bucket, log2 1.1 = 0.14). One compare with the exact limit below and three
-with those above turn the estimate into the exact count, for any value.
+Chunks of the values, each in two loops: the first finds every value's bucket
+(no dependency between values: LLVM vectorizes it, the table loads become
+gathers), the second adds them in order (the sums are sequential in float64, as
+TF1's Histogram::Add makes them; they and min/max are its only dependency
+chains; no branch: a value that is not finite adds 0 and counts in a slot that
+is overwritten after the loop) and counts their buckets. A value's bucket is the
+number of limits at or below it (std::upper_bound) without a search: the
+limits are ±1e-12·1.1^k, so for |v| = m·2^e the bucket of |v| is about
+(log2|v| - log2 1e-12) / log2 1.1, with log2|v| read off the float's bits
+(e + m - 1, at most 0.09 below it: less than one bucket, log2 1.1 = 0.14).
+Two compares with the exact limits above the estimate, independent of each
+other (one compare each for either sign), turn it into the exact count, for any
+value. Buckets count in int64, in the output's own slots, converted to float64
+at the end. On a 784x300 float32 tensor (one thread, process time, a loaded
+2-core VM): 13.2 ns a value with one branchy loop and four dependent compares,
+5.3 with two independent compares and no branch, 4.1 with the buckets found
+vectorized.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ from graphc.backend.kernel_builder import F64, I64, KernelBuilder, global_array,
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
-_CORRECTIONS = 3  # compares with the limits above the estimate (it is at most 2 below the count)
+_CHUNK = 256  # values whose buckets are found (vectorized) before they are added in order
+_COMPARES = 2  # limits compared with a value, from its estimate on (at most 2 below the count)
 
 
 def lower_histogram_statistics(module, name, inst):
@@ -37,38 +47,60 @@ def lower_histogram_statistics(module, name, inst):
     zero_index = int(np.flatnonzero(limits == 0.0)[0])
     # The positive limits, then +inf for the compares past the last one.
     table = global_array(module, f"{name}_limits", dtypes.float64,
-                         np.concatenate([positive, np.full(_CORRECTIONS + 1, np.inf)]))
+                         np.concatenate([positive, np.full(_COMPARES, np.inf)]))
     with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
-        kb.store(out, dtypes.float64, i, ir.Constant(F64, 0.0))
-    zero, one = ir.Constant(F64, 0.0), ir.Constant(F64, 1.0)
+        kb.store(out, dtypes.int64, i, i64(0))  # counts, as int64 until the end
+    zero, infinity = ir.Constant(F64, 0.0), ir.Constant(F64, float("inf"))
     smallest = kb.variable(F64, ir.Constant(F64, sys.float_info.max))
     largest = kb.variable(F64, ir.Constant(F64, -sys.float_info.max))
     total, squares = kb.variable(F64, zero), kb.variable(F64, zero)
-    nans, infinities = kb.variable(I64, i64(0)), kb.variable(I64, i64(0))
-    with kb.loop(source.type.num_elements, "i") as i:
-        value = convert(kb, kb.load(kb.arg("in0"), dtype, i), dtype, dtypes.float64)
-        magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
-        is_nan = b.fcmp_unordered("uno", value, value)
-        is_infinite = b.fcmp_ordered("==", magnitude, ir.Constant(F64, float("inf")))
-        kb.set(nans, b.add(kb.get(nans, I64), b.zext(is_nan, I64)))
-        kb.set(infinities, b.add(kb.get(infinities, I64), b.zext(is_infinite, I64)))
-        with kb.if_(b.not_(b.or_(is_nan, is_infinite))):
-            kb.set(smallest, b.select(b.fcmp_ordered("<", value, kb.get(smallest, F64)), value,
-                                      kb.get(smallest, F64)))
-            kb.set(largest, b.select(b.fcmp_ordered(">", value, kb.get(largest, F64)), value, kb.get(largest, F64)))
-            kb.set(total, b.fadd(kb.get(total, F64), value))
-            kb.set(squares, b.fadd(kb.get(squares, F64), b.fmul(value, value)))
-            bucket = _bucket(kb, table, value, magnitude, positive.size, zero_index)
-            kb.store(out, dtypes.float64, bucket, b.fadd(kb.load(out, dtypes.float64, bucket), one))
-    non_finite = b.add(kb.get(nans, I64), kb.get(infinities, I64))
-    count = b.sitofp(b.sub(i64(source.type.num_elements), non_finite), F64)
+    nans = kb.variable(I64, i64(0))
+    count = source.type.num_elements
+    buckets = kb.local_array(I64, _CHUNK)
+    with kb.loop((count + _CHUNK - 1) // _CHUNK, "chunk") as chunk:
+        start = b.mul(chunk, i64(_CHUNK))
+        length = b.sub(i64(count), start)
+        length = b.select(b.icmp_signed("<", length, i64(_CHUNK)), length, i64(_CHUNK))
+        with kb.loop(length, "bucket") as j:  # no chain: LLVM vectorizes it
+            value = convert(kb, kb.load(kb.arg("in0"), dtype, b.add(start, j)), dtype, dtypes.float64)
+            magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
+            finite = b.fcmp_ordered("<", magnitude, infinity)
+            kb.store(buckets, dtypes.int64, j, b.select(
+                finite, _bucket(kb, table, value, magnitude, positive.size, zero_index),
+                i64(histograms.INFINITIES)))  # the values not finite count there: overwritten below
+        with kb.loop(length, "i") as j:
+            _add_in_order(kb, out, kb.load(kb.arg("in0"), dtype, b.add(start, j)), dtype,
+                          kb.load(buckets, dtypes.int64, j), (smallest, largest, total, squares, nans))
+    non_finite = kb.load(out, dtypes.int64, i64(histograms.INFINITIES))
+    with kb.loop(histograms.BUCKETS, "convert") as i:
+        kb.store(out, dtypes.float64, i, b.sitofp(kb.load(out, dtypes.int64, i), F64))
+    finite_count = b.sitofp(b.sub(i64(count), non_finite), F64)
     for index, result in ((histograms.MIN, kb.get(smallest, F64)), (histograms.MAX, kb.get(largest, F64)),
-                          (histograms.NUM, count), (histograms.SUM, kb.get(total, F64)),
+                          (histograms.NUM, finite_count), (histograms.SUM, kb.get(total, F64)),
                           (histograms.SUM_SQUARES, kb.get(squares, F64)),
                           (histograms.NANS, b.sitofp(kb.get(nans, I64), F64)),
-                          (histograms.INFINITIES, b.sitofp(kb.get(infinities, I64), F64))):
+                          (histograms.INFINITIES, b.sitofp(b.sub(non_finite, kb.get(nans, I64)), F64))):
         kb.store(out, dtypes.float64, i64(index), result)
     return kb.finish()
+
+
+def _add_in_order(kb: KernelBuilder, out, element, dtype, bucket, accumulators) -> None:
+    """One value's part of the sequential statistics: NaNs, min, max, sum, sum of squares (of the finite
+    values, in order, as TF1's Histogram::Add), and its bucket's count."""
+    b = kb.b
+    smallest, largest, total, squares, nans = accumulators
+    zero, infinity = ir.Constant(F64, 0.0), ir.Constant(F64, float("inf"))
+    value = convert(kb, element, dtype, dtypes.float64)
+    finite = b.fcmp_ordered("<", kb.intrinsic("fabs", dtypes.float64, [value]), infinity)  # false for NaN too
+    kb.set(nans, b.add(kb.get(nans, I64), b.zext(b.fcmp_unordered("uno", value, value), I64)))
+    below_smallest = b.and_(finite, b.fcmp_ordered("<", value, kb.get(smallest, F64)))
+    kb.set(smallest, b.select(below_smallest, value, kb.get(smallest, F64)))
+    above_largest = b.and_(finite, b.fcmp_ordered(">", value, kb.get(largest, F64)))
+    kb.set(largest, b.select(above_largest, value, kb.get(largest, F64)))
+    # Adding +0.0 changes no partial sum: one that starts at +0.0 is never -0.0.
+    kb.set(total, b.fadd(kb.get(total, F64), b.select(finite, value, zero)))
+    kb.set(squares, b.fadd(kb.get(squares, F64), b.select(finite, b.fmul(value, value), zero)))
+    kb.store(out, dtypes.int64, bucket, b.add(kb.load(out, dtypes.int64, bucket), i64(1)))
 
 
 def _bucket(kb: KernelBuilder, table, value, magnitude, positive_count: int, zero_index: int):
@@ -79,25 +111,27 @@ def _bucket(kb: KernelBuilder, table, value, magnitude, positive_count: int, zer
     both: of the p_k at or below |v| (v > 0) or below it (v < 0)."""
     b = kb.b
     is_positive = b.fcmp_ordered(">", value, ir.Constant(F64, 0.0))
+    # p < |v| is p <= the double just below |v| (one less in its bits): one compare serves both signs.
+    bits = b.bitcast(magnitude, I64)
+    reach = b.bitcast(b.sub(bits, b.zext(b.not_(is_positive), I64)), F64)
 
     def below(limit):  # whether a positive limit counts
-        return b.select(is_positive, b.fcmp_ordered("<=", limit, magnitude), b.fcmp_ordered("<", limit, magnitude))
+        return b.fcmp_ordered("<=", limit, reach)
 
     # log2|v| from the bits: (biased exponent + mantissa fraction) - 1023, below it by at most 0.09.
-    log2 = b.fsub(b.fmul(b.sitofp(b.bitcast(magnitude, I64), F64), ir.Constant(F64, 2.0 ** -52)),
+    log2 = b.fsub(b.fmul(b.sitofp(bits, F64), ir.Constant(F64, 2.0 ** -52)),
                   ir.Constant(F64, 1023.0))
     estimate = b.fmul(b.fsub(log2, ir.Constant(F64, math.log2(1e-12))), ir.Constant(F64, 1.0 / math.log2(1.1)))
     estimate = b.select(b.fcmp_ordered(">", estimate, ir.Constant(F64, 0.0)), estimate, ir.Constant(F64, 0.0))
     estimate = b.select(b.fcmp_ordered("<", estimate, ir.Constant(F64, positive_count - 1)), estimate,
                         ir.Constant(F64, positive_count - 1))
-    counted = b.fptosi(estimate, I64)
-    # One step down (the estimate is never more than one above the count), then up to three up.
-    previous = kb.load(table, dtypes.float64, b.select(b.icmp_signed(">", counted, i64(0)),
-                                                       b.sub(counted, i64(1)), i64(0)))
-    step_down = b.and_(b.icmp_signed(">", counted, i64(0)), b.not_(below(previous)))
-    counted = b.sub(counted, b.zext(step_down, I64))
-    for _ in range(_CORRECTIONS):
-        counted = b.add(counted, b.zext(below(kb.load(table, dtypes.float64, counted)), I64))
+    first = b.fptosi(estimate, I64)
+    # The count is within [estimate, estimate + 2]: the estimate is below log2|v|'s bucket position by less
+    # than 0.63 and above it by rounding only. The limits are sorted, so from limit `first` on, those below
+    # |v| come first: the count is `first` plus how many of the next two are.
+    counted = first
+    for offset in range(_COMPARES):  # independent loads: no chain through the table
+        counted = b.add(counted, b.zext(below(kb.load(table, dtypes.float64, b.add(first, i64(offset)))), I64))
     positive_bucket = b.add(i64(zero_index + 1), counted)
     last = i64(2 * positive_count)
     positive_bucket = b.select(b.icmp_signed("<", positive_bucket, last), positive_bucket, last)
