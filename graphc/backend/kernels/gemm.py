@@ -9,7 +9,8 @@
             for ir in block step MR:
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
-              (MR x NR = 6 x 16 with AVX2; 14 x 32 with AVX-512)
+              (MR x NR = 6 x 16 with AVX2; 14 x 32 with AVX-512); the rows of a
+              last, partial panel of A in tiles of 8, 4 and 2 rows (`row_pieces`)
           after the last pc: the caller's epilogue on the MC x NC block of C
 
 One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
@@ -271,7 +272,7 @@ class GemmEmitter:
 
     # -- the micro-kernel ------------------------------------------------------------------------------
 
-    def _micro_kernel(self, direct: bool, halves: int = 2) -> ir.Function:
+    def _micro_kernel(self, direct: bool, halves: int = 2, height: int = 0) -> ir.Function:
         """C tile (+)= A panel @ Bp panel over kc; `first` overwrites instead of adding.
 
         Bp is packed k-major (NR elements per k) and zero-padded. A is packed the same
@@ -281,9 +282,13 @@ class GemmEmitter:
         full MR x (halves * width) and store only rows x cols. `halves` = 1 is the
         narrow kernel for an edge panel at most one vector wide (N = 100 is six
         panels of 16 and one of 4): half the multiply-adds of a full tile.
+        `height` (default MR) is how many rows the tile holds: the shorter ones
+        (`row_pieces`) cover the rows of the last, partial panel of A.
         """
         bm = self.block
-        kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}{'_narrow' if halves == 1 else ''}",
+        height = height or bm.mr
+        kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}"
+                                        f"{'_narrow' if halves == 1 else ''}{'' if height == bm.mr else height}",
                            ["a", "lda", "bp", "c", "ldc", "kc", "first", "rows", "cols"],
                            [PTR, I64, PTR, PTR, I64, I64, I1, I64, I64], VOID)
         b = kb.b
@@ -292,14 +297,14 @@ class GemmEmitter:
         if direct:
             last_row = b.sub(rows, i64(1))
             row_starts = [self._gep(b, a, b.mul(self._min(b, i64(i), last_row),
-                                                i64(1) if self.transpose_a else lda)) for i in range(bm.mr)]
+                                                i64(1) if self.transpose_a else lda)) for i in range(height)]
             k_stride = lda if self.transpose_a else i64(1)
         fma = declare(self.module, f"llvm.fma.v{bm.width}{'f32' if self._size() == 4 else 'f64'}", self.vector,
                       [self.vector] * 3)
         zero_vector = ir.Constant(self.vector, None)
-        accumulators = [[kb.variable(self.vector, zero_vector) for _ in range(halves)] for _ in range(bm.mr)]
+        accumulators = [[kb.variable(self.vector, zero_vector) for _ in range(halves)] for _ in range(height)]
         # The C tile is touched only after the k loop; fetch its lines meanwhile.
-        for i in range(bm.mr):
+        for i in range(height):
             line = self._gep(b, c, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), i64(0)), ldc))
             for offset in (0, halves * bm.width - 1):
                 self._prefetch(b, self._gep(b, line, i64(offset)), write=True)
@@ -309,7 +314,7 @@ class GemmEmitter:
             b_vectors = [b.load(self._gep(b, bp, b.add(b_index, i64(h * bm.width))), typ=self.vector, align=32)
                          for h in range(halves)]
             a_index = b.mul(k, k_stride) if direct else b.mul(k, i64(bm.mr))
-            for i in range(bm.mr):
+            for i in range(height):
                 address = self._gep(b, row_starts[i], a_index) if direct else self._gep(b, a, b.add(a_index, i64(i)))
                 scalar = b.load(address, typ=self.element)
                 broadcast = kb.broadcast(scalar, bm.width)
@@ -324,12 +329,12 @@ class GemmEmitter:
         with kb.loop(b.urem(kc, i64(_UNROLL)), "kr") as kr:
             step(b.add(b.mul(b.udiv(kc, i64(_UNROLL)), i64(_UNROLL)), kr))
 
-        full = b.and_(b.icmp_signed("==", rows, i64(bm.mr)), b.icmp_signed("==", cols, i64(halves * bm.width)))
+        full = b.and_(b.icmp_signed("==", rows, i64(height)), b.icmp_signed("==", cols, i64(halves * bm.width)))
         with b.if_else(full) as (then, otherwise):
             with then:
                 for accumulate in (False, True):
                     with b.if_then(b.icmp_unsigned("==", first, ir.Constant(I1, int(not accumulate)))):
-                        for i in range(bm.mr):
+                        for i in range(height):
                             for h in range(halves):
                                 pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
                                 value = kb.get(accumulators[i][h], self.vector)
@@ -354,7 +359,7 @@ class GemmEmitter:
             mask = masks[h]
             for masked, condition in ((False, whole), (True, cut)):
                 with b.if_then(condition):
-                    for i in range(bm.mr):
+                    for i in range(len(accumulators)):
                         with b.if_then(b.icmp_signed("<", i64(i), rows)):
                             pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
                             value = kb.get(accumulators[i][h], self.vector)
@@ -379,8 +384,8 @@ class GemmEmitter:
                       typ=self.context_type.elements[index])
 
     def _task(self, pack_a, pack_b, micro_kernels) -> ir.Function:
-        """`micro_kernels[(direct, narrow)]`: the micro-kernel reading A in place or packed, for
-        a full-width panel of B or one at most a vector wide."""
+        """`micro_kernels[(direct, narrow, height)]`: the micro-kernel reading A in place or packed,
+        for a full-width panel of B or one at most a vector wide, and a tile of `height` rows."""
         bm = self.block
         kb = KernelBuilder(self.module, f"{self.name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
         b = kb.b
@@ -442,24 +447,37 @@ class GemmEmitter:
                     with kb.loop(self._ceil_div(b, nc, i64(bm.nr)), "jr") as jr_index:
                         jr = b.mul(jr_index, i64(bm.nr))
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
-                        with kb.loop(self._ceil_div(b, mc, i64(bm.mr)), "ir") as ir_index:
-                            row_in_block = b.mul(ir_index, i64(bm.mr))
-                            rows = self._min(b, i64(bm.mr), b.sub(mc, row_in_block))
-                            row, col = b.add(ic, row_in_block), b.add(jc, jr)
-                            tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
-                                            self._gep(b, c, b.add(b.mul(row, n), col)))
-                            b_panel = self._gep(b, packed_b, b.mul(jr, kc))
-                            narrow = b.icmp_signed("<=", cols, i64(bm.width))
+                        b_panel = self._gep(b, packed_b, b.mul(jr, kc))
+                        narrow = b.icmp_signed("<=", cols, i64(bm.width))
+
+                        def tile(panel_row, offset, rows, height):
+                            """The micro-kernel of `height` rows on rows panel_row + offset ... of the block."""
+                            row, col = b.add(ic, b.add(panel_row, offset)), b.add(jc, jr)
+                            c_tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
+                                              self._gep(b, c, b.add(b.mul(row, n), col)))
                             with b.if_else(direct) as (in_place, packed):
                                 with in_place:
                                     a_start = b.add(b.mul(pc, m), row) if self.transpose_a else \
                                         b.add(b.mul(row, k), pc)
-                                    self._call_micro(b, micro_kernels, True, narrow, [
-                                        self._gep(b, a, a_start), lda, b_panel, tile, ldc, kc, first, rows, cols])
+                                    self._call_micro(b, micro_kernels, True, narrow, height, [
+                                        self._gep(b, a, a_start), lda, b_panel, c_tile, ldc, kc, first, rows, cols])
                                 with packed:
-                                    a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
-                                    self._call_micro(b, micro_kernels, False, narrow, [
-                                        a_tile, i64(bm.mr), b_panel, tile, ldc, kc, first, rows, cols])
+                                    a_tile = self._gep(b, packed_a, b.add(b.mul(panel_row, kc), offset))
+                                    self._call_micro(b, micro_kernels, False, narrow, height, [
+                                        a_tile, i64(bm.mr), b_panel, c_tile, ldc, kc, first, rows, cols])
+
+                        with kb.loop(b.udiv(mc, i64(bm.mr)), "ir") as ir_index:
+                            tile(b.mul(ir_index, i64(bm.mr)), i64(0), i64(bm.mr), bm.mr)
+                        # The last, partial panel: its row count rounded up to even, in pieces of
+                        # 8, 4 and 2 rows (with MR = 14), not one MR-row tile mostly of padding
+                        # (M = 100 is 7 x 14 + 2: an MR-row tile there multiplied 11% zeros).
+                        rest = b.urem(mc, i64(bm.mr))
+                        last_panel = b.sub(mc, rest)
+                        even = b.and_(b.add(rest, i64(1)), i64(-2))
+                        for height in row_pieces(bm.mr):
+                            offset = b.and_(even, i64(-2 * height))  # the rows the larger pieces took
+                            with b.if_then(b.icmp_unsigned("!=", b.and_(even, i64(height)), i64(0))):
+                                tile(last_panel, offset, self._min(b, i64(height), b.sub(rest, offset)), height)
                     with b.if_then(segment_done):
                         self._add_sums(kb, c, n, sums, nc_max, m0, ic, jc, mc, nc)
                     # The block of C is final and still in L2: the epilogue sweeps it row by
@@ -491,12 +509,12 @@ class GemmEmitter:
                 b.store(total, self._gep(b, c_row, j))
 
     @staticmethod
-    def _call_micro(b, micro_kernels, direct: bool, narrow, arguments) -> None:
+    def _call_micro(b, micro_kernels, direct: bool, narrow, height: int, arguments) -> None:
         with b.if_else(narrow) as (then, otherwise):
             with then:
-                b.call(micro_kernels[direct, True], arguments)
+                b.call(micro_kernels[direct, True, height], arguments)
             with otherwise:
-                b.call(micro_kernels[direct, False], arguments)
+                b.call(micro_kernels[direct, False, height], arguments)
 
     def emit(self) -> ir.Function:
         """The exported `i32 name(m, n, k, a, b, c, epilogue, context, status)`: C = op(A) @ op(B),
@@ -506,8 +524,9 @@ class GemmEmitter:
         calling thread alone, with pool thread `thread`'s scratch buffers, for kernels that
         already split their work across the pool (convolutions: one im2col chunk per task).
         """
-        micro_kernels = {(direct, narrow): self._micro_kernel(direct, halves=1 if narrow else 2)
-                         for direct in (False, True) for narrow in (False, True)}
+        micro_kernels = {(direct, narrow, height): self._micro_kernel(direct, halves=1 if narrow else 2, height=height)
+                         for direct in (False, True) for narrow in (False, True)
+                         for height in (self.block.mr, *row_pieces(self.block.mr))}
         task = self._task(self._pack_a(), self._pack_b(), micro_kernels)
         self._entry(task, on_thread=True)
         return self._entry(task, on_thread=False)
@@ -559,6 +578,14 @@ def emit_gemm_functions(module: ir.Module, dtype) -> None:
     for transpose_a in (False, True):
         for transpose_b in (False, True):
             GemmEmitter(module, dtype, transpose_a, transpose_b).emit()
+
+
+def row_pieces(mr: int) -> tuple:
+    """The heights of the shorter micro-kernels, largest first: the powers of two below MR
+    from 2 up, whose sums make every even row count below MR (14: 8, 4, 2)."""
+    pieces = tuple(1 << bit for bit in range(mr.bit_length() - 1, 0, -1) if 1 << bit < mr)
+    assert sum(pieces) >= mr - 1, (mr, pieces)
+    return pieces
 
 
 def _concatenate(b, vectors):
