@@ -53,8 +53,6 @@ _UNROLL = 4
 DIRECT_A_PANELS = 1
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
 LONG_K_BLOCKS = 16
-# How many rows of B ahead the packing loop prefetches.
-_PREFETCH_ROWS = 8
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
 GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
@@ -160,19 +158,20 @@ class GemmEmitter:
                 return b.add(b.mul(col, depth), b.add(pc, k))
             return b.add(b.mul(b.add(pc, k), n), col)
 
-        with kb.loop(full_panels, "p") as p:
-            col0 = b.add(jc, b.mul(p, i64(bm.nr)))
-            panel = self._gep(b, bp, b.mul(b.mul(p, kc), i64(bm.nr)))
-            if self.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
+        if self.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
+            with kb.loop(full_panels, "p") as p:
+                col0 = b.add(jc, b.mul(p, i64(bm.nr)))
+                panel = self._gep(b, bp, b.mul(b.mul(p, kc), i64(bm.nr)))
                 self._pack_rows(kb, source, lambda col, k: element(k, col), col0, panel, kc, bm.nr)
-            else:  # B is [K, N]: each k gives NR contiguous elements
-                last = b.sub(b.mul(depth, n), i64(1))
-                with kb.loop(kc, "k") as k:
-                    src = self._gep(b, source, element(k, col0))
-                    # B usually comes from L3 or memory: ask for rows well ahead of their copy.
-                    self._prefetch(b, self._gep(b, source, self._min(
-                        b, element(b.add(k, i64(_PREFETCH_ROWS)), col0), last)), write=False)
-                    dst = self._gep(b, panel, b.mul(k, i64(bm.nr)))
+        else:  # B is [K, N]: each k gives NR contiguous elements to each panel
+            # Row by row, each row of the block read from left to right: walking the block
+            # panel by panel instead read B in NR-wide column strips, one 4 KB row apart
+            # when N = 1024, which the prefetchers do not follow (a third of 50x1024x3136).
+            with kb.loop(kc, "k") as k:
+                row = self._gep(b, source, element(k, jc))
+                with kb.loop(full_panels, "p") as p:
+                    src = self._gep(b, row, b.mul(p, i64(bm.nr)))
+                    dst = self._gep(b, bp, b.add(b.mul(b.mul(p, kc), i64(bm.nr)), b.mul(k, i64(bm.nr))))
                     for h in range(2):
                         value = b.load(self._gep(b, src, i64(h * bm.width)), typ=self.vector, align=self._size())
                         b.store(value, self._gep(b, dst, i64(h * bm.width)), align=32)
