@@ -248,20 +248,29 @@ class GemmEmitter:
 
     def _pack_rows(self, kb, source, element, row0, panel, kc, count: int) -> None:
         """A full panel of `count` (MR, or NR of a transposed B) rows, each contiguous along k:
-        each row read `width` elements of k at a time, transposed in registers into width
-        k-major groups of `count` (then k one by one for the rest). `element(row, k)` indexes
-        the source. (A transposed B packed element by element took 13% of a 196x288x64 product.)"""
+        each row read `width` elements of k at a time, transposed in registers by groups of
+        `width` rows into width k-major groups of `count` (then k one by one for the rest).
+        `element(row, k)` indexes the source. (A transposed B packed element by element took
+        13% of a 196x288x64 product; transposed as one shuffle of count x width lanes, which
+        LLVM lowers to a spilling mess, half of fc1's 50x3136x1024 with B transposed.)"""
         bm, b = self.block, kb.b
         width = bm.width
         chunk_type = ir.VectorType(self.element, width)
+        undefined = ir.Constant(chunk_type, ir.Undefined)
         with kb.loop(b.udiv(kc, i64(width)), "kv") as chunk:
             k0 = b.mul(chunk, i64(width))
             rows = [b.load(self._gep(b, source, element(b.add(row0, i64(i)), k0)), typ=chunk_type,
                            align=self._size()) for i in range(count)]
-            joined = _concatenate(b, rows)  # row i's element k at i * width + k
-            transposed = b.shuffle_vector(joined, ir.Constant(joined.type, ir.Undefined), ir.Constant(
-                ir.VectorType(I32, count * width), [i * width + k for k in range(width) for i in range(count)]))
-            b.store(transposed, self._gep(b, panel, b.mul(k0, i64(count))), align=self._size())
+            for group in range(0, count, width):
+                valid = min(width, count - group)
+                columns = _transpose_square(b, rows[group:group + valid] + [undefined] * (width - valid))
+                for k, column in enumerate(columns):  # op's rows group ... group + valid at k0 + k
+                    pointer = self._gep(b, panel, b.add(b.mul(b.add(k0, i64(k)), i64(count)), i64(group)))
+                    if valid == width:
+                        b.store(column, pointer, align=self._size())
+                    else:  # the next k's group starts `valid` lanes on: store only those
+                        mask = ir.Constant(ir.VectorType(I1, width), [lane < valid for lane in range(width)])
+                        b.call(self._masked_store(), [column, pointer, ir.Constant(I32, self._size()), mask])
         with kb.loop(b.urem(kc, i64(width)), "kr") as rest:
             k = b.add(b.mul(b.udiv(kc, i64(width)), i64(width)), rest)
             destination = self._gep(b, panel, b.mul(k, i64(count)))
@@ -587,18 +596,21 @@ def row_pieces(mr: int) -> tuple:
     return pieces
 
 
-def _concatenate(b, vectors):
-    """One vector holding `vectors` (of one element type, none longer than the first) end to end."""
-    while len(vectors) > 1:
-        paired = [_join(b, first, second) for first, second in zip(vectors[::2], vectors[1::2])]
-        vectors = paired + vectors[len(paired) * 2:]
-    return vectors[0]
-
-
-def _join(b, first, second):
-    """first's lanes, then second's (second no longer than first)."""
-    n, m = first.type.count, second.type.count
-    if m < n:  # shufflevector takes operands of one type: widen the second with undefined lanes
-        second = b.shuffle_vector(second, ir.Constant(second.type, ir.Undefined),
-                                  ir.Constant(ir.VectorType(I32, n), list(range(m)) + [0] * (n - m)))
-    return b.shuffle_vector(first, second, ir.Constant(ir.VectorType(I32, n + m), list(range(n + m))))
+def _transpose_square(b, rows):
+    """The columns of a square matrix given as its rows (n vectors of n lanes, n a power of two):
+    log2(n) rounds of two-input shuffles, round s swapping bit s of the row index with bit s
+    of the lane index (for 16 x 16, 64 shuffles)."""
+    n = len(rows)
+    assert n & (n - 1) == 0 and all(row.type.count == n for row in rows), n
+    index_type = ir.VectorType(I32, n)
+    bit = 1
+    while bit < n:
+        low_lanes = ir.Constant(index_type, [j if not j & bit else n + j - bit for j in range(n)])
+        high_lanes = ir.Constant(index_type, [j + bit if not j & bit else n + j for j in range(n)])
+        swapped = list(rows)
+        for i in range(n):
+            if not i & bit:
+                swapped[i] = b.shuffle_vector(rows[i], rows[i | bit], low_lanes)
+                swapped[i | bit] = b.shuffle_vector(rows[i], rows[i | bit], high_lanes)
+        rows, bit = swapped, bit * 2
+    return rows
