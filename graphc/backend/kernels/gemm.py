@@ -29,8 +29,8 @@ product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
 
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
-whole NR-column (or MR-row) panels; every element is summed over k in the same
-order whatever the thread count, so results are bit-identical with 1 or 2 threads.
+whole NR-column panels (or of row pairs); every element is summed over k in the same
+order whatever the thread count or tile, so results are bit-identical with 1 or 2 threads.
 """
 
 from __future__ import annotations
@@ -401,9 +401,12 @@ class GemmEmitter:
         (m, n, k, a, bmat, c, epilogue, epilogue_context, status,
          mc_block, kc_block, nc_block, count, split_columns) = (self._field(b, context, f) for f in range(14))
         index = kb.arg("index")
-        n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
-        panels = b.select(split_columns, n_panels, m_panels)
-        panel_size = b.select(split_columns, i64(bm.nr), i64(bm.mr))
+        # Rows are shared out in pairs, the height of the smallest row piece, not in MR-row
+        # panels: M = 100 on two threads is 50 + 50 rows, not 56 + 44.
+        row_unit = row_pieces(bm.mr)[-1]
+        n_panels, m_units = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(row_unit))
+        panels = b.select(split_columns, n_panels, m_units)
+        panel_size = b.select(split_columns, i64(bm.nr), i64(row_unit))
         start = b.mul(b.udiv(b.mul(panels, index), count), panel_size)
         stop = b.mul(b.udiv(b.mul(panels, b.add(index, i64(1))), count), panel_size)
         stop = self._min(b, stop, b.select(split_columns, n, m))
