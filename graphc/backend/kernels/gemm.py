@@ -252,34 +252,49 @@ class GemmEmitter:
     def _pack_rows(self, kb, source, element, row0, panel, kc, count: int) -> None:
         """A full panel of `count` (MR, or NR of a transposed B) rows, each contiguous along k:
         each row read `width` elements of k at a time, transposed in registers by groups of
-        `width` rows into width k-major groups of `count` (then k one by one for the rest).
+        `width` rows into width k-major groups of `count` (the last kc % width k under lane masks).
         `element(row, k)` indexes the source. (A transposed B packed element by element took
         13% of a 196x288x64 product; transposed as one shuffle of count x width lanes, which
         LLVM lowers to a spilling mess, half of fc1's 50x3136x1024 with B transposed.)"""
-        bm, b = self.block, kb.b
-        width = bm.width
+        b, width = kb.b, self.block.width
+        with kb.loop(b.udiv(kc, i64(width)), "kv") as chunk:
+            self._pack_chunk(kb, source, element, row0, panel, b.mul(chunk, i64(width)), count)
+        # The last rest < width k the same way under lane masks (the MLP's K = 10, 100 and 300),
+        # rather than element by element.
+        rest = b.urem(kc, i64(width))
+        with b.if_then(b.icmp_unsigned("!=", rest, i64(0))):
+            self._pack_chunk(kb, source, element, row0, panel, b.sub(kc, rest), count, rest)
+
+    def _pack_chunk(self, kb, source, element, row0, panel, k0, count: int, rest=None) -> None:
+        """k0 ... k0 + width - 1 of a panel's `count` rows (only the first `rest`, when given)."""
+        b, width = kb.b, self.block.width
         chunk_type = ir.VectorType(self.element, width)
         undefined = ir.Constant(chunk_type, ir.Undefined)
-        with kb.loop(b.udiv(kc, i64(width)), "kv") as chunk:
-            k0 = b.mul(chunk, i64(width))
-            rows = [b.load(self._gep(b, source, element(b.add(row0, i64(i)), k0)), typ=chunk_type,
-                           align=self._size()) for i in range(count)]
-            for group in range(0, count, width):
-                valid = min(width, count - group)
-                columns = _transpose_square(b, rows[group:group + valid] + [undefined] * (width - valid))
-                for k, column in enumerate(columns):  # op's rows group ... group + valid at k0 + k
-                    pointer = self._gep(b, panel, b.add(b.mul(b.add(k0, i64(k)), i64(count)), i64(group)))
-                    if valid == width:
-                        b.store(column, pointer, align=self._size())
-                    else:  # the next k's group starts `valid` lanes on: store only those
-                        mask = ir.Constant(ir.VectorType(I1, width), [lane < valid for lane in range(width)])
-                        b.call(self._masked_store(), [column, pointer, ir.Constant(I32, self._size()), mask])
-        with kb.loop(b.urem(kc, i64(width)), "kr") as rest:
-            k = b.add(b.mul(b.udiv(kc, i64(width)), i64(width)), rest)
-            destination = self._gep(b, panel, b.mul(k, i64(count)))
-            for i in range(count):
-                value = b.load(self._gep(b, source, element(b.add(row0, i64(i)), k)), typ=self.element)
-                b.store(value, self._gep(b, destination, i64(i)))
+        alignment = ir.Constant(I32, self._size())
+        masks = None if rest is None else self._lane_masks(kb, rest)[0]
+        rows = []
+        for i in range(count):
+            pointer = self._gep(b, source, element(b.add(row0, i64(i)), k0))
+            rows.append(b.load(pointer, typ=chunk_type, align=self._size()) if rest is None else
+                        b.call(self._masked_load(), [pointer, alignment, masks, ir.Constant(chunk_type, None)]))
+        for group in range(0, count, width):
+            valid = min(width, count - group)
+            columns = _transpose_square(b, rows[group:group + valid] + [undefined] * (width - valid))
+            for k, column in enumerate(columns):  # op's rows group ... group + valid at k0 + k
+                pointer = self._gep(b, panel, b.add(b.mul(b.add(k0, i64(k)), i64(count)), i64(group)))
+                if rest is None or k == 0:  # rest >= 1
+                    self._store_column(b, column, pointer, valid)
+                else:
+                    with b.if_then(b.icmp_signed("<", i64(k), rest)):
+                        self._store_column(b, column, pointer, valid)
+
+    def _store_column(self, b, column, pointer, valid: int) -> None:
+        """The first `valid` lanes of `column` at `pointer` (the next k's group starts there)."""
+        if valid == self.block.width:
+            b.store(column, pointer, align=self._size())
+        else:
+            mask = ir.Constant(ir.VectorType(I1, self.block.width), [lane < valid for lane in range(self.block.width)])
+            b.call(self._masked_store(), [column, pointer, ir.Constant(I32, self._size()), mask])
 
     # -- the micro-kernel ------------------------------------------------------------------------------
 
