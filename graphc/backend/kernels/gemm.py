@@ -9,7 +9,8 @@
             for ir in block step MR:
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
-              (MR x NR = 6 x 16 with AVX2; 14 x 32 with AVX-512)
+              (MR x NR = 6 x 16 with AVX2; 10 x 32 with AVX-512); the rows of a
+              last, partial panel of A in tiles of 8, 4 and 2 rows (`row_pieces`)
           after the last pc: the caller's epilogue on the MC x NC block of C
 
 One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
@@ -28,8 +29,8 @@ product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
 
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
-whole NR-column (or MR-row) panels; every element is summed over k in the same
-order whatever the thread count, so results are bit-identical with 1 or 2 threads.
+whole NR-column panels (or of row pairs); every element is summed over k in the same
+order whatever the thread count or tile, so results are bit-identical with 1 or 2 threads.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ _UNROLL = 4
 DIRECT_A_PANELS = 1
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
 LONG_K_BLOCKS = 16
-# How many rows of B ahead the packing loop prefetches.
-_PREFETCH_ROWS = 8
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
 GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
@@ -76,7 +75,10 @@ def blocking(dtype) -> Blocking:
     width = target.lanes(dtype)
     registers = 32 if target.vector_bytes() == 64 else 16
     nr = 2 * width
-    mr = (registers - 3) // 2  # 2*MR accumulators + 2 vectors of B + 1 broadcast of A
+    # 2*MR accumulators + 2 vectors of B + 1 broadcast of A: MR = 6 fills 16 registers. 32 would
+    # hold MR = 14, but MR = 10 measured faster on every product timed (one thread, interleaved:
+    # 1024^3 -6%, 3136x1024x50 -11%, the MLP's 0-5%), and it divides the batches 50 and 100.
+    mr = 10 if registers == 32 else (registers - 3) // 2
     caches = machine.data_cache_bytes()
     kc = max(64, caches[1] // 2 // (nr * dtype.size))  # a B micro-panel fills half of L1
     mc = max(mr, caches[2] // 2 // (kc * dtype.size) // mr * mr)  # the A block fills half of L2
@@ -159,19 +161,20 @@ class GemmEmitter:
                 return b.add(b.mul(col, depth), b.add(pc, k))
             return b.add(b.mul(b.add(pc, k), n), col)
 
-        with kb.loop(full_panels, "p") as p:
-            col0 = b.add(jc, b.mul(p, i64(bm.nr)))
-            panel = self._gep(b, bp, b.mul(b.mul(p, kc), i64(bm.nr)))
-            if self.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
+        if self.transpose_b:  # B is [N, K]: each column of the panel is contiguous along k
+            with kb.loop(full_panels, "p") as p:
+                col0 = b.add(jc, b.mul(p, i64(bm.nr)))
+                panel = self._gep(b, bp, b.mul(b.mul(p, kc), i64(bm.nr)))
                 self._pack_rows(kb, source, lambda col, k: element(k, col), col0, panel, kc, bm.nr)
-            else:  # B is [K, N]: each k gives NR contiguous elements
-                last = b.sub(b.mul(depth, n), i64(1))
-                with kb.loop(kc, "k") as k:
-                    src = self._gep(b, source, element(k, col0))
-                    # B usually comes from L3 or memory: ask for rows well ahead of their copy.
-                    self._prefetch(b, self._gep(b, source, self._min(
-                        b, element(b.add(k, i64(_PREFETCH_ROWS)), col0), last)), write=False)
-                    dst = self._gep(b, panel, b.mul(k, i64(bm.nr)))
+        else:  # B is [K, N]: each k gives NR contiguous elements to each panel
+            # Row by row, each row of the block read from left to right: walking the block
+            # panel by panel instead read B in NR-wide column strips, one 4 KB row apart
+            # when N = 1024, which the prefetchers do not follow (a third of 50x1024x3136).
+            with kb.loop(kc, "k") as k:
+                row = self._gep(b, source, element(k, jc))
+                with kb.loop(full_panels, "p") as p:
+                    src = self._gep(b, row, b.mul(p, i64(bm.nr)))
+                    dst = self._gep(b, bp, b.add(b.mul(b.mul(p, kc), i64(bm.nr)), b.mul(k, i64(bm.nr))))
                     for h in range(2):
                         value = b.load(self._gep(b, src, i64(h * bm.width)), typ=self.vector, align=self._size())
                         b.store(value, self._gep(b, dst, i64(h * bm.width)), align=32)
@@ -248,30 +251,54 @@ class GemmEmitter:
 
     def _pack_rows(self, kb, source, element, row0, panel, kc, count: int) -> None:
         """A full panel of `count` (MR, or NR of a transposed B) rows, each contiguous along k:
-        each row read `width` elements of k at a time, transposed in registers into width
-        k-major groups of `count` (then k one by one for the rest). `element(row, k)` indexes
-        the source. (A transposed B packed element by element took 13% of a 196x288x64 product.)"""
-        bm, b = self.block, kb.b
-        width = bm.width
-        chunk_type = ir.VectorType(self.element, width)
+        each row read `width` elements of k at a time, transposed in registers by groups of
+        `width` rows into width k-major groups of `count` (the last kc % width k under lane masks).
+        `element(row, k)` indexes the source. (A transposed B packed element by element took
+        13% of a 196x288x64 product; transposed as one shuffle of count x width lanes, which
+        LLVM lowers to a spilling mess, half of fc1's 50x3136x1024 with B transposed.)"""
+        b, width = kb.b, self.block.width
         with kb.loop(b.udiv(kc, i64(width)), "kv") as chunk:
-            k0 = b.mul(chunk, i64(width))
-            rows = [b.load(self._gep(b, source, element(b.add(row0, i64(i)), k0)), typ=chunk_type,
-                           align=self._size()) for i in range(count)]
-            joined = _concatenate(b, rows)  # row i's element k at i * width + k
-            transposed = b.shuffle_vector(joined, ir.Constant(joined.type, ir.Undefined), ir.Constant(
-                ir.VectorType(I32, count * width), [i * width + k for k in range(width) for i in range(count)]))
-            b.store(transposed, self._gep(b, panel, b.mul(k0, i64(count))), align=self._size())
-        with kb.loop(b.urem(kc, i64(width)), "kr") as rest:
-            k = b.add(b.mul(b.udiv(kc, i64(width)), i64(width)), rest)
-            destination = self._gep(b, panel, b.mul(k, i64(count)))
-            for i in range(count):
-                value = b.load(self._gep(b, source, element(b.add(row0, i64(i)), k)), typ=self.element)
-                b.store(value, self._gep(b, destination, i64(i)))
+            self._pack_chunk(kb, source, element, row0, panel, b.mul(chunk, i64(width)), count)
+        # The last rest < width k the same way under lane masks (the MLP's K = 10, 100 and 300),
+        # rather than element by element.
+        rest = b.urem(kc, i64(width))
+        with b.if_then(b.icmp_unsigned("!=", rest, i64(0))):
+            self._pack_chunk(kb, source, element, row0, panel, b.sub(kc, rest), count, rest)
+
+    def _pack_chunk(self, kb, source, element, row0, panel, k0, count: int, rest=None) -> None:
+        """k0 ... k0 + width - 1 of a panel's `count` rows (only the first `rest`, when given)."""
+        b, width = kb.b, self.block.width
+        chunk_type = ir.VectorType(self.element, width)
+        undefined = ir.Constant(chunk_type, ir.Undefined)
+        alignment = ir.Constant(I32, self._size())
+        masks = None if rest is None else self._lane_masks(kb, rest)[0]
+        rows = []
+        for i in range(count):
+            pointer = self._gep(b, source, element(b.add(row0, i64(i)), k0))
+            rows.append(b.load(pointer, typ=chunk_type, align=self._size()) if rest is None else
+                        b.call(self._masked_load(), [pointer, alignment, masks, ir.Constant(chunk_type, None)]))
+        for group in range(0, count, width):
+            valid = min(width, count - group)
+            columns = _transpose_square(b, rows[group:group + valid] + [undefined] * (width - valid))
+            for k, column in enumerate(columns):  # op's rows group ... group + valid at k0 + k
+                pointer = self._gep(b, panel, b.add(b.mul(b.add(k0, i64(k)), i64(count)), i64(group)))
+                if rest is None or k == 0:  # rest >= 1
+                    self._store_column(b, column, pointer, valid)
+                else:
+                    with b.if_then(b.icmp_signed("<", i64(k), rest)):
+                        self._store_column(b, column, pointer, valid)
+
+    def _store_column(self, b, column, pointer, valid: int) -> None:
+        """The first `valid` lanes of `column` at `pointer` (the next k's group starts there)."""
+        if valid == self.block.width:
+            b.store(column, pointer, align=self._size())
+        else:
+            mask = ir.Constant(ir.VectorType(I1, self.block.width), [lane < valid for lane in range(self.block.width)])
+            b.call(self._masked_store(), [column, pointer, ir.Constant(I32, self._size()), mask])
 
     # -- the micro-kernel ------------------------------------------------------------------------------
 
-    def _micro_kernel(self, direct: bool, halves: int = 2) -> ir.Function:
+    def _micro_kernel(self, direct: bool, halves: int = 2, height: int = 0) -> ir.Function:
         """C tile (+)= A panel @ Bp panel over kc; `first` overwrites instead of adding.
 
         Bp is packed k-major (NR elements per k) and zero-padded. A is packed the same
@@ -281,9 +308,13 @@ class GemmEmitter:
         full MR x (halves * width) and store only rows x cols. `halves` = 1 is the
         narrow kernel for an edge panel at most one vector wide (N = 100 is six
         panels of 16 and one of 4): half the multiply-adds of a full tile.
+        `height` (default MR) is how many rows the tile holds: the shorter ones
+        (`row_pieces`) cover the rows of the last, partial panel of A.
         """
         bm = self.block
-        kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}{'_narrow' if halves == 1 else ''}",
+        height = height or bm.mr
+        kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}"
+                                        f"{'_narrow' if halves == 1 else ''}{'' if height == bm.mr else height}",
                            ["a", "lda", "bp", "c", "ldc", "kc", "first", "rows", "cols"],
                            [PTR, I64, PTR, PTR, I64, I64, I1, I64, I64], VOID)
         b = kb.b
@@ -292,14 +323,14 @@ class GemmEmitter:
         if direct:
             last_row = b.sub(rows, i64(1))
             row_starts = [self._gep(b, a, b.mul(self._min(b, i64(i), last_row),
-                                                i64(1) if self.transpose_a else lda)) for i in range(bm.mr)]
+                                                i64(1) if self.transpose_a else lda)) for i in range(height)]
             k_stride = lda if self.transpose_a else i64(1)
         fma = declare(self.module, f"llvm.fma.v{bm.width}{'f32' if self._size() == 4 else 'f64'}", self.vector,
                       [self.vector] * 3)
         zero_vector = ir.Constant(self.vector, None)
-        accumulators = [[kb.variable(self.vector, zero_vector) for _ in range(halves)] for _ in range(bm.mr)]
+        accumulators = [[kb.variable(self.vector, zero_vector) for _ in range(halves)] for _ in range(height)]
         # The C tile is touched only after the k loop; fetch its lines meanwhile.
-        for i in range(bm.mr):
+        for i in range(height):
             line = self._gep(b, c, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), i64(0)), ldc))
             for offset in (0, halves * bm.width - 1):
                 self._prefetch(b, self._gep(b, line, i64(offset)), write=True)
@@ -309,7 +340,7 @@ class GemmEmitter:
             b_vectors = [b.load(self._gep(b, bp, b.add(b_index, i64(h * bm.width))), typ=self.vector, align=32)
                          for h in range(halves)]
             a_index = b.mul(k, k_stride) if direct else b.mul(k, i64(bm.mr))
-            for i in range(bm.mr):
+            for i in range(height):
                 address = self._gep(b, row_starts[i], a_index) if direct else self._gep(b, a, b.add(a_index, i64(i)))
                 scalar = b.load(address, typ=self.element)
                 broadcast = kb.broadcast(scalar, bm.width)
@@ -324,12 +355,12 @@ class GemmEmitter:
         with kb.loop(b.urem(kc, i64(_UNROLL)), "kr") as kr:
             step(b.add(b.mul(b.udiv(kc, i64(_UNROLL)), i64(_UNROLL)), kr))
 
-        full = b.and_(b.icmp_signed("==", rows, i64(bm.mr)), b.icmp_signed("==", cols, i64(halves * bm.width)))
+        full = b.and_(b.icmp_signed("==", rows, i64(height)), b.icmp_signed("==", cols, i64(halves * bm.width)))
         with b.if_else(full) as (then, otherwise):
             with then:
                 for accumulate in (False, True):
                     with b.if_then(b.icmp_unsigned("==", first, ir.Constant(I1, int(not accumulate)))):
-                        for i in range(bm.mr):
+                        for i in range(height):
                             for h in range(halves):
                                 pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
                                 value = kb.get(accumulators[i][h], self.vector)
@@ -354,7 +385,7 @@ class GemmEmitter:
             mask = masks[h]
             for masked, condition in ((False, whole), (True, cut)):
                 with b.if_then(condition):
-                    for i in range(bm.mr):
+                    for i in range(len(accumulators)):
                         with b.if_then(b.icmp_signed("<", i64(i), rows)):
                             pointer = self._gep(b, c, b.add(b.mul(i64(i), ldc), i64(h * bm.width)))
                             value = kb.get(accumulators[i][h], self.vector)
@@ -379,8 +410,8 @@ class GemmEmitter:
                       typ=self.context_type.elements[index])
 
     def _task(self, pack_a, pack_b, micro_kernels) -> ir.Function:
-        """`micro_kernels[(direct, narrow)]`: the micro-kernel reading A in place or packed, for
-        a full-width panel of B or one at most a vector wide."""
+        """`micro_kernels[(direct, narrow, height)]`: the micro-kernel reading A in place or packed,
+        for a full-width panel of B or one at most a vector wide, and a tile of `height` rows."""
         bm = self.block
         kb = KernelBuilder(self.module, f"{self.name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
         b = kb.b
@@ -388,9 +419,12 @@ class GemmEmitter:
         (m, n, k, a, bmat, c, epilogue, epilogue_context, status,
          mc_block, kc_block, nc_block, count, split_columns) = (self._field(b, context, f) for f in range(14))
         index = kb.arg("index")
-        n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
-        panels = b.select(split_columns, n_panels, m_panels)
-        panel_size = b.select(split_columns, i64(bm.nr), i64(bm.mr))
+        # Rows are shared out in pairs, the height of the smallest row piece, not in MR-row
+        # panels: M = 50 on two threads is 25 + 25 rows, not 20 + 30 (MR = 10).
+        row_unit = row_pieces(bm.mr)[-1]
+        n_panels, m_units = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(row_unit))
+        panels = b.select(split_columns, n_panels, m_units)
+        panel_size = b.select(split_columns, i64(bm.nr), i64(row_unit))
         start = b.mul(b.udiv(b.mul(panels, index), count), panel_size)
         stop = b.mul(b.udiv(b.mul(panels, b.add(index, i64(1))), count), panel_size)
         stop = self._min(b, stop, b.select(split_columns, n, m))
@@ -442,24 +476,37 @@ class GemmEmitter:
                     with kb.loop(self._ceil_div(b, nc, i64(bm.nr)), "jr") as jr_index:
                         jr = b.mul(jr_index, i64(bm.nr))
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
-                        with kb.loop(self._ceil_div(b, mc, i64(bm.mr)), "ir") as ir_index:
-                            row_in_block = b.mul(ir_index, i64(bm.mr))
-                            rows = self._min(b, i64(bm.mr), b.sub(mc, row_in_block))
-                            row, col = b.add(ic, row_in_block), b.add(jc, jr)
-                            tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
-                                            self._gep(b, c, b.add(b.mul(row, n), col)))
-                            b_panel = self._gep(b, packed_b, b.mul(jr, kc))
-                            narrow = b.icmp_signed("<=", cols, i64(bm.width))
+                        b_panel = self._gep(b, packed_b, b.mul(jr, kc))
+                        narrow = b.icmp_signed("<=", cols, i64(bm.width))
+
+                        def tile(panel_row, offset, rows, height):
+                            """The micro-kernel of `height` rows on rows panel_row + offset ... of the block."""
+                            row, col = b.add(ic, b.add(panel_row, offset)), b.add(jc, jr)
+                            c_tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
+                                              self._gep(b, c, b.add(b.mul(row, n), col)))
                             with b.if_else(direct) as (in_place, packed):
                                 with in_place:
                                     a_start = b.add(b.mul(pc, m), row) if self.transpose_a else \
                                         b.add(b.mul(row, k), pc)
-                                    self._call_micro(b, micro_kernels, True, narrow, [
-                                        self._gep(b, a, a_start), lda, b_panel, tile, ldc, kc, first, rows, cols])
+                                    self._call_micro(b, micro_kernels, True, narrow, height, [
+                                        self._gep(b, a, a_start), lda, b_panel, c_tile, ldc, kc, first, rows, cols])
                                 with packed:
-                                    a_tile = self._gep(b, packed_a, b.mul(row_in_block, kc))
-                                    self._call_micro(b, micro_kernels, False, narrow, [
-                                        a_tile, i64(bm.mr), b_panel, tile, ldc, kc, first, rows, cols])
+                                    a_tile = self._gep(b, packed_a, b.add(b.mul(panel_row, kc), offset))
+                                    self._call_micro(b, micro_kernels, False, narrow, height, [
+                                        a_tile, i64(bm.mr), b_panel, c_tile, ldc, kc, first, rows, cols])
+
+                        with kb.loop(b.udiv(mc, i64(bm.mr)), "ir") as ir_index:
+                            tile(b.mul(ir_index, i64(bm.mr)), i64(0), i64(bm.mr), bm.mr)
+                        # The last, partial panel: its row count rounded up to even, in pieces of
+                        # 8, 4 and 2 rows (MR = 10 or 14), not one MR-row tile mostly of padding
+                        # (with MR = 14, M = 100 is 7 x 14 + 2: that tile multiplied 11% zeros).
+                        rest = b.urem(mc, i64(bm.mr))
+                        last_panel = b.sub(mc, rest)
+                        even = b.and_(b.add(rest, i64(1)), i64(-2))
+                        for height in row_pieces(bm.mr):
+                            offset = b.and_(even, i64(-2 * height))  # the rows the larger pieces took
+                            with b.if_then(b.icmp_unsigned("!=", b.and_(even, i64(height)), i64(0))):
+                                tile(last_panel, offset, self._min(b, i64(height), b.sub(rest, offset)), height)
                     with b.if_then(segment_done):
                         self._add_sums(kb, c, n, sums, nc_max, m0, ic, jc, mc, nc)
                     # The block of C is final and still in L2: the epilogue sweeps it row by
@@ -491,12 +538,12 @@ class GemmEmitter:
                 b.store(total, self._gep(b, c_row, j))
 
     @staticmethod
-    def _call_micro(b, micro_kernels, direct: bool, narrow, arguments) -> None:
+    def _call_micro(b, micro_kernels, direct: bool, narrow, height: int, arguments) -> None:
         with b.if_else(narrow) as (then, otherwise):
             with then:
-                b.call(micro_kernels[direct, True], arguments)
+                b.call(micro_kernels[direct, True, height], arguments)
             with otherwise:
-                b.call(micro_kernels[direct, False], arguments)
+                b.call(micro_kernels[direct, False, height], arguments)
 
     def emit(self) -> ir.Function:
         """The exported `i32 name(m, n, k, a, b, c, epilogue, context, status)`: C = op(A) @ op(B),
@@ -506,8 +553,9 @@ class GemmEmitter:
         calling thread alone, with pool thread `thread`'s scratch buffers, for kernels that
         already split their work across the pool (convolutions: one im2col chunk per task).
         """
-        micro_kernels = {(direct, narrow): self._micro_kernel(direct, halves=1 if narrow else 2)
-                         for direct in (False, True) for narrow in (False, True)}
+        micro_kernels = {(direct, narrow, height): self._micro_kernel(direct, halves=1 if narrow else 2, height=height)
+                         for direct in (False, True) for narrow in (False, True)
+                         for height in (self.block.mr, *row_pieces(self.block.mr))}
         task = self._task(self._pack_a(), self._pack_b(), micro_kernels)
         self._entry(task, on_thread=True)
         return self._entry(task, on_thread=False)
@@ -561,18 +609,29 @@ def emit_gemm_functions(module: ir.Module, dtype) -> None:
             GemmEmitter(module, dtype, transpose_a, transpose_b).emit()
 
 
-def _concatenate(b, vectors):
-    """One vector holding `vectors` (of one element type, none longer than the first) end to end."""
-    while len(vectors) > 1:
-        paired = [_join(b, first, second) for first, second in zip(vectors[::2], vectors[1::2])]
-        vectors = paired + vectors[len(paired) * 2:]
-    return vectors[0]
+def row_pieces(mr: int) -> tuple:
+    """The heights of the shorter micro-kernels, largest first: the powers of two below MR
+    from 2 up, whose sums make every even row count below MR (10 or 14: 8, 4, 2; 6: 4, 2)."""
+    pieces = tuple(1 << bit for bit in range(mr.bit_length() - 1, 0, -1) if 1 << bit < mr)
+    assert sum(pieces) >= mr - 1, (mr, pieces)
+    return pieces
 
 
-def _join(b, first, second):
-    """first's lanes, then second's (second no longer than first)."""
-    n, m = first.type.count, second.type.count
-    if m < n:  # shufflevector takes operands of one type: widen the second with undefined lanes
-        second = b.shuffle_vector(second, ir.Constant(second.type, ir.Undefined),
-                                  ir.Constant(ir.VectorType(I32, n), list(range(m)) + [0] * (n - m)))
-    return b.shuffle_vector(first, second, ir.Constant(ir.VectorType(I32, n + m), list(range(n + m))))
+def _transpose_square(b, rows):
+    """The columns of a square matrix given as its rows (n vectors of n lanes, n a power of two):
+    log2(n) rounds of two-input shuffles, round s swapping bit s of the row index with bit s
+    of the lane index (for 16 x 16, 64 shuffles)."""
+    n = len(rows)
+    assert n & (n - 1) == 0 and all(row.type.count == n for row in rows), n
+    index_type = ir.VectorType(I32, n)
+    bit = 1
+    while bit < n:
+        low_lanes = ir.Constant(index_type, [j if not j & bit else n + j - bit for j in range(n)])
+        high_lanes = ir.Constant(index_type, [j + bit if not j & bit else n + j for j in range(n)])
+        swapped = list(rows)
+        for i in range(n):
+            if not i & bit:
+                swapped[i] = b.shuffle_vector(rows[i], rows[i | bit], low_lanes)
+                swapped[i | bit] = b.shuffle_vector(rows[i], rows[i | bit], high_lanes)
+        rows, bit = swapped, bit * 2
+    return rows

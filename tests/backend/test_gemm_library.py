@@ -1,0 +1,75 @@
+"""The GEMM library (backend/kernels/gemm.py) called directly, over the shapes that reach each of
+its paths: every row count of the last, partial MR-row panel (the 8-, 4- and 2-row micro-kernels),
+blocks of B one panel wide (A read in place) and wider (A packed), edge panels at most one vector
+wide, K = 1, M = 1, N = 1, long K (several KC blocks) and all four transposes. Each product is
+compared with NumPy's in float64, and computed on one and on two threads with identical bits.
+"""
+
+import cffi
+import numpy as np
+import pytest
+
+from graphc.backend import libraries
+from graphc.backend.kernels import gemm
+from graphc.compiler import driver
+from graphc.core import dtypes
+from graphc.runtime import abi, loader
+
+C_TYPES = {np.float32: "float", np.float64: "double"}
+
+
+@pytest.fixture(scope="module")
+def library():
+    driver.load_runtime()
+    ffi = cffi.FFI()
+    ffi.cdef(abi.cdef(abi.gemm_function(dtype, a, b) for dtype in abi.GEMM_DTYPES
+                      for a in (False, True) for b in (False, True)))
+    with libraries.gemm_library() as verified:
+        loaded = loader.load_library(ffi, verified)
+    yield ffi, loaded
+    loader.set_num_threads(0)
+
+
+def product(library, dtype, a, b, m, n, k, transpose_a, transpose_b, threads):
+    ffi, loaded = library
+    loader.set_num_threads(threads)
+    c = np.full((m, n), np.nan, dtype)
+    name = abi.gemm_function(dtypes.as_dtype(dtype), transpose_a, transpose_b).name
+    status = ffi.new("graphc_status *")
+    code = getattr(loaded.lib, name)(m, n, k, ffi.from_buffer(f"{C_TYPES[dtype]}[]", a),
+                                     ffi.from_buffer(f"{C_TYPES[dtype]}[]", b),
+                                     ffi.from_buffer(f"{C_TYPES[dtype]}[]", c), ffi.NULL, ffi.NULL, status)
+    assert code == 0
+    return c
+
+
+def check(library, dtype, m, n, k, transpose_a, transpose_b):
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    a = rng.uniform(-1, 1, (k, m) if transpose_a else (m, k)).astype(dtype)
+    b = rng.uniform(-1, 1, (n, k) if transpose_b else (k, n)).astype(dtype)
+    one = product(library, dtype, a, b, m, n, k, transpose_a, transpose_b, threads=1)
+    two = product(library, dtype, a, b, m, n, k, transpose_a, transpose_b, threads=2)
+    expected = (a.T if transpose_a else a).astype(np.float64) @ (b.T if transpose_b else b).astype(np.float64)
+    tolerance = (1e-5 if dtype == np.float32 else 1e-13) * np.sqrt(k)
+    np.testing.assert_allclose(one, expected, rtol=tolerance, atol=tolerance, err_msg=f"{m}x{n}x{k}")
+    np.testing.assert_array_equal(one, two, err_msg=f"{m}x{n}x{k}: 1 and 2 threads differ")
+
+
+MR = gemm.blocking(dtypes.float32).mr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("n", [1, 20, 100])
+def test_every_height_of_the_last_row_panel(library, dtype, transpose_a, transpose_b, n):
+    # M = 2 MR + r for every r: the full panels, then the partial one in pieces (r = 0: none).
+    for m in [2 * MR + r for r in range(MR)] + [1, 50, 100]:
+        check(library, dtype, m, n, 67, transpose_a, transpose_b)
+
+
+@pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m, n, k", [(1, 300, 100), (100, 300, 1), (50, 1024, 700), (37, 33, 2000), (100, 1, 300),
+                                     (3, 2000, 40), (100, 100, 300), (300, 100, 100), (61, 20, 500), (50, 20, 500)])
+def test_small_and_odd_shapes(library, transpose_a, transpose_b, m, n, k):
+    # The last four split their rows between two threads (50 + 50, 150 + 150, 30 + 31, 25 + 25 rows).
+    check(library, np.float32, m, n, k, transpose_a, transpose_b)
