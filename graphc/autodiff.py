@@ -38,7 +38,11 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
         grad_ys = _as_list(grad_ys)
         if len(grad_ys) != len(ys):
             raise ValueError(f"Passed {len(grad_ys)} grad_ys for {len(ys)} ys")
-    graph = graph_of(ys + xs)
+    return _gradients_in(graph_of(ys + xs), ys, xs, grad_ys, name, stops, unconnected_gradients)
+
+
+def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnected_gradients: str) -> list:
+    """`gradients`, its ops made in `graph` (a gradient loop's body differentiates its forward loop's)."""
     with graph.as_default(), name_scope(name, "gradients", ys + xs):
         grads: dict[int, list] = {}
         for i, y in enumerate(ys):
@@ -96,5 +100,12 @@ def _ops_between(xs, ys, stops):
     return reversed(between)
 
 
+def _differentiate_into(graph, ys: list, xs: list, grad_ys: list) -> list:
+    """d(ys)/d(xs) weighted by grad_ys, built in `graph`: a While's gradient body differentiating the
+    forward body in place, its reads of forward values resolved by the body's captures."""
+    return _gradients_in(graph, [_as_tensor(y) for y in ys], [_as_tensor(x) for x in xs], grad_ys, "gradients",
+                         set(), "none")
+
+
 # The gradients of While and If differentiate their functions with tf.gradients itself.
-control_flow_ops.set_differentiator(gradients)
+control_flow_ops.set_differentiator(gradients, _differentiate_into)

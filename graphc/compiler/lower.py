@@ -188,7 +188,7 @@ class _Lowering:
                            lambda o: [t.op for t in o.inputs if id(t) not in arguments] + o.control_inputs)
             self._bind_shapes(sorted(ops, key=lambda o: o._id))
             yielded[key] = [self.types.get(id(t), TensorType(t.dtype, t._dims)) for t in graph.outputs]
-        if "body" in yielded:  # a While: its loop variables, and the rows of those it saves
+        if "body" in yielded:  # a While: its loop variables, the rows of those it saves and of its stashes
             carried = op.attrs["carried"]
             for t, before, after in zip(op.inputs[1:carried], in_types[1:carried], yielded["body"][1:]):
                 if tuple(after.dims or ()) != tuple(before.dims or ()) or after.dims is None:
@@ -201,6 +201,7 @@ class _Lowering:
             outputs = list(in_types[:carried])
             rows = op.attrs["rows"]
             outputs += [TensorType(outputs[j].dtype, (rows,) + tuple(outputs[j].dims)) for j in op.attrs["saved"]]
+            outputs += [TensorType(t.dtype, (rows,) + tuple(t.dims)) for t in yielded["body"][carried:]]
             return outputs
         then_types, else_types = yielded["then"], yielded["else"]
         for t, a, b in zip(op.outputs, then_types, else_types):
@@ -514,6 +515,9 @@ class _Lowering:
             attrs["carried"] = op.attrs["carried"]
             if op.attrs["saved"]:
                 attrs["saved"], attrs["rows"] = op.attrs["saved"], op.attrs["rows"]
+            stashed = len(op.attrs["body"].outputs) - op.attrs["carried"]
+            if stashed:
+                attrs["stashed"], attrs["rows"] = stashed, op.attrs["rows"]
         self.instructions.append(Instruction(op.op_def.name, None, tuple(operands), attrs, op.name,
                                              regions=tuple(regions), outputs=tuple(outputs)))
 

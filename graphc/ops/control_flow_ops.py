@@ -13,9 +13,13 @@ it, and its final value is the trip count the gradient's loop runs. With
 outputs each loop variable's value at the start of every iteration, as rows of a
 [maximum_iterations, ...] buffer (TF1 pushes them on stacks; here the compiled
 loop copies them into the buffer's next row). The gradient loop runs the trip
-count down, reads the loop variables of that iteration back and differentiates
-the body there (the body's intermediate values are computed again rather than
-saved). Lowering drops the buffers of a step that has no gradient (DCE).
+count down and differentiates the forward body itself (`_LoopGradientBody`):
+each body value the gradient reads is that iteration's, a loop variable's row,
+or a row the forward loop *stashes* (the body yields the value after its loop
+variables and the loop copies it into a [maximum_iterations, ...] output), or,
+for values that do not change across iterations or whose shape only is read,
+computed again. So the body is not computed twice. Lowering drops the buffers
+of a step that has no gradient (DCE).
 
 `If`'s gradient is an `If` on the same predicate whose branches differentiate the
 forward branches: the gradient flows through the branch taken only.
@@ -56,6 +60,8 @@ def _while_infer(types, attrs):
     for index in attrs.get("saved", ()):
         t = outputs[index]
         outputs.append(TensorType(t.dtype, None if t.dims is None else (rows,) + tuple(t.dims)))
+    for t in attrs["body"].outputs[carried:]:  # the values the gradient stashes (_stash)
+        outputs.append(TensorType(t.dtype, None if t._dims is None else (rows,) + tuple(t._dims)))
     return outputs
 
 
@@ -165,10 +171,10 @@ def read_row(x, index, name=None):
 # -- building functions ------------------------------------------------------------------------------
 
 
-def _build_function(name: str, outer, argument_types: list, fn) -> FunctionGraph:
-    """A FunctionGraph with arguments of `argument_types` ((dtype, dims, name) each) whose outputs are
-    what fn(*arguments) returns (flat, tensors)."""
-    graph = FunctionGraph(name, outer)
+def _build_function(name: str, outer, argument_types: list, fn, graph=None) -> FunctionGraph:
+    """A FunctionGraph (`graph`, else a new one) with arguments of `argument_types` ((dtype, dims, name)
+    each) whose outputs are what fn(*arguments) returns (flat, tensors)."""
+    graph = graph if graph is not None else FunctionGraph(name, outer)
     with graph.as_default():
         arguments = [graph.argument(dtype, dims, arg_name) for dtype, dims, arg_name in argument_types]
         graph.outputs = [graph.capture(convert_to_tensor(t)) for t in fn(*arguments)]
@@ -208,14 +214,17 @@ def _replay(graph: FunctionGraph, arguments: list) -> list:
 
 
 # Set by graphc.autodiff when it loads (autodiff is built on the op families, so they cannot import it):
-# tf.gradients, which the gradients of While and If apply to their functions.
+# tf.gradients, which the gradients of While and If apply to their functions, and the same building its
+# ops in a given graph (a While's gradient body differentiating the forward body where it is).
 _differentiate = None
+_differentiate_into = None
 
 
-def set_differentiator(gradients) -> None:
-    """Registers `tf.gradients` for the control-flow gradients (called by graphc.autodiff)."""
-    global _differentiate
-    _differentiate = gradients
+def set_differentiator(gradients, gradients_into) -> None:
+    """Registers `tf.gradients` and `gradients_into(graph, ys, xs, grad_ys)` for the control-flow
+    gradients (called by graphc.autodiff)."""
+    global _differentiate, _differentiate_into
+    _differentiate, _differentiate_into = gradients, gradients_into
 
 
 def _grads_or_zeros(grads: list, like: list) -> list:
@@ -454,6 +463,77 @@ def _check_invariant(out: Tensor, arg: Tensor) -> None:
                          "specific shape.")
 
 
+def _stash(op: Operation, value: Tensor) -> Tensor:
+    """The rows of `value` (a tensor of `op`'s body) at the end of every iteration, an output of `op`: the
+    body yields it after its loop variables and the compiled loop copies it into the iteration's row
+    (TF1 pushes such values on a stack for the gradient; TF2's while_v2 adds accumulators the same way)."""
+    stashes = op.__dict__.setdefault("_stashes", {})  # id(body tensor) -> its rows, per forward op
+    if id(value) not in stashes:
+        body = op.attrs["body"]
+        body.outputs.append(value)
+        dims = None if value._dims is None else (op.attrs["rows"],) + tuple(value._dims)
+        op._outputs += (Tensor(op, len(op._outputs), value.dtype, dims),)
+        stashes[id(value)] = op._outputs[-1]
+    return stashes[id(value)]
+
+
+class _LoopGradientBody(FunctionGraph):
+    """The body of a While's gradient loop. It differentiates the forward body itself; each forward value
+    the gradient reads is that value in iteration `index`: a loop variable's saved row, a captured tensor,
+    a value that does not change across iterations (or whose shape only is used) computed again here, and
+    any other value read back from the rows the forward loop stashes it in (so the forward body is not
+    computed again)."""
+
+    def __init__(self, name: str, outer, forward: Operation):
+        super().__init__(name, outer)
+        self.forward, self.index = forward, None
+        self._values: dict = {}  # id(forward body tensor) -> its value here
+        self._invariant: dict = {}  # id(forward body op) -> whether it is the same in every iteration
+
+    def can_capture(self, tensor: Tensor) -> bool:
+        return tensor.graph is self.forward.attrs["body"] or super().can_capture(tensor)
+
+    def capture(self, tensor: Tensor) -> Tensor:
+        if tensor.graph is not self.forward.attrs["body"]:
+            return super().capture(tensor)
+        if id(tensor) not in self._values:
+            with self.as_default():
+                self._values[id(tensor)] = self._iteration_value(tensor)
+        return self._values[id(tensor)]
+
+    def _iteration_value(self, tensor: Tensor) -> Tensor:
+        op, body = self.forward, self.forward.attrs["body"]
+        source = tensor.op
+        if source.op_def is function_argument_p:
+            index = op.attrs["body_args"][body.inputs.index(tensor)]
+            if index == 0:
+                return self.index  # the counter counts the iterations from 0
+            if index < op.attrs["carried"]:
+                return read_row(op.outputs[op.attrs["carried"] + op.attrs["saved"].index(index)], self.index)
+            return self.capture(op.inputs[index])
+        if self._recomputable(source):
+            copy = self.create_op(source.op_def, list(source.inputs), dict(source.attrs),
+                                  name=source.name.rpartition("/")[2])
+            return copy.outputs[tensor.value_index]
+        return read_row(_stash(op, tensor), self.index)
+
+    def _recomputable(self, source: Operation) -> bool:
+        """Whether `source` is computed again rather than stashed: it has no effect and its value is the
+        same in every iteration (from constants and captured tensors), or it reads only shapes."""
+        if id(source) not in self._invariant:
+            op_def = source.op_def
+            pure = op_def.role is not Role.CONTROL_FLOW and op_def.effects == Effects()
+            self._invariant[id(source)] = pure and (op_def.shape_only_inputs or op_def.role is Role.STATIC or all(
+                self._unchanging(t) for t in source.inputs))
+        return self._invariant[id(source)]
+
+    def _unchanging(self, tensor: Tensor) -> bool:
+        op = self.forward
+        if tensor.op.op_def is function_argument_p:
+            return op.attrs["body_args"][op.attrs["body"].inputs.index(tensor)] >= op.attrs["carried"]
+        return self._recomputable(tensor.op)
+
+
 @registry.set_gradient(while_p)
 def _while_grad(op, *grads):
     carried, saved, rows = op.attrs["carried"], op.attrs["saved"], op.attrs["rows"]
@@ -465,36 +545,39 @@ def _while_grad(op, *grads):
                       "when the graph is built: the loop saves each iteration's variables in a buffer of that "
                       "many rows (a buffer growing at run time is not implemented)")
     body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
-    histories = dict(zip(saved, op.outputs[carried:]))
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])
     captured_indices = [i for i in range(carried, len(op.inputs)) if _is_float(op.inputs[i])]
     captured = [op.inputs[i] for i in captured_indices]
     float_vars = [j for j in range(1, carried) if _is_float(loop_inputs[j])]
     final_grads = _grads_or_zeros([grads[j] for j in float_vars], [op.outputs[j] for j in float_vars])
-    outer = op.graph
+    outer = get_default_graph()
     types = [(dtypes.int32, (), "step")]
     types += [(op.outputs[j].dtype, op.outputs[j]._dims, "grad") for j in float_vars]
     types += [(t.dtype, t._dims, "captured_grad") for t in captured]
+    # Forward body arguments by the op input they stand for: the loop variables, then what the body captures.
+    arguments = {index: argument for argument, index in zip(body_graph.inputs, body_args)}
 
     def grad_cond(step, *accumulated):
         return [math_ops.less(step, trip_count)]
 
     def grad_body(step, *accumulated):
         var_grads, captured_grads = accumulated[:len(float_vars)], accumulated[len(float_vars):]
-        index = math_ops.subtract(math_ops.subtract(trip_count, 1), step)
         function = get_default_graph()
-        values = [index] + [read_row(histories[j], index) for j in range(1, carried)]
-        arguments = [values[i] if i < carried else function.capture(op.inputs[i]) for i in body_args]
-        outputs = _replay(body_graph, arguments)
-        ys = [outputs[j] for j in float_vars]
-        xs = [values[j] for j in float_vars] + [arguments[body_args.index(i)] for i in captured_indices]
-        found = _grads_or_zeros(_differentiate(ys, xs, grad_ys=list(var_grads)), xs)
+        function.index = math_ops.subtract(math_ops.subtract(trip_count, 1), step)
+        ys = [body_graph.outputs[j] for j in float_vars]
+        xs = [arguments[j] for j in float_vars] + [arguments.get(i) for i in captured_indices]
+        differentiable = [x for x in xs if x is not None]
+        found = iter(_differentiate_into(function, ys, differentiable, list(var_grads)))
+        found = [next(found) if x is not None else None for x in xs]
+        found = [g if g is not None else array_ops.zeros_like(like) for g, like in zip(
+            found, [op.outputs[j] for j in float_vars] + captured)]
         new_captured = [math_ops.add(a, g) for a, g in zip(captured_grads, found[len(float_vars):])]
         return [math_ops.add(step, 1)] + found[:len(float_vars)] + new_captured
 
     cond_graph = _build_function(f"{op.name}_grad/cond", outer, types, grad_cond)
-    body_graph_grad = _build_function(f"{op.name}_grad/body", outer, types, grad_body)
+    body_graph_grad = _build_function(f"{op.name}_grad/body", outer, types, grad_body,
+                                      graph=_LoopGradientBody(f"{op.name}_grad/body", outer, op))
     start = [array_ops.constant(0, dtypes.int32)] + final_grads + [array_ops.zeros_like(t) for t in captured]
     grad_carried = len(start)
     grad_op = _control_flow_op(

@@ -8,7 +8,8 @@ stay in the signature).
 
 A structured instruction (`while`, `cond`) is kept if any output is used or its
 regions hold such an instruction; a `while` drops the per-iteration rows it
-saves for a gradient that this step does not compute, and the loop variables
+saves for a gradient that this step does not compute (of loop variables, and of
+stashed body values with the body results they come from), and the loop variables
 nothing needs (the trip counter of a loop without a gradient). Inside regions the
 pipeline runs this pass again (passes/regions.py).
 """
@@ -32,7 +33,7 @@ def eliminate_dead_code(program: Program) -> Program:
     kept = []
     for inst in reversed(program.instructions):
         if _has_effect(inst) or any(v.id in live for v in inst.defined):
-            if inst.attrs.get("saved"):
+            if inst.attrs.get("saved") or inst.attrs.get("stashed"):
                 inst = _without_unused_rows(inst, live)
             if "carried" in inst.attrs:
                 inst = _without_unused_loop_variables(inst, live)
@@ -66,8 +67,9 @@ def _without_unused_loop_variables(inst, live: set):
     carried = inst.attrs["carried"]
     needed = {j for j in range(carried) if inst.outputs[j].id in live} | set(inst.attrs.get("saved", ()))
     needed |= _params_needed(cond, list(cond.results))
+    stashes = list(body.results[carried:])
     while True:
-        grown = needed | _params_needed(body, [body.results[j] for j in needed if j < carried])
+        grown = needed | _params_needed(body, [body.results[j] for j in needed if j < carried] + stashes)
         if grown == needed:
             break
         needed = grown
@@ -87,15 +89,25 @@ def _without_unused_loop_variables(inst, live: set):
         attrs["saved"] = tuple(index[j] for j in attrs["saved"])
     return inst.replace(operands=tuple(inst.operands[j] for j in kept) + inst.operands[carried:], attrs=attrs,
                         outputs=tuple(inst.outputs[j] for j in kept) + inst.outputs[carried:],
-                        regions=(region(cond, cond.results), region(body, tuple(body.results[j] for j in kept))))
+                        regions=(region(cond, cond.results),
+                                 region(body, tuple(body.results[j] for j in kept) + tuple(stashes))))
 
 
 def _without_unused_rows(inst, live: set):
     """A `while` keeping only the per-iteration rows something uses (a step without the loop's gradient
-    uses none: ops/control_flow_ops.py)."""
-    carried = inst.attrs["carried"]
-    rows = [(index, value) for index, value in zip(inst.attrs["saved"], inst.outputs[carried:]) if value.id in live]
-    attrs = {k: v for k, v in inst.attrs.items() if k not in ("saved", "rows")}
+    uses none: ops/control_flow_ops.py); a stashed body value nothing reads is no longer yielded."""
+    carried, saved = inst.attrs["carried"], inst.attrs.get("saved", ())
+    cond, body = inst.regions
+    rows = [(index, value) for index, value in zip(saved, inst.outputs[carried:]) if value.id in live]
+    stashes = [(result, value) for result, value in zip(body.results[carried:], inst.outputs[carried + len(saved):])
+               if value.id in live]
+    attrs = {k: v for k, v in inst.attrs.items() if k not in ("saved", "rows", "stashed")}
     if rows:
-        attrs["saved"], attrs["rows"] = tuple(index for index, _ in rows), inst.attrs["rows"]
-    return inst.replace(attrs=attrs, outputs=inst.outputs[:carried] + tuple(value for _, value in rows))
+        attrs["saved"] = tuple(index for index, _ in rows)
+    if stashes:
+        attrs["stashed"] = len(stashes)
+    if rows or stashes:
+        attrs["rows"] = inst.attrs["rows"]
+    body = body.replace(results=body.results[:carried] + tuple(result for result, _ in stashes))
+    return inst.replace(attrs=attrs, regions=(cond, body), outputs=inst.outputs[:carried] + tuple(
+        value for _, value in rows) + tuple(value for _, value in stashes))
