@@ -155,7 +155,10 @@ row_write_p = registry.register(OpDef(
 @registry.set_gradient(row_write_p)
 def _row_write_grad(op, g):
     _, index, value = op.inputs
-    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, apply_op("row_read", [g, index])]
+    # The row is read first: then the write is g's last use and takes g's buffer (in place, no copy of the
+    # whole buffer in every iteration of a TensorArray's gradient loop: passes/plan_memory.py).
+    row = apply_op("row_read", [g, index])
+    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, row]
 
 
 def write_row(buffer, index, value, name=None):
@@ -358,6 +361,19 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
                swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
     """`tf.while_loop`: runs `body` while `cond` is true, on nested structures of loop variables; a
     `While` op, compiled to a native loop (see the module docstring)."""
+    return _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, back_prop, name,
+                       maximum_iterations, return_same_structure, counted=False)
+
+
+def counted_loop(steps: int, body, loop_vars, name=None):
+    """`body(i, *loop_vars)` for i = 0 .. steps - 1 (`steps` known when the graph is built), i being the
+    loop's own counter: a gradient knows then that the iterations read distinct rows x[i] (a TensorArray's,
+    an RNN's inputs) and writes each row's gradient once instead of summing it in (`_accumulate`)."""
+    return _while_loop(lambda *args: True, body, loop_vars, None, 10, True, name, steps, True, counted=True)
+
+
+def _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, back_prop, name, maximum_iterations,
+                return_same_structure, counted: bool):
     if not callable(cond):
         raise TypeError("cond must be callable.")
     if not callable(body):
@@ -398,7 +414,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             return [result]
 
         def body_fn(i, *args):
-            result = body(*nest.pack_sequence_as(structure, list(args)))
+            result = body(*([i] if counted else []), *nest.pack_sequence_as(structure, list(args)))
             if not isinstance(result, (list, tuple, dict)) or (single and nest.is_namedtuple(result)):
                 result = [result]  # TF1 takes a lone result (not a structure) for a one-variable loop
             try:
@@ -534,6 +550,17 @@ class _LoopGradientBody(FunctionGraph):
         return self._recomputable(tensor.op)
 
 
+def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
+    """`total + gradient`: a captured tensor's gradient summed over the iterations. Where the body read one
+    row of it (x[i]: the row's gradient in zeros), the row alone is added, in place (not the whole of x in
+    every iteration); where i is the loop's counter, each row is read by one iteration and its gradient
+    is written, as TF1's TensorArray gradient does."""
+    if gradient.op.op_def is row_read_grad_p:
+        row, index = gradient.op.inputs
+        return write_row(total, index, row if index is counter else math_ops.add(read_row(total, index), row))
+    return math_ops.add(total, gradient)
+
+
 @registry.set_gradient(while_p)
 def _while_grad(op, *grads):
     carried, saved, rows = op.attrs["carried"], op.attrs["saved"], op.attrs["rows"]
@@ -572,7 +599,7 @@ def _while_grad(op, *grads):
         found = [next(found) if x is not None else None for x in xs]
         found = [g if g is not None else array_ops.zeros_like(like) for g, like in zip(
             found, [op.outputs[j] for j in float_vars] + captured)]
-        new_captured = [math_ops.add(a, g) for a, g in zip(captured_grads, found[len(float_vars):])]
+        new_captured = [_accumulate(a, g, function.index) for a, g in zip(captured_grads, found[len(float_vars):])]
         return [math_ops.add(step, 1)] + found[:len(float_vars)] + new_captured
 
     cond_graph = _build_function(f"{op.name}_grad/cond", outer, types, grad_cond)

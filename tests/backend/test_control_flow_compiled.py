@@ -303,3 +303,26 @@ def test_tensor_array_rows_of_a_batch_known_when_the_step_runs():
         value = rng.uniform(-1, 1, (4, n, 3)).astype(np.float32)
         got = _compiled_matches_reference([stacked], {x: value})[0]
         np.testing.assert_allclose(got, np.tanh(value) * 2.0, rtol=1e-6)
+
+
+def test_gradient_of_rows_read_at_the_counter_and_at_repeated_indices_vs_finite_differences():
+    # dynamic_rnn reads x[t] at its loop's counter: each row's gradient is written once; a loop reading
+    # x[i % 2] reads a row in two iterations: its gradients are summed into the row.
+    x = tf.placeholder(tf.float64, [2, 4, 3])
+    cell = tf.nn.rnn_cell.BasicRNNCell(3)
+    outputs, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64)
+    rows = tf.placeholder(tf.float64, [2, 3])
+    _, total = tf.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, tf.tanh(s * rows[i % 2])),
+                             [0, tf.ones([3], tf.float64)], maximum_iterations=5)
+    weights = rng.uniform(-1, 1, (2, 4, 3))
+    loss = tf.reduce_sum(outputs * weights)
+    gx, grows = tf.gradients(loss, x)[0], tf.gradients(tf.reduce_sum(total), rows)[0]
+    x_value, rows_value = rng.uniform(-1, 1, (2, 4, 3)), rng.uniform(-1, 1, (2, 3))
+    got = [None, _compiled_matches_reference([grows], {rows: rows_value}, rtol=1e-9)[0]]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got[0] = sess.run(gx, {x: x_value})
+        f_x = lambda v: sess.run(loss, {x: v})  # noqa: E731
+        f_rows = lambda v: sess.run(tf.reduce_sum(total), {rows: v})  # noqa: E731
+        np.testing.assert_allclose(got[0], numeric_gradient(f_x, x_value.copy()), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(got[1], numeric_gradient(f_rows, rows_value.copy()), rtol=1e-6, atol=1e-9)
