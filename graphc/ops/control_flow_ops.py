@@ -19,7 +19,9 @@ or a row the forward loop *stashes* (the body yields the value after its loop
 variables and the loop copies it into a [maximum_iterations, ...] output), or,
 for values that do not change across iterations or whose shape only is read,
 computed again. So the body is not computed twice. Lowering drops the buffers
-of a step that has no gradient (DCE).
+of a step that has no gradient (DCE). Without a maximum_iterations known when
+the graph is built there are no buffers: the gradient loop computes iteration
+t's values again from the loop's first values (O(trip count²) body runs).
 
 `If`'s gradient is an `If` on the same predicate whose branches differentiate the
 forward branches: the gradient flows through the branch taken only.
@@ -498,13 +500,19 @@ class _LoopGradientBody(FunctionGraph):
     the gradient reads is that value in iteration `index`: a loop variable's saved row, a captured tensor,
     a value that does not change across iterations (or whose shape only is used) computed again here, and
     any other value read back from the rows the forward loop stashes it in (so the forward body is not
-    computed again)."""
+    computed again).
+
+    A loop without rows (no maximum_iterations known when the graph is built: graphc's buffers have a
+    size known when the step compiles) cannot save: there, the loop variables of iteration `index` are
+    computed again by a loop running the forward body `index` times from the first values (`_replayed`),
+    and the body's values from them, so the gradient costs O(trip count²) body runs."""
 
     def __init__(self, name: str, outer, forward: Operation):
         super().__init__(name, outer)
         self.forward, self.index = forward, None
         self._values: dict = {}  # id(forward body tensor) -> its value here
         self._invariant: dict = {}  # id(forward body op) -> whether it is the same in every iteration
+        self._state = None  # a loop without rows: its loop variables at iteration `index` (_replayed)
 
     def can_capture(self, tensor: Tensor) -> bool:
         return tensor.graph is self.forward.attrs["body"] or super().can_capture(tensor)
@@ -524,14 +532,35 @@ class _LoopGradientBody(FunctionGraph):
             index = op.attrs["body_args"][body.inputs.index(tensor)]
             if index == 0:
                 return self.index  # the counter counts the iterations from 0
-            if index < op.attrs["carried"]:
-                return read_row(op.outputs[op.attrs["carried"] + op.attrs["saved"].index(index)], self.index)
-            return self.capture(op.inputs[index])
-        if self._recomputable(source):
+            if index >= op.attrs["carried"]:
+                return self.capture(op.inputs[index])
+            if not op.attrs["saved"]:
+                return self._replayed()[index]
+            return read_row(op.outputs[op.attrs["carried"] + op.attrs["saved"].index(index)], self.index)
+        if not op.attrs["saved"] and (source.op_def.effects.random or source.op_def.effects.writes):
+            raise errors.UnimplementedError(
+                None, source, f"graphc differentiates {op.name} without a maximum_iterations known when the graph "
+                              f"is built by computing its body again, which {source.name} (random or writing a "
+                              "variable) forbids: give the loop a constant maximum_iterations")
+        if not op.attrs["saved"] or self._recomputable(source):
             copy = self.create_op(source.op_def, list(source.inputs), dict(source.attrs),
                                   name=source.name.rpartition("/")[2])
             return copy.outputs[tensor.value_index]
         return read_row(_stash(op, tensor), self.index)
+
+    def _replayed(self) -> list:
+        """The forward loop's variables after `index` iterations: a loop of the forward body from its first
+        values (the forward cond held for each of them)."""
+        if self._state is None:
+            op, carried, index = self.forward, self.forward.attrs["carried"], self.index
+            types = [(t.dtype, t._dims, "loop_var") for t in op.outputs[:carried]]
+            cond = _build_function(f"{self.name}/replay/cond", self, types, lambda i, *_: [math_ops.less(i, index)])
+            attrs = {key: op.attrs[key] for key in ("carried", "shape_invariants", "parallel_iterations")}
+            attrs.update(saved=(), rows=None, back_prop=False)
+            start = [array_ops.constant(0, dtypes.int32)] + list(op.inputs[1:carried])
+            replay = _control_flow_op(while_p, start, {"cond": cond, "body": op.attrs["body"]}, attrs, name="replay")
+            self._state = list(replay.outputs[:carried])
+        return self._state
 
     def _recomputable(self, source: Operation) -> bool:
         """Whether `source` is computed again rather than stashed: it has no effect and its value is the
@@ -563,14 +592,9 @@ def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
 
 @registry.set_gradient(while_p)
 def _while_grad(op, *grads):
-    carried, saved, rows = op.attrs["carried"], op.attrs["saved"], op.attrs["rows"]
+    carried, rows = op.attrs["carried"], op.attrs["rows"]
     if not op.attrs["back_prop"]:
         return [None] * len(op.inputs)
-    if not saved:
-        raise errors.UnimplementedError(
-            None, op, f"graphc differentiates a tf.while_loop ({op.name}) only when maximum_iterations is known "
-                      "when the graph is built: the loop saves each iteration's variables in a buffer of that "
-                      "many rows (a buffer growing at run time is not implemented)")
     body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])

@@ -171,9 +171,32 @@ def test_minimize_through_a_loop_trains_a_variable():
         assert sess.run(loss) < first / 10
 
 
-def test_a_loop_gradient_without_maximum_iterations_names_what_is_missing():
+def test_loop_gradients_without_a_static_maximum_iterations_vs_finite_differences():
+    # The trip count depends on x (while the sum is small) or on a fed maximum_iterations: no rows to save
+    # in, the gradient loop computes each iteration's values again from the first ones.
+    x = tf.placeholder(tf.float64, [2])
+    w = tf.placeholder(tf.float64, [2, 2])
+    limit = tf.placeholder(tf.int32, [])
+    _, y = tf.while_loop(lambda i, y: tf.reduce_sum(tf.abs(y)) < 10.0,
+                         lambda i, y: (i + 1, tf.tanh(tf.matmul(w, y[:, None])[:, 0]) * 3.0 + y), [0, x])
+    z = tf.while_loop(lambda z: tf.reduce_sum(z) < 100.0, lambda z: tf.sin(z) + z * 1.5, [x],
+                      maximum_iterations=limit)
+    loss_y, loss_z = tf.reduce_sum(y * y), tf.reduce_sum(z * z)
+    gx, gw = tf.gradients(loss_y, [x, w])
+    gz = tf.gradients(loss_z, x)[0]
+    x_value, w_value = np.array([0.3, -0.4]), rng.uniform(-0.5, 0.5, (2, 2))
+    feeds = {x: x_value, w: w_value, limit: 4}
+    got = _compiled_matches_reference([gx, gw, gz], feeds, rtol=1e-9)
+    with tf.Session() as sess:
+        for grad, loss, key, value in ((got[0], loss_y, x, x_value), (got[1], loss_y, w, w_value),
+                                       (got[2], loss_z, x, x_value)):
+            f = lambda v: sess.run(loss, {**feeds, key: v})  # noqa: E731
+            np.testing.assert_allclose(grad, numeric_gradient(f, value.copy()), rtol=1e-6)
+
+
+def test_a_loop_gradient_without_maximum_iterations_names_a_random_op_it_cannot_compute_again():
     x = tf.placeholder(tf.float32, [2])
-    y = tf.while_loop(lambda y: tf.reduce_sum(y) < 10.0, lambda y: y * 2.0, [x])
+    y = tf.while_loop(lambda y: tf.reduce_sum(y) < 10.0, lambda y: y * tf.random_uniform([2], 1.5, 2.0), [x])
     with pytest.raises(tf.errors.UnimplementedError, match="maximum_iterations"):
         tf.gradients(y, x)
 
