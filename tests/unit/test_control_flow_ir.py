@@ -355,3 +355,18 @@ def test_stashed_rows_round_trip_through_text_and_interpret_as_before():
         upstream = (upstream * (1 - t * t)) @ np.full((3, 3), 0.1, np.float32).T
     np.testing.assert_allclose(value, expected, rtol=1e-6)
     np.testing.assert_allclose(grad, upstream, rtol=1e-5)
+
+
+def test_captured_values_no_region_needs_are_dropped():
+    # The LSTM's gradient loop reads some gates only for their shapes: the forward loop must not stash them.
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.bool, [], name="p")
+        x = tf.placeholder(tf.float32, [3], name="x")
+        c = tf.cond(p, lambda: tf.zeros_like(x) + tf.cast(tf.size(x), tf.float32), lambda: tf.ones([3]))
+        program = run_pipeline(_lowered([c], {p: np.array(True), x: np.zeros(3, np.float32)}))
+    (branch,) = [inst for inst in program.instructions if inst.op == "cond"]
+    assert len(branch.operands) == 1  # the predicate: x entered only for its shape
+    verify(program)
+    assert interpret(program, {"p:0": np.array(True), "x:0": np.zeros(3, np.float32)}, {})[0][0].tolist() == [3.0] * 3
+    forward = next(inst for inst in _tanh_matmul_loop(with_gradient=True).instructions if inst.op == "while")
+    assert len(forward.outputs) == forward.attrs["carried"] + len(forward.attrs.get("saved", ())) + 1
