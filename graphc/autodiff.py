@@ -51,7 +51,8 @@ def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnec
             else:
                 g = array_ops.ones_like(y, name=f"grad_ys_{i}")
             grads.setdefault(id(y), []).append(g)
-        for op in _ops_between(xs, ys, stops):
+        between, depends_on_x = _ops_between(xs, ys, stops)
+        for op in between:
             out_grads = [_aggregate(grads.get(id(t))) for t in op.outputs]
             if all(g is None for g in out_grads):
                 continue
@@ -62,7 +63,13 @@ def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnec
                 raise LookupError(f"No gradient defined for operation '{op.name}' (op type: {op.type})")
             with name_scope(op.name + "_grad"):
                 out_grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(out_grads, op.outputs)]
-                in_grads = rule(op, *out_grads)
+                # Inputs no x reaches need no gradient: a rule may skip them (a loop's gradient does).
+                op.skip_input_indices = frozenset(
+                    k for k, t in enumerate(op.inputs) if id(t) not in depends_on_x or id(t) in stops)
+                try:
+                    in_grads = rule(op, *out_grads)
+                finally:
+                    op.skip_input_indices = frozenset()
             if len(in_grads) != len(op.inputs):
                 raise ValueError(f"Gradient rule of {op.type} returned {len(in_grads)} gradients for "
                                  f"{len(op.inputs)} inputs")
@@ -87,7 +94,8 @@ def _aggregate(contributions):
 
 
 def _ops_between(xs, ys, stops):
-    """Ops on a path from some x to some y, latest first (creation order is topological)."""
+    """Ops on a path from some x to some y, latest first (creation order is topological), and the ids of
+    the tensors that depend on some x."""
     x_ids = {id(x) for x in xs}
     ancestors = walk_ops([y.op for y in ys],
                          lambda op: [t.op for t in op.inputs if id(t) not in x_ids and id(t) not in stops])
@@ -97,7 +105,7 @@ def _ops_between(xs, ys, stops):
         if any(id(t) in depends_on_x and id(t) not in stops for t in op.inputs):
             between.append(op)
             depends_on_x.update(id(t) for t in op.outputs)
-    return reversed(between)
+    return reversed(between), depends_on_x
 
 
 def _differentiate_into(graph, ys: list, xs: list, grad_ys: list) -> list:

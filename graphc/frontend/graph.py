@@ -149,6 +149,9 @@ class Operation:
         self._device = ""
         self._id = len(graph._ops)
         self._outputs = tuple(Tensor(self, i, t.dtype, t.dims) for i, t in enumerate(output_types))
+        # While tf.gradients runs this op's gradient rule: the inputs whose gradient nobody asked for (TF 2's
+        # Operation.skip_input_indices), which a rule may leave as None.
+        self.skip_input_indices = frozenset()
 
     @property
     def graph(self) -> "Graph":

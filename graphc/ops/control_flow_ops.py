@@ -598,7 +598,8 @@ def _while_grad(op, *grads):
     body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])
-    captured_indices = [i for i in range(carried, len(op.inputs)) if _is_float(op.inputs[i])]
+    captured_indices = [i for i in range(carried, len(op.inputs))
+                        if _is_float(op.inputs[i]) and i not in op.skip_input_indices]
     captured = [op.inputs[i] for i in captured_indices]
     float_vars = [j for j in range(1, carried) if _is_float(loop_inputs[j])]
     final_grads = _grads_or_zeros([grads[j] for j in float_vars], [op.outputs[j] for j in float_vars])

@@ -370,3 +370,21 @@ def test_captured_values_no_region_needs_are_dropped():
     assert interpret(program, {"p:0": np.array(True), "x:0": np.zeros(3, np.float32)}, {})[0][0].tolist() == [3.0] * 3
     forward = next(inst for inst in _tanh_matmul_loop(with_gradient=True).instructions if inst.op == "while")
     assert len(forward.outputs) == forward.attrs["carried"] + len(forward.attrs.get("saved", ())) + 1
+
+
+def test_the_gradient_loop_computes_no_gradient_for_inputs_no_x_reaches():
+    # dynamic_rnn's inputs are a placeholder: tf.gradients for the cell's variables tells the loop's
+    # gradient (Operation.skip_input_indices) not to sum their gradient, nor concat's to slice it out.
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2, 4, 3], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(5), x, dtype=tf.float32)
+        grads = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
+        (grad_x,) = tf.gradients(tf.reduce_sum(state.h), [x])
+        program = run_pipeline(_lowered(grads, {x: np.zeros((2, 4, 3), np.float32)}))
+        with_x = run_pipeline(_lowered(grads + [grad_x], {x: np.zeros((2, 4, 3), np.float32)}))
+    x_rows = IRType(dtypes.float32, (4, 2, 3))  # the time-major input's gradient, a row per step
+    backward = [inst for inst in program.instructions if inst.op == "while"][1]
+    assert x_rows not in [v.type for v in backward.outputs]
+    assert sum(1 for inst in walk(backward.regions[1].instructions) if inst.op == "slice") == 1  # dh only
+    backwards = [inst for inst in with_x.instructions if inst.op == "while"][1:]  # one per tf.gradients
+    assert any(x_rows in [v.type for v in backward.outputs] for backward in backwards)
