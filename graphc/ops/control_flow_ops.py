@@ -304,7 +304,7 @@ def _check_branches(then_result, else_result, then_graph, else_graph) -> None:
 @registry.set_gradient(if_p)
 def _if_grad(op, *grads):
     pred, captured = op.inputs[0], list(op.inputs[1:])
-    outer = op.graph
+    outer = get_default_graph()  # op's graph, or a loop gradient's body differentiating op's (_LoopGradientBody)
     functions = {}
     for key in ("then", "else"):
         graph, indices = op.attrs[key], op.attrs[key + "_args"]

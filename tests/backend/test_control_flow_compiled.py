@@ -349,3 +349,24 @@ def test_gradient_of_rows_read_at_the_counter_and_at_repeated_indices_vs_finite_
         f_rows = lambda v: sess.run(tf.reduce_sum(total), {rows: v})  # noqa: E731
         np.testing.assert_allclose(got[0], numeric_gradient(f_x, x_value.copy()), rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(got[1], numeric_gradient(f_rows, rows_value.copy()), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("bounded", [True, False], ids=["maximum_iterations", "no_maximum_iterations"])
+def test_gradient_of_a_loop_holding_a_loop_and_a_cond_vs_finite_differences(bounded):
+    # The inner loop's rows are stashed per outer iteration; the cond's gradient replays its branch, whose
+    # copy of the inner loop shares the body the inner loop's gradient stashes into.
+    x = tf.placeholder(tf.float64, [3])
+
+    def outer(j, acc):
+        inner = tf.while_loop(lambda k, s: k < 3, lambda k, s: (k + 1, tf.sin(s) * acc + s), [0, acc],
+                              maximum_iterations=3)[1]
+        return j + 1, tf.cond(j % 2 > 0, lambda: inner * 0.5, lambda: tf.tanh(inner))
+
+    _, y = tf.while_loop(lambda j, a: j < 4, outer, [0, x], maximum_iterations=4 if bounded else None)
+    loss = tf.reduce_sum(y * y)
+    (grad,) = tf.gradients(loss, [x])
+    value = np.array([0.3, -0.2, 0.5])
+    got = _compiled_matches_reference([grad], {x: value}, rtol=1e-9)[0]
+    with tf.Session() as sess:
+        expected = numeric_gradient(lambda v: sess.run(loss, {x: v}), value.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
