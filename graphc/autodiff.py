@@ -38,7 +38,11 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
         grad_ys = _as_list(grad_ys)
         if len(grad_ys) != len(ys):
             raise ValueError(f"Passed {len(grad_ys)} grad_ys for {len(ys)} ys")
-    graph = graph_of(ys + xs)
+    return _gradients_in(graph_of(ys + xs), ys, xs, grad_ys, name, stops, unconnected_gradients)
+
+
+def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnected_gradients: str) -> list:
+    """`gradients`, its ops made in `graph` (a gradient loop's body differentiates its forward loop's)."""
     with graph.as_default(), name_scope(name, "gradients", ys + xs):
         grads: dict[int, list] = {}
         for i, y in enumerate(ys):
@@ -47,7 +51,8 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
             else:
                 g = array_ops.ones_like(y, name=f"grad_ys_{i}")
             grads.setdefault(id(y), []).append(g)
-        for op in _ops_between(xs, ys, stops):
+        between, depends_on_x = _ops_between(xs, ys, stops)
+        for op in between:
             out_grads = [_aggregate(grads.get(id(t))) for t in op.outputs]
             if all(g is None for g in out_grads):
                 continue
@@ -58,7 +63,13 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
                 raise LookupError(f"No gradient defined for operation '{op.name}' (op type: {op.type})")
             with name_scope(op.name + "_grad"):
                 out_grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(out_grads, op.outputs)]
-                in_grads = rule(op, *out_grads)
+                # Inputs no x reaches need no gradient: a rule may skip them (a loop's gradient does).
+                op.skip_input_indices = frozenset(
+                    k for k, t in enumerate(op.inputs) if id(t) not in depends_on_x or id(t) in stops)
+                try:
+                    in_grads = rule(op, *out_grads)
+                finally:
+                    op.skip_input_indices = frozenset()
             if len(in_grads) != len(op.inputs):
                 raise ValueError(f"Gradient rule of {op.type} returned {len(in_grads)} gradients for "
                                  f"{len(op.inputs)} inputs")
@@ -83,7 +94,8 @@ def _aggregate(contributions):
 
 
 def _ops_between(xs, ys, stops):
-    """Ops on a path from some x to some y, latest first (creation order is topological)."""
+    """Ops on a path from some x to some y, latest first (creation order is topological), and the ids of
+    the tensors that depend on some x."""
     x_ids = {id(x) for x in xs}
     ancestors = walk_ops([y.op for y in ys],
                          lambda op: [t.op for t in op.inputs if id(t) not in x_ids and id(t) not in stops])
@@ -93,8 +105,15 @@ def _ops_between(xs, ys, stops):
         if any(id(t) in depends_on_x and id(t) not in stops for t in op.inputs):
             between.append(op)
             depends_on_x.update(id(t) for t in op.outputs)
-    return reversed(between)
+    return reversed(between), depends_on_x
+
+
+def _differentiate_into(graph, ys: list, xs: list, grad_ys: list) -> list:
+    """d(ys)/d(xs) weighted by grad_ys, built in `graph`: a While's gradient body differentiating the
+    forward body in place, its reads of forward values resolved by the body's captures."""
+    return _gradients_in(graph, [_as_tensor(y) for y in ys], [_as_tensor(x) for x in xs], grad_ys, "gradients",
+                         set(), "none")
 
 
 # The gradients of While and If differentiate their functions with tf.gradients itself.
-control_flow_ops.set_differentiator(gradients)
+control_flow_ops.set_differentiator(gradients, _differentiate_into)

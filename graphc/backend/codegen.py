@@ -300,7 +300,9 @@ class _ActionMaker:
         carried = inst.attrs["carried"]
         state = inst.outputs[:carried]
         enter = [c for out, init in zip(state, inst.operands) for c in self._copy(out, init)]
-        rows = [(state[index], history) for index, history in zip(inst.attrs.get("saved", ()), inst.outputs[carried:])]
+        saved = inst.attrs.get("saved", ())
+        rows = [(state[index], history) for index, history in zip(saved, inst.outputs[carried:])]
+        stashes = tuple(zip(body.results[carried:], inst.outputs[carried + len(saved):]))
         staged, update = [], []
         for out, result in zip(state, body.results):
             if out.id in self.plan.staging:
@@ -309,7 +311,7 @@ class _ActionMaker:
             else:
                 update += self._copy(out, result)
         return _Loop(tuple(enter), tuple(self.block(cond.instructions)), cond.results[0], tuple(rows),
-                     tuple(self.block(body.instructions)), tuple(staged + update))
+                     tuple(self.block(body.instructions)), stashes, tuple(staged + update))
 
     def _branch(self, inst) -> "_Branch":
         arms = []
@@ -323,13 +325,15 @@ class _ActionMaker:
 class _Loop:
     """A native loop: `enter` copies the first values into the loop variables; then, while the cond
     actions compute a true `condition`, each loop variable saved for a gradient is copied to its row,
-    the body actions run and `update` copies their results to the loop variables."""
+    the body actions run, each body value stashed for a gradient is copied to its row and `update`
+    copies their results to the loop variables."""
 
     enter: tuple
     cond: tuple
     condition: Value
     rows: tuple      # (loop variable, its rows buffer)
     body: tuple
+    stashes: tuple   # (body value, its rows buffer)
     update: tuple
 
     @property
@@ -436,7 +440,7 @@ class _PartEmitter:
     def _loop(self, loop: _Loop) -> None:
         kb, b = self.kb, self.kb.b
         self.emit(loop.enter)
-        iteration = kb.variable(I64, i64(0)) if loop.rows else None
+        iteration = kb.variable(I64, i64(0)) if loop.rows or loop.stashes else None
         header = kb.function.append_basic_block("while.cond")
         body = kb.function.append_basic_block("while.body")
         done = kb.function.append_basic_block("while.done")
@@ -446,17 +450,27 @@ class _PartEmitter:
         self.emit(loop.cond)  # the cond block dominates the body and what follows the loop
         b.cbranch(self._flag(loop.condition), body, done)
         b.position_at_end(body)
-        if loop.rows:
+        if iteration is not None:
             count = kb.get(iteration, I64)
-            for variable, history in loop.rows:
-                nbytes = variable.type.nbytes
-                row = b.gep(self.address(("value", history)), [b.mul(count, i64(nbytes))], source_etype=I8)
-                self._memcpy(row, self.address(("value", variable)), i64(nbytes))
+            self._copy_rows(loop.rows, count)
             kb.set(iteration, b.add(count, i64(1)))
-        self._nested(loop.body + loop.update)
+        body_slots, body_table_slots = dict(self.address.slots), dict(self.table_slots)
+        self.emit(loop.body)
+        if loop.stashes:
+            self._copy_rows(loop.stashes, count)
+        self.emit(loop.update)
+        self.address.slots, self.table_slots = body_slots, body_table_slots
         b.branch(header)
         b.position_at_end(done)
         self.address.slots, self.table_slots = slots, table_slots
+
+    def _copy_rows(self, pairs, count) -> None:
+        """Copies each (value, rows buffer) pair's value into row `count` of its buffer."""
+        b = self.kb.b
+        for value, history in pairs:
+            nbytes = value.type.nbytes
+            row = b.gep(self.address(("value", history)), [b.mul(count, i64(nbytes))], source_etype=I8)
+            self._memcpy(row, self.address(("value", value)), i64(nbytes))
 
     def _branch(self, branch: _Branch) -> None:
         with self.kb.b.if_else(self._flag(branch.predicate)) as (then, otherwise):

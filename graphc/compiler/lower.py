@@ -188,7 +188,7 @@ class _Lowering:
                            lambda o: [t.op for t in o.inputs if id(t) not in arguments] + o.control_inputs)
             self._bind_shapes(sorted(ops, key=lambda o: o._id))
             yielded[key] = [self.types.get(id(t), TensorType(t.dtype, t._dims)) for t in graph.outputs]
-        if "body" in yielded:  # a While: its loop variables, and the rows of those it saves
+        if "body" in yielded:  # a While: its loop variables, the rows of those it saves and of its stashes
             carried = op.attrs["carried"]
             for t, before, after in zip(op.inputs[1:carried], in_types[1:carried], yielded["body"][1:]):
                 if tuple(after.dims or ()) != tuple(before.dims or ()) or after.dims is None:
@@ -201,6 +201,7 @@ class _Lowering:
             outputs = list(in_types[:carried])
             rows = op.attrs["rows"]
             outputs += [TensorType(outputs[j].dtype, (rows,) + tuple(outputs[j].dims)) for j in op.attrs["saved"]]
+            outputs += [TensorType(t.dtype, (rows,) + tuple(t.dims)) for t in yielded["body"][carried:len(_yielded(op))]]
             return outputs
         then_types, else_types = yielded["then"], yielded["else"]
         for t, a, b in zip(op.outputs, then_types, else_types):
@@ -514,12 +515,16 @@ class _Lowering:
             attrs["carried"] = op.attrs["carried"]
             if op.attrs["saved"]:
                 attrs["saved"], attrs["rows"] = op.attrs["saved"], op.attrs["rows"]
+            stashed = len(_yielded(op)) - op.attrs["carried"]
+            if stashed:
+                attrs["stashed"], attrs["rows"] = stashed, op.attrs["rows"]
         self.instructions.append(Instruction(op.op_def.name, None, tuple(operands), attrs, op.name,
                                              regions=tuple(regions), outputs=tuple(outputs)))
 
     def _lower_function(self, key: str, op: Operation, operands: list) -> Region:
         graph = op.attrs[key]
-        child = _Lowering(graph.outputs, {}, self.initialized)
+        yielded = _yielded(op) if key == "body" else graph.outputs
+        child = _Lowering(yielded, {}, self.initialized)
         child.fed = {id(a): a for a in graph.inputs}
         child.types, child.static_memo, child.init_dependencies = self.types, self.static_memo, self.init_dependencies
         child.instructions, child.declared, child.var_ops = [], self.declared, self.var_ops
@@ -532,7 +537,7 @@ class _Lowering:
         _refuse_string_ops(executed)
         for inner in child._schedule(executed):
             child._lower_op(inner)
-        results = [child._value(t, op) for t in graph.outputs]
+        results = [child._value(t, op) for t in yielded]
         self.next_id = child.next_id
         return Region(key, tuple(child.instructions), tuple(results))
 
@@ -579,6 +584,13 @@ class _Lowering:
                 None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
                           f"{registry.shapes_text(in_types)}.") from None
         return self._emit(op_name, operands, {}, IRType(result.dtype, tuple(result.dims)), op.name)
+
+
+def _yielded(op: Operation) -> list:
+    """What a While's body yields: its loop variables' next values, then the values the op stashes. A copy
+    of the op (a cond's gradient replays its branch) shares the body, which a later gradient may have
+    given more stashes (ops/control_flow_ops.py `_stash`): the op's outputs say how many are its own."""
+    return op.attrs["body"].outputs[:len(op.outputs) - len(op.attrs["saved"])]
 
 
 def _functions(op: Operation) -> list:

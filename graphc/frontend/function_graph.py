@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from graphc.core import registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, OpDef, Role, TensorType
-from graphc.frontend.graph import Graph, Tensor, encloses
+from graphc.frontend.graph import Graph, Tensor
 
 function_argument_p = registry.register(OpDef(
     name="function_argument", tf_type="_Arg", role=Role.PLACEHOLDER, gradient=NOT_DIFFERENTIABLE,
@@ -63,7 +63,7 @@ class FunctionGraph(Graph):
             return self._captured[id(tensor)]
         if tensor.graph is self.outer_graph:
             source = tensor
-        elif isinstance(self.outer_graph, FunctionGraph) and encloses(tensor.graph, self.outer_graph):
+        elif isinstance(self.outer_graph, FunctionGraph) and self.outer_graph.can_capture(tensor):
             source = self.outer_graph.capture(tensor)
         else:
             raise ValueError(f"Tensor {tensor} must be from the same graph as the function {self.name} "
@@ -73,6 +73,11 @@ class FunctionGraph(Graph):
         self._captured[id(tensor)] = argument
         self._sources[id(argument)] = source
         return argument
+
+    def can_capture(self, element) -> bool:
+        """Whether `capture` has a value for `element`: it is of this function or of a graph enclosing it (a
+        gradient loop's body also sees its forward loop's body: ops/control_flow_ops.py)."""
+        return element.graph is self or self.outer_graph.can_capture(element)
 
     def captured_tensor(self, argument: Tensor):
         """The outer tensor an argument captures (None for a loop variable): static values see through it."""

@@ -149,6 +149,9 @@ class Operation:
         self._device = ""
         self._id = len(graph._ops)
         self._outputs = tuple(Tensor(self, i, t.dtype, t.dims) for i, t in enumerate(output_types))
+        # While tf.gradients runs this op's gradient rule: the inputs whose gradient nobody asked for (TF 2's
+        # Operation.skip_input_indices), which a rule may leave as None.
+        self.skip_input_indices = frozenset()
 
     @property
     def graph(self) -> "Graph":
@@ -237,6 +240,11 @@ class Graph:
         self._variable_scope_counts: dict = {}
 
     # -- default graph ------------------------------------------------------------------
+
+    def can_capture(self, element) -> bool:
+        """Whether ops of this graph may take `element` (a tensor or op) as an input: it is this graph's
+        (a function graph also takes those of the graphs enclosing it: frontend/function_graph.py)."""
+        return element.graph is self
 
     def as_default(self):
         """Makes this the default graph inside the `with` block."""
@@ -577,7 +585,7 @@ def graph_of(values: Iterable) -> Graph:
     for v in values:
         element = v._as_graph_element() if hasattr(v, "_as_graph_element") else None
         if isinstance(element, (Tensor, Operation)):
-            if encloses(element.graph, default):
+            if default.can_capture(element):
                 # Inside a control-flow function (frontend/function_graph.py) tensors of the graphs
                 # enclosing it are captured by the function: its ops go in the function.
                 element_graph = default
@@ -588,15 +596,6 @@ def graph_of(values: Iterable) -> Graph:
             elif element_graph is not graph:
                 raise ValueError(f"{v!r} must be from the same graph as the other inputs.")
     return graph if graph is not None else default
-
-
-def encloses(outer: Graph, graph: Graph) -> bool:
-    """Whether `graph` is `outer` or a function graph inside it (frontend/function_graph.py)."""
-    while graph is not None:
-        if graph is outer:
-            return True
-        graph = getattr(graph, "outer_graph", None)
-    return False
 
 
 def walk_ops(roots, neighbors) -> set:

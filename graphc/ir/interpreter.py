@@ -57,8 +57,8 @@ def _run_region(region, state, feeds, program, params: tuple, evaluator) -> list
 
 def _run_structured(inst, env, state, feeds, program, evaluator) -> list:
     """The outputs of a `while` (its loop variables once its cond yields false, then the rows it saves:
-    each saved loop variable at the start of every iteration, zeros past the last) or a `cond` (the
-    values of the region its predicate picks)."""
+    each saved loop variable at the start of every iteration, then each stashed body value at the end
+    of every iteration, zeros past the last) or a `cond` (the values of the region its predicate picks)."""
     operands = [env[v.id] for v in inst.operands]
     if inst.op == "cond":
         region = inst.regions[0] if bool(operands[0]) else inst.regions[1]
@@ -66,14 +66,18 @@ def _run_structured(inst, env, state, feeds, program, evaluator) -> list:
     cond, body = inst.regions
     carried, saved = inst.attrs["carried"], inst.attrs.get("saved", ())
     rows = [np.zeros((inst.attrs["rows"],) + operands[index].shape, operands[index].dtype) for index in saved]
+    stashes = [np.zeros(v.type.shape, v.type.dtype.np_dtype) for v in inst.outputs[carried + len(saved):]]
     iteration = 0
     while True:
         if not bool(_run_region(cond, state, feeds, program, tuple(operands), evaluator)[0]):
-            return [np.array(a) for a in operands[:carried]] + rows
+            return [np.array(a) for a in operands[:carried]] + rows + stashes
         for history, index in zip(rows, saved):
             history[iteration] = operands[index]
+        results = _run_region(body, state, feeds, program, tuple(operands), evaluator)
+        for history, value in zip(stashes, results[carried:]):
+            history[iteration] = value
         iteration += 1
-        operands[:carried] = _run_region(body, state, feeds, program, tuple(operands), evaluator)
+        operands[:carried] = results[:carried]
 
 
 def _execute(inst, env, state, feeds, program, evaluator):

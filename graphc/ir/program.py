@@ -38,7 +38,10 @@ its `result` is None)::
 
 `while`: operands are the loop variables' first values, then the captured
 values; the cond region yields one bool scalar, the body the loop variables'
-next values; the outputs are their last values. `cond`: operands are the
+next values; the outputs are their last values. For a gradient, a `while` with
+`rows=n` also outputs rows of values per iteration: `saved=(j, ...)`, loop
+variable j at each iteration's start, then `stashed=k`, the body's k values it
+yields after the loop variables, at each iteration's end. `cond`: operands are the
 predicate, then the captured values; regions `then` and `else` yield the
 outputs. See DESIGN.md, "Control flow".
 

@@ -95,14 +95,18 @@ def _check_structured(program, inst, declared, all_ids, where) -> None:
     scalar_bool = IRType(dtypes.bool_, ())
     if inst.op == "while":
         carried, saved = inst.attrs.get("carried"), inst.attrs.get("saved", ())
-        if not isinstance(carried, int) or carried + len(saved) != len(inst.outputs) or \
+        stashed = inst.attrs.get("stashed", 0)
+        if not isinstance(carried, int) or carried + len(saved) + stashed != len(inst.outputs) or \
                 [v.type for v in values[:carried]] != output_types[:carried]:
             raise VerificationError(f"while: its first {carried} operands must have its first outputs' types {where}")
         for index, rows in zip(saved, inst.outputs[carried:]):
             if rows.type != IRType(output_types[index].dtype, (inst.attrs["rows"],) + output_types[index].shape):
                 raise VerificationError(f"while: {rows} must hold {inst.attrs['rows']} rows of loop variable "
                                         f"{index} {where}")
-        expected = {"cond": [scalar_bool], "body": output_types[:carried]}
+        stash_types = [IRType(t.dtype, t.shape[1:]) for t in output_types[carried + len(saved):]]
+        if any(t.shape[:1] != (inst.attrs.get("rows"),) for t in output_types[carried + len(saved):]):
+            raise VerificationError(f"while: each stashed body value must have {inst.attrs.get('rows')} rows {where}")
+        expected = {"cond": [scalar_bool], "body": output_types[:carried] + stash_types}
     else:
         if not values or values[0].type != scalar_bool:
             raise VerificationError(f"cond: its first operand must be a bool scalar {where}")

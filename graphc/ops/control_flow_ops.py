@@ -13,9 +13,15 @@ it, and its final value is the trip count the gradient's loop runs. With
 outputs each loop variable's value at the start of every iteration, as rows of a
 [maximum_iterations, ...] buffer (TF1 pushes them on stacks; here the compiled
 loop copies them into the buffer's next row). The gradient loop runs the trip
-count down, reads the loop variables of that iteration back and differentiates
-the body there (the body's intermediate values are computed again rather than
-saved). Lowering drops the buffers of a step that has no gradient (DCE).
+count down and differentiates the forward body itself (`_LoopGradientBody`):
+each body value the gradient reads is that iteration's, a loop variable's row,
+or a row the forward loop *stashes* (the body yields the value after its loop
+variables and the loop copies it into a [maximum_iterations, ...] output), or,
+for values that do not change across iterations or whose shape only is read,
+computed again. So the body is not computed twice. Lowering drops the buffers
+of a step that has no gradient (DCE). Without a maximum_iterations known when
+the graph is built there are no buffers: the gradient loop computes iteration
+t's values again from the loop's first values (O(trip count²) body runs).
 
 `If`'s gradient is an `If` on the same predicate whose branches differentiate the
 forward branches: the gradient flows through the branch taken only.
@@ -56,6 +62,8 @@ def _while_infer(types, attrs):
     for index in attrs.get("saved", ()):
         t = outputs[index]
         outputs.append(TensorType(t.dtype, None if t.dims is None else (rows,) + tuple(t.dims)))
+    for t in attrs["body"].outputs[carried:]:  # the values the gradient stashes (_stash)
+        outputs.append(TensorType(t.dtype, None if t._dims is None else (rows,) + tuple(t._dims)))
     return outputs
 
 
@@ -149,7 +157,10 @@ row_write_p = registry.register(OpDef(
 @registry.set_gradient(row_write_p)
 def _row_write_grad(op, g):
     _, index, value = op.inputs
-    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, apply_op("row_read", [g, index])]
+    # The row is read first: then the write is g's last use and takes g's buffer (in place, no copy of the
+    # whole buffer in every iteration of a TensorArray's gradient loop: passes/plan_memory.py).
+    row = apply_op("row_read", [g, index])
+    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, row]
 
 
 def write_row(buffer, index, value, name=None):
@@ -165,10 +176,10 @@ def read_row(x, index, name=None):
 # -- building functions ------------------------------------------------------------------------------
 
 
-def _build_function(name: str, outer, argument_types: list, fn) -> FunctionGraph:
-    """A FunctionGraph with arguments of `argument_types` ((dtype, dims, name) each) whose outputs are
-    what fn(*arguments) returns (flat, tensors)."""
-    graph = FunctionGraph(name, outer)
+def _build_function(name: str, outer, argument_types: list, fn, graph=None) -> FunctionGraph:
+    """A FunctionGraph (`graph`, else a new one) with arguments of `argument_types` ((dtype, dims, name)
+    each) whose outputs are what fn(*arguments) returns (flat, tensors)."""
+    graph = graph if graph is not None else FunctionGraph(name, outer)
     with graph.as_default():
         arguments = [graph.argument(dtype, dims, arg_name) for dtype, dims, arg_name in argument_types]
         graph.outputs = [graph.capture(convert_to_tensor(t)) for t in fn(*arguments)]
@@ -208,14 +219,17 @@ def _replay(graph: FunctionGraph, arguments: list) -> list:
 
 
 # Set by graphc.autodiff when it loads (autodiff is built on the op families, so they cannot import it):
-# tf.gradients, which the gradients of While and If apply to their functions.
+# tf.gradients, which the gradients of While and If apply to their functions, and the same building its
+# ops in a given graph (a While's gradient body differentiating the forward body where it is).
 _differentiate = None
+_differentiate_into = None
 
 
-def set_differentiator(gradients) -> None:
-    """Registers `tf.gradients` for the control-flow gradients (called by graphc.autodiff)."""
-    global _differentiate
-    _differentiate = gradients
+def set_differentiator(gradients, gradients_into) -> None:
+    """Registers `tf.gradients` and `gradients_into(graph, ys, xs, grad_ys)` for the control-flow
+    gradients (called by graphc.autodiff)."""
+    global _differentiate, _differentiate_into
+    _differentiate, _differentiate_into = gradients, gradients_into
 
 
 def _grads_or_zeros(grads: list, like: list) -> list:
@@ -290,7 +304,7 @@ def _check_branches(then_result, else_result, then_graph, else_graph) -> None:
 @registry.set_gradient(if_p)
 def _if_grad(op, *grads):
     pred, captured = op.inputs[0], list(op.inputs[1:])
-    outer = op.graph
+    outer = get_default_graph()  # op's graph, or a loop gradient's body differentiating op's (_LoopGradientBody)
     functions = {}
     for key in ("then", "else"):
         graph, indices = op.attrs[key], op.attrs[key + "_args"]
@@ -349,6 +363,19 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
                swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
     """`tf.while_loop`: runs `body` while `cond` is true, on nested structures of loop variables; a
     `While` op, compiled to a native loop (see the module docstring)."""
+    return _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, back_prop, name,
+                       maximum_iterations, return_same_structure, counted=False)
+
+
+def counted_loop(steps: int, body, loop_vars, name=None):
+    """`body(i, *loop_vars)` for i = 0 .. steps - 1 (`steps` known when the graph is built), i being the
+    loop's own counter: a gradient knows then that the iterations read distinct rows x[i] (a TensorArray's,
+    an RNN's inputs) and writes each row's gradient once instead of summing it in (`_accumulate`)."""
+    return _while_loop(lambda *args: True, body, loop_vars, None, 10, True, name, steps, True, counted=True)
+
+
+def _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, back_prop, name, maximum_iterations,
+                return_same_structure, counted: bool):
     if not callable(cond):
         raise TypeError("cond must be callable.")
     if not callable(body):
@@ -389,7 +416,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             return [result]
 
         def body_fn(i, *args):
-            result = body(*nest.pack_sequence_as(structure, list(args)))
+            result = body(*([i] if counted else []), *nest.pack_sequence_as(structure, list(args)))
             if not isinstance(result, (list, tuple, dict)) or (single and nest.is_namedtuple(result)):
                 result = [result]  # TF1 takes a lone result (not a structure) for a one-variable loop
             try:
@@ -454,47 +481,155 @@ def _check_invariant(out: Tensor, arg: Tensor) -> None:
                          "specific shape.")
 
 
+def _stash(op: Operation, value: Tensor) -> Tensor:
+    """The rows of `value` (a tensor of `op`'s body) at the end of every iteration, an output of `op`: the
+    body yields it after its loop variables and the compiled loop copies it into the iteration's row
+    (TF1 pushes such values on a stack for the gradient; TF2's while_v2 adds accumulators the same way)."""
+    stashes = op.__dict__.setdefault("_stashes", {})  # id(body tensor) -> its rows, per forward op
+    if id(value) not in stashes:
+        body = op.attrs["body"]
+        body.outputs.append(value)
+        dims = None if value._dims is None else (op.attrs["rows"],) + tuple(value._dims)
+        op._outputs += (Tensor(op, len(op._outputs), value.dtype, dims),)
+        stashes[id(value)] = op._outputs[-1]
+    return stashes[id(value)]
+
+
+class _LoopGradientBody(FunctionGraph):
+    """The body of a While's gradient loop. It differentiates the forward body itself; each forward value
+    the gradient reads is that value in iteration `index`: a loop variable's saved row, a captured tensor,
+    a value that does not change across iterations (or whose shape only is used) computed again here, and
+    any other value read back from the rows the forward loop stashes it in (so the forward body is not
+    computed again).
+
+    A loop without rows (no maximum_iterations known when the graph is built: graphc's buffers have a
+    size known when the step compiles) cannot save: there, the loop variables of iteration `index` are
+    computed again by a loop running the forward body `index` times from the first values (`_replayed`),
+    and the body's values from them, so the gradient costs O(trip count²) body runs."""
+
+    def __init__(self, name: str, outer, forward: Operation):
+        super().__init__(name, outer)
+        self.forward, self.index = forward, None
+        self._values: dict = {}  # id(forward body tensor) -> its value here
+        self._invariant: dict = {}  # id(forward body op) -> whether it is the same in every iteration
+        self._state = None  # a loop without rows: its loop variables at iteration `index` (_replayed)
+
+    def can_capture(self, tensor: Tensor) -> bool:
+        return tensor.graph is self.forward.attrs["body"] or super().can_capture(tensor)
+
+    def capture(self, tensor: Tensor) -> Tensor:
+        if tensor.graph is not self.forward.attrs["body"]:
+            return super().capture(tensor)
+        if id(tensor) not in self._values:
+            with self.as_default():
+                self._values[id(tensor)] = self._iteration_value(tensor)
+        return self._values[id(tensor)]
+
+    def _iteration_value(self, tensor: Tensor) -> Tensor:
+        op, body = self.forward, self.forward.attrs["body"]
+        source = tensor.op
+        if source.op_def is function_argument_p:
+            index = op.attrs["body_args"][body.inputs.index(tensor)]
+            if index == 0:
+                return self.index  # the counter counts the iterations from 0
+            if index >= op.attrs["carried"]:
+                return self.capture(op.inputs[index])
+            if not op.attrs["saved"]:
+                return self._replayed()[index]
+            return read_row(op.outputs[op.attrs["carried"] + op.attrs["saved"].index(index)], self.index)
+        if not op.attrs["saved"] and (source.op_def.effects.random or source.op_def.effects.writes):
+            raise errors.UnimplementedError(
+                None, source, f"graphc differentiates {op.name} without a maximum_iterations known when the graph "
+                              f"is built by computing its body again, which {source.name} (random or writing a "
+                              "variable) forbids: give the loop a constant maximum_iterations")
+        if not op.attrs["saved"] or self._recomputable(source):
+            copy = self.create_op(source.op_def, list(source.inputs), dict(source.attrs),
+                                  name=source.name.rpartition("/")[2])
+            return copy.outputs[tensor.value_index]
+        return read_row(_stash(op, tensor), self.index)
+
+    def _replayed(self) -> list:
+        """The forward loop's variables after `index` iterations: a loop of the forward body from its first
+        values (the forward cond held for each of them)."""
+        if self._state is None:
+            op, carried, index = self.forward, self.forward.attrs["carried"], self.index
+            types = [(t.dtype, t._dims, "loop_var") for t in op.outputs[:carried]]
+            cond = _build_function(f"{self.name}/replay/cond", self, types, lambda i, *_: [math_ops.less(i, index)])
+            attrs = {key: op.attrs[key] for key in ("carried", "shape_invariants", "parallel_iterations")}
+            attrs.update(saved=(), rows=None, back_prop=False)
+            start = [array_ops.constant(0, dtypes.int32)] + list(op.inputs[1:carried])
+            replay = _control_flow_op(while_p, start, {"cond": cond, "body": op.attrs["body"]}, attrs, name="replay")
+            self._state = list(replay.outputs[:carried])
+        return self._state
+
+    def _recomputable(self, source: Operation) -> bool:
+        """Whether `source` is computed again rather than stashed: it has no effect and its value is the
+        same in every iteration (from constants and captured tensors), or it reads only shapes."""
+        if id(source) not in self._invariant:
+            op_def = source.op_def
+            pure = op_def.role is not Role.CONTROL_FLOW and op_def.effects == Effects()
+            self._invariant[id(source)] = pure and (op_def.shape_only_inputs or op_def.role is Role.STATIC or all(
+                self._unchanging(t) for t in source.inputs))
+        return self._invariant[id(source)]
+
+    def _unchanging(self, tensor: Tensor) -> bool:
+        op = self.forward
+        if tensor.op.op_def is function_argument_p:
+            return op.attrs["body_args"][op.attrs["body"].inputs.index(tensor)] >= op.attrs["carried"]
+        return self._recomputable(tensor.op)
+
+
+def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
+    """`total + gradient`: a captured tensor's gradient summed over the iterations. Where the body read one
+    row of it (x[i]: the row's gradient in zeros), the row alone is added, in place (not the whole of x in
+    every iteration); where i is the loop's counter, each row is read by one iteration and its gradient
+    is written, as TF1's TensorArray gradient does."""
+    if gradient.op.op_def is row_read_grad_p:
+        row, index = gradient.op.inputs
+        return write_row(total, index, row if index is counter else math_ops.add(read_row(total, index), row))
+    return math_ops.add(total, gradient)
+
+
 @registry.set_gradient(while_p)
 def _while_grad(op, *grads):
-    carried, saved, rows = op.attrs["carried"], op.attrs["saved"], op.attrs["rows"]
+    carried, rows = op.attrs["carried"], op.attrs["rows"]
     if not op.attrs["back_prop"]:
         return [None] * len(op.inputs)
-    if not saved:
-        raise errors.UnimplementedError(
-            None, op, f"graphc differentiates a tf.while_loop ({op.name}) only when maximum_iterations is known "
-                      "when the graph is built: the loop saves each iteration's variables in a buffer of that "
-                      "many rows (a buffer growing at run time is not implemented)")
     body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
-    histories = dict(zip(saved, op.outputs[carried:]))
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])
-    captured_indices = [i for i in range(carried, len(op.inputs)) if _is_float(op.inputs[i])]
+    captured_indices = [i for i in range(carried, len(op.inputs))
+                        if _is_float(op.inputs[i]) and i not in op.skip_input_indices]
     captured = [op.inputs[i] for i in captured_indices]
     float_vars = [j for j in range(1, carried) if _is_float(loop_inputs[j])]
     final_grads = _grads_or_zeros([grads[j] for j in float_vars], [op.outputs[j] for j in float_vars])
-    outer = op.graph
+    outer = get_default_graph()
     types = [(dtypes.int32, (), "step")]
     types += [(op.outputs[j].dtype, op.outputs[j]._dims, "grad") for j in float_vars]
     types += [(t.dtype, t._dims, "captured_grad") for t in captured]
+    # Forward body arguments by the op input they stand for: the loop variables, then what the body captures.
+    arguments = {index: argument for argument, index in zip(body_graph.inputs, body_args)}
 
     def grad_cond(step, *accumulated):
         return [math_ops.less(step, trip_count)]
 
     def grad_body(step, *accumulated):
         var_grads, captured_grads = accumulated[:len(float_vars)], accumulated[len(float_vars):]
-        index = math_ops.subtract(math_ops.subtract(trip_count, 1), step)
         function = get_default_graph()
-        values = [index] + [read_row(histories[j], index) for j in range(1, carried)]
-        arguments = [values[i] if i < carried else function.capture(op.inputs[i]) for i in body_args]
-        outputs = _replay(body_graph, arguments)
-        ys = [outputs[j] for j in float_vars]
-        xs = [values[j] for j in float_vars] + [arguments[body_args.index(i)] for i in captured_indices]
-        found = _grads_or_zeros(_differentiate(ys, xs, grad_ys=list(var_grads)), xs)
-        new_captured = [math_ops.add(a, g) for a, g in zip(captured_grads, found[len(float_vars):])]
+        function.index = math_ops.subtract(math_ops.subtract(trip_count, 1), step)
+        ys = [body_graph.outputs[j] for j in float_vars]
+        xs = [arguments[j] for j in float_vars] + [arguments.get(i) for i in captured_indices]
+        differentiable = [x for x in xs if x is not None]
+        found = iter(_differentiate_into(function, ys, differentiable, list(var_grads)))
+        found = [next(found) if x is not None else None for x in xs]
+        found = [g if g is not None else array_ops.zeros_like(like) for g, like in zip(
+            found, [op.outputs[j] for j in float_vars] + captured)]
+        new_captured = [_accumulate(a, g, function.index) for a, g in zip(captured_grads, found[len(float_vars):])]
         return [math_ops.add(step, 1)] + found[:len(float_vars)] + new_captured
 
     cond_graph = _build_function(f"{op.name}_grad/cond", outer, types, grad_cond)
-    body_graph_grad = _build_function(f"{op.name}_grad/body", outer, types, grad_body)
+    body_graph_grad = _build_function(f"{op.name}_grad/body", outer, types, grad_body,
+                                      graph=_LoopGradientBody(f"{op.name}_grad/body", outer, op))
     start = [array_ops.constant(0, dtypes.int32)] + final_grads + [array_ops.zeros_like(t) for t in captured]
     grad_carried = len(start)
     grad_op = _control_flow_op(

@@ -126,7 +126,9 @@ def _concat_grad(op, grad):
     shapes = [shape(v) for v in values]
     offsets = apply_op("concat_offset", [axis] + shapes)
     offsets = offsets if isinstance(offsets, (list, tuple)) else [offsets]
-    return [slice(grad, offset, s) for offset, s in zip(offsets, shapes)] + [None]
+    # A part whose gradient nobody asked for (an RNN's input, a constant) is not sliced out.
+    return [None if k in op.skip_input_indices else slice(grad, offset, s)
+            for k, (offset, s) in enumerate(zip(offsets, shapes))] + [None]
 
 
 def concat(values, axis, name="concat"):

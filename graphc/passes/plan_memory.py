@@ -198,7 +198,7 @@ def _staged_results(inst, aliases: dict) -> list:
         return []
     body = inst.regions[1]
     staged = []
-    for j, value in enumerate(body.results):
+    for j, value in enumerate(body.results[:inst.attrs["carried"]]):  # not its stashed values (ir/program.py)
         source = aliases.get(value.id)
         if source is not None and source in {v.id for v in inst.outputs} and source != inst.outputs[j].id:
             staged.append((j, value))

@@ -76,10 +76,10 @@ def _native_time_loop(step, inputs_time_major, initial_state, output_size, seque
             output = _copy_through(finished, array_ops.zeros_like(output), output)
             new_state = pack_like(state, [_copy_through(finished, old, new)
                                           for old, new in zip(flatten(state), flatten(new_state))])
-        return t + 1, new_state, outputs.write(t, output)
+        return new_state, outputs.write(t, output)
 
-    _, state, outputs = control_flow_ops.while_loop(lambda t, state, outputs: t < steps, body,
-                                                    [0, initial_state, outputs], maximum_iterations=steps)
+    # t is the loop's counter: the gradient writes each input row's gradient once (control_flow_ops).
+    state, outputs = control_flow_ops.counted_loop(steps, body, [initial_state, outputs], name="while")
     return outputs.stack(), state
 
 

@@ -171,9 +171,32 @@ def test_minimize_through_a_loop_trains_a_variable():
         assert sess.run(loss) < first / 10
 
 
-def test_a_loop_gradient_without_maximum_iterations_names_what_is_missing():
+def test_loop_gradients_without_a_static_maximum_iterations_vs_finite_differences():
+    # The trip count depends on x (while the sum is small) or on a fed maximum_iterations: no rows to save
+    # in, the gradient loop computes each iteration's values again from the first ones.
+    x = tf.placeholder(tf.float64, [2])
+    w = tf.placeholder(tf.float64, [2, 2])
+    limit = tf.placeholder(tf.int32, [])
+    _, y = tf.while_loop(lambda i, y: tf.reduce_sum(tf.abs(y)) < 10.0,
+                         lambda i, y: (i + 1, tf.tanh(tf.matmul(w, y[:, None])[:, 0]) * 3.0 + y), [0, x])
+    z = tf.while_loop(lambda z: tf.reduce_sum(z) < 100.0, lambda z: tf.sin(z) + z * 1.5, [x],
+                      maximum_iterations=limit)
+    loss_y, loss_z = tf.reduce_sum(y * y), tf.reduce_sum(z * z)
+    gx, gw = tf.gradients(loss_y, [x, w])
+    gz = tf.gradients(loss_z, x)[0]
+    x_value, w_value = np.array([0.3, -0.4]), rng.uniform(-0.5, 0.5, (2, 2))
+    feeds = {x: x_value, w: w_value, limit: 4}
+    got = _compiled_matches_reference([gx, gw, gz], feeds, rtol=1e-9)
+    with tf.Session() as sess:
+        for grad, loss, key, value in ((got[0], loss_y, x, x_value), (got[1], loss_y, w, w_value),
+                                       (got[2], loss_z, x, x_value)):
+            f = lambda v: sess.run(loss, {**feeds, key: v})  # noqa: E731
+            np.testing.assert_allclose(grad, numeric_gradient(f, value.copy()), rtol=1e-6)
+
+
+def test_a_loop_gradient_without_maximum_iterations_names_a_random_op_it_cannot_compute_again():
     x = tf.placeholder(tf.float32, [2])
-    y = tf.while_loop(lambda y: tf.reduce_sum(y) < 10.0, lambda y: y * 2.0, [x])
+    y = tf.while_loop(lambda y: tf.reduce_sum(y) < 10.0, lambda y: y * tf.random_uniform([2], 1.5, 2.0), [x])
     with pytest.raises(tf.errors.UnimplementedError, match="maximum_iterations"):
         tf.gradients(y, x)
 
@@ -303,3 +326,47 @@ def test_tensor_array_rows_of_a_batch_known_when_the_step_runs():
         value = rng.uniform(-1, 1, (4, n, 3)).astype(np.float32)
         got = _compiled_matches_reference([stacked], {x: value})[0]
         np.testing.assert_allclose(got, np.tanh(value) * 2.0, rtol=1e-6)
+
+
+def test_gradient_of_rows_read_at_the_counter_and_at_repeated_indices_vs_finite_differences():
+    # dynamic_rnn reads x[t] at its loop's counter: each row's gradient is written once; a loop reading
+    # x[i % 2] reads a row in two iterations: its gradients are summed into the row.
+    x = tf.placeholder(tf.float64, [2, 4, 3])
+    cell = tf.nn.rnn_cell.BasicRNNCell(3)
+    outputs, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64)
+    rows = tf.placeholder(tf.float64, [2, 3])
+    _, total = tf.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, tf.tanh(s * rows[i % 2])),
+                             [0, tf.ones([3], tf.float64)], maximum_iterations=5)
+    weights = rng.uniform(-1, 1, (2, 4, 3))
+    loss = tf.reduce_sum(outputs * weights)
+    gx, grows = tf.gradients(loss, x)[0], tf.gradients(tf.reduce_sum(total), rows)[0]
+    x_value, rows_value = rng.uniform(-1, 1, (2, 4, 3)), rng.uniform(-1, 1, (2, 3))
+    got = [None, _compiled_matches_reference([grows], {rows: rows_value}, rtol=1e-9)[0]]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got[0] = sess.run(gx, {x: x_value})
+        f_x = lambda v: sess.run(loss, {x: v})  # noqa: E731
+        f_rows = lambda v: sess.run(tf.reduce_sum(total), {rows: v})  # noqa: E731
+        np.testing.assert_allclose(got[0], numeric_gradient(f_x, x_value.copy()), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(got[1], numeric_gradient(f_rows, rows_value.copy()), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("bounded", [True, False], ids=["maximum_iterations", "no_maximum_iterations"])
+def test_gradient_of_a_loop_holding_a_loop_and_a_cond_vs_finite_differences(bounded):
+    # The inner loop's rows are stashed per outer iteration; the cond's gradient replays its branch, whose
+    # copy of the inner loop shares the body the inner loop's gradient stashes into.
+    x = tf.placeholder(tf.float64, [3])
+
+    def outer(j, acc):
+        inner = tf.while_loop(lambda k, s: k < 3, lambda k, s: (k + 1, tf.sin(s) * acc + s), [0, acc],
+                              maximum_iterations=3)[1]
+        return j + 1, tf.cond(j % 2 > 0, lambda: inner * 0.5, lambda: tf.tanh(inner))
+
+    _, y = tf.while_loop(lambda j, a: j < 4, outer, [0, x], maximum_iterations=4 if bounded else None)
+    loss = tf.reduce_sum(y * y)
+    (grad,) = tf.gradients(loss, [x])
+    value = np.array([0.3, -0.2, 0.5])
+    got = _compiled_matches_reference([grad], {x: value}, rtol=1e-9)[0]
+    with tf.Session() as sess:
+        expected = numeric_gradient(lambda v: sess.run(loss, {x: v}), value.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

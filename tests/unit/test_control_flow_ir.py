@@ -298,3 +298,93 @@ def test_a_variable_made_in_a_loop_body_lives_outside_once_with_tf1s_name():
             tf.while_loop(lambda t, h: t < 5, body, [0, tf.zeros([2, 3])])
         (variable,) = tf.global_variables()
         assert variable.name == "rnn/cell/kernel:0" and variable.graph is graph
+
+
+def _tanh_matmul_loop(with_gradient: bool):
+    """y <- tanh(y @ w), 3 times: the gradient reads tanh's result and the loop's y of each iteration."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2, 3], name="x")
+        w = tf.constant(np.full((3, 3), 0.1, np.float32))
+        _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, tf.tanh(tf.matmul(y, w))), [0, x],
+                             maximum_iterations=3)
+        fetches = [y] + (tf.gradients(tf.reduce_sum(y), [x]) if with_gradient else [])
+        return run_pipeline(_lowered(fetches, {x: np.zeros((2, 3), np.float32)}))
+
+
+def _ops_in(region) -> collections.Counter:
+    return collections.Counter(inst.op for inst in walk(region.instructions))
+
+
+def test_the_gradient_loop_reads_the_values_the_forward_loop_stashes_instead_of_recomputing_them():
+    program = _tanh_matmul_loop(with_gradient=True)
+    forward, backward = [inst for inst in program.instructions if inst.op == "while"]
+    assert forward.attrs["stashed"] == 1  # tanh's result, a row per iteration
+    assert forward.outputs[-1].type == IRType(dtypes.float32, (3, 2, 3))
+    assert _ops_in(forward.regions[1])["matmul"] == 1
+    # The backward body multiplies the gradient by w (the loop variable's gradient) and by the saved y (w's
+    # is not asked for): no forward matmul, no tanh computed again.
+    body = _ops_in(backward.regions[1])
+    assert body["tanh"] == 0 and body["row_read"] >= 1
+
+
+def test_a_step_without_the_gradient_stashes_nothing():
+    program = _tanh_matmul_loop(with_gradient=False)
+    (loop,) = [inst for inst in program.instructions if inst.op == "while"]
+    assert "stashed" not in loop.attrs and "saved" not in loop.attrs
+
+
+def test_stashed_rows_round_trip_through_text_and_interpret_as_before():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2, 3], name="x")
+        w = tf.constant(np.full((3, 3), 0.1, np.float32))
+        _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, tf.tanh(tf.matmul(y, w))), [0, x],
+                             maximum_iterations=3)
+        (g,) = tf.gradients(tf.reduce_sum(y), [x])
+        program = _lowered([y, g], {x: np.zeros((2, 3), np.float32)})
+    text = print_program(program, full=True)
+    assert "stashed=" in text and print_program(parse(text), full=True) == text
+    verify(parse(text))
+    feeds = {"x:0": np.arange(6, dtype=np.float32).reshape(2, 3) / 6}
+    (value, grad), _ = interpret(parse(text), feeds, {})
+    expected, local = feeds["x:0"], []
+    for _ in range(3):
+        expected = np.tanh(expected @ np.full((3, 3), 0.1, np.float32))
+        local.append(expected)
+    upstream = np.ones((2, 3), np.float32)
+    for t in reversed(local):
+        upstream = (upstream * (1 - t * t)) @ np.full((3, 3), 0.1, np.float32).T
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    np.testing.assert_allclose(grad, upstream, rtol=1e-5)
+
+
+def test_captured_values_no_region_needs_are_dropped():
+    # The LSTM's gradient loop reads some gates only for their shapes: the forward loop must not stash them.
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.bool, [], name="p")
+        x = tf.placeholder(tf.float32, [3], name="x")
+        c = tf.cond(p, lambda: tf.zeros_like(x) + tf.cast(tf.size(x), tf.float32), lambda: tf.ones([3]))
+        program = run_pipeline(_lowered([c], {p: np.array(True), x: np.zeros(3, np.float32)}))
+    (branch,) = [inst for inst in program.instructions if inst.op == "cond"]
+    assert len(branch.operands) == 1  # the predicate: x entered only for its shape
+    verify(program)
+    assert interpret(program, {"p:0": np.array(True), "x:0": np.zeros(3, np.float32)}, {})[0][0].tolist() == [3.0] * 3
+    forward = next(inst for inst in _tanh_matmul_loop(with_gradient=True).instructions if inst.op == "while")
+    assert len(forward.outputs) == forward.attrs["carried"] + len(forward.attrs.get("saved", ())) + 1
+
+
+def test_the_gradient_loop_computes_no_gradient_for_inputs_no_x_reaches():
+    # dynamic_rnn's inputs are a placeholder: tf.gradients for the cell's variables tells the loop's
+    # gradient (Operation.skip_input_indices) not to sum their gradient, nor concat's to slice it out.
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [2, 4, 3], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(5), x, dtype=tf.float32)
+        grads = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
+        (grad_x,) = tf.gradients(tf.reduce_sum(state.h), [x])
+        program = run_pipeline(_lowered(grads, {x: np.zeros((2, 4, 3), np.float32)}))
+        with_x = run_pipeline(_lowered(grads + [grad_x], {x: np.zeros((2, 4, 3), np.float32)}))
+    x_rows = IRType(dtypes.float32, (4, 2, 3))  # the time-major input's gradient, a row per step
+    backward = [inst for inst in program.instructions if inst.op == "while"][1]
+    assert x_rows not in [v.type for v in backward.outputs]
+    assert sum(1 for inst in walk(backward.regions[1].instructions) if inst.op == "slice") == 1  # dh only
+    backwards = [inst for inst in with_x.instructions if inst.op == "while"][1:]  # one per tf.gradients
+    assert any(x_rows in [v.type for v in backward.outputs] for backward in backwards)
