@@ -283,7 +283,8 @@ class _Lowering:
             for i, t in enumerate(self._data_inputs(op)):
                 var = self._referenced_variable(t)
                 if var is not None:
-                    (writers if _role(op) is Role.ASSIGN and i == 0 else readers).setdefault(var, []).append(op)
+                    written = _role(op) is Role.ASSIGN and i in op.op_def.written_inputs
+                    (writers if written else readers).setdefault(var, []).append(op)
         checks = [op for op in executed if _may_fail(op)]
         # An op that neither writes nor depends on a write reaches no writer, now or after the edges
         # below are added (they only give writers more dependencies): it needs no search. Creation
@@ -361,7 +362,7 @@ class _Lowering:
                 slots.append(None)
                 continue
             if isinstance(t, ReducedFetch):  # a statistic the step computes of the tensor, for the host
-                value = self._emit_inferred(t.reduction, [self._value(t.tensor, t.tensor.op)], t.tensor.op)
+                value = self._emit_inferred(t.reduction, [self._value(t.tensor, t.tensor.op)], t.tensor.op, {})
             else:
                 value = self._value(t, t.op)
             if value not in fetch_values:
@@ -546,39 +547,49 @@ class _Lowering:
         return self.widened[value.id]
 
     def _lower_write(self, op: Operation):
-        """A write of the variable of op's first input, with the value its `write_value` builds."""
-        ref_tensor = op.inputs[0]
-        if id(ref_tensor) in self.fed and _role(ref_tensor.op) is Role.PLACEHOLDER:
-            raise errors.UnimplementedError(
-                None, op, f"{op.name} assigns a variable inside a tf.while_loop or tf.cond function: graphc does "
-                          "not compile assignments inside control flow yet")
-        if _role(ref_tensor.op) is not Role.VARIABLE:
-            raise errors.InvalidArgumentError(None, op, f"{op.name}: the first input of {op.type} must be a variable")
-        ref = self._declare(ref_tensor.op)
-        var_type = self.declared[ref.name].type
-        operands = [self._value(t, op) for t in op.inputs[1:]]
+        """Writes of the variables of op's written inputs (its first), with the values its `write_value`
+        builds."""
+        written = op.op_def.written_inputs
+        refs = []
+        for index in written:
+            ref_tensor = op.inputs[index]
+            if id(ref_tensor) in self.fed and _role(ref_tensor.op) is Role.PLACEHOLDER:
+                raise errors.UnimplementedError(
+                    None, op, f"{op.name} assigns a variable inside a tf.while_loop or tf.cond function: graphc "
+                              "does not compile assignments inside control flow yet")
+            if _role(ref_tensor.op) is not Role.VARIABLE:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.name}: input {index} of {op.type} must be a variable")
+            refs.append(self._declare(ref_tensor.op))
+        n_data = len(op.inputs) - len(op.op_def.static_inputs)
+        operands = [self._value(t, op) for i, t in enumerate(op.inputs[:n_data]) if i not in written]
 
-        def emit(op_name, inputs):
-            return self._emit_inferred(op_name, inputs, op)
+        def emit(op_name, inputs, attrs=None):
+            return self._emit_inferred(op_name, inputs, op, attrs or {})
 
-        new_value = op.op_def.write_value(emit, lambda: self._emit("read", [ref], {}, var_type, op.name), *operands)
-        if new_value.type != var_type:
-            raise errors.InvalidArgumentError(
-                None, op, f"{op.type} requires shapes of both tensors to match. lhs shape= "
-                          f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
-        self._emit("write", [ref, new_value], {}, None, op.name)
-        self.current[ref.name] = new_value  # the op's output refers to the variable, which now holds it
+        def read(k=0):
+            return self._emit("read", [refs[k]], {}, self.declared[refs[k].name].type, op.name)
 
-    def _emit_inferred(self, op_name: str, operands: list, op: Operation) -> Value:
+        new_values = op.op_def.write_value(emit, read, *operands)
+        for ref, new_value in zip(refs, new_values if len(refs) > 1 else [new_values]):
+            var_type = self.declared[ref.name].type
+            if new_value.type != var_type:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} requires shapes of both tensors to match. lhs shape= "
+                              f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
+            self._emit("write", [ref, new_value], {}, None, op.name)
+            self.current[ref.name] = new_value  # the references now hold it (the op's output: the first)
+
+    def _emit_inferred(self, op_name: str, operands: list, op: Operation, attrs: dict) -> Value:
         """An instruction of `op` whose result type is what `op_name`'s shape rule gives."""
         in_types = [TensorType(v.type.dtype, v.type.shape) for v in operands]
         try:
-            result = registry.get(op_name).infer(in_types, {})
+            result = registry.get(op_name).infer(in_types, attrs)
         except (ShapeError, DTypeError) as e:
             raise errors.InvalidArgumentError(
                 None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
                           f"{registry.shapes_text(in_types)}.") from None
-        return self._emit(op_name, operands, {}, IRType(result.dtype, tuple(result.dims)), op.name)
+        return self._emit(op_name, operands, attrs, IRType(result.dtype, tuple(result.dims)), op.name)
 
 
 def _functions(op: Operation) -> list:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc import errors
 from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, OpDef, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import dims_compatible, format_dims
@@ -53,6 +54,40 @@ assign_sub_p = _assigner("assign_sub", "AssignSub", _assign_infer,
 apply_gradient_descent_p = _assigner(
     "apply_gradient_descent", "ApplyGradientDescent", _update_infer,
     lambda emit, read, alpha, delta: emit("sub", [read(), emit("mul", [alpha, delta])]))
+
+
+def _apply_adam_infer(types, attrs):
+    if attrs.get("use_nesterov"):
+        raise errors.UnimplementedError(None, None, "ApplyAdam with use_nesterov=True: graphc has no Nesterov "
+                                                    "update of Adam")
+    var, m, v, grad = types[0], types[1], types[2], types[-1]
+    for name, t in (("m", m), ("v", v), ("grad", grad)):
+        _assign_infer([var, t], {})
+    for i, name in enumerate(("beta1_power", "beta2_power", "lr", "beta1", "beta2", "epsilon")):
+        if types[3 + i].dtype is not var.dtype or types[3 + i].dims not in ((), None):
+            raise ShapeError(f"{name} is not a scalar of {var.dtype.name}: {types[3 + i]}")
+    return var
+
+
+def _adam_values(emit, read, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+    """TF1's ApplyAdam kernel: lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power); m += (grad - m) *
+    (1 - beta1); v += (grad * grad - v) * (1 - beta2); var -= lr_t * m / (sqrt(v) + epsilon)."""
+    one = np.ones((), dtype=lr.type.dtype.np_dtype)
+    one.flags.writeable = False
+    one = emit("constant", [], {"value": one})
+    lr_t = emit("div", [emit("mul", [lr, emit("sqrt", [emit("sub", [one, beta2_power])])]),
+                        emit("sub", [one, beta1_power])])
+    m, v = read(1), read(2)
+    new_m = emit("add", [m, emit("mul", [emit("sub", [grad, m]), emit("sub", [one, beta1])])])
+    new_v = emit("add", [v, emit("mul", [emit("sub", [emit("mul", [grad, grad]), v]), emit("sub", [one, beta2])])])
+    step = emit("div", [emit("mul", [new_m, lr_t]), emit("add", [emit("sqrt", [new_v]), epsilon])])
+    return emit("sub", [read(0), step]), new_m, new_v
+
+
+# Inputs (var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad), TF's; writes var, m, v.
+apply_adam_p = registry.register(OpDef(
+    name="apply_adam", tf_type="ApplyAdam", role=Role.ASSIGN, effects=Effects(writes=True),
+    gradient=NOT_DIFFERENTIABLE, infer=_apply_adam_infer, write_value=_adam_values, written_inputs=(0, 1, 2)))
 no_op_p = registry.register(OpDef(name="no_op", tf_type="NoOp", role=Role.CONTROL, gradient=NOT_DIFFERENTIABLE,
                                   infer=lambda types, attrs: []))
 # TF1 builds `initialized_value()` as cond(is_initialized(v), v, initial_value);
@@ -133,6 +168,15 @@ def apply_gradient_descent(ref, alpha, delta, use_locking=False, name=None):
     ref = _ref(ref)
     return apply_op("apply_gradient_descent", [ref, alpha, delta], name=name or "ApplyGradientDescent",
                     dtype_hint=ref.dtype)
+
+
+def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
+               use_nesterov=False, name=None):
+    """TF1's `ApplyAdam` (training_ops.apply_adam): one op updating var and its slots m and v (see
+    `_adam_values`); its output is var's new value."""
+    refs = [_ref(var), _ref(m), _ref(v)]
+    return apply_op("apply_adam", refs + [beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad],
+                    {"use_nesterov": bool(use_nesterov)}, name=name or "ApplyAdam", dtype_hint=refs[0].dtype)
 
 
 def no_op(name=None):

@@ -329,6 +329,14 @@ def _broadcast_to(ctx):
     return True
 
 
+def _tile(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    multiples = [ctx.choose_count(0, 3) if ctx.flip(0.1) else ctx.choose_count(1, 3) for _ in entry.shape]
+    ctx.add(apply_op("tile", [entry.tensor, tf.constant(multiples, dtype=tf.int32)]), exact=entry.exact,
+            positive=entry.positive)
+    return True
+
+
 def _fill(ctx):
     value = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: e.shape == (), shape=())
     dims = list(ctx.new_shape())
@@ -661,6 +669,22 @@ def _update(name):
     return Spec(build, STATE_ONLY)
 
 
+def _apply_adam(ctx):
+    """TF's ApplyAdam on three new variables (var and its slots m and v: it writes all three)."""
+    shape = ctx.new_shape()
+    indices = []
+    for _ in range(3):
+        ctx.variable(shape)
+        indices.append(len(ctx.variables) - 1)
+    var, m, v = (ctx.variables[i].variable for i in indices)
+    grad = ctx.pick_or_leaf(FLOAT, shape=shape)
+    hyper = [ctx.one_of(values) for values in ((0.9, 0.5), (0.999, 0.8), (0.01, 0.5), (0.9, 0.5), (0.999, 0.8),
+                                                (1e-8, 0.1))]
+    ctx.updated.update(indices)
+    ctx.add(state_ops.apply_adam(var, m, v, *hyper, grad.tensor))
+    return True
+
+
 def _cond(ctx):
     """tf.cond on a run-time predicate, each branch computing from captured entries."""
     kind = _numeric_kind(ctx, (FLOAT, INT))
@@ -702,6 +726,8 @@ SPECS: dict[str, Spec] = {
     "reshape": Spec(_reshape),
     "transpose": Spec(_transpose),
     "broadcast_to": Spec(_broadcast_to),
+    "tile": Spec(_tile),
+    "zeros_like": unary("zeros_like", (FLOAT, INT, BOOL), exact=True, modes=VALUES_ONLY),
     "fill": Spec(_fill),
     "neg": unary("neg", exact=True),
     "square": unary("square"),
@@ -788,6 +814,7 @@ SPECS: dict[str, Spec] = {
     "unsorted_segment_sum": Spec(_unsorted_segment_sum),
     "check_numerics": Spec(_check_numerics),
     **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
+    "apply_adam": Spec(_apply_adam, STATE_ONLY),
     "conv2d": Spec(_conv2d),
     "max_pool": Spec(_pool(tf.nn.max_pool, exact=True), NOT_SMOOTH),
     "avg_pool": Spec(_pool(tf.nn.avg_pool, exact=False)),
@@ -812,6 +839,7 @@ NOT_FUZZED: dict[str, str] = {
     "shape": "graph only; folded to a constant when lowering",
     "size": "graph only; folded to a constant when lowering",
     "rank": "graph only; folded to a constant when lowering",
+    "shape_n": "graph only; folded to a constant when lowering",
     "invert_permutation": "graph only; used by transpose's gradient, which the fuzzer differentiates",
     "broadcast_gradient_args": "graph only; used by broadcasting gradients, which the fuzzer differentiates",
     "reduced_shape": "graph only; used by reduction gradients, which the fuzzer differentiates",
