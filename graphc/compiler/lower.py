@@ -126,6 +126,7 @@ class _Lowering:
         self.referenced: dict = {}   # id(tensor) -> the variable it refers to, or None (_referenced_variable)
         self.early_reads: dict = {}  # writer -> [(variable, reader)]: reads to emit before the writer (_schedule)
         self.early_values: dict = {}  # (reader, variable name) -> the value it reads, read before a write
+        self.written_inside: dict = {}  # While/If -> the variables its functions assign (_written_inside)
 
     # -- 1 and 2: prune and bind shapes ---------------------------------------------------------
 
@@ -261,7 +262,35 @@ class _Lowering:
                 tensor = self._data_inputs(tensor.op)[0]
             else:
                 return None
-        return None
+        return self.referenced.get(id(tensor))  # a function's argument capturing a variable (_lower_function)
+
+    def _written_inside(self, op: Operation) -> list:
+        """The variables a While's or If's functions (at any depth) assign; [] for any other op."""
+        if _role(op) is not Role.CONTROL_FLOW:
+            return []
+        if op not in self.written_inside:
+            found = []
+            for inner in _function_ops(op):
+                for index in inner.op_def.written_inputs if _role(inner) is Role.ASSIGN else ():
+                    var = self._outer_variable(inner.inputs[index], op.graph)
+                    if var is not None and var not in found:
+                        found.append(var)
+            self.written_inside[op] = found
+        return self.written_inside[op]
+
+    def _outer_variable(self, tensor, home):
+        """The variable a reference inside a function refers to, followed out through the captures to the
+        graph `home` being lowered."""
+        while tensor.graph is not home:
+            if _role(tensor.op) in (Role.ASSIGN, Role.FORWARD):
+                tensor = tensor.op.inputs[0]
+            elif _role(tensor.op) is Role.VARIABLE:
+                return tensor.op
+            else:
+                tensor = tensor.graph.captured_tensor(tensor)
+                if tensor is None:
+                    return None
+        return self._referenced_variable(tensor)
 
     def _executed(self):
         """The ops that run: reached through run-time data inputs and control inputs."""
@@ -285,6 +314,8 @@ class _Lowering:
                 if var is not None:
                     written = _role(op) is Role.ASSIGN and i in op.op_def.written_inputs
                     (writers if written else readers).setdefault(var, []).append(op)
+            for var in self._written_inside(op):  # a loop or cond assigning in its functions writes too
+                writers.setdefault(var, []).append(op)
         checks = [op for op in executed if _may_fail(op)]
         # An op that neither writes nor depends on a write reaches no writer, now or after the edges
         # below are added (they only give writers more dependencies): it needs no search. Creation
@@ -517,6 +548,8 @@ class _Lowering:
                 attrs["saved"], attrs["rows"] = op.attrs["saved"], op.attrs["rows"]
         self.instructions.append(Instruction(op.op_def.name, None, tuple(operands), attrs, op.name,
                                              regions=tuple(regions), outputs=tuple(outputs)))
+        for var in self._written_inside(op):  # read again after the instruction, which writes it
+            self.current.pop(var.name, None)
 
     def _lower_function(self, key: str, op: Operation, operands: list) -> Region:
         graph = op.attrs[key]
@@ -526,7 +559,12 @@ class _Lowering:
         child.instructions, child.declared, child.var_ops = [], self.declared, self.var_ops
         child.env, child.widened, child.current = {}, {}, {}
         child.next_id = self.next_id
+        written = self._written_inside(op)
         for argument, index in zip(graph.inputs, op.attrs[key + "_args"]):
+            var = self._referenced_variable(op.inputs[index]) if graph.captured_tensor(argument) is not None else None
+            if var in written:  # read (and written) inside, as each iteration or branch runs, not passed in
+                child.referenced[id(argument)] = var
+                continue
             child.env[id(argument)] = child._emit("param", [], {"index": index}, operands[index].type,
                                                   argument.op.name)
         executed = child._executed()
@@ -553,14 +591,13 @@ class _Lowering:
         refs = []
         for index in written:
             ref_tensor = op.inputs[index]
-            if id(ref_tensor) in self.fed and _role(ref_tensor.op) is Role.PLACEHOLDER:
-                raise errors.UnimplementedError(
-                    None, op, f"{op.name} assigns a variable inside a tf.while_loop or tf.cond function: graphc "
-                              "does not compile assignments inside control flow yet")
-            if _role(ref_tensor.op) is not Role.VARIABLE:
+            # a variable, or inside a loop or cond the argument capturing one (_lower_function)
+            var = ref_tensor.op if _role(ref_tensor.op) is Role.VARIABLE else (
+                self.referenced.get(id(ref_tensor)) if id(ref_tensor) in self.fed else None)
+            if var is None:
                 raise errors.InvalidArgumentError(
                     None, op, f"{op.name}: input {index} of {op.type} must be a variable")
-            refs.append(self._declare(ref_tensor.op))
+            refs.append(self._declare(var))
         n_data = len(op.inputs) - len(op.op_def.static_inputs)
         operands = [self._value(t, op) for i, t in enumerate(op.inputs[:n_data]) if i not in written]
 
@@ -595,6 +632,15 @@ class _Lowering:
 def _functions(op: Operation) -> list:
     """The attrs of a control-flow op holding its functions, in region order (cond, body; then, else)."""
     return [key for key, value in op.attrs.items() if isinstance(value, FunctionGraph)]
+
+
+def _function_ops(op: Operation):
+    """The ops of a While's or If's functions, and of the functions of those, at any depth."""
+    for key in _functions(op):
+        for inner in op.attrs[key].get_operations():
+            yield inner
+            if _role(inner) is Role.CONTROL_FLOW:
+                yield from _function_ops(inner)
 
 
 def _initial_rng_state(op: Operation) -> np.ndarray:
