@@ -561,8 +561,9 @@ class _Lowering:
         child.next_id = self.next_id
         written = self._written_inside(op)
         for argument, index in zip(graph.inputs, op.attrs[key + "_args"]):
-            var = self._referenced_variable(op.inputs[index]) if graph.captured_tensor(argument) is not None else None
-            if var in written:  # read (and written) inside, as each iteration or branch runs, not passed in
+            captures_written = written and graph.captured_tensor(argument) is not None
+            var = self._referenced_variable(op.inputs[index]) if captures_written else None
+            if var is not None and var in written:  # read (and written) inside, as each iteration runs
                 child.referenced[id(argument)] = var
                 continue
             child.env[id(argument)] = child._emit("param", [], {"index": index}, operands[index].type,

@@ -107,6 +107,19 @@ def _loop_in_a_cond(tf):
     return [_run(tf, [r], {p: True}), _run(tf, [r], {p: False})]
 
 
+def _loop_in_a_loop(tf):
+    """The inner loop assigns; both loops see its writes."""
+    v = tf.Variable(1.0)
+
+    def outer(j, acc):
+        def inner(k, s):
+            with tf.control_dependencies([tf.assign_add(v, tf.cast(k, tf.float32))]):
+                return k + 1, s + v.read_value()
+        return j + 1, tf.while_loop(lambda k, s: k < j, inner, [0, acc], parallel_iterations=1)[1]
+
+    return _run(tf, [tf.while_loop(lambda j, a: j < 4, outer, [0, 0.0], parallel_iterations=1)[1]])
+
+
 def _an_unused_assignment_does_not_run(tf):
     """TF1 runs the ops of a body that its results need: an assignment nothing depends on does not run."""
     v = tf.Variable(5.0)
@@ -126,6 +139,7 @@ ASSIGNMENTS = {
     "cond takes one branch": (_cond_runs_the_taken_branch, [([11.0], [11.0, 20.0]), ([19.0], [10.0, 19.0])]),
     "cond in a loop": (_cond_in_a_loop_assigns_every_other_iteration, ([7], [12])),
     "loop in a cond": (_loop_in_a_cond, [([3.0], [27.0]), ([-1.0], [1.0])]),
+    "loop in a loop": (_loop_in_a_loop, ([14.0], [5.0])),
     "unused assignment": (_an_unused_assignment_does_not_run, ([3], [5.0])),
 }
 
