@@ -648,7 +648,8 @@ def _pool(function, exact):
 
 
 def _update(name):
-    """An assignment to a variable not yet updated in this graph (two would race, as in TF1)."""
+    """An assignment to a variable not yet updated in this graph (two would race, as in TF1), sometimes
+    inside a loop or cond."""
 
     def build(ctx):
         free = [i for i in range(len(ctx.variables)) if i not in ctx.updated]
@@ -659,14 +660,38 @@ def _update(name):
         target = ctx.variables[index]
         value = ctx.pick_or_leaf(FLOAT, lambda e: e is not target.entry, shape=target.entry.shape)
         if name == "apply_gradient_descent":
-            result = state_ops.apply_gradient_descent(target.variable, ctx.one_of((0.5, 0.1)), value.tensor)
+            alpha = ctx.one_of((0.5, 0.1))
+            update = lambda x: state_ops.apply_gradient_descent(target.variable, alpha, x)  # noqa: E731
         else:
-            result = getattr(state_ops, name)(target.variable, value.tensor)
+            update = lambda x: getattr(state_ops, name)(target.variable, x)  # noqa: E731
+        if ctx.flip(0.3):  # inside a loop body or a cond branch
+            result = _in_control_flow(ctx, update, target.variable, value)
+        else:
+            result = update(value.tensor)
         ctx.updated.add(index)
         ctx.add(result)
         return True
 
     return Spec(build, STATE_ONLY)
+
+
+def _in_control_flow(ctx, update, variable, value):
+    """The assignment `update(value)` inside a loop of 0 to 3 iterations, each adding to the value what the
+    variable holds after its write (the next iteration's write sees it), or in the taken branch of a cond."""
+    if ctx.flip():
+        count = ctx.choose_count(0, 3)
+
+        def body(i, acc):
+            with tf.control_dependencies([update(tf.tanh(acc))]):
+                return i + 1, acc * 0.5 + variable.read_value()
+
+        invariants = [tf.TensorShape([]), tf.TensorShape([None] * len(value.shape))]  # as in _while_loop
+        result = tf.while_loop(lambda i, acc: i < count, body, [0, value.tensor], shape_invariants=invariants,
+                               parallel_iterations=1)[1]
+        result.set_shape(value.shape)
+        return result
+    predicate = tf.reduce_sum(value.tensor) > 0.0
+    return tf.cond(predicate, lambda: update(value.tensor) * 1.0, lambda: variable.read_value() + value.tensor)
 
 
 def _apply_adam(ctx):
