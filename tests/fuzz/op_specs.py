@@ -664,7 +664,8 @@ def _update(name):
             update = lambda x: state_ops.apply_gradient_descent(target.variable, alpha, x)  # noqa: E731
         else:
             update = lambda x: getattr(state_ops, name)(target.variable, x)  # noqa: E731
-        if ctx.flip(0.3):  # inside a loop body or a cond branch
+        # inside a loop body or a cond branch (not for TF's oracle: control flow does not travel to it)
+        if not ctx.tensorflow and ctx.flip(0.3):
             result = _in_control_flow(ctx, update, target.variable, value)
         else:
             result = update(value.tensor)
