@@ -120,6 +120,17 @@ def _loop_in_a_loop(tf):
     return _run(tf, [tf.while_loop(lambda j, a: j < 4, outer, [0, 0.0], parallel_iterations=1)[1]])
 
 
+def _loop_condition_reads_the_variable(tf):
+    """The loop's cond reads the variable its body writes: the loop runs until the writes stop it."""
+    v = tf.Variable(0.0)
+
+    def body(i):
+        with tf.control_dependencies([tf.assign_add(v, 1.5)]):
+            return i + 1
+
+    return _run(tf, [tf.while_loop(lambda i: v.read_value() < 5.0, body, [0], parallel_iterations=1)])
+
+
 def _an_unused_assignment_does_not_run(tf):
     """TF1 runs the ops of a body that its results need: an assignment nothing depends on does not run."""
     v = tf.Variable(5.0)
@@ -140,6 +151,7 @@ ASSIGNMENTS = {
     "cond in a loop": (_cond_in_a_loop_assigns_every_other_iteration, ([7], [12])),
     "loop in a cond": (_loop_in_a_cond, [([3.0], [27.0]), ([-1.0], [1.0])]),
     "loop in a loop": (_loop_in_a_loop, ([14.0], [5.0])),
+    "cond of the loop reads the variable": (_loop_condition_reads_the_variable, ([4], [6.0])),
     "unused assignment": (_an_unused_assignment_does_not_run, ([3], [5.0])),
 }
 
