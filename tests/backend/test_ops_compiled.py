@@ -248,3 +248,27 @@ def test_apply_adam_updates_var_and_both_slots_as_tfs_kernel():
     np.testing.assert_allclose(new_m, expected_m, rtol=1e-6)
     np.testing.assert_allclose(new_v, expected_v, rtol=1e-6)
     np.testing.assert_allclose(new_w, w - lr_t * expected_m / (np.sqrt(expected_v) + 1e-8), rtol=1e-5)
+
+
+def test_momentum_adagrad_and_rmsprop_updates_as_tfs_kernels():
+    from graphc.ops import state_ops
+
+    rng = np.random.RandomState(4)
+    w, a, b, g = (rng.rand(2, 3).astype(np.float32) + 0.1 for _ in range(4))
+    variables = [tf.Variable(value) for value in (w, a, w, a, w, a, b)]
+    updates = [state_ops.apply_momentum(variables[0], variables[1], 0.1, tf.constant(g), 0.9),
+               state_ops.apply_adagrad(variables[2], variables[3], 0.1, tf.constant(g)),
+               state_ops.apply_rms_prop(variables[4], variables[5], variables[6], 0.01, 0.9, 0.5, 1e-10,
+                                        tf.constant(g))]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(updates)
+        got = sess.run(variables)
+    # TF1's kernels (training_ops.cc)
+    accum = a * 0.9 + g
+    np.testing.assert_allclose(got[:2], [w - 0.1 * accum, accum], rtol=1e-6)
+    accum = a + g * g
+    np.testing.assert_allclose(got[2:4], [w - 0.1 * g / np.sqrt(accum), accum], rtol=1e-6)
+    ms = a * 0.9 + g * g * (1 - 0.9)
+    mom = b * 0.5 + 0.01 * g / np.sqrt(ms + 1e-10)
+    np.testing.assert_allclose(got[4:], [w - mom, ms, mom], rtol=1e-5)

@@ -1,9 +1,11 @@
 """TensorFlow's own training graphs through `tf.train.import_meta_graph`: an MLP and the tutorial CNN, each with
-GradientDescent and Adam `minimize`, written by TF 2.21 (tensorflow.compat.v1), imported into graphc, trained
-three steps from TF's checkpoint; graphc's logits and variables must be TF's after the same steps.
+GradientDescent and Adam `minimize` (the MLP with Momentum, RMSProp and Adagrad too), written by TF 2.21
+(tensorflow.compat.v1), imported into graphc, trained three steps from TF's checkpoint; graphc's logits and
+variables must be TF's after the same steps.
 
 The graphs hold the op types of TF's gradients and optimizers that graphc's own graphs do not: Tile and
-ZerosLike (the gradients of a mean and of the cross-entropy), ShapeN (Conv2D's), ApplyAdam. Without TensorFlow the test
+ZerosLike (the gradients of a mean and of the cross-entropy), ShapeN (Conv2D's), ApplyAdam, ApplyMomentum,
+ApplyRMSProp and ApplyAdagrad. Without TensorFlow the test
 skips, naming the [tf-oracle] extra; tests/e2e/test_meta_graphs.py trains TF's stored GD graph without it.
 """
 
@@ -45,7 +47,9 @@ else:
     logits = dense(tf.nn.relu(dense(tf.reshape(p, [-1, 6 * 6 * 8]), 16, "fc")), 10, "out")
 loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 step = tf.train.get_or_create_global_step()
-chosen = tf.train.GradientDescentOptimizer(0.5) if optimizer == "gd" else tf.train.AdamOptimizer(0.01)
+chosen = {"gd": tf.train.GradientDescentOptimizer(0.5), "adam": tf.train.AdamOptimizer(0.01),
+          "momentum": tf.train.MomentumOptimizer(0.1, 0.9), "rmsprop": tf.train.RMSPropOptimizer(0.01, momentum=0.5),
+          "adagrad": tf.train.AdagradOptimizer(0.3)}[optimizer]
 train_op = chosen.minimize(loss, global_step=step)
 tf.add_to_collection("logits", logits)
 tf.add_to_collection(tf.GraphKeys.TRAIN_OP, train_op)
@@ -62,8 +66,12 @@ print(json.dumps(types))
 """
 
 
-@pytest.mark.parametrize("model", ["mlp", "cnn"])
-@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+UPDATE_TYPES = {"gd": "ApplyGradientDescent", "adam": "ApplyAdam", "momentum": "ApplyMomentum",
+                "rmsprop": "ApplyRMSProp", "adagrad": "ApplyAdagrad"}
+
+
+@pytest.mark.parametrize("model, optimizer", [("mlp", "gd"), ("mlp", "adam"), ("cnn", "gd"), ("cnn", "adam"),
+                                              ("mlp", "momentum"), ("mlp", "rmsprop"), ("mlp", "adagrad")])
 def test_graphc_trains_tensorflows_training_graph_as_tensorflow_does(tmp_path, model, optimizer):
     rng = np.random.RandomState(11)
     data = {"x": rng.rand(16, 144).astype(np.float32), "y": rng.randint(0, 10, 16).astype(np.int64)}
@@ -71,7 +79,7 @@ def test_graphc_trains_tensorflows_training_graph_as_tensorflow_does(tmp_path, m
     types = json.loads(run_tensorflow(TENSORFLOW_SIDE, str(tmp_path), model, optimizer).splitlines()[-1])
     assert {"Tile", "ZerosLike"} <= set(types)
     assert ("ShapeN" in types) == (model == "cnn")
-    assert ("ApplyAdam" in types) == (optimizer == "adam")
+    assert UPDATE_TYPES[optimizer] in types
     saver = tf.train.import_meta_graph(str(tmp_path / "model.ckpt.meta"))
     expected = np.load(tmp_path / "tf.npz")
     with tf.Session() as sess:

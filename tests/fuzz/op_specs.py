@@ -695,20 +695,39 @@ def _in_control_flow(ctx, update, variable, value):
     return tf.cond(predicate, lambda: update(value.tensor) * 1.0, lambda: variable.read_value() + value.tensor)
 
 
-def _apply_adam(ctx):
-    """TF's ApplyAdam on three new variables (var and its slots m and v: it writes all three)."""
-    shape = ctx.new_shape()
-    indices = []
-    for _ in range(3):
-        ctx.variable(shape)
-        indices.append(len(ctx.variables) - 1)
-    var, m, v = (ctx.variables[i].variable for i in indices)
-    grad = ctx.pick_or_leaf(FLOAT, shape=shape)
-    hyper = [ctx.one_of(values) for values in ((0.9, 0.5), (0.999, 0.8), (0.01, 0.5), (0.9, 0.5), (0.999, 0.8),
-                                                (1e-8, 0.1))]
-    ctx.updated.update(indices)
-    ctx.add(state_ops.apply_adam(var, m, v, *hyper, grad.tensor))
-    return True
+# TF's training ops writing a variable and its slots: the slots, then the scalar hyperparameters' choices.
+_TRAINING_UPDATES = {
+    "apply_adam": (2, ((0.9, 0.5), (0.999, 0.8), (0.01, 0.5), (0.9, 0.5), (0.999, 0.8), (1e-8, 0.1))),
+    "apply_momentum": (1, ((0.1, 0.5),)),
+    "apply_adagrad": (1, ((0.1, 0.5),)),
+    "apply_rms_prop": (2, ((0.01, 0.5), (0.9, 0.5), (0.0, 0.5), (1e-10, 0.1))),
+}
+
+
+def _training_update(name):
+    """One of TF's training ops on new variables (it writes the variable and its slots). The slots start
+    from the variables' random values: Adagrad's and RMSProp's square roots may see negative ones (NaN, in
+    graphc's code as in its reference)."""
+
+    def build(ctx):
+        slots, choices = _TRAINING_UPDATES[name]
+        shape = ctx.new_shape()
+        indices = []
+        for _ in range(1 + slots):
+            ctx.variable(shape)
+            indices.append(len(ctx.variables) - 1)
+        refs = [ctx.variables[i].variable for i in indices]
+        grad = ctx.pick_or_leaf(FLOAT, shape=shape).tensor
+        hyper = [ctx.one_of(values) for values in choices]
+        ctx.updated.update(indices)
+        if name == "apply_momentum":  # TF's input order: (var, accum, lr, grad, momentum)
+            result = state_ops.apply_momentum(*refs, hyper[0], grad, ctx.one_of((0.9, 0.5)))
+        else:
+            result = getattr(state_ops, name)(*refs, *hyper, grad)
+        ctx.add(result)
+        return True
+
+    return Spec(build, STATE_ONLY)
 
 
 def _cond(ctx):
@@ -840,7 +859,7 @@ SPECS: dict[str, Spec] = {
     "unsorted_segment_sum": Spec(_unsorted_segment_sum),
     "check_numerics": Spec(_check_numerics),
     **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
-    "apply_adam": Spec(_apply_adam, STATE_ONLY),
+    **{name: _training_update(name) for name in _TRAINING_UPDATES},
     "conv2d": Spec(_conv2d),
     "max_pool": Spec(_pool(tf.nn.max_pool, exact=True), NOT_SMOOTH),
     "avg_pool": Spec(_pool(tf.nn.avg_pool, exact=False)),
