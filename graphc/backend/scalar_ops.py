@@ -393,6 +393,7 @@ def _cast(kb, args, in_dtypes, out_dtype, attrs):
 
 
 SCALAR_OPS = {
+    "zeros_like": lambda kb, args, in_dtypes, out_dtype, attrs: _zero(kb, out_dtype),
     "neg": _neg,
     "square": _square,
     "sqrt": _unary_intrinsic("sqrt"),

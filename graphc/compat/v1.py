@@ -20,7 +20,7 @@ from graphc.frontend.graph import (Graph, GraphKeys, Operation, Tensor, control_
                                    get_default_graph, name_scope, reset_default_graph)
 from graphc.ops import all as _all_ops  # noqa: F401 - every op family registered
 from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, ones, ones_like, placeholder, rank,
-                                  reshape, shape, size, stop_gradient, to_double, to_float, to_int32, to_int64,
+                                  reshape, shape, shape_n, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)
 from graphc.ops.activation_ops import log_sigmoid
 from graphc.ops.check_ops import check_numerics

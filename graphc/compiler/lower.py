@@ -126,6 +126,7 @@ class _Lowering:
         self.referenced: dict = {}   # id(tensor) -> the variable it refers to, or None (_referenced_variable)
         self.early_reads: dict = {}  # writer -> [(variable, reader)]: reads to emit before the writer (_schedule)
         self.early_values: dict = {}  # (reader, variable name) -> the value it reads, read before a write
+        self.written_inside: dict = {}  # While/If -> the variables its functions assign (_written_inside)
 
     # -- 1 and 2: prune and bind shapes ---------------------------------------------------------
 
@@ -262,7 +263,35 @@ class _Lowering:
                 tensor = self._data_inputs(tensor.op)[0]
             else:
                 return None
-        return None
+        return self.referenced.get(id(tensor))  # a function's argument capturing a variable (_lower_function)
+
+    def _written_inside(self, op: Operation) -> list:
+        """The variables a While's or If's functions (at any depth) assign; [] for any other op."""
+        if _role(op) is not Role.CONTROL_FLOW:
+            return []
+        if op not in self.written_inside:
+            found = []
+            for inner in _function_ops(op):
+                for index in inner.op_def.written_inputs if _role(inner) is Role.ASSIGN else ():
+                    var = self._outer_variable(inner.inputs[index], op.graph)
+                    if var is not None and var not in found:
+                        found.append(var)
+            self.written_inside[op] = found
+        return self.written_inside[op]
+
+    def _outer_variable(self, tensor, home):
+        """The variable a reference inside a function refers to, followed out through the captures to the
+        graph `home` being lowered."""
+        while tensor.graph is not home:
+            if _role(tensor.op) in (Role.ASSIGN, Role.FORWARD):
+                tensor = tensor.op.inputs[0]
+            elif _role(tensor.op) is Role.VARIABLE:
+                return tensor.op
+            else:
+                tensor = tensor.graph.captured_tensor(tensor)
+                if tensor is None:
+                    return None
+        return self._referenced_variable(tensor)
 
     def _executed(self):
         """The ops that run: reached through run-time data inputs and control inputs."""
@@ -284,7 +313,10 @@ class _Lowering:
             for i, t in enumerate(self._data_inputs(op)):
                 var = self._referenced_variable(t)
                 if var is not None:
-                    (writers if _role(op) is Role.ASSIGN and i == 0 else readers).setdefault(var, []).append(op)
+                    written = _role(op) is Role.ASSIGN and i in op.op_def.written_inputs
+                    (writers if written else readers).setdefault(var, []).append(op)
+            for var in self._written_inside(op):  # a loop or cond assigning in its functions writes too
+                writers.setdefault(var, []).append(op)
         checks = [op for op in executed if _may_fail(op)]
         # An op that neither writes nor depends on a write reaches no writer, now or after the edges
         # below are added (they only give writers more dependencies): it needs no search. Creation
@@ -362,7 +394,7 @@ class _Lowering:
                 slots.append(None)
                 continue
             if isinstance(t, ReducedFetch):  # a statistic the step computes of the tensor, for the host
-                value = self._emit_inferred(t.reduction, [self._value(t.tensor, t.tensor.op)], t.tensor.op)
+                value = self._emit_inferred(t.reduction, [self._value(t.tensor, t.tensor.op)], t.tensor.op, {})
             else:
                 value = self._value(t, t.op)
             if value not in fetch_values:
@@ -520,6 +552,8 @@ class _Lowering:
                 attrs["stashed"], attrs["rows"] = stashed, op.attrs["rows"]
         self.instructions.append(Instruction(op.op_def.name, None, tuple(operands), attrs, op.name,
                                              regions=tuple(regions), outputs=tuple(outputs)))
+        for var in self._written_inside(op):  # read again after the instruction, which writes it
+            self.current.pop(var.name, None)
 
     def _lower_function(self, key: str, op: Operation, operands: list) -> Region:
         graph = op.attrs[key]
@@ -530,7 +564,13 @@ class _Lowering:
         child.instructions, child.declared, child.var_ops = [], self.declared, self.var_ops
         child.env, child.widened, child.current = {}, {}, {}
         child.next_id = self.next_id
+        written = self._written_inside(op)
         for argument, index in zip(graph.inputs, op.attrs[key + "_args"]):
+            captures_written = written and graph.captured_tensor(argument) is not None
+            var = self._referenced_variable(op.inputs[index]) if captures_written else None
+            if var is not None and var in written:  # read (and written) inside, as each iteration runs
+                child.referenced[id(argument)] = var
+                continue
             child.env[id(argument)] = child._emit("param", [], {"index": index}, operands[index].type,
                                                   argument.op.name)
         executed = child._executed()
@@ -551,39 +591,48 @@ class _Lowering:
         return self.widened[value.id]
 
     def _lower_write(self, op: Operation):
-        """A write of the variable of op's first input, with the value its `write_value` builds."""
-        ref_tensor = op.inputs[0]
-        if id(ref_tensor) in self.fed and _role(ref_tensor.op) is Role.PLACEHOLDER:
-            raise errors.UnimplementedError(
-                None, op, f"{op.name} assigns a variable inside a tf.while_loop or tf.cond function: graphc does "
-                          "not compile assignments inside control flow yet")
-        if _role(ref_tensor.op) is not Role.VARIABLE:
-            raise errors.InvalidArgumentError(None, op, f"{op.name}: the first input of {op.type} must be a variable")
-        ref = self._declare(ref_tensor.op)
-        var_type = self.declared[ref.name].type
-        operands = [self._value(t, op) for t in op.inputs[1:]]
+        """Writes of the variables of op's written inputs (its first), with the values its `write_value`
+        builds."""
+        written = op.op_def.written_inputs
+        refs = []
+        for index in written:
+            ref_tensor = op.inputs[index]
+            # a variable, or inside a loop or cond the argument capturing one (_lower_function)
+            var = ref_tensor.op if _role(ref_tensor.op) is Role.VARIABLE else (
+                self.referenced.get(id(ref_tensor)) if id(ref_tensor) in self.fed else None)
+            if var is None:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.name}: input {index} of {op.type} must be a variable")
+            refs.append(self._declare(var))
+        n_data = len(op.inputs) - len(op.op_def.static_inputs)
+        operands = [self._value(t, op) for i, t in enumerate(op.inputs[:n_data]) if i not in written]
 
-        def emit(op_name, inputs):
-            return self._emit_inferred(op_name, inputs, op)
+        def emit(op_name, inputs, attrs=None):
+            return self._emit_inferred(op_name, inputs, op, attrs or {})
 
-        new_value = op.op_def.write_value(emit, lambda: self._emit("read", [ref], {}, var_type, op.name), *operands)
-        if new_value.type != var_type:
-            raise errors.InvalidArgumentError(
-                None, op, f"{op.type} requires shapes of both tensors to match. lhs shape= "
-                          f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
-        self._emit("write", [ref, new_value], {}, None, op.name)
-        self.current[ref.name] = new_value  # the op's output refers to the variable, which now holds it
+        def read(k=0):
+            return self._emit("read", [refs[k]], {}, self.declared[refs[k].name].type, op.name)
 
-    def _emit_inferred(self, op_name: str, operands: list, op: Operation) -> Value:
+        new_values = op.op_def.write_value(emit, read, *operands)
+        for ref, new_value in zip(refs, new_values if len(refs) > 1 else [new_values]):
+            var_type = self.declared[ref.name].type
+            if new_value.type != var_type:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} requires shapes of both tensors to match. lhs shape= "
+                              f"{list(var_type.shape)} rhs shape= {list(new_value.type.shape)}")
+            self._emit("write", [ref, new_value], {}, None, op.name)
+            self.current[ref.name] = new_value  # the references now hold it (the op's output: the first)
+
+    def _emit_inferred(self, op_name: str, operands: list, op: Operation, attrs: dict) -> Value:
         """An instruction of `op` whose result type is what `op_name`'s shape rule gives."""
         in_types = [TensorType(v.type.dtype, v.type.shape) for v in operands]
         try:
-            result = registry.get(op_name).infer(in_types, {})
+            result = registry.get(op_name).infer(in_types, attrs)
         except (ShapeError, DTypeError) as e:
             raise errors.InvalidArgumentError(
                 None, op, f"{e} for '{op.name}' (op: '{op.type}') with input shapes: "
                           f"{registry.shapes_text(in_types)}.") from None
-        return self._emit(op_name, operands, {}, IRType(result.dtype, tuple(result.dims)), op.name)
+        return self._emit(op_name, operands, attrs, IRType(result.dtype, tuple(result.dims)), op.name)
 
 
 def _yielded(op: Operation) -> list:
@@ -596,6 +645,15 @@ def _yielded(op: Operation) -> list:
 def _functions(op: Operation) -> list:
     """The attrs of a control-flow op holding its functions, in region order (cond, body; then, else)."""
     return [key for key, value in op.attrs.items() if isinstance(value, FunctionGraph)]
+
+
+def _function_ops(op: Operation):
+    """The ops of a While's or If's functions, and of the functions of those, at any depth."""
+    for key in _functions(op):
+        for inner in op.attrs[key].get_operations():
+            yield inner
+            if _role(inner) is Role.CONTROL_FLOW:
+                yield from _function_ops(inner)
 
 
 def _initial_rng_state(op: Operation) -> np.ndarray:

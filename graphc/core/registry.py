@@ -160,9 +160,9 @@ class OpDef:
     # Trailing graph inputs whose values must be known when a step is compiled
     # (reshape's shape, a reduction's axes); lowering turns them into attrs.
     static_inputs: tuple = ()
-    # Ops whose one input is used only for its shape (tf.shape): lowering never
-    # computes the input; `shape_function(dims, **attrs)` gives the value, or None
-    # while the shape is not known well enough.
+    # Ops whose inputs are used only for their shapes (tf.shape; ShapeN, whose output i is of
+    # input i): lowering never computes the inputs; `shape_function(dims, **attrs)` gives an
+    # output's value from its input's dims, or None while the shape is not known well enough.
     shape_only_inputs: bool = False
     shape_function: Optional[Callable] = None
     # Scratch memory its kernel uses while it runs (an im2col matrix): `workspace(instruction)`
@@ -182,8 +182,12 @@ class OpDef:
     # place in the result (Horovod's fused gradient buffer, with no copy) and the step runs no kernel for it.
     pieces: Optional[Callable] = None
     # ASSIGN ops: `write_value(emit, read, *operands)` builds the variable's new value in IR, where
-    # `emit(op, operands)` adds an instruction and `read()` reads the variable's current value.
+    # `emit(op, operands, attrs=None)` adds an instruction and `read()` reads the variable's current value; the
+    # operands are the op's inputs but the written references.
     write_value: Optional[Callable] = None
+    # ASSIGN ops: the inputs whose variables they write (TF's ApplyAdam writes var, m and v). With
+    # more than one, `read(k)` reads the k-th of them and write_value returns a new value for each.
+    written_inputs: tuple = (0,)
     # HOST ops: `host_function(op, input_values)` gives the op's one output from the values of
     # its inputs, which the compiled step computes.
     host_function: Optional[Callable] = None

@@ -241,8 +241,8 @@ def reads_before_writes(operations) -> dict:
         if op.op_def.role is not Role.ASSIGN or not op.inputs:
             continue
         after = descendants(op)
-        first = [reader for reader in readers.get(op.inputs[0].op, ()) if reader is not op and reader not in after
-                 and descendants(reader) & after]
+        first = [reader for index in op.op_def.written_inputs for reader in readers.get(op.inputs[index].op, ())
+                 if reader is not op and reader not in after and descendants(reader) & after]
         if first:
             result[op] = first
     return result

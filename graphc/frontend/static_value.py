@@ -46,7 +46,7 @@ def _evaluate(tensor, dims_of, memo):
     if captured is not None and captured(tensor) is not None:  # a function's capture: the outer tensor's value
         return static_value(captured(tensor), dims_of, memo)
     if op_def.shape_only_inputs:
-        return op_def.shape_function(dims_of(op.inputs[0]), **op.attrs)
+        return op_def.shape_function(dims_of(op.inputs[tensor.value_index]), **op.attrs)  # ShapeN: one each
     if op_def.role is Role.FORWARD:  # Identity, StopGradient: their input's value
         return static_value(op.inputs[0], dims_of, memo)
     if op_def.effects.stateful or op_def.reference is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from graphc.core import registry
 from graphc.core.registry import Effects, FusionClass
+from graphc.ir.program import walk
 
 
 def fusion_of(inst) -> FusionClass:
@@ -25,6 +26,14 @@ def is_elementwise(inst) -> bool:
 
 def effects_of(inst) -> Effects:
     return registry.get(inst.op).effects
+
+
+def written_variables(inst) -> set:
+    """The names of the variables the instruction writes: a write's, and a loop's or cond's, which writes
+    those its regions write (assignments in a tf.while_loop body or tf.cond branch)."""
+    if inst.op == "write":
+        return {inst.operands[0].name}
+    return {inner.operands[0].name for inner in walk([inst]) if inner.op == "write"} if inst.regions else set()
 
 
 def may_fail(inst) -> bool:

@@ -143,6 +143,17 @@ rank_p = registry.register(OpDef(
     gradient=NOT_DIFFERENTIABLE, infer=lambda types, attrs: TensorType(dtypes.int32, ())))
 
 
+def _shape_n_infer(types, attrs):
+    return [TensorType(attrs["out_type"], (None if t.dims is None else len(t.dims),)) for t in types]
+
+
+# TF's gradient graphs ask the shapes of several tensors in one ShapeN; output i is input i's shape (see
+# static_value: a shape-only op's output i asks the shape of its input i).
+shape_n_p = registry.register(OpDef(
+    name="shape_n", tf_type="ShapeN", role=Role.STATIC, shape_only_inputs=True, shape_function=_shape_function,
+    gradient=NOT_DIFFERENTIABLE, infer=_shape_n_infer))
+
+
 def shape(input, name=None, out_type=dtypes.int32):
     """`tf.shape`: the shape of `input`, known when the step is compiled."""
     return apply_op("shape", [input], {"out_type": dtypes.as_dtype(out_type)}, name=name)
@@ -156,6 +167,12 @@ def size(input, name=None, out_type=dtypes.int32):
 def rank(input, name=None):
     """`tf.rank`."""
     return apply_op("rank", [input], name=name)
+
+
+def shape_n(input, out_type=dtypes.int32, name=None):  # noqa: A002 - TF1's name
+    """`tf.shape_n`: the shapes of the tensors of the list `input`, one output each."""
+    outputs = apply_op("shape_n", list(input), {"out_type": dtypes.as_dtype(out_type)}, name=name)
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 # -- Reshape -------------------------------------------------------------------------
@@ -400,6 +417,14 @@ def _filled(shape, dtype, scalar, name):
                 shape = reshape(shape, [-1])
             return fill(shape, constant(scalar, dtype=dtype), name=scope)
     return constant(scalar, dtype=dtype, shape=as_dims(shape), name=name)
+
+
+# ZerosLike, as TF's graphs contain it (TF's gradients build it for tensors of shapes known only when the
+# step runs): elementwise, each element 0, so it fuses with its consumers. graphc's `tf.zeros_like` builds
+# Fill(Shape(x), 0) instead, which needs only x's shape and so never keeps x alive for it.
+zeros_like_p = registry.register(OpDef(
+    name="zeros_like", tf_type="ZerosLike", infer=rules.unary(rules.NUMERIC_TYPES + (dtypes.bool_,), None),
+    fusion=FusionClass.ELEMENTWISE, gradient=NOT_DIFFERENTIABLE, reference=np.zeros_like))
 
 
 def zeros_like(tensor, dtype=None, name=None):

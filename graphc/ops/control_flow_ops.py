@@ -232,6 +232,23 @@ def set_differentiator(gradients, gradients_into) -> None:
     _differentiate, _differentiate_into = gradients, gradients_into
 
 
+def _refuse_assignments(op: Operation) -> None:
+    """UnimplementedError naming the loop or cond and the assignment, when one of op's functions (at any
+    depth) assigns a variable: its gradient runs the functions again, which would repeat the writes and
+    read the variables' later values (TF1 saves each iteration's values on stacks instead)."""
+    pending = [op]
+    while pending:
+        current = pending.pop()
+        for key in [k for k in ("cond", "body", "then", "else") if k in current.attrs]:
+            for inner in current.attrs[key].get_operations():
+                if inner.op_def.role is Role.ASSIGN:
+                    raise errors.UnimplementedError(
+                        None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable "
+                                  f"({inner.name}), and the gradient would run that assignment again")
+                if inner.op_def.role is Role.CONTROL_FLOW:
+                    pending.append(inner)
+
+
 def _grads_or_zeros(grads: list, like: list) -> list:
     return [g if g is not None else array_ops.zeros_like(x) for g, x in zip(grads, like)]
 
@@ -303,6 +320,7 @@ def _check_branches(then_result, else_result, then_graph, else_graph) -> None:
 
 @registry.set_gradient(if_p)
 def _if_grad(op, *grads):
+    _refuse_assignments(op)
     pred, captured = op.inputs[0], list(op.inputs[1:])
     outer = get_default_graph()  # op's graph, or a loop gradient's body differentiating op's (_LoopGradientBody)
     functions = {}
@@ -595,6 +613,7 @@ def _while_grad(op, *grads):
     carried, rows = op.attrs["carried"], op.attrs["rows"]
     if not op.attrs["back_prop"]:
         return [None] * len(op.inputs)
+    _refuse_assignments(op)
     body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])

@@ -1,11 +1,12 @@
 """Sequence helpers of TF1's array API: `tf.range`, `tf.tile`, `tf.reverse`, `tf.reverse_sequence`
 and `tf.sequence_mask`.
 
-Each is built from ops graphc compiles already, so each gets its kernels, its fusion and its
-gradient from them: tile is a reshape, a broadcast and a reshape (the broadcast's gradient sums
-the copies, as TF's TileGrad does); reverse is a strided slice of step -1; reverse_sequence a
-gather_nd of each sequence's reversed positions; sequence_mask a comparison with a range. The
-graph shows those ops rather than TF's Tile, ReverseV2 and ReverseSequence.
+Tile is an op of its own (TF's training graphs contain it: the gradient of a mean), with a
+kernel copying the input into each repetition and TF's gradient, the sum of the copies. The
+others are built from ops graphc compiles already, so each gets its kernels, its fusion and its
+gradient from them: reverse is a strided slice of step -1; reverse_sequence a gather_nd of each
+sequence's reversed positions; sequence_mask a comparison with a range. The graph shows those
+ops rather than TF's ReverseV2 and ReverseSequence.
 
 Range (ops/math_ops.py) is a value known when the step compiles: its bounds are constants or
 shapes, as in every RNN and loss program; bounds known only when the step runs would give it a
@@ -18,7 +19,9 @@ import builtins
 
 import numpy as np
 
-from graphc.core import dtypes
+from graphc.core import dtypes, registry
+from graphc.core.registry import FusionClass, OpDef, ShapeError, TensorType
+from graphc.core.rules import INDEX_TYPES
 from graphc.frontend.graph import Tensor, apply_op, convert_to_tensor, name_scope
 from graphc.frontend.static_value import static_value
 from graphc.ops import array_ops, gather_ops, layout_ops, math_ops
@@ -55,6 +58,53 @@ def _dims(tensor):
     return sizes
 
 
+def _tile_infer(types, attrs):
+    x, multiples = types[0], attrs["multiples"]
+    if multiples is None:
+        return TensorType(x.dtype, None if x.dims is None else (None,) * len(x.dims))
+    # partly known while a graph is built (a tuple with None for each unknown entry)
+    multiples = [None if m is None else int(m) for m in
+                 (multiples if isinstance(multiples, tuple) else np.asarray(multiples).reshape(-1).tolist())]
+    if x.dims is None:
+        return TensorType(x.dtype, (None,) * len(multiples))
+    if len(multiples) != len(x.dims):
+        raise ShapeError(f"Expected multiples argument to be a vector of length {len(x.dims)} but got length "
+                         f"{len(multiples)}")
+    for i, m in enumerate(multiples):
+        if m is not None and m < 0:
+            raise ShapeError(f"Expected multiples[{i}] >= 0, but got {m}")
+    return TensorType(x.dtype, tuple(None if d is None or m is None else d * m for d, m in zip(x.dims, multiples)))
+
+
+def _tile_reference(x, multiples):
+    return np.tile(x, tuple(int(m) for m in np.asarray(multiples).reshape(-1)))
+
+
+# Graph inputs (input, multiples), as TF's; multiples must be known when the step compiles.
+tile_p = registry.register(OpDef(
+    name="tile", tf_type="Tile", infer=_tile_infer, fusion=FusionClass.OPAQUE, static_inputs=("multiples",),
+    reference=_tile_reference))
+
+
+@registry.set_gradient(tile_p)
+def _tile_grad(op, grad):
+    """TF's TileGrad: the gradient seen as [multiples[0], size[0], multiples[1], size[1] ...], summed over the
+    repetitions."""
+    x, multiples = op.inputs
+    rank = x.shape.ndims
+    sizes = _dims(x)
+    known = static_value(multiples, lambda t: t._dims)
+    counts = ([int(m) for m in known] if known is not None and None not in tuple(known)
+              else [multiples[i] for i in builtins.range(rank)])
+    spread = [v for pair in zip(counts, sizes) for v in pair]
+    if all(isinstance(v, int) for v in spread):
+        split = array_ops.reshape(grad, spread)
+    else:
+        split = array_ops.reshape(grad, layout_ops.stack([array_ops.cast(v, dtypes.int32) for v in spread]))
+    summed = math_ops.reduce_sum(split, list(builtins.range(0, 2 * rank, 2))) if rank else grad
+    return [array_ops.reshape(summed, array_ops.shape(x)) if rank else summed, None]
+
+
 def tile(input, multiples, name=None):  # noqa: A002 - TF1's name
     """`tf.tile`: `input` repeated multiples[i] times along each axis i (the multiples known when the
     step compiles)."""
@@ -65,20 +115,13 @@ def tile(input, multiples, name=None):  # noqa: A002 - TF1's name
             raise ValueError(f"tf.tile needs the rank of {input.name}")
         multiples = convert_to_tensor(multiples, dtype=None if hasattr(multiples, "dtype") else dtypes.int32,
                                       name="multiples")
+        if multiples.dtype not in INDEX_TYPES:
+            raise TypeError(f"Value passed to parameter 'multiples' has DataType {multiples.dtype.name} not in "
+                            "list of allowed values: int32, int64")
         if multiples.shape.as_list() != [rank]:
             raise ValueError(f"Shape must be rank 1 with {rank} entries (multiples of a rank-{rank} input), "
                              f"but is {multiples.shape} for '{scope}'")
-        known = static_value(multiples, lambda t: t._dims)
-        counts = [int(m) for m in known] if known is not None else [multiples[i] for i in builtins.range(rank)]
-        sizes = _dims(input)
-        interleaved = [v for size in sizes for v in (1, size)]
-        spread = [v for pair in zip(counts, sizes) for v in pair]
-        result = [m * s if isinstance(m, int) and isinstance(s, int) else
-                  math_ops.multiply(array_ops.cast(m, dtypes.int32), array_ops.cast(s, dtypes.int32))
-                  for m, s in zip(counts, sizes)]
-        expanded = array_ops.reshape(input, layout_ops.stack(interleaved) if rank else [])
-        repeated = array_ops.broadcast_to(expanded, layout_ops.stack(spread) if rank else [])
-        return array_ops.reshape(repeated, layout_ops.stack(result) if rank else [], name=scope)
+        return apply_op("tile", [input, multiples], name=scope)
 
 
 def reverse(tensor, axis, name=None):

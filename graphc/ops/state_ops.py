@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphc import errors
 from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, OpDef, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import dims_compatible, format_dims
@@ -53,6 +54,95 @@ assign_sub_p = _assigner("assign_sub", "AssignSub", _assign_infer,
 apply_gradient_descent_p = _assigner(
     "apply_gradient_descent", "ApplyGradientDescent", _update_infer,
     lambda emit, read, alpha, delta: emit("sub", [read(), emit("mul", [alpha, delta])]))
+
+
+def _training_update_infer(tf_type, slots, operands, refused=()):
+    """The shape rule of a TF training op writing a variable and its `slots` (each of the variable's type),
+    whose other inputs are `operands`: `grad` of the variable's type, the rest scalars of its dtype. An attr
+    of `refused` (attr, value, what graphc lacks) set so is an UnimplementedError."""
+
+    def infer(types, attrs):
+        for attr, value, missing in refused:
+            if attrs.get(attr, not value) == value:
+                raise errors.UnimplementedError(None, None, f"{tf_type} with {attr}={value}: graphc has no {missing}")
+        var = types[0]
+        for name, t in zip(slots + operands, types[1:]):
+            if name in slots or name == "grad":
+                _assign_infer([var, t], {})
+            elif t.dtype is not var.dtype or t.dims not in ((), None):
+                raise ShapeError(f"{name} is not a scalar of {var.dtype.name}: {t}")
+        return var
+
+    return infer
+
+
+def _one(emit, like):
+    """The constant 1 of `like`'s dtype, in IR."""
+    one = np.ones((), dtype=like.type.dtype.np_dtype)
+    one.flags.writeable = False
+    return emit("constant", [], {"value": one})
+
+
+def _adam_values(emit, read, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad):
+    """TF1's ApplyAdam kernel: lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power); m += (grad - m) *
+    (1 - beta1); v += (grad * grad - v) * (1 - beta2); var -= lr_t * m / (sqrt(v) + epsilon)."""
+    one = _one(emit, lr)
+    lr_t = emit("div", [emit("mul", [lr, emit("sqrt", [emit("sub", [one, beta2_power])])]),
+                        emit("sub", [one, beta1_power])])
+    m, v = read(1), read(2)
+    new_m = emit("add", [m, emit("mul", [emit("sub", [grad, m]), emit("sub", [one, beta1])])])
+    new_v = emit("add", [v, emit("mul", [emit("sub", [emit("mul", [grad, grad]), v]), emit("sub", [one, beta2])])])
+    step = emit("div", [emit("mul", [new_m, lr_t]), emit("add", [emit("sqrt", [new_v]), epsilon])])
+    return emit("sub", [read(0), step]), new_m, new_v
+
+
+# Inputs (var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad), TF's; writes var, m, v.
+apply_adam_p = registry.register(OpDef(
+    name="apply_adam", tf_type="ApplyAdam", role=Role.ASSIGN, effects=Effects(writes=True),
+    gradient=NOT_DIFFERENTIABLE, write_value=_adam_values, written_inputs=(0, 1, 2),
+    infer=_training_update_infer("ApplyAdam", ("m", "v"), ("beta1_power", "beta2_power", "lr", "beta1", "beta2",
+                                                            "epsilon", "grad"),
+                                 [("use_nesterov", True, "Nesterov update of Adam")])))
+
+
+def _momentum_values(emit, read, lr, grad, momentum):
+    """TF1's ApplyMomentum kernel: accum = accum * momentum + grad; var -= lr * accum."""
+    accum = emit("add", [emit("mul", [read(1), momentum]), grad])
+    return emit("sub", [read(0), emit("mul", [lr, accum])]), accum
+
+
+def _adagrad_values(emit, read, lr, grad):
+    """TF1's ApplyAdagrad kernel: accum += grad * grad; var -= lr * grad / sqrt(accum)."""
+    accum = emit("add", [read(1), emit("mul", [grad, grad])])
+    return emit("sub", [read(0), emit("div", [emit("mul", [lr, grad]), emit("sqrt", [accum])])]), accum
+
+
+def _rmsprop_values(emit, read, lr, rho, momentum, epsilon, grad):
+    """TF1's ApplyRMSProp kernel: ms = ms * rho + grad * grad * (1 - rho); mom = mom * momentum + lr * grad /
+    sqrt(ms + epsilon); var -= mom."""
+    ms = emit("add", [emit("mul", [read(1), rho]), emit("mul", [emit("mul", [grad, grad]),
+                                                               emit("sub", [_one(emit, lr), rho])])])
+    step = emit("div", [emit("mul", [lr, grad]), emit("sqrt", [emit("add", [ms, epsilon])])])
+    mom = emit("add", [emit("mul", [read(2), momentum]), step])
+    return emit("sub", [read(0), mom]), ms, mom
+
+
+# Inputs as TF's: (var, accum, lr, grad, momentum); (var, accum, lr, grad); (var, ms, mom, lr, rho, momentum,
+# epsilon, grad).
+apply_momentum_p = registry.register(OpDef(
+    name="apply_momentum", tf_type="ApplyMomentum", role=Role.ASSIGN, effects=Effects(writes=True),
+    gradient=NOT_DIFFERENTIABLE, write_value=_momentum_values, written_inputs=(0, 1),
+    infer=_training_update_infer("ApplyMomentum", ("accum",), ("lr", "grad", "momentum"),
+                                 [("use_nesterov", True, "Nesterov momentum")])))
+apply_adagrad_p = registry.register(OpDef(
+    name="apply_adagrad", tf_type="ApplyAdagrad", role=Role.ASSIGN, effects=Effects(writes=True),
+    gradient=NOT_DIFFERENTIABLE, write_value=_adagrad_values, written_inputs=(0, 1),
+    infer=_training_update_infer("ApplyAdagrad", ("accum",), ("lr", "grad"),
+                                 [("update_slots", False, "Adagrad update that keeps its accumulator")])))
+apply_rms_prop_p = registry.register(OpDef(
+    name="apply_rms_prop", tf_type="ApplyRMSProp", role=Role.ASSIGN, effects=Effects(writes=True),
+    gradient=NOT_DIFFERENTIABLE, write_value=_rmsprop_values, written_inputs=(0, 1, 2),
+    infer=_training_update_infer("ApplyRMSProp", ("ms", "mom"), ("lr", "rho", "momentum", "epsilon", "grad"))))
 no_op_p = registry.register(OpDef(name="no_op", tf_type="NoOp", role=Role.CONTROL, gradient=NOT_DIFFERENTIABLE,
                                   infer=lambda types, attrs: []))
 # TF1 builds `initialized_value()` as cond(is_initialized(v), v, initial_value);
@@ -133,6 +223,36 @@ def apply_gradient_descent(ref, alpha, delta, use_locking=False, name=None):
     ref = _ref(ref)
     return apply_op("apply_gradient_descent", [ref, alpha, delta], name=name or "ApplyGradientDescent",
                     dtype_hint=ref.dtype)
+
+
+def apply_adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad, use_locking=False,
+               use_nesterov=False, name=None):
+    """TF1's `ApplyAdam` (training_ops.apply_adam): one op updating var and its slots m and v (see
+    `_adam_values`); its output is var's new value."""
+    refs = [_ref(var), _ref(m), _ref(v)]
+    return apply_op("apply_adam", refs + [beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad],
+                    {"use_nesterov": bool(use_nesterov)}, name=name or "ApplyAdam", dtype_hint=refs[0].dtype)
+
+
+def apply_momentum(var, accum, lr, grad, momentum, use_locking=False, use_nesterov=False, name=None):
+    """TF1's `ApplyMomentum`: accum = accum * momentum + grad; var -= lr * accum."""
+    refs = [_ref(var), _ref(accum)]
+    return apply_op("apply_momentum", refs + [lr, grad, momentum], {"use_nesterov": bool(use_nesterov)},
+                    name=name or "ApplyMomentum", dtype_hint=refs[0].dtype)
+
+
+def apply_adagrad(var, accum, lr, grad, use_locking=False, update_slots=True, name=None):
+    """TF1's `ApplyAdagrad`: accum += grad * grad; var -= lr * grad / sqrt(accum)."""
+    refs = [_ref(var), _ref(accum)]
+    return apply_op("apply_adagrad", refs + [lr, grad], {"update_slots": bool(update_slots)},
+                    name=name or "ApplyAdagrad", dtype_hint=refs[0].dtype)
+
+
+def apply_rms_prop(var, ms, mom, lr, rho, momentum, epsilon, grad, use_locking=False, name=None):
+    """TF1's `ApplyRMSProp` (see `_rmsprop_values`)."""
+    refs = [_ref(var), _ref(ms), _ref(mom)]
+    return apply_op("apply_rms_prop", refs + [lr, rho, momentum, epsilon, grad], name=name or "ApplyRMSProp",
+                    dtype_hint=refs[0].dtype)
 
 
 def no_op(name=None):

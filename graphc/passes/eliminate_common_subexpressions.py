@@ -3,12 +3,13 @@
 Equal means same op, same operands, same attributes. Constants are equal when
 their dtype, shape and elements are. Instructions that write state (writes,
 random draws) are never merged; reads are, when no write of their variable
-comes in between (the second read would see the same value).
+comes in between, nor a loop or cond writing it in its regions (the second
+read would see the same value).
 """
 
 from __future__ import annotations
 
-from graphc.ir.facts import effects_of
+from graphc.ir.facts import effects_of, written_variables
 from graphc.ir.printer import array_digest
 from graphc.ir.program import OpaqueConstant, Program, Value
 
@@ -33,8 +34,8 @@ def eliminate_common_subexpressions(program: Program) -> Program:
     for inst in program.instructions:
         inst = inst.replace(operands=tuple(replacement.get(o.id, o) if isinstance(o, Value) else o
                                            for o in inst.operands))
-        if inst.op == "write":
-            for key in read_keys.pop(inst.operands[0].name, ()):
+        for name in written_variables(inst):  # a write, or a loop or cond writing in its regions
+            for key in read_keys.pop(name, ()):
                 del seen[key]
         effects = effects_of(inst)
         mergeable = inst.result is not None and inst.op != "feed" and not effects.writes and not effects.random

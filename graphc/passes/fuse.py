@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 from graphc.core import registry
 from graphc.core.registry import FusionClass
-from graphc.ir.facts import fusion_of, is_elementwise, may_fail
+from graphc.ir.facts import fusion_of, is_elementwise, may_fail, written_variables
 from graphc.ir.program import Program, Value
 
 # Values no kernel computes: the step's feeds, constants, variable reads, and a region's params.
@@ -98,8 +98,8 @@ class _Fusion:
                 self.users.setdefault(v.id, []).append(i)
             if inst.op == "read":
                 self.reads_of.setdefault(inst.operands[0].name, []).append(i)
-            elif inst.op == "write":
-                self.writes_of.setdefault(inst.operands[0].name, []).append(i)
+            for name in written_variables(inst):  # a write, or a loop or cond writing in its regions
+                self.writes_of.setdefault(name, []).append(i)
         self.checks = [i for i, inst in enumerate(self.instructions) if may_fail(inst)]  # in order
         self.softmax_of: dict = {}  # (logits, labels) value ids -> the first softmax kernel on them
 

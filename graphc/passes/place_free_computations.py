@@ -27,7 +27,7 @@ Nothing else moves, so the program computes exactly what it did.
 
 from __future__ import annotations
 
-from graphc.ir.facts import is_elementwise
+from graphc.ir.facts import is_elementwise, written_variables
 from graphc.ir.program import Program
 
 
@@ -69,9 +69,9 @@ def placement_keys(program: Program) -> dict:
             users.setdefault(j, []).append(i)
         for value in inst.defined:
             definition[value.id] = i
-        if inst.op == "write":
-            last_write[inst.operands[0].name] = i
-        elif inst.op == "feed":
+        for name in written_variables(inst):  # a write, or a loop or cond writing in its regions
+            last_write[name] = i
+        if inst.op == "feed":
             free.add(i)  # feeds stay: their order is the step's calling convention (lowering puts them first)
         elif inst.op in ("constant", "read"):
             free.add(i)

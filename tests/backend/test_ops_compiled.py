@@ -214,3 +214,61 @@ def test_layout_ops():
     assert_same([tf.reshape(x, [4, -1]), tf.transpose(x, [2, 0, 1]), tf.transpose(x), tf.transpose(x, [0, 2, 1]),
                  tf.broadcast_to(tf.reshape(tf.reduce_sum(x, 0), [1, 3, 4]), [5, 3, 4]),
                  tf.fill([2, 2], s), tf.zeros_like(x) + s, tf.identity(x)], {x: values, s: 2.5})
+
+
+def test_tile_zeros_like_and_shape_n():
+    from graphc.frontend.graph import apply_op
+
+    x = tf.placeholder(tf.float32, [None, 3, 2])
+    flags = tf.placeholder(tf.bool, [2])
+    values = np.arange(24.0).reshape(4, 3, 2)
+    fetches = [tf.tile(x, [2, 1, 3]), tf.tile(x, [1, 0, 2]), tf.tile(flags, [3]), tf.tile(x[0, 0, 0], []),
+               apply_op("zeros_like", [x]), apply_op("zeros_like", [flags])]
+    fetches += tf.shape_n([x, flags, tf.tile(x, [3, 1, 1])])
+    assert [t.op.type for t in fetches[:6]] == ["Tile"] * 4 + ["ZerosLike"] * 2
+    assert_same(fetches, {x: values, flags: [True, False]})
+    np.testing.assert_array_equal(tf.Session().run(fetches[0], {x: values}), np.tile(values, [2, 1, 3]))
+
+
+def test_apply_adam_updates_var_and_both_slots_as_tfs_kernel():
+    from graphc.ops import state_ops
+
+    rng = np.random.RandomState(2)
+    w, m, v, g = (rng.rand(3, 2).astype(np.float32) for _ in range(4))
+    var, m_var, v_var = tf.Variable(w), tf.Variable(m), tf.Variable(v)
+    update = state_ops.apply_adam(var, m_var, v_var, 0.81, 0.998, 0.01, 0.9, 0.999, 1e-8, tf.constant(g))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        new_w = sess.run(update)
+        new_m, new_v = sess.run([m_var, v_var])
+    # TF1's ApplyAdam kernel (training_ops.cc), in float64
+    lr_t = 0.01 * np.sqrt(1 - 0.998) / (1 - 0.81)
+    expected_m = m + (g - m) * (1 - 0.9)
+    expected_v = v + (g * g - v) * (1 - 0.999)
+    np.testing.assert_allclose(new_m, expected_m, rtol=1e-6)
+    np.testing.assert_allclose(new_v, expected_v, rtol=1e-6)
+    np.testing.assert_allclose(new_w, w - lr_t * expected_m / (np.sqrt(expected_v) + 1e-8), rtol=1e-5)
+
+
+def test_momentum_adagrad_and_rmsprop_updates_as_tfs_kernels():
+    from graphc.ops import state_ops
+
+    rng = np.random.RandomState(4)
+    w, a, b, g = (rng.rand(2, 3).astype(np.float32) + 0.1 for _ in range(4))
+    variables = [tf.Variable(value) for value in (w, a, w, a, w, a, b)]
+    updates = [state_ops.apply_momentum(variables[0], variables[1], 0.1, tf.constant(g), 0.9),
+               state_ops.apply_adagrad(variables[2], variables[3], 0.1, tf.constant(g)),
+               state_ops.apply_rms_prop(variables[4], variables[5], variables[6], 0.01, 0.9, 0.5, 1e-10,
+                                        tf.constant(g))]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(updates)
+        got = sess.run(variables)
+    # TF1's kernels (training_ops.cc)
+    accum = a * 0.9 + g
+    np.testing.assert_allclose(got[:2], [w - 0.1 * accum, accum], rtol=1e-6)
+    accum = a + g * g
+    np.testing.assert_allclose(got[2:4], [w - 0.1 * g / np.sqrt(accum), accum], rtol=1e-6)
+    ms = a * 0.9 + g * g * (1 - 0.9)
+    mom = b * 0.5 + 0.01 * g / np.sqrt(ms + 1e-10)
+    np.testing.assert_allclose(got[4:], [w - mom, ms, mom], rtol=1e-5)

@@ -335,6 +335,14 @@ def _broadcast_to(ctx):
     return True
 
 
+def _tile(ctx):
+    entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    multiples = [ctx.choose_count(0, 3) if ctx.flip(0.1) else ctx.choose_count(1, 3) for _ in entry.shape]
+    ctx.add(apply_op("tile", [entry.tensor, tf.constant(multiples, dtype=tf.int32)]), exact=entry.exact,
+            positive=entry.positive)
+    return True
+
+
 def _fill(ctx):
     value = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)), lambda e: e.shape == (), shape=())
     dims = list(ctx.new_shape())
@@ -646,7 +654,8 @@ def _pool(function, exact):
 
 
 def _update(name):
-    """An assignment to a variable not yet updated in this graph (two would race, as in TF1)."""
+    """An assignment to a variable not yet updated in this graph (two would race, as in TF1), sometimes
+    inside a loop or cond."""
 
     def build(ctx):
         free = [i for i in range(len(ctx.variables)) if i not in ctx.updated]
@@ -657,10 +666,70 @@ def _update(name):
         target = ctx.variables[index]
         value = ctx.pick_or_leaf(FLOAT, lambda e: e is not target.entry, shape=target.entry.shape)
         if name == "apply_gradient_descent":
-            result = state_ops.apply_gradient_descent(target.variable, ctx.one_of((0.5, 0.1)), value.tensor)
+            alpha = ctx.one_of((0.5, 0.1))
+            update = lambda x: state_ops.apply_gradient_descent(target.variable, alpha, x)  # noqa: E731
         else:
-            result = getattr(state_ops, name)(target.variable, value.tensor)
+            update = lambda x: getattr(state_ops, name)(target.variable, x)  # noqa: E731
+        # inside a loop body or a cond branch (not for TF's oracle: control flow does not travel to it)
+        if not ctx.tensorflow and ctx.flip(0.3):
+            result = _in_control_flow(ctx, update, target.variable, value)
+        else:
+            result = update(value.tensor)
         ctx.updated.add(index)
+        ctx.add(result)
+        return True
+
+    return Spec(build, STATE_ONLY)
+
+
+def _in_control_flow(ctx, update, variable, value):
+    """The assignment `update(value)` inside a loop of 0 to 3 iterations, each adding to the value what the
+    variable holds after its write (the next iteration's write sees it), or in the taken branch of a cond."""
+    if ctx.flip():
+        count = ctx.choose_count(0, 3)
+
+        def body(i, acc):
+            with tf.control_dependencies([update(tf.tanh(acc))]):
+                return i + 1, acc * 0.5 + variable.read_value()
+
+        invariants = [tf.TensorShape([]), tf.TensorShape([None] * len(value.shape))]  # as in _while_loop
+        result = tf.while_loop(lambda i, acc: i < count, body, [0, value.tensor], shape_invariants=invariants,
+                               parallel_iterations=1)[1]
+        result.set_shape(value.shape)
+        return result
+    predicate = tf.reduce_sum(value.tensor) > 0.0
+    return tf.cond(predicate, lambda: update(value.tensor) * 1.0, lambda: variable.read_value() + value.tensor)
+
+
+# TF's training ops writing a variable and its slots: the slots, then the scalar hyperparameters' choices.
+_TRAINING_UPDATES = {
+    "apply_adam": (2, ((0.9, 0.5), (0.999, 0.8), (0.01, 0.5), (0.9, 0.5), (0.999, 0.8), (1e-8, 0.1))),
+    "apply_momentum": (1, ((0.1, 0.5),)),
+    "apply_adagrad": (1, ((0.1, 0.5),)),
+    "apply_rms_prop": (2, ((0.01, 0.5), (0.9, 0.5), (0.0, 0.5), (1e-10, 0.1))),
+}
+
+
+def _training_update(name):
+    """One of TF's training ops on new variables (it writes the variable and its slots). The slots start
+    from the variables' random values: Adagrad's and RMSProp's square roots may see negative ones (NaN, in
+    graphc's code as in its reference)."""
+
+    def build(ctx):
+        slots, choices = _TRAINING_UPDATES[name]
+        shape = ctx.new_shape()
+        indices = []
+        for _ in range(1 + slots):
+            ctx.variable(shape)
+            indices.append(len(ctx.variables) - 1)
+        refs = [ctx.variables[i].variable for i in indices]
+        grad = ctx.pick_or_leaf(FLOAT, shape=shape).tensor
+        hyper = [ctx.one_of(values) for values in choices]
+        ctx.updated.update(indices)
+        if name == "apply_momentum":  # TF's input order: (var, accum, lr, grad, momentum)
+            result = state_ops.apply_momentum(*refs, hyper[0], grad, ctx.one_of((0.9, 0.5)))
+        else:
+            result = getattr(state_ops, name)(*refs, *hyper, grad)
         ctx.add(result)
         return True
 
@@ -708,6 +777,8 @@ SPECS: dict[str, Spec] = {
     "reshape": Spec(_reshape),
     "transpose": Spec(_transpose),
     "broadcast_to": Spec(_broadcast_to),
+    "tile": Spec(_tile),
+    "zeros_like": unary("zeros_like", (FLOAT, INT, BOOL), exact=True, modes=VALUES_ONLY),
     "fill": Spec(_fill),
     "neg": unary("neg", exact=True),
     "square": unary("square"),
@@ -794,6 +865,7 @@ SPECS: dict[str, Spec] = {
     "unsorted_segment_sum": Spec(_unsorted_segment_sum),
     "check_numerics": Spec(_check_numerics),
     **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
+    **{name: _training_update(name) for name in _TRAINING_UPDATES},
     "conv2d": Spec(_conv2d),
     "max_pool": Spec(_pool(tf.nn.max_pool, exact=True), NOT_SMOOTH),
     "avg_pool": Spec(_pool(tf.nn.avg_pool, exact=False)),
@@ -818,6 +890,7 @@ NOT_FUZZED: dict[str, str] = {
     "shape": "graph only; folded to a constant when lowering",
     "size": "graph only; folded to a constant when lowering",
     "rank": "graph only; folded to a constant when lowering",
+    "shape_n": "graph only; folded to a constant when lowering",
     "invert_permutation": "graph only; used by transpose's gradient, which the fuzzer differentiates",
     "broadcast_gradient_args": "graph only; used by broadcasting gradients, which the fuzzer differentiates",
     "reduced_shape": "graph only; used by reduction gradients, which the fuzzer differentiates",

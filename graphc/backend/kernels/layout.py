@@ -1,5 +1,6 @@
 """Kernels of the layout ops that move elements by index maps: slices (and their
-gradient), concat, pad, mirror pad (and its gradient) and one_hot. Each is one kernel `i32 (ptr out, ptr in..., ptr status)`.
+gradient), concat, pad, mirror pad (and its gradient), tile and one_hot. Each is
+one kernel `i32 (ptr out, ptr in..., ptr status)`.
 
 They are built from `emit_copy`, which copies a region between two
 element-strided views (either side may be strided, and strides may be negative:
@@ -56,6 +57,20 @@ def _lower_index_map(module, name, inst, index_map):
     dtype = out_type.dtype
     emit_copy(kb, dtype, out_type.shape, kb.arg("out"), contiguous_strides(out_type.shape),
               _at(kb, kb.arg("in0"), dtype, offset), strides)
+    return kb.finish()
+
+
+def lower_tile(module, name, inst):
+    """tf.tile: the output seen as [multiples[0], size[0], multiples[1], size[1] ...], each repetition a copy
+    of the input (stride 0 along the repetition axes)."""
+    source = inst.values[0]
+    in_shape = source.type.shape
+    multiples = [int(m) for m in inst.attrs["multiples"]]
+    spread = [v for pair in zip(multiples, in_shape) for v in pair]
+    in_strides = [v for stride in contiguous_strides(in_shape) for v in (0, stride)]
+    kb = KernelBuilder(module, name, ["out", "in0", "status"])
+    emit_copy(kb, inst.result.type.dtype, spread, kb.arg("out"), contiguous_strides(spread), kb.arg("in0"),
+              in_strides)
     return kb.finish()
 
 
@@ -182,4 +197,5 @@ lowering.register_kernels({
     "mirror_pad": lower_mirror_pad,
     "mirror_pad_grad": lower_mirror_pad_grad,
     "one_hot": lower_one_hot,
+    "tile": lower_tile,
 })
