@@ -98,11 +98,15 @@ def _attr_text(value) -> str:
     if kind is dict:
         return "dict{" + ",".join(f"{_attr_text(k)}:{_attr_text(v)}" for k, v in sorted(value.items(), key=repr)) + "}"
     if isinstance(value, (np.ndarray, np.generic)):
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value)
         if array.dtype.hasobject:
             raise _Keyless
-        content = hashlib.sha256(array.tobytes()).hexdigest()
-        return f"array:{array.dtype.str}{array.shape}:{content}"
+        # A broadcast constant (tf.zeros of 2^40 elements is one element with zero strides) is hashed by the
+        # elements it holds, never written out whole.
+        repeated = tuple(axis for axis, stride in enumerate(array.strides) if stride == 0 and array.shape[axis] > 1)
+        held = array[tuple(slice(0, 1) if axis in repeated else slice(None) for axis in range(array.ndim))]
+        content = hashlib.sha256(np.ascontiguousarray(held).tobytes()).hexdigest()
+        return f"array:{array.dtype.str}{array.shape}:repeated{repeated}:{content}"
     if isinstance(value, FunctionGraph):
         return "function{" + _function_text(value) + "}"
     raise _Keyless

@@ -76,3 +76,14 @@ def test_an_attribute_it_cannot_write_down_makes_the_signature_keyless():
     x, _, loss, _ = _model(tf.Graph())
     loss.op.attrs["opaque"] = object()  # its repr names an address, not a value
     assert _key(x, [loss]) is None
+
+
+def test_a_broadcast_constant_is_keyed_by_the_elements_it_holds():
+    # tf.zeros of 2^40 elements holds one: writing it out whole raised MemoryError before TF's OOM message.
+    keys = []
+    for fill in (tf.zeros, tf.ones):
+        graph = tf.Graph()
+        with graph.as_default():
+            total = tf.reduce_sum(fill([2 ** 20, 2 ** 20], name="z"))
+        keys.append(graph_key([total], {}, frozenset(), False).digest)
+    assert keys[0] != keys[1]
