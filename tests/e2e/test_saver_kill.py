@@ -60,7 +60,9 @@ def stop_at(phase: str, occurrence: int) -> None:
 
     real_replace, real_remove = os.replace, os.remove
 
-    def replace(source, target):
+    def replace(source, target, **dir_fds):
+        if dir_fds:  # the compile cache's stores (relative to a directory descriptor), not the checkpoint's
+            return real_replace(source, target, **dir_fds)
         reached(f"{kind(target)}-replace")
         real_replace(source, target)
         reached(f"{kind(target)}-replaced")
