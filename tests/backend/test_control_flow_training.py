@@ -7,7 +7,7 @@ run as separate session runs, and the reference interpreter."""
 import numpy as np
 
 import graphc as tf
-from tests.helpers import interpret_graph, run_and_read_variables
+from tests.helpers import interpret_graph, numeric_gradient, run_and_read_variables
 from tests.tf_oracle import table_tests
 
 X = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.5], [-1.0, 2.0]]
@@ -189,3 +189,22 @@ def test_compiled_training_loop_matches_the_reference_interpreter():
     assert compiled[0] == 6
     for c, r in zip(compiled, reference):
         np.testing.assert_allclose(c, r, rtol=1e-5, atol=1e-7)
+
+
+def test_a_gradient_in_a_body_flows_through_outer_ops_to_an_outer_placeholder_as_finite_differences_say():
+    x = tf.placeholder(tf.float64, [3])
+    h = tf.tanh(x) * 2.0  # outside the loop: its gradient is built in the body, where tf.gradients is called
+
+    def body(i, total):
+        y = tf.reduce_sum(tf.sin(h * tf.cast(i + 1, tf.float64)))
+        return i + 1, total + tf.gradients(y, x)[0]
+
+    total = tf.while_loop(lambda i, _: i < 3, body, [0, tf.zeros([3], tf.float64)])[1]
+    point = np.array([0.3, -0.8, 1.2])
+    with tf.Session() as sess:
+        compiled = sess.run(total, {x: point})
+
+    def f(p):
+        return sum(np.sin(2.0 * np.tanh(p) * k).sum() for k in (1, 2, 3))
+
+    np.testing.assert_allclose(compiled, numeric_gradient(f, point.copy()), rtol=1e-7, atol=1e-9)
