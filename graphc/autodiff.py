@@ -4,11 +4,18 @@ Gradients are graph: each op's registered gradient rule builds the ops that
 compute its input gradients from its output gradients, under the name scope
 `gradients/<op name>_grad`. Contributions to one tensor are summed with AddN.
 Tensors of integer or bool dtype carry no gradient; unconnected `xs` get None.
+
+Called inside a control-flow function (a while_loop body, a cond branch), the
+gradient crosses the function's captures as TF's `_MaybeCaptured` does: an
+argument capturing an outer tensor stands for that tensor, so `xs` may be outer
+variables or tensors the function reads (`minimize` inside a loop body), and the
+gradient ops are built in the function, where `ys` are.
 """
 
 from __future__ import annotations
 
 from graphc.core.registry import NO_GRADIENT_DEFINED, NOT_DIFFERENTIABLE
+from graphc.frontend.function_graph import FunctionGraph
 from graphc.frontend.graph import Tensor, convert_to_tensor, graph_of, name_scope, walk_ops
 from graphc.ops import array_ops, control_flow_ops, math_ops
 
@@ -52,7 +59,7 @@ def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnec
                 g = array_ops.ones_like(y, name=f"grad_ys_{i}")
             grads.setdefault(id(y), []).append(g)
         between, depends_on_x = _ops_between(xs, ys, stops)
-        for op in between:
+        for op, inputs in between:
             out_grads = [_aggregate(grads.get(id(t))) for t in op.outputs]
             if all(g is None for g in out_grads):
                 continue
@@ -65,7 +72,7 @@ def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnec
                 out_grads = [g if g is not None else array_ops.zeros_like(t) for g, t in zip(out_grads, op.outputs)]
                 # Inputs no x reaches need no gradient: a rule may skip them (a loop's gradient does).
                 op.skip_input_indices = frozenset(
-                    k for k, t in enumerate(op.inputs) if id(t) not in depends_on_x or id(t) in stops)
+                    k for k, t in enumerate(inputs) if id(t) not in depends_on_x or id(t) in stops)
                 try:
                     in_grads = rule(op, *out_grads)
                 finally:
@@ -73,7 +80,7 @@ def _gradients_in(graph, ys: list, xs: list, grad_ys, name, stops: set, unconnec
             if len(in_grads) != len(op.inputs):
                 raise ValueError(f"Gradient rule of {op.type} returned {len(in_grads)} gradients for "
                                  f"{len(op.inputs)} inputs")
-            for t, g in zip(op.inputs, in_grads):
+            for t, g in zip(inputs, in_grads):
                 if g is not None and _carries_gradient(t) and id(t) not in stops:
                     grads.setdefault(id(t), []).append(g)
         result = []
@@ -94,18 +101,48 @@ def _aggregate(contributions):
 
 
 def _ops_between(xs, ys, stops):
-    """Ops on a path from some x to some y, latest first (creation order is topological), and the ids of
-    the tensors that depend on some x."""
-    x_ids = {id(x) for x in xs}
-    ancestors = walk_ops([y.op for y in ys],
-                         lambda op: [t.op for t in op.inputs if id(t) not in x_ids and id(t) not in stops])
-    depends_on_x: set[int] = set(x_ids)
+    """Ops on a path from some x to some y, latest first, each with its inputs as `_inputs` sees them, and
+    the ids of the tensors that depend on some x."""
+    ends = {id(x) for x in xs} | stops
+    inputs_of = {}
+
+    def inputs(op):
+        if op not in inputs_of:
+            inputs_of[op] = _inputs(op, ends)
+        return inputs_of[op]
+
+    ancestors = walk_ops([y.op for y in ys], lambda op: [t.op for t in inputs(op) if id(t) not in ends])
+    depends_on_x: set[int] = {id(x) for x in xs}
     between = []
-    for op in sorted(ancestors, key=lambda o: o._id):
-        if any(id(t) in depends_on_x and id(t) not in stops for t in op.inputs):
-            between.append(op)
+    for op in sorted(ancestors, key=_creation_order):
+        if any(id(t) in depends_on_x and id(t) not in stops for t in inputs(op)):
+            between.append((op, inputs_of[op]))
             depends_on_x.update(id(t) for t in op.outputs)
     return reversed(between), depends_on_x
+
+
+def _inputs(op, ends: set) -> list:
+    """op's inputs, each argument of a function that captures an outer tensor replaced by that tensor
+    (through every function between), unless it is an x or a stop itself: the gradient of a captured
+    tensor flows out of the function to the tensor captured (TF's `_MaybeCaptured`)."""
+    result = []
+    for t in op.inputs:
+        while id(t) not in ends and isinstance(t.graph, FunctionGraph):
+            source = t.graph.captured_tensor(t)
+            if source is None:
+                break
+            t = source
+        result.append(t)
+    return result
+
+
+def _creation_order(op) -> tuple:
+    """A topological order of ops across a function and the graphs enclosing it: a function captures only
+    tensors that exist already, so an enclosing graph's ops come first, each graph's in creation order."""
+    depth, graph = 0, op.graph
+    while isinstance(graph, FunctionGraph):
+        depth, graph = depth + 1, graph.outer_graph
+    return depth, op._id
 
 
 def _differentiate_into(graph, ys: list, xs: list, grad_ys: list) -> list:

@@ -12,7 +12,8 @@ update; each variable's update is elementwise and fuses into one loop.
 from __future__ import annotations
 
 from graphc import autodiff
-from graphc.frontend.graph import GraphKeys, Tensor, control_dependencies, convert_to_tensor, name_scope
+from graphc.frontend.function_graph import outermost_graph
+from graphc.frontend.graph import GraphKeys, Tensor, control_dependencies, convert_to_tensor, graph_of, name_scope
 from graphc.ops import array_ops, init_ops, state_ops
 from graphc.ops.variable_scope import get_variable_scope, variable_scope
 from graphc.ops.variables import Variable, trainable_variables
@@ -71,7 +72,9 @@ class Optimizer:
         """Adds the update ops; with `global_step`, increments it after the updates.
 
         Slots are created first, outside the optimizer's name scope, so they
-        are named after their variable (`w/Momentum`) as in TF1.
+        are named after their variable (`w/Momentum`) as in TF1, and in the
+        variables' graph: called in a loop body, the update ops join the body
+        while the slots live outside it, created once (TF1's `init_scope`).
         """
         grads_and_vars = tuple(grads_and_vars)
         if not grads_and_vars:
@@ -79,7 +82,9 @@ class Optimizer:
         with_grads = [(g, v) for g, v in grads_and_vars if g is not None]
         if not with_grads:
             raise ValueError(f"No gradients provided for any variable: {[str(v) for _, v in grads_and_vars]}.")
-        graph = with_grads[0][1].graph
+        # The default graph when it may take the gradients and the variables: inside a while_loop body or a
+        # cond branch (a function that captures the variables), the updates run there, in each iteration.
+        graph = graph_of([g for g, _ in with_grads] + [v for _, v in with_grads])
         with graph.as_default():
             self._create_slots([v for _, v in with_grads])
             with name_scope(name, self._name) as scope:
@@ -159,7 +164,8 @@ class Optimizer:
         return self._non_slot_variables[key]
 
     def _get_non_slot_variable(self, name: str, graph) -> Variable:
-        return self._non_slot_variables[(name, graph)]
+        """The shared variable `name` of `graph`, or of the graph enclosing it (updates in a loop body)."""
+        return self._non_slot_variables[(name, outermost_graph(graph))]
 
     # -- hyperparameters ---------------------------------------------------------------------------
 

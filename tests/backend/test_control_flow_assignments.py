@@ -12,18 +12,8 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from tests.helpers import interpret_graph
+from tests.helpers import interpret_graph, run_and_read_variables as _run
 from tests.tf_oracle import table_tests
-
-
-def _run(tf, fetches, feeds=None):
-    """Initialises the variables, runs `fetches` once (a callable: built after the variables), then reads
-    every global variable: [fetched values, variable values], rounded."""
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        values = sess.run(fetches, feeds)
-        variables = sess.run(tf.global_variables())
-    return [np.asarray(v).round(6).tolist() for v in values], [np.asarray(v).round(6).tolist() for v in variables]
 
 
 def _counting_loop(tf):
