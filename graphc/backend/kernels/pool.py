@@ -29,7 +29,12 @@ class _Pool:
     def __init__(self, inst, image_shape):
         self.dtype = inst.result.type.dtype
         self.batch, self.height, self.width, self.channels = image_shape
-        self.window = pool_window(image_shape, inst.attrs)
+        self.window = win = pool_window(image_shape, inst.attrs)
+        # No window reaches past the image (no padding, the last one ends inside: any VALID pool):
+        # the tap loops then have constant bounds, which LLVM unrolls.
+        self.windows_inside = (win.pad_top == win.pad_left == 0
+                               and (win.out_h - 1) * win.stride_h + win.k_h <= self.height
+                               and (win.out_w - 1) * win.stride_w + win.k_w <= self.width)
 
     def taps(self, kb: KernelBuilder, oh, ow):
         """For the window of output pixel (oh, ow): (first, count, visit) where visit(body) runs
@@ -39,8 +44,11 @@ class _Pool:
         b, win = kb.b, self.window
         top = b.sub(b.mul(oh, i64(win.stride_h)), i64(win.pad_top))
         left = b.sub(b.mul(ow, i64(win.stride_w)), i64(win.pad_left))
-        kh_lo, kh_hi = _clamp(b, top, win.k_h, self.height)
-        kw_lo, kw_hi = _clamp(b, left, win.k_w, self.width)
+        if self.windows_inside:
+            (kh_lo, kh_hi), (kw_lo, kw_hi) = (i64(0), i64(win.k_h)), (i64(0), i64(win.k_w))
+        else:
+            kh_lo, kh_hi = _clamp(b, top, win.k_h, self.height)
+            kw_lo, kw_hi = _clamp(b, left, win.k_w, self.width)
 
         def place(kh, kw):
             pixel = b.add(b.mul(b.add(top, kh), i64(self.width)), b.add(left, kw))
@@ -161,9 +169,10 @@ def _lower_pool(module, name, inst, average: bool):
     return kb.finish()
 
 
-def _lower_pool_grad(module, name, inst, image_shape, operand_names, route):
-    """dx for each image: zeros, then route(task, pool, values, image, oh, ow, c, lanes) adds each
-    output pixel's gradient into its window."""
+def _lower_pool_grad(module, name, inst, image_shape, operand_names, route, zeros_first: bool = True):
+    """dx for each image: zeros (unless `zeros_first` is false: route then writes every element),
+    then route(task, pool, values, image, oh, ow, c, lanes) adds each output pixel's gradient into
+    its window."""
     pool = _Pool(inst, image_shape)
     win, dtype = pool.window, pool.dtype
     kb = KernelBuilder(module, name, ["out"] + operand_names + ["status"])
@@ -176,10 +185,11 @@ def _lower_pool_grad(module, name, inst, image_shape, operand_names, route):
         with task.loop(b.sub(end, begin), "image") as i:
             image = b.add(begin, i)
             base = b.mul(image, i64(image_elements))
-            with task.loop(pool.height * pool.width, "zero") as p:
-                start = b.add(base, b.mul(p, i64(pool.channels)))
-                channels.for_channels(task, pool.channels, dtype, lambda c, lanes: channels.store(
-                    task, dtype, dx, b.add(start, c), task.constant(dtype, 0, lanes), lanes))
+            if zeros_first:
+                with task.loop(pool.height * pool.width, "zero") as p:
+                    start = b.add(base, b.mul(p, i64(pool.channels)))
+                    channels.for_channels(task, pool.channels, dtype, lambda c, lanes: channels.store(
+                        task, dtype, dx, b.add(start, c), task.constant(dtype, 0, lanes), lanes))
             with task.loop(win.out_h, "oh") as oh:
                 with task.loop(win.out_w, "ow") as ow:
                     grad_base = b.mul(b.add(b.mul(b.add(b.mul(image, i64(win.out_h)), oh), i64(win.out_w)), ow),
@@ -207,7 +217,11 @@ def lower_avg_pool(module, name, inst):
 
 
 def lower_max_pool_grad(module, name, inst):
-    """dx: each output pixel's gradient added at its window's first maximum of x."""
+    """dx: each output pixel's gradient added at its window's first maximum of x. When the windows
+    tile the image (each pixel in exactly one: the CNN's 2x2, stride-2 pools of even images), every
+    element of dx is written once, 0 + the gradient at the maximum and 0 elsewhere, in one pass
+    with no zeroing pass before it and no read of dx (the sum 0 + g keeps TF's +0 for a -0 g)."""
+    tiles = _tiles(pool_window(inst.values[0].type.shape, inst.attrs))
 
     def route(task, pool, values, base, grad_base, oh, ow, c, lanes):
         b, dtype = task.b, pool.dtype
@@ -216,10 +230,25 @@ def lower_max_pool_grad(module, name, inst):
         winner = _first_max_tap(task, pool, x, base, first, visit, c, lanes)
         g = channels.load(task, dtype, grad, b.add(grad_base, c), lanes)
         zero = task.constant(dtype, 0, lanes)
+        if tiles:
+            g = b.fadd(zero, g)
+            visit(lambda pixel, number: channels.store(
+                task, dtype, dx, b.add(base, b.add(b.mul(pixel, i64(pool.channels)), c)),
+                b.select(b.icmp_signed("==", winner, task.broadcast(number, lanes)), g, zero), lanes))
+            return
         visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, b.select(
             b.icmp_signed("==", winner, task.broadcast(number, lanes)), g, zero), lanes))
 
-    return _lower_pool_grad(module, name, inst, inst.values[0].type.shape, ["x", "y", "grad"], route)
+    return _lower_pool_grad(module, name, inst, inst.values[0].type.shape, ["x", "y", "grad"], route,
+                            zeros_first=not tiles)
+
+
+def _tiles(win) -> bool:
+    """Whether every input pixel lies in exactly one window: no padding, and along each axis the
+    windows side by side (a stride of the window's size, or a single window) covering the image."""
+    return (win.pad_top == win.pad_left == 0 and win.dilation_h == win.dilation_w == 1
+            and all(out * k == size and (stride == k or out == 1) for out, k, stride, size in (
+                (win.out_h, win.k_h, win.stride_h, win.in_h), (win.out_w, win.k_w, win.stride_w, win.in_w))))
 
 
 def lower_avg_pool_grad(module, name, inst):

@@ -4,8 +4,9 @@ same pass over that input, then an elementwise epilogue over the result.
 
 The pass takes one of three paths, by the coalesced shape of the input: runs along a
 reduced innermost dimension (reduce_runs.py), rows summed across a kept innermost
-dimension (reduce_columns.py), or, for a [rows, cols] input with short rows, whole
-vectors spanning rows (reduce_periodic.py). On each, long sums are built from short
+dimension (reduce_columns.py; on the thread pool in fixed partitions of rows when they
+are many and make one output row, reduce_parts.py), or, for a [rows, cols] input with short
+rows, whole vectors spanning rows (reduce_periodic.py). On each, long sums are built from short
 lane chains added pairwise (summation.py), in an order fixed at compile time.
 """
 
@@ -18,6 +19,7 @@ from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import KernelBuilder
 from graphc.backend.kernels.elementwise import ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.kernels.reduce_columns import ColumnReduction
+from graphc.backend.kernels.reduce_parts import PartitionedColumnSums
 from graphc.backend.kernels.reduce_periodic import PeriodicReduction
 from graphc.backend.kernels.reduce_runs import RunReduction
 from graphc.backend.kernels.reduction import Accumulator, Streams
@@ -46,20 +48,25 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
     out = buffers.value(kb, buffers_arg, result)
     accumulator = Accumulator(reduction, dtype, count)
     produced_inside = source.id in {inst.result.id for inst in main.instructions}
-    loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in main.inputs]
+    loaded = main.inputs + ([] if produced_inside else [source])
+    stored = materialized(buffers, main.instructions)
     strides = [broadcast_strides(v.type.shape, in_shape) for v in main.inputs]
     if not produced_inside:
-        loads.append((buffers.value(kb, buffers_arg, source), dtype))
         strides.append(contiguous_strides(in_shape))
     kept = iter(contiguous_strides([d for i, d in enumerate(in_shape) if i not in axes]))
     strides.append([0 if i in axes else next(kept) for i in range(len(in_shape))])
-    stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in materialized(buffers, main.instructions)]
-    stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype, w.operands[1].id)
-               for w in main.writes]
-    strides += [contiguous_strides(in_shape) for _ in stores]
+    strides += [contiguous_strides(in_shape) for _ in stored + main.writes]
     shape, strides = coalesce(list(in_shape), strides)
-    streams = Streams(kb, main, loads, stores, source.id if produced_inside else None)
 
+    def streams_in(builder: KernelBuilder, buffers_value) -> Streams:
+        """The main pass's streams, their pointers in the function `builder` emits (the kernel or a task of it)."""
+        loads = [(buffers.value(builder, buffers_value, v), v.type.dtype) for v in loaded]
+        stores = [(buffers.value(builder, buffers_value, v), v.type.dtype, v.id) for v in stored]
+        stores += [(buffers.variable(builder, buffers_value, w.operands[0].name), w.operands[1].type.dtype,
+                    w.operands[1].id) for w in main.writes]
+        return Streams(builder, main, loads, stores, source.id if produced_inside else None)
+
+    streams = streams_in(kb, buffers_arg)
     out_strides = tuple(strides[streams.out])
     if num_elements(in_shape) == 0:  # nothing to reduce: every output is the identity's result (a float mean's NaN)
         with kb.loop(result.type.num_elements, "empty") as j:
@@ -70,8 +77,12 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
     else:
         if not shape:  # one element: a run of one
             shape, strides = [1], [[0] for _ in strides]
-        path = RunReduction if strides[streams.out][-1] == 0 else ColumnReduction
-        path(kb, accumulator, streams, shape, strides).emit(out)
+        if strides[streams.out][-1] == 0:
+            RunReduction(kb, accumulator, streams, shape, strides).emit(out)
+        elif PartitionedColumnSums.applies(shape, strides[streams.out]):
+            PartitionedColumnSums(kb, name, accumulator, shape, strides, streams_in, buffers_arg).emit(out)
+        else:
+            ColumnReduction(kb, accumulator, streams, shape, strides).emit(out)
     if epilogue.instructions or epilogue.writes:
         ElementwiseRegion(epilogue, result.type.shape, materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)

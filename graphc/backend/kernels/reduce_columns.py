@@ -5,7 +5,8 @@ The rows summed into an output row are cut into leaves of ROWS_PER_LEAF rows; a 
 accumulated into a partial row one row after another (a vector of columns at a time), and
 the leaves are added pairwise (summation.Cascade). Rows wider than
 TILE columns are done TILE columns at a time, so the cascade's rows stay small enough for
-the stack (and for L1).
+the stack (and for L1). `sum_leaves` sums a range of leaves only: a partition of the rows
+that reduce_parts.py gives a task of the thread pool.
 """
 
 from __future__ import annotations
@@ -70,42 +71,11 @@ class ColumnReduction:
         else:
             partial, partial_offset, partial_width = kb.local_array(memory_type(sums), width), i64(0), width
 
-        def start_leaf(c, lanes):
-            with kb.vector_lanes(lanes):
-                channels.store(kb, sums, partial, b.add(partial_offset, c), accumulator.identity(kb), lanes)
-
         def leaf(index):
-            if cascade is not None:  # constant offsets (see each_vector): the leaf may stay in registers
-                each_vector(kb, cascade.padded // cascade.lanes, cascade.lanes,
-                            lambda c: start_leaf(c, cascade.lanes))
-            else:
-                channels.for_channels(kb, partial_width, sums, start_leaf)
+            self._start_leaf(partial, partial_offset, partial_width, cascade)
             last_rows = self.rows - (self.leaves - 1) * ROWS_PER_LEAF
             rows = b.select(b.icmp_signed("==", index, i64(self.leaves - 1)), i64(last_rows), i64(ROWS_PER_LEAF))
-            with kb.loop(rows, "row") as r:
-                row = b.add(b.mul(index, i64(ROWS_PER_LEAF)), r)
-                start = offsets
-                for d, coordinate in zip(self.reduced, flat_coordinates(b, row, [self.shape[d] for d in self.reduced])):
-                    start = advance(b, start, [s[d] for s in self.strides], coordinate)
-
-                def columns(c, lanes):
-                    at, offsets_c = b.add(partial_offset, c), advance(b, start, self.across_columns, c)
-                    if lanes == 1:
-                        x = self.streams.scalar(offsets_c)
-                    else:
-                        x = self.streams.vector(offsets_c, self.across_columns, lanes)
-                    with kb.vector_lanes(lanes):
-                        total = accumulator.combine(kb, channels.load(kb, sums, partial, at, lanes),
-                                                    accumulator.widen(kb, x))
-                        channels.store(kb, sums, partial, at, total, lanes)
-
-                # A float32 register's lanes whatever the dtypes (as the other paths): the body may mix them.
-                lanes = target.lanes(dtypes.float32)
-                vectors, rest = divmod(width, lanes)
-                each_vector(kb, vectors, lanes, lambda c: columns(c, lanes))
-                if rest:
-                    with kb.loop(rest, "column") as c:
-                        columns(b.add(c, i64(vectors * lanes)), 1)
+            self._add_rows(offsets, width, partial, partial_offset, b.mul(index, i64(ROWS_PER_LEAF)), rows)
             if cascade is not None:
                 cascade.push(index)
 
@@ -123,14 +93,99 @@ class ColumnReduction:
         def store_total(c, count, value):
             with kb.vector_lanes(cascade.lanes):
                 value = accumulator.result(kb, value)
-            if count == cascade.lanes:
-                kb.store_vector(out, dtype, b.add(out_offset, c), value)
-            else:  # the row's last, partial vector
-                mask = [int(lane < count) for lane in range(cascade.lanes)]
-                kb.store_vector_masked(out, dtype, b.add(out_offset, c), value,
-                                       ir.Constant(ir.VectorType(I1, cascade.lanes), mask))
+            store_first_lanes(kb, dtype, out, b.add(out_offset, c), value, count)
 
         if cascade is not None:
             cascade.finish(store_total)
         elif partial is not out or accumulator.reduction.mean:
             channels.for_channels(kb, width, sums, store)
+
+    def sum_leaves(self, row, first_leaf, leaves: int) -> None:
+        """The partial sums of leaves first_leaf (i64) .. first_leaf + leaves - 1 of the single output
+        row (no kept dimension, at most TILE columns) into row[0 : the columns padded to whole
+        vectors of the sums' dtype], added pairwise as `_tile` adds a row's leaves. Leaves past the
+        last row add nothing: a partition's share ends where the input does."""
+        kb, b, accumulator = self.kb, self.kb.b, self.accumulator
+        sums, width = accumulator.dtype_of_sums, self.columns
+        offsets = [i64(0)] * len(self.strides)
+        cascade = None
+        if leaves > 1:
+            cascade = Cascade(kb, sums, width, leaves, lambda x, y: accumulator.combine(kb, x, y))
+        partial = row if cascade is None else cascade.leaf
+
+        def leaf(index):
+            self._start_leaf(partial, i64(0), padded_width(sums, width), cascade)
+            first_row = b.mul(b.add(first_leaf, index), i64(ROWS_PER_LEAF))
+            left = b.sub(i64(self.rows), first_row)  # at most 0 past the end: the row loop does not run
+            rows = b.select(b.icmp_signed("<", left, i64(ROWS_PER_LEAF)), left, i64(ROWS_PER_LEAF))
+            self._add_rows(offsets, width, partial, i64(0), first_row, rows)
+            if cascade is not None:
+                cascade.push(index)
+
+        if cascade is None:
+            leaf(i64(0))
+            return
+        with kb.loop(leaves, "leaf") as index:
+            leaf(index)
+        cascade.finish(lambda c, count, value: kb.store_vector(row, sums, c, value))
+
+    def _start_leaf(self, partial, partial_offset, partial_width: int, cascade) -> None:
+        """partial[partial_offset : + partial_width] (the cascade's whole leaf, if any) = the identity."""
+        kb, b, accumulator = self.kb, self.kb.b, self.accumulator
+        sums = accumulator.dtype_of_sums
+
+        def start(c, lanes):
+            with kb.vector_lanes(lanes):
+                channels.store(kb, sums, partial, b.add(partial_offset, c), accumulator.identity(kb), lanes)
+
+        if cascade is not None:  # constant offsets (see each_vector): the leaf may stay in registers
+            each_vector(kb, cascade.padded // cascade.lanes, cascade.lanes, lambda c: start(c, cascade.lanes))
+        else:
+            channels.for_channels(kb, partial_width, sums, start)
+
+    def _add_rows(self, offsets, width: int, partial, partial_offset, first_row, rows) -> None:
+        """Adds the `rows` (i64) reduced rows from flat row `first_row` on, columns offsets .. + width,
+        into partial[partial_offset : + width], one row after another."""
+        kb, b, accumulator = self.kb, self.kb.b, self.accumulator
+        sums = accumulator.dtype_of_sums
+        with kb.loop(rows, "row") as r:
+            row = b.add(first_row, r)
+            start = offsets
+            for d, coordinate in zip(self.reduced, flat_coordinates(b, row, [self.shape[d] for d in self.reduced])):
+                start = advance(b, start, [s[d] for s in self.strides], coordinate)
+
+            def columns(c, lanes):
+                at, offsets_c = b.add(partial_offset, c), advance(b, start, self.across_columns, c)
+                if lanes == 1:
+                    x = self.streams.scalar(offsets_c)
+                else:
+                    x = self.streams.vector(offsets_c, self.across_columns, lanes)
+                with kb.vector_lanes(lanes):
+                    total = accumulator.combine(kb, channels.load(kb, sums, partial, at, lanes),
+                                                accumulator.widen(kb, x))
+                    channels.store(kb, sums, partial, at, total, lanes)
+
+            # A float32 register's lanes whatever the dtypes (as the other paths): the body may mix them.
+            lanes = target.lanes(dtypes.float32)
+            vectors, rest = divmod(width, lanes)
+            each_vector(kb, vectors, lanes, lambda c: columns(c, lanes))
+            if rest:
+                with kb.loop(rest, "column") as c:
+                    columns(b.add(c, i64(vectors * lanes)), 1)
+
+
+def padded_width(dtype, columns: int) -> int:
+    """`columns` rounded up to whole vectors of `dtype`: the length of a partial row of sums."""
+    lanes = target.lanes(dtype)
+    return -(-columns // lanes) * lanes
+
+
+def store_first_lanes(kb: KernelBuilder, dtype, base, index, vector, count: int) -> None:
+    """base[index : index + count] = the first `count` lanes of `vector` (all of them: a plain store;
+    fewer: a row's last, partial vector, stored under a mask)."""
+    lanes = vector.type.count
+    if count == lanes:
+        kb.store_vector(base, dtype, index, vector)
+    else:
+        mask = ir.Constant(ir.VectorType(I1, lanes), [int(lane < count) for lane in range(lanes)])
+        kb.store_vector_masked(base, dtype, index, vector, mask)
