@@ -2,11 +2,17 @@
 (each gradient computed in its place in the buffer, the allreduce in place, the update reading views of
 it), and the cases where sharing would be wrong and the copies stay."""
 
+import numpy as np
 import pytest
 
+import graphc as tf
+from graphc.compiler.lower import lower
 from graphc.ir.memory_plan import Place
 from graphc.ir.parser import parse
+from graphc.ir.program import walk
+from graphc.passes.pipeline import run_pipeline
 from graphc.passes.plan_memory import plan_memory
+from tests.helpers import feed_types
 
 # Two gradients (a [3,4] GEMM result, a [4] reduction), flattened and concatenated, allreduced, sliced
 # back and applied: the shape of hvd.DistributedOptimizer's step.
@@ -147,3 +153,66 @@ program step:
     assert plan.elided == {2, 3}  # %4 takes rows 1 of two matrices: not one run
     base = _offsets(plan, 1)[0]
     assert _offsets(plan, 2, 3) == [base + 4 * (1 * 20 + 2 * 5), base + 4 * (2 * 20 + 3 * 5 + 1)]
+
+
+# -- epilogues in place (OpDef.epilogue_in_place): a GEMM's or convolution's bias + ReLU in the product's buffer
+
+def _planned(fetches, feeds):
+    return run_pipeline(lower(fetches, feed_types(feeds)).program)
+
+
+def _result_of(program, op: str, nth: int = 0):
+    return [inst for inst in walk(program.instructions) if inst.op == op][nth].result
+
+
+def _dense():
+    x, w, b = (tf.placeholder(tf.float32, shape) for shape in ([8, 16], [16, 32], [32]))
+    product = tf.matmul(x, w)
+    return product, {x: np.zeros([8, 16]), w: np.zeros([16, 32]), b: np.zeros([32])}, b
+
+
+def _convolution():
+    x, w, b = (tf.placeholder(tf.float32, shape) for shape in ([2, 8, 8, 16], [3, 3, 16, 16], [16]))
+    product = tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    return product, {x: np.zeros([2, 8, 8, 16]), w: np.zeros([3, 3, 16, 16]), b: np.zeros([16])}, b
+
+
+@pytest.mark.parametrize("build", [_dense, _convolution])
+def test_an_epilogue_computes_its_value_in_the_products_buffer(build):
+    product, feeds, b = build()
+    activation = tf.nn.relu(product + b)
+    program = _planned([tf.reduce_sum(activation, axis=0)], feeds)  # read by the next kernel: in memory
+    plan = program.memory_plan
+    product_id = _result_of(program, "matmul" if product.op.type == "MatMul" else "conv2d").id
+    relu_id = _result_of(program, "relu").id
+    assert plan.locations[relu_id].place is Place.ARENA
+    assert plan.locations[relu_id] == plan.locations[product_id]  # one buffer, not two
+
+
+def test_an_epilogue_keeps_a_buffer_of_its_own_while_the_product_is_read_after_its_kernel():
+    product, feeds, b = _dense()
+    activation = tf.nn.relu(product + b)
+    program = _planned([tf.reduce_sum(activation, axis=0), tf.reduce_sum(product, axis=1)], feeds)
+    plan = program.memory_plan
+    assert plan.locations[_result_of(program, "relu").id] != plan.locations[_result_of(program, "matmul").id]
+
+
+def test_only_an_epilogue_value_of_the_products_element_size_and_only_one_takes_its_buffer():
+    product, feeds, b = _dense()
+    biased = product + b
+    wide = tf.cast(product, tf.float64)  # 8 bytes an element: it would overwrite elements not yet read
+    program = _planned([tf.reduce_sum(biased, axis=0), tf.reduce_sum(tf.nn.relu(biased), axis=0),
+                        tf.reduce_sum(wide, axis=0)], feeds)
+    plan = program.memory_plan
+    locations = [plan.locations[_result_of(program, op).id] for op in ("matmul", "add", "relu", "cast")]
+    assert locations[1] == locations[0]
+    assert len(set(locations)) == 3  # relu and the cast in buffers of their own
+
+
+def test_a_fetched_product_is_not_overwritten():
+    product, feeds, b = _dense()
+    activation = tf.nn.relu(product + b)
+    program = _planned([tf.reduce_sum(activation, axis=0), product], feeds)
+    plan = program.memory_plan
+    assert plan.locations[_result_of(program, "matmul").id].place is Place.OUTPUT
+    assert plan.locations[_result_of(program, "relu").id].place is Place.ARENA
