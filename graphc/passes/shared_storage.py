@@ -5,7 +5,8 @@ arena entry of its own, so that no kernel copies it and fewer bytes are live:
 
 - `OpDef.view`: a reshape, or a slice of whole trailing rows, is a contiguous
   run of its operand's bytes; its result is that run, and the step runs no
-  kernel for it;
+  kernel for it (a view of a whole feed, a CNN's input reshaped to images, is
+  the caller's array: no step writes a feed);
 - `OpDef.pieces`: a concat of flat tensors is its operands' bytes one after
   another; each operand is then computed straight into its place in the
   result (whose arena entry spans them all), and the step runs no kernel for
@@ -90,6 +91,7 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
     `kinds`: each kernel's kind; `outputs`: ids of values in a fetch's output buffer."""
     storage = Storage(arena_values, last_use)
     defined_plainly = {inst.result.id for inst in instructions if inst.result is not None and not inst.regions}
+    feeds = {inst.result.id for inst in instructions if inst.op == "feed"}
     products, kernel_end = {}, {}  # kernel -> its product an epilogue value may overwrite; its last position
     for i, inst in enumerate(instructions):
         if inst.kernel is not None:
@@ -102,7 +104,7 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
         op = registry.get(inst.op)
         alone = inst.kernel is not None and kinds[inst.kernel] == "opaque"
         if alone and op.view is not None:
-            _view(storage, inst, op.view(inst))
+            _view(storage, inst, op.view(inst), feeds)
         elif alone and op.pieces is not None:
             _pieces(storage, inst, op.pieces(inst), defined_plainly)
         elif op.in_place is not None:
@@ -114,9 +116,10 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
     return storage
 
 
-def _view(storage: Storage, inst, offset) -> None:
+def _view(storage: Storage, inst, offset, feeds: set) -> None:
     operand = inst.values[0].id
-    if offset is not None and storage.root(operand)[0] in storage.index:
+    root = storage.root(operand)[0]
+    if offset is not None and (root in storage.index or (root in feeds and offset == 0)):
         storage.put_inside(inst.result.id, operand, offset, shares=True)
         storage.elided.add(inst.result.id)
 
