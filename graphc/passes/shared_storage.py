@@ -17,12 +17,13 @@ arena entry of its own, so that no kernel copies it and fewer bytes are live:
   row write, an allreduce) when nothing reads that buffer afterwards;
 - `OpDef.epilogue_in_place`: a fused GEMM's or convolution's epilogue value
   of the product's shape and element size (its bias + ReLU) computed in the
-  product's buffer when nothing after the kernel reads the product. The
-  epilogue reads each element of the product once, before it writes that
-  element of its value, and never reads it again; the kernel then sees the
-  two as one buffer (one pointer-table entry and one alias scope, both keyed
-  by address: backend/kernel_signatures.py). A 10,000-image evaluation's
-  first convolution then needs 1 GB of arena, not 2.
+  product's buffer, or the product in a fetched value's output buffer, when
+  nothing after the kernel reads the product. The epilogue reads each
+  element of the product once, before it writes that element of its value,
+  and never reads it again; the kernel then sees the two as one buffer (one
+  pointer-table entry and one alias scope, both keyed by address:
+  backend/kernel_signatures.py). A 10,000-image evaluation's first
+  convolution then needs 1 GB of arena, not 2.
 
 Only an instruction that is a kernel of its own (opaque) is made a view or a
 concat of pieces: a fused kernel would compute its result anyway. A value is
@@ -99,7 +100,13 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
             if registry.get(inst.op).epilogue_in_place and fusion_of(inst) is FusionClass.ANCHOR:
                 products[inst.kernel] = inst.result
     for i, inst in enumerate(instructions):
-        if inst.result is None or inst.result.id not in storage.index:
+        if inst.result is None:
+            continue
+        if products.get(inst.kernel) is not None and is_elementwise(inst):
+            if _epilogue_in_place(storage, kernel_end[inst.kernel], inst, products[inst.kernel], aliases, outputs):
+                products[inst.kernel] = None  # one value per product
+                continue
+        if inst.result.id not in storage.index:
             continue
         op = registry.get(inst.op)
         alone = inst.kernel is not None and kinds[inst.kernel] == "opaque"
@@ -109,9 +116,6 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
             _pieces(storage, inst, op.pieces(inst), defined_plainly)
         elif op.in_place is not None:
             _in_place(storage, i, inst, inst.operands[op.in_place].id, aliases, outputs)
-        elif products.get(inst.kernel) is not None and is_elementwise(inst):
-            if _epilogue_in_place(storage, kernel_end[inst.kernel], inst, products[inst.kernel], aliases, outputs):
-                products[inst.kernel] = None  # one value per product
     storage.finish()
     return storage
 
@@ -160,9 +164,16 @@ def _in_place(storage: Storage, position: int, inst, operand: int, aliases: dict
 
 
 def _epilogue_in_place(storage: Storage, kernel_end: int, inst, product, aliases: dict, outputs: set) -> bool:
-    """The epilogue value `inst` computes in its kernel's product's buffer, element for element (the same
-    shape and element size), when nothing after the kernel reads the product. Returns whether it is."""
+    """The epilogue value `inst` and its kernel's product in one buffer, element for element (the same
+    shape and element size), when nothing after the kernel reads the product: the product's, or the
+    output buffer of a fetched value (a network's last layer: its product computed straight into the
+    caller's array). Returns whether they are."""
     value = inst.result.type
     if value.shape != product.type.shape or value.dtype.size != product.type.dtype.size:
         return False
-    return _in_place(storage, kernel_end, inst, product.id, aliases, outputs)
+    if inst.result.id in storage.index:
+        return _in_place(storage, kernel_end, inst, product.id, aliases, outputs)
+    if inst.result.id in outputs and product.id in storage.index and storage.last_use.get(product.id) == kernel_end:
+        storage.put_inside(product.id, inst.result.id, 0, shares=False)
+        return True
+    return False

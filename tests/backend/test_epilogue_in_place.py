@@ -80,3 +80,19 @@ def test_the_epilogue_in_the_products_buffer_equals_the_reference_and_a_buffer_o
     np.testing.assert_array_equal(in_place, own_buffer)
     np.testing.assert_allclose(in_place, reference, rtol=1e-4, atol=1e-4)
     assert (in_place > 0).any() and (in_place == 0).any()  # the ReLU did cut
+
+
+@pytest.mark.parametrize("kind, name", [("conv", "direct"), ("conv", "tiled"), ("gemm", "blocked"), ("gemm", "small")])
+def test_a_fetched_epilogue_value_with_the_product_in_its_output_buffer(kind, name):
+    with tf.Graph().as_default():
+        product, out, feeds = _graph(kind, name)
+        activation = out.op.inputs[0]  # the ReLU, fetched: the product is computed in its output buffer
+        program = run_pipeline(lower([activation], feed_types(feeds)).program)
+        (anchor,) = [inst for inst in walk(program.instructions) if inst.op in ("conv2d", "matmul")]
+        assert program.memory_plan.locations[anchor.result.id].place is Place.OUTPUT
+        with tf.Session() as session:
+            in_output = session.run(activation, feeds)
+            own_buffer, _ = session.run([activation, product], feeds)
+        reference, = interpret_graph([activation], feeds)
+    np.testing.assert_array_equal(in_output, own_buffer)
+    np.testing.assert_allclose(in_output, reference, rtol=1e-4, atol=1e-4)

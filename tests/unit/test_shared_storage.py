@@ -237,6 +237,15 @@ def test_a_fetched_product_is_not_overwritten():
     assert plan.locations[_result_of(program, "relu").id].place is Place.ARENA
 
 
+def test_a_fetched_epilogue_value_has_the_product_computed_in_its_output_buffer():
+    product, feeds, b = _dense()
+    program = _planned([tf.nn.relu(product + b)], feeds)
+    plan = program.memory_plan
+    assert plan.locations[_result_of(program, "matmul").id] == plan.locations[_result_of(program, "relu").id] == \
+        Location(Place.OUTPUT, 0)
+    assert plan.arena_bytes == 0
+
+
 def test_the_deep_mnist_evaluation_at_batch_10000_needs_about_half_the_arena():
     """TensorFlow's "Deep MNIST for Experts" evaluated on the 10,000 test images in one batch: its
     arena was 2,038 MB (conv1's 1,003.5 MB product and its bias + ReLU output both live in the conv
