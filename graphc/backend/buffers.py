@@ -47,7 +47,8 @@ class Buffers:
         base = self._slot(kb, buffers, self.plan.slot(location))
         if location.place is Place.ARENA and location.offset:
             base = kb.b.gep(base, [i64(location.offset)], source_etype=I8)
-        # Values that share arena space are never live in one kernel: the offset is the buffer.
+        # Values that share arena space are never live in one kernel, or are one buffer (an epilogue's value
+        # computed in its product's, passes/shared_storage.py): the location is the buffer, one alias scope.
         kb.tag(base, (self.plan.slot(location), location.offset))
         return base
 

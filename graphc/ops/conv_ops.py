@@ -122,7 +122,8 @@ def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1,
 
 
 conv2d_p = registry.register(OpDef(name="conv2d", tf_type="Conv2D", infer=_conv_infer,
-                                   fusion=FusionClass.ANCHOR, anchor="conv", reference=_conv_reference,
+                                   fusion=FusionClass.ANCHOR, anchor="conv", epilogue_in_place=True,
+                                   reference=_conv_reference,
                                    workspace=lambda inst: Convolution.forward(inst).workspace_bytes))
 
 

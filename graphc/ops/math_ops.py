@@ -621,7 +621,8 @@ def _matmul_reference(a, b, transpose_a, transpose_b):
 
 # Float products are GEMM kernels (an epilogue fused onto them); integer ones plain loop nests.
 matmul_p = registry.register(OpDef(name="matmul", tf_type="MatMul", infer=_matmul_infer, fusion=FusionClass.ANCHOR,
-                                   anchor="gemm", fuses_for=FLOAT_TYPES, reference=_matmul_reference))
+                                   anchor="gemm", epilogue_in_place=True, fuses_for=FLOAT_TYPES,
+                                   reference=_matmul_reference))
 
 
 @registry.set_gradient(matmul_p)

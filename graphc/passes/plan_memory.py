@@ -34,8 +34,10 @@ can compute in place (`OpDef.in_place`: a TensorArray's row write, an allreduce)
 gets its operand's buffer when nothing uses it afterwards, so a loop writing a row
 per iteration writes into its loop variable; a view (`OpDef.view`: a reshape, a
 slice of whole rows) is its operand's bytes; a concat of flat tensors
-(`OpDef.pieces`) has its operands computed in their places in its buffer. The step
-runs no kernel for views and such concats (`MemoryPlan.elided`).
+(`OpDef.pieces`) has its operands computed in their places in its buffer; a fused
+GEMM's or convolution's epilogue (`OpDef.epilogue_in_place`: a bias add and ReLU)
+computes its value in the product's buffer when nothing after the kernel reads the
+product. The step runs no kernel for views and such concats (`MemoryPlan.elided`).
 
 An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it

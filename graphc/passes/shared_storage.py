@@ -1,11 +1,12 @@
 """Values that live inside another value's buffer, for plan_memory: views, pieces and in-place results.
 
-Three registry facts let a value take (part of) another's buffer instead of an
-arena entry of its own, so that no kernel copies it:
+Four registry facts let a value take (part of) another's buffer instead of an
+arena entry of its own, so that no kernel copies it and fewer bytes are live:
 
 - `OpDef.view`: a reshape, or a slice of whole trailing rows, is a contiguous
   run of its operand's bytes; its result is that run, and the step runs no
-  kernel for it;
+  kernel for it (a view of a whole feed, a CNN's input reshaped to images, is
+  the caller's array: no step writes a feed);
 - `OpDef.pieces`: a concat of flat tensors is its operands' bytes one after
   another; each operand is then computed straight into its place in the
   result (whose arena entry spans them all), and the step runs no kernel for
@@ -13,7 +14,16 @@ arena entry of its own, so that no kernel copies it:
   gradient kernels write into it, the allreduce reduces it in place, and the
   update reads its slices (views) of it;
 - `OpDef.in_place`: a result computed in its operand's buffer (a TensorArray's
-  row write, an allreduce) when nothing reads that buffer afterwards.
+  row write, an allreduce) when nothing reads that buffer afterwards;
+- `OpDef.epilogue_in_place`: a fused GEMM's or convolution's epilogue value
+  of the product's shape and element size (its bias + ReLU) computed in the
+  product's buffer, or the product in a fetched value's output buffer, when
+  nothing after the kernel reads the product. The epilogue reads each
+  element of the product once, before it writes that element of its value,
+  and never reads it again; the kernel then sees the two as one buffer (one
+  pointer-table entry and one alias scope, both keyed by address:
+  backend/kernel_signatures.py). A 10,000-image evaluation's first
+  convolution then needs 1 GB of arena, not 2.
 
 Only an instruction that is a kernel of its own (opaque) is made a view or a
 concat of pieces: a fused kernel would compute its result anyway. A value is
@@ -28,6 +38,8 @@ in-place result may overwrite a buffer only when every value inside it is dead.
 from __future__ import annotations
 
 from graphc.core import registry
+from graphc.core.registry import FusionClass
+from graphc.ir.facts import fusion_of, is_elementwise
 
 
 class Storage:
@@ -80,13 +92,26 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
     `kinds`: each kernel's kind; `outputs`: ids of values in a fetch's output buffer."""
     storage = Storage(arena_values, last_use)
     defined_plainly = {inst.result.id for inst in instructions if inst.result is not None and not inst.regions}
+    feeds = {inst.result.id for inst in instructions if inst.op == "feed"}
+    products, kernel_end = {}, {}  # kernel -> its product an epilogue value may overwrite; its last position
     for i, inst in enumerate(instructions):
-        if inst.result is None or inst.result.id not in storage.index:
+        if inst.kernel is not None:
+            kernel_end[inst.kernel] = i
+            if registry.get(inst.op).epilogue_in_place and fusion_of(inst) is FusionClass.ANCHOR:
+                products[inst.kernel] = inst.result
+    for i, inst in enumerate(instructions):
+        if inst.result is None:
+            continue
+        if products.get(inst.kernel) is not None and is_elementwise(inst):
+            if _epilogue_in_place(storage, kernel_end[inst.kernel], inst, products[inst.kernel], aliases, outputs):
+                products[inst.kernel] = None  # one value per product
+                continue
+        if inst.result.id not in storage.index:
             continue
         op = registry.get(inst.op)
         alone = inst.kernel is not None and kinds[inst.kernel] == "opaque"
         if alone and op.view is not None:
-            _view(storage, inst, op.view(inst))
+            _view(storage, inst, op.view(inst), feeds)
         elif alone and op.pieces is not None:
             _pieces(storage, inst, op.pieces(inst), defined_plainly)
         elif op.in_place is not None:
@@ -95,9 +120,10 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
     return storage
 
 
-def _view(storage: Storage, inst, offset) -> None:
+def _view(storage: Storage, inst, offset, feeds: set) -> None:
     operand = inst.values[0].id
-    if offset is not None and storage.root(operand)[0] in storage.index:
+    root = storage.root(operand)[0]
+    if offset is not None and (root in storage.index or (root in feeds and offset == 0)):
         storage.put_inside(inst.result.id, operand, offset, shares=True)
         storage.elided.add(inst.result.id)
 
@@ -119,17 +145,35 @@ def _pieces(storage: Storage, inst, offsets, defined_plainly: set) -> None:
     storage.elided.add(inst.result.id)
 
 
-def _in_place(storage: Storage, position: int, inst, operand: int, aliases: dict, outputs: set) -> None:
+def _in_place(storage: Storage, position: int, inst, operand: int, aliases: dict, outputs: set) -> bool:
     """The result in its operand's buffer, where that buffer is in the arena or a fetch's output buffer
-    (or is a loop variable's, through a region's param) and nothing reads the buffer afterwards."""
+    (or is a loop variable's, through a region's param) and nothing reads the buffer after `position`.
+    Returns whether it is."""
     if storage.last_use.get(operand) != position:
-        return
+        return False
     container = operand
     while container in aliases:
         container = aliases[container]
     root, _ = storage.root(container)
     if root not in storage.index and root not in outputs:
-        return
+        return False
     if storage.shared_until.get(root, position) > position:
-        return  # a view or another piece of the buffer is read later
+        return False  # a view or another piece of the buffer is read later
     storage.put_inside(inst.result.id, container, 0, shares=False)
+    return True
+
+
+def _epilogue_in_place(storage: Storage, kernel_end: int, inst, product, aliases: dict, outputs: set) -> bool:
+    """The epilogue value `inst` and its kernel's product in one buffer, element for element (the same
+    shape and element size), when nothing after the kernel reads the product: the product's, or the
+    output buffer of a fetched value (a network's last layer: its product computed straight into the
+    caller's array). Returns whether they are."""
+    value = inst.result.type
+    if value.shape != product.type.shape or value.dtype.size != product.type.dtype.size:
+        return False
+    if inst.result.id in storage.index:
+        return _in_place(storage, kernel_end, inst, product.id, aliases, outputs)
+    if inst.result.id in outputs and product.id in storage.index and storage.last_use.get(product.id) == kernel_end:
+        storage.put_inside(product.id, inst.result.id, 0, shares=False)
+        return True
+    return False

@@ -31,6 +31,7 @@ def test_op_is_complete(op):
 @pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
 def test_op_facts_agree(op):
     assert (op.fusion is FusionClass.ANCHOR) == (op.anchor is not None), f"{op.name}: anchor and fusion class"
+    assert not op.epilogue_in_place or op.anchor is not None, f"{op.name}: an epilogue in place needs a kernel's anchor"
     assert (op.fusion is FusionClass.REDUCE) == (op.reduction is not None), f"{op.name}: reduction and fusion class"
     if op.reduction is not None:
         assert op.reduction.combine in ("add", "multiply", "maximum", "minimum", "or", "and")

@@ -2,11 +2,17 @@
 (each gradient computed in its place in the buffer, the allreduce in place, the update reading views of
 it), and the cases where sharing would be wrong and the copies stay."""
 
+import numpy as np
 import pytest
 
-from graphc.ir.memory_plan import Place
+import graphc as tf
+from graphc.compiler.lower import lower
+from graphc.ir.memory_plan import Location, Place
 from graphc.ir.parser import parse
+from graphc.ir.program import walk
+from graphc.passes.pipeline import PIPELINE, run_pipeline
 from graphc.passes.plan_memory import plan_memory
+from tests.helpers import feed_types
 
 # Two gradients (a [3,4] GEMM result, a [4] reduction), flattened and concatenated, allreduced, sliced
 # back and applied: the shape of hvd.DistributedOptimizer's step.
@@ -147,3 +153,129 @@ program step:
     assert plan.elided == {2, 3}  # %4 takes rows 1 of two matrices: not one run
     base = _offsets(plan, 1)[0]
     assert _offsets(plan, 2, 3) == [base + 4 * (1 * 20 + 2 * 5), base + 4 * (2 * 20 + 3 * 5 + 1)]
+
+
+def test_a_reshaped_feed_is_the_callers_array_and_a_slice_of_it_past_its_start_a_copy():
+    plan = plan_memory(parse("""\
+program step:
+  %0:f32[2,12] = feed {tensor="x:0"}
+  kernel 0 opaque:
+    %1:f32[2,3,4] = reshape %0 {shape=[2, 3, 4]}
+  kernel 1 opaque:
+    %2:f32[1,12] = slice %0 {begin=[1, 0], size=[1, 12]}
+  kernel 2 reduce:
+    %3:f32[2,3] = reduce_sum %1 {axes=[2], keepdims=false}
+  kernel 3 reduce:
+    %4:f32[1] = reduce_sum %2 {axes=[1], keepdims=false}
+  fetch %3, %4
+""")).memory_plan
+    assert plan.locations[1] == plan.locations[0] == Location(Place.FEED, 0)
+    assert plan.elided == {1}
+    assert plan.locations[2].place is Place.ARENA
+
+
+# -- epilogues in place (OpDef.epilogue_in_place): a GEMM's or convolution's bias + ReLU in the product's buffer
+
+def _planned(fetches, feeds):
+    return run_pipeline(lower(fetches, feed_types(feeds)).program)
+
+
+def _result_of(program, op: str, nth: int = 0):
+    return [inst for inst in walk(program.instructions) if inst.op == op][nth].result
+
+
+def _dense():
+    x, w, b = (tf.placeholder(tf.float32, shape) for shape in ([8, 16], [16, 32], [32]))
+    product = tf.matmul(x, w)
+    return product, {x: np.zeros([8, 16]), w: np.zeros([16, 32]), b: np.zeros([32])}, b
+
+
+def _convolution():
+    x, w, b = (tf.placeholder(tf.float32, shape) for shape in ([2, 8, 8, 16], [3, 3, 16, 16], [16]))
+    product = tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    return product, {x: np.zeros([2, 8, 8, 16]), w: np.zeros([3, 3, 16, 16]), b: np.zeros([16])}, b
+
+
+@pytest.mark.parametrize("build", [_dense, _convolution])
+def test_an_epilogue_computes_its_value_in_the_products_buffer(build):
+    product, feeds, b = build()
+    activation = tf.nn.relu(product + b)
+    program = _planned([tf.reduce_sum(activation, axis=0)], feeds)  # read by the next kernel: in memory
+    plan = program.memory_plan
+    product_id = _result_of(program, "matmul" if product.op.type == "MatMul" else "conv2d").id
+    relu_id = _result_of(program, "relu").id
+    assert plan.locations[relu_id].place is Place.ARENA
+    assert plan.locations[relu_id] == plan.locations[product_id]  # one buffer, not two
+
+
+def test_an_epilogue_keeps_a_buffer_of_its_own_while_the_product_is_read_after_its_kernel():
+    product, feeds, b = _dense()
+    activation = tf.nn.relu(product + b)
+    program = _planned([tf.reduce_sum(activation, axis=0), tf.reduce_sum(product, axis=1)], feeds)
+    plan = program.memory_plan
+    assert plan.locations[_result_of(program, "relu").id] != plan.locations[_result_of(program, "matmul").id]
+
+
+def test_only_an_epilogue_value_of_the_products_element_size_and_only_one_takes_its_buffer():
+    product, feeds, b = _dense()
+    biased = product + b
+    wide = tf.cast(product, tf.float64)  # 8 bytes an element: it would overwrite elements not yet read
+    program = _planned([tf.reduce_sum(biased, axis=0), tf.reduce_sum(tf.nn.relu(biased), axis=0),
+                        tf.reduce_sum(wide, axis=0)], feeds)
+    plan = program.memory_plan
+    locations = [plan.locations[_result_of(program, op).id] for op in ("matmul", "add", "relu", "cast")]
+    assert locations[1] == locations[0]
+    assert len(set(locations)) == 3  # relu and the cast in buffers of their own
+
+
+def test_a_fetched_product_is_not_overwritten():
+    product, feeds, b = _dense()
+    activation = tf.nn.relu(product + b)
+    program = _planned([tf.reduce_sum(activation, axis=0), product], feeds)
+    plan = program.memory_plan
+    assert plan.locations[_result_of(program, "matmul").id].place is Place.OUTPUT
+    assert plan.locations[_result_of(program, "relu").id].place is Place.ARENA
+
+
+def test_a_fetched_epilogue_value_has_the_product_computed_in_its_output_buffer():
+    product, feeds, b = _dense()
+    program = _planned([tf.nn.relu(product + b)], feeds)
+    plan = program.memory_plan
+    assert plan.locations[_result_of(program, "matmul").id] == plan.locations[_result_of(program, "relu").id] == \
+        Location(Place.OUTPUT, 0)
+    assert plan.arena_bytes == 0
+
+
+def test_the_deep_mnist_evaluation_at_batch_10000_needs_about_half_the_arena():
+    """TensorFlow's "Deep MNIST for Experts" evaluated on the 10,000 test images in one batch: its
+    arena was 2,038 MB (conv1's 1,003.5 MB product and its bias + ReLU output both live in the conv
+    kernel, and a 31 MB copy of the images reshaped). With the ReLU in the product's buffer, and the
+    reshaped images the fed array itself, the peak is conv1's output and the max-pool's quarter of it,
+    live together in the pool's kernel."""
+    batch = 10_000
+    x, y_ = tf.placeholder(tf.float32, [None, 784]), tf.placeholder(tf.float32, [None, 10])
+    keep_prob = tf.placeholder(tf.float32)
+
+    def weights(*shape):
+        return tf.Variable(tf.truncated_normal(shape, stddev=0.1))
+
+    def layer(h, kernel_shape):
+        convolved = tf.nn.conv2d(h, weights(*kernel_shape), [1, 1, 1, 1], "SAME")
+        return tf.nn.max_pool(tf.nn.relu(convolved + weights(kernel_shape[-1])), [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+
+    h_pool2 = layer(layer(tf.reshape(x, [-1, 28, 28, 1]), [5, 5, 1, 32]), [5, 5, 32, 64])
+    h_fc1 = tf.nn.relu(tf.matmul(tf.reshape(h_pool2, [-1, 7 * 7 * 64]), weights(7 * 7 * 64, 1024)) + weights(1024))
+    y_conv = tf.matmul(tf.nn.dropout(h_fc1, keep_prob=keep_prob), weights(1024, 10)) + weights(10)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(y_conv, 1), tf.argmax(y_, 1)), tf.float32))
+    feeds = {x: np.empty([batch, 784], np.float32), y_: np.empty([batch, 10], np.float32), keep_prob: 1.0}
+    program = lower([accuracy], feed_types(feeds), frozenset(v.op.name for v in tf.global_variables())).program
+    for name, run_pass in PIPELINE:
+        if not name.startswith("check_"):  # shapes only: no need for the machine to hold 2 GB
+            program = run_pass(program)
+    plan = program.memory_plan
+    conv1 = _result_of(program, "conv2d")
+    assert plan.locations[_result_of(program, "relu").id] == plan.locations[conv1.id]
+    conv1_bytes, pool1_bytes = batch * 28 * 28 * 32 * 4, batch * 14 * 14 * 32 * 4
+    assert conv1_bytes == 1_003_520_000
+    # 1,254.4 MB (and a few small values): 0.62 of the 2,038 MB before.
+    assert conv1_bytes + pool1_bytes <= plan.arena_bytes < conv1_bytes + pool1_bytes + 4096

@@ -12,7 +12,9 @@ and an NHWC output the [M, O] one, so:
                             entry of dX is added to the input pixel it read
 
 conv2d is the anchor of a fused kernel (passes/fuse.py): its epilogue (a bias
-add, relu) runs on each finished block of y, as a matmul's does.
+add, relu) runs on each finished block of y, as a matmul's does, and like it
+may store its value into y's own buffer (OpDef.epilogue_in_place): every path
+below computes a block of y whole before the epilogue reads it, once.
 
 X and dX never exist whole: each task of the thread pool fills a chunk of rows
 small enough to stay in L2 and multiplies it on its own thread

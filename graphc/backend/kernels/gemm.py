@@ -565,6 +565,9 @@ class GemmEmitter:
         kb = KernelBuilder(self.module, function.name, GEMM_ARGUMENTS + (["thread"] if on_thread else []),
                            [llvm_type(c_type) for c_type in function.arguments])
         kb.function.linkage = "external"
+        # The epilogue reads C through the step's own pointers, and may write its value into C's buffer
+        # (OpDef.epilogue_in_place): C is not accessed through `c` alone while this function runs.
+        kb.arg("c").attributes.discard("noalias")
         b = kb.b
         m, n, k = kb.arg("m"), kb.arg("n"), kb.arg("k")
         bm = self.block

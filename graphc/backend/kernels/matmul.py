@@ -5,7 +5,10 @@ contiguous memory; it serves integer products and float products too small for
 the blocked GEMM (gemm.py) to pay off. The fused "gemm" kernel calls the GEMM
 library with its epilogue body (a bias add, relu, an optimizer's update) as a
 callback on each finished block of C (`emit_block`, which convolutions use too),
-or for a small product runs the plain loop nest, then the epilogue.
+or for a small product runs the plain loop nest, then the epilogue. Either way the
+epilogue reads an element of C once C's block is final, before it stores that
+element of its values, and never again: so one of its values may be C's own
+buffer (OpDef.epilogue_in_place, passes/shared_storage.py).
 """
 
 from __future__ import annotations
