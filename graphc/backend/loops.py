@@ -221,7 +221,7 @@ def horizontal_each(kb: KernelBuilder, combine: Callable, vectors: list):
     The arithmetic is `horizontal`'s tree, lane by lane, but the vectors share each level's
     shuffles: two vectors of g totals in progress, w lanes each, become one of 2g totals of w / 2
     lanes (the low halves against the high halves); a last vector is halved in place. Eight row
-    sums of a period take 24 shuffles and additions instead of 64.
+    sums of a period take 24 shuffles and additions instead of 96.
     """
     b = kb.b
     if len(vectors) == 1:
