@@ -1,14 +1,15 @@
-"""Fits the rational function graphc's float32 tanh uses for |x| in [0.625, 9].
+"""Fits the rational function graphc's float32 tanh uses for |x| in [0.625, 9.1].
 
-    1 - tanh(x) = 2 / (e^(2x) + 1) ~= P(u) / Q(u),  u = (x - 0.625) / (9 - 0.625),
+    1 - tanh(x) = 2 / (e^(2x) + 1) ~= P(u) / Q(u),  u = (x - 0.625) / (9.1 - 0.625),
 
-with P and Q of degree 6 and Q(0) = 1, minimizing the largest absolute error
+with P and Q of degree 6 and Q(0) = 1 (printed as polynomials in x - 0.625), minimizing the largest absolute error
 over the interval (the result 1 - P/Q lies in [0.55, 1), where a float32 ulp
 is 2^-24, so absolute error is ulp error). The minimax fit comes from
 iteratively reweighted linear least squares (Loeb's linearization, Lawson's
 weights) in float64. The script then evaluates the fit the way the generated
 code does (float32, Horner with fused multiply-adds) on every 7th float32 of
-the interval and prints the worst error in ulps with the coefficients to paste
+the interval and prints the worst error in ulps, and 1 - P(1) / Q(1) (the code clamps |x| at
+9.1 and counts on it being 1: tanh rounds to 1 from 9.0105 on), with the coefficients to paste
 into graphc/backend/vector_math.py.
 
     python tools/fit_tanh.py
@@ -16,7 +17,7 @@ into graphc/backend/vector_math.py.
 
 import numpy as np
 
-LOW, HIGH = 0.625, 9.0
+LOW, HIGH = 0.625, 9.1
 DEGREE = 6
 ITERATIONS = 300
 
@@ -52,14 +53,20 @@ def fused_horner(coefficients, u):
 
 def main():
     error, p, q = fit()
-    p32, q32 = p.astype(np.float32), q.astype(np.float32)
+    # The code evaluates P and Q at v = x - LOW, a multiplication less than at u = v / (HIGH - LOW):
+    # coefficient k times (HIGH - LOW)^-k (Horner's relative roundings are the same at either scale).
+    scale = (1 / (HIGH - LOW)) ** np.arange(DEGREE + 1)
+    p32, q32 = (p * scale).astype(np.float32), (q * scale).astype(np.float32)
     bits = np.arange(np.float32(LOW).view(np.uint32), np.float32(HIGH).view(np.uint32), 7, dtype=np.uint32)
     x = bits.view(np.float32)
-    u = (x - np.float32(LOW)) * np.float32(1 / (HIGH - LOW))
+    u = x - np.float32(LOW)
     approximation = np.float32(1) - fused_horner(p32, u) / fused_horner(q32, u)
     exact = np.tanh(x.astype(np.float64)).astype(np.float32)
     ulps = np.abs(approximation.view(np.int32).astype(np.int64) - exact.view(np.int32).astype(np.int64))
-    print(f"float64 fit: largest error {error / 2 ** -24:.3f} ulp; float32 evaluation: largest {ulps.max()} ulp")
+    end = np.full(1, HIGH, np.float32) - np.float32(LOW)
+    at_end = np.float32(1) - fused_horner(p32, end) / fused_horner(q32, end)
+    print(f"float64 fit: largest error {error / 2 ** -24:.3f} ulp; float32 evaluation: largest {ulps.max()} ulp;"
+          f" at {HIGH}: {at_end[0]!r}")
     print("P =", ", ".join(f"{c!r}" for c in p32.tolist()))
     print("Q =", ", ".join(f"{c!r}" for c in q32.tolist()))
 

@@ -71,6 +71,17 @@ def test_reductions_of_fused_producers(cols, axis):
                 rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("cols", [2, 6, 10])
+def test_row_reductions_of_other_element_types(cols):
+    # Row totals of a period share one shuffle tree (loops.horizontal_each), over i1, int64 and float64 lanes too.
+    rng = np.random.RandomState(cols)
+    x = tf.placeholder(tf.float64, [37, cols])
+    n = tf.placeholder(tf.int64, [37, cols])
+    feeds = {x: rng.uniform(-2, 2, (37, cols)), n: rng.randint(-1000, 1000, (37, cols))}
+    assert_same([tf.reduce_any(x > 1.0, axis=1), tf.reduce_all(x > -1.5, axis=1), tf.reduce_sum(n * 3, axis=1),
+                 tf.reduce_max(tf.abs(x), axis=1), tf.reduce_mean(x * x, axis=1, keepdims=True)], feeds)
+
+
 @pytest.mark.parametrize("axis", [0, 1])
 def test_integer_reductions(axis):
     x = tf.placeholder(tf.int32, [41, 6])

@@ -2,11 +2,11 @@
 loops.SHORT_INNER_LOOP), reducing each row or each column, in whole vectors (loops.Periodic).
 
 Row sums combine, per period, the lanes of each row (masked) and fold them with a fixed
-tree of shuffles; the rows after the last whole period are runs (reduce_runs.py). Column
-sums keep one accumulator vector per vector of the period over PERIODS_PER_LEAF periods,
-add those leaves pairwise (summation.Cascade), fold the lanes into their columns, then add
-the rows after the last whole period one by one. Either way the order of the arithmetic
-is fixed at compile time.
+tree of shuffles that the period's rows share (loops.horizontal_each), stored as one vector;
+the rows after the last whole period are runs (reduce_runs.py). Column sums keep one
+accumulator vector per vector of the period over PERIODS_PER_LEAF periods, add those leaves
+pairwise (summation.Cascade), fold the lanes into their columns, then add the rows after the
+last whole period one by one. Either way the order of the arithmetic is fixed at compile time.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from graphc.backend.kernel_builder import I1, I32, KernelBuilder, i64
 from graphc.backend.kernels.reduce_runs import RunReduction
 from graphc.backend.kernels.reduction import Accumulator, Streams
 from graphc.backend.kernels.summation import Cascade
-from graphc.backend.loops import Periodic, emit_loops, horizontal
+from graphc.backend.loops import Periodic, emit_loops, horizontal_each
 from graphc.core import dtypes
 
 PERIODS_PER_LEAF = 16
@@ -69,29 +69,34 @@ class PeriodicReduction:
         return layout.emit_loop(kb, begin, end, streams.loads, self.strides[:streams.out], period)
 
     def _row_sums(self, out):
-        kb, b, accumulator = self.kb, self.kb.b, self.accumulator
+        kb, accumulator, rows = self.kb, self.accumulator, self.layout.rows
 
         def visit(row0, reduced):
-            for row in range(self.layout.rows):
-                value = accumulator.result(kb, self._row_total(reduced, row))
-                kb.store(out, accumulator.dtype, b.add(row0, i64(row)), value)
+            with kb.vector_lanes(self.layout.lanes):
+                lanes_of_rows = [self._row_lanes(reduced, row) for row in range(rows)]
+            with kb.vector_lanes(rows):
+                totals = accumulator.result(kb, horizontal_each(kb, self._combine, lanes_of_rows))
+            if rows == 1:
+                kb.store(out, accumulator.dtype, row0, totals)
+            else:
+                kb.store_vector(out, accumulator.dtype, row0, totals)
 
         return visit
 
-    def _row_total(self, reduced, row):
-        """The combination of every lane of the period that belongs to `row`, as a scalar."""
-        kb, b, layout = self.kb, self.kb.b, self.layout
+    def _row_lanes(self, reduced, row):
+        """The combination of the period's vectors in the lanes that belong to `row`, the identity
+        in the others (a vector, for horizontal_each)."""
+        b, layout = self.kb.b, self.layout
         value = None
-        with kb.vector_lanes(layout.lanes):
-            for v, x in enumerate(reduced):
-                mine = [r == row for r, _ in layout.positions(v)]
-                if not any(mine):
-                    continue
-                if not all(mine):
-                    mask = ir.Constant(ir.VectorType(I1, layout.lanes), [int(m) for m in mine])
-                    x = b.select(mask, x, self.identity)
-                value = x if value is None else self._combine(value, x)
-        return horizontal(kb, self._combine, value)
+        for v, x in enumerate(reduced):
+            mine = [r == row for r, _ in layout.positions(v)]
+            if not any(mine):
+                continue
+            if not all(mine):
+                mask = ir.Constant(ir.VectorType(I1, layout.lanes), [int(m) for m in mine])
+                x = b.select(mask, x, self.identity)
+            value = x if value is None else self._combine(value, x)
+        return value
 
     def _emit_column_sums(self, out) -> None:
         kb, b, layout, accumulator = self.kb, self.kb.b, self.layout, self.accumulator
