@@ -118,10 +118,12 @@ def _adagrad_values(emit, read, lr, grad):
 
 
 def _rmsprop_values(emit, read, lr, rho, momentum, epsilon, grad):
-    """TF1's ApplyRMSProp kernel: ms = ms * rho + grad * grad * (1 - rho); mom = mom * momentum + lr * grad /
-    sqrt(ms + epsilon); var -= mom."""
-    ms = emit("add", [emit("mul", [read(1), rho]), emit("mul", [emit("mul", [grad, grad]),
-                                                               emit("sub", [_one(emit, lr), rho])])])
+    """TF1's ApplyRMSProp kernel, in its grouping: ms += (grad * grad - ms) * (1 - rho) (an infinite ms then
+    becomes NaN, as in TF, where ms * rho + grad * grad * (1 - rho) would stay infinite); mom = mom * momentum
+    + lr * grad / sqrt(ms + epsilon); var -= mom."""
+    old_ms = read(1)
+    ms = emit("add", [old_ms, emit("mul", [emit("sub", [emit("mul", [grad, grad]), old_ms]),
+                                           emit("sub", [_one(emit, lr), rho])])])
     step = emit("div", [emit("mul", [lr, grad]), emit("sqrt", [emit("add", [ms, epsilon])])])
     mom = emit("add", [emit("mul", [read(2), momentum]), step])
     return emit("sub", [read(0), mom]), ms, mom

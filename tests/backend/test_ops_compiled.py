@@ -269,6 +269,20 @@ def test_momentum_adagrad_and_rmsprop_updates_as_tfs_kernels():
     np.testing.assert_allclose(got[:2], [w - 0.1 * accum, accum], rtol=1e-6)
     accum = a + g * g
     np.testing.assert_allclose(got[2:4], [w - 0.1 * g / np.sqrt(accum), accum], rtol=1e-6)
-    ms = a * 0.9 + g * g * (1 - 0.9)
+    ms = a + (g * g - a) * (1 - 0.9)
     mom = b * 0.5 + 0.01 * g / np.sqrt(ms + 1e-10)
     np.testing.assert_allclose(got[4:], [w - mom, ms, mom], rtol=1e-5)
+
+
+def test_rmsprop_update_groups_as_tfs_kernel():
+    # TF's ms += (g * g - ms) * (1 - rho) turns an infinite ms into NaN (inf - inf) where ms * rho + g * g *
+    # (1 - rho) stays infinite (a fuzz-tf finding).
+    from graphc.ops import state_ops
+
+    var, ms, mom = (tf.Variable(np.float32([1.0, 1.0])) for _ in range(3))
+    update = state_ops.apply_rms_prop(var, ms, mom, 0.01, 0.9, 0.5, 1e-10, tf.constant(np.float32([1e30, 1.0])))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(update)  # ms[0] = inf
+        sess.run(update)
+        assert np.isnan(sess.run(ms)[0]) and np.isfinite(sess.run(ms)[1])
