@@ -34,7 +34,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # differently (tests/tf_oracle.py).
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
-_ASSIGNMENTS = ("Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent")
+# The variable inputs each assignment writes: an optimizer's fused update writes its slots too.
+_WRITTEN_INPUTS = {"Assign": (0,), "AssignAdd": (0,), "AssignSub": (0,), "ApplyGradientDescent": (0,),
+                   "ApplyMomentum": (0, 1), "ApplyAdagrad": (0, 1), "ApplyRMSProp": (0, 1, 2), "ApplyAdam": (0, 1, 2)}
 
 
 class _Builder:
@@ -103,11 +105,12 @@ class _Builder:
             outputs = self._raw_op(kind, inputs, node, dtype_attrs)
             self.fetched_reads[outputs[0].op.name] = variable
             return outputs
-        if kind in _ASSIGNMENTS:
-            waits = [r.op for r in self.reads[source]]
+        if kind in _WRITTEN_INPUTS:
+            written = [node["inputs"][index][0] for index in _WRITTEN_INPUTS[kind]]
+            waits = [r.op for variable in written for r in self.reads[variable]]
             with tf.control_dependencies(waits):
                 outputs = self._raw_op(kind, inputs, node, dtype_attrs)
-            self.writes[name] = {**self.writes[name], source: outputs[0].op}
+            self.writes[name] = {**self.writes[name], **{variable: outputs[0].op for variable in written}}
             return outputs
         if kind == "SparseSoftmaxCrossEntropyWithLogits":  # TF's op has the gradient as a second output
             return [tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=inputs[0], labels=inputs[1])[0]]
