@@ -554,6 +554,8 @@ def _gather(ctx):
     axes = [a for a, d in enumerate(entry.shape) if d > 0]
     if not axes or (ctx.tensorflow and not ctx.values_like and 0 in entry.shape):  # GATHER_GRADIENT_OF_EMPTY_PARAMS
         return False
+    if ctx.tensorflow and not ctx.values_like and entry.tensor.op.type == "TanhGrad":
+        return False  # tensorflow_differences.TANH_GRAD_GRADIENT_OF_INDEXED_SLICES
     axis = ctx.one_of(axes)
     indices = ctx.leaf(INT, ctx.new_shape(ctx.choose_count(0, 2)), values=("labels", entry.shape[axis]))
     ctx.add(tf.gather(entry.tensor, indices.tensor, axis=axis if ctx.flip() else axis - len(entry.shape)),

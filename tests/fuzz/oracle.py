@@ -20,6 +20,7 @@ gradients, variables and exceptions are also compared with TF's
 from __future__ import annotations
 
 import collections
+import traceback
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -230,6 +231,10 @@ def check_graph(draw, mode: str, dtype, max_ops: int = 12,
             if tensorflow_check is not None:
                 tensorflow_check.failed(run, error, feeds)
             continue
+        except Exception as error:  # graphc's compiler or runtime failed without an OpError: its defect
+            where = "".join(traceback.format_exception(error)[-4:])
+            raise Mismatch(f"the compiled run crashed: {type(error).__name__}: {error}\n{where}"
+                           f"{_describe(compiled_graph, feeds)}") from error
         STATS.runs += 1
         if isinstance(reference, Exception):
             raise Mismatch(f"the reference raised {reference!r}, the compiled run did not\n"

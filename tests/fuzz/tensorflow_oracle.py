@@ -117,8 +117,9 @@ def compare(name: str, compiled, answer, slack, long_reduction: bool = False, ze
             truth=None, excused=None) -> Optional[str]:
     """Why graphc's `compiled` value is not TensorFlow's `answer`, or None (see the module docstring).
     zero_signs: whether a zero must have TF's sign (not for gradients: tensorflow_differences.py). truth: a
-    more precise value (the float64 reference of a float32 graph): where graphc's finite value is no further
-    from it than TF's, or TF's is NaN and graphc's is near it, TF is the one that is off
+    more precise value (the float64 reference of a float32 graph): where graphc's value is that value, or
+    graphc's finite value is no further from it than TF's, or TF's is NaN and graphc's is near it, TF is the
+    one that is off
     (tensorflow_differences.TENSORFLOW_LESS_ACCURATE). excused: a mask of elements whose difference is
     explained otherwise (`explained_by_subnormals`)."""
     compiled, answer = np.asarray(compiled), np.asarray(answer)
@@ -141,6 +142,7 @@ def compare(name: str, compiled, answer, slack, long_reduction: bool = False, ze
             close = np.abs(c - truth) <= np.abs(a - truth) + rtol * np.abs(truth)
         near_truth = np.abs(c - truth) <= atol + rtol * np.abs(truth) + slack
         closer = np.isfinite(c) & ((np.abs(c - truth) <= np.abs(a - truth)) | (np.isnan(a) & near_truth))
+        closer |= c == truth  # graphc's value is the exact one, an infinite one too
         zero_signs_differ = (c == 0) & (a == 0) & (np.signbit(c) != np.signbit(a)) & zero_signs
         ok = ((same | close | closer) & ~zero_signs_differ) | np.isinf(slack)
         if excused is not None:

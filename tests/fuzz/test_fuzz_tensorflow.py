@@ -101,6 +101,18 @@ def test_where_tensorflow_is_further_from_the_float64_value_graphc_is_not_wrong(
     assert tensorflow_oracle.compare("g", np.float32([np.inf]), np.float32([3e27]), 0.0, truth=[3e27])
 
 
+def test_where_graphc_is_the_float64_value_exactly_an_infinite_one_stands():
+    # The fuzz-tf finding: -1.38 / SigmoidGrad(1 / (sigmoid(-0.0) + 0.5), -5e37). The reciprocal of 1.0 is 1.0 in
+    # graphc and both references, so SigmoidGrad's 1 - y is 0 and the quotient inf; TF's vector code gives
+    # 0.99999994 there and 4.6e-31 at the end.
+    graphc, tensorflow = np.float32([np.inf, 2.0]), np.float32([4.6185027e-31, 2.0])
+    assert tensorflow_oracle.compare("q", graphc, tensorflow, 0.0) is not None
+    assert tensorflow_oracle.compare("q", graphc, tensorflow, 0.0, truth=np.float64([np.inf, 2.0])) is None
+    # The other way round, or against a finite truth, graphc's infinity is wrong.
+    assert tensorflow_oracle.compare("q", graphc, tensorflow, 0.0, truth=np.float64([4.6e-31, 2.0])) is not None
+    assert tensorflow_oracle.compare("q", tensorflow, graphc, 0.0, truth=np.float64([np.inf, 2.0])) is not None
+
+
 def test_ill_conditioned_elements_get_their_perturbations_movement():
     # 1e30 + 1 - 1e30 is 0 or 1 depending on the order; moving 1e30 by an ulp moves the result by 1e23.
     moved = tensorflow_oracle.movement(np.array([0.0, 2.0]), np.array([1e23, 2.0]))
