@@ -163,6 +163,17 @@ class _Fusion:
                 return False
         return True
 
+    def _reads_no_main_pass_value(self, j: int, kernel: _Kernel) -> bool:
+        """Veto for reduce kernels: their epilogue is a second pass, over the result, so it cannot read a
+        value of the main pass (the members before the reduction), which lives in registers. Shapes allow
+        such a read only where the reduction keeps its input's shape (its axes have size 1)."""
+        if kernel.kind != "reduce":
+            return True
+        reduction = next(n for n, m in enumerate(kernel.members)
+                         if fusion_of(self.instructions[m]) is FusionClass.REDUCE)
+        main_pass = set(kernel.members[:reduction])
+        return not any(self._producer(v) in main_pass for v in self.instructions[j].values)
+
     @staticmethod
     def _has_room(kernel: _Kernel) -> bool:
         return len(kernel.members) < MAX_KERNEL_INSTRUCTIONS
@@ -216,7 +227,7 @@ class _Fusion:
                 kernel = self._latest_producer_kernel(j) or self._kernel_for_free_op(j)
                 if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape
                         and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)
-                        and self._fits_matrix_view(j, kernel)):
+                        and self._fits_matrix_view(j, kernel) and self._reads_no_main_pass_value(j, kernel)):
                     self._add(j, kernel)
                 else:
                     self._new_kernel(j, "loop", inst.result.type.shape)

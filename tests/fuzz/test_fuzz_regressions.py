@@ -141,3 +141,13 @@ def test_bias_add_gradient_of_a_tensor_of_unknown_rank():
     y = tf.nn.bias_add(x, bias)
     values = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
     assert_matches_reference(tf.gradients(tf.reduce_sum(y * y), [x, bias]), {x: values})
+
+
+def test_an_elementwise_op_after_a_shape_keeping_reduction_reads_no_register_value():
+    # reduce_prod over an axis of size 1 keeps its input's shape, so sin(m) of the same shape joined its kernel
+    # as the epilogue (a second pass, over the result) and read m, which the first pass keeps in registers:
+    # AssertionError at compile time (fuzz-tf, gradients float64).
+    a, b = tf.placeholder(tf.float64, [1]), tf.placeholder(tf.float64, [])
+    m = tf.maximum(a, b)
+    loss = tf.reduce_sum(tf.reduce_prod(tf.floor(m), [0], keepdims=True)) + tf.reduce_sum(tf.sin(m))
+    assert_matches_reference([loss] + tf.gradients(loss, [a, b]), {a: np.array([0.3]), b: np.float64(-0.2)})
