@@ -39,7 +39,7 @@ from graphc.frontend import nest
 from graphc.frontend.function_graph import FunctionGraph, function_argument_p
 from graphc.frontend.graph import Operation, Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
 from graphc.frontend.static_value import static_value
-from graphc.ops import array_ops, math_ops
+from graphc.ops import array_ops, loop_expansion, math_ops
 
 # -- the IR's structured instructions and their parameters ------------------------------------------
 
@@ -448,14 +448,40 @@ def _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, ba
 
         cond_graph = _build_function(f"{scope}cond", outer, types, cond_fn)
         body_graph = _build_function(f"{scope}body", outer, types, body_fn)
+        relaxed = [j for j, (t, invariant) in enumerate(zip(flat, invariants), start=1)
+                   if loop_expansion.changes_shape(t._dims, invariant)]
+        refusal = None
+        if relaxed:
+            expansion = loop_expansion.expand(scope[:-1] if scope else "while_loop", cond_graph, body_graph,
+                                              [counter] + flat, relaxed, rows)
+            if expansion.results is not None:
+                return _expanded_results(expansion.results[1:], invariants, structure, back_prop,
+                                         not return_same_structure)
+            refusal = expansion.refusal
         carried = 1 + len(flat)
         saved = tuple(range(1, carried)) if back_prop and rows is not None else ()
         attrs = {"carried": carried, "shape_invariants": (None,) + tuple(invariants), "saved": saved,
                  "rows": rows, "parallel_iterations": parallel_iterations, "back_prop": bool(back_prop)}
         op = _control_flow_op(while_p, [counter] + flat, {"cond": cond_graph, "body": body_graph}, attrs,
                               name=scope + "While/" if scope else "While")
+        op.expansion_refusal = refusal  # why it is not expanded, for lowering's error if its shapes change
     results = list(op.outputs[1:carried])
     if len(results) == 1 and not return_same_structure:
+        return results[0]
+    return nest.pack_sequence_as(structure, results)
+
+
+def _expanded_results(values: list, invariants: list, structure, back_prop: bool, alone: bool):
+    """The results of an expanded loop (ops/loop_expansion.py) as TF1's loop gives them: `Exit` tensors whose
+    static shape is the loop variable's invariant (`(?, 2)`), whatever the last copy's; with back_prop=False
+    no gradient flows through them, as through TF1's loop."""
+    forward = array_ops.identity if back_prop else array_ops.stop_gradient
+    results = []
+    for value, invariant in zip(values, invariants):
+        result = forward(value, name="Exit")
+        result._dims = invariant  # less specific than the value's: lowering binds the real shape again
+        results.append(result)
+    if len(results) == 1 and alone:
         return results[0]
     return nest.pack_sequence_as(structure, results)
 

@@ -1,0 +1,235 @@
+"""Expanding a `tf.while_loop` whose loop variables change shape into one copy of its body per iteration.
+
+graphc's IR has static shapes and a native loop keeps each loop variable in one buffer
+of one shape, so a loop variable whose shape invariant lets its shape change across
+iterations (`tf.concat([m, m], 0)` under `TensorShape([None, 2])`) cannot be a `While`.
+When the loop's trip count is fixed by values known when the graph is built (its cond
+reads loop variables that start from constants and that the body computes from
+constants, or a constant `maximum_iterations` stops it), `tf.while_loop` builds instead
+that many copies of the body in the enclosing graph, each with its own static shapes:
+the gradient, the passes and the backend then see ordinary ops. This is done where TF1
+builds the loop (not as an IR pass) because `tf.gradients` differentiates the graph,
+before any shape is bound.
+
+The copies are made from the body function already built (`replay`), so the Python
+`body` runs once, as in TF1 (a `tf.get_variable` in it creates one variable). Deciding
+runs the loop on the graph first and is undone (`Graph.undone_on_error`): the loop
+expands when the cond of every iteration has a value known when the graph is built
+and an iteration gives a loop variable a shape known to differ from its first
+value's. Any other loop stays a native loop: where its shapes turn out to change when
+the step compiles, lowering refuses it with the reason kept here (`refusal`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Optional
+
+from graphc.core.registry import Role
+from graphc.core.tensor_shape import format_dims
+from graphc.frontend.function_graph import FunctionGraph, function_argument_p
+from graphc.frontend.graph import Operation, Tensor, get_default_graph
+from graphc.frontend.static_value import static_value
+
+# Ops an expansion may add: iterations x body ops. Each op becomes IR instructions and (unfused)
+# a kernel LLVM compiles; at about 1 ms of compile time per op on this machine, 20,000 ops keep a
+# step's compile time within tens of seconds, beyond which a native loop with fixed shapes (padding
+# the loop variable to its largest size) is the better program. It also stops a cond that never
+# turns false.
+MAX_EXPANDED_OPS = 20_000
+
+
+@dataclass
+class Expansion:
+    """`results`: the loop variables after the last iteration (the counter first), or None when the loop
+    stays a native loop; `refusal`: then why graphc could not expand it (for lowering's error)."""
+
+    results: Optional[list] = None
+    refusal: Optional[str] = None
+    iterations: int = 0
+    copies: list = field(default_factory=list)
+
+
+class _Abandon(Exception):
+    """Raised inside the trial run to undo the ops it added."""
+
+
+def changes_shape(entry_dims, invariant) -> bool:
+    """Whether the shape invariant leaves open a dimension the first value has (the shape may change)."""
+    if entry_dims is None:
+        return False
+    if invariant is None:
+        return True
+    return len(invariant) != len(entry_dims) or any(i is None and d is not None for i, d in zip(invariant, entry_dims))
+
+
+def expand(loop_name: str, cond: FunctionGraph, body: FunctionGraph, entry: list, relaxed: list,
+           maximum_iterations: Optional[int]) -> Expansion:
+    """Expands the loop of `cond` and `body` (functions of `entry`: the counter, then the flat loop
+    variables) in the default graph if a loop variable of `relaxed` (indices into `entry`) changes shape
+    in it and its trip count is known (module docstring); else returns the refusal for lowering."""
+    graph = get_default_graph()
+    size = body_size(body)
+    trial, expands = Expansion(), False
+    try:
+        with graph.undone_on_error():
+            expands = _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, size, trial)
+            raise _Abandon()
+    except _Abandon:
+        pass
+    if not expands:
+        return trial
+    values, first = list(entry), {id(t) for t in entry}
+    for k in range(trial.iterations):
+        # The first copy has the body's names (TF1's `while/add`), copy k those in `while/iteration_k/`.
+        with graph.name_scope(f"iteration_{k}") if k else contextlib.nullcontext():
+            values = replay(body, values, after=[v.op for v in values if id(v) not in first])
+    return Expansion(results=values, iterations=trial.iterations)
+
+
+def _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, size, trial: Expansion) -> bool:
+    """Runs the loop on the graph: whether it expands (into trial.iterations copies: a copy gives a loop
+    variable a shape known to differ from its first value's), else sets trial.refusal where it could not
+    find out or could not expand (None where no shape changes)."""
+    values, memo, changed = list(entry), {}, False  # one memo: each iteration's values build on the last's
+    for k in itertools.count():
+        if maximum_iterations is not None and k >= maximum_iterations:
+            break
+        predicate = replay(cond, values)[0]
+        value = static_value(predicate, lambda t: t._dims, memo)
+        if value is None:
+            trial.refusal = _count_unknown(loop_name, cond, predicate, values, entry)
+            return False
+        if not value:
+            break
+        if (k + 1) * size > MAX_EXPANDED_OPS:
+            trial.refusal = (f"expanding {loop_name} would make more than {MAX_EXPANDED_OPS} ops ({size} ops in "
+                             f"its body, over {k + 1} iterations and more): graphc caps an expansion at "
+                             f"{MAX_EXPANDED_OPS} ops, whose compile time already reaches tens of seconds")
+            return False
+        following = replay(body, values)
+        unknown = [j for j in relaxed if _unknown(entry[j]._dims, following[j]._dims)]
+        if unknown and not changed:
+            trial.refusal = _unknown_shapes(loop_name, unknown[0], entry, following, k + 1)
+            return False
+        changed = changed or any(_differ(entry[j]._dims, following[j]._dims) for j in relaxed)
+        values = following
+        trial.iterations = k + 1
+    # A loop that runs no iteration expands too: as a native loop, its body's shapes would still be checked.
+    return changed or trial.iterations == 0
+
+
+def replay(function: FunctionGraph, arguments: list, after: Optional[list] = None) -> list:
+    """The outputs of `function` computed again in the default graph from `arguments` (its loop
+    variables; the tensors it captures stand for themselves), with its ops' names, scopes and control
+    dependencies. `after`: ops every copied op not fed by another copied op runs after (the previous
+    iteration's results: an iteration's reads and writes of variables follow the ones before, as TF1's
+    loop frame orders them)."""
+    mapped = {id(a): t for a, t in zip(function.inputs, arguments)}
+    mapped.update((id(a), source) for source, a in function.captures)
+    copied: dict = {}  # id(function op) -> its copy
+    target = get_default_graph()
+    prefix = function._name_stack + "/" if function._name_stack else ""
+    for op in function.get_operations():
+        if op.op_def is function_argument_p:
+            continue
+        inputs = [mapped[id(t)] for t in op.inputs]
+        controls = [_control(c, mapped, copied) for c in op.control_inputs]
+        if after and not any(id(t.op) in copied for t in op.inputs):
+            controls += after
+        name = op.name[len(prefix):] if op.name.startswith(prefix) else op.name
+        with target.control_dependencies([c for c in controls if c is not None]):
+            copy = target.create_op(op.op_def, inputs, dict(op.attrs), name=name)
+        copied[id(op)] = copy
+        mapped.update((id(t), c) for t, c in zip(op.outputs, copy.outputs))
+    return [mapped[id(t)] for t in function.outputs]
+
+
+def _control(op: Operation, mapped: dict, copied: dict) -> Optional[Operation]:
+    if op.op_def is function_argument_p:
+        return mapped[id(op.outputs[0])].op
+    return copied.get(id(op))
+
+
+def body_size(function: FunctionGraph) -> int:
+    """The ops of `function`, those of the functions inside it included (an expansion copies them all)."""
+    total = 0
+    for op in function.get_operations():
+        if op.op_def is function_argument_p:
+            continue
+        total += 1
+        if op.op_def.role is Role.CONTROL_FLOW:
+            total += sum(body_size(v) for v in op.attrs.values() if isinstance(v, FunctionGraph))
+    return total
+
+
+def _differ(a, b) -> bool:
+    """Whether shapes a and b are known to differ."""
+    if a is None or b is None:
+        return False
+    return len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b))
+
+
+def _unknown(a, b) -> bool:
+    return a is None or b is None or None in a or None in b
+
+
+def _unknown_shapes(loop_name, j: int, entry, following, iterations: int) -> str:
+    return (f"graphc expands {loop_name} into one copy of its body per iteration only where the shapes an "
+            f"iteration gives its loop variables are known when the graph is built; {entry[j].name} enters "
+            f"with shape {format_dims(entry[j]._dims)} and has shape {format_dims(following[j]._dims)} after "
+            f"{iterations} iteration(s) as far as the graph knows")
+
+
+def _count_unknown(loop_name, cond: FunctionGraph, predicate: Tensor, values: list, entry: list) -> str:
+    """The refusal of a loop whose trip count is not fixed by constants: the loop variables its cond reads
+    and the value (a fed tensor, a variable) the count depends on."""
+    memo: dict = {}
+    dims = lambda t: t._dims  # noqa: E731
+    read = [j for j, a in enumerate(cond.inputs[:len(values)]) if _reaches(cond.outputs[0], a)]
+    unknown = [j for j in read if j > 0 and static_value(values[j], dims, memo) is None]
+    source = _dynamic_source(predicate, dims, memo)
+    if unknown:
+        variables = f"loop variable {unknown[0] - 1} ({entry[unknown[0]].name}), whose value depends on {source}"
+    else:
+        variables = f"{source}"
+    return (f"graphc expands {loop_name} into one copy of its body per iteration, each with its own static "
+            f"shapes, which needs the loop's trip count fixed by values known when the graph is built (as XLA "
+            f"and JAX's lax.while_loop need fixed shapes); the loop's cond depends on {variables}. Compute the "
+            f"count from constants or give a constant maximum_iterations the cond cannot stop earlier, or "
+            f"keep the loop variable's shape fixed (pad it to its largest size)")
+
+
+def _reaches(tensor: Tensor, target: Tensor) -> bool:
+    pending, seen = [tensor], set()
+    while pending:
+        t = pending.pop()
+        if t is target:
+            return True
+        if id(t.op) in seen:
+            continue
+        seen.add(id(t.op))
+        pending.extend(t.op.inputs)
+    return False
+
+
+def _dynamic_source(tensor: Tensor, dims, memo) -> str:
+    """The first value `tensor` depends on that is not known when the graph is built: a fed placeholder,
+    a variable, a random or other stateful op."""
+    pending, seen = [tensor], set()
+    while pending:
+        t = pending.pop()
+        if id(t.op) in seen or static_value(t, dims, memo) is not None:
+            continue
+        seen.add(id(t.op))
+        role, effects = t.op.op_def.role, t.op.op_def.effects
+        if role is Role.PLACEHOLDER:
+            return f"the fed value {t.name}"
+        if role is Role.VARIABLE:
+            return f"the variable {t.op.name}"
+        if effects.stateful or not t.op.inputs:
+            return f"{t.name} ({t.op.type}, not computed before the run)"
+        pending.extend(reversed(t.op.inputs))
+    return f"{tensor.name}"
