@@ -23,6 +23,10 @@ of a step that has no gradient (DCE). Without a maximum_iterations known when
 the graph is built there are no buffers: the gradient loop computes iteration
 t's values again from the loop's first values (O(trip count²) body runs).
 
+A loop whose loop variables change shape (`shape_invariants`) is no `While`: when its
+trip count is fixed by constants, `tf.while_loop` expands it into copies of its body
+(ops/loop_expansion.py).
+
 `If`'s gradient is an `If` on the same predicate whose branches differentiate the
 forward branches: the gradient flows through the branch taken only.
 """
@@ -36,7 +40,7 @@ from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import TensorShape, as_dims, format_dims, merge_dims
 from graphc.frontend import nest
-from graphc.frontend.function_graph import FunctionGraph, function_argument_p
+from graphc.frontend.function_graph import FunctionGraph, function_argument_p, replay
 from graphc.frontend.graph import Operation, Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
 from graphc.frontend.static_value import static_value
 from graphc.ops import array_ops, loop_expansion, math_ops
@@ -204,20 +208,6 @@ def _control_flow_op(op_def: OpDef, leading: list, functions: dict, attrs: dict,
     return get_default_graph().create_op(op_def, inputs, attrs, name=name)
 
 
-def _replay(graph: FunctionGraph, arguments: list) -> list:
-    """The outputs of `graph` computed again in the default graph (a function being built), from
-    `arguments` in place of its inputs: the forward pass a gradient function differentiates."""
-    mapped = {id(a): t for a, t in zip(graph.inputs, arguments)}
-    target = get_default_graph()
-    for op in graph.get_operations():
-        if op.op_def is function_argument_p:
-            continue
-        copy = target.create_op(op.op_def, [mapped[id(t)] for t in op.inputs], dict(op.attrs),
-                                name=op.name.rpartition("/")[2])
-        mapped.update((id(t), c) for t, c in zip(op.outputs, copy.outputs))
-    return [mapped[id(t)] for t in graph.outputs]
-
-
 # Set by graphc.autodiff when it loads (autodiff is built on the op families, so they cannot import it):
 # tf.gradients, which the gradients of While and If apply to their functions, and the same building its
 # ops in a given graph (a While's gradient body differentiating the forward body where it is).
@@ -330,7 +320,7 @@ def _if_grad(op, *grads):
         def gradient_branch(graph=graph, indices=indices):
             function = get_default_graph()
             arguments = [function.capture(op.inputs[i]) for i in indices]
-            outputs = _replay(graph, arguments)
+            outputs = replay(graph, arguments)
             ys = [y for y in outputs if _is_float(y)]
             ys_grads = [g for y, g in zip(outputs, grads) if _is_float(y)]
             xs = [function.capture(x) for x in captured]
