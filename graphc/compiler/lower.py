@@ -72,7 +72,8 @@ class LoweredStep:
 
 
 def rng_name(op: Operation) -> str:
-    return f"rng:{op.name}"
+    # The copies of a random op in an expanded loop share its first copy's state (ops/loop_expansion.py).
+    return f"rng:{getattr(op, 'random_stream', None) or op.name}"
 
 
 def _may_fail(op: Operation) -> bool:

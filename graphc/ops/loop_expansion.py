@@ -14,10 +14,12 @@ before any shape is bound.
 The copies are made from the body function already built (`replay`), so the Python
 `body` runs once, as in TF1 (a `tf.get_variable` in it creates one variable). Deciding
 runs the loop on the graph first and is undone (`Graph.undone_on_error`): the loop
-expands when the cond of every iteration has a value known when the graph is built
-and an iteration gives a loop variable a shape known to differ from its first
-value's. Any other loop stays a native loop: where its shapes turn out to change when
-the step compiles, lowering refuses it with the reason kept here (`refusal`).
+expands when the cond of every iteration has a value known when the graph is built,
+and an iteration gives a loop variable a shape that differs from its first value's
+or is not known when the graph is built (an expansion is right whatever the shape
+turns out to be, a native loop only if it keeps it). Any other loop stays a native
+loop: where its shapes turn out to change when the step compiles, lowering refuses
+it with the reason kept here (`refusal`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 from graphc.core.registry import Role
-from graphc.core.tensor_shape import format_dims
 from graphc.frontend.function_graph import FunctionGraph, function_argument_p, replay
 from graphc.frontend.graph import Tensor, get_default_graph
 from graphc.frontend.static_value import static_value
@@ -81,10 +82,18 @@ def expand(loop_name: str, cond: FunctionGraph, body: FunctionGraph, entry: list
     if not expands:
         return trial
     values, first = list(entry), {id(t) for t in entry}
+    originals = [op for op in body.get_operations() if op.op_def is not function_argument_p]
+    streams: dict = {}  # id(random op of the body) -> the name of its first copy, whose state all copies draw from
     for k in range(trial.iterations):
+        before = len(graph.get_operations())
         # The first copy has the body's names (TF1's `while/add`), copy k those in `while/iteration_k/`.
         with graph.name_scope(f"iteration_{k}") if k else contextlib.nullcontext():
             values = replay(body, values, after=[v.op for v in values if id(v) not in first])
+        for original, copy in zip(originals, graph.get_operations()[before:]):  # replay copies them in order
+            if original.op_def.effects.random:
+                # One random state for the copies (lowering's `rng_name`): iteration k draws the op's k-th
+                # numbers, as the op running k times in a loop does, not the same numbers k times.
+                copy.random_stream = streams.setdefault(id(original), copy.name)
     return Expansion(results=values, iterations=trial.iterations)
 
 
@@ -109,11 +118,7 @@ def _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, size, tria
                              f"{MAX_EXPANDED_OPS} ops, past which compiling takes more than ten seconds")
             return False
         following = replay(body, values)
-        unknown = [j for j in relaxed if _unknown(entry[j]._dims, following[j]._dims)]
-        if unknown and not changed:
-            trial.refusal = _unknown_shapes(loop_name, unknown[0], entry, following, k + 1)
-            return False
-        changed = changed or any(_differ(entry[j]._dims, following[j]._dims) for j in relaxed)
+        changed = changed or any(not _same(entry[j]._dims, following[j]._dims) for j in relaxed)
         values = following
         trial.iterations = k + 1
     # A loop that runs no iteration expands too: as a native loop, its body's shapes would still be checked.
@@ -132,22 +137,10 @@ def body_size(function: FunctionGraph) -> int:
     return total
 
 
-def _differ(a, b) -> bool:
-    """Whether shapes a and b are known to differ."""
-    if a is None or b is None:
-        return False
-    return len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b))
-
-
-def _unknown(a, b) -> bool:
-    return a is None or b is None or None in a or None in b
-
-
-def _unknown_shapes(loop_name, j: int, entry, following, iterations: int) -> str:
-    return (f"graphc expands {loop_name} into one copy of its body per iteration only where the shapes an "
-            f"iteration gives its loop variables are known when the graph is built; {entry[j].name} enters "
-            f"with shape {format_dims(entry[j]._dims)} and has shape {format_dims(following[j]._dims)} after "
-            f"{iterations} iteration(s) as far as the graph knows")
+def _same(a, b) -> bool:
+    """Whether shapes a and b are known to be the same (a shape partly unknown may change: the loop then
+    expands, which is right whatever the shapes turn out to be)."""
+    return a is not None and b is not None and None not in a and tuple(a) == tuple(b)
 
 
 def _count_unknown(loop_name, cond: FunctionGraph, predicate: Tensor, values: list, entry: list) -> str:

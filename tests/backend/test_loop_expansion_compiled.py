@@ -145,3 +145,41 @@ def test_minimize_through_an_expanded_loop_trains_a_variable():
         for _ in range(20):
             sess.run(train)
         assert sess.run(loss) < 0.5 * before
+
+
+def test_a_random_op_in_an_expanded_body_draws_what_it_draws_in_a_native_loop():
+    """The copies share the op's random state: iteration k draws its k-th numbers (not the same k times),
+    as the op running in a native loop does, and the next run goes on from there."""
+    _, grown = tf.while_loop(lambda i, m: i < 3, lambda i, m: (i + 1, tf.concat([m, tf.random_uniform([1, 2], seed=5)], 0)),
+                             [0, tf.zeros([0, 2])], shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])])
+
+    def native_body(i, rows):
+        return i + 1, rows + tf.expand_dims(tf.one_hot(i, 3), 1) * tf.random_uniform([1, 2], seed=5)
+
+    _, native = tf.while_loop(lambda i, rows: i < 3, native_body, [0, tf.zeros([3, 2])])
+    assert grown.op.type == "Identity" and native.op.type == "While"
+    with tf.Session() as sess:
+        first, second = sess.run([grown, native]), sess.run([grown, native])
+    np.testing.assert_array_equal(first[0], first[1])
+    np.testing.assert_array_equal(second[0], second[1])
+    assert len({tuple(row) for row in np.concatenate([first[0], second[0]])}) == 6
+
+
+def test_gradient_through_a_loop_and_a_cond_inside_an_expanded_body_vs_finite_differences():
+    x = tf.placeholder(tf.float64, [1, 2])
+
+    def body(i, m):
+        last = m[-1:]
+        inner = tf.while_loop(lambda k, v: k < 2, lambda k, v: (k + 1, tf.sin(v) * 1.1), [0, last])[1]
+        return i + 1, tf.concat([m, tf.cond(tf.reduce_sum(last) > 0.0, lambda: inner * 2.0, lambda: inner - 1.0)], 0)
+
+    _, m = tf.while_loop(lambda i, m: i < 3, body, [0, x],
+                         shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])])
+    loss = tf.reduce_sum(m * m)
+    gradient, = tf.gradients(loss, [x])
+    at = np.array([[0.3, 0.4]])
+    with tf.Session() as sess:
+        got = sess.run(gradient, {x: at})
+        expected = numeric_gradient(lambda v: sess.run(loss, {x: v}), at.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(interpret_graph([gradient], {x: at})[0], got, rtol=1e-12)

@@ -112,6 +112,17 @@ def test_a_relaxed_invariant_whose_shape_does_not_change_stays_a_native_loop():
         np.testing.assert_array_equal(interpret_graph([known], feeds)[0], np.full((3, 2), 32.0))
 
 
+def test_a_shape_not_known_when_the_graph_is_built_expands():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 2], name="x")
+        _, m = tf.while_loop(lambda i, m: i < 2, lambda i, m: (i + 1, tf.concat([m, x], 0)), [0, tf.ones([1, 2])],
+                             shape_invariants=_GROWING)
+        assert m.op.type == "Identity"
+        feeds = {x: np.full((3, 2), 2.0, np.float32)}
+        assert "while" not in _instructions([m], feeds)
+        np.testing.assert_array_equal(interpret_graph([m], feeds)[0][:, 0], [1.0] + [2.0] * 6)
+
+
 def test_a_trip_count_from_a_fed_value_is_refused_naming_the_loop_variable_and_the_value():
     with tf.Graph().as_default():
         n = tf.placeholder(tf.int32, [], name="n")
