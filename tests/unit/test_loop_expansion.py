@@ -159,3 +159,24 @@ def test_the_expansion_is_capped(monkeypatch):
         _, m = tf.while_loop(lambda i, m: i >= 0, _doubling, [0, tf.ones([1, 2])], shape_invariants=_GROWING)
         with pytest.raises(tf.errors.UnimplementedError, match="caps an expansion at 40 ops"):
             lower([m], {})
+
+
+def test_a_loop_expanded_in_a_cond_branch_and_in_a_loop_body():
+    """In a function the copies are the function's ops; the branch captures w once (for the body)."""
+    with tf.Graph().as_default():
+        w = tf.placeholder(tf.float32, [1, 2])
+        p = tf.placeholder(tf.bool, [])
+
+        def grown(start):
+            return tf.while_loop(lambda i, m: i < 3, lambda i, m: (i + 1, tf.concat([m, m[-1:] * w], 0)),
+                                 [0, start], shape_invariants=_GROWING)[1]
+
+        r = tf.cond(p, lambda: tf.reduce_sum(grown(tf.ones([1, 2])), 0), lambda: w[0] * 0.0)
+        then = r.op.attrs["then"]
+        assert [source for source, _ in then.captures] == [w] and len(then.inputs) == 1
+        o = tf.while_loop(lambda j, a: j < 2, lambda j, a: (j + 1, tf.reduce_sum(grown(tf.ones([1, 2]) * a)) * 0.1),
+                          [0, 1.0])[1]
+        feeds = {w: np.array([[2.0, 3.0]], np.float32), p: True}
+        got = interpret_graph([r, o], feeds)
+        np.testing.assert_allclose(got[0], [15.0, 40.0])
+        np.testing.assert_allclose(got[1], 30.25)
