@@ -196,8 +196,8 @@ class _Lowering:
                 if tuple(after.dims or ()) != tuple(before.dims or ()) or after.dims is None:
                     # tf.while_loop expands a loop whose shapes change when it can (ops/loop_expansion.py)
                     why = getattr(op, "expansion_refusal", None) or (
-                        "graphc expands such a loop into copies of its body only where a loop variable's shape_invariants "
-                        "leave open a size its first value has when the graph is built")
+                        "graphc expands such a loop into copies of its body only where a loop variable's "
+                        "shape_invariants leave open a size its first value has when the graph is built")
                     raise errors.UnimplementedError(
                         None, op, f"loop variable {t.name} of {op.name} enters the loop with shape "
                                   f"{format_dims_as_list(before.dims)} and has shape "

@@ -370,7 +370,8 @@ def _deferred_cond(pred, fn, otherwise, strict):
 def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
                swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
     """`tf.while_loop`: runs `body` while `cond` is true, on nested structures of loop variables; a
-    `While` op, compiled to a native loop (see the module docstring)."""
+    `While` op, compiled to a native loop (see the module docstring), or, where `shape_invariants` let a
+    loop variable's shape change and it does, copies of the body (ops/loop_expansion.py)."""
     return _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, back_prop, name,
                        maximum_iterations, return_same_structure, counted=False)
 

@@ -113,8 +113,8 @@ def _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, size, tria
         if not value:
             break
         if (k + 1) * size > MAX_EXPANDED_OPS:
-            trial.refusal = (f"expanding {loop_name} would make more than {MAX_EXPANDED_OPS} ops ({size} ops in "
-                             f"its body, over {k + 1} iterations and more): graphc caps an expansion at "
+            trial.refusal = (f"expanding the loop {loop_name} would make more than {MAX_EXPANDED_OPS} ops ({size} "
+                             f"ops in its body, over {k + 1} iterations and more): graphc caps an expansion at "
                              f"{MAX_EXPANDED_OPS} ops, past which compiling takes more than ten seconds")
             return False
         following = replay(body, values)
@@ -155,7 +155,7 @@ def _count_unknown(loop_name, cond: FunctionGraph, predicate: Tensor, values: li
         variables = f"loop variable {unknown[0] - 1} ({entry[unknown[0]].name}), whose value depends on {source}"
     else:
         variables = f"{source}"
-    return (f"graphc expands {loop_name} into one copy of its body per iteration, each with its own static "
+    return (f"graphc expands the loop {loop_name} into one copy of its body per iteration, each with its own static "
             f"shapes, which needs the loop's trip count fixed by values known when the graph is built (as XLA "
             f"and JAX's lax.while_loop need fixed shapes); the loop's cond depends on {variables}. Compute the "
             f"count from constants or give a constant maximum_iterations the cond cannot stop earlier, or "

@@ -150,8 +150,11 @@ def test_minimize_through_an_expanded_loop_trains_a_variable():
 def test_a_random_op_in_an_expanded_body_draws_what_it_draws_in_a_native_loop():
     """The copies share the op's random state: iteration k draws its k-th numbers (not the same k times),
     as the op running in a native loop does, and the next run goes on from there."""
-    _, grown = tf.while_loop(lambda i, m: i < 3, lambda i, m: (i + 1, tf.concat([m, tf.random_uniform([1, 2], seed=5)], 0)),
-                             [0, tf.zeros([0, 2])], shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])])
+    def body(i, m):
+        return i + 1, tf.concat([m, tf.random_uniform([1, 2], seed=5)], 0)
+
+    _, grown = tf.while_loop(lambda i, m: i < 3, body, [0, tf.zeros([0, 2])],
+                             shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])])
 
     def native_body(i, rows):
         return i + 1, rows + tf.expand_dims(tf.one_hot(i, 3), 1) * tf.random_uniform([1, 2], seed=5)

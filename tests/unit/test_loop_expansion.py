@@ -153,7 +153,7 @@ def test_the_expansion_is_capped(monkeypatch):
     monkeypatch.setattr(loop_expansion, "MAX_EXPANDED_OPS", 40)
     with tf.Graph().as_default():
         _, m = tf.while_loop(lambda i, m: i < 100, _doubling, [0, tf.ones([1, 2])], shape_invariants=_GROWING)
-        with pytest.raises(tf.errors.UnimplementedError, match="expanding while would make more than 40 ops"):
+        with pytest.raises(tf.errors.UnimplementedError, match="expanding the loop while would make more than 40 ops"):
             lower([m], {})
         # a cond that never turns false stops at the cap too, instead of expanding for ever
         _, m = tf.while_loop(lambda i, m: i >= 0, _doubling, [0, tf.ones([1, 2])], shape_invariants=_GROWING)
