@@ -72,7 +72,8 @@ class LoweredStep:
 
 
 def rng_name(op: Operation) -> str:
-    return f"rng:{op.name}"
+    # The copies of a random op in an expanded loop share its first copy's state (ops/loop_expansion.py).
+    return f"rng:{getattr(op, 'random_stream', None) or op.name}"
 
 
 def _may_fail(op: Operation) -> bool:
@@ -193,12 +194,15 @@ class _Lowering:
             carried = op.attrs["carried"]
             for t, before, after in zip(op.inputs[1:carried], in_types[1:carried], yielded["body"][1:]):
                 if tuple(after.dims or ()) != tuple(before.dims or ()) or after.dims is None:
+                    # tf.while_loop expands a loop whose shapes change when it can (ops/loop_expansion.py)
+                    why = getattr(op, "expansion_refusal", None) or (
+                        "graphc expands such a loop into copies of its body only where a loop variable's "
+                        "shape_invariants leave open a size its first value has when the graph is built")
                     raise errors.UnimplementedError(
                         None, op, f"loop variable {t.name} of {op.name} enters the loop with shape "
                                   f"{format_dims_as_list(before.dims)} and has shape "
-                                  f"{format_dims_as_list(after.dims)} after an iteration: graphc keeps each "
-                                  "loop variable in one buffer of one shape, and has no loop variables whose "
-                                  "shape changes across iterations")
+                                  f"{format_dims_as_list(after.dims)} after an iteration: a native loop keeps "
+                                  f"each loop variable in one buffer of one shape, and {why}")
             outputs = list(in_types[:carried])
             rows = op.attrs["rows"]
             outputs += [TensorType(outputs[j].dtype, (rows,) + tuple(outputs[j].dims)) for j in op.attrs["saved"]]

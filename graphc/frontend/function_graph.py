@@ -17,9 +17,11 @@ control-flow contexts.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from graphc.core import registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, OpDef, Role, TensorType
-from graphc.frontend.graph import Graph, Tensor
+from graphc.frontend.graph import Graph, Operation, Tensor, get_default_graph
 
 function_argument_p = registry.register(OpDef(
     name="function_argument", tf_type="_Arg", role=Role.PLACEHOLDER, gradient=NOT_DIFFERENTIABLE,
@@ -99,3 +101,35 @@ def outermost_graph(graph: Graph) -> Graph:
     while isinstance(graph, FunctionGraph):
         graph = graph.outer_graph
     return graph
+
+
+def replay(function: FunctionGraph, arguments: list, after: Optional[list] = None) -> list:
+    """The outputs of `function` computed again in the default graph from `arguments` in place of its first
+    inputs (the tensors it captures beyond those stand for themselves), with its ops' names, scopes and
+    control dependencies: an expanded loop's copies, and the forward pass a cond's gradient differentiates.
+    `after`: ops every copied op not fed by another copied op runs after (the previous iteration's results:
+    an iteration's reads and writes of variables follow the ones before, as TF1's loop frame orders them)."""
+    mapped = {id(a): source for source, a in function.captures}
+    mapped.update((id(a), t) for a, t in zip(function.inputs, arguments))
+    copied: dict = {}  # id(function op) -> its copy
+    target = get_default_graph()
+    prefix = function._name_stack + "/" if function._name_stack else ""
+    for op in function.get_operations():
+        if op.op_def is function_argument_p:
+            continue
+        inputs = [mapped[id(t)] for t in op.inputs]
+        controls = [_control(c, mapped, copied) for c in op.control_inputs]
+        if after and not any(id(t.op) in copied for t in op.inputs):
+            controls += after
+        name = op.name[len(prefix):] if op.name.startswith(prefix) else op.name
+        with target.control_dependencies([c for c in controls if c is not None]):
+            copy = target.create_op(op.op_def, inputs, dict(op.attrs), name=name)
+        copied[id(op)] = copy
+        mapped.update((id(t), c) for t, c in zip(op.outputs, copy.outputs))
+    return [mapped[id(t)] for t in function.outputs]
+
+
+def _control(op: Operation, mapped: dict, copied: dict) -> Optional[Operation]:
+    if op.op_def is function_argument_p:
+        return mapped[id(op.outputs[0])].op
+    return copied.get(id(op))

@@ -23,6 +23,10 @@ of a step that has no gradient (DCE). Without a maximum_iterations known when
 the graph is built there are no buffers: the gradient loop computes iteration
 t's values again from the loop's first values (O(trip count²) body runs).
 
+A loop whose loop variables change shape (`shape_invariants`) is no `While`: when its
+trip count is fixed by constants, `tf.while_loop` expands it into copies of its body
+(ops/loop_expansion.py).
+
 `If`'s gradient is an `If` on the same predicate whose branches differentiate the
 forward branches: the gradient flows through the branch taken only.
 """
@@ -36,10 +40,10 @@ from graphc.core import dtypes, registry
 from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.tensor_shape import TensorShape, as_dims, format_dims, merge_dims
 from graphc.frontend import nest
-from graphc.frontend.function_graph import FunctionGraph, function_argument_p
+from graphc.frontend.function_graph import FunctionGraph, function_argument_p, replay
 from graphc.frontend.graph import Operation, Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
 from graphc.frontend.static_value import static_value
-from graphc.ops import array_ops, math_ops
+from graphc.ops import array_ops, loop_expansion, math_ops
 
 # -- the IR's structured instructions and their parameters ------------------------------------------
 
@@ -204,20 +208,6 @@ def _control_flow_op(op_def: OpDef, leading: list, functions: dict, attrs: dict,
     return get_default_graph().create_op(op_def, inputs, attrs, name=name)
 
 
-def _replay(graph: FunctionGraph, arguments: list) -> list:
-    """The outputs of `graph` computed again in the default graph (a function being built), from
-    `arguments` in place of its inputs: the forward pass a gradient function differentiates."""
-    mapped = {id(a): t for a, t in zip(graph.inputs, arguments)}
-    target = get_default_graph()
-    for op in graph.get_operations():
-        if op.op_def is function_argument_p:
-            continue
-        copy = target.create_op(op.op_def, [mapped[id(t)] for t in op.inputs], dict(op.attrs),
-                                name=op.name.rpartition("/")[2])
-        mapped.update((id(t), c) for t, c in zip(op.outputs, copy.outputs))
-    return [mapped[id(t)] for t in graph.outputs]
-
-
 # Set by graphc.autodiff when it loads (autodiff is built on the op families, so they cannot import it):
 # tf.gradients, which the gradients of While and If apply to their functions, and the same building its
 # ops in a given graph (a While's gradient body differentiating the forward body where it is).
@@ -330,7 +320,7 @@ def _if_grad(op, *grads):
         def gradient_branch(graph=graph, indices=indices):
             function = get_default_graph()
             arguments = [function.capture(op.inputs[i]) for i in indices]
-            outputs = _replay(graph, arguments)
+            outputs = replay(graph, arguments)
             ys = [y for y in outputs if _is_float(y)]
             ys_grads = [g for y, g in zip(outputs, grads) if _is_float(y)]
             xs = [function.capture(x) for x in captured]
@@ -380,7 +370,8 @@ def _deferred_cond(pred, fn, otherwise, strict):
 def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
                swap_memory=False, name=None, maximum_iterations=None, return_same_structure=False):
     """`tf.while_loop`: runs `body` while `cond` is true, on nested structures of loop variables; a
-    `While` op, compiled to a native loop (see the module docstring)."""
+    `While` op, compiled to a native loop (see the module docstring), or, where `shape_invariants` let a
+    loop variable's shape change and it does, copies of the body (ops/loop_expansion.py)."""
     return _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, back_prop, name,
                        maximum_iterations, return_same_structure, counted=False)
 
@@ -448,14 +439,40 @@ def _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, ba
 
         cond_graph = _build_function(f"{scope}cond", outer, types, cond_fn)
         body_graph = _build_function(f"{scope}body", outer, types, body_fn)
+        relaxed = [j for j, (t, invariant) in enumerate(zip(flat, invariants), start=1)
+                   if loop_expansion.changes_shape(t._dims, invariant)]
+        refusal = None
+        if relaxed:
+            expansion = loop_expansion.expand(scope[:-1] if scope else "while_loop", cond_graph, body_graph,
+                                              [counter] + flat, relaxed, rows)
+            if expansion.results is not None:
+                return _expanded_results(expansion.results[1:], invariants, structure, back_prop,
+                                         not return_same_structure)
+            refusal = expansion.refusal
         carried = 1 + len(flat)
         saved = tuple(range(1, carried)) if back_prop and rows is not None else ()
         attrs = {"carried": carried, "shape_invariants": (None,) + tuple(invariants), "saved": saved,
                  "rows": rows, "parallel_iterations": parallel_iterations, "back_prop": bool(back_prop)}
         op = _control_flow_op(while_p, [counter] + flat, {"cond": cond_graph, "body": body_graph}, attrs,
                               name=scope + "While/" if scope else "While")
+        op.expansion_refusal = refusal  # why it is not expanded, for lowering's error if its shapes change
     results = list(op.outputs[1:carried])
     if len(results) == 1 and not return_same_structure:
+        return results[0]
+    return nest.pack_sequence_as(structure, results)
+
+
+def _expanded_results(values: list, invariants: list, structure, back_prop: bool, alone: bool):
+    """The results of an expanded loop (ops/loop_expansion.py) as TF1's loop gives them: `Exit` tensors whose
+    static shape is the loop variable's invariant (`(?, 2)`), whatever the last copy's; with back_prop=False
+    no gradient flows through them, as through TF1's loop."""
+    forward = array_ops.identity if back_prop else array_ops.stop_gradient
+    results = []
+    for value, invariant in zip(values, invariants):
+        result = forward(value, name="Exit")
+        result._dims = invariant  # less specific than the value's: lowering binds the real shape again
+        results.append(result)
+    if len(results) == 1 and alone:
         return results[0]
     return nest.pack_sequence_as(structure, results)
 
