@@ -51,6 +51,8 @@ PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
 # Blocks of C at most this many NR-wide panels wide read A in place instead of packing it.
 DIRECT_A_PANELS = 1
+# With an epilogue, a block of C fills at most this share of L2 (GemmEmitter._epilogue_rows).
+EPILOGUE_BLOCK_L2 = 0.25
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
 LONG_K_BLOCKS = 16
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
@@ -119,9 +121,10 @@ class GemmEmitter:
     def _gep(self, b, pointer, index):
         return b.gep(pointer, [index], inbounds=True, source_etype=self.element)
 
-    def _balanced(self, b, extent, block: int, multiple: int):
+    def _balanced(self, b, extent, block, multiple: int):
         """Equal blocks of at most ~`block` (784 = 4 x 196, not 3 x 256 + 16), rounded up to `multiple`."""
-        count = b.select(b.icmp_signed("<", extent, i64(1)), i64(1), self._ceil_div(b, extent, i64(block)))
+        block = i64(block) if isinstance(block, int) else block
+        count = b.select(b.icmp_signed("<", extent, i64(1)), i64(1), self._ceil_div(b, extent, block))
         size = self._ceil_div(b, extent, count)
         size = b.mul(self._ceil_div(b, size, i64(multiple)), i64(multiple))
         return b.select(b.icmp_signed("<", size, i64(multiple)), i64(multiple), size)
@@ -560,6 +563,17 @@ class GemmEmitter:
         self._entry(task, on_thread=True)
         return self._entry(task, on_thread=False)
 
+    def _epilogue_rows(self, b, n, epilogue):
+        """The height of a block of A (MC), lowered with an epilogue so that the block of C it
+        runs on (height x N) fills at most EPILOGUE_BLOCK_L2 of L2: the MLP's weight update
+        after dW1 (784 x 300, K = 100: one block of k) otherwise read a 940 KB dW1 and W1 mostly
+        from L3, memory-bound. Only rows are cut, so each element's sum is the same."""
+        bm = self.block
+        c_bytes = machine.data_cache_bytes()[2] * EPILOGUE_BLOCK_L2
+        cap = b.udiv(i64(int(c_bytes) // self._size()), self._min(b, n, i64(bm.nc)))
+        cap = self._min(b, i64(bm.mc), b.select(b.icmp_signed("<", cap, i64(bm.mr)), i64(bm.mr), cap))
+        return b.select(b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0)), cap, i64(bm.mc))
+
     def _entry(self, task, on_thread: bool) -> ir.Function:
         function = abi.gemm_function(self.dtype, self.transpose_a, self.transpose_b, on_thread)
         kb = KernelBuilder(self.module, function.name, GEMM_ARGUMENTS + (["thread"] if on_thread else []),
@@ -590,8 +604,8 @@ class GemmEmitter:
             threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads"), []), I64)
             small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
             count = b.select(small, i64(1), self._min(b, threads, panels))
-        blocks = [self._balanced(b, m, bm.mc, bm.mr), self._balanced(b, k, bm.kc, _UNROLL),
-                  self._balanced(b, n, bm.nc, bm.nr)]
+        blocks = [self._balanced(b, m, self._epilogue_rows(b, n, epilogue), bm.mr),
+                  self._balanced(b, k, bm.kc, _UNROLL), self._balanced(b, n, bm.nc, bm.nr)]
         context = kb.variable(self.context_type)
         values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [count, split_columns]
         for f, value in enumerate(values):

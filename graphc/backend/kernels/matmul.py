@@ -170,7 +170,8 @@ def _emit_small_gemm(module, name, matmul, epilogue: ElementwiseBody, buffers: B
 
 def emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs, shape, row, col, rows, cols,
                matrix_strides=None):
-    """The epilogue body on the block C[row:row+rows, col:col+cols] of a C of `shape`, row by row.
+    """The epilogue body on the block C[row:row+rows, col:col+cols] of a C of `shape`, row by row
+    (or, a block of whole rows whose streams all follow C's layout, as one run).
 
     `matrix_strides(value)` gives an input's (row, column) strides in C when its
     shape is not one that broadcasts to C's (a convolution's per-channel bias)."""
@@ -180,12 +181,20 @@ def emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs
     stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, contiguous_strides(shape), v.id) for v in outputs]
     stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
                 contiguous_strides(shape), w.operands[1].id) for w in body.writes]
-    with kb.loop(rows, "ei") as i:
+    # LLVM vectorizes the column loop and leaves its last cols % 64 elements to a scalar loop (no
+    # vectorized remainders: backend/llvm_worker.py): 44 of each 300-wide row of the MLP's weight
+    # updates. When every stream walks C's own layout (an optimizer's update, a ReLU gradient) and
+    # the block spans whole rows, the block is one contiguous run: one loop, one remainder.
+    runs, length = rows, cols
+    if all(list(strides) in (contiguous_strides(shape), [0, 0]) for _, _, strides, *_ in streams + stores):
+        whole_rows = b.icmp_signed("==", cols, i64(shape[1]))
+        runs, length = b.select(whole_rows, i64(1), rows), b.select(whole_rows, b.mul(rows, cols), cols)
+    with kb.loop(runs, "ei") as i:
         r = b.add(row, i)
-        with kb.loop(cols, "ej") as j:
+        with kb.loop(length, "ej") as j:
             c = b.add(col, j)
 
-            def offset(strides):
+            def offset(strides):  # in a run of whole rows c passes row r's end: fine with strides (n, 1)
                 return b.add(b.mul(r, i64(strides[0])), b.mul(c, i64(strides[1])))
 
             inputs = iter(streams)
