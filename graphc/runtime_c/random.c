@@ -34,48 +34,70 @@ static double unit_f64(uint32_t high, uint32_t low) {
     return bits.d - 1.0;
 }
 
-/* One of the two Box-Muller normals of (u, v), in double precision. */
-static double box_muller(double u, double v, int second) {
+/* The two Box-Muller normals of (u, v), in double precision: pair[0] = sin, pair[1] = cos. */
+static void box_muller(double u, double v, double pair[2]) {
     const double epsilon = 1.0e-7, two_pi = 6.283185307179586;
     if (u < epsilon) u = epsilon;
     double radius = sqrt(-2.0 * log(u));
     double angle = two_pi * v;
-    return second ? cos(angle) * radius : sin(angle) * radius;
+    pair[0] = sin(angle) * radius;
+    pair[1] = cos(angle) * radius;
 }
 
 static double normal_f32_at(uint64_t i, uint64_t run, uint32_t attempt, uint32_t k0, uint32_t k1) {
     block4 b = philox(i >> 2, run, attempt, k0, k1);
-    unsigned lane = (unsigned)(i & 3);
-    unsigned first = lane < 2 ? 0 : 2;
-    return box_muller((double)unit_f32(b.w[first]), (double)unit_f32(b.w[first + 1]), lane & 1);
+    unsigned first = (i & 3) < 2 ? 0 : 2;
+    double pair[2];
+    box_muller((double)unit_f32(b.w[first]), (double)unit_f32(b.w[first + 1]), pair);
+    return pair[i & 1];
 }
 
 static double normal_f64_at(uint64_t i, uint64_t run, uint32_t attempt, uint32_t k0, uint32_t k1) {
     block4 b = philox(i >> 1, run, attempt, k0, k1);
-    return box_muller(unit_f64(b.w[0], b.w[1]), unit_f64(b.w[2], b.w[3]), (int)(i & 1));
+    double pair[2];
+    box_muller(unit_f64(b.w[0], b.w[1]), unit_f64(b.w[2], b.w[3]), pair);
+    return pair[i & 1];
 }
 
+/* The generators below compute each Philox block once for all the elements it serves (four
+ * float32 uniforms, two float64 ones, two Box-Muller pairs): one block per element computed
+ * it up to four times (the dropout of Deep MNIST's 10,000 test images, 10 M uniforms, took
+ * 0.2-0.4 s). Element i still depends only on (key, i, run): the same values. */
 void graphc_random_uniform_f32(float *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
-    for (int64_t i = 0; i < count; ++i) {
-        block4 b = philox((uint64_t)i >> 2, run, 0, k0, k1);
-        out[i] = unit_f32(b.w[i & 3]);
+    for (int64_t start = 0; start < count; start += 4) {
+        block4 b = philox((uint64_t)start >> 2, run, 0, k0, k1);
+        for (int64_t lane = 0; lane < 4 && start + lane < count; ++lane) out[start + lane] = unit_f32(b.w[lane]);
     }
 }
 
 void graphc_random_uniform_f64(double *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
-    for (int64_t i = 0; i < count; ++i) {
-        block4 b = philox((uint64_t)i >> 1, run, 0, k0, k1);
-        unsigned first = (i & 1) ? 2 : 0;
-        out[i] = unit_f64(b.w[first], b.w[first + 1]);
+    for (int64_t start = 0; start < count; start += 2) {
+        block4 b = philox((uint64_t)start >> 1, run, 0, k0, k1);
+        out[start] = unit_f64(b.w[0], b.w[1]);
+        if (start + 1 < count) out[start + 1] = unit_f64(b.w[2], b.w[3]);
     }
 }
 
 void graphc_random_normal_f32(float *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
-    for (int64_t i = 0; i < count; ++i) out[i] = (float)normal_f32_at((uint64_t)i, run, 0, k0, k1);
+    for (int64_t start = 0; start < count; start += 4) {
+        block4 b = philox((uint64_t)start >> 2, run, 0, k0, k1);
+        for (int half = 0; half < 2 && start + 2 * half < count; ++half) {
+            double pair[2];
+            box_muller((double)unit_f32(b.w[2 * half]), (double)unit_f32(b.w[2 * half + 1]), pair);
+            for (int lane = 0; lane < 2 && start + 2 * half + lane < count; ++lane)
+                out[start + 2 * half + lane] = (float)pair[lane];
+        }
+    }
 }
 
 void graphc_random_normal_f64(double *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {
-    for (int64_t i = 0; i < count; ++i) out[i] = normal_f64_at((uint64_t)i, run, 0, k0, k1);
+    for (int64_t start = 0; start < count; start += 2) {
+        block4 b = philox((uint64_t)start >> 1, run, 0, k0, k1);
+        double pair[2];
+        box_muller(unit_f64(b.w[0], b.w[1]), unit_f64(b.w[2], b.w[3]), pair);
+        out[start] = pair[0];
+        if (start + 1 < count) out[start + 1] = pair[1];
+    }
 }
 
 void graphc_truncated_normal_f32(float *out, int64_t count, uint32_t k0, uint32_t k1, uint64_t run) {

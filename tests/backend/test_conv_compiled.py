@@ -17,7 +17,9 @@ from tests.backend.test_ops_compiled import assert_same
 CONVOLUTIONS = [
     ((2, 7, 6, 3), 3, 4, 1, "SAME", 1),       # direct (K = 27)
     ((2, 7, 6, 5), 3, 4, 1, "SAME", 1),       # the same through im2col (K = 45)
-    ((2, 9, 9, 1), 5, 20, 1, "SAME", 1),      # direct, Deep MNIST's 5x5x1; 20 channels: a masked vector
+    ((2, 9, 9, 1), 5, 20, 1, "SAME", 1),      # direct, Deep MNIST's 5x5x1; 20 channels: a masked vector;
+                                              # pixels whose window is inside the image read it untested
+    ((1, 3, 4, 1), 5, 4, 1, "SAME", 1),       # direct, a window larger than the image: every tap tested
     ((2, 7, 7, 4), 3, 3, 1, "SAME", 2),       # dilated, im2col
     ((1, 9, 8, 2), 3, 5, 2, "SAME", 1),       # batch 1, odd sizes
     ((2, 10, 7, 3), 2, 2, 3, "VALID", 1),     # stride over kernel

@@ -73,3 +73,11 @@ def test_every_height_of_the_last_row_panel(library, dtype, transpose_a, transpo
 def test_small_and_odd_shapes(library, transpose_a, transpose_b, m, n, k):
     # The last four split their rows between two threads (50 + 50, 150 + 150, 30 + 31, 25 + 25 rows).
     check(library, np.float32, m, n, k, transpose_a, transpose_b)
+
+
+@pytest.mark.parametrize("m, n, k", [(50, 3136, 1024), (1500, 4000, 40), (3, 170, 1000)])
+def test_a_transposed_b_packed_panel_by_panel(library, m, n, k):
+    # A short, deep A takes all of K as one KC block, and a block of B larger than half of L2 is
+    # packed panel by panel: fc1's input gradient into one panel's place; 1500 rows on one thread
+    # are two blocks of rows, each panel then kept in its own place; 170 columns end in a partial panel.
+    check(library, np.float32, m, n, k, False, True)

@@ -67,14 +67,38 @@ class VectorGroups:
         return kb.b.call(fmuladd, [kb.broadcast(scalar, self.width), vector, accumulator])
 
 
-def _taps(kb, g, x, row) -> list:
-    """The K entries of the im2col matrix's row `row` (output pixel), in (kh, kw, c) order: x's
-    elements each tap reads, zero where it falls in the padding."""
+def _with_taps(kb, g, x, row, body, split_interior: bool) -> None:
+    """body(taps): taps the K entries of the im2col matrix's row `row` (output pixel), in (kh, kw, c)
+    order: x's elements each tap reads, zero where it falls in the padding. With `split_interior`,
+    a pixel whose window lies inside the image (24 x 24 of the 28 x 28 pixels of a 5x5 SAME
+    convolution) reads its taps at constant offsets from its corner, with no test per tap; the
+    others test each tap. (In the filter gradient the tests and selects had been 5-6 instructions
+    a tap for one multiply-add a vector of 16 output channels: Deep MNIST's conv1, batch 50, one
+    thread, 1.8 -> 1.4 ms of CPU. The forward, whose taps each serve two vectors of 16 channels
+    with a load of w for each, measured no faster with it.)"""
     win, b = g.window, kb.b
     image = b.udiv(row, i64(win.out_h * win.out_w))
     pixel = b.urem(row, i64(win.out_h * win.out_w))
     top = b.sub(b.mul(b.udiv(pixel, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
     left = b.sub(b.mul(b.urem(pixel, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
+    last_top, last_left = g.height - 1 - (win.k_h - 1) * win.dilation_h, g.width - 1 - (win.k_w - 1) * win.dilation_w
+    if not split_interior or last_top < 0 or last_left < 0:  # (or no window fits inside the image)
+        body(_checked_taps(kb, g, x, image, top, left))
+        return
+    inside = b.and_(b.icmp_unsigned("<=", top, i64(last_top)), b.icmp_unsigned("<=", left, i64(last_left)))
+    with b.if_else(inside) as (interior, border):
+        with interior:
+            corner = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), top), i64(g.width)), left), i64(g.channels))
+            body([kb.load(x, g.dtype, b.add(corner, i64(((kh * win.dilation_h * g.width) + kw * win.dilation_w)
+                                                         * g.channels + c)))
+                  for kh in range(win.k_h) for kw in range(win.k_w) for c in range(g.channels)])
+        with border:
+            body(_checked_taps(kb, g, x, image, top, left))
+
+
+def _checked_taps(kb, g, x, image, top, left) -> list:
+    """The taps of the window at (top, left) of `image`, each tested against the image's bounds."""
+    win, b = g.window, kb.b
     zero = kb.constant(g.dtype, 0, 1)
     taps = []
     for kh in range(win.k_h):
@@ -95,12 +119,15 @@ def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
     groups, b = VectorGroups(g.dtype, g.out_channels), kb.b
     with kb.loop(b.sub(last, first), "row") as i:
         row = b.add(first, i)
-        taps = _taps(kb, g, x, row)
-        for c0, mask in groups.groups:
-            total = ir.Constant(groups.vector, None)
-            for t, tap in enumerate(taps):
-                total = groups.fma(kb, tap, groups.load(kb, w, i64(t * g.out_channels + c0), mask), total)
-            groups.store(kb, y, b.add(b.mul(row, i64(g.out_channels)), i64(c0)), total, mask)
+
+        def body(taps):
+            for c0, mask in groups.groups:
+                total = ir.Constant(groups.vector, None)
+                for t, tap in enumerate(taps):
+                    total = groups.fma(kb, tap, groups.load(kb, w, i64(t * g.out_channels + c0), mask), total)
+                groups.store(kb, y, b.add(b.mul(row, i64(g.out_channels)), i64(c0)), total, mask)
+
+        _with_taps(kb, g, x, row, body, split_interior=False)
 
 
 def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
@@ -125,11 +152,15 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
                     kb.set(slot, ir.Constant(groups.vector, None))
             with kb.loop(b.sub(last, first), "row") as i:
                 row = b.add(first, i)
-                taps = _taps(kb, g, x, row)
-                gradients = [groups.load(kb, dy, b.add(b.mul(row, i64(out)), i64(c0)), mask) for c0, mask in block]
-                for t, tap in enumerate(taps):
-                    for slot, gradient in zip(sums[t], gradients):
-                        kb.set(slot, groups.fma(kb, tap, gradient, kb.get(slot, groups.vector)))
+
+                def body(taps, row=row):
+                    gradients = [groups.load(kb, dy, b.add(b.mul(row, i64(out)), i64(c0)), mask)
+                                 for c0, mask in block]
+                    for t, tap in enumerate(taps):
+                        for slot, gradient in zip(sums[t], gradients):
+                            kb.set(slot, groups.fma(kb, tap, gradient, kb.get(slot, groups.vector)))
+
+                _with_taps(kb, g, x, row, body, split_interior=True)
             for t in range(depth):
                 for slot, (c0, mask) in zip(sums[t], block):
                     index = i64(t * out + c0)

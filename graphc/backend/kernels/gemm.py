@@ -129,6 +129,21 @@ class GemmEmitter:
         size = b.mul(self._ceil_div(b, size, i64(multiple)), i64(multiple))
         return b.select(b.icmp_signed("<", size, i64(multiple)), i64(multiple), size)
 
+    def _depth_block(self, b, m, k):
+        """KC: about bm.kc (a B micro-panel fills half of L1), or, for a transposed B and a short,
+        deep A (fc1's input gradient, 50x3136x1024), all of K: its packing then reads each row of B
+        [N, K] from end to end (KC = 128 read 512 bytes of each of NR rows 4 KB apart, streams the
+        prefetchers did not follow; perf put the packing at 36-45% of that product's time), and
+        C is written once, not once per KC block. Only while op(A) and a B panel of all of K each
+        fit in a quarter of L2."""
+        default = self._balanced(b, k, self.block.kc, _UNROLL)
+        if not self.transpose_b:
+            return default
+        quarter = machine.data_cache_bytes()[2] // 4 // self._size()
+        whole = b.and_(b.icmp_signed("<=", b.mul(m, k), i64(quarter)),
+                       b.icmp_signed("<=", k, i64(quarter // self.block.nr)))
+        return b.select(whole, k, default)
+
     def _lane_masks(self, kb, count):
         """For each of the two vectors of an NR-wide row, which lanes lie below `count`."""
         bm = self.block
@@ -453,6 +468,7 @@ class GemmEmitter:
         packed_b = self._gep(b, scratch, a_elements)
         sums = self._gep(b, packed_b, b_elements)  # T
         has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
+        one_block_of_rows = b.icmp_signed("<=", b.sub(m1, m0), mc_block)
 
         with kb.loop(self._ceil_div(b, b.sub(n1, n0), nc_block), "jc") as jb:
             jc = b.add(n0, b.mul(jb, nc_block))
@@ -466,7 +482,12 @@ class GemmEmitter:
                 into_sums = b.icmp_signed(">=", pb, segment)
                 segment_done = b.and_(into_sums, b.or_(last, b.icmp_signed("==", place, b.sub(segment, i64(1)))))
                 ldc = b.select(into_sums, nc_max, n)
-                b.call(pack_b, [packed_b, bmat, n, k, pc, jc, kc, nc])
+                # A transposed B's block larger than half of L2 (fc1's 50x3136x1024 with KC = K: 12.8 MB)
+                # is packed panel by panel, each just before its tiles, which then read it from L1/L2.
+                by_panel = (b.icmp_signed(">", b.mul(kc, nc), i64(machine.data_cache_bytes()[2] // 2 // self._size()))
+                            if self.transpose_b else ir.Constant(I1, 0))
+                with b.if_then(b.not_(by_panel)):
+                    b.call(pack_b, [packed_b, bmat, n, k, pc, jc, kc, nc])
                 # With at most DIRECT_A_PANELS panels of B in the block, each element of A
                 # serves that many tiles: copying it into panels first costs more than it saves.
                 direct = b.icmp_signed("<=", nc, i64(DIRECT_A_PANELS * bm.nr))
@@ -481,6 +502,12 @@ class GemmEmitter:
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
                         b_panel = self._gep(b, packed_b, b.mul(jr, kc))
                         narrow = b.icmp_signed("<=", cols, i64(bm.width))
+                        if self.transpose_b:
+                            # With one block of rows, every panel takes the first panel's place
+                            # (the scratch written stays that of a panel).
+                            b_panel = b.select(b.and_(by_panel, one_block_of_rows), packed_b, b_panel)
+                            with b.if_then(b.and_(by_panel, b.icmp_signed("==", ib, i64(0)))):
+                                b.call(pack_b, [b_panel, bmat, n, k, pc, b.add(jc, jr), kc, cols])
 
                         def tile(panel_row, offset, rows, height):
                             """The micro-kernel of `height` rows on rows panel_row + offset ... of the block."""
@@ -604,8 +631,8 @@ class GemmEmitter:
             threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads"), []), I64)
             small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
             count = b.select(small, i64(1), self._min(b, threads, panels))
-        blocks = [self._balanced(b, m, self._epilogue_rows(b, n, epilogue), bm.mr),
-                  self._balanced(b, k, bm.kc, _UNROLL), self._balanced(b, n, bm.nc, bm.nr)]
+        blocks = [self._balanced(b, m, self._epilogue_rows(b, n, epilogue), bm.mr), self._depth_block(b, m, k),
+                  self._balanced(b, n, bm.nc, bm.nr)]
         context = kb.variable(self.context_type)
         values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [count, split_columns]
         for f, value in enumerate(values):
