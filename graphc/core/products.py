@@ -25,9 +25,15 @@ def products_may_overflow(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def contract(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a [M, K] @ b [K, N] of floats, summed in float64 (not rounded back): each product is exact, or
-    rounded to a's dtype where one may overflow."""
+    """a [M, K] @ b [K, N] of floats, summed in float64, or in a's dtype where that is wider (not rounded
+    back): each product is exact, or rounded to a's dtype where one may overflow."""
+    wide = accumulator_dtype(a.dtype)
     if products_may_overflow(a, b):
         with np.errstate(invalid="ignore", over="ignore"):
-            return np.sum(a[:, :, None] * b[None, :, :], axis=1, dtype=np.float64)
-    return a.astype(np.float64) @ b.astype(np.float64)
+            return np.sum(a[:, :, None] * b[None, :, :], axis=1, dtype=wide)
+    return a.astype(wide) @ b.astype(wide)
+
+
+def accumulator_dtype(dtype) -> np.dtype:
+    """float64, or `dtype` where it is wider (np.longdouble: the fuzz oracle's run with exact products)."""
+    return np.promote_types(dtype, np.float64)

@@ -114,7 +114,7 @@ def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1,
     # (core/products.py): TF 2.21's float32 conv of [5e37, -inf] with [10, 1] is NaN (inf - inf).
     window = conv_window(x.shape, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
     padded = window.padded(x, 0)
-    out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]))
+    out = np.zeros((x.shape[0], window.out_h, window.out_w, w.shape[3]), products.accumulator_dtype(x.dtype))
     for kh, kw, rows, cols in window.taps():
         taps = padded[:, rows][:, :, cols]
         out += products.contract(taps.reshape(-1, taps.shape[-1]), w[kh, kw]).reshape(out.shape)
@@ -177,9 +177,10 @@ def _check_backprop_shapes(image, kernel, grad, attrs):
 def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     sizes = tuple(int(s) for s in np.asarray(input_sizes).reshape(-1))
     window = conv_window(sizes, w.shape, dict(strides=strides, padding=padding, dilations=dilations))
-    padded = window.padded(np.zeros(sizes), 0)
+    wide = products.accumulator_dtype(dy.dtype)
+    padded = window.padded(np.zeros(sizes, wide), 0)
     for kh, kw, rows, cols in window.taps():
-        padded[:, rows[:, None], cols[None, :]] += np.tensordot(dy.astype(np.float64), w[kh, kw].astype(np.float64),
+        padded[:, rows[:, None], cols[None, :]] += np.tensordot(dy.astype(wide), w[kh, kw].astype(wide),
                                                                 axes=([3], [1]))
     return np.ascontiguousarray(window.cropped(padded)).astype(dy.dtype)
 
@@ -215,10 +216,11 @@ def _backprop_filter_infer(types, attrs):
 def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     sizes = tuple(int(s) for s in np.asarray(filter_sizes).reshape(-1))
     window = conv_window(x.shape, sizes, dict(strides=strides, padding=padding, dilations=dilations))
-    padded = window.padded(x.astype(np.float64), 0)
-    dw = np.zeros(sizes)
+    wide = products.accumulator_dtype(x.dtype)
+    padded = window.padded(x.astype(wide), 0)
+    dw = np.zeros(sizes, wide)
     for kh, kw, rows, cols in window.taps():
-        dw[kh, kw] = np.tensordot(padded[:, rows][:, :, cols], dy.astype(np.float64), axes=([0, 1, 2], [0, 1, 2]))
+        dw[kh, kw] = np.tensordot(padded[:, rows][:, :, cols], dy.astype(wide), axes=([0, 1, 2], [0, 1, 2]))
     return dw.astype(x.dtype)
 
 

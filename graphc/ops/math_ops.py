@@ -674,8 +674,9 @@ def _batch_matmul_infer(types, attrs):
 def _batch_matmul_reference(a, b, adj_x, adj_y):
     a = np.swapaxes(a, -1, -2) if adj_x else a
     b = np.swapaxes(b, -1, -2) if adj_y else b
-    if a.dtype.kind == "f":  # as _matmul_reference: accumulated in float64
-        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+    if a.dtype.kind == "f":  # as _matmul_reference: accumulated in float64 (or a wider dtype)
+        wide = products.accumulator_dtype(a.dtype)
+        return np.matmul(a.astype(wide), b.astype(wide)).astype(a.dtype)
     return np.matmul(a, b)
 
 

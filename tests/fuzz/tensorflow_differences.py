@@ -136,6 +136,15 @@ GATHER_GRADIENT_OF_EMPTY_PARAMS = "TF's densified gather gradient fails for empt
 # a TanhGrad.
 TANH_GRAD_GRADIENT_OF_INDEXED_SLICES = "TF's TanhGrad gradient cannot take a gather's IndexedSlices"
 
+# graphc's matmuls and convolutions multiply and add in one rounding (fused multiply-adds): a product that
+# overflows on its own (-1e30 * 1e300 in float64) does not inside one, so a sum that is already +inf stays
+# +inf, where the references and TF round the product to -inf first and give NaN (inf - inf). Which one a sum
+# gives depends on where the infinite term comes in its order, so graphc's +inf is not wrong: where the
+# reference has NaN, the oracle reruns it with exact products (oracle.run_with_exact_products: a contraction's
+# operands widened, float64 to long double) and graphc's infinity stands where that run gives it.
+CONTRACTIONS = ("MatMul", "BatchMatMulV2", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+FUSED_MULTIPLY_ADD = "an overflowing product inside a fused multiply-add does not overflow"
+
 # TF 2.21 reports an integer TruncateDiv or TruncateMod by zero as an InternalError ("Unexpected error in
 # binary operator"); TF 1.15 raised InvalidArgumentError "Integer division by zero", as TF 2.21 still does for
 # FloorDiv and FloorMod. graphc raises TF 1.15's (tests/e2e/test_bad_input.py pins both).

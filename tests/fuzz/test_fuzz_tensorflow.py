@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import graphc as tf
-from tests.fuzz import tensorflow_oracle
+from tests.fuzz import oracle, tensorflow_oracle
 from tests.fuzz.context import GRADIENTS, STATE, VALUES
 from tests.fuzz.generate import BuiltGraph
 from tests.fuzz.oracle import ReferenceSession, check_graph, compare
@@ -111,6 +111,30 @@ def test_where_graphc_is_the_float64_value_exactly_an_infinite_one_stands():
     # The other way round, or against a finite truth, graphc's infinity is wrong.
     assert tensorflow_oracle.compare("q", graphc, tensorflow, 0.0, truth=np.float64([4.6e-31, 2.0])) is not None
     assert tensorflow_oracle.compare("q", tensorflow, graphc, 0.0, truth=np.float64([np.inf, 2.0])) is not None
+
+
+@pytest.mark.parametrize("dtype, huge", [(tf.float64, 1e300), (tf.float32, 1e30)])
+def test_an_infinity_from_a_fused_multiply_add_is_explained_only_by_exact_products(dtype, huge):
+    # The fuzz finding: a float64 conv summed 1e-30 * inf = +inf and -1e30 * 1e300, which overflows to -inf on its
+    # own (the reference and TF: NaN) but not inside graphc's fused multiply-add (+inf stays).
+    graph = tf.Graph()
+    with graph.as_default():
+        a, b = tf.placeholder(dtype, [1, 2]), tf.placeholder(dtype, [2, 2])
+        y = tf.matmul(a, b)
+    context = types.SimpleNamespace(variables=[], float_dtype=dtype)
+    session = ReferenceSession(BuiltGraph(graph=graph, context=context, fetches=[y]))
+    np_dtype = dtype.np_dtype
+    feeds = {a: np.array([[1e-30, -1e30]], np_dtype), b: np.array([[np.inf, 1.0], [huge, 2.0]], np_dtype)}
+    (reference,) = session.run(feeds)
+    (exact,), _ = session.run_with_exact_products(feeds)
+    assert np.isnan(reference[0, 0]) and exact[0, 0] == np.inf and exact[0, 1] == reference[0, 1]
+    graphc = np.array([[np.inf, reference[0, 1]]], np_dtype)
+    assert oracle.compare("y", graphc, reference, reference) is not None
+    excused = oracle.explained_by_exact_products(reference, exact, graphc)
+    assert excused.tolist() == [[True, False]]
+    assert oracle.compare("y", graphc, reference, reference, excused=excused) is None
+    wrong = np.array([[-np.inf, reference[0, 1]]], np_dtype)
+    assert not oracle.explained_by_exact_products(reference, exact, wrong).any()
 
 
 def test_ill_conditioned_elements_get_their_perturbations_movement():
