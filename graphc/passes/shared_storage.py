@@ -15,6 +15,17 @@ arena entry of its own, so that no kernel copies it and fewer bytes are live:
   update reads its slices (views) of it;
 - `OpDef.in_place`: a result computed in its operand's buffer (a TensorArray's
   row write, an allreduce) when nothing reads that buffer afterwards;
+- `OpDef.row_view`: a row read at a run-time index, in a loop body, of a value
+  captured from outside the loop (that nothing in the loop writes: the param's
+  only users are row reads) is that row of the captured buffer, at an address
+  the step computes from the index when it runs (`MemoryPlan.rows`). Its kernel
+  still runs, to check the index, and copies nothing. The index's arena entry
+  then lives as long as the view, whose users' addresses need it;
+- a loop body's value stashed for the gradient (a `while`'s outputs after its
+  carried and saved ones, one row per iteration) is computed straight into the
+  row of the current iteration (`MemoryPlan.rows`, index None) when it is the
+  whole of a buffer of its own, defined in the body and yielded once: the loop
+  copies no stash;
 - `OpDef.epilogue_in_place`: a fused GEMM's or convolution's epilogue value
   of the product's shape and element size (its bias + ReLU) computed in the
   product's buffer, or the product in a fetched value's output buffer, when
@@ -54,6 +65,7 @@ class Storage:
         # The last use of anything in a buffer that views or pieces share (None: only in-place results do,
         # and the operand's own last use decides, as a loop's TensorArray writes need).
         self.shared_until: dict = {}
+        self.rows: dict = {}       # value id -> its row index Value, or None (MemoryPlan.rows)
 
     def root(self, value_id: int) -> tuple:
         """(the value whose buffer holds `value_id`, the byte offset in it)."""
@@ -81,18 +93,44 @@ class Storage:
             self.shared_until[root] = max(self.shared_until.get(root, -1), self.shared_until.pop(value_id, -1),
                                           self.last_use.get(value_id, -1), self.last_use.get(root, -1))
 
+    def outlive(self, value_id: int, position: int) -> None:
+        """`value_id`'s arena entry (and its last use, for the in-place results after it) lasts at least until
+        `position`."""
+        self.last_use[value_id] = max(self.last_use.get(value_id, position), position)
+        n = self.index[value_id]
+        start, end, nbytes, key = self.entries[n]
+        self.entries[n] = (start, max(end, position), nbytes, key)
+
+    def in_a_row(self, value_id: int) -> bool:
+        """Whether `value_id` is, or lives inside, a value whose address the step computes (`rows`): no
+        other value is placed inside those, whose plan has static offsets only."""
+        while value_id not in self.rows:
+            if value_id not in self.inside:
+                return False
+            value_id = self.inside[value_id][0]
+        return True
+
+    def holds_others(self, value_id: int) -> bool:
+        """Whether another value lives inside `value_id`'s buffer."""
+        return any(self.root(inner)[0] == value_id for inner in self.inside)
+
     def finish(self) -> None:
         """Drops the entries of the values placed inside others."""
         self.entries[:] = [entry for entry in self.entries if entry is not None]
 
 
 def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, last_use: dict,
-                  outputs: set) -> Storage:
+                  outputs: set, captures: set) -> Storage:
     """Places views, pieces and in-place results inside their operands' buffers (the module docstring).
-    `kinds`: each kernel's kind; `outputs`: ids of values in a fetch's output buffer."""
+    `kinds`: each kernel's kind; `outputs`: ids of values in a fetch's output buffer; `captures`: ids of
+    the loop bodies' params that are values captured from outside (not loop variables)."""
     storage = Storage(arena_values, last_use)
     defined_plainly = {inst.result.id for inst in instructions if inst.result is not None and not inst.regions}
     feeds = {inst.result.id for inst in instructions if inst.op == "feed"}
+    row_views = _row_view_captures(instructions, captures)
+    # A region's param has its operand's static address (plan_memory's aliases): a value a loop or cond
+    # takes in stays out of rows.
+    taken_in = {v.id for inst in instructions if inst.regions for v in inst.values}
     products, kernel_end = {}, {}  # kernel -> its product an epilogue value may overwrite; its last position
     for i, inst in enumerate(instructions):
         if inst.kernel is not None:
@@ -114,15 +152,64 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
             _view(storage, inst, op.view(inst), feeds)
         elif alone and op.pieces is not None:
             _pieces(storage, inst, op.pieces(inst), defined_plainly)
+        elif alone and op.row_view and inst.values[0].id in row_views and inst.result.id not in taken_in:
+            _row_view(storage, inst, aliases, feeds)
         elif op.in_place is not None:
             _in_place(storage, i, inst, inst.operands[op.in_place].id, aliases, outputs)
+    for inst in instructions:
+        if len(inst.regions) == 2 and "carried" in inst.attrs:
+            _stashes_in_rows(storage, inst, taken_in)
     storage.finish()
     return storage
+
+
+def _row_view_captures(instructions, captures: set) -> set:
+    """The captured params that only row reads use: nothing in their loop writes their buffer."""
+    used_otherwise = set()
+    for inst in instructions:
+        uses = inst.values if not registry.get(inst.op).row_view else inst.values[1:]
+        used_otherwise.update(v.id for v in uses)
+        for region in inst.regions:
+            used_otherwise.update(v.id for v in region.results)
+    return captures - used_otherwise
+
+
+def _row_view(storage: Storage, inst, aliases: dict, feeds: set) -> None:
+    """The row read's result is the row of the captured buffer (the module docstring)."""
+    rows, index = inst.values
+    if index.id not in storage.index:
+        return  # the index must stay in memory, for the addresses of the view's users
+    container = rows.id
+    while container in aliases:
+        container = aliases[container]
+    if storage.in_a_row(container):
+        return  # a row of a row: the plan's addresses have one run-time index at most
+    root = storage.root(container)[0]
+    if root not in storage.index and root not in feeds:
+        return
+    storage.outlive(index.id, storage.last_use.get(inst.result.id, 0))
+    storage.put_inside(inst.result.id, container, 0, shares=True)
+    storage.rows[inst.result.id] = index
+
+
+def _stashes_in_rows(storage: Storage, loop, taken_in: set) -> None:
+    """Each value the loop's body stashes, computed in its row of the stash buffer (the module docstring)."""
+    carried, saved = loop.attrs["carried"], loop.attrs.get("saved", ())
+    body = loop.regions[1]
+    defined = {inst.result.id for inst in body.instructions if inst.result is not None and inst.op != "param"}
+    yielded = [v.id for v in body.results]
+    for value, history in zip(body.results[carried:], loop.outputs[carried + len(saved):]):
+        if (value.id in defined and yielded.count(value.id) == 1 and value.id not in taken_in
+                and value.id in storage.index and history.id in storage.index and not storage.holds_others(value.id)):
+            storage.put_inside(value.id, history.id, 0, shares=False)
+            storage.rows[value.id] = None
 
 
 def _view(storage: Storage, inst, offset, feeds: set) -> None:
     operand = inst.values[0].id
     root = storage.root(operand)[0]
+    if storage.in_a_row(operand):
+        return
     if offset is not None and (root in storage.index or (root in feeds and offset == 0)):
         storage.put_inside(inst.result.id, operand, offset, shares=True)
         storage.elided.add(inst.result.id)
@@ -134,6 +221,8 @@ def _pieces(storage: Storage, inst, offsets, defined_plainly: set) -> None:
         return
     placed = []
     for operand in inst.values:
+        if storage.in_a_row(operand.id):
+            return
         root, offset = storage.root(operand.id)
         # The whole of a buffer of its own (a gradient, or its flattening reshape), computed by a kernel.
         if offset or root not in storage.index or root not in defined_plainly or root in placed or \
@@ -154,6 +243,8 @@ def _in_place(storage: Storage, position: int, inst, operand: int, aliases: dict
     container = operand
     while container in aliases:
         container = aliases[container]
+    if storage.in_a_row(container):
+        return False
     root, _ = storage.root(container)
     if root not in storage.index and root not in outputs:
         return False
