@@ -41,7 +41,8 @@ product. The step runs no kernel for views and such concats (`MemoryPlan.elided`
 In a loop, a value the body stashes for the gradient is computed in its row of
 the stash, and a gradient loop's row read of a captured stash is a view of that
 row, at addresses the step computes when it runs (`MemoryPlan.rows`): the LSTM's
-loops copy no stash in and none out.
+loops copy no stash in and none out. A loop variable's next value is computed in
+the variable's buffer when nothing reads the variable after it: no update copy.
 
 An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it

@@ -26,6 +26,11 @@ arena entry of its own, so that no kernel copies it and fewer bytes are live:
   row of the current iteration (`MemoryPlan.rows`, index None) when it is the
   whole of a buffer of its own, defined in the body and yielded once: the loop
   copies no stash;
+- a loop variable's next value (a body result yielded as a carried variable),
+  computed in the loop variable's own buffer when nothing reads the variable
+  after the kernel computing it, but elementwise ops of that kernel before it
+  (a gradient accumulator's `acc + dW`, an LSTM's next c from c): the loop copies
+  no next value into its variable;
 - `OpDef.epilogue_in_place`: a fused GEMM's or convolution's epilogue value
   of the product's shape and element size (its bias + ReLU) computed in the
   product's buffer, or the product in a fetched value's output buffer, when
@@ -132,13 +137,24 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
     # takes in stays out of rows.
     taken_in = {v.id for inst in instructions if inst.regions for v in inst.values}
     products, kernel_end = {}, {}  # kernel -> its product an epilogue value may overwrite; its last position
+    kernel_start: dict = {}
     for i, inst in enumerate(instructions):
         if inst.kernel is not None:
             kernel_end[inst.kernel] = i
+            kernel_start.setdefault(inst.kernel, i)
             if registry.get(inst.op).epilogue_in_place and fusion_of(inst) is FusionClass.ANCHOR:
                 products[inst.kernel] = inst.result
+    next_values = _next_values(instructions)
+    users: dict = {}
+    for i, inst in enumerate(instructions):
+        for value in list(inst.values) + [v for region in inst.regions for v in region.results]:
+            users.setdefault(value.id, []).append(i)
     for i, inst in enumerate(instructions):
         if inst.result is None:
+            continue
+        if inst.result.id in next_values and inst.kernel is not None and _next_value_in_place(
+                storage, i, inst, (kernel_start[inst.kernel], kernel_end[inst.kernel]), next_values[inst.result.id],
+                users, instructions):
             continue
         if products.get(inst.kernel) is not None and is_elementwise(inst):
             if _epilogue_in_place(storage, kernel_end[inst.kernel], inst, products[inst.kernel], aliases, outputs):
@@ -161,6 +177,44 @@ def share_storage(instructions, kinds: list, arena_values: list, aliases: dict, 
             _stashes_in_rows(storage, inst, taken_in)
     storage.finish()
     return storage
+
+
+def _next_values(instructions) -> dict:
+    """{id of a loop body's result yielded once as carried variable j: (the body's param j, the loop's
+    output j, whose buffer holds variable j)}, where the two have one type."""
+    found = {}
+    for loop in instructions:
+        if len(loop.regions) != 2 or "carried" not in loop.attrs:
+            continue
+        body = loop.regions[1]
+        params = {inst.attrs["index"]: inst.result for inst in body.instructions if inst.op == "param"}
+        yielded = [v.id for v in body.results]
+        for j, value in enumerate(body.results[:loop.attrs["carried"]]):
+            param = params.get(j)
+            if param is not None and yielded.count(value.id) == 1 and value.type == param.type:
+                found[value.id] = (param, loop.outputs[j])
+    return found
+
+
+def _next_value_in_place(storage: Storage, position: int, inst, kernel: tuple, carried: tuple, users: dict,
+                         instructions) -> bool:
+    """The loop variable's next value computed in the variable's buffer (the module docstring): every read
+    of the variable is in an earlier kernel, or in this one by an elementwise op of its shape (element i
+    read where element i is written) no later than `inst`. Returns whether it is."""
+    param, variable = carried
+    value = inst.result.id
+    if value not in storage.index or variable.id not in storage.index or storage.holds_others(variable.id):
+        return False
+    start, _ = kernel
+    for user in users.get(param.id, []):
+        if user < start:
+            continue
+        reader = instructions[user]
+        if reader.kernel != inst.kernel or user > position or not is_elementwise(reader) or \
+                reader.result.type.shape != param.type.shape:
+            return False
+    storage.put_inside(value, variable.id, 0, shares=False)
+    return True
 
 
 def _row_view_captures(instructions, captures: set) -> set:

@@ -10,6 +10,7 @@ import graphc as tf
 from graphc import errors
 from graphc.compiler import driver
 from graphc.compiler.lower import lower
+from graphc.ir.memory_plan import Place
 from graphc.ir.program import walk
 from graphc.passes.pipeline import run_pipeline
 from graphc.runtime import loader
@@ -124,11 +125,11 @@ def test_a_row_read_of_a_captured_value_is_a_view_of_the_row():
 
 
 def test_a_view_of_a_row_past_the_end_fails_the_step_as_the_copy_did():
-    rows, total = _reads_rows(lambda i: i + 1)
+    rows, total = _reads_rows(lambda i: i * 2)
     feeds = {rows: rng.uniform(-1, 1, (3, 2))}
     program, plan = _planned([total], feeds)
     assert [inst.result.id in plan.rows for inst in _row_reads(program)] == [True]
-    with tf.Session() as sess, pytest.raises(errors.InvalidArgumentError, match=r"index 3 is not in \[0, 3\)"):
+    with tf.Session() as sess, pytest.raises(errors.InvalidArgumentError, match=r"index 4 is not in \[0, 3\)"):
         sess.run(total, feeds)
 
 
@@ -143,3 +144,65 @@ def test_a_captured_value_used_otherwise_too_is_read_by_copies():
     with tf.Session() as sess:
         compiled = sess.run(total, feeds)
     np.testing.assert_allclose(compiled, interpret_graph([total], feeds)[0], rtol=1e-12)
+
+
+def _loop_and_body(program):
+    loop = next(inst for inst in program.instructions if inst.op == "while")
+    return loop, loop.regions[1]
+
+
+def _next_values_in_place(program, plan) -> list:
+    """Per carried variable of the program's first loop: whether its next value is in its buffer."""
+    loop, body = _loop_and_body(program)
+    carried = loop.attrs["carried"]
+    return [plan.locations[value.id] == plan.locations[out.id]
+            for value, out in zip(body.results[:carried], loop.outputs[:carried])]
+
+
+def test_the_lstm_loops_compute_each_next_value_in_its_variables_buffer():
+    x, loss = _lstm()
+    gradients = tf.gradients(loss, [x] + tf.trainable_variables())
+    program, plan = _planned(gradients, {x: rng.uniform(-1, 1, (3, 5, 4))})
+    loops = [inst for inst in program.instructions if inst.op == "while"]
+    assert len(loops) == 2
+    for loop in loops:
+        body = loop.regions[1]
+        # The counter, c, h, the TensorArray; the gradients and accumulators; not those a fetch's buffer holds
+        # (the gradients fetched), whose values are copied there.
+        in_place = [plan.locations[value.id] == plan.locations[out.id] for value, out in
+                    zip(body.results[:loop.attrs["carried"]], loop.outputs)
+                    if plan.locations[out.id].place is not Place.OUTPUT]
+        assert len(in_place) >= 4 and all(in_place), in_place
+
+
+def test_a_next_value_keeps_a_buffer_of_its_own_while_a_later_kernel_reads_the_variable():
+    # a's next value comes first; the product reads a after it: computing it in a's buffer would be wrong.
+    a0 = tf.placeholder(tf.float64, [2, 3])
+    w = tf.constant(rng.uniform(-1, 1, (3, 3)))
+    _, a, b = tf.while_loop(lambda i, a, b: i < 4,
+                            lambda i, a, b: (i + 1, tf.tanh(a) * 0.9, b + tf.matmul(a, w)),
+                            [0, a0, tf.zeros([2, 3], tf.float64)])
+    feeds, fetches = {a0: rng.uniform(-1, 1, (2, 3))}, [a + 1.0, b + 1.0]  # the loop's results in the arena
+    program, plan = _planned(fetches, feeds)
+    assert _next_values_in_place(program, plan) == [True, False, True]
+    with tf.Session() as sess:
+        compiled = sess.run(fetches, feeds)
+    for c, r in zip(compiled, interpret_graph(fetches, feeds)):
+        np.testing.assert_allclose(c, r, rtol=1e-12)
+
+
+def test_a_next_value_keeps_a_buffer_of_its_own_while_its_kernel_reads_the_variable_after_it():
+    # One loop kernel: a * 0.5 is computed before c + a reads a (element i of a after element i of a's next).
+    a0 = tf.placeholder(tf.float64, [5])
+    _, a, c = tf.while_loop(lambda i, a, c: i < 3, lambda i, a, c: (i + 1, a * 0.5, c + a),
+                            [0, a0, tf.zeros([5], tf.float64)])
+    feeds, fetches = {a0: rng.uniform(-1, 1, 5)}, [a + 1.0, c + 1.0]
+    program, plan = _planned(fetches, feeds)
+    _, body = _loop_and_body(program)
+    kernels = {inst.kernel for inst in body.instructions if inst.op in ("mul", "add") and inst.result.type.shape}
+    assert len(kernels) == 1  # the case this test is about: both in one kernel
+    assert _next_values_in_place(program, plan) == [True, False, True]
+    with tf.Session() as sess:
+        compiled = sess.run(fetches, feeds)
+    for got, r in zip(compiled, interpret_graph(fetches, feeds)):
+        np.testing.assert_allclose(got, r, rtol=1e-12)
