@@ -44,6 +44,8 @@ class Buffers:
             return self._global_constant(value)
         if location.place is Place.REGISTER:
             raise AssertionError(f"{value} lives in registers, not memory")
+        if value.id in self.plan.rows:
+            raise AssertionError(f"{value} lives in a row the step picks when it runs (codegen's addresses)")
         base = self._slot(kb, buffers, self.plan.slot(location))
         if location.place is Place.ARENA and location.offset:
             base = kb.b.gep(base, [i64(location.offset)], source_etype=I8)

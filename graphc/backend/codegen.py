@@ -54,6 +54,8 @@ from graphc.backend.kernel_builder import (I1, I8, I32, I64, PTR, VOID, KernelBu
 from graphc.backend.kernel_signatures import Signatures, TableBuffers, entry_address
 from graphc.backend.kernels import all as _all_kernels  # noqa: F401 - fills the lowering tables
 from graphc.backend.lowering import FUSED_KERNELS, KERNELS
+from graphc.backend.scalar_ops import convert
+from graphc.core import dtypes
 from graphc.ir.facts import effects_of, may_fail
 from graphc.ir.memory_plan import Place
 from graphc.ir.program import Program, Value, VarRef, walk
@@ -454,10 +456,12 @@ class _PartEmitter:
             count = kb.get(iteration, I64)
             self._copy_rows(loop.rows, count)
             kb.set(iteration, b.add(count, i64(1)))
+        in_rows = [pair for pair in loop.stashes if _stashed_in_row(self.address.plan, *pair)]
+        self.address.iterations.update((value.id, count) for value, _ in in_rows)  # computed in their rows
         body_slots, body_table_slots = dict(self.address.slots), dict(self.table_slots)
         self.emit(loop.body)
         if loop.stashes:
-            self._copy_rows(loop.stashes, count)
+            self._copy_rows([pair for pair in loop.stashes if pair not in in_rows], count)
         self.emit(loop.update)
         self.address.slots, self.table_slots = body_slots, body_table_slots
         b.branch(header)
@@ -498,6 +502,12 @@ class _PartEmitter:
         _return_if_failed(kb, code)
 
 
+def _stashed_in_row(plan, value: Value, history: Value) -> bool:
+    """Whether the body computes `value` in its row of `history` (no stash copy; passes/shared_storage.py)."""
+    return value.id in plan.rows and plan.rows[value.id] is None and \
+        plan.locations[value.id] == plan.locations[history.id]
+
+
 class _Addresses:
     """The address of an entry in a part of the step: each buffer's pointer is loaded from the step's
     array once (the part's code runs straight through, so the first load dominates the others)."""
@@ -505,6 +515,7 @@ class _Addresses:
     def __init__(self, kb: KernelBuilder, buffers: Buffers):
         self.kb, self.buffers, self.plan = kb, buffers, buffers.plan
         self.slots: dict = {}  # slot -> its pointer
+        self.iterations: dict = {}  # value id stashed in its row -> the i64 iteration of its loop
 
     def __call__(self, entry: tuple):
         what, subject = entry
@@ -514,7 +525,20 @@ class _Addresses:
         b = self.kb.b
         if slot not in self.slots:
             self.slots[slot] = b.load(b.gep(self.kb.arg("buffers"), [i64(slot)], source_etype=PTR), typ=PTR)
+        if isinstance(offset, tuple):  # a row picked when the step runs (MemoryPlan.rows)
+            _, start, _ = offset
+            row = b.mul(self._row(subject), i64(subject.type.nbytes))
+            return b.gep(self.slots[slot], [b.add(row, i64(start)) if start else row], source_etype=I8)
         return b.gep(self.slots[slot], [i64(offset)], source_etype=I8) if offset else self.slots[slot]
+
+    def _row(self, value: Value):
+        """The i64 row of `value`'s buffer that holds it: its loop's iteration, or its index's value (the row
+        read's kernel checks it before any kernel uses the row)."""
+        index = self.plan.rows[value.id]
+        if index is None:
+            return self.iterations[value.id]
+        return convert(self.kb, self.kb.load(self(("value", index)), index.type.dtype, i64(0)), index.type.dtype,
+                       dtypes.int64)
 
 
 def _emit_step_of_parts(module: ir.Module, modules: _Modules, parts: list) -> ir.Function:

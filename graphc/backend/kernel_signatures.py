@@ -121,9 +121,15 @@ class _Walk:
 
 
 def address_of(plan, value: Value) -> tuple:
-    """(slot, byte offset) of a value the plan keeps in memory: equal for values sharing a buffer."""
+    """(slot, byte offset) of a value the plan keeps in memory: equal for values sharing a buffer. A value
+    in a row of its buffer (`MemoryPlan.rows`) has (slot, ("row", the buffer's offset, the index's id or
+    None)): the rows a run-time index picks get an entry each, those of one index one entry."""
     location = plan.locations[value.id]
-    return plan.slot(location), location.offset if location.place is Place.ARENA else 0
+    offset = location.offset if location.place is Place.ARENA else 0
+    if value.id in plan.rows:
+        index = plan.rows[value.id]
+        return plan.slot(location), ("row", offset, None if index is None else index.id)
+    return plan.slot(location), offset
 
 
 def _attributes(inst) -> tuple:

@@ -186,6 +186,11 @@ class OpDef:
     # When the op is a kernel of its own, plan_memory may have each operand computed straight into its
     # place in the result (Horovod's fused gradient buffer, with no copy) and the step runs no kernel for it.
     pieces: Optional[Callable] = None
+    # An OPAQUE op whose result is row `operands[1]` (a run-time index) of its first operand, whose kernel
+    # checks the index and copies the row only when its result is not already there (a row read): in a
+    # loop body reading rows of a value captured from outside, plan_memory may make the result that row
+    # itself, at an address the step computes from the index, so no row is copied.
+    row_view: bool = False
     # ASSIGN ops: `write_value(emit, read, *operands)` builds the variable's new value in IR, where
     # `emit(op, operands, attrs=None)` adds an instruction and `read()` reads the variable's current value; the
     # operands are the op's inputs but the written references.

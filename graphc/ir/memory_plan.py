@@ -66,6 +66,10 @@ class MemoryPlan:
     aliases: dict = field(default_factory=dict)         # a region's param id -> the value id whose buffer it is
     staging: dict = field(default_factory=dict)         # a while output id -> arena offset its next value stages in
     elided: frozenset = frozenset()                     # value ids already in place: no kernel computes them
+    # Values living in one row of a rows buffer, at an address the step computes when it runs: value id ->
+    # the id of the value holding the row index (a row read's view), or None (a loop body value stashed for
+    # the gradient, computed in the row of the current iteration). Their location is the rows buffer's.
+    rows: dict = field(default_factory=dict)
 
     def slot(self, location: Location) -> int:
         """The index of a location's buffer in the step's pointer array."""
@@ -102,13 +106,19 @@ class MemoryPlan:
         """Whether the value has an address (it is not kept in registers)."""
         return self.locations[value_id].place is not Place.REGISTER
 
+    def _row_text(self, value_id: int) -> str:
+        if value_id not in self.rows:
+            return ""
+        index = self.rows[value_id]
+        return " row of the iteration" if index is None else f" row %{index.id}"
+
     def describe(self) -> str:
         """The plan as IR comment lines (the printer appends them to a planned program)."""
         registers = sum(1 for loc in self.locations.values() if loc.place is Place.REGISTER)
         lines = [f"  # memory: arena peak {self.arena_bytes} bytes (without reuse {self.unshared_bytes}); "
                  f"{registers} values in registers; {len(self.const_values)} passed-in constants"]
         for value_id, location in self.locations.items():
-            lines.append(f"  #   %{value_id} -> {location}")
+            lines.append(f"  #   %{value_id} -> {location}{self._row_text(value_id)}")
         if self.elided:
             lines.append("  #   in place, no kernel: " + ", ".join(f"%{value_id}" for value_id in sorted(self.elided)))
         for value_id, offset in self.workspaces.items():

@@ -100,7 +100,7 @@ def _row_read_reference(x, index):
 
 row_read_p = registry.register(OpDef(
     name="row_read", tf_type="GraphcRowRead", infer=_row_read_infer, reference=_row_read_reference,
-    effects=Effects(may_fail=True), default_name="strided_slice"))
+    effects=Effects(may_fail=True), row_view=True, default_name="strided_slice"))
 
 
 def _row_read_grad_infer(types, attrs):

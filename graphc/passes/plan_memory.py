@@ -38,6 +38,11 @@ slice of whole rows) is its operand's bytes; a concat of flat tensors
 GEMM's or convolution's epilogue (`OpDef.epilogue_in_place`: a bias add and ReLU)
 computes its value in the product's buffer when nothing after the kernel reads the
 product. The step runs no kernel for views and such concats (`MemoryPlan.elided`).
+In a loop, a value the body stashes for the gradient is computed in its row of
+the stash, and a gradient loop's row read of a captured stash is a view of that
+row, at addresses the step computes when it runs (`MemoryPlan.rows`): the LSTM's
+loops copy no stash in and none out. A loop variable's next value is computed in
+the variable's buffer when nothing reads the variable after it: no update copy.
 
 An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it
@@ -91,6 +96,7 @@ def plan_memory(program: Program) -> Program:
             span_start[i], span_end[i] = first_of[inst.kernel], last_of[inst.kernel]
     users: dict[int, list] = {}
     aliases: dict[int, int] = {}  # a region's param -> the value whose buffer it is
+    captures: set = set()  # the params of loops' regions that are values captured from outside
     for i, inst in enumerate(instructions):
         for v in inst.values:
             users.setdefault(v.id, []).append(i)
@@ -102,6 +108,8 @@ def plan_memory(program: Program) -> Program:
                     index = param.attrs["index"]
                     carried = inst.attrs.get("carried", 0)
                     aliases[param.result.id] = (inst.outputs[index] if index < carried else inst.operands[index]).id
+                    if "carried" in inst.attrs and index >= carried:
+                        captures.add(param.result.id)
     output_index: dict[int, int] = {}
     repeated_fetches = []  # CSE and simplification can make two fetches one value
     for i, v in enumerate(program.fetches):
@@ -169,7 +177,7 @@ def plan_memory(program: Program) -> Program:
             final_copies.append((value.id, output_index[value.id]))
     final_copies.extend(repeated_fetches)
     outputs = {value_id for value_id, location in locations.items() if location.place is Place.OUTPUT}
-    storage = share_storage(instructions, program.kernels, arena_values, aliases, last_use, outputs)
+    storage = share_storage(instructions, program.kernels, arena_values, aliases, last_use, outputs, captures)
     peak, unshared = _assign_offsets(arena_values, locations)
     for value_id in storage.inside:
         root, offset = storage.root(value_id)
@@ -189,7 +197,8 @@ def plan_memory(program: Program) -> Program:
                       variable_names=tuple(d.name for d in program.variables), const_values=tuple(consts),
                       output_count=len(program.fetches), arena_bytes=peak, unshared_bytes=unshared,
                       materialized_reads=frozenset(materialized), final_copies=tuple(final_copies),
-                      workspaces=workspaces, aliases=aliases, staging=staged, elided=frozenset(storage.elided))
+                      workspaces=workspaces, aliases=aliases, staging=staged, elided=frozenset(storage.elided),
+                      rows=storage.rows)
     return program.replace(memory_plan=plan)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
+
 from graphc.ir.printer import is_splat
 from graphc.ir.program import Instruction, Program, Value, constant_value
 
@@ -129,8 +131,41 @@ def _matmul_of_vectors(inst: Instruction, definitions: dict, rewriter: "Rewriter
     return None
 
 
+def _padded_pieces(inst: Instruction, definitions: dict, rewriter: "Rewriter") -> Optional[Value]:
+    """add_n(pad(a), pad(b), ...) with zeros, whose pieces tile the result along one axis -> concat(a, b, ...).
+
+    The gradient of a split (of the slices of one tensor: an LSTM's four gates) is such a sum; as the
+    concat TF's split gradient is, it writes each element once instead of reading and adding four
+    result-sized buffers. Every element is one piece's value plus zeros: the same value, but for
+    -0.0 + 0.0, which the concat keeps as -0.0 (TF's own split gradient does too)."""
+    pieces = []
+    for operand in inst.operands:
+        pad = definitions.get(operand.id)
+        if pad is None or pad.op != "pad" or _splat_of(pad.operands[1], definitions) != 0:
+            return None
+        widths = np.asarray(pad.attrs["paddings"]).reshape(-1, 2)
+        padded = [axis for axis, (before, after) in enumerate(widths) if before or after]
+        if len(padded) != 1:
+            return None
+        pieces.append((padded[0], int(widths[padded[0]][0]), pad.operands[0]))
+    axes = {axis for axis, _, _ in pieces}
+    if len(axes) != 1:
+        return None
+    (axis,) = axes
+    start = 0
+    for _, before, piece in sorted(pieces, key=lambda p: p[1]):
+        if before != start:
+            return None  # a gap or an overlap: not a tiling
+        start += piece.type.shape[axis]
+    if start != inst.result.type.shape[axis]:
+        return None
+    ordered = tuple(piece for _, _, piece in sorted(pieces, key=lambda p: p[1]))
+    return rewriter.emit("concat", ordered, {"axis": axis}, inst.result.type)
+
+
 RULES: dict[str, list[Callable]] = {
     "matmul": [_matmul_of_vectors],                       # products with a dimension of 1
+    "add_n": [_padded_pieces],                            # pad(a) + pad(b) tiling an axis -> concat(a, b)
     "mul": [_identity_operand(1, commutative=True)],      # x*1 -> x, 1*x -> x
     "add": [_identity_operand(0, commutative=True)],      # x+0 -> x, 0+x -> x
     "sub": [_identity_operand(0, commutative=False)],     # x-0 -> x
@@ -187,8 +222,10 @@ def simplify(program: Program) -> Program:
             if value is None:
                 instructions.append(inst)
                 continue
-            instructions.extend(rewriter.added)
-            definitions.update((i.result.id, i) for i in rewriter.added)
+            # A rule reads its operands' definitions as they were: their operands may be replaced already.
+            added = [i.replace(operands=tuple(_resolve(o, replacement) for o in i.operands)) for i in rewriter.added]
+            instructions.extend(added)
+            definitions.update((i.result.id, i) for i in added)
             rewriter.added = []
             replacement[inst.result.id] = replacement.get(value.id, value)
         if not replacement:

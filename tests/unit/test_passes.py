@@ -529,3 +529,42 @@ program step:
     (expected,), _ = interpret(program, feeds, {})
     (got,), _ = interpret(simplified, feeds, {})
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+_PADDED_PIECES = """\
+program step:
+  %0:f32[2,3] = feed {{tensor="a:0"}}
+  %1:f32[2,1] = feed {{tensor="b:0"}}
+  %2:f32[] = constant {{value={fill}}}
+  %3:f32[2,4] = pad %0, %2 {{paddings=[0, 0, {a_before}, {a_after}]}}
+  %4:f32[2,4] = pad %1, %2 {{paddings=[0, 0, {b_before}, {b_after}]}}
+  %5:f32[2,4] = add_n %3, %4
+  fetch %5
+"""
+
+
+def test_simplify_turns_zero_pads_tiling_an_axis_into_a_concat():
+    # A split's gradient: the slices' gradients padded back to the whole and summed. -0.0 stays -0.0, as in
+    # TF's split gradient (a concat); the sum would give +0.0.
+    program = parse(_PADDED_PIECES.format(fill=0.0, a_before=1, a_after=0, b_before=0, b_after=3))
+    simplified = eliminate_dead_code(simplify(program))
+    assert [inst.op for inst in simplified.instructions if inst.op not in ("feed", "constant")] == ["concat"]
+    concat = simplified.instructions[-1]
+    assert [v.id for v in concat.operands] == [1, 0] and concat.attrs["axis"] == 1
+    feeds = {"a:0": np.array([[1, -0.0, np.inf], [np.nan, 2, 3]], np.float32),
+             "b:0": np.array([[-0.0], [4]], np.float32)}
+    (got,), _ = interpret(simplified, feeds, {})
+    (summed,), _ = interpret(program, feeds, {})
+    np.testing.assert_array_equal(got, summed)
+    assert np.signbit(got[0, 0]) and np.signbit(got[0, 2]) and not np.signbit(summed[0, 0])
+
+
+@pytest.mark.parametrize("fill, a_before, a_after, b_before, b_after", [
+    (1.0, 1, 0, 0, 3),   # padded with ones: the sum adds them
+    (0.0, 0, 1, 0, 3),   # overlapping pieces
+    (0.0, 1, 0, 1, 2),   # overlapping at the start, a gap at the end
+])
+def test_simplify_keeps_pads_that_do_not_tile_with_zeros(fill, a_before, a_after, b_before, b_after):
+    program = parse(_PADDED_PIECES.format(fill=fill, a_before=a_before, a_after=a_after, b_before=b_before,
+                                          b_after=b_after))
+    assert "concat" not in [inst.op for inst in simplify(program).instructions]

@@ -30,12 +30,17 @@ def _memcpy(kb: KernelBuilder, destination, source, nbytes) -> None:
 
 
 def lower_row_read(module, name, inst):
+    """The row's copy; none when the plan made the result that row (a view: passes/shared_storage.py)."""
     x, index = inst.values
     kb = KernelBuilder(module, name, ["out", "in0", "in1", "status"])
+    for argument in kb.function.args[:2]:
+        argument.attributes.discard("noalias")  # out is inside in0 when the result is a view of the row
     row = _checked_row(kb, inst, index, x.type.shape[0])
     nbytes = inst.result.type.nbytes
-    source = kb.b.gep(kb.arg("in0"), [kb.b.mul(row, i64(nbytes))], source_etype=I8)
-    _memcpy(kb, kb.arg("out"), source, i64(nbytes))
+    b = kb.b
+    source = b.gep(kb.arg("in0"), [b.mul(row, i64(nbytes))], source_etype=I8)
+    with kb.if_(b.icmp_unsigned("!=", b.ptrtoint(kb.arg("out"), I64), b.ptrtoint(source, I64))):
+        _memcpy(kb, kb.arg("out"), source, i64(nbytes))
     return kb.finish()
 
 
