@@ -222,21 +222,21 @@ def set_differentiator(gradients, gradients_into) -> None:
     _differentiate, _differentiate_into = gradients, gradients_into
 
 
-def _refuse_assignments(op: Operation) -> None:
-    """UnimplementedError naming the loop or cond and the assignment, when one of op's functions (at any
-    depth) assigns a variable: its gradient runs the functions again, which would repeat the writes and
-    read the variables' later values (TF1 saves each iteration's values on stacks instead)."""
-    pending = [op]
+def _assignment_in(functions: list):
+    """The first op of `functions` (FunctionGraphs), or of the loops and conds inside them, that writes a
+    variable; else None."""
+    pending = list(functions)
     while pending:
-        current = pending.pop()
-        for key in [k for k in ("cond", "body", "then", "else") if k in current.attrs]:
-            for inner in current.attrs[key].get_operations():
-                if inner.op_def.role is Role.ASSIGN:
-                    raise errors.UnimplementedError(
-                        None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable "
-                                  f"({inner.name}), and the gradient would run that assignment again")
-                if inner.op_def.role is Role.CONTROL_FLOW:
-                    pending.append(inner)
+        for inner in pending.pop().get_operations():
+            if inner.op_def.role is Role.ASSIGN or inner.op_def.effects.writes:
+                return inner
+            if inner.op_def.role is Role.CONTROL_FLOW:
+                pending.extend(_functions(inner))
+    return None
+
+
+def _functions(op: Operation) -> list:
+    return [value for value in op.attrs.values() if isinstance(value, FunctionGraph)]
 
 
 def _grads_or_zeros(grads: list, like: list) -> list:
@@ -310,7 +310,11 @@ def _check_branches(then_result, else_result, then_graph, else_graph) -> None:
 
 @registry.set_gradient(if_p)
 def _if_grad(op, *grads):
-    _refuse_assignments(op)
+    assignment = _assignment_in(_functions(op))
+    if assignment is not None:
+        raise errors.UnimplementedError(
+            None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable ({assignment.name}), "
+                      "and the gradient would run that assignment again")
     pred, captured = op.inputs[0], list(op.inputs[1:])
     outer = get_default_graph()  # op's graph, or a loop gradient's body differentiating op's (_LoopGradientBody)
     functions = {}
@@ -449,6 +453,11 @@ def _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, ba
                 return _expanded_results(expansion.results[1:], invariants, structure, back_prop,
                                          not return_same_structure)
             refusal = expansion.refusal
+        if rows is None and back_prop and _assignment_in([cond_graph, body_graph]) is not None:
+            # The gradient of a body that assigns reads every value it needs from the rows the forward loop
+            # stashes (running the body again would repeat the writes): rows need a bound known now.
+            rows = loop_expansion.trip_count(scope[:-1] if scope else "while_loop", cond_graph, body_graph,
+                                             [counter] + flat)
         carried = 1 + len(flat)
         saved = tuple(range(1, carried)) if back_prop and rows is not None else ()
         attrs = {"carried": carried, "shape_invariants": (None,) + tuple(invariants), "saved": saved,
@@ -548,6 +557,7 @@ class _LoopGradientBody(FunctionGraph):
         self._values: dict = {}  # id(forward body tensor) -> its value here
         self._invariant: dict = {}  # id(forward body op) -> whether it is the same in every iteration
         self._state = None  # a loop without rows: its loop variables at iteration `index` (_replayed)
+        self._assigns = _assignment_in(_functions(forward)) is not None  # then variables change across iterations
 
     def can_capture(self, tensor: Tensor) -> bool:
         return tensor.graph is self.forward.attrs["body"] or super().can_capture(tensor)
@@ -577,6 +587,12 @@ class _LoopGradientBody(FunctionGraph):
                 None, source, f"graphc differentiates {op.name} without a maximum_iterations known when the graph "
                               f"is built by computing its body again, which {source.name} (random or writing a "
                               "variable) forbids: give the loop a constant maximum_iterations")
+        if self._assigns and self._refers_to_variable(tensor):
+            raise errors.UnimplementedError(
+                None, source, f"graphc cannot differentiate {op.name}: its gradient needs the value of {tensor.name}, "
+                              "a reference to a variable in a loop that assigns variables, which is read where it is "
+                              "used and so has no value of its own to stash per iteration: compute a value from it "
+                              "first (v.read_value() + 0.0), which the forward loop stashes")
         if not op.attrs["saved"] or self._recomputable(source):
             copy = self.create_op(source.op_def, list(source.inputs), dict(source.attrs),
                                   name=source.name.rpartition("/")[2])
@@ -607,8 +623,24 @@ class _LoopGradientBody(FunctionGraph):
                 self._unchanging(t) for t in source.inputs))
         return self._invariant[id(source)]
 
+    def _refers_to_variable(self, tensor: Tensor) -> bool:
+        """Whether `tensor` of the forward body is a variable itself (through identities), read where it is used."""
+        while tensor.op.op_def.role is Role.FORWARD:
+            tensor = tensor.op.inputs[0]
+        if tensor.op.op_def is not function_argument_p:
+            return tensor.op.op_def.role is Role.VARIABLE
+        index = self.forward.attrs["body_args"][self.forward.attrs["body"].inputs.index(tensor)]
+        if index < self.forward.attrs["carried"]:
+            return False
+        outer = self.forward.inputs[index]
+        while outer.op.op_def.role is Role.FORWARD:
+            outer = outer.op.inputs[0]
+        return outer.op.op_def.role is Role.VARIABLE
+
     def _unchanging(self, tensor: Tensor) -> bool:
         op = self.forward
+        if self._assigns and self._refers_to_variable(tensor):
+            return False  # an iteration may have written it
         if tensor.op.op_def is function_argument_p:
             return op.attrs["body_args"][op.attrs["body"].inputs.index(tensor)] >= op.attrs["carried"]
         return self._recomputable(tensor.op)
@@ -630,7 +662,15 @@ def _while_grad(op, *grads):
     carried, rows = op.attrs["carried"], op.attrs["rows"]
     if not op.attrs["back_prop"]:
         return [None] * len(op.inputs)
-    _refuse_assignments(op)
+    if not op.attrs["saved"]:
+        assignment = _assignment_in(_functions(op))
+        if assignment is not None:
+            raise errors.UnimplementedError(
+                None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable ({assignment.name}), "
+                          "and the loop has no bound on its iterations known when the graph is built (its trip count "
+                          "is not fixed by constants, nor by a constant maximum_iterations), so the forward loop "
+                          "cannot stash the values the gradient reads and the gradient would run the assignment "
+                          "again: give the loop a constant maximum_iterations")
     body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])

@@ -170,14 +170,16 @@ def test_compiled_loop_with_assignments_matches_the_reference_interpreter():
         np.testing.assert_allclose(c, r, rtol=1e-6)
 
 
-def test_the_gradient_of_a_loop_that_assigns_names_the_loop_and_the_assignment():
+def test_the_gradient_of_a_cond_that_assigns_names_the_cond_and_the_assignment():
+    """Loops that assign are differentiated (test_control_flow_assignment_gradients.py); a cond's gradient
+    still runs its branch again, so one whose branch assigns is refused."""
     v = tf.Variable(0.0)
-    x = tf.constant(2.0)
+    x = tf.placeholder(tf.float32, ())
 
-    def body(i, y):
+    def taken():
         with tf.control_dependencies([tf.assign_add(v, 1.0)]):
-            return i + 1, y * x
+            return x * 2.0
 
-    y = tf.while_loop(lambda i, y: i < 3, body, [0, 1.0], maximum_iterations=3)[1]
-    with pytest.raises(tf.errors.UnimplementedError, match="cannot differentiate while/While.*AssignAdd"):
+    y = tf.cond(x > 0.0, taken, lambda: x)
+    with pytest.raises(tf.errors.UnimplementedError, match="cannot differentiate cond/If.*AssignAdd"):
         tf.gradients(y, x)
