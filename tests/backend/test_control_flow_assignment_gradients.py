@@ -1,7 +1,8 @@
-"""Gradients of tf.while_loop bodies that assign variables, compiled: as TF1's, the gradient loop takes every
-forward value it needs from the rows the forward loop stashes per iteration (never running the body, and so
-the assignments, again), so each assignment runs once per forward iteration and a value read from a variable
-is the one its iteration read. Against TensorFlow 2.21 (its answers pinned in the table; parallel_iterations=1,
+"""Gradients of tf.while_loop bodies and tf.cond branches that assign variables, compiled: as TF1's, the
+gradient loop takes every forward value it needs from the rows the forward loop stashes per iteration, and a
+cond's gradient the values its forward branch computed (never running the body or branch, and so the
+assignments, again), so each assignment runs once per forward iteration and a value read from a variable is
+the one its iteration read. Against TensorFlow 2.21 (its answers pinned in the table; parallel_iterations=1,
 where TF's reads of a variable the body writes are determined), the reference interpreter and finite
 differences; and the refusals that remain (no bound on the iterations, a bare variable reference)."""
 
@@ -78,7 +79,43 @@ def _minimize(tf):
         return [round(float(value), 5) for value in losses + sess.run([w, steps])]
 
 
+def _cond_whose_taken_branch_assigns(tf):
+    """The branch reads v before and after v += x; the other branch does not assign."""
+    v = tf.Variable(1.0)
+    x = tf.placeholder(tf.float32, ())
+    p = tf.placeholder(tf.bool, ())
+
+    def taken():
+        before = v.read_value() + 0.0
+        with tf.control_dependencies([before]):
+            written = tf.assign_add(v, x)
+        with tf.control_dependencies([written]):
+            return tf.sin(x * before) * (v.read_value() + 0.0)
+
+    y = tf.cond(p, taken, lambda: x * x)
+    grad = tf.gradients(y, [x])[0]
+    return [_run(tf, [y, grad], {x: 0.7, p: True}), _run(tf, [y, grad], {x: 0.7, p: False})]
+
+
+def _cond_that_assigns_in_a_loop(tf):
+    """Every other iteration takes the branch that assigns; the loop's gradient runs the cond's gradient."""
+    v = tf.Variable(0.0)
+    x = tf.placeholder(tf.float32, ())
+
+    def body(i, acc):
+        def taken():
+            with tf.control_dependencies([tf.assign_add(v, 1.0)]):
+                return acc * x + (v.read_value() + 0.0)
+        return [i + 1, tf.cond(tf.equal(i % 2, 0), taken, lambda: acc * acc)]
+
+    acc = tf.while_loop(lambda i, a: i < 4, body, [0, tf.constant(1.0)], parallel_iterations=1)[1]
+    return _run(tf, [acc, tf.gradients(acc, [x])[0]], {x: 0.5})
+
+
 GRADIENTS = {
+    "cond whose taken branch assigns": (_cond_whose_taken_branch_assigns,
+                                        [([1.09517, 1.300232], [1.7]), ([0.49, 1.4], [1.0])]),
+    "cond that assigns in a loop": (_cond_that_assigns_in_a_loop, ([9.765625, 23.4375], [2.0])),
     "issue 15's example": (_example, ([26.0, 23.0], [4.0])),
     "loss reads the variable after the loop": (_loss_reads_the_variable_after_the_loop,
                                                ([4.706177, -8.093427], [2.53125])),
@@ -177,3 +214,45 @@ def test_a_bare_reference_to_a_written_variable_the_gradient_needs_is_refused():
     acc = tf.while_loop(lambda i, a: i < 4, body, [0, tf.constant(0.0)], parallel_iterations=1)[1]
     with pytest.raises(tf.errors.UnimplementedError, match=r"needs the value of while/read.*read_value\(\) \+ 0\.0"):
         tf.gradients(acc, [x])
+
+
+def test_cond_gradient_matches_the_reference_interpreter_and_finite_differences():
+    v = tf.Variable(np.array([0.5, 2.0], np.float32), name="v")
+    x = tf.placeholder(tf.float32, [2])
+    p = tf.placeholder(tf.bool, ())
+
+    def taken():
+        with tf.control_dependencies([tf.assign(v, v * 2.0)]):
+            return tf.tanh(x * (v.read_value() + 0.0))
+
+    loss = tf.reduce_sum(tf.cond(p, taken, lambda: x * 3.0))
+    (grad,) = tf.gradients(loss, [x])
+    point = np.array([0.4, -0.3], np.float32)
+    start = np.array([0.5, 2.0], np.float32)
+    with tf.Session() as sess:
+        def value(at):
+            sess.run(v.initializer)
+            return float(sess.run(loss, {x: at, p: True}))
+
+        sess.run(v.initializer)
+        compiled = sess.run([loss, grad], {x: point, p: True})
+        np.testing.assert_allclose(sess.run(v), start * 2.0)  # written once: by the forward branch only
+        eps = np.float32(1e-2)
+        numeric = [(value(point + eps * e) - value(point - eps * e)) / (2 * eps) for e in np.eye(2, dtype=np.float32)]
+    reference = interpret_graph([loss, grad], {x: point, p: True}, {"v": start})
+    for c, r in zip(compiled, reference):
+        np.testing.assert_allclose(c, r, rtol=1e-5)
+    np.testing.assert_allclose(compiled[1], numeric, rtol=2e-3, atol=2e-3)
+
+
+def test_a_bare_reference_to_a_variable_a_cond_writes_is_refused():
+    v = tf.Variable(0.5)
+    x = tf.placeholder(tf.float32, ())
+
+    def taken():
+        with tf.control_dependencies([tf.assign(v, 2.0)]):
+            return x * v.read_value()
+
+    y = tf.cond(x > 0.0, taken, lambda: x)
+    with pytest.raises(tf.errors.UnimplementedError, match=r"cannot differentiate cond/If: .*needs the value of "):
+        tf.gradients(y, [x])
