@@ -112,7 +112,56 @@ def _cond_that_assigns_in_a_loop(tf):
     return _run(tf, [acc, tf.gradients(acc, [x])[0]], {x: 0.5})
 
 
+def _two_gradients_of_one_cond(tf):
+    """The second tf.gradients of the cond reuses the outputs the first one added to it."""
+    v = tf.Variable(1.0)
+    x = tf.placeholder(tf.float32, ())
+
+    def taken():
+        with tf.control_dependencies([tf.assign_add(v, 1.0)]):
+            return tf.sin(x * (v.read_value() + 0.0))
+
+    y = tf.cond(x > 0.0, taken, lambda: x)
+    return _run(tf, [y, tf.gradients(y, [x])[0], tf.gradients(y * y, [x])[0]], {x: 0.7})
+
+
+def _loop_that_assigns_in_a_cond(tf):
+    v = tf.Variable(1.0)
+    x = tf.placeholder(tf.float32, ())
+
+    def loop():
+        def body(i, a):
+            with tf.control_dependencies([tf.assign(v, v * 1.5)]):
+                return [i + 1, a * x + (v.read_value() + 0.0)]
+        return tf.while_loop(lambda i, a: i < 3, body, [0, x], parallel_iterations=1)[1]
+
+    y = tf.cond(x > 0.0, loop, lambda: x * 2.0)
+    return _run(tf, [y, tf.gradients(y, [x])[0]], {x: 0.7})
+
+
+def _minimize_through_a_cond_that_assigns(tf):
+    """Three training steps; the taken branch counts them in a variable the loss reads."""
+    w = tf.Variable(0.5)
+    n = tf.Variable(0.0, trainable=False)
+    x = tf.placeholder(tf.float32, ())
+
+    def taken():
+        with tf.control_dependencies([tf.assign_add(n, 1.0)]):
+            return w * x + (n.read_value() + 0.0)
+
+    loss = tf.square(tf.cond(x > 0.0, taken, lambda: w * w) - 1.0)
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        losses = [float(sess.run([loss, train], {x: 0.5})[0]) for _ in range(3)]
+        return [round(float(value), 5) for value in losses + sess.run([w, n])]
+
+
 GRADIENTS = {
+    "two gradients of one cond": (_two_gradients_of_one_cond, ([0.98545, 0.339934, 0.669976], [2.0])),
+    "loop that assigns in a cond": (_loop_that_assigns_in_a_cond, ([5.9251, 5.722], [3.375])),
+    "minimize through a cond that assigns": (_minimize_through_a_cond_that_assigns,
+                                             [0.0625, 1.53141, 4.73334, 0.13369, 3.0]),
     "cond whose taken branch assigns": (_cond_whose_taken_branch_assigns,
                                         [([1.09517, 1.300232], [1.7]), ([0.49, 1.4], [1.0])]),
     "cond that assigns in a loop": (_cond_that_assigns_in_a_loop, ([9.765625, 23.4375], [2.0])),
