@@ -581,11 +581,6 @@ def _while_loop(cond, body, loop_vars, shape_invariants, parallel_iterations, ba
                 return _expanded_results(expansion.results[1:], invariants, structure, back_prop,
                                          not return_same_structure)
             refusal = expansion.refusal
-        if rows is None and back_prop and _assignment_in([cond_graph, body_graph]) is not None:
-            # The gradient of a body that assigns reads every value it needs from the rows the forward loop
-            # stashes (running the body again would repeat the writes): rows need a bound known now.
-            rows = loop_expansion.trip_count(scope[:-1] if scope else "while_loop", cond_graph, body_graph,
-                                             [counter] + flat)
         carried = 1 + len(flat)
         saved = tuple(range(1, carried)) if back_prop and rows is not None else ()
         attrs = {"carried": carried, "shape_invariants": (None,) + tuple(invariants), "saved": saved,
@@ -756,6 +751,21 @@ class _LoopGradientBody(FunctionGraph):
         return self._recomputable(tensor.op)
 
 
+def _save_rows_of_the_trip_count(op: Operation) -> None:
+    """Gives the While `op` (no rows: no maximum_iterations known when the graph was built) rows of its trip
+    count where constants fix it, so that the gradient of a body that assigns can read every value from rows
+    (running the body again would repeat the writes). Done here, not when the loop is built: finding the
+    count runs the loop on the graph (`loop_expansion.trip_count`), a cost for the loops no gradient needs."""
+    carried = op.attrs["carried"]
+    with op.graph.as_default():  # the trial's ops, undone, beside the loop's
+        rows = loop_expansion.trip_count(op.name, op.attrs["cond"], op.attrs["body"], list(op.inputs[:carried]))
+    if rows is None or len(op.outputs) != carried:
+        return
+    op._attrs.update(rows=rows, saved=tuple(range(1, carried)))
+    op._outputs += tuple(Tensor(op, carried + k, t.dtype, None if t._dims is None else (rows,) + tuple(t._dims))
+                         for k, t in enumerate(op.outputs[1:carried]))
+
+
 def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
     """`total + gradient`: a captured tensor's gradient summed over the iterations. Where the body read one
     row of it (x[i]: the row's gradient in zeros), the row alone is added, in place (not the whole of x in
@@ -769,19 +779,20 @@ def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
 
 @registry.set_gradient(while_p)
 def _while_grad(op, *grads):
-    carried, rows = op.attrs["carried"], op.attrs["rows"]
+    carried = op.attrs["carried"]
     if not op.attrs["back_prop"]:
         return [None] * len(op.inputs)
-    if not op.attrs["saved"]:
-        assignment = _assignment_in(_functions(op))
-        if assignment is not None:
+    assignment = _assignment_in(_functions(op))
+    if assignment is not None and not op.attrs["saved"]:
+        _save_rows_of_the_trip_count(op)
+        if not op.attrs["saved"]:
             raise errors.UnimplementedError(
                 None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable "
                           f"({assignment.name}), and the loop has no bound on its iterations known when the graph "
                           "is built (its trip count is not fixed by constants, nor by a constant maximum_iterations), "
                           "so the forward loop cannot stash the values the gradient reads and the gradient would run "
                           "the assignment again: give the loop a constant maximum_iterations")
-    body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
+    rows, body_graph, body_args = op.attrs["rows"], op.attrs["body"], op.attrs["body_args"]
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])
     captured_indices = [i for i in range(carried, len(op.inputs))
