@@ -29,6 +29,14 @@ trip count is fixed by constants, `tf.while_loop` expands it into copies of its 
 
 `If`'s gradient is an `If` on the same predicate whose branches differentiate the
 forward branches: the gradient flows through the branch taken only.
+
+Where the functions assign variables, no gradient runs them again (that would repeat
+the writes and read later values): a loop's gradient takes every value from rows,
+which needs a bound known when the graph is built (a constant maximum_iterations, or
+a trip count constants fix: `loop_expansion.trip_count`), and a cond's gradient reads
+the values its forward branch computed, outputs the `If` gives for them
+(`_intermediate`). A bare reference to a variable they write is read where it is used
+and has no value to keep: a gradient that needs one is refused.
 """
 
 from __future__ import annotations
@@ -222,21 +230,43 @@ def set_differentiator(gradients, gradients_into) -> None:
     _differentiate, _differentiate_into = gradients, gradients_into
 
 
-def _refuse_assignments(op: Operation) -> None:
-    """UnimplementedError naming the loop or cond and the assignment, when one of op's functions (at any
-    depth) assigns a variable: its gradient runs the functions again, which would repeat the writes and
-    read the variables' later values (TF1 saves each iteration's values on stacks instead)."""
-    pending = [op]
+def _assignments_in(functions: list):
+    """The ops of `functions` (FunctionGraphs), or of the loops and conds inside them, that write a variable."""
+    pending = list(functions)
     while pending:
-        current = pending.pop()
-        for key in [k for k in ("cond", "body", "then", "else") if k in current.attrs]:
-            for inner in current.attrs[key].get_operations():
-                if inner.op_def.role is Role.ASSIGN:
-                    raise errors.UnimplementedError(
-                        None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable "
-                                  f"({inner.name}), and the gradient would run that assignment again")
-                if inner.op_def.role is Role.CONTROL_FLOW:
-                    pending.append(inner)
+        for inner in pending.pop().get_operations():
+            if inner.op_def.role is Role.ASSIGN or inner.op_def.effects.writes:
+                yield inner
+            if inner.op_def.role is Role.CONTROL_FLOW:
+                pending.extend(_functions(inner))
+
+
+def _assignment_in(functions: list):
+    """The first op of `functions` (at any depth) that writes a variable; else None."""
+    return next(_assignments_in(functions), None)
+
+
+def _variable_of(tensor: Tensor):
+    """The variable op `tensor` refers to (through identities and the captures of functions), else None."""
+    while True:
+        if tensor.op.op_def is function_argument_p:
+            tensor = tensor.graph.captured_tensor(tensor)  # None for a loop variable: it holds a value
+            if tensor is None:
+                return None
+        elif tensor.op.op_def.role is Role.FORWARD:
+            tensor = tensor.op.inputs[0]
+        else:
+            return tensor.op if tensor.op.op_def.role is Role.VARIABLE else None
+
+
+def _written_variables(op: Operation) -> set:
+    """id() of each variable op that `op`'s functions write (at any depth)."""
+    variables = [_variable_of(inner.inputs[0]) for inner in _assignments_in(_functions(op))]
+    return {id(variable) for variable in variables if variable is not None}
+
+
+def _functions(op: Operation) -> list:
+    return [value for value in op.attrs.values() if isinstance(value, FunctionGraph)]
 
 
 def _grads_or_zeros(grads: list, like: list) -> list:
@@ -310,7 +340,8 @@ def _check_branches(then_result, else_result, then_graph, else_graph) -> None:
 
 @registry.set_gradient(if_p)
 def _if_grad(op, *grads):
-    _refuse_assignments(op)
+    if _assignment_in(_functions(op)) is not None:
+        return _assigning_if_grad(op, grads)
     pred, captured = op.inputs[0], list(op.inputs[1:])
     outer = get_default_graph()  # op's graph, or a loop gradient's body differentiating op's (_LoopGradientBody)
     functions = {}
@@ -328,9 +359,110 @@ def _if_grad(op, *grads):
             return _grads_or_zeros(found, xs)
 
         functions[key] = _build_function(f"{op.name}_grad/{key}", outer, [], gradient_branch)
+    return _gradient_if(pred, functions, captured)
+
+
+def _gradient_if(pred: Tensor, functions: dict, captured: list) -> list:
+    """The gradients of an `If`'s inputs: an `If` on its predicate `pred` of the gradient branches
+    `functions`, which give the gradients of the tensors it captures (`captured`) in order."""
     output_types = [TensorType(t.dtype, t._dims) for t in captured]
     grad_op = _control_flow_op(if_p, [pred], functions, {"output_types": output_types}, name="If")
     return [None] + [g if _is_float(t) else None for g, t in zip(grad_op.outputs, captured)]
+
+
+def _assigning_if_grad(op: Operation, grads) -> list:
+    """The gradient of an `If` whose branches assign: an `If` on the same predicate whose branches
+    differentiate the forward branches in place (`_BranchGradient`), reading the values the forward branch
+    computed, so the branch, and its assignments, do not run again (TF1's cond gradient reads the forward
+    branch's tensors)."""
+    pred, captured = op.inputs[0], list(op.inputs[1:])
+    outer = get_default_graph()
+    results = len(op.outputs) - len(op.__dict__.get("_intermediates", {}))  # the branches' own results
+    functions = {}
+    for key in ("then", "else"):
+        graph, indices = op.attrs[key], op.attrs[key + "_args"]
+
+        def gradient_branch(graph=graph, indices=indices):
+            function = get_default_graph()
+            arguments = {index: argument for argument, index in zip(graph.inputs, indices)}
+            floats = [j for j in range(results) if _is_float(op.outputs[j])]
+            ys = [graph.outputs[j] for j in floats]
+            ys_grads = [function.capture(grads[j] if grads[j] is not None else array_ops.zeros_like(op.outputs[j]))
+                        for j in floats]
+            xs = [arguments.get(i) for i in range(1, len(op.inputs))]
+            present = [x for x in xs if x is not None]
+            found = iter(_differentiate_into(function, ys, present, ys_grads) if ys and present else [])
+            found = [next(found) if x is not None else None for x in xs]
+            return [g if g is not None else _zeros_of(t, function) for g, t in zip(found, captured)]
+
+        functions[key] = _build_function(f"{op.name}_grad/{key}", outer, [], gradient_branch,
+                                         graph=_BranchGradient(f"{op.name}_grad/{key}", outer, op, key))
+    return _gradient_if(pred, functions, captured)
+
+
+def _zeros_of(t: Tensor, function) -> Tensor:
+    """Zeros of t's type, in `function`: from t's static shape where known (t may be a variable a loop
+    writes, whose value a loop's gradient body cannot read: _LoopGradientBody)."""
+    if t._dims is not None and None not in t._dims:
+        return array_ops.zeros(t._dims, t.dtype)
+    return array_ops.zeros_like(function.capture(t))
+
+
+class _BranchGradient(FunctionGraph):
+    """A branch of the gradient of an `If` whose branches assign. It differentiates the forward branch
+    itself; each forward value it reads is the one the forward branch computed: a tensor the branch
+    captures, or an output the forward `If` gives for it (`_intermediate`)."""
+
+    def __init__(self, name: str, outer, forward: Operation, key: str):
+        super().__init__(name, outer)
+        self.forward, self.key, self.branch = forward, key, forward.attrs[key]
+        self._written = _written_variables(forward)  # a reference to one of them has no value to keep
+        self._values: dict = {}  # id(forward branch tensor) -> its value here
+
+    def can_capture(self, tensor: Tensor) -> bool:
+        return tensor.graph is self.branch or super().can_capture(tensor)
+
+    def capture(self, tensor: Tensor) -> Tensor:
+        if tensor.graph is not self.branch:
+            return super().capture(tensor)
+        if id(tensor) not in self._values:
+            op = self.forward
+            if id(_variable_of(tensor)) in self._written:
+                raise _bare_reference_error(op, tensor)
+            if tensor.op.op_def is function_argument_p:
+                source = op.inputs[op.attrs[self.key + "_args"][self.branch.inputs.index(tensor)]]
+            else:
+                source = _intermediate(op, self.key, tensor)
+            self._values[id(tensor)] = super().capture(source)
+        return self._values[id(tensor)]
+
+
+def _intermediate(op: Operation, key: str, value: Tensor) -> Tensor:
+    """The output of the `If` op that gives `value` (a tensor of its `key` branch) when that branch runs:
+    the branch yields it after its results, the other branch zeros of its type (TF2's cond_v2 outputs the
+    intermediates its gradient reads the same way)."""
+    intermediates = op.__dict__.setdefault("_intermediates", {})  # id(branch tensor) -> its output
+    if id(value) not in intermediates:
+        if value._dims is None or None in value._dims:
+            raise errors.UnimplementedError(
+                None, value.op, f"graphc cannot differentiate {op.name}: its branch assigns a variable and its "
+                                f"gradient reads {value.name}, whose shape is not known when the graph is built "
+                                "(the other branch gives zeros of that shape for it)")
+        other = op.attrs["else" if key == "then" else "then"]
+        op.attrs[key].outputs.append(value)
+        with other.as_default():
+            other.outputs.append(array_ops.zeros(value._dims, value.dtype))
+        op._attrs["output_types"] = list(op.attrs["output_types"]) + [TensorType(value.dtype, value._dims)]
+        op._outputs += (Tensor(op, len(op._outputs), value.dtype, value._dims),)
+        intermediates[id(value)] = op._outputs[-1]
+    return intermediates[id(value)]
+
+
+def _bare_reference_error(op: Operation, tensor: Tensor) -> Exception:
+    return errors.UnimplementedError(
+        None, tensor.op, f"graphc cannot differentiate {op.name}: its gradient needs the value of {tensor.name}, a "
+                         "reference to a variable where variables are assigned, which is read where it is used and "
+                         "so has no value of its own to keep: compute a value from it first (v.read_value() + 0.0)")
 
 
 def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
@@ -548,6 +680,7 @@ class _LoopGradientBody(FunctionGraph):
         self._values: dict = {}  # id(forward body tensor) -> its value here
         self._invariant: dict = {}  # id(forward body op) -> whether it is the same in every iteration
         self._state = None  # a loop without rows: its loop variables at iteration `index` (_replayed)
+        self._written = _written_variables(forward)  # their values change across iterations
 
     def can_capture(self, tensor: Tensor) -> bool:
         return tensor.graph is self.forward.attrs["body"] or super().can_capture(tensor)
@@ -563,6 +696,8 @@ class _LoopGradientBody(FunctionGraph):
     def _iteration_value(self, tensor: Tensor) -> Tensor:
         op, body = self.forward, self.forward.attrs["body"]
         source = tensor.op
+        if id(_variable_of(tensor)) in self._written:
+            raise _bare_reference_error(op, tensor)
         if source.op_def is function_argument_p:
             index = op.attrs["body_args"][body.inputs.index(tensor)]
             if index == 0:
@@ -609,9 +744,26 @@ class _LoopGradientBody(FunctionGraph):
 
     def _unchanging(self, tensor: Tensor) -> bool:
         op = self.forward
+        if id(_variable_of(tensor)) in self._written:
+            return False  # an iteration may have written it
         if tensor.op.op_def is function_argument_p:
             return op.attrs["body_args"][op.attrs["body"].inputs.index(tensor)] >= op.attrs["carried"]
         return self._recomputable(tensor.op)
+
+
+def _save_rows_of_the_trip_count(op: Operation) -> None:
+    """Gives the While `op` (no rows: no maximum_iterations known when the graph was built) rows of its trip
+    count where constants fix it, so that the gradient of a body that assigns can read every value from rows
+    (running the body again would repeat the writes). Done here, not when the loop is built: finding the
+    count runs the loop on the graph (`loop_expansion.trip_count`), a cost for the loops no gradient needs."""
+    carried = op.attrs["carried"]
+    with op.graph.as_default():  # the trial's ops, undone, beside the loop's
+        rows = loop_expansion.trip_count(op.name, op.attrs["cond"], op.attrs["body"], list(op.inputs[:carried]))
+    if rows is None or len(op.outputs) != carried:
+        return
+    op._attrs.update(rows=rows, saved=tuple(range(1, carried)))
+    op._outputs += tuple(Tensor(op, carried + k, t.dtype, None if t._dims is None else (rows,) + tuple(t._dims))
+                         for k, t in enumerate(op.outputs[1:carried]))
 
 
 def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
@@ -627,11 +779,20 @@ def _accumulate(total: Tensor, gradient: Tensor, counter: Tensor) -> Tensor:
 
 @registry.set_gradient(while_p)
 def _while_grad(op, *grads):
-    carried, rows = op.attrs["carried"], op.attrs["rows"]
+    carried = op.attrs["carried"]
     if not op.attrs["back_prop"]:
         return [None] * len(op.inputs)
-    _refuse_assignments(op)
-    body_graph, body_args = op.attrs["body"], op.attrs["body_args"]
+    assignment = _assignment_in(_functions(op))
+    if assignment is not None and not op.attrs["saved"]:
+        _save_rows_of_the_trip_count(op)
+        if not op.attrs["saved"]:
+            raise errors.UnimplementedError(
+                None, op, f"graphc cannot differentiate {op.name}: its function assigns a variable "
+                          f"({assignment.name}), and the loop has no bound on its iterations known when the graph "
+                          "is built (its trip count is not fixed by constants, nor by a constant maximum_iterations), "
+                          "so the forward loop cannot stash the values the gradient reads and the gradient would run "
+                          "the assignment again: give the loop a constant maximum_iterations")
+    rows, body_graph, body_args = op.attrs["rows"], op.attrs["body"], op.attrs["body_args"]
     trip_count = op.outputs[0]
     loop_inputs = list(op.inputs[:carried])
     captured_indices = [i for i in range(carried, len(op.inputs))

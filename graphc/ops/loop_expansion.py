@@ -71,15 +71,8 @@ def expand(loop_name: str, cond: FunctionGraph, body: FunctionGraph, entry: list
     variables) in the default graph if a loop variable of `relaxed` (indices into `entry`) changes shape
     in it and its trip count is known (module docstring); else returns the refusal for lowering."""
     graph = get_default_graph()
-    size = body_size(body)
-    trial, expands = Expansion(), False
-    try:
-        with graph.undone_on_error():
-            expands = _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, size, trial)
-            raise _Abandon()
-    except _Abandon:
-        pass
-    if not expands:
+    trial = Expansion()
+    if not _undone_trial(loop_name, cond, body, entry, relaxed, maximum_iterations, trial):
         return trial
     values, first = list(entry), {id(t) for t in entry}
     originals = [op for op in body.get_operations() if op.op_def is not function_argument_p]
@@ -95,6 +88,27 @@ def expand(loop_name: str, cond: FunctionGraph, body: FunctionGraph, entry: list
                 # numbers, as the op running k times in a loop does, not the same numbers k times.
                 copy.random_stream = streams.setdefault(id(original), copy.name)
     return Expansion(results=values, iterations=trial.iterations)
+
+
+def trip_count(loop_name: str, cond: FunctionGraph, body: FunctionGraph, entry: list) -> Optional[int]:
+    """The number of iterations of the loop of `cond` and `body` from `entry` (the counter, then the flat
+    loop variables) when values known when the graph is built fix it (the trial run `expand` decides by,
+    undone), else None: a loop whose gradient must not run its body again stashes that many rows."""
+    trial = Expansion()
+    _undone_trial(loop_name, cond, body, entry, [], None, trial)
+    return None if trial.refusal is not None else trial.iterations
+
+
+def _undone_trial(loop_name, cond, body, entry, relaxed, maximum_iterations, trial: Expansion) -> bool:
+    """`_trial`, its ops removed from the graph afterwards."""
+    expands = False
+    try:
+        with get_default_graph().undone_on_error():
+            expands = _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, body_size(body), trial)
+            raise _Abandon()
+    except _Abandon:
+        pass
+    return expands
 
 
 def _trial(loop_name, cond, body, entry, relaxed, maximum_iterations, size, trial: Expansion) -> bool:

@@ -9,7 +9,6 @@ so its reads of a variable a body writes race with the next iterations' writes (
 answer is determined, and is graphc's."""
 
 import numpy as np
-import pytest
 
 import graphc as tf
 from tests.helpers import interpret_graph, run_and_read_variables as _run
@@ -168,16 +167,3 @@ def test_compiled_loop_with_assignments_matches_the_reference_interpreter():
     reference = interpret_graph([i, y, after], feeds, {"v": np.array([1.0, -2.0, 0.5], np.float32)})
     for c, r in zip(compiled, reference):
         np.testing.assert_allclose(c, r, rtol=1e-6)
-
-
-def test_the_gradient_of_a_loop_that_assigns_names_the_loop_and_the_assignment():
-    v = tf.Variable(0.0)
-    x = tf.constant(2.0)
-
-    def body(i, y):
-        with tf.control_dependencies([tf.assign_add(v, 1.0)]):
-            return i + 1, y * x
-
-    y = tf.while_loop(lambda i, y: i < 3, body, [0, 1.0], maximum_iterations=3)[1]
-    with pytest.raises(tf.errors.UnimplementedError, match="cannot differentiate while/While.*AssignAdd"):
-        tf.gradients(y, x)
