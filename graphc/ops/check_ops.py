@@ -189,7 +189,7 @@ def _sign_assert(condition_text, default_name, zero_first, binary, x, data, summ
     with name_scope(name, default_name, [x] + list(data or [])):
         x = convert_to_tensor(x, name="x")
         if data is None:
-            data = [message or "", f"Condition x {condition_text} 0 did not hold element-wise:", f"x ({x.name}) = ", x]
+            data = [_message_prefix(message), f"Condition x {condition_text} 0 did not hold element-wise:", f"x ({x.name}) = ", x]
         zero = convert_to_tensor(0, dtype=x.dtype)
         return binary(zero, x, data=data, summarize=summarize) if zero_first else \
             binary(x, zero, data=data, summarize=summarize)
@@ -216,7 +216,8 @@ def assert_non_positive(x, data=None, summarize=None, message=None, name=None):
 
 
 def _message_prefix(message) -> str:
-    return f"{message}: " if message else ""
+    """How TF's check_ops put a user's message before their own text."""
+    return f"{message}.  " if message else ""
 
 
 def assert_rank(x, rank, data=None, summarize=None, message=None, name=None):
