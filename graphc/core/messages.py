@@ -120,6 +120,12 @@ def summarize_value(array, summarize: int) -> str:
     return "".join(parts)
 
 
+def assertion_format(format_text, count: int) -> str:
+    """A tf.Assert op's message format: its `format` attribute, or, for an Assert imported from a TensorFlow
+    GraphDef (which has none, and keeps only the data graphc's export wrote), one summary per value."""
+    return format_text if format_text is not None else "assertion failed: " + " ".join(["[%v]"] * count)
+
+
 def assertion_failure(format_text: str, values, summarize: int) -> str:
     """A failed `tf.Assert`'s message: `format_text` (the op's, "assertion failed: [...] [%v]") with each `%v`
     replaced by the summary of the next of `values` and `%%` by `%`, as runtime_c's graphc_fail_summarized."""

@@ -72,9 +72,10 @@ def _assert_infer(types, attrs):
     return TensorType(dtypes.bool_, ())
 
 
-def _assert_reference(condition, *data, format, summarize):
+def _assert_reference(condition, *data, format=None, summarize=3):
     if not np.asarray(condition).reshape(-1)[0]:
-        raise errors.InvalidArgumentError(None, None, messages.assertion_failure(format, data, summarize))
+        format_text = messages.assertion_format(format, len(data))
+        raise errors.InvalidArgumentError(None, None, messages.assertion_failure(format_text, data, summarize))
     return np.bool_(True)
 
 

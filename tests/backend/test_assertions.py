@@ -241,3 +241,20 @@ def test_debugging_and_compat_names():
     assert tf.debugging.check_numerics is tf.check_numerics
     assert tf.debugging.assert_all_finite is tf.verify_tensor_all_finite
     assert tf.compat.v1.debugging.assert_less is tf.assert_less
+
+
+def test_an_assert_saved_in_a_meta_graph_still_fails_when_imported(tmp_path):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    with tf.control_dependencies([tf.assert_positive(x, name="check")]):
+        tf.identity(x, name="y")
+    tf.Variable(1.0)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    tf.train.Saver().save(sess, str(tmp_path / "model"))
+    with tf.Graph().as_default():
+        tf.train.import_meta_graph(str(tmp_path / "model.meta"))
+        sess = tf.Session()
+        assert sess.run("y:0", {"x:0": [1.0]}) == [1.0]
+        # TF's Assert node holds the run-time data graphc exported; the texts graphc summarized stay behind
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"^assertion failed: \[-1\] \(op check/"):
+            sess.run("y:0", {"x:0": [-1.0]})

@@ -7,7 +7,7 @@ import llvmlite.ir as ir
 from graphc import errors
 from graphc.backend import lowering
 from graphc.backend.kernel_builder import I32, PTR, KernelBuilder, global_string, i64, runtime_function
-from graphc.core import dtypes
+from graphc.core import dtypes, messages
 
 # The element kinds runtime_c's graphc_fail_summarized reads (status.c).
 _KINDS = {dtypes.float32: "f", dtypes.float64: "d", dtypes.int32: "i", dtypes.int64: "l", dtypes.bool_: "b"}
@@ -28,9 +28,10 @@ def lower_assert(module, name, inst):
                            for v in data)
         # The op's format keeps a % of the message as %%, which graphc_fail_summarized writes as one.
         where = f" (op {inst.source or inst.op})".replace("%", "%%")
+        format_text = messages.assertion_format(inst.attrs.get("format"), len(data))
         code = ir.Constant(I32, errors.INVALID_ARGUMENT)
         b.call(runtime_function(module, "graphc_fail_summarized"),
-               [kb.arg("status"), code, global_string(module, inst.attrs["format"] + where),
+               [kb.arg("status"), code, global_string(module, format_text + where),
                 global_string(module, layouts), pointers, i64(inst.attrs["summarize"])])
         b.ret(code)
     return kb.finish()
