@@ -161,7 +161,8 @@ def assert_equal(x, y, data=None, summarize=None, message=None, name=None):
 
 def assert_none_equal(x, y, data=None, summarize=None, message=None, name=None):
     """`tf.assert_none_equal`: fails the run unless x != y element-wise."""
-    return _binary_assert("!=", "assert_none_equal", math_ops.not_equal, np.not_equal, x, y, data, summarize, message, name)
+    return _binary_assert("!=", "assert_none_equal", math_ops.not_equal, np.not_equal, x, y, data, summarize, message,
+                          name)
 
 
 def assert_less(x, y, data=None, summarize=None, message=None, name=None):
@@ -171,7 +172,8 @@ def assert_less(x, y, data=None, summarize=None, message=None, name=None):
 
 def assert_less_equal(x, y, data=None, summarize=None, message=None, name=None):
     """`tf.assert_less_equal`: fails the run unless x <= y element-wise."""
-    return _binary_assert("<=", "assert_less_equal", math_ops.less_equal, np.less_equal, x, y, data, summarize, message, name)
+    return _binary_assert("<=", "assert_less_equal", math_ops.less_equal, np.less_equal, x, y, data, summarize,
+                          message, name)
 
 
 def assert_greater(x, y, data=None, summarize=None, message=None, name=None):
@@ -190,10 +192,19 @@ def _sign_assert(condition_text, default_name, zero_first, binary, x, data, summ
     with name_scope(name, default_name, [x] + list(data or [])):
         x = convert_to_tensor(x, name="x")
         if data is None:
-            data = [_message_prefix(message), f"Condition x {condition_text} 0 did not hold element-wise:", f"x ({x.name}) = ", x]
+            data = sign_assert_data(message, condition_text, x.name, x)
         zero = convert_to_tensor(0, dtype=x.dtype)
         return binary(zero, x, data=data, summarize=summarize) if zero_first else \
             binary(x, zero, data=data, summarize=summarize)
+
+
+def sign_assert_data(message, condition_text: str, x_name: str, x) -> list:
+    """TF's data of assert_positive and its kin; assert_non_positive's joins its second and third texts, as
+    TF 2.21's (two adjacent literals there lack a comma)."""
+    texts = [f"Condition x {condition_text} 0 did not hold element-wise:", f"x ({x_name}) = "]
+    if condition_text == "<=":
+        texts = ["".join(texts)]
+    return [message_prefix(message)] + texts + [x]
 
 
 def assert_positive(x, data=None, summarize=None, message=None, name=None):
@@ -216,7 +227,7 @@ def assert_non_positive(x, data=None, summarize=None, message=None, name=None):
     return _sign_assert("<=", "assert_non_positive", False, assert_less_equal, x, data, summarize, message, name)
 
 
-def _message_prefix(message) -> str:
+def message_prefix(message) -> str:
     """How TF's check_ops put a user's message before their own text."""
     return f"{message}.  " if message else ""
 
@@ -230,7 +241,7 @@ def assert_rank(x, rank, data=None, summarize=None, message=None, name=None):
         given = _constant_value(rank_tensor)
         if given is None or given.ndim != 0:
             raise ValueError(f"Rank must be a scalar constant in graphc's tf.assert_rank, got {rank_tensor.name}")
-        prefix = _message_prefix(message)
+        prefix = message_prefix(message)
         if x.shape.ndims is not None:
             if x.shape.ndims != int(given):
                 raise ValueError(f"{prefix}Tensor {x.name} must have rank {int(given)}.  Received rank "
@@ -247,7 +258,7 @@ def assert_type(tensor, tf_type, message=None, name=None):
     with name_scope(name, "assert_type", [tensor]):
         tensor = convert_to_tensor(tensor)
         if tensor.dtype is not tf_type:
-            raise TypeError(f"{_message_prefix(message)}{tensor.name} must be of type {tf_type!r}; got "
+            raise TypeError(f"{message_prefix(message)}{tensor.name} must be of type {tf_type!r}; got "
                             f"{tensor.dtype!r}")
         return state_ops.no_op(name="statically_determined_correct_type")
 
@@ -257,7 +268,7 @@ def assert_integer(x, message=None, name=None):
     with name_scope(name, "assert_integer", [x]):
         x = convert_to_tensor(x, name="x")
         if not x.dtype.is_integer:
-            raise TypeError(f'{_message_prefix(message)}Expected "x" to be integer type.  Found: {x.name} of '
+            raise TypeError(f'{message_prefix(message)}Expected "x" to be integer type.  Found: {x.name} of '
                             f"dtype <dtype: '{x.dtype.name}'>")
         return state_ops.no_op(name="statically_determined_was_integer")
 

@@ -107,6 +107,10 @@ ASSERTIONS = {
                             ["InvalidArgumentError", "assertion failed: [] [Condition x >= 0 did not hold "
                              "element-wise:] [x (x:0) = ] [0 -0.25]"]),
     "assert_non_positive holds": (lambda tf: _unary(tf, "assert_non_positive", [0.0, -0.25]), "OK"),
+    "assert_non_positive joins two texts, as TF 2.21": (
+        lambda tf: _unary(tf, "assert_non_positive", [0.5, -1.0]),
+        ["InvalidArgumentError", "assertion failed: [] [Condition x <= 0 did not hold element-wise:x (x:0) = ] "
+                                 "[0.5 -1]"]),
     "Assert summarizes each dtype as TF": (_summaries, [
         "InvalidArgumentError", "assertion failed: [[1 2 3][4...]...] [100% sure] [1.5 0.1 0.333333343 -2...] [1 0] "
         "[2.5] [[[0 1 2][3...]]...] [[1.5 2][0.1 -0]] []"]),
