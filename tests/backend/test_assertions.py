@@ -190,7 +190,7 @@ def test_an_assertion_whose_tensor_a_step_reads_only_for_its_shape_still_runs():
 def test_an_assertion_fetched_beside_an_update_runs_before_it():
     v = tf.Variable(0, name="v")
     step = tf.assign_add(v, 1)
-    check = tf.assert_less(v.read_value() if hasattr(v, "read_value") else tf.identity(v), 2)
+    check = tf.assert_less(tf.identity(v), 2)
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
     sess.run([check, step])
@@ -202,8 +202,7 @@ def test_an_assertion_fetched_beside_an_update_runs_before_it():
 
 def test_gradients_under_an_assertion_are_unaffected():
     x = tf.placeholder(tf.float32, [3], name="x")
-    with tf.control_dependencies([tf.Assert(tf.reduce_all(tf.is_finite(x)) if hasattr(tf, "is_finite")
-                                            else tf.reduce_all(tf.equal(x, x)), [x])]):
+    with tf.control_dependencies([tf.Assert(tf.reduce_all(tf.equal(x, x)), [x])]):
         y = tf.reduce_sum(tf.square(tf.identity(x)))
     (g,) = tf.gradients(y, x)
     np.testing.assert_allclose(tf.Session().run(g, {x: [1.0, 2.0, -3.0]}), [2.0, 4.0, -6.0])
