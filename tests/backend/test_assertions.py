@@ -261,3 +261,15 @@ def test_an_assert_saved_in_a_meta_graph_still_fails_when_imported(tmp_path):
         # TF's Assert node holds the run-time data graphc exported; the texts graphc summarized stay behind
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"^assertion failed: \[-1\] \(op check/"):
             sess.run("y:0", {"x:0": [-1.0]})
+
+
+def test_auc_fails_for_a_prediction_outside_0_1_and_keeps_its_counts():
+    predictions, labels = tf.placeholder(tf.float32, [None]), tf.placeholder(tf.int32, [None])
+    value, update = tf.metrics.auc(labels, predictions)
+    sess = tf.Session()
+    sess.run(tf.local_variables_initializer())
+    sess.run(update, {predictions: [0.1, 0.9], labels: [0, 1]})
+    before = sess.run(value)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"^assertion failed: \[predictions must be in \[0, 1\]\]"):
+        sess.run(update, {predictions: [0.1, 1.5], labels: [0, 1]})
+    assert sess.run(value) == before
