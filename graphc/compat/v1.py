@@ -8,8 +8,8 @@ defined here but TF1's aliases. `graphc` itself mirrors this module.
 
 import sys as _sys
 
-from graphc import (app, contrib, data, errors, flags, gfile, io, keras, layers, losses, math, nn, session_config,
-                    strings, summary, train)
+from graphc import (app, contrib, data, debugging, errors, flags, gfile, io, keras, layers, losses, math, nn,
+                    session_config, strings, summary, train)
 from graphc import tf_logging as logging
 from graphc.autodiff import gradients
 from graphc.core.dtypes import (DType, as_dtype, bool_ as bool, float16, float32, float64, half, int8, int16, int32,
@@ -23,7 +23,10 @@ from graphc.ops.array_ops import (broadcast_to, cast, constant, fill, identity, 
                                   reshape, shape, shape_n, size, stop_gradient, to_double, to_float, to_int32, to_int64,
                                   transpose, zeros, zeros_like)
 from graphc.ops.activation_ops import log_sigmoid
-from graphc.ops.check_ops import check_numerics
+from graphc.ops.check_ops import (Assert, assert_equal, assert_greater, assert_greater_equal, assert_integer,
+                                  assert_less, assert_less_equal, assert_negative, assert_non_negative,
+                                  assert_non_positive, assert_none_equal, assert_positive, assert_rank, assert_type,
+                                  check_numerics, verify_tensor_all_finite)
 from graphc.ops.clip_ops import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
 from graphc.ops.gather_ops import gather, gather_nd, unsorted_segment_sum
 from graphc.ops.elementary_ops import atan2, ceil, cos, erf, expm1, floor, log1p, round, sin, tan  # noqa: A004

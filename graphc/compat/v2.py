@@ -14,6 +14,7 @@ from graphc import errors
 from graphc.compat import v1 as _v1
 from graphc.core.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string  # noqa: F401,A004
 from graphc.core.tensor_shape import TensorShape  # noqa: F401
+from graphc.eager import checks as _checks
 from graphc.eager.context import constant, convert_to_tensor, eager_function  # noqa: F401
 from graphc.eager.function import TensorSpec, function  # noqa: F401
 from graphc.eager.printing import print_ as print  # noqa: F401,A004 - tf.print
@@ -42,6 +43,16 @@ random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform,  # 
                                truncated_normal=truncated_normal)  # noqa: F821
 
 keras = _keras.namespace
+
+debugging = types.SimpleNamespace(
+    Assert=_checks.Assert, assert_equal=_checks.assert_equal, assert_none_equal=_checks.assert_none_equal,
+    assert_less=_checks.assert_less, assert_less_equal=_checks.assert_less_equal,
+    assert_greater=_checks.assert_greater, assert_greater_equal=_checks.assert_greater_equal,
+    assert_positive=_checks.assert_positive, assert_negative=_checks.assert_negative,
+    assert_non_negative=_checks.assert_non_negative, assert_non_positive=_checks.assert_non_positive)
+Assert = _checks.Assert
+assert_equal, assert_less, assert_greater = _checks.assert_equal, _checks.assert_less, _checks.assert_greater
+assert_less_equal, assert_greater_equal = _checks.assert_less_equal, _checks.assert_greater_equal
 
 
 def executing_eagerly() -> bool:

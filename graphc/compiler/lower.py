@@ -19,8 +19,10 @@
    write, so the result does not depend on which is created first. And an op
    that may fail the run (a check_numerics, a label check:
    its registry effects say so) happens before every write it does not depend
-   on, so a failed run leaves the variables as they were. Such an op whose
-   output the step uses only for its shape still runs, as it would in TF1.
+   on, so a failed run leaves the variables as they were. Such an op that
+   the step depends on only through shapes or other values known when
+   compiling (a tf.Assert in control_dependencies of a loss the gradients
+   read for its shape) still runs, as it would in TF1.
 4. Emit IR by each op's registry role: a variable is read where a reference
    to it is used (one read serves the uses until the next write), a fetched
    reference at the end of the step, as TF1 copies it out after the run;
@@ -76,6 +78,9 @@ def rng_name(op: Operation) -> str:
     return f"rng:{getattr(op, 'random_stream', None) or op.name}"
 
 
+_NO_CHECKS: frozenset = frozenset()
+
+
 def _may_fail(op: Operation) -> bool:
     """Whether running `op` can fail the run on bad values (see Effects.may_fail)."""
     op_def = op.op_def
@@ -124,6 +129,7 @@ class _Lowering:
         self.types: dict[int, TensorType] = {}
         self.static_memo: dict = {}
         self.data_inputs: dict = {}  # op -> its run-time inputs (_data_inputs)
+        self.upstream_checks: Optional[dict] = None  # op -> the checks it depends on (_checks_upstream)
         self.referenced: dict = {}   # id(tensor) -> the variable it refers to, or None (_referenced_variable)
         self.early_reads: dict = {}  # writer -> [(variable, reader)]: reads to emit before the writer (_schedule)
         self.early_values: dict = {}  # (reader, variable name) -> the value it reads, read before a write
@@ -234,11 +240,16 @@ class _Lowering:
         op_def = op.op_def
         if op_def.role is Role.HOST:
             return []  # a host op (summary) reached by a control edge runs on the host, if fetched
-        if op_def.shape_only_inputs:
-            return [t for t in op.inputs if _may_fail(t.op)]  # a check whose shape is used still runs
-        if op_def.role is Role.STATIC:
-            return []  # evaluated when compiling (BroadcastGradientArgs ...), not run
-        inputs = list(op.inputs[:len(op.inputs) - len(op_def.static_inputs)])
+        if op_def.shape_only_inputs or op_def.role is Role.STATIC:
+            # Evaluated when compiling (tf.shape, BroadcastGradientArgs ...), not run. TF computes their inputs,
+            # so the checks those depend on still run: a tf.Assert in control_dependencies of a loss that the
+            # gradients read only for its shape fails the training step, as in TF.
+            return self._checks_before(op.inputs)
+        n_data = len(op.inputs) - len(op_def.static_inputs)
+        inputs = list(op.inputs[:n_data])
+        if op_def.static_inputs:  # known when compiling, as shapes are (above)
+            data = {id(t) for t in inputs}
+            return inputs + [t for t in self._checks_before(op.inputs[n_data:]) if id(t) not in data]
         if op_def.role is Role.CHOOSE_INITIALIZED:
             var_name = op.inputs[0].op.name
             self.init_dependencies.add(var_name)
@@ -247,6 +258,29 @@ class _Lowering:
             self.init_dependencies.add(op.inputs[0].op.name)
             return []  # it asks the session's state, not the variable's value
         return inputs
+
+    def _checks_before(self, tensors) -> list:
+        """The outputs of the ops that may fail that `tensors` depend on (themselves included), in creation
+        order: what a step must run of them when it uses only their shapes or values known when compiling."""
+        checks = set()
+        for t in tensors:
+            if id(t) not in self.fed:
+                checks |= self._checks_upstream(t.op) | ({t.op} if _may_fail(t.op) else _NO_CHECKS)
+        return [check.outputs[0] for check in sorted(checks, key=lambda o: o._id)]
+
+    def _checks_upstream(self, op: Operation) -> frozenset:
+        """The ops that may fail among those `op` depends on through data and control edges (not past fed
+        tensors), found for every op at once, in creation order: an op's inputs exist before it."""
+        if self.upstream_checks is None:
+            self.upstream_checks = {}
+            for other in self._reachable():
+                found = set()
+                for producer in [t.op for t in other.inputs if id(t) not in self.fed] + self._control_inputs(other):
+                    found |= self.upstream_checks.get(producer, _NO_CHECKS)
+                    if _may_fail(producer):
+                        found.add(producer)
+                self.upstream_checks[other] = frozenset(found) if found else _NO_CHECKS
+        return self.upstream_checks.get(op, _NO_CHECKS)
 
     def _referenced_variable(self, tensor) -> Optional[Operation]:
         """The variable `tensor` refers to (TF1's reference: the variable's output, an Identity of a reference,

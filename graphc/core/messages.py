@@ -7,6 +7,8 @@ build their text here, so the oracle and the compiled code say the same thing.
 
 from __future__ import annotations
 
+import numpy as np
+
 INTEGER_DIVISION_BY_ZERO = "Integer division by zero"
 NEGATIVE_INTEGER_POWER = "Integers to negative integer powers are not allowed"
 
@@ -59,3 +61,79 @@ def sampler_exhausted(num_sampled, found, draws) -> str:
     """The message of a unique sample that ran out of draws (the kernel passes "%lld" for `found`)."""
     return (f"the log-uniform sampler found {found} distinct candidates of the {num_sampled} asked in {draws} "
             "draws; ask for fewer, or a larger range_max")
+
+
+def summarize_element(value) -> str:
+    """One element as TensorFlow's Tensor::SummarizeValue writes it (runtime_c/status.c writes the same):
+    floats by the shortest of %.6g and %.9g (float64: 15 and 17 digits) that reads back exactly, booleans as
+    1 and 0, strings C-escaped."""
+    if isinstance(value, (bytes, str)):
+        raw = value if isinstance(value, bytes) else value.encode()
+        return raw.decode("latin-1").encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, np.floating):
+        if np.isnan(value):
+            return "-nan" if np.signbit(value) else "nan"
+        short, full = (15, 17) if value.dtype == np.float64 else (6, 9)
+        text = "%.*g" % (short, value)
+        return text if value.dtype.type(text) == value else "%.*g" % (full, value)
+    return str(value)
+
+
+def summarize_value(array, summarize: int) -> str:
+    """TensorFlow's Tensor::SummarizeValue(summarize) (the legacy form tf.Assert writes): the first `summarize`
+    elements (negative: all), rows of the last dimension in brackets but the outermost, `...` where cut."""
+    array = np.asarray(array)
+    flat = array.reshape(-1)
+    limit = flat.size if summarize < 0 else min(summarize, flat.size)
+    parts: list = []
+    index = 0
+
+    def dimension(dim: int) -> None:
+        nonlocal index
+        if index >= limit:
+            return
+        if dim == array.ndim - 1:
+            for i in range(array.shape[dim]):
+                if index >= limit:
+                    if dim != 0:
+                        parts.append("...")
+                    return
+                parts.append((" " if i > 0 else "") + summarize_element(flat[index]))
+                index += 1
+            return
+        for _ in range(array.shape[dim]):
+            opened = index < limit
+            if opened:
+                parts.append("[")
+            dimension(dim + 1)
+            if index < limit or opened:
+                parts.append("]")
+
+    if array.ndim == 0:
+        parts += [summarize_element(v) for v in flat[:limit]]
+    else:
+        dimension(0)
+    if flat.size > limit:
+        parts.append("...")
+    return "".join(parts)
+
+
+def assertion_format(format_text, count: int) -> str:
+    """A tf.Assert op's message format: its `format` attribute, or, for an Assert imported from a TensorFlow
+    GraphDef (which has none, and keeps only the data graphc's export wrote), one summary per value."""
+    return format_text if format_text is not None else "assertion failed: " + " ".join(["[%v]"] * count)
+
+
+def assertion_failure(format_text: str, values, summarize: int) -> str:
+    """A failed `tf.Assert`'s message: `format_text` (the op's, "assertion failed: [...] [%v]") with each `%v`
+    replaced by the summary of the next of `values` and `%%` by `%`, as runtime_c's graphc_fail_summarized."""
+    pieces = format_text.split("%%")
+    values = iter(values)
+    out = []
+    for piece in pieces:
+        chunks = piece.split("%v")
+        out.append("".join(chunk if k == 0 else summarize_value(next(values), summarize) + chunk
+                           for k, chunk in enumerate(chunks)))
+    return "%".join(out)

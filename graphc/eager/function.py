@@ -19,7 +19,7 @@ from graphc.eager.runtime import op_key, structural_key
 from graphc.eager.nest import flatten
 from graphc.eager.tensor import EagerTensor
 from graphc.host_fetches import is_host_op, plan_fetches
-from graphc.ops import array_ops
+from graphc.ops import array_ops, check_ops
 
 
 class TensorSpec:
@@ -84,7 +84,9 @@ class ConcreteFunction:
             self.structure = fn(*args, **kwargs)
         self.outputs = [leaf.graph_tensor for leaf in flatten(self.structure) if isinstance(leaf, EagerTensor)]
         host_ops = [op for op in self.step.graph.get_operations() if is_host_op(op)]  # tf.print, in trace order
-        self.fetches, self._finish = plan_fetches(self.outputs + host_ops + list(self.step.pending_effects))
+        # Its assertions run at each call, as TF2's automatic control dependencies run its stateful ops.
+        checks = [op for op in self.step.graph.get_operations() if op.op_def is check_ops.assert_p]
+        self.fetches, self._finish = plan_fetches(self.outputs + host_ops + checks + list(self.step.pending_effects))
         self.op_keys = tuple(op_key(op) for op in self.step.graph.get_operations())
         self.positional = input_signature is not None
 

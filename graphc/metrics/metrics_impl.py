@@ -8,17 +8,13 @@ Both are ordinary graph ops: an update runs inside whatever compiled step
 fetches it (an Estimator's evaluation step fetches every update_op at once).
 Names follow TF 1.15 (`accuracy/total`, `auc/true_positives` ...), so
 checkpoints and `tf.local_variables()` look as they do in TensorFlow.
-
-Where graphc differs from TF1: `auc`'s check that predictions lie in [0, 1]
-is not made (graphc has no Assert op yet); predictions outside it count at
-the end thresholds instead of failing the run.
 """
 
 from __future__ import annotations
 
 from graphc.core import dtypes
-from graphc.frontend.graph import GraphKeys, convert_to_tensor, get_default_graph
-from graphc.ops import array_ops, layout_ops, math_ops, state_ops
+from graphc.frontend.graph import GraphKeys, control_dependencies, convert_to_tensor, get_default_graph
+from graphc.ops import array_ops, check_ops, layout_ops, math_ops, state_ops
 from graphc.ops.variable_scope import variable_scope
 from graphc.ops.variables import Variable
 
@@ -183,9 +179,16 @@ recall.__doc__ = "`tf.metrics.recall`: true positives / (true positives + false 
 
 def _confusion_at_thresholds(labels, predictions, thresholds, weights):
     """{tp, fn, tn, fp}: (variable value, update) pairs of [len(thresholds)] float32 counts, where a
-    prediction is positive at a threshold when it is greater than it (TF1's layout and names)."""
-    predictions, labels, weights = _remove_squeezable_dimensions(
-        array_ops.cast(predictions, dtypes.float32), array_ops.cast(labels, dtypes.bool_), weights)
+    prediction is positive at a threshold when it is greater than it (TF1's layout and names). A prediction
+    outside [0, 1] fails the run, as TF1's assertions make it."""
+    predictions = convert_to_tensor(predictions)
+    in_range = [check_ops.assert_greater_equal(predictions, array_ops.cast(0.0, predictions.dtype),
+                                               message="predictions must be in [0, 1]"),
+                check_ops.assert_less_equal(predictions, array_ops.cast(1.0, predictions.dtype),
+                                            message="predictions must be in [0, 1]")]
+    with control_dependencies(in_range):
+        predictions, labels, weights = _remove_squeezable_dimensions(
+            array_ops.cast(predictions, dtypes.float32), array_ops.cast(labels, dtypes.bool_), weights)
     # [thresholds, predictions] by broadcasting a column of thresholds against a row of predictions.
     thresholds_column = array_ops.reshape(array_ops.constant(thresholds, dtypes.float32), [-1, 1])
     predicted_positive = math_ops.greater(array_ops.reshape(predictions, [1, -1]), thresholds_column)

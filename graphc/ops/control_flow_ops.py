@@ -49,9 +49,10 @@ from graphc.core.registry import NOT_DIFFERENTIABLE, Effects, FusionClass, OpDef
 from graphc.core.tensor_shape import TensorShape, as_dims, format_dims, merge_dims
 from graphc.frontend import nest
 from graphc.frontend.function_graph import FunctionGraph, function_argument_p, replay
-from graphc.frontend.graph import Operation, Tensor, apply_op, convert_to_tensor, get_default_graph, name_scope
+from graphc.frontend.graph import (Operation, Tensor, apply_op, control_dependencies, convert_to_tensor,
+                                   get_default_graph, name_scope)
 from graphc.frontend.static_value import static_value
-from graphc.ops import array_ops, loop_expansion, math_ops
+from graphc.ops import array_ops, check_ops, layout_ops, loop_expansion, math_ops
 
 # -- the IR's structured instructions and their parameters ------------------------------------------
 
@@ -476,20 +477,44 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
             raise TypeError(f"Each entry in pred_fn_pairs must be a 2-tuple, got {pair!r}")
         if not callable(pair[1]):
             raise TypeError("fn for pred {} must be callable.".format(getattr(pair[0], "name", pair[0])))
-    if default is None:
-        if not pairs:
-            raise ValueError("pred_fn_pairs must not be empty when default is None")
-        # TF1: without a default, the last fn is the default, taken whatever its predicate.
-        *pairs, (_, default) = pairs
+    if default is None and not pairs:
+        raise ValueError("pred_fn_pairs must not be empty when default is None")
     with name_scope(name, "case", [p for p, _ in pairs]):
         preds = [convert_to_tensor(p) for p, _ in pairs]
-        if exclusive and len(preds) > 1:
-            raise errors.UnimplementedError(None, None, "graphc's tf.case has no exclusive=True check yet "
-                                                        "(it needs a run-time assertion op)")
+        if default is None:
+            # TF1: without a default, the last fn is the default, which fails the run if its predicate is false.
+            default = _checked_default(preds, pairs[-1][1])
+            preds, pairs = preds[:-1], pairs[:-1]
         result = default
         for pred, (_, fn) in reversed(list(zip(preds, pairs))):
             result = _deferred_cond(pred, fn, result, strict)
+        if exclusive and preds:
+            with control_dependencies([_assert_at_most_one_true(preds)]):
+                return result()
         return result()
+
+
+def _checked_default(preds, fn):
+    """TF1's `_case_create_default_action`: the last fn, run after an Assert that its predicate holds (TF's
+    other Assert there, that no earlier predicate holds, cannot fail where the default runs)."""
+
+    def default():
+        data = ["Input error: None of conditions evaluated as True:", layout_ops.stack(preds, name="preds_c")]
+        with control_dependencies([check_ops.Assert(preds[-1], data)]):
+            return fn()
+
+    return default
+
+
+def _assert_at_most_one_true(preds):
+    """TF1's `_assert_at_most_n_true(preds, 1, "Input error: exclusive=True")`: an Assert that fails the run,
+    listing the predicates and their values, when more than one is true."""
+    stacked = layout_ops.stack(preds, name="preds_c")
+    count = math_ops.reduce_sum(array_ops.cast(stacked, dtypes.int32), name="num_true_conds")
+    condition = math_ops.less_equal(count, array_ops.constant(1, name="n_true_conds"))
+    names = ", ".join(p.name for p in preds)
+    data = [f"Input error: exclusive=True: more than 1 conditions ({names}) evaluated as True:", stacked]
+    return check_ops.Assert(condition, data, summarize=len(preds))
 
 
 def _deferred_cond(pred, fn, otherwise, strict):

@@ -42,6 +42,9 @@ RUNTIME_FUNCTIONS = {f.name: f for f in (
     # status.c: records a failure; `format` takes up to three int64 arguments (%lld).
     Function("graphc_fail", "int32_t", ("graphc_status *", "int32_t", "const char *", "int64_t", "int64_t",
                                         "int64_t")),
+    # status.c: records a failed assertion, with TF's summaries of the values it names (tf.Assert).
+    Function("graphc_fail_summarized", "int32_t", ("graphc_status *", "int32_t", "const char *", "const char *",
+                                                   "const void *const *", "int64_t")),
     # random.c: counter-based random numbers (Philox4x32-10; graphc/ops/philox.py is the reference).
     Function("graphc_random_uniform_f32", "void", ("float *",) + _RANDOM),
     Function("graphc_random_uniform_f64", "void", ("double *",) + _RANDOM),

@@ -20,6 +20,14 @@ typedef struct graphc_status {
 int32_t graphc_fail(graphc_status *status, int32_t code, const char *format, int64_t a, int64_t b,
                     int64_t c);
 
+/* Records a failed assertion (tf.Assert): `format` with each "%v" replaced by TensorFlow's summary
+ * (Tensor::SummarizeValue) of the next of `values`, its first `summarize` elements (negative: all), and "%%" by
+ * "%". `layouts` describes the values, each by its element kind (f float, d double, i int32, l int64, b bool),
+ * rank and dims, separated by spaces. Returns `code`. */
+#define GRAPHC_MAX_SUMMARIZED_RANK 32
+int32_t graphc_fail_summarized(graphc_status *status, int32_t code, const char *format, const char *layouts,
+                               const void *const *values, int64_t summarize);
+
 /* Counter-based random numbers (Philox4x32-10); see graphc/ops/philox.py for the layout.
  * `run` is the op's execution count; key is (seed, seed2). */
 void graphc_random_uniform_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);

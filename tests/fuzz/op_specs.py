@@ -595,6 +595,17 @@ def _unsorted_segment_sum(ctx):
     return True
 
 
+def _assert(ctx):
+    """The entry again, after a tf.Assert on its values that always holds (some element is a number, or all
+    are NaN: an empty tensor's reduce_all is true), with the entry as its data."""
+    entry = ctx.float_entry()
+    t = entry.tensor
+    holds = tf.logical_or(tf.reduce_any(tf.equal(t, t)), tf.reduce_all(tf.not_equal(t, t)))
+    with tf.control_dependencies([tf.Assert(holds, ["fuzz", t])]):
+        ctx.add(tf.identity(t), exact=entry.exact, positive=entry.positive)
+    return True
+
+
 def _check_numerics(ctx):
     entry = ctx.float_entry()
     ctx.add(tf.check_numerics(entry.tensor, "fuzz"), exact=entry.exact, positive=entry.positive)
@@ -866,6 +877,7 @@ SPECS: dict[str, Spec] = {
     "gather_nd": Spec(_gather_nd),
     "unsorted_segment_sum": Spec(_unsorted_segment_sum),
     "check_numerics": Spec(_check_numerics),
+    "assert": Spec(_assert),
     **{name: _update(name) for name in ("assign", "assign_add", "assign_sub", "apply_gradient_descent")},
     **{name: _training_update(name) for name in _TRAINING_UPDATES},
     "conv2d": Spec(_conv2d),
