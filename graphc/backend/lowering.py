@@ -10,7 +10,7 @@ Which table serves an instruction follows from its op's facts in the registry
   matmul): `emit(module, name, inst)` returns `i32 (ptr out, ptr operand...,
   [ptr workspace,] ptr status)`, with a workspace when the op has one (see
   plan_memory).
-- FUSED_KERNELS: the kernels fusion forms, by kind (loop, reduce, gemm, conv,
+- FUSED_KERNELS: the kernels fusion forms, by kind (loop, reduce, gemm, conv, pool_grad,
   softmax): `emit(module, name, members, buffers)` returns `i32 (ptr buffers,
   ptr status)`. ANCHOR ops name their kind in the registry.
 

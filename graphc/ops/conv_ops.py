@@ -358,8 +358,11 @@ def _max_pool_grad_reference(x, y, g, ksize, strides, padding, data_format="NHWC
     return np.ascontiguousarray(window.cropped(padded))
 
 
+# The anchor of a pool_grad kernel: the ReLU gradient after a pool of ReLU outputs runs as its epilogue,
+# on each image's dx while it is in L2 (kernels/pool.py), instead of reading dx back from memory.
 max_pool_grad_p = registry.register(OpDef(name="max_pool_grad", tf_type="MaxPoolGrad", infer=_max_pool_grad_infer,
-                                          fusion=FusionClass.OPAQUE, reference=_max_pool_grad_reference))
+                                          fusion=FusionClass.ANCHOR, anchor="pool_grad", epilogue_in_place=True,
+                                          reference=_max_pool_grad_reference))
 
 
 @registry.set_gradient(max_pool_grad_p)

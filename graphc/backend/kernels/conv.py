@@ -44,7 +44,7 @@ from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels, conv_direct, conv_tiled
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
-from graphc.backend.kernels.matmul import emit_block
+from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.core.windows import MAX_CONV_TASKS, Convolution
 from graphc.runtime import abi
@@ -270,15 +270,9 @@ def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometr
                                                source_etype=_EPILOGUE_CONTEXT), typ=_EPILOGUE_CONTEXT.elements[index])
                                   for index in range(2))
 
-    def matrix_strides(value):
-        dims = tuple(value.type.shape)
-        while dims and dims[0] == 1:
-            dims = dims[1:]
-        return {0: (0, 0), 1: (0, 1)}.get(len(dims), (g.out_channels, 1))
-
     emit_block(block, buffers_pointer, buffers, body, materialized(buffers, body.instructions),
                (g.rows, g.out_channels), b.add(block.arg("row"), first_row), block.arg("col"), block.arg("rows"),
-               block.arg("cols"), matrix_strides=matrix_strides)
+               block.arg("cols"), matrix_strides=channel_matrix_strides(g.out_channels))
     return block.finish()
 
 
