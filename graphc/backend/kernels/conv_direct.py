@@ -33,6 +33,8 @@ from graphc.backend.kernel_builder import I1, declare, i64, memory_type
 # Accumulators the filter gradient keeps in registers at once (of the 32 vector registers of
 # AVX-512; with AVX2's 16 a few spill to L1, which still beats the im2col GEMM at this K).
 _ACCUMULATORS = 24
+# Independent FMA chains that keep both of a core's FMA units busy (two units, 4 cycles of latency).
+_LATENCY_CHAINS = 8
 
 
 class VectorGroups:
@@ -90,17 +92,44 @@ def _taps(kb, g, x, row) -> list:
     return taps
 
 
+def forward_tile_rows(groups: int) -> int:
+    """Output pixels the forward computes at once, for `groups` vectors of output channels: enough
+    independent sums to cover the FMA units' latency (2 units x 4 cycles: 8 chains; one pixel of
+    32 float32 channels has only 2, which held conv1 at a third of the peak), at most
+    _ACCUMULATORS of them."""
+    if groups == 0:  # no output channels: nothing to compute
+        return 1
+    return max(1, min(-(-_LATENCY_CHAINS // groups), _ACCUMULATORS // groups))
+
+
 def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
-    """y's rows [first, last) (output pixels, O channels each) = their taps @ w."""
+    """y's rows [first, last) (output pixels, O channels each) = their taps @ w, forward_tile_rows
+    pixels at a time (the rest one by one): each w row is loaded once for them all, and every
+    element still sums its taps in order from zero, so the tiling does not change a bit."""
     groups, b = VectorGroups(g.dtype, g.out_channels), kb.b
-    with kb.loop(b.sub(last, first), "row") as i:
-        row = b.add(first, i)
-        taps = _taps(kb, g, x, row)
-        for c0, mask in groups.groups:
-            total = ir.Constant(groups.vector, None)
-            for t, tap in enumerate(taps):
-                total = groups.fma(kb, tap, groups.load(kb, w, i64(t * g.out_channels + c0), mask), total)
-            groups.store(kb, y, b.add(b.mul(row, i64(g.out_channels)), i64(c0)), total, mask)
+    tile = forward_tile_rows(len(groups.groups))
+    count = b.sub(last, first)
+    tiles = b.udiv(count, i64(tile))
+    with kb.loop(tiles, "tile") as i:
+        _emit_forward_pixels(kb, g, groups, x, w, y, b.add(first, b.mul(i, i64(tile))), tile)
+    if tile > 1:
+        with kb.loop(b.sub(count, b.mul(tiles, i64(tile))), "row") as i:
+            _emit_forward_pixels(kb, g, groups, x, w, y, b.add(b.add(first, b.mul(tiles, i64(tile))), i), 1)
+
+
+def _emit_forward_pixels(kb, g, groups: "VectorGroups", x, w, y, row, pixels: int) -> None:
+    """y's rows [row, row + pixels): each vector of channels a sum of K FMAs, all interleaved."""
+    b = kb.b
+    rows = [b.add(row, i64(p)) for p in range(pixels)]
+    taps = [_taps(kb, g, x, r) for r in rows]
+    totals = [[ir.Constant(groups.vector, None) for _ in groups.groups] for _ in rows]
+    for t in range(g.depth):
+        weights = [groups.load(kb, w, i64(t * g.out_channels + c0), mask) for c0, mask in groups.groups]
+        for p in range(pixels):
+            totals[p] = [groups.fma(kb, taps[p][t], weight, total) for weight, total in zip(weights, totals[p])]
+    for r, pixel_totals in zip(rows, totals):
+        for (c0, mask), total in zip(groups.groups, pixel_totals):
+            groups.store(kb, y, b.add(b.mul(r, i64(g.out_channels)), i64(c0)), total, mask)
 
 
 def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
