@@ -69,14 +69,21 @@ class VectorGroups:
         return kb.b.call(fmuladd, [kb.broadcast(scalar, self.width), vector, accumulator])
 
 
-def _taps(kb, g, x, row) -> list:
-    """The K entries of the im2col matrix's row `row` (output pixel), in (kh, kw, c) order: x's
-    elements each tap reads, zero where it falls in the padding."""
+def _window_corner(kb, g, row):
+    """(image, top, left) of output pixel `row`'s window: its first tap's input row and column."""
     win, b = g.window, kb.b
     image = b.udiv(row, i64(win.out_h * win.out_w))
     pixel = b.urem(row, i64(win.out_h * win.out_w))
     top = b.sub(b.mul(b.udiv(pixel, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
     left = b.sub(b.mul(b.urem(pixel, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
+    return image, top, left
+
+
+def _taps(kb, g, x, row) -> list:
+    """The K entries of the im2col matrix's row `row` (output pixel), in (kh, kw, c) order: x's
+    elements each tap reads, zero where it falls in the padding."""
+    win, b = g.window, kb.b
+    image, top, left = _window_corner(kb, g, row)
     zero = kb.constant(g.dtype, 0, 1)
     taps = []
     for kh in range(win.k_h):
@@ -90,6 +97,37 @@ def _taps(kb, g, x, row) -> list:
             for c in range(g.channels):
                 taps.append(b.select(inside, kb.load(x, g.dtype, b.add(start, i64(c))), zero))
     return taps
+
+
+def _interior_taps(kb, g, x, row) -> list:
+    """_taps of a pixel whose window lies inside the image: loads at constant offsets from its corner."""
+    win, b = g.window, kb.b
+    image, top, left = _window_corner(kb, g, row)
+    corner = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), top), i64(g.width)), left), i64(g.channels))
+    return [kb.load(x, g.dtype, b.add(corner, i64(((kh * win.dilation_h * g.width) + kw * win.dilation_w)
+                                                  * g.channels + c)))
+            for kh in range(win.k_h) for kw in range(win.k_w) for c in range(g.channels)]
+
+
+def _with_taps(kb, g, x, rows: list, body) -> None:
+    """body(taps of each row): with _interior_taps when every row's window lies inside the image
+    (most of a padded image's pixels: no bounds checks, no selects, each tap one load), else with
+    _taps. Both give the same values, so the branch changes no result."""
+    win, b = g.window, kb.b
+    extent_h, extent_w = (win.k_h - 1) * win.dilation_h, (win.k_w - 1) * win.dilation_w
+    if extent_h >= g.height or extent_w >= g.width:  # no window fits inside
+        body([_taps(kb, g, x, row) for row in rows])
+        return
+    interior = ir.Constant(I1, 1)
+    for row in rows:
+        _, top, left = _window_corner(kb, g, row)  # a negative corner wraps to huge
+        interior = b.and_(interior, b.and_(b.icmp_unsigned("<", top, i64(g.height - extent_h)),
+                                           b.icmp_unsigned("<", left, i64(g.width - extent_w))))
+    with b.if_else(interior) as (inside, border):
+        with inside:
+            body([_interior_taps(kb, g, x, row) for row in rows])
+        with border:
+            body([_taps(kb, g, x, row) for row in rows])
 
 
 def forward_tile_rows(groups: int) -> int:
@@ -121,15 +159,18 @@ def _emit_forward_pixels(kb, g, groups: "VectorGroups", x, w, y, row, pixels: in
     """y's rows [row, row + pixels): each vector of channels a sum of K FMAs, all interleaved."""
     b = kb.b
     rows = [b.add(row, i64(p)) for p in range(pixels)]
-    taps = [_taps(kb, g, x, r) for r in rows]
-    totals = [[ir.Constant(groups.vector, None) for _ in groups.groups] for _ in rows]
-    for t in range(g.depth):
-        weights = [groups.load(kb, w, i64(t * g.out_channels + c0), mask) for c0, mask in groups.groups]
-        for p in range(pixels):
-            totals[p] = [groups.fma(kb, taps[p][t], weight, total) for weight, total in zip(weights, totals[p])]
-    for r, pixel_totals in zip(rows, totals):
-        for (c0, mask), total in zip(groups.groups, pixel_totals):
-            groups.store(kb, y, b.add(b.mul(r, i64(g.out_channels)), i64(c0)), total, mask)
+
+    def products(taps):
+        totals = [[ir.Constant(groups.vector, None) for _ in groups.groups] for _ in rows]
+        for t in range(g.depth):
+            weights = [groups.load(kb, w, i64(t * g.out_channels + c0), mask) for c0, mask in groups.groups]
+            for p in range(pixels):
+                totals[p] = [groups.fma(kb, taps[p][t], weight, total) for weight, total in zip(weights, totals[p])]
+        for r, pixel_totals in zip(rows, totals):
+            for (c0, mask), total in zip(groups.groups, pixel_totals):
+                groups.store(kb, y, b.add(b.mul(r, i64(g.out_channels)), i64(c0)), total, mask)
+
+    _with_taps(kb, g, x, rows, products)
 
 
 def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
@@ -154,11 +195,14 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
                     kb.set(slot, ir.Constant(groups.vector, None))
             with kb.loop(b.sub(last, first), "row") as i:
                 row = b.add(first, i)
-                taps = _taps(kb, g, x, row)
                 gradients = [groups.load(kb, dy, b.add(b.mul(row, i64(out)), i64(c0)), mask) for c0, mask in block]
-                for t, tap in enumerate(taps):
-                    for slot, gradient in zip(sums[t], gradients):
-                        kb.set(slot, groups.fma(kb, tap, gradient, kb.get(slot, groups.vector)))
+
+                def accumulate(taps):
+                    for t, tap in enumerate(taps[0]):
+                        for slot, gradient in zip(sums[t], gradients):
+                            kb.set(slot, groups.fma(kb, tap, gradient, kb.get(slot, groups.vector)))
+
+                _with_taps(kb, g, x, [row], accumulate)
             for t in range(depth):
                 for slot, (c0, mask) in zip(sums[t], block):
                     index = i64(t * out + c0)
