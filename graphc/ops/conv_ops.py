@@ -186,7 +186,10 @@ def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format=
 
 conv2d_backprop_input_p = registry.register(OpDef(
     name="conv2d_backprop_input", tf_type="Conv2DBackpropInput", infer=_backprop_input_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), tf_input_order=(2, 0, 1), reference=_backprop_input_reference,
+    # The anchor of a conv_input_gradient kernel: the ReLU gradient of the layer below runs as its epilogue
+    # on each image's dx while it is in L2 (kernels/conv.py), instead of reading dx back from memory.
+    fusion=FusionClass.ANCHOR, anchor="conv_input_gradient", epilogue_in_place=True,
+    static_inputs=("input_sizes",), tf_input_order=(2, 0, 1), reference=_backprop_input_reference,
     workspace=lambda inst: Convolution.input_gradient(inst).workspace_bytes))
 
 

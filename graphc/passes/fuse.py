@@ -8,6 +8,9 @@ its `anchor` kind, from the op registry):
 - conv: a float conv2d (a GEMM over [N*OH*OW, O]), plus an epilogue over its
   result's shape whose other operands are per channel, per pixel or scalars
   (a bias add and relu), so that the epilogue can run on blocks of that matrix;
+- conv_input_gradient: a float conv2d_backprop_input, plus an epilogue over dx's
+  shape as a conv kernel's (the ReLU gradient of the layer below), run on each
+  image's dx once final;
 - pool_grad: a max-pool gradient, plus an epilogue over dx's shape whose other
   operands are per channel, per pixel or scalars (the ReLU gradient after a pool
   of ReLU outputs), run on each image's dx as on blocks of the [N*H*W, C] matrix;
@@ -55,9 +58,11 @@ from graphc.ir.program import Program, Value
 
 # Values no kernel computes: the step's feeds, constants, variable reads, and a region's params.
 FREE_OPS = frozenset({"feed", "constant", "read", "param"})
-FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax", "conv", "pool_grad")
 # Anchored kinds whose epilogue runs on blocks of their NHWC result seen as a [pixels, channels] matrix.
-MATRIX_VIEW_KINDS = ("conv", "pool_grad")
+MATRIX_VIEW_KINDS = ("conv", "conv_input_gradient", "pool_grad")
+# Kinds an anchor op starts, each kernel growing an epilogue of elementwise ops over its result's shape.
+EPILOGUE_KINDS = ("gemm",) + MATRIX_VIEW_KINDS
+FUSIBLE_KINDS = ("loop", "reduce", "softmax") + EPILOGUE_KINDS
 # The most instructions one kernel takes in. LLVM's time on a kernel grows faster than its
 # size (a fused chain of 1,000 elementwise ops took 9 s, of 250 ops 1.3 s); past this, a
 # kernel's values go through memory into the next kernel.
@@ -249,7 +254,7 @@ class _Fusion:
                     kernel = self._new_kernel(j, "softmax", inst.values[0].type.shape)
                     self.softmax_of.setdefault(operands, kernel)
                     kernel.anchor_vars |= self._read_vars(j)
-            elif kind in ("gemm", "conv", "pool_grad"):
+            elif kind in EPILOGUE_KINDS:
                 self._new_kernel(j, kind, inst.result.type.shape).anchor_vars |= self._read_vars(j)
             elif kind == "copy":
                 kernel = self._latest_producer_kernel(j)
