@@ -1,8 +1,9 @@
 """Fused GEMM and convolution kernels (forward and input gradient) whose epilogue (bias add, ReLU; a
 ReLU gradient) writes its value into the product's own buffer (OpDef.epilogue_in_place,
-passes/shared_storage.py), compiled: the values equal the reference interpreter's, and are bit-identical to the same kernel writing a buffer of its own (the product fetched
-too, so the plan cannot overwrite it). Every path of the three kernels: the blocked GEMM and the small
-products' loop nest; direct, register-tiled, im2col and pointwise convolutions and input gradients."""
+passes/shared_storage.py), compiled: the values equal the reference interpreter's, and are bit-identical
+to the same kernel writing a buffer of its own (the product fetched too, so the plan cannot overwrite
+it). Every path of the three kernels: the blocked GEMM and the small products' loop nest; direct,
+register-tiled, im2col and pointwise convolutions and input gradients."""
 
 import numpy as np
 import pytest
