@@ -14,7 +14,9 @@ and an NHWC output the [M, O] one, so:
 conv2d is the anchor of a fused kernel (passes/fuse.py): its epilogue (a bias
 add, relu) runs on each finished block of y, as a matmul's does, and like it
 may store its value into y's own buffer (OpDef.epilogue_in_place): every path
-below computes a block of y whole before the epilogue reads it, once.
+below computes a block of y whole before the epilogue reads it, once. The input
+gradient anchors a conv_input_gradient kernel the same way: its epilogue (the ReLU
+gradient of the layer below) runs on each image of dx once final.
 
 X and dX never exist whole: each task of the thread pool fills a chunk of rows
 small enough to stay in L2 and multiplies it on its own thread

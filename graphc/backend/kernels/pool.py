@@ -3,7 +3,8 @@
 Each window visits only the taps inside the image (TF's SAME padding never wins
 a max and is not counted by an average), channels innermost a vector at a time.
 The forward kernels split output rows (n, oh) across threads; the gradients
-scatter into their image's dx, so they split images. As TF's CPU kernels, a max
+scatter into their image's dx, so they split images. MaxPoolGrad anchors a fused
+pool_grad kernel (passes/fuse.py), whose epilogue runs on each image's dx once final. As TF's CPU kernels, a max
 starts from the dtype's lowest value and takes each tap strictly greater, so NaN
 never wins (max of [nan, 1, 2, 3] is 3; of a window of -inf or NaN, the lowest
 float); MaxPoolGrad's argmax starts from the first tap instead and takes each
