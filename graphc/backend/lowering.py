@@ -11,8 +11,9 @@ Which table serves an instruction follows from its op's facts in the registry
   [ptr workspace,] ptr status)`, with a workspace when the op has one (see
   plan_memory).
 - FUSED_KERNELS: the kernels fusion forms, by kind (loop, reduce, gemm, conv,
-  softmax): `emit(module, name, members, buffers)` returns `i32 (ptr buffers,
-  ptr status)`. ANCHOR ops name their kind in the registry.
+  conv_input_gradient, pool_grad, softmax): `emit(module, name, members,
+  buffers)` returns `i32 (ptr buffers, ptr status)`. ANCHOR ops name their kind
+  in the registry.
 
 The state instructions (feed, constant, read, write) are buffers and copies,
 placed by codegen. Each kernel module registers what it writes; kernels/all.py

@@ -153,8 +153,9 @@ class OpDef:
     anchor: Optional[str] = None              # ANCHOR ops: the kind of kernel they anchor ("gemm", "conv" ...)
     # ANCHOR ops whose kernel runs its epilogue on finished blocks of their result, each element of an
     # epilogue value computed from that element of the result only after it is final (a GEMM's, a
-    # convolution's): plan_memory may compute an epilogue value of the result's size in the result's own
-    # buffer when nothing after the kernel reads the result (conv1's bias + ReLU: one buffer, not two).
+    # convolution's, a max-pool gradient's): plan_memory may compute an epilogue value of the result's
+    # size in the result's own buffer when nothing after the kernel reads the result (conv1's bias +
+    # ReLU: one buffer, not two).
     epilogue_in_place: bool = False
     reduction: Optional[Reduction] = None     # REDUCE ops: how they combine
     effects: Effects = PURE

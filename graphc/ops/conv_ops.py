@@ -187,7 +187,10 @@ def _backprop_input_reference(w, dy, input_sizes, strides, padding, data_format=
 
 conv2d_backprop_input_p = registry.register(OpDef(
     name="conv2d_backprop_input", tf_type="Conv2DBackpropInput", infer=_backprop_input_infer,
-    fusion=FusionClass.OPAQUE, static_inputs=("input_sizes",), tf_input_order=(2, 0, 1), reference=_backprop_input_reference,
+    # The anchor of a conv_input_gradient kernel: the ReLU gradient of the layer below runs as its epilogue
+    # on each image's dx while it is in L2 (kernels/conv.py), instead of reading dx back from memory.
+    fusion=FusionClass.ANCHOR, anchor="conv_input_gradient", epilogue_in_place=True,
+    static_inputs=("input_sizes",), tf_input_order=(2, 0, 1), reference=_backprop_input_reference,
     workspace=lambda inst: Convolution.input_gradient(inst).workspace_bytes))
 
 
@@ -360,8 +363,11 @@ def _max_pool_grad_reference(x, y, g, ksize, strides, padding, data_format="NHWC
     return np.ascontiguousarray(window.cropped(padded))
 
 
+# The anchor of a pool_grad kernel: the ReLU gradient after a pool of ReLU outputs runs as its epilogue,
+# on each image's dx while it is in L2 (kernels/pool.py), instead of reading dx back from memory.
 max_pool_grad_p = registry.register(OpDef(name="max_pool_grad", tf_type="MaxPoolGrad", infer=_max_pool_grad_infer,
-                                          fusion=FusionClass.OPAQUE, reference=_max_pool_grad_reference))
+                                          fusion=FusionClass.ANCHOR, anchor="pool_grad", epilogue_in_place=True,
+                                          reference=_max_pool_grad_reference))
 
 
 @registry.set_gradient(max_pool_grad_p)

@@ -8,6 +8,12 @@ its `anchor` kind, from the op registry):
 - conv: a float conv2d (a GEMM over [N*OH*OW, O]), plus an epilogue over its
   result's shape whose other operands are per channel, per pixel or scalars
   (a bias add and relu), so that the epilogue can run on blocks of that matrix;
+- conv_input_gradient: a float conv2d_backprop_input, plus an epilogue over dx's
+  shape as a conv kernel's (the ReLU gradient of the layer below), run on each
+  image's dx once final;
+- pool_grad: a max-pool gradient, plus an epilogue over dx's shape whose other
+  operands are per channel, per pixel or scalars (the ReLU gradient after a pool
+  of ReLU outputs), run on each image's dx as on blocks of the [N*H*W, C] matrix;
 - softmax: sparse softmax cross-entropy and/or its gradient (one row pass for
   both), plus an epilogue over the gradient's shape;
 - reduce: a reduction with the elementwise ops that produce its input, and an
@@ -52,7 +58,11 @@ from graphc.ir.program import Program, Value
 
 # Values no kernel computes: the step's feeds, constants, variable reads, and a region's params.
 FREE_OPS = frozenset({"feed", "constant", "read", "param"})
-FUSIBLE_KINDS = ("loop", "reduce", "gemm", "softmax", "conv")
+# Anchored kinds whose epilogue runs on blocks of their NHWC result seen as a [pixels, channels] matrix.
+MATRIX_VIEW_KINDS = ("conv", "conv_input_gradient", "pool_grad")
+# Kinds an anchor op starts, each kernel growing an epilogue of elementwise ops over its result's shape.
+EPILOGUE_KINDS = ("gemm",) + MATRIX_VIEW_KINDS
+FUSIBLE_KINDS = ("loop", "reduce", "softmax") + EPILOGUE_KINDS
 # The most instructions one kernel takes in. LLVM's time on a kernel grows faster than its
 # size (a fused chain of 1,000 elementwise ops took 9 s, of 250 ops 1.3 s); past this, a
 # kernel's values go through memory into the next kernel.
@@ -71,6 +81,14 @@ def kernel_kind(inst) -> str:
     if is_elementwise(inst):
         return "loop"
     return "copy" if inst.op == "write" else "opaque"
+
+
+def _without_leading_ones(shape) -> tuple:
+    """A shape without its leading 1s: how the matrix view sees an operand (a batch of one image is whole)."""
+    dims = tuple(shape)
+    while dims and dims[0] == 1:
+        dims = dims[1:]
+    return dims
 
 
 @dataclass
@@ -147,19 +165,16 @@ class _Fusion:
         return True
 
     def _fits_matrix_view(self, j: int, kernel: _Kernel) -> bool:
-        """Veto for conv kernels: the epilogue runs on blocks of the [N*OH*OW, O] matrix, so each
-        operand from outside the kernel must be whole, per channel ([O]) or a scalar."""
-        if kernel.kind != "conv":
+        """Veto for conv and pool_grad kernels: the epilogue runs on blocks of the [N*OH*OW, O] matrix,
+        so each operand from outside the kernel must be whole, per channel ([O]) or a scalar."""
+        if kernel.kind not in MATRIX_VIEW_KINDS:
             return True
         shape = kernel.shape
         for operand in self.instructions[j].values:
             producer = self._producer(operand)
             if producer is not None and self.kernel_of[producer] is kernel:
                 continue
-            dims = tuple(d for d in operand.type.shape)
-            while dims and dims[0] == 1:
-                dims = dims[1:]
-            if dims not in ((), (shape[-1],), tuple(shape)):
+            if _without_leading_ones(operand.type.shape) not in ((), (shape[-1],), _without_leading_ones(shape)):
                 return False
         return True
 
@@ -250,7 +265,7 @@ class _Fusion:
                     kernel = self._new_kernel(j, "softmax", inst.values[0].type.shape)
                     self.softmax_of.setdefault(operands, kernel)
                     kernel.anchor_vars |= self._read_vars(j)
-            elif kind in ("gemm", "conv"):
+            elif kind in EPILOGUE_KINDS:
                 self._new_kernel(j, kind, inst.result.type.shape).anchor_vars |= self._read_vars(j)
             elif kind == "copy":
                 kernel = self._latest_producer_kernel(j)

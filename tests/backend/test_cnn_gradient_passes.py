@@ -3,7 +3,9 @@ interpreter and bit-identical with 1 and 2 threads:
 
 - a ReLU gradient with its bias's gradient, the column sums of [images x pixels, channels]
   cut into fixed partitions of rows summed on the thread pool (kernels/reduce_parts.py);
-- the max-pool gradient of windows that tile the image, dx written in one pass (kernels/pool.py).
+- the max-pool gradient of windows that tile the image, dx written in one pass (kernels/pool.py);
+- the ReLU gradient after a pool of ReLU outputs, the epilogue of the pool gradient's kernel
+  (passes/fuse.py's pool_grad kind), in dx's own buffer.
 """
 
 import numpy as np
@@ -12,8 +14,10 @@ import pytest
 import graphc as tf
 from graphc.backend.kernels.reduce_parts import PartitionedColumnSums
 from graphc.compiler import driver
+from graphc.compiler.lower import lower
+from graphc.passes.pipeline import run_pipeline
 from graphc.runtime import loader
-from tests.helpers import interpret_graph
+from tests.helpers import feed_types, interpret_graph
 
 # (images, height, width, channels): batch 1; odd channel counts and ones not a multiple of the
 # vector width; 147 leaves of rows in 15 partitions of 10 (the last one's 3 past the end); a last
@@ -105,6 +109,63 @@ def test_the_cnn_shapes_are_bit_identical_with_one_and_two_threads(restore_threa
             pooled = tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
             fetches.append(tf.gradients(pooled, x, grad_ys=tf.constant(pooled_grads, dtype=tf.float32))[0])
             feeds[x] = images
+            with tf.Session() as session:
+                results.append(session.run(fetches, feeds))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(bits(one), bits(two))
+
+
+# (shape, window, stride, padding): the CNN's pool of ReLU outputs (dx written in one pass), and pools
+# whose windows overlap or leave pixels out (dx zeroed, then added into).
+RELU_POOLS = [((2, 14, 14, 17), 2, 2, "SAME"), ((2, 9, 11, 5), 3, 2, "SAME"), ((1, 8, 8, 3), 2, 3, "VALID")]
+
+
+def relu_pool_gradients(shape, k, stride, padding, dtype, seed):
+    """(fetches, feeds): the gradients of max_pool(relu(h + bias)) with respect to h (the ReLU gradient
+    of the pool's gradient, fused as its epilogue) and to bias, as the CNN's backward pass builds them."""
+    rng = np.random.RandomState(seed)
+    h, bias = tf.placeholder(dtype, shape), tf.placeholder(dtype, shape[-1:])
+    pooled = tf.nn.max_pool(tf.nn.relu(h + bias), [1, k, k, 1], [1, stride, stride, 1], padding)
+    grads = rng.randn(*pooled.shape.as_list())
+    grads[rng.rand(*grads.shape) < 0.2] = -0.0
+    grads.reshape(-1)[:3] = [np.nan, np.inf, -np.inf]
+    d_h, d_bias = tf.gradients(pooled, [h, bias], grad_ys=tf.constant(grads, dtype=dtype))
+    # Exact zeros and ties: windows all <= 0 (ReLU's boundary at their maximum) and equal maxima.
+    return [d_h, d_bias], {h: np.round(rng.randn(*shape), 0) - 0.5, bias: np.full(shape[-1], 0.5)}
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("pool", RELU_POOLS, ids=[f"{k}x{k}s{s}{p}" for _, k, s, p in RELU_POOLS])
+def test_the_relu_gradient_runs_in_the_pool_gradients_kernel_bit_for_bit(pool, dtype):
+    shape, k, stride, padding = pool
+    fetches, feeds = relu_pool_gradients(shape, k, stride, padding, dtype, seed=k + stride)
+    program = run_pipeline(lower(fetches, feed_types(feeds)).program)
+    (anchor,) = [inst for inst in program.instructions if inst.op == "max_pool_grad"]
+    (relu_grad,) = [inst for inst in program.instructions if inst.op == "relu_grad"]
+    assert program.kernels[anchor.kernel] == "pool_grad" and relu_grad.kernel == anchor.kernel
+    plan = program.memory_plan
+    assert plan.locations[relu_grad.result.id] == plan.locations[anchor.result.id]  # in dx's buffer
+    pool_gradient = tf.get_default_graph().get_operation_by_name("gradients/MaxPool_grad/MaxPoolGrad").outputs[0]
+    with tf.Session() as session:
+        fused = session.run(fetches, feeds)
+        own_buffer = session.run(fetches + [pool_gradient], feeds)  # dx fetched: the ReLU gradient beside it
+    reference = interpret_graph(fetches + [pool_gradient], feeds)
+    np.testing.assert_array_equal(bits(fused[0]), bits(own_buffer[0]))
+    if k == stride:  # windows that tile: each element of dx is 0 + one gradient, as the reference's
+        np.testing.assert_array_equal(bits(fused[0]), bits(reference[0]))
+        np.testing.assert_array_equal(bits(own_buffer[2]), bits(reference[2]))
+    else:  # overlapping windows add their gradients in another order than the reference's
+        np.testing.assert_allclose(fused[0], reference[0], rtol=1e-6)
+    np.testing.assert_allclose(fused[1], reference[1], rtol=1e-5, atol=1e-5)
+    assert (fused[0] == 0).sum() > fused[0].size / 2 and (fused[0] != 0).any()
+
+
+def test_the_cnn_pool_of_relus_is_bit_identical_with_one_and_two_threads(restore_threads):
+    results = []
+    for threads in (1, 2):
+        loader.set_num_threads(threads)
+        with tf.Graph().as_default():
+            fetches, feeds = relu_pool_gradients((100, 14, 14, 64), 2, 2, "SAME", tf.float32, seed=5)
             with tf.Session() as session:
                 results.append(session.run(fetches, feeds))
     for one, two in zip(*results):

@@ -1,8 +1,9 @@
-"""Fused GEMM and convolution kernels whose epilogue (bias add, ReLU) writes its value into the product's own
-buffer (OpDef.epilogue_in_place, passes/shared_storage.py), compiled: the values equal the reference
-interpreter's, and are bit-identical to the same kernel writing a buffer of its own (the product fetched
-too, so the plan cannot overwrite it). Every path of the two kernels: the blocked GEMM and the small
-products' loop nest; direct, register-tiled, im2col and pointwise convolutions."""
+"""Fused GEMM and convolution kernels (forward and input gradient) whose epilogue (bias add, ReLU; a
+ReLU gradient) writes its value into the product's own buffer (OpDef.epilogue_in_place,
+passes/shared_storage.py), compiled: the values equal the reference interpreter's, and are bit-identical
+to the same kernel writing a buffer of its own (the product fetched too, so the plan cannot overwrite
+it). Every path of the three kernels: the blocked GEMM and the small products' loop nest; direct,
+register-tiled, im2col and pointwise convolutions and input gradients."""
 
 import numpy as np
 import pytest
@@ -96,3 +97,47 @@ def test_a_fetched_epilogue_value_with_the_product_in_its_output_buffer(kind, na
         reference, = interpret_graph([activation], feeds)
     np.testing.assert_array_equal(in_output, own_buffer)
     np.testing.assert_allclose(in_output, reference, rtol=1e-4, atol=1e-4)
+
+
+# (image [N, H, W, C], filter, strides): one shape per input-gradient path (kernels/conv.py).
+INPUT_GRADIENTS = {
+    "tiled": ([2, 10, 10, 16], [3, 3, 16, 32], 1),     # register tiles, an image at a time
+    "tiled_stride": ([2, 12, 12, 32], [3, 3, 32, 8], 2),  # the CNN's second layer's shape, smaller
+    "im2col": ([2, 96, 96, 24], [3, 3, 24, 16], 2),    # GEMM chunks of whole images, then col2im
+    "pointwise": ([2, 9, 9, 8], [1, 1, 8, 16], 1),     # one GEMM: the epilogue on its blocks
+}
+
+
+def _input_gradient_path(anchor) -> str:
+    convolution = Convolution.input_gradient(anchor)
+    return "pointwise" if convolution.window.pointwise else "tiled" if convolution.tiled else "im2col"
+
+
+@pytest.mark.parametrize("name", INPUT_GRADIENTS)
+def test_the_relu_gradient_below_a_convolution_runs_in_its_input_gradients_kernel(name):
+    """relu(x) -> conv2d: x's gradient is ReluGrad(Conv2DBackpropInput(w, dy), relu(x)), the ReLU
+    gradient computed on each finished image of dx, in dx's own buffer."""
+    image, kernel, stride = INPUT_GRADIENTS[name]
+    with tf.Graph().as_default():
+        x, w = tf.placeholder(tf.float32, image), tf.placeholder(tf.float32, kernel)
+        activation = tf.nn.relu(x)
+        y = tf.nn.conv2d(activation, w, [1, stride, stride, 1], "SAME")
+        dy = tf.placeholder(tf.float32, y.shape)
+        d_x = tf.gradients(y, x, grad_ys=dy)[0]
+        d_activation = d_x.op.inputs[0]  # the ReLU gradient's operand: the input gradient, dx
+        feeds = {x: rng.normal(size=image), w: rng.normal(size=kernel) * 0.2, dy: rng.normal(size=y.shape.as_list())}
+        feeds = {t: v.astype(np.float32) for t, v in feeds.items()}
+        program = run_pipeline(lower([d_x], feed_types(feeds)).program)
+        (anchor,) = [inst for inst in walk(program.instructions) if inst.op == "conv2d_backprop_input"]
+        (relu_grad,) = [inst for inst in walk(program.instructions) if inst.op == "relu_grad"]
+        assert _input_gradient_path(anchor) == name.split("_")[0]
+        assert program.kernels[anchor.kernel] == "conv_input_gradient" and relu_grad.kernel == anchor.kernel
+        plan = program.memory_plan
+        assert plan.locations[relu_grad.result.id] == plan.locations[anchor.result.id]  # in place
+        with tf.Session() as session:
+            in_place = session.run(d_x, feeds)
+            own_buffer, _ = session.run([d_x, d_activation], feeds)  # dx fetched: not overwritten
+        reference, = interpret_graph([d_x], feeds)
+    np.testing.assert_array_equal(in_place.view(np.uint32), own_buffer.view(np.uint32))
+    np.testing.assert_allclose(in_place, reference, rtol=1e-4, atol=1e-4)
+    assert (in_place != 0).any() and (in_place == 0).any()  # the mask did cut

@@ -14,7 +14,9 @@ and an NHWC output the [M, O] one, so:
 conv2d is the anchor of a fused kernel (passes/fuse.py): its epilogue (a bias
 add, relu) runs on each finished block of y, as a matmul's does, and like it
 may store its value into y's own buffer (OpDef.epilogue_in_place): every path
-below computes a block of y whole before the epilogue reads it, once.
+below computes a block of y whole before the epilogue reads it, once. The input
+gradient anchors a conv_input_gradient kernel the same way: its epilogue (the ReLU
+gradient of the layer below) runs on each image of dx once final.
 
 X and dX never exist whole: each task of the thread pool fills a chunk of rows
 small enough to stay in L2 and multiplies it on its own thread
@@ -44,7 +46,7 @@ from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels, conv_direct, conv_tiled
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
-from graphc.backend.kernels.matmul import emit_block
+from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.core.windows import MAX_CONV_TASKS, Convolution
 from graphc.runtime import abi
@@ -162,16 +164,11 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     kb = KernelBuilder(module, name, ["buffers", "status"])
     b, buffers_arg, status = kb.b, kb.arg("buffers"), kb.arg("status")
     x, w, y = (buffers.value(kb, buffers_arg, v) for v in (conv.values[0], conv.values[1], conv.result))
-    epilogue = _epilogue(module, name, body, buffers, g) if body.instructions or body.writes else None
+    epilogue = (_epilogue(module, name, body, buffers, (g.rows, g.out_channels))
+                if body.instructions or body.writes else None)
 
     def context_for(builder, buffers_pointer, first_row):
-        if epilogue is None:
-            return ir.Constant(PTR, None)
-        context = builder.variable(_EPILOGUE_CONTEXT)
-        for index, value in enumerate((buffers_pointer, first_row)):
-            builder.b.store(value, builder.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
-                                                 source_etype=_EPILOGUE_CONTEXT))
-        return context
+        return _epilogue_context(builder, buffers_pointer, first_row) if epilogue is not None else ir.Constant(PTR, None)
 
     if g.window.pointwise:
         b.ret(_gemm(kb, g, False, False, g.rows, g.out_channels, g.depth, x, w, y, status,
@@ -260,25 +257,28 @@ def _emit_tiled_forward(kb, name, g: _Geometry, values, epilogue, context_for) -
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
 
 
-def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, g: _Geometry) -> ir.Function:
-    """epilogue(context, row, col, rows, cols) on a block of the chunk of y that starts at the
-    context's first row; inputs are whole ([N, OH, OW, O]), per channel or scalars (fuse's veto)."""
+def _epilogue_context(builder, buffers_pointer, first_row):
+    """An epilogue's context on the builder's stack: the step's buffers and the first row of its chunk."""
+    context = builder.variable(_EPILOGUE_CONTEXT)
+    for index, value in enumerate((buffers_pointer, first_row)):
+        builder.b.store(value, builder.b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
+                                             source_etype=_EPILOGUE_CONTEXT))
+    return context
+
+
+def _epilogue(module, name, body: ElementwiseBody, buffers: Buffers, matrix: tuple) -> ir.Function:
+    """epilogue(context, row, col, rows, cols) on a block of the chunk of the NHWC result, seen as the
+    `matrix` [pixels, channels], that starts at the context's first row; inputs are whole, per channel
+    or scalars (fuse's veto)."""
     block = KernelBuilder(module, f"{name}_epilogue", ["context", "row", "col", "rows", "cols"],
                           [PTR, I64, I64, I64, I64], VOID)
     b, context = block.b, block.arg("context")
     buffers_pointer, first_row = (b.load(b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)],
                                                source_etype=_EPILOGUE_CONTEXT), typ=_EPILOGUE_CONTEXT.elements[index])
                                   for index in range(2))
-
-    def matrix_strides(value):
-        dims = tuple(value.type.shape)
-        while dims and dims[0] == 1:
-            dims = dims[1:]
-        return {0: (0, 0), 1: (0, 1)}.get(len(dims), (g.out_channels, 1))
-
     emit_block(block, buffers_pointer, buffers, body, materialized(buffers, body.instructions),
-               (g.rows, g.out_channels), b.add(block.arg("row"), first_row), block.arg("col"), block.arg("rows"),
-               block.arg("cols"), matrix_strides=matrix_strides)
+               matrix, b.add(block.arg("row"), first_row), block.arg("col"), block.arg("rows"),
+               block.arg("cols"), matrix_strides=channel_matrix_strides(matrix[1]))
     return block.finish()
 
 
@@ -436,22 +436,44 @@ def _emit_add(kb, dtype, target, addend, count: int) -> None:
         channels.load(kb, dtype, target, c, lanes), channels.load(kb, dtype, addend, c, lanes)), lanes))
 
 
-def lower_conv2d_backprop_input(module, name, inst):
-    """dx = col2im(dy @ w^T), a chunk of whole images per task iteration: one product for the chunk
-    (M = its images' output pixels: a larger M amortizes packing w), then col2im image by image."""
-    kb, g = _kernel(module, name, inst, ["w", "dy"], Convolution.input_gradient(inst))
+@lowering.fused_kernel("conv_input_gradient")
+def emit_conv_input_gradient_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A conv_input_gradient kernel of fusion (passes/fuse.py): dx = col2im(dy @ w^T), then the
+    epilogue body (the ReLU gradient of the layer below, which would otherwise read dx back from
+    memory) on each image's dx once it is final and still in L2, or on the GEMM's finished blocks
+    for a pointwise window."""
+    inst = members[0]
+    g = _Geometry(Convolution.input_gradient(inst), inst)
+    body = ElementwiseBody(members[1:])
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    w, dy, dx = (buffers.value(kb, buffers_arg, v) for v in (inst.values[0], inst.values[1], inst.result))
+    workspace = (buffers.workspace(kb, buffers_arg, inst.result) if g.convolution.workspace_bytes
+                 else ir.Constant(PTR, None))
+    pixels = g.height * g.width
+    epilogue = (_epilogue(module, name, body, buffers, (g.batch * pixels, g.channels))
+                if body.instructions or body.writes else None)
+
+    def after_image(task, buffers_pointer, image):
+        if epilogue is not None:
+            first = task.b.mul(image, i64(pixels))
+            task.b.call(epilogue, [_epilogue_context(task, buffers_pointer, first), i64(0), i64(0), i64(pixels),
+                                   i64(g.channels)])
+
     if g.window.pointwise:
-        kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, kb.arg("dy"), kb.arg("w"), kb.arg("out"),
-                       kb.arg("status")))
+        context = _epilogue_context(kb, buffers_arg, i64(0)) if epilogue is not None else ir.Constant(PTR, None)
+        kb.b.ret(_gemm(kb, g, False, True, g.rows, g.depth, g.out_channels, dy, w, dx, kb.arg("status"),
+                       epilogue=epilogue, context=context))
         return kb.function
     if g.convolution.tiled:
-        return _tiled_input_gradient(kb, name, g)
+        _tiled_input_gradient(kb, name, g, [w, dy, dx, workspace, buffers_arg], after_image)
+        return kb.finish()
     image_rows = g.window.out_h * g.window.out_w
     per_chunk = g.chunk_rows // image_rows
 
     def chunk_range(task, values, outer):
         b = task.b
-        w, dy, dx, workspace, status = values
+        w, dy, dx, workspace, status, buffers_pointer = values
         region = _element_offset(b, workspace, b.mul(task.arg("index"), i64(g.chunk_rows * g.depth)), g.dtype)
         with task.loop(b.sub(outer[1], outer[0]), "chunk") as i:
             first = b.mul(b.add(outer[0], i), i64(per_chunk))
@@ -463,30 +485,33 @@ def lower_conv2d_backprop_input(module, name, inst):
             with task.loop(count, "image") as j:
                 columns = _element_offset(b, region, b.mul(j, i64(image_rows * g.depth)), g.dtype)
                 _emit_col2im_image(task, g, columns, dx, b.add(first, j))
+                after_image(task, buffers_pointer, b.add(first, j))
 
-    emit_parallel_for(kb, f"{name}_chunks", -(-g.batch // per_chunk),
-                      [kb.arg(a) for a in ("w", "dy", "out", "workspace", "status")], chunk_range,
+    emit_parallel_for(kb, f"{name}_chunks", -(-g.batch // per_chunk), [w, dy, dx, workspace, kb.arg("status"),
+                                                                       buffers_arg], chunk_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
     return _finish_with_status(kb)
 
 
-def _tiled_input_gradient(kb, name, g: _Geometry) -> ir.Function:
+def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
     """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: its padded dx
     zeroed, each output row's tiles added at the pixels their taps read, then the interior copied
-    out (or, with no padding, dx accumulated in place). w^T [O, K] is packed once, first."""
+    out (or, with no padding, dx accumulated in place), then after_image. w^T [O, K] is packed once,
+    first. values: w, dy, dx, the workspace, the step's buffers."""
     tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
-    b, workspace = kb.b, kb.arg("workspace")
+    w, dy, dx, workspace, buffers_arg = values
+    b = kb.b
     transposed = workspace  # w^T, then the tasks' padded images
     with kb.loop(g.depth, "k") as k:
         with kb.loop(g.out_channels, "o") as o:
             kb.store(transposed, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
-                     kb.load(kb.arg("w"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
+                     kb.load(w, g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
     padded_elements = g.window.padded_h * g.window.padded_w * g.channels
 
-    def image_range(task, values, outer):
+    def image_range(task, task_values, outer):
         tb = task.b
-        dy, dx, workspace = values
+        dy, dx, workspace, buffers_pointer = task_values
         region = _element_offset(tb, workspace, tb.add(i64(g.depth * g.out_channels),
                                                        tb.mul(task.arg("index"), i64(padded_elements))), g.dtype)
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
@@ -498,13 +523,12 @@ def _tiled_input_gradient(kb, name, g: _Geometry) -> ir.Function:
                              workspace, padded)
             if not g.window.unpadded:
                 conv_tiled.emit_unpad_image(task, g, padded, dx, image)
+            after_image(task, buffers_pointer, image)
 
-    emit_parallel_for(kb, f"{name}_images", g.batch, [kb.arg("dy"), kb.arg("out"), workspace], image_range,
+    emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
-    return kb.finish()
 
 
 lowering.register_kernels({
     "conv2d_backprop_filter": lower_conv2d_backprop_filter,
-    "conv2d_backprop_input": lower_conv2d_backprop_input,
 })

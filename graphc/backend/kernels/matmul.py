@@ -203,4 +203,18 @@ def emit_block(kb, buffers_arg, buffers: Buffers, body: ElementwiseBody, outputs
                 kb.store(pointer, dtype, offset(strides), values[value_id])
 
 
+def channel_matrix_strides(depth: int):
+    """matrix_strides for emit_block on an NHWC tensor seen as the [N*H*W, depth] matrix (a
+    convolution's output, a pooling gradient's dx): an epilogue input is whole, per channel
+    ([depth], leading 1s allowed) or a scalar (fuse's matrix-view veto admits no other)."""
+
+    def strides(value):
+        dims = tuple(value.type.shape)
+        while dims and dims[0] == 1:
+            dims = dims[1:]
+        return {0: (0, 0), 1: (0, 1)}.get(len(dims), (depth, 1))
+
+    return strides
+
+
 lowering.register_kernels({"matmul": lower_matmul})  # integers; float products are gemm kernels

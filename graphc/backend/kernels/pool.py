@@ -3,7 +3,8 @@
 Each window visits only the taps inside the image (TF's SAME padding never wins
 a max and is not counted by an average), channels innermost a vector at a time.
 The forward kernels split output rows (n, oh) across threads; the gradients
-scatter into their image's dx, so they split images. As TF's CPU kernels, a max
+scatter into their image's dx, so they split images. MaxPoolGrad anchors a fused
+pool_grad kernel (passes/fuse.py), whose epilogue runs on each image's dx once final. As TF's CPU kernels, a max
 starts from the dtype's lowest value and takes each tap strictly greater, so NaN
 never wins (max of [nan, 1, 2, 3] is 3; of a window of -inf or NaN, the lowest
 float); MaxPoolGrad's argmax starts from the first tap instead and takes each
@@ -13,12 +14,15 @@ An average sums each row of its window, then the rows.
 
 from __future__ import annotations
 
+import llvmlite.ir as ir
 import numpy as np
 
 from graphc.backend import lowering
+from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, KernelBuilder, i64, register_type
 from graphc.backend.kernels import channels
-from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS
+from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
+from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.core.windows import pool_window
 
@@ -169,13 +173,14 @@ def _lower_pool(module, name, inst, average: bool):
     return kb.finish()
 
 
-def _lower_pool_grad(module, name, inst, image_shape, operand_names, route, zeros_first: bool = True):
+def _emit_pool_grad(kb, name, inst, image_shape, pointers: list, route, zeros_first: bool = True,
+                   after_image=None) -> None:
     """dx for each image: zeros (unless `zeros_first` is false: route then writes every element),
     then route(task, pool, values, image, oh, ow, c, lanes) adds each output pixel's gradient into
-    its window."""
+    its window (values: `pointers` in the task, dx first); then after_image(task, values, image),
+    if given, while that image's dx is final and still in L2."""
     pool = _Pool(inst, image_shape)
     win, dtype = pool.window, pool.dtype
-    kb = KernelBuilder(module, name, ["out"] + operand_names + ["status"])
     image_elements = pool.height * pool.width * pool.channels
 
     def images(task, values, outer):
@@ -196,10 +201,11 @@ def _lower_pool_grad(module, name, inst, image_shape, operand_names, route, zero
                                       i64(pool.channels))
                     channels.for_channels(task, pool.channels, dtype, lambda c, lanes: route(
                         task, pool, values, base, grad_base, oh, ow, c, lanes))
+            if after_image is not None:
+                after_image(task, values, image)
 
-    emit_parallel_for(kb, f"{name}_images", pool.batch, [kb.arg(n) for n in ["out"] + operand_names], images,
+    emit_parallel_for(kb, f"{name}_images", pool.batch, pointers, images,
                       parallel=inst.result.type.num_elements * win.k_h * win.k_w >= PARALLEL_MIN_ELEMENTS)
-    return kb.finish()
 
 
 def _add_at(task, pool, dx, base, pixel, c, value, lanes):
@@ -216,16 +222,27 @@ def lower_avg_pool(module, name, inst):
     return _lower_pool(module, name, inst, average=True)
 
 
-def lower_max_pool_grad(module, name, inst):
-    """dx: each output pixel's gradient added at its window's first maximum of x. When the windows
-    tile the image (each pixel in exactly one: the CNN's 2x2, stride-2 pools of even images), every
-    element of dx is written once, 0 + the gradient at the maximum and 0 elsewhere, in one pass
-    with no zeroing pass before it and no read of dx (the sum 0 + g keeps TF's +0 for a -0 g)."""
-    tiles = _tiles(pool_window(inst.values[0].type.shape, inst.attrs))
+@lowering.fused_kernel("pool_grad")
+def emit_max_pool_grad_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A pool_grad kernel of fusion (passes/fuse.py): MaxPoolGrad's dx, each output pixel's gradient
+    added at its window's first maximum of x, then the epilogue (the ReLU gradient that follows a
+    pool of ReLU outputs) on each image's dx while it is in L2, so that dx is not read back from memory.
+
+    When the windows tile the image (each pixel in exactly one: the CNN's 2x2, stride-2 pools of even
+    images), every element of dx is written once, 0 + the gradient at the maximum and 0 elsewhere,
+    in one pass with no zeroing pass before it and no read of dx (the sum 0 + g keeps TF's +0 for a
+    -0 g). Either way an image's dx is final before its epilogue reads it, once (epilogue_in_place)."""
+    inst = members[0]
+    body = ElementwiseBody(members[1:])
+    image_shape = inst.values[0].type.shape
+    tiles = _tiles(pool_window(image_shape, inst.attrs))
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    pointers = [buffers.value(kb, buffers_arg, v) for v in (inst.result, *inst.values)] + [buffers_arg]
 
     def route(task, pool, values, base, grad_base, oh, ow, c, lanes):
         b, dtype = task.b, pool.dtype
-        dx, x, _, grad = values
+        dx, x, _, grad, _ = values
         first, _, visit = pool.taps(task, oh, ow)
         winner = _first_max_tap(task, pool, x, base, first, visit, c, lanes)
         g = channels.load(task, dtype, grad, b.add(grad_base, c), lanes)
@@ -239,8 +256,19 @@ def lower_max_pool_grad(module, name, inst):
         visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, b.select(
             b.icmp_signed("==", winner, task.broadcast(number, lanes)), g, zero), lanes))
 
-    return _lower_pool_grad(module, name, inst, inst.values[0].type.shape, ["x", "y", "grad"], route,
-                            zeros_first=not tiles)
+    after_image = None
+    if body.instructions or body.writes:
+        batch, height, width, depth = image_shape
+        outputs = materialized(buffers, body.instructions)
+
+        def after_image(task, values, image):
+            pixels = height * width
+            emit_block(task, values[-1], buffers, body, outputs, (batch * pixels, depth),
+                       task.b.mul(image, i64(pixels)), i64(0), i64(pixels), i64(depth),
+                       matrix_strides=channel_matrix_strides(depth))
+
+    _emit_pool_grad(kb, name, inst, image_shape, pointers, route, zeros_first=not tiles, after_image=after_image)
+    return kb.finish()
 
 
 def _tiles(win) -> bool:
@@ -261,12 +289,13 @@ def lower_avg_pool_grad(module, name, inst):
         share = b.fdiv(channels.load(task, dtype, grad, b.add(grad_base, c), lanes), _count(task, pool, count, lanes))
         visit(lambda pixel, number: _add_at(task, pool, dx, base, pixel, c, share, lanes))
 
-    return _lower_pool_grad(module, name, inst, inst.result.type.shape, ["grad"], route)
+    kb = KernelBuilder(module, name, ["out", "grad", "status"])
+    _emit_pool_grad(kb, name, inst, inst.result.type.shape, [kb.arg("out"), kb.arg("grad")], route)
+    return kb.finish()
 
 
 lowering.register_kernels({
     "max_pool": lower_max_pool,
     "avg_pool": lower_avg_pool,
-    "max_pool_grad": lower_max_pool_grad,
     "avg_pool_grad": lower_avg_pool_grad,
 })
