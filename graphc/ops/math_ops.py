@@ -674,10 +674,16 @@ def _batch_matmul_infer(types, attrs):
 def _batch_matmul_reference(a, b, adj_x, adj_y):
     a = np.swapaxes(a, -1, -2) if adj_x else a
     b = np.swapaxes(b, -1, -2) if adj_y else b
-    if a.dtype.kind == "f":  # as _matmul_reference: accumulated in float64 (or a wider dtype)
-        wide = products.accumulator_dtype(a.dtype)
-        return np.matmul(a.astype(wide), b.astype(wide)).astype(a.dtype)
-    return np.matmul(a, b)
+    if a.dtype.kind != "f":
+        return np.matmul(a, b)
+    # As _matmul_reference, matrix by matrix: summed in float64 (or a wider dtype), products that may
+    # overflow rounded first (core/products.py).
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a, b = np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:])
+    out = np.empty(batch + (a.shape[-2], b.shape[-1]), products.accumulator_dtype(a.dtype))
+    for index in np.ndindex(*batch):
+        out[index] = products.contract(a[index], b[index])
+    return out.astype(a.dtype)
 
 
 batch_matmul_p = registry.register(OpDef(name="batch_matmul", tf_type="BatchMatMulV2", infer=_batch_matmul_infer,

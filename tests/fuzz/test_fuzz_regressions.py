@@ -151,3 +151,15 @@ def test_an_elementwise_op_after_a_shape_keeping_reduction_reads_no_register_val
     m = tf.maximum(a, b)
     loss = tf.reduce_sum(tf.reduce_prod(tf.floor(m), [0], keepdims=True)) + tf.reduce_sum(tf.sin(m))
     assert_matches_reference([loss] + tf.gradients(loss, [a, b]), {a: np.array([0.3]), b: np.float64(-0.2)})
+
+
+def test_a_batch_matmul_product_that_overflows_float32_is_rounded_first():
+    # -5e37 * 1e30 is -inf in float32 (the kernels, TF), so with -0.87 * -inf = +inf the sum is NaN; the
+    # reference summed exact float64 products and said +inf (fuzz-tf, values float32).
+    a, b = tf.placeholder(tf.float32, [2, 1, 3]), tf.placeholder(tf.float32, [3, 2])
+    y = tf.matmul(a, b)
+    values = {a: np.array([[[-5e37, -0.87, 1.0]], [[1.0, 2.0, 3.0]]], np.float32),
+              b: np.array([[1e30, 1.0], [-np.inf, 1.0], [2.0, 1.0]], np.float32)}
+    (reference,) = interpret_graph([y], values)
+    assert np.isnan(reference[0, 0, 0]) and reference[1, 0, 1] == 6.0
+    assert_matches_reference([y], values)
