@@ -321,8 +321,12 @@ class _Conditioning:
         def moved(value):
             # Random directions and sizes in [1, 1.25) units: with sizes all alike, x - x' for x' = -x (1e30 and
             # -1e30 in one sum) would stay exactly 0 whenever both moved the same way, hiding that cancellation.
+            # The sizes are distinct by construction (a random permutation of evenly spaced ones, jittered within
+            # their spacing), so no two elements of a tensor move by amounts that round alike.
             shape = np.shape(value)
-            units = self.rng.choice([-1.0, 1.0], shape) * (1.0 + 0.25 * self.rng.random_sample(shape))
+            count = int(np.prod(shape))
+            spaced = (self.rng.permutation(count) + self.rng.random_sample(count)) / max(count, 1)
+            units = self.rng.choice([-1.0, 1.0], shape) * (1.0 + 0.25 * spaced.reshape(shape))
             return value.astype(np.float64) * (1.0 + perturbation * units)
 
         values = [moved(v) if leaf.tensor.dtype.is_floating else v

@@ -163,3 +163,14 @@ def test_a_batch_matmul_product_that_overflows_float32_is_rounded_first():
     (reference,) = interpret_graph([y], values)
     assert np.isnan(reference[0, 0, 0]) and reference[1, 0, 1] == 6.0
     assert_matches_reference([y], values)
+
+
+def test_a_float32_product_with_a_zero_is_not_nan_when_partial_products_overflow():
+    # 5e37 * -100 * ... overflows float32 before the -0.0 comes in, and 0 * inf is NaN; the product is -0.0
+    # (fuzz, values float32). graphc multiplies float32 in float64, as its reference does.
+    x = tf.placeholder(tf.float32, [4, 3])
+    values = np.array([[-0.0, 5e37, -1.83], [-0.87, 0.84, -0.4], [0.54, -0.46, 1.13], [-100.0, -1.76, 1.02]],
+                      np.float32)
+    (product,) = tf.Session().run([tf.reduce_prod(x, [0, 1], keepdims=True)], {x: values})
+    assert product[0, 0] == 0.0 and np.signbit(product[0, 0])
+    assert_matches_reference([tf.reduce_prod(x, [0]), tf.reduce_prod(x * 2.0, [1])], {x: values})

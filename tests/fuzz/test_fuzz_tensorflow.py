@@ -137,6 +137,23 @@ def test_an_infinity_from_a_fused_multiply_add_is_explained_only_by_exact_produc
     assert not oracle.explained_by_exact_products(reference, exact, wrong).any()
 
 
+def test_a_cancelling_float64_sum_always_moves_under_the_perturbation():
+    # The fuzz finding: the mean of [1e30, small values, -1e30] is 0 or the small values' mean by its order;
+    # moves of a few float64 ulps rounded 1e30 and -1e30 to exact negatives in 22% of the perturbed runs.
+    values = np.array([[1e30, -1.17, -0.0], [0.90, -0.0, -4.17], [-0.30, -1.00, -1e30]])
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [3, 3])
+        mean = tf.reduce_mean(tf.reshape(x, [9, 1]), [0], keepdims=True)
+    context = types.SimpleNamespace(variables=[], float_dtype=tf.float64, leaves=[types.SimpleNamespace(tensor=x)])
+    built = BuiltGraph(graph=graph, context=context, fetches=[mean])
+    for seed in range(100):
+        conditioning = oracle._Conditioning(built, built, [[values]], seed)
+        (movement,) = conditioning.movements([("mean", None, np.zeros((1, 1)), np.zeros((1, 1)))], [],
+                                             conditioning.run_perturbed(0))
+        assert movement[0, 0] > 1.0, seed
+
+
 def test_ill_conditioned_elements_get_their_perturbations_movement():
     # 1e30 + 1 - 1e30 is 0 or 1 depending on the order; moving 1e30 by an ulp moves the result by 1e23.
     moved = tensorflow_oracle.movement(np.array([0.0, 2.0]), np.array([1e23, 2.0]))

@@ -67,6 +67,10 @@ class Accumulator:
 def _dtype_of_sums(reduction: Reduction, dtype):
     if dtype is dtypes.float16:
         return dtypes.float32
+    if reduction.combine == "multiply" and dtype is dtypes.float32:
+        # A float32 product in float64, rounded once, as its reference: [0, 5e37, -100, ...] is -0.0, where
+        # float32 partial products overflow to inf first and 0 * inf is NaN (or not, by their order).
+        return dtypes.float64
     if reduction.mean and dtype.is_integer and dtype.size <= dtypes.int32.size:
         return dtypes.int64
     return dtype
