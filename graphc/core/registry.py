@@ -157,6 +157,17 @@ class OpDef:
     # size in the result's own buffer when nothing after the kernel reads the result (conv1's bias +
     # ReLU: one buffer, not two).
     epilogue_in_place: bool = False
+    # ANCHOR ops whose kernel can compute their result a block at a time (a convolution's, an image at a
+    # time) for a final stage (`final_stage`) that reads the epilogue's value block by block:
+    # `block_workspace(instruction)` gives the bytes of the blocks (one per task), or None where the kernel
+    # cannot. plan_memory then gives the result no buffer and adds the blocks to the op's workspace.
+    block_workspace: Optional[Callable] = None
+    # OPAQUE ops that may end a kernel as its last stage: (the anchor kind of the kernels they may end, the
+    # kernel's kind then). Fusion adds the op to a kernel of that kind whose anchor has a block_workspace
+    # when the op's first operand is a value of the kernel of the result's shape and nothing else outside
+    # the kernel reads any of its values (a max-pool after a convolution's bias and ReLU, in evaluation:
+    # the convolution's whole output is then never written).
+    final_stage: Optional[tuple] = None
     reduction: Optional[Reduction] = None     # REDUCE ops: how they combine
     effects: Effects = PURE
     role: Role = Role.COMPUTE

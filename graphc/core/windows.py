@@ -8,6 +8,7 @@ the kernels (backend/kernels/conv.py, pool.py) all take their sizes from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -251,6 +252,21 @@ class Convolution:
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels
         return max(1, elements) * self.element_bytes
+
+
+    @property
+    def image_blocks_bytes(self) -> Optional[int]:
+        """For a forward convolution whose result a max-pool alone reads (passes/fuse.py's conv_max_pool
+        kernels): the bytes of one image of the result per task (MAX_CONV_TASKS at most, each computing
+        whole images), where each image is computed, gets its epilogue and is pooled while it is in L2
+        (conv1 of Deep MNIST: 100 KB). An image is the block because it holds every pooling window whole
+        whatever the window, stride and padding (no window read twice, none cut), and because the direct
+        and tiled paths work on whole rows of pixels and whole images already. None for the im2col and
+        pointwise paths, whose chunks of rows need not end at an image's end, and for an empty batch."""
+        if self.product != "forward" or self.rows == 0 or not (self.direct or self.tiled):
+            return None
+        image = self.window.out_h * self.window.out_w * self.out_channels * self.element_bytes
+        return min(self.image[0], MAX_CONV_TASKS) * image
 
 
 def pool_window(x_shape, attrs) -> Window:

@@ -16,9 +16,25 @@ import enum
 import functools
 from dataclasses import dataclass, field
 
+from graphc.core import registry
+
 # Every buffer the plan places in the arena starts at a multiple of this (a cache line,
 # and the widest vector load); the runtime aligns the arena itself the same way.
 ALIGNMENT = 64
+
+
+def aligned(nbytes: int) -> int:
+    """`nbytes` rounded up to a multiple of ALIGNMENT."""
+    return -(-nbytes // ALIGNMENT) * ALIGNMENT
+
+
+def workspace_layout(inst, in_blocks: bool) -> tuple:
+    """(byte offset of the op's own workspace, total bytes) of an instruction's workspace: the one its
+    registry entry asks for (OpDef.workspace), after, for an anchor whose kernel computes its result in
+    blocks (`in_blocks`, OpDef.block_workspace: passes/plan_memory.py), the blocks, aligned."""
+    op = registry.get(inst.op)
+    blocks = aligned(op.block_workspace(inst)) if in_blocks else 0
+    return blocks, blocks + (op.workspace(inst) if op.workspace is not None else 0)
 
 
 class Place(enum.Enum):

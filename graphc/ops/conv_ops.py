@@ -124,7 +124,8 @@ def _conv_reference(x, w, strides, padding, data_format="NHWC", dilations=(1, 1,
 conv2d_p = registry.register(OpDef(name="conv2d", tf_type="Conv2D", infer=_conv_infer,
                                    fusion=FusionClass.ANCHOR, anchor="conv", epilogue_in_place=True,
                                    reference=_conv_reference,
-                                   workspace=lambda inst: Convolution.forward(inst).workspace_bytes))
+                                   workspace=lambda inst: Convolution.forward(inst).workspace_bytes,
+                                   block_workspace=lambda inst: Convolution.forward(inst).image_blocks_bytes))
 
 
 def _conv_attrs(op):
@@ -321,7 +322,8 @@ def _avg_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
 
 
 max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer(is_max=True),
-                                     fusion=FusionClass.OPAQUE, reference=_max_pool_reference))
+                                     fusion=FusionClass.OPAQUE, reference=_max_pool_reference,
+                                     final_stage=("conv", "conv_max_pool")))
 avg_pool_p = registry.register(OpDef(name="avg_pool", tf_type="AvgPool", infer=_pool_infer(is_max=False),
                                      fusion=FusionClass.OPAQUE, reference=_avg_pool_reference))
 

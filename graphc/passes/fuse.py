@@ -14,6 +14,12 @@ its `anchor` kind, from the op registry):
 - pool_grad: a max-pool gradient, plus an epilogue over dx's shape whose other
   operands are per channel, per pixel or scalars (the ReLU gradient after a pool
   of ReLU outputs), run on each image's dx as on blocks of the [N*H*W, C] matrix;
+- conv_max_pool: a conv kernel ended by a max-pool (the max-pool's OpDef.final_stage) that
+  reads one of its values of the convolution's shape (the ReLU after the bias), when nothing
+  else outside the kernel reads any of its values and it writes no variable (evaluation; in
+  training the gradients read the ReLU's output): each image of the convolution's result is
+  computed into a block of the workspace, gets its epilogue there and is pooled, so the
+  convolution's whole result is never written (OpDef.block_workspace, plan_memory);
 - softmax: sparse softmax cross-entropy and/or its gradient (one row pass for
   both), plus an epilogue over the gradient's shape;
 - reduce: a reduction with the elementwise ops that produce its input, and an
@@ -178,6 +184,34 @@ class _Fusion:
                 return False
         return True
 
+    def _kernel_ended_by(self, j: int):
+        """The kernel instruction j may end as its final stage (OpDef.final_stage), or None: the kernel
+        computing j's first operand, of the stage's anchor kind, with an anchor that can compute its
+        result in blocks (OpDef.block_workspace), the operand of the anchor's result shape and dtype, no
+        variable written, and no value of it fetched or read outside it but by j (nothing then needs it whole)."""
+        inst = self.instructions[j]
+        stage = registry.get(inst.op).final_stage
+        producer = self._producer(inst.values[0]) if stage is not None and inst.values else None
+        kernel = self.kernel_of[producer] if producer is not None else None
+        if kernel is None or kernel.kind != stage[0] or kernel.shape != inst.values[0].type.shape:
+            return None
+        anchor = self.instructions[kernel.members[0]]
+        blocks = registry.get(anchor.op).block_workspace
+        if blocks is None or blocks(anchor) is None or not self._has_room(kernel):
+            return None
+        if inst.values[0].type.dtype != anchor.result.type.dtype:  # the stage reads it in the result's blocks
+            return None
+        if any(self._producer(v) in kernel.members for v in inst.values[1:]):
+            return None
+        fetched = {v.id for v in self.program.fetches}
+        for member in kernel.members:
+            result = self.instructions[member].result
+            if result is None or result.id in fetched:  # a write has no result
+                return None
+            if any(user != j and self.kernel_of[user] is not kernel for user in self.users.get(result.id, [])):
+                return None
+        return kernel if self._reads_keep_meaning(j, kernel) else None
+
     def _reads_no_main_pass_value(self, j: int, kernel: _Kernel) -> bool:
         """Veto for reduce kernels: their epilogue is a second pass, over the result, so it cannot read a
         value of the main pass (the members before the reduction), which lives in registers. Shapes allow
@@ -273,6 +307,9 @@ class _Fusion:
                     self._add(j, kernel)
                 else:
                     self._new_kernel(j, "copy", ())
+            elif (ended := self._kernel_ended_by(j)) is not None:
+                self._add(j, ended)
+                ended.kind = registry.get(inst.op).final_stage[1]  # its last member: nothing joins it after
             else:
                 self._new_kernel(j, kind, ())
         return self._emit()

@@ -46,7 +46,12 @@ the variable's buffer when nothing reads the variable after it: no update copy.
 
 An op whose registry entry asks for a workspace (convolutions' im2col matrices)
 gets one in the arena too, live only while its kernel runs; codegen passes it
-to the kernel after the operands.
+to the kernel after the operands. The anchor of a kernel a final stage ended
+(`OpDef.final_stage`: a max-pool after a convolution's bias and ReLU) computes
+its result a block at a time: the result has no buffer (its location says
+register: it never has an address of its own) and the blocks
+(`OpDef.block_workspace`) come first in the anchor's workspace, its own
+workspace after them at the next aligned offset (`workspace_layout`).
 
 This pass sets the program's `memory_plan` and changes no instruction.
 """
@@ -60,7 +65,7 @@ import math
 
 from graphc.core import registry
 from graphc.ir.facts import is_elementwise
-from graphc.ir.memory_plan import ALIGNMENT, Location, MemoryPlan, Place
+from graphc.ir.memory_plan import Location, MemoryPlan, Place, aligned, workspace_layout
 from graphc.ir.program import Program
 from graphc.passes.shared_storage import share_storage
 
@@ -126,6 +131,7 @@ def plan_memory(program: Program) -> Program:
             write_positions.setdefault(inst.operands[0].name, []).append(i)
     var_index = {decl.name: i for i, decl in enumerate(program.variables)}
 
+    ended = _kernels_ended_by_a_stage(instructions, program.kernels)
     locations, consts, materialized, final_copies = {}, [], set(), []
     arena_values = []  # (start, end, bytes, value id)
     feed_number = 0
@@ -145,9 +151,13 @@ def plan_memory(program: Program) -> Program:
         value = inst.result
         if value is None or value.id in aliases:
             continue
-        workspace = registry.get(inst.op).workspace
-        if workspace is not None and workspace(inst):
-            arena_values.append((span_start[i], span_end[i], workspace(inst), ("workspace", value.id)))
+        in_blocks = inst.kernel in ended and registry.get(inst.op).block_workspace is not None
+        _, workspace = workspace_layout(inst, in_blocks)
+        if workspace:
+            arena_values.append((span_start[i], span_end[i], workspace, ("workspace", value.id)))
+        if in_blocks:
+            locations[value.id] = Location(Place.REGISTER)
+            continue
         fetched = value.id in output_index
         if inst.op == "feed":
             locations[value.id] = Location(Place.FEED, feed_number)
@@ -202,6 +212,16 @@ def plan_memory(program: Program) -> Program:
     return program.replace(memory_plan=plan)
 
 
+def _kernels_ended_by_a_stage(instructions, kernels: dict) -> set:
+    """The kernels whose kind is the one a member's final stage gave them (passes/fuse.py)."""
+    ended = set()
+    for inst in instructions:
+        stage = registry.get(inst.op).final_stage if inst.kernel is not None and not inst.regions else None
+        if stage is not None and kernels.get(inst.kernel) == stage[1]:
+            ended.add(inst.kernel)
+    return ended
+
+
 def _staged_results(inst, aliases: dict) -> list:
     """(index, value) of a loop body's results that are other loop variables (`i, j = j, i`): copied
     first to a staging buffer, since the loop variable they come from is overwritten by then."""
@@ -237,10 +257,6 @@ def _written_while_live(position: int, uses: list, fetched: bool, instructions, 
     return False
 
 
-def _aligned(nbytes: int) -> int:
-    return -(-nbytes // ALIGNMENT) * ALIGNMENT
-
-
 def _assign_offsets(values, locations) -> tuple:
     """First fit over lifetimes: returns (peak bytes, bytes without any sharing).
 
@@ -256,12 +272,12 @@ def _assign_offsets(values, locations) -> tuple:
         while live and live[0][0] < start:
             _, offset, size = heapq.heappop(live)
             free.release(offset, size)
-        size = _aligned(nbytes)
+        size = aligned(nbytes)
         offset = free.take(size)
         heapq.heappush(live, (end, offset, size))
         locations[value_id] = Location(Place.ARENA, offset=offset)
         peak = max(peak, offset + size)
-    return peak, sum(_aligned(nbytes) for _, _, nbytes, _ in values)
+    return peak, sum(aligned(nbytes) for _, _, nbytes, _ in values)
 
 
 class _FreeSpace:

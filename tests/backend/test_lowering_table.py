@@ -20,6 +20,8 @@ def test_op_has_its_code(op):
         assert "reduce" in FUSED_KERNELS
     else:  # OPAQUE and INJECTIVE ops are kernels of their own
         assert op.name in KERNELS, f"{op.name} has no kernel"
+    if op.final_stage is not None:  # the kernels it ends have an emitter
+        assert op.final_stage[1] in FUSED_KERNELS, f"{op.name} ends {op.final_stage[1]} kernels, which have no emitter"
     if op.fuses_for is not None:  # for the other dtypes it is a kernel of its own
         assert op.name in KERNELS, f"{op.name} fuses for {op.fuses_for} only, and has no kernel for the rest"
 

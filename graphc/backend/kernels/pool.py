@@ -27,7 +27,7 @@ from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.core.windows import pool_window
 
 
-class _Pool:
+class Pool:
     """One pooling instruction's sizes, and the code for visiting a window's taps."""
 
     def __init__(self, inst, image_shape):
@@ -79,7 +79,7 @@ def _clamp(b, start, k: int, size: int):
     return lo, b.select(b.icmp_signed("<", hi, lo), lo, hi)
 
 
-def _first_max_tap(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
+def _first_max_tap(kb, pool: Pool, x, image_base, first, visit, c, lanes):
     """The tap (i32 per lane) of a window's first maximum for channels c..c+lanes, as TF's MaxPoolGrad
     finds it: the first tap, unless a later one is strictly greater (a NaN first tap keeps it)."""
     b, dtype = kb.b, pool.dtype
@@ -101,7 +101,7 @@ def _first_max_tap(kb, pool: _Pool, x, image_base, first, visit, c, lanes):
     return kb.get(index, index_type)
 
 
-def _window_max(kb, pool: _Pool, x, image_base, visit, c, lanes):
+def _window_max(kb, pool: Pool, x, image_base, visit, c, lanes):
     """The largest tap strictly above the dtype's lowest value, or that value (TF's MaxPool)."""
     b, dtype = kb.b, pool.dtype
     lowest = (np.finfo if dtype.is_floating else np.iinfo)(dtype.np_dtype).min
@@ -118,7 +118,7 @@ def _window_max(kb, pool: _Pool, x, image_base, visit, c, lanes):
     return kb.get(best, kb.register_type(dtype, lanes))
 
 
-def _window_sum(kb, pool: _Pool, x, image_base, visit, c, lanes):
+def _window_sum(kb, pool: Pool, x, image_base, visit, c, lanes):
     """The sum of a window's taps: each window row's, then the rows' (a global pooling of H x W
     taps adds H + W times, not H * W, one after another)."""
     b, value_type = kb.b, kb.register_type(pool.dtype, lanes)
@@ -134,15 +134,35 @@ def _window_sum(kb, pool: _Pool, x, image_base, visit, c, lanes):
     return kb.get(total, value_type)
 
 
-def _count(kb, pool: _Pool, count, lanes: int):
+def _count(kb, pool: Pool, count, lanes: int):
     """A window's tap count (i64) as a float of the pool's dtype, in `lanes` lanes."""
     return kb.broadcast(kb.b.sitofp(count, register_type(pool.dtype)), lanes)
 
 
+def emit_output_row(task: KernelBuilder, pool: Pool, x, image_base, out, row, oh, average: bool = False) -> None:
+    """Row `row` of the pool's result [N*OH, OW, C] (`oh` its row in its image): each window's max (or
+    average) of the image starting at element `image_base` of x. A fused conv_max_pool kernel
+    (kernels/conv.py) pools its blocks with it, so its results are the pool kernel's bit for bit."""
+    b, win, dtype = task.b, pool.window, pool.dtype
+    with task.loop(win.out_w, "ow") as ow:
+        _, count, visit = pool.taps(task, oh, ow)
+        destination = b.mul(b.add(b.mul(row, i64(win.out_w)), ow), i64(pool.channels))
+
+        def window(c, lanes):
+            if average:
+                result = b.fdiv(_window_sum(task, pool, x, image_base, visit, c, lanes),
+                                _count(task, pool, count, lanes))
+            else:
+                result = _window_max(task, pool, x, image_base, visit, c, lanes)
+            channels.store(task, dtype, out, b.add(destination, c), result, lanes)
+
+        channels.for_channels(task, pool.channels, dtype, window)
+
+
 def _lower_pool(module, name, inst, average: bool):
     (x_value,) = inst.values
-    pool = _Pool(inst, x_value.type.shape)
-    win, dtype = pool.window, pool.dtype
+    pool = Pool(inst, x_value.type.shape)
+    win = pool.window
     kb = KernelBuilder(module, name, ["out", "x", "status"])
     output_rows = pool.batch * win.out_h
 
@@ -153,20 +173,7 @@ def _lower_pool(module, name, inst, average: bool):
         with task.loop(b.sub(end, begin), "row") as i:
             row = b.add(begin, i)
             image_base = b.mul(b.udiv(row, i64(win.out_h)), i64(pool.height * pool.width * pool.channels))
-            oh = b.urem(row, i64(win.out_h))
-            with task.loop(win.out_w, "ow") as ow:
-                _, count, visit = pool.taps(task, oh, ow)
-                destination = b.mul(b.add(b.mul(row, i64(win.out_w)), ow), i64(pool.channels))
-
-                def window(c, lanes):
-                    if average:
-                        result = b.fdiv(_window_sum(task, pool, x, image_base, visit, c, lanes),
-                                        _count(task, pool, count, lanes))
-                    else:
-                        result = _window_max(task, pool, x, image_base, visit, c, lanes)
-                    channels.store(task, dtype, out, b.add(destination, c), result, lanes)
-
-                channels.for_channels(task, pool.channels, dtype, window)
+            emit_output_row(task, pool, x, image_base, out, row, b.urem(row, i64(win.out_h)), average)
 
     emit_parallel_for(kb, f"{name}_rows", output_rows, [kb.arg("out"), kb.arg("x")], rows,
                       parallel=inst.result.type.num_elements * win.k_h * win.k_w >= PARALLEL_MIN_ELEMENTS)
@@ -179,7 +186,7 @@ def _emit_pool_grad(kb, name, inst, image_shape, pointers: list, route, zeros_fi
     then route(task, pool, values, image, oh, ow, c, lanes) adds each output pixel's gradient into
     its window (values: `pointers` in the task, dx first); then after_image(task, values, image),
     if given, while that image's dx is final and still in L2."""
-    pool = _Pool(inst, image_shape)
+    pool = Pool(inst, image_shape)
     win, dtype = pool.window, pool.dtype
     image_elements = pool.height * pool.width * pool.channels
 
