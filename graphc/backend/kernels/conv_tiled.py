@@ -46,9 +46,11 @@ from __future__ import annotations
 import llvmlite.ir as ir
 import numpy as np
 
-from graphc.backend.kernel_builder import I8, I64, PTR, VOID, KernelBuilder, global_array, i64
+from graphc.backend.kernel_builder import I8, I32, I64, PTR, VOID, KernelBuilder, declare, global_array, i64
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.gemm import blocking
+
+CACHE_LINE_BYTES = 64
 
 
 def _each_tile(kb, extent: int, size: int, name: str, body) -> None:
@@ -210,6 +212,10 @@ class ForwardTiles(_Tiles):
         with kb.loop(win.out_h, "oh") as oh:
             top = b.sub(b.mul(oh, i64(win.stride_h)), i64(win.pad_top))
             out_row = b.mul(oh, i64(win.out_w))
+            # The input rows the next output row adds to its window, into L2 while this row's tiles run.
+            # (A padded copy had brought the image in with a streaming memcpy: without either, the tiles'
+            # strided first reads made conv2's forward 4% slower; with this, 5% faster than the copy.)
+            _prefetch_rows(kb, g, image, b.add(top, i64((win.k_h - 1) * win.dilation_h + 1)), win.stride_h)
 
             def row_tile(first, pixels, edge):
                 left = b.sub(b.mul(first, i64(win.stride_w)), i64(win.pad_left))
@@ -222,6 +228,18 @@ class ForwardTiles(_Tiles):
                 _each_tile(kb, g.out_channels, self.block.nr, "panel", panel)
 
             _each_row_tile(kb, win, self.block.mr, row_tile)
+
+
+def _prefetch_rows(kb, g, image, first_row, rows: int) -> None:
+    """Prefetches rows [first_row, first_row + rows) of the image, those inside it, into L2."""
+    b, row_bytes = kb.b, g.width * g.channels * g.dtype.size
+    prefetch = declare(kb.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
+    begin = b.select(b.icmp_signed("<", first_row, i64(g.height)), first_row, i64(g.height))
+    end = b.add(first_row, i64(rows))
+    end = b.select(b.icmp_signed("<", end, i64(g.height)), end, i64(g.height))
+    with kb.loop(b.mul(b.sub(end, begin), i64(-(-row_bytes // CACHE_LINE_BYTES))), "prefetch") as line:
+        at = b.gep(image, [b.add(b.mul(begin, i64(row_bytes)), b.mul(line, i64(CACHE_LINE_BYTES)))], source_etype=I8)
+        b.call(prefetch, [at, ir.Constant(I32, 0), ir.Constant(I32, 2), ir.Constant(I32, 1)])  # read, L2, data
 
 
 def _element(b, pointer, index, dtype):
