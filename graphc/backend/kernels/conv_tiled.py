@@ -32,6 +32,8 @@ tap row (a row in the padding reads the zeros whole), once per tap for the
 pixels of the tiles at the left and right edges (compile-time known, the
 others' taps are all inside), and in the filter gradient, whose tiles loop
 over the output columns, by splitting that loop where the tap leaves the image.
+(Without the copy's streaming read, the forward and filter gradient prefetch
+the input rows their next output row or segment adds: _prefetch_rows.)
 The tiles of an output row (or of the channels) are full (MR) but for the last,
 and the panels of channels full (NR) but for the last: both are known when
 compiling, so each shape of tile is its own micro-kernel with constant offsets.
