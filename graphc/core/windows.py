@@ -81,10 +81,11 @@ class Window:
         return max(self.pad_left + self.in_w,
                    (self.k_w - 1) * self.dilation_w + self.stride_w * max(self.out_w - 1, 0) + 1)
 
-    @property
-    def unpadded(self) -> bool:
-        """Whether every tap falls inside the input as it is (the padded input is the input)."""
-        return (self.pad_top, self.pad_left, self.padded_h, self.padded_w) == (0, 0, self.in_h, self.in_w)
+    def inside_columns(self, kw: int) -> range:
+        """The output columns whose tap kw reads a column of the input, not of the padding."""
+        first = max(0, -((kw * self.dilation_w - self.pad_left) // self.stride_w))
+        end = min(self.out_w, (self.in_w - 1 + self.pad_left - kw * self.dilation_w) // self.stride_w + 1)
+        return range(first, max(first, end))
 
     def padded(self, x, fill):
         """x [N, H, W, C] padded so every tap's rows and cols (see taps) are inside."""
@@ -240,14 +241,9 @@ class Convolution:
             return 0
         if self.direct:
             return max(1, (self.tasks - 1) * self.depth * self.out_channels) * self.element_bytes
-        if self.tiled:  # a padded image per task (unless no tap needs padding); a filter gradient's
-            # partials, an input gradient's w^T
-            elements = 0 if self.window.unpadded else self.tasks * self.padded_image_elements
-            if self.product == "filter_gradient":
-                elements += self.tasks * self.depth * self.out_channels
-            if self.product == "input_gradient":
-                elements += self.depth * self.out_channels
-            return max(1, elements) * self.element_bytes if elements else 0
+        if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w^T
+            filters = {"filter_gradient": self.tasks, "input_gradient": 1}.get(self.product, 0)
+            return max(1, filters * self.depth * self.out_channels) * self.element_bytes if filters else 0
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

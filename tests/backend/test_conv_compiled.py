@@ -30,7 +30,7 @@ CONVOLUTIONS = [
     ((2, 6, 6, 17), 3, 19, 2, "SAME", 1),     # channels not a multiple of the vector width
     ((2, 9, 31, 16), 3, 40, 1, "VALID", 1),   # register tiles read x in place (no padding): an output row
                                               # of 29 = 14 + 14 + 1 pixels, 40 channels = 32 + 8 (masked)
-    ((3, 16, 17, 20), 3, 33, 1, "SAME", 1),   # register tiles over a zero-bordered copy, 33 = 32 + 1, C = 16 + 4
+    ((3, 16, 17, 20), 3, 33, 1, "SAME", 1),   # register tiles, SAME read in place; 33 = 32 + 1, C = 16 + 4
     ((2, 9, 9, 16), 3, 5, 1, "SAME", 2),      # dilated; O = 5: the forward through im2col, the gradients tiled
     ((1, 12, 11, 18), 3, 16, 2, "SAME", 1),   # batch 1: one partition of the filter gradient has an image
     ((3, 28, 28, 32), 3, 64, 2, "SAME", 1),   # the tutorial's second layer: blocked, threaded; input-gradient

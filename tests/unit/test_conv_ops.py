@@ -118,21 +118,22 @@ def test_shape_rules_and_their_errors():
 
 
 def test_memory_plan_gives_convolutions_a_workspace():
-    """A register-tiled forward convolution gets a zero-bordered image per task, unless its
-    image needs no padding; a pointwise one reads x as it is, a direct one needs nothing."""
+    """A forward convolution through im2col gets its chunks as a workspace; a register-tiled one
+    reads x in place, even with SAME padding (its zeros come from a constant row), a pointwise one
+    reads x as it is, a direct one needs nothing."""
     x = tf.placeholder(tf.float32, [2, 6, 6, 5])
-    y = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 2, 2, 1], "SAME")  # K = 45, O = 16: register tiles, padded
-    valid = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 1, 1, 1], "VALID")  # every tap inside x
+    tiled = tf.nn.conv2d(x, tf.ones([3, 3, 5, 16]), [1, 2, 2, 1], "SAME")  # K = 45, O = 16: register tiles
+    im2col = tf.nn.conv2d(x, tf.ones([3, 3, 5, 4]), [1, 1, 1, 1], "SAME")  # O = 4: too few lanes for tiles
     pointwise = tf.nn.conv2d(x, tf.ones([1, 1, 5, 4]), [1, 1, 1, 1], "SAME")
     gray = tf.placeholder(tf.float32, [2, 6, 6, 1])
     direct = tf.nn.conv2d(gray, tf.ones([3, 3, 1, 4]), [1, 1, 1, 1], "SAME")  # K = 9: direct, no im2col
-    program = run_pipeline(lower([y, valid, pointwise, direct], feed_types({x: np.zeros([2, 6, 6, 5]),
-                                                                            gray: np.zeros([2, 6, 6, 1])})).program)
+    program = run_pipeline(lower([tiled, im2col, pointwise, direct], feed_types({x: np.zeros([2, 6, 6, 5]),
+                                                                                 gray: np.zeros([2, 6, 6, 1])})).program)
     plan = program.memory_plan
-    (conv,) = [inst for inst in program.instructions if inst.op == "conv2d" and inst.values[1].type.shape[2] == 5
-               and inst.values[1].type.shape[0] == 3 and inst.attrs["padding"] == "SAME"]
+    (conv,) = [inst for inst in program.instructions
+               if inst.op == "conv2d" and inst.values[1].type.shape[0] == 3 and inst.values[1].type.shape[2:] == (5, 4)]
     assert list(plan.workspaces) == [conv.result.id]
-    assert plan.arena_bytes >= 2 * 7 * 7 * 5 * 4  # two images of 6x6 padded to 7x7 (one row, one column)
+    assert plan.arena_bytes >= 2 * 6 * 6 * 45 * 4  # the im2col rows of two 6x6 images, 45 taps each
     assert "workspace of" in plan.describe()
 
 
@@ -144,16 +145,32 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     tutorial = convolution("forward", (100, 28, 28, 32))
     assert tutorial.tiled and tutorial.tasks == windows.MAX_CONV_TASKS
     assert (tutorial.window.padded_h, tutorial.window.padded_w) == (29, 29)  # SAME pads one row at the bottom
-    assert tutorial.workspace_bytes == windows.MAX_CONV_TASKS * 29 * 29 * 32 * 4
-    assert convolution("forward", (100, 29, 29, 32), "VALID").workspace_bytes == 0  # no padding: read x in place
-    gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T, then a padded image per task
+    assert tutorial.workspace_bytes == 0  # x read in place, the padding's zeros from a constant row
+    gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T
     assert gradient.tiled and gradient.tasks == windows.FILTER_PARTITIONS
-    assert gradient.workspace_bytes == windows.FILTER_PARTITIONS * (288 * 64 + 29 * 29 * 32) * 4
-    backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T, then a padded dx per task
-    assert backward.tiled and backward.workspace_bytes == (288 * 64 + windows.MAX_CONV_TASKS * 29 * 29 * 32) * 4
+    assert gradient.workspace_bytes == windows.FILTER_PARTITIONS * 288 * 64 * 4
+    backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T; dx accumulated in place
+    assert backward.tiled and backward.workspace_bytes == 288 * 64 * 4
     assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
     assert not convolution("forward", huge).tiled
+
+
+@pytest.mark.parametrize("size, k, stride, padding, dilation, expected", [
+    (28, 3, 2, "SAME", 1, [range(0, 14), range(0, 14), range(0, 13)]),  # the tutorial's conv2: pad 0 left, 1 right
+    (27, 3, 2, "SAME", 1, [range(1, 14), range(0, 14), range(0, 13)]),  # odd: pad 1 on each side
+    (14, 5, 1, "SAME", 1, [range(2, 14), range(1, 14), range(0, 14), range(0, 13), range(0, 12)]),  # Deep MNIST
+    (9, 3, 2, "VALID", 1, [range(0, 4)] * 3),
+    (7, 3, 1, "SAME", 2, [range(2, 7), range(0, 7), range(0, 5)]),  # dilated: pad 2 on each side
+    (2, 5, 1, "SAME", 1, [range(2, 2), range(1, 2), range(0, 2), range(0, 1), range(0, 0)]),  # wider than the image
+])
+def test_inside_columns_are_the_output_columns_whose_tap_reads_the_image(size, k, stride, padding, dilation,
+                                                                          expected):
+    window = windows.Window.of(size, size, k, k, [1, stride, stride, 1], padding, [1, dilation, dilation, 1])
+    assert [window.inside_columns(kw) for kw in range(k)] == expected
+    for kw, columns in enumerate(expected):  # against the padded geometry, column by column
+        reads = kw * dilation + stride * np.arange(window.out_w) - window.pad_left
+        assert list(columns) == [int(ow) for ow in np.flatnonzero((reads >= 0) & (reads < size))]
 
 
 def test_small_depths_are_direct_convolutions():

@@ -30,9 +30,10 @@ Convolution.workspace_bytes in core/windows.py, placed by plan_memory).
 Every output element is summed in one fixed order, whatever the thread count.
 A pointwise window (1x1, stride 1) needs no im2col: x is X. A small K (a first
 layer's 3x3x1) is computed directly instead, by kernels/conv_direct.py; an image
-whose padded copy fits in a quarter of the L2, with 16 or more channels along
-the vectors, by register tiles that read it in place (kernels/conv_tiled.py,
-Convolution.tiled): im2col and the GEMM serve the larger images.
+whose padded extent (its rows and columns of SAME's zeros included) fits in a
+quarter of the L2, with 16 or more channels along the vectors, by register tiles
+that read it in place (kernels/conv_tiled.py, Convolution.tiled): im2col and the
+GEMM serve the larger images.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.pool import Pool, emit_output_row
 from graphc.core.windows import MAX_CONV_TASKS, Convolution
-from graphc.ir.memory_plan import workspace_layout
 from graphc.runtime import abi
 
 
@@ -65,7 +65,7 @@ class _Geometry:
         self.window = convolution.window
         self.rows, self.depth = convolution.rows, convolution.depth  # M and K of the im2col product
         self.chunk_rows = convolution.chunk_rows
-        self.padded_h, self.padded_w = convolution.window.padded_h, convolution.window.padded_w
+        self.padded_w = convolution.window.padded_w
 
 
 def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thread=None, epilogue=None,
@@ -182,9 +182,7 @@ def emit_conv_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
         b.ret(ir.Constant(I32, 0))
         return kb.function
     if g.convolution.tiled:
-        workspace = (buffers.workspace(kb, buffers_arg, conv.result) if g.convolution.workspace_bytes
-                     else ir.Constant(PTR, None))
-        _emit_tiled_forward(kb, name, g, [x, w, y, workspace, buffers_arg], epilogue, context_for)
+        _emit_tiled_forward(kb, name, g, [x, w, y, buffers_arg], epilogue, context_for)
         b.ret(ir.Constant(I32, 0))
         return kb.function
 
@@ -228,27 +226,18 @@ def _emit_direct_forward(kb, name, g: _Geometry, chunks: int, values, epilogue, 
 
 
 def _emit_tiled_forward(kb, name, g: _Geometry, values, epilogue, context_for) -> None:
-    """y = x * w with register tiles reading the (padded) image in place (kernels/conv_tiled.py),
-    an image at a time, each followed by the epilogue while its rows are in L2."""
+    """y = x * w with register tiles reading the image in place (kernels/conv_tiled.py), an
+    image at a time, each followed by the epilogue while its rows are in L2."""
     tiles = conv_tiled.ForwardTiles(kb.module, name, g)
     image_rows = g.window.out_h * g.window.out_w
     image_elements = g.height * g.width * g.channels
 
     def image_range(task, task_values, outer):
         tb = task.b
-        x, w, y, workspace, buffers_pointer = task_values
-        padded = None
-        if not g.window.unpadded:
-            padded = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(g.convolution.padded_image_elements)),
-                                     g.dtype)
-            conv_tiled.emit_zero_border(task, g, padded)
+        x, w, y, buffers_pointer = task_values
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
-            if padded is None:
-                source = _element_offset(tb, x, tb.mul(image, i64(image_elements)), g.dtype)
-            else:
-                conv_tiled.emit_pad_image(task, g, x, image, padded)
-                source = padded
+            source = _element_offset(tb, x, tb.mul(image, i64(image_elements)), g.dtype)
             first = tb.mul(image, i64(image_rows))
             tiles.emit_image(task, source, w, _element_offset(tb, y, tb.mul(first, i64(g.out_channels)), g.dtype))
             if epilogue is not None:
@@ -277,7 +266,6 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
     buffers_arg = kb.arg("buffers")
     x, w, out = (buffers.value(kb, buffers_arg, v) for v in (conv.values[0], conv.values[1], stage.result))
     workspace = buffers.workspace(kb, buffers_arg, conv.result)
-    own_workspace_at, _ = workspace_layout(conv, in_blocks=True)
     image_rows = g.window.out_h * g.window.out_w
     block_elements = image_rows * g.out_channels
     tiles = conv_tiled.ForwardTiles(module, name, g) if g.convolution.tiled else None
@@ -286,11 +274,6 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
         tb = task.b
         x, w, out, workspace, buffers_pointer = values
         block = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(block_elements)), g.dtype)
-        padded = None
-        if tiles is not None and not g.window.unpadded:
-            padded = tb.gep(workspace, [tb.add(i64(own_workspace_at), tb.mul(
-                task.arg("index"), i64(g.convolution.padded_image_elements * g.dtype.size)))], source_etype=I8)
-            conv_tiled.emit_zero_border(task, g, padded)
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
             first = tb.mul(image, i64(image_rows))
@@ -298,12 +281,9 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
             result_rows = _element_offset(tb, block, tb.sub(i64(0), tb.mul(first, i64(g.out_channels))), g.dtype)
             if tiles is None:
                 conv_direct.emit_forward_rows(task, g, x, w, result_rows, first, tb.add(first, i64(image_rows)))
-            elif padded is None:
+            else:  # the tiles read the image in place, its padding included (kernels/conv_tiled.py)
                 tiles.emit_image(task, _element_offset(tb, x, tb.mul(image, i64(g.height * g.width * g.channels)),
                                                       g.dtype), w, block)
-            else:
-                conv_tiled.emit_pad_image(task, g, x, image, padded)
-                tiles.emit_image(task, padded, w, block)
             if body.instructions:
                 in_block = _BlockBuffers(buffers, {conv.result.id, pooled.id}, result_rows)
                 emit_block(task, buffers_pointer, in_block, body, [pooled], (g.rows, g.out_channels), first, i64(0),
@@ -454,22 +434,16 @@ def _direct_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
 
 
 def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
-    """dw with register tiles reading the (padded) images in place (kernels/conv_tiled.py): each of
+    """dw with register tiles reading the images in place (kernels/conv_tiled.py): each of
     a fixed set of partitions of the images sums into its partial dw^T [O, K]; then dw [K, O] is
     the partials' sum, added in partition order (so the same whatever the thread count)."""
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
-    images_at = partitions * filter_elements  # the tasks' padded images follow the partials
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
 
     def partition_range(task, values, outer):
         b = task.b
         x, dy, workspace = values
-        padded = None
-        if not g.window.unpadded:
-            padded = _element_offset(b, workspace, b.add(i64(images_at), b.mul(
-                task.arg("index"), i64(g.convolution.padded_image_elements))), g.dtype)
-            conv_tiled.emit_zero_border(task, g, padded)
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
@@ -478,13 +452,8 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
             end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
             with task.loop(b.sub(end, begin), "image") as j:
                 image = b.add(begin, j)
-                if padded is None:
-                    source = _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype)
-                else:
-                    conv_tiled.emit_pad_image(task, g, x, image, padded)
-                    source = padded
-                tiles.emit_image(task, source, _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype),
-                                 partial)
+                tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
+                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial)
 
     emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
                       partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
@@ -569,35 +538,28 @@ def emit_conv_input_gradient_kernel(module, name: str, members, buffers: Buffers
 
 
 def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
-    """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: its padded dx
-    zeroed, each output row's tiles added at the pixels their taps read, then the interior copied
-    out (or, with no padding, dx accumulated in place), then after_image. w^T [O, K] is packed once,
-    first. values: w, dy, dx, the workspace, the step's buffers."""
+    """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: its dx zeroed,
+    each output row's tiles added in place at the pixels their taps read, then after_image. w^T
+    [O, K] is packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's
+    buffers."""
     tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
     w, dy, dx, workspace, buffers_arg = values
     b = kb.b
-    transposed = workspace  # w^T, then the tasks' padded images
     with kb.loop(g.depth, "k") as k:
         with kb.loop(g.out_channels, "o") as o:
-            kb.store(transposed, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
+            kb.store(workspace, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
                      kb.load(w, g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
-    padded_elements = g.window.padded_h * g.window.padded_w * g.channels
 
     def image_range(task, task_values, outer):
         tb = task.b
         dy, dx, workspace, buffers_pointer = task_values
-        region = _element_offset(tb, workspace, tb.add(i64(g.depth * g.out_channels),
-                                                       tb.mul(task.arg("index"), i64(padded_elements))), g.dtype)
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
-            padded = (_element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype) if g.window.unpadded
-                      else region)
-            _emit_zeros(task, g.dtype, padded, padded_elements)
+            image_dx = _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype)
+            _emit_zeros(task, g.dtype, image_dx, image_elements)
             tiles.emit_image(task, _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype),
-                             workspace, padded)
-            if not g.window.unpadded:
-                conv_tiled.emit_unpad_image(task, g, padded, dx, image)
+                             workspace, image_dx)
             after_image(task, buffers_pointer, image)
 
     emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
