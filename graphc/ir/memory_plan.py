@@ -28,13 +28,14 @@ def aligned(nbytes: int) -> int:
     return -(-nbytes // ALIGNMENT) * ALIGNMENT
 
 
-def workspace_layout(inst, in_blocks: bool) -> tuple:
-    """(byte offset of the op's own workspace, total bytes) of an instruction's workspace: the one its
-    registry entry asks for (OpDef.workspace), after, for an anchor whose kernel computes its result in
-    blocks (`in_blocks`, OpDef.block_workspace: passes/plan_memory.py), the blocks, aligned."""
+def workspace_bytes(inst, in_blocks: bool) -> int:
+    """The bytes of an instruction's workspace: the one its registry entry asks for (OpDef.workspace),
+    after, for an anchor whose kernel computes its result in blocks (`in_blocks`, OpDef.block_workspace:
+    passes/plan_memory.py), the blocks, aligned. (A blocked anchor's own workspace is empty today: the
+    direct and tiled forward convolutions, the only ones computed in blocks, read their input in place.)"""
     op = registry.get(inst.op)
     blocks = aligned(op.block_workspace(inst)) if in_blocks else 0
-    return blocks, blocks + (op.workspace(inst) if op.workspace is not None else 0)
+    return blocks + (op.workspace(inst) if op.workspace is not None else 0)
 
 
 class Place(enum.Enum):

@@ -51,7 +51,7 @@ to the kernel after the operands. The anchor of a kernel a final stage ended
 its result a block at a time: the result has no buffer (its location says
 register: it never has an address of its own) and the blocks
 (`OpDef.block_workspace`) come first in the anchor's workspace, its own
-workspace after them at the next aligned offset (`workspace_layout`).
+workspace after them at the next aligned offset (`workspace_bytes`).
 
 This pass sets the program's `memory_plan` and changes no instruction.
 """
@@ -65,7 +65,7 @@ import math
 
 from graphc.core import registry
 from graphc.ir.facts import is_elementwise
-from graphc.ir.memory_plan import Location, MemoryPlan, Place, aligned, workspace_layout
+from graphc.ir.memory_plan import Location, MemoryPlan, Place, aligned, workspace_bytes
 from graphc.ir.program import Program
 from graphc.passes.shared_storage import share_storage
 
@@ -152,7 +152,7 @@ def plan_memory(program: Program) -> Program:
         if value is None or value.id in aliases:
             continue
         in_blocks = inst.kernel in ended and registry.get(inst.op).block_workspace is not None
-        _, workspace = workspace_layout(inst, in_blocks)
+        workspace = workspace_bytes(inst, in_blocks)
         if workspace:
             arena_values.append((span_start[i], span_end[i], workspace, ("workspace", value.id)))
         if in_blocks:
