@@ -75,6 +75,28 @@ def _case(tf, exclusive, default, p_value, q_value):
             return _run(tf, result, {"p:0": p_value, "q:0": q_value})
 
 
+def _minimize_past_an_assertion_on_the_loss(tf):
+    """TF1 runs an assertion the loss depends on only when the loss itself is computed: `minimize`'s
+    gradient graph starts from ones of the loss's (static) shape and reads no loss value, so a training
+    step fetched alone updates the variable past the failing assertion; fetching the loss fails. (Whether
+    TF's update then runs is its scheduler's choice; graphc checks before any variable is written.)"""
+    x = tf.placeholder(tf.float32, [None], name="x")
+    w = tf.Variable(1.0, name="w")
+    loss = tf.reduce_sum(w * x)
+    with tf.control_dependencies([tf.Assert(loss < 10.0, [loss])]):
+        checked = tf.identity(loss)
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(checked)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {x: [100.0]})
+        updated = float(sess.run(w))
+        try:
+            sess.run([checked, train], {x: [-100.0]})  # the loss is now 900
+        except tf.errors.InvalidArgumentError as error:
+            return [updated, type(error).__name__]
+        return [updated, "no error"]
+
+
 ASSERTIONS = {
     "assert_equal fails with its message": (lambda tf: _binary(tf, "assert_equal", [1, 2, 3, 4], [1, 2, 3, 5],
                                                                message="hey"),
@@ -147,6 +169,8 @@ ASSERTIONS = {
     "case without a default, none true": (lambda tf: _case(tf, False, False, False, False), [
         "InvalidArgumentError", "assertion failed: [Input error: None of conditions evaluated as True:] [0 0]"]),
     "case without a default, the last true": (lambda tf: _case(tf, False, False, False, True), 2),
+    "minimize past an assertion only the loss reads": (_minimize_past_an_assertion_on_the_loss,
+                                                       [-9.0, "InvalidArgumentError"]),
 }
 
 test_graphc_answers_as_tensorflow_2_21, test_tensorflow_2_21_answers_as_the_table_says = table_tests(
