@@ -2,7 +2,8 @@
 
     for jc in [n0, n1) step NC:              a KC x NC block of B (sized for L3)
       for pc in [0, K) step KC:
-        pack B into panels of NR columns, k-major
+        pack B into panels of NR columns, k-major (a task of few rows reads B's
+          full panels in place instead: `GemmEmitter._direct_b`)
         for ic in [m0, m1) step MC:          an MC x KC block of A (sized for L2)
           pack A into panels of MR rows, k-major
           for jr in block step NR:
@@ -51,6 +52,8 @@ PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
 # Blocks of C at most this many NR-wide panels wide read A in place instead of packing it.
 DIRECT_A_PANELS = 1
+# A task of at most this many rows of A reads B's full panels in place (GemmEmitter._direct_b).
+DIRECT_B_ROWS = 100
 # With an epilogue, a block of C fills at most this share of L2 (GemmEmitter._epilogue_rows).
 EPILOGUE_BLOCK_L2 = 0.25
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
@@ -333,11 +336,11 @@ class GemmEmitter:
         height = height or bm.mr
         kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}"
                                         f"{'_narrow' if halves == 1 else ''}{'' if height == bm.mr else height}",
-                           ["a", "lda", "bp", "c", "ldc", "kc", "first", "rows", "cols"],
-                           [PTR, I64, PTR, PTR, I64, I64, I1, I64, I64], VOID)
+                           ["a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols"],
+                           [PTR, I64, PTR, I64, PTR, I64, I64, I1, I64, I64], VOID)
         b = kb.b
-        a, lda, bp, c, ldc, kc, first, rows, cols = (
-            kb.arg(x) for x in ("a", "lda", "bp", "c", "ldc", "kc", "first", "rows", "cols"))
+        a, lda, bp, ldb, c, ldc, kc, first, rows, cols = (
+            kb.arg(x) for x in ("a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols"))
         if direct:
             last_row = b.sub(rows, i64(1))
             row_starts = [self._gep(b, a, b.mul(self._min(b, i64(i), last_row),
@@ -354,8 +357,9 @@ class GemmEmitter:
                 self._prefetch(b, self._gep(b, line, i64(offset)), write=True)
 
         def step(k):
-            b_index = b.mul(k, i64(bm.nr))
-            b_vectors = [b.load(self._gep(b, bp, b.add(b_index, i64(h * bm.width))), typ=self.vector, align=32)
+            b_index = b.mul(k, ldb)
+            b_vectors = [b.load(self._gep(b, bp, b.add(b_index, i64(h * bm.width))), typ=self.vector,
+                                align=self._size())
                          for h in range(halves)]
             a_index = b.mul(k, k_stride) if direct else b.mul(k, i64(bm.mr))
             for i in range(height):
@@ -469,6 +473,7 @@ class GemmEmitter:
         sums = self._gep(b, packed_b, b_elements)  # T
         has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
         one_block_of_rows = b.icmp_signed("<=", b.sub(m1, m0), mc_block)
+        direct_b = self._direct_b(b, m0, m1, n)
 
         with kb.loop(self._ceil_div(b, b.sub(n1, n0), nc_block), "jc") as jb:
             jc = b.add(n0, b.mul(jb, nc_block))
@@ -486,8 +491,11 @@ class GemmEmitter:
                 # is packed panel by panel, each just before its tiles, which then read it from L1/L2.
                 by_panel = (b.icmp_signed(">", b.mul(kc, nc), i64(machine.data_cache_bytes()[2] // 2 // self._size()))
                             if self.transpose_b else ir.Constant(I1, 0))
-                with b.if_then(b.not_(by_panel)):
-                    b.call(pack_b, [packed_b, bmat, n, k, pc, jc, kc, nc])
+                # Read in place, B's full panels are not packed: only a last, partial one (zero-padded).
+                in_place_panels = b.select(direct_b, b.sdiv(nc, i64(bm.nr)), i64(0))
+                packed_from = b.mul(in_place_panels, i64(bm.nr))
+                with b.if_then(b.and_(b.not_(by_panel), b.icmp_signed("<", packed_from, nc))):
+                    b.call(pack_b, [packed_b, bmat, n, k, pc, b.add(jc, packed_from), kc, b.sub(nc, packed_from)])
                 # With at most DIRECT_A_PANELS panels of B in the block, each element of A
                 # serves that many tiles: copying it into panels first costs more than it saves.
                 direct = b.icmp_signed("<=", nc, i64(DIRECT_A_PANELS * bm.nr))
@@ -500,7 +508,10 @@ class GemmEmitter:
                     with kb.loop(self._ceil_div(b, nc, i64(bm.nr)), "jr") as jr_index:
                         jr = b.mul(jr_index, i64(bm.nr))
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
-                        b_panel = self._gep(b, packed_b, b.mul(jr, kc))
+                        in_place_b = b.icmp_signed("<", jr, packed_from)
+                        b_panel = b.select(in_place_b, self._gep(b, bmat, b.add(b.mul(pc, n), b.add(jc, jr))),
+                                           self._gep(b, packed_b, b.mul(b.sub(jr, packed_from), kc)))
+                        ldb = b.select(in_place_b, n, i64(bm.nr))
                         narrow = b.icmp_signed("<=", cols, i64(bm.width))
                         if self.transpose_b:
                             # With one block of rows, every panel takes the first panel's place
@@ -519,11 +530,12 @@ class GemmEmitter:
                                     a_start = b.add(b.mul(pc, m), row) if self.transpose_a else \
                                         b.add(b.mul(row, k), pc)
                                     self._call_micro(b, micro_kernels, True, narrow, height, [
-                                        self._gep(b, a, a_start), lda, b_panel, c_tile, ldc, kc, first, rows, cols])
+                                        self._gep(b, a, a_start), lda, b_panel, ldb, c_tile, ldc, kc, first, rows,
+                                        cols])
                                 with packed:
                                     a_tile = self._gep(b, packed_a, b.add(b.mul(panel_row, kc), offset))
                                     self._call_micro(b, micro_kernels, False, narrow, height, [
-                                        a_tile, i64(bm.mr), b_panel, c_tile, ldc, kc, first, rows, cols])
+                                        a_tile, i64(bm.mr), b_panel, ldb, c_tile, ldc, kc, first, rows, cols])
 
                         with kb.loop(b.udiv(mc, i64(bm.mr)), "ir") as ir_index:
                             tile(b.mul(ir_index, i64(bm.mr)), i64(0), i64(bm.mr), bm.mr)
@@ -545,6 +557,19 @@ class GemmEmitter:
                     with b.if_then(b.and_(last, has_epilogue)):
                         b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [epilogue_context, ic, jc, mc, nc])
         return kb.finish()
+
+    def _direct_b(self, b, m0, m1, n):
+        """Whether the task's micro-kernels read B's full panels where they lie (NR contiguous elements
+        per k, n apart) instead of packed: B not transposed, few rows of A to serve (a packed panel
+        would serve no more than DIRECT_B_ROWS / MR tiles), and rows not a multiple of 512 bytes apart
+        (which would fold a panel's rows onto a few sets of L1). The MLP's layer-1 forward (100 x 300
+        x 784, split by columns: each thread packed its half of W1, half of that out of the other
+        core's cache) took 0.291-0.295 ms on two threads, 0.274-0.275 reading W1 in place (README)."""
+        if self.transpose_b:
+            return ir.Constant(I1, 0)
+        few_rows = b.icmp_signed("<=", b.sub(m1, m0), i64(DIRECT_B_ROWS))
+        spread = b.icmp_unsigned("!=", b.urem(b.mul(n, i64(self._size())), i64(512)), i64(0))
+        return b.and_(few_rows, spread)
 
     def _segment_blocks(self, b, depth_blocks):
         """How many KC blocks of the k loop sum into one segment: all of them when there are at
