@@ -150,3 +150,69 @@ def test_doubles_of_every_exponent_land_in_upper_bounds_bucket():
     with tf.Session() as session:
         got = tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
     assert got == serialization.histogram_proto(histograms.statistics(values))
+
+
+def histo_of(values, dtype=tf.float32):
+    """The HistogramProto the compiled step gives for `values` (one dimension, any length)."""
+    x = tf.placeholder(dtype, [None])
+    summary = tf.summary.histogram("h", x)
+    with tf.Session() as session:
+        return tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
+
+
+def test_every_length_around_the_kernels_groups():
+    """Lengths 0 to 70: whole groups of 8 values, a part group at the end, fewer groups than the kernel
+    counts behind; bit for bit the NumPy reference (sums in order)."""
+    rng = np.random.RandomState(5)
+    data = (rng.standard_normal(70) * 10.0 ** rng.randint(-3, 3, 70)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None])
+    summary = tf.summary.histogram("h", x)
+    with tf.Session() as session:
+        for length in range(71):
+            got = tf.Summary.FromString(session.run(summary, {x: data[:length]})).value[0].histo
+            assert got == serialization.histogram_proto(histograms.statistics(data[:length])), length
+
+
+def in_order_extremes(values) -> tuple:
+    """min and max as TF1's Histogram::Add keeps them, value by value: a value replaces them only when
+    strictly below (above), so of equal values the first stays (+0.0 or -0.0)."""
+    smallest, largest = np.finfo(np.float64).max, -np.finfo(np.float64).max
+    for v in np.asarray(values, np.float64):
+        smallest, largest = (v if v < smallest else smallest), (v if v > largest else largest)
+    return smallest, largest
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("first_zero", [0.0, -0.0])
+def test_a_zero_min_or_max_is_the_first_zero_in_order(sign, first_zero):
+    """The kernel keeps min and max per lane of a group of 8 values and reduces the lanes at the end;
+    its min and max are still TF1's in-order ones, the sign of a zero one included (the first zero):
+    here the first zero sits in a later lane (5) than a zero of the other sign after it (lane 0 of the
+    next group), and then zeros at random places."""
+    rng = np.random.RandomState(11)
+    data = sign * rng.uniform(1.0, 2.0, 61).astype(np.float32)
+    data[[5, 8]] = [first_zero, -first_zero]
+    cases = [data]
+    for _ in range(4):
+        data = data.copy()
+        data[rng.choice(61, 5, replace=False)] = rng.choice([0.0, -0.0], 5)
+        cases.append(data)
+    for data in cases:
+        histo = histo_of(data)
+        expected = in_order_extremes(data)
+        assert [np.signbit(histo.min), np.signbit(histo.max)] == list(np.signbit(expected)), data
+        assert (histo.min, histo.max) == expected
+
+
+def test_long_tensors_with_a_nan_or_an_infinity_fail_as_tf1s_summary_does():
+    """Past the first groups, and with a NaN and an infinity both (TF names the NaN first)."""
+    data = np.linspace(-1.0, 1.0, 100).astype(np.float32)
+    for position, bad, word in [(50, np.inf, "Infinity"), (97, np.nan, "Nan"), (3, -np.inf, "Infinity")]:
+        values = data.copy()
+        values[position] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{word} in summary histogram for: h"):
+            histo_of(values)
+    values = data.copy()
+    values[[10, 90]] = [np.inf, np.nan]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Nan in summary histogram for: h"):
+        histo_of(values)
