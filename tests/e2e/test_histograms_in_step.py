@@ -8,6 +8,8 @@ import pytest
 import graphc as tf
 from graphc.core import histograms
 from graphc.ops import summary_serialization as serialization
+from graphc.compiler import driver
+from graphc.runtime import loader
 from tests.tf_oracle import table_tests
 
 # TF 2.21 overruns its bucket array for a value of DBL_MAX (std::upper_bound past the last limit:
@@ -202,6 +204,8 @@ def test_a_zero_min_or_max_is_the_first_zero_in_order(sign, first_zero):
         expected = in_order_extremes(data)
         assert [np.signbit(histo.min), np.signbit(histo.max)] == list(np.signbit(expected)), data
         assert (histo.min, histo.max) == expected
+        reference = histograms.statistics(data)[[histograms.MIN, histograms.MAX]]
+        assert list(np.signbit(reference)) == list(np.signbit(expected))
 
 
 def test_long_tensors_with_a_nan_or_an_infinity_fail_as_tf1s_summary_does():
@@ -216,3 +220,32 @@ def test_long_tensors_with_a_nan_or_an_infinity_fail_as_tf1s_summary_does():
     values[[10, 90]] = [np.inf, np.nan]
     with pytest.raises(tf.errors.InvalidArgumentError, match="Nan in summary histogram for: h"):
         histo_of(values)
+
+
+@pytest.fixture
+def restore_threads():
+    yield
+    loader.set_num_threads(0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_large_tensor_on_one_or_more_threads(threads, restore_threads):
+    """A tensor of 40,003 values: the statistics bit for bit the reference's whatever the thread count,
+    zeros' signs, the part group at the end and a NaN included."""
+    driver.load_runtime()
+    loader.set_num_threads(threads)
+    rng = np.random.RandomState(3)
+    data = (rng.standard_normal(40003) * 10.0 ** rng.randint(-8, 8, 40003)).astype(np.float32)
+    data[[20001, 20002, 30000]] = [0.0, -0.0, 0.0]
+    relu = np.maximum(data, 0)
+    relu[:3] = [-0.0, 1.0, 0.0]
+    x = tf.placeholder(tf.float32, [None])
+    summary = tf.summary.histogram("h", x)
+    with tf.Session() as session:
+        for values in (data, relu, -relu):
+            histo = tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
+            assert histo == serialization.histogram_proto(histograms.statistics(values))
+            assert [np.signbit(histo.min), np.signbit(histo.max)] == list(np.signbit(in_order_extremes(values)))
+        data[39999] = np.nan
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Nan in summary histogram for: h"):
+            session.run(summary, {x: data})

@@ -35,6 +35,14 @@ a run of one bucket is no chain through memory, gained nothing on random values
 (2.05) and 5% on a ReLU's (half zeros), less than zeroing and merging the
 arrays costs a small tensor; counting a chunk's buckets after its additions,
 from a buffer, took 2.5.
+
+The pool's second thread is not used. Tried: one task adding all the values in
+order while seven others found and counted parts of them (counts merged in
+order, min and max exact: the same bits on any thread count). But finding and
+counting alone costs 2.25 ns a value, adding in order alone 0.84: together 3.3
+ns of process time a value against 2.05 here, so at best 1.6 ns of wall time on
+two idle cores, and 3.3 on a loaded machine (the caller ends up running every
+task), where this layout stays at 2.05.
 """
 
 from __future__ import annotations
