@@ -29,8 +29,11 @@ On a 784x300 float32 tensor (one thread, process time, a loaded 2-core VM):
 independent compares and no branch, 4.1 with the buckets found vectorized in
 chunks before a loop of additions, counts and min/max in order (3.55 on a
 quieter machine), 2.05 in this layout. Without the counts it runs at the
-additions' floor (0.87): the increments (a load and a store at an address known
-late) are what keeps it above. Counting each lane in one of four arrays, so that
+additions' floor (0.87): the increments (a load and a store each) are what keeps
+it above, together with the table loads - finding and counting without the
+additions costs 0.95 ns a value with the limits replaced by arithmetic, 2.25
+with them loaded (this VM has no performance counters to say which limit of the
+core they meet). Counting each lane in one of four arrays, so that
 a run of one bucket is no chain through memory, gained nothing on random values
 (2.05) and 5% on a ReLU's (half zeros), less than zeroing and merging the
 arrays costs a small tensor; counting a chunk's buckets after its additions,
