@@ -36,7 +36,8 @@ STATISTICS_SIZE = BUCKETS + 7
 def statistics(values) -> np.ndarray:
     """The statistics vector of `values` (any real array): a finite value v counts in the first bucket
     whose limit is > v (std::upper_bound, the last bucket at most); min, max, num, sum and sum of squares
-    are of the finite values, summed one after another in float64 as TF1's Histogram::Add does; NaNs and
+    are of the finite values, compared and summed one after another in float64 as TF1's Histogram::Add does
+    (so a zero min or max is the first zero, +0.0 or -0.0); NaNs and
     infinities are counted apart (a summary of them is an error)."""
     data = np.asarray(values).astype(np.float64).reshape(-1)
     finite = data[np.isfinite(data)]
@@ -44,8 +45,8 @@ def statistics(values) -> np.ndarray:
     index = np.minimum(np.searchsorted(limits, finite, side="right"), limits.size - 1)
     result = np.zeros(STATISTICS_SIZE)
     result[:BUCKETS] = np.bincount(index, minlength=BUCKETS)
-    result[MIN] = finite.min() if finite.size else sys.float_info.max
-    result[MAX] = finite.max() if finite.size else -sys.float_info.max
+    result[MIN] = _first_of_equal(finite, finite.min()) if finite.size else sys.float_info.max
+    result[MAX] = _first_of_equal(finite, finite.max()) if finite.size else -sys.float_info.max
     result[NUM] = finite.size
     # cumsum adds in order: a sequential sum, bit for bit the compiled loop's and TF's.
     with np.errstate(over="ignore"):  # squares (and sums) of huge values are inf, as TF's are
@@ -54,3 +55,9 @@ def statistics(values) -> np.ndarray:
     result[NANS] = np.isnan(data).sum()
     result[INFINITIES] = np.isinf(data).sum()
     return result
+
+
+def _first_of_equal(values: np.ndarray, extreme: float) -> float:
+    """The first of `values` equal to `extreme`, as an in-order `if (v < min) min = v` keeps it: only
+    zeros tell (+0.0 and -0.0 are equal)."""
+    return values[np.flatnonzero(values == extreme)[0]]

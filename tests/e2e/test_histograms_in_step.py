@@ -8,6 +8,8 @@ import pytest
 import graphc as tf
 from graphc.core import histograms
 from graphc.ops import summary_serialization as serialization
+from graphc.compiler import driver
+from graphc.runtime import loader
 from tests.tf_oracle import table_tests
 
 # TF 2.21 overruns its bucket array for a value of DBL_MAX (std::upper_bound past the last limit:
@@ -150,3 +152,100 @@ def test_doubles_of_every_exponent_land_in_upper_bounds_bucket():
     with tf.Session() as session:
         got = tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
     assert got == serialization.histogram_proto(histograms.statistics(values))
+
+
+def histo_of(values, dtype=tf.float32):
+    """The HistogramProto the compiled step gives for `values` (one dimension, any length)."""
+    x = tf.placeholder(dtype, [None])
+    summary = tf.summary.histogram("h", x)
+    with tf.Session() as session:
+        return tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
+
+
+def test_every_length_around_the_kernels_groups():
+    """Lengths 0 to 70: whole groups of 8 values, a part group at the end, fewer groups than the kernel
+    counts behind; bit for bit the NumPy reference (sums in order)."""
+    rng = np.random.RandomState(5)
+    data = (rng.standard_normal(70) * 10.0 ** rng.randint(-3, 3, 70)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None])
+    summary = tf.summary.histogram("h", x)
+    with tf.Session() as session:
+        for length in range(71):
+            got = tf.Summary.FromString(session.run(summary, {x: data[:length]})).value[0].histo
+            assert got == serialization.histogram_proto(histograms.statistics(data[:length])), length
+
+
+def in_order_extremes(values) -> tuple:
+    """min and max as TF1's Histogram::Add keeps them, value by value: a value replaces them only when
+    strictly below (above), so of equal values the first stays (+0.0 or -0.0)."""
+    smallest, largest = np.finfo(np.float64).max, -np.finfo(np.float64).max
+    for v in np.asarray(values, np.float64):
+        smallest, largest = (v if v < smallest else smallest), (v if v > largest else largest)
+    return smallest, largest
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("first_zero", [0.0, -0.0])
+def test_a_zero_min_or_max_is_the_first_zero_in_order(sign, first_zero):
+    """The kernel keeps min and max per lane of a group of 8 values and reduces the lanes at the end;
+    its min and max are still TF1's in-order ones, the sign of a zero one included (the first zero):
+    here the first zero sits in a later lane (5) than a zero of the other sign after it (lane 0 of the
+    next group), and then zeros at random places."""
+    rng = np.random.RandomState(11)
+    data = sign * rng.uniform(1.0, 2.0, 61).astype(np.float32)
+    data[[5, 8]] = [first_zero, -first_zero]
+    cases = [data]
+    for _ in range(4):
+        data = data.copy()
+        data[rng.choice(61, 5, replace=False)] = rng.choice([0.0, -0.0], 5)
+        cases.append(data)
+    for data in cases:
+        histo = histo_of(data)
+        expected = in_order_extremes(data)
+        assert [np.signbit(histo.min), np.signbit(histo.max)] == list(np.signbit(expected)), data
+        assert (histo.min, histo.max) == expected
+        reference = histograms.statistics(data)[[histograms.MIN, histograms.MAX]]
+        assert list(np.signbit(reference)) == list(np.signbit(expected))
+
+
+def test_long_tensors_with_a_nan_or_an_infinity_fail_as_tf1s_summary_does():
+    """Past the first groups, and with a NaN and an infinity both (TF names the NaN first)."""
+    data = np.linspace(-1.0, 1.0, 100).astype(np.float32)
+    for position, bad, word in [(50, np.inf, "Infinity"), (97, np.nan, "Nan"), (3, -np.inf, "Infinity")]:
+        values = data.copy()
+        values[position] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{word} in summary histogram for: h"):
+            histo_of(values)
+    values = data.copy()
+    values[[10, 90]] = [np.inf, np.nan]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Nan in summary histogram for: h"):
+        histo_of(values)
+
+
+@pytest.fixture
+def restore_threads():
+    yield
+    loader.set_num_threads(0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_large_tensor_on_one_or_more_threads(threads, restore_threads):
+    """A tensor of 40,003 values: the statistics bit for bit the reference's whatever the thread count,
+    zeros' signs, the part group at the end and a NaN included."""
+    driver.load_runtime()
+    loader.set_num_threads(threads)
+    rng = np.random.RandomState(3)
+    data = (rng.standard_normal(40003) * 10.0 ** rng.randint(-8, 8, 40003)).astype(np.float32)
+    data[[20001, 20002, 30000]] = [0.0, -0.0, 0.0]
+    relu = np.maximum(data, 0)
+    relu[:3] = [-0.0, 1.0, 0.0]
+    x = tf.placeholder(tf.float32, [None])
+    summary = tf.summary.histogram("h", x)
+    with tf.Session() as session:
+        for values in (data, relu, -relu):
+            histo = tf.Summary.FromString(session.run(summary, {x: values})).value[0].histo
+            assert histo == serialization.histogram_proto(histograms.statistics(values))
+            assert [np.signbit(histo.min), np.signbit(histo.max)] == list(np.signbit(in_order_extremes(values)))
+        data[39999] = np.nan
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Nan in summary histogram for: h"):
+            session.run(summary, {x: data})
