@@ -109,9 +109,9 @@ def log_f32(kb, x):
 
 
 def _where_needed(kb, needed, emit):
-    """emit()'s value where a lane of the vector condition `needed` is set; the code runs only when one is
-    (the other lanes are then left undefined, so the caller selects them away). Element by element (one
-    lane) it always runs: that code stays branch-free for LLVM's loop vectorizer."""
+    """emit()'s value, its code run only when a lane of the vector condition `needed` is set (else the
+    value is undefined: the caller selects it for no lane). Element by element (one lane) the code
+    always runs: that code stays branch-free for LLVM's loop vectorizer."""
     if kb.lanes == 1:
         return emit()
     b = kb.b
