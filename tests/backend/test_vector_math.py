@@ -56,3 +56,23 @@ def test_within_two_ulp(name, op, exact):
     errors[tiny & (np.abs(actual) < np.finfo(np.float32).tiny)] = 0
     worst = int(np.nanargmax(errors))
     assert errors[worst] <= 2.5, f"{name}({x[worst]!r}) = {actual[worst]!r}, exact {reference[worst]!r}"
+
+
+def test_tanh_of_a_value_does_not_depend_on_its_vector():
+    """Where graphc emits whole vectors (here a row sum's producers), tanh computes its tail (|x| >= 1) only
+    for vectors with a lane there: a value's result is the same bits whether its vector holds only values
+    below 1, only values above, or both (the same values shuffled)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0.0, scale, 4000) for scale in (0.3, 1.0, 4.0)]).astype(np.float32)
+    x = np.concatenate([x, np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0, -1.0, 9.1, 20.0, 0.5], np.float32)])
+    in_order = np.sort(x)  # NaN last: nearly every vector is all below 1 or all above
+    permutation = rng.permutation(in_order.size)
+    shuffled = in_order[permutation]  # most vectors mix the two
+    placeholder = tf.placeholder(tf.float32, [None, 10])
+    tanh = tf.tanh(placeholder)
+    fetches = [tanh, tf.reduce_sum(tanh, axis=1)]  # one reduce kernel, which stores tanh as it sums it
+    with tf.Session() as sess:
+        of_sorted = sess.run(fetches, {placeholder: in_order.reshape(-1, 10)})[0].reshape(-1)
+        of_shuffled = sess.run(fetches, {placeholder: shuffled.reshape(-1, 10)})[0].reshape(-1)
+    np.testing.assert_array_equal(of_sorted[permutation].view(np.uint32), of_shuffled.view(np.uint32))
+    assert ulp_error(of_sorted, np.tanh(in_order.astype(np.float64))).max() <= 2.5
