@@ -118,6 +118,10 @@ def conv_window(x_shape, w_shape, attrs) -> Window:
 # count) each sum into a partial filter, then those are added.
 MAX_CONV_TASKS = 16
 FILTER_PARTITIONS = 8
+# A register-tiled filter gradient (Convolution.tiled) sums whole images, a partition per task:
+# more partitions than FILTER_PARTITIONS so that two or four threads share them out evenly
+# (batch 100: 5 images each; 8 partitions of 12 or 13 left one of two threads 52 images).
+TILED_FILTER_PARTITIONS = 20
 # A forward or filter-gradient convolution whose im2col rows have at most this many entries
 # (K = KH*KW*C: a first layer's 3x3x1 or 5x5x1), into at most DIRECT_MAX_OUT_CHANNELS channels,
 # is computed directly (backend/kernels/conv_direct.py): at such a K the im2col GEMM is bound by
@@ -226,7 +230,7 @@ class Convolution:
     def tasks(self) -> int:
         """How many tasks (each with its own chunk of the workspace) the kernel runs."""
         if self.tiled:  # whole images
-            return max(1, min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS,
+            return max(1, min(TILED_FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS,
                               self.image[0]))
         chunks = max(1, -(-self.rows // self.chunk_rows))
         return min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS, chunks)

@@ -245,7 +245,7 @@ def _emit_tiled_forward(kb, name, g: _Geometry, values, epilogue, context_for) -
                                    i64(g.out_channels)])
 
     emit_parallel_for(kb, f"{name}_images", g.batch, values, image_range,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, each_index=True)
 
 
 @lowering.fused_kernel("conv_max_pool")
@@ -456,7 +456,8 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
                                  _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial)
 
     emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
-                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS,
+                      each_index=True)
 
     def sum_rows(task, task_values, outer):
         # Rows [outer) of dw^T: the partials added into partition 0's in partition order, a vector of
@@ -574,7 +575,7 @@ def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
             after_image(task, buffers_pointer, image)
 
     emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, each_index=True)
 
 
 lowering.register_kernels({
