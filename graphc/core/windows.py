@@ -228,10 +228,11 @@ class Convolution:
 
     @property
     def tasks(self) -> int:
-        """How many tasks (each with its own chunk of the workspace) the kernel runs."""
-        if self.tiled:  # whole images
-            return max(1, min(TILED_FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS,
-                              self.image[0]))
+        """How many tasks (each with its own chunk of the workspace) the kernel runs. Register tiles
+        (whole images) run the filter gradient's partitions, and the other products an image a task."""
+        if self.tiled:
+            return max(1, min(TILED_FILTER_PARTITIONS, self.image[0]) if self.product == "filter_gradient"
+                       else self.image[0])
         chunks = max(1, -(-self.rows // self.chunk_rows))
         return min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS, chunks)
 
