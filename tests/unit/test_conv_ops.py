@@ -156,6 +156,15 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     assert not convolution("forward", huge).tiled
 
 
+@pytest.mark.parametrize("batch, partitions", [(100, 20), (50, 10), (64, 16), (200, 20), (13, 13), (7, 7), (1, 1),
+                                               (97, 8)])  # 97 is prime: no even split from 8 up
+def test_tiled_filter_gradients_split_their_images_evenly(batch, partitions):
+    image, weights = (batch, 14, 14, 32), (5, 5, 32, 64)
+    window = windows.conv_window(image, weights, {"strides": [1, 1, 1, 1], "padding": "SAME"})
+    gradient = windows.Convolution(image, weights, window, "filter_gradient", 4)
+    assert gradient.tiled and gradient.tasks == partitions
+
+
 @pytest.mark.parametrize("size, k, stride, padding, dilation, expected", [
     (28, 3, 2, "SAME", 1, [range(0, 14), range(0, 14), range(0, 13)]),  # the tutorial's conv2: pad 0 left, 1 right
     (27, 3, 2, "SAME", 1, [range(1, 14), range(0, 14), range(0, 13)]),  # odd: pad 1 on each side
