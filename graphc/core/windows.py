@@ -118,6 +118,9 @@ def conv_window(x_shape, w_shape, attrs) -> Window:
 # count) each sum into a partial filter, then those are added.
 MAX_CONV_TASKS = 16
 FILTER_PARTITIONS = 8
+# A register-tiled filter gradient (Convolution.tiled) sums whole images, a partition per task, in
+# at most this many partitions (Convolution.tasks: as many as split the batch evenly).
+TILED_FILTER_PARTITIONS = 20
 # A forward or filter-gradient convolution whose im2col rows have at most this many entries
 # (K = KH*KW*C: a first layer's 3x3x1 or 5x5x1), into at most DIRECT_MAX_OUT_CHANNELS channels,
 # is computed directly (backend/kernels/conv_direct.py): at such a K the im2col GEMM is bound by
@@ -224,10 +227,10 @@ class Convolution:
 
     @property
     def tasks(self) -> int:
-        """How many tasks (each with its own chunk of the workspace) the kernel runs."""
-        if self.tiled:  # whole images
-            return max(1, min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS,
-                              self.image[0]))
+        """How many tasks (each with its own chunk of the workspace) the kernel runs. Register tiles
+        (whole images) run the filter gradient's partitions, and the other products an image a task."""
+        if self.tiled:
+            return _even_partitions(self.image[0]) if self.product == "filter_gradient" else max(1, self.image[0])
         chunks = max(1, -(-self.rows // self.chunk_rows))
         return min(FILTER_PARTITIONS if self.product == "filter_gradient" else MAX_CONV_TASKS, chunks)
 
@@ -263,6 +266,18 @@ class Convolution:
             return None
         image = self.window.out_h * self.window.out_w * self.out_channels * self.element_bytes
         return min(self.image[0], MAX_CONV_TASKS) * image
+
+
+def _even_partitions(images: int) -> int:
+    """The partitions of a register-tiled filter gradient's images: the most, up to TILED_FILTER_PARTITIONS
+    and from FILTER_PARTITIONS up, that split them into equal runs (batch 100: 20 of 5 images; 50: 10 of
+    5), else FILTER_PARTITIONS. Threads taking equal partitions one at a time finish together, where 8
+    partitions of 12 or 13 images left one of two threads 52 images of 100 and the other 48. The count
+    depends on the batch alone, so the order of the sums does not depend on the threads."""
+    for partitions in range(min(TILED_FILTER_PARTITIONS, images), FILTER_PARTITIONS - 1, -1):
+        if images % partitions == 0:
+            return partitions
+    return max(1, min(FILTER_PARTITIONS, images))
 
 
 def pool_window(x_shape, attrs) -> Window:

@@ -166,7 +166,7 @@ def test_filter_gradient_of_many_chunks(monkeypatch):
 
 
 def test_filter_gradient_of_register_tiles():
-    # K = 3*3*16: register tiles over the images (kernels/conv_tiled.py), 25 images a partition, each
+    # K = 3*3*16: register tiles over the images (kernels/conv_tiled.py), 10 images a partition, each
     # summed in segments of 3 output rows (84 pixels) before joining the partition's partial filter.
     rng = np.random.RandomState(6)
     images = rng.uniform(0, 1, (200, 28, 28, 16)).astype(np.float32)

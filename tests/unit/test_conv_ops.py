@@ -143,17 +143,26 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
         return windows.Convolution(image, (3, 3, image[3], 64), window, product, 4)
 
     tutorial = convolution("forward", (100, 28, 28, 32))
-    assert tutorial.tiled and tutorial.tasks == windows.MAX_CONV_TASKS
+    assert tutorial.tiled and tutorial.tasks == 100  # an image a task
     assert (tutorial.window.padded_h, tutorial.window.padded_w) == (29, 29)  # SAME pads one row at the bottom
     assert tutorial.workspace_bytes == 0  # x read in place, the padding's zeros from a constant row
     gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T
-    assert gradient.tiled and gradient.tasks == windows.FILTER_PARTITIONS
-    assert gradient.workspace_bytes == windows.FILTER_PARTITIONS * 288 * 64 * 4
+    assert gradient.tiled and gradient.tasks == windows.TILED_FILTER_PARTITIONS
+    assert gradient.workspace_bytes == windows.TILED_FILTER_PARTITIONS * 288 * 64 * 4
     backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T; dx accumulated in place
     assert backward.tiled and backward.workspace_bytes == 288 * 64 * 4
     assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
     assert not convolution("forward", huge).tiled
+
+
+@pytest.mark.parametrize("batch, partitions", [(100, 20), (50, 10), (64, 16), (200, 20), (13, 13), (7, 7), (1, 1),
+                                               (97, 8)])  # 97 is prime: no even split from 8 up
+def test_tiled_filter_gradients_split_their_images_evenly(batch, partitions):
+    image, weights = (batch, 14, 14, 32), (5, 5, 32, 64)
+    window = windows.conv_window(image, weights, {"strides": [1, 1, 1, 1], "padding": "SAME"})
+    gradient = windows.Convolution(image, weights, window, "filter_gradient", 4)
+    assert gradient.tiled and gradient.tasks == partitions
 
 
 @pytest.mark.parametrize("size, k, stride, padding, dilation, expected", [

@@ -245,7 +245,7 @@ def _emit_tiled_forward(kb, name, g: _Geometry, values, epilogue, context_for) -
                                    i64(g.out_channels)])
 
     emit_parallel_for(kb, f"{name}_images", g.batch, values, image_range,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, each_index=True)
 
 
 @lowering.fused_kernel("conv_max_pool")
@@ -456,15 +456,27 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
                                  _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial)
 
     emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
-                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
-    b, workspace = kb.b, kb.arg("workspace")
-    with kb.loop(g.depth, "k") as k:  # dw[k, o] = the partials' dw^T[o, k], in partition order
-        with kb.loop(g.out_channels, "o") as o:
-            at = b.add(b.mul(o, i64(g.depth)), k)
-            total = kb.load(workspace, g.dtype, at)
+                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS,
+                      each_index=True)
+
+    def sum_rows(task, task_values, outer):
+        # Rows [outer) of dw^T: the partials added into partition 0's in partition order, a vector of
+        # K at a time, then stored transposed as columns of dw [K, O], on every thread. (The caller
+        # alone adding them an element at a time, down dw^T's columns, had cost conv2's filter
+        # gradient 1.4% of its CPU time on one thread, and idled the other thread.)
+        tb = task.b
+        dw, workspace = task_values
+        with task.loop(tb.sub(outer[1], outer[0]), "row") as i:
+            o = tb.add(outer[0], i)
+            row = _element_offset(tb, workspace, tb.mul(o, i64(g.depth)), g.dtype)
             for partition in range(1, partitions):
-                total = b.fadd(total, kb.load(workspace, g.dtype, b.add(at, i64(partition * filter_elements))))
-            kb.store(kb.arg("out"), g.dtype, b.add(b.mul(k, i64(g.out_channels)), o), total)
+                _emit_add(task, g.dtype, row, _element_offset(tb, row, i64(partition * filter_elements), g.dtype),
+                          g.depth)
+            with task.loop(g.depth, "k") as k:
+                task.store(dw, g.dtype, tb.add(tb.mul(k, i64(g.out_channels)), o), task.load(row, g.dtype, k))
+
+    emit_parallel_for(kb, f"{name}_sums", g.out_channels, [kb.arg("out"), kb.arg("workspace")], sum_rows,
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
     return kb.finish()
 
 
@@ -563,7 +575,7 @@ def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
             after_image(task, buffers_pointer, image)
 
     emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, each_index=True)
 
 
 lowering.register_kernels({

@@ -19,14 +19,17 @@ TASKS_PER_THREAD = 4
 
 
 def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, emit_range,
-                      parallel: bool = True, max_tasks: int = 0) -> None:
+                      parallel: bool = True, max_tasks: int = 0, each_index: bool = False) -> None:
     """Runs emit_range(task, task_values, (begin, end)) over [0, extent) on the thread pool.
 
     `values` (pointers or integers of the calling kernel) reach the task as
     `task_values`, in order; the task's `index` argument (below `max_tasks`, if
     given) and `thread` argument are there too. The range is cut into up to
-    TASKS_PER_THREAD tasks per thread. With `parallel` false (too little work
-    to wake the pool) the whole range runs as one task on the caller.
+    TASKS_PER_THREAD tasks per thread, or with `each_index` one task per index
+    (few, equal and long ones, such as a convolution's images: the threads then
+    share them out one at a time, where 8 tasks of 12 or 13 images left one of
+    two threads 52 images and the other 48). With `parallel` false (too little
+    work to wake the pool) the whole range runs as one task on the caller.
     """
     module, b = kb.module, kb.b
     context_type = ir.LiteralStructType([v.type for v in values] + [I64])  # ..., task count
@@ -45,7 +48,9 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
     emit_range(task, task_values, (begin, end))
     task_function = task.finish()
 
-    if parallel and extent > 1:
+    if parallel and extent > 1 and each_index:
+        count = i64(extent)
+    elif parallel and extent > 1:
         threads = b.sext(b.call(runtime_function(module, "graphc_num_threads"), []), I64)
         tasks = b.mul(threads, i64(TASKS_PER_THREAD))
         limit = min(extent, max_tasks) if max_tasks else extent
