@@ -335,7 +335,7 @@ class GemmEmitter:
         (`row_pieces`) cover the rows of the last, partial panel of A.
         Every _UNROLL k it prefetches the two cache lines at ahead + u * ahead_step bytes
         (u counting those steps): the task points them at a share of the B it packs next
-        (GemmEmitter._tile_prefetch), or at this panel with step 0 for none.
+        (GemmEmitter._tile_prefetch); a step of 0 prefetches nothing.
         """
         bm = self.block
         height = height or bm.mr
@@ -374,13 +374,22 @@ class GemmEmitter:
                     slot = accumulators[i][h]
                     kb.set(slot, b.call(fma, [broadcast, b_vectors[h], kb.get(slot, self.vector)]))
 
-        # The k loop unrolled by hand: LLVM's unroller is off for compile speed.
-        with kb.loop(b.udiv(kc, i64(_UNROLL)), "k4") as k4:
-            line = b.gep(ahead, [b.mul(k4, ahead_step)], source_etype=I8)  # may point past B: never read
-            for offset in (0, CACHE_LINE):
-                self._prefetch(b, b.gep(line, [i64(offset)], source_etype=I8), write=False)
-            for u in range(_UNROLL):
-                step(b.add(b.mul(k4, i64(_UNROLL)), i64(u)))
+        # The k loop unrolled by hand: LLVM's unroller is off for compile speed. Emitted twice, with
+        # the prefetches and without, so that a product prefetching nothing (the MLP's) runs as before.
+        def unrolled(prefetching: bool) -> None:
+            with kb.loop(b.udiv(kc, i64(_UNROLL)), "k4") as k4:
+                if prefetching:
+                    line = b.gep(ahead, [b.mul(k4, ahead_step)], source_etype=I8)  # may lie past B: never read
+                    for offset in (0, CACHE_LINE):
+                        self._prefetch(b, b.gep(line, [i64(offset)], source_etype=I8), write=False)
+                for u in range(_UNROLL):
+                    step(b.add(b.mul(k4, i64(_UNROLL)), i64(u)))
+
+        with b.if_else(b.icmp_signed("==", ahead_step, i64(0))) as (plain, prefetching):
+            with plain:
+                unrolled(False)
+            with prefetching:
+                unrolled(True)
         with kb.loop(b.urem(kc, i64(_UNROLL)), "kr") as kr:
             step(b.add(b.mul(b.udiv(kc, i64(_UNROLL)), i64(_UNROLL)), kr))
 
@@ -525,8 +534,7 @@ class GemmEmitter:
                         def tile(panel_row, offset, rows, height, number):
                             """The micro-kernel of `height` rows on rows panel_row + offset ... of the block,
                             the `number`th tile of the panel."""
-                            tile_ahead, tile_step = self._tile_prefetch(b, ahead, number, b_panel, bmat, n, k, jc, kc,
-                                                                        nc)
+                            tile_ahead, tile_step = self._tile_prefetch(b, ahead, number, b_panel, bmat, k)
                             row, col = b.add(ic, b.add(panel_row, offset)), b.add(jc, jr)
                             c_tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
                                               self._gep(b, c, b.add(b.mul(row, n), col)))
@@ -568,10 +576,10 @@ class GemmEmitter:
     def _ahead_of_panel(self, b, packing, one_block_of_rows, bmat, n, k, pc, jc, jr, kc, nc, mc, jr_index):
         """What the tiles of a panel prefetch while they compute, so that the B packed next comes
         from L2 rather than memory (packing only waits for memory; the tiles' FMAs hide the
-        fetch): (whether, first element index of what the panel's first tile prefetches, elements
-        between tiles). Measured one thread, in the library: fc1's input gradient 50x3136x1024
-        (B transposed, packed panel by panel) 4.0-4.2 -> 3.2-3.3 ms, its forward 50x1024x3136
-        3.9-4.0 -> 3.6-3.7 ms.
+        fetch): (whether, the element of B where the panel's first tile starts, elements between
+        tiles, step in bytes, the first tile's row of B or None). Measured on one thread, the
+        library alone (medians of interleaved processes, under load): fc1's forward 50x1024x3136
+        3.85 -> 3.6 ms, its input gradient 50x3136x1024 (B transposed) 4.05 -> 3.3-3.8 ms.
 
         A transposed B packed panel by panel (`packing`) with KC = K: the next panel, NR rows of
         B of all of K, one contiguous stretch, a quarter of it by each of the panel's first four
@@ -579,30 +587,31 @@ class GemmEmitter:
         forward: 512 KB from 12.8 MB of weights, packed whole): each tile of the block one row of
         the next KC block (the block has at least KC tiles when M >= 40: 160 for fc1's 128 rows).
         None for the rest: their B is small or read more than once (several blocks of rows)."""
-        bm = self.block
+        bm, size = self.block, self._size()
+        steps = b.udiv(kc, i64(_UNROLL))
         if self.transpose_b:
             next_panel = b.add(jr, i64(bm.nr))
             wanted = b.and_(packing, b.and_(b.icmp_signed("<", next_panel, nc), b.icmp_signed("==", kc, k)))
-            return wanted, b.add(b.mul(b.add(jc, next_panel), k), pc), None
-        large = b.icmp_signed(">", b.mul(kc, nc), i64(machine.data_cache_bytes()[2] // 4 // self._size()))
+            quarter = b.udiv(b.mul(steps, i64(2 * CACHE_LINE)), i64(size))
+            return wanted, b.add(b.mul(b.add(jc, next_panel), k), pc), quarter, i64(2 * CACHE_LINE), None
+        large = b.icmp_signed(">", b.mul(kc, nc), i64(machine.data_cache_bytes()[2] // 4 // size))
         wanted = b.and_(b.and_(one_block_of_rows, large), b.icmp_signed("<", b.add(pc, kc), k))
         first_row = b.add(b.add(pc, kc), b.mul(jr_index, self._ceil_div(b, mc, i64(bm.mr))))
-        return wanted, b.add(b.mul(first_row, n), jc), n
+        # A row's lines spread over the tile's k steps, two a step at most, one at least.
+        spread = b.mul(b.udiv(b.udiv(b.mul(nc, i64(size)), self._max(b, steps, i64(1))), i64(CACHE_LINE)),
+                       i64(CACHE_LINE))
+        step = self._min(b, self._max(b, spread, i64(CACHE_LINE)), i64(2 * CACHE_LINE))
+        return wanted, b.add(b.mul(first_row, n), jc), n, step, first_row
 
-    def _tile_prefetch(self, b, ahead, number, b_panel, bmat, n, k, jc, kc, nc):
+    def _tile_prefetch(self, b, ahead, number, b_panel, bmat, k):
         """(pointer, step in bytes) for the micro-kernel of the `number`th tile of a panel (see
         _ahead_of_panel); this panel with step 0 when it prefetches nothing."""
-        wanted, start, row_elements = ahead
-        size, steps = self._size(), b.udiv(kc, i64(_UNROLL))
-        if row_elements is None:  # a quarter of the next panel for each of the first four tiles
-            step = i64(2 * CACHE_LINE)
-            start = b.add(start, b.udiv(b.mul(b.mul(self._min(b, number, i64(3)), steps), step), i64(size)))
-        else:  # a row of NC elements: its lines spread over the tile's k steps, at least one each
-            start = b.add(start, b.mul(number, row_elements))
-            wanted = b.and_(wanted, b.icmp_signed("<", b.udiv(b.sub(start, jc), n), k))
-            spread = b.mul(b.udiv(b.udiv(b.mul(nc, i64(size)), self._max(b, steps, i64(1))), i64(CACHE_LINE)),
-                           i64(CACHE_LINE))
-            step = self._min(b, self._max(b, spread, i64(CACHE_LINE)), i64(2 * CACHE_LINE))
+        wanted, start, stride, step, first_row = ahead
+        if first_row is None:  # a quarter of the next panel for each of the first four tiles
+            start = b.add(start, b.mul(self._min(b, number, i64(3)), stride))
+        else:  # a row of the next KC block for each tile, while there are rows
+            start = b.add(start, b.mul(number, stride))
+            wanted = b.and_(wanted, b.icmp_signed("<", b.add(first_row, number), k))
         source = b.gep(bmat, [start], source_etype=self.element)  # not inbounds: may lie past B, never read
         return b.select(wanted, source, b_panel), b.select(wanted, step, i64(0))
 
