@@ -10,7 +10,9 @@
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
               (MR x NR = 6 x 16 with AVX2; 10 x 32 with AVX-512); the rows of a
-              last, partial panel of A in tiles of 8, 4 and 2 rows (`row_pieces`)
+              last, partial panel of A in tiles of 8, 4 and 2 rows (`row_pieces`);
+              meanwhile the tiles prefetch the part of B packed next when it comes
+              from memory (`_ahead_of_panel`: fc1's 12.8 MB of weights)
           after the last pc: the caller's epilogue on the MC x NC block of C
 
 One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
