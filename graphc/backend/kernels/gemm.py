@@ -585,10 +585,11 @@ class GemmEmitter:
 
         A transposed B packed panel by panel (`packing`) with KC = K: the next panel, NR rows of
         B of all of K, one contiguous stretch, a quarter of it by each of the panel's first four
-        tiles. Otherwise one block of rows whose KC x NC block of B exceeds a quarter of L2 (fc1's
-        forward: 512 KB from 12.8 MB of weights, packed whole): each tile of the block one row of
-        the next KC block (the block has at least KC tiles when M >= 40: 160 for fc1's 128 rows).
-        None for the rest: their B is small or read more than once (several blocks of rows)."""
+        tiles. Otherwise one block of rows whose K x NC columns of B do not fit in L2, so that each
+        KC block comes from memory (fc1's forward: 12.8 MB of weights, 6.4 MB a thread on two,
+        packed a 512 or 256 KB block at a time): each tile of the block one row of the next KC
+        block (the block has at least KC tiles when M >= 40: 160 for fc1's 128 rows). None for
+        the rest: their B stays in cache or is read more than once (several blocks of rows)."""
         bm, size = self.block, self._size()
         steps = b.udiv(kc, i64(_UNROLL))
         if self.transpose_b:
@@ -596,7 +597,7 @@ class GemmEmitter:
             wanted = b.and_(packing, b.and_(b.icmp_signed("<", next_panel, nc), b.icmp_signed("==", kc, k)))
             quarter = b.udiv(b.mul(steps, i64(2 * CACHE_LINE)), i64(size))
             return wanted, b.add(b.mul(b.add(jc, next_panel), k), pc), quarter, i64(2 * CACHE_LINE), None
-        large = b.icmp_signed(">", b.mul(kc, nc), i64(machine.data_cache_bytes()[2] // 4 // size))
+        large = b.icmp_signed(">", b.mul(k, nc), i64(machine.data_cache_bytes()[2] // size))
         wanted = b.and_(b.and_(one_block_of_rows, large), b.icmp_signed("<", b.add(pc, kc), k))
         first_row = b.add(b.add(pc, kc), b.mul(jr_index, self._ceil_div(b, mc, i64(bm.mr))))
         # A row's lines spread over the tile's k steps, two a step at most, one at least.
