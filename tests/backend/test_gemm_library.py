@@ -83,10 +83,10 @@ def test_a_transposed_b_packed_panel_by_panel(library, m, n, k):
     check(library, np.float32, m, n, k, False, True)
 
 
-@pytest.mark.parametrize("m, n, k, transpose_b", [(50, 1024, 3136, False), (40, 2000, 300, False), (50, 3136, 1024, True),
-                                                  (45, 700, 520, True)])
+@pytest.mark.parametrize("m, n, k, transpose_b", [(50, 1024, 3136, False), (40, 2000, 300, False),
+                                                  (50, 3136, 1024, True), (45, 700, 520, True)])
 def test_products_that_prefetch_the_next_b(library, m, n, k, transpose_b):
     # The tiles prefetch what is packed next (GemmEmitter._ahead_of_panel): fc1's forward, one block
-    # of rows and a block of B over a quarter of L2, a row of the next KC block per tile (2000 columns:
+    # of rows whose K x N columns of B exceed L2, a row of the next KC block per tile (2000 columns:
     # more than a tile's k steps spread); fc1's input gradient, the next panel of a transposed B.
     check(library, np.float32, m, n, k, False, transpose_b)

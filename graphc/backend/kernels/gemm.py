@@ -580,8 +580,8 @@ class GemmEmitter:
         from L2 rather than memory (packing only waits for memory; the tiles' FMAs hide the
         fetch): (whether, the element of B where the panel's first tile starts, elements between
         tiles, step in bytes, the first tile's row of B or None). Measured on one thread, the
-        library alone (medians of interleaved processes, under load): fc1's forward 50x1024x3136
-        3.85 -> 3.6 ms, its input gradient 50x3136x1024 (B transposed) 4.05 -> 3.3-3.8 ms.
+        library alone (interleaved processes, under load): fc1's forward 50x1024x3136 3.8-3.9 ->
+        3.55-3.62 ms, its input gradient 50x3136x1024 (B transposed) 4.0-4.1 -> 3.2 ms.
 
         A transposed B packed panel by panel (`packing`) with KC = K: the next panel, NR rows of
         B of all of K, one contiguous stretch, a quarter of it by each of the panel's first four
