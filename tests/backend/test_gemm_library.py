@@ -81,3 +81,12 @@ def test_a_transposed_b_packed_panel_by_panel(library, m, n, k):
     # packed panel by panel: fc1's input gradient into one panel's place; 1500 rows on one thread
     # are two blocks of rows, each panel then kept in its own place; 170 columns end in a partial panel.
     check(library, np.float32, m, n, k, False, True)
+
+
+@pytest.mark.parametrize("m, n, k, transpose_b", [(50, 1024, 3136, False), (40, 2000, 300, False),
+                                                  (50, 3136, 1024, True), (45, 700, 520, True)])
+def test_products_that_prefetch_the_next_b(library, m, n, k, transpose_b):
+    # The tiles prefetch what is packed next (GemmEmitter._ahead_of_panel): fc1's forward, one block
+    # of rows whose K x N columns of B exceed L2, a row of the next KC block per tile (2000 columns:
+    # more than a tile's k steps spread); fc1's input gradient, the next panel of a transposed B.
+    check(library, np.float32, m, n, k, False, transpose_b)

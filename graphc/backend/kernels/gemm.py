@@ -11,7 +11,9 @@
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
               (MR x NR = 6 x 16 with AVX2; 10 x 32 with AVX-512); the rows of a
-              last, partial panel of A in tiles of 8, 4 and 2 rows (`row_pieces`)
+              last, partial panel of A in tiles of 8, 4 and 2 rows (`row_pieces`);
+              meanwhile the tiles prefetch the part of B packed next when it comes
+              from memory (`_ahead_of_panel`: fc1's 12.8 MB of weights)
           after the last pc: the caller's epilogue on the MC x NC block of C
 
 One function per element type and transpose pair, `graphc_gemm_<f32|f64>_<n|t><n|t>`,
@@ -50,6 +52,7 @@ from graphc.runtime import abi
 # Below this many multiply-adds a product runs on one thread: waking the pool costs more.
 PARALLEL_MIN_FLOPS = 1 << 17
 _UNROLL = 4
+CACHE_LINE = 64
 # Blocks of C at most this many NR-wide panels wide read A in place instead of packing it.
 DIRECT_A_PANELS = 1
 # A task of at most this many rows of A reads B's full panels in place (GemmEmitter._direct_b).
@@ -116,6 +119,10 @@ class GemmEmitter:
     @staticmethod
     def _min(b, x, y):
         return b.select(b.icmp_signed("<", x, y), x, y)
+
+    @staticmethod
+    def _max(b, x, y):
+        return b.select(b.icmp_signed(">", x, y), x, y)
 
     @staticmethod
     def _ceil_div(b, x, y):
@@ -331,16 +338,20 @@ class GemmEmitter:
         panels of 16 and one of 4): half the multiply-adds of a full tile.
         `height` (default MR) is how many rows the tile holds: the shorter ones
         (`row_pieces`) cover the rows of the last, partial panel of A.
+        Every _UNROLL k it prefetches the two cache lines at ahead + u * ahead_step bytes
+        (u counting those steps): the task points them at a share of the B it packs next
+        (GemmEmitter._tile_prefetch); a step of 0 prefetches nothing.
         """
         bm = self.block
         height = height or bm.mr
         kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}"
                                         f"{'_narrow' if halves == 1 else ''}{'' if height == bm.mr else height}",
-                           ["a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols"],
-                           [PTR, I64, PTR, I64, PTR, I64, I64, I1, I64, I64], VOID)
+                           ["a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols", "ahead", "ahead_step"],
+                           [PTR, I64, PTR, I64, PTR, I64, I64, I1, I64, I64, PTR, I64], VOID)
         b = kb.b
-        a, lda, bp, ldb, c, ldc, kc, first, rows, cols = (
-            kb.arg(x) for x in ("a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols"))
+        a, lda, bp, ldb, c, ldc, kc, first, rows, cols, ahead, ahead_step = (
+            kb.arg(x) for x in ("a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols", "ahead",
+                                "ahead_step"))
         if direct:
             last_row = b.sub(rows, i64(1))
             row_starts = [self._gep(b, a, b.mul(self._min(b, i64(i), last_row),
@@ -370,10 +381,22 @@ class GemmEmitter:
                     slot = accumulators[i][h]
                     kb.set(slot, b.call(fma, [broadcast, b_vectors[h], kb.get(slot, self.vector)]))
 
-        # The k loop unrolled by hand: LLVM's unroller is off for compile speed.
-        with kb.loop(b.udiv(kc, i64(_UNROLL)), "k4") as k4:
-            for u in range(_UNROLL):
-                step(b.add(b.mul(k4, i64(_UNROLL)), i64(u)))
+        # The k loop unrolled by hand: LLVM's unroller is off for compile speed. Emitted twice, with
+        # the prefetches and without, so that a product prefetching nothing (the MLP's) runs as before.
+        def unrolled(prefetching: bool) -> None:
+            with kb.loop(b.udiv(kc, i64(_UNROLL)), "k4") as k4:
+                if prefetching:
+                    line = b.gep(ahead, [b.mul(k4, ahead_step)], source_etype=I8)  # may lie past B: never read
+                    for offset in (0, CACHE_LINE):
+                        self._prefetch(b, b.gep(line, [i64(offset)], source_etype=I8), write=False)
+                for u in range(_UNROLL):
+                    step(b.add(b.mul(k4, i64(_UNROLL)), i64(u)))
+
+        with b.if_else(b.icmp_signed("==", ahead_step, i64(0))) as (plain, prefetching):
+            with plain:
+                unrolled(False)
+            with prefetching:
+                unrolled(True)
         with kb.loop(b.urem(kc, i64(_UNROLL)), "kr") as kr:
             step(b.add(b.mul(b.udiv(kc, i64(_UNROLL)), i64(_UNROLL)), kr))
 
@@ -513,15 +536,19 @@ class GemmEmitter:
                                            self._gep(b, packed_b, b.mul(b.sub(jr, packed_from), kc)))
                         ldb = b.select(in_place_b, n, i64(bm.nr))
                         narrow = b.icmp_signed("<=", cols, i64(bm.width))
-                        if self.transpose_b:
-                            # With one block of rows, every panel takes the first panel's place
-                            # (the scratch written stays that of a panel).
-                            b_panel = b.select(b.and_(by_panel, one_block_of_rows), packed_b, b_panel)
-                            with b.if_then(b.and_(by_panel, b.icmp_signed("==", ib, i64(0)))):
-                                b.call(pack_b, [b_panel, bmat, n, k, pc, b.add(jc, jr), kc, cols])
+                        # With one block of rows, every panel takes the first panel's place
+                        # (the scratch written stays that of a panel).
+                        b_panel = b.select(b.and_(by_panel, one_block_of_rows), packed_b, b_panel)
+                        packing = b.and_(by_panel, b.icmp_signed("==", ib, i64(0)))
+                        with b.if_then(packing):
+                            b.call(pack_b, [b_panel, bmat, n, k, pc, b.add(jc, jr), kc, cols])
+                        ahead = self._ahead_of_panel(b, packing, one_block_of_rows, bmat, n, k, pc, jc, jr,
+                                                     kc, nc, mc, jr_index)
 
-                        def tile(panel_row, offset, rows, height):
-                            """The micro-kernel of `height` rows on rows panel_row + offset ... of the block."""
+                        def tile(panel_row, offset, rows, height, number):
+                            """The micro-kernel of `height` rows on rows panel_row + offset ... of the block,
+                            the `number`th tile of the panel."""
+                            tile_ahead, tile_step = self._tile_prefetch(b, ahead, number, b_panel, bmat, k)
                             row, col = b.add(ic, b.add(panel_row, offset)), b.add(jc, jr)
                             c_tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
                                               self._gep(b, c, b.add(b.mul(row, n), col)))
@@ -531,14 +558,15 @@ class GemmEmitter:
                                         b.add(b.mul(row, k), pc)
                                     self._call_micro(b, micro_kernels, True, narrow, height, [
                                         self._gep(b, a, a_start), lda, b_panel, ldb, c_tile, ldc, kc, first, rows,
-                                        cols])
+                                        cols, tile_ahead, tile_step])
                                 with packed:
                                     a_tile = self._gep(b, packed_a, b.add(b.mul(panel_row, kc), offset))
                                     self._call_micro(b, micro_kernels, False, narrow, height, [
-                                        a_tile, i64(bm.mr), b_panel, ldb, c_tile, ldc, kc, first, rows, cols])
+                                        a_tile, i64(bm.mr), b_panel, ldb, c_tile, ldc, kc, first, rows, cols,
+                                        tile_ahead, tile_step])
 
                         with kb.loop(b.udiv(mc, i64(bm.mr)), "ir") as ir_index:
-                            tile(b.mul(ir_index, i64(bm.mr)), i64(0), i64(bm.mr), bm.mr)
+                            tile(b.mul(ir_index, i64(bm.mr)), i64(0), i64(bm.mr), bm.mr, ir_index)
                         # The last, partial panel: its row count rounded up to even, in pieces of
                         # 8, 4 and 2 rows (MR = 10 or 14), not one MR-row tile mostly of padding
                         # (with MR = 14, M = 100 is 7 x 14 + 2: that tile multiplied 11% zeros).
@@ -548,7 +576,8 @@ class GemmEmitter:
                         for height in row_pieces(bm.mr):
                             offset = b.and_(even, i64(-2 * height))  # the rows the larger pieces took
                             with b.if_then(b.icmp_unsigned("!=", b.and_(even, i64(height)), i64(0))):
-                                tile(last_panel, offset, self._min(b, i64(height), b.sub(rest, offset)), height)
+                                tile(last_panel, offset, self._min(b, i64(height), b.sub(rest, offset)), height,
+                                     b.udiv(mc, i64(bm.mr)))
                     with b.if_then(segment_done):
                         self._add_sums(kb, c, n, sums, nc_max, m0, ic, jc, mc, nc)
                     # The block of C is final and still in L2: the epilogue sweeps it row by
@@ -570,6 +599,49 @@ class GemmEmitter:
         few_rows = b.icmp_signed("<=", b.sub(m1, m0), i64(DIRECT_B_ROWS))
         spread = b.icmp_unsigned("!=", b.urem(b.mul(n, i64(self._size())), i64(512)), i64(0))
         return b.and_(few_rows, spread)
+
+    def _ahead_of_panel(self, b, packing, one_block_of_rows, bmat, n, k, pc, jc, jr, kc, nc, mc, jr_index):
+        """What the tiles of a panel prefetch while they compute, so that the B packed next comes
+        from L2 rather than memory (packing only waits for memory; the tiles' FMAs hide the
+        fetch): (whether, the element of B where the panel's first tile starts, elements between
+        tiles, step in bytes, the first tile's row of B or None). Measured on one thread, the
+        library alone (interleaved processes, under load): fc1's forward 50x1024x3136 3.8-3.9 ->
+        3.55-3.62 ms, its input gradient 50x3136x1024 (B transposed) 4.0-4.1 -> 3.2 ms.
+
+        A transposed B packed panel by panel (`packing`) with KC = K: the next panel, NR rows of
+        B of all of K, one contiguous stretch, a quarter of it by each of the panel's first four
+        tiles. Otherwise one block of rows whose K x NC columns of B do not fit in L2, so that each
+        KC block comes from memory (fc1's forward: 12.8 MB of weights, 6.4 MB a thread on two,
+        packed a 512 or 256 KB block at a time): each tile of the block one row of the next KC
+        block (the block has at least KC tiles when M >= 40: 160 for fc1's 128 rows). None for
+        the rest: their B stays in cache or is read more than once (several blocks of rows)."""
+        bm, size = self.block, self._size()
+        steps = b.udiv(kc, i64(_UNROLL))
+        if self.transpose_b:
+            next_panel = b.add(jr, i64(bm.nr))
+            wanted = b.and_(packing, b.and_(b.icmp_signed("<", next_panel, nc), b.icmp_signed("==", kc, k)))
+            quarter = b.udiv(b.mul(steps, i64(2 * CACHE_LINE)), i64(size))
+            return wanted, b.add(b.mul(b.add(jc, next_panel), k), pc), quarter, i64(2 * CACHE_LINE), None
+        large = b.icmp_signed(">", b.mul(k, nc), i64(machine.data_cache_bytes()[2] // size))
+        wanted = b.and_(b.and_(one_block_of_rows, large), b.icmp_signed("<", b.add(pc, kc), k))
+        first_row = b.add(b.add(pc, kc), b.mul(jr_index, self._ceil_div(b, mc, i64(bm.mr))))
+        # A row's lines spread over the tile's k steps, two a step at most, one at least.
+        spread = b.mul(b.udiv(b.udiv(b.mul(nc, i64(size)), self._max(b, steps, i64(1))), i64(CACHE_LINE)),
+                       i64(CACHE_LINE))
+        step = self._min(b, self._max(b, spread, i64(CACHE_LINE)), i64(2 * CACHE_LINE))
+        return wanted, b.add(b.mul(first_row, n), jc), n, step, first_row
+
+    def _tile_prefetch(self, b, ahead, number, b_panel, bmat, k):
+        """(pointer, step in bytes) for the micro-kernel of the `number`th tile of a panel (see
+        _ahead_of_panel); this panel with step 0 when it prefetches nothing."""
+        wanted, start, stride, step, first_row = ahead
+        if first_row is None:  # a quarter of the next panel for each of the first four tiles
+            start = b.add(start, b.mul(self._min(b, number, i64(3)), stride))
+        else:  # a row of the next KC block for each tile, while there are rows
+            start = b.add(start, b.mul(number, stride))
+            wanted = b.and_(wanted, b.icmp_signed("<", b.add(first_row, number), k))
+        source = b.gep(bmat, [start], source_etype=self.element)  # not inbounds: may lie past B, never read
+        return b.select(wanted, source, b_panel), b.select(wanted, step, i64(0))
 
     def _segment_blocks(self, b, depth_blocks):
         """How many KC blocks of the k loop sum into one segment: all of them when there are at
