@@ -115,7 +115,7 @@ def chart(rows: list, peak: float, threads: int, path):
     axes.set_xlabel(f"share of the {threads}-thread FMA peak ({peak:.0f} GFLOP/s), %")
     axes.set_title("graphc kernels with products: share of the FMA peak (CNN blue, MLP orange)")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # the long kernel names whole
     plt.close(figure)
     return path
 
