@@ -14,7 +14,7 @@ import io
 
 import numpy as np
 
-from graphc.core import histograms
+from graphc.core import histograms, wire
 from graphc.core.protos import protos
 from graphc.core.tensor_shape import format_dims_as_list
 
@@ -37,6 +37,24 @@ def scalar_summary(tag: str, value) -> bytes:
 def histogram_proto(statistics):
     """A HistogramProto from a histogram's statistics vector (core/histograms.py), runs of empty buckets
     merged as TF1 does."""
+    histogram = protos().summary_pb2.HistogramProto()
+    _fill_histogram(histogram, statistics)
+    return histogram
+
+
+def histogram_summary(tag: str, statistics) -> bytes:
+    """A Summary with one histogram (TF1's HistogramSummary), from its statistics vector."""
+    summary = protos().summary_pb2.Summary()
+    value = summary.value.add()
+    value.tag = tag
+    try:
+        _fill_histogram(value.histo, statistics)  # in place: a histogram built apart is copied in whole
+    except SummaryValueError as e:
+        raise SummaryValueError(f"{e} for: {tag}") from None
+    return summary.SerializeToString()
+
+
+def _fill_histogram(histogram, statistics) -> None:
     if statistics[histograms.NANS]:
         raise SummaryValueError("Nan in summary histogram")
     if statistics[histograms.INFINITIES]:
@@ -45,21 +63,15 @@ def histogram_proto(statistics):
     # Keep non-empty buckets and, of each run of empty ones, only the last (its limit closes the run).
     next_nonempty = np.append(counts[1:] != 0, True)
     keep = (counts != 0) | next_nonempty
-    return protos().summary_pb2.HistogramProto(
-        min=float(statistics[histograms.MIN]), max=float(statistics[histograms.MAX]),
-        num=float(statistics[histograms.NUM]), sum=float(statistics[histograms.SUM]),
-        sum_squares=float(statistics[histograms.SUM_SQUARES]),
-        bucket_limit=limits[keep].tolist(), bucket=counts[keep].tolist())
-
-
-def histogram_summary(tag: str, statistics) -> bytes:
-    """A Summary with one histogram (TF1's HistogramSummary), from its statistics vector."""
-    try:
-        histogram = histogram_proto(statistics)
-    except SummaryValueError as e:
-        raise SummaryValueError(f"{e} for: {tag}") from None
-    summary_pb2 = protos().summary_pb2
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, histo=histogram)]).SerializeToString()
+    histogram.min, histogram.max = float(statistics[histograms.MIN]), float(statistics[histograms.MAX])
+    histogram.num, histogram.sum = float(statistics[histograms.NUM]), float(statistics[histograms.SUM])
+    histogram.sum_squares = float(statistics[histograms.SUM_SQUARES])
+    # The two arrays reach the message as their packed encoding, parsed by protobuf itself: a histogram
+    # fetched every step cost about 2 x 256 Python floats through `.tolist()` and the repeated fields'
+    # extend, half of its ~60 us on the host (the step it is fetched with: 0.66 ms).
+    # (summary.proto: bucket_limit = 6, bucket = 7, packed: one length-delimited field of doubles each).
+    histogram.MergeFromString(wire.bytes_field(6, limits[keep].astype("<f8").tobytes())
+                              + wire.bytes_field(7, counts[keep].astype("<f8").tobytes()))
 
 
 DEFAULT_BAD_COLOR = (255, 0, 0, 255)  # opaque red, as TF1: non-finite pixels
@@ -149,14 +161,14 @@ def merge_summaries(serialized: list) -> bytes:
     A tag found twice is a SummaryValueError, as in TF1.
     """
     summary_pb2 = protos().summary_pb2
-    merged = summary_pb2.Summary()
     tags: set = set()
-    for item in serialized:
-        part = summary_pb2.Summary()
-        part.ParseFromString(bytes(item))
-        for value in part.value:
+    parts = [bytes(item) for item in serialized]
+    for part in parts:
+        for value in summary_pb2.Summary.FromString(part).value:
             if value.tag in tags:
                 raise SummaryValueError(f"Duplicate tag {value.tag} found in summary inputs")
             tags.add(value.tag)
-            merged.value.append(value)
-    return merged.SerializeToString()
+    # A Summary is one repeated field, so serialized Summaries laid end to end are the Summary of all
+    # their values in order (protobuf's rule for repeated fields): no copy of each value into a new
+    # message and no serialization again (a third of the merge's time, parsing is the rest).
+    return b"".join(parts)

@@ -22,7 +22,7 @@ what is wrong, which `tensor_bundle` turns into a DataLossError naming the file.
 
 from __future__ import annotations
 
-from graphc.train import wire
+from graphc.core import wire
 from graphc.core.checksums import masked_crc32c
 
 MAGIC = 0xDB4775248B80FB57

@@ -31,7 +31,8 @@ import os
 import numpy as np
 
 from graphc import errors
-from graphc.train import sstable, tf_datatypes, wire
+from graphc.core import wire
+from graphc.train import sstable, tf_datatypes
 from graphc.train.checkpoint_io import allocate, atomic_write, read_exactly
 from graphc.core.checksums import crc32c, mask
 

@@ -136,6 +136,23 @@ def test_merge_concatenates_values_and_refuses_duplicate_tags():
         serialization.merge_summaries([a, a])
 
 
+@pytest.mark.parametrize("values", [[], [0.0], [-0.0, 1e-30, 7.5], np.random.default_rng(3).normal(0, 0.1, 5000)])
+def test_histogram_bytes_are_protobufs_own(values):
+    """The packed arrays handed to protobuf as their encoding give the bytes protobuf's own API gives,
+    and a merge laid end to end gives the bytes of the merged message."""
+    statistics = histograms.statistics(np.asarray(values, dtype=np.float32))
+    proto = serialization.histogram_proto(statistics)
+    by_api = summary_pb2.HistogramProto(min=proto.min, max=proto.max, num=proto.num, sum=proto.sum,
+                                        sum_squares=proto.sum_squares, bucket_limit=list(proto.bucket_limit),
+                                        bucket=list(proto.bucket))
+    assert proto.SerializeToString() == by_api.SerializeToString() and len(by_api.bucket) >= 1
+    summary = serialization.histogram_summary("h", statistics)
+    assert summary == summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="h", histo=by_api)]).SerializeToString()
+    parts = [serialization.scalar_summary("a", 1.0), summary, serialization.scalar_summary("b", 2.0)]
+    merged = summary_pb2.Summary(value=[value for part in parts for value in parse(part).value])
+    assert serialization.merge_summaries(parts) == merged.SerializeToString()
+
+
 def test_missing_tensorboard_names_the_extra(monkeypatch):
     serialization.protos.cache_clear()
     monkeypatch.setitem(sys.modules, "tensorboard.compat.proto", None)

@@ -13,7 +13,8 @@ import pytest
 
 import graphc as tf
 from graphc.core import checksums
-from graphc.train import sstable, tensor_bundle, wire
+from graphc.core import wire
+from graphc.train import sstable, tensor_bundle
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "tf_checkpoint"
 TF_INDEX = (DATA / "dnn.ckpt-30.index").read_bytes()

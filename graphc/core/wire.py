@@ -1,10 +1,11 @@
-"""Protocol-buffer wire format, the little of it TensorFlow's checkpoint index needs: varints and fields.
+"""Protocol-buffer wire format, the little of it graphc writes by hand: varints and fields.
 
 TensorFlow's bundle protos (BundleHeaderProto, BundleEntryProto) are not among
 TensorBoard's generated classes, and the default checkpoint format must work
-without the optional `tensorboard` package, so `tensor_bundle` encodes and
-decodes their few fields by hand with these helpers. Malformed input is a
-ValueError saying what is wrong; callers name the file.
+without the optional `tensorboard` package, so `train/tensor_bundle` encodes and
+decodes their few fields by hand with these helpers; `ops/summary_serialization`
+hands a histogram's two packed arrays to protobuf as their encoding. Malformed
+input is a ValueError saying what is wrong; callers name the file.
 """
 
 from __future__ import annotations
