@@ -23,10 +23,11 @@ def protos() -> types.SimpleNamespace:
                                               node_def_pb2, saver_pb2, step_stats_pb2, summary_pb2, tensor_shape_pb2,
                                               types_pb2, variable_pb2)
         from tensorboard.util import tensor_util
+        from google.protobuf.message import DecodeError  # tensorboard's own dependency
     except ImportError as e:
         raise ImportError(f"{TENSORBOARD_HINT} ({e})") from e
     return types.SimpleNamespace(attr_value_pb2=attr_value_pb2, config_pb2=config_pb2, event_pb2=event_pb2,
                                  graph_pb2=graph_pb2, meta_graph_pb2=meta_graph_pb2, node_def_pb2=node_def_pb2,
                                  saver_pb2=saver_pb2, step_stats_pb2=step_stats_pb2, summary_pb2=summary_pb2,
                                  tensor_shape_pb2=tensor_shape_pb2, types_pb2=types_pb2, variable_pb2=variable_pb2,
-                                 tensor_util=tensor_util)
+                                 tensor_util=tensor_util, DecodeError=DecodeError)

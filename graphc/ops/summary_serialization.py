@@ -158,13 +158,17 @@ def tensor_summary(tag: str, value, plugin_name: str = "") -> bytes:
 def merge_summaries(serialized: list) -> bytes:
     """One Summary with the values of all of `serialized`, in order (TF1's MergeSummary).
 
-    A tag found twice is a SummaryValueError, as in TF1.
+    A tag found twice, or an input that is no Summary, is a SummaryValueError, as in TF1.
     """
     summary_pb2 = protos().summary_pb2
     tags: set = set()
     parts = [bytes(item) for item in serialized]
     for part in parts:
-        for value in summary_pb2.Summary.FromString(part).value:
+        try:
+            values = summary_pb2.Summary.FromString(part).value
+        except protos().DecodeError:
+            raise SummaryValueError("Could not parse one of the summary inputs") from None
+        for value in values:
             if value.tag in tags:
                 raise SummaryValueError(f"Duplicate tag {value.tag} found in summary inputs")
             tags.add(value.tag)

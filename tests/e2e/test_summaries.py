@@ -172,6 +172,9 @@ def test_bad_values_are_tf1_errors_naming_the_op():
         duplicate = tf.summary.merge([histogram, histogram])
         with pytest.raises(tf.errors.InvalidArgumentError, match="Duplicate tag spread"):
             sess.run(duplicate, {data: [1.0]})
+        garbage = tf.summary.merge([histogram, tf.constant(b"garbage\xff")])  # TF 2.21: its class and words
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse one of the summary inputs"):
+            sess.run(garbage, {data: [1.0]})
     vector = tf.summary.scalar("vector", data)  # TF1 checks the shape when the op runs
     with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match=r"shape: \[\] != \[2\]"):
         sess.run(vector, {data: [1.0, 2.0]})

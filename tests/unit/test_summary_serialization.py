@@ -134,6 +134,8 @@ def test_merge_concatenates_values_and_refuses_duplicate_tags():
     assert [v.tag for v in parse(serialization.merge_summaries([a, b])).value] == ["a", "b"]
     with pytest.raises(SummaryValueError, match="Duplicate tag a"):
         serialization.merge_summaries([a, a])
+    with pytest.raises(SummaryValueError, match="^Could not parse one of the summary inputs$"):
+        serialization.merge_summaries([a, b"garbage\xff"])  # TF1's InvalidArgumentError, its words
 
 
 @pytest.mark.parametrize("values", [[], [0.0], [-0.0, 1e-30, 7.5], np.random.default_rng(3).normal(0, 0.1, 5000)])
