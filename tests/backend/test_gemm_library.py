@@ -90,3 +90,21 @@ def test_products_that_prefetch_the_next_b(library, m, n, k, transpose_b):
     # of rows whose K x N columns of B exceed L2, a row of the next KC block per tile (2000 columns:
     # more than a tile's k steps spread); fc1's input gradient, the next panel of a transposed B.
     check(library, np.float32, m, n, k, False, transpose_b)
+
+
+@pytest.mark.parametrize("m, n, k, transpose_b", [(100, 300, 784, False), (100, 300, 100, True), (20, 300, 3000, False),
+                                                  (20, 40, 300, False), (18, 620, 64, True)])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_column_shares_cut_inside_a_panel(library, m, n, k, transpose_b, threads):
+    # Split by columns, a task's share may start or end inside a panel (GemmEmitter._column_share):
+    # the MLP's layer-1 forward and dh1 (the fifth panel's rows 0-75 on one thread, 76-99 on the
+    # other), a long k summed in segments (each part's piece of T added to C), two tasks within
+    # one panel's rows (a full panel and an edge half as wide), and three threads.
+    rng = np.random.default_rng(m + n + k)
+    a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, k) if transpose_b else (k, n)).astype(np.float32)
+    one = product(library, np.float32, a, b, m, n, k, False, transpose_b, threads=1)
+    several = product(library, np.float32, a, b, m, n, k, False, transpose_b, threads=threads)
+    expected = a.astype(np.float64) @ (b.T if transpose_b else b).astype(np.float64)
+    np.testing.assert_allclose(one, expected, rtol=1e-5 * np.sqrt(k), atol=1e-5 * np.sqrt(k))
+    np.testing.assert_array_equal(one, several, err_msg=f"{m}x{n}x{k}: 1 and {threads} threads differ")

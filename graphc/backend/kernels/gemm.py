@@ -32,12 +32,14 @@ product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
 
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
-whole NR-column panels (or of row pairs); every element is summed over k in the same
+row pairs, or of NR-column panels weighted by their width, a range possibly
+starting or ending inside a panel's rows (`GemmEmitter._column_share`); every element is summed over k in the same
 order whatever the thread count or tile, so results are bit-identical with 1 or 2 threads.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -461,21 +463,105 @@ class GemmEmitter:
         kb = KernelBuilder(self.module, f"{self.name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
         b = kb.b
         context = kb.arg("context")
-        (m, n, k, a, bmat, c, epilogue, epilogue_context, status,
-         mc_block, kc_block, nc_block, count, split_columns) = (self._field(b, context, f) for f in range(14))
+        m, n, count, split_columns = (self._field(b, context, f) for f in (0, 1, 12, 13))
+        n_panels = self._ceil_div(b, n, i64(bm.nr))
         index = kb.arg("index")
-        # Rows are shared out in pairs, the height of the smallest row piece, not in MR-row
-        # panels: M = 50 on two threads is 25 + 25 rows, not 20 + 30 (MR = 10).
-        row_unit = row_pieces(bm.mr)[-1]
-        n_panels, m_units = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(row_unit))
-        panels = b.select(split_columns, n_panels, m_units)
-        panel_size = b.select(split_columns, i64(bm.nr), i64(row_unit))
-        start = b.mul(b.udiv(b.mul(panels, index), count), panel_size)
-        stop = b.mul(b.udiv(b.mul(panels, b.add(index, i64(1))), count), panel_size)
-        stop = self._min(b, stop, b.select(split_columns, n, m))
-        n0, n1 = b.select(split_columns, start, i64(0)), b.select(split_columns, stop, n)
-        m0, m1 = b.select(split_columns, i64(0), start), b.select(split_columns, m, stop)
+        # The loop nest emitted twice: a share by rows has no cut panels, and its loops stay those
+        # of an uncut block (see _tiles).
+        with b.if_else(split_columns) as (by_columns, by_rows):
+            with by_columns:
+                parts = self._column_share(b, index, count, m, n)
+                self._task_body(kb, pack_a, pack_b, micro_kernels, context, parts, n_panels, True)
+            with by_rows:
+                parts = self._row_share(b, index, count, m, n)
+                self._task_body(kb, pack_a, pack_b, micro_kernels, context, parts, n_panels, False)
+        return kb.finish()
 
+    def _row_share(self, b, index, count, m, n):
+        """Task `index` of `count`'s share of C split by rows, as the three parts of _column_share
+        (only the middle one not empty): rows in pairs, the height of the smallest row piece, not in
+        MR-row panels (M = 50 on two threads is 25 + 25 rows, not 20 + 30)."""
+        row_unit = i64(row_pieces(self.block.mr)[-1])
+        m_units = self._ceil_div(b, m, row_unit)
+        start = b.mul(b.udiv(b.mul(m_units, index), count), row_unit)
+        stop = self._min(b, b.mul(b.udiv(b.mul(m_units, b.add(index, i64(1))), count), row_unit), m)
+        empty = (i64(0),) * 4
+        return [empty, (start, stop, i64(0), n), empty]
+
+    def _column_share(self, b, index, count, m, n):
+        """Task `index` of `count`'s share of C split by columns: three rectangles (m0, m1, n0, n1),
+        each possibly empty (m0 = m1 or n0 >= n1): a head (a panel's last rows), whole panels, a tail
+        (a panel's first rows).
+
+        Each panel weighs the vectors of its width (an edge panel at most one vector wide runs the
+        half-width micro-kernel in about half a full panel's time) times its row pairs, and the
+        tasks take equal runs of that weight in panel-major order, so a share may start or end
+        inside a panel. The MLP's layer-1 forward, 300 columns (9 full panels and one of 12
+        columns): two threads had 5 panels against 4 and the edge (160 columns took 233 µs alone,
+        140 took 216, README); now 4 panels and 76 of the fifth's 100 rows, against its other 24
+        rows and the rest. Every element is still summed over k in one order: whatever the thread
+        count, the results are the same bits."""
+        bm = self.block
+        row_unit = i64(row_pieces(bm.mr)[-1])
+        m_units = self._ceil_div(b, m, row_unit)
+        # By columns: a full panel weighs 2 units per row pair, the edge panel 1 or 2.
+        full = b.udiv(n, i64(bm.nr))
+        edge = b.sub(n, b.mul(full, i64(bm.nr)))
+        edge_weight = b.select(b.icmp_signed("==", edge, i64(0)), i64(0),
+                               b.select(b.icmp_signed("<=", edge, i64(bm.width)), i64(1), i64(2)))
+        per_panel = b.mul(m_units, i64(2))
+        units = b.add(b.mul(full, per_panel), b.mul(edge_weight, m_units))
+
+        def position(task):
+            """(panel, row) where task `task`'s run of units starts: a row past the panel's last is
+            the next panel's row 0."""
+            unit = b.udiv(b.mul(units, task), count)
+            in_full = b.icmp_signed("<", unit, b.mul(full, per_panel))
+            panel = b.select(in_full, b.udiv(unit, per_panel), full)
+            pairs = b.select(in_full, b.udiv(b.urem(unit, per_panel), i64(2)),
+                             b.udiv(b.sub(unit, b.mul(full, per_panel)), self._max(b, edge_weight, i64(1))))
+            row = b.mul(pairs, row_unit)
+            past = b.icmp_signed(">=", row, m)
+            return b.select(past, b.add(panel, i64(1)), panel), b.select(past, i64(0), row)
+
+        first_panel, first_row = position(index)
+        end_panel, end_row = position(b.add(index, i64(1)))
+        one_panel = b.icmp_signed("==", first_panel, end_panel)
+        has_head = b.or_(b.icmp_signed(">", first_row, i64(0)), one_panel)
+
+        def columns(panel, panels):  # the columns of `panels` panels from `panel` on
+            return b.mul(panel, i64(bm.nr)), self._min(b, b.mul(b.add(panel, panels), i64(bm.nr)), n)
+
+        head = (first_row, b.select(one_panel, end_row, m), *columns(first_panel, i64(1)))
+        head = [b.select(has_head, value, i64(0)) for value in head]
+        middle_panel = b.add(first_panel, b.zext(has_head, I64))
+        middle = (i64(0), m, *columns(middle_panel, b.sub(end_panel, middle_panel)))
+        tail = (i64(0), b.select(one_panel, i64(0), end_row), *columns(end_panel, i64(1)))
+        return [head, middle, tail]
+
+    def _task_body(self, kb, pack_a, pack_b, micro_kernels, context, parts, n_panels, cut: bool) -> None:
+        """A task's share of C, `parts` (see _column_share): one loop nest over the rectangle that holds
+        them, C[m0:m1, n0:n1], whose first and last panels run only the tiles of their part's rows,
+        so that the block of A packed for the whole panels serves them too; the sums of a long k
+        and the epilogue run on each part's piece of a finished block."""
+        b = kb.b
+        fields = [self._field(b, context, f) for f in range(12)]
+        present = [b.and_(b.icmp_signed("<", p[0], p[1]), b.icmp_signed("<", p[2], p[3])) for p in parts]
+        m0, n0 = (functools.reduce(lambda x, y: self._min(b, x, y),
+                                   [b.select(there, p[f], i64(2**62)) for p, there in zip(parts, present)])
+                  for f in (0, 2))
+        m1, n1 = (functools.reduce(lambda x, y: self._max(b, x, y),
+                                   [b.select(there, p[f], i64(0)) for p, there in zip(parts, present)])
+                  for f in (1, 3))
+        with b.if_then(b.and_(b.icmp_signed("<", m0, m1), b.icmp_signed("<", n0, n1))):
+            self._task_loops(kb, pack_a, pack_b, micro_kernels, fields, parts, present, n_panels, m0, m1, n0, n1,
+                             cut)
+
+    def _task_loops(self, kb, pack_a, pack_b, micro_kernels, fields, parts, present, n_panels, m0, m1, n0, n1,
+                    cut: bool):
+        """The loop nest of _task_body over C[m0:m1, n0:n1]."""
+        bm, b = self.block, kb.b
+        m, n, k, a, bmat, c, epilogue, epilogue_context, status, mc_block, kc_block, nc_block = fields
         nc_max = self._min(b, nc_block, b.mul(n_panels, i64(bm.nr)))
         a_elements = b.mul(mc_block, kc_block)
         b_elements = b.mul(kc_block, nc_max)
@@ -565,27 +651,77 @@ class GemmEmitter:
                                         a_tile, i64(bm.mr), b_panel, ldb, c_tile, ldc, kc, first, rows, cols,
                                         tile_ahead, tile_step])
 
-                        with kb.loop(b.udiv(mc, i64(bm.mr)), "ir") as ir_index:
-                            tile(b.mul(ir_index, i64(bm.mr)), i64(0), i64(bm.mr), bm.mr, ir_index)
-                        # The last, partial panel: its row count rounded up to even, in pieces of
-                        # 8, 4 and 2 rows (MR = 10 or 14), not one MR-row tile mostly of padding
-                        # (with MR = 14, M = 100 is 7 x 14 + 2: that tile multiplied 11% zeros).
-                        rest = b.urem(mc, i64(bm.mr))
-                        last_panel = b.sub(mc, rest)
-                        even = b.and_(b.add(rest, i64(1)), i64(-2))
-                        for height in row_pieces(bm.mr):
-                            offset = b.and_(even, i64(-2 * height))  # the rows the larger pieces took
-                            with b.if_then(b.icmp_unsigned("!=", b.and_(even, i64(height)), i64(0))):
-                                tile(last_panel, offset, self._min(b, i64(height), b.sub(rest, offset)), height,
-                                     b.udiv(mc, i64(bm.mr)))
+                        if cut:
+                            self._panel_tiles(kb, tile, parts, present, ic, mc, b.add(jc, jr))
+                        else:  # every panel runs all the block's rows
+                            self._tiles(kb, tile, i64(0), mc)
                     with b.if_then(segment_done):
-                        self._add_sums(kb, c, n, sums, nc_max, m0, ic, jc, mc, nc)
+                        self._on_parts(b, parts, present, ic, mc, jc, nc, lambda row, rows, col, cols: self._add_sums(
+                            kb, c, n, self._gep(b, sums, b.sub(col, jc)), nc_max, m0, row, col, rows, cols))
                     # The block of C is final and still in L2: the epilogue sweeps it row by
                     # row, so that what it reads and writes elsewhere (an optimizer's weights)
                     # streams in order instead of in NR-wide column strips.
                     with b.if_then(b.and_(last, has_epilogue)):
-                        b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [epilogue_context, ic, jc, mc, nc])
-        return kb.finish()
+                        self._on_parts(b, parts, present, ic, mc, jc, nc, lambda row, rows, col, cols: b.call(
+                            IndirectCallee(epilogue, EPILOGUE_TYPE), [epilogue_context, row, col, rows, cols]))
+
+    def _on_parts(self, b, parts, present, ic, mc, jc, nc, action) -> None:
+        """action(row, rows, col, cols) on each part's piece of the block C[ic:ic+mc, jc:jc+nc]."""
+        for (r0, r1, c0, c1), there in zip(parts, present):
+            low, high = self._max(b, ic, r0), self._min(b, b.add(ic, mc), r1)
+            left, right = self._max(b, jc, c0), self._min(b, b.add(jc, nc), c1)
+            inside = b.and_(there, b.and_(b.icmp_signed("<", low, high), b.icmp_signed("<", left, right)))
+            with b.if_then(inside):
+                action(low, b.sub(high, low), left, b.sub(right, left))
+
+    def _panel_tiles(self, kb, tile, parts, present, ic, mc, col) -> None:
+        """The tiles of the panel at column `col` in the block of rows [ic, ic + mc) of a share cut
+        by columns: those of the rows of the part the panel belongs to."""
+        b = kb.b
+        low, high = i64(0), i64(0)
+        for (r0, r1, c0, c1), there in zip(parts, present):
+            inside = b.and_(there, b.and_(b.icmp_signed(">=", col, c0), b.icmp_signed("<", col, c1)))
+            low, high = b.select(inside, r0, low), b.select(inside, r1, high)
+        # The part's rows within the block.
+        low = self._min(b, self._max(b, b.sub(low, ic), i64(0)), mc)
+        high = self._min(b, self._max(b, b.sub(high, ic), i64(0)), mc)
+        with b.if_then(b.icmp_signed("<", low, high)):
+            self._tiles(kb, tile, low, high)
+
+    def _tiles(self, kb, tile, low, high) -> None:
+        """The tiles of rows [low, high) of a block (low even, or 0 as a constant): whole MR-row
+        panels of A, and the rows of a panel cut by `low`, by `high` or by M in pieces of 8, 4 and
+        2 rows (MR = 10 or 14), not one MR-row tile mostly of padding (with MR = 14, M = 100 is
+        7 x 14 + 2: that tile multiplied 11% zeros). With low = 0 the loops are those the block of
+        a share by rows had before shares were cut: with the extra tests of a cut share's top
+        panel, dW1 (784x300x100, Aᵀ, by rows) took 250-290 µs on two threads instead of 218."""
+        bm, b = self.block, kb.b
+        mr = i64(bm.mr)
+
+        def pieces(panel, offset, count):
+            """Rows offset ... offset + count - 1 of MR-row panel `panel`, the count rounded up to even."""
+            even = b.and_(b.add(count, i64(1)), i64(-2))
+            for height in row_pieces(bm.mr):
+                taken = b.and_(even, i64(-2 * height))  # the rows the larger pieces took
+                with b.if_then(b.icmp_unsigned("!=", b.and_(even, i64(height)), i64(0))):
+                    tile(b.mul(panel, mr), b.add(offset, taken), self._min(b, i64(height), b.sub(count, taken)),
+                         height, panel)
+
+        end_whole = b.udiv(high, mr)
+        if isinstance(low, ir.Constant) and low.constant == 0:
+            first_whole = low
+        else:
+            first_whole = self._ceil_div(b, low, mr)
+            with b.if_then(b.icmp_unsigned("!=", b.urem(low, mr), i64(0))):  # a panel cut at its top
+                panel = b.udiv(low, mr)
+                pieces(panel, b.urem(low, mr), b.sub(self._min(b, high, b.mul(b.add(panel, i64(1)), mr)), low))
+            # Its bottom too: nothing left for the pieces below.
+            end_whole = self._max(b, end_whole, first_whole)
+            high = b.select(b.icmp_signed("<", b.udiv(high, mr), first_whole), b.mul(end_whole, mr), high)
+        with kb.loop(b.sub(end_whole, first_whole), "ir") as ir_index:
+            panel = b.add(first_whole, ir_index)
+            tile(b.mul(panel, mr), i64(0), mr, bm.mr, panel)
+        pieces(end_whole, i64(0), b.urem(high, mr))  # a panel cut at its bottom (by the part or by M)
 
     def _direct_b(self, b, m0, m1, n):
         """Whether the task's micro-kernels read B's full panels where they lie (NR contiguous elements
