@@ -238,7 +238,8 @@ class _Fusion:
         for user in self.users.get(operand.id, []):
             kernel, reduction = self.kernel_of[user], self.instructions[user]
             if (user >= j or kernel is None or kernel.kind != "reduce" or kernel.members[0] != user
-                    or kernel.column_sum_kind or not self._sums_columns(reduction, operand) or not self._has_room(kernel)):
+                    or kernel.column_sum_kind or not self._sums_columns(reduction, operand)
+                    or not self._has_room(kernel)):
                 continue
             producers = [p for p in (self._producer(v) for v in inst.values) if p is not None]
             if any(self.kernel_of[p].start >= kernel.start for p in producers):
