@@ -17,9 +17,10 @@ CASES = [([6, 28, 28, 1], [3, 3, 1, 32], 1, "SAME"), ([2, 9, 9, 1], [5, 5, 1, 20
          ([2, 15, 15, 2], [3, 3, 2, 7], 2, "VALID"), ([1, 5, 6, 1], [3, 3, 1, 3], 1, "SAME")]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[1][0]}x{c[1][0]}x{c[1][2]}x{c[1][3]}" for c in CASES])
-def test_filter_and_bias_gradients_match_the_reference(case):
-    loss, w, b, feeds = conv_bias_relu(*case)
+@pytest.mark.parametrize("case, dtype", [(c, np.float32) for c in CASES] + [(CASES[1], np.float64)],
+                         ids=[f"{c[1][0]}x{c[1][0]}x{c[1][2]}x{c[1][3]}" for c in CASES] + ["5x5x1x20-float64"])
+def test_filter_and_bias_gradients_match_the_reference(case, dtype):
+    loss, w, b, feeds = conv_bias_relu(*case, dtype=dtype)
     gradients = tf.gradients(loss, [w, b])
     program = fused(gradients, feeds)
     assert program.kernels[kernel_of(program, "reduce_sum")] == "conv_filter_gradient_sum"

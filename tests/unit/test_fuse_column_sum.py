@@ -11,14 +11,14 @@ from graphc.passes.pipeline import run_pipeline
 from tests.helpers import feed_types
 
 
-def conv_bias_relu(x_shape, w_shape, stride=1, padding="SAME"):
+def conv_bias_relu(x_shape, w_shape, stride=1, padding="SAME", dtype=np.float32):
     """(loss, w, b, feeds) of sum(relu(conv2d(x, w) + b) * c): a first layer as a CNN builds it."""
     rng = np.random.RandomState(0)
-    x = tf.placeholder(tf.float32, x_shape)
-    w, b = tf.Variable(rng.randn(*w_shape).astype(np.float32)), tf.Variable(np.zeros(w_shape[-1], np.float32))
+    x = tf.placeholder(tf.as_dtype(dtype), x_shape)
+    w, b = tf.Variable(rng.randn(*w_shape).astype(dtype)), tf.Variable(np.zeros(w_shape[-1], dtype))
     y = tf.nn.relu(tf.nn.conv2d(x, w, [1, stride, stride, 1], padding) + b)
-    loss = tf.reduce_sum(y * tf.constant(rng.randn(*y.shape.as_list()).astype(np.float32)))
-    return loss, w, b, {x: rng.randn(*x_shape).astype(np.float32)}
+    loss = tf.reduce_sum(y * tf.constant(rng.randn(*y.shape.as_list()).astype(dtype)))
+    return loss, w, b, {x: rng.randn(*x_shape).astype(dtype)}
 
 
 def fused(fetches, feeds):
