@@ -11,9 +11,10 @@ Which table serves an instruction follows from its op's facts in the registry
   [ptr workspace,] ptr status)`, with a workspace when the op has one (see
   plan_memory).
 - FUSED_KERNELS: the kernels fusion forms, by kind (loop, reduce, gemm, conv,
-  conv_input_gradient, pool_grad, softmax): `emit(module, name, members,
-  buffers)` returns `i32 (ptr buffers, ptr status)`. ANCHOR ops name their kind
-  in the registry.
+  conv_input_gradient, pool_grad, softmax, conv_max_pool, conv_filter_gradient_sum):
+  `emit(module, name, members, buffers)` returns `i32 (ptr buffers, ptr status)`.
+  ANCHOR ops name their kind in the registry, as do ops that end a kernel
+  (`final_stage`) or join a reduce kernel (`column_sum`).
 
 The state instructions (feed, constant, read, write) are buffers and copies,
 placed by codegen. Each kernel module registers what it writes; kernels/all.py

@@ -168,6 +168,12 @@ class OpDef:
     # the kernel reads any of its values (a max-pool after a convolution's bias and ReLU, in evaluation:
     # the convolution's whole output is then never written).
     final_stage: Optional[tuple] = None
+    # OPAQUE ops whose kernel can sum one of its operands over all its axes but the last while it
+    # streams that operand (a direct filter gradient reading dy: the bias gradient, on the way):
+    # (the kernel's kind then, `operand(instruction)` giving that operand's index, or None where this
+    # instruction's kernel cannot). Fusion adds the op to the reduce kernel of such a sum that starts
+    # earlier, so the operand is read once, not twice (passes/fuse.py).
+    column_sum: Optional[tuple] = None
     reduction: Optional[Reduction] = None     # REDUCE ops: how they combine
     effects: Effects = PURE
     role: Role = Role.COMPUTE

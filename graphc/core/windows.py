@@ -239,11 +239,12 @@ class Convolution:
         """An im2col chunk per task (one row per output pixel, one column per (kh, kw, input
         channel)), and for a filter gradient a product, a segment's sum and a partial sum per
         task; none for a pointwise window (the input is the im2col matrix). A direct convolution
-        has no im2col chunks: its forward needs nothing, its filter gradient the partial sums."""
+        has no im2col chunks: its forward needs nothing, its filter gradient the partial sums, each
+        with a row more for dy's column sums when it computes the bias gradient too (passes/fuse.py)."""
         if self.window.pointwise or (self.direct and self.product == "forward"):
             return 0
         if self.direct:
-            return max(1, (self.tasks - 1) * self.depth * self.out_channels) * self.element_bytes
+            return max(1, (self.tasks - 1) * (self.depth + 1) * self.out_channels) * self.element_bytes
         if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w^T
             filters = {"filter_gradient": self.tasks, "input_gradient": 1}.get(self.product, 0)
             return max(1, filters * self.depth * self.out_channels) * self.element_bytes if filters else 0

@@ -231,7 +231,9 @@ def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_forma
 conv2d_backprop_filter_p = registry.register(OpDef(
     name="conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", infer=_backprop_filter_infer,
     fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), tf_input_order=(0, 2, 1), reference=_backprop_filter_reference,
-    workspace=lambda inst: Convolution.filter_gradient(inst).workspace_bytes))
+    workspace=lambda inst: Convolution.filter_gradient(inst).workspace_bytes,
+    # a direct filter gradient (conv1's 3x3x1) sums dy's columns too, the bias gradient: dy read once
+    column_sum=("conv_filter_gradient_sum", lambda inst: 1 if Convolution.filter_gradient(inst).direct else None)))
 
 
 @registry.set_gradient(conv2d_backprop_filter_p)

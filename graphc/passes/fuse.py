@@ -20,6 +20,11 @@ its `anchor` kind, from the op registry):
   training the gradients read the ReLU's output): each image of the convolution's result is
   computed into a block of the workspace, gets its epilogue there and is pooled, so the
   convolution's whole result is never written (OpDef.block_workspace, plan_memory);
+- conv_filter_gradient_sum (an op's OpDef.column_sum kind): a reduce kernel whose sum, over all
+  axes but the last, of a value an op reads as its column-sum operand is computed by that op's
+  kernel on the way (the bias gradient, by the direct filter gradient reading the same dy), then the
+  reduce kernel's epilogue (which grows as a reduce kernel's does); the op moves earlier, to the
+  reduce kernel's start;
 - softmax: sparse softmax cross-entropy and/or its gradient (one row pass for
   both), plus an epilogue over the gradient's shape;
 - reduce: a reduction with the elementwise ops that produce its input, and an
@@ -58,7 +63,8 @@ import bisect
 from dataclasses import dataclass, field
 
 from graphc.core import registry
-from graphc.core.registry import FusionClass
+from graphc.core.registry import FusionClass, Reduction
+from graphc.core.rules import normalize_axes
 from graphc.ir.facts import fusion_of, is_elementwise, may_fail, written_variables
 from graphc.ir.program import Program, Value
 
@@ -69,6 +75,8 @@ MATRIX_VIEW_KINDS = ("conv", "conv_input_gradient", "pool_grad")
 # Kinds an anchor op starts, each kernel growing an epilogue of elementwise ops over its result's shape.
 EPILOGUE_KINDS = ("gemm",) + MATRIX_VIEW_KINDS
 FUSIBLE_KINDS = ("loop", "reduce", "softmax") + EPILOGUE_KINDS
+# The reduction a column-sum operand's kernel computes on the way (OpDef.column_sum): a plain sum.
+COLUMN_SUM = Reduction("add", "zero")
 # The most instructions one kernel takes in. LLVM's time on a kernel grows faster than its
 # size (a fused chain of 1,000 elementwise ops took 9 s, of 250 ops 1.3 s); past this, a
 # kernel's values go through memory into the next kernel.
@@ -104,6 +112,9 @@ class _Kernel:
     shape: tuple                    # the shape elementwise members (the epilogue) must produce
     members: list = field(default_factory=list)
     anchor_vars: set = field(default_factory=set)  # variables read by the GEMM/reduction/softmax part
+    # A reduce kernel an op computing its sum on the way joined: that op's OpDef.column_sum kind, the
+    # kernel's kind once fused (while fusing it grows an epilogue as a reduce kernel does).
+    column_sum_kind: str = ""
 
 
 class _Fusion:
@@ -212,6 +223,41 @@ class _Fusion:
                 return None
         return kernel if self._reads_keep_meaning(j, kernel) else None
 
+    def _reduce_kernel_summed_by(self, j: int):
+        """The reduce kernel instruction j may join by computing its sum on the way (OpDef.column_sum),
+        or None: a kernel started earlier by a sum, over all axes but the last and in the operand's
+        dtype, of the value j reads as its column-sum operand, with no main pass before that sum; j's
+        other operands free or computed by kernels starting before it, its reads keeping their meaning,
+        and no variable j reads written by the kernel."""
+        inst = self.instructions[j]
+        column_sum = registry.get(inst.op).column_sum
+        index = column_sum[1](inst) if column_sum is not None else None
+        if index is None:
+            return None
+        operand = inst.values[index]
+        for user in self.users.get(operand.id, []):
+            kernel, reduction = self.kernel_of[user], self.instructions[user]
+            if (user >= j or kernel is None or kernel.kind != "reduce" or kernel.members[0] != user
+                    or kernel.column_sum_kind or not self._sums_columns(reduction, operand)
+                    or not self._has_room(kernel)):
+                continue
+            producers = [p for p in (self._producer(v) for v in inst.values) if p is not None]
+            if any(self.kernel_of[p].start >= kernel.start for p in producers):
+                continue
+            written = set().union(*(written_variables(self.instructions[m]) for m in kernel.members))
+            if self._read_vars(j) & written or not self._reads_keep_meaning(j, kernel):
+                continue
+            return kernel
+        return None
+
+    @staticmethod
+    def _sums_columns(reduction, operand: Value) -> bool:
+        """Whether `reduction` is a plain sum of `operand` over all its axes but the last, in its dtype."""
+        rank = len(operand.type.shape)
+        return (reduction.values[0].id == operand.id and registry.get(reduction.op).reduction == COLUMN_SUM
+                and rank >= 1 and reduction.result.type.dtype == operand.type.dtype
+                and sorted(normalize_axes(reduction.attrs["axes"], rank)) == list(range(rank - 1)))
+
     def _reads_no_main_pass_value(self, j: int, kernel: _Kernel) -> bool:
         """Veto for reduce kernels: their epilogue is a second pass, over the result, so it cannot read a
         value of the main pass (the members before the reduction), which lives in registers. Shapes allow
@@ -307,6 +353,10 @@ class _Fusion:
                     self._add(j, kernel)
                 else:
                     self._new_kernel(j, "copy", ())
+            elif (summed := self._reduce_kernel_summed_by(j)) is not None:
+                self._add(j, summed)
+                summed.column_sum_kind = registry.get(inst.op).column_sum[0]
+                summed.anchor_vars |= self._read_vars(j)
             elif (ended := self._kernel_ended_by(j)) is not None:
                 self._add(j, ended)
                 ended.kind = registry.get(inst.op).final_stage[1]  # its last member: nothing joins it after
@@ -328,7 +378,7 @@ class _Fusion:
             while pending < len(reads) and self._placement(reads[pending]) <= kernel.start:
                 order.append(reads[pending])
                 pending += 1
-            kinds[number] = kernel.kind
+            kinds[number] = kernel.column_sum_kind or kernel.kind
             for member in sorted(kernel.members):
                 order.append(member)
                 numbered.append((member, number))

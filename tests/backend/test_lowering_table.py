@@ -22,6 +22,8 @@ def test_op_has_its_code(op):
         assert op.name in KERNELS, f"{op.name} has no kernel"
     if op.final_stage is not None:  # the kernels it ends have an emitter
         assert op.final_stage[1] in FUSED_KERNELS, f"{op.name} ends {op.final_stage[1]} kernels, which have no emitter"
+    if op.column_sum is not None:  # the reduce kernels it joins have an emitter
+        assert op.column_sum[0] in FUSED_KERNELS, f"{op.name} makes {op.column_sum[0]} kernels, which have no emitter"
     if op.fuses_for is not None:  # for the other dtypes it is a kernel of its own
         assert op.name in KERNELS, f"{op.name} fuses for {op.fuses_for} only, and has no kernel for the rest"
 

@@ -48,3 +48,6 @@ def test_op_facts_agree(op):
         anchor_kind, _ = op.final_stage
         assert op.fusion is FusionClass.OPAQUE, f"{op.name}: a final stage is a kernel of its own otherwise"
         assert any(o.anchor == anchor_kind and o.block_workspace is not None for o in registry.all_ops()), op.name
+    if op.column_sum is not None:  # it joins a reduce kernel, which then has a kind of its own
+        assert op.fusion is FusionClass.OPAQUE, f"{op.name}: a column sum on the way needs a kernel of its own"
+        assert op.column_sum[0] not in ("reduce", "loop", "opaque"), f"{op.name}: its kernel's kind"

@@ -46,10 +46,11 @@ from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels, conv_direct, conv_tiled
-from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, materialized
+from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
 from graphc.backend.kernels.pool import Pool, emit_output_row
+from graphc.core import registry
 from graphc.core.windows import MAX_CONV_TASKS, Convolution
 from graphc.runtime import abi
 
@@ -354,7 +355,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
         return kb.function
     filter_elements = g.depth * g.out_channels
     if g.convolution.direct:
-        return _direct_filter_gradient(kb, name, g)
+        _direct_filter_gradient(kb, name, g, [kb.arg(a) for a in ("x", "dy", "out", "workspace")])
+        return kb.finish()
     if g.convolution.tiled:
         return _tiled_filter_gradient(kb, name, g)
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
@@ -409,27 +411,57 @@ def lower_conv2d_backprop_filter(module, name, inst):
     return _finish_with_status(kb)
 
 
-def _direct_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+def _direct_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> None:
     """dw computed directly (kernels/conv_direct.py): each of a fixed set of partitions of the rows
-    sums into its partial filter (the first partition's is dw), added to dw in order at the end."""
+    sums into its partial filter (the first partition's is dw), added to dw in order at the end.
+    values: x, dy, dw, the workspace. With `column_sums`, the sum of dy's rows (a bias gradient) too,
+    in the same partitions: the first partition's partial is column_sums, the others' follow the
+    partial filters in the workspace, added in order at the end as well."""
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
+    sums_at = (partitions - 1) * filter_elements
 
-    def partition_range(task, values, outer):
+    def partition_range(task, task_values, outer):
         b = task.b
-        x, dy, dw, workspace = values
+        x, dy, dw, workspace = task_values[:4]
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
-            partial = b.select(b.icmp_signed("==", partition, i64(0)), dw, _element_offset(
-                b, workspace, b.mul(b.sub(partition, i64(1)), i64(filter_elements)), g.dtype))
+            first = b.icmp_signed("==", partition, i64(0))
+            later = b.sub(partition, i64(1))
+            partial = b.select(first, dw, _element_offset(b, workspace, b.mul(later, i64(filter_elements)), g.dtype))
+            partial_sums = None if column_sums is None else b.select(first, task_values[4], _element_offset(
+                b, workspace, b.add(i64(sums_at), b.mul(later, i64(g.out_channels))), g.dtype))
             begin = b.udiv(b.mul(partition, i64(g.rows)), i64(partitions))
             end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.rows)), i64(partitions))
-            conv_direct.emit_filter_gradient_partition(task, g, x, dy, partial, begin, end)
+            conv_direct.emit_filter_gradient_partition(task, g, x, dy, partial, begin, end, partial_sums)
 
-    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "out", "workspace")],
+    emit_parallel_for(kb, f"{name}_partitions", partitions, values + ([column_sums] if column_sums is not None else []),
                       partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
+    dw, workspace = values[2:]
     for partition in range(1, partitions):
-        _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
-            kb.b, kb.arg("workspace"), i64((partition - 1) * filter_elements), g.dtype), filter_elements)
+        _emit_add(kb, g.dtype, dw, _element_offset(
+            kb.b, workspace, i64((partition - 1) * filter_elements), g.dtype), filter_elements)
+        if column_sums is not None:
+            _emit_add(kb, g.dtype, column_sums, _element_offset(
+                kb.b, workspace, i64(sums_at + (partition - 1) * g.out_channels), g.dtype), g.out_channels)
+
+
+@lowering.fused_kernel("conv_filter_gradient_sum")
+def emit_filter_gradient_sum_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A reduce kernel a direct filter gradient joined (passes/fuse.py, OpDef.column_sum): dw and the
+    reduction, the sum of dy over all its axes but the last (a bias gradient), in one pass over dy;
+    then the reduce kernel's epilogue (an optimizer's update of the bias) over the sum."""
+    gradient = next(m for m in members if registry.get(m.op).column_sum is not None)
+    reduction = members[0]  # the kernel's start: fusion moved the gradient into its kernel
+    epilogue = ElementwiseBody([m for m in members[1:] if m is not gradient])
+    g = _Geometry(Convolution.filter_gradient(gradient), gradient)
+    kb = KernelBuilder(module, name, ["buffers", "status"])
+    buffers_arg = kb.arg("buffers")
+    x, dy, dw, sums = (buffers.value(kb, buffers_arg, v)
+                       for v in (gradient.values[0], gradient.values[1], gradient.result, reduction.result))
+    _direct_filter_gradient(kb, name, g, [x, dy, dw, buffers.workspace(kb, buffers_arg, gradient.result)], sums)
+    if epilogue.instructions or epilogue.writes:
+        ElementwiseRegion(epilogue, reduction.result.type.shape, materialized(buffers, epilogue.instructions)).emit(
+            kb, buffers_arg, buffers)
     return kb.finish()
 
 

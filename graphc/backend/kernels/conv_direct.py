@@ -142,19 +142,23 @@ def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
         _with_taps(kb, g, x, row, body, split_interior=held)
 
 
-def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
-    """partial [K, O] = the sum over rows [begin, end) of tap[r, :]^T dy[r, :], in segments."""
+def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end, partial_sums=None) -> None:
+    """partial [K, O] = the sum over rows [begin, end) of tap[r, :]^T dy[r, :], in segments; with
+    `partial_sums` [O], also the sum of those rows of dy (the bias gradient's part), as a tap of ones
+    would give it, in the same segments: one accumulator more per vector of channels, dy read once."""
     groups, b = VectorGroups(g.dtype, g.out_channels), kb.b
-    depth, out = g.depth, g.out_channels
-    for c0, mask in groups.groups:  # zero the partial
-        for t in range(depth):
-            groups.store(kb, partial, i64(t * out + c0), ir.Constant(groups.vector, None), mask)
+    out = g.out_channels
+    rows_out = [(partial, t * out) for t in range(g.depth)] + ([(partial_sums, 0)] if partial_sums is not None else [])
+    for c0, mask in groups.groups:  # zero the partials
+        for target, offset in rows_out:
+            groups.store(kb, target, i64(offset + c0), ir.Constant(groups.vector, None), mask)
     rows = g.convolution.rows
     segment = math.isqrt(max(1, -(-rows // g.convolution.tasks)) - 1) + 1
-    per_pass = max(1, _ACCUMULATORS // depth)
+    per_pass = max(1, _ACCUMULATORS // len(rows_out))
     for block_start in range(0, len(groups.groups), per_pass):
         block = groups.groups[block_start:block_start + per_pass]
-        sums = [[kb.variable(groups.vector) for _ in block] for _ in range(depth)]
+        sums = [[kb.variable(groups.vector) for _ in block] for _ in rows_out]
+        column_sums = sums[g.depth] if partial_sums is not None else []
         with kb.loop(b.udiv(b.add(b.sub(end, begin), i64(segment - 1)), i64(segment)), "segment") as s:
             first = b.add(begin, b.mul(s, i64(segment)))
             last = b.add(first, i64(segment))
@@ -171,11 +175,13 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end) -> None:
                     for t, tap in enumerate(taps):
                         for slot, gradient in zip(sums[t], gradients):
                             kb.set(slot, groups.fma(kb, tap, gradient, kb.get(slot, groups.vector)))
+                    for slot, gradient in zip(column_sums, gradients):
+                        kb.set(slot, b.fadd(kb.get(slot, groups.vector), gradient))
 
                 _with_taps(kb, g, x, row, body, split_interior=True)
-            for t in range(depth):
-                for slot, (c0, mask) in zip(sums[t], block):
-                    index = i64(t * out + c0)
-                    groups.store(kb, partial, index, b.fadd(groups.load(kb, partial, index, mask),
-                                                            kb.get(slot, groups.vector)), mask)
+            for (target, offset), row_sums in zip(rows_out, sums):
+                for slot, (c0, mask) in zip(row_sums, block):
+                    index = i64(offset + c0)
+                    groups.store(kb, target, index, b.fadd(groups.load(kb, target, index, mask),
+                                                           kb.get(slot, groups.vector)), mask)
 
