@@ -449,13 +449,13 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
-            _emit_zeros(task, g.dtype, partial, filter_elements)
             begin = b.udiv(b.mul(partition, i64(g.batch)), i64(partitions))
             end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
             with task.loop(b.sub(end, begin), "image") as j:
                 image = b.add(begin, j)
                 tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
-                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial)
+                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial,
+                                 b.icmp_unsigned("==", j, i64(0)))
 
     emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
                       partition_range, parallel=parallel, each_index=True)
