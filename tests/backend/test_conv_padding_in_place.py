@@ -25,6 +25,7 @@ PADDINGS = [
     ((2, 9, 9, 16), 3, 17, 1, "SAME", 2),     # dilated: two on each side
     ((2, 8, 9, 16), 3, 16, 2, "SAME", 1),     # even rows, odd columns: zeros below, on both sides
     ((1, 3, 4, 16), 5, 16, 1, "SAME", 1),     # a window wider than the image: taps wholly in the padding
+    ((2, 7, 7, 20), 3, 24, 1, "SAME", 1),     # K = 180: the filter gradient's sum of partials ends in a masked vector
 ]
 
 

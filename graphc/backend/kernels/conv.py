@@ -46,6 +46,7 @@ from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
 from graphc.backend.kernels import channels, conv_direct, conv_tiled
+from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
 from graphc.backend.kernels.parallel import emit_parallel_for
@@ -472,6 +473,7 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
+    parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
 
     def partition_range(task, values, outer):
         b = task.b
@@ -479,37 +481,58 @@ def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
-            _emit_zeros(task, g.dtype, partial, filter_elements)
             begin = b.udiv(b.mul(partition, i64(g.batch)), i64(partitions))
             end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
             with task.loop(b.sub(end, begin), "image") as j:
                 image = b.add(begin, j)
                 tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
-                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial)
+                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial,
+                                 b.icmp_unsigned("==", j, i64(0)))
 
     emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
-                      partition_range, parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS,
-                      each_index=True)
+                      partition_range, parallel=parallel, each_index=True)
+    _emit_transposed_sum(kb, name, g, partitions, parallel)
+    return kb.finish()
 
-    def sum_rows(task, task_values, outer):
-        # Rows [outer) of dw^T: the partials added into partition 0's in partition order, a vector of
-        # K at a time, then stored transposed as columns of dw [K, O], on every thread. (The caller
-        # alone adding them an element at a time, down dw^T's columns, had cost conv2's filter
-        # gradient 1.4% of its CPU time on one thread, and idled the other thread.)
+
+def _emit_transposed_sum(kb, name, g: _Geometry, partitions: int, parallel: bool) -> None:
+    """dw [K, O] = the sum of the partials dw^T [O, K] in the workspace, in partition order, on the
+    pool: a task takes a vector's width of K (the last one masked) for every output channel and
+    stores the sums into those rows of dw, whole. (Tasks of rows of dw^T had each stored part of
+    every cache line of dw, lines the other thread was storing into too.)"""
+    groups = VectorGroups(g.dtype, g.depth)
+    filter_elements = g.depth * g.out_channels
+
+    def block_range(task, task_values, outer):
         tb = task.b
         dw, workspace = task_values
-        with task.loop(tb.sub(outer[1], outer[0]), "row") as i:
-            o = tb.add(outer[0], i)
-            row = _element_offset(tb, workspace, tb.mul(o, i64(g.depth)), g.dtype)
-            for partition in range(1, partitions):
-                _emit_add(task, g.dtype, row, _element_offset(tb, row, i64(partition * filter_elements), g.dtype),
-                          g.depth)
-            with task.loop(g.depth, "k") as k:
-                task.store(dw, g.dtype, tb.add(tb.mul(k, i64(g.out_channels)), o), task.load(row, g.dtype, k))
 
-    emit_parallel_for(kb, f"{name}_sums", g.out_channels, [kb.arg("out"), kb.arg("workspace")], sum_rows,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
-    return kb.finish()
+        def block(first, mask, lanes):
+            with task.loop(g.out_channels, "o") as o:
+                row = tb.add(tb.mul(o, i64(g.depth)), first)
+                total = groups.load(task, workspace, row, mask)
+                for partition in range(1, partitions):
+                    total = tb.fadd(total, groups.load(task, workspace, tb.add(row, i64(partition * filter_elements)),
+                                                       mask))
+                for lane in range(lanes):
+                    task.store(dw, g.dtype, tb.add(tb.mul(tb.add(first, i64(lane)), i64(g.out_channels)), o),
+                               tb.extract_element(total, i64(lane)))
+
+        full = len(groups.groups) - (groups.groups[-1][1] is not None)
+        with task.loop(tb.sub(outer[1], outer[0]), "block") as i:
+            index = tb.add(outer[0], i)
+            if full == len(groups.groups):
+                block(tb.mul(index, i64(groups.width)), None, groups.width)
+            else:
+                last = tb.icmp_unsigned("==", index, i64(full))
+                with tb.if_else(last) as (rest, whole):
+                    with rest:
+                        block(i64(full * groups.width), groups.groups[-1][1], g.depth - full * groups.width)
+                    with whole:
+                        block(tb.mul(index, i64(groups.width)), None, groups.width)
+
+    emit_parallel_for(kb, f"{name}_sums", len(groups.groups), [kb.arg("out"), kb.arg("workspace")], block_range,
+                      parallel=parallel)
 
 
 def _emit_zeros(kb, dtype, target, count: int) -> None:

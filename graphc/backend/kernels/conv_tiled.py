@@ -263,11 +263,15 @@ class FilterGradientTiles(_Tiles):
     over output rows [first_row, first_row + rows) of one image x to the partial: the tap reads input
     row oh * stride + tap_row and column ow * stride + tap_column, from channel `channel` on; dy_at
     points at the image's first row, first channel of the tile, partial_at at the tile's first
-    element of the partial dw^T. A tile is made for the output columns [inside_first, inside_end)
-    whose tap is inside the image (Window.inside_columns): the others read zeros."""
+    element of the partial dw^T; with `accumulate` 0 the tile stores its sums there instead (a
+    partition's first: no zeroing of the partials first, whose lines the other thread read last, in
+    the sum of the run before, and each store had to take back: 6% of conv2's filter gradient on two
+    threads). A tile is made for the output columns [inside_first, inside_end)
+    whose tap is inside the image (Window.inside_columns): the others read zeros. (Its sums start at
+    +0.0, so they are never -0.0: a stored sum has the bits 0.0 + the sum had.)"""
 
     arguments = ("x", "dy", "partial")
-    integers = ("first_row", "rows", "tap_row", "tap_column", "channel")
+    integers = ("first_row", "rows", "tap_row", "tap_column", "channel", "accumulate")
 
     def __init__(self, module, name: str, g):
         super().__init__(module, name, g)
@@ -301,12 +305,19 @@ class FilterGradientTiles(_Tiles):
             pixels(0, inside_first, self.padding.zeros_at(kb, column(0)))
             pixels(inside_first, inside_end, self.padding.row(kb, x, row, column(inside_first)))
             pixels(inside_end, win.out_w, self.padding.zeros_at(kb, column(inside_end)))
-        for i in range(outputs):
-            self._add_to(kb, panel, sums[i], partial, i64(i * g.depth))
+        with b.if_else(b.icmp_unsigned("!=", kb.arg("accumulate"), i64(0))) as (add, store):
+            with add:
+                for i in range(outputs):
+                    self._add_to(kb, panel, sums[i], partial, i64(i * g.depth))
+            with store:
+                for i in range(outputs):
+                    for slot, (start, mask) in zip(sums[i], panel.groups):
+                        panel.store(kb, partial, i64(i * g.depth + start), kb.get(slot, panel.vector), mask)
         return kb.finish()
 
-    def emit_image(self, kb, image, dy, partial) -> None:
-        """partial (dw^T) += one image's products: `image` its pixels, dy its rows."""
+    def emit_image(self, kb, image, dy, partial, first_image) -> None:
+        """partial (dw^T) += one image's products: `image` its pixels, dy its rows. With `first_image`
+        (an i1 value) true, the image's first segment stores its sums into the partial instead."""
         g, win, b = self.g, self.g.window, kb.b
         segment = max(1, min(win.out_h, -(-SEGMENT_PIXELS // max(1, win.out_w))))
 
@@ -316,6 +327,7 @@ class FilterGradientTiles(_Tiles):
             window_end = b.add(b.mul(b.add(first_row, i64(count)), i64(win.stride_h)),
                                i64((win.k_h - 1) * win.dilation_h - win.pad_top - win.stride_h + 1))
             _prefetch_rows(kb, g, image, window_end, count * win.stride_h)
+            accumulate = b.zext(b.or_(b.not_(first_image), b.icmp_unsigned("!=", first_row, i64(0))), I64)
             with kb.loop(win.k_h, "kh") as kh:
                 tap_row = b.sub(b.mul(kh, i64(win.dilation_h)), i64(win.pad_top))
                 for kw in range(win.k_w):
@@ -327,7 +339,8 @@ class FilterGradientTiles(_Tiles):
                             b.call(self.function(outputs, columns, inside.start, inside.stop), [
                                 image, _element(b, dy, output, g.dtype),
                                 _element(b, partial, b.add(b.add(b.mul(output, i64(g.depth)), tap), channel), g.dtype),
-                                first_row, i64(count), tap_row, i64(kw * win.dilation_w - win.pad_left), channel])
+                                first_row, i64(count), tap_row, i64(kw * win.dilation_w - win.pad_left), channel,
+                                accumulate])
 
                         _each_tile(kb, g.channels, self.block.nr, "panel", panel)
 
