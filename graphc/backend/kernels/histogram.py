@@ -43,8 +43,10 @@ independent compares and no branch, 4.1 with the buckets found vectorized in
 chunks before a loop of additions, counts and min/max in order, 2.05 in this
 layout with two compares, 1.69 with one (kernel wall time, 503 -> 398 us at
 load average 10). The parts alone: the additions 0.92 ns a value, finding and
-counting 1.28 (0.92 + 1.28 > 1.69: the layout overlaps them), so on two idle
-threads the kernel takes about 248 us (task 0 counts the first 17% itself).
+counting 1.28 (0.92 + 1.28 > 1.69: the layout overlaps them), so on two free
+cores the kernel should take about 250 us (task 0 counting the first 17% of the
+chunks itself): an estimate, not seen on the loaded VM, where the second core was
+not free (the worker's CPU time shows it taking its share when it runs).
 Counting each lane in one of four arrays gained nothing on random values and
 5% on a ReLU's (half zeros); counting a chunk's buckets after its additions,
 from a buffer, took 2.5.
