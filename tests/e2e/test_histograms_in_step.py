@@ -271,3 +271,13 @@ def test_the_same_protos_on_one_two_and_three_threads(restore_threads):
     for serialized, length in zip(answers[0], lengths):
         histo = tf.Summary.FromString(serialized).value[0].histo
         assert histo == serialization.histogram_proto(histograms.statistics(data[:length])), length
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32", "float16"])
+def test_other_dtypes_on_the_pool(dtype, restore_threads):
+    """Past the pool's threshold (4 chunks of 2,048 values), the helpers convert as task 0 does."""
+    driver.load_runtime()
+    loader.set_num_threads(2)
+    rng = np.random.RandomState(29)
+    values = (rng.standard_normal(4 * 2048 + 5) * 100).astype(dtype)
+    assert histo_of(values, getattr(tf, dtype)) == serialization.histogram_proto(histograms.statistics(values))
