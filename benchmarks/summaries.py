@@ -6,7 +6,9 @@ layer merged into one summary: the step alone, `[train_op, merged]` (the
 buckets counted by the compiled step, core/histograms.py), and for reference
 the same statistics computed on the host in NumPy from the four tensors (what
 graphc did before the buckets moved into the step; TF1's kernel runs the same
-per-value bucket search in C++). Medians over run.py's interleaved rounds, in one run.
+per-value bucket search in C++). And, when TensorFlow is installed, the same step with and
+without the same 4 summaries under TensorFlow (`tensorflow.compat.v1`, graph mode, the same
+weights and batch). Medians over run.py's interleaved rounds, in one run.
 """
 
 from __future__ import annotations
@@ -45,10 +47,40 @@ def measure() -> dict:
 
     import run  # the benchmark's driver, which imports this module: its round-robin timing
 
-    contenders = [run.Contender(name, _Steps(function), [feed]) for name, function in
-                  (("step", plain), ("step with 4 histograms", with_summaries),
-                   ("step, then 4 histograms in NumPy", in_numpy))]
+    functions = [("step", plain), ("step with 4 histograms", with_summaries),
+                 ("step, then 4 histograms in NumPy", in_numpy)] + _tensorflow_steps(workload)
+    contenders = [run.Contender(name, _Steps(function), [feed]) for name, function in functions]
     return run.median_seconds_per_step(contenders, STEPS_PER_BLOCK)
+
+
+def _tensorflow_steps(workload) -> list:
+    """[(name, function of graphc's feed dict)]: TensorFlow's step alone and with the same 4 histogram
+    summaries merged, on the first batch; none, with a note, when TensorFlow does not import."""
+    try:
+        import tensorflow.compat.v1 as tf1
+    except ImportError as error:
+        print(f"Note: skipping TensorFlow, which does not import ({error}).")
+        return []
+    tf1.disable_eager_execution()
+    graph = tf1.Graph()
+    with graph.as_default():
+        batch = workload.batches[0]
+        images, labels = (tf1.placeholder(tf1.as_dtype(value.dtype), value.shape) for value in batch)
+        layers = [(tf1.Variable(weights), tf1.Variable(biases)) for weights, biases in workload.params]
+        activations, hidden = images, []
+        for weights, biases in layers[:-1]:
+            activations = tf1.nn.relu(tf1.matmul(activations, weights) + biases)
+            hidden.append(activations)
+        logits = tf1.matmul(activations, layers[-1][0]) + layers[-1][1]
+        loss = tf1.reduce_mean(tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        train_op = tf1.train.GradientDescentOptimizer(workload.learning_rate).minimize(loss)
+        tensors = [weights for weights, _ in layers] + hidden[:1]
+        merged = tf1.summary.merge([tf1.summary.histogram(f"h{i}", t) for i, t in enumerate(tensors)])
+        session = tf1.Session(graph=graph)
+        session.run(tf1.global_variables_initializer())
+    feed = dict(zip((images, labels), batch))  # fed at every step, as graphc's
+    return [("TensorFlow: step", lambda feed_dict: session.run(train_op, feed)),
+            ("TensorFlow: step with 4 histograms", lambda feed_dict: session.run([train_op, merged], feed))]
 
 
 class _Steps:
@@ -62,10 +94,12 @@ class _Steps:
 
 
 def table(medians: dict) -> str:
-    """A markdown table: each kind of step, its median time and its ratio to the step alone."""
-    alone = medians["step"]
+    """A markdown table: each kind of step, its median time and its ratio to the step alone (of the same
+    framework)."""
     rows = ["| MLP step | median ms | ratio to the step alone |", "|---|---:|---:|"]
-    rows += [f"| {name} | {1000 * seconds:.3f} | {seconds / alone:.3f} |" for name, seconds in medians.items()]
+    for name, seconds in medians.items():
+        alone = medians["TensorFlow: step" if name.startswith("TensorFlow") else "step"]
+        rows.append(f"| {name} | {1000 * seconds:.3f} | {seconds / alone:.3f} |")
     return "\n".join(rows)
 
 

@@ -250,3 +250,34 @@ def test_a_large_tensor_on_one_or_more_threads(threads, restore_threads):
         data[39999] = np.nan
         with pytest.raises(tf.errors.InvalidArgumentError, match="Nan in summary histogram for: h"):
             session.run(summary, {x: data})
+
+
+def test_the_same_protos_on_one_two_and_three_threads(restore_threads):
+    """Lengths around the kernel's chunks (2,048 values; the pool from 4 chunks on, each counted by
+    whichever task claims it): on 1, 2 and 3 threads the same bytes, the NumPy reference's."""
+    driver.load_runtime()
+    rng = np.random.RandomState(23)
+    data = (rng.standard_normal(4 * 2048 + 11) * 10.0 ** rng.randint(-6, 6, 4 * 2048 + 11)).astype(np.float32)
+    data[rng.choice(data.size, 40, replace=False)] = rng.choice([0.0, -0.0], 40)
+    lengths = [3 * 2048 + 8, 4 * 2048 - 8, 4 * 2048 - 1, 4 * 2048, 4 * 2048 + 3, 4 * 2048 + 11]
+    x = tf.placeholder(tf.float32, [None])
+    summary = tf.summary.histogram("h", x)
+    answers = []
+    for threads in (1, 2, 3):
+        loader.set_num_threads(threads)
+        with tf.Session() as session:
+            answers.append([session.run(summary, {x: data[:length]}) for length in lengths])
+    assert answers[0] == answers[1] == answers[2]
+    for serialized, length in zip(answers[0], lengths):
+        histo = tf.Summary.FromString(serialized).value[0].histo
+        assert histo == serialization.histogram_proto(histograms.statistics(data[:length])), length
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32", "float16"])
+def test_other_dtypes_on_the_pool(dtype, restore_threads):
+    """Past the pool's threshold (4 chunks of 2,048 values), the helpers convert as task 0 does."""
+    driver.load_runtime()
+    loader.set_num_threads(2)
+    rng = np.random.RandomState(29)
+    values = (rng.standard_normal(4 * 2048 + 5) * 100).astype(dtype)
+    assert histo_of(values, getattr(tf, dtype)) == serialization.histogram_proto(histograms.statistics(values))

@@ -6,46 +6,50 @@ of squares are two dependency chains of one addition a value (3 cycles on Zen 4,
 0.83 ns a value at 3.6 GHz), which no reordering may shorten. Everything else is
 exact in any order - the buckets (integers), min and max, the conversion to
 float64 and the square (exact for float32) - so none of it is on those chains.
-One loop over groups of _LANES values: the group's values as vectors (their
-buckets, min, max, what each adds), then their additions one by one. The
-additions of one group hide the vector work of the next (out-of-order
-execution overlaps them; a chunk of vector work, then a chunk of additions,
-would not: the reorder buffer fills with the waiting additions).
+
+On the pool: task 0 adds every value in order; the other tasks (helpers) find
+and count buckets, min and max of chunks of 2,048 values claimed from the back,
+each in its own counts (integers: exact in any order) and lanes, merged at the
+end. Task 0 claims chunks from the front while the unclaimed ones would keep the
+helpers busy past its additions, and for those runs the whole group layout
+below; past them, the additions alone. With no helper running (one thread, or
+the other core busy) it claims every chunk: the one-thread layout, as fast.
+The claims are one atomic word (front count, back count), so each chunk is
+counted once whoever counts it, and every result is the same bits on any number
+of threads.
+
+The group layout: the group's _LANES values as vectors (their buckets, min, max,
+what each adds), then their additions one by one. The additions of one group
+hide the vector work of the next (out-of-order execution overlaps them; a chunk
+of vector work, then a chunk of additions, would not: the reorder buffer fills
+with the waiting additions). The
+additions compile to one chain of 2-lane additions (sum, sum of squares) of 3
+cycles a value; the conversion, the square and the shuffles are off it.
 
 A value's bucket is the number of limits at or below it (std::upper_bound)
 without a search: the limits are ±1e-12·1.1^k, so for |v| = m·2^e the bucket of
 |v| is about (log2|v| - log2 1e-12) / log2 1.1, with log2|v| read off the
-float's bits (e + m - 1, at most 0.09 below it: less than one bucket, log2 1.1
-= 0.14). Two compares with the exact limits above the estimate (gathered from
-the table), independent of each other (one compare each for either sign), turn
-it into the exact count, for any value. Buckets count in int64, in the output's
-own slots, converted to float64 at the end; a group's are counted _LAG groups
-later. Min and max are kept per lane and reduced at the end: of equal values TF
-keeps the first, which only shows for zeros (+0.0 and -0.0), so a zero min or
-max is the first zero's.
+float's bits (e + m - 1, at most 0.09 below it: less than 0.63 of a bucket,
+log2 1.1 = 0.14). So the count is one of two, and one compare with the limit
+gathered from the table tells which (one compare for either sign).
+Buckets count in int64, in the output's own slots, converted to float64 at the
+end; a group's are counted _LAG groups later. Min and max are kept per lane and
+reduced at the end: of equal values TF keeps the first, which only shows for
+zeros (+0.0 and -0.0), so a zero min or max is the first zero's.
 
 On a 784x300 float32 tensor (one thread, process time, a loaded 2-core VM):
 13.2 ns a value with one branchy loop and four dependent compares, 5.3 with two
 independent compares and no branch, 4.1 with the buckets found vectorized in
-chunks before a loop of additions, counts and min/max in order (3.55 on a
-quieter machine), 2.05 in this layout. Without the counts it runs at the
-additions' floor (0.87): the increments (a load and a store each) are what keeps
-it above, together with the table loads - finding and counting without the
-additions costs 0.95 ns a value with the limits replaced by arithmetic, 2.25
-with them loaded (this VM has no performance counters to say which limit of the
-core they meet). Counting each lane in one of four arrays, so that
-a run of one bucket is no chain through memory, gained nothing on random values
-(2.05) and 5% on a ReLU's (half zeros), less than zeroing and merging the
-arrays costs a small tensor; counting a chunk's buckets after its additions,
+chunks before a loop of additions, counts and min/max in order, 2.05 in this
+layout with two compares, 1.69 with one (kernel wall time, 503 -> 398 us at
+load average 10). The parts alone: the additions 0.92 ns a value, finding and
+counting 1.28 (0.92 + 1.28 > 1.69: the layout overlaps them), so on two free
+cores the kernel should take about 250 us (task 0 counting the first 17% of the
+chunks itself): an estimate, not seen on the loaded VM, where the second core was
+not free (the worker's CPU time shows it taking its share when it runs).
+Counting each lane in one of four arrays gained nothing on random values and
+5% on a ReLU's (half zeros); counting a chunk's buckets after its additions,
 from a buffer, took 2.5.
-
-The pool's second thread is not used. Tried: one task adding all the values in
-order while seven others found and counted parts of them (counts merged in
-order, min and max exact: the same bits on any thread count). But finding and
-counting alone costs 2.25 ns a value, adding in order alone 0.84: together 3.3
-ns of process time a value against 2.05 here, so at best 1.6 ns of wall time on
-two idle cores, and 3.3 on a loaded machine (the caller ends up running every
-task), where this layout stays at 2.05.
 """
 
 from __future__ import annotations
@@ -57,16 +61,23 @@ import llvmlite.ir as ir
 import numpy as np
 
 from graphc.backend import lowering
-from graphc.backend.kernel_builder import F64, I1, I32, I64, PTR, KernelBuilder, declare, global_array, i64
+from graphc.backend.kernel_builder import (F64, I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_array, i64,
+                                          runtime_function)
 from graphc.backend.loops import horizontal
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
 _LANES = 8  # values of a group: found as vectors (AVX-512: 8 float64), then added one by one
-_COMPARES = 2  # limits compared with a value, from its estimate on (at most 2 below the count)
+_ROUNDING_MARGIN = 0.1  # buckets: more than the estimate's rounding above the position, at most 0.37
 # Groups between finding a group's buckets and counting them: a count's address then waits on no
 # recent gather (2.43 ns a value counting each group's own buckets, 2.04 four groups later, 2.06 eight).
 _LAG = 4
+_CHUNK_GROUPS = 256  # groups of a chunk, the unit the tasks claim: 2,048 values, a few microseconds of work
+_MAX_HELPERS = 3  # tasks counting chunks besides the in-order one (their counts live in the kernel's frame)
+# A helper's time to count a chunk over the in-order task's to add one, as a fraction (measured 1.4:
+# 1.28 and 0.92 ns a value): what the in-order task's claims weigh (_InOrderTask.worth_claiming).
+_COUNTING_OVER_ADDING = (3, 2)
+_HALF = 32  # the claims word: chunks claimed from the front (low half), from the back (high half)
 
 
 def lower_histogram_statistics(module, name, inst):
@@ -76,59 +87,244 @@ def lower_histogram_statistics(module, name, inst):
     out, b = kb.arg("out"), kb.b
     limits = histograms.default_bucket_limits()
     positive = limits[limits > 0]  # p_0 = 1e-12 ... p_774 = DBL_MAX
-    zero_index = int(np.flatnonzero(limits == 0.0)[0])
-    # The positive limits, then +inf for the compares past the last one.
-    table = global_array(module, f"{name}_limits", dtypes.float64,
-                         np.concatenate([positive, np.full(_COMPARES, np.inf)]))
-    count = source.type.num_elements
+    table = global_array(module, f"{name}_limits", dtypes.float64, positive)
+    shape = _Chunks(dtype, source.type.num_elements, (table, positive.size, int(np.flatnonzero(limits == 0.0)[0])))
     with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
         kb.store(out, dtypes.int64, i, i64(0))  # counts, as int64 until the end
+    helper_counts = kb.local_array(I64, _MAX_HELPERS * histograms.STATISTICS_SIZE)
+    extremes = kb.local_array(F64, (1 + _MAX_HELPERS) * 2 * _LANES)  # each task's lanes: min, then max
+    context = kb.variable(_CONTEXT)
+    for field, value in enumerate((kb.arg("in0"), out, helper_counts, extremes, i64(0))):
+        b.store(value, _field(b, context, field))
+    tasks = shape.tasks(kb)
+    b.call(runtime_function(module, "graphc_parallel_for"), [_task_function(module, name, shape), context, tasks])
+    with kb.loop(b.sub(tasks, i64(1)), "helper") as helper:  # every slot is a count: add them
+        with kb.loop(histograms.STATISTICS_SIZE, "merge") as i:
+            at = b.add(b.mul(helper, i64(histograms.STATISTICS_SIZE)), i)
+            helper_count = kb.load(helper_counts, dtypes.int64, at)
+            kb.store(out, dtypes.int64, i, b.add(kb.load(out, dtypes.int64, i), helper_count))
     with kb.vector_lanes(_LANES):
-        extremes = [kb.variable(kb.register_type(dtypes.float64), kb.constant(dtypes.float64, start))
-                    for start in (sys.float_info.max, -sys.float_info.max)]
-        sums = [kb.variable(F64, ir.Constant(F64, 0.0)) for _ in range(2)]  # of the values, of their squares
-        group = _Group(kb, dtype, (table, positive.size, zero_index), out, extremes, sums)
-        whole, rest = divmod(count, _LANES)
-        with kb.loop(whole, "group") as index:
-            group.add(kb.load_vector(kb.arg("in0"), dtype, b.mul(index, i64(_LANES)), _LANES))
-        if rest:
-            valid = ir.Constant(ir.VectorType(I1, _LANES), [lane < rest for lane in range(_LANES)])
-            group.add(kb.load_vector_masked(kb.arg("in0"), dtype, i64(whole * _LANES), valid,
-                                            kb.constant(dtype, 0)), valid)
-        group.flush()
-        smallest, largest = (horizontal(kb, lambda x, y, o=order: b.select(b.fcmp_ordered(o, y, x), y, x),
-                                        kb.get(slot, kb.register_type(dtypes.float64)))
-                             for slot, order in zip(extremes, ("<", ">")))
+        smallest, largest = (_lanes_of_every_task(kb, extremes, tasks, which, order)
+                             for which, order in enumerate(("<", ">")))
+        smallest, largest = (horizontal(kb, lambda x, y, o=order: b.select(b.fcmp_ordered(o, y, x), y, x), lanes)
+                             for lanes, order in ((smallest, "<"), (largest, ">")))
     non_finite = kb.load(out, dtypes.int64, i64(histograms.INFINITIES))
     with kb.loop(histograms.BUCKETS, "convert") as i:
         kb.store(out, dtypes.float64, i, b.sitofp(kb.load(out, dtypes.int64, i), F64))
     smallest, largest = _first_zero_where_zero(kb, dtype, smallest, largest)
-    nans = _nans_if_any(kb, dtype, count, non_finite)
-    finite_count = b.sitofp(b.sub(i64(count), non_finite), F64)
+    nans = _nans_if_any(kb, dtype, shape.count, non_finite)
+    finite_count = b.sitofp(b.sub(i64(shape.count), non_finite), F64)
+    sums = [b.load(_field(b, context, field), typ=F64) for field in (_SUM, _SUM_SQUARES)]
     for index, result in ((histograms.MIN, smallest), (histograms.MAX, largest),
-                          (histograms.NUM, finite_count), (histograms.SUM, kb.get(sums[0], F64)),
-                          (histograms.SUM_SQUARES, kb.get(sums[1], F64)),
+                          (histograms.NUM, finite_count), (histograms.SUM, sums[0]),
+                          (histograms.SUM_SQUARES, sums[1]),
                           (histograms.NANS, b.sitofp(nans, F64)),
                           (histograms.INFINITIES, b.sitofp(b.sub(non_finite, nans), F64))):
         kb.store(out, dtypes.float64, i64(index), result)
     return kb.finish()
 
 
+# The tasks' context: the values, the statistics (the in-order task's counts), the helpers' counts, every
+# task's min and max lanes, the claims word, and the in-order task's two sums.
+_CONTEXT = ir.LiteralStructType([PTR, PTR, PTR, PTR, I64, F64, F64])
+_SOURCE, _OUT, _HELPER_COUNTS, _EXTREMES, _CLAIMS, _SUM, _SUM_SQUARES = range(7)
+
+
+def _field(b, context, index):
+    return b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, index)], source_etype=_CONTEXT)
+
+
+class _Chunks:
+    """The values cut into groups of _LANES (the whole ones, then `rest` values) and the whole groups into
+    chunks of _CHUNK_GROUPS (the last one shorter): what the tasks claim."""
+
+    def __init__(self, dtype, count: int, limits):
+        self.dtype, self.count, self.limits = dtype, count, limits
+        self.whole, self.rest = divmod(count, _LANES)
+        self.chunks = -(-self.whole // _CHUNK_GROUPS)
+
+    def tasks(self, kb: KernelBuilder):
+        """The in-order task and, on more than one thread and for more than a few chunks, as many helpers
+        as threads (at most _MAX_HELPERS): the in-order one's thread joins them when its sums are done."""
+        b = kb.b
+        if self.chunks < 4:  # less than ~20 us of work: not worth waking the pool
+            return i64(1)
+        threads = b.sext(b.call(runtime_function(kb.module, "graphc_num_threads"), []), I64)
+        helpers = b.select(b.icmp_signed("<", threads, i64(_MAX_HELPERS)), threads, i64(_MAX_HELPERS))
+        return b.select(b.icmp_signed(">", threads, i64(1)), b.add(helpers, i64(1)), i64(1))
+
+    def each_group(self, kb: KernelBuilder, source, chunk, add) -> None:
+        """add(values) for each whole group of `chunk`, in order."""
+        b = kb.b
+        first = b.mul(chunk, i64(_CHUNK_GROUPS))
+        left = b.sub(i64(self.whole), first)
+        with kb.loop(b.select(b.icmp_signed("<", left, i64(_CHUNK_GROUPS)), left, i64(_CHUNK_GROUPS)),
+                     "group") as index:
+            add(kb.load_vector(source, self.dtype, b.mul(b.add(first, index), i64(_LANES)), _LANES))
+
+
+def _task_function(module, name: str, shape: _Chunks) -> ir.Function:
+    """task(context, index, thread): task 0 adds every value in order (and counts the chunks it claims
+    from the front), the others count the chunks they claim from the back."""
+    task = KernelBuilder(module, f"{name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
+    b, context = task.b, task.arg("context")
+    values = [b.load(_field(b, context, field), typ=PTR) for field in (_SOURCE, _OUT, _HELPER_COUNTS, _EXTREMES)]
+    source, out, helper_counts, extremes = values
+    claims = _field(b, context, _CLAIMS)
+    with b.if_else(b.icmp_signed("==", task.arg("index"), i64(0))) as (in_order, helper):
+        with in_order:
+            _InOrderTask(task, shape, source, claims).emit(out, extremes, context)
+        with helper:
+            index = b.sub(task.arg("index"), i64(1))
+            counts = task.b.gep(helper_counts, [b.mul(index, i64(histograms.STATISTICS_SIZE))], source_etype=I64)
+            _helper_task(task, shape, source, claims, counts, b.gep(extremes, [b.mul(
+                task.arg("index"), i64(2 * _LANES))], source_etype=F64))
+    return task.finish()
+
+
+class _InOrderTask:
+    """Adds every value in order, and finds and counts the values of the chunks it claims as it goes.
+
+    A chunk it claims costs it the whole group layout (about 1.69 ns a value); one it leaves to the
+    helpers, the additions alone (0.92). It claims the next chunk from the front while the unclaimed
+    ones would keep the helpers busy as long as its additions of the rest take, so that both finish
+    together; with no helper running (one thread, or their core busy) it claims them all."""
+
+    def __init__(self, kb: KernelBuilder, shape: _Chunks, source, claims):
+        self.kb, self.shape, self.source, self.claims = kb, shape, source, claims
+
+    def emit(self, out, extremes, context) -> None:
+        kb, b, shape = self.kb, self.kb.b, self.shape
+        with kb.vector_lanes(_LANES):
+            lanes = _initial_extremes(kb)
+            sums = [kb.variable(F64, ir.Constant(F64, 0.0)) for _ in range(2)]  # of the values, of their squares
+            group = _Group(kb, shape.dtype, shape.limits, out, lanes, sums)
+            claimed = kb.variable(I64, i64(0))
+            header, body, done = (kb.function.append_basic_block(f"front.{part}")
+                                  for part in ("header", "body", "done"))
+            b.branch(header)
+            b.position_at_end(header)
+            chunk = self.claim()
+            b.cbranch(b.icmp_signed(">=", chunk, i64(0)), body, done)
+            b.position_at_end(body)
+            group.begin()
+            shape.each_group(kb, self.source, chunk, group.add)
+            group.flush()
+            kb.set(claimed, b.add(chunk, i64(1)))
+            b.branch(header)
+            b.position_at_end(done)
+            first = b.mul(kb.get(claimed, I64), i64(_CHUNK_GROUPS))  # the helpers' chunks from here on
+            with kb.loop(b.sub(i64(shape.whole), first), "added") as index:
+                group.add_in_order(kb.load_vector(self.source, shape.dtype, b.mul(b.add(first, index), i64(_LANES)),
+                                                  _LANES))
+            if shape.rest:
+                valid = ir.Constant(ir.VectorType(I1, _LANES), [lane < shape.rest for lane in range(_LANES)])
+                group.begin()
+                group.add(kb.load_vector_masked(self.source, shape.dtype, i64(shape.whole * _LANES), valid,
+                                                kb.constant(shape.dtype, 0)), valid)
+                group.flush()
+            _store_extremes(kb, extremes, lanes)
+        for slot, field in zip(sums, (_SUM, _SUM_SQUARES)):
+            b.store(kb.get(slot, F64), _field(b, context, field))
+
+    def worth_claiming(self, word):
+        """Whether to claim the next chunk from the front, given the claims word: yes while the helpers'
+        counting of the other unclaimed chunks would outlast its additions of the chunks after it,
+        _COUNTING_OVER_ADDING x (unclaimed - 1) >= chunks left - 1. Stopping early costs little (the helper
+        task it runs when its additions are done counts what is left), late more (the helpers wait)."""
+        b, chunks = self.kb.b, i64(self.shape.chunks)
+        front, back = _halves(b, word)
+        unclaimed = b.sub(b.sub(chunks, front), back)
+        return b.icmp_signed(">=", b.mul(b.sub(unclaimed, i64(1)), i64(_COUNTING_OVER_ADDING[0])),
+                             b.mul(b.sub(b.sub(chunks, front), i64(1)), i64(_COUNTING_OVER_ADDING[1])))
+
+    def claim(self):
+        """The chunk claimed from the front, or -1 (none left, or the helpers' to count)."""
+        kb, b = self.kb, self.kb.b
+        result = kb.variable(I64, i64(-1))
+        word = b.load_atomic(self.claims, "monotonic", 8, typ=I64)
+        with b.if_then(self.worth_claiming(word)):
+            old = b.atomic_rmw("add", self.claims, i64(1), "acq_rel")
+            with b.if_then(_unclaimed(b, old, self.shape.chunks)):
+                kb.set(result, _halves(b, old)[0])
+        return kb.get(result, I64)
+
+
+def _halves(b, word) -> tuple:
+    """The claims word's counts: of the chunks claimed from the front, from the back."""
+    return b.and_(word, i64((1 << _HALF) - 1)), b.lshr(word, i64(_HALF))
+
+
+def _unclaimed(b, word, chunks: int):
+    """Whether a chunk was still unclaimed when the claims word was `word` (taken by this claim)."""
+    front, back = _halves(b, word)
+    return b.icmp_signed("<", b.add(front, back), i64(chunks))
+
+
+def _helper_task(kb: KernelBuilder, shape: _Chunks, source, claims, counts, extremes) -> None:
+    """Finds and counts the values of the chunks it claims from the back, in its own counts and lanes."""
+    b = kb.b
+    with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
+        kb.store(counts, dtypes.int64, i, i64(0))
+    with kb.vector_lanes(_LANES):
+        lanes = _initial_extremes(kb)
+        group = _Group(kb, shape.dtype, shape.limits, counts, lanes, None)
+        header, body, done = (kb.function.append_basic_block(f"back.{part}") for part in ("header", "body", "done"))
+        b.branch(header)
+        b.position_at_end(header)
+        old = b.atomic_rmw("add", claims, i64(1 << _HALF), "acq_rel")
+        b.cbranch(_unclaimed(b, old, shape.chunks), body, done)
+        b.position_at_end(body)
+        group.begin()
+        shape.each_group(kb, source, b.sub(i64(shape.chunks - 1), b.lshr(old, i64(_HALF))), group.add)
+        group.flush()
+        b.branch(header)
+        b.position_at_end(done)
+        _store_extremes(kb, extremes, lanes)
+
+
+def _initial_extremes(kb: KernelBuilder) -> list:
+    """Min and max lanes before any value: DBL_MAX and -DBL_MAX, as TF1's Histogram starts."""
+    return [kb.variable(kb.register_type(dtypes.float64), kb.constant(dtypes.float64, start))
+            for start in (sys.float_info.max, -sys.float_info.max)]
+
+
+def _store_extremes(kb: KernelBuilder, extremes, lanes: list) -> None:
+    for which, slot in enumerate(lanes):
+        kb.store_vector(extremes, dtypes.float64, i64(which * _LANES), kb.get(slot, kb.register_type(dtypes.float64)))
+
+
+def _lanes_of_every_task(kb: KernelBuilder, extremes, tasks, which: int, order: str):
+    """The min (max) lanes of the tasks' lanes, lane by lane."""
+    b, vector = kb.b, kb.register_type(dtypes.float64)
+    result = kb.variable(vector, kb.load_vector(extremes, dtypes.float64, i64(which * _LANES), _LANES))
+    with kb.loop(b.sub(tasks, i64(1)), "extremes") as helper:
+        at = b.add(b.mul(b.add(helper, i64(1)), i64(2 * _LANES)), i64(which * _LANES))
+        other, current = kb.load_vector(extremes, dtypes.float64, at, _LANES), kb.get(result, vector)
+        kb.set(result, b.select(b.fcmp_ordered(order, other, current), other, current))
+    return kb.get(result, vector)
+
+
 class _Group:
     """The statistics of _LANES values at a time: `add` emits one group's part."""
 
-    def __init__(self, kb: KernelBuilder, dtype, limits, counts, extremes: list, sums: list):
+    def __init__(self, kb: KernelBuilder, dtype, limits, counts, extremes: list, sums):
         self.kb, self.dtype, self.limits = kb, dtype, limits
         self.counts, self.extremes, self.sums = counts, extremes, sums
-        self.pending = [kb.variable(kb.register_type(dtypes.int32), kb.constant(dtypes.int32, histograms.MIN))
-                        for _ in range(_LAG)]
+        self.pending = [kb.variable(kb.register_type(dtypes.int32)) for _ in range(_LAG)]
+
+    def begin(self) -> None:
+        """Starts a run of groups: nothing pending (placeholders counted in the MIN slot, overwritten)."""
+        for slot in self.pending:
+            self.kb.set(slot, self.kb.constant(dtypes.int32, histograms.MIN))
 
     def add(self, values, valid=None) -> None:
         """Adds the vector `values` (in the lanes `valid`, if given: the others are past the end).
 
         A value that is not finite adds 0 (adding +0.0 changes no partial sum: one
         that starts at +0.0 is never -0.0) and counts in the INFINITIES slot; a lane
-        past the end, in the MIN slot; both are overwritten after the loop."""
+        past the end, in the MIN slot; both are overwritten after the loop. Without
+        sums (a helper), only the counts and the extremes."""
         kb, b = self.kb, self.kb.b
         value = convert(kb, values, self.dtype, dtypes.float64)
         magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
@@ -141,9 +337,20 @@ class _Group:
         for slot, order in zip(self.extremes, ("<", ">")):  # the first of equal values, in each lane
             current = kb.get(slot, value.type)
             kb.set(slot, b.select(b.and_(finite, b.fcmp_ordered(order, value, current)), value, current))
+        self.count(bucket)
+        if self.sums is not None:
+            self._add_lanes(value, finite)
+
+    def add_in_order(self, values) -> None:
+        """The sums alone: adds the vector `values`' finite lanes in order."""
+        value = convert(self.kb, values, self.dtype, dtypes.float64)
+        magnitude = self.kb.intrinsic("fabs", dtypes.float64, [value])
+        self._add_lanes(value, self.kb.b.fcmp_ordered("<", magnitude, self.kb.constant(dtypes.float64, math.inf)))
+
+    def _add_lanes(self, value, finite) -> None:
+        kb, b = self.kb, self.kb.b
         kept = b.select(finite, value, kb.constant(dtypes.float64, 0.0))
         addends = (kept, b.fmul(kept, kept))
-        self.count(bucket)
         for lane in range(_LANES):  # in order: the only dependency chains of the loop
             at = ir.Constant(I32, lane)
             for slot, addend in zip(self.sums, addends):
@@ -187,17 +394,16 @@ def _bucket(kb: KernelBuilder, value, magnitude, table, positive_count: int, zer
     # log2|v| from the bits: (biased exponent + mantissa fraction) - 1023, below it by at most 0.09.
     log2 = b.fsub(b.fmul(b.sitofp(bits, value.type), real(2.0 ** -52)), real(1023.0))
     estimate = b.fmul(b.fsub(log2, real(math.log2(1e-12))), real(1.0 / math.log2(1.1)))
+    # The count of the limits at or below |v| is floor(position) + 1, and the estimate is below the
+    # position by less than 0.63 and above it by rounding only: the count is `first` or `first` + 1 for
+    # first = floor(estimate - 0.1) + 1, and one compare with limit `first` tells which (clamped: no limit
+    # is below 0, and all but DBL_MAX are below 1e20).
+    estimate = b.fadd(estimate, real(1.0 - _ROUNDING_MARGIN))
     estimate = b.select(b.fcmp_ordered(">", estimate, real(0.0)), estimate, real(0.0))
     estimate = b.select(b.fcmp_ordered("<", estimate, real(positive_count - 1)), estimate,
                         real(positive_count - 1))
     first = b.fptosi(estimate, kb.register_type(dtypes.int32))
-    # The count is within [estimate, estimate + 2]: the estimate is below log2|v|'s bucket position by less
-    # than 0.63 and above it by rounding only. The limits are sorted, so from limit `first` on, those below
-    # |v| come first: the count is `first` plus how many of the next two are.
-    counted = first
-    for offset in range(_COMPARES):  # independent loads: no chain through the table
-        limit = _gather(kb, table, b.add(first, integer(offset)))
-        counted = b.add(counted, b.zext(b.fcmp_ordered("<=", limit, reach), first.type))
+    counted = b.add(first, b.zext(b.fcmp_ordered("<=", _gather(kb, table, first), reach), first.type))
     positive_bucket = b.add(integer(zero_index + 1), counted)
     last = integer(2 * positive_count)
     positive_bucket = b.select(b.icmp_signed("<", positive_bucket, last), positive_bucket, last)
