@@ -86,6 +86,24 @@ def test_an_update_after_sibling_reductions_and_a_value_materialized_for_later()
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(3,), (41, 37), (53, 10)])
+def test_sibling_reductions_of_an_update_in_place_see_the_old_value_once(shape):
+    # v + 1 is written to v in the main pass and reduced twice: a path that takes one reduction a
+    # pass must not compute it again from the v an earlier pass wrote (TF: max and min of old v + 1).
+    initial = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 7
+    v = tf.Variable(initial)
+    updated = tf.assign_add(v, tf.ones(shape))
+    with tf.control_dependencies([updated]):
+        extremes = [tf.reduce_max(updated, axis=0), tf.reduce_min(updated, axis=0)]
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        for step in (1, 2):
+            got_max, got_min = sess.run(extremes)
+            np.testing.assert_array_equal(got_max, (initial + step).max(axis=0))
+            np.testing.assert_array_equal(got_min, (initial + step).min(axis=0))
+        np.testing.assert_array_equal(sess.run(v), initial + 2)
+
+
 def test_reductions_over_other_axes_or_shapes_stay_apart():
     # Same input, different axes; and a sum over another shape: three kernels.
     h = tf.placeholder(tf.float32, [30, 10])

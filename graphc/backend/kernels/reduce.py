@@ -38,7 +38,8 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
     Sibling reductions (passes/fuse.py: one input shape, the same axes, outputs of one layout)
     follow each other in `members`. Short rows summed into columns accumulate them all in one
     pass (PeriodicReduction); the other paths take one reduction a pass, each pass computing the
-    producers it needs again, the first storing what the kernel materializes."""
+    producers it needs again, the last storing what the kernel materializes and writing its variables
+    (an update in place, `v + 1` written to v, would feed the passes after it the new v)."""
     first = next(i for i, m in enumerate(members) if fusion_of(m) is FusionClass.REDUCE)
     last = first
     while last + 1 < len(members) and fusion_of(members[last + 1]) is FusionClass.REDUCE:
@@ -66,7 +67,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
 
     def streams_in(builder: KernelBuilder, buffers_value, source_ids, with_stores=True) -> Streams:
         """The main pass's streams, their pointers in the function `builder` emits (the kernel or a task
-        of it), reducing `source_ids`; without stores for a pass after the first."""
+        of it), reducing `source_ids`; without stores for a pass before the last."""
         loads = [(buffers.value(builder, buffers_value, v), v.type.dtype) for v in loaded]
         stores = [(buffers.value(builder, buffers_value, v), v.type.dtype, v.id) for v in stored]
         stores += [(buffers.variable(builder, buffers_value, w.operands[0].name), w.operands[1].type.dtype,
@@ -87,7 +88,7 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
         if not shape:  # one element: a run of one
             shape, strides = [1], [[0] for _ in strides]
         for k, (accumulator, out, source) in enumerate(zip(accumulators, outs, sources)):
-            def streams_of(builder, buffers_value, source_id=source.id, with_stores=k == 0):
+            def streams_of(builder, buffers_value, source_id=source.id, with_stores=k == len(reductions) - 1):
                 return streams_in(builder, buffers_value, [source_id], with_stores)
 
             streams = streams_of(kb, buffers_arg)
