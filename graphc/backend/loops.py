@@ -136,8 +136,10 @@ class Periodic:
     from the period's first row, so a vector is one load of the window they
     span, shuffled into lane order: a plain load for a contiguous stream, a
     broadcast for a scalar, a few elements spread over the lanes for a [rows, 1]
-    column. Streams constant across rows ([1, cols]) are loaded once, before
-    the loop. Outputs are contiguous, so every store is a whole vector.
+    column; a stream whose whole period spans at most one vector (a [rows, 1]
+    column) is loaded once a period and each vector shuffled from it. Streams
+    constant across rows ([1, cols]) are loaded once, before the loop. Outputs
+    are contiguous, so every store is a whole vector.
     """
 
     def __init__(self, cols: int, lanes: int):
@@ -180,16 +182,33 @@ class Periodic:
         """
         b = kb.b
         # Streams constant across rows give the same vectors in every period: load them once.
-        invariant = {index: [self.gather(kb, pointer, dtype, strides, i64(0), v) for v in range(self.vectors)]
+        invariant = {index: self.gather_period(kb, pointer, dtype, strides, i64(0))
                      for index, ((pointer, dtype), strides) in enumerate(zip(loads, load_strides))
                      if strides[0] == 0}
         periods = b.udiv(b.sub(end, begin), i64(self.rows))
         with kb.loop(periods, "period") as index:
             row0 = b.add(begin, b.mul(index, i64(self.rows)))
-            period(row0, [[invariant[s][v] if s in invariant else self.gather(kb, pointer, dtype, strides, row0, v)
-                           for s, ((pointer, dtype), strides) in enumerate(zip(loads, load_strides))]
-                          for v in range(self.vectors)])
+            streams = [invariant[s] if s in invariant else self.gather_period(kb, pointer, dtype, strides, row0)
+                       for s, ((pointer, dtype), strides) in enumerate(zip(loads, load_strides))]
+            period(row0, [[vectors[v] for vectors in streams] for v in range(self.vectors)])
         return b.add(begin, b.mul(periods, i64(self.rows)))
+
+    def gather_period(self, kb: KernelBuilder, base, dtype, strides, row0) -> list:
+        """Every vector of the period starting at row `row0`, of a stream with these strides. A stream
+        whose elements for the whole period fit in one vector (a [rows, 1] column: 8 values for 5
+        vectors of ten-wide rows) is loaded once and shuffled into each vector, rather than loaded
+        again, in pieces, for each."""
+        b = kb.b
+        row_stride, col_stride = strides
+        offsets = [row * row_stride + col * col_stride for v in range(self.vectors) for row, col in self.positions(v)]
+        low, high = min(offsets), max(offsets)
+        if low == high or high - low + 1 > self.lanes:
+            return [self.gather(kb, base, dtype, strides, row0, v) for v in range(self.vectors)]
+        start = b.add(b.mul(row0, i64(row_stride)), i64(low)) if row_stride else i64(low)
+        window = kb.load_vector(base, dtype, start, high - low + 1)
+        undefined = ir.Constant(window.type, ir.Undefined)
+        return [b.shuffle_vector(window, undefined, ir.Constant(ir.VectorType(I32, self.lanes), [
+            offset - low for offset in offsets[v * self.lanes:(v + 1) * self.lanes]])) for v in range(self.vectors)]
 
 
 # A stream whose lanes of one vector span more than this many vectors' worth of

@@ -28,7 +28,11 @@ its `anchor` kind, from the op registry):
 - softmax: sparse softmax cross-entropy and/or its gradient (one row pass for
   both), plus an epilogue over the gradient's shape;
 - reduce: a reduction with the elementwise ops that produce its input, and an
-  epilogue over its result's shape;
+  epilogue over its result's shape; sibling reductions (one input shape, the same
+  axes, results that differ at most by leading 1s: a layer's bias and weight
+  gradients as column sums) merge into one kernel whose main pass feeds them all,
+  when the later one's operands are ready at the earlier one's start (multi-output
+  fusion, after the grouping below; not into or from a conv_filter_gradient_sum kernel);
 - loop: elementwise ops over one shape (broadcast operands welcome);
 - opaque: any other op, alone; copy: a write that could not join its producer;
 - while, cond: a structured instruction, alone; the pipeline fuses its regions'
@@ -115,6 +119,14 @@ class _Kernel:
     # A reduce kernel an op computing its sum on the way joined: that op's OpDef.column_sum kind, the
     # kernel's kind once fused (while fusing it grows an epilogue as a reduce kernel does).
     column_sum_kind: str = ""
+    main_pass: set = field(default_factory=set)    # a reduce kernel's members before its reductions
+    reduced: tuple = None                         # a reduce kernel's (input shape, axes)
+
+
+def _reduced(inst) -> tuple:
+    """What a reduction walks: its input's shape and its axes (normalized)."""
+    shape = tuple(inst.values[0].type.shape)
+    return shape, frozenset(normalize_axes(inst.attrs["axes"], len(shape)))
 
 
 class _Fusion:
@@ -264,10 +276,7 @@ class _Fusion:
         such a read only where the reduction keeps its input's shape (its axes have size 1)."""
         if kernel.kind != "reduce":
             return True
-        reduction = next(n for n, m in enumerate(kernel.members)
-                         if fusion_of(self.instructions[m]) is FusionClass.REDUCE)
-        main_pass = set(kernel.members[:reduction])
-        return not any(self._producer(v) in main_pass for v in self.instructions[j].values)
+        return not any(self._producer(v) in kernel.main_pass for v in self.instructions[j].values)
 
     @staticmethod
     def _has_room(kernel: _Kernel) -> bool:
@@ -330,12 +339,15 @@ class _Fusion:
                 kernel = self._latest_producer_kernel(j)
                 if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.values[0].type.shape
                         and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
+                    kernel.main_pass = set(kernel.members)
                     self._add(j, kernel)
                     kernel.kind = "reduce"
                     kernel.anchor_vars |= set().union(*(self._read_vars(m) for m in kernel.members))
                     kernel.shape = inst.result.type.shape
                 else:
-                    self._new_kernel(j, "reduce", inst.result.type.shape).anchor_vars |= self._read_vars(j)
+                    kernel = self._new_kernel(j, "reduce", inst.result.type.shape)
+                    kernel.anchor_vars |= self._read_vars(j)
+                kernel.reduced = _reduced(inst)
             elif kind == "softmax":
                 operands = tuple(v.id for v in inst.values)
                 partner = self.softmax_of.get(operands)
@@ -362,7 +374,67 @@ class _Fusion:
                 ended.kind = registry.get(inst.op).final_stage[1]  # its last member: nothing joins it after
             else:
                 self._new_kernel(j, kind, ())
+        self._merge_sibling_reductions()
         return self._emit()
+
+    # -- multi-output fusion --------------------------------------------------------------------
+
+    def _merge_sibling_reductions(self) -> None:
+        """Each reduce kernel joins the latest earlier one it is a sibling of (`_can_merge`), so one
+        pass over their common input shape computes both main passes and both reductions."""
+        def plain_reduce(kernel):  # a reduce kernel an op joined by its column sum keeps its one sum
+            return kernel.kind == "reduce" and not kernel.column_sum_kind
+
+        for later in sorted(self.kernels, key=lambda k: k.start):
+            if not plain_reduce(later):
+                continue
+            siblings = [k for k in self.kernels if plain_reduce(k) and k.start < later.start
+                        and k.reduced == later.reduced
+                        and _without_leading_ones(k.shape) == _without_leading_ones(later.shape)]
+            for earlier in sorted(siblings, key=lambda k: -k.start):
+                if self._merge(later, earlier):
+                    break
+
+    def _operands_ready(self, later: _Kernel, earlier: _Kernel) -> bool:
+        """Whether each of later's members finds its operands at earlier's start: free values, values
+        of later itself, of kernels starting before earlier, or of earlier's main pass (for later's
+        main pass and reductions) or its reductions and epilogue (for later's epilogue)."""
+        for m in later.members:
+            in_epilogue = m not in later.main_pass and fusion_of(self.instructions[m]) is not FusionClass.REDUCE
+            for operand in self.instructions[m].values:
+                producer = self._producer(operand)
+                if producer is None or self.kernel_of[producer] is later:
+                    continue
+                if self.kernel_of[producer] is earlier:
+                    if (producer in earlier.main_pass) == in_epilogue:
+                        return False
+                elif self.kernel_of[producer] is None or self.kernel_of[producer].start >= earlier.start:
+                    return False
+        return True
+
+    def _merge(self, later: _Kernel, earlier: _Kernel) -> bool:
+        """Moves later's members into earlier if the fusion rules allow it there; else changes nothing."""
+        if len(earlier.members) + len(later.members) > MAX_KERNEL_INSTRUCTIONS:
+            return False
+        if not self._operands_ready(later, earlier):
+            return False
+        writes = [m for m in later.members if self.instructions[m].op == "write"]
+        if not all(self._reads_keep_meaning(m, earlier) for m in later.members if m not in writes):
+            return False
+        saved = (list(earlier.members), set(earlier.anchor_vars), earlier.shape)
+        for m in later.members:
+            self._add(m, earlier)
+        earlier.anchor_vars |= later.anchor_vars
+        earlier.main_pass |= later.main_pass
+        earlier.shape = max(earlier.shape, later.shape, key=len)
+        if all(self._write_can_join(m, earlier) for m in writes):
+            self.kernels.remove(later)
+            return True
+        earlier.members, earlier.anchor_vars, earlier.shape = saved
+        earlier.main_pass -= later.main_pass
+        for m in later.members:
+            self.kernel_of[m], self.position[m] = later, later.start
+        return False
 
     # -- the fused program ---------------------------------------------------------------------
 
@@ -379,13 +451,23 @@ class _Fusion:
                 order.append(reads[pending])
                 pending += 1
             kinds[number] = kernel.column_sum_kind or kernel.kind
-            for member in sorted(kernel.members):
+            for member in self._in_kernel_order(kernel):
                 order.append(member)
                 numbered.append((member, number))
         order.extend(reads[pending:])
         kernel_number = dict(numbered)
         fused = tuple(instructions[i].replace(kernel=kernel_number.get(i)) for i in order)
         return self.program.replace(instructions=fused, kernels=kinds)
+
+    def _in_kernel_order(self, kernel: _Kernel) -> list:
+        """A kernel's members in program order; a reduce kernel's as main pass, reductions, epilogue
+        (the order the reduce kernel's code reads them in; merged siblings interleave them)."""
+        def phase(m):
+            if kernel.kind != "reduce" or m in kernel.main_pass:
+                return 0
+            return 1 if fusion_of(self.instructions[m]) is FusionClass.REDUCE else 2
+
+        return sorted(kernel.members, key=lambda m: (phase(m), m))
 
     def _placement(self, read: int) -> int:
         """Reads happen just before their first use, and never after their original place."""

@@ -22,6 +22,15 @@ def check_golden(run_pass, before: str, after: str):
     assert print_program(run_pass(parse(before))) == after
 
 
+def ops_by_kernel(program) -> list:
+    """The ops of each kernel of a fused program, kernel by kernel."""
+    kernels = {}
+    for inst in program.instructions:
+        if inst.kernel is not None:
+            kernels.setdefault(inst.kernel, []).append(inst.op)
+    return list(kernels.values())
+
+
 def test_fold_constants_golden():
     check_golden(fold_constants, """\
 program step:
@@ -347,6 +356,87 @@ program step:
 """)
 
 
+def test_fuse_merges_sibling_reductions_golden():
+    # A layer's bias and weight gradients: two column sums of one tanh gradient (%7) over
+    # [8, 10], one kept as a row. The second's producer %9 and its update join the first's
+    # kernel: one pass over the rows computes both sums, the main pass before the
+    # reductions, the updates after. The sum over both axes walks the same rows but other
+    # axes: a kernel of its own.
+    check_golden(fuse, """\
+program step:
+  var @b: f32[10]
+  var @w: f32[1,10]
+  %0:f32[8,10] = feed {tensor="h:0"}
+  %1:f32[8,1] = feed {tensor="g:0"}
+  %2:f32[8,1] = feed {tensor="x:0"}
+  %3:f32[] = constant {value=1.0}
+  %4:f32[] = constant {value=0.1}
+  %5:f32[8,10] = mul %0, %0
+  %6:f32[8,10] = sub %3, %5
+  %7:f32[8,10] = mul %6, %1
+  %8:f32[10] = reduce_sum %7 {axes=[0], keepdims=false}
+  %9:f32[8,10] = mul %2, %7
+  %10:f32[1,10] = reduce_sum %9 {axes=[0], keepdims=true}
+  %11:f32[8,10] = mul %0, %1
+  %12:f32[1] = reduce_sum %11 {axes=[0, 1], keepdims=false}
+  %13:f32[10] = read @b
+  %14:f32[10] = mul %4, %8
+  %15:f32[10] = sub %13, %14
+  write @b, %15
+  %16:f32[1,10] = read @w
+  %17:f32[1,10] = mul %4, %10
+  %18:f32[1,10] = sub %16, %17
+  write @w, %18
+  fetch %12
+""", """\
+program step:
+  var @b: f32[10]
+  var @w: f32[1,10]
+  %0:f32[8,10] = feed {tensor="h:0"}
+  %1:f32[8,1] = feed {tensor="g:0"}
+  %2:f32[8,1] = feed {tensor="x:0"}
+  %3:f32[] = constant {value=1.0}
+  %4:f32[] = constant {value=0.1}
+  %13:f32[10] = read @b
+  %16:f32[1,10] = read @w
+  kernel 0 reduce:
+    %5:f32[8,10] = mul %0, %0
+    %6:f32[8,10] = sub %3, %5
+    %7:f32[8,10] = mul %6, %1
+    %9:f32[8,10] = mul %2, %7
+    %8:f32[10] = reduce_sum %7 {axes=[0], keepdims=false}
+    %10:f32[1,10] = reduce_sum %9 {axes=[0], keepdims=true}
+    %14:f32[10] = mul %4, %8
+    %15:f32[10] = sub %13, %14
+    write @b, %15
+    %17:f32[1,10] = mul %4, %10
+    %18:f32[1,10] = sub %16, %17
+    write @w, %18
+  kernel 1 reduce:
+    %11:f32[8,10] = mul %0, %1
+    %12:f32[1] = reduce_sum %11 {axes=[0, 1], keepdims=false}
+  fetch %12
+""")
+
+
+def test_fuse_keeps_apart_a_sibling_reduction_that_reads_a_later_state():
+    # The second sum reads @v after a write that runs after the first sum's kernel starts:
+    # joining that kernel would read @v before the write.
+    fused = fuse(parse("""\
+program step:
+  var @v: f32[8,10]
+  %0:f32[8,10] = feed {tensor="h:0"}
+  %1:f32[8,10] = mul %0, %0
+  %2:f32[10] = reduce_sum %1 {axes=[0], keepdims=false}
+  write @v, %1
+  %3:f32[8,10] = read @v
+  %4:f32[8,10] = mul %3, %0
+  %5:f32[10] = reduce_sum %4 {axes=[0], keepdims=false}
+  fetch %2, %5
+"""))
+    assert ops_by_kernel(fused) == [["mul", "reduce_sum"], ["write"], ["mul", "reduce_sum"]]
+
+
 def test_checks_survive_dead_code_elimination_and_stay_ahead_of_writes():
     # The check's result is unused, yet it stays. The new @w joins the gemm kernel, which
     # starts before the check; its write may not (it would change @w before the check ran):
@@ -453,11 +543,7 @@ program step:
   write @m, %11
   fetch %4
 """)))
-    kernels = {}
-    for inst in fused.instructions:
-        if inst.kernel is not None:
-            kernels.setdefault(inst.kernel, []).append(inst.op)
-    assert list(kernels.values()) == [["mul", "sub"], ["matmul", "mul", "add", "mul", "write"]]
+    assert ops_by_kernel(fused) == [["mul", "sub"], ["matmul", "mul", "add", "mul", "write"]]
 
 
 def test_place_free_computations_keeps_a_sunk_value_before_all_its_users():

@@ -157,9 +157,9 @@ class ColumnReduction:
             def columns(c, lanes):
                 at, offsets_c = b.add(partial_offset, c), advance(b, start, self.across_columns, c)
                 if lanes == 1:
-                    x = self.streams.scalar(offsets_c)
+                    (x,) = self.streams.scalar(offsets_c)
                 else:
-                    x = self.streams.vector(offsets_c, self.across_columns, lanes)
+                    (x,) = self.streams.vector(offsets_c, self.across_columns, lanes)
                 with kb.vector_lanes(lanes):
                     total = accumulator.combine(kb, channels.load(kb, sums, partial, at, lanes),
                                                 accumulator.widen(kb, x))

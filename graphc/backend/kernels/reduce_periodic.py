@@ -25,35 +25,38 @@ PERIODS_PER_LEAF = 16
 
 
 class PeriodicReduction:
-    """Reduces a [rows, cols] region (coalesced shape and stream strides) along one axis. The
-    accumulator must sum in the result's dtype (see Accumulator.dtype_of_sums)."""
+    """Reduces a [rows, cols] region (coalesced shape and stream strides) along one axis. Each
+    accumulator must sum in its result's dtype (see Accumulator.dtype_of_sums). Column sums take
+    one accumulator per reduced value of `streams` (sibling reductions sharing the pass, each
+    into its own output); row sums take one."""
 
-    def __init__(self, kb: KernelBuilder, accumulator: Accumulator, streams: Streams, shape, strides,
+    def __init__(self, kb: KernelBuilder, accumulators: list, streams: Streams, shape, strides,
                  column_sums: bool):
-        assert accumulator.dtype_of_sums is accumulator.dtype
-        self.kb, self.accumulator, self.streams = kb, accumulator, streams
+        assert all(accumulator.dtype_of_sums is accumulator.dtype for accumulator in accumulators)
+        assert len(accumulators) == len(streams.source_ids) and (column_sums or len(accumulators) == 1)
+        self.kb, self.accumulators, self.streams = kb, accumulators, streams
         self.shape, self.strides, self.column_sums = shape, strides, column_sums
         self.rows, self.cols = shape
         # As in ElementwiseRegion: the producers may mix dtypes, and one lane count, a vector
         # register of float32, serves them all.
         self.layout = Periodic(self.cols, target.lanes(dtypes.float32))
         with kb.vector_lanes(self.layout.lanes):
-            self.identity = accumulator.identity(kb)
+            self.identities = [accumulator.identity(kb) for accumulator in accumulators]
 
-    def _combine(self, x, y):
-        return self.accumulator.combine(self.kb, x, y)
-
-    def emit(self, out) -> None:
+    def emit(self, outs: list) -> None:
+        """The reductions into `outs`, one output buffer per accumulator."""
         if self.column_sums:
-            self._emit_column_sums(out)
+            self._emit_column_sums(outs)
         else:
+            (out,) = outs
             rest = self._periodic(self._row_sums(out), i64(0), i64(self.rows))
-            RunReduction(self.kb, self.accumulator, self.streams, self.shape, self.strides).emit(
+            RunReduction(self.kb, self.accumulators[0], self.streams, self.shape, self.strides).emit(
                 out, (rest, i64(self.rows)))
 
     def _periodic(self, visit, begin, end):
-        """visit(row0, reduced vectors) for each whole period in rows [begin, end), after storing
-        what the body materializes; returns the first row left."""
+        """visit(row0, reduced) for each whole period in rows [begin, end), after storing what the
+        body materializes (reduced[v]: the reduced values of the period's vector v, one per
+        accumulator); returns the first row left."""
         kb, b, layout, streams = self.kb, self.kb.b, self.layout, self.streams
 
         def period(row0, inputs_by_vector):
@@ -69,19 +72,22 @@ class PeriodicReduction:
         return layout.emit_loop(kb, begin, end, streams.loads, self.strides[:streams.out], period)
 
     def _row_sums(self, out):
-        kb, accumulator, rows = self.kb, self.accumulator, self.layout.rows
+        kb, accumulator, rows = self.kb, self.accumulators[0], self.layout.rows
 
         def visit(row0, reduced):
             with kb.vector_lanes(self.layout.lanes):
-                lanes_of_rows = [self._row_lanes(reduced, row) for row in range(rows)]
+                lanes_of_rows = [self._row_lanes([x for (x,) in reduced], row) for row in range(rows)]
             with kb.vector_lanes(rows):
-                totals = accumulator.result(kb, horizontal_each(kb, self._combine, lanes_of_rows))
+                totals = accumulator.result(kb, horizontal_each(kb, self._combine_rows, lanes_of_rows))
             if rows == 1:
                 kb.store(out, accumulator.dtype, row0, totals)
             else:
                 kb.store_vector(out, accumulator.dtype, row0, totals)
 
         return visit
+
+    def _combine_rows(self, x, y):
+        return self.accumulators[0].combine(self.kb, x, y)
 
     def _row_lanes(self, reduced, row):
         """The combination of the period's vectors in the lanes that belong to `row`, the identity
@@ -94,59 +100,71 @@ class PeriodicReduction:
                 continue
             if not all(mine):
                 mask = ir.Constant(ir.VectorType(I1, layout.lanes), [int(m) for m in mine])
-                x = b.select(mask, x, self.identity)
-            value = x if value is None else self._combine(value, x)
+                x = b.select(mask, x, self.identities[0])
+            value = x if value is None else self._combine_rows(value, x)
         return value
 
-    def _emit_column_sums(self, out) -> None:
-        kb, b, layout, accumulator = self.kb, self.kb.b, self.layout, self.accumulator
-        dtype = accumulator.dtype
-        vector_type = self.identity.type
+    def _emit_column_sums(self, outs) -> None:
+        kb, b, layout = self.kb, self.kb.b, self.layout
+        types = [identity.type for identity in self.identities]
         periods = self.rows // layout.rows
         leaves = -(-periods // PERIODS_PER_LEAF)
-        slots = [kb.variable(vector_type, self.identity) for _ in range(layout.vectors)]
+        slots = [[kb.variable(identity.type, identity) for _ in range(layout.vectors)] for identity in self.identities]
+
+        def combine(k):
+            return lambda x, y: self.accumulators[k].combine(kb, x, y)
 
         def visit(row0, reduced):
             with kb.vector_lanes(layout.lanes):
-                for slot, x in zip(slots, reduced):
-                    kb.set(slot, self._combine(kb.get(slot, vector_type), x))
+                for k, slots_k in enumerate(slots):
+                    for slot, x in zip(slots_k, reduced):
+                        kb.set(slot, combine(k)(kb.get(slot, types[k]), x[k]))
 
         if leaves <= 1:
             self._periodic(visit, i64(0), i64(periods * layout.rows))
         else:
             width = layout.vectors * layout.lanes
-            cascade = Cascade(kb, dtype, width, leaves, self._combine)
+            cascades = [Cascade(kb, accumulator.dtype, width, leaves, combine(k))
+                        for k, accumulator in enumerate(self.accumulators)]
             leaf_rows = PERIODS_PER_LEAF * layout.rows
             with kb.loop(leaves, "leaf") as index:
-                for slot in slots:
-                    kb.set(slot, self.identity)
+                for slots_k, identity in zip(slots, self.identities):
+                    for slot in slots_k:
+                        kb.set(slot, identity)
                 begin = b.mul(index, i64(leaf_rows))
                 end = b.add(begin, i64(leaf_rows))
                 end = b.select(b.icmp_signed("<", end, i64(periods * layout.rows)), end, i64(periods * layout.rows))
                 self._periodic(visit, begin, end)
-                for v, slot in enumerate(slots):
-                    kb.store_vector(cascade.leaf, dtype, i64(v * layout.lanes), kb.get(slot, vector_type))
-                cascade.push(index)
-            cascade.finish()
-            for v, slot in enumerate(slots):
-                kb.set(slot, kb.load_vector(cascade.leaf, dtype, i64(v * layout.lanes), layout.lanes))
+                for slots_k, cascade, accumulator, vector_type in zip(slots, cascades, self.accumulators, types):
+                    for v, slot in enumerate(slots_k):
+                        kb.store_vector(cascade.leaf, accumulator.dtype, i64(v * layout.lanes),
+                                        kb.get(slot, vector_type))
+                    cascade.push(index)
+            for slots_k, cascade, accumulator in zip(slots, cascades, self.accumulators):
+                cascade.finish()
+                for v, slot in enumerate(slots_k):
+                    kb.set(slot, kb.load_vector(cascade.leaf, accumulator.dtype, i64(v * layout.lanes),
+                                                layout.lanes))
 
-        lanes = [(col, kb.get(slot, vector_type), lane)
-                 for v, slot in enumerate(slots) for lane, (_, col) in enumerate(layout.positions(v))]
-        for col in range(self.cols):
-            value = None
-            for lane_col, vector, lane in lanes:
-                if lane_col == col:
-                    x = b.extract_element(vector, ir.Constant(I32, lane))
-                    value = x if value is None else self._combine(value, x)
-            kb.store(out, dtype, i64(col), value)
+        for k, (slots_k, accumulator, out) in enumerate(zip(slots, self.accumulators, outs)):
+            lanes = [(col, kb.get(slot, types[k]), lane)
+                     for v, slot in enumerate(slots_k) for lane, (_, col) in enumerate(layout.positions(v))]
+            for col in range(self.cols):
+                value = None
+                for lane_col, vector, lane in lanes:
+                    if lane_col == col:
+                        x = b.extract_element(vector, ir.Constant(I32, lane))
+                        value = x if value is None else combine(k)(value, x)
+                kb.store(out, accumulator.dtype, i64(col), value)
 
         def element(offsets):  # the rows after the last whole period
-            x = accumulator.widen(kb, self.streams.scalar(offsets))
-            at = offsets[self.streams.out]
-            kb.store(out, dtype, at, self._combine(kb.load(out, dtype, at), x))
+            for accumulator, out, x in zip(self.accumulators, outs, self.streams.scalar(offsets)):
+                at = offsets[self.streams.out]
+                kb.store(out, accumulator.dtype, at, accumulator.combine(kb, kb.load(out, accumulator.dtype, at),
+                                                                         accumulator.widen(kb, x)))
 
         emit_loops(kb, self.shape, self.strides, element, (i64(periods * layout.rows), i64(self.rows)))
-        if accumulator.reduction.mean:
-            with kb.loop(self.cols, "mean") as j:
-                kb.store(out, dtype, j, accumulator.result(kb, kb.load(out, dtype, j)))
+        for accumulator, out in zip(self.accumulators, outs):
+            if accumulator.reduction.mean:
+                with kb.loop(self.cols, "mean") as j:
+                    kb.store(out, accumulator.dtype, j, accumulator.result(kb, kb.load(out, accumulator.dtype, j)))

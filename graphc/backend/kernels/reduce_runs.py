@@ -109,7 +109,7 @@ class RunReduction:
                 kb.set(slots[v], accumulator.combine(kb, kb.get(slots[v], identity.type), x))
 
         def vector_at(start):
-            x = self.streams.vector(start, self.inner, lanes)
+            (x,) = self.streams.vector(start, self.inner, lanes)
             with kb.vector_lanes(lanes):
                 return accumulator.widen(kb, x)
 
@@ -127,7 +127,8 @@ class RunReduction:
             first += vectors * lanes
             gathered = identity
             for lane in range(tail):
-                x = accumulator.widen(kb, self.streams.scalar(step(b, offsets, self.inner, first + lane)))
+                (x,) = self.streams.scalar(step(b, offsets, self.inner, first + lane))
+                x = accumulator.widen(kb, x)
                 gathered = b.insert_element(gathered, x, ir.Constant(I32, lane))
             add(vectors, gathered)
         return [kb.get(slot, identity.type) for slot in slots]

@@ -80,14 +80,17 @@ class Streams:
     """The streams of a reduce kernel's main pass and its elementwise body on them.
 
     Offsets and strides come in one list per element: the loads (`main`'s inputs, then
-    the reduced value when `main` does not produce it), the output, then the stores
+    the reduced values `main` does not produce), the output, then the stores
     (materialized values and variable writes of `main`). `scalar` and `vector` evaluate
     the body at one element or at `lanes` consecutive ones of the innermost dimension,
-    store what it materializes, and return the reduced value.
+    store what it materializes, and return the reduced values: one per id of
+    `source_ids` (several for sibling reductions sharing the pass), each a value of
+    `main` or one of the loads after its inputs, whose ids are `loaded_ids`.
     """
 
-    def __init__(self, kb: KernelBuilder, main, loads: list, stores: list, source_id):
-        self.kb, self.main, self.loads, self.stores, self.source_id = kb, main, loads, stores, source_id
+    def __init__(self, kb: KernelBuilder, main, loads: list, stores: list, source_ids: list, loaded_ids: list):
+        self.kb, self.main, self.loads, self.stores, self.source_ids = kb, main, loads, stores, source_ids
+        self.loaded_ids = loaded_ids
         self.out = len(loads)  # the output's position in offset and stride lists
 
     def split_outer(self, strides) -> tuple:
@@ -96,10 +99,11 @@ class Streams:
         return ([d for d in outer if strides[self.out][d] != 0], [d for d in outer if strides[self.out][d] == 0])
 
     def evaluate(self, inputs: list, lanes: int = 1) -> tuple:
-        """(the body's values by id, the reduced value) given each load's element or vector."""
+        """(the body's values by id, the reduced values) given each load's element or vector."""
         with self.kb.vector_lanes(lanes):
             values = self.main.evaluate(self.kb, lambda value, it=iter(inputs): next(it))
-        return values, values[self.source_id] if self.source_id is not None else inputs[-1]
+        values.update(zip(self.loaded_ids, inputs[len(self.main.inputs):]))
+        return values, [values[source] for source in self.source_ids]
 
     def scalar(self, offsets):
         kb = self.kb
