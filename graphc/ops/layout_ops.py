@@ -15,6 +15,7 @@ import builtins
 
 import numpy as np
 
+from graphc import errors
 from graphc.core import dtypes, registry, rules
 from graphc.core.registry import NOT_DIFFERENTIABLE, DTypeError, FusionClass, OpDef, Role, ShapeError, TensorType
 from graphc.core.slicing import (MIRROR_SKIP, STRIDED_SLICE_MASKS, mirror_source, slice_map, strided_slice_map,
@@ -567,10 +568,13 @@ def _pad_grad(op, grad):
 
 # -- MirrorPad and MirrorPadGrad -----------------------------------------------------------------------
 
+# TF1's MirrorPad and MirrorPadGrad kernels take inputs of rank 0 to 5 (kMaxDims); its shape functions any.
+MIRROR_PAD_MAX_RANK = 5
+
 
 def _mirror_pad_infer(grow):
     """The rule of MirrorPad (grow=1) and of its gradient (grow=-1): paddings larger than the unpadded
-    dims allow fail when the op runs, as TF1's kernels check them."""
+    dims allow, and inputs of rank above 5, fail when the op runs, as TF1's kernels check them."""
 
     def infer(types, attrs):
         dtype = types[0].dtype if grow == 1 else rules.same_dtype(types[:1], rules.NUMERIC_TYPES)
@@ -580,6 +584,9 @@ def _mirror_pad_infer(grow):
         mode = attrs["mode"]
         if mode not in MIRROR_SKIP:
             raise ValueError(f"mode must be REFLECT or SYMMETRIC, got {mode!r}")
+        if dims is not None and len(dims) > MIRROR_PAD_MAX_RANK:
+            raise rules.RejectedWhenRun(f"inputs rank not in [0,{MIRROR_PAD_MAX_RANK}]: {len(dims)}", result,
+                                        errors.UnimplementedError)
         unpadded = dims if grow == 1 else result.dims
         for d, (before, after) in zip(unpadded or (), paddings or ()):
             if d is not None and max(before, after) > d - MIRROR_SKIP[mode]:

@@ -157,6 +157,19 @@ def test_mirror_pad_checks_paddings_of_shapes_known_only_when_run():
         sess.run(padded, {x: np.zeros((2, 3))})
 
 
+def test_mirror_pad_and_its_gradient_reject_rank_6_when_run_as_tf1():
+    """TF1's kernels take ranks 0 to 5 (UnimplementedError 'inputs rank not in [0,5]: 6', checked against
+    TensorFlow 2.21); the graph builds, as TF1's shape functions allow it."""
+    x = tf.placeholder(tf.float32, [2] * 6)
+    paddings = [[1, 0]] * 6
+    padded = tf.pad(x, paddings, mode="SYMMETRIC")
+    assert padded.shape.as_list() == [3] * 6
+    gradient = apply_op("mirror_pad_grad", [x, tf.constant(paddings)], {"mode": "REFLECT"})
+    for op in (padded, gradient):
+        with pytest.raises(tf.errors.UnimplementedError, match=r"inputs rank not in \[0,5\]: 6"):
+            tf.Session().run(op, {x: np.zeros([2] * 6, np.float32)})
+
+
 def test_names_and_static_shapes_follow_tf1():
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     assert x[:, 1].name == "strided_slice:0" and x[:, 1].shape.as_list() == [None]
