@@ -380,20 +380,36 @@ class _Fusion:
     # -- multi-output fusion --------------------------------------------------------------------
 
     def _merge_sibling_reductions(self) -> None:
-        """Each reduce kernel joins the latest earlier one it is a sibling of (`_can_merge`), so one
-        pass over their common input shape computes both main passes and both reductions."""
+        """Each reduce kernel joins the latest earlier one it is a sibling of (`_merge`), so one pass over
+        their common input shape computes both main passes and both reductions. Siblings are found by
+        their key, and only those starting after the latest kernel later reads from are tried (an
+        earlier one would run before that operand exists): linear work on a chain of layers alike."""
         def plain_reduce(kernel):  # a reduce kernel an op joined by its column sum keeps its one sum
             return kernel.kind == "reduce" and not kernel.column_sum_kind
 
+        siblings_by_key: dict = {}  # (reduced, shape without leading 1s) -> unmerged kernels by start
         for later in sorted(self.kernels, key=lambda k: k.start):
             if not plain_reduce(later):
                 continue
-            siblings = [k for k in self.kernels if plain_reduce(k) and k.start < later.start
-                        and k.reduced == later.reduced
-                        and _without_leading_ones(k.shape) == _without_leading_ones(later.shape)]
-            for earlier in sorted(siblings, key=lambda k: -k.start):
-                if self._merge(later, earlier):
-                    break
+            siblings = siblings_by_key.setdefault((later.reduced, _without_leading_ones(later.shape)), [])
+            floor = self._latest_operand_kernel_start(later)
+            first = len(siblings) if floor is None else bisect.bisect_left(siblings, floor, key=lambda k: k.start)
+            if not any(self._merge(later, earlier) for earlier in reversed(siblings[first:])):
+                siblings.append(later)
+
+    def _latest_operand_kernel_start(self, later: _Kernel):
+        """The latest start of the other kernels whose values later's members read, or None if one reads a
+        value computed outside every kernel (no merge can order it)."""
+        floor = -1
+        for m in later.members:
+            for operand in self.instructions[m].values:
+                producer = self._producer(operand)
+                if producer is None or self.kernel_of[producer] is later:
+                    continue
+                if self.kernel_of[producer] is None:
+                    return None
+                floor = max(floor, self.kernel_of[producer].start)
+        return floor
 
     def _operands_ready(self, later: _Kernel, earlier: _Kernel) -> bool:
         """Whether each of later's members finds its operands at earlier's start: free values, values
