@@ -359,7 +359,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
         _direct_filter_gradient(kb, name, g, [kb.arg(a) for a in ("x", "dy", "out", "workspace")])
         return kb.finish()
     if g.convolution.tiled:
-        return _tiled_filter_gradient(kb, name, g)
+        _tiled_filter_gradient(kb, name, g, [kb.arg(a) for a in ("x", "dy", "out", "workspace")])
+        return kb.finish()
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
@@ -448,9 +449,10 @@ def _direct_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) ->
 
 @lowering.fused_kernel("conv_filter_gradient_sum")
 def emit_filter_gradient_sum_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
-    """A reduce kernel a direct filter gradient joined (passes/fuse.py, OpDef.column_sum): dw and the
-    reduction, the sum of dy over all its axes but the last (a bias gradient), in one pass over dy;
-    then the reduce kernel's epilogue (an optimizer's update of the bias) over the sum."""
+    """A reduce kernel a direct or register-tiled filter gradient joined (passes/fuse.py,
+    OpDef.column_sum): dw and the reduction, the sum of dy over all its axes but the last (a bias
+    gradient), in one pass over dy from memory; then the reduce kernel's epilogue (an optimizer's
+    update of the bias) over the sum."""
     gradient = next(m for m in members if registry.get(m.op).column_sum is not None)
     reduction = members[0]  # the kernel's start: fusion moved the gradient into its kernel
     epilogue = ElementwiseBody([m for m in members[1:] if m is not gradient])
@@ -459,43 +461,76 @@ def emit_filter_gradient_sum_kernel(module, name: str, members, buffers: Buffers
     buffers_arg = kb.arg("buffers")
     x, dy, dw, sums = (buffers.value(kb, buffers_arg, v)
                        for v in (gradient.values[0], gradient.values[1], gradient.result, reduction.result))
-    _direct_filter_gradient(kb, name, g, [x, dy, dw, buffers.workspace(kb, buffers_arg, gradient.result)], sums)
+    filter_gradient = _direct_filter_gradient if g.convolution.direct else _tiled_filter_gradient
+    filter_gradient(kb, name, g, [x, dy, dw, buffers.workspace(kb, buffers_arg, gradient.result)], sums)
     if epilogue.instructions or epilogue.writes:
         ElementwiseRegion(epilogue, reduction.result.type.shape, materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)
     return kb.finish()
 
 
-def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> None:
     """dw with register tiles reading the images in place (kernels/conv_tiled.py): each of
     a fixed set of partitions of the images sums into its partial dw^T [O, K]; then dw [K, O] is
-    the partials' sum, added in partition order (so the same whatever the thread count)."""
+    the partials' sum, added in partition order (so the same whatever the thread count).
+    values: x, dy, dw, the workspace. With `column_sums`, the sum of dy's rows (a bias gradient)
+    too: each image's rows summed right after its tiles read them (50 KB of conv2's dy, then in L2)
+    into its partition's partial sums (the first partition's is column_sums, the others' follow
+    the partial filters in the workspace), added in partition order at the end."""
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
     parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
+    sums_at = partitions * filter_elements
 
-    def partition_range(task, values, outer):
+    def partition_range(task, task_values, outer):
         b = task.b
-        x, dy, workspace = values
+        x, dy, workspace = task_values[:3]
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
+            partial_sums = None if column_sums is None else b.select(
+                b.icmp_signed("==", partition, i64(0)), task_values[3], _element_offset(
+                    b, workspace, b.add(i64(sums_at), b.mul(b.sub(partition, i64(1)), i64(g.out_channels))), g.dtype))
             begin = b.udiv(b.mul(partition, i64(g.batch)), i64(partitions))
             end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
             with task.loop(b.sub(end, begin), "image") as j:
                 image = b.add(begin, j)
+                first_image = b.icmp_unsigned("==", j, i64(0))
+                image_dy = _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype)
                 tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
-                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial,
-                                 b.icmp_unsigned("==", j, i64(0)))
+                                 image_dy, partial, first_image)
+                if partial_sums is not None:
+                    _emit_image_column_sums(task, g, image_dy, gradient_elements // g.out_channels, partial_sums,
+                                            first_image)
 
-    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
+    x, dy, dw, workspace = values
+    emit_parallel_for(kb, f"{name}_partitions", partitions,
+                      [x, dy, workspace] + ([column_sums] if column_sums is not None else []),
                       partition_range, parallel=parallel, each_index=True)
-    _emit_transposed_sum(kb, name, g, partitions, parallel)
-    return kb.finish()
+    _emit_transposed_sum(kb, name, g, dw, workspace, partitions, parallel)
+    if column_sums is not None:
+        for partition in range(1, partitions):
+            _emit_add(kb, g.dtype, column_sums, _element_offset(
+                kb.b, workspace, i64(sums_at + (partition - 1) * g.out_channels), g.dtype), g.out_channels)
 
 
-def _emit_transposed_sum(kb, name, g: _Geometry, partitions: int, parallel: bool) -> None:
+def _emit_image_column_sums(task, g: _Geometry, dy, rows: int, sums, first) -> None:
+    """sums [O] += the sum of an image's dy rows [rows, O], row after row, in vectors of O; with
+    `first` (an i1 value) true the sums start at +0.0 instead."""
+    groups, b = VectorGroups(g.dtype, g.out_channels), task.b
+    zero = ir.Constant(groups.vector, None)
+    totals = [task.variable(groups.vector, b.select(first, zero, groups.load(task, sums, i64(start), mask)))
+              for start, mask in groups.groups]
+    with task.loop(rows, "row") as row:
+        at = b.mul(row, i64(g.out_channels))
+        for total, (start, mask) in zip(totals, groups.groups):
+            task.set(total, b.fadd(task.get(total, groups.vector), groups.load(task, dy, b.add(at, i64(start)), mask)))
+    for total, (start, mask) in zip(totals, groups.groups):
+        groups.store(task, sums, i64(start), task.get(total, groups.vector), mask)
+
+
+def _emit_transposed_sum(kb, name, g: _Geometry, dw, workspace, partitions: int, parallel: bool) -> None:
     """dw [K, O] = the sum of the partials dw^T [O, K] in the workspace, in partition order, on the
     pool: a task takes a vector's width of K (the last one masked) for every output channel and
     stores the sums into those rows of dw, whole. (Tasks of rows of dw^T had each stored part of
@@ -531,8 +566,7 @@ def _emit_transposed_sum(kb, name, g: _Geometry, partitions: int, parallel: bool
                     with whole:
                         block(tb.mul(index, i64(groups.width)), None, groups.width)
 
-    emit_parallel_for(kb, f"{name}_sums", len(groups.groups), [kb.arg("out"), kb.arg("workspace")], block_range,
-                      parallel=parallel)
+    emit_parallel_for(kb, f"{name}_sums", len(groups.groups), [dw, workspace], block_range, parallel=parallel)
 
 
 def _emit_zeros(kb, dtype, target, count: int) -> None:
