@@ -333,7 +333,7 @@ def _avg_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
 
 max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer(is_max=True),
                                      fusion=FusionClass.OPAQUE, reference=_max_pool_reference,
-                                     final_stage=("conv", "conv_max_pool")))
+                                     final_stage=("conv", "conv_max_pool", "conv_then_max_pool")))
 avg_pool_p = registry.register(OpDef(name="avg_pool", tf_type="AvgPool", infer=_pool_infer(is_max=False),
                                      fusion=FusionClass.OPAQUE, reference=_avg_pool_reference))
 

@@ -259,6 +259,24 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
     is in L2. The convolution's whole result is never written: Deep MNIST's 10,000-image evaluation
     leaves 1 GB of arena untouched at its first convolution. The same code computes each element as
     the conv, epilogue and pool kernels do, so the results are theirs bit for bit, whatever the threads."""
+    return _emit_conv_then_pool(module, name, members, buffers, in_blocks=True)
+
+
+@lowering.fused_kernel("conv_then_max_pool")
+def emit_conv_then_max_pool_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A conv_then_max_pool kernel of fusion (passes/fuse.py): a conv kernel ended by a max-pool whose
+    values other kernels read too (in training, the gradients read the ReLU's output). Each task
+    computes an image at a time into the result, directly or with register tiles, runs the epilogue
+    on it and pools the image's pooled value while it is in L2, instead of a pool kernel reading the
+    whole result back from memory (the tutorial CNN's conv2: 5 MB). Bit for bit the conv and pool
+    kernels' results, whatever the threads."""
+    return _emit_conv_then_pool(module, name, members, buffers, in_blocks=False)
+
+
+def _emit_conv_then_pool(module, name: str, members, buffers: Buffers, in_blocks: bool) -> ir.Function:
+    """A convolution kernel ended by its pool, an image at a time: each image of the result computed
+    into the task's block of the workspace (`in_blocks`) or into the result, then its epilogue, then
+    its pooled rows."""
     conv, stage = members[0], members[-1]
     g = _Geometry(Convolution.forward(conv), conv)
     body = ElementwiseBody(members[1:-1])
@@ -267,34 +285,50 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
     kb = KernelBuilder(module, name, ["buffers", "status"])
     buffers_arg = kb.arg("buffers")
     x, w, out = (buffers.value(kb, buffers_arg, v) for v in (conv.values[0], conv.values[1], stage.result))
-    workspace = buffers.workspace(kb, buffers_arg, conv.result)
+    result = buffers.workspace(kb, buffers_arg, conv.result) if in_blocks else buffers.value(kb, buffers_arg,
+                                                                                             conv.result)
     image_rows = g.window.out_h * g.window.out_w
     block_elements = image_rows * g.out_channels
     tiles = conv_tiled.ForwardTiles(module, name, g) if g.convolution.tiled else None
 
     def image_range(task, values, outer):
         tb = task.b
-        x, w, out, workspace, buffers_pointer = values
-        block = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(block_elements)), g.dtype)
+        x, w, out, result, buffers_pointer = values
+        block = _element_offset(tb, result, tb.mul(task.arg("index"), i64(block_elements)), g.dtype) if in_blocks \
+            else None
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
             first = tb.mul(image, i64(image_rows))
-            # The block seen from the whole result's rows: row `first` of the result is its row 0.
-            result_rows = _element_offset(tb, block, tb.sub(i64(0), tb.mul(first, i64(g.out_channels))), g.dtype)
+            result_rows = result  # the image's rows at their places in the whole result [N*OH*OW, O] ...
+            if in_blocks:  # ... or the block seen from the whole result's rows: row `first` is its row 0
+                result_rows = _element_offset(tb, block, tb.sub(i64(0), tb.mul(first, i64(g.out_channels))), g.dtype)
             if tiles is None:
                 conv_direct.emit_forward_rows(task, g, x, w, result_rows, first, tb.add(first, i64(image_rows)))
             else:  # the tiles read the image in place, its padding included (kernels/conv_tiled.py)
                 tiles.emit_image(task, _element_offset(tb, x, tb.mul(image, i64(g.height * g.width * g.channels)),
-                                                      g.dtype), w, block)
-            if body.instructions:
-                in_block = _BlockBuffers(buffers, {conv.result.id, pooled.id}, result_rows)
-                emit_block(task, buffers_pointer, in_block, body, [pooled], (g.rows, g.out_channels), first, i64(0),
-                           i64(image_rows), i64(g.out_channels), matrix_strides=channel_matrix_strides(g.out_channels))
+                                                      g.dtype), w,
+                                 _element_offset(tb, result_rows, tb.mul(first, i64(g.out_channels)), g.dtype))
+            if in_blocks:
+                if body.instructions:
+                    in_block = _BlockBuffers(buffers, {conv.result.id, pooled.id}, result_rows)
+                    emit_block(task, buffers_pointer, in_block, body, [pooled], (g.rows, g.out_channels), first,
+                               i64(0), i64(image_rows), i64(g.out_channels),
+                               matrix_strides=channel_matrix_strides(g.out_channels))
+                source, source_at = block, i64(0)
+            else:
+                if body.instructions:
+                    emit_block(task, buffers_pointer, buffers, body, materialized(buffers, body.instructions),
+                               (g.rows, g.out_channels), first, i64(0), i64(image_rows), i64(g.out_channels),
+                               matrix_strides=channel_matrix_strides(g.out_channels))
+                source, source_at = buffers.value(task, buffers_pointer, pooled), tb.mul(first, i64(g.out_channels))
             with task.loop(pool.window.out_h, "pooled_row") as oh:
-                emit_output_row(task, pool, block, i64(0), out, tb.add(tb.mul(image, i64(pool.window.out_h)), oh), oh)
+                emit_output_row(task, pool, source, source_at, out, tb.add(tb.mul(image, i64(pool.window.out_h)), oh),
+                                oh)
 
-    emit_parallel_for(kb, f"{name}_images", g.batch, [x, w, out, workspace, buffers_arg], image_range,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+    parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
+    # Blocks: at most MAX_CONV_TASKS of them. Written whole: an image a task, as the conv kernel's tiles.
+    emit_parallel_for(kb, f"{name}_images", g.batch, [x, w, out, result, buffers_arg], image_range, parallel=parallel,
+                      **({"max_tasks": MAX_CONV_TASKS} if in_blocks else {"each_index": True}))
     kb.b.ret(ir.Constant(I32, 0))
     return kb.function
 
