@@ -11,7 +11,8 @@ Which table serves an instruction follows from its op's facts in the registry
   [ptr workspace,] ptr status)`, with a workspace when the op has one (see
   plan_memory).
 - FUSED_KERNELS: the kernels fusion forms, by kind (loop, reduce, gemm, conv,
-  conv_input_gradient, pool_grad, softmax, conv_max_pool, conv_filter_gradient_sum):
+  conv_input_gradient, pool_grad, softmax, conv_max_pool, conv_then_max_pool,
+  conv_filter_gradient_sum):
   `emit(module, name, members, buffers)` returns `i32 (ptr buffers, ptr status)`.
   ANCHOR ops name their kind in the registry, as do ops that end a kernel
   (`final_stage`) or join a reduce kernel (`column_sum`).

@@ -163,10 +163,12 @@ class OpDef:
     # cannot. plan_memory then gives the result no buffer and adds the blocks to the op's workspace.
     block_workspace: Optional[Callable] = None
     # OPAQUE ops that may end a kernel as its last stage: (the anchor kind of the kernels they may end, the
-    # kernel's kind then). Fusion adds the op to a kernel of that kind whose anchor has a block_workspace
-    # when the op's first operand is a value of the kernel of the result's shape and nothing else outside
-    # the kernel reads any of its values (a max-pool after a convolution's bias and ReLU, in evaluation:
-    # the convolution's whole output is then never written).
+    # kernel's kind then with its result in blocks, its kind with its result written whole). Fusion adds
+    # the op to a kernel of that kind whose anchor has a block_workspace when the op's first operand is a
+    # value of the kernel of the result's shape; when nothing else outside the kernel reads any of its
+    # values, the result is in blocks (a max-pool after a convolution's bias and ReLU, in evaluation: the
+    # convolution's whole output is then never written), else written whole and each block read by the
+    # op once final (in training, where the gradients read the ReLU's output).
     final_stage: Optional[tuple] = None
     # OPAQUE ops whose kernel can sum one of its operands over all its axes but the last while it
     # streams that operand (a direct filter gradient reading dy: the bias gradient, on the way):

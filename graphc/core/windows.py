@@ -240,14 +240,16 @@ class Convolution:
         channel)), and for a filter gradient a product, a segment's sum and a partial sum per
         task; none for a pointwise window (the input is the im2col matrix). A direct convolution
         has no im2col chunks: its forward needs nothing, its filter gradient the partial sums, each
-        with a row more for dy's column sums when it computes the bias gradient too (passes/fuse.py)."""
+        with a row more for dy's column sums when it computes the bias gradient too (passes/fuse.py);
+        a register-tiled one the same (a partial dw^T and a row of column sums per partition)."""
         if self.window.pointwise or (self.direct and self.product == "forward"):
             return 0
         if self.direct:
             return max(1, (self.tasks - 1) * (self.depth + 1) * self.out_channels) * self.element_bytes
         if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w^T
-            filters = {"filter_gradient": self.tasks, "input_gradient": 1}.get(self.product, 0)
-            return max(1, filters * self.depth * self.out_channels) * self.element_bytes if filters else 0
+            if self.product == "filter_gradient":
+                return self.tasks * (self.depth + 1) * self.out_channels * self.element_bytes
+            return self.depth * self.out_channels * self.element_bytes if self.product == "input_gradient" else 0
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

@@ -217,6 +217,13 @@ def _backprop_filter_infer(types, attrs):
     return result
 
 
+def _column_sum_operand(inst):
+    """dy's index, where the filter gradient's kernel can sum dy's columns on the way: the direct and
+    register-tiled paths (the im2col GEMM and a pointwise window's never see dy's rows whole)."""
+    convolution = Convolution.filter_gradient(inst)
+    return 1 if convolution.direct or convolution.tiled else None
+
+
 def _backprop_filter_reference(x, dy, filter_sizes, strides, padding, data_format="NHWC", dilations=(1, 1, 1, 1)):
     sizes = tuple(int(s) for s in np.asarray(filter_sizes).reshape(-1))
     window = conv_window(x.shape, sizes, dict(strides=strides, padding=padding, dilations=dilations))
@@ -232,8 +239,9 @@ conv2d_backprop_filter_p = registry.register(OpDef(
     name="conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", infer=_backprop_filter_infer,
     fusion=FusionClass.OPAQUE, static_inputs=("filter_sizes",), tf_input_order=(0, 2, 1), reference=_backprop_filter_reference,
     workspace=lambda inst: Convolution.filter_gradient(inst).workspace_bytes,
-    # a direct filter gradient (conv1's 3x3x1) sums dy's columns too, the bias gradient: dy read once
-    column_sum=("conv_filter_gradient_sum", lambda inst: 1 if Convolution.filter_gradient(inst).direct else None)))
+    # a direct or register-tiled filter gradient (the CNN's conv1 and conv2) sums dy's columns too, the
+    # bias gradient: dy read once
+    column_sum=("conv_filter_gradient_sum", _column_sum_operand)))
 
 
 @registry.set_gradient(conv2d_backprop_filter_p)
@@ -325,7 +333,7 @@ def _avg_pool_reference(x, ksize, strides, padding, data_format="NHWC"):
 
 max_pool_p = registry.register(OpDef(name="max_pool", tf_type="MaxPool", infer=_pool_infer(is_max=True),
                                      fusion=FusionClass.OPAQUE, reference=_max_pool_reference,
-                                     final_stage=("conv", "conv_max_pool")))
+                                     final_stage=("conv", "conv_max_pool", "conv_then_max_pool")))
 avg_pool_p = registry.register(OpDef(name="avg_pool", tf_type="AvgPool", infer=_pool_infer(is_max=False),
                                      fusion=FusionClass.OPAQUE, reference=_avg_pool_reference))
 

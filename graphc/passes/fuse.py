@@ -16,10 +16,13 @@ its `anchor` kind, from the op registry):
   of ReLU outputs), run on each image's dx as on blocks of the [N*H*W, C] matrix;
 - conv_max_pool: a conv kernel ended by a max-pool (the max-pool's OpDef.final_stage) that
   reads one of its values of the convolution's shape (the ReLU after the bias), when nothing
-  else outside the kernel reads any of its values and it writes no variable (evaluation; in
-  training the gradients read the ReLU's output): each image of the convolution's result is
-  computed into a block of the workspace, gets its epilogue there and is pooled, so the
-  convolution's whole result is never written (OpDef.block_workspace, plan_memory);
+  else outside the kernel reads any of its values and it writes no variable (evaluation):
+  each image of the convolution's result is computed into a block of the workspace, gets its
+  epilogue there and is pooled, so the convolution's whole result is never written
+  (OpDef.block_workspace, plan_memory);
+- conv_then_max_pool: the same, when other kernels read the kernel's values too (training: the
+  ReLU and max-pool gradients read the ReLU's output): the result is written whole as by a conv
+  kernel, and each image of the pooled value is pooled right after its epilogue, from L2;
 - conv_filter_gradient_sum (an op's OpDef.column_sum kind): a reduce kernel whose sum, over all
   axes but the last, of a value an op reads as its column-sum operand is computed by that op's
   kernel on the way (the bias gradient, by the direct filter gradient reading the same dy), then the
@@ -208,10 +211,13 @@ class _Fusion:
         return True
 
     def _kernel_ended_by(self, j: int):
-        """The kernel instruction j may end as its final stage (OpDef.final_stage), or None: the kernel
-        computing j's first operand, of the stage's anchor kind, with an anchor that can compute its
-        result in blocks (OpDef.block_workspace), the operand of the anchor's result shape and dtype, no
-        variable written, and no value of it fetched or read outside it but by j (nothing then needs it whole)."""
+        """(the kernel instruction j may end as its final stage (OpDef.final_stage), the kernel's kind
+        then), or None: the kernel computing j's first operand, of the stage's anchor kind, with an
+        anchor that can compute its result in blocks (OpDef.block_workspace), the operand of the
+        anchor's result shape and dtype, and no variable written. If no value of the kernel is fetched
+        or read outside it but by j, nothing needs its result whole (the stage's kind with the result in
+        blocks); else the result is written whole too, and j reads each block of it once final (the
+        stage's kind with the result written: a max-pool in training, whose gradient reads the ReLU)."""
         inst = self.instructions[j]
         stage = registry.get(inst.op).final_stage
         producer = self._producer(inst.values[0]) if stage is not None and inst.values else None
@@ -226,14 +232,22 @@ class _Fusion:
             return None
         if any(self._producer(v) in kernel.members for v in inst.values[1:]):
             return None
+        if not self._reads_keep_meaning(j, kernel):
+            return None
         fetched = {v.id for v in self.program.fetches}
-        for member in kernel.members:
-            result = self.instructions[member].result
-            if result is None or result.id in fetched:  # a write has no result
-                return None
-            if any(user != j and self.kernel_of[user] is not kernel for user in self.users.get(result.id, [])):
-                return None
-        return kernel if self._reads_keep_meaning(j, kernel) else None
+
+        def needed_whole(value) -> bool:
+            return value.id in fetched or any(user != j and self.kernel_of[user] is not kernel
+                                              for user in self.users.get(value.id, []))
+
+        members = [self.instructions[member].result for member in kernel.members]
+        if any(result is None for result in members):  # a write
+            return None
+        if not any(needed_whole(result) for result in members):
+            return kernel, stage[1]
+        # Written whole, the stage reads its operand from memory: it needs a buffer, which a value
+        # read in its kernel alone would not have.
+        return (kernel, stage[2]) if needed_whole(inst.values[0]) else None
 
     def _reduce_kernel_summed_by(self, j: int):
         """The reduce kernel instruction j may join by computing its sum on the way (OpDef.column_sum),
@@ -370,8 +384,8 @@ class _Fusion:
                 summed.column_sum_kind = registry.get(inst.op).column_sum[0]
                 summed.anchor_vars |= self._read_vars(j)
             elif (ended := self._kernel_ended_by(j)) is not None:
-                self._add(j, ended)
-                ended.kind = registry.get(inst.op).final_stage[1]  # its last member: nothing joins it after
+                self._add(j, ended[0])
+                ended[0].kind = ended[1]  # its last member: nothing joins it after
             else:
                 self._new_kernel(j, kind, ())
         self._merge_sibling_reductions()

@@ -1,9 +1,11 @@
-"""A convolution, its bias and ReLU, and the max-pool that alone reads them, in one kernel
-(passes/fuse.py's conv_max_pool kind, issue 19): each image of the convolution's result is
-computed into a block of the workspace, gets its epilogue there and is pooled, so the
-memory plan has no buffer of the convolution's output. Compiled against the reference
-interpreter, and bit for bit against the unfused path (the same step with the ReLU's output
-fetched too, which keeps the three kernels apart) and with 1 and 2 threads.
+"""A convolution, its bias and ReLU, and the max-pool that reads them, in one kernel (issue 19).
+passes/fuse.py's conv_max_pool kind, where the pool alone reads them: each image of the
+convolution's result is computed into a block of the workspace, gets its epilogue there and is
+pooled, so the memory plan has no buffer of the convolution's output. Its conv_then_max_pool kind,
+where other kernels read them too (the ReLU fetched; in training, the gradients): the result is
+written whole and each image pooled once its epilogue is done. Compiled against the reference
+interpreter, bit for bit against the unfused path (the conv kernel alone, then the pool kernel on
+its ReLU's values) and with 1 and 2 threads.
 """
 
 import numpy as np
@@ -72,12 +74,23 @@ def test_the_fused_pool_matches_the_reference_and_the_unfused_path_bit_for_bit(c
     (relu_inst,) = [inst for inst in program.instructions if inst.op == "relu"]
     assert not plan.in_memory(conv.result.id) and not plan.in_memory(relu_inst.result.id)  # no buffer of either
     assert conv.result.id in plan.workspaces  # the blocks
-    unfused_program = planned([pooled, relu], feeds)
-    assert "conv_max_pool" not in unfused_program.kernels.values()
+    whole = planned([pooled, relu], feeds)  # the ReLU fetched: written whole, pooled in the same kernel
+    assert {whole.kernels[inst.kernel] for inst in whole.instructions if inst.op in ("conv2d", "max_pool")} == {
+        "conv_then_max_pool"}
+    alone = planned([relu], feeds)  # no pool: the conv kernel
+    assert {alone.kernels[inst.kernel] for inst in alone.instructions if inst.op == "conv2d"} == {"conv"}
+    relu_values_fed = tf.placeholder(dtype, relu.shape)
+    pool = pooled.op
+    pooled_alone = tf.nn.max_pool(relu_values_fed, pool.get_attr("ksize"), pool.get_attr("strides"),
+                                  pool.get_attr("padding"))
     with tf.Session() as session:
         fused = session.run(pooled, feeds)
-        unfused, relu_values = session.run([pooled, relu], feeds)
+        whole_pooled, relu_values = session.run([pooled, relu], feeds)
+        relu_alone = session.run(relu, feeds)  # the conv kernel
+        unfused = session.run(pooled_alone, {relu_values_fed: relu_alone})  # the pool kernel
+    np.testing.assert_array_equal(bits(relu_values), bits(relu_alone))
     np.testing.assert_array_equal(bits(fused), bits(unfused))
+    np.testing.assert_array_equal(bits(whole_pooled), bits(unfused))
     reference = interpret_graph([pooled], feeds)[0]
     np.testing.assert_allclose(fused, reference, rtol=1e-5 if dtype == tf.float32 else 1e-12, atol=1e-6)
     assert (relu_values == 0).any() and (fused > 0).any()  # the ReLU's boundary was crossed
@@ -93,14 +106,27 @@ def test_the_im2col_path_keeps_its_kernels_apart_and_is_right():
     np.testing.assert_allclose(compiled, interpret_graph([pooled], feeds)[0], rtol=1e-5, atol=1e-6)
 
 
-def test_training_reads_the_relu_so_the_pool_stays_a_kernel_of_its_own():
-    pooled, _, feeds = conv_relu_pool(CASES[0], tf.float32)
-    w = [t for t in feeds if t.shape.as_list() == list(CASES[0][1])][0]
+def training(case, dtype, seed=0):
+    """(fetches, feeds, w): the loss of the pooled layer and its gradients as training computes them."""
+    pooled, _, feeds = conv_relu_pool(case, dtype, seed)
+    w = [t for t in feeds if t.shape.as_list() == list(case[1])][0]
+    bias = [t for t in feeds if t.shape.as_list() == [case[1][-1]]][0]
     loss = tf.reduce_sum(pooled * pooled)
-    program = planned([loss] + tf.gradients(loss, [w]), feeds)
-    assert "conv_max_pool" not in program.kernels.values()
+    return [pooled] + tf.gradients(loss, [w, bias]), feeds
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[4]], ids=["direct", "tiled", "tiled-masked"])
+def test_in_training_the_result_is_written_whole_and_pooled_in_the_kernel(case):
+    fetches, feeds = training(case, tf.float64)
+    program = planned(fetches, feeds)
     (conv,) = [inst for inst in program.instructions if inst.op == "conv2d"]
-    assert program.kernels[conv.kernel] == "conv"
+    (pool,) = [inst for inst in program.instructions if inst.op == "max_pool"]
+    assert program.kernels[conv.kernel] == "conv_then_max_pool" and pool.kernel == conv.kernel
+    assert program.memory_plan.in_memory(pool.values[0].id)  # the ReLU, which the gradients read
+    with tf.Session() as session:
+        compiled = session.run(fetches, feeds)
+    for value, expected in zip(compiled, interpret_graph(fetches, feeds)):
+        np.testing.assert_allclose(value, expected, rtol=1e-11, atol=1e-11)
 
 
 @pytest.fixture
@@ -111,15 +137,22 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("case", [((16, 28, 28, 1), (5, 5, 1, 32), 1, "SAME", 2, 2, "SAME", "direct"),
-                                  ((16, 14, 14, 32), (5, 5, 32, 64), 1, "SAME", 2, 2, "SAME", "tiled")],
-                         ids=["deep-mnist-conv1", "deep-mnist-conv2"])
-def test_one_and_two_threads_are_bit_identical(case, restore_threads):
+                                  ((16, 14, 14, 32), (5, 5, 32, 64), 1, "SAME", 2, 2, "SAME", "tiled"),
+                                  ((16, 28, 28, 32), (3, 3, 32, 64), 2, "SAME", 2, 2, "VALID", "tiled")],
+                         ids=["deep-mnist-conv1", "deep-mnist-conv2", "tutorial-conv2"])
+@pytest.mark.parametrize("train", [False, True], ids=["evaluation", "training"])
+def test_one_and_two_threads_are_bit_identical(case, train, restore_threads):
     results = []
     for threads in (1, 2):
         loader.set_num_threads(threads)
         with tf.Graph().as_default():
-            pooled, _, feeds = conv_relu_pool(case, tf.float32, seed=7)
-            fused_conv(planned([pooled], feeds))
+            if train:
+                fetches, feeds = training(case, tf.float32, seed=7)
+            else:
+                pooled, _, feeds = conv_relu_pool(case, tf.float32, seed=7)
+                fetches = [pooled]
+                fused_conv(planned(fetches, feeds))
             with tf.Session() as session:
-                results.append(session.run(pooled, feeds))
-    np.testing.assert_array_equal(bits(results[0]), bits(results[1]))
+                results.append(session.run(fetches, feeds))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(bits(one), bits(two))

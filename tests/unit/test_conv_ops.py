@@ -146,9 +146,9 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     assert tutorial.tiled and tutorial.tasks == 100  # an image a task
     assert (tutorial.window.padded_h, tutorial.window.padded_w) == (29, 29)  # SAME pads one row at the bottom
     assert tutorial.workspace_bytes == 0  # x read in place, the padding's zeros from a constant row
-    gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T
+    gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T, and of db's sums
     assert gradient.tiled and gradient.tasks == windows.TILED_FILTER_PARTITIONS
-    assert gradient.workspace_bytes == windows.TILED_FILTER_PARTITIONS * 288 * 64 * 4
+    assert gradient.workspace_bytes == windows.TILED_FILTER_PARTITIONS * (288 + 1) * 64 * 4
     backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T; dx accumulated in place
     assert backward.tiled and backward.workspace_bytes == 288 * 64 * 4
     assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy

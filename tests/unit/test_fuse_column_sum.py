@@ -1,6 +1,7 @@
-"""Fusion of a bias gradient into the direct filter gradient (passes/fuse.py, OpDef.column_sum): the sum
-of dy over all axes but the last joins the kernel of the conv2d_backprop_filter that reads the same dy,
-with the optimizer's update of the bias as its epilogue; other sums and other filter gradients do not."""
+"""Fusion of a bias gradient into the direct or register-tiled filter gradient (passes/fuse.py,
+OpDef.column_sum): the sum of dy over all axes but the last joins the kernel of the conv2d_backprop_filter
+that reads the same dy, with the optimizer's update of the bias as its epilogue; other sums and the
+im2col filter gradient do not."""
 
 import numpy as np
 
@@ -51,9 +52,20 @@ def test_with_adam_the_bias_update_is_its_epilogue():
     assert [inst.op for inst in members].count("conv2d_backprop_filter") == 1
 
 
-def test_a_filter_gradient_through_register_tiles_keeps_its_own_kernel():
+def test_the_bias_sum_joins_the_register_tiled_filter_gradient():
     loss, w, b, feeds = conv_bias_relu([2, 10, 10, 16], [3, 3, 16, 32])  # K = 144: not direct
     program = fused(tf.gradients(loss, [w, b]), feeds)
+    gradient = [inst for inst in program.instructions if inst.op == "conv2d_backprop_filter"][0]
+    assert Convolution.filter_gradient(gradient).tiled
+    kernel = kernel_of(program, "reduce_sum")
+    assert program.kernels[kernel] == "conv_filter_gradient_sum" and gradient.kernel == kernel
+
+
+def test_a_filter_gradient_through_im2col_keeps_its_own_kernel():
+    loss, w, b, feeds = conv_bias_relu([2, 10, 10, 8], [3, 3, 8, 32])  # K = 72, 8 lanes of 16: the GEMM
+    program = fused(tf.gradients(loss, [w, b]), feeds)
+    gradient = [inst for inst in program.instructions if inst.op == "conv2d_backprop_filter"][0]
+    assert not Convolution.filter_gradient(gradient).direct and not Convolution.filter_gradient(gradient).tiled
     assert program.kernels[kernel_of(program, "reduce_sum")] == "reduce"
     assert program.kernels[kernel_of(program, "conv2d_backprop_filter")] == "opaque"
 

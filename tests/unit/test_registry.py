@@ -45,7 +45,7 @@ def test_op_facts_agree(op):
         assert op.fusion in (FusionClass.OPAQUE, FusionClass.ANCHOR), f"{op.name}: a workspace needs its own kernel"
     assert op.block_workspace is None or op.anchor is not None, f"{op.name}: blocks of a result need a kernel's anchor"
     if op.final_stage is not None:  # it ends kernels whose anchor can compute its result in blocks
-        anchor_kind, _ = op.final_stage
+        anchor_kind, _, _ = op.final_stage
         assert op.fusion is FusionClass.OPAQUE, f"{op.name}: a final stage is a kernel of its own otherwise"
         assert any(o.anchor == anchor_kind and o.block_workspace is not None for o in registry.all_ops()), op.name
     if op.column_sum is not None:  # it joins a reduce kernel, which then has a kind of its own

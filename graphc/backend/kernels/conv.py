@@ -259,6 +259,24 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
     is in L2. The convolution's whole result is never written: Deep MNIST's 10,000-image evaluation
     leaves 1 GB of arena untouched at its first convolution. The same code computes each element as
     the conv, epilogue and pool kernels do, so the results are theirs bit for bit, whatever the threads."""
+    return _emit_conv_then_pool(module, name, members, buffers, in_blocks=True)
+
+
+@lowering.fused_kernel("conv_then_max_pool")
+def emit_conv_then_max_pool_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
+    """A conv_then_max_pool kernel of fusion (passes/fuse.py): a conv kernel ended by a max-pool whose
+    values other kernels read too (in training, the gradients read the ReLU's output). Each task
+    computes an image at a time into the result, directly or with register tiles, runs the epilogue
+    on it and pools the image's pooled value while it is in L2, instead of a pool kernel reading the
+    whole result back from memory (the tutorial CNN's conv2: 5 MB). Bit for bit the conv and pool
+    kernels' results, whatever the threads."""
+    return _emit_conv_then_pool(module, name, members, buffers, in_blocks=False)
+
+
+def _emit_conv_then_pool(module, name: str, members, buffers: Buffers, in_blocks: bool) -> ir.Function:
+    """A convolution kernel ended by its pool, an image at a time: each image of the result computed
+    into the task's block of the workspace (`in_blocks`) or into the result, then its epilogue, then
+    its pooled rows."""
     conv, stage = members[0], members[-1]
     g = _Geometry(Convolution.forward(conv), conv)
     body = ElementwiseBody(members[1:-1])
@@ -267,34 +285,50 @@ def emit_conv_max_pool_kernel(module, name: str, members, buffers: Buffers) -> i
     kb = KernelBuilder(module, name, ["buffers", "status"])
     buffers_arg = kb.arg("buffers")
     x, w, out = (buffers.value(kb, buffers_arg, v) for v in (conv.values[0], conv.values[1], stage.result))
-    workspace = buffers.workspace(kb, buffers_arg, conv.result)
+    result = buffers.workspace(kb, buffers_arg, conv.result) if in_blocks else buffers.value(kb, buffers_arg,
+                                                                                             conv.result)
     image_rows = g.window.out_h * g.window.out_w
     block_elements = image_rows * g.out_channels
     tiles = conv_tiled.ForwardTiles(module, name, g) if g.convolution.tiled else None
 
     def image_range(task, values, outer):
         tb = task.b
-        x, w, out, workspace, buffers_pointer = values
-        block = _element_offset(tb, workspace, tb.mul(task.arg("index"), i64(block_elements)), g.dtype)
+        x, w, out, result, buffers_pointer = values
+        block = _element_offset(tb, result, tb.mul(task.arg("index"), i64(block_elements)), g.dtype) if in_blocks \
+            else None
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
             first = tb.mul(image, i64(image_rows))
-            # The block seen from the whole result's rows: row `first` of the result is its row 0.
-            result_rows = _element_offset(tb, block, tb.sub(i64(0), tb.mul(first, i64(g.out_channels))), g.dtype)
+            result_rows = result  # the image's rows at their places in the whole result [N*OH*OW, O] ...
+            if in_blocks:  # ... or the block seen from the whole result's rows: row `first` is its row 0
+                result_rows = _element_offset(tb, block, tb.sub(i64(0), tb.mul(first, i64(g.out_channels))), g.dtype)
             if tiles is None:
                 conv_direct.emit_forward_rows(task, g, x, w, result_rows, first, tb.add(first, i64(image_rows)))
             else:  # the tiles read the image in place, its padding included (kernels/conv_tiled.py)
                 tiles.emit_image(task, _element_offset(tb, x, tb.mul(image, i64(g.height * g.width * g.channels)),
-                                                      g.dtype), w, block)
-            if body.instructions:
-                in_block = _BlockBuffers(buffers, {conv.result.id, pooled.id}, result_rows)
-                emit_block(task, buffers_pointer, in_block, body, [pooled], (g.rows, g.out_channels), first, i64(0),
-                           i64(image_rows), i64(g.out_channels), matrix_strides=channel_matrix_strides(g.out_channels))
+                                                      g.dtype), w,
+                                 _element_offset(tb, result_rows, tb.mul(first, i64(g.out_channels)), g.dtype))
+            if in_blocks:
+                if body.instructions:
+                    in_block = _BlockBuffers(buffers, {conv.result.id, pooled.id}, result_rows)
+                    emit_block(task, buffers_pointer, in_block, body, [pooled], (g.rows, g.out_channels), first,
+                               i64(0), i64(image_rows), i64(g.out_channels),
+                               matrix_strides=channel_matrix_strides(g.out_channels))
+                source, source_at = block, i64(0)
+            else:
+                if body.instructions:
+                    emit_block(task, buffers_pointer, buffers, body, materialized(buffers, body.instructions),
+                               (g.rows, g.out_channels), first, i64(0), i64(image_rows), i64(g.out_channels),
+                               matrix_strides=channel_matrix_strides(g.out_channels))
+                source, source_at = buffers.value(task, buffers_pointer, pooled), tb.mul(first, i64(g.out_channels))
             with task.loop(pool.window.out_h, "pooled_row") as oh:
-                emit_output_row(task, pool, block, i64(0), out, tb.add(tb.mul(image, i64(pool.window.out_h)), oh), oh)
+                emit_output_row(task, pool, source, source_at, out, tb.add(tb.mul(image, i64(pool.window.out_h)), oh),
+                                oh)
 
-    emit_parallel_for(kb, f"{name}_images", g.batch, [x, w, out, workspace, buffers_arg], image_range,
-                      parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, max_tasks=MAX_CONV_TASKS)
+    parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
+    # Blocks: at most MAX_CONV_TASKS of them. Written whole: an image a task, as the conv kernel's tiles.
+    emit_parallel_for(kb, f"{name}_images", g.batch, [x, w, out, result, buffers_arg], image_range, parallel=parallel,
+                      **({"max_tasks": MAX_CONV_TASKS} if in_blocks else {"each_index": True}))
     kb.b.ret(ir.Constant(I32, 0))
     return kb.function
 
@@ -359,7 +393,8 @@ def lower_conv2d_backprop_filter(module, name, inst):
         _direct_filter_gradient(kb, name, g, [kb.arg(a) for a in ("x", "dy", "out", "workspace")])
         return kb.finish()
     if g.convolution.tiled:
-        return _tiled_filter_gradient(kb, name, g)
+        _tiled_filter_gradient(kb, name, g, [kb.arg(a) for a in ("x", "dy", "out", "workspace")])
+        return kb.finish()
     partitions, chunks = g.convolution.tasks, -(-g.rows // g.chunk_rows)
     segment = math.isqrt(-(-chunks // partitions) - 1) + 1  # ceil(sqrt(the most chunks a partition has))
     chunk_elements = g.chunk_rows * g.depth
@@ -448,9 +483,10 @@ def _direct_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) ->
 
 @lowering.fused_kernel("conv_filter_gradient_sum")
 def emit_filter_gradient_sum_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
-    """A reduce kernel a direct filter gradient joined (passes/fuse.py, OpDef.column_sum): dw and the
-    reduction, the sum of dy over all its axes but the last (a bias gradient), in one pass over dy;
-    then the reduce kernel's epilogue (an optimizer's update of the bias) over the sum."""
+    """A reduce kernel a direct or register-tiled filter gradient joined (passes/fuse.py,
+    OpDef.column_sum): dw and the reduction, the sum of dy over all its axes but the last (a bias
+    gradient), in one pass over dy from memory; then the reduce kernel's epilogue (an optimizer's
+    update of the bias) over the sum."""
     gradient = next(m for m in members if registry.get(m.op).column_sum is not None)
     reduction = members[0]  # the kernel's start: fusion moved the gradient into its kernel
     epilogue = ElementwiseBody([m for m in members[1:] if m is not gradient])
@@ -459,43 +495,76 @@ def emit_filter_gradient_sum_kernel(module, name: str, members, buffers: Buffers
     buffers_arg = kb.arg("buffers")
     x, dy, dw, sums = (buffers.value(kb, buffers_arg, v)
                        for v in (gradient.values[0], gradient.values[1], gradient.result, reduction.result))
-    _direct_filter_gradient(kb, name, g, [x, dy, dw, buffers.workspace(kb, buffers_arg, gradient.result)], sums)
+    filter_gradient = _direct_filter_gradient if g.convolution.direct else _tiled_filter_gradient
+    filter_gradient(kb, name, g, [x, dy, dw, buffers.workspace(kb, buffers_arg, gradient.result)], sums)
     if epilogue.instructions or epilogue.writes:
         ElementwiseRegion(epilogue, reduction.result.type.shape, materialized(buffers, epilogue.instructions)).emit(
             kb, buffers_arg, buffers)
     return kb.finish()
 
 
-def _tiled_filter_gradient(kb, name, g: _Geometry) -> ir.Function:
+def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> None:
     """dw with register tiles reading the images in place (kernels/conv_tiled.py): each of
     a fixed set of partitions of the images sums into its partial dw^T [O, K]; then dw [K, O] is
-    the partials' sum, added in partition order (so the same whatever the thread count)."""
+    the partials' sum, added in partition order (so the same whatever the thread count).
+    values: x, dy, dw, the workspace. With `column_sums`, the sum of dy's rows (a bias gradient)
+    too: each image's rows summed right after its tiles read them (50 KB of conv2's dy, then in L2)
+    into its partition's partial sums (the first partition's is column_sums, the others' follow
+    the partial filters in the workspace), added in partition order at the end."""
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
     parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
+    sums_at = partitions * filter_elements
 
-    def partition_range(task, values, outer):
+    def partition_range(task, task_values, outer):
         b = task.b
-        x, dy, workspace = values
+        x, dy, workspace = task_values[:3]
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
+            partial_sums = None if column_sums is None else b.select(
+                b.icmp_signed("==", partition, i64(0)), task_values[3], _element_offset(
+                    b, workspace, b.add(i64(sums_at), b.mul(b.sub(partition, i64(1)), i64(g.out_channels))), g.dtype))
             begin = b.udiv(b.mul(partition, i64(g.batch)), i64(partitions))
             end = b.udiv(b.mul(b.add(partition, i64(1)), i64(g.batch)), i64(partitions))
             with task.loop(b.sub(end, begin), "image") as j:
                 image = b.add(begin, j)
+                first_image = b.icmp_unsigned("==", j, i64(0))
+                image_dy = _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype)
                 tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
-                                 _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype), partial,
-                                 b.icmp_unsigned("==", j, i64(0)))
+                                 image_dy, partial, first_image)
+                if partial_sums is not None:
+                    _emit_image_column_sums(task, g, image_dy, gradient_elements // g.out_channels, partial_sums,
+                                            first_image)
 
-    emit_parallel_for(kb, f"{name}_partitions", partitions, [kb.arg(a) for a in ("x", "dy", "workspace")],
+    x, dy, dw, workspace = values
+    emit_parallel_for(kb, f"{name}_partitions", partitions,
+                      [x, dy, workspace] + ([column_sums] if column_sums is not None else []),
                       partition_range, parallel=parallel, each_index=True)
-    _emit_transposed_sum(kb, name, g, partitions, parallel)
-    return kb.finish()
+    _emit_transposed_sum(kb, name, g, dw, workspace, partitions, parallel)
+    if column_sums is not None:
+        for partition in range(1, partitions):
+            _emit_add(kb, g.dtype, column_sums, _element_offset(
+                kb.b, workspace, i64(sums_at + (partition - 1) * g.out_channels), g.dtype), g.out_channels)
 
 
-def _emit_transposed_sum(kb, name, g: _Geometry, partitions: int, parallel: bool) -> None:
+def _emit_image_column_sums(task, g: _Geometry, dy, rows: int, sums, first) -> None:
+    """sums [O] += the sum of an image's dy rows [rows, O], row after row, in vectors of O; with
+    `first` (an i1 value) true the sums start at +0.0 instead."""
+    groups, b = VectorGroups(g.dtype, g.out_channels), task.b
+    zero = ir.Constant(groups.vector, None)
+    totals = [task.variable(groups.vector, b.select(first, zero, groups.load(task, sums, i64(start), mask)))
+              for start, mask in groups.groups]
+    with task.loop(rows, "row") as row:
+        at = b.mul(row, i64(g.out_channels))
+        for total, (start, mask) in zip(totals, groups.groups):
+            task.set(total, b.fadd(task.get(total, groups.vector), groups.load(task, dy, b.add(at, i64(start)), mask)))
+    for total, (start, mask) in zip(totals, groups.groups):
+        groups.store(task, sums, i64(start), task.get(total, groups.vector), mask)
+
+
+def _emit_transposed_sum(kb, name, g: _Geometry, dw, workspace, partitions: int, parallel: bool) -> None:
     """dw [K, O] = the sum of the partials dw^T [O, K] in the workspace, in partition order, on the
     pool: a task takes a vector's width of K (the last one masked) for every output channel and
     stores the sums into those rows of dw, whole. (Tasks of rows of dw^T had each stored part of
@@ -531,8 +600,7 @@ def _emit_transposed_sum(kb, name, g: _Geometry, partitions: int, parallel: bool
                     with whole:
                         block(tb.mul(index, i64(groups.width)), None, groups.width)
 
-    emit_parallel_for(kb, f"{name}_sums", len(groups.groups), [kb.arg("out"), kb.arg("workspace")], block_range,
-                      parallel=parallel)
+    emit_parallel_for(kb, f"{name}_sums", len(groups.groups), [dw, workspace], block_range, parallel=parallel)
 
 
 def _emit_zeros(kb, dtype, target, count: int) -> None:
