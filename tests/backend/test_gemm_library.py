@@ -113,26 +113,17 @@ def test_column_shares_cut_inside_a_panel(library, m, n, k, transpose_b, threads
 @pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("n, k", [(300, 784), (100, 300), (64, 3136), (300, 100), (250, 67)])
 def test_few_rows_read_in_place_sum_as_packed(library, transpose_a, transpose_b, n, k):
-    # A task of at most DIRECT_A_ROWS rows reads A where it lies, of at most DIRECT_B_ROWS a
-    # non-transposed B (GemmEmitter._direct_a, _direct_b); taller products' one task packs A, then
-    # B too. The short product's C is the taller ones' first rows, bit for bit: the same sums in the
-    # same order. 250 columns on one thread: a block of B wider than DIRECT_A_FEW_ROWS_PANELS, A
-    # packed. (All heights take the same KC: a transposed B's is all of K below a quarter of L2, for
-    # these shapes at every height below DIRECT_A_ROWS + 20 or at none.)
-    short = gemm.DIRECT_A_ROWS
-    heights = [gemm.DIRECT_A_ROWS + 20] + ([] if transpose_b else [gemm.DIRECT_B_ROWS + 20])
+    # A task of at most DIRECT_B_ROWS rows reads A (and a non-transposed B) where it lies
+    # (GemmEmitter._direct_a, _direct_b); a taller product's one task packs both. The short
+    # product's C is the tall one's first rows, bit for bit: the same sums in the same order.
+    # 250 columns on one thread: a block of B wider than DIRECT_A_FEW_ROWS_PANELS, A packed. (Both
+    # heights take the same KC: a transposed B's is all of K below a quarter of L2 for both or none.)
+    short, tall = gemm.DIRECT_B_ROWS, gemm.DIRECT_B_ROWS + 20
     rng = np.random.default_rng(n + k)
-    a_tall = rng.uniform(-1, 1, (k, heights[-1]) if transpose_a else (heights[-1], k)).astype(np.float32)
+    a_tall = rng.uniform(-1, 1, (k, tall) if transpose_a else (tall, k)).astype(np.float32)
+    a_short = np.ascontiguousarray(a_tall[:, :short] if transpose_a else a_tall[:short])
     b = rng.uniform(-1, 1, (n, k) if transpose_b else (k, n)).astype(np.float32)
-    c_short = {threads: product(library, np.float32, first_rows(a_tall, short, transpose_a), b, short, n, k,
-                                transpose_a, transpose_b, threads) for threads in (1, 2)}
-    for tall in heights:
-        c_tall = product(library, np.float32, first_rows(a_tall, tall, transpose_a), b, tall, n, k, transpose_a,
-                         transpose_b, threads=1)
-        for threads, c in c_short.items():
-            np.testing.assert_array_equal(c, c_tall[:short], err_msg=f"{short} vs {tall} rows x{n}x{k}, {threads} threads")
-
-
-def first_rows(a, rows: int, transpose_a: bool):
-    """The first `rows` rows of op(A) as a contiguous A (A [K, M] when transposed)."""
-    return np.ascontiguousarray(a[:, :rows] if transpose_a else a[:rows])
+    c_tall = product(library, np.float32, a_tall, b, tall, n, k, transpose_a, transpose_b, threads=1)
+    for threads in (1, 2):
+        c_short = product(library, np.float32, a_short, b, short, n, k, transpose_a, transpose_b, threads)
+        np.testing.assert_array_equal(c_short, c_tall[:short], err_msg=f"{short}x{n}x{k} on {threads} threads")

@@ -59,10 +59,8 @@ CACHE_LINE = 64
 # Blocks of C at most this many NR-wide panels wide read A in place instead of packing it.
 DIRECT_A_PANELS = 1
 # A task of at most this many rows of A reads B's full panels in place (GemmEmitter._direct_b).
-DIRECT_B_ROWS = 400
-# A task of at most this many rows reads A in place where its block of B is at most
-# DIRECT_A_FEW_ROWS_PANELS panels wide (GemmEmitter._direct_a).
-DIRECT_A_ROWS = 100
+DIRECT_B_ROWS = 100
+# Such a task reads A in place too where its block of B is at most this many panels wide (_direct_a).
 DIRECT_A_FEW_ROWS_PANELS = 8
 # With an epilogue, a block of C fills at most this share of L2 (GemmEmitter._epilogue_rows).
 EPILOGUE_BLOCK_L2 = 0.25
@@ -735,22 +733,18 @@ class GemmEmitter:
 
     def _direct_b(self, b, m0, m1, n):
         """Whether the task's micro-kernels read B's full panels where they lie (NR contiguous elements
-        per k, n apart) instead of packed: B not transposed, at most DIRECT_B_ROWS rows of A to serve,
-        and rows not a multiple of 512 bytes apart (which would fold a panel's rows onto a few sets
-        of L1). The MLP's layer-1 forward (100 x 300 x 784, split by columns: each thread packed its
-        half of W1, half of that out of the other core's cache) took 0.291-0.295 ms on two threads,
-        0.274-0.275 reading W1 in place. Products split by rows packed all of B on every thread: dW1
-        (784 x 300 x 100, A transposed, 392 rows a task) 229.6 and 226.6 -> 225.7 and 223.4 µs on two
-        threads, dW2 (300 x 100 x 100, 150 rows) 36.3 and 38.0 -> 34.9 and 36.3 (the library alone,
-        interleaved processes, p10; README, issue 19). Taller tasks keep packing, which more tiles
-        then share."""
+        per k, n apart) instead of packed: B not transposed, few rows of A to serve (a packed panel
+        would serve no more than DIRECT_B_ROWS / MR tiles), and rows not a multiple of 512 bytes apart
+        (which would fold a panel's rows onto a few sets of L1). The MLP's layer-1 forward (100 x 300
+        x 784, split by columns: each thread packed its half of W1, half of that out of the other
+        core's cache) took 0.291-0.295 ms on two threads, 0.274-0.275 reading W1 in place (README)."""
         if self.transpose_b:
             return ir.Constant(I1, 0)
-        return b.and_(self._few_rows(b, m0, m1, DIRECT_B_ROWS), self._spread(b, n))
+        return b.and_(self._few_rows(b, m0, m1), self._spread(b, n))
 
     def _direct_a(self, b, m0, m1, k):
         """Whether the task reads A where it lies (the micro-kernel's `direct`) in its blocks of B at most
-        DIRECT_A_FEW_ROWS_PANELS wide: few rows of A (DIRECT_A_ROWS), and a row-major A's rows not a
+        DIRECT_A_FEW_ROWS_PANELS wide: few rows of A (DIRECT_B_ROWS), and a row-major A's rows not a
         multiple of 512 bytes apart (a transposed A's tile rows are adjacent). Packed, each of the few
         rows was copied for a few panels only, by every thread sharing the product by columns (the
         MLP's layer-1 forward and dh1 packed all of x and d2 on both threads). The GEMM library
@@ -759,13 +753,13 @@ class GemmEmitter:
         35.6; its layer-1 forward on two threads 222 -> 218. Not for wider blocks: fc1's forward
         (50x1024x3136, 16 panels a task) read A in place took 2.7 ms instead of 2.0."""
         if self.transpose_a:
-            return self._few_rows(b, m0, m1, DIRECT_A_ROWS)
-        return b.and_(self._few_rows(b, m0, m1, DIRECT_A_ROWS), self._spread(b, k))
+            return self._few_rows(b, m0, m1)
+        return b.and_(self._few_rows(b, m0, m1), self._spread(b, k))
 
     @staticmethod
-    def _few_rows(b, m0, m1, limit: int):
-        """Whether a task's rows m0 ... m1 - 1 are at most `limit`: few tiles to share a packed panel."""
-        return b.icmp_signed("<=", b.sub(m1, m0), i64(limit))
+    def _few_rows(b, m0, m1):
+        """Whether a task's rows m0 ... m1 - 1 are at most DIRECT_B_ROWS: few tiles to share a packed panel."""
+        return b.icmp_signed("<=", b.sub(m1, m0), i64(DIRECT_B_ROWS))
 
     def _spread(self, b, elements):
         """Whether rows `elements` apart are not a multiple of 512 bytes apart: a tile's rows read in place
