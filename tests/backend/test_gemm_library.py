@@ -108,3 +108,22 @@ def test_column_shares_cut_inside_a_panel(library, m, n, k, transpose_b, threads
     expected = a.astype(np.float64) @ (b.T if transpose_b else b).astype(np.float64)
     np.testing.assert_allclose(one, expected, rtol=1e-5 * np.sqrt(k), atol=1e-5 * np.sqrt(k))
     np.testing.assert_array_equal(one, several, err_msg=f"{m}x{n}x{k}: 1 and {threads} threads differ")
+
+
+@pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("n, k", [(300, 784), (100, 300), (64, 3136), (300, 100), (250, 67)])
+def test_few_rows_read_in_place_sum_as_packed(library, transpose_a, transpose_b, n, k):
+    # A task of at most DIRECT_B_ROWS rows reads A (and a non-transposed B) where it lies
+    # (GemmEmitter._direct_a, _direct_b); a taller product's one task packs both. The short
+    # product's C is the tall one's first rows, bit for bit: the same sums in the same order.
+    # 250 columns on one thread: a block of B wider than DIRECT_A_FEW_ROWS_PANELS, A packed. (Both
+    # heights take the same KC: a transposed B's is all of K below a quarter of L2 for both or none.)
+    short, tall = gemm.DIRECT_B_ROWS, gemm.DIRECT_B_ROWS + 20
+    rng = np.random.default_rng(n + k)
+    a_tall = rng.uniform(-1, 1, (k, tall) if transpose_a else (tall, k)).astype(np.float32)
+    a_short = np.ascontiguousarray(a_tall[:, :short] if transpose_a else a_tall[:short])
+    b = rng.uniform(-1, 1, (n, k) if transpose_b else (k, n)).astype(np.float32)
+    c_tall = product(library, np.float32, a_tall, b, tall, n, k, transpose_a, transpose_b, threads=1)
+    for threads in (1, 2):
+        c_short = product(library, np.float32, a_short, b, short, n, k, transpose_a, transpose_b, threads)
+        np.testing.assert_array_equal(c_short, c_tall[:short], err_msg=f"{short}x{n}x{k} on {threads} threads")

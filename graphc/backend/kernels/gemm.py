@@ -5,7 +5,8 @@
         pack B into panels of NR columns, k-major (a task of few rows reads B's
           full panels in place instead: `GemmEmitter._direct_b`)
         for ic in [m0, m1) step MC:          an MC x KC block of A (sized for L2)
-          pack A into panels of MR rows, k-major
+          pack A into panels of MR rows, k-major (a task of few rows reads A in
+            place where its block of B is a few panels wide: `GemmEmitter._direct_a`)
           for jr in block step NR:
             for ir in block step MR:
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
@@ -59,6 +60,8 @@ CACHE_LINE = 64
 DIRECT_A_PANELS = 1
 # A task of at most this many rows of A reads B's full panels in place (GemmEmitter._direct_b).
 DIRECT_B_ROWS = 100
+# Such a task reads A in place too where its block of B is at most this many panels wide (_direct_a).
+DIRECT_A_FEW_ROWS_PANELS = 8
 # With an epilogue, a block of C fills at most this share of L2 (GemmEmitter._epilogue_rows).
 EPILOGUE_BLOCK_L2 = 0.25
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
@@ -585,6 +588,7 @@ class GemmEmitter:
         has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
         one_block_of_rows = b.icmp_signed("<=", b.sub(m1, m0), mc_block)
         direct_b = self._direct_b(b, m0, m1, n)
+        direct_a = self._direct_a(b, m0, m1, k)
 
         with kb.loop(self._ceil_div(b, b.sub(n1, n0), nc_block), "jc") as jb:
             jc = b.add(n0, b.mul(jb, nc_block))
@@ -609,7 +613,8 @@ class GemmEmitter:
                     b.call(pack_b, [packed_b, bmat, n, k, pc, b.add(jc, packed_from), kc, b.sub(nc, packed_from)])
                 # With at most DIRECT_A_PANELS panels of B in the block, each element of A
                 # serves that many tiles: copying it into panels first costs more than it saves.
-                direct = b.icmp_signed("<=", nc, i64(DIRECT_A_PANELS * bm.nr))
+                direct = b.or_(b.icmp_signed("<=", nc, i64(DIRECT_A_PANELS * bm.nr)),
+                               b.and_(direct_a, b.icmp_signed("<=", nc, i64(DIRECT_A_FEW_ROWS_PANELS * bm.nr))))
                 lda = m if self.transpose_a else k
                 with kb.loop(self._ceil_div(b, b.sub(m1, m0), mc_block), "ic") as ib:
                     ic = b.add(m0, b.mul(ib, mc_block))
@@ -735,9 +740,31 @@ class GemmEmitter:
         core's cache) took 0.291-0.295 ms on two threads, 0.274-0.275 reading W1 in place (README)."""
         if self.transpose_b:
             return ir.Constant(I1, 0)
-        few_rows = b.icmp_signed("<=", b.sub(m1, m0), i64(DIRECT_B_ROWS))
-        spread = b.icmp_unsigned("!=", b.urem(b.mul(n, i64(self._size())), i64(512)), i64(0))
-        return b.and_(few_rows, spread)
+        return b.and_(self._few_rows(b, m0, m1), self._spread(b, n))
+
+    def _direct_a(self, b, m0, m1, k):
+        """Whether the task reads A where it lies (the micro-kernel's `direct`) in its blocks of B at most
+        DIRECT_A_FEW_ROWS_PANELS wide: few rows of A (DIRECT_B_ROWS), and a row-major A's rows not a
+        multiple of 512 bytes apart (a transposed A's tile rows are adjacent). Packed, each of the few
+        rows was copied for a few panels only, by every thread sharing the product by columns (the
+        MLP's layer-1 forward and dh1 packed all of x and d2 on both threads). The GEMM library
+        alone, interleaved processes, p10 (README, issue 19): the CNN's dense 100x64x3136 393 -> 360
+        µs on one thread, 198 -> 182 on two; the MLP's layer 2 (100x100x300) 66.5 -> 61.0 and 37.6 ->
+        35.6; its layer-1 forward on two threads 222 -> 218. Not for wider blocks: fc1's forward
+        (50x1024x3136, 16 panels a task) read A in place took 2.7 ms instead of 2.0."""
+        if self.transpose_a:
+            return self._few_rows(b, m0, m1)
+        return b.and_(self._few_rows(b, m0, m1), self._spread(b, k))
+
+    @staticmethod
+    def _few_rows(b, m0, m1):
+        """Whether a task's rows m0 ... m1 - 1 are at most DIRECT_B_ROWS: few tiles to share a packed panel."""
+        return b.icmp_signed("<=", b.sub(m1, m0), i64(DIRECT_B_ROWS))
+
+    def _spread(self, b, elements):
+        """Whether rows `elements` apart are not a multiple of 512 bytes apart: a tile's rows read in place
+        would otherwise fall on a few sets of L1."""
+        return b.icmp_unsigned("!=", b.urem(b.mul(elements, i64(self._size())), i64(512)), i64(0))
 
     def _ahead_of_panel(self, b, packing, one_block_of_rows, bmat, n, k, pc, jc, jr, kc, nc, mc, jr_index):
         """What the tiles of a panel prefetch while they compute, so that the B packed next comes
