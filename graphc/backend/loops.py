@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import llvmlite.ir as ir
 
 from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, register_type
+from graphc.core.machine import SHORT_INNER_LOOP
 
 
 def contiguous_strides(shape) -> list:
@@ -52,10 +53,6 @@ def coalesce(shape, stride_lists):
     return [d for d, _ in dims_and_strides], [[st[k] for _, st in dims_and_strides] for k in range(len(strides))]
 
 
-# An innermost dimension shorter than this (two AVX2 vectors of float32) is flattened
-# into the outer ones: a [200, 10] loop would run a fifth of its elements in the
-# vectorizer's scalar remainder.
-SHORT_INNER_LOOP = 16
 
 
 def emit_loops(kb: KernelBuilder, shape, strides: list, body: Callable[[list], None],

@@ -11,6 +11,12 @@ import functools
 import os
 from pathlib import Path
 
+# An innermost dimension shorter than this (two AVX2 vectors of float32) is short: the backend
+# flattens it into the outer ones (a [200, 10] loop would run a fifth of its elements in the
+# vectorizer's scalar remainder) or spreads vectors across its rows (backend/loops.py), and
+# passes/transpose_short_rows.py puts a long axis on the lanes in its place.
+SHORT_INNER_LOOP = 16
+
 # Used where sysfs does not say (not Linux, or a container hiding it): common x86 sizes.
 _DEFAULT_CACHE_BYTES = {1: 32 * 1024, 2: 512 * 1024, 3: 8 * 1024 * 1024}
 

@@ -16,6 +16,7 @@ from graphc.passes.place_free_computations import place_free_computations
 from graphc.passes.plan_memory import plan_memory
 from graphc.passes.regions import in_regions
 from graphc.passes.simplify import simplify
+from graphc.passes.transpose_short_rows import transpose_short_rows
 
 # Passes marked in_regions run on the program, then on each region of its loops and conds as a
 # program of its own (passes/regions.py); the others see the regions themselves.
@@ -28,6 +29,9 @@ PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     ("fold_constants", in_regions(fold_constants)),
     # After folding: x*1, sums over no axes, reshapes to the same shape become visible.
     ("simplify", in_regions(simplify)),
+    # After simplify has turned products with a dimension of 1 into elementwise work and sums;
+    # before CSE and DCE, which merge the reshapes it adds and drop the ones it makes unused.
+    ("transpose_short_rows", in_regions(transpose_short_rows)),
     # After simplification: once-different expressions (reshape(x) vs x) now match.
     ("eliminate_common_subexpressions", in_regions(eliminate_common_subexpressions)),
     # After folding and CSE: their left-over inputs and duplicates are unused.

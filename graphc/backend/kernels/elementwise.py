@@ -36,6 +36,11 @@ from graphc.ir.program import Value
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
 PARALLEL_MIN_ELEMENTS = 1 << 15
+# A flat region of at most this many elements runs in whole vectors, the last one masked
+# (ElementwiseRegion._emit_whole_vectors); longer ones are loops LLVM vectorizes and unrolls.
+SHORT_FLAT_ELEMENTS = 1024
+# The dtypes whole-vector code loads and stores as they are (bools are bytes in memory, i1 in registers).
+_VECTOR_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
 
 class ElementwiseBody:
@@ -93,8 +98,50 @@ class ElementwiseRegion:
 
         if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP:
             self._emit_periodic(kb, loads, stores, element, outer)
+        elif outer is None and self._short_and_flat(loads, stores):
+            self._emit_whole_vectors(kb, loads, stores)
         else:
             emit_loops(kb, self.shape, self.strides, element, outer, flatten_short_rows=True)
+
+    def _short_and_flat(self, loads, stores) -> bool:
+        """Whether the region is one short run (SHORT_INNER_LOOP to SHORT_FLAT_ELEMENTS elements) that every
+        stream walks contiguously or reads one element of, in dtypes held in registers as in memory."""
+        return (len(self.shape) == 1 and SHORT_INNER_LOOP <= self.shape[0] <= SHORT_FLAT_ELEMENTS
+                and all(tuple(stride) in ((0,), (1,)) for stride in self.strides)
+                and all(load[1] in _VECTOR_DTYPES for load in loads) and all(store[1] in _VECTOR_DTYPES
+                                                                           for store in stores))
+
+    def _emit_whole_vectors(self, kb: KernelBuilder, loads, stores) -> None:
+        """The run in whole vectors of float32's lane count, the last one masked: LLVM's vectorized loop
+        would leave up to 4 vectors' worth of elements to its scalar remainder (8 of a reduce kernel's
+        200 outputs, each a scalar tanh with its division), and a body evaluated on vectors branches
+        past the work no lane needs (vector_math's tanh tail)."""
+        b, (count,) = kb.b, self.shape
+        lanes = target.lanes(dtypes.float32)
+        full, tail = divmod(count, lanes)
+
+        def vector(first, mask=None):
+            inputs = []
+            for (pointer, dtype), (stride,) in zip(loads, self.strides):
+                if stride == 0:
+                    inputs.append(kb.broadcast(kb.load(pointer, dtype, i64(0)), lanes))
+                elif mask is None:
+                    inputs.append(kb.load_vector(pointer, dtype, first, lanes))
+                else:  # ones in the lanes past the end: no lane divides by a zero it never read
+                    inputs.append(kb.load_vector_masked(pointer, dtype, first, mask, kb.constant(dtype, 1, lanes)))
+            with kb.vector_lanes(lanes):
+                values = self.body.evaluate(kb, lambda value, it=iter(inputs): next(it))
+            for pointer, dtype, value_id in stores:
+                if mask is None:
+                    kb.store_vector(pointer, dtype, first, values[value_id])
+                else:
+                    kb.store_vector_masked(pointer, dtype, first, values[value_id], mask)
+
+        if full:
+            with kb.loop(full, "vector") as v:
+                vector(b.mul(v, i64(lanes)))
+        if tail:
+            vector(i64(full * lanes), ir.Constant(ir.VectorType(ir.IntType(1), lanes), [1] * tail + [0] * (lanes - tail)))
 
     def _emit_periodic(self, kb: KernelBuilder, loads, stores, element, outer) -> None:
         b = kb.b

@@ -36,10 +36,11 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
     """Elementwise producers, the reductions accumulated in the same pass over their input, an epilogue.
 
     Sibling reductions (passes/fuse.py: one input shape, the same axes, outputs of one layout)
-    follow each other in `members`. Short rows summed into columns accumulate them all in one
-    pass (PeriodicReduction); the other paths take one reduction a pass, each pass computing the
-    producers it needs again, the last storing what the kernel materializes and writing its variables
-    (an update in place, `v + 1` written to v, would feed the passes after it the new v)."""
+    follow each other in `members`. Short rows summed into columns, and runs along the innermost
+    dimension, accumulate them all in one pass (PeriodicReduction, RunReduction); the column paths
+    take one reduction a pass, each pass computing the producers it needs again, the last storing what
+    the kernel materializes and writing its variables (an update in place, `v + 1` written to v, would
+    feed the passes after it the new v)."""
     first = next(i for i, m in enumerate(members) if fusion_of(m) is FusionClass.REDUCE)
     last = first
     while last + 1 < len(members) and fusion_of(members[last + 1]) is FusionClass.REDUCE:
@@ -87,18 +88,20 @@ def emit_reduce_kernel(module, name: str, members, buffers: Buffers) -> ir.Funct
     else:
         if not shape:  # one element: a run of one
             shape, strides = [1], [[0] for _ in strides]
-        for k, (accumulator, out, source) in enumerate(zip(accumulators, outs, sources)):
-            def streams_of(builder, buffers_value, source_id=source.id, with_stores=k == len(reductions) - 1):
-                return streams_in(builder, buffers_value, [source_id], with_stores)
+        if strides[len(loaded)][-1] == 0:  # runs along the reduced innermost dimension: one pass for all
+            RunReduction(kb, accumulators, streams_in(kb, buffers_arg, [s.id for s in sources]), shape,
+                         strides).emit(outs)
+        else:
+            for k, (accumulator, out, source) in enumerate(zip(accumulators, outs, sources)):
+                def streams_of(builder, buffers_value, source_id=source.id, with_stores=k == len(reductions) - 1):
+                    return streams_in(builder, buffers_value, [source_id], with_stores)
 
-            streams = streams_of(kb, buffers_arg)
-            if strides[streams.out][-1] == 0:
-                RunReduction(kb, accumulator, streams, shape, strides).emit(out)
-            elif PartitionedColumnSums.applies(shape, strides[streams.out]):
-                PartitionedColumnSums(kb, name if k == 0 else f"{name}_{k}", accumulator, shape, strides, streams_of,
-                                      buffers_arg).emit(out)
-            else:
-                ColumnReduction(kb, accumulator, streams, shape, strides).emit(out)
+                streams = streams_of(kb, buffers_arg)
+                if PartitionedColumnSums.applies(shape, strides[streams.out]):
+                    PartitionedColumnSums(kb, name if k == 0 else f"{name}_{k}", accumulator, shape, strides,
+                                          streams_of, buffers_arg).emit(out)
+                else:
+                    ColumnReduction(kb, accumulator, streams, shape, strides).emit(out)
     if epilogue.instructions or epilogue.writes:
         # Sibling reductions' outputs differ at most by leading 1s (fuse.py): the epilogue runs over the longest.
         region_shape = max((r.result.type.shape for r in reductions), key=len)

@@ -50,8 +50,8 @@ class PeriodicReduction:
         else:
             (out,) = outs
             rest = self._periodic(self._row_sums(out), i64(0), i64(self.rows))
-            RunReduction(self.kb, self.accumulators[0], self.streams, self.shape, self.strides).emit(
-                out, (rest, i64(self.rows)))
+            RunReduction(self.kb, self.accumulators, self.streams, self.shape, self.strides).emit(
+                [out], (rest, i64(self.rows)))
 
     def _periodic(self, visit, begin, end):
         """visit(row0, reduced) for each whole period in rows [begin, end), after storing what the

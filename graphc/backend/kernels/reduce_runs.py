@@ -29,10 +29,13 @@ LEAF_STEPS = 16  # additions per lane within a leaf
 
 class RunReduction:
     """Reduces [..., run] (coalesced shape and stream strides, the last dimension reduced) into
-    its outputs, each computed whole and stored once, its `Accumulator.result`."""
+    its outputs, each computed whole and stored once, its `Accumulator.result`. Sibling reductions
+    (one accumulator per reduced value of `streams`, each into its own output) share the pass: each
+    adds its elements in the order it would alone."""
 
-    def __init__(self, kb: KernelBuilder, accumulator: Accumulator, streams: Streams, shape, strides):
-        self.kb, self.accumulator, self.streams = kb, accumulator, streams
+    def __init__(self, kb: KernelBuilder, accumulators: list, streams: Streams, shape, strides):
+        assert len(accumulators) == len(streams.source_ids)
+        self.kb, self.accumulators, self.streams = kb, accumulators, streams
         self.shape, self.strides = list(shape), strides
         last = len(shape) - 1
         self.run = shape[last]
@@ -46,45 +49,53 @@ class RunReduction:
         self.leaves_per_run = -(-self.run // self.leaf_size)
         self.leaves = self.runs * self.leaves_per_run
 
-    def emit(self, out, outer=None) -> None:
-        """Every output (those of outermost kept rows [begin, end) with `outer`) into `out`."""
+    def emit(self, outs: list, outer=None) -> None:
+        """Every output (those of outermost kept rows [begin, end) with `outer`) into `outs`, one
+        output buffer per accumulator."""
         kept_shape = [self.shape[d] for d in self.kept]
         kept_strides = [[s[d] for d in self.kept] for s in self.strides]
-        emit_loops(self.kb, kept_shape, kept_strides, lambda offsets: self._output(out, offsets), outer)
+        emit_loops(self.kb, kept_shape, kept_strides, lambda offsets: self._output(outs, offsets), outer)
 
-    def _output(self, out, offsets) -> None:
-        kb, b, accumulator = self.kb, self.kb.b, self.accumulator
-        dtype = accumulator.dtype_of_sums
-        cascade = Cascade(kb, dtype, self.group, self.leaves, lambda x, y: accumulator.combine(kb, x, y)) \
-            if self.leaves > 1 else None
+    def _combine(self, accumulator):
+        return lambda x, y: accumulator.combine(self.kb, x, y)
+
+    def _output(self, outs, offsets) -> None:
+        kb, b = self.kb, self.kb.b
+        cascades = [Cascade(kb, a.dtype_of_sums, self.group, self.leaves, self._combine(a))
+                    for a in self.accumulators] if self.leaves > 1 else None
         if self.runs == 1:
-            vectors = self._run(offsets, cascade, i64(0))
+            vectors = self._run(offsets, cascades, i64(0))
         else:
             with kb.loop(self.runs, "run") as run:
                 coordinates = flat_coordinates(b, run, [self.shape[d] for d in self.across])
                 start = offsets
                 for d, coordinate in zip(self.across, coordinates):
                     start = advance(b, start, [s[d] for s in self.strides], coordinate)
-                self._run(start, cascade, b.mul(run, i64(self.leaves_per_run)))
-        if cascade is not None:
-            cascade.finish()
-            vectors = [kb.load_vector(cascade.leaf, dtype, i64(v * self.lanes), self.lanes) for v in range(VECTORS)]
-        value = total(kb, lambda x, y: accumulator.combine(kb, x, y), vectors)
-        kb.store(out, accumulator.dtype, offsets[self.streams.out], accumulator.result(kb, value))
+                self._run(start, cascades, b.mul(run, i64(self.leaves_per_run)))
+        if cascades is not None:
+            vectors = []
+            for cascade, accumulator in zip(cascades, self.accumulators):
+                cascade.finish()
+                vectors.append([kb.load_vector(cascade.leaf, accumulator.dtype_of_sums, i64(v * self.lanes),
+                                               self.lanes) for v in range(VECTORS)])
+        for accumulator, out, vectors_k in zip(self.accumulators, outs, vectors):
+            value = total(kb, self._combine(accumulator), vectors_k)
+            kb.store(out, accumulator.dtype, offsets[self.streams.out], accumulator.result(kb, value))
 
-    def _run(self, offsets, cascade, first_leaf):
-        """One run's leaves, pushed to the cascade (numbered from `first_leaf`); without a
-        cascade (a single leaf in all) returns its accumulator vectors."""
+    def _run(self, offsets, cascades, first_leaf):
+        """One run's leaves, pushed to the cascades (numbered from `first_leaf`); without cascades
+        (a single leaf in all) returns each accumulator's vectors."""
         kb, b = self.kb, self.kb.b
         full, rest = divmod(self.run, self.leaf_size)
         vectors = None
 
         def leaf(start, size, index):
             vectors = self._leaf(start, size)
-            if cascade is not None:
-                for v, vector in enumerate(vectors):
-                    kb.store_vector(cascade.leaf, self.accumulator.dtype_of_sums, i64(v * self.lanes), vector)
-                cascade.push(index)
+            if cascades is not None:
+                for cascade, accumulator, vectors_k in zip(cascades, self.accumulators, vectors):
+                    for v, vector in enumerate(vectors_k):
+                        kb.store_vector(cascade.leaf, accumulator.dtype_of_sums, i64(v * self.lanes), vector)
+                    cascade.push(index)
             return vectors
 
         if full == 1:
@@ -98,37 +109,38 @@ class RunReduction:
         return vectors
 
     def _leaf(self, offsets, size: int) -> list:
-        """The accumulator vectors of the `size` elements of a run from `offsets` on."""
-        kb, b, accumulator, lanes = self.kb, self.kb.b, self.accumulator, self.lanes
+        """Each accumulator's vectors of the `size` elements of a run from `offsets` on."""
+        kb, b, lanes = self.kb, self.kb.b, self.lanes
         with kb.vector_lanes(lanes):
-            identity = accumulator.identity(kb)
-        slots = [kb.variable(identity.type, identity) for _ in range(VECTORS)]
+            identities = [accumulator.identity(kb) for accumulator in self.accumulators]
+        slots = [[kb.variable(identity.type, identity) for _ in range(VECTORS)] for identity in identities]
 
-        def add(v, x):
+        def add(v, xs):
             with kb.vector_lanes(lanes):
-                kb.set(slots[v], accumulator.combine(kb, kb.get(slots[v], identity.type), x))
+                for accumulator, slots_k, identity, x in zip(self.accumulators, slots, identities, xs):
+                    kb.set(slots_k[v], accumulator.combine(kb, kb.get(slots_k[v], identity.type), x))
 
-        def vector_at(start):
-            (x,) = self.streams.vector(start, self.inner, lanes)
+        def vectors_at(start):
+            reduced = self.streams.vector(start, self.inner, lanes)
             with kb.vector_lanes(lanes):
-                return accumulator.widen(kb, x)
+                return [accumulator.widen(kb, x) for accumulator, x in zip(self.accumulators, reduced)]
 
         steps, left = divmod(size, self.group)
         if steps:
             with kb.loop(steps, "step") as s:
                 start = advance(b, offsets, self.inner, b.mul(s, i64(self.group)))
                 for v in range(VECTORS):
-                    add(v, vector_at(step(b, start, self.inner, v * lanes)))
+                    add(v, vectors_at(step(b, start, self.inner, v * lanes)))
         vectors, tail = divmod(left, lanes)
         first = steps * self.group
         for v in range(vectors):
-            add(v, vector_at(step(b, offsets, self.inner, first + v * lanes)))
+            add(v, vectors_at(step(b, offsets, self.inner, first + v * lanes)))
         if tail:
             first += vectors * lanes
-            gathered = identity
+            gathered = list(identities)
             for lane in range(tail):
-                (x,) = self.streams.scalar(step(b, offsets, self.inner, first + lane))
-                x = accumulator.widen(kb, x)
-                gathered = b.insert_element(gathered, x, ir.Constant(I32, lane))
+                reduced = self.streams.scalar(step(b, offsets, self.inner, first + lane))
+                gathered = [b.insert_element(g, accumulator.widen(kb, x), ir.Constant(I32, lane))
+                            for g, accumulator, x in zip(gathered, self.accumulators, reduced)]
             add(vectors, gathered)
-        return [kb.get(slot, identity.type) for slot in slots]
+        return [[kb.get(slot, identity.type) for slot in slots_k] for slots_k, identity in zip(slots, identities)]
