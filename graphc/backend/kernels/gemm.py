@@ -33,7 +33,9 @@ product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
 row pairs, or of NR-column panels weighted by their width, a range possibly
-starting or ending inside a panel's rows (`GemmEmitter._column_share`); every element is summed over k in the same
+starting or ending inside a panel's rows (`GemmEmitter._column_share`); a product of few rows whose
+B [K, N] exceeds L2 (fc1's forward) sums the two halves of K in tasks of their own, then adds them
+(`_depth_halves`, `_join_halves`). Every element is summed over k in the same
 order whatever the thread count or tile, so results are bit-identical with 1 or 2 threads.
 """
 
