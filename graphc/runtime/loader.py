@@ -172,8 +172,11 @@ def load_support_libraries(runtime_library: cache.Library, gemm_library: cache.L
     with _lock:
         if _runtime is not None:
             return
-        runtime = _load(_ffi, runtime_library, _ffi.RTLD_GLOBAL)
-        _gemm = _load(_ffi, gemm_library, _ffi.RTLD_GLOBAL)
+        # RTLD_NODELETE: never unmapped, not even by the interpreter's exit freeing these objects while
+        # the pool's workers still sleep on its condition variable (they then crashed at exit, in
+        # ~1 of 3 runs of two Deep MNIST processes at once).
+        runtime = _load(_ffi, runtime_library, _ffi.RTLD_GLOBAL | os.RTLD_NODELETE)
+        _gemm = _load(_ffi, gemm_library, _ffi.RTLD_GLOBAL | os.RTLD_NODELETE)
         _runtime = runtime
         if environment.get().profile:
             profile.report_at_exit(_runtime.lib)

@@ -1,7 +1,7 @@
 /* The thread pool: one per process, used by generated kernels for parallel loops.
  *
  * graphc_parallel_for(task, context, count) runs task(context, i, thread) for
- * every i in [0, count) (the caller is thread 0). Each thread takes the next
+ * every i in [0, count) (the caller is thread 0, and runs index 0). Each thread takes the next
  * index not yet taken until none is left, so a thread that starts late (a worker
  * still asleep, or its core busy with another process) leaves its share to the
  * others instead of holding the job up, and the caller waits for the tasks, not
@@ -162,13 +162,18 @@ void graphc_parallel_for(graphc_task task, void *context, int64_t count) {
     atomic_store_explicit(&pool.count, count, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     uint64_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
-    atomic_store_explicit(&pool.ticket, (generation & CLOSED) << 32, memory_order_release);
+    /* Index 0 is the caller's, taken before the job is posted: consecutive kernels split alike (the
+     * same rows of fc1's weights in its three products) then give each core the same share, rather
+     * than whichever thread won the race for the first index. */
+    atomic_store_explicit(&pool.ticket, ((generation & CLOSED) << 32) | 1, memory_order_release);
     atomic_store_explicit(&pool.generation, generation, memory_order_release);
     if (atomic_load(&pool.sleeping) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
+    task(context, 0, 0);
+    atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
     run_tasks(0, generation);
     while (atomic_load_explicit(&pool.done, memory_order_acquire) < count) cpu_relax();
     atomic_store_explicit(&pool.ticket, ((generation & CLOSED) << 32) | CLOSED, memory_order_release);

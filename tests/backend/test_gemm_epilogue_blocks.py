@@ -51,3 +51,26 @@ def test_epilogue_blocks_match_float64_and_are_the_same_on_one_and_two_threads(r
     tolerance = 1e-5 * np.sqrt(depth) * 4
     np.testing.assert_allclose(back_1, expected[0], rtol=1e-4, atol=tolerance)
     np.testing.assert_allclose(w_1, expected[1], rtol=1e-4, atol=tolerance)
+
+
+def dense_relu(threads: int, x, w0, h):
+    """relu(x · W + h) with its bias and ReLU fused into the product's epilogue."""
+    driver.load_runtime()
+    loader.set_num_threads(threads)
+    with tf.Graph().as_default():
+        w = tf.Variable(w0)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            return sess.run(tf.nn.relu(tf.matmul(tf.constant(x), w) + tf.constant(h)))
+
+
+def test_epilogue_of_a_product_summed_in_halves_runs_once_they_are_joined(restore_threads):
+    # W [1500, 400] (2.4 MB) is larger than L2 under 20 rows of x: K is summed in two halves, each
+    # a task of its own (GemmEmitter._depth_halves); the epilogue must see their sum, not a half.
+    rng = np.random.RandomState(2)
+    x = rng.standard_normal((20, 1500)).astype(np.float32)
+    w0 = rng.standard_normal((1500, 400)).astype(np.float32)
+    h = rng.standard_normal((20, 400)).astype(np.float32)
+    one, two = dense_relu(1, x, w0, h), dense_relu(2, x, w0, h)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_allclose(one, np.maximum(x.astype(np.float64) @ w0 + h, 0), rtol=1e-4, atol=1e-3)

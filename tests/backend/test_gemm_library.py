@@ -22,23 +22,24 @@ C_TYPES = {np.float32: "float", np.float64: "double"}
 def library():
     driver.load_runtime()
     ffi = cffi.FFI()
-    ffi.cdef(abi.cdef(abi.gemm_function(dtype, a, b) for dtype in abi.GEMM_DTYPES
-                      for a in (False, True) for b in (False, True)))
+    ffi.cdef(abi.cdef(abi.gemm_functions()))
     with libraries.gemm_library() as verified:
         loaded = loader.load_library(ffi, verified)
     yield ffi, loaded
     loader.set_num_threads(0)
 
 
-def product(library, dtype, a, b, m, n, k, transpose_a, transpose_b, threads):
+def product(library, dtype, a, b, m, n, k, transpose_a, transpose_b, threads, on_thread=False):
+    """C from the library's entry on `threads` threads, or from its `_on_thread` entry (the caller alone)."""
     ffi, loaded = library
     loader.set_num_threads(threads)
     c = np.full((m, n), np.nan, dtype)
-    name = abi.gemm_function(dtypes.as_dtype(dtype), transpose_a, transpose_b).name
+    name = abi.gemm_function(dtypes.as_dtype(dtype), transpose_a, transpose_b, on_thread).name
     status = ffi.new("graphc_status *")
     code = getattr(loaded.lib, name)(m, n, k, ffi.from_buffer(f"{C_TYPES[dtype]}[]", a),
                                      ffi.from_buffer(f"{C_TYPES[dtype]}[]", b),
-                                     ffi.from_buffer(f"{C_TYPES[dtype]}[]", c), ffi.NULL, ffi.NULL, status)
+                                     ffi.from_buffer(f"{C_TYPES[dtype]}[]", c), ffi.NULL, ffi.NULL, status,
+                                     *([0] if on_thread else []))
     assert code == 0
     return c
 
@@ -127,3 +128,23 @@ def test_few_rows_read_in_place_sum_as_packed(library, transpose_a, transpose_b,
     for threads in (1, 2):
         c_short = product(library, np.float32, a_short, b, short, n, k, transpose_a, transpose_b, threads)
         np.testing.assert_array_equal(c_short, c_tall[:short], err_msg=f"{short}x{n}x{k} on {threads} threads")
+
+
+@pytest.mark.parametrize("m, n, k", [(50, 1024, 3136), (37, 1000, 2001), (20, 600, 9000), (100, 300, 1200)])
+def test_products_summing_k_in_halves(library, m, n, k):
+    # B [K, N] larger than L2 under few rows of A: the two halves of K are tasks of their own, the
+    # second's sums added to the first's (GemmEmitter._depth_halves, _join_halves): fc1's forward;
+    # odd M and K and an edge panel 8 wide; 35 KC blocks a half, each half summed in segments; and on
+    # 3 and 4 threads, each half's share of C split by columns. The pool's entry on 1-4 threads and
+    # the caller-alone entry (as convolutions call it) give the same bits.
+    rng = np.random.default_rng(m + n + k)
+    a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
+    b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
+    one = product(library, np.float32, a, b, m, n, k, False, False, threads=1)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(one, expected, rtol=1e-5 * np.sqrt(k), atol=1e-5 * np.sqrt(k))
+    for threads in (2, 3, 4):
+        several = product(library, np.float32, a, b, m, n, k, False, False, threads=threads)
+        np.testing.assert_array_equal(one, several, err_msg=f"{m}x{n}x{k}: 1 and {threads} threads differ")
+    alone = product(library, np.float32, a, b, m, n, k, False, False, threads=2, on_thread=True)
+    np.testing.assert_array_equal(one, alone, err_msg=f"{m}x{n}x{k}: the caller-alone entry differs")

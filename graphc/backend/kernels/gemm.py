@@ -34,7 +34,9 @@ product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
 Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
 row pairs, or of NR-column panels weighted by their width, a range possibly
-starting or ending inside a panel's rows (`GemmEmitter._column_share`); every element is summed over k in the same
+starting or ending inside a panel's rows (`GemmEmitter._column_share`); a product of few rows whose
+B [K, N] exceeds L2 (fc1's forward) sums the two halves of K in tasks of their own, then adds them
+(`_depth_halves`, `_join_halves`). Every element is summed over k in the same
 order whatever the thread count or tile, so results are bit-identical with 1 or 2 threads.
 """
 
@@ -66,6 +68,8 @@ DIRECT_A_FEW_ROWS_PANELS = 8
 EPILOGUE_BLOCK_L2 = 0.25
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
 LONG_K_BLOCKS = 16
+# A product of at most this many rows whose B does not fit in L2 sums K in two halves (GemmEmitter._depth_halves).
+DEPTH_HALVES_ROWS = 100
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
 GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
@@ -109,8 +113,10 @@ class GemmEmitter:
         self.block = blocking(dtype)
         self.element = memory_type(dtype)
         self.vector = ir.VectorType(self.element, self.block.width)
-        # What the entry hands its tasks: the GEMM's arguments, then block sizes and the task count.
-        self.context_type = ir.LiteralStructType(GEMM_TYPES + [I64, I64, I64, I64, I1])
+        # What the entry hands its tasks: the GEMM's arguments, block sizes, the share count, whether
+        # shares are by columns, the halves of K (1 or 2, _depth_halves) and how many first-half
+        # tasks have finished (_join_halves).
+        self.context_type = ir.LiteralStructType(GEMM_TYPES + [I64, I64, I64, I64, I1, I64, I64])
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -158,6 +164,22 @@ class GemmEmitter:
         whole = b.and_(b.icmp_signed("<=", b.mul(m, k), i64(quarter)),
                        b.icmp_signed("<=", k, i64(quarter // self.block.nr)))
         return b.select(whole, k, default)
+
+    def _depth_halves(self, b, m, n, k, mc_block):
+        """2 when the product sums K in two halves, each a task of its own, then C = first + second;
+        else 1. For a B [K, N] larger than L2 and few rows of A (fc1's forward, 50x1024x3136): the
+        tasks of the halves then read B's first and last rows, the rows that the weight gradient's
+        tasks (by rows of dW) update and the input gradient's (dy Wᵀ, by rows of W) read, so on two
+        threads each core writes in Adam's update the lines of W it read itself. Split by columns,
+        each core read half of every row of W, and each of the update's stores waited for the
+        other core's copy to be invalidated (README, issue 19, `fc1w`). Decided by the shape alone:
+        the sums are the same bits whatever the thread count."""
+        if self.transpose_b:  # B [N, K]: shares by columns of C already read B's rows
+            return i64(1)
+        large = b.icmp_signed(">", b.mul(k, n), i64(machine.data_cache_bytes()[2] // self._size()))
+        few_rows = b.icmp_signed("<=", m, self._min(b, mc_block, i64(DEPTH_HALVES_ROWS)))
+        deep = b.icmp_signed(">=", k, i64(4 * self.block.kc))
+        return b.select(b.and_(large, b.and_(few_rows, deep)), i64(2), i64(1))
 
     def _lane_masks(self, kb, count):
         """For each of the two vectors of an NR-wide row, which lanes lie below `count`."""
@@ -466,9 +488,14 @@ class GemmEmitter:
         kb = KernelBuilder(self.module, f"{self.name}_task", ["context", "index", "thread"], [PTR, I64, I64], VOID)
         b = kb.b
         context = kb.arg("context")
-        m, n, count, split_columns = (self._field(b, context, f) for f in (0, 1, 12, 13))
+        m, n, k, count, split_columns, halves = (self._field(b, context, f) for f in (0, 1, 2, 12, 13, 14))
         n_panels = self._ceil_div(b, n, i64(bm.nr))
-        index = kb.arg("index")
+        # Tasks 0 .. count - 1 sum the first half of K (all of it when halves = 1), the rest the second.
+        half, index = b.udiv(kb.arg("index"), count), b.urem(kb.arg("index"), count)
+        k_cut = b.mul(b.udiv(self._ceil_div(b, k, i64(2)), i64(2)), i64(2))  # as _row_share cuts 2 tasks' rows
+        split = b.icmp_signed("==", halves, i64(2))
+        depth = (b.select(b.icmp_signed("==", half, i64(1)), k_cut, i64(0)),
+                 b.select(b.and_(split, b.icmp_signed("==", half, i64(0))), k_cut, k))
         # The loop nest emitted twice: for a share with a cut panel, and for one of whole panels or
         # rows, whose loops stay those of an uncut block (see _tiles).
         head, middle, tail = self._column_share(b, index, count, m, n)
@@ -478,9 +505,11 @@ class GemmEmitter:
         whole = tuple(b.select(split_columns, x, y) for x, y in zip(middle, rows))
         with b.if_else(cut) as (cut_share, whole_share):
             with cut_share:
-                self._task_body(kb, pack_a, pack_b, micro_kernels, context, (head, middle, tail), n_panels, True)
+                self._task_body(kb, pack_a, pack_b, micro_kernels, context, (head, middle, tail), n_panels, True,
+                                depth, half)
             with whole_share:
-                self._task_body(kb, pack_a, pack_b, micro_kernels, context, (empty, whole, empty), n_panels, False)
+                self._task_body(kb, pack_a, pack_b, micro_kernels, context, (empty, whole, empty), n_panels, False,
+                                depth, half)
         return kb.finish()
 
     def _row_share(self, b, index, count, m, n):
@@ -544,13 +573,17 @@ class GemmEmitter:
         tail = (i64(0), b.select(one_panel, i64(0), end_row), *columns(end_panel, i64(1)))
         return [head, middle, tail]
 
-    def _task_body(self, kb, pack_a, pack_b, micro_kernels, context, parts, n_panels, cut: bool) -> None:
-        """A task's share of C, `parts` (see _column_share): one loop nest over the rectangle that holds
-        them, C[m0:m1, n0:n1], whose first and last panels run only the tiles of their part's rows,
-        so that the block of A packed for the whole panels serves them too; the sums of a long k
-        and the epilogue run on each part's piece of a finished block."""
+    def _task_body(self, kb, pack_a, pack_b, micro_kernels, context, parts, n_panels, cut: bool, depth,
+                   half) -> None:
+        """A task's share of C, `parts` (see _column_share), summed over k in [depth[0], depth[1]) (a
+        half of K, or all of it): one loop nest over the rectangle that holds them, C[m0:m1, n0:n1],
+        whose first and last panels run only the tiles of their part's rows, so that the block of A
+        packed for the whole panels serves them too; the sums of a long k and the epilogue run on
+        each part's piece of a finished block (with halves, once they are joined: _join_halves)."""
         b = kb.b
         fields = [self._field(b, context, f) for f in range(12)]
+        halves = self._field(b, context, 14)
+        partial = kb.variable(PTR)  # where a second half's task sums: a buffer in its scratch
         present = [b.and_(b.icmp_signed("<", p[0], p[1]), b.icmp_signed("<", p[2], p[3])) for p in parts]
         m0, n0 = (functools.reduce(lambda x, y: self._min(b, x, y),
                                    [b.select(there, p[f], i64(2**62)) for p, there in zip(parts, present)])
@@ -558,23 +591,65 @@ class GemmEmitter:
         m1, n1 = (functools.reduce(lambda x, y: self._max(b, x, y),
                                    [b.select(there, p[f], i64(0)) for p, there in zip(parts, present)])
                   for f in (1, 3))
-        with b.if_then(b.and_(b.icmp_signed("<", m0, m1), b.icmp_signed("<", n0, n1))):
+        nonempty = b.and_(b.icmp_signed("<", m0, m1), b.icmp_signed("<", n0, n1))
+        with b.if_then(nonempty):
             self._task_loops(kb, pack_a, pack_b, micro_kernels, fields, parts, present, n_panels, m0, m1, n0, n1,
-                             cut)
+                             cut, depth, half, halves, partial)
+        with b.if_then(b.icmp_signed("==", halves, i64(2))):
+            self._join_halves(kb, context, fields, parts, present, (m0, m1, n0, n1), half, nonempty, partial)
+
+    def _join_halves(self, kb, context, fields, parts, present, rectangle, half, nonempty, partial) -> None:
+        """With K summed in halves: a first half's task counts itself done; a second half's waits
+        until every first half's is (their indices come first, so each has started, on another
+        thread or earlier on this one: no task waits for one not yet taken), then adds its sums to
+        C's (first + second, whatever the thread count) and runs the epilogue on its share."""
+        b = kb.b
+        n, c, epilogue, epilogue_context = fields[1], fields[5], fields[6], fields[7]
+        m0, m1, n0, n1 = rectangle
+        done = b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, 15)], source_etype=self.context_type)
+        with b.if_else(b.icmp_signed("==", half, i64(0))) as (first, second):
+            with first:
+                b.atomic_rmw("add", done, i64(1), "release")
+            with second:
+                shares = self._field(b, context, 12)
+                waiting = b.append_basic_block("wait_halves")
+                joined = b.append_basic_block("halves_joined")
+                b.branch(waiting)
+                b.position_at_end(waiting)
+                if target.host()[0].startswith(("x86_64", "i686")):  # as the pool's own waits (threads.c)
+                    b.call(declare(self.module, "llvm.x86.sse2.pause", VOID, []), [])
+                finished = b.load_atomic(done, "acquire", 8, typ=I64)
+                b.cbranch(b.icmp_signed("<", finished, shares), waiting, joined)
+                b.position_at_end(joined)
+                has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
+                sums = kb.get(partial, PTR)
+
+                def join(row, rows, col, cols):
+                    self._add_sums(kb, c, n, self._gep(b, sums, col), n, i64(0), row, col, rows, cols)
+                    with b.if_then(has_epilogue):
+                        b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [epilogue_context, row, col, rows, cols])
+
+                with b.if_then(nonempty):
+                    self._on_parts(b, parts, present, m0, b.sub(m1, m0), n0, b.sub(n1, n0), join)
 
     def _task_loops(self, kb, pack_a, pack_b, micro_kernels, fields, parts, present, n_panels, m0, m1, n0, n1,
-                    cut: bool):
-        """The loop nest of _task_body over C[m0:m1, n0:n1]."""
+                    cut: bool, depth, half, halves, partial):
+        """The loop nest of _task_body over C[m0:m1, n0:n1] and k in [depth[0], depth[1]); a second
+        half's task sums into a buffer of C's shape in its scratch (its pointer left in `partial`)."""
         bm, b = self.block, kb.b
         m, n, k, a, bmat, c, epilogue, epilogue_context, status, mc_block, kc_block, nc_block = fields
+        k0, k1 = depth
         nc_max = self._min(b, nc_block, b.mul(n_panels, i64(bm.nr)))
         a_elements = b.mul(mc_block, kc_block)
         b_elements = b.mul(kc_block, nc_max)
-        depth_blocks = self._ceil_div(b, k, kc_block)
+        depth_blocks = self._ceil_div(b, b.sub(k1, k0), kc_block)
         segment = self._segment_blocks(b, depth_blocks)
         # The segments after the first sum into T, [m0, m1) x nc_max of C's shape, then into C.
         t_elements = b.select(b.icmp_signed("<", segment, depth_blocks), b.mul(b.sub(m1, m0), nc_max), i64(0))
-        scratch_bytes = b.mul(b.add(b.add(a_elements, b_elements), t_elements), i64(self._size()))
+        second_half = b.icmp_signed("==", half, i64(1))
+        partial_elements = b.select(second_half, b.mul(m, n), i64(0))
+        scratch_bytes = b.mul(b.add(b.add(b.add(a_elements, b_elements), t_elements), partial_elements),
+                              i64(self._size()))
         scratch = b.call(runtime_function(self.module, "graphc_scratch"),
                          [kb.arg("thread"), scratch_bytes])
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(scratch, I64), i64(0)), likely=False):
@@ -585,7 +660,11 @@ class GemmEmitter:
         packed_a = scratch
         packed_b = self._gep(b, scratch, a_elements)
         sums = self._gep(b, packed_b, b_elements)  # T
-        has_epilogue = b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0))
+        kb.set(partial, self._gep(b, sums, t_elements))
+        c = b.select(second_half, kb.get(partial, PTR), c)  # where this task's sums go
+        # With halves, the epilogue runs once they are joined (_join_halves).
+        has_epilogue = b.and_(b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0)),
+                              b.icmp_signed("==", halves, i64(1)))
         one_block_of_rows = b.icmp_signed("<=", b.sub(m1, m0), mc_block)
         direct_b = self._direct_b(b, m0, m1, n)
         direct_a = self._direct_a(b, m0, m1, k)
@@ -594,8 +673,8 @@ class GemmEmitter:
             jc = b.add(n0, b.mul(jb, nc_block))
             nc = self._min(b, nc_block, b.sub(n1, jc))
             with kb.loop(depth_blocks, "pc") as pb:
-                pc = b.mul(pb, kc_block)
-                kc = self._min(b, kc_block, b.sub(k, pc))
+                pc = b.add(k0, b.mul(pb, kc_block))
+                kc = self._min(b, kc_block, b.sub(k1, pc))
                 place = b.urem(pb, segment)
                 first = b.icmp_signed("==", place, i64(0))
                 last = b.icmp_signed("==", pb, b.sub(depth_blocks, i64(1)))
@@ -635,13 +714,13 @@ class GemmEmitter:
                         packing = b.and_(by_panel, b.icmp_signed("==", ib, i64(0)))
                         with b.if_then(packing):
                             b.call(pack_b, [b_panel, bmat, n, k, pc, b.add(jc, jr), kc, cols])
-                        ahead = self._ahead_of_panel(b, packing, one_block_of_rows, bmat, n, k, pc, jc, jr,
+                        ahead = self._ahead_of_panel(b, packing, one_block_of_rows, bmat, n, k, k1, pc, jc, jr,
                                                      kc, nc, mc, jr_index)
 
                         def tile(panel_row, offset, rows, height, number):
                             """The micro-kernel of `height` rows on rows panel_row + offset ... of the block,
                             the `number`th tile of the panel."""
-                            tile_ahead, tile_step = self._tile_prefetch(b, ahead, number, b_panel, bmat, k)
+                            tile_ahead, tile_step = self._tile_prefetch(b, ahead, number, b_panel, bmat, k1)
                             row, col = b.add(ic, b.add(panel_row, offset)), b.add(jc, jr)
                             c_tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
                                               self._gep(b, c, b.add(b.mul(row, n), col)))
@@ -766,7 +845,7 @@ class GemmEmitter:
         would otherwise fall on a few sets of L1."""
         return b.icmp_unsigned("!=", b.urem(b.mul(elements, i64(self._size())), i64(512)), i64(0))
 
-    def _ahead_of_panel(self, b, packing, one_block_of_rows, bmat, n, k, pc, jc, jr, kc, nc, mc, jr_index):
+    def _ahead_of_panel(self, b, packing, one_block_of_rows, bmat, n, k, k1, pc, jc, jr, kc, nc, mc, jr_index):
         """What the tiles of a panel prefetch while they compute, so that the B packed next comes
         from L2 rather than memory (packing only waits for memory; the tiles' FMAs hide the
         fetch): (whether, the element of B where the panel's first tile starts, elements between
@@ -789,7 +868,7 @@ class GemmEmitter:
             quarter = b.udiv(b.mul(steps, i64(2 * CACHE_LINE)), i64(size))
             return wanted, b.add(b.mul(b.add(jc, next_panel), k), pc), quarter, i64(2 * CACHE_LINE), None
         large = b.icmp_signed(">", b.mul(k, nc), i64(machine.data_cache_bytes()[2] // size))
-        wanted = b.and_(b.and_(one_block_of_rows, large), b.icmp_signed("<", b.add(pc, kc), k))
+        wanted = b.and_(b.and_(one_block_of_rows, large), b.icmp_signed("<", b.add(pc, kc), k1))
         first_row = b.add(b.add(pc, kc), b.mul(jr_index, self._ceil_div(b, mc, i64(bm.mr))))
         # A row's lines spread over the tile's k steps, two a step at most, one at least.
         spread = b.mul(b.udiv(b.udiv(b.mul(nc, i64(size)), self._max(b, steps, i64(1))), i64(CACHE_LINE)),
@@ -797,15 +876,15 @@ class GemmEmitter:
         step = self._min(b, self._max(b, spread, i64(CACHE_LINE)), i64(2 * CACHE_LINE))
         return wanted, b.add(b.mul(first_row, n), jc), n, step, first_row
 
-    def _tile_prefetch(self, b, ahead, number, b_panel, bmat, k):
+    def _tile_prefetch(self, b, ahead, number, b_panel, bmat, k_end):
         """(pointer, step in bytes) for the micro-kernel of the `number`th tile of a panel (see
-        _ahead_of_panel); this panel with step 0 when it prefetches nothing."""
+        _ahead_of_panel: rows of B before `k_end`); this panel with step 0 when it prefetches nothing."""
         wanted, start, stride, step, first_row = ahead
         if first_row is None:  # a quarter of the next panel for each of the first four tiles
             start = b.add(start, b.mul(self._min(b, number, i64(3)), stride))
         else:  # a row of the next KC block for each tile, while there are rows
             start = b.add(start, b.mul(number, stride))
-            wanted = b.and_(wanted, b.icmp_signed("<", b.add(first_row, number), k))
+            wanted = b.and_(wanted, b.icmp_signed("<", b.add(first_row, number), k_end))
         source = b.gep(bmat, [start], source_etype=self.element)  # not inbounds: may lie past B, never read
         return b.select(wanted, source, b_panel), b.select(wanted, step, i64(0))
 
@@ -888,20 +967,25 @@ class GemmEmitter:
         n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
         split_columns = b.icmp_signed(">=", n_panels, m_panels)
         panels = b.select(split_columns, n_panels, m_panels)
+        mc_block = self._balanced(b, m, self._epilogue_rows(b, n, epilogue), bm.mr)
+        halves = self._depth_halves(b, m, n, k, mc_block)
         if on_thread:
-            count = i64(1)
+            shares = i64(1)
         else:
             threads = b.sext(b.call(runtime_function(self.module, "graphc_num_threads"), []), I64)
             small = b.icmp_signed("<", b.mul(b.mul(m, n), k), i64(PARALLEL_MIN_FLOPS))
-            count = b.select(small, i64(1), self._min(b, threads, panels))
-        blocks = [self._balanced(b, m, self._epilogue_rows(b, n, epilogue), bm.mr), self._depth_block(b, m, k),
-                  self._balanced(b, n, bm.nc, bm.nr)]
+            shares = b.select(small, i64(1), self._min(b, threads, panels))
+            # Split K, the halves take the threads: each half's share of C is split among the rest.
+            shares = self._max(b, b.udiv(shares, halves), i64(1))
+        blocks = [mc_block, self._depth_block(b, m, self._ceil_div(b, k, halves)), self._balanced(b, n, bm.nc, bm.nr)]
         context = kb.variable(self.context_type)
-        values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [count, split_columns]
+        values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [shares, split_columns, halves, i64(0)]
         for f, value in enumerate(values):
             b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, f)], source_etype=self.context_type))
-        if on_thread:
-            b.call(task, [context, i64(0), kb.arg("thread")])
+        count = b.mul(shares, halves)
+        if on_thread:  # in index order: a second half's task waits for the first half's (_join_halves)
+            with kb.loop(count, "task") as index:
+                b.call(task, [context, index, kb.arg("thread")])
         else:
             parallel_for = runtime_function(self.module, "graphc_parallel_for")
             b.call(parallel_for, [task, context, count])
