@@ -406,9 +406,10 @@ def lower_conv2d_backprop_filter(module, name, inst):
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS)
     b = kb.b
     with b.if_then(b.icmp_signed("==", b.load(kb.arg("status"), typ=I32), ir.Constant(I32, 0))):
-        for partition in range(1, partitions):
+        with kb.loop(partitions - 1, "partial") as later:  # a loop, not an add emitted per partial
             _emit_add(kb, g.dtype, kb.arg("out"), _element_offset(
-                b, kb.arg("workspace"), i64(partials_at + (partition - 1) * filter_elements), g.dtype), filter_elements)
+                b, kb.arg("workspace"), b.add(i64(partials_at), b.mul(later, i64(filter_elements))), g.dtype),
+                filter_elements)
     return _finish_with_status(kb)
 
 
