@@ -22,6 +22,8 @@ stages.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 import time
 from dataclasses import dataclass, field
@@ -118,9 +120,25 @@ def _look_up_cache(build: Build) -> None:
 def _emit_llvm(build: Build) -> None:
     program = build.program
     toolchain.start_workers(codegen.partition_count(program))  # they start up while the modules are emitted
-    emitted = codegen.emit_modules(program, codegen.partition_count(program), profiled=build.profiled)
-    build.llvm_modules = [str(module) for module, _ in emitted]
+    with _collector_paused():
+        emitted = codegen.emit_modules(program, codegen.partition_count(program), profiled=build.profiled)
+        build.llvm_modules = [str(module) for module, _ in emitted]
     build.speed_levels = [speed_level for _, speed_level in emitted]
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off for the block. Emission allocates a few hundred
+    thousand llvmlite objects, all alive until the modules are printed, and each collection the
+    allocations set off walked them again, and the user's graph with them: the CNN step's emission
+    took 135-160 ms of CPU, 110-125 with the collector off."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _compile_objects(build: Build) -> None:
