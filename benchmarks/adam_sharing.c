@@ -1,6 +1,6 @@
 /* Adam's update of Deep MNIST's fc1 weights (3136 x 1024 float32: w, m, v read and written, the
    gradient read) on 1 and 2 threads, each thread updating half of the rows, after one of three
-   reads of w by the same threads (README, issue 19, the `fc1w` session):
+   reads of w by the same threads (docs/performance-notes.md, the `fc1w` session):
 
      own      nothing: each core updates lines it wrote itself in the previous round;
      columns  each thread first reads its half of every row's columns, as fc1's forward

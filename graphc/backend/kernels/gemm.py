@@ -172,7 +172,7 @@ class GemmEmitter:
         tasks (by rows of dW) update and the input gradient's (dy Wᵀ, by rows of W) read, so on two
         threads each core writes in Adam's update the lines of W it read itself. Split by columns,
         each core read half of every row of W, and each of the update's stores waited for the
-        other core's copy to be invalidated (README, issue 19, `fc1w`). Decided by the shape alone:
+        other core's copy to be invalidated (docs/performance-notes.md, `fc1w`). Decided by the shape alone:
         the sums are the same bits whatever the thread count."""
         if self.transpose_b:  # B [N, K]: shares by columns of C already read B's rows
             return i64(1)
@@ -532,7 +532,7 @@ class GemmEmitter:
         tasks take equal runs of that weight in panel-major order, so a share may start or end
         inside a panel. The MLP's layer-1 forward, 300 columns (9 full panels and one of 12
         columns): two threads had 5 panels against 4 and the edge (160 columns took 233 µs alone,
-        140 took 216, README); now 4 panels and 76 of the fifth's 100 rows, against its other 24
+        140 took 216, docs/performance-notes.md); now 4 panels and 76 of the fifth's 100 rows, against its other 24
         rows and the rest. Every element is still summed over k in one order: whatever the thread
         count, the results are the same bits."""
         bm = self.block
@@ -816,7 +816,8 @@ class GemmEmitter:
         would serve no more than DIRECT_B_ROWS / MR tiles), and rows not a multiple of 512 bytes apart
         (which would fold a panel's rows onto a few sets of L1). The MLP's layer-1 forward (100 x 300
         x 784, split by columns: each thread packed its half of W1, half of that out of the other
-        core's cache) took 0.291-0.295 ms on two threads, 0.274-0.275 reading W1 in place (README)."""
+        core's cache) took 0.291-0.295 ms on two threads, 0.274-0.275 reading W1 in place
+        (docs/performance-notes.md)."""
         if self.transpose_b:
             return ir.Constant(I1, 0)
         return b.and_(self._few_rows(b, m0, m1), self._spread(b, n))
@@ -827,7 +828,7 @@ class GemmEmitter:
         multiple of 512 bytes apart (a transposed A's tile rows are adjacent). Packed, each of the few
         rows was copied for a few panels only, by every thread sharing the product by columns (the
         MLP's layer-1 forward and dh1 packed all of x and d2 on both threads). The GEMM library
-        alone, interleaved processes, p10 (README, issue 19): the CNN's dense 100x64x3136 393 -> 360
+        alone, interleaved processes, p10 (docs/performance-notes.md): the CNN's dense 100x64x3136 393 -> 360
         µs on one thread, 198 -> 182 on two; the MLP's layer 2 (100x100x300) 66.5 -> 61.0 and 37.6 ->
         35.6; its layer-1 forward on two threads 222 -> 218. Not for wider blocks: fc1's forward
         (50x1024x3136, 16 panels a task) read A in place took 2.7 ms instead of 2.0."""
