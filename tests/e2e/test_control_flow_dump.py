@@ -29,9 +29,9 @@ def test_dump_shows_loops_and_branches_with_their_regions(tmp_path):
                             capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
     assert result.returncode == 0, result.stderr
     (step,) = (tmp_path / "d").iterdir()
-    fused = (step / "007_fuse.txt").read_text()
+    fused = (step / "008_fuse.txt").read_text()
     assert "kernel 0 while:" in fused or " while:\n" in fused
     assert "kernel" in fused.split("body:")[1].split("yield")[0]  # the body's own kernels
-    planned = (step / "008_plan_memory.txt").read_text()
+    planned = (step / "009_plan_memory.txt").read_text()
     assert "# memory:" in planned
-    assert "br label %\"while.cond\"" in (step / "009_llvm.ll").read_text()  # a native loop in graphc_step
+    assert "br label %\"while.cond\"" in (step / "010_llvm.ll").read_text()  # a native loop in graphc_step
