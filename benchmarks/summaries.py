@@ -61,7 +61,6 @@ def _tensorflow_steps(workload) -> list:
     except ImportError as error:
         print(f"Note: skipping TensorFlow, which does not import ({error}).")
         return []
-    tf1.disable_eager_execution()
     graph = tf1.Graph()
     with graph.as_default():
         batch = workload.batches[0]
