@@ -4,6 +4,7 @@ that reads the same dy, with the optimizer's update of the bias as its epilogue;
 im2col filter gradient do not."""
 
 import numpy as np
+import pytest
 
 import graphc as tf
 from graphc.compiler.lower import lower
@@ -31,11 +32,15 @@ def kernel_of(program, op):
     return inst.kernel
 
 
-def test_the_bias_sum_joins_the_direct_filter_gradient():
-    loss, w, b, feeds = conv_bias_relu([4, 12, 12, 1], [3, 3, 1, 32])
+@pytest.mark.parametrize("images, filters, path", [
+    ([4, 12, 12, 1], [3, 3, 1, 32], "direct"),
+    ([2, 10, 10, 16], [3, 3, 16, 32], "tiled"),  # K = 144: register-tiled, not direct
+])
+def test_the_bias_sum_joins_the_filter_gradient(images, filters, path):
+    loss, w, b, feeds = conv_bias_relu(images, filters)
     program = fused(tf.gradients(loss, [w, b]), feeds)
     gradient = [inst for inst in program.instructions if inst.op == "conv2d_backprop_filter"][0]
-    assert Convolution.filter_gradient(gradient).direct
+    assert getattr(Convolution.filter_gradient(gradient), path)
     kernel = kernel_of(program, "reduce_sum")
     assert program.kernels[kernel] == "conv_filter_gradient_sum" and gradient.kernel == kernel
 
@@ -50,15 +55,6 @@ def test_with_adam_the_bias_update_is_its_epilogue():
     written = {inst.operands[0].name for inst in members if inst.op == "write"}
     assert written == {b.op.name, b.op.name + "/Adam", b.op.name + "/Adam_1"}  # the bias's update, in the kernel
     assert [inst.op for inst in members].count("conv2d_backprop_filter") == 1
-
-
-def test_the_bias_sum_joins_the_register_tiled_filter_gradient():
-    loss, w, b, feeds = conv_bias_relu([2, 10, 10, 16], [3, 3, 16, 32])  # K = 144: not direct
-    program = fused(tf.gradients(loss, [w, b]), feeds)
-    gradient = [inst for inst in program.instructions if inst.op == "conv2d_backprop_filter"][0]
-    assert Convolution.filter_gradient(gradient).tiled
-    kernel = kernel_of(program, "reduce_sum")
-    assert program.kernels[kernel] == "conv_filter_gradient_sum" and gradient.kernel == kernel
 
 
 def test_a_filter_gradient_through_im2col_keeps_its_own_kernel():
