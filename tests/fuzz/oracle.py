@@ -161,10 +161,11 @@ def _exactly(exact, index: int, fetch_count: int, name: str):
 
 def _zero_sign_from(tensor) -> str:
     """The op type that decides the sign of `tensor`'s zeros: its own, or, through ops of one input
-    (selu(relu(x)) keeps relu's -0.0 or 0.0), the first op up the chain with more inputs or none."""
+    (selu(relu(x)) keeps relu's -0.0 or 0.0) and through the first input of activation gradients
+    (tensorflow_differences.ZERO_SIGN_FROM_FIRST_INPUT), the first op up the chain with other inputs or none."""
     op = tensor.op
     while op.type not in tensorflow_differences.SUMS + tensorflow_differences.PLACE_DEPENDENT_ZERO_SIGNS \
-            and len(op.inputs) == 1:
+            and (len(op.inputs) == 1 or op.type in tensorflow_differences.ZERO_SIGN_FROM_FIRST_INPUT):
         op = op.inputs[0].op
     return op.type
 

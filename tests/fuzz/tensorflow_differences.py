@@ -96,6 +96,12 @@ GRAPPLER = "TF rewrites graphs; the worker runs TF's ops as written"
 # that pass them on (selu(relu(x)): tests/fuzz/oracle._zero_sign_from).
 PLACE_DEPENDENT_ZERO_SIGNS = ("Relu", "Maximum", "Minimum", "Max", "Min")
 
+# Activation gradients whose zeros take their sign from their first input, the upstream gradient (it is
+# passed on, or scaled by a positive factor): EluGrad(relu(x), y) passes relu's place-dependent -0.0 or 0.0
+# on (a fuzz run found TF's -0.0 from the tail of a 21-element relu against graphc's 0.0), so the search
+# for the op deciding a zero's sign goes on through their first input (tests/fuzz/oracle._zero_sign_from).
+ZERO_SIGN_FROM_FIRST_INPUT = ("EluGrad", "SeluGrad", "LeakyReluGrad")
+
 # TF 2.21's SigmoidGrad groups its product by the element's place in Eigen's vectors: dy * (y * (1 - y)) in
 # a whole vector, (dy * y) * (1 - y) in the tail past the last one. Where y * (1 - y) overflows they differ:
 # y = 1e30, dy = 0 is NaN in a whole vector and -0.0 in the tail. graphc gives the whole vectors' answer

@@ -174,3 +174,15 @@ def test_a_float32_product_with_a_zero_is_not_nan_when_partial_products_overflow
     (product,) = tf.Session().run([tf.reduce_prod(x, [0, 1], keepdims=True)], {x: values})
     assert product[0, 0] == 0.0 and np.signbit(product[0, 0])
     assert_matches_reference([tf.reduce_prod(x, [0]), tf.reduce_prod(x * 2.0, [1])], {x: values})
+
+
+def test_an_activation_gradient_of_a_relu_takes_the_relu_s_zero_signs():
+    """EluGrad(relu(x), y) passes relu's zeros on: their sign is TF's place-dependent one (a TF-oracle fuzz
+    run found TF's -0.0 from a 21-element relu's tail against graphc's 0.0), not compared."""
+    from tests.fuzz.oracle import _zero_sign_from
+
+    x, y = tf.placeholder(tf.float32, [3, 7]), tf.placeholder(tf.float32, [3, 7])
+    relu = tf.nn.relu(x)
+    assert _zero_sign_from(apply_op("elu_grad", [relu, y])) == "Relu"
+    assert _zero_sign_from(apply_op("elu_grad", [y, relu])) == "Placeholder"  # relu decides the branch: y's signs count
+    assert _zero_sign_from(apply_op("relu_grad", [relu, y])) == "ReluGrad"  # its zeros may be its own +0.0
