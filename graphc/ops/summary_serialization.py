@@ -156,13 +156,15 @@ def tensor_summary(tag: str, value, plugin_name: str = "") -> bytes:
 
 
 def merge_summaries(serialized: list) -> bytes:
-    """One Summary with the values of all of `serialized`, in order (TF1's MergeSummary).
+    """One Summary with the values of all of `serialized`'s elements, in order (TF1's MergeSummary).
 
     A tag found twice, or an input that is no Summary, is a SummaryValueError, as in TF1.
     """
     summary_pb2 = protos().summary_pb2
     tags: set = set()
-    parts = [bytes(item) for item in serialized]
+    # An input is a string tensor of any shape, each element a serialized Summary (a constant's value is
+    # an object array: `bytes()` of that would be its buffer, the element pointers, not the strings).
+    parts = [bytes(element) for item in serialized for element in np.asarray(item, dtype=object).reshape(-1)]
     for part in parts:
         try:
             values = summary_pb2.Summary.FromString(part).value

@@ -162,6 +162,17 @@ def test_summary_inputs_come_from_the_same_compiled_step_as_the_other_fetches():
             assert value == expected and tf.Summary.FromString(summary_str).value[0].simple_value == expected
 
 
+def test_merge_takes_every_element_of_constant_string_inputs():
+    """MergeSummary's inputs are string tensors of any shape (TF 2.21 merges [[a, b]] and c into a, b, c); a
+    constant's value is an object array, whose bytes would be element pointers, not the summaries."""
+    a, b, c = (tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=value)]).SerializeToString()
+               for tag, value in (("a", 1.0), ("b", 2.0), ("c", 3.0)))
+    merged = tf.summary.merge([tf.constant([[a, b]]), tf.constant(c)])
+    with tf.Session() as sess:
+        values = tf.Summary.FromString(sess.run(merged)).value
+    assert [(v.tag, v.simple_value) for v in values] == [("a", 1.0), ("b", 2.0), ("c", 3.0)]
+
+
 def test_bad_values_are_tf1_errors_naming_the_op():
     data = tf.placeholder(tf.float32, [None], name="data")
     histogram = tf.summary.histogram("spread", data)
