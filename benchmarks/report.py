@@ -97,8 +97,9 @@ def compile_targets(results: dict, cold_limits: dict, cached_limit: float) -> li
     for name, result in results.items():
         targets.append(Target(f"compile the {name.upper()} step, cold: ≤ {cold_limits[name]:g} s",
                               f"{result['cold']:.3f} s", result["cold"] <= cold_limits[name]))
-        targets.append(Target(f"compile the {name.upper()} step, from the disk cache in a new process: "
-                              f"≤ {1000 * cached_limit:g} ms", f"{1000 * result['cached']:.1f} ms",
+        targets.append(Target(f"compile the {name.upper()} step, from the disk cache in a new process (ready to "
+                              f"run; its first run's page faults apart): ≤ {1000 * cached_limit:g} ms",
+                              f"{1000 * result['cached']:.1f} ms (first run +{1000 * result['first run rest']:.0f})",
                               result["cached"] <= cached_limit))
     return targets
 

@@ -9,6 +9,7 @@
     objects      LLVM modules -> optimized object code              backend/toolchain.py
     library      objects -> a shared library, stored in the cache   backend/toolchain.py
     record       the step, stored in the cache by its graph's key   compiler/step_records.py
+    load         the library loaded, its constants and arena made: a step ready to run  runtime/executable.py
 
 `compile_step` runs STAGES in one loop, and one `Instrument` watches every
 stage: it times it (GRAPHC_TIMING=1 prints the times), verifies a program the
@@ -197,6 +198,13 @@ class Instrument:
             for name, text, suffix in shown:
                 self.dump.write(name, text, suffix)
 
+    @contextlib.contextmanager
+    def timed(self, name: str):
+        """Times a phase that is no stage (loading the step), as the stages are timed."""
+        started = time.perf_counter()
+        yield
+        self.seconds.append((name, time.perf_counter() - started))
+
     def finish(self) -> None:
         if self.environment.timing:
             total = sum(seconds for _, seconds in self.seconds)
@@ -234,14 +242,14 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset(), profiled: O
         if (stage.builds_program and build.restored) or (stage.builds_library and build.library is not None):
             continue
         instrument.run(stage, build)
-    instrument.finish()
-    with build.library:  # loaded from its descriptor, then closed
+    with instrument.timed("load"), build.library:  # loaded from its descriptor, then closed
         load_runtime()
         plan = build.program.memory_plan
         # constants defined inside loops' and conds' regions too (the plan places those of every region)
         definitions = {value.id: inst for inst in walk(build.program.instructions) for value in inst.defined}
         constants = [constant_value(definitions[value_id]) for value_id in plan.const_values]
         executable = Executable(build.library, plan, constants)
+    instrument.finish()
     return CompiledStep(build.lowered, build.program, executable, tuple(instrument.seconds))
 
 

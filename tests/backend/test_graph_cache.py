@@ -57,7 +57,7 @@ def test_a_step_compiled_before_from_the_same_graph_is_loaded_without_compiling(
     assert "lowered" in _stages(first) and "record" in _stages(first)
     _, x, loss, train, _ = _training_program()  # the same program, built again
     second = _compile(x, [train, loss])
-    assert _stages(second) == ["graph", "graph cache"]
+    assert _stages(second) == ["graph", "graph cache", "load"]
     assert second.lowered.feed_tensors == (x,)
     assert second.lowered.variables["w"] is x.graph.get_operation_by_name("w")
     assert second.plan.describe() == first.plan.describe()
@@ -75,7 +75,7 @@ def test_restored_steps_train_bit_for_bit_as_compiled_ones(cache_dir, monkeypatc
 
     monkeypatch.setattr(driver, "compile_step", spy)
     restored = _train(_training_program())
-    assert restored_stages and all(stages == ["graph", "graph cache"] for stages in restored_stages)
+    assert restored_stages and all(stages == ["graph", "graph cache", "load"] for stages in restored_stages)
     np.testing.assert_array_equal(compiled[0], restored[0])
     np.testing.assert_array_equal(compiled[1], restored[1])
 
@@ -102,7 +102,7 @@ def test_a_damaged_record_is_compiled_again_not_loaded(cache_dir):
     _, x, loss, _, _ = _training_program()
     assert "lowered" in _stages(_compile(x, [loss]))
     _, x, loss, _, _ = _training_program()
-    assert _stages(_compile(x, [loss])) == ["graph", "graph cache"]  # replaced by a sound one
+    assert _stages(_compile(x, [loss])) == ["graph", "graph cache", "load"]  # replaced by a sound one
 
 
 def test_a_symbolic_link_in_place_of_a_record_is_not_followed(cache_dir, tmp_path):
@@ -126,4 +126,4 @@ def test_a_record_whose_library_was_evicted_is_compiled_again(cache_dir):
     step = _compile(x, [loss])
     assert "objects" in _stages(step)
     _, x, loss, _, _ = _training_program()
-    assert _stages(_compile(x, [loss])) == ["graph", "graph cache"]
+    assert _stages(_compile(x, [loss])) == ["graph", "graph cache", "load"]
