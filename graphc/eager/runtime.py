@@ -22,9 +22,11 @@ from graphc.session import BaseSession
 
 
 def _attr_key(value):
-    """An attribute value as a hashable, comparable key (arrays by dtype, shape and bytes)."""
+    """An attribute value as a hashable, comparable key (arrays by dtype, shape and bytes; an object array,
+    whose bytes are its elements' addresses, by its elements)."""
     if isinstance(value, np.ndarray):
-        return ("array", value.dtype.str, value.shape, value.tobytes())
+        content = tuple(value.reshape(-1).tolist()) if value.dtype.hasobject else value.tobytes()
+        return ("array", value.dtype.str, value.shape, content)
     if isinstance(value, (list, tuple)):
         return tuple(_attr_key(v) for v in value)
     if isinstance(value, dict):

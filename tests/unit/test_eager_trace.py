@@ -48,3 +48,16 @@ def test_a_copied_prefix_has_the_same_ops_names_shapes_and_control_inputs():
     assert [c.name for c in mapping[z.op].control_inputs] == [y.op.name]
     with copy.as_default():  # names made later are unique against the copied ones, as in the original
         assert math_ops.tanh(mapping[x]).op.name == graph.get_operations()[1].name + "_1"
+
+
+def test_string_constants_key_by_their_strings_not_their_element_addresses():
+    """A string constant's value is an object array, whose bytes are its elements' addresses: two graphs
+    with the same strings have one key, and other strings another, wherever the objects live."""
+    def constant_key(*strings):
+        graph = Graph()
+        with graph.as_default():
+            array_ops.constant(np.array([s.encode() for s in strings], dtype=object), name="c")
+        return op_key(graph.get_operations()[0])
+
+    assert constant_key("first", "second") == constant_key("first", "second")
+    assert constant_key("first", "second") != constant_key("first", "third")
