@@ -14,7 +14,8 @@ taps go straight from the image into registers:
                       load of w; then the fused epilogue on each chunk of rows
     filter gradient:  dw[t, o] = sum over r of tap[r, t] * dy[r, o]
                       K accumulators per vector of output channels stay in
-                      registers while the rows stream past
+                      registers while the rows stream past, their taps read
+                      from the same strips
 
 The filter gradient sums its rows in FILTER_PARTITIONS fixed partitions, each in
 segments of about the square root of its rows (a segment's sum is added to the
@@ -70,51 +71,6 @@ class VectorGroups:
         return kb.b.call(fmuladd, [kb.broadcast(scalar, self.width), vector, accumulator])
 
 
-def _with_taps(kb, g, x, row, body) -> None:
-    """body(taps): taps the K entries of the im2col matrix's row `row` (output pixel), in (kh, kw, c)
-    order: x's elements each tap reads, zero where it falls in the padding. A pixel whose window lies
-    inside the image (24 x 24 of the 28 x 28 pixels of a 5x5 SAME convolution) reads its taps at
-    constant offsets from its corner, with no test per tap; the others test each tap. (In the filter
-    gradient the tests and selects had been 5-6 instructions a tap for one multiply-add a vector of
-    16 output channels: Deep MNIST's conv1, batch 50, one thread, 1.8 -> 1.4 ms of CPU.)"""
-    win, b = g.window, kb.b
-    image = b.udiv(row, i64(win.out_h * win.out_w))
-    pixel = b.urem(row, i64(win.out_h * win.out_w))
-    top = b.sub(b.mul(b.udiv(pixel, i64(win.out_w)), i64(win.stride_h)), i64(win.pad_top))
-    left = b.sub(b.mul(b.urem(pixel, i64(win.out_w)), i64(win.stride_w)), i64(win.pad_left))
-    last_top, last_left = g.height - 1 - (win.k_h - 1) * win.dilation_h, g.width - 1 - (win.k_w - 1) * win.dilation_w
-    if last_top < 0 or last_left < 0:  # no window fits inside the image
-        body(_checked_taps(kb, g, x, image, top, left))
-        return
-    inside = b.and_(b.icmp_unsigned("<=", top, i64(last_top)), b.icmp_unsigned("<=", left, i64(last_left)))
-    with b.if_else(inside) as (interior, border):
-        with interior:
-            corner = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), top), i64(g.width)), left), i64(g.channels))
-            body([kb.load(x, g.dtype, b.add(corner, i64(((kh * win.dilation_h * g.width) + kw * win.dilation_w)
-                                                         * g.channels + c)))
-                  for kh in range(win.k_h) for kw in range(win.k_w) for c in range(g.channels)])
-        with border:
-            body(_checked_taps(kb, g, x, image, top, left))
-
-
-def _checked_taps(kb, g, x, image, top, left) -> list:
-    """The taps of the window at (top, left) of `image`, each tested against the image's bounds."""
-    win, b = g.window, kb.b
-    zero = kb.constant(g.dtype, 0, 1)
-    taps = []
-    for kh in range(win.k_h):
-        ih = b.add(top, i64(kh * win.dilation_h))
-        inside_h = b.icmp_unsigned("<", ih, i64(g.height))  # negative rows wrap to huge
-        for kw in range(win.k_w):
-            iw = b.add(left, i64(kw * win.dilation_w))
-            inside = b.and_(inside_h, b.icmp_unsigned("<", iw, i64(g.width)))
-            start = b.mul(b.add(b.mul(b.add(b.mul(image, i64(g.height)), ih), i64(g.width)), iw), i64(g.channels))
-            start = b.select(inside, start, i64(0))  # a safe address; its value is not used
-            for c in range(g.channels):
-                taps.append(b.select(inside, kb.load(x, g.dtype, b.add(start, i64(c))), zero))
-    return taps
-
-
 def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
     """y's rows [first, last) (output pixels, O channels each) = their taps @ w, a run of an output
     row's pixels at a time: the input a run's windows read is copied into a zero-bordered strip
@@ -124,12 +80,30 @@ def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
     bounds test and select per tap: Deep MNIST's 5x5x1 conv1 with its bias, ReLU and max-pool, one
     thread, CPU per run at batch 50 1.36-2.40 -> 0.77-1.08 ms, at the evaluation's 10,000 images
     286-326 -> 180-182 ms; the tutorial CNN's 3x3x1, whose w was held, about the same."""
+    b = kb.b
+    groups = VectorGroups(g.dtype, g.out_channels)
+    pixels = _tile_pixels(g.window.out_w, min(len(groups.groups), _forward_accumulators()))
+
+    def run(column, row, count):
+        whole = b.mul(b.udiv(count, i64(pixels)), i64(pixels))
+        with kb.loop(b.udiv(count, i64(pixels)), "tile") as t:
+            offset = b.mul(t, i64(pixels))
+            _forward_tile(kb, g, groups, strip, w, y, b.add(column, offset), b.add(row, offset), pixels)
+        with kb.loop(b.sub(count, whole), "pixel") as p:
+            offset = b.add(whole, p)
+            _forward_tile(kb, g, groups, strip, w, y, b.add(column, offset), b.add(row, offset), 1)
+
+    strip = _InputStrip(kb, g, pixels)
+    _strip_runs(kb, g, strip, x, first, last, run)
+
+
+def _strip_runs(kb, g, strip, x, first, last, run) -> None:
+    """run(column, row, count) for each run of the output pixels [first, last) (im2col rows, in order)
+    in one output row and one strip: `count` pixels from `row` on, the first at the strip's output
+    column `column`, with the strip filled for them."""
     win, b = g.window, kb.b
     if win.out_h == 0 or win.out_w == 0:
         return
-    groups = VectorGroups(g.dtype, g.out_channels)
-    pixels = _tile_pixels(win.out_w, min(len(groups.groups), _forward_accumulators()))
-    strip = _InputStrip(kb, g, pixels)
     out_rows_first = b.udiv(first, i64(win.out_w))
     out_rows_end = b.udiv(b.add(last, i64(win.out_w - 1)), i64(win.out_w))
     with kb.loop(b.sub(out_rows_end, out_rows_first), "out_row") as i:
@@ -137,29 +111,24 @@ def emit_forward_rows(kb, g, x, w, y, first, last) -> None:
         row_start = b.mul(out_row, i64(win.out_w))
         image, oh = b.udiv(out_row, i64(win.out_h)), b.urem(out_row, i64(win.out_h))
 
-        def run(block_first, block_end):
+        def columns(block_first, block_end):
             """The pixels of [first, last) in the output row's columns [block_first, block_end)."""
             begin, end = b.add(row_start, block_first), b.add(row_start, block_end)
             begin = b.select(b.icmp_unsigned(">", first, begin), first, begin)
             end = b.select(b.icmp_unsigned("<", last, end), last, end)
             count = b.select(b.icmp_unsigned("<", begin, end), b.sub(end, begin), i64(0))
-            column = b.sub(b.sub(begin, row_start), block_first)  # in the strip's columns
-            whole = b.mul(b.udiv(count, i64(pixels)), i64(pixels))
-            with kb.loop(b.udiv(count, i64(pixels)), "tile") as t:
-                offset = b.mul(t, i64(pixels))
-                _forward_tile(kb, g, groups, strip, w, y, b.add(column, offset), b.add(begin, offset), pixels)
-            with kb.loop(b.sub(count, whole), "pixel") as p:
-                offset = b.add(whole, p)
-                _forward_tile(kb, g, groups, strip, w, y, b.add(column, offset), b.add(begin, offset), 1)
+            run(b.sub(b.sub(begin, row_start), block_first), begin, count)
 
         if strip.columns >= win.out_w:  # the whole row in one strip, filled at constant offsets
             strip.fill(kb, x, image, oh, i64(0))
-            run(i64(0), i64(win.out_w))
+            columns(i64(0), i64(win.out_w))
         else:
             with kb.loop(-(-win.out_w // strip.columns), "column_block") as block:
                 block_first = b.mul(block, i64(strip.columns))
                 strip.fill(kb, x, image, oh, block_first)
-                run(block_first, b.add(block_first, i64(strip.columns)))
+                block_end = b.add(block_first, i64(strip.columns))
+                columns(block_first, b.select(b.icmp_unsigned("<", block_end, i64(win.out_w)), block_end,
+                                              i64(win.out_w)))
 
 
 def _forward_accumulators() -> int:
@@ -279,7 +248,11 @@ def _forward_tile(kb, g, groups, strip, w, y, column, row, pixels: int) -> None:
 def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end, partial_sums=None) -> None:
     """partial [K, O] = the sum over rows [begin, end) of tap[r, :]^T dy[r, :], in segments; with
     `partial_sums` [O], also the sum of those rows of dy (the bias gradient's part), as a tap of ones
-    would give it, in the same segments: one accumulator more per vector of channels, dy read once."""
+    would give it, in the same segments: one accumulator more per vector of channels, dy read once.
+    The taps come from the forward's zero-bordered strip, untested (before, a pixel's window in the
+    image read x at constant offsets, the others tested each tap, and each row divided its index into
+    image, row and column): Deep MNIST's conv1 filter gradient alone, batch 50, one thread, CPU per
+    run 1.33-1.70 -> 0.64-0.69 ms; the tutorial CNN's 3x3x1 about the same."""
     groups, b = VectorGroups(g.dtype, g.out_channels), kb.b
     out = g.out_channels
     rows_out = [(partial, t * out) for t in range(g.depth)] + ([(partial_sums, 0)] if partial_sums is not None else [])
@@ -289,6 +262,7 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end, partial_su
     rows = g.convolution.rows
     segment = math.isqrt(max(1, -(-rows // g.convolution.tasks)) - 1) + 1
     per_pass = max(1, _ACCUMULATORS // len(rows_out))
+    strip = _InputStrip(kb, g, 1)
     for block_start in range(0, len(groups.groups), per_pass):
         block = groups.groups[block_start:block_start + per_pass]
         sums = [[kb.variable(groups.vector) for _ in block] for _ in rows_out]
@@ -300,19 +274,21 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end, partial_su
             for row_sums in sums:
                 for slot in row_sums:
                     kb.set(slot, ir.Constant(groups.vector, None))
-            with kb.loop(b.sub(last, first), "row") as i:
-                row = b.add(first, i)
 
-                def body(taps, row=row):
-                    gradients = [groups.load(kb, dy, b.add(b.mul(row, i64(out)), i64(c0)), mask)
+            def run(column, row, count, block=block, sums=sums, column_sums=column_sums):
+                with kb.loop(count, "pixel") as p:
+                    pixel_row, pixel_column = b.add(row, p), b.add(column, p)
+                    gradients = [groups.load(kb, dy, b.add(b.mul(pixel_row, i64(out)), i64(c0)), mask)
                                  for c0, mask in block]
+                    taps = [strip.tap(kb, pixel_column, kh, kw, c) for kh in range(g.window.k_h)
+                            for kw in range(g.window.k_w) for c in range(g.channels)]
                     for t, tap in enumerate(taps):
                         for slot, gradient in zip(sums[t], gradients):
                             kb.set(slot, groups.fma(kb, tap, gradient, kb.get(slot, groups.vector)))
                     for slot, gradient in zip(column_sums, gradients):
                         kb.set(slot, b.fadd(kb.get(slot, groups.vector), gradient))
 
-                _with_taps(kb, g, x, row, body)
+            _strip_runs(kb, g, strip, x, first, last, run)
             for (target, offset), row_sums in zip(rows_out, sums):
                 for slot, (c0, mask) in zip(row_sums, block):
                     index = i64(offset + c0)
