@@ -148,7 +148,7 @@ def _tile_pixels(out_w: int, groups: int) -> int:
     return min(range(max(1, most // 2), most + 1), key=lambda p: (out_w % p, -p))
 
 
-# The most bytes of input a forward strip holds (it is on the task's stack, and read from L1).
+# The most bytes of input a strip holds (it is on the task's stack, and read from L1).
 _STRIP_BYTES = 16 * 1024
 
 
