@@ -37,6 +37,7 @@ typedef void (*graphc_task)(void *context, int64_t index, int64_t thread);
 """
 
 _RANDOM = ("int64_t", "uint32_t", "uint32_t", "uint64_t")  # count, key0, key1, run
+_RANDOM_RANGE = ("int64_t",) + _RANDOM  # first, end, key0, key1, run
 
 RUNTIME_FUNCTIONS = {f.name: f for f in (
     # status.c: records a failure; `format` takes up to three int64 arguments (%lld).
@@ -46,10 +47,10 @@ RUNTIME_FUNCTIONS = {f.name: f for f in (
     Function("graphc_fail_summarized", "int32_t", ("graphc_status *", "int32_t", "const char *", "const char *",
                                                    "const void *const *", "int64_t")),
     # random.c: counter-based random numbers (Philox4x32-10; graphc/ops/philox.py is the reference).
-    Function("graphc_random_uniform_f32", "void", ("float *",) + _RANDOM),
-    Function("graphc_random_uniform_f64", "void", ("double *",) + _RANDOM),
-    Function("graphc_random_normal_f32", "void", ("float *",) + _RANDOM),
-    Function("graphc_random_normal_f64", "void", ("double *",) + _RANDOM),
+    Function("graphc_random_uniform_f32", "void", ("float *",) + _RANDOM_RANGE),
+    Function("graphc_random_uniform_f64", "void", ("double *",) + _RANDOM_RANGE),
+    Function("graphc_random_normal_f32", "void", ("float *",) + _RANDOM_RANGE),
+    Function("graphc_random_normal_f64", "void", ("double *",) + _RANDOM_RANGE),
     Function("graphc_truncated_normal_f32", "void", ("float *",) + _RANDOM),
     Function("graphc_truncated_normal_f64", "void", ("double *",) + _RANDOM),
     # threads.c: the thread pool and per-thread scratch buffers.

@@ -29,11 +29,13 @@ int32_t graphc_fail_summarized(graphc_status *status, int32_t code, const char *
                                const void *const *values, int64_t summarize);
 
 /* Counter-based random numbers (Philox4x32-10); see graphc/ops/philox.py for the layout.
- * `run` is the op's execution count; key is (seed, seed2). */
-void graphc_random_uniform_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
-void graphc_random_uniform_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
-void graphc_random_normal_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
-void graphc_random_normal_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
+ * `run` is the op's execution count; key is (seed, seed2). The uniform and normal generators
+ * write elements [first, end) of the result (first a multiple of 4 for float, 2 for double);
+ * the truncated normal ones its `count` elements. */
+void graphc_random_uniform_f32(float *out, int64_t first, int64_t end, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_random_uniform_f64(double *out, int64_t first, int64_t end, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_random_normal_f32(float *out, int64_t first, int64_t end, uint32_t key0, uint32_t key1, uint64_t run);
+void graphc_random_normal_f64(double *out, int64_t first, int64_t end, uint32_t key0, uint32_t key1, uint64_t run);
 void graphc_truncated_normal_f32(float *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
 void graphc_truncated_normal_f64(double *out, int64_t count, uint32_t key0, uint32_t key1, uint64_t run);
 

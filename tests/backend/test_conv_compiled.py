@@ -20,6 +20,8 @@ CONVOLUTIONS = [
     ((2, 9, 9, 1), 5, 20, 1, "SAME", 1),      # direct, Deep MNIST's 5x5x1; 20 channels: a masked vector;
                                               # pixels whose window is inside the image read it untested
     ((1, 3, 4, 1), 5, 4, 1, "SAME", 1),       # direct, a window larger than the image: every tap tested
+    ((2, 3, 700, 3), 3, 24, 1, "SAME", 1),    # direct, rows too wide for one input strip: blocks of columns
+    ((2, 2, 1201, 2), 3, 8, 2, "SAME", 1),    # the same at stride 2, the last block cut
     ((2, 7, 7, 4), 3, 3, 1, "SAME", 2),       # dilated, im2col
     ((1, 9, 8, 2), 3, 5, 2, "SAME", 1),       # batch 1, odd sizes
     ((2, 10, 7, 3), 2, 2, 3, "VALID", 1),     # stride over kernel

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import graphc as tf
+from graphc.compiler import driver
 from graphc.ops import philox
+from graphc.runtime import loader
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
@@ -43,3 +45,26 @@ def test_random_uniform_range():
     r = tf.random_uniform([10000], minval=-3.0, maxval=5.0, seed=1)
     values = tf.Session().run(r)
     assert values.min() >= -3 and values.max() < 5 and abs(values.mean() - 1) < 0.1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_draws_shared_out_in_chunks_match_the_reference(dtype, threads):
+    """Uniform and normal draws of more than two chunks (kernels/random.py: the pool's tasks fill
+    4096 elements each, the last one cut) are the reference's, on one thread and on two."""
+    driver.load_runtime()
+    loader.set_num_threads(threads)
+    try:
+        with tf.Graph().as_default():
+            ops = [tf.random_uniform([3, 4001], dtype=dtype, seed=4), tf.random_normal([12003], dtype=dtype, seed=5)]
+            draws = [philox.uniform, philox.normal]
+            with tf.Session() as sess:
+                for run in range(2):
+                    for op, value, draw in zip(ops, sess.run(ops), draws):
+                        raw = op.op
+                        while raw.type not in ("RandomUniform", "RandomStandardNormal"):
+                            raw = raw.inputs[0].op
+                        expected = draw(12003, dtype.np_dtype, (raw.get_attr("seed"), raw.get_attr("seed2")), run)
+                        np.testing.assert_allclose(value.reshape(-1), expected, rtol=1e-6, atol=1e-6)
+    finally:
+        loader.set_num_threads(0)
