@@ -685,8 +685,9 @@ def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
     with kb.loop(g.depth // g.channels, "tap") as tap:
         with kb.loop(g.channels, "c") as c:
             with kb.loop(g.out_channels, "o") as o:
-                kb.store(workspace, g.dtype, b.add(b.mul(b.add(b.mul(tap, i64(g.out_channels)), o), i64(g.channels)), c),
-                         kb.load(w, g.dtype, b.add(b.mul(b.add(b.mul(tap, i64(g.channels)), c), i64(g.out_channels)), o)))
+                packed = b.add(b.mul(b.add(b.mul(tap, i64(g.out_channels)), o), i64(g.channels)), c)
+                source = b.add(b.mul(b.add(b.mul(tap, i64(g.channels)), c), i64(g.out_channels)), o)
+                kb.store(workspace, g.dtype, packed, kb.load(w, g.dtype, source))
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
 
     def image_range(task, task_values, outer):
