@@ -246,7 +246,7 @@ class Convolution:
             return 0
         if self.direct:
             return max(1, (self.tasks - 1) * (self.depth + 1) * self.out_channels) * self.element_bytes
-        if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w^T
+        if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w'
             if self.product == "filter_gradient":
                 return self.tasks * (self.depth + 1) * self.out_channels * self.element_bytes
             return self.depth * self.out_channels * self.element_bytes if self.product == "input_gradient" else 0

@@ -26,6 +26,8 @@ PADDINGS = [
     ((2, 8, 9, 16), 3, 16, 2, "SAME", 1),     # even rows, odd columns: zeros below, on both sides
     ((1, 3, 4, 16), 5, 16, 1, "SAME", 1),     # a window wider than the image: taps wholly in the padding
     ((2, 7, 7, 20), 3, 24, 1, "SAME", 1),     # K = 180: the filter gradient's sum of partials ends in a masked vector
+    ((2, 10, 11, 16), 2, 16, 3, "VALID", 1),  # stride over kernel: rows, columns and a residue of the columns no
+                                              # tap reads, whose dx the input gradient stores as zeros (none zeroed)
 ]
 
 

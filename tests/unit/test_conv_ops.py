@@ -149,7 +149,7 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T, and of db's sums
     assert gradient.tiled and gradient.tasks == windows.TILED_FILTER_PARTITIONS
     assert gradient.workspace_bytes == windows.TILED_FILTER_PARTITIONS * (288 + 1) * 64 * 4
-    backward = convolution("input_gradient", (100, 28, 28, 32))  # w^T; dx accumulated in place
+    backward = convolution("input_gradient", (100, 28, 28, 32))  # w packed as [KH, KW, O, C]; dx gathered, stored once
     assert backward.tiled and backward.workspace_bytes == 288 * 64 * 4
     assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks

@@ -676,17 +676,18 @@ def emit_conv_input_gradient_kernel(module, name: str, members, buffers: Buffers
 
 
 def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
-    """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: its dx zeroed,
-    each output row's tiles added in place at the pixels their taps read, then after_image. w^T
-    [O, K] is packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's
-    buffers."""
+    """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: each of its
+    elements stored once, then after_image. w' [KH, KW, O, C] (w with its last two axes swapped) is
+    packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's buffers."""
     tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
     w, dy, dx, workspace, buffers_arg = values
     b = kb.b
-    with kb.loop(g.depth, "k") as k:
-        with kb.loop(g.out_channels, "o") as o:
-            kb.store(workspace, g.dtype, b.add(b.mul(o, i64(g.depth)), k),
-                     kb.load(w, g.dtype, b.add(b.mul(k, i64(g.out_channels)), o)))
+    with kb.loop(g.depth // g.channels, "tap") as tap:
+        with kb.loop(g.channels, "c") as c:
+            with kb.loop(g.out_channels, "o") as o:
+                packed = b.add(b.mul(b.add(b.mul(tap, i64(g.out_channels)), o), i64(g.channels)), c)
+                source = b.add(b.mul(b.add(b.mul(tap, i64(g.channels)), c), i64(g.out_channels)), o)
+                kb.store(workspace, g.dtype, packed, kb.load(w, g.dtype, source))
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
 
     def image_range(task, task_values, outer):
@@ -694,10 +695,8 @@ def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
         dy, dx, workspace, buffers_pointer = task_values
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
-            image_dx = _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype)
-            _emit_zeros(task, g.dtype, image_dx, image_elements)
             tiles.emit_image(task, _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype),
-                             workspace, image_dx)
+                             workspace, _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype))
             after_image(task, buffers_pointer, image)
 
     emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
