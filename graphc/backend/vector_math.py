@@ -13,8 +13,6 @@ NaN, infinities, zeros and denormals give what libm gives. float64 keeps libm.
 
 from __future__ import annotations
 
-import llvmlite.ir as ir
-
 from graphc.backend.kernel_builder import F32, I1, I32, declare
 from graphc.core import dtypes
 
@@ -108,21 +106,22 @@ def log_f32(kb, x):
     return b.select(b.fcmp_unordered("uno", x, x), x, result)
 
 
-def _where_needed(kb, needed, emit):
-    """emit()'s value, its code run only when a lane of the vector condition `needed` is set (else the
-    value is undefined: the caller selects it for no lane). Element by element (one lane) the code
-    always runs: that code stays branch-free for LLVM's loop vectorizer."""
-    if kb.lanes == 1:
-        return emit()
+def _select_where_needed(kb, needed, emit, otherwise):
+    """select(needed, emit(), otherwise), with emit's code and the select run only when a lane of the
+    vector condition `needed` is set: a vector with no such lane takes `otherwise` as it is, so its
+    common path has neither the select nor a second test of `needed`. Element by element (one lane)
+    the code always runs: that code stays branch-free for LLVM's loop vectorizer."""
     b = kb.b
+    if kb.lanes == 1:
+        return b.select(needed, emit(), otherwise)
     any_lane = declare(kb.module, f"llvm.vector.reduce.or.v{kb.lanes}i1", I1, [needed.type])
     before = b.block
     with b.if_then(b.call(any_lane, [needed])):
-        value = emit()
+        value = b.select(needed, emit(), otherwise)
         computed = b.block
     merged = b.phi(value.type)
     merged.add_incoming(value, computed)
-    merged.add_incoming(ir.Constant(value.type, ir.Undefined), before)
+    merged.add_incoming(otherwise, before)
     return merged
 
 
@@ -156,9 +155,9 @@ def tanh_f32(kb, x):
         exponential = _float(kb, b.add(_bits(kb, power), b.shl(_bits(kb, shifted), _i(kb, 23))))
         return b.fsub(_f(kb, 1.0), b.fdiv(_f(kb, 2.0), b.fadd(exponential, _f(kb, 1.0))))
 
-    large = _where_needed(kb, in_tail, tail)
+    either = _select_where_needed(kb, in_tail, tail, small)
     # x's sign on both branches: the polynomial's -0.0 * -0.0 + -0.0 would make tanh(-0.0) +0.0 (TF: -0.0).
-    return kb.intrinsic("copysign", _DTYPE, [b.select(in_tail, large, small), x])
+    return kb.intrinsic("copysign", _DTYPE, [either, x])
 
 
 def log1p_f32(kb, x):
