@@ -19,7 +19,7 @@ import llvmlite.ir as ir
 from graphc.backend import target
 from graphc.backend.kernel_builder import I32, KernelBuilder, i64
 from graphc.backend.kernels.reduction import Accumulator, Streams, advance, flat_coordinates, step
-from graphc.backend.kernels.summation import Cascade, total, totals
+from graphc.backend.kernels.summation import Cascade, total
 from graphc.backend.loops import emit_loops
 from graphc.core import dtypes
 
@@ -78,11 +78,8 @@ class RunReduction:
                 cascade.finish()
                 vectors.append([kb.load_vector(cascade.leaf, accumulator.dtype_of_sums, i64(v * self.lanes),
                                                self.lanes) for v in range(VECTORS)])
-        if len({(a.reduction.combine, a.dtype_of_sums) for a in self.accumulators}) == 1:  # siblings alike
-            values = totals(kb, self._combine(self.accumulators[0]), vectors)
-        else:
-            values = [total(kb, self._combine(a), vectors_k) for a, vectors_k in zip(self.accumulators, vectors)]
-        for accumulator, out, value in zip(self.accumulators, outs, values):
+        for accumulator, out, vectors_k in zip(self.accumulators, outs, vectors):
+            value = total(kb, self._combine(accumulator), vectors_k)
             kb.store(out, accumulator.dtype, offsets[self.streams.out], accumulator.result(kb, value))
 
     def _run(self, offsets, cascades, first_leaf):

@@ -23,36 +23,18 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I32, I64, KernelBuilder, declare, i64, memory_type, register_type
-from graphc.backend.loops import horizontal, horizontal_each
+from graphc.backend.kernel_builder import I1, I64, KernelBuilder, declare, i64, memory_type, register_type
+from graphc.backend.loops import horizontal
 
 
 def total(kb: KernelBuilder, combine: Callable, vectors: list):
     """combine() over every lane of `vectors` (a power of two of them, each a power of two of
     lanes) as one fixed tree: the group's halves lane by lane, then `loops.horizontal`."""
-    return horizontal(kb, combine, _halves_added(kb, combine, vectors))
-
-
-def totals(kb: KernelBuilder, combine: Callable, groups: list) -> list:
-    """`total` of each group of vectors (groups of one shape, one `combine` for all), the same additions
-    in the same order, but the groups' lanes added at once (`loops.horizontal_each`): sibling row sums
-    share the shuffles of their last steps (three of them: 18 shuffles, extractions and additions instead
-    of 36)."""
-    folded = [_halves_added(kb, combine, vectors) for vectors in groups]
-    count = 1 << (len(folded) - 1).bit_length()  # a power of two of vectors: the last one again, its total unread
-    if len(folded) == 1 or count > folded[0].type.count:
-        return [horizontal(kb, combine, vector) for vector in folded]
-    lanes = horizontal_each(kb, combine, folded + [folded[-1]] * (count - len(folded)))
-    return [kb.b.extract_element(lanes, ir.Constant(I32, i)) for i in range(len(folded))]
-
-
-def _halves_added(kb: KernelBuilder, combine: Callable, vectors: list):
-    """`vectors` (a power of two of them) added to one: halves against halves, lane by lane."""
     while len(vectors) > 1:
         half = len(vectors) // 2
         with kb.vector_lanes(vectors[0].type.count):
             vectors = [combine(vectors[i], vectors[i + half]) for i in range(half)]
-    return vectors[0]
+    return horizontal(kb, combine, vectors[0])
 
 
 # Rows of at most this many vectors are walked with constant offsets, not a loop, so that
