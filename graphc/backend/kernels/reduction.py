@@ -137,7 +137,8 @@ class Streams:
         if stride == 1 and count is None:
             return kb.load_vector(pointer, dtype, offset, lanes)
         if stride == 1:
-            return kb.load_vector_masked(pointer, dtype, offset, first_lanes(count, lanes), kb.constant(dtype, 1, lanes))
+            ones = kb.constant(dtype, 1, lanes)
+            return kb.load_vector_masked(pointer, dtype, offset, first_lanes(count, lanes), ones)
         vector = kb.constant(dtype, 1, lanes)
         for lane in range(lanes if count is None else count):
             element = kb.load(pointer, dtype, b.add(offset, i64(lane * stride)))
