@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 
-import llvmlite.ir as ir
-
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, KernelBuilder, i64, memory_type
+from graphc.backend.kernel_builder import KernelBuilder, i64, memory_type
 from graphc.backend.kernels import channels
-from graphc.backend.kernels.reduction import Accumulator, Streams, advance, flat_coordinates, step
+from graphc.backend.kernels.reduction import (MASKED_DTYPES, Accumulator, Streams, advance, first_lanes,
+                                              flat_coordinates, step)
 from graphc.backend.kernels.summation import Cascade, each_vector
 from graphc.backend.loops import emit_loops
 from graphc.core import dtypes
@@ -154,22 +153,34 @@ class ColumnReduction:
             for d, coordinate in zip(self.reduced, flat_coordinates(b, row, [self.shape[d] for d in self.reduced])):
                 start = advance(b, start, [s[d] for s in self.strides], coordinate)
 
-            def columns(c, lanes):
+            def columns(c, lanes, count=None):
+                """The columns c .. c + lanes - 1 (a scalar for one lane); of them, the first `count` only."""
                 at, offsets_c = b.add(partial_offset, c), advance(b, start, self.across_columns, c)
                 if lanes == 1:
                     (x,) = self.streams.scalar(offsets_c)
                 else:
-                    (x,) = self.streams.vector(offsets_c, self.across_columns, lanes)
+                    (x,) = self.streams.vector(offsets_c, self.across_columns, lanes, count)
                 with kb.vector_lanes(lanes):
-                    total = accumulator.combine(kb, channels.load(kb, sums, partial, at, lanes),
-                                                accumulator.widen(kb, x))
-                    channels.store(kb, sums, partial, at, total, lanes)
+                    if count is None:
+                        earlier = channels.load(kb, sums, partial, at, lanes)
+                    else:
+                        earlier = kb.load_vector_masked(partial, sums, at, first_lanes(count, lanes),
+                                                        accumulator.identity(kb))
+                    total = accumulator.combine(kb, earlier, accumulator.widen(kb, x))
+                    if count is None:
+                        channels.store(kb, sums, partial, at, total, lanes)
+                    else:
+                        kb.store_vector_masked(partial, sums, at, total, first_lanes(count, lanes))
 
             # A float32 register's lanes whatever the dtypes (as the other paths): the body may mix them.
             lanes = target.lanes(dtypes.float32)
             vectors, rest = divmod(width, lanes)
             each_vector(kb, vectors, lanes, lambda c: columns(c, lanes))
-            if rest:
+            if rest and self.streams.maskable() and sums in MASKED_DTYPES:
+                # One vector under a mask, not a scalar loop: LLVM vectorizes that loop without the
+                # branches a vector body takes (vector_math's tanh tail: computed in every row otherwise).
+                columns(i64(vectors * lanes), lanes, rest)
+            elif rest:
                 with kb.loop(rest, "column") as c:
                     columns(b.add(c, i64(vectors * lanes)), 1)
 
@@ -187,5 +198,4 @@ def store_first_lanes(kb: KernelBuilder, dtype, base, index, vector, count: int)
     if count == lanes:
         kb.store_vector(base, dtype, index, vector)
     else:
-        mask = ir.Constant(ir.VectorType(I1, lanes), [int(lane < count) for lane in range(lanes)])
-        kb.store_vector_masked(base, dtype, index, vector, mask)
+        kb.store_vector_masked(base, dtype, index, vector, first_lanes(count, lanes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from graphc.backend.kernel_builder import I32, KernelBuilder, i64
+from graphc.backend.kernel_builder import I1, I32, KernelBuilder, i64
 from graphc.backend.scalar_ops import compare_integers, convert
 from graphc.core import dtypes
 from graphc.core.registry import Reduction
@@ -113,36 +113,57 @@ class Streams:
             kb.store(pointer, dtype, offset, values[value_id])
         return reduced
 
-    def vector(self, offsets, inner_strides, lanes: int):
-        """The body at elements offset + i * inner stride, i < lanes, of every stream."""
-        inputs = [self._read(pointer, dtype, offset, stride, lanes)
+    def vector(self, offsets, inner_strides, lanes: int, count: int = None):
+        """The body at elements offset + i * inner stride, i < lanes, of every stream; with `count`, a
+        last, partial vector: only its first `count` elements are read and stored (the other lanes
+        compute on ones, so that no lane divides by a zero it never read, and are the caller's to drop)."""
+        inputs = [self._read(pointer, dtype, offset, stride, lanes, count)
                   for (pointer, dtype), offset, stride in zip(self.loads, offsets, inner_strides)]
         values, reduced = self.evaluate(inputs, lanes)
         for (pointer, dtype, value_id), offset, stride in zip(self.stores, offsets[self.out + 1:],
                                                               inner_strides[self.out + 1:]):
-            self._write(pointer, dtype, offset, stride, values[value_id])
+            self._write(pointer, dtype, offset, stride, values[value_id], count)
         return reduced
 
-    def _read(self, pointer, dtype, offset, stride: int, lanes: int):
+    def maskable(self) -> bool:
+        """Whether every stream's dtype is in registers as in memory, so `vector` can take a `count`."""
+        return all(dtype in MASKED_DTYPES for _, dtype in self.loads) and all(
+            dtype in MASKED_DTYPES for _, dtype, _ in self.stores)
+
+    def _read(self, pointer, dtype, offset, stride: int, lanes: int, count):
         kb, b = self.kb, self.kb.b
-        if stride == 1:
-            return kb.load_vector(pointer, dtype, offset, lanes)
         if stride == 0:
             return kb.broadcast(kb.load(pointer, dtype, offset), lanes)
-        vector = ir.Constant(kb.register_type(dtype, lanes), ir.Undefined)
-        for lane in range(lanes):
+        if stride == 1 and count is None:
+            return kb.load_vector(pointer, dtype, offset, lanes)
+        if stride == 1:
+            ones = kb.constant(dtype, 1, lanes)
+            return kb.load_vector_masked(pointer, dtype, offset, first_lanes(count, lanes), ones)
+        vector = kb.constant(dtype, 1, lanes)
+        for lane in range(lanes if count is None else count):
             element = kb.load(pointer, dtype, b.add(offset, i64(lane * stride)))
             vector = b.insert_element(vector, element, ir.Constant(I32, lane))
         return vector
 
-    def _write(self, pointer, dtype, offset, stride: int, vector) -> None:
+    def _write(self, pointer, dtype, offset, stride: int, vector, count) -> None:
         kb, b = self.kb, self.kb.b
-        if stride == 1:
+        if stride == 1 and count is None:
             kb.store_vector(pointer, dtype, offset, vector)
-            return
-        for lane in range(vector.type.count):
-            element = b.extract_element(vector, ir.Constant(I32, lane))
-            kb.store(pointer, dtype, b.add(offset, i64(lane * stride)), element)
+        elif stride == 1:
+            kb.store_vector_masked(pointer, dtype, offset, vector, first_lanes(count, vector.type.count))
+        else:
+            for lane in range(vector.type.count if count is None else count):
+                element = b.extract_element(vector, ir.Constant(I32, lane))
+                kb.store(pointer, dtype, b.add(offset, i64(lane * stride)), element)
+
+
+# The dtypes a partial vector is read and stored in under a mask (bool and float16 change form on loading).
+MASKED_DTYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
+
+
+def first_lanes(count: int, lanes: int) -> ir.Constant:
+    """The mask of a vector's first `count` lanes."""
+    return ir.Constant(ir.VectorType(I1, lanes), [int(lane < count) for lane in range(lanes)])
 
 
 def advance(b, offsets, strides, index):
