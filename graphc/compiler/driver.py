@@ -123,29 +123,20 @@ def _emit_llvm(build: Build) -> None:
     with _collector_paused():
         emitted = codegen.emit_modules(program, codegen.partition_count(program), profiled=build.profiled)
         build.llvm_modules = [str(module) for module, _ in emitted]
-        build.speed_levels = [speed_level for _, speed_level in emitted]
-        del emitted
+    build.speed_levels = [speed_level for _, speed_level in emitted]
 
 
 @contextlib.contextmanager
 def _collector_paused():
-    """Python's cyclic garbage collector off for the block, and its garbage collected at the end.
-
-    Emission allocates a few hundred thousand llvmlite objects, all alive until the modules are
-    printed, and each collection the allocations set off walked them again, and the user's graph
-    with them: the CNN step's emission took 135-160 ms of CPU, 110-125 with the collector off.
-    The modules are garbage once printed, tens of thousands of objects in reference cycles
-    (instructions and their blocks, loops' phis) that only the collector frees. Left to it, the
-    first allocation after the block ran a collection of the youngest generation while they were
-    still referenced, which moved them all to the middle one, and a collection of that one found
-    them garbage later, while the step's record was pickled: 20 + 75 ms on the CNN step. Collected
-    here, the youngest generation holding just what the block allocated, they take 20-35 ms."""
+    """Python's cyclic garbage collector off for the block. Emission allocates a few hundred
+    thousand llvmlite objects, all alive until the modules are printed, and each collection the
+    allocations set off walked them again, and the user's graph with them: the CNN step's emission
+    took 135-160 ms of CPU, 110-125 with the collector off."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.collect(0)
         if enabled:
             gc.enable()
 
