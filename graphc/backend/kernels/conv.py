@@ -546,10 +546,11 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
                       [x, dy, workspace] + ([column_sums] if column_sums is not None else []),
                       partition_range, parallel=parallel, each_index=True)
     _emit_transposed_sum(kb, name, g, dw, workspace, partitions, parallel)
-    if column_sums is not None:
-        for partition in range(1, partitions):
+    if column_sums is not None:  # a loop over the partials, as in _direct_filter_gradient
+        b = kb.b
+        with kb.loop(partitions - 1, "partial") as later:
             _emit_add(kb, g.dtype, column_sums, _element_offset(
-                kb.b, workspace, i64(sums_at + (partition - 1) * g.out_channels), g.dtype), g.out_channels)
+                b, workspace, b.add(i64(sums_at), b.mul(later, i64(g.out_channels))), g.dtype), g.out_channels)
 
 
 def _emit_image_column_sums(task, g: _Geometry, dy, rows: int, sums, first) -> None:
