@@ -29,12 +29,12 @@ faster than linearly, so no function grows with the program:
 - fusion bounds the size of a fused kernel (passes/fuse.py).
 
 The functions are spread over several modules so that LLVM compiles them in
-parallel: kernels over one module per core (graphc_step in the first), at
-KERNEL_SPEED_LEVEL (O3); the parts of a step that has several over as many
-more, at PARTS_SPEED_LEVEL. Each new function goes to the module of its group
-with the least code so far. Functions called from another module are hidden
-symbols of the library the modules link into; no function is inlined into
-another.
+parallel: kernels over one module per core at KERNEL_SPEED_LEVEL (O3), then
+graphc_step in the one with the least code; the parts of a step that has
+several over as many more, at PARTS_SPEED_LEVEL. Each new function goes to the
+module of its group with the least code so far (counted as FUNCTION_COST says).
+Functions called from another module are hidden symbols of the library the
+modules link into; no function is inlined into another.
 """
 
 from __future__ import annotations
@@ -71,6 +71,12 @@ KERNEL_SPEED_LEVEL = 3
 # of a 1,000-layer network's initializer took 18 s to assemble at level 2, 8 s at 1, and
 # 0.05 s at 0 (fast instruction selection). The calls they make dominate the time they take.
 PARTS_SPEED_LEVEL = 0
+# A module's code, as the balance of the modules counts it: each function it defines costs this
+# many instructions on top of its own. LLVM's time on a function is about 8 ms plus 0.057 ms an
+# instruction (O3, the CNN step's 44 functions each compiled alone, least squares): a GEMM's
+# epilogue of 40 instructions takes as long as a loop nest of 300. Counted by instructions only,
+# the CNN step's first module took 340 ms of CPU and the second 200 (27 functions against 17).
+FUNCTION_COST = 140
 
 
 @dataclass(frozen=True)
@@ -135,8 +141,8 @@ class _Modules:
         before = len(module.globals)
         function = emitter(module, self.buffers[index])
         new_globals = itertools.islice(reversed(module.globals.values()), len(module.globals) - before)
-        self.sizes[index] += sum(len(block.instructions) for f in new_globals if isinstance(f, ir.Function)
-                                 for block in f.blocks)
+        self.sizes[index] += sum(FUNCTION_COST + sum(len(block.instructions) for block in f.blocks)
+                                 for f in new_globals if isinstance(f, ir.Function) and f.blocks)
         self.home[function.name] = index
         # Inlined into their callers, kernels and parts would make the step's functions as
         # large as the program again.
@@ -154,9 +160,9 @@ class _Modules:
                        list(function.function_type.args))
 
     def used(self) -> list:
-        """The modules with code in them (the first always: it exports the step), as EmittedModules."""
-        return [EmittedModule(module, level) for index, (module, level) in enumerate(zip(self.modules, self.levels))
-                if index == 0 or self.sizes[index]]
+        """The modules with code in them (the step's among them), as EmittedModules."""
+        return [EmittedModule(module, level) for module, level, size in zip(self.modules, self.levels, self.sizes)
+                if size]
 
 
 def _calls(function: ir.Function, callee: str) -> bool:
@@ -194,9 +200,13 @@ def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> li
     modules = _Modules(program, count)
     actions, rollback = _actions(program, modules)
     parts = _split(actions)
+    # The step's functions come after every kernel, so the balance of the modules could not count
+    # them: they go to the kernel module with the least code (the CNN step's graphc_step alone
+    # takes 20-25 ms of LLVM's time).
+    home = min(modules._group(KERNEL_SPEED_LEVEL), key=modules.sizes.__getitem__)
     if len(parts) == 1:
-        step = modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, 0, abi.STEP_FUNCTION.name,
-                                                               parts[0], program.name, profiled), index=0)
+        step = modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, home, abi.STEP_FUNCTION.name,
+                                                               parts[0], program.name, profiled), index=home)
     else:
         functions = []
         for number, part in enumerate(parts):
@@ -204,9 +214,10 @@ def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> li
             functions.append(modules.emit(lambda module, buffers: _emit_part(
                 module, buffers, modules, modules.modules.index(module), name, part, program.name, profiled),
                 speed_level=PARTS_SPEED_LEVEL))
-        step = modules.emit(lambda module, buffers: _emit_step_of_parts(module, modules, functions), index=0)
-    modules.emit(lambda module, buffers: _emit_repeated_step(module, program, step, rollback), index=0)
-    _export_rollback(modules.modules[0], program.memory_plan, rollback)
+        step = modules.emit(lambda module, buffers: _emit_step_of_parts(module, modules, home, functions),
+                            index=home)
+    modules.emit(lambda module, buffers: _emit_repeated_step(module, program, step, rollback), index=home)
+    _export_rollback(modules.modules[home], program.memory_plan, rollback)
     return modules.used()
 
 
@@ -541,12 +552,12 @@ class _Addresses:
                        dtypes.int64)
 
 
-def _emit_step_of_parts(module: ir.Module, modules: _Modules, parts: list) -> ir.Function:
+def _emit_step_of_parts(module: ir.Module, modules: _Modules, index: int, parts: list) -> ir.Function:
     """graphc_step calling each part in turn, returning the first non-zero status."""
     step = KernelBuilder(module, abi.STEP_FUNCTION.name, ["buffers", "status"])
     step.function.linkage = "external"
     for part in parts:
-        _return_if_failed(step, step.b.call(modules.reference(part, 0), [step.arg("buffers"), step.arg("status")]))
+        _return_if_failed(step, step.b.call(modules.reference(part, index), [step.arg("buffers"), step.arg("status")]))
     return step.finish()
 
 

@@ -124,7 +124,15 @@ def _emit_llvm(build: Build) -> None:
     with _collector_paused():
         emitted = codegen.emit_modules(program, codegen.partition_count(program), profiled=build.profiled)
         build.llvm_modules = [str(module) for module, _ in emitted]
-    build.speed_levels = [speed_level for _, speed_level in emitted]
+        build.speed_levels = [speed_level for _, speed_level in emitted]
+        # The modules are cycles of llvmlite objects (a module and its functions, blocks and
+        # instructions refer to each other), which only the collector frees. All of them are in
+        # its youngest generation still (it was off): freed there, now, they cost a collection of
+        # that generation alone. Left to the collector, they were promoted to the oldest one, and
+        # a full collection (90-100 ms for the CNN step: it walks TensorFlow's objects too) came
+        # during the step's first run.
+        del emitted
+        gc.collect(0)
 
 
 @contextlib.contextmanager
