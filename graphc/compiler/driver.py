@@ -129,7 +129,7 @@ def _emit_llvm(build: Build) -> None:
         # instructions refer to each other), which only the collector frees. All of them are in
         # its youngest generation still (it was off): freed there, now, they cost a collection of
         # that generation alone. Left to the collector, they were promoted to the oldest one, and
-        # a full collection (90-100 ms for the CNN step: it walks TensorFlow's objects too) came
+        # a full collection (90-100 ms for the CNN step: it walks every object of the process) came
         # during the step's first run.
         del emitted
         gc.collect(0)

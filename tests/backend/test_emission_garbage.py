@@ -3,7 +3,7 @@
 The emitted llvmlite modules are cycles of objects that only the collector frees. The driver
 frees them in the collector's youngest generation right after printing them (compiler/driver.py
 `_emit_llvm`); left to the collector, they reached its oldest generation and set off a full
-collection, 90-100 ms of walking TensorFlow's objects too, in the CNN step's first run.
+collection, 90-100 ms of walking every object of the process, in the CNN step's first run.
 """
 
 import gc
