@@ -16,7 +16,10 @@ holds its sums in 2*MR vector registers (the GEMM micro-kernel's shape):
     filter gradient:  MR output channels x NR input channels of one tap, over dw^T;
                       per output pixel one broadcast of dy per output channel and two
                       vector loads of the tap's channels; summed over an image in
-                      segments of output rows, then images in order
+                      segments of output rows, then images in order. At a column
+                      stride over 1, two neighbouring taps whose 2C channels are
+                      contiguous in x share a tile (fewer output channels, twice
+                      the columns): each x line it loads is used whole
     input gradient:   MR pixels of an input row (a stride apart) x NR input channels;
                       per (kh, kw, o) of the taps that read them, one broadcast of dy
                       per pixel and two vector loads of w' [KH, KW, O, C]; each element
@@ -347,11 +350,13 @@ class FilterGradientTiles(_Tiles):
             accumulate = b.zext(b.or_(b.not_(first_image), b.icmp_unsigned("!=", first_row, i64(0))), I64)
             with kb.loop(win.k_h, "kh") as kh:
                 tap_row = b.sub(b.mul(kh, i64(win.dilation_h)), i64(win.pad_top))
-                for kw in range(win.k_w):
+                for kw, taps in self._tap_runs():
                     inside = win.inside_columns(kw)
                     tap = b.mul(b.add(b.mul(kh, i64(win.k_w)), i64(kw)), i64(g.channels))
+                    outputs_per_tile, panel_columns = (self.block.mr, self.block.nr) if taps == 1 else self._paired
 
-                    def channel_tile(output, outputs):
+                    def channel_tile(output, outputs, kw=kw, inside=inside, tap=tap, panel_columns=panel_columns,
+                                     taps=taps):
                         def panel(channel, columns):
                             b.call(self.function(outputs, columns), [
                                 image, _element(b, dy, output, g.dtype),
@@ -359,9 +364,36 @@ class FilterGradientTiles(_Tiles):
                                 first_row, count, tap_row, i64(kw * win.dilation_w - win.pad_left), channel,
                                 accumulate, i64(min(inside.start, win.out_w)), i64(min(inside.stop, win.out_w))])
 
-                        _each_tile(kb, g.channels, self.block.nr, "panel", panel)
+                        _each_tile(kb, taps * g.channels, panel_columns, "panel", panel)
 
-                    _each_tile(kb, g.out_channels, self.block.mr, "outputs", channel_tile)
+                    _each_tile(kb, g.out_channels, outputs_per_tile, "outputs", channel_tile)
+
+    @property
+    def _paired(self) -> tuple:
+        """(outputs, columns) of a tile over two neighbouring taps: two panels' width of columns, and as
+        many output channels as leave, with their 2 x 2 vectors of sums each, registers for the four
+        vector loads and a broadcast."""
+        registers = 32 if self.block.width * self.g.dtype.size == 64 else 16
+        vectors = 2 * self.block.nr // self.block.width
+        return max(1, (registers - vectors - 1) // vectors), 2 * self.block.nr
+
+    def _tap_runs(self) -> list:
+        """(kw, 1 or 2) for the taps of a row of the window, in order: two neighbouring taps kw, kw + 1 at
+        once where they read neighbouring input pixels (no dilation) and the same output columns read
+        the image (the others read zeros for both), whose 2 C channels are then contiguous both in x
+        and in dw^T's rows (K = (kh, kw, c)): a tile of 2 x 2 vectors of columns loads each x line once
+        per output pixel, where at a column stride of 2 each tap alone used half of every line it read."""
+        win, runs, kw = self.g.window, [], 0
+        while kw < win.k_w:
+            pair = (kw + 1 < win.k_w and win.dilation_w == 1 and win.stride_w > 1
+                    and _clipped(win.inside_columns(kw), win.out_w) == _clipped(win.inside_columns(kw + 1), win.out_w))
+            runs.append((kw, 2 if pair else 1))
+            kw += 2 if pair else 1
+        return runs
+
+
+def _clipped(span: range, end: int) -> tuple:
+    return min(span.start, end), min(span.stop, end)
 
 
 class InputGradientTiles(_Tiles):
