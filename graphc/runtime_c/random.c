@@ -7,21 +7,47 @@
 
 typedef struct { uint32_t w[4]; } block4;
 
+/* One Philox round with the round's key on the counter (x0, x1, x2, x3). */
+static inline void philox_round(uint32_t *x0, uint32_t *x1, uint32_t *x2, uint32_t *x3, uint32_t key0,
+                                uint32_t key1) {
+    uint64_t p0 = (uint64_t)0xD2511F53u * *x0;
+    uint64_t p1 = (uint64_t)0xCD9E8D57u * *x2;
+    *x0 = (uint32_t)(p1 >> 32) ^ *x1 ^ key0;
+    *x2 = (uint32_t)(p0 >> 32) ^ *x3 ^ key1;
+    *x1 = (uint32_t)p1;
+    *x3 = (uint32_t)p0;
+}
+
 static block4 philox(uint64_t block, uint64_t run, uint32_t attempt, uint32_t key0, uint32_t key1) {
-    uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32), c2 = (uint32_t)run, c3 = attempt;
+    block4 out = {{(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)run, attempt}};
     for (int round = 0; round < 10; ++round) {
-        uint64_t p0 = (uint64_t)0xD2511F53u * c0;
-        uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ key0;
-        uint32_t n1 = (uint32_t)p1;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ key1;
-        uint32_t n3 = (uint32_t)p0;
-        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+        philox_round(&out.w[0], &out.w[1], &out.w[2], &out.w[3], key0, key1);
         key0 += 0x9E3779B9u;
         key1 += 0xBB67AE85u;
     }
-    block4 out = {{c0, c1, c2, c3}};
     return out;
+}
+
+/* Philox blocks block, block + 1, ..., block + PHILOX_BATCH - 1 (attempt 0), word w of block + j in
+ * words[w][j]: PHILOX_BATCH independent chains of rounds, which the compiler runs side by side in vector
+ * lanes (pmuludq, SSE2 at -O2), where one block's ten rounds are one dependent chain of multiplies.
+ * 10 M float32 uniforms: 4.4 -> 1.8 ns each (16 blocks; 8: 2.3, 32: 2.0; -mavx2 worse); the same bits. */
+#define PHILOX_BATCH 16
+
+static void philox_batch(uint64_t block, uint64_t run, uint32_t key0, uint32_t key1,
+                         uint32_t words[4][PHILOX_BATCH]) {
+    uint32_t *c0 = words[0], *c1 = words[1], *c2 = words[2], *c3 = words[3];
+    for (int j = 0; j < PHILOX_BATCH; ++j) {
+        c0[j] = (uint32_t)(block + j);
+        c1[j] = (uint32_t)((block + j) >> 32);
+        c2[j] = (uint32_t)run;
+        c3[j] = 0;
+    }
+    for (int round = 0; round < 10; ++round) {
+        for (int j = 0; j < PHILOX_BATCH; ++j) philox_round(&c0[j], &c1[j], &c2[j], &c3[j], key0, key1);
+        key0 += 0x9E3779B9u;
+        key1 += 0xBB67AE85u;
+    }
 }
 
 static float unit_f32(uint32_t word) {
@@ -66,14 +92,30 @@ static double normal_f64_at(uint64_t i, uint64_t run, uint32_t attempt, uint32_t
  * elements [first, end) of the op's result `out` (`first` a multiple of the elements a block
  * serves), so that tasks of the thread pool can fill parts of one result. */
 void graphc_random_uniform_f32(float *out, int64_t first, int64_t end, uint32_t k0, uint32_t k1, uint64_t run) {
-    for (int64_t start = first; start < end; start += 4) {
+    int64_t start = first;
+    for (; start + 4 * PHILOX_BATCH <= end; start += 4 * PHILOX_BATCH) {
+        uint32_t words[4][PHILOX_BATCH];
+        philox_batch((uint64_t)start >> 2, run, k0, k1, words);
+        for (int j = 0; j < PHILOX_BATCH; ++j)
+            for (int lane = 0; lane < 4; ++lane) out[start + 4 * j + lane] = unit_f32(words[lane][j]);
+    }
+    for (; start < end; start += 4) {
         block4 b = philox((uint64_t)start >> 2, run, 0, k0, k1);
         for (int64_t lane = 0; lane < 4 && start + lane < end; ++lane) out[start + lane] = unit_f32(b.w[lane]);
     }
 }
 
 void graphc_random_uniform_f64(double *out, int64_t first, int64_t end, uint32_t k0, uint32_t k1, uint64_t run) {
-    for (int64_t start = first; start < end; start += 2) {
+    int64_t start = first;
+    for (; start + 2 * PHILOX_BATCH <= end; start += 2 * PHILOX_BATCH) {
+        uint32_t words[4][PHILOX_BATCH];
+        philox_batch((uint64_t)start >> 1, run, k0, k1, words);
+        for (int j = 0; j < PHILOX_BATCH; ++j) {
+            out[start + 2 * j] = unit_f64(words[0][j], words[1][j]);
+            out[start + 2 * j + 1] = unit_f64(words[2][j], words[3][j]);
+        }
+    }
+    for (; start < end; start += 2) {
         block4 b = philox((uint64_t)start >> 1, run, 0, k0, k1);
         out[start] = unit_f64(b.w[0], b.w[1]);
         if (start + 1 < end) out[start + 1] = unit_f64(b.w[2], b.w[3]);

@@ -1,6 +1,9 @@
 """The bundled MNIST and TF1's DataSet.next_batch."""
 
+import gzip
+
 import numpy as np
+import pytest
 
 from graphc.datasets import mnist
 
@@ -11,6 +14,16 @@ def test_load_data_matches_the_published_facts():
     assert y_train[:5].tolist() == [5, 0, 4, 1, 9]
     assert abs(x_train.mean() - 33.318) < 1e-3
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_idx_files_of_several_gzip_members_are_read_whole(tmp_path):
+    labels = np.arange(10, dtype=np.uint8)
+    idx = np.array([2049, 10], ">i4").tobytes() + labels.tobytes()
+    (tmp_path / mnist.TEST_LABELS).write_bytes(gzip.compress(idx[:7]) + gzip.compress(idx[7:]))
+    assert mnist._read_idx(mnist._locate(mnist.TEST_LABELS, str(tmp_path)), 2049).tolist() == labels.tolist()
+    (tmp_path / mnist.TEST_LABELS).write_bytes(gzip.compress(idx)[:-4])
+    with pytest.raises(EOFError):  # as gzip.open and TF1's reader (Python's gzip) raise
+        mnist._read_idx(mnist._locate(mnist.TEST_LABELS, str(tmp_path)), 2049)
 
 
 def test_read_data_sets_splits_and_scales():
