@@ -7,10 +7,9 @@ each kernel, see graphc/run_trace.py) of many steps in one call
 kernel's median time over the steps. A loop of steps, as the timed steps run:
 traced one-step calls leave the pool's worker idle while Python builds each
 call's RunMetadata (1-2 ms for the MLP, longer than the worker spins before it
-sleeps), and on this VM a worker woken after such a pause ran the MLP's
-kernels at about one thread's speed (the profile of two `make bench` runs
-summed the MLP's kernels to twice its step). A kernel's floating-point work is that of the products among the
-graph ops it computes (2 M N K for a MatMul; 2 x output pixels x KH KW C x O
+sleeps), and in two `make bench` runs that profile had every MLP kernel at
+about one thread's speed, twice the step. A kernel's floating-point work is
+that of the products among the graph ops it computes (2 M N K for a MatMul; 2 x output pixels x KH KW C x O
 for a convolution and for each of its gradients); elementwise work is not
 counted, so memory-bound kernels show no share. Share of peak = GFLOP/s over
 the FMA peak measured for the thread count the steps ran with (fma_peak.c)."""
