@@ -2,24 +2,33 @@
 
 graphc runs the benchmark's CNN and MLP steps (graphc_steps.py) as traced runs
 (`RunOptions(trace_level=FULL_TRACE)`: the step compiled with a clock around
-each kernel, see graphc/run_trace.py) and takes each kernel's median time over
-RUNS runs. A kernel's floating-point work is that of the products among the
-graph ops it computes (2 M N K for a MatMul; 2 x output pixels x KH KW C x O
+each kernel, see graphc/run_trace.py) of many steps in one call
+(`Session.run(..., steps=N)`, each step its own batch in turn), and takes each
+kernel's median time over the steps. A loop of steps, as the timed steps run:
+traced one-step calls leave the pool's worker idle while Python builds each
+call's RunMetadata (1-2 ms for the MLP, longer than the worker spins before it
+sleeps), and in two `make bench` runs that profile had every MLP kernel at
+about one thread's speed, twice the step. A kernel's floating-point work is
+that of the products among the graph ops it computes (2 M N K for a MatMul; 2 x output pixels x KH KW C x O
 for a convolution and for each of its gradients); elementwise work is not
 counted, so memory-bound kernels show no share. Share of peak = GFLOP/s over
-the FMA peak measured for the thread count the steps ran with (fma_peak.c).
-"""
+the FMA peak measured for the thread count the steps ran with (fma_peak.c)."""
 
 from __future__ import annotations
 
 import math
 import statistics
 
+import numpy as np
+
 import graphc as tf
 import graphc_steps
 import workloads
 
-RUNS = 15
+# Traced calls per workload, each of one step per batch of the workload (20); after a call of
+# WARMUP_STEPS that compiles and warms up. About 0.3 s of steps each.
+CALLS = {"CNN": 1, "MLP": 10}
+WARMUP_STEPS = 3
 PRODUCT_TYPES = ("MatMul", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
 WORKLOADS = {"CNN": (workloads.cnn_workload, "cnn_trainer"), "MLP": (workloads.mlp_workload, "mlp_trainer")}
 
@@ -31,17 +40,19 @@ def measure(peak: float) -> list:
     for step, (make_workload, factory) in WORKLOADS.items():
         workload = make_workload(1)
         trainer = getattr(graphc_steps, factory)(workload)
-        feeds = [trainer.prepare(inputs, targets) for inputs, targets in workload.batches]
-        batch = len(workload.batches[0][0])
-        samples = {}
+        feeds = trainer.prepare(np.stack([inputs for inputs, _ in workload.batches]),
+                                np.stack([targets for _, targets in workload.batches]))
         options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
-        for run in range(RUNS + 2):  # the first two compile and warm up
+        trainer.session.run(trainer.train_op, {tensor: value[:WARMUP_STEPS] for tensor, value in feeds.items()},
+                            options=options, steps=WARMUP_STEPS)
+        samples = {}
+        for _ in range(CALLS[step]):
             metadata = tf.RunMetadata()
-            trainer.session.run(trainer.train_op, feeds[run % len(feeds)], options=options, run_metadata=metadata)
-            if run < 2:
-                continue
+            trainer.session.run(trainer.train_op, feeds, options=options, run_metadata=metadata,
+                                steps=len(workload.batches))
             for node in metadata.step_stats.dev_stats[0].node_stats:
                 samples.setdefault(node.timeline_label, []).append(node.all_end_rel_nanos / 1e9)
+        batch = len(workload.batches[0][0])
         for label, seconds in samples.items():
             median = statistics.median(seconds)
             gflop = kernel_flops(trainer.graph, label, batch) / 1e9
@@ -76,8 +87,9 @@ def kernel_flops(graph, label: str, batch: int) -> int:
 
 def table(rows: list, peak: float, threads: int) -> str:
     """A markdown table of the kernels, with each step's total and its share of the peak."""
-    lines = [f"Kernels of the graphc steps (traced runs, median of {RUNS}; {threads} threads; FMA peak "
-             f"{peak:.0f} GFLOP/s):", "",
+    counts = ", ".join(f"{step} {calls}" for step, calls in CALLS.items())
+    lines = [f"Kernels of the graphc steps (traced, medians over the steps of calls of {workloads.MLP_BATCH_COUNT} "
+             f"steps, calls: {counts}; {threads} threads; FMA peak {peak:.0f} GFLOP/s):", "",
              "| step | kernel (the graph ops it computes) | ms | % of step | GFLOP | GFLOP/s | share of peak |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for step in WORKLOADS:

@@ -444,10 +444,7 @@ class BaseSession:
         if steps is not None:
             steps = _step_count(steps)
         if options is not None and wants_trace(options):
-            if steps is not None:
-                raise errors.UnimplementedError(None, None, "graphc does not trace a run of several steps "
-                                                            "(RunOptions.trace_level with steps=)")
-            return self._run_traced(fetches, feed_dict, run_metadata)
+            return self._run_traced(fetches, feed_dict, run_metadata, steps)
         runner = self._runners.get(_call_key(fetches, feed_dict))
         if runner is None:
             runner = self._new_runner(fetches, feed_dict)
@@ -455,13 +452,25 @@ class BaseSession:
             return runner.run_steps(feed_dict, steps)
         return runner.run(feed_dict)
 
-    def _run_traced(self, fetches, feed_dict, run_metadata):
-        """A run of a step compiled with kernel timing, which fills `run_metadata.step_stats` (run_trace.py)."""
+    def _run_traced(self, fetches, feed_dict, run_metadata, steps=None):
+        """A run of a step compiled with kernel timing, which fills `run_metadata.step_stats` (run_trace.py).
+
+        With `steps` (graphc's extension) the several runs of one native call are traced, one NodeExecStats
+        per kernel call: the kernels timed as a loop of steps runs them, with no host work between them."""
         runner = self._new_runner(fetches, feed_dict, traced=True)
-        arrays = [_feed_array(t, v) for t, v in zip(runner.feed_tensors, runner.feed_values(feed_dict))]
-        step = self._step(runner.structure.device_elements, runner._sorted(arrays), True)
-        with run_trace.tracing() as events:
-            result = _CompiledCall(runner, step)(arrays)
+        if steps is None:
+            arrays = [_feed_array(t, v) for t, v in zip(runner.feed_tensors, runner.feed_values(feed_dict))]
+            step = self._step(runner.structure.device_elements, runner._sorted(arrays), True)
+            with run_trace.tracing() as events:
+                result = _CompiledCall(runner, step)(arrays)
+        else:
+            with run_trace.tracing() as events:
+                result = runner.run_steps(feed_dict, steps)
+            # The step it ran (compiled, now looked up), for its kernels' labels: that of the first batches.
+            values = list(feed_dict.values()) if feed_dict else []
+            firsts = [_converted_feed(t, values[i]) for i, t in zip(runner.device_positions, runner.feed_tensors)]
+            firsts = [array[0] if _per_step(t, array) else array for t, array in zip(runner.feed_tensors, firsts)]
+            step = self._step(runner.structure.device_elements, runner._sorted(firsts), True)
         if run_metadata is not None:
             run_trace.fill_step_stats(run_metadata, events, step.kernel_labels())
         return result

@@ -70,9 +70,11 @@ def test_every_height_of_the_last_row_panel(library, dtype, transpose_a, transpo
 
 @pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("m, n, k", [(1, 300, 100), (100, 300, 1), (50, 1024, 700), (37, 33, 2000), (100, 1, 300),
-                                     (3, 2000, 40), (100, 100, 300), (300, 100, 100), (61, 20, 500), (50, 20, 500)])
+                                     (3, 2000, 40), (100, 100, 300), (300, 100, 100), (61, 20, 500), (50, 20, 500),
+                                     (100, 10, 100), (100, 100, 10)])
 def test_small_and_odd_shapes(library, transpose_a, transpose_b, m, n, k):
-    # The last four split their rows between two threads (50 + 50, 150 + 150, 30 + 31, 25 + 25 rows).
+    # The last six split their rows between two threads (50 + 50, 150 + 150, 30 + 31, 25 + 25, and the MLP's
+    # layer-3 products, just above PARALLEL_MIN_FLOPS, 50 + 50 rows).
     check(library, np.float32, m, n, k, transpose_a, transpose_b)
 
 

@@ -158,8 +158,23 @@ def test_a_rollback_variable_restored_in_the_failing_run():
     np.testing.assert_array_equal(session.run(fetch, {divisor: 1})[0], expected[2])
 
 
-def test_tracing_a_run_of_several_steps_is_refused():
-    model = Model(OPTIMIZERS["sgd"])
+def test_a_traced_run_of_several_steps_times_every_kernel_call_of_each_step():
+    """The traced run trains as the untraced one does, and its RunMetadata holds each kernel once a step,
+    in the steps' order (graphc's kernel profile times a loop of steps this way)."""
+    traced, plain = Model(OPTIMIZERS["sgd"]), Model(OPTIMIZERS["sgd"])
     options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
-    with pytest.raises(errors.UnimplementedError, match="several steps"):
-        model.session.run(model.train, {model.x: X_BATCHES, model.labels: LABELS}, options=options, steps=STEPS)
+    one_step, several = tf.RunMetadata(), tf.RunMetadata()
+    traced.session.run([traced.train, traced.loss], {traced.x: X_BATCHES[0], traced.labels: LABELS[0]},
+                       options=options, run_metadata=one_step)
+    plain.session.run([plain.train, plain.loss], {plain.x: X_BATCHES[0], plain.labels: LABELS[0]})
+    loss = traced.session.run([traced.train, traced.loss], {traced.x: X_BATCHES[1:], traced.labels: LABELS[1:]},
+                              steps=STEPS - 1, options=options, run_metadata=several)[1]
+    assert loss == plain.session.run([plain.train, plain.loss], {plain.x: X_BATCHES[1:], plain.labels: LABELS[1:]},
+                                     steps=STEPS - 1)[1]
+    assert_same_values(traced.values(), plain.values())
+    (device,) = several.step_stats.dev_stats
+    labels = [node.timeline_label for node in device.node_stats]
+    per_step = [node.timeline_label for node in one_step.step_stats.dev_stats[0].node_stats]
+    assert len(per_step) >= 3 and labels == per_step * (STEPS - 1)
+    starts = [node.all_start_nanos for node in device.node_stats]
+    assert starts == sorted(starts)
