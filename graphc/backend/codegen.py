@@ -81,7 +81,7 @@ FUNCTION_COST = 140
 # at O3. Smaller modules start sooner and share the work between the workers more evenly (they take
 # the next module as they finish one), but each costs LLVM a few ms of its own (parsing, a target
 # machine, the pipeline's set-up): see docs/performance-notes.md ("streamed to LLVM").
-MODULE_COST = 2000
+MODULE_COST = 1000
 
 
 @dataclass(frozen=True)
