@@ -5,8 +5,8 @@
     lowered      graph -> Program                                   compiler/lower.py
     verify ...   Program -> Program, each pass of passes/pipeline.py in its order
     cache        the program's library, if the cache has it         backend/libraries.py
-    llvm         Program -> LLVM modules                            backend/codegen.py
-    objects      LLVM modules -> optimized object code              backend/toolchain.py
+    llvm         Program -> LLVM modules, each sent to LLVM when whole  backend/codegen.py
+    objects      LLVM modules -> optimized object code (the rest of it)  backend/toolchain.py
     library      objects -> a shared library, stored in the cache   backend/toolchain.py
     record       the step, stored in the cache by its graph's key   compiler/step_records.py
     load         the library loaded, its constants and arena made: a step ready to run  runtime/executable.py

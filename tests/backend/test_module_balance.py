@@ -55,5 +55,6 @@ def test_the_step_comes_last_into_the_module_still_open_and_every_module_is_hand
              if any(f.name == abi.STEP_FUNCTION.name and f.blocks for f in module.functions)]
     assert homes == [len(emitted) - 1] and ready == emitted
     step = next(f for f in emitted[-1].module.functions if f.name == abi.STEP_FUNCTION.name)
-    kernels = [f for module, _ in emitted for f in module.functions if f.blocks and re.fullmatch(r"k\d+_[a-z]+", f.name)]
+    kernels = [f for module, _ in emitted for f in module.functions
+               if f.blocks and re.fullmatch(r"k\d+_[a-z]+", f.name)]
     assert step.linkage == "external" and kernels and all(f.linkage == "hidden" for f in kernels)
