@@ -80,8 +80,8 @@ class Compilation:
     thread of this process that waits on their answers and on new modules; the caller's Python goes on
     emitting meanwhile (the thread and the workers' pipes release the GIL while they wait). With
     GRAPHC_PARALLEL_COMPILE=0 `results` compiles them here, through compile_modules. Use it as a context
-    manager: leaving the block unfinished (an error while emitting) waits for the modules already
-    submitted and drops them, so the next compilation finds the workers free."""
+    manager: leaving the block by an exception (an error while emitting) abandons the compilation, whose
+    workers stop at once, so the next compilation finds the workers free."""
 
     def __init__(self, keep_texts: bool = False, workers: Optional[int] = None):
         self.keep_texts = keep_texts
@@ -99,8 +99,8 @@ class Compilation:
     def __enter__(self) -> "Compilation":
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+    def __exit__(self, exc_type, *_) -> None:
+        self.close(abandon=exc_type is not None)
 
     def submit(self, llvm_ir: str, speed_level: int = 3) -> None:
         """Queues one module for compilation at `speed_level`; it starts as soon as a worker is idle."""
@@ -119,13 +119,14 @@ class Compilation:
             raise self.error
         return [CompiledModule(*result) for result in self.compiled]
 
-    def close(self) -> None:
-        """Ends the submissions and waits for the modules submitted (a no-op once done)."""
+    def close(self, abandon: bool = False) -> None:
+        """Ends the submissions and waits for the modules submitted, or, to `abandon` them, for the workers
+        compiling them to be stopped (a no-op once done)."""
         if self.finished or self.feed is None:
             self.finished = True
             return
         self.finished = True
-        self.feed.close()
+        self.feed.close(abandon)
         self.thread.join()
         self.feed.release()
         _COMPILE_LOCK.release()
@@ -143,7 +144,7 @@ class _Feed:
     def __init__(self):
         self.lock = threading.Lock()
         self.items: list = []
-        self.closed = False
+        self.closed = self.abandoned = False
         self.wake, self._waker = os.pipe()
 
     def put(self, item) -> None:
@@ -151,16 +152,16 @@ class _Feed:
             self.items.append(item)
         os.write(self._waker, b"m")
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
         with self.lock:
-            self.closed = True
+            self.closed, self.abandoned = True, abandon
         os.write(self._waker, b"c")
 
     def take(self) -> tuple:
-        """(the items put since the last take, whether the feed is closed)."""
+        """(the items put since the last take, whether the feed is closed, whether its modules are abandoned)."""
         with self.lock:
             items, self.items = self.items, []
-            return items, self.closed
+            return items, self.closed, self.abandoned
 
     def release(self) -> None:
         os.close(self.wake)
@@ -219,7 +220,9 @@ def _compile_in_workers(feed: _Feed, workers: int) -> list:
 
     try:
         while True:
-            items, closed = feed.take()
+            items, closed, abandoned = feed.take()
+            if abandoned:
+                raise _Abandoned()
             for item in items:
                 waiting.append(len(requests))
                 requests.append(item)
@@ -248,14 +251,20 @@ def _compile_in_workers(feed: _Feed, workers: int) -> list:
                 else:
                     idle.append(worker)
                     results[index] = answer
-    except BaseException:
+    except BaseException as e:
         # Every worker goes: one still compiling would answer the next compilation, and one that
         # compiled a module beside a worker that ran out of memory may be near the limit itself.
         for worker in list(_Worker._pool):
             _Worker.discard(worker)
-        raise
+        if not isinstance(e, _Abandoned):
+            raise
+        return []
     finally:
         selector.close()
+
+
+class _Abandoned(Exception):
+    """The caller of a Compilation left it unfinished."""
 
 
 class _Worker:

@@ -259,8 +259,8 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset(), profiled: O
                 continue
             instrument.run(stage, build)
     finally:
-        if build.compilation is not None:  # a stage between "llvm" and "objects" failed: free the workers
-            build.compilation.close()
+        if build.compilation is not None:  # unless "objects" had the results, a stage failed: stop the workers
+            build.compilation.close(abandon=True)
     with instrument.timed("load"), build.library:  # loaded from its descriptor, then closed
         load_runtime()
         plan = build.program.memory_plan
