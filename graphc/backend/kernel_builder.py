@@ -70,8 +70,8 @@ REASSOCIATE = ("reassoc", "contract")
 
 class Splat(ir.Constant):
     """A vector constant of one value in every lane, printed as LLVM's `splat (<type> <value>)`: spelled
-    lane by lane, the vectors of 16 float32 were a third of the CNN step's IR text, which Python
-    prints and LLVM parses (LLVM builds the same constant from either)."""
+    lane by lane (16 float32 with AVX-512), they made the CNN step's IR text, which Python prints and
+    LLVM parses, 9% longer (623 KB against 566). LLVM builds the same constant from either."""
 
     def _get_reference(self) -> str:
         lane = self.constant[0]
