@@ -77,10 +77,10 @@ PARTS_SPEED_LEVEL = 0
 # functions each compiled alone, least squares): a GEMM's epilogue of 40 instructions takes as long as
 # a loop nest of 300.
 FUNCTION_COST = 140
-# A module is handed to LLVM once its code counts this much: about 2,000 is 60-100 ms of LLVM's time
-# at O3. Smaller modules start sooner and share the work between the workers more evenly (they take
-# the next module as they finish one), but each costs LLVM a few ms of its own (parsing, a target
-# machine, the pipeline's set-up): see docs/performance-notes.md ("streamed to LLVM").
+# A module is handed to LLVM once its code counts this much (a module of the CNN step is then 30-100 ms
+# of LLVM's time at O3). Smaller modules start sooner and share the work between the workers more
+# evenly (they take the next module as they finish one), but each costs LLVM about 2 ms of its own
+# (parsing, a target machine, the pipeline's set-up): see docs/performance-notes.md ("streamed to LLVM").
 MODULE_COST = 1000
 
 

@@ -85,7 +85,7 @@ class Compilation:
 
     def __init__(self, keep_texts: bool = False, workers: Optional[int] = None):
         self.keep_texts = keep_texts
-        self.texts: list = []    # submitted (text, speed level), in order
+        self.texts: list = []    # submitted (text, speed level), in order, to compile here
         self.error: Optional[BaseException] = None
         self.finished = False
         self.feed = _Feed() if environment.get().parallel_compile else None
@@ -104,8 +104,9 @@ class Compilation:
 
     def submit(self, llvm_ir: str, speed_level: int = 3) -> None:
         """Queues one module for compilation at `speed_level`; it starts as soon as a worker is idle."""
-        self.texts.append((llvm_ir, speed_level))
-        if self.feed is not None:
+        if self.feed is None:
+            self.texts.append((llvm_ir, speed_level))
+        else:
             self.feed.put((llvm_ir, speed_level, self.keep_texts))
 
     def results(self) -> list:
