@@ -29,12 +29,13 @@ faster than linearly, so no function grows with the program:
 - fusion bounds the size of a fused kernel (passes/fuse.py).
 
 The functions are spread over several modules so that LLVM compiles them in
-parallel: kernels over one module per core at KERNEL_SPEED_LEVEL (O3), then
-graphc_step in the one with the least code; the parts of a step that has
-several over as many more, at PARTS_SPEED_LEVEL. Each new function goes to the
-module of its group with the least code so far (counted as FUNCTION_COST says).
-Functions called from another module are hidden symbols of the library the
-modules link into; no function is inlined into another.
+parallel, and starts on the first ones while the next are still being emitted:
+each function goes to its group's open module (kernels at KERNEL_SPEED_LEVEL,
+O3; the parts of a step that has several at PARTS_SPEED_LEVEL), which is handed
+to `ready` once its code reaches MODULE_COST (counted as FUNCTION_COST says);
+graphc_step comes last, with the modules still open. Every function a module
+defines but the step's exports is a hidden symbol of the library the modules
+link into (another module calls it); no function is inlined into another.
 """
 
 from __future__ import annotations
@@ -71,12 +72,16 @@ KERNEL_SPEED_LEVEL = 3
 # of a 1,000-layer network's initializer took 18 s to assemble at level 2, 8 s at 1, and
 # 0.05 s at 0 (fast instruction selection). The calls they make dominate the time they take.
 PARTS_SPEED_LEVEL = 0
-# A module's code, as the balance of the modules counts it: each function it defines costs this
-# many instructions on top of its own. LLVM's time on a function is about 8 ms plus 0.057 ms an
-# instruction (O3, the CNN step's 44 functions each compiled alone, least squares): a GEMM's
-# epilogue of 40 instructions takes as long as a loop nest of 300. Counted by instructions only,
-# the CNN step's first module took 340 ms of CPU and the second 200 (27 functions against 17).
+# A module's code, as it is counted: each function it defines costs this many instructions on top of
+# its own. LLVM's time on a function is about 8 ms plus 0.057 ms an instruction (O3, the CNN step's 44
+# functions each compiled alone, least squares): a GEMM's epilogue of 40 instructions takes as long as
+# a loop nest of 300.
 FUNCTION_COST = 140
+# A module is handed to LLVM once its code counts this much (a module of the CNN step is then 30-100 ms
+# of LLVM's time at O3). Smaller modules start sooner and share the work between the workers more
+# evenly (they take the next module as they finish one), but each costs LLVM about 2 ms of its own
+# (parsing, a target machine, the pipeline's set-up): see docs/performance-notes.md ("streamed to LLVM").
+MODULE_COST = 1000
 
 
 @dataclass(frozen=True)
@@ -112,31 +117,31 @@ class EmittedModule(NamedTuple):
 
 
 class _Modules:
-    """Modules to emit functions into: `count` for kernels, and `count` for the step's parts when it has
-    several; each new function goes to the module of its group with the least code so far."""
+    """The modules functions are emitted into: each group (speed level) fills one open module at a time,
+    handed to `ready(EmittedModule)` once its code reaches MODULE_COST, and the rest by `finish`."""
 
-    def __init__(self, program: Program, count: int):
-        self.program, self.count = program, count
+    def __init__(self, program: Program, ready=None):
+        self.program, self.ready = program, ready
         self.modules, self.buffers, self.sizes, self.levels = [], [], [], []
+        self.open: dict = {}  # speed level -> index of its open module
         self.home: dict = {}  # function name -> index of the module defining it
-        self._group(KERNEL_SPEED_LEVEL)
 
-    def _group(self, speed_level: int) -> list:
-        """The indices of the modules compiled at `speed_level`, made on first use."""
-        indices = [index for index, level in enumerate(self.levels) if level == speed_level]
-        for _ in range(0 if indices else self.count):
-            indices.append(len(self.modules))
+    def current(self, speed_level: int) -> int:
+        """The index of the open module of `speed_level`, made if there is none."""
+        if speed_level not in self.open:
+            self.open[speed_level] = len(self.modules)
             self.modules.append(target.new_module(f"{self.program.name}.{len(self.modules)}"))
             self.buffers.append(Buffers(self.modules[-1], self.program))
             self.sizes.append(0)
             self.levels.append(speed_level)
-        return indices
+        return self.open[speed_level]
 
     def emit(self, emitter, index=None, speed_level: int = KERNEL_SPEED_LEVEL) -> ir.Function:
-        """emitter(module, buffers) into module `index`, by default the smallest of those compiled at
-        `speed_level`; returns the function."""
-        if index is None:
-            index = min(self._group(speed_level), key=self.sizes.__getitem__)
+        """emitter(module, buffers) into module `index` (open until `finish`), by default the open module of
+        `speed_level`, which goes to LLVM if this function fills it; returns the function."""
+        filling = index is None
+        if filling:
+            index = self.current(speed_level)
         module = self.modules[index]
         before = len(module.globals)
         function = emitter(module, self.buffers[index])
@@ -147,20 +152,31 @@ class _Modules:
         # Inlined into their callers, kernels and parts would make the step's functions as
         # large as the program again.
         function.attributes.add("noinline")
+        if function.linkage == "internal":
+            # Called from another module, maybe emitted after this one is in LLVM's hands: external
+            # linkage with hidden visibility (llvmlite prints `linkage` where LLVM reads "[linkage]
+            # [visibility]", and linkage left out is external).
+            function.linkage = "hidden"
+        if filling and self.sizes[index] >= MODULE_COST:
+            self._close(speed_level)
         return function
+
+    def _close(self, speed_level: int) -> None:
+        index = self.open.pop(speed_level)
+        if self.ready is not None:
+            self.ready(EmittedModule(self.modules[index], self.levels[index]))
 
     def reference(self, function: ir.Function, index: int) -> ir.Function:
         """`function` as module `index` calls it: itself, or a declaration of it."""
         if self.home[function.name] == index:
             return function
-        # External linkage with hidden visibility: llvmlite prints `linkage` where LLVM reads
-        # "[linkage] [visibility]", and linkage left out is external.
-        function.linkage = "hidden"
         return declare(self.modules[index], function.name, function.function_type.return_type,
                        list(function.function_type.args))
 
-    def used(self) -> list:
-        """The modules with code in them (the step's among them), as EmittedModules."""
+    def finish(self) -> list:
+        """Hands the open modules to `ready`; returns every module with code in it, as EmittedModules."""
+        for speed_level in sorted(self.open, key=self.open.__getitem__):
+            self._close(speed_level)
         return [EmittedModule(module, level) for module, level, size in zip(self.modules, self.levels, self.sizes)
                 if size]
 
@@ -189,21 +205,20 @@ def _export_rollback(module: ir.Module, plan, names: set) -> None:
 
 
 def partition_count(program: Program) -> int:
-    """Modules to compile in parallel: one per core, at most one per kernel."""
+    """Processes to compile the modules in: one per core, at most one per kernel."""
     return max(1, min(os.cpu_count() or 1, len(program.kernels)))
 
 
-def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> list:
-    """The EmittedModules for `program` (which must carry a memory plan): `count` for kernels at most,
-    and as many for the step's parts when it has several. A `profiled` step times each kernel call
-    (graphc_profile_record, with the kernel's `kernel_labels` label)."""
-    modules = _Modules(program, count)
+def emit_modules(program: Program, profiled: bool = False, ready=None) -> list:
+    """The EmittedModules for `program` (which must carry a memory plan), each also handed to
+    `ready(EmittedModule)` as soon as it is whole, while the next are emitted. A `profiled` step times
+    each kernel call (graphc_profile_record, with the kernel's `kernel_labels` label)."""
+    modules = _Modules(program, ready)
     actions, rollback = _actions(program, modules)
     parts = _split(actions)
-    # The step's functions come after every kernel, so the balance of the modules could not count
-    # them: they go to the kernel module with the least code (the CNN step's graphc_step alone
-    # takes 20-25 ms of LLVM's time).
-    home = min(modules._group(KERNEL_SPEED_LEVEL), key=modules.sizes.__getitem__)
+    # The step's functions come after every kernel, into the kernel module still open (the CNN
+    # step's graphc_step alone takes 15-25 ms of LLVM's time).
+    home = modules.current(KERNEL_SPEED_LEVEL)
     if len(parts) == 1:
         step = modules.emit(lambda module, buffers: _emit_part(module, buffers, modules, home, abi.STEP_FUNCTION.name,
                                                                parts[0], program.name, profiled), index=home)
@@ -218,7 +233,7 @@ def emit_modules(program: Program, count: int = 1, profiled: bool = False) -> li
                             index=home)
     modules.emit(lambda module, buffers: _emit_repeated_step(module, program, step, rollback), index=home)
     _export_rollback(modules.modules[home], program.memory_plan, rollback)
-    return modules.used()
+    return modules.finish()
 
 
 def _kernel_label(kernel: int, kind: str, members: list) -> str:
@@ -253,7 +268,7 @@ class _ActionMaker:
 
     def __init__(self, program: Program, modules: _Modules):
         self.program, self.modules, self.plan = program, modules, program.memory_plan
-        self.signatures = Signatures(modules.buffers[0])
+        self.signatures = Signatures(modules.buffers[modules.current(KERNEL_SPEED_LEVEL)])
         self.shared: dict = {}  # signature key -> function
         self.written, self.rollback = set(), set()
 

@@ -10,6 +10,7 @@ shared library.
 from __future__ import annotations
 
 import atexit
+import collections
 import functools
 import hashlib
 import importlib.resources
@@ -58,22 +59,114 @@ def compile_modules(llvm_irs: list, keep_texts: bool = False, speed_levels: Opti
     limit leaves LLVM room for it (ResourceExhaustedError otherwise).
     """
     speed_levels = speed_levels or [3] * len(llvm_irs)
-    with _COMPILE_LOCK:  # the workers serve one compilation at a time
-        if environment.get().parallel_compile:
-            results = _compile_in_workers(llvm_irs, speed_levels, keep_texts)
-        else:
+    if not environment.get().parallel_compile:
+        with _COMPILE_LOCK:
             results = []
             for text, level in zip(llvm_irs, speed_levels):
                 _check_address_space(text)
                 results.append(llvm_worker.compile_module(text, level, keep_texts))
-    return [CompiledModule(*result) for result in results]
+        return [CompiledModule(*result) for result in results]
+    with Compilation(keep_texts, workers=len(llvm_irs)) as compilation:
+        for text, level in zip(llvm_irs, speed_levels):
+            compilation.submit(text, level)
+        return compilation.results()
 
 
-def start_workers(count: int) -> None:
-    """Starts up to `count` workers (at most one per core) now, so they are ready by the time modules come."""
-    if environment.get().parallel_compile:
-        with _COMPILE_LOCK:
-            _Worker.pool(count)
+class Compilation:
+    """Modules compiled while the caller is still emitting the next ones: `submit` each module's text as
+    soon as it is whole, and `results` waits for them all (CompiledModules, in the order submitted).
+
+    The workers (see compile_modules) take the modules in turn, a module to each idle worker, from a
+    thread of this process that waits on their answers and on new modules; the caller's Python goes on
+    emitting meanwhile (the thread and the workers' pipes release the GIL while they wait). With
+    GRAPHC_PARALLEL_COMPILE=0 `results` compiles them here, through compile_modules. Use it as a context
+    manager: leaving the block by an exception (an error while emitting) abandons the compilation, whose
+    workers stop at once, so the next compilation finds the workers free."""
+
+    def __init__(self, keep_texts: bool = False, workers: Optional[int] = None):
+        self.keep_texts = keep_texts
+        self.texts: list = []    # submitted (text, speed level), in order, to compile here
+        self.error: Optional[BaseException] = None
+        self.finished = False
+        self.feed = _Feed() if environment.get().parallel_compile else None
+        self.thread = None
+        if self.feed is not None:
+            _COMPILE_LOCK.acquire()  # the workers serve one compilation at a time
+            self.thread = threading.Thread(target=self._serve, args=(workers or os.cpu_count() or 1,),
+                                           name="graphc-llvm-dispatch", daemon=True)
+            self.thread.start()
+
+    def __enter__(self) -> "Compilation":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self.close(abandon=exc_type is not None)
+
+    def submit(self, llvm_ir: str, speed_level: int = 3) -> None:
+        """Queues one module for compilation at `speed_level`; it starts as soon as a worker is idle."""
+        if self.feed is None:
+            self.texts.append((llvm_ir, speed_level))
+        else:
+            self.feed.put((llvm_ir, speed_level, self.keep_texts))
+
+    def results(self) -> list:
+        """Every submitted module compiled, as CompiledModules in order; raises what compiling one raised."""
+        if self.feed is None:
+            self.finished = True
+            return compile_modules([text for text, _ in self.texts], self.keep_texts,
+                                   [level for _, level in self.texts])
+        self.close()
+        if self.error is not None:
+            raise self.error
+        return [CompiledModule(*result) for result in self.compiled]
+
+    def close(self, abandon: bool = False) -> None:
+        """Ends the submissions and waits for the modules submitted, or, to `abandon` them, for the workers
+        compiling them to be stopped (a no-op once done)."""
+        if self.finished or self.feed is None:
+            self.finished = True
+            return
+        self.finished = True
+        self.feed.close(abandon)
+        self.thread.join()
+        self.feed.release()
+        _COMPILE_LOCK.release()
+
+    def _serve(self, workers: int) -> None:
+        try:
+            self.compiled = _compile_in_workers(self.feed, workers)
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread, by `results`
+            self.error = e
+
+
+class _Feed:
+    """The modules submitted to a Compilation, and a pipe that wakes its thread when one comes."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items: list = []
+        self.closed = self.abandoned = False
+        self.wake, self._waker = os.pipe()
+
+    def put(self, item) -> None:
+        with self.lock:
+            self.items.append(item)
+        os.write(self._waker, b"m")
+
+    def close(self, abandon: bool = False) -> None:
+        with self.lock:
+            self.closed, self.abandoned = True, abandon
+        os.write(self._waker, b"c")
+
+    def take(self) -> tuple:
+        """(the items put since the last take, whether the feed is closed, whether its modules are abandoned)."""
+        with self.lock:
+            items, self.items = self.items, []
+            return items, self.closed, self.abandoned
+
+    def release(self) -> None:
+        os.close(self.wake)
+        os.close(self._waker)
 
 
 _COMPILE_LOCK = threading.Lock()
@@ -102,14 +195,17 @@ def _check_address_space(llvm_ir: str) -> None:
                         f"leaves {max(limit - used, 0) >> 20} MB")
 
 
-def _compile_in_workers(llvm_irs: list, speed_levels: list, keep_texts: bool) -> list:
-    """Each module compiled by a worker, the workers taking the next module as they finish one; results in order."""
-    results: list = [None] * len(llvm_irs)
-    waiting = list(reversed(range(len(llvm_irs))))
+def _compile_in_workers(feed: _Feed, workers: int) -> list:
+    """Each module the feed brings compiled by a worker, a module to each idle worker in the order they came,
+    until the feed is closed and every module compiled; results in that order."""
+    requests: list = []  # (llvm_ir, speed_level, keep_texts) as they came
+    results: list = []
+    waiting: collections.deque = collections.deque()  # indices of requests not sent yet
     retried: set = set()  # modules whose worker left without a word
     busy: dict = {}  # worker -> index of its module
-    idle = _Worker.pool(len(llvm_irs))
+    idle = _Worker.pool(workers)
     selector = selectors.DefaultSelector()
+    selector.register(feed.wake, selectors.EVENT_READ, None)
 
     def left(worker: _Worker, index: int) -> None:
         """A worker ended without answering: a worker that left idle as the module came (status 0) gets
@@ -121,19 +217,31 @@ def _compile_in_workers(llvm_irs: list, speed_levels: list, keep_texts: bool) ->
         _Worker.discard(worker)
         retried.add(index)
         idle.append(_Worker.start())
-        waiting.append(index)
+        waiting.appendleft(index)
 
     try:
-        while waiting or busy:
+        while True:
+            items, closed, abandoned = feed.take()
+            if abandoned:
+                raise _Abandoned()
+            for item in items:
+                waiting.append(len(requests))
+                requests.append(item)
+                results.append(None)
             while waiting and idle:
-                worker, index = idle.pop(), waiting.pop()
-                if not worker.send((llvm_irs[index], speed_levels[index], keep_texts)):
+                worker, index = idle.pop(), waiting.popleft()
+                if not worker.send(requests[index]):
                     left(worker, index)
                     continue
                 busy[worker] = index
                 selector.register(worker.answers, selectors.EVENT_READ, worker)
+            if closed and not waiting and not busy:
+                return results
             for key, _ in selector.select():
                 worker = key.data
+                if worker is None:  # a module came, or the feed closed
+                    os.read(feed.wake, 4096)
+                    continue
                 answer = worker.receive()
                 if answer is None:  # not all there yet
                     continue
@@ -144,15 +252,20 @@ def _compile_in_workers(llvm_irs: list, speed_levels: list, keep_texts: bool) ->
                 else:
                     idle.append(worker)
                     results[index] = answer
-    except BaseException:
+    except BaseException as e:
         # Every worker goes: one still compiling would answer the next compilation, and one that
         # compiled a module beside a worker that ran out of memory may be near the limit itself.
         for worker in list(_Worker._pool):
             _Worker.discard(worker)
-        raise
+        if not isinstance(e, _Abandoned):
+            raise
+        return []
     finally:
         selector.close()
-    return results
+
+
+class _Abandoned(Exception):
+    """The caller of a Compilation left it unfinished."""
 
 
 class _Worker:

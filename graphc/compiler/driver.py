@@ -5,8 +5,8 @@
     lowered      graph -> Program                                   compiler/lower.py
     verify ...   Program -> Program, each pass of passes/pipeline.py in its order
     cache        the program's library, if the cache has it         backend/libraries.py
-    llvm         Program -> LLVM modules                            backend/codegen.py
-    objects      LLVM modules -> optimized object code              backend/toolchain.py
+    llvm         Program -> LLVM modules, each sent to LLVM when whole  backend/codegen.py
+    objects      LLVM modules -> optimized object code (the rest of it)  backend/toolchain.py
     library      objects -> a shared library, stored in the cache   backend/toolchain.py
     record       the step, stored in the cache by its graph's key   compiler/step_records.py
     load         the library loaded, its constants and arena made: a step ready to run  runtime/executable.py
@@ -58,6 +58,7 @@ class Build:
     library: Optional[cache.Library] = None  # the library, open and verified, once it is in the cache
     llvm_modules: list = field(default_factory=list)    # LLVM IR texts
     speed_levels: list = field(default_factory=list)    # the optimization level of each
+    compilation: Optional[toolchain.Compilation] = None  # the modules' compilation, from "llvm" to "objects"
     compiled: list = field(default_factory=list)        # toolchain.CompiledModule per module
 
 
@@ -120,18 +121,25 @@ def _look_up_cache(build: Build) -> None:
 
 def _emit_llvm(build: Build) -> None:
     program = build.program
-    toolchain.start_workers(codegen.partition_count(program))  # they start up while the modules are emitted
+    # The workers compile each module as soon as it is whole, while the next ones are emitted; the
+    # "objects" stage waits for what is left.
+    build.compilation = toolchain.Compilation(keep_texts=environment.get().dump_dir is not None,
+                                              workers=codegen.partition_count(program))
+
+    def ready(emitted: codegen.EmittedModule) -> None:
+        text = str(emitted.module)
+        build.llvm_modules.append(text)
+        build.speed_levels.append(emitted.speed_level)
+        build.compilation.submit(text, emitted.speed_level)
+
     with _collector_paused():
-        emitted = codegen.emit_modules(program, codegen.partition_count(program), profiled=build.profiled)
-        build.llvm_modules = [str(module) for module, _ in emitted]
-        build.speed_levels = [speed_level for _, speed_level in emitted]
+        codegen.emit_modules(program, profiled=build.profiled, ready=ready)
         # The modules are cycles of llvmlite objects (a module and its functions, blocks and
         # instructions refer to each other), which only the collector frees. All of them are in
         # its youngest generation still (it was off): freed there, now, they cost a collection of
         # that generation alone. Left to the collector, they were promoted to the oldest one, and
         # a full collection (90-100 ms for the CNN step: it walks every object of the process) came
         # during the step's first run.
-        del emitted
         gc.collect(0)
 
 
@@ -151,8 +159,7 @@ def _collector_paused():
 
 
 def _compile_objects(build: Build) -> None:
-    build.compiled = toolchain.compile_modules(build.llvm_modules, keep_texts=environment.get().dump_dir is not None,
-                                               speed_levels=build.speed_levels)
+    build.compiled = build.compilation.results()
 
 
 def _link(build: Build) -> None:
@@ -246,10 +253,14 @@ def compile_step(fetches, feed_types: dict, initialized=frozenset(), profiled: O
     profiled = environment.get().profile if profiled is None else profiled
     build = Build(list(fetches), feed_types, frozenset(initialized), profiled)
     instrument = Instrument(build.fetches)
-    for stage in STAGES:
-        if (stage.builds_program and build.restored) or (stage.builds_library and build.library is not None):
-            continue
-        instrument.run(stage, build)
+    try:
+        for stage in STAGES:
+            if (stage.builds_program and build.restored) or (stage.builds_library and build.library is not None):
+                continue
+            instrument.run(stage, build)
+    finally:
+        if build.compilation is not None:  # unless "objects" had the results, a stage failed: stop the workers
+            build.compilation.close(abandon=True)
     with instrument.timed("load"), build.library:  # loaded from its descriptor, then closed
         load_runtime()
         plan = build.program.memory_plan

@@ -20,7 +20,7 @@ PROGRAM = textwrap.dedent("""
     if os.environ.get("FORBID_COMPILE"):
         def refuse(*args, **kwargs):
             raise SystemExit("compiled although the cache should have been used")
-        toolchain.compile_modules = refuse
+        toolchain.compile_modules = toolchain.Compilation = refuse
     x = tf.placeholder(tf.float32, [None, 3])
     w = tf.Variable(tf.ones([3, 2]))
     y = tf.reduce_sum(tf.matmul(x, w))
@@ -160,7 +160,7 @@ RANDOM_PROGRAM = textwrap.dedent("""
     if os.environ.get("FORBID_COMPILE"):
         def refuse(*args, **kwargs):
             raise SystemExit("compiled although the cache should have been used")
-        toolchain.compile_modules = refuse
+        toolchain.compile_modules = toolchain.Compilation = refuse
     noise = tf.random_normal([2, 3])  # no seed: each process draws new ones
     print(tf.Session().run(tf.random_uniform([4]) + tf.reduce_sum(noise)).shape)
 """)

@@ -22,10 +22,13 @@ from graphc.runtime import cache
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# 40 layers with weights of their own: two modules of about 2 MB of LLVM IR. LLVM needs 16-20 MB
-# more than a worker has mapped when it starts to compile one, and less than 4 MB for a small step:
-# the workers get 8 MB.
+# 40 layers with weights of their own, their kernels kept in one module of about 4 MB of LLVM IR
+# (its instructions alone would spread them over small modules as they are emitted). LLVM needs more
+# than 16 MB beyond what a worker has mapped when it starts to compile it, and less than 4 MB for a
+# small step: the workers get 8 MB.
 BIG_STEP = """
+    from graphc.backend import codegen
+    codegen.MODULE_COST = 1 << 30
     rng = np.random.RandomState(0)
     x = tf.placeholder(tf.float32, [64, 64])
     y = x

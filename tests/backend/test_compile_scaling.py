@@ -123,7 +123,7 @@ def test_no_function_given_to_llvm_grows_with_the_program():
         h, feeds, _ = _matmul_chain(layers, distinct=True)
         program = _planned([h], feeds)
         return max(sum(len(block.instructions) for block in function.blocks)
-                   for module, _ in codegen.emit_modules(program, 2) for function in module.functions)
+                   for module, _ in codegen.emit_modules(program) for function in module.functions)
 
     assert largest_function(1600) <= 1.05 * largest_function(400)
 
@@ -179,7 +179,7 @@ def test_emitting_distinct_kernels_takes_linear_work():
         tf.reset_default_graph()
         h, feeds, _ = _matmul_chain(layers, distinct=True)
         program = _planned([h], feeds)
-        return _lines_executed(lambda: codegen.emit_modules(program, 2), [codegen])
+        return _lines_executed(lambda: codegen.emit_modules(program), [codegen])
 
     _assert_linear(lines(120), lines(240))
 
@@ -202,7 +202,7 @@ def test_the_parts_of_a_large_step_are_assembled_fast():
     for _ in range(1200):  # an initializer of 1,200 copies: two parts
         tf.Variable(np.eye(8, dtype=np.float32))
     program = run_pipeline(lower([tf.global_variables_initializer()], {}).program)
-    emitted = codegen.emit_modules(program, 2)
+    emitted = codegen.emit_modules(program)
     levels = {module.name: level for module, level in emitted}
     parts = [module.name for module, _ in emitted
              if any(f.name.startswith("graphc_step_part") for f in module.functions if f.blocks)]

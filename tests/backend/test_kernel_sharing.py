@@ -117,7 +117,7 @@ def test_the_layers_of_a_deep_network_are_one_kernel():
         h = tf.tanh(tf.matmul(h, tf.constant(weights[layer % 3])) + 0.1)
     feeds = {x: rng.rand(4, 8).astype(np.float32)}
     program = _program([h], feeds)
-    emitted = codegen.emit_modules(program, 2)
+    emitted = codegen.emit_modules(program)
     kernels = [f for m, _ in emitted for f in m.functions if f.blocks and re.fullmatch(r"k\d+_[a-z]+", f.name)]
     assert len(program.kernels) >= 60 and len(kernels) == 3  # one per weight matrix, whose data it holds
     with tf.Session() as sess:

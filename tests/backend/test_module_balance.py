@@ -1,6 +1,8 @@
-"""The functions of a step are spread over the modules LLVM compiles in parallel by their cost
-(backend/codegen.py): a function costs LLVM a fixed time beside its instructions, and the step's
-functions, which come last, go to the kernel module with the least code."""
+"""The functions of a step go to modules LLVM compiles while the next are emitted (backend/codegen.py):
+a module is handed over once its code, counted with each function's fixed cost beside its
+instructions, reaches MODULE_COST; the step's functions come last, in the module still open."""
+
+import re
 
 import numpy as np
 
@@ -32,21 +34,27 @@ def _function(name: str, instructions: int):
     return emit
 
 
-def test_a_function_counts_its_fixed_cost_beside_its_instructions():
-    modules = codegen._Modules(_program(), 2)
-    large = modules.emit(_function("large", 300))
-    small = [modules.emit(_function(f"small{n}", 10)) for n in range(4)]
-    # By instructions alone the four would join the second module (40 < 300); each also costs
-    # FUNCTION_COST, so once three are there the fourth goes to the first.
-    assert 3 * (codegen.FUNCTION_COST + 10) > codegen.FUNCTION_COST + 300
-    assert [modules.home[f.name] for f in [large] + small] == [0, 1, 1, 1, 0]
+def test_a_module_goes_to_llvm_once_its_code_with_each_functions_fixed_cost_reaches_the_bar():
+    ready = []
+    modules = codegen._Modules(_program(), ready.append)
+    per_function = codegen.FUNCTION_COST + 10
+    count = -(-codegen.MODULE_COST // per_function)  # functions that fill a module: fewer than by instructions alone
+    assert count * 10 < codegen.MODULE_COST
+    functions = [modules.emit(_function(f"small{n}", 10)) for n in range(count + 1)]
+    assert [modules.home[f.name] for f in functions] == [0] * count + [1]
+    assert [emitted.module for emitted in ready] == [modules.modules[0]]  # handed over before the emission ends
+    assert all(f.linkage == "hidden" for f in functions)  # a step in a later module calls them
+    emitted = modules.finish()
+    assert [e.module for e in ready] == [e.module for e in emitted] == modules.modules
 
 
-def test_the_step_goes_to_the_kernel_module_with_the_least_code():
-    emitted = codegen.emit_modules(_program(), 2)
-    steps = {abi.STEP_FUNCTION.name, abi.STEPS_FUNCTION.name}
+def test_the_step_comes_last_into_the_module_still_open_and_every_module_is_handed_over_once():
+    ready = []
+    emitted = codegen.emit_modules(_program(), ready=ready.append)
     homes = [index for index, (module, _) in enumerate(emitted)
              if any(f.name == abi.STEP_FUNCTION.name and f.blocks for f in module.functions)]
-    sizes = [sum(codegen.FUNCTION_COST + sum(len(block.instructions) for block in f.blocks)
-                 for f in module.functions if f.blocks and f.name not in steps) for module, _ in emitted]
-    assert len(emitted) == 2 and len(homes) == 1 and sizes[homes[0]] == min(sizes)
+    assert homes == [len(emitted) - 1] and ready == emitted
+    step = next(f for f in emitted[-1].module.functions if f.name == abi.STEP_FUNCTION.name)
+    kernels = [f for module, _ in emitted for f in module.functions
+               if f.blocks and re.fullmatch(r"k\d+_[a-z]+", f.name)]
+    assert step.linkage == "external" and kernels and all(f.linkage == "hidden" for f in kernels)

@@ -1,10 +1,12 @@
 """Compiling several LLVM modules in worker processes gives what compiling them in turn here gives,
-and the workers need none of this process's locks."""
+submitted at once or one by one (a Compilation), and the workers need none of this process's locks."""
 
 import threading
 
 import llvmlite.binding.ffi as llvm_ffi
+import pytest
 
+from graphc import errors
 from graphc.backend import target, toolchain
 from graphc.backend.kernel_builder import I64, KernelBuilder, i64
 
@@ -54,3 +56,25 @@ def test_workers_compile_while_another_thread_holds_llvmlite():
     finally:
         release.set()
         holder.join()
+
+
+def test_a_compilation_takes_modules_as_they_come_and_answers_in_their_order():
+    texts = [_module(f"part{index}", 5 + 20 * index) for index in range(5)]
+    expected = _objects(texts)
+    with toolchain.Compilation() as compilation:
+        for text in texts:  # each one to a worker as soon as one is idle, while the next is made
+            compilation.submit(text)
+        assert [compiled.object for compiled in compilation.results()] == expected
+
+
+def test_a_compilation_left_unfinished_frees_the_workers_and_a_failed_one_raises_in_results():
+    texts = _modules()
+    with pytest.raises(RuntimeError, match="emission failed"):
+        with toolchain.Compilation() as compilation:
+            compilation.submit(texts[0])
+            raise RuntimeError("emission failed")
+    with toolchain.Compilation() as compilation:
+        compilation.submit("this is not LLVM IR")
+        with pytest.raises(errors.InternalError):
+            compilation.results()
+    assert _objects(texts) == [compiled.object for compiled in toolchain.compile_modules(texts)]
