@@ -4,7 +4,7 @@ TensorFlow's bundle protos (BundleHeaderProto, BundleEntryProto) are not among
 TensorBoard's generated classes, and the default checkpoint format must work
 without the optional `tensorboard` package, so `train/tensor_bundle` encodes and
 decodes their few fields by hand with these helpers; `ops/summary_serialization`
-hands a histogram's two packed arrays to protobuf as their encoding. Malformed
+encodes histogram Summaries with them (fetched every step: no message objects). Malformed
 input is a ValueError saying what is wrong; callers name the file.
 """
 
@@ -15,10 +15,13 @@ FIXED64 = 1
 LENGTH_DELIMITED = 2
 FIXED32 = 5
 _MAX_VARINT_BYTES = 10
+_ONE_BYTE = [bytes((value,)) for value in range(0x80)]
 
 
 def encode_varint(value: int) -> bytes:
     """`value` as a base-128 varint; negative values as their 64-bit two's complement, as protobuf does."""
+    if 0 <= value < 0x80:  # one byte: field keys and short lengths, most of what graphc writes
+        return _ONE_BYTE[value]
     value &= (1 << 64) - 1
     out = bytearray()
     while value >= 0x80:

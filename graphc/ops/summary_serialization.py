@@ -2,7 +2,7 @@
 
 Pure functions of arrays: scalars as `simple_value`, histograms from the
 statistics the compiled step computes with TF1's default bucket edges
-(core/histograms.py), images
+(core/histograms.py), encoded by hand (core/wire.py: the same bytes), images
 normalised as TF1's ImageSummary does and encoded as PNG (Pillow), tensors
 (text) as `TensorProto`s. The protobuf classes are TensorBoard's
 (`protos()`), an optional dependency: `pip install 'graphc[tensorboard]'`.
@@ -37,41 +37,49 @@ def scalar_summary(tag: str, value) -> bytes:
 def histogram_proto(statistics):
     """A HistogramProto from a histogram's statistics vector (core/histograms.py), runs of empty buckets
     merged as TF1 does."""
-    histogram = protos().summary_pb2.HistogramProto()
-    _fill_histogram(histogram, statistics)
-    return histogram
+    return protos().summary_pb2.HistogramProto.FromString(_histogram_bytes(statistics))
 
 
 def histogram_summary(tag: str, statistics) -> bytes:
-    """A Summary with one histogram (TF1's HistogramSummary), from its statistics vector."""
-    summary = protos().summary_pb2.Summary()
-    value = summary.value.add()
-    value.tag = tag
+    """A Summary with one histogram (TF1's HistogramSummary), from its statistics vector.
+
+    Encoded here, field by field, into the bytes protobuf's serialization gives (TF's own too:
+    tests/unit/test_summary_serialization.py), with no message objects: it is fetched with every step.
+    (summary.proto: Summary.value = 1; Value.tag = 1, Value.histo = 5.)
+    """
     try:
-        _fill_histogram(value.histo, statistics)  # in place: a histogram built apart is copied in whole
+        histogram = _histogram_bytes(statistics)
     except SummaryValueError as e:
         raise SummaryValueError(f"{e} for: {tag}") from None
-    return summary.SerializeToString()
+    value = wire.bytes_field(1, tag.encode()) if tag else b""  # proto3 leaves out an empty string
+    return wire.bytes_field(1, value + wire.bytes_field(5, histogram))
 
 
-def _fill_histogram(histogram, statistics) -> None:
+def _histogram_bytes(statistics) -> bytes:
+    """The HistogramProto's encoding: min 1, max 2, num 3, sum 4, sum_squares 5 (doubles), then
+    bucket_limit 6 and bucket 7 (packed doubles: one length-delimited field each), in field order as
+    protobuf writes them."""
     if statistics[histograms.NANS]:
         raise SummaryValueError("Nan in summary histogram")
     if statistics[histograms.INFINITIES]:
         raise SummaryValueError("Infinity in summary histogram")
     limits, counts = histograms.default_bucket_limits(), statistics[:histograms.BUCKETS]
     # Keep non-empty buckets and, of each run of empty ones, only the last (its limit closes the run).
-    next_nonempty = np.append(counts[1:] != 0, True)
-    keep = (counts != 0) | next_nonempty
-    histogram.min, histogram.max = float(statistics[histograms.MIN]), float(statistics[histograms.MAX])
-    histogram.num, histogram.sum = float(statistics[histograms.NUM]), float(statistics[histograms.SUM])
-    histogram.sum_squares = float(statistics[histograms.SUM_SQUARES])
-    # The two arrays reach the message as their packed encoding, parsed by protobuf itself: a histogram
-    # fetched every step cost about 2 x 256 Python floats through `.tolist()` and the repeated fields'
-    # extend, half of its ~60 us on the host (the step it is fetched with: 0.66 ms).
-    # (summary.proto: bucket_limit = 6, bucket = 7, packed: one length-delimited field of doubles each).
-    histogram.MergeFromString(wire.bytes_field(6, limits[keep].astype("<f8").tobytes())
-                              + wire.bytes_field(7, counts[keep].astype("<f8").tobytes()))
+    nonempty = counts != 0
+    keep = nonempty.copy()
+    keep[:-1] |= nonempty[1:]
+    keep[-1] = True
+    # The five doubles are consecutive in the vector (MIN ... SUM_SQUARES): one conversion to bytes, each
+    # field its key and 8 of them (a +0.0 left out, as protobuf 3 does), not a float and a pack each.
+    scalars = np.asarray(statistics[histograms.MIN:histograms.SUM_SQUARES + 1], dtype="<f8").tobytes()
+    fields = b"".join(_DOUBLE_KEYS[i] + scalars[8 * i:8 * i + 8] for i in range(5)
+                      if scalars[8 * i:8 * i + 8] != _ZERO_DOUBLE)
+    return (fields + wire.bytes_field(6, limits[keep].astype("<f8", copy=False).tobytes())
+            + wire.bytes_field(7, counts[keep].astype("<f8", copy=False).tobytes()))
+
+
+_DOUBLE_KEYS = [wire.encode_varint(number << 3 | wire.FIXED64) for number in range(1, 6)]  # min ... sum_squares
+_ZERO_DOUBLE = bytes(8)
 
 
 DEFAULT_BAD_COLOR = (255, 0, 0, 255)  # opaque red, as TF1: non-finite pixels
