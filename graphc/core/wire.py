@@ -22,6 +22,8 @@ def encode_varint(value: int) -> bytes:
     """`value` as a base-128 varint; negative values as their 64-bit two's complement, as protobuf does."""
     if 0 <= value < 0x80:  # one byte: field keys and short lengths, most of what graphc writes
         return _ONE_BYTE[value]
+    if 0 < value < 0x4000:  # two: lengths up to 16 KB (a histogram's packed arrays)
+        return bytes((value & 0x7F | 0x80, value >> 7))
     value &= (1 << 64) - 1
     out = bytearray()
     while value >= 0x80:

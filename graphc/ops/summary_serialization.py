@@ -11,6 +11,8 @@ normalised as TF1's ImageSummary does and encoded as PNG (Pillow), tensors
 from __future__ import annotations
 
 import io
+import math
+import struct
 
 import numpy as np
 
@@ -69,17 +71,21 @@ def _histogram_bytes(statistics) -> bytes:
     keep = nonempty.copy()
     keep[:-1] |= nonempty[1:]
     keep[-1] = True
-    # The five doubles are consecutive in the vector (MIN ... SUM_SQUARES): one conversion to bytes, each
-    # field its key and 8 of them (a +0.0 left out, as protobuf 3 does), not a float and a pack each.
-    scalars = np.asarray(statistics[histograms.MIN:histograms.SUM_SQUARES + 1], dtype="<f8").tobytes()
-    fields = b"".join(_DOUBLE_KEYS[i] + scalars[8 * i:8 * i + 8] for i in range(5)
-                      if scalars[8 * i:8 * i + 8] != _ZERO_DOUBLE)
+    # The five doubles are consecutive in the vector (MIN ... SUM_SQUARES): one pack with their keys
+    # when none is zero (nearly always), else field by field, leaving out +0.0 as protobuf 3 does.
+    scalars = statistics[histograms.MIN:histograms.SUM_SQUARES + 1].tolist()
+    if 0.0 in scalars:  # +0.0 or -0.0 (equal): only +0.0, all bits zero, is left out
+        fields = b"".join(_DOUBLE_FIELD.pack(number << 3 | wire.FIXED64, value)
+                          for number, value in enumerate(scalars, 1) if math.copysign(1.0, value) < 0 or value)
+    else:
+        smallest, largest, num, total, squares = scalars
+        fields = _FIVE_DOUBLE_FIELDS.pack(0x09, smallest, 0x11, largest, 0x19, num, 0x21, total, 0x29, squares)
     return (fields + wire.bytes_field(6, limits[keep].astype("<f8", copy=False).tobytes())
             + wire.bytes_field(7, counts[keep].astype("<f8", copy=False).tobytes()))
 
 
-_DOUBLE_KEYS = [wire.encode_varint(number << 3 | wire.FIXED64) for number in range(1, 6)]  # min ... sum_squares
-_ZERO_DOUBLE = bytes(8)
+_DOUBLE_FIELD = struct.Struct("<Bd")
+_FIVE_DOUBLE_FIELDS = struct.Struct("<" + "Bd" * 5)  # keys 0x09 ... 0x29: fields 1-5, FIXED64
 
 
 DEFAULT_BAD_COLOR = (255, 0, 0, 255)  # opaque red, as TF1: non-finite pixels
