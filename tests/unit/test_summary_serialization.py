@@ -96,7 +96,7 @@ def protobuf_histogram_summary(tag, statistics):
 @pytest.mark.parametrize("tag, values", [
     ("w", np.random.default_rng(0).standard_normal(5000) * 0.05),
     ("relu/activations", np.maximum(np.random.default_rng(1).standard_normal(3000), 0)),  # min +0.0: left out
-    ("négatif", [-0.0, 1.0, -2.0]),  # min -2, a zero max: -0.0 is written, +0.0 is not
+    ("négatif", [-0.0, -1.0, -2.0]),  # max -0.0 (the first zero): written, a bit set; +0.0 is not
     ("zeros", [-0.0, 0.0]), ("one", [3.5]), ("", [1.0, 2.0]), ("empty", []), ("huge", [1e25, -1e25]),
 ])
 def test_histogram_summary_bytes_are_protobufs(tag, values):
