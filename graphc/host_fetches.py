@@ -30,7 +30,7 @@ from graphc import errors
 from graphc.core import dtypes, messages
 from graphc.core.registry import Role
 from graphc.core.tensor_shape import format_dims_as_list
-from graphc.frontend.graph import Operation, Tensor
+from graphc.frontend.graph import Operation
 from graphc.frontend.reduced_fetch import ReducedFetch
 
 
@@ -127,14 +127,16 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
         for control in op.control_inputs:
             device_slot(control)
         reduction = op.op_def.device_reduction
+        inputs = []  # (id of the tensor: its key if fed or made on the host, its device slot or None)
         for tensor in op.inputs:
             if is_host_op(tensor.op):
                 visit(tensor.op, seen)
+                inputs.append((id(tensor), None))
             elif reduction is not None:
-                device_slot(ReducedFetch(tensor, reduction), (id(tensor), reduction))
+                inputs.append((id(tensor), device_slot(ReducedFetch(tensor, reduction), (id(tensor), reduction))))
             else:
-                device_slot(tensor)
-        host_ops.append(op)
+                inputs.append((id(tensor), device_slot(tensor)))
+        host_ops.append((op, id(op.outputs[0]) if op.outputs else None, inputs))
 
     seen: set = set()
     for effect in effects:  # run for their effect (a print) only: their value is no fetch's
@@ -149,20 +151,16 @@ def plan_fetches(elements: list) -> tuple[list, Optional[Callable]]:
             sources.append(("host", element))
 
     def finish(device_values: list, host_feeds: dict) -> list:
+        # What each host op reads was worked out above, once: a step fetching summaries runs this every
+        # step. A string fed replaces the value the step or a host op would give the tensor.
         outputs: dict[int, object] = dict(host_feeds)
-
-        def value_of(tensor: Tensor, reduction=None):
-            if id(tensor) in outputs:
-                return outputs[id(tensor)]
-            return device_values[slot_of[id(tensor) if reduction is None else (id(tensor), reduction)]]
-
-        for op in host_ops:
-            if op.outputs and id(op.outputs[0]) in outputs:
+        for op, output, inputs in host_ops:
+            if output in outputs:
                 continue  # fed
-            reduction = op.op_def.device_reduction
-            value = _run_on_host(op, [value_of(t, None if is_host_op(t.op) else reduction) for t in op.inputs])
-            if op.outputs:
-                outputs[id(op.outputs[0])] = value
+            value = _run_on_host(op, [outputs[key] if key in outputs else device_values[slot]
+                                      for key, slot in inputs])
+            if output is not None:
+                outputs[output] = value
         return [device_values[where] if kind == "device"
                 else None if isinstance(where, Operation) else fetched(outputs[id(where)])
                 for kind, where in sources]

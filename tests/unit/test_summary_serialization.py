@@ -82,6 +82,37 @@ def test_histogram_refuses_non_finite_values(bad, word):
         serialization.histogram_summary("weights", histograms.statistics([1.0, bad]))
 
 
+def protobuf_histogram_summary(tag, statistics):
+    """The Summary protobuf's own serialization of a histogram's statistics, field by field."""
+    limits, counts = histograms.default_bucket_limits(), statistics[:histograms.BUCKETS]
+    keep = (counts != 0) | np.append(counts[1:] != 0, True)
+    histo = summary_pb2.HistogramProto(
+        min=statistics[histograms.MIN], max=statistics[histograms.MAX], num=statistics[histograms.NUM],
+        sum=statistics[histograms.SUM], sum_squares=statistics[histograms.SUM_SQUARES],
+        bucket_limit=limits[keep].tolist(), bucket=counts[keep].tolist())
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, histo=histo)]).SerializeToString()
+
+
+@pytest.mark.parametrize("tag, values", [
+    ("w", np.random.default_rng(0).standard_normal(5000) * 0.05),
+    ("relu/activations", np.maximum(np.random.default_rng(1).standard_normal(3000), 0)),  # min +0.0: left out
+    ("négatif", [-0.0, -1.0, -2.0]),  # max -0.0 (the first zero): written, a bit set; +0.0 is not
+    ("zeros", [-0.0, 0.0]), ("one", [3.5]), ("", [1.0, 2.0]), ("empty", []), ("huge", [1e25, -1e25]),
+])
+def test_histogram_summary_bytes_are_protobufs(tag, values):
+    statistics = histograms.statistics(np.asarray(values, dtype=np.float32))
+    assert serialization.histogram_summary(tag, statistics) == protobuf_histogram_summary(tag, statistics)
+
+
+def test_histogram_summary_bytes_are_tensorflows():
+    tf2 = pytest.importorskip("tensorflow")
+    for tag, values in (("w", np.random.default_rng(2).standard_normal(20000).astype(np.float32) * 0.05),
+                        ("relu", np.maximum(np.random.default_rng(3).standard_normal(999), 0).astype(np.float32)),
+                        ("negative zero", np.array([-0.0, 2.0, 1.0], np.float32))):
+        expected = tf2.raw_ops.HistogramSummary(tag=tag, values=values).numpy()
+        assert serialization.histogram_summary(tag, histograms.statistics(values)) == expected
+
+
 # -- images ------------------------------------------------------------------------------------
 
 
