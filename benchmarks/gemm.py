@@ -150,7 +150,7 @@ def worker(threads: int, only: str) -> None:
         gemm = getattr(library, f"graphc_gemm_f32_{'t' if product.transpose_a else 'n'}"
                                 f"{'t' if product.transpose_b else 'n'}")
         pointers = (product.m, product.n, product.k, ffi.from_buffer("float[]", a), ffi.from_buffer("float[]", b),
-                    ffi.from_buffer("float[]", ours), ffi.NULL, ffi.NULL, ffi.NULL, status)
+                    ffi.from_buffer("float[]", ours), ffi.NULL, ffi.NULL, status)
 
         def graphc_call(gemm=gemm, pointers=pointers):
             gemm(*pointers)

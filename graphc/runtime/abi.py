@@ -92,16 +92,14 @@ STEP_EXPORTS = (f"{STEP_FUNCTION.prototype()}\n{STEPS_FUNCTION.prototype()}\n"
 
 # The GEMM library (backend/kernels/gemm.py) exports, per element type and transpose pair,
 # C = op(A) @ op(B) with an epilogue(context, row, col, rows, cols) run on each finished
-# block of C; `arrays` is NULL or a NULL-terminated list of row-major arrays of C's shape and
-# element type that the epilogue reads or writes, which the tiles prefetch while they compute
-# (prefetches only: no effect on the results); the `_on_thread` form runs on the calling task's thread only.
+# block of C; the `_on_thread` form runs on the calling task's thread only.
 GEMM_DTYPES = (dtypes.float32, dtypes.float64)
 _GEMM_ARGUMENTS = ("int64_t", "int64_t", "int64_t", "const void *", "const void *", "void *", "void *", "void *",
-                   "void *", "graphc_status *")
+                   "graphc_status *")
 
 
 def gemm_function(dtype, transpose_a: bool, transpose_b: bool, on_thread: bool = False) -> Function:
-    """`graphc_gemm_<f32|f64>_<n|t><n|t>[_on_thread](m, n, k, a, b, c, epilogue, context, arrays, status[, thread])`."""
+    """`graphc_gemm_<f32|f64>_<n|t><n|t>[_on_thread](m, n, k, a, b, c, epilogue, context, status[, thread])`."""
     layout = ("t" if transpose_a else "n") + ("t" if transpose_b else "n")
     name = f"graphc_gemm_{dtype.ir_name}_{layout}" + ("_on_thread" if on_thread else "")
     return Function(name, "int32_t", _GEMM_ARGUMENTS + (("int64_t",) if on_thread else ()))

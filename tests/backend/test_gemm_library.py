@@ -38,7 +38,7 @@ def product(library, dtype, a, b, m, n, k, transpose_a, transpose_b, threads, on
     status = ffi.new("graphc_status *")
     code = getattr(loaded.lib, name)(m, n, k, ffi.from_buffer(f"{C_TYPES[dtype]}[]", a),
                                      ffi.from_buffer(f"{C_TYPES[dtype]}[]", b),
-                                     ffi.from_buffer(f"{C_TYPES[dtype]}[]", c), ffi.NULL, ffi.NULL, ffi.NULL, status,
+                                     ffi.from_buffer(f"{C_TYPES[dtype]}[]", c), ffi.NULL, ffi.NULL, status,
                                      *([0] if on_thread else []))
     assert code == 0
     return c

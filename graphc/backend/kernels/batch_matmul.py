@@ -70,7 +70,7 @@ def lower_batch_matmul(module, name, inst):
             left, right, product = pointers
             if large:
                 thread = [task.arg("thread")] if split_batch else []
-                bld.call(gemm, [i64(m), i64(n), i64(k), left, right, product, null, null, null, status] + thread)
+                bld.call(gemm, [i64(m), i64(n), i64(k), left, right, product, null, null, status] + thread)
             else:
                 bld.call(plain, [product, left, right, status])
 

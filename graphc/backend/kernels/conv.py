@@ -77,7 +77,7 @@ def _gemm(kb, g, transpose_a, transpose_b, m, n, k, a, b_matrix, c, status, thre
     gemm = declare_c(kb.module, abi.gemm_function(g.dtype, transpose_a, transpose_b, on_thread=thread is not None))
     null = ir.Constant(PTR, None)
     sizes = [x if isinstance(x, ir.Value) else i64(x) for x in (m, n, k)]
-    return kb.b.call(gemm, sizes + [a, b_matrix, c, epilogue or null, context or null, null, status] +
+    return kb.b.call(gemm, sizes + [a, b_matrix, c, epilogue or null, context or null, status] +
                      ([thread] if thread is not None else []))
 
 

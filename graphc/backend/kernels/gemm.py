@@ -74,16 +74,8 @@ LONG_K_BLOCKS = 16
 DEPTH_HALVES_ROWS = 100
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
-MICRO_ARGUMENTS = ["a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols", "ahead", "ahead_step", "arrays",
-                   "count", "offset", "ld"]
-GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "arrays", "status"]
-GEMM_TYPES = dict(zip(GEMM_ARGUMENTS, (llvm_type(c_type)
-                                       for c_type in abi.gemm_function(dtypes.float32, False, False).arguments)))
-# The task context's fields (GemmEmitter.context_type): the GEMM's arguments but `arrays` (indices 0-8, the
-# numbers used below), block sizes, the share count, whether shares are by columns, the halves of K, how many
-# first-half tasks have finished, and last the epilogue's arrays.
-CONTEXT_ARGUMENTS = [name for name in GEMM_ARGUMENTS if name != "arrays"]
-ARRAYS_FIELD = 16
+GEMM_ARGUMENTS = ["m", "n", "k", "a", "b", "c", "epilogue", "context", "status"]
+GEMM_TYPES = [llvm_type(c_type) for c_type in abi.gemm_function(dtypes.float32, False, False).arguments]
 
 
 @dataclass(frozen=True)
@@ -123,10 +115,10 @@ class GemmEmitter:
         self.block = blocking(dtype)
         self.element = memory_type(dtype)
         self.vector = ir.VectorType(self.element, self.block.width)
-        # What the entry hands its tasks (CONTEXT_ARGUMENTS; the halves of K are 1 or 2, _depth_halves;
-        # the finished first halves are counted by _join_halves).
-        self.context_type = ir.LiteralStructType([GEMM_TYPES[name] for name in CONTEXT_ARGUMENTS] +
-                                                 [I64, I64, I64, I64, I1, I64, I64, PTR])
+        # What the entry hands its tasks: the GEMM's arguments, block sizes, the share count, whether
+        # shares are by columns, the halves of K (1 or 2, _depth_halves) and how many first-half
+        # tasks have finished (_join_halves).
+        self.context_type = ir.LiteralStructType(GEMM_TYPES + [I64, I64, I64, I64, I1, I64, I64])
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -377,20 +369,18 @@ class GemmEmitter:
         (`row_pieces`) cover the rows of the last, partial panel of A.
         Every _UNROLL k it prefetches the two cache lines at ahead + u * ahead_step bytes
         (u counting those steps): the task points them at a share of the B it packs next
-        (GemmEmitter._tile_prefetch); a step of 0 prefetches nothing. With `count` > 0 it also
-        prefetches, spread over its k steps, the tile's lines in each of the `count` arrays listed at
-        `arrays` (the epilogue's, of C's shape: the tile's rows at element `offset` + i * `ld`), so
-        that the epilogue after the block finds them in cache (GemmEmitter._epilogue_prefetch).
+        (GemmEmitter._tile_prefetch); a step of 0 prefetches nothing.
         """
         bm = self.block
         height = height or bm.mr
         kb = KernelBuilder(self.module, f"{self.name}_micro{'_direct' if direct else ''}"
                                         f"{'_narrow' if halves == 1 else ''}{'' if height == bm.mr else height}",
-                           MICRO_ARGUMENTS, [PTR, I64, PTR, I64, PTR, I64, I64, I1, I64, I64, PTR, I64, PTR, I64, I64,
-                                             I64], VOID)
+                           ["a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols", "ahead", "ahead_step"],
+                           [PTR, I64, PTR, I64, PTR, I64, I64, I1, I64, I64, PTR, I64], VOID)
         b = kb.b
-        a, lda, bp, ldb, c, ldc, kc, first, rows, cols, ahead, ahead_step, arrays, count, offset, ld = (
-            kb.arg(x) for x in MICRO_ARGUMENTS)
+        a, lda, bp, ldb, c, ldc, kc, first, rows, cols, ahead, ahead_step = (
+            kb.arg(x) for x in ("a", "lda", "bp", "ldb", "c", "ldc", "kc", "first", "rows", "cols", "ahead",
+                                "ahead_step"))
         if direct:
             last_row = b.sub(rows, i64(1))
             row_starts = [self._gep(b, a, b.mul(self._min(b, i64(i), last_row),
@@ -403,8 +393,8 @@ class GemmEmitter:
         # The C tile is touched only after the k loop; fetch its lines meanwhile.
         for i in range(height):
             line = self._gep(b, c, b.mul(b.select(b.icmp_signed("<", i64(i), rows), i64(i), i64(0)), ldc))
-            for element in (0, halves * bm.width - 1):
-                self._prefetch(b, self._gep(b, line, i64(element)), write=True)
+            for offset in (0, halves * bm.width - 1):
+                self._prefetch(b, self._gep(b, line, i64(offset)), write=True)
 
         def step(k):
             b_index = b.mul(k, ldb)
@@ -420,45 +410,22 @@ class GemmEmitter:
                     slot = accumulators[i][h]
                     kb.set(slot, b.call(fma, [broadcast, b_vectors[h], kb.get(slot, self.vector)]))
 
-        # The epilogue's lines: row i of the tile at k step i * every (of _UNROLL k), every array's two;
-        # counted, not divided (a 64-bit division a step cost more than the prefetches).
-        every = self._max(b, b.udiv(b.udiv(kc, i64(_UNROLL)), rows), i64(1))
-        next_row, due = kb.variable(I64, i64(0)), kb.variable(I64, i64(0))
-
-        def epilogue_lines(k4) -> None:
-            row = kb.get(next_row, I64)
-            with b.if_then(b.and_(b.icmp_signed("==", k4, kb.get(due, I64)), b.icmp_signed("<", row, rows))):
-                start = b.add(offset, b.mul(row, ld))
-                with kb.loop(count, "array") as j:
-                    base = b.load(b.gep(arrays, [j], source_etype=PTR), typ=PTR)
-                    for element in (0, halves * bm.width - 1):
-                        self._prefetch(b, self._gep(b, base, b.add(start, i64(element))), write=True)
-                kb.set(next_row, b.add(row, i64(1)))
-                kb.set(due, b.add(k4, every))
-
-        # The k loop unrolled by hand: LLVM's unroller is off for compile speed. Emitted three times:
-        # without prefetches, so that a product prefetching nothing (the MLP's forward) runs as
-        # before; with B's ahead; with B's ahead and the epilogue's lines.
-        def unrolled(ahead_lines: bool, epilogue: bool) -> None:
+        # The k loop unrolled by hand: LLVM's unroller is off for compile speed. Emitted twice, with
+        # the prefetches and without, so that a product prefetching nothing (the MLP's) runs as before.
+        def unrolled(prefetching: bool) -> None:
             with kb.loop(b.udiv(kc, i64(_UNROLL)), "k4") as k4:
-                if ahead_lines:
+                if prefetching:
                     line = b.gep(ahead, [b.mul(k4, ahead_step)], source_etype=I8)  # may lie past B: never read
-                    for byte in (0, CACHE_LINE):
-                        self._prefetch(b, b.gep(line, [i64(byte)], source_etype=I8), write=False)
-                if epilogue:
-                    epilogue_lines(k4)
+                    for offset in (0, CACHE_LINE):
+                        self._prefetch(b, b.gep(line, [i64(offset)], source_etype=I8), write=False)
                 for u in range(_UNROLL):
                     step(b.add(b.mul(k4, i64(_UNROLL)), i64(u)))
 
-        with b.if_else(b.icmp_signed(">", count, i64(0))) as (with_epilogue, without):
-            with with_epilogue:
-                unrolled(True, True)
-            with without:
-                with b.if_else(b.icmp_signed("==", ahead_step, i64(0))) as (plain, prefetching):
-                    with plain:
-                        unrolled(False, False)
-                    with prefetching:
-                        unrolled(True, False)
+        with b.if_else(b.icmp_signed("==", ahead_step, i64(0))) as (plain, prefetching):
+            with plain:
+                unrolled(False)
+            with prefetching:
+                unrolled(True)
         with kb.loop(b.urem(kc, i64(_UNROLL)), "kr") as kr:
             step(b.add(b.mul(b.udiv(kc, i64(_UNROLL)), i64(_UNROLL)), kr))
 
@@ -700,8 +667,6 @@ class GemmEmitter:
         # With halves, the epilogue runs once they are joined (_join_halves).
         has_epilogue = b.and_(b.icmp_unsigned("!=", b.ptrtoint(epilogue, I64), i64(0)),
                               b.icmp_signed("==", halves, i64(1)))
-        epilogue_arrays = self._field(b, kb.arg("context"), ARRAYS_FIELD)
-        epilogue_count = self._epilogue_prefetch(kb, epilogue_arrays, has_epilogue)
         one_block_of_rows = b.icmp_signed("<=", b.sub(m1, m0), mc_block)
         direct_b = self._direct_b(b, m0, m1, n)
         direct_a = self._direct_a(b, m0, m1, k)
@@ -759,8 +724,6 @@ class GemmEmitter:
                             the `number`th tile of the panel."""
                             tile_ahead, tile_step = self._tile_prefetch(b, ahead, number, b_panel, bmat, k1)
                             row, col = b.add(ic, b.add(panel_row, offset)), b.add(jc, jr)
-                            prefetching = [epilogue_arrays, b.select(last, epilogue_count, i64(0)),
-                                           b.add(b.mul(row, n), col), n]
                             c_tile = b.select(into_sums, self._gep(b, sums, b.add(b.mul(b.sub(row, m0), nc_max), jr)),
                                               self._gep(b, c, b.add(b.mul(row, n), col)))
                             with b.if_else(direct) as (in_place, packed):
@@ -769,12 +732,12 @@ class GemmEmitter:
                                         b.add(b.mul(row, k), pc)
                                     self._call_micro(b, micro_kernels, True, narrow, height, [
                                         self._gep(b, a, a_start), lda, b_panel, ldb, c_tile, ldc, kc, first, rows,
-                                        cols, tile_ahead, tile_step, *prefetching])
+                                        cols, tile_ahead, tile_step])
                                 with packed:
                                     a_tile = self._gep(b, packed_a, b.add(b.mul(panel_row, kc), offset))
                                     self._call_micro(b, micro_kernels, False, narrow, height, [
                                         a_tile, i64(bm.mr), b_panel, ldb, c_tile, ldc, kc, first, rows, cols,
-                                        tile_ahead, tile_step, *prefetching])
+                                        tile_ahead, tile_step])
 
                         if cut:
                             self._panel_tiles(kb, tile, parts, present, ic, mc, b.add(jc, jr))
@@ -928,26 +891,6 @@ class GemmEmitter:
         source = b.gep(bmat, [start], source_etype=self.element)  # not inbounds: may lie past B, never read
         return b.select(wanted, source, b_panel), b.select(wanted, step, i64(0))
 
-    def _epilogue_prefetch(self, kb, arrays, has_epilogue):
-        """How many of the epilogue's arrays (the GEMM's NULL-terminated `arrays`) the tiles of a
-        block's last KC step prefetch among their FMAs: 0 without an epilogue run by the task.
-        Meant to hide an optimizer's memory pass (its weights, Adam's moments) under its gradient's
-        FMAs; measured slower on this host (docs/performance-notes.md), so not landed."""
-        b = kb.b
-        count = kb.variable(I64, i64(0))
-        listed = b.and_(has_epilogue, b.icmp_unsigned("!=", b.ptrtoint(arrays, I64), i64(0)))
-        header = b.append_basic_block("epilogue_arrays")
-        done = b.append_basic_block("epilogue_arrays_counted")
-        b.cbranch(listed, header, done)
-        b.position_at_end(header)
-        index = kb.get(count, I64)
-        entry = b.load(b.gep(arrays, [index], source_etype=PTR), typ=PTR)
-        more = b.icmp_unsigned("!=", b.ptrtoint(entry, I64), i64(0))
-        kb.set(count, b.select(more, b.add(index, i64(1)), index))
-        b.cbranch(more, header, done)
-        b.position_at_end(done)
-        return kb.get(count, I64)
-
     def _segment_blocks(self, b, depth_blocks):
         """How many KC blocks of the k loop sum into one segment: all of them when there are at
         most LONG_K_BLOCKS, else about their square root, so that no element's sum adds more than
@@ -1039,8 +982,7 @@ class GemmEmitter:
             shares = self._max(b, b.udiv(shares, halves), i64(1))
         blocks = [mc_block, self._depth_block(b, m, self._ceil_div(b, k, halves)), self._balanced(b, n, bm.nc, bm.nr)]
         context = kb.variable(self.context_type)
-        values = ([kb.arg(x) for x in CONTEXT_ARGUMENTS] + blocks + [shares, split_columns, halves, i64(0),
-                                                                      kb.arg("arrays")])
+        values = [kb.arg(x) for x in GEMM_ARGUMENTS] + blocks + [shares, split_columns, halves, i64(0)]
         for f, value in enumerate(values):
             b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, f)], source_etype=self.context_type))
         count = b.mul(shares, halves)

@@ -21,7 +21,6 @@ from graphc.backend.kernel_builder import (I64, PTR, REASSOCIATE, VOID, KernelBu
                                            memory_type, register_type)
 from graphc.backend.kernels.elementwise import ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.loops import broadcast_strides, contiguous_strides
-from graphc.ir.memory_plan import Place
 from graphc.runtime import abi
 
 # Below this many multiply-adds a product is a plain loop nest (see emit_gemm_kernel).
@@ -152,43 +151,9 @@ def emit_gemm_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     kb = KernelBuilder(module, name, ["buffers", "status"])
     buffers_arg = kb.arg("buffers")
     c, a_pointer, b_pointer = (buffers.value(kb, buffers_arg, v) for v in (matmul.result, a, b_value))
-    arrays = _epilogue_arrays(kb, buffers_arg, buffers, matmul.result, epilogue)
-    kb.b.ret(kb.b.call(gemm, [i64(m), i64(n), i64(k), a_pointer, b_pointer, c, callback, buffers_arg, arrays,
+    kb.b.ret(kb.b.call(gemm, [i64(m), i64(n), i64(k), a_pointer, b_pointer, c, callback, buffers_arg,
                               kb.arg("status")]))
     return kb.function
-
-
-def _epilogue_arrays(kb, buffers_arg, buffers: Buffers, product, epilogue: ElementwiseBody):
-    """The GEMM's `arrays` (runtime/abi.py): a NULL-terminated stack list of the buffers of C's shape and
-    type other than C's that the epilogue reads or writes at C's positions (an optimizer's weights and
-    moments), each once, for the tiles to prefetch; NULL when there are none."""
-    plan, shape, dtype = buffers.plan, product.type.shape, product.type.dtype
-
-    def key(value):  # the buffer a value lives in, or None for one without an address of its own
-        location = plan.locations[value.id]
-        if location.place in (Place.INLINE, Place.REGISTER) or value.id in plan.rows:
-            return None
-        return plan.slot(location), location.offset
-
-    seen, pointers = {key(product)}, []
-
-    def take(slot, value, address) -> None:
-        if slot is not None and slot not in seen and tuple(value.type.shape) == tuple(shape) and \
-                value.type.dtype == dtype:
-            seen.add(slot)
-            pointers.append(address())
-
-    for value in epilogue.inputs:
-        take(key(value), value, lambda: buffers.value(kb, buffers_arg, value))
-    for write in epilogue.writes:
-        variable, value = write.operands
-        take((plan.variable_slot(variable.name), 0), value, lambda: buffers.variable(kb, buffers_arg, variable.name))
-    if not pointers:
-        return ir.Constant(PTR, None)
-    listed = kb.local_array(PTR, len(pointers) + 1)
-    for index, pointer in enumerate(pointers + [ir.Constant(PTR, None)]):
-        kb.b.store(pointer, kb.b.gep(listed, [i64(index)], source_etype=PTR))
-    return listed
 
 
 def _emit_small_gemm(module, name, matmul, epilogue: ElementwiseBody, buffers: Buffers) -> ir.Function:
