@@ -12,6 +12,11 @@
                   among them (one every few FMA steps), then its update, which then finds them in L2;
      burst        the same prefetches, each panel step's issued at once before its FMAs.
 
+   With -DPANEL_LOADS the FMAs read their operands from L1 as graphc's micro-kernel does (per k, two
+   vectors of a B panel and six broadcast elements of an A panel, 6 x 16 accumulators), instead of
+   register-only chains: then the spread prefetches lose (docs/performance-notes.md, the `prefetch`
+   session).
+
    Build and run: cc -O3 -fno-math-errno -mavx2 -mfma adam_overlap.c -o adam_overlap -lm && ./adam_overlap */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -26,6 +31,7 @@ enum { LINE_FLOATS = 16, STEPS = 7 * 50 * 2 * 20 / ACCUMULATORS };  /* a panel s
 
 static float *w, *m, *v, *g;
 static volatile float sink;
+static float a_panel[50 * 6] __attribute__((aligned(64))), b_panel[50 * 16] __attribute__((aligned(64)));
 
 static double seconds(void) {
     struct timespec t;
@@ -43,12 +49,24 @@ static const float *line_at(int row0, int line) {
 static void panel(float seed, int row0, int first, int lines) {
     v8 acc[ACCUMULATORS];
     for (int i = 0; i < ACCUMULATORS; ++i) acc[i] = (v8){seed, seed, seed, seed, seed, seed, seed, seed};
+#ifndef PANEL_LOADS
     v8 a = acc[0] * 0.999f, b = acc[1] * 1.0001f;
+#endif
     int every = lines > 0 ? STEPS / lines : STEPS + 1, issued = 0;
     if (every < 1) every = 1;
-    for (int step = 0; step < STEPS; ++step) {
+    for (int step = 0, k = 0; step < STEPS; ++step, k = k == 49 ? 0 : k + 1) {
+#ifdef PANEL_LOADS
+        v8 b0 = *(const v8 *)(b_panel + k * 16), b1 = *(const v8 *)(b_panel + k * 16 + 8);
+        for (int i = 0; i < ACCUMULATORS / 2; ++i) {
+            float s = a_panel[k * 6 + i];
+            v8 broadcast = {s, s, s, s, s, s, s, s};
+            acc[2 * i] += broadcast * b0;
+            acc[2 * i + 1] += broadcast * b1;
+        }
+#else
         for (int i = 0; i < ACCUMULATORS; ++i) acc[i] = acc[i] * a + b;
         __asm__ volatile("" : "+x"(a), "+x"(b));  /* no folding of the chains */
+#endif
         if (step % every == 0 && issued < lines) __builtin_prefetch(line_at(row0, first + issued++), 1, 3);
     }
     v8 s = acc[0];
@@ -103,6 +121,8 @@ int main(void) {
     g = aligned_alloc(64, (size_t)BLOCK * COLS * 4);
     for (size_t i = 0; i < n; ++i) w[i] = 0.01f, m[i] = 0.0f, v[i] = 0.0f;
     for (int i = 0; i < BLOCK * COLS; ++i) g[i] = 0.001f * (float)(i % 7);
+    for (int i = 0; i < 50 * 6; ++i) a_panel[i] = 0.001f * (float)(i % 5);
+    for (int i = 0; i < 50 * 16; ++i) b_panel[i] = 0.001f * (float)(i % 3);
     const char *modes[] = {"gemm", "adam", "sequential", "interleaved", "prefetched", "burst"};
     double best[6] = {1e9, 1e9, 1e9, 1e9, 1e9, 1e9};
     for (int round = 0; round < ROUNDS; ++round)
