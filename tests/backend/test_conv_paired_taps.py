@@ -10,10 +10,10 @@ import pytest
 
 import graphc as tf
 from graphc.backend.kernels import conv_tiled
-from graphc.compiler import driver
 from graphc.core import windows
 from graphc.runtime import loader
 from tests.backend.test_conv_compiled import assert_convolutions_match_reference
+from tests.backend.test_conv_padding_in_place import every_image_tiled  # noqa: F401 - a fixture, used by name
 
 # (input shape, kernel size, output channels, stride, padding), and the taps each row of the window runs
 # as (kw, taps): the tutorial CNN's second layer (SAME at stride 2 pads the right alone: kw = 2 leaves the
@@ -24,14 +24,6 @@ CASES = [
     (((2, 11, 13, 16), 5, 20, 3, "VALID"), [(0, 2), (2, 2), (4, 1)]),
     (((2, 9, 9, 16), 3, 20, 1, "SAME"), [(0, 1), (1, 1), (2, 1)]),  # stride 1: each tap's lines whole already
 ]
-
-
-@pytest.fixture
-def every_image_tiled(monkeypatch):
-    monkeypatch.setattr(windows, "tiled_image_bytes", lambda: 1 << 30)
-    driver.load_runtime()
-    yield
-    loader.set_num_threads(0)
 
 
 def filter_gradients(dtype, seed=5):
