@@ -507,12 +507,19 @@ def _paddings(ctx, pairs: list):
     return np.array(pairs, np.int32).reshape(len(pairs), 2) if ctx.tensorflow else pairs
 
 
+# TF 2.21's MirrorPad and MirrorPadGrad kernels take inputs of rank 0 to 5 (UnimplementedError beyond, as
+# graphc's): the generator builds none of higher rank.
+MIRROR_PAD_MAX_RANK = 5
+
+
 def _mirror_mode(ctx, shape) -> str:
     return "SYMMETRIC" if 0 in shape or ctx.flip() else "REFLECT"  # REFLECT cannot pad a 0-long axis
 
 
 def _mirror_pad(ctx):
     entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT, BOOL)))
+    if len(entry.shape) > MIRROR_PAD_MAX_RANK:
+        return False
     if ctx.tensorflow and not ctx.values_like and 0 in entry.shape:
         return False  # tensorflow_differences.MIRROR_PAD_GRAD_OF_AN_EMPTY_AXIS
     mode = _mirror_mode(ctx, entry.shape)
@@ -525,6 +532,8 @@ def _mirror_pad(ctx):
 def _mirror_pad_grad(ctx):
     """Folds the entry: each axis of size d back to d - before - after, paddings legal for that size."""
     entry = ctx.pick_or_leaf(_numeric_kind(ctx, (FLOAT, INT)))
+    if len(entry.shape) > MIRROR_PAD_MAX_RANK:
+        return False
     if ctx.tensorflow and 0 in entry.shape:
         return False  # tensorflow_differences.MIRROR_PAD_GRAD_OF_AN_EMPTY_AXIS
     mode = _mirror_mode(ctx, entry.shape)
