@@ -53,7 +53,9 @@ the thread pool of the framework before it (OpenBLAS's workers spin for about
 then 0.1 s of untimed steps, so that the cores, the framework's own threads
 and its caches are awake again when timing starts.
 The tables give the median time per step and its ratio to graphc's (above 1
-means slower than graphc).
+means slower than graphc), and under each the round trip of a cache line between
+the first two CPUs before and after its blocks (core_distance.py): on the 2-vCPU
+VM the host runs the vCPUs near or apart, and the 2-thread steps follow it.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ import llvmlite.binding
 
 import compile_scaling
 import compile_time
+import core_distance
 import data_input
 import deep_mnist
 import distributed
@@ -168,8 +171,10 @@ def main(only: list) -> None:
                       if hasattr(framework, trainer_factory)]
         section(f"\n### {workload.title}\n")
         section(check_losses_agree(contenders))
+        before = core_distance.round_trip_ns()
         medians = median_seconds_per_step(contenders, workload.steps_per_block)
-        section("\n" + results_table(medians, workload.time_unit))
+        after = core_distance.round_trip_ns()
+        section("\n" + results_table(medians, workload.time_unit) + "\n\n" + core_distance.note(before, after))
         key = workload.title.split(" (")[0]
         step_medians[key] = medians
         targets += report.step_targets(key, medians, limits)
