@@ -35,7 +35,7 @@ Transposes are absorbed by the packing routines, so one micro-kernel serves
 forward and backward products. Threads split C into ranges of
 row pairs, or of NR-column panels weighted by their width, a range possibly
 starting or ending inside a panel's rows (`GemmEmitter._column_share`); a product of few rows whose
-B [K, N] exceeds L2 (fc1's forward) sums the two halves of K in tasks of their own, then adds them
+B [K, N] exceeds half of L2 (fc1's forward) sums the two halves of K in tasks of their own, then adds them
 (`_depth_halves`, `_join_halves`). Every element is summed over k in the same
 order whatever the thread count or tile, so results are bit-identical with 1 or 2 threads.
 """
@@ -70,7 +70,7 @@ DIRECT_A_FEW_ROWS_PANELS = 8
 EPILOGUE_BLOCK_L2 = 0.25
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
 LONG_K_BLOCKS = 16
-# A product of at most this many rows whose B does not fit in L2 sums K in two halves (GemmEmitter._depth_halves).
+# A product of at most this many rows whose B exceeds half of L2 sums K in two halves (GemmEmitter._depth_halves).
 DEPTH_HALVES_ROWS = 100
 # epilogue(context, row, col, rows, cols): runs on the block C[row:row+rows, col:col+cols] once final.
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64, I64, I64])
@@ -169,16 +169,19 @@ class GemmEmitter:
 
     def _depth_halves(self, b, m, n, k, mc_block):
         """2 when the product sums K in two halves, each a task of its own, then C = first + second;
-        else 1. For a B [K, N] larger than L2 and few rows of A (fc1's forward, 50x1024x3136): the
+        else 1. For a B [K, N] larger than half of L2 and few rows of A (fc1's forward, 50x1024x3136): the
         tasks of the halves then read B's first and last rows, the rows that the weight gradient's
         tasks (by rows of dW) update and the input gradient's (dy Wᵀ, by rows of W) read, so on two
         threads each core writes in Adam's update the lines of W it read itself. Split by columns,
         each core read half of every row of W, and each of the update's stores waited for the
-        other core's copy to be invalidated (docs/performance-notes.md, `fc1w`). Decided by the shape alone:
-        the sums are the same bits whatever the thread count."""
+        other core's copy to be invalidated (docs/performance-notes.md, `fc1w`). Half of L2, not all of it:
+        the MLP's W1 (784x300, 940 KB against a 1 MB L2) split by columns crossed between the cores twice a
+        step, which cost nothing measurable with the two vCPUs in one core complex and a fifth of the step
+        (0.98 -> 0.78 ms) when the host ran them apart. Decided by the shape alone: the sums are the same
+        bits whatever the thread count."""
         if self.transpose_b:  # B [N, K]: shares by columns of C already read B's rows
             return i64(1)
-        large = b.icmp_signed(">", b.mul(k, n), i64(machine.data_cache_bytes()[2] // self._size()))
+        large = b.icmp_signed(">", b.mul(k, n), i64(machine.data_cache_bytes()[2] // 2 // self._size()))
         few_rows = b.icmp_signed("<=", m, self._min(b, mc_block, i64(DEPTH_HALVES_ROWS)))
         deep = b.icmp_signed(">=", k, i64(4 * self.block.kc))
         return b.select(b.and_(large, b.and_(few_rows, deep)), i64(2), i64(1))
