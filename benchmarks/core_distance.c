@@ -4,8 +4,9 @@
    On the 2-vCPU VM of the benchmarks it takes two values, and the 2-thread steps follow it: ~60 ns (the
    vCPUs share a core complex; the MLP step 0.61 ms) or ~300-350 ns (apart; the same step 0.77 ms, 0.98
    before fc1's forward read W1 by rows: every line one thread wrote and the other reads crosses between
-   them). The host switches between the two within minutes. Thousands of ns mean something else ran on one of the two CPUs meanwhile (a thread
-   waiting for its turn): the figure then says the machine was busy, not where its CPUs are.
+   them). The host switches between the two within minutes. Thousands of ns mean something else ran on
+   one of the two CPUs meanwhile (a thread waiting for its turn): the figure then says the machine was
+   busy, not where its CPUs are.
    Usage: core_distance   prints the ns, or exits with 1 on fewer than two CPUs. */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -32,4 +32,5 @@ def note(before, after) -> str:
         return "The CPUs' cache-line round trip was not measured (one CPU, or no answer in time)."
     return (f"The first two CPUs' cache-line round trip before and after these blocks (benchmarks/core_distance.c): "
             f"{before:.0f} / {after:.0f} ns (on the 2-vCPU VM ~60 ns when the host runs them in one core complex, "
-            f"300-350 ns apart, where the 2-thread MLP step takes about 1.25 times as long; thousands: a CPU was busy).")
+            f"300-350 ns apart, where the 2-thread MLP step takes about 1.25 times as long; thousands: a CPU "
+            f"was busy).")
