@@ -355,6 +355,21 @@ def test_the_lstm_gradient_stashes_only_the_rows_it_reads():
     assert sum(1 for inst in reads if inst.attrs.get("in_range")) == 7  # the stashed rows and c's
 
 
+def test_the_lstm_gradients_elementwise_work_is_one_kernel():
+    """The gradient body's row reads of the stashes are views placed right after their index
+    (place_free_computations), so the elementwise work reading them fuses into one loop kernel."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
+        gradients = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
+        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+    backward = [inst for inst in program.instructions if inst.op == "while"][1]
+    body = backward.regions[1].instructions
+    cell_kernels = {inst.kernel for inst in body if inst.kernel is not None and inst.result.type.shape == (3, 6)
+                    and program.kernels[inst.kernel] == "loop"}
+    assert len(cell_kernels) == 1
+
+
 def test_stashed_rows_round_trip_through_text_and_interpret_as_before():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [2, 3], name="x")
