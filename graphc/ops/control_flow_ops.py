@@ -102,7 +102,7 @@ def _check_row(index, rows):
         raise errors.InvalidArgumentError(None, None, f"index {int(index)} is not in [0, {rows})")
 
 
-def _row_read_reference(x, index):
+def _row_read_reference(x, index, in_range=False):
     _check_row(index, x.shape[0])
     return x[int(index)]
 
@@ -181,9 +181,11 @@ def write_row(buffer, index, value, name=None):
     return apply_op("row_write", [buffer, index, value], name=name)
 
 
-def read_row(x, index, name=None):
-    """`x[index]` for a scalar integer tensor `index` known only when the step runs."""
-    return apply_op("row_read", [x, index], name=name)
+def read_row(x, index, name=None, in_range=False):
+    """`x[index]` for a scalar integer tensor `index` known only when the step runs. `in_range`: the index
+    is in [0, rows) by construction (a gradient loop reading its forward loop's rows), so the read cannot
+    fail and, where nothing uses its result, dead-code elimination drops it with the rows it reads."""
+    return apply_op("row_read", [x, index], {"in_range": True} if in_range else None, name=name)
 
 
 # -- building functions ------------------------------------------------------------------------------
@@ -731,7 +733,8 @@ class _LoopGradientBody(FunctionGraph):
                 return self.capture(op.inputs[index])
             if not op.attrs["saved"]:
                 return self._replayed()[index]
-            return read_row(op.outputs[op.attrs["carried"] + op.attrs["saved"].index(index)], self.index)
+            return read_row(op.outputs[op.attrs["carried"] + op.attrs["saved"].index(index)], self.index,
+                            in_range=True)
         if not op.attrs["saved"] and (source.op_def.effects.random or source.op_def.effects.writes):
             raise errors.UnimplementedError(
                 None, source, f"graphc differentiates {op.name} without a maximum_iterations known when the graph "
@@ -741,7 +744,7 @@ class _LoopGradientBody(FunctionGraph):
             copy = self.create_op(source.op_def, list(source.inputs), dict(source.attrs),
                                   name=source.name.rpartition("/")[2])
             return copy.outputs[tensor.value_index]
-        return read_row(_stash(op, tensor), self.index)
+        return read_row(_stash(op, tensor), self.index, in_range=True)
 
     def _replayed(self) -> list:
         """The forward loop's variables after `index` iterations: a loop of the forward body from its first

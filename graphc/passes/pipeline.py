@@ -12,6 +12,7 @@ from graphc.passes.eliminate_common_subexpressions import eliminate_common_subex
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
 from graphc.passes.fuse import fuse
+from graphc.passes.hoist_loop_invariants import hoist_loop_invariants
 from graphc.passes.place_free_computations import place_free_computations
 from graphc.passes.plan_memory import plan_memory
 from graphc.passes.regions import in_regions
@@ -36,6 +37,9 @@ PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     ("eliminate_common_subexpressions", in_regions(eliminate_common_subexpressions)),
     # After folding and CSE: their left-over inputs and duplicates are unused.
     ("eliminate_dead_code", in_regions(eliminate_dead_code)),
+    # After DCE (no dead work moved out): loop bodies' work on captured values runs once, before the
+    # loop (the kernel slice simplify gives an LSTM's input gradient); before fusion groups the moved work.
+    ("hoist_loop_invariants", hoist_loop_invariants),
     # Before fusion: work on only constants, feeds and reads, built where the graph happened
     # to build it (Adam's learning rate after the GEMMs it scales), would split kernels.
     ("place_free_computations", in_regions(place_free_computations)),

@@ -334,6 +334,42 @@ def test_a_step_without_the_gradient_stashes_nothing():
     assert "stashed" not in loop.attrs and "saved" not in loop.attrs
 
 
+def test_the_lstm_gradient_stashes_only_the_rows_it_reads():
+    """BasicLSTMCell's gradient touches more forward values than it reads: the split's gradient and the
+    TensorArray write's read only their shapes. Its row reads are in range by construction (`in_range`), so
+    dead-code elimination drops the unused ones and the forward loop stashes nothing for them: the [x, h]
+    concat, the three sigmoids, tanh(j) and tanh(c) (not the [batch, 4 units] gates, their four slices, the
+    input row, h and the products f c and i j), plus the saved c."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
+        loss = tf.reduce_sum(state.h)
+        gradients = tf.gradients(loss, [x] + tf.trainable_variables())
+        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+    forward, backward = [inst for inst in program.instructions if inst.op == "while"]
+    assert forward.attrs["stashed"] == 6 and len(forward.attrs["saved"]) == 1
+    used = {v.id for inst in walk(backward.regions[1].instructions) for v in inst.values}
+    used |= {v.id for v in backward.regions[1].results}
+    reads = [inst for inst in walk(backward.regions[1].instructions) if inst.op == "row_read"]
+    assert all(inst.result.id in used for inst in reads)
+    assert sum(1 for inst in reads if inst.attrs.get("in_range")) == 7  # the stashed rows and c's
+
+
+def test_the_lstm_gradients_elementwise_work_is_one_kernel():
+    """The gradient body's row reads of the stashes are views placed right after their index
+    (place_free_computations), so the elementwise work reading them fuses into one loop kernel."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
+        gradients = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
+        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+    backward = [inst for inst in program.instructions if inst.op == "while"][1]
+    body = backward.regions[1].instructions
+    cell_kernels = {inst.kernel for inst in body if inst.kernel is not None and inst.result.type.shape == (3, 6)
+                    and program.kernels[inst.kernel] == "loop"}
+    assert len(cell_kernels) == 1
+
+
 def test_stashed_rows_round_trip_through_text_and_interpret_as_before():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [2, 3], name="x")
@@ -386,6 +422,9 @@ def test_the_gradient_loop_computes_no_gradient_for_inputs_no_x_reaches():
     x_rows = IRType(dtypes.float32, (4, 2, 3))  # the time-major input's gradient, a row per step
     backward = [inst for inst in program.instructions if inst.op == "while"][1]
     assert x_rows not in [v.type for v in backward.outputs]
-    assert sum(1 for inst in walk(backward.regions[1].instructions) if inst.op == "slice") == 1  # dh only
+    # dh only: the product with the kernel's h rows (sliced once, before the loop), not d[x, h] sliced.
+    body = list(walk(backward.regions[1].instructions))
+    assert not any(inst.op == "slice" for inst in body)
+    assert sorted(inst.result.type.shape for inst in body if inst.op == "matmul") == [(2, 5), (8, 20)]
     backwards = [inst for inst in with_x.instructions if inst.op == "while"][1:]  # one per tf.gradients
     assert any(x_rows in [v.type for v in backward.outputs] for backward in backwards)

@@ -654,3 +654,88 @@ def test_simplify_keeps_pads_that_do_not_tile_with_zeros(fill, a_before, a_after
     program = parse(_PADDED_PIECES.format(fill=fill, a_before=a_before, a_after=a_after, b_before=b_before,
                                           b_after=b_after))
     assert "concat" not in [inst.op for inst in simplify(program).instructions]
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("begin, size", [((0, 2), (5, 3)), ((1, 0), (3, 5)), ((2, 1), (2, 3))])
+def test_simplify_slices_the_operands_of_a_product_only_sliced(transpose_a, transpose_b, begin, size):
+    # dx[:, 28:] of an LSTM's dx = dgates @ Kᵀ: the product of dgates and K's last rows.
+    a_shape = (4, 5) if transpose_a else (5, 4)
+    b_shape = (5, 4) if transpose_b else (4, 5)
+    program = parse(f"""\
+program step:
+  %0:f32[{a_shape[0]},{a_shape[1]}] = feed {{tensor="a:0"}}
+  %1:f32[{b_shape[0]},{b_shape[1]}] = feed {{tensor="b:0"}}
+  %2:f32[5,5] = matmul %0, %1 {{transpose_a={str(transpose_a).lower()}, transpose_b={str(transpose_b).lower()}}}
+  %3:f32[{size[0]},{size[1]}] = slice %2 {{begin=[{begin[0]}, {begin[1]}], size=[{size[0]}, {size[1]}]}}
+  fetch %3
+""")
+    rng = np.random.RandomState(0)
+    feeds = {"a:0": rng.rand(*a_shape).astype(np.float32), "b:0": rng.rand(*b_shape).astype(np.float32)}
+    simplified = eliminate_dead_code(simplify(program))
+    (product,) = [inst for inst in simplified.instructions if inst.op == "matmul"]
+    assert product.result.type.shape == size
+    (expected,), _ = interpret(program, feeds, {})
+    (got,), _ = interpret(simplified, feeds, {})
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_simplify_keeps_a_product_read_besides_its_slice():
+    program = parse("""\
+program step:
+  %0:f32[5,4] = feed {tensor="a:0"}
+  %1:f32[4,5] = feed {tensor="b:0"}
+  %2:f32[5,5] = matmul %0, %1 {transpose_a=false, transpose_b=false}
+  %3:f32[5,3] = slice %2 {begin=[0, 2], size=[5, 3]}
+  fetch %3, %2
+""")
+    assert [inst.op for inst in simplify(program).instructions].count("matmul") == 1
+    assert "slice" in [inst.op for inst in simplify(program).instructions]
+
+
+_LOOP_WITH_INVARIANT_WORK = """\
+program step:
+  %0:f32[4,3] = feed {tensor="w:0"}
+  %1:f32[2,2] = feed {tensor="x:0"}
+  %2:i32[] = constant {value=0}
+  %3:i32[] = constant {value=3}
+  %4:i32[], %5:f32[2,2] = while %2, %1, %3, %0 {carried=2}
+    cond:
+      %6:i32[] = param {index=0}
+      %7:i32[] = param {index=2}
+      %8:bool[] = less %6, %7
+      yield %8
+    body:
+      %9:i32[] = param {index=0}
+      %10:f32[2,2] = param {index=1}
+      %11:f32[4,3] = param {index=3}
+      %12:i32[] = constant {value=1}
+      %13:f32[] = constant {value=0.5}
+      %14:f32[2,3] = slice %11 {begin=[2, 0], size=[2, 3]}
+      %15:f32[2,3] = mul %14, %13
+      %16:f32[2,3] = matmul %10, %15 {transpose_a=false, transpose_b=false}
+      %17:f32[2,2] = slice %16 {begin=[0, 0], size=[2, 2]}
+      %18:f32[2,2] = tanh %17
+      %19:i32[] = add %9, %12
+      yield %19, %18
+  fetch %5
+"""
+
+
+def test_hoist_loop_invariants_moves_work_on_captured_values_before_the_loop():
+    from graphc.passes.hoist_loop_invariants import hoist_loop_invariants
+    program = parse(_LOOP_WITH_INVARIANT_WORK)
+    hoisted = hoist_loop_invariants(program)
+    loop = next(inst for inst in hoisted.instructions if inst.op == "while")
+    before = [inst.op for inst in hoisted.instructions[:hoisted.instructions.index(loop)]]
+    assert before.count("slice") == 1 and before.count("mul") == 1  # the scaled kernel slice, once
+    body = [inst.op for inst in loop.regions[1].instructions]
+    assert "mul" not in body and body.count("slice") == 1 and "matmul" in body  # the product reads h: it stays
+    assert len(loop.operands) == 5 and loop.regions[1].instructions[0].op == "param"
+    print_program(parse(print_program(hoisted)))  # well-formed
+    feeds = {"w:0": np.arange(12, dtype=np.float32).reshape(4, 3) / 12,
+             "x:0": np.array([[1, -1], [0.5, 2]], np.float32)}
+    (expected,), _ = interpret(program, feeds, {})
+    (got,), _ = interpret(hoisted, feeds, {})
+    np.testing.assert_array_equal(got, expected)

@@ -14,8 +14,11 @@ from graphc.core import dtypes
 
 
 def _checked_row(kb: KernelBuilder, inst, index_value, rows: int):
-    """The i64 row index, after failing the step if it is outside [0, rows)."""
+    """The i64 row index, after failing the step if it is outside [0, rows); unchecked where the index is
+    in range by construction (a row_read's `in_range`: ir/facts.may_fail)."""
     index = convert(kb, kb.load(kb.arg("in1"), index_value.type.dtype, i64(0)), index_value.type.dtype, dtypes.int64)
+    if inst.attrs.get("in_range"):
+        return index
     b = kb.b
     outside = b.or_(b.icmp_signed("<", index, i64(0)), b.icmp_signed(">=", index, i64(rows)))
     with kb.if_(outside):
