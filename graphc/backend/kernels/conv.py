@@ -45,7 +45,7 @@ import llvmlite.ir as ir
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
 from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
-from graphc.backend.kernels import channels, conv_direct, conv_tiled
+from graphc.backend.kernels import channels, conv_direct, conv_sparse, conv_tiled
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
@@ -515,10 +515,12 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
     into its partition's partial sums (the first partition's is column_sums, the others' follow
     the partial filters in the workspace), added in partition order at the end."""
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
+    sparse = conv_sparse.BlockSparseFilterGradient(kb.module, name, g) if g.convolution.block_sparse else None
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
     parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
     sums_at = partitions * filter_elements
+    scratch_at = partitions * (filter_elements + g.out_channels)  # the block-sparse path's, a partition each
 
     def partition_range(task, task_values, outer):
         b = task.b
@@ -526,6 +528,10 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
+            scratch = None if sparse is None else _element_offset(b, workspace, b.add(i64(scratch_at), b.mul(
+                partition, i64(g.convolution.block_sparse_elements))), g.dtype)
+            if sparse is not None:
+                sparse.emit_zero_border(task, scratch)
             partial_sums = None if column_sums is None else b.select(
                 b.icmp_signed("==", partition, i64(0)), task_values[3], _element_offset(
                     b, workspace, b.add(i64(sums_at), b.mul(b.sub(partition, i64(1)), i64(g.out_channels))), g.dtype))
@@ -535,8 +541,15 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
                 image = b.add(begin, j)
                 first_image = b.icmp_unsigned("==", j, i64(0))
                 image_dy = _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype)
-                tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
-                                 image_dy, partial, first_image)
+                image_x = _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype)
+                if sparse is None:
+                    tiles.emit_image(task, image_x, image_dy, partial, first_image)
+                else:
+                    with b.if_else(sparse.emit_prepare(task, image_x, image_dy, scratch)) as (blocks, dense):
+                        with blocks:
+                            sparse.emit_image(task, scratch, partial, first_image)
+                        with dense:
+                            tiles.emit_image(task, image_x, image_dy, partial, first_image)
                 if partial_sums is not None:
                     _emit_image_column_sums(task, g, image_dy, gradient_elements // g.out_channels, partial_sums,
                                             first_image)
