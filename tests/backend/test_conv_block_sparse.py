@@ -1,7 +1,7 @@
-"""The register-tiled filter gradient's block-sparse path (kernels/conv_sparse.py): a dy with at most one
-nonzero in each 2x2 block of a channel (the gradient through a 2x2 max-pool) against the NumPy reference
-interpreter, images that must take the dense tiles (two nonzeros in a block, a non-finite x), and the same
-bits with one and two threads."""
+"""The register-tiled filter and input gradients' block-sparse paths (kernels/conv_sparse.py): a dy with at
+most one nonzero in each 2x2 block of a channel (the gradient through a 2x2 max-pool) against the NumPy
+reference interpreter, images that must take the dense tiles (two nonzeros in a block, a non-finite x or w),
+and the same bits with one and two threads."""
 
 import numpy as np
 import pytest
@@ -34,10 +34,12 @@ def pooled_layer(x_shape, w_shape, padding):
 def gradients_and_reference(case, images=None):
     loss, w, b, x, value = pooled_layer(*case)
     feeds = {x: value if images is None else images}
-    gradients = tf.gradients(loss, [w, b])
+    gradients = tf.gradients(loss, [w, b, x])
     program = fused(gradients, feeds)
     (gradient,) = [inst for inst in program.instructions if inst.op == "conv2d_backprop_filter"]
     assert Convolution.filter_gradient(gradient).block_sparse
+    (gradient,) = [inst for inst in program.instructions if inst.op == "conv2d_backprop_input"]
+    assert Convolution.input_gradient(gradient).block_sparse
     with tf.Session() as session:
         session.run(tf.global_variables_initializer())
         got = session.run(gradients, feeds)
@@ -47,10 +49,11 @@ def gradients_and_reference(case, images=None):
 
 @pytest.mark.parametrize("case", CASES, ids=["deep-mnist-conv2", "masked", "valid"])
 def test_a_pooled_layers_filter_gradient_matches_the_reference(case):
-    (dw, db), (reference_dw, reference_db) = gradients_and_reference(case)
+    (dw, db, dx), (reference_dw, reference_db, reference_dx) = gradients_and_reference(case)
     np.testing.assert_allclose(dw, reference_dw, rtol=2e-5, atol=2e-4)
     np.testing.assert_allclose(db, reference_db, rtol=2e-5, atol=2e-4)
-    assert np.abs(dw).max() > 0
+    np.testing.assert_allclose(dx, reference_dx, rtol=2e-5, atol=2e-5)
+    assert np.abs(dw).max() > 0 and np.abs(dx).max() > 0
 
 
 def test_a_dense_dy_and_a_non_finite_image_take_the_dense_tiles():
@@ -79,6 +82,33 @@ def test_a_dense_dy_and_a_non_finite_image_take_the_dense_tiles():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(reference))
     finite = ~np.isnan(reference)
     np.testing.assert_allclose(got[finite], reference[finite], rtol=2e-5, atol=2e-4)
+
+
+def test_the_input_gradient_with_a_dense_dy_or_a_non_finite_w_takes_the_dense_tiles():
+    """conv2d_backprop_input with dy fed: image 1 has two nonzeros in a block; then w with an inf, whose
+    products with dy's zeros are NaN in every image, as in the reference."""
+    rng = np.random.RandomState(2)
+    dy_value = np.zeros((2, 8, 8, 20), np.float32)
+    for n, i, j, o in np.ndindex(2, 4, 4, 20):
+        a, c = rng.randint(2, size=2)
+        dy_value[n, 2 * i + a, 2 * j + c, o] = rng.randn()
+    dy_value[1, 2, 2, 5], dy_value[1, 3, 3, 5] = 1.25, -2.0
+    for infinite in (False, True):
+        w_value = rng.randn(3, 3, 16, 20).astype(np.float32)
+        if infinite:
+            w_value[1, 1, 4, 9] = np.inf
+        with tf.Graph().as_default():
+            w = tf.placeholder(tf.float32, w_value.shape)
+            dy = tf.placeholder(tf.float32, dy_value.shape)
+            dx = tf.nn.conv2d_backprop_input([2, 8, 8, 16], w, dy, [1, 1, 1, 1], "SAME")
+            feeds = {w: w_value, dy: dy_value}
+            with tf.Session() as session:
+                got = session.run(dx, feeds)
+            reference = interpret_graph([dx], feeds, {})[0]
+        assert np.isnan(reference).any() == infinite
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(reference))
+        finite = ~np.isnan(reference)
+        np.testing.assert_allclose(got[finite], reference[finite], rtol=2e-5, atol=2e-5)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ import llvmlite.ir as ir
 
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
-from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
+from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64, runtime_function
 from graphc.backend.kernels import channels, conv_direct, conv_sparse, conv_tiled
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, ElementwiseRegion, materialized
@@ -694,26 +694,50 @@ def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
     elements stored once, then after_image. w' [KH, KW, O, C] (w with its last two axes swapped) is
     packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's buffers."""
     tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
+    sparse = conv_sparse.BlockSparseInputGradient(kb.module, name, g) if g.convolution.block_sparse else None
     w, dy, dx, workspace, buffers_arg = values
-    b = kb.b
+    b, filter_elements = kb.b, g.depth * g.out_channels
+    rows = _element_offset(b, workspace, i64(filter_elements), g.dtype)  # w'' [O, KH, KW, C] (block-sparse)
     with kb.loop(g.depth // g.channels, "tap") as tap:
         with kb.loop(g.channels, "c") as c:
             with kb.loop(g.out_channels, "o") as o:
                 packed = b.add(b.mul(b.add(b.mul(tap, i64(g.out_channels)), o), i64(g.channels)), c)
                 source = b.add(b.mul(b.add(b.mul(tap, i64(g.channels)), c), i64(g.out_channels)), o)
-                kb.store(workspace, g.dtype, packed, kb.load(w, g.dtype, source))
+                value = kb.load(w, g.dtype, source)
+                kb.store(workspace, g.dtype, packed, value)
+                if sparse is not None:
+                    kb.store(rows, g.dtype, b.add(b.mul(o, i64(g.depth)), b.add(b.mul(tap, i64(g.channels)), c)), value)
+    # The block-sparse path leaves out products w * 0: only while they are zeros.
+    finite = b.zext(sparse.emit_finite(kb, w, filter_elements), I64) if sparse is not None else i64(0)
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
+    scratch_bytes = g.convolution.block_sparse_elements * g.dtype.size
 
     def image_range(task, task_values, outer):
         tb = task.b
-        dy, dx, workspace, buffers_pointer = task_values
+        dy, dx, workspace, buffers_pointer, w_finite = task_values
+        if sparse is not None:  # no scratch (out of memory): the dense tiles
+            scratch = tb.call(runtime_function(task.module, "graphc_scratch"), [task.arg("thread"), i64(scratch_bytes)])
+            usable = tb.and_(tb.icmp_unsigned("!=", w_finite, i64(0)),
+                             tb.icmp_unsigned("!=", tb.ptrtoint(scratch, I64), i64(0)))
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
-            tiles.emit_image(task, _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype),
-                             workspace, _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype))
+            image_dy = _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype)
+            image_dx = _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype)
+            if sparse is None:
+                tiles.emit_image(task, image_dy, workspace, image_dx)
+            else:
+                blocks = task.variable(ir.IntType(1), ir.Constant(ir.IntType(1), 0))
+                with tb.if_then(usable):
+                    task.set(blocks, sparse.emit_prepare(task, image_dy, scratch))
+                with tb.if_else(task.get(blocks, ir.IntType(1))) as (then, otherwise):
+                    with then:
+                        sparse.emit_image(task, scratch, _element_offset(tb, workspace, i64(filter_elements), g.dtype),
+                                          image_dx)
+                    with otherwise:
+                        tiles.emit_image(task, image_dy, workspace, image_dx)
             after_image(task, buffers_pointer, image)
 
-    emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
+    emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg, finite], image_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, each_index=True)
 
 
