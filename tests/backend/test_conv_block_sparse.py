@@ -19,21 +19,21 @@ CASES = [([50, 14, 14, 32], [5, 5, 32, 64], "SAME"), ([3, 8, 8, 16], [3, 3, 16, 
          ([2, 11, 11, 16], [4, 4, 16, 24], "VALID")]
 
 
-def pooled_layer(x_shape, w_shape, padding):
-    """(loss, w, b, feeds) of sum(max_pool_2x2(relu(conv2d(x, w) + b)) * c)."""
+def pooled_layer(x_shape, w_shape, padding, dtype=np.float32):
+    """(loss, w, b, x, x's value) of sum(max_pool_2x2(relu(conv2d(x, w) + b)) * c)."""
     rng = np.random.RandomState(0)
-    x = tf.placeholder(tf.float32, x_shape)
-    w = tf.Variable((0.2 * rng.randn(*w_shape)).astype(np.float32))
-    b = tf.Variable(np.full(w_shape[-1], 0.1, np.float32))
+    x = tf.placeholder(tf.as_dtype(dtype), x_shape)
+    w = tf.Variable((0.2 * rng.randn(*w_shape)).astype(dtype))
+    b = tf.Variable(np.full(w_shape[-1], 0.1, dtype))
     h = tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], padding) + b)
     pooled = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
-    loss = tf.reduce_sum(pooled * tf.constant(rng.randn(*pooled.shape.as_list()).astype(np.float32)))
-    return loss, w, b, x, rng.randn(*x_shape).astype(np.float32)
+    loss = tf.reduce_sum(pooled * tf.constant(rng.randn(*pooled.shape.as_list()).astype(dtype)))
+    return loss, w, b, x, rng.randn(*x_shape).astype(dtype)
 
 
-def gradients_and_reference(case, images=None):
-    loss, w, b, x, value = pooled_layer(*case)
-    feeds = {x: value if images is None else images}
+def gradients_and_reference(case, dtype=np.float32):
+    loss, w, b, x, value = pooled_layer(*case, dtype=dtype)
+    feeds = {x: value}
     gradients = tf.gradients(loss, [w, b, x])
     program = fused(gradients, feeds)
     (gradient,) = [inst for inst in program.instructions if inst.op == "conv2d_backprop_filter"]
@@ -47,9 +47,10 @@ def gradients_and_reference(case, images=None):
     return got, interpret_graph(gradients, feeds, variables)
 
 
-@pytest.mark.parametrize("case", CASES, ids=["deep-mnist-conv2", "masked", "valid"])
-def test_a_pooled_layers_filter_gradient_matches_the_reference(case):
-    (dw, db, dx), (reference_dw, reference_db, reference_dx) = gradients_and_reference(case)
+@pytest.mark.parametrize("case, dtype", [(case, np.float32) for case in CASES] + [(CASES[1], np.float64)],
+                         ids=["deep-mnist-conv2", "masked", "valid", "masked-float64"])
+def test_a_pooled_layers_gradients_match_the_reference(case, dtype):
+    (dw, db, dx), (reference_dw, reference_db, reference_dx) = gradients_and_reference(case, dtype)
     np.testing.assert_allclose(dw, reference_dw, rtol=2e-5, atol=2e-4)
     np.testing.assert_allclose(db, reference_db, rtol=2e-5, atol=2e-4)
     np.testing.assert_allclose(dx, reference_dx, rtol=2e-5, atol=2e-5)
