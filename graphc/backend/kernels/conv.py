@@ -513,7 +513,9 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
     values: x, dy, dw, the workspace. With `column_sums`, the sum of dy's rows (a bias gradient)
     too: each image's rows summed right after its tiles read them (50 KB of conv2's dy, then in L2)
     into its partition's partial sums (the first partition's is column_sums, the others' follow
-    the partial filters in the workspace), added in partition order at the end."""
+    the partial filters in the workspace), added in partition order at the end. With
+    Convolution.block_sparse, an image whose dy has one nonzero per 2x2 block and channel (and whose
+    x is finite) takes kernels/conv_sparse.py's path instead of the tiles: a quarter of the products."""
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
     sparse = conv_sparse.BlockSparseFilterGradient(kb.module, name, g) if g.convolution.block_sparse else None
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
@@ -692,7 +694,9 @@ def emit_conv_input_gradient_kernel(module, name: str, members, buffers: Buffers
 def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
     """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: each of its
     elements stored once, then after_image. w' [KH, KW, O, C] (w with its last two axes swapped) is
-    packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's buffers."""
+    packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's buffers.
+    With Convolution.block_sparse, w'' [O, KH, KW, C] is packed too, and an image whose dy has one
+    nonzero per 2x2 block and channel takes kernels/conv_sparse.py's path if w is finite."""
     tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
     sparse = conv_sparse.BlockSparseInputGradient(kb.module, name, g) if g.convolution.block_sparse else None
     w, dy, dx, workspace, buffers_arg = values
