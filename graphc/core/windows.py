@@ -268,8 +268,9 @@ class Convolution:
             return max(1, (self.tasks - 1) * (self.depth + 1) * self.out_channels) * self.element_bytes
         if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w'
             if self.product == "filter_gradient":
-                return self.tasks * ((self.depth + 1) * self.out_channels + self.block_sparse_elements) * self.element_bytes
-            if self.product == "input_gradient":  # w' [KH, KW, O, C], and for the block-sparse path w'' [O, KH, KW, C]
+                partition = (self.depth + 1) * self.out_channels + self.block_sparse_elements
+                return self.tasks * partition * self.element_bytes
+            if self.product == "input_gradient":  # w' [KH, KW, O, C]; for the block-sparse path w'' [O, KH, KW, C]
                 return (2 if self.block_sparse else 1) * self.depth * self.out_channels * self.element_bytes
             return 0
         elements = self.tasks * self.chunk_rows * self.depth
