@@ -209,6 +209,26 @@ class Convolution:
                 and self.padded_image_elements * self.element_bytes <= tiled_image_bytes())
 
     @property
+    def block_sparse(self) -> bool:
+        """Whether a register-tiled filter or input gradient may take, image by image, the path for a dy
+        with at most one nonzero in each 2x2 block of pixels of a channel (kernels/conv_sparse.py: the
+        gradient through a 2x2 max-pool): stride and dilation 1, an even number of output rows and columns."""
+        win = self.window
+        return (self.product != "forward" and self.tiled and self.element_bytes >= 4
+                and (win.stride_h, win.stride_w, win.dilation_h, win.dilation_w) == (1, 1, 1, 1)
+                and win.out_h % 2 == 0 and win.out_w % 2 == 0 and win.out_h > 0)
+
+    @property
+    def block_sparse_elements(self) -> int:
+        """Elements of a partition's scratch for the block-sparse path (0 without it): a zero-bordered
+        copy of the image (x, or dx summed), and per 2x2 block and output channel its gradient and its
+        pixel's offset. (The filter gradient's is a partition's, in the workspace; the input gradient's a
+        thread's scratch.)"""
+        if not self.block_sparse:
+            return 0
+        return self.padded_image_elements + 2 * (self.window.out_h // 2) * (self.window.out_w // 2) * self.out_channels
+
+    @property
     def padded_image_elements(self) -> int:
         """Elements of one image padded so that every tap is inside it (Window.padded)."""
         return self.window.padded_h * self.window.padded_w * self.image[3]
@@ -248,8 +268,11 @@ class Convolution:
             return max(1, (self.tasks - 1) * (self.depth + 1) * self.out_channels) * self.element_bytes
         if self.tiled:  # the image is read in place: a filter gradient's partials, an input gradient's w'
             if self.product == "filter_gradient":
-                return self.tasks * (self.depth + 1) * self.out_channels * self.element_bytes
-            return self.depth * self.out_channels * self.element_bytes if self.product == "input_gradient" else 0
+                partition = (self.depth + 1) * self.out_channels + self.block_sparse_elements
+                return self.tasks * partition * self.element_bytes
+            if self.product == "input_gradient":  # w' [KH, KW, O, C]; for the block-sparse path w'' [O, KH, KW, C]
+                return (2 if self.block_sparse else 1) * self.depth * self.out_channels * self.element_bytes
+            return 0
         elements = self.tasks * self.chunk_rows * self.depth
         if self.product == "filter_gradient":
             elements += 3 * self.tasks * self.depth * self.out_channels

@@ -44,8 +44,8 @@ import llvmlite.ir as ir
 
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
-from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64
-from graphc.backend.kernels import channels, conv_direct, conv_tiled
+from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64, runtime_function
+from graphc.backend.kernels import channels, conv_direct, conv_sparse, conv_tiled
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, ElementwiseRegion, materialized
 from graphc.backend.kernels.matmul import channel_matrix_strides, emit_block
@@ -513,12 +513,16 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
     values: x, dy, dw, the workspace. With `column_sums`, the sum of dy's rows (a bias gradient)
     too: each image's rows summed right after its tiles read them (50 KB of conv2's dy, then in L2)
     into its partition's partial sums (the first partition's is column_sums, the others' follow
-    the partial filters in the workspace), added in partition order at the end."""
+    the partial filters in the workspace), added in partition order at the end. With
+    Convolution.block_sparse, an image whose dy has one nonzero per 2x2 block and channel (and whose
+    x is finite) takes kernels/conv_sparse.py's path instead of the tiles: a quarter of the products."""
     tiles = conv_tiled.FilterGradientTiles(kb.module, name, g)
+    sparse = conv_sparse.BlockSparseFilterGradient(kb.module, name, g) if g.convolution.block_sparse else None
     partitions, filter_elements = g.convolution.tasks, g.depth * g.out_channels
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
     parallel = g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS
     sums_at = partitions * filter_elements
+    scratch_at = partitions * (filter_elements + g.out_channels)  # the block-sparse path's, a partition each
 
     def partition_range(task, task_values, outer):
         b = task.b
@@ -526,6 +530,10 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
         with task.loop(b.sub(outer[1], outer[0]), "partition") as i:
             partition = b.add(outer[0], i)
             partial = _element_offset(b, workspace, b.mul(partition, i64(filter_elements)), g.dtype)
+            scratch = None if sparse is None else _element_offset(b, workspace, b.add(i64(scratch_at), b.mul(
+                partition, i64(g.convolution.block_sparse_elements))), g.dtype)
+            if sparse is not None:
+                sparse.emit_zero_border(task, scratch)
             partial_sums = None if column_sums is None else b.select(
                 b.icmp_signed("==", partition, i64(0)), task_values[3], _element_offset(
                     b, workspace, b.add(i64(sums_at), b.mul(b.sub(partition, i64(1)), i64(g.out_channels))), g.dtype))
@@ -535,8 +543,15 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
                 image = b.add(begin, j)
                 first_image = b.icmp_unsigned("==", j, i64(0))
                 image_dy = _element_offset(b, dy, b.mul(image, i64(gradient_elements)), g.dtype)
-                tiles.emit_image(task, _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype),
-                                 image_dy, partial, first_image)
+                image_x = _element_offset(b, x, b.mul(image, i64(image_elements)), g.dtype)
+                if sparse is None:
+                    tiles.emit_image(task, image_x, image_dy, partial, first_image)
+                else:
+                    with b.if_else(sparse.emit_prepare(task, image_x, image_dy, scratch)) as (blocks, dense):
+                        with blocks:
+                            sparse.emit_image(task, scratch, partial, first_image)
+                        with dense:
+                            tiles.emit_image(task, image_x, image_dy, partial, first_image)
                 if partial_sums is not None:
                     _emit_image_column_sums(task, g, image_dy, gradient_elements // g.out_channels, partial_sums,
                                             first_image)
@@ -679,28 +694,54 @@ def emit_conv_input_gradient_kernel(module, name: str, members, buffers: Buffers
 def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
     """dx with register tiles (kernels/conv_tiled.py), an image per task iteration: each of its
     elements stored once, then after_image. w' [KH, KW, O, C] (w with its last two axes swapped) is
-    packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's buffers."""
+    packed once, first, into the workspace. values: w, dy, dx, the workspace, the step's buffers.
+    With Convolution.block_sparse, w'' [O, KH, KW, C] is packed too, and an image whose dy has one
+    nonzero per 2x2 block and channel takes kernels/conv_sparse.py's path if w is finite."""
     tiles = conv_tiled.InputGradientTiles(kb.module, name, g)
+    sparse = conv_sparse.BlockSparseInputGradient(kb.module, name, g) if g.convolution.block_sparse else None
     w, dy, dx, workspace, buffers_arg = values
-    b = kb.b
+    b, filter_elements = kb.b, g.depth * g.out_channels
+    rows = _element_offset(b, workspace, i64(filter_elements), g.dtype)  # w'' [O, KH, KW, C] (block-sparse)
     with kb.loop(g.depth // g.channels, "tap") as tap:
         with kb.loop(g.channels, "c") as c:
             with kb.loop(g.out_channels, "o") as o:
                 packed = b.add(b.mul(b.add(b.mul(tap, i64(g.out_channels)), o), i64(g.channels)), c)
                 source = b.add(b.mul(b.add(b.mul(tap, i64(g.channels)), c), i64(g.out_channels)), o)
-                kb.store(workspace, g.dtype, packed, kb.load(w, g.dtype, source))
+                value = kb.load(w, g.dtype, source)
+                kb.store(workspace, g.dtype, packed, value)
+                if sparse is not None:
+                    kb.store(rows, g.dtype, b.add(b.mul(o, i64(g.depth)), b.add(b.mul(tap, i64(g.channels)), c)), value)
+    # The block-sparse path leaves out products w * 0: only while they are zeros.
+    finite = b.zext(sparse.emit_finite(kb, w, filter_elements), I64) if sparse is not None else i64(0)
     image_elements, gradient_elements = g.height * g.width * g.channels, g.rows // max(1, g.batch) * g.out_channels
+    scratch_bytes = g.convolution.block_sparse_elements * g.dtype.size
 
     def image_range(task, task_values, outer):
         tb = task.b
-        dy, dx, workspace, buffers_pointer = task_values
+        dy, dx, workspace, buffers_pointer, w_finite = task_values
+        if sparse is not None:  # no scratch (out of memory): the dense tiles
+            scratch = tb.call(runtime_function(task.module, "graphc_scratch"), [task.arg("thread"), i64(scratch_bytes)])
+            usable = tb.and_(tb.icmp_unsigned("!=", w_finite, i64(0)),
+                             tb.icmp_unsigned("!=", tb.ptrtoint(scratch, I64), i64(0)))
         with task.loop(tb.sub(outer[1], outer[0]), "image") as i:
             image = tb.add(outer[0], i)
-            tiles.emit_image(task, _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype),
-                             workspace, _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype))
+            image_dy = _element_offset(tb, dy, tb.mul(image, i64(gradient_elements)), g.dtype)
+            image_dx = _element_offset(tb, dx, tb.mul(image, i64(image_elements)), g.dtype)
+            if sparse is None:
+                tiles.emit_image(task, image_dy, workspace, image_dx)
+            else:
+                blocks = task.variable(ir.IntType(1), ir.Constant(ir.IntType(1), 0))
+                with tb.if_then(usable):
+                    task.set(blocks, sparse.emit_prepare(task, image_dy, scratch))
+                with tb.if_else(task.get(blocks, ir.IntType(1))) as (then, otherwise):
+                    with then:
+                        sparse.emit_image(task, scratch, _element_offset(tb, workspace, i64(filter_elements), g.dtype),
+                                          image_dx)
+                    with otherwise:
+                        tiles.emit_image(task, image_dy, workspace, image_dx)
             after_image(task, buffers_pointer, image)
 
-    emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg], image_range,
+    emit_parallel_for(kb, f"{name}_images", g.batch, [dy, dx, workspace, buffers_arg, finite], image_range,
                       parallel=g.rows * g.depth * g.out_channels >= PARALLEL_MIN_ELEMENTS, each_index=True)
 
 

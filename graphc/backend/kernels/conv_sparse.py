@@ -1,0 +1,319 @@
+"""A filter gradient's image whose dy is block-sparse: a quarter of the multiply-adds.
+
+The gradient through a 2x2 max-pool (and a ReLU before it) has, in each 2x2 block
+of output pixels and each output channel o, at most one nonzero: the pool's
+choice. Deep MNIST's conv2 is such a layer; its dense filter gradient
+(conv_tiled.FilterGradientTiles) multiplies every dy, three quarters of them
+zeros. With stride and dilation 1, output pixel p's tap (kh, kw) reads the
+zero-bordered image at p + (kh, kw), so
+
+    dw^T [o, (kh, kw, c)] = sum over blocks q of g(q, o) * x_pad[s(q, o) + (kh, kw), c]
+
+where g(q, o) is the block's nonzero (or its first pixel's zero) and s(q, o) its
+pixel: the other products are exact zeros, each added to a sum leaves it as it was,
+as long as x is finite (0 * inf is NaN). Each image is tested once: a pass over its
+dy (vectors of output channels) writes g and the offset of s in the padded image
+per (q, o) and counts the nonzeros of each block; the copy of x into the padded
+image tests that x is finite. An image failing either test takes the dense tiles,
+so the gradient is dw whatever dy holds.
+
+The micro-kernel: for one output channel o and one tap row kh, the KW x C taps of
+a window row are contiguous in the padded image (and in dw^T's row o), so a tile
+holds them in vector registers (10 of 16 floats for 5 x 32) and, per block, takes one
+broadcast of g and one load of x per multiply-add: every product needs its own x
+(each block and channel has its own pixel), so the load is the bound, not the FMA.
+Per element of dw, the products of an image are summed in the order of the blocks
+(row-major), from +0.0 in registers, then added to the partition's partial (or
+stored, for a partition's first image): another order than the dense path's (pixels
+in segments of rows), so the last bits differ from it; which path an image takes
+depends on its data alone, and the partitions on the batch alone, so the results do
+not depend on the threads.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from graphc.backend import target
+from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, i64, memory_type
+from graphc.backend.kernels.conv_direct import VectorGroups
+from graphc.core import dtypes
+
+
+def _element(b, pointer, index, dtype):
+    return b.gep(pointer, [b.mul(index, i64(dtype.size))], source_etype=ir.IntType(8))
+
+
+def _splat(llvm_type, value, lanes: int):
+    return ir.Constant(ir.VectorType(llvm_type, lanes), [ir.Constant(llvm_type, value)] * lanes)
+
+
+def _any_lane(b, vector_i1, lanes: int):
+    """An i1: whether any lane of a <lanes x i1> is set."""
+    return b.icmp_unsigned("!=", b.bitcast(vector_i1, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
+
+
+class _BlockSparse:
+    """What the two block-sparse paths share, over a scratch (Convolution.block_sparse_elements): a
+    padded image [PH, PW, C], then g [Q, O] in the gradient's type, then the offsets [Q, O] of the
+    blocks' pixels' windows in the padded image, as int32 (Q = OH/2 x OW/2 blocks)."""
+
+    def __init__(self, module, name: str, g):
+        self.module, self.name, self.g = module, name, g
+        win = g.window
+        self.blocks_w = win.out_w // 2
+        self.blocks = (win.out_h // 2) * self.blocks_w
+        self.padded = win.padded_h * win.padded_w * g.channels
+        self.width = target.lanes(g.dtype)
+        self._functions = {}
+
+    def _gradients(self, b, scratch):
+        return _element(b, scratch, i64(self.padded), self.g.dtype)
+
+    def _offsets(self, b, scratch):
+        return _element(b, scratch, i64(self.padded + self.blocks * self.g.out_channels), self.g.dtype)
+
+    def emit_zero_border(self, kb, scratch) -> None:
+        """Zeros the padded image whole (the filter gradient's once per partition, each image then writing
+        its inside only; the input gradient's per image, which it adds into)."""
+        b, vector = kb.b, ir.VectorType(memory_type(self.g.dtype), self.width)
+        full, rest = divmod(self.padded, self.width)
+        with kb.loop(full, "zero") as v:
+            kb.store_vector(scratch, self.g.dtype, b.mul(v, i64(self.width)), ir.Constant(vector, None))
+        if rest:
+            with kb.loop(rest, "zero_rest") as v:
+                kb.store(scratch, self.g.dtype, b.add(i64(full * self.width), v),
+                         ir.Constant(memory_type(self.g.dtype), 0))
+
+    def _compact(self, kb, dy, scratch):
+        """g and the offsets of every block and channel; whether no block of a channel has two nonzeros."""
+        g, win, b = self.g, self.g.window, kb.b
+        groups, width, channels = VectorGroups(g.dtype, g.out_channels), self.width, g.out_channels
+        gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
+        counts = ir.VectorType(I32, width)
+        many = kb.variable(counts, ir.Constant(counts, None))  # lanes with a block of two or more nonzeros
+        zero = ir.Constant(groups.vector, None)
+        # The block's pixels (0, 0), (0, 1), (1, 0), (1, 1): their rows of dy and their windows' offsets
+        # in the padded image, from the first one's.
+        rows = (0, channels, win.out_w * channels, (win.out_w + 1) * channels)
+        moves = [_splat(I32, step, width) for step in (0, g.channels, win.padded_w * g.channels,
+                                                       (win.padded_w + 1) * g.channels)]
+        with kb.loop(win.out_h // 2, "block_row") as i:
+            with kb.loop(self.blocks_w, "block") as j:
+                block = b.add(b.mul(i, i64(self.blocks_w)), j)
+                first = b.mul(b.add(b.mul(b.mul(i, i64(2)), i64(win.out_w)), b.mul(j, i64(2))), i64(channels))
+                window = b.trunc(b.mul(b.add(b.mul(b.mul(i, i64(2)), i64(win.padded_w)), b.mul(j, i64(2))),
+                                       i64(g.channels)), I32)
+                for start, mask in groups.groups:
+                    values = [groups.load(kb, dy, b.add(first, i64(row + start)), mask) for row in rows]
+                    nonzero = [b.fcmp_unordered("!=", value, zero) for value in values]
+                    count = b.zext(nonzero[0], counts)
+                    for flags in nonzero[1:]:
+                        count = b.add(count, b.zext(flags, counts))
+                    kb.set(many, b.or_(kb.get(many, counts), b.zext(b.icmp_unsigned(">", count, _splat(I32, 1, width)),
+                                                                      counts)))
+                    value, move = values[0], moves[0]
+                    for k in (3, 2, 1):
+                        value = b.select(nonzero[k], values[k], value)
+                        move = b.select(nonzero[k], moves[k], move)
+                    at = b.add(b.mul(block, i64(channels)), i64(start))
+                    groups.store(kb, gradients, at, value, mask)
+                    offset = b.add(move, kb.broadcast(window, width))
+                    if mask is None:
+                        kb.store_vector(offsets, dtypes.int32, at, offset)
+                    else:
+                        kb.store_vector_masked(offsets, dtypes.int32, at, offset, mask)
+        counted = kb.get(many, counts)
+        return b.not_(_any_lane(b, b.icmp_unsigned("!=", counted, ir.Constant(counts, None)), width))
+
+    def _chunks(self) -> list:
+        """(first element, elements) of the pieces of a window row (KW x C) a micro-kernel's registers hold:
+        as few as hold at most half the vector registers less two, as even as they go."""
+        row = self.g.window.k_w * self.g.channels
+        vectors = -(-row // self.width)
+        registers = 32 if self.width * self.g.dtype.size == 64 else 16
+        pieces = -(-vectors // max(1, registers // 2 - 2))
+        per = -(-vectors // pieces) * self.width
+        return [(first, min(per, row - first)) for first in range(0, row, per)]
+
+    def _function(self, elements: int) -> ir.Function:
+        if elements not in self._functions:
+            self._functions[elements] = self._emit(f"{self.name}_sparse{len(self._functions)}", elements)
+        return self._functions[elements]
+
+
+class BlockSparseFilterGradient(_BlockSparse):
+    """The block-sparse path of a register-tiled filter gradient, over a partition's scratch: the padded
+    image is x's, zero-bordered once per partition (emit_zero_border), its inside copied per image."""
+
+    def emit_prepare(self, kb, image, dy, scratch):
+        """Copies the image into the padded one and writes the blocks' g and offsets from dy (the image's
+        rows [OH*OW, O]); returns an i1 value: whether the block-sparse path gives this image's products
+        (x finite, at most one nonzero in each block and channel)."""
+        return kb.b.and_(self._copy_image(kb, image, scratch), self._compact(kb, dy, scratch))
+
+    def _copy_image(self, kb, image, scratch):
+        """The image into the inside of the padded image; whether all its elements are finite."""
+        g, win, b = self.g, self.g.window, kb.b
+        row_elements, width = g.width * g.channels, self.width
+        vector = ir.VectorType(memory_type(g.dtype), width)
+        # The sum of x * 0 over the image: +-0 if every x is finite, NaN if one is not.
+        probe = kb.variable(vector, ir.Constant(vector, None))
+        zero = ir.Constant(vector, None)
+        full, rest = divmod(row_elements, width)
+        tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
+        with kb.loop(g.height, "copy_row") as r:
+            source = b.mul(r, i64(row_elements))
+            target_at = b.mul(b.add(b.mul(b.add(r, i64(win.pad_top)), i64(win.padded_w)), i64(win.pad_left)),
+                              i64(g.channels))
+
+            def move(offset, mask):
+                if mask is None:
+                    value = kb.load_vector(image, g.dtype, b.add(source, offset), width)
+                    kb.store_vector(scratch, g.dtype, b.add(target_at, offset), value)
+                else:
+                    value = kb.load_vector_masked(image, g.dtype, b.add(source, offset), mask, zero)
+                    kb.store_vector_masked(scratch, g.dtype, b.add(target_at, offset), value, mask)
+                kb.set(probe, b.fadd(kb.get(probe, vector), b.fmul(value, zero)))
+
+            with kb.loop(full, "copy") as v:
+                move(b.mul(v, i64(width)), None)
+            if rest:
+                move(i64(full * width), tail)
+        probed = kb.get(probe, vector)
+        return b.not_(_any_lane(b, b.fcmp_unordered("uno", probed, probed), width))
+
+
+    def _emit(self, name: str, elements: int) -> ir.Function:
+        """tile(padded, g, offsets, partial, row, accumulate): partial[0 : elements] (+)= the sum over the
+        blocks q of g[q * O] * padded[offsets[q * O] + row : ... + elements]."""
+        g = self.g
+        kb = KernelBuilder(self.module, name, ["padded", "gradients", "offsets", "partial", "row", "accumulate"],
+                           [PTR] * 4 + [I64] * 2, VOID)
+        kb.function.attributes.add("noinline")
+        b, panel = kb.b, VectorGroups(g.dtype, elements)
+        sums = [kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.groups]
+        with kb.loop(self.blocks, "q") as q:
+            at = b.mul(q, i64(g.out_channels))
+            offset = b.add(b.sext(kb.load(kb.arg("offsets"), dtypes.int32, at), I64), kb.arg("row"))
+            gradient = kb.load(kb.arg("gradients"), g.dtype, at)
+            for slot, (start, mask) in zip(sums, panel.groups):
+                x = panel.load(kb, kb.arg("padded"), b.add(offset, i64(start)), mask)
+                kb.set(slot, panel.fma(kb, gradient, x, kb.get(slot, panel.vector)))
+        partial = kb.arg("partial")
+        with b.if_else(b.icmp_unsigned("!=", kb.arg("accumulate"), i64(0))) as (add, store):
+            with add:
+                for slot, (start, mask) in zip(sums, panel.groups):
+                    panel.store(kb, partial, i64(start),
+                                b.fadd(panel.load(kb, partial, i64(start), mask), kb.get(slot, panel.vector)), mask)
+            with store:
+                for slot, (start, mask) in zip(sums, panel.groups):
+                    panel.store(kb, partial, i64(start), kb.get(slot, panel.vector), mask)
+        return kb.finish()
+
+    def emit_image(self, kb, scratch, partial, first_image) -> None:
+        """partial (dw^T [O, K]) += the products of the image emit_prepare left in the scratch; with
+        `first_image` (an i1 value) true, stores them instead."""
+        g, win, b = self.g, self.g.window, kb.b
+        accumulate = b.zext(b.not_(first_image), I64)
+        gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
+        row_elements = win.k_w * g.channels
+        with kb.loop(g.out_channels, "o") as o:
+            channel_gradients = _element(b, gradients, o, g.dtype)
+            channel_offsets = _element(b, offsets, o, dtypes.int32)
+            with kb.loop(win.k_h, "kh") as kh:
+                for first, elements in self._chunks():
+                    at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
+                    row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
+                    b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
+                                                      _element(b, partial, at, g.dtype), row, accumulate])
+
+
+class BlockSparseInputGradient(_BlockSparse):
+    """The block-sparse path of a register-tiled input gradient: dx_pad [s(q, o) + (kh, kw), c] +=
+    g(q, o) * w[kh, kw, c, o] for each block q and output channel o, over a thread's scratch (the
+    padded dx, then g and the offsets, as the filter gradient's); then dx is the padded one's inside.
+    The other products are w * 0: exact zeros while w is finite (the caller tests w once a call, as it
+    packs w'' [O, KH, KW, C]). A micro-kernel holds one window row of w'' [o, kh] (KW x C) in registers
+    and, per block, adds g times it to the row of dx_pad the block's pixel reads: a load and a store
+    of dx per multiply-add. The blocks go column by column (q, then the block below it), so that two
+    blocks in a row never touch the same row of dx_pad (rows 2i + a + kh and 2i + 2 + a' + kh) and a
+    block's loads need not wait for the previous block's stores. Each element of dx sums in the order
+    (o, kh, block column, block row), the same with any number of threads."""
+
+    def emit_image(self, kb, scratch, w_rows, dx) -> None:
+        """dx [H, W, C] of the image whose g and offsets emit_prepare left in the scratch; w_rows w''."""
+        g, win, b = self.g, self.g.window, kb.b
+        self.emit_zero_border(kb, scratch)
+        gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
+        row_elements = win.k_w * g.channels
+        with kb.loop(g.out_channels, "o") as o:
+            channel_gradients = _element(b, gradients, o, g.dtype)
+            channel_offsets = _element(b, offsets, o, dtypes.int32)
+            with kb.loop(win.k_h, "kh") as kh:
+                for first, elements in self._chunks():
+                    at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
+                    row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
+                    b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
+                                                      _element(b, w_rows, at, g.dtype), row, i64(0)])
+        self._copy_inside(kb, scratch, dx)
+
+    def emit_prepare(self, kb, dy, scratch):
+        """The blocks' g and offsets from the image's dy; an i1 value: whether it is block-sparse."""
+        return self._compact(kb, dy, scratch)
+
+    def emit_finite(self, kb, w, count: int):
+        """An i1 value: whether w [0 : count] is all finite (the sum of w * 0 is then +-0, else NaN)."""
+        b, width, dtype = kb.b, self.width, self.g.dtype
+        vector = ir.VectorType(memory_type(dtype), width)
+        zero = ir.Constant(vector, None)
+        probe = kb.variable(vector, zero)
+        full, rest = divmod(count, width)
+        with kb.loop(full, "finite") as v:
+            value = kb.load_vector(w, dtype, b.mul(v, i64(width)), width)
+            kb.set(probe, b.fadd(kb.get(probe, vector), b.fmul(value, zero)))
+        if rest:
+            tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
+            value = kb.load_vector_masked(w, dtype, i64(full * width), tail, zero)
+            kb.set(probe, b.fadd(kb.get(probe, vector), b.fmul(value, zero)))
+        probed = kb.get(probe, vector)
+        return b.not_(_any_lane(b, b.fcmp_unordered("uno", probed, probed), width))
+
+    def _copy_inside(self, kb, scratch, dx) -> None:
+        g, win, b = self.g, self.g.window, kb.b
+        row_elements, width = g.width * g.channels, self.width
+        full, rest = divmod(row_elements, width)
+        tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
+        with kb.loop(g.height, "copy_row") as r:
+            target_at = b.mul(r, i64(row_elements))
+            source = b.mul(b.add(b.mul(b.add(r, i64(win.pad_top)), i64(win.padded_w)), i64(win.pad_left)),
+                           i64(g.channels))
+            with kb.loop(full, "copy") as v:
+                offset = b.mul(v, i64(width))
+                kb.store_vector(dx, g.dtype, b.add(target_at, offset),
+                                kb.load_vector(scratch, g.dtype, b.add(source, offset), width))
+            if rest:
+                offset = i64(full * width)
+                zero = ir.Constant(ir.VectorType(memory_type(g.dtype), width), None)
+                kb.store_vector_masked(dx, g.dtype, b.add(target_at, offset), kb.load_vector_masked(
+                    scratch, g.dtype, b.add(source, offset), tail, zero), tail)
+
+    def _emit(self, name: str, elements: int) -> ir.Function:
+        """tile(padded, g, offsets, w, row, unused): for the blocks q, column by column,
+        padded[offsets[q * O] + row : ... + elements] += g[q * O] * w[0 : elements]."""
+        g, win = self.g, self.g.window
+        kb = KernelBuilder(self.module, name, ["padded", "gradients", "offsets", "w", "row", "unused"],
+                           [PTR] * 4 + [I64] * 2, VOID)
+        kb.function.attributes.add("noinline")
+        b, panel, padded = kb.b, VectorGroups(g.dtype, elements), kb.arg("padded")
+        weights = [panel.load(kb, kb.arg("w"), i64(start), mask) for start, mask in panel.groups]
+        with kb.loop(self.blocks_w, "block_column") as j:
+            with kb.loop(win.out_h // 2, "block_row") as i:
+                at = b.mul(b.add(b.mul(i, i64(self.blocks_w)), j), i64(g.out_channels))
+                offset = b.add(b.sext(kb.load(kb.arg("offsets"), dtypes.int32, at), I64), kb.arg("row"))
+                gradient = kb.load(kb.arg("gradients"), g.dtype, at)
+                for weight, (start, mask) in zip(weights, panel.groups):
+                    where = b.add(offset, i64(start))
+                    panel.store(kb, padded, where, panel.fma(kb, gradient, weight, panel.load(kb, padded, where, mask)),
+                                mask)
+        return kb.finish()
