@@ -61,23 +61,22 @@ import llvmlite.ir as ir
 import numpy as np
 
 from graphc.backend import lowering
-from graphc.backend.kernels.in_order_sums import BLOCK, LANES, VECTORS, InOrderSums
 from graphc.backend.kernel_builder import (F64, I1, I32, I64, PTR, VOID, KernelBuilder, declare, global_array, i64,
                                           runtime_function)
 from graphc.backend.loops import horizontal
 from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
-_LANES = LANES  # values of a group: their buckets found as vectors (AVX-512: 8 float64)
+_LANES = 8  # values of a group: found as vectors (AVX-512: 8 float64), then added one by one
 _ROUNDING_MARGIN = 0.1  # buckets: more than the estimate's rounding above the position, at most 0.37
 # Groups between finding a group's buckets and counting them: a count's address then waits on no
 # recent gather (2.43 ns a value counting each group's own buckets, 2.04 four groups later, 2.06 eight).
 _LAG = 4
-_CHUNK_BLOCKS = 32  # the sums' blocks (VECTORS groups) of a chunk, the unit the tasks claim: 2,048 values
+_CHUNK_GROUPS = 256  # groups of a chunk, the unit the tasks claim: 2,048 values, a few microseconds of work
 _MAX_HELPERS = 3  # tasks counting chunks besides the in-order one (their counts live in the kernel's frame)
-# A helper's time to count a chunk over the in-order task's to add one, as a fraction (measured about 4:
-# 1.3 and 0.3 ns a value): what the in-order task's claims weigh (_InOrderTask.worth_claiming).
-_COUNTING_OVER_ADDING = (4, 1)
+# A helper's time to count a chunk over the in-order task's to add one, as a fraction (measured 1.4:
+# 1.28 and 0.92 ns a value): what the in-order task's claims weigh (_InOrderTask.worth_claiming).
+_COUNTING_OVER_ADDING = (3, 2)
 _HALF = 32  # the claims word: chunks claimed from the front (low half), from the back (high half)
 
 
@@ -136,15 +135,13 @@ def _field(b, context, index):
 
 
 class _Chunks:
-    """The values cut into the sums' blocks (BLOCK values, VECTORS groups of _LANES), the whole blocks
-    into chunks of _CHUNK_BLOCKS (the last one shorter): what the tasks claim; past the last block, `tail`
-    whole groups and `rest` values."""
+    """The values cut into groups of _LANES (the whole ones, then `rest` values) and the whole groups into
+    chunks of _CHUNK_GROUPS (the last one shorter): what the tasks claim."""
 
     def __init__(self, dtype, count: int, limits):
         self.dtype, self.count, self.limits = dtype, count, limits
-        self.blocks = count // BLOCK
-        self.tail, self.rest = divmod(count - self.blocks * BLOCK, _LANES)
-        self.chunks = -(-self.blocks // _CHUNK_BLOCKS)
+        self.whole, self.rest = divmod(count, _LANES)
+        self.chunks = -(-self.whole // _CHUNK_GROUPS)
 
     def tasks(self, kb: KernelBuilder):
         """The in-order task and, on more than one thread and for more than a few chunks, as many helpers
@@ -156,20 +153,14 @@ class _Chunks:
         helpers = b.select(b.icmp_signed("<", threads, i64(_MAX_HELPERS)), threads, i64(_MAX_HELPERS))
         return b.select(b.icmp_signed(">", threads, i64(1)), b.add(helpers, i64(1)), i64(1))
 
-    def each_block(self, kb: KernelBuilder, source, chunk, add) -> None:
-        """add(vectors, first) for each block of `chunk`, in order: its VECTORS vectors, its first index."""
+    def each_group(self, kb: KernelBuilder, source, chunk, add) -> None:
+        """add(values) for each whole group of `chunk`, in order."""
         b = kb.b
-        first = b.mul(chunk, i64(_CHUNK_BLOCKS))
-        left = b.sub(i64(self.blocks), first)
-        with kb.loop(b.select(b.icmp_signed("<", left, i64(_CHUNK_BLOCKS)), left, i64(_CHUNK_BLOCKS)),
-                     "block") as index:
-            self.block(kb, source, b.add(first, index), add)
-
-    def block(self, kb: KernelBuilder, source, block, add) -> None:
-        """add(vectors, first) for the block `block`."""
-        first = kb.b.mul(block, i64(BLOCK))
-        add([kb.load_vector(source, self.dtype, kb.b.add(first, i64(v * _LANES)), _LANES) for v in range(VECTORS)],
-            first)
+        first = b.mul(chunk, i64(_CHUNK_GROUPS))
+        left = b.sub(i64(self.whole), first)
+        with kb.loop(b.select(b.icmp_signed("<", left, i64(_CHUNK_GROUPS)), left, i64(_CHUNK_GROUPS)),
+                     "group") as index:
+            add(kb.load_vector(source, self.dtype, b.mul(b.add(first, index), i64(_LANES)), _LANES))
 
 
 def _task_function(module, name: str, shape: _Chunks) -> ir.Function:
@@ -206,14 +197,8 @@ class _InOrderTask:
         kb, b, shape = self.kb, self.kb.b, self.shape
         with kb.vector_lanes(_LANES):
             lanes = _initial_extremes(kb)
-            sums = InOrderSums(kb, self.source, shape.dtype)
-            group = _Group(kb, shape.dtype, shape.limits, out, lanes)
-
-            def count_and_add(vectors, first):
-                for vector in vectors:
-                    group.add(vector)
-                sums.add_block(vectors, first)
-
+            sums = [kb.variable(F64, ir.Constant(F64, 0.0)) for _ in range(2)]  # of the values, of their squares
+            group = _Group(kb, shape.dtype, shape.limits, out, lanes, sums)
             claimed = kb.variable(I64, i64(0))
             header, body, done = (kb.function.append_basic_block(f"front.{part}")
                                   for part in ("header", "body", "done"))
@@ -223,33 +208,24 @@ class _InOrderTask:
             b.cbranch(b.icmp_signed(">=", chunk, i64(0)), body, done)
             b.position_at_end(body)
             group.begin()
-            shape.each_block(kb, self.source, chunk, count_and_add)
+            shape.each_group(kb, self.source, chunk, group.add)
             group.flush()
             kb.set(claimed, b.add(chunk, i64(1)))
             b.branch(header)
             b.position_at_end(done)
-            first = b.mul(kb.get(claimed, I64), i64(_CHUNK_BLOCKS))  # the helpers' blocks from here on
-            with kb.loop(b.sub(i64(shape.blocks), first), "added") as index:
-                shape.block(kb, self.source, b.add(first, index), sums.add_block)
-            self.count_tail(group)
-            sums.add_in_order(i64(shape.blocks * BLOCK), shape.count - shape.blocks * BLOCK)
+            first = b.mul(kb.get(claimed, I64), i64(_CHUNK_GROUPS))  # the helpers' chunks from here on
+            with kb.loop(b.sub(i64(shape.whole), first), "added") as index:
+                group.add_in_order(kb.load_vector(self.source, shape.dtype, b.mul(b.add(first, index), i64(_LANES)),
+                                                  _LANES))
+            if shape.rest:
+                valid = ir.Constant(ir.VectorType(I1, _LANES), [lane < shape.rest for lane in range(_LANES)])
+                group.begin()
+                group.add(kb.load_vector_masked(self.source, shape.dtype, i64(shape.whole * _LANES), valid,
+                                                kb.constant(shape.dtype, 0)), valid)
+                group.flush()
             _store_extremes(kb, extremes, lanes)
-        for result, field in zip(sums.results(), (_SUM, _SUM_SQUARES)):
-            b.store(result, _field(b, context, field))
-
-    def count_tail(self, group) -> None:
-        """Finds and counts the values past the last block: whole groups, then the rest."""
-        kb, shape, start = self.kb, self.shape, self.shape.blocks * BLOCK
-        if not shape.tail and not shape.rest:
-            return
-        group.begin()
-        for index in range(shape.tail):
-            group.add(kb.load_vector(self.source, shape.dtype, i64(start + index * _LANES), _LANES))
-        if shape.rest:
-            valid = ir.Constant(ir.VectorType(I1, _LANES), [lane < shape.rest for lane in range(_LANES)])
-            group.add(kb.load_vector_masked(self.source, shape.dtype, i64(start + shape.tail * _LANES), valid,
-                                            kb.constant(shape.dtype, 0)), valid)
-        group.flush()
+        for slot, field in zip(sums, (_SUM, _SUM_SQUARES)):
+            b.store(kb.get(slot, F64), _field(b, context, field))
 
     def worth_claiming(self, word):
         """Whether to claim the next chunk from the front, given the claims word: yes while the helpers'
@@ -292,7 +268,7 @@ def _helper_task(kb: KernelBuilder, shape: _Chunks, source, claims, counts, extr
         kb.store(counts, dtypes.int64, i, i64(0))
     with kb.vector_lanes(_LANES):
         lanes = _initial_extremes(kb)
-        group = _Group(kb, shape.dtype, shape.limits, counts, lanes)
+        group = _Group(kb, shape.dtype, shape.limits, counts, lanes, None)
         header, body, done = (kb.function.append_basic_block(f"back.{part}") for part in ("header", "body", "done"))
         b.branch(header)
         b.position_at_end(header)
@@ -300,8 +276,7 @@ def _helper_task(kb: KernelBuilder, shape: _Chunks, source, claims, counts, extr
         b.cbranch(_unclaimed(b, old, shape.chunks), body, done)
         b.position_at_end(body)
         group.begin()
-        shape.each_block(kb, source, b.sub(i64(shape.chunks - 1), b.lshr(old, i64(_HALF))),
-                         lambda vectors, first: [group.add(vector) for vector in vectors])
+        shape.each_group(kb, source, b.sub(i64(shape.chunks - 1), b.lshr(old, i64(_HALF))), group.add)
         group.flush()
         b.branch(header)
         b.position_at_end(done)
@@ -333,9 +308,9 @@ def _lanes_of_every_task(kb: KernelBuilder, extremes, tasks, which: int, order: 
 class _Group:
     """The statistics of _LANES values at a time: `add` emits one group's part."""
 
-    def __init__(self, kb: KernelBuilder, dtype, limits, counts, extremes: list):
+    def __init__(self, kb: KernelBuilder, dtype, limits, counts, extremes: list, sums):
         self.kb, self.dtype, self.limits = kb, dtype, limits
-        self.counts, self.extremes = counts, extremes
+        self.counts, self.extremes, self.sums = counts, extremes, sums
         self.pending = [kb.variable(kb.register_type(dtypes.int32)) for _ in range(_LAG)]
 
     def begin(self) -> None:
@@ -346,8 +321,10 @@ class _Group:
     def add(self, values, valid=None) -> None:
         """Adds the vector `values` (in the lanes `valid`, if given: the others are past the end).
 
-        Its buckets and extremes: a value that is not finite counts in the INFINITIES
-        slot; a lane past the end, in the MIN slot; both are overwritten after the loop."""
+        A value that is not finite adds 0 (adding +0.0 changes no partial sum: one
+        that starts at +0.0 is never -0.0) and counts in the INFINITIES slot; a lane
+        past the end, in the MIN slot; both are overwritten after the loop. Without
+        sums (a helper), only the counts and the extremes."""
         kb, b = self.kb, self.kb.b
         value = convert(kb, values, self.dtype, dtypes.float64)
         magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
@@ -361,6 +338,23 @@ class _Group:
             current = kb.get(slot, value.type)
             kb.set(slot, b.select(b.and_(finite, b.fcmp_ordered(order, value, current)), value, current))
         self.count(bucket)
+        if self.sums is not None:
+            self._add_lanes(value, finite)
+
+    def add_in_order(self, values) -> None:
+        """The sums alone: adds the vector `values`' finite lanes in order."""
+        value = convert(self.kb, values, self.dtype, dtypes.float64)
+        magnitude = self.kb.intrinsic("fabs", dtypes.float64, [value])
+        self._add_lanes(value, self.kb.b.fcmp_ordered("<", magnitude, self.kb.constant(dtypes.float64, math.inf)))
+
+    def _add_lanes(self, value, finite) -> None:
+        kb, b = self.kb, self.kb.b
+        kept = b.select(finite, value, kb.constant(dtypes.float64, 0.0))
+        addends = (kept, b.fmul(kept, kept))
+        for lane in range(_LANES):  # in order: the only dependency chains of the loop
+            at = ir.Constant(I32, lane)
+            for slot, addend in zip(self.sums, addends):
+                kb.set(slot, b.fadd(kb.get(slot, F64), b.extract_element(addend, at)))
 
     def count(self, bucket) -> None:
         """Counts the buckets of the group _LAG groups back, and keeps `bucket` for later."""
