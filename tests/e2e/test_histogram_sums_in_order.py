@@ -85,8 +85,8 @@ def test_the_sums_are_the_in_order_ones(case):
 
 
 def test_lengths_around_the_blocks():
-    """Lengths around blocks of 64 values (whole and part groups after them), of values with ties in
-    their squares."""
+    """Lengths around the kernel's groups of 8 values and blocks of 64 (a block-wise sum's unit: whole
+    and part groups after them), of values with ties in their squares."""
     data = ties_in_the_squares(200, np.random.RandomState(1))
     x = tf.placeholder(tf.float32, [None])
     summary = tf.summary.histogram("h", x)

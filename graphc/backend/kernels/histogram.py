@@ -3,7 +3,10 @@ in the step so that only the statistics vector (core/histograms.py) leaves it.
 
 TF1's Histogram::Add sums the values in order, in float64: the sum and the sum
 of squares are two dependency chains of one addition a value (3 cycles on Zen 4,
-0.83 ns a value at 3.6 GHz), which no reordering may shorten. Everything else is
+0.83 ns a value at 3.6 GHz). Their rounding is predictable, so blocks of values can
+be added at once bit for bit when checks pass (docs/performance-notes.md, "Histogram
+sums by block-wise speculation"), but the checks cost 0.64 ns a value of throughput,
+more than the chains cost here, hidden behind the counting. Everything else is
 exact in any order - the buckets (integers), min and max, the conversion to
 float64 and the square (exact for float32) - so none of it is on those chains.
 
