@@ -7,7 +7,9 @@
      interleaved          W1's chains and the others' in one loop: independent chains, so the small
                           tensors' additions fill the cycles W1's chain waits.
 
-   No -ffast-math: the additions must stay in order.
+   No -ffast-math: the additions must stay in order. (A floor for the chains, not for the sums: blocks
+   of values can be added in vector lanes bit for bit when checks show no addition rounds differently;
+   docs/performance-notes.md, "Histogram sums by block-wise speculation": slower in the kernel so far.)
    Build and run: cc -O2 -march=native histogram_chains.c -o histogram_chains && ./histogram_chains */
 #include <stdio.h>
 #include <stdlib.h>

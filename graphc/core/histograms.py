@@ -48,9 +48,10 @@ def statistics(values) -> np.ndarray:
     result[MIN] = _first_of_equal(finite, finite.min()) if finite.size else sys.float_info.max
     result[MAX] = _first_of_equal(finite, finite.max()) if finite.size else -sys.float_info.max
     result[NUM] = finite.size
-    # cumsum adds in order: a sequential sum, bit for bit the compiled loop's and TF's.
+    # cumsum adds in order: a sequential sum, bit for bit the compiled loop's and TF's, once started from
+    # +0.0 as TF's is (cumsum starts from the first value: of -0.0 values only, it would be -0.0).
     with np.errstate(over="ignore"):  # squares (and sums) of huge values are inf, as TF's are
-        result[SUM] = np.cumsum(finite)[-1] if finite.size else 0.0
+        result[SUM] = 0.0 + np.cumsum(finite)[-1] if finite.size else 0.0
         result[SUM_SQUARES] = np.cumsum(finite * finite)[-1] if finite.size else 0.0
     result[NANS] = np.isnan(data).sum()
     result[INFINITIES] = np.isinf(data).sum()

@@ -3,7 +3,10 @@ in the step so that only the statistics vector (core/histograms.py) leaves it.
 
 TF1's Histogram::Add sums the values in order, in float64: the sum and the sum
 of squares are two dependency chains of one addition a value (3 cycles on Zen 4,
-0.83 ns a value at 3.6 GHz), which no reordering may shorten. Everything else is
+0.83 ns a value at 3.6 GHz). Their rounding is predictable, so blocks of values can
+be added at once bit for bit when checks pass (docs/performance-notes.md, "Histogram
+sums by block-wise speculation"), but the checks cost 0.64 ns a value of throughput,
+more than the chains cost here, hidden behind the counting. Everything else is
 exact in any order - the buckets (integers), min and max, the conversion to
 float64 and the square (exact for float32) - so none of it is on those chains.
 
@@ -27,11 +30,17 @@ additions compile to one chain of 2-lane additions (sum, sum of squares) of 3
 cycles a value; the conversion, the square and the shuffles are off it.
 
 A value's bucket is the number of limits at or below it (std::upper_bound)
-without a search: the limits are ±1e-12·1.1^k, so for |v| = m·2^e the bucket of
-|v| is about (log2|v| - log2 1e-12) / log2 1.1, with log2|v| read off the
-float's bits (e + m - 1, at most 0.09 below it: less than 0.63 of a bucket,
-log2 1.1 = 0.14). So the count is one of two, and one compare with the limit
-gathered from the table tells which (one compare for either sign).
+without a search: the limits are ±1e-12·1.1^k, and the top 16 bits of a double
+(exponent and 4 bits of significand) cut its binade into intervals of a ratio
+below 1.1, so each holds at most one limit. One gathered entry of a table indexed
+by them gives the count below the interval and the limit inside (its low bits),
+and one integer compare of the low bits tells whether it counts (one compare for
+either sign). The table replaced an estimate from log2|v| read off the bits,
+corrected by a compare with the gathered limit: 12 float operations fewer a
+vector, 1-3% of the 4 histograms' call (1 thread, within the noise of a loaded
+VM). With a placeholder bucket instead (bits 40-49 of the value: no gather, the
+increments spread over 1,024 slots), the call took 380 us against 570: the gather
+or the repeated increments of the same few counts costs most (not told apart).
 Buckets count in int64, in the output's own slots, converted to float64 at the
 end; a group's are counted _LAG groups later. Min and max are kept per lane and
 reduced at the end: of equal values TF keeps the first, which only shows for
@@ -68,7 +77,16 @@ from graphc.backend.scalar_ops import convert
 from graphc.core import dtypes, histograms
 
 _LANES = 8  # values of a group: found as vectors (AVX-512: 8 float64), then added one by one
-_ROUNDING_MARGIN = 0.1  # buckets: more than the estimate's rounding above the position, at most 0.37
+# The count table's entries: one for each top 16 bits of a positive double (sign, exponent, 4 bits of
+# significand: intervals narrower than a 1.1 ratio, so no more than one limit inside), from 2^-40 (below
+# the first limit, 1e-12) to 2^68 (above 1e20, the last but DBL_MAX: the first entry serves the values
+# below, the last those above, where DBL_MAX's own count only moves a value past the last bucket, which
+# it is already in); an entry packs the count of limits at or below the interval's start (high bits)
+# and the low 48 bits of the limit inside (2^48: none).
+_TABLE_SHIFT = 48
+_TABLE_FIRST = (1023 - 40) << 4
+_TABLE_SIZE = ((1023 + 68) << 4) - _TABLE_FIRST
+_COUNT_SHIFT = 49
 # Groups between finding a group's buckets and counting them: a count's address then waits on no
 # recent gather (2.43 ns a value counting each group's own buckets, 2.04 four groups later, 2.06 eight).
 _LAG = 4
@@ -87,7 +105,7 @@ def lower_histogram_statistics(module, name, inst):
     out, b = kb.arg("out"), kb.b
     limits = histograms.default_bucket_limits()
     positive = limits[limits > 0]  # p_0 = 1e-12 ... p_774 = DBL_MAX
-    table = global_array(module, f"{name}_limits", dtypes.float64, positive)
+    table = global_array(module, f"{name}_counts", dtypes.int64, _count_table(positive))
     shape = _Chunks(dtype, source.type.num_elements, (table, positive.size, int(np.flatnonzero(limits == 0.0)[0])))
     with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
         kb.store(out, dtypes.int64, i, i64(0))  # counts, as int64 until the end
@@ -390,20 +408,22 @@ def _bucket(kb: KernelBuilder, value, magnitude, table, positive_count: int, zer
     is_positive = b.fcmp_ordered(">", value, real(0.0))
     # p < |v| is p <= the double just below |v| (one less in its bits): one compare serves both signs.
     bits = b.bitcast(magnitude, kb.register_type(dtypes.int64))
-    reach = b.bitcast(b.sub(bits, b.zext(b.not_(is_positive), bits.type)), value.type)
-    # log2|v| from the bits: (biased exponent + mantissa fraction) - 1023, below it by at most 0.09.
-    log2 = b.fsub(b.fmul(b.sitofp(bits, value.type), real(2.0 ** -52)), real(1023.0))
-    estimate = b.fmul(b.fsub(log2, real(math.log2(1e-12))), real(1.0 / math.log2(1.1)))
-    # The count of the limits at or below |v| is floor(position) + 1, and the estimate is below the
-    # position by less than 0.63 and above it by rounding only: the count is `first` or `first` + 1 for
-    # first = floor(estimate - 0.1) + 1, and one compare with limit `first` tells which (clamped: no limit
-    # is below 0, and all but DBL_MAX are below 1e20).
-    estimate = b.fadd(estimate, real(1.0 - _ROUNDING_MARGIN))
-    estimate = b.select(b.fcmp_ordered(">", estimate, real(0.0)), estimate, real(0.0))
-    estimate = b.select(b.fcmp_ordered("<", estimate, real(positive_count - 1)), estimate,
-                        real(positive_count - 1))
-    first = b.fptosi(estimate, kb.register_type(dtypes.int32))
-    counted = b.add(first, b.zext(b.fcmp_ordered("<=", _gather(kb, table, first), reach), first.type))
+    reach = b.sub(bits, b.zext(b.not_(is_positive), bits.type))
+    # The count of the limits at or below `reach`: its interval's entry (the ones below 2^-40 share the
+    # first, which has none), plus one if the limit inside is at or below it (the same top bits: compare
+    # the low ones).
+    long = kb.register_type(dtypes.int64)
+
+    def wide(x):
+        return kb.constant(dtypes.int64, x)
+
+    index = b.sub(b.ashr(reach, wide(_TABLE_SHIFT)), wide(_TABLE_FIRST))
+    index = b.select(b.icmp_signed(">", index, wide(0)), index, wide(0))
+    index = b.select(b.icmp_signed("<", index, wide(_TABLE_SIZE - 1)), index, wide(_TABLE_SIZE - 1))  # NaN, inf
+    entry = _gather(kb, table, b.trunc(index, kb.register_type(dtypes.int32)))
+    inside = b.icmp_signed(">=", b.and_(reach, wide((1 << _TABLE_SHIFT) - 1)),
+                           b.and_(entry, wide((1 << _COUNT_SHIFT) - 1)))
+    counted = b.trunc(b.add(b.lshr(entry, wide(_COUNT_SHIFT)), b.zext(inside, long)), kb.register_type(dtypes.int32))
     positive_bucket = b.add(integer(zero_index + 1), counted)
     last = integer(2 * positive_count)
     positive_bucket = b.select(b.icmp_signed("<", positive_bucket, last), positive_bucket, last)
@@ -412,14 +432,28 @@ def _bucket(kb: KernelBuilder, value, magnitude, table, positive_count: int, zer
     return b.select(is_zero, integer(zero_index + 1), b.select(is_positive, positive_bucket, negative_bucket))
 
 
+def _count_table(positive: np.ndarray) -> np.ndarray:
+    """The count table (see _TABLE_SHIFT) of the positive limits `positive`."""
+    limits = positive.view(np.int64)
+    starts = (np.arange(_TABLE_SIZE, dtype=np.int64) + _TABLE_FIRST) << _TABLE_SHIFT
+    ends = starts + (1 << _TABLE_SHIFT)
+    below = np.searchsorted(limits, starts, side="right")  # limits at or below each start
+    inside = np.searchsorted(limits, ends, side="left") - below  # limits strictly inside
+    assert inside.max() <= 1 and inside[0] == 0 and below[0] == 0 and inside[-1] == 0
+    assert below[-1] == limits.size - 1 and limits[-2] < ends[-1]  # all but DBL_MAX below the last entry
+    low = np.where(inside == 1, limits[np.minimum(below, limits.size - 1)] & ((1 << _TABLE_SHIFT) - 1),
+                   1 << _TABLE_SHIFT)
+    return (below << _COUNT_SHIFT) | low
+
+
 def _gather(kb: KernelBuilder, table, index):
-    """table[index] (float64) in each lane of the int32 vector `index`."""
+    """table[index] (int64) in each lane of the int32 vector `index`."""
     b, lanes = kb.b, index.type.count
-    pointers = b.gep(table, [index], inbounds=True, source_etype=F64)
+    pointers = b.gep(table, [index], inbounds=True, source_etype=I64)
     pointers.type = ir.VectorType(PTR, lanes)  # llvmlite types a GEP as one pointer; LLVM, as their vector
-    vector_type = ir.VectorType(F64, lanes)
+    vector_type = ir.VectorType(I64, lanes)
     mask_type = ir.VectorType(I1, lanes)
-    gather = declare(kb.module, f"llvm.masked.gather.v{lanes}f64.v{lanes}p0", vector_type,
+    gather = declare(kb.module, f"llvm.masked.gather.v{lanes}i64.v{lanes}p0", vector_type,
                      [pointers.type, I32, mask_type, vector_type])
     return b.call(gather, [pointers, ir.Constant(I32, 8), ir.Constant(mask_type, [True] * lanes),
                            ir.Constant(vector_type, ir.Undefined)])
