@@ -201,20 +201,16 @@ class _Runner:
 
     def run(self, feed_dict):
         shapes, host_feeds = [], None
-        # Inline what `feed_values` does without iterators, and the loop below without enumerate or a global
-        # lookup a feed: together about 0.2 µs of a call's 2.3 µs on the host (the tiny step).
-        arrays = self.feed_values(feed_dict) if self.input_ops else list(feed_dict.values()) if feed_dict else []
+        arrays = self.feed_values(feed_dict)
         if arrays:
             if self.host_feeds:
                 host_feeds = {id(t): _feed_array(t, arrays[i]) for i, t in self.host_feeds}
                 arrays = [arrays[i] for i in self.device_positions]
-            i, ndarray = 0, np.ndarray
-            for dtype in self.feed_dtypes:
+            for i, dtype in enumerate(self.feed_dtypes):
                 value = arrays[i]
-                if type(value) is not ndarray or value.dtype is not dtype or not value.flags.c_contiguous:
+                if not (type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous):
                     value = arrays[i] = _feed_array(self.feed_tensors[i], value)
                 shapes.append(value.shape)
-                i += 1
         shapes = tuple(shapes)
         call = self.by_shapes.get(shapes)
         if call is None:
