@@ -1,12 +1,12 @@
 """Undefined vectors (a broadcast's insertelement start and shufflevector operand) are printed as LLVM's
-`undef`, not lane by lane as llvmlite spells them: a quarter less IR text to print and parse, the same
-module once LLVM has read it."""
+`undef`, vectors of zeros as `zeroinitializer`, not lane by lane as llvmlite spells them: less IR text to
+print and parse, the same module once LLVM has read it."""
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import F32, KernelBuilder, undefined
+from graphc.backend.kernel_builder import F32, KernelBuilder, undefined, zeros
 
 
 def _broadcast_module() -> str:
@@ -39,3 +39,19 @@ def test_one_constant_per_type_and_scalars_as_llvmlite_prints_them():
     assert undefined(vector) is undefined(ir.VectorType(F32, 8))
     assert str(undefined(vector)) == "<8 x float> undef"
     assert str(undefined(F32)) == "float undef"
+
+
+def test_zeros_print_whole_and_read_as_the_lane_by_lane_zeros():
+    vector = ir.VectorType(F32, 8)
+    assert zeros(vector) is zeros(ir.VectorType(F32, 8))
+    assert str(zeros(vector)) == "<8 x float> zeroinitializer"
+    assert str(zeros(F32)) == "float 0.0"
+    module = target.new_module("zeros")
+    kb = KernelBuilder(module, "clear", ["data"], return_type=ir.VoidType())
+    kb.b.store(zeros(vector), kb.arg("data"))
+    kb.b.ret_void()
+    text = str(module)
+    lane_by_lane = text.replace("zeroinitializer", "<" + ", ".join(["float 0.0"] * 8) + ">")
+    target.initialize()
+    parsed = [str(llvm.parse_assembly(t, context=llvm.create_context())) for t in (text, lane_by_lane)]
+    assert lane_by_lane != text and parsed[0] == parsed[1]
