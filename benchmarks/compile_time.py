@@ -40,8 +40,9 @@ _TIMING_LINE = re.compile(r"graphc: compiled (\S+) in [\d.]+ ms \((.*)\)")
 
 
 def measure() -> dict:
-    """{workload: {"cold": s, "cached": s, "first run rest": s, "step": s, "stages": {stage: ms}}}: medians
-    of REPEATS pairs of processes (the stages of the median cold run)."""
+    """{workload: {"cold": s, "cold cpu": s, "load": 1-minute load average, "cached": s, "first run rest": s,
+    "step": s, "stages": {stage: ms}}}: medians of REPEATS pairs of processes (the stages of the median cold
+    run)."""
     results = {}
     for name in WORKLOADS:
         cold, cached = [], []
@@ -49,11 +50,14 @@ def measure() -> dict:
             with tempfile.TemporaryDirectory() as directory:
                 cache = Path(directory) / "cache"
                 _seed_per_machine_libraries(cache)
-                cold.append(_run_worker(cache, name))
+                load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+                cold.append(dict(_run_worker(cache, name), load=load))
                 cached.append(_run_worker(cache, name))
         cold.sort(key=lambda run: run["seconds"])
         ready = [sum(run["stages"].values()) / 1000 for run in cached]
         results[name] = {"cold": cold[len(cold) // 2]["seconds"], "stages": cold[len(cold) // 2]["stages"],
+                         "cold cpu": _median_known(run["cpu"] for run in cold),
+                         "load": _median_known(run["load"] for run in cold),
                          "cached": statistics.median(ready),
                          "first run rest": statistics.median(run["seconds"] - r for run, r in zip(cached, ready)),
                          "step": statistics.median(run["step"] for run in cold + cached)}
@@ -62,10 +66,12 @@ def measure() -> dict:
 
 def table(results: dict) -> str:
     """A markdown table of the compile times, and one of the cold compiles' stages."""
-    rows = ["| training step | compile cold (s) | target | from the disk cache, ready to run (ms) | target "
-            "| the first run's rest (ms) | the step (ms) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| training step | compile cold (s) | target | its CPU (s) | load average | from the disk cache, ready to "
+            "run (ms) | target | the first run's rest (ms) | the step (ms) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, result in results.items():
         rows.append(f"| {name.upper()} | {result['cold']:.3f} | ≤ {COLD_LIMITS[name]:g} | "
+                    f"{_format(result['cold cpu'], '.3f')} | {_format(result['load'], '.1f')} | "
                     f"{1000 * result['cached']:.1f} | ≤ {1000 * CACHED_LIMIT:g} | "
                     f"{1000 * result['first run rest']:.1f} | {1000 * result['step']:.2f} |")
     stages = list(dict.fromkeys(stage for result in results.values() for stage in result["stages"]))
@@ -74,6 +80,15 @@ def table(results: dict) -> str:
         rows.append(f"| {name.upper()} | " + " | ".join(f"{result['stages'].get(stage, 0.0):.0f}"
                                                        for stage in stages) + " |")
     return "\n".join(rows)
+
+
+def _median_known(values):
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
+def _format(value, spec: str) -> str:
+    return "?" if value is None else format(value, spec)
 
 
 def _seed_per_machine_libraries(cache: Path) -> None:
@@ -109,13 +124,34 @@ def worker(name: str) -> None:
     workload = {"mlp": workloads.mlp_workload, "cnn": workloads.cnn_workload}[name](1)
     trainer = getattr(graphc_steps, f"{name}_trainer")(workload)
     feed_dict = trainer.prepare(*workload.batches[0])
-    times = []
+    times, cpu = [], []
     for _ in range(4):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _tree_cpu()
         trainer.step(feed_dict)
         times.append(time.perf_counter() - start)
+        cpu.append(None if start_cpu is None else _tree_cpu() - start_cpu)
     step = statistics.median(times[1:])
-    print(json.dumps({"seconds": times[0] - step, "step": step}))
+    cold_cpu = None if cpu[0] is None else cpu[0] - statistics.median(cpu[1:])
+    print(json.dumps({"seconds": times[0] - step, "step": step, "cpu": cold_cpu}))
+
+
+def _tree_cpu():
+    """CPU seconds of this process and of its child processes still running (graphc's LLVM workers, whose
+    time a parent sees only once they end), from /proc; None where there is no /proc."""
+    clock = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        children = [pid for task in os.listdir("/proc/self/task")
+                    for pid in Path(f"/proc/self/task/{task}/children").read_text().split()]
+        seconds = sum(os.times()[:2])
+        for pid in children:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # it ended meanwhile
+            seconds += (int(fields[11]) + int(fields[12])) / clock  # utime, stime
+        return seconds
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import llvmlite.ir as ir
 
-from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, register_type
+from graphc.backend.kernel_builder import I32, I64, KernelBuilder, i64, register_type, undefined
 from graphc.core.machine import SHORT_INNER_LOOP
 
 
@@ -159,7 +159,7 @@ class Periodic:
             return kb.broadcast(kb.load(base, dtype, start), self.lanes)
         window = high - low + 1
         if window > _MAX_WINDOW_VECTORS * self.lanes:  # lanes far apart: one element at a time
-            lanes = ir.Constant(ir.VectorType(register_type(dtype), self.lanes), ir.Undefined)
+            lanes = undefined(ir.VectorType(register_type(dtype), self.lanes))
             for lane, offset in enumerate(offsets):
                 element = kb.load(base, dtype, b.add(start, i64(offset - low)))
                 lanes = b.insert_element(lanes, element, ir.Constant(I32, lane))
@@ -168,7 +168,7 @@ class Periodic:
         mask = [offset - low for offset in offsets]
         if mask == list(range(window)):
             return loaded
-        return b.shuffle_vector(loaded, ir.Constant(loaded.type, ir.Undefined),
+        return b.shuffle_vector(loaded, undefined(loaded.type),
                                 ir.Constant(ir.VectorType(I32, self.lanes), mask))
 
     def emit_loop(self, kb: KernelBuilder, begin, end, loads, load_strides, period) -> object:
@@ -203,8 +203,8 @@ class Periodic:
             return [self.gather(kb, base, dtype, strides, row0, v) for v in range(self.vectors)]
         start = b.add(b.mul(row0, i64(row_stride)), i64(low)) if row_stride else i64(low)
         window = kb.load_vector(base, dtype, start, high - low + 1)
-        undefined = ir.Constant(window.type, ir.Undefined)
-        return [b.shuffle_vector(window, undefined, ir.Constant(ir.VectorType(I32, self.lanes), [
+        unused = undefined(window.type)
+        return [b.shuffle_vector(window, unused, ir.Constant(ir.VectorType(I32, self.lanes), [
             offset - low for offset in offsets[v * self.lanes:(v + 1) * self.lanes]])) for v in range(self.vectors)]
 
 
@@ -220,9 +220,9 @@ def horizontal(kb: KernelBuilder, combine: Callable, vector):
     width = vector.type.count
     while width > 2:
         width //= 2
-        undefined = ir.Constant(vector.type, ir.Undefined)
-        low = b.shuffle_vector(vector, undefined, ir.Constant(ir.VectorType(I32, width), list(range(width))))
-        high = b.shuffle_vector(vector, undefined,
+        unused = undefined(vector.type)
+        low = b.shuffle_vector(vector, unused, ir.Constant(ir.VectorType(I32, width), list(range(width))))
+        high = b.shuffle_vector(vector, unused,
                                 ir.Constant(ir.VectorType(I32, width), list(range(width, 2 * width))))
         with kb.vector_lanes(width):
             vector = combine(low, high)
@@ -253,7 +253,7 @@ def horizontal_each(kb: KernelBuilder, combine: Callable, vectors: list):
             groups *= 2
         else:
             sources = [g * width for g in range(groups)]
-            pairs = [(vectors[0], ir.Constant(vectors[0].type, ir.Undefined))]
+            pairs = [(vectors[0], undefined(vectors[0].type))]
         count = groups * half
         low = ir.Constant(ir.VectorType(I32, count), [start + j for start in sources for j in range(half)])
         high = ir.Constant(ir.VectorType(I32, count), [start + half + j for start in sources for j in range(half)])

@@ -44,7 +44,8 @@ import llvmlite.ir as ir
 
 from graphc.backend import lowering
 from graphc.backend.buffers import Buffers
-from graphc.backend.kernel_builder import I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64, runtime_function
+from graphc.backend.kernel_builder import (I32, I64, I8, PTR, VOID, KernelBuilder, declare_c, i64, runtime_function,
+                                          zeros)
 from graphc.backend.kernels import channels, conv_direct, conv_sparse, conv_tiled
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.elementwise import PARALLEL_MIN_ELEMENTS, ElementwiseBody, ElementwiseRegion, materialized
@@ -572,7 +573,7 @@ def _emit_image_column_sums(task, g: _Geometry, dy, rows: int, sums, first) -> N
     """sums [O] += the sum of an image's dy rows [rows, O], row after row, in vectors of O; with
     `first` (an i1 value) true the sums start at +0.0 instead."""
     groups, b = VectorGroups(g.dtype, g.out_channels), task.b
-    zero = ir.Constant(groups.vector, None)
+    zero = zeros(groups.vector)
     totals = [task.variable(groups.vector, b.select(first, zero, groups.load(task, sums, i64(start), mask)))
               for start, mask in groups.groups]
     with task.loop(rows, "row") as row:

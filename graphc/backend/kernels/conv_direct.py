@@ -32,7 +32,7 @@ import math
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I64, PTR, declare, i64, memory_type
+from graphc.backend.kernel_builder import I1, I64, PTR, declare, i64, memory_type, zeros
 
 # Accumulators the filter gradient keeps in registers at once (of the 32 vector registers of
 # AVX-512; with AVX2's 16 a few spill to L1, which still beats the im2col GEMM at this K).
@@ -56,7 +56,7 @@ class VectorGroups:
     def load(self, kb, base, index, mask):
         if mask is None:
             return kb.load_vector(base, self.dtype, index, self.width)
-        return kb.load_vector_masked(base, self.dtype, index, mask, ir.Constant(self.vector, None))
+        return kb.load_vector_masked(base, self.dtype, index, mask, zeros(self.vector))
 
     def store(self, kb, base, index, value, mask) -> None:
         if mask is None:
@@ -230,7 +230,7 @@ def _forward_tile(kb, g, groups, strip, w, y, column, row, pixels: int) -> None:
     per_block = max(1, _forward_accumulators() // pixels)
     for block_start in range(0, len(groups.groups), per_block):
         block = groups.groups[block_start:block_start + per_block]
-        sums = [[ir.Constant(groups.vector, None) for _ in block] for _ in range(pixels)]
+        sums = [[zeros(groups.vector) for _ in block] for _ in range(pixels)]
         t = 0
         for kh in range(g.window.k_h):
             for kw in range(g.window.k_w):
@@ -258,7 +258,7 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end, partial_su
     rows_out = [(partial, t * out) for t in range(g.depth)] + ([(partial_sums, 0)] if partial_sums is not None else [])
     for c0, mask in groups.groups:  # zero the partials
         for target, offset in rows_out:
-            groups.store(kb, target, i64(offset + c0), ir.Constant(groups.vector, None), mask)
+            groups.store(kb, target, i64(offset + c0), zeros(groups.vector), mask)
     rows = g.convolution.rows
     segment = math.isqrt(max(1, -(-rows // g.convolution.tasks)) - 1) + 1
     per_pass = max(1, _ACCUMULATORS // len(rows_out))
@@ -273,7 +273,7 @@ def emit_filter_gradient_partition(kb, g, x, dy, partial, begin, end, partial_su
             last = b.select(b.icmp_signed("<", last, end), last, end)
             for row_sums in sums:
                 for slot in row_sums:
-                    kb.set(slot, ir.Constant(groups.vector, None))
+                    kb.set(slot, zeros(groups.vector))
 
             def run(column, row, count, block=block, sums=sums, column_sums=column_sums):
                 with kb.loop(count, "pixel") as p:

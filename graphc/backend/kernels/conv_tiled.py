@@ -52,7 +52,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 import numpy as np
 
-from graphc.backend.kernel_builder import I8, I32, I64, PTR, VOID, KernelBuilder, declare, global_array, i64
+from graphc.backend.kernel_builder import I8, I32, I64, PTR, VOID, KernelBuilder, declare, global_array, i64, zeros
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.backend.kernels.gemm import blocking
 
@@ -170,7 +170,7 @@ class _Tiles:
         # took 0.23 s of LLVM's time, 0.12 s with its tiles called.
         kb.function.attributes.add("noinline")
         panel = VectorGroups(self.g.dtype, columns)
-        sums = [[kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.groups] for _ in range(rows)]
+        sums = [[kb.variable(panel.vector, zeros(panel.vector)) for _ in panel.groups] for _ in range(rows)]
         return kb, panel, sums
 
     @staticmethod
