@@ -35,7 +35,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, i64, memory_type
+from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, i64, memory_type, zeros
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.core import dtypes
 
@@ -79,7 +79,7 @@ class _BlockSparse:
         b, vector = kb.b, ir.VectorType(memory_type(self.g.dtype), self.width)
         full, rest = divmod(self.padded, self.width)
         with kb.loop(full, "zero") as v:
-            kb.store_vector(scratch, self.g.dtype, b.mul(v, i64(self.width)), ir.Constant(vector, None))
+            kb.store_vector(scratch, self.g.dtype, b.mul(v, i64(self.width)), zeros(vector))
         if rest:
             with kb.loop(rest, "zero_rest") as v:
                 kb.store(scratch, self.g.dtype, b.add(i64(full * self.width), v),
@@ -91,8 +91,8 @@ class _BlockSparse:
         groups, width, channels = VectorGroups(g.dtype, g.out_channels), self.width, g.out_channels
         gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
         counts = ir.VectorType(I32, width)
-        many = kb.variable(counts, ir.Constant(counts, None))  # lanes with a block of two or more nonzeros
-        zero = ir.Constant(groups.vector, None)
+        many = kb.variable(counts, zeros(counts))  # lanes with a block of two or more nonzeros
+        zero = zeros(groups.vector)
         # The block's pixels (0, 0), (0, 1), (1, 0), (1, 1): their rows of dy and their windows' offsets
         # in the padded image, from the first one's.
         rows = (0, channels, win.out_w * channels, (win.out_w + 1) * channels)
@@ -124,7 +124,7 @@ class _BlockSparse:
                     else:
                         kb.store_vector_masked(offsets, dtypes.int32, at, offset, mask)
         counted = kb.get(many, counts)
-        return b.not_(_any_lane(b, b.icmp_unsigned("!=", counted, ir.Constant(counts, None)), width))
+        return b.not_(_any_lane(b, b.icmp_unsigned("!=", counted, zeros(counts)), width))
 
     def _chunks(self) -> list:
         """(first element, elements) of the pieces of a window row (KW x C) a micro-kernel's registers hold:
@@ -158,8 +158,8 @@ class BlockSparseFilterGradient(_BlockSparse):
         row_elements, width = g.width * g.channels, self.width
         vector = ir.VectorType(memory_type(g.dtype), width)
         # The sum of x * 0 over the image: +-0 if every x is finite, NaN if one is not.
-        probe = kb.variable(vector, ir.Constant(vector, None))
-        zero = ir.Constant(vector, None)
+        probe = kb.variable(vector, zeros(vector))
+        zero = zeros(vector)
         full, rest = divmod(row_elements, width)
         tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
         with kb.loop(g.height, "copy_row") as r:
@@ -192,7 +192,7 @@ class BlockSparseFilterGradient(_BlockSparse):
                            [PTR] * 4 + [I64] * 2, VOID)
         kb.function.attributes.add("noinline")
         b, panel = kb.b, VectorGroups(g.dtype, elements)
-        sums = [kb.variable(panel.vector, ir.Constant(panel.vector, None)) for _ in panel.groups]
+        sums = [kb.variable(panel.vector, zeros(panel.vector)) for _ in panel.groups]
         with kb.loop(self.blocks, "q") as q:
             at = b.mul(q, i64(g.out_channels))
             offset = b.add(b.sext(kb.load(kb.arg("offsets"), dtypes.int32, at), I64), kb.arg("row"))
@@ -266,7 +266,7 @@ class BlockSparseInputGradient(_BlockSparse):
         """An i1 value: whether w [0 : count] is all finite (the sum of w * 0 is then +-0, else NaN)."""
         b, width, dtype = kb.b, self.width, self.g.dtype
         vector = ir.VectorType(memory_type(dtype), width)
-        zero = ir.Constant(vector, None)
+        zero = zeros(vector)
         probe = kb.variable(vector, zero)
         full, rest = divmod(count, width)
         with kb.loop(full, "finite") as v:
@@ -294,7 +294,7 @@ class BlockSparseInputGradient(_BlockSparse):
                                 kb.load_vector(scratch, g.dtype, b.add(source, offset), width))
             if rest:
                 offset = i64(full * width)
-                zero = ir.Constant(ir.VectorType(memory_type(g.dtype), width), None)
+                zero = zeros(ir.VectorType(memory_type(g.dtype), width))
                 kb.store_vector_masked(dx, g.dtype, b.add(target_at, offset), kb.load_vector_masked(
                     scratch, g.dtype, b.add(source, offset), tail, zero), tail)
 
