@@ -212,10 +212,11 @@ class Convolution:
     def block_sparse(self) -> bool:
         """Whether a register-tiled filter or input gradient may take, image by image, the path for a dy
         with at most one nonzero in each 2x2 block of pixels of a channel (kernels/conv_sparse.py: the
-        gradient through a 2x2 max-pool): stride and dilation 1, an even number of output rows and columns."""
+        gradient through a 2x2 max-pool): dilation 1 (a window row is then contiguous in the image), an even
+        number of output rows and columns, any stride."""
         win = self.window
         return (self.product != "forward" and self.tiled and self.element_bytes >= 4
-                and (win.stride_h, win.stride_w, win.dilation_h, win.dilation_w) == (1, 1, 1, 1)
+                and (win.dilation_h, win.dilation_w) == (1, 1)
                 and win.out_h % 2 == 0 and win.out_w % 2 == 0 and win.out_h > 0)
 
     @property

@@ -13,19 +13,22 @@ from graphc.runtime import loader
 from tests.helpers import interpret_graph
 from tests.unit.test_fuse_column_sum import fused
 
-# (x shape, filter shape, padding): Deep MNIST's conv2 (its 50 images: 10 partitions of 5), 20 output
-# channels (a masked vector of g and offsets) and 3 x 16 channels a window row, a VALID window.
-CASES = [([50, 14, 14, 32], [5, 5, 32, 64], "SAME"), ([3, 8, 8, 16], [3, 3, 16, 20], "SAME"),
-         ([2, 11, 11, 16], [4, 4, 16, 24], "VALID")]
+# (x shape, filter shape, padding, strides): Deep MNIST's conv2 (its 50 images: 10 partitions of 5), 20
+# output channels (a masked vector of g and offsets) and 3 x 16 channels a window row, a VALID window; the
+# tutorial CNN's conv2 (3x3, stride 2), a VALID window of stride 2, strides of 2 rows and 1 column.
+CASES = [([50, 14, 14, 32], [5, 5, 32, 64], "SAME", 1), ([3, 8, 8, 16], [3, 3, 16, 20], "SAME", 1),
+         ([2, 11, 11, 16], [4, 4, 16, 24], "VALID", 1), ([4, 28, 28, 32], [3, 3, 32, 64], "SAME", 2),
+         ([2, 13, 13, 16], [3, 3, 16, 24], "VALID", 2), ([2, 16, 8, 16], [3, 3, 16, 20], "SAME", (2, 1))]
 
 
-def pooled_layer(x_shape, w_shape, padding, dtype=np.float32):
-    """(loss, w, b, x, x's value) of sum(max_pool_2x2(relu(conv2d(x, w) + b)) * c)."""
+def pooled_layer(x_shape, w_shape, padding, strides=1, dtype=np.float32):
+    """(loss, w, b, x, x's value) of sum(max_pool_2x2(relu(conv2d(x, w, strides) + b)) * c)."""
     rng = np.random.RandomState(0)
     x = tf.placeholder(tf.as_dtype(dtype), x_shape)
     w = tf.Variable((0.2 * rng.randn(*w_shape)).astype(dtype))
     b = tf.Variable(np.full(w_shape[-1], 0.1, dtype))
-    h = tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], padding) + b)
+    stride_h, stride_w = (strides, strides) if isinstance(strides, int) else strides
+    h = tf.nn.relu(tf.nn.conv2d(x, w, [1, stride_h, stride_w, 1], padding) + b)
     pooled = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
     loss = tf.reduce_sum(pooled * tf.constant(rng.randn(*pooled.shape.as_list()).astype(dtype)))
     return loss, w, b, x, rng.randn(*x_shape).astype(dtype)
@@ -48,7 +51,8 @@ def gradients_and_reference(case, dtype=np.float32):
 
 
 @pytest.mark.parametrize("case, dtype", [(case, np.float32) for case in CASES] + [(CASES[1], np.float64)],
-                         ids=["deep-mnist-conv2", "masked", "valid", "masked-float64"])
+                         ids=["deep-mnist-conv2", "masked", "valid", "cnn-conv2-stride-2", "valid-stride-2",
+                              "strides-2-1", "masked-float64"])
 def test_a_pooled_layers_gradients_match_the_reference(case, dtype):
     (dw, db, dx), (reference_dw, reference_db, reference_dx) = gradients_and_reference(case, dtype)
     np.testing.assert_allclose(dw, reference_dw, rtol=2e-5, atol=2e-4)
@@ -119,11 +123,12 @@ def restore_threads():
     loader.set_num_threads(0)
 
 
-def test_the_same_bits_on_one_and_two_threads(restore_threads):
+@pytest.mark.parametrize("case", [CASES[0], CASES[3]], ids=["deep-mnist-conv2", "cnn-conv2-stride-2"])
+def test_the_same_bits_on_one_and_two_threads(restore_threads, case):
     results = []
     for threads in (1, 2):
         loader.set_num_threads(threads)
         with tf.Graph().as_default():
-            results.append(gradients_and_reference(CASES[0])[0])
+            results.append(gradients_and_reference(case)[0])
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)

@@ -2,12 +2,12 @@
 
 The gradient through a 2x2 max-pool (and a ReLU before it) has, in each 2x2 block
 of output pixels and each output channel o, at most one nonzero: the pool's
-choice. Deep MNIST's conv2 is such a layer; its dense filter gradient
-(conv_tiled.FilterGradientTiles) multiplies every dy, three quarters of them
-zeros. With stride and dilation 1, output pixel p's tap (kh, kw) reads the
-zero-bordered image at p + (kh, kw), so
+choice. Deep MNIST's conv2 and the tutorial CNN's (stride 2) are such layers; their
+dense filter gradient (conv_tiled.FilterGradientTiles) multiplies every dy, three
+quarters of them zeros. With dilation 1, output pixel p's tap (kh, kw) reads the
+zero-bordered image at stride * p + (kh, kw), so
 
-    dw^T [o, (kh, kw, c)] = sum over blocks q of g(q, o) * x_pad[s(q, o) + (kh, kw), c]
+    dw^T [o, (kh, kw, c)] = sum over blocks q of g(q, o) * x_pad[stride * s(q, o) + (kh, kw), c]
 
 where g(q, o) is the block's nonzero (or its first pixel's zero) and s(q, o) its
 pixel: the other products are exact zeros, each added to a sum leaves it as it was,
@@ -96,14 +96,14 @@ class _BlockSparse:
         # The block's pixels (0, 0), (0, 1), (1, 0), (1, 1): their rows of dy and their windows' offsets
         # in the padded image, from the first one's.
         rows = (0, channels, win.out_w * channels, (win.out_w + 1) * channels)
-        moves = [_splat(I32, step, width) for step in (0, g.channels, win.padded_w * g.channels,
-                                                       (win.padded_w + 1) * g.channels)]
+        moves = [_splat(I32, step * g.channels, width) for step in (0, win.stride_w, win.stride_h * win.padded_w,
+                                                                    win.stride_h * win.padded_w + win.stride_w)]
         with kb.loop(win.out_h // 2, "block_row") as i:
             with kb.loop(self.blocks_w, "block") as j:
                 block = b.add(b.mul(i, i64(self.blocks_w)), j)
                 first = b.mul(b.add(b.mul(b.mul(i, i64(2)), i64(win.out_w)), b.mul(j, i64(2))), i64(channels))
-                window = b.trunc(b.mul(b.add(b.mul(b.mul(i, i64(2)), i64(win.padded_w)), b.mul(j, i64(2))),
-                                       i64(g.channels)), I32)
+                window = b.trunc(b.mul(b.add(b.mul(b.mul(i, i64(2 * win.stride_h)), i64(win.padded_w)),
+                                             b.mul(j, i64(2 * win.stride_w))), i64(g.channels)), I32)
                 for start, mask in groups.groups:
                     values = [groups.load(kb, dy, b.add(first, i64(row + start)), mask) for row in rows]
                     nonzero = [b.fcmp_unordered("!=", value, zero) for value in values]
