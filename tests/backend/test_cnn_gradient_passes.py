@@ -19,10 +19,10 @@ from graphc.passes.pipeline import run_pipeline
 from graphc.runtime import loader
 from tests.helpers import feed_types, interpret_graph
 
-# (images, height, width, channels): batch 1; odd channel counts and ones not a multiple of the
-# vector width; 147 leaves of rows in 15 partitions of 10 (the last one's 3 past the end); a last
-# leaf of 15 rows; a wide row of 1000 channels.
-BIAS_GRADIENT_SHAPES = [(1, 32, 32, 33), (3, 28, 28, 17), (7, 19, 19, 45), (2, 30, 30, 1000)]
+# (images, height, width, channels), each at least reduce_parts.MIN_ELEMENTS: batch 1; odd channel
+# counts and ones not a multiple of the vector width; 980 leaves of rows in 16 partitions of 62 (the
+# last one's 12 past the end); a last leaf of 15 rows; a wide row of 1000 channels.
+BIAS_GRADIENT_SHAPES = [(1, 90, 90, 33), (20, 28, 28, 17), (23, 19, 19, 45), (2, 30, 30, 1000)]
 
 
 def bits(array):

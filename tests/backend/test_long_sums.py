@@ -208,7 +208,8 @@ def test_long_sums_are_bit_identical_with_one_and_two_threads(restore_threads):
             a, b = tf.placeholder(tf.float32, [600, 5000]), tf.placeholder(tf.float32, [5000, 40])
             x, dy = tf.placeholder(tf.float32, [200, 28, 28, 1]), tf.placeholder(tf.float32, [200, 28, 28, 4])
             fetches = [tf.matmul(a, b), tf.matmul(b, a, transpose_a=True, transpose_b=True), tf.reduce_sum(a, 0),
-                       tf.reduce_sum(b, 0),  # partitions of rows on the thread pool (kernels/reduce_parts.py)
+                       tf.reduce_sum(b, 0),
+                       tf.reduce_sum(tf.reshape(a, [-1, 40]), 0),  # partitions of rows on the pool (reduce_parts.py)
                        tf.nn.conv2d_backprop_filter(x, [3, 3, 1, 4], dy, [1, 1, 1, 1], "SAME"),
                        tf.nn.conv2d_backprop_filter(tf.tile(x, [1, 1, 1, 16]), [3, 3, 16, 4], dy, [1, 1, 1, 1],
                                                     "SAME")]  # register tiles

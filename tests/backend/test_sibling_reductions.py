@@ -21,7 +21,7 @@ from tests.helpers import feed_types
 # (reduce_periodic.py), rows wider than a vector (reduce_columns.py), runs along the
 # reduced innermost dimension (reduce_runs.py), many rows on the thread pool (reduce_parts.py).
 PATHS = {"periodic": ((53, 10), 0), "periodic 3 columns": ((37, 3), 0), "columns": ((41, 37), 0),
-         "runs": ((23, 45), 1), "partitioned": ((3000, 24), 0)}
+         "runs": ((23, 45), 1), "partitioned": ((12000, 24), 0)}
 
 
 def backward_of_a_dense_layer(shape, axis):
