@@ -71,10 +71,11 @@ def test_every_height_of_the_last_row_panel(library, dtype, transpose_a, transpo
 @pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("m, n, k", [(1, 300, 100), (100, 300, 1), (50, 1024, 700), (37, 33, 2000), (100, 1, 300),
                                      (3, 2000, 40), (100, 100, 300), (300, 100, 100), (61, 20, 500), (50, 20, 500),
-                                     (100, 10, 100), (100, 100, 10)])
+                                     (100, 10, 100), (100, 100, 10), (100, 300, 100)])
 def test_small_and_odd_shapes(library, transpose_a, transpose_b, m, n, k):
-    # The last six split their rows between two threads (50 + 50, 150 + 150, 30 + 31, 25 + 25, and the MLP's
-    # layer-3 products, just above PARALLEL_MIN_FLOPS, 50 + 50 rows).
+    # The last seven split their rows between two threads (50 + 50, 150 + 150, 30 + 31, 25 + 25, the MLP's
+    # layer-3 products, just above PARALLEL_MIN_FLOPS, 50 + 50 rows, and its dh1, as many NR-column panels as
+    # MR-row blocks: by rows).
     check(library, np.float32, m, n, k, transpose_a, transpose_b)
 
 
@@ -95,13 +96,13 @@ def test_products_that_prefetch_the_next_b(library, m, n, k, transpose_b):
     check(library, np.float32, m, n, k, False, transpose_b)
 
 
-@pytest.mark.parametrize("m, n, k, transpose_b", [(100, 300, 784, False), (100, 300, 100, True), (20, 300, 3000, False),
+@pytest.mark.parametrize("m, n, k, transpose_b", [(90, 300, 400, False), (90, 300, 100, True), (20, 300, 3000, False),
                                                   (20, 40, 300, False), (18, 620, 64, True)])
 @pytest.mark.parametrize("threads", [2, 3])
 def test_column_shares_cut_inside_a_panel(library, m, n, k, transpose_b, threads):
     # Split by columns, a task's share may start or end inside a panel (GemmEmitter._column_share):
-    # the MLP's layer-1 forward and dh1 (the fifth panel's rows 0-75 on one thread, 76-99 on the
-    # other), a long k summed in segments (each part's piece of T added to C), two tasks within
+    # 300 columns over 90 rows (10 panels, 9 blocks of rows; the fifth panel's rows 0-65 on one thread,
+    # 66-89 on the other), a long k summed in segments (each part's piece of T added to C), two tasks within
     # one panel's rows (a full panel and an edge half as wide), and three threads.
     rng = np.random.default_rng(m + n + k)
     a = rng.uniform(-1, 1, (m, k)).astype(np.float32)

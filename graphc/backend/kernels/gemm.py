@@ -32,8 +32,8 @@ summed in C, each later one in a buffer T then added to C, so the error of a
 product with K = 1e6 stays near float32's 1e-7 rather than growing with K.
 
 Transposes are absorbed by the packing routines, so one micro-kernel serves
-forward and backward products. Threads split C into ranges of
-row pairs, or of NR-column panels weighted by their width, a range possibly
+forward and backward products. Threads split C into ranges of row pairs, or, where C has
+more NR-column panels than MR-row blocks, of panels weighted by their width, a range possibly
 starting or ending inside a panel's rows (`GemmEmitter._column_share`); a product of few rows whose
 B [K, N] exceeds half of L2 (fc1's forward) sums the two halves of K in tasks of their own, then adds them
 (`_depth_halves`, `_join_halves`). Every element is summed over k in the same
@@ -535,7 +535,7 @@ class GemmEmitter:
         Each panel weighs the vectors of its width (an edge panel at most one vector wide runs the
         half-width micro-kernel in about half a full panel's time) times its row pairs, and the
         tasks take equal runs of that weight in panel-major order, so a share may start or end
-        inside a panel. The MLP's layer-1 forward, 300 columns (9 full panels and one of 12
+        inside a panel. The MLP's layer-1 forward when it split by columns, 300 columns (9 full panels and one of 12
         columns): two threads had 5 panels against 4 and the edge (160 columns took 233 µs alone,
         140 took 216, docs/performance-notes.md); now 4 panels and 76 of the fifth's 100 rows, against its other 24
         rows and the rest. Every element is still summed over k in one order: whatever the thread
@@ -971,7 +971,12 @@ class GemmEmitter:
                 b.call(IndirectCallee(epilogue, EPILOGUE_TYPE), [kb.arg("context"), i64(0), i64(0), m, n])
             b.ret(ir.Constant(I32, 0))
         n_panels, m_panels = self._ceil_div(b, n, i64(bm.nr)), self._ceil_div(b, m, i64(bm.mr))
-        split_columns = b.icmp_signed(">=", n_panels, m_panels)
+        # By columns only where C has more panels than MR-row blocks: a share of rows writes whole rows, the
+        # threads meeting in at most one cache line of C, while a cut between columns falls inside a line in
+        # every row whose length is not a multiple of a line, which both threads then write (the MLP's input
+        # gradient of layer 2, 100x300 in 10 panels and 10 blocks of rows: 66 -> 48 µs a step with the two
+        # vCPUs far apart, docs/performance-notes.md).
+        split_columns = b.icmp_signed(">", n_panels, m_panels)
         panels = b.select(split_columns, n_panels, m_panels)
         mc_block = self._balanced(b, m, self._epilogue_rows(b, n, epilogue), bm.mr)
         halves = self._depth_halves(b, m, n, k, mc_block)
