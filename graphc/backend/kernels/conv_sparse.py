@@ -12,9 +12,10 @@ zero-bordered image at p + (kh, kw), so
 where g(q, o) is the block's nonzero (or its first pixel's zero) and s(q, o) its
 pixel: the other products are exact zeros, each added to a sum leaves it as it was,
 as long as x is finite (0 * inf is NaN). Each image is tested once: a pass over its
-dy (vectors of output channels) writes g and the offset of s in the padded image
-per (q, o) and counts the nonzeros of each block; the copy of x into the padded
-image tests that x is finite. An image failing either test takes the dense tiles,
+dy (vectors of output channels) lists for each channel o the blocks whose g is not
+zero, with g and the offset of s in the padded image (a block whose g is zero, a
+ReLU's, adds only zeros), and counts the nonzeros of each block; the copy of x into
+the padded image tests that x is finite. An image failing either test takes the dense tiles,
 so the gradient is dw whatever dy holds.
 
 The micro-kernel: for one output channel o and one tap row kh, the KW x C taps of
@@ -271,10 +272,11 @@ class BlockSparseInputGradient(_BlockSparse):
     The other products are w * 0: exact zeros while w is finite (the caller tests w once a call, as it
     packs w'' [O, KH, KW, C]). A micro-kernel holds one window row of w'' [o, kh] (KW x C) in registers
     and, per block, adds g times it to the row of dx_pad the block's pixel reads: a load and a store
-    of dx per multiply-add. The blocks go column by column (q, then the block below it), so that two
-    blocks in a row never touch the same row of dx_pad (rows 2i + a + kh and 2i + 2 + a' + kh) and a
-    block's loads need not wait for the previous block's stores. Each element of dx sums in the order
-    (o, kh, block column, block row), the same with any number of threads."""
+    of dx per multiply-add. The blocks are listed column by column (q, then the blocks below it), so
+    that two blocks in a row of one column's list never touch the same row of dx_pad (rows 2i + a + kh
+    and 2i + 2 + a' + kh or below) and a block's loads need not wait for the previous block's stores.
+    Each element of dx sums in the order (o, kh, block column, block row), the same with any number of
+    threads."""
 
     def emit_image(self, kb, scratch, w_rows, dx) -> None:
         """dx [H, W, C] of the image whose g and offsets emit_prepare left in the scratch; w_rows w''."""
