@@ -223,11 +223,12 @@ class Convolution:
     def block_sparse_elements(self) -> int:
         """Elements of a partition's scratch for the block-sparse path (0 without it): a zero-bordered
         copy of the image (x, or dx summed), and per 2x2 block and output channel its gradient and its
-        pixel's offset. (The filter gradient's is a partition's, in the workspace; the input gradient's a
-        thread's scratch.)"""
+        pixel's offset, and per output channel how many blocks it lists. (The filter gradient's is a
+        partition's, in the workspace; the input gradient's a thread's scratch.)"""
         if not self.block_sparse:
             return 0
-        return self.padded_image_elements + 2 * (self.window.out_h // 2) * (self.window.out_w // 2) * self.out_channels
+        blocks = (self.window.out_h // 2) * (self.window.out_w // 2)
+        return self.padded_image_elements + (2 * blocks + 1) * self.out_channels
 
     @property
     def padded_image_elements(self) -> int:

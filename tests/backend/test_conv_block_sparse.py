@@ -132,3 +132,34 @@ def test_the_same_bits_on_one_and_two_threads(restore_threads, case):
             results.append(gradients_and_reference(case)[0])
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
+
+
+def test_blocks_without_a_nonzero_are_left_out_and_a_nan_is_kept():
+    """Both gradients with dy fed: blocks with no nonzero (a ReLU's; here half of them, and all of channel
+    0, whose list is empty), a -0 and a NaN as a block's g; the NaN reaches dw and dx, as in the reference."""
+    rng = np.random.RandomState(3)
+    x_value = rng.randn(2, 8, 8, 16).astype(np.float32)
+    w_value = rng.randn(3, 3, 16, 20).astype(np.float32)
+    dy_value = np.zeros((2, 8, 8, 20), np.float32)
+    for n, i, j, o in np.ndindex(2, 4, 4, 20):
+        a, c = rng.randint(2, size=2)
+        if o > 0 and rng.rand() < 0.5:
+            dy_value[n, 2 * i + a, 2 * j + c, o] = rng.randn()
+    dy_value[0, 4, 4, 2] = dy_value[0, 4, 5, 2] = dy_value[0, 5, 4, 2] = 0.0
+    dy_value[0, 5, 5, 2] = -0.0
+    dy_value[1, 4, 4, 6] = dy_value[1, 4, 5, 6] = dy_value[1, 5, 4, 6] = 0.0
+    dy_value[1, 5, 5, 6] = np.nan
+    x = tf.placeholder(tf.float32, x_value.shape)
+    w = tf.placeholder(tf.float32, w_value.shape)
+    dy = tf.placeholder(tf.float32, dy_value.shape)
+    dw = tf.nn.conv2d_backprop_filter(x, [3, 3, 16, 20], dy, [1, 1, 1, 1], "SAME")
+    dx = tf.nn.conv2d_backprop_input([2, 8, 8, 16], w, dy, [1, 1, 1, 1], "SAME")
+    feeds = {x: x_value, w: w_value, dy: dy_value}
+    with tf.Session() as session:
+        got = session.run([dw, dx], feeds)
+    for value, reference in zip(got, interpret_graph([dw, dx], feeds, {})):
+        assert np.isnan(reference).any() and not np.isnan(reference).all()
+        np.testing.assert_array_equal(np.isnan(value), np.isnan(reference))
+        finite = ~np.isnan(reference)
+        np.testing.assert_allclose(value[finite], reference[finite], rtol=2e-5, atol=2e-4)
+    assert not got[0][..., 0].any()  # channel 0's dy is all zeros

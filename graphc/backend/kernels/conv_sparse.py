@@ -12,9 +12,10 @@ zero-bordered image at stride * p + (kh, kw), so
 where g(q, o) is the block's nonzero (or its first pixel's zero) and s(q, o) its
 pixel: the other products are exact zeros, each added to a sum leaves it as it was,
 as long as x is finite (0 * inf is NaN). Each image is tested once: a pass over its
-dy (vectors of output channels) writes g and the offset of s in the padded image
-per (q, o) and counts the nonzeros of each block; the copy of x into the padded
-image tests that x is finite. An image failing either test takes the dense tiles,
+dy (vectors of output channels) lists for each channel o the blocks whose g is not
+zero, with g and the offset of s in the padded image (a block whose g is zero, a
+ReLU's, adds only zeros), and counts the nonzeros of each block; the copy of x into
+the padded image tests that x is finite. An image failing either test takes the dense tiles,
 so the gradient is dw whatever dy holds.
 
 The micro-kernel: for one output channel o and one tap row kh, the KW x C taps of
@@ -35,7 +36,8 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from graphc.backend import target
-from graphc.backend.kernel_builder import I1, I32, I64, PTR, VOID, KernelBuilder, i64, memory_type, zeros
+from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, _suffix, declare, i64,
+                                          memory_type, zeros)
 from graphc.backend.kernels.conv_direct import VectorGroups
 from graphc.core import dtypes
 
@@ -55,8 +57,11 @@ def _any_lane(b, vector_i1, lanes: int):
 
 class _BlockSparse:
     """What the two block-sparse paths share, over a scratch (Convolution.block_sparse_elements): a
-    padded image [PH, PW, C], then g [Q, O] in the gradient's type, then the offsets [Q, O] of the
-    blocks' pixels' windows in the padded image, as int32 (Q = OH/2 x OW/2 blocks)."""
+    padded image [PH, PW, C], then g [O, Q] in the gradient's type, then the offsets [O, Q] of the
+    blocks' pixels' windows in the padded image, as int32, then counts [O] as int32 (Q = OH/2 x OW/2
+    blocks). Row o lists, in its first counts[o] places, only the blocks whose g is not zero: a
+    ReLU before the pool leaves a third of conv2's blocks without a nonzero (Deep MNIST), and their
+    products, exact zeros, change no sum (each starts from +0, which adding a zero leaves +0)."""
 
     def __init__(self, module, name: str, g):
         self.module, self.name, self.g = module, name, g
@@ -73,6 +78,17 @@ class _BlockSparse:
     def _offsets(self, b, scratch):
         return _element(b, scratch, i64(self.padded + self.blocks * self.g.out_channels), self.g.dtype)
 
+    def _counts(self, b, scratch):
+        return _element(b, scratch, i64(self.padded + 2 * self.blocks * self.g.out_channels), self.g.dtype)
+
+    def _channel(self, kb, scratch, o):
+        """(g, offsets, count as i64) of output channel o's list of blocks."""
+        b, dtype = kb.b, self.g.dtype
+        at = b.mul(o, i64(self.blocks))
+        count = b.sext(kb.load(self._counts(b, scratch), dtypes.int32, o), I64)
+        return (_element(b, self._gradients(b, scratch), at, dtype),
+                _element(b, self._offsets(b, scratch), at, dtypes.int32), count)
+
     def emit_zero_border(self, kb, scratch) -> None:
         """Zeros the padded image whole (the filter gradient's once per partition, each image then writing
         its inside only; the input gradient's per image, which it adds into)."""
@@ -85,26 +101,30 @@ class _BlockSparse:
                 kb.store(scratch, self.g.dtype, b.add(i64(full * self.width), v),
                          ir.Constant(memory_type(self.g.dtype), 0))
 
-    def _compact(self, kb, dy, scratch):
-        """g and the offsets of every block and channel; whether no block of a channel has two nonzeros."""
+    def _compact(self, kb, dy, scratch, column_major: bool):
+        """Each channel's list of its blocks with a nonzero g (g and offset), in row-major order of the
+        blocks or, with `column_major`, column by column; whether no block of a channel has two nonzeros."""
         g, win, b = self.g, self.g.window, kb.b
         groups, width, channels = VectorGroups(g.dtype, g.out_channels), self.width, g.out_channels
         gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
         counts = ir.VectorType(I32, width)
         many = kb.variable(counts, zeros(counts))  # lanes with a block of two or more nonzeros
+        listed = [kb.variable(counts, zeros(counts)) for _ in groups.groups]  # each lane's blocks listed so far
         zero = zeros(groups.vector)
         # The block's pixels (0, 0), (0, 1), (1, 0), (1, 1): their rows of dy and their windows' offsets
         # in the padded image, from the first one's.
         rows = (0, channels, win.out_w * channels, (win.out_w + 1) * channels)
         moves = [_splat(I32, step * g.channels, width) for step in (0, win.stride_w, win.stride_h * win.padded_w,
                                                                     win.stride_h * win.padded_w + win.stride_w)]
-        with kb.loop(win.out_h // 2, "block_row") as i:
-            with kb.loop(self.blocks_w, "block") as j:
-                block = b.add(b.mul(i, i64(self.blocks_w)), j)
+        outer, inner = ((self.blocks_w, "block_column"), (win.out_h // 2, "block_row")) if column_major else (
+            (win.out_h // 2, "block_row"), (self.blocks_w, "block"))
+        with kb.loop(*outer) as first_index:
+            with kb.loop(*inner) as second_index:
+                i, j = (second_index, first_index) if column_major else (first_index, second_index)
                 first = b.mul(b.add(b.mul(b.mul(i, i64(2)), i64(win.out_w)), b.mul(j, i64(2))), i64(channels))
                 window = b.trunc(b.mul(b.add(b.mul(b.mul(i, i64(2 * win.stride_h)), i64(win.padded_w)),
                                              b.mul(j, i64(2 * win.stride_w))), i64(g.channels)), I32)
-                for start, mask in groups.groups:
+                for slot, (start, mask) in zip(listed, groups.groups):
                     values = [groups.load(kb, dy, b.add(first, i64(row + start)), mask) for row in rows]
                     nonzero = [b.fcmp_unordered("!=", value, zero) for value in values]
                     count = b.zext(nonzero[0], counts)
@@ -116,15 +136,33 @@ class _BlockSparse:
                     for k in (3, 2, 1):
                         value = b.select(nonzero[k], values[k], value)
                         move = b.select(nonzero[k], moves[k], move)
-                    at = b.add(b.mul(block, i64(channels)), i64(start))
-                    groups.store(kb, gradients, at, value, mask)
-                    offset = b.add(move, kb.broadcast(window, width))
-                    if mask is None:
-                        kb.store_vector(offsets, dtypes.int32, at, offset)
-                    else:
-                        kb.store_vector_masked(offsets, dtypes.int32, at, offset, mask)
-        counted = kb.get(many, counts)
-        return b.not_(_any_lane(b, b.icmp_unsigned("!=", counted, zeros(counts)), width))
+                    keep = b.fcmp_unordered("!=", value, zero)  # a NaN g is kept
+                    if mask is not None:
+                        keep = b.and_(keep, mask)
+                    # Lane o's entry goes to place listed[o] of row start + o.
+                    place = b.add(kb.get(slot, counts), ir.Constant(counts, [
+                        ir.Constant(I32, (start + lane) * self.blocks) for lane in range(width)]))
+                    self._scatter(kb, gradients, g.dtype, place, value, keep)
+                    self._scatter(kb, offsets, dtypes.int32, place, b.add(move, kb.broadcast(window, width)), keep)
+                    kb.set(slot, b.add(kb.get(slot, counts), b.zext(keep, counts)))
+        counted = self._counts(b, scratch)
+        for slot, (start, mask) in zip(listed, groups.groups):
+            if mask is None:
+                kb.store_vector(counted, dtypes.int32, i64(start), kb.get(slot, counts))
+            else:
+                kb.store_vector_masked(counted, dtypes.int32, i64(start), kb.get(slot, counts), mask)
+        return b.not_(_any_lane(b, b.icmp_unsigned("!=", kb.get(many, counts), zeros(counts)), width))
+
+    def _scatter(self, kb, base, dtype, places, value, mask) -> None:
+        """base[places[lane]] = value[lane] for the lanes where mask is set (one vector scatter)."""
+        b, width = kb.b, self.width
+        addresses = ir.VectorType(I64, width)
+        at = b.add(kb.broadcast(b.ptrtoint(base, I64), width),
+                   b.mul(b.sext(places, addresses), _splat(I64, dtype.size, width)))
+        pointers = b.inttoptr(at, ir.VectorType(PTR, width))
+        scatter = declare(kb.module, f"llvm.masked.scatter.{_suffix(value.type)}.v{width}p0", VOID,
+                          [value.type, pointers.type, I32, mask.type])
+        b.call(scatter, [value, pointers, ir.Constant(I32, dtype.size), mask])
 
     def _chunks(self) -> list:
         """(first element, elements) of the pieces of a window row (KW x C) a micro-kernel's registers hold:
@@ -150,7 +188,7 @@ class BlockSparseFilterGradient(_BlockSparse):
         """Copies the image into the padded one and writes the blocks' g and offsets from dy (the image's
         rows [OH*OW, O]); returns an i1 value: whether the block-sparse path gives this image's products
         (x finite, at most one nonzero in each block and channel)."""
-        return kb.b.and_(self._copy_image(kb, image, scratch), self._compact(kb, dy, scratch))
+        return kb.b.and_(self._copy_image(kb, image, scratch), self._compact(kb, dy, scratch, False))
 
     def _copy_image(self, kb, image, scratch):
         """The image into the inside of the padded image; whether all its elements are finite."""
@@ -185,16 +223,15 @@ class BlockSparseFilterGradient(_BlockSparse):
 
 
     def _emit(self, name: str, elements: int) -> ir.Function:
-        """tile(padded, g, offsets, partial, row, accumulate): partial[0 : elements] (+)= the sum over the
-        blocks q of g[q * O] * padded[offsets[q * O] + row : ... + elements]."""
+        """tile(padded, g, offsets, partial, row, count, accumulate): partial[0 : elements] (+)= the sum
+        over the listed blocks n < count of g[n] * padded[offsets[n] + row : ... + elements]."""
         g = self.g
-        kb = KernelBuilder(self.module, name, ["padded", "gradients", "offsets", "partial", "row", "accumulate"],
-                           [PTR] * 4 + [I64] * 2, VOID)
+        kb = KernelBuilder(self.module, name, ["padded", "gradients", "offsets", "partial", "row", "count",
+                                               "accumulate"], [PTR] * 4 + [I64] * 3, VOID)
         kb.function.attributes.add("noinline")
         b, panel = kb.b, VectorGroups(g.dtype, elements)
         sums = [kb.variable(panel.vector, zeros(panel.vector)) for _ in panel.groups]
-        with kb.loop(self.blocks, "q") as q:
-            at = b.mul(q, i64(g.out_channels))
+        with kb.loop(kb.arg("count"), "n") as at:
             offset = b.add(b.sext(kb.load(kb.arg("offsets"), dtypes.int32, at), I64), kb.arg("row"))
             gradient = kb.load(kb.arg("gradients"), g.dtype, at)
             for slot, (start, mask) in zip(sums, panel.groups):
@@ -219,14 +256,13 @@ class BlockSparseFilterGradient(_BlockSparse):
         gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
         row_elements = win.k_w * g.channels
         with kb.loop(g.out_channels, "o") as o:
-            channel_gradients = _element(b, gradients, o, g.dtype)
-            channel_offsets = _element(b, offsets, o, dtypes.int32)
+            channel_gradients, channel_offsets, count = self._channel(kb, scratch, o)
             with kb.loop(win.k_h, "kh") as kh:
                 for first, elements in self._chunks():
                     at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
                     row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
                     b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
-                                                      _element(b, partial, at, g.dtype), row, accumulate])
+                                                      _element(b, partial, at, g.dtype), row, count, accumulate])
 
 
 class BlockSparseInputGradient(_BlockSparse):
@@ -236,10 +272,11 @@ class BlockSparseInputGradient(_BlockSparse):
     The other products are w * 0: exact zeros while w is finite (the caller tests w once a call, as it
     packs w'' [O, KH, KW, C]). A micro-kernel holds one window row of w'' [o, kh] (KW x C) in registers
     and, per block, adds g times it to the row of dx_pad the block's pixel reads: a load and a store
-    of dx per multiply-add. The blocks go column by column (q, then the block below it), so that two
-    blocks in a row never touch the same row of dx_pad (rows 2i + a + kh and 2i + 2 + a' + kh) and a
-    block's loads need not wait for the previous block's stores. Each element of dx sums in the order
-    (o, kh, block column, block row), the same with any number of threads."""
+    of dx per multiply-add. The blocks are listed column by column (q, then the blocks below it), so
+    that two blocks in a row of one column's list never touch the same row of dx_pad (rows 2i + a + kh
+    and 2i + 2 + a' + kh or below) and a block's loads need not wait for the previous block's stores.
+    Each element of dx sums in the order (o, kh, block column, block row), the same with any number of
+    threads."""
 
     def emit_image(self, kb, scratch, w_rows, dx) -> None:
         """dx [H, W, C] of the image whose g and offsets emit_prepare left in the scratch; w_rows w''."""
@@ -248,19 +285,18 @@ class BlockSparseInputGradient(_BlockSparse):
         gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
         row_elements = win.k_w * g.channels
         with kb.loop(g.out_channels, "o") as o:
-            channel_gradients = _element(b, gradients, o, g.dtype)
-            channel_offsets = _element(b, offsets, o, dtypes.int32)
+            channel_gradients, channel_offsets, count = self._channel(kb, scratch, o)
             with kb.loop(win.k_h, "kh") as kh:
                 for first, elements in self._chunks():
                     at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
                     row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
                     b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
-                                                      _element(b, w_rows, at, g.dtype), row, i64(0)])
+                                                      _element(b, w_rows, at, g.dtype), row, count])
         self._copy_inside(kb, scratch, dx)
 
     def emit_prepare(self, kb, dy, scratch):
         """The blocks' g and offsets from the image's dy; an i1 value: whether it is block-sparse."""
-        return self._compact(kb, dy, scratch)
+        return self._compact(kb, dy, scratch, True)
 
     def emit_finite(self, kb, w, count: int):
         """An i1 value: whether w [0 : count] is all finite (the sum of w * 0 is then +-0, else NaN)."""
@@ -299,21 +335,19 @@ class BlockSparseInputGradient(_BlockSparse):
                     scratch, g.dtype, b.add(source, offset), tail, zero), tail)
 
     def _emit(self, name: str, elements: int) -> ir.Function:
-        """tile(padded, g, offsets, w, row, unused): for the blocks q, column by column,
-        padded[offsets[q * O] + row : ... + elements] += g[q * O] * w[0 : elements]."""
-        g, win = self.g, self.g.window
-        kb = KernelBuilder(self.module, name, ["padded", "gradients", "offsets", "w", "row", "unused"],
+        """tile(padded, g, offsets, w, row, count): for the listed blocks n < count (column by column),
+        padded[offsets[n] + row : ... + elements] += g[n] * w[0 : elements]."""
+        g = self.g
+        kb = KernelBuilder(self.module, name, ["padded", "gradients", "offsets", "w", "row", "count"],
                            [PTR] * 4 + [I64] * 2, VOID)
         kb.function.attributes.add("noinline")
         b, panel, padded = kb.b, VectorGroups(g.dtype, elements), kb.arg("padded")
         weights = [panel.load(kb, kb.arg("w"), i64(start), mask) for start, mask in panel.groups]
-        with kb.loop(self.blocks_w, "block_column") as j:
-            with kb.loop(win.out_h // 2, "block_row") as i:
-                at = b.mul(b.add(b.mul(i, i64(self.blocks_w)), j), i64(g.out_channels))
-                offset = b.add(b.sext(kb.load(kb.arg("offsets"), dtypes.int32, at), I64), kb.arg("row"))
-                gradient = kb.load(kb.arg("gradients"), g.dtype, at)
-                for weight, (start, mask) in zip(weights, panel.groups):
-                    where = b.add(offset, i64(start))
-                    panel.store(kb, padded, where, panel.fma(kb, gradient, weight, panel.load(kb, padded, where, mask)),
-                                mask)
+        with kb.loop(kb.arg("count"), "n") as at:
+            offset = b.add(b.sext(kb.load(kb.arg("offsets"), dtypes.int32, at), I64), kb.arg("row"))
+            gradient = kb.load(kb.arg("gradients"), g.dtype, at)
+            for weight, (start, mask) in zip(weights, panel.groups):
+                where = b.add(offset, i64(start))
+                panel.store(kb, padded, where, panel.fma(kb, gradient, weight, panel.load(kb, padded, where, mask)),
+                            mask)
         return kb.finish()
