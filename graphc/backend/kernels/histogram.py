@@ -35,7 +35,9 @@ without a search: the limits are ±1e-12·1.1^k, and the top 16 bits of a double
 below 1.1, so each holds at most one limit. One gathered entry of a table indexed
 by them gives the count below the interval and the limit inside (its low bits),
 and one integer compare of the low bits tells whether it counts (one compare for
-either sign). The table replaced an estimate from log2|v| read off the bits,
+either sign). A float32 tensor indexes a table of int32 entries by its own bits (exponent and 4 bits
+of significand), in int32 lanes: no limit is a float32, so one compare serves both signs there without
+the step down (_bucket_of_float32; 4 MLP histograms' call 560 -> 470 us, one thread). The table replaced an estimate from log2|v| read off the bits,
 corrected by a compare with the gathered limit: 12 float operations fewer a
 vector, 1-3% of the 4 histograms' call (1 thread, within the noise of a loaded
 VM). With a placeholder bucket instead (bits 40-49 of the value: no gather, the
@@ -105,7 +107,10 @@ def lower_histogram_statistics(module, name, inst):
     out, b = kb.arg("out"), kb.b
     limits = histograms.default_bucket_limits()
     positive = limits[limits > 0]  # p_0 = 1e-12 ... p_774 = DBL_MAX
-    table = global_array(module, f"{name}_counts", dtypes.int64, _count_table(positive))
+    if dtype is dtypes.float32:  # the bucket from the value's own bits, 8 int32 lanes (_bucket_of_float32)
+        table = global_array(module, f"{name}_counts", dtypes.int32, _float32_count_table(positive))
+    else:
+        table = global_array(module, f"{name}_counts", dtypes.int64, _count_table(positive))
     shape = _Chunks(dtype, source.type.num_elements, (table, positive.size, int(np.flatnonzero(limits == 0.0)[0])))
     with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
         kb.store(out, dtypes.int64, i, i64(0))  # counts, as int64 until the end
@@ -347,8 +352,9 @@ class _Group:
         value = convert(kb, values, self.dtype, dtypes.float64)
         magnitude = kb.intrinsic("fabs", dtypes.float64, [value])
         finite = b.fcmp_ordered("<", magnitude, kb.constant(dtypes.float64, math.inf))  # false for NaN too
-        bucket = b.select(finite, _bucket(kb, value, magnitude, *self.limits),
-                          kb.constant(dtypes.int32, histograms.INFINITIES))
+        found = (_bucket_of_float32(kb, values, *self.limits) if self.dtype is dtypes.float32
+                 else _bucket(kb, value, magnitude, *self.limits))
+        bucket = b.select(finite, found, kb.constant(dtypes.int32, histograms.INFINITIES))
         if valid is not None:
             finite = b.and_(finite, valid)
             bucket = b.select(valid, bucket, kb.constant(dtypes.int32, histograms.MIN))
@@ -446,16 +452,72 @@ def _count_table(positive: np.ndarray) -> np.ndarray:
     return (below << _COUNT_SHIFT) | low
 
 
-def _gather(kb: KernelBuilder, table, index):
-    """table[index] (int64) in each lane of the int32 vector `index`."""
-    b, lanes = kb.b, index.type.count
-    pointers = b.gep(table, [index], inbounds=True, source_etype=I64)
+# The float32 count table: the same intervals (a float32's top 13 bits of magnitude: exponent and 4 bits of
+# significand) from 2^-40 to 2^68, an entry packing the count of limits at or below the interval's start
+# (from bit _F32_COUNT_SHIFT) and the low 19 bits of the smallest float32 at or above the limit inside
+# (2^19: none) in one int32.
+_F32_SHIFT = 19
+_F32_FIRST = (127 - 40) << 4
+_F32_TABLE_SIZE = ((127 + 68) << 4) - _F32_FIRST
+_F32_COUNT_SHIFT = 20
+
+
+def _bucket_of_float32(kb: KernelBuilder, values, table, positive_count: int, zero_index: int):
+    """The bucket (int32, in each lane) of a finite float32 value, from its bits: as _bucket, in int32 lanes
+    (half the vector work of int64 lanes, and no conversion on the way).
+
+    No limit is a float32 (_float32_count_table checks it), so the limits below |v| are those at or below
+    it for either sign; -0.0 counts as +0.0 (its magnitude's count is 0, and it is not "negative")."""
+    b = kb.b
+
+    def integer(x):
+        return kb.constant(dtypes.int32, x)
+
+    bits = b.bitcast(values, kb.register_type(dtypes.int32))
+    magnitude = b.and_(bits, integer(0x7FFFFFFF))
+    index = b.sub(b.lshr(magnitude, integer(_F32_SHIFT)), integer(_F32_FIRST))
+    index = b.select(b.icmp_signed(">", index, integer(0)), index, integer(0))
+    index = b.select(b.icmp_signed("<", index, integer(_F32_TABLE_SIZE - 1)), index, integer(_F32_TABLE_SIZE - 1))
+    entry = _gather(kb, table, index, I32)
+    inside = b.icmp_signed(">=", b.and_(magnitude, integer((1 << _F32_SHIFT) - 1)),
+                           b.and_(entry, integer((1 << _F32_COUNT_SHIFT) - 1)))
+    counted = b.add(b.lshr(entry, integer(_F32_COUNT_SHIFT)), b.zext(inside, entry.type))
+    is_negative = b.icmp_unsigned(">", bits, integer(-(1 << 31)))  # sign set and magnitude not 0 (not -0.0)
+    # Every finite float32 is below 2^128, where at most all limits but DBL_MAX count: no last-bucket clamp.
+    return b.select(is_negative, b.sub(integer(positive_count), counted), b.add(integer(zero_index + 1), counted))
+
+
+def _float32_count_table(positive: np.ndarray) -> np.ndarray:
+    """The float32 count table (see _F32_SHIFT) of the positive limits `positive`."""
+    representable = positive[positive <= np.finfo(np.float32).max]
+    assert not np.any(representable.astype(np.float32).astype(np.float64) == representable)  # none a float32
+    start_bits = (np.arange(_F32_TABLE_SIZE, dtype=np.int64) + _F32_FIRST) << _F32_SHIFT
+    end_bits = start_bits + (1 << _F32_SHIFT)
+    starts, ends = (x.astype(np.uint32).view(np.float32).astype(np.float64) for x in (start_bits, end_bits))
+    below = np.searchsorted(positive, starts, side="right")  # limits at or below each start
+    inside = np.searchsorted(positive, ends, side="left") - below  # limits strictly inside
+    assert inside.max() <= 1 and inside[0] == 0 and below[0] == 0 and inside[-1] == 0
+    assert below[-1] == positive.size - 1 and below.max() < 1 << (31 - _F32_COUNT_SHIFT)
+    limit = representable[np.minimum(below, representable.size - 1)]
+    rounded = limit.astype(np.float32)
+    up = np.where(rounded.astype(np.float64) < limit, np.nextafter(rounded, np.float32(np.inf)), rounded)
+    up_bits = up.view(np.uint32).astype(np.int64)
+    # A limit whose float32 above it is the next interval's start counts there (it is below that start).
+    counts_here = (inside == 1) & (up_bits < end_bits)
+    low = np.where(counts_here, up_bits & ((1 << _F32_SHIFT) - 1), 1 << _F32_SHIFT)
+    return ((below << _F32_COUNT_SHIFT) | low).astype(np.int32)
+
+
+def _gather(kb: KernelBuilder, table, index, element=I64):
+    """table[index] (`element`: int64 or int32) in each lane of the int32 vector `index`."""
+    b, lanes, size = kb.b, index.type.count, element.width // 8
+    pointers = b.gep(table, [index], inbounds=True, source_etype=element)
     pointers.type = ir.VectorType(PTR, lanes)  # llvmlite types a GEP as one pointer; LLVM, as their vector
-    vector_type = ir.VectorType(I64, lanes)
+    vector_type = ir.VectorType(element, lanes)
     mask_type = ir.VectorType(I1, lanes)
-    gather = declare(kb.module, f"llvm.masked.gather.v{lanes}i64.v{lanes}p0", vector_type,
+    gather = declare(kb.module, f"llvm.masked.gather.v{lanes}i{element.width}.v{lanes}p0", vector_type,
                      [pointers.type, I32, mask_type, vector_type])
-    return b.call(gather, [pointers, ir.Constant(I32, 8), ir.Constant(mask_type, [True] * lanes),
+    return b.call(gather, [pointers, ir.Constant(I32, size), ir.Constant(mask_type, [True] * lanes),
                            ir.Constant(vector_type, ir.Undefined)])
 
 
