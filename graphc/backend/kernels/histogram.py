@@ -37,8 +37,7 @@ by them gives the count below the interval and the limit inside (its low bits),
 and one integer compare of the low bits tells whether it counts (one compare for
 either sign). A float32 tensor indexes a table of int32 entries by its own bits (exponent and 4 bits
 of significand), in int32 lanes: no limit is a float32, so one compare serves both signs there without
-the step down, and the finite test is one integer compare (_bucket_of_float32; the 4 MLP histograms'
-call 560 -> 455 us, one thread). The table replaced an estimate from log2|v| read off the bits,
+the step down (_bucket_of_float32; 4 MLP histograms' call 560 -> 470 us, one thread). The table replaced an estimate from log2|v| read off the bits,
 corrected by a compare with the gathered limit: 12 float operations fewer a
 vector, 1-3% of the 4 histograms' call (1 thread, within the noise of a loaded
 VM). With a placeholder bucket instead (bits 40-49 of the value: no gather, the
@@ -220,7 +219,7 @@ class _InOrderTask:
     def emit(self, out, extremes, context) -> None:
         kb, b, shape = self.kb, self.kb.b, self.shape
         with kb.vector_lanes(_LANES):
-            lanes = _initial_extremes(kb)
+            lanes = _initial_extremes(kb, shape.dtype)
             sums = [kb.variable(F64, ir.Constant(F64, 0.0)) for _ in range(2)]  # of the values, of their squares
             group = _Group(kb, shape.dtype, shape.limits, out, lanes, sums)
             claimed = kb.variable(I64, i64(0))
@@ -247,7 +246,7 @@ class _InOrderTask:
                 group.add(kb.load_vector_masked(self.source, shape.dtype, i64(shape.whole * _LANES), valid,
                                                 kb.constant(shape.dtype, 0)), valid)
                 group.flush()
-            _store_extremes(kb, extremes, lanes)
+            _store_extremes(kb, shape.dtype, extremes, lanes)
         for slot, field in zip(sums, (_SUM, _SUM_SQUARES)):
             b.store(kb.get(slot, F64), _field(b, context, field))
 
@@ -291,7 +290,7 @@ def _helper_task(kb: KernelBuilder, shape: _Chunks, source, claims, counts, extr
     with kb.loop(histograms.STATISTICS_SIZE, "zero") as i:
         kb.store(counts, dtypes.int64, i, i64(0))
     with kb.vector_lanes(_LANES):
-        lanes = _initial_extremes(kb)
+        lanes = _initial_extremes(kb, shape.dtype)
         group = _Group(kb, shape.dtype, shape.limits, counts, lanes, None)
         header, body, done = (kb.function.append_basic_block(f"back.{part}") for part in ("header", "body", "done"))
         b.branch(header)
@@ -304,18 +303,33 @@ def _helper_task(kb: KernelBuilder, shape: _Chunks, source, claims, counts, extr
         group.flush()
         b.branch(header)
         b.position_at_end(done)
-        _store_extremes(kb, extremes, lanes)
+        _store_extremes(kb, shape.dtype, extremes, lanes)
 
 
-def _initial_extremes(kb: KernelBuilder) -> list:
-    """Min and max lanes before any value: DBL_MAX and -DBL_MAX, as TF1's Histogram starts."""
-    return [kb.variable(kb.register_type(dtypes.float64), kb.constant(dtypes.float64, start))
-            for start in (sys.float_info.max, -sys.float_info.max)]
+def _extremes_dtype(dtype):
+    """The type min and max are kept in: a float32 tensor's own (half the vector work of float64 lanes),
+    else float64."""
+    return dtypes.float32 if dtype is dtypes.float32 else dtypes.float64
 
 
-def _store_extremes(kb: KernelBuilder, extremes, lanes: list) -> None:
-    for which, slot in enumerate(lanes):
-        kb.store_vector(extremes, dtypes.float64, i64(which * _LANES), kb.get(slot, kb.register_type(dtypes.float64)))
+def _initial_extremes(kb: KernelBuilder, dtype) -> list:
+    """Min and max lanes before any value: DBL_MAX and -DBL_MAX, as TF1's Histogram starts (in float32
+    lanes, infinities: no finite value is one, and _store_extremes gives them back as DBL_MAX)."""
+    kept = _extremes_dtype(dtype)
+    largest = sys.float_info.max if kept is dtypes.float64 else math.inf
+    return [kb.variable(kb.register_type(kept), kb.constant(kept, start)) for start in (largest, -largest)]
+
+
+def _store_extremes(kb: KernelBuilder, dtype, extremes, lanes: list) -> None:
+    """Stores the min and max lanes, as float64 (float32 lanes' infinities as DBL_MAX and -DBL_MAX)."""
+    b, kept = kb.b, _extremes_dtype(dtype)
+    for which, (slot, start) in enumerate(zip(lanes, (sys.float_info.max, -sys.float_info.max))):
+        lane = kb.get(slot, kb.register_type(kept))
+        if kept is not dtypes.float64:
+            lane = b.fpext(lane, kb.register_type(dtypes.float64))
+            infinite = b.fcmp_ordered("==", lane, kb.constant(dtypes.float64, math.copysign(math.inf, start)))
+            lane = b.select(infinite, kb.constant(dtypes.float64, start), lane)
+        kb.store_vector(extremes, dtypes.float64, i64(which * _LANES), lane)
 
 
 def _lanes_of_every_task(kb: KernelBuilder, extremes, tasks, which: int, order: str):
@@ -364,9 +378,10 @@ class _Group:
         if valid is not None:
             finite = b.and_(finite, valid)
             bucket = b.select(valid, bucket, kb.constant(dtypes.int32, histograms.MIN))
+        compared = values if self.dtype is dtypes.float32 else value  # as _extremes_dtype keeps them
         for slot, order in zip(self.extremes, ("<", ">")):  # the first of equal values, in each lane
-            current = kb.get(slot, value.type)
-            kb.set(slot, b.select(b.and_(finite, b.fcmp_ordered(order, value, current)), value, current))
+            current = kb.get(slot, compared.type)
+            kb.set(slot, b.select(b.and_(finite, b.fcmp_ordered(order, compared, current)), compared, current))
         self.count(bucket)
         if self.sums is not None:
             self._add_lanes(value, finite)
