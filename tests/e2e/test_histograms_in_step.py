@@ -155,6 +155,32 @@ def test_doubles_of_every_exponent_land_in_upper_bounds_bucket():
     assert got == serialization.histogram_proto(histograms.statistics(values))
 
 
+def test_float32s_around_every_limit_land_in_upper_bounds_bucket():
+    """float32 tensors find their bucket from their own bits (an int32 table): the float32s nearest each
+    limit and three more on each side, both signs, zeros, denormals and the largest float32, all in
+    std::upper_bound's bucket (NumPy's searchsorted on the doubles)."""
+    limits = histograms.default_bucket_limits()
+    finite = limits[np.abs(limits) <= np.finfo(np.float32).max]
+    nearest = finite.astype(np.float32).view(np.int32).astype(np.int64)
+    bits = (nearest[:, None] + np.arange(-3, 4)).reshape(-1)
+    bits = bits[(bits & 0x7FFFFFFF) < 0x7F800000].astype(np.uint32)
+    special = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-40, np.finfo(np.float32).max,
+                        -np.finfo(np.float32).max], np.float32)
+    values = np.concatenate([bits.view(np.float32), special])
+    got = histo_of(values)
+    expected = serialization.histogram_proto(histograms.statistics(values))
+    assert list(got.bucket) == list(expected.bucket) and list(got.bucket_limit) == list(expected.bucket_limit)
+    assert got == expected
+
+
+def test_float32s_of_every_exponent_land_in_upper_bounds_bucket():
+    """Random float32 bit patterns of both signs over every finite exponent: upper_bound's bucket."""
+    rng = np.random.RandomState(23)
+    bits = rng.randint(0, 0x7F800000, 40000).astype(np.uint32) | (rng.randint(0, 2, 40000).astype(np.uint32) << 31)
+    values = bits.view(np.float32)
+    assert histo_of(values) == serialization.histogram_proto(histograms.statistics(values))
+
+
 def histo_of(values, dtype=tf.float32):
     """The HistogramProto the compiled step gives for `values` (one dimension, any length)."""
     x = tf.placeholder(dtype, [None])
