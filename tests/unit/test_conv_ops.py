@@ -148,9 +148,14 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     assert tutorial.workspace_bytes == 0  # x read in place, the padding's zeros from a constant row
     gradient = convolution("filter_gradient", (100, 28, 28, 32))  # partials of dw^T, and of db's sums
     assert gradient.tiled and gradient.tasks == windows.TILED_FILTER_PARTITIONS
-    assert gradient.workspace_bytes == windows.TILED_FILTER_PARTITIONS * (288 + 1) * 64 * 4
+    # A partition's block-sparse scratch too (kernels/conv_sparse.py: the 14x14 output is 7x7 blocks): the
+    # padded image, then per output channel its blocks' gradients and offsets and their count.
+    assert gradient.block_sparse and gradient.block_sparse_elements == 29 * 29 * 32 + (2 * 7 * 7 + 1) * 64
+    assert gradient.workspace_bytes == windows.TILED_FILTER_PARTITIONS * (
+        (288 + 1) * 64 + gradient.block_sparse_elements) * 4
     backward = convolution("input_gradient", (100, 28, 28, 32))  # w packed as [KH, KW, O, C]; dx gathered, stored once
-    assert backward.tiled and backward.workspace_bytes == 288 * 64 * 4
+    # ... and as [O, KH, KW, C] for the block-sparse path
+    assert backward.tiled and backward.block_sparse and backward.workspace_bytes == 2 * 288 * 64 * 4
     assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
     assert not convolution("forward", huge).tiled
