@@ -164,6 +164,21 @@ class _BlockSparse:
                           [value.type, pointers.type, I32, mask.type])
         b.call(scatter, [value, pointers, ir.Constant(I32, dtype.size), mask])
 
+    def _each_window_row(self, kb, scratch, rows, extra) -> None:
+        """Calls the micro-kernel for each output channel o, tap row kh and piece of a window row: on
+        the channel's listed blocks, with `rows` [O, KH, KW x C] at (o, kh, piece) (dw^T's row, or
+        w''s) and the padded image's row offset of the piece; `extra`: the micro-kernel's last arguments."""
+        g, win, b = self.g, self.g.window, kb.b
+        row_elements = win.k_w * g.channels
+        with kb.loop(g.out_channels, "o") as o:
+            channel_gradients, channel_offsets, count = self._channel(kb, scratch, o)
+            with kb.loop(win.k_h, "kh") as kh:
+                for first, elements in self._chunks():
+                    at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
+                    row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
+                    b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
+                                                      _element(b, rows, at, g.dtype), row, count] + extra)
+
     def _chunks(self) -> list:
         """(first element, elements) of the pieces of a window row (KW x C) a micro-kernel's registers hold:
         as few as hold at most half the vector registers less two, as even as they go."""
@@ -251,18 +266,7 @@ class BlockSparseFilterGradient(_BlockSparse):
     def emit_image(self, kb, scratch, partial, first_image) -> None:
         """partial (dw^T [O, K]) += the products of the image emit_prepare left in the scratch; with
         `first_image` (an i1 value) true, stores them instead."""
-        g, win, b = self.g, self.g.window, kb.b
-        accumulate = b.zext(b.not_(first_image), I64)
-        gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
-        row_elements = win.k_w * g.channels
-        with kb.loop(g.out_channels, "o") as o:
-            channel_gradients, channel_offsets, count = self._channel(kb, scratch, o)
-            with kb.loop(win.k_h, "kh") as kh:
-                for first, elements in self._chunks():
-                    at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
-                    row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
-                    b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
-                                                      _element(b, partial, at, g.dtype), row, count, accumulate])
+        self._each_window_row(kb, scratch, partial, [kb.b.zext(kb.b.not_(first_image), I64)])
 
 
 class BlockSparseInputGradient(_BlockSparse):
@@ -273,25 +277,15 @@ class BlockSparseInputGradient(_BlockSparse):
     packs w'' [O, KH, KW, C]). A micro-kernel holds one window row of w'' [o, kh] (KW x C) in registers
     and, per block, adds g times it to the row of dx_pad the block's pixel reads: a load and a store
     of dx per multiply-add. The blocks are listed column by column (q, then the blocks below it), so
-    that two blocks in a row of one column's list never touch the same row of dx_pad (rows 2i + a + kh
-    and 2i + 2 + a' + kh or below) and a block's loads need not wait for the previous block's stores.
+    that two blocks in a row of one column's list never touch the same row of dx_pad (rows
+    stride (2i + a) + kh and stride (2i + 2 + a') + kh or below) and a block's loads need not wait for the previous block's stores.
     Each element of dx sums in the order (o, kh, block column, block row), the same with any number of
     threads."""
 
     def emit_image(self, kb, scratch, w_rows, dx) -> None:
         """dx [H, W, C] of the image whose g and offsets emit_prepare left in the scratch; w_rows w''."""
-        g, win, b = self.g, self.g.window, kb.b
         self.emit_zero_border(kb, scratch)
-        gradients, offsets = self._gradients(b, scratch), self._offsets(b, scratch)
-        row_elements = win.k_w * g.channels
-        with kb.loop(g.out_channels, "o") as o:
-            channel_gradients, channel_offsets, count = self._channel(kb, scratch, o)
-            with kb.loop(win.k_h, "kh") as kh:
-                for first, elements in self._chunks():
-                    at = b.add(b.add(b.mul(o, i64(g.depth)), b.mul(kh, i64(row_elements))), i64(first))
-                    row = b.add(b.mul(kh, i64(win.padded_w * g.channels)), i64(first))
-                    b.call(self._function(elements), [scratch, channel_gradients, channel_offsets,
-                                                      _element(b, w_rows, at, g.dtype), row, count])
+        self._each_window_row(kb, scratch, w_rows, [])
         self._copy_inside(kb, scratch, dx)
 
     def emit_prepare(self, kb, dy, scratch):
