@@ -164,6 +164,35 @@ class _BlockSparse:
                           [value.type, pointers.type, I32, mask.type])
         b.call(scatter, [value, pointers, ir.Constant(I32, dtype.size), mask])
 
+    def _move_rows(self, kb, source, target, into_padded: bool, each=None) -> None:
+        """Copies an image's rows [H, W x C] between a compact image and the padded image's inside (into it
+        with `into_padded`, else out of it), a vector at a time; each(value) sees every vector moved."""
+        g, win, b, width = self.g, self.g.window, kb.b, self.width
+        row_elements = g.width * g.channels
+        full, rest = divmod(row_elements, width)
+        tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
+        zero = zeros(ir.VectorType(memory_type(g.dtype), width))
+        with kb.loop(g.height, "copy_row") as r:
+            compact = b.mul(r, i64(row_elements))
+            padded = b.mul(b.add(b.mul(b.add(r, i64(win.pad_top)), i64(win.padded_w)), i64(win.pad_left)),
+                           i64(g.channels))
+            source_at, target_at = (compact, padded) if into_padded else (padded, compact)
+
+            def move(offset, mask):
+                if mask is None:
+                    value = kb.load_vector(source, g.dtype, b.add(source_at, offset), width)
+                    kb.store_vector(target, g.dtype, b.add(target_at, offset), value)
+                else:
+                    value = kb.load_vector_masked(source, g.dtype, b.add(source_at, offset), mask, zero)
+                    kb.store_vector_masked(target, g.dtype, b.add(target_at, offset), value, mask)
+                if each is not None:
+                    each(value)
+
+            with kb.loop(full, "copy") as v:
+                move(b.mul(v, i64(width)), None)
+            if rest:
+                move(i64(full * width), tail)
+
     def _each_window_row(self, kb, scratch, rows, extra) -> None:
         """Calls the micro-kernel for each output channel o, tap row kh and piece of a window row: on
         the channel's listed blocks, with `rows` [O, KH, KW x C] at (o, kh, piece) (dw^T's row, or
@@ -207,35 +236,14 @@ class BlockSparseFilterGradient(_BlockSparse):
 
     def _copy_image(self, kb, image, scratch):
         """The image into the inside of the padded image; whether all its elements are finite."""
-        g, win, b = self.g, self.g.window, kb.b
-        row_elements, width = g.width * g.channels, self.width
-        vector = ir.VectorType(memory_type(g.dtype), width)
+        b, width = kb.b, self.width
+        vector = ir.VectorType(memory_type(self.g.dtype), width)
         # The sum of x * 0 over the image: +-0 if every x is finite, NaN if one is not.
-        probe = kb.variable(vector, zeros(vector))
-        zero = zeros(vector)
-        full, rest = divmod(row_elements, width)
-        tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
-        with kb.loop(g.height, "copy_row") as r:
-            source = b.mul(r, i64(row_elements))
-            target_at = b.mul(b.add(b.mul(b.add(r, i64(win.pad_top)), i64(win.padded_w)), i64(win.pad_left)),
-                              i64(g.channels))
-
-            def move(offset, mask):
-                if mask is None:
-                    value = kb.load_vector(image, g.dtype, b.add(source, offset), width)
-                    kb.store_vector(scratch, g.dtype, b.add(target_at, offset), value)
-                else:
-                    value = kb.load_vector_masked(image, g.dtype, b.add(source, offset), mask, zero)
-                    kb.store_vector_masked(scratch, g.dtype, b.add(target_at, offset), value, mask)
-                kb.set(probe, b.fadd(kb.get(probe, vector), b.fmul(value, zero)))
-
-            with kb.loop(full, "copy") as v:
-                move(b.mul(v, i64(width)), None)
-            if rest:
-                move(i64(full * width), tail)
+        probe, zero = kb.variable(vector, zeros(vector)), zeros(vector)
+        self._move_rows(kb, image, scratch, True,
+                        lambda value: kb.set(probe, b.fadd(kb.get(probe, vector), b.fmul(value, zero))))
         probed = kb.get(probe, vector)
         return b.not_(_any_lane(b, b.fcmp_unordered("uno", probed, probed), width))
-
 
     def _emit(self, name: str, elements: int) -> ir.Function:
         """tile(padded, g, offsets, partial, row, count, accumulate): partial[0 : elements] (+)= the sum
@@ -310,23 +318,7 @@ class BlockSparseInputGradient(_BlockSparse):
         return b.not_(_any_lane(b, b.fcmp_unordered("uno", probed, probed), width))
 
     def _copy_inside(self, kb, scratch, dx) -> None:
-        g, win, b = self.g, self.g.window, kb.b
-        row_elements, width = g.width * g.channels, self.width
-        full, rest = divmod(row_elements, width)
-        tail = ir.Constant(ir.VectorType(I1, width), [ir.Constant(I1, int(lane < rest)) for lane in range(width)])
-        with kb.loop(g.height, "copy_row") as r:
-            target_at = b.mul(r, i64(row_elements))
-            source = b.mul(b.add(b.mul(b.add(r, i64(win.pad_top)), i64(win.padded_w)), i64(win.pad_left)),
-                           i64(g.channels))
-            with kb.loop(full, "copy") as v:
-                offset = b.mul(v, i64(width))
-                kb.store_vector(dx, g.dtype, b.add(target_at, offset),
-                                kb.load_vector(scratch, g.dtype, b.add(source, offset), width))
-            if rest:
-                offset = i64(full * width)
-                zero = zeros(ir.VectorType(memory_type(g.dtype), width))
-                kb.store_vector_masked(dx, g.dtype, b.add(target_at, offset), kb.load_vector_masked(
-                    scratch, g.dtype, b.add(source, offset), tail, zero), tail)
+        self._move_rows(kb, scratch, dx, False)
 
     def _emit(self, name: str, elements: int) -> ir.Function:
         """tile(padded, g, offsets, w, row, count): for the listed blocks n < count (column by column),
