@@ -154,6 +154,29 @@ def test_a_cancelling_float64_sum_always_moves_under_the_perturbation():
         assert movement[0, 0] > 1.0, seed
 
 
+def test_a_long_sums_rounding_is_allowed_where_a_later_op_amplifies_it():
+    # The fuzz-tf finding: cos(mean(x)) of 100,000 float32 values in [1000, 1001]. graphc's mean was 2 ulps (1.2e-4)
+    # from the exact one, NumPy's pairwise mean nearer; the cosine near 0.098 turned that into 1.2e-3 relative.
+    # Moving only the feeds moved the float64 mean by ~1e-8: the sum's own rounding was not allowed for.
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [100000])
+        y = tf.cos(tf.reduce_mean(x, [0], keepdims=True))
+    context = types.SimpleNamespace(variables=[], float_dtype=tf.float32, leaves=[types.SimpleNamespace(tensor=x)])
+    built = BuiltGraph(graph=graph, context=context, fetches=[y])
+    values = (1000 + np.random.RandomState(0).random_sample(100000)).astype(np.float32)
+    exact_mean = np.mean(values.astype(np.float64), keepdims=True)
+    reference = np.cos(exact_mean).astype(np.float32)
+    two_ulps_off = np.cos(exact_mean + 2 * np.spacing(np.float32(1000.5)))
+    for seed in range(5):
+        conditioning = oracle._Conditioning(built, built, [[values]], seed)
+        (movement,) = conditioning.movements([("y", None, reference, np.cos(exact_mean))], [],
+                                             conditioning.run_perturbed(0))
+        assert compare("y", two_ulps_off.astype(np.float32), reference, reference, movement) is None, seed
+        far_off = np.cos(exact_mean + 40 * np.spacing(np.float32(1000.5)))
+        assert compare("y", far_off.astype(np.float32), reference, reference, movement) is not None, seed
+
+
 def test_ill_conditioned_elements_get_their_perturbations_movement():
     # 1e30 + 1 - 1e30 is 0 or 1 depending on the order; moving 1e30 by an ulp moves the result by 1e23.
     moved = tensorflow_oracle.movement(np.array([0.0, 2.0]), np.array([1e23, 2.0]))
