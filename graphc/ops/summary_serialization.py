@@ -60,9 +60,12 @@ def _fill_histogram(histogram, statistics) -> None:
     if statistics[histograms.INFINITIES]:
         raise SummaryValueError("Infinity in summary histogram")
     limits, counts = histograms.default_bucket_limits(), statistics[:histograms.BUCKETS]
-    # Keep non-empty buckets and, of each run of empty ones, only the last (its limit closes the run).
-    next_nonempty = np.append(counts[1:] != 0, True)
-    keep = (counts != 0) | next_nonempty
+    # Keep non-empty buckets and, of each run of empty ones, only the last (its limit closes the run):
+    # a bucket is kept when it or the next one is non-empty, and the last always. Built in place in one
+    # mask (`np.append` of a shifted copy was a third of the histogram's NumPy time).
+    keep = counts != 0
+    keep[:-1] |= keep[1:]
+    keep[-1] = True
     histogram.min, histogram.max = float(statistics[histograms.MIN]), float(statistics[histograms.MAX])
     histogram.num, histogram.sum = float(statistics[histograms.NUM]), float(statistics[histograms.SUM])
     histogram.sum_squares = float(statistics[histograms.SUM_SQUARES])
@@ -70,8 +73,9 @@ def _fill_histogram(histogram, statistics) -> None:
     # fetched every step cost about 2 x 256 Python floats through `.tolist()` and the repeated fields'
     # extend, half of its ~60 us on the host (the step it is fetched with: 0.66 ms).
     # (summary.proto: bucket_limit = 6, bucket = 7, packed: one length-delimited field of doubles each).
-    histogram.MergeFromString(wire.bytes_field(6, limits[keep].astype("<f8").tobytes())
-                              + wire.bytes_field(7, counts[keep].astype("<f8").tobytes()))
+    # (`copy=False`: the selections are float64 already, little-endian on every host graphc runs on.)
+    histogram.MergeFromString(wire.bytes_field(6, limits[keep].astype("<f8", copy=False).tobytes())
+                              + wire.bytes_field(7, counts[keep].astype("<f8", copy=False).tobytes()))
 
 
 DEFAULT_BAD_COLOR = (255, 0, 0, 255)  # opaque red, as TF1: non-finite pixels
