@@ -159,26 +159,44 @@ def tensor_summary(tag: str, value, plugin_name: str = "") -> bytes:
         .SerializeToString()
 
 
-def merge_summaries(serialized: list) -> bytes:
+def merge_summaries(serialized: list, known_tags=None) -> bytes:
     """One Summary with the values of all of `serialized`'s elements, in order (TF1's MergeSummary).
 
-    A tag found twice, or an input that is no Summary, is a SummaryValueError, as in TF1.
+    `known_tags`, if given, holds per input the tags of its values when the input is a `bytes` Summary
+    made in this step by a summary op of known tags (ops/summary_ops.py), else None: those inputs are
+    not parsed again. Every other input (a constant, a fed string tensor) is parsed. A tag found twice,
+    or an input that is no Summary, is a SummaryValueError, as in TF1.
     """
-    summary_pb2 = protos().summary_pb2
     tags: set = set()
-    # An input is a string tensor of any shape, each element a serialized Summary (a constant's value is
-    # an object array: `bytes()` of that would be its buffer, the element pointers, not the strings).
-    parts = [bytes(element) for item in serialized for element in np.asarray(item, dtype=object).reshape(-1)]
-    for part in parts:
-        try:
-            values = summary_pb2.Summary.FromString(part).value
-        except protos().DecodeError:
-            raise SummaryValueError("Could not parse one of the summary inputs") from None
-        for value in values:
-            if value.tag in tags:
-                raise SummaryValueError(f"Duplicate tag {value.tag} found in summary inputs")
-            tags.add(value.tag)
+    parts = []
+    for item, item_tags in zip(serialized, known_tags or [None] * len(serialized)):
+        if item_tags is not None and type(item) is bytes:  # fed strings are arrays: never taken on trust
+            parts.append(item)
+            _add_tags(tags, item_tags)
+            continue
+        # An input is a string tensor of any shape, each element a serialized Summary (a constant's value
+        # is an object array: `bytes()` of that would be its buffer, the element pointers, not the strings).
+        for element in np.asarray(item, dtype=object).reshape(-1):
+            part = bytes(element)
+            _add_tags(tags, [value.tag for value in _parse_summary(part).value])
+            parts.append(part)
     # A Summary is one repeated field, so serialized Summaries laid end to end are the Summary of all
     # their values in order (protobuf's rule for repeated fields): no copy of each value into a new
     # message and no serialization again (a third of the merge's time, parsing is the rest).
     return b"".join(parts)
+
+
+def _parse_summary(part: bytes):
+    summary_pb2 = protos().summary_pb2
+    try:
+        return summary_pb2.Summary.FromString(part)
+    except protos().DecodeError:
+        raise SummaryValueError("Could not parse one of the summary inputs") from None
+
+
+def _add_tags(tags: set, new_tags) -> None:
+    """Adds `new_tags` to the `tags` seen so far in a merge; one already there is TF1's error."""
+    for tag in new_tags:
+        if tag in tags:
+            raise SummaryValueError(f"Duplicate tag {tag} found in summary inputs")
+        tags.add(tag)
