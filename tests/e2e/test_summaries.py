@@ -186,6 +186,15 @@ def test_bad_values_are_tf1_errors_naming_the_op():
         garbage = tf.summary.merge([histogram, tf.constant(b"garbage\xff")])  # TF 2.21: its class and words
         with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse one of the summary inputs"):
             sess.run(garbage, {data: [1.0]})
+        # A summary fed in place of the one the step makes is parsed, as TF1 parses every input.
+        merged = tf.summary.merge([histogram, tf.summary.scalar("other", data[0])])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse one of the summary inputs"):
+            sess.run(merged, {data: [1.0], histogram: b"garbage\xff"})
+        other = tf.Summary(value=[tf.Summary.Value(tag="other", simple_value=2.0)]).SerializeToString()
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Duplicate tag other"):
+            sess.run(merged, {data: [1.0], histogram: other})
+        values = tf.Summary.FromString(sess.run(merged, {data: [1.0]})).value
+        assert [v.tag for v in values] == ["spread", "other"]
     vector = tf.summary.scalar("vector", data)  # TF1 checks the shape when the op runs
     with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match=r"shape: \[\] != \[2\]"):
         sess.run(vector, {data: [1.0, 2.0]})

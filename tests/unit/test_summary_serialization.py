@@ -169,6 +169,19 @@ def test_merge_concatenates_values_and_refuses_duplicate_tags():
         serialization.merge_summaries([a, b"garbage\xff"])  # TF1's InvalidArgumentError, its words
 
 
+def test_merge_takes_known_tags_of_the_steps_own_parts_and_parses_the_others():
+    """A part made in the step (bytes, its tags known from its op) is not parsed; its tags still count as
+    duplicates. A part given as an array (a fed or constant string tensor) is parsed whatever is known."""
+    a, b = (serialization.scalar_summary(tag, 1.0) for tag in "ab")
+    assert serialization.merge_summaries([a, b], [("a",), ("b",)]) == a + b
+    with pytest.raises(SummaryValueError, match="Duplicate tag a"):
+        serialization.merge_summaries([a, b], [("a",), ("a",)])
+    with pytest.raises(SummaryValueError, match="Duplicate tag a"):
+        serialization.merge_summaries([a, np.asarray(a, dtype=object)], [("a",), ("b",)])
+    with pytest.raises(SummaryValueError, match="Could not parse one of the summary inputs"):
+        serialization.merge_summaries([a, np.asarray(b"garbage\xff", dtype=object)], [("a",), ("b",)])
+
+
 @pytest.mark.parametrize("values", [[], [0.0], [-0.0, 1e-30, 7.5], np.random.default_rng(3).normal(0, 0.1, 5000)])
 def test_histogram_bytes_are_protobufs_own(values):
     """The packed arrays handed to protobuf as their encoding give the bytes protobuf's own API gives,
