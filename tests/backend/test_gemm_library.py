@@ -96,15 +96,6 @@ def test_products_that_prefetch_the_next_b(library, m, n, k, transpose_b):
     check(library, np.float32, m, n, k, False, transpose_b)
 
 
-@pytest.mark.parametrize("transpose_a", [False, True])
-@pytest.mark.parametrize("m, n, k", [(100, 300, 784), (2105, 64, 12), (3000, 40, 300)])
-def test_products_that_prefetch_the_next_a(library, m, n, k, transpose_a):
-    # Before each panel's tiles a share of the block of A packed next is prefetched (GemmEmitter._prefetch_a):
-    # the MLP's layer-1 forward, the next KC block of x (by halves of K); 2105 rows, the next block of 702
-    # rows, the last one ending in a partial panel; 3000 x 300, blocks of A beyond NEXT_A_L2, not prefetched.
-    check(library, np.float32, m, n, k, transpose_a, False)
-
-
 @pytest.mark.parametrize("m, n, k, transpose_b", [(90, 300, 400, False), (90, 300, 100, True), (20, 300, 3000, False),
                                                   (20, 40, 300, False), (18, 620, 64, True)])
 @pytest.mark.parametrize("threads", [2, 3])

@@ -8,8 +8,6 @@
           pack A into panels of MR rows, k-major (a task of few rows reads A in
             place where its block of B is a few panels wide: `GemmEmitter._direct_a`)
           for jr in block step NR:
-            prefetch the panel's share of the block of A packed next into L2
-              (`_prefetch_a`: fresh inputs, x in the MLP's dW1 = xᵀ·d1)
             for ir in block step MR:
               micro-kernel: an MR x NR tile of C held in 2*MR vector registers;
               per k, one broadcast of A and two vector loads of B feed 2*MR FMAs
@@ -70,8 +68,6 @@ DIRECT_B_ROWS = 100
 DIRECT_A_FEW_ROWS_PANELS = 8
 # With an epilogue, a block of C fills at most this share of L2 (GemmEmitter._epilogue_rows).
 EPILOGUE_BLOCK_L2 = 0.25
-# The most of L2 a block of A prefetched ahead of its packing may take (GemmEmitter._next_a_block).
-NEXT_A_L2 = 0.125
 # A k loop of more KC blocks than this is summed in segments (GemmEmitter._segment_blocks).
 LONG_K_BLOCKS = 16
 # A product of at most this many rows whose B exceeds half of L2 sums K in two halves (GemmEmitter._depth_halves).
@@ -129,9 +125,9 @@ class GemmEmitter:
     def _size(self) -> int:
         return self.dtype.size
 
-    def _prefetch(self, b, pointer, write: bool, locality: int = 3) -> None:
+    def _prefetch(self, b, pointer, write: bool) -> None:
         prefetch = declare(self.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
-        b.call(prefetch, [pointer, ir.Constant(I32, int(write)), ir.Constant(I32, locality), ir.Constant(I32, 1)])
+        b.call(prefetch, [pointer, ir.Constant(I32, int(write)), ir.Constant(I32, 3), ir.Constant(I32, 1)])
 
     @staticmethod
     def _min(b, x, y):
@@ -709,7 +705,6 @@ class GemmEmitter:
                     mc = self._min(b, mc_block, b.sub(m1, ic))
                     with b.if_then(b.not_(direct)):
                         b.call(pack_a, [packed_a, a, m, k, ic, pc, mc, kc])
-                    ahead_a = self._next_a_block(b, (m0, m1, ic, mc, mc_block), (k1, pc, kc, kc_block))
                     with kb.loop(self._ceil_div(b, nc, i64(bm.nr)), "jr") as jr_index:
                         jr = b.mul(jr_index, i64(bm.nr))
                         cols = self._min(b, i64(bm.nr), b.sub(nc, jr))
@@ -726,8 +721,6 @@ class GemmEmitter:
                             b.call(pack_b, [b_panel, bmat, n, k, pc, b.add(jc, jr), kc, cols])
                         ahead = self._ahead_of_panel(b, packing, one_block_of_rows, bmat, n, k, k1, pc, jc, jr,
                                                      kc, nc, mc, jr_index)
-                        with b.if_then(b.and_(b.not_(direct), ahead_a[0])):
-                            self._prefetch_a(kb, a, m, k, ahead_a[1:], jr_index, self._ceil_div(b, nc, i64(bm.nr)))
 
                         def tile(panel_row, offset, rows, height, number):
                             """The micro-kernel of `height` rows on rows panel_row + offset ... of the block,
@@ -888,47 +881,6 @@ class GemmEmitter:
                        i64(CACHE_LINE))
         step = self._min(b, self._max(b, spread, i64(CACHE_LINE)), i64(2 * CACHE_LINE))
         return wanted, b.add(b.mul(first_row, n), jc), n, step, first_row
-
-    def _next_a_block(self, b, rows, depth):
-        """(whether, ic, mc, pc, kc) of the block of A this task packs after the block at `rows` = (m0, m1,
-        ic, mc, mc_block), `depth` = (k1, pc, kc, kc_block): the next MC rows, else the next KC of k; whether
-        there is one in this block of B's columns and it takes at most NEXT_A_L2 of L2."""
-        m0, m1, ic, mc, mc_block = rows
-        k1, pc, kc, kc_block = depth
-        more_rows = b.icmp_signed("<", b.add(ic, mc), m1)
-        next_ic = b.select(more_rows, b.add(ic, mc), m0)
-        next_pc = b.select(more_rows, pc, b.add(pc, kc))
-        next_mc, next_kc = self._min(b, mc_block, b.sub(m1, next_ic)), self._min(b, kc_block, b.sub(k1, next_pc))
-        wanted = b.and_(self._fits_ahead(b, next_mc, next_kc), b.or_(more_rows, b.icmp_signed("<", b.add(pc, kc), k1)))
-        return wanted, next_ic, next_mc, next_pc, next_kc
-
-    def _fits_ahead(self, b, mc, kc):
-        """Whether a block of A of mc x kc takes at most NEXT_A_L2 of L2."""
-        return b.icmp_signed("<=", b.mul(b.mul(mc, kc), i64(self._size())),
-                             i64(int(machine.data_cache_bytes()[2] * NEXT_A_L2)))
-
-    def _prefetch_a(self, kb, a, m, k, block, panel, panels) -> None:
-        """Prefetch into L2 the share `panel` of `panels` of the block of A `block` = (ic, mc, pc, kc), so that
-        packing it reads L2 instead of waiting on memory: issued before a panel's tiles for the block packed
-        next, a share each panel. A is the step's fresh input in the MLP's layer-1 products (x, 313 KB, a new
-        batch each step); packing it transposed for dW1 = xᵀ d1 reads 40 bytes of each of 100 rows 3136
-        bytes apart per panel, a pattern the hardware's prefetchers follow late (docs/performance-notes.md)."""
-        b, size = kb.b, self._size()
-        ic, mc, pc, kc = block
-        # The block as `count` stretches of `length` contiguous elements, `stride` apart.
-        if self.transpose_a:  # A [K, M]: a row of A per k
-            count, stride, length, start = kc, m, mc, b.add(b.mul(pc, m), ic)
-        else:
-            count, stride, length, start = mc, k, kc, b.add(b.mul(ic, k), pc)
-        first = b.udiv(b.mul(count, panel), panels)
-        last = b.udiv(b.mul(count, b.add(panel, i64(1))), panels)
-        with kb.loop(b.sub(last, first), "a_ahead") as s:
-            stretch = self._gep(b, a, b.add(start, b.mul(b.add(first, s), stride)))
-            skew = b.and_(b.ptrtoint(stretch, I64), i64(CACHE_LINE - 1))  # its first line starts before it
-            lines = self._ceil_div(b, b.add(skew, b.mul(length, i64(size))), i64(CACHE_LINE))
-            with kb.loop(lines, "a_line") as line:
-                offset = b.sub(b.mul(line, i64(CACHE_LINE)), skew)
-                self._prefetch(b, b.gep(stretch, [offset], source_etype=I8), write=False, locality=2)
 
     def _tile_prefetch(self, b, ahead, number, b_panel, bmat, k_end):
         """(pointer, step in bytes) for the micro-kernel of the `number`th tile of a panel (see
