@@ -155,7 +155,7 @@ def _row_write_infer(types, attrs):
     return buffer
 
 
-def _row_write_reference(buffer, index, value):
+def _row_write_reference(buffer, index, value, in_range=False):
     _check_row(index, buffer.shape[0])
     out = np.array(buffer)
     out[int(index)] = value

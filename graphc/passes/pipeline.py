@@ -7,6 +7,7 @@ from typing import Callable
 from graphc import environment
 from graphc.ir.program import Program
 from graphc.ir.verifier import verify
+from graphc.passes.bound_counter_rows import bound_counter_rows
 from graphc.passes.check_memory import check_plan_fits, check_values_fit
 from graphc.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
@@ -35,6 +36,9 @@ PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     ("transpose_short_rows", in_regions(transpose_short_rows)),
     # After simplification: once-different expressions (reshape(x) vs x) now match.
     ("eliminate_common_subexpressions", in_regions(eliminate_common_subexpressions)),
+    # After folding (a cond's bound is a literal then); before DCE, which can then drop a TensorArray
+    # nothing reads, whose row writes at the loop counter no longer may fail.
+    ("bound_counter_rows", bound_counter_rows),
     # After folding and CSE: their left-over inputs and duplicates are unused.
     ("eliminate_dead_code", in_regions(eliminate_dead_code)),
     # After DCE (no dead work moved out): loop bodies' work on captured values runs once, before the
