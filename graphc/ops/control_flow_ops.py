@@ -171,10 +171,14 @@ row_write_p = registry.register(OpDef(
 def _row_write_grad(op, g):
     _, index, value = op.inputs
     # The row is read first: then the write is g's last use and takes g's buffer (in place, no copy of the
-    # whole buffer in every iteration of a TensorArray's gradient loop: passes/plan_memory.py). Both are
-    # in range: the gradient runs only after the forward write at the same index did, into as many rows.
-    row = read_row(g, index, in_range=True)
-    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)], {"in_range": True}), None, row]
+    # whole buffer in every iteration of a TensorArray's gradient loop: passes/plan_memory.py). In a loop's
+    # gradient, both are in range: the gradient loop runs after the forward loop, whose write at the same
+    # index succeeded, into as many rows. Elsewhere nothing orders the forward write first: checked.
+    graph = get_default_graph()
+    in_range = isinstance(graph, _LoopGradientBody) and op.graph is graph.forward.attrs["body"]
+    row = read_row(g, index, in_range=in_range)
+    attrs = {"in_range": True} if in_range else None
+    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)], attrs), None, row]
 
 
 def write_row(buffer, index, value, name=None):
