@@ -37,9 +37,10 @@ def written_variables(inst) -> set:
 
 
 def may_fail(inst) -> bool:
-    """Whether the instruction can fail the run on bad values (see Effects.may_fail). A row read whose
-    index is in range by construction (`in_range`: a gradient loop reading its forward loop's rows) cannot:
-    so dead-code elimination drops the reads nothing uses, and the rows the forward loop stashes for them."""
+    """Whether the instruction can fail the run on bad values (see Effects.may_fail). A row read or write
+    whose index is in range by construction (`in_range`: a gradient loop reading its forward loop's rows, a
+    loop's counter its cond bounds: passes/bound_counter_rows.py) cannot: so dead-code elimination drops the
+    reads nothing uses, and the rows the forward loop stashes for them, and a TensorArray nothing reads."""
     if inst.attrs.get("in_range"):
         return False
     return inst.result is not None and registry.get(inst.op).may_fail(inst.result.type.dtype)

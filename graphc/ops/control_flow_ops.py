@@ -155,7 +155,7 @@ def _row_write_infer(types, attrs):
     return buffer
 
 
-def _row_write_reference(buffer, index, value):
+def _row_write_reference(buffer, index, value, in_range=False):
     _check_row(index, buffer.shape[0])
     out = np.array(buffer)
     out[int(index)] = value
@@ -171,9 +171,14 @@ row_write_p = registry.register(OpDef(
 def _row_write_grad(op, g):
     _, index, value = op.inputs
     # The row is read first: then the write is g's last use and takes g's buffer (in place, no copy of the
-    # whole buffer in every iteration of a TensorArray's gradient loop: passes/plan_memory.py).
-    row = apply_op("row_read", [g, index])
-    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)]), None, row]
+    # whole buffer in every iteration of a TensorArray's gradient loop: passes/plan_memory.py). In a loop's
+    # gradient, both are in range: the gradient loop runs after the forward loop, whose write at the same
+    # index succeeded, into as many rows. Elsewhere nothing orders the forward write first: checked.
+    graph = get_default_graph()
+    in_range = isinstance(graph, _LoopGradientBody) and op.graph is graph.forward.attrs["body"]
+    row = read_row(g, index, in_range=in_range)
+    attrs = {"in_range": True} if in_range else None
+    return [apply_op("row_write", [g, index, array_ops.zeros_like(value)], attrs), None, row]
 
 
 def write_row(buffer, index, value, name=None):

@@ -7,7 +7,9 @@ from typing import Callable
 from graphc import environment
 from graphc.ir.program import Program
 from graphc.ir.verifier import verify
+from graphc.passes.bound_counter_rows import bound_counter_rows
 from graphc.passes.check_memory import check_plan_fits, check_values_fit
+from graphc.passes.constant_loop_variables import constant_loop_variables
 from graphc.passes.eliminate_common_subexpressions import eliminate_common_subexpressions
 from graphc.passes.eliminate_dead_code import eliminate_dead_code
 from graphc.passes.fold_constants import fold_constants
@@ -28,6 +30,12 @@ PIPELINE: list[tuple[str, Callable[[Program], Program]]] = [
     ("check_values_fit", check_values_fit),
     # Gradient graphs compute shapes and counts from constants; fold them to literals.
     ("fold_constants", in_regions(fold_constants)),
+    # After folding (a cond's bound is a literal then); before DCE, which can then drop a TensorArray
+    # nothing reads, whose row writes at the loop counter no longer may fail.
+    ("bound_counter_rows", bound_counter_rows),
+    # After folding (splat first values are literals then); before DCE, which then drops the gradient of
+    # a TensorArray nothing read (zeros, read as such now).
+    ("constant_loop_variables", constant_loop_variables),
     # After folding: x*1, sums over no axes, reshapes to the same shape become visible.
     ("simplify", in_regions(simplify)),
     # After simplify has turned products with a dimension of 1 into elementwise work and sums;

@@ -167,12 +167,14 @@ def test_the_lstm_loops_compute_each_next_value_in_its_variables_buffer():
     assert len(loops) == 2
     for loop in loops:
         body = loop.regions[1]
-        # The counter, c, h, the TensorArray; the gradients and accumulators; not those a fetch's buffer holds
-        # (the gradients fetched), whose values are copied there.
+        # The counter, c, h (not the outputs' TensorArray: the step fetches gradients only, so nothing reads it
+        # and it is gone, passes/bound_counter_rows.py);
+        # the gradients and accumulators; not those a fetch's buffer holds (the gradients fetched), whose
+        # values are copied there.
         in_place = [plan.locations[value.id] == plan.locations[out.id] for value, out in
                     zip(body.results[:loop.attrs["carried"]], loop.outputs)
                     if plan.locations[out.id].place is not Place.OUTPUT]
-        assert len(in_place) >= 4 and all(in_place), in_place
+        assert len(in_place) >= 3 and all(in_place), in_place
 
 
 def test_a_next_value_keeps_a_buffer_of_its_own_while_a_later_kernel_reads_the_variable():

@@ -428,3 +428,35 @@ def test_the_gradient_loop_computes_no_gradient_for_inputs_no_x_reaches():
     assert sorted(inst.result.type.shape for inst in body if inst.op == "matmul") == [(2, 5), (8, 20)]
     backwards = [inst for inst in with_x.instructions if inst.op == "while"][1:]  # one per tf.gradients
     assert any(x_rows in [v.type for v in backward.outputs] for backward in backwards)
+
+
+def test_an_lstm_step_fetching_the_last_h_only_carries_no_tensor_array():
+    """The outputs' TensorArray nothing reads goes (its writes at the counter are in range:
+    passes/bound_counter_rows.py), and so does its gradient, zeros from start to end
+    (passes/constant_loop_variables.py)."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
+        gradients = tf.gradients(tf.reduce_sum(state.h), [x] + tf.trainable_variables())
+        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+    forward, backward = [inst for inst in program.instructions if inst.op == "while"]
+    rows = [v.type.shape for loop in (forward, backward) for v in loop.outputs[:loop.attrs["carried"]]]
+    assert (5, 3, 6) not in rows
+    # The row writes left build dx, in the gradient loop.
+    assert not any(inst.op == "row_write" and inst.result.type.shape == (5, 3, 6) for inst in walk(program.instructions))
+
+
+def test_a_row_write_outside_loops_keeps_its_gradients_bounds_checks():
+    """Outside a loop's gradient nothing orders the forward write (whose check would fail first) before
+    its gradient's row read and write: they keep their checks."""
+    from graphc.ops.control_flow_ops import write_row
+    with tf.Graph().as_default():
+        buffer = tf.placeholder(tf.float32, [4, 2], name="buffer")
+        value = tf.placeholder(tf.float32, [2], name="value")
+        index = tf.placeholder(tf.int32, [], name="index")
+        written = write_row(buffer, index, value)
+        gradients = tf.gradients(tf.reduce_sum(written * written), [buffer, value])
+        program = _lowered(gradients, {buffer: np.zeros((4, 2), np.float32), value: np.zeros(2, np.float32),
+                                       index: np.int32(1)})
+    rows = [inst for inst in walk(program.instructions) if inst.op in ("row_read", "row_write")]
+    assert len(rows) == 3 and not any(inst.attrs.get("in_range") for inst in rows)

@@ -739,3 +739,112 @@ def test_hoist_loop_invariants_moves_work_on_captured_values_before_the_loop():
     (expected,), _ = interpret(program, feeds, {})
     (got,), _ = interpret(hoisted, feeds, {})
     np.testing.assert_array_equal(got, expected)
+
+
+_LOOP_WRITING_ROWS = """\
+program step:
+  %0:f32[2] = feed {{tensor="x:0"}}
+  %1:i32[] = constant {{value={start}}}
+  %2:i32[] = constant {{value=3}}
+  %3:f32[3,2] = constant {{value=0.0}}
+  %4:f32[2,2] = constant {{value=0.0}}
+  %5:i32[], %6:f32[2], %7:f32[3,2], %8:f32[2,2] = while %1, %0, %3, %4, %2 {{carried=4}}
+    cond:
+      %9:i32[] = param {{index=0}}
+      %10:i32[] = param {{index=4}}
+      %11:bool[] = less %9, %10
+      %12:bool[] = constant {{value=true}}
+      %13:bool[] = logical_and %12, %11
+      yield %13
+    body:
+      %14:i32[] = param {{index=0}}
+      %15:f32[2] = param {{index=1}}
+      %16:f32[3,2] = param {{index=2}}
+      %17:f32[2,2] = param {{index=3}}
+      %18:i32[] = constant {{value=1}}
+      %19:f32[2] = tanh %15
+      %20:f32[3,2] = row_write %16, %14, %19
+      %21:f32[2,2] = row_write %17, %14, %19
+      %22:i32[] = add %18, %14
+      yield %22, %19, %20, %21
+  fetch %6{fetch_rows}
+"""
+
+
+def test_bound_counter_rows_marks_row_writes_at_a_counter_the_cond_bounds():
+    from graphc.passes.bound_counter_rows import bound_counter_rows
+    program = parse(_LOOP_WRITING_ROWS.format(start=0, fetch_rows=", %8"))
+    marked = bound_counter_rows(program)
+    loop = next(inst for inst in marked.instructions if inst.op == "while")
+    writes = [inst for inst in loop.regions[1].instructions if inst.op == "row_write"]
+    # Rows 0..2 of the [3, 2] TensorArray: in range; the [2, 2] one would fail at the third iteration.
+    assert [inst.attrs.get("in_range", False) for inst in writes] == [True, False]
+    print_program(parse(print_program(marked)))  # well-formed
+    with pytest.raises(Exception, match="not in"):
+        interpret(marked, {"x:0": np.array([0.5, -1], np.float32)}, {})
+    # A counter from 1 (or any start not the constant 0) is not known to stay in range: nothing marked.
+    other = bound_counter_rows(parse(_LOOP_WRITING_ROWS.format(start=1, fetch_rows="")))
+    assert not any(inst.attrs.get("in_range") for inst in other.instructions[5].regions[1].instructions)
+
+
+def test_bound_counter_rows_lets_dead_code_elimination_drop_an_unread_tensor_array():
+    from graphc.passes.bound_counter_rows import bound_counter_rows
+    from graphc.passes.eliminate_dead_code import eliminate_dead_code
+    from graphc.passes.regions import in_regions
+    text = _LOOP_WRITING_ROWS.format(start=0, fetch_rows="").replace(
+        "%21:f32[2,2] = row_write %17, %14, %19", "%21:f32[2,2] = mul %17, %17")
+    program = parse(text)
+    # The [2, 2] variable nothing reads goes; the [3, 2] one stays while its write may fail.
+    assert eliminate_dead_code(program).instructions[-1].attrs["carried"] == 3
+    dropped = in_regions(eliminate_dead_code)(bound_counter_rows(program))  # as the pipeline runs it
+    loop = dropped.instructions[-1]
+    assert loop.attrs["carried"] == 2 and "row_write" not in [inst.op for inst in loop.regions[1].instructions]
+    feeds = {"x:0": np.array([0.5, -1], np.float32)}
+    (expected,), _ = interpret(program, feeds, {})
+    (got,), _ = interpret(dropped, feeds, {})
+    np.testing.assert_array_equal(got, expected)
+
+
+_LOOP_READING_ZEROS = """\
+program step:
+  %0:f32[2] = feed {{tensor="x:0"}}
+  %1:i32[] = constant {{value=0}}
+  %2:i32[] = constant {{value=3}}
+  %3:f32[3,2] = constant {{value={first}}}
+  %4:i32[], %5:f32[2], %6:f32[3,2] = while %1, %0, %3, %2 {{carried=3}}
+    cond:
+      %7:i32[] = param {{index=0}}
+      %8:i32[] = param {{index=3}}
+      %9:bool[] = less %7, %8
+      yield %9
+    body:
+      %10:i32[] = param {{index=0}}
+      %11:f32[2] = param {{index=1}}
+      %12:f32[3,2] = param {{index=2}}
+      %13:i32[] = constant {{value=1}}
+      %14:f32[2] = row_read %12, %10 {{in_range=true}}
+      %15:f32[2] = constant {{value={written}}}
+      %16:f32[3,2] = row_write %12, %10, %15 {{in_range=true}}
+      %17:f32[2] = add_n %11, %14
+      %18:f32[2] = tanh %17
+      %19:i32[] = add %10, %13
+      yield %19, %18, %16
+  fetch %5
+"""
+
+
+@pytest.mark.parametrize("first, written, folded", [(0.0, 0.0, True), (0.5, 0.5, True), (0.0, 0.5, False),
+                                                    (0.0, -0.0, False)])
+def test_constant_loop_variables_reads_an_unchanging_tensor_array_as_its_constant(first, written, folded):
+    from graphc.passes.constant_loop_variables import constant_loop_variables
+    program = parse(_LOOP_READING_ZEROS.format(first=first, written=written))
+    result = run_pipeline(program)
+    loop = next(inst for inst in result.instructions if inst.op == "while")
+    # Folded: the TensorArray, its reads and writes are gone (h + 0 stays: a splat inlined in its kernel).
+    assert (loop.attrs["carried"] == 2) == folded
+    assert (constant_loop_variables(program) is program) != folded
+    feeds = {"x:0": np.array([0.5, -1], np.float32)}
+    (expected,), _ = interpret(program, feeds, {})
+    (got,), _ = interpret(constant_loop_variables(program), feeds, {})
+    np.testing.assert_array_equal(got, expected)
+
