@@ -222,12 +222,16 @@ class Convolution:
     @property
     def block_sparse_elements(self) -> int:
         """Elements of a partition's scratch for the block-sparse path (0 without it): a zero-bordered
-        copy of the image (x, or dx summed), and per 2x2 block and output channel its gradient and its
-        pixel's offset, and per output channel how many blocks it lists. (The filter gradient's is a
-        partition's, in the workspace; the input gradient's a thread's scratch.)"""
+        copy of the image (x, or dx summed), then lists of the 2x2 blocks' gradients and offsets and
+        their lengths. The filter gradient's (a partition's, in the workspace) list per output channel
+        its blocks: 2 x blocks x channels places and a count per channel; the input gradient's (a
+        thread's scratch) per block and pixel its channels: 2 x 4 x blocks x channels places and a count
+        per block and pixel (kernels/conv_sparse.py)."""
         if not self.block_sparse:
             return 0
         blocks = (self.window.out_h // 2) * (self.window.out_w // 2)
+        if self.product == "input_gradient":
+            return self.padded_image_elements + 4 * blocks * (2 * self.out_channels + 1)
         return self.padded_image_elements + (2 * blocks + 1) * self.out_channels
 
     @property

@@ -156,6 +156,9 @@ def test_convolutions_run_register_tiles_over_images_that_fit_the_l2():
     backward = convolution("input_gradient", (100, 28, 28, 32))  # w packed as [KH, KW, O, C]; dx gathered, stored once
     # ... and as [O, KH, KW, C] for the block-sparse path
     assert backward.tiled and backward.block_sparse and backward.workspace_bytes == 2 * 288 * 64 * 4
+    # Its thread's scratch: the padded dx, then per block and pixel its channels' gradients and w'' rows and
+    # their count.
+    assert backward.block_sparse_elements == 29 * 29 * 32 + 4 * 7 * 7 * (2 * 64 + 1)
     assert not convolution("input_gradient", (100, 28, 28, 1)).tiled  # C = 1: 1 lane in 16 busy
     huge = (1, 4096, 4096, 32)  # an image far larger than any L2: im2col chunks
     assert not convolution("forward", huge).tiled
