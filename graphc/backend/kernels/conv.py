@@ -550,7 +550,12 @@ def _tiled_filter_gradient(kb, name, g: _Geometry, values, column_sums=None) -> 
                 else:
                     with b.if_else(sparse.emit_prepare(task, image_x, image_dy, scratch)) as (blocks, dense):
                         with blocks:
-                            sparse.emit_image(task, scratch, partial, first_image)
+                            # The next image's dy and x, for its compaction and copy.
+                            sparse.emit_image(task, scratch, partial, first_image, upcoming=(
+                                (_element_offset(b, image_dy, i64(gradient_elements), g.dtype),
+                                 gradient_elements * g.dtype.size),
+                                (_element_offset(b, image_x, i64(image_elements), g.dtype),
+                                 image_elements * g.dtype.size)))
                         with dense:
                             tiles.emit_image(task, image_x, image_dy, partial, first_image)
                 if partial_sums is not None:
@@ -737,7 +742,8 @@ def _tiled_input_gradient(kb, name, g: _Geometry, values, after_image) -> None:
                 with tb.if_else(task.get(blocks, ir.IntType(1))) as (then, otherwise):
                     with then:
                         sparse.emit_image(task, scratch, _element_offset(tb, workspace, i64(filter_elements), g.dtype),
-                                          image_dx)
+                                          image_dx, upcoming=((_element_offset(tb, image_dy, i64(gradient_elements),
+                                                                               g.dtype), gradient_elements * g.dtype.size),))
                     with otherwise:
                         tiles.emit_image(task, image_dy, workspace, image_dx)
             after_image(task, buffers_pointer, image)

@@ -41,6 +41,7 @@ from graphc.backend import target
 from graphc.backend.kernel_builder import (I1, I32, I64, PTR, VOID, KernelBuilder, _suffix, declare, i64,
                                           memory_type, zeros)
 from graphc.backend.kernels.conv_direct import VectorGroups
+from graphc.backend.kernels.conv_tiled import CACHE_LINE_BYTES
 from graphc.core import dtypes
 
 
@@ -55,6 +56,23 @@ def _splat(llvm_type, value, lanes: int):
 def _any_lane(b, vector_i1, lanes: int):
     """An i1: whether any lane of a <lanes x i1> is set."""
     return b.icmp_unsigned("!=", b.bitcast(vector_i1, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0))
+
+
+def _prefetch_share(kb, regions, part, parts: int) -> None:
+    """Prefetches into L2 share `part` (an i64 below `parts`) of the cache lines of each (pointer, bytes)
+    region: the next image's dy (and x) while this image's micro-kernels run, spread over their outer
+    loop, so that the next compaction pass (and copy) finds them in L2 rather than waiting on memory
+    for each (conv2's dy is 2.5 MB a step, written by the pool gradient). A prefetch never faults, so
+    the region past the last image is harmless."""
+    b = kb.b
+    prefetch = declare(kb.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
+    for pointer, size in regions:
+        lines = -(-size // CACHE_LINE_BYTES)
+        share = -(-lines // parts)
+        start = b.mul(part, i64(share * CACHE_LINE_BYTES))
+        with kb.loop(share, "prefetch") as line:
+            at = b.gep(pointer, [b.add(start, b.mul(line, i64(CACHE_LINE_BYTES)))], source_etype=ir.IntType(8))
+            b.call(prefetch, [at, ir.Constant(I32, 0), ir.Constant(I32, 2), ir.Constant(I32, 1)])  # read, L2, data
 
 
 class _Channels(NamedTuple):
@@ -289,14 +307,16 @@ class BlockSparseFilterGradient(_BlockSparse):
         probed = kb.get(probe, vector)
         return b.not_(_any_lane(b, b.fcmp_unordered("uno", probed, probed), width))
 
-    def emit_image(self, kb, scratch, partial, first_image) -> None:
+    def emit_image(self, kb, scratch, partial, first_image, upcoming=()) -> None:
         """partial (dw^T [O, K]) += the products of the image emit_prepare left in the scratch; with
         `first_image` (an i1 value) true, stores them instead: per output channel o, tap row kh and piece
-        of a window row, the micro-kernel over o's listed blocks (the window rows at their offsets)."""
+        of a window row, the micro-kernel over o's listed blocks (the window rows at their offsets).
+        `upcoming`: (pointer, bytes) regions the next image reads, prefetched a share per channel."""
         g, win, b = self.g, self.g.window, kb.b
         accumulate = b.zext(b.not_(first_image), I64)
         row_elements = win.k_w * g.channels
         with kb.loop(g.out_channels, "o") as o:
+            _prefetch_share(kb, upcoming, o, g.out_channels)
             channel_gradients, channel_offsets, count = self._channel(kb, scratch, o)
             with kb.loop(win.k_h, "kh") as kh:
                 for first, elements in self._chunks():
@@ -326,12 +346,14 @@ class BlockSparseInputGradient(_BlockSparse):
 
     LISTS_PER_BLOCK_CHANNEL = 4
 
-    def emit_image(self, kb, scratch, w_rows, dx) -> None:
-        """dx [H, W, C] of the image whose lists emit_prepare left in the scratch; w_rows w''."""
+    def emit_image(self, kb, scratch, w_rows, dx, upcoming=()) -> None:
+        """dx [H, W, C] of the image whose lists emit_prepare left in the scratch; w_rows w''.
+        `upcoming`: (pointer, bytes) regions the next image reads, prefetched a share per tap row."""
         g, win, b = self.g, self.g.window, kb.b
         self.emit_zero_border(kb, scratch)
         gradients, offsets, counts = self._gradients(b, scratch), self._offsets(b, scratch), self._counts(b, scratch)
         with kb.loop(win.k_h, "kh") as kh:
+            _prefetch_share(kb, upcoming, kh, win.k_h)
             for first, elements in self._chunks():
                 with kb.loop(win.out_h // 2, "block_row") as i:
                     with kb.loop(self.blocks_w, "block") as j:
