@@ -24,6 +24,13 @@ def is_elementwise(inst) -> bool:
     return fusion_of(inst) in (FusionClass.ELEMENTWISE, FusionClass.BROADCAST)
 
 
+def strided_read(inst):
+    """(offset, strides over the result) at which a fused loop reads the instruction's result in place from
+    its first operand (OpDef.strided_read: a slice of columns), or None when it is not such a read."""
+    read = registry.get(inst.op).strided_read
+    return None if read is None or inst.result is None else read(inst)
+
+
 def effects_of(inst) -> Effects:
     return registry.get(inst.op).effects
 

@@ -286,9 +286,19 @@ def _slice_view(instruction):
     return offset
 
 
+def _slice_strided_read(instruction):
+    """(offset, strides) of the slice's elements in its operand's, when it is in bounds and not a view."""
+    dims, out, begin = instruction.values[0].type.shape, instruction.result.type.shape, instruction.attrs["begin"]
+    if any(b < 0 or b + o > size for b, o, size in zip(begin, out, dims)) or _slice_view(instruction) is not None:
+        return None
+    _, index_map = slice_map(dims, begin, out)
+    return index_map.element_strides([int(np.prod(dims[axis + 1:], dtype=np.int64)) for axis in range(len(dims))])
+
+
 slice_p = registry.register(OpDef(
     name="slice", tf_type="Slice", infer=_slice_infer, fusion=FusionClass.INJECTIVE,
-    static_inputs=("begin", "size"), view=_slice_view, reference=_slice_reference))
+    static_inputs=("begin", "size"), view=_slice_view, strided_read=_slice_strided_read,
+    reference=_slice_reference))
 
 
 @registry.set_gradient(slice_p)

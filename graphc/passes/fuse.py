@@ -36,7 +36,11 @@ its `anchor` kind, from the op registry):
   gradients as column sums) merge into one kernel whose main pass feeds them all,
   when the later one's operands are ready at the earlier one's start (multi-output
   fusion, after the grouping below; not into or from a conv_filter_gradient_sum kernel);
-- loop: elementwise ops over one shape (broadcast operands welcome);
+- loop: elementwise ops over one shape (broadcast operands welcome), and strided reads of that shape
+  (OpDef.strided_read: a slice of a matrix's columns, read in place through its strides, no copy); a
+  strided read joins the latest kernel when that is a loop kernel of its shape (so an LSTM's four gate
+  slices of one product and all their users make one kernel), else starts one; a reduction does not
+  join a loop kernel with strided reads (its main pass reads its operands contiguously);
 - opaque: any other op, alone; copy: a write that could not join its producer;
 - while, cond: a structured instruction, alone; the pipeline fuses its regions'
   instructions into kernels of their own (passes/regions.py).
@@ -72,7 +76,7 @@ from dataclasses import dataclass, field
 from graphc.core import registry
 from graphc.core.registry import FusionClass, Reduction
 from graphc.core.rules import normalize_axes
-from graphc.ir.facts import fusion_of, is_elementwise, may_fail, written_variables
+from graphc.ir.facts import fusion_of, is_elementwise, may_fail, strided_read, written_variables
 from graphc.ir.program import Program, Value
 
 # Values no kernel computes: the step's feeds, constants, variable reads, and a region's params.
@@ -124,6 +128,7 @@ class _Kernel:
     column_sum_kind: str = ""
     main_pass: set = field(default_factory=set)    # a reduce kernel's members before its reductions
     reduced: tuple = None                         # a reduce kernel's (input shape, axes)
+    strided_reads: bool = False                   # a loop kernel reading a strided read's result in place
 
 
 def _reduced(inst) -> tuple:
@@ -328,6 +333,18 @@ class _Fusion:
             kernel = self.kernels[-1]
         return kernel
 
+    def _add_strided_read(self, j: int) -> None:
+        """A strided read joins the latest kernel if that is a loop kernel of its shape, else starts one.
+        Rule 1 holds: its operand is free or computed in a kernel started no later than the latest one."""
+        inst = self.instructions[j]
+        kernel = self.kernels[-1] if self.kernels else None
+        if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.result.type.shape
+                and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
+            self._add(j, kernel)
+        else:
+            kernel = self._new_kernel(j, "loop", inst.result.type.shape)
+        kernel.strided_reads = True
+
     def _read_vars(self, j: int) -> set:
         names = set()
         for operand in self.instructions[j].values:
@@ -341,7 +358,9 @@ class _Fusion:
             if inst.op in FREE_OPS:
                 continue
             kind = kernel_kind(inst)
-            if kind == "loop":
+            if kind == "opaque" and strided_read(inst) is not None:
+                self._add_strided_read(j)
+            elif kind == "loop":
                 kernel = self._latest_producer_kernel(j) or self._kernel_for_free_op(j)
                 if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape
                         and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)
@@ -352,7 +371,7 @@ class _Fusion:
             elif kind == "reduce":
                 kernel = self._latest_producer_kernel(j)
                 if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.values[0].type.shape
-                        and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
+                        and not kernel.strided_reads and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
                     kernel.main_pass = set(kernel.members)
                     self._add(j, kernel)
                     kernel.kind = "reduce"

@@ -2,7 +2,9 @@
 runs, and strided maps for the kernels of their own.
 
 - `ElementwiseBody`: a fused kernel's elementwise instructions (SCALAR_OPS
-  entries), evaluated one element, or `kb.lanes` of them, at a time;
+  entries), evaluated one element, or `kb.lanes` of them, at a time; its strided
+  reads (a loop kernel's column slices, OpDef.strided_read) are inputs read in
+  place from their operands;
 - `ElementwiseRegion`: a body run over a shape, its inputs read with
   broadcasting and its results stored: the whole of a fused "loop" kernel
   (split across threads when large), and the epilogue of the other fused
@@ -32,6 +34,7 @@ from graphc.backend.loops import (SHORT_INNER_LOOP, Periodic, broadcast_strides,
 from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.core import dtypes, messages
 from graphc.core.tensor_shape import num_elements
+from graphc.ir.facts import strided_read
 from graphc.ir.program import Value
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
@@ -47,8 +50,13 @@ class ElementwiseBody:
     """Elementwise instructions of one kernel, evaluated for one element at a time."""
 
     def __init__(self, instructions):
-        self.instructions = [inst for inst in instructions if inst.op != "write"]
+        # result id -> (the operand read, (offset, strides over the result)) of each strided read
+        self.strided = {inst.result.id: (inst.values[0], read) for inst in instructions
+                        if inst.op != "write" and (read := strided_read(inst)) is not None}
+        self.instructions = [inst for inst in instructions
+                             if inst.op != "write" and inst.result.id not in self.strided]
         self.writes = [inst for inst in instructions if inst.op == "write"]
+        self.results = [inst.result for inst in instructions if inst.op != "write"]
         defined = {inst.result.id for inst in self.instructions}
         self.inputs: list[Value] = []
         for inst in self.instructions:
@@ -77,14 +85,30 @@ class ElementwiseRegion:
 
     def __init__(self, body: ElementwiseBody, shape, outputs: list):
         self.body, self.outputs = body, outputs
-        strides = [broadcast_strides(v.type.shape, shape) for v in body.inputs]
+        strides = [self._input_strides(v, shape) for v in body.inputs]
         strides += [contiguous_strides(shape) for _ in outputs + body.writes]
         self.shape, self.strides = coalesce(list(shape), strides)
+
+    def _input_strides(self, value: Value, shape) -> list:
+        """An input's element strides over `shape`: broadcast, or those of a strided read in its operand."""
+        if value.id not in self.body.strided:
+            return broadcast_strides(value.type.shape, shape)
+        _, (_, strides) = self.body.strided[value.id]
+        padded = [0] * (len(shape) - len(strides)) + list(strides)
+        dims = [1] * (len(shape) - len(strides)) + list(value.type.shape)
+        return [0 if d == 1 and o != 1 else s for d, o, s in zip(dims, shape, padded)]
+
+    def _input_pointer(self, kb: KernelBuilder, buffers_arg, buffers: Buffers, value: Value):
+        """Where an input's element 0 is: its buffer, or a strided read's place in its operand's."""
+        if value.id not in self.body.strided:
+            return buffers.value(kb, buffers_arg, value)
+        operand, (offset, _) = self.body.strided[value.id]
+        return kb.offset(buffers.value(kb, buffers_arg, operand), operand.type.dtype, offset)
 
     def emit(self, kb: KernelBuilder, buffers_arg, buffers: Buffers, outer: Optional[tuple] = None) -> None:
         """The region's code; `outer` = (begin, end) restricts it to those rows of `.shape` (a thread's share)."""
         body = self.body
-        loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in body.inputs]
+        loads = [(self._input_pointer(kb, buffers_arg, buffers, v), v.type.dtype) for v in body.inputs]
         stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in self.outputs]
         stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
                     w.operands[1].id) for w in body.writes]
@@ -180,8 +204,8 @@ def materialized(buffers: Buffers, instructions) -> list:
 def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     """One elementwise body over one shape, its rows split across threads when large."""
     body = ElementwiseBody(members)
-    shape = body.instructions[-1].result.type.shape
-    region = ElementwiseRegion(body, shape, materialized(buffers, body.instructions))
+    shape = body.results[-1].type.shape
+    region = ElementwiseRegion(body, shape, materialized(buffers, [m for m in members if m.op != "write"]))
     if num_elements(shape) >= PARALLEL_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
         return _parallel_kernel(module, name, region.shape[0],
                                 lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))
