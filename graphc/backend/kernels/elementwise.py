@@ -58,7 +58,8 @@ class ElementwiseBody:
         self.writes = [inst for inst in instructions if inst.op == "write"]
         self.results = [inst.result for inst in instructions if inst.op != "write"]
         defined = {inst.result.id for inst in self.instructions}
-        self.inputs: list[Value] = []
+        # A strided read is an input even when only other kernels use it (the loop kernel stores it).
+        self.inputs: list[Value] = [v for v in self.results if v.id in self.strided]
         for inst in self.instructions:
             for operand in inst.values:
                 if operand.id not in defined and operand not in self.inputs:
