@@ -31,6 +31,13 @@ def strided_read(inst):
     return None if read is None or inst.result is None else read(inst)
 
 
+def strided_pieces(inst):
+    """Per operand (offset, strides) at which a fused loop stores it in place in the instruction's result
+    (OpDef.strided_pieces: a concat of columns), or None when it is not such a result."""
+    pieces = registry.get(inst.op).strided_pieces
+    return None if pieces is None or inst.result is None else pieces(inst)
+
+
 def effects_of(inst) -> Effects:
     return registry.get(inst.op).effects
 

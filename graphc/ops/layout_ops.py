@@ -99,9 +99,25 @@ def _concat_pieces(instruction):
     return offsets
 
 
+def _concat_strided_pieces(instruction):
+    """Each operand's (offset, strides) in the result's elements, when the operands are not contiguous runs
+    of it (a concat along a later axis: `_concat_pieces` does not apply) and there are at least two."""
+    dims = instruction.result.type.shape
+    if len(instruction.values) < 2 or num_elements(dims) == 0 or _concat_pieces(instruction) is not None:
+        return None
+    axis = instruction.attrs["axis"] % len(dims)
+    strides = [num_elements(dims[d + 1:]) for d in range(len(dims))]
+    found, start = [], 0
+    for operand in instruction.values:
+        found.append((start * strides[axis], strides))
+        start += operand.type.shape[axis]
+    return found
+
+
 concat_p = registry.register(OpDef(
     name="concat", tf_type="ConcatV2", infer=_concat_infer, fusion=FusionClass.OPAQUE, static_inputs=("axis",),
-    pieces=_concat_pieces, reference=_concat_reference, compiled_dtypes=dtypes.ALL_DTYPES))
+    pieces=_concat_pieces, strided_pieces=_concat_strided_pieces, reference=_concat_reference,
+    compiled_dtypes=dtypes.ALL_DTYPES))
 
 
 def _concat_offset_reference(axis, *shapes):

@@ -369,6 +369,9 @@ def test_the_lstm_gradients_elementwise_work_is_one_kernel():
     cell_kernels = {inst.kernel for inst in body if inst.kernel is not None and inst.result.type.shape == (3, 6)
                     and program.kernels[inst.kernel] == "loop"}
     assert len(cell_kernels) == 1
+    # The four gate gradients are stored in place into their concat (OpDef.strided_pieces): no copy.
+    (concat,) = [inst for inst in body if inst.op == "concat" and inst.result.type.shape == (3, 24)]
+    assert concat.kernel in cell_kernels
 
 
 def test_the_lstm_forward_gate_slices_and_their_work_are_one_loop_kernel():

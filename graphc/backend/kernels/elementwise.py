@@ -4,7 +4,8 @@ runs, and strided maps for the kernels of their own.
 - `ElementwiseBody`: a fused kernel's elementwise instructions (SCALAR_OPS
   entries), evaluated one element, or `kb.lanes` of them, at a time; its strided
   reads (a loop kernel's column slices, OpDef.strided_read) are inputs read in
-  place from their operands;
+  place from their operands, its strided pieces (a concat of columns,
+  OpDef.strided_pieces) values stored in place into their result;
 - `ElementwiseRegion`: a body run over a shape, its inputs read with
   broadcasting and its results stored: the whole of a fused "loop" kernel
   (split across threads when large), and the epilogue of the other fused
@@ -34,7 +35,7 @@ from graphc.backend.loops import (SHORT_INNER_LOOP, Periodic, broadcast_strides,
 from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.core import dtypes, messages
 from graphc.core.tensor_shape import num_elements
-from graphc.ir.facts import strided_read
+from graphc.ir.facts import strided_pieces, strided_read
 from graphc.ir.program import Value
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
@@ -53,10 +54,14 @@ class ElementwiseBody:
         # result id -> (the operand read, (offset, strides over the result)) of each strided read
         self.strided = {inst.result.id: (inst.values[0], read) for inst in instructions
                         if inst.op != "write" and (read := strided_read(inst)) is not None}
-        self.instructions = [inst for inst in instructions
-                             if inst.op != "write" and inst.result.id not in self.strided]
+        # (a value, the result it is stored into, (offset, strides over the value)) of each strided piece
+        self.pieces = [(operand, inst.result, piece) for inst in instructions if inst.op != "write"
+                       and (pieces := strided_pieces(inst)) is not None for operand, piece in zip(inst.values, pieces)]
+        stored_whole = {result.id for _, result, _ in self.pieces}
+        computed = [inst for inst in instructions if inst.op != "write" and inst.result.id not in stored_whole]
+        self.instructions = [inst for inst in computed if inst.result.id not in self.strided]
         self.writes = [inst for inst in instructions if inst.op == "write"]
-        self.results = [inst.result for inst in instructions if inst.op != "write"]
+        self.results = [inst.result for inst in computed]
         defined = {inst.result.id for inst in self.instructions}
         # A strided read is an input even when only other kernels use it (the loop kernel stores it).
         self.inputs: list[Value] = [v for v in self.results if v.id in self.strided]
@@ -88,6 +93,7 @@ class ElementwiseRegion:
         self.body, self.outputs = body, outputs
         strides = [self._input_strides(v, shape) for v in body.inputs]
         strides += [contiguous_strides(shape) for _ in outputs + body.writes]
+        strides += [piece_strides for _, _, (_, piece_strides) in body.pieces]
         self.shape, self.strides = coalesce(list(shape), strides)
 
     def _input_strides(self, value: Value, shape) -> list:
@@ -113,6 +119,8 @@ class ElementwiseRegion:
         stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in self.outputs]
         stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
                     w.operands[1].id) for w in body.writes]
+        stores += [(kb.offset(buffers.value(kb, buffers_arg, result), result.type.dtype, offset), value.type.dtype,
+                    value.id) for value, result, (offset, _) in body.pieces]
 
         def element(offsets):
             inputs = iter(zip(loads, offsets))
@@ -121,7 +129,7 @@ class ElementwiseRegion:
             for (pointer, dtype, value_id), offset in zip(stores, offsets[len(loads):]):
                 kb.store(pointer, dtype, offset, values[value_id])
 
-        if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP:
+        if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP and not body.pieces:  # stores whole rows
             self._emit_periodic(kb, loads, stores, element, outer)
         elif outer is None and self._short_and_flat(loads, stores):
             self._emit_whole_vectors(kb, loads, stores)
@@ -206,7 +214,7 @@ def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     """One elementwise body over one shape, its rows split across threads when large."""
     body = ElementwiseBody(members)
     shape = body.results[-1].type.shape
-    region = ElementwiseRegion(body, shape, materialized(buffers, [m for m in members if m.op != "write"]))
+    region = ElementwiseRegion(body, shape, [v for v in body.results if buffers.in_memory(v)])
     if num_elements(shape) >= PARALLEL_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
         return _parallel_kernel(module, name, region.shape[0],
                                 lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))

@@ -1,6 +1,8 @@
 """Column slices read in place by loop kernels (OpDef.strided_read, passes/fuse.py): the slices of one
 value and the elementwise work on them fuse into one loop kernel, which reads each slice through its
-strides from the operand's buffer; the interpreter is the oracle, and two threads match one bit for bit."""
+strides from the operand's buffer; and concats of columns stored in place (OpDef.strided_pieces): a loop
+kernel computing every operand stores each into its columns of the result. The interpreter is the
+oracle, and two threads match one bit for bit."""
 
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ from tests.backend.test_ops_compiled import assert_same
 
 
 def _gates(rows: int, units: int, seed: int):
-    """An LSTM cell's gate arithmetic on four column slices of a product, the first slice also fetched."""
+    """An LSTM cell's gate arithmetic on four column slices of a product, the first slice also fetched,
+    and a concat of columns of three results of that work (one of them also fetched)."""
     rng = np.random.RandomState(seed)
     x = tf.placeholder(tf.float32, [rows, 8])
     w = tf.placeholder(tf.float32, [8, 4 * units])
@@ -21,7 +24,8 @@ def _gates(rows: int, units: int, seed: int):
     new_c = c * tf.sigmoid(f + 1.0) + tf.sigmoid(i) * tf.tanh(j)
     feeds = {x: rng.uniform(-1, 1, (rows, 8)), w: rng.uniform(-1, 1, (8, 4 * units)),
              c: rng.uniform(-1, 1, (rows, units))}
-    return [new_c, tf.tanh(new_c) * tf.sigmoid(o), i], feeds
+    h = tf.tanh(new_c) * tf.sigmoid(o)
+    return [new_c, h, i, tf.concat([h * 2.0, new_c, tf.sigmoid(j)], axis=1)], feeds
 
 
 @pytest.mark.parametrize("rows, units", [(3, 5), (7, 16), (100, 128)])
@@ -40,6 +44,18 @@ def test_a_slice_broadcast_against_a_larger_shape_and_a_row_slice():
         inner = tf.slice(a + 1.0, [1, 2], [4, 5])      # a block inside the matrix
         assert_same([b * columns + 1.0, tf.exp(inner)], {a: rng.uniform(-1, 1, (6, 10)),
                                                          b: rng.uniform(-1, 1, (4, 6, 3))})
+
+
+@pytest.mark.parametrize("rows, cols", [(1, 7), (5, 3), (9, 40)])
+def test_concats_of_columns_and_of_a_middle_axis(rows, cols):
+    rng = np.random.RandomState(rows + cols)
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [rows, cols])
+        b = tf.placeholder(tf.float32, [2, rows, cols])
+        twice = tf.exp(a) * 2.0
+        feeds = {a: rng.uniform(-1, 1, (rows, cols)), b: rng.uniform(-1, 1, (2, rows, cols))}
+        assert_same([tf.concat([twice, a - 1.0], axis=1), twice, tf.concat([b + 1.0, b * b], axis=1),
+                     tf.concat([a, a + 1.0], axis=1)], feeds, rtol=1e-5)
 
 
 @pytest.fixture
