@@ -336,11 +336,14 @@ class _Fusion:
         return kernel
 
     def _add_strided_read(self, j: int) -> None:
-        """A strided read joins the latest kernel if that is a loop kernel of its shape, else starts one.
+        """A strided read joins the latest kernel if that is a loop kernel of its shape that does not compute
+        its operand (strided pieces stored there: an element's stores come after its loads), else starts one.
         Rule 1 holds: its operand is free or computed in a kernel started no later than the latest one."""
         inst = self.instructions[j]
         kernel = self.kernels[-1] if self.kernels else None
+        producer = self._producer(inst.values[0])
         if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.result.type.shape
+                and (producer is None or self.kernel_of[producer] is not kernel)
                 and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
             self._add(j, kernel)
         else:

@@ -58,6 +58,15 @@ def test_concats_of_columns_and_of_a_middle_axis(rows, cols):
                      tf.concat([a, a + 1.0], axis=1)], feeds, rtol=1e-5)
 
 
+def test_a_slice_of_a_concat_stored_in_place_reads_it_after_its_kernel():
+    """The slice cannot join the kernel storing its operand's pieces: it would load before they are stored."""
+    rng = np.random.RandomState(6)
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [5, 8])
+        joined = tf.concat([tf.exp(a), a * 3.0], axis=1)
+        assert_same([tf.slice(joined, [0, 4], [5, 8]) + 1.0, joined], {a: rng.uniform(-1, 1, (5, 8))})
+
+
 @pytest.fixture
 def restore_threads():
     yield
