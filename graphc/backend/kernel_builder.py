@@ -147,6 +147,15 @@ class KernelBuilder:
         """Declares that `pointer` points into the buffer `buffer_key` (distinct keys never overlap)."""
         self._buffer_of[id(pointer)] = buffer_key
 
+    def offset(self, base, dtype: DType, offset: int):
+        """A pointer `offset` elements past `base`, into base's buffer (its alias scope, if tagged)."""
+        if offset == 0:
+            return base
+        pointer = self.address(base, dtype, i64(offset))
+        if id(base) in self._buffer_of:
+            self.tag(pointer, self._buffer_of[id(base)])
+        return pointer
+
     def _record(self, instruction, base) -> None:
         key = self._buffer_of.get(id(base))
         if key is not None:

@@ -201,6 +201,16 @@ class OpDef:
     # When the op is a kernel of its own, plan_memory gives the result that storage and the step runs no
     # kernel for it.
     view: Optional[Callable] = None
+    # An OPAQUE op whose result is elements of its first operand at fixed element strides, but not one
+    # contiguous run (a slice of a matrix's columns): `strided_read(instruction)` gives (the offset of
+    # result element 0, per result axis its stride) in the operand's elements, or None. A fused loop
+    # kernel then reads the result in place, through those strides, so no kernel copies it (fuse.py).
+    strided_read: Optional[Callable] = None
+    # An OPAQUE op whose result is all its operands' elements, each at fixed element strides but not one
+    # contiguous run (a concat along a matrix's columns): `strided_pieces(instruction)` gives per operand
+    # (the offset of its element 0, per operand axis its stride) in the result's elements, or None. A
+    # fused loop kernel computing every operand then stores each in place, so no kernel copies them.
+    strided_pieces: Optional[Callable] = None
     # An op whose result is its operands' bytes one after another (a concat along its first axis of more
     # than one element): `pieces(instruction)` gives each operand's byte offset in the result, or None.
     # When the op is a kernel of its own, plan_memory may have each operand computed straight into its

@@ -24,6 +24,20 @@ def is_elementwise(inst) -> bool:
     return fusion_of(inst) in (FusionClass.ELEMENTWISE, FusionClass.BROADCAST)
 
 
+def strided_read(inst):
+    """(offset, strides over the result) at which a fused loop reads the instruction's result in place from
+    its first operand (OpDef.strided_read: a slice of columns), or None when it is not such a read."""
+    read = registry.get(inst.op).strided_read
+    return None if read is None or inst.result is None else read(inst)
+
+
+def strided_pieces(inst):
+    """Per operand (offset, strides) at which a fused loop stores it in place in the instruction's result
+    (OpDef.strided_pieces: a concat of columns), or None when it is not such a result."""
+    pieces = registry.get(inst.op).strided_pieces
+    return None if pieces is None or inst.result is None else pieces(inst)
+
+
 def effects_of(inst) -> Effects:
     return registry.get(inst.op).effects
 

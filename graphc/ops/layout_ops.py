@@ -99,9 +99,25 @@ def _concat_pieces(instruction):
     return offsets
 
 
+def _concat_strided_pieces(instruction):
+    """Each operand's (offset, strides) in the result's elements, when the operands are not contiguous runs
+    of it (a concat along a later axis: `_concat_pieces` does not apply) and there are at least two."""
+    dims = instruction.result.type.shape
+    if len(instruction.values) < 2 or num_elements(dims) == 0 or _concat_pieces(instruction) is not None:
+        return None
+    axis = instruction.attrs["axis"] % len(dims)
+    strides = [num_elements(dims[d + 1:]) for d in range(len(dims))]
+    found, start = [], 0
+    for operand in instruction.values:
+        found.append((start * strides[axis], strides))
+        start += operand.type.shape[axis]
+    return found
+
+
 concat_p = registry.register(OpDef(
     name="concat", tf_type="ConcatV2", infer=_concat_infer, fusion=FusionClass.OPAQUE, static_inputs=("axis",),
-    pieces=_concat_pieces, reference=_concat_reference, compiled_dtypes=dtypes.ALL_DTYPES))
+    pieces=_concat_pieces, strided_pieces=_concat_strided_pieces, reference=_concat_reference,
+    compiled_dtypes=dtypes.ALL_DTYPES))
 
 
 def _concat_offset_reference(axis, *shapes):
@@ -286,9 +302,19 @@ def _slice_view(instruction):
     return offset
 
 
+def _slice_strided_read(instruction):
+    """(offset, strides) of the slice's elements in its operand's, when it is in bounds and not a view."""
+    dims, out, begin = instruction.values[0].type.shape, instruction.result.type.shape, instruction.attrs["begin"]
+    if any(b < 0 or b + o > size for b, o, size in zip(begin, out, dims)) or _slice_view(instruction) is not None:
+        return None
+    _, index_map = slice_map(dims, begin, out)
+    return index_map.element_strides([int(np.prod(dims[axis + 1:], dtype=np.int64)) for axis in range(len(dims))])
+
+
 slice_p = registry.register(OpDef(
     name="slice", tf_type="Slice", infer=_slice_infer, fusion=FusionClass.INJECTIVE,
-    static_inputs=("begin", "size"), view=_slice_view, reference=_slice_reference))
+    static_inputs=("begin", "size"), view=_slice_view, strided_read=_slice_strided_read,
+    reference=_slice_reference))
 
 
 @registry.set_gradient(slice_p)

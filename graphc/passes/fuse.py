@@ -36,7 +36,13 @@ its `anchor` kind, from the op registry):
   gradients as column sums) merge into one kernel whose main pass feeds them all,
   when the later one's operands are ready at the earlier one's start (multi-output
   fusion, after the grouping below; not into or from a conv_filter_gradient_sum kernel);
-- loop: elementwise ops over one shape (broadcast operands welcome);
+- loop: elementwise ops over one shape (broadcast operands welcome), and strided reads of that shape
+  (OpDef.strided_read: a slice of a matrix's columns, read in place through its strides, no copy); a
+  strided read joins the latest kernel when that is a loop kernel of its shape (so an LSTM's four gate
+  slices of one product and all their users make one kernel), else starts one; and strided pieces
+  (OpDef.strided_pieces: a concat of columns) whose operands that loop kernel computes, of its shape,
+  each stored in place in the result (the LSTM gradient's four gate gradients into dgates); a
+  reduction does not join a loop kernel with either (its main pass reads and writes contiguously);
 - opaque: any other op, alone; copy: a write that could not join its producer;
 - while, cond: a structured instruction, alone; the pipeline fuses its regions'
   instructions into kernels of their own (passes/regions.py).
@@ -72,7 +78,7 @@ from dataclasses import dataclass, field
 from graphc.core import registry
 from graphc.core.registry import FusionClass, Reduction
 from graphc.core.rules import normalize_axes
-from graphc.ir.facts import fusion_of, is_elementwise, may_fail, written_variables
+from graphc.ir.facts import fusion_of, is_elementwise, may_fail, strided_pieces, strided_read, written_variables
 from graphc.ir.program import Program, Value
 
 # Values no kernel computes: the step's feeds, constants, variable reads, and a region's params.
@@ -124,6 +130,7 @@ class _Kernel:
     column_sum_kind: str = ""
     main_pass: set = field(default_factory=set)    # a reduce kernel's members before its reductions
     reduced: tuple = None                         # a reduce kernel's (input shape, axes)
+    strided: bool = False                         # a loop kernel with strided reads or strided pieces
 
 
 def _reduced(inst) -> tuple:
@@ -328,6 +335,35 @@ class _Fusion:
             kernel = self.kernels[-1]
         return kernel
 
+    def _add_strided_read(self, j: int) -> None:
+        """A strided read joins the latest kernel if that is a loop kernel of its shape that does not compute
+        its operand (strided pieces stored there: an element's stores come after its loads), else starts one.
+        Rule 1 holds: its operand is free or computed in a kernel started no later than the latest one."""
+        inst = self.instructions[j]
+        kernel = self.kernels[-1] if self.kernels else None
+        producer = self._producer(inst.values[0])
+        if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.result.type.shape
+                and (producer is None or self.kernel_of[producer] is not kernel)
+                and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
+            self._add(j, kernel)
+        else:
+            kernel = self._new_kernel(j, "loop", inst.result.type.shape)
+        kernel.strided = True
+
+    def _kernel_storing_pieces(self, j: int):
+        """The loop kernel that may store instruction j's strided pieces, or None: the kernel computing all
+        of j's operands, each of its shape, with room, j's reads keeping their meaning."""
+        inst = self.instructions[j]
+        if strided_pieces(inst) is None:
+            return None
+        producers = [self._producer(v) for v in inst.values]
+        kernel = self.kernel_of[producers[0]] if producers[0] is not None else None
+        if (kernel is None or kernel.kind != "loop" or not self._has_room(kernel)
+                or any(p is None or self.kernel_of[p] is not kernel for p in producers)
+                or any(v.type.shape != kernel.shape for v in inst.values) or not self._reads_keep_meaning(j, kernel)):
+            return None
+        return kernel
+
     def _read_vars(self, j: int) -> set:
         names = set()
         for operand in self.instructions[j].values:
@@ -341,7 +377,9 @@ class _Fusion:
             if inst.op in FREE_OPS:
                 continue
             kind = kernel_kind(inst)
-            if kind == "loop":
+            if kind == "opaque" and strided_read(inst) is not None:
+                self._add_strided_read(j)
+            elif kind == "loop":
                 kernel = self._latest_producer_kernel(j) or self._kernel_for_free_op(j)
                 if (kernel is not None and kernel.kind in FUSIBLE_KINDS and kernel.shape == inst.result.type.shape
                         and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)
@@ -352,7 +390,7 @@ class _Fusion:
             elif kind == "reduce":
                 kernel = self._latest_producer_kernel(j)
                 if (kernel is not None and kernel.kind == "loop" and kernel.shape == inst.values[0].type.shape
-                        and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
+                        and not kernel.strided and self._has_room(kernel) and self._reads_keep_meaning(j, kernel)):
                     kernel.main_pass = set(kernel.members)
                     self._add(j, kernel)
                     kernel.kind = "reduce"
@@ -379,6 +417,9 @@ class _Fusion:
                     self._add(j, kernel)
                 else:
                     self._new_kernel(j, "copy", ())
+            elif kind == "opaque" and (storing := self._kernel_storing_pieces(j)) is not None:
+                self._add(j, storing)
+                storing.strided = True
             elif (summed := self._reduce_kernel_summed_by(j)) is not None:
                 self._add(j, summed)
                 summed.column_sum_kind = registry.get(inst.op).column_sum[0]

@@ -64,7 +64,7 @@ import itertools
 import math
 
 from graphc.core import registry
-from graphc.ir.facts import is_elementwise
+from graphc.ir.facts import is_elementwise, strided_read
 from graphc.ir.memory_plan import Location, MemoryPlan, Place, aligned, workspace_bytes
 from graphc.ir.program import Program
 from graphc.passes.shared_storage import share_storage
@@ -174,7 +174,7 @@ def plan_memory(program: Program) -> Program:
         else:
             if inst.op == "read":
                 materialized.add(value.id)
-            elif (inst.kernel is not None and is_elementwise(inst) and not fetched and
+            elif (inst.kernel is not None and _computed_in_its_kernel(inst, program.kernels) and not fetched and
                   all(instructions[u].kernel == inst.kernel for u in users.get(value.id, []))):
                 locations[value.id] = Location(Place.REGISTER)
                 continue
@@ -255,6 +255,12 @@ def _written_while_live(position: int, uses: list, fetched: bool, instructions, 
                     (not same_kernel and span_end[u] >= w):
                 return True
     return False
+
+
+def _computed_in_its_kernel(inst, kinds: dict) -> bool:
+    """Whether the instruction's kernel computes its result element by element, where its users in that
+    kernel read it (in registers): an elementwise op, or a strided read in a loop kernel (fuse.py)."""
+    return is_elementwise(inst) or (kinds.get(inst.kernel) == "loop" and strided_read(inst) is not None)
 
 
 def _assign_offsets(values, locations) -> tuple:

@@ -10,6 +10,7 @@ import graphc as tf
 from graphc.compiler.lower import lower
 from graphc.core import dtypes
 from graphc.ir.interpreter import interpret
+from graphc.ir.memory_plan import Place
 from graphc.ir.parser import parse
 from graphc.ir.printer import print_program
 from graphc.ir.program import Instruction, IRType, Program, walk
@@ -368,6 +369,28 @@ def test_the_lstm_gradients_elementwise_work_is_one_kernel():
     cell_kernels = {inst.kernel for inst in body if inst.kernel is not None and inst.result.type.shape == (3, 6)
                     and program.kernels[inst.kernel] == "loop"}
     assert len(cell_kernels) == 1
+    # The four gate gradients are stored in place into their concat (OpDef.strided_pieces): no copy.
+    (concat,) = [inst for inst in body if inst.op == "concat" and inst.result.type.shape == (3, 24)]
+    assert concat.kernel in cell_kernels
+
+
+def test_the_lstm_forward_gate_slices_and_their_work_are_one_loop_kernel():
+    """The four column slices of the gates (OpDef.strided_read) copy nothing: they join one loop kernel
+    with the cell's elementwise work, which reads them in place, and the plan keeps them in registers."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
+        gradients = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
+        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+    forward = [inst for inst in program.instructions if inst.op == "while"][0]
+    body = forward.regions[1].instructions
+    slices = [inst for inst in body if inst.op == "slice"]
+    assert len(slices) == 4 and {program.kernels[inst.kernel] for inst in slices} == {"loop"}
+    cell_kernels = {inst.kernel for inst in body if inst.kernel is not None and inst.result.type.shape == (3, 6)}
+    assert len(cell_kernels) == 1
+    registers = {inst.result.id for inst in slices
+                 if program.memory_plan.locations[inst.result.id].place is Place.REGISTER}
+    assert registers == {inst.result.id for inst in slices}
 
 
 def test_stashed_rows_round_trip_through_text_and_interpret_as_before():

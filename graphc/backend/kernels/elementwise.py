@@ -2,7 +2,10 @@
 runs, and strided maps for the kernels of their own.
 
 - `ElementwiseBody`: a fused kernel's elementwise instructions (SCALAR_OPS
-  entries), evaluated one element, or `kb.lanes` of them, at a time;
+  entries), evaluated one element, or `kb.lanes` of them, at a time; its strided
+  reads (a loop kernel's column slices, OpDef.strided_read) are inputs read in
+  place from their operands, its strided pieces (a concat of columns,
+  OpDef.strided_pieces) values stored in place into their result;
 - `ElementwiseRegion`: a body run over a shape, its inputs read with
   broadcasting and its results stored: the whole of a fused "loop" kernel
   (split across threads when large), and the epilogue of the other fused
@@ -32,6 +35,7 @@ from graphc.backend.loops import (SHORT_INNER_LOOP, Periodic, broadcast_strides,
 from graphc.backend.scalar_ops import SCALAR_OPS
 from graphc.core import dtypes, messages
 from graphc.core.tensor_shape import num_elements
+from graphc.ir.facts import strided_pieces, strided_read
 from graphc.ir.program import Value
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
@@ -47,10 +51,20 @@ class ElementwiseBody:
     """Elementwise instructions of one kernel, evaluated for one element at a time."""
 
     def __init__(self, instructions):
-        self.instructions = [inst for inst in instructions if inst.op != "write"]
+        # result id -> (the operand read, (offset, strides over the result)) of each strided read
+        self.strided = {inst.result.id: (inst.values[0], read) for inst in instructions
+                        if inst.op != "write" and (read := strided_read(inst)) is not None}
+        # (a value, the result it is stored into, (offset, strides over the value)) of each strided piece
+        self.pieces = [(operand, inst.result, piece) for inst in instructions if inst.op != "write"
+                       and (pieces := strided_pieces(inst)) is not None for operand, piece in zip(inst.values, pieces)]
+        stored_whole = {result.id for _, result, _ in self.pieces}
+        computed = [inst for inst in instructions if inst.op != "write" and inst.result.id not in stored_whole]
+        self.instructions = [inst for inst in computed if inst.result.id not in self.strided]
         self.writes = [inst for inst in instructions if inst.op == "write"]
+        self.results = [inst.result for inst in computed]
         defined = {inst.result.id for inst in self.instructions}
-        self.inputs: list[Value] = []
+        # A strided read is an input even when only other kernels use it (the loop kernel stores it).
+        self.inputs: list[Value] = [v for v in self.results if v.id in self.strided]
         for inst in self.instructions:
             for operand in inst.values:
                 if operand.id not in defined and operand not in self.inputs:
@@ -77,17 +91,36 @@ class ElementwiseRegion:
 
     def __init__(self, body: ElementwiseBody, shape, outputs: list):
         self.body, self.outputs = body, outputs
-        strides = [broadcast_strides(v.type.shape, shape) for v in body.inputs]
+        strides = [self._input_strides(v, shape) for v in body.inputs]
         strides += [contiguous_strides(shape) for _ in outputs + body.writes]
+        strides += [piece_strides for _, _, (_, piece_strides) in body.pieces]
         self.shape, self.strides = coalesce(list(shape), strides)
+
+    def _input_strides(self, value: Value, shape) -> list:
+        """An input's element strides over `shape`: broadcast, or those of a strided read in its operand."""
+        if value.id not in self.body.strided:
+            return broadcast_strides(value.type.shape, shape)
+        _, (_, strides) = self.body.strided[value.id]
+        padded = [0] * (len(shape) - len(strides)) + list(strides)
+        dims = [1] * (len(shape) - len(strides)) + list(value.type.shape)
+        return [0 if d == 1 and o != 1 else s for d, o, s in zip(dims, shape, padded)]
+
+    def _input_pointer(self, kb: KernelBuilder, buffers_arg, buffers: Buffers, value: Value):
+        """Where an input's element 0 is: its buffer, or a strided read's place in its operand's."""
+        if value.id not in self.body.strided:
+            return buffers.value(kb, buffers_arg, value)
+        operand, (offset, _) = self.body.strided[value.id]
+        return kb.offset(buffers.value(kb, buffers_arg, operand), operand.type.dtype, offset)
 
     def emit(self, kb: KernelBuilder, buffers_arg, buffers: Buffers, outer: Optional[tuple] = None) -> None:
         """The region's code; `outer` = (begin, end) restricts it to those rows of `.shape` (a thread's share)."""
         body = self.body
-        loads = [(buffers.value(kb, buffers_arg, v), v.type.dtype) for v in body.inputs]
+        loads = [(self._input_pointer(kb, buffers_arg, buffers, v), v.type.dtype) for v in body.inputs]
         stores = [(buffers.value(kb, buffers_arg, v), v.type.dtype, v.id) for v in self.outputs]
         stores += [(buffers.variable(kb, buffers_arg, w.operands[0].name), w.operands[1].type.dtype,
                     w.operands[1].id) for w in body.writes]
+        stores += [(kb.offset(buffers.value(kb, buffers_arg, result), result.type.dtype, offset), value.type.dtype,
+                    value.id) for value, result, (offset, _) in body.pieces]
 
         def element(offsets):
             inputs = iter(zip(loads, offsets))
@@ -96,7 +129,7 @@ class ElementwiseRegion:
             for (pointer, dtype, value_id), offset in zip(stores, offsets[len(loads):]):
                 kb.store(pointer, dtype, offset, values[value_id])
 
-        if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP:
+        if len(self.shape) == 2 and 0 < self.shape[1] < SHORT_INNER_LOOP and not body.pieces:  # stores whole rows
             self._emit_periodic(kb, loads, stores, element, outer)
         elif outer is None and self._short_and_flat(loads, stores):
             self._emit_whole_vectors(kb, loads, stores)
@@ -180,8 +213,8 @@ def materialized(buffers: Buffers, instructions) -> list:
 def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Function:
     """One elementwise body over one shape, its rows split across threads when large."""
     body = ElementwiseBody(members)
-    shape = body.instructions[-1].result.type.shape
-    region = ElementwiseRegion(body, shape, materialized(buffers, body.instructions))
+    shape = body.results[-1].type.shape
+    region = ElementwiseRegion(body, shape, [v for v in body.results if buffers.in_memory(v)])
     if num_elements(shape) >= PARALLEL_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
         return _parallel_kernel(module, name, region.shape[0],
                                 lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))
