@@ -18,32 +18,23 @@ from __future__ import annotations
 from typing import Optional
 
 from graphc.ir.program import Program, constant_value
+from graphc.passes.regions import rewrite_loops
 
 
 def bound_counter_rows(program: Program) -> Program:
     """The program with its loops' row reads and writes at a bounded counter marked `in_range`."""
-    instructions = _marked(program.instructions)
+    instructions = rewrite_loops(program.instructions, _marked)
     return program if instructions is program.instructions else program.replace(instructions=instructions)
 
 
-def _marked(instructions: tuple) -> tuple:
-    """`instructions` with the marks made in every loop, at any depth; the same tuple if none."""
-    definition = {v.id: inst for inst in instructions for v in inst.defined}
-    result, changed = [], False
-    for inst in instructions:
-        regions = tuple(region.replace(instructions=body) if body is not region.instructions else region
-                        for region, body in ((region, _marked(region.instructions)) for region in inst.regions))
-        if any(new is not old for new, old in zip(regions, inst.regions)):
-            inst, changed = inst.replace(regions=regions), True
-        if inst.op == "while":
-            bound = _counter_bound(inst, definition)
-            if bound is not None:
-                cond, body = inst.regions
-                marked = _rows_marked(body.instructions, bound)
-                if marked is not body.instructions:
-                    inst, changed = inst.replace(regions=(cond, body.replace(instructions=marked))), True
-        result.append(inst)
-    return tuple(result) if changed else instructions
+def _marked(loop, outside: dict):
+    """The loop with its body's row reads and writes at its bounded counter marked; the loop itself if none."""
+    bound = _counter_bound(loop, outside)
+    if bound is None:
+        return loop
+    cond, body = loop.regions
+    marked = _rows_marked(body.instructions, bound)
+    return loop if marked is body.instructions else loop.replace(regions=(cond, body.replace(instructions=marked)))
 
 
 def _scalar(inst) -> Optional[int]:

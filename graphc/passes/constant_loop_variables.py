@@ -21,34 +21,25 @@ import numpy as np
 
 from graphc.ir.printer import is_splat
 from graphc.ir.program import Instruction, Program, constant_value
+from graphc.passes.regions import rewrite_loops
 
 
 def constant_loop_variables(program: Program) -> Program:
     """The program with in-range row reads of its loops' unchanging splat variables made constants."""
-    instructions = _folded(program.instructions)
+    instructions = rewrite_loops(program.instructions, _folded)
     return program if instructions is program.instructions else program.replace(instructions=instructions)
 
 
-def _folded(instructions: tuple) -> tuple:
-    """`instructions` with the reads folded in every loop, at any depth; the same tuple if none."""
-    definition = {v.id: inst for inst in instructions for v in inst.defined}
-    result, changed = [], False
-    for inst in instructions:
-        regions = tuple(region.replace(instructions=body) if body is not region.instructions else region
-                        for region, body in ((region, _folded(region.instructions)) for region in inst.regions))
-        if any(new is not old for new, old in zip(regions, inst.regions)):
-            inst, changed = inst.replace(regions=regions), True
-        if inst.op == "while":
-            cond, body = inst.regions
-            instructions_now = body.instructions
-            for j in range(1, inst.attrs["carried"]):
-                element = _splat(definition.get(inst.operands[j].id))
-                if element is not None and _unchanging(body, j, element):
-                    instructions_now = _reads_folded(instructions_now, j, element)
-            if instructions_now is not body.instructions:
-                inst, changed = inst.replace(regions=(cond, body.replace(instructions=instructions_now))), True
-        result.append(inst)
-    return tuple(result) if changed else instructions
+def _folded(loop, outside: dict):
+    """The loop with its body's in-range reads of unchanging splat variables folded; the loop itself if none."""
+    cond, body = loop.regions
+    instructions = body.instructions
+    for j in range(1, loop.attrs["carried"]):
+        element = _splat(outside.get(loop.operands[j].id))
+        if element is not None and _unchanging(body, j, element):
+            instructions = _reads_folded(instructions, j, element)
+    return loop if instructions is body.instructions else loop.replace(
+        regions=(cond, body.replace(instructions=instructions)))
 
 
 def _splat(inst) -> Optional[np.ndarray]:

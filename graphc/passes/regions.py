@@ -6,7 +6,8 @@ the values it yields; a pass that knows nothing of control flow optimizes it as 
 would a step (folds, simplifies, merges and drops dead code inside a loop body,
 fuses the body's kernels). What a pass renames in a region's yields becomes the
 region's new results. Kernel numbers stay unique across the whole program: a
-region's kernels are numbered after those of the program so far.
+region's kernels are numbered after those of the program so far. `rewrite_loops` is
+the walk for passes that rewrite a loop as a whole (its cond and body together).
 """
 
 from __future__ import annotations
@@ -47,6 +48,26 @@ def _map_regions(program: Program, run: Callable[[Program], Program]) -> Program
             inst = inst.replace(regions=tuple(regions))
         instructions.append(inst)
     return program.replace(instructions=tuple(instructions), next_id=next_id, kernels=kernels)
+
+
+def rewrite_loops(instructions: tuple, rewrite: Callable) -> tuple:
+    """`instructions` with every `while`, at any depth, replaced by `rewrite(loop, definitions)`: the loop
+    with its regions' loops rewritten first, and the instructions defining its operands (by value id, those
+    of the instruction list the loop is in). The same tuple when nothing changed (`rewrite` returns the loop
+    itself for no change)."""
+    definitions = {v.id: inst for inst in instructions for v in inst.defined}
+    result, changed = [], False
+    for inst in instructions:
+        regions = tuple(region.replace(instructions=body) if body is not region.instructions else region
+                        for region, body in ((region, rewrite_loops(region.instructions, rewrite))
+                                             for region in inst.regions))
+        if any(new is not old for new, old in zip(regions, inst.regions)):
+            inst, changed = inst.replace(regions=regions), True
+        if inst.op == "while":
+            rewritten = rewrite(inst, definitions)
+            inst, changed = rewritten, changed or rewritten is not inst
+        result.append(inst)
+    return tuple(result) if changed else instructions
 
 
 def _renumbered(instructions: tuple, offset: int) -> tuple:
