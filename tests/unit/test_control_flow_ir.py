@@ -356,14 +356,19 @@ def test_the_lstm_gradient_stashes_only_the_rows_it_reads():
     assert sum(1 for inst in reads if inst.attrs.get("in_range")) == 7  # the stashed rows and c's
 
 
-def test_the_lstm_gradients_elementwise_work_is_one_kernel():
-    """The gradient body's row reads of the stashes are views placed right after their index
-    (place_free_computations), so the elementwise work reading them fuses into one loop kernel."""
+def _lstm_gradient_program():
+    """The pipeline's program of a small LSTM's (batch 3, 5 steps, 4 inputs, 6 units) weight gradients."""
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
         _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
         gradients = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
-        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+        return run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+
+
+def test_the_lstm_gradients_elementwise_work_is_one_kernel():
+    """The gradient body's row reads of the stashes are views placed right after their index
+    (place_free_computations), so the elementwise work reading them fuses into one loop kernel."""
+    program = _lstm_gradient_program()
     backward = [inst for inst in program.instructions if inst.op == "while"][1]
     body = backward.regions[1].instructions
     cell_kernels = {inst.kernel for inst in body if inst.kernel is not None and inst.result.type.shape == (3, 6)
@@ -377,11 +382,7 @@ def test_the_lstm_gradients_elementwise_work_is_one_kernel():
 def test_the_lstm_forward_gate_slices_and_their_work_are_one_loop_kernel():
     """The four column slices of the gates (OpDef.strided_read) copy nothing: they join one loop kernel
     with the cell's elementwise work, which reads them in place, and the plan keeps them in registers."""
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
-        _, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(6), x, dtype=tf.float32)
-        gradients = tf.gradients(tf.reduce_sum(state.h), tf.trainable_variables())
-        program = run_pipeline(_lowered(gradients, {x: np.zeros((3, 5, 4), np.float32)}))
+    program = _lstm_gradient_program()
     forward = [inst for inst in program.instructions if inst.op == "while"][0]
     body = forward.regions[1].instructions
     slices = [inst for inst in body if inst.op == "slice"]
