@@ -19,7 +19,8 @@ TASKS_PER_THREAD = 4
 
 
 def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, emit_range,
-                      parallel: bool = True, max_tasks: int = 0, each_index: bool = False) -> None:
+                      parallel: bool = True, max_tasks: int = 0, each_index: bool = False,
+                      per_thread: int = TASKS_PER_THREAD) -> None:
     """Runs emit_range(task, task_values, (begin, end)) over [0, extent) on the thread pool.
 
     `values` (pointers or integers of the calling kernel) reach the task as
@@ -28,8 +29,10 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
     TASKS_PER_THREAD tasks per thread, or with `each_index` one task per index
     (few, equal and long ones, such as a convolution's images: the threads then
     share them out one at a time, where 8 tasks of 12 or 13 images left one of
-    two threads 52 images and the other 48). With `parallel` false (too little
-    work to wake the pool) the whole range runs as one task on the caller.
+    two threads 52 images and the other 48). `per_thread` = 1 gives each thread
+    one equal share (the caller the first), the rows a product split by rows
+    gives it (see elementwise.ALIGNED_MIN_ELEMENTS). With `parallel` false (too
+    little work to wake the pool) the whole range runs as one task on the caller.
     """
     module, b = kb.module, kb.b
     context_type = ir.LiteralStructType([v.type for v in values] + [I64])  # ..., task count
@@ -52,7 +55,7 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
         count = i64(extent)
     elif parallel and extent > 1:
         threads = b.sext(b.call(runtime_function(module, "graphc_num_threads"), []), I64)
-        tasks = b.mul(threads, i64(TASKS_PER_THREAD))
+        tasks = b.mul(threads, i64(per_thread))
         limit = min(extent, max_tasks) if max_tasks else extent
         count = b.select(b.icmp_signed("<", tasks, i64(limit)), tasks, i64(limit))
     else:
