@@ -73,14 +73,17 @@ def restore_threads():
     loader.set_num_threads(0)
 
 
-def test_two_threads_split_a_large_kernel_of_slices_bit_for_bit(restore_threads):
-    """[400, 256] slices of a [400, 1024] product: above PARALLEL_MIN_ELEMENTS, the kernel's rows split."""
+@pytest.mark.parametrize("rows, units", [(400, 256), (100, 128), (101, 96)])
+def test_two_threads_split_a_large_kernel_of_slices_bit_for_bit(restore_threads, rows, units):
+    """[400, 256] slices of a [400, 1024] product: above PARALLEL_MIN_ELEMENTS, the kernel's rows split in
+    tasks the threads share; [100, 128] (the LSTM's) and [101, 96]: above ALIGNED_MIN_ELEMENTS, one share a
+    thread (an odd row count: 50 + 51 rows)."""
     driver.load_runtime()
     results = []
     for threads in (1, 2):
         loader.set_num_threads(threads)
         with tf.Graph().as_default():
-            fetches, feeds = _gates(400, 256, 9)
+            fetches, feeds = _gates(rows, units, 9)
             results.append(tf.Session().run(fetches, feeds))
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
