@@ -76,7 +76,7 @@ def restore_threads():
 @pytest.mark.parametrize("rows, units", [(400, 256), (100, 128), (101, 96)])
 def test_two_threads_split_a_large_kernel_of_slices_bit_for_bit(restore_threads, rows, units):
     """[400, 256] slices of a [400, 1024] product: above PARALLEL_MIN_ELEMENTS, the kernel's rows split in
-    tasks the threads share; [100, 128] (the LSTM's) and [101, 96]: above ALIGNED_MIN_ELEMENTS, one share a
+    tasks the threads share; [100, 128] (the LSTM's) and [101, 96]: above ALIGNED_MIN_ELEMENTS and _WORK, one share a
     thread (an odd row count: 50 + 51 rows)."""
     driver.load_runtime()
     results = []

@@ -40,12 +40,16 @@ from graphc.ir.program import Value
 
 # A loop over fewer elements runs on one thread: waking the pool costs more.
 PARALLEL_MIN_ELEMENTS = 1 << 15
-# A loop kernel of at least this many elements (and fewer than PARALLEL_MIN_ELEMENTS) splits its rows in one
-# share a thread, the caller the first: the halves of the LSTM's [100, 128] cell kernels are the rows the
-# products before and after them (split by rows in pairs) give the same thread, so each core writes the lines
-# it reads next rather than invalidating the other core's copies of them (the gradient's cell kernel writing
-# dgates, [100, 512], which both threads read in the products: see docs/performance-notes.md, lstm5).
+# A loop kernel of at least this many elements (and fewer than PARALLEL_MIN_ELEMENTS), and of at least
+# ALIGNED_MIN_WORK elements times its body's instructions, splits its rows in one share a thread, the caller the
+# first: the halves of the LSTM's [100, 128] cell kernels (10 and 13 instructions, sigmoids and tanhs) are the
+# rows the products before and after them (split by rows in pairs) give the same thread, so each core writes the
+# lines it reads next rather than invalidating the other core's copies of them (the gradient's cell kernel
+# writing dgates, [100, 512], which both threads read in the products), and the work halves. A cheap body of as
+# few elements stays on one thread, where waking the pool would cost about what it saves. See
+# docs/performance-notes.md, lstm5.
 ALIGNED_MIN_ELEMENTS = 1 << 13
+ALIGNED_MIN_WORK = 1 << 16
 # A flat region of at most this many elements runs in whole vectors, the last one masked
 # (ElementwiseRegion._emit_whole_vectors); longer ones are loops LLVM vectorizes and unrolls.
 SHORT_FLAT_ELEMENTS = 1024
@@ -202,7 +206,7 @@ class ElementwiseRegion:
         emit_loops(kb, self.shape, self.strides, element, (rest, end))
 
 
-def _parallel_kernel(module, name, extent: int, emit_range, per_thread: int) -> ir.Function:
+def _parallel_kernel(module, name, extent: int, per_thread: int, emit_range) -> ir.Function:
     """A kernel running emit_range(kb, buffers, (begin, end)) over [0, extent), split across threads in
     `per_thread` tasks a thread."""
     kb = KernelBuilder(module, name, ["buffers", "status"])
@@ -222,10 +226,12 @@ def emit_loop_kernel(module, name: str, members, buffers: Buffers) -> ir.Functio
     body = ElementwiseBody(members)
     shape = body.results[-1].type.shape
     region = ElementwiseRegion(body, shape, [v for v in body.results if buffers.in_memory(v)])
-    if num_elements(shape) >= ALIGNED_MIN_ELEMENTS and region.shape and region.shape[0] > 1:
-        per_thread = TASKS_PER_THREAD if num_elements(shape) >= PARALLEL_MIN_ELEMENTS else 1
-        return _parallel_kernel(module, name, region.shape[0],
-                                lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer), per_thread)
+    elements = num_elements(shape)
+    aligned = elements >= ALIGNED_MIN_ELEMENTS and elements * len(body.instructions) >= ALIGNED_MIN_WORK
+    if (aligned or elements >= PARALLEL_MIN_ELEMENTS) and region.shape and region.shape[0] > 1:
+        per_thread = TASKS_PER_THREAD if elements >= PARALLEL_MIN_ELEMENTS else 1
+        return _parallel_kernel(module, name, region.shape[0], per_thread,
+                                lambda kb, buffers_arg, outer: region.emit(kb, buffers_arg, buffers, outer))
     kb = KernelBuilder(module, name, ["buffers", "status"])
     region.emit(kb, kb.arg("buffers"), buffers)
     return kb.finish()

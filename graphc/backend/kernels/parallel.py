@@ -31,7 +31,7 @@ def emit_parallel_for(kb: KernelBuilder, name: str, extent: int, values: list, e
     share them out one at a time, where 8 tasks of 12 or 13 images left one of
     two threads 52 images and the other 48). `per_thread` = 1 gives each thread
     one equal share (the caller the first), the rows a product split by rows
-    gives it (see elementwise.ALIGNED_MIN_ELEMENTS). With `parallel` false (too
+    gives it (see elementwise.ALIGNED_MIN_WORK). With `parallel` false (too
     little work to wake the pool) the whole range runs as one task on the caller.
     """
     module, b = kb.module, kb.b
